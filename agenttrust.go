@@ -1,0 +1,400 @@
+package agenttrust
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Checker answers one authorization question. *Client answers it locally;
+// the remote package answers it over HTTP.
+type Checker interface {
+	Check(ctx context.Context, req Request) (Decision, error)
+}
+
+// CheckerFunc adapts a function to Checker.
+type CheckerFunc func(ctx context.Context, req Request) (Decision, error)
+
+// Check calls f.
+func (f CheckerFunc) Check(ctx context.Context, req Request) (Decision, error) { return f(ctx, req) }
+
+// Clock tells the time. Inject one with WithClock to control time in
+// tests; the default is the system clock.
+type Clock interface {
+	Now() time.Time
+}
+
+// ClockFunc adapts a function to Clock.
+type ClockFunc func() time.Time
+
+// Now calls f.
+func (f ClockFunc) Now() time.Time { return f() }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// DefaultTenant is the tenant of a client built without WithTenant.
+const DefaultTenant = "default"
+
+// Client makes authorization decisions and keeps their audit trail. Build
+// one with New; it is safe for concurrent use. Close it to flush the audit.
+type Client struct {
+	store    store.Store
+	tenant   string
+	clock    Clock
+	random   io.Reader
+	log      *slog.Logger
+	ids      *idSource
+	audit    *auditor
+	redact   redactor
+	notifier Notifier
+	breaker  *breaker
+
+	pendingTTL time.Duration
+	grantTTL   time.Duration
+
+	policy atomic.Pointer[policyState]
+	pool   sync.Pool
+	closed atomic.Bool
+
+	// approvalsChanged is closed and replaced whenever this client decides
+	// an approval, waking WaitApproval callers.
+	approvalMu       sync.Mutex
+	approvalsChanged chan struct{}
+}
+
+// policyState is swapped atomically on reload, so a check sees one
+// consistent engine and limit set.
+type policyState struct {
+	engine   PolicyEngine
+	compiled *compiled // nil for engines other than the built-in one
+	limiter  *limiter
+}
+
+type config struct {
+	tenant       string
+	clock        Clock
+	random       io.Reader
+	log          *slog.Logger
+	policy       *Policy
+	engine       PolicyEngine
+	sinks        []AuditSink
+	queueSize    int
+	stuckAfter   time.Duration
+	writeTimeout time.Duration
+	redact       []string
+	notifier     Notifier
+	breaker      BreakerConfig
+	pendingTTL   time.Duration
+	grantTTL     time.Duration
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithTenant sets the tenant this client decides for (DefaultTenant).
+func WithTenant(tenant string) Option { return func(c *config) { c.tenant = tenant } }
+
+// WithClock injects the clock; all decisions, approvals and audit records
+// read time from it.
+func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithRandom injects the source of randomness for ids (crypto/rand by
+// default). It must be safe for concurrent use.
+func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
+
+// WithLogger sets where the client logs operational trouble (a failing
+// audit sink, a notifier error). The default discards.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithPolicy uses the built-in rule engine with p. Without it (and without
+// WithPolicyEngine) the client loads the tenant's policy from the store, or
+// denies everything when there is none.
+func WithPolicy(p *Policy) Option { return func(c *config) { c.policy = p } }
+
+// WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
+func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }
+
+// WithAuditSink sends audit records to the given sinks, replacing the
+// default in-memory ring. Every sink receives every record.
+func WithAuditSink(sinks ...AuditSink) Option {
+	return func(c *config) { c.sinks = append(c.sinks, sinks...) }
+}
+
+// WithAuditQueue bounds how many records may wait to be written (default
+// 65536). When the queue is full, checks deny.
+func WithAuditQueue(n int) Option { return func(c *config) { c.queueSize = n } }
+
+// WithAuditStuckAfter sets how long an audit write may fail or hang before
+// checks deny with ErrAuditUnavailable (default 5s).
+func WithAuditStuckAfter(d time.Duration) Option { return func(c *config) { c.stuckAfter = d } }
+
+// WithAuditWriteTimeout bounds one write to a sink (default 5s).
+func WithAuditWriteTimeout(d time.Duration) Option {
+	return func(c *config) { c.writeTimeout = d }
+}
+
+// WithRedact names attributes whose values never reach the audit trail or
+// an approval, in addition to names containing (in any case) password,
+// passwd, secret, token, credential, authorization, api_key, api-key,
+// apikey, private_key, private-key, access_key, access-key or cookie.
+func WithRedact(names ...string) Option {
+	return func(c *config) { c.redact = append(c.redact, names...) }
+}
+
+// WithNotifier tells n about every new pending approval.
+func WithNotifier(n Notifier) Option { return func(c *config) { c.notifier = n } }
+
+// WithBreaker enables the runaway breaker. It is off by default.
+func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
+
+// WithApprovalTTL sets how long a pending approval waits for a decision
+// (default 15 minutes) and how long a granted one may be used (default 5
+// minutes).
+func WithApprovalTTL(pending, grant time.Duration) Option {
+	return func(c *config) { c.pendingTTL, c.grantTTL = pending, grant }
+}
+
+// New returns a client over st. With no options it uses the built-in rule
+// engine (the tenant's stored policy, or deny everything), keeps the last
+// 10,000 audit records in memory and reads the system clock.
+func New(st store.Store, opts ...Option) (*Client, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidConfig)
+	}
+	cfg := config{
+		tenant:       DefaultTenant,
+		clock:        systemClock{},
+		random:       rand.Reader,
+		queueSize:    1 << 16,
+		stuckAfter:   5 * time.Second,
+		writeTimeout: 5 * time.Second,
+		pendingTTL:   15 * time.Minute,
+		grantTTL:     5 * time.Minute,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case cfg.tenant == "" || len(cfg.tenant) > 128:
+		return nil, fmt.Errorf("%w: tenant must be 1-128 bytes", ErrInvalidConfig)
+	case cfg.clock == nil || cfg.random == nil:
+		return nil, fmt.Errorf("%w: nil clock or random source", ErrInvalidConfig)
+	case cfg.queueSize < 1 || cfg.stuckAfter <= 0 || cfg.writeTimeout <= 0:
+		return nil, fmt.Errorf("%w: audit queue size and timeouts must be positive", ErrInvalidConfig)
+	case cfg.pendingTTL <= 0 || cfg.grantTTL <= 0:
+		return nil, fmt.Errorf("%w: approval TTLs must be positive", ErrInvalidConfig)
+	case cfg.policy != nil && cfg.engine != nil:
+		return nil, fmt.Errorf("%w: WithPolicy and WithPolicyEngine are exclusive", ErrInvalidConfig)
+	}
+	for _, s := range cfg.sinks {
+		if s == nil {
+			return nil, fmt.Errorf("%w: nil audit sink", ErrInvalidConfig)
+		}
+	}
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.sinks) == 0 {
+		cfg.sinks = []AuditSink{NewMemorySink(10_000)}
+	}
+	ids, err := newIDSource(cfg.random)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read random source: %w", ErrInvalidConfig, err)
+	}
+	brk, err := newBreaker(cfg.breaker)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		store: st, tenant: cfg.tenant, clock: cfg.clock, random: cfg.random, log: cfg.log,
+		ids: ids, notifier: cfg.notifier, breaker: brk,
+		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL,
+		approvalsChanged: make(chan struct{}),
+	}
+	if len(cfg.redact) > 0 {
+		c.redact.exact = map[string]bool{}
+		for _, n := range cfg.redact {
+			c.redact.exact[n] = true
+		}
+	}
+	c.pool.New = func() any { return new(checkState) }
+
+	ctx := context.Background()
+	switch {
+	case cfg.engine != nil:
+		c.policy.Store(&policyState{engine: cfg.engine})
+	case cfg.policy != nil:
+		if err := c.SetPolicy(cfg.policy); err != nil {
+			return nil, err
+		}
+	default:
+		if err := c.loadStoredPolicy(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.audit = newAuditor(cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
+	if err := c.audit.resume(ctx); err != nil {
+		return nil, err
+	}
+	c.audit.start()
+	return c, nil
+}
+
+// Tenant returns the tenant this client decides for.
+func (c *Client) Tenant() string { return c.tenant }
+
+// Close stops accepting checks, writes every queued audit record and
+// returns an error if some could not be written. It does not close the
+// store.
+func (c *Client) Close() error {
+	c.closed.Store(true)
+	return c.audit.close()
+}
+
+// SyncAudit waits until every audit record queued before the call has
+// been written to every sink, or ctx ends.
+func (c *Client) SyncAudit(ctx context.Context) error { return c.audit.sync(ctx) }
+
+// Stats is a snapshot of the client's health.
+type Stats struct {
+	AuditQueued  int64  // records waiting to be written
+	AuditWritten uint64 // records written since New
+	AuditHealthy bool   // false while checks deny for want of audit
+}
+
+// Stats returns the client's current figures.
+func (c *Client) Stats() Stats {
+	return Stats{
+		AuditQueued:  c.audit.depth(),
+		AuditWritten: c.audit.written.Load(),
+		AuditHealthy: c.audit.healthy(c.clock.Now()),
+	}
+}
+
+// SetPolicy validates p, compiles it with the built-in rule engine and
+// makes it live for every check that starts after SetPolicy returns. Rate
+// limit state starts afresh. On error the previous policy stays.
+func (c *Client) SetPolicy(p *Policy) error {
+	cp, err := compilePolicy(p, "")
+	if err != nil {
+		return err
+	}
+	c.policy.Store(&policyState{engine: &RuleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	return nil
+}
+
+// SavePolicy validates a policy document, stores it as the tenant's policy
+// if the stored version is still expectVersion (0 when there is none), and
+// makes it live. It returns the new version. On any error nothing changes.
+func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, expectVersion int64) (int64, error) {
+	p, err := ParsePolicy(body, format)
+	if err != nil {
+		return 0, err
+	}
+	cp, err := compilePolicy(p, "")
+	if err != nil {
+		return 0, err
+	}
+	doc, err := c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return 0, fmt.Errorf("agenttrust: policy version %d is no longer current: %w", expectVersion, err)
+		}
+		return 0, storeErr("save policy", err)
+	}
+	c.policy.Store(&policyState{engine: &RuleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	return doc.Version, nil
+}
+
+func (c *Client) loadStoredPolicy(ctx context.Context) error {
+	doc, err := c.store.Policy(ctx, c.tenant)
+	if isNotFound(err) {
+		return c.SetPolicy(&Policy{})
+	}
+	if err != nil {
+		return storeErr("load policy", err)
+	}
+	p, err := ParsePolicy(doc.Body, doc.Format)
+	if err != nil {
+		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
+	}
+	return c.SetPolicy(p)
+}
+
+// Suspend is the kill switch: every check by agent or session id starts
+// denying before Suspend returns, until Resume. Ids share one namespace
+// per tenant (see store.Block).
+func (c *Client) Suspend(ctx context.Context, id, reason string) error {
+	if err := validID("id", id); err != nil {
+		return err
+	}
+	if err := c.store.Suspend(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}); err != nil {
+		return storeErr("suspend", err)
+	}
+	return nil
+}
+
+// Resume lifts a suspension. It returns ErrNotFound if id is not
+// suspended; a revocation of id stays in force.
+func (c *Client) Resume(ctx context.Context, id string) error {
+	if err := c.store.Resume(ctx, c.tenant, id); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("%w: %q is not suspended", ErrNotFound, id)
+		}
+		return storeErr("resume", err)
+	}
+	return nil
+}
+
+// Revoke permanently blocks id: an agent, session, API key, token or
+// delegation hop. It takes effect for every check that starts after it
+// returns.
+func (c *Client) Revoke(ctx context.Context, id string) error {
+	if err := validID("id", id); err != nil {
+		return err
+	}
+	if err := c.store.Revoke(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Revoked, Reason: "revoked", CreatedAt: c.clock.Now()}); err != nil {
+		return storeErr("revoke", err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// validID checks an identifier supplied by a caller: 1-256 bytes of valid
+// UTF-8 without control characters.
+func validID(field, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s is required", ErrInvalidRequest, field)
+	}
+	return validText(field, s, 256)
+}
+
+func validText(field, s string, maxLen int) error {
+	if len(s) > maxLen {
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidRequest, field, maxLen)
+	}
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b == 0x7f {
+			return fmt.Errorf("%w: control character in %s", ErrInvalidRequest, field)
+		} else if b >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidRequest, field)
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+package agenttrust
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Approval is a request held for a decision; see store.Approval.
+type Approval = store.Approval
+
+// ApprovalFilter selects approvals; see store.ApprovalFilter.
+type ApprovalFilter = store.ApprovalFilter
+
+// Approval states.
+const (
+	ApprovalPending  = store.ApprovalPending
+	ApprovalApproved = store.ApprovalApproved
+	ApprovalDenied   = store.ApprovalDenied
+	ApprovalConsumed = store.ApprovalConsumed
+)
+
+// ApprovalWaiter is implemented by checkers that can block until an
+// approval is decided: *Client and the remote client.
+type ApprovalWaiter interface {
+	WaitApproval(ctx context.Context, id string) (Approval, error)
+}
+
+var _ ApprovalWaiter = (*Client)(nil)
+
+// Notifier learns of each new pending approval, for example to page a
+// human or post to a chat. Notify runs in its own goroutine with a
+// timeout; its error is logged, never fatal to the check.
+type Notifier interface {
+	Notify(ctx context.Context, a Approval) error
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, a Approval) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
+
+// fingerprint binds an approval to exactly one request: tenant, agent,
+// tool, resource, session and the full canonical attributes (not
+// redacted: a different amount is a different request).
+func (c *Client) fingerprint(req *Request, st *checkState) string {
+	h := sha256.New()
+	for _, s := range [...]string{"agenttrust-approval-v1", c.tenant, req.AgentID, req.Tool, req.Resource, req.SessionID} {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	st.attrs = appendAttrs(st.attrs[:0], req.Attributes, nil, &st.keys)
+	h.Write(st.attrs)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// resolveApproval is phase 5: a granted approval for this exact request is
+// consumed and the request allowed, once; otherwise the request waits on
+// a pending approval, new or already open.
+func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyResult, now time.Time, st *checkState, d *Decision) error {
+	fp := c.fingerprint(req, st)
+	a, err := c.store.ConsumeApproval(ctx, c.tenant, fp, now)
+	switch {
+	case err == nil:
+		d.Effect, d.ApprovalID = Allow, a.ID
+		d.Reason = "approved by " + a.DecidedBy
+		return nil
+	case !isNotFound(err):
+		d.Reason = reasonStoreDown
+		return storeErr("consume approval", err)
+	}
+	if a, err := c.store.PendingApproval(ctx, c.tenant, fp, now); err == nil {
+		d.ApprovalID = a.ID
+		return nil
+	} else if !isNotFound(err) {
+		d.Reason = reasonStoreDown
+		return storeErr("find approval", err)
+	}
+	id, err := c.newID("apr_")
+	if err != nil {
+		d.Reason = reasonStoreDown
+		return err
+	}
+	a = Approval{
+		ID: id, Tenant: c.tenant, Fingerprint: fp,
+		AgentID: req.AgentID, SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf,
+		Tool: req.Tool, Resource: req.Resource,
+		Attributes: appendAttrs(nil, req.Attributes, &c.redact, &st.keys),
+		Rule:       res.Rule, Reason: res.Reason, Approvers: append([]string(nil), res.Approvers...),
+		Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(c.pendingTTL),
+	}
+	if err := c.store.CreateApproval(ctx, a); err != nil {
+		d.Reason = reasonStoreDown
+		return storeErr("create approval", err)
+	}
+	d.ApprovalID = a.ID
+	if c.notifier != nil {
+		go func() {
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := c.notifier.Notify(nctx, a); err != nil {
+				c.log.Warn("agenttrust: approval notifier failed", "approval", a.ID, "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix + 26 characters of base32 randomness (128 bits).
+func (c *Client) newID(prefix string) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(c.random, b[:]); err != nil {
+		return "", fmt.Errorf("agenttrust: read random source: %w", err)
+	}
+	return prefix + idEncoding.EncodeToString(b[:]), nil
+}
+
+// Approve grants a pending approval: the same request, checked again
+// within the grant TTL, is allowed once. approver must differ from the
+// agent that asked and, when the rule names approvers, match one of them.
+func (c *Client) Approve(ctx context.Context, id, approver, note string) error {
+	return c.decideApproval(ctx, id, approver, note, ApprovalApproved)
+}
+
+// DenyApproval refuses a pending approval; the request stays denied and a
+// new check of it opens a new approval.
+func (c *Client) DenyApproval(ctx context.Context, id, approver, note string) error {
+	return c.decideApproval(ctx, id, approver, note, ApprovalDenied)
+}
+
+func (c *Client) decideApproval(ctx context.Context, id, approver, note string, status store.ApprovalStatus) error {
+	if err := validID("approver", approver); err != nil {
+		return err
+	}
+	if err := validText("note", note, 4096); err != nil {
+		return err
+	}
+	a, err := c.Approval(ctx, id)
+	if err != nil {
+		return err
+	}
+	if approver == a.AgentID {
+		return fmt.Errorf("%w: an agent cannot decide its own request", ErrApproverNotAllowed)
+	}
+	if len(a.Approvers) > 0 {
+		ok := false
+		for _, pat := range a.Approvers {
+			if p, err := cond.ParsePattern(pat); err == nil && p.Match(approver) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: %q is not among the approvers of rule %q", ErrApproverNotAllowed, approver, a.Rule)
+		}
+	}
+	now := c.clock.Now()
+	_, err = c.store.DecideApproval(ctx, c.tenant, id, store.ApprovalDecision{
+		Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL),
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: %s", ErrApprovalResolved, id)
+	case isNotFound(err):
+		return fmt.Errorf("%w: %s", ErrApprovalNotFound, id)
+	default:
+		return storeErr("decide approval", err)
+	}
+	c.approvalMu.Lock()
+	close(c.approvalsChanged)
+	c.approvalsChanged = make(chan struct{})
+	c.approvalMu.Unlock()
+	return nil
+}
+
+// Approval returns one approval of this client's tenant.
+func (c *Client) Approval(ctx context.Context, id string) (Approval, error) {
+	if err := validID("approval id", id); err != nil {
+		return Approval{}, err
+	}
+	a, err := c.store.Approval(ctx, c.tenant, id)
+	if isNotFound(err) {
+		return Approval{}, fmt.Errorf("%w: %s", ErrApprovalNotFound, id)
+	}
+	if err != nil {
+		return Approval{}, storeErr("get approval", err)
+	}
+	return a, nil
+}
+
+// Approvals lists approvals of this client's tenant matching f (its Tenant
+// field is ignored).
+func (c *Client) Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, error) {
+	f.Tenant = c.tenant
+	as, err := c.store.Approvals(ctx, f)
+	if err != nil {
+		return nil, storeErr("list approvals", err)
+	}
+	return as, nil
+}
+
+// approvalPoll is how often WaitApproval looks at the store for decisions
+// made by other clients sharing it.
+const approvalPoll = 250 * time.Millisecond
+
+// WaitApproval blocks until approval id is decided or lapses, or ctx ends,
+// and returns it. A lapsed approval returns ErrApprovalResolved.
+// Decisions made through this client wake it at once; decisions made
+// elsewhere are seen within a quarter of a second.
+func (c *Client) WaitApproval(ctx context.Context, id string) (Approval, error) {
+	for {
+		c.approvalMu.Lock()
+		changed := c.approvalsChanged
+		c.approvalMu.Unlock()
+		a, err := c.Approval(ctx, id)
+		if err != nil {
+			return Approval{}, err
+		}
+		if a.Status != ApprovalPending {
+			return a, nil
+		}
+		if !c.clock.Now().Before(a.ExpiresAt) {
+			return a, fmt.Errorf("%w: approval %s lapsed undecided", ErrApprovalResolved, id)
+		}
+		t := time.NewTimer(approvalPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return a, ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}

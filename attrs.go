@@ -1,0 +1,177 @@
+package agenttrust
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Limits on a request's attributes, checked before anything else.
+const (
+	MaxAttributes   = 64
+	maxAttrKeyLen   = 128
+	maxFieldLen     = 1024
+	redactedValue   = `"[redacted]"`
+	attrUnencodable = `"[unencodable]"`
+)
+
+// secretWords mark attribute names whose values never reach the audit trail
+// or an approval: matched case-insensitively anywhere in the name.
+var secretWords = [...]string{"password", "passwd", "secret", "token", "credential", "authorization", "api_key", "api-key", "apikey", "private_key", "private-key", "access_key", "access-key", "cookie"}
+
+// redactor decides which attribute values are replaced by "[redacted]".
+type redactor struct {
+	exact map[string]bool // names given with WithRedact, exact match
+}
+
+func (r *redactor) redact(key string) bool {
+	if r.exact[key] {
+		return true
+	}
+	for _, w := range secretWords {
+		if containsFold(key, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w,
+// ignoring ASCII case, without allocating.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendAttrs appends the canonical JSON object of attrs to dst: keys
+// sorted, no spaces, values of the basic types encoded by hand so the
+// common case allocates nothing. With red non-nil, secret values are
+// replaced. keys is scratch space reused across calls.
+func appendAttrs(dst []byte, attrs map[string]any, red *redactor, keys *[]string) []byte {
+	if len(attrs) == 0 {
+		return dst
+	}
+	ks := (*keys)[:0]
+	for k := range attrs {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	*keys = ks
+	dst = append(dst, '{')
+	for i, k := range ks {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		if red != nil && red.redact(k) {
+			dst = append(dst, redactedValue...)
+			continue
+		}
+		dst = appendValue(dst, attrs[k])
+	}
+	clear(ks) // do not keep the caller's strings alive
+	return append(dst, '}')
+}
+
+func appendValue(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...)
+	case string:
+		return appendJSONString(dst, x)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10)
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10)
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10)
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10)
+	case uint64:
+		return strconv.AppendUint(dst, x, 10)
+	case float32:
+		return appendFloat(dst, float64(x), 32)
+	case float64:
+		return appendFloat(dst, x, 64)
+	case json.Number:
+		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+			return append(dst, attrUnencodable...)
+		}
+		return append(dst, x...)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return append(dst, attrUnencodable...)
+	}
+	return append(dst, b...)
+}
+
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		// JSON has no such numbers; record them as text.
+		return strconv.AppendQuote(dst, strconv.FormatFloat(f, 'g', -1, bits))
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
+// U+FFFD as with encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}

@@ -1,0 +1,273 @@
+package agenttrust
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// AuditRecord is the record of one decision; see store.AuditRecord.
+type AuditRecord = store.AuditRecord
+
+// AuditQuery selects audit records; see store.AuditQuery.
+type AuditQuery = store.AuditQuery
+
+// AuditSink receives audit records in chain order, in batches. Write must
+// not retain recs, nor the Attributes bytes or HopIDs slices of its
+// records, after it returns: like io.Writer, it copies what it keeps.
+// An error makes the client retry the same batch on that sink, so a sink
+// must tolerate seeing a batch again after a failed Write.
+type AuditSink interface {
+	Write(ctx context.Context, recs []AuditRecord) error
+}
+
+// AuditSinkFunc adapts a function to AuditSink.
+type AuditSinkFunc func(ctx context.Context, recs []AuditRecord) error
+
+// Write calls f.
+func (f AuditSinkFunc) Write(ctx context.Context, recs []AuditRecord) error { return f(ctx, recs) }
+
+// ChainError reports where an audit chain breaks.
+type ChainError struct {
+	Index int    // position in the slice given to VerifyChain
+	Seq   uint64 // the record's sequence number
+	Msg   string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("agenttrust: audit chain broken at record %d (seq %d): %s", e.Index, e.Seq, e.Msg)
+}
+
+// ErrChainBroken matches every *ChainError.
+var ErrChainBroken = errors.New("agenttrust: audit chain broken")
+
+// Is makes errors.Is(err, ErrChainBroken) hold.
+func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
+
+// VerifyChain checks that records form an unbroken hash chain: each hash
+// matches the record's contents, each PrevHash is the hash before it and
+// sequence numbers increase by one. So it detects any edit, any dropped
+// record inside the slice and any reordering. The slice may start anywhere
+// in the chain; to prove nothing was cut from the end, compare the last
+// hash with one kept elsewhere.
+func VerifyChain(records []AuditRecord) error {
+	var buf []byte
+	for i := range records {
+		r := &records[i]
+		var got Hash
+		buf, got = hashRecord(buf[:0], r)
+		if got != r.Hash {
+			return &ChainError{Index: i, Seq: r.Seq, Msg: "hash does not match contents (record edited)"}
+		}
+		if i == 0 {
+			if r.Seq == 1 && !r.PrevHash.IsZero() {
+				return &ChainError{Index: i, Seq: r.Seq, Msg: "first record has a previous hash"}
+			}
+			continue
+		}
+		prev := &records[i-1]
+		if r.Seq != prev.Seq+1 {
+			return &ChainError{Index: i, Seq: r.Seq, Msg: fmt.Sprintf("sequence jumps from %d (record dropped or reordered)", prev.Seq)}
+		}
+		if r.PrevHash != prev.Hash {
+			return &ChainError{Index: i, Seq: r.Seq, Msg: "previous hash does not match (record dropped or reordered)"}
+		}
+	}
+	return nil
+}
+
+// Hash is a SHA-256 digest in the audit chain; see store.Hash.
+type Hash = store.Hash
+
+// hashRecord returns the SHA-256 of r's canonical encoding (every field
+// but Hash, each length-prefixed, in a fixed order under a version tag),
+// built in buf, which it returns for reuse.
+func hashRecord(buf []byte, r *AuditRecord) ([]byte, Hash) {
+	putS := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	b := append(buf, "agenttrust-audit-v1"...)
+	b = binary.AppendUvarint(b, r.Seq)
+	b = append(b, r.ID[:]...)
+	b = binary.AppendVarint(b, r.Time.UnixNano())
+	b = putS(b, r.Tenant)
+	b = putS(b, r.AgentID)
+	b = putS(b, r.OnBehalfOf)
+	b = putS(b, r.SessionID)
+	b = putS(b, r.Tool)
+	b = putS(b, r.Resource)
+	b = binary.AppendUvarint(b, uint64(len(r.Attributes)))
+	b = append(b, r.Attributes...)
+	b = putS(b, r.CredentialID)
+	b = binary.AppendUvarint(b, uint64(len(r.HopIDs)))
+	for _, id := range r.HopIDs {
+		b = putS(b, id)
+	}
+	b = append(b, byte(r.Effect))
+	b = putS(b, r.Rule)
+	b = putS(b, r.Reason)
+	b = putS(b, r.ApprovalID)
+	b = binary.AppendVarint(b, int64(r.Latency))
+	b = append(b, r.PrevHash[:]...)
+	return b, sha256.Sum256(b)
+}
+
+// MemorySink keeps the most recent records in a ring of fixed size, for
+// tests, examples and a process's own recent history. Older records are
+// overwritten once the ring is full: pair it with a durable sink when the
+// whole trail matters. Writing allocates nothing once the ring is warm.
+// Safe for concurrent use.
+type MemorySink struct {
+	mu    sync.Mutex
+	ring  []AuditRecord
+	attrs [][]byte // per-slot copies of Attributes, reused
+	next  int
+	full  bool
+	total uint64
+}
+
+// NewMemorySink returns a ring holding up to size records (size >= 1).
+func NewMemorySink(size int) *MemorySink {
+	size = max(size, 1)
+	return &MemorySink{ring: make([]AuditRecord, size), attrs: make([][]byte, size)}
+}
+
+// Write implements AuditSink.
+func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range recs {
+		slot := m.next
+		m.attrs[slot] = append(m.attrs[slot][:0], recs[i].Attributes...)
+		m.ring[slot] = recs[i]
+		m.ring[slot].Attributes = m.attrs[slot]
+		if len(recs[i].Attributes) == 0 {
+			m.ring[slot].Attributes = nil
+		}
+		if m.next++; m.next == len(m.ring) {
+			m.next, m.full = 0, true
+		}
+	}
+	m.total += uint64(len(recs))
+	return nil
+}
+
+// Records returns copies of the records held, oldest first.
+func (m *MemorySink) Records() []AuditRecord {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []AuditRecord
+	if m.full {
+		out = append(out, m.ring[m.next:]...)
+	}
+	out = append(out, m.ring[:m.next]...)
+	for i := range out {
+		if out[i].Attributes != nil {
+			out[i].Attributes = append(json.RawMessage(nil), out[i].Attributes...)
+		}
+		out[i].HopIDs = append([]string(nil), out[i].HopIDs...)
+	}
+	return out
+}
+
+// JSONSink writes each record as one line of JSON to w. Writes are
+// serialised; it is safe for concurrent use if w is used by nothing else.
+type JSONSink struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+// NewJSONSink returns a sink writing JSON lines to w.
+func NewJSONSink(w io.Writer) *JSONSink { return &JSONSink{w: w} }
+
+// Write implements AuditSink. The whole batch goes out in one Write call.
+func (s *JSONSink) Write(_ context.Context, recs []AuditRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = s.buf[:0]
+	for i := range recs {
+		b, err := json.Marshal(&recs[i])
+		if err != nil {
+			return fmt.Errorf("agenttrust: encode audit record: %w", err)
+		}
+		s.buf = append(append(s.buf, b...), '\n')
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		return fmt.Errorf("agenttrust: write audit records: %w", err)
+	}
+	return nil
+}
+
+// SlogSink logs each record at Info level with the message "agenttrust
+// decision" and the record's fields as attributes.
+type SlogSink struct {
+	log *slog.Logger
+}
+
+// NewSlogSink returns a sink that logs to l.
+func NewSlogSink(l *slog.Logger) *SlogSink { return &SlogSink{log: l} }
+
+// Write implements AuditSink.
+func (s *SlogSink) Write(ctx context.Context, recs []AuditRecord) error {
+	for i := range recs {
+		r := &recs[i]
+		s.log.LogAttrs(ctx, slog.LevelInfo, "agenttrust decision",
+			slog.Uint64("seq", r.Seq),
+			slog.String("id", r.ID.String()),
+			slog.Time("time", r.Time),
+			slog.String("tenant", r.Tenant),
+			slog.String("agent_id", r.AgentID),
+			slog.String("on_behalf_of", r.OnBehalfOf),
+			slog.String("session_id", r.SessionID),
+			slog.String("tool", r.Tool),
+			slog.String("resource", r.Resource),
+			slog.String("attributes", string(r.Attributes)),
+			slog.String("credential_id", r.CredentialID),
+			slog.Any("hop_ids", r.HopIDs),
+			slog.String("effect", r.Effect.String()),
+			slog.String("rule", r.Rule),
+			slog.String("reason", r.Reason),
+			slog.String("approval_id", r.ApprovalID),
+			slog.Duration("latency", r.Latency),
+			slog.String("prev_hash", r.PrevHash.String()),
+			slog.String("hash", r.Hash.String()),
+		)
+	}
+	return nil
+}
+
+// StoreSink persists records through a store's Audit role, so they can be
+// queried later and the chain continues across restarts.
+type StoreSink struct {
+	st store.Audit
+}
+
+// NewStoreSink returns a sink writing to st.
+func NewStoreSink(st store.Audit) *StoreSink { return &StoreSink{st: st} }
+
+// Write implements AuditSink. A batch the store already holds (a retry
+// after a Write whose reply was lost) is recognised and not stored twice.
+func (s *StoreSink) Write(ctx context.Context, recs []AuditRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	err := s.st.AppendAudit(ctx, recs)
+	if errors.Is(err, store.ErrConflict) {
+		head, herr := s.st.AuditHead(ctx)
+		if herr == nil && head.Seq >= recs[len(recs)-1].Seq {
+			return nil // already stored
+		}
+		if herr == nil && head.Seq >= recs[0].Seq {
+			// Part of the batch is stored; append the rest.
+			return s.st.AppendAudit(ctx, recs[head.Seq-recs[0].Seq+1:])
+		}
+	}
+	return err
+}

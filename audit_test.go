@@ -1,0 +1,253 @@
+package agenttrust_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+func TestAuditChain(t *testing.T) {
+	f := newFixture(t, paymentsPolicy)
+	ctx := context.Background()
+	for i := range 20 {
+		f.c.Check(ctx, charge(i*5))
+	}
+	recs := f.records(t)
+	if len(recs) != 20 {
+		t.Fatalf("%d records, want 20", len(recs))
+	}
+	if err := agenttrust.VerifyChain(recs); err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].Seq != 1 || !recs[0].PrevHash.IsZero() {
+		t.Errorf("first record seq %d prev %s", recs[0].Seq, recs[0].PrevHash)
+	}
+	cp := func() []agenttrust.AuditRecord { return append([]agenttrust.AuditRecord(nil), recs...) }
+	tamper := map[string]func([]agenttrust.AuditRecord) []agenttrust.AuditRecord{
+		"edit effect": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[5].Effect = agenttrust.Deny + agenttrust.Allow - r[5].Effect; return r },
+		"edit reason": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[5].Reason += "!"; return r },
+		"edit attrs": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord {
+			r[3].Attributes = json.RawMessage(`{"amount":1}`)
+			return r
+		},
+		"edit time": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[7].Time = r[7].Time.Add(time.Second); return r },
+		"drop":      func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { return append(r[:4], r[5:]...) },
+		"reorder":   func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[8], r[9] = r[9], r[8]; return r },
+		"edit hash": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[10].Hash[0] ^= 1; return r },
+		"swap whole records keeping hashes": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord {
+			r[11].PrevHash, r[12].PrevHash = r[12].PrevHash, r[11].PrevHash
+			return r
+		},
+	}
+	for name, fn := range tamper {
+		t.Run(name, func(t *testing.T) {
+			err := agenttrust.VerifyChain(fn(cp()))
+			var ce *agenttrust.ChainError
+			if !errors.As(err, &ce) || !errors.Is(err, agenttrust.ErrChainBroken) {
+				t.Fatalf("tampering not detected: %v", err)
+			}
+		})
+	}
+}
+
+// blockingSink blocks every Write until released (or the write times out).
+type blockingSink struct {
+	release chan struct{}
+	mu      sync.Mutex
+	got     []agenttrust.AuditRecord
+}
+
+func (s *blockingSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		r.Attributes = append(json.RawMessage(nil), r.Attributes...)
+		s.got = append(s.got, r)
+	}
+	return nil
+}
+
+func TestStuckSinkFailsClosedAndLosesNothing(t *testing.T) {
+	sink := &blockingSink{release: make(chan struct{})}
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink), agenttrust.WithAuditStuckAfter(time.Second))
+	ctx := context.Background()
+	if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+		t.Fatalf("healthy: %v %v", d.Effect, err)
+	}
+	// Wait until the flusher is inside the blocked Write, then let the
+	// injected clock pass the bound.
+	for f.c.Stats().AuditQueued != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	f.clock.Advance(2 * time.Second)
+	var denied int
+	for range 5 {
+		d, err := f.c.Check(ctx, charge(1))
+		if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+			t.Fatalf("stuck sink: %v %v", d.Effect, err)
+		}
+		denied++
+	}
+	if f.c.Stats().AuditHealthy {
+		t.Error("Stats says healthy while stuck")
+	}
+	close(sink.release)
+	if err := f.c.SyncAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+		t.Fatalf("recovered: %v %v", d.Effect, err)
+	}
+	f.c.SyncAudit(ctx)
+	sink.mu.Lock()
+	got := sink.got
+	sink.mu.Unlock()
+	if len(got) != 1+denied+1 {
+		t.Fatalf("sink got %d records, want %d: a record was dropped", len(got), 2+denied)
+	}
+	if err := agenttrust.VerifyChain(got); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got[1 : 1+denied] {
+		if r.Effect != agenttrust.Deny || r.Reason != "audit unavailable" {
+			t.Errorf("stuck-time record: %v %q", r.Effect, r.Reason)
+		}
+	}
+}
+
+// flakySink fails its first n writes.
+type flakySink struct {
+	mu   sync.Mutex
+	fail int
+	got  []agenttrust.AuditRecord
+}
+
+func (s *flakySink) Write(_ context.Context, recs []agenttrust.AuditRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail > 0 {
+		s.fail--
+		return errors.New("disk full")
+	}
+	for _, r := range recs {
+		r.Attributes = append(json.RawMessage(nil), r.Attributes...)
+		s.got = append(s.got, r)
+	}
+	return nil
+}
+
+func TestFlakySinkRetried(t *testing.T) {
+	sink := &flakySink{fail: 3}
+	ring := agenttrust.NewMemorySink(100)
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink, ring))
+	for range 10 {
+		f.c.Check(context.Background(), charge(1))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.c.SyncAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.got) != 10 || len(ring.Records()) != 10 {
+		t.Fatalf("flaky sink got %d, ring %d; want 10 each (no duplicates, no loss)", len(sink.got), len(ring.Records()))
+	}
+	if err := agenttrust.VerifyChain(sink.got); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditRedactsSecrets(t *testing.T) {
+	f := newFixture(t, paymentsPolicy, agenttrust.WithRedact("ssn"))
+	req := charge(1)
+	req.Attributes = map[string]any{"amount": 1, "password": "hunter2", "X-Api-Key": "k", "ssn": "123", "note": "fine"}
+	f.c.Check(context.Background(), req)
+	attrs := string(f.records(t)[0].Attributes)
+	for _, secret := range []string{"hunter2", `"k"`, "123"} {
+		if strings.Contains(attrs, secret) {
+			t.Errorf("secret %s in audit attributes %s", secret, attrs)
+		}
+	}
+	want := `{"X-Api-Key":"[redacted]","amount":1,"note":"fine","password":"[redacted]","ssn":"[redacted]"}`
+	if attrs != want {
+		t.Errorf("attributes\n got %s\nwant %s", attrs, want)
+	}
+}
+
+func TestJSONAndSlogSinks(t *testing.T) {
+	var jsonBuf, logBuf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logBuf, nil))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(agenttrust.NewJSONSink(&jsonBuf), agenttrust.NewSlogSink(logger)))
+	for i := range 3 {
+		f.c.Check(context.Background(), charge(i*40))
+	}
+	f.records(t)
+	var recs []agenttrust.AuditRecord
+	sc := bufio.NewScanner(&jsonBuf)
+	for sc.Scan() {
+		var r agenttrust.AuditRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad JSON line %s: %v", sc.Bytes(), err)
+		}
+		recs = append(recs, r)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("%d JSON lines", len(recs))
+	}
+	// The chain survives a round trip through JSON.
+	if err := agenttrust.VerifyChain(recs); err != nil {
+		t.Fatal(err)
+	}
+	if recs[2].Effect != agenttrust.NeedsApproval {
+		t.Errorf("effect %v", recs[2].Effect)
+	}
+	if n := strings.Count(logBuf.String(), `"msg":"agenttrust decision"`); n != 3 {
+		t.Errorf("%d slog lines", n)
+	}
+}
+
+func TestStoreSinkContinuesChain(t *testing.T) {
+	st := memory.New()
+	p := mustPolicy(t, paymentsPolicy)
+	open := func() *agenttrust.Client {
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for range 2 {
+		c := open()
+		for range 5 {
+			c.Check(context.Background(), charge(1))
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := st.QueryAudit(context.Background(), agenttrust.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 10 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if err := agenttrust.VerifyChain(recs); err != nil {
+		t.Fatalf("chain broken across clients: %v", err)
+	}
+}

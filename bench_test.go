@@ -1,0 +1,141 @@
+package agenttrust_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/cedar-policy/cedar-go"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// benchClient builds a client over the memory store with the cedar-10
+// rules (plus extra rules), auditing to the memory ring.
+func benchClient(b *testing.B, extra int) *agenttrust.Client {
+	b.Helper()
+	p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Rules = append(p.Rules, syntheticRules(extra)...)
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p),
+		agenttrust.WithAuditSink(agenttrust.NewMemorySink(1<<14)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// syntheticRules makes n rules of the shapes real policies have: exact
+// agent and tool, agent globs, tool globs, and more rules about a1 on
+// other tools, so none of them can decide the benchmark's request but an
+// unindexed engine would have to look at all of them.
+func syntheticRules(n int) []agenttrust.Rule {
+	rules := make([]agenttrust.Rule, 0, n)
+	for i := range n {
+		r := agenttrust.Rule{ID: fmt.Sprintf("synthetic-%d", i), Effect: agenttrust.Allow}
+		switch i % 4 {
+		case 0:
+			r.Agents, r.Tools = []string{fmt.Sprintf("agent-%d", i)}, []string{"transfer"}
+		case 1:
+			r.Agents, r.Tools = []string{fmt.Sprintf("team-%d-*", i)}, []string{fmt.Sprintf("tool-%d", i)}
+		case 2:
+			r.Agents, r.Tools = []string{"a1"}, []string{fmt.Sprintf("tool-%d.*", i)}
+			r.Effect = agenttrust.Deny
+		case 3:
+			r.Agents, r.Tools = []string{fmt.Sprintf("agent-%d", i)}, []string{fmt.Sprintf("tool-%d", i)}
+			r.When = []string{"attr.amount < 10"}
+		}
+		rules = append(rules, r)
+	}
+	return rules
+}
+
+func transferRequest(amount int) agenttrust.Request {
+	return agenttrust.Request{AgentID: "a1", Tool: "transfer", Resource: "acct-1",
+		Attributes: map[string]any{"amount": amount}}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	ctx := context.Background()
+	run := func(name string, extra int, amount int, want agenttrust.Effect) {
+		b.Run(name, func(b *testing.B) {
+			c := benchClient(b, extra)
+			req := transferRequest(amount)
+			if d, err := c.Check(ctx, req); err != nil || d.Effect != want {
+				b.Fatalf("Check = %v, %v; want %v", d.Effect, err, want)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				d, _ := c.Check(ctx, req)
+				if d.Effect != want {
+					b.Fatal(d.Effect)
+				}
+			}
+		})
+	}
+	run("policy", 0, 42, agenttrust.Allow)
+	run("policy-100k", 100_000-10, 42, agenttrust.Allow)
+	run("deny", 0, 60, agenttrust.Deny)
+
+	// The peer: cedar-go on the same ten policies and entities, building
+	// the request per call as Check builds its own.
+	b.Run("cedar", func(b *testing.B) {
+		ps, entities := loadCedar(b)
+		principal := cedar.NewEntityUID("Agent", "a1")
+		action := cedar.NewEntityUID("Action", "transfer")
+		resource := cedar.NewEntityUID("Account", "acct-1")
+		amount := 42
+		b.ReportAllocs()
+		for b.Loop() {
+			req := cedar.Request{
+				Principal: principal, Action: action, Resource: resource,
+				Context: cedar.NewRecord(cedar.RecordMap{"amount": cedar.Long(amount)}),
+			}
+			if ok, _ := ps.IsAuthorized(entities, req); ok != cedar.Allow {
+				b.Fatal("cedar denied")
+			}
+		}
+	})
+}
+
+func BenchmarkCheckParallel(b *testing.B) {
+	c := benchClient(b, 0)
+	ctx := context.Background()
+	req := transferRequest(42)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if d, _ := c.Check(ctx, req); !d.Allowed() {
+				b.Fatal(d.Reason)
+			}
+		}
+	})
+}
+
+func loadCedar(tb testing.TB) (*cedar.PolicySet, cedar.EntityMap) {
+	tb.Helper()
+	src, err := os.ReadFile("testdata/cedar-10.cedar")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ps, err := cedar.NewPolicySetFromBytes("cedar-10.cedar", src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/cedar-10.entities.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var entities cedar.EntityMap
+	if err := json.Unmarshal(data, &entities); err != nil {
+		tb.Fatal(err)
+	}
+	return ps, entities
+}
+

@@ -1,0 +1,80 @@
+// Package agenttrust is runtime authorization for AI agents: before an
+// agent takes a consequential action, Check answers whether this agent may
+// use this tool on this resource, right now, on whose behalf — allow, deny
+// or needs-approval, with a reason — and records the answer in a
+// hash-chained audit trail.
+//
+// # Quick start
+//
+//	policy, err := agenttrust.LoadPolicyFile("policy.yaml")
+//	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy))
+//	defer c.Close()
+//	d, err := c.Check(ctx, agenttrust.Request{
+//		AgentID: "billing-bot", Tool: "payments.charge", Resource: "cust-42",
+//		Attributes: map[string]any{"amount": 40},
+//	})
+//	if !d.Allowed() { return errors.New(d.Reason) }
+//
+// middleware.Guard wraps a tool function so it cannot run unless allowed.
+//
+// # Decisions
+//
+// A Decision is a value: Deny (the zero value), Allow or NeedsApproval,
+// with the deciding rule, a reason and a time-ordered ID. Deny and
+// NeedsApproval are results, not errors. An error means the check could
+// not be made properly (bad input, store or audit trouble) and always
+// comes with a Deny: agenttrust fails closed.
+//
+// The phases of a check, each its own small function: validation,
+// credential, revocation and suspension (one store lookup), rate limits,
+// policy, approval, runaway breaker, audit.
+//
+// # Policy
+//
+// The built-in rule engine reads rules from JSON or YAML (LoadPolicyFile,
+// ParsePolicy) or Go values (Policy). A rule names agents, tools and
+// resources as globs ('*' is the only wildcard) and conditions in one
+// grammar shared with credential caveats:
+//
+//	attr.amount <= 50      tool in payments.charge,calendar.*
+//	resource in mailbox:alice/*    session = s1    ip in 10.0.0.0/8
+//
+// A missing attribute, a string where a number is due, NaN or an infinity
+// makes a condition false. Precedence: deny > needs_approval > allow >
+// default (deny). Rules are indexed by agent and tool, so a check costs the
+// same with ten rules or a hundred thousand.
+//
+// # Approvals
+//
+// A needs_approval decision opens a pending Approval bound to a
+// fingerprint of the exact request (agent, tool, resource, session and
+// every attribute). Approve by a principal other than the agent grants it;
+// the same request is then allowed once within the grant's lifetime.
+// WaitApproval blocks until a decision; a Notifier hears of new approvals.
+//
+// # Kill switch and limits
+//
+// Suspend stops an agent or session on its very next check; Resume lifts
+// it; Revoke is permanent. Limits in the policy rate-limit each agent and
+// tool; WithBreaker suspends an agent whose denials or call rate cross a
+// threshold, and the audit says why.
+//
+// # Audit
+//
+// Every decision yields one AuditRecord, written off the hot path in
+// batches to the configured sinks (memory ring, JSON lines, slog, the
+// store). Records are hash-chained; VerifyChain detects an edited, dropped
+// or reordered record. A sink that fails is retried, never skipped; when
+// writes fail or hang past a bound, checks deny with ErrAuditUnavailable
+// rather than act unrecorded. Attributes whose names suggest secrets are
+// redacted, and a credential never enters a record.
+//
+// # Security notes
+//
+// Ids (agents, sessions, credentials) share one namespace per tenant for
+// revocation and suspension: blocking an id blocks whatever carries it.
+// Tool, resource and agent names are compared byte-exact after Unicode NFC
+// normalisation, and a '*' in a request value is an ordinary character.
+// A Client is safe for concurrent use; its zero value is not usable: build
+// it with New.
+package agenttrust

@@ -1,0 +1,117 @@
+package agenttrust
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Test with errors.Is; every error Check returns comes with
+// a Deny decision.
+var (
+	// ErrUnauthorized is the root of every credential and identity failure.
+	ErrUnauthorized = errors.New("agenttrust: unauthorized")
+	// ErrRevoked: the agent, session or credential has been revoked.
+	ErrRevoked = fmt.Errorf("%w: revoked", ErrUnauthorized)
+	// ErrUnsupportedCredential: the request carries a credential this client
+	// cannot verify.
+	ErrUnsupportedCredential = fmt.Errorf("%w: unsupported credential", ErrUnauthorized)
+
+	// ErrDenied matches the error Guard returns when a decision denies.
+	ErrDenied = errors.New("agenttrust: denied")
+	// ErrApprovalRequired matches the error Guard returns when a decision
+	// needs approval.
+	ErrApprovalRequired = errors.New("agenttrust: approval required")
+
+	// ErrInvalidRequest: a Request field is missing, too long or malformed.
+	ErrInvalidRequest = errors.New("agenttrust: invalid request")
+	// ErrInvalidPolicy matches every *PolicyError.
+	ErrInvalidPolicy = errors.New("agenttrust: invalid policy")
+	// ErrInvalidConfig: an Option or argument to New is unusable.
+	ErrInvalidConfig = errors.New("agenttrust: invalid configuration")
+
+	// ErrStoreUnavailable: the store failed or timed out; checks deny.
+	ErrStoreUnavailable = errors.New("agenttrust: store unavailable")
+	// ErrAuditUnavailable: audit records cannot be written fast enough;
+	// checks deny rather than act unrecorded.
+	ErrAuditUnavailable = errors.New("agenttrust: audit unavailable")
+	// ErrPolicyEngine: the policy engine failed to evaluate.
+	ErrPolicyEngine = errors.New("agenttrust: policy engine failed")
+	// ErrClosed: the client has been closed.
+	ErrClosed = errors.New("agenttrust: client closed")
+
+	// ErrApprovalNotFound: no approval has that id in this tenant.
+	ErrApprovalNotFound = errors.New("agenttrust: approval not found")
+	// ErrApprovalResolved: the approval was already decided, consumed or
+	// has lapsed.
+	ErrApprovalResolved = errors.New("agenttrust: approval already resolved or lapsed")
+	// ErrApproverNotAllowed: the principal may not decide this approval,
+	// for example because it is the agent that asked.
+	ErrApproverNotAllowed = errors.New("agenttrust: approver not allowed")
+	// ErrNotFound: the id names nothing (for example Resume of an agent
+	// that is not suspended).
+	ErrNotFound = errors.New("agenttrust: not found")
+)
+
+// DeniedError is returned by Guard when a decision denies. It matches
+// ErrDenied, carries the Decision and unwraps to the check's error, if the
+// denial came from one (such as ErrStoreUnavailable).
+type DeniedError struct {
+	Decision Decision
+	Err      error
+}
+
+func (e *DeniedError) Error() string {
+	return "agenttrust: denied: " + e.Decision.Reason
+}
+
+// Unwrap returns the check's error, or nil.
+func (e *DeniedError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrDenied) hold.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// ApprovalRequiredError is returned by Guard when a decision needs
+// approval. It matches ErrApprovalRequired.
+type ApprovalRequiredError struct {
+	Decision   Decision
+	ApprovalID string
+}
+
+func (e *ApprovalRequiredError) Error() string {
+	return "agenttrust: approval required (approval " + e.ApprovalID + "): " + e.Decision.Reason
+}
+
+// Is makes errors.Is(err, ErrApprovalRequired) hold.
+func (e *ApprovalRequiredError) Is(target error) bool { return target == ErrApprovalRequired }
+
+// PolicyError reports one problem in a policy: where it is (file, rule id
+// or index) and what is wrong. It matches ErrInvalidPolicy.
+type PolicyError struct {
+	File  string // empty when the policy did not come from a file
+	Rule  string // rule or limit id; empty for document-level problems
+	Index int    // position of the rule or limit, from 0; -1 when not about one
+	Msg   string
+}
+
+func (e *PolicyError) Error() string {
+	s := "agenttrust: invalid policy"
+	if e.File != "" {
+		s += " " + e.File
+	}
+	switch {
+	case e.Rule != "":
+		s += fmt.Sprintf(": rule %q", e.Rule)
+	case e.Index >= 0:
+		s += fmt.Sprintf(": rule #%d", e.Index)
+	}
+	return s + ": " + e.Msg
+}
+
+// Is makes errors.Is(err, ErrInvalidPolicy) hold.
+func (e *PolicyError) Is(target error) bool { return target == ErrInvalidPolicy }
+
+// storeErr wraps a store failure so it matches ErrStoreUnavailable and the
+// store's own sentinel.
+func storeErr(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
+}

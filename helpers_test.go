@@ -1,0 +1,115 @@
+package agenttrust_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// testClock is a settable clock.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// seededRandom is a deterministic io.Reader safe for concurrent use.
+type seededRandom struct {
+	mu  sync.Mutex
+	src *rand.ChaCha8
+}
+
+func newSeededRandom() *seededRandom {
+	return &seededRandom{src: rand.NewChaCha8([32]byte{1, 2, 3})}
+}
+
+func (r *seededRandom) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.src.Read(p)
+}
+
+type fixture struct {
+	c     *agenttrust.Client
+	st    store.Store
+	clock *testClock
+	audit *agenttrust.MemorySink
+}
+
+// newFixture builds a client over a fresh memory store with a YAML policy,
+// a fixed clock and deterministic ids.
+func newFixture(t *testing.T, policyYAML string, opts ...agenttrust.Option) *fixture {
+	t.Helper()
+	f := &fixture{st: memory.New(), clock: newTestClock(), audit: agenttrust.NewMemorySink(1000)}
+	p, err := agenttrust.ParsePolicy([]byte(policyYAML), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []agenttrust.Option{
+		agenttrust.WithPolicy(p), agenttrust.WithClock(f.clock),
+		agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAuditSink(f.audit),
+	}
+	f.c, err = agenttrust.New(f.st, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.c.Close() })
+	return f
+}
+
+// records waits for the audit to drain and returns what the ring holds.
+func (f *fixture) records(t *testing.T) []agenttrust.AuditRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.c.SyncAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return f.audit.Records()
+}
+
+const paymentsPolicy = `
+rules:
+  - id: small-charges
+    effect: allow
+    agents: [billing-bot]
+    tools: [payments.charge]
+    when: ["attr.amount <= 50"]
+    reason: small charges are fine
+  - id: big-charges
+    effect: needs_approval
+    agents: [billing-bot]
+    tools: [payments.charge]
+    when: ["attr.amount > 50"]
+    reason: charges over 50 need a human
+  - id: read-mail
+    effect: allow
+    agents: ["*"]
+    tools: [mail.read]
+    resources: ["mailbox:alice/*"]
+  - id: no-deletes
+    effect: deny
+    tools: ["*.delete"]
+    reason: nothing is deleted by agents
+`

@@ -1,0 +1,93 @@
+package mac
+
+import (
+	"testing"
+
+	macaroon "gopkg.in/macaroon.v2"
+)
+
+// The two benchmarks below decode and verify the same 3-caveat token
+// (golden vector "agenttrust 3 caveats"), so one run shows the ratio.
+
+func BenchmarkDecodeVerify3(b *testing.B) {
+	s := vectorByName(b, "agenttrust 3 caveats")
+	var h Hasher
+	var m Macaroon
+	b.ReportAllocs()
+	b.SetBytes(int64(len(s.encoded)))
+	for b.Loop() {
+		if err := Decode(s.encoded, &m); err != nil {
+			b.Fatal(err)
+		}
+		if err := Verify(&m, s.rootKey, &h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLibraryUnmarshalVerify3(b *testing.B) {
+	s := vectorByName(b, "agenttrust 3 caveats")
+	check := func(string) error { return nil }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(s.encoded)))
+	for b.Loop() {
+		var m macaroon.Macaroon
+		if err := m.UnmarshalBinary(s.encoded); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Verify(s.rootKey, check, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeReject is the cost of refusing a forged signature.
+func BenchmarkDecodeReject(b *testing.B) {
+	s := vectorByName(b, "agenttrust 3 caveats")
+	bad := append([]byte{}, s.encoded...)
+	bad[len(bad)-1] ^= 1
+	var h Hasher
+	var m Macaroon
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Decode(bad, &m); err != nil {
+			b.Fatal(err)
+		}
+		if err := Verify(&m, s.rootKey, &h); err != ErrSignature {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAttenuate(b *testing.B) {
+	s := vectorByName(b, "agenttrust 3 caveats")
+	var h Hasher
+	dst := make([]byte, 0, 512)
+	hop := []byte("hop = 01JC4Z9H6T3V8QF0M2W5XYRBKD")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Attenuate(dst[:0], s.encoded, &h, hop); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMint3(b *testing.B) {
+	s := vectorByName(b, "agenttrust 3 caveats")
+	dst := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		bl, err := New(s.rootKey, s.id, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range s.caveats {
+			if err := bl.AddCaveat(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := bl.AppendBinary(dst[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package mac
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	macaroon "gopkg.in/macaroon.v2"
+)
+
+// checkerFor returns a gopkg.in/macaroon.v2 first-party checker that accepts
+// exactly the given caveats, in order, and counts its calls.
+func checkerFor(caveats [][]byte, calls *int) func(string) error {
+	return func(c string) error {
+		i := *calls
+		*calls++
+		if i >= len(caveats) || c != string(caveats[i]) {
+			return fmt.Errorf("unexpected caveat %d %q", i, c)
+		}
+		return nil
+	}
+}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// randomSpec returns a random macaroon spec within the limits.
+func randomSpec(rng *rand.Rand) spec {
+	s := spec{rootKey: randBytes(rng, MinRootKeySize+rng.IntN(48)), id: randBytes(rng, rng.IntN(100))}
+	if rng.IntN(2) == 0 {
+		s.location = fmt.Sprintf("https://svc%d.example/", rng.IntN(1000))
+	}
+	for range rng.IntN(12) {
+		var c []byte
+		if rng.IntN(3) == 0 {
+			c = randBytes(rng, rng.IntN(300)) // binary, sometimes 2-byte lengths
+		} else {
+			c = fmt.Appendf(nil, "attr.k%d <= %d", rng.IntN(100), rng.IntN(1e6))
+		}
+		s.caveats = append(s.caveats, c)
+	}
+	return s
+}
+
+// TestInteropOursToLibrary: what Builder mints, the library unmarshals,
+// re-marshals to the same bytes and verifies with the root key.
+func TestInteropOursToLibrary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := range 300 {
+		s := randomSpec(rng)
+		b, err := New(s.rootKey, s.id, s.location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range s.caveats {
+			if err := b.AddCaveat(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		enc, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lm macaroon.Macaroon
+		if err := lm.UnmarshalBinary(enc); err != nil {
+			t.Fatalf("%d: library UnmarshalBinary: %v", i, err)
+		}
+		calls := 0
+		if err := lm.Verify(s.rootKey, checkerFor(s.caveats, &calls), nil); err != nil {
+			t.Fatalf("%d: library Verify: %v", i, err)
+		}
+		if calls != len(s.caveats) {
+			t.Fatalf("%d: library checked %d caveats, want %d", i, calls, len(s.caveats))
+		}
+		if lm.Location() != s.location || !bytes.Equal(lm.Id(), s.id) {
+			t.Fatalf("%d: library reads location %q id %x", i, lm.Location(), lm.Id())
+		}
+		again, err := lm.MarshalBinary()
+		if err != nil || !bytes.Equal(again, enc) {
+			t.Fatalf("%d: library re-marshals differently: %v", i, err)
+		}
+		wrong := append([]byte{}, s.rootKey...)
+		wrong[len(wrong)-1] ^= 0x80
+		calls = 0
+		if err := lm.Verify(wrong, checkerFor(s.caveats, &calls), nil); err == nil {
+			t.Fatalf("%d: library verified with the wrong root key", i)
+		}
+	}
+}
+
+// TestInteropLibraryToOurs: what the library mints, Decode reads field by
+// field, Verify accepts, and AppendBinary reproduces byte for byte.
+func TestInteropLibraryToOurs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	var h Hasher
+	var m Macaroon
+	for i := range 300 {
+		s := randomSpec(rng)
+		lm := mintWithLibrary(t, s)
+		enc, err := lm.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.sig = lm.Signature()
+		if err := decodeVerify(enc, s.rootKey, &m, &h); err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		checkFields(t, &m, s)
+		out, _ := m.AppendBinary(nil)
+		if !bytes.Equal(out, enc) {
+			t.Fatalf("%d: AppendBinary differs from library encoding", i)
+		}
+		wrong := append([]byte{}, s.rootKey...)
+		wrong[0] ^= 1
+		if err := Verify(&m, wrong, &h); err != ErrSignature {
+			t.Fatalf("%d: Verify with wrong key = %v", i, err)
+		}
+	}
+}
+
+// TestInteropAttenuate: Attenuate on a library token equals the library's
+// own AddFirstPartyCaveat byte for byte, over several offline hops, and both
+// implementations verify the result with the original root key.
+func TestInteropAttenuate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var h Hasher
+	for i := range 200 {
+		s := randomSpec(rng)
+		lm := mintWithLibrary(t, s)
+		tok, err := lm.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := append([][]byte{}, s.caveats...)
+		for hop := range 1 + rng.IntN(3) {
+			add := [][]byte{fmt.Appendf(nil, "hop = %d-%d", i, hop)}
+			if rng.IntN(2) == 0 {
+				add = append(add, []byte("tool in payments.charge"))
+			}
+			if len(all)+len(add) > MaxCaveats {
+				break
+			}
+			next, err := Attenuate(nil, tok, &h, add...)
+			if err != nil {
+				t.Fatalf("%d/%d: Attenuate: %v", i, hop, err)
+			}
+			for _, c := range add {
+				if err := lm.AddFirstPartyCaveat(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			libNext, err := lm.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(next, libNext) {
+				t.Fatalf("%d/%d: Attenuate differs from library AddFirstPartyCaveat:\n got %x\nwant %x", i, hop, next, libNext)
+			}
+			all = append(all, add...)
+			tok = next
+		}
+		var m Macaroon
+		if err := decodeVerify(tok, s.rootKey, &m, &h); err != nil {
+			t.Fatalf("%d: our Verify after attenuation: %v", i, err)
+		}
+		var lm2 macaroon.Macaroon
+		if err := lm2.UnmarshalBinary(tok); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		if err := lm2.Verify(s.rootKey, checkerFor(all, &calls), nil); err != nil {
+			t.Fatalf("%d: library Verify after attenuation: %v", i, err)
+		}
+	}
+}
+
+// TestAttenuateOnlyNarrows: after attenuation, any token that drops,
+// reorders or replaces a caveat while keeping the signature fails Verify.
+// That is the macaroon guarantee delegation relies on.
+func TestAttenuateOnlyNarrows(t *testing.T) {
+	s := vectorByName(t, "agenttrust 3 caveats")
+	tok, err := Attenuate(nil, s.encoded, nil, []byte("hop = h1"), []byte("attr.amount <= 50"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Macaroon
+	if err := decodeVerify(tok, s.rootKey, &m, nil); err != nil {
+		t.Fatal(err)
+	}
+	caveats := append([][]byte{}, m.Caveats()...)
+	sig := m.Signature()
+	forge := func(cs [][]byte) []byte {
+		b := appendHeader(nil, nil, s.id)
+		for _, c := range cs {
+			b = appendCaveat(b, c)
+		}
+		return appendTrailer(b, &sig)
+	}
+	var variants [][][]byte
+	for i := range caveats {
+		drop := append(append([][]byte{}, caveats[:i]...), caveats[i+1:]...)
+		variants = append(variants, drop)
+		replaced := append([][]byte{}, caveats...)
+		replaced[i] = []byte("attr.amount <= 5000")
+		variants = append(variants, replaced)
+		if i+1 < len(caveats) {
+			swapped := append([][]byte{}, caveats...)
+			swapped[i], swapped[i+1] = swapped[i+1], swapped[i]
+			variants = append(variants, swapped)
+		}
+	}
+	variants = append(variants, nil)
+	for _, v := range variants {
+		if err := decodeVerify(forge(v), s.rootKey, &m, nil); err != ErrSignature {
+			t.Errorf("forged caveats %q: %v, want ErrSignature", v, err)
+		}
+	}
+	// The original (wider) token is still valid on its own: narrowing makes
+	// a new token; revocation, not attenuation, kills the parent.
+	if err := decodeVerify(s.encoded, s.rootKey, &m, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAttenuateErrors(t *testing.T) {
+	s := vectorByName(t, "max caveats")
+	dst := []byte("keep")
+	out, err := Attenuate(dst, s.encoded, nil, []byte("x"))
+	if err != ErrTooManyCaveats || string(out) != "keep" {
+		t.Errorf("65th caveat: %v, dst %q", err, out)
+	}
+	big := vectorByName(t, "max size")
+	if _, err := Attenuate(nil, big.encoded, nil, nil); err != ErrTooLarge {
+		t.Errorf("past MaxSize: %v", err)
+	}
+	if _, err := Attenuate(nil, []byte{2, 0}, nil, []byte("x")); err != ErrUnexpectedField {
+		t.Errorf("malformed token: %v", err)
+	}
+	// No caveats: the token is copied unchanged.
+	small := vectorByName(t, "agenttrust 3 caveats")
+	out, err = Attenuate(nil, small.encoded, nil)
+	if err != nil || !bytes.Equal(out, small.encoded) {
+		t.Errorf("Attenuate with no caveats: %v", err)
+	}
+}
+
+// TestThirdPartyRejected: a library macaroon with a real third-party caveat
+// is refused with ErrThirdPartyCaveat.
+func TestThirdPartyRejected(t *testing.T) {
+	s := vectorByName(t, "agenttrust 3 caveats")
+	lm := mintWithLibrary(t, s)
+	if err := lm.AddThirdPartyCaveat(derivedKey("third party key"), []byte("third party id"), "https://tp.example/"); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := lm.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Macaroon
+	if err := Decode(enc, &m); err != ErrThirdPartyCaveat {
+		t.Fatalf("Decode = %v, want ErrThirdPartyCaveat", err)
+	}
+	if _, err := Attenuate(nil, enc, nil, []byte("x")); err != ErrThirdPartyCaveat {
+		t.Fatalf("Attenuate = %v, want ErrThirdPartyCaveat", err)
+	}
+}
+
+// TestLibraryLeniency documents encodings the library accepts and this
+// package refuses, and why each matters.
+func TestLibraryLeniency(t *testing.T) {
+	s := vectorByName(t, "agenttrust 3 caveats")
+	var lm macaroon.Macaroon
+
+	// Trailing bytes are ignored by the library: two encodings, one token.
+	if err := lm.UnmarshalBinary(append(append([]byte{}, s.encoded...), "junk"...)); err != nil {
+		t.Fatalf("library rejects trailing data: %v", err)
+	}
+
+	// An empty verification id makes a third-party-shaped caveat that the
+	// library treats as first-party (isThirdParty is len(vid) > 0).
+	emptyVID := raw(header, 2, 1, "c", 4, 0, 0, trailer)
+	// UnmarshalBinary into a used Macaroon appends to its old caveats
+	// (init resets location and id, not caveats): reuse needs a fresh value.
+	if err := lm.UnmarshalBinary(emptyVID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(lm.Caveats()); n != len(s.caveats)+1 {
+		t.Fatalf("library kept %d caveats after reuse, expected the old %d plus 1", n, len(s.caveats))
+	}
+	lm = macaroon.Macaroon{}
+	if err := lm.UnmarshalBinary(emptyVID); err != nil {
+		t.Fatal(err)
+	}
+	if c := lm.Caveats(); len(c) != 1 || c[0].VerificationId == nil || len(c[0].VerificationId) != 0 {
+		t.Fatalf("library caveats = %+v", c)
+	}
+
+	// Over-long varints decode to the same macaroon as the canonical form.
+	overlong := raw(2, 2, 0x81, 0x00, "i", 0, trailer)
+	if err := lm.UnmarshalBinary(overlong); err != nil || string(lm.Id()) != "i" {
+		t.Fatalf("library on over-long varint: %v", err)
+	}
+	again, _ := lm.MarshalBinary()
+	if bytes.Equal(again, overlong) {
+		t.Fatal("expected the library to re-encode canonically")
+	}
+}

@@ -1,0 +1,146 @@
+package agenttrust
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxBuckets bounds the rate-limit state kept per policy; beyond it, buckets
+// that are full again (and so carry no state) are dropped.
+const maxBuckets = 1 << 16
+
+// limiter holds one token bucket per (limit, agent, tool). It is replaced
+// with the policy, so a reload starts buckets afresh.
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[bucketKey]*rate.Limiter
+}
+
+type bucketKey struct {
+	limit       *compiledLimit
+	agent, tool string
+}
+
+// allow takes one token from every limit matching (agent, tool). It
+// returns the first limit that refused, or nil. A refusal takes no token
+// from the other limits' buckets; tokens taken before it stay taken, which
+// can only slow an agent down, never speed it up.
+func (l *limiter) allow(c *compiled, agent, tool string, now time.Time) *compiledLimit {
+	var refused *compiledLimit
+	c.limits.each(agent, tool, func(e *entry[*compiledLimit]) bool {
+		cl := e.item
+		if e.checkAgent && !matchAny(cl.agents, agent) || e.checkTool && !matchAny(cl.tools, tool) {
+			return true
+		}
+		if !l.bucket(cl, agent, tool, now).AllowN(now, 1) {
+			refused = cl
+			return false
+		}
+		return true
+	})
+	return refused
+}
+
+func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
+	k := bucketKey{cl, agent, tool}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[k]; b != nil {
+		return b
+	}
+	if l.buckets == nil {
+		l.buckets = map[bucketKey]*rate.Limiter{}
+	}
+	if len(l.buckets) >= maxBuckets {
+		for k, b := range l.buckets {
+			if b.TokensAt(now) >= float64(b.Burst()) {
+				delete(l.buckets, k)
+			}
+		}
+	}
+	b := rate.NewLimiter(cl.limit, cl.burst)
+	l.buckets[k] = b
+	return b
+}
+
+// BreakerConfig configures the runaway breaker, which suspends an agent
+// that is denied too often or calls too fast: the signature of a loop gone
+// wrong or an injected instruction being retried. A zero field disables
+// that trigger.
+type BreakerConfig struct {
+	MaxDenials   int           // denials within DenialWindow that trip it
+	DenialWindow time.Duration // default one minute
+	MaxCalls     int           // checks within CallWindow that trip it
+	CallWindow   time.Duration // default one second
+}
+
+// breaker counts per agent in fixed windows.
+type breaker struct {
+	cfg    BreakerConfig
+	mu     sync.Mutex
+	agents map[string]*breakerCount
+}
+
+type breakerCount struct {
+	denyStart, callStart time.Time
+	denies, calls        int
+}
+
+func newBreaker(cfg BreakerConfig) (*breaker, error) {
+	if cfg.MaxDenials < 0 || cfg.MaxCalls < 0 || cfg.DenialWindow < 0 || cfg.CallWindow < 0 {
+		return nil, fmt.Errorf("%w: negative breaker setting", ErrInvalidConfig)
+	}
+	if cfg.MaxDenials == 0 && cfg.MaxCalls == 0 {
+		return nil, nil
+	}
+	if cfg.DenialWindow == 0 {
+		cfg.DenialWindow = time.Minute
+	}
+	if cfg.CallWindow == 0 {
+		cfg.CallWindow = time.Second
+	}
+	return &breaker{cfg: cfg, agents: map[string]*breakerCount{}}, nil
+}
+
+// observe counts one decision for agent and returns a non-empty reason when
+// this decision trips the breaker. Counters reset after a trip.
+func (b *breaker) observe(agent string, now time.Time, denied bool) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.agents[agent]
+	if c == nil {
+		if len(b.agents) >= maxBuckets {
+			for a, old := range b.agents {
+				if now.Sub(old.callStart) > b.cfg.CallWindow && now.Sub(old.denyStart) > b.cfg.DenialWindow {
+					delete(b.agents, a)
+				}
+			}
+		}
+		c = &breakerCount{denyStart: now, callStart: now}
+		b.agents[agent] = c
+	}
+	if b.cfg.MaxCalls > 0 {
+		if now.Sub(c.callStart) >= b.cfg.CallWindow {
+			c.callStart, c.calls = now, 0
+		}
+		c.calls++
+		if c.calls > b.cfg.MaxCalls {
+			delete(b.agents, agent)
+			return fmt.Sprintf("runaway breaker: more than %d calls within %s", b.cfg.MaxCalls, b.cfg.CallWindow)
+		}
+	}
+	if b.cfg.MaxDenials > 0 && denied {
+		if now.Sub(c.denyStart) >= b.cfg.DenialWindow {
+			c.denyStart, c.denies = now, 0
+		}
+		c.denies++
+		if c.denies >= b.cfg.MaxDenials {
+			delete(b.agents, agent)
+			return fmt.Sprintf("runaway breaker: %d denials within %s", c.denies, b.cfg.DenialWindow)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,176 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// GuardOption configures Guard.
+type GuardOption func(*guardConfig)
+
+type guardConfig struct {
+	resource   func(any) string
+	attributes func(any) map[string]any
+	wait       bool
+}
+
+// Resource derives the request's resource from the tool's input.
+func Resource[In any](f func(In) string) GuardOption {
+	return func(c *guardConfig) { c.resource = func(v any) string { return f(v.(In)) } }
+}
+
+// Attributes derives the request's attributes from the tool's input,
+// replacing any taken from struct tags.
+func Attributes[In any](f func(In) map[string]any) GuardOption {
+	return func(c *guardConfig) { c.attributes = func(v any) map[string]any { return f(v.(In)) } }
+}
+
+// WaitForApproval makes a guarded call that needs approval block until the
+// approval is decided (then check again and, if allowed, run) or the
+// context ends. The checker must implement agenttrust.ApprovalWaiter.
+func WaitForApproval() GuardOption { return func(c *guardConfig) { c.wait = true } }
+
+// Guard wraps a tool function so it runs only when c allows it. The agent,
+// session and credential come from the context (agenttrust.WithAgent,
+// WithCredential). Without Resource or Attributes options, an In struct's
+// fields tagged `agenttrust:"resource"` or `agenttrust:"attr"` (or
+// `agenttrust:"attr,NAME"`) supply them.
+//
+// A deny returns an error matching agenttrust.ErrDenied (an
+// *agenttrust.DeniedError carrying the Decision); needs-approval returns
+// one matching agenttrust.ErrApprovalRequired, or waits with
+// WaitForApproval. fn never runs unless the decision is Allow.
+func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Context, In) (Out, error), opts ...GuardOption) func(context.Context, In) (Out, error) {
+	var cfg guardConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	tags, tagErr := planTags(reflect.TypeFor[In]())
+	if tagErr == nil && c == nil {
+		tagErr = fmt.Errorf("%w: Guard of %q has a nil checker", agenttrust.ErrInvalidConfig, tool)
+	}
+	return func(ctx context.Context, in In) (Out, error) {
+		var zero Out
+		if tagErr != nil {
+			return zero, &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: "guard misconfigured"}, Err: tagErr}
+		}
+		req := agenttrust.Request{Tool: tool}
+		if id, ok := agenttrust.IdentityFrom(ctx); ok {
+			req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
+		}
+		req.Credential, _ = agenttrust.CredentialFrom(ctx)
+		tags.fill(&req, in)
+		if cfg.resource != nil {
+			req.Resource = cfg.resource(in)
+		}
+		if cfg.attributes != nil {
+			req.Attributes = cfg.attributes(in)
+		}
+		d, err := c.Check(ctx, req)
+		if err == nil && d.Effect == agenttrust.NeedsApproval && cfg.wait {
+			d, err = waitAndRecheck(ctx, c, req, d)
+		}
+		switch {
+		case err != nil:
+			return zero, &agenttrust.DeniedError{Decision: d, Err: err}
+		case d.Effect == agenttrust.Allow:
+			return fn(ctx, in)
+		case d.Effect == agenttrust.NeedsApproval:
+			return zero, &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
+		}
+		return zero, &agenttrust.DeniedError{Decision: d}
+	}
+}
+
+func waitAndRecheck(ctx context.Context, c agenttrust.Checker, req agenttrust.Request, d agenttrust.Decision) (agenttrust.Decision, error) {
+	w, ok := c.(agenttrust.ApprovalWaiter)
+	if !ok {
+		return d, nil // cannot wait: report that approval is required
+	}
+	a, err := w.WaitApproval(ctx, d.ApprovalID)
+	if err != nil {
+		return agenttrust.Decision{ID: d.ID, Reason: "approval " + d.ApprovalID + " not granted"}, err
+	}
+	if a.Status != agenttrust.ApprovalApproved {
+		return agenttrust.Decision{ID: d.ID, Reason: "approval " + d.ApprovalID + " " + string(a.Status) + " by " + a.DecidedBy}, nil
+	}
+	return c.Check(ctx, req)
+}
+
+// tagPlan records which struct fields feed the request.
+type tagPlan struct {
+	ptr      bool
+	resource []int
+	attrs    []attrField
+}
+
+type attrField struct {
+	index []int
+	name  string
+}
+
+func planTags(t reflect.Type) (*tagPlan, error) {
+	p := &tagPlan{}
+	if t == nil {
+		return p, nil
+	}
+	if t.Kind() == reflect.Pointer {
+		p.ptr, t = true, t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return p, nil
+	}
+	for _, f := range reflect.VisibleFields(t) {
+		tag, ok := f.Tag.Lookup("agenttrust")
+		if !ok || !f.IsExported() {
+			continue
+		}
+		kind, name, _ := strings.Cut(tag, ",")
+		switch kind {
+		case "resource":
+			if f.Type.Kind() != reflect.String {
+				return nil, fmt.Errorf("%w: field %s tagged resource must be a string", agenttrust.ErrInvalidConfig, f.Name)
+			}
+			p.resource = f.Index
+		case "attr":
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			p.attrs = append(p.attrs, attrField{f.Index, name})
+		default:
+			return nil, fmt.Errorf("%w: field %s: unknown agenttrust tag %q", agenttrust.ErrInvalidConfig, f.Name, tag)
+		}
+	}
+	return p, nil
+}
+
+func (p *tagPlan) fill(req *agenttrust.Request, in any) {
+	if p.resource == nil && p.attrs == nil {
+		return
+	}
+	v := reflect.ValueOf(in)
+	if p.ptr {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if p.resource != nil {
+		if f, err := v.FieldByIndexErr(p.resource); err == nil {
+			req.Resource = f.String()
+		}
+	}
+	if len(p.attrs) > 0 {
+		req.Attributes = make(map[string]any, len(p.attrs))
+		for _, a := range p.attrs {
+			if f, err := v.FieldByIndexErr(a.index); err == nil {
+				req.Attributes[a.name] = f.Interface()
+			}
+		}
+	}
+}
+

@@ -1,0 +1,609 @@
+package agenttrust
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/time/rate"
+
+	"github.com/agenttrust/agenttrust/internal/cond"
+)
+
+// PolicyEngine decides the policy phase of a check. The built-in
+// implementation is the rule engine returned by NewRuleEngine; others (a
+// Cedar adapter, the remote engine) plug in with WithPolicyEngine.
+//
+// Evaluate must not retain in or anything it points to after returning. An
+// error makes the check deny with ErrPolicyEngine.
+type PolicyEngine interface {
+	Evaluate(ctx context.Context, in *PolicyInput) (PolicyResult, error)
+}
+
+// PolicyEngineFunc adapts a function to PolicyEngine.
+type PolicyEngineFunc func(ctx context.Context, in *PolicyInput) (PolicyResult, error)
+
+// Evaluate calls f.
+func (f PolicyEngineFunc) Evaluate(ctx context.Context, in *PolicyInput) (PolicyResult, error) {
+	return f(ctx, in)
+}
+
+// PolicyInput is what a policy decides on: the request with its tool and
+// resource normalised to NFC, plus what the check established about it.
+type PolicyInput struct {
+	Tenant     string
+	AgentID    string
+	Tool       string
+	Resource   string
+	SessionID  string
+	OnBehalfOf string
+	RemoteAddr netip.Addr
+	Attributes map[string]any
+	HopIDs     []string
+	Time       time.Time
+}
+
+// PolicyResult is a policy's answer.
+type PolicyResult struct {
+	Effect Effect
+	Rule   string
+	Reason string
+	// Approvers limits who may grant a NeedsApproval result (globs); empty
+	// means any principal other than the requesting agent.
+	Approvers []string
+}
+
+// Policy is a rule set: rules, rate limits and the default effect for a
+// request no rule matches. It is loaded from JSON or YAML or built as a Go
+// value; NewRuleEngine validates it.
+//
+// Precedence: a matching deny rule beats a matching needs_approval rule,
+// which beats a matching allow rule; with no match the Default applies
+// (Deny unless set). Among rules of the same effect the first in the list
+// names the decision.
+type Policy struct {
+	Default Effect  `json:"default,omitempty" yaml:"default,omitempty"`
+	Rules   []Rule  `json:"rules" yaml:"rules"`
+	Limits  []Limit `json:"limits,omitempty" yaml:"limits,omitempty"`
+}
+
+// Rule matches requests by agent, tool and resource globs and conditions.
+// An empty Agents, Tools or Resources list matches any value.
+type Rule struct {
+	ID        string   `json:"id" yaml:"id"`
+	Effect    Effect   `json:"effect" yaml:"effect"`
+	Agents    []string `json:"agents,omitempty" yaml:"agents,omitempty"`
+	Tools     []string `json:"tools,omitempty" yaml:"tools,omitempty"`
+	Resources []string `json:"resources,omitempty" yaml:"resources,omitempty"`
+	// When lists conditions in the caveat grammar; all must hold.
+	When      []string `json:"when,omitempty" yaml:"when,omitempty"`
+	Reason    string   `json:"reason,omitempty" yaml:"reason,omitempty"`
+	Approvers []string `json:"approvers,omitempty" yaml:"approvers,omitempty"`
+}
+
+// Limit is a token-bucket rate limit applied to each (agent, tool) pair it
+// matches, separately. Rate is "N/s", "N/m" or "N/h"; Burst defaults to
+// the per-second rate rounded up, at least 1.
+type Limit struct {
+	ID     string   `json:"id" yaml:"id"`
+	Agents []string `json:"agents,omitempty" yaml:"agents,omitempty"`
+	Tools  []string `json:"tools,omitempty" yaml:"tools,omitempty"`
+	Rate   string   `json:"rate" yaml:"rate"`
+	Burst  int      `json:"burst,omitempty" yaml:"burst,omitempty"`
+}
+
+// MaxPolicySize bounds a policy document.
+const MaxPolicySize = 64 << 20
+
+// LoadPolicyFile reads and validates a policy from a .json, .yaml or .yml
+// file. Errors name the file and the rule.
+func LoadPolicyFile(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: load policy: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPolicySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: load policy: %w", err)
+	}
+	format := strings.TrimPrefix(filepath.Ext(path), ".")
+	p, err := parsePolicy(data, format, path)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ParsePolicy decodes and validates a policy document; format is "json" or
+// "yaml". Unknown fields, duplicate ids, bad globs and conditions that do
+// not parse are errors, reported together; nothing is half-loaded.
+func ParsePolicy(data []byte, format string) (*Policy, error) {
+	return parsePolicy(data, format, "")
+}
+
+func parsePolicy(data []byte, format, file string) (*Policy, error) {
+	docErr := func(msg string, args ...any) error {
+		return &PolicyError{File: file, Index: -1, Msg: fmt.Sprintf(msg, args...)}
+	}
+	if len(data) > MaxPolicySize {
+		return nil, docErr("larger than %d bytes", MaxPolicySize)
+	}
+	var p Policy
+	switch format {
+	case "json":
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return nil, docErr("%v", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, docErr("trailing data after the policy object")
+		}
+	case "yaml", "yml":
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&p); err != nil {
+			return nil, docErr("%v", err)
+		}
+		var extra any
+		if err := dec.Decode(&extra); err != io.EOF {
+			return nil, docErr("more than one YAML document")
+		}
+	default:
+		return nil, docErr("unknown format %q (want json or yaml)", format)
+	}
+	if _, err := compilePolicy(&p, file); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate reports every problem in p, joined; nil means NewRuleEngine
+// will accept it.
+func (p *Policy) Validate() error {
+	_, err := compilePolicy(p, "")
+	return err
+}
+
+// RuleEngine is the built-in PolicyEngine: an immutable, indexed compilation
+// of a Policy. Evaluation cost does not grow with the number of rules that
+// cannot match the request's agent and tool. Safe for concurrent use.
+type RuleEngine struct {
+	compiled *compiled
+}
+
+var _ PolicyEngine = (*RuleEngine)(nil)
+
+// NewRuleEngine validates and compiles p. p is not retained.
+func NewRuleEngine(p *Policy) (*RuleEngine, error) {
+	c, err := compilePolicy(p, "")
+	if err != nil {
+		return nil, err
+	}
+	return &RuleEngine{compiled: c}, nil
+}
+
+// Evaluate implements PolicyEngine. It allocates nothing.
+func (e *RuleEngine) Evaluate(_ context.Context, in *PolicyInput) (PolicyResult, error) {
+	return e.compiled.evaluate(in), nil
+}
+
+type compiled struct {
+	def    Effect
+	rules  index[*compiledRule]
+	limits index[*compiledLimit]
+	nLimit int
+}
+
+type compiledRule struct {
+	order     int
+	rank      int // precedence: deny 3, needs_approval 2, allow 1
+	id        string
+	effect    Effect
+	agents    []cond.Pattern // nil: any
+	tools     []cond.Pattern
+	resources []cond.Pattern
+	when      []cond.Cond
+	reason    string
+	approvers []string
+}
+
+type compiledLimit struct {
+	order  int
+	id     string
+	agents []cond.Pattern
+	tools  []cond.Pattern
+	limit  rate.Limit
+	burst  int
+}
+
+func rankOf(e Effect) int {
+	switch e {
+	case Deny:
+		return 3
+	case NeedsApproval:
+		return 2
+	case Allow:
+		return 1
+	}
+	return 0
+}
+
+// Default reasons for rules that give none.
+const (
+	reasonDefaultDeny = "no rule allows this action"
+	reasonRuleDeny    = "denied by policy"
+	reasonRuleAllow   = "allowed by policy"
+	reasonRuleApprove = "needs approval by policy"
+)
+
+func compilePolicy(p *Policy, file string) (*compiled, error) {
+	var errs []error
+	fail := func(id string, i int, format string, args ...any) {
+		errs = append(errs, &PolicyError{File: file, Rule: id, Index: i, Msg: fmt.Sprintf(format, args...)})
+	}
+	if p == nil {
+		return nil, &PolicyError{File: file, Index: -1, Msg: "nil policy"}
+	}
+	if p.Default > NeedsApproval {
+		errs = append(errs, &PolicyError{File: file, Index: -1, Msg: "invalid default effect"})
+	}
+	c := &compiled{def: p.Default}
+	seen := map[string]bool{}
+	patterns := func(id string, i int, field string, in []string) []cond.Pattern {
+		if len(in) == 0 {
+			return nil
+		}
+		out := make([]cond.Pattern, 0, len(in))
+		for _, s := range in {
+			pat, err := cond.ParsePattern(s)
+			if err != nil {
+				fail(id, i, "%s: %v", field, err)
+				continue
+			}
+			out = append(out, pat)
+		}
+		return out
+	}
+	checkID := func(kind, id string, i int) {
+		switch {
+		case id == "":
+			fail("", i, "%s has no id", kind)
+		case !validRuleID(id):
+			fail(id, i, "%s id must be 1-128 letters, digits, '.', '_', ':' or '-'", kind)
+		case seen[id]:
+			fail(id, i, "duplicate id")
+		}
+		seen[id] = true
+	}
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		checkID("rule", r.ID, i)
+		if r.Effect > NeedsApproval {
+			fail(r.ID, i, "invalid effect")
+		}
+		cr := &compiledRule{
+			order: i, rank: rankOf(r.Effect), id: r.ID, effect: r.Effect,
+			agents:    patterns(r.ID, i, "agents", r.Agents),
+			tools:     patterns(r.ID, i, "tools", r.Tools),
+			resources: patterns(r.ID, i, "resources", r.Resources),
+			reason:    r.Reason,
+			approvers: append([]string(nil), r.Approvers...),
+		}
+		for _, w := range r.When {
+			cd, err := cond.Parse(w)
+			if err != nil {
+				fail(r.ID, i, "when: %v", err)
+				continue
+			}
+			if cd.Field == cond.FieldExpires {
+				fail(r.ID, i, "when: %q: expires is a caveat, not a policy condition", w)
+				continue
+			}
+			cr.when = append(cr.when, cd)
+		}
+		for _, a := range r.Approvers {
+			if _, err := cond.ParsePattern(a); err != nil {
+				fail(r.ID, i, "approvers: %v", err)
+			}
+		}
+		if len(r.Approvers) > 0 && r.Effect != NeedsApproval {
+			fail(r.ID, i, "approvers are only meaningful on a needs_approval rule")
+		}
+		if cr.reason == "" {
+			cr.reason = map[Effect]string{Deny: reasonRuleDeny, Allow: reasonRuleAllow, NeedsApproval: reasonRuleApprove}[r.Effect]
+		}
+		c.rules.add(cr, cr.agents, cr.tools)
+	}
+	for i := range p.Limits {
+		l := &p.Limits[i]
+		checkID("limit", l.ID, len(p.Rules)+i)
+		lim, err := parseRate(l.Rate)
+		if err != nil {
+			fail(l.ID, len(p.Rules)+i, "%v", err)
+		}
+		if l.Burst < 0 {
+			fail(l.ID, len(p.Rules)+i, "negative burst")
+		}
+		burst := l.Burst
+		if burst == 0 {
+			burst = max(1, int(float64(lim)+0.999999))
+		}
+		cl := &compiledLimit{
+			order: i, id: l.ID, limit: lim, burst: burst,
+			agents: patterns(l.ID, len(p.Rules)+i, "agents", l.Agents),
+			tools:  patterns(l.ID, len(p.Rules)+i, "tools", l.Tools),
+		}
+		c.limits.add(cl, cl.agents, cl.tools)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c.rules.finish(func(a, b *compiledRule) bool {
+		if a.rank != b.rank {
+			return a.rank > b.rank
+		}
+		return a.order < b.order
+	})
+	c.limits.finish(func(a, b *compiledLimit) bool { return a.order < b.order })
+	c.nLimit = len(p.Limits)
+	return c, nil
+}
+
+func validRuleID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-' || b == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseRate(s string) (rate.Limit, error) {
+	n, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, fmt.Errorf("rate %q: want N/s, N/m or N/h", s)
+	}
+	v, err := strconv.ParseFloat(n, 64)
+	if err != nil || v <= 0 || v > 1e9 {
+		return 0, fmt.Errorf("rate %q: want a positive number before the '/'", s)
+	}
+	switch unit {
+	case "s":
+		return rate.Limit(v), nil
+	case "m":
+		return rate.Limit(v / 60), nil
+	case "h":
+		return rate.Limit(v / 3600), nil
+	}
+	return 0, fmt.Errorf("rate %q: unit must be s, m or h", s)
+}
+
+func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
+	env := cond.Env{
+		Agent: in.AgentID, Tool: in.Tool, Resource: in.Resource, Session: in.SessionID,
+		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes,
+		IP: in.RemoteAddr, Now: in.Time, Hops: in.HopIDs,
+	}
+	var best *compiledRule
+	c.rules.each(in.AgentID, in.Tool, func(e *entry[*compiledRule]) bool {
+		r := e.item
+		if best != nil && (r.rank < best.rank || r.rank == best.rank && r.order > best.order) {
+			return false // the rest of this bucket ranks lower
+		}
+		if e.checkAgent && !matchAny(r.agents, in.AgentID) ||
+			e.checkTool && !matchAny(r.tools, in.Tool) ||
+			r.resources != nil && !matchAny(r.resources, in.Resource) {
+			return true
+		}
+		for i := range r.when {
+			if !r.when[i].Eval(&env) {
+				return true
+			}
+		}
+		best = r
+		return false
+	})
+	if best == nil {
+		return PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}
+	}
+	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers}
+}
+
+func matchAny(ps []cond.Pattern, s string) bool {
+	for i := range ps {
+		if ps[i].Match(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// index finds the items that may apply to an (agent, tool) pair without
+// scanning the others. Each pattern files its item under one of three keys
+// per dimension:
+//
+//   - exact: a pattern without '*' is looked up by the request's value;
+//   - segment: a pattern whose text up to its first delimiter ('.', ':' or
+//     '/') holds no '*', such as "payments.*" or "mailbox:alice/*", is
+//     looked up by the request value's own first segment ("payments.");
+//   - wildcard: anything else ("*", "team-*", an empty list) is scanned.
+//
+// Entries filed under a segment or wildcard key re-check their patterns at
+// match time. A lookup probes at most three maps per dimension, however
+// many items there are.
+type index[T any] struct {
+	byAgent    map[string]*toolIndex[T]
+	byAgentSeg map[string]*toolIndex[T]
+	any        toolIndex[T]
+}
+
+type toolIndex[T any] struct {
+	byTool    map[string][]entry[T]
+	byToolSeg map[string][]entry[T]
+	any       []entry[T]
+}
+
+type entry[T any] struct {
+	item       T
+	checkAgent bool
+	checkTool  bool
+}
+
+type keyKind uint8
+
+const (
+	keyExact keyKind = iota
+	keySegment
+	keyAny
+)
+
+type indexKey struct {
+	v    string
+	kind keyKind
+}
+
+// firstSegment returns s up to and including its first delimiter, or "".
+func firstSegment(s string) string {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '.', ':', '/':
+			return s[:i+1]
+		}
+	}
+	return ""
+}
+
+func indexKeys(ps []cond.Pattern) []indexKey {
+	if len(ps) == 0 {
+		return []indexKey{{kind: keyAny}}
+	}
+	var ks []indexKey
+	wild := false
+	for _, p := range ps {
+		if lit, ok := p.Literal(); ok {
+			ks = append(ks, indexKey{lit, keyExact})
+		} else if seg := p.LiteralSegment(); seg != "" {
+			ks = append(ks, indexKey{seg, keySegment})
+		} else {
+			wild = true
+		}
+	}
+	if wild {
+		ks = append(ks, indexKey{kind: keyAny})
+	}
+	return ks
+}
+
+func (x *index[T]) add(item T, agents, tools []cond.Pattern) {
+	for _, a := range indexKeys(agents) {
+		ti := &x.any
+		switch a.kind {
+		case keyExact:
+			ti = getTI(&x.byAgent, a.v)
+		case keySegment:
+			ti = getTI(&x.byAgentSeg, a.v)
+		}
+		for _, t := range indexKeys(tools) {
+			e := entry[T]{item: item, checkAgent: a.kind != keyExact && len(agents) > 0, checkTool: t.kind != keyExact && len(tools) > 0}
+			switch t.kind {
+			case keyExact:
+				putEntry(&ti.byTool, t.v, e)
+			case keySegment:
+				putEntry(&ti.byToolSeg, t.v, e)
+			default:
+				ti.any = append(ti.any, e)
+			}
+		}
+	}
+}
+
+func getTI[T any](m *map[string]*toolIndex[T], k string) *toolIndex[T] {
+	if *m == nil {
+		*m = map[string]*toolIndex[T]{}
+	}
+	ti := (*m)[k]
+	if ti == nil {
+		ti = &toolIndex[T]{}
+		(*m)[k] = ti
+	}
+	return ti
+}
+
+func putEntry[T any](m *map[string][]entry[T], k string, e entry[T]) {
+	if *m == nil {
+		*m = map[string][]entry[T]{}
+	}
+	(*m)[k] = append((*m)[k], e)
+}
+
+func (x *index[T]) finish(less func(a, b T) bool) {
+	sortEntries := func(es []entry[T]) {
+		sort.SliceStable(es, func(i, j int) bool { return less(es[i].item, es[j].item) })
+	}
+	sortTool := func(ti *toolIndex[T]) {
+		for _, es := range ti.byTool {
+			sortEntries(es)
+		}
+		for _, es := range ti.byToolSeg {
+			sortEntries(es)
+		}
+		sortEntries(ti.any)
+	}
+	for _, ti := range x.byAgent {
+		sortTool(ti)
+	}
+	for _, ti := range x.byAgentSeg {
+		sortTool(ti)
+	}
+	sortTool(&x.any)
+}
+
+// each calls fn on the candidate entries for (agent, tool), bucket by
+// bucket; within a bucket entries come in precedence order and fn returns
+// false to stop scanning that bucket.
+func (x *index[T]) each(agent, tool string, fn func(*entry[T]) bool) {
+	toolSeg := firstSegment(tool)
+	scanTool := func(ti *toolIndex[T]) {
+		if ti == nil {
+			return
+		}
+		for _, es := range [...][]entry[T]{ti.byTool[tool], segEntries(ti.byToolSeg, toolSeg), ti.any} {
+			for i := range es {
+				if !fn(&es[i]) {
+					break
+				}
+			}
+		}
+	}
+	scanTool(x.byAgent[agent])
+	if x.byAgentSeg != nil {
+		if seg := firstSegment(agent); seg != "" {
+			scanTool(x.byAgentSeg[seg])
+		}
+	}
+	scanTool(&x.any)
+}
+
+func segEntries[T any](m map[string][]entry[T], seg string) []entry[T] {
+	if m == nil || seg == "" {
+		return nil
+	}
+	return m[seg]
+}

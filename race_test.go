@@ -1,0 +1,109 @@
+package agenttrust_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// TestConcurrentChecksSuspendReload runs 10,000 checks from many
+// goroutines while the agent is suspended and resumed and the policy is
+// reloaded, and asserts the kill switch law: no check that started after
+// Suspend returned (and before Resume began) is allowed.
+func TestConcurrentChecksSuspendReload(t *testing.T) {
+	p := mustPolicy(t, paymentsPolicy)
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAuditSink(agenttrust.NewMemorySink(1024)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	const workers, perWorker = 50, 200 // 10,000 checks
+	var suspended atomic.Bool           // true only between Suspend returning and Resume starting
+	var violations, allowed, checks atomic.Int64
+	stop := make(chan struct{})
+	var ctl sync.WaitGroup
+	ctl.Add(2)
+	go func() { // kill switch
+		defer ctl.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := c.Suspend(ctx, "billing-bot", "drill"); err != nil {
+				t.Error(err)
+				return
+			}
+			suspended.Store(true)
+			for range 20 {
+				select {
+				case <-stop:
+				default:
+				}
+			}
+			suspended.Store(false)
+			if err := c.Resume(ctx, "billing-bot"); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	go func() { // policy reloads
+		defer ctl.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := c.SetPolicy(p); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perWorker {
+				wasSuspended := suspended.Load()
+				d, err := c.Check(ctx, charge(10))
+				checks.Add(1)
+				if d.Allowed() {
+					allowed.Add(1)
+					if err != nil {
+						violations.Add(1)
+					}
+					if wasSuspended {
+						violations.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	ctl.Wait()
+	if v := violations.Load(); v != 0 {
+		t.Fatalf("%d checks allowed after Suspend returned", v)
+	}
+	if checks.Load() != workers*perWorker {
+		t.Fatalf("%d checks ran", checks.Load())
+	}
+	t.Logf("%d checks, %d allowed", checks.Load(), allowed.Load())
+	if err := c.SyncAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats().AuditWritten; got != workers*perWorker {
+		t.Fatalf("%d audit records written, want %d", got, workers*perWorker)
+	}
+}

@@ -1,0 +1,271 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Blocked implements store.Revocations. It reads an immutable snapshot
+// through one atomic load, looks the tenant up once and then each id: no
+// lock, no allocation.
+func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store.Block, bool, error) {
+	if err := s.ready(ctx, "blocked"); err != nil {
+		return store.Block{}, false, err
+	}
+	m := (*s.blocks.Load())[tenant]
+	if len(m) == 0 {
+		return store.Block{}, false, nil
+	}
+	var suspended *store.Block
+	for _, id := range ids {
+		e, ok := m[id]
+		if !ok {
+			continue
+		}
+		if e.revoked != nil {
+			return *e.revoked, true, nil
+		}
+		if suspended == nil {
+			suspended = e.suspended
+		}
+	}
+	if suspended != nil {
+		return *suspended, true, nil
+	}
+	return store.Block{}, false, nil
+}
+
+// Revoke implements store.Revocations. A repeated revocation keeps the
+// first Reason and CreatedAt and the later ExpiresAt.
+func (s *Store) Revoke(ctx context.Context, b store.Block) error {
+	const op = "revoke"
+	if err := s.ready(ctx, op); err != nil {
+		return err
+	}
+	if b.ID == "" {
+		return fmt.Errorf("agenttrust/store/memory: %s in tenant %q: empty id", op, b.Tenant)
+	}
+	b.Kind = store.Revoked
+	return s.putBlock(op, b, func(old store.Block) store.Block {
+		old.ExpiresAt = laterExpiry(old.ExpiresAt, b.ExpiresAt)
+		return old
+	})
+}
+
+// Suspend implements store.Agents. A repeated suspension replaces the
+// Reason and keeps the rest of the first one.
+func (s *Store) Suspend(ctx context.Context, b store.Block) error {
+	const op = "suspend"
+	if err := s.ready(ctx, op); err != nil {
+		return err
+	}
+	if b.ID == "" {
+		return fmt.Errorf("agenttrust/store/memory: %s in tenant %q: empty id", op, b.Tenant)
+	}
+	b.Kind = store.Suspended
+	return s.putBlock(op, b, func(old store.Block) store.Block {
+		old.Reason = b.Reason
+		return old
+	})
+}
+
+// putBlock stores b, or merge(existing) when b's tenant, id and kind are
+// already stored, and publishes the result to the hot snapshot.
+func (s *Store) putBlock(op string, b store.Block, merge func(store.Block) store.Block) error {
+	s.blockMu.Lock()
+	defer s.blockMu.Unlock()
+
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	raw, err := txn.First(tableBlocks, indexID, b.Tenant, b.ID, b.Kind.String())
+	if err != nil {
+		return internal(op, err)
+	}
+	if raw != nil {
+		b = merge(*raw.(*store.Block))
+	}
+	row := &b
+	if err := txn.Insert(tableBlocks, row); err != nil {
+		return internal(op, err)
+	}
+	txn.Commit()
+
+	s.swapBlocks([]string{b.Tenant}, func(_ string, ids tenantBlocks) {
+		e := ids[b.ID]
+		if b.Kind == store.Revoked {
+			e.revoked = row
+		} else {
+			e.suspended = row
+		}
+		ids[b.ID] = e
+	})
+	return nil
+}
+
+// Resume implements store.Agents.
+func (s *Store) Resume(ctx context.Context, tenant, id string) error {
+	const op = "resume"
+	if err := s.ready(ctx, op); err != nil {
+		return err
+	}
+	s.blockMu.Lock()
+	defer s.blockMu.Unlock()
+
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	raw, err := txn.First(tableBlocks, indexID, tenant, id, store.Suspended.String())
+	if err != nil {
+		return internal(op, err)
+	}
+	if raw == nil {
+		return fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: not suspended: %w", op, id, tenant, store.ErrNotFound)
+	}
+	if err := txn.Delete(tableBlocks, raw); err != nil {
+		return internal(op, err)
+	}
+	txn.Commit()
+
+	s.swapBlocks([]string{tenant}, func(_ string, ids tenantBlocks) {
+		unblock(ids, id, store.Suspended)
+	})
+	return nil
+}
+
+// Blocks implements store.Revocations. Blocks with the same CreatedAt and
+// ID are further ordered by tenant, then revocation before suspension.
+func (s *Store) Blocks(ctx context.Context, tenant string) ([]store.Block, error) {
+	const op = "blocks"
+	if err := s.ready(ctx, op); err != nil {
+		return nil, err
+	}
+	it, err := s.scanTenant(s.db.Txn(false), tableBlocks, tenant)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	var out []store.Block
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, *raw.(*store.Block))
+	}
+	slices.SortFunc(out, func(a, b store.Block) int {
+		return cmp.Or(
+			a.CreatedAt.Compare(b.CreatedAt),
+			strings.Compare(a.ID, b.ID),
+			strings.Compare(a.Tenant, b.Tenant),
+			cmp.Compare(a.Kind, b.Kind),
+		)
+	})
+	return out, nil
+}
+
+// PruneRevocations implements store.Revocations.
+func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error) {
+	const op = "prune revocations"
+	if err := s.ready(ctx, op); err != nil {
+		return 0, err
+	}
+	s.blockMu.Lock()
+	defer s.blockMu.Unlock()
+
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	it, err := txn.Get(tableBlocks, indexID)
+	if err != nil {
+		return 0, internal(op, err)
+	}
+	var expired []*store.Block
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		b := raw.(*store.Block)
+		if b.Kind == store.Revoked && !b.ExpiresAt.IsZero() && !b.ExpiresAt.After(now) {
+			expired = append(expired, b)
+		}
+	}
+	if len(expired) == 0 {
+		return 0, nil
+	}
+	for _, b := range expired {
+		if err := txn.Delete(tableBlocks, b); err != nil {
+			return 0, internal(op, err)
+		}
+	}
+	txn.Commit()
+
+	byTenant := map[string][]string{}
+	for _, b := range expired {
+		byTenant[b.Tenant] = append(byTenant[b.Tenant], b.ID)
+	}
+	s.swapBlocks(slices.Collect(maps.Keys(byTenant)), func(tenant string, ids tenantBlocks) {
+		for _, id := range byTenant[tenant] {
+			unblock(ids, id, store.Revoked)
+		}
+	})
+	return len(expired), nil
+}
+
+// scanTenant iterates over the rows of table in tenant, or in every tenant
+// when tenant is empty.
+func (s *Store) scanTenant(txn *memdb.Txn, table, tenant string) (memdb.ResultIterator, error) {
+	if tenant == "" {
+		return txn.Get(table, indexID)
+	}
+	return txn.Get(table, indexIDPrefix, tenant)
+}
+
+// swapBlocks publishes a copy of the hot snapshot in which the ids of each
+// of tenants are copied and changed by change. The caller holds blockMu. A
+// write thus costs O(tenants + the tenant's blocks), which keeps Blocked
+// free of locks; blocks change rarely and PruneRevocations keeps them few.
+func (s *Store) swapBlocks(tenants []string, change func(tenant string, ids tenantBlocks)) {
+	m := maps.Clone(*s.blocks.Load())
+	if m == nil {
+		m = blockMap{}
+	}
+	for _, tenant := range tenants {
+		ids := maps.Clone(m[tenant])
+		if ids == nil {
+			ids = tenantBlocks{}
+		}
+		change(tenant, ids)
+		if len(ids) == 0 {
+			delete(m, tenant)
+		} else {
+			m[tenant] = ids
+		}
+	}
+	s.blocks.Store(&m)
+}
+
+// unblock removes the kind of block on id from ids.
+func unblock(ids tenantBlocks, id string, kind store.BlockKind) {
+	e := ids[id]
+	if kind == store.Revoked {
+		e.revoked = nil
+	} else {
+		e.suspended = nil
+	}
+	if e.revoked == nil && e.suspended == nil {
+		delete(ids, id)
+		return
+	}
+	ids[id] = e
+}
+
+// laterExpiry returns the later of two expiries, where zero (never) is the
+// latest of all.
+func laterExpiry(a, b time.Time) time.Time {
+	if a.IsZero() || b.IsZero() {
+		return time.Time{}
+	}
+	if b.After(a) {
+		return b
+	}
+	return a
+}

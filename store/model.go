@@ -1,0 +1,339 @@
+package store
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Effect is the outcome of an authorization decision. The zero value is
+// Deny, so a Decision or record that was never filled in denies.
+type Effect uint8
+
+// The three effects. Their numeric values are part of the storage format and
+// never change; they are not an order of precedence.
+const (
+	Deny Effect = iota
+	Allow
+	NeedsApproval
+)
+
+// String returns "deny", "allow" or "needs_approval".
+func (e Effect) String() string {
+	switch e {
+	case Deny:
+		return "deny"
+	case Allow:
+		return "allow"
+	case NeedsApproval:
+		return "needs_approval"
+	}
+	return "invalid"
+}
+
+// ParseEffect is the inverse of String.
+func ParseEffect(s string) (Effect, error) {
+	switch s {
+	case "deny":
+		return Deny, nil
+	case "allow":
+		return Allow, nil
+	case "needs_approval":
+		return NeedsApproval, nil
+	}
+	return Deny, fmt.Errorf("agenttrust: unknown effect %q (want allow, deny or needs_approval)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (e Effect) MarshalText() ([]byte, error) {
+	if e > NeedsApproval {
+		return nil, fmt.Errorf("agenttrust: invalid effect %d", uint8(e))
+	}
+	return []byte(e.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (e *Effect) UnmarshalText(b []byte) error {
+	v, err := ParseEffect(string(b))
+	if err != nil {
+		return err
+	}
+	*e = v
+	return nil
+}
+
+// DecisionID identifies one decision. It has the layout of a version 7 UUID:
+// 48 bits of Unix milliseconds, then a per-issuer sequence and random bits,
+// so IDs sort by time and making one allocates nothing.
+type DecisionID [16]byte
+
+// IsZero reports whether id is the zero ID.
+func (id DecisionID) IsZero() bool { return id == DecisionID{} }
+
+// Time returns the millisecond timestamp embedded in id.
+func (id DecisionID) Time() time.Time {
+	ms := int64(id[0])<<40 | int64(id[1])<<32 | int64(id[2])<<24 | int64(id[3])<<16 | int64(id[4])<<8 | int64(id[5])
+	return time.UnixMilli(ms).UTC()
+}
+
+// String formats id as a canonical UUID (8-4-4-4-12 lowercase hex).
+func (id DecisionID) String() string {
+	var b [36]byte
+	id.encode(&b)
+	return string(b[:])
+}
+
+func (id DecisionID) encode(b *[36]byte) {
+	hex.Encode(b[0:8], id[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], id[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], id[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], id[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], id[10:16])
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (id DecisionID) MarshalText() ([]byte, error) {
+	var b [36]byte
+	id.encode(&b)
+	return b[:], nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *DecisionID) UnmarshalText(b []byte) error {
+	v, err := ParseDecisionID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+// ParseDecisionID parses the form produced by DecisionID.String.
+func ParseDecisionID(s string) (DecisionID, error) {
+	var id DecisionID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return id, fmt.Errorf("agenttrust: malformed decision id %q", s)
+	}
+	compact := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
+	if _, err := hex.Decode(id[:], []byte(compact)); err != nil {
+		return DecisionID{}, fmt.Errorf("agenttrust: malformed decision id %q", s)
+	}
+	return id, nil
+}
+
+// BlockKind says why a subject is blocked.
+type BlockKind uint8
+
+const (
+	// Revoked is permanent: a revocation is never lifted, only pruned once
+	// nothing it can affect is still alive.
+	Revoked BlockKind = iota + 1
+	// Suspended is the kill switch for an agent or session: it takes effect
+	// on the next check and can be lifted with Resume.
+	Suspended
+)
+
+// String returns "revoked" or "suspended".
+func (k BlockKind) String() string {
+	switch k {
+	case Revoked:
+		return "revoked"
+	case Suspended:
+		return "suspended"
+	}
+	return "invalid"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (k BlockKind) MarshalText() ([]byte, error) {
+	if k != Revoked && k != Suspended {
+		return nil, fmt.Errorf("agenttrust: invalid block kind %d", uint8(k))
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (k *BlockKind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "revoked":
+		*k = Revoked
+	case "suspended":
+		*k = Suspended
+	default:
+		return fmt.Errorf("agenttrust: unknown block kind %q", b)
+	}
+	return nil
+}
+
+// Block is a revocation or a suspension of one id: an agent, a session, an
+// API key, a token or a delegation hop. Ids share one namespace per tenant:
+// blocking "x" blocks any agent, session or credential named "x" in that
+// tenant, which can only deny more, never less.
+type Block struct {
+	Tenant    string
+	ID        string
+	Kind      BlockKind
+	Reason    string
+	CreatedAt time.Time
+	// ExpiresAt is when the block stops mattering and may be pruned: the
+	// expiry of the longest-lived credential it can affect. The zero time
+	// means never (agents, sessions, suspensions).
+	ExpiresAt time.Time
+}
+
+// ApprovalStatus is the state of an Approval.
+type ApprovalStatus string
+
+// Approval states. An approval moves Pending -> Approved -> Consumed, or
+// Pending -> Denied; Approved and Pending ones expire with their deadlines.
+const (
+	ApprovalPending  ApprovalStatus = "pending"
+	ApprovalApproved ApprovalStatus = "approved"
+	ApprovalDenied   ApprovalStatus = "denied"
+	ApprovalConsumed ApprovalStatus = "consumed"
+)
+
+// Approval is a request held for a human or another principal to decide.
+// It is bound to the fingerprint of exactly one request.
+type Approval struct {
+	ID          string
+	Tenant      string
+	Fingerprint string // hex SHA-256 of the canonical request
+	AgentID     string
+	SessionID   string
+	OnBehalfOf  string
+	Tool        string
+	Resource    string
+	Attributes  json.RawMessage // canonical JSON object, redacted
+	Rule        string
+	Reason      string
+	Approvers   []string // who may decide; empty means anyone but the agent
+	Status      ApprovalStatus
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // a pending approval not decided by then lapses
+	DecidedAt   time.Time
+	DecidedBy   string
+	Note        string
+	// GrantExpiresAt bounds the use of an approved approval.
+	GrantExpiresAt time.Time
+	ConsumedAt     time.Time
+}
+
+// ApprovalDecision resolves a pending approval.
+type ApprovalDecision struct {
+	Status         ApprovalStatus // ApprovalApproved or ApprovalDenied
+	By             string
+	Note           string
+	At             time.Time
+	GrantExpiresAt time.Time // for ApprovalApproved
+}
+
+// ApprovalFilter selects approvals; zero fields match everything.
+type ApprovalFilter struct {
+	Tenant  string
+	AgentID string
+	Status  ApprovalStatus
+	Limit   int // 0 means no limit
+}
+
+// PolicyDoc is a stored policy document, versioned so that a replacement
+// can be made conditional on the version it replaces.
+type PolicyDoc struct {
+	Tenant    string
+	Version   int64 // 1 for the first document
+	Format    string
+	Body      []byte
+	UpdatedAt time.Time
+}
+
+// AuditRecord is the record of one decision. Records form a hash chain:
+// each Hash covers the record's fields and PrevHash, so an edit, a drop or a
+// reorder breaks the chain. A record never holds a credential, only its id.
+type AuditRecord struct {
+	Seq          uint64          `json:"seq"`
+	ID           DecisionID      `json:"id"`
+	Time         time.Time       `json:"time"`
+	Tenant       string          `json:"tenant,omitempty"`
+	AgentID      string          `json:"agent_id,omitempty"`
+	OnBehalfOf   string          `json:"on_behalf_of,omitempty"`
+	SessionID    string          `json:"session_id,omitempty"`
+	Tool         string          `json:"tool,omitempty"`
+	Resource     string          `json:"resource,omitempty"`
+	Attributes   json.RawMessage `json:"attributes,omitempty"`
+	CredentialID string          `json:"credential_id,omitempty"`
+	HopIDs       []string        `json:"hop_ids,omitempty"`
+	Effect       Effect          `json:"effect"`
+	Rule         string          `json:"rule,omitempty"`
+	Reason       string          `json:"reason,omitempty"`
+	ApprovalID   string          `json:"approval_id,omitempty"`
+	Latency      time.Duration   `json:"latency_ns"`
+	PrevHash     Hash            `json:"prev_hash"`
+	Hash         Hash            `json:"hash"`
+}
+
+// Hash is a SHA-256 digest in the audit chain. It marshals as 64 lowercase
+// hex characters; the zero Hash is the PrevHash of a chain's first record.
+type Hash [32]byte
+
+// IsZero reports whether h is the zero hash.
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// String returns h in hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (h Hash) MarshalText() ([]byte, error) {
+	b := make([]byte, 64)
+	hex.Encode(b, h[:])
+	return b, nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *Hash) UnmarshalText(b []byte) error {
+	v, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = v
+	return nil
+}
+
+// ParseHash parses 64 hex characters.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 64 {
+		return h, fmt.Errorf("agenttrust: malformed hash %q", s)
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return Hash{}, fmt.Errorf("agenttrust: malformed hash %q", s)
+	}
+	return h, nil
+}
+
+// AuditQuery selects audit records; zero fields match everything. Results
+// are in chain order (ascending Seq).
+type AuditQuery struct {
+	Tenant     string
+	AgentID    string
+	Tool       string
+	Effect     *Effect
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
+	DecisionID DecisionID
+	AfterSeq   uint64 // paging: only records with Seq > AfterSeq
+	Limit      int    // 0 means no limit
+}
+
+// Sentinel errors every backend returns, wrapped with detail.
+var (
+	ErrNotFound    = errors.New("agenttrust/store: not found")
+	ErrConflict    = errors.New("agenttrust/store: conflict")
+	ErrClosed      = errors.New("agenttrust/store: store is closed")
+	ErrUnavailable = errors.New("agenttrust/store: store unavailable")
+)

@@ -1,0 +1,114 @@
+// Package store defines the storage contract of agenttrust: small role
+// interfaces composed into Store, and the data model they persist.
+//
+// The data model (Effect, DecisionID, Block, Approval, AuditRecord) lives here
+// rather than in the root package so that backends can persist it without
+// importing the root; the root package re-exports the names users need.
+//
+// # Contract
+//
+// Every method takes a context first and honours its cancellation. Backends
+// return errors wrapping ErrNotFound, ErrConflict, ErrClosed (after Close)
+// and ErrUnavailable (the backend cannot be reached or timed out), so callers
+// test with errors.Is. Values passed in and returned are copies: mutating a
+// returned value never changes the store. A write is visible to every reader
+// of the same store as soon as the method returns. Times are never read from
+// a clock inside a store; callers pass them, so tests control time.
+//
+// Package storetest holds the conformance suite that every backend runs.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Agents is the kill switch: suspending an agent or session blocks it on
+// the next check, until it is resumed.
+type Agents interface {
+	// Suspend blocks b.ID in b.Tenant; b.Kind is set to Suspended.
+	// Suspending an already suspended id updates its reason.
+	Suspend(ctx context.Context, b Block) error
+	// Resume lifts a suspension. It returns ErrNotFound when the id is not
+	// suspended. A revocation of the same id stays in force.
+	Resume(ctx context.Context, tenant, id string) error
+}
+
+// Revocations holds permanent blocks and answers the per-check question
+// "is any of these ids blocked?".
+type Revocations interface {
+	// Revoke blocks b.ID in b.Tenant for good; b.Kind is set to Revoked.
+	// Revoking an already revoked id is not an error; the later of the two
+	// ExpiresAt values is kept (a zero ExpiresAt, never, wins).
+	Revoke(ctx context.Context, b Block) error
+	// Blocked reports the first block, revocations before suspensions, on
+	// any of ids in tenant. It is on the path of every check: backends keep
+	// it to one lookup per id or one round trip in all.
+	Blocked(ctx context.Context, tenant string, ids []string) (Block, bool, error)
+	// Blocks lists the blocks of a tenant, or of every tenant when tenant is
+	// empty, ordered by CreatedAt then ID.
+	Blocks(ctx context.Context, tenant string) ([]Block, error)
+	// PruneRevocations removes revocations whose non-zero ExpiresAt is at or
+	// before now and reports how many it removed. Suspensions and
+	// revocations without expiry are kept.
+	PruneRevocations(ctx context.Context, now time.Time) (int, error)
+}
+
+// Approvals holds requests waiting for, or carrying, a human decision.
+type Approvals interface {
+	// CreateApproval stores a new pending approval; ErrConflict if the id
+	// exists.
+	CreateApproval(ctx context.Context, a Approval) error
+	// Approval returns one approval by id, or ErrNotFound.
+	Approval(ctx context.Context, tenant, id string) (Approval, error)
+	// Approvals lists approvals matching f, oldest first.
+	Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, error)
+	// DecideApproval moves a pending approval whose ExpiresAt is after d.At
+	// to d.Status. It returns ErrNotFound for an unknown id and ErrConflict
+	// when the approval is not pending or has lapsed; of two concurrent
+	// deciders exactly one succeeds.
+	DecideApproval(ctx context.Context, tenant, id string, d ApprovalDecision) (Approval, error)
+	// ConsumeApproval finds an approved approval with the fingerprint whose
+	// GrantExpiresAt is after now, marks it consumed at now and returns it.
+	// Each approval is consumed at most once, however many callers race;
+	// the others get ErrNotFound.
+	ConsumeApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (Approval, error)
+	// PendingApproval returns a pending approval with the fingerprint whose
+	// ExpiresAt is after now, or ErrNotFound.
+	PendingApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (Approval, error)
+}
+
+// Policies holds one versioned policy document per tenant.
+type Policies interface {
+	// Policy returns the current document of tenant, or ErrNotFound.
+	Policy(ctx context.Context, tenant string) (PolicyDoc, error)
+	// PutPolicy replaces the document when the stored version equals
+	// expectVersion (0: no document yet) and returns it with Version set to
+	// expectVersion+1; otherwise it returns ErrConflict and changes nothing.
+	PutPolicy(ctx context.Context, doc PolicyDoc, expectVersion int64) (PolicyDoc, error)
+}
+
+// Audit persists the audit trail.
+type Audit interface {
+	// AppendAudit stores records in order. Seq values must continue the
+	// stored sequence without gaps: a record whose Seq is not the next one
+	// is refused with ErrConflict and nothing of the batch is stored.
+	AppendAudit(ctx context.Context, recs []AuditRecord) error
+	// AuditHead returns the record with the highest Seq, so a new writer can
+	// continue the chain; ErrNotFound when the trail is empty.
+	AuditHead(ctx context.Context) (AuditRecord, error)
+	// QueryAudit returns the records matching q in ascending Seq order.
+	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+}
+
+// Store is everything agenttrust keeps. Implementations are safe for
+// concurrent use. After Close every method returns an error wrapping
+// ErrClosed.
+type Store interface {
+	Agents
+	Revocations
+	Approvals
+	Policies
+	Audit
+	Close() error
+}

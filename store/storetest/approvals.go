@@ -1,0 +1,376 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+func approvalCases() []testCase {
+	return []testCase{
+		{name: "CreateGet", run: testApprovalCreateGet},
+		{name: "CreateIsPending", run: testApprovalCreateIsPending},
+		{name: "CreateDuplicate", run: testApprovalCreateDuplicate},
+		{name: "NotFound", run: testApprovalNotFound},
+		{name: "List", run: testApprovalList},
+		{name: "Approve", run: testApprovalApprove},
+		{name: "Deny", run: testApprovalDeny},
+		{name: "DecideOnlyPending", run: testApprovalDecideOnlyPending},
+		{name: "DecideNotFound", run: testApprovalDecideNotFound},
+		{name: "DecideLapsed", run: testApprovalDecideLapsed},
+		{name: "DecideInvalidStatus", run: testApprovalDecideInvalidStatus},
+		{name: "DecideRace", run: testApprovalDecideRace},
+		{name: "ConsumeOnce", run: testApprovalConsumeOnce},
+		{name: "ConsumeRace", run: testApprovalConsumeRace},
+		{name: "ConsumeGrantExpiry", run: testApprovalConsumeGrantExpiry},
+		{name: "ConsumeScope", run: testApprovalConsumeScope},
+		{name: "ConsumeEachOfSeveral", run: testApprovalConsumeEachOfSeveral},
+		{name: "Pending", run: testApprovalPending},
+	}
+}
+
+func testApprovalCreateGet(t *testing.T, e *env) {
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(t.Context(), a), "CreateApproval")
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), pendingApproval(acme, "ap-1", 1, 0))
+}
+
+// A caller cannot create an approval that is already approved: the store
+// either refuses it or stores it pending.
+func testApprovalCreateIsPending(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	a.Status = store.ApprovalApproved
+	a.GrantExpiresAt = at(600)
+	if err := e.s.CreateApproval(ctx, a); err != nil {
+		_, err := e.s.Approval(ctx, acme, "ap-1")
+		isErr(t, err, store.ErrNotFound, "Approval after a refused CreateApproval")
+		return
+	}
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalPending {
+		t.Errorf("created with status %q: stored status %q, want %q", a.Status, got.Status, store.ApprovalPending)
+	}
+	_, err := e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(1))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval of a created approval")
+}
+
+func testApprovalCreateDuplicate(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	dup := pendingApproval(acme, "ap-1", 2, 5)
+	dup.Reason = "other"
+	isErr(t, e.s.CreateApproval(ctx, dup), store.ErrConflict, "CreateApproval with an existing id")
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), pendingApproval(acme, "ap-1", 1, 0))
+}
+
+func testApprovalNotFound(t *testing.T, e *env) {
+	ctx := t.Context()
+	_, err := e.s.Approval(ctx, acme, "ap-1")
+	isErr(t, err, store.ErrNotFound, "Approval of an unknown id")
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	_, err = e.s.Approval(ctx, globex, "ap-1")
+	isErr(t, err, store.ErrNotFound, "Approval in another tenant")
+}
+
+func testApprovalList(t *testing.T, e *env) {
+	ctx := t.Context()
+	create := func(tenant, id, agent string, created int) {
+		t.Helper()
+		a := pendingApproval(tenant, id, created, created)
+		a.AgentID = agent
+		ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	}
+	create(acme, "a1", "agent-1", 30)
+	create(acme, "a2", "agent-2", 10)
+	create(acme, "a3", "agent-1", 20)
+	create(globex, "g1", "agent-1", 5)
+	_, err := e.s.DecideApproval(ctx, acme, "a3", approve(at(21), at(600)))
+	ok(t, err, "DecideApproval")
+
+	tests := []struct {
+		name string
+		f    store.ApprovalFilter
+		want []string
+	}{
+		{"all", store.ApprovalFilter{}, []string{"globex/g1", "acme/a2", "acme/a3", "acme/a1"}},
+		{"tenant", store.ApprovalFilter{Tenant: acme}, []string{"acme/a2", "acme/a3", "acme/a1"}},
+		{"agent", store.ApprovalFilter{Tenant: acme, AgentID: "agent-1"}, []string{"acme/a3", "acme/a1"}},
+		{"pending", store.ApprovalFilter{Status: store.ApprovalPending}, []string{"globex/g1", "acme/a2", "acme/a1"}},
+		{"approved", store.ApprovalFilter{Status: store.ApprovalApproved}, []string{"acme/a3"}},
+		{"limit", store.ApprovalFilter{Tenant: acme, Limit: 2}, []string{"acme/a2", "acme/a3"}},
+		{"limit above count", store.ApprovalFilter{Tenant: acme, Limit: 10}, []string{"acme/a2", "acme/a3", "acme/a1"}},
+		{"all fields", store.ApprovalFilter{AgentID: "agent-1", Status: store.ApprovalPending, Limit: 1}, []string{"globex/g1"}},
+		{"no tenant match", store.ApprovalFilter{Tenant: "initech"}, nil},
+		{"no status match", store.ApprovalFilter{Status: store.ApprovalConsumed}, nil},
+	}
+	for _, tt := range tests {
+		got, err := e.s.Approvals(ctx, tt.f)
+		ok(t, err, "Approvals "+tt.name)
+		equalKeys(t, "Approvals "+tt.name, approvalKeys(got), tt.want)
+	}
+}
+
+func testApprovalApprove(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	got, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+
+	want := pendingApproval(acme, "ap-1", 1, 0)
+	want.Status = store.ApprovalApproved
+	want.DecidedAt = at(10)
+	want.DecidedBy = "alice"
+	want.Note = "fine"
+	want.GrantExpiresAt = at(600)
+	equalApproval(t, "DecideApproval", got, want)
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), want)
+}
+
+func testApprovalDeny(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	got, err := e.s.DecideApproval(ctx, acme, "ap-1", deny(at(10)))
+	ok(t, err, "DecideApproval")
+	if got.Status != store.ApprovalDenied || !got.DecidedAt.Equal(at(10)) || got.DecidedBy != "bob" || got.Note != "no" {
+		t.Errorf("DecideApproval = %s, want denied at %v by bob with note", show(got), at(10))
+	}
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), got)
+	_, err = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(11))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval of a denied approval")
+	_, err = e.s.PendingApproval(ctx, acme, a.Fingerprint, at(11))
+	isErr(t, err, store.ErrNotFound, "PendingApproval of a denied approval")
+}
+
+func testApprovalDecideOnlyPending(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+
+	_, err = e.s.DecideApproval(ctx, acme, "ap-1", deny(at(11)))
+	isErr(t, err, store.ErrConflict, "DecideApproval of an approved approval")
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalApproved || got.DecidedBy != "alice" {
+		t.Fatalf("after a refused decision: %s, want approved by alice", show(got))
+	}
+	_, err = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(12))
+	ok(t, err, "ConsumeApproval")
+	_, err = e.s.DecideApproval(ctx, acme, "ap-1", approve(at(13), at(600)))
+	isErr(t, err, store.ErrConflict, "DecideApproval of a consumed approval")
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalConsumed {
+		t.Fatalf("after a refused decision: status %q, want %q", got.Status, store.ApprovalConsumed)
+	}
+}
+
+func testApprovalDecideNotFound(t *testing.T, e *env) {
+	ctx := t.Context()
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	isErr(t, err, store.ErrNotFound, "DecideApproval of an unknown id")
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	_, err = e.s.DecideApproval(ctx, globex, "ap-1", approve(at(10), at(600)))
+	isErr(t, err, store.ErrNotFound, "DecideApproval in another tenant")
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalPending {
+		t.Fatalf("status %q after a decision in another tenant, want pending", got.Status)
+	}
+}
+
+func testApprovalDecideLapsed(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0) // lapses at at(3600)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	for _, when := range []int{3600, 3601} {
+		_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(when), at(7200)))
+		isErr(t, err, store.ErrConflict, "DecideApproval at or after ExpiresAt")
+	}
+	equalApproval(t, "Approval after refused decisions", getApproval(t, e.s, acme, "ap-1"), a)
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(3599), at(7200)))
+	ok(t, err, "DecideApproval just before ExpiresAt")
+}
+
+func testApprovalDecideInvalidStatus(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	for _, status := range []store.ApprovalStatus{"", store.ApprovalPending, store.ApprovalConsumed, "maybe"} {
+		d := approve(at(10), at(600))
+		d.Status = status
+		if _, err := e.s.DecideApproval(ctx, acme, "ap-1", d); err == nil {
+			t.Errorf("DecideApproval with status %q succeeded, want an error", status)
+		}
+	}
+	equalApproval(t, "Approval after invalid decisions", getApproval(t, e.s, acme, "ap-1"), a)
+}
+
+func testApprovalDecideRace(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+
+	const deciders = 16
+	results := make([]store.Approval, deciders)
+	errs := make([]error, deciders)
+	var wg sync.WaitGroup
+	for i := range deciders {
+		wg.Go(func() {
+			d := approve(at(10), at(600))
+			if i%2 == 1 {
+				d = deny(at(10))
+			}
+			results[i], errs[i] = e.s.DecideApproval(ctx, acme, "ap-1", d)
+		})
+	}
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("deciders %d and %d both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("decider %d: error = %v, want one wrapping %v", i, err, store.ErrConflict)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no decider succeeded")
+	}
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), results[winner])
+}
+
+func testApprovalConsumeOnce(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	approved, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+
+	got, err := e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(100))
+	ok(t, err, "ConsumeApproval")
+	want := approved
+	want.Status = store.ApprovalConsumed
+	want.ConsumedAt = at(100)
+	equalApproval(t, "ConsumeApproval", got, want)
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), want)
+
+	_, err = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(101))
+	isErr(t, err, store.ErrNotFound, "second ConsumeApproval")
+}
+
+func testApprovalConsumeRace(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+
+	const consumers = 32
+	errs := make([]error, consumers)
+	var wg sync.WaitGroup
+	for i := range consumers {
+		wg.Go(func() {
+			_, errs[i] = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(100))
+		})
+	}
+	wg.Wait()
+
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("consumer %d: error = %v, want one wrapping %v", i, err, store.ErrNotFound)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent ConsumeApproval calls succeeded, want exactly 1", wins, consumers)
+	}
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalConsumed {
+		t.Fatalf("status %q, want %q", got.Status, store.ApprovalConsumed)
+	}
+}
+
+func testApprovalConsumeGrantExpiry(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+
+	for _, when := range []int{600, 601} {
+		_, err := e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(when))
+		isErr(t, err, store.ErrNotFound, "ConsumeApproval at or after GrantExpiresAt")
+	}
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalApproved || !got.ConsumedAt.IsZero() {
+		t.Fatalf("after refused consumption: %s, want approved and not consumed", show(got))
+	}
+	_, err = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(599))
+	ok(t, err, "ConsumeApproval just before GrantExpiresAt")
+}
+
+func testApprovalConsumeScope(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+	_, err := e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(5))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval of a pending approval")
+
+	_, err = e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+	_, err = e.s.ConsumeApproval(ctx, globex, a.Fingerprint, at(100))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval in another tenant")
+	_, err = e.s.ConsumeApproval(ctx, acme, fingerprint(2), at(100))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval of another fingerprint")
+	_, err = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(100))
+	ok(t, err, "ConsumeApproval")
+}
+
+func testApprovalConsumeEachOfSeveral(t *testing.T, e *env) {
+	ctx := t.Context()
+	for _, id := range []string{"ap-1", "ap-2"} {
+		ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, id, 1, 0)), "CreateApproval")
+		_, err := e.s.DecideApproval(ctx, acme, id, approve(at(10), at(600)))
+		ok(t, err, "DecideApproval")
+	}
+	first, err := e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(100))
+	ok(t, err, "first ConsumeApproval")
+	second, err := e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(100))
+	ok(t, err, "second ConsumeApproval")
+	if first.ID == second.ID {
+		t.Fatalf("approval %q consumed twice", first.ID)
+	}
+	_, err = e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(100))
+	isErr(t, err, store.ErrNotFound, "third ConsumeApproval")
+}
+
+func testApprovalPending(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0) // lapses at at(3600)
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+
+	got, err := e.s.PendingApproval(ctx, acme, a.Fingerprint, at(3599))
+	ok(t, err, "PendingApproval")
+	equalApproval(t, "PendingApproval", got, a)
+
+	tests := []struct {
+		name, tenant, fp string
+		now              int
+	}{
+		{"at ExpiresAt", acme, a.Fingerprint, 3600},
+		{"after ExpiresAt", acme, a.Fingerprint, 3601},
+		{"another tenant", globex, a.Fingerprint, 10},
+		{"another fingerprint", acme, fingerprint(2), 10},
+	}
+	for _, tt := range tests {
+		_, err := e.s.PendingApproval(ctx, tt.tenant, tt.fp, at(tt.now))
+		isErr(t, err, store.ErrNotFound, "PendingApproval "+tt.name)
+	}
+
+	_, err = e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+	_, err = e.s.PendingApproval(ctx, acme, a.Fingerprint, at(11))
+	isErr(t, err, store.ErrNotFound, "PendingApproval of a decided approval")
+}
