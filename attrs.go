@@ -27,8 +27,11 @@ type redactor struct {
 }
 
 func (r *redactor) redact(key string) bool {
-	if r.exact[key] {
+	if r.exact != nil && r.exact[key] {
 		return true
+	}
+	if !mayHoldSecretWord(key) {
+		return false
 	}
 	for _, w := range secretWords {
 		if containsFold(key, w) {
@@ -36,6 +39,26 @@ func (r *redactor) redact(key string) bool {
 		}
 	}
 	return false
+}
+
+// mayHoldSecretWord is a fast filter: every secret word starts with one of
+// a few letter pairs, so a name without any of them holds none.
+func mayHoldSecretWord(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		switch uint16(lower(s[i]))<<8 | uint16(lower(s[i+1])) {
+		case 'p'<<8 | 'a', 's'<<8 | 'e', 't'<<8 | 'o', 'c'<<8 | 'r', 'a'<<8 | 'u',
+			'a'<<8 | 'p', 'p'<<8 | 'r', 'a'<<8 | 'c', 'c'<<8 | 'o':
+			return true
+		}
+	}
+	return false
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // containsFold reports whether s contains the lower-case ASCII word w,
@@ -62,12 +85,26 @@ func containsFold(s, w string) bool {
 // appendAttrs appends the canonical JSON object of attrs to dst: keys
 // sorted, no spaces, values of the basic types encoded by hand so the
 // common case allocates nothing. With red non-nil, secret values are
-// replaced. keys is scratch space reused across calls.
+// replaced. It leaves the sorted keys in *keys (scratch space reused
+// across calls), so callers need not range over the map again.
 func appendAttrs(dst []byte, attrs map[string]any, red *redactor, keys *[]string) []byte {
 	if len(attrs) == 0 {
 		return dst
 	}
 	ks := (*keys)[:0]
+	if len(attrs) == 1 {
+		// One attribute, the common case: no sorting, no second lookup.
+		for k, v := range attrs {
+			*keys = append(ks, k)
+			dst = append(appendJSONString(append(dst, '{'), k), ':')
+			if red != nil && red.redact(k) {
+				dst = append(dst, redactedValue...)
+			} else {
+				dst = appendValue(dst, v)
+			}
+		}
+		return append(dst, '}')
+	}
 	for k := range attrs {
 		ks = append(ks, k)
 	}
@@ -86,7 +123,6 @@ func appendAttrs(dst []byte, attrs map[string]any, red *redactor, keys *[]string
 		}
 		dst = appendValue(dst, attrs[k])
 	}
-	clear(ks) // do not keep the caller's strings alive
 	return append(dst, '}')
 }
 

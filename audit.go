@@ -93,6 +93,7 @@ type Hash = store.Hash
 func hashRecord(buf []byte, r *AuditRecord) ([]byte, Hash) {
 	putS := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
 	b := append(buf, "agenttrust-audit-v1"...)
+	b = putS(b, r.Chain)
 	b = binary.AppendUvarint(b, r.Seq)
 	b = append(b, r.ID[:]...)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
@@ -219,6 +220,7 @@ func (s *SlogSink) Write(ctx context.Context, recs []AuditRecord) error {
 	for i := range recs {
 		r := &recs[i]
 		s.log.LogAttrs(ctx, slog.LevelInfo, "agenttrust decision",
+			slog.String("chain", r.Chain),
 			slog.Uint64("seq", r.Seq),
 			slog.String("id", r.ID.String()),
 			slog.Time("time", r.Time),
@@ -260,11 +262,11 @@ func (s *StoreSink) Write(ctx context.Context, recs []AuditRecord) error {
 	}
 	err := s.st.AppendAudit(ctx, recs)
 	if errors.Is(err, store.ErrConflict) {
-		head, herr := s.st.AuditHead(ctx)
-		if herr == nil && head.Seq >= recs[len(recs)-1].Seq {
+		head, herr := s.st.AuditHead(ctx, recs[0].Chain)
+		if herr == nil && head.Seq >= recs[len(recs)-1].Seq && head.Hash == recs[len(recs)-1].Hash {
 			return nil // already stored
 		}
-		if herr == nil && head.Seq >= recs[0].Seq {
+		if herr == nil && head.Seq >= recs[0].Seq && head.Seq < recs[len(recs)-1].Seq && head.Hash == recs[head.Seq-recs[0].Seq].Hash {
 			// Part of the batch is stored; append the rest.
 			return s.st.AppendAudit(ctx, recs[head.Seq-recs[0].Seq+1:])
 		}

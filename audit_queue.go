@@ -10,15 +10,15 @@ import (
 	"time"
 )
 
-// AuditHeadReader is implemented by sinks that persist the chain (such as
-// StoreSink) so a new client continues it instead of starting over.
+// AuditHeadReader is implemented by sinks that persist chains (such as
+// StoreSink) so a new client continues its chain instead of starting over.
 type AuditHeadReader interface {
-	AuditHead(ctx context.Context) (AuditRecord, error)
+	AuditHead(ctx context.Context, chain string) (AuditRecord, error)
 }
 
 // AuditHead implements AuditHeadReader.
-func (s *StoreSink) AuditHead(ctx context.Context) (AuditRecord, error) {
-	return s.st.AuditHead(ctx)
+func (s *StoreSink) AuditHead(ctx context.Context, chain string) (AuditRecord, error) {
+	return s.st.AuditHead(ctx, chain)
 }
 
 // auditor takes records off the hot path: Check appends to a batch under a
@@ -54,8 +54,9 @@ type auditor struct {
 	queued       atomic.Int64
 	written      atomic.Uint64
 
-	seq  uint64
-	head Hash
+	chain string
+	seq   uint64
+	head  Hash
 
 	signal chan struct{}
 	stop   chan struct{}
@@ -68,9 +69,9 @@ type overflow struct {
 	first, last time.Time
 }
 
-func newAuditor(sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
+func newAuditor(chain string, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
 	return &auditor{
-		sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
+		chain: chain, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
 		clock: clock, log: log,
 		signal: make(chan struct{}, 1),
 		space:  make(chan struct{}),
@@ -86,7 +87,7 @@ func (a *auditor) resume(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		head, err := hr.AuditHead(ctx)
+		head, err := hr.AuditHead(ctx, a.chain)
 		if err != nil {
 			if isNotFound(err) {
 				continue
@@ -247,6 +248,7 @@ func (a *auditor) flush(closing bool) error {
 // queue was full: denials it could not hold one by one.
 func (a *auditor) overflowRecord(ov overflow) []AuditRecord {
 	return []AuditRecord{{
+		Chain:  a.chain,
 		Time:   ov.first,
 		Effect: Deny,
 		Rule:   "agenttrust.audit_overflow",

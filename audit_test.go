@@ -34,13 +34,19 @@ func TestAuditChain(t *testing.T) {
 	}
 	cp := func() []agenttrust.AuditRecord { return append([]agenttrust.AuditRecord(nil), recs...) }
 	tamper := map[string]func([]agenttrust.AuditRecord) []agenttrust.AuditRecord{
-		"edit effect": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[5].Effect = agenttrust.Deny + agenttrust.Allow - r[5].Effect; return r },
+		"edit effect": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord {
+			r[5].Effect = agenttrust.Deny + agenttrust.Allow - r[5].Effect
+			return r
+		},
 		"edit reason": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[5].Reason += "!"; return r },
 		"edit attrs": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord {
 			r[3].Attributes = json.RawMessage(`{"amount":1}`)
 			return r
 		},
-		"edit time": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[7].Time = r[7].Time.Add(time.Second); return r },
+		"edit time": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord {
+			r[7].Time = r[7].Time.Add(time.Second)
+			return r
+		},
 		"drop":      func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { return append(r[:4], r[5:]...) },
 		"reorder":   func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[8], r[9] = r[9], r[8]; return r },
 		"edit hash": func(r []agenttrust.AuditRecord) []agenttrust.AuditRecord { r[10].Hash[0] ^= 1; return r },

@@ -2,12 +2,14 @@ package agenttrust_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
 
 	"github.com/cedar-policy/cedar-go"
+	macaroon "gopkg.in/macaroon.v2"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -83,6 +85,74 @@ func BenchmarkCheck(b *testing.B) {
 	run("policy-100k", 100_000-10, 42, agenttrust.Allow)
 	run("deny", 0, 60, agenttrust.Deny)
 
+	// Credentials. The key and tokens belong to agent a1, so the request
+	// is the policy case with the identity taken from the credential.
+	credReq := func(b *testing.B, c *agenttrust.Client, cred string) agenttrust.Request {
+		req := transferRequest(42)
+		req.AgentID, req.Credential = "", cred
+		if d, err := c.Check(ctx, req); err != nil || !d.Allowed() {
+			b.Fatalf("credential check: %v %v", d.Effect, err)
+		}
+		return req
+	}
+	runCred := func(name string, cred func(*testing.B, *agenttrust.Client, string) string, noCache bool) {
+		b.Run(name, func(b *testing.B) {
+			c := benchClient(b, 0)
+			secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := credReq(b, c, cred(b, c, secret))
+			if noCache {
+				agenttrust.DisableTokenCache(c)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, _ := c.Check(ctx, req); !d.Allowed() {
+					b.Fatal(d.Reason)
+				}
+			}
+		})
+	}
+	exchange := func(b *testing.B, c *agenttrust.Client, secret string) string {
+		tok, err := c.Exchange(ctx, secret) // tenant, agent, expires: 3 caveats
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tok
+	}
+	runCred("apikey", func(_ *testing.B, _ *agenttrust.Client, secret string) string { return secret }, false)
+	runCred("token3", exchange, true)
+	runCred("token3-cached", exchange, false)
+	runCred("jwt", func(b *testing.B, c *agenttrust.Client, secret string) string {
+		tok, err := c.ExchangeJWT(ctx, secret, "agenttrust")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tok
+	}, false)
+
+	// The reference for token3: gopkg.in/macaroon.v2 decoding and
+	// verifying the same 3-caveat macaroon, and nothing else.
+	b.Run("macaroon-lib", func(b *testing.B) {
+		c := benchClient(b, 0)
+		secret, _, _ := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1"})
+		tok := exchange(b, c, secret)
+		info, _ := agenttrust.InspectTokenUnverified(tok)
+		root := agenttrust.TokenRootKey(c, agenttrust.CurrentMasterKeyID(c), info.ID)
+		raw, _ := base64.RawURLEncoding.DecodeString(tok[len(agenttrust.TokenPrefix):])
+		b.ReportAllocs()
+		for b.Loop() {
+			var m macaroon.Macaroon
+			if err := m.UnmarshalBinary(raw); err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Verify(root[:], func(string) error { return nil }, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
 	// The peer: cedar-go on the same ten policies and entities, building
 	// the request per call as Check builds its own.
 	b.Run("cedar", func(b *testing.B) {
@@ -138,4 +208,3 @@ func loadCedar(tb testing.TB) (*cedar.PolicySet, cedar.EntityMap) {
 	}
 	return ps, entities
 }
-

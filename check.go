@@ -5,39 +5,49 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/store"
 )
 
 // Reasons on the hot path are constants, so a decision costs no
 // formatting.
 const (
-	reasonInvalid         = "invalid request"
-	reasonStoreDown       = "store unavailable"
-	reasonAuditDown       = "audit unavailable"
-	reasonPolicyError     = "policy engine failed"
-	reasonClosed          = "client closed"
-	reasonRateLimited     = "rate limit exceeded"
-	reasonAgentRevoked    = "agent revoked"
-	reasonSessionRevoked  = "session revoked"
-	reasonAgentSuspended  = "agent suspended"
-	reasonSessionSuspend  = "session suspended"
-	reasonCredentialError = "credential rejected"
+	reasonInvalid           = "invalid request"
+	reasonStoreDown         = "store unavailable"
+	reasonAuditDown         = "audit unavailable"
+	reasonPolicyError       = "policy engine failed"
+	reasonClosed            = "client closed"
+	reasonRateLimited       = "rate limit exceeded"
+	reasonAgentRevoked      = "agent revoked"
+	reasonSessionRevoked    = "session revoked"
+	reasonAgentSuspended    = "agent suspended"
+	reasonSessionSuspend    = "session suspended"
+	reasonCredentialError   = "credential rejected"
+	reasonCredentialRevoked = "credential revoked"
 )
+
+// maxAuditAttrBytes bounds the attributes kept in one audit record.
+const maxAuditAttrBytes = 16 << 10
 
 // checkState is per-check scratch space, pooled so a check allocates
 // nothing once warm.
 type checkState struct {
 	ids   []string
 	in    PolicyInput
-	attrs []byte
-	keys  []string
+	cred  credential
+	attrs []byte   // the request's attributes, canonical and redacted
+	keys  []string // the request's attribute names, sorted
+	fp    []byte   // scratch for approval fingerprints
 }
 
+// reset drops every reference to the caller's data before the state goes
+// back to the pool.
 func (s *checkState) reset() {
 	clear(s.ids)
 	s.ids = s.ids[:0]
+	clear(s.keys)
+	s.keys = s.keys[:0]
 	s.in = PolicyInput{}
+	s.cred = credential{}
 	s.attrs = s.attrs[:0]
 }
 
@@ -60,6 +70,14 @@ func (c *Client) Check(ctx context.Context, req Request) (Decision, error) {
 
 func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState) (Decision, error) {
 	d := Decision{ID: c.ids.next(now)}
+	// Encode the attributes once, for validation, the audit record and
+	// nothing else: the only pass over the caller's map.
+	if len(req.Attributes) <= MaxAttributes {
+		st.attrs = appendAttrs(st.attrs[:0], req.Attributes, &c.redact, &st.keys)
+	}
+	if len(req.Attributes) > MaxAttributes || len(st.attrs) > maxAuditAttrBytes {
+		st.attrs = append(st.attrs[:0], `{"_truncated":true}`...)
+	}
 	var err error
 	switch {
 	case c.closed.Load():
@@ -72,6 +90,9 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	if err != nil {
 		d.Effect, d.ApprovalID = Deny, ""
 	}
+	if d.AgentID == "" {
+		d.AgentID = req.AgentID
+	}
 	if aerr := c.record(req, &d, now, st); aerr != nil && err == nil {
 		d = Decision{ID: d.ID, Reason: reasonAuditDown}
 		err = aerr
@@ -82,18 +103,20 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 // decide runs phases 1-5 and the breaker, filling d. On error d's effect
 // is ignored and the check denies.
 func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
-	if err := validateRequest(req); err != nil {
+	if err := validateRequest(req, st.keys); err != nil {
 		d.Reason = reasonInvalid
 		return err
 	}
-	req.AgentID, req.Tool, req.Resource = cond.NFC(req.AgentID), cond.NFC(req.Tool), cond.NFC(req.Resource)
 
-	// Phase 1: credential. Verification arrives with the credential layer;
-	// until then a request carrying one is refused rather than ignored.
+	// Phase 1: credential. It decides who is acting.
 	if req.Credential != "" {
-		d.Reason = reasonCredentialError
-		return ErrUnsupportedCredential
+		if err := c.verifyCredential(ctx, req, now, &st.cred); err != nil {
+			d.Reason = reasonCredentialError
+			return err
+		}
+		d.CredentialID, d.HopIDs = st.cred.id, st.cred.hops
 	}
+	d.AgentID = req.AgentID
 
 	// Phase 2: revocation and suspension.
 	if err := c.checkBlocked(ctx, req, st, d); err != nil || d.Reason != "" {
@@ -145,6 +168,13 @@ func (c *Client) checkBlocked(ctx context.Context, req *Request, st *checkState,
 	if req.SessionID != "" {
 		st.ids = append(st.ids, req.SessionID)
 	}
+	if cr := &st.cred; cr.id != "" {
+		st.ids = append(st.ids, cr.id)
+		if cr.keyID != cr.id {
+			st.ids = append(st.ids, cr.keyID)
+		}
+		st.ids = append(st.ids, cr.hops...)
+	}
 	b, blocked, err := c.store.Blocked(ctx, c.tenant, st.ids)
 	if err != nil {
 		d.Reason = reasonStoreDown
@@ -154,12 +184,21 @@ func (c *Client) checkBlocked(ctx context.Context, req *Request, st *checkState,
 		return nil
 	}
 	agent := b.ID == req.AgentID
+	session := req.SessionID != "" && b.ID == req.SessionID
 	if b.Kind == store.Revoked {
-		d.Reason = reasonSessionRevoked
-		if agent {
+		switch {
+		case agent:
 			d.Reason = reasonAgentRevoked
+		case session:
+			d.Reason = reasonSessionRevoked
+		default:
+			d.Reason = reasonCredentialRevoked
 		}
 		return fmt.Errorf("%w: %s", ErrRevoked, d.Reason)
+	}
+	if !agent && !session {
+		d.Reason = reasonCredentialError
+		return fmt.Errorf("%w: credential %s suspended", ErrSuspended, b.ID)
 	}
 	d.Reason = reasonSessionSuspend
 	if agent {
@@ -189,26 +228,35 @@ func (c *Client) observeBreaker(ctx context.Context, req *Request, now time.Time
 	d.Reason = why + "; agent suspended"
 }
 
-func validateRequest(req *Request) error {
-	if err := validID("agent id", req.AgentID); err != nil {
+// validateRequest checks every text field of req and normalises it to
+// NFC in place.
+func validateRequest(req *Request, attrNames []string) error {
+	var err error
+	if req.Credential == "" && req.AgentID == "" {
+		return fmt.Errorf("%w: agent id is required", ErrInvalidRequest)
+	}
+	if req.Tool == "" {
+		return fmt.Errorf("%w: tool is required", ErrInvalidRequest)
+	}
+	if req.AgentID, err = normText("agent id", req.AgentID, 256); err != nil {
 		return err
 	}
-	if err := validID("tool", req.Tool); err != nil {
+	if req.Tool, err = normText("tool", req.Tool, 256); err != nil {
 		return err
 	}
-	if err := validText("resource", req.Resource, maxFieldLen); err != nil {
+	if req.Resource, err = normText("resource", req.Resource, maxFieldLen); err != nil {
 		return err
 	}
-	if err := validText("session id", req.SessionID, 256); err != nil {
+	if req.SessionID, err = normText("session id", req.SessionID, 256); err != nil {
 		return err
 	}
-	if err := validText("on_behalf_of", req.OnBehalfOf, 256); err != nil {
+	if req.OnBehalfOf, err = normText("on_behalf_of", req.OnBehalfOf, 256); err != nil {
 		return err
 	}
 	if len(req.Attributes) > MaxAttributes {
 		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)
 	}
-	for k := range req.Attributes {
+	for _, k := range attrNames {
 		if k == "" {
 			return fmt.Errorf("%w: empty attribute name", ErrInvalidRequest)
 		}
@@ -222,24 +270,23 @@ func validateRequest(req *Request) error {
 // record is phase 6: it queues the audit record of d. Fields are clipped
 // so a hostile request cannot bloat the trail.
 func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState) error {
-	st.attrs = appendAttrs(st.attrs[:0], req.Attributes, &c.redact, &st.keys)
 	rec := AuditRecord{
-		ID:         d.ID,
-		Time:       now.Truncate(time.Microsecond).UTC(),
-		Tenant:     c.tenant,
-		AgentID:    clip(req.AgentID),
-		OnBehalfOf: clip(req.OnBehalfOf),
-		SessionID:  clip(req.SessionID),
-		Tool:       clip(req.Tool),
-		Resource:   clip(req.Resource),
-		Effect:     d.Effect,
-		Rule:       d.Rule,
-		Reason:     d.Reason,
-		ApprovalID: d.ApprovalID,
-		Latency:    c.clock.Now().Sub(now),
-	}
-	if len(st.attrs) > 16<<10 {
-		st.attrs = append(st.attrs[:0], `{"_truncated":true}`...)
+		Chain:        c.audit.chain,
+		CredentialID: d.CredentialID,
+		HopIDs:       d.HopIDs,
+		ID:           d.ID,
+		Time:         now.Truncate(time.Microsecond).UTC(),
+		Tenant:       c.tenant,
+		AgentID:      clip(req.AgentID),
+		OnBehalfOf:   clip(req.OnBehalfOf),
+		SessionID:    clip(req.SessionID),
+		Tool:         clip(req.Tool),
+		Resource:     clip(req.Resource),
+		Effect:       d.Effect,
+		Rule:         d.Rule,
+		Reason:       d.Reason,
+		ApprovalID:   d.ApprovalID,
+		Latency:      c.clock.Now().Sub(now),
 	}
 	return c.audit.enqueue(&rec, st.attrs)
 }

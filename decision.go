@@ -53,6 +53,13 @@ type Decision struct {
 	// ApprovalID names the pending approval of a NeedsApproval decision, or
 	// the consumed approval that turned this request into an Allow.
 	ApprovalID string
+	// AgentID is the agent the decision is about: the one the credential
+	// names when the request carried one.
+	AgentID string
+	// CredentialID is the id of the key or token used (never the secret);
+	// HopIDs are the delegation hops the token passed through, oldest first.
+	CredentialID string
+	HopIDs       []string
 	// Staleness is how old the view of revocations and suspensions was
 	// when the decision was made; zero when it was read from the store
 	// during the check.

@@ -12,9 +12,41 @@ var (
 	ErrUnauthorized = errors.New("agenttrust: unauthorized")
 	// ErrRevoked: the agent, session or credential has been revoked.
 	ErrRevoked = fmt.Errorf("%w: revoked", ErrUnauthorized)
-	// ErrUnsupportedCredential: the request carries a credential this client
-	// cannot verify.
+	// ErrSuspended: the agent or session is suspended (Exchange and
+	// Delegate refuse; Check denies with reason "agent suspended").
+	ErrSuspended = fmt.Errorf("%w: suspended", ErrUnauthorized)
+	// ErrUnsupportedCredential: the request carries a credential of no
+	// known kind, or one this client is not set up to verify.
 	ErrUnsupportedCredential = fmt.Errorf("%w: unsupported credential", ErrUnauthorized)
+	// ErrMalformedCredential: the credential does not parse.
+	ErrMalformedCredential = fmt.Errorf("%w: malformed credential", ErrUnauthorized)
+	// ErrKeyChecksum: an API key's checksum does not match: a typo or a
+	// made-up key, caught before any store access.
+	ErrKeyChecksum = fmt.Errorf("%w: api key checksum mismatch", ErrMalformedCredential)
+	// ErrCredentialTooLarge: the credential is over MaxCredentialSize and
+	// was not decoded.
+	ErrCredentialTooLarge = fmt.Errorf("%w: credential too large", ErrMalformedCredential)
+	// ErrUnknownKey: no API key of this tenant has that secret.
+	ErrUnknownKey = fmt.Errorf("%w: unknown api key", ErrUnauthorized)
+	// ErrBadSignature: a token's HMAC chain or a JWT's signature does not
+	// verify, or it names a signing key that is not (or no longer) known.
+	ErrBadSignature = fmt.Errorf("%w: bad signature", ErrUnauthorized)
+	// ErrExpired: the credential's lifetime is over.
+	ErrExpired = fmt.Errorf("%w: credential expired", ErrUnauthorized)
+	// ErrCaveat matches every *CaveatError: a caveat does not hold for this
+	// request, or does not parse.
+	ErrCaveat = fmt.Errorf("%w: caveat not satisfied", ErrUnauthorized)
+	// ErrIPNotAllowed: the caller's address is outside the key's allowlist.
+	ErrIPNotAllowed = fmt.Errorf("%w: address not allowed", ErrUnauthorized)
+	// ErrAgentMismatch: Request.AgentID names another agent than the
+	// credential does. The credential decides who is acting.
+	ErrAgentMismatch = fmt.Errorf("%w: agent does not match credential", ErrUnauthorized)
+	// ErrDelegationDepth: more delegation hops than allowed.
+	ErrDelegationDepth = fmt.Errorf("%w: delegation too deep", ErrUnauthorized)
+	// ErrAudience: a JWT is not meant for this service.
+	ErrAudience = fmt.Errorf("%w: wrong audience", ErrUnauthorized)
+	// ErrAlgorithm: a JWT uses another signing method than EdDSA.
+	ErrAlgorithm = fmt.Errorf("%w: signing method not allowed", ErrUnauthorized)
 
 	// ErrDenied matches the error Guard returns when a decision denies.
 	ErrDenied = errors.New("agenttrust: denied")
@@ -109,6 +141,20 @@ func (e *PolicyError) Error() string {
 
 // Is makes errors.Is(err, ErrInvalidPolicy) hold.
 func (e *PolicyError) Is(target error) bool { return target == ErrInvalidPolicy }
+
+// CaveatError reports the caveat that failed. It matches ErrCaveat.
+type CaveatError struct {
+	Caveat string // canonical text, or the raw text if it did not parse
+	Msg    string
+}
+
+func (e *CaveatError) Error() string {
+	return fmt.Sprintf("agenttrust: caveat %q: %s", e.Caveat, e.Msg)
+}
+
+// Is makes errors.Is(err, ErrCaveat) and errors.Is(err, ErrUnauthorized)
+// hold.
+func (e *CaveatError) Is(target error) bool { return target == ErrCaveat || target == ErrUnauthorized }
 
 // storeErr wraps a store failure so it matches ErrStoreUnavailable and the
 // store's own sentinel.

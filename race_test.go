@@ -24,7 +24,7 @@ func TestConcurrentChecksSuspendReload(t *testing.T) {
 	ctx := context.Background()
 
 	const workers, perWorker = 50, 200 // 10,000 checks
-	var suspended atomic.Bool           // true only between Suspend returning and Resume starting
+	var suspended atomic.Bool          // true only between Suspend returning and Resume starting
 	var violations, allowed, checks atomic.Int64
 	stop := make(chan struct{})
 	var ctl sync.WaitGroup

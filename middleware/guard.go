@@ -173,4 +173,3 @@ func (p *tagPlan) fill(req *agenttrust.Request, in any) {
 		}
 	}
 }
-

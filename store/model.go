@@ -216,10 +216,12 @@ type Approval struct {
 	Approvers   []string // who may decide; empty means anyone but the agent
 	Status      ApprovalStatus
 	CreatedAt   time.Time
-	ExpiresAt   time.Time // a pending approval not decided by then lapses
-	DecidedAt   time.Time
-	DecidedBy   string
-	Note        string
+	// ExpiresAt: a pending approval not decided by then lapses. Zero means
+	// already lapsed (fail closed), unlike Block.ExpiresAt.
+	ExpiresAt time.Time
+	DecidedAt time.Time
+	DecidedBy string
+	Note      string
 	// GrantExpiresAt bounds the use of an approved approval.
 	GrantExpiresAt time.Time
 	ConsumedAt     time.Time
@@ -256,6 +258,9 @@ type PolicyDoc struct {
 // each Hash covers the record's fields and PrevHash, so an edit, a drop or a
 // reorder breaks the chain. A record never holds a credential, only its id.
 type AuditRecord struct {
+	// Chain names the writer's chain: each client (node) writes its own, so
+	// many nodes share a store without serialising on one sequence.
+	Chain        string          `json:"chain"`
 	Seq          uint64          `json:"seq"`
 	ID           DecisionID      `json:"id"`
 	Time         time.Time       `json:"time"`
@@ -317,8 +322,9 @@ func ParseHash(s string) (Hash, error) {
 }
 
 // AuditQuery selects audit records; zero fields match everything. Results
-// are in chain order (ascending Seq).
+// are ordered by (Chain, Seq), so each chain's records come in chain order.
 type AuditQuery struct {
+	Chain      string
 	Tenant     string
 	AgentID    string
 	Tool       string
@@ -326,8 +332,50 @@ type AuditQuery struct {
 	Since      time.Time // inclusive
 	Until      time.Time // exclusive
 	DecisionID DecisionID
-	AfterSeq   uint64 // paging: only records with Seq > AfterSeq
-	Limit      int    // 0 means no limit
+	// Paging: only records after (AfterChain, AfterSeq) in (Chain, Seq)
+	// order. With Chain set, AfterChain may be left empty.
+	AfterChain string
+	AfterSeq   uint64
+	Limit      int // 0 means no limit
+}
+
+// Key is a stored API key. The secret itself is never stored: only its
+// SHA-256, by which a presented key is looked up.
+type Key struct {
+	ID      string // public id, "key_..."
+	Tenant  string
+	AgentID string
+	Hash    [32]byte // SHA-256 of the secret
+	Name    string
+	// Roles are the key's rights on the server's API (admin, agent,
+	// approver); the library itself does not read them.
+	Roles      []string
+	AllowedIPs []string // CIDR prefixes; empty allows any address
+	Caveats    []string // canonical caveat text every use must satisfy
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+}
+
+// Hop is one recorded step of server-side delegation: a token narrowed and
+// handed on. Hops form a tree under the token (and key) they descend from.
+type Hop struct {
+	ID        string // "hop_..."
+	Tenant    string
+	Parent    string // the hop this one narrows, or "" for a first hop
+	TokenID   string // the token at the root of the tree
+	KeyID     string // the API key the token was exchanged for
+	AgentID   string
+	Caveats   []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// HopFilter selects hops; zero fields match everything but Tenant, which
+// is required.
+type HopFilter struct {
+	Tenant  string
+	TokenID string
+	KeyID   string
 }
 
 // Sentinel errors every backend returns, wrapped with detail.
@@ -336,4 +384,7 @@ var (
 	ErrConflict    = errors.New("agenttrust/store: conflict")
 	ErrClosed      = errors.New("agenttrust/store: store is closed")
 	ErrUnavailable = errors.New("agenttrust/store: store unavailable")
+	// ErrInvalid: an argument breaks the contract (an empty id, a decision
+	// status other than approved or denied).
+	ErrInvalid = errors.New("agenttrust/store: invalid argument")
 )

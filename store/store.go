@@ -7,13 +7,18 @@
 //
 // # Contract
 //
-// Every method takes a context first and honours its cancellation. Backends
+// Every method takes a context first; a context already cancelled yields an
+// error wrapping context.Canceled and changes nothing. Backends
 // return errors wrapping ErrNotFound, ErrConflict, ErrClosed (after Close)
 // and ErrUnavailable (the backend cannot be reached or timed out), so callers
 // test with errors.Is. Values passed in and returned are copies: mutating a
 // returned value never changes the store. A write is visible to every reader
 // of the same store as soon as the method returns. Times are never read from
 // a clock inside a store; callers pass them, so tests control time.
+// Tenants are always explicit; an empty tenant is a tenant like any other,
+// except in Blocks and ApprovalFilter where it means "every tenant".
+// Invalid arguments (an empty id) yield ErrInvalid. Close is idempotent in
+// effect: a second Close returns an error wrapping ErrClosed.
 //
 // Package storetest holds the conformance suite that every backend runs.
 package store
@@ -39,7 +44,8 @@ type Agents interface {
 type Revocations interface {
 	// Revoke blocks b.ID in b.Tenant for good; b.Kind is set to Revoked.
 	// Revoking an already revoked id is not an error; the later of the two
-	// ExpiresAt values is kept (a zero ExpiresAt, never, wins).
+	// ExpiresAt values is kept (a zero ExpiresAt, never, wins) along with
+	// the first Reason and CreatedAt.
 	Revoke(ctx context.Context, b Block) error
 	// Blocked reports the first block, revocations before suspensions, on
 	// any of ids in tenant. It is on the path of every check: backends keep
@@ -57,11 +63,13 @@ type Revocations interface {
 // Approvals holds requests waiting for, or carrying, a human decision.
 type Approvals interface {
 	// CreateApproval stores a new pending approval; ErrConflict if the id
-	// exists.
+	// exists in the tenant.
 	CreateApproval(ctx context.Context, a Approval) error
 	// Approval returns one approval by id, or ErrNotFound.
 	Approval(ctx context.Context, tenant, id string) (Approval, error)
-	// Approvals lists approvals matching f, oldest first.
+	// Approvals lists approvals matching f, oldest first. An empty
+	// f.Tenant matches every tenant (for operators); lapsed pending
+	// approvals are still listed as pending.
 	Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, error)
 	// DecideApproval moves a pending approval whose ExpiresAt is after d.At
 	// to d.Status. It returns ErrNotFound for an unknown id and ErrConflict
@@ -71,10 +79,10 @@ type Approvals interface {
 	// ConsumeApproval finds an approved approval with the fingerprint whose
 	// GrantExpiresAt is after now, marks it consumed at now and returns it.
 	// Each approval is consumed at most once, however many callers race;
-	// the others get ErrNotFound.
+	// the others get ErrNotFound. Of several candidates the oldest is used.
 	ConsumeApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (Approval, error)
-	// PendingApproval returns a pending approval with the fingerprint whose
-	// ExpiresAt is after now, or ErrNotFound.
+	// PendingApproval returns the oldest pending approval with the
+	// fingerprint whose ExpiresAt is after now, or ErrNotFound.
 	PendingApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (Approval, error)
 }
 
@@ -88,17 +96,40 @@ type Policies interface {
 	PutPolicy(ctx context.Context, doc PolicyDoc, expectVersion int64) (PolicyDoc, error)
 }
 
-// Audit persists the audit trail.
+// Audit persists the audit trail: one hash chain per writer, named by
+// AuditRecord.Chain.
 type Audit interface {
-	// AppendAudit stores records in order. Seq values must continue the
-	// stored sequence without gaps: a record whose Seq is not the next one
-	// is refused with ErrConflict and nothing of the batch is stored.
+	// AppendAudit stores records in order. A batch holds one chain's
+	// records, whose Seq values continue that chain's stored sequence
+	// without gaps, starting at 1: otherwise it is refused with ErrConflict
+	// and nothing of the batch is stored.
 	AppendAudit(ctx context.Context, recs []AuditRecord) error
-	// AuditHead returns the record with the highest Seq, so a new writer can
-	// continue the chain; ErrNotFound when the trail is empty.
-	AuditHead(ctx context.Context) (AuditRecord, error)
-	// QueryAudit returns the records matching q in ascending Seq order.
+	// AuditHead returns the record of chain with the highest Seq, so a new
+	// writer can continue the chain; ErrNotFound when it is empty.
+	AuditHead(ctx context.Context, chain string) (AuditRecord, error)
+	// QueryAudit returns the records matching q ordered by (Chain, Seq).
 	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+}
+
+// Keys holds API keys (hashes only).
+type Keys interface {
+	// CreateKey stores k; ErrConflict if its id or hash exists.
+	CreateKey(ctx context.Context, k Key) error
+	// KeyByHash finds a key in any tenant by the SHA-256 of its secret, or
+	// ErrNotFound. It is on the path of checks made with an API key.
+	KeyByHash(ctx context.Context, hash [32]byte) (Key, error)
+	// Key returns one key of tenant by id, or ErrNotFound.
+	Key(ctx context.Context, tenant, id string) (Key, error)
+	// Keys lists a tenant's keys ordered by CreatedAt then ID.
+	Keys(ctx context.Context, tenant string) ([]Key, error)
+}
+
+// Hops records server-side delegation so the tree can be listed.
+type Hops interface {
+	// CreateHop stores h; ErrConflict if its id exists.
+	CreateHop(ctx context.Context, h Hop) error
+	// Hops lists hops matching f ordered by CreatedAt then ID.
+	Hops(ctx context.Context, f HopFilter) ([]Hop, error)
 }
 
 // Store is everything agenttrust keeps. Implementations are safe for
@@ -110,5 +141,47 @@ type Store interface {
 	Approvals
 	Policies
 	Audit
+	Keys
+	Hops
 	Close() error
+}
+
+// ChangeKind says what a Change is about.
+type ChangeKind uint8
+
+// Kinds of change a Watcher delivers.
+const (
+	// ChangeBlock: a block (revocation or suspension) of ID in Tenant was
+	// added or lifted.
+	ChangeBlock ChangeKind = iota + 1
+	// ChangePolicy: Tenant's policy document was replaced.
+	ChangePolicy
+	// ChangeMark: the marker sent by Mark with token ID came through the
+	// feed, so every change committed before Mark returned has been
+	// delivered.
+	ChangeMark
+)
+
+// Change is one notification from a Watcher.
+type Change struct {
+	Kind   ChangeKind
+	Tenant string
+	ID     string
+}
+
+// Watcher is implemented by stores that push changes to every node sharing
+// them (PostgreSQL LISTEN/NOTIFY; the memory store in process). Nodes that
+// keep revocations in memory use it to stay current, and Mark to prove how
+// current they are.
+type Watcher interface {
+	// Watch calls fn, from one goroutine, for each change committed by any
+	// writer after Watch began listening, in commit order, until ctx ends
+	// or the feed breaks. It returns ctx's error or one wrapping
+	// ErrUnavailable; changes during a gap are not replayed, so a caller
+	// that watches again must reread the state it keeps.
+	Watch(ctx context.Context, fn func(Change)) error
+	// Mark sends a marker with the token through the feed; every Watch
+	// then delivers Change{Kind: ChangeMark, ID: token} after all changes
+	// committed before Mark returned.
+	Mark(ctx context.Context, token string) error
 }

@@ -21,7 +21,7 @@ func (s *Store) CreateApproval(ctx context.Context, a store.Approval) error {
 		return err
 	}
 	if a.ID == "" {
-		return fmt.Errorf("agenttrust/store/memory: %s in tenant %q: empty id", op, a.Tenant)
+		return invalid(op, a.Tenant, "empty id")
 	}
 	row := cloneApproval(a)
 	row.Status = store.ApprovalPending
@@ -47,6 +47,9 @@ func (s *Store) Approval(ctx context.Context, tenant, id string) (store.Approval
 	const op = "approval"
 	if err := s.ready(ctx, op); err != nil {
 		return store.Approval{}, err
+	}
+	if id == "" {
+		return store.Approval{}, invalid(op, tenant, "empty id")
 	}
 	raw, err := s.db.Txn(false).First(tableApprovals, indexID, tenant, id)
 	if err != nil {
@@ -89,16 +92,20 @@ func (s *Store) Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.
 }
 
 // DecideApproval implements store.Approvals. d.Status must be
-// ApprovalApproved or ApprovalDenied; GrantExpiresAt is recorded only for
-// an approval.
+// ApprovalApproved or ApprovalDenied, or the call fails with
+// store.ErrInvalid; GrantExpiresAt is recorded only for an approval. An
+// approval with a zero ExpiresAt has lapsed.
 func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
 	const op = "decide approval"
 	if err := s.ready(ctx, op); err != nil {
 		return store.Approval{}, err
 	}
+	if id == "" {
+		return store.Approval{}, invalid(op, tenant, "empty id")
+	}
 	if d.Status != store.ApprovalApproved && d.Status != store.ApprovalDenied {
-		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: decision status %q is neither %q nor %q",
-			op, id, tenant, d.Status, store.ApprovalApproved, store.ApprovalDenied)
+		return store.Approval{}, invalid(op, tenant, fmt.Sprintf("decision status %q of %q is neither %q nor %q",
+			d.Status, id, store.ApprovalApproved, store.ApprovalDenied))
 	}
 
 	txn := s.db.Txn(true)
@@ -141,6 +148,9 @@ func (s *Store) ConsumeApproval(ctx context.Context, tenant, fingerprint string,
 	if err := s.ready(ctx, op); err != nil {
 		return store.Approval{}, err
 	}
+	if fingerprint == "" {
+		return store.Approval{}, invalid(op, tenant, "empty fingerprint")
+	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	found, err := oldestByFingerprint(txn, tenant, fingerprint, func(a *store.Approval) bool {
@@ -170,6 +180,9 @@ func (s *Store) PendingApproval(ctx context.Context, tenant, fingerprint string,
 	const op = "pending approval"
 	if err := s.ready(ctx, op); err != nil {
 		return store.Approval{}, err
+	}
+	if fingerprint == "" {
+		return store.Approval{}, invalid(op, tenant, "empty fingerprint")
 	}
 	found, err := oldestByFingerprint(s.db.Txn(false), tenant, fingerprint, func(a *store.Approval) bool {
 		return a.Status == store.ApprovalPending && a.ExpiresAt.After(now)

@@ -52,7 +52,7 @@ func (s *Store) Revoke(ctx context.Context, b store.Block) error {
 		return err
 	}
 	if b.ID == "" {
-		return fmt.Errorf("agenttrust/store/memory: %s in tenant %q: empty id", op, b.Tenant)
+		return invalid(op, b.Tenant, "empty id")
 	}
 	b.Kind = store.Revoked
 	return s.putBlock(op, b, func(old store.Block) store.Block {
@@ -69,7 +69,7 @@ func (s *Store) Suspend(ctx context.Context, b store.Block) error {
 		return err
 	}
 	if b.ID == "" {
-		return fmt.Errorf("agenttrust/store/memory: %s in tenant %q: empty id", op, b.Tenant)
+		return invalid(op, b.Tenant, "empty id")
 	}
 	b.Kind = store.Suspended
 	return s.putBlock(op, b, func(old store.Block) store.Block {
@@ -79,10 +79,11 @@ func (s *Store) Suspend(ctx context.Context, b store.Block) error {
 }
 
 // putBlock stores b, or merge(existing) when b's tenant, id and kind are
-// already stored, and publishes the result to the hot snapshot.
+// already stored, publishes the result to the hot snapshot and tells the
+// watchers.
 func (s *Store) putBlock(op string, b store.Block, merge func(store.Block) store.Block) error {
-	s.blockMu.Lock()
-	defer s.blockMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 
 	txn := s.db.Txn(true)
 	defer txn.Abort()
@@ -108,6 +109,7 @@ func (s *Store) putBlock(op string, b store.Block, merge func(store.Block) store
 		}
 		ids[b.ID] = e
 	})
+	s.publish(store.Change{Kind: store.ChangeBlock, Tenant: b.Tenant, ID: b.ID})
 	return nil
 }
 
@@ -117,8 +119,11 @@ func (s *Store) Resume(ctx context.Context, tenant, id string) error {
 	if err := s.ready(ctx, op); err != nil {
 		return err
 	}
-	s.blockMu.Lock()
-	defer s.blockMu.Unlock()
+	if id == "" {
+		return invalid(op, tenant, "empty id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 
 	txn := s.db.Txn(true)
 	defer txn.Abort()
@@ -137,6 +142,7 @@ func (s *Store) Resume(ctx context.Context, tenant, id string) error {
 	s.swapBlocks([]string{tenant}, func(_ string, ids tenantBlocks) {
 		unblock(ids, id, store.Suspended)
 	})
+	s.publish(store.Change{Kind: store.ChangeBlock, Tenant: tenant, ID: id})
 	return nil
 }
 
@@ -172,8 +178,8 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 	if err := s.ready(ctx, op); err != nil {
 		return 0, err
 	}
-	s.blockMu.Lock()
-	defer s.blockMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 
 	txn := s.db.Txn(true)
 	defer txn.Abort()
@@ -207,6 +213,10 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 			unblock(ids, id, store.Revoked)
 		}
 	})
+	// expired is in index order: by tenant, then id.
+	for _, b := range expired {
+		s.publish(store.Change{Kind: store.ChangeBlock, Tenant: b.Tenant, ID: b.ID})
+	}
 	return len(expired), nil
 }
 
@@ -220,7 +230,7 @@ func (s *Store) scanTenant(txn *memdb.Txn, table, tenant string) (memdb.ResultIt
 }
 
 // swapBlocks publishes a copy of the hot snapshot in which the ids of each
-// of tenants are copied and changed by change. The caller holds blockMu. A
+// of tenants are copied and changed by change. The caller holds mu. A
 // write thus costs O(tenants + the tenant's blocks), which keeps Blocked
 // free of locks; blocks change rarely and PruneRevocations keeps them few.
 func (s *Store) swapBlocks(tenants []string, change func(tenant string, ids tenantBlocks)) {

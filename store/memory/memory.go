@@ -21,17 +21,36 @@ type Store struct {
 	open atomic.Bool
 	db   *memdb.MemDB // authoritative tables; set once by New
 
-	// blockMu serialises block writes, so that the hot snapshot is replaced
-	// in the order the block table changes.
-	blockMu sync.Mutex
+	// mu serialises the writes a watcher sees (block and policy writes)
+	// with Mark, Watch's registration and Close: each such write commits,
+	// publishes its hot snapshot and queues its Change to every watcher
+	// before it releases mu, so the feed follows commit order and a marker
+	// follows every change committed before Mark. mu guards watchers.
+	mu       sync.Mutex
+	watchers map[*watcher]struct{}
+	done     chan struct{} // closed by Close, ending every Watch
+
 	// blocks is the hot read view of the block table, consulted by Blocked
-	// without a lock. Neither the map it points to nor the tenant maps in
-	// it are ever modified: a write copies the outer map and the one tenant
-	// map it changes, and publishes the copy.
+	// without a lock and replaced under mu. Neither the map it points to
+	// nor the tenant maps in it are ever modified: a write copies the outer
+	// map and the one tenant map it changes, and publishes the copy.
 	blocks atomic.Pointer[blockMap]
+
+	// keyMu serialises key writes, so that the hash snapshot is replaced
+	// in the order the key table changes.
+	keyMu sync.Mutex
+	// keys is the hot read view of the key table by hash, consulted by
+	// KeyByHash without a lock: shard i holds the keys whose hash begins
+	// with byte i. A shard map is never modified; a write copies the one
+	// shard it changes and publishes the copy, so a write costs about
+	// 1/256 of the keys rather than all of them.
+	keys [256]atomic.Pointer[keyShard]
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
 
 // blockMap holds, for each tenant with blocks, the blocked ids of that
 // tenant. Two levels rather than one map keyed by (tenant, id): a lookup
@@ -47,6 +66,10 @@ type tenantBlocks = map[string]blockEntry
 // modified.
 type blockEntry struct{ revoked, suspended *store.Block }
 
+// keyShard maps the hashes of one shard to their keys, which are never
+// modified.
+type keyShard = map[[32]byte]*store.Key
+
 // New returns an empty, open Store.
 func New() *Store {
 	db, err := memdb.NewMemDB(schema())
@@ -55,23 +78,32 @@ func New() *Store {
 		// no input of the caller can reach this.
 		panic("agenttrust/store/memory: invalid schema: " + err.Error())
 	}
-	s := &Store{db: db}
+	s := &Store{
+		db:       db,
+		watchers: map[*watcher]struct{}{},
+		done:     make(chan struct{}),
+	}
 	s.blocks.Store(&blockMap{})
 	s.open.Store(true)
 	return s
 }
 
-// Close marks the store closed; every later call, Close included, returns
-// an error wrapping store.ErrClosed. The data is dropped with the Store.
+// Close marks the store closed and ends every Watch; every later call,
+// Close included, returns an error wrapping store.ErrClosed. The data is
+// dropped with the Store.
 func (s *Store) Close() error {
 	if !s.open.CompareAndSwap(true, false) {
 		return fmt.Errorf("agenttrust/store/memory: close: %w", store.ErrClosed)
 	}
+	s.mu.Lock()
+	close(s.done)
+	clear(s.watchers)
+	s.mu.Unlock()
 	return nil
 }
 
 // ready reports whether op may run: the store is open and ctx is live.
-// It allocates nothing on success, for Blocked.
+// It allocates nothing on success, for Blocked and KeyByHash.
 func (s *Store) ready(ctx context.Context, op string) error {
 	if !s.open.Load() {
 		return fmt.Errorf("agenttrust/store/memory: %s: %w", op, store.ErrClosed)
@@ -80,6 +112,11 @@ func (s *Store) ready(ctx context.Context, op string) error {
 		return fmt.Errorf("agenttrust/store/memory: %s: %w", op, err)
 	}
 	return nil
+}
+
+// invalid reports an argument that breaks the contract.
+func invalid(op, tenant, what string) error {
+	return fmt.Errorf("agenttrust/store/memory: %s in tenant %q: %s: %w", op, tenant, what, store.ErrInvalid)
 }
 
 // internal wraps an error memdb reported. With a fixed schema and
@@ -103,4 +140,41 @@ func cloneAudit(r store.AuditRecord) store.AuditRecord {
 	r.Attributes = bytes.Clone(r.Attributes)
 	r.HopIDs = slices.Clone(r.HopIDs)
 	return r
+}
+
+func cloneHop(h store.Hop) store.Hop {
+	h.Caveats = slices.Clone(h.Caveats)
+	return h
+}
+
+// copyKey returns a copy of *k whose slices share nothing with k's.
+func copyKey(k *store.Key) store.Key {
+	out := *k
+	unshareKey(&out)
+	return out
+}
+
+// unshareKey replaces k's slices by copies, made in one allocation, or
+// none when k has no roles, prefixes or caveats. Empty slices are left as
+// they are: with no capacity, an append to one cannot reach the store.
+func unshareKey(k *store.Key) {
+	n := len(k.Roles) + len(k.AllowedIPs) + len(k.Caveats)
+	if n == 0 {
+		return
+	}
+	buf := make([]string, n)
+	k.Roles, buf = carve(buf, k.Roles)
+	k.AllowedIPs, buf = carve(buf, k.AllowedIPs)
+	k.Caveats, _ = carve(buf, k.Caveats)
+}
+
+// carve copies src to the front of buf and returns the copy, with its
+// capacity clipped so that appending to it cannot overwrite the rest, and
+// the rest of buf.
+func carve(buf, src []string) (dst, rest []string) {
+	if len(src) == 0 {
+		return src[:0:0], buf
+	}
+	n := copy(buf, src)
+	return buf[:n:n], buf[n:]
 }

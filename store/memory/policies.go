@@ -23,12 +23,15 @@ func (s *Store) Policy(ctx context.Context, tenant string) (store.PolicyDoc, err
 	return clonePolicy(*raw.(*store.PolicyDoc)), nil
 }
 
-// PutPolicy implements store.Policies. doc.Version is ignored.
+// PutPolicy implements store.Policies. doc.Version is ignored. A
+// replacement is a store.ChangePolicy for watchers.
 func (s *Store) PutPolicy(ctx context.Context, doc store.PolicyDoc, expectVersion int64) (store.PolicyDoc, error) {
 	const op = "put policy"
 	if err := s.ready(ctx, op); err != nil {
 		return store.PolicyDoc{}, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	raw, err := txn.First(tablePolicies, indexID, doc.Tenant)
@@ -50,5 +53,6 @@ func (s *Store) PutPolicy(ctx context.Context, doc store.PolicyDoc, expectVersio
 		return store.PolicyDoc{}, internal(op, err)
 	}
 	txn.Commit()
+	s.publish(store.Change{Kind: store.ChangePolicy, Tenant: doc.Tenant})
 	return doc, nil
 }

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -16,11 +17,17 @@ const (
 	tableBlocks    = "blocks"    // *store.Block by (tenant, id, kind)
 	tableApprovals = "approvals" // *store.Approval by (tenant, id)
 	tablePolicies  = "policies"  // *store.PolicyDoc by (tenant)
-	tableAudit     = "audit"     // *store.AuditRecord by Seq
+	tableAudit     = "audit"     // *store.AuditRecord by (chain, seq)
+	tableHeads     = "heads"     // the *store.AuditRecord at the head of each chain, by chain
+	tableKeys      = "keys"      // *store.Key by id; by (tenant, id); by hash
+	tableHops      = "hops"      // *store.Hop by id; by (tenant, id)
 
-	indexID          = "id"
-	indexIDPrefix    = "id_prefix"
-	indexFingerprint = "fingerprint" // approvals by (tenant, fingerprint)
+	indexID           = "id"
+	indexIDPrefix     = "id_prefix"
+	indexFingerprint  = "fingerprint" // approvals by (tenant, fingerprint)
+	indexTenant       = "tenant"      // keys and hops by (tenant, id)
+	indexTenantPrefix = "tenant_prefix"
+	indexHash         = "hash" // keys by hash
 )
 
 // schema returns the database schema. It is built on each call so that no
@@ -52,9 +59,28 @@ func schema() *memdb.DBSchema {
 		tableAudit: {
 			Name: tableAudit,
 			Indexes: map[string]*memdb.IndexSchema{
-				// UintFieldIndex encodes big-endian, so the index iterates in
-				// Seq order.
-				indexID: {Name: indexID, Unique: true, Indexer: &memdb.UintFieldIndex{Field: "Seq"}},
+				indexID: {Name: indexID, Unique: true, Indexer: auditIndex{}},
+			},
+		},
+		tableHeads: {
+			Name: tableHeads,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: keyIndex{n: 1, key: headIndexKey}},
+			},
+		},
+		tableKeys: {
+			Name: tableKeys,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID:     {Name: indexID, Unique: true, Indexer: keyIndex{n: 1, key: keyIDKey}},
+				indexTenant: {Name: indexTenant, Unique: true, Indexer: keyIndex{n: 2, key: keyTenantKey}},
+				indexHash:   {Name: indexHash, Unique: true, Indexer: hashIndex{}},
+			},
+		},
+		tableHops: {
+			Name: tableHops,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID:     {Name: indexID, Unique: true, Indexer: keyIndex{n: 1, key: hopIDKey}},
+				indexTenant: {Name: indexTenant, Unique: true, Indexer: keyIndex{n: 2, key: hopTenantKey}},
 			},
 		},
 	}}
@@ -90,6 +116,46 @@ func policyIndexKey(obj any) ([]string, bool) {
 		return nil, false
 	}
 	return []string{d.Tenant}, true
+}
+
+func headIndexKey(obj any) ([]string, bool) {
+	r, ok := obj.(*store.AuditRecord)
+	if !ok {
+		return nil, false
+	}
+	return []string{r.Chain}, true
+}
+
+func keyIDKey(obj any) ([]string, bool) {
+	k, ok := obj.(*store.Key)
+	if !ok {
+		return nil, false
+	}
+	return []string{k.ID}, true
+}
+
+func keyTenantKey(obj any) ([]string, bool) {
+	k, ok := obj.(*store.Key)
+	if !ok {
+		return nil, false
+	}
+	return []string{k.Tenant, k.ID}, true
+}
+
+func hopIDKey(obj any) ([]string, bool) {
+	h, ok := obj.(*store.Hop)
+	if !ok {
+		return nil, false
+	}
+	return []string{h.ID}, true
+}
+
+func hopTenantKey(obj any) ([]string, bool) {
+	h, ok := obj.(*store.Hop)
+	if !ok {
+		return nil, false
+	}
+	return []string{h.Tenant, h.ID}, true
 }
 
 // keyIndex indexes objects by a tuple of n strings. Each component is
@@ -153,4 +219,74 @@ func encodeKeyArgs(args []any) ([]byte, error) {
 func appendKeyPart(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))
 	return append(buf, s...)
+}
+
+// auditIndex indexes audit records by (Chain, Seq) so that the byte order
+// of the keys is (Chain, Seq) order, strings compared bytewise as
+// strings.Compare does: the chain's bytes with each 0x00 written as 0x00
+// 0x01, then 0x00 0x00, then Seq big-endian. No key is a prefix of
+// another, and a shorter chain sorts before a longer one it begins.
+type auditIndex struct{}
+
+var _ memdb.SingleIndexer = auditIndex{}
+
+// FromObject implements memdb.SingleIndexer.
+func (auditIndex) FromObject(obj any) (bool, []byte, error) {
+	r, ok := obj.(*store.AuditRecord)
+	if !ok {
+		return false, nil, fmt.Errorf("agenttrust/store/memory: cannot index %T", obj)
+	}
+	return true, auditKey(r.Chain, r.Seq), nil
+}
+
+// FromArgs implements memdb.Indexer: a chain (string) and a seq (uint64).
+func (auditIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("agenttrust/store/memory: audit index wants 2 arguments, got %d", len(args))
+	}
+	chain, ok1 := args[0].(string)
+	seq, ok2 := args[1].(uint64)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("agenttrust/store/memory: audit index wants (string, uint64), got (%T, %T)", args[0], args[1])
+	}
+	return auditKey(chain, seq), nil
+}
+
+func auditKey(chain string, seq uint64) []byte {
+	buf := make([]byte, 0, len(chain)+2+8)
+	for i := range len(chain) {
+		if chain[i] == 0 {
+			buf = append(buf, 0, 1)
+		} else {
+			buf = append(buf, chain[i])
+		}
+	}
+	buf = append(buf, 0, 0)
+	return binary.BigEndian.AppendUint64(buf, seq)
+}
+
+// hashIndex indexes keys by their 32-byte hash.
+type hashIndex struct{}
+
+var _ memdb.SingleIndexer = hashIndex{}
+
+// FromObject implements memdb.SingleIndexer.
+func (hashIndex) FromObject(obj any) (bool, []byte, error) {
+	k, ok := obj.(*store.Key)
+	if !ok {
+		return false, nil, fmt.Errorf("agenttrust/store/memory: cannot index %T", obj)
+	}
+	return true, bytes.Clone(k.Hash[:]), nil
+}
+
+// FromArgs implements memdb.Indexer: one [32]byte.
+func (hashIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("agenttrust/store/memory: hash index wants 1 argument, got %d", len(args))
+	}
+	h, ok := args[0].([32]byte)
+	if !ok {
+		return nil, fmt.Errorf("agenttrust/store/memory: hash index argument is %T, want [32]byte", args[0])
+	}
+	return h[:], nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -28,6 +29,11 @@ func approvalCases() []testCase {
 		{name: "ConsumeScope", run: testApprovalConsumeScope},
 		{name: "ConsumeEachOfSeveral", run: testApprovalConsumeEachOfSeveral},
 		{name: "Pending", run: testApprovalPending},
+		{name: "SameIDOtherTenant", run: testApprovalSameIDOtherTenant},
+		{name: "ConsumeOldest", run: testApprovalConsumeOldest},
+		{name: "PendingOldest", run: testApprovalPendingOldest},
+		{name: "ZeroExpiryHasLapsed", run: testApprovalZeroExpiryHasLapsed},
+		{name: "LapsedListedAsPending", run: testApprovalLapsedListedAsPending},
 	}
 }
 
@@ -194,11 +200,11 @@ func testApprovalDecideInvalidStatus(t *testing.T, e *env) {
 	ctx := t.Context()
 	a := pendingApproval(acme, "ap-1", 1, 0)
 	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
-	for _, status := range []store.ApprovalStatus{"", store.ApprovalPending, store.ApprovalConsumed, "maybe"} {
+	for _, status := range []store.ApprovalStatus{"", store.ApprovalPending, store.ApprovalConsumed, "maybe", "APPROVED"} {
 		d := approve(at(10), at(600))
 		d.Status = status
-		if _, err := e.s.DecideApproval(ctx, acme, "ap-1", d); err == nil {
-			t.Errorf("DecideApproval with status %q succeeded, want an error", status)
+		if _, err := e.s.DecideApproval(ctx, acme, "ap-1", d); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("DecideApproval with status %q: error = %v, want one wrapping %v", status, err, store.ErrInvalid)
 		}
 	}
 	equalApproval(t, "Approval after invalid decisions", getApproval(t, e.s, acme, "ap-1"), a)
@@ -373,4 +379,97 @@ func testApprovalPending(t *testing.T, e *env) {
 	ok(t, err, "DecideApproval")
 	_, err = e.s.PendingApproval(ctx, acme, a.Fingerprint, at(11))
 	isErr(t, err, store.ErrNotFound, "PendingApproval of a decided approval")
+}
+
+// Approval ids are unique per tenant: two tenants may use the same one.
+func testApprovalSameIDOtherTenant(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval in acme")
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(globex, "ap-1", 2, 1)), "CreateApproval of the same id in globex")
+	equalApproval(t, "Approval(acme)", getApproval(t, e.s, acme, "ap-1"), pendingApproval(acme, "ap-1", 1, 0))
+	equalApproval(t, "Approval(globex)", getApproval(t, e.s, globex, "ap-1"), pendingApproval(globex, "ap-1", 2, 1))
+
+	_, err := e.s.DecideApproval(ctx, globex, "ap-1", deny(at(10)))
+	ok(t, err, "DecideApproval in globex")
+	if got := getApproval(t, e.s, acme, "ap-1"); got.Status != store.ApprovalPending {
+		t.Fatalf("acme's ap-1 is %s after globex's was denied, want pending", got.Status)
+	}
+}
+
+// Of several approved approvals for one request, the oldest is consumed
+// first.
+func testApprovalConsumeOldest(t *testing.T, e *env) {
+	ctx := t.Context()
+	for _, a := range []struct {
+		id      string
+		created int
+	}{{"ap-a", 20}, {"ap-b", 10}, {"ap-c", 30}} {
+		ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, a.id, 1, a.created)), "CreateApproval")
+		_, err := e.s.DecideApproval(ctx, acme, a.id, approve(at(40), at(600)))
+		ok(t, err, "DecideApproval")
+	}
+	for _, want := range []string{"ap-b", "ap-a", "ap-c"} {
+		got, err := e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(100))
+		ok(t, err, "ConsumeApproval")
+		if got.ID != want {
+			t.Fatalf("ConsumeApproval consumed %s, want the oldest left, %s", got.ID, want)
+		}
+	}
+}
+
+// Of several pending approvals for one request, the oldest live one is
+// returned.
+func testApprovalPendingOldest(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-a", 1, 20)), "CreateApproval")
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-b", 1, 10)), "CreateApproval")
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-c", 1, 30)), "CreateApproval")
+
+	pending := func(now int, want string) {
+		t.Helper()
+		got, err := e.s.PendingApproval(ctx, acme, fingerprint(1), at(now))
+		ok(t, err, "PendingApproval")
+		if got.ID != want {
+			t.Fatalf("PendingApproval at %d = %s, want %s", now, got.ID, want)
+		}
+	}
+	pending(40, "ap-b")
+	_, err := e.s.DecideApproval(ctx, acme, "ap-b", deny(at(41)))
+	ok(t, err, "DecideApproval")
+	pending(42, "ap-a")
+	pending(3620, "ap-c") // ap-a lapsed at 3620
+}
+
+// A zero ExpiresAt means the approval has already lapsed: it cannot be
+// decided and is not pending, though it is listed as pending.
+func testApprovalZeroExpiryHasLapsed(t *testing.T, e *env) {
+	ctx := t.Context()
+	a := pendingApproval(acme, "ap-1", 1, 0)
+	a.ExpiresAt = time.Time{}
+	ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+
+	_, err := e.s.PendingApproval(ctx, acme, a.Fingerprint, at(1))
+	isErr(t, err, store.ErrNotFound, "PendingApproval of an approval with a zero ExpiresAt")
+	_, err = e.s.DecideApproval(ctx, acme, "ap-1", approve(at(1), at(600)))
+	isErr(t, err, store.ErrConflict, "DecideApproval of an approval with a zero ExpiresAt")
+	_, err = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(2))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval of an approval with a zero ExpiresAt")
+	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), a)
+	as, err := e.s.Approvals(ctx, store.ApprovalFilter{Status: store.ApprovalPending})
+	ok(t, err, "Approvals")
+	equalKeys(t, "pending Approvals", approvalKeys(as), []string{"acme/ap-1"})
+}
+
+// The store reads no clock: an approval past its ExpiresAt is still listed
+// as pending.
+func testApprovalLapsedListedAsPending(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(3600), at(7200)))
+	isErr(t, err, store.ErrConflict, "DecideApproval after ExpiresAt")
+	as, err := e.s.Approvals(ctx, store.ApprovalFilter{Tenant: acme, Status: store.ApprovalPending})
+	ok(t, err, "Approvals")
+	if len(as) != 1 || as[0].Status != store.ApprovalPending {
+		t.Fatalf("Approvals = %s, want ap-1 listed as pending", show(as))
+	}
 }

@@ -19,6 +19,7 @@ func revocationCases() []testCase {
 		{name: "RevocationWinsOnSameID", run: testRevocationWinsOnSameID},
 		{name: "TenantsIsolated", run: testBlocksTenantsIsolated},
 		{name: "ReRevokeKeepsLaterExpiry", run: testReRevokeKeepsLaterExpiry},
+		{name: "ReRevokeKeepsFirstReason", run: testReRevokeKeepsFirstReason},
 		{name: "BlocksOrder", run: testBlocksOrder},
 		{name: "Prune", run: testPrune},
 		{name: "PruneNothing", run: testPruneNothing},
@@ -160,6 +161,26 @@ func testReRevokeKeepsLaterExpiry(t *testing.T, e *env) {
 			t.Fatalf("step %d: Blocked ExpiresAt %v, want %v", i, got.ExpiresAt, step.want)
 		}
 	}
+}
+
+// A repeated revocation keeps the first Reason and CreatedAt, and the
+// later ExpiresAt.
+func testReRevokeKeepsFirstReason(t *testing.T, e *env) {
+	ctx := t.Context()
+	first := store.Block{Tenant: acme, ID: "tok-1", Reason: "leaked", CreatedAt: at(10), ExpiresAt: at(100)}
+	ok(t, e.s.Revoke(ctx, first), "Revoke")
+	ok(t, e.s.Revoke(ctx, store.Block{Tenant: acme, ID: "tok-1", Reason: "again", CreatedAt: at(20), ExpiresAt: at(200)}), "Revoke again")
+	ok(t, e.s.Revoke(ctx, store.Block{Tenant: acme, ID: "tok-1", Reason: "earlier", CreatedAt: at(5), ExpiresAt: at(50)}), "Revoke a third time")
+
+	want := first
+	want.Kind = store.Revoked
+	want.ExpiresAt = at(200)
+	bs := listBlocks(t, e.s, acme)
+	if len(bs) != 1 {
+		t.Fatalf("Blocks = %q, want one block", blockKeys(bs))
+	}
+	equalBlock(t, "Blocks[0]", bs[0], want)
+	equalBlock(t, "Blocked", blocked(t, e.s, acme, []string{"tok-1"}, "tok-1", store.Revoked), want)
 }
 
 func testBlocksOrder(t *testing.T, e *env) {

@@ -22,6 +22,8 @@ func concurrencyCases() []testCase {
 		{name: "Blocks", run: testConcurrentBlocks},
 		{name: "CreateApprovals", run: testConcurrentCreateApprovals},
 		{name: "AppendAudit", run: testConcurrentAppendAudit},
+		{name: "AppendAuditChains", run: testConcurrentAppendAuditChains},
+		{name: "CreateKeys", run: testConcurrentCreateKeys},
 		{name: "MixedWriters", run: testConcurrentMixedWriters},
 		{name: "ReadsDuringWrites", run: testConcurrentReadsDuringWrites},
 	}
@@ -85,12 +87,12 @@ func testConcurrentCreateApprovals(t *testing.T, e *env) {
 	}
 }
 
-// appendNext appends rec at the sequence number after the head, retrying
-// while other writers win the race for it.
+// appendNext appends rec at the sequence number after the head of its
+// chain, retrying while other writers win the race for it.
 func appendNext(t *testing.T, s store.Store, rec store.AuditRecord) error {
 	for range 10_000 {
 		rec.Seq = 1
-		head, err := s.AuditHead(t.Context())
+		head, err := s.AuditHead(t.Context(), rec.Chain)
 		switch {
 		case err == nil:
 			rec.Seq = head.Seq + 1
@@ -105,7 +107,8 @@ func appendNext(t *testing.T, s store.Store, rec store.AuditRecord) error {
 	return errors.New("storetest: gave up appending after 10000 conflicts")
 }
 
-// writerRecord returns the i-th record of writer g, with Seq unset.
+// writerRecord returns the i-th record of writer g in chain alpha, with
+// Seq unset.
 func writerRecord(g, i int) store.AuditRecord {
 	r := record(0)
 	r.AgentID = fmt.Sprint("writer-", g)
@@ -139,6 +142,60 @@ func testConcurrentAppendAudit(t *testing.T, e *env) {
 		}
 	})
 	checkWriterRecords(t, queryAudit(t, e.s, store.AuditQuery{}))
+}
+
+// Writers on their own chains never conflict: each chain continues from
+// its own head, whatever the others do.
+func testConcurrentAppendAuditChains(t *testing.T, e *env) {
+	ctx := t.Context()
+	chain := func(g int) string { return fmt.Sprint("writer", string(rune('a'+g))) }
+	each(func(g, i int) {
+		if err := e.s.AppendAudit(ctx, chainRecords(chain(g), uint64(i+1), uint64(i+1))); err != nil {
+			t.Errorf("AppendAudit %s/%d: %v", chain(g), i+1, err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	var want []store.AuditRecord
+	for g := range goroutines {
+		recs := chainRecords(chain(g), 1, perWorker)
+		equalRecords(t, "QueryAudit of "+chain(g), queryAudit(t, e.s, store.AuditQuery{Chain: chain(g)}), recs)
+		equalRecords(t, "AuditHead of "+chain(g), []store.AuditRecord{auditHead(t, e.s, chain(g))}, recs[perWorker-1:])
+		want = append(want, recs...)
+	}
+	equalKeys(t, "QueryAudit{}", positions(queryAudit(t, e.s, store.AuditQuery{})), positions(want))
+}
+
+// Of writers racing to create keys with one hash, exactly one wins.
+func testConcurrentCreateKeys(t *testing.T, e *env) {
+	ctx := t.Context()
+	errs := make([]error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			errs[g] = e.s.CreateKey(ctx, apiKey(acme, fmt.Sprint("key-", g), 1, g))
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for g, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("writers %d and %d both created a key with one hash", winner, g)
+		case err == nil:
+			winner = g
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("writer %d: error = %v, want one wrapping %v", g, err, store.ErrConflict)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer created the key")
+	}
+	got, err := e.s.KeyByHash(ctx, keyHash(1))
+	ok(t, err, "KeyByHash")
+	equalKey(t, "KeyByHash", got, apiKey(acme, fmt.Sprint("key-", winner), 1, winner))
+	equalKeys(t, "Keys", keyIDs(listKeys(t, e.s, acme)), []string{fmt.Sprint("acme/key-", winner)})
 }
 
 func testConcurrentMixedWriters(t *testing.T, e *env) {

@@ -17,6 +17,20 @@ func copyCases() []testCase {
 		{name: "AuditIn", run: testCopyAuditIn},
 		{name: "AuditOut", run: testCopyAuditOut},
 		{name: "BlocksOut", run: testCopyBlocksOut},
+		{name: "KeyIn", run: testCopyKeyIn},
+		{name: "KeyOut", run: testCopyKeyOut},
+		{name: "HopInOut", run: testCopyHopInOut},
+	}
+}
+
+// scribbleKey overwrites k's slices in place and appends to them, as a
+// careless caller might.
+func scribbleKey(k store.Key) {
+	for _, s := range [][]string{k.Roles, k.AllowedIPs, k.Caveats} {
+		for i := range s {
+			s[i] = "forged"
+		}
+		_ = append(s, "appended")
 	}
 }
 
@@ -120,7 +134,7 @@ func testCopyAuditOut(t *testing.T, e *env) {
 	for _, r := range queryAudit(t, e.s, store.AuditQuery{}) {
 		scribbleRecord(r)
 	}
-	head, err := e.s.AuditHead(t.Context())
+	head, err := e.s.AuditHead(t.Context(), alpha)
 	ok(t, err, "AuditHead")
 	scribbleRecord(head)
 	equalRecords(t, "QueryAudit after changing results", queryAudit(t, e.s, store.AuditQuery{}), records(1, 2))
@@ -134,4 +148,77 @@ func testCopyBlocksOut(t *testing.T, e *env) {
 	want.Kind = store.Revoked
 	equalBlock(t, "Blocks after changing a result", listBlocks(t, e.s, acme)[0], want)
 	equalBlock(t, "Blocked after changing a result", blocked(t, e.s, acme, []string{"x"}, "x", store.Revoked), want)
+}
+
+func testCopyKeyIn(t *testing.T, e *env) {
+	k := apiKey(acme, "key-1", 1, 0)
+	ok(t, e.s.CreateKey(t.Context(), k), "CreateKey")
+	scribbleKey(k)
+	want := apiKey(acme, "key-1", 1, 0)
+	equalKey(t, "Key after the input was changed", getKey(t, e.s, acme, "key-1"), want)
+	got, err := e.s.KeyByHash(t.Context(), keyHash(1))
+	ok(t, err, "KeyByHash")
+	equalKey(t, "KeyByHash after the input was changed", got, want)
+}
+
+// Results of Key, KeyByHash and Keys share nothing with the store, nor
+// with each other: a change to one, even one that appends to its slices
+// within their capacity, shows in no other.
+func testCopyKeyOut(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateKey(ctx, apiKey(acme, "key-1", 1, 0)), "CreateKey")
+	ok(t, e.s.CreateKey(ctx, apiKey(acme, "key-2", 2, 1)), "CreateKey")
+	unchanged := func(what string) {
+		t.Helper()
+		want1, want2 := apiKey(acme, "key-1", 1, 0), apiKey(acme, "key-2", 2, 1)
+		equalKey(t, "Key after changing the result of "+what, getKey(t, e.s, acme, "key-1"), want1)
+		got, err := e.s.KeyByHash(ctx, keyHash(1))
+		ok(t, err, "KeyByHash")
+		equalKey(t, "KeyByHash after changing the result of "+what, got, want1)
+		ks := listKeys(t, e.s, acme)
+		if len(ks) != 2 {
+			t.Fatalf("Keys = %q, want two keys", keyIDs(ks))
+		}
+		equalKey(t, "Keys[0] after changing the result of "+what, ks[0], want1)
+		equalKey(t, "Keys[1] after changing the result of "+what, ks[1], want2)
+	}
+
+	scribbleKey(getKey(t, e.s, acme, "key-1"))
+	unchanged("Key")
+	got, err := e.s.KeyByHash(ctx, keyHash(1))
+	ok(t, err, "KeyByHash")
+	scribbleKey(got)
+	got.Hash[0] ^= 0xff
+	unchanged("KeyByHash")
+	ks := listKeys(t, e.s, acme)
+	for _, k := range ks {
+		scribbleKey(k)
+	}
+	ks[0].Name = "changed"
+	unchanged("Keys")
+
+	// Appending to a result's slice does not change another result.
+	a := getKey(t, e.s, acme, "key-1")
+	b := getKey(t, e.s, acme, "key-1")
+	a.Roles = append(a.Roles, "admin")
+	a.AllowedIPs = append(a.AllowedIPs[:1], "0.0.0.0/0")
+	equalKey(t, "a result after appending to another", b, apiKey(acme, "key-1", 1, 0))
+}
+
+func testCopyHopInOut(t *testing.T, e *env) {
+	ctx := t.Context()
+	h := hop(acme, "hop-1", "", "tok-1", "key-1", 0)
+	ok(t, e.s.CreateHop(ctx, h), "CreateHop")
+	for i := range h.Caveats {
+		h.Caveats[i] = "forged"
+	}
+	want := hop(acme, "hop-1", "", "tok-1", "key-1", 0)
+	equalHop(t, "Hops after the input was changed", listHops(t, e.s, store.HopFilter{Tenant: acme})[0], want)
+
+	got := listHops(t, e.s, store.HopFilter{Tenant: acme})
+	for i := range got[0].Caveats {
+		got[0].Caveats[i] = "forged"
+	}
+	got[0].TokenID = "tok-9"
+	equalHop(t, "Hops after changing a result", listHops(t, e.s, store.HopFilter{Tenant: acme})[0], want)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -26,8 +27,24 @@ const (
 	globex = "globex"
 )
 
+// Audit chains used by the cases. Their names are lowercase letters only,
+// so that every collation a database may use orders them as Go does.
+const (
+	alpha   = "alpha"
+	bravo   = "bravo"
+	charlie = "charlie"
+)
+
 // fingerprint returns a distinct hex SHA-256-shaped fingerprint for n.
 func fingerprint(n int) string { return fmt.Sprintf("%064x", n) }
+
+// recordID returns the decision id of record seq of chain: decisionID(seq)
+// with the first bytes of the chain's name where the timestamp would be.
+func recordID(chain string, seq uint64) store.DecisionID {
+	id := decisionID(seq)
+	copy(id[:6], chain)
+	return id
+}
 
 // decisionID returns a distinct decision id for n.
 func decisionID(n uint64) store.DecisionID {
@@ -75,11 +92,20 @@ func policy(tenant, body string) store.PolicyDoc {
 	return store.PolicyDoc{Tenant: tenant, Format: "cedar", Body: []byte(body), UpdatedAt: at(0)}
 }
 
-// record returns a fresh audit record with sequence number seq.
-func record(seq uint64) store.AuditRecord {
+// record returns a fresh audit record of chain alpha with sequence number
+// seq.
+func record(seq uint64) store.AuditRecord { return chainRecord(alpha, seq) }
+
+// records returns fresh records of chain alpha with Seq from through to.
+func records(from, to uint64) []store.AuditRecord { return chainRecords(alpha, from, to) }
+
+// chainRecord returns a fresh audit record of chain with sequence number
+// seq. Records of different chains differ in their decision ids.
+func chainRecord(chain string, seq uint64) store.AuditRecord {
 	return store.AuditRecord{
+		Chain:        chain,
 		Seq:          seq,
-		ID:           decisionID(seq),
+		ID:           recordID(chain, seq),
 		Time:         at(int(seq)),
 		Tenant:       acme,
 		AgentID:      "agent-1",
@@ -99,13 +125,51 @@ func record(seq uint64) store.AuditRecord {
 	}
 }
 
-// records returns fresh records with Seq from through to.
-func records(from, to uint64) []store.AuditRecord {
+// chainRecords returns fresh records of chain with Seq from through to.
+func chainRecords(chain string, from, to uint64) []store.AuditRecord {
 	var out []store.AuditRecord
 	for seq := from; seq <= to; seq++ {
-		out = append(out, record(seq))
+		out = append(out, chainRecord(chain, seq))
 	}
 	return out
+}
+
+// secret returns the n-th API key secret of the cases, and keyHash its
+// SHA-256.
+func secret(n int) string { return fmt.Sprint("storetest-secret-", n) }
+
+func keyHash(n int) [32]byte { return sha256.Sum256([]byte(secret(n))) }
+
+// apiKey returns a fresh key, with its own slices, whose hash is
+// keyHash(n).
+func apiKey(tenant, id string, n, created int) store.Key {
+	return store.Key{
+		ID:         id,
+		Tenant:     tenant,
+		AgentID:    "agent-1",
+		Hash:       keyHash(n),
+		Name:       "key " + id,
+		Roles:      []string{"agent", "approver"},
+		AllowedIPs: []string{"10.0.0.0/8", "2001:db8::/32"},
+		Caveats:    []string{"tool = files.read", "resource prefix file/"},
+		CreatedAt:  at(created),
+		ExpiresAt:  at(created + 86400),
+	}
+}
+
+// hop returns a fresh delegation hop, with its own slice.
+func hop(tenant, id, parent, token, key string, created int) store.Hop {
+	return store.Hop{
+		ID:        id,
+		Tenant:    tenant,
+		Parent:    parent,
+		TokenID:   token,
+		KeyID:     key,
+		AgentID:   "agent-2",
+		Caveats:   []string{"tool = files.read", "expires " + at(created+600).Format(time.RFC3339)},
+		CreatedAt: at(created),
+		ExpiresAt: at(created + 600),
+	}
 }
 
 // ok fails the case now when err is not nil.
@@ -114,6 +178,17 @@ func ok(t *testing.T, err error, what string) {
 	if err != nil {
 		t.Fatalf("%s: unexpected error: %v", what, err)
 	}
+}
+
+// isErrOneOf fails the case now unless err wraps one of targets.
+func isErrOneOf(t *testing.T, err error, what string, targets ...error) {
+	t.Helper()
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return
+		}
+	}
+	t.Fatalf("%s: error = %v, want one wrapping one of %v", what, err, targets)
 }
 
 // isErr fails the case now unless err wraps target.
@@ -165,6 +240,40 @@ func normRecord(r store.AuditRecord) store.AuditRecord {
 	return r
 }
 
+func normKey(k store.Key) store.Key {
+	if len(k.Roles) == 0 {
+		k.Roles = nil
+	}
+	if len(k.AllowedIPs) == 0 {
+		k.AllowedIPs = nil
+	}
+	if len(k.Caveats) == 0 {
+		k.Caveats = nil
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	k.ExpiresAt = k.ExpiresAt.UTC()
+	return k
+}
+
+func normHop(h store.Hop) store.Hop {
+	if len(h.Caveats) == 0 {
+		h.Caveats = nil
+	}
+	h.CreatedAt = h.CreatedAt.UTC()
+	h.ExpiresAt = h.ExpiresAt.UTC()
+	return h
+}
+
+func equalKey(t *testing.T, what string, got, want store.Key) {
+	t.Helper()
+	equal(t, what, normKey(got), normKey(want))
+}
+
+func equalHop(t *testing.T, what string, got, want store.Hop) {
+	t.Helper()
+	equal(t, what, normHop(got), normHop(want))
+}
+
 func equalBlock(t *testing.T, what string, got, want store.Block) {
 	t.Helper()
 	equal(t, what, normBlock(got), normBlock(want))
@@ -183,7 +292,7 @@ func equalPolicy(t *testing.T, what string, got, want store.PolicyDoc) {
 func equalRecords(t *testing.T, what string, got, want []store.AuditRecord) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Errorf("%s: got %d records (seq %v), want %d (seq %v)", what, len(got), seqs(got), len(want), seqs(want))
+		t.Errorf("%s: got %d records %v, want %d %v", what, len(got), positions(got), len(want), positions(want))
 		return
 	}
 	for i := range got {
@@ -207,6 +316,15 @@ func show(v any) string {
 	return string(b)
 }
 
+// positions returns "chain/seq" for each record, in order.
+func positions(recs []store.AuditRecord) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%s/%d", r.Chain, r.Seq)
+	}
+	return out
+}
+
 func seqs(recs []store.AuditRecord) []uint64 {
 	out := make([]uint64, len(recs))
 	for i, r := range recs {
@@ -220,6 +338,24 @@ func blockKeys(bs []store.Block) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
 		out[i] = b.Tenant + "/" + b.ID + "/" + b.Kind.String()
+	}
+	return out
+}
+
+// keyIDs returns "tenant/id" for each key, in order.
+func keyIDs(ks []store.Key) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.Tenant + "/" + k.ID
+	}
+	return out
+}
+
+// hopIDs returns "tenant/id" for each hop, in order.
+func hopIDs(hs []store.Hop) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Tenant + "/" + h.ID
 	}
 	return out
 }
@@ -280,6 +416,34 @@ func getApproval(t *testing.T, s store.Store, tenant, id string) store.Approval 
 	a, err := s.Approval(t.Context(), tenant, id)
 	ok(t, err, "Approval")
 	return a
+}
+
+func getKey(t *testing.T, s store.Store, tenant, id string) store.Key {
+	t.Helper()
+	k, err := s.Key(t.Context(), tenant, id)
+	ok(t, err, "Key")
+	return k
+}
+
+func listKeys(t *testing.T, s store.Store, tenant string) []store.Key {
+	t.Helper()
+	ks, err := s.Keys(t.Context(), tenant)
+	ok(t, err, "Keys")
+	return ks
+}
+
+func listHops(t *testing.T, s store.Store, f store.HopFilter) []store.Hop {
+	t.Helper()
+	hs, err := s.Hops(t.Context(), f)
+	ok(t, err, "Hops")
+	return hs
+}
+
+func auditHead(t *testing.T, s store.Store, chain string) store.AuditRecord {
+	t.Helper()
+	r, err := s.AuditHead(t.Context(), chain)
+	ok(t, err, "AuditHead "+chain)
+	return r
 }
 
 func queryAudit(t *testing.T, s store.Store, q store.AuditQuery) []store.AuditRecord {

@@ -83,18 +83,41 @@ func calls() []call {
 			return s.AppendAudit(ctx, records(2, 2))
 		}},
 		{"AuditHead", func(ctx context.Context, s store.Store) error {
-			_, err := s.AuditHead(ctx)
+			_, err := s.AuditHead(ctx, alpha)
 			return err
 		}},
 		{"QueryAudit", func(ctx context.Context, s store.Store) error {
 			_, err := s.QueryAudit(ctx, store.AuditQuery{})
 			return err
 		}},
+		{"CreateKey", func(ctx context.Context, s store.Store) error {
+			return s.CreateKey(ctx, apiKey(acme, "key-new", 2, 1))
+		}},
+		{"KeyByHash", func(ctx context.Context, s store.Store) error {
+			_, err := s.KeyByHash(ctx, keyHash(1))
+			return err
+		}},
+		{"Key", func(ctx context.Context, s store.Store) error {
+			_, err := s.Key(ctx, acme, "key-1")
+			return err
+		}},
+		{"Keys", func(ctx context.Context, s store.Store) error {
+			_, err := s.Keys(ctx, acme)
+			return err
+		}},
+		{"CreateHop", func(ctx context.Context, s store.Store) error {
+			return s.CreateHop(ctx, hop(acme, "hop-new", "hop-1", "tok-1", "key-1", 1))
+		}},
+		{"Hops", func(ctx context.Context, s store.Store) error {
+			_, err := s.Hops(ctx, store.HopFilter{Tenant: acme})
+			return err
+		}},
 	}
 }
 
 // seed stores what calls expects: a suspension, an expiring revocation, a
-// pending and an approved approval, a policy and one audit record.
+// pending and an approved approval, a policy, one audit record in each of
+// two chains, a key and a hop.
 func seed(t *testing.T, s store.Store) {
 	t.Helper()
 	ctx := t.Context()
@@ -109,6 +132,9 @@ func seed(t *testing.T, s store.Store) {
 	_, err = s.PutPolicy(ctx, policy(acme, "v1"), 0)
 	ok(t, err, "PutPolicy")
 	ok(t, s.AppendAudit(ctx, records(1, 1)), "AppendAudit")
+	ok(t, s.AppendAudit(ctx, chainRecords(bravo, 1, 1)), "AppendAudit")
+	ok(t, s.CreateKey(ctx, apiKey(acme, "key-1", 1, 0)), "CreateKey")
+	ok(t, s.CreateHop(ctx, hop(acme, "hop-1", "", "tok-1", "key-1", 0)), "CreateHop")
 }
 
 // contents is everything a store holds, as far as its methods show.
@@ -117,6 +143,8 @@ type contents struct {
 	Approvals []store.Approval
 	Policy    store.PolicyDoc
 	Audit     []store.AuditRecord
+	Keys      []store.Key
+	Hops      []store.Hop
 }
 
 func dump(t *testing.T, s store.Store) contents {
@@ -135,6 +163,12 @@ func dump(t *testing.T, s store.Store) contents {
 	c.Policy = normPolicy(p)
 	for _, r := range queryAudit(t, s, store.AuditQuery{}) {
 		c.Audit = append(c.Audit, normRecord(r))
+	}
+	for _, k := range listKeys(t, s, acme) {
+		c.Keys = append(c.Keys, normKey(k))
+	}
+	for _, h := range listHops(t, s, store.HopFilter{Tenant: acme}) {
+		c.Hops = append(c.Hops, normHop(h))
 	}
 	return c
 }

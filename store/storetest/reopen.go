@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/agenttrust/agenttrust/store"
@@ -14,6 +15,9 @@ func reopenCases() []testCase {
 		{name: "Approvals", reopen: true, run: testReopenApprovals},
 		{name: "Policies", reopen: true, run: testReopenPolicies},
 		{name: "AuditChain", reopen: true, run: testReopenAuditChain},
+		{name: "AuditChains", reopen: true, run: testReopenAuditChains},
+		{name: "Keys", reopen: true, run: testReopenKeys},
+		{name: "Hops", reopen: true, run: testReopenHops},
 	}
 }
 
@@ -88,13 +92,67 @@ func testReopenAuditChain(t *testing.T, e *env) {
 	ok(t, e.s.AppendAudit(ctx, records(1, 3)), "AppendAudit")
 
 	e.reopen(t)
-	head, err := e.s.AuditHead(ctx)
-	ok(t, err, "AuditHead after reopen")
-	equalRecords(t, "AuditHead after reopen", []store.AuditRecord{head}, records(3, 3))
+	equalRecords(t, "AuditHead after reopen", []store.AuditRecord{auditHead(t, e.s, alpha)}, records(3, 3))
 	isErr(t, e.s.AppendAudit(ctx, records(3, 3)), store.ErrConflict, "AppendAudit repeating the head after reopen")
 	isErr(t, e.s.AppendAudit(ctx, records(5, 5)), store.ErrConflict, "AppendAudit with a gap after reopen")
 	ok(t, e.s.AppendAudit(ctx, records(4, 5)), "AppendAudit after reopen")
 
 	e.reopen(t)
 	equalRecords(t, "QueryAudit after reopen", queryAudit(t, e.s, store.AuditQuery{}), records(1, 5))
+}
+
+// Each chain continues from its own head after a reopen.
+func testReopenAuditChains(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.AppendAudit(ctx, chainRecords(alpha, 1, 2)), "AppendAudit alpha")
+	ok(t, e.s.AppendAudit(ctx, chainRecords(bravo, 1, 3)), "AppendAudit bravo")
+	ok(t, e.s.AppendAudit(ctx, chainRecords(alpha, 3, 3)), "AppendAudit alpha")
+
+	e.reopen(t)
+	equalRecords(t, "AuditHead alpha after reopen", []store.AuditRecord{auditHead(t, e.s, alpha)}, chainRecords(alpha, 3, 3))
+	equalRecords(t, "AuditHead bravo after reopen", []store.AuditRecord{auditHead(t, e.s, bravo)}, chainRecords(bravo, 3, 3))
+	_, err := e.s.AuditHead(ctx, charlie)
+	isErr(t, err, store.ErrNotFound, "AuditHead of a chain without records after reopen")
+	isErr(t, e.s.AppendAudit(ctx, chainRecords(bravo, 3, 3)), store.ErrConflict, "AppendAudit repeating bravo's head after reopen")
+	isErr(t, e.s.AppendAudit(ctx, chainRecords(alpha, 5, 5)), store.ErrConflict, "AppendAudit with a gap in alpha after reopen")
+	isErr(t, e.s.AppendAudit(ctx, []store.AuditRecord{chainRecord(alpha, 4), chainRecord(bravo, 4)}), store.ErrConflict,
+		"AppendAudit mixing chains after reopen")
+	ok(t, e.s.AppendAudit(ctx, chainRecords(bravo, 4, 4)), "AppendAudit bravo after reopen")
+	ok(t, e.s.AppendAudit(ctx, chainRecords(alpha, 4, 5)), "AppendAudit alpha after reopen")
+	ok(t, e.s.AppendAudit(ctx, chainRecords(charlie, 1, 1)), "AppendAudit charlie after reopen")
+
+	e.reopen(t)
+	equalRecords(t, "QueryAudit after reopen", queryAudit(t, e.s, store.AuditQuery{}),
+		slices.Concat(chainRecords(alpha, 1, 5), chainRecords(bravo, 1, 4), chainRecords(charlie, 1, 1)))
+}
+
+func testReopenKeys(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateKey(ctx, apiKey(acme, "key-1", 1, 0)), "CreateKey")
+	ok(t, e.s.CreateKey(ctx, apiKey(globex, "key-2", 2, 1)), "CreateKey")
+
+	e.reopen(t)
+	got, err := e.s.KeyByHash(ctx, keyHash(2))
+	ok(t, err, "KeyByHash after reopen")
+	equalKey(t, "KeyByHash after reopen", got, apiKey(globex, "key-2", 2, 1))
+	equalKey(t, "Key after reopen", getKey(t, e.s, acme, "key-1"), apiKey(acme, "key-1", 1, 0))
+	equalKeys(t, "Keys after reopen", keyIDs(listKeys(t, e.s, acme)), []string{"acme/key-1"})
+	isErr(t, e.s.CreateKey(ctx, apiKey(acme, "key-1", 3, 2)), store.ErrConflict, "CreateKey of an existing id after reopen")
+	isErr(t, e.s.CreateKey(ctx, apiKey(acme, "key-3", 2, 2)), store.ErrConflict, "CreateKey of an existing hash after reopen")
+	ok(t, e.s.CreateKey(ctx, apiKey(acme, "key-3", 3, 2)), "CreateKey after reopen")
+}
+
+func testReopenHops(t *testing.T, e *env) {
+	ctx := t.Context()
+	ok(t, e.s.CreateHop(ctx, hop(acme, "hop-1", "", "tok-1", "key-1", 0)), "CreateHop")
+	ok(t, e.s.CreateHop(ctx, hop(acme, "hop-2", "hop-1", "tok-1", "key-1", 1)), "CreateHop")
+
+	e.reopen(t)
+	hs := listHops(t, e.s, store.HopFilter{Tenant: acme, TokenID: "tok-1"})
+	if len(hs) != 2 {
+		t.Fatalf("Hops after reopen = %q, want two hops", hopIDs(hs))
+	}
+	equalHop(t, "Hops[0] after reopen", hs[0], hop(acme, "hop-1", "", "tok-1", "key-1", 0))
+	equalHop(t, "Hops[1] after reopen", hs[1], hop(acme, "hop-2", "hop-1", "tok-1", "key-1", 1))
+	isErr(t, e.s.CreateHop(ctx, hop(acme, "hop-2", "", "tok-2", "key-1", 2)), store.ErrConflict, "CreateHop of an existing id after reopen")
 }

@@ -23,7 +23,8 @@ func WithReopen(reopen func(t *testing.T, s store.Store) store.Store) Option {
 
 // Run runs every conformance case as a subtest of t, each on a fresh store
 // from newStore. Run closes each store when its case ends; newStore may
-// register more cleanup with t.Cleanup. Run fails t when no case ran (none
+// register more cleanup with t.Cleanup. The Watch cases run when the store
+// implements store.Watcher and are skipped otherwise. Run fails t when no case ran (none
 // matched -run, or all were skipped): a backend that cannot run, such as a
 // database that is not reachable, should skip t before calling Run.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) {
@@ -80,10 +81,14 @@ func groups() []group {
 		{"Approvals", approvalCases()},
 		{"Policies", policyCases()},
 		{"Audit", auditCases()},
+		{"Keys", keyCases()},
+		{"Hops", hopCases()},
+		{"Invalid", invalidCases()},
 		{"Copies", copyCases()},
 		{"Lifecycle", lifecycleCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Reopen", reopenCases()},
+		{"Watch", watchCases()},
 	}
 }
 

@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,16 +21,25 @@ import (
 // closing a database connection does.
 func TestReopen(t *testing.T) {
 	storetest.Run(t,
-		func(*testing.T) store.Store { return &handle{data: memory.New()} },
+		func(*testing.T) store.Store { return newHandle(memory.New()) },
 		storetest.WithReopen(func(t *testing.T, s store.Store) store.Store {
 			h := s.(*handle)
 			if err := h.Close(); err != nil {
 				t.Fatalf("close before reopen: %v", err)
 			}
-			return &handle{data: h.data}
+			return newHandle(h.data)
 		}),
 	)
 }
+
+// TestWithoutWatcher runs the suite on a store that does not implement
+// store.Watcher: the Watch cases are skipped, the others pass.
+func TestWithoutWatcher(t *testing.T) {
+	storetest.Run(t, func(*testing.T) store.Store { return plain{memory.New()} })
+}
+
+// plain hides every method of the memory store but those of store.Store.
+type plain struct{ store.Store }
 
 // TestRunFailsWithoutCases runs itself in a child process where -test.run
 // matches no case, and checks that Run failed there.
@@ -46,13 +56,25 @@ func TestRunFailsWithoutCases(t *testing.T) {
 	}
 }
 
-// handle is a store.Store over data that outlives it.
+// handle is a store.Store and store.Watcher over data that outlives it.
 type handle struct {
 	data   *memory.Store
 	closed atomic.Bool
+	// done ends the handle's Watches when it is closed.
+	done   context.Context
+	cancel context.CancelFunc
 }
 
-var _ store.Store = (*handle)(nil)
+func newHandle(data *memory.Store) *handle {
+	h := &handle{data: data}
+	h.done, h.cancel = context.WithCancel(context.Background())
+	return h
+}
+
+var (
+	_ store.Store   = (*handle)(nil)
+	_ store.Watcher = (*handle)(nil)
+)
 
 func (h *handle) check(op string) error {
 	if h.closed.Load() {
@@ -65,7 +87,33 @@ func (h *handle) Close() error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return fmt.Errorf("handle: close: %w", store.ErrClosed)
 	}
+	h.cancel()
 	return nil
+}
+
+// errHandleClosed is the cause of the end of a Watch by Close.
+var errHandleClosed = errors.New("handle closed")
+
+func (h *handle) Watch(ctx context.Context, fn func(store.Change)) error {
+	if err := h.check("watch"); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(h.done, func() { cancel(errHandleClosed) })
+	defer stop()
+	err := h.data.Watch(ctx, fn)
+	if context.Cause(ctx) == errHandleClosed {
+		return fmt.Errorf("handle: watch: %w", store.ErrClosed)
+	}
+	return err
+}
+
+func (h *handle) Mark(ctx context.Context, token string) error {
+	if err := h.check("mark"); err != nil {
+		return err
+	}
+	return h.data.Mark(ctx, token)
 }
 
 func (h *handle) Suspend(ctx context.Context, b store.Block) error {
@@ -173,11 +221,11 @@ func (h *handle) AppendAudit(ctx context.Context, recs []store.AuditRecord) erro
 	return h.data.AppendAudit(ctx, recs)
 }
 
-func (h *handle) AuditHead(ctx context.Context) (store.AuditRecord, error) {
+func (h *handle) AuditHead(ctx context.Context, chain string) (store.AuditRecord, error) {
 	if err := h.check("audit head"); err != nil {
 		return store.AuditRecord{}, err
 	}
-	return h.data.AuditHead(ctx)
+	return h.data.AuditHead(ctx, chain)
 }
 
 func (h *handle) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error) {
@@ -185,4 +233,46 @@ func (h *handle) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Au
 		return nil, err
 	}
 	return h.data.QueryAudit(ctx, q)
+}
+
+func (h *handle) CreateKey(ctx context.Context, k store.Key) error {
+	if err := h.check("create key"); err != nil {
+		return err
+	}
+	return h.data.CreateKey(ctx, k)
+}
+
+func (h *handle) KeyByHash(ctx context.Context, hash [32]byte) (store.Key, error) {
+	if err := h.check("key by hash"); err != nil {
+		return store.Key{}, err
+	}
+	return h.data.KeyByHash(ctx, hash)
+}
+
+func (h *handle) Key(ctx context.Context, tenant, id string) (store.Key, error) {
+	if err := h.check("key"); err != nil {
+		return store.Key{}, err
+	}
+	return h.data.Key(ctx, tenant, id)
+}
+
+func (h *handle) Keys(ctx context.Context, tenant string) ([]store.Key, error) {
+	if err := h.check("keys"); err != nil {
+		return nil, err
+	}
+	return h.data.Keys(ctx, tenant)
+}
+
+func (h *handle) CreateHop(ctx context.Context, hp store.Hop) error {
+	if err := h.check("create hop"); err != nil {
+		return err
+	}
+	return h.data.CreateHop(ctx, hp)
+}
+
+func (h *handle) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop, error) {
+	if err := h.check("hops"); err != nil {
+		return nil, err
+	}
+	return h.data.Hops(ctx, f)
 }

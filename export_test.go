@@ -1,0 +1,34 @@
+package agenttrust
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+
+	"github.com/agenttrust/agenttrust/internal/mac"
+)
+
+// DisableTokenCache makes every check verify its token from scratch, for
+// benchmarks of a token seen for the first time.
+func DisableTokenCache(c *Client) { c.tokenCacheOff = true }
+
+// TokenRootKey exposes the root key derivation for interoperability tests.
+func TokenRootKey(c *Client, masterKeyID, tokenID string) [sha256.Size]byte {
+	return c.keyring.byID[masterKeyID].rootKey(tokenID)
+}
+
+// ForceHopForTest adds a hop caveat without Attenuate's depth check, as an
+// attacker's own tool could.
+func ForceHopForTest(tok string) string {
+	raw, err := b64.DecodeString(tok[len(TokenPrefix):])
+	if err != nil {
+		panic(err)
+	}
+	out, err := mac.Attenuate(nil, raw, nil, []byte("hop = hop_forced"))
+	if err != nil {
+		panic(err)
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out)
+}
+
+// CurrentMasterKeyID names the master key that mints.
+func CurrentMasterKeyID(c *Client) string { return c.keyring.current.id }

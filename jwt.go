@@ -1,0 +1,250 @@
+package agenttrust
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/agenttrust/agenttrust/internal/cond"
+)
+
+// SigningKey signs the JWT form of tokens with Ed25519. ID is the JWT
+// "kid". It redacts its private half when printed, logged or marshalled.
+type SigningKey struct {
+	ID      string
+	Private ed25519.PrivateKey
+}
+
+func (k SigningKey) String() string { return "SigningKey{" + k.ID + ", [redacted]}" }
+
+// GoString implements fmt.GoStringer without the private key.
+func (k SigningKey) GoString() string { return k.String() }
+
+// LogValue implements slog.LogValuer without the private key.
+func (k SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// MarshalJSON encodes only the id.
+func (k SigningKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
+
+// WithSigningKeys sets the JWT signing keys; the first signs, all verify
+// and appear in JWKS. Without it a client makes a random key of its own.
+func WithSigningKeys(keys ...SigningKey) Option {
+	return func(c *config) { c.signingKeys = append(c.signingKeys, keys...) }
+}
+
+// WithJWTIssuer sets the "iss" of JWTs this client mints and requires of
+// JWTs it verifies (default "agenttrust").
+func WithJWTIssuer(iss string) Option { return func(c *config) { c.issuer = iss } }
+
+// WithJWTAudience sets the audiences this client accepts in a JWT's "aud"
+// (default: the issuer). A resource server names its own URI (RFC 8707).
+func WithJWTAudience(aud ...string) Option {
+	return func(c *config) { c.audiences = append(c.audiences, aud...) }
+}
+
+// jwtLeeway is the clock skew tolerated on exp, nbf and iat.
+const jwtLeeway = 5 * time.Second
+
+type signingKeys struct {
+	current SigningKey
+	public  map[string]ed25519.PublicKey
+	order   []string
+}
+
+func newSigningKeys(keys []SigningKey, r io.Reader, newID func(string) (string, error)) (*signingKeys, error) {
+	if len(keys) == 0 {
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := io.ReadFull(r, seed); err != nil {
+			return nil, fmt.Errorf("%w: read random source: %w", ErrInvalidConfig, err)
+		}
+		id, err := newID("sk_")
+		if err != nil {
+			return nil, err
+		}
+		keys = []SigningKey{{ID: id, Private: ed25519.NewKeyFromSeed(seed)}}
+	}
+	sk := &signingKeys{current: keys[0], public: map[string]ed25519.PublicKey{}}
+	for i, k := range keys {
+		if validTokenPart(k.ID) != nil || len(k.Private) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("%w: signing key %d: bad id or not an Ed25519 private key", ErrInvalidConfig, i)
+		}
+		if sk.public[k.ID] != nil {
+			return nil, fmt.Errorf("%w: duplicate signing key id %q", ErrInvalidConfig, k.ID)
+		}
+		sk.public[k.ID] = k.Private.Public().(ed25519.PublicKey)
+		sk.order = append(sk.order, k.ID)
+	}
+	return sk, nil
+}
+
+// jwtClaims are the claims of an agenttrust JWT.
+type jwtClaims struct {
+	jwt.RegisteredClaims
+	Tenant  string   `json:"tenant"`
+	KeyID   string   `json:"key"`
+	Caveats []string `json:"caveats,omitempty"`
+}
+
+// ExchangeJWT is Exchange in JWT form, for resource servers that speak
+// OAuth bearer tokens: an EdDSA JWT with kid, iss, aud, sub (the agent),
+// exp, iat, jti (the token id) and the tenant, parent key id and caveats
+// as claims. It is checked, and revoked, like any token; it cannot be
+// attenuated.
+func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, caveats ...string) (string, error) {
+	if err := validID("audience", audience); err != nil {
+		return "", err
+	}
+	now := c.clock.Now()
+	ke, err := c.exchangeable(ctx, apiKey, now)
+	if err != nil {
+		return "", err
+	}
+	user, err := canonicalCaveats(caveats)
+	if err != nil {
+		return "", err
+	}
+	var cavs []string
+	if len(ke.key.AllowedIPs) > 0 {
+		cavs = append(cavs, "ip in "+strings.Join(ke.key.AllowedIPs, ","))
+	}
+	cavs = append(append(cavs, ke.key.Caveats...), user...)
+	tokID, err := c.newID("tok_")
+	if err != nil {
+		return "", err
+	}
+	claims := jwtClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: c.issuer, Subject: ke.key.AgentID, Audience: jwt.ClaimStrings{audience},
+			ExpiresAt: jwt.NewNumericDate(c.tokenExpiry(ke, now)), IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), ID: tokID,
+		},
+		Tenant: c.tenant, KeyID: ke.key.ID, Caveats: cavs,
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = c.signing.current.ID
+	s, err := t.SignedString(c.signing.current.Private)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
+	}
+	return s, nil
+}
+
+// JWK is one public key of a JWKS.
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+}
+
+// JWKSet is a JSON Web Key Set (RFC 7517).
+type JWKSet struct {
+	Keys []JWK `json:"keys"`
+}
+
+// JWKS returns the public keys that verify this client's JWTs, for a
+// /.well-known/jwks.json endpoint.
+func (c *Client) JWKS() JWKSet {
+	var set JWKSet
+	for _, id := range c.signing.order {
+		set.Keys = append(set.Keys, JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(c.signing.public[id]), Kid: id, Alg: "EdDSA", Use: "sig"})
+	}
+	return set
+}
+
+func looksLikeJWT(s string) bool {
+	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2
+}
+
+// verifiedJWT is a JWT whose signature and static claims held, cached.
+type verifiedJWT struct {
+	cred credential
+}
+
+// verifyJWT verifies a JWT: EdDSA only, known kid, issuer, one of the
+// accepted audiences, exp required, bounded leeway, strict base64.
+func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
+	sum := sha256.Sum256([]byte(s))
+	key := "jwt" + string(sum[:])
+	if v, ok := c.tokens.Get(key); ok {
+		*cr = v.(*verifiedJWT).cred
+		return nil
+	}
+	// The method is pinned: look at the header first so that alg "none",
+	// HS256 keyed with the public key and the like get their own error.
+	var hdr jwt.Parser
+	if t, _, err := hdr.ParseUnverified(s, &jwt.RegisteredClaims{}); err != nil {
+		return ErrMalformedCredential
+	} else if t.Method == nil || t.Method.Alg() != jwt.SigningMethodEdDSA.Alg() {
+		return ErrAlgorithm
+	}
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithAudience(c.audiences...),
+		jwt.WithIssuer(c.issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(jwtLeeway),
+		jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	var claims jwtClaims
+	_, err := p.ParseWithClaims(s, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		pub := c.signing.public[kid]
+		if pub == nil {
+			return nil, ErrBadSignature
+		}
+		return pub, nil
+	})
+	if err != nil {
+		return jwtError(err)
+	}
+	if claims.Tenant != c.tenant {
+		return ErrBadSignature
+	}
+	if validTokenPart(claims.ID) != nil || validTokenPart(claims.KeyID) != nil || claims.Subject == "" {
+		return ErrMalformedCredential
+	}
+	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time}}
+	for _, text := range claims.Caveats {
+		cv, err := cond.Parse(text)
+		if err != nil {
+			return &CaveatError{Caveat: text, Msg: err.Error()}
+		}
+		v.cred.conds = append(v.cred.conds, cv)
+	}
+	c.tokens.Set(key, v, gocache.DefaultExpiration)
+	*cr = v.cred
+	return nil
+}
+
+func jwtError(err error) error {
+	switch {
+	case errors.Is(err, ErrBadSignature), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return ErrBadSignature
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ErrExpired
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return ErrAudience
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return ErrAlgorithm
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrTokenMalformed):
+		return ErrMalformedCredential
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	return fmt.Errorf("%w: %v", ErrMalformedCredential, err)
+}

@@ -1,0 +1,611 @@
+package agenttrust
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Credential wire formats.
+const (
+	// KeyPrefix starts every API key: "atk_" + 30 base62 + 6 base62 CRC32.
+	KeyPrefix = apikey.Prefix
+	// TokenPrefix starts every token: "att_" + base64url(macaroon V2).
+	TokenPrefix = "att_"
+	// MaxCredentialSize bounds a credential; larger ones are refused before
+	// any decoding.
+	MaxCredentialSize = 16 << 10
+	// MaxDelegationDepth is the most hops a token may pass through.
+	MaxDelegationDepth = 8
+	// DefaultTokenTTL is the lifetime of a token unless WithTokenTTL says
+	// otherwise; a token never outlives its key.
+	DefaultTokenTTL = 5 * time.Minute
+
+	tokenIDVersion = "at1"
+)
+
+// The roles a key can carry on the server's API.
+const (
+	RoleAdmin    = "admin"
+	RoleAgent    = "agent"
+	RoleApprover = "approver"
+)
+
+// Key is a stored API key: its id, owner and limits, never the secret.
+type Key = store.Key
+
+// Hop is a recorded step of server-side delegation.
+type Hop = store.Hop
+
+// MasterKey derives the root key of every token it mints:
+// HMAC-SHA256(Secret, token id), so minting stores nothing per token. The
+// ID travels in each token so keys can rotate: the first key given to
+// WithMasterKeys mints, all of them verify, and a key removed from the list
+// is retired along with every token it minted. MasterKey redacts its
+// secret when printed, logged or marshalled.
+type MasterKey struct {
+	ID     string
+	Secret []byte // at least 32 bytes
+}
+
+func (k MasterKey) String() string { return "MasterKey{" + k.ID + ", [redacted]}" }
+
+// GoString implements fmt.GoStringer without the secret.
+func (k MasterKey) GoString() string { return k.String() }
+
+// LogValue implements slog.LogValuer without the secret.
+func (k MasterKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// MarshalJSON encodes only the id.
+func (k MasterKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
+
+// WithMasterKeys sets the token master keys; the first mints. Without it a
+// client makes a random master key of its own, so its tokens die with it
+// and other clients cannot verify them.
+func WithMasterKeys(keys ...MasterKey) Option {
+	return func(c *config) { c.masterKeys = append(c.masterKeys, keys...) }
+}
+
+// WithTokenTTL sets the default and longest lifetime of tokens Exchange
+// mints (DefaultTokenTTL).
+func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
+
+type masterKey struct {
+	id     string
+	secret []byte
+	macs   sync.Pool // hash.Hash: HMAC keyed by secret, reused with Reset
+}
+
+func (m *masterKey) rootKey(tokenID string) [sha256.Size]byte {
+	h := m.macs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(tokenID))
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	m.macs.Put(h)
+	return out
+}
+
+type keyring struct {
+	current *masterKey
+	byID    map[string]*masterKey
+}
+
+func newKeyring(keys []MasterKey, random func(prefix string) (string, error), secret func() ([]byte, error)) (*keyring, error) {
+	if len(keys) == 0 {
+		id, err := random("mk_")
+		if err != nil {
+			return nil, err
+		}
+		s, err := secret()
+		if err != nil {
+			return nil, err
+		}
+		keys = []MasterKey{{ID: id, Secret: s}}
+	}
+	kr := &keyring{byID: map[string]*masterKey{}}
+	for i, k := range keys {
+		if err := validTokenPart(k.ID); err != nil || len(k.Secret) < 32 {
+			return nil, fmt.Errorf("%w: master key %d: id must be 1-64 letters, digits, '_' or '-', secret at least 32 bytes", ErrInvalidConfig, i)
+		}
+		if kr.byID[k.ID] != nil {
+			return nil, fmt.Errorf("%w: duplicate master key id %q", ErrInvalidConfig, k.ID)
+		}
+		mk := &masterKey{id: k.ID, secret: append([]byte(nil), k.Secret...)}
+		mk.macs.New = func() any { return hmac.New(sha256.New, mk.secret) }
+		kr.byID[k.ID] = mk
+		if i == 0 {
+			kr.current = mk
+		}
+	}
+	return kr, nil
+}
+
+func validTokenPart(s string) error {
+	if s == "" || len(s) > 64 {
+		return errors.New("bad length")
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return errors.New("bad character")
+		}
+	}
+	return nil
+}
+
+// KeySpec describes an API key to create.
+type KeySpec struct {
+	AgentID string
+	Name    string
+	// Roles on the server's API; default [agent].
+	Roles []string
+	// ExpiresAt ends the key's life; zero means it lives until revoked.
+	ExpiresAt time.Time
+	// AllowedIPs limits where the key and every token derived from it may
+	// be used: CIDR prefixes or single addresses, IPv4 or IPv6.
+	AllowedIPs []string
+	// Caveats every use of the key, and of its tokens, must satisfy.
+	Caveats []string
+}
+
+// CreateKey makes an API key for an agent of this client's tenant and
+// returns the secret, which is shown only here: the store keeps its
+// SHA-256.
+func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
+	if err := validID("agent id", spec.AgentID); err != nil {
+		return "", Key{}, err
+	}
+	if err := validText("name", spec.Name, 256); err != nil {
+		return "", Key{}, err
+	}
+	now := c.clock.Now()
+	if !spec.ExpiresAt.IsZero() && !spec.ExpiresAt.After(now) {
+		return "", Key{}, fmt.Errorf("%w: key expiry is in the past", ErrInvalidRequest)
+	}
+	roles := spec.Roles
+	if len(roles) == 0 {
+		roles = []string{RoleAgent}
+	}
+	for _, r := range roles {
+		if r != RoleAdmin && r != RoleAgent && r != RoleApprover {
+			return "", Key{}, fmt.Errorf("%w: unknown role %q (want admin, agent or approver)", ErrInvalidRequest, r)
+		}
+	}
+	ips, err := canonicalPrefixes(spec.AllowedIPs)
+	if err != nil {
+		return "", Key{}, err
+	}
+	cavs, err := canonicalCaveats(spec.Caveats)
+	if err != nil {
+		return "", Key{}, err
+	}
+	secret, err := apikey.Generate(c.random)
+	if err != nil {
+		return "", Key{}, err
+	}
+	id, err := c.newID("key_")
+	if err != nil {
+		return "", Key{}, err
+	}
+	k := Key{
+		ID: id, Tenant: c.tenant, AgentID: spec.AgentID, Hash: apikey.Hash(secret),
+		Name: spec.Name, Roles: append([]string(nil), roles...), AllowedIPs: ips, Caveats: cavs,
+		CreatedAt: now, ExpiresAt: spec.ExpiresAt,
+	}
+	if err := c.store.CreateKey(ctx, k); err != nil {
+		return "", Key{}, storeErr("create key", err)
+	}
+	return secret, k, nil
+}
+
+// ListKeys lists this tenant's keys (never their secrets).
+func (c *Client) ListKeys(ctx context.Context) ([]Key, error) {
+	ks, err := c.store.Keys(ctx, c.tenant)
+	if err != nil {
+		return nil, storeErr("list keys", err)
+	}
+	return ks, nil
+}
+
+// RevokeKey revokes an API key by id, and with it every token derived
+// from it; it is Revoke for a key id.
+func (c *Client) RevokeKey(ctx context.Context, id string) error {
+	if !strings.HasPrefix(id, "key_") {
+		return fmt.Errorf("%w: %q is not a key id", ErrInvalidRequest, id)
+	}
+	return c.Revoke(ctx, id)
+}
+
+func canonicalPrefixes(in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			a, aerr := netip.ParseAddr(strings.TrimSpace(s))
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%w: bad IP prefix %q", ErrInvalidRequest, s)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked().String())
+	}
+	return out, nil
+}
+
+// canonicalCaveats parses caveats strictly and returns their canonical
+// text. "tenant" and "hop" caveats are written by agenttrust itself.
+func canonicalCaveats(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		cv, err := cond.Parse(s)
+		if err != nil {
+			return nil, &CaveatError{Caveat: s, Msg: err.Error()}
+		}
+		if cv.Field == cond.FieldTenant || cv.Field == cond.FieldHop {
+			return nil, &CaveatError{Caveat: s, Msg: "tenant and hop caveats are added by agenttrust, not by callers"}
+		}
+		out = append(out, cv.String())
+	}
+	return out, nil
+}
+
+// keyEntry is a verified key with its limits compiled, cached by hash. A
+// key never changes once created; revocation is checked on every use, so
+// the cache cannot hide one.
+type keyEntry struct {
+	key      Key
+	prefixes []netip.Prefix
+	conds    []cond.Cond
+}
+
+type keyCache struct {
+	mu   sync.Mutex
+	snap atomic.Pointer[map[[32]byte]*keyEntry]
+}
+
+const maxCachedKeys = 1 << 14
+
+func (kc *keyCache) get(h [32]byte) *keyEntry {
+	if m := kc.snap.Load(); m != nil {
+		return (*m)[h]
+	}
+	return nil
+}
+
+func (kc *keyCache) put(h [32]byte, e *keyEntry) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	old := kc.snap.Load()
+	m := map[[32]byte]*keyEntry{}
+	if old != nil && len(*old) < maxCachedKeys {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[h] = e
+	kc.snap.Store(&m)
+}
+
+// lookupKey parses an API key offline (prefix, length, alphabet,
+// checksum), then finds it by hash. It checks tenant and expiry, not
+// revocation.
+func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*keyEntry, error) {
+	k, err := apikey.Parse(secret)
+	if err != nil {
+		if errors.Is(err, apikey.ErrChecksum) {
+			return nil, ErrKeyChecksum
+		}
+		return nil, ErrMalformedCredential
+	}
+	h := k.Hash()
+	e := c.keys.get(h)
+	if e == nil {
+		stored, err := c.store.KeyByHash(ctx, h)
+		if isNotFound(err) {
+			return nil, ErrUnknownKey
+		}
+		if err != nil {
+			return nil, storeErr("key lookup", err)
+		}
+		e = &keyEntry{key: stored}
+		for _, p := range stored.AllowedIPs {
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				return nil, fmt.Errorf("%w: stored key %s has a bad IP prefix", ErrStoreUnavailable, stored.ID)
+			}
+			e.prefixes = append(e.prefixes, pfx)
+		}
+		for _, s := range stored.Caveats {
+			cv, err := cond.Parse(s)
+			if err != nil {
+				return nil, &CaveatError{Caveat: s, Msg: err.Error()}
+			}
+			e.conds = append(e.conds, cv)
+		}
+		c.keys.put(h, e)
+	}
+	if !apikey.Equal(e.key.Hash, h) || e.key.Tenant != c.tenant {
+		return nil, ErrUnknownKey
+	}
+	if !e.key.ExpiresAt.IsZero() && !now.Before(e.key.ExpiresAt) {
+		return nil, ErrExpired
+	}
+	return e, nil
+}
+
+// Exchange trades an API key for a short-lived token: att_ + base64url of
+// a macaroon whose caveats bind the tenant, the agent, an expiry (the
+// token TTL, never past the key's own expiry), the key's caveats and IP
+// allowlist, and the caveats given here. Anyone holding the token can
+// narrow it further with Attenuate; no one can widen it.
+func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string) (string, error) {
+	now := c.clock.Now()
+	ke, err := c.exchangeable(ctx, apiKey, now)
+	if err != nil {
+		return "", err
+	}
+	cavs, err := canonicalCaveats(caveats)
+	if err != nil {
+		return "", err
+	}
+	tok, _, err := c.mint(ke, now, cavs)
+	return tok, err
+}
+
+// exchangeable checks that a key may mint: valid, live, not revoked, its
+// agent not suspended.
+func (c *Client) exchangeable(ctx context.Context, apiKey string, now time.Time) (*keyEntry, error) {
+	ke, err := c.lookupKey(ctx, apiKey, now)
+	if err != nil {
+		return nil, err
+	}
+	b, blocked, err := c.store.Blocked(ctx, c.tenant, []string{ke.key.ID, ke.key.AgentID})
+	if err != nil {
+		return nil, storeErr("revocation lookup", err)
+	}
+	if blocked {
+		if b.Kind == store.Revoked {
+			return nil, fmt.Errorf("%w: %s", ErrRevoked, b.ID)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+	}
+	return ke, nil
+}
+
+func (c *Client) tokenExpiry(ke *keyEntry, now time.Time) time.Time {
+	exp := now.Add(c.tokenTTL)
+	if !ke.key.ExpiresAt.IsZero() && ke.key.ExpiresAt.Before(exp) {
+		exp = ke.key.ExpiresAt
+	}
+	return exp.UTC()
+}
+
+// mint makes a token for key ke. Caveats, in order: tenant, agent,
+// expiry, the key's IP allowlist and caveats, then extra.
+func (c *Client) mint(ke *keyEntry, now time.Time, extra []string) (string, string, error) {
+	tokID, err := c.newID("tok_")
+	if err != nil {
+		return "", "", err
+	}
+	mk := c.keyring.current
+	id := tokenIDVersion + "|" + tokID + "|" + ke.key.ID + "|" + mk.id
+	root := mk.rootKey(tokID)
+	b, err := mac.New(root[:], []byte(id), "")
+	if err != nil {
+		return "", "", err
+	}
+	add := func(s string) {
+		if err == nil {
+			err = b.AddCaveat([]byte(s))
+		}
+	}
+	add(eqCaveat("tenant", ke.key.Tenant))
+	add(eqCaveat("agent", ke.key.AgentID))
+	add("expires < " + c.tokenExpiry(ke, now).Format(time.RFC3339Nano))
+	if len(ke.key.AllowedIPs) > 0 {
+		add("ip in " + strings.Join(ke.key.AllowedIPs, ","))
+	}
+	for _, s := range ke.key.Caveats {
+		add(s)
+	}
+	for _, s := range extra {
+		add(s)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("agenttrust: mint token: %w", err)
+	}
+	raw, err := b.AppendBinary(nil)
+	if err != nil {
+		return "", "", fmt.Errorf("agenttrust: mint token: %w", err)
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(raw), tokID, nil
+}
+
+// eqCaveat returns the canonical caveat "field = value".
+func eqCaveat(field, value string) string {
+	cv, err := cond.Parse(field + " = " + strconv.Quote(value))
+	if err != nil {
+		// Ids reaching here were validated; an id the grammar cannot hold
+		// yields a caveat that never verifies, so the token is useless,
+		// not wider.
+		return field + " = " + strconv.Quote(value)
+	}
+	return cv.String()
+}
+
+// verifiedToken is what a token's signature proves, cached so repeated
+// checks skip decoding and HMAC work. Caveats and revocation are still
+// evaluated on every check.
+type verifiedToken struct {
+	id, keyID, tenant, agent string
+	hops                     []string
+	conds                    []cond.Cond
+	expires                  time.Time
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// decodeToken decodes and verifies a token's signature chain and parses its
+// caveats. It does not evaluate them.
+func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
+	if len(cred) > MaxCredentialSize {
+		return nil, ErrCredentialTooLarge
+	}
+	sum := sha256.Sum256([]byte(cred))
+	cacheKey := string(sum[:])
+	if v, ok := c.tokens.Get(cacheKey); ok && !c.tokenCacheOff {
+		return v.(*verifiedToken), nil
+	}
+	buf := c.bufs.Get().(*[]byte)
+	defer c.bufs.Put(buf)
+	raw, err := b64.AppendDecode((*buf)[:0], []byte(cred[len(TokenPrefix):]))
+	*buf = raw
+	if err != nil {
+		return nil, ErrMalformedCredential
+	}
+	var m mac.Macaroon
+	if err := mac.Decode(raw, &m); err != nil {
+		if errors.Is(err, mac.ErrTooLarge) {
+			return nil, ErrCredentialTooLarge
+		}
+		return nil, ErrMalformedCredential
+	}
+	if len(m.Location()) != 0 {
+		return nil, ErrMalformedCredential
+	}
+	ver, rest, _ := strings.Cut(string(m.ID()), "|")
+	tokID, rest, _ := strings.Cut(rest, "|")
+	keyID, mkID, _ := strings.Cut(rest, "|")
+	if ver != tokenIDVersion || validTokenPart(tokID) != nil || validTokenPart(keyID) != nil || validTokenPart(mkID) != nil {
+		return nil, ErrMalformedCredential
+	}
+	mk := c.keyring.byID[mkID]
+	if mk == nil {
+		return nil, ErrBadSignature
+	}
+	root := mk.rootKey(tokID)
+	h := c.hashers.Get().(*mac.Hasher)
+	err = mac.Verify(&m, root[:], h)
+	c.hashers.Put(h)
+	if err != nil {
+		return nil, ErrBadSignature
+	}
+	v := &verifiedToken{id: tokID, keyID: keyID}
+	for i := range m.NumCaveats() {
+		text := string(m.Caveat(i))
+		cv, err := cond.Parse(text)
+		if err != nil {
+			return nil, &CaveatError{Caveat: text, Msg: err.Error()}
+		}
+		if cv.String() != text {
+			return nil, &CaveatError{Caveat: text, Msg: "not in canonical form"}
+		}
+		switch cv.Field {
+		case cond.FieldTenant:
+			if v.tenant == "" {
+				v.tenant = cv.Value()
+			}
+		case cond.FieldAgent:
+			if v.agent == "" && cv.Op == cond.OpEq {
+				v.agent = cv.Value()
+			}
+		case cond.FieldHop:
+			v.hops = append(v.hops, cv.Value())
+		case cond.FieldExpires:
+			if t, _ := cv.Expires(); v.expires.IsZero() || t.Before(v.expires) {
+				v.expires = t
+			}
+		}
+		v.conds = append(v.conds, cv)
+	}
+	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
+		return nil, ErrMalformedCredential
+	}
+	if len(v.hops) > MaxDelegationDepth {
+		return nil, ErrDelegationDepth
+	}
+	if !c.tokenCacheOff {
+		c.tokens.Set(cacheKey, v, gocache.DefaultExpiration)
+	}
+	return v, nil
+}
+
+// TokenInfo describes a token without its secret parts.
+type TokenInfo struct {
+	ID        string
+	KeyID     string
+	Tenant    string
+	AgentID   string
+	ExpiresAt time.Time
+	HopIDs    []string
+	Caveats   []string
+}
+
+// InspectToken returns what a token says about itself. It does not verify
+// the signature: use it to display a token, never to trust one.
+func InspectTokenUnverified(token string) (TokenInfo, error) {
+	if len(token) > MaxCredentialSize {
+		return TokenInfo{}, ErrCredentialTooLarge
+	}
+	if !strings.HasPrefix(token, TokenPrefix) {
+		return TokenInfo{}, ErrMalformedCredential
+	}
+	raw, err := b64.DecodeString(token[len(TokenPrefix):])
+	if err != nil {
+		return TokenInfo{}, ErrMalformedCredential
+	}
+	var m mac.Macaroon
+	if err := mac.Decode(raw, &m); err != nil {
+		return TokenInfo{}, ErrMalformedCredential
+	}
+	parts := strings.Split(string(m.ID()), "|")
+	if len(parts) != 4 || parts[0] != tokenIDVersion {
+		return TokenInfo{}, ErrMalformedCredential
+	}
+	info := TokenInfo{ID: parts[1], KeyID: parts[2]}
+	for i := range m.NumCaveats() {
+		text := string(m.Caveat(i))
+		info.Caveats = append(info.Caveats, text)
+		cv, err := cond.Parse(text)
+		if err != nil {
+			continue
+		}
+		switch cv.Field {
+		case cond.FieldTenant:
+			if info.Tenant == "" {
+				info.Tenant = cv.Value()
+			}
+		case cond.FieldAgent:
+			if info.AgentID == "" {
+				info.AgentID = cv.Value()
+			}
+		case cond.FieldHop:
+			info.HopIDs = append(info.HopIDs, cv.Value())
+		case cond.FieldExpires:
+			if t, _ := cv.Expires(); info.ExpiresAt.IsZero() || t.Before(info.ExpiresAt) {
+				info.ExpiresAt = t
+			}
+		}
+	}
+	return info, nil
+}
