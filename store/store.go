@@ -102,18 +102,22 @@ type Audit interface {
 	// AppendAudit stores records in order. A batch holds one chain's
 	// records, whose Seq values continue that chain's stored sequence
 	// without gaps, starting at 1: otherwise it is refused with ErrConflict
-	// and nothing of the batch is stored.
+	// and nothing of the batch is stored. An empty chain name is
+	// ErrInvalid.
 	AppendAudit(ctx context.Context, recs []AuditRecord) error
 	// AuditHead returns the record of chain with the highest Seq, so a new
 	// writer can continue the chain; ErrNotFound when it is empty.
 	AuditHead(ctx context.Context, chain string) (AuditRecord, error)
-	// QueryAudit returns the records matching q ordered by (Chain, Seq).
+	// QueryAudit returns the records matching q ordered by (Chain, Seq),
+	// chain names compared bytewise. Paging by AfterSeq needs Chain or
+	// AfterChain: ("", n) comes before every record.
 	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 }
 
 // Keys holds API keys (hashes only).
 type Keys interface {
-	// CreateKey stores k; ErrConflict if its id or hash exists.
+	// CreateKey stores k; ErrConflict if its id or hash exists in any
+	// tenant.
 	CreateKey(ctx context.Context, k Key) error
 	// KeyByHash finds a key in any tenant by the SHA-256 of its secret, or
 	// ErrNotFound. It is on the path of checks made with an API key.
@@ -126,7 +130,7 @@ type Keys interface {
 
 // Hops records server-side delegation so the tree can be listed.
 type Hops interface {
-	// CreateHop stores h; ErrConflict if its id exists.
+	// CreateHop stores h; ErrConflict if its id exists in any tenant.
 	CreateHop(ctx context.Context, h Hop) error
 	// Hops lists hops matching f ordered by CreatedAt then ID.
 	Hops(ctx context.Context, f HopFilter) ([]Hop, error)
@@ -176,9 +180,10 @@ type Change struct {
 type Watcher interface {
 	// Watch calls fn, from one goroutine, for each change committed by any
 	// writer after Watch began listening, in commit order, until ctx ends
-	// or the feed breaks. It returns ctx's error or one wrapping
-	// ErrUnavailable; changes during a gap are not replayed, so a caller
-	// that watches again must reread the state it keeps.
+	// or the feed breaks. It returns ctx's error, or one wrapping
+	// ErrUnavailable (or ErrClosed when the store closes); changes during a
+	// gap are not replayed, so a caller that watches again must reread the
+	// state it keeps. PruneRevocations and Resume notify like any write.
 	Watch(ctx context.Context, fn func(Change)) error
 	// Mark sends a marker with the token through the feed; every Watch
 	// then delivers Change{Kind: ChangeMark, ID: token} after all changes

@@ -213,7 +213,7 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 			unblock(ids, id, store.Revoked)
 		}
 	})
-	// expired is in index order: by tenant, then id.
+	// One change per lifted revocation, in the order of the index.
 	for _, b := range expired {
 		s.publish(store.Change{Kind: store.ChangeBlock, Tenant: b.Tenant, ID: b.ID})
 	}

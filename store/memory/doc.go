@@ -1,6 +1,6 @@
-// Package memory implements store.Store in process memory. It is the store
-// of tests and examples, and of a single process that can afford to lose
-// its state on restart.
+// Package memory implements store.Store and store.Watcher in process
+// memory. It is the store of tests and examples, and of a single process
+// that can afford to lose its state on restart.
 //
 // # Usage
 //
@@ -13,14 +13,21 @@
 //
 // # Storage
 //
-// Approvals, policies, the audit trail and the authoritative block table
-// live in a github.com/hashicorp/go-memdb database: readers work on
-// immutable snapshots and never wait for writers, and each write is one
-// transaction, so a batch of audit records is stored whole or not at all
-// and of racing deciders or consumers of an approval exactly one wins.
-// Values are copied in and out; nothing a caller holds aliases the store.
+// Approvals, policies, the audit chains, API keys, delegation hops and the
+// authoritative block table live in a github.com/hashicorp/go-memdb
+// database: readers work on immutable snapshots and never wait for
+// writers, and each write is one transaction, so a batch of audit records
+// is stored whole or not at all and of racing deciders or consumers of an
+// approval exactly one wins. Values are copied in and out; nothing a
+// caller holds aliases the store.
 //
-// # Blocked
+// Where the contract leaves a choice, this store takes the strict one:
+// key and hop ids are unique across tenants, like key hashes, and every
+// empty id, fingerprint, audit chain or Mark token, and a zero key hash,
+// is refused with store.ErrInvalid. Audit chains are ordered bytewise, as
+// by strings.Compare.
+//
+// # Blocked and KeyByHash
 //
 // Blocked is on the path of every authorization check. It does not touch
 // go-memdb: it reads an immutable map of the blocked ids of each tenant
@@ -32,8 +39,27 @@
 // next check. A write thus costs time proportional to the tenant's blocks;
 // blocks change rarely, and PruneRevocations keeps them few.
 //
+// KeyByHash, on the path of every check made with an API key, works the
+// same way on an immutable map from hash to key, split in 256 shards by
+// the hash's first byte so that CreateKey copies one shard, not every key.
+// A lookup is one atomic load and one map access, a few tens of ns. A miss
+// allocates nothing, nor does a hit on a key without roles, prefixes or
+// caveats; any other hit allocates once, for the copies of the key's
+// slices that the contract requires.
+//
+// # Watch
+//
+// The Store is a store.Watcher in process. Block and policy writes and
+// Mark are serialised on one mutex, under which each commits, publishes
+// its hot snapshot and queues its store.Change to every Watch, so changes
+// arrive in commit order and a marker after every change committed before
+// Mark returned. Writers never wait for a watcher: each Watch has a queue
+// of 1024 changes, and a Watch that falls that far behind is dropped and
+// returns an error wrapping store.ErrUnavailable, telling its caller to
+// reread the state it keeps and watch again.
+//
 // # Durability
 //
 // None: the data lives as long as the Store value. Close marks the Store
-// closed; the data is freed with it.
+// closed and ends every Watch; the data is freed with it.
 package memory
