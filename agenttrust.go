@@ -70,8 +70,14 @@ type Client struct {
 	latency    bool
 
 	policy atomic.Pointer[policyState]
-	pool   sync.Pool
-	closed atomic.Bool
+	// policyVersion is the stored version live now, 0 when the policy was
+	// given in code (then store changes are not followed).
+	policyVersion atomic.Int64
+	view          *view // notify mode; nil in strict mode
+	bg            context.CancelFunc
+	bgDone        chan struct{}
+	pool          sync.Pool
+	closed        atomic.Bool
 
 	// Credentials.
 	keyring   *keyring
@@ -118,6 +124,7 @@ type config struct {
 	pendingTTL   time.Duration
 	grantTTL     time.Duration
 	latency      bool
+	notify       *NotifyConfig
 	masterKeys   []MasterKey
 	signingKeys  []SigningKey
 	tokenTTL     time.Duration
@@ -308,6 +315,17 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if cfg.notify != nil {
+		if c.view, err = newView(*cfg.notify); err != nil {
+			return nil, err
+		}
+		if err := c.startView(ctx); err != nil {
+			return nil, err
+		}
+	}
+	bgCtx, cancel := context.WithCancel(context.Background())
+	c.bg, c.bgDone = cancel, make(chan struct{})
+	go c.followPolicy(bgCtx)
 	c.audit = newAuditor(cfg.chain, cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err
@@ -323,7 +341,12 @@ func (c *Client) Tenant() string { return c.tenant }
 // returns an error if some could not be written. It does not close the
 // store.
 func (c *Client) Close() error {
-	c.closed.Store(true)
+	if c.closed.Swap(true) {
+		return c.audit.close()
+	}
+	c.bg()
+	<-c.bgDone
+	c.stopView()
 	return c.audit.close()
 }
 
@@ -379,12 +402,16 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 		return 0, storeErr("save policy", err)
 	}
 	c.policy.Store(&policyState{engine: &RuleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	c.policyVersion.Store(doc.Version)
 	return doc.Version, nil
 }
 
+// loadStoredPolicy makes the tenant's stored policy live (deny
+// everything when there is none) and follows its changes from then on.
 func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	doc, err := c.store.Policy(ctx, c.tenant)
 	if isNotFound(err) {
+		c.policyVersion.Store(-1) // follow the store; nothing stored yet
 		return c.SetPolicy(&Policy{})
 	}
 	if err != nil {
@@ -394,7 +421,67 @@ func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
 	}
-	return c.SetPolicy(p)
+	if err := c.SetPolicy(p); err != nil {
+		return err
+	}
+	c.policyVersion.Store(doc.Version)
+	return nil
+}
+
+// reloadStoredPolicy picks up a newer stored policy, if the client
+// follows the store. A bad stored document leaves the live policy alone.
+func (c *Client) reloadStoredPolicy(ctx context.Context) error {
+	have := c.policyVersion.Load()
+	if have == 0 {
+		return nil // policy given in code
+	}
+	doc, err := c.store.Policy(ctx, c.tenant)
+	if isNotFound(err) || (err == nil && doc.Version == have) {
+		return nil
+	}
+	if err != nil {
+		return storeErr("load policy", err)
+	}
+	p, err := ParsePolicy(doc.Body, doc.Format)
+	if err != nil {
+		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
+	}
+	if err := c.SetPolicy(p); err != nil {
+		return err
+	}
+	c.policyVersion.Store(doc.Version)
+	return nil
+}
+
+// policyPoll is how often a client following a stored policy looks for a
+// new version when no change feed tells it.
+const policyPoll = time.Second
+
+// followPolicy keeps a store-backed policy current in strict mode (notify
+// mode hears of changes through the feed, and polls as well while it is
+// down).
+func (c *Client) followPolicy(ctx context.Context) {
+	defer close(c.bgDone)
+	if c.policyVersion.Load() == 0 {
+		return
+	}
+	t := time.NewTicker(policyPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.view != nil && !c.view.polling.Load() {
+			continue // the feed delivers policy changes
+		}
+		qctx, cancel := context.WithTimeout(ctx, policyPoll)
+		if err := c.reloadStoredPolicy(qctx); err != nil {
+			c.log.Warn("agenttrust: policy refresh failed", "err", err)
+		}
+		cancel()
+	}
 }
 
 // Suspend is the kill switch: every check by agent or session id starts

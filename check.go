@@ -14,6 +14,7 @@ const (
 	reasonInvalid           = "invalid request"
 	reasonStoreDown         = "store unavailable"
 	reasonAuditDown         = "audit unavailable"
+	reasonViewStale         = "revocation view stale"
 	reasonPolicyError       = "policy engine failed"
 	reasonClosed            = "client closed"
 	reasonRateLimited       = "rate limit exceeded"
@@ -119,7 +120,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	d.AgentID = req.AgentID
 
 	// Phase 2: revocation and suspension.
-	if err := c.checkBlocked(ctx, req, st, d); err != nil || d.Reason != "" {
+	if err := c.checkBlocked(ctx, req, now, st, d); err != nil || d.Reason != "" {
 		return err
 	}
 
@@ -163,7 +164,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 
 // checkBlocked is phase 2: one store lookup for every id the request
 // names. It sets d.Reason when something is blocked.
-func (c *Client) checkBlocked(ctx context.Context, req *Request, st *checkState, d *Decision) error {
+func (c *Client) checkBlocked(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
 	st.ids = append(st.ids[:0], req.AgentID)
 	if req.SessionID != "" {
 		st.ids = append(st.ids, req.SessionID)
@@ -175,10 +176,22 @@ func (c *Client) checkBlocked(ctx context.Context, req *Request, st *checkState,
 		}
 		st.ids = append(st.ids, cr.hops...)
 	}
-	b, blocked, err := c.store.Blocked(ctx, c.tenant, st.ids)
-	if err != nil {
-		d.Reason = reasonStoreDown
-		return storeErr("revocation lookup", err)
+	var b store.Block
+	var blocked bool
+	if c.view != nil {
+		var fresh bool
+		b, blocked, d.Staleness, fresh = c.view.lookup(now, st.ids)
+		if !fresh {
+			d.Reason = reasonViewStale
+			return fmt.Errorf("%w: revocation view not confirmed for %s (bound %s)", ErrStoreUnavailable, d.Staleness.Truncate(time.Millisecond), c.view.max)
+		}
+	} else {
+		var err error
+		b, blocked, err = c.store.Blocked(ctx, c.tenant, st.ids)
+		if err != nil {
+			d.Reason = reasonStoreDown
+			return storeErr("revocation lookup", err)
+		}
 	}
 	if !blocked {
 		return nil

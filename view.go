@@ -1,0 +1,329 @@
+package agenttrust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// NotifyConfig configures notify mode; see WithNotify.
+type NotifyConfig struct {
+	// MaxStaleness bounds how old the in-memory view of revocations and
+	// suspensions may be: past it, checks deny with ErrStoreUnavailable
+	// until the view is confirmed fresh again. Default 250ms.
+	MaxStaleness time.Duration
+	// PollInterval is how often the whole view is reread when the store
+	// cannot push changes or its feed is broken. Default MaxStaleness/4.
+	PollInterval time.Duration
+}
+
+// WithNotify switches revocation checking from strict mode (the default:
+// every check asks the store) to notify mode: the client keeps its
+// tenant's revocations and suspensions in memory, fed by the store's
+// change feed (store.Watcher: PostgreSQL LISTEN/NOTIFY) and, when the feed
+// is down, by polling. The view is proven fresh by markers sent through
+// the feed; a check whose view cannot be proven younger than MaxStaleness
+// denies. So a revocation committed anywhere is honoured by every node
+// within MaxStaleness, or the node stops allowing. Every Decision says how
+// old its view was (Decision.Staleness).
+func WithNotify(cfg NotifyConfig) Option { return func(c *config) { c.notify = &cfg } }
+
+// view is the in-memory state of notify mode.
+type view struct {
+	blocks  atomic.Pointer[map[string]store.Block]
+	freshAt atomic.Int64 // unix nanos: every change committed before this is applied
+	max     time.Duration
+	poll    time.Duration
+
+	mu      sync.Mutex // serialises writers of blocks
+	markMu  sync.Mutex
+	marks   map[string]time.Time // marker token -> when it was sent
+	stop    context.CancelFunc
+	done    chan struct{}
+	ready   chan struct{} // closed when the feed first syncs
+	readyMu sync.Once
+	polling atomic.Bool // the feed is down
+}
+
+func newView(cfg NotifyConfig) (*view, error) {
+	if cfg.MaxStaleness == 0 {
+		cfg.MaxStaleness = 250 * time.Millisecond
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = cfg.MaxStaleness / 4
+	}
+	if cfg.MaxStaleness < 0 || cfg.PollInterval <= 0 || cfg.PollInterval >= cfg.MaxStaleness {
+		return nil, fmt.Errorf("%w: notify mode needs 0 < PollInterval < MaxStaleness", ErrInvalidConfig)
+	}
+	v := &view{max: cfg.MaxStaleness, poll: cfg.PollInterval, marks: map[string]time.Time{}, done: make(chan struct{}), ready: make(chan struct{})}
+	empty := map[string]store.Block{}
+	v.blocks.Store(&empty)
+	return v, nil
+}
+
+// lookup answers phase 2 from memory: the first blocked id, revocations
+// first, and the age of the view. ok is false when the view is too old.
+func (v *view) lookup(now time.Time, ids []string) (b store.Block, blocked bool, age time.Duration, ok bool) {
+	age = time.Duration(now.UnixNano() - v.freshAt.Load())
+	if age > v.max || v.freshAt.Load() == 0 {
+		return store.Block{}, false, age, false
+	}
+	m := *v.blocks.Load()
+	for _, id := range ids {
+		if b, found := m[id]; found && b.Kind == store.Revoked {
+			return b, true, age, true
+		}
+	}
+	for _, id := range ids {
+		if b, found := m[id]; found {
+			return b, true, age, true
+		}
+	}
+	return store.Block{}, false, age, true
+}
+
+// replace installs a full reread of the tenant's blocks.
+func (v *view) replace(bs []store.Block) {
+	m := make(map[string]store.Block, len(bs))
+	for _, b := range bs {
+		if old, ok := m[b.ID]; ok && old.Kind == store.Revoked {
+			continue // a revocation outranks a suspension of the same id
+		}
+		m[b.ID] = b
+	}
+	v.mu.Lock()
+	v.blocks.Store(&m)
+	v.mu.Unlock()
+}
+
+// apply updates one id from a fresh store read.
+func (v *view) apply(id string, b store.Block, present bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	old := *v.blocks.Load()
+	m := make(map[string]store.Block, len(old)+1)
+	for k, x := range old {
+		m[k] = x
+	}
+	if present {
+		m[id] = b
+	} else {
+		delete(m, id)
+	}
+	v.blocks.Store(&m)
+}
+
+// confirm records that every change committed before t is applied.
+func (v *view) confirm(t time.Time) {
+	for {
+		old := v.freshAt.Load()
+		if t.UnixNano() <= old || v.freshAt.CompareAndSwap(old, t.UnixNano()) {
+			return
+		}
+	}
+}
+
+// startView runs notify mode: it reads the whole view once (so New returns
+// with a fresh view), then keeps it current.
+func (c *Client) startView(ctx context.Context) error {
+	v := c.view
+	t0 := c.clock.Now()
+	if err := c.rereadView(ctx); err != nil {
+		return err
+	}
+	v.confirm(t0)
+	runCtx, cancel := context.WithCancel(context.Background())
+	v.stop = cancel
+	go c.runView(runCtx)
+	if _, ok := c.store.(store.Watcher); ok {
+		// Wait for the feed to be listening, so that nothing written after
+		// New returns can be missed; if it does not come up, polling keeps
+		// the view fresh meanwhile.
+		t := time.NewTimer(2 * time.Second)
+		defer t.Stop()
+		select {
+		case <-v.ready:
+		case <-t.C:
+			c.log.Warn("agenttrust: change feed not up after 2s; polling until it is")
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+func (c *Client) rereadView(ctx context.Context) error {
+	bs, err := c.store.Blocks(ctx, c.tenant)
+	if err != nil {
+		return storeErr("read revocations", err)
+	}
+	c.view.replace(bs)
+	return nil
+}
+
+// runView alternates between watching the feed (with markers proving
+// freshness) and, while the feed is down, polling.
+func (c *Client) runView(ctx context.Context) {
+	defer close(c.view.done)
+	w, canWatch := c.store.(store.Watcher)
+	backoff := c.view.poll
+	for ctx.Err() == nil {
+		if canWatch {
+			err := c.watchView(ctx, w)
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("agenttrust: change feed down; polling", "err", err)
+		}
+		c.view.polling.Store(true)
+		// Poll until it is time to try the feed again.
+		deadline := time.Now().Add(backoff)
+		for ctx.Err() == nil && (!canWatch || time.Now().Before(deadline)) {
+			c.pollView(ctx)
+			sleep(ctx, c.view.poll)
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (c *Client) pollView(ctx context.Context) {
+	t0 := c.clock.Now()
+	qctx, cancel := context.WithTimeout(ctx, c.view.max)
+	defer cancel()
+	if err := c.rereadView(qctx); err != nil {
+		c.log.Warn("agenttrust: revocation poll failed", "err", err)
+		return
+	}
+	c.view.confirm(t0)
+}
+
+// watchView listens to the feed until it breaks. Once its first marker
+// comes back (so the listener is up), it rereads the whole view, since
+// changes made while it was not listening are not replayed; then it keeps
+// sending markers to prove freshness.
+func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
+	v := c.view
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	synced := make(chan struct{})
+	var syncedOnce sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- w.Watch(wctx, func(ch store.Change) {
+			switch ch.Kind {
+			case store.ChangeBlock:
+				if ch.Tenant != c.tenant {
+					return
+				}
+				rctx, rcancel := context.WithTimeout(wctx, v.max)
+				b, found, err := c.store.Blocked(rctx, c.tenant, []string{ch.ID})
+				rcancel()
+				if err != nil {
+					// Without this change the view cannot be trusted;
+					// markers stop confirming until a reread succeeds.
+					cancel()
+					return
+				}
+				v.apply(ch.ID, b, found)
+			case store.ChangePolicy:
+				if ch.Tenant == c.tenant {
+					if err := c.reloadStoredPolicy(wctx); err != nil {
+						c.log.Error("agenttrust: reload policy after change", "err", err)
+					}
+				}
+			case store.ChangeMark:
+				v.markMu.Lock()
+				sent, ok := v.marks[ch.ID]
+				delete(v.marks, ch.ID)
+				v.markMu.Unlock()
+				if !ok {
+					return
+				}
+				select {
+				case <-synced:
+					v.confirm(sent)
+				default:
+					syncedOnce.Do(func() {
+						// The listener is up: reread what may have changed
+						// before it was, then trust the feed.
+						if err := c.rereadView(wctx); err != nil {
+							cancel()
+							return
+						}
+						if err := c.reloadStoredPolicy(wctx); err != nil {
+							c.log.Error("agenttrust: reload policy", "err", err)
+						}
+						v.confirm(sent)
+						close(synced)
+						v.readyMu.Do(func() { close(v.ready) })
+					})
+				}
+			}
+		})
+	}()
+	tick := time.NewTicker(v.poll)
+	defer tick.Stop()
+	first := true
+	for {
+		token, err := c.newID("mark_")
+		if err != nil {
+			return err
+		}
+		sent := c.clock.Now()
+		v.markMu.Lock()
+		if len(v.marks) > 1000 {
+			clear(v.marks) // markers lost with a broken feed
+		}
+		v.marks[token] = sent
+		v.markMu.Unlock()
+		mctx, mcancel := context.WithTimeout(wctx, v.max)
+		err = w.Mark(mctx, token)
+		mcancel()
+		if err != nil {
+			cancel()
+			return errors.Join(err, <-errc)
+		}
+		select {
+		case <-synced:
+			v.polling.Store(false)
+		default:
+		}
+		if first {
+			// Until a marker returns, resend quickly: the watch may not
+			// have been listening when the last one was sent.
+			select {
+			case <-synced:
+				first = false
+			case <-time.After(time.Millisecond):
+				continue
+			case err := <-errc:
+				return err
+			}
+		}
+		select {
+		case <-tick.C:
+		case err := <-errc:
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (c *Client) stopView() {
+	if c.view != nil && c.view.stop != nil {
+		c.view.stop()
+		<-c.view.done
+	}
+}

@@ -1,0 +1,151 @@
+package agenttrust_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// twoNodes builds two clients sharing one store, each with its own audit
+// chain; node B runs in notify mode.
+func twoNodes(t *testing.T, st store.Store, notify agenttrust.NotifyConfig) (a, b *agenttrust.Client) {
+	t.Helper()
+	p := mustPolicy(t, paymentsPolicy)
+	var err error
+	a, err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditChain("node-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditChain("node-b"), agenttrust.WithNotify(notify))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func TestNotifyModeSeesRevocations(t *testing.T) {
+	a, b := twoNodes(t, memory.New(), agenttrust.NotifyConfig{MaxStaleness: 250 * time.Millisecond})
+	ctx := context.Background()
+	d, err := b.Check(ctx, charge(1))
+	if err != nil || !d.Allowed() {
+		t.Fatalf("before: %v %v", d.Effect, err)
+	}
+	if d.Staleness <= 0 || d.Staleness > 250*time.Millisecond {
+		t.Errorf("staleness %v outside (0, 250ms]", d.Staleness)
+	}
+	if err := a.Suspend(ctx, "billing-bot", "drill"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		d, err := b.Check(ctx, charge(1))
+		if !d.Allowed() {
+			if err != nil || d.Reason != "agent suspended" {
+				t.Fatalf("denied for the wrong reason: %q %v", d.Reason, err)
+			}
+			break
+		}
+		if time.Since(start) > 250*time.Millisecond {
+			t.Fatal("suspension not seen within MaxStaleness")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("suspension seen by node B after %v", time.Since(start))
+	if err := a.Resume(ctx, "billing-bot"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for d, _ := b.Check(ctx, charge(1)); !d.Allowed(); d, _ = b.Check(ctx, charge(1)) {
+		if time.Now().After(deadline) {
+			t.Fatal("resume not seen")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// noWatch hides the store's Watcher, so notify mode must poll.
+type noWatch struct{ store.Store }
+
+// downStore fails every call while down is set.
+type downStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (s *downStore) Blocks(ctx context.Context, tenant string) ([]store.Block, error) {
+	if s.down.Load() {
+		return nil, store.ErrUnavailable
+	}
+	return s.Store.Blocks(ctx, tenant)
+}
+
+func TestNotifyModePollsAndFailsClosed(t *testing.T) {
+	ds := &downStore{Store: memory.New()}
+	a, b := twoNodes(t, &noWatch{ds}, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	ctx := context.Background()
+	a.Revoke(ctx, "s1")
+	time.Sleep(100 * time.Millisecond)
+	if d, err := b.Check(ctx, charge(1)); d.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
+		t.Fatalf("polling missed a revocation: %v %v", d.Effect, err)
+	}
+	other := charge(1)
+	other.SessionID = "s2"
+	if d, _ := b.Check(ctx, other); !d.Allowed() {
+		t.Fatal("other session denied")
+	}
+	// The store goes away: within MaxStaleness node B stops allowing.
+	ds.down.Store(true)
+	time.Sleep(250 * time.Millisecond)
+	d, err := b.Check(ctx, other)
+	if d.Allowed() || !errors.Is(err, agenttrust.ErrStoreUnavailable) || d.Staleness < 200*time.Millisecond {
+		t.Fatalf("stale view still allows: %v %v staleness %v", d.Effect, err, d.Staleness)
+	}
+	// And recovers by itself.
+	ds.down.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if d, err := b.Check(ctx, other); !d.Allowed() {
+		t.Fatalf("no recovery: %v %v", d.Effect, err)
+	}
+}
+
+func TestStoredPolicyFollowed(t *testing.T) {
+	st := memory.New()
+	ctx := context.Background()
+	a, err := agenttrust.New(st, agenttrust.WithAuditChain("node-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := agenttrust.New(st, agenttrust.WithAuditChain("node-b"), agenttrust.WithNotify(agenttrust.NotifyConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if d, _ := b.Check(ctx, charge(1)); d.Allowed() {
+		t.Fatal("no policy yet, but allowed")
+	}
+	v, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0)
+	if err != nil || v != 1 {
+		t.Fatalf("SavePolicy: %v %v", v, err)
+	}
+	if _, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale version accepted: %v", err)
+	}
+	if _, err := a.SavePolicy(ctx, []byte("rules: [{id: x, effect: maybe}]"), "yaml", 1); !errors.Is(err, agenttrust.ErrInvalidPolicy) {
+		t.Fatalf("bad policy saved: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for d, _ := b.Check(ctx, charge(1)); !d.Allowed(); d, _ = b.Check(ctx, charge(1)) {
+		if time.Now().After(deadline) {
+			t.Fatal("node B never picked up the stored policy")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
