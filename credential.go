@@ -2,12 +2,17 @@ package agenttrust
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // credential is what phase 1 established about a request's credential.
@@ -93,4 +98,147 @@ func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Ti
 		return &CaveatError{Caveat: cv.String(), Msg: "does not hold for this request"}
 	}
 	return nil
+}
+
+// Principal is who a credential proves the caller to be.
+type Principal struct {
+	Tenant       string
+	AgentID      string
+	KeyID        string   // the API key at the root of the credential
+	CredentialID string   // the key or token id
+	HopIDs       []string // delegation hops, oldest first
+	Roles        []string // the root key's roles on the server's API
+}
+
+// HasRole reports whether p holds role.
+func (p Principal) HasRole(role string) bool {
+	for _, r := range p.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Authenticate verifies a credential (API key, token or JWT) as phase 1
+// and 2 of Check would, without a tool or policy: signature, expiry, IP
+// allowlist against remoteAddr, caveats that do not depend on the action,
+// and revocation or suspension of every id it carries. It is for servers
+// that must know who is calling before they know what the call is.
+func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip.Addr) (Principal, error) {
+	now := c.clock.Now()
+	var cr credential
+	switch {
+	case len(cred) > MaxCredentialSize:
+		return Principal{}, ErrCredentialTooLarge
+	case strings.HasPrefix(cred, KeyPrefix):
+		ke, err := c.lookupKey(ctx, cred, now)
+		if err != nil {
+			return Principal{}, err
+		}
+		cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt}
+	case strings.HasPrefix(cred, TokenPrefix):
+		v, err := c.decodeToken(cred)
+		if err != nil {
+			return Principal{}, err
+		}
+		if v.tenant != c.tenant {
+			return Principal{}, ErrBadSignature
+		}
+		cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
+	case looksLikeJWT(cred):
+		if err := c.verifyJWT(cred, now, &cr); err != nil {
+			return Principal{}, err
+		}
+	default:
+		return Principal{}, ErrUnsupportedCredential
+	}
+	if !cr.expires.IsZero() && !now.Before(cr.expires) {
+		return Principal{}, ErrExpired
+	}
+	ip := remoteAddr.Unmap()
+	if len(cr.prefixes) > 0 {
+		ok := false
+		for _, p := range cr.prefixes {
+			if ip.IsValid() && p.Contains(ip) {
+				ok = true
+			}
+		}
+		if !ok {
+			return Principal{}, ErrIPNotAllowed
+		}
+	}
+	env := cond.Env{Agent: cr.agent, Tenant: c.tenant, IP: remoteAddr, Now: now, Hops: cr.hops}
+	for i := range cr.conds {
+		cv := &cr.conds[i]
+		switch cv.Field {
+		case cond.FieldAgent, cond.FieldTenant, cond.FieldIP, cond.FieldExpires, cond.FieldHop:
+			if !cv.Eval(&env) {
+				if cv.Field == cond.FieldIP {
+					return Principal{}, ErrIPNotAllowed
+				}
+				return Principal{}, &CaveatError{Caveat: cv.String(), Msg: "does not hold for this caller"}
+			}
+		}
+	}
+	ids := append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)
+	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
+	if err != nil {
+		return Principal{}, storeErr("revocation lookup", err)
+	}
+	if blocked {
+		if b.Kind == store.Revoked {
+			return Principal{}, fmt.Errorf("%w: %s", ErrRevoked, b.ID)
+		}
+		return Principal{}, fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+	}
+	k, err := c.store.Key(ctx, c.tenant, cr.keyID)
+	if err != nil {
+		if isNotFound(err) {
+			return Principal{}, ErrUnknownKey
+		}
+		return Principal{}, storeErr("key lookup", err)
+	}
+	return Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: cr.hops, Roles: k.Roles}, nil
+}
+
+// CredentialTenantUnverified returns the tenant a credential claims,
+// without verifying anything: an API key's tenant comes from the store,
+// a token's or JWT's from its own unverified contents. A multi-tenant
+// server uses it to pick the tenant's Client, which then authenticates
+// the credential for real.
+func CredentialTenantUnverified(ctx context.Context, st store.Keys, cred string) (string, error) {
+	switch {
+	case len(cred) > MaxCredentialSize:
+		return "", ErrCredentialTooLarge
+	case strings.HasPrefix(cred, KeyPrefix):
+		k, err := apikey.Parse(cred)
+		if err != nil {
+			if errors.Is(err, apikey.ErrChecksum) {
+				return "", ErrKeyChecksum
+			}
+			return "", ErrMalformedCredential
+		}
+		stored, err := st.KeyByHash(ctx, k.Hash())
+		if isNotFound(err) {
+			return "", ErrUnknownKey
+		}
+		if err != nil {
+			return "", storeErr("key lookup", err)
+		}
+		return stored.Tenant, nil
+	case strings.HasPrefix(cred, TokenPrefix):
+		info, err := InspectTokenUnverified(cred)
+		if err != nil {
+			return "", err
+		}
+		return info.Tenant, nil
+	case looksLikeJWT(cred):
+		var claims jwtClaims
+		if _, _, err := new(jwt.Parser).ParseUnverified(cred, &claims); err != nil {
+			return "", ErrMalformedCredential
+		}
+		return claims.Tenant, nil
+	}
+	return "", ErrUnsupportedCredential
 }

@@ -578,3 +578,27 @@ func TestDelegationOnlyNarrows(t *testing.T) {
 	}
 	t.Logf("%d parent/child comparisons (%d child allows), none widened", cases, childAllowed)
 }
+
+func TestAuthenticate(t *testing.T) {
+	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	ctx := context.Background()
+	secret, key, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "ops", Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: []string{"127.0.0.0/8"}})
+	tok, _ := f.c.Exchange(ctx, secret, "tool in x")
+	lo := netip.MustParseAddr("127.0.0.1")
+	for _, cred := range []string{secret, tok} {
+		p, err := f.c.Authenticate(ctx, cred, lo)
+		if err != nil || p.AgentID != "ops" || p.KeyID != key.ID || !p.HasRole(agenttrust.RoleAdmin) || p.Tenant != agenttrust.DefaultTenant {
+			t.Fatalf("Authenticate: %+v %v", p, err)
+		}
+		if tn, err := agenttrust.CredentialTenantUnverified(ctx, f.st, cred); err != nil || tn != agenttrust.DefaultTenant {
+			t.Fatalf("tenant: %q %v", tn, err)
+		}
+		if _, err := f.c.Authenticate(ctx, cred, netip.MustParseAddr("10.0.0.1")); !errors.Is(err, agenttrust.ErrIPNotAllowed) {
+			t.Fatalf("outside allowlist: %v", err)
+		}
+	}
+	f.c.Suspend(ctx, "ops", "")
+	if _, err := f.c.Authenticate(ctx, secret, lo); !errors.Is(err, agenttrust.ErrSuspended) {
+		t.Fatalf("suspended: %v", err)
+	}
+}

@@ -1,0 +1,205 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+const auditCols = `chain, seq, id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource, attributes,
+	credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash`
+
+// auditColCount is the number of auditCols.
+const auditColCount = 20
+
+// insertAudit stores one audit row. AppendAudit runs it once per record
+// in one transaction: measured, that is about twice as fast as multi-row
+// INSERTs of the same batch, which need a statement journal.
+const insertAudit = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// scanRecord reads one row of auditCols.
+func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
+	var r store.AuditRecord
+	var seq, tm, effect, latency int64
+	var id, prev, hash, attrs []byte
+	var hops sql.NullString
+	if err := sc.Scan(&r.Chain, &seq, &id, &tm, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource, &attrs,
+		&r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prev, &hash); err != nil {
+		return store.AuditRecord{}, err
+	}
+	if len(id) != len(r.ID) || len(prev) != len(r.PrevHash) || len(hash) != len(r.Hash) {
+		return store.AuditRecord{}, fmt.Errorf("record %d of chain %q: malformed id or hash", seq, r.Chain)
+	}
+	list, err := decList(hops)
+	if err != nil {
+		return store.AuditRecord{}, fmt.Errorf("hop ids of record %d of chain %q: %w", seq, r.Chain, err)
+	}
+	r.Seq = uint64(seq)
+	copy(r.ID[:], id)
+	r.Time = decTime(tm)
+	r.Attributes = nullBytes(attrs)
+	r.HopIDs = list
+	r.Effect = store.Effect(effect)
+	r.Latency = time.Duration(latency)
+	copy(r.PrevHash[:], prev)
+	copy(r.Hash[:], hash)
+	return r, nil
+}
+
+// AppendAudit implements store.Audit. A batch of the empty chain is
+// refused with store.ErrInvalid. The batch is checked, then stored in one
+// write transaction, which reads the chain's head and inserts the records
+// with one prepared statement.
+func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error {
+	const op = "append audit"
+	if err := s.ready(ctx, op); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	chain, first := recs[0].Chain, recs[0].Seq
+	if chain == "" {
+		// No query could name the empty chain apart from every chain.
+		return invalid(op, "empty chain")
+	}
+	if first == 0 || first > math.MaxInt64-uint64(len(recs)) {
+		return fmt.Errorf("%s: %s to chain %q: first record has seq %d: %w", prefix, op, chain, first, store.ErrConflict)
+	}
+	e := encoder{op: op}
+	args := make([]any, 0, len(recs)*auditColCount)
+	for i := range recs {
+		r := &recs[i]
+		if r.Chain != chain {
+			return fmt.Errorf("%s: %s: record %d of %d is of chain %q, not %q: %w", prefix, op, i, len(recs), r.Chain, chain, store.ErrConflict)
+		}
+		if r.Seq != first+uint64(i) {
+			return fmt.Errorf("%s: %s to chain %q: record %d of %d has seq %d, want %d: %w",
+				prefix, op, chain, i, len(recs), r.Seq, first+uint64(i), store.ErrConflict)
+		}
+		args = append(args, r.Chain, int64(r.Seq), r.ID[:], e.time("Time", r.Time), r.Tenant, r.AgentID, r.OnBehalfOf,
+			r.SessionID, r.Tool, r.Resource, blob(r.Attributes), r.CredentialID, e.list("HopIDs", r.HopIDs), int64(r.Effect),
+			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:])
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		var head int64
+		err := tx.StmtContext(ctx, s.chainHead).QueryRowContext(ctx, chain).Scan(&head)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return s.fail(ctx, op, err)
+		}
+		if first != uint64(head)+1 {
+			return fmt.Errorf("%s: %s to chain %q: batch starts at seq %d, want %d: %w", prefix, op, chain, first, head+1, store.ErrConflict)
+		}
+		insert := tx.StmtContext(ctx, s.insertAudit)
+		for i := range recs {
+			if _, err := insert.ExecContext(ctx, args[i*auditColCount:(i+1)*auditColCount]...); err != nil {
+				err = s.fail(ctx, op, err)
+				if errors.Is(err, store.ErrConflict) { // the primary key backs the check of the head
+					return fmt.Errorf("%s: %s to chain %q: seq %d taken: %w", prefix, op, chain, recs[i].Seq, store.ErrConflict)
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AuditHead implements store.Audit.
+func (s *Store) AuditHead(ctx context.Context, chain string) (store.AuditRecord, error) {
+	const op = "audit head"
+	if err := s.ready(ctx, op); err != nil {
+		return store.AuditRecord{}, err
+	}
+	if chain == "" {
+		return store.AuditRecord{}, invalid(op, "empty chain")
+	}
+	r, err := scanRecord(s.auditHead.QueryRowContext(ctx, chain))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.AuditRecord{}, fmt.Errorf("%s: %s of chain %q: chain is empty: %w", prefix, op, chain, store.ErrNotFound)
+	case err != nil:
+		return store.AuditRecord{}, s.fail(ctx, op, err)
+	}
+	return r, nil
+}
+
+// QueryAudit implements store.Audit in one query on the indexes of the
+// audit table: (chain, seq) orders and pages, (tenant, time), agent, tool
+// and decision id narrow.
+func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error) {
+	const op = "query audit"
+	if err := s.ready(ctx, op); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString(`SELECT ` + auditCols + ` FROM audit WHERE 1`)
+	where := func(cond string, arg any) {
+		b.WriteString(" AND " + cond)
+		args = append(args, arg)
+	}
+	if q.Chain != "" {
+		where("chain = ?", q.Chain)
+	}
+	if q.Tenant != "" {
+		where("tenant = ?", q.Tenant)
+	}
+	if q.AgentID != "" {
+		where("agent_id = ?", q.AgentID)
+	}
+	if q.Tool != "" {
+		where("tool = ?", q.Tool)
+	}
+	if q.Effect != nil {
+		where("effect = ?", int64(*q.Effect))
+	}
+	if !q.Since.IsZero() {
+		where("time >= ?", clampTime(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where("time < ?", clampTime(q.Until))
+	}
+	if !q.DecisionID.IsZero() {
+		where("id = ?", q.DecisionID[:])
+	}
+	afterChain := q.AfterChain
+	if afterChain == "" {
+		afterChain = q.Chain
+	}
+	if afterChain != "" || q.AfterSeq != 0 {
+		// No stored seq exceeds math.MaxInt64, so clamping keeps the meaning.
+		b.WriteString(" AND (chain, seq) > (?, ?)")
+		args = append(args, afterChain, int64(min(q.AfterSeq, math.MaxInt64)))
+	}
+	b.WriteString(" ORDER BY chain, seq")
+	if q.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, q.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []store.AuditRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	return out, nil
+}
