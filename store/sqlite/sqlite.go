@@ -72,7 +72,7 @@ type Option func(*options)
 type options struct {
 	busyTimeout time.Duration
 	maxReaders  int
-	normalSync    bool
+	normalSync  bool
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock held by
