@@ -87,12 +87,12 @@ func VerifyChain(records []AuditRecord) error {
 // Hash is a SHA-256 digest in the audit chain; see store.Hash.
 type Hash = store.Hash
 
-// hashRecord returns the SHA-256 of r's canonical encoding (every field
-// but Hash, each length-prefixed, in a fixed order under a version tag),
+// hashRecord returns the SHA-256 of r's canonical encoding (a version
+// byte, then every field but Hash, each length-prefixed, in fixed order),
 // built in buf, which it returns for reuse.
 func hashRecord(buf []byte, r *AuditRecord) ([]byte, Hash) {
 	putS := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
-	b := append(buf, "agenttrust-audit-v1"...)
+	b := append(buf, 1) // format version
 	b = putS(b, r.Chain)
 	b = binary.AppendUvarint(b, r.Seq)
 	b = append(b, r.ID[:]...)

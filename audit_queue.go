@@ -54,9 +54,10 @@ type auditor struct {
 	queued       atomic.Int64
 	written      atomic.Uint64
 
-	chain string
-	seq   uint64
-	head  Hash
+	chain  string
+	tenant string
+	seq    uint64
+	head   Hash
 
 	signal chan struct{}
 	stop   chan struct{}
@@ -69,9 +70,9 @@ type overflow struct {
 	first, last time.Time
 }
 
-func newAuditor(chain string, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
+func newAuditor(chain, tenant string, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
 	return &auditor{
-		chain: chain, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
+		chain: chain, tenant: tenant, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
 		clock: clock, log: log,
 		signal: make(chan struct{}, 1),
 		space:  make(chan struct{}),
@@ -114,17 +115,18 @@ func (a *auditor) healthy(now time.Time) bool {
 	return true
 }
 
-// enqueue adds a record; attrs is copied. When the queue is full it waits
-// for the flusher to make room, for up to stuckAfter, then fails: a slow
-// sink slows checks down, a stuck one makes them deny. A refusal is itself
-// recorded as soon as there is room.
-func (a *auditor) enqueue(rec *AuditRecord, attrs []byte) error {
+// begin reserves the next record in the queue and returns it with the
+// queue locked; the caller fills it and calls end. When the queue is full
+// begin waits for the flusher to make room, for up to stuckAfter, then
+// fails: a slow sink slows checks down, a stuck one makes them deny. A
+// refusal is itself recorded as soon as there is room.
+func (a *auditor) begin() (*AuditRecord, error) {
 	var timer *time.Timer
 	for {
 		a.mu.Lock()
 		if a.closed {
 			a.mu.Unlock()
-			return ErrClosed
+			return nil, ErrClosed
 		}
 		if len(a.front) < a.max {
 			break
@@ -140,26 +142,39 @@ func (a *auditor) enqueue(rec *AuditRecord, attrs []byte) error {
 			continue
 		case <-timer.C:
 		}
+		now := a.clock.Now()
 		a.mu.Lock()
 		o := &a.overflow
 		if o.n == 0 {
-			o.first = rec.Time
+			o.first = now
 		}
 		o.n++
-		o.last = rec.Time
+		o.last = now
 		a.mu.Unlock()
-		return fmt.Errorf("%w: audit queue full for %s", ErrAuditUnavailable, a.stuckAfter)
+		return nil, fmt.Errorf("%w: audit queue full for %s", ErrAuditUnavailable, a.stuckAfter)
 	}
-	// Attributes point into the arena. If it grows, earlier records keep
-	// the old array, whose bytes are never written again; the arena is
-	// reused only after its batch has reached every sink.
-	off := len(a.arena)
-	a.arena = append(a.arena, attrs...)
-	a.front = append(a.front, *rec)
-	n := len(a.front)
+	if len(a.front) < cap(a.front) {
+		a.front = a.front[:len(a.front)+1]
+		r := &a.front[len(a.front)-1]
+		*r = AuditRecord{} // the slot was cleared after its last batch; be sure
+		return r, nil
+	}
+	a.front = append(a.front, AuditRecord{})
+	return &a.front[len(a.front)-1], nil
+}
+
+// end copies attrs into the batch's arena, unlocks the queue and wakes the
+// flusher when a batch starts or fills. Attributes point into the arena:
+// if it grows, earlier records keep the old array, whose bytes are never
+// written again, and the arena is reused only after its batch has reached
+// every sink.
+func (a *auditor) end(r *AuditRecord, attrs []byte) {
 	if len(attrs) > 0 {
-		a.front[n-1].Attributes = a.arena[off:len(a.arena):len(a.arena)]
+		off := len(a.arena)
+		a.arena = append(a.arena, attrs...)
+		r.Attributes = a.arena[off:len(a.arena):len(a.arena)]
 	}
+	n := len(a.front)
 	a.mu.Unlock()
 	a.queued.Add(1)
 	if n == 1 || n == batchTarget {
@@ -168,6 +183,17 @@ func (a *auditor) enqueue(rec *AuditRecord, attrs []byte) error {
 		default:
 		}
 	}
+}
+
+// enqueue adds a copy of rec (used off the hot path).
+func (a *auditor) enqueue(rec *AuditRecord, attrs []byte) error {
+	r, err := a.begin()
+	if err != nil {
+		return err
+	}
+	*r = *rec
+	r.Attributes = nil
+	a.end(r, attrs)
 	return nil
 }
 
@@ -261,6 +287,7 @@ func (a *auditor) overflowRecord(ov overflow) []AuditRecord {
 func (a *auditor) write(recs []AuditRecord, closing bool) error {
 	for i := range recs {
 		a.seq++
+		recs[i].Chain, recs[i].Tenant = a.chain, a.tenant
 		recs[i].Seq = a.seq
 		recs[i].PrevHash = a.head
 		a.hashBuf, recs[i].Hash = hashRecord(a.hashBuf[:0], &recs[i])

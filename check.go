@@ -283,25 +283,32 @@ func validateRequest(req *Request, attrNames []string) error {
 // record is phase 6: it queues the audit record of d. Fields are clipped
 // so a hostile request cannot bloat the trail.
 func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState) error {
-	rec := AuditRecord{
-		Chain:        c.audit.chain,
-		CredentialID: d.CredentialID,
-		HopIDs:       d.HopIDs,
-		ID:           d.ID,
-		Time:         now.Truncate(time.Microsecond).UTC(),
-		Tenant:       c.tenant,
-		AgentID:      clip(req.AgentID),
-		OnBehalfOf:   clip(req.OnBehalfOf),
-		SessionID:    clip(req.SessionID),
-		Tool:         clip(req.Tool),
-		Resource:     clip(req.Resource),
-		Effect:       d.Effect,
-		Rule:         d.Rule,
-		Reason:       d.Reason,
-		ApprovalID:   d.ApprovalID,
-		Latency:      c.clock.Now().Sub(now),
+	var latency time.Duration
+	if c.latency {
+		latency = c.clock.Now().Sub(now)
 	}
-	return c.audit.enqueue(&rec, st.attrs)
+	r, err := c.audit.begin()
+	if err != nil {
+		return err
+	}
+	// Filled in place in the queue: no copy of the record on this path.
+	// The flusher adds chain, tenant, sequence and hashes.
+	r.ID = d.ID
+	r.Time = now.Truncate(time.Microsecond).UTC()
+	r.AgentID = clip(req.AgentID)
+	r.OnBehalfOf = clip(req.OnBehalfOf)
+	r.SessionID = clip(req.SessionID)
+	r.Tool = clip(req.Tool)
+	r.Resource = clip(req.Resource)
+	r.CredentialID = d.CredentialID
+	r.HopIDs = d.HopIDs
+	r.Effect = d.Effect
+	r.Rule = d.Rule
+	r.Reason = d.Reason
+	r.ApprovalID = d.ApprovalID
+	r.Latency = latency
+	c.audit.end(r, st.attrs)
+	return nil
 }
 
 func clip(s string) string {

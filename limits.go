@@ -8,9 +8,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxBuckets bounds the rate-limit state kept per policy; beyond it, buckets
-// that are full again (and so carry no state) are dropped.
-const maxBuckets = 1 << 16
+// maxLimiters bounds the rate-limit state kept per policy; beyond it,
+// buckets that are full again (and so carry no state) are dropped.
+const maxLimiters = 1 << 16
 
 // limiter holds one token bucket per (limit, agent, tool). It is replaced
 // with the policy, so a reload starts buckets afresh.
@@ -29,19 +29,21 @@ type bucketKey struct {
 // from the other limits' buckets; tokens taken before it stay taken, which
 // can only slow an agent down, never speed it up.
 func (l *limiter) allow(c *compiled, agent, tool string, now time.Time) *compiledLimit {
-	var refused *compiledLimit
-	c.limits.each(agent, tool, func(e *entry[*compiledLimit]) bool {
-		cl := e.item
-		if e.checkAgent && !matchAny(cl.agents, agent) || e.checkTool && !matchAny(cl.tools, tool) {
-			return true
+	var buckets [maxBuckets][]entry[*compiledLimit]
+	n := c.limits.candidates(agent, tool, &buckets)
+	for _, es := range buckets[:n] {
+		for i := range es {
+			e := &es[i]
+			cl := e.item
+			if e.checkAgent && !matchAny(cl.agents, agent) || e.checkTool && !matchAny(cl.tools, tool) {
+				continue
+			}
+			if !l.bucket(cl, agent, tool, now).AllowN(now, 1) {
+				return cl
+			}
 		}
-		if !l.bucket(cl, agent, tool, now).AllowN(now, 1) {
-			refused = cl
-			return false
-		}
-		return true
-	})
-	return refused
+	}
+	return nil
 }
 
 func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
@@ -54,7 +56,7 @@ func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *
 	if l.buckets == nil {
 		l.buckets = map[bucketKey]*rate.Limiter{}
 	}
-	if len(l.buckets) >= maxBuckets {
+	if len(l.buckets) >= maxLimiters {
 		for k, b := range l.buckets {
 			if b.TokensAt(now) >= float64(b.Burst()) {
 				delete(l.buckets, k)
@@ -112,7 +114,7 @@ func (b *breaker) observe(agent string, now time.Time, denied bool) string {
 	defer b.mu.Unlock()
 	c := b.agents[agent]
 	if c == nil {
-		if len(b.agents) >= maxBuckets {
+		if len(b.agents) >= maxLimiters {
 			for a, old := range b.agents {
 				if now.Sub(old.callStart) > b.cfg.CallWindow && now.Sub(old.denyStart) > b.cfg.DenialWindow {
 					delete(b.agents, a)

@@ -402,24 +402,30 @@ func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
 		IP: in.RemoteAddr, Now: in.Time, Hops: in.HopIDs,
 	}
 	var best *compiledRule
-	c.rules.each(in.AgentID, in.Tool, func(e *entry[*compiledRule]) bool {
-		r := e.item
-		if best != nil && (r.rank < best.rank || r.rank == best.rank && r.order > best.order) {
-			return false // the rest of this bucket ranks lower
-		}
-		if e.checkAgent && !matchAny(r.agents, in.AgentID) ||
-			e.checkTool && !matchAny(r.tools, in.Tool) ||
-			r.resources != nil && !matchAny(r.resources, in.Resource) {
-			return true
-		}
-		for i := range r.when {
-			if !r.when[i].Eval(&env) {
-				return true
+	var buckets [maxBuckets][]entry[*compiledRule]
+	n := c.rules.candidates(in.AgentID, in.Tool, &buckets)
+	for _, es := range buckets[:n] {
+	bucket:
+		for i := range es {
+			e := &es[i]
+			r := e.item
+			if best != nil && (r.rank < best.rank || r.rank == best.rank && r.order > best.order) {
+				break // the rest of this bucket ranks lower
 			}
+			if e.checkAgent && !matchAny(r.agents, in.AgentID) ||
+				e.checkTool && !matchAny(r.tools, in.Tool) ||
+				r.resources != nil && !matchAny(r.resources, in.Resource) {
+				continue
+			}
+			for j := range r.when {
+				if !r.when[j].Eval(&env) {
+					continue bucket
+				}
+			}
+			best = r
+			break
 		}
-		best = r
-		return false
-	})
+	}
 	if best == nil {
 		return PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}
 	}
@@ -575,35 +581,43 @@ func (x *index[T]) finish(less func(a, b T) bool) {
 	sortTool(&x.any)
 }
 
-// each calls fn on the candidate entries for (agent, tool), bucket by
-// bucket; within a bucket entries come in precedence order and fn returns
-// false to stop scanning that bucket.
-func (x *index[T]) each(agent, tool string, fn func(*entry[T]) bool) {
+// maxBuckets is the most candidate lists a lookup yields: three agent keys
+// times three tool keys.
+const maxBuckets = 9
+
+// candidates fills out with the non-empty candidate lists for (agent,
+// tool) and returns how many. Within a list, entries come in precedence
+// order. No closures, no allocation: this is on every check.
+func (x *index[T]) candidates(agent, tool string, out *[maxBuckets][]entry[T]) int {
+	n := 0
 	toolSeg := firstSegment(tool)
-	scanTool := func(ti *toolIndex[T]) {
+	add := func(ti *toolIndex[T]) {
 		if ti == nil {
 			return
 		}
-		for _, es := range [...][]entry[T]{ti.byTool[tool], segEntries(ti.byToolSeg, toolSeg), ti.any} {
-			for i := range es {
-				if !fn(&es[i]) {
-					break
-				}
+		if es := ti.byTool[tool]; len(es) > 0 {
+			out[n] = es
+			n++
+		}
+		if toolSeg != "" && ti.byToolSeg != nil {
+			if es := ti.byToolSeg[toolSeg]; len(es) > 0 {
+				out[n] = es
+				n++
 			}
 		}
-	}
-	scanTool(x.byAgent[agent])
-	if x.byAgentSeg != nil {
-		if seg := firstSegment(agent); seg != "" {
-			scanTool(x.byAgentSeg[seg])
+		if len(ti.any) > 0 {
+			out[n] = ti.any
+			n++
 		}
 	}
-	scanTool(&x.any)
-}
-
-func segEntries[T any](m map[string][]entry[T], seg string) []entry[T] {
-	if m == nil || seg == "" {
-		return nil
+	if x.byAgent != nil {
+		add(x.byAgent[agent])
 	}
-	return m[seg]
+	if x.byAgentSeg != nil {
+		if seg := firstSegment(agent); seg != "" {
+			add(x.byAgentSeg[seg])
+		}
+	}
+	add(&x.any)
+	return n
 }
