@@ -1,0 +1,87 @@
+// Package postgres is the PostgreSQL backend of agenttrust: a store.Store
+// for the state that several nodes share, and a store.Watcher that pushes
+// revocations, suspensions and policy changes to every node through
+// LISTEN/NOTIFY.
+//
+// # Usage
+//
+//	s, err := postgres.Open(ctx, "postgres://agenttrust@db:5432/agenttrust",
+//		postgres.WithSchema("agenttrust"),
+//		postgres.WithQueryTimeout(time.Second))
+//	if err != nil {
+//		return err
+//	}
+//	defer s.Close()
+//
+// Open creates the schema if it is missing and brings it up to date: the
+// migrations are embedded in the binary, versioned, and applied in one
+// transaction under an advisory lock, so nodes may start together.
+//
+// # Failures
+//
+// Every call runs under the query timeout (WithQueryTimeout), waiting for
+// a connection included. A timeout, a refused or dropped connection, or a
+// server that is shutting down yields an error wrapping
+// store.ErrUnavailable, which agenttrust treats as a deny. The store heals
+// by itself: broken connections are dropped and new ones made on the next
+// call. A read that failed on a reused connection the network had already
+// cut is retried once on a new one; a write only when nothing was sent.
+// As with any network store, a write that failed with ErrUnavailable may
+// still have been applied: the request can reach the server after the
+// store gave up on it.
+//
+// # Consistency
+//
+// Every method is one statement in its own transaction (AppendAudit's
+// batch included), except that DecideApproval reads the approval again to
+// tell "not found" from "not pending" when it decided nothing:
+//
+//   - Blocked is one query for all ids, on the primary key.
+//   - KeyByHash is one lookup on a unique index.
+//   - DecideApproval is one UPDATE ... WHERE status = 'pending' and
+//     ConsumeApproval one UPDATE of a row chosen with FOR UPDATE SKIP
+//     LOCKED, so each approval is decided and consumed exactly once.
+//   - AppendAudit inserts the batch from arrays (unnest) only if the
+//     record before it is stored; the (chain, seq) primary key refuses a
+//     repeat, so a chain never has a gap or a fork.
+//   - PutPolicy is a compare-and-set on the version column.
+//
+// Times are stored as BIGINT Unix nanoseconds (NULL for the zero time), so
+// they round-trip exactly: the audit hash covers Time.UnixNano. Stored
+// times must therefore lie between 1677 and 2262; others are refused with
+// store.ErrInvalid. Ids are compared and ordered bytewise (COLLATE "C").
+//
+// # Watch
+//
+// Each block or policy write calls pg_notify in the statement that makes
+// it, so a notification is delivered if and only if the write commits,
+// and PostgreSQL delivers notifications in commit order. The channel is
+// derived from the schema. Watch listens on a connection of its own, not
+// one of the pool, and checks it with a round trip when it has been silent
+// for the heartbeat (WithHeartbeat), so a cut or stalled feed ends Watch
+// with store.ErrUnavailable. Mark sends a marker through the same channel.
+// Payloads are limited to 8000 bytes by PostgreSQL: a block's tenant and
+// id, or a Mark token, longer than that is refused with store.ErrInvalid.
+//
+// # CockroachDB
+//
+// The SQL keeps to what CockroachDB also speaks where that costs nothing
+// (ON CONFLICT, data-modifying WITH, unnest, UUID, JSONB, FOR UPDATE SKIP
+// LOCKED, row comparison). What would differ there:
+//
+//   - LISTEN/NOTIFY and pg_notify do not exist: the writes would have to
+//     drop the notification, and Watch be built on a changefeed or polling.
+//   - pg_advisory_xact_lock does not exist: migrations would rely on
+//     CockroachDB's transactional schema changes, or a lock row.
+//   - COLLATE "C" would be dropped: CockroachDB compares strings bytewise
+//     already, and its collated strings are a different type.
+//   - Transactions are serializable: a write may fail with SQLSTATE 40001,
+//     which this package reports as store.ErrUnavailable, and should then
+//     be retried.
+//
+// # Tests
+//
+// The tests need a database: they read its URL from the environment
+// variable AGENTTRUST_TEST_POSTGRES and skip when it is unset. Each case
+// runs in a fresh schema, dropped afterwards.
+package postgres
