@@ -250,7 +250,7 @@ func TestFaultInjection(t *testing.T) {
 	}{
 		{"server refuses connections", proxy.Cut},
 		{"connection dropped mid-query", func() {
-			proxy.Stall() // queries in flight hang...
+			proxy.Stall()                                                  // queries in flight hang...
 			go func() { time.Sleep(50 * time.Millisecond); proxy.Cut() }() // ...then their connections drop
 		}},
 		{"query slower than the timeout", func() { proxy.Delay(3 * timeout) }},
