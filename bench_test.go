@@ -6,13 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cedar-policy/cedar-go"
+	"github.com/jackc/pgx/v5"
 	macaroon "gopkg.in/macaroon.v2"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
+	"github.com/agenttrust/agenttrust/store/postgres"
+	"github.com/agenttrust/agenttrust/store/sqlite"
 )
 
 // benchClient builds a client over the memory store with the cedar-10
@@ -84,6 +90,63 @@ func BenchmarkCheck(b *testing.B) {
 	run("policy", 0, 42, agenttrust.Allow)
 	run("policy-100k", 100_000-10, 42, agenttrust.Allow)
 	run("deny", 0, 60, agenttrust.Deny)
+
+	// The policy case with state in a database, strict mode (every check
+	// reads revocations from the store), and PostgreSQL in notify mode.
+	runStore := func(name string, open func(*testing.B) store.Store, opts ...agenttrust.Option) {
+		b.Run(name, func(b *testing.B) {
+			st := open(b)
+			p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(p),
+				agenttrust.WithAuditSink(agenttrust.NewMemorySink(1 << 14))}, opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := transferRequest(42)
+			if d, err := c.Check(ctx, req); err != nil || !d.Allowed() {
+				b.Fatalf("Check = %v, %v", d.Effect, err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, _ := c.Check(ctx, req); !d.Allowed() {
+					b.Fatal(d.Reason)
+				}
+			}
+		})
+	}
+	runStore("sqlite", func(b *testing.B) store.Store {
+		st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	})
+	pg := func(b *testing.B) store.Store {
+		url := os.Getenv("AGENTTRUST_TEST_POSTGRES")
+		if url == "" {
+			b.Skip("set AGENTTRUST_TEST_POSTGRES to benchmark PostgreSQL")
+		}
+		schema := fmt.Sprintf("agenttrust_bench_%d", time.Now().UnixNano())
+		st, err := postgres.Open(ctx, url, postgres.WithSchema(schema))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			st.Close()
+			if conn, err := pgx.Connect(ctx, url); err == nil {
+				conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+				conn.Close(ctx)
+			}
+		})
+		return st
+	}
+	runStore("postgres", pg)
+	runStore("postgres-notify", pg, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
 
 	// Credentials. The key and tokens belong to agent a1, so the request
 	// is the policy case with the identity taken from the credential.
