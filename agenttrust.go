@@ -326,7 +326,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	c.bg, c.bgDone = cancel, make(chan struct{})
 	go c.followPolicy(bgCtx)
-	c.audit = newAuditor(cfg.chain, cfg.tenant, cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
+	c.audit = newAuditor(cfg.chain, cfg.tenant, &c.redact, cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err
 	}

@@ -57,8 +57,7 @@ func (c *Client) fingerprint(req *Request, st *checkState) string {
 	for _, s := range [...]string{"agenttrust-approval-v1", c.tenant, req.AgentID, req.Tool, req.Resource, req.SessionID} {
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
-	var keys []string
-	st.fp = appendAttrs(st.fp[:0], req.Attributes, nil, &keys)
+	st.fp = appendKVs(st.fp[:0], st.kvs, nil)
 	h.Write(st.fp)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -94,7 +93,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		ID: id, Tenant: c.tenant, Fingerprint: fp,
 		AgentID: req.AgentID, SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf,
 		Tool: req.Tool, Resource: req.Resource,
-		Attributes: append([]byte(nil), st.attrs...),
+		Attributes: appendKVs(nil, st.kvs, &c.redact),
 		Rule:       res.Rule, Reason: res.Reason, Approvers: append([]string(nil), res.Approvers...),
 		Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(c.pendingTTL),
 	}

@@ -3,7 +3,6 @@ package agenttrust
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -82,46 +81,60 @@ func containsFold(s, w string) bool {
 	return false
 }
 
-// appendAttrs appends the canonical JSON object of attrs to dst: keys
-// sorted, no spaces, values of the basic types encoded by hand so the
-// common case allocates nothing. With red non-nil, secret values are
-// replaced. It leaves the sorted keys in *keys (scratch space reused
-// across calls), so callers need not range over the map again.
-func appendAttrs(dst []byte, attrs map[string]any, red *redactor, keys *[]string) []byte {
-	if len(attrs) == 0 {
+// attrKV is one request attribute captured for the audit record. Values of
+// the basic types are immutable once boxed in an interface, so holding them
+// is safe after Check returns; anything else is encoded to JSON at capture
+// (json.RawMessage), since the caller may change it later.
+type attrKV struct {
+	k string
+	v any
+}
+
+// captureAttrs copies attrs into kvs (reusing its capacity): the only
+// pass over the caller's map on the hot path. Encoding, sorting and
+// redaction happen later, off the hot path, in appendKVs.
+func captureAttrs(kvs []attrKV, attrs map[string]any) []attrKV {
+	kvs = kvs[:0]
+	for k, v := range attrs {
+		switch v.(type) {
+		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				b = []byte(attrUnencodable)
+			}
+			v = json.RawMessage(b)
+		}
+		kvs = append(kvs, attrKV{k, v})
+	}
+	return kvs
+}
+
+// appendKVs appends the canonical JSON object of kvs to dst: keys sorted
+// (kvs is sorted in place), no spaces, secret values redacted when red is
+// not nil. An empty kvs appends nothing.
+func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
+	if len(kvs) == 0 {
 		return dst
 	}
-	ks := (*keys)[:0]
-	if len(attrs) == 1 {
-		// One attribute, the common case: no sorting, no second lookup.
-		for k, v := range attrs {
-			*keys = append(ks, k)
-			dst = append(appendJSONString(append(dst, '{'), k), ':')
-			if red != nil && red.redact(k) {
-				dst = append(dst, redactedValue...)
-			} else {
-				dst = appendValue(dst, v)
-			}
+	// Insertion sort: attribute lists are short, and this allocates nothing.
+	for i := 1; i < len(kvs); i++ {
+		for j := i; j > 0 && kvs[j].k < kvs[j-1].k; j-- {
+			kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
 		}
-		return append(dst, '}')
 	}
-	for k := range attrs {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	*keys = ks
 	dst = append(dst, '{')
-	for i, k := range ks {
+	for i := range kvs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = appendJSONString(dst, kvs[i].k)
 		dst = append(dst, ':')
-		if red != nil && red.redact(k) {
+		if red != nil && red.redact(kvs[i].k) {
 			dst = append(dst, redactedValue...)
 			continue
 		}
-		dst = appendValue(dst, attrs[k])
+		dst = appendValue(dst, kvs[i].v)
 	}
 	return append(dst, '}')
 }
@@ -162,6 +175,8 @@ func appendValue(dst []byte, v any) []byte {
 		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
 			return append(dst, attrUnencodable...)
 		}
+		return append(dst, x...)
+	case json.RawMessage:
 		return append(dst, x...)
 	}
 	b, err := json.Marshal(v)

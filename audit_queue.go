@@ -34,30 +34,39 @@ type auditor struct {
 	writeTimeout time.Duration
 	clock        Clock
 
+	// Written by checks, under mu. Kept apart from the flusher's fields
+	// so the two cores do not fight over cache lines.
+	_        [64]byte
 	mu       sync.Mutex
 	front    []AuditRecord
-	arena    []byte // attribute bytes of front's records
+	frontKV  []kvSpan // attributes of front[i], in kvs
+	kvs      []attrKV
+	enqueued uint64 // records ever accepted
 	overflow overflow
 	closed   bool
 	// space is closed and replaced each time the flusher takes a batch,
 	// waking checks that wait for room in a full queue.
 	space chan struct{}
+	_     [64]byte
 
-	back      []AuditRecord // the batch being written
-	backArena []byte
-	hashBuf   []byte
-
-	// failingSince is the unix-nano time the oldest unfinished write began
-	// failing or hanging; 0 when writes are healthy.
-	failingSince atomic.Int64
-	writeStarted atomic.Int64
-	queued       atomic.Int64
-	written      atomic.Uint64
-
-	chain  string
-	tenant string
-	seq    uint64
-	head   Hash
+	// Written by the flusher.
+	back    []AuditRecord // the batch being written
+	backKV  []kvSpan
+	backKVs []attrKV
+	arena   []byte // encoded attributes of the batch being written
+	ends    []int  // where each record's attributes end in arena
+	hashBuf []byte
+	drained atomic.Uint64 // accepted records written to every sink
+	written atomic.Uint64 // records written, overflow notes included
+	// stuckSince is the unix-nano time the oldest unfinished write began,
+	// while it has been failing or hanging; 0 when writes are healthy.
+	stuckSince   atomic.Int64
+	writeStarted atomic.Int64 // unix nanos of the write in progress, or 0
+	chain        string
+	tenant       string
+	redact       *redactor
+	seq          uint64
+	head         Hash
 
 	signal chan struct{}
 	stop   chan struct{}
@@ -65,14 +74,17 @@ type auditor struct {
 	err    error // set by the flusher when it gives up at close
 }
 
+// kvSpan locates a record's attributes in the batch's kvs.
+type kvSpan struct{ off, n int32 }
+
 type overflow struct {
 	n           int
 	first, last time.Time
 }
 
-func newAuditor(chain, tenant string, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
+func newAuditor(chain, tenant string, red *redactor, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
 	return &auditor{
-		chain: chain, tenant: tenant, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
+		chain: chain, tenant: tenant, redact: red, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
 		clock: clock, log: log,
 		signal: make(chan struct{}, 1),
 		space:  make(chan struct{}),
@@ -104,15 +116,15 @@ func (a *auditor) resume(ctx context.Context) error {
 
 func (a *auditor) start() { go a.run() }
 
-// healthy reports whether records are flowing.
+// healthy reports whether records are flowing: no write has been failing
+// or hanging for longer than stuckAfter.
 func (a *auditor) healthy(now time.Time) bool {
-	if since := a.failingSince.Load(); since != 0 && now.UnixNano()-since > int64(a.stuckAfter) {
+	t := now.UnixNano()
+	if since := a.stuckSince.Load(); since != 0 && t-since > int64(a.stuckAfter) {
 		return false
 	}
-	if started := a.writeStarted.Load(); started != 0 && now.UnixNano()-started > int64(a.stuckAfter) {
-		return false
-	}
-	return true
+	started := a.writeStarted.Load()
+	return started == 0 || t-started <= int64(a.stuckAfter)
 }
 
 // begin reserves the next record in the queue and returns it with the
@@ -163,20 +175,15 @@ func (a *auditor) begin() (*AuditRecord, error) {
 	return &a.front[len(a.front)-1], nil
 }
 
-// end copies attrs into the batch's arena, unlocks the queue and wakes the
-// flusher when a batch starts or fills. Attributes point into the arena:
-// if it grows, earlier records keep the old array, whose bytes are never
-// written again, and the arena is reused only after its batch has reached
-// every sink.
-func (a *auditor) end(r *AuditRecord, attrs []byte) {
-	if len(attrs) > 0 {
-		off := len(a.arena)
-		a.arena = append(a.arena, attrs...)
-		r.Attributes = a.arena[off:len(a.arena):len(a.arena)]
-	}
+// end copies the record's attributes into the batch, unlocks the queue
+// and wakes the flusher when a batch starts or fills. The flusher encodes
+// the attributes, off the hot path.
+func (a *auditor) end(r *AuditRecord, kvs []attrKV) {
+	a.frontKV = append(a.frontKV, kvSpan{int32(len(a.kvs)), int32(len(kvs))})
+	a.kvs = append(a.kvs, kvs...)
 	n := len(a.front)
+	a.enqueued++
 	a.mu.Unlock()
-	a.queued.Add(1)
 	if n == 1 || n == batchTarget {
 		select {
 		case a.signal <- struct{}{}:
@@ -186,19 +193,24 @@ func (a *auditor) end(r *AuditRecord, attrs []byte) {
 }
 
 // enqueue adds a copy of rec (used off the hot path).
-func (a *auditor) enqueue(rec *AuditRecord, attrs []byte) error {
+func (a *auditor) enqueue(rec *AuditRecord, kvs []attrKV) error {
 	r, err := a.begin()
 	if err != nil {
 		return err
 	}
 	*r = *rec
 	r.Attributes = nil
-	a.end(r, attrs)
+	a.end(r, kvs)
 	return nil
 }
 
 // depth returns how many records wait to be written.
-func (a *auditor) depth() int64 { return a.queued.Load() }
+func (a *auditor) depth() int64 {
+	a.mu.Lock()
+	n := a.enqueued
+	a.mu.Unlock()
+	return int64(n - a.drained.Load())
+}
 
 // Batching: after the first record of a batch arrives the flusher waits
 // up to batchDelay, or until batchTarget records are queued, before taking
@@ -242,7 +254,9 @@ func (a *auditor) flush(closing bool) error {
 	for {
 		a.mu.Lock()
 		a.front, a.back = a.back[:0], a.front
-		a.arena, a.backArena = a.backArena[:0], a.arena
+		a.frontKV, a.backKV = a.backKV[:0], a.frontKV
+		clear(a.backKVs) // values held for the last batch
+		a.kvs, a.backKVs = a.backKVs[:0], a.kvs
 		ov := a.overflow
 		a.overflow = overflow{}
 		if len(a.back) >= a.max {
@@ -259,14 +273,44 @@ func (a *auditor) flush(closing bool) error {
 			return nil
 		}
 		n := len(a.back)
+		a.encodeAttrs()
 		if err := a.write(a.back, closing); err != nil {
 			return err
 		}
-		a.queued.Add(-int64(n))
-		clear(a.back) // drop references to callers' strings
+		// The batch's slots are not cleared here: the check that reuses a
+		// slot zeroes it, and leaving the lines alone spares that check
+		// a cache-line transfer from this core.
+		a.drained.Add(uint64(n))
 		if !closing {
 			return nil
 		}
+	}
+}
+
+// encodeAttrs turns the batch's captured attributes into each record's
+// canonical, redacted JSON. Records point into the arena, which is reused
+// only after the batch has reached every sink.
+func (a *auditor) encodeAttrs() {
+	a.arena = a.arena[:0]
+	a.ends = a.ends[:0]
+	for i := range a.back {
+		sp := a.backKV[i]
+		off := len(a.arena)
+		if sp.n > 0 {
+			a.arena = appendKVs(a.arena, a.backKVs[sp.off:sp.off+sp.n], a.redact)
+			if len(a.arena)-off > maxAuditAttrBytes {
+				a.arena = append(a.arena[:off], `{"_truncated":true}`...)
+			}
+		}
+		a.ends = append(a.ends, len(a.arena))
+	}
+	// Slice only now: the arena may have moved while it grew.
+	off := 0
+	for i, end := range a.ends {
+		if end > off {
+			a.back[i].Attributes = a.arena[off:end:end]
+		}
+		off = end
 	}
 }
 
@@ -319,21 +363,23 @@ func (a *auditor) deliver(recs []AuditRecord, closing bool) error {
 			if !pending[i] {
 				continue
 			}
-			a.writeStarted.Store(a.clock.Now().UnixNano())
+			// A write that hangs counts as stuck from its start.
+			started := a.clock.Now().UnixNano()
+			a.writeStarted.Store(started)
 			ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
 			err := s.Write(ctx, recs)
 			cancel()
 			a.writeStarted.Store(0)
 			if err != nil {
 				lastErr = err
-				a.failingSince.CompareAndSwap(0, a.clock.Now().UnixNano())
+				a.stuckSince.CompareAndSwap(0, started)
 				a.log.Warn("agenttrust: audit sink write failed; retrying", "sink", i, "records", len(recs), "err", err)
 				continue
 			}
 			pending[i] = false
 		}
 		if lastErr == nil {
-			a.failingSince.Store(0)
+			a.stuckSince.Store(0)
 			return nil
 		}
 		if closing && deadline == nil {
@@ -373,19 +419,20 @@ func (a *auditor) close() error {
 // sync waits until every record enqueued before the call is written or ctx
 // ends.
 func (a *auditor) sync(ctx context.Context) error {
-	for {
-		if a.queued.Load() == 0 {
-			return nil
-		}
+	a.mu.Lock()
+	target := a.enqueued
+	a.mu.Unlock()
+	for a.drained.Load() < target {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.done:
-			if a.queued.Load() == 0 {
+			if a.drained.Load() >= target {
 				return nil
 			}
 			return errors.Join(ErrAuditUnavailable, a.err)
 		case <-time.After(time.Millisecond):
 		}
 	}
+	return nil
 }

@@ -32,12 +32,11 @@ const maxAuditAttrBytes = 16 << 10
 // checkState is per-check scratch space, pooled so a check allocates
 // nothing once warm.
 type checkState struct {
-	ids   []string
-	in    PolicyInput
-	cred  credential
-	attrs []byte   // the request's attributes, canonical and redacted
-	keys  []string // the request's attribute names, sorted
-	fp    []byte   // scratch for approval fingerprints
+	ids  []string
+	in   PolicyInput
+	cred credential
+	kvs  []attrKV // the request's attributes, captured for the audit
+	fp   []byte   // scratch for approval fingerprints and attributes
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -45,11 +44,10 @@ type checkState struct {
 func (s *checkState) reset() {
 	clear(s.ids)
 	s.ids = s.ids[:0]
-	clear(s.keys)
-	s.keys = s.keys[:0]
+	clear(s.kvs)
+	s.kvs = s.kvs[:0]
 	s.in = PolicyInput{}
 	s.cred = credential{}
-	s.attrs = s.attrs[:0]
 }
 
 // Check decides whether req may proceed and records the decision. It
@@ -74,10 +72,9 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	// Encode the attributes once, for validation, the audit record and
 	// nothing else: the only pass over the caller's map.
 	if len(req.Attributes) <= MaxAttributes {
-		st.attrs = appendAttrs(st.attrs[:0], req.Attributes, &c.redact, &st.keys)
-	}
-	if len(req.Attributes) > MaxAttributes || len(st.attrs) > maxAuditAttrBytes {
-		st.attrs = append(st.attrs[:0], `{"_truncated":true}`...)
+		st.kvs = captureAttrs(st.kvs, req.Attributes)
+	} else {
+		st.kvs = append(st.kvs[:0], attrKV{"_truncated", true})
 	}
 	var err error
 	switch {
@@ -104,7 +101,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 // decide runs phases 1-5 and the breaker, filling d. On error d's effect
 // is ignored and the check denies.
 func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
-	if err := validateRequest(req, st.keys); err != nil {
+	if err := validateRequest(req, st.kvs); err != nil {
 		d.Reason = reasonInvalid
 		return err
 	}
@@ -141,7 +138,13 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
 		Attributes: req.Attributes, Time: now,
 	}
-	res, err := ps.engine.Evaluate(ctx, in)
+	var res PolicyResult
+	var err error
+	if ps.compiled != nil {
+		res = ps.compiled.evaluate(in) // the built-in engine, called directly
+	} else {
+		res, err = ps.engine.Evaluate(ctx, in)
+	}
 	if err != nil {
 		d.Reason = reasonPolicyError
 		return fmt.Errorf("%w: %w", ErrPolicyEngine, err)
@@ -243,7 +246,7 @@ func (c *Client) observeBreaker(ctx context.Context, req *Request, now time.Time
 
 // validateRequest checks every text field of req and normalises it to
 // NFC in place.
-func validateRequest(req *Request, attrNames []string) error {
+func validateRequest(req *Request, attrs []attrKV) error {
 	var err error
 	if req.Credential == "" && req.AgentID == "" {
 		return fmt.Errorf("%w: agent id is required", ErrInvalidRequest)
@@ -269,7 +272,8 @@ func validateRequest(req *Request, attrNames []string) error {
 	if len(req.Attributes) > MaxAttributes {
 		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)
 	}
-	for _, k := range attrNames {
+	for _, kv := range attrs {
+		k := kv.k
 		if k == "" {
 			return fmt.Errorf("%w: empty attribute name", ErrInvalidRequest)
 		}
@@ -307,7 +311,7 @@ func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState
 	r.Reason = d.Reason
 	r.ApprovalID = d.ApprovalID
 	r.Latency = latency
-	c.audit.end(r, st.attrs)
+	c.audit.end(r, st.kvs)
 	return nil
 }
 

@@ -69,46 +69,31 @@ type Decision struct {
 // Allowed reports whether the action may proceed.
 func (d Decision) Allowed() bool { return d.Effect == Allow }
 
-// idSource makes time-ordered DecisionIDs. A single atomic word holds the
-// last (millisecond, sequence) pair so IDs from one client strictly
-// increase; the low 62 bits are a random node value fixed at construction,
-// so clients sharing a store do not collide.
+// idSource makes time-ordered DecisionIDs: 48 bits of Unix milliseconds,
+// the version nibble and 12 random bits fixed per client, then the variant
+// and a 62-bit counter that starts at a random value. One atomic add per
+// ID: IDs from one client are unique and ordered by (millisecond, issue
+// order); clients sharing a store differ in their random parts.
 type idSource struct {
-	last atomic.Uint64 // ms<<12 | seq
-	node [8]byte
+	seq  atomic.Uint64
+	node uint16 // 12 random bits
 }
 
 func newIDSource(r io.Reader) (*idSource, error) {
-	s := &idSource{}
-	if _, err := io.ReadFull(r, s.node[:]); err != nil {
+	var b [10]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return nil, err
 	}
+	s := &idSource{node: binary.BigEndian.Uint16(b[0:2]) & 0x0fff}
+	s.seq.Store(binary.BigEndian.Uint64(b[2:10]) >> 3) // leave room to count
 	return s, nil
 }
 
 func (s *idSource) next(now time.Time) DecisionID {
-	ms := uint64(now.UnixMilli()) & (1<<48 - 1)
-	var v uint64
-	for {
-		old := s.last.Load()
-		v = ms << 12
-		if v <= old {
-			v = old + 1 // same or earlier millisecond: continue the sequence
-		}
-		if s.last.CompareAndSwap(old, v) {
-			break
-		}
-	}
+	ms := uint64(now.UnixMilli())
+	n := s.seq.Add(1)
 	var id DecisionID
-	ms, seq := v>>12, v&0xfff
-	id[0] = byte(ms >> 40)
-	id[1] = byte(ms >> 32)
-	id[2] = byte(ms >> 24)
-	id[3] = byte(ms >> 16)
-	id[4] = byte(ms >> 8)
-	id[5] = byte(ms)
-	binary.BigEndian.PutUint16(id[6:8], 0x7000|uint16(seq))
-	copy(id[8:], s.node[:])
-	id[8] = 0x80 | id[8]&0x3f
+	binary.BigEndian.PutUint64(id[0:8], ms<<16|0x7000|uint64(s.node))
+	binary.BigEndian.PutUint64(id[8:16], 0x8000000000000000|n&0x3fffffffffffffff)
 	return id
 }

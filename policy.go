@@ -589,35 +589,38 @@ const maxBuckets = 9
 // tool) and returns how many. Within a list, entries come in precedence
 // order. No closures, no allocation: this is on every check.
 func (x *index[T]) candidates(agent, tool string, out *[maxBuckets][]entry[T]) int {
-	n := 0
 	toolSeg := firstSegment(tool)
-	add := func(ti *toolIndex[T]) {
-		if ti == nil {
-			return
+	n := 0
+	if x.byAgent != nil {
+		n = x.byAgent[agent].candidates(tool, toolSeg, out, n)
+	}
+	if x.byAgentSeg != nil {
+		if seg := firstSegment(agent); seg != "" {
+			n = x.byAgentSeg[seg].candidates(tool, toolSeg, out, n)
 		}
+	}
+	return x.any.candidates(tool, toolSeg, out, n)
+}
+
+func (ti *toolIndex[T]) candidates(tool, toolSeg string, out *[maxBuckets][]entry[T], n int) int {
+	if ti == nil {
+		return n
+	}
+	if ti.byTool != nil {
 		if es := ti.byTool[tool]; len(es) > 0 {
 			out[n] = es
 			n++
 		}
-		if toolSeg != "" && ti.byToolSeg != nil {
-			if es := ti.byToolSeg[toolSeg]; len(es) > 0 {
-				out[n] = es
-				n++
-			}
-		}
-		if len(ti.any) > 0 {
-			out[n] = ti.any
+	}
+	if toolSeg != "" && ti.byToolSeg != nil {
+		if es := ti.byToolSeg[toolSeg]; len(es) > 0 {
+			out[n] = es
 			n++
 		}
 	}
-	if x.byAgent != nil {
-		add(x.byAgent[agent])
+	if len(ti.any) > 0 {
+		out[n] = ti.any
+		n++
 	}
-	if x.byAgentSeg != nil {
-		if seg := firstSegment(agent); seg != "" {
-			add(x.byAgentSeg[seg])
-		}
-	}
-	add(&x.any)
 	return n
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -24,8 +25,11 @@ func TestConcurrentChecksSuspendReload(t *testing.T) {
 	ctx := context.Background()
 
 	const workers, perWorker = 50, 200 // 10,000 checks
-	var suspended atomic.Bool          // true only between Suspend returning and Resume starting
-	var violations, allowed, checks atomic.Int64
+	// epoch is odd only between Suspend returning and Resume starting; a
+	// check that saw the same odd epoch before and after ran entirely
+	// inside a suspension.
+	var epoch atomic.Int64
+	var violations, allowed, checks, inside atomic.Int64
 	stop := make(chan struct{})
 	var ctl sync.WaitGroup
 	ctl.Add(2)
@@ -41,18 +45,14 @@ func TestConcurrentChecksSuspendReload(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			suspended.Store(true)
-			for range 20 {
-				select {
-				case <-stop:
-				default:
-				}
-			}
-			suspended.Store(false)
+			epoch.Add(1)
+			time.Sleep(200 * time.Microsecond)
+			epoch.Add(1)
 			if err := c.Resume(ctx, "billing-bot"); err != nil {
 				t.Error(err)
 				return
 			}
+			time.Sleep(200 * time.Microsecond)
 		}
 	}()
 	go func() { // policy reloads
@@ -75,15 +75,19 @@ func TestConcurrentChecksSuspendReload(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range perWorker {
-				wasSuspended := suspended.Load()
+				before := epoch.Load()
 				d, err := c.Check(ctx, charge(10))
+				after := epoch.Load()
 				checks.Add(1)
+				if before == after && before%2 == 1 {
+					inside.Add(1)
+				}
 				if d.Allowed() {
 					allowed.Add(1)
 					if err != nil {
 						violations.Add(1)
 					}
-					if wasSuspended {
+					if before == after && before%2 == 1 {
 						violations.Add(1)
 					}
 				}
@@ -99,7 +103,10 @@ func TestConcurrentChecksSuspendReload(t *testing.T) {
 	if checks.Load() != workers*perWorker {
 		t.Fatalf("%d checks ran", checks.Load())
 	}
-	t.Logf("%d checks, %d allowed", checks.Load(), allowed.Load())
+	if inside.Load() == 0 {
+		t.Fatal("no check ran inside a suspension: the test proved nothing")
+	}
+	t.Logf("%d checks, %d allowed, %d ran wholly inside a suspension (all denied)", checks.Load(), allowed.Load(), inside.Load())
 	if err := c.SyncAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
