@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -91,8 +92,17 @@ type Hash = store.Hash
 // byte, then every field but Hash, each length-prefixed, in fixed order),
 // built in buf, which it returns for reuse.
 func hashRecord(buf []byte, r *AuditRecord) ([]byte, Hash) {
-	putS := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
-	b := append(buf, 1) // format version
+	b := appendCanonical(buf, r)
+	return b, sha256.Sum256(b)
+}
+
+func putS(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+
+// appendCanonical appends r's canonical encoding: a version byte, then
+// every field but Hash, each length-prefixed, in fixed order. It is what
+// the chain hashes, and it decodes back with decodeCanonical.
+func appendCanonical(b []byte, r *AuditRecord) []byte {
+	b = append(b, 1) // format version
 	b = putS(b, r.Chain)
 	b = binary.AppendUvarint(b, r.Seq)
 	b = append(b, r.ID[:]...)
@@ -115,28 +125,95 @@ func hashRecord(buf []byte, r *AuditRecord) ([]byte, Hash) {
 	b = putS(b, r.Reason)
 	b = putS(b, r.ApprovalID)
 	b = binary.AppendVarint(b, int64(r.Latency))
-	b = append(b, r.PrevHash[:]...)
-	return b, sha256.Sum256(b)
+	return append(b, r.PrevHash[:]...)
+}
+
+// decodeCanonical is the inverse of appendCanonical.
+func decodeCanonical(b []byte) (AuditRecord, error) {
+	var r AuditRecord
+	bad := errors.New("agenttrust: malformed canonical audit record")
+	uv := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			panic(bad)
+		}
+		b = b[n:]
+		return v
+	}
+	take := func(n uint64) []byte {
+		if n > uint64(len(b)) {
+			panic(bad)
+		}
+		out := b[:n]
+		b = b[n:]
+		return out
+	}
+	str := func() string { return string(take(uv())) }
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = bad
+			}
+		}()
+		if take(1)[0] != 1 {
+			panic(bad)
+		}
+		r.Chain = str()
+		r.Seq = uv()
+		copy(r.ID[:], take(16))
+		t, n := binary.Varint(b)
+		if n <= 0 {
+			panic(bad)
+		}
+		b = b[n:]
+		r.Time = time.Unix(0, t).UTC()
+		r.Tenant, r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = str(), str(), str(), str(), str(), str()
+		if a := take(uv()); len(a) > 0 {
+			r.Attributes = append(json.RawMessage(nil), a...)
+		}
+		r.CredentialID = str()
+		for range uv() {
+			r.HopIDs = append(r.HopIDs, str())
+		}
+		r.Effect = Effect(take(1)[0])
+		r.Rule, r.Reason, r.ApprovalID = str(), str(), str()
+		l, n := binary.Varint(b)
+		if n <= 0 {
+			panic(bad)
+		}
+		b = b[n:]
+		r.Latency = time.Duration(l)
+		copy(r.PrevHash[:], take(32))
+		if len(b) != 0 {
+			panic(bad)
+		}
+	}()
+	return r, err
 }
 
 // MemorySink keeps the most recent records in a ring of fixed size, for
 // tests, examples and a process's own recent history. Older records are
 // overwritten once the ring is full: pair it with a durable sink when the
-// whole trail matters. Writing allocates nothing once the ring is warm.
-// Safe for concurrent use.
+// whole trail matters. Records are kept in their compact canonical
+// encoding (no pointers for the garbage collector to scan), so writing
+// allocates nothing once the ring is warm. Safe for concurrent use.
 type MemorySink struct {
 	mu    sync.Mutex
-	ring  []AuditRecord
-	attrs [][]byte // per-slot copies of Attributes, reused
+	slots []ringSlot
 	next  int
 	full  bool
 	total uint64
 }
 
+type ringSlot struct {
+	enc  []byte // canonical encoding, reused
+	hash Hash
+}
+
 // NewMemorySink returns a ring holding up to size records (size >= 1).
 func NewMemorySink(size int) *MemorySink {
-	size = max(size, 1)
-	return &MemorySink{ring: make([]AuditRecord, size), attrs: make([][]byte, size)}
+	return &MemorySink{slots: make([]ringSlot, max(size, 1))}
 }
 
 // Write implements AuditSink.
@@ -144,14 +221,10 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range recs {
-		slot := m.next
-		m.attrs[slot] = append(m.attrs[slot][:0], recs[i].Attributes...)
-		m.ring[slot] = recs[i]
-		m.ring[slot].Attributes = m.attrs[slot]
-		if len(recs[i].Attributes) == 0 {
-			m.ring[slot].Attributes = nil
-		}
-		if m.next++; m.next == len(m.ring) {
+		sl := &m.slots[m.next]
+		sl.enc = appendCanonical(sl.enc[:0], &recs[i])
+		sl.hash = recs[i].Hash
+		if m.next++; m.next == len(m.slots) {
 			m.next, m.full = 0, true
 		}
 	}
@@ -159,22 +232,32 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 	return nil
 }
 
-// Records returns copies of the records held, oldest first.
+// Records returns the records held, oldest first.
 func (m *MemorySink) Records() []AuditRecord {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []AuditRecord
+	var order []ringSlot
 	if m.full {
-		out = append(out, m.ring[m.next:]...)
+		order = append(order, m.slots[m.next:]...)
 	}
-	out = append(out, m.ring[:m.next]...)
-	for i := range out {
-		if out[i].Attributes != nil {
-			out[i].Attributes = append(json.RawMessage(nil), out[i].Attributes...)
+	order = append(order, m.slots[:m.next]...)
+	out := make([]AuditRecord, 0, len(order))
+	for _, sl := range order {
+		r, err := decodeCanonical(sl.enc)
+		if err != nil {
+			panic(err) // written by this package: cannot happen
 		}
-		out[i].HopIDs = append([]string(nil), out[i].HopIDs...)
+		r.Hash = sl.hash
+		out = append(out, r)
 	}
 	return out
+}
+
+// Total returns how many records were ever written to the sink.
+func (m *MemorySink) Total() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.total
 }
 
 // JSONSink writes each record as one line of JSON to w. Writes are
