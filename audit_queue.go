@@ -38,10 +38,9 @@ type auditor struct {
 	// so the two cores do not fight over cache lines.
 	_        [64]byte
 	mu       sync.Mutex
-	front    []AuditRecord
-	frontKV  []kvSpan // attributes of front[i], in kvs
-	kvs      []attrKV
-	enqueued uint64 // records ever accepted
+	front    []pending
+	kvs      []attrKV // attributes of front's records
+	enqueued uint64   // records ever accepted
 	overflow overflow
 	closed   bool
 	// space is closed and replaced each time the flusher takes a batch,
@@ -50,11 +49,11 @@ type auditor struct {
 	_     [64]byte
 
 	// Written by the flusher.
-	back    []AuditRecord // the batch being written
-	backKV  []kvSpan
+	back    []pending
 	backKVs []attrKV
-	arena   []byte // encoded attributes of the batch being written
-	ends    []int  // where each record's attributes end in arena
+	batch   []AuditRecord // the batch being written, built from back
+	arena   []byte        // encoded attributes of the batch being written
+	ends    []int         // where each record's attributes end in arena
 	hashBuf []byte
 	drained atomic.Uint64 // accepted records written to every sink
 	written atomic.Uint64 // records written, overflow notes included
@@ -76,6 +75,20 @@ type auditor struct {
 
 // kvSpan locates a record's attributes in the batch's kvs.
 type kvSpan struct{ off, n int32 }
+
+// pending is a decision waiting to become an audit record: what a check
+// writes, kept small because it crosses to the flusher's core. Every
+// field is assigned by each check, so slots are reused without clearing.
+type pending struct {
+	id                                        DecisionID
+	unixNano                                  int64
+	latency                                   time.Duration
+	agent, obo, session, tool, resource, cred string
+	hops                                      []string
+	rule, reason, approval                    string
+	effect                                    Effect
+	kv                                        kvSpan
+}
 
 type overflow struct {
 	n           int
@@ -132,7 +145,7 @@ func (a *auditor) healthy(now time.Time) bool {
 // begin waits for the flusher to make room, for up to stuckAfter, then
 // fails: a slow sink slows checks down, a stuck one makes them deny. A
 // refusal is itself recorded as soon as there is room.
-func (a *auditor) begin() (*AuditRecord, error) {
+func (a *auditor) begin() (*pending, error) {
 	var timer *time.Timer
 	for {
 		a.mu.Lock()
@@ -167,19 +180,17 @@ func (a *auditor) begin() (*AuditRecord, error) {
 	}
 	if len(a.front) < cap(a.front) {
 		a.front = a.front[:len(a.front)+1]
-		r := &a.front[len(a.front)-1]
-		*r = AuditRecord{} // the slot was cleared after its last batch; be sure
-		return r, nil
+	} else {
+		a.front = append(a.front, pending{})
 	}
-	a.front = append(a.front, AuditRecord{})
 	return &a.front[len(a.front)-1], nil
 }
 
 // end copies the record's attributes into the batch, unlocks the queue
 // and wakes the flusher when a batch starts or fills. The flusher encodes
 // the attributes, off the hot path.
-func (a *auditor) end(r *AuditRecord, kvs []attrKV) {
-	a.frontKV = append(a.frontKV, kvSpan{int32(len(a.kvs)), int32(len(kvs))})
+func (a *auditor) end(p *pending, kvs []attrKV) {
+	p.kv = kvSpan{int32(len(a.kvs)), int32(len(kvs))}
 	a.kvs = append(a.kvs, kvs...)
 	n := len(a.front)
 	a.enqueued++
@@ -190,18 +201,6 @@ func (a *auditor) end(r *AuditRecord, kvs []attrKV) {
 		default:
 		}
 	}
-}
-
-// enqueue adds a copy of rec (used off the hot path).
-func (a *auditor) enqueue(rec *AuditRecord, kvs []attrKV) error {
-	r, err := a.begin()
-	if err != nil {
-		return err
-	}
-	*r = *rec
-	r.Attributes = nil
-	a.end(r, kvs)
-	return nil
 }
 
 // depth returns how many records wait to be written.
@@ -254,7 +253,6 @@ func (a *auditor) flush(closing bool) error {
 	for {
 		a.mu.Lock()
 		a.front, a.back = a.back[:0], a.front
-		a.frontKV, a.backKV = a.backKV[:0], a.frontKV
 		clear(a.backKVs) // values held for the last batch
 		a.kvs, a.backKVs = a.backKVs[:0], a.kvs
 		ov := a.overflow
@@ -273,8 +271,8 @@ func (a *auditor) flush(closing bool) error {
 			return nil
 		}
 		n := len(a.back)
-		a.encodeAttrs()
-		if err := a.write(a.back, closing); err != nil {
+		a.build()
+		if err := a.write(a.batch, closing); err != nil {
 			return err
 		}
 		// The batch's slots are not cleared here: the check that reuses a
@@ -287,14 +285,15 @@ func (a *auditor) flush(closing bool) error {
 	}
 }
 
-// encodeAttrs turns the batch's captured attributes into each record's
-// canonical, redacted JSON. Records point into the arena, which is reused
-// only after the batch has reached every sink.
-func (a *auditor) encodeAttrs() {
+// build turns the pending batch into audit records, in a buffer that
+// stays on the flusher's core, encoding each record's captured attributes
+// into canonical, redacted JSON. Records point into the arena, which is
+// reused only after the batch has reached every sink.
+func (a *auditor) build() {
 	a.arena = a.arena[:0]
 	a.ends = a.ends[:0]
 	for i := range a.back {
-		sp := a.backKV[i]
+		sp := a.back[i].kv
 		off := len(a.arena)
 		if sp.n > 0 {
 			a.arena = appendKVs(a.arena, a.backKVs[sp.off:sp.off+sp.n], a.redact)
@@ -304,13 +303,21 @@ func (a *auditor) encodeAttrs() {
 		}
 		a.ends = append(a.ends, len(a.arena))
 	}
-	// Slice only now: the arena may have moved while it grew.
+	a.batch = a.batch[:0]
 	off := 0
-	for i, end := range a.ends {
-		if end > off {
-			a.back[i].Attributes = a.arena[off:end:end]
+	for i := range a.back {
+		p := &a.back[i]
+		r := AuditRecord{
+			ID: p.id, Time: time.Unix(0, p.unixNano).UTC(), Latency: p.latency,
+			AgentID: p.agent, OnBehalfOf: p.obo, SessionID: p.session, Tool: p.tool, Resource: p.resource,
+			CredentialID: p.cred, HopIDs: p.hops, Effect: p.effect, Rule: p.rule, Reason: p.reason, ApprovalID: p.approval,
 		}
-		off = end
+		// Slice only now: the arena may have moved while it grew.
+		if end := a.ends[i]; end > off {
+			r.Attributes = a.arena[off:end:end]
+			off = end
+		}
+		a.batch = append(a.batch, r)
 	}
 }
 

@@ -291,27 +291,27 @@ func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState
 	if c.latency {
 		latency = c.clock.Now().Sub(now)
 	}
-	r, err := c.audit.begin()
+	p, err := c.audit.begin()
 	if err != nil {
 		return err
 	}
-	// Filled in place in the queue: no copy of the record on this path.
-	// The flusher adds chain, tenant, sequence and hashes.
-	r.ID = d.ID
-	r.Time = now.Truncate(time.Microsecond).UTC()
-	r.AgentID = clip(req.AgentID)
-	r.OnBehalfOf = clip(req.OnBehalfOf)
-	r.SessionID = clip(req.SessionID)
-	r.Tool = clip(req.Tool)
-	r.Resource = clip(req.Resource)
-	r.CredentialID = d.CredentialID
-	r.HopIDs = d.HopIDs
-	r.Effect = d.Effect
-	r.Rule = d.Rule
-	r.Reason = d.Reason
-	r.ApprovalID = d.ApprovalID
-	r.Latency = latency
-	c.audit.end(r, st.kvs)
+	// Filled in place in the queue: no copy on this path. The flusher adds
+	// chain, tenant, sequence, attributes and hashes.
+	p.id = d.ID
+	p.unixNano = now.Truncate(time.Microsecond).UnixNano()
+	p.latency = latency
+	p.agent = clip(req.AgentID)
+	p.obo = clip(req.OnBehalfOf)
+	p.session = clip(req.SessionID)
+	p.tool = clip(req.Tool)
+	p.resource = clip(req.Resource)
+	p.cred = d.CredentialID
+	p.hops = d.HopIDs
+	p.effect = d.Effect
+	p.rule = d.Rule
+	p.reason = d.Reason
+	p.approval = d.ApprovalID
+	c.audit.end(p, st.kvs)
 	return nil
 }
 

@@ -1,0 +1,441 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// The admin operations. Each needs the matching role on the client's
+// credential (the server answers 403, ErrForbidden, otherwise) and acts in
+// the credential's tenant.
+
+// KeyInfo is an API key as listed by the server: the stored key (its Hash
+// is never sent and stays zero) and whether it has been revoked.
+type KeyInfo struct {
+	agenttrust.Key
+	Revoked bool
+}
+
+// Whoami returns who the client's credential proves it to be.
+func (c *Client) Whoami(ctx context.Context) (agenttrust.Principal, error) {
+	var out principalView
+	if err := c.do(ctx, &call{op: "Whoami", method: http.MethodGet, path: "/v1/whoami", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return agenttrust.Principal{}, err
+	}
+	return agenttrust.Principal{
+		Tenant: out.Tenant, AgentID: out.AgentID, KeyID: out.KeyID, CredentialID: out.CredentialID,
+		HopIDs: out.HopIDs, Roles: out.Roles,
+	}, nil
+}
+
+// CreateKey makes an API key for an agent of the client's tenant (POST
+// /v1/keys) and returns its secret, shown only here, and the stored key.
+// It is never retried: a lost answer leaves a key whose secret nobody
+// has, to be revoked.
+func (c *Client) CreateKey(ctx context.Context, spec agenttrust.KeySpec) (string, agenttrust.Key, error) {
+	req := &createKeyRequest{AgentID: spec.AgentID, Name: spec.Name, Roles: spec.Roles, AllowedIPs: spec.AllowedIPs, Caveats: spec.Caveats}
+	if !spec.ExpiresAt.IsZero() {
+		t := spec.ExpiresAt.UTC()
+		req.ExpiresAt = &t
+	}
+	var out createKeyResponse
+	if err := c.do(ctx, &call{op: "CreateKey", method: http.MethodPost, path: "/v1/keys", body: req, status: http.StatusCreated, out: &out}); err != nil {
+		return "", agenttrust.Key{}, err
+	}
+	if out.Secret == "" {
+		return "", agenttrust.Key{}, malformed("CreateKey", "no secret")
+	}
+	return out.Secret, out.Key.model().Key, nil
+}
+
+// ListKeys lists the tenant's keys, never their secrets (GET /v1/keys).
+func (c *Client) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	var out keyList
+	if err := c.do(ctx, &call{op: "ListKeys", method: http.MethodGet, path: "/v1/keys", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return nil, err
+	}
+	ks := make([]KeyInfo, len(out.Keys))
+	for i := range out.Keys {
+		ks[i] = out.Keys[i].model()
+	}
+	return ks, nil
+}
+
+// RevokeKey revokes an API key by id, and every token derived from it
+// (POST /v1/keys/{id}/revoke). Revoking is idempotent and retried.
+func (c *Client) RevokeKey(ctx context.Context, id string) error {
+	return c.do(ctx, &call{op: "RevokeKey", method: http.MethodPost, path: "/v1/keys/" + pathEscape(id) + "/revoke", idempotent: true, status: http.StatusNoContent})
+}
+
+// Exchange trades an API key for a short-lived token (POST /v1/tokens),
+// narrowed by caveats. apiKey is the key to exchange and is sent as the
+// request's credential; empty means the client's own.
+func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string) (string, error) {
+	return c.exchange(ctx, "Exchange", apiKey, &exchangeRequest{Caveats: caveats})
+}
+
+// ExchangeJWT is Exchange in JWT form, for audience.
+func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, caveats ...string) (string, error) {
+	return c.exchange(ctx, "ExchangeJWT", apiKey, &exchangeRequest{Format: "jwt", Audience: audience, Caveats: caveats})
+}
+
+func (c *Client) exchange(ctx context.Context, op, apiKey string, req *exchangeRequest) (string, error) {
+	if apiKey != "" {
+		if err := validCredential(apiKey); err != nil {
+			return "", &Error{Op: op, Message: "bad API key", err: []error{agenttrust.ErrMalformedCredential}}
+		}
+	}
+	var out tokenResponse
+	if err := c.do(ctx, &call{op: op, method: http.MethodPost, path: "/v1/tokens", body: req, bearer: apiKey, status: http.StatusCreated, out: &out}); err != nil {
+		return "", err
+	}
+	if out.Token == "" {
+		return "", malformed(op, "no token")
+	}
+	return out.Token, nil
+}
+
+// Delegate narrows token on the server, which records the hop (POST
+// /v1/tokens/delegate): see agenttrust.Client.Delegate. ttl, when
+// positive, shortens the new token's life; it travels in whole seconds,
+// rounded up. The client's credential must be an admin's, or the token's
+// own agent's.
+func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, caveats ...string) (string, agenttrust.Hop, error) {
+	if token == "" {
+		return "", agenttrust.Hop{}, &Error{Op: "Delegate", Message: "empty token", err: []error{agenttrust.ErrInvalidRequest}}
+	}
+	req := &delegateRequest{Token: token, Caveats: caveats}
+	if ttl > 0 {
+		req.TTLSeconds = int64((ttl + time.Second - 1) / time.Second)
+	}
+	var out delegateResponse
+	if err := c.do(ctx, &call{op: "Delegate", method: http.MethodPost, path: "/v1/tokens/delegate", body: req, status: http.StatusCreated, out: &out}); err != nil {
+		return "", agenttrust.Hop{}, err
+	}
+	if out.Token == "" {
+		return "", agenttrust.Hop{}, malformed("Delegate", "no token")
+	}
+	h := out.Hop
+	return out.Token, agenttrust.Hop{
+		ID: h.ID, Parent: h.Parent, TokenID: h.TokenID, KeyID: h.KeyID, AgentID: h.AgentID,
+		Caveats: h.Caveats, CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt,
+	}, nil
+}
+
+// InspectToken returns what a token of the client's tenant says about
+// itself (POST /v1/tokens/inspect). Like agenttrust.InspectTokenUnverified
+// it does not verify the token: use Check for that.
+func (c *Client) InspectToken(ctx context.Context, token string) (agenttrust.TokenInfo, error) {
+	var out tokenInfo
+	if err := c.do(ctx, &call{op: "InspectToken", method: http.MethodPost, path: "/v1/tokens/inspect", body: &inspectRequest{Token: token}, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return agenttrust.TokenInfo{}, err
+	}
+	return agenttrust.TokenInfo{
+		ID: out.ID, KeyID: out.KeyID, Tenant: out.Tenant, AgentID: out.AgentID,
+		ExpiresAt: out.ExpiresAt, HopIDs: out.HopIDs, Caveats: out.Caveats,
+	}, nil
+}
+
+// Revoke permanently blocks id in the client's tenant: an agent, session,
+// API key, token or delegation hop (POST /v1/revocations). It is in force
+// for every check that starts after it returns. Idempotent and retried.
+func (c *Client) Revoke(ctx context.Context, id string) error {
+	return c.do(ctx, &call{op: "Revoke", method: http.MethodPost, path: "/v1/revocations", body: &revokeRequest{ID: id}, idempotent: true, status: http.StatusNoContent})
+}
+
+// Blocks lists the tenant's revocations and suspensions (GET
+// /v1/revocations); Tenant is left empty.
+func (c *Client) Blocks(ctx context.Context) ([]store.Block, error) {
+	var out blockList
+	if err := c.do(ctx, &call{op: "Blocks", method: http.MethodGet, path: "/v1/revocations", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return nil, err
+	}
+	bs := make([]store.Block, len(out.Blocks))
+	for i, v := range out.Blocks {
+		b := store.Block{ID: v.ID, Reason: v.Reason, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
+		if err := b.Kind.UnmarshalText([]byte(v.Kind)); err != nil {
+			return nil, malformed("Blocks", err.Error())
+		}
+		bs[i] = b
+	}
+	return bs, nil
+}
+
+// Suspend is the kill switch: every check by agent or session id denies
+// from when it returns until Resume (POST /v1/agents/{id}/suspend).
+// Idempotent and retried.
+func (c *Client) Suspend(ctx context.Context, id, reason string) error {
+	return c.do(ctx, &call{op: "Suspend", method: http.MethodPost, path: "/v1/agents/" + pathEscape(id) + "/suspend", body: &suspendRequest{Reason: reason}, idempotent: true, status: http.StatusNoContent})
+}
+
+// Resume lifts a suspension (POST /v1/agents/{id}/resume); it returns
+// agenttrust.ErrNotFound when id is not suspended. Not retried: a retry
+// after a lost answer would report ErrNotFound for a resume that worked.
+func (c *Client) Resume(ctx context.Context, id string) error {
+	return c.do(ctx, &call{op: "Resume", method: http.MethodPost, path: "/v1/agents/" + pathEscape(id) + "/resume", status: http.StatusNoContent})
+}
+
+// Approvals lists the tenant's approvals matching f, oldest first (GET
+// /v1/approvals): all of them for an admin or approver, an agent's own
+// otherwise. f.Tenant is ignored; a zero f.Limit takes the server's
+// default (100).
+func (c *Client) Approvals(ctx context.Context, f agenttrust.ApprovalFilter) ([]agenttrust.Approval, error) {
+	q := url.Values{}
+	if f.Status != "" {
+		q.Set("status", string(f.Status))
+	}
+	if f.AgentID != "" {
+		q.Set("agent_id", f.AgentID)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out approvalList
+	if err := c.do(ctx, &call{op: "Approvals", method: http.MethodGet, path: "/v1/approvals", query: q, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return nil, err
+	}
+	as := make([]agenttrust.Approval, len(out.Approvals))
+	for i := range out.Approvals {
+		a, err := c.approvalModel("Approvals", &out.Approvals[i])
+		if err != nil {
+			return nil, err
+		}
+		as[i] = a
+	}
+	return as, nil
+}
+
+// Approve grants a pending approval (POST /v1/approvals/{id}/approve) and
+// returns it as decided. The approver is the principal of the client's
+// credential, which must hold the approver or admin role and differ from
+// the agent that asked (agenttrust.ErrApproverNotAllowed otherwise). Not
+// retried.
+func (c *Client) Approve(ctx context.Context, id, note string) (agenttrust.Approval, error) {
+	return c.decide(ctx, "Approve", id, "approve", note)
+}
+
+// DenyApproval refuses a pending approval (POST /v1/approvals/{id}/deny),
+// as Approve grants one.
+func (c *Client) DenyApproval(ctx context.Context, id, note string) (agenttrust.Approval, error) {
+	return c.decide(ctx, "DenyApproval", id, "deny", note)
+}
+
+func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttrust.Approval, error) {
+	var out approvalView
+	err := c.do(ctx, &call{
+		op: op, method: http.MethodPost, path: "/v1/approvals/" + pathEscape(id) + "/" + verb,
+		body: &decideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
+	})
+	if err != nil {
+		return agenttrust.Approval{}, err
+	}
+	return c.approvalModel(op, &out)
+}
+
+// QueryAudit returns one page of the tenant's audit records matching q,
+// in (chain, seq) order (GET /v1/audit), and the query of the next page,
+// nil after the last one:
+//
+//	for q := (&agenttrust.AuditQuery{AgentID: "billing-bot"}); q != nil; {
+//		recs, next, err := c.QueryAudit(ctx, *q)
+//		...
+//		q = next
+//	}
+//
+// q.Tenant is ignored (the credential's tenant applies); q.Limit is the
+// page size, 1-1000, default 100.
+func (c *Client) QueryAudit(ctx context.Context, q agenttrust.AuditQuery) ([]agenttrust.AuditRecord, *agenttrust.AuditQuery, error) {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("chain", q.Chain)
+	set("agent_id", q.AgentID)
+	set("tool", q.Tool)
+	if q.Effect != nil {
+		set("effect", q.Effect.String())
+	}
+	if !q.Since.IsZero() {
+		set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		set("until", q.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.DecisionID.IsZero() {
+		set("decision_id", q.DecisionID.String())
+	}
+	set("after_chain", q.AfterChain)
+	if q.AfterSeq != 0 {
+		set("after_seq", strconv.FormatUint(q.AfterSeq, 10))
+	}
+	if q.Limit > 0 {
+		set("limit", strconv.Itoa(q.Limit))
+	}
+	var out auditPage
+	if err := c.do(ctx, &call{op: "QueryAudit", method: http.MethodGet, path: "/v1/audit", query: v, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return nil, nil, err
+	}
+	recs := make([]agenttrust.AuditRecord, len(out.Records))
+	for i := range out.Records {
+		recs[i] = out.Records[i].model()
+	}
+	if out.Next == nil {
+		return recs, nil, nil
+	}
+	next := q
+	next.AfterChain, next.AfterSeq = out.Next.AfterChain, out.Next.AfterSeq
+	return recs, &next, nil
+}
+
+// AuditReport is the server's verification of the tenant's audit chains.
+type AuditReport struct {
+	OK     bool
+	Chains []ChainReport
+}
+
+// ChainReport is the verification of one chain: how many records were
+// read and, when it is broken, where and why.
+type ChainReport struct {
+	Chain             string
+	OK                bool
+	Records           int
+	FirstSeq, LastSeq uint64
+	HeadHash          string
+	ProblemSeq        uint64
+	Problem           string
+}
+
+// VerifyAudit has the server read and verify the tenant's audit chains, or
+// only chain when it is not empty (GET /v1/audit/verify). A broken chain
+// is reported in the AuditReport, with a nil error.
+func (c *Client) VerifyAudit(ctx context.Context, chain string) (AuditReport, error) {
+	q := url.Values{}
+	if chain != "" {
+		q.Set("chain", chain)
+	}
+	var out verifyResponse
+	if err := c.do(ctx, &call{op: "VerifyAudit", method: http.MethodGet, path: "/v1/audit/verify", query: q, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return AuditReport{}, err
+	}
+	r := AuditReport{OK: out.OK, Chains: make([]ChainReport, len(out.Chains))}
+	for i, ch := range out.Chains {
+		r.Chains[i] = ChainReport{Chain: ch.Chain, OK: ch.OK, Records: ch.Records, FirstSeq: ch.FirstSeq, LastSeq: ch.LastSeq, HeadHash: ch.HeadHash}
+		if ch.Problem != nil {
+			r.Chains[i].ProblemSeq, r.Chains[i].Problem = ch.Problem.Seq, ch.Problem.Message
+		}
+		if !ch.OK {
+			r.OK = false
+		}
+	}
+	return r, nil
+}
+
+// PolicyDoc is the tenant's stored policy document.
+type PolicyDoc struct {
+	Version   int64
+	Format    string // "json" or "yaml"
+	Body      []byte
+	UpdatedAt time.Time
+}
+
+// Policy returns the tenant's stored policy (GET /v1/policy), or
+// agenttrust.ErrNotFound when none is stored.
+func (c *Client) Policy(ctx context.Context) (PolicyDoc, error) {
+	var out policyView
+	if err := c.do(ctx, &call{op: "Policy", method: http.MethodGet, path: "/v1/policy", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return PolicyDoc{}, err
+	}
+	return PolicyDoc{Version: out.Version, Format: out.Format, Body: []byte(out.Body), UpdatedAt: out.UpdatedAt}, nil
+}
+
+// ValidatePolicy asks the server whether a policy document (format "json"
+// or "yaml") would be accepted (POST /v1/policy/validate). It returns nil
+// when it would, and otherwise the problems joined, each an
+// *agenttrust.PolicyError matching agenttrust.ErrInvalidPolicy.
+func (c *Client) ValidatePolicy(ctx context.Context, body []byte, format string) error {
+	var out validatePolicyResponse
+	err := c.do(ctx, &call{op: "ValidatePolicy", method: http.MethodPost, path: "/v1/policy/validate",
+		body: &validatePolicyRequest{Format: format, Body: string(body)}, idempotent: true, status: http.StatusOK, out: &out})
+	if err != nil {
+		return err
+	}
+	if out.Valid {
+		return nil
+	}
+	errs := make([]error, 0, len(out.Problems)+1)
+	for _, p := range out.Problems {
+		errs = append(errs, &agenttrust.PolicyError{Rule: p.Rule, Index: p.Index, Msg: p.Message})
+	}
+	if len(errs) == 0 {
+		errs = append(errs, &agenttrust.PolicyError{Index: -1, Msg: "the server refused the policy"})
+	}
+	return errors.Join(errs...)
+}
+
+// ApplyPolicy stores a policy document as the tenant's policy if the
+// stored version is still expectVersion (0 when there is none) and makes
+// it live (PUT /v1/policy); it returns the new version. A stale
+// expectVersion fails with ErrConflict, an invalid document with
+// agenttrust.ErrInvalidPolicy; nothing changes then. Not retried.
+func (c *Client) ApplyPolicy(ctx context.Context, body []byte, format string, expectVersion int64) (int64, error) {
+	var out putPolicyResponse
+	err := c.do(ctx, &call{op: "ApplyPolicy", method: http.MethodPut, path: "/v1/policy",
+		body: &putPolicyRequest{Format: format, Body: string(body), ExpectVersion: expectVersion}, status: http.StatusOK, out: &out})
+	if err != nil {
+		return 0, err
+	}
+	return out.Version, nil
+}
+
+// JWKS returns the public keys that verify the server's JWTs (GET
+// /.well-known/jwks.json), for a resource server that verifies them
+// itself.
+func (c *Client) JWKS(ctx context.Context) (agenttrust.JWKSet, error) {
+	var out agenttrust.JWKSet
+	if err := c.do(ctx, &call{op: "JWKS", method: http.MethodGet, path: "/.well-known/jwks.json", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return agenttrust.JWKSet{}, err
+	}
+	return out, nil
+}
+
+// Health is the server's readiness.
+type Health struct {
+	Status string // "ready" or "unavailable"
+	Store  string // "ok" or what failed
+	Audit  string // "ok" or "stuck"
+}
+
+// Health asks whether the server is ready (GET /readyz). A server that
+// answers but is not ready returns its Health and an error matching
+// agenttrust.ErrAuditUnavailable when its audit is stuck, else
+// agenttrust.ErrStoreUnavailable.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out readyResponse
+	err := c.do(ctx, &call{op: "Health", method: http.MethodGet, path: "/readyz", idempotent: true, status: http.StatusOK, alsoOK: http.StatusServiceUnavailable, out: &out})
+	h := Health{Status: out.Status, Store: out.Store, Audit: out.Audit}
+	switch {
+	case err == nil && out.Status == "ready":
+		return h, nil
+	case err == nil, errors.Is(err, errAlsoOK):
+		sentinel := agenttrust.ErrStoreUnavailable
+		if out.Audit != "" && out.Audit != "ok" && (out.Store == "" || out.Store == "ok") {
+			sentinel = agenttrust.ErrAuditUnavailable
+		}
+		return h, &Error{Op: "Health", Status: http.StatusServiceUnavailable, Message: "server not ready: store " + out.Store + ", audit " + out.Audit, err: []error{sentinel}}
+	}
+	return Health{}, err
+}
+
+// malformed reports an answer that decoded but lacks what it must hold.
+func malformed(op, msg string) error {
+	return &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + msg, err: []error{agenttrust.ErrStoreUnavailable}}
+}

@@ -1,0 +1,189 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Reasons of the decisions Check makes itself, when the server did not
+// decide.
+const (
+	ReasonUnreachable = "authorization server unreachable"
+	reasonInvalid     = "invalid request"
+	reasonCredential  = "credential rejected"
+	reasonForbidden   = "not allowed to check this action"
+	reasonClosed      = "client closed"
+)
+
+// Check asks the server whether req may proceed (POST /v1/actions/check)
+// and returns its decision. It fails closed: it never returns an Allow
+// together with an error, and whenever the server cannot be reached, times
+// out, fails (5xx) or answers something that is not a well-formed,
+// consistent decision, it returns a Deny with reason ReasonUnreachable and
+// an error matching agenttrust.ErrStoreUnavailable. When the server made
+// the decision but could not make it properly (its store or audit down, a
+// bad credential in the request) the Deny carries the server's reason and
+// an error matching the server's code (agenttrust.ErrRevoked,
+// ErrStoreUnavailable, ...).
+//
+// The credential checked is req.Credential when set, else the client's
+// own when it is an agent's (the server then binds the action to it); an
+// admin's client checks on behalf of req.AgentID. req.RemoteAddr is not
+// sent: the server judges IP allowlists and "ip" caveats by the address
+// the request comes from. Attributes travel as JSON; a value JSON cannot
+// carry (NaN, an infinity, a channel) denies with
+// agenttrust.ErrInvalidRequest without asking. A check is safe to repeat,
+// so WithRetries applies to it.
+func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
+	var out checkResponse
+	err := c.do(ctx, &call{
+		op: "Check", method: http.MethodPost, path: "/v1/actions/check",
+		body: &checkRequest{
+			AgentID: req.AgentID, ToolName: req.Tool, Resource: req.Resource, SessionID: req.SessionID,
+			OnBehalfOf: req.OnBehalfOf, Attributes: req.Attributes, Credential: req.Credential,
+		},
+		idempotent: true, status: http.StatusOK, out: &out,
+	})
+	if err != nil {
+		return agenttrust.Decision{Reason: denyReason(err)}, err
+	}
+	d, err := out.decision()
+	if err != nil {
+		return agenttrust.Decision{Reason: ReasonUnreachable}, &Error{
+			Op: "Check", Status: http.StatusOK, Message: "malformed decision: " + err.Error(),
+			err: []error{agenttrust.ErrStoreUnavailable},
+		}
+	}
+	if out.Error != "" {
+		// The server decided, but could not decide properly: a deny,
+		// whatever else the answer says.
+		e, known := codeErrors[out.Error]
+		if !known || e == ErrConflict || e == ErrForbidden {
+			e = agenttrust.ErrStoreUnavailable
+		}
+		d.Effect = agenttrust.Deny
+		if d.Reason == "" {
+			d.Reason = ReasonUnreachable
+		}
+		return d, &Error{Op: "Check", Status: http.StatusOK, Code: out.Error, Message: d.Reason, err: []error{e}}
+	}
+	return d, nil
+}
+
+// denyReason says why Check denies when it got no decision.
+func denyReason(err error) string {
+	switch {
+	case errors.Is(err, agenttrust.ErrClosed):
+		return reasonClosed
+	case errors.Is(err, agenttrust.ErrStoreUnavailable):
+		return ReasonUnreachable
+	case errors.Is(err, agenttrust.ErrUnauthorized):
+		return reasonCredential
+	case errors.Is(err, ErrForbidden):
+		return reasonForbidden
+	case errors.Is(err, agenttrust.ErrInvalidRequest):
+		return reasonInvalid
+	}
+	return ReasonUnreachable
+}
+
+// decision checks that the answer is a consistent decision and returns it.
+func (r *checkResponse) decision() (agenttrust.Decision, error) {
+	e, err := store.ParseEffect(r.Effect)
+	if err != nil {
+		return agenttrust.Decision{}, err
+	}
+	if r.Allowed != (e == agenttrust.Allow) {
+		return agenttrust.Decision{}, fmt.Errorf("allowed is %v with effect %s", r.Allowed, r.Effect)
+	}
+	if r.Allowed && r.Error != "" {
+		return agenttrust.Decision{}, fmt.Errorf("allowed with error %q", r.Error)
+	}
+	id, err := store.ParseDecisionID(r.DecisionID)
+	if err != nil {
+		return agenttrust.Decision{}, err
+	}
+	if r.StalenessNS < 0 {
+		return agenttrust.Decision{}, fmt.Errorf("negative staleness %d", r.StalenessNS)
+	}
+	if e == agenttrust.NeedsApproval && r.ApprovalID == "" {
+		return agenttrust.Decision{}, errors.New("needs_approval without approval_id")
+	}
+	return agenttrust.Decision{
+		Effect: e, Reason: r.Reason, Rule: r.RuleID, ID: id, ApprovalID: r.ApprovalID,
+		AgentID: r.AgentID, Staleness: time.Duration(r.StalenessNS),
+	}, nil
+}
+
+// minPoll paces WaitApproval when the server answers a long poll early:
+// it asks at most once per minPoll, or per long poll if shorter.
+const minPoll = time.Second
+
+// WaitApproval blocks until approval id is decided or lapses, or ctx
+// ends, and returns it: it long-polls GET /v1/approvals/{id}?wait=,
+// asking again each time the server's wait ends. A lapsed approval is
+// returned with an error matching agenttrust.ErrApprovalResolved, an
+// unknown one with agenttrust.ErrApprovalNotFound. Transport failures are
+// retried as WithRetries allows; when ctx ends the error matches ctx's
+// error.
+func (c *Client) WaitApproval(ctx context.Context, id string) (agenttrust.Approval, error) {
+	for {
+		start := time.Now()
+		a, err := c.approval(ctx, "WaitApproval", id, c.cfg.longPoll)
+		if err != nil {
+			return agenttrust.Approval{}, err
+		}
+		if a.Status != agenttrust.ApprovalPending {
+			return a, nil
+		}
+		if !a.ExpiresAt.After(c.cfg.clock.Now()) {
+			return a, &Error{Op: "WaitApproval", Message: "approval " + id + " lapsed undecided", err: []error{agenttrust.ErrApprovalResolved}}
+		}
+		if wait := min(minPoll, c.cfg.longPoll) - time.Since(start); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return agenttrust.Approval{}, c.ctxErr(&call{op: "WaitApproval"}, ctx.Err())
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// Approval returns one approval of the client's tenant; its Tenant is
+// left empty (the server does not send it).
+func (c *Client) Approval(ctx context.Context, id string) (agenttrust.Approval, error) {
+	return c.approval(ctx, "Approval", id, 0)
+}
+
+func (c *Client) approval(ctx context.Context, op, id string, wait time.Duration) (agenttrust.Approval, error) {
+	var q url.Values
+	if wait > 0 {
+		q = url.Values{"wait": {wait.String()}}
+	}
+	var out approvalView
+	err := c.do(ctx, &call{
+		op: op, method: http.MethodGet, path: "/v1/approvals/" + pathEscape(id), query: q,
+		idempotent: true, extra: wait, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
+	})
+	if err != nil {
+		return agenttrust.Approval{}, err
+	}
+	return c.approvalModel(op, &out)
+}
+
+func (c *Client) approvalModel(op string, v *approvalView) (agenttrust.Approval, error) {
+	a, err := v.model()
+	if err != nil {
+		return agenttrust.Approval{}, &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + err.Error(), err: []error{agenttrust.ErrStoreUnavailable}}
+	}
+	return a, nil
+}

@@ -1,0 +1,124 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+var (
+	// ErrForbidden: the server knows the caller but its roles do not allow
+	// the operation (HTTP 403), such as an agent key asking to create keys.
+	ErrForbidden = errors.New("agenttrust/remote: forbidden")
+	// ErrConflict: the operation lost a race or repeats one (HTTP 409),
+	// such as ApplyPolicy with a stale version. It is store.ErrConflict, so
+	// either matches.
+	ErrConflict = store.ErrConflict
+)
+
+// Error is a failure reported by, or on the way to, the server. It carries
+// the HTTP status (0 when no answer arrived) and the server's error code,
+// and matches the sentinel errors of package agenttrust it maps to:
+//
+//	401                 agenttrust.ErrUnauthorized, or the finer sentinel the
+//	                    code names (ErrRevoked, ErrSuspended, ErrExpired, ...)
+//	403                 ErrForbidden (and agenttrust.ErrApproverNotAllowed
+//	                    for code approver_not_allowed)
+//	404                 agenttrust.ErrNotFound, or agenttrust.ErrApprovalNotFound
+//	                    for approvals
+//	409                 ErrConflict, or agenttrust.ErrApprovalResolved
+//	400 and other 4xx   agenttrust.ErrInvalidRequest (ErrInvalidPolicy for
+//	                    code invalid_policy)
+//	5xx, no answer,     agenttrust.ErrStoreUnavailable (ErrAuditUnavailable
+//	a garbled answer    for code audit_unavailable)
+type Error struct {
+	Op      string // the client method, such as "CreateKey"
+	Status  int
+	Code    string
+	Message string
+	err     []error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Status == 0:
+		return fmt.Sprintf("agenttrust/remote: %s: %s", e.Op, e.Message)
+	case e.Code == "":
+		return fmt.Sprintf("agenttrust/remote: %s: HTTP %d: %s", e.Op, e.Status, e.Message)
+	}
+	return fmt.Sprintf("agenttrust/remote: %s: %s (%s, HTTP %d)", e.Op, e.Message, e.Code, e.Status)
+}
+
+// Unwrap returns the sentinels e matches.
+func (e *Error) Unwrap() []error { return e.err }
+
+// codeErrors maps the server's error codes to sentinels. Codes not listed
+// fall back on the status.
+var codeErrors = map[string]error{
+	"key_checksum":           agenttrust.ErrKeyChecksum,
+	"credential_too_large":   agenttrust.ErrCredentialTooLarge,
+	"malformed_credential":   agenttrust.ErrMalformedCredential,
+	"revoked":                agenttrust.ErrRevoked,
+	"suspended":              agenttrust.ErrSuspended,
+	"unsupported_credential": agenttrust.ErrUnsupportedCredential,
+	"unknown_key":            agenttrust.ErrUnknownKey,
+	"bad_signature":          agenttrust.ErrBadSignature,
+	"expired":                agenttrust.ErrExpired,
+	"ip_not_allowed":         agenttrust.ErrIPNotAllowed,
+	"caveat":                 agenttrust.ErrCaveat,
+	"agent_mismatch":         agenttrust.ErrAgentMismatch,
+	"delegation_depth":       agenttrust.ErrDelegationDepth,
+	"audience":               agenttrust.ErrAudience,
+	"algorithm":              agenttrust.ErrAlgorithm,
+	"unauthorized":           agenttrust.ErrUnauthorized,
+	"unauthenticated":        agenttrust.ErrUnauthorized,
+	"invalid_request":        agenttrust.ErrInvalidRequest,
+	"invalid_policy":         agenttrust.ErrInvalidPolicy,
+	"store_unavailable":      agenttrust.ErrStoreUnavailable,
+	"audit_unavailable":      agenttrust.ErrAuditUnavailable,
+	"policy_engine":          agenttrust.ErrPolicyEngine,
+	"approval_resolved":      agenttrust.ErrApprovalResolved,
+	"conflict":               ErrConflict,
+	"forbidden":              ErrForbidden,
+}
+
+// sentinels returns what an error answer matches. notFound is the
+// sentinel of a 404 for this operation. Codes that contradict their
+// status are believed only within the status's class, so a garbled answer
+// cannot turn a server failure into, say, a credential problem.
+func sentinels(status int, code string, notFound error) []error {
+	if code == "approver_not_allowed" {
+		return []error{agenttrust.ErrApproverNotAllowed, ErrForbidden}
+	}
+	byStatus := func() error {
+		switch {
+		case status == http.StatusUnauthorized:
+			return agenttrust.ErrUnauthorized
+		case status == http.StatusForbidden:
+			return ErrForbidden
+		case status == http.StatusNotFound:
+			return notFound
+		case status == http.StatusConflict:
+			return ErrConflict
+		case status >= 400 && status < 500:
+			return agenttrust.ErrInvalidRequest
+		}
+		return agenttrust.ErrStoreUnavailable
+	}
+	base := byStatus()
+	e, known := codeErrors[code]
+	if !known {
+		return []error{base}
+	}
+	switch {
+	case status == http.StatusUnauthorized && !errors.Is(e, agenttrust.ErrUnauthorized),
+		status >= 500 && !errors.Is(e, agenttrust.ErrStoreUnavailable) && !errors.Is(e, agenttrust.ErrAuditUnavailable) && !errors.Is(e, agenttrust.ErrPolicyEngine),
+		status == http.StatusNotFound,
+		status < 400:
+		return []error{base}
+	}
+	return []error{e}
+}

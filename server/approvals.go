@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// MaxWait caps the long poll of GET /v1/approvals/{id}?wait=.
+const MaxWait = 60 * time.Second
+
+// listApprovals answers GET /v1/approvals. Admins and approvers see every
+// approval of their tenant; an agent sees its own only.
+func (s *Server) listApprovals(c *call) error {
+	q := c.r.URL.Query()
+	f := agenttrust.ApprovalFilter{AgentID: q.Get("agent_id"), Limit: 100}
+	switch st := q.Get("status"); st {
+	case "":
+	case string(agenttrust.ApprovalPending), string(agenttrust.ApprovalApproved),
+		string(agenttrust.ApprovalDenied), string(agenttrust.ApprovalConsumed):
+		f.Status = store.ApprovalStatus(st)
+	default:
+		return badRequest("invalid_parameter", "status must be pending, approved, denied or consumed")
+	}
+	if f.AgentID != "" {
+		if err := validID("agent_id", f.AgentID, ""); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("invalid_parameter", "limit must be 1-1000")
+		}
+		f.Limit = n
+	}
+	if !c.canSeeAll() {
+		if f.AgentID != "" && f.AgentID != c.p.AgentID {
+			return forbidden("an agent may only list its own approvals")
+		}
+		f.AgentID = c.p.AgentID
+	}
+	as, err := c.t.client.Approvals(c.r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := approvalList{Approvals: make([]approvalView, 0, len(as))}
+	for _, a := range as {
+		if a.Tenant != c.p.Tenant {
+			continue
+		}
+		out.Approvals = append(out.Approvals, viewApproval(a))
+	}
+	writeJSON(c, http.StatusOK, out)
+	return nil
+}
+
+// getApproval answers GET /v1/approvals/{id}. With ?wait=30s it holds the
+// request until the approval is decided or lapses, or the wait (at most
+// MaxWait) ends, and then answers with the approval as it stands.
+func (s *Server) getApproval(c *call) error {
+	id := c.r.PathValue("id")
+	if err := validID("approval id", id, "apr_"); err != nil {
+		return err
+	}
+	var wait time.Duration
+	if v := c.r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return badRequest("invalid_parameter", "wait must be a duration such as 30s")
+		}
+		wait = min(d, MaxWait)
+	}
+	ctx := c.r.Context()
+	a, err := c.t.client.Approval(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !c.canSeeAll() && a.AgentID != c.p.AgentID {
+		return forbidden("an agent may only see its own approvals")
+	}
+	if wait > 0 && a.Status == agenttrust.ApprovalPending {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		stop := context.AfterFunc(s.ctx, cancel)
+		got, err := c.t.client.WaitApproval(wctx, id)
+		stop()
+		cancel()
+		switch {
+		case err == nil, errors.Is(err, agenttrust.ErrApprovalResolved) && got.ID != "":
+			a = got
+		case wctx.Err() != nil && ctx.Err() == nil:
+			// The wait is over: answer with the approval as it stands.
+			if got.ID != "" {
+				a = got
+			}
+		default:
+			return err
+		}
+	}
+	writeJSON(c, http.StatusOK, viewApproval(a))
+	return nil
+}
+
+func (s *Server) approve(c *call) error {
+	return s.decide(c, (*agenttrust.Client).Approve)
+}
+
+func (s *Server) deny(c *call) error {
+	return s.decide(c, (*agenttrust.Client).DenyApproval)
+}
+
+// decide grants or refuses an approval in the caller's name (its agent
+// id). The library refuses an approver who is the agent that asked, and
+// one the rule's approvers do not name.
+func (s *Server) decide(c *call, fn func(*agenttrust.Client, context.Context, string, string, string) error) error {
+	id := c.r.PathValue("id")
+	if err := validID("approval id", id, "apr_"); err != nil {
+		return err
+	}
+	var req decideRequest
+	if err := c.decode(&req); err != nil {
+		return err
+	}
+	if len(req.Note) > 4096 {
+		return badRequest("invalid_request", "note is longer than 4096 bytes")
+	}
+	ctx := c.r.Context()
+	if err := fn(c.t.client, ctx, id, c.p.AgentID, req.Note); err != nil {
+		return err
+	}
+	a, err := c.t.client.Approval(ctx, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(c, http.StatusOK, viewApproval(a))
+	return nil
+}

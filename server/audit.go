@@ -1,0 +1,467 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+var auditQueryParams = []string{"chain", "agent_id", "tool", "effect", "since", "until", "decision_id", "after_chain", "after_seq", "limit"}
+
+// auditFilter reads the filters shared by the audit query and stream. The
+// tenant is always the caller's.
+func auditFilter(c *call, q url.Values) (store.AuditQuery, error) {
+	aq := store.AuditQuery{Tenant: c.p.Tenant, AgentID: q.Get("agent_id"), Tool: q.Get("tool")}
+	for _, f := range [...]struct{ name, v string }{{"agent_id", aq.AgentID}, {"tool", aq.Tool}} {
+		if f.v != "" {
+			if err := validID(f.name, f.v, ""); err != nil {
+				return aq, err
+			}
+		}
+	}
+	if v := q.Get("effect"); v != "" {
+		e, err := store.ParseEffect(v)
+		if err != nil {
+			return aq, badRequest("invalid_parameter", "effect must be allow, deny or needs_approval")
+		}
+		aq.Effect = &e
+	}
+	var err error
+	if aq.Since, err = timeParam(q, "since"); err != nil {
+		return aq, err
+	}
+	if aq.Until, err = timeParam(q, "until"); err != nil {
+		return aq, err
+	}
+	return aq, nil
+}
+
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest("invalid_parameter", name+" must be an RFC 3339 time")
+	}
+	return t, nil
+}
+
+// queryAudit answers GET /v1/audit: the tenant's records in (chain, seq)
+// order, a page at a time (limit 1-1000, default 100). The response's
+// "next" is the cursor of the next page: pass it back as after_chain and
+// after_seq. The records of every decision this node answered before the
+// query are in the store by then.
+func (s *Server) queryAudit(c *call) error {
+	q := c.r.URL.Query()
+	aq, err := auditFilter(c, q)
+	if err != nil {
+		return err
+	}
+	aq.Chain, aq.AfterChain = q.Get("chain"), q.Get("after_chain")
+	for _, f := range [...]struct{ name, v string }{{"chain", aq.Chain}, {"after_chain", aq.AfterChain}} {
+		if f.v != "" {
+			if err := validID(f.name, f.v, ""); err != nil {
+				return err
+			}
+		}
+	}
+	if v := q.Get("decision_id"); v != "" {
+		if aq.DecisionID, err = store.ParseDecisionID(v); err != nil {
+			return badRequest("invalid_id", "decision_id must be a UUID")
+		}
+	}
+	if v := q.Get("after_seq"); v != "" {
+		if aq.AfterSeq, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return badRequest("invalid_parameter", "after_seq must be a non-negative integer")
+		}
+		if aq.AfterChain == "" && aq.Chain == "" {
+			return badRequest("invalid_parameter", "after_seq needs after_chain or chain")
+		}
+	}
+	aq.Limit = 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("invalid_parameter", "limit must be 1-1000")
+		}
+		aq.Limit = n
+	}
+	s.syncAudit(c)
+	recs, err := s.st.QueryAudit(c.r.Context(), aq)
+	if err != nil {
+		return storeErr("query audit", err)
+	}
+	page := auditPage{Records: make([]store.AuditRecord, 0, len(recs))}
+	for _, r := range recs {
+		if r.Tenant == c.p.Tenant { // the store filtered; be sure
+			page.Records = append(page.Records, r)
+		}
+	}
+	if len(recs) == aq.Limit {
+		last := recs[len(recs)-1]
+		page.Next = &auditCursor{AfterChain: last.Chain, AfterSeq: last.Seq}
+	}
+	writeJSON(c, http.StatusOK, page)
+	return nil
+}
+
+// syncAudit waits, briefly, until this node has stored the audit records
+// of every decision it answered before the request, so that a client
+// reads its own writes. A stuck audit does not hold the query up for more
+// than a second.
+func (s *Server) syncAudit(c *call) {
+	ctx, cancel := context.WithTimeout(c.r.Context(), time.Second)
+	defer cancel()
+	c.t.client.SyncAudit(ctx)
+}
+
+// Audit stream tuning.
+const (
+	streamPage      = 500              // records per store read
+	streamLookback  = 30 * time.Second // how far back a look for new chains goes
+	streamKeepalive = 15 * time.Second
+)
+
+// streamAudit answers GET /v1/audit/stream: server-sent events, one
+// "audit" event per record of the caller's tenant whose time is at or
+// after "since" (default: now), as records reach the store, from every
+// node sharing it. Each chain's records come in order and once. Records
+// written by this node arrive as soon as they are stored; other nodes'
+// within the poll interval (WithAuditPoll), and a node's chain is looked
+// for every five intervals. A chain whose first record since "since"
+// reaches the store more than 30s after it was made (a node whose audit
+// was stuck that long) is picked up only with its later records: use GET
+// /v1/audit to be exhaustive.
+func (s *Server) streamAudit(c *call) error {
+	q := c.r.URL.Query()
+	aq, err := auditFilter(c, q)
+	if err != nil {
+		return err
+	}
+	if !aq.Until.IsZero() {
+		return badRequest("invalid_parameter", "until does not apply to a stream")
+	}
+	if aq.Since.IsZero() {
+		aq.Since = s.now()
+	}
+	ctx := c.r.Context()
+	tail := &auditTail{s: s, q: aq, cursors: map[string]uint64{}}
+	// This node's chain is known; start following it before answering, so
+	// that nothing recorded once the response has begun is missed.
+	if err := tail.follow(ctx, s.node+"/"+c.p.Tenant); err != nil {
+		return err
+	}
+	if err := tail.discover(ctx); err != nil {
+		return err
+	}
+	rc := http.NewResponseController(c.w)
+	rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
+	h := c.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.status = http.StatusOK
+	c.w.WriteHeader(http.StatusOK)
+	if _, err := c.w.Write([]byte(": agenttrust audit stream\n\n")); err != nil {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+
+	poll := time.NewTicker(s.poll)
+	defer poll.Stop()
+	keep := time.NewTicker(streamKeepalive)
+	defer keep.Stop()
+	for polls := 1; ; polls++ {
+		wake := c.t.wake.wait()
+		n, err := tail.next(ctx, c, polls%5 == 0)
+		if ctx.Err() != nil || s.ctx.Err() != nil || errors.Is(err, errGone) {
+			return nil
+		}
+		if err != nil {
+			s.log.Warn("agenttrust/server: audit stream read failed", "tenant", c.p.Tenant, "err", err)
+			s.metrics.storeErrors.Add(1)
+			c.w.Write([]byte("event: error\ndata: {\"code\":\"store_unavailable\"}\n\n"))
+			n++
+		}
+		if n > 0 {
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+			keep.Reset(streamKeepalive)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.ctx.Done():
+			return nil
+		case <-wake:
+		case <-poll.C:
+		case <-keep.C:
+			if _, err := c.w.Write([]byte(": keepalive\n\n")); err != nil {
+				return nil
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// auditTail follows a tenant's chains in the store, a cursor per chain,
+// and looks at recent records now and then for chains not yet followed.
+type auditTail struct {
+	s       *Server
+	q       store.AuditQuery // Tenant, Since and the filters
+	cursors map[string]uint64
+	chains  []string // the keys of cursors, sorted
+	looked  bool     // discover has run once
+	buf     []byte
+}
+
+// errGone: the stream's client cannot be written to.
+var errGone = errors.New("stream client gone")
+
+// follow starts following chain from its first record at or after Since.
+func (t *auditTail) follow(ctx context.Context, chain string) error {
+	if _, ok := t.cursors[chain]; ok {
+		return nil
+	}
+	// The head first: whatever is appended after it is read in full.
+	var cursor uint64
+	head, err := t.s.st.AuditHead(ctx, chain)
+	switch {
+	case err == nil:
+		cursor = head.Seq
+	case !isNotFound(err):
+		return storeErr("audit head", err)
+	}
+	recs, err := t.s.st.QueryAudit(ctx, store.AuditQuery{Chain: chain, Tenant: t.q.Tenant, Since: t.q.Since, Limit: 1})
+	if err != nil {
+		return storeErr("query audit", err)
+	}
+	if len(recs) == 1 && recs[0].Seq <= cursor {
+		cursor = recs[0].Seq - 1
+	}
+	t.cursors[chain] = cursor
+	t.chains = append(t.chains, chain)
+	slices.Sort(t.chains)
+	return nil
+}
+
+// discover follows the chains that have records of the tenant since
+// Since or, after the first look, in the last streamLookback.
+func (t *auditTail) discover(ctx context.Context) error {
+	q := store.AuditQuery{Tenant: t.q.Tenant, Since: t.q.Since, Limit: 1}
+	if from := t.s.now().Add(-streamLookback); t.looked && from.After(q.Since) {
+		q.Since = from
+	}
+	t.looked = true
+	for {
+		recs, err := t.s.st.QueryAudit(ctx, q)
+		if err != nil {
+			return storeErr("query audit", err)
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		ch := recs[0].Chain
+		if q.AfterChain != "" && ch <= q.AfterChain {
+			return nil // a store that does not page as the contract says
+		}
+		if err := t.follow(ctx, ch); err != nil {
+			return err
+		}
+		q.AfterChain, q.AfterSeq = ch, math.MaxUint64 // on to the next chain
+	}
+}
+
+// next writes the events that are due and reports how many.
+func (t *auditTail) next(ctx context.Context, c *call, discover bool) (int, error) {
+	if discover {
+		if err := t.discover(ctx); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, ch := range t.chains {
+		for {
+			recs, err := t.s.st.QueryAudit(ctx, store.AuditQuery{Chain: ch, Tenant: t.q.Tenant, AfterSeq: t.cursors[ch], Limit: streamPage})
+			if err != nil {
+				return n, storeErr("query audit", err)
+			}
+			for i := range recs {
+				r := &recs[i]
+				if r.Chain != ch || r.Tenant != t.q.Tenant || r.Seq <= t.cursors[ch] {
+					continue
+				}
+				t.cursors[ch] = r.Seq
+				if !t.match(r) {
+					continue
+				}
+				if err := t.write(c, r); err != nil {
+					return n, errGone
+				}
+				n++
+			}
+			if len(recs) < streamPage {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// match applies the stream's filters other than the tenant.
+func (t *auditTail) match(r *store.AuditRecord) bool {
+	q := &t.q
+	return (q.AgentID == "" || r.AgentID == q.AgentID) &&
+		(q.Tool == "" || r.Tool == q.Tool) &&
+		(q.Effect == nil || r.Effect == *q.Effect)
+}
+
+func (t *auditTail) write(c *call, r *store.AuditRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	t.buf = append(append(append(t.buf[:0], "event: audit\ndata: "...), b...), "\n\n"...)
+	_, err = c.w.Write(t.buf)
+	return err
+}
+
+// verifyAudit answers GET /v1/audit/verify: every chain holding records
+// of the caller's tenant (or the one named by ?chain=) is read from the
+// store in full and checked with agenttrust.VerifyChain: hashes, links,
+// sequence from 1 without gaps, and its end at the chain's stored head.
+func (s *Server) verifyAudit(c *call) error {
+	ctx := c.r.Context()
+	q := store.AuditQuery{Tenant: c.p.Tenant, Chain: c.r.URL.Query().Get("chain"), Limit: 1000}
+	if q.Chain != "" {
+		if err := validID("chain", q.Chain, ""); err != nil {
+			return err
+		}
+	}
+	s.syncAudit(c)
+	out := verifyResponse{OK: true, Chains: []chainReport{}}
+	var cur *chainReport
+	var prev store.AuditRecord
+	finish := func() error {
+		if cur == nil {
+			return nil
+		}
+		if cur.OK {
+			if err := s.checkHead(ctx, c.p.Tenant, cur, &prev); err != nil {
+				return err
+			}
+		}
+		out.OK = out.OK && cur.OK
+		out.Chains = append(out.Chains, *cur)
+		cur = nil
+		return nil
+	}
+	for {
+		recs, err := s.st.QueryAudit(ctx, q)
+		if err != nil {
+			return storeErr("query audit", err)
+		}
+		for _, r := range recs {
+			if r.Tenant != c.p.Tenant {
+				continue
+			}
+			if cur == nil || r.Chain != cur.Chain {
+				if err := finish(); err != nil {
+					return err
+				}
+				cur = &chainReport{Chain: r.Chain, OK: true, FirstSeq: r.Seq}
+				if r.Seq != 1 {
+					cur.OK, cur.Problem = false, &chainBreak{Seq: r.Seq, Message: "records before this one are missing"}
+				} else if err := agenttrust.VerifyChain([]store.AuditRecord{r}); err != nil {
+					cur.OK, cur.Problem = false, &chainBreak{Seq: r.Seq, Message: chainMessage(err)}
+				}
+			} else if cur.OK {
+				verifyLink(cur, &prev, &r)
+			}
+			cur.Records++
+			cur.LastSeq, cur.HeadHash = r.Seq, r.Hash.String()
+			prev = r
+		}
+		if len(recs) < q.Limit {
+			break
+		}
+		last := recs[len(recs)-1]
+		q.AfterChain, q.AfterSeq = last.Chain, last.Seq
+	}
+	if err := finish(); err != nil {
+		return err
+	}
+	writeJSON(c, http.StatusOK, out)
+	return nil
+}
+
+// verifyLink checks that r follows prev in its chain.
+func verifyLink(cur *chainReport, prev, r *store.AuditRecord) {
+	if err := agenttrust.VerifyChain([]store.AuditRecord{*prev, *r}); err != nil {
+		cur.OK, cur.Problem = false, &chainBreak{Seq: r.Seq, Message: chainMessage(err)}
+	}
+}
+
+// checkHead compares the last record read with the chain's stored head,
+// so records cut from the end are found; records appended since the scan
+// are read and verified too.
+func (s *Server) checkHead(ctx context.Context, tenant string, cur *chainReport, last *store.AuditRecord) error {
+	head, err := s.st.AuditHead(ctx, cur.Chain)
+	if err != nil {
+		if isNotFound(err) {
+			cur.OK, cur.Problem = false, &chainBreak{Seq: last.Seq, Message: "the store has no head for this chain"}
+			return nil
+		}
+		return storeErr("audit head", err)
+	}
+	for head.Seq > last.Seq {
+		recs, err := s.st.QueryAudit(ctx, store.AuditQuery{Chain: cur.Chain, Tenant: tenant, AfterSeq: last.Seq, Limit: 1000})
+		if err != nil {
+			return storeErr("query audit", err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		for i := range recs {
+			r := recs[i]
+			if r.Seq > head.Seq {
+				break
+			}
+			verifyLink(cur, last, &r)
+			if !cur.OK {
+				return nil
+			}
+			cur.Records++
+			cur.LastSeq, cur.HeadHash = r.Seq, r.Hash.String()
+			*last = r
+		}
+	}
+	if head.Seq != last.Seq || head.Hash != last.Hash {
+		cur.OK, cur.Problem = false, &chainBreak{Seq: last.Seq, Message: "the chain's stored head is not its last record (records missing at the end)"}
+	}
+	return nil
+}
+
+func chainMessage(err error) string {
+	var ce *agenttrust.ChainError
+	if errors.As(err, &ce) {
+		return ce.Msg
+	}
+	return err.Error()
+}

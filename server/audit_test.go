@@ -1,0 +1,278 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+func TestAuditQuery(t *testing.T) {
+	e := newEnv(t)
+	bot, alice := e.key("acme/bot"), e.key("acme/alice")
+	for range 5 {
+		e.check(bot, map[string]any{"tool_name": "docs.read"})
+	}
+	e.check(bot, map[string]any{"tool_name": "docs.delete"})
+	e.check(e.key("acme/bot2"), map[string]any{"tool_name": "docs.read"})
+	e.sync()
+
+	all := e.must(200, "GET", "/v1/audit", e.key("acme/carol"), nil).json(t)
+	recs := all["records"].([]any)
+	if len(recs) != 7 || all["next"] != nil {
+		t.Fatalf("records: %d, next %v", len(recs), all["next"])
+	}
+	first := recs[0].(map[string]any)
+	if first["chain"] != "n1/acme" || first["seq"] != float64(1) || first["tool"] != "docs.read" || first["effect"] != "allow" {
+		t.Errorf("first record: %v", first)
+	}
+
+	// Paging.
+	var seen int
+	path := "/v1/audit?limit=3"
+	for range 10 {
+		page := e.must(200, "GET", path, alice, nil).json(t)
+		seen += len(page["records"].([]any))
+		next, ok := page["next"].(map[string]any)
+		if !ok {
+			break
+		}
+		path = "/v1/audit?limit=3&after_chain=" + next["after_chain"].(string) + "&after_seq=" + jsonNumber(next["after_seq"])
+	}
+	if seen != 7 {
+		t.Errorf("paged through %d records, want 7", seen)
+	}
+
+	// Filters.
+	for q, want := range map[string]int{
+		"effect=deny":     1,
+		"agent_id=bot2":   1,
+		"tool=docs.read":  6,
+		"chain=n1/acme":   7,
+		"chain=n1/globex": 0,
+		"since=2026-11-22T05:00:00Z&until=2026-11-22T05:00:01Z": 7,
+		"until=2026-11-22T05:00:00Z":                            0,
+	} {
+		got := len(e.must(200, "GET", "/v1/audit?"+q, alice, nil).json(t)["records"].([]any))
+		if got != want {
+			t.Errorf("%s: %d records, want %d", q, got, want)
+		}
+	}
+	id := first["id"].(string)
+	if got := e.must(200, "GET", "/v1/audit?decision_id="+id, alice, nil).json(t)["records"].([]any); len(got) != 1 {
+		t.Errorf("by decision id: %v", got)
+	}
+	e.must(403, "GET", "/v1/audit", bot, nil)
+
+	// The records verify as a chain on the client side too.
+	var page auditPage
+	if err := json.Unmarshal(e.must(200, "GET", "/v1/audit", alice, nil).body, &page); err != nil {
+		t.Fatal(err)
+	}
+	if err := agenttrust.VerifyChain(page.Records); err != nil {
+		t.Errorf("VerifyChain of the API's records: %v", err)
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestAuditVerify(t *testing.T) {
+	e := newEnv(t)
+	bot, alice := e.key("acme/bot"), e.key("acme/alice")
+	for range 3 {
+		e.check(bot, map[string]any{"tool_name": "docs.read"})
+	}
+	e.sync()
+	v := e.must(200, "GET", "/v1/audit/verify", e.key("acme/carol"), nil).json(t)
+	chains := v["chains"].([]any)
+	if v["ok"] != true || len(chains) != 1 {
+		t.Fatalf("verify: %v", v)
+	}
+	c := chains[0].(map[string]any)
+	if c["chain"] != "n1/acme" || c["records"] != float64(3) || c["first_seq"] != float64(1) || c["last_seq"] != float64(3) || len(c["head_hash"].(string)) != 64 {
+		t.Errorf("chain report: %v", c)
+	}
+
+	// A record appended to another chain of the tenant with a forged hash
+	// breaks that chain, and only it.
+	ctx := context.Background()
+	recs, _ := e.st.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})
+	forged := recs[0]
+	forged.Chain, forged.Reason = "n2/acme", "edited"
+	if err := e.st.AppendAudit(ctx, []store.AuditRecord{forged}); err != nil {
+		t.Fatal(err)
+	}
+	v = e.must(200, "GET", "/v1/audit/verify", alice, nil).json(t)
+	if v["ok"] != false || len(v["chains"].([]any)) != 2 {
+		t.Fatalf("verify with a forged chain: %v", v)
+	}
+	for _, c := range v["chains"].([]any) {
+		c := c.(map[string]any)
+		if ok := c["chain"] == "n1/acme"; c["ok"] != ok {
+			t.Errorf("chain %v", c)
+		}
+		if c["chain"] == "n2/acme" && c["problem"] == nil {
+			t.Errorf("broken chain without a problem: %v", c)
+		}
+	}
+	if v := e.must(200, "GET", "/v1/audit/verify?chain=n1/acme", alice, nil).json(t); v["ok"] != true || len(v["chains"].([]any)) != 1 {
+		t.Errorf("verify one chain: %v", v)
+	}
+
+	// A chain whose stored head lies past the tenant's last record (here:
+	// another tenant's writer continued it) is reported, not passed.
+	for _, tn := range []string{"acme", "globex"} {
+		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAuditChain("n3/acme"),
+			agenttrust.WithAuditSink(agenttrust.NewStoreSink(e.st)), agenttrust.WithClock(e.clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Check(ctx, agenttrust.Request{AgentID: "x", Tool: "docs.read"})
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v = e.must(200, "GET", "/v1/audit/verify?chain=n3/acme", alice, nil).json(t)
+	c3 := v["chains"].([]any)[0].(map[string]any)
+	if v["ok"] != false || c3["ok"] != false || c3["last_seq"] != float64(1) || !strings.Contains(c3["problem"].(map[string]any)["message"].(string), "missing at the end") {
+		t.Errorf("chain continued by another tenant: %v", v)
+	}
+}
+
+// sse reads server-sent events from a response.
+type sse struct {
+	res    *http.Response
+	events chan map[string]any
+}
+
+func (e *env) stream(cred, query string) *sse {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/v1/audit/stream"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+cred)
+	res, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		e.t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	s := &sse{res: res, events: make(chan map[string]any, 100)}
+	go func() {
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(nil, 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "audit":
+				var m map[string]any
+				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &m) == nil {
+					s.events <- m
+				}
+			}
+		}
+		close(s.events)
+	}()
+	return s
+}
+
+func (s *sse) next(t *testing.T) map[string]any {
+	t.Helper()
+	select {
+	case m, ok := <-s.events:
+		if !ok {
+			t.Fatal("stream ended")
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no audit event within 5s")
+	}
+	return nil
+}
+
+func TestAuditStream(t *testing.T) {
+	e := newEnv(t, WithAuditPoll(20*time.Millisecond))
+	bot := e.key("acme/bot")
+	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "before"})
+	e.sync()
+	e.clock.Advance(time.Second)
+
+	s := e.stream(e.key("acme/carol"), "")
+	gs := e.stream(e.key("globex/gadmin"), "")
+	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
+	e.check(bot, map[string]any{"tool_name": "docs.delete", "resource": "r2"})
+	for _, want := range []string{"r1", "r2"} {
+		if got := s.next(t); got["resource"] != want || got["tenant"] != "acme" {
+			t.Fatalf("event %v, want resource %s", got, want)
+		}
+	}
+
+	// Another node sharing the store writes its own chain; the stream
+	// picks it up.
+	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
+		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	c2, err := srv2.Client(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read", Resource: "from-n2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.SyncAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.next(t); got["resource"] != "from-n2" || got["chain"] != "n2/acme" {
+		t.Fatalf("event from node 2: %v", got)
+	}
+	// Globex's stream saw none of it.
+	e.check(e.key("globex/gbot"), map[string]any{"tool_name": "docs.read", "resource": "g1"})
+	if got := gs.next(t); got["resource"] != "g1" || got["tenant"] != "globex" {
+		t.Fatalf("globex event: %v", got)
+	}
+
+	// since reaches back; filters apply.
+	s2 := e.stream(e.key("acme/alice"), "?since=2026-11-22T04:00:00Z&effect=allow")
+	for _, want := range []string{"before", "r1", "from-n2"} {
+		got := s2.next(t)
+		if got["resource"] != want {
+			t.Fatalf("replayed event %v, want %s", got, want)
+		}
+	}
+	e.must(403, "GET", "/v1/audit/stream", bot, nil)
+	e.must(400, "GET", "/v1/audit/stream?until=2026-11-22T04:00:00Z", e.key("acme/alice"), nil)
+}
+
+func TestAuditStreamEndsOnClose(t *testing.T) {
+	e := newEnv(t)
+	s := e.stream(e.key("acme/alice"), "")
+	done := make(chan struct{})
+	go func() {
+		for range s.events {
+		}
+		close(done)
+	}()
+	e.srv.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open after Close")
+	}
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// authenticate establishes who is calling from the bearer credential: an
+// API key, a token or a JWT. It finds the tenant the credential claims,
+// then that tenant's Client verifies everything (signature, expiry, IP
+// allowlist against the caller's address, revocation and suspension).
+func (s *Server) authenticate(c *call) error {
+	cred, ok := bearer(c.r)
+	if !ok {
+		return errNoCredential
+	}
+	if len(cred) > agenttrust.MaxCredentialSize {
+		return agenttrust.ErrCredentialTooLarge
+	}
+	ctx := c.r.Context()
+	h := sha256.Sum256([]byte(cred))
+	name, ok := s.creds.get(h)
+	if !ok {
+		var err error
+		name, err = agenttrust.CredentialTenantUnverified(ctx, s.st, cred)
+		if err != nil {
+			return err
+		}
+		s.creds.put(h, name)
+	}
+	t, err := s.tenant(ctx, name, true)
+	if err != nil {
+		if errors.Is(err, errNoTenant) && !strings.HasPrefix(cred, agenttrust.KeyPrefix) {
+			// As for a forged token of a tenant that exists: whether a
+			// tenant exists is not the caller's to learn.
+			return agenttrust.ErrBadSignature
+		}
+		return err
+	}
+	p, err := t.client.Authenticate(ctx, cred, c.addr)
+	if err != nil {
+		return err
+	}
+	if len(p.HopIDs) > 0 {
+		// A delegated token acts for an agent, never as an admin or an
+		// approver of the API, whatever its root key may do: it keeps the
+		// agent role if its root key has it (admin includes it), no other.
+		if p.HasRole(agenttrust.RoleAgent) || p.HasRole(agenttrust.RoleAdmin) {
+			p.Roles = agentOnly
+		} else {
+			p.Roles = nil
+		}
+	}
+	c.bearer, c.p, c.t = cred, p, t
+	return nil
+}
+
+var agentOnly = []string{agenttrust.RoleAgent}
+
+// errNoCredential: the request carries no bearer credential.
+var errNoCredential = &apiError{status: http.StatusUnauthorized, code: "unauthenticated",
+	msg: "an Authorization: Bearer credential (API key, token or JWT) is required"}
+
+// bearer returns the credential of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	v := r.Header.Values("Authorization")
+	if len(v) != 1 {
+		return "", false
+	}
+	scheme, cred, ok := strings.Cut(v[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	cred = strings.TrimSpace(cred)
+	return cred, cred != ""
+}
+
+// authorize checks the principal's roles against the route's access.
+func (s *Server) authorize(c *call) error {
+	a := c.rt.access
+	if a == authed {
+		return nil
+	}
+	if a&system != 0 && (s.system == "" || c.p.Tenant != s.system) {
+		return forbidden("this route is for the operator's system tenant")
+	}
+	if a&admin != 0 && c.p.HasRole(agenttrust.RoleAdmin) ||
+		a&approver != 0 && c.p.HasRole(agenttrust.RoleApprover) ||
+		a&agent != 0 && c.p.HasRole(agenttrust.RoleAgent) {
+		return nil
+	}
+	return forbidden("the credential's roles do not allow " + c.rt.name())
+}
+
+func (c *call) isAdmin() bool { return c.p.HasRole(agenttrust.RoleAdmin) }
+
+// canSeeAll reports whether the caller sees every agent's approvals and
+// tokens in its tenant, not only its own.
+func (c *call) canSeeAll() bool {
+	return c.p.HasRole(agenttrust.RoleAdmin) || c.p.HasRole(agenttrust.RoleApprover)
+}
+
+// remoteAddr returns the caller's address: the connection's, or, when
+// the connection comes from a trusted proxy, the right-most address of
+// X-Forwarded-For that is not a trusted proxy. A malformed hop yields the
+// invalid Addr, which no IP allowlist or "ip" caveat accepts.
+func (s *Server) remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	var peer netip.Addr
+	if err == nil {
+		peer = ap.Addr().Unmap()
+	} else if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+		peer = a.Unmap()
+	}
+	if len(s.trusted) == 0 || !peer.IsValid() || !s.isTrusted(peer) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	addr := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		line := hops[i]
+		for line != "" {
+			var hop string
+			if j := strings.LastIndexByte(line, ','); j >= 0 {
+				hop, line = line[j+1:], line[:j]
+			} else {
+				hop, line = line, ""
+			}
+			hop = strings.TrimSpace(hop)
+			if hop == "" {
+				continue
+			}
+			a, err := parseHop(hop)
+			if err != nil {
+				return netip.Addr{}
+			}
+			if !s.isTrusted(a) {
+				return a
+			}
+			addr = a
+		}
+	}
+	// Every hop is a trusted proxy: the left-most is the closest we know
+	// to the client.
+	return addr
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, possibly with a
+// port, IPv6 possibly in brackets.
+func parseHop(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Addr{}, errors.New("zoned address")
+		}
+		return a.Unmap(), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+			a, err := netip.ParseAddr(s[1 : len(s)-1])
+			if err == nil && a.Zone() == "" {
+				return a.Unmap(), nil
+			}
+		}
+		return netip.Addr{}, errors.New("malformed address")
+	}
+	if ap.Addr().Zone() != "" {
+		return netip.Addr{}, errors.New("zoned address")
+	}
+	return ap.Addr().Unmap(), nil
+}
+
+func (s *Server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

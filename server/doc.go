@@ -1,0 +1,72 @@
+// Package server is the HTTP JSON API of agenttrust: an http.Handler over
+// a store, to mount in a host's mux or serve on its own. api/openapi.yaml
+// in the module describes every route and field.
+//
+//	srv, err := server.New(st,
+//		server.WithNodeName("node-1"),
+//		server.WithSystemTenant("ops"),
+//		server.WithClientOptions(
+//			agenttrust.WithMasterKeys(masterKeys...),
+//			agenttrust.WithSigningKeys(signingKeys...),
+//		))
+//	defer srv.Close()
+//	hs := &http.Server{Addr: ":8080", Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+//	err = hs.ListenAndServe()
+//
+// # Tenants
+//
+// The server keeps one agenttrust.Client per tenant, opened on the first
+// request whose credential names the tenant (a tenant exists once it has
+// a key) with the options given to WithClientOptions, an audit sink to
+// the store and the audit chain "<node>/<tenant>". Every route works
+// within the caller's tenant: no route reads or changes another tenant's
+// data. An admin of the system tenant (WithSystemTenant) creates a
+// tenant's first admin key with POST /v1/tenants/{tenant}/keys; the very
+// first key of the system tenant itself is made in process, with
+// Server.Client and agenttrust.Client.CreateKey.
+//
+// # Authentication and roles
+//
+// Every route but /healthz, /readyz and /.well-known/jwks.json takes an
+// "Authorization: Bearer" credential: an API key, a token or a JWT. The
+// credential's root key carries roles:
+//
+//   - admin: everything in its tenant;
+//   - approver: list, see, approve and deny approvals; read the audit
+//     trail and the policy;
+//   - agent: check its own actions, exchange its key for tokens, delegate
+//     and inspect its own tokens, list and wait on its own approvals.
+//
+// A delegated token (one that has passed through a hop) acts as an agent
+// only, whatever its root key's roles. No principal approves a request
+// of its own agent. /metrics is for admins and approvers of the system
+// tenant; /v1/store/ (WithStoreAPI) for its admins.
+//
+// A missing or bad credential is a 401 with a WWW-Authenticate header; a
+// valid credential without the role is a 403.
+//
+// # Checks
+//
+// POST /v1/actions/check answers 200 with the decision. The credential
+// checked is the body's "credential" when given; else an agent's own
+// bearer credential (so its caveats bind the action); else, for an admin,
+// none (the admin vouches for the "agent_id" it names). A check that
+// could not be made properly (a bad checked credential, the store or the
+// audit down) is a deny whose "error" holds the code, as in error
+// responses. Only a malformed request is an error response (400).
+//
+// # Errors
+//
+// Errors are {"error": {"code", "message"}}. Bad input is a 400: unknown
+// or duplicate JSON members, wrong types, trailing data, a body over 1 MiB
+// (refused by its Content-Length before it is read), missing required
+// fields, invalid ids, unknown query parameters. A request that fails
+// changes nothing.
+//
+// # Caller address
+//
+// The caller's address, against which IP allowlists and "ip" caveats are
+// checked, is the connection's. X-Forwarded-For is believed only from the
+// proxies named with WithTrustedProxies: the address is then the
+// right-most hop that is not a trusted proxy.
+package server

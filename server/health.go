@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// jwks answers GET /.well-known/jwks.json: the public keys that verify
+// JWTs minted here. Tenant Clients built with the same signing keys
+// (agenttrust.WithSigningKeys in WithClientOptions) share one set; without
+// them each tenant has a key of its own, and the set lists those of the
+// tenants open on this node.
+func (s *Server) jwks(c *call) error {
+	ts := *s.tenants.Load()
+	if len(ts) == 0 {
+		name := s.system
+		if name == "" {
+			name = agenttrust.DefaultTenant
+		}
+		if _, err := s.tenant(c.r.Context(), name, false); err != nil {
+			return err
+		}
+		ts = *s.tenants.Load()
+	}
+	set := agenttrust.JWKSet{Keys: []agenttrust.JWK{}}
+	seen := map[string]bool{}
+	for _, t := range ts {
+		for _, k := range t.client.JWKS().Keys {
+			if !seen[k.Kid] {
+				seen[k.Kid] = true
+				set.Keys = append(set.Keys, k)
+			}
+		}
+	}
+	c.w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(c, http.StatusOK, set)
+	return nil
+}
+
+// healthz answers GET /healthz: the process is up.
+func (s *Server) healthz(c *call) error {
+	writeJSON(c, http.StatusOK, healthResponse{Status: "ok"})
+	return nil
+}
+
+// readyz answers GET /readyz: 200 when the store answers and no open
+// tenant's audit is stuck, else 503 with what is wrong.
+func (s *Server) readyz(c *call) error {
+	out := readyResponse{Status: "ready", Store: "ok", Audit: "ok"}
+	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
+	defer cancel()
+	name := s.system
+	if name == "" {
+		name = agenttrust.DefaultTenant
+	}
+	if _, err := s.st.Policy(ctx, name); err != nil && !isNotFound(err) {
+		out.Status, out.Store = "unavailable", errorCode(storeErr("ping", err))
+		s.metrics.storeErrors.Add(1)
+	}
+	for _, t := range *s.tenants.Load() {
+		if !t.client.Stats().AuditHealthy {
+			out.Status, out.Audit = "unavailable", "stuck"
+			break
+		}
+	}
+	status := http.StatusOK
+	if out.Status != "ready" {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(c, status, out)
+	return nil
+}
+
+// serveStoreAPI passes /v1/store/... to the handler given to WithStoreAPI,
+// with the prefix stripped, once the caller is known to be an admin of
+// the system tenant.
+func (s *Server) serveStoreAPI(c *call) error {
+	sw := &statusWriter{ResponseWriter: c.w}
+	http.StripPrefix("/v1/store", s.storeAPI).ServeHTTP(sw, c.r)
+	c.status = sw.status
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return nil
+}
+
+// statusWriter remembers the status a foreign handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,241 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// t0 is the test clock's start.
+var t0 = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+
+// testClock is a clock tests move by hand.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(t0.UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+const acmePolicy = `{"rules":[
+ {"id":"read","effect":"allow","tools":["docs.read"]},
+ {"id":"pay","effect":"needs_approval","tools":["payments.charge"],"reason":"payments need a human"},
+ {"id":"no-delete","effect":"deny","tools":["docs.delete"],"reason":"never"}
+]}`
+
+// env is a server over a memory store with three tenants: "ops" (the
+// system tenant), "acme" and "globex", each with keys for its roles.
+type env struct {
+	t     testing.TB
+	st    *memory.Store
+	srv   *Server
+	ts    *httptest.Server
+	clock *testClock
+	keys  map[string]string // "tenant/agent" -> API key secret
+	ids   map[string]string // "tenant/agent" -> key id
+}
+
+var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+
+var testSigningKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+
+func newEnv(t testing.TB, opts ...Option) *env {
+	t.Helper()
+	e := &env{t: t, st: memory.New(), clock: newTestClock(), keys: map[string]string{}, ids: map[string]string{}}
+	base := []Option{
+		WithNodeName("n1"),
+		WithSystemTenant("ops"),
+		WithClock(e.clock),
+		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)),
+	}
+	srv, err := New(e.st, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	e.ts = httptest.NewServer(srv)
+	t.Cleanup(func() {
+		e.ts.Close()
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	ctx := context.Background()
+	for _, k := range []struct {
+		tenant, agent string
+		roles         []string
+	}{
+		{"ops", "root", []string{"admin"}},
+		{"ops", "scraper", []string{"approver"}},
+		{"acme", "alice", []string{"admin"}},
+		{"acme", "bot", []string{"agent"}},
+		{"acme", "bot2", []string{"agent"}},
+		{"acme", "carol", []string{"approver"}},
+		{"acme", "selfish", []string{"agent", "approver"}},
+		{"globex", "gadmin", []string{"admin"}},
+		{"globex", "gbot", []string{"agent"}},
+	} {
+		e.createKey(ctx, k.tenant, k.agent, agenttrust.KeySpec{AgentID: k.agent, Roles: k.roles})
+	}
+	for _, tn := range []string{"acme", "globex"} {
+		c, err := srv.Client(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SavePolicy(ctx, []byte(acmePolicy), "json", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e *env) createKey(ctx context.Context, tenant, name string, spec agenttrust.KeySpec) string {
+	e.t.Helper()
+	c, err := e.srv.Client(ctx, tenant)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	secret, k, err := c.CreateKey(ctx, spec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.keys[tenant+"/"+name], e.ids[tenant+"/"+name] = secret, k.ID
+	return secret
+}
+
+// resp is a response read in full.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a generic map.
+func (r resp) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %v: %s", r.status, err, r.body)
+	}
+	return m
+}
+
+// code returns the error code of an error response.
+func (r resp) code(t testing.TB) string {
+	t.Helper()
+	m := r.json(t)
+	e, ok := m["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("response %d has no error object: %s", r.status, r.body)
+	}
+	return e["code"].(string)
+}
+
+// do sends a request with cred as the bearer (none when empty) and body
+// (a string sent as is, anything else marshalled).
+func (e *env) do(method, path, cred string, body any, hdr ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.ts.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// must is do, failing the test unless the status is want.
+func (e *env) must(want int, method, path, cred string, body any) resp {
+	e.t.Helper()
+	r := e.do(method, path, cred, body)
+	if r.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+func (e *env) key(name string) string {
+	e.t.Helper()
+	k, ok := e.keys[name]
+	if !ok {
+		e.t.Fatalf("no key %q", name)
+	}
+	return k
+}
+
+// check makes a check as cred and returns the decoded response.
+func (e *env) check(cred string, body map[string]any) map[string]any {
+	e.t.Helper()
+	return e.must(200, "POST", "/v1/actions/check", cred, body).json(e.t)
+}
+
+// exchange trades an API key for a token.
+func (e *env) exchange(apiKey string, caveats ...string) string {
+	e.t.Helper()
+	body := map[string]any{}
+	if len(caveats) > 0 {
+		body["caveats"] = caveats
+	}
+	return e.must(201, "POST", "/v1/tokens", apiKey, body).json(e.t)["token"].(string)
+}
+
+// sync waits until every open tenant's audit is written.
+func (e *env) sync() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, tn := range []string{"ops", "acme", "globex"} {
+		c, err := e.srv.Client(ctx, tn)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := c.SyncAudit(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func newMemoryStore() *memory.Store { return memory.New() }

@@ -1,0 +1,353 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// MaxBodySize bounds a request body. A larger one is refused with 400
+// before it is read, when its Content-Length says so, or as soon as the
+// limit is crossed otherwise.
+const MaxBodySize = 1 << 20
+
+// apiError is an error with its HTTP status and machine-readable code.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(code, msg string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, msg: msg}
+}
+
+func missing(field string) *apiError {
+	return badRequest("missing_field", field+" is required")
+}
+
+func forbidden(msg string) *apiError {
+	return &apiError{status: http.StatusForbidden, code: "forbidden", msg: msg}
+}
+
+func notFound(msg string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "not_found", msg: msg}
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// errorCodes maps the library's errors to API error codes, most specific
+// first. The same codes appear in a check response's "error" field.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{agenttrust.ErrKeyChecksum, "key_checksum"},
+	{agenttrust.ErrCredentialTooLarge, "credential_too_large"},
+	{agenttrust.ErrMalformedCredential, "malformed_credential"},
+	{agenttrust.ErrRevoked, "revoked"},
+	{agenttrust.ErrSuspended, "suspended"},
+	{agenttrust.ErrUnsupportedCredential, "unsupported_credential"},
+	{agenttrust.ErrUnknownKey, "unknown_key"},
+	{agenttrust.ErrBadSignature, "bad_signature"},
+	{agenttrust.ErrExpired, "expired"},
+	{agenttrust.ErrIPNotAllowed, "ip_not_allowed"},
+	{agenttrust.ErrCaveat, "caveat"},
+	{agenttrust.ErrAgentMismatch, "agent_mismatch"},
+	{agenttrust.ErrDelegationDepth, "delegation_depth"},
+	{agenttrust.ErrAudience, "audience"},
+	{agenttrust.ErrAlgorithm, "algorithm"},
+	{agenttrust.ErrUnauthorized, "unauthorized"},
+	{agenttrust.ErrInvalidRequest, "invalid_request"},
+	{agenttrust.ErrInvalidPolicy, "invalid_policy"},
+	{agenttrust.ErrStoreUnavailable, "store_unavailable"},
+	{agenttrust.ErrAuditUnavailable, "audit_unavailable"},
+	{agenttrust.ErrPolicyEngine, "policy_engine"},
+	{agenttrust.ErrClosed, "closed"},
+	{agenttrust.ErrApprovalNotFound, "not_found"},
+	{agenttrust.ErrApprovalResolved, "approval_resolved"},
+	{agenttrust.ErrApproverNotAllowed, "approver_not_allowed"},
+	{agenttrust.ErrNotFound, "not_found"},
+	{store.ErrConflict, "conflict"},
+	{store.ErrNotFound, "not_found"},
+	{store.ErrUnavailable, "store_unavailable"},
+	{store.ErrClosed, "store_unavailable"},
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
+}
+
+// errorCode returns the API code of err, or "internal".
+func errorCode(err error) string {
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return "internal"
+}
+
+// classify turns a handler's error into the response to send, by kind.
+// A credential error here is about a credential in the body (the bearer's
+// own go through authError), so it is a 400, not a 401.
+func (s *Server) classify(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	code := errorCode(err)
+	msg := err.Error()
+	status := http.StatusInternalServerError
+	switch code {
+	case "invalid_request", "invalid_policy", "caveat", "malformed_credential", "key_checksum", "credential_too_large":
+		status = http.StatusBadRequest
+	case "not_found":
+		status = http.StatusNotFound
+	case "conflict", "approval_resolved":
+		status = http.StatusConflict
+	case "approver_not_allowed":
+		status = http.StatusForbidden
+	case "store_unavailable", "audit_unavailable", "closed", "timeout":
+		status = http.StatusServiceUnavailable
+	case "canceled":
+		status = 499 // the client went away; nobody reads this
+	case "internal", "policy_engine":
+		msg = "internal error"
+	default:
+		if errors.Is(err, agenttrust.ErrUnauthorized) {
+			status = http.StatusBadRequest // a credential in the body, not the caller's
+		}
+	}
+	return &apiError{status: status, code: code, msg: msg}
+}
+
+// authError turns a failure to authenticate the bearer into a 401 (or 503
+// when the store is down).
+func authError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	code := errorCode(err)
+	switch {
+	case errors.Is(err, agenttrust.ErrUnauthorized):
+		return &apiError{status: http.StatusUnauthorized, code: code, msg: err.Error()}
+	case code == "store_unavailable" || code == "closed" || code == "timeout":
+		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: err.Error()}
+	case code == "invalid_request":
+		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "agenttrust: unauthorized: " + err.Error()}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError sends err as {"error": {"code", "message"}}.
+func (s *Server) writeError(c *call, err error) {
+	ae := s.classify(err)
+	if c.status != 0 {
+		// The response has started (a stream); all we can do is log.
+		if ae.status >= 500 {
+			s.log.Error("agenttrust/server: request failed after response began", "route", routeName(c), "err", err)
+		}
+		return
+	}
+	if ae.status >= 500 {
+		if ae.code == "store_unavailable" || ae.code == "timeout" {
+			s.metrics.storeErrors.Add(1)
+		}
+		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "status", ae.status, "err", err)
+	}
+	h := c.w.Header()
+	switch ae.status {
+	case http.StatusUnauthorized:
+		if ae.code == "unauthenticated" {
+			h.Set("WWW-Authenticate", `Bearer realm="agenttrust"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer realm="agenttrust", error="invalid_token"`)
+		}
+	case http.StatusForbidden:
+		if ae.code == "forbidden" {
+			h.Set("WWW-Authenticate", `Bearer realm="agenttrust", error="insufficient_scope"`)
+		}
+	}
+	writeJSON(c, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.msg}})
+}
+
+func routeName(c *call) string {
+	if c.rt == nil {
+		return c.r.Method + " " + c.r.URL.Path
+	}
+	return c.rt.name()
+}
+
+// writeJSON sends v with status.
+func writeJSON(c *call, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	writeRaw(c, status, append(b, '\n'))
+}
+
+func writeRaw(c *call, status int, b []byte) {
+	h := c.w.Header()
+	h["Content-Type"] = jsonContentType
+	if _, ok := h["Cache-Control"]; !ok {
+		h["Cache-Control"] = noStore
+	}
+	h["X-Content-Type-Options"] = nosniff
+	c.status = status
+	c.w.WriteHeader(status)
+	c.w.Write(b)
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	nosniff         = []string{"nosniff"}
+)
+
+func noContent(c *call) {
+	c.w.Header()["Cache-Control"] = noStore
+	c.status = http.StatusNoContent
+	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// readBody reads the request body into c.body: at most MaxBodySize bytes,
+// refused up front when Content-Length is larger.
+func readBody(c *call) error {
+	r := c.r
+	if r.ContentLength > MaxBodySize {
+		return errTooLarge
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "the request body must be application/json"}
+		}
+	}
+	body := http.MaxBytesReader(c.w, r.Body, MaxBodySize)
+	buf := bytes.NewBuffer(c.body[:0])
+	_, err := buf.ReadFrom(body)
+	c.body = buf.Bytes()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return &apiError{status: http.StatusBadRequest, code: "invalid_body", msg: "reading the request body failed"}
+	}
+	return nil
+}
+
+var errTooLarge = badRequest("request_too_large", "the request body is larger than 1 MiB")
+
+// strict is how request bodies are decoded: member names match exactly,
+// unknown and duplicate members are refused, invalid UTF-8 is refused,
+// and the body holds one JSON value and nothing after it.
+var strict = jsonv2.RejectUnknownMembers(true)
+
+// decode decodes the body into v, strictly. An empty body is allowed
+// only on routes that say so, and reads as the zero value.
+func (c *call) decode(v any) error {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		if c.rt.emptyBody {
+			return nil
+		}
+		return badRequest("invalid_json", "a JSON request body is required")
+	}
+	if err := jsonv2.Unmarshal(c.body, v, strict); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// noBody refuses a body on a route that takes none ("{}" is tolerated).
+func (c *call) noBody() error {
+	b := bytes.TrimSpace(c.body)
+	if len(b) == 0 || string(b) == "{}" {
+		return nil
+	}
+	return badRequest("invalid_json", c.rt.name()+" takes no request body")
+}
+
+func jsonError(err error) error {
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		where := se.JSONPointer
+		if errors.Is(se.Err, jsonv2.ErrUnknownName) {
+			return badRequest("unknown_field", "unknown field "+quote(string(where)))
+		}
+		if where == "" {
+			where = "/"
+		}
+		msg := "wrong type at " + quote(string(where))
+		if se.JSONKind != 0 {
+			msg += ": got a JSON " + jsonKind(byte(se.JSONKind))
+		}
+		return badRequest("invalid_json", msg)
+	}
+	msg := strings.TrimPrefix(err.Error(), "jsontext: ")
+	msg = strings.TrimPrefix(msg, "json: ")
+	return badRequest("invalid_json", "malformed JSON: "+msg)
+}
+
+func jsonKind(k byte) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
+}
+
+// validID checks an id taken from a path or a body: 1-256 bytes of UTF-8
+// without control characters, starting with prefix when one is given.
+func validID(field, id, prefix string) error {
+	switch {
+	case id == "":
+		return missing(field)
+	case len(id) > 256:
+		return badRequest("invalid_id", field+" is longer than 256 bytes")
+	case hasControl(id) || !utf8.ValidString(id):
+		return badRequest("invalid_id", field+" holds a control character or invalid UTF-8")
+	case prefix != "" && !strings.HasPrefix(id, prefix):
+		return badRequest("invalid_id", field+" must start with "+quote(prefix))
+	}
+	return nil
+}

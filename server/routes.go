@@ -1,0 +1,233 @@
+package server
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// access says who may call a route.
+type access uint8
+
+const (
+	public   access = 0
+	admin    access = 1 << iota // the admin role, in the caller's tenant
+	approver                    // the approver role
+	agent                       // the agent role
+	system                      // and the caller's tenant is the system tenant
+	authed                      // any authenticated caller, whatever its roles
+)
+
+// route is one entry of the API. The mux, the OpenAPI test and the
+// handlers all read this table: req and resp are zero values of the
+// request and success-response bodies, query the query parameters the
+// handler accepts (any other is refused with 400).
+type route struct {
+	method string // "" for any method (a mounted handler)
+	path   string
+	access access
+	handle func(*Server, *call) error
+	req    any // nil: no body
+	// emptyBody: the body may be omitted; it then reads as the zero req.
+	emptyBody bool
+	resp      any // nil: no JSON body (204, or not JSON)
+	status    int // success status
+	query     []string
+	optional  bool // registered only when configured (the store API)
+	raw       bool // the handler reads the body itself
+}
+
+func (rt *route) pattern() string {
+	if rt.method == "" {
+		return rt.path
+	}
+	return rt.method + " " + rt.path
+}
+
+// name is the route's label in metrics and logs.
+func (rt *route) name() string {
+	if rt.method == "" {
+		return "* " + rt.path
+	}
+	return rt.pattern()
+}
+
+func routeTable() []*route {
+	return []*route{
+		{method: "POST", path: "/v1/actions/check", access: admin | agent, handle: (*Server).check,
+			req: checkRequest{}, resp: checkResponse{}, status: 200},
+		{method: "GET", path: "/v1/whoami", access: authed, handle: (*Server).whoami,
+			resp: principalView{}, status: 200},
+
+		{method: "POST", path: "/v1/keys", access: admin, handle: (*Server).createKey,
+			req: createKeyRequest{}, resp: createKeyResponse{}, status: 201},
+		{method: "GET", path: "/v1/keys", access: admin, handle: (*Server).listKeys,
+			resp: keyList{}, status: 200},
+		{method: "POST", path: "/v1/keys/{id}/revoke", access: admin, handle: (*Server).revokeKey,
+			status: 204},
+		{method: "POST", path: "/v1/tenants/{tenant}/keys", access: system | admin, handle: (*Server).createTenantKey,
+			req: tenantKeyRequest{}, resp: createKeyResponse{}, status: 201},
+
+		{method: "POST", path: "/v1/tokens", access: admin | agent, handle: (*Server).exchange,
+			req: exchangeRequest{}, emptyBody: true, resp: tokenResponse{}, status: 201},
+		{method: "POST", path: "/v1/tokens/delegate", access: admin | agent, handle: (*Server).delegate,
+			req: delegateRequest{}, emptyBody: true, resp: delegateResponse{}, status: 201},
+		{method: "POST", path: "/v1/tokens/inspect", access: admin | agent, handle: (*Server).inspect,
+			req: inspectRequest{}, resp: tokenInfo{}, status: 200},
+
+		{method: "POST", path: "/v1/revocations", access: admin, handle: (*Server).revoke,
+			req: revokeRequest{}, status: 204},
+		{method: "GET", path: "/v1/revocations", access: admin, handle: (*Server).listBlocks,
+			resp: blockList{}, status: 200},
+		{method: "POST", path: "/v1/agents/{id}/suspend", access: admin, handle: (*Server).suspend,
+			req: suspendRequest{}, emptyBody: true, status: 204},
+		{method: "POST", path: "/v1/agents/{id}/resume", access: admin, handle: (*Server).resume,
+			status: 204},
+
+		{method: "GET", path: "/v1/approvals", access: admin | approver | agent, handle: (*Server).listApprovals,
+			resp: approvalList{}, status: 200, query: []string{"status", "agent_id", "limit"}},
+		{method: "GET", path: "/v1/approvals/{id}", access: admin | approver | agent, handle: (*Server).getApproval,
+			resp: approvalView{}, status: 200, query: []string{"wait"}},
+		{method: "POST", path: "/v1/approvals/{id}/approve", access: admin | approver, handle: (*Server).approve,
+			req: decideRequest{}, emptyBody: true, resp: approvalView{}, status: 200},
+		{method: "POST", path: "/v1/approvals/{id}/deny", access: admin | approver, handle: (*Server).deny,
+			req: decideRequest{}, emptyBody: true, resp: approvalView{}, status: 200},
+
+		{method: "GET", path: "/v1/audit", access: admin | approver, handle: (*Server).queryAudit,
+			resp: auditPage{}, status: 200, query: auditQueryParams},
+		{method: "GET", path: "/v1/audit/stream", access: admin | approver, handle: (*Server).streamAudit,
+			status: 200, query: []string{"since", "agent_id", "tool", "effect"}},
+		{method: "GET", path: "/v1/audit/verify", access: admin | approver, handle: (*Server).verifyAudit,
+			resp: verifyResponse{}, status: 200, query: []string{"chain"}},
+
+		{method: "GET", path: "/v1/policy", access: admin | approver, handle: (*Server).getPolicy,
+			resp: policyView{}, status: 200},
+		{method: "PUT", path: "/v1/policy", access: admin, handle: (*Server).putPolicy,
+			req: putPolicyRequest{}, resp: putPolicyResponse{}, status: 200},
+		{method: "POST", path: "/v1/policy/validate", access: admin, handle: (*Server).validatePolicy,
+			req: validatePolicyRequest{}, resp: validatePolicyResponse{}, status: 200},
+
+		{method: "GET", path: "/.well-known/jwks.json", access: public, handle: (*Server).jwks,
+			resp: agenttrust.JWKSet{}, status: 200},
+		{method: "GET", path: "/healthz", access: public, handle: (*Server).healthz,
+			resp: healthResponse{}, status: 200},
+		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,
+			resp: readyResponse{}, status: 200},
+		{method: "GET", path: "/metrics", access: system | admin | approver, handle: (*Server).serveMetrics,
+			status: 200},
+
+		{method: "", path: "/v1/store/", access: system | admin, handle: (*Server).serveStoreAPI,
+			optional: true, raw: true},
+	}
+}
+
+// call is one request in flight: what the wrapper established before the
+// route's handler runs.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	rt     *route
+	status int
+	bearer string
+	p      agenttrust.Principal
+	t      *tenant
+	addr   netip.Addr
+	body   []byte // request body, valid during the handler
+}
+
+var calls = sync.Pool{New: func() any { return new(call) }}
+
+// handler wraps a route: metrics, query parameter check, authentication,
+// role check, then the route's handler; an error it returns becomes the
+// JSON error response.
+func (s *Server) handler(i int, rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := calls.Get().(*call)
+		*c = call{w: w, r: r, rt: rt, body: c.body[:0]}
+		if err := s.serve(c); err != nil {
+			s.writeError(c, err)
+		}
+		s.metrics.request(i, c.status)
+		if cap(c.body) > 64<<10 {
+			c.body = nil // do not pin large buffers in the pool
+		}
+		*c = call{body: c.body[:0]}
+		calls.Put(c)
+	})
+}
+
+func (s *Server) serve(c *call) error {
+	if s.closed.Load() {
+		return agenttrust.ErrClosed
+	}
+	if err := checkQuery(c.r, c.rt.query); err != nil {
+		return err
+	}
+	c.addr = s.remoteAddr(c.r)
+	if c.rt.access != public {
+		if err := s.authenticate(c); err != nil {
+			return authError(err)
+		}
+		if err := s.authorize(c); err != nil {
+			return err
+		}
+	}
+	if !c.rt.raw && (c.rt.req != nil || c.r.Method == http.MethodPost || c.r.Method == http.MethodPut) {
+		if err := readBody(c); err != nil {
+			return err
+		}
+	}
+	return c.rt.handle(s, c)
+}
+
+// checkQuery refuses query parameters the route does not take, and
+// repeated ones.
+func checkQuery(r *http.Request, allowed []string) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q := r.URL.Query()
+	for k, vs := range q {
+		ok := false
+		for _, a := range allowed {
+			if k == a {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return badRequest("unknown_parameter", "unknown query parameter "+quote(k))
+		}
+		if len(vs) > 1 {
+			return badRequest("invalid_parameter", "query parameter "+quote(k)+" given more than once")
+		}
+	}
+	return nil
+}
+
+// notFound answers every request no route matches: 405 when the path
+// exists with other methods, else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range [...]string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	c := &call{w: w, r: r}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(c, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: r.Method + " is not allowed here"})
+		return
+	}
+	s.writeError(c, &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such route"})
+}
+
+// now reads the server's clock.
+func (s *Server) now() time.Time { return s.clock.Now() }

@@ -1,0 +1,403 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Server is the HTTP JSON API of agenttrust over a store: an http.Handler
+// to mount in a host's mux or run with http.Server. It keeps one
+// agenttrust.Client per tenant, opened on first use with the shared
+// options. Build one with New (the zero Server is not usable); it is safe
+// for concurrent use. Close it to flush every tenant's audit trail.
+type Server struct {
+	st         store.Store
+	clientOpts []agenttrust.Option
+	trusted    []netip.Prefix
+	node       string
+	log        *slog.Logger
+	system     string
+	storeAPI   http.Handler
+	clock      agenttrust.Clock
+	poll       time.Duration // audit stream: how often the store is read
+
+	mux    *http.ServeMux
+	routes []*route
+
+	mu      sync.Mutex // serialises opening tenants and Close
+	tenants atomic.Pointer[map[string]*tenant]
+	creds   credCache
+	metrics metrics
+
+	// ctx is cancelled by Close, ending long polls and streams.
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+}
+
+// tenant is the server's state for one tenant.
+type tenant struct {
+	client *agenttrust.Client
+	wake   *wake // signalled when this node writes audit records
+}
+
+// Option configures New.
+type Option func(*Server) error
+
+// WithClientOptions adds options to every tenant's Client: master keys
+// (agenttrust.WithMasterKeys) and signing keys (agenttrust.WithSigningKeys)
+// shared by every node, JWT issuer and audience, notify mode, extra audit
+// sinks, approval TTLs, a policy engine. The server sets the tenant, the
+// audit chain and the store sink itself; options given here come after
+// those, except WithTenant and WithAuditChain, which the server overrides.
+//
+// Without master and signing keys, each tenant Client makes random ones:
+// its tokens then die with the process and no other node verifies them.
+func WithClientOptions(opts ...agenttrust.Option) Option {
+	return func(s *Server) error {
+		for _, o := range opts {
+			if o == nil {
+				return fmt.Errorf("%w: nil client option", agenttrust.ErrInvalidConfig)
+			}
+		}
+		s.clientOpts = append(s.clientOpts, opts...)
+		return nil
+	}
+}
+
+// WithTrustedProxies names the reverse proxies whose X-Forwarded-For
+// header is believed. When the connection comes from one of prefixes, the
+// caller's address is the right-most hop of X-Forwarded-For that is not
+// itself a trusted proxy. Without this option the header is ignored and
+// the caller's address is the connection's: a client cannot forge its
+// address, which IP allowlists and "ip" caveats depend on.
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	return func(s *Server) error {
+		for _, p := range prefixes {
+			if !p.IsValid() {
+				return fmt.Errorf("%w: invalid trusted proxy prefix", agenttrust.ErrInvalidConfig)
+			}
+			s.trusted = append(s.trusted, p.Masked())
+		}
+		return nil
+	}
+}
+
+// WithNodeName names this server process (default: the host name). Each
+// tenant's audit chain on this node is "<node>/<tenant>", so every process
+// sharing a store needs a name of its own. It must be 1-64 bytes of
+// letters, digits, '.', '_' or '-'.
+func WithNodeName(name string) Option {
+	return func(s *Server) error {
+		if !validNodeName(name) {
+			return fmt.Errorf("%w: node name must be 1-64 letters, digits, '.', '_' or '-'", agenttrust.ErrInvalidConfig)
+		}
+		s.node = name
+		return nil
+	}
+}
+
+// WithLogger sets where the server and its tenant Clients log trouble
+// (server errors, failing audit sinks). The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", agenttrust.ErrInvalidConfig)
+		}
+		s.log = l
+		return nil
+	}
+}
+
+// WithSystemTenant names the operator's tenant. Its admins may create the
+// first admin key of another tenant (POST /v1/tenants/{tenant}/keys), use
+// the store API (WithStoreAPI), and, with its approvers, read /metrics.
+// Without it those routes answer 403 to everyone.
+func WithSystemTenant(name string) Option {
+	return func(s *Server) error {
+		if err := validTenant(name); err != nil {
+			return fmt.Errorf("%w: system tenant: %v", agenttrust.ErrInvalidConfig, err)
+		}
+		s.system = name
+		return nil
+	}
+}
+
+// WithStoreAPI mounts h at /v1/store/, behind authentication as an admin
+// of the system tenant. h sees the path with "/v1/store" stripped.
+func WithStoreAPI(h http.Handler) Option {
+	return func(s *Server) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil store API handler", agenttrust.ErrInvalidConfig)
+		}
+		s.storeAPI = h
+		return nil
+	}
+}
+
+// WithClock sets the clock of the server and of every tenant Client
+// (after any agenttrust.WithClock given to WithClientOptions).
+func WithClock(c agenttrust.Clock) Option {
+	return func(s *Server) error {
+		if c == nil {
+			return fmt.Errorf("%w: nil clock", agenttrust.ErrInvalidConfig)
+		}
+		s.clock = c
+		return nil
+	}
+}
+
+// WithAuditPoll sets how often an audit stream reads the store for records
+// written by other nodes (default 1s). Records written by this node are
+// streamed as soon as they are stored.
+func WithAuditPoll(d time.Duration) Option {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: audit poll interval must be positive", agenttrust.ErrInvalidConfig)
+		}
+		s.poll = d
+		return nil
+	}
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// New returns a server over st. It opens no tenant yet: each tenant's
+// Client is built on the first request that names it.
+func New(st store.Store, opts ...Option) (*Server, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
+	}
+	s := &Server{st: st, clock: systemClock{}, poll: time.Second}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)
+		}
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	if s.node == "" {
+		host, err := os.Hostname()
+		if err != nil || !validNodeName(host) {
+			host = "agenttrust"
+		}
+		s.node = host
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	empty := map[string]*tenant{}
+	s.tenants.Store(&empty)
+	s.creds.init()
+	s.routes = routeTable()
+	s.metrics.init(len(s.routes))
+	s.mux = http.NewServeMux()
+	for i, rt := range s.routes {
+		if rt.optional && s.storeAPI == nil {
+			continue
+		}
+		s.mux.Handle(rt.pattern(), s.handler(i, rt))
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close ends every long poll and audit stream, then closes every tenant
+// Client, writing out its queued audit records. It does not close the
+// store. Requests after Close fail with 503.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.cancel()
+	var errs []error
+	for name, t := range *s.tenants.Load() {
+		if err := t.client.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Client returns the Client of tenant, opening it if needed, whether or
+// not the tenant has keys yet: use it to bootstrap a tenant (create its
+// first admin key, save its policy) from the process that runs the server.
+func (s *Server) Client(ctx context.Context, name string) (*agenttrust.Client, error) {
+	t, err := s.tenant(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	return t.client, nil
+}
+
+// errNoTenant: a credential names a tenant with no keys.
+var errNoTenant = fmt.Errorf("%w: unknown tenant", agenttrust.ErrUnknownKey)
+
+// tenant returns the state of a tenant, opening its Client on first use.
+// With mustExist, a tenant that has no key in the store is refused with
+// errNoTenant, so a forged token cannot make the server open clients for
+// made-up tenants.
+func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tenant, error) {
+	if t := (*s.tenants.Load())[name]; t != nil {
+		return t, nil
+	}
+	if err := validTenant(name); err != nil {
+		if mustExist {
+			return nil, errNoTenant
+		}
+		return nil, fmt.Errorf("%w: %v", agenttrust.ErrInvalidRequest, err)
+	}
+	if mustExist {
+		ks, err := s.st.Keys(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: list keys: %w", agenttrust.ErrStoreUnavailable, err)
+		}
+		if len(ks) == 0 {
+			return nil, errNoTenant
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, agenttrust.ErrClosed
+	}
+	old := *s.tenants.Load()
+	if t := old[name]; t != nil {
+		return t, nil
+	}
+	t := &tenant{wake: newWake()}
+	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+6)
+	opts = append(opts,
+		agenttrust.WithLogger(s.log),
+		agenttrust.WithAuditSink(agenttrust.NewStoreSink(s.st), t.wake),
+	)
+	opts = append(opts, s.clientOpts...)
+	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAuditChain(s.node+"/"+name))
+	if _, ok := s.clock.(systemClock); !ok {
+		opts = append(opts, agenttrust.WithClock(s.clock))
+	}
+	c, err := agenttrust.New(s.st, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open tenant %q: %w", name, err)
+	}
+	t.client = c
+	m := make(map[string]*tenant, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = t
+	s.tenants.Store(&m)
+	return t, nil
+}
+
+// validTenant: 1-128 bytes of UTF-8 without control characters. (A
+// tenant may hold '/': node names cannot, so "<node>/<tenant>" is
+// unambiguous.)
+func validTenant(name string) error {
+	if name == "" || len(name) > 128 {
+		return errors.New("tenant must be 1-128 bytes")
+	}
+	if !utf8.ValidString(name) {
+		return errors.New("tenant is not valid UTF-8")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return errors.New("control character in tenant")
+		}
+	}
+	return nil
+}
+
+func validNodeName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// wake is an audit sink that writes nothing: it tells audit streams on
+// this node that their tenant has new records in the store (it runs after
+// the store sink).
+type wake struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newWake() *wake { return &wake{ch: make(chan struct{})} }
+
+// Write implements agenttrust.AuditSink.
+func (w *wake) Write(context.Context, []agenttrust.AuditRecord) error {
+	w.mu.Lock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+	w.mu.Unlock()
+	return nil
+}
+
+// wait returns a channel closed at the next Write.
+func (w *wake) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+// credCache maps the SHA-256 of a credential to the tenant it claims, so
+// that repeated requests skip the key lookup or token decoding done by
+// agenttrust.CredentialTenantUnverified. What it holds is unverified, like
+// the function's answer: every request is still authenticated in full.
+type credCache struct {
+	m atomic.Pointer[sync.Map]
+	n atomic.Int64
+}
+
+const maxCachedCreds = 1 << 16
+
+func (c *credCache) init() { c.m.Store(new(sync.Map)) }
+
+func (c *credCache) get(h [32]byte) (string, bool) {
+	v, ok := c.m.Load().Load(h)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
+}
+
+func (c *credCache) put(h [32]byte, tenant string) {
+	if c.n.Add(1) > maxCachedCreds {
+		c.m.Store(new(sync.Map))
+		c.n.Store(1)
+	}
+	c.m.Load().Store(h, tenant)
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
