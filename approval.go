@@ -20,6 +20,9 @@ type Approval = store.Approval
 // ApprovalFilter selects approvals; see store.ApprovalFilter.
 type ApprovalFilter = store.ApprovalFilter
 
+// ApprovalStatus is the state of an Approval; see store.ApprovalStatus.
+type ApprovalStatus = store.ApprovalStatus
+
 // Approval states.
 const (
 	ApprovalPending  = store.ApprovalPending

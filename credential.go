@@ -128,6 +128,7 @@ func (p Principal) HasRole(role string) bool {
 func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip.Addr) (Principal, error) {
 	now := c.clock.Now()
 	var cr credential
+	var roles []string // known without a store read for API keys
 	switch {
 	case len(cred) > MaxCredentialSize:
 		return Principal{}, ErrCredentialTooLarge
@@ -136,6 +137,7 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 		if err != nil {
 			return Principal{}, err
 		}
+		roles = ke.key.Roles
 		cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt}
 	case strings.HasPrefix(cred, TokenPrefix):
 		v, err := c.decodeToken(cred)
@@ -192,14 +194,17 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 		}
 		return Principal{}, fmt.Errorf("%w: %s", ErrSuspended, b.ID)
 	}
-	k, err := c.store.Key(ctx, c.tenant, cr.keyID)
-	if err != nil {
-		if isNotFound(err) {
-			return Principal{}, ErrUnknownKey
+	if roles == nil {
+		k, err := c.store.Key(ctx, c.tenant, cr.keyID)
+		if err != nil {
+			if isNotFound(err) {
+				return Principal{}, ErrUnknownKey
+			}
+			return Principal{}, storeErr("key lookup", err)
 		}
-		return Principal{}, storeErr("key lookup", err)
+		roles = k.Roles
 	}
-	return Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: cr.hops, Roles: k.Roles}, nil
+	return Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: cr.hops, Roles: roles}, nil
 }
 
 // CredentialTenantUnverified returns the tenant a credential claims,

@@ -561,7 +561,7 @@ type TokenInfo struct {
 	Caveats   []string
 }
 
-// InspectToken returns what a token says about itself. It does not verify
+// InspectTokenUnverified returns what a token says about itself. It does not verify
 // the signature: use it to display a token, never to trust one.
 func InspectTokenUnverified(token string) (TokenInfo, error) {
 	if len(token) > MaxCredentialSize {
