@@ -510,14 +510,17 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if err != nil {
 		return nil, ErrBadSignature
 	}
-	v := &verifiedToken{id: tokID, keyID: keyID}
+	v := &verifiedToken{id: tokID, keyID: keyID, conds: make([]cond.Cond, 0, m.NumCaveats())}
+	canon := (*buf)[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		text := string(m.Caveat(i))
 		cv, err := cond.Parse(text)
 		if err != nil {
 			return nil, &CaveatError{Caveat: text, Msg: err.Error()}
 		}
-		if cv.String() != text {
+		// One token, one encoding: a caveat must be in canonical form.
+		canon = cv.AppendCanonical(canon[:0])
+		if string(canon) != text {
 			return nil, &CaveatError{Caveat: text, Msg: "not in canonical form"}
 		}
 		switch cv.Field {

@@ -431,62 +431,65 @@ func parseNumber(v string) (float64, bool) {
 	return n, true
 }
 
+var fieldText = [...]string{
+	FieldAgent: "agent", FieldTool: "tool", FieldResource: "resource", FieldSession: "session",
+	FieldOnBehalfOf: "on_behalf_of", FieldTenant: "tenant", FieldIP: "ip", FieldExpires: "expires",
+	FieldHop: "hop", FieldAttr: "attr",
+}
+
 func fieldName(f Field) string {
-	for k, v := range fieldNames {
-		if v == f {
-			return k
-		}
+	if int(f) < len(fieldText) && fieldText[f] != "" {
+		return fieldText[f]
 	}
 	return "attr"
 }
 
 // String returns the canonical text of c: single spaces, lists joined by
 // ",", values quoted only when needed. Parse(c.String()) yields c again.
-func (c Cond) String() string {
-	var b strings.Builder
+func (c Cond) String() string { return string(c.AppendCanonical(nil)) }
+
+// AppendCanonical appends the canonical text of c to b.
+func (c *Cond) AppendCanonical(b []byte) []byte {
 	if c.Field == FieldAttr {
-		b.WriteString("attr.")
-		b.WriteString(c.Attr)
+		b = append(append(b, "attr."...), c.Attr...)
 	} else {
-		b.WriteString(fieldName(c.Field))
+		b = append(b, fieldName(c.Field)...)
 	}
-	b.WriteByte(' ')
-	b.WriteString(c.Op.String())
-	b.WriteByte(' ')
+	b = append(append(append(b, ' '), c.Op.String()...), ' ')
 	switch {
 	case c.list != nil:
 		for i, p := range c.list {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			b.WriteString(quoteIfNeeded(p.src, false))
+			b = appendQuotedIfNeeded(b, p.src, false)
 		}
 	case c.prefixes != nil:
 		for i, p := range c.prefixes {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			b.WriteString(p.String())
+			b = p.AppendTo(b)
 		}
 	case c.Field == FieldIP:
-		b.WriteString(c.addr.String())
+		b = c.addr.AppendTo(b)
 	case c.Field == FieldExpires:
-		b.WriteString(c.when.Format(time.RFC3339Nano))
+		b = c.when.AppendFormat(b, time.RFC3339Nano)
 	case c.kind == kindNumber:
-		b.WriteString(strconv.FormatFloat(c.num, 'g', -1, 64))
+		b = strconv.AppendFloat(b, c.num, 'g', -1, 64)
 	case c.kind == kindBool:
-		b.WriteString(strconv.FormatBool(c.boolean))
+		b = strconv.AppendBool(b, c.boolean)
 	default:
-		b.WriteString(quoteIfNeeded(c.str, c.Field == FieldAttr))
+		b = appendQuotedIfNeeded(b, c.str, c.Field == FieldAttr)
 	}
-	return b.String()
+	return b
 }
 
-func quoteIfNeeded(s string, attr bool) string {
+func appendQuotedIfNeeded(b []byte, s string, attr bool) []byte {
 	if strings.ContainsAny(s, " \t,\"") || (attr && (s == "true" || s == "false" || isNumberText(s))) {
-		return strconv.Quote(s)
+		return strconv.AppendQuote(b, s)
 	}
-	return s
+	return append(b, s...)
 }
 
 func isNumberText(s string) bool { _, ok := parseNumber(s); return ok }
