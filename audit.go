@@ -232,6 +232,25 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 	return nil
 }
 
+// writeCanonical stores records given in canonical encoding (ends[i] is
+// where record i's encoding ends in canon): a copy, not a re-encoding.
+func (m *MemorySink) writeCanonical(recs []AuditRecord, canon []byte, ends []int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := 0
+	for i := range recs {
+		sl := &m.slots[m.next]
+		sl.enc = append(sl.enc[:0], canon[start:ends[i]]...)
+		sl.hash = recs[i].Hash
+		start = ends[i]
+		if m.next++; m.next == len(m.slots) {
+			m.next, m.full = 0, true
+		}
+	}
+	m.total += uint64(len(recs))
+	return nil
+}
+
 // Records returns the records held, oldest first.
 func (m *MemorySink) Records() []AuditRecord {
 	m.mu.Lock()

@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,14 +50,15 @@ type auditor struct {
 	_     [64]byte
 
 	// Written by the flusher.
-	back    []pending
-	backKVs []attrKV
-	batch   []AuditRecord // the batch being written, built from back
-	arena   []byte        // encoded attributes of the batch being written
-	ends    []int         // where each record's attributes end in arena
-	hashBuf []byte
-	drained atomic.Uint64 // accepted records written to every sink
-	written atomic.Uint64 // records written, overflow notes included
+	back      []pending
+	backKVs   []attrKV
+	batch     []AuditRecord // the batch being written, built from back
+	arena     []byte        // encoded attributes of the batch being written
+	ends      []int         // where each record's attributes end in arena
+	canon     []byte        // canonical encodings of the batch being written
+	canonEnds []int
+	drained   atomic.Uint64 // accepted records written to every sink
+	written   atomic.Uint64 // records written, overflow notes included
 	// stuckSince is the unix-nano time the oldest unfinished write began,
 	// while it has been failing or hanging; 0 when writes are healthy.
 	stuckSince   atomic.Int64
@@ -71,6 +73,12 @@ type auditor struct {
 	stop   chan struct{}
 	done   chan struct{}
 	err    error // set by the flusher when it gives up at close
+}
+
+// canonicalSink is a sink that keeps records in their canonical encoding,
+// which the auditor has already made for hashing.
+type canonicalSink interface {
+	writeCanonical(recs []AuditRecord, canon []byte, ends []int) error
 }
 
 // kvSpan locates a record's attributes in the batch's kvs.
@@ -303,21 +311,24 @@ func (a *auditor) build() {
 		}
 		a.ends = append(a.ends, len(a.arena))
 	}
-	a.batch = a.batch[:0]
+	if cap(a.batch) < len(a.back) {
+		a.batch = make([]AuditRecord, len(a.back))
+	}
+	a.batch = a.batch[:len(a.back)]
 	off := 0
 	for i := range a.back {
-		p := &a.back[i]
-		r := AuditRecord{
-			ID: p.id, Time: time.Unix(0, p.unixNano).UTC(), Latency: p.latency,
-			AgentID: p.agent, OnBehalfOf: p.obo, SessionID: p.session, Tool: p.tool, Resource: p.resource,
-			CredentialID: p.cred, HopIDs: p.hops, Effect: p.effect, Rule: p.rule, Reason: p.reason, ApprovalID: p.approval,
-		}
+		// Field by field into the reused slot: no temporary record.
+		p, r := &a.back[i], &a.batch[i]
+		r.ID, r.Time, r.Latency = p.id, time.Unix(0, p.unixNano).UTC(), p.latency
+		r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = p.agent, p.obo, p.session, p.tool, p.resource
+		r.CredentialID, r.HopIDs, r.Effect = p.cred, p.hops, p.effect
+		r.Rule, r.Reason, r.ApprovalID = p.rule, p.reason, p.approval
+		r.Attributes = nil
 		// Slice only now: the arena may have moved while it grew.
 		if end := a.ends[i]; end > off {
 			r.Attributes = a.arena[off:end:end]
 			off = end
 		}
-		a.batch = append(a.batch, r)
 	}
 }
 
@@ -336,12 +347,17 @@ func (a *auditor) overflowRecord(ov overflow) []AuditRecord {
 // write chains recs in place (sequence numbers and hashes) and delivers
 // them. A warm write allocates nothing.
 func (a *auditor) write(recs []AuditRecord, closing bool) error {
+	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
 	for i := range recs {
 		a.seq++
 		recs[i].Chain, recs[i].Tenant = a.chain, a.tenant
 		recs[i].Seq = a.seq
 		recs[i].PrevHash = a.head
-		a.hashBuf, recs[i].Hash = hashRecord(a.hashBuf[:0], &recs[i])
+		// The canonical encoding is hashed and kept for sinks that store it.
+		start := len(a.canon)
+		a.canon = appendCanonical(a.canon, &recs[i])
+		recs[i].Hash = sha256.Sum256(a.canon[start:])
+		a.canonEnds = append(a.canonEnds, len(a.canon))
 		a.head = recs[i].Hash
 	}
 	if err := a.deliver(recs, closing); err != nil {
@@ -373,9 +389,14 @@ func (a *auditor) deliver(recs []AuditRecord, closing bool) error {
 			// A write that hangs counts as stuck from its start.
 			started := a.clock.Now().UnixNano()
 			a.writeStarted.Store(started)
-			ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
-			err := s.Write(ctx, recs)
-			cancel()
+			var err error
+			if cs, ok := s.(canonicalSink); ok {
+				err = cs.writeCanonical(recs, a.canon, a.canonEnds)
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
+				err = s.Write(ctx, recs)
+				cancel()
+			}
 			a.writeStarted.Store(0)
 			if err != nil {
 				lastErr = err
