@@ -175,7 +175,7 @@ func WithAuditSink(sinks ...AuditSink) Option {
 }
 
 // WithAuditQueue bounds how many records may wait to be written (default
-// 65536). When the queue is full, checks deny.
+// 65536). When it is full, checks wait for room, then deny.
 func WithAuditQueue(n int) Option { return func(c *config) { c.queueSize = n } }
 
 // WithAuditStuckAfter sets how long an audit write may fail or hang before

@@ -102,30 +102,40 @@ func putS(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uin
 // every field but Hash, each length-prefixed, in fixed order. It is what
 // the chain hashes, and it decodes back with decodeCanonical.
 func appendCanonical(b []byte, r *AuditRecord) []byte {
+	return appendCanonicalFields(b, r.Chain, r.Seq, r.ID, r.Time.UnixNano(), r.Tenant, r.AgentID, r.OnBehalfOf,
+		r.SessionID, r.Tool, r.Resource, r.Attributes, r.CredentialID, r.HopIDs, r.Effect, r.Rule, r.Reason,
+		r.ApprovalID, r.Latency, r.PrevHash)
+}
+
+// appendCanonicalFields is appendCanonical over the fields themselves, so
+// the flusher can encode a record it has not built as a struct.
+func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, unixNano int64, tenant, agent, obo,
+	session, tool, resource string, attrs []byte, cred string, hops []string, effect Effect, rule, reason,
+	approval string, latency time.Duration, prev Hash) []byte {
 	b = append(b, 1) // format version
-	b = putS(b, r.Chain)
-	b = binary.AppendUvarint(b, r.Seq)
-	b = append(b, r.ID[:]...)
-	b = binary.AppendVarint(b, r.Time.UnixNano())
-	b = putS(b, r.Tenant)
-	b = putS(b, r.AgentID)
-	b = putS(b, r.OnBehalfOf)
-	b = putS(b, r.SessionID)
-	b = putS(b, r.Tool)
-	b = putS(b, r.Resource)
-	b = binary.AppendUvarint(b, uint64(len(r.Attributes)))
-	b = append(b, r.Attributes...)
-	b = putS(b, r.CredentialID)
-	b = binary.AppendUvarint(b, uint64(len(r.HopIDs)))
-	for _, id := range r.HopIDs {
-		b = putS(b, id)
+	b = putS(b, chain)
+	b = binary.AppendUvarint(b, seq)
+	b = append(b, id[:]...)
+	b = binary.AppendVarint(b, unixNano)
+	b = putS(b, tenant)
+	b = putS(b, agent)
+	b = putS(b, obo)
+	b = putS(b, session)
+	b = putS(b, tool)
+	b = putS(b, resource)
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	b = append(b, attrs...)
+	b = putS(b, cred)
+	b = binary.AppendUvarint(b, uint64(len(hops)))
+	for _, h := range hops {
+		b = putS(b, h)
 	}
-	b = append(b, byte(r.Effect))
-	b = putS(b, r.Rule)
-	b = putS(b, r.Reason)
-	b = putS(b, r.ApprovalID)
-	b = binary.AppendVarint(b, int64(r.Latency))
-	return append(b, r.PrevHash[:]...)
+	b = append(b, byte(effect))
+	b = putS(b, rule)
+	b = putS(b, reason)
+	b = putS(b, approval)
+	b = binary.AppendVarint(b, int64(latency))
+	return append(b, prev[:]...)
 }
 
 // decodeCanonical is the inverse of appendCanonical.
@@ -234,20 +244,20 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 
 // writeCanonical stores records given in canonical encoding (ends[i] is
 // where record i's encoding ends in canon): a copy, not a re-encoding.
-func (m *MemorySink) writeCanonical(recs []AuditRecord, canon []byte, ends []int) error {
+func (m *MemorySink) writeCanonical(hashes []Hash, canon []byte, ends []int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := 0
-	for i := range recs {
+	for i := range hashes {
 		sl := &m.slots[m.next]
 		sl.enc = append(sl.enc[:0], canon[start:ends[i]]...)
-		sl.hash = recs[i].Hash
+		sl.hash = hashes[i]
 		start = ends[i]
 		if m.next++; m.next == len(m.slots) {
 			m.next, m.full = 0, true
 		}
 	}
-	m.total += uint64(len(recs))
+	m.total += uint64(len(hashes))
 	return nil
 }
 

@@ -50,15 +50,18 @@ type auditor struct {
 	_     [64]byte
 
 	// Written by the flusher.
-	back      []pending
-	backKVs   []attrKV
-	batch     []AuditRecord // the batch being written, built from back
-	arena     []byte        // encoded attributes of the batch being written
-	ends      []int         // where each record's attributes end in arena
-	canon     []byte        // canonical encodings of the batch being written
-	canonEnds []int
-	drained   atomic.Uint64 // accepted records written to every sink
-	written   atomic.Uint64 // records written, overflow notes included
+	back        []pending
+	backKVs     []attrKV
+	batch       []AuditRecord // the batch being written, built from back
+	arena       []byte        // encoded attributes of the batch being written
+	ends        []int         // where each record's attributes end in arena
+	canon       []byte        // canonical encodings of the batch being written
+	canonEnds   []int
+	hashes      []Hash
+	prevOfFirst Hash
+	needStructs bool          // some sink takes records as structs
+	drained     atomic.Uint64 // accepted records written to every sink
+	written     atomic.Uint64 // records written, overflow notes included
 	// stuckSince is the unix-nano time the oldest unfinished write began,
 	// while it has been failing or hanging; 0 when writes are healthy.
 	stuckSince   atomic.Int64
@@ -75,10 +78,19 @@ type auditor struct {
 	err    error // set by the flusher when it gives up at close
 }
 
+func needStructs(sinks []AuditSink) bool {
+	for _, s := range sinks {
+		if _, ok := s.(canonicalSink); !ok {
+			return true
+		}
+	}
+	return false
+}
+
 // canonicalSink is a sink that keeps records in their canonical encoding,
 // which the auditor has already made for hashing.
 type canonicalSink interface {
-	writeCanonical(recs []AuditRecord, canon []byte, ends []int) error
+	writeCanonical(hashes []Hash, canon []byte, ends []int) error
 }
 
 // kvSpan locates a record's attributes in the batch's kvs.
@@ -107,10 +119,11 @@ func newAuditor(chain, tenant string, red *redactor, sinks []AuditSink, max int,
 	return &auditor{
 		chain: chain, tenant: tenant, redact: red, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
 		clock: clock, log: log,
-		signal: make(chan struct{}, 1),
-		space:  make(chan struct{}),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		needStructs: needStructs(sinks),
+		signal:      make(chan struct{}, 1),
+		space:       make(chan struct{}),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 }
 
@@ -279,8 +292,7 @@ func (a *auditor) flush(closing bool) error {
 			return nil
 		}
 		n := len(a.back)
-		a.build()
-		if err := a.write(a.batch, closing); err != nil {
+		if err := a.writePending(closing); err != nil {
 			return err
 		}
 		// The batch's slots are not cleared here: the check that reuses a
@@ -297,7 +309,7 @@ func (a *auditor) flush(closing bool) error {
 // stays on the flusher's core, encoding each record's captured attributes
 // into canonical, redacted JSON. Records point into the arena, which is
 // reused only after the batch has reached every sink.
-func (a *auditor) build() {
+func (a *auditor) encodeAttrs() {
 	a.arena = a.arena[:0]
 	a.ends = a.ends[:0]
 	for i := range a.back {
@@ -311,6 +323,16 @@ func (a *auditor) build() {
 		}
 		a.ends = append(a.ends, len(a.arena))
 	}
+}
+
+// build turns the chained pending batch into audit records for sinks that
+// take structs. Call it after writePending's chaining loop.
+func (a *auditor) build() {
+	seq := a.seq - uint64(len(a.back))
+	prev := a.head
+	if len(a.back) > 0 {
+		prev = a.prevOfFirst
+	}
 	if cap(a.batch) < len(a.back) {
 		a.batch = make([]AuditRecord, len(a.back))
 	}
@@ -323,6 +345,10 @@ func (a *auditor) build() {
 		r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = p.agent, p.obo, p.session, p.tool, p.resource
 		r.CredentialID, r.HopIDs, r.Effect = p.cred, p.hops, p.effect
 		r.Rule, r.Reason, r.ApprovalID = p.rule, p.reason, p.approval
+		r.Chain, r.Tenant = a.chain, a.tenant
+		seq++
+		r.Seq, r.PrevHash, r.Hash = seq, prev, a.hashes[i]
+		prev = r.Hash
 		r.Attributes = nil
 		// Slice only now: the arena may have moved while it grew.
 		if end := a.ends[i]; end > off {
@@ -330,6 +356,42 @@ func (a *auditor) build() {
 			off = end
 		}
 	}
+}
+
+// writePending chains the pending batch, encoding each record's canonical
+// form straight from the pending slot, and delivers it. Audit records as
+// structs are built only when some sink needs them; a sink that keeps the
+// canonical encoding (the memory ring) is served without them.
+func (a *auditor) writePending(closing bool) error {
+	a.encodeAttrs()
+	a.prevOfFirst = a.head
+	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
+	if cap(a.hashes) < len(a.back) {
+		a.hashes = make([]Hash, len(a.back))
+	}
+	a.hashes = a.hashes[:len(a.back)]
+	off := 0
+	for i := range a.back {
+		p := &a.back[i]
+		a.seq++
+		start := len(a.canon)
+		end := a.ends[i]
+		a.canon = appendCanonicalFields(a.canon, a.chain, a.seq, p.id, p.unixNano, a.tenant, p.agent, p.obo, p.session,
+			p.tool, p.resource, a.arena[off:end], p.cred, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head)
+		off = end
+		a.hashes[i] = sha256.Sum256(a.canon[start:])
+		a.canonEnds = append(a.canonEnds, len(a.canon))
+		a.head = a.hashes[i]
+	}
+	a.batch = a.batch[:0]
+	if a.needStructs {
+		a.build()
+	}
+	if err := a.deliver(a.batch, a.hashes, a.seq-uint64(len(a.back))+1, a.seq, closing); err != nil {
+		return err
+	}
+	a.written.Add(uint64(len(a.back)))
+	return nil
 }
 
 // overflowRecord stands in the trail for the decisions refused while the
@@ -348,6 +410,7 @@ func (a *auditor) overflowRecord(ov overflow) []AuditRecord {
 // them. A warm write allocates nothing.
 func (a *auditor) write(recs []AuditRecord, closing bool) error {
 	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
+	a.hashes = a.hashes[:0]
 	for i := range recs {
 		a.seq++
 		recs[i].Chain, recs[i].Tenant = a.chain, a.tenant
@@ -358,9 +421,10 @@ func (a *auditor) write(recs []AuditRecord, closing bool) error {
 		a.canon = appendCanonical(a.canon, &recs[i])
 		recs[i].Hash = sha256.Sum256(a.canon[start:])
 		a.canonEnds = append(a.canonEnds, len(a.canon))
+		a.hashes = append(a.hashes, recs[i].Hash)
 		a.head = recs[i].Hash
 	}
-	if err := a.deliver(recs, closing); err != nil {
+	if err := a.deliver(recs, a.hashes, recs[0].Seq, a.seq, closing); err != nil {
 		return err
 	}
 	a.written.Add(uint64(len(recs)))
@@ -369,7 +433,9 @@ func (a *auditor) write(recs []AuditRecord, closing bool) error {
 
 // deliver writes recs to every sink, retrying failures with backoff. While
 // closing it gives up after a bounded time and reports how much is lost.
-func (a *auditor) deliver(recs []AuditRecord, closing bool) error {
+// deliver writes the batch, as canonical encodings (a.canon) to sinks that
+// keep those and as recs to the others, retrying failures with backoff.
+func (a *auditor) deliver(recs []AuditRecord, hashes []Hash, firstSeq, lastSeq uint64, closing bool) error {
 	pending := make([]bool, len(a.sinks))
 	for i := range pending {
 		pending[i] = true
@@ -391,7 +457,7 @@ func (a *auditor) deliver(recs []AuditRecord, closing bool) error {
 			a.writeStarted.Store(started)
 			var err error
 			if cs, ok := s.(canonicalSink); ok {
-				err = cs.writeCanonical(recs, a.canon, a.canonEnds)
+				err = cs.writeCanonical(hashes, a.canon, a.canonEnds)
 			} else {
 				ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
 				err = s.Write(ctx, recs)
@@ -419,7 +485,7 @@ func (a *auditor) deliver(recs []AuditRecord, closing bool) error {
 		case <-deadline:
 			t.Stop()
 			return fmt.Errorf("%w: %d audit records (seq %d-%d) not written at close: %w",
-				ErrAuditUnavailable, len(recs), recs[0].Seq, recs[len(recs)-1].Seq, lastErr)
+				ErrAuditUnavailable, lastSeq-firstSeq+1, firstSeq, lastSeq, lastErr)
 		case <-stop:
 			t.Stop()
 			stop, closing = nil, true

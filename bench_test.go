@@ -22,7 +22,7 @@ import (
 )
 
 // benchClient builds a client over the memory store with the cedar-10
-// rules (plus extra rules), auditing to the memory ring.
+// rules (plus extra rules), auditing to the default memory ring.
 func benchClient(b *testing.B, extra int) *agenttrust.Client {
 	b.Helper()
 	p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
@@ -30,8 +30,7 @@ func benchClient(b *testing.B, extra int) *agenttrust.Client {
 		b.Fatal(err)
 	}
 	p.Rules = append(p.Rules, syntheticRules(extra)...)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p),
-		agenttrust.WithAuditSink(agenttrust.NewMemorySink(1<<14)))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p))
 	if err != nil {
 		b.Fatal(err)
 	}
