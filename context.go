@@ -2,8 +2,14 @@ package agenttrust
 
 import "context"
 
-type identityKey struct{}
-type credentialKey struct{}
+// callerKey holds a *caller: who is acting and with which credential, in
+// one context value so that setting both costs one allocation pair.
+type callerKey struct{}
+
+type caller struct {
+	id   Identity
+	cred secret
+}
 
 // Identity is who is acting, as carried in a context.
 type Identity struct {
@@ -12,38 +18,64 @@ type Identity struct {
 	OnBehalfOf string
 }
 
+func callerFrom(ctx context.Context) caller {
+	if c, ok := ctx.Value(callerKey{}).(*caller); ok {
+		return *c
+	}
+	return caller{}
+}
+
 // WithAgent returns a context that carries the acting agent and session.
 // Guard and the middleware read it to fill Request.AgentID and SessionID.
 func WithAgent(ctx context.Context, agentID, sessionID string) context.Context {
-	id, _ := IdentityFrom(ctx)
-	id.AgentID, id.SessionID = agentID, sessionID
-	return context.WithValue(ctx, identityKey{}, id)
+	c := callerFrom(ctx)
+	c.id.AgentID, c.id.SessionID = agentID, sessionID
+	return context.WithValue(ctx, callerKey{}, &c)
 }
 
 // WithOnBehalfOf returns a context that records the principal (usually a
 // human) on whose behalf the agent acts.
 func WithOnBehalfOf(ctx context.Context, principal string) context.Context {
-	id, _ := IdentityFrom(ctx)
-	id.OnBehalfOf = principal
-	return context.WithValue(ctx, identityKey{}, id)
-}
-
-// IdentityFrom returns the identity carried by ctx.
-func IdentityFrom(ctx context.Context) (Identity, bool) {
-	id, ok := ctx.Value(identityKey{}).(Identity)
-	return id, ok
+	c := callerFrom(ctx)
+	c.id.OnBehalfOf = principal
+	return context.WithValue(ctx, callerKey{}, &c)
 }
 
 // WithCredential returns a context that carries the agent's credential (an
 // API key, token or JWT) for Guard and outgoing calls to present.
 func WithCredential(ctx context.Context, credential string) context.Context {
-	return context.WithValue(ctx, credentialKey{}, secret(credential))
+	c := callerFrom(ctx)
+	c.cred = secret(credential)
+	return context.WithValue(ctx, callerKey{}, &c)
+}
+
+// WithCaller sets identity and credential at once (an empty credential
+// keeps the one already carried); servers use it per request.
+func WithCaller(ctx context.Context, id Identity, credential string) context.Context {
+	c := callerFrom(ctx)
+	c.id = id
+	if credential != "" {
+		c.cred = secret(credential)
+	}
+	return context.WithValue(ctx, callerKey{}, &c)
+}
+
+// IdentityFrom returns the identity carried by ctx.
+func IdentityFrom(ctx context.Context) (Identity, bool) {
+	c, ok := ctx.Value(callerKey{}).(*caller)
+	if !ok || c.id == (Identity{}) {
+		return Identity{}, false
+	}
+	return c.id, true
 }
 
 // CredentialFrom returns the credential carried by ctx.
 func CredentialFrom(ctx context.Context) (string, bool) {
-	s, ok := ctx.Value(credentialKey{}).(secret)
-	return string(s), ok
+	c, ok := ctx.Value(callerKey{}).(*caller)
+	if !ok || c.cred == "" {
+		return "", false
+	}
+	return string(c.cred), true
 }
 
 // secret keeps a credential out of fmt and slog output, should a context

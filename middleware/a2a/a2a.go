@@ -1,0 +1,144 @@
+// Package a2a carries an agent's authority from one agent to another over
+// HTTP, narrowing it at every hop.
+//
+// # Sending
+//
+// Transport is an http.RoundTripper for the calling agent's HTTP client.
+// For each request it takes the caller's token from the request's context
+// (agenttrust.CredentialFrom: the middleware.HTTP in front of the caller
+// put it there, or the caller's own agenttrust.WithCredential), attenuates
+// it offline with agenttrust.Attenuate (a fresh "hop = <id>" caveat plus
+// the caveats Transport.Caveats chooses for this callee) and sends the
+// result as "Authorization: Bearer". The callee can do at most what the
+// caller could, and no more than those caveats allow. An API key is never
+// forwarded, and the caller's request is never modified.
+//
+// # Receiving
+//
+// The callee is an HTTP service behind middleware.HTTP: it verifies the
+// token, checks the call (the caveats of every hop included) and hands its
+// handler a context carrying the narrowed token, ready to delegate onward
+// through another Transport. Decision.HopIDs lists the hops the token
+// passed through, oldest first; revoking one of them with Client.Revoke
+// stops that hop and every hop below it, while sibling branches live on.
+//
+// # a2a-go
+//
+// github.com/a2aproject/a2a-go/v2 needs no adapter: give its client this
+// Transport (a2aclient.WithJSONRPCTransport or WithRESTTransport with an
+// &http.Client{Transport: &a2a.Transport{...}}), whose requests carry the
+// caller's context, and put middleware.HTTP in front of the handler
+// a2asrv.NewJSONRPCHandler or NewRESTHandler returns.
+package a2a
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+var (
+	// ErrNoCredential: the request's context carries no credential to
+	// delegate.
+	ErrNoCredential = fmt.Errorf("%w: no credential in the request context to delegate", agenttrust.ErrUnauthorized)
+	// ErrAPIKey: the credential in the context is an API key, which never
+	// leaves its owner; exchange it for a token first.
+	ErrAPIKey = fmt.Errorf("%w: refusing to send an API key to another agent; exchange it for a token", agenttrust.ErrUnsupportedCredential)
+	// ErrInsecureTransport: the request would send a token in clear text
+	// to a host other than this machine.
+	ErrInsecureTransport = errors.New("agenttrust: refusing to send a token over plain http to a remote host")
+)
+
+// Transport is an http.RoundTripper that sends, with each request, the
+// caller's token narrowed for the callee. Every request gets a hop of its
+// own, so the audit trail shows each call and revoking a hop id stops only
+// that call's branch. Use it only in clients that call agents the caller
+// means to delegate to: whoever receives the token can act within it.
+//
+// The zero value is usable: it adds only the hop caveat and sends through
+// http.DefaultTransport. A Transport is safe for concurrent use if Base
+// and Caveats are.
+type Transport struct {
+	// Base sends the request; nil means http.DefaultTransport.
+	Base http.RoundTripper
+
+	// Caveats, if set, returns the caveats to add for this request, such
+	// as "tool in research.*" or "expires < 2026-11-22T05:02:00Z", in the
+	// grammar of agenttrust caveats. A caveat that does not parse fails
+	// the request.
+	Caveats func(r *http.Request) []string
+
+	// InsecureAllowHTTP lets tokens travel over plain http to hosts other
+	// than loopback ones, for networks that encrypt by other means (a
+	// service mesh). Loopback addresses and "localhost" are always
+	// allowed.
+	InsecureAllowHTTP bool
+}
+
+// RoundTrip implements http.RoundTripper. It sends a clone of r whose
+// Authorization header carries the attenuated token, replacing any the
+// caller set. On error it sends nothing and closes r's body.
+func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	tok, err := t.token(r)
+	if err != nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, err
+	}
+	out := r.Clone(r.Context())
+	out.Header.Set("Authorization", "Bearer "+tok)
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(out)
+}
+
+func (t *Transport) token(r *http.Request) (string, error) {
+	if r.URL == nil {
+		return "", errors.New("agenttrust: request has no URL")
+	}
+	if !t.InsecureAllowHTTP && !strings.EqualFold(r.URL.Scheme, "https") && !isLoopback(r.URL.Hostname()) {
+		return "", fmt.Errorf("%w (%s)", ErrInsecureTransport, r.URL.Host)
+	}
+	cred, _ := agenttrust.CredentialFrom(r.Context())
+	switch {
+	case cred == "":
+		return "", ErrNoCredential
+	case strings.HasPrefix(cred, agenttrust.KeyPrefix):
+		return "", ErrAPIKey
+	case !strings.HasPrefix(cred, agenttrust.TokenPrefix):
+		return "", fmt.Errorf("%w: only %s tokens can be narrowed for another agent", agenttrust.ErrUnsupportedCredential, agenttrust.TokenPrefix)
+	}
+	var caveats []string
+	if t.Caveats != nil {
+		caveats = t.Caveats(r)
+	}
+	tok, err := agenttrust.Attenuate(cred, caveats...)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: narrowing the token for %s: %w", r.URL.Host, err)
+	}
+	return tok, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// Caveats returns a Transport.Caveats that adds the same caveats to every
+// request, such as Caveats("tool in research.*").
+func Caveats(caveats ...string) func(*http.Request) []string {
+	cs := append([]string(nil), caveats...)
+	return func(*http.Request) []string { return cs }
+}
+
+var _ http.RoundTripper = (*Transport)(nil)

@@ -1,0 +1,666 @@
+// Package middleware puts agenttrust checks in front of the places an
+// agent acts: Go tool functions, HTTP APIs and hand-written tool loops.
+//
+// # Tools
+//
+// Guard wraps a tool function so it runs only when allowed; the agent,
+// session and credential come from the context (agenttrust.WithAgent,
+// agenttrust.WithCredential).
+//
+// # HTTP
+//
+// HTTP is net/http middleware: it takes the credential from the request
+// (an Extractor: BearerExtractor by default), maps the route to a tool and
+// resource (Options.Action, usually built with Routes from http.ServeMux
+// patterns), checks, and answers 401, 403, 400 or 503 with a JSON
+// ErrorBody, or calls the handler with the verified identity, credential
+// and Decision in its context (agenttrust.IdentityFrom,
+// agenttrust.CredentialFrom, DecisionFrom). The client address is the
+// connection's peer unless Options.TrustedProxies says which proxies'
+// X-Forwarded-For to believe; see the HTTP example.
+//
+// # Tool loops
+//
+// CheckToolCall checks a tool call a model asked for, its JSON arguments
+// turned into attributes (JSONAttributes), before a hand-written loop runs
+// it; ToolResultMessage tells the model what happened.
+//
+// # Between agents
+//
+// Package middleware/a2a narrows an agent's token for each agent it calls;
+// the callee's HTTP middleware verifies every hop.
+//
+// # Security notes
+//
+// Nothing here lets a request through unchecked: a nil checker or a
+// missing route mapping refuses, a checker error refuses, and the messages
+// sent back name the kind of failure, never a secret. Arguments that name
+// a member twice (ignoring case) are refused, so a policy sees the value
+// the tool will.
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// Options configures HTTP. Action is required; every other field has a
+// safe default.
+type Options struct {
+	// Action names the tool a request invokes and the resource it acts
+	// on. ok false refuses the request (403): a route nobody mapped is
+	// never let through. Routes builds one from http.ServeMux patterns.
+	Action func(r *http.Request) (tool, resource string, ok bool)
+
+	// Extractor finds the credential in a request; nil means
+	// BearerExtractor.
+	Extractor Extractor
+
+	// Attributes, if set, supplies the request's attributes (see
+	// JSONBodyAttributes). An error refuses the request with 400, its
+	// message sent to the client.
+	Attributes func(r *http.Request) (map[string]any, error)
+
+	// TrustedProxies lists the reverse proxies whose X-Forwarded-For
+	// header is believed. Empty (the default) means the client address is
+	// the peer of the connection, r.RemoteAddr, and X-Forwarded-For is
+	// ignored: anyone can write that header. When the peer is inside one
+	// of these prefixes, the client address is the right-most hop of
+	// X-Forwarded-For that is not; a hop that does not parse makes the
+	// address unknown, which fails every IP allowlist.
+	TrustedProxies []netip.Prefix
+
+	// Realm, if set, is the realm parameter of WWW-Authenticate.
+	Realm string
+}
+
+// Error codes in the body of a refused request.
+const (
+	CodeUnauthenticated   = "unauthenticated"    // 401: no credential
+	CodeInvalidToken      = "invalid_token"      // 401: credential malformed, unknown, expired or revoked
+	CodeInsufficientScope = "insufficient_scope" // 403: a caveat of the credential excludes this request
+	CodeDenied            = "denied"             // 403: the policy (or the route map) denies
+	CodeApprovalRequired  = "approval_required"  // 403: the policy wants a person to approve; see ApprovalID
+	CodeInvalidRequest    = "invalid_request"    // 400: the request cannot be checked as sent
+	CodeUnavailable       = "unavailable"        // 503: the store or audit trail is unavailable
+	CodeInternal          = "internal"           // 500: misconfiguration or an unexpected checker error
+)
+
+// ErrorBody is the JSON body of every response HTTP writes itself:
+//
+//	{"error":{"code":"approval_required","message":"...","approval_id":"...","decision_id":"..."}}
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says why a request was refused. Message is meant for
+// people and agents and never holds a secret.
+type ErrorDetail struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	ApprovalID string `json:"approval_id,omitempty"`
+	DecisionID string `json:"decision_id,omitempty"`
+}
+
+type decisionKey struct{}
+
+// DecisionFrom returns the Decision that let the request through, in a
+// handler behind HTTP.
+func DecisionFrom(ctx context.Context) (agenttrust.Decision, bool) {
+	d, ok := ctx.Value(decisionKey{}).(*agenttrust.Decision)
+	if !ok {
+		return agenttrust.Decision{}, false
+	}
+	return *d, true
+}
+
+// HTTP returns middleware that checks every request with checker before
+// the wrapped handler sees it. The credential comes from opts.Extractor,
+// the tool and resource from opts.Action, the attributes from
+// opts.Attributes; an identity already in the request's context
+// (agenttrust.WithAgent, WithOnBehalfOf) fills the agent, session and
+// on-behalf-of fields, but the credential decides who is acting.
+//
+// A request is refused with a JSON ErrorBody: 401 with WWW-Authenticate
+// when it carries no credential or a bad one, 403 when it is denied or
+// needs approval (with the approval id), 400 when it cannot be checked, 503
+// when the checker's store or audit trail is down. Only an Allow reaches
+// the handler, whose context then carries the verified agent
+// (agenttrust.IdentityFrom), the credential (agenttrust.CredentialFrom, for
+// delegating onward with package a2a) and the Decision (DecisionFrom).
+//
+// A nil checker or Action makes every request fail with 500: HTTP cannot
+// return an error, and it never lets a request through unchecked. The
+// middleware is safe for concurrent use if checker and the Options
+// functions are.
+func HTTP(checker agenttrust.Checker, opts Options) func(http.Handler) http.Handler {
+	g := &httpGuard{checker: checker, opts: opts, extract: opts.Extractor}
+	if g.extract == nil {
+		g.extract = BearerExtractor{}
+	}
+	g.opts.TrustedProxies = make([]netip.Prefix, len(opts.TrustedProxies))
+	for i, p := range opts.TrustedProxies {
+		g.opts.TrustedProxies[i] = p.Masked()
+		if !p.IsValid() {
+			g.cfgErr = fmt.Errorf("%w: invalid trusted proxy prefix %d", agenttrust.ErrInvalidConfig, i)
+		}
+	}
+	switch {
+	case checker == nil:
+		g.cfgErr = fmt.Errorf("%w: HTTP has a nil checker", agenttrust.ErrInvalidConfig)
+	case opts.Action == nil:
+		g.cfgErr = fmt.Errorf("%w: HTTP needs Options.Action", agenttrust.ErrInvalidConfig)
+	case strings.ContainsAny(opts.Realm, "\"\\\r\n"):
+		g.cfgErr = fmt.Errorf("%w: realm must not contain quotes, backslashes or line breaks", agenttrust.ErrInvalidConfig)
+	}
+	return func(next http.Handler) http.Handler {
+		h := *g
+		h.next = next
+		return &h
+	}
+}
+
+type httpGuard struct {
+	checker agenttrust.Checker
+	opts    Options
+	extract Extractor
+	cfgErr  error
+	next    http.Handler
+}
+
+func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.cfgErr != nil {
+		g.refuse(w, http.StatusInternalServerError, "", ErrorDetail{Code: CodeInternal, Message: "authorization is misconfigured"})
+		return
+	}
+	cred, err := g.extract.Extract(r)
+	if err != nil {
+		g.refuse(w, http.StatusBadRequest, "invalid_request", ErrorDetail{Code: CodeInvalidRequest, Message: err.Error()})
+		return
+	}
+	if cred == "" {
+		g.refuse(w, http.StatusUnauthorized, " ", ErrorDetail{Code: CodeUnauthenticated, Message: "a credential is required"})
+		return
+	}
+	tool, resource, ok := g.opts.Action(r)
+	if !ok {
+		g.refuse(w, http.StatusForbidden, "", ErrorDetail{Code: CodeDenied, Message: "no action is mapped to this route"})
+		return
+	}
+	req := agenttrust.Request{
+		Tool: tool, Resource: resource, Credential: cred,
+		RemoteAddr: clientAddr(r, g.opts.TrustedProxies),
+	}
+	if g.opts.Attributes != nil {
+		if req.Attributes, err = g.opts.Attributes(r); err != nil {
+			g.refuse(w, http.StatusBadRequest, "", ErrorDetail{Code: CodeInvalidRequest, Message: err.Error()})
+			return
+		}
+	}
+	ctx := r.Context()
+	id, hadID := agenttrust.IdentityFrom(ctx)
+	req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
+
+	d, err := g.checker.Check(ctx, req)
+	if err != nil {
+		g.refuseErr(w, d, err)
+		return
+	}
+	switch d.Effect {
+	case agenttrust.Allow:
+	case agenttrust.NeedsApproval:
+		msg := d.Reason
+		if msg == "" {
+			msg = "this action needs approval"
+		}
+		g.refuse(w, http.StatusForbidden, "", ErrorDetail{Code: CodeApprovalRequired, Message: msg, ApprovalID: d.ApprovalID, DecisionID: d.ID.String()})
+		return
+	default:
+		msg := d.Reason
+		if msg == "" {
+			msg = "denied"
+		}
+		g.refuse(w, http.StatusForbidden, "", ErrorDetail{Code: CodeDenied, Message: msg, DecisionID: d.ID.String()})
+		return
+	}
+	agent := d.AgentID
+	if agent == "" {
+		agent = req.AgentID
+	}
+	if !hadID || agent != id.AgentID {
+		id.AgentID, id.SessionID = agent, req.SessionID
+	}
+	ctx = agenttrust.WithCaller(ctx, id, cred)
+	g.next.ServeHTTP(w, r.WithContext(&decisionCtx{Context: ctx, d: d}))
+}
+
+// decisionCtx carries the Decision: one allocation where
+// context.WithValue would take two.
+type decisionCtx struct {
+	context.Context
+	d agenttrust.Decision
+}
+
+func (c *decisionCtx) Value(key any) any {
+	if key == (decisionKey{}) {
+		return &c.d
+	}
+	return c.Context.Value(key)
+}
+
+// refuseErr answers a check that failed. The message names the kind of
+// failure, never the error's detail, except for a caveat (the caller's own
+// credential) and an invalid request (the caller's own input).
+func (g *httpGuard) refuseErr(w http.ResponseWriter, d agenttrust.Decision, err error) {
+	det := ErrorDetail{DecisionID: d.ID.String()}
+	var ce *agenttrust.CaveatError
+	switch {
+	case errors.Is(err, agenttrust.ErrStoreUnavailable), errors.Is(err, agenttrust.ErrAuditUnavailable), errors.Is(err, agenttrust.ErrClosed):
+		det.Code, det.Message = CodeUnavailable, "authorization is temporarily unavailable"
+		g.refuse(w, http.StatusServiceUnavailable, "", det)
+	case errors.As(err, &ce):
+		det.Code, det.Message = CodeInsufficientScope, ce.Error()
+		g.refuse(w, http.StatusForbidden, "insufficient_scope", det)
+	case errors.Is(err, agenttrust.ErrIPNotAllowed):
+		det.Code, det.Message = CodeDenied, agenttrust.ErrIPNotAllowed.Error()
+		g.refuse(w, http.StatusForbidden, "", det)
+	case errors.Is(err, agenttrust.ErrUnauthorized):
+		det.Code, det.Message = CodeInvalidToken, unauthorizedMessage(err)
+		g.refuse(w, http.StatusUnauthorized, "invalid_token", det)
+	case errors.Is(err, agenttrust.ErrInvalidRequest):
+		det.Code, det.Message = CodeInvalidRequest, err.Error()
+		g.refuse(w, http.StatusBadRequest, "", det)
+	default:
+		det.Code, det.Message = CodeInternal, "authorization failed"
+		if d.Reason != "" {
+			det.Message += ": " + d.Reason
+		}
+		g.refuse(w, http.StatusInternalServerError, "", det)
+	}
+}
+
+// credentialErrors are the credential failures HTTP names, most specific
+// first.
+var credentialErrors = [...]error{
+	agenttrust.ErrExpired, agenttrust.ErrRevoked, agenttrust.ErrSuspended,
+	agenttrust.ErrKeyChecksum, agenttrust.ErrCredentialTooLarge, agenttrust.ErrMalformedCredential,
+	agenttrust.ErrBadSignature, agenttrust.ErrUnknownKey, agenttrust.ErrUnsupportedCredential,
+	agenttrust.ErrAgentMismatch, agenttrust.ErrDelegationDepth, agenttrust.ErrAudience, agenttrust.ErrAlgorithm,
+}
+
+func unauthorizedMessage(err error) string {
+	for _, e := range credentialErrors {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return agenttrust.ErrUnauthorized.Error()
+}
+
+// refuse writes the error body. bearer, when not empty, adds a
+// WWW-Authenticate challenge: " " for a bare one, otherwise the RFC 6750
+// error code.
+func (g *httpGuard) refuse(w http.ResponseWriter, status int, bearer string, det ErrorDetail) {
+	h := w.Header()
+	if bearer != "" {
+		var b strings.Builder
+		b.WriteString("Bearer")
+		sep := " "
+		if g.opts.Realm != "" {
+			b.WriteString(` realm="` + g.opts.Realm + `"`)
+			sep = ", "
+		}
+		if bearer != " " {
+			b.WriteString(sep + `error="` + bearer + `"`)
+		}
+		h.Set("WWW-Authenticate", b.String())
+	}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	body, _ := json.Marshal(ErrorBody{Error: det})
+	w.Write(append(body, '\n'))
+}
+
+// clientAddr is the address of the client: the connection's peer, or,
+// when the peer is a trusted proxy, the right-most untrusted hop of
+// X-Forwarded-For.
+func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := parseAddr(r.RemoteAddr)
+	if len(trusted) == 0 || !contains(trusted, peer) {
+		return peer
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		line := xff[i]
+		for {
+			hop := line
+			j := strings.LastIndexByte(line, ',')
+			if j >= 0 {
+				hop, line = line[j+1:], line[:j]
+			}
+			a := parseAddr(strings.TrimSpace(hop))
+			if !a.IsValid() {
+				return netip.Addr{}
+			}
+			if !contains(trusted, a) {
+				return a
+			}
+			peer = a
+			if j < 0 {
+				break
+			}
+		}
+	}
+	return peer // every hop is a trusted proxy: the left-most one
+}
+
+// parseAddr reads "addr", "addr:port" or "[addr]:port".
+func parseAddr(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap()
+	}
+	return netip.Addr{}
+}
+
+func contains(prefixes []netip.Prefix, a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	a = a.WithZone("")
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Extractor finds the credential in a request. It returns "" and no error
+// when the request carries none of its kind, and an error when it carries
+// one that is malformed or ambiguous.
+type Extractor interface {
+	Extract(r *http.Request) (string, error)
+}
+
+// ExtractorFunc adapts a function to Extractor.
+type ExtractorFunc func(r *http.Request) (string, error)
+
+// Extract calls f.
+func (f ExtractorFunc) Extract(r *http.Request) (string, error) { return f(r) }
+
+// BearerExtractor takes the credential from "Authorization: Bearer
+// <credential>" (RFC 6750; the scheme is case-insensitive). Another scheme
+// is ignored; two Authorization headers, or an empty Bearer, are an error.
+type BearerExtractor struct{}
+
+// Extract implements Extractor.
+func (BearerExtractor) Extract(r *http.Request) (string, error) {
+	vs := r.Header["Authorization"]
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", errors.New("agenttrust: more than one Authorization header")
+	}
+	scheme, cred, _ := strings.Cut(vs[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", nil
+	}
+	cred = strings.TrimSpace(cred)
+	if cred == "" {
+		return "", errors.New("agenttrust: empty bearer credential")
+	}
+	return cred, nil
+}
+
+// HeaderExtractor takes the credential from the named header, such as
+// HeaderExtractor("X-API-Key"). The header given twice is an error.
+type HeaderExtractor string
+
+// Extract implements Extractor.
+func (h HeaderExtractor) Extract(r *http.Request) (string, error) {
+	vs := r.Header.Values(string(h))
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", fmt.Errorf("agenttrust: more than one %s header", http.CanonicalHeaderKey(string(h)))
+	}
+	return strings.TrimSpace(vs[0]), nil
+}
+
+// MultiExtractor tries each extractor in order: the first credential found
+// wins, and the first error stops the search.
+func MultiExtractor(extractors ...Extractor) Extractor {
+	es := append([]Extractor(nil), extractors...)
+	return ExtractorFunc(func(r *http.Request) (string, error) {
+		for _, e := range es {
+			cred, err := e.Extract(r)
+			if err != nil || cred != "" {
+				return cred, err
+			}
+		}
+		return "", nil
+	})
+}
+
+// JSONBodyAttributes returns an Options.Attributes that reads the request
+// body, at most maxBytes of it, as a JSON object and turns it into
+// attributes with JSONAttributes. The body is put back for the handler.
+// An empty body has no attributes; a larger or malformed one refuses the
+// request.
+func JSONBodyAttributes(maxBytes int64) func(*http.Request) (map[string]any, error) {
+	return func(r *http.Request) (map[string]any, error) {
+		if r.Body == nil || r.Body == http.NoBody {
+			return nil, nil
+		}
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading the body: %w", agenttrust.ErrInvalidRequest, err)
+		}
+		if int64(len(b)) > maxBytes {
+			return nil, fmt.Errorf("%w: body larger than %d bytes", agenttrust.ErrInvalidRequest, maxBytes)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		return JSONAttributes(b)
+	}
+}
+
+// Route maps an http.ServeMux pattern to a tool; see Routes.
+type Route struct {
+	// Pattern is an http.ServeMux pattern: "[METHOD ][HOST]/[PATH]", such as
+	// "POST /v1/payments/{id}".
+	Pattern string
+	// Tool is the tool the route invokes, such as "payments.charge".
+	Tool string
+	// Resource is a template for the resource: text with the pattern's
+	// wildcards in braces, such as "payment:{id}". Empty means the
+	// request's path.
+	Resource string
+}
+
+// Routes returns an Options.Action that maps requests to tools with
+// http.ServeMux's own matching (precedence, methods, hosts, wildcards), so
+// a server whose mux uses the same patterns authorizes exactly the route
+// that will serve. A request no pattern matches, or one the mux would
+// redirect, is not mapped. Behind a mux, when r.Pattern is one of the
+// patterns, that match is used as is.
+//
+// Routes reports a pattern ServeMux rejects, two that conflict, an empty
+// tool and a resource template naming an unknown wildcard.
+func Routes(routes ...Route) (func(r *http.Request) (tool, resource string, ok bool), error) {
+	t := &routeTable{mux: http.NewServeMux(), byPattern: make(map[string]int, len(routes))}
+	for i, rt := range routes {
+		c, err := compileRoute(rt)
+		if err == nil {
+			err = register(t.mux, rt.Pattern, routeIndex(i))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: route %d (%q): %w", agenttrust.ErrInvalidConfig, i, rt.Pattern, err)
+		}
+		t.routes = append(t.routes, c)
+		t.byPattern[rt.Pattern] = i
+	}
+	return t.action, nil
+}
+
+type routeTable struct {
+	mux       *http.ServeMux
+	routes    []compiledRoute
+	byPattern map[string]int
+}
+
+// routeIndex marks a route in the table's mux; it never serves.
+type routeIndex int
+
+func (routeIndex) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+func (t *routeTable) action(r *http.Request) (string, string, bool) {
+	if r.Pattern != "" {
+		if i, ok := t.byPattern[r.Pattern]; ok {
+			rt := &t.routes[i]
+			return rt.tool, rt.resource(r, r.PathValue), true
+		}
+	}
+	h, _ := t.mux.Handler(r)
+	i, ok := h.(routeIndex)
+	if !ok {
+		return "", "", false
+	}
+	rt := &t.routes[i]
+	return rt.tool, rt.resource(r, func(name string) string { return rt.pathValue(r, name) }), true
+}
+
+type compiledRoute struct {
+	tool  string
+	segs  []string // the pattern's path segments
+	parts []tmplPart
+}
+
+// tmplPart is literal text or, when wildcard is set, a wildcard's value.
+type tmplPart struct {
+	text     string
+	wildcard bool
+}
+
+func compileRoute(rt Route) (compiledRoute, error) {
+	c := compiledRoute{tool: rt.Tool}
+	if rt.Tool == "" {
+		return c, errors.New("empty tool")
+	}
+	p := rt.Pattern
+	if i := strings.IndexAny(p, " \t"); i >= 0 {
+		p = strings.TrimLeft(p[i:], " \t")
+	}
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		c.segs = strings.Split(p[i+1:], "/")
+	}
+	names := map[string]bool{}
+	for _, s := range c.segs {
+		if len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' {
+			names[strings.TrimSuffix(s[1:len(s)-1], "...")] = true
+		}
+	}
+	tmpl := rt.Resource
+	for tmpl != "" {
+		open := strings.IndexByte(tmpl, '{')
+		if open < 0 {
+			c.parts = append(c.parts, tmplPart{text: tmpl})
+			break
+		}
+		end := strings.IndexByte(tmpl[open:], '}')
+		if end < 0 {
+			return c, fmt.Errorf("resource template %q: unclosed {", rt.Resource)
+		}
+		name := tmpl[open+1 : open+end]
+		if !names[name] {
+			return c, fmt.Errorf("resource template %q: pattern has no wildcard {%s}", rt.Resource, name)
+		}
+		if open > 0 {
+			c.parts = append(c.parts, tmplPart{text: tmpl[:open]})
+		}
+		c.parts = append(c.parts, tmplPart{text: name, wildcard: true})
+		tmpl = tmpl[open+end+1:]
+	}
+	return c, nil
+}
+
+func (c *compiledRoute) resource(r *http.Request, value func(string) string) string {
+	switch {
+	case c.parts == nil:
+		return r.URL.Path
+	case len(c.parts) == 1:
+		if p := c.parts[0]; p.wildcard {
+			return value(p.text)
+		}
+		return c.parts[0].text
+	}
+	var b strings.Builder
+	for _, p := range c.parts {
+		if p.wildcard {
+			b.WriteString(value(p.text))
+		} else {
+			b.WriteString(p.text)
+		}
+	}
+	return b.String()
+}
+
+// pathValue finds a wildcard's value in a path the mux matched to this
+// route, as ServeMux would: segment by segment on the escaped path, each
+// value unescaped.
+func (c *compiledRoute) pathValue(r *http.Request, name string) string {
+	path := r.URL.EscapedPath()
+	if path != "" {
+		path = path[1:]
+	}
+	for _, s := range c.segs {
+		seg, rest, _ := strings.Cut(path, "/")
+		if len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' {
+			w := s[1 : len(s)-1]
+			if w == name+"..." {
+				return unescape(path)
+			}
+			if w == name {
+				return unescape(seg)
+			}
+		}
+		path = rest
+	}
+	return ""
+}
+
+func unescape(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}

@@ -1,0 +1,92 @@
+package mcp_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agenttrust/agenttrust"
+	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
+)
+
+func TestClientMiddleware(t *testing.T) {
+	c := newClient(t)
+	// The server counts every tools/call that reaches it, before any tool.
+	var received atomic.Int32
+	counter := func(next sdk.MethodHandler) sdk.MethodHandler {
+		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+			if method == "tools/call" {
+				received.Add(1)
+			}
+			return next(ctx, method, req)
+		}
+	}
+	srv, ran := newServer(counter)
+	client := sdk.NewClient(&sdk.Implementation{Name: "agent", Version: "v1"}, nil)
+	client.AddSendingMiddleware(atmcp.ClientMiddleware(c, atmcp.ResourceArg("customer")))
+	cs := connect(t, context.Background(), srv, client)
+
+	tests := []struct {
+		name string
+		ctx  context.Context
+		tool string
+		args map[string]any
+		is   error // nil: allowed
+	}{
+		{"allowed", agentCtx, "payments.charge", map[string]any{"customer": "cust-1", "amount": 40}, nil},
+		{"resource allowed", agentCtx, "reports.get", map[string]any{"customer": "cust-1"}, nil},
+		{"denied", agentCtx, "customers.delete", map[string]any{"customer": "cust-1"}, agenttrust.ErrDenied},
+		{"resource denied", agentCtx, "reports.get", map[string]any{"customer": "acme"}, agenttrust.ErrDenied},
+		{"needs approval", agentCtx, "payments.charge", map[string]any{"amount": 120}, agenttrust.ErrApprovalRequired},
+		{"no identity", context.Background(), "calendar.read", nil, agenttrust.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := received.Load()
+			res, err := cs.CallTool(tt.ctx, &sdk.CallToolParams{Name: tt.tool, Arguments: tt.args})
+			if tt.is == nil {
+				if err != nil || res.IsError || received.Load() != before+1 {
+					t.Fatalf("allowed call: err=%v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v, want %v", err, tt.is)
+			}
+			if received.Load() != before {
+				t.Error("refused call reached the server")
+			}
+		})
+	}
+	var de *agenttrust.DeniedError
+	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "customers.delete"})
+	if !errors.As(err, &de) || de.Decision.Rule != "no-deletes" {
+		t.Errorf("err = %v, want a DeniedError naming rule no-deletes", err)
+	}
+	var ae *agenttrust.ApprovalRequiredError
+	_, err = cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: map[string]any{"amount": 99}})
+	if !errors.As(err, &ae) || ae.ApprovalID == "" {
+		t.Errorf("err = %v, want an ApprovalRequiredError with an id", err)
+	}
+	if ran.get("customers.delete") != 0 {
+		t.Error("denied tool ran")
+	}
+	// Other methods pass untouched.
+	if got := toolNames(t, cs); len(got) != len(testTools) {
+		t.Errorf("tools = %v", got)
+	}
+}
+
+func TestClientMiddlewareNilChecker(t *testing.T) {
+	srv, ran := newServer()
+	client := sdk.NewClient(&sdk.Implementation{Name: "agent", Version: "v1"}, nil)
+	client.AddSendingMiddleware(atmcp.ClientMiddleware(nil))
+	cs := connect(t, context.Background(), srv, client)
+	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "calendar.read"})
+	if !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidConfig) || ran.total() != 0 {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,89 @@
+// Package mcp guards servers and clients of the official MCP Go SDK
+// (github.com/modelcontextprotocol/go-sdk) with an agenttrust.Checker: a
+// local *agenttrust.Client or the remote client. It is thin: every tool
+// call becomes one Check, and the decision is the checker's.
+//
+// The package shares its name with the SDK's; import one of them under
+// another name:
+//
+//	import (
+//		"github.com/modelcontextprotocol/go-sdk/mcp"
+//		atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
+//	)
+//
+// # Server
+//
+// ServerMiddleware, for Server.AddReceivingMiddleware, checks every
+// tools/call before the tool's handler runs. The tool's name is the
+// request's Tool; the arguments, a JSON object, become its Attributes (see
+// middleware.JSONAttributes: numbers stay numbers, so "attr.amount <= 50"
+// works); ResourceArg names the argument that holds the Resource. Anything
+// but an Allow is answered with a CallToolResult whose IsError is set and
+// whose text tells the model what happened (the reason, and for
+// needs-approval the approval id), and the handler never runs. A check
+// that fails (store or audit unavailable, a bad credential) denies too.
+//
+// Who is calling comes from the request, in this order:
+//
+//   - the SDK's bearer token info (RequestExtra.TokenInfo, set by
+//     auth.RequireBearerToken over HTTP): its UserID is the agent. When the
+//     info was made by this package's TokenVerifier, the bearer token
+//     itself is passed as Request.Credential, so the token's caveats
+//     (tool, resource, attributes, IP) and its revocation are checked on
+//     every call, and the address the token was presented from is the
+//     request's RemoteAddr;
+//   - otherwise the context: agenttrust.IdentityFrom and CredentialFrom. A
+//     request's context derives from the one given to Server.Connect, so a
+//     stdio or in-memory server is given its agent there.
+//
+// # Listing tools
+//
+// With WithListFilter, tools/list shows a caller only the tools the filter
+// lets through; the rest of the list, and its cursor, are unchanged, and a
+// filtered list is marked private for caches. Without it the list is not
+// filtered. Hiding a tool is a courtesy to the model, never the
+// safeguard: every call is checked whether or not its tool was listed.
+//
+// The filter does not ask the checker. A Check is an act: it is audited,
+// it counts against rate limits and the runaway breaker, and a
+// needs-approval answer opens an approval and pages a person. A listing
+// that probed every tool that way could suspend its own agent or flood the
+// approvers. PolicyListFilter instead reads a policy, without side effects,
+// and hides a tool only when that policy denies every call of it by the
+// caller whatever the arguments: when no allow or needs_approval rule names
+// the agent and the tool (and the default is deny), or when a deny rule
+// without conditions or resources does. A rule's conditions and resources
+// are taken to hold for some call, so a tool allowed only for small
+// amounts, or only for some resources, stays listed.
+//
+// # Client
+//
+// ClientMiddleware, for Client.AddSendingMiddleware, checks each CallTool
+// before it leaves the agent, with the identity and credential of the
+// call's context, and fails a call that is not allowed with an error
+// matching agenttrust.ErrDenied (or agenttrust.ErrApprovalRequired): the
+// server never hears of it.
+//
+// # Bearer tokens (MCP authorization)
+//
+// TokenVerifier is an auth.TokenVerifier for auth.RequireBearerToken. It
+// authenticates agenttrust credentials with Authenticate (signature,
+// expiry, revocation and suspension, IP allowlist) and insists that a
+// token was issued for this server (RFC 8707): a JWT's "aud" must be
+// exactly the server's resource URI. Give the Client the same URI with
+// agenttrust.WithJWTAudience; the verifier checks the audience again
+// itself, so a client configured with several audiences cannot let a
+// token for another service in. Macaroon tokens (att_) carry no audience,
+// so any server they are shown to could replay them elsewhere: they are
+// refused unless UnsafeAcceptUnboundTokens is given. API keys, the
+// long-lived root credentials, are never accepted: exchange them for a
+// token (Client.ExchangeJWT) bound to the server.
+//
+// ProtectedResourceHandler serves the server's protected resource metadata
+// (RFC 9728) at the address MetadataURL computes, and auth.RequireBearerToken
+// names that address in its WWW-Authenticate challenge.
+//
+// # Concurrency
+//
+// Everything this package returns is safe for concurrent use.
+package mcp
