@@ -1,0 +1,38 @@
+// Package eino checks the tool calls of CloudWeGo Eino
+// (github.com/cloudwego/eino) agents and graphs with an
+// agenttrust.Checker.
+//
+// # Use
+//
+// Middleware is a compose.ToolMiddleware: add it to the ToolsNodeConfig of
+// a ToolsNode, a ReAct agent or an adk.ChatModelAgent, and every call of
+// every tool (invokable, streamable or enhanced) is checked before the
+// tool runs:
+//
+//	cfg := adk.ToolsConfig{ToolsNodeConfig: compose.ToolsNodeConfig{
+//		Tools:               tools,
+//		ToolCallMiddlewares: []compose.ToolMiddleware{eino.Middleware(checker)},
+//	}}
+//
+// # Requests
+//
+// The tool's name is Request.Tool and its JSON arguments, decoded, are
+// Request.Attributes (a value that is not an object becomes the attribute
+// "input"); WithResource and WithAttributes change that. Eino has no
+// notion of who is acting: the agent, session and credential come from
+// agenttrust.WithAgent and agenttrust.WithCredential on the context given to
+// Runner.Run or Invoke. Without them every call is denied.
+//
+// # Decisions
+//
+// Allow runs the tool. Deny, any error of the check and arguments that are
+// not JSON skip the tool and give the model "agenttrust: denied: <reason>"
+// as its result. NeedsApproval skips the tool and interrupts the run at the
+// tool with compose.StatefulInterrupt; the interrupt's info is a *Pending
+// naming the agenttrust approval, and a CheckPointStore keeps the run.
+// Once a human has decided in agenttrust (Client.Approve), resume the run:
+// the tool is checked again and runs if agenttrust now allows it,
+// consuming the approval. If it still needs approval, a tool that is the
+// explicit target of the resume (ResumeWithParams) is denied, naming the
+// approval; otherwise it interrupts again.
+package eino
