@@ -126,6 +126,9 @@ func (p Principal) HasRole(role string) bool {
 // and revocation or suspension of every id it carries. It is for servers
 // that must know who is calling before they know what the call is.
 func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip.Addr) (Principal, error) {
+	if c.closed.Load() {
+		return Principal{}, ErrClosed
+	}
 	now := c.clock.Now()
 	var cr credential
 	var roles []string // known without a store read for API keys

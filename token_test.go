@@ -602,3 +602,11 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatalf("suspended: %v", err)
 	}
 }
+
+func TestAuthenticateAfterClose(t *testing.T) {
+	f, secret, _ := credFixture(t, openPolicy)
+	f.c.Close()
+	if _, err := f.c.Authenticate(context.Background(), secret, netip.Addr{}); !errors.Is(err, agenttrust.ErrClosed) {
+		t.Fatalf("Authenticate after Close: %v", err)
+	}
+}
