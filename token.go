@@ -1,6 +1,7 @@
 package agenttrust
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -457,6 +458,7 @@ func eqCaveat(field, value string) string {
 // checks skip decoding and HMAC work. Caveats and revocation are still
 // evaluated on every check.
 type verifiedToken struct {
+	raw                      []byte // the decoded token, compared on every cache hit
 	id, keyID, tenant, agent string
 	hops                     []string
 	conds                    []cond.Cond
@@ -471,11 +473,6 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if len(cred) > MaxCredentialSize {
 		return nil, ErrCredentialTooLarge
 	}
-	sum := sha256.Sum256([]byte(cred))
-	cacheKey := string(sum[:])
-	if v, ok := c.tokens.Get(cacheKey); ok && !c.tokenCacheOff {
-		return v.(*verifiedToken), nil
-	}
 	buf := c.bufs.Get().(*[]byte)
 	defer c.bufs.Put(buf)
 	raw, err := b64.AppendDecode((*buf)[:0], []byte(cred[len(TokenPrefix):]))
@@ -489,6 +486,17 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 			return nil, ErrCredentialTooLarge
 		}
 		return nil, ErrMalformedCredential
+	}
+	// The cache is keyed by the token's own hash, its signature: an HMAC
+	// chained over everything before it. The entry keeps the token's bytes
+	// and a hit must match them exactly, so a token that merely reuses a
+	// signature gains nothing.
+	sig := m.Signature()
+	cacheKey := string(sig[:])
+	if e, ok := c.tokens.Get(cacheKey); ok && !c.tokenCacheOff {
+		if v := e.(*verifiedToken); bytes.Equal(v.raw, raw) {
+			return v, nil
+		}
 	}
 	if len(m.Location()) != 0 {
 		return nil, ErrMalformedCredential
@@ -510,7 +518,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if err != nil {
 		return nil, ErrBadSignature
 	}
-	v := &verifiedToken{id: tokID, keyID: keyID, conds: make([]cond.Cond, 0, m.NumCaveats())}
+	v := &verifiedToken{id: tokID, keyID: keyID, conds: make([]cond.Cond, 0, m.NumCaveats()), raw: append([]byte(nil), raw...)}
 	canon := (*buf)[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		text := string(m.Caveat(i))
