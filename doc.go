@@ -59,6 +59,31 @@
 // tool; WithBreaker suspends an agent whose denials or call rate cross a
 // threshold, and the audit says why.
 //
+// # Credentials and delegation
+//
+// An API key (atk_…, checksummed, stored as SHA-256) is exchanged for a
+// short-lived token (att_…, a macaroon whose root key is HMAC-SHA256 of a
+// master secret and the token id). The laws of delegation:
+//
+//   - A token only narrows: every caveat must hold at every use, and the
+//     HMAC chain makes removing one impossible without the master secret.
+//     Attenuate works offline; Delegate also records the hop.
+//   - Identity comes from the credential: a Request.AgentID that names
+//     another agent is denied (ErrAgentMismatch).
+//   - Revoking a key kills every token derived from it; revoking a token
+//     or hop kills it and everything below it; siblings live.
+//   - A token passes through at most MaxDelegationDepth hops.
+//
+// The verification cache skips only signature work: caveats, expiry and
+// revocation are evaluated on every check.
+//
+// # Storage and many nodes
+//
+// In strict mode (the default) every check asks the store for revocations
+// and suspensions. WithNotify keeps them in memory, fed by the store's
+// change feed, and denies when the view cannot be proven younger than
+// MaxStaleness; each Decision says how old its view was.
+//
 // # Audit
 //
 // Every decision yields one AuditRecord, written off the hot path in
