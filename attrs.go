@@ -1,6 +1,8 @@
 package agenttrust
 
 import (
+	"github.com/agenttrust/agenttrust/internal/cond"
+
 	"encoding/json"
 	"math"
 	"strconv"
@@ -85,10 +87,7 @@ func containsFold(s, w string) bool {
 // the basic types are immutable once boxed in an interface, so holding them
 // is safe after Check returns; anything else is encoded to JSON at capture
 // (json.RawMessage), since the caller may change it later.
-type attrKV struct {
-	k string
-	v any
-}
+type attrKV = cond.Attr
 
 // captureAttrs copies attrs into kvs (reusing its capacity): the only
 // pass over the caller's map on the hot path. Encoding, sorting and
@@ -105,7 +104,7 @@ func captureAttrs(kvs []attrKV, attrs map[string]any) []attrKV {
 			}
 			v = json.RawMessage(b)
 		}
-		kvs = append(kvs, attrKV{k, v})
+		kvs = append(kvs, attrKV{Name: k, Value: v})
 	}
 	return kvs
 }
@@ -119,7 +118,7 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 	}
 	// Insertion sort: attribute lists are short, and this allocates nothing.
 	for i := 1; i < len(kvs); i++ {
-		for j := i; j > 0 && kvs[j].k < kvs[j-1].k; j-- {
+		for j := i; j > 0 && kvs[j].Name < kvs[j-1].Name; j-- {
 			kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
 		}
 	}
@@ -128,13 +127,13 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, kvs[i].k)
+		dst = appendJSONString(dst, kvs[i].Name)
 		dst = append(dst, ':')
-		if red != nil && red.redact(kvs[i].k) {
+		if red != nil && red.redact(kvs[i].Name) {
 			dst = append(dst, redactedValue...)
 			continue
 		}
-		dst = appendValue(dst, kvs[i].v)
+		dst = appendValue(dst, kvs[i].Value)
 	}
 	return append(dst, '}')
 }

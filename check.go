@@ -74,7 +74,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	if len(req.Attributes) <= MaxAttributes {
 		st.kvs = captureAttrs(st.kvs, req.Attributes)
 	} else {
-		st.kvs = append(st.kvs[:0], attrKV{"_truncated", true})
+		st.kvs = append(st.kvs[:0], attrKV{Name: "_truncated", Value: true})
 	}
 	var err error
 	switch {
@@ -136,7 +136,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	*in = PolicyInput{
 		Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
 		SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
-		Attributes: req.Attributes, Time: now,
+		Attributes: req.Attributes, Time: now, attrList: st.kvs,
 	}
 	var res PolicyResult
 	var err error
@@ -273,7 +273,7 @@ func validateRequest(req *Request, attrs []attrKV) error {
 		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)
 	}
 	for _, kv := range attrs {
-		k := kv.k
+		k := kv.Name
 		if k == "" {
 			return fmt.Errorf("%w: empty attribute name", ErrInvalidRequest)
 		}

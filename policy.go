@@ -52,6 +52,10 @@ type PolicyInput struct {
 	Attributes map[string]any
 	HopIDs     []string
 	Time       time.Time
+
+	// attrList is Attributes as captured by Check, searched instead of
+	// the map by the built-in engine.
+	attrList []cond.Attr
 }
 
 // PolicyResult is a policy's answer.
@@ -398,7 +402,7 @@ func parseRate(s string) (rate.Limit, error) {
 func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
 	env := cond.Env{
 		Agent: in.AgentID, Tool: in.Tool, Resource: in.Resource, Session: in.SessionID,
-		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes,
+		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes, List: in.attrList,
 		IP: in.RemoteAddr, Now: in.Time, Hops: in.HopIDs,
 	}
 	var best *compiledRule

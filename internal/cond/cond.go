@@ -109,9 +109,32 @@ type Cond struct {
 type Env struct {
 	Agent, Tool, Resource, Session, OnBehalfOf, Tenant string
 	Attributes                                         map[string]any
-	IP                                                 netip.Addr
-	Now                                                time.Time
-	Hops                                               []string
+	// List, when not nil, holds the same attributes as a short slice and
+	// is searched instead of the map: for the few attributes a request
+	// carries, a scan beats hashing.
+	List []Attr
+	IP   netip.Addr
+	Now  time.Time
+	Hops []string
+}
+
+// Attr is one named attribute value.
+type Attr struct {
+	Name  string
+	Value any
+}
+
+func (env *Env) attr(name string) (any, bool) {
+	if env.List != nil {
+		for i := range env.List {
+			if env.List[i].Name == name {
+				return env.List[i].Value, true
+			}
+		}
+		return nil, false
+	}
+	v, ok := env.Attributes[name]
+	return v, ok
 }
 
 // SyntaxError reports a condition that does not parse.
@@ -548,7 +571,7 @@ func (c *Cond) Eval(env *Env) bool {
 		}
 		return !env.Now.After(c.when)
 	case FieldAttr:
-		v, ok := env.Attributes[c.Attr]
+		v, ok := env.attr(c.Attr)
 		if !ok {
 			return false
 		}
