@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,7 +169,7 @@ func (a *auditor) healthy(now time.Time) bool {
 // refusal is itself recorded as soon as there is room.
 func (a *auditor) begin() (*pending, error) {
 	var timer *time.Timer
-	for {
+	for spins := 0; ; spins++ {
 		a.mu.Lock()
 		if a.closed {
 			a.mu.Unlock()
@@ -179,6 +180,12 @@ func (a *auditor) begin() (*pending, error) {
 		}
 		space := a.space
 		a.mu.Unlock()
+		if spins < 64 {
+			// The flusher takes a batch within microseconds when it is
+			// keeping up: yield rather than park on a timer.
+			runtime.Gosched()
+			continue
+		}
 		if timer == nil {
 			timer = time.NewTimer(a.stuckAfter)
 			defer timer.Stop()

@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+func auditCommand() *command {
+	return &command{
+		name:    "audit",
+		summary: "Read and verify the audit trail (admin, approver)",
+		subs:    []*command{auditTailCommand(), auditQueryCommand(), auditVerifyCommand()},
+	}
+}
+
+// auditFilter holds the filter flags shared by query and tail.
+type auditFilter struct {
+	agent, tool, effect string
+}
+
+func auditFilterFlags(f *flags) *auditFilter {
+	a := &auditFilter{}
+	f.StringVar(&a.agent, "agent", "", "only records of this agent `ID`")
+	f.StringVar(&a.tool, "tool", "", "only records of this `TOOL`")
+	f.StringVar(&a.effect, "effect", "", "only records of this `EFFECT`: allow, deny or needs_approval")
+	return a
+}
+
+func (a *auditFilter) query() (agenttrust.AuditQuery, error) {
+	q := agenttrust.AuditQuery{AgentID: a.agent, Tool: a.tool}
+	if a.effect != "" {
+		eff, err := store.ParseEffect(a.effect)
+		if err != nil {
+			return q, usagef("--effect: want allow, deny or needs_approval")
+		}
+		q.Effect = &eff
+	}
+	return q, nil
+}
+
+// printRecords prints audit records: a table, or one JSON record per line.
+func printRecords(o *out, recs []agenttrust.AuditRecord, header bool) error {
+	if o.json {
+		enc := json.NewEncoder(o.w)
+		enc.SetEscapeHTML(false)
+		for i := range recs {
+			if err := enc.Encode(&recs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	t := o.table()
+	if header {
+		t.row(auditColumns...)
+	}
+	for _, r := range recs {
+		t.row(auditRow(r)...)
+	}
+	return t.flush()
+}
+
+var auditColumns = []string{"TIME", "CHAIN", "SEQ", "AGENT", "TOOL", "RESOURCE", "EFFECT", "RULE", "REASON"}
+
+func auditRow(r agenttrust.AuditRecord) []string {
+	return []string{r.Time.UTC().Format("2006-01-02T15:04:05.000Z"), r.Chain, fmt.Sprint(r.Seq), r.AgentID, r.Tool, r.Resource, r.Effect.String(), r.Rule, r.Reason}
+}
+
+// printTail prints records in fixed-width columns, so that the records a
+// follow prints one by one line up with those before.
+func printTail(o *out, recs []agenttrust.AuditRecord, header bool) error {
+	if o.json {
+		return printRecords(o, recs, false)
+	}
+	widths := []int{24, 16, 6, 16, 20, 16, 14, 16, 0}
+	line := func(cells []string) error {
+		var b strings.Builder
+		for i, c := range cells {
+			c = cell(c)
+			if widths[i] == 0 {
+				b.WriteString(c)
+				break
+			}
+			fmt.Fprintf(&b, "%-*s ", widths[i], c)
+		}
+		b.WriteByte('\n')
+		_, err := io.WriteString(o.w, b.String())
+		return err
+	}
+	if header {
+		if err := line(auditColumns); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		if err := line(auditRow(r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func auditQueryCommand() *command {
+	return &command{
+		name:    "query",
+		summary: "Print the audit records matching a filter, in (chain, seq) order",
+		help: `Print the audit records of the tenant matching the filters, in (chain, seq)
+order. --json prints one JSON record per line.`,
+		setup: func(e *env, f *flags) runFunc {
+			c := connFlags(f)
+			o := outFlags(e, f)
+			af := auditFilterFlags(f)
+			var chain, decision, since, until string
+			var limit int
+			f.StringVar(&chain, "chain", "", "only records of this `CHAIN` (\"<node>/<tenant>\")")
+			f.StringVar(&decision, "decision", "", "only the record of this decision `ID`")
+			f.StringVar(&since, "since", "", "only records at or after this `TIME` (RFC 3339, or a duration ago such as 1h)")
+			f.StringVar(&until, "until", "", "only records before this `TIME` (RFC 3339, or a duration ago)")
+			f.IntVar(&limit, "limit", 100, "at most `N` records; 0 for all")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				q, err := af.query()
+				if err != nil {
+					return err
+				}
+				now := time.Now()
+				q.Chain = chain
+				if q.Since, err = parseWhen("--since", since, now); err != nil {
+					return err
+				}
+				if q.Until, err = parseWhen("--until", until, now); err != nil {
+					return err
+				}
+				if decision != "" {
+					if q.DecisionID, err = store.ParseDecisionID(decision); err != nil {
+						return usagef("--decision: not a decision id")
+					}
+				}
+				if limit < 0 {
+					return usagef("--limit must not be negative")
+				}
+				rc, err := c.client(e)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				first := true
+				for n := 0; limit == 0 || n < limit; {
+					q.Limit = 1000
+					if limit > 0 {
+						q.Limit = min(1000, limit-n)
+					}
+					recs, next, err := rc.QueryAudit(ctx, q)
+					if err != nil {
+						return err
+					}
+					if len(recs) > 0 || first {
+						if err := printRecords(o, recs, first); err != nil {
+							return err
+						}
+					}
+					first = false
+					n += len(recs)
+					if next == nil {
+						break
+					}
+					q = *next
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func auditTailCommand() *command {
+	return &command{
+		name:    "tail",
+		summary: "Print the latest audit records, and with --follow the new ones as they come",
+		help: `Print the latest audit records of the tenant, oldest first; with --follow,
+keep printing new records as they are stored, from every node, until
+interrupted. --json prints one JSON record per line.`,
+		setup: func(e *env, f *flags) runFunc {
+			c := connFlags(f)
+			o := outFlags(e, f)
+			af := auditFilterFlags(f)
+			var n int
+			var follow bool
+			var since string
+			f.IntVar(&n, "n", 20, "how many of the latest records to print first")
+			f.BoolVar(&follow, "follow", false, "keep printing new records as they are stored")
+			f.StringVar(&since, "since", "24h", "look for the latest records no further back than this `TIME` (RFC 3339, or a duration ago)")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				q, err := af.query()
+				if err != nil {
+					return err
+				}
+				if n < 0 {
+					return usagef("-n must not be negative")
+				}
+				start := time.Now()
+				if q.Since, err = parseWhen("--since", since, start); err != nil {
+					return err
+				}
+				rc, err := c.client(e)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				recs, err := latest(ctx, rc, q, n)
+				if err != nil {
+					return err
+				}
+				if err := printTail(o, recs, true); err != nil {
+					return err
+				}
+				if !follow {
+					return nil
+				}
+				seen := map[string]uint64{}
+				for _, r := range recs {
+					seen[r.Chain] = max(seen[r.Chain], r.Seq)
+				}
+				// Follow from a little before the first read, so that
+				// nothing stored in between is missed; seen drops repeats.
+				return streamAudit(ctx, e, c, q, start.Add(-time.Second), func(r agenttrust.AuditRecord) error {
+					if r.Seq <= seen[r.Chain] {
+						return nil
+					}
+					seen[r.Chain] = r.Seq
+					return printTail(o, []agenttrust.AuditRecord{r}, false)
+				})
+			}
+		},
+	}
+}
+
+// latest reads every record matching q and returns the n latest, oldest
+// first.
+func latest(ctx context.Context, rc *remote.Client, q agenttrust.AuditQuery, n int) ([]agenttrust.AuditRecord, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	byTime := func(recs []agenttrust.AuditRecord) {
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.Before(recs[j].Time) })
+	}
+	var keep []agenttrust.AuditRecord
+	q.Limit = 1000
+	for {
+		recs, next, err := rc.QueryAudit(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		keep = append(keep, recs...)
+		if len(keep) > 4*n+1000 {
+			byTime(keep)
+			keep = append(keep[:0], keep[len(keep)-n:]...)
+		}
+		if next == nil {
+			break
+		}
+		q = *next
+	}
+	byTime(keep)
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return keep, nil
+}
+
+// streamAudit follows the server's audit stream (GET /v1/audit/stream,
+// server-sent events) and calls fn for each record, until ctx ends (nil)
+// or the stream does (an error).
+func streamAudit(ctx context.Context, e *env, c *conn, q agenttrust.AuditQuery, since time.Time, fn func(agenttrust.AuditRecord) error) error {
+	cred, err := c.credential(e.getenv)
+	if err != nil {
+		return err
+	}
+	v := url.Values{"since": {since.UTC().Format(time.RFC3339Nano)}}
+	if q.AgentID != "" {
+		v.Set("agent_id", q.AgentID)
+	}
+	if q.Tool != "" {
+		v.Set("tool", q.Tool)
+	}
+	if q.Effect != nil {
+		v.Set("effect", q.Effect.String())
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.server, "/")+"/v1/audit/stream?"+v.Encode(), nil)
+	if err != nil {
+		return usagef("--server: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+cred)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", "agenttrust-cli")
+	// The URL passed remote.New's checks (https, or http to loopback unless
+	// --insecure-http) when the first records were read. Redirects are not
+	// followed: they would resend the credential elsewhere.
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL
+		}
+		return fmt.Errorf("audit stream: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+		return fmt.Errorf("audit stream: %s (%s, HTTP %d)", body.Error.Message, body.Error.Code, resp.StatusCode)
+	}
+	err = readEvents(resp.Body, func(event, data string) error {
+		switch event {
+		case "audit":
+			var r agenttrust.AuditRecord
+			if err := json.Unmarshal([]byte(data), &r); err != nil {
+				return fmt.Errorf("audit stream: malformed record: %w", err)
+			}
+			return fn(r)
+		case "error":
+			fmt.Fprintf(e.stderr, "agenttrust: audit stream: the server reports %s; the stream goes on\n", data)
+		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("audit stream: the server ended the stream")
+	}
+	return err
+}
+
+// readEvents parses server-sent events from r and calls fn for each.
+func readEvents(r io.Reader, fn func(event, data string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var event string
+	var data []string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if len(data) > 0 {
+				if event == "" {
+					event = "message"
+				}
+				if err := fn(event, strings.Join(data, "\n")); err != nil {
+					return err
+				}
+			}
+			event, data = "", nil
+		case strings.HasPrefix(line, ":"):
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "event":
+				event = value
+			case "data":
+				data = append(data, value)
+			}
+		}
+	}
+	return sc.Err()
+}
+
+func auditVerifyCommand() *command {
+	return &command{
+		name:    "verify",
+		summary: "Verify the hash chains of the audit trail (exit 1 when one is broken)",
+		setup: func(e *env, f *flags) runFunc {
+			c := connFlags(f)
+			o := outFlags(e, f)
+			var chain string
+			f.StringVar(&chain, "chain", "", "verify only this `CHAIN`")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				rc, err := c.client(e)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				rep, err := rc.VerifyAudit(ctx, chain)
+				if err != nil {
+					return err
+				}
+				if o.json {
+					type chainView struct {
+						Chain      string `json:"chain"`
+						OK         bool   `json:"ok"`
+						Records    int    `json:"records"`
+						FirstSeq   uint64 `json:"first_seq"`
+						LastSeq    uint64 `json:"last_seq"`
+						HeadHash   string `json:"head_hash"`
+						ProblemSeq uint64 `json:"problem_seq,omitempty"`
+						Problem    string `json:"problem,omitempty"`
+					}
+					views := make([]chainView, len(rep.Chains))
+					for i, ch := range rep.Chains {
+						views[i] = chainView{ch.Chain, ch.OK, ch.Records, ch.FirstSeq, ch.LastSeq, ch.HeadHash, ch.ProblemSeq, ch.Problem}
+					}
+					if err := o.printJSON(struct {
+						OK     bool        `json:"ok"`
+						Chains []chainView `json:"chains"`
+					}{rep.OK, views}); err != nil {
+						return err
+					}
+				} else {
+					t := o.table("CHAIN", "OK", "RECORDS", "FIRST", "LAST", "HEAD", "PROBLEM")
+					for _, ch := range rep.Chains {
+						problem := ""
+						if !ch.OK {
+							problem = fmt.Sprintf("seq %d: %s", ch.ProblemSeq, ch.Problem)
+						}
+						t.row(ch.Chain, fmt.Sprint(ch.OK), fmt.Sprint(ch.Records), fmt.Sprint(ch.FirstSeq), fmt.Sprint(ch.LastSeq), ch.HeadHash, problem)
+					}
+					if err := t.flush(); err != nil {
+						return err
+					}
+					if rep.OK {
+						fmt.Fprintln(o.w, "audit trail OK")
+					}
+				}
+				if !rep.OK {
+					return &exitError{code: exitFailure, msg: "audit trail verification FAILED: a chain is broken"}
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// parseWhen reads an RFC 3339 time or a duration ago ("1h"); "" is the
+// zero time.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, usagef("%s: want an RFC 3339 time or a duration ago such as 1h, got %q", flag, s)
+	}
+	return now.Add(-d), nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/agenttrust/agenttrust/remote"
+)
+
+// defaultServer is where the admin commands look for the server: where
+// "agenttrust serve" listens by default.
+const defaultServer = "http://127.0.0.1:8480"
+
+// conn holds the flags of a command that talks to the server.
+type conn struct {
+	f        *flags
+	server   string
+	key      string
+	keyFile  string
+	timeout  time.Duration
+	retries  int
+	insecure bool
+}
+
+// connFlags defines the connection flags on f.
+func connFlags(f *flags) *conn {
+	c := &conn{f: f}
+	f.StringVar(&c.server, "server", defaultServer, "`URL` of the agenttrust server")
+	f.StringVar(&c.key, "key", "", "the `CREDENTIAL` (API key or token) to authenticate with; prefer the environment or --key-file, as other users can see a command line [env AGENTTRUST_KEY]")
+	f.StringVar(&c.keyFile, "key-file", "", "read the credential from `FILE` [env AGENTTRUST_KEY_FILE]")
+	f.DurationVar(&c.timeout, "timeout", remote.DefaultTimeout, "bound on each HTTP attempt")
+	f.IntVar(&c.retries, "retries", 2, "retries of calls that are safe to repeat, after a transport failure or a 502, 503 or 504")
+	f.BoolVar(&c.insecure, "insecure-http", false, "allow plain http:// to a host other than loopback: the credential crosses the network unencrypted")
+	f.envVar("server", "timeout", "retries", "insecure-http")
+	return c
+}
+
+// credential returns the credential to use: --key, else --key-file, else
+// AGENTTRUST_KEY, else AGENTTRUST_KEY_FILE; a flag on the command line
+// wins over the environment.
+func (c *conn) credential(getenv func(string) string) (string, error) {
+	keySet, fileSet := c.f.isSet("key"), c.f.isSet("key-file")
+	switch {
+	case keySet && fileSet:
+		return "", usagef("give --key or --key-file, not both")
+	case keySet:
+		return c.checkCred(c.key, "--key")
+	case fileSet:
+		return c.readKeyFile(c.keyFile)
+	case getenv("AGENTTRUST_KEY") != "":
+		return c.checkCred(getenv("AGENTTRUST_KEY"), "AGENTTRUST_KEY")
+	case getenv("AGENTTRUST_KEY_FILE") != "":
+		return c.readKeyFile(getenv("AGENTTRUST_KEY_FILE"))
+	}
+	return "", usagef("no credential: set AGENTTRUST_KEY, --key-file or --key")
+}
+
+func (c *conn) checkCred(cred, from string) (string, error) {
+	cred = strings.TrimSpace(cred)
+	if cred == "" {
+		return "", usagef("%s is empty", from)
+	}
+	return cred, nil
+}
+
+func (c *conn) readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read key file: %w", err)
+	}
+	return c.checkCred(string(b), "key file "+path)
+}
+
+// client returns a client of the server, authenticated with the
+// credential.
+func (c *conn) client(e *env) (*remote.Client, error) {
+	cred, err := c.credential(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if c.timeout <= 0 {
+		return nil, usagef("--timeout must be positive")
+	}
+	if c.retries < 0 {
+		return nil, usagef("--retries must not be negative")
+	}
+	opts := []remote.Option{
+		remote.WithTimeout(c.timeout),
+		remote.WithRetries(c.retries),
+		remote.WithUserAgent("agenttrust-cli"),
+	}
+	if c.insecure {
+		opts = append(opts, remote.WithInsecureHTTP())
+	}
+	rc, err := remote.New(c.server, cred, opts...)
+	if err != nil {
+		// The error names the URL, never the credential.
+		return nil, usageErrorFrom(err)
+	}
+	return rc, nil
+}
+
+// usageErrorFrom turns a configuration error (a bad URL) into a usage
+// error.
+func usageErrorFrom(err error) error {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &usageError{err.Error()}
+}

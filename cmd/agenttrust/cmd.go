@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/agenttrust/agenttrust/remote"
+)
+
+// Exit codes.
+const (
+	exitOK            = 0
+	exitFailure       = 1
+	exitUsage         = 2
+	exitDenied        = 3 // check: the action is denied
+	exitNeedsApproval = 4 // check: the action waits for an approval
+)
+
+// env is what a command sees of the process: its streams and environment.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// runFunc runs a command with its positional arguments, once its flags
+// are parsed.
+type runFunc func(ctx context.Context, args []string) error
+
+// command is a node of the command tree: a group with subcommands, or a
+// leaf whose setup defines its flags and returns what runs it.
+type command struct {
+	name    string
+	args    string // synopsis of the positional arguments, such as "ID"
+	summary string // one line, for the parent's list
+	help    string // paragraphs shown by --help
+	subs    []*command
+	setup   func(e *env, f *flags) runFunc
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// exitError ends a command with a code other than 0 or 1; msg, when not
+// empty, goes to stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// dispatch walks the tree along args and runs the command it names.
+func (e *env) dispatch(ctx context.Context, c *command, path []string, args []string) int {
+	if c.subs != nil {
+		if len(args) == 0 {
+			e.groupHelp(e.stderr, c, path)
+			return exitUsage
+		}
+		switch a := args[0]; a {
+		case "-h", "-help", "--help":
+			e.groupHelp(e.stdout, c, path)
+			return exitOK
+		case "help":
+			if len(args) == 1 {
+				e.groupHelp(e.stdout, c, path)
+				return exitOK
+			}
+			// "help key create" is "key create --help".
+			return e.dispatch(ctx, c, path, append(append([]string{}, args[1:]...), "--help"))
+		}
+		for _, sub := range c.subs {
+			if sub.name == args[0] {
+				return e.dispatch(ctx, sub, append(path, sub.name), args[1:])
+			}
+		}
+		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", strings.Join(append(path, args[0]), " "), strings.Join(path, " "))
+		return exitUsage
+	}
+
+	fs := flag.NewFlagSet(strings.Join(path, " "), flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f := &flags{FlagSet: fs, env: map[string]string{}}
+	run := c.setup(e, f)
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		e.leafHelp(e.stdout, c, path, f)
+		return exitOK
+	}
+	if err == nil {
+		err = f.applyEnv(e.getenv)
+	}
+	if err == nil {
+		err = f.checkRequired()
+	}
+	if err != nil {
+		err = &usageError{err.Error()}
+	} else {
+		err = run(ctx, pos)
+	}
+	return e.exit(err, path)
+}
+
+// exit reports err on stderr and returns the exit code it calls for.
+func (e *env) exit(err error, path []string) int {
+	var ue *usageError
+	var xe *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "agenttrust: %s\nRun '%s --help' for usage.\n", ue.msg, strings.Join(path, " "))
+		return exitUsage
+	case errors.As(err, &xe):
+		if xe.msg != "" {
+			fmt.Fprintf(e.stderr, "agenttrust: %s\n", xe.msg)
+		}
+		return xe.code
+	}
+	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), describe(err))
+	return exitFailure
+}
+
+// describe says what went wrong, shortening the errors of the server to
+// their message and code. No error carries a credential: package remote
+// never puts one in its errors, and this command never does either.
+func describe(err error) string {
+	var re *remote.Error
+	if errors.As(err, &re) {
+		msg := strings.TrimPrefix(re.Message, "agenttrust: ")
+		switch {
+		case re.Status == 0:
+			return "no answer from the server: " + msg
+		case re.Code == "":
+			return fmt.Sprintf("%s (HTTP %d)", msg, re.Status)
+		}
+		return fmt.Sprintf("%s (%s, HTTP %d)", msg, re.Code, re.Status)
+	}
+	// The command's own prefix says it already.
+	return strings.TrimPrefix(err.Error(), "agenttrust: ")
+}
+
+// parseInterleaved parses fs from args, allowing flags after positional
+// arguments ("key revoke key_1 --json"). Everything after "--" is
+// positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(args []string, n int, names string) error {
+	if len(args) != n {
+		if n == 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		return usagef("want %s, got %d arguments", names, len(args))
+	}
+	return nil
+}
+
+// flags is a command's flag set, with the environment variables that may
+// stand in for flags and the flags that are required.
+type flags struct {
+	*flag.FlagSet
+	env      map[string]string // flag name -> environment variable
+	required []string
+}
+
+// envVar lets AGENTTRUST_<NAME> stand in for each named flag when the
+// flag is not on the command line (names upper-cased, '-' as '_').
+func (f *flags) envVar(names ...string) {
+	for _, n := range names {
+		if f.Lookup(n) == nil {
+			panic("agenttrust: envVar of undefined flag " + n) // a bug in this file's callers
+		}
+		f.env[n] = envName(n)
+	}
+}
+
+func envName(flagName string) string {
+	return "AGENTTRUST_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// require marks flags that must be given (on the command line or through
+// the environment).
+func (f *flags) require(names ...string) { f.required = append(f.required, names...) }
+
+// isSet reports whether the flag was given on the command line.
+func (f *flags) isSet(name string) bool {
+	set := false
+	f.Visit(func(fl *flag.Flag) {
+		if fl.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+func (f *flags) applyEnv(getenv func(string) string) error {
+	names := make([]string, 0, len(f.env))
+	for n := range f.env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if f.isSet(n) {
+			continue
+		}
+		v := getenv(f.env[n])
+		if v == "" {
+			continue
+		}
+		if err := f.Set(n, v); err != nil {
+			return fmt.Errorf("invalid %s: %v", f.env[n], err)
+		}
+	}
+	return nil
+}
+
+func (f *flags) checkRequired() error {
+	for _, n := range f.required {
+		if f.Lookup(n).Value.String() == "" {
+			if ev, ok := f.env[n]; ok {
+				return fmt.Errorf("--%s (or %s) is required", n, ev)
+			}
+			return fmt.Errorf("--%s is required", n)
+		}
+	}
+	return nil
+}
+
+// stringList is a flag that may be repeated.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// groupHelp prints the help of a command with subcommands.
+func (e *env) groupHelp(w io.Writer, c *command, path []string) {
+	name := strings.Join(path, " ")
+	fmt.Fprintf(w, "Usage: %s <command> [flags] [arguments]\n\n", name)
+	if c.help != "" {
+		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(c.help))
+	} else if c.summary != "" {
+		fmt.Fprintf(w, "%s.\n\n", c.summary)
+	}
+	fmt.Fprintln(w, "Commands:")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	for _, sub := range c.subs {
+		fmt.Fprintf(tw, "  %s\t%s\n", sub.name, sub.summary)
+	}
+	tw.Flush()
+	if len(path) == 1 {
+		fmt.Fprint(w, exitCodesHelp)
+	}
+	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", name)
+}
+
+const exitCodesHelp = `
+Exit codes:
+  0   success; for check: the action is allowed
+  1   failure (the server could not be reached or refused the request, a file could not be read, ...)
+  2   usage error (unknown command or flag, missing argument)
+  3   check: the action is denied
+  4   check: the action needs an approval
+`
+
+// leafHelp prints the help of a command that runs.
+func (e *env) leafHelp(w io.Writer, c *command, path []string, f *flags) {
+	synopsis := strings.Join(path, " ") + " [flags]"
+	if c.args != "" {
+		synopsis += " " + c.args
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n", synopsis)
+	if c.help != "" {
+		fmt.Fprintf(w, "%s\n", strings.TrimSpace(c.help))
+	} else {
+		fmt.Fprintf(w, "%s.\n", c.summary)
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	f.VisitAll(func(fl *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(fl)
+		left := "  --" + fl.Name
+		if len(fl.Name) == 1 {
+			left = "  -" + fl.Name
+		}
+		if arg != "" {
+			left += " " + arg
+		}
+		if fl.DefValue != "" && fl.DefValue != "false" && fl.DefValue != "0" && fl.DefValue != "0s" {
+			usage += " (default " + fl.DefValue + ")"
+		}
+		if ev, ok := f.env[fl.Name]; ok {
+			usage += " [env " + ev + "]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", left, usage)
+	})
+	fmt.Fprintf(tw, "  --help\tshow this help\n")
+	tw.Flush()
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cli"
+)
+
+func policyCommand() *command {
+	return &command{
+		name:    "policy",
+		summary: "Validate, apply and show the tenant's policy",
+		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand()},
+	}
+}
+
+// policyFile reads a policy document; "-" is stdin, whose format must
+// then be given.
+func policyFile(e *env, path, format string) (body []byte, _ string, err error) {
+	if format == "" {
+		if path == "-" {
+			return nil, "", usagef("reading the policy from stdin needs --format json or yaml")
+		}
+		if format, err = cli.PolicyFormat(path); err != nil {
+			return nil, "", usagef("%v (or give --format)", err)
+		}
+	}
+	switch format {
+	case "json", "yaml", "yml":
+	default:
+		return nil, "", usagef("--format: want json or yaml")
+	}
+	if path == "-" {
+		body, err = io.ReadAll(io.LimitReader(e.stdin, agenttrust.MaxPolicySize+1))
+	} else {
+		body, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read policy: %w", err)
+	}
+	if len(body) > agenttrust.MaxPolicySize {
+		return nil, "", fmt.Errorf("policy larger than %d bytes", agenttrust.MaxPolicySize)
+	}
+	return body, format, nil
+}
+
+// reportPolicyProblems prints every problem of an invalid policy, one per
+// line, and returns a failure.
+func reportPolicyProblems(e *env, path string, err error) error {
+	if !errors.Is(err, agenttrust.ErrInvalidPolicy) {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "agenttrust: policy %s is invalid:\n", path)
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		for _, p := range joined.Unwrap() {
+			fmt.Fprintf(e.stderr, "  %s\n", describe(p))
+		}
+	} else {
+		fmt.Fprintf(e.stderr, "  %s\n", describe(err))
+	}
+	return &exitError{code: exitFailure}
+}
+
+func policyValidateCommand() *command {
+	return &command{
+		name:    "validate",
+		args:    "FILE|-",
+		summary: "Check a policy document, on the server or --offline",
+		help: `Check a policy document (JSON or YAML, told by the file name or --format):
+on the server, which answers whether it would accept it, or with --offline
+locally, with no server. Every problem is printed; the exit code is 1 when
+there is one.`,
+		setup: func(e *env, f *flags) runFunc {
+			c := connFlags(f)
+			o := outFlags(e, f)
+			var format string
+			var offline bool
+			f.StringVar(&format, "format", "", "the document's `FORMAT`, json or yaml (default: by the file name)")
+			f.BoolVar(&offline, "offline", false, "validate locally, without asking the server")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "a policy file (or - for stdin)"); err != nil {
+					return err
+				}
+				body, format, err := policyFile(e, args[0], format)
+				if err != nil {
+					return err
+				}
+				if offline {
+					_, err = agenttrust.ParsePolicy(body, format)
+				} else {
+					rc, cerr := c.client(e)
+					if cerr != nil {
+						return cerr
+					}
+					defer rc.Close()
+					err = rc.ValidatePolicy(ctx, body, format)
+				}
+				if err != nil {
+					if o.json && errors.Is(err, agenttrust.ErrInvalidPolicy) {
+						o.printJSON(map[string]any{"valid": false, "error": err.Error()})
+					}
+					return reportPolicyProblems(e, args[0], err)
+				}
+				if o.json {
+					return o.printJSON(map[string]any{"valid": true})
+				}
+				_, err = fmt.Fprintf(o.w, "policy %s is valid\n", args[0])
+				return err
+			}
+		},
+	}
+}
+
+func policyApplyCommand() *command {
+	return &command{
+		name:    "apply",
+		args:    "FILE|-",
+		summary: "Store a policy document as the tenant's policy and make it live (admin)",
+		help: `Store a policy document as the tenant's policy and make it live. The change
+is a compare-and-set on the stored version: by default the version read just
+before, or --expect-version (0 when none is stored yet); a concurrent change
+makes it fail rather than be overwritten. An invalid document changes
+nothing.`,
+		setup: func(e *env, f *flags) runFunc {
+			c := connFlags(f)
+			o := outFlags(e, f)
+			var format string
+			var expect int64
+			f.StringVar(&format, "format", "", "the document's `FORMAT`, json or yaml (default: by the file name)")
+			f.Int64Var(&expect, "expect-version", -1, "the stored `VERSION` to replace (0: none); default the current one")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "a policy file (or - for stdin)"); err != nil {
+					return err
+				}
+				body, format, err := policyFile(e, args[0], format)
+				if err != nil {
+					return err
+				}
+				if expect < -1 {
+					return usagef("--expect-version must not be negative")
+				}
+				rc, err := c.client(e)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				if expect == -1 {
+					doc, err := rc.Policy(ctx)
+					switch {
+					case errors.Is(err, agenttrust.ErrNotFound):
+						expect = 0
+					case err != nil:
+						return err
+					default:
+						expect = doc.Version
+					}
+				}
+				v, err := rc.ApplyPolicy(ctx, body, format, expect)
+				if err != nil {
+					return reportPolicyProblems(e, args[0], err)
+				}
+				return o.done(fmt.Sprintf("applied policy %s as version %d", args[0], v), map[string]any{"version": v})
+			}
+		},
+	}
+}
+
+func policyShowCommand() *command {
+	return &command{
+		name:    "show",
+		summary: "Print the tenant's stored policy document (admin, approver)",
+		help: `Print the tenant's stored policy document as stored, so that
+"agenttrust policy show > policy.yaml" saves it; the version goes to stderr.
+--json prints the version, format, body and time of the change.`,
+		setup: func(e *env, f *flags) runFunc {
+			c := connFlags(f)
+			o := outFlags(e, f)
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				rc, err := c.client(e)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				doc, err := rc.Policy(ctx)
+				if errors.Is(err, agenttrust.ErrNotFound) {
+					return errors.New("no policy is stored: every action is denied")
+				}
+				if err != nil {
+					return err
+				}
+				if o.json {
+					return o.printJSON(struct {
+						Version   int64     `json:"version"`
+						Format    string    `json:"format"`
+						Body      string    `json:"body"`
+						UpdatedAt time.Time `json:"updated_at"`
+					}{doc.Version, doc.Format, string(doc.Body), doc.UpdatedAt.UTC()})
+				}
+				fmt.Fprintf(e.stderr, "# policy version %d (%s), updated %s\n", doc.Version, doc.Format, fmtTime(doc.UpdatedAt))
+				_, err = o.w.Write(doc.Body)
+				return err
+			}
+		},
+	}
+}

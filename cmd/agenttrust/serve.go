@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+
+	"github.com/agenttrust/agenttrust/internal/cli"
+)
+
+func serveCommand() *command {
+	return &command{
+		name:    "serve",
+		summary: "Run the server",
+		help: `Run the agenttrust server: the HTTP JSON API (api/openapi.yaml) over an
+embedded SQLite file (--data, the default) or over PostgreSQL shared by many
+nodes (--postgres).
+
+On the first start the database is created, a master secret and a JWT
+signing key are generated into a 0600 secrets file (beside the SQLite file,
+or --secrets), the --policy file, if any, becomes the system tenant's
+policy, and an admin key is created in the system tenant and printed once
+to stderr. Later starts load the secrets file; a file its group or others
+may read is refused.
+
+SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
+flight finish (up to --shutdown-timeout), queued audit records are written,
+the store is closed.`,
+		setup: func(e *env, f *flags) runFunc {
+			var cfg cli.ServeConfig
+			var proxies prefixList
+			var logLevel string
+			f.StringVar(&cfg.Listen, "listen", cli.DefaultListen, "TCP `ADDRESS` to listen on")
+			f.StringVar(&cfg.SQLite, "data", cli.DefaultSQLite, "SQLite database `FILE`, created on first start")
+			f.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL `URL`, for many nodes sharing one database (instead of --data)")
+			f.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL `SCHEMA` (default agenttrust)")
+			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres)")
+			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
+			f.StringVar(&cfg.SystemTenant, "system-tenant", cli.DefaultSystemTenant, "the operator's `TENANT`, which holds the first admin key")
+			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
+			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL) or by polling, instead of reading them on every check")
+			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
+			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet")
+			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
+			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+			f.envVar("listen", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
+				"trusted-proxy", "notify", "max-staleness", "policy", "shutdown-timeout", "log-level")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				var lvl slog.Level
+				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+					return usagef("--log-level: want debug, info, warn or error")
+				}
+				if cfg.Postgres != "" {
+					if f.isSet("data") {
+						return usagef("give --data or --postgres, not both")
+					}
+					cfg.SQLite = ""
+					if cfg.Secrets == "" {
+						return usagef("--postgres needs --secrets: the secrets file every node loads")
+					}
+				}
+				if cfg.MaxStaleness != 0 && !cfg.Notify {
+					return usagef("--max-staleness needs --notify")
+				}
+				cfg.TrustedProxies = proxies
+				cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+				cfg.Notice = e.stderr
+				return cli.Serve(ctx, cfg)
+			}
+		},
+	}
+}
+
+// prefixList is a repeatable flag of CIDR prefixes (or single addresses),
+// each value a comma-separated list.
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string {
+	s := make([]string, len(*l))
+	for i, p := range *l {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *prefixList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("%q is not a CIDR prefix or an address", part)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		*l = append(*l, p)
+	}
+	return nil
+}

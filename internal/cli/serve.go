@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/storeapi"
+	"github.com/agenttrust/agenttrust/server"
+	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/postgres"
+	"github.com/agenttrust/agenttrust/store/sqlite"
+)
+
+// Defaults of ServeConfig.
+const (
+	DefaultListen          = "127.0.0.1:8480"
+	DefaultSQLite          = "agenttrust.db"
+	DefaultSystemTenant    = "system"
+	DefaultShutdownTimeout = 15 * time.Second
+	// BootstrapAgent is the agent id of the first admin key.
+	BootstrapAgent = "admin"
+)
+
+// ServeConfig is what Serve needs. The zero value is not usable: Listen,
+// exactly one of SQLite and Postgres, and Notice are required.
+type ServeConfig struct {
+	// Listen is the TCP address to serve on, such as "127.0.0.1:8480"
+	// (":0" picks a free port; the log says which).
+	Listen string
+	// SQLite is the path of the database file, created on first start.
+	SQLite string
+	// Postgres is the URL of a PostgreSQL database several nodes share;
+	// PostgresSchema the schema within it (default postgres.DefaultSchema).
+	Postgres       string
+	PostgresSchema string
+	// Secrets is the path of the secrets file. Default with SQLite: the
+	// database path with ".secrets" appended. Required with Postgres,
+	// where every node must load the same file.
+	Secrets string
+	// Node names this process in the audit chains (default: host name).
+	Node string
+	// SystemTenant is the operator's tenant (default DefaultSystemTenant);
+	// the first admin key is made in it.
+	SystemTenant string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed.
+	TrustedProxies []netip.Prefix
+	// Notify switches revocation checks to notify mode, in which a view of
+	// revocations no older than MaxStaleness is kept in memory.
+	Notify       bool
+	MaxStaleness time.Duration
+	// PolicyFile seeds the system tenant's policy when none is stored.
+	PolicyFile string
+	// ShutdownTimeout bounds how long requests in flight may take to
+	// finish once ctx ends (default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+	// Notice receives the first admin key, once, when it is created.
+	Notice io.Writer
+}
+
+func (cfg *ServeConfig) validate() error {
+	switch {
+	case cfg.Listen == "":
+		return errors.New("agenttrust: serve: no listen address")
+	case cfg.SQLite != "" && cfg.Postgres != "":
+		return errors.New("agenttrust: serve: give a SQLite file or a PostgreSQL URL, not both")
+	case cfg.SQLite == "" && cfg.Postgres == "":
+		return errors.New("agenttrust: serve: no store: give a SQLite file or a PostgreSQL URL")
+	case cfg.Postgres != "" && cfg.Secrets == "":
+		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
+	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0:
+		return errors.New("agenttrust: serve: durations must not be negative")
+	case cfg.MaxStaleness != 0 && !cfg.Notify:
+		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
+	case cfg.Notice == nil:
+		return errors.New("agenttrust: serve: nowhere to print the first admin key")
+	}
+	if cfg.SystemTenant == "" {
+		cfg.SystemTenant = DefaultSystemTenant
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Secrets == "" {
+		cfg.Secrets = cfg.SQLite + ".secrets"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Serve runs the server until ctx ends, then shuts it down gracefully:
+// no new connections, requests in flight finish (up to ShutdownTimeout),
+// every tenant's audit queue is written out, the store is closed. It
+// returns nil after a clean shutdown.
+//
+// On the first start (the system tenant has no key) it generates the
+// secrets file, stores the policy of PolicyFile if any, and creates an
+// admin key for agent BootstrapAgent in the system tenant, whose secret it
+// writes to Notice: it is never shown again.
+func Serve(ctx context.Context, cfg ServeConfig) (err error) {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	var seed *policySeed
+	if cfg.PolicyFile != "" {
+		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
+			return err
+		}
+	}
+	st, what, err := openStore(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("agenttrust: close store: %w", cerr))
+		}
+		if err == nil {
+			log.Info("agenttrust: stopped")
+		}
+	}()
+	keys, err := st.Keys(ctx, cfg.SystemTenant)
+	if err != nil {
+		return fmt.Errorf("agenttrust: read keys of tenant %q: %w", cfg.SystemTenant, err)
+	}
+	first := len(keys) == 0
+	sec, err := secretsFor(&cfg, first, log)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(&cfg, st, sec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := srv.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("agenttrust: flush audit: %w", cerr))
+		}
+	}()
+	if err := bootstrap(ctx, &cfg, st, srv, seed, first); err != nil {
+		return err
+	}
+	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify)
+	return serveHTTP(ctx, &cfg, srv)
+}
+
+// openStore opens the configured store; what describes it for the log,
+// without the PostgreSQL URL, which may hold a password.
+func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what string, err error) {
+	if cfg.Postgres != "" {
+		var opts []postgres.Option
+		if cfg.PostgresSchema != "" {
+			opts = append(opts, postgres.WithSchema(cfg.PostgresSchema))
+		}
+		s, err := postgres.Open(ctx, cfg.Postgres, opts...)
+		if err != nil {
+			return nil, "", fmt.Errorf("agenttrust: open PostgreSQL: %w", err)
+		}
+		return s, "postgres", nil
+	}
+	if dir := filepath.Dir(cfg.SQLite); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, "", fmt.Errorf("agenttrust: database directory: %w", err)
+		}
+	}
+	s, err := sqlite.Open(ctx, cfg.SQLite)
+	if err != nil {
+		return nil, "", fmt.Errorf("agenttrust: open %s: %w", cfg.SQLite, err)
+	}
+	return s, "sqlite:" + cfg.SQLite, nil
+}
+
+// secretsFor loads the secrets file, or on the first start creates it. A
+// store that already has keys but no secrets file is refused: new secrets
+// would silently invalidate every token issued, and another node would
+// not verify this one's.
+func secretsFor(cfg *ServeConfig, first bool, log *slog.Logger) (Secrets, error) {
+	exists, err := secretsExist(cfg.Secrets)
+	if err != nil {
+		return Secrets{}, err
+	}
+	if exists {
+		return LoadSecrets(cfg.Secrets)
+	}
+	if !first {
+		return Secrets{}, fmt.Errorf("agenttrust: the store is already initialised but the secrets file %s is missing: restore it (or copy it from the node that created it); new secrets would invalidate every token issued", cfg.Secrets)
+	}
+	sec, err := GenerateSecrets(nil)
+	if err != nil {
+		return Secrets{}, err
+	}
+	if err := WriteSecrets(cfg.Secrets, sec); err != nil {
+		return Secrets{}, err
+	}
+	log.Info("agenttrust: generated secrets", "file", cfg.Secrets)
+	return sec, nil
+}
+
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets) (*server.Server, error) {
+	clientOpts := []agenttrust.Option{
+		agenttrust.WithMasterKeys(sec.MasterKeys...),
+		agenttrust.WithSigningKeys(sec.SigningKeys...),
+	}
+	if cfg.Notify {
+		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
+	}
+	engine, err := storeapi.NewStoredPolicies(st)
+	if err != nil {
+		return nil, err
+	}
+	opts := []server.Option{
+		server.WithSystemTenant(cfg.SystemTenant),
+		server.WithClientOptions(clientOpts...),
+		server.WithLogger(cfg.Logger),
+		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
+	}
+	if cfg.Node != "" {
+		opts = append(opts, server.WithNodeName(cfg.Node))
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		opts = append(opts, server.WithTrustedProxies(cfg.TrustedProxies...))
+	}
+	return server.New(st, opts...)
+}
+
+// policySeed is a policy document read and validated before the store is
+// opened, so a bad file stops the start before anything changes.
+type policySeed struct {
+	path, format string
+	body         []byte
+}
+
+func readPolicy(path string) (*policySeed, error) {
+	format, err := PolicyFormat(path)
+	if err != nil {
+		return nil, err
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: policy file: %w", err)
+	}
+	if _, err := agenttrust.ParsePolicy(body, format); err != nil {
+		return nil, fmt.Errorf("agenttrust: policy file %s: %w", path, err)
+	}
+	return &policySeed{path: path, format: format, body: body}, nil
+}
+
+// PolicyFormat tells a policy document's format by its file name:
+// "json" for .json, "yaml" for .yaml and .yml.
+func PolicyFormat(path string) (string, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return "json", nil
+	case ".yaml", ".yml":
+		return "yaml", nil
+	}
+	return "", fmt.Errorf("agenttrust: cannot tell the format of policy file %q: name it .json, .yaml or .yml", path)
+}
+
+// bootstrap seeds the system tenant: its policy when none is stored, and
+// on the first start its first admin key, printed once to cfg.Notice.
+func bootstrap(ctx context.Context, cfg *ServeConfig, st store.Store, srv *server.Server, seed *policySeed, first bool) error {
+	log := cfg.Logger
+	sys, err := srv.Client(ctx, cfg.SystemTenant)
+	if err != nil {
+		return fmt.Errorf("agenttrust: open tenant %q: %w", cfg.SystemTenant, err)
+	}
+	if seed != nil {
+		doc, err := st.Policy(ctx, cfg.SystemTenant)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			v, err := sys.SavePolicy(ctx, seed.body, seed.format, 0)
+			if err != nil {
+				return fmt.Errorf("agenttrust: seed policy: %w", err)
+			}
+			log.Info("agenttrust: seeded policy", "file", seed.path, "tenant", cfg.SystemTenant, "version", v)
+		case err != nil:
+			return fmt.Errorf("agenttrust: read policy: %w", err)
+		default:
+			log.Info("agenttrust: a policy is already stored; policy file ignored (use 'agenttrust policy apply' to change it)",
+				"file", seed.path, "version", doc.Version)
+		}
+	}
+	if !first {
+		return nil
+	}
+	secret, key, err := sys.CreateKey(ctx, agenttrust.KeySpec{
+		AgentID: BootstrapAgent, Name: "bootstrap admin", Roles: []string{agenttrust.RoleAdmin},
+	})
+	if err != nil {
+		return fmt.Errorf("agenttrust: create the first admin key: %w", err)
+	}
+	_, err = fmt.Fprintf(cfg.Notice, `
+================================================================================
+agenttrust: first start. Created admin key %s (agent %q, tenant %q).
+Its secret is shown this once and is not stored anywhere: save it now.
+
+    %s
+
+Use it with: export AGENTTRUST_KEY=<the secret above>
+================================================================================
+
+`, key.ID, key.AgentID, cfg.SystemTenant, secret)
+	return err
+}
+
+// serveHTTP serves srv until ctx ends, then drains requests in flight.
+func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server) error {
+	log := cfg.Logger
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("agenttrust: listen: %w", err)
+	}
+	// Long polls and audit streams end when shutdown begins, so that they
+	// do not hold it up to its deadline; other requests run to the end.
+	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLong()
+	hs := &http.Server{
+		Handler: endOnShutdown(srv, longCtx),
+		// No ReadTimeout or WriteTimeout: they would cut the long polls
+		// of approvals and the audit stream. The server bounds bodies.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	hs.RegisterOnShutdown(endLong)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	addr := ln.Addr()
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil && !ap.Addr().IsLoopback() {
+		log.Warn("agenttrust: serving plain HTTP beyond loopback: put a TLS-terminating proxy in front (and name it with --trusted-proxy)")
+	}
+	log.Info("agenttrust: listening", "url", "http://"+addr.String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("agenttrust: serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("agenttrust: shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("agenttrust: requests still running at the shutdown deadline were cut", "err", err)
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("agenttrust: serve: %w", err)
+	}
+	log.Info("agenttrust: stopped accepting requests; flushing audit")
+	return nil
+}
+
+// endOnShutdown gives long-lived requests (the audit stream, a long poll
+// of an approval) a context that ends with long, and passes every request
+// to h.
+func endOnShutdown(h http.Handler, long context.Context) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.URL.Path == "/v1/audit/stream" ||
+			strings.HasPrefix(r.URL.Path, "/v1/approvals/") && r.URL.Query().Has("wait")) {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			stop := context.AfterFunc(long, cancel)
+			defer stop()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
