@@ -215,6 +215,29 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 
+	// The rule engine alone on the same request, building its input per
+	// call: the policy phase of a check, without credential, revocation,
+	// decision id or audit. For comparing engines with engines.
+	b.Run("engine", func(b *testing.B) {
+		p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := agenttrust.NewRuleEngine(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		amount := 42
+		b.ReportAllocs()
+		for b.Loop() {
+			in := agenttrust.PolicyInput{AgentID: "a1", Tool: "transfer", Resource: "acct-1",
+				Attributes: map[string]any{"amount": amount}, Time: time.Now()}
+			if res, _ := e.Evaluate(ctx, &in); res.Effect != agenttrust.Allow {
+				b.Fatal(res)
+			}
+		}
+	})
+
 	// The peer: cedar-go on the same ten policies and entities, building
 	// the request per call as Check builds its own.
 	b.Run("cedar", func(b *testing.B) {
