@@ -475,8 +475,12 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	}
 	buf := c.bufs.Get().(*[]byte)
 	defer c.bufs.Put(buf)
-	raw, err := b64.AppendDecode((*buf)[:0], []byte(cred[len(TokenPrefix):]))
-	*buf = raw
+	// The encoded text goes into the scratch buffer first (the decoder
+	// wants bytes; converting the string would allocate), the decoded
+	// token after it.
+	enc := append((*buf)[:0], cred[len(TokenPrefix):]...)
+	raw, err := b64.AppendDecode(enc[len(enc):], enc)
+	*buf = enc[:0]
 	if err != nil {
 		return nil, ErrMalformedCredential
 	}
@@ -519,7 +523,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 		return nil, ErrBadSignature
 	}
 	v := &verifiedToken{id: tokID, keyID: keyID, conds: make([]cond.Cond, 0, m.NumCaveats()), raw: append([]byte(nil), raw...)}
-	canon := (*buf)[len(raw):] // scratch after the decoded token
+	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		text := string(m.Caveat(i))
 		cv, err := cond.Parse(text)
