@@ -7,8 +7,10 @@ import "context"
 type callerKey struct{}
 
 type caller struct {
-	id   Identity
-	cred secret
+	id          Identity
+	cred        secret
+	decision    Decision
+	hasDecision bool
 }
 
 // Identity is who is acting, as carried in a context.
@@ -58,6 +60,28 @@ func WithCaller(ctx context.Context, id Identity, credential string) context.Con
 		c.cred = secret(credential)
 	}
 	return context.WithValue(ctx, callerKey{}, &c)
+}
+
+// WithDecision is WithCaller that also carries the Decision that let the
+// call through, all in one context value: middleware sets it per request
+// and handlers read it back with DecisionFrom.
+func WithDecision(ctx context.Context, id Identity, credential string, d Decision) context.Context {
+	c := callerFrom(ctx)
+	c.id = id
+	if credential != "" {
+		c.cred = secret(credential)
+	}
+	c.decision, c.hasDecision = d, true
+	return context.WithValue(ctx, callerKey{}, &c)
+}
+
+// DecisionFrom returns the Decision carried by ctx (see WithDecision).
+func DecisionFrom(ctx context.Context) (Decision, bool) {
+	c, ok := ctx.Value(callerKey{}).(*caller)
+	if !ok || !c.hasDecision {
+		return Decision{}, false
+	}
+	return c.decision, true
 }
 
 // IdentityFrom returns the identity carried by ctx.

@@ -112,16 +112,10 @@ type ErrorDetail struct {
 	DecisionID string `json:"decision_id,omitempty"`
 }
 
-type decisionKey struct{}
-
 // DecisionFrom returns the Decision that let the request through, in a
 // handler behind HTTP.
 func DecisionFrom(ctx context.Context) (agenttrust.Decision, bool) {
-	d, ok := ctx.Value(decisionKey{}).(*agenttrust.Decision)
-	if !ok {
-		return agenttrust.Decision{}, false
-	}
-	return *d, true
+	return agenttrust.DecisionFrom(ctx)
 }
 
 // HTTP returns middleware that checks every request with checker before
@@ -240,22 +234,8 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !hadID || agent != id.AgentID {
 		id.AgentID, id.SessionID = agent, req.SessionID
 	}
-	ctx = agenttrust.WithCaller(ctx, id, cred)
-	g.next.ServeHTTP(w, r.WithContext(&decisionCtx{Context: ctx, d: d}))
-}
-
-// decisionCtx carries the Decision: one allocation where
-// context.WithValue would take two.
-type decisionCtx struct {
-	context.Context
-	d agenttrust.Decision
-}
-
-func (c *decisionCtx) Value(key any) any {
-	if key == (decisionKey{}) {
-		return &c.d
-	}
-	return c.Context.Value(key)
+	// Identity, credential and Decision travel in one context value.
+	g.next.ServeHTTP(w, r.WithContext(agenttrust.WithDecision(ctx, id, cred, d)))
 }
 
 // refuseErr answers a check that failed. The message names the kind of
