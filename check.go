@@ -58,17 +58,18 @@ func (s *checkState) reset() {
 // The phases, in order: request validation, credential (when present),
 // revocation and suspension, rate limits, policy, approval, runaway
 // breaker, audit.
-func (c *Client) Check(ctx context.Context, req Request) (Decision, error) {
+func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error) {
 	now := c.clock.Now()
 	st := c.pool.Get().(*checkState)
-	d, err := c.check(ctx, &req, now, st)
+	err = c.check(ctx, &req, now, st, &d)
 	st.reset()
 	c.pool.Put(st)
 	return d, err
 }
 
-func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState) (Decision, error) {
-	d := Decision{ID: c.ids.next(now)}
+// check fills *d, the caller's result, in place.
+func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
+	d.ID = c.ids.next(now)
 	// Encode the attributes once, for validation, the audit record and
 	// nothing else: the only pass over the caller's map.
 	if len(req.Attributes) <= MaxAttributes {
@@ -83,7 +84,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	case !c.audit.healthy(now):
 		d.Reason, err = reasonAuditDown, fmt.Errorf("%w: audit writes failing for more than %s", ErrAuditUnavailable, c.audit.stuckAfter)
 	default:
-		err = c.decide(ctx, req, now, st, &d)
+		err = c.decide(ctx, req, now, st, d)
 	}
 	if err != nil {
 		d.Effect, d.ApprovalID = Deny, ""
@@ -91,11 +92,11 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	if d.AgentID == "" {
 		d.AgentID = req.AgentID
 	}
-	if aerr := c.record(req, &d, now, st); aerr != nil && err == nil {
-		d = Decision{ID: d.ID, Reason: reasonAuditDown}
+	if aerr := c.record(req, d, now, st); aerr != nil && err == nil {
+		*d = Decision{ID: d.ID, Reason: reasonAuditDown}
 		err = aerr
 	}
-	return d, err
+	return err
 }
 
 // decide runs phases 1-5 and the breaker, filling d. On error d's effect
