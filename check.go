@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -46,7 +47,6 @@ func (s *checkState) reset() {
 	s.ids = s.ids[:0]
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
-	s.in = PolicyInput{}
 	s.cred = credential{}
 }
 
@@ -132,19 +132,26 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		}
 	}
 
-	// Phase 4: policy.
-	in := &st.in
-	*in = PolicyInput{
-		Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
-		SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
-		Attributes: req.Attributes, Time: now, attrList: st.kvs,
-	}
+	// Phase 4: policy. The built-in engine is called directly on the
+	// condition environment; other engines get a PolicyInput.
 	var res PolicyResult
 	var err error
 	if ps.compiled != nil {
-		res = ps.compiled.evaluate(in) // the built-in engine, called directly
+		env := cond.Env{
+			Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
+			OnBehalfOf: req.OnBehalfOf, Tenant: c.tenant, Attributes: req.Attributes, List: st.kvs,
+			IP: req.RemoteAddr, Now: now,
+		}
+		res = ps.compiled.evaluateEnv(&env)
 	} else {
+		in := &st.in
+		*in = PolicyInput{
+			Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
+			SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
+			Attributes: req.Attributes, Time: now,
+		}
 		res, err = ps.engine.Evaluate(ctx, in)
+		*in = PolicyInput{} // the engine must not keep it; neither do we
 	}
 	if err != nil {
 		d.Reason = reasonPolicyError

@@ -52,10 +52,6 @@ type PolicyInput struct {
 	Attributes map[string]any
 	HopIDs     []string
 	Time       time.Time
-
-	// attrList is Attributes as captured by Check, searched instead of
-	// the map by the built-in engine.
-	attrList []cond.Attr
 }
 
 // PolicyResult is a policy's answer.
@@ -402,12 +398,17 @@ func parseRate(s string) (rate.Limit, error) {
 func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
 	env := cond.Env{
 		Agent: in.AgentID, Tool: in.Tool, Resource: in.Resource, Session: in.SessionID,
-		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes, List: in.attrList,
+		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes,
 		IP: in.RemoteAddr, Now: in.Time, Hops: in.HopIDs,
 	}
+	return c.evaluateEnv(&env)
+}
+
+// evaluateEnv decides on a prepared condition environment.
+func (c *compiled) evaluateEnv(env *cond.Env) PolicyResult {
 	var best *compiledRule
 	var buckets [maxBuckets][]entry[*compiledRule]
-	n := c.rules.candidates(in.AgentID, in.Tool, &buckets)
+	n := c.rules.candidates(env.Agent, env.Tool, &buckets)
 	for _, es := range buckets[:n] {
 	bucket:
 		for i := range es {
@@ -416,13 +417,13 @@ func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
 			if best != nil && (r.rank < best.rank || r.rank == best.rank && r.order > best.order) {
 				break // the rest of this bucket ranks lower
 			}
-			if e.checkAgent && !matchAny(r.agents, in.AgentID) ||
-				e.checkTool && !matchAny(r.tools, in.Tool) ||
-				r.resources != nil && !matchAny(r.resources, in.Resource) {
+			if e.checkAgent && !matchAny(r.agents, env.Agent) ||
+				e.checkTool && !matchAny(r.tools, env.Tool) ||
+				r.resources != nil && !matchAny(r.resources, env.Resource) {
 				continue
 			}
 			for j := range r.when {
-				if !r.when[j].Eval(&env) {
+				if !r.when[j].Eval(env) {
 					continue bucket
 				}
 			}
