@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -25,7 +26,7 @@ type KeyInfo struct {
 
 // Whoami returns who the client's credential proves it to be.
 func (c *Client) Whoami(ctx context.Context) (agenttrust.Principal, error) {
-	var out principalView
+	var out wire.PrincipalView
 	if err := c.do(ctx, &call{op: "Whoami", method: http.MethodGet, path: "/v1/whoami", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return agenttrust.Principal{}, err
 	}
@@ -40,30 +41,30 @@ func (c *Client) Whoami(ctx context.Context) (agenttrust.Principal, error) {
 // It is never retried: a lost answer leaves a key whose secret nobody
 // has, to be revoked.
 func (c *Client) CreateKey(ctx context.Context, spec agenttrust.KeySpec) (string, agenttrust.Key, error) {
-	req := &createKeyRequest{AgentID: spec.AgentID, Name: spec.Name, Roles: spec.Roles, AllowedIPs: spec.AllowedIPs, Caveats: spec.Caveats}
+	req := &wire.CreateKeyRequest{AgentID: spec.AgentID, Name: spec.Name, Roles: spec.Roles, AllowedIPs: spec.AllowedIPs, Caveats: spec.Caveats}
 	if !spec.ExpiresAt.IsZero() {
 		t := spec.ExpiresAt.UTC()
 		req.ExpiresAt = &t
 	}
-	var out createKeyResponse
+	var out wire.CreateKeyResponse
 	if err := c.do(ctx, &call{op: "CreateKey", method: http.MethodPost, path: "/v1/keys", body: req, status: http.StatusCreated, out: &out}); err != nil {
 		return "", agenttrust.Key{}, err
 	}
 	if out.Secret == "" {
 		return "", agenttrust.Key{}, malformed("CreateKey", "no secret")
 	}
-	return out.Secret, out.Key.model().Key, nil
+	return out.Secret, keyInfo(&out.Key).Key, nil
 }
 
 // ListKeys lists the tenant's keys, never their secrets (GET /v1/keys).
 func (c *Client) ListKeys(ctx context.Context) ([]KeyInfo, error) {
-	var out keyList
+	var out wire.KeyList
 	if err := c.do(ctx, &call{op: "ListKeys", method: http.MethodGet, path: "/v1/keys", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return nil, err
 	}
 	ks := make([]KeyInfo, len(out.Keys))
 	for i := range out.Keys {
-		ks[i] = out.Keys[i].model()
+		ks[i] = keyInfo(&out.Keys[i])
 	}
 	return ks, nil
 }
@@ -78,21 +79,21 @@ func (c *Client) RevokeKey(ctx context.Context, id string) error {
 // narrowed by caveats. apiKey is the key to exchange and is sent as the
 // request's credential; empty means the client's own.
 func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string) (string, error) {
-	return c.exchange(ctx, "Exchange", apiKey, &exchangeRequest{Caveats: caveats})
+	return c.exchange(ctx, "Exchange", apiKey, &wire.ExchangeRequest{Caveats: caveats})
 }
 
 // ExchangeJWT is Exchange in JWT form, for audience.
 func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, caveats ...string) (string, error) {
-	return c.exchange(ctx, "ExchangeJWT", apiKey, &exchangeRequest{Format: "jwt", Audience: audience, Caveats: caveats})
+	return c.exchange(ctx, "ExchangeJWT", apiKey, &wire.ExchangeRequest{Format: "jwt", Audience: audience, Caveats: caveats})
 }
 
-func (c *Client) exchange(ctx context.Context, op, apiKey string, req *exchangeRequest) (string, error) {
+func (c *Client) exchange(ctx context.Context, op, apiKey string, req *wire.ExchangeRequest) (string, error) {
 	if apiKey != "" {
 		if err := validCredential(apiKey); err != nil {
 			return "", &Error{Op: op, Message: "bad API key", err: []error{agenttrust.ErrMalformedCredential}}
 		}
 	}
-	var out tokenResponse
+	var out wire.TokenResponse
 	if err := c.do(ctx, &call{op: op, method: http.MethodPost, path: "/v1/tokens", body: req, bearer: apiKey, status: http.StatusCreated, out: &out}); err != nil {
 		return "", err
 	}
@@ -111,11 +112,11 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if token == "" {
 		return "", agenttrust.Hop{}, &Error{Op: "Delegate", Message: "empty token", err: []error{agenttrust.ErrInvalidRequest}}
 	}
-	req := &delegateRequest{Token: token, Caveats: caveats}
+	req := &wire.DelegateRequest{Token: token, Caveats: caveats}
 	if ttl > 0 {
 		req.TTLSeconds = int64((ttl + time.Second - 1) / time.Second)
 	}
-	var out delegateResponse
+	var out wire.DelegateResponse
 	if err := c.do(ctx, &call{op: "Delegate", method: http.MethodPost, path: "/v1/tokens/delegate", body: req, status: http.StatusCreated, out: &out}); err != nil {
 		return "", agenttrust.Hop{}, err
 	}
@@ -133,8 +134,8 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 // itself (POST /v1/tokens/inspect). Like agenttrust.InspectTokenUnverified
 // it does not verify the token: use Check for that.
 func (c *Client) InspectToken(ctx context.Context, token string) (agenttrust.TokenInfo, error) {
-	var out tokenInfo
-	if err := c.do(ctx, &call{op: "InspectToken", method: http.MethodPost, path: "/v1/tokens/inspect", body: &inspectRequest{Token: token}, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+	var out wire.TokenInfo
+	if err := c.do(ctx, &call{op: "InspectToken", method: http.MethodPost, path: "/v1/tokens/inspect", body: &wire.InspectRequest{Token: token}, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return agenttrust.TokenInfo{}, err
 	}
 	return agenttrust.TokenInfo{
@@ -147,13 +148,13 @@ func (c *Client) InspectToken(ctx context.Context, token string) (agenttrust.Tok
 // API key, token or delegation hop (POST /v1/revocations). It is in force
 // for every check that starts after it returns. Idempotent and retried.
 func (c *Client) Revoke(ctx context.Context, id string) error {
-	return c.do(ctx, &call{op: "Revoke", method: http.MethodPost, path: "/v1/revocations", body: &revokeRequest{ID: id}, idempotent: true, status: http.StatusNoContent})
+	return c.do(ctx, &call{op: "Revoke", method: http.MethodPost, path: "/v1/revocations", body: &wire.RevokeRequest{ID: id}, idempotent: true, status: http.StatusNoContent})
 }
 
 // Blocks lists the tenant's revocations and suspensions (GET
 // /v1/revocations); Tenant is left empty.
 func (c *Client) Blocks(ctx context.Context) ([]store.Block, error) {
-	var out blockList
+	var out wire.BlockList
 	if err := c.do(ctx, &call{op: "Blocks", method: http.MethodGet, path: "/v1/revocations", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return nil, err
 	}
@@ -172,7 +173,7 @@ func (c *Client) Blocks(ctx context.Context) ([]store.Block, error) {
 // from when it returns until Resume (POST /v1/agents/{id}/suspend).
 // Idempotent and retried.
 func (c *Client) Suspend(ctx context.Context, id, reason string) error {
-	return c.do(ctx, &call{op: "Suspend", method: http.MethodPost, path: "/v1/agents/" + pathEscape(id) + "/suspend", body: &suspendRequest{Reason: reason}, idempotent: true, status: http.StatusNoContent})
+	return c.do(ctx, &call{op: "Suspend", method: http.MethodPost, path: "/v1/agents/" + pathEscape(id) + "/suspend", body: &wire.SuspendRequest{Reason: reason}, idempotent: true, status: http.StatusNoContent})
 }
 
 // Resume lifts a suspension (POST /v1/agents/{id}/resume); it returns
@@ -197,7 +198,7 @@ func (c *Client) Approvals(ctx context.Context, f agenttrust.ApprovalFilter) ([]
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	var out approvalList
+	var out wire.ApprovalList
 	if err := c.do(ctx, &call{op: "Approvals", method: http.MethodGet, path: "/v1/approvals", query: q, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return nil, err
 	}
@@ -228,10 +229,10 @@ func (c *Client) DenyApproval(ctx context.Context, id, note string) (agenttrust.
 }
 
 func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttrust.Approval, error) {
-	var out approvalView
+	var out wire.ApprovalView
 	err := c.do(ctx, &call{
 		op: op, method: http.MethodPost, path: "/v1/approvals/" + pathEscape(id) + "/" + verb,
-		body: &decideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
+		body: &wire.DecideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
 	})
 	if err != nil {
 		return agenttrust.Approval{}, err
@@ -280,14 +281,12 @@ func (c *Client) QueryAudit(ctx context.Context, q agenttrust.AuditQuery) ([]age
 	if q.Limit > 0 {
 		set("limit", strconv.Itoa(q.Limit))
 	}
-	var out auditPage
+	var out wire.AuditPage
 	if err := c.do(ctx, &call{op: "QueryAudit", method: http.MethodGet, path: "/v1/audit", query: v, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return nil, nil, err
 	}
 	recs := make([]agenttrust.AuditRecord, len(out.Records))
-	for i := range out.Records {
-		recs[i] = out.Records[i].model()
-	}
+	copy(recs, out.Records)
 	if out.Next == nil {
 		return recs, nil, nil
 	}
@@ -322,7 +321,7 @@ func (c *Client) VerifyAudit(ctx context.Context, chain string) (AuditReport, er
 	if chain != "" {
 		q.Set("chain", chain)
 	}
-	var out verifyResponse
+	var out wire.VerifyResponse
 	if err := c.do(ctx, &call{op: "VerifyAudit", method: http.MethodGet, path: "/v1/audit/verify", query: q, idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return AuditReport{}, err
 	}
@@ -350,7 +349,7 @@ type PolicyDoc struct {
 // Policy returns the tenant's stored policy (GET /v1/policy), or
 // agenttrust.ErrNotFound when none is stored.
 func (c *Client) Policy(ctx context.Context) (PolicyDoc, error) {
-	var out policyView
+	var out wire.PolicyView
 	if err := c.do(ctx, &call{op: "Policy", method: http.MethodGet, path: "/v1/policy", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
 		return PolicyDoc{}, err
 	}
@@ -362,9 +361,9 @@ func (c *Client) Policy(ctx context.Context) (PolicyDoc, error) {
 // when it would, and otherwise the problems joined, each an
 // *agenttrust.PolicyError matching agenttrust.ErrInvalidPolicy.
 func (c *Client) ValidatePolicy(ctx context.Context, body []byte, format string) error {
-	var out validatePolicyResponse
+	var out wire.ValidatePolicyResponse
 	err := c.do(ctx, &call{op: "ValidatePolicy", method: http.MethodPost, path: "/v1/policy/validate",
-		body: &validatePolicyRequest{Format: format, Body: string(body)}, idempotent: true, status: http.StatusOK, out: &out})
+		body: &wire.ValidatePolicyRequest{Format: format, Body: string(body)}, idempotent: true, status: http.StatusOK, out: &out})
 	if err != nil {
 		return err
 	}
@@ -387,9 +386,9 @@ func (c *Client) ValidatePolicy(ctx context.Context, body []byte, format string)
 // expectVersion fails with ErrConflict, an invalid document with
 // agenttrust.ErrInvalidPolicy; nothing changes then. Not retried.
 func (c *Client) ApplyPolicy(ctx context.Context, body []byte, format string, expectVersion int64) (int64, error) {
-	var out putPolicyResponse
+	var out wire.PutPolicyResponse
 	err := c.do(ctx, &call{op: "ApplyPolicy", method: http.MethodPut, path: "/v1/policy",
-		body: &putPolicyRequest{Format: format, Body: string(body), ExpectVersion: expectVersion}, status: http.StatusOK, out: &out})
+		body: &wire.PutPolicyRequest{Format: format, Body: string(body), ExpectVersion: &expectVersion}, status: http.StatusOK, out: &out})
 	if err != nil {
 		return 0, err
 	}
@@ -419,7 +418,7 @@ type Health struct {
 // agenttrust.ErrAuditUnavailable when its audit is stuck, else
 // agenttrust.ErrStoreUnavailable.
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	var out readyResponse
+	var out wire.ReadyResponse
 	err := c.do(ctx, &call{op: "Health", method: http.MethodGet, path: "/readyz", idempotent: true, status: http.StatusOK, alsoOK: http.StatusServiceUnavailable, out: &out})
 	h := Health{Status: out.Status, Store: out.Store, Audit: out.Audit}
 	switch {

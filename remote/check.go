@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -42,10 +43,10 @@ const (
 // agenttrust.ErrInvalidRequest without asking. A check is safe to repeat,
 // so WithRetries applies to it.
 func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
-	var out checkResponse
+	var out wire.CheckResponse
 	err := c.do(ctx, &call{
 		op: "Check", method: http.MethodPost, path: "/v1/actions/check",
-		body: &checkRequest{
+		body: &wire.CheckRequest{
 			AgentID: req.AgentID, ToolName: req.Tool, Resource: req.Resource, SessionID: req.SessionID,
 			OnBehalfOf: req.OnBehalfOf, Attributes: req.Attributes, Credential: req.Credential,
 		},
@@ -54,7 +55,7 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 	if err != nil {
 		return agenttrust.Decision{Reason: denyReason(err)}, err
 	}
-	d, err := out.decision()
+	d, err := decision(&out)
 	if err != nil {
 		return agenttrust.Decision{Reason: ReasonUnreachable}, &Error{
 			Op: "Check", Status: http.StatusOK, Message: "malformed decision: " + err.Error(),
@@ -95,7 +96,7 @@ func denyReason(err error) string {
 }
 
 // decision checks that the answer is a consistent decision and returns it.
-func (r *checkResponse) decision() (agenttrust.Decision, error) {
+func decision(r *wire.CheckResponse) (agenttrust.Decision, error) {
 	e, err := store.ParseEffect(r.Effect)
 	if err != nil {
 		return agenttrust.Decision{}, err
@@ -169,7 +170,7 @@ func (c *Client) approval(ctx context.Context, op, id string, wait time.Duration
 	if wait > 0 {
 		q = url.Values{"wait": {wait.String()}}
 	}
-	var out approvalView
+	var out wire.ApprovalView
 	err := c.do(ctx, &call{
 		op: op, method: http.MethodGet, path: "/v1/approvals/" + pathEscape(id), query: q,
 		idempotent: true, extra: wait, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
@@ -180,8 +181,8 @@ func (c *Client) approval(ctx context.Context, op, id string, wait time.Duration
 	return c.approvalModel(op, &out)
 }
 
-func (c *Client) approvalModel(op string, v *approvalView) (agenttrust.Approval, error) {
-	a, err := v.model()
+func (c *Client) approvalModel(op string, v *wire.ApprovalView) (agenttrust.Approval, error) {
+	a, err := approval(v)
 	if err != nil {
 		return agenttrust.Approval{}, &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + err.Error(), err: []error{agenttrust.ErrStoreUnavailable}}
 	}

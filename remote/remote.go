@@ -18,6 +18,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
+	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
 // Defaults.
@@ -402,7 +403,7 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 	}
 	status := resp.StatusCode
 	retry = status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
-	var eb errorBody
+	var eb wire.ErrorBody
 	if !isJSON(resp) || storeapi.DecodeJSON(data, &eb, true) != nil || eb.Error.Code == "" {
 		// Not the server's error form: a proxy, a load balancer, a
 		// server of something else.

@@ -6,13 +6,14 @@ import (
 	"net/http"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
 // revoke answers POST /v1/revocations: any id of the caller's tenant (an
 // agent, session, key, token or hop) is blocked for good.
 func (s *Server) revoke(c *call) error {
-	var req revokeRequest
+	var req wire.RevokeRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -33,12 +34,12 @@ func (s *Server) listBlocks(c *call) error {
 	if err != nil {
 		return storeErr("list revocations", err)
 	}
-	out := blockList{Blocks: make([]blockView, 0, len(bs))}
+	out := wire.BlockList{Blocks: make([]wire.BlockView, 0, len(bs))}
 	for _, b := range bs {
 		if b.Tenant != c.p.Tenant {
 			continue // the contract says it cannot happen; be sure
 		}
-		out.Blocks = append(out.Blocks, blockView{ID: b.ID, Kind: b.Kind.String(), Reason: b.Reason, CreatedAt: b.CreatedAt, ExpiresAt: timePtr(b.ExpiresAt)})
+		out.Blocks = append(out.Blocks, wire.BlockView{ID: b.ID, Kind: b.Kind.String(), Reason: b.Reason, CreatedAt: b.CreatedAt, ExpiresAt: b.ExpiresAt})
 	}
 	writeJSON(c, http.StatusOK, out)
 	return nil
@@ -50,7 +51,7 @@ func (s *Server) suspend(c *call) error {
 	if err := validID("agent id", id, ""); err != nil {
 		return err
 	}
-	var req suspendRequest
+	var req wire.SuspendRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -49,7 +50,7 @@ func (s *Server) listApprovals(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := approvalList{Approvals: make([]approvalView, 0, len(as))}
+	out := wire.ApprovalList{Approvals: make([]wire.ApprovalView, 0, len(as))}
 	for _, a := range as {
 		if a.Tenant != c.p.Tenant {
 			continue
@@ -122,7 +123,7 @@ func (s *Server) decide(c *call, fn func(*agenttrust.Client, context.Context, st
 	if err := validID("approval id", id, "apr_"); err != nil {
 		return err
 	}
-	var req decideRequest
+	var req wire.DecideRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -102,7 +103,7 @@ func (s *Server) queryAudit(c *call) error {
 	if err != nil {
 		return storeErr("query audit", err)
 	}
-	page := auditPage{Records: make([]store.AuditRecord, 0, len(recs))}
+	page := wire.AuditPage{Records: make([]store.AuditRecord, 0, len(recs))}
 	for _, r := range recs {
 		if r.Tenant == c.p.Tenant { // the store filtered; be sure
 			page.Records = append(page.Records, r)
@@ -110,7 +111,7 @@ func (s *Server) queryAudit(c *call) error {
 	}
 	if len(recs) == aq.Limit {
 		last := recs[len(recs)-1]
-		page.Next = &auditCursor{AfterChain: last.Chain, AfterSeq: last.Seq}
+		page.Next = &wire.AuditCursor{AfterChain: last.Chain, AfterSeq: last.Seq}
 	}
 	writeJSON(c, http.StatusOK, page)
 	return nil
@@ -355,8 +356,8 @@ func (s *Server) verifyAudit(c *call) error {
 		}
 	}
 	s.syncAudit(c)
-	out := verifyResponse{OK: true, Chains: []chainReport{}}
-	var cur *chainReport
+	out := wire.VerifyResponse{OK: true, Chains: []wire.ChainReport{}}
+	var cur *wire.ChainReport
 	var prev store.AuditRecord
 	finish := func() error {
 		if cur == nil {
@@ -385,11 +386,11 @@ func (s *Server) verifyAudit(c *call) error {
 				if err := finish(); err != nil {
 					return err
 				}
-				cur = &chainReport{Chain: r.Chain, OK: true, FirstSeq: r.Seq}
+				cur = &wire.ChainReport{Chain: r.Chain, OK: true, FirstSeq: r.Seq}
 				if r.Seq != 1 {
-					cur.OK, cur.Problem = false, &chainBreak{Seq: r.Seq, Message: "records before this one are missing"}
+					cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: "records before this one are missing"}
 				} else if err := agenttrust.VerifyChain([]store.AuditRecord{r}); err != nil {
-					cur.OK, cur.Problem = false, &chainBreak{Seq: r.Seq, Message: chainMessage(err)}
+					cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: chainMessage(err)}
 				}
 			} else if cur.OK {
 				verifyLink(cur, &prev, &r)
@@ -412,20 +413,20 @@ func (s *Server) verifyAudit(c *call) error {
 }
 
 // verifyLink checks that r follows prev in its chain.
-func verifyLink(cur *chainReport, prev, r *store.AuditRecord) {
+func verifyLink(cur *wire.ChainReport, prev, r *store.AuditRecord) {
 	if err := agenttrust.VerifyChain([]store.AuditRecord{*prev, *r}); err != nil {
-		cur.OK, cur.Problem = false, &chainBreak{Seq: r.Seq, Message: chainMessage(err)}
+		cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: chainMessage(err)}
 	}
 }
 
 // checkHead compares the last record read with the chain's stored head,
 // so records cut from the end are found; records appended since the scan
 // are read and verified too.
-func (s *Server) checkHead(ctx context.Context, tenant string, cur *chainReport, last *store.AuditRecord) error {
+func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainReport, last *store.AuditRecord) error {
 	head, err := s.st.AuditHead(ctx, cur.Chain)
 	if err != nil {
 		if isNotFound(err) {
-			cur.OK, cur.Problem = false, &chainBreak{Seq: last.Seq, Message: "the store has no head for this chain"}
+			cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: last.Seq, Message: "the store has no head for this chain"}
 			return nil
 		}
 		return storeErr("audit head", err)
@@ -453,7 +454,7 @@ func (s *Server) checkHead(ctx context.Context, tenant string, cur *chainReport,
 		}
 	}
 	if head.Seq != last.Seq || head.Hash != last.Hash {
-		cur.OK, cur.Problem = false, &chainBreak{Seq: last.Seq, Message: "the chain's stored head is not its last record (records missing at the end)"}
+		cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: last.Seq, Message: "the chain's stored head is not its last record (records missing at the end)"}
 	}
 	return nil
 }

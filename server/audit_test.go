@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -71,7 +72,7 @@ func TestAuditQuery(t *testing.T) {
 	e.must(403, "GET", "/v1/audit", bot, nil)
 
 	// The records verify as a chain on the client side too.
-	var page auditPage
+	var page wire.AuditPage
 	if err := json.Unmarshal(e.must(200, "GET", "/v1/audit", alice, nil).body, &page); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
 // check answers POST /v1/actions/check.
@@ -23,7 +24,7 @@ import (
 // credential is bad, the store or audit is down) the decision is a deny
 // whose "error" holds the error code.
 func (s *Server) check(c *call) error {
-	var req checkRequest
+	var req wire.CheckRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func (s *Server) check(c *call) error {
 	if err != nil && errors.Is(err, agenttrust.ErrInvalidRequest) {
 		return badRequest("invalid_request", err.Error())
 	}
-	resp := checkResponse{
+	resp := wire.CheckResponse{
 		Allowed: d.Allowed(), Effect: d.Effect.String(), Reason: d.Reason, RuleID: d.Rule,
 		DecisionID: d.ID.String(), ApprovalID: d.ApprovalID, AgentID: d.AgentID,
 		StalenessNS: int64(d.Staleness),
@@ -65,7 +66,7 @@ func (s *Server) check(c *call) error {
 		}
 	}
 	bp := bufs.Get().(*[]byte)
-	b := resp.appendJSON((*bp)[:0])
+	b := appendCheckResponse((*bp)[:0], &resp)
 	writeRaw(c, 200, b)
 	*bp = b
 	bufs.Put(bp)
@@ -74,9 +75,9 @@ func (s *Server) check(c *call) error {
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// appendJSON encodes r as encoding/json would (TestCheckResponseJSON),
+// appendCheckResponse appends r encoded as encoding/json would (TestCheckResponseJSON),
 // without reflection: this is the hot path.
-func (r *checkResponse) appendJSON(b []byte) []byte {
+func appendCheckResponse(b []byte, r *wire.CheckResponse) []byte {
 	b = append(b, `{"allowed":`...)
 	b = strconv.AppendBool(b, r.Allowed)
 	b = appendField(b, "effect", r.Effect)

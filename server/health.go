@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
 // jwks answers GET /.well-known/jwks.json: the public keys that verify
@@ -42,14 +43,14 @@ func (s *Server) jwks(c *call) error {
 
 // healthz answers GET /healthz: the process is up.
 func (s *Server) healthz(c *call) error {
-	writeJSON(c, http.StatusOK, healthResponse{Status: "ok"})
+	writeJSON(c, http.StatusOK, wire.HealthResponse{Status: "ok"})
 	return nil
 }
 
 // readyz answers GET /readyz: 200 when the store answers and no open
 // tenant's audit is stuck, else 503 with what is wrong.
 func (s *Server) readyz(c *call) error {
-	out := readyResponse{Status: "ready", Store: "ok", Audit: "ok"}
+	out := wire.ReadyResponse{Status: "ready", Store: "ok", Audit: "ok"}
 	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
 	defer cancel()
 	name := s.system

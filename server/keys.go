@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
 func (s *Server) whoami(c *call) error {
-	writeJSON(c, http.StatusOK, principalView{
+	writeJSON(c, http.StatusOK, wire.PrincipalView{
 		Tenant: c.p.Tenant, AgentID: c.p.AgentID, KeyID: c.p.KeyID, CredentialID: c.p.CredentialID,
 		HopIDs: nonNil(c.p.HopIDs), Roles: nonNil(c.p.Roles),
 	})
@@ -22,7 +23,7 @@ func (s *Server) whoami(c *call) error {
 // createKey answers POST /v1/keys: a key for an agent of the caller's
 // tenant. The secret is in this response and nowhere else.
 func (s *Server) createKey(c *call) error {
-	var req createKeyRequest
+	var req wire.CreateKeyRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func (s *Server) createKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusCreated, createKeyResponse{Secret: secret, Key: viewKey(k, false)})
+	writeJSON(c, http.StatusCreated, wire.CreateKeyResponse{Secret: secret, Key: viewKey(k, false)})
 	return nil
 }
 
@@ -53,7 +54,7 @@ func (s *Server) createTenantKey(c *call) error {
 	if err := validTenant(name); err != nil {
 		return badRequest("invalid_id", err.Error())
 	}
-	var req tenantKeyRequest
+	var req wire.TenantKeyRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (s *Server) createTenantKey(c *call) error {
 		return err
 	}
 	s.log.Info("agenttrust/server: tenant admin key created", "tenant", name, "key", k.ID, "by", c.p.KeyID)
-	writeJSON(c, http.StatusCreated, createKeyResponse{Secret: secret, Key: viewKey(k, false)})
+	writeJSON(c, http.StatusCreated, wire.CreateKeyResponse{Secret: secret, Key: viewKey(k, false)})
 	return nil
 }
 
@@ -129,7 +130,7 @@ func (s *Server) listKeys(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := keyList{Keys: make([]keyView, 0, len(ks))}
+	out := wire.KeyList{Keys: make([]wire.KeyView, 0, len(ks))}
 	for _, k := range ks {
 		out.Keys = append(out.Keys, viewKey(k, revoked[k.ID]))
 	}
@@ -179,7 +180,7 @@ func (s *Server) revokeKey(c *call) error {
 // exchange answers POST /v1/tokens: the caller's API key (the bearer)
 // traded for a short-lived token, a macaroon or a JWT.
 func (s *Server) exchange(c *call) error {
-	var req exchangeRequest
+	var req wire.ExchangeRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -200,7 +201,7 @@ func (s *Server) exchange(c *call) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(c, http.StatusCreated, tokenResponse{Token: tok, Format: "macaroon", TokenID: info.ID, ExpiresAt: info.ExpiresAt})
+		writeJSON(c, http.StatusCreated, wire.TokenResponse{Token: tok, Format: "macaroon", TokenID: info.ID, ExpiresAt: info.ExpiresAt})
 	case "jwt":
 		if req.Audience == "" {
 			return missing("audience")
@@ -210,7 +211,7 @@ func (s *Server) exchange(c *call) error {
 			return err
 		}
 		id, exp := jwtIDExpiry(tok)
-		writeJSON(c, http.StatusCreated, tokenResponse{Token: tok, Format: "jwt", TokenID: id, ExpiresAt: exp})
+		writeJSON(c, http.StatusCreated, wire.TokenResponse{Token: tok, Format: "jwt", TokenID: id, ExpiresAt: exp})
 	default:
 		return badRequest("invalid_request", "format must be \"macaroon\" or \"jwt\"")
 	}
@@ -240,7 +241,7 @@ func jwtIDExpiry(tok string) (string, time.Time) {
 // delegate answers POST /v1/tokens/delegate: a token narrowed by a new
 // hop, recorded in the store. An agent delegates its own tokens only.
 func (s *Server) delegate(c *call) error {
-	var req delegateRequest
+	var req wire.DelegateRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func (s *Server) delegate(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusCreated, delegateResponse{Token: out, Hop: viewHop(hop)})
+	writeJSON(c, http.StatusCreated, wire.DelegateResponse{Token: out, Hop: viewHop(hop)})
 	return nil
 }
 
@@ -279,7 +280,7 @@ func (s *Server) delegate(c *call) error {
 // tenant says about itself, never its signature. It does not verify the
 // token: use check for that.
 func (s *Server) inspect(c *call) error {
-	var req inspectRequest
+	var req wire.InspectRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -296,7 +297,7 @@ func (s *Server) inspect(c *call) error {
 	if !c.isAdmin() && info.AgentID != c.p.AgentID {
 		return forbidden("an agent may only inspect its own tokens")
 	}
-	writeJSON(c, http.StatusOK, tokenInfo{
+	writeJSON(c, http.StatusOK, wire.TokenInfo{
 		ID: info.ID, KeyID: info.KeyID, Tenant: info.Tenant, AgentID: info.AgentID,
 		ExpiresAt: info.ExpiresAt, HopIDs: nonNil(info.HopIDs), Caveats: nonNil(info.Caveats),
 	})

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -247,7 +248,7 @@ func checkResponseBody(t *testing.T, s *spec, rt *route, op map[string]any) {
 		}
 		{
 			schema := s.resolve(t, get(s.resolve(t, responses[code]), "content", "application/json")["schema"])
-			compare(t, s, code+" response", reflect.TypeOf(errorBody{}), schema, true)
+			compare(t, s, code+" response", reflect.TypeOf(wire.ErrorBody{}), schema, true)
 		}
 	}
 }

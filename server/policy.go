@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
 // getPolicy answers GET /v1/policy: the tenant's stored policy document
@@ -17,7 +18,7 @@ func (s *Server) getPolicy(c *call) error {
 		}
 		return storeErr("get policy", err)
 	}
-	writeJSON(c, http.StatusOK, policyView{Version: doc.Version, Format: doc.Format, Body: string(doc.Body), UpdatedAt: doc.UpdatedAt})
+	writeJSON(c, http.StatusOK, wire.PolicyView{Version: doc.Version, Format: doc.Format, Body: string(doc.Body), UpdatedAt: doc.UpdatedAt})
 	return nil
 }
 
@@ -37,7 +38,7 @@ func policyFormat(f string) error {
 // within a second). 409 when another writer got there first; nothing
 // changes on any error.
 func (s *Server) putPolicy(c *call) error {
-	var req putPolicyRequest
+	var req wire.PutPolicyRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -57,14 +58,14 @@ func (s *Server) putPolicy(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusOK, putPolicyResponse{Version: v})
+	writeJSON(c, http.StatusOK, wire.PutPolicyResponse{Version: v})
 	return nil
 }
 
 // validatePolicy answers POST /v1/policy/validate: whether a document
 // would be accepted, and every problem in it. It changes nothing.
 func (s *Server) validatePolicy(c *call) error {
-	var req validatePolicyRequest
+	var req wire.ValidatePolicyRequest
 	if err := c.decode(&req); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (s *Server) validatePolicy(c *call) error {
 	if req.Body == "" {
 		return missing("body")
 	}
-	out := validatePolicyResponse{Valid: true, Problems: []policyProblem{}}
+	out := wire.ValidatePolicyResponse{Valid: true, Problems: []wire.PolicyProblem{}}
 	if _, err := agenttrust.ParsePolicy([]byte(req.Body), req.Format); err != nil {
 		out.Valid = false
 		out.Problems = policyProblems(err)
@@ -84,8 +85,8 @@ func (s *Server) validatePolicy(c *call) error {
 }
 
 // policyProblems lists the *agenttrust.PolicyError values joined in err.
-func policyProblems(err error) []policyProblem {
-	var out []policyProblem
+func policyProblems(err error) []wire.PolicyProblem {
+	var out []wire.PolicyProblem
 	var walk func(error)
 	walk = func(e error) {
 		var pe *agenttrust.PolicyError
@@ -96,10 +97,10 @@ func policyProblems(err error) []policyProblem {
 			return
 		}
 		if errors.As(e, &pe) {
-			out = append(out, policyProblem{Rule: pe.Rule, Index: pe.Index, Message: pe.Msg})
+			out = append(out, wire.PolicyProblem{Rule: pe.Rule, Index: pe.Index, Message: pe.Msg})
 			return
 		}
-		out = append(out, policyProblem{Index: -1, Message: e.Error()})
+		out = append(out, wire.PolicyProblem{Index: -1, Message: e.Error()})
 	}
 	walk(err)
 	return out

@@ -14,6 +14,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -157,15 +158,6 @@ func authError(err error) *apiError {
 	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"}
 }
 
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // writeError sends err as {"error": {"code", "message"}}.
 func (s *Server) writeError(c *call, err error) {
 	ae := s.classify(err)
@@ -195,7 +187,7 @@ func (s *Server) writeError(c *call, err error) {
 			h.Set("WWW-Authenticate", `Bearer realm="agenttrust", error="insufficient_scope"`)
 		}
 	}
-	writeJSON(c, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.msg}})
+	writeJSON(c, ae.status, wire.ErrorBody{Error: wire.ErrorDetail{Code: ae.code, Message: ae.msg}})
 }
 
 func routeName(c *call) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
 // access says who may call a route.
@@ -59,64 +60,64 @@ func (rt *route) name() string {
 func routeTable() []*route {
 	return []*route{
 		{method: "POST", path: "/v1/actions/check", access: admin | agent, handle: (*Server).check,
-			req: checkRequest{}, resp: checkResponse{}, status: 200},
+			req: wire.CheckRequest{}, resp: wire.CheckResponse{}, status: 200},
 		{method: "GET", path: "/v1/whoami", access: authed, handle: (*Server).whoami,
-			resp: principalView{}, status: 200},
+			resp: wire.PrincipalView{}, status: 200},
 
 		{method: "POST", path: "/v1/keys", access: admin, handle: (*Server).createKey,
-			req: createKeyRequest{}, resp: createKeyResponse{}, status: 201},
+			req: wire.CreateKeyRequest{}, resp: wire.CreateKeyResponse{}, status: 201},
 		{method: "GET", path: "/v1/keys", access: admin, handle: (*Server).listKeys,
-			resp: keyList{}, status: 200},
+			resp: wire.KeyList{}, status: 200},
 		{method: "POST", path: "/v1/keys/{id}/revoke", access: admin, handle: (*Server).revokeKey,
 			status: 204},
 		{method: "POST", path: "/v1/tenants/{tenant}/keys", access: system | admin, handle: (*Server).createTenantKey,
-			req: tenantKeyRequest{}, resp: createKeyResponse{}, status: 201},
+			req: wire.TenantKeyRequest{}, resp: wire.CreateKeyResponse{}, status: 201},
 
 		{method: "POST", path: "/v1/tokens", access: admin | agent, handle: (*Server).exchange,
-			req: exchangeRequest{}, emptyBody: true, resp: tokenResponse{}, status: 201},
+			req: wire.ExchangeRequest{}, emptyBody: true, resp: wire.TokenResponse{}, status: 201},
 		{method: "POST", path: "/v1/tokens/delegate", access: admin | agent, handle: (*Server).delegate,
-			req: delegateRequest{}, emptyBody: true, resp: delegateResponse{}, status: 201},
+			req: wire.DelegateRequest{}, emptyBody: true, resp: wire.DelegateResponse{}, status: 201},
 		{method: "POST", path: "/v1/tokens/inspect", access: admin | agent, handle: (*Server).inspect,
-			req: inspectRequest{}, resp: tokenInfo{}, status: 200},
+			req: wire.InspectRequest{}, resp: wire.TokenInfo{}, status: 200},
 
 		{method: "POST", path: "/v1/revocations", access: admin, handle: (*Server).revoke,
-			req: revokeRequest{}, status: 204},
+			req: wire.RevokeRequest{}, status: 204},
 		{method: "GET", path: "/v1/revocations", access: admin, handle: (*Server).listBlocks,
-			resp: blockList{}, status: 200},
+			resp: wire.BlockList{}, status: 200},
 		{method: "POST", path: "/v1/agents/{id}/suspend", access: admin, handle: (*Server).suspend,
-			req: suspendRequest{}, emptyBody: true, status: 204},
+			req: wire.SuspendRequest{}, emptyBody: true, status: 204},
 		{method: "POST", path: "/v1/agents/{id}/resume", access: admin, handle: (*Server).resume,
 			status: 204},
 
 		{method: "GET", path: "/v1/approvals", access: admin | approver | agent, handle: (*Server).listApprovals,
-			resp: approvalList{}, status: 200, query: []string{"status", "agent_id", "limit"}},
+			resp: wire.ApprovalList{}, status: 200, query: []string{"status", "agent_id", "limit"}},
 		{method: "GET", path: "/v1/approvals/{id}", access: admin | approver | agent, handle: (*Server).getApproval,
-			resp: approvalView{}, status: 200, query: []string{"wait"}},
+			resp: wire.ApprovalView{}, status: 200, query: []string{"wait"}},
 		{method: "POST", path: "/v1/approvals/{id}/approve", access: admin | approver, handle: (*Server).approve,
-			req: decideRequest{}, emptyBody: true, resp: approvalView{}, status: 200},
+			req: wire.DecideRequest{}, emptyBody: true, resp: wire.ApprovalView{}, status: 200},
 		{method: "POST", path: "/v1/approvals/{id}/deny", access: admin | approver, handle: (*Server).deny,
-			req: decideRequest{}, emptyBody: true, resp: approvalView{}, status: 200},
+			req: wire.DecideRequest{}, emptyBody: true, resp: wire.ApprovalView{}, status: 200},
 
 		{method: "GET", path: "/v1/audit", access: admin | approver, handle: (*Server).queryAudit,
-			resp: auditPage{}, status: 200, query: auditQueryParams},
+			resp: wire.AuditPage{}, status: 200, query: auditQueryParams},
 		{method: "GET", path: "/v1/audit/stream", access: admin | approver, handle: (*Server).streamAudit,
 			status: 200, query: []string{"since", "agent_id", "tool", "effect"}},
 		{method: "GET", path: "/v1/audit/verify", access: admin | approver, handle: (*Server).verifyAudit,
-			resp: verifyResponse{}, status: 200, query: []string{"chain"}},
+			resp: wire.VerifyResponse{}, status: 200, query: []string{"chain"}},
 
 		{method: "GET", path: "/v1/policy", access: admin | approver, handle: (*Server).getPolicy,
-			resp: policyView{}, status: 200},
+			resp: wire.PolicyView{}, status: 200},
 		{method: "PUT", path: "/v1/policy", access: admin, handle: (*Server).putPolicy,
-			req: putPolicyRequest{}, resp: putPolicyResponse{}, status: 200},
+			req: wire.PutPolicyRequest{}, resp: wire.PutPolicyResponse{}, status: 200},
 		{method: "POST", path: "/v1/policy/validate", access: admin, handle: (*Server).validatePolicy,
-			req: validatePolicyRequest{}, resp: validatePolicyResponse{}, status: 200},
+			req: wire.ValidatePolicyRequest{}, resp: wire.ValidatePolicyResponse{}, status: 200},
 
 		{method: "GET", path: "/.well-known/jwks.json", access: public, handle: (*Server).jwks,
 			resp: agenttrust.JWKSet{}, status: 200},
 		{method: "GET", path: "/healthz", access: public, handle: (*Server).healthz,
-			resp: healthResponse{}, status: 200},
+			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,
-			resp: readyResponse{}, status: 200},
+			resp: wire.ReadyResponse{}, status: 200},
 		{method: "GET", path: "/metrics", access: system | admin | approver, handle: (*Server).serveMetrics,
 			status: 200},
 
