@@ -1,7 +1,6 @@
 package agenttrust
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -458,10 +457,11 @@ func eqCaveat(field, value string) string {
 // checks skip decoding and HMAC work. Caveats and revocation are still
 // evaluated on every check.
 type verifiedToken struct {
-	raw                      []byte // the decoded token, compared on every cache hit
+	raw                      string // the decoded token, compared on every cache hit
 	id, keyID, tenant, agent string
 	hops                     []string
 	conds                    []cond.Cond
+	condsBuf                 [4]cond.Cond // room for a minted token's caveats
 	expires                  time.Time
 }
 
@@ -498,7 +498,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	sig := m.Signature()
 	cacheKey := string(sig[:])
 	if e, ok := c.tokens.Get(cacheKey); ok && !c.tokenCacheOff {
-		if v := e.(*verifiedToken); bytes.Equal(v.raw, raw) {
+		if v := e.(*verifiedToken); v.raw == string(raw) {
 			return v, nil
 		}
 	}
@@ -522,7 +522,8 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if err != nil {
 		return nil, ErrBadSignature
 	}
-	v := &verifiedToken{id: tokID, keyID: keyID, conds: make([]cond.Cond, 0, m.NumCaveats()), raw: append([]byte(nil), raw...)}
+	v := &verifiedToken{id: tokID, keyID: keyID, raw: string(raw)}
+	v.conds = v.condsBuf[:0]
 	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		text := string(m.Caveat(i))

@@ -289,7 +289,7 @@ func (c *Cond) parseValue(v string) error {
 		if err != nil {
 			return err
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := parseTime(s)
 		if err != nil {
 			return fmt.Errorf("bad RFC 3339 time %q", s)
 		}
@@ -670,4 +670,47 @@ func Number(v any) (float64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// parseTime parses RFC 3339. The form agenttrust writes itself
+// (YYYY-MM-DDTHH:MM:SS[.fraction]Z, in UTC) is read by hand, since token
+// verification parses one per token; anything else goes to time.Parse.
+func parseTime(s string) (time.Time, error) {
+	num := func(s string) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(s[i]-'0')
+		}
+		return n, true
+	}
+	if len(s) >= 20 && s[len(s)-1] == 'Z' && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' {
+		y, ok1 := num(s[0:4])
+		mo, ok2 := num(s[5:7])
+		d, ok3 := num(s[8:10])
+		h, ok4 := num(s[11:13])
+		mi, ok5 := num(s[14:16])
+		se, ok6 := num(s[17:19])
+		ns, frac := 0, s[19:len(s)-1]
+		ok7 := true
+		if frac != "" {
+			digits := frac[1:]
+			if frac[0] != '.' || len(digits) == 0 || len(digits) > 9 {
+				ok7 = false
+			} else if ns, ok7 = num(digits); ok7 {
+				for range 9 - len(digits) {
+					ns *= 10
+				}
+			}
+		}
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && d >= 1 && h < 24 && mi < 60 && se < 60 {
+			t := time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC)
+			if t.Day() == d { // rejects February 30 and the like
+				return t, nil
+			}
+		}
+	}
+	return time.Parse(time.RFC3339Nano, s)
 }

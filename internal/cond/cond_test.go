@@ -214,3 +214,17 @@ func FuzzPattern(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTimeMatchesStdlib(t *testing.T) {
+	for _, s := range []string{
+		"2026-11-22T05:00:00Z", "2026-11-22T05:00:00.5Z", "2026-11-22T05:00:00.123456789Z",
+		"2024-02-29T23:59:59Z", "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-22T24:00:00Z",
+		"2026-11-22T05:00:00+02:00", "2026-11-22T05:00:00.Z", "2026-11-22T05:00:00.1234567890Z", "2026-1x-22T05:00:00Z",
+	} {
+		got, gerr := parseTime(s)
+		want, werr := time.Parse(time.RFC3339Nano, s)
+		if (gerr == nil) != (werr == nil) || gerr == nil && !got.Equal(want) {
+			t.Errorf("%q: got %v %v, want %v %v", s, got, gerr, want, werr)
+		}
+	}
+}
