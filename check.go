@@ -70,8 +70,8 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 // check fills *d, the caller's result, in place.
 func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
 	d.ID = c.ids.next(now)
-	// Encode the attributes once, for validation, the audit record and
-	// nothing else: the only pass over the caller's map.
+	// Capture the attributes once, for validation, policy and the audit
+	// record: the only pass over the caller's map.
 	if len(req.Attributes) <= MaxAttributes {
 		st.kvs = captureAttrs(st.kvs, req.Attributes)
 	} else {
@@ -140,7 +140,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		env := cond.Env{
 			Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
 			OnBehalfOf: req.OnBehalfOf, Tenant: c.tenant, Attributes: req.Attributes, List: st.kvs,
-			IP: req.RemoteAddr, Now: now,
+			IP: req.RemoteAddr, Now: now, Hops: st.cred.hops,
 		}
 		res = ps.compiled.evaluateEnv(&env)
 	} else {
@@ -148,7 +148,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		*in = PolicyInput{
 			Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
 			SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
-			Attributes: req.Attributes, Time: now,
+			Attributes: req.Attributes, HopIDs: st.cred.hops, Time: now,
 		}
 		res, err = ps.engine.Evaluate(ctx, in)
 		*in = PolicyInput{} // the engine must not keep it; neither do we

@@ -610,3 +610,24 @@ func TestAuthenticateAfterClose(t *testing.T) {
 		t.Fatalf("Authenticate after Close: %v", err)
 	}
 }
+
+// TestPolicySeesHops: a policy condition on a delegation hop applies to
+// tokens that passed through it, and only to them.
+func TestPolicySeesHops(t *testing.T) {
+	f, secret, _ := credFixture(t, openPolicy)
+	ctx := context.Background()
+	tok, _ := f.c.Exchange(ctx, secret)
+	child, hop, err := f.c.Delegate(ctx, tok, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.SetPolicy(mustPolicy(t, "rules:\n  - id: all\n    effect: allow\n  - id: no-branch\n    effect: deny\n    when: [\"hop = "+hop.ID+"\"]\n")); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: tok}); !d.Allowed() {
+		t.Fatalf("parent denied: %s", d.Reason)
+	}
+	if d, _ := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: child}); d.Allowed() || d.Rule != "no-branch" {
+		t.Fatalf("child through the hop: %v by %q", d.Effect, d.Rule)
+	}
+}
