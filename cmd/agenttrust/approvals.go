@@ -118,10 +118,7 @@ hold the approver or admin role and may not be the agent that asked.`,
 			var note string
 			f.StringVar(&note, "note", "", "a `NOTE` kept with the decision")
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "an approval id (apr_...)"); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 1, "an approval id (apr_...)")
 				if err != nil {
 					return err
 				}

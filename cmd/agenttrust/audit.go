@@ -399,10 +399,7 @@ func auditVerifyCommand() *command {
 			var chain string
 			f.StringVar(&chain, "chain", "", "verify only this `CHAIN`")
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 0, "")
 				if err != nil {
 					return err
 				}

@@ -76,6 +76,16 @@ func (c *conn) readKeyFile(path string) (string, error) {
 
 // client returns a client of the server, authenticated with the
 // credential.
+// open checks that the command got n arguments (named by names in the
+// usage error) and returns a client for the server: the start of every
+// admin command.
+func (c *conn) open(e *env, args []string, n int, names string) (*remote.Client, error) {
+	if err := wantArgs(args, n, names); err != nil {
+		return nil, err
+	}
+	return c.client(e)
+}
+
 func (c *conn) client(e *env) (*remote.Client, error) {
 	cred, err := c.credential(e.getenv)
 	if err != nil {

@@ -111,10 +111,7 @@ func keyListCommand() *command {
 			c := connFlags(f)
 			o := outFlags(e, f)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 0, "")
 				if err != nil {
 					return err
 				}
@@ -157,10 +154,7 @@ func keyRevokeCommand() *command {
 			c := connFlags(f)
 			o := outFlags(e, f)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "a key id (key_...)"); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 1, "a key id (key_...)")
 				if err != nil {
 					return err
 				}

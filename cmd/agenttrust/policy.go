@@ -183,10 +183,7 @@ func policyShowCommand() *command {
 			c := connFlags(f)
 			o := outFlags(e, f)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 0, "")
 				if err != nil {
 					return err
 				}

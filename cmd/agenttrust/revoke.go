@@ -17,10 +17,7 @@ returns denies whatever carries the id. Ids share one namespace per tenant.`,
 			c := connFlags(f)
 			o := outFlags(e, f)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "an id"); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 1, "an id")
 				if err != nil {
 					return err
 				}
@@ -51,10 +48,7 @@ func blocksCommand() *command {
 			c := connFlags(f)
 			o := outFlags(e, f)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 0, "")
 				if err != nil {
 					return err
 				}
@@ -95,10 +89,7 @@ func agentCommand() *command {
 					var reason string
 					f.StringVar(&reason, "reason", "", "why, for the audit trail and the agent's denials")
 					return func(ctx context.Context, args []string) error {
-						if err := wantArgs(args, 1, "an agent or session id"); err != nil {
-							return err
-						}
-						rc, err := c.client(e)
+						rc, err := c.open(e, args, 1, "an agent or session id")
 						if err != nil {
 							return err
 						}
@@ -118,10 +109,7 @@ func agentCommand() *command {
 					c := connFlags(f)
 					o := outFlags(e, f)
 					return func(ctx context.Context, args []string) error {
-						if err := wantArgs(args, 1, "an agent or session id"); err != nil {
-							return err
-						}
-						rc, err := c.client(e)
+						rc, err := c.open(e, args, 1, "an agent or session id")
 						if err != nil {
 							return err
 						}
@@ -145,10 +133,7 @@ func whoamiCommand() *command {
 			c := connFlags(f)
 			o := outFlags(e, f)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				rc, err := c.client(e)
+				rc, err := c.open(e, args, 0, "")
 				if err != nil {
 					return err
 				}
