@@ -252,7 +252,7 @@ func BenchmarkCheck(b *testing.B) {
 				Principal: principal, Action: action, Resource: resource,
 				Context: cedar.NewRecord(cedar.RecordMap{"amount": cedar.Long(amount)}),
 			}
-			if ok, _ := ps.IsAuthorized(entities, req); ok != cedar.Allow {
+			if ok, _ := cedar.Authorize(ps, entities, req); ok != cedar.Allow {
 				b.Fatal("cedar denied")
 			}
 		}
