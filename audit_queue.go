@@ -59,7 +59,6 @@ type auditor struct {
 	canon       []byte        // canonical encodings of the batch being written
 	canonEnds   []int
 	hashes      []Hash
-	prevOfFirst Hash
 	needStructs bool          // some sink takes records as structs
 	drained     atomic.Uint64 // accepted records written to every sink
 	written     atomic.Uint64 // records written, overflow notes included
@@ -291,21 +290,21 @@ func (a *auditor) flush(closing bool) error {
 		}
 		a.mu.Unlock()
 		if ov.n > 0 {
-			if err := a.write(a.overflowRecord(ov), closing); err != nil {
+			note := [1]pending{a.overflowNote(ov)}
+			if err := a.writePending(note[:], nil, closing); err != nil {
 				return err
 			}
 		}
 		if len(a.back) == 0 {
 			return nil
 		}
-		n := len(a.back)
-		if err := a.writePending(closing); err != nil {
+		if err := a.writePending(a.back, a.backKVs, closing); err != nil {
 			return err
 		}
-		// The batch's slots are not cleared here: the check that reuses a
-		// slot zeroes it, and leaving the lines alone spares that check
-		// a cache-line transfer from this core.
-		a.drained.Add(uint64(n))
+		// The batch's slots are not cleared here: a check assigns every
+		// field of the slot it reuses, and leaving the lines alone spares
+		// that check a cache-line transfer from this core.
+		a.drained.Add(uint64(len(a.back)))
 		if !closing {
 			return nil
 		}
@@ -316,14 +315,14 @@ func (a *auditor) flush(closing bool) error {
 // stays on the flusher's core, encoding each record's captured attributes
 // into canonical, redacted JSON. Records point into the arena, which is
 // reused only after the batch has reached every sink.
-func (a *auditor) encodeAttrs() {
+func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) {
 	a.arena = a.arena[:0]
 	a.ends = a.ends[:0]
-	for i := range a.back {
-		sp := a.back[i].kv
+	for i := range batch {
+		sp := batch[i].kv
 		off := len(a.arena)
 		if sp.n > 0 {
-			a.arena = appendKVs(a.arena, a.backKVs[sp.off:sp.off+sp.n], a.redact)
+			a.arena = appendKVs(a.arena, kvs[sp.off:sp.off+sp.n], a.redact)
 			if len(a.arena)-off > maxAuditAttrBytes {
 				a.arena = append(a.arena[:off], `{"_truncated":true}`...)
 			}
@@ -334,20 +333,16 @@ func (a *auditor) encodeAttrs() {
 
 // build turns the chained pending batch into audit records for sinks that
 // take structs. Call it after writePending's chaining loop.
-func (a *auditor) build() {
-	seq := a.seq - uint64(len(a.back))
-	prev := a.head
-	if len(a.back) > 0 {
-		prev = a.prevOfFirst
+func (a *auditor) build(batch []pending, prev Hash) {
+	seq := a.seq - uint64(len(batch))
+	if cap(a.batch) < len(batch) {
+		a.batch = make([]AuditRecord, len(batch))
 	}
-	if cap(a.batch) < len(a.back) {
-		a.batch = make([]AuditRecord, len(a.back))
-	}
-	a.batch = a.batch[:len(a.back)]
+	a.batch = a.batch[:len(batch)]
 	off := 0
-	for i := range a.back {
+	for i := range batch {
 		// Field by field into the reused slot: no temporary record.
-		p, r := &a.back[i], &a.batch[i]
+		p, r := &batch[i], &a.batch[i]
 		r.ID, r.Time, r.Latency = p.id, time.Unix(0, p.unixNano).UTC(), p.latency
 		r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = p.agent, p.obo, p.session, p.tool, p.resource
 		r.CredentialID, r.HopIDs, r.Effect = p.cred, p.hops, p.effect
@@ -365,21 +360,22 @@ func (a *auditor) build() {
 	}
 }
 
-// writePending chains the pending batch, encoding each record's canonical
-// form straight from the pending slot, and delivers it. Audit records as
-// structs are built only when some sink needs them; a sink that keeps the
-// canonical encoding (the memory ring) is served without them.
-func (a *auditor) writePending(closing bool) error {
-	a.encodeAttrs()
-	a.prevOfFirst = a.head
+// writePending chains a batch of pending records (kvs holds their
+// captured attributes), encoding each record's canonical form straight
+// from its pending slot, and delivers it. Audit records as structs are
+// built only when some sink needs them; a sink that keeps the canonical
+// encoding (the memory ring) is served without them.
+func (a *auditor) writePending(batch []pending, kvs []attrKV, closing bool) error {
+	a.encodeAttrs(batch, kvs)
+	prevOfFirst := a.head
 	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
-	if cap(a.hashes) < len(a.back) {
-		a.hashes = make([]Hash, len(a.back))
+	if cap(a.hashes) < len(batch) {
+		a.hashes = make([]Hash, len(batch))
 	}
-	a.hashes = a.hashes[:len(a.back)]
+	a.hashes = a.hashes[:len(batch)]
 	off := 0
-	for i := range a.back {
-		p := &a.back[i]
+	for i := range batch {
+		p := &batch[i]
 		a.seq++
 		start := len(a.canon)
 		end := a.ends[i]
@@ -392,56 +388,30 @@ func (a *auditor) writePending(closing bool) error {
 	}
 	a.batch = a.batch[:0]
 	if a.needStructs {
-		a.build()
+		a.build(batch, prevOfFirst)
 	}
-	if err := a.deliver(a.batch, a.hashes, a.seq-uint64(len(a.back))+1, a.seq, closing); err != nil {
+	if err := a.deliver(a.batch, a.hashes, a.seq-uint64(len(batch))+1, a.seq, closing); err != nil {
 		return err
 	}
-	a.written.Add(uint64(len(a.back)))
+	a.written.Add(uint64(len(batch)))
 	return nil
 }
 
-// overflowRecord stands in the trail for the decisions refused while the
+// overflowNote stands in the trail for the decisions refused while the
 // queue was full: denials it could not hold one by one.
-func (a *auditor) overflowRecord(ov overflow) []AuditRecord {
-	return []AuditRecord{{
-		Chain:  a.chain,
-		Time:   ov.first,
-		Effect: Deny,
-		Rule:   "agenttrust.audit_overflow",
-		Reason: fmt.Sprintf("audit queue full: %d checks denied unrecorded between %s and %s", ov.n, ov.first.Format(time.RFC3339Nano), ov.last.Format(time.RFC3339Nano)),
-	}}
+func (a *auditor) overflowNote(ov overflow) pending {
+	return pending{
+		unixNano: ov.first.Truncate(time.Microsecond).UnixNano(),
+		effect:   Deny,
+		rule:     "agenttrust.audit_overflow",
+		reason:   fmt.Sprintf("audit queue full: %d checks denied unrecorded between %s and %s", ov.n, ov.first.Format(time.RFC3339Nano), ov.last.Format(time.RFC3339Nano)),
+	}
 }
 
-// write chains recs in place (sequence numbers and hashes) and delivers
-// them. A warm write allocates nothing.
-func (a *auditor) write(recs []AuditRecord, closing bool) error {
-	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
-	a.hashes = a.hashes[:0]
-	for i := range recs {
-		a.seq++
-		recs[i].Chain, recs[i].Tenant = a.chain, a.tenant
-		recs[i].Seq = a.seq
-		recs[i].PrevHash = a.head
-		// The canonical encoding is hashed and kept for sinks that store it.
-		start := len(a.canon)
-		a.canon = appendCanonical(a.canon, &recs[i])
-		recs[i].Hash = sha256.Sum256(a.canon[start:])
-		a.canonEnds = append(a.canonEnds, len(a.canon))
-		a.hashes = append(a.hashes, recs[i].Hash)
-		a.head = recs[i].Hash
-	}
-	if err := a.deliver(recs, a.hashes, recs[0].Seq, a.seq, closing); err != nil {
-		return err
-	}
-	a.written.Add(uint64(len(recs)))
-	return nil
-}
-
-// deliver writes recs to every sink, retrying failures with backoff. While
-// closing it gives up after a bounded time and reports how much is lost.
 // deliver writes the batch, as canonical encodings (a.canon) to sinks that
 // keep those and as recs to the others, retrying failures with backoff.
+// While closing it gives up after a bounded time and reports how much is
+// lost.
 func (a *auditor) deliver(recs []AuditRecord, hashes []Hash, firstSeq, lastSeq uint64, closing bool) error {
 	pending := make([]bool, len(a.sinks))
 	for i := range pending {

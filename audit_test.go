@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -255,5 +256,48 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 	}
 	if err := agenttrust.VerifyChain(recs); err != nil {
 		t.Fatalf("chain broken across clients: %v", err)
+	}
+}
+
+// TestFullQueueIsRecorded: checks refused because the audit queue stayed
+// full deny, and the trail says how many there were once it drains.
+func TestFullQueueIsRecorded(t *testing.T) {
+	sink := &blockingSink{release: make(chan struct{})}
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink),
+		agenttrust.WithAuditQueue(2), agenttrust.WithAuditStuckAfter(20*time.Millisecond))
+	ctx := context.Background()
+	f.c.Check(ctx, charge(1)) // taken by the flusher, whose Write blocks
+	for f.c.Stats().AuditQueued != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	f.c.Check(ctx, charge(1)) // fill the queue
+	f.c.Check(ctx, charge(1))
+	refused := 0
+	for range 3 {
+		d, err := f.c.Check(ctx, charge(1))
+		if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+			t.Fatalf("full queue: %v %v", d.Effect, err)
+		}
+		refused++
+	}
+	close(sink.release)
+	if err := f.c.SyncAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	got := sink.got
+	sink.mu.Unlock()
+	if err := agenttrust.VerifyChain(got); err != nil {
+		t.Fatal(err)
+	}
+	var note *agenttrust.AuditRecord
+	for i := range got {
+		if got[i].Rule == "agenttrust.audit_overflow" {
+			note = &got[i]
+		}
+	}
+	if note == nil || note.Effect != agenttrust.Deny || !strings.Contains(note.Reason, fmt.Sprintf("%d checks denied unrecorded", refused)) {
+		t.Fatalf("no overflow note in the trail: %+v", got)
 	}
 }
