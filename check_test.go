@@ -82,7 +82,9 @@ func TestCheckInvalidRequests(t *testing.T) {
 	}
 }
 
-func TestCheckCredentialSeam(t *testing.T) {
+// TestMalformedCredentialDenied: a key that does not parse is refused as
+// unauthorized, and nothing of it reaches the audit trail.
+func TestMalformedCredentialDenied(t *testing.T) {
 	f := newFixture(t, paymentsPolicy)
 	req := charge(10)
 	req.Credential = "atk_whatever"
