@@ -26,58 +26,73 @@ type credential struct {
 	expires  time.Time // zero: none
 }
 
-// verifyCredential is phase 1: parse and verify the credential, establish
-// who is acting and check every caveat against the request. Revocation of
-// the ids it yields is phase 2.
-func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Time, cr *credential) error {
-	s := req.Credential
+// loadCredential parses and verifies a credential of any kind into cr. For
+// an API key it also returns the key's roles, known without a store read.
+func (c *Client) loadCredential(ctx context.Context, s string, now time.Time, cr *credential) (roles []string, err error) {
 	if len(s) > MaxCredentialSize {
-		return ErrCredentialTooLarge
+		return nil, ErrCredentialTooLarge
 	}
 	switch {
 	case strings.HasPrefix(s, KeyPrefix):
 		ke, err := c.lookupKey(ctx, s, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt}
+		return ke.key.Roles, nil
 	case strings.HasPrefix(s, TokenPrefix):
 		v, err := c.decodeToken(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if v.tenant != c.tenant {
 			// A token of another tenant proves nothing here.
-			return ErrBadSignature
+			return nil, ErrBadSignature
 		}
 		*cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
 	case looksLikeJWT(s):
 		if err := c.verifyJWT(s, now, cr); err != nil {
-			return err
+			return nil, err
 		}
 	default:
-		return ErrUnsupportedCredential
+		return nil, ErrUnsupportedCredential
+	}
+	return nil, nil
+}
+
+// live checks what every use of a credential must satisfy whatever the
+// action: its lifetime and its key's IP allowlist.
+func (cr *credential) live(now time.Time, addr netip.Addr) error {
+	if !cr.expires.IsZero() && !now.Before(cr.expires) {
+		return ErrExpired
+	}
+	if len(cr.prefixes) == 0 {
+		return nil
+	}
+	if ip := addr.Unmap(); ip.IsValid() {
+		for _, p := range cr.prefixes {
+			if p.Contains(ip) {
+				return nil
+			}
+		}
+	}
+	return ErrIPNotAllowed
+}
+
+// verifyCredential is phase 1: parse and verify the credential, establish
+// who is acting and check every caveat against the request. Revocation of
+// the ids it yields is phase 2.
+func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Time, cr *credential) error {
+	if _, err := c.loadCredential(ctx, req.Credential, now, cr); err != nil {
+		return err
 	}
 	if req.AgentID == "" {
 		req.AgentID = cr.agent
 	} else if req.AgentID != cr.agent {
 		return ErrAgentMismatch
 	}
-	if !cr.expires.IsZero() && !now.Before(cr.expires) {
-		return ErrExpired
-	}
-	if len(cr.prefixes) > 0 {
-		ip := req.RemoteAddr.Unmap()
-		ok := false
-		for _, p := range cr.prefixes {
-			if ip.IsValid() && p.Contains(ip) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return ErrIPNotAllowed
-		}
+	if err := cr.live(now, req.RemoteAddr); err != nil {
+		return err
 	}
 	env := cond.Env{
 		Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
@@ -98,6 +113,22 @@ func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Ti
 		return &CaveatError{Caveat: cv.String(), Msg: "does not hold for this request"}
 	}
 	return nil
+}
+
+// refuseBlocked returns ErrRevoked or ErrSuspended, naming the id, when
+// any of ids is blocked: the check of the operations around Check
+// (Exchange, Delegate, Authenticate), which answer with errors.
+func (c *Client) refuseBlocked(ctx context.Context, ids ...string) error {
+	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
+	switch {
+	case err != nil:
+		return storeErr("revocation lookup", err)
+	case !blocked:
+		return nil
+	case b.Kind == store.Revoked:
+		return fmt.Errorf("%w: %s", ErrRevoked, b.ID)
+	}
+	return fmt.Errorf("%w: %s", ErrSuspended, b.ID)
 }
 
 // Principal is who a credential proves the caller to be.
@@ -131,47 +162,12 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 	}
 	now := c.clock.Now()
 	var cr credential
-	var roles []string // known without a store read for API keys
-	switch {
-	case len(cred) > MaxCredentialSize:
-		return Principal{}, ErrCredentialTooLarge
-	case strings.HasPrefix(cred, KeyPrefix):
-		ke, err := c.lookupKey(ctx, cred, now)
-		if err != nil {
-			return Principal{}, err
-		}
-		roles = ke.key.Roles
-		cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt}
-	case strings.HasPrefix(cred, TokenPrefix):
-		v, err := c.decodeToken(cred)
-		if err != nil {
-			return Principal{}, err
-		}
-		if v.tenant != c.tenant {
-			return Principal{}, ErrBadSignature
-		}
-		cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
-	case looksLikeJWT(cred):
-		if err := c.verifyJWT(cred, now, &cr); err != nil {
-			return Principal{}, err
-		}
-	default:
-		return Principal{}, ErrUnsupportedCredential
+	roles, err := c.loadCredential(ctx, cred, now, &cr)
+	if err != nil {
+		return Principal{}, err
 	}
-	if !cr.expires.IsZero() && !now.Before(cr.expires) {
-		return Principal{}, ErrExpired
-	}
-	ip := remoteAddr.Unmap()
-	if len(cr.prefixes) > 0 {
-		ok := false
-		for _, p := range cr.prefixes {
-			if ip.IsValid() && p.Contains(ip) {
-				ok = true
-			}
-		}
-		if !ok {
-			return Principal{}, ErrIPNotAllowed
-		}
+	if err := cr.live(now, remoteAddr); err != nil {
+		return Principal{}, err
 	}
 	env := cond.Env{Agent: cr.agent, Tenant: c.tenant, IP: remoteAddr, Now: now, Hops: cr.hops}
 	for i := range cr.conds {
@@ -186,16 +182,8 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 			}
 		}
 	}
-	ids := append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)
-	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
-	if err != nil {
-		return Principal{}, storeErr("revocation lookup", err)
-	}
-	if blocked {
-		if b.Kind == store.Revoked {
-			return Principal{}, fmt.Errorf("%w: %s", ErrRevoked, b.ID)
-		}
-		return Principal{}, fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+	if err := c.refuseBlocked(ctx, append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)...); err != nil {
+		return Principal{}, err
 	}
 	if roles == nil {
 		k, err := c.store.Key(ctx, c.tenant, cr.keyID)

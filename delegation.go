@@ -100,16 +100,8 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if !now.Before(v.expires) {
 		return "", Hop{}, ErrExpired
 	}
-	ids := append([]string{v.id, v.keyID, v.agent}, v.hops...)
-	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
-	if err != nil {
-		return "", Hop{}, storeErr("revocation lookup", err)
-	}
-	if blocked {
-		if b.Kind == store.Revoked {
-			return "", Hop{}, fmt.Errorf("%w: %s", ErrRevoked, b.ID)
-		}
-		return "", Hop{}, fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+	if err := c.refuseBlocked(ctx, append([]string{v.id, v.keyID, v.agent}, v.hops...)...); err != nil {
+		return "", Hop{}, err
 	}
 	hopID, err := c.newID("hop_")
 	if err != nil {

@@ -379,15 +379,8 @@ func (c *Client) exchangeable(ctx context.Context, apiKey string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	b, blocked, err := c.store.Blocked(ctx, c.tenant, []string{ke.key.ID, ke.key.AgentID})
-	if err != nil {
-		return nil, storeErr("revocation lookup", err)
-	}
-	if blocked {
-		if b.Kind == store.Revoked {
-			return nil, fmt.Errorf("%w: %s", ErrRevoked, b.ID)
-		}
-		return nil, fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+	if err := c.refuseBlocked(ctx, ke.key.ID, ke.key.AgentID); err != nil {
+		return nil, err
 	}
 	return ke, nil
 }
