@@ -529,22 +529,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 		if string(canon) != text {
 			return nil, &CaveatError{Caveat: text, Msg: "not in canonical form"}
 		}
-		switch cv.Field {
-		case cond.FieldTenant:
-			if v.tenant == "" {
-				v.tenant = cv.Value()
-			}
-		case cond.FieldAgent:
-			if v.agent == "" && cv.Op == cond.OpEq {
-				v.agent = cv.Value()
-			}
-		case cond.FieldHop:
-			v.hops = append(v.hops, cv.Value())
-		case cond.FieldExpires:
-			if t, _ := cv.Expires(); v.expires.IsZero() || t.Before(v.expires) {
-				v.expires = t
-			}
-		}
+		noteCaveat(&cv, &v.tenant, &v.agent, &v.hops, &v.expires)
 		v.conds = append(v.conds, cv)
 	}
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
@@ -599,22 +584,29 @@ func InspectTokenUnverified(token string) (TokenInfo, error) {
 		if err != nil {
 			continue
 		}
-		switch cv.Field {
-		case cond.FieldTenant:
-			if info.Tenant == "" {
-				info.Tenant = cv.Value()
-			}
-		case cond.FieldAgent:
-			if info.AgentID == "" {
-				info.AgentID = cv.Value()
-			}
-		case cond.FieldHop:
-			info.HopIDs = append(info.HopIDs, cv.Value())
-		case cond.FieldExpires:
-			if t, _ := cv.Expires(); info.ExpiresAt.IsZero() || t.Before(info.ExpiresAt) {
-				info.ExpiresAt = t
-			}
-		}
+		noteCaveat(&cv, &info.Tenant, &info.AgentID, &info.HopIDs, &info.ExpiresAt)
 	}
 	return info, nil
+}
+
+// noteCaveat records what a token's caveat says about the token itself:
+// its tenant and agent (the first "=" of each), its hops in order and its
+// earliest expiry.
+func noteCaveat(cv *cond.Cond, tenant, agent *string, hops *[]string, expires *time.Time) {
+	switch cv.Field {
+	case cond.FieldTenant:
+		if *tenant == "" && cv.Op == cond.OpEq {
+			*tenant = cv.Value()
+		}
+	case cond.FieldAgent:
+		if *agent == "" && cv.Op == cond.OpEq {
+			*agent = cv.Value()
+		}
+	case cond.FieldHop:
+		*hops = append(*hops, cv.Value())
+	case cond.FieldExpires:
+		if t, _ := cv.Expires(); expires.IsZero() || t.Before(*expires) {
+			*expires = t
+		}
+	}
 }
