@@ -301,3 +301,44 @@ func TestFullQueueIsRecorded(t *testing.T) {
 		t.Fatalf("no overflow note in the trail: %+v", got)
 	}
 }
+
+// Under load the flusher polls for full batches; once checks stop it must
+// write what is left, park, and wake again for the next check.
+func TestFlusherParksWhenQuiet(t *testing.T) {
+	sink := agenttrust.NewMemorySink(1 << 14)
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 2500 {
+				f.c.Check(ctx, charge(1))
+			}
+		})
+	}
+	wg.Wait()
+	parked := func() bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if agenttrust.AuditFlusherParked(f.c) {
+				return true
+			}
+		}
+		return false
+	}
+	if !parked() {
+		t.Fatal("flusher still running 5s after the last check")
+	}
+	if got := sink.Total(); got != 10_000 {
+		t.Fatalf("parked with %d of 10000 records written", got)
+	}
+	// One more check wakes it: the record arrives without a Sync.
+	f.c.Check(ctx, charge(1))
+	for deadline := time.Now().Add(5 * time.Second); sink.Total() != 10_001; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a check after a quiet spell was never written")
+		}
+	}
+	if !parked() {
+		t.Fatal("flusher did not park again")
+	}
+}

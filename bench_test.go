@@ -241,22 +241,31 @@ func BenchmarkCheck(b *testing.B) {
 	// The peer: cedar-go on the same ten policies and entities, building
 	// the request per call as Check builds its own.
 	b.Run("cedar", func(b *testing.B) {
-		ps, entities := loadCedar(b)
-		principal := cedar.NewEntityUID("Agent", "a1")
-		action := cedar.NewEntityUID("Action", "transfer")
-		resource := cedar.NewEntityUID("Account", "acct-1")
-		amount := 42
+		cedarCheck := newCedarCheck(b)
 		b.ReportAllocs()
 		for b.Loop() {
-			req := cedar.Request{
-				Principal: principal, Action: action, Resource: resource,
-				Context: cedar.NewRecord(cedar.RecordMap{"amount": cedar.Long(amount)}),
-			}
-			if ok, _ := cedar.Authorize(ps, entities, req); ok != cedar.Allow {
-				b.Fatal("cedar denied")
-			}
+			cedarCheck()
 		}
 	})
+}
+
+// newCedarCheck returns one cedar-go decision on the benchmark's request,
+// built per call.
+func newCedarCheck(b *testing.B) func() {
+	ps, entities := loadCedar(b)
+	principal := cedar.NewEntityUID("Agent", "a1")
+	action := cedar.NewEntityUID("Action", "transfer")
+	resource := cedar.NewEntityUID("Account", "acct-1")
+	amount := 42
+	return func() {
+		req := cedar.Request{
+			Principal: principal, Action: action, Resource: resource,
+			Context: cedar.NewRecord(cedar.RecordMap{"amount": cedar.Long(amount)}),
+		}
+		if ok, _ := cedar.Authorize(ps, entities, req); ok != cedar.Allow {
+			b.Fatal("cedar denied")
+		}
+	}
 }
 
 func BenchmarkCheckParallel(b *testing.B) {

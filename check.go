@@ -306,7 +306,7 @@ func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState
 	// Filled in place in the queue: no copy on this path. The flusher adds
 	// chain, tenant, sequence, attributes and hashes.
 	p.id = d.ID
-	p.unixNano = now.Truncate(time.Microsecond).UnixNano()
+	p.unixNano = now.UnixMicro() * 1000 // records keep microseconds
 	p.latency = latency
 	p.agent = clip(req.AgentID)
 	p.obo = clip(req.OnBehalfOf)

@@ -32,3 +32,11 @@ func ForceHopForTest(tok string) string {
 
 // CurrentMasterKeyID names the master key that mints.
 func CurrentMasterKeyID(c *Client) string { return c.keyring.current.id }
+
+// AuditFlusherParked reports whether the audit flusher has found the
+// queue empty and parked until the next check wakes it.
+func AuditFlusherParked(c *Client) bool {
+	c.audit.mu.Lock()
+	defer c.audit.mu.Unlock()
+	return c.audit.idle
+}
