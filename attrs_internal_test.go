@@ -1,6 +1,9 @@
 package agenttrust
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestSecretWordFilter(t *testing.T) {
 	// The filter must pass every name that holds a secret word.
@@ -21,4 +24,26 @@ func TestSecretWordFilter(t *testing.T) {
 			t.Errorf("%q redacted", name)
 		}
 	}
+}
+
+// FuzzAppendJSONString: the audit's string encoder must produce JSON that
+// decodes to what encoding/json's own encoding of the string decodes to.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "amount", `quo"te`, `back\slash`, "tab\there", "\x7f", "caf\u00e9", "\u2028", "bad\xff", "a\x00b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want string
+		enc := appendJSONString([]byte("x"), s)
+		if err := json.Unmarshal(enc[1:], &got); err != nil {
+			t.Fatalf("%q encodes to invalid JSON %s: %v", s, enc[1:], err)
+		}
+		std, _ := json.Marshal(s)
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("%q decodes to %q, encoding/json gives %q", s, got, want)
+		}
+	})
 }
