@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/agenttrust/agenttrust"
 )
@@ -309,6 +311,14 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 
 // parseAddr reads "addr", "addr:port" or "[addr]:port".
 func parseAddr(s string) netip.Addr {
+	// "ipv4:port", the usual r.RemoteAddr, accepted exactly when
+	// ParseAddrPort would accept it but without its general splitting
+	// and port parsing, which cost as much as parsing the address.
+	if i := strings.LastIndexByte(s, ':'); i > 0 && isPort(s[i+1:]) {
+		if a, ok := parseIPv4(s[:i]); ok {
+			return a
+		}
+	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().Unmap()
 	}
@@ -316,6 +326,55 @@ func parseAddr(s string) netip.Addr {
 		return a.Unmap()
 	}
 	return netip.Addr{}
+}
+
+// parseIPv4 reads a dotted quad exactly as netip.ParseAddr does (four
+// decimal fields of at most 255, no leading zeros), and nothing else.
+func parseIPv4(s string) (netip.Addr, bool) {
+	var ip [4]byte
+	field, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && val == 0 {
+				return netip.Addr{}, false // leading zero
+			}
+			if val = val*10 + int(c-'0'); val > 255 {
+				return netip.Addr{}, false
+			}
+			digits++
+		case c == '.' && digits > 0 && field < 3:
+			ip[field] = byte(val)
+			field, val, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(val)
+	return netip.AddrFrom4(ip), true
+}
+
+// isPort reports whether strconv.ParseUint(s, 10, 16) would succeed:
+// decimal digits only, any leading zeros, at most 65535.
+func isPort(s string) bool {
+	if s == "" {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		if n = n*10 + int(c-'0'); n > 65535 {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(prefixes []netip.Prefix, a netip.Addr) bool {
@@ -440,12 +499,13 @@ type Route struct {
 // a server whose mux uses the same patterns authorizes exactly the route
 // that will serve. A request no pattern matches, or one the mux would
 // redirect, is not mapped. Behind a mux, when r.Pattern is one of the
-// patterns, that match is used as is.
+// patterns, that match is used as is. The route of up to 1024 recent
+// requests is remembered, so that a repeated one skips matching.
 //
 // Routes reports a pattern ServeMux rejects, two that conflict, an empty
 // tool and a resource template naming an unknown wildcard.
 func Routes(routes ...Route) (func(r *http.Request) (tool, resource string, ok bool), error) {
-	t := &routeTable{mux: http.NewServeMux(), byPattern: make(map[string]int, len(routes))}
+	t := &routeTable{mux: http.NewServeMux(), byPattern: make(map[string]int, len(routes)), cache: newRouteCache()}
 	for i, rt := range routes {
 		c, err := compileRoute(rt)
 		if err == nil {
@@ -461,9 +521,10 @@ func Routes(routes ...Route) (func(r *http.Request) (tool, resource string, ok b
 }
 
 type routeTable struct {
-	mux       *http.ServeMux
+	mux       *http.ServeMux // never changed after Routes returns
 	routes    []compiledRoute
 	byPattern map[string]int
+	cache     *routeCache
 }
 
 // routeIndex marks a route in the table's mux; it never serves.
@@ -488,13 +549,98 @@ func (t *routeTable) action(r *http.Request) (string, string, bool) {
 			return rt.tool, rt.resource(r, r.PathValue), true
 		}
 	}
-	h, _ := t.mux.Handler(r)
-	i, ok := h.(routeIndex)
+	i, ok := t.match(r)
 	if !ok {
 		return "", "", false
 	}
 	rt := &t.routes[i]
 	return rt.tool, rt.resource(r, func(name string) string { return rt.pathValue(r, name) }), true
+}
+
+// match finds the route the mux chooses for r. Apart from CONNECT, which
+// also looks at r.URL.Host, ServeMux chooses by method, Host and escaped
+// path alone (the query only shapes a redirect, which maps to no route),
+// and the mux never changes, so a choice once made can be remembered
+// under those three. The escaped path is a function of r.URL.Path and
+// r.URL.RawPath, so the key holds those two rather than computing it.
+func (t *routeTable) match(r *http.Request) (routeIndex, bool) {
+	if r.Method == http.MethodConnect {
+		return t.matchMux(r)
+	}
+	k := routeKey{method: r.Method, host: r.Host, path: r.URL.Path, rawPath: r.URL.RawPath}
+	slot := t.cache.slot(k)
+	if e := slot.Load(); e != nil && e.key == k {
+		return e.route, true
+	}
+	i, ok := t.matchMux(r)
+	if ok {
+		t.cache.store(slot, k, i)
+	}
+	return i, ok
+}
+
+func (t *routeTable) matchMux(r *http.Request) (routeIndex, bool) {
+	h, _ := t.mux.Handler(r)
+	i, ok := h.(routeIndex)
+	return i, ok
+}
+
+// routeCache remembers the route chosen for recent requests so that a
+// repeated one skips ServeMux matching. It is direct-mapped: each key has
+// one slot and a newer key evicts the older one, so however many distinct
+// paths clients send it holds at most routeCacheSlots entries of at most
+// routeCacheMaxKey bytes of key each. Only mapped requests are stored, so
+// paths that match no route cannot evict the routes in use. An entry never
+// changes once stored and slots are swapped atomically, so lookups take no
+// lock.
+type routeCache struct {
+	seed  maphash.Seed
+	slots [routeCacheSlots]atomic.Pointer[routeCacheEntry]
+}
+
+const (
+	routeCacheSlots  = 1024
+	routeCacheMaxKey = 512 // bytes; a request with a longer key is matched every time
+)
+
+type routeKey struct {
+	method, host, path, rawPath string
+}
+
+type routeCacheEntry struct {
+	key   routeKey
+	route routeIndex
+}
+
+func newRouteCache() *routeCache {
+	return &routeCache{seed: maphash.MakeSeed()}
+}
+
+// slot is where k lives if it is cached. Path and host are hashed with a
+// random seed, so clients cannot aim requests at one slot; the method is
+// only mixed in from its length and first letter, which tells the
+// standard methods apart at a fraction of the cost of hashing it. Keys
+// that share a slot merely evict each other.
+func (c *routeCache) slot(k routeKey) *atomic.Pointer[routeCacheEntry] {
+	h := maphash.String(c.seed, k.path)
+	h = h*31 ^ maphash.String(c.seed, k.host)
+	if k.rawPath != "" {
+		h = h*31 ^ maphash.String(c.seed, k.rawPath)
+	}
+	if k.method != "" {
+		h ^= uint64(len(k.method))<<8 | uint64(k.method[0])
+	}
+	return &c.slots[h%routeCacheSlots]
+}
+
+func (c *routeCache) store(slot *atomic.Pointer[routeCacheEntry], k routeKey, route routeIndex) {
+	if len(k.method)+len(k.host)+len(k.path)+len(k.rawPath) > routeCacheMaxKey {
+		return
+	}
+	// Clones: the request's strings may share memory with the rest of the
+	// request (its query, its headers), which the cache must not keep alive.
+	k = routeKey{strings.Clone(k.method), strings.Clone(k.host), strings.Clone(k.path), strings.Clone(k.rawPath)}
+	slot.Store(&routeCacheEntry{key: k, route: route})
 }
 
 type compiledRoute struct {

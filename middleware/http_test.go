@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -598,6 +600,106 @@ func TestRoutesErrors(t *testing.T) {
 	}
 }
 
+// TestRoutesCache: requests that differ only in method, host or escaping
+// never get each other's remembered route, however often and in whatever
+// order they come, and from several goroutines at once.
+func TestRoutesCache(t *testing.T) {
+	action, err := middleware.Routes(
+		middleware.Route{Pattern: "GET /v1/items/{id}", Tool: "items.read", Resource: "item:{id}"},
+		middleware.Route{Pattern: "POST /v1/items/{id}", Tool: "items.write", Resource: "item:{id}"},
+		middleware.Route{Pattern: "DELETE /v1/items/{id}", Tool: "items.delete", Resource: "item:{id}"},
+		middleware.Route{Pattern: "GET api.example.com/v1/items/{id}", Tool: "items.api", Resource: "api:{id}"},
+		middleware.Route{Pattern: "GET /v1/items/special", Tool: "items.special"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		method, url         string
+		wantTool, wantResrc string
+		wantOK              bool
+	}{
+		{"GET", "http://example.com/v1/items/1", "items.read", "item:1", true},
+		{"HEAD", "http://example.com/v1/items/1", "items.read", "item:1", true},
+		{"POST", "http://example.com/v1/items/1", "items.write", "item:1", true},
+		{"DELETE", "http://example.com/v1/items/1", "items.delete", "item:1", true},
+		{"PUT", "http://example.com/v1/items/1", "", "", false},
+		{"GET", "http://api.example.com/v1/items/1", "items.api", "api:1", true},
+		{"GET", "http://api.example.com:8443/v1/items/1", "items.api", "api:1", true},
+		{"POST", "http://api.example.com/v1/items/1", "items.write", "item:1", true},
+		{"GET", "http://other.example.com/v1/items/1", "items.read", "item:1", true},
+		{"GET", "http://example.com/v1/items/2", "items.read", "item:2", true},
+		{"GET", "http://example.com/v1/items/special", "items.special", "/v1/items/special", true},
+		{"GET", "http://example.com/v1/items/a%2Fb", "items.read", "item:a/b", true},
+		{"GET", "http://example.com/v1/items/a/b", "", "", false}, // same Path as a%2Fb, other RawPath
+		{"GET", "http://example.com/v1/items/x%79", "items.read", "item:xy", true},
+		{"GET", "http://example.com/v1/items/xy", "items.read", "item:xy", true},
+		{"POST", "http://example.com/v1/items/../items/1", "", "", false}, // the mux would redirect
+	}
+	check := func(i int) error {
+		tt := tests[i]
+		tool, res, ok := action(httptest.NewRequest(tt.method, tt.url, nil))
+		if tool != tt.wantTool || res != tt.wantResrc || ok != tt.wantOK {
+			return fmt.Errorf("%s %s = %q %q %v, want %q %q %v", tt.method, tt.url, tool, res, ok, tt.wantTool, tt.wantResrc, tt.wantOK)
+		}
+		return nil
+	}
+	for round := range 3 {
+		for i := range tests {
+			if round == 1 {
+				i = len(tests) - 1 - i
+			}
+			if err := check(i); err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for n := range 50 * len(tests) {
+				if err := check((n + g*5) % len(tests)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestRoutesCacheBounded: a flood of distinct paths, each mapped to a
+// route, leaves the route table holding no more than a bounded amount of
+// memory, and the routes still map right afterwards.
+func TestRoutesCacheBounded(t *testing.T) {
+	action, err := middleware.Routes(middleware.Route{Pattern: "GET /files/{path...}", Tool: "files.read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, pathLen = 40000, 400 // kept, they would take n*pathLen = 16 MB
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range n {
+		p := fmt.Sprintf("/files/%0*d", pathLen-len("/files/"), i)
+		r := &http.Request{Method: "GET", Host: "example.com", URL: &url.URL{Path: p}}
+		if tool, res, ok := action(r); !ok || tool != "files.read" || res != p {
+			t.Fatalf("GET %s = %q %q %v", p, tool, res, ok)
+		}
+	}
+	if grew := int64(heap()) - int64(before); grew > 4<<20 {
+		t.Errorf("the route table grew by %d bytes over %d distinct paths", grew, n)
+	}
+	r := httptest.NewRequest("GET", "/files/a/b", nil)
+	if tool, res, ok := action(r); !ok || tool != "files.read" || res != "/files/a/b" {
+		t.Errorf("after the flood: GET /files/a/b = %q %q %v", tool, res, ok)
+	}
+}
+
 // FuzzRoutes checks Routes against a real http.ServeMux with the same
 // patterns: the same requests are mapped (served), to the same tool, with
 // wildcard values as r.PathValue sees them.
@@ -642,12 +744,15 @@ func FuzzRoutes(f *testing.F) {
 			return
 		}
 		r := &http.Request{Method: method, URL: u, Host: "example.com", Header: http.Header{}}
-		tool, res, ok := action(r)
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, r.Clone(context.Background()))
 		wantTool := rec.Header().Get("X-Tool")
-		if ok != (wantTool != "") || tool != wantTool || (ok && res != rec.Header().Get("X-Resource")) {
-			t.Fatalf("%s %q: Routes %q %q %v; mux %q %q (status %d)", method, path, tool, res, ok, wantTool, rec.Header().Get("X-Resource"), rec.Code)
+		// Twice: the second answer may come from the route cache.
+		for range 2 {
+			tool, res, ok := action(r)
+			if ok != (wantTool != "") || tool != wantTool || (ok && res != rec.Header().Get("X-Resource")) {
+				t.Fatalf("%s %q: Routes %q %q %v; mux %q %q (status %d)", method, path, tool, res, ok, wantTool, rec.Header().Get("X-Resource"), rec.Code)
+			}
 		}
 	})
 }
@@ -687,5 +792,50 @@ func FuzzClientAddress(f *testing.F) {
 			}
 		}
 		t.Fatalf("peer %q, X-Forwarded-For %q: client address %v comes from nowhere", remote, xff, got)
+	})
+}
+
+// FuzzPeerAddress: with no trusted proxies the client address is the
+// connection's peer exactly as netip parses "addr:port" or "addr", and
+// the zero address when neither parses.
+func FuzzPeerAddress(f *testing.F) {
+	for _, s := range []string{
+		"192.0.2.1:1234", "192.0.2.1:0", "192.0.2.1:65535", "192.0.2.1:65536", "192.0.2.1:0000080",
+		"192.0.2.1:", "192.0.2.1:+80", "192.0.2.1:8_0", "192.0.2.1:-1", "192.0.2.1", "192.0.2.01:80",
+		"1.2.3.4:5:6", ":80", "", "[192.0.2.1]:80", "[::1]:80", "::1", "::ffff:192.0.2.1:80",
+		"[::ffff:192.0.2.1]:80", "[fe80::1%eth0]:80", "192.0.2.1%eth0:80",
+		"0.0.0.0:1", "255.255.255.255:1", "256.1.1.1:1", "1.2.3:1", "1.2.3.4.5:1", "1..2.3:1", ".1.2.3:1",
+		"1.2.3.:1", "00.1.2.3:1", "0.1.2.3:1", "1.2.3.0400:1", "1.2.3.4 :1",
+	} {
+		f.Add(s)
+	}
+	var (
+		got    netip.Addr
+		called bool
+	)
+	checker := agenttrust.CheckerFunc(func(_ context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
+		got, called = req.RemoteAddr, true
+		return agenttrust.Decision{}, nil
+	})
+	action := func(*http.Request) (string, string, bool) { return "t", "", true }
+	h := middleware.HTTP(checker, middleware.Options{Action: action})(http.NotFoundHandler())
+	f.Fuzz(func(t *testing.T, remote string) {
+		var want netip.Addr
+		if ap, err := netip.ParseAddrPort(remote); err == nil {
+			want = ap.Addr().Unmap()
+		} else if a, err := netip.ParseAddr(remote); err == nil {
+			want = a.Unmap()
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("Authorization", "Bearer x")
+		called = false
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if !called {
+			t.Fatalf("peer %q: not checked", remote)
+		}
+		if got != want {
+			t.Fatalf("peer %q: client address %v, want %v", remote, got, want)
+		}
 	})
 }
