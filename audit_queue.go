@@ -298,13 +298,14 @@ func (a *auditor) run() {
 	}
 }
 
-// gather waits until a batch is full or batchDelay has passed. While
-// batches keep filling it first polls, yielding the processor between
-// polls, so that the check that fills a batch does not have to wake the
-// flusher. It reports whether the batch filled, and whether to stop.
-func (a *auditor) gather(timer *time.Timer, spin bool) (filled, stop bool) {
+// gather waits until a batch is full or batchDelay has passed. When the
+// last batch filled within spinFor, it first polls, yielding the processor
+// between polls, so that the check that fills a batch does not have to
+// wake a parked flusher; at lower rates it parks at once. It reports
+// whether to poll next time, and whether to stop.
+func (a *auditor) gather(timer *time.Timer, spin bool) (spinNext, stop bool) {
+	start := time.Now()
 	if spin {
-		start := time.Now()
 		for i := 1; ; i++ {
 			select {
 			case <-a.full:
@@ -323,7 +324,7 @@ func (a *auditor) gather(timer *time.Timer, spin bool) (filled, stop bool) {
 	select {
 	case <-a.full:
 		timer.Stop()
-		return true, false
+		return time.Since(start) <= spinFor, false
 	case <-timer.C:
 		return false, false
 	case <-a.stop:
