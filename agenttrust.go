@@ -86,7 +86,7 @@ type Client struct {
 	audiences []string
 	tokenTTL  time.Duration
 	keys      keyCache
-	tokens    *gocache.Cache // verified tokens and JWTs by SHA-256
+	tokens    *gocache.Cache // verified tokens and JWTs by their text
 	// tokenCacheOff makes benchmarks measure first-seen tokens.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens

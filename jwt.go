@@ -3,7 +3,6 @@ package agenttrust
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -176,11 +175,14 @@ type verifiedJWT struct {
 // verifyJWT verifies a JWT: EdDSA only, known kid, issuer, one of the
 // accepted audiences, exp required, bounded leeway, strict base64.
 func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
-	sum := sha256.Sum256([]byte(s))
-	key := "jwt" + string(sum[:])
-	if v, ok := c.tokens.Get(key); ok {
-		*cr = v.(*verifiedJWT).cred
-		return nil
+	// Keyed by the JWT's own text, so a hit is the very token verified
+	// before. Tokens of the macaroon form share the cache; their text
+	// starts differently, and the type is checked besides.
+	if v, ok := c.tokens.Get(s); ok {
+		if j, ok := v.(*verifiedJWT); ok {
+			*cr = j.cred
+			return nil
+		}
 	}
 	// The method is pinned: look at the header first so that alg "none",
 	// HS256 keyed with the public key and the like get their own error.
@@ -226,7 +228,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		}
 		v.cred.conds = append(v.cred.conds, cv)
 	}
-	c.tokens.Set(key, v, gocache.DefaultExpiration)
+	c.tokens.Set(strings.Clone(s), v, gocache.DefaultExpiration)
 	*cr = v.cred
 	return nil
 }

@@ -450,7 +450,6 @@ func eqCaveat(field, value string) string {
 // checks skip decoding and HMAC work. Caveats and revocation are still
 // evaluated on every check.
 type verifiedToken struct {
-	raw                      string // the decoded token, compared on every cache hit
 	id, keyID, tenant, agent string
 	hops                     []string
 	conds                    []cond.Cond
@@ -465,6 +464,15 @@ var b64 = base64.RawURLEncoding.Strict()
 func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if len(cred) > MaxCredentialSize {
 		return nil, ErrCredentialTooLarge
+	}
+	// The cache is keyed by the token's own text, so a hit is the very
+	// token verified before: it skips decoding and every HMAC.
+	if !c.tokenCacheOff {
+		if e, ok := c.tokens.Get(cred); ok {
+			if v, ok := e.(*verifiedToken); ok {
+				return v, nil
+			}
+		}
 	}
 	buf := c.bufs.Get().(*[]byte)
 	defer c.bufs.Put(buf)
@@ -483,17 +491,6 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 			return nil, ErrCredentialTooLarge
 		}
 		return nil, ErrMalformedCredential
-	}
-	// The cache is keyed by the token's own hash, its signature: an HMAC
-	// chained over everything before it. The entry keeps the token's bytes
-	// and a hit must match them exactly, so a token that merely reuses a
-	// signature gains nothing.
-	sig := m.Signature()
-	cacheKey := string(sig[:])
-	if e, ok := c.tokens.Get(cacheKey); ok && !c.tokenCacheOff {
-		if v := e.(*verifiedToken); v.raw == string(raw) {
-			return v, nil
-		}
 	}
 	if len(m.Location()) != 0 {
 		return nil, ErrMalformedCredential
@@ -515,7 +512,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if err != nil {
 		return nil, ErrBadSignature
 	}
-	v := &verifiedToken{id: tokID, keyID: keyID, raw: string(raw)}
+	v := &verifiedToken{id: tokID, keyID: keyID}
 	v.conds = v.condsBuf[:0]
 	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
@@ -539,7 +536,8 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 		return nil, ErrDelegationDepth
 	}
 	if !c.tokenCacheOff {
-		c.tokens.Set(cacheKey, v, gocache.DefaultExpiration)
+		// A copy: the caller's string may share memory with a larger buffer.
+		c.tokens.Set(strings.Clone(cred), v, gocache.DefaultExpiration)
 	}
 	return v, nil
 }
