@@ -28,7 +28,11 @@
 // Transport (a2aclient.WithJSONRPCTransport or WithRESTTransport with an
 // &http.Client{Transport: &a2a.Transport{...}}), whose requests carry the
 // caller's context, and put middleware.HTTP in front of the handler
-// a2asrv.NewJSONRPCHandler or NewRESTHandler returns.
+// a2asrv.NewJSONRPCHandler or NewRESTHandler returns. TestA2AGoClientAndServer
+// drives a2a-go's own client and server wired this way: a narrowed call
+// reaches the agent with the Decision in its context, and a call the
+// caveats forbid, one without a credential and one under a revoked token
+// never do.
 package a2a
 
 import (
