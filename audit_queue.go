@@ -46,9 +46,8 @@ type auditor struct {
 	overflow overflow
 	closed   bool
 	// idle is set by the flusher when it found the queue empty and parked;
-	// the next check wakes it. While records keep coming the flusher runs
-	// on its own timer and checks never wake it, so a check never makes
-	// the flusher runnable on the check's own processor.
+	// the next check wakes it. Otherwise checks signal only a full batch,
+	// which a flusher under load is already polling for.
 	idle bool
 	// space is closed and replaced each time the flusher takes a batch,
 	// waking checks that wait for room in a full queue.
@@ -280,17 +279,17 @@ func (a *auditor) run() {
 		select {
 		case <-a.signal:
 		case <-a.stop:
-			a.err = a.flush(true)
+			_, a.err = a.flush(true)
 			return
 		}
 		for busy := true; busy; {
 			var stop bool
 			if spin, stop = a.gather(timer, spin); stop {
-				a.err = a.flush(true)
+				_, a.err = a.flush(true)
 				return
 			}
 			var err error
-			if busy, err = a.flushBusy(); err != nil {
+			if busy, err = a.flush(false); err != nil {
 				a.err = err
 				return
 			}
@@ -333,26 +332,18 @@ func (a *auditor) gather(timer *time.Timer, spin bool) (spinNext, stop bool) {
 	}
 }
 
-// flushBusy writes one batch and reports whether there was one; when
-// there was not, it marks the flusher idle so the next check wakes it.
-func (a *auditor) flushBusy() (bool, error) {
-	a.mu.Lock()
-	empty := len(a.front) == 0 && a.overflow.n == 0
-	if empty {
-		a.idle = true
-	}
-	a.mu.Unlock()
-	if empty {
-		return false, nil
-	}
-	return true, a.flush(false)
-}
-
-// flush writes the batch queued so far, or everything when closing. It
-// returns an error only when closing and some sink still refuses records.
-func (a *auditor) flush(closing bool) error {
+// flush writes the batch queued so far, or everything when closing, and
+// reports whether there was anything to write. Finding nothing, it marks
+// the flusher idle, so the next check wakes it. It returns an error only
+// when closing and some sink still refuses records.
+func (a *auditor) flush(closing bool) (bool, error) {
 	for {
 		a.mu.Lock()
+		if len(a.front) == 0 && a.overflow.n == 0 {
+			a.idle = !closing
+			a.mu.Unlock()
+			return false, nil
+		}
 		a.front, a.back = a.back[:0], a.front
 		clear(a.backKVs) // values held for the last batch
 		a.kvs, a.backKVs = a.backKVs[:0], a.kvs
@@ -366,21 +357,20 @@ func (a *auditor) flush(closing bool) error {
 		if ov.n > 0 {
 			note := [1]pending{a.overflowNote(ov)}
 			if err := a.writePending(note[:], nil, closing); err != nil {
-				return err
+				return true, err
 			}
 		}
-		if len(a.back) == 0 {
-			return nil
+		if len(a.back) > 0 {
+			if err := a.writePending(a.back, a.backKVs, closing); err != nil {
+				return true, err
+			}
+			// The batch's slots are not cleared here: a check assigns every
+			// field of the slot it reuses, and leaving the lines alone spares
+			// that check a cache-line transfer from this core.
+			a.drained.Add(uint64(len(a.back)))
 		}
-		if err := a.writePending(a.back, a.backKVs, closing); err != nil {
-			return err
-		}
-		// The batch's slots are not cleared here: a check assigns every
-		// field of the slot it reuses, and leaving the lines alone spares
-		// that check a cache-line transfer from this core.
-		a.drained.Add(uint64(len(a.back)))
 		if !closing {
-			return nil
+			return true, nil
 		}
 	}
 }
