@@ -23,6 +23,8 @@ func TestCallerContext(t *testing.T) {
 	ctx = agenttrust.WithCredential(ctx, "att_secret")
 	d := agenttrust.Decision{Effect: agenttrust.Allow, Rule: "r1"}
 	withD := agenttrust.WithDecision(ctx, agenttrust.Identity{AgentID: "a2"}, "", d)
+	beside, _ := agenttrust.WithDecisionBeside[int](ctx, "att_other", agenttrust.Decision{Effect: agenttrust.Allow, Rule: "r2", AgentID: "a4"})
+	besideKeeps, _ := agenttrust.WithDecisionBeside[int](ctx, "", agenttrust.Decision{Rule: "r3"})
 
 	tests := []struct {
 		name           string
@@ -38,6 +40,13 @@ func TestCallerContext(t *testing.T) {
 		{"caller replaces credential", agenttrust.WithCaller(ctx, agenttrust.Identity{AgentID: "b"}, "att_new"), agenttrust.Identity{AgentID: "b"}, "att_new", false, ""},
 		{"decision", withD, agenttrust.Identity{AgentID: "a2"}, "att_secret", true, "r1"},
 		{"child of decision keeps it", agenttrust.WithAgent(withD, "a3", ""), agenttrust.Identity{AgentID: "a3"}, "att_secret", true, "r1"},
+		{"beside: agent from the decision, the rest from the parent", beside, agenttrust.Identity{AgentID: "a4", SessionID: "s1", OnBehalfOf: "alice"}, "att_other", true, "r2"},
+		{"beside: no agent or credential keeps the parent's", besideKeeps, agenttrust.Identity{AgentID: "a1", SessionID: "s1", OnBehalfOf: "alice"}, "att_secret", true, "r3"},
+		{"child of beside keeps it", agenttrust.WithOnBehalfOf(beside, "bob"), agenttrust.Identity{AgentID: "a4", SessionID: "s1", OnBehalfOf: "bob"}, "att_other", true, "r2"},
+		{"beside on a bare context", func() context.Context {
+			c, _ := agenttrust.WithDecisionBeside[int](parent, "att_x", agenttrust.Decision{Rule: "r4"})
+			return c
+		}(), agenttrust.Identity{}, "att_x", true, "r4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +76,37 @@ func TestCallerContext(t *testing.T) {
 	}
 
 	// Cancellation, causes, AfterFunc and WithoutCancel see through it.
+	testCancellation(t, withD, cancel)
+}
+
+// The context WithDecisionBeside returns passes cancellation through too.
+func TestDecisionBesideCancellation(t *testing.T) {
+	parent, cancel := context.WithCancelCause(context.Background())
+	ctx, _ := agenttrust.WithDecisionBeside[struct{}](parent, "att_secret", agenttrust.Decision{})
+	testCancellation(t, ctx, cancel)
+}
+
+// WithDecisionBeside makes the context and the T in one allocation, and
+// the T is the caller's to fill.
+func TestDecisionBesideAllocatesOnce(t *testing.T) {
+	ctx := context.Background()
+	d := agenttrust.Decision{Effect: agenttrust.Allow, Rule: "r1", AgentID: "a1"}
+	var got *[8]int
+	n := testing.AllocsPerRun(100, func() {
+		_, v := agenttrust.WithDecisionBeside[[8]int](ctx, "att_secret", d)
+		v[7] = 1
+		got = v
+	})
+	if n != 1 {
+		t.Fatalf("%v allocations, want 1", n)
+	}
+	if got[7] != 1 {
+		t.Fatal("T not writable")
+	}
+}
+
+func testCancellation(t *testing.T, withD context.Context, cancel context.CancelCauseFunc) {
+	t.Helper()
 	child, stop := context.WithTimeout(withD, time.Hour)
 	defer stop()
 	fired := make(chan struct{})

@@ -165,7 +165,7 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
-	id, hadID := agenttrust.IdentityFrom(ctx)
+	id, _ := agenttrust.IdentityFrom(ctx)
 	req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
 
 	d, err := g.checker.Check(ctx, req)
@@ -190,15 +190,11 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, http.StatusForbidden, "", ErrorDetail{Code: CodeDenied, Message: msg, DecisionID: d.ID.String()})
 		return
 	}
-	agent := d.AgentID
-	if agent == "" {
-		agent = req.AgentID
-	}
-	if !hadID || agent != id.AgentID {
-		id.AgentID, id.SessionID = agent, req.SessionID
-	}
-	// Identity, credential and Decision travel in one context value.
-	g.next.ServeHTTP(w, r.WithContext(agenttrust.WithDecision(ctx, id, cred, d)))
+	// The Decision and credential travel in one context value, allocated
+	// with the request copy that carrying it takes.
+	dctx, r2 := agenttrust.WithDecisionBeside[http.Request](ctx, cred, d)
+	*r2 = *r.WithContext(dctx)
+	g.next.ServeHTTP(w, r2)
 }
 
 // refuseErr answers a check that failed. The message names the kind of

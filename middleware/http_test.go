@@ -839,3 +839,38 @@ func FuzzPeerAddress(f *testing.F) {
 		}
 	})
 }
+
+// nopWriter is a ResponseWriter that allocates nothing.
+type nopWriter struct{ h http.Header }
+
+func (w nopWriter) Header() http.Header       { return w.h }
+func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (nopWriter) WriteHeader(int)             {}
+
+// An allowed request costs the middleware one allocation beyond its
+// Check: the request copy and the context carrying the Decision, made
+// together.
+func TestHTTPAllowAllocatesOnce(t *testing.T) {
+	f := newHTTPFixture(t)
+	var sawDecision bool
+	h := middleware.HTTP(f.c, middleware.Options{Action: paymentRoutes(t)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, sawDecision = middleware.DecisionFrom(r.Context())
+	}))
+	r := httptest.NewRequest("GET", "/v1/payments/cust-1", nil)
+	r.Header.Set("Authorization", "Bearer "+f.token)
+	w := nopWriter{h: http.Header{}}
+	req := agenttrust.Request{Tool: "payments.read", Resource: "/v1/payments/cust-1", Credential: f.token,
+		RemoteAddr: netip.MustParseAddr("192.0.2.1")}
+	check := testing.AllocsPerRun(200, func() {
+		if d, err := f.c.Check(context.Background(), req); !d.Allowed() {
+			t.Fatal(d, err)
+		}
+	})
+	behind := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) })
+	if !sawDecision {
+		t.Fatal("handler saw no decision")
+	}
+	if behind-check != 1 {
+		t.Fatalf("middleware allocates %v times beyond its Check (%v), want 1", behind-check, check)
+	}
+}
