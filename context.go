@@ -5,10 +5,29 @@ import (
 	"fmt"
 )
 
-// callerKey finds the innermost context node that carries a caller: who
-// is acting, with which credential, and the Decision that let the call
-// through. The node is a *callerCtx or a *decisionCtx.
+// callerKey finds the innermost callerNode in a context.
 type callerKey struct{}
+
+// callerNode is a context node that carries a caller: who is acting, with
+// which credential, and the Decision that let the call through. It is a
+// *callerCtx, which stores all of it, or a *decisionCtx, which derives
+// what it does not store from its parent.
+type callerNode interface {
+	identity() Identity
+	credential() secret
+	decision() (Decision, bool)
+}
+
+var (
+	_ callerNode = (*callerCtx)(nil)
+	_ callerNode = (*decisionCtx)(nil)
+)
+
+// nodeOf returns the innermost callerNode of ctx, or nil.
+func nodeOf(ctx context.Context) callerNode {
+	n, _ := ctx.Value(callerKey{}).(callerNode)
+	return n
+}
 
 type caller struct {
 	id          Identity
@@ -42,6 +61,10 @@ func (x *callerCtx) Value(key any) any {
 
 func (x *callerCtx) String() string { return fmt.Sprintf("%v.WithValue(agenttrust caller)", x.Context) }
 
+func (x *callerCtx) identity() Identity         { return x.c.id }
+func (x *callerCtx) credential() secret         { return x.c.cred }
+func (x *callerCtx) decision() (Decision, bool) { return x.c.decision, x.c.hasDecision }
+
 // withCaller returns a child of ctx holding a copy of the caller ctx
 // already carries, for the caller to change.
 func withCaller(ctx context.Context) *callerCtx {
@@ -49,19 +72,11 @@ func withCaller(ctx context.Context) *callerCtx {
 		panic("agenttrust: nil context")
 	}
 	x := &callerCtx{Context: ctx}
-	x.c, _ = callerFrom(ctx)
-	return x
-}
-
-// callerFrom returns the caller ctx carries.
-func callerFrom(ctx context.Context) (caller, bool) {
-	switch x := ctx.Value(callerKey{}).(type) {
-	case *callerCtx:
-		return x.c, true
-	case *decisionCtx:
-		return caller{id: x.identity(), cred: x.credential(), decision: x.d, hasDecision: true}, true
+	if n := nodeOf(ctx); n != nil {
+		x.c.id, x.c.cred = n.identity(), n.credential()
+		x.c.decision, x.c.hasDecision = n.decision()
 	}
-	return caller{}, false
+	return x
 }
 
 // WithAgent returns a context that carries the acting agent and session.
@@ -115,10 +130,9 @@ func WithDecision(ctx context.Context, id Identity, credential string, d Decisio
 // WithDecisionBeside returns, for middleware, a child of ctx that carries
 // the Decision d that let a call through and the credential it was made
 // with (empty keeps the one ctx carries), and a zero T allocated together
-// with it. The identity it carries
-// is the one ctx carries with the agent set to d.AgentID (when not empty):
-// the agent the credential named. An http.Request's context changes only
-// in a copy, and
+// with it. The identity it carries is the one ctx carries with the agent
+// set to d.AgentID (when not empty): the agent the credential named. An
+// http.Request's context changes only in a copy, and
 //
 //	ctx, r2 := agenttrust.WithDecisionBeside[http.Request](r.Context(), cred, d)
 //	*r2 = *r.WithContext(ctx)
@@ -166,20 +180,20 @@ func (x *decisionCtx) identity() Identity {
 }
 
 func (x *decisionCtx) credential() secret {
-	if x.cred != "" {
-		return x.cred
+	if x.cred == "" {
+		if n := nodeOf(x.Context); n != nil {
+			return n.credential()
+		}
 	}
-	c, _ := callerFrom(x.Context)
-	return c.cred
+	return x.cred
 }
+
+func (x *decisionCtx) decision() (Decision, bool) { return x.d, true }
 
 // DecisionFrom returns the Decision carried by ctx (see WithDecision).
 func DecisionFrom(ctx context.Context) (Decision, bool) {
-	switch x := ctx.Value(callerKey{}).(type) {
-	case *callerCtx:
-		return x.c.decision, x.c.hasDecision
-	case *decisionCtx:
-		return x.d, true
+	if n := nodeOf(ctx); n != nil {
+		return n.decision()
 	}
 	return Decision{}, false
 }
@@ -187,11 +201,8 @@ func DecisionFrom(ctx context.Context) (Decision, bool) {
 // IdentityFrom returns the identity carried by ctx.
 func IdentityFrom(ctx context.Context) (Identity, bool) {
 	var id Identity
-	switch x := ctx.Value(callerKey{}).(type) {
-	case *callerCtx:
-		id = x.c.id
-	case *decisionCtx:
-		id = x.identity()
+	if n := nodeOf(ctx); n != nil {
+		id = n.identity()
 	}
 	return id, id != Identity{}
 }
@@ -199,11 +210,8 @@ func IdentityFrom(ctx context.Context) (Identity, bool) {
 // CredentialFrom returns the credential carried by ctx.
 func CredentialFrom(ctx context.Context) (string, bool) {
 	var cred secret
-	switch x := ctx.Value(callerKey{}).(type) {
-	case *callerCtx:
-		cred = x.c.cred
-	case *decisionCtx:
-		cred = x.credential()
+	if n := nodeOf(ctx); n != nil {
+		cred = n.credential()
 	}
 	return string(cred), cred != ""
 }
