@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +26,7 @@ type conn struct {
 	timeout  time.Duration
 	retries  int
 	insecure bool
+	caFile   string
 }
 
 // connFlags defines the connection flags on f.
@@ -34,7 +38,8 @@ func connFlags(f *flags) *conn {
 	f.DurationVar(&c.timeout, "timeout", remote.DefaultTimeout, "bound on each HTTP attempt")
 	f.IntVar(&c.retries, "retries", 2, "retries of calls that are safe to repeat, after a transport failure or a 502, 503 or 504")
 	f.BoolVar(&c.insecure, "insecure-http", false, "allow plain http:// to a host other than loopback: the credential crosses the network unencrypted")
-	f.envVar("server", "timeout", "retries", "insecure-http")
+	f.StringVar(&c.caFile, "ca-file", "", "PEM `FILE` of the certificate authorities to trust for an https:// server, instead of the system's")
+	f.envVar("server", "timeout", "retries", "insecure-http", "ca-file")
 	return c
 }
 
@@ -74,8 +79,6 @@ func (c *conn) readKeyFile(path string) (string, error) {
 	return c.checkCred(string(b), "key file "+path)
 }
 
-// client returns a client of the server, authenticated with the
-// credential.
 // open checks that the command got n arguments (named by names in the
 // usage error) and returns a client for the server: the start of every
 // admin command.
@@ -86,6 +89,8 @@ func (c *conn) open(e *env, args []string, n int, names string) (*remote.Client,
 	return c.client(e)
 }
 
+// client returns a client of the server, authenticated with the
+// credential.
 func (c *conn) client(e *env) (*remote.Client, error) {
 	cred, err := c.credential(e.getenv)
 	if err != nil {
@@ -105,6 +110,13 @@ func (c *conn) client(e *env) (*remote.Client, error) {
 	if c.insecure {
 		opts = append(opts, remote.WithInsecureHTTP())
 	}
+	if c.caFile != "" {
+		hc, err := trustingClient(c.caFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, remote.WithHTTPClient(hc))
+	}
 	rc, err := remote.New(c.server, cred, opts...)
 	if err != nil {
 		// The error names the URL, never the credential.
@@ -121,4 +133,23 @@ func usageErrorFrom(err error) error {
 		return err
 	}
 	return &usageError{err.Error()}
+}
+
+// trustingClient returns an HTTP client that trusts only the certificate
+// authorities in the PEM file caFile, as curl's --cacert does.
+func trustingClient(caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usagef("CA file %s holds no PEM certificate", caFile)
+	}
+	t := new(http.Transport)
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	}
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	return &http.Client{Transport: t}, nil
 }

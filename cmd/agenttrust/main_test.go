@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testcert"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -124,6 +125,7 @@ func TestUsageErrors(t *testing.T) {
 		{"serve postgres without secrets", nil, []string{"serve", "--postgres", "postgres://db/x"}, "--postgres needs --secrets"},
 		{"serve postgres and data", map[string]string{"AGENTTRUST_POSTGRES": "postgres://db/x", "AGENTTRUST_SECRETS": "s"}, []string{"serve", "--data", "x.db"}, "not both"},
 		{"serve bad proxy", nil, []string{"serve", "--trusted-proxy", "10.0.0.0/8,nonsense"}, "not a CIDR"},
+		{"serve TLS certificate without key", nil, []string{"serve", "--tls-cert", "cert.pem"}, "--tls-cert and --tls-key together"},
 		{"serve bad log level", nil, []string{"serve", "--log-level", "loud"}, "--log-level"},
 		{"serve argument", nil, []string{"serve", "now"}, `unexpected argument "now"`},
 	} {
@@ -446,7 +448,7 @@ func (s *syncBuffer) String() string {
 }
 
 var (
-	urlRe = regexp.MustCompile(`url=(http://\S+)`)
+	urlRe = regexp.MustCompile(`url=(https?://\S+)`)
 	keyRe = regexp.MustCompile(`(?m)^\s+(atk_[A-Za-z0-9]+)\s*$`)
 )
 
@@ -613,6 +615,52 @@ func TestServeInProcess(t *testing.T) {
 			t.Errorf("the store was created although the policy file is bad")
 		}
 	})
+}
+
+// TestServeTLS serves HTTPS from a certificate on disk: a client that
+// trusts its authority gets through, one that does not, or that speaks
+// plain HTTP, does not.
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	pair, err := testcert.New("agenttrust test", now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath, err := pair.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stderr := serveInProcess(t, "--data", filepath.Join(dir, "at.db"), "--tls-cert", certPath, "--tls-key", keyPath)
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("listening on %s, want https", url)
+	}
+	if !strings.Contains(stderr.String(), "TLS certificate loaded") {
+		t.Errorf("the certificate was not logged: %s", stderr.String())
+	}
+	m := keyRe.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no admin key printed: %s", stderr.String())
+	}
+	vars := map[string]string{"AGENTTRUST_SERVER": url, "AGENTTRUST_KEY": m[1], "AGENTTRUST_RETRIES": "0"}
+
+	vars["AGENTTRUST_CA_FILE"] = certPath
+	if r := runCLI(t, vars, "", "whoami"); r.code != exitOK {
+		t.Fatalf("whoami trusting the authority: exit %d, %q", r.code, r.stderr)
+	}
+	delete(vars, "AGENTTRUST_CA_FILE")
+	if r := runCLI(t, vars, "", "whoami"); r.code != exitFailure || !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("whoami not trusting the authority: exit %d, %q", r.code, r.stderr)
+	}
+	vars["AGENTTRUST_SERVER"] = "http://" + strings.TrimPrefix(url, "https://")
+	if r := runCLI(t, vars, "", "whoami"); r.code != exitFailure {
+		t.Errorf("plain HTTP to the TLS port: exit %d, %q", r.code, r.stderr)
+	}
+	vars["AGENTTRUST_SERVER"] = url
+	vars["AGENTTRUST_CA_FILE"] = keyPath
+	if r := runCLI(t, vars, "", "whoami"); r.code != exitUsage || !strings.Contains(r.stderr, "no PEM certificate") {
+		t.Errorf("a CA file without certificates: exit %d, %q", r.code, r.stderr)
+	}
 }
 
 // lines splits output into its non-empty lines.

@@ -16,7 +16,10 @@ func serveCommand() *command {
 		summary: "Run the server",
 		help: `Run the agenttrust server: the HTTP JSON API (api/openapi.yaml) over an
 embedded SQLite file (--data, the default) or over PostgreSQL shared by many
-nodes (--postgres).
+nodes (--postgres). With --tls-cert and --tls-key it serves HTTPS (TLS 1.2
+or newer) and loads the pair again when the files change, so a renewed
+certificate needs no restart; without them, plain HTTP, meant for
+loopback or behind a TLS-terminating proxy.
 
 On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
@@ -33,6 +36,8 @@ the store is closed.`,
 			var proxies prefixList
 			var logLevel string
 			f.StringVar(&cfg.Listen, "listen", cli.DefaultListen, "TCP `ADDRESS` to listen on")
+			f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM `FILE` of the server's certificate chain, to serve HTTPS (with --tls-key)")
+			f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM `FILE` of the certificate's private key")
 			f.StringVar(&cfg.SQLite, "data", cli.DefaultSQLite, "SQLite database `FILE`, created on first start")
 			f.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL `URL`, for many nodes sharing one database (instead of --data)")
 			f.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL `SCHEMA` (default agenttrust)")
@@ -45,7 +50,7 @@ the store is closed.`,
 			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
-			f.envVar("listen", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
+			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "policy", "shutdown-timeout", "log-level")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
@@ -63,6 +68,9 @@ the store is closed.`,
 					if cfg.Secrets == "" {
 						return usagef("--postgres needs --secrets: the secrets file every node loads")
 					}
+				}
+				if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+					return usagef("give --tls-cert and --tls-key together")
 				}
 				if cfg.MaxStaleness != 0 && !cfg.Notify {
 					return usagef("--max-staleness needs --notify")

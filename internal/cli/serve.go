@@ -38,6 +38,10 @@ type ServeConfig struct {
 	// Listen is the TCP address to serve on, such as "127.0.0.1:8480"
 	// (":0" picks a free port; the log says which).
 	Listen string
+	// TLSCert and TLSKey, both or neither, are PEM files of the server's
+	// certificate (its chain) and private key: with them it serves HTTPS,
+	// TLS 1.2 or newer, and loads the pair again when the files change.
+	TLSCert, TLSKey string
 	// SQLite is the path of the database file, created on first start.
 	SQLite string
 	// Postgres is the URL of a PostgreSQL database several nodes share;
@@ -81,6 +85,8 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: no store: give a SQLite file or a PostgreSQL URL")
 	case cfg.Postgres != "" && cfg.Secrets == "":
 		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
+	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
+		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
 	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0:
 		return errors.New("agenttrust: serve: durations must not be negative")
 	case cfg.MaxStaleness != 0 && !cfg.Notify:
@@ -117,6 +123,12 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 		return err
 	}
 	log := cfg.Logger
+	var certs *certFiles
+	if cfg.TLSCert != "" {
+		if certs, err = loadCertFiles(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return err
+		}
+	}
 	var seed *policySeed
 	if cfg.PolicyFile != "" {
 		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
@@ -157,7 +169,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 		return err
 	}
 	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify)
-	return serveHTTP(ctx, &cfg, srv)
+	return serveHTTP(ctx, &cfg, srv, certs)
 }
 
 // openStore opens the configured store; what describes it for the log,
@@ -320,8 +332,9 @@ Use it with: export AGENTTRUST_KEY=<the secret above>
 	return err
 }
 
-// serveHTTP serves srv until ctx ends, then drains requests in flight.
-func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server) error {
+// serveHTTP serves srv until ctx ends, then drains requests in flight. It
+// serves HTTPS when certs is not nil.
+func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs *certFiles) error {
 	log := cfg.Logger
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
@@ -342,13 +355,20 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server) error 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	hs.RegisterOnShutdown(endLong)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	addr := ln.Addr()
-	if ap, err := netip.ParseAddrPort(addr.String()); err == nil && !ap.Addr().IsLoopback() {
-		log.Warn("agenttrust: serving plain HTTP beyond loopback: put a TLS-terminating proxy in front (and name it with --trusted-proxy)")
+	scheme := "http://"
+	serve := func() error { return hs.Serve(ln) }
+	if certs != nil {
+		hs.TLSConfig = certs.tlsConfig()
+		scheme = "https://"
+		serve = func() error { return hs.ServeTLS(ln, "", "") }
 	}
-	log.Info("agenttrust: listening", "url", "http://"+addr.String())
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	addr := ln.Addr()
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil && !ap.Addr().IsLoopback() && certs == nil {
+		log.Warn("agenttrust: serving plain HTTP beyond loopback: give --tls-cert and --tls-key, or put a TLS-terminating proxy in front (and name it with --trusted-proxy)")
+	}
+	log.Info("agenttrust: listening", "url", scheme+addr.String())
 
 	select {
 	case err := <-errc:
