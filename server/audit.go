@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -144,6 +145,10 @@ const (
 // reaches the store more than 30s after it was made (a node whose audit
 // was stuck that long) is picked up only with its later records: use GET
 // /v1/audit to be exhaustive.
+//
+// Each event's id is the stream's position after it: a client that
+// reconnects with it as Last-Event-ID (as EventSource does) goes on from
+// there, on any node, missing nothing and repeating nothing.
 func (s *Server) streamAudit(c *call) error {
 	q := c.r.URL.Query()
 	aq, err := auditFilter(c, q)
@@ -158,6 +163,11 @@ func (s *Server) streamAudit(c *call) error {
 	}
 	ctx := c.r.Context()
 	tail := &auditTail{s: s, q: aq, cursors: map[string]uint64{}}
+	if id := c.r.Header.Get("Last-Event-ID"); id != "" {
+		if err := tail.resume(ctx, id); err != nil {
+			return err
+		}
+	}
 	// This node's chain is known; start following it before answering, so
 	// that nothing recorded once the response has begun is missed.
 	if err := tail.follow(ctx, s.node+"/"+c.p.Tenant); err != nil {
@@ -338,9 +348,86 @@ func (t *auditTail) write(c *call, r *store.AuditRecord) error {
 	if err != nil {
 		return err
 	}
-	t.buf = append(append(append(t.buf[:0], "event: audit\ndata: "...), b...), "\n\n"...)
+	t.buf = append(t.buf[:0], "id: "...)
+	t.buf = t.appendPosition(t.buf)
+	t.buf = append(append(append(t.buf, "\nevent: audit\ndata: "...), b...), "\n\n"...)
 	_, err = c.w.Write(t.buf)
 	return err
+}
+
+// Stream positions. A position is "since=<RFC 3339>" then "&c=<seq>:<chain>"
+// for every chain followed, query-escaped: where each chain's cursor
+// stands, and where a chain not yet followed starts.
+const (
+	maxPositionChains = 1024
+	errPosition       = "Last-Event-ID is not a position this stream sent"
+)
+
+// appendPosition appends the tail's position: everything up to each
+// chain's cursor has been sent or filtered out.
+func (t *auditTail) appendPosition(b []byte) []byte {
+	b = append(b, "since="...)
+	b = t.q.Since.UTC().AppendFormat(b, time.RFC3339Nano)
+	for _, ch := range t.chains {
+		b = append(b, "&c="...)
+		b = strconv.AppendUint(b, t.cursors[ch], 10)
+		b = append(b, "%3A"...)
+		b = append(b, url.QueryEscape(ch)...)
+	}
+	return b
+}
+
+// resume sets the tail to a position from appendPosition. The position
+// is the client's word, but it can only move the client within its own
+// tenant's records: every read is by tenant. A chain the store does not
+// have is dropped (it is found again if it appears).
+func (t *auditTail) resume(ctx context.Context, pos string) error {
+	since, cursors, err := parsePosition(pos)
+	if err != nil {
+		return err
+	}
+	t.q.Since = since
+	for ch, n := range cursors {
+		if _, err := t.s.st.AuditHead(ctx, ch); err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return storeErr("audit head", err)
+		}
+		t.cursors[ch] = n
+		t.chains = append(t.chains, ch)
+	}
+	slices.Sort(t.chains)
+	return nil
+}
+
+// parsePosition reads a position of appendPosition.
+func parsePosition(pos string) (since time.Time, cursors map[string]uint64, err error) {
+	bad := badRequest("invalid_parameter", errPosition)
+	v, err := url.ParseQuery(pos)
+	if err != nil || len(v["since"]) != 1 || len(v) > 2 || len(v) == 2 && v["c"] == nil {
+		return since, nil, bad // since once, c any number of times, nothing else
+	}
+	since, err = time.Parse(time.RFC3339Nano, v.Get("since"))
+	if y := since.UTC().Year(); err != nil || y < 1 || y > 9999 {
+		return since, nil, bad // out of range, it would not be written back as RFC 3339
+	}
+	if len(v["c"]) > maxPositionChains {
+		return since, nil, badRequest("invalid_parameter", "Last-Event-ID names more than 1024 chains")
+	}
+	cursors = make(map[string]uint64, len(v["c"]))
+	for _, c := range v["c"] {
+		seq, ch, ok := strings.Cut(c, ":")
+		n, err := strconv.ParseUint(seq, 10, 64)
+		if !ok || err != nil || validID("chain", ch, "") != nil {
+			return since, nil, bad
+		}
+		if _, dup := cursors[ch]; dup {
+			return since, nil, bad
+		}
+		cursors[ch] = n
+	}
+	return since, cursors, nil
 }
 
 // verifyAudit answers GET /v1/audit/verify: every chain holding records

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,15 +154,32 @@ func TestAuditVerify(t *testing.T) {
 // sse reads server-sent events from a response.
 type sse struct {
 	res    *http.Response
-	events chan map[string]any
+	events chan sseEvent
+	cancel context.CancelFunc
+}
+
+// sseEvent is an "audit" event: its id and its record.
+type sseEvent struct {
+	id  string
+	rec map[string]any
 }
 
 func (e *env) stream(cred, query string) *sse {
+	e.t.Helper()
+	return e.streamFrom(cred, query, "")
+}
+
+// streamFrom opens a stream that resumes from the event id lastID, if
+// not empty.
+func (e *env) streamFrom(cred, query, lastID string) *sse {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e.t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/v1/audit/stream"+query, nil)
 	req.Header.Set("Authorization", "Bearer "+cred)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
 	res, err := e.ts.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -168,21 +187,25 @@ func (e *env) stream(cred, query string) *sse {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
 		e.t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	s := &sse{res: res, events: make(chan map[string]any, 100)}
+	s := &sse{res: res, events: make(chan sseEvent, 100), cancel: cancel}
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
 		sc.Buffer(nil, 1<<20)
-		event := ""
+		event, id := "", ""
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
+			case line == "":
+				event = ""
+			case strings.HasPrefix(line, "id: "):
+				id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "event: "):
 				event = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: ") && event == "audit":
 				var m map[string]any
 				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &m) == nil {
-					s.events <- m
+					s.events <- sseEvent{id: id, rec: m}
 				}
 			}
 		}
@@ -193,16 +216,21 @@ func (e *env) stream(cred, query string) *sse {
 
 func (s *sse) next(t *testing.T) map[string]any {
 	t.Helper()
+	return s.nextEvent(t).rec
+}
+
+func (s *sse) nextEvent(t *testing.T) sseEvent {
+	t.Helper()
 	select {
-	case m, ok := <-s.events:
+	case ev, ok := <-s.events:
 		if !ok {
 			t.Fatal("stream ended")
 		}
-		return m
+		return ev
 	case <-time.After(5 * time.Second):
 		t.Fatal("no audit event within 5s")
 	}
-	return nil
+	return sseEvent{}
 }
 
 func TestAuditStream(t *testing.T) {
@@ -261,6 +289,89 @@ func TestAuditStream(t *testing.T) {
 	e.must(400, "GET", "/v1/audit/stream?until=2026-11-22T04:00:00Z", e.key("acme/alice"), nil)
 }
 
+// A stream resumed from an event's id goes on from there, across every
+// chain it followed: nothing missed, nothing repeated.
+func TestAuditStreamResume(t *testing.T) {
+	e := newEnv(t, WithAuditPoll(20*time.Millisecond))
+	bot, carol := e.key("acme/bot"), e.key("acme/carol")
+	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
+		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	c2, err := srv2.Client(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onNode2 := func(resource string) {
+		t.Helper()
+		if _, err := c2.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read", Resource: resource}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c2.SyncAudit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := e.stream(carol, "")
+	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
+	if ev := s.nextEvent(t); ev.rec["resource"] != "r1" || ev.id == "" {
+		t.Fatalf("first event %+v", ev)
+	}
+	onNode2("n2-a")
+	last := s.nextEvent(t)
+	if last.rec["resource"] != "n2-a" {
+		t.Fatalf("second event %+v", last)
+	}
+	s.cancel()
+	// Recorded while no one was listening, on both nodes.
+	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r2"})
+	onNode2("n2-b")
+	e.sync()
+
+	// The position wins over the URL's since, which would replay all.
+	r := e.streamFrom(carol, "?since=2026-11-22T00:00:00Z", last.id)
+	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r3"})
+	got := map[string]bool{}
+	for len(got) < 3 {
+		res := r.next(t)["resource"].(string)
+		if got[res] {
+			t.Fatalf("%s came twice", res)
+		}
+		got[res] = true
+	}
+	if !got["r2"] || !got["n2-b"] || !got["r3"] {
+		t.Fatalf("resumed stream sent %v, want r2, n2-b and r3", got)
+	}
+
+	// A position only moves a client within its own tenant.
+	g := e.streamFrom(e.key("globex/gadmin"), "", last.id)
+	e.check(e.key("globex/gbot"), map[string]any{"tool_name": "docs.read", "resource": "g1"})
+	if got := g.next(t); got["tenant"] != "globex" || got["resource"] != "g1" {
+		t.Fatalf("globex stream resumed from acme's position sent %v", got)
+	}
+
+	many := "since=2026-11-22T04:00:00Z" + strings.Repeat("&c=1%3Aa", maxPositionChains+1)
+	for _, id := range []string{
+		"garbage;;",
+		"c=1%3An1%2Facme", // no since
+		"since=yesterday", // not a time
+		"since=2026-11-22T04:00:00Z&since=2026-11-22T04:00:00Z",
+		"since=2026-11-22T04:00:00Z&c=x%3An1%2Facme", // seq not a number
+		"since=2026-11-22T04:00:00Z&c=1",             // no chain
+		"since=2026-11-22T04:00:00Z&c=1%3A%01",       // control character
+		"since=2026-11-22T04:00:00Z&c=1%3Aa&c=2%3Aa", // a chain twice
+		"since=2026-11-22T04:00:00Z&chain=a",         // unknown field
+		many,
+	} {
+		res := e.do("GET", "/v1/audit/stream", carol, nil, "Last-Event-ID", id)
+		if res.status != 400 || !strings.Contains(string(res.body), "Last-Event-ID") {
+			t.Errorf("Last-Event-ID %.60q: status %d %s", id, res.status, res.body)
+		}
+	}
+}
+
 func TestAuditStreamEndsOnClose(t *testing.T) {
 	e := newEnv(t)
 	s := e.stream(e.key("acme/alice"), "")
@@ -276,4 +387,42 @@ func TestAuditStreamEndsOnClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("stream still open after Close")
 	}
+}
+
+// FuzzStreamPosition: every position parsePosition accepts is written
+// back by appendPosition as one it reads the same, and fits in an SSE id
+// field (no line break, no NUL).
+func FuzzStreamPosition(f *testing.F) {
+	for _, seed := range []string{
+		"since=2026-11-22T04:00:00Z",
+		"since=2026-11-22T04:00:00.123456789Z&c=12%3An1%2Facme&c=0%3An2%2Facme",
+		"since=2026-11-22T06:00:00%2B01:00&c=18446744073709551615%3A%E2%9C%93",
+		"since=2026-11-22T04:00:00Z&c=1%3Aa&c=2%3Aa",
+		"c=1%3Aa",
+		"garbage;;",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, pos string) {
+		since, cursors, err := parsePosition(pos)
+		if err != nil {
+			return
+		}
+		tail := &auditTail{q: store.AuditQuery{Since: since}, cursors: cursors}
+		for ch := range cursors {
+			tail.chains = append(tail.chains, ch)
+		}
+		slices.Sort(tail.chains)
+		out := string(tail.appendPosition(nil))
+		if strings.ContainsAny(out, "\r\n\x00") {
+			t.Fatalf("position %q holds a line break or NUL", out)
+		}
+		since2, cursors2, err := parsePosition(out)
+		if err != nil {
+			t.Fatalf("%q (from %q) does not parse: %v", out, pos, err)
+		}
+		if !since2.Equal(since) || !maps.Equal(cursors, cursors2) {
+			t.Fatalf("%q reads as %v %v, want %v %v", out, since2, cursors2, since, cursors)
+		}
+	})
 }

@@ -171,7 +171,7 @@ func TestOpenAPI(t *testing.T) {
 
 func checkParams(t *testing.T, s *spec, rt *route, item, op map[string]any) {
 	t.Helper()
-	var pathParams, query []string
+	var pathParams, query, headers []string
 	for _, list := range []any{item["parameters"], op["parameters"]} {
 		ps, _ := list.([]any)
 		for _, p := range ps {
@@ -184,6 +184,8 @@ func checkParams(t *testing.T, s *spec, rt *route, item, op map[string]any) {
 				pathParams = append(pathParams, pm["name"].(string))
 			case "query":
 				query = append(query, pm["name"].(string))
+			case "header":
+				headers = append(headers, pm["name"].(string))
 			default:
 				t.Errorf("parameter %v in %v", pm["name"], pm["in"])
 			}
@@ -195,6 +197,7 @@ func checkParams(t *testing.T, s *spec, rt *route, item, op map[string]any) {
 	}
 	sameSet(t, "path parameters", want, pathParams)
 	sameSet(t, "query parameters", rt.query, query)
+	sameSet(t, "header parameters", rt.headers, headers)
 }
 
 func checkRequestBody(t *testing.T, s *spec, rt *route, op map[string]any) {

@@ -38,8 +38,9 @@ type route struct {
 	resp      any // nil: no JSON body (204, or not JSON)
 	status    int // success status
 	query     []string
-	optional  bool // registered only when configured (the store API)
-	raw       bool // the handler reads the body itself
+	headers   []string // request headers the handler reads, beyond authentication
+	optional  bool     // registered only when configured (the store API)
+	raw       bool     // the handler reads the body itself
 }
 
 func (rt *route) pattern() string {
@@ -101,7 +102,7 @@ func routeTable() []*route {
 		{method: "GET", path: "/v1/audit", access: admin | approver, handle: (*Server).queryAudit,
 			resp: wire.AuditPage{}, status: 200, query: auditQueryParams},
 		{method: "GET", path: "/v1/audit/stream", access: admin | approver, handle: (*Server).streamAudit,
-			status: 200, query: []string{"since", "agent_id", "tool", "effect"}},
+			status: 200, query: []string{"since", "agent_id", "tool", "effect"}, headers: []string{"Last-Event-ID"}},
 		{method: "GET", path: "/v1/audit/verify", access: admin | approver, handle: (*Server).verifyAudit,
 			resp: wire.VerifyResponse{}, status: 200, query: []string{"chain"}},
 
