@@ -193,7 +193,9 @@ func auditTailCommand() *command {
 		summary: "Print the latest audit records, and with --follow the new ones as they come",
 		help: `Print the latest audit records of the tenant, oldest first; with --follow,
 keep printing new records as they are stored, from every node, until
-interrupted. --json prints one JSON record per line.`,
+interrupted. A follower that loses the server (a restart, a network
+fault) says so on stderr and reconnects, going on from the last record it
+printed. --json prints one JSON record per line.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
 			o := outFlags(e, f)
@@ -285,9 +287,18 @@ func latest(ctx context.Context, rc *remote.Client, q agenttrust.AuditQuery, n i
 	return keep, nil
 }
 
+// Reconnection of the audit stream: the first wait, and the longest.
+const (
+	streamRetryFirst = 500 * time.Millisecond
+	streamRetryMax   = 30 * time.Second
+)
+
 // streamAudit follows the server's audit stream (GET /v1/audit/stream,
-// server-sent events) and calls fn for each record, until ctx ends (nil)
-// or the stream does (an error).
+// server-sent events) and calls fn for each record until ctx ends (nil),
+// fn fails, or the server refuses the stream (an error). When the
+// connection drops or the server goes away, it says so on stderr and
+// reconnects with growing pauses, resuming from the last event's id, so
+// that no record is missed or repeated.
 func streamAudit(ctx context.Context, e *env, c *conn, q agenttrust.AuditQuery, since time.Time, fn func(agenttrust.AuditRecord) error) error {
 	cred, err := c.credential(e.getenv)
 	if err != nil {
@@ -303,27 +314,73 @@ func streamAudit(ctx context.Context, e *env, c *conn, q agenttrust.AuditQuery, 
 	if q.Effect != nil {
 		v.Set("effect", q.Effect.String())
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.server, "/")+"/v1/audit/stream?"+v.Encode(), nil)
+	hc, err := c.httpClient()
 	if err != nil {
-		return usagef("--server: %v", err)
+		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+cred)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("User-Agent", "agenttrust-cli")
 	// The URL passed remote.New's checks (https, or http to loopback unless
 	// --insecure-http) when the first records were read. Redirects are not
 	// followed: they would resend the credential elsewhere.
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s := &auditStream{hc: hc, url: strings.TrimRight(c.server, "/") + "/v1/audit/stream?" + v.Encode(), cred: cred, e: e, fn: fn}
+	wait := streamRetryFirst
+	for {
+		delivered, err := s.once(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
+		var stop *streamStop
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		if delivered {
+			wait = streamRetryFirst
+		}
+		fmt.Fprintf(e.stderr, "agenttrust: audit stream: %v; reconnecting in %v\n", err, wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, streamRetryMax)
+	}
+}
+
+// auditStream is one follower of the audit stream, across reconnections.
+type auditStream struct {
+	hc        *http.Client
+	url, cred string
+	e         *env
+	fn        func(agenttrust.AuditRecord) error
+	lastID    string // the position of the last record received
+}
+
+// streamStop wraps an error that ends the following: no reconnection
+// would help.
+type streamStop struct{ err error }
+
+func (s *streamStop) Error() string { return s.err.Error() }
+
+// once connects and reads the stream until it ends. delivered reports
+// whether it got a record through.
+func (s *auditStream) once(ctx context.Context) (delivered bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return false, &streamStop{usagef("--server: %v", err)}
+	}
+	req.Header.Set("Authorization", "Bearer "+s.cred)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", "agenttrust-cli")
+	if s.lastID != "" {
+		req.Header.Set("Last-Event-ID", s.lastID)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL
 		}
-		return fmt.Errorf("audit stream: %w", err)
+		return false, fmt.Errorf("no answer from the server: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -331,35 +388,41 @@ func streamAudit(ctx context.Context, e *env, c *conn, q agenttrust.AuditQuery, 
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
-		return fmt.Errorf("audit stream: %s (%s, HTTP %d)", body.Error.Message, body.Error.Code, resp.StatusCode)
+		err := fmt.Errorf("audit stream: %s (%s, HTTP %d)", body.Error.Message, body.Error.Code, resp.StatusCode)
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return false, err
+		}
+		return false, &streamStop{err}
 	}
-	err = readEvents(resp.Body, func(event, data string) error {
+	err = readEvents(resp.Body, func(event, id, data string) error {
 		switch event {
 		case "audit":
 			var r agenttrust.AuditRecord
 			if err := json.Unmarshal([]byte(data), &r); err != nil {
-				return fmt.Errorf("audit stream: malformed record: %w", err)
+				return &streamStop{fmt.Errorf("audit stream: malformed record: %w", err)}
 			}
-			return fn(r)
+			if err := s.fn(r); err != nil {
+				return &streamStop{err}
+			}
+			s.lastID, delivered = id, true
 		case "error":
-			fmt.Fprintf(e.stderr, "agenttrust: audit stream: the server reports %s; the stream goes on\n", data)
+			fmt.Fprintf(s.e.stderr, "agenttrust: audit stream: the server reports %s; the stream goes on\n", data)
 		}
 		return nil
 	})
-	if ctx.Err() != nil {
-		return nil
-	}
 	if err == nil {
-		err = errors.New("audit stream: the server ended the stream")
+		err = errors.New("the server ended the stream")
 	}
-	return err
+	return delivered, err
 }
 
-// readEvents parses server-sent events from r and calls fn for each.
-func readEvents(r io.Reader, fn func(event, data string) error) error {
+// readEvents parses server-sent events from r and calls fn for each,
+// with the last event id the stream set.
+func readEvents(r io.Reader, fn func(event, id, data string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var event string
+	var event, id string
 	var data []string
 	for sc.Scan() {
 		line := sc.Text()
@@ -369,7 +432,7 @@ func readEvents(r io.Reader, fn func(event, data string) error) error {
 				if event == "" {
 					event = "message"
 				}
-				if err := fn(event, strings.Join(data, "\n")); err != nil {
+				if err := fn(event, id, strings.Join(data, "\n")); err != nil {
 					return err
 				}
 			}
@@ -383,6 +446,10 @@ func readEvents(r io.Reader, fn func(event, data string) error) error {
 				event = value
 			case "data":
 				data = append(data, value)
+			case "id":
+				if !strings.ContainsRune(value, 0) {
+					id = value
+				}
 			}
 		}
 	}

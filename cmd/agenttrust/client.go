@@ -111,7 +111,7 @@ func (c *conn) client(e *env) (*remote.Client, error) {
 		opts = append(opts, remote.WithInsecureHTTP())
 	}
 	if c.caFile != "" {
-		hc, err := trustingClient(c.caFile)
+		hc, err := c.httpClient()
 		if err != nil {
 			return nil, err
 		}
@@ -135,16 +135,20 @@ func usageErrorFrom(err error) error {
 	return &usageError{err.Error()}
 }
 
-// trustingClient returns an HTTP client that trusts only the certificate
-// authorities in the PEM file caFile, as curl's --cacert does.
-func trustingClient(caFile string) (*http.Client, error) {
-	pem, err := os.ReadFile(caFile)
+// httpClient returns a new HTTP client for the server: with --ca-file,
+// one that trusts only the certificate authorities in that PEM file, as
+// curl's --cacert does.
+func (c *conn) httpClient() (*http.Client, error) {
+	if c.caFile == "" {
+		return &http.Client{}, nil
+	}
+	pem, err := os.ReadFile(c.caFile)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, usagef("CA file %s holds no PEM certificate", caFile)
+		return nil, usagef("CA file %s holds no PEM certificate", c.caFile)
 	}
 	t := new(http.Transport)
 	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
