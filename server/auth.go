@@ -42,6 +42,7 @@ func (s *Server) authenticate(c *call) error {
 		}
 		return err
 	}
+	c.t = t // held until the request ends
 	p, err := t.client.Authenticate(ctx, cred, c.addr)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func (s *Server) authenticate(c *call) error {
 			p.Roles = nil
 		}
 	}
-	c.bearer, c.p, c.t = cred, p, t
+	c.bearer, c.p = cred, p
 	return nil
 }
 

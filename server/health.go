@@ -21,9 +21,11 @@ func (s *Server) jwks(c *call) error {
 		if name == "" {
 			name = agenttrust.DefaultTenant
 		}
-		if _, err := s.tenant(c.r.Context(), name, false); err != nil {
+		t, err := s.tenant(c.r.Context(), name, false)
+		if err != nil {
 			return err
 		}
+		t.release(s.now())
 		ts = *s.tenants.Load()
 	}
 	set := agenttrust.JWKSet{Keys: []agenttrust.JWK{}}

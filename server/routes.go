@@ -153,6 +153,9 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 		if err := s.serve(c); err != nil {
 			s.writeError(c, err)
 		}
+		if c.t != nil {
+			c.t.release(s.now())
+		}
 		s.metrics.request(i, c.status)
 		if cap(c.body) > 64<<10 {
 			c.body = nil // do not pin large buffers in the pool

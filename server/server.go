@@ -33,25 +33,22 @@ type Server struct {
 	storeAPI   http.Handler
 	clock      agenttrust.Clock
 	poll       time.Duration // audit stream: how often the store is read
+	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 
 	mux    *http.ServeMux
 	routes []*route
 
-	mu      sync.Mutex // serialises opening tenants and Close
-	tenants atomic.Pointer[map[string]*tenant]
-	creds   credCache
-	metrics metrics
+	mu        sync.Mutex // serialises opening, evicting and closing tenants
+	tenants   atomic.Pointer[map[string]*tenant]
+	closing   map[string]<-chan struct{} // tenants being evicted, closed when done
+	evictDone chan struct{}              // closed when evictIdle returns
+	creds     credCache
+	metrics   metrics
 
 	// ctx is cancelled by Close, ending long polls and streams.
 	ctx    context.Context
 	cancel context.CancelFunc
 	closed atomic.Bool
-}
-
-// tenant is the server's state for one tenant.
-type tenant struct {
-	client *agenttrust.Client
-	wake   *wake // signalled when this node writes audit records
 }
 
 // Option configures New.
@@ -205,6 +202,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*tenant{}
 	s.tenants.Store(&empty)
+	s.closing = map[string]<-chan struct{}{}
 	s.creds.init()
 	s.routes = routeTable()
 	s.metrics.init(len(s.routes))
@@ -216,6 +214,10 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 		s.mux.Handle(rt.pattern(), s.handler(i, rt))
 	}
 	s.mux.HandleFunc("/", s.notFound)
+	if s.idle > 0 {
+		s.evictDone = make(chan struct{})
+		go s.evictIdle()
+	}
 	return s, nil
 }
 
@@ -226,12 +228,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // Client, writing out its queued audit records. It does not close the
 // store. Requests after Close fail with 503.
 func (s *Server) Close() error {
+	s.cancel()
+	if s.evictDone != nil {
+		<-s.evictDone // an eviction under way has closed its tenants
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.cancel()
 	var errs []error
 	for name, t := range *s.tenants.Load() {
 		if err := t.client.Close(); err != nil {
@@ -239,77 +244,6 @@ func (s *Server) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Client returns the Client of tenant, opening it if needed, whether or
-// not the tenant has keys yet: use it to bootstrap a tenant (create its
-// first admin key, save its policy) from the process that runs the server.
-func (s *Server) Client(ctx context.Context, name string) (*agenttrust.Client, error) {
-	t, err := s.tenant(ctx, name, false)
-	if err != nil {
-		return nil, err
-	}
-	return t.client, nil
-}
-
-// errNoTenant: a credential names a tenant with no keys.
-var errNoTenant = fmt.Errorf("%w: unknown tenant", agenttrust.ErrUnknownKey)
-
-// tenant returns the state of a tenant, opening its Client on first use.
-// With mustExist, a tenant that has no key in the store is refused with
-// errNoTenant, so a forged token cannot make the server open clients for
-// made-up tenants.
-func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tenant, error) {
-	if t := (*s.tenants.Load())[name]; t != nil {
-		return t, nil
-	}
-	if err := validTenant(name); err != nil {
-		if mustExist {
-			return nil, errNoTenant
-		}
-		return nil, fmt.Errorf("%w: %v", agenttrust.ErrInvalidRequest, err)
-	}
-	if mustExist {
-		ks, err := s.st.Keys(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("%w: list keys: %w", agenttrust.ErrStoreUnavailable, err)
-		}
-		if len(ks) == 0 {
-			return nil, errNoTenant
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return nil, agenttrust.ErrClosed
-	}
-	old := *s.tenants.Load()
-	if t := old[name]; t != nil {
-		return t, nil
-	}
-	t := &tenant{wake: newWake()}
-	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+6)
-	opts = append(opts,
-		agenttrust.WithLogger(s.log),
-		agenttrust.WithAuditSink(agenttrust.NewStoreSink(s.st), t.wake),
-	)
-	opts = append(opts, s.clientOpts...)
-	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAuditChain(s.node+"/"+name))
-	if _, ok := s.clock.(systemClock); !ok {
-		opts = append(opts, agenttrust.WithClock(s.clock))
-	}
-	c, err := agenttrust.New(s.st, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("open tenant %q: %w", name, err)
-	}
-	t.client = c
-	m := make(map[string]*tenant, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[name] = t
-	s.tenants.Store(&m)
-	return t, nil
 }
 
 // validTenant: 1-128 bytes of UTF-8 without control characters. (A

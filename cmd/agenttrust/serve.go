@@ -47,11 +47,12 @@ the store is closed.`,
 			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
 			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL) or by polling, instead of reading them on every check")
 			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
+			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
 			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "policy", "shutdown-timeout", "log-level")
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "policy", "shutdown-timeout", "log-level")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err

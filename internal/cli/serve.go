@@ -28,6 +28,7 @@ const (
 	DefaultSQLite          = "agenttrust.db"
 	DefaultSystemTenant    = "system"
 	DefaultShutdownTimeout = 15 * time.Second
+	DefaultTenantIdle      = 10 * time.Minute
 	// BootstrapAgent is the agent id of the first admin key.
 	BootstrapAgent = "admin"
 )
@@ -64,6 +65,9 @@ type ServeConfig struct {
 	// revocations no older than MaxStaleness is kept in memory.
 	Notify       bool
 	MaxStaleness time.Duration
+	// TenantIdle closes a tenant's Client after that long without a
+	// request (server.WithTenantIdle); 0 keeps every tenant open.
+	TenantIdle time.Duration
 	// PolicyFile seeds the system tenant's policy when none is stored.
 	PolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
@@ -87,7 +91,7 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
-	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0:
+	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0:
 		return errors.New("agenttrust: serve: durations must not be negative")
 	case cfg.MaxStaleness != 0 && !cfg.Notify:
 		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
@@ -247,6 +251,10 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets) (*server.Server, e
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		opts = append(opts, server.WithTrustedProxies(cfg.TrustedProxies...))
+	}
+	if cfg.TenantIdle > 0 {
+		// Safe: every tenant Client has the shared keys of the secrets file.
+		opts = append(opts, server.WithTenantIdle(cfg.TenantIdle))
 	}
 	return server.New(st, opts...)
 }

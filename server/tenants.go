@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// tenant is the server's state for one tenant. Requests hold it between
+// acquire (in Server.tenant) and release; an idle tenant, held by none,
+// can be closed (WithTenantIdle).
+type tenant struct {
+	client *agenttrust.Client
+	wake   *wake // signalled when this node writes audit records
+
+	active   atomic.Int64 // requests holding it
+	lastUsed atomic.Int64 // Unix nanoseconds of the server clock, at the last release
+	evicted  atomic.Bool  // set before it is closed; holders that see it let go
+	pinned   atomic.Bool  // handed out by Server.Client: never evicted
+}
+
+// acquire takes a hold on t; false if t is being evicted.
+func (t *tenant) acquire() bool {
+	t.active.Add(1)
+	if t.evicted.Load() {
+		t.active.Add(-1)
+		return false
+	}
+	return true
+}
+
+// release lets go of a hold taken by Server.tenant.
+func (t *tenant) release(now time.Time) {
+	t.lastUsed.Store(now.UnixNano())
+	t.active.Add(-1)
+}
+
+// WithTenantIdle closes a tenant's Client once no request has used it for
+// d, so a server that many tenants pass through holds only the busy ones:
+// each open Client polls its policy, and in notify mode keeps a change
+// feed (on PostgreSQL a connection) of its own. The next request for the
+// tenant opens it again: its revocation view and token cache start cold,
+// its audit chain goes on where it stopped.
+//
+// Use it only with master and signing keys shared through
+// WithClientOptions: a Client with keys of its own loses them when it is
+// closed, and every token and JWT it issued with them.
+func WithTenantIdle(d time.Duration) Option {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: tenant idle time must be positive", agenttrust.ErrInvalidConfig)
+		}
+		s.idle = d
+		return nil
+	}
+}
+
+// Client returns the Client of tenant, opening it if needed, whether or
+// not the tenant has keys yet: use it to bootstrap a tenant (create its
+// first admin key, save its policy) from the process that runs the server.
+// The tenant stays open until Close.
+func (s *Server) Client(ctx context.Context, name string) (*agenttrust.Client, error) {
+	t, err := s.tenant(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	t.pinned.Store(true)
+	t.release(s.now())
+	return t.client, nil
+}
+
+// errNoTenant: a credential names a tenant with no keys.
+var errNoTenant = fmt.Errorf("%w: unknown tenant", agenttrust.ErrUnknownKey)
+
+// tenant returns the state of a tenant, held for the caller, who must
+// release it; it opens the tenant's Client on first use. With mustExist, a
+// tenant that has no key in the store is refused with errNoTenant, so a
+// forged token cannot make the server open clients for made-up tenants.
+func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tenant, error) {
+	if t := (*s.tenants.Load())[name]; t != nil && t.acquire() {
+		return t, nil
+	}
+	if err := validTenant(name); err != nil {
+		if mustExist {
+			return nil, errNoTenant
+		}
+		return nil, fmt.Errorf("%w: %v", agenttrust.ErrInvalidRequest, err)
+	}
+	if mustExist {
+		ks, err := s.st.Keys(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: list keys: %w", agenttrust.ErrStoreUnavailable, err)
+		}
+		if len(ks) == 0 {
+			return nil, errNoTenant
+		}
+	}
+	for {
+		t, closing, err := s.openTenant(ctx, name)
+		if closing == nil {
+			return t, err
+		}
+		// The tenant's previous Client is still writing out its audit
+		// queue: a second writer on its chain would fork it.
+		select {
+		case <-closing:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: tenant %q is closing: %w", agenttrust.ErrStoreUnavailable, name, ctx.Err())
+		}
+	}
+}
+
+// openTenant returns the tenant, held, opening its Client if it has
+// none; or, while its previous Client is being closed, a channel closed
+// when that is done.
+func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, nil, agenttrust.ErrClosed
+	}
+	if ch := s.closing[name]; ch != nil {
+		return nil, ch, nil
+	}
+	old := *s.tenants.Load()
+	if t := old[name]; t != nil && t.acquire() {
+		// Under s.mu no eviction is under way, so acquire fails only on
+		// a tenant already out of the map.
+		return t, nil, nil
+	}
+	t := &tenant{wake: newWake()}
+	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+6)
+	opts = append(opts,
+		agenttrust.WithLogger(s.log),
+		agenttrust.WithAuditSink(agenttrust.NewStoreSink(s.st), t.wake),
+	)
+	opts = append(opts, s.clientOpts...)
+	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAuditChain(s.node+"/"+name))
+	if _, ok := s.clock.(systemClock); !ok {
+		opts = append(opts, agenttrust.WithClock(s.clock))
+	}
+	c, err := agenttrust.New(s.st, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open tenant %q: %w", name, err)
+	}
+	t.client = c
+	t.lastUsed.Store(s.now().UnixNano())
+	t.active.Store(1)
+	m := make(map[string]*tenant, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = t
+	s.tenants.Store(&m)
+	s.metrics.tenantsOpened.Add(1)
+	return t, nil, nil
+}
+
+// evictIdle runs until the server closes, closing every tenant idle for
+// s.idle, checked every quarter of it.
+func (s *Server) evictIdle() {
+	defer close(s.evictDone)
+	tick := time.NewTicker(max(s.idle/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+			s.evictIdleOnce()
+		}
+	}
+}
+
+// evictIdleOnce closes the tenants no request has held for s.idle.
+func (s *Server) evictIdleOnce() {
+	cutoff := s.now().Add(-s.idle).UnixNano()
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return
+	}
+	old := *s.tenants.Load()
+	var gone map[string]*tenant
+	for name, t := range old {
+		if t.pinned.Load() || t.active.Load() != 0 || t.lastUsed.Load() > cutoff {
+			continue
+		}
+		// A request that took hold after the check above sees evicted
+		// and opens the tenant afresh, once this Client is closed; one
+		// that took hold before it is seen here, and the tenant stays.
+		t.evicted.Store(true)
+		if t.active.Load() != 0 {
+			t.evicted.Store(false)
+			continue
+		}
+		if gone == nil {
+			gone = map[string]*tenant{}
+		}
+		gone[name] = t
+	}
+	if gone == nil {
+		s.mu.Unlock()
+		return
+	}
+	m := make(map[string]*tenant, len(old)-len(gone))
+	for name, t := range old {
+		if gone[name] == nil {
+			m[name] = t
+		}
+	}
+	s.tenants.Store(&m)
+	done := make(chan struct{})
+	for name := range gone {
+		s.closing[name] = done
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	for name, t := range gone {
+		if err := t.client.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: %w", name, err))
+		}
+		s.log.Debug("agenttrust/server: closed idle tenant", "tenant", name)
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.log.Warn("agenttrust/server: closing an idle tenant failed", "err", err)
+	}
+	s.metrics.tenantsClosed.Add(uint64(len(gone)))
+	s.mu.Lock()
+	for name := range gone {
+		delete(s.closing, name)
+	}
+	s.mu.Unlock()
+	close(done)
+}
