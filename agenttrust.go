@@ -85,8 +85,9 @@ type Client struct {
 	issuer    string
 	audiences []string
 	tokenTTL  time.Duration
-	keys      keyCache
-	tokens    *gocache.Cache // verified tokens and JWTs by their text
+	keys      snapCache[[32]byte, *keyEntry] // API keys by secret hash
+	rootKeys  snapCache[string, []string]    // roles of a token's root key, by key id
+	tokens    *gocache.Cache                 // verified tokens and JWTs by their text
 	// tokenCacheOff makes benchmarks measure first-seen tokens.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,27 +126,8 @@ func BenchmarkCheck(b *testing.B) {
 		b.Cleanup(func() { st.Close() })
 		return st
 	})
-	pg := func(b *testing.B) store.Store {
-		url := os.Getenv("AGENTTRUST_TEST_POSTGRES")
-		if url == "" {
-			b.Skip("set AGENTTRUST_TEST_POSTGRES to benchmark PostgreSQL")
-		}
-		schema := fmt.Sprintf("agenttrust_bench_%d", time.Now().UnixNano())
-		st, err := postgres.Open(ctx, url, postgres.WithSchema(schema))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			st.Close()
-			if conn, err := pgx.Connect(ctx, url); err == nil {
-				conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-				conn.Close(ctx)
-			}
-		})
-		return st
-	}
-	runStore("postgres", pg)
-	runStore("postgres-notify", pg, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
+	runStore("postgres", openBenchPostgres)
+	runStore("postgres-notify", openBenchPostgres, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
 
 	// Credentials. The key and tokens belong to agent a1, so the request
 	// is the policy case with the identity taken from the credential.
@@ -301,4 +283,64 @@ func loadCedar(tb testing.TB) (*cedar.PolicySet, cedar.EntityMap) {
 		tb.Fatal(err)
 	}
 	return ps, entities
+}
+
+// openBenchPostgres opens a PostgreSQL store in a schema of its own,
+// dropped when the benchmark ends.
+func openBenchPostgres(b *testing.B) store.Store {
+	ctx := context.Background()
+	url := os.Getenv("AGENTTRUST_TEST_POSTGRES")
+	if url == "" {
+		b.Skip("set AGENTTRUST_TEST_POSTGRES to benchmark PostgreSQL")
+	}
+	schema := fmt.Sprintf("agenttrust_bench_%d", time.Now().UnixNano())
+	st, err := postgres.Open(ctx, url, postgres.WithSchema(schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		st.Close()
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	return st
+}
+
+// BenchmarkAuthenticate measures what a server pays to learn who calls,
+// with a token, on PostgreSQL: in strict mode one revocation read per
+// call; in notify mode none (the view answers, the root key is cached).
+func BenchmarkAuthenticate(b *testing.B) {
+	ctx := context.Background()
+	for _, mode := range []struct {
+		name string
+		opts []agenttrust.Option
+	}{
+		{"postgres", nil},
+		{"postgres-notify", []agenttrust.Option{agenttrust.WithNotify(agenttrust.NotifyConfig{})}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			st := openBenchPostgres(b)
+			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithMasterKeys(testMasterKey)}, mode.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1", Roles: []string{agenttrust.RoleAgent}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			tok, err := c.Exchange(ctx, secret)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Authenticate(ctx, tok, netip.Addr{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -194,7 +194,7 @@ func (c *Client) checkBlocked(ctx context.Context, req *Request, now time.Time, 
 		b, blocked, d.Staleness, fresh = c.view.lookup(now, st.ids)
 		if !fresh {
 			d.Reason = reasonViewStale
-			return fmt.Errorf("%w: revocation view not confirmed for %s (bound %s)", ErrStoreUnavailable, d.Staleness.Truncate(time.Millisecond), c.view.max)
+			return c.view.staleErr(d.Staleness)
 		}
 	} else {
 		var err error

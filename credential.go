@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,9 +121,28 @@ func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Ti
 // (Exchange, Delegate, Authenticate), which answer with errors.
 func (c *Client) refuseBlocked(ctx context.Context, ids ...string) error {
 	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
-	switch {
-	case err != nil:
+	if err != nil {
 		return storeErr("revocation lookup", err)
+	}
+	return blockedErr(b, blocked)
+}
+
+// refuseBlockedAt is refuseBlocked reading revocations as Check does: in
+// notify mode from the view, refused with ErrStoreUnavailable once that
+// is older than its bound; otherwise from the store.
+func (c *Client) refuseBlockedAt(ctx context.Context, now time.Time, ids ...string) error {
+	if c.view == nil {
+		return c.refuseBlocked(ctx, ids...)
+	}
+	b, blocked, age, fresh := c.view.lookup(now, ids)
+	if !fresh {
+		return c.view.staleErr(age)
+	}
+	return blockedErr(b, blocked)
+}
+
+func blockedErr(b store.Block, blocked bool) error {
+	switch {
 	case !blocked:
 		return nil
 	case b.Kind == store.Revoked:
@@ -154,8 +174,10 @@ func (p Principal) HasRole(role string) bool {
 // Authenticate verifies a credential (API key, token or JWT) as phase 1
 // and 2 of Check would, without a tool or policy: signature, expiry, IP
 // allowlist against remoteAddr, caveats that do not depend on the action,
-// and revocation or suspension of every id it carries. It is for servers
-// that must know who is calling before they know what the call is.
+// and revocation or suspension of every id it carries, read as Check reads
+// it (in notify mode from the view). It is for servers that must know who
+// is calling before they know what the call is. The Principal is the
+// caller's own copy.
 func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip.Addr) (Principal, error) {
 	if c.closed.Load() {
 		return Principal{}, ErrClosed
@@ -182,20 +204,28 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 			}
 		}
 	}
-	if err := c.refuseBlocked(ctx, append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)...); err != nil {
+	if err := c.refuseBlockedAt(ctx, now, append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)...); err != nil {
 		return Principal{}, err
 	}
 	if roles == nil {
-		k, err := c.store.Key(ctx, c.tenant, cr.keyID)
-		if err != nil {
-			if isNotFound(err) {
-				return Principal{}, ErrUnknownKey
+		// A token's roles are its root key's. Keys never change once
+		// made (revoking one is a block, checked above), so they are
+		// cached by id.
+		var ok bool
+		if roles, ok = c.rootKeys.get(cr.keyID); !ok {
+			k, err := c.store.Key(ctx, c.tenant, cr.keyID)
+			if err != nil {
+				if isNotFound(err) {
+					return Principal{}, ErrUnknownKey
+				}
+				return Principal{}, storeErr("key lookup", err)
 			}
-			return Principal{}, storeErr("key lookup", err)
+			roles = k.Roles
+			c.rootKeys.put(cr.keyID, roles)
 		}
-		roles = k.Roles
 	}
-	return Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: cr.hops, Roles: roles}, nil
+	// The caller's copy: the cached slices are shared.
+	return Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: slices.Clone(cr.hops), Roles: slices.Clone(roles)}, nil
 }
 
 // CredentialTenantUnverified returns the tenant a credential claims,

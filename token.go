@@ -278,31 +278,36 @@ type keyEntry struct {
 	conds    []cond.Cond
 }
 
-type keyCache struct {
+// snapCache is a read-mostly cache: lookups read an immutable map
+// snapshot without locking; a put copies it. It holds at most
+// maxCachedKeys entries: a put into a full one starts it afresh.
+type snapCache[K comparable, V any] struct {
 	mu   sync.Mutex
-	snap atomic.Pointer[map[[32]byte]*keyEntry]
+	snap atomic.Pointer[map[K]V]
 }
 
 const maxCachedKeys = 1 << 14
 
-func (kc *keyCache) get(h [32]byte) *keyEntry {
+func (kc *snapCache[K, V]) get(k K) (V, bool) {
 	if m := kc.snap.Load(); m != nil {
-		return (*m)[h]
+		v, ok := (*m)[k]
+		return v, ok
 	}
-	return nil
+	var zero V
+	return zero, false
 }
 
-func (kc *keyCache) put(h [32]byte, e *keyEntry) {
+func (kc *snapCache[K, V]) put(k K, v V) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	old := kc.snap.Load()
-	m := map[[32]byte]*keyEntry{}
+	m := map[K]V{}
 	if old != nil && len(*old) < maxCachedKeys {
-		for k, v := range *old {
-			m[k] = v
+		for ok, ov := range *old {
+			m[ok] = ov
 		}
 	}
-	m[h] = e
+	m[k] = v
 	kc.snap.Store(&m)
 }
 
@@ -318,7 +323,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 		return nil, ErrMalformedCredential
 	}
 	h := k.Hash()
-	e := c.keys.get(h)
+	e, _ := c.keys.get(h)
 	if e == nil {
 		stored, err := c.store.KeyByHash(ctx, h)
 		if isNotFound(err) {

@@ -631,3 +631,29 @@ func TestPolicySeesHops(t *testing.T) {
 		t.Fatalf("child through the hop: %v by %q", d.Effect, d.Rule)
 	}
 }
+
+// A Principal is the caller's to change: its slices are copies.
+func TestAuthenticatePrincipalIsACopy(t *testing.T) {
+	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	ctx := context.Background()
+	secret, _, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{agenttrust.RoleAgent}})
+	tok, _ := f.c.Exchange(ctx, secret)
+	child, _, err := f.c.Delegate(ctx, tok, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cred := range []string{secret, tok, child} {
+		p, err := f.c.Authenticate(ctx, cred, netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Roles[0] = agenttrust.RoleAdmin
+		if len(p.HopIDs) > 0 {
+			p.HopIDs[0] = "forged"
+		}
+		again, err := f.c.Authenticate(ctx, cred, netip.Addr{})
+		if err != nil || again.HasRole(agenttrust.RoleAdmin) || len(again.HopIDs) > 0 && again.HopIDs[0] == "forged" {
+			t.Fatalf("a changed Principal changed the next one: %+v %v", again, err)
+		}
+	}
+}

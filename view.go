@@ -66,6 +66,11 @@ func newView(cfg NotifyConfig) (*view, error) {
 	return v, nil
 }
 
+// staleErr is the error of a lookup in a view age old, past its bound.
+func (v *view) staleErr(age time.Duration) error {
+	return fmt.Errorf("%w: revocation view not confirmed for %s (bound %s)", ErrStoreUnavailable, age.Truncate(time.Millisecond), v.max)
+}
+
 // lookup answers phase 2 from memory: the first blocked id, revocations
 // first, and the age of the view. ok is false when the view is too old.
 func (v *view) lookup(now time.Time, ids []string) (b store.Block, blocked bool, age time.Duration, ok bool) {

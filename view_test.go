@@ -3,6 +3,7 @@ package agenttrust_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,5 +148,83 @@ func TestStoredPolicyFollowed(t *testing.T) {
 			t.Fatal("node B never picked up the stored policy")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readCounter counts the reads Authenticate could make of the store:
+// revocation lookups and key lookups by id.
+type readCounter struct {
+	store.Store
+	blocked, keys atomic.Int64
+}
+
+func (s *readCounter) Blocked(ctx context.Context, tenant string, ids []string) (store.Block, bool, error) {
+	s.blocked.Add(1)
+	return s.Store.Blocked(ctx, tenant, ids)
+}
+
+func (s *readCounter) Key(ctx context.Context, tenant, id string) (store.Key, error) {
+	s.keys.Add(1)
+	return s.Store.Key(ctx, tenant, id)
+}
+
+// In notify mode Authenticate reads revocations from the view, as Check
+// does: no store read per call, a suspension seen within MaxStaleness,
+// and a view past its bound refused.
+func TestNotifyModeAuthenticate(t *testing.T) {
+	ds := &downStore{Store: memory.New()}
+	rc := &readCounter{Store: &noWatch{ds}}
+	a, b := twoNodes(t, rc, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	ctx := context.Background()
+	// Made on B: each node has master keys of its own here.
+	secret, _, err := b.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot", Roles: []string{agenttrust.RoleAgent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := b.Exchange(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cred := range []string{secret, tok} {
+		if _, err := b.Authenticate(ctx, cred, netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocked, keys := rc.blocked.Load(), rc.keys.Load()
+	for range 10 {
+		for _, cred := range []string{secret, tok} {
+			if _, err := b.Authenticate(ctx, cred, netip.Addr{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := rc.blocked.Load() - blocked; n != 0 {
+		t.Errorf("20 authentications in notify mode read revocations from the store %d times", n)
+	}
+	if n := rc.keys.Load() - keys; n != 0 {
+		t.Errorf("10 token authentications looked up the root key %d more times", n)
+	}
+
+	if err := a.Suspend(ctx, "billing-bot", "drill"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for {
+		_, err := b.Authenticate(ctx, tok, netip.Addr{})
+		if errors.Is(err, agenttrust.ErrSuspended) {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("suspension not seen within MaxStaleness: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := a.Resume(ctx, "billing-bot"); err != nil {
+		t.Fatal(err)
+	}
+	ds.down.Store(true)
+	time.Sleep(250 * time.Millisecond)
+	if _, err := b.Authenticate(ctx, secret, netip.Addr{}); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
+		t.Fatalf("Authenticate on a stale view: %v", err)
 	}
 }
