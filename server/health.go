@@ -25,7 +25,7 @@ func (s *Server) jwks(c *call) error {
 		if err != nil {
 			return err
 		}
-		t.release(s.now())
+		s.release(t)
 		ts = *s.tenants.Load()
 	}
 	set := agenttrust.JWKSet{Keys: []agenttrust.JWK{}}

@@ -74,7 +74,7 @@ func (s *Server) createTenantKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	defer t.release(s.now())
+	defer s.release(t)
 	spec := agenttrust.KeySpec{AgentID: req.AgentID, Name: req.Name, Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: req.AllowedIPs}
 	if req.ExpiresAt != nil {
 		spec.ExpiresAt = *req.ExpiresAt

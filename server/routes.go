@@ -154,7 +154,7 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 			s.writeError(c, err)
 		}
 		if c.t != nil {
-			c.t.release(s.now())
+			s.release(c.t)
 		}
 		s.metrics.request(i, c.status)
 		if cap(c.body) > 64<<10 {

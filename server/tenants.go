@@ -11,7 +11,7 @@ import (
 )
 
 // tenant is the server's state for one tenant. Requests hold it between
-// acquire (in Server.tenant) and release; an idle tenant, held by none,
+// acquire (in Server.tenant) and Server.release; an idle tenant, held by none,
 // can be closed (WithTenantIdle).
 type tenant struct {
 	client *agenttrust.Client
@@ -33,9 +33,12 @@ func (t *tenant) acquire() bool {
 	return true
 }
 
-// release lets go of a hold taken by Server.tenant.
-func (t *tenant) release(now time.Time) {
-	t.lastUsed.Store(now.UnixNano())
+// release lets go of a hold on t taken by tenant. The clock is read
+// only when idle tenants are evicted: nothing else uses lastUsed.
+func (s *Server) release(t *tenant) {
+	if s.idle > 0 {
+		t.lastUsed.Store(s.now().UnixNano())
+	}
 	t.active.Add(-1)
 }
 
@@ -69,7 +72,7 @@ func (s *Server) Client(ctx context.Context, name string) (*agenttrust.Client, e
 		return nil, err
 	}
 	t.pinned.Store(true)
-	t.release(s.now())
+	s.release(t)
 	return t.client, nil
 }
 
