@@ -327,14 +327,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1", Roles: []string{agenttrust.RoleAgent}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			tok, err := c.Exchange(ctx, secret)
-			if err != nil {
-				b.Fatal(err)
-			}
+			_, tok := agentKeyAndToken(b, c, "a1")
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := c.Authenticate(ctx, tok, netip.Addr{}); err != nil {

@@ -177,14 +177,7 @@ func TestNotifyModeAuthenticate(t *testing.T) {
 	a, b := twoNodes(t, rc, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
 	ctx := context.Background()
 	// Made on B: each node has master keys of its own here.
-	secret, _, err := b.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot", Roles: []string{agenttrust.RoleAgent}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := b.Exchange(ctx, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	secret, tok := agentKeyAndToken(t, b, "billing-bot")
 	for _, cred := range []string{secret, tok} {
 		if _, err := b.Authenticate(ctx, cred, netip.Addr{}); err != nil {
 			t.Fatal(err)
@@ -227,4 +220,19 @@ func TestNotifyModeAuthenticate(t *testing.T) {
 	if _, err := b.Authenticate(ctx, secret, netip.Addr{}); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
 		t.Fatalf("Authenticate on a stale view: %v", err)
 	}
+}
+
+// agentKeyAndToken makes an API key with the agent role for agent, and a
+// token exchanged for it.
+func agentKeyAndToken(tb testing.TB, c *agenttrust.Client, agent string) (secret, token string) {
+	tb.Helper()
+	ctx := context.Background()
+	secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: []string{agenttrust.RoleAgent}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if token, err = c.Exchange(ctx, secret); err != nil {
+		tb.Fatal(err)
+	}
+	return secret, token
 }

@@ -252,22 +252,7 @@ func TestAuditStream(t *testing.T) {
 
 	// Another node sharing the store writes its own chain; the stream
 	// picks it up.
-	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
-	c2, err := srv2.Client(context.Background(), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c2.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read", Resource: "from-n2"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c2.SyncAudit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e.onNode2(t)("from-n2")
 	if got := s.next(t); got["resource"] != "from-n2" || got["chain"] != "n2/acme" {
 		t.Fatalf("event from node 2: %v", got)
 	}
@@ -289,22 +274,22 @@ func TestAuditStream(t *testing.T) {
 	e.must(400, "GET", "/v1/audit/stream?until=2026-11-22T04:00:00Z", e.key("acme/alice"), nil)
 }
 
-// A stream resumed from an event's id goes on from there, across every
-// chain it followed: nothing missed, nothing repeated.
-func TestAuditStreamResume(t *testing.T) {
-	e := newEnv(t, WithAuditPoll(20*time.Millisecond))
-	bot, carol := e.key("acme/bot"), e.key("acme/carol")
+// onNode2 starts a second server node "n2" on the env's store and returns
+// a function that makes an allowed check of acme's bot on it, its audit
+// record stored before it returns.
+func (e *env) onNode2(t *testing.T) func(resource string) {
+	t.Helper()
 	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
 		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv2.Close()
+	t.Cleanup(func() { srv2.Close() })
 	c2, err := srv2.Client(context.Background(), "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	onNode2 := func(resource string) {
+	return func(resource string) {
 		t.Helper()
 		if _, err := c2.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read", Resource: resource}); err != nil {
 			t.Fatal(err)
@@ -313,6 +298,14 @@ func TestAuditStreamResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// A stream resumed from an event's id goes on from there, across every
+// chain it followed: nothing missed, nothing repeated.
+func TestAuditStreamResume(t *testing.T) {
+	e := newEnv(t, WithAuditPoll(20*time.Millisecond))
+	bot, carol := e.key("acme/bot"), e.key("acme/carol")
+	onNode2 := e.onNode2(t)
 
 	s := e.stream(carol, "")
 	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
