@@ -413,7 +413,7 @@ func parsePosition(pos string) (since time.Time, cursors map[string]uint64, err 
 		return since, nil, bad // out of range, it would not be written back as RFC 3339
 	}
 	if len(v["c"]) > maxPositionChains {
-		return since, nil, badRequest("invalid_parameter", "Last-Event-ID names more than 1024 chains")
+		return since, nil, badRequest("invalid_parameter", "Last-Event-ID names more than "+strconv.Itoa(maxPositionChains)+" chains")
 	}
 	cursors = make(map[string]uint64, len(v["c"]))
 	for _, c := range v["c"] {
