@@ -168,7 +168,7 @@ func TestHTTP(t *testing.T) {
 			wantStatus: 401, wantCode: middleware.CodeUnauthenticated, wantAuthn: "Bearer"},
 		{name: "malformed token", method: "POST", path: "/v1/payments/cust-1", auth: []string{"Bearer att_!!!"}, body: `{"amount":40}`,
 			wantStatus: 401, wantCode: middleware.CodeInvalidToken, wantAuthn: `Bearer error="invalid_token"`, wantMsg: "malformed"},
-		{name: "unknown key", method: "POST", path: "/v1/payments/cust-1", auth: []string{"Bearer " + f.key[:len(f.key)-1] + "x"}, body: `{"amount":40}`,
+		{name: "unknown key", method: "POST", path: "/v1/payments/cust-1", auth: []string{"Bearer " + otherLast(f.key)}, body: `{"amount":40}`,
 			wantStatus: 401, wantCode: middleware.CodeInvalidToken, wantAuthn: `Bearer error="invalid_token"`},
 		{name: "two authorization headers", method: "POST", path: "/v1/payments/cust-1", auth: []string{"Bearer " + f.token, "Bearer " + f.key},
 			wantStatus: 400, wantCode: middleware.CodeInvalidRequest, wantAuthn: `Bearer error="invalid_request"`},
@@ -876,4 +876,14 @@ func TestHTTPAllowAllocatesOnce(t *testing.T) {
 	if behind-check != 1 {
 		t.Fatalf("middleware allocates %v times beyond its Check (%v), want 1", behind-check, check)
 	}
+}
+
+// otherLast returns s with its last byte changed: to 'x', or to 'y' when
+// it is 'x' already, so the result always differs from s.
+func otherLast(s string) string {
+	c := byte('x')
+	if s[len(s)-1] == c {
+		c = 'y'
+	}
+	return s[:len(s)-1] + string(c)
 }
