@@ -198,6 +198,9 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	if err != nil {
 		return "", Key{}, err
 	}
+	if err := checkKeyRoles(roles, cavs); err != nil {
+		return "", Key{}, err
+	}
 	secret, err := apikey.Generate(c.random)
 	if err != nil {
 		return "", Key{}, err

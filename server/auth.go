@@ -47,21 +47,12 @@ func (s *Server) authenticate(c *call) error {
 	if err != nil {
 		return err
 	}
-	if len(p.HopIDs) > 0 {
-		// A delegated token acts for an agent, never as an admin or an
-		// approver of the API, whatever its root key may do: it keeps the
-		// agent role if its root key has it (admin includes it), no other.
-		if p.HasRole(agenttrust.RoleAgent) || p.HasRole(agenttrust.RoleAdmin) {
-			p.Roles = agentOnly
-		} else {
-			p.Roles = nil
-		}
-	}
+	// A narrowed or delegated credential comes with at most the agent
+	// role: it acts for an agent, within its caveats, never as an admin
+	// or approver of the API.
 	c.bearer, c.p = cred, p
 	return nil
 }
-
-var agentOnly = []string{agenttrust.RoleAgent}
 
 // errNoCredential: the request carries no bearer credential.
 var errNoCredential = &apiError{status: http.StatusUnauthorized, code: "unauthenticated",

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +18,9 @@ import (
 // resource server checking the token an agent presented to it); else, for
 // an agent, the caller's own bearer credential, so its caveats bind the
 // action; else, for an admin, none: the admin vouches for the agent named
-// by "agent_id".
+// by "agent_id", and the decision names the admin's key. A narrowed
+// caller holds the agent role at most; when it checks another
+// credential, the action must lie within its own caveats as well.
 //
 // The answer is always 200 with the decision, except for a malformed
 // request (400). When the check could not be made properly (the checked
@@ -38,10 +41,18 @@ func (s *Server) check(c *call) error {
 	}
 	switch {
 	case req.Credential != "":
+		if err := c.p.Permits(ar); err != nil {
+			if errors.Is(err, agenttrust.ErrInvalidRequest) {
+				return badRequest("invalid_request", err.Error())
+			}
+			return &apiError{status: http.StatusForbidden, code: "caveat",
+				msg: "the caller's credential does not permit this action: " + err.Error()}
+		}
 	case c.isAdmin():
 		if req.AgentID == "" {
 			return missing("agent_id")
 		}
+		ar.VouchedBy = c.p.KeyID
 	default:
 		if req.AgentID != "" && req.AgentID != c.p.AgentID {
 			return forbidden("an agent may only check its own actions")
