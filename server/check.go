@@ -59,12 +59,24 @@ func (s *Server) check(c *call) error {
 		}
 		ar.Credential = c.bearer
 	}
-	start := time.Now()
-	d, err := c.t.client.Check(c.r.Context(), ar)
-	s.metrics.observeCheck(d.Effect, err, time.Since(start))
+	d, err := s.decideCheck(c, &ar)
 	if err != nil && errors.Is(err, agenttrust.ErrInvalidRequest) {
 		return badRequest("invalid_request", err.Error())
 	}
+	s.answerCheck(c, &d, err)
+	return nil
+}
+
+// decideCheck asks the tenant's Client and counts the decision.
+func (s *Server) decideCheck(c *call, ar *agenttrust.Request) (agenttrust.Decision, error) {
+	start := time.Now()
+	d, err := c.t.client.Check(c.r.Context(), *ar)
+	s.metrics.observeCheck(d.Effect, err, time.Since(start))
+	return d, err
+}
+
+// answerCheck writes the 200 answer of a check.
+func (s *Server) answerCheck(c *call, d *agenttrust.Decision, err error) {
 	resp := wire.CheckResponse{
 		Allowed: d.Allowed(), Effect: d.Effect.String(), Reason: d.Reason, RuleID: d.Rule,
 		DecisionID: d.ID.String(), ApprovalID: d.ApprovalID, AgentID: d.AgentID,
@@ -81,7 +93,6 @@ func (s *Server) check(c *call) error {
 	writeRaw(c, 200, b)
 	*bp = b
 	bufs.Put(bp)
-	return nil
 }
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

@@ -175,7 +175,7 @@ func (s *Server) serve(c *call) error {
 	c.addr = s.remoteAddr(c.r)
 	if c.rt.access != public {
 		if err := s.authenticate(c); err != nil {
-			return authError(err)
+			return s.refuseCaller(c, err)
 		}
 		if err := s.authorize(c); err != nil {
 			return err
