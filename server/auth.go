@@ -48,9 +48,8 @@ func (s *Server) authenticate(c *call) error {
 	if err != nil {
 		return err
 	}
-	// A narrowed or delegated credential comes with at most the agent
-	// role: it acts for an agent, within its caveats, never as an admin
-	// or approver of the API.
+	// p.Roles are already bounded: a narrowed or delegated credential
+	// holds at most the agent role (Principal.Narrowed).
 	c.bearer, c.p = cred, p
 	return nil
 }
