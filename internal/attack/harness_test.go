@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,11 +162,12 @@ func viaProxy(t *testing.T, raw, addr string) (target, proxied string) {
 // mode polls it.
 type faultyStore struct {
 	store.Store
-	down atomic.Bool
+	down          atomic.Bool
+	approvalsDown atomic.Bool // only the approval methods fail
 }
 
 func (f *faultyStore) fail(op string) error {
-	if f.down.Load() {
+	if f.down.Load() || f.approvalsDown.Load() && strings.Contains(op, "approval") {
 		return fmt.Errorf("attack: %s: database gone: %w", op, store.ErrUnavailable)
 	}
 	return nil
@@ -573,6 +575,16 @@ func (r reply) object(t *testing.T) map[string]any {
 // name, value pairs.
 func (n *node) do(method, path, cred string, body any, hdr ...string) reply {
 	n.t.Helper()
+	return n.sendWith(method, path, cred, body, hdr, nil)
+}
+
+func (n *node) send(method, path, cred string, body any, replace []string) reply {
+	n.t.Helper()
+	return n.sendWith(method, path, cred, body, nil, replace)
+}
+
+func (n *node) sendWith(method, path, cred string, body any, hdr, replace []string) reply {
+	n.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -598,6 +610,9 @@ func (n *node) do(method, path, cred string, body any, hdr ...string) reply {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
+	for i := 0; i+1 < len(replace); i += 2 {
+		req.Header.Set(replace[i], replace[i+1])
+	}
 	res, err := n.ts.Client().Do(req)
 	if err != nil {
 		n.t.Fatal(err)
@@ -608,6 +623,17 @@ func (n *node) do(method, path, cred string, body any, hdr ...string) reply {
 		n.t.Fatal(err)
 	}
 	return reply{status: res.StatusCode, body: b}
+}
+
+// doReplacing is do with hdr replacing, not adding to, the headers do
+// sets.
+func (n *node) doReplacing(method, path, cred string, body any, hdr ...string) reply {
+	n.t.Helper()
+	var set []string
+	for i := 0; i+1 < len(hdr); i += 2 {
+		set = append(set, hdr[i], hdr[i+1])
+	}
+	return n.send(method, path, cred, body, set)
 }
 
 // must is do, failing the test unless the status is want.
@@ -670,3 +696,73 @@ func wantDeny(t *testing.T, r reply, code string) {
 }
 
 func b64(raw []byte) string { return base64.RawURLEncoding.EncodeToString(raw) }
+
+// sink is an audit sink the tests switch: it writes, fails, or hangs
+// until released, and reports each call on calls.
+type sink struct {
+	mode    atomic.Int32 // sinkOK, sinkFail, sinkHang
+	calls   chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+const (
+	sinkOK = iota
+	sinkFail
+	sinkHang
+)
+
+func newSink() *sink {
+	return &sink{calls: make(chan struct{}, 1024), release: make(chan struct{})}
+}
+
+// heal makes the sink write again and releases hung writes, so the
+// client using it can close: defer it before the client's cleanup runs.
+func (s *sink) heal() {
+	s.mode.Store(sinkOK)
+	s.once.Do(func() { close(s.release) })
+}
+
+func (s *sink) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	mode := s.mode.Load()
+	select {
+	case s.calls <- struct{}{}:
+	default:
+	}
+	switch mode {
+	case sinkFail:
+		return errors.New("attack: audit sink down")
+	case sinkHang:
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// waitCalls waits until the sink has been called n more times.
+func (s *sink) waitCalls(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for range n {
+		select {
+		case <-s.calls:
+		case <-timeout.C:
+			t.Fatal("audit sink not called within 30s")
+		}
+	}
+}
+
+// drain forgets the calls reported so far.
+func (s *sink) drain() {
+	for {
+		select {
+		case <-s.calls:
+		default:
+			return
+		}
+	}
+}
