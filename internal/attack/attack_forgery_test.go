@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/mac"
@@ -357,6 +359,84 @@ func TestAttackForgeryWiden(t *testing.T) {
 			}
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok})
 			allowed(t, d, err) // eight hops are within the bound
+		})
+	})
+}
+
+// The same forgeries as the bearer credential of `agenttrust serve`: 401
+// with the error's code, or, as the credential a check is about, a 200
+// deny naming it.
+func TestAttackForgeryServer(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		n := newNode(t, b.open(t))
+		bot, alice := n.key("acme/bot"), n.key("acme/alice")
+		tok := n.exchange(bot)
+		jwtTok := n.exchangeJWT(bot)
+		unknown, err := apikey.Generate(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flipped := splitToken(t, tok)
+		flipped.sig[0] ^= 1
+		stripped := splitToken(t, tok)
+		stripped.cavs = stripped.cavs[:len(stripped.cavs)-1]
+		stripped.vids = stripped.vids[:len(stripped.vids)-1]
+		jp := strings.Split(jwtTok, ".")
+		none := signJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, signingKey().ID, jwt.MapClaims{
+			"iss": "agenttrust", "sub": "alice", "aud": []string{"agenttrust"}, "exp": n.clock.Now().Add(time.Hour).Unix(),
+			"iat": n.clock.Now().Unix(), "jti": "tok_x", "tenant": "acme", "key": n.ids["acme/alice"],
+		})
+		revoked := n.createKey("acme", "gone", agenttrust.KeySpec{AgentID: "gone"})
+		n.must(204, "POST", "/v1/keys/"+n.ids["acme/gone"]+"/revoke", alice, nil)
+		cases := []struct {
+			name, cred string
+			code       string
+		}{
+			{"key_checksum_changed", otherChar(bot, len(bot)-1), "key_checksum"},
+			{"key_body_changed", otherChar(bot, len(agenttrust.KeyPrefix)+2), "key_checksum"},
+			{"key_unknown", unknown, "unknown_key"},
+			{"key_wrong_prefix", "atx_" + bot[4:], "unsupported_credential"},
+			{"key_truncated", bot[:len(bot)-1], "malformed_credential"},
+			{"key_revoked", revoked, "revoked"},
+			{"token_signature_flipped", flipped.token(), "bad_signature"},
+			{"token_caveat_removed", stripped.token(), "bad_signature"},
+			{"token_truncated", tok[:len(tok)-5], "malformed_credential"},
+			{"jwt_alg_none", none, "algorithm"},
+			{"jwt_payload_edited", jp[0] + "." + b64([]byte(`{"sub":"alice"}`)) + "." + jp[2], "bad_signature"},
+			{"jwt_signature_stripped", jp[0] + "." + jp[1] + ".", "bad_signature"},
+			{"oversized", bot + strings.Repeat("A", agenttrust.MaxCredentialSize), "credential_too_large"},
+		}
+		for _, tc := range cases {
+			t.Run("bearer_"+tc.name, func(t *testing.T) {
+				wantError(t, n.do("GET", "/v1/whoami", tc.cred, nil), 401, tc.code)
+				wantError(t, n.do("POST", "/v1/actions/check", tc.cred, map[string]any{"tool_name": "docs.read"}), 401, tc.code)
+			})
+		}
+		for _, tc := range cases {
+			if tc.name == "oversized" {
+				continue // refused with the body; see TestAttackFailClosedServer
+			}
+			t.Run("checked_"+tc.name, func(t *testing.T) {
+				wantDeny(t, n.do("POST", "/v1/actions/check", alice, map[string]any{"tool_name": "docs.read", "credential": tc.cred}), tc.code)
+			})
+		}
+		// The caller's address comes from the connection: a header cannot
+		// move it into a key's allowlist.
+		t.Run("forwarded_for_spoofed_into_allowlist", func(t *testing.T) {
+			k := n.createKey("acme", "office", agenttrust.KeySpec{AgentID: "office", AllowedIPs: []string{"10.0.0.0/8"}})
+			for _, hdr := range [][]string{
+				{"X-Forwarded-For", "10.1.2.3"},
+				{"X-Real-Ip", "10.1.2.3"},
+				{"Forwarded", "for=10.1.2.3"},
+			} {
+				wantError(t, n.do("GET", "/v1/whoami", k, nil, hdr...), 401, "ip_not_allowed")
+			}
+		})
+		t.Run("expired_token", func(t *testing.T) {
+			n.clock.Advance(agenttrust.DefaultTokenTTL + time.Second)
+			defer n.clock.Advance(-agenttrust.DefaultTokenTTL - time.Second)
+			wantError(t, n.do("GET", "/v1/whoami", tok, nil), 401, "expired")
+			wantError(t, n.do("GET", "/v1/whoami", jwtTok, nil), 401, "expired")
 		})
 	})
 }
