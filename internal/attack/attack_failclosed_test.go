@@ -458,6 +458,19 @@ func TestAttackFailClosedPostgresLink(t *testing.T) {
 		}
 		t.Errorf("no allow after the link was restored: %v", last)
 	})
+	t.Run("library_notify_view", func(t *testing.T) {
+		p, st := newLink(t)
+		clk := newClock()
+		c := newClient(t, st, clk, "acme", agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: time.Second, PollInterval: 100 * time.Millisecond}))
+		key, _ := createKey(t, c, agenttrust.KeySpec{AgentID: "bot"})
+		d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: key})
+		allowed(t, d, err)
+		p.Cut()
+		defer p.Restore()
+		clk.Advance(2 * time.Second)
+		d, err = c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: key})
+		denied(t, d, err, agenttrust.ErrStoreUnavailable)
+	})
 	t.Run("server_check", func(t *testing.T) {
 		p, st := newLink(t)
 		n := newNode(t, st)

@@ -17,8 +17,10 @@
 //   - roles: every API route called with a credential whose roles do not
 //     allow it, and credentials that are revoked, suspended or expired.
 //   - failclosed: a store, policy engine or audit sink that fails, a
-//     closed client, a cancelled context, a stale revocation view and
-//     malformed requests: every one must deny with its typed error.
+//     PostgreSQL link that is cut, a closed client, a cancelled context, a
+//     stale revocation view, malformed requests and requests whose audit
+//     record the store could refuse: every one must deny with its typed
+//     error, and none may stop the trail.
 //
 // Each test is named TestAttack<Class><Target> and is a table: one named
 // subtest per attack, asserting the sentinel or typed error (errors.Is,
