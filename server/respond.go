@@ -28,6 +28,7 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
+	cause  error // for the log only, never the response
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -126,9 +127,9 @@ func (s *Server) classify(err error) *apiError {
 	case "approver_not_allowed":
 		status = http.StatusForbidden
 	case "store_unavailable", "audit_unavailable", "closed", "timeout":
-		status = http.StatusServiceUnavailable
+		status, msg = http.StatusServiceUnavailable, unavailableMessage(code)
 	case "canceled":
-		status = 499 // the client went away; nobody reads this
+		status, msg = 499, "the request was canceled" // the client went away; nobody reads this
 	case "internal", "policy_engine":
 		msg = "internal error"
 	default:
@@ -151,16 +152,36 @@ func authError(err error) *apiError {
 	case errors.Is(err, agenttrust.ErrUnauthorized):
 		return &apiError{status: http.StatusUnauthorized, code: code, msg: err.Error()}
 	case code == "store_unavailable" || code == "closed" || code == "timeout":
-		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: err.Error()}
+		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: unavailableMessage(code), cause: err}
 	case code == "invalid_request":
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "agenttrust: unauthorized: " + err.Error()}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error", cause: err}
+}
+
+// unavailableMessage is what a caller reads of a 503. The error itself
+// stays in the server's log: a store error may name the database's user,
+// name, host and port, which are not the caller's to learn.
+func unavailableMessage(code string) string {
+	switch code {
+	case "store_unavailable":
+		return "agenttrust: store unavailable; try again later"
+	case "audit_unavailable":
+		return "agenttrust: audit trail unavailable; try again later"
+	case "closed":
+		return "agenttrust: the server is shutting down"
+	case "timeout":
+		return "agenttrust: the request timed out"
+	}
+	return "agenttrust: service unavailable"
 }
 
 // writeError sends err as {"error": {"code", "message"}}.
 func (s *Server) writeError(c *call, err error) {
 	ae := s.classify(err)
+	if ae.cause != nil {
+		err = ae.cause
+	}
 	if c.status != 0 {
 		// The response has started (a stream); all we can do is log.
 		if ae.status >= 500 {
