@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -274,12 +277,58 @@ func readBody(c *call) error {
 		if errors.As(err, &mbe) {
 			return errTooLarge
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.w.Header().Set("Connection", "close")
+			return errBodyTimeout
+		}
 		return &apiError{status: http.StatusBadRequest, code: "invalid_body", msg: "reading the request body failed"}
 	}
 	return nil
 }
 
 var errTooLarge = badRequest("request_too_large", "the request body is larger than 1 MiB")
+
+var errBodyTimeout = &apiError{status: http.StatusRequestTimeout, code: "body_timeout", msg: "the request body did not arrive in time"}
+
+var errUnexpectedBody = badRequest("unexpected_body", "this route takes no request body")
+
+// hasBody reports whether r comes with a body, however short.
+func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+
+// takesNoBody: GET routes, among them the audit stream and the long poll
+// of an approval, which are the only routes that run long.
+func (rt *route) takesNoBody() bool { return rt.method == http.MethodGet }
+
+// boundBody gives the body of r until the body timeout to arrive in
+// full: a read deadline on the connection, lifted as soon as the body
+// has been read to its end, so that it does not cut the handler's work.
+// (net/http watches the connection once the body is read, and a
+// deadline reached then would cancel the request.) The deadline is the
+// wall clock's, as the connection's must be. Where the ResponseWriter
+// cannot set one, the host server's own timeouts are all there is.
+func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(s.bodyWait)) != nil {
+		return
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+}
+
+// deadlineBody lifts the read deadline when the body ends.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
 
 // strict is how request bodies are decoded: member names match exactly,
 // unknown and duplicate members are refused, invalid UTF-8 is refused,

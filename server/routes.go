@@ -166,6 +166,14 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 }
 
 func (s *Server) serve(c *call) error {
+	if hasBody(c.r) {
+		// First of all: whatever the answer, net/http reads what is left
+		// of a body after it, and that read must be bounded too.
+		s.boundBody(c.w, c.r)
+		if c.rt.takesNoBody() {
+			return errUnexpectedBody
+		}
+	}
 	if s.closed.Load() {
 		return agenttrust.ErrClosed
 	}
@@ -217,6 +225,9 @@ func checkQuery(r *http.Request, allowed []string) error {
 // notFound answers every request no route matches: 405 when the path
 // exists with other methods, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if hasBody(r) {
+		s.boundBody(w, r)
+	}
 	var allow []string
 	for _, m := range [...]string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
 		probe := r.Clone(r.Context())

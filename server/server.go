@@ -33,6 +33,7 @@ type Server struct {
 	storeAPI   http.Handler
 	clock      agenttrust.Clock
 	poll       time.Duration // audit stream: how often the store is read
+	bodyWait   time.Duration // WithBodyTimeout
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 
 	mux    *http.ServeMux
@@ -170,6 +171,29 @@ func WithAuditPoll(d time.Duration) Option {
 	}
 }
 
+// DefaultBodyTimeout is how long a request body may take to arrive
+// unless WithBodyTimeout says otherwise.
+const DefaultBodyTimeout = 30 * time.Second
+
+// WithBodyTimeout bounds how long a request's body may take to arrive,
+// from the moment its handler starts (default DefaultBodyTimeout): a
+// client that sends its body slowly, or never finishes it, gets 408 and
+// its connection is closed, instead of holding a connection and a
+// goroutine for as long as it likes. Only requests with a body are
+// bounded: the audit stream and the long poll of an approval take none
+// and run as long as they need. The bound is a read deadline on the
+// connection (http.ResponseController), so it needs a server that
+// supports one, as net/http's does.
+func WithBodyTimeout(d time.Duration) Option {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: body timeout must be positive", agenttrust.ErrInvalidConfig)
+		}
+		s.bodyWait = d
+		return nil
+	}
+}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
@@ -180,7 +204,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
 	}
-	s := &Server{st: st, clock: systemClock{}, poll: time.Second}
+	s := &Server{st: st, clock: systemClock{}, poll: time.Second, bodyWait: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)
