@@ -21,6 +21,7 @@ const (
 	agent                       // the agent role
 	system                      // and the caller's tenant is the system tenant
 	authed                      // any authenticated caller, whatever its roles
+	scrape                      // the metrics scrape token (WithMetricsToken)
 )
 
 // route is one entry of the API. The mux, the OpenAPI test and the
@@ -119,7 +120,7 @@ func routeTable() []*route {
 			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,
 			resp: wire.ReadyResponse{}, status: 200},
-		{method: "GET", path: "/metrics", access: system | admin | approver, handle: (*Server).serveMetrics,
+		{method: "GET", path: "/metrics", access: system | admin | approver | scrape, handle: (*Server).serveMetrics,
 			status: 200},
 
 		{method: "", path: "/v1/store/", access: system | admin, handle: (*Server).serveStoreAPI,
@@ -181,7 +182,9 @@ func (s *Server) serve(c *call) error {
 		return err
 	}
 	c.addr = s.remoteAddr(c.r)
-	if c.rt.access != public {
+	if c.rt.access&scrape != 0 && s.isScrapeToken(c.r) {
+		c.p = scrapePrincipal
+	} else if c.rt.access != public {
 		if err := s.authenticate(c); err != nil {
 			return authError(err)
 		}

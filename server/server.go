@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,7 @@ type Server struct {
 	clock      agenttrust.Clock
 	poll       time.Duration // audit stream: how often the store is read
 	bodyWait   time.Duration // WithBodyTimeout
+	scrapeHash *[32]byte     // SHA-256 of the WithMetricsToken token
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 
 	mux    *http.ServeMux
@@ -190,6 +192,32 @@ func WithBodyTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: body timeout must be positive", agenttrust.ErrInvalidConfig)
 		}
 		s.bodyWait = d
+		return nil
+	}
+}
+
+// Bounds of a metrics scrape token.
+const (
+	MinMetricsTokenLen = 32
+	maxMetricsTokenLen = 512
+)
+
+// WithMetricsToken lets a scraper read /metrics with "Authorization:
+// Bearer <token>", and nothing else: the token has the metrics role
+// (agenttrust.RoleMetrics) on that route only, and is not a credential on
+// any other route or to any Client, which never learn it. Checking it
+// needs no store, so metrics can be scraped while the store is down,
+// when they matter most. The token must be 32-512 printable ASCII
+// characters without spaces, and must not look like an agenttrust
+// credential (atk_, att_, eyJ). It is kept as its SHA-256 and compared in
+// constant time; to change it, restart with a new one.
+func WithMetricsToken(token string) Option {
+	return func(s *Server) error {
+		if err := validScrapeToken(token); err != nil {
+			return fmt.Errorf("%w: metrics token: %v", agenttrust.ErrInvalidConfig, err)
+		}
+		h := sha256.Sum256([]byte(token))
+		s.scrapeHash = &h
 		return nil
 	}
 }
