@@ -164,6 +164,26 @@ func TestAttackSlowBody(t *testing.T) {
 			t.Errorf("long poll: %v after %s", a, time.Since(start))
 		}
 	})
+	t.Run("long poll with an empty body outlives the body timeout", func(t *testing.T) {
+		e := newEnv(t, WithBodyTimeout(50*time.Millisecond))
+		c, err := e.srv.Client(context.Background(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "payments.charge"})
+		if err != nil || d.Effect != agenttrust.NeedsApproval {
+			t.Fatalf("check: %v %v", d, err)
+		}
+		// An empty chunked body, as HTTP/2 clients send with a GET: its
+		// end lifts the deadline, which would otherwise end the poll.
+		head := "GET /v1/approvals/" + d.ApprovalID + "?wait=200ms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + e.key("acme/bot") +
+			"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+		start := time.Now()
+		res, body := slowClient(t, strings.TrimPrefix(e.ts.URL, "http://"), head, func(net.Conn, <-chan struct{}) {})
+		if res.StatusCode != 200 || !strings.Contains(string(body), `"status":"pending"`) || time.Since(start) < 200*time.Millisecond {
+			t.Errorf("long poll: %d %s after %s", res.StatusCode, body, time.Since(start))
+		}
+	})
 	t.Run("check body sent with its head", func(t *testing.T) {
 		e := newEnv(t, WithBodyTimeout(time.Second))
 		got := e.check(e.key("acme/bot"), map[string]any{"tool_name": "docs.delete"})

@@ -199,6 +199,9 @@ func (s *Server) writeError(c *call, err error) {
 		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "status", ae.status, "err", err)
 	}
 	h := c.w.Header()
+	if ae == errBodyTimeout {
+		h.Set("Connection", "close") // what is left of the body is not read
+	}
 	switch ae.status {
 	case http.StatusUnauthorized:
 		if ae.code == "unauthenticated" {
@@ -278,7 +281,6 @@ func readBody(c *call) error {
 			return errTooLarge
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.w.Header().Set("Connection", "close")
 			return errBodyTimeout
 		}
 		return &apiError{status: http.StatusBadRequest, code: "invalid_body", msg: "reading the request body failed"}
@@ -295,39 +297,37 @@ var errUnexpectedBody = badRequest("unexpected_body", "this route takes no reque
 // hasBody reports whether r comes with a body, however short.
 func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
 
+// emptyBody reads the body of a route that takes none, which some
+// clients send empty (HTTP/2 among them): reaching its end lifts the read
+// deadline (see boundBody), so that a long poll or a stream is not cut
+// by it; a byte of content is refused.
+func emptyBody(r *http.Request) error {
+	var b [1]byte
+	n, err := io.ReadFull(r.Body, b[:])
+	switch {
+	case n > 0:
+		return errUnexpectedBody
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
+	case err != io.EOF:
+		return &apiError{status: http.StatusBadRequest, code: "invalid_body", msg: "reading the request body failed"}
+	}
+	return nil
+}
+
 // takesNoBody: GET routes, among them the audit stream and the long poll
 // of an approval, which are the only routes that run long.
 func (rt *route) takesNoBody() bool { return rt.method == http.MethodGet }
 
 // boundBody gives the body of r until the body timeout to arrive in
-// full: a read deadline on the connection, lifted as soon as the body
-// has been read to its end, so that it does not cut the handler's work.
-// (net/http watches the connection once the body is read, and a
-// deadline reached then would cancel the request.) The deadline is the
-// wall clock's, as the connection's must be. Where the ResponseWriter
-// cannot set one, the host server's own timeouts are all there is.
+// full: a read deadline on the connection. net/http lifts it once the
+// body has been read to its end, when it starts watching the connection
+// for the client going away, so it does not cut the handler's work. The
+// deadline is the wall clock's, as the connection's must be. Where the
+// ResponseWriter cannot set one, the host server's own timeouts are all
+// there is.
 func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(s.bodyWait)) != nil {
-		return
-	}
-	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
-}
-
-// deadlineBody lifts the read deadline when the body ends.
-type deadlineBody struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	done bool
-}
-
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done {
-		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyWait))
 }
 
 // strict is how request bodies are decoded: member names match exactly,

@@ -172,7 +172,9 @@ func (s *Server) serve(c *call) error {
 		// of a body after it, and that read must be bounded too.
 		s.boundBody(c.w, c.r)
 		if c.rt.takesNoBody() {
-			return errUnexpectedBody
+			if err := emptyBody(c.r); err != nil {
+				return err
+			}
 		}
 	}
 	if s.closed.Load() {
