@@ -119,6 +119,10 @@ func (s *Server) classify(err error) *apiError {
 	}
 	code := errorCode(err)
 	msg := err.Error()
+	if isStoreFailure(err) {
+		// Whatever else it is, a store failure's text is not the caller's.
+		msg = unavailableMessage("store_unavailable")
+	}
 	status := http.StatusInternalServerError
 	switch code {
 	case "invalid_request", "invalid_policy", "caveat", "malformed_credential", "key_checksum", "credential_too_large":
@@ -152,6 +156,8 @@ func authError(err error) *apiError {
 	}
 	code := errorCode(err)
 	switch {
+	case isStoreFailure(err):
+		return &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", msg: unavailableMessage("store_unavailable"), cause: err}
 	case errors.Is(err, agenttrust.ErrUnauthorized):
 		return &apiError{status: http.StatusUnauthorized, code: code, msg: err.Error()}
 	case code == "store_unavailable" || code == "closed" || code == "timeout":
@@ -160,6 +166,10 @@ func authError(err error) *apiError {
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "agenttrust: unauthorized: " + err.Error()}
 	}
 	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error", cause: err}
+}
+
+func isStoreFailure(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, agenttrust.ErrStoreUnavailable)
 }
 
 // unavailableMessage is what a caller reads of a 503. The error itself
