@@ -403,15 +403,7 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs 
 	// do not hold it up to its deadline; other requests run to the end.
 	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
 	defer endLong()
-	hs := &http.Server{
-		Handler: endOnShutdown(srv, longCtx),
-		// No ReadTimeout or WriteTimeout: they would cut the long polls
-		// of approvals and the audit stream. The server bounds bodies.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(endOnShutdown(srv, longCtx), log)
 	hs.RegisterOnShutdown(endLong)
 	scheme := "http://"
 	serve := func() error { return hs.Serve(ln) }
@@ -445,6 +437,21 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs 
 	}
 	log.Info("agenttrust: stopped accepting requests; flushing audit")
 	return nil
+}
+
+// newHTTPServer bounds what a client can hold without a request to show
+// for it: the time to send the headers, their size, an idle keep-alive
+// connection. There is no ReadTimeout or WriteTimeout: they would cut the
+// long polls of approvals and the audit stream. The server bounds the
+// time a body may take itself (server.WithBodyTimeout).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // endOnShutdown gives long-lived requests (the audit stream, a long poll

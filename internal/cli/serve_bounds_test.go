@@ -2,10 +2,13 @@ package cli
 
 import (
 	"errors"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestReadMetricsToken(t *testing.T) {
@@ -34,5 +37,23 @@ func TestReadMetricsToken(t *testing.T) {
 	}
 	if _, err := readMetricsToken(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// The HTTP server bounds the headers (time and size) and idle
+// connections, and sets no whole-request timeout that would cut streams.
+func TestHTTPServerBounds(t *testing.T) {
+	hs := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadHeaderTimeout > 30*time.Second {
+		t.Errorf("ReadHeaderTimeout %v", hs.ReadHeaderTimeout)
+	}
+	if hs.IdleTimeout <= 0 || hs.IdleTimeout > 5*time.Minute {
+		t.Errorf("IdleTimeout %v", hs.IdleTimeout)
+	}
+	if hs.MaxHeaderBytes <= 0 || hs.MaxHeaderBytes > 1<<20 {
+		t.Errorf("MaxHeaderBytes %d", hs.MaxHeaderBytes)
+	}
+	if hs.ReadTimeout != 0 || hs.WriteTimeout != 0 {
+		t.Errorf("ReadTimeout %v, WriteTimeout %v would cut the audit stream", hs.ReadTimeout, hs.WriteTimeout)
 	}
 }
