@@ -46,7 +46,9 @@
 // itself and sees only approvals its caveats cover. An admin or approver
 // key cannot be made with such caveats. No principal approves a request
 // of its own agent. /metrics is for admins and approvers of the system
-// tenant; /v1/store/ (WithStoreAPI) for its admins.
+// tenant, and for the scrape token of WithMetricsToken, which is checked
+// without the store and is no credential anywhere else; /v1/store/
+// (WithStoreAPI) for the system tenant's admins.
 //
 // A missing or bad credential is a 401 with a WWW-Authenticate header; a
 // valid credential without the role is a 403.
@@ -68,8 +70,11 @@
 // Errors are {"error": {"code", "message"}}. Bad input is a 400: unknown
 // or duplicate JSON members, wrong types, trailing data, a body over 1 MiB
 // (refused by its Content-Length before it is read), missing required
-// fields, invalid ids, unknown query parameters. A request that fails
-// changes nothing.
+// fields, invalid ids, unknown query parameters, a body on a GET. A body
+// that has not arrived within the body timeout (WithBodyTimeout) is a 408.
+// A 503 says which part is unavailable by its code and a fixed message:
+// what the store's driver said (database user, name, host, port) goes to
+// the log only. A request that fails changes nothing.
 //
 // # Caller address
 //
