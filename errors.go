@@ -60,6 +60,12 @@ var (
 	ErrInvalidPolicy = errors.New("agenttrust: invalid policy")
 	// ErrInvalidConfig: an Option or argument to New is unusable.
 	ErrInvalidConfig = errors.New("agenttrust: invalid configuration")
+	// ErrUnevaluable: a deny or needs_approval rule that would decide the
+	// request has a condition that cannot be evaluated on it: a missing
+	// attribute, a value of another type than the condition's, NaN or an
+	// infinity, no remote address for an "ip" condition. Check denies. It
+	// matches ErrInvalidRequest.
+	ErrUnevaluable = fmt.Errorf("%w: condition cannot be evaluated", ErrInvalidRequest)
 
 	// ErrStoreUnavailable: the store failed or timed out; checks deny.
 	ErrStoreUnavailable = errors.New("agenttrust: store unavailable")

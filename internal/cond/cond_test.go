@@ -59,7 +59,7 @@ func TestEval(t *testing.T) {
 		{"attr.cur = USD", true},
 		{"attr.cur in EUR,USD", true},
 		{"attr.cur in EUR,GBP", false},
-		{"attr.amount in 42", false}, // in compares strings only
+		{`attr.amount in "42"`, false}, // in compares strings only
 		{"attr.ok = true", true},
 		{"attr.ok = false", false},
 		{"attr.cur = true", false},
@@ -117,6 +117,8 @@ func TestParseErrors(t *testing.T) {
 		"ip in nonsense", "expires = 2026-01-01T00:00:00Z", "expires < yesterday",
 		`agent = "unterminated`, `agent = ""`, "agent = a,b", "tool in \"a\"b",
 		"agent = \x01", "agent = \xff",
+		"attr.amount in 42", "attr.ok in true", "attr.x > 9007199254740993.5",
+		"agent = caf\u00e9", "tool in pay\u200bments.*", "resource = a/../b", "resource in a/%2e%2e/*",
 	}
 	for _, s := range bad {
 		_, err := Parse(s)
