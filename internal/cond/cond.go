@@ -22,16 +22,16 @@
 // # Evaluation
 //
 // Evaluate answers True, False or Unknown. Unknown means the condition
-// cannot be evaluated on this request: a missing attribute, a value of
+// cannot be evaluated on this request: a missing attribute; a value of
 // another type than the condition's (a string "5000" against a number, a
-// number against a string, a nested object, null), NaN or an infinity, a
-// json.Number that is not a JSON number, a string attribute not in NFC or
-// not valid UTF-8, a number with more precision than a float64 holds that
-// rounds onto the condition's operand, an "ip" condition without a remote
-// address, an "expires" condition without a time. Callers must treat
-// Unknown as failing closed: a caveat does not hold, an allow rule does
-// not match, a deny or needs-approval rule must not be skipped. Eval is
-// Evaluate == True.
+// number against a string, a nested object, null); NaN or an infinity; a
+// json.Number that is not a JSON number; a string attribute that is not
+// valid UTF-8, not in NFC or holds an invisible formatting character; a
+// number with more precision than a float64 holds that rounds onto the
+// condition's operand; an "ip" condition without a remote address; an
+// "expires" condition without a time. Callers must fail closed on
+// Unknown: a caveat does not hold, an allow rule does not match, a deny
+// or needs-approval rule is not skipped. Eval is Evaluate == True.
 //
 // Numbers compare exactly between integers (every Go integer type, and a
 // json.Number without fraction or exponent, up to the uint64 range) and
@@ -47,6 +47,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -728,12 +729,21 @@ func (c *Cond) evalAttr(v any) Result {
 }
 
 // normalString reports whether an attribute string is valid UTF-8 in
-// NFC, the form condition operands are in: anything else could look
-// like an operand without being equal to it.
+// NFC without invisible formatting characters (zero-width, bidi
+// controls): anything else could look like an operand without being
+// equal to it.
 func normalString(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			return utf8.ValidString(s) && norm.NFC.IsNormalString(s)
+			if !utf8.ValidString(s) || !norm.NFC.IsNormalString(s) {
+				return false
+			}
+			for _, r := range s[i:] {
+				if r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r) {
+					return false
+				}
+			}
+			return true
 		}
 	}
 	return true
@@ -767,7 +777,7 @@ func (c *Cond) Why(env *Env) string {
 	switch v.(type) {
 	case string:
 		if want == "a string" {
-			return name + " is not valid UTF-8 in Unicode NFC"
+			return name + " is not valid UTF-8 in Unicode NFC without invisible characters"
 		}
 		return name + " is a string, not " + want
 	case bool:

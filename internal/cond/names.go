@@ -66,25 +66,55 @@ func CheckResource(s string) string {
 	if !slow {
 		return ""
 	}
-	if msg := decodedProblem(s); msg != "" {
-		return msg
+	// Peel percent-encoding layer by layer; each layer, and its Unicode
+	// compatibility form, must be free of what the raw text may not hold.
+	for round := 0; ; round++ {
+		if msg := unicodeProblem(s); msg != "" {
+			return msg
+		}
+		d, changed := percentDecode(s)
+		if !changed {
+			return ""
+		}
+		switch {
+		case round == maxDecodeRounds:
+			return "is percent-encoded too deeply"
+		case !utf8.ValidString(d):
+			return "holds percent-encoding that decodes to invalid UTF-8"
+		case strings.Count(d, "/") != strings.Count(s, "/") || strings.ContainsRune(d, '\\'):
+			return "holds an encoded separator ('/' or '\\')"
+		case hasDotSegment(d):
+			return "holds an encoded dot segment"
+		}
+		s = d
+	}
+}
+
+// unicodeProblem looks at the non-ASCII text of a resource: invisible
+// characters, and look-alikes that Unicode compatibility folding (NFKC,
+// as many systems downstream apply) turns into separators, dot segments
+// or percent-encoding.
+func unicodeProblem(s string) string {
+	if isASCII(s) {
+		return ""
 	}
 	for _, r := range s {
 		if r >= utf8.RuneSelf && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zs, r)) {
 			return "holds an invisible formatting or space character"
 		}
 	}
-	if !isASCII(s) {
-		k := norm.NFKC.String(s)
-		if strings.Count(k, "/") != strings.Count(s, "/") || strings.Count(k, ":") != strings.Count(s, ":") || strings.ContainsRune(k, '\\') {
-			return "holds a look-alike of a separator"
-		}
-		if hasDotSegment(k) {
-			return "holds a look-alike of a dot segment"
-		}
-		if msg := decodedProblem(k); msg != "" {
-			return msg
-		}
+	k := norm.NFKC.String(s)
+	if k == s {
+		return ""
+	}
+	if strings.Count(k, "/") != strings.Count(s, "/") || strings.Count(k, ":") != strings.Count(s, ":") || strings.ContainsRune(k, '\\') {
+		return "holds a look-alike of a separator"
+	}
+	if hasDotSegment(k) {
+		return "holds a look-alike of a dot segment"
+	}
+	if msg := CheckResource(k); msg != "" {
+		return "holds a look-alike that " + msg
 	}
 	return ""
 }
@@ -100,31 +130,6 @@ func isASCII(s string) bool {
 
 // maxDecodeRounds bounds how many layers of percent-encoding are peeled.
 const maxDecodeRounds = 4
-
-// decodedProblem peels percent-encoding layer by layer and looks for a
-// dot segment or separator each layer reveals.
-func decodedProblem(s string) string {
-	for range maxDecodeRounds {
-		d, changed := percentDecode(s)
-		if !changed {
-			return ""
-		}
-		if !utf8.ValidString(d) {
-			return "holds percent-encoding that decodes to invalid UTF-8"
-		}
-		if strings.Count(d, "/") != strings.Count(s, "/") || strings.ContainsRune(d, '\\') {
-			return "holds an encoded separator ('/' or '\\')"
-		}
-		if hasDotSegment(d) {
-			return "holds an encoded dot segment"
-		}
-		s = d
-	}
-	if _, changed := percentDecode(s); changed {
-		return "is percent-encoded too deeply"
-	}
-	return ""
-}
 
 // percentDecode decodes every %XX (either case) and %uXXXX in s.
 func percentDecode(s string) (string, bool) {
