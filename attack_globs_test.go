@@ -8,7 +8,21 @@ import (
 	"github.com/agenttrust/agenttrust"
 )
 
+// globPolicy allows mail.read on one mailbox and mail.archive on any
+// resource: refused resources are refused whatever the rules say.
 const globPolicy = `
+rules:
+  - id: alice-mail
+    effect: allow
+    tools: [mail.read]
+    resources: ["mailbox:alice/*"]
+  - id: archive-anything
+    effect: allow
+    tools: [mail.archive]
+`
+
+// segmentPolicy tells '*' from "**".
+const segmentPolicy = `
 rules:
   - id: alice-mail
     effect: allow
@@ -95,6 +109,7 @@ func TestAttackGlobs(t *testing.T) {
 	}
 	for _, tt := range segments {
 		t.Run("segments/"+tt.name, func(t *testing.T) {
+			f := newFixture(t, segmentPolicy)
 			d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: tt.tool, Resource: tt.res})
 			if err != nil || d.Allowed() != tt.allow {
 				t.Fatalf("%s %q: got %+v, %v; want allowed=%v", tt.tool, tt.res, d, err, tt.allow)

@@ -735,7 +735,8 @@ func (c *Cond) evalAttr(v any) Result {
 func normalString(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			if !utf8.ValidString(s) || !norm.NFC.IsNormalString(s) {
+			// QuickSpan settles the common case without allocating.
+			if !utf8.ValidString(s) || norm.NFC.QuickSpanString(s) != len(s) && !norm.NFC.IsNormalString(s) {
 				return false
 			}
 			for _, r := range s[i:] {

@@ -279,7 +279,7 @@ func matchProg(p, s string) bool {
 func NFC(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			if norm.NFC.IsNormalString(s) {
+			if norm.NFC.QuickSpanString(s) == len(s) || norm.NFC.IsNormalString(s) {
 				return s
 			}
 			return norm.NFC.String(s)
