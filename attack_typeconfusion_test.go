@@ -243,6 +243,23 @@ func TestAttackTypeConfusionFields(t *testing.T) {
 			t.Fatalf("got %+v, %v; want Deny with ErrUnevaluable", d, err)
 		}
 	})
+	// "attr.NAME?" says in the policy that a missing attribute is fine;
+	// a present one of the wrong type still cannot pass.
+	opt := newFixture(t, "rules:\n  - id: guard\n    effect: deny\n    when: ['attr.amount? > 1000']\n  - id: open\n    effect: allow\n")
+	t.Run("optional/missing_is_declared_fine", func(t *testing.T) {
+		d, err := opt.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "t"})
+		if err != nil || d.Effect != agenttrust.Allow {
+			t.Fatalf("got %+v, %v; want Allow", d, err)
+		}
+	})
+	for name, v := range map[string]any{"string": "5000", "NaN": math.NaN(), "+Inf": math.Inf(1), "null": nil} {
+		t.Run("optional/"+name, func(t *testing.T) {
+			d, err := opt.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "t", Attributes: map[string]any{"amount": v}})
+			if !errors.Is(err, agenttrust.ErrUnevaluable) || d.Effect != agenttrust.Deny || d.Rule != "guard" {
+				t.Fatalf("got %+v, %v; want Deny by guard with ErrUnevaluable", d, err)
+			}
+		})
+	}
 	// The error names the rule and the attribute, never the threshold.
 	t.Run("error_hides_threshold", func(t *testing.T) {
 		_, err := f.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "t", Attributes: map[string]any{"country": "KP"}})

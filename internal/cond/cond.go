@@ -5,7 +5,7 @@
 //
 //	condition = field SP op SP value
 //	field     = "agent" | "tool" | "resource" | "session" | "on_behalf_of"
-//	          | "tenant" | "ip" | "expires" | "hop" | "attr." name
+//	          | "tenant" | "ip" | "expires" | "hop" | "attr." name [ "?" ]
 //	op        = "=" | "<" | "<=" | ">" | ">=" | "in"
 //
 // String fields take "=" (exact) and "in" (a comma-separated list of globs,
@@ -32,6 +32,10 @@
 // "expires" condition without a time. Callers must fail closed on
 // Unknown: a caveat does not hold, an allow rule does not match, a deny
 // or needs-approval rule is not skipped. Eval is Evaluate == True.
+//
+// "attr.NAME?" says that a request without the attribute is fine: the
+// condition is False then, not Unknown, as a Cedar "has" guard would make
+// it. A value of the wrong type is still Unknown.
 //
 // Numbers compare exactly between integers (every Go integer type, and a
 // json.Number without fraction or exponent, up to the uint64 range) and
@@ -114,7 +118,10 @@ const (
 type Cond struct {
 	Field Field
 	Attr  string // attribute name for FieldAttr
-	Op    Op
+	// Optional is set by "attr.NAME?": a missing attribute makes the
+	// condition false instead of Unknown.
+	Optional bool
+	Op       Op
 
 	kind     kind
 	str      string
@@ -193,6 +200,7 @@ func Parse(s string) (Cond, error) {
 	}
 	var c Cond
 	if attr, isAttr := strings.CutPrefix(name, "attr."); isAttr {
+		attr, c.Optional = strings.CutSuffix(attr, "?")
 		if !validAttrName(attr) {
 			return Cond{}, errorf(in, "bad attribute name %q (letters, digits, '_' and '-', starting with a letter or '_')", attr)
 		}
@@ -537,6 +545,9 @@ func (c Cond) String() string { return string(c.AppendCanonical(nil)) }
 func (c *Cond) AppendCanonical(b []byte) []byte {
 	if c.Field == FieldAttr {
 		b = append(append(b, "attr."...), c.Attr...)
+		if c.Optional {
+			b = append(b, '?')
+		}
 	} else {
 		b = append(b, fieldName(c.Field)...)
 	}
@@ -653,6 +664,9 @@ func (c *Cond) Evaluate(env *Env) Result {
 	case FieldAttr:
 		v, ok := env.attr(c.Attr)
 		if !ok {
+			if c.Optional {
+				return False
+			}
 			return Unknown
 		}
 		return c.evalAttr(v)

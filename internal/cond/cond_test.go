@@ -259,6 +259,9 @@ func TestEvaluateUnknown(t *testing.T) {
 		{"attr.ok = USD", Unknown},
 		{`attr.nfd = "caf\u00e9"`, Unknown},
 		{"attr.zw in US,FR", Unknown},
+		{"attr.missing? > 1", False}, // declared optional
+		{"attr.numstr? > 1", Unknown},
+		{"attr.amount? > 40", True},
 		{"agent = other", False},   // a request field is always known
 		{"session = other", False}, // even when empty
 		{"hop = hop_zzz", False},   // hops are known
