@@ -181,7 +181,7 @@ func TestEvalAllocs(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"agent = a", "tool in a,b*", "attr.amount <= 50", `attr.x = "a b"`, "ip in 10.0.0.0/8,::1", "expires < 2026-11-22T05:00:00Z", "hop = h1", `tool in "a,b",c`} {
+	for _, s := range []string{"agent = a", "tool in a,b*", "attr.amount <= 50", "attr.amount? > 9007199254740993", `attr.x in "1",b`, "resource in a/**/b,c/*", `attr.x = "a b"`, "ip in 10.0.0.0/8,::1", "expires < 2026-11-22T05:00:00Z", "hop = h1", `tool in "a,b",c`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
