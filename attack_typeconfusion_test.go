@@ -311,3 +311,70 @@ func TestAttackTypeConfusionCaveats(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackTypeConfusionDeclared: a policy that declares its attribute
+// types refuses a mistyped or missing attribute before any rule, even an
+// allow rule without conditions.
+func TestAttackTypeConfusionDeclared(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, `
+attributes:
+  - {tools: ["payments.*"], name: amount, type: number, required: true}
+  - {name: country, type: string}
+rules:
+  - id: open
+    effect: allow
+`)
+	for name, v := range numberBad {
+		t.Run("amount/"+name, func(t *testing.T) {
+			d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "payments.transfer", Attributes: attrsOf("amount", v)})
+			if !errors.Is(err, agenttrust.ErrInvalidRequest) || d.Effect != agenttrust.Deny {
+				t.Fatalf("got %+v, %v; want Deny with ErrInvalidRequest", d, err)
+			}
+		})
+	}
+	for name, v := range stringBad {
+		if _, ok := v.(absent); ok {
+			continue // country is optional
+		}
+		t.Run("country/"+name, func(t *testing.T) {
+			d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "mail.read", Attributes: map[string]any{"country": v}})
+			if !errors.Is(err, agenttrust.ErrInvalidRequest) || d.Effect != agenttrust.Deny {
+				t.Fatalf("got %+v, %v; want Deny with ErrInvalidRequest", d, err)
+			}
+		})
+	}
+	ok := map[string]agenttrust.Request{
+		"typed":             {AgentID: "payer", Tool: "payments.transfer", Attributes: map[string]any{"amount": json.Number("5000"), "country": "FR"}},
+		"tool_not_declared": {AgentID: "payer", Tool: "mail.read", Attributes: map[string]any{"amount": "any"}},
+		"optional_absent":   {AgentID: "payer", Tool: "payments.transfer", Attributes: map[string]any{"amount": 1}},
+	}
+	for name, req := range ok {
+		t.Run("ok/"+name, func(t *testing.T) {
+			if d, err := f.c.Check(ctx, req); err != nil || !d.Allowed() {
+				t.Fatalf("got %+v, %v; want Allow", d, err)
+			}
+		})
+	}
+	bad := map[string]string{
+		"when_other_type": "attributes:\n  - {name: amount, type: number}\nrules:\n  - id: r\n    effect: deny\n    when: ['attr.amount = high']\n",
+		"unknown_type":    "attributes:\n  - {name: amount, type: decimal}\nrules: []\n",
+		"bad_name":        "attributes:\n  - {name: 'a b', type: number}\nrules: []\n",
+		"bad_tool_glob":   "attributes:\n  - {tools: ['pay\u200bments.*'], name: amount, type: number}\nrules: []\n",
+		"two_types":       "attributes:\n  - {name: amount, type: number}\n  - {name: amount, type: string}\nrules: []\n",
+	}
+	for name, doc := range bad {
+		t.Run("policy/"+name, func(t *testing.T) {
+			if _, err := agenttrust.ParsePolicy([]byte(doc), "yaml"); !errors.Is(err, agenttrust.ErrInvalidPolicy) {
+				t.Fatalf("got %v, want ErrInvalidPolicy", err)
+			}
+		})
+	}
+}
+
+func attrsOf(name string, v any) map[string]any {
+	if _, ok := v.(absent); ok {
+		return nil
+	}
+	return map[string]any{name: v}
+}

@@ -50,9 +50,12 @@
 // for an "ip" condition) never lets a request through: an allow rule does
 // not match, and when a deny or needs_approval rule with such a condition
 // would decide, Check denies with an error matching ErrUnevaluable; a
-// caveat with one does not hold. Validation refuses a policy that
-// compares one attribute with two types. Precedence: deny >
-// needs_approval > allow > default (deny). Rules are indexed by agent and tool, so a check costs the
+// caveat with one does not hold. "attr.NAME?" declares a missing
+// attribute fine (the condition is false then), as a Cedar "has" guard
+// does. A policy may declare attribute types per tool (Policy.Attributes),
+// refusing mistyped or missing attributes before any rule; validation
+// refuses a policy that compares one attribute with two types.
+// Precedence: deny > needs_approval > allow > default (deny). Rules are indexed by agent and tool, so a check costs the
 // same with ten rules or a hundred thousand.
 //
 // # Approvals

@@ -77,6 +77,23 @@ type Policy struct {
 	Default Effect  `json:"default,omitempty" yaml:"default,omitempty"`
 	Rules   []Rule  `json:"rules" yaml:"rules"`
 	Limits  []Limit `json:"limits,omitempty" yaml:"limits,omitempty"`
+	// Attributes declares the types of request attributes, per tool. A
+	// request that breaks a declaration is refused with ErrInvalidRequest
+	// before any rule is consulted, and a condition comparing a declared
+	// attribute with another type does not validate.
+	Attributes []AttributeSpec `json:"attributes,omitempty" yaml:"attributes,omitempty"`
+}
+
+// AttributeSpec declares one request attribute: for the tools it names
+// (globs; empty means every tool), attribute Name, when present, must be
+// of Type ("number", "string" or "boolean", as conditions read them: a
+// finite number of a Go numeric type or a json.Number; a valid NFC string
+// without invisible characters; a bool). With Required it must be present.
+type AttributeSpec struct {
+	Tools    []string `json:"tools,omitempty" yaml:"tools,omitempty"`
+	Name     string   `json:"name" yaml:"name"`
+	Type     string   `json:"type" yaml:"type"`
+	Required bool     `json:"required,omitempty" yaml:"required,omitempty"`
 }
 
 // Rule matches requests by agent, tool and resource globs and conditions.
@@ -211,6 +228,14 @@ type compiled struct {
 	rules  index[*compiledRule]
 	limits index[*compiledLimit]
 	nLimit int
+	attrs  []compiledAttr
+}
+
+type compiledAttr struct {
+	tools    []cond.Pattern // nil: every tool
+	name     string
+	typ      string
+	required bool
 }
 
 type compiledRule struct {
@@ -254,6 +279,7 @@ const (
 	reasonRuleAllow   = "allowed by policy"
 	reasonRuleApprove = "needs approval by policy"
 	reasonUnevaluable = "condition cannot be evaluated"
+	reasonAttrType    = "attribute breaks its declared type"
 )
 
 func compilePolicy(p *Policy, file string) (*compiled, error) {
@@ -274,6 +300,34 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 	// never match, or a deny rule that fails closed on every request.
 	type attrUse struct{ typ, cond, rule string }
 	attrTypes := map[string]attrUse{}
+	for i := range p.Attributes {
+		a := &p.Attributes[i]
+		bad := func(format string, args ...any) {
+			errs = append(errs, &PolicyError{File: file, Index: -1, Msg: fmt.Sprintf("attributes[%d] (%s): ", i, a.Name) + fmt.Sprintf(format, args...)})
+		}
+		if !cond.ValidAttrName(a.Name) {
+			bad("bad attribute name (letters, digits, '_' and '-', starting with a letter or '_')")
+		}
+		switch a.Type {
+		case "number", "string", "boolean":
+		default:
+			bad("type %q: want number, string or boolean", a.Type)
+		}
+		ca := compiledAttr{name: a.Name, typ: a.Type, required: a.Required}
+		for _, t := range a.Tools {
+			pat, err := cond.ParseNamePattern(t)
+			if err != nil {
+				bad("tools: %v", err)
+				continue
+			}
+			ca.tools = append(ca.tools, pat)
+		}
+		if prev, ok := attrTypes[a.Name]; ok && prev.typ != a.Type {
+			bad("declared a %s and a %s", prev.typ, a.Type)
+		}
+		attrTypes[a.Name] = attrUse{typ: a.Type, cond: "declared " + a.Type, rule: "attributes"}
+		c.attrs = append(c.attrs, ca)
+	}
 	patterns := func(id string, i int, field string, in []string) []cond.Pattern {
 		if len(in) == 0 {
 			return nil
@@ -436,6 +490,11 @@ func (c *compiled) evaluate(in *PolicyInput) (PolicyResult, error) {
 // ErrUnevaluable. Otherwise the rule that decides outranks it, so the
 // outcome is the same whatever its conditions would have said.
 func (c *compiled) evaluateEnv(env *cond.Env) (PolicyResult, error) {
+	for i := range c.attrs {
+		if err := c.attrs[i].check(env); err != nil {
+			return PolicyResult{Effect: Deny, Reason: reasonAttrType}, err
+		}
+	}
 	var best *compiledRule
 	bestUnknown := false
 	var buckets [maxBuckets][]entry[*compiledRule]
@@ -476,6 +535,21 @@ func (c *compiled) evaluateEnv(env *cond.Env) (PolicyResult, error) {
 		return PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}, best.unevaluable(env)
 	}
 	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers}, nil
+}
+
+// check holds a request to the declaration when its tool is covered.
+func (a *compiledAttr) check(env *cond.Env) error {
+	if a.tools != nil && !matchAny(a.tools, env.Tool) {
+		return nil
+	}
+	v, ok := env.Attr(a.name)
+	switch {
+	case !ok && a.required:
+		return fmt.Errorf("%w: attribute %q is required", ErrInvalidRequest, a.name)
+	case ok && cond.ValueType(v) != a.typ:
+		return fmt.Errorf("%w: attribute %q must be a %s", ErrInvalidRequest, a.name, a.typ)
+	}
+	return nil
 }
 
 // unevaluable builds the error for a rule with a condition that cannot be

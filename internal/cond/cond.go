@@ -154,6 +154,10 @@ type Attr struct {
 	Value any
 }
 
+// Attr returns the value of the named attribute and whether the request
+// has it.
+func (env *Env) Attr(name string) (any, bool) { return env.attr(name) }
+
 func (env *Env) attr(name string) (any, bool) {
 	if env.List != nil {
 		for i := range env.List {
@@ -238,6 +242,9 @@ func Parse(s string) (Cond, error) {
 	}
 	return c, nil
 }
+
+// ValidAttrName reports whether s can name an attribute in a condition.
+func ValidAttrName(s string) bool { return validAttrName(s) }
 
 func validAttrName(s string) bool {
 	if s == "" || len(s) > 128 {
@@ -1049,6 +1056,24 @@ func cmpUintFloat(u uint64, f float64) int {
 		return -1
 	}
 	return 0
+}
+
+// ValueType names the type a condition reads v as: "number", "string"
+// or "boolean"; "" when no condition can be evaluated on it.
+func ValueType(v any) string {
+	switch x := v.(type) {
+	case string:
+		if normalString(x) {
+			return "string"
+		}
+		return ""
+	case bool:
+		return "boolean"
+	}
+	if _, ok := toNumber(v); ok {
+		return "number"
+	}
+	return ""
 }
 
 // AttrType names the type of value an attr condition compares with:
