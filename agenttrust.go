@@ -571,6 +571,30 @@ func validText(field, s string, maxLen int) error {
 	return err
 }
 
+// validName checks a name: an agent id, tool name, session id or
+// on-behalf-of principal. A name has one canonical form (cond.ValidName:
+// ASCII letters, digits and . _ : / @ + -), so what a rule spells is what
+// a request must send: no invisible, look-alike, fullwidth or combining
+// characters that would dodge an exact deny rule or open a rate-limit
+// bucket of their own.
+func validName(field, s string) error {
+	if cond.ValidName(s) {
+		return nil
+	}
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: %s is empty", ErrInvalidRequest, field)
+	case len(s) > cond.MaxNameLen:
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidRequest, field, cond.MaxNameLen)
+	}
+	for i, r := range s {
+		if r >= utf8.RuneSelf || r < 0x20 || r == 0x7f || !cond.ValidName(s[i:i+1]) {
+			return fmt.Errorf("%w: %s holds %U, which a name may not (ASCII letters, digits and . _ : / @ + - only)", ErrInvalidRequest, field, r)
+		}
+	}
+	return fmt.Errorf("%w: %s is not a valid name", ErrInvalidRequest, field)
+}
+
 // normText checks caller-supplied text (at most maxLen bytes of valid
 // UTF-8 without control characters) and returns it in Unicode NFC, the
 // form policies and caveats compare against. ASCII text, the common case,

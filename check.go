@@ -151,7 +151,10 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 			OnBehalfOf: req.OnBehalfOf, Tenant: c.tenant, Attributes: req.Attributes, List: st.kvs,
 			IP: req.RemoteAddr, Now: now, Hops: st.cred.hops,
 		}
-		res = ps.compiled.evaluateEnv(&env)
+		if res, err = ps.compiled.evaluateEnv(&env); err != nil {
+			d.Rule, d.Reason = res.Rule, res.Reason
+			return err
+		}
 	} else {
 		in := &st.in
 		*in = PolicyInput{
@@ -261,8 +264,12 @@ func (c *Client) observeBreaker(ctx context.Context, req *Request, now time.Time
 	d.Reason = why + "; agent suspended"
 }
 
-// validateRequest checks every text field of req and normalises it to
-// NFC in place.
+// validateRequest checks every text field of req. Names (agent, tool,
+// session, on-behalf-of) must be in their one canonical form (validName);
+// the resource is normalised to NFC in place and refused when it holds a
+// dot segment, a backslash, an encoded separator or an invisible
+// character (cond.CheckResource), which could name to whatever reads it
+// next another resource than the one the policy's globs saw.
 func validateRequest(req *Request, attrs []attrKV) error {
 	var err error
 	if req.Credential == "" && req.AgentID == "" {
@@ -271,20 +278,29 @@ func validateRequest(req *Request, attrs []attrKV) error {
 	if req.Tool == "" {
 		return fmt.Errorf("%w: tool is required", ErrInvalidRequest)
 	}
-	if req.AgentID, err = normText("agent id", req.AgentID, 256); err != nil {
-		return err
+	if req.AgentID != "" {
+		if err := validName("agent id", req.AgentID); err != nil {
+			return err
+		}
 	}
-	if req.Tool, err = normText("tool", req.Tool, 256); err != nil {
+	if err := validName("tool", req.Tool); err != nil {
 		return err
 	}
 	if req.Resource, err = normText("resource", req.Resource, maxFieldLen); err != nil {
 		return err
 	}
-	if req.SessionID, err = normText("session id", req.SessionID, 256); err != nil {
-		return err
+	if msg := cond.CheckResource(req.Resource); msg != "" {
+		return fmt.Errorf("%w: resource %s", ErrInvalidRequest, msg)
 	}
-	if req.OnBehalfOf, err = normText("on_behalf_of", req.OnBehalfOf, 256); err != nil {
-		return err
+	if req.SessionID != "" {
+		if err := validName("session id", req.SessionID); err != nil {
+			return err
+		}
+	}
+	if req.OnBehalfOf != "" {
+		if err := validName("on_behalf_of", req.OnBehalfOf); err != nil {
+			return err
+		}
 	}
 	if len(req.Attributes) > MaxAttributes {
 		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)

@@ -24,23 +24,25 @@ func TestCheckDecisions(t *testing.T) {
 		req    agenttrust.Request
 		effect agenttrust.Effect
 		rule   string
+		err    error
 	}{
-		{"small charge", charge(40), agenttrust.Allow, "small-charges"},
-		{"boundary", charge(50.0), agenttrust.Allow, "small-charges"},
-		{"big charge", charge(60), agenttrust.NeedsApproval, "big-charges"},
-		{"amount as string", charge("40"), agenttrust.Deny, ""},
-		{"amount missing", agenttrust.Request{AgentID: "billing-bot", Tool: "payments.charge"}, agenttrust.Deny, ""},
-		{"other agent", agenttrust.Request{AgentID: "intruder", Tool: "payments.charge", Attributes: map[string]any{"amount": 1}}, agenttrust.Deny, ""},
-		{"read alice", agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:alice/inbox"}, agenttrust.Allow, "read-mail"},
-		{"read bob", agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:bob/inbox"}, agenttrust.Deny, ""},
-		{"glob in value is literal", agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:*"}, agenttrust.Deny, ""},
-		{"deny wins", agenttrust.Request{AgentID: "billing-bot", Tool: "mail.delete"}, agenttrust.Deny, "no-deletes"},
+		{"small charge", charge(40), agenttrust.Allow, "small-charges", nil},
+		{"boundary", charge(50.0), agenttrust.Allow, "small-charges", nil},
+		{"big charge", charge(60), agenttrust.NeedsApproval, "big-charges", nil},
+		// The needs_approval rule cannot tell: the check denies.
+		{"amount as string", charge("40"), agenttrust.Deny, "big-charges", agenttrust.ErrUnevaluable},
+		{"amount missing", agenttrust.Request{AgentID: "billing-bot", Tool: "payments.charge"}, agenttrust.Deny, "big-charges", agenttrust.ErrUnevaluable},
+		{"other agent", agenttrust.Request{AgentID: "intruder", Tool: "payments.charge", Attributes: map[string]any{"amount": 1}}, agenttrust.Deny, "", nil},
+		{"read alice", agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:alice/inbox"}, agenttrust.Allow, "read-mail", nil},
+		{"read bob", agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:bob/inbox"}, agenttrust.Deny, "", nil},
+		{"glob in value is literal", agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:*"}, agenttrust.Deny, "", nil},
+		{"deny wins", agenttrust.Request{AgentID: "billing-bot", Tool: "mail.delete"}, agenttrust.Deny, "no-deletes", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, err := f.c.Check(ctx, tt.req)
-			if err != nil {
-				t.Fatalf("Check: %v", err)
+			if !errors.Is(err, tt.err) || (err != nil && tt.err == nil) {
+				t.Fatalf("Check: %v, want %v", err, tt.err)
 			}
 			if d.Effect != tt.effect || d.Rule != tt.rule {
 				t.Errorf("got %v by %q (%s), want %v by %q", d.Effect, d.Rule, d.Reason, tt.effect, tt.rule)

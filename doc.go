@@ -33,15 +33,29 @@
 //
 // The built-in rule engine reads rules from JSON or YAML (LoadPolicyFile,
 // ParsePolicy) or Go values (Policy). A rule names agents, tools and
-// resources as globs ('*' is the only wildcard) and conditions in one
-// grammar shared with credential caveats:
+// resources as globs and conditions in one grammar shared with credential
+// caveats:
 //
 //	attr.amount <= 50      tool in payments.charge,calendar.*
 //	resource in mailbox:alice/*    session = s1    ip in 10.0.0.0/8
 //
-// A missing attribute, a string where a number is due, NaN or an infinity
-// makes a condition false. Precedence: deny > needs_approval > allow >
-// default (deny). Rules are indexed by agent and tool, so a check costs the
+// In agent and tool globs '*' matches any run ("payments.*" matches
+// "payments.charge.refund"). In resource globs '*' stays within one
+// '/'-separated segment and "**" crosses segments: "mailbox:alice/*"
+// matches "mailbox:alice/inbox" but not "mailbox:alice/inbox/2024", which
+// "mailbox:alice/**" matches.
+//
+// A condition that cannot be evaluated on a request (a missing attribute,
+// a string where a number is due, NaN or an infinity, no remote address
+// for an "ip" condition) never lets a request through: an allow rule does
+// not match, and when a deny or needs_approval rule with such a condition
+// would decide, Check denies with an error matching ErrUnevaluable; a
+// caveat with one does not hold. "attr.NAME?" declares a missing
+// attribute fine (the condition is false then), as a Cedar "has" guard
+// does. A policy may declare attribute types per tool (Policy.Attributes),
+// refusing mistyped or missing attributes before any rule; validation
+// refuses a policy that compares one attribute with two types.
+// Precedence: deny > needs_approval > allow > default (deny). Rules are indexed by agent and tool, so a check costs the
 // same with ten rules or a hundred thousand.
 //
 // # Approvals
@@ -99,8 +113,14 @@
 //
 // Ids (agents, sessions, credentials) share one namespace per tenant for
 // revocation and suspension: blocking an id blocks whatever carries it.
-// Tool, resource and agent names are compared byte-exact after Unicode NFC
-// normalisation, and a '*' in a request value is an ordinary character.
+// Agent ids, tool names, session ids and on-behalf-of principals have one
+// canonical form, ASCII letters, digits and . _ : / @ + -; anything else
+// (invisible, look-alike, fullwidth or combining characters) is refused
+// with ErrInvalidRequest, and policies and caveats cannot name it either.
+// Resources are compared byte-exact after Unicode NFC normalisation; one
+// with a dot segment ("." or "..", raw, percent-encoded at any depth or as
+// a look-alike), a backslash or an encoded '/' is refused. A '*' in a
+// request value is an ordinary character.
 // A Client is safe for concurrent use; its zero value is not usable: build
 // it with New.
 package agenttrust

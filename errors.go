@@ -64,6 +64,12 @@ var (
 	// caveat that binds actions; such a key could only ever act as an
 	// agent (see Principal.Narrowed). It matches ErrInvalidRequest.
 	ErrNarrowedRole = fmt.Errorf("%w: admin and approver keys cannot carry caveats on tools, resources, sessions, on_behalf_of or attributes", ErrInvalidRequest)
+	// ErrUnevaluable: a deny or needs_approval rule that would decide the
+	// request has a condition that cannot be evaluated on it: a missing
+	// attribute, a value of another type than the condition's, NaN or an
+	// infinity, no remote address for an "ip" condition. Check denies. It
+	// matches ErrInvalidRequest.
+	ErrUnevaluable = fmt.Errorf("%w: condition cannot be evaluated", ErrInvalidRequest)
 
 	// ErrStoreUnavailable: the store failed or timed out; checks deny.
 	ErrStoreUnavailable = errors.New("agenttrust: store unavailable")

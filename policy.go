@@ -3,13 +3,13 @@ package agenttrust
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/strictjson"
 )
 
 // PolicyEngine decides the policy phase of a check. The built-in
@@ -76,6 +77,23 @@ type Policy struct {
 	Default Effect  `json:"default,omitempty" yaml:"default,omitempty"`
 	Rules   []Rule  `json:"rules" yaml:"rules"`
 	Limits  []Limit `json:"limits,omitempty" yaml:"limits,omitempty"`
+	// Attributes declares the types of request attributes, per tool. A
+	// request that breaks a declaration is refused with ErrInvalidRequest
+	// before any rule is consulted, and a condition comparing a declared
+	// attribute with another type does not validate.
+	Attributes []AttributeSpec `json:"attributes,omitempty" yaml:"attributes,omitempty"`
+}
+
+// AttributeSpec declares one request attribute: for the tools it names
+// (globs; empty means every tool), attribute Name, when present, must be
+// of Type ("number", "string" or "boolean", as conditions read them: a
+// finite number of a Go numeric type or a json.Number; a valid NFC string
+// without invisible characters; a bool). With Required it must be present.
+type AttributeSpec struct {
+	Tools    []string `json:"tools,omitempty" yaml:"tools,omitempty"`
+	Name     string   `json:"name" yaml:"name"`
+	Type     string   `json:"type" yaml:"type"`
+	Required bool     `json:"required,omitempty" yaml:"required,omitempty"`
 }
 
 // Rule matches requests by agent, tool and resource globs and conditions.
@@ -143,13 +161,12 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 	var p Policy
 	switch format {
 	case "json":
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
+		// As strict as the API bodies: keys match exactly; unknown,
+		// duplicate and differently cased keys, missing required keys
+		// (rules; a rule's id and effect; a limit's id and rate),
+		// invalid UTF-8 and trailing data are refused.
+		if err := strictjson.Decode(data, policySchema, &p, false); err != nil {
 			return nil, docErr("%v", err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, docErr("trailing data after the policy object")
 		}
 	case "yaml", "yml":
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -169,6 +186,9 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 	}
 	return &p, nil
 }
+
+// policySchema is what a JSON policy document must look like.
+var policySchema = strictjson.SchemaOf(reflect.TypeFor[Policy]())
 
 // Validate reports every problem in p, joined; nil means NewRuleEngine
 // will accept it.
@@ -195,9 +215,12 @@ func NewRuleEngine(p *Policy) (*RuleEngine, error) {
 	return &RuleEngine{compiled: c}, nil
 }
 
-// Evaluate implements PolicyEngine. It allocates nothing.
+// Evaluate implements PolicyEngine. It allocates nothing unless it fails:
+// when a deny or needs_approval rule that would decide the request has a
+// condition that cannot be evaluated on it, the result is a Deny naming
+// that rule and the error matches ErrUnevaluable.
 func (e *RuleEngine) Evaluate(_ context.Context, in *PolicyInput) (PolicyResult, error) {
-	return e.compiled.evaluate(in), nil
+	return e.compiled.evaluate(in)
 }
 
 type compiled struct {
@@ -205,6 +228,14 @@ type compiled struct {
 	rules  index[*compiledRule]
 	limits index[*compiledLimit]
 	nLimit int
+	attrs  []compiledAttr
+}
+
+type compiledAttr struct {
+	tools    []cond.Pattern // nil: every tool
+	name     string
+	typ      string
+	required bool
 }
 
 type compiledRule struct {
@@ -247,6 +278,8 @@ const (
 	reasonRuleDeny    = "denied by policy"
 	reasonRuleAllow   = "allowed by policy"
 	reasonRuleApprove = "needs approval by policy"
+	reasonUnevaluable = "condition cannot be evaluated"
+	reasonAttrType    = "attribute breaks its declared type"
 )
 
 func compilePolicy(p *Policy, file string) (*compiled, error) {
@@ -262,13 +295,50 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 	}
 	c := &compiled{def: p.Default}
 	seen := map[string]bool{}
+	// The type each attribute is compared with, by its first use: a
+	// policy comparing one attribute with two types has a rule that can
+	// never match, or a deny rule that fails closed on every request.
+	type attrUse struct{ typ, cond, rule string }
+	attrTypes := map[string]attrUse{}
+	for i := range p.Attributes {
+		a := &p.Attributes[i]
+		bad := func(format string, args ...any) {
+			errs = append(errs, &PolicyError{File: file, Index: -1, Msg: fmt.Sprintf("attributes[%d] (%s): ", i, a.Name) + fmt.Sprintf(format, args...)})
+		}
+		if !cond.ValidAttrName(a.Name) {
+			bad("bad attribute name (letters, digits, '_' and '-', starting with a letter or '_')")
+		}
+		switch a.Type {
+		case "number", "string", "boolean":
+		default:
+			bad("type %q: want number, string or boolean", a.Type)
+		}
+		ca := compiledAttr{name: a.Name, typ: a.Type, required: a.Required}
+		for _, t := range a.Tools {
+			pat, err := cond.ParseNamePattern(t)
+			if err != nil {
+				bad("tools: %v", err)
+				continue
+			}
+			ca.tools = append(ca.tools, pat)
+		}
+		if prev, ok := attrTypes[a.Name]; ok && prev.typ != a.Type {
+			bad("declared a %s and a %s", prev.typ, a.Type)
+		}
+		attrTypes[a.Name] = attrUse{typ: a.Type, cond: "declared " + a.Type, rule: "attributes"}
+		c.attrs = append(c.attrs, ca)
+	}
 	patterns := func(id string, i int, field string, in []string) []cond.Pattern {
 		if len(in) == 0 {
 			return nil
 		}
+		parse := cond.ParseNamePattern
+		if field == "resources" {
+			parse = cond.ParseResourcePattern
+		}
 		out := make([]cond.Pattern, 0, len(in))
 		for _, s := range in {
-			pat, err := cond.ParsePattern(s)
+			pat, err := parse(s)
 			if err != nil {
 				fail(id, i, "%s: %v", field, err)
 				continue
@@ -311,6 +381,13 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 			if cd.Field == cond.FieldExpires {
 				fail(r.ID, i, "when: %q: expires is a caveat, not a policy condition", w)
 				continue
+			}
+			if typ := cd.AttrType(); typ != "" {
+				if prev, ok := attrTypes[cd.Attr]; ok && prev.typ != typ {
+					fail(r.ID, i, "when: %q compares attr.%s with a %s, but %q (rule %q) compares it with a %s: a request's value can only ever be one of them", w, cd.Attr, typ, prev.cond, prev.rule, prev.typ)
+				} else if !ok {
+					attrTypes[cd.Attr] = attrUse{typ: typ, cond: w, rule: r.ID}
+				}
 			}
 			cr.when = append(cr.when, cd)
 		}
@@ -395,7 +472,7 @@ func parseRate(s string) (rate.Limit, error) {
 	return 0, fmt.Errorf("rate %q: unit must be s, m or h", s)
 }
 
-func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
+func (c *compiled) evaluate(in *PolicyInput) (PolicyResult, error) {
 	env := cond.Env{
 		Agent: in.AgentID, Tool: in.Tool, Resource: in.Resource, Session: in.SessionID,
 		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes,
@@ -405,8 +482,21 @@ func (c *compiled) evaluate(in *PolicyInput) PolicyResult {
 }
 
 // evaluateEnv decides on a prepared condition environment.
-func (c *compiled) evaluateEnv(env *cond.Env) PolicyResult {
+//
+// A rule whose conditions cannot all be evaluated on the request (see
+// cond.Unknown) never allows: an allow rule does not match. A deny or
+// needs_approval rule competes as if it matched; if it is the one that
+// decides, the result is a Deny naming it, with an error matching
+// ErrUnevaluable. Otherwise the rule that decides outranks it, so the
+// outcome is the same whatever its conditions would have said.
+func (c *compiled) evaluateEnv(env *cond.Env) (PolicyResult, error) {
+	for i := range c.attrs {
+		if err := c.attrs[i].check(env); err != nil {
+			return PolicyResult{Effect: Deny, Reason: reasonAttrType}, err
+		}
+	}
 	var best *compiledRule
+	bestUnknown := false
 	var buckets [maxBuckets][]entry[*compiledRule]
 	n := c.rules.candidates(env.Agent, env.Tool, &buckets)
 	for _, es := range buckets[:n] {
@@ -422,19 +512,56 @@ func (c *compiled) evaluateEnv(env *cond.Env) PolicyResult {
 				r.resources != nil && !matchAny(r.resources, env.Resource) {
 				continue
 			}
+			unknown := false
 			for j := range r.when {
-				if !r.when[j].Eval(env) {
+				switch r.when[j].Evaluate(env) {
+				case cond.False:
 					continue bucket
+				case cond.Unknown:
+					unknown = true
 				}
 			}
-			best = r
+			if unknown && r.effect == Allow {
+				continue
+			}
+			best, bestUnknown = r, unknown
 			break
 		}
 	}
 	if best == nil {
-		return PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}
+		return PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}, nil
 	}
-	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers}
+	if bestUnknown {
+		return PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}, best.unevaluable(env)
+	}
+	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers}, nil
+}
+
+// check holds a request to the declaration when its tool is covered.
+func (a *compiledAttr) check(env *cond.Env) error {
+	if a.tools != nil && !matchAny(a.tools, env.Tool) {
+		return nil
+	}
+	v, ok := env.Attr(a.name)
+	switch {
+	case !ok && a.required:
+		return fmt.Errorf("%w: attribute %q is required", ErrInvalidRequest, a.name)
+	case ok && cond.ValueType(v) != a.typ:
+		return fmt.Errorf("%w: attribute %q must be a %s", ErrInvalidRequest, a.name, a.typ)
+	}
+	return nil
+}
+
+// unevaluable builds the error for a rule with a condition that cannot be
+// evaluated in env. It names the rule and the attribute, not the
+// condition's operand: the policy's thresholds are not the agent's to see.
+func (r *compiledRule) unevaluable(env *cond.Env) error {
+	for j := range r.when {
+		if why := r.when[j].Why(env); why != "" {
+			return fmt.Errorf("%w: rule %q: %s", ErrUnevaluable, r.id, why)
+		}
+	}
+	return fmt.Errorf("%w: rule %q", ErrUnevaluable, r.id)
 }
 
 func matchAny(ps []cond.Pattern, s string) bool {

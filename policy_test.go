@@ -197,3 +197,57 @@ func FuzzParsePolicy(f *testing.F) {
 		e.Evaluate(context.Background(), &agenttrust.PolicyInput{AgentID: "a", Tool: "t", Attributes: map[string]any{"x": 1}})
 	})
 }
+
+// TestUnevaluablePrecedence: a rule whose condition cannot be evaluated
+// competes as if it matched; when it would decide, the result is a Deny
+// naming it and ErrUnevaluable, otherwise the rule that outranks it
+// decides as it would whatever the condition said.
+func TestUnevaluablePrecedence(t *testing.T) {
+	const unknown = `when: ["attr.a > 1"]`
+	tests := []struct {
+		name   string
+		rules  string
+		effect agenttrust.Effect
+		rule   string
+		unev   bool
+	}{
+		{"deny_unknown", "- {id: d1, effect: deny, " + unknown + "}\n- {id: open, effect: allow}", agenttrust.Deny, "d1", true},
+		{"clean_deny_first", "- {id: d0, effect: deny, tools: [t]}\n- {id: d1, effect: deny, " + unknown + "}\n- {id: open, effect: allow}", agenttrust.Deny, "d0", false},
+		{"unknown_deny_first", "- {id: d1, effect: deny, " + unknown + "}\n- {id: d0, effect: deny, tools: [t]}", agenttrust.Deny, "d1", true},
+		{"deny_outranks_unknown_approval", "- {id: n1, effect: needs_approval, " + unknown + "}\n- {id: d2, effect: deny, tools: [t]}", agenttrust.Deny, "d2", false},
+		{"unknown_deny_outranks_approval", "- {id: n0, effect: needs_approval}\n- {id: d1, effect: deny, " + unknown + "}", agenttrust.Deny, "d1", true},
+		{"unknown_approval_outranks_allow", "- {id: open, effect: allow}\n- {id: n1, effect: needs_approval, " + unknown + "}", agenttrust.Deny, "n1", true},
+		{"clean_approval_first", "- {id: n0, effect: needs_approval}\n- {id: n1, effect: needs_approval, " + unknown + "}", agenttrust.NeedsApproval, "n0", false},
+		{"unknown_approval_first", "- {id: n1, effect: needs_approval, " + unknown + "}\n- {id: n0, effect: needs_approval}", agenttrust.Deny, "n1", true},
+		{"unknown_allow_skipped", "- {id: a1, effect: allow, " + unknown + "}\n- {id: a2, effect: allow}", agenttrust.Allow, "a2", false},
+		{"unknown_allow_only", "- {id: a1, effect: allow, " + unknown + "}", agenttrust.Deny, "", false},
+		{"default_allow_unknown_deny", "- {id: d1, effect: deny, " + unknown + "}", agenttrust.Deny, "d1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := "rules:\n" + indent(tt.rules)
+			if tt.name == "default_allow_unknown_deny" {
+				doc = "default: allow\n" + doc
+			}
+			p, err := agenttrust.ParsePolicy([]byte(doc), "yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := agenttrust.NewRuleEngine(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Evaluate(context.Background(), &agenttrust.PolicyInput{AgentID: "a", Tool: "t", Attributes: map[string]any{"a": "2"}})
+			if errors.Is(err, agenttrust.ErrUnevaluable) != tt.unev || (err != nil && !tt.unev) {
+				t.Fatalf("err = %v, want ErrUnevaluable: %v", err, tt.unev)
+			}
+			if res.Effect != tt.effect || res.Rule != tt.rule {
+				t.Fatalf("got %v by %q, want %v by %q", res.Effect, res.Rule, tt.effect, tt.rule)
+			}
+		})
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n"
+}

@@ -228,7 +228,7 @@ func TestServerAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := worker.Exchange(ctx, "", "resource in doc/*")
+	tok, err := worker.Exchange(ctx, "", "resource in doc/**")
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}

@@ -5,20 +5,42 @@
 //
 //	condition = field SP op SP value
 //	field     = "agent" | "tool" | "resource" | "session" | "on_behalf_of"
-//	          | "tenant" | "ip" | "expires" | "hop" | "attr." name
+//	          | "tenant" | "ip" | "expires" | "hop" | "attr." name [ "?" ]
 //	op        = "=" | "<" | "<=" | ">" | ">=" | "in"
 //
 // String fields take "=" (exact) and "in" (a comma-separated list of globs,
-// see Pattern). attr.NAME takes numbers with every comparison, strings with
-// "=" and "in", and true/false with "=". "ip" takes "=" an address or "in"
-// CIDR prefixes; "expires" takes "<" or "<=" an RFC 3339 time; "hop" takes
-// "=" an id. A value may be double-quoted (Go syntax) to hold spaces, commas
-// or a string that looks like a number.
+// see Pattern). agent, tool, session and on_behalf_of values are names (see
+// ValidName); resource values and globs are checked by CheckResource and
+// ParseResourcePattern. attr.NAME takes numbers with every comparison,
+// strings with "=" and "in", and true/false with "=". "ip" takes "=" an
+// address or "in" CIDR prefixes; "expires" takes "<" or "<=" an RFC 3339
+// time; "hop" takes "=" an id. A value may be double-quoted (Go syntax) to
+// hold spaces, commas or a string that looks like a number. An unquoted
+// "in" item that reads as a number or a boolean is refused: "in" compares
+// strings, so it could never match such a value.
 //
 // # Evaluation
 //
-// Eval is strict: a missing attribute, a value of the wrong type, NaN or an
-// infinity makes the condition false. Eval allocates nothing.
+// Evaluate answers True, False or Unknown. Unknown means the condition
+// cannot be evaluated on this request: a missing attribute; a value of
+// another type than the condition's (a string "5000" against a number, a
+// number against a string, a nested object, null); NaN or an infinity; a
+// json.Number that is not a JSON number; a string attribute that is not
+// valid UTF-8, not in NFC or holds an invisible formatting character; a
+// number with more precision than a float64 holds that rounds onto the
+// condition's operand; an "ip" condition without a remote address; an
+// "expires" condition without a time. Callers must fail closed on
+// Unknown: a caveat does not hold, an allow rule does not match, a deny
+// or needs-approval rule is not skipped. Eval is Evaluate == True.
+//
+// "attr.NAME?" says that a request without the attribute is fine: the
+// condition is False then, not Unknown, as a Cedar "has" guard would make
+// it. A value of the wrong type is still Unknown.
+//
+// Numbers compare exactly between integers (every Go integer type, and a
+// json.Number without fraction or exponent, up to the uint64 range) and
+// as float64 otherwise; integers and floats compare exactly with each
+// other. Evaluate allocates nothing.
 package cond
 
 import (
@@ -29,7 +51,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxLen bounds the text of one condition.
@@ -93,11 +118,16 @@ const (
 type Cond struct {
 	Field Field
 	Attr  string // attribute name for FieldAttr
-	Op    Op
+	// Optional is set by "attr.NAME?": a missing attribute makes the
+	// condition false instead of Unknown.
+	Optional bool
+	Op       Op
 
 	kind     kind
 	str      string
 	num      float64
+	isInt    bool  // num came from an integer that fits int64
+	inum     int64 // that integer, exactly
 	boolean  bool
 	list     []Pattern
 	addr     netip.Addr
@@ -123,6 +153,10 @@ type Attr struct {
 	Name  string
 	Value any
 }
+
+// Attr returns the value of the named attribute and whether the request
+// has it.
+func (env *Env) Attr(name string) (any, bool) { return env.attr(name) }
 
 func (env *Env) attr(name string) (any, bool) {
 	if env.List != nil {
@@ -170,6 +204,7 @@ func Parse(s string) (Cond, error) {
 	}
 	var c Cond
 	if attr, isAttr := strings.CutPrefix(name, "attr."); isAttr {
+		attr, c.Optional = strings.CutSuffix(attr, "?")
 		if !validAttrName(attr) {
 			return Cond{}, errorf(in, "bad attribute name %q (letters, digits, '_' and '-', starting with a letter or '_')", attr)
 		}
@@ -208,6 +243,9 @@ func Parse(s string) (Cond, error) {
 	return c, nil
 }
 
+// ValidAttrName reports whether s can name an attribute in a condition.
+func ValidAttrName(s string) bool { return validAttrName(s) }
+
 func validAttrName(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
@@ -236,7 +274,18 @@ func (c *Cond) parseValue(v string) error {
 			if err != nil {
 				return err
 			}
-			c.kind, c.str = kindString, NFC(s)
+			s = NFC(s)
+			switch c.Field {
+			case FieldAgent, FieldTool, FieldSession, FieldOnBehalfOf:
+				if !ValidName(s) {
+					return fmt.Errorf("%s %q is not a valid name (1-%d letters, digits and . _ : / @ + -)", fieldName(c.Field), s, MaxNameLen)
+				}
+			case FieldResource:
+				if msg := CheckResource(s); msg != "" {
+					return fmt.Errorf("resource %q %s", s, msg)
+				}
+			}
+			c.kind, c.str = kindString, s
 			return nil
 		case c.Op == OpIn && c.Field != FieldHop:
 			return c.parseList(v)
@@ -312,6 +361,11 @@ func (c *Cond) parseValue(v string) error {
 		}
 		if n, ok := parseNumber(v); ok {
 			c.kind, c.num = kindNumber, n
+			if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+				c.isInt, c.inum = true, i
+			} else if sigDigits(v) > maxExactDigits {
+				return fmt.Errorf("number %s has more significant digits than a float64 holds exactly (at most %d, or an integer within int64)", v, maxExactDigits)
+			}
 			return nil
 		}
 		if c.Op != OpEq {
@@ -332,12 +386,26 @@ func (c *Cond) parseValue(v string) error {
 }
 
 func (c *Cond) parseList(v string) error {
-	items, err := splitList(v)
+	items, quoted, err := splitListQuoted(v)
 	if err != nil {
 		return err
 	}
-	for _, it := range items {
-		p, err := ParsePattern(it)
+	for i, it := range items {
+		var p Pattern
+		var err error
+		switch c.Field {
+		case FieldAgent, FieldTool, FieldSession, FieldOnBehalfOf:
+			p, err = ParseNamePattern(it)
+		case FieldResource:
+			p, err = ParseResourcePattern(it)
+		case FieldAttr:
+			if !quoted[i] && (isNumberText(it) || it == "true" || it == "false") {
+				return fmt.Errorf("list item %s reads as a number or a boolean, but \"in\" compares strings, so a %s value never matches it: quote it (%q) to compare strings, or use \"=\"", it, map[bool]string{true: "boolean", false: "number"}[it == "true" || it == "false"], it)
+			}
+			p, err = ParsePattern(it)
+		default:
+			p, err = ParsePattern(it)
+		}
 		if err != nil {
 			return err
 		}
@@ -381,22 +449,30 @@ func hasControl(s string) bool {
 
 // splitList splits "a, b,\"c,d\"" into items; quoted items are unquoted.
 func splitList(v string) ([]string, error) {
+	items, _, err := splitListQuoted(v)
+	return items, err
+}
+
+// splitListQuoted is splitList that also says which items were quoted.
+func splitListQuoted(v string) ([]string, []bool, error) {
 	var items []string
+	var quoted []bool
 	for len(v) > 0 {
 		v = strings.TrimLeft(v, " ")
 		var item string
-		if strings.HasPrefix(v, `"`) {
+		isQuoted := strings.HasPrefix(v, `"`)
+		if isQuoted {
 			end := quotedEnd(v)
 			if end < 0 {
-				return nil, fmt.Errorf("unterminated quoted string")
+				return nil, nil, fmt.Errorf("unterminated quoted string")
 			}
 			s, err := strconv.Unquote(v[:end])
 			if err != nil {
-				return nil, fmt.Errorf("bad quoted string %s", v[:end])
+				return nil, nil, fmt.Errorf("bad quoted string %s", v[:end])
 			}
 			item, v = s, strings.TrimLeft(v[end:], " ")
 			if v != "" && v[0] != ',' {
-				return nil, fmt.Errorf("want \",\" after quoted string")
+				return nil, nil, fmt.Errorf("want \",\" after quoted string")
 			}
 		} else {
 			i := strings.IndexByte(v, ',')
@@ -405,26 +481,27 @@ func splitList(v string) ([]string, error) {
 			}
 			item = strings.TrimRight(v[:i], " ")
 			if strings.ContainsAny(item, "\" \t") {
-				return nil, fmt.Errorf("unquoted list item %q holds a space or quote", item)
+				return nil, nil, fmt.Errorf("unquoted list item %q holds a space or quote", item)
 			}
 			v = v[i:]
 		}
 		if item == "" {
-			return nil, fmt.Errorf("empty list item")
+			return nil, nil, fmt.Errorf("empty list item")
 		}
 		items = append(items, item)
+		quoted = append(quoted, isQuoted)
 		if v == "" {
 			break
 		}
 		v = v[1:] // the comma
 		if strings.TrimSpace(v) == "" {
-			return nil, fmt.Errorf("empty list item")
+			return nil, nil, fmt.Errorf("empty list item")
 		}
 	}
 	if len(items) == 0 {
-		return nil, fmt.Errorf("empty list")
+		return nil, nil, fmt.Errorf("empty list")
 	}
-	return items, nil
+	return items, quoted, nil
 }
 
 func quotedEnd(v string) int {
@@ -475,6 +552,9 @@ func (c Cond) String() string { return string(c.AppendCanonical(nil)) }
 func (c *Cond) AppendCanonical(b []byte) []byte {
 	if c.Field == FieldAttr {
 		b = append(append(b, "attr."...), c.Attr...)
+		if c.Optional {
+			b = append(b, '?')
+		}
 	} else {
 		b = append(b, fieldName(c.Field)...)
 	}
@@ -485,7 +565,7 @@ func (c *Cond) AppendCanonical(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendQuotedIfNeeded(b, p.src, false)
+			b = appendQuotedIfNeeded(b, p.src, c.Field == FieldAttr)
 		}
 	case c.prefixes != nil:
 		for i, p := range c.prefixes {
@@ -498,6 +578,8 @@ func (c *Cond) AppendCanonical(b []byte) []byte {
 		b = c.addr.AppendTo(b)
 	case c.Field == FieldExpires:
 		b = c.when.AppendFormat(b, time.RFC3339Nano)
+	case c.kind == kindNumber && c.isInt:
+		b = strconv.AppendInt(b, c.inum, 10)
 	case c.kind == kindNumber:
 		b = strconv.AppendFloat(b, c.num, 'g', -1, 64)
 	case c.kind == kindBool:
@@ -526,8 +608,24 @@ func (c *Cond) Expires() (time.Time, bool) {
 // such as the id of a "hop" condition.
 func (c *Cond) Value() string { return c.str }
 
-// Eval reports whether c holds in env. It allocates nothing.
-func (c *Cond) Eval(env *Env) bool {
+// Result is the outcome of evaluating a condition.
+type Result uint8
+
+// The outcomes of Evaluate.
+const (
+	False   Result = iota // the condition does not hold
+	True                  // the condition holds
+	Unknown               // the condition cannot be evaluated on this request
+)
+
+// Eval reports whether c holds in env: Evaluate(env) == True. Unknown
+// counts as not holding, which fails closed for caveats and allow rules
+// only; a deny rule must use Evaluate.
+func (c *Cond) Eval(env *Env) bool { return c.Evaluate(env) == True }
+
+// Evaluate reports whether c holds in env, does not, or cannot be told
+// (see the package documentation). It allocates nothing.
+func (c *Cond) Evaluate(env *Env) Result {
 	switch c.Field {
 	case FieldAgent:
 		return c.evalString(env.Agent)
@@ -544,132 +642,455 @@ func (c *Cond) Eval(env *Env) bool {
 	case FieldHop:
 		for _, h := range env.Hops {
 			if h == c.str {
-				return true
+				return True
 			}
 		}
-		return false
+		return False
 	case FieldIP:
 		a := env.IP.Unmap()
 		if !a.IsValid() {
-			return false
+			return Unknown
 		}
 		if c.Op == OpEq {
-			return a == c.addr
+			return result(a == c.addr)
 		}
 		for _, p := range c.prefixes {
 			if p.Contains(a) {
-				return true
+				return True
 			}
 		}
-		return false
+		return False
 	case FieldExpires:
 		if env.Now.IsZero() {
-			return false
+			return Unknown
 		}
 		if c.Op == OpLt {
-			return env.Now.Before(c.when)
+			return result(env.Now.Before(c.when))
 		}
-		return !env.Now.After(c.when)
+		return result(!env.Now.After(c.when))
 	case FieldAttr:
 		v, ok := env.attr(c.Attr)
 		if !ok {
-			return false
+			if c.Optional {
+				return False
+			}
+			return Unknown
 		}
 		return c.evalAttr(v)
 	}
-	return false
+	return Unknown
 }
 
-func (c *Cond) evalString(s string) bool {
+func result(b bool) Result {
+	if b {
+		return True
+	}
+	return False
+}
+
+// evalString tests a request field. The caller has validated and
+// normalised it; "" means the request does not have it, which a
+// comparison can tell: it equals no value and matches no glob.
+func (c *Cond) evalString(s string) Result {
 	if c.Op == OpEq {
-		return s == c.str
+		return result(s == c.str)
 	}
 	if s == "" {
-		return false
+		return False
 	}
 	for i := range c.list {
 		if c.list[i].Match(s) {
-			return true
+			return True
 		}
 	}
-	return false
+	return False
 }
 
-func (c *Cond) evalAttr(v any) bool {
-	if c.list != nil {
+func (c *Cond) evalAttr(v any) Result {
+	if c.list != nil || c.kind == kindString {
 		s, ok := v.(string)
-		return ok && c.evalString(s)
+		if !ok || !normalString(s) {
+			return Unknown
+		}
+		if c.list == nil {
+			return result(s == c.str)
+		}
+		return c.evalString(s)
 	}
 	switch c.kind {
-	case kindString:
-		s, ok := v.(string)
-		return ok && s == c.str
 	case kindBool:
 		b, ok := v.(bool)
-		return ok && b == c.boolean
-	case kindNumber:
-		n, ok := Number(v)
 		if !ok {
-			return false
+			return Unknown
+		}
+		return result(b == c.boolean)
+	case kindNumber:
+		n, ok := toNumber(v)
+		if !ok {
+			return Unknown
+		}
+		cmp := c.compare(&n)
+		if cmp == 0 && n.inexact {
+			return Unknown
 		}
 		switch c.Op {
 		case OpEq:
-			return n == c.num
+			return result(cmp == 0)
 		case OpLt:
-			return n < c.num
+			return result(cmp < 0)
 		case OpLe:
-			return n <= c.num
+			return result(cmp <= 0)
 		case OpGt:
-			return n > c.num
+			return result(cmp > 0)
 		case OpGe:
-			return n >= c.num
+			return result(cmp >= 0)
 		}
 	}
-	return false
+	return Unknown
 }
 
-// Number converts an attribute value to a finite float64. Strings are not
-// numbers, even when they look like one.
-func Number(v any) (float64, bool) {
-	var n float64
+// normalString reports whether an attribute string is valid UTF-8 in
+// NFC without invisible formatting characters (zero-width, bidi
+// controls): anything else could look like an operand without being
+// equal to it.
+func normalString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			// QuickSpan settles the common case without allocating.
+			if !utf8.ValidString(s) || norm.NFC.QuickSpanString(s) != len(s) && !norm.NFC.IsNormalString(s) {
+				return false
+			}
+			for _, r := range s[i:] {
+				if r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return true
+}
+
+// Why says why c is Unknown in env, for an error message that names
+// neither the condition's operand nor the request's value; "" when c can
+// be evaluated.
+func (c *Cond) Why(env *Env) string {
+	if c.Evaluate(env) != Unknown {
+		return ""
+	}
+	switch c.Field {
+	case FieldIP:
+		return "ip: the request has no remote address"
+	case FieldExpires:
+		return "expires: no time to compare"
+	case FieldAttr:
+	default:
+		return fieldName(c.Field) + ": cannot be evaluated"
+	}
+	name := "attr." + c.Attr
+	v, ok := env.attr(c.Attr)
+	if !ok {
+		return name + " is missing"
+	}
+	want := map[kind]string{kindString: "a string", kindNumber: "a number", kindBool: "a boolean"}[c.kind]
+	if c.list != nil {
+		want = "a string"
+	}
+	switch v.(type) {
+	case string:
+		if want == "a string" {
+			return name + " is not valid UTF-8 in Unicode NFC without invisible characters"
+		}
+		return name + " is a string, not " + want
+	case bool:
+		return name + " is a boolean, not " + want
+	case nil:
+		return name + " is null, not " + want
+	case map[string]any, []any, json.RawMessage:
+		return name + " is an object or array, not " + want
+	}
+	if n, ok := toNumber(v); ok {
+		if want != "a number" {
+			return name + " is a number, not " + want
+		}
+		if n.inexact {
+			return name + " has more precision than a float64 holds, and rounds onto the operand"
+		}
+	}
+	if want == "a number" {
+		return name + " is not a finite number"
+	}
+	return name + " has an unsupported type, not " + want
+}
+
+// maxExactDigits is how many significant decimal digits a float64 holds
+// exactly: any decimal of at most 15 digits survives a round trip.
+const maxExactDigits = 15
+
+// number is an attribute's numeric value: an exact integer when it is
+// one, a float64 otherwise.
+type number struct {
+	kind    uint8 // numInt, numUint (above MaxInt64) or numFloat
+	i       int64
+	u       uint64
+	f       float64
+	inexact bool // f rounds a decimal with more digits than float64 holds
+}
+
+const (
+	numInt uint8 = iota
+	numUint
+	numFloat
+)
+
+// toNumber converts an attribute value to a number. Strings are not
+// numbers, even when they look like one; NaN and infinities are not
+// numbers either; a json.Number must be a JSON number.
+func toNumber(v any) (number, bool) {
 	switch x := v.(type) {
 	case int:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case int8:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case int16:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case int32:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case int64:
-		n = float64(x)
+		return number{i: x}, true
 	case uint:
-		n = float64(x)
+		return uintNumber(uint64(x)), true
 	case uint8:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case uint16:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case uint32:
-		n = float64(x)
+		return number{i: int64(x)}, true
 	case uint64:
-		n = float64(x)
+		return uintNumber(x), true
 	case float32:
-		n = float64(x)
+		return floatNumber(float64(x))
 	case float64:
-		n = x
+		return floatNumber(x)
 	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return 0, false
+		return jsonNumber(string(x))
+	}
+	return number{}, false
+}
+
+func uintNumber(u uint64) number {
+	if u <= math.MaxInt64 {
+		return number{i: int64(u)}
+	}
+	return number{kind: numUint, u: u}
+}
+
+func floatNumber(f float64) (number, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return number{}, false
+	}
+	return number{kind: numFloat, f: f}, true
+}
+
+// jsonNumber reads the text of a JSON number: exactly when it is an
+// integer within the uint64 range, as the nearest float64 otherwise.
+func jsonNumber(s string) (number, bool) {
+	integer, ok := jsonNumberSyntax(s)
+	if !ok {
+		return number{}, false
+	}
+	if integer {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return number{i: i}, true
 		}
-		n = f
-	default:
-		return 0, false
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return number{kind: numUint, u: u}, true
+		}
 	}
-	if math.IsNaN(n) || math.IsInf(n, 0) {
-		return 0, false
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return number{}, false
 	}
-	return n, true
+	return number{kind: numFloat, f: f, inexact: sigDigits(s) > maxExactDigits}, true
+}
+
+// jsonNumberSyntax reports whether s is a JSON number (RFC 8259) and
+// whether it has neither fraction nor exponent.
+func jsonNumberSyntax(s string) (integer, ok bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	start := i
+	n := digits()
+	if n == 0 || (n > 1 && s[start] == '0') {
+		return false, false
+	}
+	integer = true
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false, false
+		}
+		integer = false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false, false
+		}
+		integer = false
+	}
+	return integer, i == len(s)
+}
+
+// sigDigits counts the significant digits of a decimal number's text.
+func sigDigits(s string) int {
+	first, last, pos := -1, -1, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == 'e' || c == 'E' {
+			break
+		}
+		if c < '0' || c > '9' {
+			continue
+		}
+		if c != '0' {
+			if first < 0 {
+				first = pos
+			}
+			last = pos
+		}
+		pos++
+	}
+	if first < 0 {
+		return 0
+	}
+	return last - first + 1
+}
+
+// compare compares n with c's operand exactly: -1, 0 or +1.
+func (c *Cond) compare(n *number) int {
+	if c.isInt {
+		switch n.kind {
+		case numInt:
+			return cmpInt(n.i, c.inum)
+		case numUint:
+			return 1 // above MaxInt64
+		}
+		return -cmpIntFloat(c.inum, n.f)
+	}
+	switch n.kind {
+	case numInt:
+		return cmpIntFloat(n.i, c.num)
+	case numUint:
+		return cmpUintFloat(n.u, c.num)
+	}
+	switch {
+	case n.f < c.num:
+		return -1
+	case n.f > c.num:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cmpIntFloat compares an integer with a finite float64 exactly.
+func cmpIntFloat(i int64, f float64) int {
+	if f >= 0x1p63 {
+		return -1
+	}
+	if f < -0x1p63 {
+		return 1
+	}
+	t := math.Trunc(f)
+	if c := cmpInt(i, int64(t)); c != 0 {
+		return c
+	}
+	switch {
+	case f > t:
+		return -1
+	case f < t:
+		return 1
+	}
+	return 0
+}
+
+// cmpUintFloat compares an unsigned integer with a finite float64 exactly.
+func cmpUintFloat(u uint64, f float64) int {
+	if f < 0 {
+		return 1
+	}
+	if f >= 0x1p64 {
+		return -1
+	}
+	t := math.Trunc(f)
+	switch tu := uint64(t); {
+	case u < tu:
+		return -1
+	case u > tu:
+		return 1
+	}
+	if f > t {
+		return -1
+	}
+	return 0
+}
+
+// ValueType names the type a condition reads v as: "number", "string"
+// or "boolean"; "" when no condition can be evaluated on it.
+func ValueType(v any) string {
+	switch x := v.(type) {
+	case string:
+		if normalString(x) {
+			return "string"
+		}
+		return ""
+	case bool:
+		return "boolean"
+	}
+	if _, ok := toNumber(v); ok {
+		return "number"
+	}
+	return ""
+}
+
+// AttrType names the type of value an attr condition compares with:
+// "number", "string" or "boolean"; "" for other fields.
+func (c *Cond) AttrType() string {
+	if c.Field != FieldAttr {
+		return ""
+	}
+	switch {
+	case c.list != nil, c.kind == kindString:
+		return "string"
+	case c.kind == kindNumber:
+		return "number"
+	case c.kind == kindBool:
+		return "boolean"
+	}
+	return ""
 }
 
 // parseTime parses RFC 3339. The form agenttrust writes itself

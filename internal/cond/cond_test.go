@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"net/netip"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,7 +61,7 @@ func TestEval(t *testing.T) {
 		{"attr.cur = USD", true},
 		{"attr.cur in EUR,USD", true},
 		{"attr.cur in EUR,GBP", false},
-		{"attr.amount in 42", false}, // in compares strings only
+		{`attr.amount in "42"`, false}, // in compares strings only
 		{"attr.ok = true", true},
 		{"attr.ok = false", false},
 		{"attr.cur = true", false},
@@ -117,6 +119,8 @@ func TestParseErrors(t *testing.T) {
 		"ip in nonsense", "expires = 2026-01-01T00:00:00Z", "expires < yesterday",
 		`agent = "unterminated`, `agent = ""`, "agent = a,b", "tool in \"a\"b",
 		"agent = \x01", "agent = \xff",
+		"attr.amount in 42", "attr.ok in true", "attr.x > 9007199254740993.5",
+		"agent = caf\u00e9", "tool in pay\u200bments.*", "resource = a/../b", "resource in a/%2e%2e/*",
 	}
 	for _, s := range bad {
 		_, err := Parse(s)
@@ -177,7 +181,7 @@ func TestEvalAllocs(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"agent = a", "tool in a,b*", "attr.amount <= 50", `attr.x = "a b"`, "ip in 10.0.0.0/8,::1", "expires < 2026-11-22T05:00:00Z", "hop = h1", `tool in "a,b",c`} {
+	for _, s := range []string{"agent = a", "tool in a,b*", "attr.amount <= 50", "attr.amount? > 9007199254740993", `attr.x in "1",b`, "resource in a/**/b,c/*", `attr.x = "a b"`, "ip in 10.0.0.0/8,::1", "expires < 2026-11-22T05:00:00Z", "hop = h1", `tool in "a,b",c`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -225,6 +229,282 @@ func TestParseTimeMatchesStdlib(t *testing.T) {
 		want, werr := time.Parse(time.RFC3339Nano, s)
 		if (gerr == nil) != (werr == nil) || gerr == nil && !got.Equal(want) {
 			t.Errorf("%q: got %v %v, want %v %v", s, got, gerr, want, werr)
+		}
+	}
+}
+
+func TestEvaluateUnknown(t *testing.T) {
+	e := env()
+	e.Attributes["nfd"] = "cafe\u0301"
+	e.Attributes["zw"] = "US\u200b"
+	e.Attributes["obj"] = map[string]any{"a": 1}
+	e.Attributes["null"] = nil
+	e.Attributes["badnum"] = json.Number("1e999")
+	tests := []struct {
+		cond string
+		want Result
+	}{
+		{"attr.amount > 40", True},
+		{"attr.amount > 50", False},
+		{"attr.missing > 1", Unknown},
+		{"attr.numstr > 1", Unknown},
+		{"attr.nan > 1", Unknown},
+		{"attr.inf > 1", Unknown},
+		{"attr.badnum > 1", Unknown},
+		{"attr.obj = 1", Unknown},
+		{"attr.null = 1", Unknown},
+		{"attr.amount = USD", Unknown},
+		{`attr.amount in "42"`, Unknown},
+		{"attr.cur = true", Unknown},
+		{"attr.ok = USD", Unknown},
+		{`attr.nfd = "caf\u00e9"`, Unknown},
+		{"attr.zw in US,FR", Unknown},
+		{"attr.missing? > 1", False}, // declared optional
+		{"attr.numstr? > 1", Unknown},
+		{"attr.amount? > 40", True},
+		{"agent = other", False},   // a request field is always known
+		{"session = other", False}, // even when empty
+		{"hop = hop_zzz", False},   // hops are known
+		{"ip in 10.0.0.0/8", True}, // known address
+		{"expires < 2999-01-01T00:00:00Z", True},
+	}
+	for _, tt := range tests {
+		c, err := Parse(tt.cond)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.cond, err)
+		}
+		if got := c.Evaluate(e); got != tt.want {
+			t.Errorf("%q: Evaluate = %v, want %v", tt.cond, got, tt.want)
+		}
+		if (c.Why(e) != "") != (tt.want == Unknown) {
+			t.Errorf("%q: Why = %q", tt.cond, c.Why(e))
+		}
+		if c.Eval(e) != (tt.want == True) {
+			t.Errorf("%q: Eval disagrees with Evaluate", tt.cond)
+		}
+	}
+	empty := &Env{}
+	for _, s := range []string{"ip in 0.0.0.0/0", "ip = 10.0.0.1", "expires < 2999-01-01T00:00:00Z", "attr.x = 1"} {
+		c, _ := Parse(s)
+		if got := c.Evaluate(empty); got != Unknown {
+			t.Errorf("%q on an empty environment: %v, want Unknown", s, got)
+		}
+	}
+}
+
+func TestNumbersExact(t *testing.T) {
+	tests := []struct {
+		cond string
+		v    any
+		want Result
+	}{
+		{"attr.n > 9007199254740992", int64(9007199254740993), True},
+		{"attr.n = 9007199254740993", int64(9007199254740992), False},
+		{"attr.n = 9007199254740993", json.Number("9007199254740993"), True},
+		{"attr.n < 9223372036854775807", uint64(9223372036854775808), False},
+		{"attr.n > 1e19", uint64(18446744073709551615), True},
+		{"attr.n > 1e30", uint64(18446744073709551615), False},
+		{"attr.n > 1000", json.Number("1e400"), Unknown},
+		{"attr.n > 1000", json.Number("100000000000000000000000"), True},
+		{"attr.n = 0.1", 0.1, True},
+		{"attr.n = 0.1", json.Number("0.1"), True},
+		{"attr.n = 0.1", float32(0.1), False}, // float32(0.1) is another number
+		{"attr.n > 1000", json.Number("1000.00000000000000001"), Unknown},
+		{"attr.n > 1000", json.Number("1000.5"), True},
+		{"attr.n >= 100.5", int8(100), False},
+		{"attr.n <= -100.5", int64(-101), True},
+		{"attr.n > -1", math.Copysign(0, -1), True},
+		{"attr.n = 0", math.Copysign(0, -1), True},
+		{"attr.n > 1", json.Number("-0"), False},
+		{"attr.n > 1", json.Number("01"), Unknown},
+		{"attr.n > 1", json.Number("1."), Unknown},
+		{"attr.n > 1", json.Number(".5"), Unknown},
+		{"attr.n > 1", json.Number("1e"), Unknown},
+		{"attr.n > 1", json.Number("- 1"), Unknown},
+	}
+	for _, tt := range tests {
+		c, err := Parse(tt.cond)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.cond, err)
+		}
+		e := &Env{Attributes: map[string]any{"n": tt.v}}
+		if got := c.Evaluate(e); got != tt.want {
+			t.Errorf("%q with %T(%v): %v, want %v", tt.cond, tt.v, tt.v, got, tt.want)
+		}
+	}
+}
+
+// globRegexp is the meaning of a resource pattern as a regular
+// expression: '*' is [^/]*, "**" is .*.
+func globRegexp(prog string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(prog); i++ {
+		switch prog[i] {
+		case progStar:
+			b.WriteString("[^/]*")
+		case progStars:
+			b.WriteString("(?s:.*)")
+		default:
+			b.WriteString(regexp.QuoteMeta(prog[i : i+1]))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+func TestResourcePatternMatch(t *testing.T) {
+	tests := []struct {
+		pat, s string
+		want   bool
+	}{
+		{"mailbox:alice/*", "mailbox:alice/inbox", true},
+		{"mailbox:alice/*", "mailbox:alice/", true},
+		{"mailbox:alice/*", "mailbox:alice/inbox/2024", false},
+		{"mailbox:alice/*", "mailbox:alice", false},
+		{"mailbox:alice/**", "mailbox:alice/inbox/2024", true},
+		{"mailbox:alice/**", "mailbox:alice", false},
+		{"mailbox:*/inbox", "mailbox:bob/inbox", true},
+		{"mailbox:*/inbox", "mailbox:bob/x/inbox", false},
+		{"mailbox:**/inbox", "mailbox:bob/x/inbox", true},
+		{"**a*b", "a/ab", true},
+		{"**a*b", "a/a/b", false},
+		{"*", "a/b", false},
+		{"**", "a/b", true},
+		{"**", "", true},
+		{`a/\*`, "a/*", true},
+		{`a/\*`, "a/b", false},
+		{"repo:*/**/file", "repo:org/a/b/file", true},
+		{"repo:*/**/file", "repo:org/file", false},
+	}
+	for _, tt := range tests {
+		p, err := ParseResourcePattern(tt.pat)
+		if err != nil {
+			t.Fatalf("ParseResourcePattern(%q): %v", tt.pat, err)
+		}
+		if got := p.Match(tt.s); got != tt.want {
+			t.Errorf("%q.Match(%q) = %v, want %v", tt.pat, tt.s, got, tt.want)
+		}
+	}
+}
+
+// TestResourcePatternMatchesRegexp checks the matcher against the regular
+// expression it stands for, on every pattern and value over a small
+// alphabet up to a length.
+func TestResourcePatternMatchesRegexp(t *testing.T) {
+	alpha := []string{"a", "b", "/", "*", "**"}
+	var pats []string
+	var gen func(string, int)
+	gen = func(p string, n int) {
+		if p != "" {
+			pats = append(pats, p)
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alpha {
+			if strings.HasSuffix(p, "*") && strings.HasPrefix(c, "*") {
+				continue
+			}
+			gen(p+c, n-1)
+		}
+	}
+	gen("", 4)
+	var vals []string
+	var genv func(string, int)
+	genv = func(s string, n int) {
+		vals = append(vals, s)
+		if n == 0 {
+			return
+		}
+		for _, c := range []string{"a", "b", "/"} {
+			genv(s+c, n-1)
+		}
+	}
+	genv("", 5)
+	checked := 0
+	for _, ps := range pats {
+		p, err := parsePattern(ps, true)
+		if err != nil {
+			t.Fatalf("parse %q: %v", ps, err)
+		}
+		prog := p.prog
+		if prog == "" {
+			prog = ps
+		}
+		re := globRegexp(prog)
+		for _, v := range vals {
+			if got, want := p.Match(v), re.MatchString(v); got != want {
+				t.Fatalf("%q.Match(%q) = %v, regexp says %v", ps, v, got, want)
+			}
+			checked++
+		}
+	}
+	if checked < 10000 {
+		t.Fatalf("only %d pairs checked", checked)
+	}
+}
+
+func FuzzResourcePattern(f *testing.F) {
+	f.Add("mailbox:alice/*", "mailbox:alice/inbox")
+	f.Add("**a*b", "a/ab")
+	f.Add("repo:*/**/file", "repo:org/a/b/file")
+	f.Fuzz(func(t *testing.T, pat, s string) {
+		p, err := ParseResourcePattern(pat)
+		if err != nil || p.prog == "" {
+			return
+		}
+		if got, want := p.Match(s), globRegexp(p.prog).MatchString(s); got != want {
+			t.Fatalf("%q.Match(%q) = %v, regexp says %v", pat, s, got, want)
+		}
+	})
+}
+
+func TestCheckResource(t *testing.T) {
+	ok := []string{"", "mailbox:alice/inbox", "doc/1", "a..b/c.d", "50%25off", "caf\u00e9/menu", "/v1/payments/cust-1", "x%zz", "%", "a//b"}
+	for _, s := range ok {
+		if msg := CheckResource(s); msg != "" {
+			t.Errorf("CheckResource(%q) = %q, want ok", s, msg)
+		}
+	}
+	bad := []string{
+		"..", ".", "a/..", "a/./b", "a:..", "a/%2e%2e", "a/%2E%2e/b", "a/%252e%252e/b", "a/%25252E./b",
+		"a/%u002e%u002E", "a%2fb", "a%2Fb", "a%252fb", "a\\b", "a%5cb", "a/%c0%ae%c0%ae", "a/\uff0e\uff0e",
+		"a/\u2024\u2024", "a\uff0fb", "a\u200bb", "a\u00a0b", "a/%ef%bc%8e%ef%bc%8e", "a/%25252525252e",
+	}
+	for _, s := range bad {
+		if CheckResource(s) == "" {
+			t.Errorf("CheckResource(%q) accepted", s)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { CheckResource("mailbox:alice/inbox.2024") }); n != 0 {
+		t.Errorf("CheckResource allocates %v times on plain ASCII", n)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for _, s := range []string{"payments.charge", "billing-bot", "a_b:c/d@e+f", strings.Repeat("a", MaxNameLen)} {
+		if !ValidName(s) {
+			t.Errorf("ValidName(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "a b", "caf\u00e9", "a\u200bb", "pay*", "a,b", `a"b`, "a\\b", strings.Repeat("a", MaxNameLen+1)} {
+		if ValidName(s) {
+			t.Errorf("ValidName(%q) = true", s)
+		}
+	}
+}
+
+func TestEvaluateAllocs(t *testing.T) {
+	e := env()
+	e.Attributes["s"] = "caf\u00e9"
+	for _, s := range []string{"attr.amount > 1000", "attr.missing > 1", "attr.numstr > 1", `attr.s = "caf\u00e9"`, "attr.num < 9007199254740993", "resource in mailbox:alice/**"} {
+		c, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { c.Evaluate(e) }); n != 0 {
+			t.Errorf("%q: %v allocs", s, n)
 		}
 	}
 }

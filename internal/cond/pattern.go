@@ -7,23 +7,76 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Pattern is a compiled glob. The only metacharacter is '*', matching any
-// run of characters (including none and including '/'); "\*" and "\\" match
-// a literal star and backslash. '?', '[', ']', '{' and '}' are reserved and
-// rejected, so a pattern never means something other than it reads.
+// Pattern is a compiled glob. There are two kinds, by what they match:
+//
+//   - Name patterns (ParsePattern, ParseNamePattern: agents, tools,
+//     sessions, approvers, attribute values). '*' matches any run of
+//     characters, including none and including '.', ':' and '/':
+//     "payments.*" matches "payments.charge" and "payments.charge.refund".
+//     "**" is refused; one '*' already matches any run.
+//   - Resource patterns (ParseResourcePattern). '*' matches any run within
+//     one path segment, never a '/'; "**" matches any run, '/' included.
+//     "mailbox:alice/*" matches "mailbox:alice/inbox" but not
+//     "mailbox:alice/inbox/2024"; "mailbox:alice/**" matches both. A
+//     pattern with a dot segment ("." or "..", raw or percent-encoded) is
+//     refused, as is a resource holding one (see CheckResource).
+//
+// "\*" and "\\" match a literal star and backslash. '?', '[', ']', '{'
+// and '}' are reserved and refused, so a pattern never means something
+// other than it reads.
 //
 // Matching compares bytes of NFC-normalised text; the candidate is never
 // interpreted, so a '*' in a request value is just a character.
 type Pattern struct {
 	src   string   // canonical source text
-	parts []string // literal parts between stars
-	lead  bool     // pattern starts with '*'
-	trail bool     // pattern ends with '*'
+	parts []string // name patterns: literal parts between stars
+	lead  bool     // name patterns: starts with '*'
+	trail bool     // name patterns: ends with '*'
 	star  bool     // pattern has at least one '*'
+	// prog is a resource pattern with a wildcard, compiled: literal
+	// bytes, progStar for '*' and progStars for "**". Control bytes
+	// never occur in a pattern's text, so they are free as operators.
+	prog string
 }
 
-// ParsePattern compiles a glob. The text is normalised to NFC first.
-func ParsePattern(s string) (Pattern, error) {
+const (
+	progStar  = 0x01 // '*': any run without '/'
+	progStars = 0x02 // "**": any run
+)
+
+// ParsePattern compiles a name glob. The text is normalised to NFC first.
+func ParsePattern(s string) (Pattern, error) { return parsePattern(s, false) }
+
+// ParseNamePattern compiles a glob over agent, tool or session names: a
+// name pattern whose literal text is in the name alphabet (see
+// ValidName), so it never names what a request can never be.
+func ParseNamePattern(s string) (Pattern, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '*' && !nameByte(c) {
+			return Pattern{}, errorf(s, "character %q is not allowed in a name pattern (letters, digits and . _ : / @ + - only)", rune(c))
+		}
+	}
+	if len(s) > MaxNameLen {
+		return Pattern{}, errorf(s, "name pattern longer than %d bytes", MaxNameLen)
+	}
+	return parsePattern(s, false)
+}
+
+// ParseResourcePattern compiles a resource glob: '*' stays within one
+// '/'-separated segment, "**" crosses segments. Patterns holding a dot
+// segment or an encoded separator are refused.
+func ParseResourcePattern(s string) (Pattern, error) {
+	p, err := parsePattern(s, true)
+	if err != nil {
+		return Pattern{}, err
+	}
+	if msg := CheckResource(strings.NewReplacer(`\*`, "*", `\\`, `\`).Replace(p.src)); msg != "" {
+		return Pattern{}, errorf(s, "resource pattern %s", msg)
+	}
+	return p, nil
+}
+
+func parsePattern(s string, resource bool) (Pattern, error) {
 	if s == "" {
 		return Pattern{}, errorf(s, "empty pattern")
 	}
@@ -32,7 +85,7 @@ func ParsePattern(s string) (Pattern, error) {
 	}
 	s = NFC(s)
 	var p Pattern
-	var lit strings.Builder
+	var lit, prog strings.Builder
 	prevStar := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -45,13 +98,26 @@ func ParsePattern(s string) (Pattern, error) {
 			}
 			i++
 			lit.WriteByte(s[i])
+			prog.WriteByte(s[i])
 			prevStar = false
 			continue
 		case c == '*':
-			if prevStar {
-				return Pattern{}, errorf(s, `"**" is not allowed; one "*" already matches any run`)
+			double := i+1 < len(s) && s[i+1] == '*'
+			switch {
+			case prevStar:
+				return Pattern{}, errorf(s, `"***" is not allowed`)
+			case double && !resource:
+				return Pattern{}, errorf(s, `"**" is not allowed; in a name pattern one "*" already matches any run`)
+			case double && i+2 < len(s) && s[i+2] == '*':
+				return Pattern{}, errorf(s, `"***" is not allowed`)
 			}
-			if i == 0 {
+			if double {
+				prog.WriteByte(progStars)
+				i++
+			} else {
+				prog.WriteByte(progStar)
+			}
+			if i == 0 || (double && i == 1) {
 				p.lead = true
 			} else {
 				p.parts = append(p.parts, lit.String())
@@ -64,6 +130,7 @@ func ParsePattern(s string) (Pattern, error) {
 			return Pattern{}, errorf(s, "reserved character %q in pattern (escape is not supported; only \"*\" is a wildcard)", c)
 		}
 		lit.WriteByte(c)
+		prog.WriteByte(c)
 		prevStar = false
 	}
 	if prevStar {
@@ -72,6 +139,9 @@ func ParsePattern(s string) (Pattern, error) {
 		p.parts = append(p.parts, lit.String())
 	}
 	p.src = s
+	if resource && p.star {
+		p.prog = prog.String()
+	}
 	return p, nil
 }
 
@@ -87,8 +157,14 @@ func MustPattern(s string) Pattern {
 // String returns the pattern's canonical source.
 func (p Pattern) String() string { return p.src }
 
-// Any reports whether p is "*", matching everything.
-func (p Pattern) Any() bool { return p.lead && p.trail && len(p.parts) == 0 }
+// Any reports whether p matches everything: "*" as a name pattern, "**"
+// as a resource pattern.
+func (p Pattern) Any() bool {
+	if p.prog != "" {
+		return p.prog == string(rune(progStars))
+	}
+	return p.lead && p.trail && len(p.parts) == 0
+}
 
 // Literal returns the exact text p matches when it has no wildcard.
 func (p Pattern) Literal() (string, bool) {
@@ -121,6 +197,9 @@ func (p *Pattern) Match(s string) bool {
 	if !p.star {
 		return s == p.parts[0]
 	}
+	if p.prog != "" {
+		return matchProg(p.prog, s)
+	}
 	parts := p.parts
 	if !p.lead {
 		if !strings.HasPrefix(s, parts[0]) {
@@ -149,12 +228,58 @@ func (p *Pattern) Match(s string) bool {
 	return true
 }
 
+// matchProg matches a compiled resource pattern: the classic wildcard
+// walk with two resume points, one for the last '*' (which may not
+// swallow a '/') and one for the last "**". Trying again from the last
+// "**" when the '*' after it is stuck at a '/' is complete: every earlier
+// choice only ends its match earlier, which leaves a later "**" more to
+// take. Time is O(len(prog) * len(s)); nothing is allocated.
+func matchProg(p, s string) bool {
+	pi, si := 0, 0
+	starP, starS := -1, 0
+	dstarP, dstarS := -1, 0
+	for si < len(s) {
+		if pi < len(p) {
+			switch c := p[pi]; c {
+			case progStars:
+				dstarP, dstarS, starP = pi+1, si, -1
+				pi++
+				continue
+			case progStar:
+				starP, starS = pi+1, si
+				pi++
+				continue
+			default:
+				if c == s[si] {
+					pi++
+					si++
+					continue
+				}
+			}
+		}
+		switch {
+		case starP >= 0 && s[starS] != '/':
+			starS++
+			pi, si = starP, starS
+		case dstarP >= 0:
+			dstarS++
+			pi, si, starP = dstarP, dstarS, -1
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && (p[pi] == progStar || p[pi] == progStars) {
+		pi++
+	}
+	return pi == len(p)
+}
+
 // NFC returns s in Unicode normal form C. It allocates only when s is not
 // already normalised, which ASCII never is not.
 func NFC(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			if norm.NFC.IsNormalString(s) {
+			if norm.NFC.QuickSpanString(s) == len(s) || norm.NFC.IsNormalString(s) {
 				return s
 			}
 			return norm.NFC.String(s)
