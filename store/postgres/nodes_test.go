@@ -312,7 +312,7 @@ func TestFaultInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := c.VerifyChain(recs); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[agenttrust.DecisionID]int{}
