@@ -77,7 +77,7 @@ func GenerateSecrets(r io.Reader) (Secrets, error) {
 	secret := bytes.Clone(buf[:32])
 	mkID := "mk_" + hex.EncodeToString(buf[32:40])
 	seed := buf[40 : 40+ed25519.SeedSize]
-	skID := "sk_" + hex.EncodeToString(buf[40+ed25519.SeedSize : 48+ed25519.SeedSize])
+	skID := "sk_" + hex.EncodeToString(buf[40+ed25519.SeedSize:48+ed25519.SeedSize])
 	s := Secrets{
 		MasterKeys:  []agenttrust.MasterKey{{ID: mkID, Secret: secret}},
 		SigningKeys: []agenttrust.SigningKey{{ID: skID, Private: ed25519.NewKeyFromSeed(seed)}},
