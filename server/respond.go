@@ -79,6 +79,7 @@ var errorCodes = []struct {
 	{agenttrust.ErrUnauthorized, "unauthorized"},
 	{agenttrust.ErrInvalidRequest, "invalid_request"},
 	{agenttrust.ErrInvalidPolicy, "invalid_policy"},
+	{agenttrust.ErrChainBroken, "audit_chain_broken"},
 	{agenttrust.ErrStoreUnavailable, "store_unavailable"},
 	{agenttrust.ErrAuditUnavailable, "audit_unavailable"},
 	{agenttrust.ErrPolicyEngine, "policy_engine"},
@@ -125,7 +126,7 @@ func (s *Server) classify(err error) *apiError {
 		status = http.StatusConflict
 	case "approver_not_allowed":
 		status = http.StatusForbidden
-	case "store_unavailable", "audit_unavailable", "closed", "timeout":
+	case "store_unavailable", "audit_unavailable", "audit_chain_broken", "closed", "timeout":
 		status = http.StatusServiceUnavailable
 	case "canceled":
 		status = 499 // the client went away; nobody reads this
@@ -150,7 +151,7 @@ func authError(err error) *apiError {
 	switch {
 	case errors.Is(err, agenttrust.ErrUnauthorized):
 		return &apiError{status: http.StatusUnauthorized, code: code, msg: err.Error()}
-	case code == "store_unavailable" || code == "closed" || code == "timeout":
+	case code == "store_unavailable" || code == "audit_chain_broken" || code == "closed" || code == "timeout":
 		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: err.Error()}
 	case code == "invalid_request":
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "agenttrust: unauthorized: " + err.Error()}

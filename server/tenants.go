@@ -152,6 +152,10 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	}
 	c, err := agenttrust.New(s.st, opts...)
 	if err != nil {
+		if errors.Is(err, agenttrust.ErrChainBroken) {
+			s.metrics.chainBreaks.Add(1)
+			s.log.Error("agenttrust/server: AUDIT CHAIN BROKEN: the tenant's chain in the store differs from its checkpoint; the tenant is not opened", "tenant", name, "err", err)
+		}
 		return nil, nil, fmt.Errorf("open tenant %q: %w", name, err)
 	}
 	t.client = c

@@ -262,7 +262,7 @@ type HealthResponse struct {
 type ReadyResponse struct {
 	Status string `json:"status"` // "ready" or "unavailable"
 	Store  string `json:"store"`  // "ok" or the failure
-	Audit  string `json:"audit"`  // "ok" or "stuck"
+	Audit  string `json:"audit"`  // "ok", "stuck" or "chain_broken"
 }
 
 type ErrorBody struct {
