@@ -28,7 +28,7 @@ type metrics struct {
 	// chainBreaks counts tenant opens refused because the tenant's audit
 	// chain in the store differs from its checkpoint.
 	chainBreaks atomic.Uint64
-	requests                     [][6]atomic.Uint64 // by route, then status class 1xx-5xx (0: other)
+	requests    [][6]atomic.Uint64 // by route, then status class 1xx-5xx (0: other)
 }
 
 func (m *metrics) init(routes int) { m.requests = make([][6]atomic.Uint64, routes) }
