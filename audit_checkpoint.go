@@ -421,3 +421,63 @@ func (s *checkpointSink) AuditHead(ctx context.Context, chain string) (AuditReco
 	}
 	return s.st.AuditHead(ctx, chain)
 }
+
+// VerifyStoredChain reads chain from st in full and checks it: it starts
+// at seq 1, every record verifies under key and links to the one before,
+// it ends at the stored head and, when cps is not nil and holds a
+// checkpoint of chain, it reaches the checkpoint and holds the
+// checkpointed record there. A break is a *ChainError (matching
+// ErrChainBroken); a store failure is returned as it is. An empty chain
+// with no checkpoint verifies.
+func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key AuditKey, cps *AuditCheckpoints) error {
+	var cp AuditCheckpoint
+	var hasCP bool
+	if cps != nil {
+		cp, hasCP = cps.Latest(chain)
+	}
+	var prev *AuditRecord
+	q := store.AuditQuery{Chain: chain, Limit: 1000}
+	for {
+		recs, err := st.QueryAudit(ctx, q)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if prev == nil && recs[0].Seq != 1 {
+			return &ChainError{Seq: recs[0].Seq, Msg: fmt.Sprintf("chain %q: records before seq %d are missing", chain, recs[0].Seq)}
+		}
+		check := recs
+		if prev != nil {
+			check = append([]AuditRecord{*prev}, recs...)
+		}
+		if err := VerifyChain(check, key); err != nil {
+			return err
+		}
+		for i := range recs {
+			if hasCP && recs[i].Seq == cp.Seq && recs[i].Hash != cp.Head {
+				return &ChainError{Index: i, Seq: cp.Seq, Msg: fmt.Sprintf("chain %q: record %d is not the one checkpointed (rewritten)", chain, cp.Seq)}
+			}
+		}
+		last := recs[len(recs)-1]
+		prev = &last
+		q.AfterSeq = last.Seq
+	}
+	head, err := st.AuditHead(ctx, chain)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && prev == nil:
+		if hasCP {
+			return &ChainError{Seq: cp.Seq, Msg: fmt.Sprintf("chain %q has no records, but its checkpoint is at seq %d (records deleted)", chain, cp.Seq)}
+		}
+		return nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	case err != nil || prev == nil || head.Seq != prev.Seq || head.Hash != prev.Hash:
+		return &ChainError{Msg: fmt.Sprintf("chain %q: the stored head is not the chain's last record", chain)}
+	}
+	if hasCP && prev.Seq < cp.Seq {
+		return &ChainError{Seq: prev.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, prev.Seq, cp.Seq)}
+	}
+	return nil
+}
