@@ -62,6 +62,11 @@ func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
 // server keeps it in its secrets file). The zero AuditKey holds no key:
 // VerifyChain refuses it. An AuditKey redacts itself when printed, logged
 // or marshalled; it is safe for concurrent use.
+//
+// The derivation, for other implementations (testdata/audit_vectors.json
+// has examples): root = HMAC-SHA256(secret, "agenttrust/audit/v2"); the
+// key of a chain = HMAC-SHA256(root, "chain" 0x00 chain name); a
+// record's Hash = HMAC-SHA256(chain key, canonical encoding).
 type AuditKey struct {
 	root *[32]byte
 }
