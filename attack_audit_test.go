@@ -79,7 +79,8 @@ func unkeyedSHA256(r *AuditRecord) Hash { return sha256.Sum256(appendCanonical(n
 
 func macUnder(key AuditKey) func(*AuditRecord) Hash {
 	return func(r *AuditRecord) Hash {
-		_, h := hashRecord(nil, key.chainMAC(r.Chain), r)
+		var h Hash
+		hashRecord(nil, key.chainMAC(r.Chain), r, &h)
 		return h
 	}
 }

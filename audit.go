@@ -140,6 +140,7 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 	}
 	var buf []byte
 	var mac hash.Hash
+	got := new(Hash) // one for the whole run: the MAC's Sum keeps it on the heap
 	chain := ""
 	for i := range records {
 		r := &records[i]
@@ -149,8 +150,7 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 			}
 			chain, mac = r.Chain, key.chainMAC(r.Chain)
 		}
-		var got Hash
-		buf, got = hashRecord(buf[:0], mac, r)
+		buf = hashRecord(buf[:0], mac, r, got)
 		if !hmac.Equal(got[:], r.Hash[:]) {
 			return &ChainError{Index: i, Seq: r.Seq, Msg: "hash does not match contents under the audit key (record edited, forged or made with another key)"}
 		}
@@ -177,21 +177,21 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 // Hash is a record's MAC in the audit chain; see store.Hash.
 type Hash = store.Hash
 
-// hashRecord returns the MAC of r's canonical encoding under mac (the
-// chain's HMAC, reset here), the encoding built in buf, which it returns
-// for reuse.
-func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord) ([]byte, Hash) {
+// hashRecord sets *out to the MAC of r's canonical encoding under mac
+// (the chain's HMAC, reset here). The encoding is built in buf, which it
+// returns for reuse.
+func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *Hash) []byte {
 	b := appendCanonical(buf, r)
-	return b, sumMAC(mac, b)
+	sumMAC(mac, b, out)
+	return b
 }
 
-// sumMAC returns the HMAC of b under mac, which it resets first.
-func sumMAC(mac hash.Hash, b []byte) Hash {
-	var h Hash
+// sumMAC sets *out to the HMAC of b under mac, which it resets first. It
+// writes in place: no allocation once out is on the heap.
+func sumMAC(mac hash.Hash, b []byte, out *Hash) {
 	mac.Reset()
 	mac.Write(b)
-	mac.Sum(h[:0])
-	return h
+	mac.Sum(out[:0])
 }
 
 func putS(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }

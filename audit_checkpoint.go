@@ -205,8 +205,9 @@ func (c *AuditCheckpoints) sum() Hash {
 		b = append(b, h.Head[:]...)
 		b = binary.AppendVarint(b, h.Time.UnixNano())
 	}
-	m := hmac.New(sha256.New, c.mac[:])
-	return sumMAC(m, b)
+	var h Hash
+	sumMAC(hmac.New(sha256.New, c.mac[:]), b, &h)
+	return h
 }
 
 // save writes the file: a new file beside it, synced, renamed over it.

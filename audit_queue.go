@@ -448,7 +448,7 @@ func (a *auditor) writePending(batch []pending, kvs []attrKV, closing bool) erro
 		a.canon = appendCanonicalFields(a.canon, a.chain, a.seq, p.id, p.unixNano, a.tenant, p.agent, p.obo, p.session,
 			p.tool, p.resource, a.arena[off:end], p.cred, p.vouched, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head)
 		off = end
-		a.hashes[i] = sumMAC(a.mac, a.canon[start:])
+		sumMAC(a.mac, a.canon[start:], &a.hashes[i])
 		a.canonEnds = append(a.canonEnds, len(a.canon))
 		a.head = a.hashes[i]
 	}

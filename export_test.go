@@ -46,6 +46,7 @@ func AuditFlusherParked(c *Client) bool {
 func AuditCanonical(r *AuditRecord) []byte { return appendCanonical(nil, r) }
 
 func AuditMAC(key AuditKey, r *AuditRecord) Hash {
-	_, h := hashRecord(nil, key.chainMAC(r.Chain), r)
+	var h Hash
+	hashRecord(nil, key.chainMAC(r.Chain), r, &h)
 	return h
 }
