@@ -179,10 +179,13 @@ func WithAuditSink(sinks ...AuditSink) Option {
 
 // WithAuditKey keys the audit chain with key (see AuditKey): records are
 // MACed under it, and VerifyChain needs it. Every process that writes or
-// verifies a stored chain must have the same key. Without this option a
-// client makes a random key of its own: its chain then verifies only in
-// this process (Client.VerifyChain), which suits the in-memory audit; a
-// chain continued from a store after a restart no longer verifies.
+// verifies a stored chain must have the same key, as it has the same
+// master keys: a client writing to a server's store (remote.NewStore)
+// needs the server's audit key, or the server reports its chain broken.
+// Without this option a client makes a random key of its own: its chain
+// then verifies only in this process (Client.VerifyChain), which suits
+// the in-memory audit; a chain continued from a store after a restart no
+// longer verifies, and verification says so rather than pass.
 func WithAuditKey(key AuditKey) Option { return func(c *config) { c.auditKey = &key } }
 
 // WithAuditQueue bounds how many records may wait to be written (default
