@@ -64,6 +64,7 @@ type Client struct {
 	redact   redactor
 	notifier Notifier
 	breaker  *breaker
+	auditKey AuditKey
 
 	pendingTTL time.Duration
 	grantTTL   time.Duration
@@ -116,6 +117,7 @@ type config struct {
 	policy       *Policy
 	engine       PolicyEngine
 	sinks        []AuditSink
+	auditKey     *AuditKey
 	queueSize    int
 	stuckAfter   time.Duration
 	writeTimeout time.Duration
@@ -174,6 +176,17 @@ func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine
 func WithAuditSink(sinks ...AuditSink) Option {
 	return func(c *config) { c.sinks = append(c.sinks, sinks...) }
 }
+
+// WithAuditKey keys the audit chain with key (see AuditKey): records are
+// MACed under it, and VerifyChain needs it. Every process that writes or
+// verifies a stored chain must have the same key, as it has the same
+// master keys: a client writing to a server's store (remote.NewStore)
+// needs the server's audit key, or the server reports its chain broken.
+// Without this option a client makes a random key of its own: its chain
+// then verifies only in this process (Client.VerifyChain), which suits
+// the in-memory audit; a chain continued from a store after a restart no
+// longer verifies, and verification says so rather than pass.
+func WithAuditKey(key AuditKey) Option { return func(c *config) { c.auditKey = &key } }
 
 // WithAuditQueue bounds how many records may wait to be written (default
 // 65536). When it is full, checks wait for room, then deny.
@@ -249,6 +262,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
 		return nil, fmt.Errorf("%w: WithPolicy and WithPolicyEngine are exclusive", ErrInvalidConfig)
+	case cfg.auditKey != nil && cfg.auditKey.IsZero():
+		return nil, fmt.Errorf("%w: WithAuditKey of the zero AuditKey", ErrInvalidConfig)
 	}
 	for _, s := range cfg.sinks {
 		if s == nil {
@@ -265,13 +280,26 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: read random source: %w", ErrInvalidConfig, err)
 	}
+	var auditKey AuditKey
+	if cfg.auditKey != nil {
+		auditKey = *cfg.auditKey
+	} else {
+		// From the system's generator, not WithRandom: a key is not test
+		// data, and a source replayed in tests would make it guessable.
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("%w: read random source: %w", ErrInvalidConfig, err)
+		}
+		auditKey, _ = NewAuditKey(secret) // 32 bytes: cannot fail
+		clear(secret)
+	}
 	brk, err := newBreaker(cfg.breaker)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		store: st, tenant: cfg.tenant, clock: cfg.clock, random: cfg.random, log: cfg.log,
-		ids: ids, notifier: cfg.notifier, breaker: brk,
+		ids: ids, notifier: cfg.notifier, breaker: brk, auditKey: auditKey,
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
 	}
@@ -327,7 +355,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	c.bg, c.bgDone = cancel, make(chan struct{})
 	go c.followPolicy(bgCtx)
-	c.audit = newAuditor(cfg.chain, cfg.tenant, &c.redact, cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
+	c.audit = newAuditor(cfg.chain, cfg.tenant, auditKey, &c.redact, cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err
 	}
@@ -350,6 +378,10 @@ func (c *Client) Close() error {
 	c.stopView()
 	return c.audit.close()
 }
+
+// VerifyChain checks records with this client's audit key; see the
+// package-level VerifyChain.
+func (c *Client) VerifyChain(records []AuditRecord) error { return VerifyChain(records, c.auditKey) }
 
 // SyncAudit waits until every audit record queued before the call has
 // been written to every sink, or ctx ends.

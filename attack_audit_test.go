@@ -96,6 +96,22 @@ func TestAttackAuditAttribution(t *testing.T) {
 		if err != nil || d.VouchedBy != "key_admin1" {
 			t.Fatalf("%+v %v", d, err)
 		}
+		// The next check vouches for nobody: a reused queue slot must not
+		// carry the voucher over.
+		next, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[agenttrust.DecisionID]string{}
+		for _, r := range f.records(t) {
+			got[r.ID] = r.VouchedBy
+		}
+		if v, ok := got[d.ID]; !ok || v != "key_admin1" {
+			t.Fatalf("record of the vouched check has vouched_by %q (found %v)", v, ok)
+		}
+		if v, ok := got[next.ID]; !ok || v != "" {
+			t.Fatalf("record of the next check has vouched_by %q (found %v)", v, ok)
+		}
 	})
 	t.Run("vouched by a malformed id", func(t *testing.T) {
 		d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t", VouchedBy: "key_\n"})

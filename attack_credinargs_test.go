@@ -20,7 +20,7 @@ rules:
   - id: no-foreign-jwt
     effect: deny
     tools: [notes.write]
-    when: ["attr.note = ` + foreignJWT + `"]
+    when: ["attr.note? = ` + foreignJWT + `"]
     reason: a foreign JWT in a note
   - id: mail
     effect: needs_approval

@@ -2,11 +2,13 @@ package agenttrust
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"sync"
@@ -53,22 +55,109 @@ var ErrChainBroken = errors.New("agenttrust: audit chain broken")
 // Is makes errors.Is(err, ErrChainBroken) hold.
 func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
 
-// VerifyChain checks that records form an unbroken hash chain: each hash
-// matches the record's contents, each PrevHash is the hash before it and
-// sequence numbers increase by one. So it detects any edit, any dropped
-// record inside the slice and any reordering. The slice may start anywhere
-// in the chain; to prove nothing was cut from the end, compare the last
-// hash with one kept elsewhere.
-func VerifyChain(records []AuditRecord) error {
+// AuditKey keys the audit chain: each record's Hash is an HMAC-SHA256 of
+// its canonical encoding under a key derived from the AuditKey and the
+// chain's name, so records can be checked, and made, only by whoever holds
+// the key. Keep it where the audit store's writers cannot read it (the
+// server keeps it in its secrets file). The zero AuditKey holds no key:
+// VerifyChain refuses it. An AuditKey redacts itself when printed, logged
+// or marshalled; it is safe for concurrent use.
+//
+// The derivation, for other implementations (testdata/audit_vectors.json
+// has examples): root = HMAC-SHA256(secret, "agenttrust/audit/v2"); the
+// key of a chain = HMAC-SHA256(root, "chain" 0x00 chain name); a
+// record's Hash = HMAC-SHA256(chain key, canonical encoding).
+type AuditKey struct {
+	root *[32]byte
+}
+
+// minAuditSecret is the least secret NewAuditKey accepts.
+const minAuditSecret = 32
+
+// NewAuditKey derives an audit key from secret, at least 32 bytes of high
+// entropy that never enter the store. The same secret always gives the
+// same key, so every process holding it verifies every chain made with it.
+func NewAuditKey(secret []byte) (AuditKey, error) {
+	if len(secret) < minAuditSecret {
+		return AuditKey{}, fmt.Errorf("%w: audit key secret must be at least %d bytes", ErrInvalidConfig, minAuditSecret)
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("agenttrust/audit/v2"))
+	var k [32]byte
+	m.Sum(k[:0])
+	return AuditKey{root: &k}, nil
+}
+
+// IsZero reports whether k holds no key.
+func (k AuditKey) IsZero() bool { return k.root == nil }
+
+// String implements fmt.Stringer without the key material.
+func (k AuditKey) String() string {
+	if k.root == nil {
+		return "AuditKey(none)"
+	}
+	return "AuditKey(redacted)"
+}
+
+// GoString implements fmt.GoStringer without the key material.
+func (k AuditKey) GoString() string { return k.String() }
+
+// LogValue implements slog.LogValuer without the key material.
+func (k AuditKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// MarshalJSON keeps the key material out of JSON.
+func (k AuditKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
+
+// derive returns the subkey for a purpose and a name, such as the key of
+// one chain: records of one chain never verify as records of another.
+func (k AuditKey) derive(purpose, name string) [32]byte {
+	m := hmac.New(sha256.New, k.root[:])
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(name))
+	var out [32]byte
+	m.Sum(out[:0])
+	return out
+}
+
+// chainMAC returns a fresh HMAC-SHA256 under the key of chain.
+func (k AuditKey) chainMAC(chain string) hash.Hash {
+	ck := k.derive("chain", chain)
+	return hmac.New(sha256.New, ck[:])
+}
+
+// VerifyChain checks that records form an unbroken chain made under key:
+// each Hash is the MAC of the record's contents under the chain's key,
+// each PrevHash is the Hash before it and sequence numbers increase by
+// one. So it detects any edit, any record forged or recomputed without
+// the key, any dropped record inside the slice and any reordering. The
+// slice may start anywhere in the chain. It cannot see records cut from
+// the end: compare the last record with a checkpoint kept out of the
+// store's reach (AuditCheckpoints) for that.
+func VerifyChain(records []AuditRecord, key AuditKey) error {
+	if key.IsZero() {
+		return fmt.Errorf("%w: VerifyChain needs the audit key the chain was made with", ErrInvalidConfig)
+	}
 	var buf []byte
+	var mac hash.Hash
+	got := new(Hash) // one for the whole run: the MAC's Sum keeps it on the heap
+	chain := ""
 	for i := range records {
 		r := &records[i]
-		var got Hash
-		buf, got = hashRecord(buf[:0], r)
-		if got != r.Hash {
-			return &ChainError{Index: i, Seq: r.Seq, Msg: "hash does not match contents (record edited)"}
+		if mac == nil || r.Chain != chain {
+			if mac != nil {
+				return &ChainError{Index: i, Seq: r.Seq, Msg: fmt.Sprintf("record of chain %q amid chain %q", r.Chain, chain)}
+			}
+			chain, mac = r.Chain, key.chainMAC(r.Chain)
+		}
+		buf = hashRecord(buf[:0], mac, r, got)
+		if !hmac.Equal(got[:], r.Hash[:]) {
+			return &ChainError{Index: i, Seq: r.Seq, Msg: "hash does not match contents under the audit key (record edited, forged or made with another key)"}
 		}
 		if i == 0 {
+			if r.Seq == 0 {
+				return &ChainError{Index: i, Seq: r.Seq, Msg: "sequence number 0"}
+			}
 			if r.Seq == 1 && !r.PrevHash.IsZero() {
 				return &ChainError{Index: i, Seq: r.Seq, Msg: "first record has a previous hash"}
 			}
@@ -85,34 +174,47 @@ func VerifyChain(records []AuditRecord) error {
 	return nil
 }
 
-// Hash is a SHA-256 digest in the audit chain; see store.Hash.
+// Hash is a record's MAC in the audit chain; see store.Hash.
 type Hash = store.Hash
 
-// hashRecord returns the SHA-256 of r's canonical encoding (a version
-// byte, then every field but Hash, each length-prefixed, in fixed order),
-// built in buf, which it returns for reuse.
-func hashRecord(buf []byte, r *AuditRecord) ([]byte, Hash) {
+// hashRecord sets *out to the MAC of r's canonical encoding under mac
+// (the chain's HMAC, reset here). The encoding is built in buf, which it
+// returns for reuse.
+func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *Hash) []byte {
 	b := appendCanonical(buf, r)
-	return b, sha256.Sum256(b)
+	sumMAC(mac, b, out)
+	return b
+}
+
+// sumMAC sets *out to the HMAC of b under mac, which it resets first. It
+// writes in place: no allocation once out is on the heap.
+func sumMAC(mac hash.Hash, b []byte, out *Hash) {
+	mac.Reset()
+	mac.Write(b)
+	mac.Sum(out[:0])
 }
 
 func putS(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
 
+// canonicalVersion is the first byte of every canonical encoding. Version
+// 1 (unkeyed SHA-256, no VouchedBy) is not accepted: anyone can make it.
+const canonicalVersion = 2
+
 // appendCanonical appends r's canonical encoding: a version byte, then
 // every field but Hash, each length-prefixed, in fixed order. It is what
-// the chain hashes, and it decodes back with decodeCanonical.
+// the chain MACs, and it decodes back with decodeCanonical.
 func appendCanonical(b []byte, r *AuditRecord) []byte {
 	return appendCanonicalFields(b, r.Chain, r.Seq, r.ID, r.Time.UnixNano(), r.Tenant, r.AgentID, r.OnBehalfOf,
-		r.SessionID, r.Tool, r.Resource, r.Attributes, r.CredentialID, r.HopIDs, r.Effect, r.Rule, r.Reason,
+		r.SessionID, r.Tool, r.Resource, r.Attributes, r.CredentialID, r.VouchedBy, r.HopIDs, r.Effect, r.Rule, r.Reason,
 		r.ApprovalID, r.Latency, r.PrevHash)
 }
 
 // appendCanonicalFields is appendCanonical over the fields themselves, so
 // the flusher can encode a record it has not built as a struct.
 func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, unixNano int64, tenant, agent, obo,
-	session, tool, resource string, attrs []byte, cred string, hops []string, effect Effect, rule, reason,
+	session, tool, resource string, attrs []byte, cred, vouched string, hops []string, effect Effect, rule, reason,
 	approval string, latency time.Duration, prev Hash) []byte {
-	b = append(b, 1) // format version
+	b = append(b, canonicalVersion)
 	b = putS(b, chain)
 	b = binary.AppendUvarint(b, seq)
 	b = append(b, id[:]...)
@@ -126,6 +228,7 @@ func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, un
 	b = binary.AppendUvarint(b, uint64(len(attrs)))
 	b = append(b, attrs...)
 	b = putS(b, cred)
+	b = putS(b, vouched)
 	b = binary.AppendUvarint(b, uint64(len(hops)))
 	for _, h := range hops {
 		b = putS(b, h)
@@ -166,7 +269,7 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 				err = bad
 			}
 		}()
-		if take(1)[0] != 1 {
+		if take(1)[0] != canonicalVersion {
 			panic(bad)
 		}
 		r.Chain = str()
@@ -182,7 +285,7 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 		if a := take(uv()); len(a) > 0 {
 			r.Attributes = append(json.RawMessage(nil), a...)
 		}
-		r.CredentialID = str()
+		r.CredentialID, r.VouchedBy = str(), str()
 		for range uv() {
 			r.HopIDs = append(r.HopIDs, str())
 		}
@@ -344,6 +447,7 @@ func (s *SlogSink) Write(ctx context.Context, recs []AuditRecord) error {
 			slog.String("resource", r.Resource),
 			slog.String("attributes", string(r.Attributes)),
 			slog.String("credential_id", r.CredentialID),
+			slog.String("vouched_by", r.VouchedBy),
 			slog.Any("hop_ids", r.HopIDs),
 			slog.String("effect", r.Effect.String()),
 			slog.String("rule", r.Rule),

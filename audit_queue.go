@@ -2,9 +2,9 @@ package agenttrust
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -73,6 +73,7 @@ type auditor struct {
 	chain        string
 	tenant       string
 	redact       *redactor
+	mac          hash.Hash // the chain's HMAC
 	seq          uint64
 	head         Hash
 
@@ -109,6 +110,7 @@ type pending struct {
 	unixNano                                  int64
 	latency                                   time.Duration
 	agent, obo, session, tool, resource, cred string
+	vouched                                   string
 	hops                                      []string
 	rule, reason, approval                    string
 	effect                                    Effect
@@ -120,9 +122,9 @@ type overflow struct {
 	first, last time.Time
 }
 
-func newAuditor(chain, tenant string, red *redactor, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
+func newAuditor(chain, tenant string, key AuditKey, red *redactor, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
 	return &auditor{
-		chain: chain, tenant: tenant, redact: red, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
+		chain: chain, tenant: tenant, mac: key.chainMAC(chain), redact: red, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
 		clock: clock, log: log,
 		needStructs: needStructs(sinks),
 		signal:      make(chan struct{}, 1),
@@ -409,7 +411,7 @@ func (a *auditor) build(batch []pending, prev Hash) {
 		p, r := &batch[i], &a.batch[i]
 		r.ID, r.Time, r.Latency = p.id, time.Unix(0, p.unixNano).UTC(), p.latency
 		r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = p.agent, p.obo, p.session, p.tool, p.resource
-		r.CredentialID, r.HopIDs, r.Effect = p.cred, p.hops, p.effect
+		r.CredentialID, r.VouchedBy, r.HopIDs, r.Effect = p.cred, p.vouched, p.hops, p.effect
 		r.Rule, r.Reason, r.ApprovalID = p.rule, p.reason, p.approval
 		r.Chain, r.Tenant = a.chain, a.tenant
 		seq++
@@ -444,9 +446,9 @@ func (a *auditor) writePending(batch []pending, kvs []attrKV, closing bool) erro
 		start := len(a.canon)
 		end := a.ends[i]
 		a.canon = appendCanonicalFields(a.canon, a.chain, a.seq, p.id, p.unixNano, a.tenant, p.agent, p.obo, p.session,
-			p.tool, p.resource, a.arena[off:end], p.cred, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head)
+			p.tool, p.resource, a.arena[off:end], p.cred, p.vouched, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head)
 		off = end
-		a.hashes[i] = sha256.Sum256(a.canon[start:])
+		sumMAC(a.mac, a.canon[start:], &a.hashes[i])
 		a.canonEnds = append(a.canonEnds, len(a.canon))
 		a.head = a.hashes[i]
 	}

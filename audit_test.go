@@ -27,7 +27,7 @@ func TestAuditChain(t *testing.T) {
 	if len(recs) != 20 {
 		t.Fatalf("%d records, want 20", len(recs))
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := f.c.VerifyChain(recs); err != nil {
 		t.Fatal(err)
 	}
 	if recs[0].Seq != 1 || !recs[0].PrevHash.IsZero() {
@@ -58,7 +58,7 @@ func TestAuditChain(t *testing.T) {
 	}
 	for name, fn := range tamper {
 		t.Run(name, func(t *testing.T) {
-			err := agenttrust.VerifyChain(fn(cp()))
+			err := f.c.VerifyChain(fn(cp()))
 			var ce *agenttrust.ChainError
 			if !errors.As(err, &ce) || !errors.Is(err, agenttrust.ErrChainBroken) {
 				t.Fatalf("tampering not detected: %v", err)
@@ -128,7 +128,7 @@ func TestStuckSinkFailsClosedAndLosesNothing(t *testing.T) {
 	if len(got) != 1+denied+1 {
 		t.Fatalf("sink got %d records, want %d: a record was dropped", len(got), 2+denied)
 	}
-	if err := agenttrust.VerifyChain(got); err != nil {
+	if err := f.c.VerifyChain(got); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range got[1 : 1+denied] {
@@ -174,7 +174,7 @@ func TestFlakySinkRetried(t *testing.T) {
 	if len(sink.got) != 10 || len(ring.Records()) != 10 {
 		t.Fatalf("flaky sink got %d, ring %d; want 10 each (no duplicates, no loss)", len(sink.got), len(ring.Records()))
 	}
-	if err := agenttrust.VerifyChain(sink.got); err != nil {
+	if err := f.c.VerifyChain(sink.got); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -217,7 +217,7 @@ func TestJSONAndSlogSinks(t *testing.T) {
 		t.Fatalf("%d JSON lines", len(recs))
 	}
 	// The chain survives a round trip through JSON.
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := f.c.VerifyChain(recs); err != nil {
 		t.Fatal(err)
 	}
 	if recs[2].Effect != agenttrust.NeedsApproval {
@@ -231,8 +231,9 @@ func TestJSONAndSlogSinks(t *testing.T) {
 func TestStoreSinkContinuesChain(t *testing.T) {
 	st := memory.New()
 	p := mustPolicy(t, paymentsPolicy)
+	key := testAuditKey(t)
 	open := func() *agenttrust.Client {
-		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditKey(key), agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +255,7 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 	if len(recs) != 10 {
 		t.Fatalf("%d records", len(recs))
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := agenttrust.VerifyChain(recs, key); err != nil {
 		t.Fatalf("chain broken across clients: %v", err)
 	}
 }
@@ -288,7 +289,7 @@ func TestFullQueueIsRecorded(t *testing.T) {
 	sink.mu.Lock()
 	got := sink.got
 	sink.mu.Unlock()
-	if err := agenttrust.VerifyChain(got); err != nil {
+	if err := f.c.VerifyChain(got); err != nil {
 		t.Fatal(err)
 	}
 	var note *agenttrust.AuditRecord
@@ -341,4 +342,14 @@ func TestFlusherParksWhenQuiet(t *testing.T) {
 	if !parked() {
 		t.Fatal("flusher did not park again")
 	}
+}
+
+// testAuditKey is a fixed audit key, so chains verify across clients.
+func testAuditKey(t testing.TB) agenttrust.AuditKey {
+	t.Helper()
+	k, err := agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

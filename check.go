@@ -340,6 +340,7 @@ func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState
 	p.resource = clip(req.Resource)
 	p.cred = d.CredentialID
 	p.hops = d.HopIDs
+	p.vouched = d.VouchedBy // always set: queue slots are reused
 	p.effect = d.Effect
 	p.rule = d.Rule
 	p.reason = d.Reason

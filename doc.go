@@ -103,8 +103,11 @@
 //
 // Every decision yields one AuditRecord, written off the hot path in
 // batches to the configured sinks (memory ring, JSON lines, slog, the
-// store). Records are hash-chained; VerifyChain detects an edited, dropped
-// or reordered record. A sink that fails is retried, never skipped; when
+// store). Records form a chain MACed under an AuditKey (WithAuditKey; a
+// client without one makes its own, valid only in its process):
+// VerifyChain, given the key, detects an edited, forged, dropped or
+// reordered record, and AuditCheckpoints, kept out of the store's reach,
+// detects records cut from the end. A sink that fails is retried, never skipped; when
 // writes fail or hang past a bound, checks deny with ErrAuditUnavailable
 // rather than act unrecorded. Attributes whose names suggest secrets are
 // redacted, and a credential never enters a record.

@@ -92,6 +92,9 @@ var (
 	// ErrNotFound: the id names nothing (for example Resume of an agent
 	// that is not suspended).
 	ErrNotFound = errors.New("agenttrust: not found")
+	// ErrAuditCheckpoint: the audit checkpoint file is missing, unreadable,
+	// or does not verify under the audit key.
+	ErrAuditCheckpoint = errors.New("agenttrust: audit checkpoint file unusable")
 )
 
 // DeniedError is returned by Guard when a decision denies. It matches

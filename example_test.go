@@ -49,7 +49,7 @@ rules:
 	// payments.charge 400: needs_approval (rule "big-charges", approval pending: true)
 }
 
-func ExampleVerifyChain() {
+func ExampleClient_VerifyChain() {
 	ring := agenttrust.NewMemorySink(100)
 	c, _ := agenttrust.New(memory.New(), agenttrust.WithAuditSink(ring))
 	c.Check(context.Background(), agenttrust.Request{AgentID: "a", Tool: "t"})
@@ -57,10 +57,10 @@ func ExampleVerifyChain() {
 	c.Close() // flushes the audit
 
 	recs := ring.Records()
-	fmt.Println(len(recs), agenttrust.VerifyChain(recs))
+	fmt.Println(len(recs), c.VerifyChain(recs))
 	recs[0].Reason = "nothing to see here"
-	fmt.Println(agenttrust.VerifyChain(recs))
+	fmt.Println(c.VerifyChain(recs))
 	// Output:
 	// 2 <nil>
-	// agenttrust: audit chain broken at record 0 (seq 1): hash does not match contents (record edited)
+	// agenttrust: audit chain broken at record 0 (seq 1): hash does not match contents under the audit key (record edited, forged or made with another key)
 }

@@ -40,3 +40,13 @@ func AuditFlusherParked(c *Client) bool {
 	defer c.audit.mu.Unlock()
 	return c.audit.idle
 }
+
+// AuditCanonical and AuditMAC give the audit golden vectors the chain's
+// encoding and MAC.
+func AuditCanonical(r *AuditRecord) []byte { return appendCanonical(nil, r) }
+
+func AuditMAC(key AuditKey, r *AuditRecord) Hash {
+	var h Hash
+	hashRecord(nil, key.chainMAC(r.Chain), r, &h)
+	return h
+}

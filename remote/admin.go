@@ -309,8 +309,11 @@ type ChainReport struct {
 	Records           int
 	FirstSeq, LastSeq uint64
 	HeadHash          string
-	ProblemSeq        uint64
-	Problem           string
+	// CheckpointSeq is where the answering node's checkpoint of the chain
+	// stands; 0 when it has none.
+	CheckpointSeq uint64
+	ProblemSeq    uint64
+	Problem       string
 }
 
 // VerifyAudit has the server read and verify the tenant's audit chains, or
@@ -327,7 +330,7 @@ func (c *Client) VerifyAudit(ctx context.Context, chain string) (AuditReport, er
 	}
 	r := AuditReport{OK: out.OK, Chains: make([]ChainReport, len(out.Chains))}
 	for i, ch := range out.Chains {
-		r.Chains[i] = ChainReport{Chain: ch.Chain, OK: ch.OK, Records: ch.Records, FirstSeq: ch.FirstSeq, LastSeq: ch.LastSeq, HeadHash: ch.HeadHash}
+		r.Chains[i] = ChainReport{Chain: ch.Chain, OK: ch.OK, Records: ch.Records, FirstSeq: ch.FirstSeq, LastSeq: ch.LastSeq, HeadHash: ch.HeadHash, CheckpointSeq: ch.CheckpointSeq}
 		if ch.Problem != nil {
 			r.Chains[i].ProblemSeq, r.Chains[i].Problem = ch.Problem.Seq, ch.Problem.Message
 		}

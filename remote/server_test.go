@@ -37,6 +37,8 @@ type deployment struct {
 
 func deploy(t testing.TB) *deployment { return deployWith(t, true) }
 
+var testAuditKey, _ = agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
+
 // deployWith deploys; without acme, the store holds only the system
 // tenant's admin key.
 func deployWith(t testing.TB, acme bool) *deployment {
@@ -50,6 +52,7 @@ func deployWith(t testing.TB, acme bool) *deployment {
 	srv, err := server.New(st,
 		server.WithNodeName("n1"),
 		server.WithSystemTenant("ops"),
+		server.WithAuditKey(testAuditKey),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine))),
 		server.WithClientOptions(
 			agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}),
@@ -295,7 +298,7 @@ func TestServerAdmin(t *testing.T) {
 	if len(all) < 4 {
 		t.Fatalf("QueryAudit found %d records", len(all))
 	}
-	if err := agenttrust.VerifyChain(all); err != nil {
+	if err := agenttrust.VerifyChain(all, testAuditKey); err != nil {
 		t.Fatalf("VerifyChain of the queried records: %v", err)
 	}
 	report, err := alice.VerifyAudit(ctx, "")

@@ -187,7 +187,7 @@ func TestAttackNarrowing(t *testing.T) {
 		{route: "GET /v1/audit/verify", method: "GET", path: "/v1/audit/verify", control: "approver key", controlWant: 200},
 		{route: "GET /v1/policy", method: "GET", path: "/v1/policy", control: "approver key", controlWant: 200},
 		{route: "PUT /v1/policy", method: "PUT", path: "/v1/policy",
-			body:    map[string]any{"format": "json", "body": `{"default":"allow"}`, "expect_version": 99},
+			body:    map[string]any{"format": "json", "body": `{"default":"allow","rules":[]}`, "expect_version": 99},
 			control: "admin token", controlWant: 409},
 		{route: "POST /v1/policy/validate", method: "POST", path: "/v1/policy/validate",
 			body: map[string]any{"format": "json", "body": `{}`}, control: "admin token", controlWant: 200},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -432,8 +433,12 @@ func parsePosition(pos string) (since time.Time, cursors map[string]uint64, err 
 
 // verifyAudit answers GET /v1/audit/verify: every chain holding records
 // of the caller's tenant (or the one named by ?chain=) is read from the
-// store in full and checked with agenttrust.VerifyChain: hashes, links,
-// sequence from 1 without gaps, and its end at the chain's stored head.
+// store in full and checked with agenttrust.VerifyChain under the audit
+// key: MACs, links, sequence from 1 without gaps, and its end at the
+// chain's stored head. With checkpoints (WithAuditCheckpoints), a chain
+// of this node must also reach its checkpoint and hold the checkpointed
+// record there, and a checkpointed chain with no records left is
+// reported too.
 func (s *Server) verifyAudit(c *call) error {
 	ctx := c.r.Context()
 	q := store.AuditQuery{Tenant: c.p.Tenant, Chain: c.r.URL.Query().Get("chain"), Limit: 1000}
@@ -445,7 +450,10 @@ func (s *Server) verifyAudit(c *call) error {
 	s.syncAudit(c)
 	out := wire.VerifyResponse{OK: true, Chains: []wire.ChainReport{}}
 	var cur *wire.ChainReport
+	var cp agenttrust.AuditCheckpoint
+	var hasCP bool
 	var prev store.AuditRecord
+	seen := map[string]bool{}
 	finish := func() error {
 		if cur == nil {
 			return nil
@@ -454,6 +462,10 @@ func (s *Server) verifyAudit(c *call) error {
 			if err := s.checkHead(ctx, c.p.Tenant, cur, &prev); err != nil {
 				return err
 			}
+		}
+		if cur.OK && hasCP && cur.LastSeq < cp.Seq {
+			cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: cur.LastSeq, Message: fmt.Sprintf(
+				"the chain ends at seq %d, before its checkpoint at seq %d (records cut from the end)", cur.LastSeq, cp.Seq)}
 		}
 		out.OK = out.OK && cur.OK
 		out.Chains = append(out.Chains, *cur)
@@ -473,14 +485,22 @@ func (s *Server) verifyAudit(c *call) error {
 				if err := finish(); err != nil {
 					return err
 				}
+				seen[r.Chain] = true
 				cur = &wire.ChainReport{Chain: r.Chain, OK: true, FirstSeq: r.Seq}
+				cp, hasCP = s.checkpoint(r.Chain)
+				if hasCP {
+					cur.CheckpointSeq = cp.Seq
+				}
 				if r.Seq != 1 {
 					cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: "records before this one are missing"}
-				} else if err := agenttrust.VerifyChain([]store.AuditRecord{r}); err != nil {
+				} else if err := agenttrust.VerifyChain([]store.AuditRecord{r}, s.auditKey); err != nil {
 					cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: chainMessage(err)}
 				}
 			} else if cur.OK {
-				verifyLink(cur, &prev, &r)
+				s.verifyLink(cur, &prev, &r)
+			}
+			if cur.OK && hasCP && r.Seq == cp.Seq && r.Hash != cp.Head {
+				cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: "the record is not the one checkpointed (chain rewritten)"}
 			}
 			cur.Records++
 			cur.LastSeq, cur.HeadHash = r.Seq, r.Hash.String()
@@ -495,20 +515,41 @@ func (s *Server) verifyAudit(c *call) error {
 	if err := finish(); err != nil {
 		return err
 	}
+	if s.checkpts != nil {
+		// Chains this node checkpointed of which the store has nothing left.
+		for _, cp := range s.checkpts.Checkpoints() {
+			if cp.Tenant != c.p.Tenant || seen[cp.Chain] || q.Chain != "" && cp.Chain != q.Chain {
+				continue
+			}
+			out.OK = false
+			out.Chains = append(out.Chains, wire.ChainReport{Chain: cp.Chain, CheckpointSeq: cp.Seq, Problem: &wire.ChainBreak{
+				Seq: cp.Seq, Message: fmt.Sprintf("the store has no records of this chain, but its checkpoint is at seq %d (records deleted)", cp.Seq)}})
+		}
+		slices.SortFunc(out.Chains, func(a, b wire.ChainReport) int { return strings.Compare(a.Chain, b.Chain) })
+	}
 	writeJSON(c, http.StatusOK, out)
 	return nil
 }
 
+// checkpoint returns this node's checkpoint of chain, if any.
+func (s *Server) checkpoint(chain string) (agenttrust.AuditCheckpoint, bool) {
+	if s.checkpts == nil {
+		return agenttrust.AuditCheckpoint{}, false
+	}
+	return s.checkpts.Latest(chain)
+}
+
 // verifyLink checks that r follows prev in its chain.
-func verifyLink(cur *wire.ChainReport, prev, r *store.AuditRecord) {
-	if err := agenttrust.VerifyChain([]store.AuditRecord{*prev, *r}); err != nil {
+func (s *Server) verifyLink(cur *wire.ChainReport, prev, r *store.AuditRecord) {
+	if err := agenttrust.VerifyChain([]store.AuditRecord{*prev, *r}, s.auditKey); err != nil {
 		cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: r.Seq, Message: chainMessage(err)}
 	}
 }
 
 // checkHead compares the last record read with the chain's stored head,
-// so records cut from the end are found; records appended since the scan
-// are read and verified too.
+// so records cut from the end without a checkpoint's knowledge are found
+// when the store's head says more; records appended since the scan are
+// read and verified too.
 func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainReport, last *store.AuditRecord) error {
 	head, err := s.st.AuditHead(ctx, cur.Chain)
 	if err != nil {
@@ -531,7 +572,7 @@ func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainRe
 			if r.Seq > head.Seq {
 				break
 			}
-			verifyLink(cur, last, &r)
+			s.verifyLink(cur, last, &r)
 			if !cur.OK {
 				return nil
 			}

@@ -78,7 +78,7 @@ func TestAuditQuery(t *testing.T) {
 	if err := json.Unmarshal(e.must(200, "GET", "/v1/audit", alice, nil).body, &page); err != nil {
 		t.Fatal(err)
 	}
-	if err := agenttrust.VerifyChain(page.Records); err != nil {
+	if err := agenttrust.VerifyChain(page.Records, testAuditKey); err != nil {
 		t.Errorf("VerifyChain of the API's records: %v", err)
 	}
 }
@@ -134,7 +134,7 @@ func TestAuditVerify(t *testing.T) {
 	// A chain whose stored head lies past the tenant's last record (here:
 	// another tenant's writer continued it) is reported, not passed.
 	for _, tn := range []string{"acme", "globex"} {
-		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAuditChain("n3/acme"),
+		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAuditChain("n3/acme"), agenttrust.WithAuditKey(testAuditKey),
 			agenttrust.WithAuditSink(agenttrust.NewStoreSink(e.st)), agenttrust.WithClock(e.clock))
 		if err != nil {
 			t.Fatal(err)

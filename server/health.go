@@ -49,8 +49,9 @@ func (s *Server) healthz(c *call) error {
 	return nil
 }
 
-// readyz answers GET /readyz: 200 when the store answers and no open
-// tenant's audit is stuck, else 503 with what is wrong.
+// readyz answers GET /readyz: 200 when the store answers, no open
+// tenant's audit is stuck and no tenant was refused for an audit chain
+// cut or rewritten in the store, else 503 with what is wrong.
 func (s *Server) readyz(c *call) error {
 	out := wire.ReadyResponse{Status: "ready", Store: "ok", Audit: "ok"}
 	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
@@ -68,6 +69,11 @@ func (s *Server) readyz(c *call) error {
 			out.Status, out.Audit = "unavailable", "stuck"
 			break
 		}
+	}
+	if s.metrics.chainBreaks.Load() > 0 {
+		// Until the operator has looked: the store was written behind
+		// agenttrust's back.
+		out.Status, out.Audit = "unavailable", "chain_broken"
 	}
 	status := http.StatusOK
 	if out.Status != "ready" {

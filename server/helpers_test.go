@@ -52,6 +52,8 @@ type env struct {
 
 var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
 
+var testAuditKey, _ = agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
+
 var testSigningKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
 
 func newEnv(t testing.TB, opts ...Option) *env {
@@ -61,6 +63,7 @@ func newEnv(t testing.TB, opts ...Option) *env {
 		WithNodeName("n1"),
 		WithSystemTenant("ops"),
 		WithClock(e.clock),
+		WithAuditKey(testAuditKey),
 		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)),
 	}
 	srv, err := New(e.st, append(base, opts...)...)

@@ -63,7 +63,10 @@ type metrics struct {
 	// tenantsOpened counts the tenant Clients opened; tenantsClosed those
 	// closed for being idle (WithTenantIdle).
 	tenantsOpened, tenantsClosed atomic.Uint64
-	requests                     [][6]atomic.Uint64 // by route, then status class 1xx-5xx (0: other)
+	// chainBreaks counts tenant opens refused because the tenant's audit
+	// chain in the store differs from its checkpoint.
+	chainBreaks atomic.Uint64
+	requests    [][6]atomic.Uint64 // by route, then status class 1xx-5xx (0: other)
 }
 
 func (m *metrics) init(routes int) { m.requests = make([][6]atomic.Uint64, routes) }
@@ -141,6 +144,7 @@ func (s *Server) serveMetrics(c *call) error {
 	b = gauge(b, "agenttrust_audit_queue_depth", "Audit records waiting to be written, over every open tenant.", float64(depth))
 	b = gauge(b, "agenttrust_audit_stuck_tenants", "Open tenants whose audit writes have been failing past the bound (their checks deny).", float64(unhealthy))
 	b = gauge(b, "agenttrust_tenants_open", "Tenants with a Client open on this node.", float64(len(ts)))
+	b = counter(b, "agenttrust_audit_chain_breaks_total", "Tenant opens refused because the tenant's audit chain in the store was cut or rewritten.", m.chainBreaks.Load())
 	b = counter(b, "agenttrust_tenants_opened_total", "Tenant Clients opened on this node, again after an idle close included.", m.tenantsOpened.Load())
 	b = counter(b, "agenttrust_tenants_idle_closed_total", "Tenant Clients closed for being idle (WithTenantIdle).", m.tenantsClosed.Load())
 

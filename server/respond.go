@@ -83,6 +83,7 @@ var errorCodes = []struct {
 	{agenttrust.ErrUnauthorized, "unauthorized"},
 	{agenttrust.ErrInvalidRequest, "invalid_request"},
 	{agenttrust.ErrInvalidPolicy, "invalid_policy"},
+	{agenttrust.ErrChainBroken, "audit_chain_broken"},
 	{agenttrust.ErrStoreUnavailable, "store_unavailable"},
 	{agenttrust.ErrAuditUnavailable, "audit_unavailable"},
 	{agenttrust.ErrPolicyEngine, "policy_engine"},
@@ -133,7 +134,7 @@ func (s *Server) classify(err error) *apiError {
 		status = http.StatusConflict
 	case "approver_not_allowed":
 		status = http.StatusForbidden
-	case "store_unavailable", "audit_unavailable", "closed", "timeout":
+	case "store_unavailable", "audit_unavailable", "audit_chain_broken", "closed", "timeout":
 		status, msg = http.StatusServiceUnavailable, unavailableMessage(code)
 	case "canceled":
 		status, msg = 499, "the request was canceled" // the client went away; nobody reads this
@@ -160,7 +161,7 @@ func authError(err error) *apiError {
 		return &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", msg: unavailableMessage("store_unavailable"), cause: err}
 	case errors.Is(err, agenttrust.ErrUnauthorized):
 		return &apiError{status: http.StatusUnauthorized, code: code, msg: err.Error()}
-	case code == "store_unavailable" || code == "closed" || code == "timeout":
+	case code == "store_unavailable" || code == "audit_chain_broken" || code == "closed" || code == "timeout":
 		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: unavailableMessage(code), cause: err}
 	case code == "invalid_request":
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "agenttrust: unauthorized: " + err.Error()}
@@ -169,6 +170,9 @@ func authError(err error) *apiError {
 }
 
 func isStoreFailure(err error) bool {
+	if errors.Is(err, agenttrust.ErrChainBroken) {
+		return false // the store answered: what it holds fails verification
+	}
 	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, agenttrust.ErrStoreUnavailable)
 }
 
@@ -181,6 +185,8 @@ func unavailableMessage(code string) string {
 		return "agenttrust: store unavailable; try again later"
 	case "audit_unavailable":
 		return "agenttrust: audit trail unavailable; try again later"
+	case "audit_chain_broken":
+		return "agenttrust: this tenant's audit chain failed verification; an operator must look"
 	case "closed":
 		return "agenttrust: the server is shutting down"
 	case "timeout":

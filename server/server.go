@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ type Server struct {
 	bodyWait   time.Duration // WithBodyTimeout
 	scrapeHash *[32]byte     // SHA-256 of the WithMetricsToken token
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
+	auditKey   agenttrust.AuditKey
+	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
 
 	mux    *http.ServeMux
 	routes []*route
@@ -196,6 +199,21 @@ func WithBodyTimeout(d time.Duration) Option {
 	}
 }
 
+// WithAuditKey keys every tenant's audit chain with key (it overrides an
+// agenttrust.WithAuditKey given to WithClientOptions), and GET
+// /v1/audit/verify checks chains with it. Every node sharing a store
+// needs the same key. Without it the server makes a random key: chains
+// then verify only until the process ends.
+func WithAuditKey(key agenttrust.AuditKey) Option {
+	return func(s *Server) error {
+		if key.IsZero() {
+			return fmt.Errorf("%w: zero audit key", agenttrust.ErrInvalidConfig)
+		}
+		s.auditKey = key
+		return nil
+	}
+}
+
 // Bounds of a metrics scrape token.
 const (
 	MinMetricsTokenLen = 32
@@ -218,6 +236,21 @@ func WithMetricsToken(token string) Option {
 		}
 		h := sha256.Sum256([]byte(token))
 		s.scrapeHash = &h
+		return nil
+	}
+}
+
+// WithAuditCheckpoints checkpoints the head of each tenant's chain in cp
+// as its records are stored. A tenant whose stored chain ends before its
+// checkpoint, or differs from it, is not opened (its requests fail with
+// 503), and GET /v1/audit/verify reports such a chain broken. cp must be
+// made with the key of WithAuditKey; the server does not close it.
+func WithAuditCheckpoints(cp *agenttrust.AuditCheckpoints) Option {
+	return func(s *Server) error {
+		if cp == nil {
+			return fmt.Errorf("%w: nil audit checkpoints", agenttrust.ErrInvalidConfig)
+		}
+		s.checkpts = cp
 		return nil
 	}
 }
@@ -250,6 +283,14 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.auditKey.IsZero() {
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("%w: audit key: %w", agenttrust.ErrInvalidConfig, err)
+		}
+		s.auditKey, _ = agenttrust.NewAuditKey(secret) // 32 bytes: cannot fail
+		clear(secret)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*tenant{}

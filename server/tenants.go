@@ -136,18 +136,26 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 		return t, nil, nil
 	}
 	t := &tenant{wake: newWake()}
-	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+6)
+	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+7)
+	var sink agenttrust.AuditSink = agenttrust.NewStoreSink(s.st)
+	if s.checkpts != nil {
+		sink = s.checkpts.StoreSink(s.st)
+	}
 	opts = append(opts,
 		agenttrust.WithLogger(s.log),
-		agenttrust.WithAuditSink(agenttrust.NewStoreSink(s.st), t.wake),
+		agenttrust.WithAuditSink(sink, t.wake),
 	)
 	opts = append(opts, s.clientOpts...)
-	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAuditChain(s.node+"/"+name))
+	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAuditChain(s.node+"/"+name), agenttrust.WithAuditKey(s.auditKey))
 	if _, ok := s.clock.(systemClock); !ok {
 		opts = append(opts, agenttrust.WithClock(s.clock))
 	}
 	c, err := agenttrust.New(s.st, opts...)
 	if err != nil {
+		if errors.Is(err, agenttrust.ErrChainBroken) {
+			s.metrics.chainBreaks.Add(1)
+			s.log.Error("agenttrust/server: AUDIT CHAIN BROKEN: the tenant's chain in the store differs from its checkpoint; the tenant is not opened", "tenant", name, "err", err)
+		}
 		return nil, nil, fmt.Errorf("open tenant %q: %w", name, err)
 	}
 	t.client = c

@@ -254,9 +254,12 @@ type PolicyDoc struct {
 	UpdatedAt time.Time
 }
 
-// AuditRecord is the record of one decision. Records form a hash chain:
-// each Hash covers the record's fields and PrevHash, so an edit, a drop or a
+// AuditRecord is the record of one decision. Records form a keyed hash
+// chain: each Hash is a MAC, under a key the store never holds, of the
+// record's fields and PrevHash, so an edit, a forged record, a drop or a
 // reorder breaks the chain. A record never holds a credential, only its id.
+// VouchedBy is the key id of the admin credential that vouched for a check
+// made without a credential of the agent's own, and empty otherwise.
 type AuditRecord struct {
 	// Chain names the writer's chain: each client (node) writes its own, so
 	// many nodes share a store without serialising on one sequence.
@@ -272,6 +275,7 @@ type AuditRecord struct {
 	Resource     string          `json:"resource,omitempty"`
 	Attributes   json.RawMessage `json:"attributes,omitempty"`
 	CredentialID string          `json:"credential_id,omitempty"`
+	VouchedBy    string          `json:"vouched_by,omitempty"`
 	HopIDs       []string        `json:"hop_ids,omitempty"`
 	Effect       Effect          `json:"effect"`
 	Rule         string          `json:"rule,omitempty"`
@@ -282,7 +286,7 @@ type AuditRecord struct {
 	Hash         Hash            `json:"hash"`
 }
 
-// Hash is a SHA-256 digest in the audit chain. It marshals as 64 lowercase
+// Hash is an HMAC-SHA256 in the audit chain. It marshals as 64 lowercase
 // hex characters; the zero Hash is the PrevHash of a chain's first record.
 type Hash [32]byte
 

@@ -460,6 +460,11 @@ func auditVerifyCommand() *command {
 	return &command{
 		name:    "verify",
 		summary: "Verify the hash chains of the audit trail (exit 1 when one is broken)",
+		help: `Have the server verify the tenant's audit chains: every record's MAC under
+the deployment's audit key, the links and sequence, the chain's end at its
+stored head and, for the answering node's own chains, at or past its
+checkpoint (CHECKPOINT; "-" for another node's chain, whose checkpoint
+that node holds). Exit status 1 when a chain is broken.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
 			o := outFlags(e, f)
@@ -483,12 +488,13 @@ func auditVerifyCommand() *command {
 						FirstSeq   uint64 `json:"first_seq"`
 						LastSeq    uint64 `json:"last_seq"`
 						HeadHash   string `json:"head_hash"`
+						Checkpoint uint64 `json:"checkpoint_seq,omitempty"`
 						ProblemSeq uint64 `json:"problem_seq,omitempty"`
 						Problem    string `json:"problem,omitempty"`
 					}
 					views := make([]chainView, len(rep.Chains))
 					for i, ch := range rep.Chains {
-						views[i] = chainView{ch.Chain, ch.OK, ch.Records, ch.FirstSeq, ch.LastSeq, ch.HeadHash, ch.ProblemSeq, ch.Problem}
+						views[i] = chainView{ch.Chain, ch.OK, ch.Records, ch.FirstSeq, ch.LastSeq, ch.HeadHash, ch.CheckpointSeq, ch.ProblemSeq, ch.Problem}
 					}
 					if err := o.printJSON(struct {
 						OK     bool        `json:"ok"`
@@ -497,13 +503,17 @@ func auditVerifyCommand() *command {
 						return err
 					}
 				} else {
-					t := o.table("CHAIN", "OK", "RECORDS", "FIRST", "LAST", "HEAD", "PROBLEM")
+					t := o.table("CHAIN", "OK", "RECORDS", "FIRST", "LAST", "CHECKPOINT", "HEAD", "PROBLEM")
 					for _, ch := range rep.Chains {
 						problem := ""
 						if !ch.OK {
 							problem = fmt.Sprintf("seq %d: %s", ch.ProblemSeq, ch.Problem)
 						}
-						t.row(ch.Chain, fmt.Sprint(ch.OK), fmt.Sprint(ch.Records), fmt.Sprint(ch.FirstSeq), fmt.Sprint(ch.LastSeq), ch.HeadHash, problem)
+						checkpoint := "-"
+						if ch.CheckpointSeq > 0 {
+							checkpoint = fmt.Sprint(ch.CheckpointSeq)
+						}
+						t.row(ch.Chain, fmt.Sprint(ch.OK), fmt.Sprint(ch.Records), fmt.Sprint(ch.FirstSeq), fmt.Sprint(ch.LastSeq), checkpoint, ch.HeadHash, problem)
 					}
 					if err := t.flush(); err != nil {
 						return err

@@ -29,6 +29,14 @@ policy, and an admin key is created in the system tenant and printed once
 to stderr. Later starts load the secrets file; a file its group or others
 may read is refused.
 
+Audit records are chained under a MAC keyed by the secrets file's audit
+key, and the head of each of this node's chains is checkpointed in a file
+beside it (--audit-checkpoints), out of the database's reach. A start
+whose database holds less of a chain than its checkpoint, or a different
+record there, is refused: records were deleted or rewritten. A start
+without the checkpoint file on a database in use is refused too; restore
+the file, or accept the loss with --audit-checkpoint-reset.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
@@ -43,6 +51,8 @@ the store is closed.`,
 			f.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL `URL`, for many nodes sharing one database (instead of --data)")
 			f.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL `SCHEMA` (default agenttrust)")
 			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres)")
+			f.StringVar(&cfg.AuditCheckpoints, "audit-checkpoints", "", "audit checkpoint `FILE`, one per node (default: the secrets file with .checkpoints appended)")
+			f.BoolVar(&cfg.ResetAuditCheckpoints, "audit-checkpoint-reset", false, "start over with an empty audit checkpoint file (the old one is kept beside it)")
 			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
 			f.StringVar(&cfg.SystemTenant, "system-tenant", cli.DefaultSystemTenant, "the operator's `TENANT`, which holds the first admin key")
 			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
@@ -54,7 +64,7 @@ the store is closed.`,
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
-			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
+			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "policy", "shutdown-timeout", "log-level",
 				"body-timeout", "metrics-token-file")
 			return func(ctx context.Context, args []string) error {

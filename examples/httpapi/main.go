@@ -153,7 +153,7 @@ func run() error {
 	for _, r := range recs {
 		fmt.Printf("  %-15s %-16s %-17s %-12s %s\n", r.Effect, r.Tool, r.Resource, r.AgentID, r.Reason)
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := c.VerifyChain(recs); err != nil {
 		return err
 	}
 	fmt.Printf("  %d records, hash chain verified\n", len(recs))

@@ -218,7 +218,7 @@ func run() error {
 	for _, r := range recs {
 		fmt.Printf("  #%d %-17s %-8s %-14s %s\n", r.Seq, r.Tool, r.Resource, r.Effect, r.Reason)
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := c.VerifyChain(recs); err != nil {
 		return fmt.Errorf("audit chain broken: %w", err)
 	}
 	fmt.Println("audit chain: verified")

@@ -121,7 +121,7 @@ func run() error {
 	for _, r := range recs {
 		fmt.Printf("  #%d %-16s %-15s %-14s %s\n", r.Seq, r.Tool, r.Resource, r.Effect, r.Reason)
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := c.VerifyChain(recs); err != nil {
 		fmt.Println("audit chain: BROKEN:", err)
 		os.Exit(1)
 	}

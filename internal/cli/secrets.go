@@ -26,11 +26,27 @@ var ErrSecretsExposed = errors.New("agenttrust: secrets file is readable by grou
 const maxSecretsFile = 1 << 20
 
 // Secrets are the keys every node of one deployment shares: the token
-// master keys and the JWT signing keys. The first of each mints or signs;
-// all verify. Secrets redacts itself when printed, logged or marshalled.
+// master keys, the JWT signing keys and the audit key. The first master
+// and signing keys mint or sign; all verify. Secrets redacts itself when
+// printed, logged or marshalled.
 type Secrets struct {
 	MasterKeys  []agenttrust.MasterKey
 	SigningKeys []agenttrust.SigningKey
+	// AuditSecret keys the audit chains (agenttrust.NewAuditKey). It never
+	// rotates: records made under it verify only with it. A file written
+	// before it existed has none; then the first master key's secret
+	// stands in, so copy that secret here before moving that key from the
+	// head of the list.
+	AuditSecret []byte
+}
+
+// AuditKey returns the audit key of the deployment.
+func (s Secrets) AuditKey() (agenttrust.AuditKey, error) {
+	secret := s.AuditSecret
+	if len(secret) == 0 && len(s.MasterKeys) > 0 {
+		secret = s.MasterKeys[0].Secret
+	}
+	return agenttrust.NewAuditKey(secret)
 }
 
 // String implements fmt.Stringer without the key material.
@@ -54,17 +70,18 @@ func GenerateSecrets(r io.Reader) (Secrets, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	var buf [32 + 8 + ed25519.SeedSize + 8]byte
+	var buf [32 + 8 + ed25519.SeedSize + 8 + 32]byte
 	if _, err := io.ReadFull(r, buf[:]); err != nil {
 		return Secrets{}, fmt.Errorf("agenttrust: generate secrets: %w", err)
 	}
 	secret := bytes.Clone(buf[:32])
 	mkID := "mk_" + hex.EncodeToString(buf[32:40])
 	seed := buf[40 : 40+ed25519.SeedSize]
-	skID := "sk_" + hex.EncodeToString(buf[40+ed25519.SeedSize:])
+	skID := "sk_" + hex.EncodeToString(buf[40+ed25519.SeedSize:48+ed25519.SeedSize])
 	s := Secrets{
 		MasterKeys:  []agenttrust.MasterKey{{ID: mkID, Secret: secret}},
 		SigningKeys: []agenttrust.SigningKey{{ID: skID, Private: ed25519.NewKeyFromSeed(seed)}},
+		AuditSecret: bytes.Clone(buf[48+ed25519.SeedSize:]),
 	}
 	clear(buf[:])
 	return s, nil
@@ -75,6 +92,7 @@ type secretsFile struct {
 	Version     int             `json:"version"`
 	MasterKeys  []masterKeyJSON `json:"master_keys"`
 	SigningKeys []signingJSON   `json:"signing_keys"`
+	AuditKey    []byte          `json:"audit_key,omitempty"`
 }
 
 type masterKeyJSON struct {
@@ -162,6 +180,12 @@ func parseSecrets(data []byte) (Secrets, error) {
 		seen["s"+k.ID] = true
 		s.SigningKeys = append(s.SigningKeys, agenttrust.SigningKey{ID: k.ID, Private: ed25519.NewKeyFromSeed(k.Seed)})
 	}
+	if sf.AuditKey != nil {
+		if len(sf.AuditKey) < 32 {
+			return Secrets{}, errors.New("audit key must be at least 32 bytes")
+		}
+		s.AuditSecret = sf.AuditKey
+	}
 	return s, nil
 }
 
@@ -187,7 +211,7 @@ func WriteSecrets(path string, s Secrets) error {
 	if len(s.MasterKeys) == 0 || len(s.SigningKeys) == 0 {
 		return errors.New("agenttrust: write secrets: needs a master key and a signing key")
 	}
-	sf := secretsFile{Version: 1}
+	sf := secretsFile{Version: 1, AuditKey: s.AuditSecret}
 	for _, k := range s.MasterKeys {
 		sf.MasterKeys = append(sf.MasterKeys, masterKeyJSON{ID: k.ID, Secret: k.Secret})
 	}

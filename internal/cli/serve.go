@@ -30,6 +30,9 @@ const (
 	DefaultSystemTenant    = "system"
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultTenantIdle      = 10 * time.Minute
+	// DefaultCheckpointInterval bounds how long a stored audit batch waits
+	// for its checkpoint to reach the file.
+	DefaultCheckpointInterval = time.Second
 	// BootstrapAgent is the agent id of the first admin key.
 	BootstrapAgent = "admin"
 )
@@ -54,6 +57,18 @@ type ServeConfig struct {
 	// database path with ".secrets" appended. Required with Postgres,
 	// where every node must load the same file.
 	Secrets string
+	// AuditCheckpoints is the path of the file of audit chain checkpoints
+	// (default: the secrets file's path with ".checkpoints" appended). It
+	// is made on the first start; later, a missing file stops the start
+	// unless ResetAuditCheckpoints. Each node needs a file of its own.
+	AuditCheckpoints string
+	// ResetAuditCheckpoints starts over with an empty checkpoint file (the
+	// old one, if any, is kept beside it): records cut from the end of the
+	// audit trail before this start then go unseen.
+	ResetAuditCheckpoints bool
+	// CheckpointInterval bounds how long a stored audit batch waits for
+	// its checkpoint to reach the file (default DefaultCheckpointInterval).
+	CheckpointInterval time.Duration
 	// Node names this process in the audit chains (default: host name).
 	Node string
 	// SystemTenant is the operator's tenant (default DefaultSystemTenant);
@@ -100,7 +115,7 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
-	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.BodyTimeout < 0:
+	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.BodyTimeout < 0 || cfg.CheckpointInterval < 0:
 		return errors.New("agenttrust: serve: durations must not be negative")
 	case cfg.MaxStaleness != 0 && !cfg.Notify:
 		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
@@ -115,6 +130,12 @@ func (cfg *ServeConfig) validate() error {
 	}
 	if cfg.Secrets == "" {
 		cfg.Secrets = cfg.SQLite + ".secrets"
+	}
+	if cfg.AuditCheckpoints == "" {
+		cfg.AuditCheckpoints = cfg.Secrets + ".checkpoints"
+	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -175,7 +196,26 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(&cfg, st, sec, scrape)
+	auditKey, err := sec.AuditKey()
+	if err != nil {
+		return fmt.Errorf("agenttrust: audit key: %w", err)
+	}
+	if len(sec.AuditSecret) == 0 {
+		log.Warn("agenttrust: the secrets file has no audit_key: the first master key's secret keys the audit chains; copy it into audit_key before rotating that key", "file", cfg.Secrets)
+	}
+	cps, err := openCheckpoints(&cfg, auditKey, first, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cps.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("agenttrust: write audit checkpoints: %w", cerr))
+		}
+	}()
+	if err := checkChains(ctx, st, cps, log); err != nil {
+		return err
+	}
+	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps)
 	if err != nil {
 		return err
 	}
@@ -243,7 +283,63 @@ func secretsFor(cfg *ServeConfig, first bool, log *slog.Logger) (Secrets, error)
 	return sec, nil
 }
 
-func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string) (*server.Server, error) {
+// openCheckpoints opens the audit checkpoint file, making it on the first
+// start or when asked to reset. A store already in use without its file
+// is refused: the file is what shows records cut from the end of a chain.
+func openCheckpoints(cfg *ServeConfig, key agenttrust.AuditKey, first bool, log *slog.Logger) (*agenttrust.AuditCheckpoints, error) {
+	path := cfg.AuditCheckpoints
+	exists, err := secretsExist(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.ResetAuditCheckpoints:
+		if exists {
+			old := fmt.Sprintf("%s.replaced-%d", path, time.Now().Unix())
+			if err := os.Rename(path, old); err != nil {
+				return nil, fmt.Errorf("agenttrust: reset audit checkpoints: %w", err)
+			}
+			log.Warn("agenttrust: audit checkpoints reset; the old file is kept", "file", path, "old", old)
+		} else {
+			log.Warn("agenttrust: audit checkpoints reset", "file", path)
+		}
+		if err := agenttrust.CreateAuditCheckpoints(path, key); err != nil {
+			return nil, err
+		}
+	case !exists && first:
+		if err := agenttrust.CreateAuditCheckpoints(path, key); err != nil {
+			return nil, err
+		}
+		log.Info("agenttrust: created the audit checkpoint file", "file", path)
+	case !exists:
+		return nil, fmt.Errorf("%w: the store is already initialised but the audit checkpoint file %s is missing: restore it, or start once with --audit-checkpoint-reset (records cut from the end of the audit trail before then go unseen)",
+			agenttrust.ErrAuditCheckpoint, path)
+	}
+	return agenttrust.OpenAuditCheckpoints(agenttrust.CheckpointConfig{Path: path, Key: key, Interval: cfg.CheckpointInterval})
+}
+
+// checkChains compares the tail of every checkpointed chain with the
+// store, and refuses to start when one was cut or rewritten: a store
+// written behind agenttrust's back cannot be trusted for the keys,
+// revocations and policies it also holds, so an operator must look first.
+func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheckpoints, log *slog.Logger) error {
+	var errs []error
+	for _, cp := range cps.Checkpoints() {
+		if err := cps.Check(ctx, st, cp.Chain); err != nil {
+			if !errors.Is(err, agenttrust.ErrChainBroken) {
+				return fmt.Errorf("agenttrust: check audit chain %q: %w", cp.Chain, err)
+			}
+			log.Error("agenttrust: AUDIT CHAIN BROKEN: the store differs from its checkpoint", "chain", cp.Chain, "checkpoint_seq", cp.Seq, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("agenttrust: %d audit chains differ from their checkpoints (records deleted or rewritten in the store); not starting: %w", len(errs), errors.Join(errs...))
+	}
+	return nil
+}
+
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
@@ -258,6 +354,8 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string) (*s
 	opts := []server.Option{
 		server.WithSystemTenant(cfg.SystemTenant),
 		server.WithClientOptions(clientOpts...),
+		server.WithAuditKey(auditKey),
+		server.WithAuditCheckpoints(cps),
 		server.WithLogger(cfg.Logger),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
 	}

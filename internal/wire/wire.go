@@ -205,13 +205,16 @@ type VerifyResponse struct {
 }
 
 type ChainReport struct {
-	Chain    string      `json:"chain"`
-	OK       bool        `json:"ok"`
-	Records  int         `json:"records"`
-	FirstSeq uint64      `json:"first_seq"`
-	LastSeq  uint64      `json:"last_seq"`
-	HeadHash string      `json:"head_hash"`
-	Problem  *ChainBreak `json:"problem,omitempty"`
+	Chain    string `json:"chain"`
+	OK       bool   `json:"ok"`
+	Records  int    `json:"records"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	HeadHash string `json:"head_hash"`
+	// CheckpointSeq is where this node's checkpoint of the chain stands;
+	// 0 when the node has none (a chain of another node).
+	CheckpointSeq uint64      `json:"checkpoint_seq,omitempty"`
+	Problem       *ChainBreak `json:"problem,omitempty"`
 }
 
 type ChainBreak struct {
@@ -260,7 +263,7 @@ type HealthResponse struct {
 type ReadyResponse struct {
 	Status string `json:"status"` // "ready" or "unavailable"
 	Store  string `json:"store"`  // "ok" or the failure
-	Audit  string `json:"audit"`  // "ok" or "stuck"
+	Audit  string `json:"audit"`  // "ok", "stuck" or "chain_broken"
 }
 
 type ErrorBody struct {

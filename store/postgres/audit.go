@@ -17,7 +17,7 @@ import (
 
 const (
 	auditCols = `chain, seq, decision_id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource,
-	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash`
+	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by`
 
 	// sqlAppendAudit inserts a batch of one chain in one statement, from
 	// one array per column, and only if the record before the batch ($21,
@@ -26,12 +26,13 @@ const (
 	// two writers racing for the same seq, the second fails on the key.
 	sqlAppendAudit = `INSERT INTO audit (` + auditCols + `)
 SELECT $1, r.seq, r.decision_id, r.time, r.tenant, r.agent_id, r.on_behalf_of, r.session_id, r.tool, r.resource,
-	r.attributes, r.credential_id, r.hop_ids::jsonb, r.effect, r.rule, r.reason, r.approval_id, r.latency, r.prev_hash, r.hash
+	r.attributes, r.credential_id, r.hop_ids::jsonb, r.effect, r.rule, r.reason, r.approval_id, r.latency, r.prev_hash, r.hash,
+	r.vouched_by
 FROM unnest($2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 	$11::bytea[], $12::text[], $13::text[], $14::smallint[], $15::text[], $16::text[], $17::text[], $18::bigint[],
-	$19::bytea[], $20::bytea[])
+	$19::bytea[], $20::bytea[], $22::text[])
 	AS r(seq, decision_id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource,
-	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash)
+	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by)
 WHERE $21::bigint = 0 OR EXISTS (SELECT 1 FROM audit WHERE chain = $1 AND seq = $21::bigint)`
 
 	sqlAuditHead = `SELECT ` + auditCols + ` FROM audit WHERE chain = $1 ORDER BY seq DESC LIMIT 1`
@@ -45,7 +46,7 @@ type auditBatch struct {
 	time                                   []pgtype.Int8
 	tenant, agent, obo, session, tool, res []string
 	attrs                                  [][]byte
-	cred                                   []string
+	cred, vouched                          []string
 	hops                                   []pgtype.Text
 	effect                                 []int16
 	rule, reason, approval                 []string
@@ -58,7 +59,7 @@ func newAuditBatch(n int) *auditBatch {
 		seq: make([]int64, 0, n), id: make([][16]byte, 0, n), time: make([]pgtype.Int8, 0, n),
 		tenant: make([]string, 0, n), agent: make([]string, 0, n), obo: make([]string, 0, n),
 		session: make([]string, 0, n), tool: make([]string, 0, n), res: make([]string, 0, n),
-		attrs: make([][]byte, 0, n), cred: make([]string, 0, n), hops: make([]pgtype.Text, 0, n),
+		attrs: make([][]byte, 0, n), cred: make([]string, 0, n), vouched: make([]string, 0, n), hops: make([]pgtype.Text, 0, n),
 		effect: make([]int16, 0, n), rule: make([]string, 0, n), reason: make([]string, 0, n),
 		approval: make([]string, 0, n), latency: make([]int64, 0, n),
 		prevHash: make([][]byte, 0, n), hash: make([][]byte, 0, n),
@@ -116,6 +117,7 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		b.res = append(b.res, r.Resource)
 		b.attrs = append(b.attrs, []byte(r.Attributes))
 		b.cred = append(b.cred, r.CredentialID)
+		b.vouched = append(b.vouched, r.VouchedBy)
 		b.hops = append(b.hops, hops)
 		b.effect = append(b.effect, int16(r.Effect))
 		b.rule = append(b.rule, r.Rule)
@@ -129,7 +131,7 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		tag, err := c.Exec(ctx, sqlAppendAudit, chain,
 			b.seq, b.id, b.time, b.tenant, b.agent, b.obo, b.session, b.tool, b.res,
 			b.attrs, b.cred, b.hops, b.effect, b.rule, b.reason, b.approval, b.latency, b.prevHash, b.hash,
-			int64(first-1))
+			int64(first-1), b.vouched)
 		switch {
 		case isUniqueViolation(err):
 			return conflict(op, "chain %q already holds seq %d to %d, or part of it", chain, first, first+uint64(len(recs))-1)
@@ -256,7 +258,8 @@ func scanAudit(row pgx.Row) (store.AuditRecord, error) {
 		prevHash, hash []byte
 	)
 	err := row.Scan(&r.Chain, &seq, &id, &t, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource,
-		&attrs, &r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prevHash, &hash)
+		&attrs, &r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prevHash, &hash,
+		&r.VouchedBy)
 	if err != nil {
 		return store.AuditRecord{}, err
 	}

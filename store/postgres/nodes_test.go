@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -270,7 +271,7 @@ func TestFaultInjection(t *testing.T) {
 					defer wg.Done()
 					for i := range each {
 						start := time.Now()
-						d, err := c.Check(ctx, work(fmt.Sprintf("%s-%d-%d", f.name, w, i)))
+						d, err := c.Check(ctx, work(fmt.Sprintf("%s-%d-%d", strings.ReplaceAll(f.name, " ", "-"), w, i)))
 						took := time.Since(start)
 						if d.Allowed() {
 							allowed.Add(1)
@@ -312,7 +313,7 @@ func TestFaultInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := agenttrust.VerifyChain(recs); err != nil {
+	if err := c.VerifyChain(recs); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[agenttrust.DecisionID]int{}

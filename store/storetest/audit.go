@@ -22,6 +22,7 @@ func auditCases() []testCase {
 		{name: "ChainOrder", run: testAuditChainOrder},
 		{name: "ChainPaging", run: testAuditChainPaging},
 		{name: "QueryChain", run: testAuditQueryChain},
+		{name: "VouchedBy", run: testAuditVouchedBy},
 	}
 }
 
@@ -277,6 +278,28 @@ func testAuditQueryChain(t *testing.T, e *env) {
 	}
 	for _, tt := range tests {
 		equalKeys(t, "QueryAudit "+tt.name, positions(queryAudit(t, e.s, tt.q)), tt.want)
+	}
+}
+
+// testAuditVouchedBy: who vouched for a check is kept, and a record no
+// one vouched for reads back with none.
+func testAuditVouchedBy(t *testing.T, e *env) {
+	ctx := t.Context()
+	recs := records(1, 2)
+	recs[0].VouchedBy, recs[1].VouchedBy = "key_0123456789abcdef0123456789abcdef", ""
+	ok(t, e.s.AppendAudit(ctx, recs), "AppendAudit")
+	got := queryAudit(t, e.s, store.AuditQuery{Chain: alpha})
+	if len(got) != 2 || got[0].VouchedBy != recs[0].VouchedBy || got[1].VouchedBy != "" {
+		t.Fatalf("QueryAudit: VouchedBy %v, want [%q \"\"]", positions(got), recs[0].VouchedBy)
+	}
+	equalRecords(t, "QueryAudit", got, recs)
+	head := auditHead(t, e.s, alpha)
+	if head.VouchedBy != "" {
+		t.Errorf("AuditHead: VouchedBy %q, want none", head.VouchedBy)
+	}
+	one := queryAudit(t, e.s, store.AuditQuery{DecisionID: recs[0].ID})
+	if len(one) != 1 || one[0].VouchedBy != recs[0].VouchedBy {
+		t.Errorf("QueryAudit by decision: %d records, VouchedBy lost", len(one))
 	}
 }
 

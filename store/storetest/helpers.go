@@ -102,7 +102,7 @@ func records(from, to uint64) []store.AuditRecord { return chainRecords(alpha, f
 // chainRecord returns a fresh audit record of chain with sequence number
 // seq. Records of different chains differ in their decision ids.
 func chainRecord(chain string, seq uint64) store.AuditRecord {
-	return store.AuditRecord{
+	r := store.AuditRecord{
 		Chain:        chain,
 		Seq:          seq,
 		ID:           recordID(chain, seq),
@@ -123,6 +123,10 @@ func chainRecord(chain string, seq uint64) store.AuditRecord {
 		PrevHash:     seqHash(seq - 1),
 		Hash:         seqHash(seq),
 	}
+	if seq%2 == 1 {
+		r.VouchedBy = "key_admin-" + fmt.Sprint(seq)
+	}
+	return r
 }
 
 // chainRecords returns fresh records of chain with Seq from through to.

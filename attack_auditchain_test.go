@@ -1,0 +1,498 @@
+package agenttrust
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// The attacker of these tests can rewrite stored audit records (and, for
+// the file cases, the checkpoint file's bytes), but holds neither the
+// audit key nor the checkpoint MAC key.
+
+var (
+	attackSecret = bytes.Repeat([]byte("k"), 32)
+	guessSecret  = bytes.Repeat([]byte("g"), 32)
+)
+
+func mustAuditKey(t testing.TB, secret []byte) AuditKey {
+	t.Helper()
+	k, err := NewAuditKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// chainOf writes n records (denials and allows in turn, one vouched for)
+// to chain under key and returns them.
+func chainOf(t testing.TB, chain string, key AuditKey, n int) []AuditRecord {
+	t.Helper()
+	ring := NewMemorySink(n)
+	c, err := New(memory.New(), WithAuditKey(key), WithAuditChain(chain), WithAuditSink(ring),
+		WithPolicy(&Policy{Rules: []Rule{{ID: "read", Effect: Allow, Tools: []string{"docs.read"}}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		tool := "docs.read"
+		if i%2 == 1 {
+			tool = "docs.delete"
+		}
+		c.Check(context.Background(), Request{AgentID: "bot", Tool: tool})
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := ring.Records()
+	if len(recs) != n {
+		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+	return recs
+}
+
+// sealWith recomputes the hashes of recs from index from on, relinking
+// them, with seal.
+func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) Hash) []AuditRecord {
+	for i := from; i < len(recs); i++ {
+		recs[i].PrevHash = Hash{}
+		if i > 0 {
+			recs[i].PrevHash = recs[i-1].Hash
+		}
+		recs[i].Hash = seal(&recs[i])
+	}
+	return recs
+}
+
+func unkeyedSHA256(r *AuditRecord) Hash { return sha256.Sum256(appendCanonical(nil, r)) }
+
+func macUnder(key AuditKey) func(*AuditRecord) Hash {
+	return func(r *AuditRecord) Hash {
+		var h Hash
+		hashRecord(nil, key.chainMAC(r.Chain), r, &h)
+		return h
+	}
+}
+
+func TestAttackAuditChain(t *testing.T) {
+	key := mustAuditKey(t, attackSecret)
+	guess := mustAuditKey(t, guessSecret)
+	firstDeny := func(recs []AuditRecord) int {
+		for i := range recs {
+			if recs[i].Effect == Deny {
+				return i
+			}
+		}
+		return -1
+	}
+	flip := func(recs []AuditRecord) int {
+		i := firstDeny(recs)
+		recs[i].Effect, recs[i].Rule, recs[i].Reason = Allow, "read", ""
+		return i
+	}
+	other := chainOf(t, "n2/acme", key, 4)
+	cases := []struct {
+		name   string
+		tamper func(recs []AuditRecord) []AuditRecord
+	}{
+		{"flip deny to allow keeping the hash", func(r []AuditRecord) []AuditRecord { flip(r); return r }},
+		{"flip deny to allow and recompute unkeyed SHA-256", func(r []AuditRecord) []AuditRecord { return sealWith(r, flip(r), unkeyedSHA256) }},
+		{"flip deny to allow and recompute under a guessed key", func(r []AuditRecord) []AuditRecord { return sealWith(r, flip(r), macUnder(guess)) }},
+		{"edit the agent keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].AgentID = "someone"; return r }},
+		{"edit the time keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].Time = r[2].Time.Add(-time.Hour); return r }},
+		{"edit the tenant keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].Tenant = "globex"; return r }},
+		{"add who vouched keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].VouchedBy = "key_admin"; return r }},
+		{"remove who vouched keeping the hash", func(r []AuditRecord) []AuditRecord {
+			r = sealWith(r, 0, func(x *AuditRecord) Hash { x.VouchedBy = "key_admin"; return macUnder(key)(x) })
+			r[2].VouchedBy = ""
+			return r
+		}},
+		{"forged linked append, unkeyed SHA-256", func(r []AuditRecord) []AuditRecord {
+			f := r[len(r)-1]
+			f.Seq++
+			f.Effect = Allow
+			r = append(r, f)
+			return sealWith(r, len(r)-1, unkeyedSHA256)
+		}},
+		{"forged linked append under a guessed key", func(r []AuditRecord) []AuditRecord {
+			f := r[len(r)-1]
+			f.Seq++
+			r = append(r, f)
+			return sealWith(r, len(r)-1, macUnder(guess))
+		}},
+		{"forged linked append copying the last hash", func(r []AuditRecord) []AuditRecord {
+			f := r[len(r)-1]
+			f.Seq++
+			f.PrevHash = r[len(r)-1].Hash
+			return append(r, f)
+		}},
+		{"drop a middle record", func(r []AuditRecord) []AuditRecord { return append(r[:3], r[4:]...) }},
+		{"drop a middle record and renumber", func(r []AuditRecord) []AuditRecord {
+			r = append(r[:3], r[4:]...)
+			for i := 3; i < len(r); i++ {
+				r[i].Seq--
+			}
+			return r
+		}},
+		{"reorder two records", func(r []AuditRecord) []AuditRecord { r[2], r[3] = r[3], r[2]; return r }},
+		{"reorder two records and renumber", func(r []AuditRecord) []AuditRecord {
+			r[2], r[3] = r[3], r[2]
+			r[2].Seq, r[3].Seq = r[3].Seq, r[2].Seq
+			return r
+		}},
+		{"rename the chain", func(r []AuditRecord) []AuditRecord {
+			for i := range r {
+				r[i].Chain = "n9/acme"
+			}
+			return r
+		}},
+		{"rename the chain and recompute unkeyed", func(r []AuditRecord) []AuditRecord {
+			for i := range r {
+				r[i].Chain = "n9/acme"
+			}
+			return sealWith(r, 0, unkeyedSHA256)
+		}},
+		{"mix in a record of another chain", func(r []AuditRecord) []AuditRecord { return append(r, other[len(r)%len(other)]) }},
+		{"replay another chain's records under the same key", func(r []AuditRecord) []AuditRecord {
+			tail := append([]AuditRecord(nil), other...)
+			for i := range tail {
+				tail[i].Chain, tail[i].Seq = r[0].Chain, uint64(len(r)+1+i)
+			}
+			r = append(r, tail...)
+			for i := len(r) - len(tail); i < len(r); i++ {
+				r[i].PrevHash = r[i-1].Hash
+			}
+			return r
+		}},
+		{"replay the chain's own records as its tail", func(r []AuditRecord) []AuditRecord {
+			tail := append([]AuditRecord(nil), r[:2]...)
+			n := len(r)
+			for i := range tail {
+				tail[i].Seq = uint64(n + 1 + i)
+			}
+			r = append(r, tail...)
+			for i := n; i < len(r); i++ {
+				r[i].PrevHash = r[i-1].Hash
+			}
+			return r
+		}},
+		{"first record given a previous hash", func(r []AuditRecord) []AuditRecord { r[0].PrevHash[0] = 1; return r }},
+		{"sequence number zero recomputed", func(r []AuditRecord) []AuditRecord {
+			r[0].Seq = 0
+			return sealWith(r[:1], 0, macUnder(guess))
+		}},
+		{"whole chain recomputed under a guessed key", func(r []AuditRecord) []AuditRecord { return sealWith(r, 0, macUnder(guess)) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := tc.tamper(chainOf(t, "n1/acme", key, 8))
+			err := VerifyChain(recs, key)
+			var ce *ChainError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrChainBroken) {
+				t.Fatalf("VerifyChain: %v, want a *ChainError", err)
+			}
+		})
+	}
+	t.Run("the zero key verifies nothing", func(t *testing.T) {
+		if err := VerifyChain(chainOf(t, "n1/acme", key, 2), AuditKey{}); !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("VerifyChain with the zero key: %v, want ErrInvalidConfig", err)
+		}
+	})
+	t.Run("another key verifies nothing", func(t *testing.T) {
+		err := VerifyChain(chainOf(t, "n1/acme", key, 2), guess)
+		if !errors.Is(err, ErrChainBroken) {
+			t.Fatalf("VerifyChain with another key: %v, want ErrChainBroken", err)
+		}
+	})
+	t.Run("a short secret is refused", func(t *testing.T) {
+		if _, err := NewAuditKey(bytes.Repeat([]byte("s"), 31)); !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("NewAuditKey of 31 bytes: %v, want ErrInvalidConfig", err)
+		}
+	})
+	t.Run("a client without a key does not share one", func(t *testing.T) {
+		ring := NewMemorySink(4)
+		c, err := New(memory.New(), WithAuditSink(ring))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Check(context.Background(), Request{AgentID: "a", Tool: "t"})
+		c.Close()
+		d, err := New(memory.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if err := c.VerifyChain(ring.Records()); err != nil {
+			t.Fatalf("the writing client: %v", err)
+		}
+		if err := d.VerifyChain(ring.Records()); !errors.Is(err, ErrChainBroken) {
+			t.Fatalf("another client without a key: %v, want ErrChainBroken", err)
+		}
+	})
+}
+
+// TestAuditKeyRedacted: the key never prints.
+func TestAuditKeyRedacted(t *testing.T) {
+	key := mustAuditKey(t, attackSecret)
+	j, _ := json.Marshal(key)
+	for _, s := range []string{key.String(), key.GoString(), key.LogValue().String(), string(j)} {
+		if !strings.Contains(s, "redacted") || strings.Contains(s, string(attackSecret)) {
+			t.Errorf("audit key printed as %q", s)
+		}
+	}
+}
+
+// checkpointed writes n records of chain through a checkpointed store sink
+// and returns the store and checkpoints.
+func checkpointed(t *testing.T, key AuditKey, n int) (*memory.Store, *AuditCheckpoints, string) {
+	t.Helper()
+	st := memory.New()
+	path := filepath.Join(t.TempDir(), "checkpoints")
+	if err := CreateAuditCheckpoints(path, key); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(st, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(cps.StoreSink(st)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cps.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return st, cps, path
+}
+
+func TestAttackAuditCheckpointFile(t *testing.T) {
+	key := mustAuditKey(t, attackSecret)
+	_, _, good := checkpointed(t, key, 3)
+	body, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(t *testing.T, path string)
+		key  AuditKey
+	}{
+		{"file deleted", func(t *testing.T, path string) { os.Remove(path) }, key},
+		{"seq lowered", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Replace(body, []byte(`"seq": 3`), []byte(`"seq": 1`), 1), 0o600)
+		}, key},
+		{"head replaced", func(t *testing.T, path string) {
+			var cf checkpointFile
+			json.Unmarshal(body, &cf)
+			cf.Checkpoints[0].Head[0] ^= 1
+			b, _ := json.Marshal(cf)
+			os.WriteFile(path, b, 0o600)
+		}, key},
+		{"entry removed", func(t *testing.T, path string) {
+			var cf checkpointFile
+			json.Unmarshal(body, &cf)
+			cf.Checkpoints = cf.Checkpoints[:0]
+			b, _ := json.Marshal(cf)
+			os.WriteFile(path, b, 0o600)
+		}, key},
+		{"entry repeated", func(t *testing.T, path string) {
+			var cf checkpointFile
+			json.Unmarshal(body, &cf)
+			cf.Checkpoints = append(cf.Checkpoints, cf.Checkpoints[0])
+			b, _ := json.Marshal(cf)
+			os.WriteFile(path, b, 0o600)
+		}, key},
+		{"mac zeroed", func(t *testing.T, path string) {
+			var cf checkpointFile
+			json.Unmarshal(body, &cf)
+			cf.MAC = Hash{}
+			b, _ := json.Marshal(cf)
+			os.WriteFile(path, b, 0o600)
+		}, key},
+		{"unknown field", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Replace(body, []byte(`"version": 1`), []byte(`"version": 1, "x": 1`), 1), 0o600)
+		}, key},
+		{"truncated", func(t *testing.T, path string) { os.WriteFile(path, body[:len(body)/2], 0o600) }, key},
+		{"trailing data", func(t *testing.T, path string) { os.WriteFile(path, append(bytes.Clone(body), "{}"...), 0o600) }, key},
+		{"other version", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Replace(body, []byte(`"version": 1`), []byte(`"version": 2`), 1), 0o600)
+		}, key},
+		{"writable by others", func(t *testing.T, path string) { os.Chmod(path, 0o666) }, key},
+		{"a directory", func(t *testing.T, path string) { os.Remove(path); os.Mkdir(path, 0o700) }, key},
+		{"opened with another key", func(t *testing.T, path string) {}, mustAuditKey(t, guessSecret)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "checkpoints")
+			if err := os.WriteFile(path, body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(t, path)
+			cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: tc.key})
+			if err == nil {
+				cps.Close()
+				t.Fatal("a tampered checkpoint file was accepted")
+			}
+			if !errors.Is(err, ErrAuditCheckpoint) {
+				t.Fatalf("OpenAuditCheckpoints: %v, want ErrAuditCheckpoint", err)
+			}
+		})
+	}
+	t.Run("missing file says so", func(t *testing.T) {
+		_, err := OpenAuditCheckpoints(CheckpointConfig{Path: filepath.Join(t.TempDir(), "none"), Key: key})
+		if !errors.Is(err, ErrAuditCheckpoint) || !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("missing file: %v", err)
+		}
+	})
+	t.Run("create never replaces", func(t *testing.T) {
+		if err := CreateAuditCheckpoints(good, key); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("CreateAuditCheckpoints over a file: %v, want fs.ErrExist", err)
+		}
+	})
+}
+
+// TestAttackAuditClientResume: a client does not continue a chain cut,
+// rewritten or extended by forgery in the store; New fails and nothing
+// is decided on it.
+func TestAttackAuditClientResume(t *testing.T) {
+	key := mustAuditKey(t, attackSecret)
+	guess := mustAuditKey(t, guessSecret)
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store
+	}{
+		{"records cut from the end", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
+			return rewritten(t, recs[:len(recs)-2])
+		}},
+		{"every record deleted", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
+			return rewritten(t, nil)
+		}},
+		{"the checkpointed record rewritten", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
+			recs[len(recs)-1].Reason = "fine"
+			return rewritten(t, recs)
+		}},
+		{"whole chain recomputed under a guessed key", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
+			return rewritten(t, sealWith(recs, 0, macUnder(guess)))
+		}},
+		{"forged linked append past the checkpoint", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
+			f := recs[len(recs)-1]
+			f.Seq++
+			f.PrevHash = f.Hash
+			f.Hash = macUnder(guess)(&f)
+			if err := st.AppendAudit(context.Background(), []AuditRecord{f}); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+		{"unkeyed linked append past the checkpoint", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
+			f := recs[len(recs)-1]
+			f.Seq++
+			f.PrevHash = f.Hash
+			f.Hash = unkeyedSHA256(&f)
+			if err := st.AppendAudit(context.Background(), []AuditRecord{f}); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _, path := checkpointed(t, key, 4)
+			recs, err := st.QueryAudit(context.Background(), AuditQuery{Chain: "n1/acme"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := tc.tamper(t, st, recs)
+			cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cps.Close()
+			var ce *ChainError
+			if err := cps.Check(context.Background(), bad, "n1/acme"); !errors.As(err, &ce) {
+				t.Errorf("Check: %v, want a *ChainError", err)
+			}
+			c, err := New(bad, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(cps.StoreSink(bad)))
+			if err == nil {
+				d, _ := c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
+				c.Close()
+				t.Fatalf("a client continued the tampered chain (decision %v)", d.Effect)
+			}
+			if !errors.As(err, &ce) || !errors.Is(err, ErrChainBroken) {
+				t.Fatalf("New: %v, want a *ChainError", err)
+			}
+		})
+	}
+}
+
+// rewritten returns a store holding recs as the whole audit trail.
+func rewritten(t *testing.T, recs []AuditRecord) store.Store {
+	t.Helper()
+	st := memory.New()
+	if len(recs) > 0 {
+		if err := st.AppendAudit(context.Background(), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// TestAuditCheckpointRecordsPastIt: a node that stopped after storing a
+// batch but before checkpointing it leaves records past the checkpoint;
+// made under the key, they verify and the chain goes on.
+func TestAuditCheckpointRecordsPastIt(t *testing.T) {
+	key := mustAuditKey(t, attackSecret)
+	st, _, path := checkpointed(t, key, 3)
+	// More records of the chain, stored without a checkpoint.
+	c, err := New(st, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(NewStoreSink(st)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
+	c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cps.Close()
+	if cp, _ := cps.Latest("n1/acme"); cp.Seq != 3 {
+		t.Fatalf("checkpoint at %d, want 3", cp.Seq)
+	}
+	if err := VerifyStoredChain(context.Background(), st, "n1/acme", key, cps); err != nil {
+		t.Fatalf("records past the checkpoint: %v", err)
+	}
+	c, err = New(st, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(cps.StoreSink(st)))
+	if err != nil {
+		t.Fatalf("New over records past the checkpoint: %v", err)
+	}
+	c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := cps.Latest("n1/acme"); cp.Seq != 6 {
+		t.Errorf("checkpoint at %d after the next batch, want 6", cp.Seq)
+	}
+	if err := VerifyStoredChain(context.Background(), st, "n1/acme", key, cps); err != nil {
+		t.Fatal(err)
+	}
+}
