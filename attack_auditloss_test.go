@@ -23,7 +23,7 @@ import (
 type outageSink struct {
 	down    atomic.Bool
 	writes  atomic.Int64 // when set above 0, the sink goes down after that many writes
-	maxLen  int // 0: no limit
+	maxLen  int          // 0: no limit
 	hold    chan struct{}
 	entered chan struct{} // receives once per write that finds the sink held
 	failed  chan struct{} // receives once per write refused while down
