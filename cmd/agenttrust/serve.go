@@ -28,6 +28,12 @@ policy, and an admin key is created in the system tenant and printed once
 to stderr. Later starts load the secrets file; a file its group or others
 may read is refused.
 
+Every decision is audited. With --audit durable (the default) a check is
+answered only once its audit record is committed to the store, so a crash
+loses no decision a caller acted on; concurrent checks share one commit.
+With --audit async answers leave as soon as records are queued: faster,
+but a crash loses the records still queued.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
@@ -48,11 +54,12 @@ the store is closed.`,
 			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL) or by polling, instead of reading them on every check")
 			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
 			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
+			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")
 			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "policy", "shutdown-timeout", "log-level")
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "policy", "shutdown-timeout", "log-level")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
@@ -72,6 +79,9 @@ the store is closed.`,
 				}
 				if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 					return usagef("give --tls-cert and --tls-key together")
+				}
+				if cfg.Audit != "durable" && cfg.Audit != "async" {
+					return usagef("--audit: want durable or async")
 				}
 				if cfg.MaxStaleness != 0 && !cfg.Notify {
 					return usagef("--max-staleness needs --notify")

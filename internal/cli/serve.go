@@ -68,6 +68,12 @@ type ServeConfig struct {
 	// TenantIdle closes a tenant's Client after that long without a
 	// request (server.WithTenantIdle); 0 keeps every tenant open.
 	TenantIdle time.Duration
+	// Audit is when a check may answer relative to the writing of its
+	// audit record: "durable" (the default when empty: an answer leaves
+	// only once its record is committed, so a crash loses no answered
+	// decision) or "async" (answers leave as records are queued; a crash
+	// loses those still queued).
+	Audit string
 	// PolicyFile seeds the system tenant's policy when none is stored.
 	PolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
@@ -97,6 +103,11 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
 	case cfg.Notice == nil:
 		return errors.New("agenttrust: serve: nowhere to print the first admin key")
+	case cfg.Audit != "" && cfg.Audit != "durable" && cfg.Audit != "async":
+		return fmt.Errorf("agenttrust: serve: audit mode %q: want durable or async", cfg.Audit)
+	}
+	if cfg.Audit == "" {
+		cfg.Audit = "durable"
 	}
 	if cfg.SystemTenant == "" {
 		cfg.SystemTenant = DefaultSystemTenant
@@ -172,7 +183,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := bootstrap(ctx, &cfg, st, srv, seed, first); err != nil {
 		return err
 	}
-	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify)
+	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify, "audit", cfg.Audit)
 	return serveHTTP(ctx, &cfg, srv, certs)
 }
 
@@ -229,9 +240,14 @@ func secretsFor(cfg *ServeConfig, first bool, log *slog.Logger) (Secrets, error)
 }
 
 func newServer(cfg *ServeConfig, st store.Store, sec Secrets) (*server.Server, error) {
+	mode := agenttrust.AuditDurable
+	if cfg.Audit == "async" {
+		mode = agenttrust.AuditAsync
+	}
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
+		agenttrust.WithAuditMode(mode),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
