@@ -105,6 +105,9 @@ type auditor struct {
 	seq          uint64
 	head         Hash
 
+	// arriving counts durable checks under way whose record is not yet
+	// queued: the flusher waits a little for them to join its batch.
+	arriving atomic.Int64
 	// flushed is closed and replaced after each batch reaches every
 	// sink, in durable mode, waking the checks that wait for their record.
 	flushed atomic.Pointer[chan struct{}]
@@ -366,6 +369,9 @@ const (
 	// it parks. It polls only while batches keep filling, that is under
 	// load; a check that has to wake a parked flusher pays for the wake-up.
 	spinFor = 200 * time.Microsecond
+	// durableGather bounds how long a durable batch waits for the checks
+	// under way to join it.
+	durableGather = 500 * time.Microsecond
 	// maxBackoff bounds the wait between retries of a failing write, so a
 	// store that comes back is written to again within a second.
 	maxBackoff = time.Second
@@ -385,11 +391,10 @@ func (a *auditor) run() {
 			a.err = a.drain()
 			return
 		}
-		if a.durable {
-			a.gatherDurable()
-		}
 		for busy := true; busy; {
-			if !a.durable {
+			if a.durable {
+				a.gatherDurable()
+			} else {
 				var stop bool
 				if spin, stop = a.gather(timer, spin); stop {
 					a.err = a.drain()
@@ -405,19 +410,21 @@ func (a *auditor) run() {
 	}
 }
 
-// gatherDurable lets the checks that arrive together with the one that
-// woke the flusher join its batch: it yields the processor while the
-// queue keeps growing, for a few microseconds at most.
+// gatherDurable lets the checks under way join the batch that the first
+// one started: it yields the processor while some are still deciding,
+// for up to durableGather. One write for many checks is what makes the
+// durable mode affordable: a commit costs far more than a check.
 func (a *auditor) gatherDurable() {
-	n := -1
-	for range 8 {
-		a.mu.Lock()
-		m := len(a.front)
-		a.mu.Unlock()
-		if m == n || m >= maxBatchRecords {
-			return
+	start := time.Now()
+	for i := 0; a.arriving.Load() > 0; i++ {
+		if i%16 == 15 {
+			a.mu.Lock()
+			n := len(a.front)
+			a.mu.Unlock()
+			if n >= maxBatchRecords || time.Since(start) > durableGather {
+				return
+			}
 		}
-		n = m
 		runtime.Gosched()
 	}
 }

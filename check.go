@@ -69,6 +69,9 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 
 // check fills *d, the caller's result, in place.
 func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
+	if c.audit.durable {
+		c.audit.arriving.Add(1) // until record queues this check's record
+	}
 	d.ID = c.ids.next(now)
 	// Capture the attributes once, for validation, policy and the audit
 	// record: the only pass over the caller's map.
@@ -305,6 +308,9 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	}
 	p, err := c.audit.begin()
 	if err != nil {
+		if c.audit.durable {
+			c.audit.arriving.Add(-1)
+		}
 		return err
 	}
 	// Filled in place in the queue: no copy on this path. The flusher adds
@@ -327,6 +333,7 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	if !c.audit.durable {
 		return nil
 	}
+	c.audit.arriving.Add(-1)
 	err = c.audit.await(ctx, ticket)
 	if err != nil && d.Effect != Deny {
 		c.withdraw(d, now)
