@@ -508,4 +508,3 @@ func TestAttackAuditLoss(t *testing.T) {
 		t.Run(tc.name, tc.run)
 	}
 }
-
