@@ -60,6 +60,7 @@ type lossServer struct {
 	exited  chan error
 	address string // the listen address of the first start, reused
 	killed  atomic.Bool
+	schema  string // PostgreSQL only
 }
 
 // start runs serve and waits until it listens.
@@ -392,6 +393,7 @@ func newLossServer(t *testing.T, bin, backend string) (*lossServer, *faultproxy.
 				conn.Close(ctx)
 			}
 		})
+		s.schema = schema
 		s.args = []string{"--postgres", viaProxy.String(), "--postgres-schema", schema,
 			"--secrets", filepath.Join(dir, "secrets"), "--policy", pol}
 		s.open = func() store.Store {
@@ -421,6 +423,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
+	var lockedSchema string // the PostgreSQL schema of the outage case running
 	crash := func(backend string) func(t *testing.T) {
 		return func(t *testing.T) {
 			s, _, _ := newLossServer(t, bin, backend)
@@ -442,6 +445,7 @@ func TestAttackAuditLoss(t *testing.T) {
 	outage := func(backend, mode string, fault func(t *testing.T, p *faultproxy.Proxy, db string) (restore func())) func(t *testing.T) {
 		return func(t *testing.T) {
 			s, proxy, db := newLossServer(t, bin, backend)
+			lockedSchema = s.schema
 			s.start("--audit", mode)
 			c := s.load()
 			c.waitAnswers(t, 500)
@@ -494,6 +498,29 @@ func TestAttackAuditLoss(t *testing.T) {
 		}
 	}
 
+	// tableLock write-locks PostgreSQL's audit table, as a long
+	// migration or a stuck writer would: checks go on, every audit write
+	// waits out the query timeout and fails.
+	tableLock := func(schema *string) func(t *testing.T, _ *faultproxy.Proxy, _ string) func() {
+		return func(t *testing.T, _ *faultproxy.Proxy, _ string) func() {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, os.Getenv("AGENTTRUST_TEST_POSTGRES"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{*schema, "audit"}.Sanitize()+" IN EXCLUSIVE MODE"); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				tx.Rollback(ctx)
+				conn.Close(ctx)
+			}
+		}
+	}
 	cases := []struct {
 		name string
 		run  func(t *testing.T)
@@ -502,7 +529,8 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"crash mid-load postgres", crash("postgres")},
 		{"outage cut postgres async", outage("postgres", "async", cut)},
 		{"outage stall postgres durable", outage("postgres", "durable", stall)},
-		{"outage write lock sqlite async", outage("sqlite", "async", lock)},
+		{"outage table lock postgres async", outage("postgres", "async", tableLock(&lockedSchema))},
+		{"outage write lock sqlite durable", outage("sqlite", "durable", lock)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, tc.run)
