@@ -105,9 +105,12 @@ type auditor struct {
 	seq          uint64
 	head         Hash
 
-	// arriving counts durable checks under way whose record is not yet
-	// queued: the flusher waits a little for them to join its batch.
-	arriving atomic.Int64
+	// inflight counts durable checks under way (deciding or waiting for
+	// their record); target is how many records the flusher waits for
+	// before it writes: the checks that were under way when it last
+	// released a batch, who are likely to come back together.
+	inflight atomic.Int64
+	target   atomic.Int64
 	// flushed is closed and replaced after each batch reaches every
 	// sink, in durable mode, waking the checks that wait for their record.
 	flushed atomic.Pointer[chan struct{}]
@@ -294,7 +297,7 @@ func (a *auditor) end(p *pending, kvs []attrKV) uint64 {
 	switch {
 	case wake:
 		notify(a.signal)
-	case n == batchTarget:
+	case n == batchTarget, a.durable && int64(n) >= a.target.Load():
 		notify(a.full)
 	}
 	return ticket
@@ -371,7 +374,7 @@ const (
 	spinFor = 200 * time.Microsecond
 	// durableGather bounds how long a durable batch waits for the checks
 	// under way to join it.
-	durableGather = 500 * time.Microsecond
+	durableGather = time.Millisecond
 	// maxBackoff bounds the wait between retries of a failing write, so a
 	// store that comes back is written to again within a second.
 	maxBackoff = time.Second
@@ -393,7 +396,10 @@ func (a *auditor) run() {
 		}
 		for busy := true; busy; {
 			if a.durable {
-				a.gatherDurable()
+				if a.gatherDurable(timer) {
+					a.err = a.drain()
+					return
+				}
 			} else {
 				var stop bool
 				if spin, stop = a.gather(timer, spin); stop {
@@ -410,23 +416,32 @@ func (a *auditor) run() {
 	}
 }
 
-// gatherDurable lets the checks under way join the batch that the first
-// one started: it yields the processor while some are still deciding,
-// for up to durableGather. One write for many checks is what makes the
-// durable mode affordable: a commit costs far more than a check.
-func (a *auditor) gatherDurable() {
-	start := time.Now()
-	for i := 0; a.arriving.Load() > 0; i++ {
-		if i%16 == 15 {
-			a.mu.Lock()
-			n := len(a.front)
-			a.mu.Unlock()
-			if n >= maxBatchRecords || time.Since(start) > durableGather {
-				return
-			}
-		}
-		runtime.Gosched()
+// gatherDurable lets the checks under way join one batch: it waits until
+// target records are queued, for up to durableGather. One write for many
+// checks is what makes the durable mode affordable, a commit costing far
+// more than a check. When fewer callers come back, the batch goes after
+// the wait and the next target is lower. It reports whether to stop.
+func (a *auditor) gatherDurable(timer *time.Timer) (stop bool) {
+	select {
+	case <-a.full: // a signal from before this batch
+	default:
 	}
+	a.mu.Lock()
+	n := len(a.front)
+	a.mu.Unlock()
+	if n >= min(int(a.target.Load()), maxBatchRecords) {
+		return false
+	}
+	timer.Reset(durableGather)
+	select {
+	case <-a.full:
+		timer.Stop()
+	case <-timer.C:
+	case <-a.stop:
+		timer.Stop()
+		return true
+	}
+	return false
 }
 
 // gather waits until a batch is full or batchDelay has passed. When the
@@ -507,6 +522,7 @@ func (a *auditor) flush() bool {
 		a.taken = a.taken[n:]
 		a.drained.Add(uint64(n))
 		if a.durable {
+			a.target.Store(a.inflight.Load())
 			ch := make(chan struct{})
 			close(*a.flushed.Swap(&ch))
 		}

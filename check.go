@@ -70,7 +70,7 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 // check fills *d, the caller's result, in place.
 func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
 	if c.audit.durable {
-		c.audit.arriving.Add(1) // until record queues this check's record
+		c.audit.inflight.Add(1) // until record has waited for its record
 	}
 	d.ID = c.ids.next(now)
 	// Capture the attributes once, for validation, policy and the audit
@@ -309,7 +309,7 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	p, err := c.audit.begin()
 	if err != nil {
 		if c.audit.durable {
-			c.audit.arriving.Add(-1)
+			c.audit.inflight.Add(-1)
 		}
 		return err
 	}
@@ -333,8 +333,8 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	if !c.audit.durable {
 		return nil
 	}
-	c.audit.arriving.Add(-1)
 	err = c.audit.await(ctx, ticket)
+	c.audit.inflight.Add(-1)
 	if err != nil && d.Effect != Deny {
 		c.withdraw(d, now)
 	}
