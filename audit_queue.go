@@ -111,6 +111,8 @@ type auditor struct {
 	// released a batch, who are likely to come back together.
 	inflight atomic.Int64
 	target   atomic.Int64
+	// lastWrite is how long the last durable batch took to write.
+	lastWrite time.Duration
 	// flushed is closed and replaced after each batch reaches every
 	// sink, in durable mode, waking the checks that wait for their record.
 	flushed atomic.Pointer[chan struct{}]
@@ -374,7 +376,8 @@ const (
 	spinFor = 200 * time.Microsecond
 	// durableGather bounds how long a durable batch waits for the checks
 	// under way to join it.
-	durableGather = time.Millisecond
+	durableGather    = time.Millisecond
+	maxDurableGather = 5 * time.Millisecond
 	// maxBackoff bounds the wait between retries of a failing write, so a
 	// store that comes back is written to again within a second.
 	maxBackoff = time.Second
@@ -432,7 +435,8 @@ func (a *auditor) gatherDurable(timer *time.Timer) (stop bool) {
 	if n >= min(int(a.target.Load()), maxBatchRecords) {
 		return false
 	}
-	timer.Reset(durableGather)
+	// Waiting costs little next to a slow write: up to half of the last.
+	timer.Reset(min(max(a.lastWrite/2, durableGather), maxDurableGather))
 	select {
 	case <-a.full:
 		timer.Stop()
@@ -512,6 +516,7 @@ func (a *auditor) flush() bool {
 	}
 	for len(a.taken) > 0 {
 		n := a.encodeAttrs(a.taken, a.backKVs)
+		began := time.Now()
 		if err := a.writePending(a.taken[:n]); err != nil {
 			a.lastErr = err
 			return true // closing, and the store still refuses
@@ -522,6 +527,7 @@ func (a *auditor) flush() bool {
 		a.taken = a.taken[n:]
 		a.drained.Add(uint64(n))
 		if a.durable {
+			a.lastWrite = time.Since(began)
 			a.target.Store(a.inflight.Load())
 			ch := make(chan struct{})
 			close(*a.flushed.Swap(&ch))
