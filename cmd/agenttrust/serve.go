@@ -55,11 +55,12 @@ the store is closed.`,
 			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
 			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
 			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")
+			f.DurationVar(&cfg.AuditDrainTimeout, "audit-drain-timeout", cli.DefaultAuditDrainTimeout, "on shutdown, how long to keep writing queued audit records to a failing store before naming the unwritten ones in the log and exiting with an error")
 			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "policy", "shutdown-timeout", "log-level")
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err

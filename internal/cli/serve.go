@@ -29,6 +29,8 @@ const (
 	DefaultSystemTenant    = "system"
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultTenantIdle      = 10 * time.Minute
+	// DefaultAuditDrainTimeout is ServeConfig.AuditDrainTimeout's default.
+	DefaultAuditDrainTimeout = 15 * time.Second
 	// BootstrapAgent is the agent id of the first admin key.
 	BootstrapAgent = "admin"
 )
@@ -74,6 +76,11 @@ type ServeConfig struct {
 	// decision) or "async" (answers leave as records are queued; a crash
 	// loses those still queued).
 	Audit string
+	// AuditDrainTimeout bounds how long shutdown keeps writing queued
+	// audit records to a failing store (default
+	// DefaultAuditDrainTimeout); records still unwritten then are named
+	// in the log and the error Serve returns.
+	AuditDrainTimeout time.Duration
 	// PolicyFile seeds the system tenant's policy when none is stored.
 	PolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
@@ -97,7 +104,7 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
-	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0:
+	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.AuditDrainTimeout < 0:
 		return errors.New("agenttrust: serve: durations must not be negative")
 	case cfg.MaxStaleness != 0 && !cfg.Notify:
 		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
@@ -108,6 +115,9 @@ func (cfg *ServeConfig) validate() error {
 	}
 	if cfg.Audit == "" {
 		cfg.Audit = "durable"
+	}
+	if cfg.AuditDrainTimeout == 0 {
+		cfg.AuditDrainTimeout = DefaultAuditDrainTimeout
 	}
 	if cfg.SystemTenant == "" {
 		cfg.SystemTenant = DefaultSystemTenant
@@ -248,6 +258,7 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets) (*server.Server, e
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
 		agenttrust.WithAuditMode(mode),
+		agenttrust.WithAuditDrainTimeout(cfg.AuditDrainTimeout),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
