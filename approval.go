@@ -52,12 +52,19 @@ type NotifierFunc func(ctx context.Context, a Approval) error
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
 
-// fingerprint binds an approval to exactly one request: tenant, agent,
-// tool, resource, session and the full canonical attributes (not
-// redacted: a different amount is a different request).
-func (c *Client) fingerprint(req *Request, st *checkState) string {
+// fingerprint binds an approval to exactly one request and to all the
+// approver is shown of it: tenant, agent, tool, resource, session,
+// on-behalf-of, the rule that asked (its id, reason and approvers) and
+// the full canonical attributes (not redacted: a different amount is a
+// different request). Each part is length-prefixed, so no two requests
+// share an encoding.
+func (c *Client) fingerprint(req *Request, res *PolicyResult, st *checkState) string {
 	h := sha256.New()
-	for _, s := range [...]string{"agenttrust-approval-v1", c.tenant, req.AgentID, req.Tool, req.Resource, req.SessionID} {
+	for _, s := range [...]string{"agenttrust-approval-v2", c.tenant, req.AgentID, req.Tool, req.Resource, req.SessionID, req.OnBehalfOf, res.Rule, res.Reason} {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	fmt.Fprintf(h, "%d:", len(res.Approvers))
+	for _, s := range res.Approvers {
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
 	st.fp = appendKVs(st.fp[:0], st.kvs, nil)
@@ -69,7 +76,7 @@ func (c *Client) fingerprint(req *Request, st *checkState) string {
 // consumed and the request allowed, once; otherwise the request waits on
 // a pending approval, new or already open.
 func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyResult, now time.Time, st *checkState, d *Decision) error {
-	fp := c.fingerprint(req, st)
+	fp := c.fingerprint(req, res, st)
 	a, err := c.store.ConsumeApproval(ctx, c.tenant, fp, now)
 	switch {
 	case err == nil:

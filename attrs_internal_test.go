@@ -3,6 +3,8 @@ package agenttrust
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/agenttrust/agenttrust/internal/apikey"
 )
 
 func TestSecretWordFilter(t *testing.T) {
@@ -44,6 +46,38 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 		if got != want {
 			t.Fatalf("%q decodes to %q, encoding/json gives %q", s, got, want)
+		}
+	})
+}
+
+// FuzzRedactCredentials: whatever the text, redaction leaves valid JSON
+// in the record, finds nothing more on a second pass, and leaves text
+// with no credential mark unchanged.
+func FuzzRedactCredentials(f *testing.F) {
+	key, err := apikey.Generate(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "plain", key, "x" + key + "y", key[:20],
+		"att_AgJFYXQxfHRva193eGphM21oanFvb3J2d3dzM21sc2MzbnJibXxrZXlf",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "eyJhbGciOiJIUzI1NiJ9..", "eyJ.eyJ.eyJ", "att_", "atk_\u202e"} {
+		f.Add(s)
+	}
+	var red redactor
+	f.Fuzz(func(t *testing.T, s string) {
+		out := redactCredentials(s)
+		if !mayHoldCredential(s) && out != s {
+			t.Fatalf("changed text without a mark: %q -> %q", s, out)
+		}
+		if again := redactCredentials(out); again != out {
+			t.Fatalf("a second pass found more: %q -> %q", out, again)
+		}
+		raw, _ := json.Marshal(map[string]any{"v": s, "l": []string{s}})
+		for _, v := range []any{s, json.RawMessage(raw)} {
+			b := appendKVs(nil, []attrKV{{Name: s, Value: v}}, &red)
+			if !json.Valid(b) {
+				t.Fatalf("not JSON: %q", b)
+			}
 		}
 	})
 }

@@ -109,14 +109,23 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		d.Reason = reasonInvalid
 		return err
 	}
+	if req.VouchedBy != "" {
+		if err := validText("vouched by", req.VouchedBy, 256); err != nil {
+			d.Reason = reasonInvalid
+			return err
+		}
+		d.VouchedBy = req.VouchedBy
+	}
 
-	// Phase 1: credential. It decides who is acting.
+	// Phase 1: credential. It decides who is acting. Once its signature
+	// verified, the record names it even if a caveat refuses it.
 	if req.Credential != "" {
-		if err := c.verifyCredential(ctx, req, now, &st.cred); err != nil {
+		err := c.verifyCredential(ctx, req, now, &st.cred)
+		d.CredentialID, d.HopIDs = st.cred.id, st.cred.hops
+		if err != nil {
 			d.Reason = reasonCredentialError
 			return err
 		}
-		d.CredentialID, d.HopIDs = st.cred.id, st.cred.hops
 	}
 	d.AgentID = req.AgentID
 

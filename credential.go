@@ -158,7 +158,15 @@ type Principal struct {
 	KeyID        string   // the API key at the root of the credential
 	CredentialID string   // the key or token id
 	HopIDs       []string // delegation hops, oldest first
-	Roles        []string // the root key's roles on the server's API
+	// Roles are what the credential may do on the server's API: its root
+	// key's roles, except that a narrowed credential holds at most the
+	// agent role (see Narrowed).
+	Roles []string
+	// Caveats are the credential's caveats that bind actions (tool,
+	// resource, session, on_behalf_of, attributes), in canonical text.
+	// Caveats on who and when (agent, tenant, ip, expires, hop) are not
+	// listed: Authenticate has already enforced them.
+	Caveats []string
 }
 
 // HasRole reports whether p holds role.
@@ -171,13 +179,99 @@ func (p Principal) HasRole(role string) bool {
 	return false
 }
 
+// Narrowed reports whether the credential is narrowed: it carries a
+// caveat that binds actions, or it was delegated. Such a credential acts
+// only as an agent, within its caveats: an admin or approver role of its
+// root key does not pass to it, because work on the API (making keys,
+// revoking, deciding approvals) has no tool or resource a caveat could
+// bound.
+func (p Principal) Narrowed() bool { return len(p.Caveats) > 0 || len(p.HopIDs) > 0 }
+
+// Permits reports whether req, an action asked for by the holder of p's
+// credential, lies within the credential's caveats: a *CaveatError naming
+// the first caveat that does not hold, or nil. A server uses it when a
+// narrowed caller asks about an action that is not checked with its own
+// credential (it checks another's, or reads an approval). Only action
+// caveats are evaluated; req.AgentID is not compared.
+func (p Principal) Permits(req Request) error {
+	if len(p.Caveats) == 0 {
+		return nil
+	}
+	env := cond.Env{Agent: p.AgentID, Tenant: p.Tenant, Attributes: req.Attributes, Hops: p.HopIDs}
+	var err error
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+		src  string
+		max  int
+	}{
+		{"tool", &env.Tool, req.Tool, 256}, {"resource", &env.Resource, req.Resource, maxFieldLen},
+		{"session id", &env.Session, req.SessionID, 256}, {"on_behalf_of", &env.OnBehalfOf, req.OnBehalfOf, 256},
+	} {
+		if *f.dst, err = normText(f.name, f.src, f.max); err != nil {
+			return err
+		}
+	}
+	for _, s := range p.Caveats {
+		cv, err := cond.Parse(s)
+		if err != nil {
+			return &CaveatError{Caveat: s, Msg: err.Error()}
+		}
+		if !actionCaveat(cv.Field) || !cv.Eval(&env) {
+			return &CaveatError{Caveat: s, Msg: "does not hold for this request"}
+		}
+	}
+	return nil
+}
+
+// actionCaveat reports whether a caveat on field binds actions rather
+// than the caller (agent, tenant), its address or its lifetime, which
+// hold or fail whatever the caller does.
+func actionCaveat(f cond.Field) bool {
+	switch f {
+	case cond.FieldAgent, cond.FieldTenant, cond.FieldIP, cond.FieldExpires, cond.FieldHop:
+		return false
+	}
+	return true
+}
+
+// narrowRoles returns what a narrowed credential keeps of its root key's
+// roles: the agent role, if the key has it (admin includes it), no other.
+func narrowRoles(roles []string) []string {
+	for _, r := range roles {
+		if r == RoleAgent || r == RoleAdmin {
+			return []string{RoleAgent}
+		}
+	}
+	return nil
+}
+
+// checkKeyRoles refuses an admin or approver key with a caveat that binds
+// actions: it could never use those roles (see Principal.Narrowed).
+func checkKeyRoles(roles, caveats []string) error {
+	wide := false
+	for _, r := range roles {
+		wide = wide || r == RoleAdmin || r == RoleApprover
+	}
+	if !wide {
+		return nil
+	}
+	for _, s := range caveats {
+		if cv, err := cond.Parse(s); err != nil || actionCaveat(cv.Field) {
+			return fmt.Errorf("%w: caveat %q", ErrNarrowedRole, s)
+		}
+	}
+	return nil
+}
+
 // Authenticate verifies a credential (API key, token or JWT) as phase 1
 // and 2 of Check would, without a tool or policy: signature, expiry, IP
 // allowlist against remoteAddr, caveats that do not depend on the action,
 // and revocation or suspension of every id it carries, read as Check reads
 // it (in notify mode from the view). It is for servers that must know who
-// is calling before they know what the call is. The Principal is the
-// caller's own copy.
+// is calling before they know what the call is. The Principal lists the
+// caveats that bind actions; a credential that has any, or was delegated,
+// holds at most the agent role. The Principal is the caller's own copy.
 func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip.Addr) (Principal, error) {
 	if c.closed.Load() {
 		return Principal{}, ErrClosed
@@ -191,17 +285,19 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 	if err := cr.live(now, remoteAddr); err != nil {
 		return Principal{}, err
 	}
+	var caveats []string
 	env := cond.Env{Agent: cr.agent, Tenant: c.tenant, IP: remoteAddr, Now: now, Hops: cr.hops}
 	for i := range cr.conds {
 		cv := &cr.conds[i]
-		switch cv.Field {
-		case cond.FieldAgent, cond.FieldTenant, cond.FieldIP, cond.FieldExpires, cond.FieldHop:
-			if !cv.Eval(&env) {
-				if cv.Field == cond.FieldIP {
-					return Principal{}, ErrIPNotAllowed
-				}
-				return Principal{}, &CaveatError{Caveat: cv.String(), Msg: "does not hold for this caller"}
+		if actionCaveat(cv.Field) {
+			caveats = append(caveats, cv.String())
+			continue
+		}
+		if !cv.Eval(&env) {
+			if cv.Field == cond.FieldIP {
+				return Principal{}, ErrIPNotAllowed
 			}
+			return Principal{}, &CaveatError{Caveat: cv.String(), Msg: "does not hold for this caller"}
 		}
 	}
 	if err := c.refuseBlockedAt(ctx, now, append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)...); err != nil {
@@ -225,7 +321,13 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 		}
 	}
 	// The caller's copy: the cached slices are shared.
-	return Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: slices.Clone(cr.hops), Roles: slices.Clone(roles)}, nil
+	p := Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: slices.Clone(cr.hops), Caveats: caveats}
+	if p.Narrowed() {
+		p.Roles = narrowRoles(roles)
+	} else {
+		p.Roles = slices.Clone(roles)
+	}
+	return p, nil
 }
 
 // CredentialTenantUnverified returns the tenant a credential claims,

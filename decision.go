@@ -40,6 +40,10 @@ type Request struct {
 	Credential string
 	RemoteAddr netip.Addr
 	Attributes map[string]any
+	// VouchedBy is the id of the admin key that vouches for a request
+	// without a credential, when a server checks on an admin's word. It
+	// is recorded with the decision; it grants nothing.
+	VouchedBy string
 }
 
 // Decision is the answer to a Request. The zero Decision denies.
@@ -60,6 +64,8 @@ type Decision struct {
 	// HopIDs are the delegation hops the token passed through, oldest first.
 	CredentialID string
 	HopIDs       []string
+	// VouchedBy is Request.VouchedBy: the admin key that vouched.
+	VouchedBy string
 	// Staleness is how old the view of revocations and suspensions was
 	// when the decision was made; zero when it was read from the store
 	// during the check.

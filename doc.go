@@ -47,8 +47,9 @@
 // # Approvals
 //
 // A needs_approval decision opens a pending Approval bound to a
-// fingerprint of the exact request (agent, tool, resource, session and
-// every attribute). Approve by a principal other than the agent grants it;
+// fingerprint of the exact request and of all an approver is shown (agent,
+// tool, resource, session, on-behalf-of, every attribute, and the rule's
+// id, reason and approvers). Approve by a principal other than the agent grants it;
 // the same request is then allowed once within the grant's lifetime.
 // WaitApproval blocks until a decision; a Notifier hears of new approvals.
 //

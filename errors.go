@@ -60,6 +60,10 @@ var (
 	ErrInvalidPolicy = errors.New("agenttrust: invalid policy")
 	// ErrInvalidConfig: an Option or argument to New is unusable.
 	ErrInvalidConfig = errors.New("agenttrust: invalid configuration")
+	// ErrNarrowedRole: an admin or approver key was asked for with a
+	// caveat that binds actions; such a key could only ever act as an
+	// agent (see Principal.Narrowed). It matches ErrInvalidRequest.
+	ErrNarrowedRole = fmt.Errorf("%w: admin and approver keys cannot carry caveats on tools, resources, sessions, on_behalf_of or attributes", ErrInvalidRequest)
 
 	// ErrStoreUnavailable: the store failed or timed out; checks deny.
 	ErrStoreUnavailable = errors.New("agenttrust: store unavailable")

@@ -47,6 +47,11 @@ const (
 	RoleAdmin    = "admin"
 	RoleAgent    = "agent"
 	RoleApprover = "approver"
+	// RoleMetrics may read the server's metrics and nothing else. No key
+	// carries it: the server gives it to the scrape token it is
+	// configured with, which needs no store to be checked and is no
+	// credential anywhere else.
+	RoleMetrics = "metrics"
 )
 
 // Key is a stored API key: its id, owner and limits, never the secret.
@@ -186,6 +191,9 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 		roles = []string{RoleAgent}
 	}
 	for _, r := range roles {
+		if r == RoleMetrics {
+			return "", Key{}, fmt.Errorf("%w: role %q is not for keys: the server reads its metrics scrape token from its configuration", ErrInvalidRequest, r)
+		}
 		if r != RoleAdmin && r != RoleAgent && r != RoleApprover {
 			return "", Key{}, fmt.Errorf("%w: unknown role %q (want admin, agent or approver)", ErrInvalidRequest, r)
 		}
@@ -196,6 +204,9 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	}
 	cavs, err := canonicalCaveats(spec.Caveats)
 	if err != nil {
+		return "", Key{}, err
+	}
+	if err := checkKeyRoles(roles, cavs); err != nil {
 		return "", Key{}, err
 	}
 	secret, err := apikey.Generate(c.random)

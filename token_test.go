@@ -583,7 +583,9 @@ func TestAuthenticate(t *testing.T) {
 	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
 	ctx := context.Background()
 	secret, key, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "ops", Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: []string{"127.0.0.0/8"}})
-	tok, _ := f.c.Exchange(ctx, secret, "tool in x")
+	// A caveat on who or when leaves the roles whole; one on actions
+	// narrows the token to the agent role (TestAttackNarrowing).
+	tok, _ := f.c.Exchange(ctx, secret, "expires < 2030-01-01T00:00:00Z", "agent = ops")
 	lo := netip.MustParseAddr("127.0.0.1")
 	for _, cred := range []string{secret, tok} {
 		p, err := f.c.Authenticate(ctx, cred, lo)

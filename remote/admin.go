@@ -32,7 +32,7 @@ func (c *Client) Whoami(ctx context.Context) (agenttrust.Principal, error) {
 	}
 	return agenttrust.Principal{
 		Tenant: out.Tenant, AgentID: out.AgentID, KeyID: out.KeyID, CredentialID: out.CredentialID,
-		HopIDs: out.HopIDs, Roles: out.Roles,
+		HopIDs: out.HopIDs, Roles: out.Roles, Caveats: out.Caveats,
 	}, nil
 }
 

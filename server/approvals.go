@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -52,7 +53,7 @@ func (s *Server) listApprovals(c *call) error {
 	}
 	out := wire.ApprovalList{Approvals: make([]wire.ApprovalView, 0, len(as))}
 	for _, a := range as {
-		if a.Tenant != c.p.Tenant {
+		if a.Tenant != c.p.Tenant || !c.covers(&a) {
 			continue
 		}
 		out.Approvals = append(out.Approvals, viewApproval(a))
@@ -85,6 +86,9 @@ func (s *Server) getApproval(c *call) error {
 	if !c.canSeeAll() && a.AgentID != c.p.AgentID {
 		return forbidden("an agent may only see its own approvals")
 	}
+	if !c.covers(&a) {
+		return forbidden("the credential's caveats do not cover this approval's request")
+	}
 	if wait > 0 && a.Status == agenttrust.ApprovalPending {
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		stop := context.AfterFunc(s.ctx, cancel)
@@ -105,6 +109,26 @@ func (s *Server) getApproval(c *call) error {
 	}
 	writeJSON(c, http.StatusOK, viewApproval(a))
 	return nil
+}
+
+// covers reports whether the caller's caveats cover the request an
+// approval holds: a narrowed credential sees only approvals of actions it
+// could have asked for. Attributes are the approval's redacted copy, so a
+// caveat on a redacted attribute hides the approval.
+func (c *call) covers(a *agenttrust.Approval) bool {
+	if len(c.p.Caveats) == 0 {
+		return true
+	}
+	var attrs map[string]any
+	if len(a.Attributes) > 0 {
+		if err := json.Unmarshal(a.Attributes, &attrs); err != nil {
+			return false
+		}
+	}
+	return c.p.Permits(agenttrust.Request{
+		AgentID: a.AgentID, Tool: a.Tool, Resource: a.Resource, SessionID: a.SessionID,
+		OnBehalfOf: a.OnBehalfOf, Attributes: attrs,
+	}) == nil
 }
 
 func (s *Server) approve(c *call) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
 // authenticate establishes who is calling from the bearer credential: an
@@ -47,21 +48,45 @@ func (s *Server) authenticate(c *call) error {
 	if err != nil {
 		return err
 	}
-	if len(p.HopIDs) > 0 {
-		// A delegated token acts for an agent, never as an admin or an
-		// approver of the API, whatever its root key may do: it keeps the
-		// agent role if its root key has it (admin includes it), no other.
-		if p.HasRole(agenttrust.RoleAgent) || p.HasRole(agenttrust.RoleAdmin) {
-			p.Roles = agentOnly
-		} else {
-			p.Roles = nil
-		}
-	}
+	// p.Roles are already bounded: a narrowed or delegated credential
+	// holds at most the agent role (Principal.Narrowed).
 	c.bearer, c.p = cred, p
 	return nil
 }
 
-var agentOnly = []string{agenttrust.RoleAgent}
+// refuseCaller answers a request whose bearer failed authentication. A
+// check asked for by a credential that verified but is revoked or
+// suspended (its agent, key, token or a hop) still leaves a record: the
+// tenant's Client checks the attempt, which denies, and writes it to the
+// audit. Nothing else is recorded: a credential that does not verify
+// (forged, unknown, malformed) proves no one, and a stranger must not
+// write to a tenant's audit.
+func (s *Server) refuseCaller(c *call, err error) error {
+	if c.t == nil || c.rt.method != http.MethodPost || c.rt.path != "/v1/actions/check" ||
+		!errors.Is(err, agenttrust.ErrRevoked) && !errors.Is(err, agenttrust.ErrSuspended) {
+		return authError(err)
+	}
+	cred, ok := bearer(c.r)
+	if !ok || readBody(c) != nil {
+		return authError(err)
+	}
+	var req wire.CheckRequest
+	if c.decode(&req) != nil || req.ToolName == "" {
+		return authError(err)
+	}
+	ar := agenttrust.Request{
+		Tool: req.ToolName, Resource: req.Resource, SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf,
+		Credential: cred, RemoteAddr: c.addr, Attributes: req.Attributes,
+	}
+	d, cerr := s.decideCheck(c, &ar)
+	if d.Allowed() {
+		// The block was lifted after Authenticate saw it: the record
+		// says allow, so the caller is told the same.
+		s.answerCheck(c, &d, cerr)
+		return nil
+	}
+	return authError(err)
+}
 
 // errNoCredential: the request carries no bearer credential.
 var errNoCredential = &apiError{status: http.StatusUnauthorized, code: "unauthenticated",

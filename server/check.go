@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +18,9 @@ import (
 // resource server checking the token an agent presented to it); else, for
 // an agent, the caller's own bearer credential, so its caveats bind the
 // action; else, for an admin, none: the admin vouches for the agent named
-// by "agent_id".
+// by "agent_id", and the decision names the admin's key. A narrowed
+// caller holds the agent role at most; when it checks another
+// credential, the action must lie within its own caveats as well.
 //
 // The answer is always 200 with the decision, except for a malformed
 // request (400). When the check could not be made properly (the checked
@@ -38,22 +41,42 @@ func (s *Server) check(c *call) error {
 	}
 	switch {
 	case req.Credential != "":
+		if err := c.p.Permits(ar); err != nil {
+			if errors.Is(err, agenttrust.ErrInvalidRequest) {
+				return badRequest("invalid_request", err.Error())
+			}
+			return &apiError{status: http.StatusForbidden, code: "caveat",
+				msg: "the caller's credential does not permit this action: " + err.Error()}
+		}
 	case c.isAdmin():
 		if req.AgentID == "" {
 			return missing("agent_id")
 		}
+		ar.VouchedBy = c.p.KeyID
 	default:
 		if req.AgentID != "" && req.AgentID != c.p.AgentID {
 			return forbidden("an agent may only check its own actions")
 		}
 		ar.Credential = c.bearer
 	}
-	start := time.Now()
-	d, err := c.t.client.Check(c.r.Context(), ar)
-	s.metrics.observeCheck(d.Effect, err, time.Since(start))
+	d, err := s.decideCheck(c, &ar)
 	if err != nil && errors.Is(err, agenttrust.ErrInvalidRequest) {
 		return badRequest("invalid_request", err.Error())
 	}
+	s.answerCheck(c, &d, err)
+	return nil
+}
+
+// decideCheck asks the tenant's Client and counts the decision.
+func (s *Server) decideCheck(c *call, ar *agenttrust.Request) (agenttrust.Decision, error) {
+	start := time.Now()
+	d, err := c.t.client.Check(c.r.Context(), *ar)
+	s.metrics.observeCheck(d.Effect, err, time.Since(start))
+	return d, err
+}
+
+// answerCheck writes the 200 answer of a check.
+func (s *Server) answerCheck(c *call, d *agenttrust.Decision, err error) {
 	resp := wire.CheckResponse{
 		Allowed: d.Allowed(), Effect: d.Effect.String(), Reason: d.Reason, RuleID: d.Rule,
 		DecisionID: d.ID.String(), ApprovalID: d.ApprovalID, AgentID: d.AgentID,
@@ -70,7 +93,6 @@ func (s *Server) check(c *call) error {
 	writeRaw(c, 200, b)
 	*bp = b
 	bufs.Put(bp)
-	return nil
 }
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

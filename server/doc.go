@@ -39,10 +39,16 @@
 //   - agent: check its own actions, exchange its key for tokens, delegate
 //     and inspect its own tokens, list and wait on its own approvals.
 //
-// A delegated token (one that has passed through a hop) acts as an agent
-// only, whatever its root key's roles. No principal approves a request
+// A narrowed credential (a delegated token, or one with a caveat on tools,
+// resources, sessions, on_behalf_of or attributes) acts as an agent only,
+// within its caveats, whatever its root key's roles: it checks only
+// actions its caveats allow, delegates only tokens at least as narrow as
+// itself and sees only approvals its caveats cover. An admin or approver
+// key cannot be made with such caveats. No principal approves a request
 // of its own agent. /metrics is for admins and approvers of the system
-// tenant; /v1/store/ (WithStoreAPI) for its admins.
+// tenant, and for the scrape token of WithMetricsToken, which is checked
+// without the store and is no credential anywhere else; /v1/store/
+// (WithStoreAPI) for the system tenant's admins.
 //
 // A missing or bad credential is a 401 with a WWW-Authenticate header; a
 // valid credential without the role is a 403.
@@ -52,7 +58,9 @@
 // POST /v1/actions/check answers 200 with the decision. The credential
 // checked is the body's "credential" when given; else an agent's own
 // bearer credential (so its caveats bind the action); else, for an admin,
-// none (the admin vouches for the "agent_id" it names). A check that
+// none (the admin vouches for the "agent_id" it names, and the decision
+// names the admin's key). A check by a bearer that verifies but is
+// revoked or suspended is a 401 and is recorded as a deny. A check that
 // could not be made properly (a bad checked credential, the store or the
 // audit down) is a deny whose "error" holds the code, as in error
 // responses. Only a malformed request is an error response (400).
@@ -62,8 +70,11 @@
 // Errors are {"error": {"code", "message"}}. Bad input is a 400: unknown
 // or duplicate JSON members, wrong types, trailing data, a body over 1 MiB
 // (refused by its Content-Length before it is read), missing required
-// fields, invalid ids, unknown query parameters. A request that fails
-// changes nothing.
+// fields, invalid ids, unknown query parameters, a body on a GET. A body
+// that has not arrived within the body timeout (WithBodyTimeout) is a 408.
+// A 503 says which part is unavailable by its code and a fixed message:
+// what the store's driver said (database user, name, host, port) goes to
+// the log only. A request that fails changes nothing.
 //
 // # Caller address
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 func (s *Server) whoami(c *call) error {
 	writeJSON(c, http.StatusOK, wire.PrincipalView{
 		Tenant: c.p.Tenant, AgentID: c.p.AgentID, KeyID: c.p.KeyID, CredentialID: c.p.CredentialID,
-		HopIDs: nonNil(c.p.HopIDs), Roles: nonNil(c.p.Roles),
+		HopIDs: nonNil(c.p.HopIDs), Roles: nonNil(c.p.Roles), Caveats: nonNil(c.p.Caveats),
 	})
 	return nil
 }
@@ -266,6 +267,11 @@ func (s *Server) delegate(c *call) error {
 	if !c.isAdmin() && info.AgentID != c.p.AgentID {
 		return forbidden("an agent may only delegate its own tokens")
 	}
+	if !within(info, c.p) {
+		// Delegation by a narrowed credential only narrows: the token
+		// must carry every caveat and hop of the caller already.
+		return forbidden("a narrowed credential may only delegate tokens at least as narrow as itself")
+	}
 	// Delegate verifies the token (signature, tenant, expiry, revocation)
 	// before it records anything, so the checks above, made on what the
 	// token claims, hold once it succeeds.
@@ -303,4 +309,20 @@ func (s *Server) inspect(c *call) error {
 		ExpiresAt: info.ExpiresAt, HopIDs: nonNil(info.HopIDs), Caveats: nonNil(info.Caveats),
 	})
 	return nil
+}
+
+// within reports whether token info carries every action caveat and hop
+// of p, so that whatever is derived from it is no wider than p.
+func within(info agenttrust.TokenInfo, p agenttrust.Principal) bool {
+	for _, want := range p.Caveats {
+		if !slices.Contains(info.Caveats, want) {
+			return false
+		}
+	}
+	for _, want := range p.HopIDs {
+		if !slices.Contains(info.HopIDs, want) {
+			return false
+		}
+	}
+	return true
 }

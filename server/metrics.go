@@ -1,14 +1,52 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
 )
+
+// scrapePrincipal is who a request bearing the metrics scrape token is.
+var scrapePrincipal = agenttrust.Principal{AgentID: "metrics-scraper", Roles: []string{agenttrust.RoleMetrics}}
+
+// isScrapeToken reports whether r bears the metrics scrape token. It reads
+// no store: that is its point.
+func (s *Server) isScrapeToken(r *http.Request) bool {
+	if s.scrapeHash == nil {
+		return false
+	}
+	cred, ok := bearer(r)
+	if !ok || len(cred) > maxMetricsTokenLen {
+		return false
+	}
+	h := sha256.Sum256([]byte(cred))
+	return subtle.ConstantTimeCompare(h[:], s.scrapeHash[:]) == 1
+}
+
+func validScrapeToken(t string) error {
+	if len(t) < MinMetricsTokenLen || len(t) > maxMetricsTokenLen {
+		return errors.New("must be 32-512 characters")
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] >= 0x7f {
+			return errors.New("must be printable ASCII without spaces")
+		}
+	}
+	for _, p := range [...]string{agenttrust.KeyPrefix, agenttrust.TokenPrefix, "eyJ"} {
+		if strings.HasPrefix(t, p) {
+			return errors.New("must not look like an agenttrust credential")
+		}
+	}
+	return nil
+}
 
 // latencyBuckets are the upper bounds, in seconds, of the check latency
 // histogram.

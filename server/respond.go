@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -28,6 +31,7 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
+	cause  error // for the log only, never the response
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -115,6 +119,10 @@ func (s *Server) classify(err error) *apiError {
 	}
 	code := errorCode(err)
 	msg := err.Error()
+	if isStoreFailure(err) {
+		// Whatever else it is, a store failure's text is not the caller's.
+		msg = unavailableMessage("store_unavailable")
+	}
 	status := http.StatusInternalServerError
 	switch code {
 	case "invalid_request", "invalid_policy", "caveat", "malformed_credential", "key_checksum", "credential_too_large":
@@ -126,9 +134,9 @@ func (s *Server) classify(err error) *apiError {
 	case "approver_not_allowed":
 		status = http.StatusForbidden
 	case "store_unavailable", "audit_unavailable", "closed", "timeout":
-		status = http.StatusServiceUnavailable
+		status, msg = http.StatusServiceUnavailable, unavailableMessage(code)
 	case "canceled":
-		status = 499 // the client went away; nobody reads this
+		status, msg = 499, "the request was canceled" // the client went away; nobody reads this
 	case "internal", "policy_engine":
 		msg = "internal error"
 	default:
@@ -148,19 +156,45 @@ func authError(err error) *apiError {
 	}
 	code := errorCode(err)
 	switch {
+	case isStoreFailure(err):
+		return &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", msg: unavailableMessage("store_unavailable"), cause: err}
 	case errors.Is(err, agenttrust.ErrUnauthorized):
 		return &apiError{status: http.StatusUnauthorized, code: code, msg: err.Error()}
 	case code == "store_unavailable" || code == "closed" || code == "timeout":
-		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: err.Error()}
+		return &apiError{status: http.StatusServiceUnavailable, code: code, msg: unavailableMessage(code), cause: err}
 	case code == "invalid_request":
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "agenttrust: unauthorized: " + err.Error()}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error", cause: err}
+}
+
+func isStoreFailure(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, agenttrust.ErrStoreUnavailable)
+}
+
+// unavailableMessage is what a caller reads of a 503. The error itself
+// stays in the server's log: a store error may name the database's user,
+// name, host and port, which are not the caller's to learn.
+func unavailableMessage(code string) string {
+	switch code {
+	case "store_unavailable":
+		return "agenttrust: store unavailable; try again later"
+	case "audit_unavailable":
+		return "agenttrust: audit trail unavailable; try again later"
+	case "closed":
+		return "agenttrust: the server is shutting down"
+	case "timeout":
+		return "agenttrust: the request timed out"
+	}
+	return "agenttrust: service unavailable"
 }
 
 // writeError sends err as {"error": {"code", "message"}}.
 func (s *Server) writeError(c *call, err error) {
 	ae := s.classify(err)
+	if ae.cause != nil {
+		err = ae.cause
+	}
 	if c.status != 0 {
 		// The response has started (a stream); all we can do is log.
 		if ae.status >= 500 {
@@ -175,6 +209,9 @@ func (s *Server) writeError(c *call, err error) {
 		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "status", ae.status, "err", err)
 	}
 	h := c.w.Header()
+	if ae == errBodyTimeout {
+		h.Set("Connection", "close") // what is left of the body is not read
+	}
 	switch ae.status {
 	case http.StatusUnauthorized:
 		if ae.code == "unauthenticated" {
@@ -253,12 +290,55 @@ func readBody(c *call) error {
 		if errors.As(err, &mbe) {
 			return errTooLarge
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errBodyTimeout
+		}
 		return &apiError{status: http.StatusBadRequest, code: "invalid_body", msg: "reading the request body failed"}
 	}
 	return nil
 }
 
 var errTooLarge = badRequest("request_too_large", "the request body is larger than 1 MiB")
+
+var errBodyTimeout = &apiError{status: http.StatusRequestTimeout, code: "body_timeout", msg: "the request body did not arrive in time"}
+
+var errUnexpectedBody = badRequest("unexpected_body", "this route takes no request body")
+
+// hasBody reports whether r comes with a body, however short.
+func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+
+// emptyBody reads the body of a route that takes none, which some
+// clients send empty (HTTP/2 among them): reaching its end lifts the read
+// deadline (see boundBody), so that a long poll or a stream is not cut
+// by it; a byte of content is refused.
+func emptyBody(r *http.Request) error {
+	var b [1]byte
+	n, err := io.ReadFull(r.Body, b[:])
+	switch {
+	case n > 0:
+		return errUnexpectedBody
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
+	case err != io.EOF:
+		return &apiError{status: http.StatusBadRequest, code: "invalid_body", msg: "reading the request body failed"}
+	}
+	return nil
+}
+
+// takesNoBody: GET routes, among them the audit stream and the long poll
+// of an approval, which are the only routes that run long.
+func (rt *route) takesNoBody() bool { return rt.method == http.MethodGet }
+
+// boundBody gives the body of r until the body timeout to arrive in
+// full: a read deadline on the connection. net/http lifts it once the
+// body has been read to its end, when it starts watching the connection
+// for the client going away, so it does not cut the handler's work. The
+// deadline is the wall clock's, as the connection's must be. Where the
+// ResponseWriter cannot set one, the host server's own timeouts are all
+// there is.
+func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) {
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyWait))
+}
 
 // strict is how request bodies are decoded: member names match exactly,
 // unknown and duplicate members are refused, invalid UTF-8 is refused,

@@ -21,6 +21,7 @@ const (
 	agent                       // the agent role
 	system                      // and the caller's tenant is the system tenant
 	authed                      // any authenticated caller, whatever its roles
+	scrape                      // the metrics scrape token (WithMetricsToken)
 )
 
 // route is one entry of the API. The mux, the OpenAPI test and the
@@ -119,7 +120,7 @@ func routeTable() []*route {
 			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,
 			resp: wire.ReadyResponse{}, status: 200},
-		{method: "GET", path: "/metrics", access: system | admin | approver, handle: (*Server).serveMetrics,
+		{method: "GET", path: "/metrics", access: system | admin | approver | scrape, handle: (*Server).serveMetrics,
 			status: 200},
 
 		{method: "", path: "/v1/store/", access: system | admin, handle: (*Server).serveStoreAPI,
@@ -166,6 +167,16 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 }
 
 func (s *Server) serve(c *call) error {
+	if hasBody(c.r) {
+		// First of all: whatever the answer, net/http reads what is left
+		// of a body after it, and that read must be bounded too.
+		s.boundBody(c.w, c.r)
+		if c.rt.takesNoBody() {
+			if err := emptyBody(c.r); err != nil {
+				return err
+			}
+		}
+	}
 	if s.closed.Load() {
 		return agenttrust.ErrClosed
 	}
@@ -173,9 +184,11 @@ func (s *Server) serve(c *call) error {
 		return err
 	}
 	c.addr = s.remoteAddr(c.r)
-	if c.rt.access != public {
+	if c.rt.access&scrape != 0 && s.isScrapeToken(c.r) {
+		c.p = scrapePrincipal
+	} else if c.rt.access != public {
 		if err := s.authenticate(c); err != nil {
-			return authError(err)
+			return s.refuseCaller(c, err)
 		}
 		if err := s.authorize(c); err != nil {
 			return err
@@ -217,6 +230,9 @@ func checkQuery(r *http.Request, allowed []string) error {
 // notFound answers every request no route matches: 405 when the path
 // exists with other methods, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if hasBody(r) {
+		s.boundBody(w, r)
+	}
 	var allow []string
 	for _, m := range [...]string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
 		probe := r.Clone(r.Context())

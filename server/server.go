@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,8 @@ type Server struct {
 	storeAPI   http.Handler
 	clock      agenttrust.Clock
 	poll       time.Duration // audit stream: how often the store is read
+	bodyWait   time.Duration // WithBodyTimeout
+	scrapeHash *[32]byte     // SHA-256 of the WithMetricsToken token
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 
 	mux    *http.ServeMux
@@ -170,6 +173,55 @@ func WithAuditPoll(d time.Duration) Option {
 	}
 }
 
+// DefaultBodyTimeout is how long a request body may take to arrive
+// unless WithBodyTimeout says otherwise.
+const DefaultBodyTimeout = 30 * time.Second
+
+// WithBodyTimeout bounds how long a request's body may take to arrive,
+// from the moment its handler starts (default DefaultBodyTimeout): a
+// client that sends its body slowly, or never finishes it, gets 408 and
+// its connection is closed, instead of holding a connection and a
+// goroutine for as long as it likes. Only requests with a body are
+// bounded: the audit stream and the long poll of an approval take none
+// and run as long as they need. The bound is a read deadline on the
+// connection (http.ResponseController), so it needs a server that
+// supports one, as net/http's does.
+func WithBodyTimeout(d time.Duration) Option {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: body timeout must be positive", agenttrust.ErrInvalidConfig)
+		}
+		s.bodyWait = d
+		return nil
+	}
+}
+
+// Bounds of a metrics scrape token.
+const (
+	MinMetricsTokenLen = 32
+	maxMetricsTokenLen = 512
+)
+
+// WithMetricsToken lets a scraper read /metrics with "Authorization:
+// Bearer <token>", and nothing else: the token has the metrics role
+// (agenttrust.RoleMetrics) on that route only, and is not a credential on
+// any other route or to any Client, which never learn it. Checking it
+// needs no store, so metrics can be scraped while the store is down,
+// when they matter most. The token must be 32-512 printable ASCII
+// characters without spaces, and must not look like an agenttrust
+// credential (atk_, att_, eyJ). It is kept as its SHA-256 and compared in
+// constant time; to change it, restart with a new one.
+func WithMetricsToken(token string) Option {
+	return func(s *Server) error {
+		if err := validScrapeToken(token); err != nil {
+			return fmt.Errorf("%w: metrics token: %v", agenttrust.ErrInvalidConfig, err)
+		}
+		h := sha256.Sum256([]byte(token))
+		s.scrapeHash = &h
+		return nil
+	}
+}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
@@ -180,7 +232,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
 	}
-	s := &Server{st: st, clock: systemClock{}, poll: time.Second}
+	s := &Server{st: st, clock: systemClock{}, poll: time.Second, bodyWait: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)

@@ -54,7 +54,7 @@ func (a *auditFilter) query() (agenttrust.AuditQuery, error) {
 // printRecords prints audit records: a table, or one JSON record per line.
 func printRecords(o *out, recs []agenttrust.AuditRecord, header bool) error {
 	if o.json {
-		enc := json.NewEncoder(o.w)
+		enc := json.NewEncoder(jsonWriter{o.w})
 		enc.SetEscapeHTML(false)
 		for i := range recs {
 			if err := enc.Encode(&recs[i]); err != nil {
@@ -336,7 +336,7 @@ func streamAudit(ctx context.Context, e *env, c *conn, q agenttrust.AuditQuery, 
 		if delivered {
 			wait = streamRetryFirst
 		}
-		fmt.Fprintf(e.stderr, "agenttrust: audit stream: %v; reconnecting in %v\n", err, wait)
+		fmt.Fprintf(e.stderr, "agenttrust: audit stream: %s; reconnecting in %v\n", plain(err.Error()), wait)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -407,7 +407,7 @@ func (s *auditStream) once(ctx context.Context) (delivered bool, err error) {
 			}
 			s.lastID, delivered = id, true
 		case "error":
-			fmt.Fprintf(s.e.stderr, "agenttrust: audit stream: the server reports %s; the stream goes on\n", data)
+			fmt.Fprintf(s.e.stderr, "agenttrust: audit stream: the server reports %s; the stream goes on\n", plain(data))
 		}
 		return nil
 	})

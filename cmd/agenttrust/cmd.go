@@ -124,11 +124,11 @@ func (e *env) exit(err error, path []string) int {
 		return exitUsage
 	case errors.As(err, &xe):
 		if xe.msg != "" {
-			fmt.Fprintf(e.stderr, "agenttrust: %s\n", xe.msg)
+			fmt.Fprintf(e.stderr, "agenttrust: %s\n", plain(xe.msg))
 		}
 		return xe.code
 	}
-	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), describe(err))
+	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), plain(describe(err)))
 	return exitFailure
 }
 

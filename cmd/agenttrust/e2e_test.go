@@ -148,10 +148,11 @@ func TestEndToEnd(t *testing.T) {
 	if d.Error != "revoked" {
 		t.Errorf("check of a revoked token: error %q, want revoked", d.Error)
 	}
-	// The token as its own bearer is refused before any decision.
+	// The token as its own bearer is refused, and the attempt recorded.
 	if r := x.cli(tok, "check", "--tool", "payments.charge", "--attr", "amount=1"); r.code != exitDenied {
 		t.Errorf("check by a revoked token: exit %d, %s", r.code, r.stderr)
 	}
+	x.decisions++
 	var raw checkView
 	x.http("POST", "/v1/actions/check", admin, `{"tool_name":"payments.charge","attributes":{"amount":1},"credential":"`+narrowed+`"}`, http.StatusOK, &raw)
 	if raw.Allowed || raw.Error != "revoked" {

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // out holds the --json flag and writes a command's result.
@@ -25,10 +27,96 @@ func outFlags(e *env, f *flags) *out {
 
 // printJSON writes v as indented JSON.
 func (o *out) printJSON(v any) error {
-	enc := json.NewEncoder(o.w)
+	enc := json.NewEncoder(jsonWriter{o.w})
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// jsonWriter writes JSON text with every character a terminal or a
+// reader could be fooled by written as a \u escape: C0 and C1 controls,
+// DEL, bidi controls and every other format character (Unicode Cf, such
+// as U+061C, U+200E, U+202A-U+202E, U+2066-U+2069), line and paragraph
+// separators. Such characters only occur inside JSON strings, where the
+// escape means the same character, so the JSON is unchanged to a parser.
+// Each Write must hold whole characters, as json.Encoder's do.
+type jsonWriter struct{ w io.Writer }
+
+func (j jsonWriter) Write(b []byte) (int, error) {
+	if _, err := j.w.Write(escapeUnsafe(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// escapeUnsafe returns b with each unsafe character as a \u escape (a
+// surrogate pair beyond U+FFFF); b itself when there is none.
+func escapeUnsafe(b []byte) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(b); {
+		r, size := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(b[i:])
+		}
+		if !unsafeRune(r) {
+			i += size
+			continue
+		}
+		out = append(out, b[last:i]...)
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += size
+		last = i
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
+}
+
+// unsafeRune: controls (but the JSON text's own newline), DEL, C1,
+// format characters, line and paragraph separators.
+func unsafeRune(r rune) bool {
+	switch {
+	case r == '\n':
+		return false
+	case r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f:
+		return true
+	case r < 0xa0:
+		return false
+	}
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// plain makes a message safe for a terminal: any character that is not
+// printable (controls, ESC, C1, bidi and other format characters,
+// invalid UTF-8) is written as an escape. Messages may carry what an
+// agent or a server chose.
+func plain(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // table writes aligned columns. Cells are made safe for a terminal: data
@@ -103,6 +191,6 @@ func (o *out) done(msg string, fields map[string]any) error {
 		}
 		return o.printJSON(m)
 	}
-	_, err := fmt.Fprintln(o.w, msg)
+	_, err := fmt.Fprintln(o.w, plain(msg))
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -86,6 +87,14 @@ type ServeConfig struct {
 	// ShutdownTimeout bounds how long requests in flight may take to
 	// finish once ctx ends (default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// BodyTimeout bounds how long a request body may take to arrive
+	// (default server.DefaultBodyTimeout).
+	BodyTimeout time.Duration
+	// MetricsTokenFile names a file (mode 0600) holding the token a
+	// metrics scraper presents to GET /metrics (server.WithMetricsToken),
+	// which works while the store is down. Empty: no token; /metrics then
+	// wants a system tenant admin or approver key.
+	MetricsTokenFile string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// Notice receives the first admin key, once, when it is created.
@@ -104,7 +113,7 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
-	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.AuditDrainTimeout < 0:
+	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.BodyTimeout < 0 || cfg.AuditDrainTimeout < 0:
 		return errors.New("agenttrust: serve: durations must not be negative")
 	case cfg.MaxStaleness != 0 && !cfg.Notify:
 		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
@@ -154,6 +163,12 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			return err
 		}
 	}
+	var scrape string
+	if cfg.MetricsTokenFile != "" {
+		if scrape, err = readMetricsToken(cfg.MetricsTokenFile); err != nil {
+			return err
+		}
+	}
 	var seed *policySeed
 	if cfg.PolicyFile != "" {
 		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
@@ -181,7 +196,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(&cfg, st, sec)
+	srv, err := newServer(&cfg, st, sec, scrape)
 	if err != nil {
 		return err
 	}
@@ -249,7 +264,7 @@ func secretsFor(cfg *ServeConfig, first bool, log *slog.Logger) (Secrets, error)
 	return sec, nil
 }
 
-func newServer(cfg *ServeConfig, st store.Store, sec Secrets) (*server.Server, error) {
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string) (*server.Server, error) {
 	mode := agenttrust.AuditDurable
 	if cfg.Audit == "async" {
 		mode = agenttrust.AuditAsync
@@ -279,11 +294,46 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets) (*server.Server, e
 	if len(cfg.TrustedProxies) > 0 {
 		opts = append(opts, server.WithTrustedProxies(cfg.TrustedProxies...))
 	}
+	if cfg.BodyTimeout > 0 {
+		opts = append(opts, server.WithBodyTimeout(cfg.BodyTimeout))
+	}
+	if scrape != "" {
+		opts = append(opts, server.WithMetricsToken(scrape))
+	}
 	if cfg.TenantIdle > 0 {
 		// Safe: every tenant Client has the shared keys of the secrets file.
 		opts = append(opts, server.WithTenantIdle(cfg.TenantIdle))
 	}
 	return server.New(st, opts...)
+}
+
+// readMetricsToken reads the metrics scrape token: the file's content
+// without surrounding white space, in a file only its owner may read.
+func readMetricsToken(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: metrics token file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: metrics token file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("agenttrust: metrics token file %s is not a regular file", path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: metrics token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if len(tok) < server.MinMetricsTokenLen {
+		return "", fmt.Errorf("agenttrust: metrics token file %s: the token must be at least %d characters (e.g. openssl rand -hex 32)", path, server.MinMetricsTokenLen)
+	}
+	return tok, nil
 }
 
 // policySeed is a policy document read and validated before the store is
@@ -380,15 +430,7 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs 
 	// do not hold it up to its deadline; other requests run to the end.
 	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
 	defer endLong()
-	hs := &http.Server{
-		Handler: endOnShutdown(srv, longCtx),
-		// No ReadTimeout or WriteTimeout: they would cut the long polls
-		// of approvals and the audit stream. The server bounds bodies.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(endOnShutdown(srv, longCtx), log)
 	hs.RegisterOnShutdown(endLong)
 	scheme := "http://"
 	serve := func() error { return hs.Serve(ln) }
@@ -422,6 +464,21 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs 
 	}
 	log.Info("agenttrust: stopped accepting requests; flushing audit")
 	return nil
+}
+
+// newHTTPServer bounds what a client can hold without a request to show
+// for it: the time to send the headers, their size, an idle keep-alive
+// connection. There is no ReadTimeout or WriteTimeout: they would cut the
+// long polls of approvals and the audit stream. The server bounds the
+// time a body may take itself (server.WithBodyTimeout).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // endOnShutdown gives long-lived requests (the audit stream, a long poll

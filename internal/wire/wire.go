@@ -48,6 +48,7 @@ type PrincipalView struct {
 	CredentialID string   `json:"credential_id"`
 	HopIDs       []string `json:"hop_ids"`
 	Roles        []string `json:"roles"`
+	Caveats      []string `json:"caveats"`
 }
 
 type CreateKeyRequest struct {

@@ -1,0 +1,181 @@
+package agenttrust_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+var narrowing = []string{"tool in calendar.read", "session = s-narrow"}
+
+// TestAttackNarrowing: through the library, a credential narrowed by a
+// caveat on actions, or delegated, holds at most the agent role, and
+// every action it is used for stays within its caveats.
+func TestAttackNarrowing(t *testing.T) {
+	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	ctx := context.Background()
+	mk := func(agent string, roles ...string) string {
+		secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: roles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	admin, approver, both := mk("ops", agenttrust.RoleAdmin), mk("carol", agenttrust.RoleApprover), mk("sam", agenttrust.RoleAgent, agenttrust.RoleApprover)
+	must := func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// legacy stores a key that CreateKey would now refuse, as an older
+	// store may hold it.
+	rnd := newSeededRandom()
+	legacy := func(agent string, roles []string, caveats []string) string {
+		secret, err := apikey.Generate(rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.st.CreateKey(ctx, store.Key{ID: "key_legacy" + agent, Tenant: agenttrust.DefaultTenant, AgentID: agent,
+			Hash: apikey.Hash(secret), Roles: roles, Caveats: caveats, CreatedAt: f.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	adminTok := must(f.c.Exchange(ctx, admin))
+	delegated, _, err := f.c.Delegate(ctx, adminTok, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		agent string
+		cred  string
+		roles []string // what Authenticate must grant
+	}{
+		{"admin token, tool and session caveats", "ops", must(f.c.Exchange(ctx, admin, narrowing...)), []string{agenttrust.RoleAgent}},
+		{"admin token, resource caveat", "ops", must(f.c.Exchange(ctx, admin, "resource in cal:*")), []string{agenttrust.RoleAgent}},
+		{"admin token, on_behalf_of caveat", "ops", must(f.c.Exchange(ctx, admin, "on_behalf_of = nobody")), []string{agenttrust.RoleAgent}},
+		{"admin token, attribute caveat", "ops", must(f.c.Exchange(ctx, admin, "attr.amount <= 5")), []string{agenttrust.RoleAgent}},
+		{"admin token attenuated offline", "ops", must(agenttrust.Attenuate(adminTok, "tool = calendar.read")), []string{agenttrust.RoleAgent}},
+		{"admin token delegated, no caveat", "ops", delegated, []string{agenttrust.RoleAgent}},
+		{"admin JWT", "ops", must(f.c.ExchangeJWT(ctx, admin, "agenttrust", narrowing...)), []string{agenttrust.RoleAgent}},
+		{"approver token", "carol", must(f.c.Exchange(ctx, approver, narrowing...)), nil},
+		{"approver JWT", "carol", must(f.c.ExchangeJWT(ctx, approver, "agenttrust", narrowing...)), nil},
+		{"agent+approver token", "sam", must(f.c.Exchange(ctx, both, narrowing...)), []string{agenttrust.RoleAgent}},
+		{"admin key stored with caveats", "leg1", legacy("leg1", []string{agenttrust.RoleAdmin}, narrowing), []string{agenttrust.RoleAgent}},
+		{"approver key stored with caveats", "leg2", legacy("leg2", []string{agenttrust.RoleApprover}, narrowing), nil},
+		{"token of an admin key stored with caveats", "leg3", must(f.c.Exchange(ctx, legacy("leg3", []string{agenttrust.RoleAdmin}, narrowing))), []string{agenttrust.RoleAgent}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := f.c.Authenticate(ctx, tc.cred, netip.Addr{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Narrowed() || p.HasRole(agenttrust.RoleAdmin) || p.HasRole(agenttrust.RoleApprover) || !slices.Equal(p.Roles, tc.roles) {
+				t.Fatalf("narrowed credential: %+v, want roles %v", p, tc.roles)
+			}
+			// Used for an action outside its caveats, it denies.
+			out := agenttrust.Request{Tool: "payments.charge", SessionID: "s-narrow", Resource: "cust:1", OnBehalfOf: "ceo", Attributes: map[string]any{"amount": 500}, Credential: tc.cred}
+			if len(p.Caveats) == 0 {
+				return // delegated only: no action caveat to break
+			}
+			d, err := f.c.Check(ctx, out)
+			if d.Allowed() || d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrCaveat) {
+				t.Fatalf("outside its caveats: %v %v", d.Effect, err)
+			}
+			out.Credential = ""
+			if err := p.Permits(out); !errors.Is(err, agenttrust.ErrCaveat) {
+				t.Fatalf("Permits outside the caveats: %v", err)
+			}
+		})
+	}
+
+	// Caveats on who and when are enforced at authentication and leave
+	// the roles whole.
+	for _, tc := range []struct {
+		name string
+		cavs []string
+	}{
+		{"no caveat", nil},
+		{"expiry", []string{"expires < 2030-01-01T00:00:00Z"}},
+		{"address", []string{"ip in 10.0.0.0/8"}},
+		{"own agent", []string{"agent = ops"}},
+	} {
+		t.Run("control admin token, "+tc.name, func(t *testing.T) {
+			tok := must(f.c.Exchange(ctx, admin, tc.cavs...))
+			p, err := f.c.Authenticate(ctx, tok, netip.MustParseAddr("10.1.1.1"))
+			if err != nil || p.Narrowed() || !p.HasRole(agenttrust.RoleAdmin) {
+				t.Fatalf("%+v %v", p, err)
+			}
+		})
+	}
+
+	t.Run("Permits within the caveats", func(t *testing.T) {
+		p, err := f.c.Authenticate(ctx, must(f.c.Exchange(ctx, admin, narrowing...)), netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Permits(agenttrust.Request{Tool: "calendar.read", SessionID: "s-narrow"}); err != nil {
+			t.Fatal(err)
+		}
+		for name, req := range map[string]agenttrust.Request{
+			"other tool":    {Tool: "calendar.write", SessionID: "s-narrow"},
+			"other session": {Tool: "calendar.read", SessionID: "s-wide"},
+			"no session":    {Tool: "calendar.read"},
+		} {
+			if err := p.Permits(req); !errors.Is(err, agenttrust.ErrCaveat) {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if err := p.Permits(agenttrust.Request{Tool: "calendar.read\x00", SessionID: "s-narrow"}); !errors.Is(err, agenttrust.ErrInvalidRequest) {
+			t.Errorf("control character: %v", err)
+		}
+		forged := p
+		forged.Caveats = []string{"expires < 2030-01-01T00:00:00Z"}
+		if err := forged.Permits(agenttrust.Request{Tool: "calendar.read"}); !errors.Is(err, agenttrust.ErrCaveat) {
+			t.Errorf("a caveat Permits cannot evaluate: %v", err)
+		}
+	})
+
+	// CreateKey refuses an admin or approver key that could only ever
+	// act as an agent.
+	for _, tc := range []struct {
+		name  string
+		roles []string
+		cavs  []string
+	}{
+		{"admin, tool", []string{agenttrust.RoleAdmin}, []string{"tool in a.*"}},
+		{"admin, resource", []string{agenttrust.RoleAdmin}, []string{"resource = r"}},
+		{"admin, session", []string{agenttrust.RoleAdmin}, []string{"session = s"}},
+		{"admin, on_behalf_of", []string{agenttrust.RoleAdmin}, []string{"on_behalf_of = u"}},
+		{"admin, attribute", []string{agenttrust.RoleAdmin}, []string{"attr.n < 2"}},
+		{"approver, tool", []string{agenttrust.RoleApprover}, []string{"tool = t"}},
+		{"agent+approver, session", []string{agenttrust.RoleAgent, agenttrust.RoleApprover}, []string{"session = s"}},
+		{"admin, tool after an expiry", []string{agenttrust.RoleAdmin}, []string{"expires < 2030-01-01T00:00:00Z", "tool = t"}},
+	} {
+		t.Run("CreateKey "+tc.name, func(t *testing.T) {
+			_, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Roles: tc.roles, Caveats: tc.cavs})
+			if !errors.Is(err, agenttrust.ErrNarrowedRole) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+				t.Fatalf("CreateKey: %v", err)
+			}
+		})
+	}
+	t.Run("CreateKey control agent with caveats, admin with expiry and address", func(t *testing.T) {
+		if _, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Caveats: narrowing}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: []string{"10.0.0.0/8"},
+			Caveats: []string{"expires < 2030-01-01T00:00:00Z", "ip in 10.0.0.0/8", "agent = x"}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
