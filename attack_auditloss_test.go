@@ -526,6 +526,99 @@ func TestAttackAuditLoss(t *testing.T) {
 				t.Fatalf("durable deny: %v %v", d.Effect, err)
 			}
 		}},
+		{"durable needs-approval with a failing sink denies and is withdrawn", func(t *testing.T) {
+			sink := newOutageSink()
+			sink.down.Store(true)
+			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
+				agenttrust.WithAuditDrainTimeout(10*time.Second))
+			d, err := c.Check(ctx, charge(60))
+			if d.Effect != agenttrust.Deny || d.ApprovalID != "" || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("held charge, failing sink: %v %q %v; want a Deny", d.Effect, d.ApprovalID, err)
+			}
+			sink.down.Store(false)
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			recs := sink.records()
+			if len(recs) != 2 || recs[1].Rule != "agenttrust.audit_withdrawn" || !strings.Contains(recs[1].Reason, d.ID.String()) {
+				t.Fatalf("trail: %+v", recs)
+			}
+		}},
+		{"durable deny with a failing sink needs no withdrawal", func(t *testing.T) {
+			sink := newOutageSink()
+			sink.down.Store(true)
+			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
+				agenttrust.WithAuditDrainTimeout(10*time.Second))
+			d, err := c.Check(ctx, agenttrust.Request{AgentID: "billing-bot", Tool: "payments.delete"})
+			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("%v %v", d.Effect, err)
+			}
+			sink.down.Store(false)
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if recs := sink.records(); len(recs) != 1 || recs[0].ID != d.ID || recs[0].Effect != agenttrust.Deny {
+				t.Fatalf("trail: %+v", recs)
+			}
+		}},
+		{"durable mode to the memory ring loses nothing", func(t *testing.T) {
+			ring := agenttrust.NewMemorySink(1 << 14)
+			c := newLossClient(t, ring, agenttrust.WithAuditMode(agenttrust.AuditDurable))
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					for range 100 {
+						d, err := c.Check(ctx, charge(1))
+						if err != nil || !d.Allowed() {
+							t.Errorf("%v %v", d.Effect, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if ring.Total() != 1600 {
+				t.Fatalf("ring holds %d records right after 1600 durable answers", ring.Total())
+			}
+		}},
+		{"close names refusals of a full queue on a dead store", func(t *testing.T) {
+			sink := newOutageSink()
+			sink.down.Store(true)
+			c := newLossClient(t, sink, agenttrust.WithAuditQueue(10), agenttrust.WithAuditStuckAfter(20*time.Millisecond))
+			refused := 0
+			for range 40 {
+				d, err := c.Check(ctx, charge(1))
+				if errors.Is(err, agenttrust.ErrAuditUnavailable) {
+					if d.Allowed() {
+						t.Fatal("a refusal for want of audit allowed")
+					}
+					refused++
+				}
+			}
+			err := c.Close()
+			var le *agenttrust.AuditLossError
+			if !errors.As(err, &le) || !errors.Is(err, agenttrust.ErrAuditUnavailable) || len(le.IDs) == 0 {
+				t.Fatalf("Close: %v; want an *AuditLossError", err)
+			}
+			if refused == 0 || le.Refused == 0 {
+				t.Fatalf("%d refused, %d named as refused unrecorded", refused, le.Refused)
+			}
+		}},
+		{"store sink retry after a lost reply mid-batch stores each record once", func(t *testing.T) {
+			st := &lossyAudit{Store: memory.New(), loseAt: 3}
+			recs := chainOf(t, 3000)
+			sink := agenttrust.NewStoreSink(st)
+			if err := sink.Write(ctx, recs); err == nil {
+				t.Fatal("the lost reply was not reported")
+			}
+			if err := sink.Write(ctx, recs); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			got, err := st.QueryAudit(ctx, store.AuditQuery{Chain: "c"})
+			if err != nil || len(got) != 3000 || agenttrust.VerifyChain(got) != nil {
+				t.Fatalf("stored %d records, %v", len(got), err)
+			}
+		}},
 		{"unknown audit mode is refused", func(t *testing.T) {
 			_, err := agenttrust.New(memory.New(), agenttrust.WithAuditMode(agenttrust.AuditMode(7)))
 			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
@@ -557,6 +650,21 @@ func (s *countingAudit) AppendAudit(ctx context.Context, recs []agenttrust.Audit
 	s.longest = max(s.longest, len(recs))
 	s.mu.Unlock()
 	return s.Store.AppendAudit(ctx, recs)
+}
+
+// lossyAudit stores its loseAt-th append but reports it failed, as when
+// the reply of a committed write is lost.
+type lossyAudit struct {
+	store.Store
+	n, loseAt int
+}
+
+func (s *lossyAudit) AppendAudit(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	err := s.Store.AppendAudit(ctx, recs)
+	if s.n++; s.n == s.loseAt && err == nil {
+		return errors.New("connection reset after commit")
+	}
+	return err
 }
 
 // chainOf returns n chained records of chain "c", made by a client.
