@@ -121,6 +121,8 @@ type config struct {
 	queueSize    int
 	stuckAfter   time.Duration
 	writeTimeout time.Duration
+	drainTimeout time.Duration
+	auditMode    AuditMode
 	redact       []string
 	notifier     Notifier
 	breaker      BreakerConfig
@@ -188,6 +190,49 @@ func WithAuditSink(sinks ...AuditSink) Option {
 // longer verifies, and verification says so rather than pass.
 func WithAuditKey(key AuditKey) Option { return func(c *config) { c.auditKey = &key } }
 
+// AuditMode says when a check may return relative to the writing of its
+// audit record.
+type AuditMode int
+
+const (
+	// AuditAsync (the library's default) returns a decision as soon as its
+	// record is queued; a flusher writes queued records in batches. A
+	// check costs no I/O, but a crash of the process (kill -9, power loss)
+	// loses the records still queued: at most the queue's size
+	// (WithAuditQueue), in practice those of the last few milliseconds, or
+	// more while a sink is failing. A clean Close writes them all or
+	// returns an *AuditLossError naming each one it could not write.
+	AuditAsync AuditMode = iota
+	// AuditDurable returns a decision only once its record has been
+	// written to every sink (committed, for a store): an answer the caller
+	// acts on is never lost to a crash. Concurrent checks share one write
+	// (group commit). A check whose record cannot be written within
+	// WithAuditStuckAfter denies with ErrAuditUnavailable, and a later
+	// record notes that its decision was withdrawn. It is the default of
+	// the agenttrust server.
+	AuditDurable
+)
+
+// String returns "async" or "durable".
+func (m AuditMode) String() string {
+	switch m {
+	case AuditAsync:
+		return "async"
+	case AuditDurable:
+		return "durable"
+	}
+	return fmt.Sprintf("AuditMode(%d)", int(m))
+}
+
+// WithAuditMode chooses when a check may return relative to the writing
+// of its audit record (default AuditAsync; see AuditDurable).
+func WithAuditMode(m AuditMode) Option { return func(c *config) { c.auditMode = m } }
+
+// WithAuditDrainTimeout bounds how long Close keeps writing queued audit
+// records to a failing sink (default 15s); what is still unwritten then
+// is named in the *AuditLossError Close returns.
+func WithAuditDrainTimeout(d time.Duration) Option { return func(c *config) { c.drainTimeout = d } }
+
 // WithAuditQueue bounds how many records may wait to be written (default
 // 65536). When it is full, checks wait for room, then deny.
 func WithAuditQueue(n int) Option { return func(c *config) { c.queueSize = n } }
@@ -237,6 +282,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		queueSize:    1 << 16,
 		stuckAfter:   5 * time.Second,
 		writeTimeout: 5 * time.Second,
+		drainTimeout: 15 * time.Second,
 		pendingTTL:   15 * time.Minute,
 		grantTTL:     5 * time.Minute,
 		tokenTTL:     DefaultTokenTTL,
@@ -252,8 +298,10 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: audit chain name must be 1-128 bytes", ErrInvalidConfig)
 	case cfg.clock == nil || cfg.random == nil:
 		return nil, fmt.Errorf("%w: nil clock or random source", ErrInvalidConfig)
-	case cfg.queueSize < 1 || cfg.stuckAfter <= 0 || cfg.writeTimeout <= 0:
+	case cfg.queueSize < 1 || cfg.stuckAfter <= 0 || cfg.writeTimeout <= 0 || cfg.drainTimeout <= 0:
 		return nil, fmt.Errorf("%w: audit queue size and timeouts must be positive", ErrInvalidConfig)
+	case cfg.auditMode != AuditAsync && cfg.auditMode != AuditDurable:
+		return nil, fmt.Errorf("%w: unknown audit mode %d", ErrInvalidConfig, int(cfg.auditMode))
 	case cfg.pendingTTL <= 0 || cfg.grantTTL <= 0:
 		return nil, fmt.Errorf("%w: approval TTLs must be positive", ErrInvalidConfig)
 	case cfg.tokenTTL <= 0 || cfg.tokenTTL > 24*time.Hour:
@@ -355,7 +403,11 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	c.bg, c.bgDone = cancel, make(chan struct{})
 	go c.followPolicy(bgCtx)
-	c.audit = newAuditor(cfg.chain, cfg.tenant, auditKey, &c.redact, cfg.sinks, cfg.queueSize, cfg.stuckAfter, cfg.writeTimeout, cfg.clock, cfg.log)
+	c.audit = newAuditor(auditConfig{
+		chain: cfg.chain, tenant: cfg.tenant, key: auditKey, sinks: cfg.sinks, max: cfg.queueSize,
+		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout,
+		durable: cfg.auditMode == AuditDurable,
+	}, &c.redact, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err
 	}
@@ -366,9 +418,10 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 // Tenant returns the tenant this client decides for.
 func (c *Client) Tenant() string { return c.tenant }
 
-// Close stops accepting checks, writes every queued audit record and
-// returns an error if some could not be written. It does not close the
-// store.
+// Close stops accepting checks and writes every queued audit record. When
+// a sink still fails after the drain time (WithAuditDrainTimeout) it
+// returns an *AuditLossError naming each decision whose record was not
+// written. It does not close the store.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return c.audit.close()

@@ -470,22 +470,62 @@ type StoreSink struct {
 // NewStoreSink returns a sink writing to st.
 func NewStoreSink(st store.Audit) *StoreSink { return &StoreSink{st: st} }
 
-// Write implements AuditSink. A batch the store already holds (a retry
-// after a Write whose reply was lost) is recognised and not stored twice.
+// Write implements AuditSink. It appends the batch in parts of at most
+// maxBatchRecords records and about maxBatchBytes bytes, so that each
+// statement stays small and a large batch makes progress part by part. A
+// part the store already holds (a retry after a Write whose reply was
+// lost) is recognised and not stored twice.
 func (s *StoreSink) Write(ctx context.Context, recs []AuditRecord) error {
-	if len(recs) == 0 {
-		return nil
+	for len(recs) > 0 {
+		n := storeBatchLen(recs)
+		if err := s.append(ctx, recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
 	}
+	return nil
+}
+
+// storeBatchLen returns how many of recs make one bounded append.
+func storeBatchLen(recs []AuditRecord) int {
+	size := 0
+	for i := range recs {
+		if i == maxBatchRecords || (i > 0 && size >= maxBatchBytes) {
+			return i
+		}
+		r := &recs[i]
+		size += len(r.Attributes) + len(r.Reason) + len(r.Resource) + 256
+	}
+	return len(recs)
+}
+
+func (s *StoreSink) append(ctx context.Context, recs []AuditRecord) error {
 	err := s.st.AppendAudit(ctx, recs)
-	if errors.Is(err, store.ErrConflict) {
-		head, herr := s.st.AuditHead(ctx, recs[0].Chain)
-		if herr == nil && head.Seq >= recs[len(recs)-1].Seq && head.Hash == recs[len(recs)-1].Hash {
+	if !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	first, last := &recs[0], &recs[len(recs)-1]
+	head, herr := s.st.AuditHead(ctx, first.Chain)
+	switch {
+	case herr != nil || head.Seq < first.Seq:
+		return err
+	case head.Seq < last.Seq:
+		if head.Hash != recs[head.Seq-first.Seq].Hash {
+			return err
+		}
+		// Part of the batch is stored; append the rest.
+		return s.st.AppendAudit(ctx, recs[head.Seq-first.Seq+1:])
+	case head.Seq == last.Seq:
+		if head.Hash == last.Hash {
 			return nil // already stored
 		}
-		if herr == nil && head.Seq >= recs[0].Seq && head.Seq < recs[len(recs)-1].Seq && head.Hash == recs[head.Seq-recs[0].Seq].Hash {
-			// Part of the batch is stored; append the rest.
-			return s.st.AppendAudit(ctx, recs[head.Seq-recs[0].Seq+1:])
-		}
+		return err
+	}
+	// Stored, and more after it (an earlier try of a longer batch got
+	// further): compare the stored copy of the last record.
+	got, qerr := s.st.QueryAudit(ctx, store.AuditQuery{Chain: first.Chain, AfterSeq: last.Seq - 1, Limit: 1})
+	if qerr == nil && len(got) == 1 && got[0].Seq == last.Seq && got[0].Hash == last.Hash {
+		return nil
 	}
 	return err
 }

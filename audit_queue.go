@@ -23,6 +23,33 @@ func (s *StoreSink) AuditHead(ctx context.Context, chain string) (AuditRecord, e
 	return s.st.AuditHead(ctx, chain)
 }
 
+// AuditLossError is returned by Close when some audit records could not
+// be written before the drain time ran out (WithAuditDrainTimeout): it
+// names every decision whose record is missing, so nothing queued is lost
+// silently. It matches ErrAuditUnavailable and unwraps to the last sink
+// error.
+type AuditLossError struct {
+	// IDs are the decisions whose records were not written to every
+	// sink, in chain order.
+	IDs []DecisionID
+	// Refused counts checks refused (denied) while the queue was full
+	// whose summary record was not written either.
+	Refused int
+	// Err is the last error of the failing sink.
+	Err error
+}
+
+func (e *AuditLossError) Error() string {
+	return fmt.Sprintf("agenttrust: audit unavailable: %d audit records not written at close (and %d refused checks unrecorded): %v",
+		len(e.IDs), e.Refused, e.Err)
+}
+
+// Is makes errors.Is(err, ErrAuditUnavailable) hold.
+func (e *AuditLossError) Is(target error) bool { return target == ErrAuditUnavailable }
+
+// Unwrap returns the sink's error.
+func (e *AuditLossError) Unwrap() error { return e.Err }
+
 // auditor takes records off the hot path: Check appends to a batch under a
 // mutex (no channel, no allocation once warm), and one goroutine chains,
 // hashes and writes batches to every sink in order, retrying a failing
@@ -34,6 +61,8 @@ type auditor struct {
 	max          int
 	stuckAfter   time.Duration
 	writeTimeout time.Duration
+	drainTimeout time.Duration
+	durable      bool
 	clock        Clock
 
 	// Written by checks, under mu. Kept apart from the flusher's fields
@@ -76,6 +105,27 @@ type auditor struct {
 	mac          hash.Hash // the chain's HMAC
 	seq          uint64
 	head         Hash
+
+	// inflight counts durable checks under way (deciding or waiting for
+	// their record); target is how many records the flusher waits for
+	// before it writes: the checks that were under way when it last
+	// released a batch, who are likely to come back together.
+	inflight atomic.Int64
+	target   atomic.Int64
+	// lastWrite is how long the last durable batch took to write.
+	lastWrite time.Duration
+	// flushed is closed and replaced after each batch reaches every
+	// sink, in durable mode, waking the checks that wait for their record.
+	flushed atomic.Pointer[chan struct{}]
+	// closing is set by the flusher once it is asked to stop; from then
+	// on it writes until closeBy, then gives up and reports what is left.
+	closing bool
+	closeBy time.Time
+	// taken holds the records taken from the queue and not yet written;
+	// lastErr and lostOverflow what a failed write at close left behind.
+	taken        []pending
+	lastErr      error
+	lostOverflow int
 
 	signal chan struct{} // wakes a parked flusher
 	full   chan struct{} // a batch is full
@@ -122,11 +172,22 @@ type overflow struct {
 	first, last time.Time
 }
 
-func newAuditor(chain, tenant string, key AuditKey, red *redactor, sinks []AuditSink, max int, stuckAfter, writeTimeout time.Duration, clock Clock, log *slog.Logger) *auditor {
-	return &auditor{
-		chain: chain, tenant: tenant, mac: key.chainMAC(chain), redact: red, sinks: sinks, max: max, stuckAfter: stuckAfter, writeTimeout: writeTimeout,
+// auditConfig is what newAuditor needs from the client's options.
+type auditConfig struct {
+	chain, tenant                          string
+	key                                    AuditKey
+	sinks                                  []AuditSink
+	max                                    int
+	stuckAfter, writeTimeout, drainTimeout time.Duration
+	durable                                bool
+}
+
+func newAuditor(cfg auditConfig, red *redactor, clock Clock, log *slog.Logger) *auditor {
+	a := &auditor{
+		chain: cfg.chain, tenant: cfg.tenant, mac: cfg.key.chainMAC(cfg.chain), redact: red, sinks: cfg.sinks, max: cfg.max,
+		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout, durable: cfg.durable,
 		clock: clock, log: log,
-		needStructs: needStructs(sinks),
+		needStructs: needStructs(cfg.sinks),
 		signal:      make(chan struct{}, 1),
 		full:        make(chan struct{}, 1),
 		idle:        true,
@@ -134,6 +195,9 @@ func newAuditor(chain, tenant string, key AuditKey, red *redactor, sinks []Audit
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
+	ch := make(chan struct{})
+	a.flushed.Store(&ch)
+	return a
 }
 
 // resume continues the chain from the newest head any sink holds.
@@ -224,11 +288,13 @@ func (a *auditor) begin() (*pending, error) {
 
 // end copies the record's attributes into the batch, unlocks the queue
 // and wakes the flusher when a batch starts or fills. The flusher encodes
-// the attributes, off the hot path.
-func (a *auditor) end(p *pending, kvs []attrKV) {
+// the attributes, off the hot path. It returns the record's ticket: the
+// record is written once drained reaches it.
+func (a *auditor) end(p *pending, kvs []attrKV) uint64 {
 	p.kv = kvSpan{int32(len(a.kvs)), int32(len(kvs))}
 	a.kvs = append(a.kvs, kvs...)
 	a.enqueued++
+	ticket := a.enqueued
 	n := len(a.front)
 	wake := a.idle
 	a.idle = false
@@ -236,8 +302,41 @@ func (a *auditor) end(p *pending, kvs []attrKV) {
 	switch {
 	case wake:
 		notify(a.signal)
-	case n == batchTarget:
+	case n == batchTarget, a.durable && int64(n) >= a.target.Load():
 		notify(a.full)
+	}
+	return ticket
+}
+
+// await waits, in durable mode, until the record with the given ticket
+// has reached every sink. It fails when that takes longer than
+// stuckAfter, when ctx ends first, or when the client closes without
+// writing it: the check then denies.
+func (a *auditor) await(ctx context.Context, ticket uint64) error {
+	var timer *time.Timer
+	for {
+		// Load the channel before drained: the flusher adds to drained
+		// before it closes the channel it replaces.
+		ch := *a.flushed.Load()
+		if a.drained.Load() >= ticket {
+			return nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(a.stuckAfter)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-a.done:
+			if a.drained.Load() >= ticket {
+				return nil
+			}
+			return fmt.Errorf("%w: client closed before the audit record was written", ErrAuditUnavailable)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: request ended before its audit record was durable: %w", ErrAuditUnavailable, ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("%w: audit record not durable within %s", ErrAuditUnavailable, a.stuckAfter)
+		}
 	}
 }
 
@@ -260,14 +359,31 @@ func (a *auditor) depth() int64 {
 // Batching: the flusher takes a batch when batchTarget records are queued
 // or batchDelay after it last took one. Batches this size stay in the
 // cores' caches; far larger ones (a millisecond of checks under load)
-// cost both cores in memory traffic.
+// cost both cores in memory traffic. In durable mode it takes a batch as
+// soon as the last write ends: checks wait for it, and those arriving
+// during a write form the next batch (group commit).
+//
+// Whatever it takes, it writes in batches of at most maxBatchRecords
+// records and about maxBatchBytes bytes of attributes, each written and
+// counted on its own: a backlog built up during an outage drains at the
+// store's real write rate, with one statement of bounded size at a time,
+// instead of one huge write that times out and is retried whole.
 const (
-	batchDelay  = time.Millisecond
-	batchTarget = 256
+	batchDelay      = time.Millisecond
+	batchTarget     = 256
+	maxBatchRecords = 512
+	maxBatchBytes   = 1 << 20
 	// spinFor bounds how long the flusher polls for a full batch before
 	// it parks. It polls only while batches keep filling, that is under
 	// load; a check that has to wake a parked flusher pays for the wake-up.
 	spinFor = 200 * time.Microsecond
+	// durableGather bounds how long a durable batch waits for the checks
+	// under way to join it.
+	durableGather    = time.Millisecond
+	maxDurableGather = 5 * time.Millisecond
+	// maxBackoff bounds the wait between retries of a failing write, so a
+	// store that comes back is written to again within a second.
+	maxBackoff = time.Second
 )
 
 // run is the flusher. Woken by the first record after a quiet spell, it
@@ -281,22 +397,58 @@ func (a *auditor) run() {
 		select {
 		case <-a.signal:
 		case <-a.stop:
-			_, a.err = a.flush(true)
+			a.err = a.drain()
 			return
 		}
 		for busy := true; busy; {
-			var stop bool
-			if spin, stop = a.gather(timer, spin); stop {
-				_, a.err = a.flush(true)
-				return
+			if a.durable {
+				if a.gatherDurable(timer) {
+					a.err = a.drain()
+					return
+				}
+			} else {
+				var stop bool
+				if spin, stop = a.gather(timer, spin); stop {
+					a.err = a.drain()
+					return
+				}
 			}
-			var err error
-			if busy, err = a.flush(false); err != nil {
-				a.err = err
+			busy = a.flush()
+			if a.closing {
+				a.err = a.drain()
 				return
 			}
 		}
 	}
+}
+
+// gatherDurable lets the checks under way join one batch: it waits until
+// target records are queued, for up to durableGather. One write for many
+// checks is what makes the durable mode affordable, a commit costing far
+// more than a check. When fewer callers come back, the batch goes after
+// the wait and the next target is lower. It reports whether to stop.
+func (a *auditor) gatherDurable(timer *time.Timer) (stop bool) {
+	select {
+	case <-a.full: // a signal from before this batch
+	default:
+	}
+	a.mu.Lock()
+	n := len(a.front)
+	a.mu.Unlock()
+	if n >= min(int(a.target.Load()), maxBatchRecords) {
+		return false
+	}
+	// Waiting costs little next to a slow write: up to half of the last.
+	timer.Reset(min(max(a.lastWrite/2, durableGather), maxDurableGather))
+	select {
+	case <-a.full:
+		timer.Stop()
+	case <-timer.C:
+	case <-a.stop:
+		timer.Stop()
+		return true
+	}
+	return false
 }
 
 // gather waits until a batch is full or batchDelay has passed. When the
@@ -334,57 +486,107 @@ func (a *auditor) gather(timer *time.Timer, spin bool) (spinNext, stop bool) {
 	}
 }
 
-// flush writes the batch queued so far, or everything when closing, and
-// reports whether there was anything to write. Finding nothing, it marks
-// the flusher idle, so the next check wakes it. It returns an error only
-// when closing and some sink still refuses records.
-func (a *auditor) flush(closing bool) (bool, error) {
-	for {
-		a.mu.Lock()
-		if len(a.front) == 0 && a.overflow.n == 0 {
-			a.idle = !closing
-			a.mu.Unlock()
-			return false, nil
-		}
-		a.front, a.back = a.back[:0], a.front
-		clear(a.backKVs) // values held for the last batch
-		a.kvs, a.backKVs = a.backKVs[:0], a.kvs
-		ov := a.overflow
-		a.overflow = overflow{}
-		if len(a.back) >= a.max {
-			close(a.space)
-			a.space = make(chan struct{})
-		}
+// flush writes what is queued so far and reports whether there was
+// anything. Finding nothing, it marks the flusher idle, so the next check
+// wakes it. It returns once everything taken is written, or once the
+// client is closing (a.closing), leaving the rest to drain.
+func (a *auditor) flush() bool {
+	a.mu.Lock()
+	if len(a.front) == 0 && a.overflow.n == 0 {
+		a.idle = !a.closing
 		a.mu.Unlock()
-		if ov.n > 0 {
-			note := [1]pending{a.overflowNote(ov)}
-			if err := a.writePending(note[:], nil, closing); err != nil {
-				return true, err
-			}
-		}
-		if len(a.back) > 0 {
-			if err := a.writePending(a.back, a.backKVs, closing); err != nil {
-				return true, err
-			}
-			// The batch's slots are not cleared here: a check assigns every
-			// field of the slot it reuses, and leaving the lines alone spares
-			// that check a cache-line transfer from this core.
-			a.drained.Add(uint64(len(a.back)))
-		}
-		if !closing {
-			return true, nil
+		return false
+	}
+	a.front, a.back = a.back[:0], a.front
+	clear(a.backKVs) // values held for the last batch
+	a.kvs, a.backKVs = a.backKVs[:0], a.kvs
+	ov := a.overflow
+	a.overflow = overflow{}
+	if len(a.back) >= a.max {
+		close(a.space)
+		a.space = make(chan struct{})
+	}
+	a.mu.Unlock()
+	a.taken = a.back
+	if ov.n > 0 {
+		note := [1]pending{a.overflowNote(ov)}
+		a.encodeAttrs(note[:], nil)
+		if err := a.writePending(note[:]); err != nil {
+			a.lostOverflow += ov.n
+			a.lastErr = err
+			return true
 		}
 	}
+	for len(a.taken) > 0 {
+		n := a.encodeAttrs(a.taken, a.backKVs)
+		began := time.Now()
+		if err := a.writePending(a.taken[:n]); err != nil {
+			a.lastErr = err
+			return true // closing, and the store still refuses
+		}
+		// The batch's slots are not cleared here: a check assigns every
+		// field of the slot it reuses, and leaving the lines alone spares
+		// that check a cache-line transfer from this core.
+		a.taken = a.taken[n:]
+		a.drained.Add(uint64(n))
+		if a.durable {
+			a.lastWrite = time.Since(began)
+			a.target.Store(a.inflight.Load())
+			ch := make(chan struct{})
+			close(*a.flushed.Swap(&ch))
+		}
+	}
+	return true
 }
 
-// build turns the pending batch into audit records, in a buffer that
-// stays on the flusher's core, encoding each record's captured attributes
-// into canonical, redacted JSON. Records point into the arena, which is
-// reused only after the batch has reached every sink.
-func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) {
+// drain writes everything still queued once the client is closing, until
+// closeBy. What it could not write it reports in an *AuditLossError,
+// which it also logs.
+func (a *auditor) drain() error {
+	if !a.closing {
+		a.closing, a.closeBy = true, time.Now().Add(a.drainTimeout)
+	}
+	for a.lastErr == nil && a.flush() {
+	}
+	if a.lastErr == nil && a.lostOverflow == 0 {
+		return nil
+	}
+	// Give up: name every decision taken but not written, and every one
+	// still queued.
+	a.mu.Lock()
+	lost := make([]DecisionID, 0, len(a.taken)+len(a.front))
+	for i := range a.taken {
+		lost = append(lost, a.taken[i].id)
+	}
+	for i := range a.front {
+		lost = append(lost, a.front[i].id)
+	}
+	a.lostOverflow += a.overflow.n
+	a.mu.Unlock()
+	err := &AuditLossError{IDs: lost, Refused: a.lostOverflow, Err: a.lastErr}
+	ids := make([]string, len(lost))
+	for i, id := range lost {
+		ids[i] = id.String()
+	}
+	a.log.Error("agenttrust: audit records not written at close", "chain", a.chain, "records", len(lost),
+		"refused_unrecorded", a.lostOverflow, "ids", ids, "err", a.lastErr)
+	return err
+}
+
+// encodeAttrs encodes the captured attributes of the first records of
+// batch into canonical, redacted JSON in the arena, which stays on the
+// flusher's core, and returns how many it took: at most maxBatchRecords,
+// and no more once the arena holds maxBatchBytes (at least one record).
+// Records point into the arena, which is reused only after the batch has
+// reached every sink.
+func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) int {
 	a.arena = a.arena[:0]
 	a.ends = a.ends[:0]
+	n := 0
 	for i := range batch {
+		if n == maxBatchRecords || (n > 0 && len(a.arena) >= maxBatchBytes) {
+			break
+		}
 		sp := batch[i].kv
 		off := len(a.arena)
 		if sp.n > 0 {
@@ -394,7 +596,9 @@ func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) {
 			}
 		}
 		a.ends = append(a.ends, len(a.arena))
+		n++
 	}
+	return n
 }
 
 // build turns the chained pending batch into audit records for sinks that
@@ -426,13 +630,12 @@ func (a *auditor) build(batch []pending, prev Hash) {
 	}
 }
 
-// writePending chains a batch of pending records (kvs holds their
-// captured attributes), encoding each record's canonical form straight
-// from its pending slot, and delivers it. Audit records as structs are
-// built only when some sink needs them; a sink that keeps the canonical
-// encoding (the memory ring) is served without them.
-func (a *auditor) writePending(batch []pending, kvs []attrKV, closing bool) error {
-	a.encodeAttrs(batch, kvs)
+// writePending chains a batch of pending records whose attributes
+// encodeAttrs has just encoded, encoding each record's canonical form
+// straight from its pending slot, and delivers it. Audit records as
+// structs are built only when some sink needs them; a sink that keeps the
+// canonical encoding (the memory ring) is served without them.
+func (a *auditor) writePending(batch []pending) error {
 	prevOfFirst := a.head
 	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
 	if cap(a.hashes) < len(batch) {
@@ -456,7 +659,7 @@ func (a *auditor) writePending(batch []pending, kvs []attrKV, closing bool) erro
 	if a.needStructs {
 		a.build(batch, prevOfFirst)
 	}
-	if err := a.deliver(a.batch, a.hashes, a.seq-uint64(len(batch))+1, a.seq, closing); err != nil {
+	if err := a.deliver(a.batch, a.hashes); err != nil {
 		return err
 	}
 	a.written.Add(uint64(len(batch)))
@@ -476,19 +679,15 @@ func (a *auditor) overflowNote(ov overflow) pending {
 
 // deliver writes the batch, as canonical encodings (a.canon) to sinks that
 // keep those and as recs to the others, retrying failures with backoff.
-// While closing it gives up after a bounded time and reports how much is
-// lost.
-func (a *auditor) deliver(recs []AuditRecord, hashes []Hash, firstSeq, lastSeq uint64, closing bool) error {
-	pending := make([]bool, len(a.sinks))
-	for i := range pending {
-		pending[i] = true
+// Once the client is closing it retries only until closeBy, then returns
+// the last error.
+func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
+	var pend [8]bool
+	pending := pend[:0]
+	for range a.sinks {
+		pending = append(pending, true)
 	}
 	backoff := 50 * time.Millisecond
-	var deadline <-chan time.Time
-	stop := a.stop
-	if closing {
-		stop = nil
-	}
 	for {
 		var lastErr error
 		for i, s := range a.sinks {
@@ -496,13 +695,18 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []Hash, firstSeq, lastSeq u
 				continue
 			}
 			// A write that hangs counts as stuck from its start.
-			started := a.clock.Now().UnixNano()
+			now := a.clock.Now()
+			started := now.UnixNano()
 			a.writeStarted.Store(started)
 			var err error
 			if cs, ok := s.(canonicalSink); ok {
 				err = cs.writeCanonical(hashes, a.canon, a.canonEnds)
 			} else {
-				ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
+				timeout := a.writeTimeout
+				if a.closing {
+					timeout = min(timeout, max(time.Until(a.closeBy), time.Millisecond))
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				err = s.Write(ctx, recs)
 				cancel()
 			}
@@ -510,7 +714,7 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []Hash, firstSeq, lastSeq u
 			if err != nil {
 				lastErr = err
 				a.stuckSince.CompareAndSwap(0, started)
-				a.log.Warn("agenttrust: audit sink write failed; retrying", "sink", i, "records", len(recs), "err", err)
+				a.log.Warn("agenttrust: audit sink write failed; retrying", "sink", i, "records", len(hashes), "err", err)
 				continue
 			}
 			pending[i] = false
@@ -519,26 +723,30 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []Hash, firstSeq, lastSeq u
 			a.stuckSince.Store(0)
 			return nil
 		}
-		if closing && deadline == nil {
-			deadline = time.After(a.writeTimeout)
+		var stop <-chan struct{}
+		wait := backoff
+		if a.closing {
+			left := time.Until(a.closeBy)
+			if left <= 0 {
+				return lastErr
+			}
+			wait = min(wait, left)
+		} else {
+			stop = a.stop
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-deadline:
-			t.Stop()
-			return fmt.Errorf("%w: %d audit records (seq %d-%d) not written at close: %w",
-				ErrAuditUnavailable, lastSeq-firstSeq+1, firstSeq, lastSeq, lastErr)
 		case <-stop:
 			t.Stop()
-			stop, closing = nil, true
-			deadline = time.After(a.writeTimeout)
+			a.closing, a.closeBy = true, time.Now().Add(a.drainTimeout)
 		}
-		backoff = min(backoff*2, 2*time.Second)
+		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
-// close stops intake, flushes what is queued and waits for the flusher.
+// close stops intake, writes what is queued (for up to drainTimeout) and
+// waits for the flusher.
 func (a *auditor) close() error {
 	a.mu.Lock()
 	if a.closed {

@@ -69,6 +69,9 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 
 // check fills *d, the caller's result, in place.
 func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
+	if c.audit.durable {
+		c.audit.inflight.Add(1) // until record has waited for its record
+	}
 	d.ID = c.ids.next(now)
 	// Capture the attributes once, for validation, policy and the audit
 	// record: the only pass over the caller's map.
@@ -92,7 +95,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	if d.AgentID == "" {
 		d.AgentID = req.AgentID
 	}
-	if aerr := c.record(req, d, now, st); aerr != nil && err == nil {
+	if aerr := c.record(ctx, req, d, now, st); aerr != nil && err == nil {
 		*d = Decision{ID: d.ID, Reason: reasonAuditDown}
 		err = aerr
 	}
@@ -319,13 +322,20 @@ func validateRequest(req *Request, attrs []attrKV) error {
 
 // record is phase 6: it queues the audit record of d. Fields are clipped
 // so a hostile request cannot bloat the trail.
-func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState) error {
+//
+// In durable mode it then waits until the record is written. If that
+// fails, the check denies, and since the record may still be written
+// later with the decision it held, a note records the withdrawal.
+func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time.Time, st *checkState) error {
 	var latency time.Duration
 	if c.latency {
 		latency = c.clock.Now().Sub(now)
 	}
 	p, err := c.audit.begin()
 	if err != nil {
+		if c.audit.durable {
+			c.audit.inflight.Add(-1)
+		}
 		return err
 	}
 	// Filled in place in the queue: no copy on this path. The flusher adds
@@ -345,8 +355,34 @@ func (c *Client) record(req *Request, d *Decision, now time.Time, st *checkState
 	p.rule = d.Rule
 	p.reason = d.Reason
 	p.approval = d.ApprovalID
-	c.audit.end(p, st.kvs)
-	return nil
+	ticket := c.audit.end(p, st.kvs)
+	if !c.audit.durable {
+		return nil
+	}
+	err = c.audit.await(ctx, ticket)
+	c.audit.inflight.Add(-1)
+	if err != nil && d.Effect != Deny {
+		c.withdraw(d, now)
+	}
+	return err
+}
+
+// withdraw queues a note that decision d, whose record could not be made
+// durable in time, was answered with a deny instead.
+func (c *Client) withdraw(d *Decision, now time.Time) {
+	p, err := c.audit.begin()
+	if err != nil {
+		return // closed or full: the caller was denied either way
+	}
+	*p = pending{
+		id:       c.ids.next(now),
+		unixNano: now.UnixMicro() * 1000,
+		agent:    clip(d.AgentID),
+		effect:   Deny,
+		rule:     "agenttrust.audit_withdrawn",
+		reason:   "decision " + d.ID.String() + " withdrawn: its audit record was not durable in time; the caller was denied",
+	}
+	c.audit.end(p, nil)
 }
 
 func clip(s string) string {

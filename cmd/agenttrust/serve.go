@@ -37,6 +37,12 @@ record there, is refused: records were deleted or rewritten. A start
 without the checkpoint file on a database in use is refused too; restore
 the file, or accept the loss with --audit-checkpoint-reset.
 
+Every decision is audited. With --audit durable (the default) a check is
+answered only once its audit record is committed to the store, so a crash
+loses no decision a caller acted on; concurrent checks share one commit.
+With --audit async answers leave as soon as records are queued: faster,
+but a crash loses the records still queued.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
@@ -59,13 +65,15 @@ the store is closed.`,
 			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL) or by polling, instead of reading them on every check")
 			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
 			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
+			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")
+			f.DurationVar(&cfg.AuditDrainTimeout, "audit-drain-timeout", cli.DefaultAuditDrainTimeout, "on shutdown, how long to keep writing queued audit records to a failing store before naming the unwritten ones in the log and exiting with an error")
 			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "policy", "shutdown-timeout", "log-level",
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
 				"body-timeout", "metrics-token-file")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
@@ -86,6 +94,9 @@ the store is closed.`,
 				}
 				if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 					return usagef("give --tls-cert and --tls-key together")
+				}
+				if cfg.Audit != "durable" && cfg.Audit != "async" {
+					return usagef("--audit: want durable or async")
 				}
 				if cfg.MaxStaleness != 0 && !cfg.Notify {
 					return usagef("--max-staleness needs --notify")

@@ -33,6 +33,8 @@ const (
 	// DefaultCheckpointInterval bounds how long a stored audit batch waits
 	// for its checkpoint to reach the file.
 	DefaultCheckpointInterval = time.Second
+	// DefaultAuditDrainTimeout is ServeConfig.AuditDrainTimeout's default.
+	DefaultAuditDrainTimeout = 15 * time.Second
 	// BootstrapAgent is the agent id of the first admin key.
 	BootstrapAgent = "admin"
 )
@@ -84,6 +86,17 @@ type ServeConfig struct {
 	// TenantIdle closes a tenant's Client after that long without a
 	// request (server.WithTenantIdle); 0 keeps every tenant open.
 	TenantIdle time.Duration
+	// Audit is when a check may answer relative to the writing of its
+	// audit record: "durable" (the default when empty: an answer leaves
+	// only once its record is committed, so a crash loses no answered
+	// decision) or "async" (answers leave as records are queued; a crash
+	// loses those still queued).
+	Audit string
+	// AuditDrainTimeout bounds how long shutdown keeps writing queued
+	// audit records to a failing store (default
+	// DefaultAuditDrainTimeout); records still unwritten then are named
+	// in the log and the error Serve returns.
+	AuditDrainTimeout time.Duration
 	// PolicyFile seeds the system tenant's policy when none is stored.
 	PolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
@@ -115,12 +128,20 @@ func (cfg *ServeConfig) validate() error {
 		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
-	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.BodyTimeout < 0 || cfg.CheckpointInterval < 0:
+	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.BodyTimeout < 0 || cfg.CheckpointInterval < 0 || cfg.AuditDrainTimeout < 0:
 		return errors.New("agenttrust: serve: durations must not be negative")
 	case cfg.MaxStaleness != 0 && !cfg.Notify:
 		return errors.New("agenttrust: serve: a maximum staleness applies only in notify mode")
 	case cfg.Notice == nil:
 		return errors.New("agenttrust: serve: nowhere to print the first admin key")
+	case cfg.Audit != "" && cfg.Audit != "durable" && cfg.Audit != "async":
+		return fmt.Errorf("agenttrust: serve: audit mode %q: want durable or async", cfg.Audit)
+	}
+	if cfg.Audit == "" {
+		cfg.Audit = "durable"
+	}
+	if cfg.AuditDrainTimeout == 0 {
+		cfg.AuditDrainTimeout = DefaultAuditDrainTimeout
 	}
 	if cfg.SystemTenant == "" {
 		cfg.SystemTenant = DefaultSystemTenant
@@ -227,7 +248,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := bootstrap(ctx, &cfg, st, srv, seed, first); err != nil {
 		return err
 	}
-	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify)
+	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify, "audit", cfg.Audit)
 	return serveHTTP(ctx, &cfg, srv, certs)
 }
 
@@ -340,9 +361,15 @@ func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheck
 }
 
 func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints) (*server.Server, error) {
+	mode := agenttrust.AuditDurable
+	if cfg.Audit == "async" {
+		mode = agenttrust.AuditAsync
+	}
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
+		agenttrust.WithAuditMode(mode),
+		agenttrust.WithAuditDrainTimeout(cfg.AuditDrainTimeout),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))

@@ -127,21 +127,70 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		b.prevHash = append(b.prevHash, r.PrevHash[:])
 		b.hash = append(b.hash, r.Hash[:])
 	}
+	ends := appendChunks(recs)
 	return s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, sqlAppendAudit, chain,
-			b.seq, b.id, b.time, b.tenant, b.agent, b.obo, b.session, b.tool, b.res,
-			b.attrs, b.cred, b.hops, b.effect, b.rule, b.reason, b.approval, b.latency, b.prevHash, b.hash,
-			int64(first-1), b.vouched)
-		switch {
-		case isUniqueViolation(err):
-			return conflict(op, "chain %q already holds seq %d to %d, or part of it", chain, first, first+uint64(len(recs))-1)
-		case err != nil:
-			return err
-		case tag.RowsAffected() == 0:
-			return conflict(op, "chain %q: batch starting at seq %d does not continue the stored chain", chain, first)
+		if len(ends) == 1 {
+			return appendChunk(ctx, c, op, chain, first, b, 0, len(recs))
 		}
-		return nil
+		// A large batch goes in several statements of bounded size, in
+		// one transaction: still stored whole or not at all.
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		from := 0
+		for _, to := range ends {
+			if err := appendChunk(ctx, tx.Conn(), op, chain, first, b, from, to); err != nil {
+				return err
+			}
+			from = to
+		}
+		return tx.Commit(ctx)
 	})
+}
+
+// Bounds of one INSERT of audit records: a statement stays small and
+// quick, however large the batch.
+const (
+	appendMaxRecords = 512
+	appendMaxBytes   = 1 << 20
+)
+
+// appendChunks splits recs into statements of at most appendMaxRecords
+// records and about appendMaxBytes bytes, returning where each ends.
+func appendChunks(recs []store.AuditRecord) []int {
+	var ends []int
+	n, size := 0, 0
+	for i := range recs {
+		if n == appendMaxRecords || (n > 0 && size >= appendMaxBytes) {
+			ends = append(ends, i)
+			n, size = 0, 0
+		}
+		n++
+		size += len(recs[i].Attributes) + len(recs[i].Reason) + len(recs[i].Resource) + 256
+	}
+	return append(ends, len(recs))
+}
+
+// appendChunk inserts records from to to of the batch b, which starts at
+// seq first.
+func appendChunk(ctx context.Context, c *pgx.Conn, op, chain string, first uint64, b *auditBatch, from, to int) error {
+	start := first + uint64(from)
+	tag, err := c.Exec(ctx, sqlAppendAudit, chain,
+		b.seq[from:to], b.id[from:to], b.time[from:to], b.tenant[from:to], b.agent[from:to], b.obo[from:to],
+		b.session[from:to], b.tool[from:to], b.res[from:to], b.attrs[from:to], b.cred[from:to], b.hops[from:to],
+		b.effect[from:to], b.rule[from:to], b.reason[from:to], b.approval[from:to], b.latency[from:to],
+		b.prevHash[from:to], b.hash[from:to], int64(start-1), b.vouched[from:to])
+	switch {
+	case isUniqueViolation(err):
+		return conflict(op, "chain %q already holds seq %d to %d, or part of it", chain, start, first+uint64(to)-1)
+	case err != nil:
+		return err
+	case tag.RowsAffected() == 0:
+		return conflict(op, "chain %q: batch starting at seq %d does not continue the stored chain", chain, start)
+	}
+	return nil
 }
 
 // AuditHead implements store.Audit.
