@@ -475,6 +475,24 @@ type verifiedToken struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// appendDecodeToken appends the bytes a token's base64url text encodes
+// to dst. One token has one encoding: the decoder skips CR and LF, so a
+// text that holds anything beyond its canonical characters decodes to
+// fewer bytes than its length implies and is refused; Strict refuses
+// padding, the other alphabet and stray trailing bits.
+func appendDecodeToken(dst, enc []byte) ([]byte, error) {
+	out, err := b64.AppendDecode(dst, enc)
+	if err != nil || b64.EncodedLen(len(out)-len(dst)) != len(enc) {
+		return dst, ErrMalformedCredential
+	}
+	return out, nil
+}
+
+// decodeTokenString decodes the text of a token after its prefix.
+func decodeTokenString(s string) ([]byte, error) {
+	return appendDecodeToken(make([]byte, 0, b64.DecodedLen(len(s))), []byte(s))
+}
+
 // decodeToken decodes and verifies a token's signature chain and parses its
 // caveats. It does not evaluate them.
 func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
@@ -496,10 +514,10 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	// wants bytes; converting the string would allocate), the decoded
 	// token after it.
 	enc := append((*buf)[:0], cred[len(TokenPrefix):]...)
-	raw, err := b64.AppendDecode(enc[len(enc):], enc)
+	raw, err := appendDecodeToken(enc[len(enc):], enc)
 	*buf = enc[:0]
 	if err != nil {
-		return nil, ErrMalformedCredential
+		return nil, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
@@ -578,9 +596,9 @@ func InspectTokenUnverified(token string) (TokenInfo, error) {
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return TokenInfo{}, ErrMalformedCredential
 	}
-	raw, err := b64.DecodeString(token[len(TokenPrefix):])
+	raw, err := decodeTokenString(token[len(TokenPrefix):])
 	if err != nil {
-		return TokenInfo{}, ErrMalformedCredential
+		return TokenInfo{}, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
