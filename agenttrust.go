@@ -13,8 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	gocache "github.com/patrickmn/go-cache"
-
+	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/store"
@@ -85,9 +84,9 @@ type Client struct {
 	issuer    string
 	audiences []string
 	tokenTTL  time.Duration
-	keys      snapCache[[32]byte, *keyEntry] // API keys by secret hash
-	rootKeys  snapCache[string, []string]    // roles of a token's root key, by key id
-	tokens    *gocache.Cache                 // verified tokens and JWTs by their text
+	keys      boundedCache[[32]byte, *keyEntry] // API keys by secret hash
+	rootKeys  boundedCache[string, []string]    // roles of a token's root key, by key id
+	tokens    *cache.Cache[string, any]         // verified tokens and JWTs by their text
 	// tokenCacheOff makes benchmarks measure first-seen tokens.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens
@@ -131,6 +130,9 @@ type config struct {
 	tokenTTL     time.Duration
 	issuer       string
 	audiences    []string
+
+	tokenCacheEntries int
+	tokenCacheBytes   int64
 }
 
 // Option configures New.
@@ -228,6 +230,9 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		grantTTL:     5 * time.Minute,
 		tokenTTL:     DefaultTokenTTL,
 		issuer:       "agenttrust",
+
+		tokenCacheEntries: defaultTokenCacheEntries,
+		tokenCacheBytes:   defaultTokenCacheBytes,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -245,6 +250,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: approval TTLs must be positive", ErrInvalidConfig)
 	case cfg.tokenTTL <= 0 || cfg.tokenTTL > 24*time.Hour:
 		return nil, fmt.Errorf("%w: token TTL must be positive and at most 24h", ErrInvalidConfig)
+	case cfg.tokenCacheEntries < 1 || cfg.tokenCacheBytes < 1:
+		return nil, fmt.Errorf("%w: token cache bounds must be positive", ErrInvalidConfig)
 	case cfg.issuer == "":
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
@@ -289,9 +296,11 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	if len(c.audiences) == 0 {
 		c.audiences = []string{cfg.issuer}
 	}
-	// Cache entries outlive no token: the TTL bounds them in real time and
-	// the token's own expiry is checked against the clock on every use.
-	c.tokens = gocache.New(cfg.tokenTTL+time.Minute, time.Minute)
+	// Bounded caches (see boundedCache): a token's expiry is checked
+	// against the clock on every use, cached or not.
+	c.tokens = cache.New[string, any](cfg.tokenCacheEntries, cfg.tokenCacheBytes)
+	c.keys = newBoundedCache(keyCacheEntries, keyCacheBytes, keyEntryCost)
+	c.rootKeys = newBoundedCache(keyCacheEntries, keyCacheBytes/4, rolesCost)
 	if c.keyring, err = newKeyring(cfg.masterKeys, c.newID, func() ([]byte, error) {
 		s := make([]byte, 32)
 		_, err := io.ReadFull(c.random, s)

@@ -77,6 +77,9 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 		}
 		return "", nil, fmt.Errorf("%w: %w", ErrMalformedCredential, err)
 	}
+	if len(TokenPrefix)+base64.RawURLEncoding.EncodedLen(len(out)) > MaxCredentialSize {
+		return "", nil, ErrCredentialTooLarge
+	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out), added, nil
 }
 

@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
-	gocache "github.com/patrickmn/go-cache"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
 )
@@ -140,6 +139,9 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if err != nil {
 		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
 	}
+	if len(s) > MaxCredentialSize {
+		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", ErrCredentialTooLarge)
+	}
 	return s, nil
 }
 
@@ -231,14 +233,16 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		return ErrMalformedCredential
 	}
 	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time}}
+	var cost int64
 	for _, text := range claims.Caveats {
 		cv, err := cond.Parse(text)
 		if err != nil {
 			return &CaveatError{Caveat: text, Msg: err.Error()}
 		}
 		v.cred.conds = append(v.cred.conds, cv)
+		cost += caveatCost(text)
 	}
-	c.tokens.Set(strings.Clone(s), v, gocache.DefaultExpiration)
+	c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
 	*cr = v.cred
 	return nil
 }
