@@ -525,21 +525,24 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 //
 // Revoking an API key kills every token derived from it; revoking a token
 // or a delegation hop kills it and every token below it, while siblings
-// live. The entry is kept until nothing it can affect is still alive
-// (see PruneRevocations): for a token or hop, the longest token lifetime;
-// for a key, the key's expiry; for agents and sessions, forever.
+// live.
+//
+// A revocation outlives everything it covers, whatever the token TTLs and
+// clocks of the nodes sharing the store. Ids share one namespace (a
+// session may be called "tok_..."), a token id tells nothing of when the
+// token was minted, and an agent, session or key without expiry has no
+// end: so a revocation never expires, except that of a key the store
+// knows, with an expiry. Every credential under such a key dies at the
+// key's expiry (tokens never outlive their key), so the revocation's
+// ExpiresAt is that expiry plus the JWT leeway, and PruneRevocations
+// keeps it RevocationSkew longer still.
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
 		return err
 	}
 	now := c.clock.Now()
 	b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Revoked, Reason: "revoked", CreatedAt: now}
-	switch {
-	case strings.HasPrefix(id, "tok_"), strings.HasPrefix(id, "hop_"):
-		// Nothing derived from it can outlive the longest token lifetime
-		// counted from now (a JWT allows for its leeway).
-		b.ExpiresAt = now.Add(c.tokenTTL + jwtLeeway)
-	case strings.HasPrefix(id, "key_"):
+	if strings.HasPrefix(id, "key_") {
 		k, err := c.store.Key(ctx, c.tenant, id)
 		if err != nil && !isNotFound(err) {
 			return storeErr("revoke", err)
@@ -554,10 +557,19 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// PruneRevocations removes revocations that can no longer affect anything
-// and reports how many it removed. Run it now and then.
+// RevocationSkew is how far the clocks of the nodes sharing a store may
+// be off, together, before PruneRevocations could lift a revocation that
+// still covers a live credential: a revocation is pruned only once its
+// ExpiresAt lies this far in the past on the pruning node's clock.
+const RevocationSkew = 48 * time.Hour
+
+// PruneRevocations removes revocations that can no longer affect
+// anything, with RevocationSkew to spare, and reports how many it
+// removed. Only revocations of expiring keys ever qualify (see Revoke);
+// those written by older versions with shorter expiries are kept
+// RevocationSkew past them, longer than any token lives.
 func (c *Client) PruneRevocations(ctx context.Context) (int, error) {
-	n, err := c.store.PruneRevocations(ctx, c.clock.Now())
+	n, err := c.store.PruneRevocations(ctx, c.clock.Now().Add(-RevocationSkew))
 	if err != nil {
 		return 0, storeErr("prune revocations", err)
 	}
