@@ -13,8 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	gocache "github.com/patrickmn/go-cache"
-
+	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/store"
@@ -86,9 +85,9 @@ type Client struct {
 	issuer    string
 	audiences []string
 	tokenTTL  time.Duration
-	keys      snapCache[[32]byte, *keyEntry] // API keys by secret hash
-	rootKeys  snapCache[string, []string]    // roles of a token's root key, by key id
-	tokens    *gocache.Cache                 // verified tokens and JWTs by their text
+	keys      boundedCache[[32]byte, *keyEntry] // API keys by secret hash
+	rootKeys  boundedCache[string, []string]    // roles of a token's root key, by key id
+	tokens    *cache.Cache[string, any]         // verified tokens and JWTs by their text
 	// tokenCacheOff makes benchmarks measure first-seen tokens.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens
@@ -135,6 +134,9 @@ type config struct {
 	tokenTTL     time.Duration
 	issuer       string
 	audiences    []string
+
+	tokenCacheEntries int
+	tokenCacheBytes   int64
 }
 
 // Option configures New.
@@ -287,6 +289,9 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		grantTTL:     5 * time.Minute,
 		tokenTTL:     DefaultTokenTTL,
 		issuer:       "agenttrust",
+
+		tokenCacheEntries: defaultTokenCacheEntries,
+		tokenCacheBytes:   defaultTokenCacheBytes,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -306,6 +311,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: approval TTLs must be positive", ErrInvalidConfig)
 	case cfg.tokenTTL <= 0 || cfg.tokenTTL > 24*time.Hour:
 		return nil, fmt.Errorf("%w: token TTL must be positive and at most 24h", ErrInvalidConfig)
+	case cfg.tokenCacheEntries < 1 || cfg.tokenCacheBytes < 1:
+		return nil, fmt.Errorf("%w: token cache bounds must be positive", ErrInvalidConfig)
 	case cfg.issuer == "":
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
@@ -365,9 +372,11 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	if len(c.audiences) == 0 {
 		c.audiences = []string{cfg.issuer}
 	}
-	// Cache entries outlive no token: the TTL bounds them in real time and
-	// the token's own expiry is checked against the clock on every use.
-	c.tokens = gocache.New(cfg.tokenTTL+time.Minute, time.Minute)
+	// Bounded caches (see boundedCache): a token's expiry is checked
+	// against the clock on every use, cached or not.
+	c.tokens = cache.New[string, any](cfg.tokenCacheEntries, cfg.tokenCacheBytes)
+	c.keys = newBoundedCache(keyCacheEntries, keyCacheBytes, keyEntryCost)
+	c.rootKeys = newBoundedCache(keyCacheEntries, keyCacheBytes/4, rolesCost)
 	if c.keyring, err = newKeyring(cfg.masterKeys, c.newID, func() ([]byte, error) {
 		s := make([]byte, 32)
 		_, err := io.ReadFull(c.random, s)
@@ -601,21 +610,24 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 //
 // Revoking an API key kills every token derived from it; revoking a token
 // or a delegation hop kills it and every token below it, while siblings
-// live. The entry is kept until nothing it can affect is still alive
-// (see PruneRevocations): for a token or hop, the longest token lifetime;
-// for a key, the key's expiry; for agents and sessions, forever.
+// live.
+//
+// A revocation outlives everything it covers, whatever the token TTLs and
+// clocks of the nodes sharing the store. Ids share one namespace (a
+// session may be called "tok_..."), a token id tells nothing of when the
+// token was minted, and an agent, session or key without expiry has no
+// end: so a revocation never expires, except that of a key the store
+// knows, with an expiry. Every credential under such a key dies at the
+// key's expiry (tokens never outlive their key), so the revocation's
+// ExpiresAt is that expiry plus the JWT leeway, and PruneRevocations
+// keeps it RevocationSkew longer still.
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
 		return err
 	}
 	now := c.clock.Now()
 	b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Revoked, Reason: "revoked", CreatedAt: now}
-	switch {
-	case strings.HasPrefix(id, "tok_"), strings.HasPrefix(id, "hop_"):
-		// Nothing derived from it can outlive the longest token lifetime
-		// counted from now (a JWT allows for its leeway).
-		b.ExpiresAt = now.Add(c.tokenTTL + jwtLeeway)
-	case strings.HasPrefix(id, "key_"):
+	if strings.HasPrefix(id, "key_") {
 		k, err := c.store.Key(ctx, c.tenant, id)
 		if err != nil && !isNotFound(err) {
 			return storeErr("revoke", err)
@@ -630,10 +642,19 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// PruneRevocations removes revocations that can no longer affect anything
-// and reports how many it removed. Run it now and then.
+// RevocationSkew is how far the clocks of the nodes sharing a store may
+// be off, together, before PruneRevocations could lift a revocation that
+// still covers a live credential: a revocation is pruned only once its
+// ExpiresAt lies this far in the past on the pruning node's clock.
+const RevocationSkew = 48 * time.Hour
+
+// PruneRevocations removes revocations that can no longer affect
+// anything, with RevocationSkew to spare, and reports how many it
+// removed. Only revocations of expiring keys ever qualify (see Revoke);
+// those written by older versions with shorter expiries are kept
+// RevocationSkew past them, longer than any token lives.
 func (c *Client) PruneRevocations(ctx context.Context) (int, error) {
-	n, err := c.store.PruneRevocations(ctx, c.clock.Now())
+	n, err := c.store.PruneRevocations(ctx, c.clock.Now().Add(-RevocationSkew))
 	if err != nil {
 		return 0, storeErr("prune revocations", err)
 	}

@@ -40,9 +40,9 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return "", nil, ErrMalformedCredential
 	}
-	raw, err := b64.DecodeString(token[len(TokenPrefix):])
+	raw, err := decodeTokenString(token[len(TokenPrefix):])
 	if err != nil {
-		return "", nil, ErrMalformedCredential
+		return "", nil, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
@@ -76,6 +76,9 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 			return "", nil, ErrCredentialTooLarge
 		}
 		return "", nil, fmt.Errorf("%w: %w", ErrMalformedCredential, err)
+	}
+	if len(TokenPrefix)+base64.RawURLEncoding.EncodedLen(len(out)) > MaxCredentialSize {
+		return "", nil, ErrCredentialTooLarge
 	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out), added, nil
 }

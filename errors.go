@@ -47,6 +47,10 @@ var (
 	ErrAudience = fmt.Errorf("%w: wrong audience", ErrUnauthorized)
 	// ErrAlgorithm: a JWT uses another signing method than EdDSA.
 	ErrAlgorithm = fmt.Errorf("%w: signing method not allowed", ErrUnauthorized)
+	// ErrJWTClaims: a JWT's header or claims can be read more than one
+	// way: a name twice or in another case ("Exp"), exp, nbf or iat not
+	// a number, or not a JSON object of valid UTF-8.
+	ErrJWTClaims = fmt.Errorf("%w: ambiguous JWT claims", ErrMalformedCredential)
 
 	// ErrDenied matches the error Guard returns when a decision denies.
 	ErrDenied = errors.New("agenttrust: denied")

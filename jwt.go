@@ -1,18 +1,22 @@
 package agenttrust
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
-	gocache "github.com/patrickmn/go-cache"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
 )
@@ -135,6 +139,9 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if err != nil {
 		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
 	}
+	if len(s) > MaxCredentialSize {
+		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", ErrCredentialTooLarge)
+	}
 	return s, nil
 }
 
@@ -184,6 +191,11 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 			return nil
 		}
 	}
+	// One token, one meaning: the exact canonical encoding, and claims
+	// that encoding/json could not read two ways.
+	if err := strictJWT(s); err != nil {
+		return err
+	}
 	// The method is pinned: look at the header first so that alg "none",
 	// HS256 keyed with the public key and the like get their own error.
 	var hdr jwt.Parser
@@ -221,14 +233,16 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		return ErrMalformedCredential
 	}
 	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time}}
+	var cost int64
 	for _, text := range claims.Caveats {
 		cv, err := cond.Parse(text)
 		if err != nil {
 			return &CaveatError{Caveat: text, Msg: err.Error()}
 		}
 		v.cred.conds = append(v.cred.conds, cv)
+		cost += caveatCost(text)
 	}
-	c.tokens.Set(strings.Clone(s), v, gocache.DefaultExpiration)
+	c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
 	*cr = v.cred
 	return nil
 }
@@ -249,4 +263,127 @@ func jwtError(err error) error {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	return fmt.Errorf("%w: %v", ErrMalformedCredential, err)
+}
+
+// The names an agenttrust JWT gives meaning to. encoding/json matches
+// object keys to fields without regard to case, so a case variant of one
+// of these ("Exp", "EXP", "ſub") is another spelling of it and refused.
+var (
+	jwtHeaderNames = []string{"alg", "kid", "typ"}
+	jwtClaimNames  = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "tenant", "key", "caveats"}
+)
+
+// maxJWTNames bounds the names in a JWT header or claim set.
+const maxJWTNames = 32
+
+// strictJWT refuses a JWT that is not in its one canonical form: three
+// segments of unpadded base64url (no CR, LF or spaces, which the base64
+// decoder would skip, no padding, no other alphabet), each a JSON object
+// of valid UTF-8 whose names are unique even ignoring case, with exp, nbf
+// and iat numbers, never strings.
+func strictJWT(s string) error {
+	segs := 0
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b == '.':
+			segs++
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
+		default:
+			return ErrMalformedCredential
+		}
+	}
+	if segs != 2 {
+		return ErrMalformedCredential
+	}
+	head, rest, _ := strings.Cut(s, ".")
+	claims, _, _ := strings.Cut(rest, ".")
+	if err := strictJWTObject(head, jwtHeaderNames, nil); err != nil {
+		return err
+	}
+	return strictJWTObject(claims, jwtClaimNames, []string{"exp", "nbf", "iat"})
+}
+
+// strictJWTObject checks one JSON segment: see strictJWT.
+func strictJWTObject(seg string, known, numeric []string) error {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	if err != nil || base64.RawURLEncoding.EncodedLen(len(b)) != len(seg) {
+		return ErrMalformedCredential
+	}
+	if !utf8.Valid(b) {
+		return fmt.Errorf("%w: not valid UTF-8", ErrJWTClaims)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("%w: not a JSON object", ErrJWTClaims)
+	}
+	seen := make(map[string]bool, 8)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+		}
+		name := t.(string) // object keys are strings
+		folded := foldName(name)
+		if seen[folded] {
+			return fmt.Errorf("%w: %q appears twice", ErrJWTClaims, name)
+		}
+		if len(seen) == maxJWTNames {
+			return fmt.Errorf("%w: more than %d names", ErrJWTClaims, maxJWTNames)
+		}
+		seen[folded] = true
+		for _, k := range known {
+			if name != k && folded == k {
+				return fmt.Errorf("%w: %q is a case variant of %q", ErrJWTClaims, name, k)
+			}
+		}
+		if slices.Contains(numeric, name) {
+			v, err := dec.Token()
+			if _, ok := v.(json.Number); err != nil || !ok {
+				return fmt.Errorf("%w: %q must be a number", ErrJWTClaims, name)
+			}
+			continue
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the JSON object", ErrJWTClaims)
+	}
+	return nil
+}
+
+// foldName maps every spelling encoding/json takes for one object key to
+// the same string: each rune to the smallest of its case-folding orbit,
+// ASCII letters to lower case.
+func foldName(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	for _, r := range s {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		if min < utf8.RuneSelf {
+			min = unicode.ToLower(min)
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }

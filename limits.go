@@ -2,21 +2,39 @@ package agenttrust
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// maxLimiters bounds the rate-limit state kept per policy; beyond it,
-// buckets that are full again (and so carry no state) are dropped.
-const maxLimiters = 1 << 16
+// maxLimiters bounds the token buckets kept per policy, and maxBreakers
+// the agents the breaker counts. Agent and tool names are at most 256
+// bytes, so each table holds at most a few MiB whatever callers send.
+const (
+	maxLimiters = 1 << 14
+	maxBreakers = 1 << 14
+)
+
+// sweepEvery is how often, at most, a full table is swept for entries
+// that carry no state: a flood of new keys costs O(1) per check, not a
+// scan each.
+const sweepEvery = time.Second
 
 // limiter holds one token bucket per (limit, agent, tool). It is replaced
 // with the policy, so a reload starts buckets afresh.
+//
+// The table is bounded: when it is full and no bucket is full again (a
+// full bucket carries no state and is dropped), a new (agent, tool) pair
+// shares one overflow bucket per limit. A flood of new names thus slows
+// the newcomers together; it never resets a bucket in use, so no caller
+// can earn tokens by crowding out its own bucket.
 type limiter struct {
-	mu      sync.Mutex
-	buckets map[bucketKey]*rate.Limiter
+	mu       sync.Mutex
+	buckets  map[bucketKey]*rate.Limiter
+	overflow map[*compiledLimit]*rate.Limiter
+	swept    time.Time
 }
 
 type bucketKey struct {
@@ -56,15 +74,28 @@ func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *
 	if l.buckets == nil {
 		l.buckets = map[bucketKey]*rate.Limiter{}
 	}
-	if len(l.buckets) >= maxLimiters {
+	if len(l.buckets) >= maxLimiters && now.Sub(l.swept) >= sweepEvery {
+		l.swept = now
 		for k, b := range l.buckets {
 			if b.TokensAt(now) >= float64(b.Burst()) {
 				delete(l.buckets, k)
 			}
 		}
 	}
+	if len(l.buckets) >= maxLimiters {
+		b := l.overflow[cl]
+		if b == nil {
+			if l.overflow == nil {
+				l.overflow = map[*compiledLimit]*rate.Limiter{}
+			}
+			b = rate.NewLimiter(cl.limit, cl.burst)
+			l.overflow[cl] = b
+		}
+		return b
+	}
 	b := rate.NewLimiter(cl.limit, cl.burst)
-	l.buckets[k] = b
+	// Copies: the caller's strings may share memory with a larger buffer.
+	l.buckets[bucketKey{cl, strings.Clone(agent), strings.Clone(tool)}] = b
 	return b
 }
 
@@ -79,11 +110,15 @@ type BreakerConfig struct {
 	CallWindow   time.Duration // default one second
 }
 
-// breaker counts per agent in fixed windows.
+// breaker counts per agent in fixed windows. It counts at most
+// maxBreakers agents: when the table is full, agents idle past both
+// windows are dropped (at most once per sweepEvery), and if none is, one
+// counter picked at random makes room.
 type breaker struct {
 	cfg    BreakerConfig
 	mu     sync.Mutex
 	agents map[string]*breakerCount
+	swept  time.Time
 }
 
 type breakerCount struct {
@@ -114,15 +149,22 @@ func (b *breaker) observe(agent string, now time.Time, denied bool) string {
 	defer b.mu.Unlock()
 	c := b.agents[agent]
 	if c == nil {
-		if len(b.agents) >= maxLimiters {
+		if len(b.agents) >= maxBreakers && now.Sub(b.swept) >= sweepEvery {
+			b.swept = now
 			for a, old := range b.agents {
 				if now.Sub(old.callStart) > b.cfg.CallWindow && now.Sub(old.denyStart) > b.cfg.DenialWindow {
 					delete(b.agents, a)
 				}
 			}
 		}
+		if len(b.agents) >= maxBreakers {
+			for a := range b.agents {
+				delete(b.agents, a)
+				break
+			}
+		}
 		c = &breakerCount{denyStart: now, callStart: now}
-		b.agents[agent] = c
+		b.agents[strings.Clone(agent)] = c
 	}
 	if b.cfg.MaxCalls > 0 {
 		if now.Sub(c.callStart) >= b.cfg.CallWindow {

@@ -13,12 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	gocache "github.com/patrickmn/go-cache"
+	"unsafe"
 
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/store"
@@ -30,9 +29,15 @@ const (
 	KeyPrefix = apikey.Prefix
 	// TokenPrefix starts every token: "att_" + base64url(macaroon V2).
 	TokenPrefix = "att_"
-	// MaxCredentialSize bounds a credential; larger ones are refused before
-	// any decoding.
-	MaxCredentialSize = 16 << 10
+	// MaxCredentialSize bounds a credential, in bytes of its text; larger
+	// ones are refused before any decoding, and Exchange, Attenuate and
+	// Delegate never make one. A token at MaxDelegationDepth with five
+	// realistic caveats per hop (tool and resource lists, an amount, an
+	// expiry, a session) and long tenant and agent ids is about 3.5 KB:
+	// 6 KiB leaves room for more while an "Authorization: Bearer" line
+	// stays under the 8 KB header-line limit of common proxies, and it
+	// caps what one presented credential can make a verifier decode.
+	MaxCredentialSize = 6 << 10
 	// MaxDelegationDepth is the most hops a token may pass through.
 	MaxDelegationDepth = 8
 	// DefaultTokenTTL is the lifetime of a token unless WithTokenTTL says
@@ -289,37 +294,83 @@ type keyEntry struct {
 	conds    []cond.Cond
 }
 
-// snapCache is a read-mostly cache: lookups read an immutable map
-// snapshot without locking; a put copies it. It holds at most
-// maxCachedKeys entries: a put into a full one starts it afresh.
-type snapCache[K comparable, V any] struct {
-	mu   sync.Mutex
-	snap atomic.Pointer[map[K]V]
+// boundedCache is a cache the client fills from credentials it is shown,
+// bounded in entries and bytes (see internal/cache): cost estimates the
+// memory one entry holds.
+type boundedCache[K comparable, V any] struct {
+	c    *cache.Cache[K, V]
+	cost func(K, V) int64
 }
 
-const maxCachedKeys = 1 << 14
-
-func (kc *snapCache[K, V]) get(k K) (V, bool) {
-	if m := kc.snap.Load(); m != nil {
-		v, ok := (*m)[k]
-		return v, ok
-	}
-	var zero V
-	return zero, false
+func newBoundedCache[K comparable, V any](entries int, bytes int64, cost func(K, V) int64) boundedCache[K, V] {
+	return boundedCache[K, V]{c: cache.New[K, V](entries, bytes), cost: cost}
 }
 
-func (kc *snapCache[K, V]) put(k K, v V) {
-	kc.mu.Lock()
-	defer kc.mu.Unlock()
-	old := kc.snap.Load()
-	m := map[K]V{}
-	if old != nil && len(*old) < maxCachedKeys {
-		for ok, ov := range *old {
-			m[ok] = ov
-		}
+func (bc *boundedCache[K, V]) get(k K) (V, bool) { return bc.c.Get(k) }
+
+func (bc *boundedCache[K, V]) put(k K, v V) { bc.c.Put(k, v, bc.cost(k, v)) }
+
+// Cache bounds. The token cache holds what a presented token's signature
+// proved, keyed by the token's text: anyone holding one token can
+// attenuate it offline into any number of distinct valid ones, so it is
+// bounded in bytes as well as entries, and a flood of one-off tokens
+// evicts itself (CLOCK) before the tokens in use. The key caches hold
+// only keys found in the store.
+const (
+	defaultTokenCacheEntries = 1 << 14
+	defaultTokenCacheBytes   = 16 << 20
+	keyCacheEntries          = 1 << 12
+	keyCacheBytes            = 4 << 20
+)
+
+// WithTokenCache bounds the cache of verified tokens and JWTs: at most
+// entries tokens holding at most bytes of memory (defaults 16384 and
+// 16 MiB). A token not cached is verified again, which costs time, never
+// safety: caveats, expiry and revocation are checked on every use.
+func WithTokenCache(entries int, bytes int64) Option {
+	return func(c *config) { c.tokenCacheEntries, c.tokenCacheBytes = entries, bytes }
+}
+
+// condCost is the memory one parsed caveat holds beyond its text.
+const condCost = int64(unsafe.Sizeof(cond.Cond{})) + 64
+
+func keyEntryCost(_ [32]byte, e *keyEntry) int64 {
+	n := int64(len(e.key.ID)+len(e.key.Tenant)+len(e.key.AgentID)+len(e.key.Name)) + 256
+	for _, s := range e.key.Roles {
+		n += int64(len(s)) + 16
 	}
-	m[k] = v
-	kc.snap.Store(&m)
+	for _, s := range e.key.AllowedIPs {
+		n += int64(len(s)) + 48
+	}
+	for _, s := range e.key.Caveats {
+		n += int64(len(s)) + caveatCost(s)
+	}
+	return n
+}
+
+func rolesCost(id string, roles []string) int64 {
+	n := int64(len(id)) + 24
+	for _, r := range roles {
+		n += int64(len(r)) + 16
+	}
+	return n
+}
+
+// patternCost is the memory one parsed glob of a list holds beyond its
+// text.
+const patternCost = int64(unsafe.Sizeof(cond.Pattern{})) + 48
+
+// caveatCost estimates the memory one caveat holds once parsed: its text
+// (decoded, then normalised), the condition and each pattern of a list.
+func caveatCost(text string) int64 {
+	return 2*int64(len(text)) + condCost + int64(strings.Count(text, ",")+1)*patternCost
+}
+
+// credentialCost estimates what a verified token or JWT cached under its
+// text holds: the text itself, the caveats (caveatBytes, as summed by
+// caveatCost) and the entry.
+func credentialCost(text string, caveatBytes int64) int64 {
+	return int64(len(text)) + caveatBytes + 256
 }
 
 // lookupKey parses an API key offline (prefix, length, alphabet,
@@ -447,6 +498,9 @@ func (c *Client) mint(ke *keyEntry, now time.Time, extra []string) (string, stri
 	if err != nil {
 		return "", "", fmt.Errorf("agenttrust: mint token: %w", err)
 	}
+	if len(TokenPrefix)+b64.EncodedLen(len(raw)) > MaxCredentialSize {
+		return "", "", fmt.Errorf("%w: the key's caveats leave no room for a token", ErrCredentialTooLarge)
+	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(raw), tokID, nil
 }
 
@@ -475,6 +529,24 @@ type verifiedToken struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// appendDecodeToken appends the bytes a token's base64url text encodes
+// to dst. One token has one encoding: the decoder skips CR and LF, so a
+// text that holds anything beyond its canonical characters decodes to
+// fewer bytes than its length implies and is refused; Strict refuses
+// padding, the other alphabet and stray trailing bits.
+func appendDecodeToken(dst, enc []byte) ([]byte, error) {
+	out, err := b64.AppendDecode(dst, enc)
+	if err != nil || b64.EncodedLen(len(out)-len(dst)) != len(enc) {
+		return dst, ErrMalformedCredential
+	}
+	return out, nil
+}
+
+// decodeTokenString decodes the text of a token after its prefix.
+func decodeTokenString(s string) ([]byte, error) {
+	return appendDecodeToken(make([]byte, 0, b64.DecodedLen(len(s))), []byte(s))
+}
+
 // decodeToken decodes and verifies a token's signature chain and parses its
 // caveats. It does not evaluate them.
 func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
@@ -496,10 +568,10 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	// wants bytes; converting the string would allocate), the decoded
 	// token after it.
 	enc := append((*buf)[:0], cred[len(TokenPrefix):]...)
-	raw, err := b64.AppendDecode(enc[len(enc):], enc)
+	raw, err := appendDecodeToken(enc[len(enc):], enc)
 	*buf = enc[:0]
 	if err != nil {
-		return nil, ErrMalformedCredential
+		return nil, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
@@ -530,6 +602,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	}
 	v := &verifiedToken{id: tokID, keyID: keyID}
 	v.conds = v.condsBuf[:0]
+	var cost int64
 	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		text := string(m.Caveat(i))
@@ -544,6 +617,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 		}
 		noteCaveat(&cv, &v.tenant, &v.agent, &v.hops, &v.expires)
 		v.conds = append(v.conds, cv)
+		cost += caveatCost(text)
 	}
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
 		return nil, ErrMalformedCredential
@@ -553,7 +627,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	}
 	if !c.tokenCacheOff {
 		// A copy: the caller's string may share memory with a larger buffer.
-		c.tokens.Set(strings.Clone(cred), v, gocache.DefaultExpiration)
+		c.tokens.Put(strings.Clone(cred), v, credentialCost(cred, cost))
 	}
 	return v, nil
 }
@@ -578,9 +652,9 @@ func InspectTokenUnverified(token string) (TokenInfo, error) {
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return TokenInfo{}, ErrMalformedCredential
 	}
-	raw, err := b64.DecodeString(token[len(TokenPrefix):])
+	raw, err := decodeTokenString(token[len(TokenPrefix):])
 	if err != nil {
-		return TokenInfo{}, ErrMalformedCredential
+		return TokenInfo{}, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {

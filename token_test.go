@@ -221,15 +221,28 @@ func TestRevocationPruned(t *testing.T) {
 	info, _ := agenttrust.InspectTokenUnverified(tok)
 	f.c.Revoke(ctx, info.ID)
 	f.c.Revoke(ctx, "some-agent")
+	expiring, key, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "temp", ExpiresAt: f.clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c.Revoke(ctx, key.ID)
+	f.clock.Advance(time.Hour + agenttrust.RevocationSkew - time.Minute)
 	if n, _ := f.c.PruneRevocations(ctx); n != 0 {
-		t.Fatalf("pruned %d while the token could live", n)
+		t.Fatalf("pruned %d within RevocationSkew of the key's expiry", n)
 	}
-	f.clock.Advance(agenttrust.DefaultTokenTTL + time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	if n, _ := f.c.PruneRevocations(ctx); n != 1 {
-		t.Fatalf("pruned %d, want the token's revocation only", n)
+		t.Fatalf("pruned %d, want the expiring key's revocation only", n)
 	}
-	if d, _ := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: tok}); d.Allowed() {
-		t.Fatal("expired token allowed after pruning")
+	// Token and agent revocations are kept: their reach has no known end.
+	if _, blocked, _ := f.st.Blocked(ctx, agenttrust.DefaultTenant, []string{info.ID}); !blocked {
+		t.Fatal("a token's revocation was pruned")
+	}
+	if _, blocked, _ := f.st.Blocked(ctx, agenttrust.DefaultTenant, []string{"some-agent"}); !blocked {
+		t.Fatal("an agent's revocation was pruned")
+	}
+	if d, _ := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: expiring}); d.Allowed() {
+		t.Fatal("expired key allowed after pruning")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -397,32 +398,28 @@ func (w *wake) wait() <-chan struct{} {
 }
 
 // credCache maps the SHA-256 of a credential to the tenant it claims, so
-// that repeated requests skip the key lookup or token decoding done by
-// agenttrust.CredentialTenantUnverified. What it holds is unverified, like
-// the function's answer: every request is still authenticated in full.
+// that a repeated credential skips the unverified parse and, for an API
+// key, the store lookup. What it holds is unverified, like the function's
+// answer: every request is still authenticated in full. The claim is
+// chosen by whoever sends the credential, so the cache is bounded in
+// entries and in bytes; a flood of one-off credentials evicts itself
+// before those in use.
 type credCache struct {
-	m atomic.Pointer[sync.Map]
-	n atomic.Int64
+	c *cache.Cache[[32]byte, string]
 }
 
-const maxCachedCreds = 1 << 16
+const (
+	maxCachedCreds     = 1 << 14
+	maxCachedCredBytes = 4 << 20
+)
 
-func (c *credCache) init() { c.m.Store(new(sync.Map)) }
+func (c *credCache) init() { c.c = cache.New[[32]byte, string](maxCachedCreds, maxCachedCredBytes) }
 
-func (c *credCache) get(h [32]byte) (string, bool) {
-	v, ok := c.m.Load().Load(h)
-	if !ok {
-		return "", false
-	}
-	return v.(string), true
-}
+func (c *credCache) get(h [32]byte) (string, bool) { return c.c.Get(h) }
 
 func (c *credCache) put(h [32]byte, tenant string) {
-	if c.n.Add(1) > maxCachedCreds {
-		c.m.Store(new(sync.Map))
-		c.n.Store(1)
-	}
-	c.m.Load().Store(h, tenant)
+	// A copy: the claim may share memory with the whole credential.
+	c.c.Put(h, strings.Clone(tenant), int64(len(h)+len(tenant)))
 }
 
 func hasControl(s string) bool {

@@ -218,7 +218,7 @@ func TestRootAndMiddlewareImportNoFramework(t *testing.T) {
 		}
 		for _, ok := range []string{
 			"github.com/agenttrust/agenttrust/store", "github.com/agenttrust/agenttrust/internal/",
-			"github.com/agenttrust/agenttrust", "github.com/golang-jwt/jwt/v5", "github.com/patrickmn/go-cache",
+			"github.com/agenttrust/agenttrust", "github.com/golang-jwt/jwt/v5",
 			"go.yaml.in/yaml/v3", "golang.org/x/time/rate", "golang.org/x/text/unicode/norm",
 		} {
 			if path == ok || strings.HasPrefix(path, ok+"/") || strings.HasPrefix(path, ok) && strings.HasSuffix(ok, "/") {
