@@ -28,7 +28,17 @@ func storable(s string, max int) string {
 	if len(s) > max {
 		s = s[:runeStart(s, max)]
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	// Eight bytes at a time: a word has a NUL or a non-ASCII byte exactly
+	// when some byte of (x - 0x01...) | x has its top bit set.
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if ((x-0x0101010101010101)|x)&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
 			if strings.IndexByte(s[i:], 0) < 0 && utf8.ValidString(s[i:]) {
 				return s
