@@ -59,7 +59,10 @@ func (s *checkState) reset() {
 //
 // The phases, in order: request validation, credential (when present),
 // revocation and suspension, rate limits, policy, approval, runaway
-// breaker, audit.
+// breaker, audit. A PolicyEngine that panics is a failure like any
+// other: the check denies with ErrPolicyEngine and is recorded. The
+// record keeps every text as any store can hold it: each NUL byte and
+// each byte that is not UTF-8 becomes U+FFFD.
 func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error) {
 	now := c.clock.Now()
 	st := c.pool.Get().(*checkState)
