@@ -116,6 +116,12 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		go func() {
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
+			// A panic on this goroutine would end the process.
+			defer func() {
+				if p := recover(); p != nil {
+					c.log.Error("agenttrust: approval notifier panicked", "approval", a.ID, "panic", panicText(p))
+				}
+			}()
 			if err := c.notifier.Notify(nctx, a); err != nil {
 				c.log.Warn("agenttrust: approval notifier failed", "approval", a.ID, "err", err)
 			}

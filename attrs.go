@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -102,20 +103,38 @@ func captureAttrs(kvs []attrKV, attrs map[string]any) []attrKV {
 		switch v.(type) {
 		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
 		default:
-			b, err := json.Marshal(v)
-			if err != nil {
-				b = []byte(attrUnencodable)
-			}
-			v = json.RawMessage(b)
+			v = json.RawMessage(marshalAttr(v))
 		}
 		kvs = append(kvs, attrKV{Name: k, Value: v})
 	}
 	return kvs
 }
 
+// marshalAttr encodes a value of no basic type. Its MarshalJSON is the
+// caller's code: a panic there makes the value unencodable rather than
+// escaping from Check.
+func marshalAttr(v any) (b []byte) {
+	defer func() {
+		if recover() != nil {
+			b = []byte(attrUnencodable)
+		}
+	}()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(attrUnencodable)
+	}
+	return b
+}
+
 // appendKVs appends the canonical JSON object of kvs to dst: keys sorted
-// (kvs is sorted in place), no spaces, secret values redacted when red is
-// not nil. An empty kvs appends nothing.
+// (kvs is sorted in place), no spaces. An empty kvs appends nothing.
+//
+// With red nil it is the exact form, for fingerprints. With red set it is
+// the form a record keeps (audit, approvals): secret values and the
+// credentials found in any value redacted (appendRedactedValue), and
+// the JSON made storable in any JSON column: NUL and lone surrogates
+// become U+FFFD, as invalid UTF-8 does in both forms, and a json.Number
+// that is no JSON number is kept as a string.
 func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 	if len(kvs) == 0 {
 		return dst
@@ -134,10 +153,10 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 		if red == nil {
 			dst = appendJSONString(dst, kvs[i].Name)
 			dst = append(dst, ':')
-			dst = appendValue(dst, kvs[i].Value)
+			dst = appendValue(dst, kvs[i].Value, false)
 			continue
 		}
-		dst = appendJSONString(dst, redactCredentials(kvs[i].Name))
+		dst = appendJSONText(dst, redactCredentials(kvs[i].Name), true)
 		dst = append(dst, ':')
 		if red.redact(kvs[i].Name) {
 			dst = append(dst, redactedValue...)
@@ -156,17 +175,17 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 func appendRedactedValue(dst []byte, v any) []byte {
 	switch x := v.(type) {
 	case string:
-		return appendJSONString(dst, redactCredentials(x))
+		return appendJSONText(dst, redactCredentials(x), true)
 	case json.RawMessage:
 		// A credential needs no escaping in JSON, so its text is in the
 		// encoding as is; a \u escape may still spell one, so that too
 		// sends the value through the slow path.
 		if !mayHoldCredential(x) && !bytes.Contains(x, []byte(`\u`)) {
-			return append(dst, x...)
+			return appendStorableJSON(dst, x)
 		}
-		return append(dst, redactJSON(x)...)
+		return appendStorableJSON(dst, redactJSON(x))
 	}
-	return appendValue(dst, v)
+	return appendValue(dst, v, true)
 }
 
 // redactedCredential replaces a credential found inside a value.
@@ -306,12 +325,12 @@ func redactTree(v any) any {
 	return v
 }
 
-func appendValue(dst []byte, v any) []byte {
+func appendValue(dst []byte, v any, stored bool) []byte {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...)
 	case string:
-		return appendJSONString(dst, x)
+		return appendJSONText(dst, x, stored)
 	case bool:
 		return strconv.AppendBool(dst, x)
 	case int:
@@ -342,13 +361,23 @@ func appendValue(dst []byte, v any) []byte {
 		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
 			return append(dst, attrUnencodable...)
 		}
+		if stored && !isJSONNumber(string(x)) {
+			// ParseFloat takes NaN, Inf, 0x1p3 and 1_000: record them as text.
+			return appendJSONText(dst, string(x), stored)
+		}
 		return append(dst, x...)
 	case json.RawMessage:
+		if stored {
+			return appendStorableJSON(dst, x)
+		}
 		return append(dst, x...)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return append(dst, attrUnencodable...)
+	}
+	if stored {
+		return appendStorableJSON(dst, b)
 	}
 	return append(dst, b...)
 }
@@ -365,7 +394,11 @@ const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes
 // U+FFFD as with encoding/json.
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString(dst []byte, s string) []byte { return appendJSONText(dst, s, false) }
+
+// appendJSONText is appendJSONString, and with stored set NUL becomes
+// U+FFFD too: PostgreSQL's jsonb refuses \u0000.
+func appendJSONText(dst []byte, s string, stored bool) []byte {
 	dst = append(dst, '"')
 	// Plain ASCII, the common case, goes in one copy.
 	i := 0
@@ -379,6 +412,8 @@ func appendJSONString(dst []byte, s string) []byte {
 			switch {
 			case c == '"' || c == '\\':
 				dst = append(dst, '\\', c)
+			case c == 0 && stored:
+				dst = append(dst, `\ufffd`...)
 			case c < 0x20 || c == 0x7f:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			default:
@@ -398,4 +433,117 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, '"')
+}
+
+// appendStorableJSON appends raw, a valid JSON text, with every string in
+// it made storable: \u0000 and lone surrogate escapes become \ufffd, and
+// so does each byte that is not valid UTF-8. Text without any of them,
+// the usual case, is copied as is.
+func appendStorableJSON(dst, raw []byte) []byte {
+	if utf8.Valid(raw) && !bytes.Contains(raw, []byte(`\u`)) {
+		return append(dst, raw...)
+	}
+	inString := false
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case !inString || c == '"':
+			// Outside strings, JSON is ASCII.
+			inString = inString != (c == '"')
+			dst = append(dst, c)
+			i++
+		case c == '\\' && i+6 <= len(raw) && raw[i+1] == 'u':
+			r := hex4(raw[i+2 : i+6])
+			switch {
+			case r == 0 || utf16.IsSurrogate(r) && r >= 0xdc00:
+				dst = append(dst, `\ufffd`...)
+			case utf16.IsSurrogate(r):
+				if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+					if lo := hex4(raw[i+8 : i+12]); lo >= 0xdc00 && lo < 0xe000 {
+						dst = append(dst, raw[i:i+12]...)
+						i += 12
+						continue
+					}
+				}
+				dst = append(dst, `\ufffd`...)
+			default:
+				dst = append(dst, raw[i:i+6]...)
+			}
+			i += 6
+		case c == '\\':
+			end := min(i+2, len(raw))
+			dst = append(dst, raw[i:end]...)
+			i = end
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, raw[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return dst
+}
+
+// hex4 decodes four hex digits, or returns -1.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// isJSONNumber reports whether s is a number in JSON's grammar.
+func isJSONNumber(s string) bool {
+	i := 0
+	digits := func() bool {
+		start := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		digits()
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
 }

@@ -3,6 +3,7 @@ package agenttrust
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -25,6 +26,7 @@ const (
 	reasonSessionSuspend    = "session suspended"
 	reasonCredentialError   = "credential rejected"
 	reasonCredentialRevoked = "credential revoked"
+	reasonPolicyPanic       = "policy engine panicked"
 )
 
 // maxAuditAttrBytes bounds the attributes kept in one audit record.
@@ -57,7 +59,10 @@ func (s *checkState) reset() {
 //
 // The phases, in order: request validation, credential (when present),
 // revocation and suspension, rate limits, policy, approval, runaway
-// breaker, audit.
+// breaker, audit. A PolicyEngine that panics is a failure like any
+// other: the check denies with ErrPolicyEngine and is recorded. The
+// record keeps every text as any store can hold it: each NUL byte and
+// each byte that is not UTF-8 becomes U+FFFD.
 func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error) {
 	now := c.clock.Now()
 	st := c.pool.Get().(*checkState)
@@ -165,8 +170,13 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 			SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
 			Attributes: req.Attributes, HopIDs: st.cred.hops, Time: now,
 		}
-		res, err = ps.engine.Evaluate(ctx, in)
+		var panicked bool
+		res, panicked, err = evaluate(ctx, ps.engine, in)
 		*in = PolicyInput{} // the engine must not keep it; neither do we
+		if panicked {
+			d.Reason = reasonPolicyPanic
+			return err
+		}
 	}
 	if err != nil {
 		d.Reason = reasonPolicyError
@@ -187,6 +197,43 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	c.observeBreaker(ctx, req, now, d)
 	return nil
 }
+
+// evaluate calls a policy engine other than the built-in one, turning a
+// panic into an error: a bug in the engine denies, and Check still
+// records the decision and returns its pooled state.
+func evaluate(ctx context.Context, e PolicyEngine, in *PolicyInput) (res PolicyResult, panicked bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, panicked = PolicyResult{}, true
+			err = fmt.Errorf("%w: engine panicked with %s", ErrPolicyEngine, panicText(p))
+		}
+	}()
+	res, err = e.Evaluate(ctx, in)
+	return res, false, err
+}
+
+// panicText describes a recovered panic value for an error or a log. It
+// quotes the value only when it is an error or a string, clipped, and not
+// when it looks like a credential: a callback may panic with its input,
+// which holds the request's attributes.
+func panicText(p any) string {
+	var msg string
+	switch v := p.(type) {
+	case error:
+		msg = v.Error()
+	case string:
+		msg = v
+	default:
+		return fmt.Sprintf("a value of type %T", p)
+	}
+	if mayHoldCredential(msg) {
+		return "a text withheld as it may hold a credential"
+	}
+	return strconv.Quote(storable(msg, maxPanicText))
+}
+
+// maxPanicText bounds the panic text an error quotes.
+const maxPanicText = 200
 
 // checkBlocked is phase 2: one store lookup for every id the request
 // names. It sets d.Reason when something is blocked.
@@ -320,8 +367,10 @@ func validateRequest(req *Request, attrs []attrKV) error {
 	return nil
 }
 
-// record is phase 6: it queues the audit record of d. Fields are clipped
-// so a hostile request cannot bloat the trail.
+// record is phase 6: it queues the audit record of d. Every text is made
+// storable (see storable.go), and the request's fields are clipped so a
+// hostile request can neither bloat nor stop the trail; the attributes
+// are made storable where the flusher encodes them (appendKVs).
 //
 // In durable mode it then waits until the record is written. If that
 // fails, the check denies, and since the record may still be written
@@ -348,13 +397,13 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	p.session = clip(req.SessionID)
 	p.tool = clip(req.Tool)
 	p.resource = clip(req.Resource)
-	p.cred = d.CredentialID
-	p.hops = d.HopIDs
-	p.vouched = d.VouchedBy // always set: queue slots are reused
+	p.cred = storable(d.CredentialID, noLimit)
+	p.hops = storableList(d.HopIDs)
+	p.vouched = storable(d.VouchedBy, noLimit) // always set: queue slots are reused
 	p.effect = d.Effect
-	p.rule = d.Rule
-	p.reason = d.Reason
-	p.approval = d.ApprovalID
+	p.rule = storable(d.Rule, noLimit)
+	p.reason = storable(d.Reason, noLimit)
+	p.approval = storable(d.ApprovalID, noLimit)
 	ticket := c.audit.end(p, st.kvs)
 	if !c.audit.durable {
 		return nil
@@ -383,11 +432,4 @@ func (c *Client) withdraw(d *Decision, now time.Time) {
 		reason:   "decision " + d.ID.String() + " withdrawn: its audit record was not durable in time; the caller was denied",
 	}
 	c.audit.end(p, nil)
-}
-
-func clip(s string) string {
-	if len(s) > maxFieldLen {
-		return s[:maxFieldLen]
-	}
-	return s
 }

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,19 +154,63 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := calls.Get().(*call)
 		*c = call{w: w, r: r, rt: rt, body: c.body[:0]}
+		defer s.finish(i, c)
 		if err := s.serve(c); err != nil {
 			s.writeError(c, err)
 		}
-		if c.t != nil {
-			s.release(c.t)
+	})
+}
+
+// finish ends a call whether its handler returned or panicked: it lets go
+// of the tenant and counts the request. A panic is logged and answered
+// with a 500 when the response has not begun; otherwise the connection
+// is dropped. Deferred by handler, so that recover sees the panic.
+func (s *Server) finish(i int, c *call) {
+	p := recover()
+	if c.t != nil {
+		s.release(c.t)
+	}
+	if p != nil {
+		// A raw route may have written without setting c.status.
+		began := c.status != 0 || c.rt.raw
+		if p != http.ErrAbortHandler {
+			s.log.Error("agenttrust/server: handler panicked", "route", routeName(c), "panic", panicText(p), "stack", string(debug.Stack()))
+			if !began {
+				writeJSON(c, http.StatusInternalServerError, wire.ErrorBody{Error: wire.ErrorDetail{Code: "internal", Message: "internal error"}})
+			}
 		}
 		s.metrics.request(i, c.status)
-		if cap(c.body) > 64<<10 {
-			c.body = nil // do not pin large buffers in the pool
+		// c is not reused: whatever the handler started may still refer
+		// to it. A response cut short is ended by dropping the connection.
+		if began || p == http.ErrAbortHandler {
+			panic(http.ErrAbortHandler)
 		}
-		*c = call{body: c.body[:0]}
-		calls.Put(c)
-	})
+		return
+	}
+	s.metrics.request(i, c.status)
+	if cap(c.body) > 64<<10 {
+		c.body = nil // do not pin large buffers in the pool
+	}
+	*c = call{body: c.body[:0]}
+	calls.Put(c)
+}
+
+// panicText describes a recovered panic value for the log: the text of
+// an error or a string, unless it looks like it holds a credential.
+func panicText(p any) string {
+	var msg string
+	switch v := p.(type) {
+	case error:
+		msg = v.Error()
+	case string:
+		msg = v
+	default:
+		return fmt.Sprintf("a value of type %T", p)
+	}
+	if strings.Contains(msg, agenttrust.KeyPrefix) || strings.Contains(msg, agenttrust.TokenPrefix) || strings.Contains(msg, "eyJ") {
+		return "a text withheld as it may hold a credential"
+	}
+	return strconv.Quote(msg)
 }
 
 func (s *Server) serve(c *call) error {
