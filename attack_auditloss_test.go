@@ -431,6 +431,35 @@ func TestAttackAuditLoss(t *testing.T) {
 				t.Fatalf("second durable check with a failing sink: %v, %v", d.Effect, err)
 			}
 		}},
+		{"durable check with a panicking sink denies", func(t *testing.T) {
+			var panicking atomic.Bool
+			panicking.Store(true)
+			mem := agenttrust.NewMemorySink(100)
+			sink := agenttrust.AuditSinkFunc(func(ctx context.Context, recs []agenttrust.AuditRecord) error {
+				if panicking.Load() {
+					panic("sink bug")
+				}
+				return mem.Write(ctx, recs)
+			})
+			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable))
+			d, err := c.Check(ctx, charge(1))
+			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("durable check with a panicking sink: %v, %v; want a Deny with ErrAuditUnavailable", d.Effect, err)
+			}
+			// The process and the queue survived: once the sink heals, the
+			// withheld record and the next one are written.
+			panicking.Store(false)
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close after the sink healed: %v", err)
+			}
+			found := false
+			for _, r := range mem.Records() {
+				found = found || r.ID == d.ID
+			}
+			if !found {
+				t.Fatal("the decision withheld while the sink panicked was never written")
+			}
+		}},
 		{"durable allow only after its record is written", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.setHold(true)

@@ -681,6 +681,21 @@ func (a *auditor) overflowNote(ov overflow) pending {
 // keep those and as recs to the others, retrying failures with backoff.
 // Once the client is closing it retries only until closeBy, then returns
 // the last error.
+// writeSink writes recs to a user's sink within timeout. A sink that
+// panics has failed this write, like one that returns an error: the batch
+// is retried and, past the stuck bound, checks deny; the panic must not
+// end the process and, with it, every record still queued.
+func writeSink(s AuditSink, recs []AuditRecord, timeout time.Duration) (err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("audit sink panicked: %T", v)
+		}
+	}()
+	return s.Write(ctx, recs)
+}
+
 func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
 	var pend [8]bool
 	pending := pend[:0]
@@ -706,9 +721,7 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
 				if a.closing {
 					timeout = min(timeout, max(time.Until(a.closeBy), time.Millisecond))
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				err = s.Write(ctx, recs)
-				cancel()
+				err = writeSink(s, recs, timeout)
 			}
 			a.writeStarted.Store(0)
 			if err != nil {
