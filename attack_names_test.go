@@ -159,3 +159,25 @@ func jsonString(s string) string {
 
 // quoteCond quotes a condition value (Go syntax, as the grammar reads it).
 func quoteCond(s string) string { return strconv.Quote(s) }
+
+// TestAttackNamesInKeys: the agent a key names acts in every check made
+// with the key, bypassing the request's own name check, so a key cannot be
+// made for a name outside the canonical form.
+func TestAttackNamesInKeys(t *testing.T) {
+	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	ctx := context.Background()
+	for name, spoof := range nameSpoofs {
+		t.Run(name, func(t *testing.T) {
+			agent := spoof(spoofBase.AgentID)
+			secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent})
+			if !errors.Is(err, agenttrust.ErrInvalidRequest) || secret != "" {
+				t.Fatalf("CreateKey for agent %q: %v; want ErrInvalidRequest and no key", agent, err)
+			}
+		})
+	}
+	t.Run("canonical", func(t *testing.T) {
+		if _, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: spoofBase.AgentID}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -181,7 +181,9 @@ type KeySpec struct {
 // returns the secret, which is shown only here: the store keeps its
 // SHA-256.
 func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
-	if err := validID("agent id", spec.AgentID); err != nil {
+	// The agent a key names acts in every check made with it: it has the
+	// one canonical form of names, or a look-alike could dodge a rule.
+	if err := validName("agent id", spec.AgentID); err != nil {
 		return "", Key{}, err
 	}
 	if err := validText("name", spec.Name, 256); err != nil {
