@@ -55,8 +55,9 @@
 // does. A policy may declare attribute types per tool (Policy.Attributes),
 // refusing mistyped or missing attributes before any rule; validation
 // refuses a policy that compares one attribute with two types.
-// Precedence: deny > needs_approval > allow > default (deny). Rules are indexed by agent and tool, so a check costs the
-// same with ten rules or a hundred thousand.
+// Precedence: deny > needs_approval > allow > default (deny). Rules are
+// indexed by agent and tool, so a check costs the same with ten rules or
+// a hundred thousand.
 //
 // # Approvals
 //
@@ -101,16 +102,22 @@
 //
 // # Audit
 //
-// Every decision yields one AuditRecord, written off the hot path in
-// batches to the configured sinks (memory ring, JSON lines, slog, the
-// store). Records form a chain MACed under an AuditKey (WithAuditKey; a
-// client without one makes its own, valid only in its process):
-// VerifyChain, given the key, detects an edited, forged, dropped or
-// reordered record, and AuditCheckpoints, kept out of the store's reach,
-// detects records cut from the end. A sink that fails is retried, never skipped; when
-// writes fail or hang past a bound, checks deny with ErrAuditUnavailable
-// rather than act unrecorded. Attributes whose names suggest secrets are
-// redacted, and a credential never enters a record.
+// Every decision yields one AuditRecord, written in bounded batches to
+// the configured sinks (memory ring, JSON lines, slog, the store). In the
+// asynchronous mode (the default) a check returns once its record is
+// queued; in the durable mode (WithAuditMode(AuditDurable)) only once the
+// record is written, so a crash loses no answered decision. Close writes
+// every queued record or names each one it could not in an
+// *AuditLossError. Records form a chain MACed under an AuditKey
+// (WithAuditKey; a client without one makes its own, valid only in its
+// process): VerifyChain, given the key, detects an edited, forged,
+// dropped or reordered record, and AuditCheckpoints, kept out of the
+// store's reach, detects records cut from the end. A sink that fails or
+// panics is retried, never skipped; when writes fail or hang past a
+// bound, checks deny with ErrAuditUnavailable rather than act unrecorded.
+// Attributes whose names suggest secrets are redacted, and so is any
+// agenttrust credential found in an attribute's value; text a store could
+// refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
 //
 // # Security notes
 //
