@@ -47,7 +47,7 @@ func TestAttackForgeryAPIKey(t *testing.T) {
 		}{
 			{"checksum_char_changed", otherChar(key, len(key)-1), agenttrust.ErrKeyChecksum},
 			{"body_char_changed", otherChar(key, body), agenttrust.ErrKeyChecksum},
-			{"two_body_chars_swapped", key[:body] + string(key[body+1]) + string(key[body]) + key[body+2:], agenttrust.ErrKeyChecksum},
+			{"two_body_chars_swapped", swapDistinct(key, body), agenttrust.ErrKeyChecksum},
 			{"wrong_prefix", "atx_" + key[len(agenttrust.KeyPrefix):], agenttrust.ErrUnsupportedCredential},
 			{"uppercase_prefix", strings.ToUpper(agenttrust.KeyPrefix) + key[len(agenttrust.KeyPrefix):], agenttrust.ErrUnsupportedCredential},
 			{"unknown_key_valid_checksum", unknown, agenttrust.ErrUnknownKey},
@@ -439,4 +439,15 @@ func TestAttackForgeryServer(t *testing.T) {
 			wantError(t, n.do("GET", "/v1/whoami", jwtTok, nil), 401, "expired")
 		})
 	})
+}
+
+// swapDistinct swaps the first two adjacent characters from i on that
+// differ: swapping equal ones would leave the key as it was.
+func swapDistinct(key string, i int) string {
+	for ; i+1 < len(key); i++ {
+		if key[i] != key[i+1] {
+			return key[:i] + string(key[i+1]) + string(key[i]) + key[i+2:]
+		}
+	}
+	panic("no two adjacent characters differ")
 }
