@@ -125,13 +125,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // failErr answers an error of the store (or engine) with its code. The
-// message of an error that is not a known sentinel is withheld and logged.
+// message of an outage or of an error that is not a known sentinel is
+// withheld and logged: a driver's error may name the database's user,
+// name, host and port.
 func (h *handler) failErr(ctx context.Context, w http.ResponseWriter, rt *route, err error) {
 	code, status := codeOf(err)
 	msg := err.Error()
-	if code == CodeInternal {
+	switch code {
+	case CodeInternal:
 		h.log.ErrorContext(ctx, "agenttrust store API: internal error", "route", rt.name, "err", err)
 		msg = "internal error"
+	case CodeUnavailable, CodeClosed, CodeDeadlineExceeded:
+		h.log.WarnContext(ctx, "agenttrust store API: store unavailable", "route", rt.name, "err", err)
+		msg = "store unavailable"
 	}
 	h.fail(w, status, code, msg)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -142,14 +143,19 @@ func TestErrorMapping(t *testing.T) {
 		{"NotFound", store.ErrNotFound, []error{store.ErrNotFound}, []error{store.ErrUnavailable}, "not_found", 404, false},
 		{"Conflict", store.ErrConflict, []error{store.ErrConflict}, []error{store.ErrUnavailable}, "conflict", 409, false},
 		{"Invalid", store.ErrInvalid, []error{store.ErrInvalid}, []error{store.ErrUnavailable}, "invalid", 400, false},
-		{"Unavailable", store.ErrUnavailable, []error{store.ErrUnavailable}, nil, "unavailable", 503, false},
+		{"Unavailable", store.ErrUnavailable, []error{store.ErrUnavailable}, nil, "unavailable", 503, true},
 		// The server's store being closed is the server being unavailable,
 		// not this client being closed.
-		{"Closed", store.ErrClosed, []error{store.ErrUnavailable}, []error{store.ErrClosed}, "closed", 503, false},
-		{"Deadline", context.DeadlineExceeded, []error{store.ErrUnavailable, context.DeadlineExceeded}, nil, "deadline_exceeded", 504, false},
-		{"WrappedDeadline", errors.Join(store.ErrUnavailable, context.DeadlineExceeded), []error{store.ErrUnavailable, context.DeadlineExceeded}, nil, "deadline_exceeded", 504, false},
+		{"Closed", store.ErrClosed, []error{store.ErrUnavailable}, []error{store.ErrClosed}, "closed", 503, true},
+		{"Deadline", context.DeadlineExceeded, []error{store.ErrUnavailable, context.DeadlineExceeded}, nil, "deadline_exceeded", 504, true},
+		{"WrappedDeadline", errors.Join(store.ErrUnavailable, context.DeadlineExceeded), []error{store.ErrUnavailable, context.DeadlineExceeded}, nil, "deadline_exceeded", 504, true},
 		{"Canceled", context.Canceled, []error{store.ErrUnavailable}, []error{context.Canceled}, "canceled", 499, false},
 		{"Other", boom, []error{store.ErrUnavailable}, nil, "internal", 500, true},
+		// An outage's text may name the database's user, name, host and
+		// port: it stays in the server's log.
+		{"UnavailableWithDetail", fmt.Errorf("%w: %w", store.ErrUnavailable, boom), []error{store.ErrUnavailable}, nil, "unavailable", 503, true},
+		{"DeadlineWithDetail", fmt.Errorf("%w: %w", context.DeadlineExceeded, boom), []error{store.ErrUnavailable, context.DeadlineExceeded}, nil, "deadline_exceeded", 504, true},
+		{"ClosedWithDetail", fmt.Errorf("%w: %w", store.ErrClosed, boom), []error{store.ErrUnavailable}, []error{store.ErrClosed}, "closed", 503, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
