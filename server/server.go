@@ -331,12 +331,23 @@ func (s *Server) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	var errs []error
-	for name, t := range *s.tenants.Load() {
-		if err := t.client.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %q: %w", name, err))
-		}
+	// Tenants close at once, not one after another: each may spend its
+	// whole audit drain bound on a store that is down, and a shutdown must
+	// not take that bound times the number of tenants.
+	tenants := *s.tenants.Load()
+	errs := make([]error, 0, len(tenants))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, t := range tenants {
+		wg.Go(func() {
+			if err := t.client.Close(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("tenant %q: %w", name, err))
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
