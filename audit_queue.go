@@ -677,10 +677,6 @@ func (a *auditor) overflowNote(ov overflow) pending {
 	}
 }
 
-// deliver writes the batch, as canonical encodings (a.canon) to sinks that
-// keep those and as recs to the others, retrying failures with backoff.
-// Once the client is closing it retries only until closeBy, then returns
-// the last error.
 // writeSink writes recs to a user's sink within timeout. A sink that
 // panics has failed this write, like one that returns an error: the batch
 // is retried and, past the stuck bound, checks deny; the panic must not
@@ -696,6 +692,10 @@ func writeSink(s AuditSink, recs []AuditRecord, timeout time.Duration) (err erro
 	return s.Write(ctx, recs)
 }
 
+// deliver writes the batch, as canonical encodings (a.canon) to sinks that
+// keep those and as recs to the others, retrying failures with backoff.
+// Once the client is closing it retries only until closeBy, then returns
+// the last error.
 func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
 	var pend [8]bool
 	pending := pend[:0]
