@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/agenttrust/agenttrust/internal/apikey"
@@ -66,6 +67,12 @@ func FuzzRedactCredentials(f *testing.F) {
 	var red redactor
 	f.Fuzz(func(t *testing.T, s string) {
 		out := redactCredentials(s)
+		if got, want := mayHoldCredential(s), containsMark(s); got != want {
+			t.Fatalf("mayHoldCredential(%q) = %v; a mark is in it: %v", s, got, want)
+		}
+		if got := mayHoldCredentialBytes([]byte(s)); got != containsMark(s) {
+			t.Fatalf("mayHoldCredentialBytes(%q) = %v", s, got)
+		}
 		if !mayHoldCredential(s) && out != s {
 			t.Fatalf("changed text without a mark: %q -> %q", s, out)
 		}
@@ -80,4 +87,35 @@ func FuzzRedactCredentials(f *testing.F) {
 			}
 		}
 	})
+}
+
+// containsMark is mayHoldCredential without its pre-scan.
+func containsMark(s string) bool {
+	for _, m := range credentialMarks {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// The pre-scan of mayHoldCredential lets through text with neither '_'
+// nor 'J': every mark must hold one of them. Neither filter may allocate.
+func TestCredentialMarksPrescan(t *testing.T) {
+	for _, m := range credentialMarks {
+		if !strings.ContainsAny(m, "_J") {
+			t.Errorf("mark %q holds neither '_' nor 'J'", m)
+		}
+		if !mayHoldCredential(m) || !mayHoldCredential("some text "+m+" more") || !mayHoldCredentialBytes([]byte("x"+m)) {
+			t.Errorf("mayHoldCredential misses %q", m)
+		}
+	}
+	long := []byte(strings.Repeat("plain ascii text, no marks; ", 40))
+	if n := testing.AllocsPerRun(100, func() { mayHoldCredentialBytes(long) }); n != 0 {
+		t.Errorf("mayHoldCredentialBytes allocates %v times on a long []byte", n)
+	}
+	long = append(long, "J_"...)
+	if n := testing.AllocsPerRun(100, func() { mayHoldCredentialBytes(long) }); n != 0 {
+		t.Errorf("mayHoldCredentialBytes allocates %v times on a long []byte with '_'", n)
+	}
 }

@@ -519,7 +519,10 @@ func (a *auditor) flush() bool {
 	}
 	for len(a.taken) > 0 {
 		n := a.encodeAttrs(a.taken, a.backKVs)
-		began := time.Now()
+		var began time.Time
+		if a.durable {
+			began = time.Now() // only durable mode paces on write time
+		}
 		if err := a.writePending(a.taken[:n]); err != nil {
 			a.lastErr = err
 			return true // closing, and the store still refuses
