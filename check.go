@@ -380,6 +380,12 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	if c.latency {
 		latency = c.clock.Now().Sub(now)
 	}
+	// Every text is made storable before the queue's lock is taken, which
+	// begin holds until end: the flusher waits on that lock.
+	agent, obo, session := clip(req.AgentID), clip(req.OnBehalfOf), clip(req.SessionID)
+	tool, resource := clip(req.Tool), clip(req.Resource)
+	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(d.HopIDs), storable(d.VouchedBy, noLimit)
+	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
 	p, err := c.audit.begin()
 	if err != nil {
 		if c.audit.durable {
@@ -388,22 +394,15 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		return err
 	}
 	// Filled in place in the queue: no copy on this path. The flusher adds
-	// chain, tenant, sequence, attributes and hashes.
+	// chain, tenant, sequence, attributes and hashes. Every field is set:
+	// queue slots are reused.
 	p.id = d.ID
 	p.unixNano = now.UnixMicro() * 1000 // records keep microseconds
 	p.latency = latency
-	p.agent = clip(req.AgentID)
-	p.obo = clip(req.OnBehalfOf)
-	p.session = clip(req.SessionID)
-	p.tool = clip(req.Tool)
-	p.resource = clip(req.Resource)
-	p.cred = storable(d.CredentialID, noLimit)
-	p.hops = storableList(d.HopIDs)
-	p.vouched = storable(d.VouchedBy, noLimit) // always set: queue slots are reused
+	p.agent, p.obo, p.session, p.tool, p.resource = agent, obo, session, tool, resource
+	p.cred, p.hops, p.vouched = cred, hops, vouched
 	p.effect = d.Effect
-	p.rule = storable(d.Rule, noLimit)
-	p.reason = storable(d.Reason, noLimit)
-	p.approval = storable(d.ApprovalID, noLimit)
+	p.rule, p.reason, p.approval = rule, reason, approval
 	ticket := c.audit.end(p, st.kvs)
 	if !c.audit.durable {
 		return nil
