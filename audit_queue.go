@@ -212,6 +212,10 @@ func (a *auditor) resume(ctx context.Context) error {
 			if isNotFound(err) {
 				continue
 			}
+			if errors.Is(err, ErrChainBroken) {
+				// The store answered; what it holds fails verification.
+				return fmt.Errorf("resume audit chain: %w", err)
+			}
 			return fmt.Errorf("%w: read audit head: %w", ErrStoreUnavailable, err)
 		}
 		if head.Seq > a.seq {

@@ -170,9 +170,6 @@ func authError(err error) *apiError {
 }
 
 func isStoreFailure(err error) bool {
-	if errors.Is(err, agenttrust.ErrChainBroken) {
-		return false // the store answered: what it holds fails verification
-	}
 	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, agenttrust.ErrStoreUnavailable)
 }
 
