@@ -290,7 +290,10 @@ func TestFaultInjection(t *testing.T) {
 			if n := allowed.Load(); n != 0 {
 				t.Fatalf("%d of %d checks allowed during the fault", n, workers*each)
 			}
-			if slowest > timeout+faultMargin+100*time.Millisecond {
+			// Under -race every goroutine runs several times slower: the
+			// bound on how long a denial takes means nothing there, while
+			// "no allow" still holds.
+			if !raceEnabled && slowest > timeout+faultMargin+100*time.Millisecond {
 				t.Errorf("slowest denial took %v, want within the %v timeout plus a margin", slowest, timeout)
 			}
 			t.Logf("%s: %d checks, 0 allowed, slowest denial %v", f.name, workers*each, slowest)
