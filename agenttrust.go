@@ -107,168 +107,6 @@ type policyState struct {
 	limiter  *limiter
 }
 
-type config struct {
-	tenant       string
-	chain        string
-	clock        Clock
-	random       io.Reader
-	log          *slog.Logger
-	policy       *Policy
-	engine       PolicyEngine
-	sinks        []AuditSink
-	auditKey     *AuditKey
-	queueSize    int
-	stuckAfter   time.Duration
-	writeTimeout time.Duration
-	drainTimeout time.Duration
-	auditMode    AuditMode
-	redact       []string
-	notifier     Notifier
-	breaker      BreakerConfig
-	pendingTTL   time.Duration
-	grantTTL     time.Duration
-	latency      bool
-	notify       *NotifyConfig
-	masterKeys   []MasterKey
-	signingKeys  []SigningKey
-	tokenTTL     time.Duration
-	issuer       string
-	audiences    []string
-
-	tokenCacheEntries int
-	tokenCacheBytes   int64
-}
-
-// Option configures New.
-type Option func(*config)
-
-// WithTenant sets the tenant this client decides for (DefaultTenant).
-func WithTenant(tenant string) Option { return func(c *config) { c.tenant = tenant } }
-
-// WithAuditLatency records in each audit record how long the decision
-// took. It costs a second clock read per check (about 45 ns here), so it
-// is off by default and Latency is zero.
-func WithAuditLatency() Option { return func(c *config) { c.latency = true } }
-
-// WithAuditChain names this client's audit chain (default "default").
-// Every writer sharing a store needs its own chain; a client reopened with
-// the same name continues the chain from the store's head.
-func WithAuditChain(name string) Option { return func(c *config) { c.chain = name } }
-
-// WithClock injects the clock; all decisions, approvals and audit records
-// read time from it.
-func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
-
-// WithRandom injects the source of randomness for ids (crypto/rand by
-// default). It must be safe for concurrent use.
-func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
-
-// WithLogger sets where the client logs operational trouble (a failing
-// audit sink, a notifier error). The default discards.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
-
-// WithPolicy uses the built-in rule engine with p. Without it (and without
-// WithPolicyEngine) the client loads the tenant's policy from the store, or
-// denies everything when there is none.
-func WithPolicy(p *Policy) Option { return func(c *config) { c.policy = p } }
-
-// WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
-func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }
-
-// WithAuditSink sends audit records to the given sinks, replacing the
-// default in-memory ring. Every sink receives every record.
-func WithAuditSink(sinks ...AuditSink) Option {
-	return func(c *config) { c.sinks = append(c.sinks, sinks...) }
-}
-
-// WithAuditKey keys the audit chain with key (see AuditKey): records are
-// MACed under it, and VerifyChain needs it. Every process that writes or
-// verifies a stored chain must have the same key, as it has the same
-// master keys: a client writing to a server's store (remote.NewStore)
-// needs the server's audit key, or the server reports its chain broken.
-// Without this option a client makes a random key of its own: its chain
-// then verifies only in this process (Client.VerifyChain), which suits
-// the in-memory audit; a chain continued from a store after a restart no
-// longer verifies, and verification says so rather than pass.
-func WithAuditKey(key AuditKey) Option { return func(c *config) { c.auditKey = &key } }
-
-// AuditMode says when a check may return relative to the writing of its
-// audit record.
-type AuditMode int
-
-const (
-	// AuditAsync (the library's default) returns a decision as soon as its
-	// record is queued; a flusher writes queued records in batches. A
-	// check costs no I/O, but a crash of the process (kill -9, power loss)
-	// loses the records still queued: at most the queue's size
-	// (WithAuditQueue), in practice those of the last few milliseconds, or
-	// more while a sink is failing. A clean Close writes them all or
-	// returns an *AuditLossError naming each one it could not write.
-	AuditAsync AuditMode = iota
-	// AuditDurable returns a decision only once its record has been
-	// written to every sink (committed, for a store): an answer the caller
-	// acts on is never lost to a crash. Concurrent checks share one write
-	// (group commit). A check whose record cannot be written within
-	// WithAuditStuckAfter denies with ErrAuditUnavailable, and a later
-	// record notes that its decision was withdrawn. It is the default of
-	// the agenttrust server.
-	AuditDurable
-)
-
-// String returns "async" or "durable".
-func (m AuditMode) String() string {
-	switch m {
-	case AuditAsync:
-		return "async"
-	case AuditDurable:
-		return "durable"
-	}
-	return fmt.Sprintf("AuditMode(%d)", int(m))
-}
-
-// WithAuditMode chooses when a check may return relative to the writing
-// of its audit record (default AuditAsync; see AuditDurable).
-func WithAuditMode(m AuditMode) Option { return func(c *config) { c.auditMode = m } }
-
-// WithAuditDrainTimeout bounds how long Close keeps writing queued audit
-// records to a failing sink (default 15s); what is still unwritten then
-// is named in the *AuditLossError Close returns.
-func WithAuditDrainTimeout(d time.Duration) Option { return func(c *config) { c.drainTimeout = d } }
-
-// WithAuditQueue bounds how many records may wait to be written (default
-// 65536). When it is full, checks wait for room, then deny.
-func WithAuditQueue(n int) Option { return func(c *config) { c.queueSize = n } }
-
-// WithAuditStuckAfter sets how long an audit write may fail or hang before
-// checks deny with ErrAuditUnavailable (default 5s).
-func WithAuditStuckAfter(d time.Duration) Option { return func(c *config) { c.stuckAfter = d } }
-
-// WithAuditWriteTimeout bounds one write to a sink (default 5s).
-func WithAuditWriteTimeout(d time.Duration) Option {
-	return func(c *config) { c.writeTimeout = d }
-}
-
-// WithRedact names attributes whose values never reach the audit trail or
-// an approval, in addition to names containing (in any case) password,
-// passwd, secret, token, credential, authorization, api_key, api-key,
-// apikey, private_key, private-key, access_key, access-key or cookie.
-func WithRedact(names ...string) Option {
-	return func(c *config) { c.redact = append(c.redact, names...) }
-}
-
-// WithNotifier tells n about every new pending approval.
-func WithNotifier(n Notifier) Option { return func(c *config) { c.notifier = n } }
-
-// WithBreaker enables the runaway breaker. It is off by default.
-func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
-
-// WithApprovalTTL sets how long a pending approval waits for a decision
-// (default 15 minutes) and how long a granted one may be used (default 5
-// minutes).
-func WithApprovalTTL(pending, grant time.Duration) Option {
-	return func(c *config) { c.pendingTTL, c.grantTTL = pending, grant }
-}
-
 // New returns a client over st. With no options it uses the built-in rule
 // engine (the tenant's stored policy, or deny everything), keeps the last
 // 10,000 audit records in memory and reads the system clock.
@@ -305,8 +143,6 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: nil clock or random source", ErrInvalidConfig)
 	case cfg.queueSize < 1 || cfg.stuckAfter <= 0 || cfg.writeTimeout <= 0 || cfg.drainTimeout <= 0:
 		return nil, fmt.Errorf("%w: audit queue size and timeouts must be positive", ErrInvalidConfig)
-	case cfg.auditMode != AuditAsync && cfg.auditMode != AuditDurable:
-		return nil, fmt.Errorf("%w: unknown audit mode %d", ErrInvalidConfig, int(cfg.auditMode))
 	case cfg.pendingTTL <= 0 || cfg.grantTTL <= 0:
 		return nil, fmt.Errorf("%w: approval TTLs must be positive", ErrInvalidConfig)
 	case cfg.tokenTTL <= 0 || cfg.tokenTTL > 24*time.Hour:
@@ -317,8 +153,6 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
 		return nil, fmt.Errorf("%w: WithPolicy and WithPolicyEngine are exclusive", ErrInvalidConfig)
-	case cfg.auditKey != nil && cfg.auditKey.IsZero():
-		return nil, fmt.Errorf("%w: WithAuditKey of the zero AuditKey", ErrInvalidConfig)
 	}
 	for _, s := range cfg.sinks {
 		if s == nil {
@@ -415,7 +249,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	c.audit = newAuditor(auditConfig{
 		chain: cfg.chain, tenant: cfg.tenant, key: auditKey, sinks: cfg.sinks, max: cfg.queueSize,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout,
-		durable: cfg.auditMode == AuditDurable,
+		durable: cfg.durable,
 	}, &c.redact, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err
@@ -428,7 +262,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 func (c *Client) Tenant() string { return c.tenant }
 
 // Close stops accepting checks and writes every queued audit record. When
-// a sink still fails after the drain time (WithAuditDrainTimeout) it
+// a sink still fails after the drain time (AuditConfig.DrainTimeout) it
 // returns an *AuditLossError naming each decision whose record was not
 // written. It does not close the store.
 func (c *Client) Close() error {

@@ -40,7 +40,7 @@ func mustAuditKey(t testing.TB, secret []byte) AuditKey {
 func chainOf(t testing.TB, chain string, key AuditKey, n int) []AuditRecord {
 	t.Helper()
 	ring := NewMemorySink(n)
-	c, err := New(memory.New(), WithAuditKey(key), WithAuditChain(chain), WithAuditSink(ring),
+	c, err := New(memory.New(), WithAudit(AuditConfig{Key: key, Chain: chain, Sinks: []AuditSink{ring}}),
 		WithPolicy(&Policy{Rules: []Rule{{ID: "read", Effect: Allow, Tools: []string{"docs.read"}}}}))
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestAttackAuditChain(t *testing.T) {
 	})
 	t.Run("a client without a key does not share one", func(t *testing.T) {
 		ring := NewMemorySink(4)
-		c, err := New(memory.New(), WithAuditSink(ring))
+		c, err := New(memory.New(), WithAudit(AuditConfig{Sinks: []AuditSink{ring}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func checkpointed(t *testing.T, key AuditKey, n int) (*memory.Store, *AuditCheck
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(st, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(cps.StoreSink(st)))
+	c, err := New(st, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{cps.StoreSink(st)}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestAttackAuditClientResume(t *testing.T) {
 			if err := cps.Check(context.Background(), bad, "n1/acme"); !errors.As(err, &ce) {
 				t.Errorf("Check: %v, want a *ChainError", err)
 			}
-			c, err := New(bad, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(cps.StoreSink(bad)))
+			c, err := New(bad, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{cps.StoreSink(bad)}}))
 			if err == nil {
 				d, _ := c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
 				c.Close()
@@ -461,7 +461,7 @@ func TestAuditCheckpointRecordsPastIt(t *testing.T) {
 	key := mustAuditKey(t, attackSecret)
 	st, _, path := checkpointed(t, key, 3)
 	// More records of the chain, stored without a checkpoint.
-	c, err := New(st, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(NewStoreSink(st)))
+	c, err := New(st, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{NewStoreSink(st)}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestAuditCheckpointRecordsPastIt(t *testing.T) {
 	if err := VerifyStoredChain(context.Background(), st, "n1/acme", key, cps); err != nil {
 		t.Fatalf("records past the checkpoint: %v", err)
 	}
-	c, err = New(st, WithAuditKey(key), WithAuditChain("n1/acme"), WithTenant("acme"), WithAuditSink(cps.StoreSink(st)))
+	c, err = New(st, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{cps.StoreSink(st)}}))
 	if err != nil {
 		t.Fatalf("New over records past the checkpoint: %v", err)
 	}

@@ -183,9 +183,7 @@ func newLossClient(t *testing.T, sink agenttrust.AuditSink, opts ...agenttrust.O
 		t.Fatal(err)
 	}
 	c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{
-		agenttrust.WithPolicy(p), agenttrust.WithAuditSink(sink), agenttrust.WithAuditKey(lossAuditKey(t)),
-		agenttrust.WithAuditStuckAfter(200 * time.Millisecond),
-		agenttrust.WithAuditDrainTimeout(300 * time.Millisecond),
+		agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, Key: lossAuditKey(t), StuckAfter: 200 * time.Millisecond, DrainTimeout: 300 * time.Millisecond}),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +234,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"close with backlog writes every record", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditDrainTimeout(10*time.Second))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{DrainTimeout: 10 * time.Second}))
 			var ans answered
 			load(c, 3000, &ans)
 			sink.down.Store(false) // the store returns as shutdown begins
@@ -307,7 +305,7 @@ func TestAttackAuditLoss(t *testing.T) {
 			sink := newOutageSink()
 			sink.maxLen = 2000 // a longer statement times out
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditStuckAfter(time.Hour))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{StuckAfter: time.Hour}))
 			var ans answered
 			load(c, 6000, &ans)
 			sink.down.Store(false)
@@ -349,7 +347,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"oversized batch is split by records", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.setHold(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditStuckAfter(time.Hour))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{StuckAfter: time.Hour}))
 			var ans answered
 			load(c, 5000, &ans)
 			sink.setHold(false)
@@ -367,7 +365,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"oversized batch is split by bytes", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.setHold(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditStuckAfter(time.Hour))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{StuckAfter: time.Hour}))
 			var wg sync.WaitGroup
 			var ans answered
 			for w := range 16 {
@@ -421,7 +419,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable write failure denies", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true}))
 			d, err := c.Check(ctx, charge(1))
 			if d.Allowed() || d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
 				t.Fatalf("durable check with a failing sink: %v, %v; want a Deny with ErrAuditUnavailable", d.Effect, err)
@@ -441,7 +439,7 @@ func TestAttackAuditLoss(t *testing.T) {
 				}
 				return mem.Write(ctx, recs)
 			})
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true}))
 			d, err := c.Check(ctx, charge(1))
 			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
 				t.Fatalf("durable check with a panicking sink: %v, %v; want a Deny with ErrAuditUnavailable", d.Effect, err)
@@ -463,8 +461,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable allow only after its record is written", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.setHold(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
-				agenttrust.WithAuditStuckAfter(time.Hour))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, StuckAfter: time.Hour}))
 			var wg sync.WaitGroup
 			var early atomic.Int64
 			var released atomic.Bool
@@ -501,8 +498,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable check denies when the request ends first", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.setHold(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
-				agenttrust.WithAuditStuckAfter(time.Hour))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, StuckAfter: time.Hour}))
 			cctx, cancel := context.WithCancel(ctx)
 			go func() { <-sink.entered; cancel() }()
 			d, err := c.Check(cctx, charge(1))
@@ -514,8 +510,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable check denies when closed before its record is written", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
-				agenttrust.WithAuditStuckAfter(time.Hour))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, StuckAfter: time.Hour}))
 			type res struct {
 				d   agenttrust.Decision
 				err error
@@ -536,8 +531,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable timeout is noted as withdrawn", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
-				agenttrust.WithAuditDrainTimeout(10*time.Second))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, DrainTimeout: 10 * time.Second}))
 			d, err := c.Check(ctx, charge(1))
 			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
 				t.Fatalf("%v %v", d.Effect, err)
@@ -554,7 +548,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		}},
 		{"durable mode loses nothing under load", func(t *testing.T) {
 			sink := newOutageSink()
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true}))
 			var ans answered
 			load(c, 3000, &ans)
 			// No Close, no sync: what was answered is already written.
@@ -569,8 +563,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable needs-approval with a failing sink denies and is withdrawn", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
-				agenttrust.WithAuditDrainTimeout(10*time.Second))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, DrainTimeout: 10 * time.Second}))
 			d, err := c.Check(ctx, charge(60))
 			if d.Effect != agenttrust.Deny || d.ApprovalID != "" || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
 				t.Fatalf("held charge, failing sink: %v %q %v; want a Deny", d.Effect, d.ApprovalID, err)
@@ -587,8 +580,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"durable deny with a failing sink needs no withdrawal", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditMode(agenttrust.AuditDurable),
-				agenttrust.WithAuditDrainTimeout(10*time.Second))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, DrainTimeout: 10 * time.Second}))
 			d, err := c.Check(ctx, agenttrust.Request{AgentID: "billing-bot", Tool: "payments.delete"})
 			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
 				t.Fatalf("%v %v", d.Effect, err)
@@ -603,7 +595,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		}},
 		{"durable mode to the memory ring loses nothing", func(t *testing.T) {
 			ring := agenttrust.NewMemorySink(1 << 14)
-			c := newLossClient(t, ring, agenttrust.WithAuditMode(agenttrust.AuditDurable))
+			c := newLossClient(t, ring, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true}))
 			var wg sync.WaitGroup
 			for range 16 {
 				wg.Go(func() {
@@ -624,7 +616,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"close names refusals of a full queue on a dead store", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
-			c := newLossClient(t, sink, agenttrust.WithAuditQueue(10), agenttrust.WithAuditStuckAfter(20*time.Millisecond))
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Queue: 10, StuckAfter: 20 * time.Millisecond}))
 			refused := 0
 			for range 40 {
 				d, err := c.Check(ctx, charge(1))
@@ -659,16 +651,10 @@ func TestAttackAuditLoss(t *testing.T) {
 				t.Fatalf("stored %d records, %v", len(got), err)
 			}
 		}},
-		{"unknown audit mode is refused", func(t *testing.T) {
-			_, err := agenttrust.New(memory.New(), agenttrust.WithAuditMode(agenttrust.AuditMode(7)))
+		{"negative drain timeout is refused", func(t *testing.T) {
+			_, err := agenttrust.New(memory.New(), agenttrust.WithAudit(agenttrust.AuditConfig{DrainTimeout: -1}))
 			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
-				t.Fatalf("New with audit mode 7: %v", err)
-			}
-		}},
-		{"non-positive drain timeout is refused", func(t *testing.T) {
-			_, err := agenttrust.New(memory.New(), agenttrust.WithAuditDrainTimeout(0))
-			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
-				t.Fatalf("New with drain timeout 0: %v", err)
+				t.Fatalf("New with drain timeout -1: %v", err)
 			}
 		}},
 	}
@@ -711,7 +697,7 @@ func (s *lossyAudit) AppendAudit(ctx context.Context, recs []agenttrust.AuditRec
 func chainOf(t *testing.T, n int) []agenttrust.AuditRecord {
 	t.Helper()
 	sink := newOutageSink()
-	c := newLossClient(t, sink, agenttrust.WithAuditChain("c"))
+	c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "c"}))
 	for range n {
 		c.Check(context.Background(), charge(1))
 	}

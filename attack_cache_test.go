@@ -83,7 +83,7 @@ func floodFunc(t *testing.T, f *fixture, n int, bound int64, next func(i int) ag
 func TestAttackCacheFlood(t *testing.T) {
 	ctx := context.Background()
 	t.Run("distinct-tokens", func(t *testing.T) {
-		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		base, err := f.c.Exchange(ctx, secret)
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +106,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		}
 	})
 	t.Run("distinct-tokens-small-cache", func(t *testing.T) {
-		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)), agenttrust.WithTokenCache(100, 64<<10))
+		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}), agenttrust.WithTokenCache(100, 64<<10))
 		base, err := f.c.Exchange(ctx, secret)
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +125,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		}
 	})
 	t.Run("distinct-jwts", func(t *testing.T) {
-		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		// A key whose caveats make each JWT about 4 KB.
 		var cavs []string
 		for i := range 12 {
@@ -148,7 +148,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		}, nil)
 	})
 	t.Run("distinct-api-key-lookalikes", func(t *testing.T) {
-		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		n := floodCount(t, 100_000)
 		flood(t, f, n, floodBound/4, func(int) agenttrust.Request {
 			k, err := apikey.Generate(rand.Reader)
@@ -159,7 +159,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		}, agenttrust.ErrUnknownKey)
 	})
 	t.Run("distinct-forged-tokens", func(t *testing.T) {
-		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		// Same master key id, another secret: every token reaches the HMAC.
 		other := newFixture(t, openPolicy, agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: testMasterKey.ID, Secret: []byte("another-secret-another-secret-xx")}))
 		secret, _, err := other.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"})
@@ -182,7 +182,7 @@ func TestAttackCacheFlood(t *testing.T) {
 	})
 	t.Run("distinct-tools-rate-limited", func(t *testing.T) {
 		f := newFixture(t, openPolicy+"limits:\n  - id: slow\n    tools: [\"*\"]\n    rate: 1/m\n    burst: 2\n",
-			agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+			agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		name := strings.Repeat("t", 200)
 		n := floodCount(t, 100_000)
 		// Allowed while each new tool has a bucket of its own, then limited
@@ -194,7 +194,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		})
 	})
 	t.Run("distinct-agents-breaker", func(t *testing.T) {
-		f := newFixture(t, openPolicy, agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)),
+		f := newFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}),
 			agenttrust.WithBreaker(agenttrust.BreakerConfig{MaxCalls: 1000, MaxDenials: 1000}))
 		name := strings.Repeat("a", 200)
 		n := floodCount(t, 100_000)
@@ -209,7 +209,7 @@ func TestAttackCacheFlood(t *testing.T) {
 // stays limited.
 func TestAttackRateLimitFlood(t *testing.T) {
 	f := newFixture(t, openPolicy+"limits:\n  - id: slow\n    tools: [\"*\"]\n    rate: 1/h\n    burst: 1\n",
-		agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+		agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 	ctx := context.Background()
 	spend := agenttrust.Request{AgentID: "victim-of-itself", Tool: "payments.charge"}
 	if d, err := f.c.Check(ctx, spend); err != nil || !d.Allowed() {

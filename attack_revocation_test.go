@@ -47,7 +47,7 @@ func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	open := func(chain string, clk agenttrust.Clock, ttl time.Duration) *agenttrust.Client {
 		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk),
 			agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}),
-			agenttrust.WithTokenTTL(ttl), agenttrust.WithAuditChain(chain), agenttrust.WithAuditSink(agenttrust.NewMemorySink(100)))
+			agenttrust.WithTokenTTL(ttl), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		if err != nil {
 			t.Fatal(err)
 		}

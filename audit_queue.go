@@ -24,7 +24,7 @@ func (s *StoreSink) AuditHead(ctx context.Context, chain string) (AuditRecord, e
 }
 
 // AuditLossError is returned by Close when some audit records could not
-// be written before the drain time ran out (WithAuditDrainTimeout): it
+// be written before the drain time ran out (AuditConfig.DrainTimeout): it
 // names every decision whose record is missing, so nothing queued is lost
 // silently. It matches ErrAuditUnavailable and unwraps to the last sink
 // error.

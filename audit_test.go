@@ -91,7 +91,7 @@ func (s *blockingSink) Write(ctx context.Context, recs []agenttrust.AuditRecord)
 
 func TestStuckSinkFailsClosedAndLosesNothing(t *testing.T) {
 	sink := &blockingSink{release: make(chan struct{})}
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink), agenttrust.WithAuditStuckAfter(time.Second))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, StuckAfter: time.Second}))
 	ctx := context.Background()
 	if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
 		t.Fatalf("healthy: %v %v", d.Effect, err)
@@ -162,7 +162,7 @@ func (s *flakySink) Write(_ context.Context, recs []agenttrust.AuditRecord) erro
 func TestFlakySinkRetried(t *testing.T) {
 	sink := &flakySink{fail: 3}
 	ring := agenttrust.NewMemorySink(100)
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink, ring))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink, ring}}))
 	for range 10 {
 		f.c.Check(context.Background(), charge(1))
 	}
@@ -199,7 +199,7 @@ func TestAuditRedactsSecrets(t *testing.T) {
 func TestJSONAndSlogSinks(t *testing.T) {
 	var jsonBuf, logBuf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logBuf, nil))
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(agenttrust.NewJSONSink(&jsonBuf), agenttrust.NewSlogSink(logger)))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewJSONSink(&jsonBuf), agenttrust.NewSlogSink(logger)}}))
 	for i := range 3 {
 		f.c.Check(context.Background(), charge(i*40))
 	}
@@ -233,7 +233,7 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 	p := mustPolicy(t, paymentsPolicy)
 	key := testAuditKey(t)
 	open := func() *agenttrust.Client {
-		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditKey(key), agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Key: key, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,8 +264,7 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 // full deny, and the trail says how many there were once it drains.
 func TestFullQueueIsRecorded(t *testing.T) {
 	sink := &blockingSink{release: make(chan struct{})}
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink),
-		agenttrust.WithAuditQueue(2), agenttrust.WithAuditStuckAfter(20*time.Millisecond))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, Queue: 2, StuckAfter: 20 * time.Millisecond}))
 	ctx := context.Background()
 	f.c.Check(ctx, charge(1)) // taken by the flusher, whose Write blocks
 	for f.c.Stats().AuditQueued != 1 {
@@ -307,7 +306,7 @@ func TestFullQueueIsRecorded(t *testing.T) {
 // write what is left, park, and wake again for the next check.
 func TestFlusherParksWhenQuiet(t *testing.T) {
 	sink := agenttrust.NewMemorySink(1 << 14)
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAuditSink(sink))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for range 4 {

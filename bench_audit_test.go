@@ -33,15 +33,18 @@ func BenchmarkAuditMode(b *testing.B) {
 		{"postgres", openBenchPostgres},
 	}
 	for _, be := range backends {
-		for _, mode := range []agenttrust.AuditMode{agenttrust.AuditAsync, agenttrust.AuditDurable} {
-			b.Run(be.name+"/"+mode.String(), func(b *testing.B) {
+		for _, mode := range []struct {
+			name    string
+			durable bool
+		}{{"async", false}, {"durable", true}} {
+			b.Run(be.name+"/"+mode.name, func(b *testing.B) {
 				st := be.open(b)
 				p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
 				if err != nil {
 					b.Fatal(err)
 				}
 				c, err := agenttrust.New(st, agenttrust.WithPolicy(p),
-					agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)), agenttrust.WithAuditMode(mode))
+					agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}, Durable: mode.durable}))
 				if err != nil {
 					b.Fatal(err)
 				}

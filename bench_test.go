@@ -101,7 +101,7 @@ func BenchmarkCheck(b *testing.B) {
 				b.Fatal(err)
 			}
 			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(p),
-				agenttrust.WithAuditSink(agenttrust.NewMemorySink(1 << 14))}, opts...)...)
+				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(1 << 14)}})}, opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}

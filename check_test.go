@@ -304,13 +304,14 @@ func TestDecisionIDsOrdered(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	st := newFixture(t, paymentsPolicy).st
 	for name, opts := range map[string][]agenttrust.Option{
-		"empty tenant": {agenttrust.WithTenant("")},
-		"nil clock":    {agenttrust.WithClock(nil)},
-		"zero queue":   {agenttrust.WithAuditQueue(0)},
-		"both engines": {agenttrust.WithPolicy(&agenttrust.Policy{}), agenttrust.WithPolicyEngine(&agenttrust.RuleEngine{})},
-		"nil sink":     {agenttrust.WithAuditSink(nil)},
-		"bad breaker":  {agenttrust.WithBreaker(agenttrust.BreakerConfig{MaxCalls: -1})},
-		"bad policy":   {agenttrust.WithPolicy(&agenttrust.Policy{Rules: []agenttrust.Rule{{ID: "x", Tools: []string{"a**"}}}})},
+		"empty tenant":   {agenttrust.WithTenant("")},
+		"nil clock":      {agenttrust.WithClock(nil)},
+		"negative queue": {agenttrust.WithAudit(agenttrust.AuditConfig{Queue: -1})},
+		"long chain":     {agenttrust.WithAudit(agenttrust.AuditConfig{Chain: strings.Repeat("c", 129)})},
+		"both engines":   {agenttrust.WithPolicy(&agenttrust.Policy{}), agenttrust.WithPolicyEngine(&agenttrust.RuleEngine{})},
+		"nil sink":       {agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{nil}})},
+		"bad breaker":    {agenttrust.WithBreaker(agenttrust.BreakerConfig{MaxCalls: -1})},
+		"bad policy":     {agenttrust.WithPolicy(&agenttrust.Policy{Rules: []agenttrust.Rule{{ID: "x", Tools: []string{"a**"}}}})},
 	} {
 		if _, err := agenttrust.New(st, opts...); err == nil {
 			t.Errorf("%s: New accepted it", name)

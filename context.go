@@ -103,55 +103,19 @@ func WithCredential(ctx context.Context, credential string) context.Context {
 	return x
 }
 
-// WithCaller sets identity and credential at once (an empty credential
-// keeps the one already carried); servers use it per request.
-func WithCaller(ctx context.Context, id Identity, credential string) context.Context {
-	x := withCaller(ctx)
-	x.c.id = id
-	if credential != "" {
-		x.c.cred = secret(credential)
-	}
-	return x
-}
-
-// WithDecision is WithCaller that also carries the Decision that let the
-// call through, all in one context value: middleware sets it per request
-// and handlers read it back with DecisionFrom.
-func WithDecision(ctx context.Context, id Identity, credential string, d Decision) context.Context {
-	x := withCaller(ctx)
-	x.c.id = id
-	if credential != "" {
-		x.c.cred = secret(credential)
-	}
-	x.c.decision, x.c.hasDecision = d, true
-	return x
-}
-
-// WithDecisionBeside returns, for middleware, a child of ctx that carries
-// the Decision d that let a call through and the credential it was made
-// with (empty keeps the one ctx carries), and a zero T allocated together
-// with it. The identity it carries is the one ctx carries with the agent
-// set to d.AgentID (when not empty): the agent the credential named. An
-// http.Request's context changes only in a copy, and
-//
-//	ctx, r2 := agenttrust.WithDecisionBeside[http.Request](r.Context(), cred, d)
-//	*r2 = *r.WithContext(ctx)
-//
-// costs one allocation of both, with nothing stored twice, where
-// r.WithContext(WithDecision(...)) costs two. The T lives as long as the
-// context does.
-func WithDecisionBeside[T any](ctx context.Context, credential string, d Decision) (context.Context, *T) {
+// WithDecision returns, for middleware, a child of ctx that carries the
+// Decision d that let a call through and the credential it was made with
+// (empty keeps the one ctx carries); handlers read it back with
+// DecisionFrom. The identity it carries is the one ctx carries with the
+// agent set to d.AgentID (when not empty): the agent the credential named.
+func WithDecision(ctx context.Context, credential string, d Decision) context.Context {
 	if ctx == nil {
 		panic("agenttrust: nil context")
 	}
-	b := &struct {
-		x decisionCtx
-		v T
-	}{x: decisionCtx{Context: ctx, cred: secret(credential), d: d}}
-	return &b.x, &b.v
+	return &decisionCtx{Context: ctx, cred: secret(credential), d: d}
 }
 
-// decisionCtx is the node WithDecisionBeside makes: smaller than a
+// decisionCtx is the node WithDecision makes: smaller than a
 // callerCtx, because the identity is derived from the Decision and the
 // parent rather than copied.
 type decisionCtx struct {

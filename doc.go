@@ -105,11 +105,11 @@
 // Every decision yields one AuditRecord, written in bounded batches to
 // the configured sinks (memory ring, JSON lines, slog, the store). In the
 // asynchronous mode (the default) a check returns once its record is
-// queued; in the durable mode (WithAuditMode(AuditDurable)) only once the
-// record is written, so a crash loses no answered decision. Close writes
+// queued; in the durable mode (AuditConfig.Durable) only once the record
+// is written, so a crash loses no answered decision. Close writes
 // every queued record or names each one it could not in an
 // *AuditLossError. Records form a chain MACed under an AuditKey
-// (WithAuditKey; a client without one makes its own, valid only in its
+// (AuditConfig.Key; a client without one makes its own, valid only in its
 // process): VerifyChain, given the key, detects an edited, forged,
 // dropped or reordered record, and AuditCheckpoints, kept out of the
 // store's reach, detects records cut from the end. A sink that fails or

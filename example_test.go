@@ -51,7 +51,7 @@ rules:
 
 func ExampleClient_VerifyChain() {
 	ring := agenttrust.NewMemorySink(100)
-	c, _ := agenttrust.New(memory.New(), agenttrust.WithAuditSink(ring))
+	c, _ := agenttrust.New(memory.New(), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{ring}}))
 	c.Check(context.Background(), agenttrust.Request{AgentID: "a", Tool: "t"})
 	c.Check(context.Background(), agenttrust.Request{AgentID: "a", Tool: "u"})
 	c.Close() // flushes the audit

@@ -68,7 +68,7 @@ func newFixture(t *testing.T, policyYAML string, opts ...agenttrust.Option) *fix
 	}
 	base := []agenttrust.Option{
 		agenttrust.WithPolicy(p), agenttrust.WithClock(f.clock),
-		agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAuditSink(f.audit),
+		agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{f.audit}}),
 	}
 	f.c, err = agenttrust.New(f.st, append(base, opts...)...)
 	if err != nil {

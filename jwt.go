@@ -39,22 +39,6 @@ func (k SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) 
 // MarshalJSON encodes only the id.
 func (k SigningKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
 
-// WithSigningKeys sets the JWT signing keys; the first signs, all verify
-// and appear in JWKS. Without it a client makes a random key of its own.
-func WithSigningKeys(keys ...SigningKey) Option {
-	return func(c *config) { c.signingKeys = append(c.signingKeys, keys...) }
-}
-
-// WithJWTIssuer sets the "iss" of JWTs this client mints and requires of
-// JWTs it verifies (default "agenttrust").
-func WithJWTIssuer(iss string) Option { return func(c *config) { c.issuer = iss } }
-
-// WithJWTAudience sets the audiences this client accepts in a JWT's "aud"
-// (default: the issuer). A resource server names its own URI (RFC 8707).
-func WithJWTAudience(aud ...string) Option {
-	return func(c *config) { c.audiences = append(c.audiences, aud...) }
-}
-
 // jwtLeeway is the clock skew tolerated on exp, nbf and iat.
 const jwtLeeway = 5 * time.Second
 

@@ -17,7 +17,7 @@ import (
 // Suspend returned (and before Resume began) is allowed.
 func TestConcurrentChecksSuspendReload(t *testing.T) {
 	p := mustPolicy(t, paymentsPolicy)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAuditSink(agenttrust.NewMemorySink(1024)))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(1024)}}))
 	if err != nil {
 		t.Fatal(err)
 	}

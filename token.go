@@ -87,17 +87,6 @@ func (k MasterKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 // MarshalJSON encodes only the id.
 func (k MasterKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
 
-// WithMasterKeys sets the token master keys; the first mints. Without it a
-// client makes a random master key of its own, so its tokens die with it
-// and other clients cannot verify them.
-func WithMasterKeys(keys ...MasterKey) Option {
-	return func(c *config) { c.masterKeys = append(c.masterKeys, keys...) }
-}
-
-// WithTokenTTL sets the default and longest lifetime of tokens Exchange
-// mints (DefaultTokenTTL).
-func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
-
 type masterKey struct {
 	id     string
 	secret []byte
@@ -324,14 +313,6 @@ const (
 	keyCacheEntries          = 1 << 12
 	keyCacheBytes            = 4 << 20
 )
-
-// WithTokenCache bounds the cache of verified tokens and JWTs: at most
-// entries tokens holding at most bytes of memory (defaults 16384 and
-// 16 MiB). A token not cached is verified again, which costs time, never
-// safety: caveats, expiry and revocation are checked on every use.
-func WithTokenCache(entries int, bytes int64) Option {
-	return func(c *config) { c.tokenCacheEntries, c.tokenCacheBytes = entries, bytes }
-}
 
 // condCost is the memory one parsed caveat holds beyond its text.
 const condCost = int64(unsafe.Sizeof(cond.Cond{})) + 64

@@ -19,11 +19,11 @@ func twoNodes(t *testing.T, st store.Store, notify agenttrust.NotifyConfig) (a, 
 	t.Helper()
 	p := mustPolicy(t, paymentsPolicy)
 	var err error
-	a, err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditChain("node-a"))
+	a, err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-a"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAuditChain("node-b"), agenttrust.WithNotify(notify))
+	b, err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-b"}), agenttrust.WithNotify(notify))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +119,12 @@ func TestNotifyModePollsAndFailsClosed(t *testing.T) {
 func TestStoredPolicyFollowed(t *testing.T) {
 	st := memory.New()
 	ctx := context.Background()
-	a, err := agenttrust.New(st, agenttrust.WithAuditChain("node-a"))
+	a, err := agenttrust.New(st, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-a"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := agenttrust.New(st, agenttrust.WithAuditChain("node-b"), agenttrust.WithNotify(agenttrust.NotifyConfig{}))
+	b, err := agenttrust.New(st, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-b"}), agenttrust.WithNotify(agenttrust.NotifyConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}

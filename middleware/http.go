@@ -190,11 +190,8 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, http.StatusForbidden, "", ErrorDetail{Code: CodeDenied, Message: msg, DecisionID: d.ID.String()})
 		return
 	}
-	// The Decision and credential travel in one context value, allocated
-	// with the request copy that carrying it takes.
-	dctx, r2 := agenttrust.WithDecisionBeside[http.Request](ctx, cred, d)
-	*r2 = *r.WithContext(dctx)
-	g.next.ServeHTTP(w, r2)
+	// The Decision and credential travel in one context value.
+	g.next.ServeHTTP(w, r.WithContext(agenttrust.WithDecision(ctx, cred, d)))
 }
 
 // refuseErr answers a check that failed. The message names the kind of

@@ -346,8 +346,8 @@ func TestServerPolicyEngineAndAuditSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithAuditChain("edge-1/acme"),
-		agenttrust.WithPolicyEngine(engine), agenttrust.WithAuditSink(sink))
+	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "edge-1/acme"}),
+		agenttrust.WithPolicyEngine(engine), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,8 +390,7 @@ func TestServerStoreForLocalClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	local, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAuditChain("edge-2/acme"),
-		agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
+	local, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "edge-2/acme", Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ const storeAPIPath = "/v1/store"
 // revocations, approvals, keys and audit trail live on the server:
 //
 //	st, err := remote.NewStore("https://agenttrust.internal", systemAdminKey)
-//	c, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
+//	c, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
 //
 // Errors follow the store contract: store.ErrNotFound, ErrConflict and
 // ErrInvalid as answered; store.ErrUnavailable whenever the server does

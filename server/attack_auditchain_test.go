@@ -463,8 +463,7 @@ func (h *auditHarness) records(t *testing.T, chain string) []store.AuditRecord {
 // keyed with key, writing straight to the store.
 func (h *auditHarness) writeAs(t *testing.T, chain string, key agenttrust.AuditKey, n int) {
 	t.Helper()
-	c, err := agenttrust.New(h.st, agenttrust.WithTenant("acme"), agenttrust.WithAuditChain(chain), agenttrust.WithAuditKey(key),
-		agenttrust.WithAuditSink(agenttrust.NewStoreSink(h.st)), agenttrust.WithClock(h.clock))
+	c, err := agenttrust.New(h.st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Key: key, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(h.st)}}), agenttrust.WithClock(h.clock))
 	if err != nil {
 		t.Fatal(err)
 	}

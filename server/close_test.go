@@ -20,8 +20,7 @@ func TestCloseDrainsTenantsTogether(t *testing.T) {
 		return errors.New("audit store down")
 	})
 	srv, err := New(memory.New(), WithNodeName("n1"), WithAuditKey(testAuditKey),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithAuditSink(down),
-			agenttrust.WithAuditDrainTimeout(drain)))
+		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{down}, DrainTimeout: drain})))
 	if err != nil {
 		t.Fatal(err)
 	}

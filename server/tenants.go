@@ -143,10 +143,10 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	}
 	opts = append(opts,
 		agenttrust.WithLogger(s.log),
-		agenttrust.WithAuditSink(sink, t.wake),
+		agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink, t.wake}}),
 	)
 	opts = append(opts, s.clientOpts...)
-	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAuditChain(s.node+"/"+name), agenttrust.WithAuditKey(s.auditKey))
+	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/" + name, Key: s.auditKey}))
 	if _, ok := s.clock.(systemClock); !ok {
 		opts = append(opts, agenttrust.WithClock(s.clock))
 	}

@@ -53,7 +53,7 @@ func run() error {
 		return err
 	}
 	trail := agenttrust.NewMemorySink(100)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAuditSink(trail))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{trail}}))
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func run() error {
 		return err
 	}
 	audit := agenttrust.NewMemorySink(100)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAuditSink(audit))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit}}))
 	if err != nil {
 		return err
 	}

@@ -156,7 +156,7 @@ func TestAttackFailClosedPolicyEngine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := backends()[0].open(t)
 			c, err := agenttrust.New(st, agenttrust.WithClock(newClock()), agenttrust.WithPolicyEngine(tc.engine),
-				agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)))
+				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -332,7 +332,7 @@ func TestAttackFailClosedAudit(t *testing.T) {
 		s := newSink()
 		defer s.heal()
 		clk := newClock()
-		c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAuditSink(s), agenttrust.WithAuditStuckAfter(stuck))
+		c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: stuck}))
 		s.mode.Store(sinkFail)
 		d, err := c.Check(ctx, req)
 		allowed(t, d, err)
@@ -345,7 +345,7 @@ func TestAttackFailClosedAudit(t *testing.T) {
 		s := newSink()
 		defer s.heal()
 		clk := newClock()
-		c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAuditSink(s), agenttrust.WithAuditStuckAfter(stuck), agenttrust.WithAuditWriteTimeout(time.Minute))
+		c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: stuck, WriteTimeout: time.Minute}))
 		s.mode.Store(sinkHang)
 		d, err := c.Check(ctx, req)
 		allowed(t, d, err)
@@ -357,8 +357,7 @@ func TestAttackFailClosedAudit(t *testing.T) {
 	t.Run("queue_full", func(t *testing.T) {
 		s := newSink()
 		defer s.heal()
-		c := newClient(t, backends()[0].open(t), newClock(), "acme", agenttrust.WithAuditSink(s), agenttrust.WithAuditQueue(1),
-			agenttrust.WithAuditStuckAfter(50*time.Millisecond), agenttrust.WithAuditWriteTimeout(time.Minute))
+		c := newClient(t, backends()[0].open(t), newClock(), "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, Queue: 1, StuckAfter: 50 * time.Millisecond, WriteTimeout: time.Minute}))
 		s.mode.Store(sinkHang)
 		d, err := c.Check(ctx, req)
 		allowed(t, d, err)
@@ -490,7 +489,7 @@ func TestAttackFailClosedServer(t *testing.T) {
 		fs := &faultyStore{Store: b.open(t)}
 		s := newSink()
 		defer s.heal()
-		n := newNode(t, fs, server.WithClientOptions(agenttrust.WithAuditSink(s), agenttrust.WithAuditStuckAfter(time.Second), agenttrust.WithAuditWriteTimeout(time.Minute)))
+		n := newNode(t, fs, server.WithClientOptions(agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: time.Second, WriteTimeout: time.Minute})))
 		bot, alice := n.key("acme/bot"), n.key("acme/alice")
 		tok := n.exchange(bot)
 		n.must(200, "POST", "/v1/actions/check", bot, map[string]any{"tool_name": "docs.read"})
@@ -708,7 +707,7 @@ func TestAttackFailClosedAuditPoison(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				st := b.open(t)
-				opts := []agenttrust.Option{agenttrust.WithAuditSink(agenttrust.NewStoreSink(st)), agenttrust.WithAuditWriteTimeout(time.Second), agenttrust.WithAuditKey(key)}
+				opts := []agenttrust.Option{agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}, WriteTimeout: time.Second, Key: key})}
 				if tc.opt != nil {
 					opts = append(opts, tc.opt) // in place of the policy
 				}
@@ -759,7 +758,7 @@ func TestAttackFailClosedAuditPoison(t *testing.T) {
 			{"server_nul_in_nested_attribute", map[string]any{"tool_name": "docs.read", "attributes": map[string]any{"doc": map[string]any{"k\u0000": []any{"v\u0000"}}}}, 200, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				n := newNode(t, b.open(t), server.WithClientOptions(agenttrust.WithAuditWriteTimeout(time.Second)))
+				n := newNode(t, b.open(t), server.WithClientOptions(agenttrust.WithAudit(agenttrust.AuditConfig{WriteTimeout: time.Second})))
 				bot := n.key("acme/bot")
 				r := n.do("POST", "/v1/actions/check", bot, tc.body)
 				if tc.status == 200 {

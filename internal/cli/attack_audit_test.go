@@ -53,8 +53,7 @@ func deployed(t *testing.T) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := agenttrust.New(st, agenttrust.WithTenant(DefaultSystemTenant), agenttrust.WithAuditChain("n1/"+DefaultSystemTenant),
-		agenttrust.WithAuditKey(d.key), agenttrust.WithAuditSink(cps.StoreSink(st)),
+	c, err := agenttrust.New(st, agenttrust.WithTenant(DefaultSystemTenant), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n1/" + DefaultSystemTenant, Key: d.key, Sinks: []agenttrust.AuditSink{cps.StoreSink(st)}}),
 		agenttrust.WithMasterKeys(sec.MasterKeys...), agenttrust.WithSigningKeys(sec.SigningKeys...))
 	if err != nil {
 		t.Fatal(err)

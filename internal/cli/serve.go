@@ -361,15 +361,10 @@ func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheck
 }
 
 func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints) (*server.Server, error) {
-	mode := agenttrust.AuditDurable
-	if cfg.Audit == "async" {
-		mode = agenttrust.AuditAsync
-	}
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
-		agenttrust.WithAuditMode(mode),
-		agenttrust.WithAuditDrainTimeout(cfg.AuditDrainTimeout),
+		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout}),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))

@@ -37,7 +37,7 @@ func nodeClient(t *testing.T, st store.Store, chain string, opts ...agenttrust.O
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithAuditChain(chain), agenttrust.WithAuditSink(agenttrust.NewStoreSink(st))}
+	base := []agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}})}
 	c, err := agenttrust.New(st, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +241,7 @@ func TestFaultInjection(t *testing.T) {
 	pURL, proxy := proxyURL(t, raw)
 	const timeout = 200 * time.Millisecond
 	st := open(t, pURL, schema, postgres.WithQueryTimeout(timeout))
-	c := nodeClient(t, st, "faulty", agenttrust.WithAuditStuckAfter(time.Hour))
+	c := nodeClient(t, st, "faulty", agenttrust.WithAudit(agenttrust.AuditConfig{StuckAfter: time.Hour}))
 	direct := open(t, raw, schema)
 	ctx := context.Background()
 

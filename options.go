@@ -1,0 +1,211 @@
+package agenttrust
+
+import (
+	"io"
+	"log/slog"
+	"time"
+)
+
+type config struct {
+	tenant       string
+	chain        string
+	clock        Clock
+	random       io.Reader
+	log          *slog.Logger
+	policy       *Policy
+	engine       PolicyEngine
+	sinks        []AuditSink
+	auditKey     *AuditKey
+	queueSize    int
+	stuckAfter   time.Duration
+	writeTimeout time.Duration
+	drainTimeout time.Duration
+	durable      bool
+	redact       []string
+	notifier     Notifier
+	breaker      BreakerConfig
+	pendingTTL   time.Duration
+	grantTTL     time.Duration
+	latency      bool
+	notify       *NotifyConfig
+	masterKeys   []MasterKey
+	signingKeys  []SigningKey
+	tokenTTL     time.Duration
+	issuer       string
+	audiences    []string
+
+	tokenCacheEntries int
+	tokenCacheBytes   int64
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithTenant sets the tenant this client decides for (DefaultTenant).
+func WithTenant(tenant string) Option { return func(c *config) { c.tenant = tenant } }
+
+// WithClock injects the clock; all decisions, approvals and audit records
+// read time from it.
+func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithRandom injects the source of randomness for ids (crypto/rand by
+// default). It must be safe for concurrent use.
+func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
+
+// WithLogger sets where the client logs operational trouble (a failing
+// audit sink, a notifier error). The default discards.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithPolicy uses the built-in rule engine with p. Without it (and without
+// WithPolicyEngine) the client loads the tenant's policy from the store, or
+// denies everything when there is none.
+func WithPolicy(p *Policy) Option { return func(c *config) { c.policy = p } }
+
+// WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
+func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }
+
+// WithRedact names attributes whose values never reach the audit trail or
+// an approval, in addition to names containing (in any case) password,
+// passwd, secret, token, credential, authorization, api_key, api-key,
+// apikey, private_key, private-key, access_key, access-key or cookie.
+func WithRedact(names ...string) Option {
+	return func(c *config) { c.redact = append(c.redact, names...) }
+}
+
+// WithNotifier tells n about every new pending approval.
+func WithNotifier(n Notifier) Option { return func(c *config) { c.notifier = n } }
+
+// WithBreaker enables the runaway breaker. It is off by default.
+func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
+
+// WithApprovalTTL sets how long a pending approval waits for a decision
+// (default 15 minutes) and how long a granted one may be used (default 5
+// minutes).
+func WithApprovalTTL(pending, grant time.Duration) Option {
+	return func(c *config) { c.pendingTTL, c.grantTTL = pending, grant }
+}
+
+// AuditConfig configures the audit trail (WithAudit). A zero field keeps
+// its default, or what an earlier WithAudit set; Sinks accumulate.
+type AuditConfig struct {
+	// Sinks receive every record. Without any, the client keeps the last
+	// 10,000 records in an in-memory ring.
+	Sinks []AuditSink
+	// Chain names this client's audit chain (default "default"). Every
+	// writer sharing a store needs its own chain; a client reopened with
+	// the same name continues its chain.
+	Chain string
+	// Key keys the chain (see AuditKey): records are MACed under it, and
+	// VerifyChain needs it. Every process that writes or verifies a stored
+	// chain must have the same key, as it has the same master keys: a
+	// client writing to a server's store (remote.NewStore) needs the
+	// server's audit key, or the server reports its chain broken. Without
+	// one a client makes a random key of its own: its chain then verifies
+	// only in this process (Client.VerifyChain), which suits the in-memory
+	// audit; a chain continued from a store after a restart no longer
+	// verifies, and verification says so rather than pass.
+	Key AuditKey
+	// Durable makes a check return only once its record has been written
+	// to every sink (committed, for a store): an answer the caller acts on
+	// is never lost to a crash. Concurrent checks share one write (group
+	// commit). A check whose record cannot be written within StuckAfter
+	// denies with ErrAuditUnavailable, and a later record notes that its
+	// decision was withdrawn. The agenttrust server's default.
+	//
+	// Without it (the library's default) a check returns as soon as its
+	// record is queued and a flusher writes queued records in batches: no
+	// I/O per check, but a crash of the process (kill -9, power loss)
+	// loses the records still queued: at most Queue, in practice those of
+	// the last few milliseconds, or more while a sink is failing. A clean
+	// Close writes them all or returns an *AuditLossError naming each one
+	// it could not write.
+	Durable bool
+	// Latency records in each record how long the decision took. It costs
+	// a second clock read per check (about 45 ns here).
+	Latency bool
+	// Queue bounds how many records may wait to be written (default
+	// 65536). When it is full, checks wait for room, then deny.
+	Queue int
+	// StuckAfter is how long a write may fail or hang before checks deny
+	// with ErrAuditUnavailable (default 5s).
+	StuckAfter time.Duration
+	// WriteTimeout bounds one write to a sink (default 5s).
+	WriteTimeout time.Duration
+	// DrainTimeout bounds how long Close keeps writing queued records to a
+	// failing sink (default 15s); what is still unwritten then is named in
+	// the *AuditLossError Close returns.
+	DrainTimeout time.Duration
+}
+
+// WithAudit configures the audit trail (see AuditConfig).
+func WithAudit(a AuditConfig) Option {
+	return func(c *config) {
+		c.sinks = append(c.sinks, a.Sinks...)
+		if a.Chain != "" {
+			c.chain = a.Chain
+		}
+		if !a.Key.IsZero() {
+			c.auditKey = &a.Key
+		}
+		c.durable = c.durable || a.Durable
+		c.latency = c.latency || a.Latency
+		if a.Queue != 0 {
+			c.queueSize = a.Queue
+		}
+		if a.StuckAfter != 0 {
+			c.stuckAfter = a.StuckAfter
+		}
+		if a.WriteTimeout != 0 {
+			c.writeTimeout = a.WriteTimeout
+		}
+		if a.DrainTimeout != 0 {
+			c.drainTimeout = a.DrainTimeout
+		}
+	}
+}
+
+// WithMasterKeys sets the token master keys; the first mints. Without it a
+// client makes a random master key of its own, so its tokens die with it
+// and other clients cannot verify them.
+func WithMasterKeys(keys ...MasterKey) Option {
+	return func(c *config) { c.masterKeys = append(c.masterKeys, keys...) }
+}
+
+// WithTokenTTL sets the default and longest lifetime of tokens Exchange
+// mints (DefaultTokenTTL).
+func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
+
+// WithTokenCache bounds the cache of verified tokens and JWTs: at most
+// entries tokens holding at most bytes of memory (defaults 16384 and
+// 16 MiB). A token not cached is verified again, which costs time, never
+// safety: caveats, expiry and revocation are checked on every use.
+func WithTokenCache(entries int, bytes int64) Option {
+	return func(c *config) { c.tokenCacheEntries, c.tokenCacheBytes = entries, bytes }
+}
+
+// WithSigningKeys sets the JWT signing keys; the first signs, all verify
+// and appear in JWKS. Without it a client makes a random key of its own.
+func WithSigningKeys(keys ...SigningKey) Option {
+	return func(c *config) { c.signingKeys = append(c.signingKeys, keys...) }
+}
+
+// WithJWTIssuer sets the "iss" of JWTs this client mints and requires of
+// JWTs it verifies (default "agenttrust").
+func WithJWTIssuer(iss string) Option { return func(c *config) { c.issuer = iss } }
+
+// WithJWTAudience sets the audiences this client accepts in a JWT's "aud"
+// (default: the issuer). A resource server names its own URI (RFC 8707).
+func WithJWTAudience(aud ...string) Option {
+	return func(c *config) { c.audiences = append(c.audiences, aud...) }
+}
+
+// WithNotify switches revocation checking from strict mode (the default:
+// every check asks the store) to notify mode: the client keeps its
+// tenant's revocations and suspensions in memory, fed by the store's
+// change feed (store.Watcher: PostgreSQL LISTEN/NOTIFY) and, when the feed
+// is down, by polling. The view is proven fresh by markers sent through
+// the feed; a check whose view cannot be proven younger than MaxStaleness
+// denies. So a revocation committed anywhere is honoured by every node
+// within MaxStaleness, or the node stops allowing. Every Decision says how
+// old its view was (Decision.Staleness).
+func WithNotify(cfg NotifyConfig) Option { return func(c *config) { c.notify = &cfg } }
