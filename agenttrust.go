@@ -258,9 +258,6 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// Tenant returns the tenant this client decides for.
-func (c *Client) Tenant() string { return c.tenant }
-
 // Close stops accepting checks and writes every queued audit record. When
 // a sink still fails after the drain time (AuditConfig.DrainTimeout) it
 // returns an *AuditLossError naming each decision whose record was not
@@ -307,7 +304,7 @@ func (c *Client) SetPolicy(p *Policy) error {
 	if err != nil {
 		return err
 	}
-	c.policy.Store(&policyState{engine: &RuleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	c.policy.Store(&policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
 	return nil
 }
 
@@ -326,11 +323,11 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	doc, err := c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return 0, fmt.Errorf("agenttrust: policy version %d is no longer current: %w", expectVersion, err)
+			return 0, fmt.Errorf("%w: policy version %d is no longer current: %w", ErrConflict, expectVersion, err)
 		}
 		return 0, storeErr("save policy", err)
 	}
-	c.policy.Store(&policyState{engine: &RuleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	c.policy.Store(&policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
 	c.policyVersion.Store(doc.Version)
 	return doc.Version, nil
 }

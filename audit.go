@@ -28,6 +28,12 @@ type AuditQuery = store.AuditQuery
 // records, after it returns: like io.Writer, it copies what it keeps.
 // An error makes the client retry the same batch on that sink, so a sink
 // must tolerate seeing a batch again after a failed Write.
+//
+// A sink that persists chains (StoreSink, remote.AuditSink) also has a
+// method AuditHead(ctx, chain) (AuditRecord, error) returning the newest
+// record of chain, or an error matching store.ErrNotFound when there is
+// none: New reads it so a client continues its chain instead of starting
+// over.
 type AuditSink interface {
 	Write(ctx context.Context, recs []AuditRecord) error
 }
@@ -48,9 +54,6 @@ type ChainError struct {
 func (e *ChainError) Error() string {
 	return fmt.Sprintf("agenttrust: audit chain broken at record %d (seq %d): %s", e.Index, e.Seq, e.Msg)
 }
-
-// ErrChainBroken matches every *ChainError.
-var ErrChainBroken = errors.New("agenttrust: audit chain broken")
 
 // Is makes errors.Is(err, ErrChainBroken) hold.
 func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }

@@ -415,7 +415,8 @@ func (s *checkpointSink) Write(ctx context.Context, recs []AuditRecord) error {
 	return s.cp.Record(last.Chain, last.Tenant, last.Seq, last.Hash)
 }
 
-// AuditHead implements AuditHeadReader.
+// AuditHead checks chain against its checkpoint, then returns its
+// newest record.
 func (s *checkpointSink) AuditHead(ctx context.Context, chain string) (AuditRecord, error) {
 	if err := s.cp.Check(ctx, s.st, chain); err != nil {
 		return AuditRecord{}, err

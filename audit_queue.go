@@ -12,13 +12,15 @@ import (
 	"time"
 )
 
-// AuditHeadReader is implemented by sinks that persist chains (such as
-// StoreSink) so a new client continues its chain instead of starting over.
-type AuditHeadReader interface {
+// auditHeadReader is implemented by sinks that persist chains (such as
+// StoreSink) so a new client continues its chain instead of starting over
+// (see AuditSink).
+type auditHeadReader interface {
 	AuditHead(ctx context.Context, chain string) (AuditRecord, error)
 }
 
-// AuditHead implements AuditHeadReader.
+// AuditHead returns the newest record of chain in the store, so a new
+// client continues the chain.
 func (s *StoreSink) AuditHead(ctx context.Context, chain string) (AuditRecord, error) {
 	return s.st.AuditHead(ctx, chain)
 }
@@ -203,7 +205,7 @@ func newAuditor(cfg auditConfig, red *redactor, clock Clock, log *slog.Logger) *
 // resume continues the chain from the newest head any sink holds.
 func (a *auditor) resume(ctx context.Context) error {
 	for _, s := range a.sinks {
-		hr, ok := s.(AuditHeadReader)
+		hr, ok := s.(auditHeadReader)
 		if !ok {
 			continue
 		}

@@ -308,7 +308,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"nil clock":      {agenttrust.WithClock(nil)},
 		"negative queue": {agenttrust.WithAudit(agenttrust.AuditConfig{Queue: -1})},
 		"long chain":     {agenttrust.WithAudit(agenttrust.AuditConfig{Chain: strings.Repeat("c", 129)})},
-		"both engines":   {agenttrust.WithPolicy(&agenttrust.Policy{}), agenttrust.WithPolicyEngine(&agenttrust.RuleEngine{})},
+		"both engines":   {agenttrust.WithPolicy(&agenttrust.Policy{}), agenttrust.WithPolicyEngine(agenttrust.PolicyEngineFunc(nil))},
 		"nil sink":       {agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{nil}})},
 		"bad breaker":    {agenttrust.WithBreaker(agenttrust.BreakerConfig{MaxCalls: -1})},
 		"bad policy":     {agenttrust.WithPolicy(&agenttrust.Policy{Rules: []agenttrust.Rule{{ID: "x", Tools: []string{"a**"}}}})},

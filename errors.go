@@ -99,6 +99,13 @@ var (
 	// ErrAuditCheckpoint: the audit checkpoint file is missing, unreadable,
 	// or does not verify under the audit key.
 	ErrAuditCheckpoint = errors.New("agenttrust: audit checkpoint file unusable")
+	// ErrChainBroken: an audit chain fails verification; every
+	// *ChainError matches it.
+	ErrChainBroken = errors.New("agenttrust: audit chain broken")
+	// ErrConflict: a write lost a race with another writer, such as
+	// SavePolicy with a version that is no longer current. It also
+	// matches store.ErrConflict.
+	ErrConflict = errors.New("agenttrust: conflict")
 )
 
 // DeniedError is returned by Guard when a decision denies. It matches

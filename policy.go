@@ -197,29 +197,32 @@ func (p *Policy) Validate() error {
 	return err
 }
 
-// RuleEngine is the built-in PolicyEngine: an immutable, indexed compilation
-// of a Policy. Evaluation cost does not grow with the number of rules that
-// cannot match the request's agent and tool. Safe for concurrent use.
-type RuleEngine struct {
+// ruleEngine is the built-in PolicyEngine: an immutable, indexed
+// compilation of a Policy.
+type ruleEngine struct {
 	compiled *compiled
 }
 
-var _ PolicyEngine = (*RuleEngine)(nil)
+var _ PolicyEngine = (*ruleEngine)(nil)
 
-// NewRuleEngine validates and compiles p. p is not retained.
-func NewRuleEngine(p *Policy) (*RuleEngine, error) {
+// NewRuleEngine validates and compiles p into the built-in PolicyEngine,
+// the one WithPolicy uses. p is not retained. Evaluation cost does not
+// grow with the number of rules that cannot match the request's agent
+// and tool, and it allocates nothing unless it fails: when a deny or
+// needs_approval rule that would decide the request has a condition that
+// cannot be evaluated on it, the result is a Deny naming that rule and
+// the error matches ErrUnevaluable. The engine is safe for concurrent
+// use.
+func NewRuleEngine(p *Policy) (PolicyEngine, error) {
 	c, err := compilePolicy(p, "")
 	if err != nil {
 		return nil, err
 	}
-	return &RuleEngine{compiled: c}, nil
+	return &ruleEngine{compiled: c}, nil
 }
 
-// Evaluate implements PolicyEngine. It allocates nothing unless it fails:
-// when a deny or needs_approval rule that would decide the request has a
-// condition that cannot be evaluated on it, the result is a Deny naming
-// that rule and the error matches ErrUnevaluable.
-func (e *RuleEngine) Evaluate(_ context.Context, in *PolicyInput) (PolicyResult, error) {
+// Evaluate implements PolicyEngine.
+func (e *ruleEngine) Evaluate(_ context.Context, in *PolicyInput) (PolicyResult, error) {
 	return e.compiled.evaluate(in)
 }
 

@@ -136,7 +136,7 @@ func TestStoredPolicyFollowed(t *testing.T) {
 	if err != nil || v != 1 {
 		t.Fatalf("SavePolicy: %v %v", v, err)
 	}
-	if _, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0); !errors.Is(err, store.ErrConflict) {
+	if _, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0); !errors.Is(err, store.ErrConflict) || !errors.Is(err, agenttrust.ErrConflict) {
 		t.Fatalf("stale version accepted: %v", err)
 	}
 	if _, err := a.SavePolicy(ctx, []byte("rules: [{id: x, effect: maybe}]"), "yaml", 1); !errors.Is(err, agenttrust.ErrInvalidPolicy) {

@@ -50,7 +50,7 @@ func newStoreAPI(baseURL, apiKey string, opts []Option) (*storeapi.Client, error
 }
 
 // AuditSink is an agenttrust.AuditSink that writes batches to the server's
-// store API (append_audit), and an agenttrust.AuditHeadReader, so a
+// store API (append_audit), and reads chain heads (AuditHead), so a
 // process keeps its audit chain on the server and continues it after a
 // restart. It recognises a batch the server already holds (a retry after a
 // lost answer) as agenttrust.StoreSink does. Safe for concurrent use.
@@ -61,7 +61,9 @@ type AuditSink struct {
 
 var (
 	_ agenttrust.AuditSink       = (*AuditSink)(nil)
-	_ agenttrust.AuditHeadReader = (*AuditSink)(nil)
+	_ interface {
+		AuditHead(context.Context, string) (agenttrust.AuditRecord, error)
+	} = (*AuditSink)(nil)
 )
 
 // NewAuditSink returns a sink writing to the store API of the server at
@@ -82,7 +84,8 @@ func (s *AuditSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) er
 // Close releases the sink's idle connections; later writes fail.
 func (s *AuditSink) Close() error { return s.st.Close() }
 
-// AuditHead implements agenttrust.AuditHeadReader.
+// AuditHead returns the newest record of chain, so a client continues
+// its chain (see agenttrust.AuditSink).
 func (s *AuditSink) AuditHead(ctx context.Context, chain string) (agenttrust.AuditRecord, error) {
 	return s.sink.AuditHead(ctx, chain)
 }

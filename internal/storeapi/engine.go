@@ -29,12 +29,12 @@ type StoredPolicies struct {
 
 	mu       sync.Mutex
 	compiled map[string]compiledPolicy // by tenant
-	none     *agenttrust.RuleEngine    // the empty policy: default deny
+	none     agenttrust.PolicyEngine   // the empty policy: default deny
 }
 
 type compiledPolicy struct {
 	version int64
-	engine  *agenttrust.RuleEngine
+	engine  agenttrust.PolicyEngine
 }
 
 var _ agenttrust.PolicyEngine = (*StoredPolicies)(nil)
@@ -60,7 +60,7 @@ func (e *StoredPolicies) Evaluate(ctx context.Context, in *agenttrust.PolicyInpu
 	return eng.Evaluate(ctx, in)
 }
 
-func (e *StoredPolicies) engine(ctx context.Context, tenant string) (*agenttrust.RuleEngine, error) {
+func (e *StoredPolicies) engine(ctx context.Context, tenant string) (agenttrust.PolicyEngine, error) {
 	doc, err := e.st.Policy(ctx, tenant)
 	if errors.Is(err, store.ErrNotFound) {
 		return e.none, nil
