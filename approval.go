@@ -14,23 +14,6 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// Approval is a request held for a decision; see store.Approval.
-type Approval = store.Approval
-
-// ApprovalFilter selects approvals; see store.ApprovalFilter.
-type ApprovalFilter = store.ApprovalFilter
-
-// ApprovalStatus is the state of an Approval; see store.ApprovalStatus.
-type ApprovalStatus = store.ApprovalStatus
-
-// Approval states.
-const (
-	ApprovalPending  = store.ApprovalPending
-	ApprovalApproved = store.ApprovalApproved
-	ApprovalDenied   = store.ApprovalDenied
-	ApprovalConsumed = store.ApprovalConsumed
-)
-
 // ApprovalWaiter is implemented by checkers that can block until an
 // approval is decided: *Client and the remote client.
 type ApprovalWaiter interface {

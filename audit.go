@@ -17,12 +17,6 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// AuditRecord is the record of one decision; see store.AuditRecord.
-type AuditRecord = store.AuditRecord
-
-// AuditQuery selects audit records; see store.AuditQuery.
-type AuditQuery = store.AuditQuery
-
 // AuditSink receives audit records in chain order, in batches. Write must
 // not retain recs, nor the Attributes bytes or HopIDs slices of its
 // records, after it returns: like io.Writer, it copies what it keeps.
@@ -176,9 +170,6 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 	}
 	return nil
 }
-
-// Hash is a record's MAC in the audit chain; see store.Hash.
-type Hash = store.Hash
 
 // hashRecord sets *out to the MAC of r's canonical encoding under mac
 // (the chain's HMAC, reset here). The encoding is built in buf, which it

@@ -6,24 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
-
-	"github.com/agenttrust/agenttrust/store"
 )
-
-// Effect is the outcome of a decision: Deny (the zero value), Allow or
-// NeedsApproval. It marshals as "deny", "allow" and "needs_approval".
-type Effect = store.Effect
-
-// The effects.
-const (
-	Deny          = store.Deny
-	Allow         = store.Allow
-	NeedsApproval = store.NeedsApproval
-)
-
-// DecisionID identifies a decision: 16 bytes, time-ordered, formatted as a
-// UUID (version 7 layout). Making one allocates nothing.
-type DecisionID = store.DecisionID
 
 // Request is one action an agent wants to take. AgentID and Tool are
 // required unless a credential names the agent. Check reads Attributes only

@@ -59,11 +59,26 @@ const (
 	RoleMetrics = "metrics"
 )
 
-// Key is a stored API key: its id, owner and limits, never the secret.
-type Key = store.Key
+// Key is an API key as a client shows it: its id, owner and limits,
+// never the secret or its hash.
+type Key struct {
+	ID      string // public id, "key_..."
+	Tenant  string
+	AgentID string
+	Name    string
+	// Roles are the key's rights on the server's API (admin, agent,
+	// approver); checks do not read them.
+	Roles      []string
+	AllowedIPs []string // CIDR prefixes; empty allows any address
+	Caveats    []string // canonical caveat text every use must satisfy
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+}
 
-// Hop is a recorded step of server-side delegation.
-type Hop = store.Hop
+func keyOf(k store.Key) Key {
+	return Key{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Name: k.Name, Roles: k.Roles,
+		AllowedIPs: k.AllowedIPs, Caveats: k.Caveats, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
+}
 
 // MasterKey derives the root key of every token it mints:
 // HMAC-SHA256(Secret, token id), so minting stores nothing per token. The
@@ -213,7 +228,7 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	if err != nil {
 		return "", Key{}, err
 	}
-	k := Key{
+	k := store.Key{
 		ID: id, Tenant: c.tenant, AgentID: spec.AgentID, Hash: apikey.Hash(secret),
 		Name: spec.Name, Roles: append([]string(nil), roles...), AllowedIPs: ips, Caveats: cavs,
 		CreatedAt: now, ExpiresAt: spec.ExpiresAt,
@@ -221,7 +236,7 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	if err := c.store.CreateKey(ctx, k); err != nil {
 		return "", Key{}, storeErr("create key", err)
 	}
-	return secret, k, nil
+	return secret, keyOf(k), nil
 }
 
 // ListKeys lists this tenant's keys (never their secrets).
@@ -230,7 +245,11 @@ func (c *Client) ListKeys(ctx context.Context) ([]Key, error) {
 	if err != nil {
 		return nil, storeErr("list keys", err)
 	}
-	return ks, nil
+	out := make([]Key, len(ks))
+	for i, k := range ks {
+		out[i] = keyOf(k)
+	}
+	return out, nil
 }
 
 // RevokeKey revokes an API key by id, and with it every token derived
@@ -280,7 +299,7 @@ func canonicalCaveats(in []string) ([]string, error) {
 // key never changes once created; revocation is checked on every use, so
 // the cache cannot hide one.
 type keyEntry struct {
-	key      Key
+	key      store.Key
 	prefixes []netip.Prefix
 	conds    []cond.Cond
 }

@@ -60,7 +60,7 @@ type AuditSink struct {
 }
 
 var (
-	_ agenttrust.AuditSink       = (*AuditSink)(nil)
+	_ agenttrust.AuditSink = (*AuditSink)(nil)
 	_ interface {
 		AuditHead(context.Context, string) (agenttrust.AuditRecord, error)
 	} = (*AuditSink)(nil)

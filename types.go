@@ -1,0 +1,52 @@
+package agenttrust
+
+import "github.com/agenttrust/agenttrust/store"
+
+// The root names the store's value types it hands out, so that a program
+// needs only this package to read a decision, an approval, an audit
+// record or a delegation hop. Each is the store's type itself: values
+// pass between the client and a store without conversion.
+
+// Effect is the outcome of a decision: Deny (the zero value), Allow or
+// NeedsApproval. It marshals as "deny", "allow" and "needs_approval".
+type Effect = store.Effect
+
+// The effects.
+const (
+	Deny          = store.Deny
+	Allow         = store.Allow
+	NeedsApproval = store.NeedsApproval
+)
+
+// DecisionID identifies a decision: 16 bytes, time-ordered, formatted as a
+// UUID (version 7 layout). Making one allocates nothing.
+type DecisionID = store.DecisionID
+
+// Approval is a request held for a decision; see store.Approval.
+type Approval = store.Approval
+
+// ApprovalFilter selects approvals; see store.ApprovalFilter.
+type ApprovalFilter = store.ApprovalFilter
+
+// ApprovalStatus is the state of an Approval; see store.ApprovalStatus.
+type ApprovalStatus = store.ApprovalStatus
+
+// Approval states.
+const (
+	ApprovalPending  = store.ApprovalPending
+	ApprovalApproved = store.ApprovalApproved
+	ApprovalDenied   = store.ApprovalDenied
+	ApprovalConsumed = store.ApprovalConsumed
+)
+
+// AuditRecord is the record of one decision; see store.AuditRecord.
+type AuditRecord = store.AuditRecord
+
+// AuditQuery selects audit records; see store.AuditQuery.
+type AuditQuery = store.AuditQuery
+
+// Hash is a record's MAC in the audit chain; see store.Hash.
+type Hash = store.Hash
+
+// Hop is a recorded step of server-side delegation.
+type Hop = store.Hop
