@@ -52,6 +52,7 @@ const DefaultTenant = "default"
 
 // Client makes authorization decisions and keeps their audit trail. Build
 // one with New; it is safe for concurrent use. Close it to flush the audit.
+// The zero Client is not usable.
 type Client struct {
 	store    store.Store
 	tenant   string

@@ -304,7 +304,8 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 // overwritten once the ring is full: pair it with a durable sink when the
 // whole trail matters. Records are kept in their compact canonical
 // encoding (no pointers for the garbage collector to scan), so writing
-// allocates nothing once the ring is warm. Safe for concurrent use.
+// allocates nothing once the ring is warm. Safe for concurrent use. Make
+// one with NewMemorySink; the zero MemorySink is not usable.
 type MemorySink struct {
 	mu    sync.Mutex
 	slots []ringSlot
@@ -388,6 +389,7 @@ func (m *MemorySink) Total() uint64 {
 
 // JSONSink writes each record as one line of JSON to w. Writes are
 // serialised; it is safe for concurrent use if w is used by nothing else.
+// Make one with NewJSONSink; the zero JSONSink is not usable.
 type JSONSink struct {
 	mu  sync.Mutex
 	w   io.Writer
@@ -416,7 +418,9 @@ func (s *JSONSink) Write(_ context.Context, recs []AuditRecord) error {
 }
 
 // SlogSink logs each record at Info level with the message "agenttrust
-// decision" and the record's fields as attributes.
+// decision" and the record's fields as attributes. Safe for concurrent
+// use if its logger is. Make one with NewSlogSink; the zero SlogSink is
+// not usable.
 type SlogSink struct {
 	log *slog.Logger
 }
@@ -456,7 +460,9 @@ func (s *SlogSink) Write(ctx context.Context, recs []AuditRecord) error {
 }
 
 // StoreSink persists records through a store's Audit role, so they can be
-// queried later and the chain continues across restarts.
+// queried later and the chain continues across restarts. Safe for
+// concurrent use if the store is. Make one with NewStoreSink; the zero
+// StoreSink is not usable.
 type StoreSink struct {
 	st store.Audit
 }

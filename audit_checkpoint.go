@@ -53,7 +53,8 @@ type CheckpointConfig struct {
 // to verify under the key. The file is replaced atomically. What it cannot
 // see: records written in the last Interval before the process stopped
 // and then cut from the store, and a writer who can also replace the file
-// with an older one of its own. Safe for concurrent use.
+// with an older one of its own. Safe for concurrent use. Make one with
+// OpenAuditCheckpoints; the zero AuditCheckpoints is not usable.
 type AuditCheckpoints struct {
 	path     string
 	key      AuditKey

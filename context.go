@@ -36,7 +36,8 @@ type caller struct {
 	hasDecision bool
 }
 
-// Identity is who is acting, as carried in a context.
+// Identity is who is acting, as carried in a context. The zero Identity
+// names nobody.
 type Identity struct {
 	AgentID    string
 	SessionID  string

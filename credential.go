@@ -151,7 +151,9 @@ func blockedErr(b store.Block, blocked bool) error {
 	return fmt.Errorf("%w: %s", ErrSuspended, b.ID)
 }
 
-// Principal is who a credential proves the caller to be.
+// Principal is who a credential proves the caller to be: a value, safe to
+// share once made. The zero Principal holds no role and no caveat: it may
+// do no work on the API.
 type Principal struct {
 	Tenant       string
 	AgentID      string

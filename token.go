@@ -166,7 +166,8 @@ func validTokenPart(s string) error {
 	return nil
 }
 
-// KeySpec describes an API key to create.
+// KeySpec describes an API key to create. The zero KeySpec is refused:
+// AgentID is required.
 type KeySpec struct {
 	AgentID string
 	Name    string
@@ -634,7 +635,8 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	return v, nil
 }
 
-// TokenInfo describes a token without its secret parts.
+// TokenInfo describes a token without its secret parts. It is a plain
+// value.
 type TokenInfo struct {
 	ID        string
 	KeyID     string

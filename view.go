@@ -11,7 +11,8 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// NotifyConfig configures notify mode; see WithNotify.
+// NotifyConfig configures notify mode; see WithNotify. Its zero value
+// takes the defaults.
 type NotifyConfig struct {
 	// MaxStaleness bounds how old the in-memory view of revocations and
 	// suspensions may be: past it, checks deny with ErrStoreUnavailable
