@@ -2,6 +2,7 @@ package agenttrust_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/agenttrust/agenttrust"
@@ -63,4 +64,88 @@ func ExampleClient_VerifyChain() {
 	// Output:
 	// 2 <nil>
 	// agenttrust: audit chain broken at record 0 (seq 1): hash does not match contents under the audit key (record edited, forged or made with another key)
+}
+
+// An agent's API key is exchanged for a short-lived token; the token is
+// narrowed offline before it is handed to a sub-agent, which can then do
+// less, never more.
+func ExampleClient_Exchange() {
+	policy, _ := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: planner-payments
+    effect: allow
+    agents: [planner]
+    tools: ["payments.*"]
+`), "yaml")
+	c, _ := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy))
+	defer c.Close()
+	ctx := context.Background()
+
+	secret, _, _ := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"})
+	token, _ := c.Exchange(ctx, secret)
+	worker, _ := agenttrust.Attenuate(token, "tool in payments.charge", "attr.amount <= 50")
+
+	for _, req := range []agenttrust.Request{
+		{Tool: "payments.refund", Credential: token, Attributes: map[string]any{"amount": 500}},
+		{Tool: "payments.charge", Credential: worker, Attributes: map[string]any{"amount": 40}},
+		{Tool: "payments.charge", Credential: worker, Attributes: map[string]any{"amount": 500}},
+		{Tool: "payments.refund", Credential: worker, Attributes: map[string]any{"amount": 5}},
+	} {
+		d, err := c.Check(ctx, req)
+		fmt.Println(req.Tool, req.Attributes["amount"], d.Effect, errors.Is(err, agenttrust.ErrCaveat))
+	}
+	// Output:
+	// payments.refund 500 allow false
+	// payments.charge 40 allow false
+	// payments.charge 500 deny true
+	// payments.refund 5 deny true
+}
+
+// Revoking a key kills every token derived from it at once, however far
+// it was narrowed and handed on.
+func ExampleClient_Revoke() {
+	policy, _ := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: planner-reads
+    effect: allow
+    agents: [planner]
+    tools: ["calendar.read"]
+`), "yaml")
+	c, _ := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy))
+	defer c.Close()
+	ctx := context.Background()
+
+	secret, key, _ := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"})
+	token, _ := c.Exchange(ctx, secret)
+	narrowed, _ := agenttrust.Attenuate(token, "session = s1")
+	req := agenttrust.Request{Tool: "calendar.read", SessionID: "s1", Credential: narrowed}
+
+	d, err := c.Check(ctx, req)
+	fmt.Println(d.Effect, err)
+	if err := c.Revoke(ctx, key.ID); err != nil {
+		panic(err)
+	}
+	d, err = c.Check(ctx, req)
+	fmt.Println(d.Effect, errors.Is(err, agenttrust.ErrRevoked), errors.Is(err, agenttrust.ErrUnauthorized))
+	// Output:
+	// allow <nil>
+	// deny true true
+}
+
+// A failure is an error and a Deny; the sentinel says what kind.
+func Example_errors() {
+	c, _ := agenttrust.New(memory.New())
+	defer c.Close()
+	ctx := context.Background()
+
+	_, err := c.Check(ctx, agenttrust.Request{Tool: "payments.charge", Credential: "att_forged"})
+	fmt.Println(errors.Is(err, agenttrust.ErrUnauthorized), errors.Is(err, agenttrust.ErrMalformedCredential))
+	_, err = c.Check(ctx, agenttrust.Request{AgentID: "a1"})
+	fmt.Println(errors.Is(err, agenttrust.ErrInvalidRequest))
+	d, err := c.Check(ctx, agenttrust.Request{AgentID: "a1", Tool: "payments.charge"})
+	fmt.Println(d.Effect, err) // no rule allows it: a decision, not an error
+	// Output:
+	// true true
+	// true
+	// deny <nil>
 }
