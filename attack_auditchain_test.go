@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,13 +246,33 @@ func TestAttackAuditChain(t *testing.T) {
 	})
 }
 
-// TestAuditKeyRedacted: the key never prints.
+// TestAuditKeyRedacted: the key never prints, logs or marshals, in any
+// form, alone or inside another value.
 func TestAuditKeyRedacted(t *testing.T) {
 	key := mustAuditKey(t, attackSecret)
-	j, _ := json.Marshal(key)
-	for _, s := range []string{key.String(), key.GoString(), key.LogValue().String(), string(j)} {
-		if !strings.Contains(s, "redacted") || strings.Contains(s, string(attackSecret)) {
-			t.Errorf("audit key printed as %q", s)
+	type holder struct {
+		Key AuditKey
+		P   *AuditKey
+	}
+	h := holder{Key: key, P: &key}
+	var out []string
+	for _, v := range []any{key, &key, h, &h} {
+		out = append(out, fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v), fmt.Sprintf("%s", v), fmt.Sprintf("%x", v))
+		j, _ := json.Marshal(v)
+		out = append(out, string(j))
+		var b strings.Builder
+		slog.New(slog.NewTextHandler(&b, nil)).Info("m", "k", v)
+		slog.New(slog.NewJSONHandler(&b, nil)).Info("m", "k", v)
+		out = append(out, b.String())
+	}
+	root := key.root[:]
+	leaks := []string{string(attackSecret), string(root), hex.EncodeToString(root), base64.StdEncoding.EncodeToString(root),
+		fmt.Sprint(*key.root), fmt.Sprintf("%x", root)[:16]}
+	for _, s := range out {
+		for _, l := range leaks {
+			if strings.Contains(s, l) {
+				t.Fatalf("audit key printed as %q", s)
+			}
 		}
 	}
 }
