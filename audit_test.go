@@ -1,13 +1,11 @@
 package agenttrust_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -193,38 +191,6 @@ func TestAuditRedactsSecrets(t *testing.T) {
 	want := `{"X-Api-Key":"[redacted]","amount":1,"note":"fine","password":"[redacted]","ssn":"[redacted]"}`
 	if attrs != want {
 		t.Errorf("attributes\n got %s\nwant %s", attrs, want)
-	}
-}
-
-func TestJSONAndSlogSinks(t *testing.T) {
-	var jsonBuf, logBuf bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logBuf, nil))
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewJSONSink(&jsonBuf), agenttrust.NewSlogSink(logger)}}))
-	for i := range 3 {
-		f.c.Check(context.Background(), charge(i*40))
-	}
-	f.records(t)
-	var recs []agenttrust.AuditRecord
-	sc := bufio.NewScanner(&jsonBuf)
-	for sc.Scan() {
-		var r agenttrust.AuditRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("bad JSON line %s: %v", sc.Bytes(), err)
-		}
-		recs = append(recs, r)
-	}
-	if len(recs) != 3 {
-		t.Fatalf("%d JSON lines", len(recs))
-	}
-	// The chain survives a round trip through JSON.
-	if err := f.c.VerifyChain(recs); err != nil {
-		t.Fatal(err)
-	}
-	if recs[2].Effect != agenttrust.NeedsApproval {
-		t.Errorf("effect %v", recs[2].Effect)
-	}
-	if n := strings.Count(logBuf.String(), `"msg":"agenttrust decision"`); n != 3 {
-		t.Errorf("%d slog lines", n)
 	}
 }
 

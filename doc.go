@@ -103,8 +103,8 @@
 // # Audit
 //
 // Every decision yields one AuditRecord, written in bounded batches to
-// the configured sinks (memory ring, JSON lines, slog, the store). In the
-// asynchronous mode (the default) a check returns once its record is
+// the configured sinks (memory ring, the store, or JSON lines and slog
+// through package audit). In the asynchronous mode (the default) a check returns once its record is
 // queued; in the durable mode (AuditConfig.Durable) only once the record
 // is written, so a crash loses no answered decision. Close writes
 // every queued record or names each one it could not in an
