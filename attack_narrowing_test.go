@@ -27,7 +27,7 @@ func TestAttackNarrowing(t *testing.T) {
 		}
 		return secret
 	}
-	admin, approver, both := mk("ops", agenttrust.RoleAdmin), mk("carol", agenttrust.RoleApprover), mk("sam", agenttrust.RoleAgent, agenttrust.RoleApprover)
+	admin, approver, both := mk("ops", store.RoleAdmin), mk("carol", store.RoleApprover), mk("sam", store.RoleAgent, store.RoleApprover)
 	must := func(s string, err error) string {
 		t.Helper()
 		if err != nil {
@@ -61,26 +61,26 @@ func TestAttackNarrowing(t *testing.T) {
 		cred  string
 		roles []string // what Authenticate must grant
 	}{
-		{"admin token, tool and session caveats", "ops", must(f.c.Exchange(ctx, admin, narrowing...)), []string{agenttrust.RoleAgent}},
-		{"admin token, resource caveat", "ops", must(f.c.Exchange(ctx, admin, "resource in cal:*")), []string{agenttrust.RoleAgent}},
-		{"admin token, on_behalf_of caveat", "ops", must(f.c.Exchange(ctx, admin, "on_behalf_of = nobody")), []string{agenttrust.RoleAgent}},
-		{"admin token, attribute caveat", "ops", must(f.c.Exchange(ctx, admin, "attr.amount <= 5")), []string{agenttrust.RoleAgent}},
-		{"admin token attenuated offline", "ops", must(agenttrust.Attenuate(adminTok, "tool = calendar.read")), []string{agenttrust.RoleAgent}},
-		{"admin token delegated, no caveat", "ops", delegated, []string{agenttrust.RoleAgent}},
-		{"admin JWT", "ops", must(f.c.ExchangeJWT(ctx, admin, "agenttrust", narrowing...)), []string{agenttrust.RoleAgent}},
+		{"admin token, tool and session caveats", "ops", must(f.c.Exchange(ctx, admin, narrowing...)), []string{store.RoleAgent}},
+		{"admin token, resource caveat", "ops", must(f.c.Exchange(ctx, admin, "resource in cal:*")), []string{store.RoleAgent}},
+		{"admin token, on_behalf_of caveat", "ops", must(f.c.Exchange(ctx, admin, "on_behalf_of = nobody")), []string{store.RoleAgent}},
+		{"admin token, attribute caveat", "ops", must(f.c.Exchange(ctx, admin, "attr.amount <= 5")), []string{store.RoleAgent}},
+		{"admin token attenuated offline", "ops", must(agenttrust.Attenuate(adminTok, "tool = calendar.read")), []string{store.RoleAgent}},
+		{"admin token delegated, no caveat", "ops", delegated, []string{store.RoleAgent}},
+		{"admin JWT", "ops", must(f.c.ExchangeJWT(ctx, admin, "agenttrust", narrowing...)), []string{store.RoleAgent}},
 		{"approver token", "carol", must(f.c.Exchange(ctx, approver, narrowing...)), nil},
 		{"approver JWT", "carol", must(f.c.ExchangeJWT(ctx, approver, "agenttrust", narrowing...)), nil},
-		{"agent+approver token", "sam", must(f.c.Exchange(ctx, both, narrowing...)), []string{agenttrust.RoleAgent}},
-		{"admin key stored with caveats", "leg1", legacy("leg1", []string{agenttrust.RoleAdmin}, narrowing), []string{agenttrust.RoleAgent}},
-		{"approver key stored with caveats", "leg2", legacy("leg2", []string{agenttrust.RoleApprover}, narrowing), nil},
-		{"token of an admin key stored with caveats", "leg3", must(f.c.Exchange(ctx, legacy("leg3", []string{agenttrust.RoleAdmin}, narrowing))), []string{agenttrust.RoleAgent}},
+		{"agent+approver token", "sam", must(f.c.Exchange(ctx, both, narrowing...)), []string{store.RoleAgent}},
+		{"admin key stored with caveats", "leg1", legacy("leg1", []string{store.RoleAdmin}, narrowing), []string{store.RoleAgent}},
+		{"approver key stored with caveats", "leg2", legacy("leg2", []string{store.RoleApprover}, narrowing), nil},
+		{"token of an admin key stored with caveats", "leg3", must(f.c.Exchange(ctx, legacy("leg3", []string{store.RoleAdmin}, narrowing))), []string{store.RoleAgent}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := f.c.Authenticate(ctx, tc.cred, netip.Addr{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !p.Narrowed() || p.HasRole(agenttrust.RoleAdmin) || p.HasRole(agenttrust.RoleApprover) || !slices.Equal(p.Roles, tc.roles) {
+			if !p.Narrowed() || p.HasRole(store.RoleAdmin) || p.HasRole(store.RoleApprover) || !slices.Equal(p.Roles, tc.roles) {
 				t.Fatalf("narrowed credential: %+v, want roles %v", p, tc.roles)
 			}
 			// Used for an action outside its caveats, it denies.
@@ -113,7 +113,7 @@ func TestAttackNarrowing(t *testing.T) {
 		t.Run("control admin token, "+tc.name, func(t *testing.T) {
 			tok := must(f.c.Exchange(ctx, admin, tc.cavs...))
 			p, err := f.c.Authenticate(ctx, tok, netip.MustParseAddr("10.1.1.1"))
-			if err != nil || p.Narrowed() || !p.HasRole(agenttrust.RoleAdmin) {
+			if err != nil || p.Narrowed() || !p.HasRole(store.RoleAdmin) {
 				t.Fatalf("%+v %v", p, err)
 			}
 		})
@@ -153,14 +153,14 @@ func TestAttackNarrowing(t *testing.T) {
 		roles []string
 		cavs  []string
 	}{
-		{"admin, tool", []string{agenttrust.RoleAdmin}, []string{"tool in a.*"}},
-		{"admin, resource", []string{agenttrust.RoleAdmin}, []string{"resource = r"}},
-		{"admin, session", []string{agenttrust.RoleAdmin}, []string{"session = s"}},
-		{"admin, on_behalf_of", []string{agenttrust.RoleAdmin}, []string{"on_behalf_of = u"}},
-		{"admin, attribute", []string{agenttrust.RoleAdmin}, []string{"attr.n < 2"}},
-		{"approver, tool", []string{agenttrust.RoleApprover}, []string{"tool = t"}},
-		{"agent+approver, session", []string{agenttrust.RoleAgent, agenttrust.RoleApprover}, []string{"session = s"}},
-		{"admin, tool after an expiry", []string{agenttrust.RoleAdmin}, []string{"expires < 2030-01-01T00:00:00Z", "tool = t"}},
+		{"admin, tool", []string{store.RoleAdmin}, []string{"tool in a.*"}},
+		{"admin, resource", []string{store.RoleAdmin}, []string{"resource = r"}},
+		{"admin, session", []string{store.RoleAdmin}, []string{"session = s"}},
+		{"admin, on_behalf_of", []string{store.RoleAdmin}, []string{"on_behalf_of = u"}},
+		{"admin, attribute", []string{store.RoleAdmin}, []string{"attr.n < 2"}},
+		{"approver, tool", []string{store.RoleApprover}, []string{"tool = t"}},
+		{"agent+approver, session", []string{store.RoleAgent, store.RoleApprover}, []string{"session = s"}},
+		{"admin, tool after an expiry", []string{store.RoleAdmin}, []string{"expires < 2030-01-01T00:00:00Z", "tool = t"}},
 	} {
 		t.Run("CreateKey "+tc.name, func(t *testing.T) {
 			_, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Roles: tc.roles, Caveats: tc.cavs})
@@ -173,7 +173,7 @@ func TestAttackNarrowing(t *testing.T) {
 		if _, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Caveats: narrowing}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: []string{"10.0.0.0/8"},
+		if _, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Roles: []string{store.RoleAdmin}, AllowedIPs: []string{"10.0.0.0/8"},
 			Caveats: []string{"expires < 2030-01-01T00:00:00Z", "ip in 10.0.0.0/8", "agent = x"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -241,8 +241,8 @@ func actionCaveat(f cond.Field) bool {
 // roles: the agent role, if the key has it (admin includes it), no other.
 func narrowRoles(roles []string) []string {
 	for _, r := range roles {
-		if r == RoleAgent || r == RoleAdmin {
-			return []string{RoleAgent}
+		if r == store.RoleAgent || r == store.RoleAdmin {
+			return []string{store.RoleAgent}
 		}
 	}
 	return nil
@@ -253,7 +253,7 @@ func narrowRoles(roles []string) []string {
 func checkKeyRoles(roles, caveats []string) error {
 	wide := false
 	for _, r := range roles {
-		wide = wide || r == RoleAdmin || r == RoleApprover
+		wide = wide || r == store.RoleAdmin || r == store.RoleApprover
 	}
 	if !wide {
 		return nil

@@ -47,18 +47,6 @@ const (
 	tokenIDVersion = "at1"
 )
 
-// The roles a key can carry on the server's API.
-const (
-	RoleAdmin    = "admin"
-	RoleAgent    = "agent"
-	RoleApprover = "approver"
-	// RoleMetrics may read the server's metrics and nothing else. No key
-	// carries it: the server gives it to the scrape token it is
-	// configured with, which needs no store to be checked and is no
-	// credential anywhere else.
-	RoleMetrics = "metrics"
-)
-
 // Key is an API key as a client shows it: its id, owner and limits,
 // never the secret or its hash.
 type Key struct {
@@ -200,13 +188,13 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	}
 	roles := spec.Roles
 	if len(roles) == 0 {
-		roles = []string{RoleAgent}
+		roles = []string{store.RoleAgent}
 	}
 	for _, r := range roles {
-		if r == RoleMetrics {
+		if r == store.RoleMetrics {
 			return "", Key{}, fmt.Errorf("%w: role %q is not for keys: the server reads its metrics scrape token from its configuration", ErrInvalidRequest, r)
 		}
-		if r != RoleAdmin && r != RoleAgent && r != RoleApprover {
+		if r != store.RoleAdmin && r != store.RoleAgent && r != store.RoleApprover {
 			return "", Key{}, fmt.Errorf("%w: unknown role %q (want admin, agent or approver)", ErrInvalidRequest, r)
 		}
 	}

@@ -595,14 +595,14 @@ func TestDelegationOnlyNarrows(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
 	ctx := context.Background()
-	secret, key, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "ops", Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: []string{"127.0.0.0/8"}})
+	secret, key, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "ops", Roles: []string{store.RoleAdmin}, AllowedIPs: []string{"127.0.0.0/8"}})
 	// A caveat on who or when leaves the roles whole; one on actions
 	// narrows the token to the agent role (TestAttackNarrowing).
 	tok, _ := f.c.Exchange(ctx, secret, "expires < 2030-01-01T00:00:00Z", "agent = ops")
 	lo := netip.MustParseAddr("127.0.0.1")
 	for _, cred := range []string{secret, tok} {
 		p, err := f.c.Authenticate(ctx, cred, lo)
-		if err != nil || p.AgentID != "ops" || p.KeyID != key.ID || !p.HasRole(agenttrust.RoleAdmin) || p.Tenant != agenttrust.DefaultTenant {
+		if err != nil || p.AgentID != "ops" || p.KeyID != key.ID || !p.HasRole(store.RoleAdmin) || p.Tenant != agenttrust.DefaultTenant {
 			t.Fatalf("Authenticate: %+v %v", p, err)
 		}
 		if tn, err := agenttrust.CredentialTenantUnverified(ctx, f.st, cred); err != nil || tn != agenttrust.DefaultTenant {
@@ -651,7 +651,7 @@ func TestPolicySeesHops(t *testing.T) {
 func TestAuthenticatePrincipalIsACopy(t *testing.T) {
 	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
 	ctx := context.Background()
-	secret, _, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{agenttrust.RoleAgent}})
+	secret, _, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{store.RoleAgent}})
 	tok, _ := f.c.Exchange(ctx, secret)
 	child, _, err := f.c.Delegate(ctx, tok, 0)
 	if err != nil {
@@ -662,12 +662,12 @@ func TestAuthenticatePrincipalIsACopy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Roles[0] = agenttrust.RoleAdmin
+		p.Roles[0] = store.RoleAdmin
 		if len(p.HopIDs) > 0 {
 			p.HopIDs[0] = "forged"
 		}
 		again, err := f.c.Authenticate(ctx, cred, netip.Addr{})
-		if err != nil || again.HasRole(agenttrust.RoleAdmin) || len(again.HopIDs) > 0 && again.HopIDs[0] == "forged" {
+		if err != nil || again.HasRole(store.RoleAdmin) || len(again.HopIDs) > 0 && again.HopIDs[0] == "forged" {
 			t.Fatalf("a changed Principal changed the next one: %+v %v", again, err)
 		}
 	}

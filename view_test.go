@@ -227,7 +227,7 @@ func TestNotifyModeAuthenticate(t *testing.T) {
 func agentKeyAndToken(tb testing.TB, c *agenttrust.Client, agent string) (secret, token string) {
 	tb.Helper()
 	ctx := context.Background()
-	secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: []string{agenttrust.RoleAgent}})
+	secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: []string{store.RoleAgent}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -73,10 +73,10 @@ func deployWith(t testing.TB, acme bool) *deployment {
 		tenant, agent string
 		roles         []string
 	}{
-		{"ops", "root", []string{agenttrust.RoleAdmin}},
-		{"acme", "alice", []string{agenttrust.RoleAdmin}},
-		{"acme", "bot", []string{agenttrust.RoleAgent}},
-		{"acme", "carol", []string{agenttrust.RoleApprover}},
+		{"ops", "root", []string{store.RoleAdmin}},
+		{"acme", "alice", []string{store.RoleAdmin}},
+		{"acme", "bot", []string{store.RoleAgent}},
+		{"acme", "carol", []string{store.RoleApprover}},
 	} {
 		if k.tenant == "acme" && !acme {
 			continue
@@ -212,7 +212,7 @@ func TestServerAdmin(t *testing.T) {
 	alice, bot := d.client(t, "alice"), d.client(t, "bot")
 
 	p, err := alice.Whoami(ctx)
-	if err != nil || p.Tenant != "acme" || p.AgentID != "alice" || !p.HasRole(agenttrust.RoleAdmin) {
+	if err != nil || p.Tenant != "acme" || p.AgentID != "alice" || !p.HasRole(store.RoleAdmin) {
 		t.Fatalf("Whoami = %+v, %v", p, err)
 	}
 	if _, _, err := bot.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x"}); !errors.Is(err, remote.ErrForbidden) {

@@ -219,9 +219,9 @@ func outageEnv(t *testing.T, opts ...Option) (*env, *outageStore) {
 		srv.Close()
 	})
 	ctx := context.Background()
-	e.createKey(ctx, "acme", "alice", agenttrust.KeySpec{AgentID: "alice", Roles: []string{agenttrust.RoleAdmin}})
+	e.createKey(ctx, "acme", "alice", agenttrust.KeySpec{AgentID: "alice", Roles: []string{store.RoleAdmin}})
 	e.createKey(ctx, "acme", "bot", agenttrust.KeySpec{AgentID: "bot"})
-	e.createKey(ctx, "ops", "root", agenttrust.KeySpec{AgentID: "root", Roles: []string{agenttrust.RoleAdmin}})
+	e.createKey(ctx, "ops", "root", agenttrust.KeySpec{AgentID: "root", Roles: []string{store.RoleAdmin}})
 	c, err := srv.Client(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestAttackErrorLeakPostgres(t *testing.T) {
 	e.ts = httptest.NewServer(srv)
 	t.Cleanup(func() { e.ts.Close(); p.Restore(); srv.Close() })
 	ctx := context.Background()
-	alice := e.createKey(ctx, "acme", "alice", agenttrust.KeySpec{AgentID: "alice", Roles: []string{agenttrust.RoleAdmin}})
+	alice := e.createKey(ctx, "acme", "alice", agenttrust.KeySpec{AgentID: "alice", Roles: []string{store.RoleAdmin}})
 	bot := e.createKey(ctx, "acme", "bot", agenttrust.KeySpec{AgentID: "bot"})
 	e.must(200, "GET", "/v1/keys", alice, nil) // the credentials are cached
 	p.Cut()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 const scrapeToken = "mtr-Zq8vN3kLx0pR7sT2wY5uA9cE4gJ6hM1b"
@@ -138,7 +139,7 @@ func TestAttackMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, roles := range [][]string{{agenttrust.RoleMetrics}, {agenttrust.RoleAgent, agenttrust.RoleMetrics}} {
+		for _, roles := range [][]string{{store.RoleMetrics}, {store.RoleAgent, store.RoleMetrics}} {
 			if _, _, err := c.CreateKey(context.Background(), agenttrust.KeySpec{AgentID: "m", Roles: roles}); !errors.Is(err, agenttrust.ErrInvalidRequest) {
 				t.Errorf("CreateKey %v: %v", roles, err)
 			}

@@ -62,11 +62,11 @@ func newNarrowEnv(t *testing.T) *narrowEnv {
 		t.Fatal(err)
 	}
 	e.narrowed["admin token, delegated"] = deleg
-	e.narrowed["admin key, stored with caveats"] = e.legacyKey("acme", "alice", []string{agenttrust.RoleAdmin})
+	e.narrowed["admin key, stored with caveats"] = e.legacyKey("acme", "alice", []string{store.RoleAdmin})
 	if e.narrowed["approver token"], err = acme.Exchange(ctx, carol, narrowCaveats...); err != nil {
 		t.Fatal(err)
 	}
-	e.narrowed["approver key, stored with caveats"] = e.legacyKey("acme", "carol", []string{agenttrust.RoleApprover})
+	e.narrowed["approver key, stored with caveats"] = e.legacyKey("acme", "carol", []string{store.RoleApprover})
 	e.narrowed["agent+approver token"] = e.exchange(selfish, narrowCaveats...)
 	e.narrowed["system admin token"] = e.exchange(root, narrowCaveats...)
 	if e.narrowed["system approver token"], err = ops.Exchange(ctx, scraper, narrowCaveats...); err != nil {
@@ -243,7 +243,7 @@ func TestAttackNarrowing(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				r := e.must(200, "GET", "/v1/whoami", cred, nil).json(t)
 				for _, role := range r["roles"].([]any) {
-					if role != agenttrust.RoleAgent {
+					if role != store.RoleAgent {
 						t.Fatalf("a narrowed credential holds role %v: %v", role, r)
 					}
 				}
@@ -258,7 +258,7 @@ func TestAttackNarrowing(t *testing.T) {
 		})
 		t.Run("control admin token", func(t *testing.T) {
 			r := e.must(200, "GET", "/v1/whoami", e.plain["admin token"], nil).json(t)
-			if roles := r["roles"].([]any); len(roles) != 1 || roles[0] != agenttrust.RoleAdmin {
+			if roles := r["roles"].([]any); len(roles) != 1 || roles[0] != store.RoleAdmin {
 				t.Fatalf("whoami: %v", r)
 			}
 		})

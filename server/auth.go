@@ -9,6 +9,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/wire"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // authenticate establishes who is calling from the bearer credential: an
@@ -115,20 +116,20 @@ func (s *Server) authorize(c *call) error {
 	if a&system != 0 && (s.system == "" || c.p.Tenant != s.system) {
 		return forbidden("this route is for the operator's system tenant")
 	}
-	if a&admin != 0 && c.p.HasRole(agenttrust.RoleAdmin) ||
-		a&approver != 0 && c.p.HasRole(agenttrust.RoleApprover) ||
-		a&agent != 0 && c.p.HasRole(agenttrust.RoleAgent) {
+	if a&admin != 0 && c.p.HasRole(store.RoleAdmin) ||
+		a&approver != 0 && c.p.HasRole(store.RoleApprover) ||
+		a&agent != 0 && c.p.HasRole(store.RoleAgent) {
 		return nil
 	}
 	return forbidden("the credential's roles do not allow " + c.rt.name())
 }
 
-func (c *call) isAdmin() bool { return c.p.HasRole(agenttrust.RoleAdmin) }
+func (c *call) isAdmin() bool { return c.p.HasRole(store.RoleAdmin) }
 
 // canSeeAll reports whether the caller sees every agent's approvals and
 // tokens in its tenant, not only its own.
 func (c *call) canSeeAll() bool {
-	return c.p.HasRole(agenttrust.RoleAdmin) || c.p.HasRole(agenttrust.RoleApprover)
+	return c.p.HasRole(store.RoleAdmin) || c.p.HasRole(store.RoleApprover)
 }
 
 // remoteAddr returns the caller's address: the connection's, or, when

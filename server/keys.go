@@ -76,7 +76,7 @@ func (s *Server) createTenantKey(c *call) error {
 		return err
 	}
 	defer s.release(t)
-	spec := agenttrust.KeySpec{AgentID: req.AgentID, Name: req.Name, Roles: []string{agenttrust.RoleAdmin}, AllowedIPs: req.AllowedIPs}
+	spec := agenttrust.KeySpec{AgentID: req.AgentID, Name: req.Name, Roles: []string{store.RoleAdmin}, AllowedIPs: req.AllowedIPs}
 	if req.ExpiresAt != nil {
 		spec.ExpiresAt = *req.ExpiresAt
 	}
@@ -99,7 +99,7 @@ func (s *Server) hasLiveAdmin(c *call, tenant string) (bool, error) {
 	}
 	now := s.now()
 	for _, k := range ks {
-		if !hasRole(k.Roles, agenttrust.RoleAdmin) || !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+		if !hasRole(k.Roles, store.RoleAdmin) || !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 			continue
 		}
 		_, blocked, err := s.st.Blocked(ctx, tenant, []string{k.ID, k.AgentID})

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // scrapePrincipal is who a request bearing the metrics scrape token is.
-var scrapePrincipal = agenttrust.Principal{AgentID: "metrics-scraper", Roles: []string{agenttrust.RoleMetrics}}
+var scrapePrincipal = agenttrust.Principal{AgentID: "metrics-scraper", Roles: []string{store.RoleMetrics}}
 
 // isScrapeToken reports whether r bears the metrics scrape token. It reads
 // no store: that is its point.

@@ -223,7 +223,7 @@ const (
 
 // WithMetricsToken lets a scraper read /metrics with "Authorization:
 // Bearer <token>", and nothing else: the token has the metrics role
-// (agenttrust.RoleMetrics) on that route only, and is not a credential on
+// (store.RoleMetrics) on that route only, and is not a credential on
 // any other route or to any Client, which never learn it. Checking it
 // needs no store, so metrics can be scraped while the store is down,
 // when they matter most. The token must be 32-512 printable ASCII

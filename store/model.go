@@ -343,6 +343,18 @@ type AuditQuery struct {
 	Limit      int // 0 means no limit
 }
 
+// The roles a key can carry on the server's API.
+const (
+	RoleAdmin    = "admin"
+	RoleAgent    = "agent"
+	RoleApprover = "approver"
+	// RoleMetrics may read the server's metrics and nothing else. No key
+	// carries it: the server gives it to the scrape token it is
+	// configured with, which needs no store to be checked and is no
+	// credential anywhere else.
+	RoleMetrics = "metrics"
+)
+
 // Key is a stored API key. The secret itself is never stored: only its
 // SHA-256, by which a presented key is looked up.
 type Key struct {

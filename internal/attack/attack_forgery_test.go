@@ -14,6 +14,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // otherChar returns an alphabet character other than s[i].
@@ -82,7 +83,7 @@ func TestAttackForgeryToken(t *testing.T) {
 		clk := newClock()
 		c := newClient(t, st, clk, "acme")
 		key, _ := createKey(t, c, agenttrust.KeySpec{AgentID: "bot"})
-		_, admin := createKey(t, c, agenttrust.KeySpec{AgentID: "alice", Roles: []string{agenttrust.RoleAdmin}})
+		_, admin := createKey(t, c, agenttrust.KeySpec{AgentID: "alice", Roles: []string{store.RoleAdmin}})
 		tok := exchange(t, c, key, "tool in docs.read,mail.read")
 		ctx := context.Background()
 		d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok})

@@ -58,7 +58,7 @@ func deployed(t *testing.T) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: BootstrapAgent, Roles: []string{agenttrust.RoleAdmin}}); err != nil {
+	if _, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: BootstrapAgent, Roles: []string{store.RoleAdmin}}); err != nil {
 		t.Fatal(err)
 	}
 	for range 4 {

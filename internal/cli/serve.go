@@ -491,7 +491,7 @@ func bootstrap(ctx context.Context, cfg *ServeConfig, st store.Store, srv *serve
 		return nil
 	}
 	secret, key, err := sys.CreateKey(ctx, agenttrust.KeySpec{
-		AgentID: BootstrapAgent, Name: "bootstrap admin", Roles: []string{agenttrust.RoleAdmin},
+		AgentID: BootstrapAgent, Name: "bootstrap admin", Roles: []string{store.RoleAdmin},
 	})
 	if err != nil {
 		return fmt.Errorf("agenttrust: create the first admin key: %w", err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 const resource = "https://mcp.example.com/mcp"
@@ -206,7 +207,7 @@ func TestTokenVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ti.UserID != "billing-bot" || !slices.Equal(ti.Scopes, []string{agenttrust.RoleAgent}) {
+	if ti.UserID != "billing-bot" || !slices.Equal(ti.Scopes, []string{store.RoleAgent}) {
 		t.Errorf("token info = %+v", ti)
 	}
 	if d := time.Until(ti.Expiration); d <= 0 || d > agenttrust.DefaultTokenTTL {
