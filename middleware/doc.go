@@ -25,6 +25,19 @@
 // turned into attributes (JSONAttributes), before a hand-written loop runs
 // it; ToolResultMessage tells the model what happened.
 //
+// # Agent frameworks
+//
+// The adapters in middleware/adk, middleware/eino, middleware/genkit and
+// middleware/mcp are thin: each hands every tool call to CheckToolCall
+// (or CheckToolCallValue, for arguments the framework holds decoded) and
+// turns its answer into the framework's own: run the tool for an Allow,
+// interrupt or ask for confirmation for NeedsApproval, and otherwise
+// give the model the error's text. ToolCallOptions carry what differs
+// between frameworks: where the caller comes from (EditRequest), input
+// that is not an object (InputKey), and a call resumed after an approval
+// was asked for (Resumed). So the caller, the arguments and the decision
+// are read the same way everywhere.
+//
 // # Between agents
 //
 // Package middleware/a2a narrows an agent's token for each agent it calls;

@@ -56,13 +56,10 @@ func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Conte
 	return func(ctx context.Context, in In) (Out, error) {
 		var zero Out
 		if tagErr != nil {
-			return zero, &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: "guard misconfigured"}, Err: tagErr}
+			_, err := decide(agenttrust.Decision{Reason: "guard misconfigured"}, tagErr)
+			return zero, err
 		}
-		req := agenttrust.Request{Tool: tool}
-		if id, ok := agenttrust.IdentityFrom(ctx); ok {
-			req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
-		}
-		req.Credential, _ = agenttrust.CredentialFrom(ctx)
+		req := callerRequest(ctx, tool)
 		tags.fill(&req, in)
 		if cfg.resource != nil {
 			req.Resource = cfg.resource(in)
@@ -74,15 +71,10 @@ func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Conte
 		if err == nil && d.Effect == agenttrust.NeedsApproval && cfg.wait {
 			d, err = waitAndRecheck(ctx, c, req, d)
 		}
-		switch {
-		case err != nil:
-			return zero, &agenttrust.DeniedError{Decision: d, Err: err}
-		case d.Effect == agenttrust.Allow:
-			return fn(ctx, in)
-		case d.Effect == agenttrust.NeedsApproval:
-			return zero, &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
+		if _, err := decide(d, err); err != nil {
+			return zero, err
 		}
-		return zero, &agenttrust.DeniedError{Decision: d}
+		return fn(ctx, in)
 	}
 }
 

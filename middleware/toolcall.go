@@ -6,17 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/agenttrust/agenttrust"
 )
 
-// ToolCallOption configures CheckToolCall.
+// ToolCallOption configures CheckToolCall and CheckToolCallValue.
 type ToolCallOption func(*toolCallConfig)
 
 type toolCallConfig struct {
 	resourceKey string
+	inputKey    string
+	resumed     bool
+	edits       []func(*agenttrust.Request)
 }
 
 // ResourceKey names the argument whose value is the request's resource,
@@ -26,50 +27,112 @@ func ResourceKey(name string) ToolCallOption {
 	return func(c *toolCallConfig) { c.resourceKey = name }
 }
 
-// CheckToolCall checks a tool call a model asked for, in a hand-written
-// tool loop (openai-go, anthropic-sdk-go and the like), before the loop
-// runs it. name is the tool; argumentsJSON is the call's arguments as the
-// model wrote them, which become the request's attributes (see
-// JSONAttributes). The agent, session and credential come from ctx, as
-// for Guard.
+// InputKey accepts arguments that are one JSON value other than an object
+// (a string, a number, a list), for tools whose input is not an object:
+// the value becomes the one attribute name, such as InputKey("input").
+// Without it such arguments are invalid.
+func InputKey(name string) ToolCallOption {
+	return func(c *toolCallConfig) { c.inputKey = name }
+}
+
+// EditRequest has f change the request after it is built from the
+// context and the arguments, and before it is checked: to name the
+// resource, replace the attributes, or take the caller from where a
+// framework keeps it. Edits run in the order given. f must not put
+// anything unverified where the checker trusts it: a caller it sets is
+// believed as if it came from the context.
+func EditRequest(f func(*agenttrust.Request)) ToolCallOption {
+	return func(c *toolCallConfig) { c.edits = append(c.edits, f) }
+}
+
+// Resumed says whether the call runs again after its approval was asked
+// for (a resumed interrupt, a confirmed confirmation). A resumed call
+// that still needs approval is denied, "approval <id> not granted",
+// rather than asked about once more.
+func Resumed(resumed bool) ToolCallOption {
+	return func(c *toolCallConfig) { c.resumed = resumed }
+}
+
+// CheckToolCall checks a tool call a model asked for, before anything
+// runs it: in a hand-written tool loop (openai-go, anthropic-sdk-go and
+// the like), and in this module's adapters for agent frameworks, which
+// all call it so they decide alike. name is the tool; argumentsJSON is
+// the call's arguments as the model wrote them, which become the
+// request's attributes (see JSONAttributes). Empty arguments and null
+// have no attributes. The agent, session and credential come from ctx,
+// as for Guard; EditRequest changes the request before the check.
 //
 // It returns the Decision and, unless it is an Allow, an error like
 // Guard's: one matching agenttrust.ErrDenied (an *agenttrust.DeniedError,
 // which also unwraps to the check's failure, or to
-// agenttrust.ErrInvalidRequest for arguments that are not a JSON object)
-// or agenttrust.ErrApprovalRequired (an *agenttrust.ApprovalRequiredError).
-// Run the tool only when the error is nil; ToolResultMessage turns the
-// error into a tool result the model can read.
+// agenttrust.ErrInvalidRequest for arguments JSONAttributes refuses, or
+// to agenttrust.ErrInvalidConfig for a nil checker) or
+// agenttrust.ErrApprovalRequired (an *agenttrust.ApprovalRequiredError).
+// Invalid arguments are refused before the checker is asked. The error
+// is set exactly when the Decision is not an Allow, and a deny always has
+// a reason. Run the tool only when the error is nil; ToolResultMessage
+// turns the error into a tool result the model can read.
 func CheckToolCall(ctx context.Context, checker agenttrust.Checker, name string, argumentsJSON []byte, opts ...ToolCallOption) (agenttrust.Decision, error) {
+	return checkToolCall(ctx, checker, name, argumentsJSON, nil, opts)
+}
+
+// CheckToolCallValue is CheckToolCall for arguments a framework holds
+// decoded, such as a map[string]any or a tool's input struct: they are
+// checked as the JSON encoding/json makes of them, which is what ADK,
+// Genkit and the MCP SDK hand their tools. A map naming one member in two
+// cases is refused, as is a value with no JSON form (NaN, a channel).
+func CheckToolCallValue(ctx context.Context, checker agenttrust.Checker, name string, arguments any, opts ...ToolCallOption) (agenttrust.Decision, error) {
+	b, err := json.Marshal(arguments)
+	if err != nil {
+		err = badArguments(err.Error())
+	}
+	return checkToolCall(ctx, checker, name, b, err, opts)
+}
+
+// Reasons of the denials CheckToolCall makes without asking the checker.
+const (
+	reasonMisconfigured = "tool call check misconfigured"
+	reasonInvalid       = "invalid tool arguments"
+)
+
+func checkToolCall(ctx context.Context, checker agenttrust.Checker, name string, args []byte, argsErr error, opts []ToolCallOption) (agenttrust.Decision, error) {
 	var cfg toolCallConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if checker == nil {
-		d := agenttrust.Decision{Reason: "tool call check misconfigured"}
-		return d, &agenttrust.DeniedError{Decision: d, Err: fmt.Errorf("%w: CheckToolCall has a nil checker", agenttrust.ErrInvalidConfig)}
+		return decide(agenttrust.Decision{Reason: reasonMisconfigured}, fmt.Errorf("%w: CheckToolCall has a nil checker", agenttrust.ErrInvalidConfig))
 	}
-	attrs, resource, err := jsonAttributes(argumentsJSON, cfg.resourceKey)
+	attrs, resource, err := cfg.arguments(args)
+	if argsErr != nil {
+		err = argsErr
+	}
 	if err != nil {
-		d := agenttrust.Decision{Reason: "invalid tool arguments"}
-		return d, &agenttrust.DeniedError{Decision: d, Err: err}
+		return decide(agenttrust.Decision{Reason: reasonInvalid}, err)
 	}
-	req := agenttrust.Request{Tool: name, Resource: resource, Attributes: attrs}
-	if id, ok := agenttrust.IdentityFrom(ctx); ok {
-		req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
+	req := callerRequest(ctx, name)
+	req.Resource, req.Attributes = resource, attrs
+	for _, edit := range cfg.edits {
+		edit(&req)
 	}
-	req.Credential, _ = agenttrust.CredentialFrom(ctx)
 	d, err := checker.Check(ctx, req)
-	switch {
-	case err != nil:
-		d.Effect, d.ApprovalID = agenttrust.Deny, ""
-		return d, &agenttrust.DeniedError{Decision: d, Err: err}
-	case d.Effect == agenttrust.Allow:
-		return d, nil
-	case d.Effect == agenttrust.NeedsApproval:
-		return d, &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
+	if err == nil && d.Effect == agenttrust.NeedsApproval && cfg.resumed {
+		d.Effect, d.Reason = agenttrust.Deny, "approval "+d.ApprovalID+" not granted"
 	}
-	return d, &agenttrust.DeniedError{Decision: d}
+	return decide(d, err)
+}
+
+// arguments turns a call's JSON arguments into the request's attributes
+// and resource.
+func (c *toolCallConfig) arguments(data []byte) (map[string]any, string, error) {
+	data = trimJSONSpace(data)
+	switch {
+	case len(data) == 0 || bytes.Equal(data, []byte("null")):
+		return nil, "", nil
+	case data[0] != '{' && c.inputKey != "":
+		return jsonValueAttribute(data, c.inputKey, c.resourceKey)
+	}
+	return jsonAttributes(data, c.resourceKey)
 }
 
 // ToolResultMessage turns an error from CheckToolCall or Guard into a
@@ -105,103 +168,4 @@ func ToolResultMessage(err error) string {
 		reason = "denied"
 	}
 	return "Not done: permission denied (" + reason + "). Do not retry it; choose another way or ask the user."
-}
-
-// JSONAttributes turns a JSON object into request attributes: each
-// top-level member becomes one attribute; strings, booleans and null keep
-// their value, numbers become json.Number (which conditions such as
-// "attr.amount <= 50" compare as numbers, without losing the digits of
-// large integers), and objects and arrays become their compact JSON text.
-// Empty input (or only whitespace) has no attributes. Input that is not a
-// single JSON object, or that names a member twice (ignoring case, as
-// encoding/json does when it fills a struct), is an error matching
-// agenttrust.ErrInvalidRequest: a policy must see the same value the tool
-// will.
-func JSONAttributes(data []byte) (map[string]any, error) {
-	attrs, _, err := jsonAttributes(data, "")
-	return attrs, err
-}
-
-// jsonAttributes is JSONAttributes that also returns the text of the
-// member named resourceKey, which must be a string, a number or null.
-func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, resource string, err error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, "", nil
-	}
-	bad := func(msg string) error { return fmt.Errorf("%w: arguments: %s", agenttrust.ErrInvalidRequest, msg) }
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, "", bad("not a JSON object")
-	}
-	attrs = map[string]any{}
-	folded := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, "", bad("not valid JSON")
-		}
-		key, ok := t.(string)
-		if !ok {
-			return nil, "", bad("not valid JSON")
-		}
-		// encoding/json matches struct fields case-insensitively and
-		// keeps the last duplicate: refuse any name a tool might read
-		// differently.
-		f := strings.ToLower(strings.ToUpper(key))
-		if folded[f] {
-			return nil, "", bad(fmt.Sprintf("member %q appears twice (names are compared case-insensitively)", key))
-		}
-		folded[f] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, "", bad("not valid JSON")
-		}
-		v, err := attrValue(raw)
-		if err != nil {
-			return nil, "", bad("not valid JSON")
-		}
-		attrs[key] = v
-		if key == resourceKey && resourceKey != "" {
-			switch raw[0] {
-			case '"':
-				resource = v.(string)
-			case 'n':
-			case '{', '[', 't', 'f':
-				return nil, "", fmt.Errorf("%w: argument %q names the resource and must be a string or a number", agenttrust.ErrInvalidRequest, key)
-			default:
-				resource = string(raw)
-			}
-		}
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, "", bad("not valid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, "", bad("data after the JSON object")
-	}
-	return attrs, resource, nil
-}
-
-func attrValue(raw json.RawMessage) (any, error) {
-	switch raw[0] {
-	case '{', '[':
-		var b bytes.Buffer
-		if err := json.Compact(&b, raw); err != nil {
-			return nil, err
-		}
-		return b.String(), nil
-	case '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
-	case 't':
-		return true, nil
-	case 'f':
-		return false, nil
-	case 'n':
-		return nil, nil
-	}
-	return json.Number(raw), nil
 }

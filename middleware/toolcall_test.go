@@ -38,6 +38,8 @@ var jsonAttributesTests = []struct {
 	{"trailing comma", `{"a":1,}`, nil, true},
 	{"trailing data", `{"a":1} {"a":2}`, nil, true},
 	{"trailing garbage", `{"a":1}x`, nil, true},
+	{"form feed is not JSON space", "{\"a\":1}\f", nil, true},
+	{"no-break space is not JSON space", "\u00a0{}", nil, true},
 	{"duplicate", `{"amount":1,"amount":1000}`, nil, true},
 	{"duplicate by escape", `{"amount":1,"amoun\u0074":1000}`, nil, true},
 	{"duplicate by case", `{"amount":1,"AMOUNT":1000}`, nil, true},

@@ -1,6 +1,7 @@
 package adk
 
 import (
+	"cmp"
 	"fmt"
 
 	"google.golang.org/adk/v2/agent"
@@ -9,25 +10,24 @@ import (
 	"google.golang.org/adk/v2/tool"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 )
 
-// Option configures Plugin and BeforeTool.
-type Option func(*config)
+// Option configures Plugin and BeforeTool. It is a
+// middleware.ToolCallOption, so middleware.ResourceKey and
+// middleware.EditRequest serve too.
+type Option = middleware.ToolCallOption
 
-type config struct {
-	resource   func(tool string, args map[string]any) string
-	attributes func(tool string, args map[string]any) map[string]any
-}
-
-// WithResource derives Request.Resource from the tool call.
+// WithResource derives Request.Resource from the tool call. args are the
+// request's attributes (see the package documentation).
 func WithResource(f func(tool string, args map[string]any) string) Option {
-	return func(c *config) { c.resource = f }
+	return middleware.EditRequest(func(r *agenttrust.Request) { r.Resource = f(r.Tool, r.Attributes) })
 }
 
 // WithAttributes derives Request.Attributes from the tool call, replacing
-// the arguments.
+// the arguments. Options apply in the order given.
 func WithAttributes(f func(tool string, args map[string]any) map[string]any) Option {
-	return func(c *config) { c.attributes = f }
+	return middleware.EditRequest(func(r *agenttrust.Request) { r.Attributes = f(r.Tool, r.Attributes) })
 }
 
 // Pending is the payload of the tool confirmation requested when a call
@@ -50,63 +50,33 @@ func Plugin(c agenttrust.Checker, opts ...Option) (*plugin.Plugin, error) {
 // BeforeTool returns the callback that checks a tool call with c; see the
 // package documentation. With a nil c it denies every call.
 func BeforeTool(c agenttrust.Checker, opts ...Option) llmagent.BeforeToolCallback {
-	var cfg config
-	for _, o := range opts {
-		o(&cfg)
-	}
 	return func(ctx agent.Context, t tool.Tool, args map[string]any) (map[string]any, error) {
-		if c == nil {
-			return denied("guard misconfigured"), nil
-		}
 		conf := ctx.ToolConfirmation()
 		if conf != nil && !conf.Confirmed {
 			return denied("approval rejected"), nil
 		}
-		req := request(ctx, &cfg, t.Name(), args)
-		d, err := c.Check(ctx, req)
-		switch {
-		case err != nil:
-			return denied(d.Reason), nil
-		case d.Effect == agenttrust.Allow:
+		// Who is acting: what the context leaves empty, ADK knows.
+		adkCaller := middleware.EditRequest(func(r *agenttrust.Request) {
+			r.AgentID = cmp.Or(r.AgentID, ctx.AgentName())
+			r.SessionID = cmp.Or(r.SessionID, ctx.SessionID())
+			r.OnBehalfOf = cmp.Or(r.OnBehalfOf, ctx.UserID())
+		})
+		all := append([]Option{adkCaller, middleware.Resumed(conf != nil)}, opts...)
+		d, err := middleware.CheckToolCallValue(ctx, c, t.Name(), args, all...)
+		switch d.Effect {
+		case agenttrust.Allow:
 			return nil, nil // run the tool
-		case d.Effect != agenttrust.NeedsApproval:
-			return denied(d.Reason), nil
-		case conf != nil: // confirmed in ADK, not approved in agenttrust
-			return denied("approval " + d.ApprovalID + " not granted"), nil
+		case agenttrust.NeedsApproval:
+			p := Pending{ApprovalID: d.ApprovalID, Tool: t.Name(), Reason: d.Reason}
+			if err := ctx.RequestConfirmation("agenttrust approval "+d.ApprovalID+": "+d.Reason, p); err != nil {
+				return denied("approval could not be requested"), nil
+			}
 		}
-		p := Pending{ApprovalID: d.ApprovalID, Tool: req.Tool, Reason: d.Reason}
-		if err := ctx.RequestConfirmation("agenttrust approval "+d.ApprovalID+": "+d.Reason, p); err != nil {
-			return denied("approval could not be requested"), nil
-		}
-		ae := &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
-		return map[string]any{"error": ae.Error()}, nil
+		return map[string]any{"error": err.Error()}, nil
 	}
-}
-
-func request(ctx agent.Context, cfg *config, name string, args map[string]any) agenttrust.Request {
-	req := agenttrust.Request{Tool: name, Attributes: args}
-	id, _ := agenttrust.IdentityFrom(ctx)
-	req.AgentID = or(id.AgentID, ctx.AgentName())
-	req.SessionID = or(id.SessionID, ctx.SessionID())
-	req.OnBehalfOf = or(id.OnBehalfOf, ctx.UserID())
-	req.Credential, _ = agenttrust.CredentialFrom(ctx)
-	if cfg.resource != nil {
-		req.Resource = cfg.resource(name, args)
-	}
-	if cfg.attributes != nil {
-		req.Attributes = cfg.attributes(name, args)
-	}
-	return req
 }
 
 func denied(reason string) map[string]any {
-	e := &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: or(reason, "no decision")}}
+	e := &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: reason}}
 	return map[string]any{"error": e.Error()}
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

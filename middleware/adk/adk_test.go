@@ -254,7 +254,7 @@ func TestIdentityFromADK(t *testing.T) {
 	defer mu.Unlock()
 	want := agenttrust.Request{AgentID: "billing-agent", Tool: "charge", Resource: "charge:card", SessionID: "session-1", OnBehalfOf: "user-1", Credential: "atk_secret"}
 	if got.AgentID != want.AgentID || got.Tool != want.Tool || got.Resource != want.Resource || got.SessionID != want.SessionID ||
-		got.OnBehalfOf != want.OnBehalfOf || got.Credential != want.Credential || got.Attributes["amount"] != 7.0 {
+		got.OnBehalfOf != want.OnBehalfOf || got.Credential != want.Credential || got.Attributes["amount"] != json.Number("7") {
 		t.Errorf("request = %+v, want %+v with amount 7", got, want)
 	}
 }

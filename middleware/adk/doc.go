@@ -14,8 +14,15 @@
 //
 // # Requests
 //
-// The tool's name is Request.Tool and its arguments are Request.Attributes
-// (WithResource and WithAttributes change that). Who is acting comes from
+// Every call is checked by middleware.CheckToolCallValue, as in the
+// other adapters. The tool's name is Request.Tool and its arguments are
+// Request.Attributes as the tool will read them: ADK hands a tool the JSON
+// encoding/json makes of them, so numbers are json.Number and objects and
+// lists their JSON text (see middleware.JSONAttributes). Arguments that
+// name one member in two cases, which the tool would read as one, or that
+// have no JSON form are denied as invalid and never checked. WithResource,
+// WithAttributes and any other middleware.ToolCallOption (such as
+// middleware.ResourceKey) change the request. Who is acting comes from
 // agenttrust.WithAgent on the context given to runner.Run; fields it leaves
 // empty fall back to ADK's own: the agent's name, the session id and the
 // session's user as OnBehalfOf. The credential comes from
@@ -23,9 +30,9 @@
 //
 // # Decisions
 //
-// Allow runs the tool. Deny, and any error of the check, skips the tool
-// and gives the model {"error": "agenttrust: denied: <reason>"} as its
-// result. NeedsApproval skips the tool and asks ADK for a tool
+// Allow runs the tool. Deny, invalid arguments and any error of the check
+// skip the tool and give the model {"error": "agenttrust: denied: <reason>"}
+// as its result. NeedsApproval skips the tool and asks ADK for a tool
 // confirmation (the adk_request_confirmation function call), whose payload
 // is a Pending naming the agenttrust approval. The human's decision is
 // made in agenttrust (Client.Approve); the client then answers the

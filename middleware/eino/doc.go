@@ -16,18 +16,27 @@
 //
 // # Requests
 //
-// The tool's name is Request.Tool and its JSON arguments, decoded, are
-// Request.Attributes (a value that is not an object becomes the attribute
-// "input"); WithResource and WithAttributes change that. Eino has no
+// Every call is checked by middleware.CheckToolCall, as in the other
+// adapters. The tool's name is Request.Tool and its JSON arguments are
+// Request.Attributes as middleware.JSONAttributes makes them: numbers are
+// json.Number, objects and lists their JSON text, and a value that is not
+// an object becomes the attribute "input". Arguments that name a member
+// twice (exactly, through an escape, or in another case) or hold more than
+// one JSON value are denied as invalid and never checked: the tool decodes
+// them with encoding/json, which keeps the last of two members and matches
+// names case-insensitively, so it could see an amount the policy never
+// did. WithResource, WithAttributes and any other
+// middleware.ToolCallOption (such as middleware.ResourceKey) change the
+// request. Eino has no
 // notion of who is acting: the agent, session and credential come from
 // agenttrust.WithAgent and agenttrust.WithCredential on the context given to
 // Runner.Run or Invoke. Without them every call is denied.
 //
 // # Decisions
 //
-// Allow runs the tool. Deny, any error of the check and arguments that are
-// not JSON skip the tool and give the model "agenttrust: denied: <reason>"
-// as its result. NeedsApproval skips the tool and interrupts the run at the
+// Allow runs the tool. Deny, invalid arguments and any error of the check
+// skip the tool and give the model "agenttrust: denied: <reason>" as its
+// result. NeedsApproval skips the tool and interrupts the run at the
 // tool with compose.StatefulInterrupt; the interrupt's info is a *Pending
 // naming the agenttrust approval, and a CheckPointStore keeps the run.
 // Once a human has decided in agenttrust (Client.Approve), resume the run:

@@ -2,27 +2,28 @@ package eino
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 
 	"github.com/cloudwego/eino/compose"
 	"github.com/cloudwego/eino/schema"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 )
 
-// Option configures Middleware.
-type Option func(*guard)
+// Option configures Middleware. It is a middleware.ToolCallOption, so
+// middleware.ResourceKey and middleware.EditRequest serve too.
+type Option = middleware.ToolCallOption
 
-// WithResource derives Request.Resource from the tool call.
+// WithResource derives Request.Resource from the tool call. args are the
+// request's attributes (see the package documentation).
 func WithResource(f func(tool string, args map[string]any) string) Option {
-	return func(g *guard) { g.resource = f }
+	return middleware.EditRequest(func(r *agenttrust.Request) { r.Resource = f(r.Tool, r.Attributes) })
 }
 
 // WithAttributes derives Request.Attributes from the tool call, replacing
-// the decoded arguments.
+// the decoded arguments. Options apply in the order given.
 func WithAttributes(f func(tool string, args map[string]any) map[string]any) Option {
-	return func(g *guard) { g.attributes = f }
+	return middleware.EditRequest(func(r *agenttrust.Request) { r.Attributes = f(r.Tool, r.Attributes) })
 }
 
 // Pending is the info of the interrupt raised when a call needs approval.
@@ -41,10 +42,7 @@ func init() { schema.RegisterName[*Pending]("_agenttrust_eino_pending") }
 // c; see the package documentation. With a nil c it denies every call. It
 // is safe for concurrent use.
 func Middleware(c agenttrust.Checker, opts ...Option) compose.ToolMiddleware {
-	g := &guard{c: c}
-	for _, o := range opts {
-		o(g)
-	}
+	g := &guard{c: c, opts: append([]Option{middleware.InputKey("input")}, opts...)}
 	text := func(s string) *schema.ToolResult {
 		return &schema.ToolResult{Parts: []schema.ToolOutputPart{{Type: schema.ToolPartTypeText, Text: s}}}
 	}
@@ -85,67 +83,26 @@ func wrap[O any](g *guard, next func(context.Context, *compose.ToolInput) (O, er
 }
 
 type guard struct {
-	c          agenttrust.Checker
-	resource   func(tool string, args map[string]any) string
-	attributes func(tool string, args map[string]any) map[string]any
+	c    agenttrust.Checker
+	opts []Option
 }
 
 // check returns "" to run the tool, the message that replaces its result,
 // or an interrupt.
 func (g *guard) check(ctx context.Context, in *compose.ToolInput) (string, error) {
-	if g.c == nil {
-		return denied("guard misconfigured"), nil
-	}
-	req, ok := g.request(ctx, in)
-	if !ok {
-		return denied("tool arguments are not JSON"), nil
-	}
-	d, err := g.c.Check(ctx, req)
-	switch {
-	case err != nil:
-		return denied(d.Reason), nil
-	case d.Effect == agenttrust.Allow:
-		return "", nil
-	case d.Effect != agenttrust.NeedsApproval:
-		return denied(d.Reason), nil
-	}
+	// A resume that names this tool answers its interrupt; one that does
+	// not re-runs it as it was.
+	target := false
 	if was, _, _ := compose.GetInterruptState[string](ctx); was {
-		if target, _, _ := compose.GetResumeContext[any](ctx); target {
-			return denied("approval " + d.ApprovalID + " not granted"), nil
-		}
+		target, _, _ = compose.GetResumeContext[any](ctx)
 	}
-	return "", compose.StatefulInterrupt(ctx, &Pending{ApprovalID: d.ApprovalID, Tool: req.Tool, Reason: d.Reason}, d.ApprovalID)
-}
-
-func (g *guard) request(ctx context.Context, in *compose.ToolInput) (agenttrust.Request, bool) {
-	req := agenttrust.Request{Tool: in.Name}
-	if id, ok := agenttrust.IdentityFrom(ctx); ok {
-		req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
+	opts := append(g.opts[:len(g.opts):len(g.opts)], middleware.Resumed(target))
+	d, err := middleware.CheckToolCall(ctx, g.c, in.Name, []byte(in.Arguments), opts...)
+	switch d.Effect {
+	case agenttrust.Allow:
+		return "", nil
+	case agenttrust.NeedsApproval:
+		return "", compose.StatefulInterrupt(ctx, &Pending{ApprovalID: d.ApprovalID, Tool: in.Name, Reason: d.Reason}, d.ApprovalID)
 	}
-	req.Credential, _ = agenttrust.CredentialFrom(ctx)
-	var args map[string]any
-	if s := strings.TrimSpace(in.Arguments); s != "" {
-		var v any
-		if json.Unmarshal([]byte(s), &v) != nil {
-			return req, false
-		}
-		if args, _ = v.(map[string]any); args == nil {
-			args = map[string]any{"input": v}
-		}
-	}
-	req.Attributes = args
-	if g.resource != nil {
-		req.Resource = g.resource(in.Name, args)
-	}
-	if g.attributes != nil {
-		req.Attributes = g.attributes(in.Name, args)
-	}
-	return req, true
-}
-
-func denied(reason string) string {
-	if reason == "" {
-		reason = "no decision"
-	}
-	return (&agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: reason}}).Error()
+	return err.Error(), nil
 }

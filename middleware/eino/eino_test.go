@@ -2,6 +2,7 @@ package eino_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -211,7 +212,7 @@ func TestDecisions(t *testing.T) {
 			result: "agenttrust: denied: no rule allows this action"},
 		{name: "no identity", tool: "charge", args: `{"amount": 40}`, anonymous: true, result: "agenttrust: denied: "},
 		{name: "arguments not JSON", tool: "charge", args: `{"amount": 4`,
-			result: "agenttrust: denied: tool arguments are not JSON"},
+			result: "agenttrust: denied: invalid tool arguments"},
 		{name: "check error fails closed", tool: "charge", args: `{"amount": 40}`,
 			checker: failing(agenttrust.Decision{Reason: "store unavailable"}, agenttrust.ErrStoreUnavailable),
 			result:  "agenttrust: denied: store unavailable"},
@@ -219,7 +220,7 @@ func TestDecisions(t *testing.T) {
 			checker: failing(agenttrust.Decision{Effect: agenttrust.Allow}, errors.New("boom")),
 			result:  "agenttrust: denied: no decision"},
 		{name: "nil checker", tool: "charge", args: `{"amount": 40}`, checker: noChecker{},
-			result: "agenttrust: denied: guard misconfigured"},
+			result: "agenttrust: denied: tool call check misconfigured"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,9 +324,9 @@ func TestRequest(t *testing.T) {
 		check func(agenttrust.Request) bool
 	}{
 		{name: "object", args: `{"amount": 7}`,
-			check: func(r agenttrust.Request) bool { return r.Attributes["amount"] == 7.0 }},
+			check: func(r agenttrust.Request) bool { return r.Attributes["amount"] == json.Number("7") }},
 		{name: "not an object", args: `7`,
-			check: func(r agenttrust.Request) bool { return r.Attributes["input"] == 7.0 }},
+			check: func(r agenttrust.Request) bool { return r.Attributes["input"] == json.Number("7") }},
 		{name: "empty", args: ``,
 			check: func(r agenttrust.Request) bool { return r.Attributes == nil }},
 		{name: "options", args: `{"amount": 7, "card": "c-1"}`,

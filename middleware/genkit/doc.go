@@ -13,17 +13,25 @@
 //
 // # Requests
 //
-// The tool's name is Request.Tool and its input, as JSON, is
-// Request.Attributes (an input that is not an object becomes the attribute
-// "input"); WithResource and WithAttributes change that. Genkit has no
+// Every call is checked by middleware.CheckToolCallValue, as in the
+// other adapters. The tool's name is Request.Tool and its input is
+// Request.Attributes as the tool will read it: Genkit converts the input
+// through the JSON encoding/json makes of it, so numbers are json.Number
+// and objects and lists their JSON text (see middleware.JSONAttributes),
+// and an input that is not an object becomes the attribute "input". Input
+// that names one member in two cases, which the tool would read as one, or
+// that has no JSON form is denied as invalid and never checked.
+// WithResource, WithAttributes and any other middleware.ToolCallOption
+// (such as middleware.ResourceKey) change the request. Genkit has no
 // notion of who is acting: the agent, session and credential come from
 // agenttrust.WithAgent and agenttrust.WithCredential on the context given to
 // Generate. Without them every call is denied.
 //
 // # Decisions
 //
-// Allow runs the tool. Deny, and any error of the check, skips the tool and
-// gives the model {"error": "agenttrust: denied: <reason>"} as its output.
+// Allow runs the tool. Deny, invalid input and any error of the check skip
+// the tool and give the model {"error": "agenttrust: denied: <reason>"} as
+// its output.
 // NeedsApproval skips the tool and interrupts it, as ToolContext.Interrupt
 // would: the response finishes with ai.FinishReasonInterrupted and its
 // interrupt part carries a Pending naming the agenttrust approval. Once a

@@ -2,6 +2,7 @@ package genkit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -189,7 +190,7 @@ func TestRequest(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if got.AgentID != "billing-agent" || got.SessionID != "s-1" || got.Tool != "charge" || got.Resource != "charge:card" ||
-		got.Credential != "atk_secret" || got.Attributes["amount"] != 7.0 {
+		got.Credential != "atk_secret" || got.Attributes["amount"] != json.Number("7") {
 		t.Errorf("request = %+v", got)
 	}
 }

@@ -2,12 +2,12 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 )
 
 // ClientMiddleware returns middleware for Client.AddSendingMiddleware that
@@ -27,7 +27,7 @@ import (
 // When the server checks calls too, each call is checked, and audited,
 // once on each side.
 func ClientMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware {
-	g := newGuard(checker, "ClientMiddleware", opts)
+	g := newGuard(checker, opts)
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
 			if method != methodCallTool {
@@ -35,34 +35,12 @@ func ClientMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware
 			}
 			p, ok := req.GetParams().(*sdk.CallToolParams)
 			if !ok || p == nil {
-				return nil, invalid("tool call not understood", fmt.Errorf("%w: tools/call without parameters", agenttrust.ErrInvalidRequest))
+				return nil, denial("tool call not understood", fmt.Errorf("%w: tools/call without parameters", agenttrust.ErrInvalidRequest))
 			}
-			args, err := argumentsJSON(p.Arguments)
-			if err != nil {
-				return nil, invalid("tool arguments are not a JSON object", err)
-			}
-			cl := caller{}
-			cl.id, _ = agenttrust.IdentityFrom(ctx)
-			cl.cred, _ = agenttrust.CredentialFrom(ctx)
-			if _, err := g.check(ctx, cl, p.Name, args); err != nil {
+			if _, err := middleware.CheckToolCallValue(ctx, g.checker, p.Name, p.Arguments, g.call...); err != nil {
 				return nil, err
 			}
 			return next(ctx, method, req)
 		}
 	}
-}
-
-// argumentsJSON is the JSON the SDK will send for a call's arguments.
-func argumentsJSON(v any) ([]byte, error) {
-	switch a := v.(type) {
-	case nil:
-		return nil, nil
-	case json.RawMessage:
-		return a, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("%w: arguments: %v", agenttrust.ErrInvalidRequest, err)
-	}
-	return b, nil
 }

@@ -14,10 +14,13 @@
 // # Server
 //
 // ServerMiddleware, for Server.AddReceivingMiddleware, checks every
-// tools/call before the tool's handler runs. The tool's name is the
-// request's Tool; the arguments, a JSON object, become its Attributes (see
-// middleware.JSONAttributes: numbers stay numbers, so "attr.amount <= 50"
-// works); ResourceArg names the argument that holds the Resource. Anything
+// tools/call before the tool's handler runs, with
+// middleware.CheckToolCall as the framework adapters do. The tool's name
+// is the request's Tool; the arguments, a JSON object, become its
+// Attributes (see middleware.JSONAttributes: numbers stay numbers, so
+// "attr.amount <= 50" works, and arguments naming a member twice are
+// refused as invalid); ResourceArg names the argument that holds the
+// Resource. Anything
 // but an Allow is answered with a CallToolResult whose IsError is set and
 // whose text tells the model what happened (the reason, and for
 // needs-approval the approval id), and the handler never runs. A check

@@ -1,9 +1,7 @@
 package mcp
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -73,10 +71,10 @@ type ListFilter func(ctx context.Context, caller agenttrust.Identity, tool *sdk.
 type guard struct {
 	checker agenttrust.Checker
 	cfg     config
-	cfgErr  error
+	call    []middleware.ToolCallOption // how a call becomes a request
 }
 
-func newGuard(checker agenttrust.Checker, what string, opts []Option) *guard {
+func newGuard(checker agenttrust.Checker, opts []Option) *guard {
 	g := &guard{checker: checker}
 	for _, o := range opts {
 		o(&g.cfg)
@@ -84,8 +82,8 @@ func newGuard(checker agenttrust.Checker, what string, opts []Option) *guard {
 	if g.cfg.identity == nil {
 		g.cfg.identity = tokenIdentity
 	}
-	if checker == nil {
-		g.cfgErr = fmt.Errorf("%w: %s has a nil checker", agenttrust.ErrInvalidConfig, what)
+	if g.cfg.resourceArg != "" {
+		g.call = append(g.call, middleware.ResourceKey(g.cfg.resourceArg))
 	}
 	return g
 }
@@ -107,7 +105,7 @@ func tokenIdentity(ti *auth.TokenInfo) agenttrust.Identity {
 // it presented a token), for Guard or onward delegation. A nil checker
 // refuses every call.
 func ServerMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware {
-	g := newGuard(checker, "ServerMiddleware", opts)
+	g := newGuard(checker, opts)
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
 			switch method {
@@ -126,17 +124,25 @@ func ServerMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware
 func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method string, req sdk.Request) (sdk.Result, error) {
 	r, ok := req.(*sdk.CallToolRequest)
 	if !ok || r.Params == nil {
-		return refusal(invalid("tool call not understood", fmt.Errorf("%w: tools/call without parameters", agenttrust.ErrInvalidRequest))), nil
+		return refusal(denial("tool call not understood", fmt.Errorf("%w: tools/call without parameters", agenttrust.ErrInvalidRequest))), nil
 	}
-	cl, err := g.caller(ctx, req)
+	cl, err := g.tokenCaller(req)
 	if err != nil {
 		return refusal(err), nil
 	}
-	d, err := g.check(ctx, cl, r.Params.Name, r.Params.Arguments)
+	opts := g.call
+	if cl != nil {
+		// The verified token names the caller, not the context.
+		opts = append(opts[:len(opts):len(opts)], middleware.EditRequest(func(r *agenttrust.Request) {
+			r.AgentID, r.SessionID, r.OnBehalfOf = cl.id.AgentID, cl.id.SessionID, cl.id.OnBehalfOf
+			r.Credential, r.RemoteAddr = cl.cred, cl.addr
+		}))
+	}
+	d, err := middleware.CheckToolCall(ctx, g.checker, r.Params.Name, r.Params.Arguments, opts...)
 	if err != nil {
 		return refusal(err), nil
 	}
-	if cl.fromToken {
+	if cl != nil {
 		agent := d.AgentID
 		if agent == "" {
 			agent = cl.id.AgentID
@@ -159,9 +165,15 @@ func (g *guard) listTools(ctx context.Context, next sdk.MethodHandler, method st
 		return res, err
 	}
 	shown := make([]*sdk.Tool, 0, len(lr.Tools))
-	if cl, err := g.caller(ctx, req); err == nil {
+	if cl, err := g.tokenCaller(req); err == nil {
+		var id agenttrust.Identity
+		if cl != nil {
+			id = cl.id
+		} else {
+			id, _ = agenttrust.IdentityFrom(ctx)
+		}
 		for _, t := range lr.Tools {
-			if t != nil && g.cfg.listFilter(ctx, cl.id, t) {
+			if t != nil && g.cfg.listFilter(ctx, id, t) {
 				shown = append(shown, t)
 			}
 		}
@@ -172,34 +184,32 @@ func (g *guard) listTools(ctx context.Context, next sdk.MethodHandler, method st
 	return lr, nil
 }
 
-// caller is who is making a request, as far as this server knows.
+// caller is who is making a request, as its bearer token says.
 type caller struct {
-	id        agenttrust.Identity
-	cred      string
-	addr      netip.Addr
-	fromToken bool // id came from bearer token info, not the context
+	id   agenttrust.Identity
+	cred string
+	addr netip.Addr
 }
 
-// caller finds who is calling: bearer token info first, then the context.
-func (g *guard) caller(ctx context.Context, req sdk.Request) (caller, error) {
-	if ex := req.GetExtra(); ex != nil && ex.TokenInfo != nil {
-		ti := ex.TokenInfo
-		cl := caller{id: g.cfg.identity(ti), fromToken: true}
-		if _, ours := ti.Extra[ExtraCredentialID].(string); ours {
-			// Made by TokenVerifier from this very request's bearer token:
-			// check the token itself, so its caveats hold on every call.
-			cl.cred = bearerToken(ex.Header)
-			if cl.cred == "" {
-				d := agenttrust.Decision{Reason: "bearer token missing"}
-				return cl, &agenttrust.DeniedError{Decision: d, Err: fmt.Errorf("%w: token info without a bearer token", agenttrust.ErrUnauthorized)}
-			}
-			cl.addr, _ = ti.Extra[ExtraRemoteAddr].(netip.Addr)
-		}
-		return cl, nil
+// tokenCaller finds who is calling from the request's bearer token info;
+// without any it returns nil, and the caller is the context's.
+func (g *guard) tokenCaller(req sdk.Request) (*caller, error) {
+	ex := req.GetExtra()
+	if ex == nil || ex.TokenInfo == nil {
+		return nil, nil
 	}
-	id, _ := agenttrust.IdentityFrom(ctx)
-	cred, _ := agenttrust.CredentialFrom(ctx)
-	return caller{id: id, cred: cred}, nil
+	ti := ex.TokenInfo
+	cl := &caller{id: g.cfg.identity(ti)}
+	if _, ours := ti.Extra[ExtraCredentialID].(string); ours {
+		// Made by TokenVerifier from this very request's bearer token:
+		// check the token itself, so its caveats hold on every call.
+		cl.cred = bearerToken(ex.Header)
+		if cl.cred == "" {
+			return nil, denial("bearer token missing", fmt.Errorf("%w: token info without a bearer token", agenttrust.ErrUnauthorized))
+		}
+		cl.addr, _ = ti.Extra[ExtraRemoteAddr].(netip.Addr)
+	}
+	return cl, nil
 }
 
 // bearerToken reads "Authorization: Bearer <token>" as auth.RequireBearerToken does.
@@ -211,68 +221,9 @@ func bearerToken(h http.Header) string {
 	return fields[1]
 }
 
-// check makes one Check of a tool call and returns, unless it is an
-// Allow, an error like middleware.CheckToolCall's: an
-// *agenttrust.DeniedError or an *agenttrust.ApprovalRequiredError.
-func (g *guard) check(ctx context.Context, cl caller, tool string, args []byte) (agenttrust.Decision, error) {
-	if g.cfgErr != nil {
-		return invalidDecision("tool call check misconfigured", g.cfgErr)
-	}
-	var attrs map[string]any
-	if trimmed := bytes.TrimSpace(args); len(trimmed) > 0 && !bytes.Equal(trimmed, []byte("null")) {
-		var err error
-		if attrs, err = middleware.JSONAttributes(trimmed); err != nil {
-			return invalidDecision("tool arguments are not a JSON object", err)
-		}
-	}
-	req := agenttrust.Request{
-		AgentID: cl.id.AgentID, SessionID: cl.id.SessionID, OnBehalfOf: cl.id.OnBehalfOf,
-		Credential: cl.cred, RemoteAddr: cl.addr, Tool: tool, Attributes: attrs,
-	}
-	if g.cfg.resourceArg != "" {
-		notScalar := func() (agenttrust.Decision, error) {
-			return invalidDecision("tool argument "+g.cfg.resourceArg+" must be a string",
-				fmt.Errorf("%w: argument %q names the resource and must be a string or a number", agenttrust.ErrInvalidRequest, g.cfg.resourceArg))
-		}
-		switch v := attrs[g.cfg.resourceArg].(type) {
-		case nil:
-		case string:
-			// JSONAttributes turns objects and arrays into their JSON
-			// text: never let one pass for a resource name.
-			if strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[") {
-				var raw map[string]json.RawMessage
-				if json.Unmarshal(args, &raw) != nil || !bytes.HasPrefix(bytes.TrimSpace(raw[g.cfg.resourceArg]), []byte(`"`)) {
-					return notScalar()
-				}
-			}
-			req.Resource = v
-		case json.Number:
-			req.Resource = v.String()
-		default:
-			return notScalar()
-		}
-	}
-	d, err := g.checker.Check(ctx, req)
-	switch {
-	case err != nil:
-		d.Effect, d.ApprovalID = agenttrust.Deny, ""
-		return d, &agenttrust.DeniedError{Decision: d, Err: err}
-	case d.Effect == agenttrust.Allow:
-		return d, nil
-	case d.Effect == agenttrust.NeedsApproval:
-		return d, &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
-	}
-	return d, &agenttrust.DeniedError{Decision: d}
-}
-
-func invalid(reason string, err error) error {
-	_, e := invalidDecision(reason, err)
-	return e
-}
-
-func invalidDecision(reason string, err error) (agenttrust.Decision, error) {
-	d := agenttrust.Decision{Reason: reason}
-	return d, &agenttrust.DeniedError{Decision: d, Err: err}
+// denial is the error of a call refused before any check.
+func denial(reason string, err error) error {
+	return &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: reason}, Err: err}
 }
 
 // refusal is the tool result of a call that was not allowed.

@@ -1,0 +1,152 @@
+package middleware
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// JSONAttributes turns a JSON object into request attributes: each
+// top-level member becomes one attribute; strings, booleans and null keep
+// their value, numbers become json.Number (which conditions such as
+// "attr.amount <= 50" compare as numbers, without losing the digits of
+// large integers), and objects and arrays become their compact JSON text.
+// Empty input (or only whitespace) has no attributes. Input that is not a
+// single JSON object, or that names a member twice (ignoring case, as
+// encoding/json does when it fills a struct), is an error matching
+// agenttrust.ErrInvalidRequest: a policy must see the same value the tool
+// will.
+func JSONAttributes(data []byte) (map[string]any, error) {
+	attrs, _, err := jsonAttributes(data, "")
+	return attrs, err
+}
+
+// jsonAttributes is JSONAttributes that also returns the text of the
+// member named resourceKey, which must be a string, a number or null.
+func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, resource string, err error) {
+	data = trimJSONSpace(data)
+	if len(data) == 0 {
+		return nil, "", nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, "", badArguments("not a JSON object")
+	}
+	attrs = map[string]any{}
+	folded := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, "", badArguments("not valid JSON")
+		}
+		key, ok := t.(string)
+		if !ok {
+			return nil, "", badArguments("not valid JSON")
+		}
+		// encoding/json matches struct fields case-insensitively and
+		// keeps the last duplicate: refuse any name a tool might read
+		// differently.
+		f := strings.ToLower(strings.ToUpper(key))
+		if folded[f] {
+			return nil, "", badArguments(fmt.Sprintf("member %q appears twice (names are compared case-insensitively)", key))
+		}
+		folded[f] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, "", badArguments("not valid JSON")
+		}
+		v, err := attrValue(raw)
+		if err != nil {
+			return nil, "", badArguments("not valid JSON")
+		}
+		attrs[key] = v
+		if key == resourceKey && resourceKey != "" {
+			if resource, err = resourceText(key, raw, v); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, "", badArguments("not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, "", badArguments("data after the JSON object")
+	}
+	return attrs, resource, nil
+}
+
+// jsonValueAttribute is jsonAttributes for one JSON value that is not an
+// object (a string, a number, a list): it becomes the attribute key, and
+// the resource when key is resourceKey.
+func jsonValueAttribute(data []byte, key, resourceKey string) (attrs map[string]any, resource string, err error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, "", badArguments("not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, "", badArguments("data after the JSON value")
+	}
+	v, err := attrValue(raw)
+	if err != nil {
+		return nil, "", badArguments("not valid JSON")
+	}
+	if key == resourceKey {
+		if resource, err = resourceText(key, raw, v); err != nil {
+			return nil, "", err
+		}
+	}
+	return map[string]any{key: v}, resource, nil
+}
+
+// trimJSONSpace trims what JSON counts as white space, and no more:
+// bytes.TrimSpace would let "{}\f" pass for JSON.
+func trimJSONSpace(data []byte) []byte {
+	return bytes.Trim(data, " \t\r\n")
+}
+
+func badArguments(msg string) error {
+	return fmt.Errorf("%w: arguments: %s", agenttrust.ErrInvalidRequest, msg)
+}
+
+// resourceText is the resource named by the member key, whose JSON is
+// raw and attribute value v: a string's value, a number's text, or ""
+// for null. Anything else is refused, never taken as a name.
+func resourceText(key string, raw json.RawMessage, v any) (string, error) {
+	switch raw[0] {
+	case '"':
+		return v.(string), nil
+	case 'n':
+		return "", nil
+	case '{', '[', 't', 'f':
+		return "", fmt.Errorf("%w: argument %q names the resource and must be a string or a number", agenttrust.ErrInvalidRequest, key)
+	}
+	return string(raw), nil
+}
+
+func attrValue(raw json.RawMessage) (any, error) {
+	switch raw[0] {
+	case '{', '[':
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, err
+		}
+		return b.String(), nil
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case 'n':
+		return nil, nil
+	}
+	return json.Number(raw), nil
+}

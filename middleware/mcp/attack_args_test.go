@@ -1,0 +1,78 @@
+package mcp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agenttrust/agenttrust"
+	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
+)
+
+// hostileArguments are tool arguments a policy and a tool could read
+// differently: encoding/json keeps the last of two members and matches
+// struct fields case-insensitively, so {"amount":1,"AMOUNT":1000000}
+// would show a policy an amount of 1 and charge 1000000.
+var hostileArguments = []string{
+	`{"amount":1,"amount":1000000}`,
+	`{"amount":1,"AMOUNT":1000000}`,
+	`{"amount":1,"amoun\u0074":1000000}`,
+	`{"amount":1,"k":1,"\u212a":2}`,
+}
+
+// allowAll allows every request and counts them.
+func allowAll(n *atomic.Int32) agenttrust.Checker {
+	return agenttrust.CheckerFunc(func(context.Context, agenttrust.Request) (agenttrust.Decision, error) {
+		n.Add(1)
+		return agenttrust.Decision{Effect: agenttrust.Allow}, nil
+	})
+}
+
+// TestAttackHostileArguments: both middlewares refuse hostile arguments
+// before the check, even for a checker that allows everything; the tool
+// never runs, and the client's call never leaves.
+func TestAttackHostileArguments(t *testing.T) {
+	for _, args := range hostileArguments {
+		t.Run("server "+args, func(t *testing.T) {
+			var checks atomic.Int32
+			srv, ran := newServer(atmcp.ServerMiddleware(allowAll(&checks)))
+			res := call(t, connect(t, agentCtx, srv, nil), "payments.charge", json.RawMessage(args))
+			if !res.IsError || !strings.Contains(text(res), "the tool call is invalid") {
+				t.Errorf("IsError=%v text=%q, want a refusal for invalid arguments", res.IsError, text(res))
+			}
+			if ran.total() != 0 || checks.Load() != 0 {
+				t.Errorf("handler ran %d times, checker asked %d times", ran.total(), checks.Load())
+			}
+		})
+		t.Run("client "+args, func(t *testing.T) {
+			var checks atomic.Int32
+			srv, ran := newServer()
+			client := sdk.NewClient(&sdk.Implementation{Name: "agent", Version: "v1"}, nil)
+			client.AddSendingMiddleware(atmcp.ClientMiddleware(allowAll(&checks)))
+			cs := connect(t, context.Background(), srv, client)
+			_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: json.RawMessage(args)})
+			var de *agenttrust.DeniedError
+			if !errors.As(err, &de) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+				t.Errorf("err = %v, want a DeniedError for an invalid request", err)
+			}
+			if ran.total() != 0 || checks.Load() != 0 {
+				t.Errorf("handler ran %d times, checker asked %d times", ran.total(), checks.Load())
+			}
+		})
+	}
+	// A map holds one name in two cases, and the SDK sends both.
+	var checks atomic.Int32
+	client := sdk.NewClient(&sdk.Implementation{Name: "agent", Version: "v1"}, nil)
+	client.AddSendingMiddleware(atmcp.ClientMiddleware(allowAll(&checks)))
+	srv, ran := newServer()
+	cs := connect(t, context.Background(), srv, client)
+	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: map[string]any{"amount": 1, "AMOUNT": 1000000}})
+	if !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) || ran.total() != 0 || checks.Load() != 0 {
+		t.Errorf("map with one name in two cases: err = %v, ran %d, checks %d", err, ran.total(), checks.Load())
+	}
+}

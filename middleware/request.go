@@ -1,0 +1,42 @@
+package middleware
+
+import (
+	"context"
+
+	"github.com/agenttrust/agenttrust"
+)
+
+// callerRequest starts the request for a call of tool by the caller ctx
+// carries: the agent, session, on-behalf-of and credential. It is the one
+// place this package reads a caller from a context for a check.
+func callerRequest(ctx context.Context, tool string) agenttrust.Request {
+	req := agenttrust.Request{Tool: tool}
+	if id, ok := agenttrust.IdentityFrom(ctx); ok {
+		req.AgentID, req.SessionID, req.OnBehalfOf = id.AgentID, id.SessionID, id.OnBehalfOf
+	}
+	req.Credential, _ = agenttrust.CredentialFrom(ctx)
+	return req
+}
+
+// noDecision is the reason of a deny that came without one.
+const noDecision = "no decision"
+
+// decide turns what a Checker answered into what Guard and CheckToolCall
+// return: nil only for an Allow, an *agenttrust.ApprovalRequiredError for
+// NeedsApproval, and otherwise an *agenttrust.DeniedError carrying err.
+// Whenever err is set, or the effect is unknown, the Decision becomes a
+// Deny, whatever the checker claimed, and a deny always has a reason.
+func decide(d agenttrust.Decision, err error) (agenttrust.Decision, error) {
+	switch {
+	case err != nil:
+	case d.Effect == agenttrust.Allow:
+		return d, nil
+	case d.Effect == agenttrust.NeedsApproval:
+		return d, &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
+	}
+	d.Effect, d.ApprovalID = agenttrust.Deny, ""
+	if d.Reason == "" {
+		d.Reason = noDecision
+	}
+	return d, &agenttrust.DeniedError{Decision: d, Err: err}
+}
