@@ -129,29 +129,15 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	return s, nil
 }
 
-// JWK is one public key of a JWKS.
-type JWK struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-}
-
-// JWKSet is a JSON Web Key Set (RFC 7517).
-type JWKSet struct {
-	Keys []JWK `json:"keys"`
-}
-
-// JWKS returns the public keys that verify this client's JWTs, for a
-// /.well-known/jwks.json endpoint.
-func (c *Client) JWKS() JWKSet {
-	var set JWKSet
+// PublicKeys returns the public keys that verify this client's JWTs, by
+// key id (the JWT "kid"), for a /.well-known/jwks.json endpoint or a
+// resource server that verifies them itself. The map is the caller's.
+func (c *Client) PublicKeys() map[string]ed25519.PublicKey {
+	out := make(map[string]ed25519.PublicKey, len(c.signing.order))
 	for _, id := range c.signing.order {
-		set.Keys = append(set.Keys, JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(c.signing.public[id]), Kid: id, Alg: "EdDSA", Use: "sig"})
+		out[id] = c.signing.public[id]
 	}
-	return set
+	return out
 }
 
 func looksLikeJWT(s string) bool {

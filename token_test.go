@@ -351,11 +351,13 @@ func TestBadCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwks := f.c.JWKS()
-	pub, _ := base64.RawURLEncoding.DecodeString(jwks.Keys[0].X)
+	var kid string
+	var pub ed25519.PublicKey
+	for kid, pub = range f.c.PublicKeys() {
+	}
 	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		tk := jwt.NewWithClaims(method, claims)
-		tk.Header["kid"] = jwks.Keys[0].Kid
+		tk.Header["kid"] = kid
 		s, err := tk.SignedString(key)
 		if err != nil {
 			t.Fatal(err)

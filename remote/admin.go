@@ -2,6 +2,8 @@ package remote
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -398,13 +400,22 @@ func (c *Client) ApplyPolicy(ctx context.Context, body []byte, format string, ex
 	return out.Version, nil
 }
 
-// JWKS returns the public keys that verify the server's JWTs (GET
-// /.well-known/jwks.json), for a resource server that verifies them
-// itself.
-func (c *Client) JWKS(ctx context.Context) (agenttrust.JWKSet, error) {
-	var out agenttrust.JWKSet
-	if err := c.do(ctx, &call{op: "JWKS", method: http.MethodGet, path: "/.well-known/jwks.json", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
-		return agenttrust.JWKSet{}, err
+// PublicKeys returns the public keys that verify the server's JWTs, by
+// key id (GET /.well-known/jwks.json), for a resource server that
+// verifies them itself. A key that is not an Ed25519 signing key makes
+// the answer malformed: nothing is returned.
+func (c *Client) PublicKeys(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+	var set wire.JWKSet
+	if err := c.do(ctx, &call{op: "PublicKeys", method: http.MethodGet, path: "/.well-known/jwks.json", idempotent: true, status: http.StatusOK, out: &set}); err != nil {
+		return nil, err
+	}
+	out := make(map[string]ed25519.PublicKey, len(set.Keys))
+	for _, k := range set.Keys {
+		x, err := base64.RawURLEncoding.DecodeString(k.X)
+		if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Kid == "" || err != nil || len(x) != ed25519.PublicKeySize || out[k.Kid] != nil {
+			return nil, malformed("PublicKeys", "not a set of distinct Ed25519 keys")
+		}
+		out[k.Kid] = ed25519.PublicKey(x)
 	}
 	return out, nil
 }

@@ -262,9 +262,9 @@ func TestServerAdmin(t *testing.T) {
 	if err != nil || jwt == "" {
 		t.Fatalf("ExchangeJWT = %q, %v", jwt, err)
 	}
-	set, err := worker.JWKS(ctx)
-	if err != nil || len(set.Keys) == 0 || set.Keys[0].Kid != "sk1" {
-		t.Fatalf("JWKS = %+v, %v", set, err)
+	pubs, err := worker.PublicKeys(ctx)
+	if err != nil || len(pubs) != 1 || len(pubs["sk1"]) != ed25519.PublicKeySize {
+		t.Fatalf("PublicKeys = %+v, %v", pubs, err)
 	}
 
 	doc, err := alice.Policy(ctx)

@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -28,15 +32,14 @@ func (s *Server) jwks(c *call) error {
 		s.release(t)
 		ts = *s.tenants.Load()
 	}
-	set := agenttrust.JWKSet{Keys: []agenttrust.JWK{}}
-	seen := map[string]bool{}
+	keys := map[string]ed25519.PublicKey{}
 	for _, t := range ts {
-		for _, k := range t.client.JWKS().Keys {
-			if !seen[k.Kid] {
-				seen[k.Kid] = true
-				set.Keys = append(set.Keys, k)
-			}
-		}
+		maps.Copy(keys, t.client.PublicKeys())
+	}
+	set := wire.JWKSet{Keys: []wire.JWK{}}
+	for _, kid := range slices.Sorted(maps.Keys(keys)) {
+		set.Keys = append(set.Keys, wire.JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(keys[kid]),
+			Kid: kid, Alg: "EdDSA", Use: "sig"})
 	}
 	c.w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(c, http.StatusOK, set)

@@ -118,7 +118,7 @@ func routeTable() []*route {
 			req: wire.ValidatePolicyRequest{}, resp: wire.ValidatePolicyResponse{}, status: 200},
 
 		{method: "GET", path: "/.well-known/jwks.json", access: public, handle: (*Server).jwks,
-			resp: agenttrust.JWKSet{}, status: 200},
+			resp: wire.JWKSet{}, status: 200},
 		{method: "GET", path: "/healthz", access: public, handle: (*Server).healthz,
 			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,

@@ -274,3 +274,18 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+// JWK is one public key of a JWKS (RFC 7517): an Ed25519 key (RFC 8037).
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+}
+
+// JWKSet is a JSON Web Key Set.
+type JWKSet struct {
+	Keys []JWK `json:"keys"`
+}
