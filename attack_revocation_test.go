@@ -237,7 +237,7 @@ func testRevocationLifetime(t *testing.T, st store.Store) {
 		}},
 		{"key-revoked-with-revoke-key", func(agent string) agenttrust.Request {
 			secret, k := key(agent, time.Hour)
-			if err := n.short.RevokeKey(ctx, k.ID); err != nil {
+			if err := n.short.Revoke(ctx, k.ID); err != nil {
 				t.Fatal(err)
 			}
 			prune(n.fast)

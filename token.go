@@ -241,15 +241,6 @@ func (c *Client) ListKeys(ctx context.Context) ([]Key, error) {
 	return out, nil
 }
 
-// RevokeKey revokes an API key by id, and with it every token derived
-// from it; it is Revoke for a key id.
-func (c *Client) RevokeKey(ctx context.Context, id string) error {
-	if !strings.HasPrefix(id, "key_") {
-		return fmt.Errorf("%w: %q is not a key id", ErrInvalidRequest, id)
-	}
-	return c.Revoke(ctx, id)
-}
-
 func canonicalPrefixes(in []string) ([]string, error) {
 	var out []string
 	for _, s := range in {

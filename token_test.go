@@ -73,7 +73,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	if d, err := f.c.Check(ctx, req); !errors.Is(err, agenttrust.ErrAgentMismatch) || d.Allowed() {
 		t.Fatalf("agent mismatch: %v %v", d.Effect, err)
 	}
-	if err := f.c.RevokeKey(ctx, key.ID); err != nil {
+	if err := f.c.Revoke(ctx, key.ID); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: secret}); !errors.Is(err, agenttrust.ErrRevoked) || d.Allowed() {

@@ -172,7 +172,7 @@ func (s *Server) revokeKey(c *call) error {
 		}
 		return storeErr("key lookup", err)
 	}
-	if err := c.t.client.RevokeKey(ctx, id); err != nil {
+	if err := c.t.client.Revoke(ctx, id); err != nil {
 		return err
 	}
 	noContent(c)

@@ -201,7 +201,7 @@ func TestAttackJWT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c.RevokeKey(ctx, rec.ID); err != nil {
+			if err := c.Revoke(ctx, rec.ID); err != nil {
 				t.Fatal(err)
 			}
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: j})
