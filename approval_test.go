@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -122,33 +123,108 @@ rules:
 	}
 }
 
-func TestWaitApproval(t *testing.T) {
-	f := newFixture(t, paymentsPolicy)
-	ctx := context.Background()
-	d, _ := f.c.Check(ctx, charge(99))
-	var wg sync.WaitGroup
-	var got agenttrust.Approval
-	var werr error
-	wg.Add(1)
+// waitResult is what a WaitApproval running on its own goroutine returned.
+type waitResult struct {
+	a   agenttrust.Approval
+	err error
+}
+
+// startWait runs WaitApproval on its own goroutine and, once it is parked
+// (the caller runs in a synctest bubble), checks that it has not returned.
+func startWait(t *testing.T, w agenttrust.ApprovalWaiter, ctx context.Context, id string) <-chan waitResult {
+	t.Helper()
+	done := make(chan waitResult, 1)
 	go func() {
-		defer wg.Done()
-		got, werr = f.c.WaitApproval(ctx, d.ApprovalID)
+		a, err := w.WaitApproval(ctx, id)
+		done <- waitResult{a, err}
 	}()
-	time.Sleep(10 * time.Millisecond)
-	if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
-		t.Fatal(err)
+	synctest.Wait()
+	select {
+	case r := <-done:
+		t.Fatalf("WaitApproval returned before any decision: %+v %v", r.a, r.err)
+	default:
 	}
-	wg.Wait()
-	if werr != nil || got.Status != agenttrust.ApprovalApproved {
-		t.Fatalf("WaitApproval: %+v %v", got, werr)
-	}
-	// A context that ends stops the wait.
-	d, _ = f.c.Check(ctx, charge(98))
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := f.c.WaitApproval(cctx, d.ApprovalID); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitApproval with ended context: %v", err)
-	}
+	return done
+}
+
+// A decision made through the client wakes its waiters at once: no time
+// passes in the bubble, so the store poll cannot be what woke them.
+func TestWaitApproval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, paymentsPolicy)
+		ctx := t.Context() // ends the waiters of a failed test
+		d, _ := f.c.Check(ctx, charge(99))
+		done := startWait(t, f.c, ctx, d.ApprovalID)
+		start := time.Now()
+		if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.err != nil || r.a.Status != agenttrust.ApprovalApproved {
+				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			}
+		default:
+			t.Fatal("Approve did not wake WaitApproval on the same client")
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("woken after %v, want at once", waited)
+		}
+
+		// So does a refusal.
+		d, _ = f.c.Check(ctx, charge(97))
+		done = startWait(t, f.c, ctx, d.ApprovalID)
+		if err := f.c.DenyApproval(ctx, d.ApprovalID, "alice", "no"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.err != nil || r.a.Status != agenttrust.ApprovalDenied {
+				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			}
+		default:
+			t.Fatal("DenyApproval did not wake WaitApproval on the same client")
+		}
+
+		// A context that ends stops the wait.
+		d, _ = f.c.Check(ctx, charge(98))
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if _, err := f.c.WaitApproval(cctx, d.ApprovalID); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitApproval with ended context: %v", err)
+		}
+	})
+}
+
+// A decision made by another client sharing the store reaches a waiter
+// through the store poll, within one poll interval.
+func TestWaitApprovalSeesOtherClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, paymentsPolicy)
+		other, err := agenttrust.New(f.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock), agenttrust.WithAuditChain("other"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Close() })
+		ctx := t.Context() // ends the waiters of a failed test
+		d, _ := f.c.Check(ctx, charge(99))
+		done := startWait(t, f.c, ctx, d.ApprovalID)
+		if err := other.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(agenttrust.ApprovalPoll)
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.err != nil || r.a.Status != agenttrust.ApprovalApproved {
+				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			}
+		default:
+			t.Fatalf("another client's decision not seen within %v", agenttrust.ApprovalPoll)
+		}
+	})
 }
 
 func TestConcurrentApproversOneWins(t *testing.T) {
