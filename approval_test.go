@@ -14,62 +14,61 @@ import (
 )
 
 func TestApprovalFlow(t *testing.T) {
-	var notified atomic.Int32
-	notifier := agenttrust.NotifierFunc(func(_ context.Context, a agenttrust.Approval) error {
-		notified.Add(1)
-		return nil
-	})
-	f := newFixture(t, paymentsPolicy, agenttrust.WithNotifier(notifier))
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		var notified atomic.Int32
+		notifier := agenttrust.NotifierFunc(func(_ context.Context, a agenttrust.Approval) error {
+			notified.Add(1)
+			return nil
+		})
+		f := newFixture(t, paymentsPolicy, agenttrust.WithNotifier(notifier))
+		ctx := context.Background()
 
-	d, err := f.c.Check(ctx, charge(60))
-	if err != nil || d.Effect != agenttrust.NeedsApproval || d.ApprovalID == "" {
-		t.Fatalf("first check: %+v %v", d, err)
-	}
-	id := d.ApprovalID
-	// Asking again does not open a second approval.
-	if d2, _ := f.c.Check(ctx, charge(60)); d2.ApprovalID != id {
-		t.Fatalf("second check opened %q, want %q", d2.ApprovalID, id)
-	}
-	// The agent cannot approve its own request.
-	if err := f.c.Approve(ctx, id, "billing-bot", "lgtm"); !errors.Is(err, agenttrust.ErrApproverNotAllowed) {
-		t.Fatalf("self-approval: %v", err)
-	}
-	if err := f.c.Approve(ctx, "apr_nope", "alice", ""); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
-		t.Fatalf("unknown approval: %v", err)
-	}
-	if err := f.c.Approve(ctx, id, "alice", "ok once"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.c.Approve(ctx, id, "bob", "me too"); !errors.Is(err, agenttrust.ErrApprovalResolved) {
-		t.Fatalf("second approval: %v", err)
-	}
-	// A different request (other amount) is not covered by the grant.
-	if d, _ := f.c.Check(ctx, charge(61)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
-		t.Fatalf("other amount: %+v", d)
-	}
-	// The exact request is allowed once, then needs approval again.
-	d, err = f.c.Check(ctx, charge(60))
-	if err != nil || !d.Allowed() || d.ApprovalID != id || d.Reason != "approved by alice" {
-		t.Fatalf("approved request: %+v %v", d, err)
-	}
-	if d, _ := f.c.Check(ctx, charge(60)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
-		t.Fatalf("grant reused: %+v", d)
-	}
-	a, err := f.c.Approval(ctx, id)
-	if err != nil || a.Status != agenttrust.ApprovalConsumed || a.DecidedBy != "alice" || a.Note != "ok once" {
-		t.Fatalf("approval after use: %+v %v", a, err)
-	}
-	if !strings.Contains(string(a.Attributes), `"amount":60`) {
-		t.Errorf("approval attributes %s", a.Attributes)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for notified.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if n := notified.Load(); n != 3 {
-		t.Errorf("notifier told of %d approvals, want 3", n)
-	}
+		d, err := f.c.Check(ctx, charge(60))
+		if err != nil || d.Effect != agenttrust.NeedsApproval || d.ApprovalID == "" {
+			t.Fatalf("first check: %+v %v", d, err)
+		}
+		id := d.ApprovalID
+		// Asking again does not open a second approval.
+		if d2, _ := f.c.Check(ctx, charge(60)); d2.ApprovalID != id {
+			t.Fatalf("second check opened %q, want %q", d2.ApprovalID, id)
+		}
+		// The agent cannot approve its own request.
+		if err := f.c.Approve(ctx, id, "billing-bot", "lgtm"); !errors.Is(err, agenttrust.ErrApproverNotAllowed) {
+			t.Fatalf("self-approval: %v", err)
+		}
+		if err := f.c.Approve(ctx, "apr_nope", "alice", ""); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+			t.Fatalf("unknown approval: %v", err)
+		}
+		if err := f.c.Approve(ctx, id, "alice", "ok once"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Approve(ctx, id, "bob", "me too"); !errors.Is(err, agenttrust.ErrApprovalResolved) {
+			t.Fatalf("second approval: %v", err)
+		}
+		// A different request (other amount) is not covered by the grant.
+		if d, _ := f.c.Check(ctx, charge(61)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
+			t.Fatalf("other amount: %+v", d)
+		}
+		// The exact request is allowed once, then needs approval again.
+		d, err = f.c.Check(ctx, charge(60))
+		if err != nil || !d.Allowed() || d.ApprovalID != id || d.Reason != "approved by alice" {
+			t.Fatalf("approved request: %+v %v", d, err)
+		}
+		if d, _ := f.c.Check(ctx, charge(60)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
+			t.Fatalf("grant reused: %+v", d)
+		}
+		a, err := f.c.Approval(ctx, id)
+		if err != nil || a.Status != agenttrust.ApprovalConsumed || a.DecidedBy != "alice" || a.Note != "ok once" {
+			t.Fatalf("approval after use: %+v %v", a, err)
+		}
+		if !strings.Contains(string(a.Attributes), `"amount":60`) {
+			t.Errorf("approval attributes %s", a.Attributes)
+		}
+		synctest.Wait() // the notifier goroutines are done
+		if n := notified.Load(); n != 3 {
+			t.Errorf("notifier told of %d approvals, want 3", n)
+		}
+	})
 }
 
 func TestApprovalGrantExpires(t *testing.T) {
