@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -132,6 +133,15 @@ func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 		}
 	}
 	return e
+}
+
+// dial opens a raw connection to the server, over whichever network it
+// serves on.
+func (e *env) dial() (net.Conn, error) {
+	if l, ok := e.ts.Listener.(*memnet.Listener); ok {
+		return l.DialContext(context.Background(), "tcp", "")
+	}
+	return net.Dial("tcp", e.ts.Listener.Addr().String())
 }
 
 func (e *env) createKey(ctx context.Context, tenant, name string, spec agenttrust.KeySpec) string {
