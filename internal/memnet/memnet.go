@@ -66,18 +66,18 @@ func (l *Listener) DialContext(ctx context.Context, _, _ string) (net.Conn, erro
 	l.mu.Unlock()
 	client := net.TCPAddrFromAddrPort(netip.AddrPortFrom(l.addr.Addr(), port))
 	s, c := net.Pipe()
+	var err error
 	select {
 	case l.conns <- &conn{Conn: s, local: l.Addr(), remote: client}:
 		return &conn{Conn: c, local: client, remote: l.Addr()}, nil
-	case <-l.done:
 	case <-ctx.Done():
-		s.Close()
-		c.Close()
-		return nil, ctx.Err()
+		err = ctx.Err()
+	case <-l.done:
+		err = net.ErrClosed
 	}
 	s.Close()
 	c.Close()
-	return nil, &net.OpError{Op: "dial", Net: "memnet", Addr: l.Addr(), Err: net.ErrClosed}
+	return nil, &net.OpError{Op: "dial", Net: "memnet", Addr: l.Addr(), Err: err}
 }
 
 // conn is one end of a pipe with TCP-like addresses.

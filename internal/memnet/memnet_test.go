@@ -50,7 +50,8 @@ func TestHTTPInBubble(t *testing.T) {
 	})
 }
 
-// Close ends Accept and refuses later dials.
+// Close ends Accept and refuses later dials; a dial that nobody accepts
+// ends with its context.
 func TestClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, err := memnet.Listen("127.0.0.1:80")
@@ -69,6 +70,15 @@ func TestClose(t *testing.T) {
 		}
 		if _, err := l.DialContext(context.Background(), "tcp", "x:1"); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("Dial after Close: %v", err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		l2, err := memnet.Listen("127.0.0.1:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l2.DialContext(ctx, "tcp", "x:1"); !errors.Is(err, context.Canceled) {
+			t.Errorf("Dial with an ended context and no Accept: %v", err)
 		}
 		if _, err := memnet.Listen("localhost"); err == nil {
 			t.Error("Listen accepted an address without a port")
