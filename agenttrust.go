@@ -31,22 +31,6 @@ type CheckerFunc func(ctx context.Context, req Request) (Decision, error)
 // Check calls f.
 func (f CheckerFunc) Check(ctx context.Context, req Request) (Decision, error) { return f(ctx, req) }
 
-// Clock tells the time. Inject one with WithClock to control time in
-// tests; the default is the system clock.
-type Clock interface {
-	Now() time.Time
-}
-
-// ClockFunc adapts a function to Clock.
-type ClockFunc func() time.Time
-
-// Now calls f.
-func (f ClockFunc) Now() time.Time { return f() }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // DefaultTenant is the tenant of a client built without WithTenant.
 const DefaultTenant = "default"
 

@@ -7,68 +7,68 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
 )
 
 func TestApprovalFlow(t *testing.T) {
-	var notified atomic.Int32
-	notifier := agenttrust.NotifierFunc(func(_ context.Context, a agenttrust.Approval) error {
-		notified.Add(1)
-		return nil
-	})
-	f := newFixture(t, paymentsPolicy, agenttrust.WithNotifier(notifier))
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		var notified atomic.Int32
+		notifier := agenttrust.NotifierFunc(func(_ context.Context, a agenttrust.Approval) error {
+			notified.Add(1)
+			return nil
+		})
+		f := newFixture(t, paymentsPolicy, agenttrust.WithNotifier(notifier))
+		ctx := context.Background()
 
-	d, err := f.c.Check(ctx, charge(60))
-	if err != nil || d.Effect != agenttrust.NeedsApproval || d.ApprovalID == "" {
-		t.Fatalf("first check: %+v %v", d, err)
-	}
-	id := d.ApprovalID
-	// Asking again does not open a second approval.
-	if d2, _ := f.c.Check(ctx, charge(60)); d2.ApprovalID != id {
-		t.Fatalf("second check opened %q, want %q", d2.ApprovalID, id)
-	}
-	// The agent cannot approve its own request.
-	if err := f.c.Approve(ctx, id, "billing-bot", "lgtm"); !errors.Is(err, agenttrust.ErrApproverNotAllowed) {
-		t.Fatalf("self-approval: %v", err)
-	}
-	if err := f.c.Approve(ctx, "apr_nope", "alice", ""); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
-		t.Fatalf("unknown approval: %v", err)
-	}
-	if err := f.c.Approve(ctx, id, "alice", "ok once"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.c.Approve(ctx, id, "bob", "me too"); !errors.Is(err, agenttrust.ErrApprovalResolved) {
-		t.Fatalf("second approval: %v", err)
-	}
-	// A different request (other amount) is not covered by the grant.
-	if d, _ := f.c.Check(ctx, charge(61)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
-		t.Fatalf("other amount: %+v", d)
-	}
-	// The exact request is allowed once, then needs approval again.
-	d, err = f.c.Check(ctx, charge(60))
-	if err != nil || !d.Allowed() || d.ApprovalID != id || d.Reason != "approved by alice" {
-		t.Fatalf("approved request: %+v %v", d, err)
-	}
-	if d, _ := f.c.Check(ctx, charge(60)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
-		t.Fatalf("grant reused: %+v", d)
-	}
-	a, err := f.c.Approval(ctx, id)
-	if err != nil || a.Status != agenttrust.ApprovalConsumed || a.DecidedBy != "alice" || a.Note != "ok once" {
-		t.Fatalf("approval after use: %+v %v", a, err)
-	}
-	if !strings.Contains(string(a.Attributes), `"amount":60`) {
-		t.Errorf("approval attributes %s", a.Attributes)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for notified.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if n := notified.Load(); n != 3 {
-		t.Errorf("notifier told of %d approvals, want 3", n)
-	}
+		d, err := f.c.Check(ctx, charge(60))
+		if err != nil || d.Effect != agenttrust.NeedsApproval || d.ApprovalID == "" {
+			t.Fatalf("first check: %+v %v", d, err)
+		}
+		id := d.ApprovalID
+		// Asking again does not open a second approval.
+		if d2, _ := f.c.Check(ctx, charge(60)); d2.ApprovalID != id {
+			t.Fatalf("second check opened %q, want %q", d2.ApprovalID, id)
+		}
+		// The agent cannot approve its own request.
+		if err := f.c.Approve(ctx, id, "billing-bot", "lgtm"); !errors.Is(err, agenttrust.ErrApproverNotAllowed) {
+			t.Fatalf("self-approval: %v", err)
+		}
+		if err := f.c.Approve(ctx, "apr_nope", "alice", ""); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+			t.Fatalf("unknown approval: %v", err)
+		}
+		if err := f.c.Approve(ctx, id, "alice", "ok once"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Approve(ctx, id, "bob", "me too"); !errors.Is(err, agenttrust.ErrApprovalResolved) {
+			t.Fatalf("second approval: %v", err)
+		}
+		// A different request (other amount) is not covered by the grant.
+		if d, _ := f.c.Check(ctx, charge(61)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
+			t.Fatalf("other amount: %+v", d)
+		}
+		// The exact request is allowed once, then needs approval again.
+		d, err = f.c.Check(ctx, charge(60))
+		if err != nil || !d.Allowed() || d.ApprovalID != id || d.Reason != "approved by alice" {
+			t.Fatalf("approved request: %+v %v", d, err)
+		}
+		if d, _ := f.c.Check(ctx, charge(60)); d.Effect != agenttrust.NeedsApproval || d.ApprovalID == id {
+			t.Fatalf("grant reused: %+v", d)
+		}
+		a, err := f.c.Approval(ctx, id)
+		if err != nil || a.Status != agenttrust.ApprovalConsumed || a.DecidedBy != "alice" || a.Note != "ok once" {
+			t.Fatalf("approval after use: %+v %v", a, err)
+		}
+		if !strings.Contains(string(a.Attributes), `"amount":60`) {
+			t.Errorf("approval attributes %s", a.Attributes)
+		}
+		synctest.Wait() // the notifier goroutines are done
+		if n := notified.Load(); n != 3 {
+			t.Errorf("notifier told of %d approvals, want 3", n)
+		}
+	})
 }
 
 func TestApprovalGrantExpires(t *testing.T) {
@@ -122,33 +122,108 @@ rules:
 	}
 }
 
-func TestWaitApproval(t *testing.T) {
-	f := newFixture(t, paymentsPolicy)
-	ctx := context.Background()
-	d, _ := f.c.Check(ctx, charge(99))
-	var wg sync.WaitGroup
-	var got agenttrust.Approval
-	var werr error
-	wg.Add(1)
+// waitResult is what a WaitApproval running on its own goroutine returned.
+type waitResult struct {
+	a   agenttrust.Approval
+	err error
+}
+
+// startWait runs WaitApproval on its own goroutine and, once it is parked
+// (the caller runs in a synctest bubble), checks that it has not returned.
+func startWait(t *testing.T, w agenttrust.ApprovalWaiter, ctx context.Context, id string) <-chan waitResult {
+	t.Helper()
+	done := make(chan waitResult, 1)
 	go func() {
-		defer wg.Done()
-		got, werr = f.c.WaitApproval(ctx, d.ApprovalID)
+		a, err := w.WaitApproval(ctx, id)
+		done <- waitResult{a, err}
 	}()
-	time.Sleep(10 * time.Millisecond)
-	if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
-		t.Fatal(err)
+	synctest.Wait()
+	select {
+	case r := <-done:
+		t.Fatalf("WaitApproval returned before any decision: %+v %v", r.a, r.err)
+	default:
 	}
-	wg.Wait()
-	if werr != nil || got.Status != agenttrust.ApprovalApproved {
-		t.Fatalf("WaitApproval: %+v %v", got, werr)
-	}
-	// A context that ends stops the wait.
-	d, _ = f.c.Check(ctx, charge(98))
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := f.c.WaitApproval(cctx, d.ApprovalID); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitApproval with ended context: %v", err)
-	}
+	return done
+}
+
+// A decision made through the client wakes its waiters at once: no time
+// passes in the bubble, so the store poll cannot be what woke them.
+func TestWaitApproval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, paymentsPolicy)
+		ctx := t.Context() // ends the waiters of a failed test
+		d, _ := f.c.Check(ctx, charge(99))
+		done := startWait(t, f.c, ctx, d.ApprovalID)
+		start := time.Now()
+		if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.err != nil || r.a.Status != agenttrust.ApprovalApproved {
+				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			}
+		default:
+			t.Fatal("Approve did not wake WaitApproval on the same client")
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("woken after %v, want at once", waited)
+		}
+
+		// So does a refusal.
+		d, _ = f.c.Check(ctx, charge(97))
+		done = startWait(t, f.c, ctx, d.ApprovalID)
+		if err := f.c.DenyApproval(ctx, d.ApprovalID, "alice", "no"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.err != nil || r.a.Status != agenttrust.ApprovalDenied {
+				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			}
+		default:
+			t.Fatal("DenyApproval did not wake WaitApproval on the same client")
+		}
+
+		// A context that ends stops the wait.
+		d, _ = f.c.Check(ctx, charge(98))
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if _, err := f.c.WaitApproval(cctx, d.ApprovalID); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitApproval with ended context: %v", err)
+		}
+	})
+}
+
+// A decision made by another client sharing the store reaches a waiter
+// through the store poll, within one poll interval.
+func TestWaitApprovalSeesOtherClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, paymentsPolicy)
+		other, err := agenttrust.New(f.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "other"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Close() })
+		ctx := t.Context() // ends the waiters of a failed test
+		d, _ := f.c.Check(ctx, charge(99))
+		done := startWait(t, f.c, ctx, d.ApprovalID)
+		if err := other.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(agenttrust.ApprovalPoll)
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.err != nil || r.a.Status != agenttrust.ApprovalApproved {
+				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			}
+		default:
+			t.Fatalf("another client's decision not seen within %v", agenttrust.ApprovalPoll)
+		}
+	})
 }
 
 func TestConcurrentApproversOneWins(t *testing.T) {

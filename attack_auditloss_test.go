@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -659,7 +660,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, tc.run)
+		t.Run(tc.name, func(t *testing.T) { synctest.Test(t, tc.run) })
 	}
 }
 

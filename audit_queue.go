@@ -383,6 +383,10 @@ const (
 	// it parks. It polls only while batches keep filling, that is under
 	// load; a check that has to wake a parked flusher pays for the wake-up.
 	spinFor = 200 * time.Microsecond
+	// spinPolls bounds the polls by count as well, far above what spinFor
+	// allows, so that the flusher parks where time stands still: in a
+	// testing/synctest bubble the clock moves only once it does.
+	spinPolls = 1 << 14
 	// durableGather bounds how long a durable batch waits for the checks
 	// under way to join it.
 	durableGather    = time.Millisecond
@@ -465,7 +469,7 @@ func (a *auditor) gatherDurable(timer *time.Timer) (stop bool) {
 func (a *auditor) gather(timer *time.Timer, spin bool) (spinNext, stop bool) {
 	start := time.Now()
 	if spin {
-		for i := 1; ; i++ {
+		for i := 1; i <= spinPolls; i++ {
 			select {
 			case <-a.full:
 				return true, false

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -65,14 +66,24 @@ func TestAuditChain(t *testing.T) {
 	}
 }
 
-// blockingSink blocks every Write until released (or the write times out).
+// blockingSink blocks every Write until released (or the write times
+// out). Each Write that starts sends on entered.
 type blockingSink struct {
 	release chan struct{}
+	entered chan struct{}
 	mu      sync.Mutex
 	got     []agenttrust.AuditRecord
 }
 
+func newBlockingSink() *blockingSink {
+	return &blockingSink{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+}
+
 func (s *blockingSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
 	select {
 	case <-s.release:
 	case <-ctx.Done():
@@ -88,52 +99,51 @@ func (s *blockingSink) Write(ctx context.Context, recs []agenttrust.AuditRecord)
 }
 
 func TestStuckSinkFailsClosedAndLosesNothing(t *testing.T) {
-	sink := &blockingSink{release: make(chan struct{})}
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, StuckAfter: time.Second}))
-	ctx := context.Background()
-	if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
-		t.Fatalf("healthy: %v %v", d.Effect, err)
-	}
-	// Wait until the flusher is inside the blocked Write, then let the
-	// injected clock pass the bound.
-	for f.c.Stats().AuditQueued != 1 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
-	f.clock.Advance(2 * time.Second)
-	var denied int
-	for range 5 {
-		d, err := f.c.Check(ctx, charge(1))
-		if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
-			t.Fatalf("stuck sink: %v %v", d.Effect, err)
+	synctest.Test(t, func(t *testing.T) {
+		sink := newBlockingSink()
+		f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, StuckAfter: time.Second}))
+		ctx := context.Background()
+		if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+			t.Fatalf("healthy: %v %v", d.Effect, err)
 		}
-		denied++
-	}
-	if f.c.Stats().AuditHealthy {
-		t.Error("Stats says healthy while stuck")
-	}
-	close(sink.release)
-	if err := f.c.SyncAudit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
-		t.Fatalf("recovered: %v %v", d.Effect, err)
-	}
-	f.c.SyncAudit(ctx)
-	sink.mu.Lock()
-	got := sink.got
-	sink.mu.Unlock()
-	if len(got) != 1+denied+1 {
-		t.Fatalf("sink got %d records, want %d: a record was dropped", len(got), 2+denied)
-	}
-	if err := f.c.VerifyChain(got); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range got[1 : 1+denied] {
-		if r.Effect != agenttrust.Deny || r.Reason != "audit unavailable" {
-			t.Errorf("stuck-time record: %v %q", r.Effect, r.Reason)
+		// Once the flusher is inside the blocked Write, let the injected
+		// clock pass the bound.
+		<-sink.entered
+		f.clock.Advance(2 * time.Second)
+		var denied int
+		for range 5 {
+			d, err := f.c.Check(ctx, charge(1))
+			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("stuck sink: %v %v", d.Effect, err)
+			}
+			denied++
 		}
-	}
+		if f.c.Stats().AuditHealthy {
+			t.Error("Stats says healthy while stuck")
+		}
+		close(sink.release)
+		if err := f.c.SyncAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := f.c.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+			t.Fatalf("recovered: %v %v", d.Effect, err)
+		}
+		f.c.SyncAudit(ctx)
+		sink.mu.Lock()
+		got := sink.got
+		sink.mu.Unlock()
+		if len(got) != 1+denied+1 {
+			t.Fatalf("sink got %d records, want %d: a record was dropped", len(got), 2+denied)
+		}
+		if err := f.c.VerifyChain(got); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range got[1 : 1+denied] {
+			if r.Effect != agenttrust.Deny || r.Reason != "audit unavailable" {
+				t.Errorf("stuck-time record: %v %q", r.Effect, r.Reason)
+			}
+		}
+	})
 }
 
 // flakySink fails its first n writes.
@@ -158,23 +168,25 @@ func (s *flakySink) Write(_ context.Context, recs []agenttrust.AuditRecord) erro
 }
 
 func TestFlakySinkRetried(t *testing.T) {
-	sink := &flakySink{fail: 3}
-	ring := agenttrust.NewMemorySink(100)
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink, ring}}))
-	for range 10 {
-		f.c.Check(context.Background(), charge(1))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := f.c.SyncAudit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if len(sink.got) != 10 || len(ring.Records()) != 10 {
-		t.Fatalf("flaky sink got %d, ring %d; want 10 each (no duplicates, no loss)", len(sink.got), len(ring.Records()))
-	}
-	if err := f.c.VerifyChain(sink.got); err != nil {
-		t.Fatal(err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sink := &flakySink{fail: 3}
+		ring := agenttrust.NewMemorySink(100)
+		f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink, ring}}))
+		for range 10 {
+			f.c.Check(context.Background(), charge(1))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := f.c.SyncAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.got) != 10 || len(ring.Records()) != 10 {
+			t.Fatalf("flaky sink got %d, ring %d; want 10 each (no duplicates, no loss)", len(sink.got), len(ring.Records()))
+		}
+		if err := f.c.VerifyChain(sink.got); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestAuditRedactsSecrets(t *testing.T) {
@@ -229,84 +241,85 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 // TestFullQueueIsRecorded: checks refused because the audit queue stayed
 // full deny, and the trail says how many there were once it drains.
 func TestFullQueueIsRecorded(t *testing.T) {
-	sink := &blockingSink{release: make(chan struct{})}
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, Queue: 2, StuckAfter: 20 * time.Millisecond}))
-	ctx := context.Background()
-	f.c.Check(ctx, charge(1)) // taken by the flusher, whose Write blocks
-	for f.c.Stats().AuditQueued != 1 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(5 * time.Millisecond)
-	f.c.Check(ctx, charge(1)) // fill the queue
-	f.c.Check(ctx, charge(1))
-	refused := 0
-	for range 3 {
-		d, err := f.c.Check(ctx, charge(1))
-		if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
-			t.Fatalf("full queue: %v %v", d.Effect, err)
+	synctest.Test(t, func(t *testing.T) {
+		sink := newBlockingSink()
+		f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, Queue: 2, StuckAfter: 20 * time.Millisecond}))
+		ctx := context.Background()
+		f.c.Check(ctx, charge(1)) // taken by the flusher, whose Write blocks
+		<-sink.entered
+		f.c.Check(ctx, charge(1)) // fill the queue
+		f.c.Check(ctx, charge(1))
+		refused := 0
+		for range 3 {
+			d, err := f.c.Check(ctx, charge(1))
+			if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("full queue: %v %v", d.Effect, err)
+			}
+			refused++
 		}
-		refused++
-	}
-	close(sink.release)
-	if err := f.c.SyncAudit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sink.mu.Lock()
-	got := sink.got
-	sink.mu.Unlock()
-	if err := f.c.VerifyChain(got); err != nil {
-		t.Fatal(err)
-	}
-	var note *agenttrust.AuditRecord
-	for i := range got {
-		if got[i].Rule == "agenttrust.audit_overflow" {
-			note = &got[i]
+		close(sink.release)
+		if err := f.c.SyncAudit(ctx); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if note == nil || note.Effect != agenttrust.Deny || !strings.Contains(note.Reason, fmt.Sprintf("%d checks denied unrecorded", refused)) {
-		t.Fatalf("no overflow note in the trail: %+v", got)
-	}
+		sink.mu.Lock()
+		got := sink.got
+		sink.mu.Unlock()
+		if err := f.c.VerifyChain(got); err != nil {
+			t.Fatal(err)
+		}
+		var note *agenttrust.AuditRecord
+		for i := range got {
+			if got[i].Rule == "agenttrust.audit_overflow" {
+				note = &got[i]
+			}
+		}
+		if note == nil || note.Effect != agenttrust.Deny || !strings.Contains(note.Reason, fmt.Sprintf("%d checks denied unrecorded", refused)) {
+			t.Fatalf("no overflow note in the trail: %+v", got)
+		}
+	})
 }
 
 // Under load the flusher polls for full batches; once checks stop it must
 // write what is left, park, and wake again for the next check.
 func TestFlusherParksWhenQuiet(t *testing.T) {
-	sink := agenttrust.NewMemorySink(1 << 14)
-	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 2500 {
-				f.c.Check(ctx, charge(1))
+	synctest.Test(t, func(t *testing.T) {
+		sink := agenttrust.NewMemorySink(1 << 14)
+		f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 2500 {
+					f.c.Check(ctx, charge(1))
+				}
+			})
+		}
+		wg.Wait()
+		parked := func() bool {
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				if agenttrust.AuditFlusherParked(f.c) {
+					return true
+				}
 			}
-		})
-	}
-	wg.Wait()
-	parked := func() bool {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			if agenttrust.AuditFlusherParked(f.c) {
-				return true
+			return false
+		}
+		if !parked() {
+			t.Fatal("flusher still running 5s after the last check")
+		}
+		if got := sink.Total(); got != 10_000 {
+			t.Fatalf("parked with %d of 10000 records written", got)
+		}
+		// One more check wakes it: the record arrives without a Sync.
+		f.c.Check(ctx, charge(1))
+		for deadline := time.Now().Add(5 * time.Second); sink.Total() != 10_001; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("a check after a quiet spell was never written")
 			}
 		}
-		return false
-	}
-	if !parked() {
-		t.Fatal("flusher still running 5s after the last check")
-	}
-	if got := sink.Total(); got != 10_000 {
-		t.Fatalf("parked with %d of 10000 records written", got)
-	}
-	// One more check wakes it: the record arrives without a Sync.
-	f.c.Check(ctx, charge(1))
-	for deadline := time.Now().Add(5 * time.Second); sink.Total() != 10_001; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("a check after a quiet spell was never written")
+		if !parked() {
+			t.Fatal("flusher did not park again")
 		}
-	}
-	if !parked() {
-		t.Fatal("flusher did not park again")
-	}
+	})
 }
 
 // testAuditKey is a fixed audit key, so chains verify across clients.

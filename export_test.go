@@ -71,3 +71,6 @@ func AttenuateUncheckedForTest(tok string, caveats ...string) string {
 
 // TokenCacheUse reports the entries and bytes the token cache holds.
 func TokenCacheUse(c *Client) (int, int64) { return c.tokens.Len(), c.tokens.Bytes() }
+
+// ApprovalPoll is how often WaitApproval rereads the store.
+const ApprovalPoll = approvalPoll

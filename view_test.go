@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -31,44 +32,36 @@ func twoNodes(t *testing.T, st store.Store, notify agenttrust.NotifyConfig) (a, 
 	return a, b
 }
 
+// The change feed carries a suspension, and its lifting, to the other
+// node with no time passing; between changes the view ages, within its
+// bound.
 func TestNotifyModeSeesRevocations(t *testing.T) {
-	a, b := twoNodes(t, memory.New(), agenttrust.NotifyConfig{MaxStaleness: 250 * time.Millisecond})
-	ctx := context.Background()
-	d, err := b.Check(ctx, charge(1))
-	if err != nil || !d.Allowed() {
-		t.Fatalf("before: %v %v", d.Effect, err)
-	}
-	if d.Staleness <= 0 || d.Staleness > 250*time.Millisecond {
-		t.Errorf("staleness %v outside (0, 250ms]", d.Staleness)
-	}
-	if err := a.Suspend(ctx, "billing-bot", "drill"); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := twoNodes(t, memory.New(), agenttrust.NotifyConfig{MaxStaleness: 250 * time.Millisecond})
+		ctx := context.Background()
+		time.Sleep(10 * time.Millisecond) // let the view age
 		d, err := b.Check(ctx, charge(1))
-		if !d.Allowed() {
-			if err != nil || d.Reason != "agent suspended" {
-				t.Fatalf("denied for the wrong reason: %q %v", d.Reason, err)
-			}
-			break
+		if err != nil || !d.Allowed() {
+			t.Fatalf("before: %v %v", d.Effect, err)
 		}
-		if time.Since(start) > 250*time.Millisecond {
-			t.Fatal("suspension not seen within MaxStaleness")
+		if d.Staleness <= 0 || d.Staleness > 250*time.Millisecond {
+			t.Errorf("staleness %v outside (0, 250ms]", d.Staleness)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Logf("suspension seen by node B after %v", time.Since(start))
-	if err := a.Resume(ctx, "billing-bot"); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(time.Second)
-	for d, _ := b.Check(ctx, charge(1)); !d.Allowed(); d, _ = b.Check(ctx, charge(1)) {
-		if time.Now().After(deadline) {
-			t.Fatal("resume not seen")
+		if err := a.Suspend(ctx, "billing-bot", "drill"); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		synctest.Wait() // node B's feed delivers; no timer fires
+		if d, err := b.Check(ctx, charge(1)); d.Allowed() || err != nil || d.Reason != "agent suspended" {
+			t.Fatalf("suspension not pushed to node B: %v %q %v", d.Effect, d.Reason, err)
+		}
+		if err := a.Resume(ctx, "billing-bot"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if d, err := b.Check(ctx, charge(1)); !d.Allowed() {
+			t.Fatalf("resume not pushed to node B: %v %q %v", d.Effect, d.Reason, err)
+		}
+	})
 }
 
 // noWatch hides the store's Watcher, so notify mode must poll.
@@ -88,67 +81,68 @@ func (s *downStore) Blocks(ctx context.Context, tenant string) ([]store.Block, e
 }
 
 func TestNotifyModePollsAndFailsClosed(t *testing.T) {
-	ds := &downStore{Store: memory.New()}
-	a, b := twoNodes(t, &noWatch{ds}, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
-	ctx := context.Background()
-	a.Revoke(ctx, "s1")
-	time.Sleep(100 * time.Millisecond)
-	if d, err := b.Check(ctx, charge(1)); d.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
-		t.Fatalf("polling missed a revocation: %v %v", d.Effect, err)
-	}
-	other := charge(1)
-	other.SessionID = "s2"
-	if d, _ := b.Check(ctx, other); !d.Allowed() {
-		t.Fatal("other session denied")
-	}
-	// The store goes away: within MaxStaleness node B stops allowing.
-	ds.down.Store(true)
-	time.Sleep(250 * time.Millisecond)
-	d, err := b.Check(ctx, other)
-	if d.Allowed() || !errors.Is(err, agenttrust.ErrStoreUnavailable) || d.Staleness < 200*time.Millisecond {
-		t.Fatalf("stale view still allows: %v %v staleness %v", d.Effect, err, d.Staleness)
-	}
-	// And recovers by itself.
-	ds.down.Store(false)
-	time.Sleep(100 * time.Millisecond)
-	if d, err := b.Check(ctx, other); !d.Allowed() {
-		t.Fatalf("no recovery: %v %v", d.Effect, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ds := &downStore{Store: memory.New()}
+		a, b := twoNodes(t, &noWatch{ds}, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+		ctx := context.Background()
+		a.Revoke(ctx, "s1")
+		time.Sleep(100 * time.Millisecond)
+		if d, err := b.Check(ctx, charge(1)); d.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
+			t.Fatalf("polling missed a revocation: %v %v", d.Effect, err)
+		}
+		other := charge(1)
+		other.SessionID = "s2"
+		if d, _ := b.Check(ctx, other); !d.Allowed() {
+			t.Fatal("other session denied")
+		}
+		// The store goes away: within MaxStaleness node B stops allowing.
+		ds.down.Store(true)
+		time.Sleep(250 * time.Millisecond)
+		d, err := b.Check(ctx, other)
+		if d.Allowed() || !errors.Is(err, agenttrust.ErrStoreUnavailable) || d.Staleness < 200*time.Millisecond {
+			t.Fatalf("stale view still allows: %v %v staleness %v", d.Effect, err, d.Staleness)
+		}
+		// And recovers by itself.
+		ds.down.Store(false)
+		time.Sleep(100 * time.Millisecond)
+		if d, err := b.Check(ctx, other); !d.Allowed() {
+			t.Fatalf("no recovery: %v %v", d.Effect, err)
+		}
+	})
 }
 
 func TestStoredPolicyFollowed(t *testing.T) {
-	st := memory.New()
-	ctx := context.Background()
-	a, err := agenttrust.New(st, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-a"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := agenttrust.New(st, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-b"}), agenttrust.WithNotify(agenttrust.NotifyConfig{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if d, _ := b.Check(ctx, charge(1)); d.Allowed() {
-		t.Fatal("no policy yet, but allowed")
-	}
-	v, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0)
-	if err != nil || v != 1 {
-		t.Fatalf("SavePolicy: %v %v", v, err)
-	}
-	if _, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0); !errors.Is(err, store.ErrConflict) || !errors.Is(err, agenttrust.ErrConflict) {
-		t.Fatalf("stale version accepted: %v", err)
-	}
-	if _, err := a.SavePolicy(ctx, []byte("rules: [{id: x, effect: maybe}]"), "yaml", 1); !errors.Is(err, agenttrust.ErrInvalidPolicy) {
-		t.Fatalf("bad policy saved: %v", err)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for d, _ := b.Check(ctx, charge(1)); !d.Allowed(); d, _ = b.Check(ctx, charge(1)) {
-		if time.Now().After(deadline) {
-			t.Fatal("node B never picked up the stored policy")
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		ctx := context.Background()
+		a, err := agenttrust.New(st, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-a"}))
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer a.Close()
+		b, err := agenttrust.New(st, agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "node-b"}), agenttrust.WithNotify(agenttrust.NotifyConfig{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if d, _ := b.Check(ctx, charge(1)); d.Allowed() {
+			t.Fatal("no policy yet, but allowed")
+		}
+		v, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0)
+		if err != nil || v != 1 {
+			t.Fatalf("SavePolicy: %v %v", v, err)
+		}
+		if _, err := a.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0); !errors.Is(err, store.ErrConflict) || !errors.Is(err, agenttrust.ErrConflict) {
+			t.Fatalf("stale version accepted: %v", err)
+		}
+		if _, err := a.SavePolicy(ctx, []byte("rules: [{id: x, effect: maybe}]"), "yaml", 1); !errors.Is(err, agenttrust.ErrInvalidPolicy) {
+			t.Fatalf("bad policy saved: %v", err)
+		}
+		synctest.Wait() // node B's feed delivers; no timer fires
+		if d, err := b.Check(ctx, charge(1)); !d.Allowed() {
+			t.Fatalf("stored policy not pushed to node B: %v %q %v", d.Effect, d.Reason, err)
+		}
+	})
 }
 
 // readCounter counts the reads Authenticate could make of the store:
@@ -172,54 +166,56 @@ func (s *readCounter) Key(ctx context.Context, tenant, id string) (store.Key, er
 // does: no store read per call, a suspension seen within MaxStaleness,
 // and a view past its bound refused.
 func TestNotifyModeAuthenticate(t *testing.T) {
-	ds := &downStore{Store: memory.New()}
-	rc := &readCounter{Store: &noWatch{ds}}
-	a, b := twoNodes(t, rc, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
-	ctx := context.Background()
-	// Made on B: each node has master keys of its own here.
-	secret, tok := agentKeyAndToken(t, b, "billing-bot")
-	for _, cred := range []string{secret, tok} {
-		if _, err := b.Authenticate(ctx, cred, netip.Addr{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	blocked, keys := rc.blocked.Load(), rc.keys.Load()
-	for range 10 {
+	synctest.Test(t, func(t *testing.T) {
+		ds := &downStore{Store: memory.New()}
+		rc := &readCounter{Store: &noWatch{ds}}
+		a, b := twoNodes(t, rc, agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+		ctx := context.Background()
+		// Made on B: each node has master keys of its own here.
+		secret, tok := agentKeyAndToken(t, b, "billing-bot")
 		for _, cred := range []string{secret, tok} {
 			if _, err := b.Authenticate(ctx, cred, netip.Addr{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-	}
-	if n := rc.blocked.Load() - blocked; n != 0 {
-		t.Errorf("20 authentications in notify mode read revocations from the store %d times", n)
-	}
-	if n := rc.keys.Load() - keys; n != 0 {
-		t.Errorf("10 token authentications looked up the root key %d more times", n)
-	}
+		blocked, keys := rc.blocked.Load(), rc.keys.Load()
+		for range 10 {
+			for _, cred := range []string{secret, tok} {
+				if _, err := b.Authenticate(ctx, cred, netip.Addr{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if n := rc.blocked.Load() - blocked; n != 0 {
+			t.Errorf("20 authentications in notify mode read revocations from the store %d times", n)
+		}
+		if n := rc.keys.Load() - keys; n != 0 {
+			t.Errorf("10 token authentications looked up the root key %d more times", n)
+		}
 
-	if err := a.Suspend(ctx, "billing-bot", "drill"); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(200 * time.Millisecond)
-	for {
-		_, err := b.Authenticate(ctx, tok, netip.Addr{})
-		if errors.Is(err, agenttrust.ErrSuspended) {
-			break
+		if err := a.Suspend(ctx, "billing-bot", "drill"); err != nil {
+			t.Fatal(err)
 		}
-		if err != nil || time.Now().After(deadline) {
-			t.Fatalf("suspension not seen within MaxStaleness: %v", err)
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for {
+			_, err := b.Authenticate(ctx, tok, netip.Addr{})
+			if errors.Is(err, agenttrust.ErrSuspended) {
+				break
+			}
+			if err != nil || time.Now().After(deadline) {
+				t.Fatalf("suspension not seen within MaxStaleness: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := a.Resume(ctx, "billing-bot"); err != nil {
-		t.Fatal(err)
-	}
-	ds.down.Store(true)
-	time.Sleep(250 * time.Millisecond)
-	if _, err := b.Authenticate(ctx, secret, netip.Addr{}); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
-		t.Fatalf("Authenticate on a stale view: %v", err)
-	}
+		if err := a.Resume(ctx, "billing-bot"); err != nil {
+			t.Fatal(err)
+		}
+		ds.down.Store(true)
+		time.Sleep(250 * time.Millisecond)
+		if _, err := b.Authenticate(ctx, secret, netip.Addr{}); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
+			t.Fatalf("Authenticate on a stale view: %v", err)
+		}
+	})
 }
 
 // agentKeyAndToken makes an API key with the agent role for agent, and a

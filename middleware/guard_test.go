@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/middleware"
@@ -81,28 +81,70 @@ func TestGuard(t *testing.T) {
 	}
 }
 
+// A guarded call that needs approval blocks until the approval is
+// decided through the client, which wakes it at once (no time passes in
+// the bubble, so the store poll cannot be what woke it), and then runs
+// once; a refused approval never runs it.
 func TestGuardWaitsForApproval(t *testing.T) {
-	c := newClient(t)
-	var ran atomic.Int32
-	charge := middleware.Guard(c, "payments.charge", func(_ context.Context, in ChargeIn) (string, error) {
-		ran.Add(1)
-		return "ok", nil
-	}, middleware.WaitForApproval())
-	ctx := agenttrust.WithAgent(context.Background(), "billing-bot", "s1")
-	go func() {
-		for {
-			as, _ := c.Approvals(context.Background(), agenttrust.ApprovalFilter{Status: agenttrust.ApprovalPending})
-			if len(as) > 0 {
-				c.Approve(context.Background(), as[0].ID, "alice", "go ahead")
-				return
-			}
-			time.Sleep(time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		c := newClient(t)
+		var ran atomic.Int32
+		charge := middleware.Guard(c, "payments.charge", func(_ context.Context, in ChargeIn) (string, error) {
+			ran.Add(1)
+			return "ok", nil
+		}, middleware.WaitForApproval())
+		ctx := agenttrust.WithAgent(t.Context(), "billing-bot", "s1")
+		type result struct {
+			out string
+			err error
 		}
-	}()
-	out, err := charge(ctx, ChargeIn{Customer: "cust-9", Amount: 500})
-	if err != nil || out != "ok" || ran.Load() != 1 {
-		t.Fatalf("waited call: %q %v ran=%d", out, err, ran.Load())
-	}
+		call := func(amount float64) (<-chan result, string) {
+			t.Helper()
+			done := make(chan result, 1)
+			go func() {
+				out, err := charge(ctx, ChargeIn{Customer: "cust-9", Amount: amount})
+				done <- result{out, err}
+			}()
+			synctest.Wait()
+			select {
+			case r := <-done:
+				t.Fatalf("guarded call returned before any decision: %q %v", r.out, r.err)
+			default:
+			}
+			as, err := c.Approvals(ctx, agenttrust.ApprovalFilter{Status: agenttrust.ApprovalPending})
+			if err != nil || len(as) != 1 {
+				t.Fatalf("pending approvals: %v %v", as, err)
+			}
+			return done, as[0].ID
+		}
+		decided := func(done <-chan result, how string) result {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case r := <-done:
+				return r
+			default:
+				t.Fatalf("%s did not wake the waiting guarded call", how)
+				return result{}
+			}
+		}
+
+		done, id := call(500)
+		if err := c.Approve(ctx, id, "alice", "go ahead"); err != nil {
+			t.Fatal(err)
+		}
+		if r := decided(done, "Approve"); r.err != nil || r.out != "ok" || ran.Load() != 1 {
+			t.Fatalf("approved call: %q %v ran=%d", r.out, r.err, ran.Load())
+		}
+
+		done, id = call(600)
+		if err := c.DenyApproval(ctx, id, "alice", "no"); err != nil {
+			t.Fatal(err)
+		}
+		if r := decided(done, "DenyApproval"); !errors.Is(r.err, agenttrust.ErrDenied) || ran.Load() != 1 {
+			t.Fatalf("refused call: %q %v ran=%d", r.out, r.err, ran.Load())
+		}
+	})
 }
 
 func TestGuardOptionsAndMisconfig(t *testing.T) {

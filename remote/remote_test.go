@@ -12,9 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -29,6 +31,7 @@ type fake struct {
 	t    *testing.T
 	mux  *http.ServeMux
 	srv  *httptest.Server
+	hc   *http.Client // the in-process network's, or nil for TCP
 	hits atomic.Int32
 
 	mu   sync.Mutex
@@ -40,9 +43,23 @@ type seen struct {
 	body                                      []byte
 }
 
-func newFake(t *testing.T) *fake {
+func newFake(t *testing.T) *fake { return newFakeOn(t, nil) }
+
+// newBubbleFake is newFake on an in-process network, for tests that run
+// in a testing/synctest bubble, so that timeouts and pacing pass on the
+// bubble's clock.
+func newBubbleFake(t *testing.T) *fake {
+	l, err := memnet.Listen("127.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFakeOn(t, l)
+}
+
+// newFakeOn serves on l, or on a loopback TCP port when l is nil.
+func newFakeOn(t *testing.T, l *memnet.Listener) *fake {
 	f := &fake{t: t, mux: http.NewServeMux()}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.hits.Add(1)
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
@@ -51,6 +68,15 @@ func newFake(t *testing.T) *fake {
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
 		f.mux.ServeHTTP(w, r)
 	}))
+	if l != nil {
+		f.srv.Listener.Close()
+		f.srv.Listener = l
+	}
+	f.srv.Start()
+	if l != nil {
+		f.hc = f.srv.Client()
+		f.hc.Transport.(*http.Transport).DialContext = l.DialContext
+	}
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -78,6 +104,9 @@ func (f *fake) last() seen {
 func (f *fake) client(opts ...remote.Option) *remote.Client {
 	f.t.Helper()
 	base := []remote.Option{remote.WithTimeout(2 * time.Second), remote.WithBackoff(time.Millisecond, 2*time.Millisecond)}
+	if f.hc != nil {
+		base = append(base, remote.WithHTTPClient(f.hc))
+	}
 	c, err := remote.New(f.srv.URL, agentKey, append(base, opts...)...)
 	if err != nil {
 		f.t.Fatal(err)
@@ -200,8 +229,6 @@ func js(v any) string {
 // TestCheckFailsClosed runs Check against servers that are down, slow,
 // failing or garbled, and requires a Deny with an error every time.
 func TestCheckFailsClosed(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -259,38 +286,35 @@ func TestCheckFailsClosed(t *testing.T) {
 			_ = buf.Flush()
 			conn.Close()
 		}, agenttrust.ErrStoreUnavailable},
-		{"Slow", func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}, agenttrust.ErrStoreUnavailable},
+		{"Slow", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, agenttrust.ErrStoreUnavailable},
 	}
 	allows := 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t)
-			f.mux.HandleFunc("/", tt.handler)
-			c := f.client(remote.WithTimeout(100 * time.Millisecond))
-			d, err := c.Check(t.Context(), agenttrust.Request{AgentID: "bot", Tool: "docs.read"})
-			if d.Allowed() {
-				allows++
-			}
-			if err == nil || d.Effect != agenttrust.Deny || d.Allowed() {
-				t.Fatalf("Check = %+v, %v; want a Deny with an error", d, err)
-			}
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("error %v does not match %v", err, tt.want)
-			}
-			if d.Reason == "" {
-				t.Errorf("a deny without a reason")
-			}
-			if errors.Is(err, agenttrust.ErrStoreUnavailable) && tt.name != "CheckError" && tt.name != "CheckErrorUnknownCode" && d.Reason != remote.ReasonUnreachable {
-				t.Errorf("reason %q, want %q", d.Reason, remote.ReasonUnreachable)
-			}
-			if strings.Contains(err.Error(), agentKey) {
-				t.Errorf("the error shows the credential: %v", err)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				f := newBubbleFake(t)
+				f.mux.HandleFunc("/", tt.handler)
+				c := f.client(remote.WithTimeout(100 * time.Millisecond))
+				d, err := c.Check(t.Context(), agenttrust.Request{AgentID: "bot", Tool: "docs.read"})
+				if d.Allowed() {
+					allows++
+				}
+				if err == nil || d.Effect != agenttrust.Deny || d.Allowed() {
+					t.Fatalf("Check = %+v, %v; want a Deny with an error", d, err)
+				}
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("error %v does not match %v", err, tt.want)
+				}
+				if d.Reason == "" {
+					t.Errorf("a deny without a reason")
+				}
+				if errors.Is(err, agenttrust.ErrStoreUnavailable) && tt.name != "CheckError" && tt.name != "CheckErrorUnknownCode" && d.Reason != remote.ReasonUnreachable {
+					t.Errorf("reason %q, want %q", d.Reason, remote.ReasonUnreachable)
+				}
+				if strings.Contains(err.Error(), agentKey) {
+					t.Errorf("the error shows the credential: %v", err)
+				}
+			})
 		})
 	}
 	if allows != 0 {
@@ -340,35 +364,40 @@ func TestCheckUnencodable(t *testing.T) {
 }
 
 func TestCheckContextEnds(t *testing.T) {
-	f := newFake(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	c := f.client(remote.WithRetries(3))
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	d, err := c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t"})
-	if d.Allowed() || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, agenttrust.ErrStoreUnavailable) {
-		t.Fatalf("Check past its deadline = %+v, %v", d, err)
-	}
-	if n := f.hits.Load(); n != 1 {
-		t.Errorf("%d attempts, want 1 (the caller's deadline is not retried)", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFake(t)
+		f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		c := f.client(remote.WithRetries(3))
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		d, err := c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t"})
+		if d.Allowed() || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, agenttrust.ErrStoreUnavailable) {
+			t.Fatalf("Check past its deadline = %+v, %v", d, err)
+		}
+		if n := f.hits.Load(); n != 1 {
+			t.Errorf("%d attempts, want 1 (the caller's deadline is not retried)", n)
+		}
+	})
 }
 
 func TestTimeout(t *testing.T) {
-	f := newFake(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	c := f.client(remote.WithTimeout(30*time.Millisecond), remote.WithRetries(2))
-	start := time.Now()
-	_, err := c.ListKeys(t.Context())
-	if !errors.Is(err, agenttrust.ErrStoreUnavailable) {
-		t.Fatalf("ListKeys on a stuck server: %v", err)
-	}
-	if n := f.hits.Load(); n != 3 {
-		t.Errorf("%d attempts, want 3", n)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("took %v", el)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFake(t)
+		f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		c := f.client(remote.WithTimeout(30*time.Millisecond), remote.WithRetries(2))
+		start := time.Now()
+		_, err := c.ListKeys(t.Context())
+		if !errors.Is(err, agenttrust.ErrStoreUnavailable) {
+			t.Fatalf("ListKeys on a stuck server: %v", err)
+		}
+		if n := f.hits.Load(); n != 3 {
+			t.Errorf("%d attempts, want 3", n)
+		}
+		// Three attempts of 30ms, and two backoffs of at most 1ms and 2ms.
+		if el := time.Since(start); el < 90*time.Millisecond || el > 93*time.Millisecond {
+			t.Errorf("took %v, want 90-93ms", el)
+		}
+	})
 }
 
 // flaky answers 503 to the first n requests, then with ok.
@@ -545,53 +574,69 @@ func TestWaitApproval(t *testing.T) {
 		return agenttrust.ClockFunc(func() time.Time { return tm })
 	}
 	t.Run("Decided", func(t *testing.T) {
-		f := newFake(t)
-		var calls atomic.Int32
-		f.mux.HandleFunc("GET /v1/approvals/apr_1", func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Query().Get("wait") != "10ms" {
-				t.Errorf("wait = %q", r.URL.Query().Get("wait"))
+		synctest.Test(t, func(t *testing.T) {
+			f := newBubbleFake(t)
+			var calls atomic.Int32
+			f.mux.HandleFunc("GET /v1/approvals/apr_1", func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("wait") != "10ms" {
+					t.Errorf("wait = %q", r.URL.Query().Get("wait"))
+				}
+				if calls.Add(1) <= 2 {
+					answer(200, pending)(w, r) // a long poll that ended undecided
+					return
+				}
+				answer(200, approved)(w, r)
+			})
+			start := time.Now()
+			a, err := f.client(remote.WithClock(at("2030-01-01T00:10:00Z")), remote.WithLongPoll(10*time.Millisecond)).WaitApproval(t.Context(), "apr_1")
+			if err != nil || a.Status != agenttrust.ApprovalApproved || a.DecidedBy != "carol" || a.ID != "apr_1" {
+				t.Fatalf("WaitApproval = %+v, %v", a, err)
 			}
-			if calls.Add(1) <= 2 {
-				answer(200, pending)(w, r) // a long poll that ended undecided
-				return
+			// Two polls the server ended at once, each followed by the
+			// client's pause to fill the 10ms it asked for.
+			if el := time.Since(start); el != 20*time.Millisecond {
+				t.Errorf("WaitApproval took %v, want 20ms", el)
 			}
-			answer(200, approved)(w, r)
 		})
-		a, err := f.client(remote.WithClock(at("2030-01-01T00:10:00Z")), remote.WithLongPoll(10*time.Millisecond)).WaitApproval(t.Context(), "apr_1")
-		if err != nil || a.Status != agenttrust.ApprovalApproved || a.DecidedBy != "carol" || a.ID != "apr_1" {
-			t.Fatalf("WaitApproval = %+v, %v", a, err)
-		}
 	})
 	t.Run("Lapsed", func(t *testing.T) {
-		f := newFake(t)
-		f.mux.HandleFunc("GET /v1/approvals/apr_1", answer(200, pending))
-		a, err := f.client(remote.WithClock(at("2030-01-01T02:00:00Z"))).WaitApproval(t.Context(), "apr_1")
-		if !errors.Is(err, agenttrust.ErrApprovalResolved) || a.ID != "apr_1" {
-			t.Fatalf("WaitApproval of a lapsed approval = %+v, %v", a, err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := newBubbleFake(t)
+			f.mux.HandleFunc("GET /v1/approvals/apr_1", answer(200, pending))
+			a, err := f.client(remote.WithClock(at("2030-01-01T02:00:00Z"))).WaitApproval(t.Context(), "apr_1")
+			if !errors.Is(err, agenttrust.ErrApprovalResolved) || a.ID != "apr_1" {
+				t.Fatalf("WaitApproval of a lapsed approval = %+v, %v", a, err)
+			}
+		})
 	})
 	t.Run("Unknown", func(t *testing.T) {
-		f := newFake(t)
-		f.mux.HandleFunc("/", answer(404, `{"error":{"code":"not_found","message":"no"}}`))
-		if _, err := f.client().WaitApproval(t.Context(), "apr_9"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
-			t.Fatalf("WaitApproval of an unknown approval: %v", err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := newBubbleFake(t)
+			f.mux.HandleFunc("/", answer(404, `{"error":{"code":"not_found","message":"no"}}`))
+			if _, err := f.client().WaitApproval(t.Context(), "apr_9"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+				t.Fatalf("WaitApproval of an unknown approval: %v", err)
+			}
+		})
 	})
 	t.Run("ContextEnds", func(t *testing.T) {
-		f := newFake(t)
-		f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-		defer cancel()
-		if _, err := f.client().WaitApproval(ctx, "apr_1"); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("WaitApproval past its deadline: %v", err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := newBubbleFake(t)
+			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+			defer cancel()
+			if _, err := f.client().WaitApproval(ctx, "apr_1"); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("WaitApproval past its deadline: %v", err)
+			}
+		})
 	})
 	t.Run("GarbledStatus", func(t *testing.T) {
-		f := newFake(t)
-		f.mux.HandleFunc("/", answer(200, strings.Replace(pending, `"pending"`, `"maybe"`, 1)))
-		if _, err := f.client().WaitApproval(t.Context(), "apr_1"); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
-			t.Fatalf("WaitApproval with a garbled status: %v", err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := newBubbleFake(t)
+			f.mux.HandleFunc("/", answer(200, strings.Replace(pending, `"pending"`, `"maybe"`, 1)))
+			if _, err := f.client().WaitApproval(t.Context(), "apr_1"); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
+				t.Fatalf("WaitApproval with a garbled status: %v", err)
+			}
+		})
 	})
 }
 

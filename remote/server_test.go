@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/remote"
 	"github.com/agenttrust/agenttrust/server"
@@ -30,6 +33,7 @@ const acmePolicy = `{"rules":[
 // a system tenant "ops" and a tenant "acme" with a policy.
 type deployment struct {
 	url  string
+	hc   *http.Client // the in-process network's, or nil for TCP
 	st   *memory.Store
 	keys map[string]string // agent -> API key
 	ids  map[string]string // agent -> key id
@@ -37,11 +41,29 @@ type deployment struct {
 
 func deploy(t testing.TB) *deployment { return deployWith(t, true) }
 
+// deployBubble deploys on an in-process network, for tests that run in
+// a testing/synctest bubble so that the server's waits pass on the
+// bubble's clock.
+func deployBubble(t testing.TB) *deployment {
+	t.Helper()
+	l, err := memnet.Listen("127.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deployOn(t, true, l)
+}
+
 var testAuditKey, _ = agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
 
 // deployWith deploys; without acme, the store holds only the system
 // tenant's admin key.
 func deployWith(t testing.TB, acme bool) *deployment {
+	t.Helper()
+	return deployOn(t, acme, nil)
+}
+
+// deployOn serves on l, or on a loopback TCP port when l is nil.
+func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New()
@@ -62,13 +84,24 @@ func deployWith(t testing.TB, acme bool) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
+	var ts *httptest.Server
+	var hc *http.Client
+	if l == nil {
+		ts = httptest.NewServer(srv)
+	} else {
+		ts = httptest.NewUnstartedServer(srv)
+		ts.Listener.Close()
+		ts.Listener = l
+		ts.Start()
+		hc = ts.Client()
+		hc.Transport.(*http.Transport).DialContext = l.DialContext
+	}
 	t.Cleanup(func() {
 		ts.Close()
 		_ = srv.Close()
 		_ = st.Close()
 	})
-	d := &deployment{url: ts.URL, st: st, keys: map[string]string{}, ids: map[string]string{}}
+	d := &deployment{url: ts.URL, hc: hc, st: st, keys: map[string]string{}, ids: map[string]string{}}
 	for _, k := range []struct {
 		tenant, agent string
 		roles         []string
@@ -106,7 +139,11 @@ func deployWith(t testing.TB, acme bool) *deployment {
 
 func (d *deployment) client(t testing.TB, agent string) *remote.Client {
 	t.Helper()
-	c, err := remote.New(d.url, d.keys[agent], remote.WithRetries(1), remote.WithLongPoll(5*time.Second))
+	opts := []remote.Option{remote.WithRetries(1), remote.WithLongPoll(5 * time.Second)}
+	if d.hc != nil {
+		opts = append(opts, remote.WithHTTPClient(d.hc))
+	}
+	c, err := remote.New(d.url, d.keys[agent], opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,95 +152,110 @@ func (d *deployment) client(t testing.TB, agent string) *remote.Client {
 }
 
 func TestServerCheckApprovalRevocation(t *testing.T) {
-	d := deploy(t)
-	ctx := t.Context()
-	bot, carol, alice := d.client(t, "bot"), d.client(t, "carol"), d.client(t, "alice")
+	synctest.Test(t, func(t *testing.T) {
+		d := deployBubble(t)
+		ctx := t.Context()
+		bot, carol, alice := d.client(t, "bot"), d.client(t, "carol"), d.client(t, "alice")
 
-	dec, err := bot.Check(ctx, agenttrust.Request{Tool: "docs.read", Resource: "doc/1"})
-	if err != nil || !dec.Allowed() || dec.Rule != "read" || dec.AgentID != "bot" || dec.ID.IsZero() {
-		t.Fatalf("Check docs.read = %+v, %v", dec, err)
-	}
-	dec, err = bot.Check(ctx, agenttrust.Request{Tool: "docs.delete", Resource: "doc/1"})
-	if err != nil || dec.Effect != agenttrust.Deny || dec.Rule != "no-delete" || dec.Reason != "never" {
-		t.Fatalf("Check docs.delete = %+v, %v", dec, err)
-	}
+		dec, err := bot.Check(ctx, agenttrust.Request{Tool: "docs.read", Resource: "doc/1"})
+		if err != nil || !dec.Allowed() || dec.Rule != "read" || dec.AgentID != "bot" || dec.ID.IsZero() {
+			t.Fatalf("Check docs.read = %+v, %v", dec, err)
+		}
+		dec, err = bot.Check(ctx, agenttrust.Request{Tool: "docs.delete", Resource: "doc/1"})
+		if err != nil || dec.Effect != agenttrust.Deny || dec.Rule != "no-delete" || dec.Reason != "never" {
+			t.Fatalf("Check docs.delete = %+v, %v", dec, err)
+		}
 
-	// Needs approval: the agent waits, an approver grants, the agent's
-	// retry is allowed once.
-	charge := agenttrust.Request{Tool: "payments.charge", Resource: "cust-42", Attributes: map[string]any{"amount": 40}}
-	dec, err = bot.Check(ctx, charge)
-	if err != nil || dec.Effect != agenttrust.NeedsApproval || dec.ApprovalID == "" {
-		t.Fatalf("Check payments.charge = %+v, %v", dec, err)
-	}
-	pending, err := carol.Approvals(ctx, agenttrust.ApprovalFilter{Status: agenttrust.ApprovalPending})
-	if err != nil || len(pending) != 1 || pending[0].ID != dec.ApprovalID || string(pending[0].Attributes) != `{"amount":40}` {
-		t.Fatalf("Approvals = %+v, %v", pending, err)
-	}
-	waited := make(chan agenttrust.Approval, 1)
-	waitErr := make(chan error, 1)
-	go func() {
-		a, err := bot.WaitApproval(ctx, dec.ApprovalID)
-		waited <- a
-		waitErr <- err
-	}()
-	if _, err := bot.Approve(ctx, dec.ApprovalID, "me"); !errors.Is(err, remote.ErrForbidden) {
-		t.Fatalf("the agent approving itself: %v, want ErrForbidden", err)
-	}
-	a, err := carol.Approve(ctx, dec.ApprovalID, "fine")
-	if err != nil || a.Status != agenttrust.ApprovalApproved || a.DecidedBy != "carol" || a.Note != "fine" {
-		t.Fatalf("Approve = %+v, %v", a, err)
-	}
-	if a := <-waited; a.Status != agenttrust.ApprovalApproved || <-waitErr != nil {
-		t.Fatalf("WaitApproval = %+v", a)
-	}
-	if _, err := carol.Approve(ctx, dec.ApprovalID, "again"); !errors.Is(err, agenttrust.ErrApprovalResolved) && !errors.Is(err, remote.ErrConflict) {
-		t.Fatalf("approving twice: %v", err)
-	}
-	dec, err = bot.Check(ctx, charge)
-	if err != nil || !dec.Allowed() || dec.ApprovalID == "" {
-		t.Fatalf("Check after approval = %+v, %v", dec, err)
-	}
-	dec, err = bot.Check(ctx, charge)
-	if err != nil || dec.Effect != agenttrust.NeedsApproval {
-		t.Fatalf("second Check after approval = %+v, %v (a grant is used once)", dec, err)
-	}
-	if _, err := bot.WaitApproval(ctx, "apr_nosuch"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
-		t.Fatalf("WaitApproval of an unknown id: %v", err)
-	}
+		// Needs approval: the agent waits, an approver grants, the agent's
+		// retry is allowed once.
+		charge := agenttrust.Request{Tool: "payments.charge", Resource: "cust-42", Attributes: map[string]any{"amount": 40}}
+		dec, err = bot.Check(ctx, charge)
+		if err != nil || dec.Effect != agenttrust.NeedsApproval || dec.ApprovalID == "" {
+			t.Fatalf("Check payments.charge = %+v, %v", dec, err)
+		}
+		pending, err := carol.Approvals(ctx, agenttrust.ApprovalFilter{Status: agenttrust.ApprovalPending})
+		if err != nil || len(pending) != 1 || pending[0].ID != dec.ApprovalID || string(pending[0].Attributes) != `{"amount":40}` {
+			t.Fatalf("Approvals = %+v, %v", pending, err)
+		}
+		waited := make(chan agenttrust.Approval, 1)
+		waitErr := make(chan error, 1)
+		go func() {
+			a, err := bot.WaitApproval(ctx, dec.ApprovalID)
+			waited <- a
+			waitErr <- err
+		}()
+		if _, err := bot.Approve(ctx, dec.ApprovalID, "me"); !errors.Is(err, remote.ErrForbidden) {
+			t.Fatalf("the agent approving itself: %v, want ErrForbidden", err)
+		}
+		synctest.Wait() // the agent's long poll is parked in the server
+		start := time.Now()
+		a, err := carol.Approve(ctx, dec.ApprovalID, "fine")
+		if err != nil || a.Status != agenttrust.ApprovalApproved || a.DecidedBy != "carol" || a.Note != "fine" {
+			t.Fatalf("Approve = %+v, %v", a, err)
+		}
+		// The decision wakes the long poll at once: no time passes in the
+		// bubble, so no poll of the server's could have.
+		synctest.Wait()
+		select {
+		case a := <-waited:
+			if a.Status != agenttrust.ApprovalApproved || <-waitErr != nil {
+				t.Fatalf("WaitApproval = %+v", a)
+			}
+		default:
+			t.Fatal("the approval did not wake the agent's WaitApproval")
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("WaitApproval answered %v after the approval, want at once", d)
+		}
+		if _, err := carol.Approve(ctx, dec.ApprovalID, "again"); !errors.Is(err, agenttrust.ErrApprovalResolved) && !errors.Is(err, remote.ErrConflict) {
+			t.Fatalf("approving twice: %v", err)
+		}
+		dec, err = bot.Check(ctx, charge)
+		if err != nil || !dec.Allowed() || dec.ApprovalID == "" {
+			t.Fatalf("Check after approval = %+v, %v", dec, err)
+		}
+		dec, err = bot.Check(ctx, charge)
+		if err != nil || dec.Effect != agenttrust.NeedsApproval {
+			t.Fatalf("second Check after approval = %+v, %v (a grant is used once)", dec, err)
+		}
+		if _, err := bot.WaitApproval(ctx, "apr_nosuch"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+			t.Fatalf("WaitApproval of an unknown id: %v", err)
+		}
 
-	// The kill switch, then revocation.
-	if err := alice.Suspend(ctx, "bot", "runaway"); err != nil {
-		t.Fatal(err)
-	}
-	dec, err = bot.Check(ctx, agenttrust.Request{Tool: "docs.read"})
-	if dec.Allowed() || !errors.Is(err, agenttrust.ErrSuspended) {
-		t.Fatalf("Check while suspended = %+v, %v", dec, err)
-	}
-	if err := alice.Resume(ctx, "bot"); err != nil {
-		t.Fatal(err)
-	}
-	if err := alice.Resume(ctx, "bot"); !errors.Is(err, agenttrust.ErrNotFound) {
-		t.Fatalf("second Resume: %v, want ErrNotFound", err)
-	}
-	if dec, err := bot.Check(ctx, agenttrust.Request{Tool: "docs.read"}); err != nil || !dec.Allowed() {
-		t.Fatalf("Check after Resume = %+v, %v", dec, err)
-	}
-	if err := alice.RevokeKey(ctx, d.ids["bot"]); err != nil {
-		t.Fatal(err)
-	}
-	dec, err = bot.Check(ctx, agenttrust.Request{Tool: "docs.read"})
-	if dec.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
-		t.Fatalf("Check after revocation = %+v, %v", dec, err)
-	}
-	// An admin checking for the agent sees the revocation as a decision.
-	dec, err = alice.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: d.keys["bot"]})
-	if dec.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
-		t.Fatalf("admin Check of a revoked key = %+v, %v", dec, err)
-	}
-	blocks, err := alice.Blocks(ctx)
-	if err != nil || len(blocks) != 1 || blocks[0].ID != d.ids["bot"] || blocks[0].Kind != store.Revoked {
-		t.Fatalf("Blocks = %+v, %v", blocks, err)
-	}
+		// The kill switch, then revocation.
+		if err := alice.Suspend(ctx, "bot", "runaway"); err != nil {
+			t.Fatal(err)
+		}
+		dec, err = bot.Check(ctx, agenttrust.Request{Tool: "docs.read"})
+		if dec.Allowed() || !errors.Is(err, agenttrust.ErrSuspended) {
+			t.Fatalf("Check while suspended = %+v, %v", dec, err)
+		}
+		if err := alice.Resume(ctx, "bot"); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.Resume(ctx, "bot"); !errors.Is(err, agenttrust.ErrNotFound) {
+			t.Fatalf("second Resume: %v, want ErrNotFound", err)
+		}
+		if dec, err := bot.Check(ctx, agenttrust.Request{Tool: "docs.read"}); err != nil || !dec.Allowed() {
+			t.Fatalf("Check after Resume = %+v, %v", dec, err)
+		}
+		if err := alice.RevokeKey(ctx, d.ids["bot"]); err != nil {
+			t.Fatal(err)
+		}
+		dec, err = bot.Check(ctx, agenttrust.Request{Tool: "docs.read"})
+		if dec.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
+			t.Fatalf("Check after revocation = %+v, %v", dec, err)
+		}
+		// An admin checking for the agent sees the revocation as a decision.
+		dec, err = alice.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: d.keys["bot"]})
+		if dec.Allowed() || !errors.Is(err, agenttrust.ErrRevoked) {
+			t.Fatalf("admin Check of a revoked key = %+v, %v", dec, err)
+		}
+		blocks, err := alice.Blocks(ctx)
+		if err != nil || len(blocks) != 1 || blocks[0].ID != d.ids["bot"] || blocks[0].Kind != store.Revoked {
+			t.Fatalf("Blocks = %+v, %v", blocks, err)
+		}
+	})
 }
 
 func TestServerAdmin(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -233,44 +234,46 @@ func (s *sse) nextEvent(t *testing.T) sseEvent {
 }
 
 func TestAuditStream(t *testing.T) {
-	e := newEnv(t, WithAuditPoll(20*time.Millisecond))
-	bot := e.key("acme/bot")
-	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "before"})
-	e.sync()
-	e.clock.Advance(time.Second)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, WithAuditPoll(20*time.Millisecond))
+		bot := e.key("acme/bot")
+		e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "before"})
+		e.sync()
+		e.clock.Advance(time.Second)
 
-	s := e.stream(e.key("acme/carol"), "")
-	gs := e.stream(e.key("globex/gadmin"), "")
-	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
-	e.check(bot, map[string]any{"tool_name": "docs.delete", "resource": "r2"})
-	for _, want := range []string{"r1", "r2"} {
-		if got := s.next(t); got["resource"] != want || got["tenant"] != "acme" {
-			t.Fatalf("event %v, want resource %s", got, want)
+		s := e.stream(e.key("acme/carol"), "")
+		gs := e.stream(e.key("globex/gadmin"), "")
+		e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
+		e.check(bot, map[string]any{"tool_name": "docs.delete", "resource": "r2"})
+		for _, want := range []string{"r1", "r2"} {
+			if got := s.next(t); got["resource"] != want || got["tenant"] != "acme" {
+				t.Fatalf("event %v, want resource %s", got, want)
+			}
 		}
-	}
 
-	// Another node sharing the store writes its own chain; the stream
-	// picks it up.
-	e.onNode2(t)("from-n2")
-	if got := s.next(t); got["resource"] != "from-n2" || got["chain"] != "n2/acme" {
-		t.Fatalf("event from node 2: %v", got)
-	}
-	// Globex's stream saw none of it.
-	e.check(e.key("globex/gbot"), map[string]any{"tool_name": "docs.read", "resource": "g1"})
-	if got := gs.next(t); got["resource"] != "g1" || got["tenant"] != "globex" {
-		t.Fatalf("globex event: %v", got)
-	}
-
-	// since reaches back; filters apply.
-	s2 := e.stream(e.key("acme/alice"), "?since=2026-11-22T04:00:00Z&effect=allow")
-	for _, want := range []string{"before", "r1", "from-n2"} {
-		got := s2.next(t)
-		if got["resource"] != want {
-			t.Fatalf("replayed event %v, want %s", got, want)
+		// Another node sharing the store writes its own chain; the stream
+		// picks it up.
+		e.onNode2(t)("from-n2")
+		if got := s.next(t); got["resource"] != "from-n2" || got["chain"] != "n2/acme" {
+			t.Fatalf("event from node 2: %v", got)
 		}
-	}
-	e.must(403, "GET", "/v1/audit/stream", bot, nil)
-	e.must(400, "GET", "/v1/audit/stream?until=2026-11-22T04:00:00Z", e.key("acme/alice"), nil)
+		// Globex's stream saw none of it.
+		e.check(e.key("globex/gbot"), map[string]any{"tool_name": "docs.read", "resource": "g1"})
+		if got := gs.next(t); got["resource"] != "g1" || got["tenant"] != "globex" {
+			t.Fatalf("globex event: %v", got)
+		}
+
+		// since reaches back; filters apply.
+		s2 := e.stream(e.key("acme/alice"), "?since=2026-11-22T04:00:00Z&effect=allow")
+		for _, want := range []string{"before", "r1", "from-n2"} {
+			got := s2.next(t)
+			if got["resource"] != want {
+				t.Fatalf("replayed event %v, want %s", got, want)
+			}
+		}
+		e.must(403, "GET", "/v1/audit/stream", bot, nil)
+		e.must(400, "GET", "/v1/audit/stream?until=2026-11-22T04:00:00Z", e.key("acme/alice"), nil)
+	})
 }
 
 // onNode2 starts a second server node "n2" on the env's store and returns
@@ -302,83 +305,87 @@ func (e *env) onNode2(t *testing.T) func(resource string) {
 // A stream resumed from an event's id goes on from there, across every
 // chain it followed: nothing missed, nothing repeated.
 func TestAuditStreamResume(t *testing.T) {
-	e := newEnv(t, WithAuditPoll(20*time.Millisecond))
-	bot, carol := e.key("acme/bot"), e.key("acme/carol")
-	onNode2 := e.onNode2(t)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, WithAuditPoll(20*time.Millisecond))
+		bot, carol := e.key("acme/bot"), e.key("acme/carol")
+		onNode2 := e.onNode2(t)
 
-	s := e.stream(carol, "")
-	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
-	if ev := s.nextEvent(t); ev.rec["resource"] != "r1" || ev.id == "" {
-		t.Fatalf("first event %+v", ev)
-	}
-	onNode2("n2-a")
-	last := s.nextEvent(t)
-	if last.rec["resource"] != "n2-a" {
-		t.Fatalf("second event %+v", last)
-	}
-	s.cancel()
-	// Recorded while no one was listening, on both nodes.
-	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r2"})
-	onNode2("n2-b")
-	e.sync()
-
-	// The position wins over the URL's since, which would replay all.
-	r := e.streamFrom(carol, "?since=2026-11-22T00:00:00Z", last.id)
-	e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r3"})
-	got := map[string]bool{}
-	for len(got) < 3 {
-		res := r.next(t)["resource"].(string)
-		if got[res] {
-			t.Fatalf("%s came twice", res)
+		s := e.stream(carol, "")
+		e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r1"})
+		if ev := s.nextEvent(t); ev.rec["resource"] != "r1" || ev.id == "" {
+			t.Fatalf("first event %+v", ev)
 		}
-		got[res] = true
-	}
-	if !got["r2"] || !got["n2-b"] || !got["r3"] {
-		t.Fatalf("resumed stream sent %v, want r2, n2-b and r3", got)
-	}
-
-	// A position only moves a client within its own tenant.
-	g := e.streamFrom(e.key("globex/gadmin"), "", last.id)
-	e.check(e.key("globex/gbot"), map[string]any{"tool_name": "docs.read", "resource": "g1"})
-	if got := g.next(t); got["tenant"] != "globex" || got["resource"] != "g1" {
-		t.Fatalf("globex stream resumed from acme's position sent %v", got)
-	}
-
-	many := "since=2026-11-22T04:00:00Z" + strings.Repeat("&c=1%3Aa", maxPositionChains+1)
-	for _, id := range []string{
-		"garbage;;",
-		"c=1%3An1%2Facme", // no since
-		"since=yesterday", // not a time
-		"since=2026-11-22T04:00:00Z&since=2026-11-22T04:00:00Z",
-		"since=2026-11-22T04:00:00Z&c=x%3An1%2Facme", // seq not a number
-		"since=2026-11-22T04:00:00Z&c=1",             // no chain
-		"since=2026-11-22T04:00:00Z&c=1%3A%01",       // control character
-		"since=2026-11-22T04:00:00Z&c=1%3Aa&c=2%3Aa", // a chain twice
-		"since=2026-11-22T04:00:00Z&chain=a",         // unknown field
-		many,
-	} {
-		res := e.do("GET", "/v1/audit/stream", carol, nil, "Last-Event-ID", id)
-		if res.status != 400 || !strings.Contains(string(res.body), "Last-Event-ID") {
-			t.Errorf("Last-Event-ID %.60q: status %d %s", id, res.status, res.body)
+		onNode2("n2-a")
+		last := s.nextEvent(t)
+		if last.rec["resource"] != "n2-a" {
+			t.Fatalf("second event %+v", last)
 		}
-	}
+		s.cancel()
+		// Recorded while no one was listening, on both nodes.
+		e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r2"})
+		onNode2("n2-b")
+		e.sync()
+
+		// The position wins over the URL's since, which would replay all.
+		r := e.streamFrom(carol, "?since=2026-11-22T00:00:00Z", last.id)
+		e.check(bot, map[string]any{"tool_name": "docs.read", "resource": "r3"})
+		got := map[string]bool{}
+		for len(got) < 3 {
+			res := r.next(t)["resource"].(string)
+			if got[res] {
+				t.Fatalf("%s came twice", res)
+			}
+			got[res] = true
+		}
+		if !got["r2"] || !got["n2-b"] || !got["r3"] {
+			t.Fatalf("resumed stream sent %v, want r2, n2-b and r3", got)
+		}
+
+		// A position only moves a client within its own tenant.
+		g := e.streamFrom(e.key("globex/gadmin"), "", last.id)
+		e.check(e.key("globex/gbot"), map[string]any{"tool_name": "docs.read", "resource": "g1"})
+		if got := g.next(t); got["tenant"] != "globex" || got["resource"] != "g1" {
+			t.Fatalf("globex stream resumed from acme's position sent %v", got)
+		}
+
+		many := "since=2026-11-22T04:00:00Z" + strings.Repeat("&c=1%3Aa", maxPositionChains+1)
+		for _, id := range []string{
+			"garbage;;",
+			"c=1%3An1%2Facme", // no since
+			"since=yesterday", // not a time
+			"since=2026-11-22T04:00:00Z&since=2026-11-22T04:00:00Z",
+			"since=2026-11-22T04:00:00Z&c=x%3An1%2Facme", // seq not a number
+			"since=2026-11-22T04:00:00Z&c=1",             // no chain
+			"since=2026-11-22T04:00:00Z&c=1%3A%01",       // control character
+			"since=2026-11-22T04:00:00Z&c=1%3Aa&c=2%3Aa", // a chain twice
+			"since=2026-11-22T04:00:00Z&chain=a",         // unknown field
+			many,
+		} {
+			res := e.do("GET", "/v1/audit/stream", carol, nil, "Last-Event-ID", id)
+			if res.status != 400 || !strings.Contains(string(res.body), "Last-Event-ID") {
+				t.Errorf("Last-Event-ID %.60q: status %d %s", id, res.status, res.body)
+			}
+		}
+	})
 }
 
 func TestAuditStreamEndsOnClose(t *testing.T) {
-	e := newEnv(t)
-	s := e.stream(e.key("acme/alice"), "")
-	done := make(chan struct{})
-	go func() {
-		for range s.events {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		s := e.stream(e.key("acme/alice"), "")
+		done := make(chan struct{})
+		go func() {
+			for range s.events {
+			}
+			close(done)
+		}()
+		e.srv.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("stream still open after Close")
 		}
-		close(done)
-	}()
-	e.srv.Close()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("stream still open after Close")
-	}
+	})
 }
 
 // FuzzStreamPosition: every position parsePosition accepts is written

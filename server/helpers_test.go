@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -58,6 +60,24 @@ var testSigningKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFro
 
 func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
+	return newEnvOn(t, nil, opts...)
+}
+
+// newBubbleEnv is newEnv on an in-process network, for tests that run in
+// a testing/synctest bubble so that waits (long polls, audit polls, idle
+// tenants) pass on the bubble's clock instead of the real one.
+func newBubbleEnv(t testing.TB, opts ...Option) *env {
+	t.Helper()
+	l, err := memnet.Listen("127.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, l, opts...)
+}
+
+// newEnvOn serves on l, or on a loopback TCP port when l is nil.
+func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
+	t.Helper()
 	e := &env{t: t, st: memory.New(), clock: newTestClock(), keys: map[string]string{}, ids: map[string]string{}}
 	base := []Option{
 		WithNodeName("n1"),
@@ -71,7 +91,15 @@ func newEnv(t testing.TB, opts ...Option) *env {
 		t.Fatal(err)
 	}
 	e.srv = srv
-	e.ts = httptest.NewServer(srv)
+	if l == nil {
+		e.ts = httptest.NewServer(srv)
+	} else {
+		e.ts = httptest.NewUnstartedServer(srv)
+		e.ts.Listener.Close()
+		e.ts.Listener = l
+		e.ts.Start()
+		e.ts.Client().Transport.(*http.Transport).DialContext = l.DialContext
+	}
 	t.Cleanup(func() {
 		e.ts.Close()
 		if err := srv.Close(); err != nil {
@@ -105,6 +133,15 @@ func newEnv(t testing.TB, opts ...Option) *env {
 		}
 	}
 	return e
+}
+
+// dial opens a raw connection to the server, over whichever network it
+// serves on.
+func (e *env) dial() (net.Conn, error) {
+	if l, ok := e.ts.Listener.(*memnet.Listener); ok {
+		return l.DialContext(context.Background(), "tcp", "")
+	}
+	return net.Dial("tcp", e.ts.Listener.Addr().String())
 }
 
 func (e *env) createKey(ctx context.Context, tenant, name string, spec agenttrust.KeySpec) string {

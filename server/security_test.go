@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -178,31 +179,46 @@ func TestApprovalRoles(t *testing.T) {
 }
 
 func TestApprovalLongPoll(t *testing.T) {
-	e := newEnv(t)
-	bot, carol := e.key("acme/bot"), e.key("acme/carol")
-	apr := e.pendingApproval(bot, 90)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		bot, carol := e.key("acme/bot"), e.key("acme/carol")
+		apr := e.pendingApproval(bot, 90)
 
-	// Times out: the approval as it stands.
-	start := time.Now()
-	a := e.must(200, "GET", "/v1/approvals/"+apr+"?wait=100ms", bot, nil).json(t)
-	if a["status"] != "pending" || time.Since(start) < 100*time.Millisecond {
-		t.Errorf("after the wait: %v in %s", a, time.Since(start))
-	}
-	// Decided while waiting: answered at once.
-	done := make(chan map[string]any, 1)
-	go func() { done <- e.must(200, "GET", "/v1/approvals/"+apr+"?wait=30s", bot, nil).json(t) }()
-	time.Sleep(50 * time.Millisecond)
-	e.must(200, "POST", "/v1/approvals/"+apr+"/approve", carol, nil)
-	select {
-	case a := <-done:
-		if a["status"] != "approved" {
-			t.Errorf("woken with %v", a)
+		// Undecided: answered with the approval as it stands once the
+		// wait is over, not before.
+		start := time.Now()
+		a := e.must(200, "GET", "/v1/approvals/"+apr+"?wait=100ms", bot, nil).json(t)
+		if a["status"] != "pending" || time.Since(start) != 100*time.Millisecond {
+			t.Errorf("after the wait: %v in %s, want pending in 100ms", a, time.Since(start))
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("long poll not woken by the decision")
-	}
-	e.must(400, "GET", "/v1/approvals/"+apr+"?wait=forever", bot, nil)
-	e.must(400, "GET", "/v1/approvals/"+apr+"?wait=-1s", bot, nil)
+
+		// Decided while waiting: answered at once. No time passes in the
+		// bubble, so the client's store poll cannot be what woke it.
+		done := make(chan resp, 1)
+		go func() { done <- e.do("GET", "/v1/approvals/"+apr+"?wait=30s", bot, nil) }()
+		synctest.Wait()
+		select {
+		case r := <-done:
+			t.Fatalf("long poll answered before the decision: %d %s", r.status, r.body)
+		default:
+		}
+		start = time.Now()
+		e.must(200, "POST", "/v1/approvals/"+apr+"/approve", carol, nil)
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r.status != 200 || r.json(t)["status"] != "approved" {
+				t.Errorf("woken with %d %s", r.status, r.body)
+			}
+		default:
+			t.Fatal("long poll not woken by the decision")
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("answered %v after the decision, want at once", waited)
+		}
+		e.must(400, "GET", "/v1/approvals/"+apr+"?wait=forever", bot, nil)
+		e.must(400, "GET", "/v1/approvals/"+apr+"?wait=-1s", bot, nil)
+	})
 }
 
 // Without trusted proxies X-Forwarded-For is ignored: a client cannot

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust/store"
@@ -70,35 +71,34 @@ func TestTenantIdleEviction(t *testing.T) {
 // A tenant held by a request (here an audit stream) or handed out by
 // Server.Client stays open however long it is idle.
 func TestTenantIdleKeepsHeldAndPinned(t *testing.T) {
-	e := newEnv(t, WithTenantIdle(time.Minute), WithAuditPoll(20*time.Millisecond))
-	e.unpin()
-	s := e.stream(e.key("acme/carol"), "")
-	if _, err := e.srv.Client(context.Background(), "globex"); err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Advance(time.Hour)
-	e.srv.evictIdleOnce()
-	if !e.isOpen("acme") || !e.isOpen("globex") {
-		t.Fatalf("acme open %v (streamed), globex open %v (pinned)", e.isOpen("acme"), e.isOpen("globex"))
-	}
-	if e.isOpen("ops") {
-		t.Error("ops, idle and not pinned, is still open")
-	}
-	e.check(e.key("acme/bot"), map[string]any{"tool_name": "docs.read", "resource": "while-idle"})
-	if got := s.next(t); got["resource"] != "while-idle" {
-		t.Fatalf("stream event %v", got)
-	}
-	s.cancel()
-	// Once the stream has ended, acme is idle like any other.
-	deadline := time.Now().Add(5 * time.Second)
-	for e.isOpen("acme") && time.Now().Before(deadline) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, WithTenantIdle(time.Minute), WithAuditPoll(20*time.Millisecond))
+		e.unpin()
+		s := e.stream(e.key("acme/carol"), "")
+		if _, err := e.srv.Client(context.Background(), "globex"); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Hour)
+		e.srv.evictIdleOnce()
+		if !e.isOpen("acme") || !e.isOpen("globex") {
+			t.Fatalf("acme open %v (streamed), globex open %v (pinned)", e.isOpen("acme"), e.isOpen("globex"))
+		}
+		if e.isOpen("ops") {
+			t.Error("ops, idle and not pinned, is still open")
+		}
+		e.check(e.key("acme/bot"), map[string]any{"tool_name": "docs.read", "resource": "while-idle"})
+		if got := s.next(t); got["resource"] != "while-idle" {
+			t.Fatalf("stream event %v", got)
+		}
+		s.cancel()
+		// Once the stream has ended, acme is idle like any other.
+		synctest.Wait() // the stream's handler has returned
 		e.clock.Advance(2 * time.Minute)
 		e.srv.evictIdleOnce()
-		time.Sleep(10 * time.Millisecond)
-	}
-	if e.isOpen("acme") {
-		t.Error("acme still open after its stream ended")
-	}
+		if e.isOpen("acme") {
+			t.Error("acme still open after its stream ended")
+		}
+	})
 }
 
 // Checks racing evictions all succeed, and every one is audited exactly

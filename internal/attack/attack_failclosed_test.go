@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -323,49 +324,57 @@ func (p *panickyStore) Blocked(ctx context.Context, tenant string, ids []string)
 }
 
 // A trail that cannot be written stops decisions: checks deny with
-// ErrAuditUnavailable rather than act unrecorded.
+// ErrAuditUnavailable rather than act unrecorded. Each case runs in a
+// synctest bubble, so the sink's retry backoff and the queue's stuck
+// bound pass on its clock.
 func TestAttackFailClosedAudit(t *testing.T) {
 	ctx := context.Background()
 	const stuck = time.Second
 	req := agenttrust.Request{AgentID: "bot", Tool: "docs.read"}
 	t.Run("sink_failing_past_bound", func(t *testing.T) {
-		s := newSink()
-		defer s.heal()
-		clk := newClock()
-		c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: stuck}))
-		s.mode.Store(sinkFail)
-		d, err := c.Check(ctx, req)
-		allowed(t, d, err)
-		s.waitCalls(t, 2) // failed once, and the failure was noted before the retry
-		clk.Advance(2 * stuck)
-		d, err = c.Check(ctx, req)
-		denied(t, d, err, agenttrust.ErrAuditUnavailable)
+		synctest.Test(t, func(t *testing.T) {
+			s := newSink()
+			defer s.heal()
+			clk := newClock()
+			c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: stuck}))
+			s.mode.Store(sinkFail)
+			d, err := c.Check(ctx, req)
+			allowed(t, d, err)
+			s.waitCalls(t, 2) // failed once, and the failure was noted before the retry
+			clk.Advance(2 * stuck)
+			d, err = c.Check(ctx, req)
+			denied(t, d, err, agenttrust.ErrAuditUnavailable)
+		})
 	})
 	t.Run("sink_hanging_past_bound", func(t *testing.T) {
-		s := newSink()
-		defer s.heal()
-		clk := newClock()
-		c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: stuck, WriteTimeout: time.Minute}))
-		s.mode.Store(sinkHang)
-		d, err := c.Check(ctx, req)
-		allowed(t, d, err)
-		s.waitCalls(t, 1)
-		clk.Advance(2 * stuck)
-		d, err = c.Check(ctx, req)
-		denied(t, d, err, agenttrust.ErrAuditUnavailable)
+		synctest.Test(t, func(t *testing.T) {
+			s := newSink()
+			defer s.heal()
+			clk := newClock()
+			c := newClient(t, backends()[0].open(t), clk, "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, StuckAfter: stuck, WriteTimeout: time.Minute}))
+			s.mode.Store(sinkHang)
+			d, err := c.Check(ctx, req)
+			allowed(t, d, err)
+			s.waitCalls(t, 1)
+			clk.Advance(2 * stuck)
+			d, err = c.Check(ctx, req)
+			denied(t, d, err, agenttrust.ErrAuditUnavailable)
+		})
 	})
 	t.Run("queue_full", func(t *testing.T) {
-		s := newSink()
-		defer s.heal()
-		c := newClient(t, backends()[0].open(t), newClock(), "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, Queue: 1, StuckAfter: 50 * time.Millisecond, WriteTimeout: time.Minute}))
-		s.mode.Store(sinkHang)
-		d, err := c.Check(ctx, req)
-		allowed(t, d, err)
-		s.waitCalls(t, 1) // the flusher holds the first record
-		d, err = c.Check(ctx, req)
-		allowed(t, d, err) // the one free place
-		d, err = c.Check(ctx, req)
-		denied(t, d, err, agenttrust.ErrAuditUnavailable)
+		synctest.Test(t, func(t *testing.T) {
+			s := newSink()
+			defer s.heal()
+			c := newClient(t, backends()[0].open(t), newClock(), "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{s}, Queue: 1, StuckAfter: 50 * time.Millisecond, WriteTimeout: time.Minute}))
+			s.mode.Store(sinkHang)
+			d, err := c.Check(ctx, req)
+			allowed(t, d, err)
+			s.waitCalls(t, 1) // the flusher holds the first record
+			d, err = c.Check(ctx, req)
+			allowed(t, d, err) // the one free place
+			d, err = c.Check(ctx, req)
+			denied(t, d, err, agenttrust.ErrAuditUnavailable)
+		})
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust/store"
@@ -301,87 +302,82 @@ func BenchmarkCreateKey(b *testing.B) {
 // on without waiting for it, and its Watch ends with store.ErrUnavailable,
 // telling the caller to reread.
 func TestWatchOverflow(t *testing.T) {
-	s := memory.New()
-	defer s.Close()
-	ctx := t.Context()
+	synctest.Test(t, func(t *testing.T) {
+		s := memory.New()
+		defer s.Close()
+		ctx := t.Context()
 
-	started := make(chan struct{})
-	release := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		first := true
-		done <- s.Watch(ctx, func(store.Change) {
-			if first {
-				first = false
-				close(started)
-				<-release // stuck, as a slow consumer is
+		started := make(chan struct{})
+		release := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			first := true
+			done <- s.Watch(ctx, func(store.Change) {
+				if first {
+					first = false
+					close(started)
+					<-release // stuck, as a slow consumer is
+				}
+			})
+		}()
+		// Once the watcher is listening, a marker gets it stuck in its
+		// first call.
+		synctest.Wait()
+		if err := s.Mark(ctx, "ready"); err != nil {
+			t.Fatal(err)
+		}
+		<-started
+
+		// The writer never waits for the stuck watcher.
+		version := int64(0)
+		for range memory.WatchQueue + 10 {
+			doc, err := s.PutPolicy(ctx, store.PolicyDoc{Tenant: "acme", Body: []byte("p")}, version)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}()
-	// Mark until the watcher is listening and stuck in its first call.
-	for i := 0; ; i++ {
-		if err := s.Mark(ctx, fmt.Sprint("ready-", i)); err != nil {
-			t.Fatal(err)
+			version = doc.Version
 		}
+		close(release)
+		synctest.Wait()
 		select {
-		case <-started:
-		case <-time.After(10 * time.Millisecond):
-			continue
+		case err := <-done:
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Fatalf("Watch of a watcher left behind: error = %v, want one wrapping %v", err, store.ErrUnavailable)
+			}
+		default:
+			t.Fatal("Watch of a watcher left behind did not return")
 		}
-		break
-	}
 
-	// The writer never waits for the stuck watcher.
-	version := int64(0)
-	for range memory.WatchQueue + 10 {
-		doc, err := s.PutPolicy(ctx, store.PolicyDoc{Tenant: "acme", Body: []byte("p")}, version)
-		if err != nil {
+		// Mark goes on without the dropped watcher.
+		if err := s.Mark(ctx, "after"); err != nil {
 			t.Fatal(err)
 		}
-		version = doc.Version
-	}
-	close(release)
-	select {
-	case err := <-done:
-		if !errors.Is(err, store.ErrUnavailable) {
-			t.Fatalf("Watch of a watcher left behind: error = %v, want one wrapping %v", err, store.ErrUnavailable)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch of a watcher left behind did not return")
-	}
-
-	// Mark goes on without the dropped watcher.
-	if err := s.Mark(ctx, "after"); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // Close ends every Watch at once, even one whose func is queued work.
 func TestWatchEndsOnClose(t *testing.T) {
-	s := memory.New()
-	done := make(chan error, 1)
-	got := make(chan store.Change, 16)
-	go func() { done <- s.Watch(context.Background(), func(c store.Change) { got <- c }) }()
-	for i := 0; ; i++ {
-		if err := s.Mark(t.Context(), fmt.Sprint("ready-", i)); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		s := memory.New()
+		done := make(chan error, 1)
+		got := make(chan store.Change, 16)
+		go func() { done <- s.Watch(context.Background(), func(c store.Change) { got <- c }) }()
+		synctest.Wait() // the watcher is listening
+		if err := s.Mark(t.Context(), "ready"); err != nil {
 			t.Fatal(err)
 		}
+		<-got
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
 		select {
-		case <-got:
-		case <-time.After(10 * time.Millisecond):
-			continue
+		case err := <-done:
+			if !errors.Is(err, store.ErrClosed) {
+				t.Fatalf("Watch after Close: error = %v, want one wrapping %v", err, store.ErrClosed)
+			}
+		default:
+			t.Fatal("Watch did not return after Close")
 		}
-		break
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, store.ErrClosed) {
-			t.Fatalf("Watch after Close: error = %v, want one wrapping %v", err, store.ErrClosed)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after Close")
-	}
+	})
 }
