@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/internal/cli"
+	"github.com/agenttrust/agenttrust/cmd/agenttrust/internal/cli"
 )
 
 func policyCommand() *command {

@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/agenttrust/agenttrust/internal/cli"
+	"github.com/agenttrust/agenttrust/cmd/agenttrust/internal/cli"
 	"github.com/agenttrust/agenttrust/server"
 )
 

@@ -21,6 +21,12 @@
 //     stale revocation view, malformed requests and requests whose audit
 //     record the store could refuse: every one must deny with its typed
 //     error, and none may stop the trail.
+//   - auditchain: an attacker with write access to the audit table deletes,
+//     rewrites, re-chains and forges records under a running server.
+//   - revocation: a revocation outlives everything it covers, whichever
+//     node revoked and whichever node prunes.
+//   - errorleak: a cut PostgreSQL link, and no response tells the caller
+//     what the driver said about the database.
 //
 // Each test is named TestAttack<Class><Target> and is a table: one named
 // subtest per attack, asserting the sentinel or typed error (errors.Is,
@@ -34,6 +40,9 @@
 // skipped with "known failure: ..." so that it runs again once fixed.
 //
 // # Running
+//
+// The package is a module of its own, so that the core module does not
+// require the SQL drivers; from the repository root (go.work):
 //
 //	go test ./internal/attack
 //

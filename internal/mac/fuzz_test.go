@@ -5,14 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	macaroon "gopkg.in/macaroon.v2"
 )
 
-// FuzzDecode differential-tests Decode against gopkg.in/macaroon.v2:
-// whatever Decode accepts, the library accepts with the same fields, both
-// re-encode it to the same bytes, re-signing it with Builder verifies in
-// both, and Attenuate extends it exactly as the library does.
+// FuzzDecode: whatever Decode refuses, it refuses with a typed error and
+// a reset Macaroon; whatever it accepts is within the limits, re-encodes
+// to the same bytes, verifies once re-signed with Builder, and Attenuate
+// extends it. The bench module's FuzzDecodeLibrary runs the same inputs
+// against gopkg.in/macaroon.v2.
 func FuzzDecode(f *testing.F) {
 	// Seeds above 4 KiB (the 16 KiB vector, the too-large case) are left
 	// out: coverage found from them sends workers into minimizations that
@@ -33,15 +32,13 @@ func FuzzDecode(f *testing.F) {
 		var m Macaroon
 		err := Decode(b, &m)
 		if len(b) > MaxSize {
-			// Rejected before parsing; skip the library so that the
-			// fuzzer gains nothing by growing inputs.
+			// Rejected before parsing: the fuzzer gains nothing by
+			// growing inputs.
 			if err != ErrTooLarge {
 				t.Fatalf("%d bytes: %v, want ErrTooLarge", len(b), err)
 			}
 			return
 		}
-		var lm macaroon.Macaroon
-		libErr := lm.UnmarshalBinary(b)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "agenttrust: ") {
 				t.Fatalf("error %q lacks the agenttrust: prefix", err)
@@ -57,34 +54,13 @@ func FuzzDecode(f *testing.F) {
 		if len(b) > MaxSize || m.NumCaveats() > MaxCaveats {
 			t.Fatalf("accepted %d bytes, %d caveats", len(b), m.NumCaveats())
 		}
-		if libErr != nil {
-			t.Fatalf("Decode accepts what the library rejects (%v): %x", libErr, b)
-		}
-
-		// Same fields as the library.
-		if lm.Location() != string(m.Location()) || !bytes.Equal(lm.Id(), m.ID()) || !bytes.Equal(lm.Signature(), sigSlice(&m)) {
-			t.Fatalf("fields differ from the library's for %x", b)
-		}
-		lcs := lm.Caveats()
-		if len(lcs) != m.NumCaveats() {
-			t.Fatalf("library sees %d caveats, Decode %d", len(lcs), m.NumCaveats())
-		}
-		for i, c := range lcs {
-			if !bytes.Equal(c.Id, m.Caveat(i)) || len(c.VerificationId) != 0 || c.Location != "" {
-				t.Fatalf("caveat %d differs from the library's", i)
-			}
-		}
-
-		// Canonical: both re-encode to the input.
+		// Canonical: it re-encodes to the input.
 		out, _ := m.AppendBinary(nil)
 		if !bytes.Equal(out, b) || m.Size() != len(b) {
 			t.Fatalf("AppendBinary does not reproduce the input")
 		}
-		if libOut, err := lm.MarshalBinary(); err != nil || !bytes.Equal(libOut, b) {
-			t.Fatalf("library re-encodes differently: %v", err)
-		}
 
-		// Re-sign the same content with a known key: both verify it.
+		// Re-sign the same content with a known key: it verifies.
 		bl, err := New(fuzzKey, m.ID(), string(m.Location()))
 		if err != nil {
 			t.Fatal(err)
@@ -105,15 +81,8 @@ func FuzzDecode(f *testing.F) {
 		if err := Verify(&sm, fuzzKey, &h); err != nil {
 			t.Fatalf("Verify of re-signed token: %v", err)
 		}
-		var slm macaroon.Macaroon
-		if err := slm.UnmarshalBinary(signed); err != nil {
-			t.Fatal(err)
-		}
-		if err := slm.Verify(fuzzKey, func(string) error { return nil }, nil); err != nil {
-			t.Fatalf("library Verify of re-signed token: %v", err)
-		}
 
-		// Attenuate matches the library, or fails on a limit.
+		// Attenuate adds the caveat, or fails on a limit.
 		next, err := Attenuate(nil, b, &h, []byte("hop = fuzz"))
 		switch {
 		case err == ErrTooManyCaveats || err == ErrTooLarge:
@@ -121,16 +90,9 @@ func FuzzDecode(f *testing.F) {
 		case err != nil:
 			t.Fatalf("Attenuate: %v", err)
 		}
-		if err := lm.AddFirstPartyCaveat([]byte("hop = fuzz")); err != nil {
-			t.Fatal(err)
-		}
-		if libNext, _ := lm.MarshalBinary(); !bytes.Equal(next, libNext) {
-			t.Fatal("Attenuate differs from the library")
+		var nm Macaroon
+		if err := Decode(next, &nm); err != nil || nm.NumCaveats() != m.NumCaveats()+1 || string(nm.Caveat(m.NumCaveats())) != "hop = fuzz" {
+			t.Fatalf("Attenuate made %x (%v)", next, err)
 		}
 	})
-}
-
-func sigSlice(m *Macaroon) []byte {
-	s := m.Signature()
-	return s[:]
 }

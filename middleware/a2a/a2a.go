@@ -29,7 +29,8 @@
 // &http.Client{Transport: &a2a.Transport{...}}), whose requests carry the
 // caller's context, and put middleware.HTTP in front of the handler
 // a2asrv.NewJSONRPCHandler or NewRESTHandler returns. TestA2AGoClientAndServer
-// drives a2a-go's own client and server wired this way: a narrowed call
+// (in the bench module, bench/a2a, so that this module does not require
+// a2a-go) drives a2a-go's own client and server wired this way: a narrowed call
 // reaches the agent with the Decision in its context, and a call the
 // caveats forbid, one without a credential and one under a revoked token
 // never do.

@@ -1,28 +1,28 @@
-package agenttrust_test
+package attack
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
-	"github.com/agenttrust/agenttrust/store/memory"
-	"github.com/agenttrust/agenttrust/store/postgres"
-	"github.com/agenttrust/agenttrust/store/sqlite"
 )
+
+// openPolicy allows everything: these tests are about credentials.
+const openPolicy = `
+rules:
+  - id: everything
+    effect: allow
+`
 
 // offsetClock reads a shared clock off by a fixed amount: a node whose
 // clock runs fast.
 type offsetClock struct {
-	base *testClock
+	base *clock
 	off  time.Duration
 }
 
@@ -33,20 +33,20 @@ func (c offsetClock) Now() time.Time { return c.base.Now().Add(c.off) }
 // (5 min) on the true clock, and two nodes whose clocks run 3 h and 30 h
 // fast.
 type revocationNodes struct {
-	clock                     *testClock
+	clock                     *clock
 	long, short, fast, faster *agenttrust.Client
 }
 
 func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	t.Helper()
-	n := &revocationNodes{clock: newTestClock()}
+	n := &revocationNodes{clock: newClock()}
 	p, err := agenttrust.ParsePolicy([]byte(openPolicy), "yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	open := func(chain string, clk agenttrust.Clock, ttl time.Duration) *agenttrust.Client {
 		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk),
-			agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}),
+			agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey()),
 			agenttrust.WithTokenTTL(ttl), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		if err != nil {
 			t.Fatal(err)
@@ -61,50 +61,13 @@ func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	return n
 }
 
-func revocationStores(t *testing.T) map[string]func(t *testing.T) store.Store {
-	return map[string]func(t *testing.T) store.Store{
-		"memory": func(*testing.T) store.Store { return memory.New() },
-		"sqlite": func(t *testing.T) store.Store {
-			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "revocations.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		},
-		"postgres": func(t *testing.T) store.Store {
-			url := os.Getenv("AGENTTRUST_TEST_POSTGRES")
-			if url == "" {
-				t.Skip("set AGENTTRUST_TEST_POSTGRES to test PostgreSQL")
-			}
-			ctx := context.Background()
-			schema := fmt.Sprintf("agenttrust_revoke_%d", time.Now().UnixNano())
-			st, err := postgres.Open(ctx, url, postgres.WithSchema(schema))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				st.Close()
-				if conn, err := pgx.Connect(ctx, url); err == nil {
-					conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-					conn.Close(ctx)
-				}
-			})
-			return st
-		},
-	}
-}
-
 // TestAttackRevocationLifetime: a revocation outlives everything it
 // covers, whichever node revoked (whatever its token TTL) and whichever
 // node prunes (whatever its clock).
 func TestAttackRevocationLifetime(t *testing.T) {
-	for _, name := range []string{"memory", "sqlite", "postgres"} {
-		open := revocationStores(t)[name]
-		t.Run(name, func(t *testing.T) {
-			testRevocationLifetime(t, open(t))
-		})
-	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		testRevocationLifetime(t, b.open(t))
+	})
 }
 
 func testRevocationLifetime(t *testing.T, st store.Store) {

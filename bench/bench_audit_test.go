@@ -1,4 +1,4 @@
-package agenttrust_test
+package bench_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package server
+package attack
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 	"github.com/agenttrust/agenttrust/store/postgres"
@@ -31,8 +32,11 @@ import (
 // The attacker of these tests has full write access to the audit table,
 // but not to the server's secrets or its checkpoint file.
 
-// testAuditSecret is the secret behind testAuditKey.
+// testAuditSecret is the secret behind testAuditKey, the nodes' audit
+// key.
 var testAuditSecret = bytes.Repeat([]byte("a"), 32)
+
+var testAuditKey, _ = agenttrust.NewAuditKey(testAuditSecret)
 
 // rawAudit is write access to a store's audit table behind agenttrust's
 // back.
@@ -343,9 +347,9 @@ type auditHarness struct {
 	raw    rawAudit
 	cpPath string
 	cps    *agenttrust.AuditCheckpoints
-	srv    *Server
+	srv    *server.Server
 	ts     *httptest.Server
-	clock  *testClock
+	clock  *clock
 	admin  string // acme admin key
 	agent  string // acme agent key
 }
@@ -354,7 +358,7 @@ const tamperChain = "n1/acme"
 
 func newAuditHarness(t *testing.T, be auditBackend) *auditHarness {
 	t.Helper()
-	h := &auditHarness{clock: newTestClock()}
+	h := &auditHarness{clock: newClock()}
 	h.st, h.raw = be.open(t)
 	h.cpPath = filepath.Join(t.TempDir(), "checkpoints")
 	if err := agenttrust.CreateAuditCheckpoints(h.cpPath, testAuditKey); err != nil {
@@ -372,7 +376,7 @@ func newAuditHarness(t *testing.T, be auditBackend) *auditHarness {
 	if h.agent, _, err = c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{"agent"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.SavePolicy(ctx, []byte(acmePolicy), "json", 0); err != nil {
+	if _, err := c.SavePolicy(ctx, []byte(nodePolicy), "json", 0); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 6 {
@@ -403,8 +407,8 @@ func (h *auditHarness) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(h.st, WithNodeName("n1"), WithClock(h.clock), WithAuditKey(testAuditKey), WithAuditCheckpoints(cps),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
+	srv, err := server.New(h.st, server.WithNodeName("n1"), server.WithClock(h.clock), server.WithAuditKey(testAuditKey), server.WithAuditCheckpoints(cps),
+		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +434,7 @@ func (h *auditHarness) restart(t *testing.T) {
 	h.start(t)
 }
 
-func (h *auditHarness) do(t *testing.T, method, path, cred, body string) resp {
+func (h *auditHarness) do(t *testing.T, method, path, cred, body string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, h.ts.URL+path, bytes.NewReader([]byte(body)))
 	if err != nil {
@@ -447,7 +451,7 @@ func (h *auditHarness) do(t *testing.T, method, path, cred, body string) resp {
 	defer res.Body.Close()
 	var buf bytes.Buffer
 	buf.ReadFrom(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: buf.Bytes()}
+	return reply{status: res.StatusCode, body: buf.Bytes()}
 }
 
 func (h *auditHarness) records(t *testing.T, chain string) []store.AuditRecord {
@@ -647,14 +651,14 @@ func TestAttackAuditTamper(t *testing.T) {
 					}
 					r := h.do(t, "GET", "/v1/audit/verify", h.admin, "")
 					if tc.refused {
-						if r.status != http.StatusServiceUnavailable || r.code(t) != "audit_chain_broken" {
+						if r.status != http.StatusServiceUnavailable || r.code() != "audit_chain_broken" {
 							t.Fatalf("verify after restart: %d %s, want 503 audit_chain_broken", r.status, r.body)
 						}
 						c := h.do(t, "POST", "/v1/actions/check", h.agent, `{"tool_name":"docs.read"}`)
-						if c.status != http.StatusServiceUnavailable || c.code(t) != "audit_chain_broken" {
+						if c.status != http.StatusServiceUnavailable || c.code() != "audit_chain_broken" {
 							t.Errorf("check after restart: %d %s, want 503 audit_chain_broken (a deny)", c.status, c.body)
 						}
-						if rz := h.do(t, "GET", "/readyz", "", ""); rz.status != http.StatusServiceUnavailable || rz.json(t)["audit"] != "chain_broken" {
+						if rz := h.do(t, "GET", "/readyz", "", ""); rz.status != http.StatusServiceUnavailable || rz.object(t)["audit"] != "chain_broken" {
 							t.Errorf("readyz: %d %s, want 503 chain_broken", rz.status, rz.body)
 						}
 						return
@@ -662,7 +666,7 @@ func TestAttackAuditTamper(t *testing.T) {
 					if r.status != 200 {
 						t.Fatalf("verify: %d %s", r.status, r.body)
 					}
-					v := r.json(t)
+					v := r.object(t)
 					if v["ok"] != false {
 						t.Fatalf("verify says ok after the attack: %s", r.body)
 					}

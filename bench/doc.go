@@ -1,0 +1,29 @@
+// Package bench measures agenttrust against its peers and checks that it
+// interoperates with them. It is its own module,
+// github.com/agenttrust/agenttrust/bench, so that the peers (cedar-go,
+// gopkg.in/macaroon.v2, go-jose, a2a-go) and the database drivers the
+// store benchmarks need stay out of the core module's requirements.
+//
+// Everything is in tests:
+//
+//   - BenchmarkCheck: one check of the cedar-10 scenario (testdata) by
+//     the rule engine (policy, policy-100k, deny), on SQLite and
+//     PostgreSQL, with each credential (apikey, token3, token3-cached,
+//     jwt), beside gopkg.in/macaroon.v2 verifying the same token
+//     (macaroon-lib) and cedar-go deciding the same request (cedar).
+//   - BenchmarkAuditMode and BenchmarkAuthenticate: the store-backed
+//     paths.
+//   - TestTokenVectorsLibrary and TestJWTVerifiesWithAnotherLibrary: the
+//     root module's token vectors verify with gopkg.in/macaroon.v2 alone,
+//     and its JWTs with go-jose.
+//   - bench/mac: internal/mac against gopkg.in/macaroon.v2 (golden
+//     vectors, differential fuzzing, interop, the codec benchmark).
+//   - bench/a2a: middleware/a2a between a2a-go's own client and server.
+//
+// Run the comparison the README quotes with
+//
+//	cd bench && go test -run '^$' -bench 'BenchmarkCheck/(policy|cedar|token3|macaroon-lib)$' -benchmem
+//
+// The PostgreSQL cases run when AGENTTRUST_TEST_POSTGRES holds a database
+// URL, and skip otherwise.
+package bench

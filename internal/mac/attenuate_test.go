@@ -1,0 +1,76 @@
+package mac
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestAttenuateOnlyNarrows: after attenuation, any token that drops,
+// reorders or replaces a caveat while keeping the signature fails Verify.
+// That is the macaroon guarantee delegation relies on.
+func TestAttenuateOnlyNarrows(t *testing.T) {
+	s := vectorByName(t, "agenttrust 3 caveats")
+	tok, err := Attenuate(nil, s.encoded, nil, []byte("hop = h1"), []byte("attr.amount <= 50"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Macaroon
+	if err := decodeVerify(tok, s.rootKey, &m, nil); err != nil {
+		t.Fatal(err)
+	}
+	caveats := append([][]byte{}, m.Caveats()...)
+	sig := m.Signature()
+	forge := func(cs [][]byte) []byte {
+		b := appendHeader(nil, nil, s.id)
+		for _, c := range cs {
+			b = appendCaveat(b, c)
+		}
+		return appendTrailer(b, &sig)
+	}
+	var variants [][][]byte
+	for i := range caveats {
+		drop := append(append([][]byte{}, caveats[:i]...), caveats[i+1:]...)
+		variants = append(variants, drop)
+		replaced := append([][]byte{}, caveats...)
+		replaced[i] = []byte("attr.amount <= 5000")
+		variants = append(variants, replaced)
+		if i+1 < len(caveats) {
+			swapped := append([][]byte{}, caveats...)
+			swapped[i], swapped[i+1] = swapped[i+1], swapped[i]
+			variants = append(variants, swapped)
+		}
+	}
+	variants = append(variants, nil)
+	for _, v := range variants {
+		if err := decodeVerify(forge(v), s.rootKey, &m, nil); err != ErrSignature {
+			t.Errorf("forged caveats %q: %v, want ErrSignature", v, err)
+		}
+	}
+	// The original (wider) token is still valid on its own: narrowing makes
+	// a new token; revocation, not attenuation, kills the parent.
+	if err := decodeVerify(s.encoded, s.rootKey, &m, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAttenuateErrors(t *testing.T) {
+	s := vectorByName(t, "max caveats")
+	dst := []byte("keep")
+	out, err := Attenuate(dst, s.encoded, nil, []byte("x"))
+	if err != ErrTooManyCaveats || string(out) != "keep" {
+		t.Errorf("65th caveat: %v, dst %q", err, out)
+	}
+	big := vectorByName(t, "max size")
+	if _, err := Attenuate(nil, big.encoded, nil, nil); err != ErrTooLarge {
+		t.Errorf("past MaxSize: %v", err)
+	}
+	if _, err := Attenuate(nil, []byte{2, 0}, nil, []byte("x")); err != ErrUnexpectedField {
+		t.Errorf("malformed token: %v", err)
+	}
+	// No caveats: the token is copied unchanged.
+	small := vectorByName(t, "agenttrust 3 caveats")
+	out, err = Attenuate(nil, small.encoded, nil)
+	if err != nil || !bytes.Equal(out, small.encoded) {
+		t.Errorf("Attenuate with no caveats: %v", err)
+	}
+}
