@@ -73,7 +73,7 @@ type Client struct {
 	keys      boundedCache[[32]byte, *keyEntry] // API keys by secret hash
 	rootKeys  boundedCache[string, []string]    // roles of a token's root key, by key id
 	tokens    *cache.Cache[string, any]         // verified tokens and JWTs by their text
-	// tokenCacheOff makes benchmarks measure first-seen tokens.
+	// tokenCacheOff: WithTokenCache(0, 0), every use verifies afresh.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens
 	hashers       sync.Pool // *mac.Hasher
@@ -132,8 +132,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: approval TTLs must be positive", ErrInvalidConfig)
 	case cfg.tokenTTL <= 0 || cfg.tokenTTL > 24*time.Hour:
 		return nil, fmt.Errorf("%w: token TTL must be positive and at most 24h", ErrInvalidConfig)
-	case cfg.tokenCacheEntries < 1 || cfg.tokenCacheBytes < 1:
-		return nil, fmt.Errorf("%w: token cache bounds must be positive", ErrInvalidConfig)
+	case (cfg.tokenCacheEntries != 0 || cfg.tokenCacheBytes != 0) && (cfg.tokenCacheEntries < 1 || cfg.tokenCacheBytes < 1):
+		return nil, fmt.Errorf("%w: token cache bounds must be positive, or both 0 for no cache", ErrInvalidConfig)
 	case cfg.issuer == "":
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
@@ -193,7 +193,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	}
 	// Bounded caches (see boundedCache): a token's expiry is checked
 	// against the clock on every use, cached or not.
-	c.tokens = cache.New[string, any](cfg.tokenCacheEntries, cfg.tokenCacheBytes)
+	c.tokenCacheOff = cfg.tokenCacheEntries == 0
+	c.tokens = cache.New[string, any](max(cfg.tokenCacheEntries, 1), max(cfg.tokenCacheBytes, 1))
 	c.keys = newBoundedCache(keyCacheEntries, keyCacheBytes, keyEntryCost)
 	c.rootKeys = newBoundedCache(keyCacheEntries, keyCacheBytes/4, rolesCost)
 	if c.keyring, err = newKeyring(cfg.masterKeys, c.newID, func() ([]byte, error) {

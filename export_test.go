@@ -7,10 +7,6 @@ import (
 	"github.com/agenttrust/agenttrust/internal/mac"
 )
 
-// DisableTokenCache makes every check verify its token from scratch, for
-// benchmarks of a token seen for the first time.
-func DisableTokenCache(c *Client) { c.tokenCacheOff = true }
-
 // TokenRootKey exposes the root key derivation for interoperability tests.
 func TokenRootKey(c *Client, masterKeyID, tokenID string) [sha256.Size]byte {
 	return c.keyring.byID[masterKeyID].rootKey(tokenID)

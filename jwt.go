@@ -212,7 +212,9 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		v.cred.conds = append(v.cred.conds, cv)
 		cost += caveatCost(text)
 	}
-	c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
+	if !c.tokenCacheOff {
+		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
+	}
 	*cr = v.cred
 	return nil
 }

@@ -179,6 +179,8 @@ func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL 
 // entries tokens holding at most bytes of memory (defaults 16384 and
 // 16 MiB). A token not cached is verified again, which costs time, never
 // safety: caveats, expiry and revocation are checked on every use.
+// WithTokenCache(0, 0) turns the cache off: every use verifies the token
+// from scratch.
 func WithTokenCache(entries int, bytes int64) Option {
 	return func(c *config) { c.tokenCacheEntries, c.tokenCacheBytes = entries, bytes }
 }

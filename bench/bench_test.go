@@ -26,14 +26,14 @@ import (
 // rules (plus extra rules), auditing to the default memory ring. Its
 // master key is testMasterKey, so macaroon-lib can derive a token's root
 // key as the README documents it.
-func benchClient(b *testing.B, extra int) *agenttrust.Client {
+func benchClient(b *testing.B, extra int, opts ...agenttrust.Option) *agenttrust.Client {
 	b.Helper()
 	p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
 	p.Rules = append(p.Rules, syntheticRules(extra)...)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithMasterKeys(testMasterKey))
+	c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithMasterKeys(testMasterKey)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,15 +143,16 @@ func BenchmarkCheck(b *testing.B) {
 	}
 	runCred := func(name string, cred func(*testing.B, *agenttrust.Client, string) string, noCache bool) {
 		b.Run(name, func(b *testing.B) {
-			c := benchClient(b, 0)
+			var opts []agenttrust.Option
+			if noCache {
+				opts = append(opts, agenttrust.WithTokenCache(0, 0))
+			}
+			c := benchClient(b, 0, opts...)
 			secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1"})
 			if err != nil {
 				b.Fatal(err)
 			}
 			req := credReq(b, c, cred(b, c, secret))
-			if noCache {
-				disableTokenCache(b, c)
-			}
 			b.ReportAllocs()
 			for b.Loop() {
 				if d, _ := c.Check(ctx, req); !d.Allowed() {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"reflect"
 	"testing"
-	"unsafe"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
@@ -21,20 +19,6 @@ func tokenRootKey(mk agenttrust.MasterKey, tokenID string) []byte {
 	h := hmac.New(sha256.New, mk.Secret)
 	h.Write([]byte(tokenID))
 	return h.Sum(nil)
-}
-
-// disableTokenCache makes every check of c verify its token from scratch,
-// as the root package's own DisableTokenCache (export_test.go) does, so
-// token3 measures a token seen for the first time. That hook exists only
-// in the root package's tests, so this sets the same unexported switch;
-// TestDisableTokenCache fails if the switch is renamed.
-func disableTokenCache(tb testing.TB, c *agenttrust.Client) {
-	tb.Helper()
-	f := reflect.ValueOf(c).Elem().FieldByName("tokenCacheOff")
-	if !f.IsValid() || f.Kind() != reflect.Bool {
-		tb.Fatal("bench: agenttrust.Client has no bool field tokenCacheOff; update disableTokenCache")
-	}
-	*(*bool)(unsafe.Pointer(f.UnsafeAddr())) = true
 }
 
 // agentKeyAndToken makes an API key with the agent role for agent, and a
