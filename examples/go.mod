@@ -8,6 +8,7 @@ require (
 	github.com/agenttrust/agenttrust/middleware/eino v0.0.0
 	github.com/agenttrust/agenttrust/middleware/genkit v0.0.0
 	github.com/agenttrust/agenttrust/middleware/mcp v0.0.0
+	github.com/agenttrust/agenttrust/store/sqlite v0.0.0
 	github.com/cloudwego/eino v0.9.0
 	github.com/firebase/genkit/go v1.12.0
 	github.com/modelcontextprotocol/go-sdk v1.8.0
@@ -51,13 +52,16 @@ require (
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/cpuid/v2 v2.2.9 // indirect
 	github.com/mailru/easyjson v0.9.0 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mbleigh/raymond v0.0.0-20250414171441-6b3a58ab9e0a // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
+	github.com/ncruces/go-strftime v1.0.0 // indirect
 	github.com/nikolalohinski/gonja v1.5.3 // indirect
 	github.com/pb33f/ordered-map/v2 v2.3.1 // indirect
 	github.com/pelletier/go-toml/v2 v2.0.9 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/segmentio/asm v1.1.3 // indirect
 	github.com/segmentio/encoding v0.5.4 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
@@ -92,6 +96,10 @@ require (
 	google.golang.org/grpc v1.81.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
+	modernc.org/libc v1.77.1 // indirect
+	modernc.org/mathutil v1.7.1 // indirect
+	modernc.org/memory v1.12.1 // indirect
+	modernc.org/sqlite v1.60.1 // indirect
 	rsc.io/omap v1.2.0 // indirect
 	rsc.io/ordered v1.1.1 // indirect
 )
@@ -102,4 +110,5 @@ replace (
 	github.com/agenttrust/agenttrust/middleware/eino => ../middleware/eino
 	github.com/agenttrust/agenttrust/middleware/genkit => ../middleware/genkit
 	github.com/agenttrust/agenttrust/middleware/mcp => ../middleware/mcp
+	github.com/agenttrust/agenttrust/store/sqlite => ../store/sqlite
 )
