@@ -40,6 +40,9 @@ type checkState struct {
 	cred credential
 	kvs  []attrKV // the request's attributes, captured for the audit
 	fp   []byte   // scratch for approval fingerprints and attributes
+	// valid is set once the request's fields passed validateRequest,
+	// which leaves them storable as they are (names, NFC resource).
+	valid bool
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -50,6 +53,7 @@ func (s *checkState) reset() {
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
+	s.valid = false
 }
 
 // Check decides whether req may proceed and records the decision. It
@@ -114,6 +118,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		d.Reason = reasonInvalid
 		return err
 	}
+	st.valid = true
 	if req.VouchedBy != "" {
 		if err := validText("vouched by", req.VouchedBy, 256); err != nil {
 			d.Reason = reasonInvalid
@@ -382,8 +387,13 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	}
 	// Every text is made storable before the queue's lock is taken, which
 	// begin holds until end: the flusher waits on that lock.
-	agent, obo, session := clip(req.AgentID), clip(req.OnBehalfOf), clip(req.SessionID)
-	tool, resource := clip(req.Tool), clip(req.Resource)
+	agent, obo, session, tool, resource := clip(req.AgentID), req.OnBehalfOf, req.SessionID, req.Tool, req.Resource
+	if !st.valid || len(resource) > maxFieldLen {
+		// A request that passed validation has these storable as they
+		// are: names, and a resource of valid UTF-8 without control
+		// characters (which NFC may have lengthened).
+		obo, session, tool, resource = clip(obo), clip(session), clip(tool), clip(resource)
+	}
 	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(d.HopIDs), storable(d.VouchedBy, noLimit)
 	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
 	p, err := c.audit.begin()
