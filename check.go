@@ -240,64 +240,6 @@ func panicText(p any) string {
 // maxPanicText bounds the panic text an error quotes.
 const maxPanicText = 200
 
-// checkBlocked is phase 2: one store lookup for every id the request
-// names. It sets d.Reason when something is blocked.
-func (c *Client) checkBlocked(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
-	st.ids = append(st.ids[:0], req.AgentID)
-	if req.SessionID != "" {
-		st.ids = append(st.ids, req.SessionID)
-	}
-	if cr := &st.cred; cr.id != "" {
-		st.ids = append(st.ids, cr.id)
-		if cr.keyID != cr.id {
-			st.ids = append(st.ids, cr.keyID)
-		}
-		st.ids = append(st.ids, cr.hops...)
-	}
-	var b store.Block
-	var blocked bool
-	if c.view != nil {
-		var fresh bool
-		b, blocked, d.Staleness, fresh = c.view.lookup(now, st.ids)
-		if !fresh {
-			d.Reason = reasonViewStale
-			return c.view.staleErr(d.Staleness)
-		}
-	} else {
-		var err error
-		b, blocked, err = c.store.Blocked(ctx, c.tenant, st.ids)
-		if err != nil {
-			d.Reason = reasonStoreDown
-			return storeErr("revocation lookup", err)
-		}
-	}
-	if !blocked {
-		return nil
-	}
-	agent := b.ID == req.AgentID
-	session := req.SessionID != "" && b.ID == req.SessionID
-	if b.Kind == store.Revoked {
-		switch {
-		case agent:
-			d.Reason = reasonAgentRevoked
-		case session:
-			d.Reason = reasonSessionRevoked
-		default:
-			d.Reason = reasonCredentialRevoked
-		}
-		return fmt.Errorf("%w: %s", ErrRevoked, d.Reason)
-	}
-	if !agent && !session {
-		d.Reason = reasonCredentialError
-		return fmt.Errorf("%w: credential %s suspended", ErrSuspended, b.ID)
-	}
-	d.Reason = reasonSessionSuspend
-	if agent {
-		d.Reason = reasonAgentSuspended
-	}
-	return nil
-}
-
 // observeBreaker feeds the runaway breaker and, when it trips, suspends the
 // agent and turns this decision into a deny that says so.
 func (c *Client) observeBreaker(ctx context.Context, req *Request, now time.Time, d *Decision) {

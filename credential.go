@@ -116,41 +116,6 @@ func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Ti
 	return nil
 }
 
-// refuseBlocked returns ErrRevoked or ErrSuspended, naming the id, when
-// any of ids is blocked: the check of the operations around Check
-// (Exchange, Delegate, Authenticate), which answer with errors.
-func (c *Client) refuseBlocked(ctx context.Context, ids ...string) error {
-	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
-	if err != nil {
-		return storeErr("revocation lookup", err)
-	}
-	return blockedErr(b, blocked)
-}
-
-// refuseBlockedAt is refuseBlocked reading revocations as Check does: in
-// notify mode from the view, refused with ErrStoreUnavailable once that
-// is older than its bound; otherwise from the store.
-func (c *Client) refuseBlockedAt(ctx context.Context, now time.Time, ids ...string) error {
-	if c.view == nil {
-		return c.refuseBlocked(ctx, ids...)
-	}
-	b, blocked, age, fresh := c.view.lookup(now, ids)
-	if !fresh {
-		return c.view.staleErr(age)
-	}
-	return blockedErr(b, blocked)
-}
-
-func blockedErr(b store.Block, blocked bool) error {
-	switch {
-	case !blocked:
-		return nil
-	case b.Kind == store.Revoked:
-		return fmt.Errorf("%w: %s", ErrRevoked, b.ID)
-	}
-	return fmt.Errorf("%w: %s", ErrSuspended, b.ID)
-}
-
 // Principal is who a credential proves the caller to be.
 type Principal struct {
 	Tenant       string
