@@ -38,8 +38,12 @@ type checkState struct {
 	ids  []string
 	in   PolicyInput
 	cred credential
-	kvs  []attrKV // the request's attributes, captured for the audit
-	fp   []byte   // scratch for approval fingerprints and attributes
+	// env is the request as caveats and policy conditions see it, built
+	// once the request is valid; the credential phase sets its agent and
+	// hops.
+	env cond.Env
+	kvs []attrKV // the request's attributes, captured for the audit
+	fp  []byte   // scratch for approval fingerprints and attributes
 	// valid is set once the request's fields passed validateRequest,
 	// which leaves them storable as they are (names, NFC resource).
 	valid bool
@@ -53,6 +57,7 @@ func (s *checkState) reset() {
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
+	s.env = cond.Env{}
 	s.valid = false
 }
 
@@ -127,10 +132,12 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		d.VouchedBy = req.VouchedBy
 	}
 
+	st.env = requestEnv(c.tenant, req, st.kvs, nil, now)
+
 	// Phase 1: credential. It decides who is acting. Once its signature
 	// verified, the record names it even if a caveat refuses it.
 	if req.Credential != "" {
-		err := c.verifyCredential(ctx, req, now, &st.cred)
+		err := c.identify(ctx, req, now, st)
 		d.CredentialID, d.HopIDs = st.cred.id, st.cred.hops
 		if err != nil {
 			d.Reason = reasonCredentialError
@@ -159,12 +166,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	var res PolicyResult
 	var err error
 	if ps.compiled != nil {
-		env := cond.Env{
-			Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
-			OnBehalfOf: req.OnBehalfOf, Tenant: c.tenant, Attributes: req.Attributes, List: st.kvs,
-			IP: req.RemoteAddr, Now: now, Hops: st.cred.hops,
-		}
-		if res, err = ps.compiled.evaluateEnv(&env); err != nil {
+		if res, err = ps.compiled.evaluateEnv(&st.env); err != nil {
 			d.Rule, d.Reason = res.Rule, res.Reason
 			return err
 		}

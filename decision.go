@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/cond"
+
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -71,3 +73,14 @@ type Decision struct {
 
 // Allowed reports whether the action may proceed.
 func (d Decision) Allowed() bool { return d.Effect == Allow }
+
+// requestEnv is the condition environment of req: what caveats and policy
+// conditions are evaluated on, assembled in this one place. kvs, when not
+// nil, are req's attributes as captured; hops are the credential's.
+func requestEnv(tenant string, req *Request, kvs []attrKV, hops []string, now time.Time) cond.Env {
+	return cond.Env{
+		Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
+		OnBehalfOf: req.OnBehalfOf, Tenant: tenant, Attributes: req.Attributes, List: kvs,
+		IP: req.RemoteAddr, Now: now, Hops: hops,
+	}
+}

@@ -472,11 +472,11 @@ func parseRate(s string) (rate.Limit, error) {
 }
 
 func (c *compiled) evaluate(in *PolicyInput) (PolicyResult, error) {
-	env := cond.Env{
-		Agent: in.AgentID, Tool: in.Tool, Resource: in.Resource, Session: in.SessionID,
-		OnBehalfOf: in.OnBehalfOf, Tenant: in.Tenant, Attributes: in.Attributes,
-		IP: in.RemoteAddr, Now: in.Time, Hops: in.HopIDs,
+	req := Request{
+		AgentID: in.AgentID, Tool: in.Tool, Resource: in.Resource, SessionID: in.SessionID,
+		OnBehalfOf: in.OnBehalfOf, RemoteAddr: in.RemoteAddr, Attributes: in.Attributes,
 	}
+	env := requestEnv(in.Tenant, &req, nil, in.HopIDs, in.Time)
 	return c.evaluateEnv(&env)
 }
 
