@@ -1,10 +1,13 @@
 package agenttrust
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // maxBreakers bounds the agents the breaker counts (see maxLimiters).
@@ -98,4 +101,25 @@ func (b *breaker) observe(agent string, now time.Time, denied bool) string {
 		}
 	}
 	return ""
+}
+
+// trip is the breaker phase, the one place the breaker is fed: it counts
+// v, a decision of the rules about agent, and when that trips the
+// breaker, suspends the agent and returns a deny that says so in v's
+// stead.
+func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdict) verdict {
+	if c.breaker == nil {
+		return v
+	}
+	why := c.breaker.observe(agent, now, v.effect == Deny)
+	if why == "" {
+		return v
+	}
+	err := c.store.Suspend(context.WithoutCancel(ctx), store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now})
+	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
+	if err != nil {
+		c.log.Error("agenttrust: runaway breaker could not suspend agent", "agent", agent, "err", err)
+		v.reason = why + "; suspending the agent failed: " + err.Error()
+	}
+	return v
 }

@@ -18,6 +18,18 @@ const maxLimiters = 1 << 14
 // scan each.
 const sweepEvery = time.Second
 
+// limit is the rate-limit phase: a deny naming the limit that refused
+// (agent, tool), or no verdict.
+func limit(ps *policyState, agent, tool string, now time.Time) verdict {
+	if ps.compiled == nil || ps.compiled.nLimit == 0 {
+		return verdict{}
+	}
+	if l := ps.limiter.allow(ps.compiled, agent, tool, now); l != nil {
+		return verdict{done: true, reason: reasonRateLimited, rule: l.id}
+	}
+	return verdict{}
+}
+
 // limiter holds one token bucket per (limit, agent, tool). It is replaced
 // with the policy, so a reload starts buckets afresh.
 //

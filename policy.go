@@ -571,3 +571,71 @@ func matchAny(ps []cond.Pattern, s string) bool {
 	}
 	return false
 }
+
+// evaluatePolicy is the policy phase. The built-in engine decides on the
+// request's condition environment; another engine gets a PolicyInput.
+// With an error, the result is the deny: its rule, if a rule decided,
+// and the reason.
+func (c *Client) evaluatePolicy(ctx context.Context, ps *policyState, req *Request, now time.Time, st *checkState) (PolicyResult, error) {
+	if ps.compiled != nil {
+		res, err := ps.compiled.evaluateEnv(&st.env)
+		if err != nil {
+			return PolicyResult{Rule: res.Rule, Reason: res.Reason}, err
+		}
+		return res, nil
+	}
+	in := &st.in
+	*in = PolicyInput{
+		Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
+		SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
+		Attributes: req.Attributes, HopIDs: st.cred.hops, Time: now,
+	}
+	res, panicked, err := evaluate(ctx, ps.engine, in)
+	*in = PolicyInput{} // the engine must not keep it; neither do we
+	switch {
+	case panicked:
+		return PolicyResult{Reason: reasonPolicyPanic}, err
+	case err != nil:
+		return PolicyResult{Reason: reasonPolicyError}, fmt.Errorf("%w: %w", ErrPolicyEngine, err)
+	case res.Effect > NeedsApproval:
+		return PolicyResult{Reason: reasonPolicyError}, fmt.Errorf("%w: invalid effect %d", ErrPolicyEngine, res.Effect)
+	}
+	return res, nil
+}
+
+// evaluate calls a policy engine other than the built-in one, turning a
+// panic into an error: a bug in the engine denies, and Check still
+// records the decision and returns its pooled state.
+func evaluate(ctx context.Context, e PolicyEngine, in *PolicyInput) (res PolicyResult, panicked bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, panicked = PolicyResult{}, true
+			err = fmt.Errorf("%w: engine panicked with %s", ErrPolicyEngine, panicText(p))
+		}
+	}()
+	res, err = e.Evaluate(ctx, in)
+	return res, false, err
+}
+
+// panicText describes a recovered panic value for an error or a log. It
+// quotes the value only when it is an error or a string, clipped, and not
+// when it looks like a credential: a callback may panic with its input,
+// which holds the request's attributes.
+func panicText(p any) string {
+	var msg string
+	switch v := p.(type) {
+	case error:
+		msg = v.Error()
+	case string:
+		msg = v
+	default:
+		return fmt.Sprintf("a value of type %T", p)
+	}
+	if mayHoldCredential(msg) {
+		return "a text withheld as it may hold a credential"
+	}
+	return strconv.Quote(storable(msg, maxPanicText))
+}
+
+// maxPanicText bounds the panic text an error quotes.
+const maxPanicText = 200

@@ -8,9 +8,12 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// checkBlocked is phase 2: one store lookup for every id the request
-// names. It sets d.Reason when something is blocked.
-func (c *Client) checkBlocked(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
+// revocation is Check's revocation phase: one lookup for every id the
+// request names (agent, session, credential, root key, hops), from the
+// view in notify mode, else from the store. A suspended agent or
+// session ends the check with a deny; a revocation, a suspended
+// credential or a state that cannot be read is an error.
+func (c *Client) revocation(ctx context.Context, req *Request, now time.Time, st *checkState) (verdict, error) {
 	st.ids = append(st.ids[:0], req.AgentID)
 	if req.SessionID != "" {
 		st.ids = append(st.ids, req.SessionID)
@@ -26,44 +29,39 @@ func (c *Client) checkBlocked(ctx context.Context, req *Request, now time.Time, 
 	var blocked bool
 	if c.view != nil {
 		var fresh bool
-		b, blocked, d.Staleness, fresh = c.view.lookup(now, st.ids)
+		b, blocked, st.staleness, fresh = c.view.lookup(now, st.ids)
 		if !fresh {
-			d.Reason = reasonViewStale
-			return c.view.staleErr(d.Staleness)
+			return denied(reasonViewStale), c.view.staleErr(st.staleness)
 		}
 	} else {
 		var err error
 		b, blocked, err = c.store.Blocked(ctx, c.tenant, st.ids)
 		if err != nil {
-			d.Reason = reasonStoreDown
-			return storeErr("revocation lookup", err)
+			return denied(reasonStoreDown), storeErr("revocation lookup", err)
 		}
 	}
 	if !blocked {
-		return nil
+		return verdict{}, nil
 	}
 	agent := b.ID == req.AgentID
 	session := req.SessionID != "" && b.ID == req.SessionID
 	if b.Kind == store.Revoked {
+		reason := reasonCredentialRevoked
 		switch {
 		case agent:
-			d.Reason = reasonAgentRevoked
+			reason = reasonAgentRevoked
 		case session:
-			d.Reason = reasonSessionRevoked
-		default:
-			d.Reason = reasonCredentialRevoked
+			reason = reasonSessionRevoked
 		}
-		return fmt.Errorf("%w: %s", ErrRevoked, d.Reason)
+		return denied(reason), fmt.Errorf("%w: %s", ErrRevoked, reason)
 	}
-	if !agent && !session {
-		d.Reason = reasonCredentialError
-		return fmt.Errorf("%w: credential %s suspended", ErrSuspended, b.ID)
+	switch {
+	case agent:
+		return denied(reasonAgentSuspended), nil
+	case session:
+		return denied(reasonSessionSuspend), nil
 	}
-	d.Reason = reasonSessionSuspend
-	if agent {
-		d.Reason = reasonAgentSuspended
-	}
-	return nil
+	return denied(reasonCredentialError), fmt.Errorf("%w: credential %s suspended", ErrSuspended, b.ID)
 }
 
 // refuseBlocked returns ErrRevoked or ErrSuspended, naming the id, when
