@@ -103,14 +103,11 @@ func (b *breaker) observe(agent string, now time.Time, denied bool) string {
 	return ""
 }
 
-// trip is the breaker phase, the one place the breaker is fed: it counts
-// v, a decision of the rules about agent, and when that trips the
-// breaker, suspends the agent and returns a deny that says so in v's
-// stead.
+// trip is the breaker phase, the one place the breaker is fed (when
+// there is one): it counts v, a decision of the rules about agent, and
+// when that trips the breaker, suspends the agent and returns a deny that
+// says so in v's stead.
 func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdict) verdict {
-	if c.breaker == nil {
-		return v
-	}
 	why := c.breaker.observe(agent, now, v.effect == Deny)
 	if why == "" {
 		return v

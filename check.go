@@ -89,18 +89,19 @@ func denied(reason string) verdict { return verdict{done: true, reason: reason} 
 // other: the check denies with ErrPolicyEngine and is recorded. The
 // record keeps every text as any store can hold it: each NUL byte and
 // each byte that is not UTF-8 becomes U+FFFD.
-func (c *Client) Check(ctx context.Context, req Request) (Decision, error) {
+func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error) {
 	now := c.clock.Now()
 	st := c.pool.Get().(*checkState)
-	d, err := c.check(ctx, &req, now, st)
+	err = c.check(ctx, &req, now, st, &d)
 	st.reset()
 	c.pool.Put(st)
 	return d, err
 }
 
-// check runs the phases, makes the Decision of their verdict and records
-// it: the audit phase, whose failure turns any answer into a deny.
-func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState) (Decision, error) {
+// check runs the phases, makes the Decision of their verdict in *d (the
+// caller's result, so it is not copied) and records it: the audit phase,
+// whose failure turns any answer into a deny.
+func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
 	if c.audit.durable {
 		c.audit.inflight.Add(1) // until record has waited for its record
 	}
@@ -113,17 +114,18 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 		st.kvs = append(st.kvs[:0], attrKV{Name: "_truncated", Value: true})
 	}
 	v, err := c.decide(ctx, req, now, st)
-	d := decision(id, req, st, v, err)
-	if aerr := c.record(ctx, req, &d, now, st); aerr != nil && err == nil {
-		d, err = Decision{ID: d.ID, Reason: reasonAuditDown}, aerr
+	decision(d, id, req, st, &v, err)
+	if aerr := c.record(ctx, req, d, now, st); aerr != nil && err == nil {
+		*d = Decision{ID: d.ID, Reason: reasonAuditDown}
+		err = aerr
 	}
-	return d, err
+	return err
 }
 
-// decision makes the Decision of a check's verdict: the one place a
+// decision makes in d the Decision of a check's verdict: the one place a
 // Decision is built. An error denies, whatever the verdict said.
-func decision(id DecisionID, req *Request, st *checkState, v verdict, err error) Decision {
-	d := Decision{
+func decision(d *Decision, id DecisionID, req *Request, st *checkState, v *verdict, err error) {
+	*d = Decision{
 		ID: id, Effect: v.effect, Reason: v.reason, Rule: v.rule, ApprovalID: v.approvalID,
 		AgentID: req.AgentID, CredentialID: st.cred.id, HopIDs: st.cred.hops,
 		VouchedBy: st.vouchedBy, Staleness: st.staleness,
@@ -131,7 +133,6 @@ func decision(id DecisionID, req *Request, st *checkState, v verdict, err error)
 	if err != nil || !v.done {
 		d.Effect, d.ApprovalID = Deny, ""
 	}
-	return d
 }
 
 // decide runs the phases before the audit, in order. Each returns its
@@ -145,8 +146,8 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	if !c.audit.healthy(now) {
 		return denied(reasonAuditDown), fmt.Errorf("%w: audit writes failing for more than %s", ErrAuditUnavailable, c.audit.stuckAfter)
 	}
-	if v, err := c.validate(req, st); err != nil {
-		return v, err
+	if err := c.validate(req, st); err != nil {
+		return denied(reasonInvalid), err
 	}
 	st.env = requestEnv(c.tenant, req, st.kvs, nil, now)
 	if req.Credential != "" {
@@ -171,7 +172,10 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 			}
 		}
 	}
-	return c.trip(ctx, req.AgentID, now, v), nil
+	if c.breaker != nil {
+		v = c.trip(ctx, req.AgentID, now, v)
+	}
+	return v, nil
 }
 
 // record is the audit phase: it queues the audit record of d. Every text

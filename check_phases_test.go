@@ -40,7 +40,8 @@ func TestDecisionOfVerdict(t *testing.T) {
 		{"undecided denies", verdict{effect: Allow}, nil, Deny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := decision(DecisionID{1}, req, st, tc.v, tc.err)
+			var d Decision
+			decision(&d, DecisionID{1}, req, st, &tc.v, tc.err)
 			if d.Effect != tc.want || d.ID != (DecisionID{1}) || d.Rule != tc.v.rule || d.Reason != tc.v.reason {
 				t.Fatalf("decision = %+v", d)
 			}
@@ -67,15 +68,15 @@ func TestValidatePhase(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &checkState{}
-			v, err := c.validate(&tc.req, st)
+			err := c.validate(&tc.req, st)
 			if tc.valid {
-				if err != nil || v.done || !st.valid || st.vouchedBy != tc.req.VouchedBy {
-					t.Fatalf("validate = %+v, %v (state %+v)", v, err, st)
+				if err != nil || !st.valid || st.vouchedBy != tc.req.VouchedBy {
+					t.Fatalf("validate = %v (state %+v)", err, st)
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalidRequest) || !v.done || v.reason != reasonInvalid || st.vouchedBy != "" {
-				t.Fatalf("validate = %+v, %v; want a deny for an invalid request", v, err)
+			if !errors.Is(err, ErrInvalidRequest) || st.vouchedBy != "" {
+				t.Fatalf("validate = %v; want ErrInvalidRequest", err)
 			}
 		})
 	}
@@ -143,9 +144,6 @@ func TestLimitPhase(t *testing.T) {
 func TestBreakerPhase(t *testing.T) {
 	ctx := context.Background()
 	allow := verdict{done: true, effect: Allow, rule: "r1", approvalID: "apr_1"}
-	if v := phaseClient(t).trip(ctx, "a1", phaseNow, allow); v != allow {
-		t.Fatalf("no breaker changed the verdict: %+v", v)
-	}
 	c := phaseClient(t, WithBreaker(BreakerConfig{MaxCalls: 1, CallWindow: time.Hour}))
 	if v := c.trip(ctx, "a1", phaseNow, allow); v != allow {
 		t.Fatalf("first call: %+v", v)

@@ -578,19 +578,20 @@ func matchAny(ps []cond.Pattern, s string) bool {
 // and the reason.
 func (c *Client) evaluatePolicy(ctx context.Context, ps *policyState, req *Request, now time.Time, st *checkState) (PolicyResult, error) {
 	if ps.compiled != nil {
-		res, err := ps.compiled.evaluateEnv(&st.env)
-		if err != nil {
-			return PolicyResult{Rule: res.Rule, Reason: res.Reason}, err
-		}
-		return res, nil
+		return ps.compiled.evaluateEnv(&st.env) // a deny with its rule and reason on error
 	}
+	return c.evaluateEngine(ctx, ps.engine, req, now, st)
+}
+
+// evaluateEngine asks an engine other than the built-in one.
+func (c *Client) evaluateEngine(ctx context.Context, e PolicyEngine, req *Request, now time.Time, st *checkState) (PolicyResult, error) {
 	in := &st.in
 	*in = PolicyInput{
 		Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
 		SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
 		Attributes: req.Attributes, HopIDs: st.cred.hops, Time: now,
 	}
-	res, panicked, err := evaluate(ctx, ps.engine, in)
+	res, panicked, err := evaluate(ctx, e, in)
 	*in = PolicyInput{} // the engine must not keep it; neither do we
 	switch {
 	case panicked:

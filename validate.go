@@ -7,19 +7,20 @@ import (
 )
 
 // validate is the first phase of Check: the request's fields, and the
-// admin key that vouches for it, if one does.
-func (c *Client) validate(req *Request, st *checkState) (verdict, error) {
+// admin key that vouches for it, if one does. An invalid request denies
+// (reasonInvalid) with the error.
+func (c *Client) validate(req *Request, st *checkState) error {
 	if err := validateRequest(req, st.kvs); err != nil {
-		return denied(reasonInvalid), err
+		return err
 	}
 	st.valid = true
 	if req.VouchedBy != "" {
 		if err := validText("vouched by", req.VouchedBy, 256); err != nil {
-			return denied(reasonInvalid), err
+			return err
 		}
 		st.vouchedBy = req.VouchedBy
 	}
-	return verdict{}, nil
+	return nil
 }
 
 // validateRequest checks every text field of req. Names (agent, tool,
