@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/agenttrust/agenttrust/internal/cond"
 )
 
 // Reasons on the hot path are constants, so a decision costs no
@@ -32,18 +30,14 @@ const maxAuditAttrBytes = 16 << 10
 
 // checkState is per-check scratch space, pooled so a check allocates
 // nothing once warm. Besides scratch it holds what the phases learn about
-// the request that is not a verdict: who is acting (cred), the condition
-// environment, and the facts a Decision reports.
+// the request that is not a verdict: who is acting (cred) and the facts
+// a Decision reports.
 type checkState struct {
 	ids  []string
 	in   PolicyInput
 	cred credential
-	// env is the request as caveats and policy conditions see it, built
-	// once the request is valid; the credential phase sets its agent and
-	// hops.
-	env cond.Env
-	kvs []attrKV // the request's attributes, captured for the audit
-	fp  []byte   // scratch for approval fingerprints and attributes
+	kvs  []attrKV // the request's attributes, captured for the audit
+	fp   []byte   // scratch for approval fingerprints and attributes
 	// valid is set once the request's fields passed validation, which
 	// leaves them storable as they are (names, NFC resource).
 	valid     bool
@@ -59,7 +53,6 @@ func (s *checkState) reset() {
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
-	s.env = cond.Env{}
 	s.valid, s.vouchedBy, s.staleness = false, "", 0
 }
 
@@ -149,9 +142,11 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	if err := c.validate(req, st); err != nil {
 		return denied(reasonInvalid), err
 	}
-	st.env = requestEnv(c.tenant, req, st.kvs, nil, now)
+	// The request as caveats and policy conditions see it, built once;
+	// the credential phase sets its agent and hops.
+	env := requestEnv(c.tenant, req, st.kvs, nil, now)
 	if req.Credential != "" {
-		if err := c.identify(ctx, req, now, st); err != nil {
+		if err := c.identify(ctx, req, now, st, &env); err != nil {
 			return denied(reasonCredentialError), err
 		}
 	}
@@ -161,7 +156,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	ps := c.policy.Load()
 	v := limit(ps, req.AgentID, req.Tool, now)
 	if !v.done {
-		res, err := c.evaluatePolicy(ctx, ps, req, now, st)
+		res, err := c.evaluatePolicy(ctx, ps, req, now, st, &env)
 		v = verdict{done: true, effect: res.Effect, rule: res.Rule, reason: res.Reason}
 		if err != nil {
 			return v, err

@@ -201,12 +201,12 @@ func (cr *credential) hold(env *cond.Env, actions bool) error {
 }
 
 // identify is Check's credential phase: the credential says who is
-// acting, and every caveat must hold for the request (st.env). The
+// acting, and every caveat must hold for the request (env). The
 // revocation of its ids is the next phase's. Once the credential's
 // signature verified, the request's agent is the credential's, even when
 // a caveat refuses it, so the record names who tried.
-func (c *Client) identify(ctx context.Context, req *Request, now time.Time, st *checkState) error {
-	u := credentialUse{kinds: anyCredential, agent: req.AgentID, addr: req.RemoteAddr, env: &st.env, actions: true}
+func (c *Client) identify(ctx context.Context, req *Request, now time.Time, st *checkState, env *cond.Env) error {
+	u := credentialUse{kinds: anyCredential, agent: req.AgentID, addr: req.RemoteAddr, env: env, actions: true}
 	_, err := c.verify(ctx, req.Credential, now, &u, &st.cred)
 	if req.AgentID == "" {
 		req.AgentID = st.cred.agent

@@ -576,9 +576,9 @@ func matchAny(ps []cond.Pattern, s string) bool {
 // request's condition environment; another engine gets a PolicyInput.
 // With an error, the result is the deny: its rule, if a rule decided,
 // and the reason.
-func (c *Client) evaluatePolicy(ctx context.Context, ps *policyState, req *Request, now time.Time, st *checkState) (PolicyResult, error) {
+func (c *Client) evaluatePolicy(ctx context.Context, ps *policyState, req *Request, now time.Time, st *checkState, env *cond.Env) (PolicyResult, error) {
 	if ps.compiled != nil {
-		return ps.compiled.evaluateEnv(&st.env) // a deny with its rule and reason on error
+		return ps.compiled.evaluateEnv(env) // a deny with its rule and reason on error
 	}
 	return c.evaluateEngine(ctx, ps.engine, req, now, st)
 }
