@@ -55,32 +55,31 @@ func (c *Client) fingerprint(req *Request, res *PolicyResult, st *checkState) st
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// resolveApproval is phase 5: a granted approval for this exact request is
+// resolveApproval is the approval phase, for a request the policy (res)
+// says needs approval: a granted approval for this exact request is
 // consumed and the request allowed, once; otherwise the request waits on
 // a pending approval, new or already open.
-func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyResult, now time.Time, st *checkState, d *Decision) error {
+func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyResult, now time.Time, st *checkState) (verdict, error) {
+	v := verdict{done: true, effect: NeedsApproval, rule: res.Rule, reason: res.Reason}
+	down := verdict{done: true, rule: res.Rule, reason: reasonStoreDown}
 	fp := c.fingerprint(req, res, st)
 	a, err := c.store.ConsumeApproval(ctx, c.tenant, fp, now)
 	switch {
 	case err == nil:
-		d.Effect, d.ApprovalID = Allow, a.ID
-		d.Reason = "approved by " + a.DecidedBy
-		return nil
+		v.effect, v.approvalID, v.reason = Allow, a.ID, "approved by "+a.DecidedBy
+		return v, nil
 	case !isNotFound(err):
-		d.Reason = reasonStoreDown
-		return storeErr("consume approval", err)
+		return down, storeErr("consume approval", err)
 	}
 	if a, err := c.store.PendingApproval(ctx, c.tenant, fp, now); err == nil {
-		d.ApprovalID = a.ID
-		return nil
+		v.approvalID = a.ID
+		return v, nil
 	} else if !isNotFound(err) {
-		d.Reason = reasonStoreDown
-		return storeErr("find approval", err)
+		return down, storeErr("find approval", err)
 	}
 	id, err := c.newID("apr_")
 	if err != nil {
-		d.Reason = reasonStoreDown
-		return err
+		return down, err
 	}
 	a = Approval{
 		ID: id, Tenant: c.tenant, Fingerprint: fp,
@@ -91,10 +90,9 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(c.pendingTTL),
 	}
 	if err := c.store.CreateApproval(ctx, a); err != nil {
-		d.Reason = reasonStoreDown
-		return storeErr("create approval", err)
+		return down, storeErr("create approval", err)
 	}
-	d.ApprovalID = a.ID
+	v.approvalID = a.ID
 	if c.notifier != nil {
 		go func() {
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -110,7 +108,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 			}
 		}()
 	}
-	return nil
+	return v, nil
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

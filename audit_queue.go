@@ -508,7 +508,9 @@ func (a *auditor) flush() bool {
 		return false
 	}
 	a.front, a.back = a.back[:0], a.front
-	clear(a.backKVs) // values held for the last batch
+	// The attributes of the last batch are not cleared: that would be this
+	// core writing the lines checks write next. Their values stay alive
+	// until overwritten, bounded by the slice's capacity.
 	a.kvs, a.backKVs = a.backKVs[:0], a.kvs
 	ov := a.overflow
 	a.overflow = overflow{}

@@ -3,11 +3,7 @@ package agenttrust
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/agenttrust/agenttrust/internal/cond"
-	"github.com/agenttrust/agenttrust/store"
 )
 
 // Reasons on the hot path are constants, so a decision costs no
@@ -33,13 +29,20 @@ const (
 const maxAuditAttrBytes = 16 << 10
 
 // checkState is per-check scratch space, pooled so a check allocates
-// nothing once warm.
+// nothing once warm. Besides scratch it holds what the phases learn about
+// the request that is not a verdict: who is acting (cred) and the facts
+// a Decision reports.
 type checkState struct {
 	ids  []string
 	in   PolicyInput
 	cred credential
 	kvs  []attrKV // the request's attributes, captured for the audit
 	fp   []byte   // scratch for approval fingerprints and attributes
+	// valid is set once the request's fields passed validation, which
+	// leaves them storable as they are (names, NFC resource).
+	valid     bool
+	vouchedBy string        // Request.VouchedBy, once valid
+	staleness time.Duration // age of the revocation view read
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -50,7 +53,23 @@ func (s *checkState) reset() {
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
+	s.valid, s.vouchedBy, s.staleness = false, "", 0
 }
+
+// verdict is what a phase of Check decided. The zero verdict decides
+// nothing, and the check goes on; a verdict that is done ends it with its
+// effect. A phase that fails returns an error with a verdict saying why,
+// and the check denies.
+type verdict struct {
+	done       bool
+	effect     Effect
+	reason     string
+	rule       string
+	approvalID string
+}
+
+// denied is the verdict of a phase that ends the check with a deny.
+func denied(reason string) verdict { return verdict{done: true, reason: reason} }
 
 // Check decides whether req may proceed and records the decision. It
 // never returns an Allow together with an error: every error (bad input,
@@ -72,12 +91,14 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 	return d, err
 }
 
-// check fills *d, the caller's result, in place.
+// check runs the phases, makes the Decision of their verdict in *d (the
+// caller's result, so it is not copied) and records it: the audit phase,
+// whose failure turns any answer into a deny.
 func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
 	if c.audit.durable {
 		c.audit.inflight.Add(1) // until record has waited for its record
 	}
-	d.ID = c.ids.next(now)
+	id := c.ids.next(now)
 	// Capture the attributes once, for validation, policy and the audit
 	// record: the only pass over the caller's map.
 	if len(req.Attributes) <= MaxAttributes {
@@ -85,21 +106,8 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	} else {
 		st.kvs = append(st.kvs[:0], attrKV{Name: "_truncated", Value: true})
 	}
-	var err error
-	switch {
-	case c.closed.Load():
-		d.Reason, err = reasonClosed, ErrClosed
-	case !c.audit.healthy(now):
-		d.Reason, err = reasonAuditDown, fmt.Errorf("%w: audit writes failing for more than %s", ErrAuditUnavailable, c.audit.stuckAfter)
-	default:
-		err = c.decide(ctx, req, now, st, d)
-	}
-	if err != nil {
-		d.Effect, d.ApprovalID = Deny, ""
-	}
-	if d.AgentID == "" {
-		d.AgentID = req.AgentID
-	}
+	v, err := c.decide(ctx, req, now, st)
+	decision(d, id, req, st, &v, err)
 	if aerr := c.record(ctx, req, d, now, st); aerr != nil && err == nil {
 		*d = Decision{ID: d.ID, Reason: reasonAuditDown}
 		err = aerr
@@ -107,270 +115,69 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	return err
 }
 
-// decide runs phases 1-5 and the breaker, filling d. On error d's effect
-// is ignored and the check denies.
-func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
-	if err := validateRequest(req, st.kvs); err != nil {
-		d.Reason = reasonInvalid
-		return err
+// decision makes in d the Decision of a check's verdict: the one place a
+// Decision is built. An error denies, whatever the verdict said.
+func decision(d *Decision, id DecisionID, req *Request, st *checkState, v *verdict, err error) {
+	*d = Decision{
+		ID: id, Effect: v.effect, Reason: v.reason, Rule: v.rule, ApprovalID: v.approvalID,
+		AgentID: req.AgentID, CredentialID: st.cred.id, HopIDs: st.cred.hops,
+		VouchedBy: st.vouchedBy, Staleness: st.staleness,
 	}
-	if req.VouchedBy != "" {
-		if err := validText("vouched by", req.VouchedBy, 256); err != nil {
-			d.Reason = reasonInvalid
-			return err
-		}
-		d.VouchedBy = req.VouchedBy
+	if err != nil || !v.done {
+		d.Effect, d.ApprovalID = Deny, ""
 	}
+}
 
-	// Phase 1: credential. It decides who is acting. Once its signature
-	// verified, the record names it even if a caveat refuses it.
+// decide runs the phases before the audit, in order. Each returns its
+// verdict and error; the first to fail or to decide ends the check,
+// except that every decision of the rules (rate limits, policy,
+// approval) passes the breaker, which may turn it into a deny.
+func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *checkState) (verdict, error) {
+	if c.closed.Load() {
+		return denied(reasonClosed), ErrClosed
+	}
+	if !c.audit.healthy(now) {
+		return denied(reasonAuditDown), fmt.Errorf("%w: audit writes failing for more than %s", ErrAuditUnavailable, c.audit.stuckAfter)
+	}
+	if err := c.validate(req, st); err != nil {
+		return denied(reasonInvalid), err
+	}
+	// The request as caveats and policy conditions see it, built once;
+	// the credential phase sets its agent and hops.
+	env := requestEnv(c.tenant, req, st.kvs, nil, now)
 	if req.Credential != "" {
-		err := c.verifyCredential(ctx, req, now, &st.cred)
-		d.CredentialID, d.HopIDs = st.cred.id, st.cred.hops
-		if err != nil {
-			d.Reason = reasonCredentialError
-			return err
+		if err := c.identify(ctx, req, now, st, &env); err != nil {
+			return denied(reasonCredentialError), err
 		}
 	}
-	d.AgentID = req.AgentID
-
-	// Phase 2: revocation and suspension.
-	if err := c.checkBlocked(ctx, req, now, st, d); err != nil || d.Reason != "" {
-		return err
+	if v, err := c.revocation(ctx, req, now, st); err != nil || v.done {
+		return v, err
 	}
-
 	ps := c.policy.Load()
-	// Phase 3: rate limits.
-	if ps.compiled != nil && ps.compiled.nLimit > 0 {
-		if l := ps.limiter.allow(ps.compiled, req.AgentID, req.Tool, now); l != nil {
-			d.Reason, d.Rule = reasonRateLimited, l.id
-			c.observeBreaker(ctx, req, now, d)
-			return nil
-		}
-	}
-
-	// Phase 4: policy. The built-in engine is called directly on the
-	// condition environment; other engines get a PolicyInput.
-	var res PolicyResult
-	var err error
-	if ps.compiled != nil {
-		env := cond.Env{
-			Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
-			OnBehalfOf: req.OnBehalfOf, Tenant: c.tenant, Attributes: req.Attributes, List: st.kvs,
-			IP: req.RemoteAddr, Now: now, Hops: st.cred.hops,
-		}
-		if res, err = ps.compiled.evaluateEnv(&env); err != nil {
-			d.Rule, d.Reason = res.Rule, res.Reason
-			return err
-		}
-	} else {
-		in := &st.in
-		*in = PolicyInput{
-			Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
-			SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
-			Attributes: req.Attributes, HopIDs: st.cred.hops, Time: now,
-		}
-		var panicked bool
-		res, panicked, err = evaluate(ctx, ps.engine, in)
-		*in = PolicyInput{} // the engine must not keep it; neither do we
-		if panicked {
-			d.Reason = reasonPolicyPanic
-			return err
-		}
-	}
-	if err != nil {
-		d.Reason = reasonPolicyError
-		return fmt.Errorf("%w: %w", ErrPolicyEngine, err)
-	}
-	if res.Effect > NeedsApproval {
-		d.Reason = reasonPolicyError
-		return fmt.Errorf("%w: invalid effect %d", ErrPolicyEngine, res.Effect)
-	}
-	d.Effect, d.Rule, d.Reason = res.Effect, res.Rule, res.Reason
-
-	// Phase 5: approval.
-	if d.Effect == NeedsApproval {
-		if err := c.resolveApproval(ctx, req, &res, now, st, d); err != nil {
-			return err
-		}
-	}
-	c.observeBreaker(ctx, req, now, d)
-	return nil
-}
-
-// evaluate calls a policy engine other than the built-in one, turning a
-// panic into an error: a bug in the engine denies, and Check still
-// records the decision and returns its pooled state.
-func evaluate(ctx context.Context, e PolicyEngine, in *PolicyInput) (res PolicyResult, panicked bool, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			res, panicked = PolicyResult{}, true
-			err = fmt.Errorf("%w: engine panicked with %s", ErrPolicyEngine, panicText(p))
-		}
-	}()
-	res, err = e.Evaluate(ctx, in)
-	return res, false, err
-}
-
-// panicText describes a recovered panic value for an error or a log. It
-// quotes the value only when it is an error or a string, clipped, and not
-// when it looks like a credential: a callback may panic with its input,
-// which holds the request's attributes.
-func panicText(p any) string {
-	var msg string
-	switch v := p.(type) {
-	case error:
-		msg = v.Error()
-	case string:
-		msg = v
-	default:
-		return fmt.Sprintf("a value of type %T", p)
-	}
-	if mayHoldCredential(msg) {
-		return "a text withheld as it may hold a credential"
-	}
-	return strconv.Quote(storable(msg, maxPanicText))
-}
-
-// maxPanicText bounds the panic text an error quotes.
-const maxPanicText = 200
-
-// checkBlocked is phase 2: one store lookup for every id the request
-// names. It sets d.Reason when something is blocked.
-func (c *Client) checkBlocked(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
-	st.ids = append(st.ids[:0], req.AgentID)
-	if req.SessionID != "" {
-		st.ids = append(st.ids, req.SessionID)
-	}
-	if cr := &st.cred; cr.id != "" {
-		st.ids = append(st.ids, cr.id)
-		if cr.keyID != cr.id {
-			st.ids = append(st.ids, cr.keyID)
-		}
-		st.ids = append(st.ids, cr.hops...)
-	}
-	var b store.Block
-	var blocked bool
-	if c.view != nil {
-		var fresh bool
-		b, blocked, d.Staleness, fresh = c.view.lookup(now, st.ids)
-		if !fresh {
-			d.Reason = reasonViewStale
-			return c.view.staleErr(d.Staleness)
-		}
-	} else {
-		var err error
-		b, blocked, err = c.store.Blocked(ctx, c.tenant, st.ids)
+	v := limit(ps, req.AgentID, req.Tool, now)
+	if !v.done {
+		res, err := c.evaluatePolicy(ctx, ps, req, now, st, &env)
+		v = verdict{done: true, effect: res.Effect, rule: res.Rule, reason: res.Reason}
 		if err != nil {
-			d.Reason = reasonStoreDown
-			return storeErr("revocation lookup", err)
+			return v, err
+		}
+		if res.Effect == NeedsApproval {
+			if v, err = c.resolveApproval(ctx, req, &res, now, st); err != nil {
+				return v, err
+			}
 		}
 	}
-	if !blocked {
-		return nil
+	if c.breaker != nil {
+		v = c.trip(ctx, req.AgentID, now, v)
 	}
-	agent := b.ID == req.AgentID
-	session := req.SessionID != "" && b.ID == req.SessionID
-	if b.Kind == store.Revoked {
-		switch {
-		case agent:
-			d.Reason = reasonAgentRevoked
-		case session:
-			d.Reason = reasonSessionRevoked
-		default:
-			d.Reason = reasonCredentialRevoked
-		}
-		return fmt.Errorf("%w: %s", ErrRevoked, d.Reason)
-	}
-	if !agent && !session {
-		d.Reason = reasonCredentialError
-		return fmt.Errorf("%w: credential %s suspended", ErrSuspended, b.ID)
-	}
-	d.Reason = reasonSessionSuspend
-	if agent {
-		d.Reason = reasonAgentSuspended
-	}
-	return nil
+	return v, nil
 }
 
-// observeBreaker feeds the runaway breaker and, when it trips, suspends the
-// agent and turns this decision into a deny that says so.
-func (c *Client) observeBreaker(ctx context.Context, req *Request, now time.Time, d *Decision) {
-	if c.breaker == nil {
-		return
-	}
-	why := c.breaker.observe(req.AgentID, now, d.Effect == Deny)
-	if why == "" {
-		return
-	}
-	err := c.store.Suspend(context.WithoutCancel(ctx), store.Block{Tenant: c.tenant, ID: req.AgentID, Kind: store.Suspended, Reason: why, CreatedAt: now})
-	d.Effect, d.ApprovalID = Deny, ""
-	d.Rule = "agenttrust.breaker"
-	if err != nil {
-		c.log.Error("agenttrust: runaway breaker could not suspend agent", "agent", req.AgentID, "err", err)
-		d.Reason = why + "; suspending the agent failed: " + err.Error()
-		return
-	}
-	d.Reason = why + "; agent suspended"
-}
-
-// validateRequest checks every text field of req. Names (agent, tool,
-// session, on-behalf-of) must be in their one canonical form (validName);
-// the resource is normalised to NFC in place and refused when it holds a
-// dot segment, a backslash, an encoded separator or an invisible
-// character (cond.CheckResource), which could name to whatever reads it
-// next another resource than the one the policy's globs saw.
-func validateRequest(req *Request, attrs []attrKV) error {
-	var err error
-	if req.Credential == "" && req.AgentID == "" {
-		return fmt.Errorf("%w: agent id is required", ErrInvalidRequest)
-	}
-	if req.Tool == "" {
-		return fmt.Errorf("%w: tool is required", ErrInvalidRequest)
-	}
-	if req.AgentID != "" {
-		if err := validName("agent id", req.AgentID); err != nil {
-			return err
-		}
-	}
-	if err := validName("tool", req.Tool); err != nil {
-		return err
-	}
-	if req.Resource, err = normText("resource", req.Resource, maxFieldLen); err != nil {
-		return err
-	}
-	if msg := cond.CheckResource(req.Resource); msg != "" {
-		return fmt.Errorf("%w: resource %s", ErrInvalidRequest, msg)
-	}
-	if req.SessionID != "" {
-		if err := validName("session id", req.SessionID); err != nil {
-			return err
-		}
-	}
-	if req.OnBehalfOf != "" {
-		if err := validName("on_behalf_of", req.OnBehalfOf); err != nil {
-			return err
-		}
-	}
-	if len(req.Attributes) > MaxAttributes {
-		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)
-	}
-	for _, kv := range attrs {
-		k := kv.Name
-		if k == "" {
-			return fmt.Errorf("%w: empty attribute name", ErrInvalidRequest)
-		}
-		if err := validText("attribute name", k, maxAttrKeyLen); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// record is phase 6: it queues the audit record of d. Every text is made
-// storable (see storable.go), and the request's fields are clipped so a
-// hostile request can neither bloat nor stop the trail; the attributes
-// are made storable where the flusher encodes them (appendKVs).
+// record is the audit phase: it queues the audit record of d. Every text
+// is made storable (see storable.go), and the request's fields are
+// clipped so a hostile request can neither bloat nor stop the trail; the
+// attributes are made storable where the flusher encodes them
+// (appendKVs).
 //
 // In durable mode it then waits until the record is written. If that
 // fails, the check denies, and since the record may still be written
@@ -382,8 +189,13 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	}
 	// Every text is made storable before the queue's lock is taken, which
 	// begin holds until end: the flusher waits on that lock.
-	agent, obo, session := clip(req.AgentID), clip(req.OnBehalfOf), clip(req.SessionID)
-	tool, resource := clip(req.Tool), clip(req.Resource)
+	agent, obo, session, tool, resource := clip(req.AgentID), req.OnBehalfOf, req.SessionID, req.Tool, req.Resource
+	if !st.valid || len(resource) > maxFieldLen {
+		// A request that passed validation has these storable as they
+		// are: names, and a resource of valid UTF-8 without control
+		// characters (which NFC may have lengthened).
+		obo, session, tool, resource = clip(obo), clip(session), clip(tool), clip(resource)
+	}
 	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(d.HopIDs), storable(d.VouchedBy, noLimit)
 	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
 	p, err := c.audit.begin()

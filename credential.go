@@ -16,7 +16,7 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// credential is what phase 1 established about a request's credential.
+// credential is what verification established about a credential.
 type credential struct {
 	id       string // key or token id
 	keyID    string // the API key at the root
@@ -25,23 +25,108 @@ type credential struct {
 	conds    []cond.Cond
 	prefixes []netip.Prefix
 	expires  time.Time // zero: none
+	key      *keyEntry // the API key itself, when the credential is one
 }
 
-// loadCredential parses and verifies a credential of any kind into cr. For
-// an API key it also returns the key's roles, known without a store read.
-func (c *Client) loadCredential(ctx context.Context, s string, now time.Time, cr *credential) (roles []string, err error) {
+// credentialKinds is a set of credential forms.
+type credentialKinds uint8
+
+const (
+	apiKeys credentialKinds = 1 << iota
+	tokens
+	jwts
+	anyCredential = apiKeys | tokens | jwts
+)
+
+// blockRead says where a use of a credential reads the revocations and
+// suspensions of its ids.
+type blockRead uint8
+
+const (
+	// blocksLater: not here. Check reads them in its revocation phase,
+	// with the request's agent and session, in one lookup.
+	blocksLater blockRead = iota
+	// blocksAsCheck: as Check reads them, from the view in notify mode
+	// (refused once it is older than its bound), else from the store.
+	blocksAsCheck
+	// blocksFromStore: from the store whatever the mode, before a
+	// credential is made from this one.
+	blocksFromStore
+)
+
+// credentialUse is what one use of a credential must prove besides its
+// signature, its tenant and its lifetime, which every use proves.
+type credentialUse struct {
+	kinds credentialKinds // the forms accepted
+	// agent is the agent the caller says it is, if it says: the
+	// credential must name it.
+	agent string
+	// addr is held to the credential's IP allowlist, unless anyAddr: a
+	// credential made from this one carries the allowlist to its own
+	// uses.
+	addr    netip.Addr
+	anyAddr bool
+	// env, when set, is what the caveats are held to, once its agent and
+	// hops are the credential's: every caveat when actions is set,
+	// otherwise only those that do not bind actions.
+	env     *cond.Env
+	actions bool
+	blocks  blockRead
+}
+
+// verify is the one credential verifier, behind Check, Authenticate,
+// Delegate and Exchange. It parses and verifies s (signature, tenant),
+// matches the agent the caller claims, checks the lifetime and the IP
+// allowlist, holds the caveats, and refuses the credential when any of
+// its ids is revoked or suspended: each as u asks, in that order. It
+// fills cr as far as verification got, so a refusal can still name the
+// credential. For an API key it also returns the key's roles, known
+// without a store read.
+func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credentialUse, cr *credential) ([]string, error) {
+	roles, err := c.loadCredential(ctx, s, u.kinds, now, cr)
+	if err != nil {
+		return nil, err
+	}
+	if u.agent != "" && u.agent != cr.agent {
+		return nil, ErrAgentMismatch
+	}
+	if err := cr.live(now, u.addr, u.anyAddr); err != nil {
+		return nil, err
+	}
+	if u.env != nil {
+		u.env.Agent, u.env.Hops = cr.agent, cr.hops
+		if err := cr.hold(u.env, u.actions); err != nil {
+			return nil, err
+		}
+	}
+	switch u.blocks {
+	case blocksAsCheck:
+		err = c.refuseBlockedAt(ctx, now, cr.ids()...)
+	case blocksFromStore:
+		err = c.refuseBlocked(ctx, cr.ids()...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return roles, nil
+}
+
+// loadCredential parses and verifies a credential of one of kinds into
+// cr: its signature (or, for an API key, its hash in the store) and its
+// tenant. For an API key it also returns the key's roles.
+func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialKinds, now time.Time, cr *credential) (roles []string, err error) {
 	if len(s) > MaxCredentialSize {
 		return nil, ErrCredentialTooLarge
 	}
 	switch {
-	case strings.HasPrefix(s, KeyPrefix):
+	case kinds&apiKeys != 0 && strings.HasPrefix(s, KeyPrefix):
 		ke, err := c.lookupKey(ctx, s, now)
 		if err != nil {
 			return nil, err
 		}
-		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt}
+		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt, key: ke}
 		return ke.key.Roles, nil
-	case strings.HasPrefix(s, TokenPrefix):
+	case kinds&tokens != 0 && strings.HasPrefix(s, TokenPrefix):
 		v, err := c.decodeToken(s)
 		if err != nil {
 			return nil, err
@@ -51,23 +136,25 @@ func (c *Client) loadCredential(ctx context.Context, s string, now time.Time, cr
 			return nil, ErrBadSignature
 		}
 		*cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
-	case looksLikeJWT(s):
+	case kinds&jwts != 0 && looksLikeJWT(s):
 		if err := c.verifyJWT(s, now, cr); err != nil {
 			return nil, err
 		}
+	case kinds != anyCredential:
+		return nil, ErrMalformedCredential // not of the one form this use takes
 	default:
 		return nil, ErrUnsupportedCredential
 	}
 	return nil, nil
 }
 
-// live checks what every use of a credential must satisfy whatever the
-// action: its lifetime and its key's IP allowlist.
-func (cr *credential) live(now time.Time, addr netip.Addr) error {
+// live checks its lifetime, which binds every use of a credential, and
+// unless anyAddr its key's IP allowlist against addr.
+func (cr *credential) live(now time.Time, addr netip.Addr, anyAddr bool) error {
 	if !cr.expires.IsZero() && !now.Before(cr.expires) {
 		return ErrExpired
 	}
-	if len(cr.prefixes) == 0 {
+	if len(cr.prefixes) == 0 || anyAddr {
 		return nil
 	}
 	if ip := addr.Unmap(); ip.IsValid() {
@@ -80,29 +167,23 @@ func (cr *credential) live(now time.Time, addr netip.Addr) error {
 	return ErrIPNotAllowed
 }
 
-// verifyCredential is phase 1: parse and verify the credential, establish
-// who is acting and check every caveat against the request. Revocation of
-// the ids it yields is phase 2.
-func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Time, cr *credential) error {
-	if _, err := c.loadCredential(ctx, req.Credential, now, cr); err != nil {
-		return err
+// ids returns every id whose revocation or suspension kills cr: its own,
+// its root key's, its agent's and its hops'.
+func (cr *credential) ids() []string {
+	ids := make([]string, 0, 3+len(cr.hops))
+	ids = append(ids, cr.agent, cr.id)
+	if cr.keyID != cr.id {
+		ids = append(ids, cr.keyID)
 	}
-	if req.AgentID == "" {
-		req.AgentID = cr.agent
-	} else if req.AgentID != cr.agent {
-		return ErrAgentMismatch
-	}
-	if err := cr.live(now, req.RemoteAddr); err != nil {
-		return err
-	}
-	env := cond.Env{
-		Agent: req.AgentID, Tool: req.Tool, Resource: req.Resource, Session: req.SessionID,
-		OnBehalfOf: req.OnBehalfOf, Tenant: c.tenant, Attributes: req.Attributes,
-		IP: req.RemoteAddr, Now: now, Hops: cr.hops,
-	}
+	return append(ids, cr.hops...)
+}
+
+// hold checks cr's caveats against env: all of them, or when actions is
+// unset only those that do not bind actions (see actionCaveat).
+func (cr *credential) hold(env *cond.Env, actions bool) error {
 	for i := range cr.conds {
 		cv := &cr.conds[i]
-		if cv.Eval(&env) {
+		if !actions && actionCaveat(cv.Field) || cv.Eval(env) {
 			continue
 		}
 		switch cv.Field {
@@ -111,44 +192,26 @@ func (c *Client) verifyCredential(ctx context.Context, req *Request, now time.Ti
 		case cond.FieldExpires:
 			return ErrExpired
 		}
+		if !actions {
+			return &CaveatError{Caveat: cv.String(), Msg: "does not hold for this caller"}
+		}
 		return &CaveatError{Caveat: cv.String(), Msg: "does not hold for this request"}
 	}
 	return nil
 }
 
-// refuseBlocked returns ErrRevoked or ErrSuspended, naming the id, when
-// any of ids is blocked: the check of the operations around Check
-// (Exchange, Delegate, Authenticate), which answer with errors.
-func (c *Client) refuseBlocked(ctx context.Context, ids ...string) error {
-	b, blocked, err := c.store.Blocked(ctx, c.tenant, ids)
-	if err != nil {
-		return storeErr("revocation lookup", err)
+// identify is Check's credential phase: the credential says who is
+// acting, and every caveat must hold for the request (env). The
+// revocation of its ids is the next phase's. Once the credential's
+// signature verified, the request's agent is the credential's, even when
+// a caveat refuses it, so the record names who tried.
+func (c *Client) identify(ctx context.Context, req *Request, now time.Time, st *checkState, env *cond.Env) error {
+	u := credentialUse{kinds: anyCredential, agent: req.AgentID, addr: req.RemoteAddr, env: env, actions: true}
+	_, err := c.verify(ctx, req.Credential, now, &u, &st.cred)
+	if req.AgentID == "" {
+		req.AgentID = st.cred.agent
 	}
-	return blockedErr(b, blocked)
-}
-
-// refuseBlockedAt is refuseBlocked reading revocations as Check does: in
-// notify mode from the view, refused with ErrStoreUnavailable once that
-// is older than its bound; otherwise from the store.
-func (c *Client) refuseBlockedAt(ctx context.Context, now time.Time, ids ...string) error {
-	if c.view == nil {
-		return c.refuseBlocked(ctx, ids...)
-	}
-	b, blocked, age, fresh := c.view.lookup(now, ids)
-	if !fresh {
-		return c.view.staleErr(age)
-	}
-	return blockedErr(b, blocked)
-}
-
-func blockedErr(b store.Block, blocked bool) error {
-	switch {
-	case !blocked:
-		return nil
-	case b.Kind == store.Revoked:
-		return fmt.Errorf("%w: %s", ErrRevoked, b.ID)
-	}
-	return fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+	return err
 }
 
 // Principal is who a credential proves the caller to be: a value, safe to
@@ -199,7 +262,7 @@ func (p Principal) Permits(req Request) error {
 	if len(p.Caveats) == 0 {
 		return nil
 	}
-	env := cond.Env{Agent: p.AgentID, Tenant: p.Tenant, Attributes: req.Attributes, Hops: p.HopIDs}
+	act := Request{AgentID: p.AgentID, Attributes: req.Attributes}
 	var err error
 	for _, f := range [...]struct {
 		name string
@@ -207,13 +270,14 @@ func (p Principal) Permits(req Request) error {
 		src  string
 		max  int
 	}{
-		{"tool", &env.Tool, req.Tool, 256}, {"resource", &env.Resource, req.Resource, maxFieldLen},
-		{"session id", &env.Session, req.SessionID, 256}, {"on_behalf_of", &env.OnBehalfOf, req.OnBehalfOf, 256},
+		{"tool", &act.Tool, req.Tool, 256}, {"resource", &act.Resource, req.Resource, maxFieldLen},
+		{"session id", &act.SessionID, req.SessionID, 256}, {"on_behalf_of", &act.OnBehalfOf, req.OnBehalfOf, 256},
 	} {
 		if *f.dst, err = normText(f.name, f.src, f.max); err != nil {
 			return err
 		}
 	}
+	env := requestEnv(p.Tenant, &act, nil, p.HopIDs, time.Time{})
 	for _, s := range p.Caveats {
 		cv, err := cond.Parse(s)
 		if err != nil {
@@ -280,30 +344,17 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 	}
 	now := c.clock.Now()
 	var cr credential
-	roles, err := c.loadCredential(ctx, cred, now, &cr)
+	env := requestEnv(c.tenant, &Request{RemoteAddr: remoteAddr}, nil, nil, now)
+	u := credentialUse{kinds: anyCredential, addr: remoteAddr, env: &env, blocks: blocksAsCheck}
+	roles, err := c.verify(ctx, cred, now, &u, &cr)
 	if err != nil {
 		return Principal{}, err
 	}
-	if err := cr.live(now, remoteAddr); err != nil {
-		return Principal{}, err
-	}
 	var caveats []string
-	env := cond.Env{Agent: cr.agent, Tenant: c.tenant, IP: remoteAddr, Now: now, Hops: cr.hops}
 	for i := range cr.conds {
-		cv := &cr.conds[i]
-		if actionCaveat(cv.Field) {
+		if cv := &cr.conds[i]; actionCaveat(cv.Field) {
 			caveats = append(caveats, cv.String())
-			continue
 		}
-		if !cv.Eval(&env) {
-			if cv.Field == cond.FieldIP {
-				return Principal{}, ErrIPNotAllowed
-			}
-			return Principal{}, &CaveatError{Caveat: cv.String(), Msg: "does not hold for this caller"}
-		}
-	}
-	if err := c.refuseBlockedAt(ctx, now, append([]string{cr.agent, cr.id, cr.keyID}, cr.hops...)...); err != nil {
-		return Principal{}, err
 	}
 	if roles == nil {
 		// A token's roles are its root key's. Keys never change once

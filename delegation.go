@@ -90,20 +90,9 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 // to at most ttl from now; it can never lengthen it.
 func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, caveats ...string) (string, Hop, error) {
 	now := c.clock.Now()
-	if !strings.HasPrefix(token, TokenPrefix) {
-		return "", Hop{}, ErrMalformedCredential
-	}
-	v, err := c.decodeToken(token)
-	if err != nil {
-		return "", Hop{}, err
-	}
-	if v.tenant != c.tenant {
-		return "", Hop{}, ErrBadSignature
-	}
-	if !now.Before(v.expires) {
-		return "", Hop{}, ErrExpired
-	}
-	if err := c.refuseBlocked(ctx, append([]string{v.id, v.keyID, v.agent}, v.hops...)...); err != nil {
+	var v credential
+	u := credentialUse{kinds: tokens, anyAddr: true, blocks: blocksFromStore}
+	if _, err := c.verify(ctx, token, now, &u, &v); err != nil {
 		return "", Hop{}, err
 	}
 	hopID, err := c.newID("hop_")

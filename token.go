@@ -424,14 +424,12 @@ func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string)
 // exchangeable checks that a key may mint: valid, live, not revoked, its
 // agent not suspended.
 func (c *Client) exchangeable(ctx context.Context, apiKey string, now time.Time) (*keyEntry, error) {
-	ke, err := c.lookupKey(ctx, apiKey, now)
-	if err != nil {
+	var cr credential
+	u := credentialUse{kinds: apiKeys, anyAddr: true, blocks: blocksFromStore}
+	if _, err := c.verify(ctx, apiKey, now, &u, &cr); err != nil {
 		return nil, err
 	}
-	if err := c.refuseBlocked(ctx, ke.key.ID, ke.key.AgentID); err != nil {
-		return nil, err
-	}
-	return ke, nil
+	return cr.key, nil
 }
 
 func (c *Client) tokenExpiry(ke *keyEntry, now time.Time) time.Time {

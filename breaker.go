@@ -1,0 +1,122 @@
+package agenttrust
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// maxBreakers bounds the agents the breaker counts (see maxLimiters).
+const maxBreakers = 1 << 14
+
+// BreakerConfig configures the runaway breaker, which suspends an agent
+// that is denied too often or calls too fast: the signature of a loop gone
+// wrong or an injected instruction being retried. A zero field disables
+// that trigger.
+type BreakerConfig struct {
+	MaxDenials   int           // denials within DenialWindow that trip it
+	DenialWindow time.Duration // default one minute
+	MaxCalls     int           // checks within CallWindow that trip it
+	CallWindow   time.Duration // default one second
+}
+
+// breaker counts per agent in fixed windows. It counts at most
+// maxBreakers agents: when the table is full, agents idle past both
+// windows are dropped (at most once per sweepEvery), and if none is, one
+// counter picked at random makes room.
+type breaker struct {
+	cfg    BreakerConfig
+	mu     sync.Mutex
+	agents map[string]*breakerCount
+	swept  time.Time
+}
+
+type breakerCount struct {
+	denyStart, callStart time.Time
+	denies, calls        int
+}
+
+func newBreaker(cfg BreakerConfig) (*breaker, error) {
+	if cfg.MaxDenials < 0 || cfg.MaxCalls < 0 || cfg.DenialWindow < 0 || cfg.CallWindow < 0 {
+		return nil, fmt.Errorf("%w: negative breaker setting", ErrInvalidConfig)
+	}
+	if cfg.MaxDenials == 0 && cfg.MaxCalls == 0 {
+		return nil, nil
+	}
+	if cfg.DenialWindow == 0 {
+		cfg.DenialWindow = time.Minute
+	}
+	if cfg.CallWindow == 0 {
+		cfg.CallWindow = time.Second
+	}
+	return &breaker{cfg: cfg, agents: map[string]*breakerCount{}}, nil
+}
+
+// observe counts one decision for agent and returns a non-empty reason when
+// this decision trips the breaker. Counters reset after a trip.
+func (b *breaker) observe(agent string, now time.Time, denied bool) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.agents[agent]
+	if c == nil {
+		if len(b.agents) >= maxBreakers && now.Sub(b.swept) >= sweepEvery {
+			b.swept = now
+			for a, old := range b.agents {
+				if now.Sub(old.callStart) > b.cfg.CallWindow && now.Sub(old.denyStart) > b.cfg.DenialWindow {
+					delete(b.agents, a)
+				}
+			}
+		}
+		if len(b.agents) >= maxBreakers {
+			for a := range b.agents {
+				delete(b.agents, a)
+				break
+			}
+		}
+		c = &breakerCount{denyStart: now, callStart: now}
+		b.agents[strings.Clone(agent)] = c
+	}
+	if b.cfg.MaxCalls > 0 {
+		if now.Sub(c.callStart) >= b.cfg.CallWindow {
+			c.callStart, c.calls = now, 0
+		}
+		c.calls++
+		if c.calls > b.cfg.MaxCalls {
+			delete(b.agents, agent)
+			return fmt.Sprintf("runaway breaker: more than %d calls within %s", b.cfg.MaxCalls, b.cfg.CallWindow)
+		}
+	}
+	if b.cfg.MaxDenials > 0 && denied {
+		if now.Sub(c.denyStart) >= b.cfg.DenialWindow {
+			c.denyStart, c.denies = now, 0
+		}
+		c.denies++
+		if c.denies >= b.cfg.MaxDenials {
+			delete(b.agents, agent)
+			return fmt.Sprintf("runaway breaker: %d denials within %s", c.denies, b.cfg.DenialWindow)
+		}
+	}
+	return ""
+}
+
+// trip is the breaker phase, the one place the breaker is fed (when
+// there is one): it counts v, a decision of the rules about agent, and
+// when that trips the breaker, suspends the agent and returns a deny that
+// says so in v's stead.
+func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdict) verdict {
+	why := c.breaker.observe(agent, now, v.effect == Deny)
+	if why == "" {
+		return v
+	}
+	err := c.store.Suspend(context.WithoutCancel(ctx), store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now})
+	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
+	if err != nil {
+		c.log.Error("agenttrust: runaway breaker could not suspend agent", "agent", agent, "err", err)
+		v.reason = why + "; suspending the agent failed: " + err.Error()
+	}
+	return v
+}

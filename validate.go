@@ -1,0 +1,85 @@
+package agenttrust
+
+import (
+	"fmt"
+
+	"github.com/agenttrust/agenttrust/internal/cond"
+)
+
+// validate is the first phase of Check: the request's fields, and the
+// admin key that vouches for it, if one does. An invalid request denies
+// (reasonInvalid) with the error.
+func (c *Client) validate(req *Request, st *checkState) error {
+	if err := validateRequest(req, st.kvs); err != nil {
+		return err
+	}
+	st.valid = true
+	if req.VouchedBy != "" {
+		return validateVouch(req, st)
+	}
+	return nil
+}
+
+// validateVouch checks the id of the admin key that vouches for req.
+// Kept apart so that validate stays small enough to be inlined into the
+// hot path.
+func validateVouch(req *Request, st *checkState) error {
+	if err := validText("vouched by", req.VouchedBy, 256); err != nil {
+		return err
+	}
+	st.vouchedBy = req.VouchedBy
+	return nil
+}
+
+// validateRequest checks every text field of req. Names (agent, tool,
+// session, on-behalf-of) must be in their one canonical form (validName);
+// the resource is normalised to NFC in place and refused when it holds a
+// dot segment, a backslash, an encoded separator or an invisible
+// character (cond.CheckResource), which could name to whatever reads it
+// next another resource than the one the policy's globs saw.
+func validateRequest(req *Request, attrs []attrKV) error {
+	var err error
+	if req.Credential == "" && req.AgentID == "" {
+		return fmt.Errorf("%w: agent id is required", ErrInvalidRequest)
+	}
+	if req.Tool == "" {
+		return fmt.Errorf("%w: tool is required", ErrInvalidRequest)
+	}
+	if req.AgentID != "" {
+		if err := validName("agent id", req.AgentID); err != nil {
+			return err
+		}
+	}
+	if err := validName("tool", req.Tool); err != nil {
+		return err
+	}
+	if req.Resource, err = normText("resource", req.Resource, maxFieldLen); err != nil {
+		return err
+	}
+	if msg := cond.CheckResource(req.Resource); msg != "" {
+		return fmt.Errorf("%w: resource %s", ErrInvalidRequest, msg)
+	}
+	if req.SessionID != "" {
+		if err := validName("session id", req.SessionID); err != nil {
+			return err
+		}
+	}
+	if req.OnBehalfOf != "" {
+		if err := validName("on_behalf_of", req.OnBehalfOf); err != nil {
+			return err
+		}
+	}
+	if len(req.Attributes) > MaxAttributes {
+		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)
+	}
+	for _, kv := range attrs {
+		k := kv.Name
+		if k == "" {
+			return fmt.Errorf("%w: empty attribute name", ErrInvalidRequest)
+		}
+		if err := validText("attribute name", k, maxAttrKeyLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
