@@ -102,7 +102,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	cfg := config{
 		tenant:       DefaultTenant,
 		chain:        "default",
-		clock:        systemClock{},
+		clock:        newSystemClock(),
 		random:       rand.Reader,
 		queueSize:    1 << 16,
 		stuckAfter:   5 * time.Second,

@@ -124,7 +124,7 @@ func OpenAuditCheckpoints(cfg CheckpointConfig) (*AuditCheckpoints, error) {
 		return nil, fmt.Errorf("%w: negative audit checkpoint interval", ErrInvalidConfig)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+		cfg.Clock = newSystemClock()
 	}
 	c := &AuditCheckpoints{
 		path: cfg.Path, key: cfg.Key, mac: cfg.Key.derive("checkpoints", ""), clock: cfg.Clock, interval: cfg.Interval,
