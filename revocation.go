@@ -3,6 +3,7 @@ package agenttrust
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust/store"
@@ -97,4 +98,86 @@ func blockedErr(b store.Block, blocked bool) error {
 		return fmt.Errorf("%w: %s", ErrRevoked, b.ID)
 	}
 	return fmt.Errorf("%w: %s", ErrSuspended, b.ID)
+}
+
+// Suspend is the kill switch: every check by agent or session id starts
+// denying before Suspend returns, until Resume. Ids share one namespace
+// per tenant (see store.Block).
+func (c *Client) Suspend(ctx context.Context, id, reason string) error {
+	if err := validID("id", id); err != nil {
+		return err
+	}
+	if err := c.store.Suspend(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}); err != nil {
+		return storeErr("suspend", err)
+	}
+	return nil
+}
+
+// Resume lifts a suspension. It returns ErrNotFound if id is not
+// suspended; a revocation of id stays in force.
+func (c *Client) Resume(ctx context.Context, id string) error {
+	if err := c.store.Resume(ctx, c.tenant, id); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("%w: %q is not suspended", ErrNotFound, id)
+		}
+		return storeErr("resume", err)
+	}
+	return nil
+}
+
+// Revoke permanently blocks id: an agent, session, API key, token or
+// delegation hop. It takes effect for every check that starts after it
+// returns.
+//
+// Revoking an API key kills every token derived from it; revoking a token
+// or a delegation hop kills it and every token below it, while siblings
+// live.
+//
+// A revocation outlives everything it covers, whatever the token TTLs and
+// clocks of the nodes sharing the store. Ids share one namespace (a
+// session may be called "tok_..."), a token id tells nothing of when the
+// token was minted, and an agent, session or key without expiry has no
+// end: so a revocation never expires, except that of a key the store
+// knows, with an expiry. Every credential under such a key dies at the
+// key's expiry (tokens never outlive their key), so the revocation's
+// ExpiresAt is that expiry plus the JWT leeway, and PruneRevocations
+// keeps it RevocationSkew longer still.
+func (c *Client) Revoke(ctx context.Context, id string) error {
+	if err := validID("id", id); err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Revoked, Reason: "revoked", CreatedAt: now}
+	if strings.HasPrefix(id, "key_") {
+		k, err := c.store.Key(ctx, c.tenant, id)
+		if err != nil && !isNotFound(err) {
+			return storeErr("revoke", err)
+		}
+		if err == nil && !k.ExpiresAt.IsZero() {
+			b.ExpiresAt = k.ExpiresAt.Add(jwtLeeway)
+		}
+	}
+	if err := c.store.Revoke(ctx, b); err != nil {
+		return storeErr("revoke", err)
+	}
+	return nil
+}
+
+// RevocationSkew is how far the clocks of the nodes sharing a store may
+// be off, together, before PruneRevocations could lift a revocation that
+// still covers a live credential: a revocation is pruned only once its
+// ExpiresAt lies this far in the past on the pruning node's clock.
+const RevocationSkew = 48 * time.Hour
+
+// PruneRevocations removes revocations that can no longer affect
+// anything, with RevocationSkew to spare, and reports how many it
+// removed. Only revocations of expiring keys ever qualify (see Revoke);
+// those written by older versions with shorter expiries are kept
+// RevocationSkew past them, longer than any token lives.
+func (c *Client) PruneRevocations(ctx context.Context) (int, error) {
+	n, err := c.store.PruneRevocations(ctx, c.clock.Now().Add(-RevocationSkew))
+	if err != nil {
+		return 0, storeErr("prune revocations", err)
+	}
+	return n, nil
 }
