@@ -22,7 +22,7 @@
 // Delegate, InspectToken), the kill switch (Revoke, Suspend, Resume,
 // Blocks), approvals (Approvals, Approval, Approve, DenyApproval,
 // WaitApproval), audit (QueryAudit, VerifyAudit), policy (Policy,
-// ValidatePolicy, ApplyPolicy), JWKS, Health and Whoami, each in the
+// ValidatePolicy, ApplyPolicy), PublicKeys, Health and Whoami, each in the
 // tenant of the client's credential and allowed by its roles. Server
 // errors come back as *Error matching the sentinels of package agenttrust
 // (see Error), plus ErrForbidden and ErrConflict.
