@@ -277,7 +277,7 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		AuditQueued:  c.audit.depth(),
 		AuditWritten: c.audit.written.Load(),
-		AuditHealthy: c.audit.healthy(c.clock.Now()),
+		AuditHealthy: c.audit.healthy(),
 	}
 }
 

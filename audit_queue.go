@@ -97,10 +97,16 @@ type auditor struct {
 	needStructs bool          // some sink takes records as structs
 	drained     atomic.Uint64 // accepted records written to every sink
 	written     atomic.Uint64 // records written, overflow notes included
-	// stuckSince is the unix-nano time the oldest unfinished write began,
-	// while it has been failing or hanging; 0 when writes are healthy.
-	stuckSince   atomic.Int64
-	writeStarted atomic.Int64 // unix nanos of the write in progress, or 0
+	// stuck is set once a write has been failing or hanging for longer
+	// than stuckAfter, by a timer armed when the write began, and cleared
+	// when a write succeeds; checks read only it. The bound runs on the
+	// time package, not the injected Clock: a clock set forward is not an
+	// outage.
+	stuck      atomic.Bool
+	stuckMu    sync.Mutex
+	stuckGen   uint64 // under stuckMu: which arming a firing timer belongs to
+	stuckTimer *time.Timer
+	failing    bool // flusher only: the batch being written has failed
 	chain        string
 	tenant       string
 	redact       *redactor
@@ -231,13 +237,37 @@ func (a *auditor) start() { go a.run() }
 
 // healthy reports whether records are flowing: no write has been failing
 // or hanging for longer than stuckAfter.
-func (a *auditor) healthy(now time.Time) bool {
-	t := now.UnixNano()
-	if since := a.stuckSince.Load(); since != 0 && t-since > int64(a.stuckAfter) {
-		return false
+func (a *auditor) healthy() bool { return !a.stuck.Load() }
+
+// armStuck starts the stuckAfter countdown of a write that begins while
+// writes are healthy; a late firing of an earlier countdown does nothing.
+func (a *auditor) armStuck() {
+	if a.stuckTimer != nil {
+		a.stuckTimer.Stop()
 	}
-	started := a.writeStarted.Load()
-	return started == 0 || t-started <= int64(a.stuckAfter)
+	a.stuckMu.Lock()
+	a.stuckGen++
+	gen := a.stuckGen
+	a.stuckMu.Unlock()
+	a.stuckTimer = time.AfterFunc(a.stuckAfter, func() {
+		a.stuckMu.Lock()
+		if a.stuckGen == gen {
+			a.stuck.Store(true)
+		}
+		a.stuckMu.Unlock()
+	})
+}
+
+// disarmStuck ends the countdown once a write succeeded: records flow.
+func (a *auditor) disarmStuck() {
+	a.stuckMu.Lock()
+	a.stuckGen++
+	a.stuck.Store(false)
+	a.stuckMu.Unlock()
+	if a.stuckTimer != nil {
+		a.stuckTimer.Stop()
+		a.stuckTimer = nil
+	}
 }
 
 // begin reserves the next record in the queue and returns it with the
@@ -724,10 +754,11 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
 			if !pending[i] {
 				continue
 			}
-			// A write that hangs counts as stuck from its start.
-			now := a.clock.Now()
-			started := now.UnixNano()
-			a.writeStarted.Store(started)
+			// A write that hangs counts as stuck from its start; one
+			// that fails, from the start of the first failing try.
+			if !a.failing {
+				a.armStuck()
+			}
 			var err error
 			if cs, ok := s.(canonicalSink); ok {
 				err = cs.writeCanonical(hashes, a.canon, a.canonEnds)
@@ -738,17 +769,17 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
 				}
 				err = writeSink(s, recs, timeout)
 			}
-			a.writeStarted.Store(0)
 			if err != nil {
 				lastErr = err
-				a.stuckSince.CompareAndSwap(0, started)
+				a.failing = true
 				a.log.Warn("agenttrust: audit sink write failed; retrying", "sink", i, "records", len(hashes), "err", err)
 				continue
 			}
 			pending[i] = false
 		}
 		if lastErr == nil {
-			a.stuckSince.Store(0)
+			a.failing = false
+			a.disarmStuck()
 			return nil
 		}
 		var stop <-chan struct{}

@@ -136,7 +136,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	if c.closed.Load() {
 		return denied(reasonClosed), ErrClosed
 	}
-	if !c.audit.healthy(now) {
+	if !c.audit.healthy() {
 		return denied(reasonAuditDown), fmt.Errorf("%w: audit writes failing for more than %s", ErrAuditUnavailable, c.audit.stuckAfter)
 	}
 	if err := c.validate(req, st); err != nil {
