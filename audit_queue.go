@@ -107,12 +107,12 @@ type auditor struct {
 	stuckGen   uint64 // under stuckMu: which arming a firing timer belongs to
 	stuckTimer *time.Timer
 	failing    bool // flusher only: the batch being written has failed
-	chain        string
-	tenant       string
-	redact       *redactor
-	mac          hash.Hash // the chain's HMAC
-	seq          uint64
-	head         Hash
+	chain      string
+	tenant     string
+	redact     *redactor
+	mac        hash.Hash // the chain's HMAC
+	seq        uint64
+	head       Hash
 
 	// inflight counts durable checks under way (deciding or waiting for
 	// their record); target is how many records the flusher waits for
