@@ -133,7 +133,18 @@ func openPostgres(t *testing.T, dbURL string, opts ...postgres.Option) *postgres
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	st, err := postgres.Open(context.Background(), dbURL, append([]postgres.Option{postgres.WithSchema(schema)}, opts...)...)
+	// The database is shared with the rest of CI: under the race
+	// detector's load a connection can outlast the store's connect
+	// timeout, so an unavailable store is tried again, twice.
+	var st *postgres.Store
+	var err error
+	for attempt := 1; ; attempt++ {
+		st, err = postgres.Open(context.Background(), dbURL, append([]postgres.Option{postgres.WithSchema(schema)}, opts...)...)
+		if err == nil || attempt == 3 || !errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		t.Logf("open PostgreSQL, attempt %d: %v", attempt, err)
+	}
 	if err != nil {
 		t.Fatalf("open PostgreSQL: %v", err)
 	}

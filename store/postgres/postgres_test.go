@@ -63,7 +63,18 @@ func dropSchema(tb testing.TB, url, name string) {
 // open opens a store on the schema of url, closed when tb ends.
 func open(tb testing.TB, url, schema string, opts ...postgres.Option) *postgres.Store {
 	tb.Helper()
-	s, err := postgres.Open(context.Background(), url, append([]postgres.Option{postgres.WithSchema(schema)}, opts...)...)
+	// The database is shared with the rest of CI: under the race
+	// detector's load a connection can outlast the connect timeout, so an
+	// unavailable store is tried again, twice.
+	var s *postgres.Store
+	var err error
+	for attempt := 1; ; attempt++ {
+		s, err = postgres.Open(context.Background(), url, append([]postgres.Option{postgres.WithSchema(schema)}, opts...)...)
+		if err == nil || attempt == 3 || !errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		tb.Logf("Open, attempt %d: %v", attempt, err)
+	}
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
