@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -62,11 +63,64 @@ rules:
 
 	// An MCP server: every tools/call checked before the handler runs.
 	server := mcpsdk.NewServer(&mcpsdk.Implementation{Name: "billing", Version: "v1"}, nil)
+	ran := 0
+	mcpsdk.AddTool(server, &mcpsdk.Tool{Name: "payments.charge"}, func(context.Context, *mcpsdk.CallToolRequest, map[string]any) (*mcpsdk.CallToolResult, any, error) {
+		ran++
+		return &mcpsdk.CallToolResult{}, nil, nil
+	})
 	server.AddReceivingMiddleware(mcp.ServerMiddleware(client))
+	st, ct := mcpsdk.NewInMemoryTransports()
+	ss, err := server.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := mcpsdk.NewClient(&mcpsdk.Implementation{Name: "agent", Version: "v1"}, nil).Connect(context.Background(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, amount := range []float64{40, 60} {
+		res, err := session.CallTool(context.Background(), &mcpsdk.CallToolParams{Name: "payments.charge", Arguments: map[string]any{"amount": amount}})
+		if denied := err != nil || res.IsError; denied != (amount > 50) {
+			t.Errorf("MCP charge of %v: %+v, %v", amount, res, err)
+		}
+	}
+	session.Close()
+	ss.Wait()
+	if ran != 1 {
+		t.Errorf("the MCP tool ran %d times, want once (the allowed charge)", ran)
+	}
 
 	// Agent to agent: each outgoing call carries the caller's token narrowed by a hop.
 	hc := &http.Client{Transport: &a2a.Transport{Caveats: a2a.Caveats("tool in research.*")}}
-	if hc.Transport == nil {
-		t.Fatal("no transport")
+	secret, _, err := client.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := client.Exchange(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent string
+	callee := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sent = r.Header.Get("Authorization") }))
+	defer callee.Close()
+	req, _ := http.NewRequestWithContext(agenttrust.WithCredential(ctx, token), "GET", callee.URL, nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	narrowed, ok := strings.CutPrefix(sent, "Bearer ")
+	if !ok || narrowed == token {
+		t.Fatalf("the callee got %q, want a narrowed token", sent)
+	}
+	// The caller's token may charge; the narrowed one may not.
+	charge40 := agenttrust.Request{Tool: "payments.charge", Attributes: map[string]any{"amount": 40}}
+	charge40.Credential = token
+	if d, err := client.Check(ctx, charge40); err != nil || !d.Allowed() {
+		t.Fatalf("the caller's token: %v, %v", d.Effect, err)
+	}
+	charge40.Credential = narrowed
+	if d, err := client.Check(ctx, charge40); d.Allowed() || !errors.Is(err, agenttrust.ErrCaveat) {
+		t.Fatalf("the narrowed token: %v, %v; want a deny by its caveat", d.Effect, err)
 	}
 }
