@@ -131,11 +131,12 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 
 // PublicKeys returns the public keys that verify this client's JWTs, by
 // key id (the JWT "kid"), for a /.well-known/jwks.json endpoint or a
-// resource server that verifies them itself. The map is the caller's.
+// resource server that verifies them itself. The map and keys are the
+// caller's: changing them changes nothing the client verifies with.
 func (c *Client) PublicKeys() map[string]ed25519.PublicKey {
 	out := make(map[string]ed25519.PublicKey, len(c.signing.order))
 	for _, id := range c.signing.order {
-		out[id] = c.signing.public[id]
+		out[id] = slices.Clone(c.signing.public[id]) // the caller's to change
 	}
 	return out
 }

@@ -674,3 +674,20 @@ func TestAuthenticatePrincipalIsACopy(t *testing.T) {
 		}
 	}
 }
+
+// The keys PublicKeys hands out are copies: scribbling on them does not
+// change what the client verifies JWTs with.
+func TestPublicKeysAreCopies(t *testing.T) {
+	f, secret, _ := credFixture(t, openPolicy)
+	ctx := context.Background()
+	jwt, err := f.c.ExchangeJWT(ctx, secret, "agenttrust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pub := range f.c.PublicKeys() {
+		clear(pub)
+	}
+	if d, err := f.c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: jwt}); err != nil || !d.Allowed() {
+		t.Fatalf("JWT after the returned keys were zeroed: %v, %v", d.Effect, err)
+	}
+}
