@@ -152,43 +152,38 @@ func TestWaitApproval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, paymentsPolicy)
 		ctx := t.Context() // ends the waiters of a failed test
-		d, _ := f.c.Check(ctx, charge(99))
-		done := startWait(t, f.c, ctx, d.ApprovalID)
-		start := time.Now()
-		if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
-		select {
-		case r := <-done:
-			if r.err != nil || r.a.Status != agenttrust.ApprovalApproved {
-				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+		// Approve and DenyApproval each wake a waiter at once.
+		for _, tc := range []struct {
+			amount int
+			decide func(id string) error
+			want   agenttrust.ApprovalStatus
+			what   string
+		}{
+			{99, func(id string) error { return f.c.Approve(ctx, id, "alice", "") }, agenttrust.ApprovalApproved, "Approve"},
+			{97, func(id string) error { return f.c.DenyApproval(ctx, id, "alice", "no") }, agenttrust.ApprovalDenied, "DenyApproval"},
+		} {
+			d, _ := f.c.Check(ctx, charge(tc.amount))
+			done := startWait(t, f.c, ctx, d.ApprovalID)
+			start := time.Now()
+			if err := tc.decide(d.ApprovalID); err != nil {
+				t.Fatal(err)
 			}
-		default:
-			t.Fatal("Approve did not wake WaitApproval on the same client")
-		}
-		if waited := time.Since(start); waited != 0 {
-			t.Errorf("woken after %v, want at once", waited)
-		}
-
-		// So does a refusal.
-		d, _ = f.c.Check(ctx, charge(97))
-		done = startWait(t, f.c, ctx, d.ApprovalID)
-		if err := f.c.DenyApproval(ctx, d.ApprovalID, "alice", "no"); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
-		select {
-		case r := <-done:
-			if r.err != nil || r.a.Status != agenttrust.ApprovalDenied {
-				t.Fatalf("WaitApproval: %+v %v", r.a, r.err)
+			synctest.Wait()
+			select {
+			case r := <-done:
+				if r.err != nil || r.a.Status != tc.want {
+					t.Fatalf("WaitApproval after %s: %+v %v", tc.what, r.a, r.err)
+				}
+			default:
+				t.Fatalf("%s did not wake WaitApproval on the same client", tc.what)
 			}
-		default:
-			t.Fatal("DenyApproval did not wake WaitApproval on the same client")
+			if waited := time.Since(start); waited != 0 {
+				t.Errorf("woken after %v by %s, want at once", waited, tc.what)
+			}
 		}
 
 		// A context that ends stops the wait.
-		d, _ = f.c.Check(ctx, charge(98))
+		d, _ := f.c.Check(ctx, charge(98))
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		defer cancel()
 		if _, err := f.c.WaitApproval(cctx, d.ApprovalID); !errors.Is(err, context.DeadlineExceeded) {
