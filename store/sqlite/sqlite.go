@@ -62,6 +62,7 @@ type Store struct {
 	auditHead   *sql.Stmt                 // on r
 	chainHead   *sql.Stmt                 // on w, inside AppendAudit's transaction
 	insertAudit *sql.Stmt                 // on w
+	takeRate    *sql.Stmt                 // on w
 }
 
 var _ store.Store = (*Store)(nil)
@@ -235,6 +236,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	prep(s.r, &s.auditHead, `SELECT `+auditCols+` FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	prep(s.w, &s.chainHead, `SELECT seq FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	prep(s.w, &s.insertAudit, insertAudit)
+	prep(s.w, &s.takeRate, takeRate)
 	return err
 }
 
