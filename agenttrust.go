@@ -283,13 +283,18 @@ func (c *Client) Stats() Stats {
 
 // SetPolicy validates p, compiles it with the built-in rule engine and
 // makes it live for every check that starts after SetPolicy returns. Rate
-// limit state starts afresh. On error the previous policy stays.
+// limit state starts afresh, except that of cluster limits, which the
+// store keeps. On error the previous policy stays.
 func (c *Client) SetPolicy(p *Policy) error {
 	cp, err := compilePolicy(p, "")
 	if err != nil {
 		return err
 	}
-	c.policy.Store(&policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	ps, err := c.newPolicyState(cp)
+	if err != nil {
+		return err
+	}
+	c.policy.Store(ps)
 	return nil
 }
 
@@ -305,6 +310,10 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	if err != nil {
 		return 0, err
 	}
+	ps, err := c.newPolicyState(cp)
+	if err != nil {
+		return 0, err
+	}
 	doc, err := c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -312,7 +321,7 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 		}
 		return 0, storeErr("save policy", err)
 	}
-	c.policy.Store(&policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	c.policy.Store(ps)
 	c.policyVersion.Store(doc.Version)
 	return doc.Version, nil
 }

@@ -112,12 +112,21 @@ type Rule struct {
 // Limit is a token-bucket rate limit applied to each (agent, tool) pair it
 // matches, separately. Rate is "N/s", "N/m" or "N/h"; Burst defaults to
 // the per-second rate rounded up, at least 1.
+//
+// Scope says where the bucket lives. "node" (or empty, the default): in
+// the client, so each process sharing a store allows the rate on its
+// own. "cluster": in the store (store.ClusterLimiter), so the rate holds
+// across every node sharing it, at the cost of one store round trip per
+// check the limit matches; Burst times the time per request must then be
+// at most store.MaxRateWindow. A policy with a cluster limit is refused
+// (a *PolicyError) by a client whose store does not hold such limits.
 type Limit struct {
 	ID     string   `json:"id" yaml:"id"`
 	Agents []string `json:"agents,omitempty" yaml:"agents,omitempty"`
 	Tools  []string `json:"tools,omitempty" yaml:"tools,omitempty"`
 	Rate   string   `json:"rate" yaml:"rate"`
 	Burst  int      `json:"burst,omitempty" yaml:"burst,omitempty"`
+	Scope  string   `json:"scope,omitempty" yaml:"scope,omitempty"`
 }
 
 // MaxPolicySize bounds a policy document.
@@ -231,6 +240,11 @@ type compiled struct {
 	limits index[*compiledLimit]
 	nLimit int
 	attrs  []compiledAttr
+	// cluster is the first limit of cluster scope and its position in
+	// the policy, for the error of a store that cannot hold it; nil when
+	// every limit is node-local.
+	cluster    *compiledLimit
+	clusterIdx int
 }
 
 type compiledAttr struct {
@@ -260,6 +274,10 @@ type compiledLimit struct {
 	tools  []cond.Pattern
 	limit  rate.Limit
 	burst  int
+	// cluster: the bucket is kept in the store, as a GCRA state whose
+	// time per request is interval.
+	cluster  bool
+	interval time.Duration
 }
 
 func rankOf(e Effect) int {
@@ -406,6 +424,7 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 		}
 		c.rules.add(cr, cr.agents, cr.tools)
 	}
+	nCluster := 0
 	for i := range p.Limits {
 		l := &p.Limits[i]
 		checkID("limit", l.ID, len(p.Rules)+i)
@@ -424,6 +443,17 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 			order: i, id: l.ID, limit: lim, burst: burst,
 			agents: patterns(l.ID, len(p.Rules)+i, "agents", l.Agents),
 			tools:  patterns(l.ID, len(p.Rules)+i, "tools", l.Tools),
+		}
+		if err := cl.scope(l.Scope); err != nil {
+			fail(l.ID, len(p.Rules)+i, "%v", err)
+		}
+		if cl.cluster {
+			if c.cluster == nil {
+				c.cluster, c.clusterIdx = cl, len(p.Rules)+i
+			}
+			if nCluster++; nCluster == maxClusterLimits+1 {
+				fail(l.ID, len(p.Rules)+i, "more than %d limits of scope cluster", maxClusterLimits)
+			}
 		}
 		c.limits.add(cl, cl.agents, cl.tools)
 	}
