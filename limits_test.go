@@ -232,6 +232,36 @@ func TestClusterLimitFailsClosed(t *testing.T) {
 	}
 }
 
+// TestClusterLimitREADME: the README's cluster limit loads, and holds over
+// two clients of one store.
+func TestClusterLimitREADME(t *testing.T) {
+	p, err := agenttrust.LoadPolicyFile("testdata/cluster-limit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Limits) != 1 || p.Limits[0].Scope != "cluster" {
+		t.Fatalf("limits %+v, want one of scope cluster", p.Limits)
+	}
+	clock := newTestClock()
+	st := memory.New()
+	var cs [2]*agenttrust.Client
+	for i := range cs {
+		if cs[i], err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clock)); err != nil {
+			t.Fatal(err)
+		}
+		defer cs[i].Close()
+	}
+	allowed := 0
+	for i := range 300 {
+		if d, _ := cs[i%2].Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "payments.charge"}); d.Allowed() {
+			allowed++
+		}
+	}
+	if allowed != 100 {
+		t.Fatalf("%d of 300 allowed over two clients, want 100", allowed)
+	}
+}
+
 func TestClusterLimitPolicyErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

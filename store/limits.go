@@ -41,11 +41,10 @@ import (
 // PruneRates deletes such rows; a store need not delete them otherwise.
 //
 // Times are never read from a clock inside a store: r.Now is the caller's.
-// Nodes whose clocks disagree share one TAT, so a node whose clock runs
-// ahead by d is refused for up to d after the others were, and one that
-// runs behind is refused until its clock catches up: skew can only slow
-// callers down by up to its size, never let more through the limit than
-// Burst plus the skew divided by Interval.
+// Nodes whose clocks disagree by d share one TAT: the takes of a node
+// whose clock runs behind are dated early and can leave up to d/Interval
+// more takes to the others; those of a node whose clock runs ahead push
+// the TAT on and refuse as many early. Keep node clocks synchronised.
 type ClusterLimiter interface {
 	// TakeRate takes one request under the limit r names and reports
 	// whether it is allowed. r is checked with r.Validate first (an

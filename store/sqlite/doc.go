@@ -64,6 +64,18 @@
 // record in batches of 100, against 95µs for a batch of one: the five
 // indexes of the audit table account for half of it. Batch audit writes.
 //
+// # Cluster limits
+//
+// Store implements store.ClusterLimiter in the rates table: a take is one
+// INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING, prepared at
+// Open, on the write connection, so processes sharing the file share the
+// limits. A take that passes writes its row and commits, which under
+// synchronous=FULL syncs the write-ahead log: from 0.3 ms on an idle
+// disk to 4.7 ms measured on a loaded one (BenchmarkTakeRate), against
+// 32µs for a take that is refused, which writes nothing.
+// WithUnsafeNormalSync makes it as cheap as any small write, for every
+// write of the store.
+//
 // # Change notification
 //
 // Store does not implement store.Watcher: SQLite cannot tell one process
