@@ -35,7 +35,12 @@ import (
 // so N takes never pass where fewer were allowed. In SQL that is one
 // statement, an INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING
 // that returns a row exactly when the take is allowed; in memory, a
-// mutex.
+// mutex. Without RETURNING (MySQL), INSERT ... ON DUPLICATE KEY UPDATE
+// tat = IF(allowed, new TAT, tat) tells the same by its affected-row
+// count: 1 inserted or 2 changed when allowed (an allowed take always
+// moves the TAT on), 0 when refused. storetest's ClusterLimits cases
+// check these semantics, concurrency included, and
+// storetest.BenchmarkRates measures a take.
 //
 // A TAT at or before now holds no state: it reads as a missing one.
 // PruneRates deletes such rows; a store need not delete them otherwise.
