@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,13 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
-	"github.com/agenttrust/agenttrust/store/postgres"
 )
 
 const (
@@ -86,7 +80,7 @@ func (c *fixedClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 type node struct {
 	name string
-	st   *postgres.Store
+	st   store.Store
 	srv  *server.Server
 	ts   *httptest.Server
 }
@@ -110,25 +104,12 @@ type clusterConfig struct {
 	notify time.Duration    // MaxStaleness of notify mode; 0: strict mode
 }
 
-func pgURL(t *testing.T) string {
+// newCluster starts three nodes on fresh shared data of backend b, with
+// the keys of an admin (alice), an agent (bot) and an approver (carol),
+// and clusterPolicy stored.
+func newCluster(t *testing.T, b backend, cfg clusterConfig) *cluster {
 	t.Helper()
-	u := os.Getenv(pgEnv)
-	if u == "" {
-		t.Skipf("the multi-node tests need %s, a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable", pgEnv)
-	}
-	return u
-}
-
-// newCluster starts three nodes on a fresh schema, dropped at the end,
-// with the keys of an admin (alice), an agent (bot) and an approver
-// (carol), and clusterPolicy stored.
-func newCluster(t *testing.T, cfg clusterConfig) *cluster {
-	t.Helper()
-	url := pgURL(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "agenttrust_multinode_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { dropSchema(t, url, schema) })
+	open := b.shared(t)
 
 	c := &cluster{t: t, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
 		keys: map[string]string{}, answered: map[string]string{}}
@@ -136,15 +117,7 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 	for i := range nNodes {
 		n := &node{name: fmt.Sprintf("node-%d", i+1)}
 		var err error
-		for attempt := 1; ; attempt++ { // the database is shared with the rest of CI
-			n.st, err = postgres.Open(context.Background(), url, postgres.WithSchema(schema))
-			if err == nil || attempt == 3 || !errors.Is(err, store.ErrUnavailable) {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("open %s: %v", n.name, err)
-		}
+		n.st = open(t)
 		t.Cleanup(func() { n.st.Close() })
 		clientOpts := []agenttrust.Option{
 			agenttrust.WithMasterKeys(masterKey), agenttrust.WithSigningKeys(signingKey),
@@ -183,20 +156,6 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func dropSchema(t *testing.T, url, schema string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Errorf("drop schema %s: %v", schema, err)
-		return
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-		t.Errorf("drop schema %s: %v", schema, err)
-	}
 }
 
 // anyNode is the node index that asks for the next node in turn.
@@ -378,8 +337,10 @@ func percentiles(ds []time.Duration) string {
 // TestClusterStrictRevocation: a session revoked on one node is denied by
 // the very next check on every node, in every trial; then every chain
 // verifies and holds exactly the decisions answered.
-func TestClusterStrictRevocation(t *testing.T) {
-	c := newCluster(t, clusterConfig{clock: &fixedClock{}})
+func TestClusterStrictRevocation(t *testing.T) { eachBackend(t, testStrictRevocation) }
+
+func testStrictRevocation(t *testing.T, b backend) {
+	c := newCluster(t, b, clusterConfig{clock: &fixedClock{}})
 	n := trials(t)
 	var allowedAfter, allowedBefore, checks atomic.Int64
 	start := time.Now()
@@ -426,9 +387,11 @@ func TestClusterStrictRevocation(t *testing.T) {
 // LISTEN/NOTIFY. A revocation on one node is honoured by the other two
 // within MaxStaleness: no allow once MaxStaleness has passed since it
 // returned.
-func TestClusterNotifyRevocation(t *testing.T) {
+func TestClusterNotifyRevocation(t *testing.T) { eachBackend(t, testNotifyRevocation) }
+
+func testNotifyRevocation(t *testing.T, b backend) {
 	const maxStaleness = 250 * time.Millisecond
-	c := newCluster(t, clusterConfig{notify: maxStaleness})
+	c := newCluster(t, b, clusterConfig{notify: maxStaleness})
 	const n = 300
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -476,10 +439,12 @@ func TestClusterNotifyRevocation(t *testing.T) {
 // TestClusterLimit: 3 x 200 concurrent calls, 200 to each node, under a
 // cluster-wide limit of 100 a minute (burst 100) allow 100: not 100 per
 // node, as a node-local limit does. Half a minute later, 50 more.
-func TestClusterLimit(t *testing.T) {
+func TestClusterLimit(t *testing.T) { eachBackend(t, testLimit) }
+
+func testLimit(t *testing.T, b backend) {
 	clock := &fixedClock{}
 	clock.ns.Store(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC).UnixNano())
-	c := newCluster(t, clusterConfig{clock: clock})
+	c := newCluster(t, b, clusterConfig{clock: clock})
 	burst := func(tool string) (allowed int64) {
 		var n atomic.Int64
 		var wg sync.WaitGroup
@@ -520,8 +485,10 @@ func TestClusterLimit(t *testing.T) {
 // TestClusterApprovals: an approval asked for on one node and granted on
 // another is consumed once, by one of 15 concurrent checks spread over
 // every node.
-func TestClusterApprovals(t *testing.T) {
-	c := newCluster(t, clusterConfig{clock: &fixedClock{}})
+func TestClusterApprovals(t *testing.T) { eachBackend(t, testApprovals) }
+
+func testApprovals(t *testing.T, b backend) {
+	c := newCluster(t, b, clusterConfig{clock: &fixedClock{}})
 	for k := range 20 {
 		resource := fmt.Sprintf("invoice-%d", k)
 		d, err := c.check(k%nNodes, "pay", resource, "")

@@ -21,8 +21,11 @@
 //
 // # Running
 //
-// It needs AGENTTRUST_TEST_POSTGRES, the URL of a database it may create
-// schemas in, and skips without it (CI sets it and fails on the skip).
+// Each test runs once per shared database (backends_test.go; subtests
+// named after it). PostgreSQL needs AGENTTRUST_TEST_POSTGRES, the URL of
+// a database it may create schemas in, and skips without it (CI sets it
+// and fails on the skip). Another database joins with one entry in
+// backends: how to make fresh shared data and open a node's store on it.
 // AGENTTRUST_MULTINODE_TRIALS sets the strict-mode trials (default 1,000,
 // as CI runs it); the bar of 10,000:
 //
