@@ -42,6 +42,8 @@ type Server struct {
 	auditKey   agenttrust.AuditKey
 	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
 
+	console func(http.Handler) (http.Handler, error) // WithConsole
+
 	mux    *http.ServeMux
 	routes []*route
 
@@ -306,6 +308,10 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 			continue
 		}
 		s.mux.Handle(rt.pattern(), s.handler(i, rt))
+	}
+	if err := s.mountConsole(); err != nil {
+		s.cancel()
+		return nil, err
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	if s.idle > 0 {
