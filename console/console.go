@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -95,6 +96,8 @@ type Console struct {
 	mux      *http.ServeMux
 	sessions sessions
 	cop      *http.CrossOriginProtection
+	chainsMu sync.Mutex
+	chains   map[string]*chain // tenant + approval id: see chainOf
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +146,7 @@ func New(cfg Config) (*Console, error) {
 	sub, _ := fs.Sub(files, "assets") // a fixed, embedded directory
 	c.assets = http.StripPrefix("/ui/assets/", http.FileServerFS(sub))
 	c.sessions.m = map[[32]byte]*session{}
+	c.chains = map[string]*chain{}
 	c.cop = http.NewCrossOriginProtection()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.routes()
@@ -230,4 +234,3 @@ func pagePath(path string, q url.Values) string {
 	}
 	return path + "?" + q.Encode()
 }
-

@@ -492,6 +492,41 @@ func TestApprovals(t *testing.T) {
 			t.Fatalf("approval: %+v", a)
 		}
 	})
+	t.Run("the delegation chain of a request", func(t *testing.T) {
+		c := e.client()
+		tok, err := c.Exchange(ctx, e.keys["bot"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokA, hopA, err := c.Delegate(ctx, tok, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokB, hopB, err := c.Delegate(ctx, tokA, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Check(ctx, agenttrust.Request{Credential: tokB, Tool: "payments.charge", Resource: "acct/chain"})
+		if err != nil || d.Effect != agenttrust.NeedsApproval {
+			t.Fatalf("check: %v %v", d.Effect, err)
+		}
+		if err := c.SyncAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.signIn("carol")
+		p := b.do("GET", "/ui/approvals", nil)
+		i := strings.Index(p.body, `id="`+d.ApprovalID+`"`)
+		if i < 0 {
+			t.Fatalf("no card for %s", d.ApprovalID)
+		}
+		card := p.body[i:]
+		card = card[:strings.Index(card, "</article>")]
+		want := `<code>` + d.CredentialID + `</code> → <code>` + hopA.ID + `</code> → <code>` + hopB.ID + `</code>`
+		if !strings.Contains(card, want) {
+			t.Fatalf("card lacks the chain %s: %s", want, card)
+		}
+	})
 	t.Run("approvers do not see the Agents page", func(t *testing.T) {
 		b := e.browser()
 		b.signIn("carol")
@@ -542,6 +577,68 @@ func TestLiveApprovals(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no update on the stream")
+	}
+}
+
+// readUntil reads the stream until it holds want, or fails after 5 s.
+func readUntil(t *testing.T, body io.Reader, want string) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		var all strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := body.Read(buf)
+			all.Write(buf[:n])
+			if strings.Contains(all.String(), want) || err != nil {
+				got <- all.String()
+				return
+			}
+		}
+	}()
+	select {
+	case s := <-got:
+		if !strings.Contains(s, want) {
+			t.Fatalf("stream ended without %q: %s", want, s)
+		}
+		return s
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %q on the stream", want)
+	}
+	return ""
+}
+
+func TestLiveStreamEnds(t *testing.T) {
+	e := newEnv(t, false)
+	id := e.pending("bot", "payments.charge", "acct/7", nil)
+	b := e.browser()
+	b.signIn("carol")
+	req, _ := http.NewRequest("GET", e.ts.URL+"/ui/events/approvals", nil)
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	readUntil(t, resp.Body, id)
+	// Decided elsewhere (the API, another node): the card goes.
+	if err := e.client().Approve(context.Background(), id, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, resp.Body, `id="none-pending"`)
+	// Idle: the stream does not keep the session alive; it says so.
+	e.clock.Advance(console.DefaultIdleTimeout)
+	readUntil(t, resp.Body, "event: signout")
+	if p := b.do("GET", "/ui/approvals", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("session after the idle timeout: %d", p.status)
+	}
+	// Without a session, a stream is refused.
+	resp2, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("stream without a session: %d", resp2.StatusCode)
 	}
 }
 

@@ -179,7 +179,58 @@ func clip(s string) string {
 type approvalCard struct {
 	wire.ApprovalView
 	Attrs []attr
-	Own   bool // the signed-in person is the agent that asked
+	Own   bool   // the signed-in person is the agent that asked
+	Chain *chain // the credential the agent asked with; nil until known
+}
+
+// chain is the credential behind a request: the key or token, the
+// delegation hops it passed through (oldest first), or the admin key
+// that vouched for a request without one.
+type chain struct {
+	Credential string
+	Hops       []string
+	VouchedBy  string
+}
+
+// maxChains bounds the cache of approval chains.
+const maxChains = 4096
+
+// chainOf finds the credential of approval a in the audit record of the
+// check that opened it. A chain, once found, never changes, so it is
+// cached; one not found yet (the record not stored yet) is asked again.
+func (c *Console) chainOf(r *http.Request, s *session, a *wire.ApprovalView) *chain {
+	key := s.who.Tenant + "\x00" + a.ID
+	c.chainsMu.Lock()
+	ch, ok := c.chains[key]
+	c.chainsMu.Unlock()
+	if ok {
+		return ch
+	}
+	q := url.Values{}
+	q.Set("agent_id", a.AgentID)
+	q.Set("tool", a.ToolName)
+	q.Set("effect", "needs_approval")
+	q.Set("since", a.CreatedAt.Add(-time.Minute).UTC().Format(time.RFC3339Nano))
+	q.Set("until", a.CreatedAt.Add(time.Minute).UTC().Format(time.RFC3339Nano))
+	q.Set("limit", "1000")
+	var page wire.AuditPage
+	if err := c.callAPI(r, s.key, http.MethodGet, "/v1/audit?"+q.Encode(), nil, &page); err != nil {
+		return nil
+	}
+	for _, rec := range page.Records {
+		if rec.ApprovalID != a.ID {
+			continue
+		}
+		ch = &chain{Credential: rec.CredentialID, Hops: rec.HopIDs, VouchedBy: rec.VouchedBy}
+		c.chainsMu.Lock()
+		if len(c.chains) >= maxChains {
+			clear(c.chains)
+		}
+		c.chains[key] = ch
+		c.chainsMu.Unlock()
+		return ch
+	}
+	return nil
 }
 
 func (c *Console) pendingApprovals(r *http.Request, s *session) ([]approvalCard, error) {
@@ -193,7 +244,7 @@ func (c *Console) pendingApprovals(r *http.Request, s *session) ([]approvalCard,
 		if !a.ExpiresAt.After(now) {
 			continue
 		}
-		out = append(out, approvalCard{ApprovalView: a, Attrs: attrs(a.Attributes), Own: a.AgentID == s.who.AgentID})
+		out = append(out, approvalCard{ApprovalView: a, Attrs: attrs(a.Attributes), Own: a.AgentID == s.who.AgentID, Chain: c.chainOf(r, s, &a)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	return out, nil

@@ -435,3 +435,50 @@ func TestBrowserXSSInert(t *testing.T) {
 	tb.screenshot(t, "agents")
 
 }
+
+// noOverflow fails when the page is wider than the phone's screen.
+func (tb *tab) noOverflow(t *testing.T, where string, width int) {
+	t.Helper()
+	w, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if err != nil {
+		t.Fatalf("width of %s: %v", where, err)
+	}
+	if w > width {
+		t.Errorf("%s is %d px wide on a %d px screen", where, w, width)
+	}
+}
+
+func TestBrowserPhoneAndKeyboard(t *testing.T) {
+	e := newEnv(t)
+	a, _ := e.check(e.keys["bot"], "payments.charge", "accounts/"+strings.Repeat("very-long-segment-", 8)+"42", map[string]any{"amount": 990, "recipient": strings.Repeat("X", 120)})
+	if a.ApprovalID == "" {
+		t.Fatalf("check: %+v", a)
+	}
+	tb := newTab(t)
+	const width = 360
+	// Keyboard only: type the key, Enter; Tab from the note to Approve, Enter.
+	tb.run(t, "sign in on a phone, by keyboard",
+		chromedp.EmulateViewport(width, 740, chromedp.EmulateMobile),
+		chromedp.Navigate(e.ts.URL+"/ui/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#key`)),
+		chromedp.Focus(chromedp.CSS(`#key`)),
+		chromedp.KeyEvent(e.keys["carol"]+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(`article[id="`+a.ApprovalID+`"]`)))
+	tb.noOverflow(t, "approvals", width)
+	tb.screenshot(t, "approvals-360px")
+	tb.run(t, "approve by keyboard",
+		chromedp.Focus(chromedp.CSS(`#note-`+a.ApprovalID)),
+		chromedp.KeyEvent("by keyboard\t\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#flash`)))
+	if s := tb.text(t, "#flash"); !strings.Contains(s, "Approved "+a.ApprovalID) {
+		t.Fatalf("flash: %q", s)
+	}
+	var got struct{ Status, Note string }
+	e.api("GET", "/v1/approvals/"+a.ApprovalID, e.keys["alice"], nil, &got)
+	if got.Status != "approved" || got.Note != "by keyboard" {
+		t.Fatalf("approval: %+v", got)
+	}
+	tb.run(t, "activity on a phone", chromedp.Navigate(e.ts.URL+"/ui/activity"), chromedp.WaitVisible(chromedp.CSS(`.decision summary`)))
+	tb.noOverflow(t, "activity", width)
+	tb.screenshot(t, "activity-360px")
+}
