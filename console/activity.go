@@ -84,13 +84,25 @@ func (c *Console) activityRows(ctx context.Context, r *http.Request, s *session,
 		if rule != "" && rec.Rule != rule {
 			continue
 		}
-		j, _ := json.MarshalIndent(rec, "", "  ")
-		rows = append(rows, row{AuditRecord: rec, Effect: rec.Effect.String(), Attrs: attrs(rec.Attributes), JSON: string(j)})
+		rows = append(rows, row{AuditRecord: rec, Effect: rec.Effect.String(), Attrs: attrs(rec.Attributes), JSON: recordJSON(&rec)})
 		if len(rows) == maxRows {
 			break
 		}
 	}
 	return rows, nil
+}
+
+// recordJSON is an audit record as indented JSON, '<', '>' and '&' left as
+// they are for people to read (html/template escapes the page).
+func recordJSON(rec *store.AuditRecord) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rec); err != nil {
+		return err.Error()
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // activityFilter keeps the filters the page knows, each at most 256 bytes.

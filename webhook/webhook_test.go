@@ -283,4 +283,3 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
-

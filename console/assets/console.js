@@ -29,7 +29,16 @@
       var active = document.activeElement;
       var keepId = active && box.contains(active) && active.id ? active.id : '';
       var keepVal = keepId ? active.value : '';
+      // Keep expanded audit records expanded.
+      var open = [];
+      var det = box.querySelectorAll('li[id] > details[open]');
+      for (var i = 0; i < det.length; i++) open.push(det[i].parentNode.id);
       box.innerHTML = e.data;
+      for (var j = 0; j < open.length; j++) {
+        var li = document.getElementById(open[j]);
+        var d = li && li.querySelector('details');
+        if (d) d.open = true;
+      }
       if (keepId) {
         var el = document.getElementById(keepId);
         if (el) { if ('value' in el) el.value = keepVal; el.focus(); }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -430,6 +431,18 @@ func TestBrowserXSSInert(t *testing.T) {
 		chromedp.Sleep(300*time.Millisecond))
 	inert("activity")
 	tb.screenshot(t, "activity")
+	// A new decision arrives over the live stream: the hostile rows are
+	// rendered again, and the records open stay open.
+	opened, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](`document.querySelectorAll('details[open]').length`))
+	if err != nil || opened < 2 {
+		t.Fatalf("open records: %d %v", opened, err)
+	}
+	e.check(e.keys["evil"], "docs.read", "after", nil)
+	tb.run(t, "the new decision appears", chromedp.WaitVisible(chromedp.CSS(`.decision:nth-child(`+fmt.Sprint(opened+1)+`)`)))
+	if still, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[int](`document.querySelectorAll('details[open]').length`)); still != opened {
+		t.Errorf("%d records open before the update, %d after", opened, still)
+	}
+	inert("activity, live")
 	tb.run(t, "agents", chromedp.Navigate(e.ts.URL+"/ui/agents"), chromedp.WaitVisible(chromedp.CSS(`#agent-evil`)))
 	inert("agents")
 	tb.screenshot(t, "agents")
