@@ -162,7 +162,13 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/approvals", http.StatusSeeOther)
 	})
-	m.Handle("GET /ui/assets/", c.assets)
+	m.HandleFunc("GET /ui/assets/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		c.assets.ServeHTTP(w, r)
+	})
 	m.HandleFunc("GET /ui/login", c.loginPage)
 	m.HandleFunc("POST /ui/login", c.login)
 	m.HandleFunc("POST /ui/logout", c.signedIn(c.logout))

@@ -426,6 +426,11 @@ func TestHeadersAndEscaping(t *testing.T) {
 			}
 		})
 	}
+	for _, path := range []string{"/ui/assets/", "/ui/assets/../templates/layout.html", "/ui/templates/layout.html"} {
+		if p := b.do("GET", path, nil); p.status == http.StatusOK || strings.Contains(p.body, "console.js") || strings.Contains(p.body, "{{") {
+			t.Errorf("%s: %d %q", path, p.status, p.body)
+		}
+	}
 	p := b.do("GET", "/ui/approvals", nil)
 	for _, want := range []string{"javascript:alert", "&lt;img src=x onerror=alert(1)&gt;", "&lt;script&gt;alert(3)&lt;/script&gt;"} {
 		if !strings.Contains(p.body, want) {
