@@ -267,6 +267,29 @@ func TestSignInRefused(t *testing.T) {
 	}
 }
 
+// A link from a chat is a cross-site navigation: the browser withholds
+// the SameSite=Strict cookie, so the console reloads the page from its
+// own origin, which sends it.
+func TestCrossSiteLink(t *testing.T) {
+	e := newEnv(t, false)
+	b := e.browser()
+	b.signIn("carol")
+	u, _ := url.Parse(e.ts.URL)
+	cookies := b.jar.Cookies(u)
+	fresh := e.browser() // what the browser sends cross-site: no cookie
+	p := fresh.do("GET", "/ui/approvals", nil, "Sec-Fetch-Site", "cross-site")
+	if p.status != http.StatusOK || !strings.Contains(p.body, `<meta http-equiv="refresh" content="0;url=/ui/approvals">`) {
+		t.Fatalf("cross-site link: %d %s", p.status, p.body)
+	}
+	fresh.jar.SetCookies(u, cookies) // the same-origin reload sends it
+	if p := fresh.do("GET", "/ui/approvals", nil, "Sec-Fetch-Site", "same-origin"); p.status != http.StatusOK || !strings.Contains(p.body, "carol") {
+		t.Fatalf("reload: %d", p.status)
+	}
+	if p := e.browser().do("GET", "/ui/approvals", nil, "Sec-Fetch-Site", "same-origin"); p.status != http.StatusSeeOther {
+		t.Fatalf("same-origin without a session: %d", p.status)
+	}
+}
+
 func TestSessionEnds(t *testing.T) {
 	e := newEnv(t, false)
 	t.Run("idle timeout", func(t *testing.T) {

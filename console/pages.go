@@ -70,7 +70,7 @@ func short(d time.Duration) string {
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, p := range []string{"login", "approvals", "agents", "revoke", "activity"} {
+	for _, p := range []string{"login", "approvals", "agents", "revoke", "activity", "bounce"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("agenttrust/console: template %s: %w", p, err)

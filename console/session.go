@@ -197,6 +197,13 @@ func (c *Console) signedIn(fn sessionHandler) http.HandlerFunc {
 		live := strings.HasPrefix(r.URL.Path, "/ui/events/")
 		s, h, ok := c.lookup(r, !live)
 		if !ok {
+			if r.Method == http.MethodGet && !live && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				// A link from elsewhere (a chat, a mail): the browser
+				// withheld the SameSite=Strict cookie. A same-origin
+				// reload sends it, if there is one.
+				c.render(w, http.StatusOK, "bounce", &view{Title: "Opening the console", Data: r.URL.Path})
+				return
+			}
 			if r.Method == http.MethodGet && !live {
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 				return
