@@ -169,12 +169,17 @@ func newTab(t *testing.T) *tab {
 	return tb
 }
 
-// browserLife bounds a test's browser.
-const browserLife = 90 * time.Second
+// browserLife bounds a test's browser; stepTimeout one run of actions.
+const (
+	browserLife = 90 * time.Second
+	stepTimeout = 20 * time.Second
+)
 
 func (tb *tab) run(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(tb.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.screenshot(t, "failed")
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -494,4 +499,30 @@ func TestBrowserPhoneAndKeyboard(t *testing.T) {
 	tb.run(t, "activity on a phone", chromedp.Navigate(e.ts.URL+"/ui/activity"), chromedp.WaitVisible(chromedp.CSS(`.decision summary`)))
 	tb.noOverflow(t, "activity", width)
 	tb.screenshot(t, "activity-360px")
+}
+
+// TestBrowserLinkFromChat follows a link to the console from another
+// site, as from a chat notification: the browser withholds the
+// SameSite=Strict cookie on that navigation, and the console's
+// same-origin reload brings the person, still signed in, to the page.
+func TestBrowserLinkFromChat(t *testing.T) {
+	e := newEnv(t)
+	a, _ := e.check(e.keys["bot"], "payments.charge", "acct/chat", nil)
+	// "localhost" is another site than "127.0.0.1".
+	chat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><a id="go" href="%s/ui/approvals#%s">open in the console</a>`, e.ts.URL, a.ApprovalID)
+	}))
+	defer chat.Close()
+	chatURL := strings.Replace(chat.URL, "127.0.0.1", "localhost", 1)
+	tb := newTab(t)
+	tb.signIn(t, e, "carol")
+	tb.run(t, "follow the link from the chat",
+		chromedp.Navigate(chatURL),
+		chromedp.Click(chromedp.CSS(`#go`)),
+		chromedp.WaitVisible(chromedp.CSS(`article[id="`+a.ApprovalID+`"]`)))
+	if s := tb.text(t, "header .who span"); !strings.Contains(s, "carol") {
+		t.Fatalf("signed in as %q", s)
+	}
+	tb.screenshot(t, "from-chat")
 }
