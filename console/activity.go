@@ -16,22 +16,25 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// Bounds of the decisions the Activity page reads: the last
-// activityWindow, at most maxScan records, the newest maxRows shown.
+// Bounds of the decisions the console reads: at most maxScan records a
+// read, the newest maxRows shown, from the shortest of activityWindows
+// that holds maxRows (the API pages in (chain, seq) order, oldest first,
+// so a read that stops at maxScan lacks the newest records).
 const (
-	activityWindow = time.Hour
-	maxScan        = 5000
-	maxRows        = 200
+	maxScan = 5000
+	maxRows = 200
 )
 
+var activityWindows = []time.Duration{10 * time.Second, time.Minute, 10 * time.Minute, time.Hour}
+
 // recentAudit reads the tenant's records since since matching q (agent_id,
-// tool, effect), newest first, at most maxScan of them. The API pages in
-// (chain, seq) order, so every page is read.
-func (c *Console) recentAudit(r *http.Request, s *session, q url.Values, since time.Time) ([]store.AuditRecord, error) {
+// tool, effect), newest first, at most maxScan of them; truncated says
+// there were more.
+func (c *Console) recentAudit(r *http.Request, s *session, q url.Values, since time.Time) ([]store.AuditRecord, bool, error) {
 	return c.recentAuditContext(r.Context(), r, s, q, since)
 }
 
-func (c *Console) recentAuditContext(ctx context.Context, r *http.Request, s *session, q url.Values, since time.Time) ([]store.AuditRecord, error) {
+func (c *Console) recentAuditContext(ctx context.Context, r *http.Request, s *session, q url.Values, since time.Time) ([]store.AuditRecord, bool, error) {
 	var out []store.AuditRecord
 	p := url.Values{}
 	for _, k := range []string{"agent_id", "tool", "effect"} {
@@ -41,20 +44,25 @@ func (c *Console) recentAuditContext(ctx context.Context, r *http.Request, s *se
 	}
 	p.Set("since", since.UTC().Format(time.RFC3339Nano))
 	p.Set("limit", "1000")
-	for len(out) < maxScan {
+	truncated := false
+	for {
 		var page wire.AuditPage
 		if err := c.callAPIContext(ctx, r, s.key, http.MethodGet, "/v1/audit?"+p.Encode(), nil, &page); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, page.Records...)
 		if page.Next == nil {
+			break
+		}
+		if len(out) >= maxScan {
+			truncated = true
 			break
 		}
 		p.Set("after_chain", page.Next.AfterChain)
 		p.Set("after_seq", strconv.FormatUint(page.Next.AfterSeq, 10))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
-	return out, nil
+	return out, truncated, nil
 }
 
 // row is one decision of the Activity page.
@@ -74,9 +82,22 @@ type activityData struct {
 
 // activityRows reads and filters the decision stream.
 func (c *Console) activityRows(ctx context.Context, r *http.Request, s *session, q url.Values) ([]row, error) {
-	recs, err := c.recentAuditContext(ctx, r, s, q, c.clock.Now().Add(-activityWindow))
-	if err != nil {
-		return nil, err
+	// The shortest window that holds maxRows matching rows; a window
+	// too busy to read whole gives way to the one before it.
+	now := c.clock.Now()
+	var recs []store.AuditRecord
+	for i, w := range activityWindows {
+		got, truncated, err := c.recentAuditContext(ctx, r, s, q, now.Add(-w))
+		if err != nil {
+			return nil, err
+		}
+		if truncated && i > 0 {
+			break
+		}
+		recs = got
+		if truncated || countRule(recs, q.Get("rule")) >= maxRows {
+			break
+		}
 	}
 	rule := q.Get("rule")
 	rows := make([]row, 0, min(len(recs), maxRows))
@@ -90,6 +111,19 @@ func (c *Console) activityRows(ctx context.Context, r *http.Request, s *session,
 		}
 	}
 	return rows, nil
+}
+
+func countRule(recs []store.AuditRecord, rule string) int {
+	if rule == "" {
+		return len(recs)
+	}
+	n := 0
+	for i := range recs {
+		if recs[i].Rule == rule {
+			n++
+		}
+	}
+	return n
 }
 
 // recordJSON is an audit record as indented JSON, '<', '>' and '&' left as

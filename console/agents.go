@@ -57,7 +57,7 @@ func (c *Console) agentsData(r *http.Request, s *session) ([]*agentRow, map[stri
 			suspended[b.ID] = b.Reason
 		}
 	}
-	recs, err := c.recentAudit(r, s, url.Values{}, now.Add(-recentWindow))
+	recs, _, err := c.recentAudit(r, s, url.Values{}, now.Add(-recentWindow))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,7 +104,7 @@ func (c *Console) agentsData(r *http.Request, s *session) ([]*agentRow, map[stri
 }
 
 // recentWindow is how far back the Agents page reads decisions for last
-// activity and denial rate.
+// activity and denial rate (at most maxScan of them, the oldest first).
 const recentWindow = time.Hour
 
 // hopTree hangs the stored hops under key kn: token nodes, then hops by
