@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
@@ -62,4 +63,25 @@ func TestActivityNewestOfABusyHour(t *testing.T) {
 	if len(rows) != maxRows || rows[0].Seq != n || rows[maxRows-1].Seq != n-maxRows+1 {
 		t.Fatalf("%d rows, seq %d..%d; want %d rows, %d..%d", len(rows), rows[0].Seq, rows[len(rows)-1].Seq, maxRows, n, n-maxRows+1)
 	}
+}
+
+// FuzzAttrs: whatever JSON an agent sends as attributes, the list shown
+// is bounded and made of valid UTF-8 no longer than the clip.
+func FuzzAttrs(f *testing.F) {
+	f.Add([]byte(`{"amount":120,"<script>":"javascript:alert(1)"}`))
+	f.Add([]byte(`[1,2]`))
+	f.Add([]byte(`{"a":{"b":[1,{"c":"\u2028"}]}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got := attrs(json.RawMessage(raw))
+		if len(got) > maxAttrs+1 {
+			t.Fatalf("%d attributes shown", len(got))
+		}
+		for _, a := range got {
+			for _, s := range []string{a.Key, a.Value} {
+				if len(s) > maxAttrLen+len("…") || !utf8.ValidString(s) {
+					t.Fatalf("%d bytes shown, valid UTF-8 %v", len(s), utf8.ValidString(s))
+				}
+			}
+		}
+	})
 }

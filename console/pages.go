@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust/internal/wire"
 )
@@ -168,11 +169,17 @@ func attrs(raw json.RawMessage) []attr {
 	return out
 }
 
+// clip bounds text an agent sent, and keeps it valid UTF-8.
 func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= maxAttrLen {
 		return s
 	}
-	return strings.ToValidUTF8(s[:maxAttrLen], "") + "…"
+	cut := maxAttrLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // approvalCard is one pending approval as the page shows it.
