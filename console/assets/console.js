@@ -44,7 +44,12 @@
         if (el) { if ('value' in el) el.value = keepVal; el.focus(); }
       }
       tick();
-      if (status) status.textContent = 'Updated ' + new Date().toLocaleTimeString() + '.';
+      // One short announcement for screen readers, not the whole list.
+      if (status) {
+        var n = box.querySelectorAll('article.approval').length;
+        status.textContent = (box.querySelector('article.approval, #none-pending') ?
+          n + ' pending. ' : '') + 'Updated ' + new Date().toLocaleTimeString() + '.';
+      }
     });
     es.addEventListener('signout', function () {
       es.close();

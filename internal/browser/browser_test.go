@@ -262,6 +262,9 @@ func TestBrowserSignInAndApproveLive(t *testing.T) {
 	if s := tb.text(t, card); !strings.Contains(s, "acct/42") || !strings.Contains(s, "990") || !strings.Contains(s, "payments need a human") {
 		t.Fatalf("card: %q", s)
 	}
+	if s := tb.text(t, "#live-status"); !strings.Contains(s, "1 pending") {
+		t.Errorf("the live status does not announce the approval: %q", s)
+	}
 	tb.screenshot(t, "pending")
 	tb.run(t, "approve",
 		chromedp.SendKeys(chromedp.CSS(`#note-`+first.ApprovalID), "checked the invoice"),
