@@ -313,6 +313,13 @@ func (c *checker) result(id string) (exchange, bool) {
 	return ex, ok
 }
 
+// statuses are the statuses op answered that matched the spec.
+func (c *checker) statuses(op string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.covered[op])
+}
+
 // operations are the spec's operations, "GET /v1/keys".
 func (c *checker) operations() []string {
 	var ops []string
