@@ -128,6 +128,9 @@ func (s *scenario) must(r req, v any) {
 // is missing here.)
 func TestEveryOperation(t *testing.T) {
 	a := newAPI(t)
+	if missing := a.check.undeclared(); len(missing) > 0 {
+		t.Errorf("responses of api/openapi.yaml without a header the spec says every response has (%s): %v", everyResponse, missing)
+	}
 	s := &scenario{t: t, a: a}
 	root := a.admin
 
@@ -279,6 +282,8 @@ func TestEveryOperation(t *testing.T) {
 	s.do(req{method: "GET", path: "/readyz", want: 503, code: "closed"})
 	s.do(req{method: "POST", path: "/v1/actions/check", cred: bot.Secret, body: `{"tool_name":"docs.read"}`, want: 503, code: "closed"})
 
+	reached, declared := a.check.answers()
+	t.Logf("%d requests; %d of the %d answers the spec declares given and validated", s.n, reached, declared)
 	if missing := a.check.uncovered(); len(missing) > 0 {
 		t.Errorf("operations of api/openapi.yaml that no request reached with a success answer matching the spec: %v\n"+
 			"add a request for each to TestEveryOperation", missing)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,6 +154,9 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		ex.respErr = c.checkUnrouted(routeErr, ex)
 	}
+	if ex.respErr == nil {
+		ex.respErr = c.checkEveryResponse(ex.header)
+	}
 
 	id := r.Header.Get(caseHeader)
 	c.mu.Lock()
@@ -250,6 +254,74 @@ func (c *checker) checkEvents(b []byte) error {
 	return nil
 }
 
+// everyResponse is the extension that marks a header of
+// components.headers as one every answer of the server carries, whatever
+// the route and status (404 and 405 included): the checker then requires
+// it on every answer and validates its value, and TestEveryOperation
+// requires every response of the spec to declare it. An X-Request-Id
+// header on every response is declared so:
+//
+//	components:
+//	  headers:
+//	    X-Request-Id:
+//	      x-every-response: true
+//	      required: true
+//	      schema: {type: string}
+//	  responses:
+//	    BadRequest:
+//	      headers:
+//	        X-Request-Id: {$ref: '#/components/headers/X-Request-Id'}
+//	      ...                   # and so in every response of every operation
+const everyResponse = "x-every-response"
+
+// everyResponseHeaders are the headers of components.headers marked
+// everyResponse.
+func (c *checker) everyResponseHeaders() []string {
+	var names []string
+	for name, ref := range c.doc.Components.Headers {
+		if ref.Value != nil && ref.Value.Extensions[everyResponse] == true {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// undeclared lists the responses of the spec that do not declare a
+// header marked everyResponse.
+func (c *checker) undeclared() []string {
+	var missing []string
+	for _, name := range c.everyResponseHeaders() {
+		for _, op := range c.operations() {
+			method, path, _ := strings.Cut(op, " ")
+			for code, ref := range c.doc.Paths.Value(path).GetOperation(method).Responses.Map() {
+				if ref.Value == nil || ref.Value.Headers[name] == nil {
+					missing = append(missing, fmt.Sprintf("%s %s: %s", op, code, name))
+				}
+			}
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// checkEveryResponse checks the headers marked everyResponse.
+func (c *checker) checkEveryResponse(h http.Header) error {
+	for _, name := range c.everyResponseHeaders() {
+		ref := c.doc.Components.Headers[name]
+		v := h.Get(name)
+		if v == "" {
+			return fmt.Errorf("no %s header, which the spec says every response has", name)
+		}
+		if sr := ref.Value.Schema; sr != nil && sr.Value != nil {
+			if err := sr.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.SetSchemaErrorMessageCustomizer(schemaError)); err != nil {
+				return fmt.Errorf("header %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // checkUnrouted checks the answer to a request the spec has no operation
 // for: 404 for a path it does not have, 405 with Allow for a method, each
 // with the Error body.
@@ -330,6 +402,25 @@ func (c *checker) operations() []string {
 	}
 	sort.Strings(ops)
 	return ops
+}
+
+// answers counts the answers (operation and status) the spec declares,
+// and those of them the server gave and the checker validated.
+func (c *checker) answers() (reached, declared int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for code := range op.Responses.Map() {
+				declared++
+				n, err := strconv.Atoi(code)
+				if err == nil && slices.Contains(c.covered[method+" "+path], n) {
+					reached++
+				}
+			}
+		}
+	}
+	return reached, declared
 }
 
 // uncovered lists the spec's operations that no request reached with a
