@@ -37,6 +37,10 @@ type req struct {
 	// invalid: the request breaks the spec, and the validator must say
 	// so too: the spec is as strict as the server.
 	invalid bool
+	// anyRequest: whether the request matches the spec is not the
+	// point (a probe of every operation, refused before its body is
+	// read); the response must still match.
+	anyRequest bool
 }
 
 // scenario drives the API through the checker, one request at a time.
@@ -100,6 +104,7 @@ func (s *scenario) checkCase(id string, r req, status int, b []byte) {
 		s.t.Fatalf("%s: the checker saw no such request", what)
 	}
 	switch {
+	case r.anyRequest:
 	case r.invalid && ex.reqErr == nil && ex.op != "":
 		s.t.Errorf("%s: the server refuses the request (%d), but it matches the spec: the spec is looser than the server", what, status)
 	case !r.invalid && ex.reqErr != nil:
@@ -121,11 +126,14 @@ func (s *scenario) must(r req, v any) {
 
 // TestEveryOperation drives every operation of api/openapi.yaml through
 // a real server, and many of the errors each declares, with every
-// request and response validated against the spec by kin-openapi. It
-// fails if an operation of the spec got no success answer: a new
-// operation needs a request here. (An operation the server has and the
-// spec does not is server.TestOpenAPI's to find; once in the spec, it
-// is missing here.)
+// request and response validated against the spec by kin-openapi; then
+// probes every operation with a bad credential (401), every method a
+// path of the spec lacks (405: the server serves no operation there
+// that the spec does not have), and every operation once the server is
+// closed (503). It fails if an operation of the spec got no success
+// answer: a new operation needs a request here. (A path the server has
+// and the spec lacks altogether is server.TestOpenAPI's to find; once
+// in the spec, it is missing here.)
 func TestEveryOperation(t *testing.T) {
 	a := newAPI(t)
 	if missing := a.check.undeclared(); len(missing) > 0 {
@@ -274,13 +282,35 @@ func TestEveryOperation(t *testing.T) {
 	s.do(req{method: "GET", path: "/v1/audit/verify?chain=n1/acme", cred: carol.Secret, want: 200})
 	s.stream(carol.Secret)
 
-	// 503 once the server closes, on every kind of route.
+	// Every operation that needs a credential refuses a bad one with
+	// 401 (and WWW-Authenticate); every method a path of the spec does
+	// not have is a 405 (the server has no operation the spec lacks on
+	// the spec's paths).
+	probed := map[string]bool{}
+	for _, op := range a.check.operations() {
+		method, path, _ := strings.Cut(op, " ")
+		if a.check.secured(op) {
+			s.do(req{method: method, path: a.check.fill(op), cred: "atk_nosuchkey", want: 401, code: "malformed_credential", anyRequest: true})
+		}
+		if probed[path] {
+			continue
+		}
+		probed[path] = true
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
+			if a.check.doc.Paths.Value(path).GetOperation(m) == nil {
+				s.do(req{method: m, path: a.check.fill(op), cred: root, want: 405, code: "method_not_allowed"})
+			}
+		}
+	}
+
+	// 503 once the server closes, on every operation.
 	if err := a.srv.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	s.do(req{method: "GET", path: "/healthz", want: 503, code: "closed"})
-	s.do(req{method: "GET", path: "/readyz", want: 503, code: "closed"})
-	s.do(req{method: "POST", path: "/v1/actions/check", cred: bot.Secret, body: `{"tool_name":"docs.read"}`, want: 503, code: "closed"})
+	for _, op := range a.check.operations() {
+		method, _, _ := strings.Cut(op, " ")
+		s.do(req{method: method, path: a.check.fill(op), cred: root, want: 503, code: "closed", anyRequest: true})
+	}
 
 	reached, declared := a.check.answers()
 	t.Logf("%d requests; %d of the %d answers the spec declares given and validated", s.n, reached, declared)

@@ -327,16 +327,18 @@ func (c *checker) checkEveryResponse(h http.Header) error {
 // with the Error body.
 func (c *checker) checkUnrouted(routeErr error, ex exchange) error {
 	want := http.StatusNotFound
-	if errors.Is(routeErr, routers.ErrMethodNotAllowed) {
+	switch {
+	case errors.Is(routeErr, routers.ErrMethodNotAllowed):
 		want = http.StatusMethodNotAllowed
-		if ex.header.Get("Allow") == "" {
-			return errors.New("405 without an Allow header")
-		}
-	} else if !errors.Is(routeErr, routers.ErrPathNotFound) {
+	case !errors.Is(routeErr, routers.ErrPathNotFound):
 		return routeErr
 	}
 	if ex.status != want {
-		return fmt.Errorf("the spec has no operation for the request (%v), the server answered %d, not %d", routeErr, ex.status, want)
+		return fmt.Errorf("api/openapi.yaml has no such operation (%v), yet the server answered %d, not %d: "+
+			"add the operation to the spec, or remove it from the server", routeErr, ex.status, want)
+	}
+	if want == http.StatusMethodNotAllowed && ex.header.Get("Allow") == "" {
+		return errors.New("405 without an Allow header")
 	}
 	if ct := ex.header.Get("Content-Type"); ct != "application/json" {
 		return fmt.Errorf("%d with Content-Type %q", ex.status, ct)
@@ -390,6 +392,36 @@ func (c *checker) statuses(op string) []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.covered[op])
+}
+
+// secured reports whether an operation needs a credential: it has the
+// document's security unless it says otherwise (security: []).
+func (c *checker) secured(op string) bool {
+	method, path, _ := strings.Cut(op, " ")
+	o := c.doc.Paths.Value(path).GetOperation(method)
+	if o.Security != nil {
+		return len(*o.Security) > 0
+	}
+	return len(c.doc.Security) > 0
+}
+
+// fill gives an operation's path parameters values the spec accepts:
+// the prefix its pattern requires (^apr_) and an x, or x.
+func (c *checker) fill(op string) string {
+	method, path, _ := strings.Cut(op, " ")
+	o := c.doc.Paths.Value(path).GetOperation(method)
+	params := append(c.doc.Paths.Value(path).Parameters, o.Parameters...)
+	for _, p := range params {
+		if p.Value == nil || p.Value.In != "path" {
+			continue
+		}
+		v := "x"
+		if sr := p.Value.Schema; sr != nil && sr.Value != nil {
+			v = strings.TrimPrefix(sr.Value.Pattern, "^") + "x"
+		}
+		path = strings.ReplaceAll(path, "{"+p.Value.Name+"}", v)
+	}
+	return path
 }
 
 // operations are the spec's operations, "GET /v1/keys".
