@@ -1,9 +1,12 @@
 package apispec_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -135,7 +138,7 @@ func (s *scenario) must(r req, v any) {
 // and the spec lacks altogether is server.TestOpenAPI's to find; once
 // in the spec, it is missing here.)
 func TestEveryOperation(t *testing.T) {
-	a := newAPI(t)
+	a := newAPI(t, bodyWait)
 	if missing := a.check.undeclared(); len(missing) > 0 {
 		t.Errorf("responses of api/openapi.yaml without a header the spec says every response has (%s): %v", everyResponse, missing)
 	}
@@ -282,6 +285,10 @@ func TestEveryOperation(t *testing.T) {
 	s.do(req{method: "GET", path: "/v1/audit/verify?chain=n1/acme", cred: carol.Secret, want: 200})
 	s.stream(carol.Secret)
 
+	// A body that does not arrive within the body timeout: 408, the
+	// connection closed.
+	s.slowBody(alice)
+
 	// Every operation that needs a credential refuses a bad one with
 	// 401 (and WWW-Authenticate); every method a path of the spec does
 	// not have is a 405 (the server has no operation the spec lacks on
@@ -318,6 +325,38 @@ func TestEveryOperation(t *testing.T) {
 		t.Errorf("operations of api/openapi.yaml that no request reached with a success answer matching the spec: %v\n"+
 			"add a request for each to TestEveryOperation", missing)
 	}
+}
+
+// bodyWait is the test server's body timeout: short, as slowBody waits
+// it out, but long enough for every other body to arrive in full.
+const bodyWait = time.Second
+
+// slowBody sends POST /v1/keys with half of the body its Content-Length
+// announces, over a raw connection, and waits for the 408.
+func (s *scenario) slowBody(cred string) {
+	s.t.Helper()
+	s.n++
+	id := strconv.Itoa(s.n)
+	conn, err := net.Dial("tcp", s.a.ts.Listener.Addr().String())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"agent_id":"slow"}`
+	fmt.Fprintf(conn, "POST /v1/keys HTTP/1.1\r\nHost: agenttrust\r\nAuthorization: Bearer %s\r\n%s: %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", cred, caseHeader, id, len(body), body[:len(body)/2])
+	conn.SetReadDeadline(time.Now().Add(10 * bodyWait))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		s.t.Fatalf("slow body: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !res.Close {
+		s.t.Errorf("slow body: the connection is kept open after the 408")
+	}
+	<-s.a.check.done(id)
+	s.checkCase(id, req{method: "POST", path: "/v1/keys", want: 408, code: "body_timeout", invalid: true}, res.StatusCode, b)
 }
 
 // stream reads the audit stream from the start until it has a few

@@ -55,6 +55,8 @@ type checker struct {
 	doc    *openapi3.T
 	router routers.Router
 	next   http.Handler
+	// bodyWait is the server's body timeout (server.WithBodyTimeout).
+	bodyWait time.Duration
 
 	mu      sync.Mutex
 	cases   map[string]exchange
@@ -83,10 +85,31 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 	return doc, router
 }
 
-func newChecker(t *testing.T, next http.Handler) *checker {
+func newChecker(t *testing.T, next http.Handler, bodyWait time.Duration) *checker {
 	doc, router := loadSpec(t)
-	return &checker{t: t, doc: doc, router: router, next: next, cases: map[string]exchange{}, waits: map[string]chan struct{}{}, covered: map[string][]int{}}
+	return &checker{t: t, doc: doc, router: router, next: next, bodyWait: bodyWait,
+		cases: map[string]exchange{}, waits: map[string]chan struct{}{}, covered: map[string][]int{}}
 }
+
+// replay is a request body read in advance: its bytes, then the error
+// that ended the read (io.EOF when it ended well).
+type replay struct {
+	r   *bytes.Reader
+	err error
+}
+
+func (b *replay) Read(p []byte) (int, error) {
+	n, _ := b.r.Read(p)
+	if n == 0 && len(p) > 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (b *replay) Close() error { return nil }
 
 // options of every validation: undeclared statuses and bodies on
 // operations without one are errors, and the request is never changed
@@ -126,14 +149,22 @@ func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) er
 func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var ex exchange
 	var body []byte
+	var readErr error
 	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			c.t.Errorf("%s %s: reading the request body: %v", r.Method, r.URL, err)
-			return
+		// The body is read first, to validate it, within the server's
+		// body timeout: a body that does not arrive in time ends in the
+		// read error, which the server then meets too (and answers 408).
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Now().Add(c.bodyWait))
+		body, readErr = io.ReadAll(r.Body)
+		rc.SetReadDeadline(time.Time{})
+		r.Body = &replay{r: bytes.NewReader(body), err: readErr}
+		if readErr != nil {
+			// net/http cancels the request's context on a failed read.
+			// The server reads the body only once it has authenticated
+			// the caller, with the context still live: so it is here.
+			r = r.WithContext(context.WithoutCancel(r.Context()))
 		}
-		body = b
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	route, params, routeErr := c.router.FindRoute(r)
 	var in *openapi3filter.RequestValidationInput
@@ -142,7 +173,7 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in = &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: c.options()}
 		ex.reqErr = openapi3filter.ValidateRequest(r.Context(), in)
 		if body != nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = &replay{r: bytes.NewReader(body), err: readErr}
 		}
 	}
 
@@ -524,7 +555,8 @@ type api struct {
 	admin string // API key of the system tenant's admin
 }
 
-func newAPI(t *testing.T) *api {
+// newAPI starts the server; bodyWait is its body timeout.
+func newAPI(t *testing.T, bodyWait time.Duration) *api {
 	t.Helper()
 	auditKey, err := agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
 	if err != nil {
@@ -537,11 +569,12 @@ func newAPI(t *testing.T) *api {
 		server.WithAuditKey(auditKey),
 		server.WithMetricsToken(scrapeToken),
 		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey), agenttrust.WithSigningKeys(signingKey)),
+		server.WithBodyTimeout(bodyWait),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api{srv: srv, check: newChecker(t, srv)}
+	a := &api{srv: srv, check: newChecker(t, srv, bodyWait)}
 	a.ts = httptest.NewServer(a.check)
 	t.Cleanup(func() {
 		a.ts.Close()

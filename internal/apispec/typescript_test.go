@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/agenttrust/agenttrust/server"
 )
 
 // apiDir holds api/openapi.yaml and the TypeScript client's package
@@ -64,7 +66,7 @@ func TestTypeScriptClient(t *testing.T) {
 	run(nil, "npm", "run", "--silent", "generate")
 	run(nil, "npm", "run", "--silent", "build")
 
-	a := newAPI(t)
+	a := newAPI(t, server.DefaultBodyTimeout)
 	run([]string{"AGENTTRUST_URL=" + a.ts.URL, "AGENTTRUST_ADMIN_KEY=" + a.admin}, "node", "--test", "ts/dist/")
 	for _, op := range []string{"POST /v1/keys", "PUT /v1/policy", "POST /v1/actions/check", "POST /v1/approvals/{id}/approve", "GET /v1/approvals/{id}"} {
 		if len(a.check.statuses(op)) == 0 {
