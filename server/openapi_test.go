@@ -459,3 +459,74 @@ func TestErrorCodes(t *testing.T) {
 	}
 	sameSet(t, "error codes (components.schemas.ErrorCode.enum)", sent, enum)
 }
+
+// TestEveryHandlerIsARoute: the mux serves only routeTable's routes (held
+// to api/openapi.yaml by TestOpenAPI) and the not-found fallback. A
+// handler registered on the mux any other way would be an API the spec
+// does not describe and no test validates.
+func TestEveryHandlerIsARoute(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var calls []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc" || !isMux(sel.X) {
+				return true
+			}
+			if len(call.Args) == 0 {
+				return true
+			}
+			arg := call.Args[0]
+			switch {
+			case isCall(arg, "pattern"): // the loop over routeTable
+			case isString(arg, "/"): // notFound
+			default:
+				calls = append(calls, fset.Position(call.Pos()).String())
+			}
+			return true
+		})
+	}
+	if len(calls) > 0 {
+		t.Errorf("handlers registered outside routeTable at %v: add them to routeTable, and so to api/openapi.yaml", calls)
+	}
+}
+
+func isCall(e ast.Expr, method string) bool {
+	c, ok := e.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := c.Fun.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == method
+}
+
+func isString(e ast.Expr, s string) bool {
+	bl, ok := e.(*ast.BasicLit)
+	return ok && bl.Kind == token.STRING && bl.Value == strconv.Quote(s)
+}
+
+// isMux reports whether e names a ServeMux of the package: mux or x.mux.
+func isMux(e ast.Expr) bool {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name == "mux"
+	case *ast.SelectorExpr:
+		return e.Sel.Name == "mux"
+	}
+	return false
+}
