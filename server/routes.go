@@ -45,6 +45,7 @@ type route struct {
 	headers   []string // request headers the handler reads, beyond authentication
 	optional  bool     // registered only when configured (the store API)
 	raw       bool     // the handler reads the body itself
+	unlisted  bool     // not in api/openapi.yaml: the store API, for agenttrust's own nodes
 }
 
 func (rt *route) pattern() string {
@@ -127,7 +128,7 @@ func routeTable() []*route {
 			status: 200},
 
 		{method: "", path: "/v1/store/", access: system | admin, handle: (*Server).serveStoreAPI,
-			optional: true, raw: true},
+			optional: true, raw: true, unlisted: true},
 	}
 }
 
