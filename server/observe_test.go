@@ -135,6 +135,16 @@ func TestMetricsHandler(t *testing.T) {
 			}
 		})
 	}
+	t.Run("scrape token with the store down", func(t *testing.T) {
+		e, st := outageEnv(t, WithMetricsHandler(h), WithMetricsToken(scrapeToken))
+		st.down.Store(true)
+		if r := e.do("GET", "/metrics", scrapeToken, nil); r.status != 200 || !strings.Contains(string(r.body), "from_the_handler") {
+			t.Errorf("/metrics: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", "/v1/whoami", scrapeToken, nil); r.status != 401 {
+			t.Errorf("scrape token elsewhere: %d %s", r.status, r.body)
+		}
+	})
 	for _, o := range []Option{WithMetricsHandler(nil), WithObserver(nil)} {
 		if _, err := New(newMemoryStore(), o); !errors.Is(err, agenttrust.ErrInvalidConfig) {
 			t.Errorf("nil option accepted: %v", err)
