@@ -53,14 +53,17 @@ package otel
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	gotel "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/observe"
@@ -85,6 +88,7 @@ type config struct {
 }
 
 // WithTracerProvider sets where spans go (default: the global provider).
+// With a noop.TracerProvider no span is made at all.
 func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *config) { c.tp = tp } }
 
 // WithMeterProvider sets where metrics go (default: the global provider).
@@ -106,7 +110,11 @@ type Observer struct {
 	tenantsOpen                                                         metric.Int64UpDownCounter
 	checkDuration, httpDuration                                         metric.Float64Histogram
 
-	sets sync.Map // attribute sets by setKey, built once each
+	// sets holds the attribute sets by setKey, built once each: a map
+	// replaced whole on a miss, so a hit takes no lock and allocates
+	// nothing.
+	sets   atomic.Pointer[map[setKey]attrs]
+	setsMu sync.Mutex
 
 	mu      sync.Mutex
 	pending map[string]int64    // audit queue depth by tenant
@@ -117,6 +125,13 @@ type Observer struct {
 type setKey struct {
 	name, a, b string
 	n          int
+}
+
+// attrs is a set of metric attributes as options, in slices made once so
+// that passing them allocates nothing.
+type attrs struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
 }
 
 var _ observe.Observer = (*Observer)(nil)
@@ -134,10 +149,13 @@ func New(opts ...Option) (*Observer, error) {
 		cfg.mp = gotel.GetMeterProvider()
 	}
 	o := &Observer{
-		tracer:  cfg.tp.Tracer(ScopeName),
 		pending: map[string]int64{},
 		stuck:   map[string]struct{}{},
 	}
+	if _, off := cfg.tp.(noop.TracerProvider); !off {
+		o.tracer = cfg.tp.Tracer(ScopeName)
+	}
+	o.sets.Store(&map[setKey]attrs{})
 	m := cfg.mp.Meter(ScopeName)
 	var errs []error
 	counter := func(name, desc string) metric.Int64Counter {
@@ -196,9 +214,15 @@ func New(opts ...Option) (*Observer, error) {
 }
 
 // set returns the attribute set of k, made once.
-func (o *Observer) set(k setKey) metric.MeasurementOption {
-	if s, ok := o.sets.Load(k); ok {
-		return s.(metric.MeasurementOption)
+func (o *Observer) set(k setKey) attrs {
+	if s, ok := (*o.sets.Load())[k]; ok {
+		return s
+	}
+	o.setsMu.Lock()
+	defer o.setsMu.Unlock()
+	old := *o.sets.Load()
+	if s, ok := old[k]; ok {
+		return s
 	}
 	var kvs []attribute.KeyValue
 	switch k.name {
@@ -216,15 +240,21 @@ func (o *Observer) set(k setKey) metric.MeasurementOption {
 		kvs = append(kvs, attribute.String(k.name, k.a))
 	}
 	opt := metric.WithAttributeSet(attribute.NewSet(kvs...))
-	s, _ := o.sets.LoadOrStore(k, opt)
-	return s.(metric.MeasurementOption)
+	s := attrs{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
+	m := make(map[setKey]attrs, len(old)+1)
+	maps.Copy(m, old)
+	m[k] = s
+	o.sets.Store(&m)
+	return s
 }
 
 // Check implements observe.Observer: a span and the check metrics.
 func (o *Observer) Check(ctx context.Context, c observe.Check) {
-	o.checks.Add(ctx, 1, o.set(setKey{name: "check", a: c.Effect, b: c.Code}))
-	o.checkDuration.Record(ctx, c.Duration.Seconds(), o.set(setKey{name: "check", a: c.Effect}))
-
+	o.checks.Add(ctx, 1, o.set(setKey{name: "check", a: c.Effect, b: c.Code}).add...)
+	o.checkDuration.Record(ctx, c.Duration.Seconds(), o.set(setKey{name: "check", a: c.Effect}).rec...)
+	if o.tracer == nil {
+		return
+	}
 	_, span := o.tracer.Start(ctx, "agenttrust.check", trace.WithTimestamp(c.Start), trace.WithSpanKind(trace.SpanKindInternal))
 	if span.IsRecording() {
 		span.SetAttributes(
@@ -249,7 +279,7 @@ func (o *Observer) Event(ctx context.Context, e observe.Event) {
 	case observe.ApprovalOpened:
 		o.approvalsOpened.Add(ctx, 1)
 	case observe.ApprovalDecided:
-		o.approvalsDecided.Add(ctx, 1, o.set(setKey{name: "outcome", a: e.Outcome}))
+		o.approvalsDecided.Add(ctx, 1, o.set(setKey{name: "outcome", a: e.Outcome}).add...)
 	case observe.Revoked:
 		o.revocations.Add(ctx, 1)
 	case observe.Suspended:
@@ -259,7 +289,7 @@ func (o *Observer) Event(ctx context.Context, e observe.Event) {
 	case observe.BreakerTripped:
 		o.breakerTrips.Add(ctx, 1)
 	case observe.TokenIssued:
-		o.tokensIssued.Add(ctx, 1, o.set(setKey{name: "kind", a: e.Outcome}))
+		o.tokensIssued.Add(ctx, 1, o.set(setKey{name: "kind", a: e.Outcome}).add...)
 	case observe.AuditWritten:
 		o.auditWritten.Add(ctx, e.N)
 		o.mu.Lock()
@@ -278,8 +308,8 @@ func (o *Observer) Event(ctx context.Context, e observe.Event) {
 		if route == "" {
 			route = "unmatched"
 		}
-		o.httpRequests.Add(ctx, 1, o.set(setKey{name: "http", a: route, n: e.Status}))
-		o.httpDuration.Record(ctx, e.Duration.Seconds(), o.set(setKey{name: "http", a: route}))
+		o.httpRequests.Add(ctx, 1, o.set(setKey{name: "http", a: route, n: e.Status}).add...)
+		o.httpDuration.Record(ctx, e.Duration.Seconds(), o.set(setKey{name: "http", a: route}).rec...)
 	case observe.StoreError:
 		o.storeErrors.Add(ctx, 1)
 	case observe.TenantOpened:

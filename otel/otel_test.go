@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/observe"
@@ -307,5 +308,39 @@ func TestServerEvents(t *testing.T) {
 		if r, _ := dp.Attributes.Value("route"); r.AsString() == "POST /v1/actions/check" && (dp.Count != 3 || dp.BucketCounts[3] != 1 || dp.BucketCounts[4] != 2) {
 			t.Errorf("check route latency: %d in %v", dp.Count, dp.BucketCounts)
 		}
+	}
+}
+
+// TestCheckAllocations: with metrics only (a noop tracer provider, as
+// serve has without OTLP), an instrumented check allocates nothing.
+func TestCheckAllocations(t *testing.T) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	obs, err := otel.New(otel.WithTracerProvider(noop.NewTracerProvider()), otel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := agenttrust.ParsePolicy([]byte(policy), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithObserver(obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	req := agenttrust.Request{AgentID: "bot", Tool: "docs.read"}
+	for range 100 {
+		c.Check(ctx, req) // warm the pools and the attribute sets
+	}
+	if n := testing.AllocsPerRun(200, func() { c.Check(ctx, req) }); n != 0 {
+		t.Errorf("an instrumented check allocates %v times", n)
+	}
+	obs.Event(ctx, observe.Event{Kind: observe.HTTPRequest, Route: "GET /healthz", Status: 200})
+	if n := testing.AllocsPerRun(200, func() {
+		obs.Event(ctx, observe.Event{Kind: observe.HTTPRequest, Route: "GET /healthz", Status: 200})
+	}); n != 0 {
+		t.Errorf("an observed request allocates %v times", n)
 	}
 }
