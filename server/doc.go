@@ -83,6 +83,22 @@
 // proxies named with WithTrustedProxies: the address is then the
 // right-most hop that is not a trusted proxy.
 //
+// # Metrics and observability
+//
+// GET /metrics is for admins and approvers of the system tenant, and for
+// the scrape token of WithMetricsToken, which needs no store, so a scrape
+// works while the store is down. It serves the handler given to
+// WithMetricsHandler, such as a Prometheus registry's (agenttrust serve
+// mounts one fed by the OpenTelemetry module, with runtime, process and
+// build series); without one, a built-in exposition with no dependency:
+// checks by effect, check errors and latency, HTTP requests by route and
+// status class, store errors, tenants, the audit queue and chain breaks.
+//
+// WithObserver tells an observe.Observer of every tenant's checks and
+// events (see package observe) and of the server's own: each request
+// answered with its route, exact status code and latency, store errors,
+// tenants opened and closed, audit chain breaks.
+//
 // # Console
 //
 // WithConsole mounts a web console (package console) at /ui/. The mount

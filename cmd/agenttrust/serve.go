@@ -43,6 +43,14 @@ loses no decision a caller acted on; concurrent checks share one commit.
 With --audit async answers leave as soon as records are queued: faster,
 but a crash loses the records still queued.
 
+GET /metrics serves Prometheus metrics (checks by effect and error code,
+HTTP requests by route and status code, latency histograms, approvals,
+revocations, tokens, audit; Go runtime, process and build_info) to admins
+and approvers of the system tenant, or to the --metrics-token-file token.
+With OTEL_EXPORTER_OTLP_ENDPOINT set, a span per check and the same metrics
+are also exported over OTLP/HTTP, as the standard OTEL_* variables say
+(OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SDK_DISABLED, ...).
+
 The web console is served at /ui/ (--console=false turns it off): sign
 in with an approver or admin API key to answer pending approvals live,
 suspend and resume agents, revoke keys, tokens and delegation hops, and

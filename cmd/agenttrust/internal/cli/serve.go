@@ -258,7 +258,18 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := checkChains(ctx, st, cps, log); err != nil {
 		return err
 	}
-	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps)
+	tel, err := newTelemetry(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if terr := tel.shutdown(sctx); terr != nil {
+			log.Warn("agenttrust: telemetry export at shutdown failed", "err", terr)
+		}
+	}()
+	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps, tel)
 	if err != nil {
 		return err
 	}
@@ -382,7 +393,7 @@ func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheck
 	return nil
 }
 
-func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints) (*server.Server, error) {
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints, tel *telemetry) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
@@ -405,6 +416,8 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		server.WithAuditCheckpoints(cps),
 		server.WithLogger(cfg.Logger),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
+		server.WithObserver(tel.observer),
+		server.WithMetricsHandler(tel.metrics),
 	}
 	if cfg.Node != "" {
 		opts = append(opts, server.WithNodeName(cfg.Node))
