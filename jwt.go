@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/observe"
 )
 
 // SigningKey signs the JWT form of tokens with Ed25519. ID is the JWT
@@ -126,6 +127,7 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if len(s) > MaxCredentialSize {
 		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", ErrCredentialTooLarge)
 	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "jwt"})
 	return s, nil
 }
 

@@ -82,4 +82,35 @@
 // checked, is the connection's. X-Forwarded-For is believed only from the
 // proxies named with WithTrustedProxies: the address is then the
 // right-most hop that is not a trusted proxy.
+//
+// # Metrics and observability
+//
+// GET /metrics is for admins and approvers of the system tenant, and for
+// the scrape token of WithMetricsToken, which needs no store, so a scrape
+// works while the store is down. It serves the handler given to
+// WithMetricsHandler, such as a Prometheus registry's (agenttrust serve
+// mounts one fed by the OpenTelemetry module, with runtime, process and
+// build series); without one, a built-in exposition with no dependency:
+// checks by effect, check errors and latency, HTTP requests by route and
+// status class, store errors, tenants, the audit queue and chain breaks.
+//
+// WithObserver tells an observe.Observer of every tenant's checks and
+// events (see package observe) and of the server's own: each request
+// answered with its route, exact status code and latency, store errors,
+// tenants opened and closed, audit chain breaks.
+//
+// # Console
+//
+// WithConsole mounts a web console (package console) at /ui/. The mount
+// function receives the server itself as the API handler: the console
+// signs people in with an approver or admin API key for a session cookie
+// (HttpOnly, SameSite=Strict, Secure over TLS, idle timeout), needs a
+// CSRF token and a same-origin request for every POST, sends a strict
+// Content-Security-Policy, and makes every read and action as an API call
+// with the person's key, so the roles above apply to it unchanged. Its
+// live pages are server-sent event streams; a host that shuts down
+// gracefully ends them (Console.Close, or the request contexts) as it
+// ends audit streams. See SECURITY.md for the session, CSRF and CSP
+// details, and package webhook for approval notifications, which are
+// given to every tenant Client with agenttrust.WithNotifier.
 package server

@@ -21,6 +21,7 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/postgres"
 	"github.com/agenttrust/agenttrust/store/sqlite"
+	"github.com/agenttrust/agenttrust/webhook"
 )
 
 // Defaults of ServeConfig.
@@ -110,6 +111,21 @@ type ServeConfig struct {
 	// which works while the store is down. Empty: no token; /metrics then
 	// wants a system tenant admin or approver key.
 	MetricsTokenFile string
+	// NoConsole turns off the web console at /ui/ (package console).
+	NoConsole bool
+	// ConsoleIdle ends a console session without a request for this long
+	// (default console.DefaultIdleTimeout).
+	ConsoleIdle time.Duration
+	// ApprovalWebhook, when set, is posted each new pending approval
+	// (package webhook), signed with the secret in
+	// ApprovalWebhookSecretFile (mode 0600, at least 32 bytes).
+	ApprovalWebhook           string
+	ApprovalWebhookSecretFile string
+	// PublicURL is the server's external base URL, for the console links
+	// of approval notifications (default: from Listen and TLS).
+	PublicURL string
+	// notifier is the approval webhook, once started.
+	notifier *webhook.Notifier
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// Notice receives the first admin key, once, when it is created.
@@ -190,6 +206,12 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			return err
 		}
 	}
+	if cfg.ApprovalWebhook != "" {
+		if cfg.notifier, err = newWebhook(&cfg); err != nil {
+			return err
+		}
+		defer closeWebhook(&cfg, cfg.notifier) // after the server's Close
+	}
 	var seed *policySeed
 	if cfg.PolicyFile != "" {
 		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
@@ -236,7 +258,18 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := checkChains(ctx, st, cps, log); err != nil {
 		return err
 	}
-	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps)
+	tel, err := newTelemetry(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if terr := tel.shutdown(sctx); terr != nil {
+			log.Warn("agenttrust: telemetry export at shutdown failed", "err", terr)
+		}
+	}()
+	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps, tel)
 	if err != nil {
 		return err
 	}
@@ -360,7 +393,7 @@ func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheck
 	return nil
 }
 
-func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints) (*server.Server, error) {
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints, tel *telemetry) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithMasterKeys(sec.MasterKeys...),
 		agenttrust.WithSigningKeys(sec.SigningKeys...),
@@ -368,6 +401,9 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
+	}
+	if cfg.notifier != nil {
+		clientOpts = append(clientOpts, agenttrust.WithNotifier(cfg.notifier))
 	}
 	engine, err := storeapi.NewStoredPolicies(st)
 	if err != nil {
@@ -380,6 +416,8 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		server.WithAuditCheckpoints(cps),
 		server.WithLogger(cfg.Logger),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
+		server.WithObserver(tel.observer),
+		server.WithMetricsHandler(tel.metrics),
 	}
 	if cfg.Node != "" {
 		opts = append(opts, server.WithNodeName(cfg.Node))
@@ -397,6 +435,7 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		// Safe: every tenant Client has the shared keys of the secrets file.
 		opts = append(opts, server.WithTenantIdle(cfg.TenantIdle))
 	}
+	opts = append(opts, consoleOption(cfg, st)...)
 	return server.New(st, opts...)
 }
 
@@ -580,7 +619,8 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 func endOnShutdown(h http.Handler, long context.Context) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && (r.URL.Path == "/v1/audit/stream" ||
-			strings.HasPrefix(r.URL.Path, "/v1/approvals/") && r.URL.Query().Has("wait")) {
+			strings.HasPrefix(r.URL.Path, "/v1/approvals/") && r.URL.Query().Has("wait") ||
+			strings.HasPrefix(r.URL.Path, "/ui/events/")) {
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
 			stop := context.AfterFunc(long, cancel)
