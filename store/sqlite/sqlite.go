@@ -44,6 +44,9 @@ const (
 type Store struct {
 	open atomic.Bool
 	path string
+	// syncMode is the synchronous pragma of the write connection, FULL
+	// unless WithUnsafeNormalSync; TakeRate lowers it for its own commit.
+	syncMode string
 
 	// w is the one write connection: every write runs on it, so writers
 	// of this process queue in database/sql rather than collide in
@@ -62,7 +65,6 @@ type Store struct {
 	auditHead   *sql.Stmt                 // on r
 	chainHead   *sql.Stmt                 // on w, inside AppendAudit's transaction
 	insertAudit *sql.Stmt                 // on w
-	takeRate    *sql.Stmt                 // on w
 }
 
 var _ store.Store = (*Store)(nil)
@@ -136,12 +138,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("%s: open %s: %w", prefix, path, err)
 	}
 
-	s := &Store{path: path}
+	s := &Store{path: path, syncMode: "FULL"}
 	ms := strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)
-	syncMode := "FULL"
 	if o.normalSync {
-		syncMode = "NORMAL"
+		s.syncMode = "NORMAL"
 	}
+	syncMode := s.syncMode
 	// Pragmas run on every new connection. busy_timeout comes first so that
 	// the others wait for a lock rather than fail. temp_store(MEMORY) keeps
 	// statement journals and sorts off the disk.
@@ -236,7 +238,6 @@ func (s *Store) prepare(ctx context.Context) error {
 	prep(s.r, &s.auditHead, `SELECT `+auditCols+` FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	prep(s.w, &s.chainHead, `SELECT seq FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	prep(s.w, &s.insertAudit, insertAudit)
-	prep(s.w, &s.takeRate, takeRate)
 	return err
 }
 
