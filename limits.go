@@ -174,15 +174,16 @@ func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, no
 	return nil, nil
 }
 
-// prune asks the store, at most once per prunePeriod, to drop the rate
-// state whose TAT is more than pruneLag past: the check that happens to
-// run it waits for one more statement. Its failure changes no decision.
+// prune asks the store, at most once per prunePeriod, to drop the
+// tenant's rate state whose TAT is more than pruneLag past: the check
+// that happens to run it waits for one more statement. Its failure
+// changes no decision.
 func (l *limiter) prune(ctx context.Context, now time.Time) {
 	last := l.pruned.Load()
 	if now.UnixNano()-last < int64(prunePeriod) || !l.pruned.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	_, _ = l.cluster.PruneRates(ctx, now.Add(-pruneLag))
+	_, _ = l.cluster.PruneRates(ctx, l.tenant, now.Add(-pruneLag))
 }
 
 func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -286,5 +287,49 @@ func TestClusterLimitPolicyErrors(t *testing.T) {
 	// JSON names the field the same way.
 	if _, err := agenttrust.ParsePolicy([]byte(`{"rules":[],"limits":[{"id":"l","rate":"1/s","scope":"cluster"}]}`), "json"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pruneRecorder is a memory store that records its PruneRates calls.
+type pruneRecorder struct {
+	*memory.Store
+	mu     sync.Mutex
+	prunes []string
+}
+
+func (p *pruneRecorder) PruneRates(ctx context.Context, tenant string, now time.Time) (int, error) {
+	p.mu.Lock()
+	p.prunes = append(p.prunes, tenant+" "+now.Format(time.TimeOnly))
+	p.mu.Unlock()
+	return p.Store.PruneRates(ctx, tenant, now)
+}
+
+// TestClusterLimitPrunes: a client asks its store to prune its tenant's
+// rate state at most once a minute, keeping a minute of past state.
+func TestClusterLimitPrunes(t *testing.T) {
+	st := &pruneRecorder{Store: memory.New()}
+	clock := newTestClock() // 05:00:00
+	p, err := agenttrust.ParsePolicy([]byte(clusterPolicy), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clock), agenttrust.WithTenant("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 3 {
+		if _, err := c.Check(context.Background(), agenttrust.Request{AgentID: "a1", Tool: "work"}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(25 * time.Second)
+	}
+	// 05:00:00 prunes; 05:00:25 and 05:00:50 do not; 05:01:15 does.
+	if _, err := c.Check(context.Background(), agenttrust.Request{AgentID: "a1", Tool: "work"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"acme 04:59:00", "acme 05:00:15"}
+	if !slices.Equal(st.prunes, want) {
+		t.Fatalf("prunes %q, want %q", st.prunes, want)
 	}
 }

@@ -57,11 +57,13 @@ type ClusterLimiter interface {
 	// store contract: ErrUnavailable when the store cannot answer, after
 	// which the caller must treat the take as refused.
 	TakeRate(ctx context.Context, r RateTake) (bool, error)
-	// PruneRates deletes the rate state whose TAT is at or before now and
-	// reports how many (tenant, limit, key) rows it deleted. It changes
-	// no decision: a pruned row reads as missing, which a take treats
-	// as a TAT of its Now, the same as any TAT at or before it.
-	PruneRates(ctx context.Context, now time.Time) (int, error)
+	// PruneRates deletes the rate state of tenant whose TAT is at or
+	// before now and reports how many (limit, key) rows it deleted. It
+	// changes no decision: a pruned row reads as missing, which a take
+	// treats as a TAT of its Now, the same as any TAT at or before it.
+	// One tenant at a time, so that it reads only that tenant's rows
+	// (in SQL, a range of the primary key).
+	PruneRates(ctx context.Context, tenant string, now time.Time) (int, error)
 }
 
 // RateTake is one request counted under a cluster-wide rate limit.

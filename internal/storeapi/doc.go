@@ -35,7 +35,7 @@
 //	create_hop         {hop}                        -> {}
 //	hops               {filter}                     -> {hops}
 //	take_rate          {take}                       -> {allowed}
-//	prune_rates        {now}                        -> {removed}
+//	prune_rates        {tenant, now}                -> {removed}
 //	evaluate           {input}                      -> {result}
 //
 // take_rate and prune_rates are store.ClusterLimiter; a take is

@@ -27,6 +27,10 @@ type (
 	takeRateResp struct {
 		Allowed bool `json:"allowed"`
 	}
+	pruneRatesReq struct {
+		Tenant string    `json:"tenant"`
+		Now    time.Time `json:"now"`
+	}
 )
 
 func toWireRateTake(r store.RateTake) wireRateTake {
@@ -60,12 +64,12 @@ func rateRoutes() []*route {
 			allowed, err := l.TakeRate(ctx, in.Take.model())
 			return &takeRateResp{Allowed: allowed}, err
 		}),
-		op("prune_rates", false, func(ctx context.Context, st store.Store, in *pruneReq) (*pruneResp, error) {
+		op("prune_rates", false, func(ctx context.Context, st store.Store, in *pruneRatesReq) (*pruneResp, error) {
 			l, err := limiterOf(st)
 			if err != nil {
 				return nil, err
 			}
-			n, err := l.PruneRates(ctx, in.Now)
+			n, err := l.PruneRates(ctx, in.Tenant, in.Now)
 			return &pruneResp{Removed: n}, err
 		}),
 	}
@@ -88,9 +92,9 @@ func (c *Client) TakeRate(ctx context.Context, r store.RateTake) (bool, error) {
 }
 
 // PruneRates implements store.ClusterLimiter.
-func (c *Client) PruneRates(ctx context.Context, now time.Time) (int, error) {
+func (c *Client) PruneRates(ctx context.Context, tenant string, now time.Time) (int, error) {
 	var out pruneResp
-	if err := c.call(ctx, "prune_rates", &pruneReq{Now: utc(now)}, &out); err != nil {
+	if err := c.call(ctx, "prune_rates", &pruneRatesReq{Tenant: tenant, Now: utc(now)}, &out); err != nil {
 		return 0, err
 	}
 	return out.Removed, nil

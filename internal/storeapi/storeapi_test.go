@@ -679,7 +679,7 @@ func TestTakeRateUnsupported(t *testing.T) {
 	if allowed, err := c.TakeRate(t.Context(), r); allowed || !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("TakeRate through a store without limits = %v, %v; want false and store.ErrUnavailable", allowed, err)
 	}
-	if _, err := c.PruneRates(t.Context(), r.Now); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := c.PruneRates(t.Context(), "acme", r.Now); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("PruneRates through a store without limits: %v; want store.ErrUnavailable", err)
 	}
 }

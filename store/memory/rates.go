@@ -46,7 +46,7 @@ func (s *Store) TakeRate(ctx context.Context, r store.RateTake) (bool, error) {
 }
 
 // PruneRates implements store.ClusterLimiter.
-func (s *Store) PruneRates(ctx context.Context, now time.Time) (int, error) {
+func (s *Store) PruneRates(ctx context.Context, tenant string, now time.Time) (int, error) {
 	const op = "prune rates"
 	if err := s.ready(ctx, op); err != nil {
 		return 0, err
@@ -55,7 +55,7 @@ func (s *Store) PruneRates(ctx context.Context, now time.Time) (int, error) {
 	s.rates.mu.Lock()
 	defer s.rates.mu.Unlock()
 	for k, tat := range s.rates.tat {
-		if tat <= cut {
+		if k.tenant == tenant && tat <= cut {
 			delete(s.rates.tat, k)
 			n++
 		}

@@ -62,11 +62,11 @@ func (s *Store) TakeRate(ctx context.Context, r store.RateTake) (bool, error) {
 }
 
 // PruneRates implements store.ClusterLimiter.
-func (s *Store) PruneRates(ctx context.Context, now time.Time) (int, error) {
+func (s *Store) PruneRates(ctx context.Context, tenant string, now time.Time) (int, error) {
 	const op = "prune rates"
 	var n int64
 	err := s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `DELETE FROM rates WHERE tat <= $1`, compareTime(now))
+		tag, err := c.Exec(ctx, `DELETE FROM rates WHERE tenant = $1 AND tat <= $2`, tenant, compareTime(now))
 		n = tag.RowsAffected()
 		return err
 	})

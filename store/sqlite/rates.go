@@ -64,12 +64,12 @@ func (s *Store) TakeRate(ctx context.Context, r store.RateTake) (bool, error) {
 }
 
 // PruneRates implements store.ClusterLimiter.
-func (s *Store) PruneRates(ctx context.Context, now time.Time) (int, error) {
+func (s *Store) PruneRates(ctx context.Context, tenant string, now time.Time) (int, error) {
 	const op = "prune rates"
 	if err := s.ready(ctx, op); err != nil {
 		return 0, err
 	}
-	res, err := s.w.ExecContext(ctx, `DELETE FROM rates WHERE tat <= ?`, clampTime(now))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM rates WHERE tenant = ? AND tat <= ?`, tenant, clampTime(now))
 	if err != nil {
 		return 0, s.fail(ctx, op, err)
 	}

@@ -124,16 +124,20 @@ func testRateNewParameters(t *testing.T, e *env) {
 	wantTakes(t, l, take(at(11)), 1, 0, "one a second again, while the minute's TAT holds")
 }
 
-// PruneRates deletes exactly the state whose TAT is past, which changes
-// no decision.
+// PruneRates deletes exactly the tenant's state whose TAT is past, which
+// changes no decision.
 func testRatePrune(t *testing.T, e *env) {
 	l := limiter(t, e)
 	ctx := t.Context()
-	n, err := l.PruneRates(ctx, at(0))
-	ok(t, err, "PruneRates of nothing")
-	if n != 0 {
-		t.Errorf("PruneRates of an empty store = %d, want 0", n)
+	prune := func(tenant string, now time.Time, want int, what string) {
+		t.Helper()
+		n, err := l.PruneRates(ctx, tenant, now)
+		ok(t, err, "PruneRates "+what)
+		if n != want {
+			t.Errorf("PruneRates %s = %d, want %d", what, n, want)
+		}
 	}
+	prune(acme, at(0), 0, "of an empty store")
 	short := take(at(0)) // TAT at(1)
 	short.Key = "short"
 	wantTakes(t, l, short, 1, 1, "one take")
@@ -142,23 +146,14 @@ func testRatePrune(t *testing.T, e *env) {
 	other.Tenant = globex
 	wantTakes(t, l, other, 2, 2, "two takes of globex") // TAT at(2)
 
-	n, err = l.PruneRates(ctx, at(1).Add(-time.Nanosecond))
-	ok(t, err, "PruneRates")
-	if n != 0 {
-		t.Errorf("PruneRates before any TAT = %d, want 0", n)
-	}
-	n, err = l.PruneRates(ctx, at(2))
-	ok(t, err, "PruneRates")
-	if n != 2 {
-		t.Errorf("PruneRates at the second TAT = %d, want 2 (a TAT at now is past)", n)
-	}
+	prune(acme, at(1).Add(-time.Nanosecond), 0, "before any TAT")
+	prune("", at(1000), 0, "of the empty tenant, which holds nothing")
+	prune(globex, at(2), 1, "of globex at its TAT (a TAT at now is past)")
+	prune(acme, at(2), 1, "of acme at the globex TAT")
 	wantTakes(t, l, take(at(2)), 3, 2, "the state that was kept") // TAT at(3), then 4, 5
 	wantTakes(t, l, other, 4, 3, "a pruned key, as new")          // at(0) again: the TAT is gone
-	n, err = l.PruneRates(ctx, at(1000))
-	ok(t, err, "PruneRates of all")
-	if n != 2 {
-		t.Errorf("PruneRates of every row = %d, want 2", n)
-	}
+	prune(acme, at(1000), 1, "of every acme row")
+	prune(globex, at(1000), 1, "of every globex row")
 }
 
 // Of concurrent takes at one instant, exactly Burst pass: no two takes
@@ -252,7 +247,7 @@ func testRateClosed(t *testing.T, e *env) {
 	ok(t, e.s.Close(), "Close")
 	_, err := l.TakeRate(context.Background(), take(at(0)))
 	isErr(t, err, store.ErrClosed, "TakeRate after Close")
-	_, err = l.PruneRates(context.Background(), at(0))
+	_, err = l.PruneRates(context.Background(), acme, at(0))
 	isErr(t, err, store.ErrClosed, "PruneRates after Close")
 }
 
@@ -262,7 +257,7 @@ func testRateCancelledContext(t *testing.T, e *env) {
 	cancel()
 	_, err := l.TakeRate(ctx, take(at(0)))
 	isErr(t, err, context.Canceled, "TakeRate with a cancelled context")
-	_, err = l.PruneRates(ctx, at(0))
+	_, err = l.PruneRates(ctx, acme, at(0))
 	isErr(t, err, context.Canceled, "PruneRates with a cancelled context")
 	wantTakes(t, l, take(at(0)), 4, 3, "the burst after cancelled takes")
 }
