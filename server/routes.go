@@ -119,6 +119,12 @@ func routeTable() []*route {
 
 		{method: "GET", path: "/.well-known/jwks.json", access: public, handle: (*Server).jwks,
 			resp: wire.JWKSet{}, status: 200},
+		{method: "GET", path: oauthMetadataPath, access: public, handle: (*Server).oauthMetadata,
+			resp: wire.AuthServerMetadata{}, status: 200},
+		{method: "GET", path: oauthAuthorizePath, access: public, handle: (*Server).oauthAuthorize,
+			resp: wire.OAuthError{}, status: 400, query: oauthAuthorizeQuery},
+		{method: "POST", path: oauthTokenPath, access: public, handle: (*Server).oauthToken,
+			resp: wire.OAuthToken{}, status: 200, headers: []string{"Authorization"}, raw: true},
 		{method: "GET", path: "/healthz", access: public, handle: (*Server).healthz,
 			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,

@@ -41,6 +41,7 @@ type Server struct {
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
 	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
+	issuer     string                       // WithIssuer; "" serves no OAuth
 
 	mux    *http.ServeMux
 	routes []*route
