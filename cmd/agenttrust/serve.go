@@ -43,6 +43,15 @@ loses no decision a caller acted on; concurrent checks share one commit.
 With --audit async answers leave as soon as records are queued: faster,
 but a crash loses the records still queued.
 
+The server is an OAuth 2.1 authorization server for machine clients: its
+metadata is at /.well-known/oauth-authorization-server and its token
+endpoint at /oauth/token (client_credentials with an agent's API key as
+client secret, and RFC 8693 token exchange). --issuer names the URL
+clients reach it by; it is the iss of every JWT minted, so set it before
+serving beyond loopback. --audience adds a JWT audience accepted besides
+the issuer: an MCP server's URI, so that the JWTs minted for it can be
+checked and verified here.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
@@ -71,10 +80,12 @@ the store is closed.`,
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
+			f.StringVar(&cfg.Issuer, "issuer", "", "the server's public `URL`: the iss of its JWTs and its OAuth issuer (default: from --listen)")
+			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
-				"body-timeout", "metrics-token-file")
+				"body-timeout", "metrics-token-file", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
