@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 const testIssuer = "https://at.example"
 
 // newOAuthEnv is newEnv with an issuer and one more audience.
-func newOAuthEnv(t *testing.T) *env {
+func newOAuthEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnv(t, WithIssuer(testIssuer), WithClientOptions(agenttrust.WithJWTAudience("https://mail.example")))
 }
@@ -511,6 +512,54 @@ func TestAttackOAuthExchange(t *testing.T) {
 		}
 		if r := exchange(tok, tokenTypeAccess); r.status != 400 || r.json(t)["error"] != "invalid_grant" {
 			t.Errorf("too deep: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// FuzzTokenRequest: whatever body and Authorization header a token
+// request has, the answer is a token (only for the one valid secret) or
+// an RFC 6749 error, never a 5xx, and never echoes the secret.
+func FuzzTokenRequest(f *testing.F) {
+	e := newOAuthEnv(f)
+	bot := e.key("acme/bot")
+	for _, seed := range []struct{ body, auth string }{
+		{"grant_type=client_credentials", "Basic " + base64.StdEncoding.EncodeToString([]byte("bot:"+bot))},
+		{"grant_type=client_credentials&client_id=bot&client_secret=" + url.QueryEscape(bot), ""},
+		{"grant_type=client_credentials&client_id=bot&client_secret=" + url.QueryEscape(bot) + "&resource=https%3A%2F%2Fm.example&caveat=tool+in+docs.read", ""},
+		{"grant_type=" + url.QueryEscape(grantTokenExchange) + "&subject_token=att_x&subject_token_type=" + url.QueryEscape(tokenTypeAccess), ""},
+		{"grant_type=%zz", "Basic !!"},
+		{"grant_type=client_credentials&grant_type=x", "Basic Ym90Og=="},
+		{"", ""},
+	} {
+		f.Add(seed.body, seed.auth)
+	}
+	f.Fuzz(func(t *testing.T, body, authz string) {
+		req := httptest.NewRequest("POST", oauthTokenPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if authz != "" {
+			req.Header["Authorization"] = []string{authz}
+		}
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+			t.Fatalf("%d, not JSON: %s", w.Code, w.Body)
+		}
+		if w.Code == 200 {
+			if _, ok := m["access_token"].(string); !ok {
+				t.Fatalf("200 without a token: %s", w.Body)
+			}
+		} else if code, _ := m["error"].(string); code == "" {
+			t.Fatalf("%d without an OAuth error: %s", w.Code, w.Body)
+		}
+		if w.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("Cache-Control %q", w.Header().Get("Cache-Control"))
+		}
+		if strings.Contains(w.Body.String(), bot) {
+			t.Fatalf("the answer holds the secret: %s", w.Body)
 		}
 	})
 }
