@@ -95,21 +95,20 @@ func (s *Server) oauthMetadata(c *call) error {
 var errNoIssuer = &apiError{status: http.StatusNotFound, code: "not_found",
 	msg: "this server has no OAuth issuer configured (server.WithIssuer, agenttrust serve --issuer)"}
 
-// oauthAuthorizeQuery are the parameters of an authorization request
-// (RFC 6749 section 4.1.1, RFC 7636, RFC 8707).
-var oauthAuthorizeQuery = []string{"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method", "resource"}
-
-// oauthAuthorize answers GET /oauth/authorize: no response type is
+// oauthAuthorize answers GET /oauth/authorize, which the metadata lists
+// because clients demand an authorization endpoint: no response type is
 // supported (there is no person to ask), and with no registered redirect
-// URI the error is answered here rather than redirected.
-func (s *Server) oauthAuthorize(c *call) error {
+// URI the error is answered here rather than redirected (RFC 6749
+// section 4.1.2.1). It is no route of the JSON API, nor of its spec: it
+// never answers 2xx.
+func (s *Server) oauthAuthorize(w http.ResponseWriter, r *http.Request) {
+	c := &call{w: w, r: r}
 	if s.issuer == "" {
-		return errNoIssuer
+		s.writeError(c, errNoIssuer)
+		return
 	}
 	writeOAuthError(c, &oauthError{status: http.StatusBadRequest, code: "unsupported_response_type",
 		desc: "this authorization server issues tokens only at its token endpoint, to machine clients"})
-	return nil
 }
 
 // oauthError is an error of the token endpoint (RFC 6749 section 5.2).
