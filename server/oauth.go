@@ -465,15 +465,14 @@ func tokenAudience(f url.Values, issuer string) (string, error) {
 		return "", oauthInvalid("invalid_target", "a token has one audience: resource and audience differ")
 	case res == "" && aud == "":
 		return issuer, nil
+	case len(res) > 256 || len(aud) > 256:
+		return "", oauthInvalid("invalid_target", "a resource or audience is at most 256 bytes")
 	case res != "":
 		u, err := url.Parse(res)
 		if err != nil || !u.IsAbs() || u.Host == "" || strings.Contains(res, "#") {
 			return "", oauthInvalid("invalid_target", "resource must be an absolute URI with a host and no fragment")
 		}
 		return res, nil
-	}
-	if len(aud) > 256 {
-		return "", oauthInvalid("invalid_target", "audience is too long")
 	}
 	return aud, nil
 }

@@ -282,6 +282,8 @@ func TestOAuthTokenErrors(t *testing.T) {
 		{name: "cc resource fragment", basic: "bot:" + bot, form: form("grant_type", "client_credentials", "resource", "https://m.example/#x"), status: 400, code: "invalid_target"},
 		{name: "cc two resources", basic: "bot:" + bot, form: form("grant_type", "client_credentials", "resource", "https://a.example", "resource", "https://b.example"), status: 400, code: "invalid_request"},
 		{name: "cc resource and audience differ", basic: "bot:" + bot, form: form("grant_type", "client_credentials", "resource", "https://a.example", "audience", "https://b.example"), status: 400, code: "invalid_target"},
+		{name: "cc long resource", basic: "bot:" + bot, form: form("grant_type", "client_credentials", "resource", "https://m.example/"+strings.Repeat("a", 256)), status: 400, code: "invalid_target"},
+		{name: "cc long audience", basic: "bot:" + bot, form: form("grant_type", "client_credentials", "audience", strings.Repeat("a", 257)), status: 400, code: "invalid_target"},
 		{name: "cc empty resource", basic: "bot:" + bot, form: form("grant_type", "client_credentials", "resource", ""), status: 400, code: "invalid_target"},
 
 		{name: "tx no subject", form: form("grant_type", xch, "subject_token_type", tokenTypeAccess), status: 400, code: "invalid_request"},
