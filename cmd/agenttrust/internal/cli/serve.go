@@ -114,7 +114,8 @@ type ServeConfig struct {
 	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
 	// http:// (https:// with TLS) and the Listen address, "localhost" for
 	// an unspecified host. Set it when clients reach the server by
-	// another name.
+	// another name, and when Listen's port is 0 (the issuer is fixed
+	// before the port is chosen).
 	Issuer string
 	// Audiences are the JWT audiences accepted besides the issuer, such
 	// as the URIs of the resource servers (MCP servers) whose JWTs are
