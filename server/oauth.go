@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,6 +138,10 @@ func writeOAuthError(c *call, e *oauthError) {
 	writeJSON(c, e.status, wire.OAuthError{Error: e.code, ErrorDescription: e.desc})
 }
 
+// tokenParams are the parameters the token endpoint reads.
+var tokenParams = []string{"grant_type", "client_id", "client_secret", "scope", "resource", "audience",
+	"subject_token", "subject_token_type", "requested_token_type", "actor_token", "actor_token_type", "caveat"}
+
 // tokenRequest is a parsed token request.
 type tokenRequest struct {
 	form         url.Values
@@ -226,7 +231,11 @@ func (s *Server) parseTokenRequest(c *call) (*tokenRequest, error) {
 	}
 	for k, vs := range form {
 		if len(vs) > 1 && k != "caveat" {
-			return nil, oauthInvalid("invalid_request", "parameter "+quote(k)+" given more than once")
+			name := "a parameter" // not echoed unless known: it could be anything, a secret too
+			if slices.Contains(tokenParams, k) {
+				name = "parameter " + quote(k)
+			}
+			return nil, oauthInvalid("invalid_request", name+" given more than once")
 		}
 	}
 	tr := &tokenRequest{form: form}

@@ -261,6 +261,7 @@ func TestOAuthTokenErrors(t *testing.T) {
 		{name: "unknown grant", form: form("grant_type", "password", "username", "a", "password", "b"), status: 400, code: "unsupported_grant_type"},
 		{name: "code grant", form: form("grant_type", "authorization_code", "code", "x"), status: 400, code: "unsupported_grant_type"},
 		{name: "grant twice", body: "grant_type=client_credentials&grant_type=client_credentials", status: 400, code: "invalid_request"},
+		{name: "secret as a repeated name", body: "grant_type=client_credentials&" + url.QueryEscape(bot) + "=1&" + url.QueryEscape(bot) + "=2", status: 400, code: "invalid_request"},
 		{name: "bad form", body: "grant_type=%zz", status: 400, code: "invalid_request"},
 		{name: "body too large", body: "grant_type=client_credentials&x=" + strings.Repeat("a", maxTokenRequest), status: 400, code: "invalid_request"},
 
