@@ -72,9 +72,9 @@
 // protected resource metadata (RFC 9728):
 //
 //   - GET /.well-known/oauth-authorization-server: RFC 8414 metadata.
-//     The authorization endpoint it lists, GET /oauth/authorize, answers
-//     every request with unsupported_response_type: there is no person
-//     to ask, and response_types_supported is empty.
+//     It names an authorization endpoint, /oauth/authorize, because
+//     clients demand the member, but there is none (404): there is no
+//     person to ask, and response_types_supported is empty.
 //   - POST /oauth/token, form-encoded (RFC 6749), no bearer. The
 //     client_credentials grant authenticates the client as an agent: its
 //     secret is one of the agent's API keys, its id the agent id, by HTTP
@@ -94,9 +94,9 @@
 // RFC 6749 section 5.2 bodies, {"error", "error_description"}:
 // invalid_request, invalid_client (401, with a Basic challenge),
 // invalid_grant, unauthorized_client (a key without the agent role),
-// unsupported_grant_type, invalid_scope, invalid_target, and
-// temporarily_unavailable (503) or server_error (500) when the server
-// fails. Without WithIssuer these routes answer 404.
+// unsupported_grant_type, invalid_scope and invalid_target. A body that
+// comes too late (408) and a failure of the server (503, 500) are
+// answered as on every route. Without WithIssuer these routes answer 404.
 //
 // # Errors
 //

@@ -20,9 +20,10 @@ import (
 )
 
 // The OAuth 2.1 authorization server for machine clients: RFC 8414
-// metadata, a token endpoint with the client credentials grant and RFC
-// 8693 token exchange, and an authorization endpoint that supports no
-// response type (see package doc, "OAuth").
+// metadata and a token endpoint with the client credentials grant and RFC
+// 8693 token exchange (see package doc, "OAuth"). The metadata names an
+// authorization endpoint, since clients demand the member, but there is
+// none: no response type is supported.
 const (
 	oauthMetadataPath  = "/.well-known/oauth-authorization-server"
 	oauthTokenPath     = "/oauth/token"
@@ -96,28 +97,11 @@ func (s *Server) oauthMetadata(c *call) error {
 var errNoIssuer = &apiError{status: http.StatusNotFound, code: "not_found",
 	msg: "this server has no OAuth issuer configured (server.WithIssuer, agenttrust serve --issuer)"}
 
-// oauthAuthorize answers GET /oauth/authorize, which the metadata lists
-// because clients demand an authorization endpoint: no response type is
-// supported (there is no person to ask), and with no registered redirect
-// URI the error is answered here rather than redirected (RFC 6749
-// section 4.1.2.1). It is no route of the JSON API, nor of its spec: it
-// never answers 2xx.
-func (s *Server) oauthAuthorize(w http.ResponseWriter, r *http.Request) {
-	c := &call{w: w, r: r}
-	if s.issuer == "" {
-		s.writeError(c, errNoIssuer)
-		return
-	}
-	writeOAuthError(c, &oauthError{status: http.StatusBadRequest, code: "unsupported_response_type",
-		desc: "this authorization server issues tokens only at its token endpoint, to machine clients"})
-}
-
 // oauthError is an error of the token endpoint (RFC 6749 section 5.2).
 type oauthError struct {
 	status int
 	code   string
 	desc   string
-	cause  error // for the log only
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.desc }
@@ -150,7 +134,11 @@ type tokenRequest struct {
 	hasSecret    bool
 }
 
-// oauthToken answers POST /oauth/token.
+// oauthToken answers POST /oauth/token. A refusal is an RFC 6749
+// section 5.2 error (400, or 401 for invalid_client); a body that comes
+// too late (408) and a failure of the server (5xx) are answered like on
+// every route, with the API's error body: section 5.2 defines no error
+// of the server's own.
 func (s *Server) oauthToken(c *call) error {
 	if s.issuer == "" {
 		return errNoIssuer
@@ -159,17 +147,10 @@ func (s *Server) oauthToken(c *call) error {
 	if err != nil {
 		var oe *oauthError
 		if !errors.As(err, &oe) {
-			oe = s.oauthFailure(err)
-		}
-		if oe.status >= 500 {
-			cause := oe.cause
-			if cause == nil {
-				cause = err
+			if ae := s.classify(err); ae.status >= 500 || ae == errBodyTimeout {
+				return err
 			}
-			s.log.Error("agenttrust/server: token endpoint failed", "err", cause)
-		}
-		if errors.Is(err, errBodyTimeout) {
-			c.w.Header().Set("Connection", "close") // what is left of the body is not read
+			oe = oauthInvalid("invalid_request", s.classify(err).msg)
 		}
 		writeOAuthError(c, oe)
 		return nil
@@ -445,20 +426,6 @@ func grantError(err error) error {
 		return oauthInvalid("invalid_grant", "the grant is refused: "+errorCode(err))
 	}
 	return err
-}
-
-// oauthFailure is the answer to a failure of the server itself.
-func (s *Server) oauthFailure(err error) *oauthError {
-	ae := s.classify(err)
-	switch {
-	case ae == errBodyTimeout:
-		return &oauthError{status: ae.status, code: "invalid_request", desc: ae.msg}
-	case ae.status == http.StatusServiceUnavailable:
-		return &oauthError{status: ae.status, code: "temporarily_unavailable", desc: ae.msg, cause: err}
-	case ae.status < 500:
-		return &oauthError{status: http.StatusBadRequest, code: "invalid_request", desc: ae.msg}
-	}
-	return &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "internal error", cause: err}
 }
 
 // tokenAudience returns the audience of the JWT to issue: the RFC 8707

@@ -255,7 +255,7 @@ func checkResponseBody(t *testing.T, s *spec, rt *route, op map[string]any) {
 		{
 			schema := s.resolve(t, get(s.resolve(t, responses[code]), "content", "application/json")["schema"])
 			errType := reflect.TypeOf(wire.ErrorBody{})
-			if strings.HasPrefix(rt.path, "/oauth/") {
+			if strings.HasPrefix(rt.path, "/oauth/") && (n == http.StatusBadRequest || n == http.StatusUnauthorized) {
 				errType = reflect.TypeOf(wire.OAuthError{}) // RFC 6749 section 5.2
 			}
 			compare(t, s, code+" response", errType, schema, true)

@@ -308,7 +308,6 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 		}
 		s.mux.Handle(rt.pattern(), s.handler(i, rt))
 	}
-	s.mux.HandleFunc("GET "+oauthAuthorizePath, s.oauthAuthorize) // not of the API: see oauth.go
 	s.mux.HandleFunc("/", s.notFound)
 	if s.idle > 0 {
 		s.evictDone = make(chan struct{})
