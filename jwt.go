@@ -117,7 +117,16 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 		},
 		Tenant: c.tenant, KeyID: ke.key.ID, Caveats: cavs,
 	}
-	return c.signJWT(claims)
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = c.signing.current.ID
+	s, err := t.SignedString(c.signing.current.Private)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
+	}
+	if len(s) > MaxCredentialSize {
+		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", ErrCredentialTooLarge)
+	}
+	return s, nil
 }
 
 // NarrowJWT makes an audience-bound JWT from a credential of this
