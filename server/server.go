@@ -41,10 +41,10 @@ type Server struct {
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
 	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
-	issuer     string                       // WithIssuer; "" serves no OAuth
 
 	mux    *http.ServeMux
 	routes []*route
+	issuer string // WithIssuer; "" serves no OAuth
 
 	mu        sync.Mutex // serialises opening, evicting and closing tenants
 	tenants   atomic.Pointer[map[string]*tenant]

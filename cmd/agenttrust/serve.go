@@ -22,6 +22,15 @@ or newer) and loads the pair again when the files change, so a renewed
 certificate needs no restart; without them, plain HTTP, meant for
 loopback or behind a TLS-terminating proxy.
 
+The server is an OAuth 2.1 authorization server for machine clients: its
+metadata is at /.well-known/oauth-authorization-server and its token
+endpoint at /oauth/token (client_credentials with an agent's API key as
+client secret, and RFC 8693 token exchange). --issuer names the URL
+clients reach it by; it is the iss of every JWT minted, so set it before
+serving beyond loopback. --audience adds a JWT audience accepted besides
+the issuer: an MCP server's URI, so that the JWTs minted for it can be
+checked and verified here.
+
 On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
@@ -42,15 +51,6 @@ answered only once its audit record is committed to the store, so a crash
 loses no decision a caller acted on; concurrent checks share one commit.
 With --audit async answers leave as soon as records are queued: faster,
 but a crash loses the records still queued.
-
-The server is an OAuth 2.1 authorization server for machine clients: its
-metadata is at /.well-known/oauth-authorization-server and its token
-endpoint at /oauth/token (client_credentials with an agent's API key as
-client secret, and RFC 8693 token exchange). --issuer names the URL
-clients reach it by; it is the iss of every JWT minted, so set it before
-serving beyond loopback. --audience adds a JWT audience accepted besides
-the issuer: an MCP server's URI, so that the JWTs minted for it can be
-checked and verified here.
 
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
