@@ -110,6 +110,15 @@ func oauthInvalid(code, desc string) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, code: code, desc: desc}
 }
 
+// invalidClient: the client did not authenticate (RFC 6749 section 5.2).
+// Its code, like every code of an oauthError, is of OAuth's vocabulary
+// (the spec's OAuthError), not of the API's ErrorCode.
+func invalidClient(desc string) *oauthError {
+	return &oauthError{status: http.StatusUnauthorized, code: codeInvalidClient, desc: desc}
+}
+
+const codeInvalidClient = "invalid_client"
+
 // writeOAuthError writes e: invalid_client is a 401 with a
 // WWW-Authenticate challenge for the Basic scheme (RFC 6749 section 5.2).
 func writeOAuthError(c *call, e *oauthError) {
@@ -225,14 +234,14 @@ func (s *Server) parseTokenRequest(c *call) (*tokenRequest, error) {
 	if v := r.Header.Values("Authorization"); len(v) > 0 {
 		scheme, cred, _ := strings.Cut(v[0], " ")
 		if len(v) != 1 || !strings.EqualFold(scheme, "Basic") {
-			return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication must use the Basic scheme or the form"}
+			return nil, invalidClient("client authentication must use the Basic scheme or the form")
 		}
 		if tr.hasSecret {
 			return nil, oauthInvalid("invalid_request", "the client authenticated twice: Basic and client_secret")
 		}
 		id, secret, ok := basicCredentials(strings.TrimSpace(cred))
 		if !ok {
-			return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "malformed Basic credentials"}
+			return nil, invalidClient("malformed Basic credentials")
 		}
 		if hasID && form.Get("client_id") != id {
 			return nil, oauthInvalid("invalid_request", "client_id differs from the Basic credentials")
@@ -268,13 +277,13 @@ func basicCredentials(cred string) (id, secret string, ok bool) {
 // agent, its secret one of the agent's API keys and its id the agent id.
 func (s *Server) clientCredentials(c *call, tr *tokenRequest) (*wire.OAuthToken, error) {
 	if !tr.hasSecret || tr.clientSecret == "" {
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication (client_secret_basic or client_secret_post) is required"}
+		return nil, invalidClient("client authentication (client_secret_basic or client_secret_post) is required")
 	}
 	if tr.clientID == "" {
 		return nil, oauthInvalid("invalid_request", "client_id is required")
 	}
 	if !strings.HasPrefix(tr.clientSecret, agenttrust.KeyPrefix) {
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "the client secret must be an API key"}
+		return nil, invalidClient("the client secret must be an API key")
 	}
 	aud, err := tokenAudience(tr.form, s.issuer)
 	if err != nil {
@@ -305,7 +314,7 @@ func (s *Server) authenticateClient(c *call, tr *tokenRequest) (agenttrust.Princ
 		return agenttrust.Principal{}, clientError(err)
 	}
 	if p.AgentID != tr.clientID {
-		return agenttrust.Principal{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client_id is not the agent of the client secret"}
+		return agenttrust.Principal{}, invalidClient("client_id is not the agent of the client secret")
 	}
 	return p, nil
 }
@@ -314,7 +323,7 @@ func (s *Server) authenticateClient(c *call, tr *tokenRequest) (agenttrust.Princ
 // invalid_client, unless the server failed.
 func clientError(err error) error {
 	if errors.Is(err, agenttrust.ErrUnauthorized) || errors.Is(err, errNoTenant) {
-		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed: " + errorCode(err)}
+		return invalidClient("client authentication failed: " + errorCode(err))
 	}
 	return err
 }
@@ -368,7 +377,7 @@ func (s *Server) tokenExchange(c *call, tr *tokenRequest) (*wire.OAuthToken, err
 		return nil, grantError(err)
 	}
 	if tr.clientID != "" && tr.clientID != p.AgentID {
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client_id is not the agent of the subject token"}
+		return nil, invalidClient("client_id is not the agent of the subject token")
 	}
 	if tr.hasSecret {
 		cp, err := c.t.client.Authenticate(ctx, tr.clientSecret, c.addr)
@@ -376,10 +385,10 @@ func (s *Server) tokenExchange(c *call, tr *tokenRequest) (*wire.OAuthToken, err
 			if err != nil && !errors.Is(err, agenttrust.ErrUnauthorized) {
 				return nil, err
 			}
-			return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"}
+			return nil, invalidClient("client authentication failed")
 		}
 		if cp.AgentID != p.AgentID {
-			return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client_id is not the agent of the subject token"}
+			return nil, invalidClient("client_id is not the agent of the subject token")
 		}
 	}
 	if !p.HasRole(store.RoleAgent) && !p.HasRole(store.RoleAdmin) {
