@@ -120,6 +120,10 @@ func routeTable() []*route {
 
 		{method: "GET", path: "/.well-known/jwks.json", access: public, handle: (*Server).jwks,
 			resp: wire.JWKSet{}, status: 200},
+		{method: "GET", path: oauthMetadataPath, access: public, handle: (*Server).oauthMetadata,
+			resp: wire.AuthServerMetadata{}, status: 200},
+		{method: "POST", path: oauthTokenPath, access: public, handle: (*Server).oauthToken,
+			resp: wire.OAuthToken{}, status: 200, raw: true},
 		{method: "GET", path: "/healthz", access: public, handle: (*Server).healthz,
 			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,

@@ -49,6 +49,7 @@ type Server struct {
 
 	mux    *http.ServeMux
 	routes []*route
+	issuer string // WithIssuer; "" serves no OAuth
 
 	mu        sync.Mutex // serialises opening, evicting and closing tenants
 	tenants   atomic.Pointer[map[string]*tenant]

@@ -22,6 +22,15 @@ or newer) and loads the pair again when the files change, so a renewed
 certificate needs no restart; without them, plain HTTP, meant for
 loopback or behind a TLS-terminating proxy.
 
+The server is an OAuth 2.1 authorization server for machine clients: its
+metadata is at /.well-known/oauth-authorization-server and its token
+endpoint at /oauth/token (client_credentials with an agent's API key as
+client secret, and RFC 8693 token exchange). --issuer names the URL
+clients reach it by; it is the iss of every JWT minted, so set it before
+serving beyond loopback. --audience adds a JWT audience accepted besides
+the issuer: an MCP server's URI, so that the JWTs minted for it can be
+checked and verified here.
+
 On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
@@ -94,10 +103,12 @@ the store is closed.`,
 			f.StringVar(&cfg.ApprovalWebhook, "approval-webhook", "", "`URL` to post each new pending approval to (JSON with a Slack-compatible text field, HMAC-signed)")
 			f.StringVar(&cfg.ApprovalWebhookSecretFile, "approval-webhook-secret-file", "", "`FILE` (mode 0600) holding the webhook's HMAC secret, at least 32 bytes")
 			f.StringVar(&cfg.PublicURL, "public-url", "", "the server's external base `URL`, for console links in notifications (default: from --listen)")
+			f.StringVar(&cfg.Issuer, "issuer", "", "the server's public `URL`: the iss of its JWTs and its OAuth issuer (default: from --listen, whose port must then not be 0)")
+			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
-				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url")
+				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err

@@ -126,6 +126,17 @@ type ServeConfig struct {
 	PublicURL string
 	// notifier is the approval webhook, once started.
 	notifier *webhook.Notifier
+	// Issuer is the server's public URL (server.WithIssuer): the "iss"
+	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
+	// http:// (https:// with TLS) and the Listen address, "localhost" for
+	// an unspecified host. Set it when clients reach the server by
+	// another name, and when Listen's port is 0 (the issuer is fixed
+	// before the port is chosen).
+	Issuer string
+	// Audiences are the JWT audiences accepted besides the issuer, such
+	// as the URIs of the resource servers (MCP servers) whose JWTs are
+	// checked here (agenttrust.WithJWTAudience).
+	Audiences []string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// Notice receives the first admin key, once, when it is created.
@@ -405,11 +416,19 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 	if cfg.notifier != nil {
 		clientOpts = append(clientOpts, agenttrust.WithNotifier(cfg.notifier))
 	}
+	if len(cfg.Audiences) > 0 {
+		clientOpts = append(clientOpts, agenttrust.WithJWTAudience(cfg.Audiences...))
+	}
+	issuer, err := cfg.issuer()
+	if err != nil {
+		return nil, err
+	}
 	engine, err := storeapi.NewStoredPolicies(st)
 	if err != nil {
 		return nil, err
 	}
 	opts := []server.Option{
+		server.WithIssuer(issuer),
 		server.WithSystemTenant(cfg.SystemTenant),
 		server.WithClientOptions(clientOpts...),
 		server.WithAuditKey(auditKey),
@@ -629,4 +648,24 @@ func endOnShutdown(h http.Handler, long context.Context) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// issuer returns the issuer URL: Issuer, or one made of the listen
+// address.
+func (cfg *ServeConfig) issuer() (string, error) {
+	if cfg.Issuer != "" {
+		return cfg.Issuer, nil
+	}
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: serve: listen address %q: %w", cfg.Listen, err)
+	}
+	if a, err := netip.ParseAddr(host); host == "" || err == nil && a.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port), nil
 }
