@@ -236,6 +236,7 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	if err := c.store.CreateHop(ctx, h); err != nil {
 		return "", Hop{}, storeErr("record hop", err)
 	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: cr.agent, Outcome: "jwt"})
 	return s, h, nil
 }
 
