@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -84,6 +85,14 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 				return e.dispatch(ctx, sub, append(path, sub.name), args[1:])
 			}
 		}
+		if strings.HasPrefix(args[0], "-") {
+			if moved, ok := flagsAfterCommand(c, args); ok {
+				return e.dispatch(ctx, c, path, moved)
+			}
+			fmt.Fprintf(e.stderr, "agenttrust: flag %s before a command: flags go after the command, as in '%s <command> %s ...'\nRun '%s --help' for usage.\n",
+				args[0], strings.Join(path, " "), args[0], strings.Join(path, " "))
+			return exitUsage
+		}
 		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", strings.Join(append(path, args[0]), " "), strings.Join(path, " "))
 		return exitUsage
 	}
@@ -110,6 +119,37 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 		err = run(ctx, pos)
 	}
 	return e.exit(err, path)
+}
+
+// flagsAfterCommand moves flags given before a command after it, so that
+// "agenttrust --server URL check --tool t" is "agenttrust check --tool t
+// --server URL": every command defines the flags it takes, the connection
+// flags included. The command is the first argument that names one of
+// c's subcommands; the flags before it (with their values) go after the
+// rest of the arguments, before a "--" if there is one. ok is false when
+// no argument names a subcommand.
+func flagsAfterCommand(c *command, args []string) (moved []string, ok bool) {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		for _, sub := range c.subs {
+			if sub.name != a {
+				continue
+			}
+			rest := args[i+1:]
+			end := slices.Index(rest, "--")
+			if end < 0 {
+				end = len(rest)
+			}
+			moved = make([]string, 0, len(args))
+			moved = append(moved, a)
+			moved = append(moved, rest[:end]...)
+			moved = append(moved, args[:i]...)
+			return append(moved, rest[end:]...), true
+		}
+	}
+	return nil, false
 }
 
 // exit reports err on stderr and returns the exit code it calls for.
