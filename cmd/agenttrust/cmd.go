@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +29,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// buildInfo reads the binary's build information (debug.ReadBuildInfo).
+	buildInfo func() (*debug.BuildInfo, bool)
 }
 
 // runFunc runs a command with its positional arguments, once its flags
@@ -72,6 +75,10 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 		case "-h", "-help", "--help":
 			e.groupHelp(e.stdout, c, path)
 			return exitOK
+		case "-version", "--version":
+			if len(path) == 1 {
+				return e.dispatch(ctx, c, path, append([]string{"version"}, args[1:]...))
+			}
 		case "help":
 			if len(args) == 1 {
 				e.groupHelp(e.stdout, c, path)

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -203,5 +206,52 @@ func TestServeBindsFirst(t *testing.T) {
 		if _, err := os.Stat(f); err == nil {
 			t.Errorf("%s was created", f)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	full := &debug.BuildInfo{
+		GoVersion: "go1.26.0",
+		Main:      debug.Module{Path: "github.com/agenttrust/agenttrust/cmd/agenttrust", Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+			{Key: "vcs.time", Value: "2026-12-01T10:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	devel := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}}
+	for _, tc := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		args []string
+		want []string // in stdout
+	}{
+		{"command", full, []string{"version"}, []string{"VERSION   v1.2.3", "REVISION  0123456789abcdef0123456789abcdef01234567 (modified)", "TIME      2026-12-01T10:00:00Z", "GO        go1.26.0"}},
+		{"flag", full, []string{"--version"}, []string{"v1.2.3", "go1.26.0"}},
+		{"short flag", full, []string{"-version"}, []string{"v1.2.3"}},
+		{"JSON", full, []string{"--version", "--json"}, []string{`"version": "v1.2.3"`, `"revision": "0123456789abcdef0123456789abcdef01234567"`, `"modified": true`, `"go_version": "go1.26.0"`}},
+		{"work tree build", devel, []string{"version"}, []string{"VERSION  (devel)", "GO       go1.26.0"}},
+		{"no build information", nil, []string{"version"}, []string{"VERSION  unknown"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" },
+				buildInfo: func() (*debug.BuildInfo, bool) { return tc.bi, tc.bi != nil }}
+			if code := e.dispatch(context.Background(), commands(), []string{"agenttrust"}, tc.args); code != exitOK {
+				t.Fatalf("exit %d, stderr %q", code, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout %q does not say %q", stdout.String(), w)
+				}
+			}
+			if tc.bi == devel && strings.Contains(stdout.String(), "REVISION") {
+				t.Errorf("a revision is printed without one: %q", stdout.String())
+			}
+		})
+	}
+	// The real binary's build information (a test binary's here) reads.
+	if r := runCLI(t, nil, "", "version", "--json"); r.code != exitOK || !strings.Contains(r.stdout, `"go_version": "go1.`) {
+		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
 	}
 }

@@ -90,7 +90,11 @@ func identify(ctx context.Context, rc *remote.Client, id string) (idMatch, error
 		}
 	}
 	if agentKeys > 0 {
-		return idMatch{kind: "agent", known: true, note: fmt.Sprintf("agent with %d API keys", agentKeys)}, nil
+		note := "agent with 1 API key"
+		if agentKeys > 1 {
+			note = fmt.Sprintf("agent with %d API keys", agentKeys)
+		}
+		return idMatch{kind: "agent", known: true, note: note}, nil
 	}
 	for _, p := range [...]struct{ prefix, kind string }{{"tok_", "token"}, {"hop_", "hop"}} {
 		if generatedID(id, p.prefix) {
