@@ -83,6 +83,10 @@ type Client struct {
 	// an approval, waking WaitApproval callers.
 	approvalMu       sync.Mutex
 	approvalsChanged chan struct{}
+	// approvalTurns serialise, per fingerprint stripe, the finding and
+	// opening of a pending approval (see resolveApproval): each holds a
+	// token while no check holds it.
+	approvalTurns [approvalStripes]chan struct{}
 }
 
 // policyState is swapped atomically on reload, so a check sees one
@@ -177,6 +181,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		ids: ids, notifier: cfg.notifier, obs: cfg.observer, breaker: brk, auditKey: auditKey,
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
+		approvalTurns:    newApprovalTurns(),
 	}
 	if len(cfg.redact) > 0 {
 		c.redact.exact = map[string]bool{}
