@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -95,6 +96,35 @@ func TestFirstHourServer(t *testing.T) {
 		r := runCLI(t, vars, "", append(srv, "--json", "check", "--agent", "billing-bot", "--tool", "payments.charge", "--attr", "amount=5")...)
 		if r.code != exitOK || !strings.Contains(r.stdout, `"effect": "allow"`) {
 			t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("README curl example", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("no curl")
+		}
+		readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cmd []string
+		for _, l := range strings.Split(string(readme), "\n") {
+			if strings.HasPrefix(l, "curl ") || (len(cmd) > 0 && strings.HasSuffix(cmd[len(cmd)-1], "\\")) {
+				cmd = append(cmd, l)
+			}
+		}
+		if len(cmd) == 0 {
+			t.Fatal("no curl command in README.md")
+		}
+		c := exec.Command("sh", "-c", strings.Join(cmd, "\n"))
+		c.Env = append(os.Environ(), "AGENTTRUST_SERVER="+url, "AGENTTRUST_KEY="+admin)
+		out, err := c.CombinedOutput()
+		var resp struct {
+			Effect     string `json:"effect"`
+			DecisionID string `json:"decision_id"`
+		}
+		if err != nil || json.Unmarshal(out, &resp) != nil || resp.Effect != "allow" || resp.DecisionID == "" {
+			t.Errorf("README's curl: %v: %s", err, out)
 		}
 	})
 
