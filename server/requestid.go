@@ -126,7 +126,9 @@ func (s *Server) requestID(r *http.Request) (id string, refused bool) {
 // request's handler does, so every answer carries it, errors and 401s
 // included.
 func (s *Server) tagRequest(c *call) {
-	c.start = time.Now()
+	if s.access != nil {
+		c.start = time.Now()
+	}
 	c.reqID, c.badReqID = s.requestID(c.r)
 	c.w.Header()[RequestIDHeader] = []string{c.reqID}
 }
