@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const validTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -178,7 +179,11 @@ func TestAccessLog(t *testing.T) {
 	e.do("GET", "/v1/no/such/"+admin, "", nil, "X-Request-Id", "req-404")
 	e.do("GET", "/healthz", "", nil, "X-Request-Id", "bad id")
 
+	// A line is written once its answer has left: wait for the last.
 	lines := buf.lines(t)
+	for deadline := time.Now().Add(5 * time.Second); len(lines) < 4 && time.Now().Before(deadline); lines = buf.lines(t) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if len(lines) != 4 {
 		t.Fatalf("%d access log lines, want 4:\n%s", len(lines), buf.String())
 	}

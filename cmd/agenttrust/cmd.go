@@ -186,13 +186,18 @@ func describe(err error) string {
 	var re *remote.Error
 	if errors.As(err, &re) {
 		msg := strings.TrimPrefix(re.Message, "agenttrust: ")
+		req := ""
+		if re.RequestID != "" {
+			// The server's log names the request by this id.
+			req = ", request " + re.RequestID
+		}
 		switch {
 		case re.Status == 0:
 			return "no answer from the server: " + msg
 		case re.Code == "":
-			return fmt.Sprintf("%s (HTTP %d)", msg, re.Status)
+			return fmt.Sprintf("%s (HTTP %d%s)", msg, re.Status, req)
 		}
-		return fmt.Sprintf("%s (%s, HTTP %d)", msg, re.Code, re.Status)
+		return fmt.Sprintf("%s (%s, HTTP %d%s)", msg, re.Code, re.Status, req)
 	}
 	// The command's own prefix says it already.
 	return strings.TrimPrefix(err.Error(), "agenttrust: ")

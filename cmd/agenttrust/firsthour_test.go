@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFirstHourUsage: mistakes a new user makes on the command line get
@@ -193,6 +195,26 @@ func TestFirstHourServer(t *testing.T) {
 					t.Errorf("%s is not blocked: %s", tc.blocked, after.stdout)
 				}
 			})
+		}
+	})
+
+	t.Run("an error names the request in the server's log", func(t *testing.T) {
+		created := runCLI(t, vars, "", append(srv, "key", "create", "--agent", "errbot", "--json")...)
+		var k struct{ Secret string }
+		if err := json.Unmarshal([]byte(created.stdout), &k); err != nil || k.Secret == "" {
+			t.Fatalf("key create: %v: %q", err, created.stdout)
+		}
+		r := runCLI(t, map[string]string{"AGENTTRUST_KEY": k.Secret}, "", append(srv, "key", "list")...)
+		m := regexp.MustCompile(`\(forbidden, HTTP 403, request ([0-9a-f]{32})\)`).FindStringSubmatch(r.stderr)
+		if r.code != exitFailure || m == nil {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+		// The access line is written once the answer has left: wait for it.
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), `"request_id":"`+m[1]+`"`); {
+			if time.Now().After(deadline) {
+				t.Fatalf("request %s is not in the server's log", m[1])
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	})
 
