@@ -120,3 +120,42 @@ func TestPolicyRefreshBacksOff(t *testing.T) {
 		}
 	})
 }
+
+// TestRevocationPollLogsOnce: in notify mode with the store down, the
+// revocation poll runs on (checks deny once the view is stale) but logs
+// the failure once, not once a poll, and once more when it recovers.
+func TestRevocationPollLogsOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ds := &downStore{Store: memory.New()}
+		var log logLines
+		c, err := agenttrust.New(&noWatch{ds}, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)),
+			agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond}),
+			agenttrust.WithLogger(slog.New(slog.NewJSONHandler(&log, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx := context.Background()
+		time.Sleep(100 * time.Millisecond)
+		ds.down.Store(true)
+		time.Sleep(2 * time.Second) // about 100 polls
+		if d, _ := c.Check(ctx, charge(1)); d.Allowed() {
+			t.Fatal("a stale view still allows")
+		}
+		if got := log.with("agenttrust: revocation poll failed"); len(got) != 1 {
+			t.Errorf("%d \"poll failed\" lines in 2s of outage, want 1", len(got))
+		}
+		ds.down.Store(false)
+		time.Sleep(100 * time.Millisecond)
+		got := log.with("agenttrust: revocation poll recovered")
+		if len(got) != 1 {
+			t.Fatalf("%d \"recovered\" lines, want 1", len(got))
+		}
+		if n, _ := got[0]["failures"].(float64); n < 50 {
+			t.Errorf("recovered after %v failures, want the ~100 polls of 2s", got[0]["failures"])
+		}
+		if d, err := c.Check(ctx, charge(1)); !d.Allowed() {
+			t.Errorf("no recovery: %v %v", d.Effect, err)
+		}
+	})
+}
