@@ -126,8 +126,8 @@ func (s *Server) requestID(r *http.Request) (id string, refused bool) {
 // request's handler does, so every answer carries it, errors and 401s
 // included.
 func (s *Server) tagRequest(c *call) {
-	if s.access != nil {
-		c.start = time.Now()
+	if s.access != nil || s.obs != nil {
+		c.start = time.Now() // for the latency of the access log and the observer
 	}
 	c.reqID, c.badReqID = s.requestID(c.r)
 	c.w.Header()[RequestIDHeader] = []string{c.reqID}
