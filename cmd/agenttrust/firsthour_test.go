@@ -109,14 +109,20 @@ func TestFirstHourServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The README's check: the curl command (continued over lines
+		// ending in a backslash) that calls /v1/actions/check.
 		var cmd []string
 		for _, l := range strings.Split(string(readme), "\n") {
-			if strings.HasPrefix(l, "curl ") || (len(cmd) > 0 && strings.HasSuffix(cmd[len(cmd)-1], "\\")) {
+			switch {
+			case len(cmd) > 0 && strings.HasSuffix(cmd[len(cmd)-1], "\\"):
 				cmd = append(cmd, l)
+			case len(cmd) > 0 && strings.Contains(strings.Join(cmd, "\n"), "/v1/actions/check"):
+			case strings.HasPrefix(l, "curl "):
+				cmd = []string{l}
 			}
 		}
-		if len(cmd) == 0 {
-			t.Fatal("no curl command in README.md")
+		if len(cmd) == 0 || !strings.Contains(strings.Join(cmd, "\n"), "/v1/actions/check") {
+			t.Fatal("no curl command of /v1/actions/check in README.md")
 		}
 		c := exec.Command("sh", "-c", strings.Join(cmd, "\n"))
 		c.Env = append(os.Environ(), "AGENTTRUST_SERVER="+url, "AGENTTRUST_KEY="+admin)
