@@ -29,9 +29,9 @@
 //
 // # Authentication and roles
 //
-// Every route but /healthz, /readyz and /.well-known/jwks.json takes an
-// "Authorization: Bearer" credential: an API key, a token or a JWT. The
-// credential's root key carries roles:
+// Every route but /healthz, /readyz, /.well-known/jwks.json and the OAuth
+// routes takes an "Authorization: Bearer" credential: an API key, a token
+// or a JWT. The credential's root key carries roles:
 //
 //   - admin: everything in its tenant;
 //   - approver: list, see, approve and deny approvals; read the audit
@@ -64,6 +64,39 @@
 // could not be made properly (a bad checked credential, the store or the
 // audit down) is a deny whose "error" holds the code, as in error
 // responses. Only a malformed request is an error response (400).
+//
+// # OAuth
+//
+// With WithIssuer, the server is an OAuth 2.1 authorization server for
+// machine clients, such as MCP clients that found it in an MCP server's
+// protected resource metadata (RFC 9728):
+//
+//   - GET /.well-known/oauth-authorization-server: RFC 8414 metadata.
+//     It names an authorization endpoint, /oauth/authorize, because
+//     clients demand the member, but there is none (404): there is no
+//     person to ask, and response_types_supported is empty.
+//   - POST /oauth/token, form-encoded (RFC 6749), no bearer. The
+//     client_credentials grant authenticates the client as an agent: its
+//     secret is one of the agent's API keys, its id the agent id, by HTTP
+//     Basic or in the form, never both. The RFC 8693 token exchange grant
+//     takes an att_ token or a JWT of this server as subject_token
+//     (subject_token_type access_token or jwt); client authentication is
+//     optional, and when given must be an API key of the subject's agent.
+//
+// Both verify their source as the API verifies a bearer (address,
+// revocation of every id, suspension) and answer an EdDSA JWT made by
+// agenttrust.Client.NarrowJWT: aud is the "resource" (RFC 8707) or
+// "audience" asked for, else the issuer; the source's caveats, expiry and
+// token id carry over; a fresh delegation hop is added and recorded, so
+// the JWT holds the agent role at most (scope "agent"), and "caveat"
+// parameters narrow it further. A JWT is exchanged only for an audience
+// it already names. Every answer is Cache-Control: no-store; errors are
+// RFC 6749 section 5.2 bodies, {"error", "error_description"}:
+// invalid_request, invalid_client (401, with a Basic challenge),
+// invalid_grant, unauthorized_client (a key without the agent role),
+// unsupported_grant_type, invalid_scope and invalid_target. A body that
+// comes too late (408) and a failure of the server (503, 500) are
+// answered as on every route. Without WithIssuer these routes answer 404.
 //
 // # Errors
 //

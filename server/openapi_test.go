@@ -216,6 +216,9 @@ func checkParams(t *testing.T, s *spec, rt *route, item, op map[string]any) {
 func checkRequestBody(t *testing.T, s *spec, rt *route, op map[string]any) {
 	t.Helper()
 	body := s.resolve(t, op["requestBody"])
+	if rt.raw && rt.method == http.MethodPost {
+		return // the handler reads the body itself, not as JSON (the token endpoint's form)
+	}
 	if rt.req == nil {
 		if body != nil {
 			t.Errorf("the spec has a request body; the handler takes none")
@@ -264,7 +267,11 @@ func checkResponseBody(t *testing.T, s *spec, rt *route, op map[string]any) {
 		}
 		{
 			schema := s.resolve(t, get(s.resolve(t, responses[code]), "content", "application/json")["schema"])
-			compare(t, s, code+" response", reflect.TypeOf(wire.ErrorBody{}), schema, true)
+			errType := reflect.TypeOf(wire.ErrorBody{})
+			if strings.HasPrefix(rt.path, "/oauth/") && (n == http.StatusBadRequest || n == http.StatusUnauthorized) {
+				errType = reflect.TypeOf(wire.OAuthError{}) // RFC 6749 section 5.2
+			}
+			compare(t, s, code+" response", errType, schema, true)
 		}
 	}
 }

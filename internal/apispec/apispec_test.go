@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,14 @@ func TestEveryOperation(t *testing.T) {
 	s.do(req{method: "POST", path: "/v1/keys", cred: bot.Secret, body: `{"agent_id":"x"}`, want: 403, code: "forbidden"})
 	s.do(req{method: "POST", path: "/v1/keys", body: `{"agent_id":"x"}`, want: 401, code: "unauthenticated", invalid: true})
 	s.do(req{method: "GET", path: "/v1/keys", cred: alice, want: 200})
+
+	// OAuth: metadata, a client_credentials token, a refusal without
+	// client authentication, an unsupported grant.
+	form := "application/x-www-form-urlencoded"
+	s.do(req{method: "GET", path: "/.well-known/oauth-authorization-server", want: 200})
+	s.do(req{method: "POST", path: "/oauth/token", ctype: form, body: "grant_type=client_credentials&client_id=bot&client_secret=" + url.QueryEscape(bot.Secret), want: 200})
+	s.do(req{method: "POST", path: "/oauth/token", ctype: form, body: "grant_type=client_credentials&resource=https%3A%2F%2Fmcp.example&caveat=tool+in+docs.read", want: 401})
+	s.do(req{method: "POST", path: "/oauth/token", ctype: form, body: "grant_type=password", want: 400, invalid: true})
 	s.do(req{method: "GET", path: "/v1/keys", cred: alice, body: `{}`, want: 400, code: "unexpected_body", invalid: true})
 	s.do(req{method: "POST", path: "/v1/keys/" + spare.Key.ID + "/revoke", cred: alice, want: 204})
 	s.do(req{method: "POST", path: "/v1/keys/key_nosuch/revoke", cred: alice, want: 404, code: "not_found"})

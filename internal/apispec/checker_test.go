@@ -564,6 +564,7 @@ func newAPI(t *testing.T, bodyWait time.Duration) *api {
 	}
 	srv, err := server.New(memory.New(),
 		server.WithNodeName("n1"),
+		server.WithIssuer("http://agenttrust.test"),
 		server.WithSystemTenant(systemTenant),
 		server.WithClock(agenttrust.ClockFunc(func() time.Time { return t0 })),
 		server.WithAuditKey(auditKey),

@@ -126,8 +126,22 @@ type ServeConfig struct {
 	PublicURL string
 	// notifier is the approval webhook, once started.
 	notifier *webhook.Notifier
+	// Issuer is the server's public URL (server.WithIssuer): the "iss"
+	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
+	// http:// (https:// with TLS) and the Listen address, "localhost" for
+	// an unspecified host. Set it when clients reach the server by
+	// another name, and when Listen's port is 0 (the issuer is fixed
+	// before the port is chosen).
+	Issuer string
+	// Audiences are the JWT audiences accepted besides the issuer, such
+	// as the URIs of the resource servers (MCP servers) whose JWTs are
+	// checked here (agenttrust.WithJWTAudience).
+	Audiences []string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// AccessLog receives a line per request (server.WithAccessLog), at
+	// level Info; nil logs none.
+	AccessLog *slog.Logger
 	// Notice receives the first admin key, once, when it is created.
 	Notice io.Writer
 }
@@ -185,7 +199,8 @@ func (cfg *ServeConfig) validate() error {
 // every tenant's audit queue is written out, the store is closed. It
 // returns nil after a clean shutdown.
 //
-// On the first start (the system tenant has no key) it generates the
+// It binds Listen before it opens the store, so that a port in use stops
+// it before anything is made. On the first start (the system tenant has no key) it generates the
 // secrets file, stores the policy of PolicyFile if any, and creates an
 // admin key for agent BootstrapAgent in the system tenant, whose secret it
 // writes to Notice: it is never shown again.
@@ -218,6 +233,14 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			return err
 		}
 	}
+	// Bind first: a port in use must stop the start before anything is
+	// created, above all the first admin key, whose secret is shown once.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("agenttrust: listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close() // serveHTTP's server closes it too; a second Close is harmless
 	st, what, err := openStore(ctx, &cfg)
 	if err != nil {
 		return err
@@ -282,7 +305,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 		return err
 	}
 	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify, "audit", cfg.Audit)
-	return serveHTTP(ctx, &cfg, srv, certs)
+	return serveHTTP(ctx, &cfg, ln, srv, certs)
 }
 
 // openStore opens the configured store; what describes it for the log,
@@ -405,11 +428,19 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 	if cfg.notifier != nil {
 		clientOpts = append(clientOpts, agenttrust.WithNotifier(cfg.notifier))
 	}
+	if len(cfg.Audiences) > 0 {
+		clientOpts = append(clientOpts, agenttrust.WithJWTAudience(cfg.Audiences...))
+	}
+	issuer, err := cfg.issuer()
+	if err != nil {
+		return nil, err
+	}
 	engine, err := storeapi.NewStoredPolicies(st)
 	if err != nil {
 		return nil, err
 	}
 	opts := []server.Option{
+		server.WithIssuer(issuer),
 		server.WithSystemTenant(cfg.SystemTenant),
 		server.WithClientOptions(clientOpts...),
 		server.WithAuditKey(auditKey),
@@ -418,6 +449,9 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
 		server.WithObserver(tel.observer),
 		server.WithMetricsHandler(tel.metrics),
+	}
+	if cfg.AccessLog != nil {
+		opts = append(opts, server.WithAccessLog(cfg.AccessLog))
 	}
 	if cfg.Node != "" {
 		opts = append(opts, server.WithNodeName(cfg.Node))
@@ -549,15 +583,10 @@ Use it with: export AGENTTRUST_KEY=<the secret above>
 	return err
 }
 
-// serveHTTP serves srv until ctx ends, then drains requests in flight. It
+// serveHTTP serves srv on ln until ctx ends, then drains requests in flight. It
 // serves HTTPS when certs is not nil.
-func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs *certFiles) error {
+func serveHTTP(ctx context.Context, cfg *ServeConfig, ln net.Listener, srv *server.Server, certs *certFiles) error {
 	log := cfg.Logger
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("agenttrust: listen: %w", err)
-	}
 	// Long polls and audit streams end when shutdown begins, so that they
 	// do not hold it up to its deadline; other requests run to the end.
 	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
@@ -629,4 +658,24 @@ func endOnShutdown(h http.Handler, long context.Context) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// issuer returns the issuer URL: Issuer, or one made of the listen
+// address.
+func (cfg *ServeConfig) issuer() (string, error) {
+	if cfg.Issuer != "" {
+		return cfg.Issuer, nil
+	}
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: serve: listen address %q: %w", cfg.Listen, err)
+	}
+	if a, err := netip.ParseAddr(host); host == "" || err == nil && a.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port), nil
 }
