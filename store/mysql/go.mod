@@ -1,0 +1,12 @@
+module github.com/agenttrust/agenttrust/store/mysql
+
+go 1.26.0
+
+require (
+	github.com/agenttrust/agenttrust v0.0.0
+	github.com/go-sql-driver/mysql v1.10.2
+)
+
+require filippo.io/edwards25519 v1.2.0 // indirect
+
+replace github.com/agenttrust/agenttrust => ../..
