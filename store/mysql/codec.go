@@ -36,10 +36,11 @@ func decodeList(b []byte) ([]string, error) {
 	list := []string{}
 	for len(b) > 0 {
 		colon := 0
-		for colon < len(b) && b[colon] != ':' {
+		for colon < len(b) && '0' <= b[colon] && b[colon] <= '9' {
 			colon++
 		}
-		if colon == 0 || colon > 10 || colon == len(b) {
+		// Decimal digits, without a leading zero, then a colon.
+		if colon == 0 || colon > 10 || colon == len(b) || b[colon] != ':' || colon > 1 && b[0] == '0' {
 			return nil, errBadList
 		}
 		n, err := strconv.Atoi(string(b[:colon]))
