@@ -16,8 +16,8 @@ func serveCommand() *command {
 		name:    "serve",
 		summary: "Run the server",
 		help: `Run the agenttrust server: the HTTP JSON API (api/openapi.yaml) over an
-embedded SQLite file (--data, the default) or over PostgreSQL shared by many
-nodes (--postgres). With --tls-cert and --tls-key it serves HTTPS (TLS 1.2
+embedded SQLite file (--data, the default) or over PostgreSQL (--postgres)
+or MySQL/MariaDB (--mysql) shared by many nodes. With --tls-cert and --tls-key it serves HTTPS (TLS 1.2
 or newer) and loads the pair again when the files change, so a renewed
 certificate needs no restart; without them, plain HTTP, meant for
 loopback or behind a TLS-terminating proxy.
@@ -56,7 +56,8 @@ the store is closed.`,
 			f.StringVar(&cfg.SQLite, "data", cli.DefaultSQLite, "SQLite database `FILE`, created on first start")
 			f.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL `URL`, for many nodes sharing one database (instead of --data)")
 			f.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL `SCHEMA` (default agenttrust)")
-			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres)")
+			f.StringVar(&cfg.MySQL, "mysql", "", "MySQL or MariaDB `DSN` (user:password@tcp(host:3306)/database), for many nodes sharing one database (instead of --data)")
+			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres or --mysql)")
 			f.StringVar(&cfg.AuditCheckpoints, "audit-checkpoints", "", "audit checkpoint `FILE`, one per node (default: the secrets file with .checkpoints appended)")
 			f.BoolVar(&cfg.ResetAuditCheckpoints, "audit-checkpoint-reset", false, "start over with an empty audit checkpoint file (the old one is kept beside it)")
 			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
@@ -72,7 +73,7 @@ the store is closed.`,
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
-			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
+			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
 				"body-timeout", "metrics-token-file")
 			return func(ctx context.Context, args []string) error {
@@ -83,13 +84,19 @@ the store is closed.`,
 				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 					return usagef("--log-level: want debug, info, warn or error")
 				}
-				if cfg.Postgres != "" {
+				if cfg.Postgres != "" && cfg.MySQL != "" {
+					return usagef("give --postgres or --mysql, not both")
+				}
+				for name, set := range map[string]bool{"postgres": cfg.Postgres != "", "mysql": cfg.MySQL != ""} {
+					if !set {
+						continue
+					}
 					if f.isSet("data") {
-						return usagef("give --data or --postgres, not both")
+						return usagef("give --data or --%s, not both", name)
 					}
 					cfg.SQLite = ""
 					if cfg.Secrets == "" {
-						return usagef("--postgres needs --secrets: the secrets file every node loads")
+						return usagef("--%s needs --secrets: the secrets file every node loads", name)
 					}
 				}
 				if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
