@@ -33,13 +33,17 @@ WHERE tenant = ? AND id = ? AND status = 'pending' AND expires_at > ?`
 	sqlApprovalState = `SELECT status, expires_at FROM {p}approvals WHERE tenant = ? AND id = ?`
 
 	// The oldest live approved approval is locked and consumed in one
-	// transaction; concurrent consumers skip the row locked by the first
-	// and take the next candidate, or find none.
+	// transaction. A concurrent consumer waits for the lock, then reads
+	// the row as committed (consumed, so no longer a candidate) and takes
+	// the next candidate, or finds none. (SKIP LOCKED would not wait, but
+	// under REPEATABLE READ it also skips rows locked only as the
+	// neighbours of another fingerprint's candidates, and would report a
+	// live approval as missing.)
 	sqlConsumeCandidate = `SELECT ` + approvalCols + ` FROM {p}approvals
 WHERE tenant = ? AND fingerprint = ? AND status = 'approved' AND grant_expires_at > ?
 ORDER BY created_at, id
 LIMIT 1
-FOR UPDATE SKIP LOCKED`
+FOR UPDATE`
 
 	sqlConsume = `UPDATE {p}approvals SET status = 'consumed', consumed_at = ? WHERE tenant = ? AND id = ?`
 

@@ -30,7 +30,7 @@
 // nodes may start together. MySQL commits each DDL statement as it runs;
 // every statement of a migration is idempotent, so a migration cut short
 // is completed by the next Open. Open refuses servers older than MySQL 8.0
-// or MariaDB 10.6 (FOR UPDATE SKIP LOCKED).
+// or MariaDB 10.6, past their vendors' support.
 //
 // # Failures
 //
@@ -54,8 +54,10 @@
 //   - KeyByHash is one lookup on a unique index.
 //   - DecideApproval is one UPDATE ... WHERE status = 'pending' (then a
 //     read of the row it decided), and ConsumeApproval locks the oldest
-//     candidate with FOR UPDATE SKIP LOCKED and consumes it, so each
-//     approval is decided and consumed exactly once.
+//     candidate with FOR UPDATE and consumes it, so each approval is
+//     decided and consumed exactly once; concurrent consumers of one
+//     fingerprint wait for each other, and each takes the oldest
+//     candidate left.
 //   - AppendAudit checks that the record before the batch is stored and
 //     inserts the batch; the (chain, seq) primary key refuses a repeat,
 //     so a chain never has a gap or a fork. A batch larger than one

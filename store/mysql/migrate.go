@@ -175,8 +175,8 @@ func (s *Store) applyMigrations(ctx context.Context, c *sql.Conn, ms []migration
 }
 
 // supported reports whether a server of the version (as SELECT VERSION()
-// gives it) has what the store uses: FOR UPDATE SKIP LOCKED, from MySQL
-// 8.0.1 and MariaDB 10.6.
+// gives it) is one the store may run on: MySQL 8.0.1 or later, MariaDB
+// 10.6 or later. Older ones are past their vendors' support and untested.
 func supported(version string) error {
 	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
 	parts := strings.SplitN(strings.SplitN(version, "-", 2)[0], ".", 3)

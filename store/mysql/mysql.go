@@ -135,6 +135,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	dc.Params["sql_mode"] = sqlMode
 	dc.MultiStatements = false
+	dc.Logger = quiet{} // the errors reach the caller; the driver's log would go to stderr
 	dc.CheckConnLiveness = true
 	if dc.Timeout == 0 || dc.Timeout > cfg.timeout {
 		dc.Timeout = cfg.timeout
@@ -183,6 +184,11 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// quiet discards the driver's log.
+type quiet struct{}
+
+func (quiet) Print(...any) {}
 
 // TablePrefix returns the prefix of the store's table names.
 func (s *Store) TablePrefix() string { return s.prefix }

@@ -333,3 +333,47 @@ func rawExec(t *testing.T, dsn, stmt string) {
 		t.Fatal(err)
 	}
 }
+
+// A consumer whose candidate is locked by a concurrent consumer of
+// another fingerprint (on a small table the server may scan, and lock,
+// every row of the tenant) waits for it and finds its approval, rather
+// than reporting it missing.
+func TestConsumeWhileNeighbourLocked(t *testing.T) {
+	s, dsn := newStore(t)
+	ctx := t.Context()
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateApproval(ctx, store.Approval{Tenant: "acme", ID: id, Fingerprint: "fp-" + id, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DecideApproval(ctx, "acme", id, store.ApprovalDecision{Status: store.ApprovalApproved, At: at, GrantExpiresAt: at.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another consumer, mid-transaction: every row of the tenant locked.
+	tx, err := rawDB(t, dsn).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM agenttrust_approvals WHERE tenant = 'acme' FOR UPDATE`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.ConsumeApproval(ctx, "acme", "fp-b", at)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("ConsumeApproval returned while its candidate was locked: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("ConsumeApproval once the lock was released: %v", err)
+	}
+}
