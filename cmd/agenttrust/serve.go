@@ -63,7 +63,7 @@ the store is closed.`,
 			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
 			f.StringVar(&cfg.SystemTenant, "system-tenant", cli.DefaultSystemTenant, "the operator's `TENANT`, which holds the first admin key")
 			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
-			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL) or by polling, instead of reading them on every check")
+			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL, MySQL) or by polling, instead of reading them on every check")
 			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
 			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
 			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -142,7 +143,12 @@ func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store
 	for i := range n {
 		args = append(args, ids[min(i, len(ids)-1)])
 	}
-	query := s.q.blocked + "(?" + strings.Repeat(", ?", n-1) + ")"
+	var query string
+	if n <= maxKeptIDs {
+		query = s.q.blockedIn[bits.Len(uint(n))-1]
+	} else {
+		query = s.q.blocked + "(?" + strings.Repeat(", ?", n-1) + ")"
+	}
 	var (
 		found   store.Block
 		foundAt = -1 // index in ids of found

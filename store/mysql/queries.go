@@ -1,9 +1,14 @@
 package mysql
 
+import "strings"
+
 // queries holds the statements of a Store, rendered for its table prefix
 // once, at Open.
 type queries struct {
 	revoke, suspend, resume, pruneSelect, pruneDelete, blocked, blocks, blocksEvery string
+
+	// blockedIn[i] is blocked with a list of 1<<i ids, up to maxKeptIDs.
+	blockedIn [7]string
 
 	createApproval, approval, decideApproval, approvalState, consumeCandidate, consume, pendingApproval string
 
@@ -18,7 +23,7 @@ type queries struct {
 
 func newQueries(prefix string) queries {
 	t := func(q string) string { return table(prefix, q) }
-	return queries{
+	q := queries{
 		revoke: t(sqlRevoke), suspend: t(sqlSuspend), resume: t(sqlResume),
 		pruneSelect: t(sqlPruneSelect), pruneDelete: t(sqlPruneDelete),
 		blocked: t(sqlBlocked), blocks: t(sqlBlocks), blocksEvery: t(sqlBlocksEvery),
@@ -37,4 +42,8 @@ func newQueries(prefix string) queries {
 		bumpSeq: t(sqlBumpSeq), readSeq: t(sqlReadSeq), logChange: t(sqlLogChange), trimLog: t(sqlTrimLog),
 		pollLog: t(sqlPollLog),
 	}
+	for i := range q.blockedIn {
+		q.blockedIn[i] = q.blocked + "(?" + strings.Repeat(", ?", 1<<i-1) + ")"
+	}
+	return q
 }
