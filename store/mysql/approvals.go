@@ -74,7 +74,7 @@ func (s *Store) CreateApproval(ctx context.Context, a store.Approval) error {
 	}
 	approvers := encodeList(a.Approvers)
 	return s.write(ctx, op, func(ctx context.Context) error {
-		_, err := s.db.ExecContext(ctx, s.q.createApproval,
+		_, err := s.exec(ctx, nil, s.q.createApproval,
 			a.Tenant, a.ID, a.Fingerprint, a.AgentID, a.SessionID, a.OnBehalfOf, a.Tool, a.Resource,
 			bytesOrNull(a.Attributes), a.Rule, a.Reason, approvers, created, expires)
 		if isDuplicate(err) {
@@ -96,7 +96,7 @@ func (s *Store) Approval(ctx context.Context, tenant, id string) (store.Approval
 	var a store.Approval
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		var err error
-		a, err = scanApproval(s.db.QueryRowContext(ctx, s.q.approval, tenant, id))
+		a, err = scanApproval(s.queryRow(ctx, nil, s.q.approval, tenant, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, "%q in tenant %q", id, tenant)
 		}
@@ -139,7 +139,7 @@ func (s *Store) Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.
 	var out []store.Approval
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.query(ctx, nil, query, args...)
 		if err != nil {
 			return err
 		}
@@ -188,7 +188,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	var a store.Approval
 	err = s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, s.q.decideApproval,
+			res, err := s.exec(ctx, tx, s.q.decideApproval,
 				string(d.Status), decided, d.By, d.Note, grant, tenant, id, compareTime(d.At))
 			if err != nil {
 				return err
@@ -199,7 +199,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 			}
 			if n == 1 {
 				// The row is locked by the update: this reads it as decided.
-				a, err = scanApproval(tx.QueryRowContext(ctx, s.q.approval, tenant, id))
+				a, err = scanApproval(s.queryRow(ctx, tx, s.q.approval, tenant, id))
 				return err
 			}
 			// Nothing decided: say why.
@@ -207,7 +207,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 				status  string
 				expires sql.NullInt64
 			)
-			err = tx.QueryRowContext(ctx, s.q.approvalState, tenant, id).Scan(&status, &expires)
+			err = s.queryRow(ctx, tx, s.q.approvalState, tenant, id).Scan(&status, &expires)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				return notFound(op, "%q in tenant %q", id, tenant)
@@ -241,14 +241,14 @@ func (s *Store) ConsumeApproval(ctx context.Context, tenant, fingerprint string,
 	err = s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			a, err = scanApproval(tx.QueryRowContext(ctx, s.q.consumeCandidate, tenant, fingerprint, compareTime(now)))
+			a, err = scanApproval(s.queryRow(ctx, tx, s.q.consumeCandidate, tenant, fingerprint, compareTime(now)))
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound(op, "no live approved approval for the fingerprint in tenant %q", tenant)
 			}
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, s.q.consume, consumed, a.Tenant, a.ID); err != nil {
+			if _, err := s.exec(ctx, tx, s.q.consume, consumed, a.Tenant, a.ID); err != nil {
 				return err
 			}
 			a.Status, a.ConsumedAt = store.ApprovalConsumed, loadTime(consumed)
@@ -268,7 +268,7 @@ func (s *Store) PendingApproval(ctx context.Context, tenant, fingerprint string,
 	var a store.Approval
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		var err error
-		a, err = scanApproval(s.db.QueryRowContext(ctx, s.q.pendingApproval, tenant, fingerprint, compareTime(now)))
+		a, err = scanApproval(s.queryRow(ctx, nil, s.q.pendingApproval, tenant, fingerprint, compareTime(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, "no live pending approval for the fingerprint in tenant %q", tenant)
 		}

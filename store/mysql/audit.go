@@ -68,7 +68,7 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 	ends := appendChunks(recs)
 	return s.write(ctx, op, func(ctx context.Context) error {
 		if len(ends) == 1 {
-			return s.appendAudit(ctx, s.db, op, chain, first, args, 0, len(recs))
+			return s.appendAudit(ctx, nil, op, chain, first, args, 0, len(recs))
 		}
 		// A large batch goes in several statements of bounded size, in
 		// one transaction: still stored whole or not at all.
@@ -108,21 +108,15 @@ func appendChunks(recs []store.AuditRecord) []int {
 	return append(ends, len(recs))
 }
 
-// execer is a *sql.DB or a *sql.Tx.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // appendAudit inserts records from to to of the batch, which starts at
-// seq first; the first statement of a batch starting after seq 1 checks
+// seq first, in tx when tx is not nil; the first statement of a batch starting after seq 1 checks
 // that the record before it is stored. Records are never deleted, so the
 // check holds until the insert.
-func (s *Store) appendAudit(ctx context.Context, e execer, op, chain string, first uint64, args []any, from, to int) error {
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, op, chain string, first uint64, args []any, from, to int) error {
 	start := first + uint64(from)
 	if from == 0 && first > 1 {
 		var one int
-		err := e.QueryRowContext(ctx, s.q.auditHas, chain, int64(first-1)).Scan(&one)
+		err := s.queryRow(ctx, tx, s.q.auditHas, chain, int64(first-1)).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return conflict(op, "chain %q: batch starting at seq %d does not continue the stored chain", chain, start)
 		}
@@ -130,8 +124,7 @@ func (s *Store) appendAudit(ctx context.Context, e execer, op, chain string, fir
 			return err
 		}
 	}
-	query := s.q.appendAudit + auditRow + strings.Repeat(", "+auditRow, to-from-1)
-	_, err := e.ExecContext(ctx, query, args[from*auditArgs:to*auditArgs]...)
+	_, err := s.exec(ctx, tx, s.q.appendAuditRows(to-from), args[from*auditArgs:to*auditArgs]...)
 	if isDuplicate(err) {
 		return conflict(op, "chain %q already holds seq %d to %d, or part of it", chain, start, first+uint64(to)-1)
 	}
@@ -150,7 +143,7 @@ func (s *Store) AuditHead(ctx context.Context, chain string) (store.AuditRecord,
 	var r store.AuditRecord
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		var err error
-		r, err = scanAudit(s.db.QueryRowContext(ctx, s.q.auditHead, chain))
+		r, err = scanAudit(s.queryRow(ctx, nil, s.q.auditHead, chain))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, "chain %q is empty", chain)
 		}
@@ -221,7 +214,7 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	var out []store.AuditRecord
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.query(ctx, nil, query, args...)
 		if err != nil {
 			return err
 		}

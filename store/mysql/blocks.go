@@ -56,7 +56,7 @@ func (s *Store) Revoke(ctx context.Context, b store.Block) error {
 	}
 	return s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, s.q.revoke, b.Tenant, b.ID, b.Reason, created, expires, expires, expires); err != nil {
+			if _, err := s.exec(ctx, tx, s.q.revoke, b.Tenant, b.ID, b.Reason, created, expires, expires, expires); err != nil {
 				return err
 			}
 			return s.logChanges(ctx, tx, changeBlock, [][2]string{{b.Tenant, b.ID}})
@@ -80,7 +80,7 @@ func (s *Store) Suspend(ctx context.Context, b store.Block) error {
 	}
 	return s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, s.q.suspend, b.Tenant, b.ID, b.Reason, created, expires, b.Reason); err != nil {
+			if _, err := s.exec(ctx, tx, s.q.suspend, b.Tenant, b.ID, b.Reason, created, expires, b.Reason); err != nil {
 				return err
 			}
 			return s.logChanges(ctx, tx, changeBlock, [][2]string{{b.Tenant, b.ID}})
@@ -107,7 +107,7 @@ func (s *Store) Resume(ctx context.Context, tenant, id string) error {
 	}
 	return s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, s.q.resume, tenant, id)
+			res, err := s.exec(ctx, tx, s.q.resume, tenant, id)
 			if err != nil {
 				return err
 			}
@@ -155,15 +155,7 @@ func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store
 	)
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		found, foundAt = store.Block{}, -1
-		var (
-			rows *sql.Rows
-			err  error
-		)
-		if n <= maxKeptIDs {
-			rows, err = s.query(ctx, query, args...)
-		} else {
-			rows, err = s.db.QueryContext(ctx, query, args...)
-		}
+		rows, err := s.query(ctx, nil, query, args...)
 		if err != nil {
 			return err
 		}
@@ -217,7 +209,7 @@ func (s *Store) Blocks(ctx context.Context, tenant string) ([]store.Block, error
 	var out []store.Block
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := s.query(ctx, query, args...)
+		rows, err := s.query(ctx, nil, query, args...)
 		if err != nil {
 			return err
 		}
@@ -251,7 +243,7 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 		n = 0
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			cut := compareTime(now)
-			rows, err := tx.QueryContext(ctx, s.q.pruneSelect, cut)
+			rows, err := s.query(ctx, tx, s.q.pruneSelect, cut)
 			if err != nil {
 				return err
 			}
@@ -272,7 +264,7 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 				return nil
 			}
 			// The rows are locked: the delete removes exactly them.
-			if _, err := tx.ExecContext(ctx, s.q.pruneDelete, cut); err != nil {
+			if _, err := s.exec(ctx, tx, s.q.pruneDelete, cut); err != nil {
 				return err
 			}
 			n = len(gone)

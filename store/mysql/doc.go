@@ -35,22 +35,32 @@
 // # Failures
 //
 // Every call runs under the query timeout (WithQueryTimeout), waiting for
-// a connection included. A timeout, a refused or dropped connection, a
+// a connection included, and so does every read and write on a
+// connection, the handshake included (the DSN's timeout, readTimeout and
+// writeTimeout can only shorten it), so that connections database/sql
+// dials in the background cannot hang on a stalled link. A timeout, a refused or dropped connection, a
 // server that is shutting down, read-only (a replica, or a primary during
 // a failover) or out of connections yields an error wrapping
 // store.ErrUnavailable, which agenttrust treats as a deny. The store heals
-// by itself: connections found dead are dropped and new ones made. A read
-// that failed because its connection broke is retried once; a statement
-// or transaction the server rolled back as a deadlock victim is retried
-// (up to 4 times within the timeout). As with any network store, a write
-// that failed with ErrUnavailable may still have been applied.
+// by itself: connections found dead are dropped and new ones made, a
+// connection whose server turned read-only is dropped on its first refused
+// write (the driver's rejectReadOnly, so a failover is followed), and
+// connections are renewed every 3 minutes, before proxies drop them as
+// idle. A read that failed because its connection broke is tried once
+// more; a statement or transaction the server rolled back as a deadlock
+// victim is tried up to 4 times within the timeout. As with any network
+// store, a write that failed with ErrUnavailable may still have been
+// applied.
 //
 // # Consistency
 //
-// Each method is one statement, or one short transaction:
+// Each method is one statement, or one short transaction. Every statement
+// whose text is fixed is prepared once per connection and kept, so that
+// it costs one round trip:
 //
-//   - Blocked is one query for all ids, on the primary key, with a
-//     statement prepared once per connection, so one round trip.
+//   - Blocked is one query for all ids, on the primary key: one round
+//     trip, however many ids (up to 64; more are sent as a one-off
+//     statement).
 //   - KeyByHash is one lookup on a unique index.
 //   - DecideApproval is one UPDATE ... WHERE status = 'pending' (then a
 //     read of the row it decided), and ConsumeApproval locks the oldest
@@ -64,7 +74,8 @@
 //     statement should carry goes in several, in one transaction.
 //   - PutPolicy is a compare-and-set on the version column.
 //   - Each block or policy write appends to the change log in its own
-//     transaction (see Watch).
+//     transaction (see Watch): a revocation is five round trips (begin,
+//     write, bump the counter, log, commit).
 //
 // The server's default isolation level (REPEATABLE READ) is kept: every
 // decision that needs the latest committed row takes a row lock.

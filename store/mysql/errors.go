@@ -18,13 +18,14 @@ import (
 const prefix = "agenttrust/store/mysql:"
 
 // maxAttempts bounds how often a call is tried when the server rolled it
-// back as a deadlock victim.
+// back as a deadlock victim, or it got no connection.
 const maxAttempts = 4
 
 // read runs fn, which only reads, under the query timeout, and classifies
 // its error. A read whose connection was lost before the time ran out is
-// tried once more (database/sql already retries a connection found dead
-// before anything was sent).
+// tried once more; any call is tried again when it failed to get a
+// connection (database/sql already retries a connection found dead before
+// anything was sent).
 func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	return s.run(ctx, op, true, fn)
 }
@@ -48,7 +49,8 @@ func (s *Store) run(ctx context.Context, op string, idempotent bool, fn func(ctx
 			return err
 		}
 		if qctx.Err() == nil && attempt < maxAttempts {
-			if isDeadlock(err) {
+			var ce *connectError
+			if isDeadlock(err) || errors.As(err, &ce) {
 				continue
 			}
 			if idempotent && !retried && isLost(err) {
@@ -146,6 +148,7 @@ func classify(ctx context.Context, op string, err error, closed bool) error {
 			1969, // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time)
 			1290, // ER_OPTION_PREVENTS_STATEMENT: --read-only, a replica
 			1792, // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+			1836, // ER_READ_ONLY_MODE
 			1030, // ER_GET_ERRNO: storage engine error
 			1021, // ER_DISK_FULL
 			1114, // ER_RECORD_FILE_FULL: table is full

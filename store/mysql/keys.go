@@ -40,7 +40,7 @@ func (s *Store) CreateKey(ctx context.Context, k store.Key) error {
 		return err
 	}
 	return s.write(ctx, op, func(ctx context.Context) error {
-		_, err := s.db.ExecContext(ctx, s.q.createKey, k.ID, k.Tenant, k.AgentID, k.Hash[:], k.Name,
+		_, err := s.exec(ctx, nil, s.q.createKey, k.ID, k.Tenant, k.AgentID, k.Hash[:], k.Name,
 			encodeList(k.Roles), encodeList(k.AllowedIPs), encodeList(k.Caveats), created, expires)
 		if isDuplicate(err) {
 			return conflict(op, "key %q or its hash exists", k.ID)
@@ -54,11 +54,8 @@ func (s *Store) KeyByHash(ctx context.Context, hash [32]byte) (store.Key, error)
 	const op = "key by hash"
 	var k store.Key
 	err := s.read(ctx, op, func(ctx context.Context) error {
-		row, err := s.queryRow(ctx, s.q.keyByHash, hash[:])
-		if err != nil {
-			return err
-		}
-		k, err = scanKey(row)
+		var err error
+		k, err = scanKey(s.queryRow(ctx, nil, s.q.keyByHash, hash[:]))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, "no key has the hash")
 		}
@@ -82,7 +79,7 @@ func (s *Store) Key(ctx context.Context, tenant, id string) (store.Key, error) {
 	var k store.Key
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		var err error
-		k, err = scanKey(s.db.QueryRowContext(ctx, s.q.key, tenant, id))
+		k, err = scanKey(s.queryRow(ctx, nil, s.q.key, tenant, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, "%q in tenant %q", id, tenant)
 		}
@@ -100,7 +97,7 @@ func (s *Store) Keys(ctx context.Context, tenant string) ([]store.Key, error) {
 	var out []store.Key
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, s.q.keys, tenant)
+		rows, err := s.query(ctx, nil, s.q.keys, tenant)
 		if err != nil {
 			return err
 		}
@@ -163,7 +160,7 @@ func (s *Store) CreateHop(ctx context.Context, h store.Hop) error {
 		return err
 	}
 	return s.write(ctx, op, func(ctx context.Context) error {
-		_, err := s.db.ExecContext(ctx, s.q.createHop, h.ID, h.Tenant, h.Parent, h.TokenID, h.KeyID, h.AgentID,
+		_, err := s.exec(ctx, nil, s.q.createHop, h.ID, h.Tenant, h.Parent, h.TokenID, h.KeyID, h.AgentID,
 			encodeList(h.Caveats), created, expires)
 		if isDuplicate(err) {
 			return conflict(op, "hop %q exists", h.ID)
@@ -190,7 +187,7 @@ func (s *Store) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop, error
 	var out []store.Hop
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.query(ctx, nil, query, args...)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -96,8 +97,9 @@ func lockName(db, prefix string) string {
 // (GET_LOCK) derived from the database and prefix, so that concurrent
 // Opens apply each migration once. MySQL commits DDL as it goes: a
 // migration is a list of idempotent statements, and a version is recorded
-// once all of its statements ran.
-func (s *Store) migrate(ctx context.Context) error {
+// once all of its statements ran. It runs on a connection of conn, whose
+// reads may wait longer than a query's.
+func (s *Store) migrate(ctx context.Context, conn sqldriver.Connector) error {
 	const op = "open"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s %s: %w", prefix, op, err)
@@ -108,7 +110,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	mctx, cancel := context.WithTimeout(ctx, migrateTimeout*s.timeout)
 	defer cancel()
-	c, err := s.db.Conn(mctx)
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	c, err := db.Conn(mctx)
 	if err != nil {
 		return classify(ctx, op, err, false)
 	}

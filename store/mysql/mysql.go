@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"fmt"
 	"math"
 	"regexp"
@@ -43,7 +44,7 @@ type Store struct {
 	timeout time.Duration
 	poll    time.Duration
 	q       queries
-	stmts   sync.Map // query -> *sql.Stmt, see stmt
+	kept    map[string]*sql.Stmt // see prepare; read-only once open
 
 	watchMu sync.Mutex
 	watches map[*watch]struct{}
@@ -137,17 +138,42 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	dc.MultiStatements = false
 	dc.Logger = quiet{} // the errors reach the caller; the driver's log would go to stderr
 	dc.CheckConnLiveness = true
-	if dc.Timeout == 0 || dc.Timeout > cfg.timeout {
-		dc.Timeout = cfg.timeout
+	// A connection to a server that turned read-only (a primary demoted
+	// by a failover) is dropped on its first refused write, so that the
+	// next connection finds the new primary.
+	dc.RejectReadOnly = true
+	// Every read and write on a connection is bounded by the query
+	// timeout, the handshake included: database/sql dials some
+	// connections in the background, outside any call's context, and on
+	// a stalled link those would otherwise hold pool slots indefinitely.
+	// Migrations, which may wait longer, have connections of their own.
+	mc := dc.Clone()
+	for _, c := range []struct {
+		cfg *driver.Config
+		max time.Duration
+	}{{dc, cfg.timeout}, {mc, migrateTimeout * cfg.timeout}} {
+		for _, d := range []*time.Duration{&c.cfg.Timeout, &c.cfg.ReadTimeout, &c.cfg.WriteTimeout} {
+			if *d == 0 || *d > c.max {
+				*d = c.max
+			}
+		}
 	}
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
 		return nil, fmt.Errorf("%s open: invalid DSN: %w", prefix, store.ErrInvalid)
 	}
-	db := sql.OpenDB(conn)
+	mconn, err := driver.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("%s open: invalid DSN: %w", prefix, store.ErrInvalid)
+	}
+	db := sql.OpenDB(connector{conn})
 	db.SetMaxOpenConns(cfg.maxConns)
 	db.SetMaxIdleConns(cfg.maxConns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxIdleTime(time.Minute)
+	// Connections are renewed before proxies and load balancers drop
+	// them as idle (often at 5 minutes), and so follow DNS after a
+	// failover.
+	db.SetConnMaxLifetime(3 * time.Minute)
 
 	s := &Store{
 		db:      db,
@@ -158,9 +184,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		q:       newQueries(cfg.prefix),
 		watches: map[*watch]struct{}{},
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, mconn); err != nil {
 		db.Close()
 		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, migrateTimeout*s.timeout)
+	defer cancel()
+	if err := s.prepare(pctx); err != nil {
+		db.Close()
+		return nil, classify(ctx, "open", err, false)
 	}
 	s.open.Store(true)
 	return s, nil
@@ -184,6 +216,27 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// connector marks the errors of making a connection, so that a call that
+// failed before reaching the server can be tried again, a write included.
+// database/sql hands the error of a connection it dialled in the
+// background to the next call waiting for one: after a fault, that can be
+// a call made once the link is well again.
+type connector struct{ sqldriver.Connector }
+
+func (c connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, &connectError{err}
+	}
+	return conn, nil
+}
+
+// connectError is an error of making a connection: nothing was sent.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return "connect: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
 // quiet discards the driver's log.
 type quiet struct{}

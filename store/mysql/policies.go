@@ -22,11 +22,7 @@ func (s *Store) Policy(ctx context.Context, tenant string) (store.PolicyDoc, err
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		var updated sql.NullInt64
 		doc = store.PolicyDoc{Tenant: tenant}
-		row, err := s.queryRow(ctx, s.q.policy, tenant)
-		if err != nil {
-			return err
-		}
-		err = row.Scan(&doc.Version, &doc.Format, &doc.Body, &updated)
+		err := s.queryRow(ctx, nil, s.q.policy, tenant).Scan(&doc.Version, &doc.Format, &doc.Body, &updated)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, "tenant %q has no policy", tenant)
 		}
@@ -53,7 +49,7 @@ func (s *Store) PutPolicy(ctx context.Context, doc store.PolicyDoc, expectVersio
 	err = s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			if expectVersion == 0 {
-				_, err := tx.ExecContext(ctx, s.q.policyCreate, doc.Tenant, doc.Format, body, updated)
+				_, err := s.exec(ctx, tx, s.q.policyCreate, doc.Tenant, doc.Format, body, updated)
 				if isDuplicate(err) {
 					return conflict(op, "tenant %q already has a policy", doc.Tenant)
 				}
@@ -61,7 +57,7 @@ func (s *Store) PutPolicy(ctx context.Context, doc store.PolicyDoc, expectVersio
 					return err
 				}
 			} else {
-				res, err := tx.ExecContext(ctx, s.q.policyReplace, doc.Format, body, updated, doc.Tenant, expectVersion)
+				res, err := s.exec(ctx, tx, s.q.policyReplace, doc.Format, body, updated, doc.Tenant, expectVersion)
 				if err != nil {
 					return err
 				}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +55,7 @@ const (
 // logChanges appends one change of kind per (tenant, id) to the change
 // log, in tx.
 func (s *Store) logChanges(ctx context.Context, tx *sql.Tx, kind int, items [][2]string) error {
-	res, err := tx.ExecContext(ctx, s.q.bumpSeq, len(items))
+	res, err := s.exec(ctx, tx, s.q.bumpSeq, len(items))
 	if err != nil {
 		return err
 	}
@@ -71,13 +70,12 @@ func (s *Store) logChanges(ctx context.Context, tx *sql.Tx, kind int, items [][2
 		for i, it := range items[from:to] {
 			args = append(args, first+int64(from+i), kind, it[0], it[1])
 		}
-		query := s.q.logChange + "(?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", to-from-1)
-		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		if _, err := s.exec(ctx, tx, s.q.logChangeRows(to-from), args...); err != nil {
 			return err
 		}
 	}
 	if (first-1)/changeTrim != last/changeTrim && last > changeKeep {
-		if _, err := tx.ExecContext(ctx, s.q.trimLog, last-changeKeep); err != nil {
+		if _, err := s.exec(ctx, tx, s.q.trimLog, last-changeKeep); err != nil {
 			return err
 		}
 	}
@@ -225,7 +223,7 @@ type seqChange struct {
 }
 
 func (s *Store) pollLog(ctx context.Context, after int64) ([]seqChange, error) {
-	rows, err := s.query(ctx, s.q.pollLog, after)
+	rows, err := s.query(ctx, nil, s.q.pollLog, after)
 	if err != nil {
 		return nil, err
 	}
@@ -256,11 +254,7 @@ func (s *Store) pollLog(ctx context.Context, after int64) ([]seqChange, error) {
 func (s *Store) readSeq(ctx context.Context, op string) (int64, error) {
 	var n int64
 	err := s.read(ctx, op, func(ctx context.Context) error {
-		row, err := s.queryRow(ctx, s.q.readSeq)
-		if err != nil {
-			return err
-		}
-		return row.Scan(&n)
+		return s.queryRow(ctx, nil, s.q.readSeq).Scan(&n)
 	})
 	return n, err
 }
