@@ -317,7 +317,7 @@ func TestBlockedListLengths(t *testing.T) {
 	}
 }
 
-func rawDB(t *testing.T, dsn string) *sql.DB {
+func rawDB(t testing.TB, dsn string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -327,7 +327,7 @@ func rawDB(t *testing.T, dsn string) *sql.DB {
 	return db
 }
 
-func rawExec(t *testing.T, dsn, stmt string) {
+func rawExec(t testing.TB, dsn, stmt string) {
 	t.Helper()
 	if _, err := rawDB(t, dsn).Exec(stmt); err != nil {
 		t.Fatal(err)
