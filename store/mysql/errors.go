@@ -22,16 +22,17 @@ const prefix = "agenttrust/store/mysql:"
 const maxAttempts = 4
 
 // read runs fn, which only reads, under the query timeout, and classifies
-// its error. A read whose connection was lost before the time ran out is
-// tried once more; any call is tried again when it failed to get a
-// connection (database/sql already retries a connection found dead before
-// anything was sent).
+// its error. It is tried again when it got no connection or was a
+// deadlock victim (see write), and once more when its connection was lost
+// before the time ran out. (database/sql itself retries a pooled
+// connection found dead before anything was sent.)
 func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	return s.run(ctx, op, true, fn)
 }
 
-// write is read for fn that changes data: it is tried again only when the
-// server rolled it back as a deadlock victim, which undid all of it.
+// write is read for fn that changes data: it is tried again only when it
+// got no connection, so nothing was sent, or when the server rolled it
+// back as a deadlock victim, which undid all of it.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	return s.run(ctx, op, false, fn)
 }
