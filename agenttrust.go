@@ -15,6 +15,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -46,6 +47,7 @@ type Client struct {
 	audit    *auditor
 	redact   redactor
 	notifier Notifier
+	obs      observe.Observer // nil: none
 	breaker  *breaker
 	auditKey AuditKey
 
@@ -81,6 +83,10 @@ type Client struct {
 	// an approval, waking WaitApproval callers.
 	approvalMu       sync.Mutex
 	approvalsChanged chan struct{}
+	// approvalTurns serialise, per fingerprint stripe, the finding and
+	// opening of a pending approval (see resolveApproval): each holds a
+	// token while no check holds it.
+	approvalTurns [approvalStripes]chan struct{}
 }
 
 // policyState is swapped atomically on reload, so a check sees one
@@ -172,9 +178,10 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		store: st, tenant: cfg.tenant, clock: cfg.clock, random: cfg.random, log: cfg.log,
-		ids: ids, notifier: cfg.notifier, breaker: brk, auditKey: auditKey,
+		ids: ids, notifier: cfg.notifier, obs: cfg.observer, breaker: brk, auditKey: auditKey,
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
+		approvalTurns:    newApprovalTurns(),
 	}
 	if len(cfg.redact) > 0 {
 		c.redact.exact = map[string]bool{}
@@ -234,7 +241,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	c.audit = newAuditor(auditConfig{
 		chain: cfg.chain, tenant: cfg.tenant, key: auditKey, sinks: cfg.sinks, max: cfg.queueSize,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout,
-		durable: cfg.durable,
+		durable: cfg.durable, obs: cfg.observer,
 	}, &c.redact, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err
@@ -365,18 +372,27 @@ func (c *Client) reloadStoredPolicy(ctx context.Context) error {
 }
 
 // policyPoll is how often a client following a stored policy looks for a
-// new version when no change feed tells it.
-const policyPoll = time.Second
+// new version when no change feed tells it; policyBackoffMax bounds the
+// wait between attempts while the store is down.
+const (
+	policyPoll       = time.Second
+	policyBackoffMax = 30 * time.Second
+)
 
 // followPolicy keeps a store-backed policy current in strict mode (notify
 // mode hears of changes through the feed, and polls as well while it is
-// down).
+// down). While the store is down it backs off (see backoff) and logs the
+// first failure only; it logs again once a refresh succeeds, saying how
+// many attempts failed and for how long.
 func (c *Client) followPolicy(ctx context.Context) {
 	defer close(c.bgDone)
 	if c.policyVersion.Load() == 0 {
 		return
 	}
-	t := time.NewTicker(policyPoll)
+	retry := backoff{base: policyPoll, max: policyBackoffMax, random: c.random}
+	failures := 0
+	var since time.Time // the first failure of the current run
+	t := time.NewTimer(policyPoll)
 	defer t.Stop()
 	for {
 		select {
@@ -385,13 +401,31 @@ func (c *Client) followPolicy(ctx context.Context) {
 		case <-t.C:
 		}
 		if c.view != nil && !c.view.polling.Load() {
+			t.Reset(policyPoll)
 			continue // the feed delivers policy changes
 		}
 		qctx, cancel := context.WithTimeout(ctx, policyPoll)
-		if err := c.reloadStoredPolicy(qctx); err != nil {
-			c.log.Warn("agenttrust: policy refresh failed", "err", err)
-		}
+		err := c.reloadStoredPolicy(qctx)
 		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return // closing: not a failure of the store
+		case err != nil:
+			failures++
+			if failures == 1 {
+				since = time.Now()
+				c.log.Warn("agenttrust: policy refresh failed; retrying with backoff, logging again once it recovers", "err", err)
+			} else {
+				c.log.Debug("agenttrust: policy refresh failed again", "failures", failures, "err", err)
+			}
+			t.Reset(retry.wait(failures))
+		default:
+			if failures > 0 {
+				c.log.Info("agenttrust: policy refresh recovered", "failures", failures, "after", time.Since(since))
+				failures = 0
+			}
+			t.Reset(policyPoll)
+		}
 	}
 }
 

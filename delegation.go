@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -119,6 +120,7 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if err := c.store.CreateHop(ctx, h); err != nil {
 		return "", Hop{}, storeErr("record hop", err)
 	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: v.agent, Outcome: "delegation"})
 	return out, h, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/agenttrust/agenttrust/observe"
 )
 
 type config struct {
@@ -33,6 +35,7 @@ type config struct {
 	tokenTTL     time.Duration
 	issuer       string
 	audiences    []string
+	observer     observe.Observer
 
 	tokenCacheEntries int
 	tokenCacheBytes   int64
@@ -71,6 +74,14 @@ func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine
 func WithRedact(names ...string) Option {
 	return func(c *config) { c.redact = append(c.redact, names...) }
 }
+
+// WithObserver tells o of every check and of the events an operator
+// counts: approvals opened and decided, revocations and suspensions, rate
+// limits and breaker trips, tokens issued, audit records written (see
+// package observe). Without one a check pays a nil check for it; the
+// OpenTelemetry module (github.com/agenttrust/agenttrust/otel) provides
+// one with spans and metrics.
+func WithObserver(o observe.Observer) Option { return func(c *config) { c.observer = o } }
 
 // WithNotifier tells n about every new pending approval.
 func WithNotifier(n Notifier) Option { return func(c *config) { c.notifier = n } }

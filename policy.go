@@ -171,7 +171,7 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&p); err != nil {
-			return nil, docErr("%v", err)
+			return nil, docErr("%v", yamlProblemLine(data, err))
 		}
 		var extra any
 		if err := dec.Decode(&extra); err != io.EOF {
@@ -184,6 +184,64 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// yamlProblemLine corrects the line of a YAML syntax error. The YAML
+// parser names the line where the construct around the problem began (a
+// document's top-level mapping begins on line 1), not the line of the
+// problem itself. The problem line is found as the shortest prefix of
+// whole lines, from the named one on, that fails with the same message:
+// the parser reads in order, so no shorter prefix does. It takes a few
+// parses (a binary search), and only when the document is invalid.
+// Other errors (unknown fields, wrong types) already name their line.
+func yamlProblemLine(data []byte, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return err
+	}
+	rest, ok := strings.CutPrefix(err.Error(), "yaml: line ")
+	if !ok {
+		return err
+	}
+	num, msg, ok := strings.Cut(rest, ": ")
+	from, aerr := strconv.Atoi(num)
+	if !ok || aerr != nil || from < 1 {
+		return err
+	}
+	// ends[k-1] is the end of line k, its newline included.
+	var ends []int
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	fails := func(k int) bool {
+		var n yaml.Node
+		perr := yaml.NewDecoder(bytes.NewReader(data[:ends[k-1]])).Decode(&n)
+		if perr == nil {
+			return false
+		}
+		_, m, _ := strings.Cut(strings.TrimPrefix(perr.Error(), "yaml: line "), ": ")
+		return m == msg
+	}
+	lo, hi := from, len(ends)
+	if lo > hi || !fails(hi) {
+		return err
+	}
+	for lo < hi {
+		if mid := lo + (hi-lo)/2; fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == from {
+		return err
+	}
+	return fmt.Errorf("yaml: line %d: %s", lo, msg)
 }
 
 // policySchema is what a JSON policy document must look like.

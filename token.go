@@ -20,6 +20,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -428,6 +429,9 @@ func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string)
 		return "", err
 	}
 	tok, _, err := c.mint(ke, now, cavs)
+	if err == nil {
+		c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "token"})
+	}
 	return tok, err
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -59,56 +58,8 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-// errorCodes maps the library's errors to API error codes, most specific
-// first. The same codes appear in a check response's "error" field.
-var errorCodes = []struct {
-	err  error
-	code string
-}{
-	{agenttrust.ErrKeyChecksum, "key_checksum"},
-	{agenttrust.ErrCredentialTooLarge, "credential_too_large"},
-	{agenttrust.ErrMalformedCredential, "malformed_credential"},
-	{agenttrust.ErrRevoked, "revoked"},
-	{agenttrust.ErrSuspended, "suspended"},
-	{agenttrust.ErrUnsupportedCredential, "unsupported_credential"},
-	{agenttrust.ErrUnknownKey, "unknown_key"},
-	{agenttrust.ErrBadSignature, "bad_signature"},
-	{agenttrust.ErrExpired, "expired"},
-	{agenttrust.ErrIPNotAllowed, "ip_not_allowed"},
-	{agenttrust.ErrCaveat, "caveat"},
-	{agenttrust.ErrAgentMismatch, "agent_mismatch"},
-	{agenttrust.ErrDelegationDepth, "delegation_depth"},
-	{agenttrust.ErrAudience, "audience"},
-	{agenttrust.ErrAlgorithm, "algorithm"},
-	{agenttrust.ErrUnauthorized, "unauthorized"},
-	{agenttrust.ErrInvalidRequest, "invalid_request"},
-	{agenttrust.ErrInvalidPolicy, "invalid_policy"},
-	{agenttrust.ErrChainBroken, "audit_chain_broken"},
-	{agenttrust.ErrStoreUnavailable, "store_unavailable"},
-	{agenttrust.ErrAuditUnavailable, "audit_unavailable"},
-	{agenttrust.ErrPolicyEngine, "policy_engine"},
-	{agenttrust.ErrClosed, "closed"},
-	{agenttrust.ErrApprovalNotFound, "not_found"},
-	{agenttrust.ErrApprovalResolved, "approval_resolved"},
-	{agenttrust.ErrApproverNotAllowed, "approver_not_allowed"},
-	{agenttrust.ErrNotFound, "not_found"},
-	{store.ErrConflict, "conflict"},
-	{store.ErrNotFound, "not_found"},
-	{store.ErrUnavailable, "store_unavailable"},
-	{store.ErrClosed, "store_unavailable"},
-	{context.DeadlineExceeded, "timeout"},
-	{context.Canceled, "canceled"},
-}
-
 // errorCode returns the API code of err, or "internal".
-func errorCode(err error) string {
-	for _, e := range errorCodes {
-		if errors.Is(err, e.err) {
-			return e.code
-		}
-	}
-	return "internal"
-}
+func errorCode(err error) string { return agenttrust.ErrorCode(err) }
 
 // classify turns a handler's error into the response to send, by kind.
 // A credential error here is about a credential in the body (the bearer's
@@ -201,15 +152,15 @@ func (s *Server) writeError(c *call, err error) {
 	if c.status != 0 {
 		// The response has started (a stream); all we can do is log.
 		if ae.status >= 500 {
-			s.log.Error("agenttrust/server: request failed after response began", "route", routeName(c), "err", err)
+			s.log.Error("agenttrust/server: request failed after response began", "route", routeName(c), "request_id", c.reqID, "err", err)
 		}
 		return
 	}
 	if ae.status >= 500 {
 		if ae.code == "store_unavailable" || ae.code == "timeout" {
-			s.metrics.storeErrors.Add(1)
+			s.storeError(c.r.Context(), c.p.Tenant)
 		}
-		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "status", ae.status, "err", err)
+		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "request_id", c.reqID, "status", ae.status, "err", err)
 	}
 	h := c.w.Header()
 	if ae == errBodyTimeout {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/cache"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -32,6 +34,9 @@ type Server struct {
 	trusted    []netip.Prefix
 	node       string
 	log        *slog.Logger
+	access     *slog.Logger // WithAccessLog; nil logs no requests
+	random     io.Reader    // WithRandom
+	reqIDs     requestIDs
 	system     string
 	storeAPI   http.Handler
 	clock      agenttrust.Clock
@@ -41,9 +46,14 @@ type Server struct {
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
 	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
+	obs        observe.Observer             // nil without WithObserver
+	metricsH   http.Handler                 // WithMetricsHandler; nil: the built-in exposition
+
+	console func(http.Handler) (http.Handler, error) // WithConsole
 
 	mux    *http.ServeMux
 	routes []*route
+	issuer string // WithIssuer; "" serves no OAuth
 
 	mu        sync.Mutex // serialises opening, evicting and closing tenants
 	tenants   atomic.Pointer[map[string]*tenant]
@@ -122,6 +132,35 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("%w: nil logger", agenttrust.ErrInvalidConfig)
 		}
 		s.log = l
+		return nil
+	}
+}
+
+// WithAccessLog writes one line per request to l at level Info, once
+// its answer is sent: method, route pattern (not the path), status,
+// latency, tenant, request id and, for a check, the decision id that
+// names its audit record. No header, query or body is logged, so no
+// credential is. Without it no request is logged.
+func WithAccessLog(l *slog.Logger) Option {
+	return func(s *Server) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil access logger", agenttrust.ErrInvalidConfig)
+		}
+		s.access = l
+		return nil
+	}
+}
+
+// WithRandom sets the server's source of randomness (default
+// crypto/rand): the random half of the request ids it makes, and its
+// audit key when WithAuditKey is not given. It is read only while New
+// runs.
+func WithRandom(r io.Reader) Option {
+	return func(s *Server) error {
+		if r == nil {
+			return fmt.Errorf("%w: nil random source", agenttrust.ErrInvalidConfig)
+		}
+		s.random = r
 		return nil
 	}
 }
@@ -256,6 +295,40 @@ func WithAuditCheckpoints(cp *agenttrust.AuditCheckpoints) Option {
 	}
 }
 
+// WithObserver tells o of every tenant's checks and events (as
+// agenttrust.WithObserver does for one Client) and of the server's own:
+// each HTTP request answered (route, status code, latency), store
+// failures, tenants opened and closed, audit chain breaks. The
+// OpenTelemetry module (github.com/agenttrust/agenttrust/otel) provides
+// one.
+func WithObserver(o observe.Observer) Option {
+	return func(s *Server) error {
+		if o == nil {
+			return fmt.Errorf("%w: nil observer", agenttrust.ErrInvalidConfig)
+		}
+		s.obs = o
+		s.clientOpts = append(s.clientOpts, agenttrust.WithObserver(o))
+		return nil
+	}
+}
+
+// WithMetricsHandler serves GET /metrics with h (a Prometheus client
+// library's handler, say) instead of the server's built-in exposition,
+// behind the same authentication: admins and approvers of the system
+// tenant, or the scrape token of WithMetricsToken. The built-in
+// exposition, kept for embedders that mount none, has the counters of
+// checks, HTTP requests by status class, store errors, tenants and the
+// audit queue, and no dependency.
+func WithMetricsHandler(h http.Handler) Option {
+	return func(s *Server) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil metrics handler", agenttrust.ErrInvalidConfig)
+		}
+		s.metricsH = h
+		return nil
+	}
+}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
@@ -266,7 +339,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
 	}
-	s := &Server{st: st, clock: systemClock{}, poll: time.Second, bodyWait: DefaultBodyTimeout}
+	s := &Server{st: st, clock: systemClock{}, random: rand.Reader, poll: time.Second, bodyWait: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)
@@ -287,12 +360,17 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	}
 	if s.auditKey.IsZero() {
 		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
+		if _, err := io.ReadFull(s.random, secret); err != nil {
 			return nil, fmt.Errorf("%w: audit key: %w", agenttrust.ErrInvalidConfig, err)
 		}
 		s.auditKey, _ = agenttrust.NewAuditKey(secret) // 32 bytes: cannot fail
 		clear(secret)
 	}
+	var seed [8]byte
+	if _, err := io.ReadFull(s.random, seed[:]); err != nil {
+		return nil, fmt.Errorf("%w: read random source: %w", agenttrust.ErrInvalidConfig, err)
+	}
+	s.reqIDs.init(seed)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*tenant{}
 	s.tenants.Store(&empty)
@@ -306,6 +384,10 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 			continue
 		}
 		s.mux.Handle(rt.pattern(), s.handler(i, rt))
+	}
+	if err := s.mountConsole(); err != nil {
+		s.cancel()
+		return nil, err
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	if s.idle > 0 {

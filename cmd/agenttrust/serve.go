@@ -17,12 +17,22 @@ func serveCommand() *command {
 		summary: "Run the server",
 		help: `Run the agenttrust server: the HTTP JSON API (api/openapi.yaml) over an
 embedded SQLite file (--data, the default) or over PostgreSQL (--postgres)
-or MySQL/MariaDB (--mysql) shared by many nodes. With --tls-cert and --tls-key it serves HTTPS (TLS 1.2
-or newer) and loads the pair again when the files change, so a renewed
-certificate needs no restart; without them, plain HTTP, meant for
-loopback or behind a TLS-terminating proxy.
+or MySQL/MariaDB (--mysql) shared by many nodes. With --tls-cert and
+--tls-key it serves HTTPS (TLS 1.2 or newer) and loads the pair again when
+the files change, so a renewed certificate needs no restart; without them,
+plain HTTP, meant for loopback or behind a TLS-terminating proxy.
 
-On the first start the database is created, a master secret and a JWT
+The server is an OAuth 2.1 authorization server for machine clients: its
+metadata is at /.well-known/oauth-authorization-server and its token
+endpoint at /oauth/token (client_credentials with an agent's API key as
+client secret, and RFC 8693 token exchange). --issuer names the URL
+clients reach it by; it is the iss of every JWT minted, so set it before
+serving beyond loopback. --audience adds a JWT audience accepted besides
+the issuer: an MCP server's URI, so that the JWTs minted for it can be
+checked and verified here.
+
+The port is bound before anything else: when it is in use, serve exits
+before it creates or changes anything. On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
 policy, and an admin key is created in the system tenant and printed once
@@ -43,13 +53,31 @@ loses no decision a caller acted on; concurrent checks share one commit.
 With --audit async answers leave as soon as records are queued: faster,
 but a crash loses the records still queued.
 
+GET /metrics serves Prometheus metrics (checks by effect and error code,
+HTTP requests by route and status code, latency histograms, approvals,
+revocations, tokens, audit; Go runtime, process and build_info) to admins
+and approvers of the system tenant, or to the --metrics-token-file token.
+With OTEL_EXPORTER_OTLP_ENDPOINT set, a span per check and the same metrics
+are also exported over OTLP/HTTP, as the standard OTEL_* variables say
+(OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SDK_DISABLED, ...).
+
+The web console is served at /ui/ (--console=false turns it off): sign
+in with an approver or admin API key to answer pending approvals live,
+suspend and resume agents, revoke keys, tokens and delegation hops, and
+watch the decision stream. With --approval-webhook each new pending
+approval is posted to a URL as JSON, signed with the secret of
+--approval-webhook-secret-file (header X-Agenttrust-Signature:
+t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">); a slow receiver never
+delays a check.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
 		setup: func(e *env, f *flags) runFunc {
 			var cfg cli.ServeConfig
 			var proxies prefixList
-			var logLevel string
+			var logLevel, logFormat string
+			consoleOn := true
 			f.StringVar(&cfg.Listen, "listen", cli.DefaultListen, "TCP `ADDRESS` to listen on")
 			f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM `FILE` of the server's certificate chain, to serve HTTPS (with --tls-key)")
 			f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM `FILE` of the certificate's private key")
@@ -72,10 +100,18 @@ the store is closed.`,
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
-			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+			f.BoolVar(&consoleOn, "console", true, "serve the web console at /ui/ (sign-in with an approver or admin API key)")
+			f.DurationVar(&cfg.ConsoleIdle, "console-idle", 0, "end a console session after this long without a request; 0 means 15m")
+			f.StringVar(&cfg.ApprovalWebhook, "approval-webhook", "", "`URL` to post each new pending approval to (JSON with a Slack-compatible text field, HMAC-signed)")
+			f.StringVar(&cfg.ApprovalWebhookSecretFile, "approval-webhook-secret-file", "", "`FILE` (mode 0600) holding the webhook's HMAC secret, at least 32 bytes")
+			f.StringVar(&cfg.PublicURL, "public-url", "", "the server's external base `URL`, for console links in notifications (default: from --listen)")
+			f.StringVar(&cfg.Issuer, "issuer", "", "the server's public `URL`: the iss of its JWTs and its OAuth issuer (default: from --listen, whose port must then not be 0)")
+			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
+			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")
+			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
-				"body-timeout", "metrics-token-file")
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level", "log-format",
+				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
@@ -83,6 +119,15 @@ the store is closed.`,
 				var lvl slog.Level
 				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 					return usagef("--log-level: want debug, info, warn or error")
+				}
+				hopts := &slog.HandlerOptions{Level: lvl}
+				switch logFormat {
+				case "text":
+					cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, hopts))
+				case "json":
+					cfg.Logger = slog.New(slog.NewJSONHandler(e.stderr, hopts))
+				default:
+					return usagef("--log-format: want text or json")
 				}
 				if cfg.Postgres != "" && cfg.MySQL != "" {
 					return usagef("give --postgres or --mysql, not both")
@@ -108,8 +153,15 @@ the store is closed.`,
 				if cfg.MaxStaleness != 0 && !cfg.Notify {
 					return usagef("--max-staleness needs --notify")
 				}
+				if cfg.ConsoleIdle < 0 {
+					return usagef("--console-idle must not be negative")
+				}
+				if cfg.ApprovalWebhookSecretFile != "" && cfg.ApprovalWebhook == "" {
+					return usagef("--approval-webhook-secret-file needs --approval-webhook")
+				}
+				cfg.NoConsole = !consoleOn
 				cfg.TrustedProxies = proxies
-				cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+				cfg.AccessLog = cfg.Logger
 				cfg.Notice = e.stderr
 				return cli.Serve(ctx, cfg)
 			}
