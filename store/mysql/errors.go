@@ -43,6 +43,12 @@ func (s *Store) run(ctx context.Context, op string, idempotent bool, fn func(ctx
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-qctx.Done():
+		return s.fail(ctx, op, fmt.Errorf("waiting for a connection: %w", qctx.Err()))
+	}
 	retried := false
 	for attempt := 1; ; attempt++ {
 		err := fn(qctx)

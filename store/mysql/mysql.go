@@ -39,6 +39,7 @@ const sqlMode = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
 type Store struct {
 	open    atomic.Bool
 	db      *sql.DB
+	slots   chan struct{} // one token per call holding a connection
 	prefix  string
 	lock    string // GET_LOCK name of the tables, for migrations
 	timeout time.Duration
@@ -143,10 +144,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// next connection finds the new primary.
 	dc.RejectReadOnly = true
 	// Every read and write on a connection is bounded by the query
-	// timeout, the handshake included: database/sql dials some
-	// connections in the background, outside any call's context, and on
-	// a stalled link those would otherwise hold pool slots indefinitely.
-	// Migrations, which may wait longer, have connections of their own.
+	// timeout, the handshake included. Migrations, which may wait
+	// longer, have connections of their own.
 	mc := dc.Clone()
 	for _, c := range []struct {
 		cfg *driver.Config
@@ -167,7 +166,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("%s open: invalid DSN: %w", prefix, store.ErrInvalid)
 	}
 	db := sql.OpenDB(connector{conn})
-	db.SetMaxOpenConns(cfg.maxConns)
+	// The store bounds its connections itself (slots), and database/sql
+	// is left unbounded: it then never queues a call for a connection, so
+	// it never dials one in the background, outside any call's context,
+	// to hand to a call made later (on a broken link, with the error of a
+	// dial made before the link healed).
+	db.SetMaxOpenConns(0)
 	db.SetMaxIdleConns(cfg.maxConns)
 	db.SetConnMaxIdleTime(time.Minute)
 	// Connections are renewed before proxies and load balancers drop
@@ -177,6 +181,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 
 	s := &Store{
 		db:      db,
+		slots:   make(chan struct{}, cfg.maxConns),
 		prefix:  cfg.prefix,
 		lock:    lockName(dc.DBName, cfg.prefix),
 		timeout: cfg.timeout,
