@@ -37,8 +37,9 @@
 // Every call runs under the query timeout (WithQueryTimeout), waiting for
 // a connection included, and so does every read and write on a
 // connection, the handshake included (the DSN's timeout, readTimeout and
-// writeTimeout can only shorten it), so that the connections database/sql
-// dials in the background cannot hang on a stalled link. A timeout, a
+// writeTimeout can only shorten it), so that no connection hangs on a
+// stalled link. WithMaxConns bounds the calls holding a connection; a
+// call waits for one of them within its timeout. A timeout, a
 // refused or dropped connection, a server that is shutting down,
 // read-only (a replica, or a primary during a failover) or out of
 // connections yields an error wrapping store.ErrUnavailable, which
