@@ -109,7 +109,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		drainTimeout: 15 * time.Second,
 		pendingTTL:   15 * time.Minute,
 		grantTTL:     5 * time.Minute,
-		tokenTTL:     DefaultTokenTTL,
+		tokenTTL:     defaultTokenTTL,
 		issuer:       "agenttrust",
 
 		tokenCacheEntries: defaultTokenCacheEntries,
@@ -212,7 +212,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	case cfg.engine != nil:
 		c.policy.Store(&policyState{engine: cfg.engine})
 	case cfg.policy != nil:
-		if err := c.SetPolicy(cfg.policy); err != nil {
+		if err := c.setPolicy(cfg.policy); err != nil {
 			return nil, err
 		}
 	default:
@@ -281,10 +281,10 @@ func (c *Client) Stats() Stats {
 	}
 }
 
-// SetPolicy validates p, compiles it with the built-in rule engine and
-// makes it live for every check that starts after SetPolicy returns. Rate
+// setPolicy validates p, compiles it with the built-in rule engine and
+// makes it live for every check that starts after setPolicy returns. Rate
 // limit state starts afresh. On error the previous policy stays.
-func (c *Client) SetPolicy(p *Policy) error {
+func (c *Client) setPolicy(p *Policy) error {
 	cp, err := compilePolicy(p, "")
 	if err != nil {
 		return err
@@ -323,7 +323,7 @@ func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	doc, err := c.store.Policy(ctx, c.tenant)
 	if isNotFound(err) {
 		c.policyVersion.Store(-1) // follow the store; nothing stored yet
-		return c.SetPolicy(&Policy{})
+		return c.setPolicy(&Policy{})
 	}
 	if err != nil {
 		return storeErr("load policy", err)
@@ -332,7 +332,7 @@ func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
 	}
-	if err := c.SetPolicy(p); err != nil {
+	if err := c.setPolicy(p); err != nil {
 		return err
 	}
 	c.policyVersion.Store(doc.Version)
@@ -357,7 +357,7 @@ func (c *Client) reloadStoredPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
 	}
-	if err := c.SetPolicy(p); err != nil {
+	if err := c.setPolicy(p); err != nil {
 		return err
 	}
 	c.policyVersion.Store(doc.Version)

@@ -68,9 +68,9 @@ func chainOf(t testing.TB, chain string, key AuditKey, n int) []AuditRecord {
 
 // sealWith recomputes the hashes of recs from index from on, relinking
 // them, with seal.
-func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) Hash) []AuditRecord {
+func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) store.Hash) []AuditRecord {
 	for i := from; i < len(recs); i++ {
-		recs[i].PrevHash = Hash{}
+		recs[i].PrevHash = store.Hash{}
 		if i > 0 {
 			recs[i].PrevHash = recs[i-1].Hash
 		}
@@ -79,11 +79,11 @@ func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) Hash) []Audi
 	return recs
 }
 
-func unkeyedSHA256(r *AuditRecord) Hash { return sha256.Sum256(appendCanonical(nil, r)) }
+func unkeyedSHA256(r *AuditRecord) store.Hash { return sha256.Sum256(appendCanonical(nil, r)) }
 
-func macUnder(key AuditKey) func(*AuditRecord) Hash {
-	return func(r *AuditRecord) Hash {
-		var h Hash
+func macUnder(key AuditKey) func(*AuditRecord) store.Hash {
+	return func(r *AuditRecord) store.Hash {
+		var h store.Hash
 		hashRecord(nil, key.chainMAC(r.Chain), r, &h)
 		return h
 	}
@@ -118,7 +118,7 @@ func TestAttackAuditChain(t *testing.T) {
 		{"edit the tenant keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].Tenant = "globex"; return r }},
 		{"add who vouched keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].VouchedBy = "key_admin"; return r }},
 		{"remove who vouched keeping the hash", func(r []AuditRecord) []AuditRecord {
-			r = sealWith(r, 0, func(x *AuditRecord) Hash { x.VouchedBy = "key_admin"; return macUnder(key)(x) })
+			r = sealWith(r, 0, func(x *AuditRecord) store.Hash { x.VouchedBy = "key_admin"; return macUnder(key)(x) })
 			r[2].VouchedBy = ""
 			return r
 		}},
@@ -346,7 +346,7 @@ func TestAttackAuditCheckpointFile(t *testing.T) {
 		{"mac zeroed", func(t *testing.T, path string) {
 			var cf checkpointFile
 			json.Unmarshal(body, &cf)
-			cf.MAC = Hash{}
+			cf.MAC = store.Hash{}
 			b, _ := json.Marshal(cf)
 			os.WriteFile(path, b, 0o600)
 		}, key},
@@ -439,7 +439,7 @@ func TestAttackAuditClientResume(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _, path := checkpointed(t, key, 4)
-			recs, err := st.QueryAudit(context.Background(), AuditQuery{Chain: "n1/acme"})
+			recs, err := st.QueryAudit(context.Background(), store.AuditQuery{Chain: "n1/acme"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,7 @@ import (
 
 // Limits on a request's attributes, checked before anything else.
 const (
-	MaxAttributes   = 64
+	maxAttributes   = 64
 	maxAttrKeyLen   = 128
 	maxFieldLen     = 1024
 	redactedValue   = `"[redacted]"`

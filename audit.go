@@ -136,7 +136,7 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 	}
 	var buf []byte
 	var mac hash.Hash
-	got := new(Hash) // one for the whole run: the MAC's Sum keeps it on the heap
+	got := new(store.Hash) // one for the whole run: the MAC's Sum keeps it on the heap
 	chain := ""
 	for i := range records {
 		r := &records[i]
@@ -173,7 +173,7 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 // hashRecord sets *out to the MAC of r's canonical encoding under mac
 // (the chain's HMAC, reset here). The encoding is built in buf, which it
 // returns for reuse.
-func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *Hash) []byte {
+func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *store.Hash) []byte {
 	b := appendCanonical(buf, r)
 	sumMAC(mac, b, out)
 	return b
@@ -181,7 +181,7 @@ func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *Hash) []byte {
 
 // sumMAC sets *out to the HMAC of b under mac, which it resets first. It
 // writes in place: no allocation once out is on the heap.
-func sumMAC(mac hash.Hash, b []byte, out *Hash) {
+func sumMAC(mac hash.Hash, b []byte, out *store.Hash) {
 	mac.Reset()
 	mac.Write(b)
 	mac.Sum(out[:0])
@@ -206,7 +206,7 @@ func appendCanonical(b []byte, r *AuditRecord) []byte {
 // the flusher can encode a record it has not built as a struct.
 func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, unixNano int64, tenant, agent, obo,
 	session, tool, resource string, attrs []byte, cred, vouched string, hops []string, effect Effect, rule, reason,
-	approval string, latency time.Duration, prev Hash) []byte {
+	approval string, latency time.Duration, prev store.Hash) []byte {
 	b = append(b, canonicalVersion)
 	b = putS(b, chain)
 	b = binary.AppendUvarint(b, seq)
@@ -315,7 +315,7 @@ type MemorySink struct {
 
 type ringSlot struct {
 	enc  []byte // canonical encoding, reused
-	hash Hash
+	hash store.Hash
 }
 
 // NewMemorySink returns a ring holding up to size records (size >= 1).
@@ -341,7 +341,7 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 
 // writeCanonical stores records given in canonical encoding (ends[i] is
 // where record i's encoding ends in canon): a copy, not a re-encoding.
-func (m *MemorySink) writeCanonical(hashes []Hash, canon []byte, ends []int) error {
+func (m *MemorySink) writeCanonical(hashes []store.Hash, canon []byte, ends []int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := 0
@@ -377,13 +377,6 @@ func (m *MemorySink) Records() []AuditRecord {
 		out = append(out, r)
 	}
 	return out
-}
-
-// Total returns how many records were ever written to the sink.
-func (m *MemorySink) Total() uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.total
 }
 
 // StoreSink persists records through a store's Audit role, so they can be

@@ -27,7 +27,7 @@ type AuditCheckpoint struct {
 	Chain  string
 	Tenant string
 	Seq    uint64
-	Head   Hash
+	Head   store.Hash
 	Time   time.Time
 }
 
@@ -75,15 +75,15 @@ type AuditCheckpoints struct {
 type checkpointFile struct {
 	Version     int              `json:"version"`
 	Checkpoints []checkpointJSON `json:"checkpoints"`
-	MAC         Hash             `json:"mac"`
+	MAC         store.Hash       `json:"mac"`
 }
 
 type checkpointJSON struct {
-	Chain  string    `json:"chain"`
-	Tenant string    `json:"tenant"`
-	Seq    uint64    `json:"seq"`
-	Head   Hash      `json:"head"`
-	Time   time.Time `json:"time"`
+	Chain  string     `json:"chain"`
+	Tenant string     `json:"tenant"`
+	Seq    uint64     `json:"seq"`
+	Head   store.Hash `json:"head"`
+	Time   time.Time  `json:"time"`
 }
 
 // maxCheckpointFile bounds the file read at open.
@@ -197,7 +197,7 @@ func (c *AuditCheckpoints) sorted() []AuditCheckpoint {
 }
 
 // sum is the MAC of the checkpoints, in chain order.
-func (c *AuditCheckpoints) sum() Hash {
+func (c *AuditCheckpoints) sum() store.Hash {
 	b := []byte("agenttrust/checkpoints/v1")
 	for _, h := range c.sorted() {
 		b = putS(b, h.Chain)
@@ -206,7 +206,7 @@ func (c *AuditCheckpoints) sum() Hash {
 		b = append(b, h.Head[:]...)
 		b = binary.AppendVarint(b, h.Time.UnixNano())
 	}
-	var h Hash
+	var h store.Hash
 	sumMAC(hmac.New(sha256.New, c.mac[:]), b, &h)
 	return h
 }
@@ -281,7 +281,7 @@ func (c *AuditCheckpoints) flushLocked() error {
 // records up to it are stored. A checkpoint never moves back. The file is
 // written now when Interval has passed since it last was, or is 0; an
 // error says it could not be.
-func (c *AuditCheckpoints) Record(chain, tenant string, seq uint64, head Hash) error {
+func (c *AuditCheckpoints) Record(chain, tenant string, seq uint64, head store.Hash) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur, ok := c.heads[chain]; ok && seq <= cur.Seq {

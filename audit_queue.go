@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // auditHeadReader is implemented by sinks that persist chains (such as
@@ -93,7 +95,7 @@ type auditor struct {
 	ends        []int         // where each record's attributes end in arena
 	canon       []byte        // canonical encodings of the batch being written
 	canonEnds   []int
-	hashes      []Hash
+	hashes      []store.Hash
 	needStructs bool          // some sink takes records as structs
 	drained     atomic.Uint64 // accepted records written to every sink
 	written     atomic.Uint64 // records written, overflow notes included
@@ -112,7 +114,7 @@ type auditor struct {
 	redact     *redactor
 	mac        hash.Hash // the chain's HMAC
 	seq        uint64
-	head       Hash
+	head       store.Hash
 
 	// inflight counts durable checks under way (deciding or waiting for
 	// their record); target is how many records the flusher waits for
@@ -154,7 +156,7 @@ func needStructs(sinks []AuditSink) bool {
 // canonicalSink is a sink that keeps records in their canonical encoding,
 // which the auditor has already made for hashing.
 type canonicalSink interface {
-	writeCanonical(hashes []Hash, canon []byte, ends []int) error
+	writeCanonical(hashes []store.Hash, canon []byte, ends []int) error
 }
 
 // kvSpan locates a record's attributes in the batch's kvs.
@@ -648,7 +650,7 @@ func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) int {
 
 // build turns the chained pending batch into audit records for sinks that
 // take structs. Call it after writePending's chaining loop.
-func (a *auditor) build(batch []pending, prev Hash) {
+func (a *auditor) build(batch []pending, prev store.Hash) {
 	seq := a.seq - uint64(len(batch))
 	if cap(a.batch) < len(batch) {
 		a.batch = make([]AuditRecord, len(batch))
@@ -684,7 +686,7 @@ func (a *auditor) writePending(batch []pending) error {
 	prevOfFirst := a.head
 	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
 	if cap(a.hashes) < len(batch) {
-		a.hashes = make([]Hash, len(batch))
+		a.hashes = make([]store.Hash, len(batch))
 	}
 	a.hashes = a.hashes[:len(batch)]
 	off := 0
@@ -741,7 +743,7 @@ func writeSink(s AuditSink, recs []AuditRecord, timeout time.Duration) (err erro
 // keep those and as recs to the others, retrying failures with backoff.
 // Once the client is closing it retries only until closeBy, then returns
 // the last error.
-func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
+func (a *auditor) deliver(recs []AuditRecord, hashes []store.Hash) error {
 	var pend [8]bool
 	pending := pend[:0]
 	for range a.sinks {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -250,7 +251,7 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs, err := st.QueryAudit(context.Background(), agenttrust.AuditQuery{})
+	recs, err := st.QueryAudit(context.Background(), store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/mac"
-	"github.com/agenttrust/agenttrust/store"
 )
 
 // Attenuate narrows a token offline, with no client and no key: it adds a
@@ -18,7 +17,8 @@ import (
 // "attr.amount <= 50" or "expires < 2026-11-22T05:02:00Z". Every caveat
 // must hold at every use, so the result can only do less than token: the
 // macaroon chain makes removing a caveat impossible without the master
-// key. A token may pass through at most MaxDelegationDepth hops.
+// key. A token may pass through at most 8 hops; a deeper one is
+// refused with an error matching ErrUnauthorized.
 //
 // Attenuate does not verify token (it cannot, offline); a forged token
 // stays forged.
@@ -54,7 +54,7 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 			hops++
 		}
 	}
-	if hops >= MaxDelegationDepth {
+	if hops >= maxDelegationDepth {
 		return "", nil, fmt.Errorf("%w: token already has %d hops", ErrDelegationDepth, hops)
 	}
 	user, err := canonicalCaveats(caveats)
@@ -120,14 +120,4 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 		return "", Hop{}, storeErr("record hop", err)
 	}
 	return out, h, nil
-}
-
-// Delegations lists the recorded hops under a token id or key id (one of
-// them), oldest first.
-func (c *Client) Delegations(ctx context.Context, tokenID, keyID string) ([]Hop, error) {
-	hs, err := c.store.Hops(ctx, store.HopFilter{Tenant: c.tenant, TokenID: tokenID, KeyID: keyID})
-	if err != nil {
-		return nil, storeErr("list hops", err)
-	}
-	return hs, nil
 }

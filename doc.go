@@ -88,7 +88,7 @@
 //     another agent is denied (ErrAgentMismatch).
 //   - Revoking a key kills every token derived from it; revoking a token
 //     or hop kills it and everything below it; siblings live.
-//   - A token passes through at most MaxDelegationDepth hops.
+//   - A token passes through at most 8 delegation hops.
 //
 // The verification cache skips only signature work: caveats, expiry and
 // revocation are evaluated on every check.

@@ -172,7 +172,7 @@ func WithMasterKeys(keys ...MasterKey) Option {
 }
 
 // WithTokenTTL sets the default and longest lifetime of tokens Exchange
-// mints (DefaultTokenTTL).
+// mints (5 minutes).
 func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
 
 // WithTokenCache bounds the cache of verified tokens and JWTs: at most

@@ -189,13 +189,6 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 // policySchema is what a JSON policy document must look like.
 var policySchema = strictjson.SchemaOf(reflect.TypeFor[Policy]())
 
-// Validate reports every problem in p, joined; nil means NewRuleEngine
-// will accept it.
-func (p *Policy) Validate() error {
-	_, err := compilePolicy(p, "")
-	return err
-}
-
 // ruleEngine is the built-in PolicyEngine: an immutable, indexed
 // compilation of a Policy.
 type ruleEngine struct {

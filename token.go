@@ -31,18 +31,18 @@ const (
 	TokenPrefix = "att_"
 	// MaxCredentialSize bounds a credential, in bytes of its text; larger
 	// ones are refused before any decoding, and Exchange, Attenuate and
-	// Delegate never make one. A token at MaxDelegationDepth with five
+	// Delegate never make one. A token of 8 hops (the deepest) with five
 	// realistic caveats per hop (tool and resource lists, an amount, an
 	// expiry, a session) and long tenant and agent ids is about 3.5 KB:
 	// 6 KiB leaves room for more while an "Authorization: Bearer" line
 	// stays under the 8 KB header-line limit of common proxies, and it
 	// caps what one presented credential can make a verifier decode.
 	MaxCredentialSize = 6 << 10
-	// MaxDelegationDepth is the most hops a token may pass through.
-	MaxDelegationDepth = 8
-	// DefaultTokenTTL is the lifetime of a token unless WithTokenTTL says
+	// maxDelegationDepth is the most hops a token may pass through.
+	maxDelegationDepth = 8
+	// defaultTokenTTL is the lifetime of a token unless WithTokenTTL says
 	// otherwise; a token never outlives its key.
-	DefaultTokenTTL = 5 * time.Minute
+	defaultTokenTTL = 5 * time.Minute
 
 	tokenIDVersion = "at1"
 )
@@ -602,7 +602,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
 		return nil, ErrMalformedCredential
 	}
-	if len(v.hops) > MaxDelegationDepth {
+	if len(v.hops) > maxDelegationDepth {
 		return nil, ErrDelegationDepth
 	}
 	if !c.tokenCacheOff {

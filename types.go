@@ -42,11 +42,5 @@ const (
 // AuditRecord is the record of one decision; see store.AuditRecord.
 type AuditRecord = store.AuditRecord
 
-// AuditQuery selects audit records; see store.AuditQuery.
-type AuditQuery = store.AuditQuery
-
-// Hash is a record's MAC in the audit chain; see store.Hash.
-type Hash = store.Hash
-
 // Hop is a recorded step of server-side delegation.
 type Hop = store.Hop

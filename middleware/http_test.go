@@ -288,7 +288,7 @@ func TestHTTPExpiredAndRevoked(t *testing.T) {
 	if rec := call(f.token); rec.Code != 200 {
 		t.Fatalf("fresh token: %d %s", rec.Code, rec.Body)
 	}
-	f.clock.Add(agenttrust.DefaultTokenTTL + time.Second)
+	f.clock.Add(defaultTokenTTL + time.Second)
 	rec := call(f.token)
 	if det := decodeError(t, rec); rec.Code != 401 || det.Message != agenttrust.ErrExpired.Error() {
 		t.Fatalf("expired token: %d %+v", rec.Code, det)
@@ -887,3 +887,7 @@ func otherLast(s string) string {
 	}
 	return s[:len(s)-1] + string(c)
 }
+
+// defaultTokenTTL is the lifetime of a token agenttrust mints unless
+// configured otherwise.
+const defaultTokenTTL = 5 * time.Minute

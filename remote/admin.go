@@ -246,7 +246,7 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 // in (chain, seq) order (GET /v1/audit), and the query of the next page,
 // nil after the last one:
 //
-//	for q := (&agenttrust.AuditQuery{AgentID: "billing-bot"}); q != nil; {
+//	for q := (&store.AuditQuery{AgentID: "billing-bot"}); q != nil; {
 //		recs, next, err := c.QueryAudit(ctx, *q)
 //		...
 //		q = next
@@ -254,7 +254,7 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 //
 // q.Tenant is ignored (the credential's tenant applies); q.Limit is the
 // page size, 1-1000, default 100.
-func (c *Client) QueryAudit(ctx context.Context, q agenttrust.AuditQuery) ([]agenttrust.AuditRecord, *agenttrust.AuditQuery, error) {
+func (c *Client) QueryAudit(ctx context.Context, q store.AuditQuery) ([]agenttrust.AuditRecord, *store.AuditQuery, error) {
 	v := url.Values{}
 	set := func(k, s string) {
 		if s != "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 const (
@@ -677,7 +678,7 @@ func TestAdminRequests(t *testing.T) {
 	}
 
 	allow := agenttrust.Allow
-	recs, next, err := c.QueryAudit(ctx, agenttrust.AuditQuery{AgentID: "bot", Effect: &allow, Since: exp, Limit: 100})
+	recs, next, err := c.QueryAudit(ctx, store.AuditQuery{AgentID: "bot", Effect: &allow, Since: exp, Limit: 100})
 	if err != nil || len(recs) != 0 || next == nil || next.AfterChain != "n1/acme" || next.AfterSeq != 100 || next.AgentID != "bot" {
 		t.Fatalf("QueryAudit = %v, %+v, %v", recs, next, err)
 	}

@@ -340,7 +340,7 @@ func TestServerAdmin(t *testing.T) {
 	}
 
 	var all []agenttrust.AuditRecord
-	for q := (&agenttrust.AuditQuery{Limit: 2}); q != nil; {
+	for q := (&store.AuditQuery{Limit: 2}); q != nil; {
 		recs, next, err := alice.QueryAudit(ctx, *q)
 		if err != nil {
 			t.Fatal(err)
@@ -422,7 +422,7 @@ func TestServerPolicyEngineAndAuditSink(t *testing.T) {
 	if err := local.SyncAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := d.client(t, "alice").QueryAudit(ctx, agenttrust.AuditQuery{Chain: "edge-1/acme"})
+	recs, _, err := d.client(t, "alice").QueryAudit(ctx, store.AuditQuery{Chain: "edge-1/acme"})
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("records of the edge chain on the server = %d, %v", len(recs), err)
 	}
@@ -461,7 +461,7 @@ func TestServerStoreForLocalClient(t *testing.T) {
 	if err := local.SyncAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := d.client(t, "alice").QueryAudit(ctx, agenttrust.AuditQuery{Chain: "edge-2/acme"})
+	recs, _, err := d.client(t, "alice").QueryAudit(ctx, store.AuditQuery{Chain: "edge-2/acme"})
 	if err != nil || len(recs) != 2 || recs[1].Effect != agenttrust.Deny {
 		t.Fatalf("the local client's audit on the server = %+v, %v", recs, err)
 	}

@@ -279,3 +279,7 @@ func (e *env) sync() {
 }
 
 func newMemoryStore() *memory.Store { return memory.New() }
+
+// defaultTokenTTL is the lifetime of a token agenttrust mints unless
+// configured otherwise.
+const defaultTokenTTL = 5 * time.Minute

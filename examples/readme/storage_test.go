@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/sqlite"
 )
 
@@ -37,7 +38,7 @@ func TestStorage(t *testing.T) {
 	if err := client.Close(); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := st.QueryAudit(ctx, agenttrust.AuditQuery{Chain: "node-1"})
+	recs, err := st.QueryAudit(ctx, store.AuditQuery{Chain: "node-1"})
 	if err != nil || len(recs) != 1 || agenttrust.VerifyChain(recs, auditKey) != nil {
 		t.Fatalf("stored audit: %d records, %v", len(recs), err)
 	}

@@ -444,7 +444,7 @@ func TestAttackFailClosedClient(t *testing.T) {
 	t.Run("invalid_requests", func(t *testing.T) {
 		c := newClient(t, backends()[0].open(t), newClock(), "acme")
 		many := map[string]any{}
-		for i := range agenttrust.MaxAttributes + 1 {
+		for i := range maxAttributes + 1 {
 			many[fmt.Sprintf("a%d", i)] = i
 		}
 		for _, tc := range []struct {
@@ -520,7 +520,7 @@ func TestAttackFailClosedServer(t *testing.T) {
 		})
 
 		many := map[string]any{}
-		for i := range agenttrust.MaxAttributes + 1 {
+		for i := range maxAttributes + 1 {
 			many[fmt.Sprintf("a%d", i)] = i
 		}
 		for _, tc := range []struct {

@@ -130,7 +130,7 @@ func TestAttackForgeryToken(t *testing.T) {
 			}
 			return (macParts{}).tokenOf(out)
 		}
-		nineHops := make([]string, agenttrust.MaxDelegationDepth+1)
+		nineHops := make([]string, maxDelegationDepth+1)
 		for i := range nineHops {
 			nineHops[i] = "hop = hop_" + string(rune('a'+i))
 		}
@@ -325,8 +325,8 @@ func TestAttackForgeryWiden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(agenttrust.DefaultTokenTTL + time.Second)
-			defer clk.Advance(-agenttrust.DefaultTokenTTL - time.Second)
+			clk.Advance(defaultTokenTTL + time.Second)
+			defer clk.Advance(-defaultTokenTTL - time.Second)
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok})
 			denied(t, d, err, agenttrust.ErrExpired)
 		})
@@ -351,7 +351,7 @@ func TestAttackForgeryWiden(t *testing.T) {
 		}
 		t.Run("attenuate_refuses_ninth_hop", func(t *testing.T) {
 			tok := exchange(t, c, key)
-			for range agenttrust.MaxDelegationDepth {
+			for range maxDelegationDepth {
 				tok = attenuate(t, tok)
 			}
 			out, err := agenttrust.Attenuate(tok)
@@ -434,8 +434,8 @@ func TestAttackForgeryServer(t *testing.T) {
 			}
 		})
 		t.Run("expired_token", func(t *testing.T) {
-			n.clock.Advance(agenttrust.DefaultTokenTTL + time.Second)
-			defer n.clock.Advance(-agenttrust.DefaultTokenTTL - time.Second)
+			n.clock.Advance(defaultTokenTTL + time.Second)
+			defer n.clock.Advance(-defaultTokenTTL - time.Second)
 			wantError(t, n.do("GET", "/v1/whoami", tok, nil), 401, "expired")
 			wantError(t, n.do("GET", "/v1/whoami", jwtTok, nil), 401, "expired")
 		})

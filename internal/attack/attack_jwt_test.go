@@ -169,8 +169,8 @@ func TestAttackJWT(t *testing.T) {
 			denied(t, d, err, agenttrust.ErrAgentMismatch)
 		})
 		t.Run("expired_by_clock", func(t *testing.T) {
-			clk.Advance(agenttrust.DefaultTokenTTL + time.Minute)
-			defer clk.Advance(-agenttrust.DefaultTokenTTL - time.Minute)
+			clk.Advance(defaultTokenTTL + time.Minute)
+			defer clk.Advance(-defaultTokenTTL - time.Minute)
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: genuine})
 			denied(t, d, err, agenttrust.ErrExpired)
 		})

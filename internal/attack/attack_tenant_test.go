@@ -9,6 +9,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // tenantAppend attenuates a token at the macaroon level with a caveat
@@ -135,7 +136,7 @@ func TestAttackTenantLibrary(t *testing.T) {
 			if _, _, err := acme.Delegate(ctx, tok, 0); err != nil {
 				t.Fatal(err)
 			}
-			hs, err := globex.Delegations(ctx, "", rec.ID)
+			hs, err := st.Hops(ctx, store.HopFilter{Tenant: "globex", KeyID: rec.ID})
 			if err != nil || len(hs) != 0 {
 				t.Errorf("globex lists %d of acme's hops (%v)", len(hs), err)
 			}

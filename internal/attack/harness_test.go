@@ -777,3 +777,11 @@ func (s *sink) drain() {
 		}
 	}
 }
+
+// Limits of package agenttrust the attacks probe: documented there, not
+// exported.
+const (
+	defaultTokenTTL    = 5 * time.Minute // a token's lifetime unless configured
+	maxAttributes      = 64              // attributes a request may carry
+	maxDelegationDepth = 8               // hops a token may pass through
+)

@@ -164,8 +164,8 @@ func TestTokenVerifierOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cs.Close()
-		clk.advance(agenttrust.DefaultTokenTTL + time.Minute)
-		defer clk.advance(-(agenttrust.DefaultTokenTTL + time.Minute))
+		clk.advance(defaultTokenTTL + time.Minute)
+		defer clk.advance(-(defaultTokenTTL + time.Minute))
 		code, _, body := post(t, ts, good)
 		if code != http.StatusUnauthorized || !strings.Contains(body, "credential expired") {
 			t.Errorf("status %d body %q", code, body)
@@ -210,7 +210,7 @@ func TestTokenVerifier(t *testing.T) {
 	if ti.UserID != "billing-bot" || !slices.Equal(ti.Scopes, []string{store.RoleAgent}) {
 		t.Errorf("token info = %+v", ti)
 	}
-	if d := time.Until(ti.Expiration); d <= 0 || d > agenttrust.DefaultTokenTTL {
+	if d := time.Until(ti.Expiration); d <= 0 || d > defaultTokenTTL {
 		t.Errorf("expiration in %s", d)
 	}
 	if ti.Extra[atmcp.ExtraTenant] != agenttrust.DefaultTenant || ti.Extra[atmcp.ExtraKeyID] != key.ID ||
@@ -321,3 +321,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		t.Errorf("metadata = %+v", meta)
 	}
 }
+
+// defaultTokenTTL is the lifetime of a token agenttrust mints unless
+// configured otherwise.
+const defaultTokenTTL = 5 * time.Minute
