@@ -15,16 +15,10 @@ import (
 )
 
 // auditHeadReader is implemented by sinks that persist chains (such as
-// StoreSink) so a new client continues its chain instead of starting over
+// audit.StoreSink) so a new client continues its chain instead of starting over
 // (see AuditSink).
 type auditHeadReader interface {
 	AuditHead(ctx context.Context, chain string) (AuditRecord, error)
-}
-
-// AuditHead returns the newest record of chain in the store, so a new
-// client continues the chain.
-func (s *StoreSink) AuditHead(ctx context.Context, chain string) (AuditRecord, error) {
-	return s.st.AuditHead(ctx, chain)
 }
 
 // AuditLossError is returned by Close when some audit records could not

@@ -96,9 +96,6 @@ var (
 	// ErrNotFound: the id names nothing (for example Resume of an agent
 	// that is not suspended).
 	ErrNotFound = errors.New("agenttrust: not found")
-	// ErrAuditCheckpoint: the audit checkpoint file is missing, unreadable,
-	// or does not verify under the audit key.
-	ErrAuditCheckpoint = errors.New("agenttrust: audit checkpoint file unusable")
 	// ErrChainBroken: an audit chain fails verification; every
 	// *ChainError matches it.
 	ErrChainBroken = errors.New("agenttrust: audit chain broken")

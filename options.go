@@ -144,7 +144,7 @@ func WithAudit(a AuditConfig) Option {
 		if a.Chain != "" {
 			c.chain = a.Chain
 		}
-		if !a.Key.IsZero() {
+		if a.Key.root != nil {
 			c.auditKey = &a.Key
 		}
 		c.durable = c.durable || a.Durable

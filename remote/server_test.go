@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/remote"
@@ -442,7 +443,7 @@ func TestServerStoreForLocalClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	local, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "edge-2/acme", Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+	local, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "edge-2/acme", Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 	if err != nil {
 		t.Fatal(err)
 	}

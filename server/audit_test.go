@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -135,7 +136,7 @@ func TestAuditVerify(t *testing.T) {
 	// A chain whose stored head lies past the tenant's last record (here:
 	// another tenant's writer continued it) is reported, not passed.
 	for _, tn := range []string{"acme", "globex"} {
-		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n3/acme", Key: testAuditKey, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(e.st)}}), agenttrust.WithClock(e.clock))
+		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n3/acme", Key: testAuditKey, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(e.st)}}), agenttrust.WithClock(e.clock))
 		if err != nil {
 			t.Fatal(err)
 		}

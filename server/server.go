@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -40,7 +41,7 @@ type Server struct {
 	scrapeHash *[32]byte     // SHA-256 of the WithMetricsToken token
 	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
-	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
+	checkpts   *audit.Checkpoints // nil without WithAuditCheckpoints
 
 	mux    *http.ServeMux
 	routes []*route
@@ -207,7 +208,7 @@ func WithBodyTimeout(d time.Duration) Option {
 // then verify only until the process ends.
 func WithAuditKey(key agenttrust.AuditKey) Option {
 	return func(s *Server) error {
-		if key.IsZero() {
+		if key == (agenttrust.AuditKey{}) {
 			return fmt.Errorf("%w: zero audit key", agenttrust.ErrInvalidConfig)
 		}
 		s.auditKey = key
@@ -246,7 +247,7 @@ func WithMetricsToken(token string) Option {
 // checkpoint, or differs from it, is not opened (its requests fail with
 // 503), and GET /v1/audit/verify reports such a chain broken. cp must be
 // made with the key of WithAuditKey; the server does not close it.
-func WithAuditCheckpoints(cp *agenttrust.AuditCheckpoints) Option {
+func WithAuditCheckpoints(cp *audit.Checkpoints) Option {
 	return func(s *Server) error {
 		if cp == nil {
 			return fmt.Errorf("%w: nil audit checkpoints", agenttrust.ErrInvalidConfig)
@@ -285,7 +286,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.auditKey.IsZero() {
+	if s.auditKey == (agenttrust.AuditKey{}) {
 		secret := make([]byte, 32)
 		if _, err := rand.Read(secret); err != nil {
 			return nil, fmt.Errorf("%w: audit key: %w", agenttrust.ErrInvalidConfig, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 )
 
 // tenant is the server's state for one tenant. Requests hold it between
@@ -137,7 +138,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	}
 	t := &tenant{wake: newWake()}
 	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+7)
-	var sink agenttrust.AuditSink = agenttrust.NewStoreSink(s.st)
+	var sink agenttrust.AuditSink = audit.NewStoreSink(s.st)
 	if s.checkpts != nil {
 		sink = s.checkpts.StoreSink(s.st)
 	}

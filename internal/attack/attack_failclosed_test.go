@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/faultproxy"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/server"
@@ -157,7 +158,7 @@ func TestAttackFailClosedPolicyEngine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := backends()[0].open(t)
 			c, err := agenttrust.New(st, agenttrust.WithClock(newClock()), agenttrust.WithPolicyEngine(tc.engine),
-				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -718,7 +719,7 @@ func TestAttackFailClosedAuditPoison(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				st := b.open(t)
-				opts := []agenttrust.Option{agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}, WriteTimeout: time.Second, Key: key})}
+				opts := []agenttrust.Option{agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}, WriteTimeout: time.Second, Key: key})}
 				if tc.opt != nil {
 					opts = append(opts, tc.opt) // in place of the policy
 				}
