@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -265,7 +266,7 @@ func TestServerAdmin(t *testing.T) {
 	alice, bot := d.client(t, "alice"), d.client(t, "bot")
 
 	p, err := alice.Whoami(ctx)
-	if err != nil || p.Tenant != "acme" || p.AgentID != "alice" || !p.HasRole(store.RoleAdmin) {
+	if err != nil || p.Tenant != "acme" || p.AgentID != "alice" || !slices.Contains(p.Roles, store.RoleAdmin) {
 		t.Fatalf("Whoami = %+v, %v", p, err)
 	}
 	if _, _, err := bot.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x"}); !errors.Is(err, remote.ErrForbidden) {

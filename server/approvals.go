@@ -125,7 +125,7 @@ func (c *call) covers(a *agenttrust.Approval) bool {
 			return false
 		}
 	}
-	return c.p.Permits(agenttrust.Request{
+	return permits(&c.p, agenttrust.Request{
 		AgentID: a.AgentID, Tool: a.Tool, Resource: a.Resource, SessionID: a.SessionID,
 		OnBehalfOf: a.OnBehalfOf, Attributes: attrs,
 	}) == nil

@@ -76,7 +76,7 @@ func WithRemoteAddr(f func(r *http.Request) netip.Addr) VerifierOption {
 // to one agent), the token's roles as Scopes (so
 // RequireBearerTokenOptions.Scopes can demand one: its root key's roles,
 // but at most "agent" for a narrowed or delegated token, see
-// Principal.Narrowed), the token's expiry,
+// agenttrust.Principal.Roles), the token's expiry,
 // and in Extra the tenant, key id, token id, hops and address (the Extra...
 // keys). ServerMiddleware recognises such info and checks the bearer token
 // itself on every tool call.
