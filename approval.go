@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -147,7 +148,7 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 		return err
 	}
 	if approver == a.AgentID {
-		return fmt.Errorf("%w: an agent cannot decide its own request", ErrApproverNotAllowed)
+		return fmt.Errorf("%w: an agent cannot decide its own request", errs.ApproverNotAllowed)
 	}
 	if len(a.Approvers) > 0 {
 		ok := false
@@ -158,7 +159,7 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 			}
 		}
 		if !ok {
-			return fmt.Errorf("%w: %q is not among the approvers of rule %q", ErrApproverNotAllowed, approver, a.Rule)
+			return fmt.Errorf("%w: %q is not among the approvers of rule %q", errs.ApproverNotAllowed, approver, a.Rule)
 		}
 	}
 	now := c.clock.Now()
@@ -168,9 +169,9 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("%w: %s", ErrApprovalResolved, id)
+		return fmt.Errorf("%w: %s", errs.ApprovalResolved, id)
 	case isNotFound(err):
-		return fmt.Errorf("%w: %s", ErrApprovalNotFound, id)
+		return fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
 	default:
 		return storeErr("decide approval", err)
 	}
@@ -188,7 +189,7 @@ func (c *Client) Approval(ctx context.Context, id string) (Approval, error) {
 	}
 	a, err := c.store.Approval(ctx, c.tenant, id)
 	if isNotFound(err) {
-		return Approval{}, fmt.Errorf("%w: %s", ErrApprovalNotFound, id)
+		return Approval{}, fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
 	}
 	if err != nil {
 		return Approval{}, storeErr("get approval", err)
@@ -212,7 +213,7 @@ func (c *Client) Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, e
 const approvalPoll = 250 * time.Millisecond
 
 // WaitApproval blocks until approval id is decided or lapses, or ctx ends,
-// and returns it. A lapsed approval returns ErrApprovalResolved.
+// and returns it. A lapsed approval returns an error matching ErrConflict.
 // Decisions made through this client wake it at once; decisions made
 // elsewhere are seen within a quarter of a second.
 func (c *Client) WaitApproval(ctx context.Context, id string) (Approval, error) {
@@ -228,7 +229,7 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (Approval, error) 
 			return a, nil
 		}
 		if !c.clock.Now().Before(a.ExpiresAt) {
-			return a, fmt.Errorf("%w: approval %s lapsed undecided", ErrApprovalResolved, id)
+			return a, fmt.Errorf("%w: approval %s lapsed undecided", errs.ApprovalResolved, id)
 		}
 		t := time.NewTimer(approvalPoll)
 		select {

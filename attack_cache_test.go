@@ -13,6 +13,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // heapAfterGC is the live heap once garbage is collected.
@@ -156,7 +157,7 @@ func TestAttackCacheFlood(t *testing.T) {
 				t.Fatal(err)
 			}
 			return agenttrust.Request{Tool: "t", Credential: k}
-		}, agenttrust.ErrUnknownKey)
+		}, errs.UnknownKey)
 	})
 	t.Run("distinct-forged-tokens", func(t *testing.T) {
 		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
@@ -178,7 +179,7 @@ func TestAttackCacheFlood(t *testing.T) {
 				t.Fatal(err)
 			}
 			return agenttrust.Request{Tool: "t", Credential: tok}
-		}, agenttrust.ErrBadSignature)
+		}, errs.BadSignature)
 	})
 	t.Run("distinct-tools-rate-limited", func(t *testing.T) {
 		f := newFixture(t, openPolicy+"limits:\n  - id: slow\n    tools: [\"*\"]\n    rate: 1/m\n    burst: 2\n",
@@ -277,11 +278,11 @@ func TestAttackOversizedCredential(t *testing.T) {
 				t.Fatalf("the credential is %d bytes, not over the cap", len(tc.cred))
 			}
 			d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Resource: "r", Credential: tc.cred})
-			if !errors.Is(err, agenttrust.ErrCredentialTooLarge) || d.Allowed() {
-				t.Fatalf("Check = %v, %v; want a deny with ErrCredentialTooLarge", d.Effect, err)
+			if !errors.Is(err, errs.CredentialTooLarge) || d.Allowed() {
+				t.Fatalf("Check = %v, %v; want a deny with errs.CredentialTooLarge", d.Effect, err)
 			}
-			if _, err := f.c.Authenticate(ctx, tc.cred, netip.Addr{}); !errors.Is(err, agenttrust.ErrCredentialTooLarge) {
-				t.Fatalf("Authenticate = %v; want ErrCredentialTooLarge", err)
+			if _, err := f.c.Authenticate(ctx, tc.cred, netip.Addr{}); !errors.Is(err, errs.CredentialTooLarge) {
+				t.Fatalf("Authenticate = %v; want errs.CredentialTooLarge", err)
 			}
 		})
 	}
@@ -326,8 +327,8 @@ func TestAttackOversizedCredential(t *testing.T) {
 	for _, tc := range makers {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.make()
-			if !errors.Is(err, agenttrust.ErrCredentialTooLarge) {
-				t.Fatalf("err = %v; want ErrCredentialTooLarge", err)
+			if !errors.Is(err, errs.CredentialTooLarge) {
+				t.Fatalf("err = %v; want errs.CredentialTooLarge", err)
 			}
 		})
 	}
@@ -363,7 +364,7 @@ func TestCredentialSizeFitsDeepChain(t *testing.T) {
 		t.Fatalf("a realistic %d-hop token is %d bytes: too close to the cap %d", agenttrust.MaxDelegationDepth, len(tok), agenttrust.MaxCredentialSize)
 	}
 	if d, err := f.c.Check(ctx, agenttrust.Request{Tool: "payments.charge", Resource: "mailbox:alice/inbox/1", SessionID: "s",
-		Attributes: map[string]any{"amount": 5}, Credential: tok}); errors.Is(err, agenttrust.ErrCredentialTooLarge) {
+		Attributes: map[string]any{"amount": 5}, Credential: tok}); errors.Is(err, errs.CredentialTooLarge) {
 		t.Fatalf("Check = %v, %v", d.Effect, err)
 	}
 }

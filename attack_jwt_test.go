@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // signJWT signs header and claims, given as raw JSON so that duplicate
@@ -74,11 +75,11 @@ func TestAttackJWTClaims(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: tc.jwt})
-			if !errors.Is(err, agenttrust.ErrJWTClaims) || !errors.Is(err, agenttrust.ErrMalformedCredential) || d.Allowed() {
-				t.Fatalf("Check = %v, %v; want a deny with ErrJWTClaims", d.Effect, err)
+			if !errors.Is(err, errs.JWTClaims) || !errors.Is(err, agenttrust.ErrMalformedCredential) || d.Allowed() {
+				t.Fatalf("Check = %v, %v; want a deny with errs.JWTClaims", d.Effect, err)
 			}
-			if _, err := f.c.Authenticate(ctx, tc.jwt, netip.Addr{}); !errors.Is(err, agenttrust.ErrJWTClaims) {
-				t.Fatalf("Authenticate = %v; want ErrJWTClaims", err)
+			if _, err := f.c.Authenticate(ctx, tc.jwt, netip.Addr{}); !errors.Is(err, errs.JWTClaims) {
+				t.Fatalf("Authenticate = %v; want errs.JWTClaims", err)
 			}
 		})
 	}

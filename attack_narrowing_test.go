@@ -9,6 +9,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -133,7 +134,7 @@ func TestAttackNarrowing(t *testing.T) {
 	} {
 		t.Run("CreateKey "+tc.name, func(t *testing.T) {
 			_, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x", Roles: tc.roles, Caveats: tc.cavs})
-			if !errors.Is(err, agenttrust.ErrNarrowedRole) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+			if !errors.Is(err, errs.NarrowedRole) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
 				t.Fatalf("CreateKey: %v", err)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -84,7 +85,7 @@ func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credent
 		return nil, err
 	}
 	if u.agent != "" && u.agent != cr.agent {
-		return nil, ErrAgentMismatch
+		return nil, errs.AgentMismatch
 	}
 	if err := cr.live(now, u.addr, u.anyAddr); err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credent
 // tenant. For an API key it also returns the key's roles.
 func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialKinds, now time.Time, cr *credential) (roles []string, err error) {
 	if len(s) > MaxCredentialSize {
-		return nil, ErrCredentialTooLarge
+		return nil, errs.CredentialTooLarge
 	}
 	switch {
 	case kinds&apiKeys != 0 && strings.HasPrefix(s, KeyPrefix):
@@ -129,7 +130,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 		}
 		if v.tenant != c.tenant {
 			// A token of another tenant proves nothing here.
-			return nil, ErrBadSignature
+			return nil, errs.BadSignature
 		}
 		*cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
 	case kinds&jwts != 0 && looksLikeJWT(s):
@@ -139,7 +140,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 	case kinds != anyCredential:
 		return nil, ErrMalformedCredential // not of the one form this use takes
 	default:
-		return nil, ErrUnsupportedCredential
+		return nil, errs.UnsupportedCredential
 	}
 	return nil, nil
 }
@@ -160,7 +161,7 @@ func (cr *credential) live(now time.Time, addr netip.Addr, anyAddr bool) error {
 			}
 		}
 	}
-	return ErrIPNotAllowed
+	return errs.IPNotAllowed
 }
 
 // ids returns every id whose revocation or suspension kills cr: its own,
@@ -184,7 +185,7 @@ func (cr *credential) hold(env *cond.Env, actions bool) error {
 		}
 		switch cv.Field {
 		case cond.FieldIP:
-			return fmt.Errorf("%w (caveat %q)", ErrIPNotAllowed, cv.String())
+			return fmt.Errorf("%w (caveat %q)", errs.IPNotAllowed, cv.String())
 		case cond.FieldExpires:
 			return ErrExpired
 		}
@@ -259,7 +260,7 @@ func checkKeyRoles(roles, caveats []string) error {
 	}
 	for _, s := range caveats {
 		if cv, err := cond.Parse(s); err != nil || actionCaveat(cv.Field) {
-			return fmt.Errorf("%w: caveat %q", ErrNarrowedRole, s)
+			return fmt.Errorf("%w: caveat %q", errs.NarrowedRole, s)
 		}
 	}
 	return nil
@@ -300,7 +301,7 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 			k, err := c.store.Key(ctx, c.tenant, cr.keyID)
 			if err != nil {
 				if isNotFound(err) {
-					return Principal{}, ErrUnknownKey
+					return Principal{}, errs.UnknownKey
 				}
 				return Principal{}, storeErr("key lookup", err)
 			}

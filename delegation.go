@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 )
 
@@ -35,7 +36,7 @@ func Attenuate(token string, caveats ...string) (string, error) {
 // the new token and the canonical caveats it added.
 func attenuate(token, hop string, expires time.Time, caveats []string) (string, []string, error) {
 	if len(token) > MaxCredentialSize {
-		return "", nil, ErrCredentialTooLarge
+		return "", nil, errs.CredentialTooLarge
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return "", nil, ErrMalformedCredential
@@ -55,7 +56,7 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 		}
 	}
 	if hops >= maxDelegationDepth {
-		return "", nil, fmt.Errorf("%w: token already has %d hops", ErrDelegationDepth, hops)
+		return "", nil, fmt.Errorf("%w: token already has %d hops", errs.DelegationDepth, hops)
 	}
 	user, err := canonicalCaveats(caveats)
 	if err != nil {
@@ -73,12 +74,12 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 	out, err := mac.Attenuate(nil, raw, nil, bs...)
 	if err != nil {
 		if err == mac.ErrTooLarge {
-			return "", nil, ErrCredentialTooLarge
+			return "", nil, errs.CredentialTooLarge
 		}
 		return "", nil, fmt.Errorf("%w: %w", ErrMalformedCredential, err)
 	}
 	if len(TokenPrefix)+base64.RawURLEncoding.EncodedLen(len(out)) > MaxCredentialSize {
-		return "", nil, ErrCredentialTooLarge
+		return "", nil, errs.CredentialTooLarge
 	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out), added, nil
 }

@@ -85,7 +85,7 @@
 //     HMAC chain makes removing one impossible without the master secret.
 //     Attenuate works offline; Delegate also records the hop.
 //   - Identity comes from the credential: a Request.AgentID that names
-//     another agent is denied (ErrAgentMismatch).
+//     another agent is denied (ErrUnauthorized).
 //   - Revoking a key kills every token derived from it; revoking a token
 //     or hop kills it and everything below it; siblings live.
 //   - A token passes through at most 8 delegation hops.

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // SigningKey signs the JWT form of tokens with Ed25519. ID is the JWT
@@ -124,7 +125,7 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
 	}
 	if len(s) > MaxCredentialSize {
-		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", ErrCredentialTooLarge)
+		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", errs.CredentialTooLarge)
 	}
 	return s, nil
 }
@@ -173,7 +174,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 	if t, _, err := hdr.ParseUnverified(s, &jwt.RegisteredClaims{}); err != nil {
 		return ErrMalformedCredential
 	} else if t.Method == nil || t.Method.Alg() != jwt.SigningMethodEdDSA.Alg() {
-		return ErrAlgorithm
+		return errs.Algorithm
 	}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
@@ -190,7 +191,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		kid, _ := t.Header["kid"].(string)
 		pub := c.signing.public[kid]
 		if pub == nil {
-			return nil, ErrBadSignature
+			return nil, errs.BadSignature
 		}
 		return pub, nil
 	})
@@ -198,7 +199,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		return jwtError(err)
 	}
 	if claims.Tenant != c.tenant {
-		return ErrBadSignature
+		return errs.BadSignature
 	}
 	if validTokenPart(claims.ID) != nil || validTokenPart(claims.KeyID) != nil || claims.Subject == "" {
 		return ErrMalformedCredential
@@ -222,18 +223,18 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 
 func jwtError(err error) error {
 	switch {
-	case errors.Is(err, ErrBadSignature), errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return ErrBadSignature
+	case errors.Is(err, errs.BadSignature), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return errs.BadSignature
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return ErrExpired
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return ErrAudience
+		return errs.Audience
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return ErrAlgorithm
+		return errs.Algorithm
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrTokenMalformed):
 		return ErrMalformedCredential
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return fmt.Errorf("%w: %v", errs.BadSignature, err)
 	}
 	return fmt.Errorf("%w: %v", ErrMalformedCredential, err)
 }
@@ -283,50 +284,50 @@ func strictJWTObject(seg string, known, numeric []string) error {
 		return ErrMalformedCredential
 	}
 	if !utf8.Valid(b) {
-		return fmt.Errorf("%w: not valid UTF-8", ErrJWTClaims)
+		return fmt.Errorf("%w: not valid UTF-8", errs.JWTClaims)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return fmt.Errorf("%w: not a JSON object", ErrJWTClaims)
+		return fmt.Errorf("%w: not a JSON object", errs.JWTClaims)
 	}
 	seen := make(map[string]bool, 8)
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+			return fmt.Errorf("%w: %v", errs.JWTClaims, err)
 		}
 		name := t.(string) // object keys are strings
 		folded := foldName(name)
 		if seen[folded] {
-			return fmt.Errorf("%w: %q appears twice", ErrJWTClaims, name)
+			return fmt.Errorf("%w: %q appears twice", errs.JWTClaims, name)
 		}
 		if len(seen) == maxJWTNames {
-			return fmt.Errorf("%w: more than %d names", ErrJWTClaims, maxJWTNames)
+			return fmt.Errorf("%w: more than %d names", errs.JWTClaims, maxJWTNames)
 		}
 		seen[folded] = true
 		for _, k := range known {
 			if name != k && folded == k {
-				return fmt.Errorf("%w: %q is a case variant of %q", ErrJWTClaims, name, k)
+				return fmt.Errorf("%w: %q is a case variant of %q", errs.JWTClaims, name, k)
 			}
 		}
 		if slices.Contains(numeric, name) {
 			v, err := dec.Token()
 			if _, ok := v.(json.Number); err != nil || !ok {
-				return fmt.Errorf("%w: %q must be a number", ErrJWTClaims, name)
+				return fmt.Errorf("%w: %q must be a number", errs.JWTClaims, name)
 			}
 			continue
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+			return fmt.Errorf("%w: %v", errs.JWTClaims, err)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+		return fmt.Errorf("%w: %v", errs.JWTClaims, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrJWTClaims)
+		return fmt.Errorf("%w: data after the JSON object", errs.JWTClaims)
 	}
 	return nil
 }

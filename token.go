@@ -19,6 +19,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -362,7 +363,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 	k, err := apikey.Parse(secret)
 	if err != nil {
 		if errors.Is(err, apikey.ErrChecksum) {
-			return nil, ErrKeyChecksum
+			return nil, errs.KeyChecksum
 		}
 		return nil, ErrMalformedCredential
 	}
@@ -371,7 +372,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 	if e == nil {
 		stored, err := c.store.KeyByHash(ctx, h)
 		if isNotFound(err) {
-			return nil, ErrUnknownKey
+			return nil, errs.UnknownKey
 		}
 		if err != nil {
 			return nil, storeErr("key lookup", err)
@@ -394,7 +395,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 		c.keys.put(h, e)
 	}
 	if !apikey.Equal(e.key.Hash, h) || e.key.Tenant != c.tenant {
-		return nil, ErrUnknownKey
+		return nil, errs.UnknownKey
 	}
 	if !e.key.ExpiresAt.IsZero() && !now.Before(e.key.ExpiresAt) {
 		return nil, ErrExpired
@@ -479,7 +480,7 @@ func (c *Client) mint(ke *keyEntry, now time.Time, extra []string) (string, stri
 		return "", "", fmt.Errorf("agenttrust: mint token: %w", err)
 	}
 	if len(TokenPrefix)+b64.EncodedLen(len(raw)) > MaxCredentialSize {
-		return "", "", fmt.Errorf("%w: the key's caveats leave no room for a token", ErrCredentialTooLarge)
+		return "", "", fmt.Errorf("%w: the key's caveats leave no room for a token", errs.CredentialTooLarge)
 	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(raw), tokID, nil
 }
@@ -531,7 +532,7 @@ func decodeTokenString(s string) ([]byte, error) {
 // caveats. It does not evaluate them.
 func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if len(cred) > MaxCredentialSize {
-		return nil, ErrCredentialTooLarge
+		return nil, errs.CredentialTooLarge
 	}
 	// The cache is keyed by the token's own text, so a hit is the very
 	// token verified before: it skips decoding and every HMAC.
@@ -556,7 +557,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
 		if errors.Is(err, mac.ErrTooLarge) {
-			return nil, ErrCredentialTooLarge
+			return nil, errs.CredentialTooLarge
 		}
 		return nil, ErrMalformedCredential
 	}
@@ -571,14 +572,14 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	}
 	mk := c.keyring.byID[mkID]
 	if mk == nil {
-		return nil, ErrBadSignature
+		return nil, errs.BadSignature
 	}
 	root := mk.rootKey(tokID)
 	h := c.hashers.Get().(*mac.Hasher)
 	err = mac.Verify(&m, root[:], h)
 	c.hashers.Put(h)
 	if err != nil {
-		return nil, ErrBadSignature
+		return nil, errs.BadSignature
 	}
 	v := &verifiedToken{id: tokID, keyID: keyID}
 	v.conds = v.condsBuf[:0]
@@ -603,7 +604,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 		return nil, ErrMalformedCredential
 	}
 	if len(v.hops) > maxDelegationDepth {
-		return nil, ErrDelegationDepth
+		return nil, errs.DelegationDepth
 	}
 	if !c.tokenCacheOff {
 		// A copy: the caller's string may share memory with a larger buffer.
@@ -628,7 +629,7 @@ type TokenInfo struct {
 // the signature: use it to display a token, never to trust one.
 func InspectTokenUnverified(token string) (TokenInfo, error) {
 	if len(token) > MaxCredentialSize {
-		return TokenInfo{}, ErrCredentialTooLarge
+		return TokenInfo{}, errs.CredentialTooLarge
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return TokenInfo{}, ErrMalformedCredential

@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -71,7 +72,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	}
 	// The request may name the agent, but not another one.
 	req.AgentID = "someone-else"
-	if d, err := f.c.Check(ctx, req); !errors.Is(err, agenttrust.ErrAgentMismatch) || d.Allowed() {
+	if d, err := f.c.Check(ctx, req); !errors.Is(err, errs.AgentMismatch) || d.Allowed() {
 		t.Fatalf("agent mismatch: %v %v", d.Effect, err)
 	}
 	if err := f.c.Revoke(ctx, key.ID); err != nil {
@@ -111,7 +112,7 @@ func TestAPIKeyTyposNeverReachTheStore(t *testing.T) {
 			if !errors.Is(err, agenttrust.ErrMalformedCredential) || d.Allowed() {
 				t.Fatalf("typo at %d: %v %v", i, d.Effect, err)
 			}
-			if strings.IndexByte(alphabet, ch) >= 0 && !errors.Is(err, agenttrust.ErrKeyChecksum) {
+			if strings.IndexByte(alphabet, ch) >= 0 && !errors.Is(err, errs.KeyChecksum) {
 				t.Fatalf("in-alphabet typo at %d not caught by the checksum: %v", i, err)
 			}
 		}
@@ -294,7 +295,7 @@ func TestKeyLimits(t *testing.T) {
 		t.Fatalf("IPv4-mapped address: %v", err)
 	}
 	for _, ip := range []string{"192.168.1.1", "2001:db9::1", ""} {
-		if err := check(secret, "read.file", ip); !errors.Is(err, agenttrust.ErrIPNotAllowed) {
+		if err := check(secret, "read.file", ip); !errors.Is(err, errs.IPNotAllowed) {
 			t.Fatalf("ip %q: %v", ip, err)
 		}
 	}
@@ -309,7 +310,7 @@ func TestKeyLimits(t *testing.T) {
 	if err := check(tok, "read.file", "10.1.2.3"); err != nil {
 		t.Fatal(err)
 	}
-	if err := check(tok, "read.file", "192.168.1.1"); !errors.Is(err, agenttrust.ErrIPNotAllowed) {
+	if err := check(tok, "read.file", "192.168.1.1"); !errors.Is(err, errs.IPNotAllowed) {
 		t.Fatalf("token outside allowlist: %v", err)
 	}
 	if err := check(tok, "write.file", "10.1.2.3"); !errors.Is(err, agenttrust.ErrCaveat) {
@@ -387,18 +388,18 @@ func TestBadCredentials(t *testing.T) {
 		want error
 		ip   string
 	}{
-		"alg none":          {sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil)), agenttrust.ErrAlgorithm, ""},
-		"HS256 with pubkey": {sign(jwt.SigningMethodHS256, []byte(pub), claims(nil)), agenttrust.ErrAlgorithm, ""},
-		"wrong signer":      {sign(jwt.SigningMethodEdDSA, otherPriv, claims(nil)), agenttrust.ErrBadSignature, ""},
+		"alg none":          {sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil)), errs.Algorithm, ""},
+		"HS256 with pubkey": {sign(jwt.SigningMethodHS256, []byte(pub), claims(nil)), errs.Algorithm, ""},
+		"wrong signer":      {sign(jwt.SigningMethodEdDSA, otherPriv, claims(nil)), errs.BadSignature, ""},
 		"missing exp":       {sign(jwt.SigningMethodEdDSA, signer, claims(func(c jwt.MapClaims) { delete(c, "exp") })), agenttrust.ErrMalformedCredential, ""},
-		"other tenant":      {sign(jwt.SigningMethodEdDSA, signer, claims(func(c jwt.MapClaims) { c["tenant"] = "evil" })), agenttrust.ErrBadSignature, ""},
-		"wrong aud":         {replaceJWTClaims(t, f, secret, "https://evil.example"), agenttrust.ErrAudience, ""},
+		"other tenant":      {sign(jwt.SigningMethodEdDSA, signer, claims(func(c jwt.MapClaims) { c["tenant"] = "evil" })), errs.BadSignature, ""},
+		"wrong aud":         {replaceJWTClaims(t, f, secret, "https://evil.example"), errs.Audience, ""},
 		"expired by 1s":     {good, agenttrust.ErrExpired, ""},
-		"oversized":         {agenttrust.TokenPrefix + strings.Repeat("A", agenttrust.MaxCredentialSize), agenttrust.ErrCredentialTooLarge, ""},
-		"depth 9":           {mustAttenuate(t, deep), agenttrust.ErrDelegationDepth, ""},
-		"typo key":          {secret[:10] + flip(secret[10]) + secret[11:], agenttrust.ErrKeyChecksum, ""},
+		"oversized":         {agenttrust.TokenPrefix + strings.Repeat("A", agenttrust.MaxCredentialSize), errs.CredentialTooLarge, ""},
+		"depth 9":           {mustAttenuate(t, deep), errs.DelegationDepth, ""},
+		"typo key":          {secret[:10] + flip(secret[10]) + secret[11:], errs.KeyChecksum, ""},
 		"garbage token":     {agenttrust.TokenPrefix + "!!!", agenttrust.ErrMalformedCredential, ""},
-		"unknown kind":      {"Bearer xyz", agenttrust.ErrUnsupportedCredential, ""},
+		"unknown kind":      {"Bearer xyz", errs.UnsupportedCredential, ""},
 	}
 	for name, tt := range tokens {
 		t.Run(name, func(t *testing.T) {
@@ -413,7 +414,7 @@ func TestBadCredentials(t *testing.T) {
 		})
 	}
 	// Depth 9 is also refused at attenuation time.
-	if _, err := agenttrust.Attenuate(mustAttenuate(t, deep)); !errors.Is(err, agenttrust.ErrDelegationDepth) {
+	if _, err := agenttrust.Attenuate(mustAttenuate(t, deep)); !errors.Is(err, errs.DelegationDepth) {
 		t.Fatalf("attenuating past depth: %v", err)
 	}
 	// The good JWT works before it expires.
@@ -608,7 +609,7 @@ func TestAuthenticate(t *testing.T) {
 		if err != nil || p.AgentID != "ops" || p.KeyID != key.ID || !slices.Contains(p.Roles, store.RoleAdmin) || p.Tenant != agenttrust.DefaultTenant {
 			t.Fatalf("Authenticate: %+v %v", p, err)
 		}
-		if _, err := f.c.Authenticate(ctx, cred, netip.MustParseAddr("10.0.0.1")); !errors.Is(err, agenttrust.ErrIPNotAllowed) {
+		if _, err := f.c.Authenticate(ctx, cred, netip.MustParseAddr("10.0.0.1")); !errors.Is(err, errs.IPNotAllowed) {
 			t.Fatalf("outside allowlist: %v", err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -333,7 +334,7 @@ func TestHTTPCheckerFailures(t *testing.T) {
 		{"allow with error", agenttrust.Decision{Effect: agenttrust.Allow}, agenttrust.ErrStoreUnavailable, 503, middleware.CodeUnavailable},
 		{"policy engine", agenttrust.Decision{Reason: "policy engine failed"}, agenttrust.ErrPolicyEngine, 500, middleware.CodeInternal},
 		{"unknown error", agenttrust.Decision{}, errors.New("boom"), 500, middleware.CodeInternal},
-		{"ip not allowed", agenttrust.Decision{}, agenttrust.ErrIPNotAllowed, 403, middleware.CodeDenied},
+		{"ip not allowed", agenttrust.Decision{}, errs.IPNotAllowed, 403, middleware.CodeDenied},
 		{"deny without reason", agenttrust.Decision{}, nil, 403, middleware.CodeDenied},
 		{"unknown effect", agenttrust.Decision{Effect: 9}, nil, 403, middleware.CodeDenied},
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -218,8 +219,8 @@ func (c *Client) Approvals(ctx context.Context, f agenttrust.ApprovalFilter) ([]
 // Approve grants a pending approval (POST /v1/approvals/{id}/approve) and
 // returns it as decided. The approver is the principal of the client's
 // credential, which must hold the approver or admin role and differ from
-// the agent that asked (agenttrust.ErrApproverNotAllowed otherwise). Not
-// retried.
+// the agent that asked (an error matching ErrForbidden and
+// agenttrust.ErrInvalidRequest otherwise). Not retried.
 func (c *Client) Approve(ctx context.Context, id, note string) (agenttrust.Approval, error) {
 	return c.decide(ctx, "Approve", id, "approve", note)
 }
@@ -234,7 +235,7 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 	var out wire.ApprovalView
 	err := c.do(ctx, &call{
 		op: op, method: http.MethodPost, path: "/v1/approvals/" + pathEscape(id) + "/" + verb,
-		body: &wire.DecideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
+		body: &wire.DecideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: errs.ApprovalNotFound,
 	})
 	if err != nil {
 		return agenttrust.Approval{}, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/remote"
@@ -209,7 +210,7 @@ func TestServerCheckApprovalRevocation(t *testing.T) {
 		if d := time.Since(start); d != 0 {
 			t.Errorf("WaitApproval answered %v after the approval, want at once", d)
 		}
-		if _, err := carol.Approve(ctx, dec.ApprovalID, "again"); !errors.Is(err, agenttrust.ErrApprovalResolved) && !errors.Is(err, remote.ErrConflict) {
+		if _, err := carol.Approve(ctx, dec.ApprovalID, "again"); !errors.Is(err, errs.ApprovalResolved) && !errors.Is(err, remote.ErrConflict) {
 			t.Fatalf("approving twice: %v", err)
 		}
 		dec, err = bot.Check(ctx, charge)
@@ -220,7 +221,7 @@ func TestServerCheckApprovalRevocation(t *testing.T) {
 		if err != nil || dec.Effect != agenttrust.NeedsApproval {
 			t.Fatalf("second Check after approval = %+v, %v (a grant is used once)", dec, err)
 		}
-		if _, err := bot.WaitApproval(ctx, "apr_nosuch"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+		if _, err := bot.WaitApproval(ctx, "apr_nosuch"); !errors.Is(err, errs.ApprovalNotFound) {
 			t.Fatalf("WaitApproval of an unknown id: %v", err)
 		}
 

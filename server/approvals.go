@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -96,7 +97,7 @@ func (s *Server) getApproval(c *call) error {
 		stop()
 		cancel()
 		switch {
-		case err == nil, errors.Is(err, agenttrust.ErrApprovalResolved) && got.ID != "":
+		case err == nil, errors.Is(err, errs.ApprovalResolved) && got.ID != "":
 			a = got
 		case wctx.Err() != nil && ctx.Err() == nil:
 			// The wait is over: answer with the approval as it stands.

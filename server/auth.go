@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -22,7 +23,7 @@ func (s *Server) authenticate(c *call) error {
 		return errNoCredential
 	}
 	if len(cred) > agenttrust.MaxCredentialSize {
-		return agenttrust.ErrCredentialTooLarge
+		return errs.CredentialTooLarge
 	}
 	ctx := c.r.Context()
 	h := sha256.Sum256([]byte(cred))
@@ -40,7 +41,7 @@ func (s *Server) authenticate(c *call) error {
 		if errors.Is(err, errNoTenant) && !strings.HasPrefix(cred, agenttrust.KeyPrefix) {
 			// As for a forged token of a tenant that exists: whether a
 			// tenant exists is not the caller's to learn.
-			return agenttrust.ErrBadSignature
+			return errs.BadSignature
 		}
 		return err
 	}

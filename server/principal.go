@@ -12,6 +12,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -83,18 +84,18 @@ func normText(field, s string, maxLen int) (string, error) {
 func credentialTenant(ctx context.Context, st store.Keys, cred string) (string, error) {
 	switch {
 	case len(cred) > agenttrust.MaxCredentialSize:
-		return "", agenttrust.ErrCredentialTooLarge
+		return "", errs.CredentialTooLarge
 	case strings.HasPrefix(cred, agenttrust.KeyPrefix):
 		k, err := apikey.Parse(cred)
 		if err != nil {
 			if errors.Is(err, apikey.ErrChecksum) {
-				return "", agenttrust.ErrKeyChecksum
+				return "", errs.KeyChecksum
 			}
 			return "", agenttrust.ErrMalformedCredential
 		}
 		stored, err := st.KeyByHash(ctx, k.Hash())
 		if errors.Is(err, store.ErrNotFound) {
-			return "", agenttrust.ErrUnknownKey
+			return "", errs.UnknownKey
 		}
 		if err != nil {
 			return "", storeErr("key lookup", err)
@@ -116,5 +117,5 @@ func credentialTenant(ctx context.Context, st store.Keys, cred string) (string, 
 		}
 		return claims.Tenant, nil
 	}
-	return "", agenttrust.ErrUnsupportedCredential
+	return "", errs.UnsupportedCredential
 }

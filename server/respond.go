@@ -17,6 +17,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -65,21 +66,23 @@ var errorCodes = []struct {
 	err  error
 	code string
 }{
-	{agenttrust.ErrKeyChecksum, "key_checksum"},
-	{agenttrust.ErrCredentialTooLarge, "credential_too_large"},
+	{errs.ApprovalResolved, "approval_resolved"},      // an ErrConflict
+	{errs.ApproverNotAllowed, "approver_not_allowed"}, // an ErrInvalidRequest
+	{errs.KeyChecksum, "key_checksum"},
+	{errs.CredentialTooLarge, "credential_too_large"},
 	{agenttrust.ErrMalformedCredential, "malformed_credential"},
 	{agenttrust.ErrRevoked, "revoked"},
 	{agenttrust.ErrSuspended, "suspended"},
-	{agenttrust.ErrUnsupportedCredential, "unsupported_credential"},
-	{agenttrust.ErrUnknownKey, "unknown_key"},
-	{agenttrust.ErrBadSignature, "bad_signature"},
+	{errs.UnsupportedCredential, "unsupported_credential"},
+	{errs.UnknownKey, "unknown_key"},
+	{errs.BadSignature, "bad_signature"},
 	{agenttrust.ErrExpired, "expired"},
-	{agenttrust.ErrIPNotAllowed, "ip_not_allowed"},
+	{errs.IPNotAllowed, "ip_not_allowed"},
 	{agenttrust.ErrCaveat, "caveat"},
-	{agenttrust.ErrAgentMismatch, "agent_mismatch"},
-	{agenttrust.ErrDelegationDepth, "delegation_depth"},
-	{agenttrust.ErrAudience, "audience"},
-	{agenttrust.ErrAlgorithm, "algorithm"},
+	{errs.AgentMismatch, "agent_mismatch"},
+	{errs.DelegationDepth, "delegation_depth"},
+	{errs.Audience, "audience"},
+	{errs.Algorithm, "algorithm"},
 	{agenttrust.ErrUnauthorized, "unauthorized"},
 	{agenttrust.ErrInvalidRequest, "invalid_request"},
 	{agenttrust.ErrInvalidPolicy, "invalid_policy"},
@@ -88,10 +91,8 @@ var errorCodes = []struct {
 	{agenttrust.ErrAuditUnavailable, "audit_unavailable"},
 	{agenttrust.ErrPolicyEngine, "policy_engine"},
 	{agenttrust.ErrClosed, "closed"},
-	{agenttrust.ErrApprovalNotFound, "not_found"},
-	{agenttrust.ErrApprovalResolved, "approval_resolved"},
-	{agenttrust.ErrApproverNotAllowed, "approver_not_allowed"},
 	{agenttrust.ErrNotFound, "not_found"},
+	{agenttrust.ErrConflict, "conflict"},
 	{store.ErrConflict, "conflict"},
 	{store.ErrNotFound, "not_found"},
 	{store.ErrUnavailable, "store_unavailable"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // tenant is the server's state for one tenant. Requests hold it between
@@ -78,7 +79,7 @@ func (s *Server) Client(ctx context.Context, name string) (*agenttrust.Client, e
 }
 
 // errNoTenant: a credential names a tenant with no keys.
-var errNoTenant = fmt.Errorf("%w: unknown tenant", agenttrust.ErrUnknownKey)
+var errNoTenant = fmt.Errorf("%w: unknown tenant", errs.UnknownKey)
 
 // tenant returns the state of a tenant, held for the caller, who must
 // release it; it opens the tenant's Client on first use. With mustExist, a

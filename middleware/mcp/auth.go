@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // Keys of auth.TokenInfo.Extra as TokenVerifier fills it.
@@ -103,10 +104,10 @@ func TokenVerifier(a Authenticator, resourceURI string, opts ...VerifierOption) 
 		var exp time.Time
 		switch {
 		case strings.HasPrefix(token, agenttrust.KeyPrefix):
-			return nil, refused("an API key is not accepted here: exchange it for a token issued for "+resourceURI, agenttrust.ErrUnsupportedCredential)
+			return nil, refused("an API key is not accepted here: exchange it for a token issued for "+resourceURI, errs.UnsupportedCredential)
 		case strings.HasPrefix(token, agenttrust.TokenPrefix):
 			if !cfg.unbound {
-				return nil, refused("a token without an audience is not accepted here: present a JWT issued for "+resourceURI, agenttrust.ErrAudience)
+				return nil, refused("a token without an audience is not accepted here: present a JWT issued for "+resourceURI, errs.Audience)
 			}
 		}
 		var addr netip.Addr
@@ -132,7 +133,7 @@ func TokenVerifier(a Authenticator, resourceURI string, opts ...VerifierOption) 
 				return nil, refused(agenttrust.ErrMalformedCredential.Error(), agenttrust.ErrMalformedCredential)
 			}
 			if !c.audienceIs(resourceURI) {
-				return nil, refused("token audience is not "+resourceURI, agenttrust.ErrAudience)
+				return nil, refused("token audience is not "+resourceURI, errs.Audience)
 			}
 			exp = c.expiry()
 		}
@@ -178,10 +179,10 @@ func refused(msg string, err error) error {
 // credentialErrors are the failures TokenVerifier names, most specific first.
 var credentialErrors = [...]error{
 	agenttrust.ErrExpired, agenttrust.ErrRevoked, agenttrust.ErrSuspended,
-	agenttrust.ErrKeyChecksum, agenttrust.ErrCredentialTooLarge, agenttrust.ErrMalformedCredential,
-	agenttrust.ErrBadSignature, agenttrust.ErrUnknownKey, agenttrust.ErrUnsupportedCredential,
-	agenttrust.ErrIPNotAllowed, agenttrust.ErrAgentMismatch, agenttrust.ErrDelegationDepth,
-	agenttrust.ErrAudience, agenttrust.ErrAlgorithm,
+	errs.KeyChecksum, errs.CredentialTooLarge, agenttrust.ErrMalformedCredential,
+	errs.BadSignature, errs.UnknownKey, errs.UnsupportedCredential,
+	errs.IPNotAllowed, errs.AgentMismatch, errs.DelegationDepth,
+	errs.Audience, errs.Algorithm,
 }
 
 // authError turns an Authenticate failure into a TokenVerifier error

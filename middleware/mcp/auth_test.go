@@ -19,6 +19,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -230,9 +231,9 @@ func TestTokenVerifier(t *testing.T) {
 	}{
 		// The client accepts both audiences; the verifier holds the token
 		// to this server.
-		{"token for another audience the client accepts", mintJWT(t, c, apiKey, "https://other.example.com/mcp"), agenttrust.ErrAudience},
-		{"macaroon token", macaroon, agenttrust.ErrAudience},
-		{"api key", apiKey, agenttrust.ErrUnsupportedCredential},
+		{"token for another audience the client accepts", mintJWT(t, c, apiKey, "https://other.example.com/mcp"), errs.Audience},
+		{"macaroon token", macaroon, errs.Audience},
+		{"api key", apiKey, errs.UnsupportedCredential},
 		{"garbage", "eyJhbGciOiJub25lIn0.e30.", agenttrust.ErrUnauthorized},
 	}
 	for _, tt := range tests {
