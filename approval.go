@@ -15,14 +15,6 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// ApprovalWaiter is implemented by checkers that can block until an
-// approval is decided: *Client and the remote client.
-type ApprovalWaiter interface {
-	WaitApproval(ctx context.Context, id string) (Approval, error)
-}
-
-var _ ApprovalWaiter = (*Client)(nil)
-
 // Notifier learns of each new pending approval, for example to page a
 // human or post to a chat. Notify runs in its own goroutine with a
 // timeout; its error is logged, never fatal to the check.

@@ -131,7 +131,9 @@ type waitResult struct {
 
 // startWait runs WaitApproval on its own goroutine and, once it is parked
 // (the caller runs in a synctest bubble), checks that it has not returned.
-func startWait(t *testing.T, w agenttrust.ApprovalWaiter, ctx context.Context, id string) <-chan waitResult {
+func startWait(t *testing.T, w interface {
+	WaitApproval(context.Context, string) (agenttrust.Approval, error)
+}, ctx context.Context, id string) <-chan waitResult {
 	t.Helper()
 	done := make(chan waitResult, 1)
 	go func() {

@@ -38,12 +38,6 @@ var (
 	// this request, or does not parse. It matches ErrUnauthorized.
 	ErrCaveat = errs.Caveat
 
-	// ErrDenied matches the error Guard returns when a decision denies.
-	ErrDenied = errs.Denied
-	// ErrApprovalRequired matches the error Guard returns when a decision
-	// needs approval.
-	ErrApprovalRequired = errs.ApprovalRequired
-
 	// ErrInvalidRequest: a Request field or an argument is missing, too
 	// long or malformed; also an approver who may not decide an approval
 	// (the agent that asked, or one the rule does not name), and an admin
@@ -83,38 +77,6 @@ var (
 	// *ChainError matches it.
 	ErrChainBroken = errs.ChainBroken
 )
-
-// DeniedError is returned by Guard when a decision denies. It matches
-// ErrDenied, carries the Decision and unwraps to the check's error, if the
-// denial came from one (such as ErrStoreUnavailable).
-type DeniedError struct {
-	Decision Decision
-	Err      error
-}
-
-func (e *DeniedError) Error() string {
-	return "agenttrust: denied: " + e.Decision.Reason
-}
-
-// Unwrap returns the check's error, or nil.
-func (e *DeniedError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrDenied) hold.
-func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
-
-// ApprovalRequiredError is returned by Guard when a decision needs
-// approval. It matches ErrApprovalRequired.
-type ApprovalRequiredError struct {
-	Decision   Decision
-	ApprovalID string
-}
-
-func (e *ApprovalRequiredError) Error() string {
-	return "agenttrust: approval required (approval " + e.ApprovalID + "): " + e.Decision.Reason
-}
-
-// Is makes errors.Is(err, ErrApprovalRequired) hold.
-func (e *ApprovalRequiredError) Is(target error) bool { return target == ErrApprovalRequired }
 
 // PolicyError reports one problem in a policy: where it is (file, rule id
 // or index) and what is wrong. It matches ErrInvalidPolicy.

@@ -35,7 +35,7 @@ const (
 
 // Client talks to an agenttrust server: it checks actions (it is an
 // agenttrust.Checker, failing closed), waits for approvals (an
-// agenttrust.ApprovalWaiter) and runs the admin operations, each
+// middleware.ApprovalWaiter) and runs the admin operations, each
 // authenticated with the credential given to New. Build one with New; it
 // is safe for concurrent use. The zero Client is not usable.
 type Client struct {
@@ -46,10 +46,7 @@ type Client struct {
 	closed  atomic.Bool
 }
 
-var (
-	_ agenttrust.Checker        = (*Client)(nil)
-	_ agenttrust.ApprovalWaiter = (*Client)(nil)
-)
+var _ agenttrust.Checker = (*Client)(nil)
 
 type config struct {
 	hc        *http.Client

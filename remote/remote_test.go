@@ -18,6 +18,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/memnet"
+	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/remote"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -750,3 +751,6 @@ func TestCredentialNeverInErrors(t *testing.T) {
 		t.Fatalf("String() = %q", got)
 	}
 }
+
+// Guard's WaitForApproval takes a remote client as it takes a local one.
+var _ middleware.ApprovalWaiter = (*remote.Client)(nil)

@@ -208,7 +208,7 @@ func run() error {
 	after := received
 	mu.Unlock()
 	fmt.Printf("\nclient-side check, delete cust-7: denied locally=%v, reached the server %d time(s)\n  %s\n",
-		errors.Is(err, agenttrust.ErrDenied), after-before, middleware.ToolResultMessage(err))
+		errors.Is(err, middleware.ErrDenied), after-before, middleware.ToolResultMessage(err))
 
 	if err := c.Close(); err != nil {
 		return err

@@ -73,12 +73,12 @@ func run() error {
 		switch {
 		case err == nil:
 			fmt.Printf("%-34s ALLOWED   %s\n", what, out)
-		case errors.Is(err, agenttrust.ErrApprovalRequired):
-			var ae *agenttrust.ApprovalRequiredError
+		case errors.Is(err, middleware.ErrApprovalRequired):
+			var ae *middleware.ApprovalRequiredError
 			errors.As(err, &ae)
 			fmt.Printf("%-34s HELD      %s (approval %s)\n", what, ae.Decision.Reason, ae.ApprovalID)
 		default:
-			var de *agenttrust.DeniedError
+			var de *middleware.DeniedError
 			errors.As(err, &de)
 			fmt.Printf("%-34s DENIED    %s\n", what, de.Decision.Reason)
 		}
@@ -95,7 +95,7 @@ func run() error {
 
 	// A human approves the held charge; the identical call now goes
 	// through, once.
-	var ae *agenttrust.ApprovalRequiredError
+	var ae *middleware.ApprovalRequiredError
 	if errors.As(err, &ae) {
 		if err := c.Approve(context.Background(), ae.ApprovalID, "alice@example.com", "customer confirmed by phone"); err != nil {
 			return err

@@ -217,7 +217,7 @@ func TestAttackFailClosedPolicyEnginePanicMiddleware(t *testing.T) {
 			return "done", nil
 		})
 		_, err := tool(agenttrust.WithAgent(ctx, "bot", ""), "x")
-		var de *agenttrust.DeniedError
+		var de *middleware.DeniedError
 		if !errors.As(err, &de) || !errors.Is(err, agenttrust.ErrPolicyEngine) || de.Decision.Allowed() || ran {
 			t.Errorf("Guard: error %v, tool ran %v; want a deny with ErrPolicyEngine and no run", err, ran)
 		}

@@ -21,9 +21,6 @@ var (
 	Expired             = fmt.Errorf("%w: credential expired", Unauthorized)
 	Caveat              = fmt.Errorf("%w: caveat not satisfied", Unauthorized)
 
-	Denied           = errors.New("agenttrust: denied")
-	ApprovalRequired = errors.New("agenttrust: approval required")
-
 	InvalidRequest = errors.New("agenttrust: invalid request")
 	InvalidPolicy  = errors.New("agenttrust: invalid policy")
 	InvalidConfig  = errors.New("agenttrust: invalid configuration")

@@ -64,7 +64,7 @@
 // ClientMiddleware, for Client.AddSendingMiddleware, checks each CallTool
 // before it leaves the agent, with the identity and credential of the
 // call's context, and fails a call that is not allowed with an error
-// matching agenttrust.ErrDenied (or agenttrust.ErrApprovalRequired): the
+// matching middleware.ErrDenied (or middleware.ErrApprovalRequired): the
 // server never hears of it.
 //
 // # Bearer tokens (MCP authorization)
