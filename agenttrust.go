@@ -72,7 +72,7 @@ type Client struct {
 	keys      boundedCache[[32]byte, *keyEntry] // API keys by secret hash
 	rootKeys  boundedCache[string, []string]    // roles of a token's root key, by key id
 	tokens    *cache.Cache[string, any]         // verified tokens and JWTs by their text
-	// tokenCacheOff: WithTokenCache(0, 0), every use verifies afresh.
+	// tokenCacheOff: TokenConfig.NoCache, every use verifies afresh.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens
 	hashers       sync.Pool // *mac.Hasher

@@ -17,7 +17,7 @@ import (
 // vouched for a request without one; an unverified credential is named
 // by no id.
 func TestAttackAuditAttribution(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	secret, key, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", AllowedIPs: []string{"10.0.0.0/8"}})
 	if err != nil {

@@ -107,7 +107,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		}
 	})
 	t.Run("distinct-tokens-small-cache", func(t *testing.T) {
-		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}), agenttrust.WithTokenCache(100, 64<<10))
+		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}), agenttrust.WithTokens(agenttrust.TokenConfig{CacheEntries: 100, CacheBytes: 64 << 10}))
 		base, err := f.c.Exchange(ctx, secret)
 		if err != nil {
 			t.Fatal(err)
@@ -162,7 +162,7 @@ func TestAttackCacheFlood(t *testing.T) {
 	t.Run("distinct-forged-tokens", func(t *testing.T) {
 		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		// Same master key id, another secret: every token reaches the HMAC.
-		other := newFixture(t, openPolicy, agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: testMasterKey.ID, Secret: []byte("another-secret-another-secret-xx")}))
+		other := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: testMasterKey.ID, Secret: []byte("another-secret-another-secret-xx")}}}))
 		secret, _, err := other.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"})
 		if err != nil {
 			t.Fatal(err)
@@ -244,7 +244,7 @@ func TestAttackRateLimitFlood(t *testing.T) {
 }
 
 func TestAttackOversizedCredential(t *testing.T) {
-	f, secret, _ := credFixture(t, openPolicy, agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}))
+	f, secret, _ := credFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: attackSigner.Seed()}}}))
 	ctx := context.Background()
 	base, err := f.c.Exchange(ctx, secret)
 	if err != nil {
@@ -337,7 +337,7 @@ func TestAttackOversizedCredential(t *testing.T) {
 // The deepest delegation chain with realistic caveats fits the cap with
 // room to spare.
 func TestCredentialSizeFitsDeepChain(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithTenant(strings.Repeat("t", 128)))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTenant(strings.Repeat("t", 128)))
 	ctx := context.Background()
 	secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{
 		AgentID:    strings.Repeat("a", 256),

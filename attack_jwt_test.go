@@ -22,7 +22,7 @@ func signJWT(header, claims string) string {
 }
 
 func TestAttackJWTClaims(t *testing.T) {
-	f, _, key := credFixture(t, openPolicy, agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}))
+	f, _, key := credFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: attackSigner.Seed()}}}))
 	ctx := context.Background()
 	now := f.clock.Now().Unix()
 	exp, late := now+300, now+86400*365

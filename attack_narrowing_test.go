@@ -19,7 +19,7 @@ var narrowing = []string{"tool in calendar.read", "session = s-narrow"}
 // caveat on actions, or delegated, holds at most the agent role, and
 // every action it is used for stays within its caveats.
 func TestAttackNarrowing(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	mk := func(agent string, roles ...string) string {
 		secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: roles})

@@ -29,7 +29,7 @@ var secretWords = [...]string{"password", "passwd", "secret", "token", "credenti
 
 // redactor decides which attribute values are replaced by "[redacted]".
 type redactor struct {
-	exact map[string]bool // names given with WithRedact, exact match
+	exact map[string]bool // names given in AuditConfig.Redact, exact match
 }
 
 func (r *redactor) redact(key string) bool {

@@ -216,7 +216,7 @@ func TestFlakySinkRetried(t *testing.T) {
 }
 
 func TestAuditRedactsSecrets(t *testing.T) {
-	f := newFixture(t, paymentsPolicy, agenttrust.WithRedact("ssn"))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Redact: []string{"ssn"}}))
 	req := charge(1)
 	req.Attributes = map[string]any{"amount": 1, "password": "hunter2", "X-Api-Key": "k", "ssn": "123", "note": "fine"}
 	f.c.Check(context.Background(), req)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -22,34 +21,29 @@ import (
 	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
-// SigningKey signs the JWT form of tokens with Ed25519. ID is the JWT
-// "kid". It redacts its private half when printed, logged or marshalled.
-type SigningKey struct {
+// jwtLeeway is the clock skew tolerated on exp, nbf and iat.
+const jwtLeeway = 5 * time.Second
+
+// signingKey is a JWT signing key: its "kid" and private key.
+type signingKey struct {
 	ID      string
 	Private ed25519.PrivateKey
 }
 
-func (k SigningKey) String() string { return "SigningKey{" + k.ID + ", [redacted]}" }
-
-// GoString implements fmt.GoStringer without the private key.
-func (k SigningKey) GoString() string { return k.String() }
-
-// LogValue implements slog.LogValuer without the private key.
-func (k SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalJSON encodes only the id.
-func (k SigningKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
-
-// jwtLeeway is the clock skew tolerated on exp, nbf and iat.
-const jwtLeeway = 5 * time.Second
-
 type signingKeys struct {
-	current SigningKey
+	current signingKey
 	public  map[string]ed25519.PublicKey
 	order   []string
 }
 
-func newSigningKeys(keys []SigningKey, r io.Reader, newID func(string) (string, error)) (*signingKeys, error) {
+func newSigningKeys(seeds []SecretKey, r io.Reader, newID func(string) (string, error)) (*signingKeys, error) {
+	keys := make([]signingKey, len(seeds))
+	for i, k := range seeds {
+		if validTokenPart(k.ID) != nil || len(k.Secret) != ed25519.SeedSize {
+			return nil, fmt.Errorf("%w: signing key %d: id must be 1-64 letters, digits, '_' or '-', secret a %d-byte Ed25519 seed", ErrInvalidConfig, i, ed25519.SeedSize)
+		}
+		keys[i] = signingKey{ID: k.ID, Private: ed25519.NewKeyFromSeed(k.Secret)}
+	}
 	if len(keys) == 0 {
 		seed := make([]byte, ed25519.SeedSize)
 		if _, err := io.ReadFull(r, seed); err != nil {
@@ -59,13 +53,10 @@ func newSigningKeys(keys []SigningKey, r io.Reader, newID func(string) (string, 
 		if err != nil {
 			return nil, err
 		}
-		keys = []SigningKey{{ID: id, Private: ed25519.NewKeyFromSeed(seed)}}
+		keys = []signingKey{{ID: id, Private: ed25519.NewKeyFromSeed(seed)}}
 	}
 	sk := &signingKeys{current: keys[0], public: map[string]ed25519.PublicKey{}}
-	for i, k := range keys {
-		if validTokenPart(k.ID) != nil || len(k.Private) != ed25519.PrivateKeySize {
-			return nil, fmt.Errorf("%w: signing key %d: bad id or not an Ed25519 private key", ErrInvalidConfig, i)
-		}
+	for _, k := range keys {
 		if sk.public[k.ID] != nil {
 			return nil, fmt.Errorf("%w: duplicate signing key id %q", ErrInvalidConfig, k.ID)
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -41,7 +40,7 @@ const (
 	MaxCredentialSize = 6 << 10
 	// maxDelegationDepth is the most hops a token may pass through.
 	maxDelegationDepth = 8
-	// defaultTokenTTL is the lifetime of a token unless WithTokenTTL says
+	// defaultTokenTTL is the lifetime of a token unless TokenConfig.TTL says
 	// otherwise; a token never outlives its key.
 	defaultTokenTTL = 5 * time.Minute
 
@@ -69,28 +68,6 @@ func keyOf(k store.Key) Key {
 		AllowedIPs: k.AllowedIPs, Caveats: k.Caveats, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
 }
 
-// MasterKey derives the root key of every token it mints:
-// HMAC-SHA256(Secret, token id), so minting stores nothing per token. The
-// ID travels in each token so keys can rotate: the first key given to
-// WithMasterKeys mints, all of them verify, and a key removed from the list
-// is retired along with every token it minted. MasterKey redacts its
-// secret when printed, logged or marshalled.
-type MasterKey struct {
-	ID     string
-	Secret []byte // at least 32 bytes
-}
-
-func (k MasterKey) String() string { return "MasterKey{" + k.ID + ", [redacted]}" }
-
-// GoString implements fmt.GoStringer without the secret.
-func (k MasterKey) GoString() string { return k.String() }
-
-// LogValue implements slog.LogValuer without the secret.
-func (k MasterKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalJSON encodes only the id.
-func (k MasterKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
-
 type masterKey struct {
 	id     string
 	secret []byte
@@ -112,7 +89,7 @@ type keyring struct {
 	byID    map[string]*masterKey
 }
 
-func newKeyring(keys []MasterKey, random func(prefix string) (string, error), secret func() ([]byte, error)) (*keyring, error) {
+func newKeyring(keys []SecretKey, random func(prefix string) (string, error), secret func() ([]byte, error)) (*keyring, error) {
 	if len(keys) == 0 {
 		id, err := random("mk_")
 		if err != nil {
@@ -122,7 +99,7 @@ func newKeyring(keys []MasterKey, random func(prefix string) (string, error), se
 		if err != nil {
 			return nil, err
 		}
-		keys = []MasterKey{{ID: id, Secret: s}}
+		keys = []SecretKey{{ID: id, Secret: s}}
 	}
 	kr := &keyring{byID: map[string]*masterKey{}}
 	for i, k := range keys {

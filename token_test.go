@@ -1,12 +1,15 @@
 package agenttrust_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
@@ -28,7 +31,7 @@ rules:
     effect: allow
 `
 
-var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+var testMasterKey = agenttrust.SecretKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
 
 // countingStore counts key lookups, to prove malformed keys never reach
 // the store.
@@ -44,7 +47,7 @@ func (s *countingStore) KeyByHash(ctx context.Context, h [32]byte) (store.Key, e
 
 func credFixture(t *testing.T, policy string, opts ...agenttrust.Option) (*fixture, string, agenttrust.Key) {
 	t.Helper()
-	f := newFixture(t, policy, append([]agenttrust.Option{agenttrust.WithMasterKeys(testMasterKey)}, opts...)...)
+	f := newFixture(t, policy, append([]agenttrust.Option{agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}})}, opts...)...)
 	secret, key, err := f.c.CreateKey(context.Background(), agenttrust.KeySpec{AgentID: "planner", Name: "planner key"})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +268,7 @@ func TestCacheNeverHidesRevocation(t *testing.T) {
 }
 
 func TestKeyLimits(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{
 		AgentID: "bot", AllowedIPs: []string{"10.0.0.0/8", "2001:db8::/32"},
@@ -345,8 +348,8 @@ func TestCreateKeyRejectsBadSpecs(t *testing.T) {
 // gets its own typed error and a Deny.
 func TestBadCredentials(t *testing.T) {
 	_, signer, _ := ed25519.GenerateKey(rand.Reader)
-	f, secret, key := credFixture(t, openPolicy, agenttrust.WithJWTAudience("https://api.example"),
-		agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: signer}))
+	f, secret, key := credFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{"https://api.example"}}),
+		agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: signer.Seed()}}}))
 	ctx := context.Background()
 	tok, _ := f.c.Exchange(ctx, secret)
 	good, err := f.c.ExchangeJWT(ctx, secret, "https://api.example")
@@ -597,7 +600,7 @@ func TestDelegationOnlyNarrows(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	secret, key, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "ops", Roles: []string{store.RoleAdmin}, AllowedIPs: []string{"127.0.0.0/8"}})
 	// A caveat on who or when leaves the roles whole; one on actions
@@ -650,7 +653,7 @@ func TestPolicySeesHops(t *testing.T) {
 
 // A Principal is the caller's to change: its slices are copies.
 func TestAuthenticatePrincipalIsACopy(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	secret, _, _ := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{store.RoleAgent}})
 	tok, _ := f.c.Exchange(ctx, secret)
@@ -688,5 +691,30 @@ func TestPublicKeysAreCopies(t *testing.T) {
 	}
 	if d, err := f.c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: jwt}); err != nil || !d.Allowed() {
 		t.Fatalf("JWT after the returned keys were zeroed: %v, %v", d.Effect, err)
+	}
+}
+
+// TestSecretKeyRedacted: a key's secret never prints, logs or marshals,
+// alone or inside the TokenConfig that holds it.
+func TestSecretKeyRedacted(t *testing.T) {
+	k := agenttrust.SecretKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+	cfg := agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{k}, SigningKeys: []agenttrust.SecretKey{k}}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "key", k, "cfg", cfg)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "key", k, "cfg", cfg)
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{fmt.Sprintf("%v %+v %#v %s", k, k, k, k), fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), logged.String(), string(js)}
+	for _, s := range out {
+		if !strings.Contains(s, "mk1") {
+			t.Errorf("id missing from %s", s)
+		}
+		for _, leak := range []string{string(k.Secret), fmt.Sprint(k.Secret), fmt.Sprintf("%x", k.Secret)} {
+			if strings.Contains(s, leak) {
+				t.Errorf("secret in %s", s)
+			}
+		}
 	}
 }

@@ -33,7 +33,7 @@ func benchClient(b *testing.B, extra int, opts ...agenttrust.Option) *agenttrust
 		b.Fatal(err)
 	}
 	p.Rules = append(p.Rules, syntheticRules(extra)...)
-	c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithMasterKeys(testMasterKey)}, opts...)...)
+	c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}})}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var opts []agenttrust.Option
 			if noCache {
-				opts = append(opts, agenttrust.WithTokenCache(0, 0))
+				opts = append(opts, agenttrust.WithTokens(agenttrust.TokenConfig{NoCache: true}))
 			}
 			c := benchClient(b, 0, opts...)
 			secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1"})
@@ -325,7 +325,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			st := openBenchPostgres(b)
-			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithMasterKeys(testMasterKey)}, mode.opts...)...)
+			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}})}, mode.opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -10,12 +10,12 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+var testMasterKey = agenttrust.SecretKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
 
 // tokenRootKey derives a token's macaroon root key as the README states
 // it: HMAC-SHA256(master secret, token id). TestTokenVectorsLibrary checks
 // it against the root module's vectors.
-func tokenRootKey(mk agenttrust.MasterKey, tokenID string) []byte {
+func tokenRootKey(mk agenttrust.SecretKey, tokenID string) []byte {
 	h := hmac.New(sha256.New, mk.Secret)
 	h.Write([]byte(tokenID))
 	return h.Sum(nil)

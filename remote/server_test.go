@@ -80,8 +80,8 @@ func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
 		server.WithAuditKey(testAuditKey),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine))),
 		server.WithClientOptions(
-			agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}),
-			agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}}}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}}}),
 		),
 	)
 	if err != nil {

@@ -194,7 +194,7 @@ func outageEnv(t *testing.T, opts ...Option) (*env, *outageStore) {
 	t.Helper()
 	st := &outageStore{Store: memory.New()}
 	base := []Option{WithNodeName("n1"), WithSystemTenant("ops"), WithClock(newTestClock()),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey))}
+		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}}))}
 	srv, err := New(st, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -283,7 +283,7 @@ func TestAuditStream(t *testing.T) {
 func (e *env) onNode2(t *testing.T) func(resource string) {
 	t.Helper()
 	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
+		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}})))
 	if err != nil {
 		t.Fatal(err)
 	}

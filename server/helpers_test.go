@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net"
@@ -52,11 +51,11 @@ type env struct {
 	ids   map[string]string // "tenant/agent" -> key id
 }
 
-var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+var testMasterKey = agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
 
 var testAuditKey, _ = agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
 
-var testSigningKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+var testSigningKey = agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
 
 func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
@@ -84,7 +83,7 @@ func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 		WithSystemTenant("ops"),
 		WithClock(e.clock),
 		WithAuditKey(testAuditKey),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)),
+		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}})),
 	}
 	srv, err := New(e.st, append(base, opts...)...)
 	if err != nil {

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"testing"
 
@@ -50,7 +49,7 @@ func TestCredentialTenant(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
 	c, err := agenttrust.New(st, agenttrust.WithTenant("acme"),
-		agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))}))
+		agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte{1}, 32)}}}))
 	if err != nil {
 		t.Fatal(err)
 	}

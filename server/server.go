@@ -62,9 +62,8 @@ type Server struct {
 // Option configures New.
 type Option func(*Server) error
 
-// WithClientOptions adds options to every tenant's Client: master keys
-// (agenttrust.WithMasterKeys) and signing keys (agenttrust.WithSigningKeys)
-// shared by every node, JWT issuer and audience, notify mode, extra audit
+// WithClientOptions adds options to every tenant's Client: master and
+// signing keys (agenttrust.WithTokens) shared by every node, JWT issuer and audience, notify mode, extra audit
 // sinks, approval TTLs, a policy engine. The server sets the tenant, the
 // audit chain and the store sink itself; options given here come after
 // those, except WithTenant and WithAuditChain, which the server overrides.

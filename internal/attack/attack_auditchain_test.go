@@ -409,7 +409,7 @@ func (h *auditHarness) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := server.New(h.st, server.WithNodeName("n1"), server.WithClock(h.clock), server.WithAuditKey(testAuditKey), server.WithAuditCheckpoints(cps),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey())))
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -254,7 +254,7 @@ func TestAttackFailClosedPolicyEnginePanicServer(t *testing.T) {
 		panic("engine bug")
 	})
 	srv, err := server.New(st, server.WithNodeName("n1"), server.WithClock(newClock()),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithPolicyEngine(panicky)))
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithPolicyEngine(panicky)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestAttackForgeryToken(t *testing.T) {
 
 		// A token from a node with the same master key id and another
 		// secret.
-		other := newClientWith(t, st, clk, "acme", agenttrust.MasterKey{ID: "mk1", Secret: []byte(strings.Repeat("o", 32))})
+		other := newClientWith(t, st, clk, "acme", agenttrust.SecretKey{ID: "mk1", Secret: []byte(strings.Repeat("o", 32))})
 		otherTok := exchange(t, other, key)
 
 		// A token built from scratch on a root key of the attacker's.

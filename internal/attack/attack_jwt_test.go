@@ -57,7 +57,7 @@ func TestAttackJWT(t *testing.T) {
 			return m
 		}
 		eddsa := func(edit func(jwt.MapClaims)) string {
-			return signJWT(t, jwt.SigningMethodEdDSA, sk.Private, sk.ID, claims(edit))
+			return signJWT(t, jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(sk.Secret), sk.ID, claims(edit))
 		}
 		// Control: what a node signs is accepted, so each case below is
 		// refused for what it changes.
@@ -85,9 +85,9 @@ func TestAttackJWT(t *testing.T) {
 			return strings.Split(eddsa(edit), ".")[1]
 		}
 		// A tenant with its own signing key on the same store.
-		gsk := agenttrust.SigningKey{ID: "sk-globex", Private: attackerSigningKey()}
+		gsk := agenttrust.SecretKey{ID: "sk-globex", Secret: attackerSigningKey().Seed()}
 		globex, err := agenttrust.New(st, agenttrust.WithTenant("globex"), agenttrust.WithClock(clk),
-			agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(gsk), agenttrust.WithPolicy(&agenttrust.Policy{}))
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{gsk}}), agenttrust.WithPolicy(&agenttrust.Policy{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,11 +112,11 @@ func TestAttackJWT(t *testing.T) {
 			want error
 		}{
 			{"alg_none", signJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, sk.ID, claims(nil)), errs.Algorithm},
-			{"hs256_keyed_with_public_key", signJWT(t, jwt.SigningMethodHS256, []byte(sk.Private.Public().(ed25519.PublicKey)), sk.ID, claims(nil)), errs.Algorithm},
+			{"hs256_keyed_with_public_key", signJWT(t, jwt.SigningMethodHS256, []byte(ed25519.NewKeyFromSeed(sk.Secret).Public().(ed25519.PublicKey)), sk.ID, claims(nil)), errs.Algorithm},
 			{"rs256", signJWT(t, jwt.SigningMethodRS256, rsaKey, sk.ID, claims(nil)), errs.Algorithm},
 			{"es256", signJWT(t, jwt.SigningMethodES256, ecKey, sk.ID, claims(nil)), errs.Algorithm},
-			{"unknown_kid", signJWT(t, jwt.SigningMethodEdDSA, sk.Private, "sk-unknown", claims(nil)), errs.BadSignature},
-			{"missing_kid", signJWT(t, jwt.SigningMethodEdDSA, sk.Private, "", claims(nil)), errs.BadSignature},
+			{"unknown_kid", signJWT(t, jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(sk.Secret), "sk-unknown", claims(nil)), errs.BadSignature},
+			{"missing_kid", signJWT(t, jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(sk.Secret), "", claims(nil)), errs.BadSignature},
 			{"known_kid_attacker_key", signJWT(t, jwt.SigningMethodEdDSA, attackerSigningKey(), sk.ID, claims(nil)), errs.BadSignature},
 			{"kid_of_another_tenant", globexJWT, errs.BadSignature},
 			{"tenant_claim_of_another_tenant", eddsa(func(m jwt.MapClaims) { m["tenant"] = "globex" }), errs.BadSignature},

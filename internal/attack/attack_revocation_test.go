@@ -46,8 +46,8 @@ func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	}
 	open := func(chain string, clk agenttrust.Clock, ttl time.Duration) *agenttrust.Client {
 		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk),
-			agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey()),
-			agenttrust.WithTokenTTL(ttl), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{TTL: ttl}), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,12 +52,12 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // Secrets of the system under attack, known to the tests so they can
 // mint what a legitimate node mints; the attacks never use them unless a
 // case says so.
-func masterKey() agenttrust.MasterKey {
-	return agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+func masterKey() agenttrust.SecretKey {
+	return agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
 }
 
-func signingKey() agenttrust.SigningKey {
-	return agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+func signingKey() agenttrust.SecretKey {
+	return agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
 }
 
 // attackerSigningKey is an Ed25519 key the system does not know.
@@ -263,7 +263,7 @@ func newClient(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string
 }
 
 // newClientWith is newClient with the given master key.
-func newClientWith(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string, mk agenttrust.MasterKey, opts ...agenttrust.Option) *agenttrust.Client {
+func newClientWith(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string, mk agenttrust.SecretKey, opts ...agenttrust.Option) *agenttrust.Client {
 	t.Helper()
 	p, err := agenttrust.ParsePolicy([]byte(libPolicy), "yaml")
 	if err != nil {
@@ -271,7 +271,7 @@ func newClientWith(t *testing.T, st store.Store, clk agenttrust.Clock, tenant st
 	}
 	base := []agenttrust.Option{
 		agenttrust.WithTenant(tenant), agenttrust.WithClock(clk), agenttrust.WithPolicy(p),
-		agenttrust.WithMasterKeys(mk), agenttrust.WithSigningKeys(signingKey()),
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{mk}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
 	}
 	c, err := agenttrust.New(st, append(base, opts...)...)
 	if err != nil {
@@ -495,7 +495,7 @@ func newNode(t *testing.T, st store.Store, opts ...server.Option) *node {
 		server.WithNodeName("n1"),
 		server.WithSystemTenant("ops"),
 		server.WithClock(n.clock),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey())),
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}})),
 	}
 	srv, err := server.New(st, append(base, opts...)...)
 	if err != nil {

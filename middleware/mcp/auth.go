@@ -66,7 +66,7 @@ func WithRemoteAddr(f func(r *http.Request) netip.Addr) VerifierOption {
 // that accepts agenttrust tokens issued for resourceURI, the absolute URI
 // by which MCP clients know this server (RFC 8707, the "resource" they ask
 // tokens for), and authenticates them with a (an *agenttrust.Client built
-// with agenttrust.WithJWTAudience(resourceURI)).
+// with resourceURI among agenttrust.TokenConfig.Audiences).
 //
 // A JWT must verify (signature, issuer, expiry, revocation and suspension
 // of its agent, key and id, IP allowlist) and its "aud" must be exactly

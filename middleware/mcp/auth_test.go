@@ -99,7 +99,7 @@ func mintJWT(t *testing.T, c *agenttrust.Client, apiKey, aud string, caveats ...
 
 func TestTokenVerifierOverHTTP(t *testing.T) {
 	clk := &clock{}
-	c := newClient(t, agenttrust.WithJWTAudience(resource), agenttrust.WithClock(clk))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}), agenttrust.WithClock(clk))
 	srv, ran := newServer(atmcp.ServerMiddleware(c))
 	ts := httpServer(t, c, srv)
 	apiKey, key := mintKey(t, c, "billing-bot")
@@ -198,7 +198,7 @@ func TestTokenVerifierOverHTTP(t *testing.T) {
 
 func TestTokenVerifier(t *testing.T) {
 	ctx := context.Background()
-	c := newClient(t, agenttrust.WithJWTAudience(resource, "https://other.example.com/mcp"))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource, "https://other.example.com/mcp"}}))
 	apiKey, key := mintKey(t, c, "billing-bot")
 	verify := atmcp.TokenVerifier(c, resource)
 	r := httptest.NewRequest(http.MethodPost, resource, nil)
@@ -302,7 +302,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		}
 	}
 
-	c := newClient(t, agenttrust.WithJWTAudience(resource))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}))
 	srv, _ := newServer()
 	ts := httpServer(t, c, srv)
 	resp, err := http.Get(ts.URL + atmcp.WellKnownPath + "/mcp")

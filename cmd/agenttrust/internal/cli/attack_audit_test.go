@@ -55,7 +55,7 @@ func deployed(t *testing.T) *deployment {
 		t.Fatal(err)
 	}
 	c, err := agenttrust.New(st, agenttrust.WithTenant(DefaultSystemTenant), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n1/" + DefaultSystemTenant, Key: d.key, Sinks: []agenttrust.AuditSink{cps.StoreSink(st)}}),
-		agenttrust.WithMasterKeys(sec.MasterKeys...), agenttrust.WithSigningKeys(sec.SigningKeys...))
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: sec.SigningKeys}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -363,8 +363,8 @@ func checkChains(ctx context.Context, st store.Store, cps *audit.Checkpoints, lo
 
 func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *audit.Checkpoints) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
-		agenttrust.WithMasterKeys(sec.MasterKeys...),
-		agenttrust.WithSigningKeys(sec.SigningKeys...),
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys}),
+		agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: sec.SigningKeys}),
 		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout}),
 	}
 	if cfg.Notify {
