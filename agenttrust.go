@@ -147,7 +147,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
 	if len(cfg.sinks) == 0 {
-		cfg.sinks = []AuditSink{NewMemorySink(10_000)}
+		cfg.sinks = []AuditSink{newMemorySink(10_000)}
 	}
 	ids, err := newIDSource(cfg.random)
 	if err != nil {

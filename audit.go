@@ -315,14 +315,11 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 	return r, err
 }
 
-// MemorySink keeps the most recent records in a ring of fixed size, for
-// tests, examples and a process's own recent history. Older records are
-// overwritten once the ring is full: pair it with a durable sink when the
-// whole trail matters. Records are kept in their compact canonical
-// encoding (no pointers for the garbage collector to scan), so writing
-// allocates nothing once the ring is warm. Safe for concurrent use. Make
-// one with NewMemorySink; the zero MemorySink is not usable.
-type MemorySink struct {
+// memorySink is the client's default sink: the most recent records in a
+// ring of fixed size, kept in their compact canonical encoding (no
+// pointers for the garbage collector to scan), so writing allocates
+// nothing once the ring is warm. Safe for concurrent use.
+type memorySink struct {
 	mu    sync.Mutex
 	slots []ringSlot
 	next  int
@@ -335,13 +332,13 @@ type ringSlot struct {
 	hash store.Hash
 }
 
-// NewMemorySink returns a ring holding up to size records (size >= 1).
-func NewMemorySink(size int) *MemorySink {
-	return &MemorySink{slots: make([]ringSlot, max(size, 1))}
+// newMemorySink returns a ring holding up to size records (size >= 1).
+func newMemorySink(size int) *memorySink {
+	return &memorySink{slots: make([]ringSlot, max(size, 1))}
 }
 
 // Write implements AuditSink.
-func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
+func (m *memorySink) Write(_ context.Context, recs []AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range recs {
@@ -358,7 +355,7 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 
 // writeCanonical stores records given in canonical encoding (ends[i] is
 // where record i's encoding ends in canon): a copy, not a re-encoding.
-func (m *MemorySink) writeCanonical(hashes []store.Hash, canon []byte, ends []int) error {
+func (m *memorySink) writeCanonical(hashes []store.Hash, canon []byte, ends []int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := 0
@@ -375,8 +372,8 @@ func (m *MemorySink) writeCanonical(hashes []store.Hash, canon []byte, ends []in
 	return nil
 }
 
-// Records returns the records held, oldest first.
-func (m *MemorySink) Records() []AuditRecord {
+// records returns the records held, oldest first.
+func (m *memorySink) records() []AuditRecord {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var order []ringSlot

@@ -103,22 +103,22 @@
 // # Audit
 //
 // Every decision yields one AuditRecord, written in bounded batches to
-// the configured sinks: a MemorySink, or from package audit the store,
-// JSON lines or slog. In the asynchronous mode (the default) a check
-// returns once its record is queued; in the durable mode
-// (AuditConfig.Durable) only once the record is written, so a crash
-// loses no answered decision. Close writes every queued record or names
-// each one it could not in an *AuditLossError. Records form a chain
-// MACed under an AuditKey (AuditConfig.Key; a client without one makes
-// its own, valid only in its process): VerifyChain, given the key,
-// detects an edited, forged, dropped or reordered record, and the
-// checkpoints of package audit, kept out of the store's reach, detect
-// records cut from the end. A sink that fails or panics is retried,
-// never skipped; when writes fail or hang past a bound, checks deny with
-// ErrAuditUnavailable rather than act unrecorded. Attributes whose names
-// suggest secrets are redacted, and so is any agenttrust credential
-// found in an attribute's value; text a store could refuse (NUL, invalid
-// UTF-8) is recorded as U+FFFD.
+// the configured sinks (package audit has sinks for the store, memory,
+// JSON lines and slog; without one a client keeps its recent records in
+// memory). In the asynchronous mode (the default) a check returns once
+// its record is queued; in the durable mode (AuditConfig.Durable) only
+// once the record is written, so a crash loses no answered decision.
+// Close writes every queued record or names each one it could not in an
+// *AuditLossError. Records form a chain MACed under an AuditKey
+// (AuditConfig.Key; a client without one makes its own, valid only in
+// its process): VerifyChain, given the key, detects an edited, forged,
+// dropped or reordered record, and the checkpoints of package audit,
+// kept out of the store's reach, detect records cut from the end. A sink
+// that fails or panics is retried, never skipped; when writes fail or
+// hang past a bound, checks deny with ErrAuditUnavailable rather than act
+// unrecorded. Attributes whose names suggest secrets are redacted, and so
+// is any agenttrust credential found in an attribute's value; text a
+// store could refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
 //
 // # Security notes
 //

@@ -81,8 +81,17 @@ func (c *Client) Delegations(ctx context.Context, tokenID, keyID string) ([]Hop,
 // SetPolicy makes p live, as WithPolicy does at New.
 func (c *Client) SetPolicy(p *Policy) error { return c.setPolicy(p) }
 
+// MemorySink is the client's default sink, for tests to read.
+type MemorySink = memorySink
+
+// NewMemorySink returns the client's default sink, of size records.
+func NewMemorySink(size int) *MemorySink { return newMemorySink(size) }
+
+// Records returns the records held, oldest first.
+func (m *memorySink) Records() []AuditRecord { return m.records() }
+
 // Total returns how many records were ever written to the sink.
-func (m *MemorySink) Total() uint64 {
+func (m *memorySink) Total() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.total

@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -53,8 +54,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	audit := agenttrust.NewMemorySink(100)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit}}))
+	trail := audit.NewMemorySink(100)
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{trail}}))
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func run() error {
 	if err := c.Close(); err != nil {
 		return err
 	}
-	recs := audit.Records()
+	recs := trail.Records()
 	fmt.Printf("\naudit trail: %d records\n", len(recs))
 	for _, r := range recs {
 		fmt.Printf("  #%d %-16s %-15s %-14s %s\n", r.Seq, r.Tool, r.Resource, r.Effect, r.Reason)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -47,7 +48,7 @@ func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	open := func(chain string, clk agenttrust.Clock, ttl time.Duration) *agenttrust.Client {
 		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk),
 			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
-			agenttrust.WithTokens(agenttrust.TokenConfig{TTL: ttl}), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
+			agenttrust.WithTokens(agenttrust.TokenConfig{TTL: ttl}), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{audit.NewMemorySink(100)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
