@@ -39,7 +39,7 @@ const DefaultTenant = "default"
 type Client struct {
 	store    store.Store
 	tenant   string
-	clock    Clock
+	clock    clock
 	random   io.Reader
 	log      *slog.Logger
 	ids      *idSource

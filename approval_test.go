@@ -200,7 +200,7 @@ func TestWaitApproval(t *testing.T) {
 func TestWaitApprovalSeesOtherClients(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, paymentsPolicy)
-		other, err := agenttrust.New(f.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "other"}))
+		other, err := agenttrust.New(f.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock.Now), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "other"}))
 		if err != nil {
 			t.Fatal(err)
 		}

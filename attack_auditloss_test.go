@@ -328,7 +328,7 @@ func TestAttackAuditLoss(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
 			clock := newTestClock()
-			c := newLossClient(t, sink, agenttrust.WithClock(clock))
+			c := newLossClient(t, sink, agenttrust.WithClock(clock.Now))
 			var ans answered
 			load(c, 2000, &ans)
 			<-sink.failed

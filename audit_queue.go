@@ -61,7 +61,7 @@ type auditor struct {
 	writeTimeout time.Duration
 	drainTimeout time.Duration
 	durable      bool
-	clock        Clock
+	clock        clock
 
 	// Written by checks, under mu. Kept apart from the flusher's fields
 	// so the two cores do not fight over cache lines.
@@ -186,7 +186,7 @@ type auditConfig struct {
 	durable                                bool
 }
 
-func newAuditor(cfg auditConfig, red *redactor, clock Clock, log *slog.Logger) *auditor {
+func newAuditor(cfg auditConfig, red *redactor, clock clock, log *slog.Logger) *auditor {
 	a := &auditor{
 		chain: cfg.chain, tenant: cfg.tenant, mac: cfg.key.chainMAC(cfg.chain), redact: red, sinks: cfg.sinks, max: cfg.max,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout, durable: cfg.durable,

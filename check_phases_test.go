@@ -18,7 +18,7 @@ var phaseNow = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
 
 func phaseClient(t *testing.T, opts ...Option) *Client {
 	t.Helper()
-	c, err := New(memory.New(), append([]Option{WithClock(ClockFunc(func() time.Time { return phaseNow }))}, opts...)...)
+	c, err := New(memory.New(), append([]Option{WithClock(func() time.Time { return phaseNow })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

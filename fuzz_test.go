@@ -16,7 +16,7 @@ func fuzzClient(f *testing.F) (c *agenttrust.Client, secret, tok, narrow, jwtTok
 	ctx := context.Background()
 	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(&agenttrust.Policy{Default: agenttrust.Allow}),
 		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(16)}}),
-		agenttrust.WithClock(newTestClock()), agenttrust.WithRandom(newSeededRandom()))
+		agenttrust.WithClock(newTestClock().Now), agenttrust.WithRandom(newSeededRandom()))
 	if err != nil {
 		f.Fatal(err)
 	}

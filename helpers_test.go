@@ -67,7 +67,7 @@ func newFixture(t *testing.T, policyYAML string, opts ...agenttrust.Option) *fix
 		t.Fatal(err)
 	}
 	base := []agenttrust.Option{
-		agenttrust.WithPolicy(p), agenttrust.WithClock(f.clock),
+		agenttrust.WithPolicy(p), agenttrust.WithClock(f.clock.Now),
 		agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{f.audit}}),
 	}
 	f.c, err = agenttrust.New(f.st, append(base, opts...)...)

@@ -10,7 +10,7 @@ import (
 type config struct {
 	tenant       string
 	chain        string
-	clock        Clock
+	clock        clock
 	random       io.Reader
 	log          *slog.Logger
 	policy       *Policy
@@ -45,9 +45,24 @@ type Option func(*config)
 // WithTenant sets the tenant this client decides for (DefaultTenant).
 func WithTenant(tenant string) Option { return func(c *config) { c.tenant = tenant } }
 
-// WithClock injects the clock; all decisions, approvals and audit records
-// read time from it.
-func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
+// WithClock sets where the client reads the time it stamps on what it
+// decides and records: decision and audit times, credential and approval
+// expiry, revocation dates. The default is the system clock. now must be
+// safe for concurrent use.
+//
+// Waiting is not the clock's job: polls, bounds and timeouts (an approval
+// wait, a stuck audit sink, a stale revocation view) run on the time
+// package's timers. Tests that exercise them run inside a
+// testing/synctest bubble, whose fake time drives both the default clock
+// and every timer, so no test sleeps on the real clock.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		c.clock = nil // refused by New
+		if now != nil {
+			c.clock = clockFunc(now)
+		}
+	}
+}
 
 // WithRandom injects the source of randomness for ids (crypto/rand by
 // default). It must be safe for concurrent use.

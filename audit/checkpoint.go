@@ -49,8 +49,8 @@ type CheckpointConfig struct {
 	// Interval is the most time between a batch being stored and its
 	// checkpoint reaching the file; 0 writes the file after every batch.
 	Interval time.Duration
-	// Clock dates the checkpoints (the system clock when nil).
-	Clock agenttrust.Clock
+	// Now dates the checkpoints (time.Now when nil).
+	Now func() time.Time
 }
 
 // Checkpoints keeps, in a file out of the audit store's reach, the
@@ -66,7 +66,7 @@ type CheckpointConfig struct {
 type Checkpoints struct {
 	path     string
 	key      agenttrust.AuditKey
-	clock    agenttrust.Clock
+	now      func() time.Time
 	interval time.Duration
 
 	mu    sync.Mutex
@@ -130,17 +130,17 @@ func OpenCheckpoints(cfg CheckpointConfig) (*Checkpoints, error) {
 	case cfg.Interval < 0:
 		return nil, fmt.Errorf("%w: negative audit checkpoint interval", agenttrust.ErrInvalidConfig)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = agenttrust.ClockFunc(time.Now)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	c := &Checkpoints{
-		path: cfg.Path, key: cfg.Key, clock: cfg.Clock, interval: cfg.Interval,
+		path: cfg.Path, key: cfg.Key, now: cfg.Now, interval: cfg.Interval,
 		heads: map[string]Checkpoint{},
 	}
 	if err := c.load(); err != nil {
 		return nil, err
 	}
-	c.saved = c.clock.Now()
+	c.saved = c.now()
 	if c.interval > 0 {
 		c.stop, c.done = make(chan struct{}), make(chan struct{})
 		go c.run(c.stop)
@@ -281,7 +281,7 @@ func (c *Checkpoints) flushLocked() error {
 		c.err = err
 		return err
 	}
-	c.dirty, c.err, c.saved = false, nil, c.clock.Now()
+	c.dirty, c.err, c.saved = false, nil, c.now()
 	return nil
 }
 
@@ -295,7 +295,7 @@ func (c *Checkpoints) Record(chain, tenant string, seq uint64, head store.Hash) 
 	if cur, ok := c.heads[chain]; ok && seq <= cur.Seq {
 		return c.err
 	}
-	now := c.clock.Now()
+	now := c.now()
 	c.heads[chain] = Checkpoint{Chain: chain, Tenant: tenant, Seq: seq, Head: head, Time: now.UTC()}
 	c.dirty = true
 	if c.interval == 0 || now.Sub(c.saved) >= c.interval {

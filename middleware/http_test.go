@@ -71,7 +71,7 @@ func newHTTPFixture(t testing.TB) *httpFixture {
 		t.Fatal(err)
 	}
 	clk := &testClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithClock(clk))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (agenttrust.Approv
 		if a.Status != agenttrust.ApprovalPending {
 			return a, nil
 		}
-		if !a.ExpiresAt.After(c.cfg.clock.Now()) {
+		if !a.ExpiresAt.After(c.cfg.clock()) {
 			return a, &Error{Op: "WaitApproval", Message: "approval " + id + " lapsed undecided", err: []error{errs.ApprovalResolved}}
 		}
 		if wait := min(minPoll, c.cfg.longPoll) - time.Since(start); wait > 0 {

@@ -55,7 +55,7 @@ type config struct {
 	retries   int
 	base, max time.Duration
 	userAgent string
-	clock     agenttrust.Clock
+	clock     func() time.Time
 	longPoll  time.Duration
 	insecure  bool
 }
@@ -133,12 +133,12 @@ func WithUserAgent(ua string) Option {
 
 // WithClock sets the clock WaitApproval reads to tell that an approval
 // has lapsed (default: the system clock).
-func WithClock(clk agenttrust.Clock) Option {
+func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
-		if clk == nil {
+		if now == nil {
 			return fmt.Errorf("%w: nil clock", agenttrust.ErrInvalidConfig)
 		}
-		c.clock = clk
+		c.clock = now
 		return nil
 	}
 }
@@ -163,17 +163,13 @@ func WithInsecureHTTP() Option {
 	return func(c *config) error { c.insecure = true; return nil }
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // New returns a client of the server at baseURL ("https://host:port",
 // optionally with a path prefix), authenticating every call with apiKey:
 // an API key, a token or a JWT, sent as "Authorization: Bearer". Plain
 // http is accepted only for loopback hosts unless WithInsecureHTTP is
 // given.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
-	cfg := config{timeout: DefaultTimeout, base: 100 * time.Millisecond, max: 2 * time.Second, clock: systemClock{}, longPoll: DefaultLongPoll}
+	cfg := config{timeout: DefaultTimeout, base: 100 * time.Millisecond, max: 2 * time.Second, clock: time.Now, longPoll: DefaultLongPoll}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)

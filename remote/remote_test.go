@@ -572,9 +572,9 @@ func TestErrorMapping(t *testing.T) {
 func TestWaitApproval(t *testing.T) {
 	pending := `{"id":"apr_1","agent_id":"bot","session_id":"","on_behalf_of":"","tool_name":"t","resource":"","attributes":{},"rule_id":"","reason":"","approvers":[],"status":"pending","created_at":"2030-01-01T00:00:00Z","expires_at":"2030-01-01T01:00:00Z","decided_by":"","note":""}`
 	approved := strings.Replace(strings.Replace(pending, `"pending"`, `"approved"`, 1), `"decided_by":""`, `"decided_by":"carol"`, 1)
-	at := func(s string) agenttrust.Clock {
+	at := func(s string) func() time.Time {
 		tm, _ := time.Parse(time.RFC3339, s)
-		return agenttrust.ClockFunc(func() time.Time { return tm })
+		return func() time.Time { return tm }
 	}
 	t.Run("Decided", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {

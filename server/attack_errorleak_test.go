@@ -193,7 +193,7 @@ func (o *outageStore) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop,
 func outageEnv(t *testing.T, opts ...Option) (*env, *outageStore) {
 	t.Helper()
 	st := &outageStore{Store: memory.New()}
-	base := []Option{WithNodeName("n1"), WithSystemTenant("ops"), WithClock(newTestClock()),
+	base := []Option{WithNodeName("n1"), WithSystemTenant("ops"), WithClock(newTestClock().Now),
 		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}}))}
 	srv, err := New(st, append(base, opts...)...)
 	if err != nil {

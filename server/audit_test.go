@@ -136,7 +136,7 @@ func TestAuditVerify(t *testing.T) {
 	// A chain whose stored head lies past the tenant's last record (here:
 	// another tenant's writer continued it) is reported, not passed.
 	for _, tn := range []string{"acme", "globex"} {
-		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n3/acme", Key: testAuditKey, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(e.st)}}), agenttrust.WithClock(e.clock))
+		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n3/acme", Key: testAuditKey, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(e.st)}}), agenttrust.WithClock(e.clock.Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func TestAuditStream(t *testing.T) {
 // record stored before it returns.
 func (e *env) onNode2(t *testing.T) func(resource string) {
 	t.Helper()
-	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
+	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock.Now),
 		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}})))
 	if err != nil {
 		t.Fatal(err)

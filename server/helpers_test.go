@@ -81,7 +81,7 @@ func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 	base := []Option{
 		WithNodeName("n1"),
 		WithSystemTenant("ops"),
-		WithClock(e.clock),
+		WithClock(e.clock.Now),
 		WithAuditKey(testAuditKey),
 		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}})),
 	}

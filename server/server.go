@@ -35,11 +35,11 @@ type Server struct {
 	log        *slog.Logger
 	system     string
 	storeAPI   http.Handler
-	clock      agenttrust.Clock
-	poll       time.Duration // audit stream: how often the store is read
-	bodyWait   time.Duration // WithBodyTimeout
-	scrapeHash *[32]byte     // SHA-256 of the WithMetricsToken token
-	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
+	clock      func() time.Time // nil: the system clock
+	poll       time.Duration    // audit stream: how often the store is read
+	bodyWait   time.Duration    // WithBodyTimeout
+	scrapeHash *[32]byte        // SHA-256 of the WithMetricsToken token
+	idle       time.Duration    // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
 	checkpts   *audit.Checkpoints // nil without WithAuditCheckpoints
 
@@ -154,12 +154,12 @@ func WithStoreAPI(h http.Handler) Option {
 
 // WithClock sets the clock of the server and of every tenant Client
 // (after any agenttrust.WithClock given to WithClientOptions).
-func WithClock(c agenttrust.Clock) Option {
+func WithClock(now func() time.Time) Option {
 	return func(s *Server) error {
-		if c == nil {
+		if now == nil {
 			return fmt.Errorf("%w: nil clock", agenttrust.ErrInvalidConfig)
 		}
-		s.clock = c
+		s.clock = now
 		return nil
 	}
 }
@@ -256,17 +256,13 @@ func WithAuditCheckpoints(cp *audit.Checkpoints) Option {
 	}
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // New returns a server over st. It opens no tenant yet: each tenant's
 // Client is built on the first request that names it.
 func New(st store.Store, opts ...Option) (*Server, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
 	}
-	s := &Server{st: st, clock: systemClock{}, poll: time.Second, bodyWait: DefaultBodyTimeout}
+	s := &Server{st: st, poll: time.Second, bodyWait: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)

@@ -149,7 +149,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	)
 	opts = append(opts, s.clientOpts...)
 	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/" + name, Key: s.auditKey}))
-	if _, ok := s.clock.(systemClock); !ok {
+	if s.clock != nil {
 		opts = append(opts, agenttrust.WithClock(s.clock))
 	}
 	c, err := agenttrust.New(s.st, opts...)

@@ -408,7 +408,7 @@ func (h *auditHarness) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(h.st, server.WithNodeName("n1"), server.WithClock(h.clock), server.WithAuditKey(testAuditKey), server.WithAuditCheckpoints(cps),
+	srv, err := server.New(h.st, server.WithNodeName("n1"), server.WithClock(h.clock.Now), server.WithAuditKey(testAuditKey), server.WithAuditCheckpoints(cps),
 		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}})))
 	if err != nil {
 		t.Fatal(err)
@@ -468,7 +468,7 @@ func (h *auditHarness) records(t *testing.T, chain string) []store.AuditRecord {
 // keyed with key, writing straight to the store.
 func (h *auditHarness) writeAs(t *testing.T, chain string, key agenttrust.AuditKey, n int) {
 	t.Helper()
-	c, err := agenttrust.New(h.st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Key: key, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(h.st)}}), agenttrust.WithClock(h.clock))
+	c, err := agenttrust.New(h.st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Key: key, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(h.st)}}), agenttrust.WithClock(h.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestAttackFailClosedPolicyEngine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := backends()[0].open(t)
-			c, err := agenttrust.New(st, agenttrust.WithClock(newClock()), agenttrust.WithPolicyEngine(tc.engine),
+			c, err := agenttrust.New(st, agenttrust.WithClock(newClock().Now), agenttrust.WithPolicyEngine(tc.engine),
 				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 			if err != nil {
 				t.Fatal(err)
@@ -205,7 +205,7 @@ func TestAttackFailClosedPolicyEnginePanicMiddleware(t *testing.T) {
 	panicky := agenttrust.PolicyEngineFunc(func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 		panic("engine bug")
 	})
-	c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock()), agenttrust.WithPolicyEngine(panicky))
+	c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock().Now), agenttrust.WithPolicyEngine(panicky))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestAttackFailClosedPolicyEnginePanicServer(t *testing.T) {
 	panicky := agenttrust.PolicyEngineFunc(func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 		panic("engine bug")
 	})
-	srv, err := server.New(st, server.WithNodeName("n1"), server.WithClock(newClock()),
+	srv, err := server.New(st, server.WithNodeName("n1"), server.WithClock(newClock().Now),
 		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithPolicyEngine(panicky)))
 	if err != nil {
 		t.Fatal(err)
@@ -476,7 +476,7 @@ func TestAttackFailClosedClient(t *testing.T) {
 		}
 	})
 	t.Run("no_rule_denies", func(t *testing.T) {
-		c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock()))
+		c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock().Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -728,7 +728,7 @@ func TestAttackFailClosedAuditPoison(t *testing.T) {
 					c = newClient(t, st, newClock(), "acme", opts...)
 				} else {
 					var err error
-					if c, err = agenttrust.New(st, append(opts, agenttrust.WithClock(newClock()), agenttrust.WithTenant("acme"))...); err != nil {
+					if c, err = agenttrust.New(st, append(opts, agenttrust.WithClock(newClock().Now), agenttrust.WithTenant("acme"))...); err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { c.Close() })

@@ -86,7 +86,7 @@ func TestAttackJWT(t *testing.T) {
 		}
 		// A tenant with its own signing key on the same store.
 		gsk := agenttrust.SecretKey{ID: "sk-globex", Secret: attackerSigningKey().Seed()}
-		globex, err := agenttrust.New(st, agenttrust.WithTenant("globex"), agenttrust.WithClock(clk),
+		globex, err := agenttrust.New(st, agenttrust.WithTenant("globex"), agenttrust.WithClock(clk.Now),
 			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{gsk}}), agenttrust.WithPolicy(&agenttrust.Policy{}))
 		if err != nil {
 			t.Fatal(err)

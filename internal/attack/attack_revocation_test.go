@@ -45,8 +45,8 @@ func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(chain string, clk agenttrust.Clock, ttl time.Duration) *agenttrust.Client {
-		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk),
+	open := func(chain string, clk interface{ Now() time.Time }, ttl time.Duration) *agenttrust.Client {
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk.Now),
 			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
 			agenttrust.WithTokens(agenttrust.TokenConfig{TTL: ttl}), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{audit.NewMemorySink(100)}}))
 		if err != nil {

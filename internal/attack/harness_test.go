@@ -257,20 +257,20 @@ rules:
 
 // newClient returns a client of tenant over st with the fixed secrets,
 // the given clock and libPolicy, closed when the test ends.
-func newClient(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string, opts ...agenttrust.Option) *agenttrust.Client {
+func newClient(t *testing.T, st store.Store, clk interface{ Now() time.Time }, tenant string, opts ...agenttrust.Option) *agenttrust.Client {
 	t.Helper()
 	return newClientWith(t, st, clk, tenant, masterKey(), opts...)
 }
 
 // newClientWith is newClient with the given master key.
-func newClientWith(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string, mk agenttrust.SecretKey, opts ...agenttrust.Option) *agenttrust.Client {
+func newClientWith(t *testing.T, st store.Store, clk interface{ Now() time.Time }, tenant string, mk agenttrust.SecretKey, opts ...agenttrust.Option) *agenttrust.Client {
 	t.Helper()
 	p, err := agenttrust.ParsePolicy([]byte(libPolicy), "yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := []agenttrust.Option{
-		agenttrust.WithTenant(tenant), agenttrust.WithClock(clk), agenttrust.WithPolicy(p),
+		agenttrust.WithTenant(tenant), agenttrust.WithClock(clk.Now), agenttrust.WithPolicy(p),
 		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{mk}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
 	}
 	c, err := agenttrust.New(st, append(base, opts...)...)
@@ -494,7 +494,7 @@ func newNode(t *testing.T, st store.Store, opts ...server.Option) *node {
 	base := []server.Option{
 		server.WithNodeName("n1"),
 		server.WithSystemTenant("ops"),
-		server.WithClock(n.clock),
+		server.WithClock(n.clock.Now),
 		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}})),
 	}
 	srv, err := server.New(st, append(base, opts...)...)

@@ -99,7 +99,7 @@ func mintJWT(t *testing.T, c *agenttrust.Client, apiKey, aud string, caveats ...
 
 func TestTokenVerifierOverHTTP(t *testing.T) {
 	clk := &clock{}
-	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}), agenttrust.WithClock(clk))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}), agenttrust.WithClock(clk.Now))
 	srv, ran := newServer(atmcp.ServerMiddleware(c))
 	ts := httpServer(t, c, srv)
 	apiKey, key := mintKey(t, c, "billing-bot")
