@@ -45,7 +45,7 @@ type Client struct {
 	ids      *idSource
 	audit    *auditor
 	redact   redactor
-	notifier Notifier
+	notifier notifier
 	breaker  *breaker
 	auditKey AuditKey
 

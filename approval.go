@@ -15,19 +15,6 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// Notifier learns of each new pending approval, for example to page a
-// human or post to a chat. Notify runs in its own goroutine with a
-// timeout; its error is logged, never fatal to the check.
-type Notifier interface {
-	Notify(ctx context.Context, a Approval) error
-}
-
-// NotifierFunc adapts a function to Notifier.
-type NotifierFunc func(ctx context.Context, a Approval) error
-
-// Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
-
 // fingerprint binds an approval to exactly one request and to all the
 // approver is shown of it: tenant, agent, tool, resource, session,
 // on-behalf-of, the rule that asked (its id, reason and approvers) and

@@ -17,10 +17,10 @@ import (
 func TestApprovalFlow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var notified atomic.Int32
-		notifier := agenttrust.NotifierFunc(func(_ context.Context, a agenttrust.Approval) error {
+		notifier := func(_ context.Context, a agenttrust.Approval) error {
 			notified.Add(1)
 			return nil
-		})
+		}
 		f := newFixture(t, paymentsPolicy, agenttrust.WithNotifier(notifier))
 		ctx := context.Background()
 

@@ -42,11 +42,14 @@ func (e *AuditLossError) Error() string {
 		len(e.IDs), e.Refused, e.Err)
 }
 
-// Is makes errors.Is(err, ErrAuditUnavailable) hold.
-func (e *AuditLossError) Is(target error) bool { return target == ErrAuditUnavailable }
-
-// Unwrap returns the sink's error.
-func (e *AuditLossError) Unwrap() error { return e.Err }
+// Unwrap returns ErrAuditUnavailable and the sink's error, so errors.Is
+// and errors.As see both.
+func (e *AuditLossError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrAuditUnavailable}
+	}
+	return []error{ErrAuditUnavailable, e.Err}
+}
 
 // auditor takes records off the hot path: Check appends to a batch under a
 // mutex (no channel, no allocation once warm), and one goroutine chains,

@@ -66,7 +66,8 @@
 // tool, resource, session, on-behalf-of, every attribute, and the rule's
 // id, reason and approvers). Approve by a principal other than the agent grants it;
 // the same request is then allowed once within the grant's lifetime.
-// WaitApproval blocks until a decision; a Notifier hears of new approvals.
+// WaitApproval blocks until a decision; the function given to WithNotifier
+// hears of new approvals.
 //
 // # Kill switch and limits
 //

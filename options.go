@@ -1,6 +1,7 @@
 package agenttrust
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -23,7 +24,7 @@ type config struct {
 	drainTimeout time.Duration
 	durable      bool
 	redact       []string
-	notifier     Notifier
+	notifier     notifier
 	breaker      BreakerConfig
 	pendingTTL   time.Duration
 	grantTTL     time.Duration
@@ -80,8 +81,27 @@ func WithPolicy(p *Policy) Option { return func(c *config) { c.policy = p } }
 // WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
 func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }
 
-// WithNotifier tells n about every new pending approval.
-func WithNotifier(n Notifier) Option { return func(c *config) { c.notifier = n } }
+// WithNotifier has notify told of every new pending approval, for
+// example to page a human or post to a chat. It runs in its own
+// goroutine, detached from the check's cancellation, with a 30-second
+// timeout; its error or panic is logged, never fatal to the check.
+func WithNotifier(notify func(ctx context.Context, a Approval) error) Option {
+	return func(c *config) {
+		c.notifier = nil
+		if notify != nil {
+			c.notifier = notifierFunc(notify)
+		}
+	}
+}
+
+// notifier is what WithNotifier sets: a function, as a method.
+type notifier interface {
+	Notify(ctx context.Context, a Approval) error
+}
+
+type notifierFunc func(ctx context.Context, a Approval) error
+
+func (f notifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
 
 // WithBreaker enables the runaway breaker. It is off by default.
 func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
