@@ -19,12 +19,15 @@ import (
 )
 
 // Checker answers one authorization question. *Client answers it locally;
-// the remote package answers it over HTTP.
+// the remote package answers it over HTTP. Implementations must be safe
+// for concurrent use: *Client and the remote client are.
 type Checker interface {
 	Check(ctx context.Context, req Request) (Decision, error)
 }
 
-// CheckerFunc adapts a function to Checker.
+// CheckerFunc adapts a function to Checker. It is safe for concurrent use
+// if the function is. A nil CheckerFunc panics when called, as a nil
+// function does.
 type CheckerFunc func(ctx context.Context, req Request) (Decision, error)
 
 // Check calls f.
@@ -265,7 +268,8 @@ func (c *Client) VerifyChain(records []AuditRecord) error { return VerifyChain(r
 // been written to every sink, or ctx ends.
 func (c *Client) SyncAudit(ctx context.Context) error { return c.audit.sync(ctx) }
 
-// Stats is a snapshot of the client's health.
+// Stats is a snapshot of the client's health. A plain value; the zero
+// Stats is an idle, unhealthy client's.
 type Stats struct {
 	AuditQueued  int64  // records waiting to be written
 	AuditWritten uint64 // records written since New

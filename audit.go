@@ -27,18 +27,24 @@ import (
 // method AuditHead(ctx, chain) (AuditRecord, error) returning the newest
 // record of chain, or an error matching store.ErrNotFound when there is
 // none: New reads it so a client continues its chain instead of starting
-// over.
+// over. A client calls Write from its flusher, but a Write that hangs past
+// AuditConfig.WriteTimeout is retried while it may still run, and a sink
+// may be shared by several clients: a sink must be safe for concurrent
+// use.
 type AuditSink interface {
 	Write(ctx context.Context, recs []AuditRecord) error
 }
 
-// AuditSinkFunc adapts a function to AuditSink.
+// AuditSinkFunc adapts a function to AuditSink. It is safe for concurrent
+// use if the function is. A nil AuditSinkFunc panics when called, as a nil
+// function does.
 type AuditSinkFunc func(ctx context.Context, recs []AuditRecord) error
 
 // Write calls f.
 func (f AuditSinkFunc) Write(ctx context.Context, recs []AuditRecord) error { return f(ctx, recs) }
 
-// ChainError reports where an audit chain breaks.
+// ChainError reports where an audit chain breaks. A plain value; the zero
+// ChainError says nothing about where a chain breaks.
 type ChainError struct {
 	Index int    // position in the slice given to VerifyChain
 	Seq   uint64 // the record's sequence number

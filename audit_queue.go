@@ -25,7 +25,7 @@ type auditHeadReader interface {
 // be written before the drain time ran out (AuditConfig.DrainTimeout): it
 // names every decision whose record is missing, so nothing queued is lost
 // silently. It matches ErrAuditUnavailable and unwraps to the last sink
-// error.
+// error. A plain value, read-only once returned.
 type AuditLossError struct {
 	// IDs are the decisions whose records were not written to every
 	// sink, in chain order.

@@ -133,6 +133,13 @@
 // with a dot segment ("." or "..", raw, percent-encoded at any depth or as
 // a look-alike), a backslash or an encoded '/' is refused. A '*' in a
 // request value is an ordinary character.
-// A Client is safe for concurrent use; its zero value is not usable: build
-// it with New.
+//
+// # Values and concurrency
+//
+// A *Client is safe for concurrent use; its zero value is not usable:
+// build it with New. The interfaces a client calls (Checker, PolicyEngine,
+// AuditSink) and the functions given to options must be safe for
+// concurrent use. Every other type is a plain value: safe to copy and to
+// read from many goroutines once made, not to change while shared. Each
+// type says what its zero value means.
 package agenttrust

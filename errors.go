@@ -79,7 +79,8 @@ var (
 )
 
 // PolicyError reports one problem in a policy: where it is (file, rule id
-// or index) and what is wrong. It matches ErrInvalidPolicy.
+// or index) and what is wrong. It matches ErrInvalidPolicy. A plain value;
+// the zero PolicyError names no problem.
 type PolicyError struct {
 	File  string // empty when the policy did not come from a file
 	Rule  string // rule or limit id; empty for document-level problems
@@ -104,7 +105,8 @@ func (e *PolicyError) Error() string {
 // Is makes errors.Is(err, ErrInvalidPolicy) hold.
 func (e *PolicyError) Is(target error) bool { return target == ErrInvalidPolicy }
 
-// CaveatError reports the caveat that failed. It matches ErrCaveat.
+// CaveatError reports the caveat that failed. It matches ErrCaveat. A
+// plain value; the zero CaveatError names no caveat.
 type CaveatError struct {
 	Caveat string // canonical text, or the raw text if it did not parse
 	Msg    string

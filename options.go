@@ -40,7 +40,8 @@ type config struct {
 	tokenCacheBytes   int64
 }
 
-// Option configures New.
+// Option configures New. A nil Option panics when New applies it, as a nil
+// function does.
 type Option func(*config)
 
 // WithTenant sets the tenant this client decides for (DefaultTenant).
@@ -115,7 +116,8 @@ func WithApprovalTTL(pending, grant time.Duration) Option {
 
 // AuditConfig configures the audit trail (WithAudit). A zero field keeps
 // its default, or what an earlier WithAudit set; Sinks and Redact
-// accumulate.
+// accumulate. It is a plain value, safe to share; the zero AuditConfig
+// changes nothing.
 type AuditConfig struct {
 	// Sinks receive every record. Without any, the client keeps the last
 	// 10,000 records in an in-memory ring.
@@ -203,7 +205,9 @@ func WithAudit(a AuditConfig) Option {
 // SecretKey is a named secret: a master key that macaroon tokens derive
 // from or the seed of a key that signs JWTs (see TokenConfig). Its ID
 // travels in each token the key makes, so keys can rotate. SecretKey
-// redacts its secret when printed, logged or marshalled.
+// redacts its secret when printed, logged or marshalled. A plain value,
+// safe to share once made; New copies the secret. The zero SecretKey is
+// refused by New.
 type SecretKey struct {
 	ID     string // 1-64 letters, digits, '_' or '-'
 	Secret []byte
@@ -226,7 +230,8 @@ func (k SecretKey) MarshalJSON() ([]byte, error) {
 
 // TokenConfig configures the tokens a client mints and verifies
 // (WithTokens). A zero field keeps its default, or what an earlier
-// WithTokens set; keys and audiences accumulate.
+// WithTokens set; keys and audiences accumulate. It is a plain value, safe
+// to share; the zero TokenConfig changes nothing.
 type TokenConfig struct {
 	// MasterKeys derive the root key of every macaroon token,
 	// HMAC-SHA256(secret, token id), so minting stores nothing per

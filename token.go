@@ -48,7 +48,8 @@ const (
 )
 
 // Key is an API key as a client shows it: its id, owner and limits,
-// never the secret or its hash.
+// never the secret or its hash. A plain value, safe to share; the zero Key
+// names no key.
 type Key struct {
 	ID      string // public id, "key_..."
 	Tenant  string
@@ -133,7 +134,7 @@ func validTokenPart(s string) error {
 }
 
 // KeySpec describes an API key to create. The zero KeySpec is refused:
-// AgentID is required.
+// AgentID is required. It is a plain value.
 type KeySpec struct {
 	AgentID string
 	Name    string
@@ -591,7 +592,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 }
 
 // TokenInfo describes a token without its secret parts. It is a plain
-// value.
+// value. The zero TokenInfo describes no token.
 type TokenInfo struct {
 	ID        string
 	KeyID     string
