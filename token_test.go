@@ -22,6 +22,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -31,7 +32,7 @@ rules:
     effect: allow
 `
 
-var testMasterKey = agenttrust.SecretKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+var testMasterKey = testkit.MasterKey()
 
 // countingStore counts key lookups, to prove malformed keys never reach
 // the store.

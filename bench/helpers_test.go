@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 )
 
-var testMasterKey = agenttrust.SecretKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+var testMasterKey = testkit.MasterKey()
 
 // tokenRootKey derives a token's macaroon root key as the README states
 // it: HMAC-SHA256(master secret, token id). TestTokenVectorsLibrary checks

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -43,22 +44,9 @@ rules:
     tools: [payments.read]
 `
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type httpFixture struct {
 	c     *agenttrust.Client
-	clock *testClock
+	clock *testkit.Clock
 	key   string // billing-bot's API key
 	keyID string
 	token string // a token exchanged from key
@@ -70,7 +58,8 @@ func newHTTPFixture(t testing.TB) *httpFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock()
+	clk.Set(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +278,7 @@ func TestHTTPExpiredAndRevoked(t *testing.T) {
 	if rec := call(f.token); rec.Code != 200 {
 		t.Fatalf("fresh token: %d %s", rec.Code, rec.Body)
 	}
-	f.clock.Add(defaultTokenTTL + time.Second)
+	f.clock.Advance(defaultTokenTTL + time.Second)
 	rec := call(f.token)
 	if det := decodeError(t, rec); rec.Code != 401 || det.Message != agenttrust.ErrExpired.Error() {
 		t.Fatalf("expired token: %d %+v", rec.Code, det)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -194,7 +195,7 @@ func outageEnv(t *testing.T, opts ...Option) (*env, *outageStore) {
 	t.Helper()
 	st := &outageStore{Store: memory.New()}
 	base := []Option{WithNodeName("n1"), WithSystemTenant("ops"), WithClock(newTestClock().Now),
-		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}}))}
+		WithClientOptions(testkit.Keys())}
 	srv, err := New(st, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -283,7 +284,7 @@ func TestAuditStream(t *testing.T) {
 func (e *env) onNode2(t *testing.T) func(resource string) {
 	t.Helper()
 	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock.Now),
-		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}})))
+		WithClientOptions(testkit.Keys()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,29 +9,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/memnet"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // t0 is the test clock's start.
-var t0 = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
-// testClock is a clock tests move by hand.
-type testClock struct{ ns atomic.Int64 }
+// testClock is the shared clock tests move by hand (internal/testkit).
+type testClock = testkit.Clock
 
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func newTestClock() *testClock { return testkit.NewClock() }
 
 const acmePolicy = `{"rules":[
  {"id":"read","effect":"allow","tools":["docs.read"]},
@@ -51,11 +44,11 @@ type env struct {
 	ids   map[string]string // "tenant/agent" -> key id
 }
 
-var testMasterKey = agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+var testMasterKey = testkit.MasterKey()
 
 var testAuditKey, _ = agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
 
-var testSigningKey = agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
+var testSigningKey = testkit.SigningKey()
 
 func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
@@ -83,7 +76,7 @@ func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 		WithSystemTenant("ops"),
 		WithClock(e.clock.Now),
 		WithAuditKey(testAuditKey),
-		WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{testSigningKey}})),
+		WithClientOptions(testkit.Keys()),
 	}
 	srv, err := New(e.st, append(base, opts...)...)
 	if err != nil {

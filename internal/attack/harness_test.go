@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -34,31 +35,19 @@ import (
 )
 
 // t0 is where every test clock starts.
-var t0 = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
-// clock is a clock the tests move by hand; nothing here sleeps on the
-// real one.
-type clock struct{ ns atomic.Int64 }
+// clock is the shared clock the tests move by hand (internal/testkit):
+// nothing here sleeps on the real one.
+type clock = testkit.Clock
 
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func newClock() *clock { return testkit.NewClock() }
 
 // Secrets of the system under attack, known to the tests so they can
 // mint what a legitimate node mints; the attacks never use them unless a
 // case says so.
-func masterKey() agenttrust.SecretKey {
-	return agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
-}
-
-func signingKey() agenttrust.SecretKey {
-	return agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
-}
+func masterKey() agenttrust.SecretKey  { return testkit.MasterKey() }
+func signingKey() agenttrust.SecretKey { return testkit.SigningKey() }
 
 // attackerSigningKey is an Ed25519 key the system does not know.
 func attackerSigningKey() ed25519.PrivateKey {
