@@ -15,6 +15,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -49,6 +50,7 @@ type Client struct {
 	audit    *auditor
 	redact   redactor
 	notifier notifier
+	obs      observe.Observer // nil: none
 	breaker  *breaker
 	auditKey AuditKey
 
@@ -175,7 +177,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		store: st, tenant: cfg.tenant, clock: cfg.clock, random: cfg.random, log: cfg.log,
-		ids: ids, notifier: cfg.notifier, breaker: brk, auditKey: auditKey,
+		ids: ids, notifier: cfg.notifier, obs: cfg.observer, breaker: brk, auditKey: auditKey,
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
 	}
@@ -237,7 +239,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	c.audit = newAuditor(auditConfig{
 		chain: cfg.chain, tenant: cfg.tenant, key: auditKey, sinks: cfg.sinks, max: cfg.queueSize,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout,
-		durable: cfg.durable,
+		durable: cfg.durable, obs: cfg.observer,
 	}, &c.redact, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -73,6 +74,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		return down, storeErr("create approval", err)
 	}
 	v.approvalID = a.ID
+	c.event(ctx, observe.Event{Kind: observe.ApprovalOpened, Agent: a.AgentID, Tool: a.Tool})
 	if c.notifier != nil {
 		go func() {
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -154,6 +156,7 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	default:
 		return storeErr("decide approval", err)
 	}
+	c.event(ctx, observe.Event{Kind: observe.ApprovalDecided, Agent: approver, Outcome: string(status)})
 	c.approvalMu.Lock()
 	close(c.approvalsChanged)
 	c.approvalsChanged = make(chan struct{})

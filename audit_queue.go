@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -65,6 +66,7 @@ type auditor struct {
 	drainTimeout time.Duration
 	durable      bool
 	clock        clock
+	obs          observe.Observer // nil: none
 
 	// Written by checks, under mu. Kept apart from the flusher's fields
 	// so the two cores do not fight over cache lines.
@@ -187,13 +189,14 @@ type auditConfig struct {
 	max                                    int
 	stuckAfter, writeTimeout, drainTimeout time.Duration
 	durable                                bool
+	obs                                    observe.Observer
 }
 
 func newAuditor(cfg auditConfig, red *redactor, clock clock, log *slog.Logger) *auditor {
 	a := &auditor{
 		chain: cfg.chain, tenant: cfg.tenant, mac: cfg.key.chainMAC(cfg.chain), redact: red, sinks: cfg.sinks, max: cfg.max,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout, durable: cfg.durable,
-		clock: clock, log: log,
+		clock: clock, log: log, obs: cfg.obs,
 		needStructs: needStructs(cfg.sinks),
 		signal:      make(chan struct{}, 1),
 		full:        make(chan struct{}, 1),
@@ -250,10 +253,11 @@ func (a *auditor) armStuck() {
 	a.stuckMu.Unlock()
 	a.stuckTimer = time.AfterFunc(a.stuckAfter, func() {
 		a.stuckMu.Lock()
-		if a.stuckGen == gen {
-			a.stuck.Store(true)
-		}
+		turned := a.stuckGen == gen && !a.stuck.Swap(true)
 		a.stuckMu.Unlock()
+		if turned {
+			a.observeStuck("stuck")
+		}
 	})
 }
 
@@ -261,11 +265,20 @@ func (a *auditor) armStuck() {
 func (a *auditor) disarmStuck() {
 	a.stuckMu.Lock()
 	a.stuckGen++
-	a.stuck.Store(false)
+	was := a.stuck.Swap(false)
 	a.stuckMu.Unlock()
+	if was {
+		a.observeStuck("recovered")
+	}
 	if a.stuckTimer != nil {
 		a.stuckTimer.Stop()
 		a.stuckTimer = nil
+	}
+}
+
+func (a *auditor) observeStuck(outcome string) {
+	if a.obs != nil {
+		a.obs.Event(context.Background(), observe.Event{Kind: observe.AuditStuck, Tenant: a.tenant, Outcome: outcome})
 	}
 }
 
@@ -573,6 +586,9 @@ func (a *auditor) flush() bool {
 		// that check a cache-line transfer from this core.
 		a.taken = a.taken[n:]
 		a.drained.Add(uint64(n))
+		if a.obs != nil {
+			a.obs.Event(context.Background(), observe.Event{Kind: observe.AuditWritten, Tenant: a.tenant, N: int64(n), Pending: a.depth()})
+		}
 		if a.durable {
 			a.lastWrite = time.Since(began)
 			a.target.Store(a.inflight.Load())

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -114,6 +115,7 @@ func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdic
 	}
 	err := c.store.Suspend(context.WithoutCancel(ctx), store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now})
 	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
+	c.event(ctx, observe.Event{Kind: observe.BreakerTripped, Agent: agent})
 	if err != nil {
 		c.log.Error("agenttrust: runaway breaker could not suspend agent", "agent", agent, "err", err)
 		v.reason = why + "; suspending the agent failed: " + err.Error()

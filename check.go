@@ -86,6 +86,9 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 	now := c.clock.Now()
 	st := c.pool.Get().(*checkState)
 	err = c.check(ctx, &req, now, st, &d)
+	if c.obs != nil {
+		c.observeCheck(ctx, &req, now, &d, err)
+	}
 	st.reset()
 	c.pool.Put(st)
 	return d, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/observe"
 )
 
 // Attenuate narrows a token offline, with no client and no key: it adds a
@@ -120,5 +121,6 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if err := c.store.CreateHop(ctx, h); err != nil {
 		return "", Hop{}, storeErr("record hop", err)
 	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: v.agent, Outcome: "delegation"})
 	return out, h, nil
 }

@@ -101,6 +101,44 @@ rules:
 	// payments.refund 5 deny true
 }
 
+// NarrowJWT is what a token endpoint mints: a JWT for one audience (an
+// MCP server's URI) made from a key, a token or a JWT, with every caveat
+// of its source, a hop of its own and the agent role at most.
+func ExampleClient_NarrowJWT() {
+	const mcpServer = "https://mcp.example.com/mcp"
+	policy, _ := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: planner-payments
+    effect: allow
+    agents: [planner]
+    tools: ["payments.*"]
+`), "yaml")
+	c, _ := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy), agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{mcpServer}}))
+	defer c.Close()
+	ctx := context.Background()
+
+	secret, _, _ := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"})
+	token, _ := c.Exchange(ctx, secret, "tool in payments.charge")
+	jwt, hop, _ := c.NarrowJWT(ctx, token, mcpServer, 0, "attr.amount <= 50")
+
+	for _, req := range []agenttrust.Request{
+		{Tool: "payments.charge", Credential: jwt, Attributes: map[string]any{"amount": 40}},
+		{Tool: "payments.charge", Credential: jwt, Attributes: map[string]any{"amount": 500}},
+		{Tool: "payments.refund", Credential: jwt, Attributes: map[string]any{"amount": 5}},
+	} {
+		d, err := c.Check(ctx, req)
+		fmt.Println(req.Tool, req.Attributes["amount"], d.Effect, errors.Is(err, agenttrust.ErrCaveat))
+	}
+	_ = c.Revoke(ctx, hop.ID)
+	d, err := c.Check(ctx, agenttrust.Request{Tool: "payments.charge", Credential: jwt, Attributes: map[string]any{"amount": 1}})
+	fmt.Println("after revoking its hop:", d.Effect, errors.Is(err, agenttrust.ErrRevoked))
+	// Output:
+	// payments.charge 40 allow false
+	// payments.charge 500 deny true
+	// payments.refund 5 deny true
+	// after revoking its hop: deny true
+}
+
 // Revoking a key kills every token derived from it at once, however far
 // it was narrowed and handed on.
 func ExampleClient_Revoke() {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/observe"
 )
 
 // jwtLeeway is the clock skew tolerated on exp, nbf and iat.
@@ -118,6 +119,130 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if len(s) > MaxCredentialSize {
 		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", errs.CredentialTooLarge)
 	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "jwt"})
+	return s, nil
+}
+
+// NarrowJWT makes an audience-bound JWT from a credential of this
+// client's tenant, for a token endpoint's RFC 8693 token exchange and
+// client credentials grant. subject is an API key, a token (att_) or a
+// JWT; it is verified as Delegate verifies (signature, lifetime,
+// revocation of every id it carries, suspension of its agent), and what
+// comes out can do no more than it:
+//
+//   - sub, key and tenant are the subject's, and so is jti, the token
+//     id, for a token or JWT subject (as Attenuate keeps it), so that
+//     revoking the subject's id revokes the JWT;
+//   - every caveat of the subject carries over (for an API key, its
+//     caveats and its IP allowlist as an "ip in" caveat), then a fresh
+//     "hop = <id>" caveat, then caveats, so the JWT is narrowed (see
+//     Principal.Roles): it holds at most the agent role, whatever roles
+//     the subject's key has;
+//   - exp is the earliest of now plus the token TTL, the subject's own
+//     expiry and, when ttl is positive, now plus ttl;
+//   - aud is audience alone. A JWT subject can only be narrowed for an
+//     audience it already names: a resource server shown a JWT cannot
+//     trade it for one that another server accepts.
+//
+// The hop is recorded in the store like one of Delegate, and revoking
+// its id, or any id of the subject, kills the JWT. A subject already 8
+// hops deep (the most a token may pass through) is refused with an error
+// matching ErrUnauthorized.
+func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl time.Duration, caveats ...string) (string, Hop, error) {
+	if err := validID("audience", audience); err != nil {
+		return "", Hop{}, err
+	}
+	if ttl < 0 {
+		return "", Hop{}, fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
+	}
+	user, err := canonicalCaveats(caveats)
+	if err != nil {
+		return "", Hop{}, err
+	}
+	now := c.clock.Now()
+	var cr credential
+	u := credentialUse{kinds: anyCredential, anyAddr: true, blocks: blocksFromStore}
+	if _, err := c.verify(ctx, subject, now, &u, &cr); err != nil {
+		return "", Hop{}, err
+	}
+	if len(cr.hops) >= maxDelegationDepth {
+		return "", Hop{}, fmt.Errorf("%w: credential already has %d hops", errs.DelegationDepth, len(cr.hops))
+	}
+	if looksLikeJWT(subject) {
+		// Verified above; only its audience is read here.
+		var claims jwtClaims
+		if _, _, err := new(jwt.Parser).ParseUnverified(subject, &claims); err != nil {
+			return "", Hop{}, ErrMalformedCredential
+		}
+		if !slices.Contains(claims.Audience, audience) {
+			return "", Hop{}, fmt.Errorf("%w: a JWT is narrowed only for an audience it names", errs.Audience)
+		}
+	}
+	var cavs []string
+	if cr.key != nil && len(cr.key.key.AllowedIPs) > 0 {
+		cavs = append(cavs, "ip in "+strings.Join(cr.key.key.AllowedIPs, ","))
+	}
+	for i := range cr.conds {
+		cavs = append(cavs, cr.conds[i].String())
+	}
+	hopID, err := c.newID("hop_")
+	if err != nil {
+		return "", Hop{}, err
+	}
+	added := append([]string{eqCaveat("hop", hopID)}, user...)
+	cavs = append(cavs, added...)
+	exp := now.Add(c.tokenTTL)
+	if !cr.expires.IsZero() && cr.expires.Before(exp) {
+		exp = cr.expires
+	}
+	if ttl > 0 && now.Add(ttl).Before(exp) {
+		exp = now.Add(ttl)
+	}
+	// The token id is the subject's, as Attenuate keeps it: revoking the
+	// subject's id kills the JWT too. An API key roots no token, so the
+	// JWT is the first of a tree.
+	root := cr.id
+	if cr.key != nil {
+		if root, err = c.newID("tok_"); err != nil {
+			return "", Hop{}, err
+		}
+	}
+	s, err := c.signJWT(jwtClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: c.issuer, Subject: cr.agent, Audience: jwt.ClaimStrings{audience},
+			ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), ID: root,
+		},
+		Tenant: c.tenant, KeyID: cr.keyID, Caveats: cavs,
+	})
+	if err != nil {
+		return "", Hop{}, err
+	}
+	h := Hop{
+		ID: hopID, Tenant: c.tenant, TokenID: root, KeyID: cr.keyID, AgentID: cr.agent,
+		Caveats: added, CreatedAt: now, ExpiresAt: exp.UTC(),
+	}
+	if n := len(cr.hops); n > 0 {
+		h.Parent = cr.hops[n-1]
+	}
+	if err := c.store.CreateHop(ctx, h); err != nil {
+		return "", Hop{}, storeErr("record hop", err)
+	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: cr.agent, Outcome: "jwt"})
+	return s, h, nil
+}
+
+// signJWT signs claims with the current signing key.
+func (c *Client) signJWT(claims jwtClaims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = c.signing.current.ID
+	s, err := t.SignedString(c.signing.current.Private)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
+	}
+	if len(s) > MaxCredentialSize {
+		return "", fmt.Errorf("%w: the caveats leave no room for a JWT", errs.CredentialTooLarge)
+	}
 	return s, nil
 }
 
@@ -197,13 +322,20 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 	}
 	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time}}
 	var cost int64
+	var tenant, agent string // noted, not used: the claims say these
 	for _, text := range claims.Caveats {
 		cv, err := cond.Parse(text)
 		if err != nil {
 			return &CaveatError{Caveat: text, Msg: err.Error()}
 		}
+		// Hops and the earliest "expires" caveat are the JWT's, as for a
+		// token: revoking a hop it carries kills it (see NarrowJWT).
+		noteCaveat(&cv, &tenant, &agent, &v.cred.hops, &v.cred.expires)
 		v.cred.conds = append(v.cred.conds, cv)
 		cost += caveatCost(text)
+	}
+	if len(v.cred.hops) > maxDelegationDepth {
+		return errs.DelegationDepth
 	}
 	if !c.tokenCacheOff {
 		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/agenttrust/agenttrust/observe"
 )
 
 type config struct {
@@ -35,6 +37,7 @@ type config struct {
 	tokenTTL     time.Duration
 	issuer       string
 	audiences    []string
+	observer     observe.Observer
 
 	tokenCacheEntries int
 	tokenCacheBytes   int64
@@ -103,6 +106,14 @@ type notifier interface {
 type notifierFunc func(ctx context.Context, a Approval) error
 
 func (f notifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
+
+// WithObserver tells o of every check and of the events an operator
+// counts: approvals opened and decided, revocations and suspensions, rate
+// limits and breaker trips, tokens issued, audit records written (see
+// package observe). Without one a check pays a nil check for it; the
+// OpenTelemetry module (github.com/agenttrust/agenttrust/otel) provides
+// one with spans and metrics.
+func WithObserver(o observe.Observer) Option { return func(c *config) { c.observer = o } }
 
 // WithBreaker enables the runaway breaker. It is off by default.
 func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -110,6 +111,7 @@ func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 	if err := c.store.Suspend(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}); err != nil {
 		return storeErr("suspend", err)
 	}
+	c.event(ctx, observe.Event{Kind: observe.Suspended, Agent: id})
 	return nil
 }
 
@@ -161,6 +163,7 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := c.store.Revoke(ctx, b); err != nil {
 		return storeErr("revoke", err)
 	}
+	c.event(ctx, observe.Event{Kind: observe.Revoked})
 	return nil
 }
 

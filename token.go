@@ -20,6 +20,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -72,16 +73,26 @@ func keyOf(k store.Key) Key {
 type masterKey struct {
 	id     string
 	secret []byte
-	macs   sync.Pool // hash.Hash: HMAC keyed by secret, reused with Reset
+	macs   sync.Pool // *rootMAC
+}
+
+// rootMAC is an HMAC keyed by a master secret, reused with Reset, with
+// room for its input and output: both would escape through the hash.Hash
+// interface and cost an allocation each per token.
+type rootMAC struct {
+	h   hash.Hash
+	in  []byte
+	out [sha256.Size]byte
 }
 
 func (m *masterKey) rootKey(tokenID string) [sha256.Size]byte {
-	h := m.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(tokenID))
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	m.macs.Put(h)
+	r := m.macs.Get().(*rootMAC)
+	r.h.Reset()
+	r.in = append(r.in[:0], tokenID...)
+	r.h.Write(r.in)
+	r.h.Sum(r.out[:0])
+	out := r.out
+	m.macs.Put(r)
 	return out
 }
 
@@ -111,7 +122,7 @@ func newKeyring(keys []SecretKey, random func(prefix string) (string, error), se
 			return nil, fmt.Errorf("%w: duplicate master key id %q", ErrInvalidConfig, k.ID)
 		}
 		mk := &masterKey{id: k.ID, secret: append([]byte(nil), k.Secret...)}
-		mk.macs.New = func() any { return hmac.New(sha256.New, mk.secret) }
+		mk.macs.New = func() any { return &rootMAC{h: hmac.New(sha256.New, mk.secret)} }
 		kr.byID[k.ID] = mk
 		if i == 0 {
 			kr.current = mk
@@ -397,6 +408,9 @@ func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string)
 		return "", err
 	}
 	tok, _, err := c.mint(ke, now, cavs)
+	if err == nil {
+		c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "token"})
+	}
 	return tok, err
 }
 
@@ -542,7 +556,10 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if len(m.Location()) != 0 {
 		return nil, ErrMalformedCredential
 	}
-	ver, rest, _ := strings.Cut(string(m.ID()), "|")
+	// One string holds the decoded token; the id and the caveats are
+	// slices of it, so the verified token costs one copy, not one a part.
+	text := string(raw)
+	ver, rest, _ := strings.Cut(text[m.IDOffset():][:len(m.ID())], "|")
 	tokID, rest, _ := strings.Cut(rest, "|")
 	keyID, mkID, _ := strings.Cut(rest, "|")
 	if ver != tokenIDVersion || validTokenPart(tokID) != nil || validTokenPart(keyID) != nil || validTokenPart(mkID) != nil {
@@ -564,19 +581,19 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	var cost int64
 	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
-		text := string(m.Caveat(i))
-		cv, err := cond.Parse(text)
+		cvText := text[m.CaveatOffset(i):][:len(m.Caveat(i))]
+		cv, err := cond.Parse(cvText)
 		if err != nil {
-			return nil, &CaveatError{Caveat: text, Msg: err.Error()}
+			return nil, &CaveatError{Caveat: cvText, Msg: err.Error()}
 		}
 		// One token, one encoding: a caveat must be in canonical form.
 		canon = cv.AppendCanonical(canon[:0])
-		if string(canon) != text {
-			return nil, &CaveatError{Caveat: text, Msg: "not in canonical form"}
+		if string(canon) != cvText {
+			return nil, &CaveatError{Caveat: cvText, Msg: "not in canonical form"}
 		}
 		noteCaveat(&cv, &v.tenant, &v.agent, &v.hops, &v.expires)
 		v.conds = append(v.conds, cv)
-		cost += caveatCost(text)
+		cost += caveatCost(cvText)
 	}
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
 		return nil, ErrMalformedCredential

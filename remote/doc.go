@@ -16,6 +16,19 @@
 // error matching agenttrust.ErrStoreUnavailable. It never returns an Allow
 // with an error.
 //
+// # Verifying bearers
+//
+// Authenticate verifies another caller's credential through the server
+// (GET /v1/whoami with that credential) and returns its Principal, so
+// *Client is the Authenticator of middleware/mcp.TokenVerifier for an MCP
+// server fronting a central agenttrust server:
+//
+//	c, err := remote.New("https://agenttrust.internal", mcpServerKey)
+//	verify := mcp.TokenVerifier(c, "https://mcp.example.com/mcp")
+//
+// The agenttrust server must accept the MCP server's URI as a JWT
+// audience (serve --audience).
+//
 // # Admin operations
 //
 // Keys (CreateKey, ListKeys, RevokeKey), tokens (Exchange, ExchangeJWT,

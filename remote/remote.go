@@ -274,17 +274,20 @@ func (c *Client) Close() error {
 
 // call is one operation on the server's API.
 type call struct {
-	op         string // the method name, for errors
-	method     string
-	path       string // below the base URL, each segment escaped
-	query      url.Values
-	body       any    // nil: no body
-	bearer     string // "" : the client's credential
-	idempotent bool
-	extra      time.Duration // added to the per-attempt timeout (long polls)
-	status     int           // the success status
-	out        any           // nil: no body expected
-	notFound   error         // what a 404 matches; default agenttrust.ErrNotFound
+	op     string // the method name, for errors
+	method string
+	path   string // below the base URL, each segment escaped
+	query  url.Values
+	body   any    // nil: no body
+	bearer string // "" : the client's credential
+	// forwardedFor, when valid, is sent as X-Forwarded-For: the address
+	// of the caller whose credential this request verifies.
+	forwardedFor netip.Addr
+	idempotent   bool
+	extra        time.Duration // added to the per-attempt timeout (long polls)
+	status       int           // the success status
+	out          any           // nil: no body expected
+	notFound     error         // what a 404 matches; default agenttrust.ErrNotFound
 	// alsoOK lists other statuses whose body decodes into out (readyz's
 	// 503); do returns errAlsoOK with them.
 	alsoOK int
@@ -357,6 +360,9 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 		cred = c.cred
 	}
 	req.Header.Set("Authorization", "Bearer "+cred)
+	if cl.forwardedFor.IsValid() {
+		req.Header.Set("X-Forwarded-For", cl.forwardedFor.String())
+	}
 
 	resp, err := c.cfg.hc.Do(req)
 	if err != nil {

@@ -99,8 +99,10 @@ func (s *Server) getApproval(c *call) error {
 		switch {
 		case err == nil, errors.Is(err, errs.ApprovalResolved) && got.ID != "":
 			a = got
-		case wctx.Err() != nil && ctx.Err() == nil:
-			// The wait is over: answer with the approval as it stands.
+		case wctx.Err() != nil:
+			// The wait is over, run out or cut (agenttrust serve cuts long
+			// polls when it begins to shut down, and a client that left
+			// cuts its own): answer with the approval as it stands.
 			if got.ID != "" {
 				a = got
 			}

@@ -205,7 +205,7 @@ func (s *Server) streamAudit(c *call) error {
 		}
 		if err != nil {
 			s.log.Warn("agenttrust/server: audit stream read failed", "tenant", c.p.Tenant, "err", err)
-			s.metrics.storeErrors.Add(1)
+			s.storeError(ctx, c.p.Tenant)
 			c.w.Write([]byte("event: error\ndata: {\"code\":\"store_unavailable\"}\n\n"))
 			n++
 		}

@@ -85,7 +85,7 @@ func (s *Server) answerCheck(c *call, d *agenttrust.Decision, err error) {
 	if err != nil {
 		resp.Error = errorCode(err)
 		if resp.Error == "store_unavailable" {
-			s.metrics.storeErrors.Add(1)
+			s.storeError(c.r.Context(), c.p.Tenant)
 		}
 	}
 	bp := bufs.Get().(*[]byte)

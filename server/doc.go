@@ -28,9 +28,9 @@
 //
 // # Authentication and roles
 //
-// Every route but /healthz, /readyz and /.well-known/jwks.json takes an
-// "Authorization: Bearer" credential: an API key, a token or a JWT. The
-// credential's root key carries roles:
+// Every route but /healthz, /readyz, /.well-known/jwks.json and the OAuth
+// routes takes an "Authorization: Bearer" credential: an API key, a token
+// or a JWT. The credential's root key carries roles:
 //
 //   - admin: everything in its tenant;
 //   - approver: list, see, approve and deny approvals; read the audit
@@ -64,6 +64,39 @@
 // audit down) is a deny whose "error" holds the code, as in error
 // responses. Only a malformed request is an error response (400).
 //
+// # OAuth
+//
+// With WithIssuer, the server is an OAuth 2.1 authorization server for
+// machine clients, such as MCP clients that found it in an MCP server's
+// protected resource metadata (RFC 9728):
+//
+//   - GET /.well-known/oauth-authorization-server: RFC 8414 metadata.
+//     It names an authorization endpoint, /oauth/authorize, because
+//     clients demand the member, but there is none (404): there is no
+//     person to ask, and response_types_supported is empty.
+//   - POST /oauth/token, form-encoded (RFC 6749), no bearer. The
+//     client_credentials grant authenticates the client as an agent: its
+//     secret is one of the agent's API keys, its id the agent id, by HTTP
+//     Basic or in the form, never both. The RFC 8693 token exchange grant
+//     takes an att_ token or a JWT of this server as subject_token
+//     (subject_token_type access_token or jwt); client authentication is
+//     optional, and when given must be an API key of the subject's agent.
+//
+// Both verify their source as the API verifies a bearer (address,
+// revocation of every id, suspension) and answer an EdDSA JWT made by
+// agenttrust.Client.NarrowJWT: aud is the "resource" (RFC 8707) or
+// "audience" asked for, else the issuer; the source's caveats, expiry and
+// token id carry over; a fresh delegation hop is added and recorded, so
+// the JWT holds the agent role at most (scope "agent"), and "caveat"
+// parameters narrow it further. A JWT is exchanged only for an audience
+// it already names. Every answer is Cache-Control: no-store; errors are
+// RFC 6749 section 5.2 bodies, {"error", "error_description"}:
+// invalid_request, invalid_client (401, with a Basic challenge),
+// invalid_grant, unauthorized_client (a key without the agent role),
+// unsupported_grant_type, invalid_scope and invalid_target. A body that
+// comes too late (408) and a failure of the server (503, 500) are
+// answered as on every route. Without WithIssuer these routes answer 404.
+//
 // # Errors
 //
 // Errors are {"error": {"code", "message"}}. Bad input is a 400: unknown
@@ -81,4 +114,35 @@
 // checked, is the connection's. X-Forwarded-For is believed only from the
 // proxies named with WithTrustedProxies: the address is then the
 // right-most hop that is not a trusted proxy.
+//
+// # Metrics and observability
+//
+// GET /metrics is for admins and approvers of the system tenant, and for
+// the scrape token of WithMetricsToken, which needs no store, so a scrape
+// works while the store is down. It serves the handler given to
+// WithMetricsHandler, such as a Prometheus registry's (agenttrust serve
+// mounts one fed by the OpenTelemetry module, with runtime, process and
+// build series); without one, a built-in exposition with no dependency:
+// checks by effect, check errors and latency, HTTP requests by route and
+// status class, store errors, tenants, the audit queue and chain breaks.
+//
+// WithObserver tells an observe.Observer of every tenant's checks and
+// events (see package observe) and of the server's own: each request
+// answered with its route, exact status code and latency, store errors,
+// tenants opened and closed, audit chain breaks.
+//
+// # Console
+//
+// WithConsole mounts a web console (package console) at /ui/. The mount
+// function receives the server itself as the API handler: the console
+// signs people in with an approver or admin API key for a session cookie
+// (HttpOnly, SameSite=Strict, Secure over TLS, idle timeout), needs a
+// CSRF token and a same-origin request for every POST, sends a strict
+// Content-Security-Policy, and makes every read and action as an API call
+// with the person's key, so the roles above apply to it unchanged. Its
+// live pages are server-sent event streams; a host that shuts down
+// gracefully ends them (Console.Close, or the request contexts) as it
+// ends audit streams. See SECURITY.md for the session, CSRF and CSP
+// details, and package webhook for approval notifications, which are
+// given to every tenant Client with agenttrust.WithNotifier.
 package server

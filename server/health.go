@@ -65,7 +65,7 @@ func (s *Server) readyz(c *call) error {
 	}
 	if _, err := s.st.Policy(ctx, name); err != nil && !isNotFound(err) {
 		out.Status, out.Store = "unavailable", errorCode(storeErr("ping", err))
-		s.metrics.storeErrors.Add(1)
+		s.storeError(c.r.Context(), "")
 	}
 	for _, t := range *s.tenants.Load() {
 		if !t.client.Stats().AuditHealthy {

@@ -275,3 +275,7 @@ func newMemoryStore() *memory.Store { return memory.New() }
 // defaultTokenTTL is the lifetime of a token agenttrust mints unless
 // configured otherwise.
 const defaultTokenTTL = 5 * time.Minute
+
+// maxDelegationDepth is the most hops agenttrust lets a token pass
+// through.
+const maxDelegationDepth = 8

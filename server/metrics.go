@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -96,8 +99,35 @@ func (m *metrics) request(route, status int) {
 	m.requests[route][class].Add(1)
 }
 
-// serveMetrics answers GET /metrics in the Prometheus text format 0.0.4.
+// event tells the observer of WithObserver, if any, of e.
+func (s *Server) event(ctx context.Context, e observe.Event) {
+	if s.obs != nil {
+		s.obs.Event(ctx, e)
+	}
+}
+
+// storeError counts a request or check that failed for the store.
+func (s *Server) storeError(ctx context.Context, tenant string) {
+	s.metrics.storeErrors.Add(1)
+	s.event(ctx, observe.Event{Kind: observe.StoreError, Tenant: tenant})
+}
+
+// observeRequest tells the observer of a request answered; route is ""
+// for one no route matched.
+func (s *Server) observeRequest(r *http.Request, route, tenant string, status int, start time.Time) {
+	s.obs.Event(r.Context(), observe.Event{Kind: observe.HTTPRequest, Tenant: tenant, Route: route, Status: status, Duration: time.Since(start)})
+}
+
+// serveMetrics answers GET /metrics: with the handler of
+// WithMetricsHandler, or in the Prometheus text format 0.0.4.
 func (s *Server) serveMetrics(c *call) error {
+	if s.metricsH != nil {
+		c.w.Header().Set("Cache-Control", "no-store")
+		sw := &statusWriter{ResponseWriter: c.w}
+		s.metricsH.ServeHTTP(sw, c.r)
+		c.status = cmp.Or(sw.status, http.StatusOK)
+		return nil
+	}
 	m := &s.metrics
 	b := make([]byte, 0, 4096)
 	b = append(b, "# HELP agenttrust_checks_total Decisions made by POST /v1/actions/check, by effect.\n# TYPE agenttrust_checks_total counter\n"...)

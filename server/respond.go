@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -60,56 +59,8 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-// errorCodes maps the library's errors to API error codes, most specific
-// first. The same codes appear in a check response's "error" field.
-var errorCodes = []struct {
-	err  error
-	code string
-}{
-	{errs.ApprovalResolved, "approval_resolved"},      // an ErrConflict
-	{errs.ApproverNotAllowed, "approver_not_allowed"}, // an ErrInvalidRequest
-	{errs.KeyChecksum, "key_checksum"},
-	{errs.CredentialTooLarge, "credential_too_large"},
-	{agenttrust.ErrMalformedCredential, "malformed_credential"},
-	{agenttrust.ErrRevoked, "revoked"},
-	{agenttrust.ErrSuspended, "suspended"},
-	{errs.UnsupportedCredential, "unsupported_credential"},
-	{errs.UnknownKey, "unknown_key"},
-	{errs.BadSignature, "bad_signature"},
-	{agenttrust.ErrExpired, "expired"},
-	{errs.IPNotAllowed, "ip_not_allowed"},
-	{agenttrust.ErrCaveat, "caveat"},
-	{errs.AgentMismatch, "agent_mismatch"},
-	{errs.DelegationDepth, "delegation_depth"},
-	{errs.Audience, "audience"},
-	{errs.Algorithm, "algorithm"},
-	{agenttrust.ErrUnauthorized, "unauthorized"},
-	{agenttrust.ErrInvalidRequest, "invalid_request"},
-	{agenttrust.ErrInvalidPolicy, "invalid_policy"},
-	{agenttrust.ErrChainBroken, "audit_chain_broken"},
-	{agenttrust.ErrStoreUnavailable, "store_unavailable"},
-	{agenttrust.ErrAuditUnavailable, "audit_unavailable"},
-	{agenttrust.ErrPolicyEngine, "policy_engine"},
-	{agenttrust.ErrClosed, "closed"},
-	{agenttrust.ErrNotFound, "not_found"},
-	{agenttrust.ErrConflict, "conflict"},
-	{store.ErrConflict, "conflict"},
-	{store.ErrNotFound, "not_found"},
-	{store.ErrUnavailable, "store_unavailable"},
-	{store.ErrClosed, "store_unavailable"},
-	{context.DeadlineExceeded, "timeout"},
-	{context.Canceled, "canceled"},
-}
-
 // errorCode returns the API code of err, or "internal".
-func errorCode(err error) string {
-	for _, e := range errorCodes {
-		if errors.Is(err, e.err) {
-			return e.code
-		}
-	}
-	return "internal"
-}
+func errorCode(err error) string { return errs.Code(err) }
 
 // classify turns a handler's error into the response to send, by kind.
 // A credential error here is about a credential in the body (the bearer's
@@ -208,7 +159,7 @@ func (s *Server) writeError(c *call, err error) {
 	}
 	if ae.status >= 500 {
 		if ae.code == "store_unavailable" || ae.code == "timeout" {
-			s.metrics.storeErrors.Add(1)
+			s.storeError(c.r.Context(), c.p.Tenant)
 		}
 		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "status", ae.status, "err", err)
 	}

@@ -45,6 +45,7 @@ type route struct {
 	headers   []string // request headers the handler reads, beyond authentication
 	optional  bool     // registered only when configured (the store API)
 	raw       bool     // the handler reads the body itself
+	unlisted  bool     // not in api/openapi.yaml: the store API, for agenttrust's own nodes
 }
 
 func (rt *route) pattern() string {
@@ -119,6 +120,10 @@ func routeTable() []*route {
 
 		{method: "GET", path: "/.well-known/jwks.json", access: public, handle: (*Server).jwks,
 			resp: wire.JWKSet{}, status: 200},
+		{method: "GET", path: oauthMetadataPath, access: public, handle: (*Server).oauthMetadata,
+			resp: wire.AuthServerMetadata{}, status: 200},
+		{method: "POST", path: oauthTokenPath, access: public, handle: (*Server).oauthToken,
+			resp: wire.OAuthToken{}, status: 200, raw: true},
 		{method: "GET", path: "/healthz", access: public, handle: (*Server).healthz,
 			resp: wire.HealthResponse{}, status: 200},
 		{method: "GET", path: "/readyz", access: public, handle: (*Server).readyz,
@@ -127,7 +132,7 @@ func routeTable() []*route {
 			status: 200},
 
 		{method: "", path: "/v1/store/", access: system | admin, handle: (*Server).serveStoreAPI,
-			optional: true, raw: true},
+			optional: true, raw: true, unlisted: true},
 	}
 }
 
@@ -142,7 +147,8 @@ type call struct {
 	p      agenttrust.Principal
 	t      *tenant
 	addr   netip.Addr
-	body   []byte // request body, valid during the handler
+	body   []byte    // request body, valid during the handler
+	start  time.Time // when the request arrived, with an observer
 }
 
 var calls = sync.Pool{New: func() any { return new(call) }}
@@ -154,6 +160,9 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := calls.Get().(*call)
 		*c = call{w: w, r: r, rt: rt, body: c.body[:0]}
+		if s.obs != nil {
+			c.start = time.Now()
+		}
 		defer s.finish(i, c)
 		if err := s.serve(c); err != nil {
 			s.writeError(c, err)
@@ -180,6 +189,9 @@ func (s *Server) finish(i int, c *call) {
 			}
 		}
 		s.metrics.request(i, c.status)
+		if s.obs != nil {
+			s.observeRequest(c.r, c.rt.name(), c.p.Tenant, c.status, c.start)
+		}
 		// c is not reused: whatever the handler started may still refer
 		// to it. A response cut short is ended by dropping the connection.
 		if began || p == http.ErrAbortHandler {
@@ -188,6 +200,9 @@ func (s *Server) finish(i int, c *call) {
 		return
 	}
 	s.metrics.request(i, c.status)
+	if s.obs != nil {
+		s.observeRequest(c.r, c.rt.name(), c.p.Tenant, c.status, c.start)
+	}
 	if cap(c.body) > 64<<10 {
 		c.body = nil // do not pin large buffers in the pool
 	}
@@ -277,6 +292,12 @@ func checkQuery(r *http.Request, allowed []string) error {
 // notFound answers every request no route matches: 405 when the path
 // exists with other methods, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.obs != nil {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() { s.observeRequest(r, "", "", sw.status, start) }()
+	}
 	if hasBody(r) {
 		s.boundBody(w, r)
 	}

@@ -221,6 +221,33 @@ func TestApprovalLongPoll(t *testing.T) {
 	})
 }
 
+// TestApprovalLongPollCut: a long poll whose request context ends while
+// the client still waits for the answer (agenttrust serve ends long polls
+// so when it begins to shut down) is answered with the approval as it
+// stands, as when the wait runs out, not with a 499 no spec declares.
+func TestApprovalLongPollCut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		bot := e.key("acme/bot")
+		apr := e.pendingApproval(bot, 90)
+		ctx, cancel := context.WithCancel(context.Background())
+		req := httptest.NewRequestWithContext(ctx, "GET", "/v1/approvals/"+apr+"?wait=30s", nil)
+		req.Header.Set("Authorization", "Bearer "+bot)
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() {
+			e.srv.ServeHTTP(rec, req)
+			close(done)
+		}()
+		synctest.Wait()
+		cancel()
+		<-done
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"pending"`) {
+			t.Fatalf("long poll cut: %d %s; want 200 with the pending approval", rec.Code, rec.Body)
+		}
+	})
+}
+
 // Without trusted proxies X-Forwarded-For is ignored: a client cannot
 // claim an address that its key's allowlist accepts.
 func TestForwardedForIgnoredWithoutTrustedProxies(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/cache"
+	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -42,9 +43,14 @@ type Server struct {
 	idle       time.Duration    // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
 	checkpts   *audit.Checkpoints // nil without WithAuditCheckpoints
+	obs        observe.Observer   // nil without WithObserver
+	metricsH   http.Handler       // WithMetricsHandler; nil: the built-in exposition
+
+	console func(http.Handler) (http.Handler, error) // WithConsole
 
 	mux    *http.ServeMux
 	routes []*route
+	issuer string // WithIssuer; "" serves no OAuth
 
 	mu        sync.Mutex // serialises opening, evicting and closing tenants
 	tenants   atomic.Pointer[map[string]*tenant]
@@ -256,6 +262,40 @@ func WithAuditCheckpoints(cp *audit.Checkpoints) Option {
 	}
 }
 
+// WithObserver tells o of every tenant's checks and events (as
+// agenttrust.WithObserver does for one Client) and of the server's own:
+// each HTTP request answered (route, status code, latency), store
+// failures, tenants opened and closed, audit chain breaks. The
+// OpenTelemetry module (github.com/agenttrust/agenttrust/otel) provides
+// one.
+func WithObserver(o observe.Observer) Option {
+	return func(s *Server) error {
+		if o == nil {
+			return fmt.Errorf("%w: nil observer", agenttrust.ErrInvalidConfig)
+		}
+		s.obs = o
+		s.clientOpts = append(s.clientOpts, agenttrust.WithObserver(o))
+		return nil
+	}
+}
+
+// WithMetricsHandler serves GET /metrics with h (a Prometheus client
+// library's handler, say) instead of the server's built-in exposition,
+// behind the same authentication: admins and approvers of the system
+// tenant, or the scrape token of WithMetricsToken. The built-in
+// exposition, kept for embedders that mount none, has the counters of
+// checks, HTTP requests by status class, store errors, tenants and the
+// audit queue, and no dependency.
+func WithMetricsHandler(h http.Handler) Option {
+	return func(s *Server) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil metrics handler", agenttrust.ErrInvalidConfig)
+		}
+		s.metricsH = h
+		return nil
+	}
+}
+
 // New returns a server over st. It opens no tenant yet: each tenant's
 // Client is built on the first request that names it.
 func New(st store.Store, opts ...Option) (*Server, error) {
@@ -302,6 +342,10 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 			continue
 		}
 		s.mux.Handle(rt.pattern(), s.handler(i, rt))
+	}
+	if err := s.mountConsole(); err != nil {
+		s.cancel()
+		return nil, err
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	if s.idle > 0 {

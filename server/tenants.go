@@ -10,6 +10,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/observe"
 )
 
 // tenant is the server's state for one tenant. Requests hold it between
@@ -156,6 +157,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	if err != nil {
 		if errors.Is(err, agenttrust.ErrChainBroken) {
 			s.metrics.chainBreaks.Add(1)
+			s.event(context.Background(), observe.Event{Kind: observe.ChainBreak, Tenant: name})
 			s.log.Error("agenttrust/server: AUDIT CHAIN BROKEN: the tenant's chain in the store differs from its checkpoint; the tenant is not opened", "tenant", name, "err", err)
 		}
 		return nil, nil, fmt.Errorf("open tenant %q: %w", name, err)
@@ -170,6 +172,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	m[name] = t
 	s.tenants.Store(&m)
 	s.metrics.tenantsOpened.Add(1)
+	s.event(context.Background(), observe.Event{Kind: observe.TenantOpened, Tenant: name})
 	return t, nil, nil
 }
 
@@ -244,6 +247,9 @@ func (s *Server) evictIdleOnce() {
 		s.log.Warn("agenttrust/server: closing an idle tenant failed", "err", err)
 	}
 	s.metrics.tenantsClosed.Add(uint64(len(gone)))
+	for name := range gone {
+		s.event(context.Background(), observe.Event{Kind: observe.TenantClosed, Tenant: name})
+	}
 	s.mu.Lock()
 	for name := range gone {
 		delete(s.closing, name)

@@ -93,6 +93,19 @@ func TestEndToEnd(t *testing.T) {
 	}
 	tok := map[string]string{"AGENTTRUST_KEY": narrowed}
 
+	// A JWT minted for another audience the server was told of (--audience)
+	// is checked here; the OAuth metadata names the --issuer.
+	mailJWT := strings.TrimSpace(x.ok(agent, "token", "exchange", "--jwt", "--audience", "https://mail.example", "--caveat", "tool in payments.*"))
+	x.check(map[string]string{"AGENTTRUST_KEY": mailJWT}, exitOK, "allow", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=1")
+	var meta struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	x.http("GET", "/.well-known/oauth-authorization-server", "", "", 200, &meta)
+	if meta.Issuer != "https://agenttrust.example" || meta.TokenEndpoint != "https://agenttrust.example/oauth/token" {
+		t.Errorf("OAuth metadata %+v", meta)
+	}
+
 	// Checks with the narrowed token, through the command: exit codes.
 	x.check(tok, exitOK, "allow", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=20")
 	x.check(tok, exitDenied, "deny", "--tool", "payments.delete", "--resource", "cust-1")
@@ -330,7 +343,8 @@ func (x *e2e) start() {
 	if x.url != "" {
 		listen = strings.TrimPrefix(x.url, "http://")
 	}
-	x.proc = exec.Command(x.bin, "serve", "--data", x.db, "--listen", listen, "--node", "e2e", "--shutdown-timeout", "10s")
+	x.proc = exec.Command(x.bin, "serve", "--data", x.db, "--listen", listen, "--node", "e2e", "--shutdown-timeout", "10s",
+		"--issuer", "https://agenttrust.example", "--audience", "https://mail.example")
 	x.proc.Env = cleanEnv(nil)
 	x.stderr = new(syncBuffer)
 	pipe, err := x.proc.StderrPipe()

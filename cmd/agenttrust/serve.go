@@ -22,6 +22,15 @@ or newer) and loads the pair again when the files change, so a renewed
 certificate needs no restart; without them, plain HTTP, meant for
 loopback or behind a TLS-terminating proxy.
 
+The server is an OAuth 2.1 authorization server for machine clients: its
+metadata is at /.well-known/oauth-authorization-server and its token
+endpoint at /oauth/token (client_credentials with an agent's API key as
+client secret, and RFC 8693 token exchange). --issuer names the URL
+clients reach it by; it is the iss of every JWT minted, so set it before
+serving beyond loopback. --audience adds a JWT audience accepted besides
+the issuer: an MCP server's URI, so that the JWTs minted for it can be
+checked and verified here.
+
 On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
@@ -43,6 +52,23 @@ loses no decision a caller acted on; concurrent checks share one commit.
 With --audit async answers leave as soon as records are queued: faster,
 but a crash loses the records still queued.
 
+GET /metrics serves Prometheus metrics (checks by effect and error code,
+HTTP requests by route and status code, latency histograms, approvals,
+revocations, tokens, audit; Go runtime, process and build_info) to admins
+and approvers of the system tenant, or to the --metrics-token-file token.
+With OTEL_EXPORTER_OTLP_ENDPOINT set, a span per check and the same metrics
+are also exported over OTLP/HTTP, as the standard OTEL_* variables say
+(OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SDK_DISABLED, ...).
+
+The web console is served at /ui/ (--console=false turns it off): sign
+in with an approver or admin API key to answer pending approvals live,
+suspend and resume agents, revoke keys, tokens and delegation hops, and
+watch the decision stream. With --approval-webhook each new pending
+approval is posted to a URL as JSON, signed with the secret of
+--approval-webhook-secret-file (header X-Agenttrust-Signature:
+t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">); a slow receiver never
+delays a check.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
@@ -50,6 +76,7 @@ the store is closed.`,
 			var cfg cli.ServeConfig
 			var proxies prefixList
 			var logLevel string
+			consoleOn := true
 			f.StringVar(&cfg.Listen, "listen", cli.DefaultListen, "TCP `ADDRESS` to listen on")
 			f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM `FILE` of the server's certificate chain, to serve HTTPS (with --tls-key)")
 			f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM `FILE` of the certificate's private key")
@@ -71,10 +98,17 @@ the store is closed.`,
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
+			f.BoolVar(&consoleOn, "console", true, "serve the web console at /ui/ (sign-in with an approver or admin API key)")
+			f.DurationVar(&cfg.ConsoleIdle, "console-idle", 0, "end a console session after this long without a request; 0 means 15m")
+			f.StringVar(&cfg.ApprovalWebhook, "approval-webhook", "", "`URL` to post each new pending approval to (JSON with a Slack-compatible text field, HMAC-signed)")
+			f.StringVar(&cfg.ApprovalWebhookSecretFile, "approval-webhook-secret-file", "", "`FILE` (mode 0600) holding the webhook's HMAC secret, at least 32 bytes")
+			f.StringVar(&cfg.PublicURL, "public-url", "", "the server's external base `URL`, for console links in notifications (default: from --listen)")
+			f.StringVar(&cfg.Issuer, "issuer", "", "the server's public `URL`: the iss of its JWTs and its OAuth issuer (default: from --listen, whose port must then not be 0)")
+			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
-				"body-timeout", "metrics-token-file")
+				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
@@ -101,6 +135,13 @@ the store is closed.`,
 				if cfg.MaxStaleness != 0 && !cfg.Notify {
 					return usagef("--max-staleness needs --notify")
 				}
+				if cfg.ConsoleIdle < 0 {
+					return usagef("--console-idle must not be negative")
+				}
+				if cfg.ApprovalWebhookSecretFile != "" && cfg.ApprovalWebhook == "" {
+					return usagef("--approval-webhook-secret-file needs --approval-webhook")
+				}
+				cfg.NoConsole = !consoleOn
 				cfg.TrustedProxies = proxies
 				cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 				cfg.Notice = e.stderr

@@ -7,8 +7,11 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // The sentinels package agenttrust exports, under the same names with an
@@ -88,3 +91,62 @@ type refined struct {
 
 func (e *refined) Error() string { return e.msg }
 func (e *refined) Unwrap() error { return e.parent }
+
+// errorCodes maps errors to the API's error codes, most specific first:
+// a finer sentinel before the one it wraps. The same codes appear in a
+// check response's "error" field and in observe.Check.Code.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ApprovalResolved, "approval_resolved"},      // a Conflict
+	{ApproverNotAllowed, "approver_not_allowed"}, // an InvalidRequest
+	{KeyChecksum, "key_checksum"},
+	{CredentialTooLarge, "credential_too_large"},
+	{MalformedCredential, "malformed_credential"},
+	{Revoked, "revoked"},
+	{Suspended, "suspended"},
+	{UnsupportedCredential, "unsupported_credential"},
+	{UnknownKey, "unknown_key"},
+	{BadSignature, "bad_signature"},
+	{Expired, "expired"},
+	{IPNotAllowed, "ip_not_allowed"},
+	{Caveat, "caveat"},
+	{AgentMismatch, "agent_mismatch"},
+	{DelegationDepth, "delegation_depth"},
+	{Audience, "audience"},
+	{Algorithm, "algorithm"},
+	{Unauthorized, "unauthorized"},
+	{InvalidRequest, "invalid_request"},
+	{InvalidPolicy, "invalid_policy"},
+	{ChainBroken, "audit_chain_broken"},
+	{StoreUnavailable, "store_unavailable"},
+	{AuditUnavailable, "audit_unavailable"},
+	{PolicyEngine, "policy_engine"},
+	{Closed, "closed"},
+	{NotFound, "not_found"},
+	{Conflict, "conflict"},
+	{store.ErrConflict, "conflict"},
+	{store.ErrNotFound, "not_found"},
+	{store.ErrUnavailable, "store_unavailable"},
+	{store.ErrClosed, "store_unavailable"},
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
+}
+
+// Code returns the stable snake_case code of err, as the HTTP API names
+// it in an error response and in a check's "error" field, and as
+// observe.Check.Code reports it: "revoked", "store_unavailable",
+// "invalid_request", ... It returns "internal" for an error it does not
+// know, and "" for nil.
+func Code(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return "internal"
+}

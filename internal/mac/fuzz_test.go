@@ -54,6 +54,15 @@ func FuzzDecode(f *testing.F) {
 		if len(b) > MaxSize || m.NumCaveats() > MaxCaveats {
 			t.Fatalf("accepted %d bytes, %d caveats", len(b), m.NumCaveats())
 		}
+		// The offsets locate the id and every caveat in the input.
+		if !bytes.Equal(b[m.IDOffset():][:len(m.ID())], m.ID()) {
+			t.Fatal("IDOffset does not locate the id")
+		}
+		for i := range m.NumCaveats() {
+			if !bytes.Equal(b[m.CaveatOffset(i):][:len(m.Caveat(i))], m.Caveat(i)) {
+				t.Fatalf("CaveatOffset(%d) does not locate the caveat", i)
+			}
+		}
 		// Canonical: it re-encodes to the input.
 		out, _ := m.AppendBinary(nil)
 		if !bytes.Equal(out, b) || m.Size() != len(b) {

@@ -50,6 +50,10 @@ type Macaroon struct {
 	id       []byte
 	caveats  [MaxCaveats][]byte
 	n        int
+	// Offsets of id and caveats in the decoded buffer, so a caller can
+	// take them as slices of one copy of it.
+	idOff  int
+	cavOff [MaxCaveats]int
 	sig      [SignatureSize]byte
 }
 
@@ -59,6 +63,14 @@ func (m *Macaroon) Location() []byte { return m.location }
 
 // ID returns the identifier. It aliases the decoded buffer.
 func (m *Macaroon) ID() []byte { return m.id }
+
+// IDOffset returns where the identifier starts in the buffer m was
+// decoded from.
+func (m *Macaroon) IDOffset() int { return m.idOff }
+
+// CaveatOffset returns where caveat i starts in the buffer m was decoded
+// from, 0 <= i < NumCaveats.
+func (m *Macaroon) CaveatOffset(i int) int { return m.cavOff[:m.n][i] }
 
 // NumCaveats returns the number of caveats.
 func (m *Macaroon) NumCaveats() int { return m.n }
@@ -121,7 +133,7 @@ func (m Macaroon) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted +
 // reset clears m without touching the caveat slots that were never used.
 func (m *Macaroon) reset() {
 	clear(m.caveats[:m.n])
-	m.location, m.id, m.n, m.sig = nil, nil, 0, [SignatureSize]byte{}
+	m.location, m.id, m.n, m.sig, m.idOff = nil, nil, 0, [SignatureSize]byte{}, 0
 }
 
 // Decode parses the V2 binary macaroon in b into m, reusing m's storage. m
@@ -173,6 +185,7 @@ func decode(b []byte, m *Macaroon) error {
 	if m.id, err = d.payload(); err != nil {
 		return err
 	}
+	m.idOff = d.p - len(m.id)
 	if ft, err = d.field(); err != nil {
 		return err
 	}
@@ -207,6 +220,7 @@ func decode(b []byte, m *Macaroon) error {
 		if err != nil {
 			return err
 		}
+		cidOff := d.p - len(cid)
 		if ft, err = d.field(); err != nil {
 			return err
 		}
@@ -221,6 +235,7 @@ func decode(b []byte, m *Macaroon) error {
 			return ErrTooManyCaveats
 		}
 		m.caveats[m.n] = cid
+		m.cavOff[m.n] = cidOff
 		m.n++
 	}
 

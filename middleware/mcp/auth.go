@@ -299,7 +299,8 @@ func MetadataURL(resourceURI string) (string, error) {
 // ProtectedResourceHandler serves the protected resource metadata (RFC
 // 9728) of resourceURI with the SDK's auth.ProtectedResourceMetadataHandler:
 // the resource, the authorization servers that issue its tokens (for
-// agenttrust, the server whose ExchangeJWT mints them) and the one bearer
+// agenttrust, the URL of the server whose token endpoint mints them, its
+// issuer) and the one bearer
 // method accepted, the Authorization header. An invalid resourceURI makes
 // every request fail with 500.
 func ProtectedResourceHandler(resourceURI string, authorizationServers ...string) http.Handler {

@@ -84,7 +84,14 @@
 //
 // ProtectedResourceHandler serves the server's protected resource metadata
 // (RFC 9728) at the address MetadataURL computes, and auth.RequireBearerToken
-// names that address in its WWW-Authenticate challenge.
+// names that address in its WWW-Authenticate challenge. Name an agenttrust
+// server (agenttrust serve, or package server with WithIssuer) as its
+// authorization server: MCP clients then find its OAuth metadata and get
+// a JWT for this server from its token endpoint (client_credentials with
+// an agent's API key, or RFC 8693 token exchange), as the MCP TypeScript
+// SDK's ClientCredentialsProvider does. An MCP server fronting a central
+// agenttrust server verifies bearers through it with remote.Client as the
+// Authenticator; see examples/mcp-http.
 //
 // # Concurrency
 //

@@ -153,3 +153,24 @@ func TestPolicyFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestServeConfigIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  ServeConfig
+		want string
+	}{
+		{ServeConfig{Listen: "127.0.0.1:8480"}, "http://127.0.0.1:8480"},
+		{ServeConfig{Listen: ":8480"}, "http://localhost:8480"},
+		{ServeConfig{Listen: "0.0.0.0:8480", TLSCert: "c", TLSKey: "k"}, "https://localhost:8480"},
+		{ServeConfig{Listen: "[::]:8480"}, "http://localhost:8480"},
+		{ServeConfig{Listen: "[::1]:8480"}, "http://[::1]:8480"},
+		{ServeConfig{Listen: "127.0.0.1:8480", Issuer: "https://at.example"}, "https://at.example"},
+	} {
+		if got, err := tc.cfg.issuer(); err != nil || got != tc.want {
+			t.Errorf("%+v: %q, %v; want %q", tc.cfg, got, err, tc.want)
+		}
+	}
+	if _, err := (&ServeConfig{Listen: "nonsense"}).issuer(); err == nil {
+		t.Error("a listen address without a port makes an issuer")
+	}
+}

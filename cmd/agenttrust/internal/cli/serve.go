@@ -22,6 +22,7 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/postgres"
 	"github.com/agenttrust/agenttrust/store/sqlite"
+	"github.com/agenttrust/agenttrust/webhook"
 )
 
 // Defaults of ServeConfig.
@@ -111,6 +112,32 @@ type ServeConfig struct {
 	// which works while the store is down. Empty: no token; /metrics then
 	// wants a system tenant admin or approver key.
 	MetricsTokenFile string
+	// NoConsole turns off the web console at /ui/ (package console).
+	NoConsole bool
+	// ConsoleIdle ends a console session without a request for this long
+	// (default console.DefaultIdleTimeout).
+	ConsoleIdle time.Duration
+	// ApprovalWebhook, when set, is posted each new pending approval
+	// (package webhook), signed with the secret in
+	// ApprovalWebhookSecretFile (mode 0600, at least 32 bytes).
+	ApprovalWebhook           string
+	ApprovalWebhookSecretFile string
+	// PublicURL is the server's external base URL, for the console links
+	// of approval notifications (default: from Listen and TLS).
+	PublicURL string
+	// notifier is the approval webhook, once started.
+	notifier *webhook.Notifier
+	// Issuer is the server's public URL (server.WithIssuer): the "iss"
+	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
+	// http:// (https:// with TLS) and the Listen address, "localhost" for
+	// an unspecified host. Set it when clients reach the server by
+	// another name, and when Listen's port is 0 (the issuer is fixed
+	// before the port is chosen).
+	Issuer string
+	// Audiences are the JWT audiences accepted besides the issuer, such
+	// as the URIs of the resource servers (MCP servers) whose JWTs are
+	// checked here (agenttrust.TokenConfig.Audiences).
+	Audiences []string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// Notice receives the first admin key, once, when it is created.
@@ -191,6 +218,12 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			return err
 		}
 	}
+	if cfg.ApprovalWebhook != "" {
+		if cfg.notifier, err = newWebhook(&cfg); err != nil {
+			return err
+		}
+		defer closeWebhook(&cfg, cfg.notifier) // after the server's Close
+	}
 	var seed *policySeed
 	if cfg.PolicyFile != "" {
 		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
@@ -237,7 +270,18 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := checkChains(ctx, st, cps, log); err != nil {
 		return err
 	}
-	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps)
+	tel, err := newTelemetry(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if terr := tel.shutdown(sctx); terr != nil {
+			log.Warn("agenttrust: telemetry export at shutdown failed", "err", terr)
+		}
+	}()
+	srv, err := newServer(&cfg, st, sec, scrape, auditKey, cps, tel)
 	if err != nil {
 		return err
 	}
@@ -361,26 +405,38 @@ func checkChains(ctx context.Context, st store.Store, cps *audit.Checkpoints, lo
 	return nil
 }
 
-func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *audit.Checkpoints) (*server.Server, error) {
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *audit.Checkpoints, tel *telemetry) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
-		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys}),
-		agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: sec.SigningKeys}),
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys, SigningKeys: sec.SigningKeys}),
 		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout}),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
+	}
+	if cfg.notifier != nil {
+		clientOpts = append(clientOpts, agenttrust.WithNotifier(cfg.notifier.Notify))
+	}
+	if len(cfg.Audiences) > 0 {
+		clientOpts = append(clientOpts, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: cfg.Audiences}))
+	}
+	issuer, err := cfg.issuer()
+	if err != nil {
+		return nil, err
 	}
 	engine, err := storeapi.NewStoredPolicies(st)
 	if err != nil {
 		return nil, err
 	}
 	opts := []server.Option{
+		server.WithIssuer(issuer),
 		server.WithSystemTenant(cfg.SystemTenant),
 		server.WithClientOptions(clientOpts...),
 		server.WithAuditKey(auditKey),
 		server.WithAuditCheckpoints(cps),
 		server.WithLogger(cfg.Logger),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
+		server.WithObserver(tel.observer),
+		server.WithMetricsHandler(tel.metrics),
 	}
 	if cfg.Node != "" {
 		opts = append(opts, server.WithNodeName(cfg.Node))
@@ -398,6 +454,7 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		// Safe: every tenant Client has the shared keys of the secrets file.
 		opts = append(opts, server.WithTenantIdle(cfg.TenantIdle))
 	}
+	opts = append(opts, consoleOption(cfg, st)...)
 	return server.New(st, opts...)
 }
 
@@ -581,7 +638,8 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 func endOnShutdown(h http.Handler, long context.Context) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && (r.URL.Path == "/v1/audit/stream" ||
-			strings.HasPrefix(r.URL.Path, "/v1/approvals/") && r.URL.Query().Has("wait")) {
+			strings.HasPrefix(r.URL.Path, "/v1/approvals/") && r.URL.Query().Has("wait") ||
+			strings.HasPrefix(r.URL.Path, "/ui/events/")) {
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
 			stop := context.AfterFunc(long, cancel)
@@ -590,4 +648,24 @@ func endOnShutdown(h http.Handler, long context.Context) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// issuer returns the issuer URL: Issuer, or one made of the listen
+// address.
+func (cfg *ServeConfig) issuer() (string, error) {
+	if cfg.Issuer != "" {
+		return cfg.Issuer, nil
+	}
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("agenttrust: serve: listen address %q: %w", cfg.Listen, err)
+	}
+	if a, err := netip.ParseAddr(host); host == "" || err == nil && a.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port), nil
 }
