@@ -86,6 +86,10 @@ type Client struct {
 	// an approval, waking WaitApproval callers.
 	approvalMu       sync.Mutex
 	approvalsChanged chan struct{}
+	// approvalTurns serialise, per fingerprint stripe, the finding and
+	// opening of a pending approval (see resolveApproval): each holds a
+	// token while no check holds it.
+	approvalTurns [approvalStripes]chan struct{}
 }
 
 // policyState is swapped atomically on reload, so a check sees one
@@ -180,6 +184,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		ids: ids, notifier: cfg.notifier, obs: cfg.observer, breaker: brk, auditKey: auditKey,
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
+		approvalTurns:    newApprovalTurns(),
 	}
 	if len(cfg.redact) > 0 {
 		c.redact.exact = map[string]bool{}
@@ -289,13 +294,18 @@ func (c *Client) Stats() Stats {
 
 // setPolicy validates p, compiles it with the built-in rule engine and
 // makes it live for every check that starts after setPolicy returns. Rate
-// limit state starts afresh. On error the previous policy stays.
+// limit state starts afresh, except that of cluster limits, which the
+// store keeps. On error the previous policy stays.
 func (c *Client) setPolicy(p *Policy) error {
 	cp, err := compilePolicy(p, "")
 	if err != nil {
 		return err
 	}
-	c.policy.Store(&policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	ps, err := c.newPolicyState(cp)
+	if err != nil {
+		return err
+	}
+	c.policy.Store(ps)
 	return nil
 }
 
@@ -311,6 +321,10 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	if err != nil {
 		return 0, err
 	}
+	ps, err := c.newPolicyState(cp)
+	if err != nil {
+		return 0, err
+	}
 	doc, err := c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -318,7 +332,7 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 		}
 		return 0, storeErr("save policy", err)
 	}
-	c.policy.Store(&policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: &limiter{}})
+	c.policy.Store(ps)
 	c.policyVersion.Store(doc.Version)
 	return doc.Version, nil
 }
@@ -371,18 +385,27 @@ func (c *Client) reloadStoredPolicy(ctx context.Context) error {
 }
 
 // policyPoll is how often a client following a stored policy looks for a
-// new version when no change feed tells it.
-const policyPoll = time.Second
+// new version when no change feed tells it; policyBackoffMax bounds the
+// wait between attempts while the store is down.
+const (
+	policyPoll       = time.Second
+	policyBackoffMax = 30 * time.Second
+)
 
 // followPolicy keeps a store-backed policy current in strict mode (notify
 // mode hears of changes through the feed, and polls as well while it is
-// down).
+// down). While the store is down it backs off (see backoff) and logs the
+// first failure only; it logs again once a refresh succeeds, saying how
+// many attempts failed and for how long.
 func (c *Client) followPolicy(ctx context.Context) {
 	defer close(c.bgDone)
 	if c.policyVersion.Load() == 0 {
 		return
 	}
-	t := time.NewTicker(policyPoll)
+	retry := backoff{base: policyPoll, max: policyBackoffMax, random: c.random}
+	failures := 0
+	var since time.Time // the first failure of the current run
+	t := time.NewTimer(policyPoll)
 	defer t.Stop()
 	for {
 		select {
@@ -391,13 +414,31 @@ func (c *Client) followPolicy(ctx context.Context) {
 		case <-t.C:
 		}
 		if c.view != nil && !c.view.polling.Load() {
+			t.Reset(policyPoll)
 			continue // the feed delivers policy changes
 		}
 		qctx, cancel := context.WithTimeout(ctx, policyPoll)
-		if err := c.reloadStoredPolicy(qctx); err != nil {
-			c.log.Warn("agenttrust: policy refresh failed", "err", err)
-		}
+		err := c.reloadStoredPolicy(qctx)
 		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return // closing: not a failure of the store
+		case err != nil:
+			failures++
+			if failures == 1 {
+				since = time.Now()
+				c.log.Warn("agenttrust: policy refresh failed; retrying with backoff, logging again once it recovers", "err", err)
+			} else {
+				c.log.Debug("agenttrust: policy refresh failed again", "failures", failures, "err", err)
+			}
+			t.Reset(retry.wait(failures))
+		default:
+			if failures > 0 {
+				c.log.Info("agenttrust: policy refresh recovered", "failures", failures, "after", time.Since(since))
+				failures = 0
+			}
+			t.Reset(policyPoll)
+		}
 	}
 }
 

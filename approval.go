@@ -52,6 +52,17 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 	case !isNotFound(err):
 		return down, storeErr("consume approval", err)
 	}
+	// Identical checks at once must not each open an approval: between
+	// finding none pending and creating one, another would find none
+	// too. Checks of one fingerprint take turns on this client (across
+	// clients sharing a store, two may still open one each).
+	turn := c.approvalTurns[approvalStripe(fp)]
+	select {
+	case <-turn:
+	case <-ctx.Done():
+		return down, storeErr("find approval", ctx.Err())
+	}
+	defer func() { turn <- struct{}{} }()
 	if a, err := c.store.PendingApproval(ctx, c.tenant, fp, now); err == nil {
 		v.approvalID = a.ID
 		return v, nil
@@ -91,6 +102,35 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		}()
 	}
 	return v, nil
+}
+
+// approvalStripes is how many turns the fingerprints of pending
+// approvals share (Client.approvalTurns).
+const approvalStripes = 32
+
+func newApprovalTurns() (t [approvalStripes]chan struct{}) {
+	for i := range t {
+		t[i] = make(chan struct{}, 1)
+		t[i] <- struct{}{}
+	}
+	return t
+}
+
+// approvalStripe picks the lock of fingerprint fp (hex of a SHA-256).
+func approvalStripe(fp string) int {
+	if len(fp) < 2 {
+		return 0
+	}
+	hexVal := func(b byte) int {
+		switch {
+		case b >= '0' && b <= '9':
+			return int(b - '0')
+		case b >= 'a' && b <= 'f':
+			return int(b-'a') + 10
+		}
+		return 0
+	}
+	return (hexVal(fp[0])<<4 | hexVal(fp[1])) % approvalStripes
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -157,7 +157,10 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		return v, err
 	}
 	ps := c.policy.Load()
-	v := limit(ps, req.AgentID, req.Tool, now)
+	v, err := limit(ctx, ps, req.AgentID, req.Tool, now)
+	if err != nil {
+		return v, err
+	}
 	if !v.done {
 		res, err := c.evaluatePolicy(ctx, ps, req, now, st, &env)
 		v = verdict{done: true, effect: res.Effect, rule: res.Rule, reason: res.Reason}

@@ -130,15 +130,16 @@ func TestRevocationPhase(t *testing.T) {
 func TestLimitPhase(t *testing.T) {
 	c := phaseClient(t, WithPolicy(&Policy{Limits: []Limit{{ID: "slow", Tools: []string{"t"}, Rate: "1/m"}}}))
 	ps := c.policy.Load()
-	if v := limit(ps, "a1", "t", phaseNow); v.done {
-		t.Fatalf("first call limited: %+v", v)
+	ctx := context.Background()
+	if v, err := limit(ctx, ps, "a1", "t", phaseNow); v.done || err != nil {
+		t.Fatalf("first call limited: %+v %v", v, err)
 	}
-	if v := limit(ps, "a1", "other", phaseNow); v.done {
-		t.Fatalf("a tool without a limit limited: %+v", v)
+	if v, err := limit(ctx, ps, "a1", "other", phaseNow); v.done || err != nil {
+		t.Fatalf("a tool without a limit limited: %+v %v", v, err)
 	}
-	v := limit(ps, "a1", "t", phaseNow)
-	if !v.done || v.effect != Deny || v.rule != "slow" || v.reason != reasonRateLimited {
-		t.Fatalf("second call: %+v; want a deny naming the limit", v)
+	v, err := limit(ctx, ps, "a1", "t", phaseNow)
+	if !v.done || v.effect != Deny || v.rule != "slow" || v.reason != reasonRateLimited || err != nil {
+		t.Fatalf("second call: %+v %v; want a deny naming the limit", v, err)
 	}
 }
 

@@ -76,6 +76,21 @@
 // tool; WithBreaker suspends an agent whose denials or call rate cross a
 // threshold, and the audit says why.
 //
+// A limit is kept by each client (Scope "node", the default), so N
+// processes sharing a store allow N times its rate. Scope "cluster" keeps
+// it in the store, as one GCRA state per limit, agent and tool
+// (store.ClusterLimiter: memory, SQLite, PostgreSQL and the remote store
+// implement it), so the rate holds across every node: three servers on
+// one PostgreSQL allow 100 of 3 x 200 concurrent calls under 100/m. Each
+// check the limit matches costs one atomic statement in the store, one
+// round trip (on a loaded 2-vCPU machine, a check on PostgreSQL in
+// notify mode went from 1.4µs to 134µs; see the store packages). It is exact on one clock: in any window, never more than
+// Burst plus the window over the time per request. Clocks of nodes that
+// disagree by d can let through up to d over the time per request more,
+// or refuse as many early. A take the store
+// cannot make denies with ErrStoreUnavailable; a policy with a cluster
+// limit over a store that holds none is refused with a *PolicyError.
+//
 // # Credentials and delegation
 //
 // An API key (atk_…, checksummed, stored as SHA-256) is exchanged for a

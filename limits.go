@@ -1,11 +1,18 @@
 package agenttrust
 
 import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // maxLimiters bounds the token buckets kept per policy. Agent and tool
@@ -18,20 +25,80 @@ const maxLimiters = 1 << 14
 // scan each.
 const sweepEvery = time.Second
 
-// limit is the rate-limit phase: a deny naming the limit that refused
-// (agent, tool), or no verdict.
-func limit(ps *policyState, agent, tool string, now time.Time) verdict {
-	if ps.compiled == nil || ps.compiled.nLimit == 0 {
-		return verdict{}
+// Cluster limits: what the client does besides the store's take.
+const (
+	// prunePeriod is how often, at most, a client asks its store to drop
+	// the cluster rate state that holds nothing any more.
+	prunePeriod = time.Minute
+	// pruneLag keeps state for a while after its TAT has passed, so that
+	// a node whose clock is behind by less still finds it.
+	pruneLag = time.Minute
+)
+
+// Scopes of a Limit.
+const (
+	scopeNode    = "node"
+	scopeCluster = "cluster"
+)
+
+// scope sets where the limit's buckets live, and for a cluster limit its
+// time per request.
+func (cl *compiledLimit) scope(s string) error {
+	switch s {
+	case "", scopeNode:
+		return nil
+	case scopeCluster:
+	default:
+		return fmt.Errorf("scope %q: want %s or %s", s, scopeNode, scopeCluster)
 	}
-	if l := ps.limiter.allow(ps.compiled, agent, tool, now); l != nil {
-		return verdict{done: true, reason: reasonRateLimited, rule: l.id}
+	cl.cluster = true
+	if cl.limit <= 0 {
+		return nil // the rate's error is reported
 	}
-	return verdict{}
+	cl.interval = max(1, time.Duration(math.Round(float64(time.Second)/float64(cl.limit))))
+	if cl.interval > store.MaxRateWindow/time.Duration(cl.burst) {
+		return fmt.Errorf("scope cluster: burst %d at %s is a window longer than %v", cl.burst, cl.interval, store.MaxRateWindow)
+	}
+	return nil
 }
 
-// limiter holds one token bucket per (limit, agent, tool). It is replaced
-// with the policy, so a reload starts buckets afresh.
+// newPolicyState makes a compiled policy ready to go live on c. A policy
+// with a cluster limit needs a store that holds them: over any other it
+// is refused, rather than let each node allow the whole rate.
+func (c *Client) newPolicyState(cp *compiled) (*policyState, error) {
+	l := &limiter{}
+	if cp.cluster != nil {
+		cl, ok := c.store.(store.ClusterLimiter)
+		if !ok {
+			return nil, &PolicyError{Rule: cp.cluster.id, Index: cp.clusterIdx,
+				Msg: fmt.Sprintf("scope %s needs a store that holds cluster-wide limits (store.ClusterLimiter); a %T does not", scopeCluster, c.store)}
+		}
+		l.cluster, l.tenant = cl, c.tenant
+	}
+	return &policyState{engine: &ruleEngine{compiled: cp}, compiled: cp, limiter: l}, nil
+}
+
+// limit is the rate-limit phase: a deny naming the limit that refused
+// (agent, tool), or no verdict. A cluster limit the store cannot answer
+// for denies with ErrStoreUnavailable.
+func limit(ctx context.Context, ps *policyState, agent, tool string, now time.Time) (verdict, error) {
+	if ps.compiled == nil || ps.compiled.nLimit == 0 {
+		return verdict{}, nil
+	}
+	l, err := ps.limiter.allow(ctx, ps.compiled, agent, tool, now)
+	if err != nil {
+		return verdict{done: true, reason: reasonStoreDown, rule: l.id}, err
+	}
+	if l != nil {
+		return verdict{done: true, reason: reasonRateLimited, rule: l.id}, nil
+	}
+	return verdict{}, nil
+}
+
+// limiter holds one token bucket per (limit, agent, tool) of node scope,
+// and asks the store for those of cluster scope. It is replaced with the
+// policy, so a reload starts node buckets afresh; cluster state stays in
+// the store, where a reload does not reset it.
 //
 // The table is bounded: when it is full and no bucket is full again (a
 // full bucket carries no state and is dropped), a new (agent, tool) pair
@@ -43,6 +110,10 @@ type limiter struct {
 	buckets  map[bucketKey]*rate.Limiter
 	overflow map[*compiledLimit]*rate.Limiter
 	swept    time.Time
+
+	cluster store.ClusterLimiter // nil when every limit is node-local
+	tenant  string
+	pruned  atomic.Int64 // Unix nanoseconds of the last prune
 }
 
 type bucketKey struct {
@@ -50,12 +121,20 @@ type bucketKey struct {
 	agent, tool string
 }
 
-// allow takes one token from every limit matching (agent, tool). It
-// returns the first limit that refused, or nil. A refusal takes no token
-// from the other limits' buckets; tokens taken before it stay taken, which
-// can only slow an agent down, never speed it up.
-func (l *limiter) allow(c *compiled, agent, tool string, now time.Time) *compiledLimit {
+// maxClusterLimits bounds the cluster limits of a policy, so that one
+// check makes at most this many round trips for them.
+const maxClusterLimits = 8
+
+// allow takes one token from every limit matching (agent, tool): first
+// from the node buckets, then, if none refused, from the store for the
+// cluster limits. It returns the first limit that refused, or nil; with
+// an error, the cluster limit the store failed on. A refusal takes no
+// token from the limits after it; tokens taken before it stay taken,
+// which can only slow an agent down, never speed it up.
+func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, now time.Time) (*compiledLimit, error) {
 	var buckets [maxBuckets][]entry[*compiledLimit]
+	var cluster [maxClusterLimits]*compiledLimit
+	nc := 0
 	n := c.limits.candidates(agent, tool, &buckets)
 	for _, es := range buckets[:n] {
 		for i := range es {
@@ -64,12 +143,47 @@ func (l *limiter) allow(c *compiled, agent, tool string, now time.Time) *compile
 			if e.checkAgent && !matchAny(cl.agents, agent) || e.checkTool && !matchAny(cl.tools, tool) {
 				continue
 			}
+			if cl.cluster {
+				cluster[nc] = cl // compilePolicy bounds their number
+				nc++
+				continue
+			}
 			if !l.bucket(cl, agent, tool, now).AllowN(now, 1) {
-				return cl
+				return cl, nil
 			}
 		}
 	}
-	return nil
+	if nc == 0 {
+		return nil, nil
+	}
+	if l.cluster == nil { // newPolicyState refuses this; never allow
+		return cluster[0], fmt.Errorf("%w: no store holds cluster limit %q", ErrStoreUnavailable, cluster[0].id)
+	}
+	slices.SortFunc(cluster[:nc], func(a, b *compiledLimit) int { return a.order - b.order })
+	key := agent + " " + tool // names hold no space
+	for _, cl := range cluster[:nc] {
+		ok, err := l.cluster.TakeRate(ctx, store.RateTake{Tenant: l.tenant, Limit: cl.id, Key: key, Interval: cl.interval, Burst: cl.burst, Now: now})
+		if err != nil {
+			return cl, storeErr("take cluster limit", err)
+		}
+		if !ok {
+			return cl, nil
+		}
+	}
+	l.prune(ctx, now)
+	return nil, nil
+}
+
+// prune asks the store, at most once per prunePeriod, to drop the
+// tenant's rate state whose TAT is more than pruneLag past: the check
+// that happens to run it waits for one more statement. Its failure
+// changes no decision.
+func (l *limiter) prune(ctx context.Context, now time.Time) {
+	last := l.pruned.Load()
+	if now.UnixNano()-last < int64(prunePeriod) || !l.pruned.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	_, _ = l.cluster.PruneRates(ctx, l.tenant, now.Add(-pruneLag))
 }
 
 func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {

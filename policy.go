@@ -123,12 +123,21 @@ type Rule struct {
 // matches, separately. Rate is "N/s", "N/m" or "N/h"; Burst defaults to
 // the per-second rate rounded up, at least 1. The zero Limit is refused:
 // it has no ID and no Rate.
+//
+// Scope says where the bucket lives. "node" (or empty, the default): in
+// the client, so each process sharing a store allows the rate on its
+// own. "cluster": in the store (store.ClusterLimiter), so the rate holds
+// across every node sharing it, at the cost of one store round trip per
+// check the limit matches; Burst times the time per request must then be
+// at most store.MaxRateWindow. A policy with a cluster limit is refused
+// (a *PolicyError) by a client whose store does not hold such limits.
 type Limit struct {
 	ID     string   `json:"id" yaml:"id"`
 	Agents []string `json:"agents,omitempty" yaml:"agents,omitempty"`
 	Tools  []string `json:"tools,omitempty" yaml:"tools,omitempty"`
 	Rate   string   `json:"rate" yaml:"rate"`
 	Burst  int      `json:"burst,omitempty" yaml:"burst,omitempty"`
+	Scope  string   `json:"scope,omitempty" yaml:"scope,omitempty"`
 }
 
 // MaxPolicySize bounds a policy document.
@@ -182,7 +191,7 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&p); err != nil {
-			return nil, docErr("%v", err)
+			return nil, docErr("%v", yamlProblemLine(data, err))
 		}
 		var extra any
 		if err := dec.Decode(&extra); err != io.EOF {
@@ -195,6 +204,64 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// yamlProblemLine corrects the line of a YAML syntax error. The YAML
+// parser names the line where the construct around the problem began (a
+// document's top-level mapping begins on line 1), not the line of the
+// problem itself. The problem line is found as the shortest prefix of
+// whole lines, from the named one on, that fails with the same message:
+// the parser reads in order, so no shorter prefix does. It takes a few
+// parses (a binary search), and only when the document is invalid.
+// Other errors (unknown fields, wrong types) already name their line.
+func yamlProblemLine(data []byte, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return err
+	}
+	rest, ok := strings.CutPrefix(err.Error(), "yaml: line ")
+	if !ok {
+		return err
+	}
+	num, msg, ok := strings.Cut(rest, ": ")
+	from, aerr := strconv.Atoi(num)
+	if !ok || aerr != nil || from < 1 {
+		return err
+	}
+	// ends[k-1] is the end of line k, its newline included.
+	var ends []int
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	fails := func(k int) bool {
+		var n yaml.Node
+		perr := yaml.NewDecoder(bytes.NewReader(data[:ends[k-1]])).Decode(&n)
+		if perr == nil {
+			return false
+		}
+		_, m, _ := strings.Cut(strings.TrimPrefix(perr.Error(), "yaml: line "), ": ")
+		return m == msg
+	}
+	lo, hi := from, len(ends)
+	if lo > hi || !fails(hi) {
+		return err
+	}
+	for lo < hi {
+		if mid := lo + (hi-lo)/2; fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == from {
+		return err
+	}
+	return fmt.Errorf("yaml: line %d: %s", lo, msg)
 }
 
 // policySchema is what a JSON policy document must look like.
@@ -235,6 +302,11 @@ type compiled struct {
 	limits index[*compiledLimit]
 	nLimit int
 	attrs  []compiledAttr
+	// cluster is the first limit of cluster scope and its position in
+	// the policy, for the error of a store that cannot hold it; nil when
+	// every limit is node-local.
+	cluster    *compiledLimit
+	clusterIdx int
 }
 
 type compiledAttr struct {
@@ -264,6 +336,10 @@ type compiledLimit struct {
 	tools  []cond.Pattern
 	limit  rate.Limit
 	burst  int
+	// cluster: the bucket is kept in the store, as a GCRA state whose
+	// time per request is interval.
+	cluster  bool
+	interval time.Duration
 }
 
 func rankOf(e Effect) int {
@@ -410,6 +486,7 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 		}
 		c.rules.add(cr, cr.agents, cr.tools)
 	}
+	nCluster := 0
 	for i := range p.Limits {
 		l := &p.Limits[i]
 		checkID("limit", l.ID, len(p.Rules)+i)
@@ -428,6 +505,17 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 			order: i, id: l.ID, limit: lim, burst: burst,
 			agents: patterns(l.ID, len(p.Rules)+i, "agents", l.Agents),
 			tools:  patterns(l.ID, len(p.Rules)+i, "tools", l.Tools),
+		}
+		if err := cl.scope(l.Scope); err != nil {
+			fail(l.ID, len(p.Rules)+i, "%v", err)
+		}
+		if cl.cluster {
+			if c.cluster == nil {
+				c.cluster, c.clusterIdx = cl, len(p.Rules)+i
+			}
+			if nCluster++; nCluster == maxClusterLimits+1 {
+				fail(l.ID, len(p.Rules)+i, "more than %d limits of scope cluster", maxClusterLimits)
+			}
 		}
 		c.limits.add(cl, cl.agents, cl.tools)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -166,6 +167,7 @@ func (c *Client) runView(ctx context.Context) {
 	defer close(c.view.done)
 	w, canWatch := c.store.(store.Watcher)
 	backoff := c.view.poll
+	var polls pollLog
 	for ctx.Err() == nil {
 		if canWatch {
 			err := c.watchView(ctx, w)
@@ -178,22 +180,46 @@ func (c *Client) runView(ctx context.Context) {
 		// Poll until it is time to try the feed again.
 		deadline := time.Now().Add(backoff)
 		for ctx.Err() == nil && (!canWatch || time.Now().Before(deadline)) {
-			c.pollView(ctx)
+			polls.outcome(c.log, c.pollView(ctx))
 			sleep(ctx, c.view.poll)
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-func (c *Client) pollView(ctx context.Context) {
+func (c *Client) pollView(ctx context.Context) error {
 	t0 := c.clock.Now()
 	qctx, cancel := context.WithTimeout(ctx, c.view.max)
 	defer cancel()
 	if err := c.rereadView(qctx); err != nil {
-		c.log.Warn("agenttrust: revocation poll failed", "err", err)
-		return
+		if ctx.Err() != nil {
+			return nil // closing: not a failure of the store
+		}
+		return err
 	}
 	c.view.confirm(t0)
+	return nil
+}
+
+// pollLog logs a run of failed revocation polls as two lines, its first
+// failure and its end, instead of one line a poll (several a second).
+type pollLog struct {
+	failures int
+	since    time.Time
+}
+
+func (p *pollLog) outcome(log *slog.Logger, err error) {
+	switch {
+	case err != nil:
+		p.failures++
+		if p.failures == 1 {
+			p.since = time.Now()
+			log.Warn("agenttrust: revocation poll failed; checks deny once the view is older than MaxStaleness; logging again once a poll succeeds", "err", err)
+		}
+	case p.failures > 0:
+		log.Info("agenttrust: revocation poll recovered", "failures", p.failures, "after", time.Since(p.since))
+		p.failures = 0
+	}
 }
 
 // watchView listens to the feed until it breaks. Once its first marker

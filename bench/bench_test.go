@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,12 +96,17 @@ func BenchmarkCheck(b *testing.B) {
 
 	// The policy case with state in a database, strict mode (every check
 	// reads revocations from the store), and PostgreSQL in notify mode.
+	// A "-cluster" case adds a cluster-wide limit the request matches
+	// (one take in the store per check), with a burst no run exhausts.
 	runStore := func(name string, open func(*testing.B) store.Store, opts ...agenttrust.Option) {
 		b.Run(name, func(b *testing.B) {
 			st := open(b)
 			p, err := agenttrust.LoadPolicyFile("testdata/cedar-10.yaml")
 			if err != nil {
 				b.Fatal(err)
+			}
+			if strings.HasSuffix(name, "-cluster") {
+				p.Limits = append(p.Limits, agenttrust.Limit{ID: "transfers", Tools: []string{"transfer"}, Rate: "1000000/s", Burst: 1 << 30, Scope: "cluster"})
 			}
 			// The audit goes to the client's default in-memory ring.
 			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(p)}, opts...)...)
@@ -130,6 +136,9 @@ func BenchmarkCheck(b *testing.B) {
 	})
 	runStore("postgres", openBenchPostgres)
 	runStore("postgres-notify", openBenchPostgres, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
+	runStore("memory-cluster", func(b *testing.B) store.Store { st := memory.New(); b.Cleanup(func() { st.Close() }); return st })
+	runStore("postgres-cluster", openBenchPostgres)
+	runStore("postgres-notify-cluster", openBenchPostgres, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
 
 	// Credentials. The key and tokens belong to agent a1, so the request
 	// is the policy case with the identity taken from the credential.

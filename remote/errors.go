@@ -41,7 +41,11 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
-	err     []error
+	// RequestID is the X-Request-Id of the server's answer, which names
+	// the request in the server's log; empty when there was no answer, or
+	// its id was not 1-128 bytes of [A-Za-z0-9-_.:/+=@].
+	RequestID string
+	err       []error
 }
 
 func (e *Error) Error() string {
@@ -123,4 +127,22 @@ func sentinels(status int, code string, notFound error) []error {
 		return []error{base}
 	}
 	return []error{e}
+}
+
+// answerRequestID returns the X-Request-Id of an answer when it looks
+// like one (what the server echoes or makes), else "": an answer may come
+// from anything between, and its text is printed.
+func answerRequestID(h http.Header) string {
+	v := h.Get("X-Request-Id")
+	if v == "" || len(v) > 128 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '-' || b == '_' || b == '.' || b == ':' || b == '/' || b == '+' || b == '=' || b == '@') {
+			return ""
+		}
+	}
+	return v
 }

@@ -407,11 +407,13 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 		// Not the server's error form: a proxy, a load balancer, a
 		// server of something else.
 		if status >= 200 && status < 400 || status >= 500 {
-			return retry, unavailable(status, "unexpected answer: "+snippet(data))
+			e := unavailable(status, "unexpected answer: "+snippet(data))
+			e.RequestID = answerRequestID(resp.Header)
+			return retry, e
 		}
-		return retry, &Error{Op: cl.op, Status: status, Message: http.StatusText(status) + ": " + snippet(data), err: sentinels(status, "", c.notFound(cl))}
+		return retry, &Error{Op: cl.op, Status: status, Message: http.StatusText(status) + ": " + snippet(data), RequestID: answerRequestID(resp.Header), err: sentinels(status, "", c.notFound(cl))}
 	}
-	return retry, &Error{Op: cl.op, Status: status, Code: eb.Error.Code, Message: eb.Error.Message, err: sentinels(status, eb.Error.Code, c.notFound(cl))}
+	return retry, &Error{Op: cl.op, Status: status, Code: eb.Error.Code, Message: eb.Error.Message, RequestID: answerRequestID(resp.Header), err: sentinels(status, eb.Error.Code, c.notFound(cl))}
 }
 
 func (c *Client) notFound(cl *call) error {

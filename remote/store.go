@@ -27,8 +27,11 @@ const storeAPIPath = "/v1/store"
 // from its authentication, a garbled answer); the context's error when
 // ctx ends. The store is not a store.Watcher, so it serves clients in
 // strict mode (the default), not in notify mode. WithRetries applies to
-// the idempotent methods (reads, Revoke, Suspend). Close marks the store
-// closed; it changes nothing on the server.
+// the idempotent methods (reads, Revoke, Suspend). The store is a
+// store.ClusterLimiter, so a policy's cluster-wide limits are shared with
+// every node of the server's store; when that store holds no such limits,
+// each take fails with store.ErrUnavailable and the check denies. Close
+// marks the store closed; it changes nothing on the server.
 func NewStore(baseURL, apiKey string, opts ...Option) (store.Store, error) {
 	return newStoreAPI(baseURL, apiKey, opts)
 }

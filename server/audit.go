@@ -204,7 +204,7 @@ func (s *Server) streamAudit(c *call) error {
 			return nil
 		}
 		if err != nil {
-			s.log.Warn("agenttrust/server: audit stream read failed", "tenant", c.p.Tenant, "err", err)
+			s.log.Warn("agenttrust/server: audit stream read failed", "tenant", c.p.Tenant, "request_id", c.reqID, "err", err)
 			s.storeError(ctx, c.p.Tenant)
 			c.w.Write([]byte("event: error\ndata: {\"code\":\"store_unavailable\"}\n\n"))
 			n++

@@ -82,6 +82,9 @@ func (s *Server) answerCheck(c *call, d *agenttrust.Decision, err error) {
 		DecisionID: d.ID.String(), ApprovalID: d.ApprovalID, AgentID: d.AgentID,
 		StalenessNS: int64(d.Staleness),
 	}
+	if !d.ID.IsZero() {
+		c.decision = resp.DecisionID
+	}
 	if err != nil {
 		resp.Error = errorCode(err)
 		if resp.Error == "store_unavailable" {

@@ -84,7 +84,7 @@ func (s *Server) createTenantKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("agenttrust/server: tenant admin key created", "tenant", name, "key", k.ID, "by", c.p.KeyID)
+	s.log.Info("agenttrust/server: tenant admin key created", "tenant", name, "key", k.ID, "by", c.p.KeyID, "request_id", c.reqID)
 	writeJSON(c, http.StatusCreated, wire.CreateKeyResponse{Secret: secret, Key: viewKey(k, false)})
 	return nil
 }

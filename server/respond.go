@@ -153,7 +153,7 @@ func (s *Server) writeError(c *call, err error) {
 	if c.status != 0 {
 		// The response has started (a stream); all we can do is log.
 		if ae.status >= 500 {
-			s.log.Error("agenttrust/server: request failed after response began", "route", routeName(c), "err", err)
+			s.log.Error("agenttrust/server: request failed after response began", "route", routeName(c), "request_id", c.reqID, "err", err)
 		}
 		return
 	}
@@ -161,7 +161,7 @@ func (s *Server) writeError(c *call, err error) {
 		if ae.code == "store_unavailable" || ae.code == "timeout" {
 			s.storeError(c.r.Context(), c.p.Tenant)
 		}
-		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "status", ae.status, "err", err)
+		s.log.Error("agenttrust/server: request failed", "route", routeName(c), "request_id", c.reqID, "status", ae.status, "err", err)
 	}
 	h := c.w.Header()
 	if ae == errBodyTimeout {

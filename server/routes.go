@@ -147,8 +147,12 @@ type call struct {
 	p      agenttrust.Principal
 	t      *tenant
 	addr   netip.Addr
-	body   []byte    // request body, valid during the handler
-	start  time.Time // when the request arrived, with an observer
+	body   []byte // request body, valid during the handler
+
+	start    time.Time // when the request arrived, with an observer or an access log
+	reqID    string    // the request id, echoed in X-Request-Id
+	badReqID bool      // the caller's X-Request-Id was refused
+	decision string    // the decision id of a check, for the access log
 }
 
 var calls = sync.Pool{New: func() any { return new(call) }}
@@ -160,9 +164,7 @@ func (s *Server) handler(i int, rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := calls.Get().(*call)
 		*c = call{w: w, r: r, rt: rt, body: c.body[:0]}
-		if s.obs != nil {
-			c.start = time.Now()
-		}
+		s.tagRequest(c)
 		defer s.finish(i, c)
 		if err := s.serve(c); err != nil {
 			s.writeError(c, err)
@@ -183,7 +185,7 @@ func (s *Server) finish(i int, c *call) {
 		// A raw route may have written without setting c.status.
 		began := c.status != 0 || c.rt.raw
 		if p != http.ErrAbortHandler {
-			s.log.Error("agenttrust/server: handler panicked", "route", routeName(c), "panic", panicText(p), "stack", string(debug.Stack()))
+			s.log.Error("agenttrust/server: handler panicked", "route", routeName(c), "request_id", c.reqID, "panic", panicText(p), "stack", string(debug.Stack()))
 			if !began {
 				writeJSON(c, http.StatusInternalServerError, wire.ErrorBody{Error: wire.ErrorDetail{Code: "internal", Message: "internal error"}})
 			}
@@ -192,6 +194,7 @@ func (s *Server) finish(i int, c *call) {
 		if s.obs != nil {
 			s.observeRequest(c.r, c.rt.name(), c.p.Tenant, c.status, c.start)
 		}
+		s.accessLog(c)
 		// c is not reused: whatever the handler started may still refer
 		// to it. A response cut short is ended by dropping the connection.
 		if began || p == http.ErrAbortHandler {
@@ -203,6 +206,7 @@ func (s *Server) finish(i int, c *call) {
 	if s.obs != nil {
 		s.observeRequest(c.r, c.rt.name(), c.p.Tenant, c.status, c.start)
 	}
+	s.accessLog(c)
 	if cap(c.body) > 64<<10 {
 		c.body = nil // do not pin large buffers in the pool
 	}
@@ -310,6 +314,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c := &call{w: w, r: r}
+	s.tagRequest(c)
+	defer s.accessLog(c)
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		s.writeError(c, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: r.Method + " is not allowed here"})

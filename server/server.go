@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -34,6 +35,9 @@ type Server struct {
 	trusted    []netip.Prefix
 	node       string
 	log        *slog.Logger
+	access     *slog.Logger // WithAccessLog; nil logs no requests
+	random     io.Reader    // WithRandom
+	reqIDs     requestIDs
 	system     string
 	storeAPI   http.Handler
 	clock      func() time.Time // nil: the system clock
@@ -128,6 +132,35 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("%w: nil logger", agenttrust.ErrInvalidConfig)
 		}
 		s.log = l
+		return nil
+	}
+}
+
+// WithAccessLog writes one line per request to l at level Info, once
+// its answer is sent: method, route pattern (not the path), status,
+// latency, tenant, request id and, for a check, the decision id that
+// names its audit record. No header, query or body is logged, so no
+// credential is. Without it no request is logged.
+func WithAccessLog(l *slog.Logger) Option {
+	return func(s *Server) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil access logger", agenttrust.ErrInvalidConfig)
+		}
+		s.access = l
+		return nil
+	}
+}
+
+// WithRandom sets the server's source of randomness (default
+// crypto/rand): the random half of the request ids it makes, and its
+// audit key when WithAuditKey is not given. It is read only while New
+// runs.
+func WithRandom(r io.Reader) Option {
+	return func(s *Server) error {
+		if r == nil {
+			return fmt.Errorf("%w: nil random source", agenttrust.ErrInvalidConfig)
+		}
+		s.random = r
 		return nil
 	}
 }
@@ -302,7 +335,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
 	}
-	s := &Server{st: st, poll: time.Second, bodyWait: DefaultBodyTimeout}
+	s := &Server{st: st, random: rand.Reader, poll: time.Second, bodyWait: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)
@@ -323,12 +356,17 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	}
 	if s.auditKey == (agenttrust.AuditKey{}) {
 		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
+		if _, err := io.ReadFull(s.random, secret); err != nil {
 			return nil, fmt.Errorf("%w: audit key: %w", agenttrust.ErrInvalidConfig, err)
 		}
 		s.auditKey, _ = agenttrust.NewAuditKey(secret) // 32 bytes: cannot fail
 		clear(secret)
 	}
+	var seed [8]byte
+	if _, err := io.ReadFull(s.random, seed[:]); err != nil {
+		return nil, fmt.Errorf("%w: read random source: %w", agenttrust.ErrInvalidConfig, err)
+	}
+	s.reqIDs.init(seed)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*tenant{}
 	s.tenants.Store(&empty)

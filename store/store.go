@@ -20,6 +20,10 @@
 // Invalid arguments (an empty id) yield ErrInvalid. Close is idempotent in
 // effect: a second Close returns an error wrapping ErrClosed.
 //
+// Beyond Store, a backend may implement Watcher (a change feed, for nodes
+// that keep revocations in memory) and ClusterLimiter (rate limits shared
+// by every node of the store); callers find them by type assertion.
+//
 // Package storetest holds the conformance suite that every backend runs.
 package store
 

@@ -63,6 +63,11 @@ for a usage error. Only 0 means the action may proceed.`,
 				}
 				defer rc.Close()
 				d, err := rc.Check(ctx, req)
+				var re *remote.Error
+				if req.AgentID == "" && errors.As(err, &re) && re.Code == "missing_field" && strings.Contains(re.Message, "agent_id") {
+					// An admin's key vouches for an agent, which must be named.
+					return usagef("--agent is required with an admin key and no --credential: name the agent acting")
+				}
 				return reportDecision(e, o, d, err)
 			}
 		},

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -102,6 +104,9 @@ func (c *conn) client(e *env) (*remote.Client, error) {
 	if c.retries < 0 {
 		return nil, usagef("--retries must not be negative")
 	}
+	if err := checkServerURL(c.server, c.insecure); err != nil {
+		return nil, err
+	}
 	opts := []remote.Option{
 		remote.WithTimeout(c.timeout),
 		remote.WithRetries(c.retries),
@@ -126,13 +131,54 @@ func (c *conn) client(e *env) (*remote.Client, error) {
 }
 
 // usageErrorFrom turns a configuration error (a bad URL) into a usage
-// error.
+// error, in the words of the command line: without the library's own
+// "agenttrust: " prefix (the command prints one) and naming flags, not
+// the Go options behind them.
 func usageErrorFrom(err error) error {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return err
 	}
-	return &usageError{err.Error()}
+	msg := strings.TrimPrefix(err.Error(), "agenttrust: ")
+	msg = strings.ReplaceAll(msg, "WithInsecureHTTP", "--insecure-http")
+	return &usageError{msg}
+}
+
+// checkServerURL checks --server before the client is made, so that a
+// mistake gets a message about the flag rather than a URL parser's.
+func checkServerURL(raw string, insecure bool) error {
+	const want = "want a URL such as " + defaultServer + " or https://agenttrust.example.com"
+	shown := raw
+	if strings.Contains(raw, "@") {
+		shown = "(a URL with user information)" // it may hold a password
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return usagef("--server %q has no scheme: %s", shown, want)
+	}
+	if scheme != "http" && scheme != "https" {
+		return usagef("--server %q: the scheme must be http or https; %s", shown, want)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || rest == "" {
+		return usagef("--server %q is not a valid URL: %s", shown, want)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return usagef("--server %q: give scheme://host[:port][/path], without user, query or fragment", u.Redacted())
+	}
+	if scheme == "http" && !insecure && !loopbackHost(u.Hostname()) {
+		return usagef("--server %s: plain http to %s would send the credential unencrypted: use https, or give --insecure-http", u.Redacted(), u.Hostname())
+	}
+	return nil
+}
+
+// loopbackHost reports whether host is "localhost" or a loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // httpClient returns a new HTTP client for the server: with --ca-file,

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +29,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// buildInfo reads the binary's build information (debug.ReadBuildInfo).
+	buildInfo func() (*debug.BuildInfo, bool)
 }
 
 // runFunc runs a command with its positional arguments, once its flags
@@ -71,6 +75,10 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 		case "-h", "-help", "--help":
 			e.groupHelp(e.stdout, c, path)
 			return exitOK
+		case "-version", "--version":
+			if len(path) == 1 {
+				return e.dispatch(ctx, c, path, append([]string{"version"}, args[1:]...))
+			}
 		case "help":
 			if len(args) == 1 {
 				e.groupHelp(e.stdout, c, path)
@@ -83,6 +91,14 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 			if sub.name == args[0] {
 				return e.dispatch(ctx, sub, append(path, sub.name), args[1:])
 			}
+		}
+		if strings.HasPrefix(args[0], "-") {
+			if moved, ok := flagsAfterCommand(c, args); ok {
+				return e.dispatch(ctx, c, path, moved)
+			}
+			fmt.Fprintf(e.stderr, "agenttrust: flag %s before a command: flags go after the command, as in '%s <command> %s ...'\nRun '%s --help' for usage.\n",
+				args[0], strings.Join(path, " "), args[0], strings.Join(path, " "))
+			return exitUsage
 		}
 		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", strings.Join(append(path, args[0]), " "), strings.Join(path, " "))
 		return exitUsage
@@ -112,6 +128,37 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 	return e.exit(err, path)
 }
 
+// flagsAfterCommand moves flags given before a command after it, so that
+// "agenttrust --server URL check --tool t" is "agenttrust check --tool t
+// --server URL": every command defines the flags it takes, the connection
+// flags included. The command is the first argument that names one of
+// c's subcommands; the flags before it (with their values) go after the
+// rest of the arguments, before a "--" if there is one. ok is false when
+// no argument names a subcommand.
+func flagsAfterCommand(c *command, args []string) (moved []string, ok bool) {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		for _, sub := range c.subs {
+			if sub.name != a {
+				continue
+			}
+			rest := args[i+1:]
+			end := slices.Index(rest, "--")
+			if end < 0 {
+				end = len(rest)
+			}
+			moved = make([]string, 0, len(args))
+			moved = append(moved, a)
+			moved = append(moved, rest[:end]...)
+			moved = append(moved, args[:i]...)
+			return append(moved, rest[end:]...), true
+		}
+	}
+	return nil, false
+}
+
 // exit reports err on stderr and returns the exit code it calls for.
 func (e *env) exit(err error, path []string) int {
 	var ue *usageError
@@ -139,13 +186,18 @@ func describe(err error) string {
 	var re *remote.Error
 	if errors.As(err, &re) {
 		msg := strings.TrimPrefix(re.Message, "agenttrust: ")
+		req := ""
+		if re.RequestID != "" {
+			// The server's log names the request by this id.
+			req = ", request " + re.RequestID
+		}
 		switch {
 		case re.Status == 0:
 			return "no answer from the server: " + msg
 		case re.Code == "":
-			return fmt.Sprintf("%s (HTTP %d)", msg, re.Status)
+			return fmt.Sprintf("%s (HTTP %d%s)", msg, re.Status, req)
 		}
-		return fmt.Sprintf("%s (%s, HTTP %d)", msg, re.Code, re.Status)
+		return fmt.Sprintf("%s (%s, HTTP %d%s)", msg, re.Code, re.Status, req)
 	}
 	// The command's own prefix says it already.
 	return strings.TrimPrefix(err.Error(), "agenttrust: ")

@@ -7,6 +7,9 @@
 //	agenttrust policy apply policy.yaml
 //	agenttrust check --agent billing-bot --tool payments.charge --attr amount=40
 //
+// "agenttrust version" (or --version) prints the module version, VCS
+// revision and time, and Go version the binary was built with.
+//
 // Run "agenttrust --help" for the commands and "agenttrust <command>
 // --help" for their flags. Every flag that configures the server or the
 // connection to it may be given as an AGENTTRUST_* environment variable
@@ -38,6 +41,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -54,7 +58,7 @@ func main() {
 // run runs the command line args and returns the exit code. ctx ends
 // the server of "serve" (on SIGINT or SIGTERM in main).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, buildInfo: debug.ReadBuildInfo}
 	return e.dispatch(ctx, commands(), []string{"agenttrust"}, args)
 }
 
@@ -76,6 +80,7 @@ the other commands administer it through its API (--server, --key).`,
 			auditCommand(),
 			policyCommand(),
 			whoamiCommand(),
+			versionCommand(),
 		},
 	}
 }

@@ -448,7 +448,7 @@ func (s *syncBuffer) String() string {
 }
 
 var (
-	urlRe = regexp.MustCompile(`url=(https?://\S+)`)
+	urlRe = regexp.MustCompile(`url"?[=:]"?(https?://[^\s"]+)`) // --log-format text or json
 	keyRe = regexp.MustCompile(`(?m)^\s+(atk_[A-Za-z0-9]+)\s*$`)
 )
 

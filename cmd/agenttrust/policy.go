@@ -10,6 +10,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/cmd/agenttrust/internal/cli"
+	"github.com/agenttrust/agenttrust/remote"
 )
 
 func policyCommand() *command {
@@ -58,7 +59,11 @@ func reportPolicyProblems(e *env, path string, err error) error {
 	}
 	fmt.Fprintf(e.stderr, "agenttrust: policy %s is invalid:\n", path)
 	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
+	var re *remote.Error
+	if errors.As(err, &re) {
+		// Its Unwrap holds the sentinel it matches, not the problems.
+		fmt.Fprintf(e.stderr, "  %s\n", describe(re))
+	} else if errors.As(err, &joined) {
 		for _, p := range joined.Unwrap() {
 			fmt.Fprintf(e.stderr, "  %s\n", describe(p))
 		}
@@ -163,6 +168,13 @@ nothing.`,
 					}
 				}
 				v, err := rc.ApplyPolicy(ctx, body, format, expect)
+				if errors.Is(err, agenttrust.ErrInvalidPolicy) {
+					// The refusal holds one line; validation lists every
+					// problem, as "policy validate" prints them.
+					if verr := rc.ValidatePolicy(ctx, body, format); errors.Is(verr, agenttrust.ErrInvalidPolicy) {
+						err = verr
+					}
+				}
 				if err != nil {
 					return reportPolicyProblems(e, args[0], err)
 				}

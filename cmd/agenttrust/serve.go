@@ -31,7 +31,8 @@ serving beyond loopback. --audience adds a JWT audience accepted besides
 the issuer: an MCP server's URI, so that the JWTs minted for it can be
 checked and verified here.
 
-On the first start the database is created, a master secret and a JWT
+The port is bound before anything else: when it is in use, serve exits
+before it creates or changes anything. On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
 policy, and an admin key is created in the system tenant and printed once
@@ -75,7 +76,7 @@ the store is closed.`,
 		setup: func(e *env, f *flags) runFunc {
 			var cfg cli.ServeConfig
 			var proxies prefixList
-			var logLevel string
+			var logLevel, logFormat string
 			consoleOn := true
 			f.StringVar(&cfg.Listen, "listen", cli.DefaultListen, "TCP `ADDRESS` to listen on")
 			f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM `FILE` of the server's certificate chain, to serve HTTPS (with --tls-key)")
@@ -105,9 +106,10 @@ the store is closed.`,
 			f.StringVar(&cfg.PublicURL, "public-url", "", "the server's external base `URL`, for console links in notifications (default: from --listen)")
 			f.StringVar(&cfg.Issuer, "issuer", "", "the server's public `URL`: the iss of its JWTs and its OAuth issuer (default: from --listen, whose port must then not be 0)")
 			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
-			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")
+			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level",
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level", "log-format",
 				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
@@ -116,6 +118,15 @@ the store is closed.`,
 				var lvl slog.Level
 				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 					return usagef("--log-level: want debug, info, warn or error")
+				}
+				hopts := &slog.HandlerOptions{Level: lvl}
+				switch logFormat {
+				case "text":
+					cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, hopts))
+				case "json":
+					cfg.Logger = slog.New(slog.NewJSONHandler(e.stderr, hopts))
+				default:
+					return usagef("--log-format: want text or json")
 				}
 				if cfg.Postgres != "" {
 					if f.isSet("data") {
@@ -143,7 +154,7 @@ the store is closed.`,
 				}
 				cfg.NoConsole = !consoleOn
 				cfg.TrustedProxies = proxies
-				cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+				cfg.AccessLog = cfg.Logger
 				cfg.Notice = e.stderr
 				return cli.Serve(ctx, cfg)
 			}

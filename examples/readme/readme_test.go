@@ -46,12 +46,9 @@ func TestIntro(t *testing.T) {
 	}
 }
 
-// The README's Credentials snippet.
+// The README's Credentials snippet, under the README's policy.yaml.
 func TestCredentials(t *testing.T) {
-	policy, err := agenttrust.ParsePolicy([]byte(`
-rules:
-  - {id: planner-pays, effect: allow, agents: [planner], tools: ["payments.*"]}
-`), "yaml")
+	policy, err := agenttrust.LoadPolicyFile("policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +56,8 @@ rules:
 	defer client.Close()
 	ctx := context.Background()
 
-	secret, key, _ := client.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"}) // atk_…, shown once
-	token, _ := client.Exchange(ctx, secret)                                        // att_…, 5 minutes
+	secret, key, _ := client.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"}) // atk_…, shown once
+	token, _ := client.Exchange(ctx, secret)                                            // att_…, 5 minutes
 	worker, _ := agenttrust.Attenuate(token, "tool in payments.charge", "attr.amount <= 50")
 	decision, err := client.Check(ctx, agenttrust.Request{Tool: "payments.charge", Credential: worker,
 		Attributes: map[string]any{"amount": 40}})

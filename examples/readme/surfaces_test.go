@@ -41,17 +41,47 @@ rules:
 		t.Fatalf("guarded charge of 60: %v", err)
 	}
 
-	// An internal HTTP API: routes map to tools, bearer tokens are checked.
+	// An internal HTTP API: routes map to tools, bearer tokens are checked,
+	// the JSON body gives the attributes (attr.amount).
 	routes, _ := middleware.Routes(middleware.Route{Pattern: "POST /v1/payments/{id}", Tool: "payments.charge", Resource: "payment:{id}"})
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/payments/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	addr := "no-such-host:-1" // the snippet's ListenAndServe fails at once here
-	if err := http.ListenAndServe(addr, middleware.HTTP(client, middleware.Options{Action: routes})(mux)); err == nil {
+	if err := http.ListenAndServe(addr, middleware.HTTP(client, middleware.Options{Action: routes, Attributes: middleware.JSONBodyAttributes(1 << 20)})(mux)); err == nil {
 		t.Fatal("ListenAndServe on a bad address returned nil")
 	}
+	api := middleware.HTTP(client, middleware.Options{Action: routes, Attributes: middleware.JSONBodyAttributes(1 << 20)})(mux)
 	rec := httptest.NewRecorder()
-	middleware.HTTP(client, middleware.Options{Action: routes})(mux).ServeHTTP(rec, httptest.NewRequest("POST", "/v1/payments/p1", nil))
+	api.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/payments/p1", nil))
 	if rec.Code != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated POST: %d", rec.Code)
+	}
+	// A token capped by attr.amount is let through for an amount within
+	// the cap, and only then: the body's attributes reach the check.
+	secret, _, err := client.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := client.Exchange(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, err := agenttrust.Attenuate(tok, "attr.amount <= 50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{`{"amount": 40}`, http.StatusNoContent}, {`{"amount": 45}`, http.StatusNoContent}, {`{"amount": 60}`, http.StatusForbidden}} {
+		req := httptest.NewRequest("POST", "/v1/payments/p1", strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+capped)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("POST %s with a capped token: %d, want %d: %s", tc.body, rec.Code, tc.want, rec.Body)
+		}
 	}
 
 	// A hand-written tool loop (openai-go, anthropic-sdk-go): check a model's tool call.
@@ -92,7 +122,7 @@ rules:
 
 	// Agent to agent: each outgoing call carries the caller's token narrowed by a hop.
 	hc := &http.Client{Transport: &a2a.Transport{Caveats: a2a.Caveats("tool in research.*")}}
-	secret, _, err := client.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+	secret, _, err = client.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
 	if err != nil {
 		t.Fatal(err)
 	}

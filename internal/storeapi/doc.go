@@ -34,7 +34,14 @@
 //	keys               {tenant}                     -> {keys}
 //	create_hop         {hop}                        -> {}
 //	hops               {filter}                     -> {hops}
+//	take_rate          {take}                       -> {allowed}
+//	prune_rates        {tenant, now}                -> {removed}
 //	evaluate           {input}                      -> {result}
+//
+// take_rate and prune_rates are store.ClusterLimiter; a take is
+// {tenant, limit, key, interval_ns, burst, now}. A served store that does
+// not implement it answers them with unavailable, so a client relying on
+// it for a cluster-wide limit denies.
 //
 // The handler matches a route on the last element of the URL path, so it
 // serves the same with or without http.StripPrefix.

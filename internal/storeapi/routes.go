@@ -279,6 +279,7 @@ func routeTable() map[string]*route {
 		}),
 		evaluateRoute(),
 	}
+	rs = append(rs, rateRoutes()...)
 	m := make(map[string]*route, len(rs))
 	for _, r := range rs {
 		m[r.name] = r

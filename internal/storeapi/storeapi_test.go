@@ -666,3 +666,20 @@ func TestNotAWatcher(t *testing.T) {
 		t.Fatal("the client claims to be a store.Watcher")
 	}
 }
+
+// TestTakeRateUnsupported: a served store that holds no cluster-wide
+// limits answers a take with unavailable, so a node relying on it denies.
+func TestTakeRateUnsupported(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	srv := serve(t, storeapi.NewHandler(struct{ store.Store }{mem}))
+	c := storeapi.NewClient(srv.URL, srv.Client(), nil)
+	t.Cleanup(func() { _ = c.Close() })
+	r := store.RateTake{Tenant: "acme", Limit: "l1", Key: "k", Interval: time.Second, Burst: 1, Now: time.Unix(1e9, 0)}
+	if allowed, err := c.TakeRate(t.Context(), r); allowed || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("TakeRate through a store without limits = %v, %v; want false and store.ErrUnavailable", allowed, err)
+	}
+	if _, err := c.PruneRates(t.Context(), "acme", r.Now); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("PruneRates through a store without limits: %v; want store.ErrUnavailable", err)
+	}
+}

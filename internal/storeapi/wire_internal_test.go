@@ -53,6 +53,7 @@ func TestWireGolden(t *testing.T) {
 			Roles: []string{"agent"}, AllowedIPs: []string{"10.0.0.0/8"}, Caveats: []string{"tool in docs.*"}, CreatedAt: t0, ExpiresAt: t0.AddDate(1, 0, 0)})}},
 		{"put_policy", &putPolicyReq{Policy: toWirePolicy(store.PolicyDoc{Tenant: "acme", Version: 0, Format: "yaml", Body: []byte("rules: []\n"), UpdatedAt: t0}), ExpectVersion: 0}},
 		{"create_hop", &hopReq{Hop: toWireHop(store.Hop{ID: "hop_1", Tenant: "acme", Parent: "", TokenID: "tok_1", KeyID: "key_1", AgentID: "bot", Caveats: []string{"tool = docs.read"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})}},
+		{"take_rate", &takeRateReq{Take: toWireRateTake(store.RateTake{Tenant: "acme", Limit: "per-agent", Key: "bot docs.read", Interval: 600 * time.Millisecond, Burst: 100, Now: t0})}},
 		{"evaluate", &evaluateReq{Input: toWirePolicyInput(&agenttrust.PolicyInput{Tenant: "acme", AgentID: "bot", Tool: "docs.read", Resource: "doc/1", SessionID: "s1",
 			OnBehalfOf: "alice", RemoteAddr: netip.MustParseAddr("10.1.2.3"), Attributes: map[string]any{"amount": 40, "tags": []string{"x"}}, HopIDs: []string{"hop_1"}, Time: t0})}},
 	}

@@ -45,6 +45,8 @@ type Store struct {
 	// shard it changes and publishes the copy, so a write costs about
 	// 1/256 of the keys rather than all of them.
 	keys [256]atomic.Pointer[keyShard]
+
+	rates rates // store.ClusterLimiter
 }
 
 var (

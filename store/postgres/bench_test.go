@@ -13,6 +13,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/postgres"
+	"github.com/agenttrust/agenttrust/store/storetest"
 )
 
 // seedBlocks stores n blocks, half in tenant acme and half in globex, half
@@ -186,4 +187,10 @@ func BenchmarkRevoke(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkTakeRate measures a take of a cluster-wide rate limit.
+func BenchmarkTakeRate(b *testing.B) {
+	s, _ := newStore(b)
+	storetest.BenchmarkRates(b, s)
 }

@@ -63,6 +63,21 @@
 // Payloads are limited to 8000 bytes by PostgreSQL: a block's tenant and
 // id, or a Mark token, longer than that is refused with store.ErrInvalid.
 //
+// # Cluster limits
+//
+// Store implements store.ClusterLimiter in the rates table, so every node
+// on the schema shares the limits. A take is one statement, INSERT ... ON
+// CONFLICT DO UPDATE ... WHERE ... RETURNING, that returns a row exactly
+// when the take passes; the conflict locks the row, so concurrent takes
+// of every node are serialised on it. It commits asynchronously
+// (set_config of synchronous_commit, local to its transaction), so it
+// costs a round trip and no WAL flush: 0.37 ms against 0.15 ms for a bare
+// round trip on a loaded 2-vCPU machine (BenchmarkTakeRate), where a
+// synchronous commit made it 1.9 ms. A crash of the database server can
+// therefore forget the last takes before it (up to three times
+// wal_writer_delay), which may then be taken again; revocations and
+// every other write stay synchronous.
+//
 // # CockroachDB
 //
 // The SQL keeps to what CockroachDB also speaks where that costs nothing

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/sqlite"
+	"github.com/agenttrust/agenttrust/store/storetest"
 )
 
 // newBlockedStore returns a store holding n blocks, half in tenant acme and
@@ -211,4 +212,10 @@ func BenchmarkBaseline(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/record")
 	})
+}
+
+// BenchmarkTakeRate measures a take of a cluster-wide rate limit.
+func BenchmarkTakeRate(b *testing.B) {
+	s, _ := open(b)
+	storetest.BenchmarkRates(b, s)
 }

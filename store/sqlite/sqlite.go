@@ -44,6 +44,9 @@ const (
 type Store struct {
 	open atomic.Bool
 	path string
+	// syncMode is the synchronous pragma of the write connection, FULL
+	// unless WithUnsafeNormalSync; TakeRate lowers it for its own commit.
+	syncMode string
 
 	// w is the one write connection: every write runs on it, so writers
 	// of this process queue in database/sql rather than collide in
@@ -135,12 +138,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("%s: open %s: %w", prefix, path, err)
 	}
 
-	s := &Store{path: path}
+	s := &Store{path: path, syncMode: "FULL"}
 	ms := strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)
-	syncMode := "FULL"
 	if o.normalSync {
-		syncMode = "NORMAL"
+		s.syncMode = "NORMAL"
 	}
+	syncMode := s.syncMode
 	// Pragmas run on every new connection. busy_timeout comes first so that
 	// the others wait for a lock rather than fail. temp_store(MEMORY) keeps
 	// statement journals and sorts off the disk.

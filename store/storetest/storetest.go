@@ -24,7 +24,8 @@ func WithReopen(reopen func(t *testing.T, s store.Store) store.Store) Option {
 // Run runs every conformance case as a subtest of t, each on a fresh store
 // from newStore. Run closes each store when its case ends; newStore may
 // register more cleanup with t.Cleanup. The Watch cases run when the store
-// implements store.Watcher and are skipped otherwise. Run fails t when no case ran (none
+// implements store.Watcher and are skipped otherwise, the ClusterLimits
+// cases when it implements store.ClusterLimiter. Run fails t when no case ran (none
 // matched -run, or all were skipped): a backend that cannot run, such as a
 // database that is not reachable, should skip t before calling Run.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) {
@@ -89,6 +90,7 @@ func groups() []group {
 		{"Concurrency", concurrencyCases()},
 		{"Reopen", reopenCases()},
 		{"Watch", watchCases()},
+		{"ClusterLimits", rateCases()},
 	}
 }
 

@@ -140,6 +140,9 @@ type ServeConfig struct {
 	Audiences []string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// AccessLog receives a line per request (server.WithAccessLog), at
+	// level Info; nil logs none.
+	AccessLog *slog.Logger
 	// Notice receives the first admin key, once, when it is created.
 	Notice io.Writer
 }
@@ -197,7 +200,8 @@ func (cfg *ServeConfig) validate() error {
 // every tenant's audit queue is written out, the store is closed. It
 // returns nil after a clean shutdown.
 //
-// On the first start (the system tenant has no key) it generates the
+// It binds Listen before it opens the store, so that a port in use stops
+// it before anything is made. On the first start (the system tenant has no key) it generates the
 // secrets file, stores the policy of PolicyFile if any, and creates an
 // admin key for agent BootstrapAgent in the system tenant, whose secret it
 // writes to Notice: it is never shown again.
@@ -230,6 +234,14 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			return err
 		}
 	}
+	// Bind first: a port in use must stop the start before anything is
+	// created, above all the first admin key, whose secret is shown once.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("agenttrust: listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close() // serveHTTP's server closes it too; a second Close is harmless
 	st, what, err := openStore(ctx, &cfg)
 	if err != nil {
 		return err
@@ -294,7 +306,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 		return err
 	}
 	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify, "audit", cfg.Audit)
-	return serveHTTP(ctx, &cfg, srv, certs)
+	return serveHTTP(ctx, &cfg, ln, srv, certs)
 }
 
 // openStore opens the configured store; what describes it for the log,
@@ -438,6 +450,9 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		server.WithObserver(tel.observer),
 		server.WithMetricsHandler(tel.metrics),
 	}
+	if cfg.AccessLog != nil {
+		opts = append(opts, server.WithAccessLog(cfg.AccessLog))
+	}
 	if cfg.Node != "" {
 		opts = append(opts, server.WithNodeName(cfg.Node))
 	}
@@ -568,15 +583,10 @@ Use it with: export AGENTTRUST_KEY=<the secret above>
 	return err
 }
 
-// serveHTTP serves srv until ctx ends, then drains requests in flight. It
+// serveHTTP serves srv on ln until ctx ends, then drains requests in flight. It
 // serves HTTPS when certs is not nil.
-func serveHTTP(ctx context.Context, cfg *ServeConfig, srv *server.Server, certs *certFiles) error {
+func serveHTTP(ctx context.Context, cfg *ServeConfig, ln net.Listener, srv *server.Server, certs *certFiles) error {
 	log := cfg.Logger
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("agenttrust: listen: %w", err)
-	}
 	// Long polls and audit streams end when shutdown begins, so that they
 	// do not hold it up to its deadline; other requests run to the end.
 	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
