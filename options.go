@@ -305,10 +305,11 @@ func WithTokens(t TokenConfig) Option {
 // WithNotify switches revocation checking from strict mode (the default:
 // every check asks the store) to notify mode: the client keeps its
 // tenant's revocations and suspensions in memory, fed by the store's
-// change feed (store.Watcher: PostgreSQL LISTEN/NOTIFY) and, when the feed
-// is down, by polling. The view is proven fresh by markers sent through
-// the feed; a check whose view cannot be proven younger than MaxStaleness
-// denies. So a revocation committed anywhere is honoured by every node
-// within MaxStaleness, or the node stops allowing. Every Decision says how
-// old its view was (Decision.Staleness).
+// change feed (store.Watcher: PostgreSQL LISTEN/NOTIFY, MySQL's polled
+// change log) and, when the feed is down, by polling. The view is proven
+// fresh by markers sent through the feed; a check whose view cannot be
+// proven younger than MaxStaleness denies. So a revocation committed
+// anywhere is honoured by every node within MaxStaleness, or the node
+// stops allowing. Every Decision says how old its view was
+// (Decision.Staleness).
 func WithNotify(cfg NotifyConfig) Option { return func(c *config) { c.notify = &cfg } }

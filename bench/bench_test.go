@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,12 +14,14 @@ import (
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	macaroon "gopkg.in/macaroon.v2"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
+	"github.com/agenttrust/agenttrust/store/mysql"
 	"github.com/agenttrust/agenttrust/store/postgres"
 	"github.com/agenttrust/agenttrust/store/sqlite"
 )
@@ -95,9 +98,10 @@ func BenchmarkCheck(b *testing.B) {
 	run("deny", 0, 60, agenttrust.Deny)
 
 	// The policy case with state in a database, strict mode (every check
-	// reads revocations from the store), and PostgreSQL in notify mode.
-	// A "-cluster" case adds a cluster-wide limit the request matches
-	// (one take in the store per check), with a burst no run exhausts.
+	// reads revocations from the store), and PostgreSQL and MySQL in
+	// notify mode. A "-cluster" case adds a cluster-wide limit the request
+	// matches (one take in the store per check), with a burst no run
+	// exhausts.
 	runStore := func(name string, open func(*testing.B) store.Store, opts ...agenttrust.Option) {
 		b.Run(name, func(b *testing.B) {
 			st := open(b)
@@ -136,6 +140,8 @@ func BenchmarkCheck(b *testing.B) {
 	})
 	runStore("postgres", openBenchPostgres)
 	runStore("postgres-notify", openBenchPostgres, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
+	runStore("mysql", openBenchMySQL)
+	runStore("mysql-notify", openBenchMySQL, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
 	runStore("memory-cluster", func(b *testing.B) store.Store { st := memory.New(); b.Cleanup(func() { st.Close() }); return st })
 	runStore("postgres-cluster", openBenchPostgres)
 	runStore("postgres-notify-cluster", openBenchPostgres, agenttrust.WithNotify(agenttrust.NotifyConfig{}))
@@ -317,6 +323,37 @@ func openBenchPostgres(b *testing.B) store.Store {
 			conn.Close(ctx)
 		}
 	})
+	return st
+}
+
+// openBenchMySQL opens a MySQL store in a database of its own, created
+// here and dropped when the benchmark ends.
+func openBenchMySQL(b *testing.B) store.Store {
+	ctx := context.Background()
+	dsn := os.Getenv("AGENTTRUST_TEST_MYSQL")
+	if dsn == "" {
+		b.Skip("set AGENTTRUST_TEST_MYSQL to benchmark MySQL")
+	}
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("agenttrust_bench_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { admin.ExecContext(ctx, "DROP DATABASE "+name) })
+	cfg.DBName = name
+	st, err := mysql.Open(ctx, cfg.FormatDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
 	return st
 }
 

@@ -7,8 +7,9 @@
 // Everything is in tests:
 //
 //   - BenchmarkCheck: one check of the cedar-10 scenario (testdata) by
-//     the rule engine (policy, policy-100k, deny), on SQLite and
-//     PostgreSQL, with each credential (apikey, token3, token3-cached,
+//     the rule engine (policy, policy-100k, deny), on SQLite, PostgreSQL
+//     and MySQL (strict mode, and notify mode for the shared databases),
+//     with each credential (apikey, token3, token3-cached,
 //     jwt), beside gopkg.in/macaroon.v2 verifying the same token
 //     (macaroon-lib) and cedar-go deciding the same request (cedar).
 //   - BenchmarkAuditMode and BenchmarkAuthenticate: the store-backed
@@ -25,5 +26,9 @@
 //	cd bench && go test -run '^$' -bench 'BenchmarkCheck/(policy|cedar|token3|macaroon-lib)$' -benchmem
 //
 // The PostgreSQL cases run when AGENTTRUST_TEST_POSTGRES holds a database
-// URL, and skip otherwise.
+// URL, the MySQL cases when AGENTTRUST_TEST_MYSQL holds a DSN (they create
+// and drop a database of their own), and each skips otherwise. The store
+// cases side by side:
+//
+//	cd bench && go test -run '^$' -bench 'BenchmarkCheck/(policy|postgres|postgres-notify|mysql|mysql-notify)$' -benchmem
 package bench

@@ -5,15 +5,18 @@ go 1.26.0
 require (
 	github.com/a2aproject/a2a-go/v2 v2.3.1
 	github.com/agenttrust/agenttrust v0.0.0
+	github.com/agenttrust/agenttrust/store/mysql v0.0.0
 	github.com/agenttrust/agenttrust/store/postgres v0.0.0
 	github.com/agenttrust/agenttrust/store/sqlite v0.0.0
 	github.com/cedar-policy/cedar-go v1.9.0
 	github.com/go-jose/go-jose/v4 v4.1.4
+	github.com/go-sql-driver/mysql v1.10.2
 	github.com/jackc/pgx/v5 v5.12.0
 	gopkg.in/macaroon.v2 v2.1.0
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260820222146-c27c302e5fc3 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
@@ -44,6 +47,7 @@ require (
 
 replace (
 	github.com/agenttrust/agenttrust => ..
+	github.com/agenttrust/agenttrust/store/mysql => ../store/mysql
 	github.com/agenttrust/agenttrust/store/postgres => ../store/postgres
 	github.com/agenttrust/agenttrust/store/sqlite => ../store/sqlite
 )

@@ -178,7 +178,8 @@ type Change struct {
 }
 
 // Watcher is implemented by stores that push changes to every node sharing
-// them (PostgreSQL LISTEN/NOTIFY; the memory store in process). Nodes that
+// them (PostgreSQL LISTEN/NOTIFY; MySQL through a change log each node
+// polls; the memory store in process). Nodes that
 // keep revocations in memory use it to stay current, and Mark to prove how
 // current they are.
 type Watcher interface {

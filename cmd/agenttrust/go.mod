@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/agenttrust/agenttrust v0.0.0
 	github.com/agenttrust/agenttrust/otel v0.0.0
+	github.com/agenttrust/agenttrust/store/mysql v0.0.0
 	github.com/agenttrust/agenttrust/store/postgres v0.0.0
 	github.com/agenttrust/agenttrust/store/sqlite v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -21,6 +22,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -28,6 +30,7 @@ require (
 	github.com/go-json-experiment/json v0.0.0-20260820222146-c27c302e5fc3 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/go-sql-driver/mysql v1.10.2 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.29.0 // indirect
@@ -64,6 +67,7 @@ require (
 replace (
 	github.com/agenttrust/agenttrust => ../..
 	github.com/agenttrust/agenttrust/otel => ../../otel
+	github.com/agenttrust/agenttrust/store/mysql => ../../store/mysql
 	github.com/agenttrust/agenttrust/store/postgres => ../../store/postgres
 	github.com/agenttrust/agenttrust/store/sqlite => ../../store/sqlite
 )

@@ -16,11 +16,11 @@ func serveCommand() *command {
 		name:    "serve",
 		summary: "Run the server",
 		help: `Run the agenttrust server: the HTTP JSON API (api/openapi.yaml) over an
-embedded SQLite file (--data, the default) or over PostgreSQL shared by many
-nodes (--postgres). With --tls-cert and --tls-key it serves HTTPS (TLS 1.2
-or newer) and loads the pair again when the files change, so a renewed
-certificate needs no restart; without them, plain HTTP, meant for
-loopback or behind a TLS-terminating proxy.
+embedded SQLite file (--data, the default) or over PostgreSQL (--postgres)
+or MySQL/MariaDB (--mysql) shared by many nodes. With --tls-cert and
+--tls-key it serves HTTPS (TLS 1.2 or newer) and loads the pair again when
+the files change, so a renewed certificate needs no restart; without them,
+plain HTTP, meant for loopback or behind a TLS-terminating proxy.
 
 The server is an OAuth 2.1 authorization server for machine clients: its
 metadata is at /.well-known/oauth-authorization-server and its token
@@ -84,13 +84,14 @@ the store is closed.`,
 			f.StringVar(&cfg.SQLite, "data", cli.DefaultSQLite, "SQLite database `FILE`, created on first start")
 			f.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL `URL`, for many nodes sharing one database (instead of --data)")
 			f.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL `SCHEMA` (default agenttrust)")
-			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres)")
+			f.StringVar(&cfg.MySQL, "mysql", "", "MySQL or MariaDB `DSN` (user:password@tcp(host:3306)/database), for many nodes sharing one database (instead of --data)")
+			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres or --mysql)")
 			f.StringVar(&cfg.AuditCheckpoints, "audit-checkpoints", "", "audit checkpoint `FILE`, one per node (default: the secrets file with .checkpoints appended)")
 			f.BoolVar(&cfg.ResetAuditCheckpoints, "audit-checkpoint-reset", false, "start over with an empty audit checkpoint file (the old one is kept beside it)")
 			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
 			f.StringVar(&cfg.SystemTenant, "system-tenant", cli.DefaultSystemTenant, "the operator's `TENANT`, which holds the first admin key")
 			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
-			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL) or by polling, instead of reading them on every check")
+			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL, MySQL) or by polling, instead of reading them on every check")
 			f.DurationVar(&cfg.MaxStaleness, "max-staleness", 0, "with --notify: how old the view of revocations may be before checks deny; 0 means 250ms")
 			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
 			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")
@@ -108,7 +109,7 @@ the store is closed.`,
 			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")
 			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
-			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
+			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level", "log-format",
 				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
@@ -128,13 +129,19 @@ the store is closed.`,
 				default:
 					return usagef("--log-format: want text or json")
 				}
-				if cfg.Postgres != "" {
+				if cfg.Postgres != "" && cfg.MySQL != "" {
+					return usagef("give --postgres or --mysql, not both")
+				}
+				for name, set := range map[string]bool{"postgres": cfg.Postgres != "", "mysql": cfg.MySQL != ""} {
+					if !set {
+						continue
+					}
 					if f.isSet("data") {
-						return usagef("give --data or --postgres, not both")
+						return usagef("give --data or --%s, not both", name)
 					}
 					cfg.SQLite = ""
 					if cfg.Secrets == "" {
-						return usagef("--postgres needs --secrets: the secrets file every node loads")
+						return usagef("--%s needs --secrets: the secrets file every node loads", name)
 					}
 				}
 				if (cfg.TLSCert == "") != (cfg.TLSKey == "") {

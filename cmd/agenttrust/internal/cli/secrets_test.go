@@ -132,6 +132,8 @@ func TestServeConfigErrors(t *testing.T) {
 		"no store":               {Listen: DefaultListen, Notice: &notice},
 		"two stores":             {Listen: DefaultListen, SQLite: "x.db", Postgres: "postgres://x", Secrets: "s", Notice: &notice},
 		"postgres no secrets":    {Listen: DefaultListen, Postgres: "postgres://x", Notice: &notice},
+		"mysql and postgres":     {Listen: DefaultListen, MySQL: "u@tcp(x)/x", Postgres: "postgres://x", Secrets: "s", Notice: &notice},
+		"mysql no secrets":       {Listen: DefaultListen, MySQL: "u@tcp(x)/x", Notice: &notice},
 		"staleness not notify":   {Listen: DefaultListen, SQLite: "x.db", MaxStaleness: 1, Notice: &notice},
 		"negative shutdown":      {Listen: DefaultListen, SQLite: "x.db", ShutdownTimeout: -1, Notice: &notice},
 		"nowhere for the notice": {Listen: DefaultListen, SQLite: "x.db"},

@@ -20,6 +20,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/mysql"
 	"github.com/agenttrust/agenttrust/store/postgres"
 	"github.com/agenttrust/agenttrust/store/sqlite"
 	"github.com/agenttrust/agenttrust/webhook"
@@ -42,7 +43,7 @@ const (
 )
 
 // ServeConfig is what Serve needs. The zero value is not usable: Listen,
-// exactly one of SQLite and Postgres, and Notice are required.
+// exactly one of SQLite, Postgres and MySQL, and Notice are required.
 type ServeConfig struct {
 	// Listen is the TCP address to serve on, such as "127.0.0.1:8480"
 	// (":0" picks a free port; the log says which).
@@ -57,9 +58,12 @@ type ServeConfig struct {
 	// PostgresSchema the schema within it (default postgres.DefaultSchema).
 	Postgres       string
 	PostgresSchema string
+	// MySQL is the DSN of a MySQL or MariaDB database several nodes share
+	// (see package store/mysql).
+	MySQL string
 	// Secrets is the path of the secrets file. Default with SQLite: the
-	// database path with ".secrets" appended. Required with Postgres,
-	// where every node must load the same file.
+	// database path with ".secrets" appended. Required with Postgres and
+	// MySQL, where every node must load the same file.
 	Secrets string
 	// AuditCheckpoints is the path of the file of audit chain checkpoints
 	// (default: the secrets file's path with ".checkpoints" appended). It
@@ -151,12 +155,12 @@ func (cfg *ServeConfig) validate() error {
 	switch {
 	case cfg.Listen == "":
 		return errors.New("agenttrust: serve: no listen address")
-	case cfg.SQLite != "" && cfg.Postgres != "":
-		return errors.New("agenttrust: serve: give a SQLite file or a PostgreSQL URL, not both")
-	case cfg.SQLite == "" && cfg.Postgres == "":
-		return errors.New("agenttrust: serve: no store: give a SQLite file or a PostgreSQL URL")
-	case cfg.Postgres != "" && cfg.Secrets == "":
-		return errors.New("agenttrust: serve: with PostgreSQL the secrets file must be named (every node loads the same one)")
+	case btoi(cfg.SQLite != "")+btoi(cfg.Postgres != "")+btoi(cfg.MySQL != "") > 1:
+		return errors.New("agenttrust: serve: give one of a SQLite file, a PostgreSQL URL and a MySQL DSN")
+	case cfg.SQLite == "" && cfg.Postgres == "" && cfg.MySQL == "":
+		return errors.New("agenttrust: serve: no store: give a SQLite file, a PostgreSQL URL or a MySQL DSN")
+	case (cfg.Postgres != "" || cfg.MySQL != "") && cfg.Secrets == "":
+		return errors.New("agenttrust: serve: with a shared database the secrets file must be named (every node loads the same one)")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return errors.New("agenttrust: serve: give both a TLS certificate and its key, or neither")
 	case cfg.MaxStaleness < 0 || cfg.ShutdownTimeout < 0 || cfg.TenantIdle < 0 || cfg.BodyTimeout < 0 || cfg.CheckpointInterval < 0 || cfg.AuditDrainTimeout < 0:
@@ -310,7 +314,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 }
 
 // openStore opens the configured store; what describes it for the log,
-// without the PostgreSQL URL, which may hold a password.
+// without the PostgreSQL URL or MySQL DSN, which may hold a password.
 func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what string, err error) {
 	if cfg.Postgres != "" {
 		var opts []postgres.Option
@@ -322,6 +326,13 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 			return nil, "", fmt.Errorf("agenttrust: open PostgreSQL: %w", err)
 		}
 		return s, "postgres", nil
+	}
+	if cfg.MySQL != "" {
+		s, err := mysql.Open(ctx, cfg.MySQL)
+		if err != nil {
+			return nil, "", fmt.Errorf("agenttrust: open MySQL: %w", err)
+		}
+		return s, "mysql", nil
 	}
 	if dir := filepath.Dir(cfg.SQLite); dir != "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -678,4 +689,11 @@ func (cfg *ServeConfig) issuer() (string, error) {
 		scheme = "https://"
 	}
 	return scheme + net.JoinHostPort(host, port), nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
