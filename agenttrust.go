@@ -20,12 +20,15 @@ import (
 )
 
 // Checker answers one authorization question. *Client answers it locally;
-// the remote package answers it over HTTP.
+// the remote package answers it over HTTP. Implementations must be safe
+// for concurrent use: *Client and the remote client are.
 type Checker interface {
 	Check(ctx context.Context, req Request) (Decision, error)
 }
 
-// CheckerFunc adapts a function to Checker.
+// CheckerFunc adapts a function to Checker. It is safe for concurrent use
+// if the function is. A nil CheckerFunc panics when called, as a nil
+// function does.
 type CheckerFunc func(ctx context.Context, req Request) (Decision, error)
 
 // Check calls f.
@@ -40,13 +43,13 @@ const DefaultTenant = "default"
 type Client struct {
 	store    store.Store
 	tenant   string
-	clock    Clock
+	clock    clock
 	random   io.Reader
 	log      *slog.Logger
 	ids      *idSource
 	audit    *auditor
 	redact   redactor
-	notifier Notifier
+	notifier notifier
 	obs      observe.Observer // nil: none
 	breaker  *breaker
 	auditKey AuditKey
@@ -74,7 +77,7 @@ type Client struct {
 	keys      boundedCache[[32]byte, *keyEntry] // API keys by secret hash
 	rootKeys  boundedCache[string, []string]    // roles of a token's root key, by key id
 	tokens    *cache.Cache[string, any]         // verified tokens and JWTs by their text
-	// tokenCacheOff: WithTokenCache(0, 0), every use verifies afresh.
+	// tokenCacheOff: TokenConfig.NoCache, every use verifies afresh.
 	tokenCacheOff bool
 	bufs          sync.Pool // *[]byte for decoding tokens
 	hashers       sync.Pool // *mac.Hasher
@@ -115,7 +118,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		drainTimeout: 15 * time.Second,
 		pendingTTL:   15 * time.Minute,
 		grantTTL:     5 * time.Minute,
-		tokenTTL:     DefaultTokenTTL,
+		tokenTTL:     defaultTokenTTL,
 		issuer:       "agenttrust",
 
 		tokenCacheEntries: defaultTokenCacheEntries,
@@ -153,7 +156,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
 	if len(cfg.sinks) == 0 {
-		cfg.sinks = []AuditSink{NewMemorySink(10_000)}
+		cfg.sinks = []AuditSink{newMemorySink(10_000)}
 	}
 	ids, err := newIDSource(cfg.random)
 	if err != nil {
@@ -219,7 +222,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	case cfg.engine != nil:
 		c.policy.Store(&policyState{engine: cfg.engine})
 	case cfg.policy != nil:
-		if err := c.SetPolicy(cfg.policy); err != nil {
+		if err := c.setPolicy(cfg.policy); err != nil {
 			return nil, err
 		}
 	default:
@@ -272,7 +275,8 @@ func (c *Client) VerifyChain(records []AuditRecord) error { return VerifyChain(r
 // been written to every sink, or ctx ends.
 func (c *Client) SyncAudit(ctx context.Context) error { return c.audit.sync(ctx) }
 
-// Stats is a snapshot of the client's health.
+// Stats is a snapshot of the client's health. A plain value; the zero
+// Stats is an idle, unhealthy client's.
 type Stats struct {
 	AuditQueued  int64  // records waiting to be written
 	AuditWritten uint64 // records written since New
@@ -288,11 +292,11 @@ func (c *Client) Stats() Stats {
 	}
 }
 
-// SetPolicy validates p, compiles it with the built-in rule engine and
-// makes it live for every check that starts after SetPolicy returns. Rate
+// setPolicy validates p, compiles it with the built-in rule engine and
+// makes it live for every check that starts after setPolicy returns. Rate
 // limit state starts afresh, except that of cluster limits, which the
 // store keeps. On error the previous policy stays.
-func (c *Client) SetPolicy(p *Policy) error {
+func (c *Client) setPolicy(p *Policy) error {
 	cp, err := compilePolicy(p, "")
 	if err != nil {
 		return err
@@ -339,7 +343,7 @@ func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	doc, err := c.store.Policy(ctx, c.tenant)
 	if isNotFound(err) {
 		c.policyVersion.Store(-1) // follow the store; nothing stored yet
-		return c.SetPolicy(&Policy{})
+		return c.setPolicy(&Policy{})
 	}
 	if err != nil {
 		return storeErr("load policy", err)
@@ -348,7 +352,7 @@ func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
 	}
-	if err := c.SetPolicy(p); err != nil {
+	if err := c.setPolicy(p); err != nil {
 		return err
 	}
 	c.policyVersion.Store(doc.Version)
@@ -373,7 +377,7 @@ func (c *Client) reloadStoredPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
 	}
-	if err := c.SetPolicy(p); err != nil {
+	if err := c.setPolicy(p); err != nil {
 		return err
 	}
 	c.policyVersion.Store(doc.Version)

@@ -11,30 +11,10 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
-
-// ApprovalWaiter is implemented by checkers that can block until an
-// approval is decided: *Client and the remote client.
-type ApprovalWaiter interface {
-	WaitApproval(ctx context.Context, id string) (Approval, error)
-}
-
-var _ ApprovalWaiter = (*Client)(nil)
-
-// Notifier learns of each new pending approval, for example to page a
-// human or post to a chat. Notify runs in its own goroutine with a
-// timeout; its error is logged, never fatal to the check.
-type Notifier interface {
-	Notify(ctx context.Context, a Approval) error
-}
-
-// NotifierFunc adapts a function to Notifier.
-type NotifierFunc func(ctx context.Context, a Approval) error
-
-// Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
 
 // fingerprint binds an approval to exactly one request and to all the
 // approver is shown of it: tenant, agent, tool, resource, session,
@@ -189,7 +169,7 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 		return err
 	}
 	if approver == a.AgentID {
-		return fmt.Errorf("%w: an agent cannot decide its own request", ErrApproverNotAllowed)
+		return fmt.Errorf("%w: an agent cannot decide its own request", errs.ApproverNotAllowed)
 	}
 	if len(a.Approvers) > 0 {
 		ok := false
@@ -200,7 +180,7 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 			}
 		}
 		if !ok {
-			return fmt.Errorf("%w: %q is not among the approvers of rule %q", ErrApproverNotAllowed, approver, a.Rule)
+			return fmt.Errorf("%w: %q is not among the approvers of rule %q", errs.ApproverNotAllowed, approver, a.Rule)
 		}
 	}
 	now := c.clock.Now()
@@ -210,9 +190,9 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("%w: %s", ErrApprovalResolved, id)
+		return fmt.Errorf("%w: %s", errs.ApprovalResolved, id)
 	case isNotFound(err):
-		return fmt.Errorf("%w: %s", ErrApprovalNotFound, id)
+		return fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
 	default:
 		return storeErr("decide approval", err)
 	}
@@ -231,7 +211,7 @@ func (c *Client) Approval(ctx context.Context, id string) (Approval, error) {
 	}
 	a, err := c.store.Approval(ctx, c.tenant, id)
 	if isNotFound(err) {
-		return Approval{}, fmt.Errorf("%w: %s", ErrApprovalNotFound, id)
+		return Approval{}, fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
 	}
 	if err != nil {
 		return Approval{}, storeErr("get approval", err)
@@ -255,7 +235,7 @@ func (c *Client) Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, e
 const approvalPoll = 250 * time.Millisecond
 
 // WaitApproval blocks until approval id is decided or lapses, or ctx ends,
-// and returns it. A lapsed approval returns ErrApprovalResolved.
+// and returns it. A lapsed approval returns an error matching ErrConflict.
 // Decisions made through this client wake it at once; decisions made
 // elsewhere are seen within a quarter of a second.
 func (c *Client) WaitApproval(ctx context.Context, id string) (Approval, error) {
@@ -271,7 +251,7 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (Approval, error) 
 			return a, nil
 		}
 		if !c.clock.Now().Before(a.ExpiresAt) {
-			return a, fmt.Errorf("%w: approval %s lapsed undecided", ErrApprovalResolved, id)
+			return a, fmt.Errorf("%w: approval %s lapsed undecided", errs.ApprovalResolved, id)
 		}
 		t := time.NewTimer(approvalPoll)
 		select {

@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 func TestApprovalFlow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var notified atomic.Int32
-		notifier := agenttrust.NotifierFunc(func(_ context.Context, a agenttrust.Approval) error {
+		notifier := func(_ context.Context, a agenttrust.Approval) error {
 			notified.Add(1)
 			return nil
-		})
+		}
 		f := newFixture(t, paymentsPolicy, agenttrust.WithNotifier(notifier))
 		ctx := context.Background()
 
@@ -33,16 +34,16 @@ func TestApprovalFlow(t *testing.T) {
 			t.Fatalf("second check opened %q, want %q", d2.ApprovalID, id)
 		}
 		// The agent cannot approve its own request.
-		if err := f.c.Approve(ctx, id, "billing-bot", "lgtm"); !errors.Is(err, agenttrust.ErrApproverNotAllowed) {
+		if err := f.c.Approve(ctx, id, "billing-bot", "lgtm"); !errors.Is(err, errs.ApproverNotAllowed) {
 			t.Fatalf("self-approval: %v", err)
 		}
-		if err := f.c.Approve(ctx, "apr_nope", "alice", ""); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+		if err := f.c.Approve(ctx, "apr_nope", "alice", ""); !errors.Is(err, errs.ApprovalNotFound) {
 			t.Fatalf("unknown approval: %v", err)
 		}
 		if err := f.c.Approve(ctx, id, "alice", "ok once"); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.c.Approve(ctx, id, "bob", "me too"); !errors.Is(err, agenttrust.ErrApprovalResolved) {
+		if err := f.c.Approve(ctx, id, "bob", "me too"); !errors.Is(err, errs.ApprovalResolved) {
 			t.Fatalf("second approval: %v", err)
 		}
 		// A different request (other amount) is not covered by the grant.
@@ -89,10 +90,10 @@ func TestApprovalLapses(t *testing.T) {
 	ctx := context.Background()
 	d, _ := f.c.Check(ctx, charge(70))
 	f.clock.Advance(2 * time.Minute)
-	if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); !errors.Is(err, agenttrust.ErrApprovalResolved) {
+	if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); !errors.Is(err, errs.ApprovalResolved) {
 		t.Fatalf("approving a lapsed approval: %v", err)
 	}
-	if _, err := f.c.WaitApproval(ctx, d.ApprovalID); !errors.Is(err, agenttrust.ErrApprovalResolved) {
+	if _, err := f.c.WaitApproval(ctx, d.ApprovalID); !errors.Is(err, errs.ApprovalResolved) {
 		t.Fatalf("waiting on a lapsed approval: %v", err)
 	}
 }
@@ -107,7 +108,7 @@ rules:
 `)
 	ctx := context.Background()
 	d, _ := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "bank.wire"})
-	if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); !errors.Is(err, agenttrust.ErrApproverNotAllowed) {
+	if err := f.c.Approve(ctx, d.ApprovalID, "alice", ""); !errors.Is(err, errs.ApproverNotAllowed) {
 		t.Fatalf("non-approver: %v", err)
 	}
 	if err := f.c.DenyApproval(ctx, d.ApprovalID, "finance-bob", "no"); err != nil {
@@ -130,7 +131,9 @@ type waitResult struct {
 
 // startWait runs WaitApproval on its own goroutine and, once it is parked
 // (the caller runs in a synctest bubble), checks that it has not returned.
-func startWait(t *testing.T, w agenttrust.ApprovalWaiter, ctx context.Context, id string) <-chan waitResult {
+func startWait(t *testing.T, w interface {
+	WaitApproval(context.Context, string) (agenttrust.Approval, error)
+}, ctx context.Context, id string) <-chan waitResult {
 	t.Helper()
 	done := make(chan waitResult, 1)
 	go func() {
@@ -197,7 +200,7 @@ func TestWaitApproval(t *testing.T) {
 func TestWaitApprovalSeesOtherClients(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, paymentsPolicy)
-		other, err := agenttrust.New(f.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "other"}))
+		other, err := agenttrust.New(f.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock.Now), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "other"}))
 		if err != nil {
 			t.Fatal(err)
 		}

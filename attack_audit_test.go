@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // TestAttackAuditAttribution: a decision records who it was about even
@@ -16,7 +17,7 @@ import (
 // vouched for a request without one; an unverified credential is named
 // by no id.
 func TestAttackAuditAttribution(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	secret, key, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", AllowedIPs: []string{"10.0.0.0/8"}})
 	if err != nil {
@@ -64,11 +65,11 @@ func TestAttackAuditAttribution(t *testing.T) {
 		{"delegated token caveat refuses the resource", agenttrust.Request{Tool: "calendar.read", Resource: "cal:2", Credential: child, RemoteAddr: in}, 0, agenttrust.ErrCaveat, id(child), []string{hop.ID}},
 		{"JWT caveat refuses the tool", agenttrust.Request{Tool: "payments.charge", Credential: jwtTok, RemoteAddr: in}, 0, agenttrust.ErrCaveat, id2(t, f, jwtTok), nil},
 		{"key caveat refuses the tool", agenttrust.Request{Tool: "payments.charge", Credential: narrowKey}, 0, agenttrust.ErrCaveat, nkey.ID, nil},
-		{"token refused by its key's address allowlist", agenttrust.Request{Tool: "calendar.read", Credential: narrow, RemoteAddr: out}, 0, agenttrust.ErrIPNotAllowed, id(narrow), nil},
-		{"key refused by its address allowlist", agenttrust.Request{Tool: "calendar.read", Credential: secret, RemoteAddr: out}, 0, agenttrust.ErrIPNotAllowed, key.ID, nil},
-		{"token for another agent", agenttrust.Request{AgentID: "admin-bot", Tool: "calendar.read", Credential: narrow, RemoteAddr: in}, 0, agenttrust.ErrAgentMismatch, id(narrow), nil},
+		{"token refused by its key's address allowlist", agenttrust.Request{Tool: "calendar.read", Credential: narrow, RemoteAddr: out}, 0, errs.IPNotAllowed, id(narrow), nil},
+		{"key refused by its address allowlist", agenttrust.Request{Tool: "calendar.read", Credential: secret, RemoteAddr: out}, 0, errs.IPNotAllowed, key.ID, nil},
+		{"token for another agent", agenttrust.Request{AgentID: "admin-bot", Tool: "calendar.read", Credential: narrow, RemoteAddr: in}, 0, errs.AgentMismatch, id(narrow), nil},
 		{"token past an expiry caveat", agenttrust.Request{Tool: "calendar.read", Credential: shortLived, RemoteAddr: in}, 2 * time.Second, agenttrust.ErrExpired, id(shortLived), nil},
-		{"control forged token names nothing", agenttrust.Request{Tool: "calendar.read", Credential: narrow[:len(narrow)-4] + "AAAA", RemoteAddr: in}, 0, agenttrust.ErrBadSignature, "", nil},
+		{"control forged token names nothing", agenttrust.Request{Tool: "calendar.read", Credential: narrow[:len(narrow)-4] + "AAAA", RemoteAddr: in}, 0, errs.BadSignature, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.clock.Advance(tc.advance)

@@ -9,10 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,9 +65,9 @@ func chainOf(t testing.TB, chain string, key AuditKey, n int) []AuditRecord {
 
 // sealWith recomputes the hashes of recs from index from on, relinking
 // them, with seal.
-func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) Hash) []AuditRecord {
+func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) store.Hash) []AuditRecord {
 	for i := from; i < len(recs); i++ {
-		recs[i].PrevHash = Hash{}
+		recs[i].PrevHash = store.Hash{}
 		if i > 0 {
 			recs[i].PrevHash = recs[i-1].Hash
 		}
@@ -79,11 +76,11 @@ func sealWith(recs []AuditRecord, from int, seal func(*AuditRecord) Hash) []Audi
 	return recs
 }
 
-func unkeyedSHA256(r *AuditRecord) Hash { return sha256.Sum256(appendCanonical(nil, r)) }
+func unkeyedSHA256(r *AuditRecord) store.Hash { return sha256.Sum256(appendCanonical(nil, r)) }
 
-func macUnder(key AuditKey) func(*AuditRecord) Hash {
-	return func(r *AuditRecord) Hash {
-		var h Hash
+func macUnder(key AuditKey) func(*AuditRecord) store.Hash {
+	return func(r *AuditRecord) store.Hash {
+		var h store.Hash
 		hashRecord(nil, key.chainMAC(r.Chain), r, &h)
 		return h
 	}
@@ -118,7 +115,7 @@ func TestAttackAuditChain(t *testing.T) {
 		{"edit the tenant keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].Tenant = "globex"; return r }},
 		{"add who vouched keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].VouchedBy = "key_admin"; return r }},
 		{"remove who vouched keeping the hash", func(r []AuditRecord) []AuditRecord {
-			r = sealWith(r, 0, func(x *AuditRecord) Hash { x.VouchedBy = "key_admin"; return macUnder(key)(x) })
+			r = sealWith(r, 0, func(x *AuditRecord) store.Hash { x.VouchedBy = "key_admin"; return macUnder(key)(x) })
 			r[2].VouchedBy = ""
 			return r
 		}},
@@ -274,249 +271,5 @@ func TestAuditKeyRedacted(t *testing.T) {
 				t.Fatalf("audit key printed as %q", s)
 			}
 		}
-	}
-}
-
-// checkpointed writes n records of chain through a checkpointed store sink
-// and returns the store and checkpoints.
-func checkpointed(t *testing.T, key AuditKey, n int) (*memory.Store, *AuditCheckpoints, string) {
-	t.Helper()
-	st := memory.New()
-	path := filepath.Join(t.TempDir(), "checkpoints")
-	if err := CreateAuditCheckpoints(path, key); err != nil {
-		t.Fatal(err)
-	}
-	cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(st, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{cps.StoreSink(st)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cps.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return st, cps, path
-}
-
-func TestAttackAuditCheckpointFile(t *testing.T) {
-	key := mustAuditKey(t, attackSecret)
-	_, _, good := checkpointed(t, key, 3)
-	body, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name string
-		edit func(t *testing.T, path string)
-		key  AuditKey
-	}{
-		{"file deleted", func(t *testing.T, path string) { os.Remove(path) }, key},
-		{"seq lowered", func(t *testing.T, path string) {
-			os.WriteFile(path, bytes.Replace(body, []byte(`"seq": 3`), []byte(`"seq": 1`), 1), 0o600)
-		}, key},
-		{"head replaced", func(t *testing.T, path string) {
-			var cf checkpointFile
-			json.Unmarshal(body, &cf)
-			cf.Checkpoints[0].Head[0] ^= 1
-			b, _ := json.Marshal(cf)
-			os.WriteFile(path, b, 0o600)
-		}, key},
-		{"entry removed", func(t *testing.T, path string) {
-			var cf checkpointFile
-			json.Unmarshal(body, &cf)
-			cf.Checkpoints = cf.Checkpoints[:0]
-			b, _ := json.Marshal(cf)
-			os.WriteFile(path, b, 0o600)
-		}, key},
-		{"entry repeated", func(t *testing.T, path string) {
-			var cf checkpointFile
-			json.Unmarshal(body, &cf)
-			cf.Checkpoints = append(cf.Checkpoints, cf.Checkpoints[0])
-			b, _ := json.Marshal(cf)
-			os.WriteFile(path, b, 0o600)
-		}, key},
-		{"mac zeroed", func(t *testing.T, path string) {
-			var cf checkpointFile
-			json.Unmarshal(body, &cf)
-			cf.MAC = Hash{}
-			b, _ := json.Marshal(cf)
-			os.WriteFile(path, b, 0o600)
-		}, key},
-		{"unknown field", func(t *testing.T, path string) {
-			os.WriteFile(path, bytes.Replace(body, []byte(`"version": 1`), []byte(`"version": 1, "x": 1`), 1), 0o600)
-		}, key},
-		{"truncated", func(t *testing.T, path string) { os.WriteFile(path, body[:len(body)/2], 0o600) }, key},
-		{"trailing data", func(t *testing.T, path string) { os.WriteFile(path, append(bytes.Clone(body), "{}"...), 0o600) }, key},
-		{"other version", func(t *testing.T, path string) {
-			os.WriteFile(path, bytes.Replace(body, []byte(`"version": 1`), []byte(`"version": 2`), 1), 0o600)
-		}, key},
-		{"writable by others", func(t *testing.T, path string) { os.Chmod(path, 0o666) }, key},
-		{"a directory", func(t *testing.T, path string) { os.Remove(path); os.Mkdir(path, 0o700) }, key},
-		{"opened with another key", func(t *testing.T, path string) {}, mustAuditKey(t, guessSecret)},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "checkpoints")
-			if err := os.WriteFile(path, body, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			tc.edit(t, path)
-			cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: tc.key})
-			if err == nil {
-				cps.Close()
-				t.Fatal("a tampered checkpoint file was accepted")
-			}
-			if !errors.Is(err, ErrAuditCheckpoint) {
-				t.Fatalf("OpenAuditCheckpoints: %v, want ErrAuditCheckpoint", err)
-			}
-		})
-	}
-	t.Run("missing file says so", func(t *testing.T) {
-		_, err := OpenAuditCheckpoints(CheckpointConfig{Path: filepath.Join(t.TempDir(), "none"), Key: key})
-		if !errors.Is(err, ErrAuditCheckpoint) || !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("missing file: %v", err)
-		}
-	})
-	t.Run("create never replaces", func(t *testing.T) {
-		if err := CreateAuditCheckpoints(good, key); !errors.Is(err, fs.ErrExist) {
-			t.Fatalf("CreateAuditCheckpoints over a file: %v, want fs.ErrExist", err)
-		}
-	})
-}
-
-// TestAttackAuditClientResume: a client does not continue a chain cut,
-// rewritten or extended by forgery in the store; New fails and nothing
-// is decided on it.
-func TestAttackAuditClientResume(t *testing.T) {
-	key := mustAuditKey(t, attackSecret)
-	guess := mustAuditKey(t, guessSecret)
-	cases := []struct {
-		name   string
-		tamper func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store
-	}{
-		{"records cut from the end", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
-			return rewritten(t, recs[:len(recs)-2])
-		}},
-		{"every record deleted", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
-			return rewritten(t, nil)
-		}},
-		{"the checkpointed record rewritten", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
-			recs[len(recs)-1].Reason = "fine"
-			return rewritten(t, recs)
-		}},
-		{"whole chain recomputed under a guessed key", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
-			return rewritten(t, sealWith(recs, 0, macUnder(guess)))
-		}},
-		{"forged linked append past the checkpoint", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
-			f := recs[len(recs)-1]
-			f.Seq++
-			f.PrevHash = f.Hash
-			f.Hash = macUnder(guess)(&f)
-			if err := st.AppendAudit(context.Background(), []AuditRecord{f}); err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}},
-		{"unkeyed linked append past the checkpoint", func(t *testing.T, st *memory.Store, recs []AuditRecord) store.Store {
-			f := recs[len(recs)-1]
-			f.Seq++
-			f.PrevHash = f.Hash
-			f.Hash = unkeyedSHA256(&f)
-			if err := st.AppendAudit(context.Background(), []AuditRecord{f}); err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			st, _, path := checkpointed(t, key, 4)
-			recs, err := st.QueryAudit(context.Background(), AuditQuery{Chain: "n1/acme"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			bad := tc.tamper(t, st, recs)
-			cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cps.Close()
-			var ce *ChainError
-			if err := cps.Check(context.Background(), bad, "n1/acme"); !errors.As(err, &ce) {
-				t.Errorf("Check: %v, want a *ChainError", err)
-			}
-			c, err := New(bad, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{cps.StoreSink(bad)}}))
-			if err == nil {
-				d, _ := c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
-				c.Close()
-				t.Fatalf("a client continued the tampered chain (decision %v)", d.Effect)
-			}
-			if !errors.As(err, &ce) || !errors.Is(err, ErrChainBroken) {
-				t.Fatalf("New: %v, want a *ChainError", err)
-			}
-		})
-	}
-}
-
-// rewritten returns a store holding recs as the whole audit trail.
-func rewritten(t *testing.T, recs []AuditRecord) store.Store {
-	t.Helper()
-	st := memory.New()
-	if len(recs) > 0 {
-		if err := st.AppendAudit(context.Background(), recs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return st
-}
-
-// TestAuditCheckpointRecordsPastIt: a node that stopped after storing a
-// batch but before checkpointing it leaves records past the checkpoint;
-// made under the key, they verify and the chain goes on.
-func TestAuditCheckpointRecordsPastIt(t *testing.T) {
-	key := mustAuditKey(t, attackSecret)
-	st, _, path := checkpointed(t, key, 3)
-	// More records of the chain, stored without a checkpoint.
-	c, err := New(st, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{NewStoreSink(st)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
-	c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cps, err := OpenAuditCheckpoints(CheckpointConfig{Path: path, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cps.Close()
-	if cp, _ := cps.Latest("n1/acme"); cp.Seq != 3 {
-		t.Fatalf("checkpoint at %d, want 3", cp.Seq)
-	}
-	if err := VerifyStoredChain(context.Background(), st, "n1/acme", key, cps); err != nil {
-		t.Fatalf("records past the checkpoint: %v", err)
-	}
-	c, err = New(st, WithAudit(AuditConfig{Key: key, Chain: "n1/acme"}), WithTenant("acme"), WithAudit(AuditConfig{Sinks: []AuditSink{cps.StoreSink(st)}}))
-	if err != nil {
-		t.Fatalf("New over records past the checkpoint: %v", err)
-	}
-	c.Check(context.Background(), Request{AgentID: "bot", Tool: "docs.read"})
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if cp, _ := cps.Latest("n1/acme"); cp.Seq != 6 {
-		t.Errorf("checkpoint at %d after the next batch, want 6", cp.Seq)
-	}
-	if err := VerifyStoredChain(context.Background(), st, "n1/acme", key, cps); err != nil {
-		t.Fatal(err)
 	}
 }

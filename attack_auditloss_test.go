@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -327,7 +328,7 @@ func TestAttackAuditLoss(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)
 			clock := newTestClock()
-			c := newLossClient(t, sink, agenttrust.WithClock(clock))
+			c := newLossClient(t, sink, agenttrust.WithClock(clock.Now))
 			var ans answered
 			load(c, 2000, &ans)
 			<-sink.failed
@@ -398,7 +399,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"store sink splits a large batch into small appends", func(t *testing.T) {
 			st := &countingAudit{Store: memory.New()}
 			recs := chainOf(t, 5000)
-			if err := agenttrust.NewStoreSink(st).Write(ctx, recs); err != nil {
+			if err := audit.NewStoreSink(st).Write(ctx, recs); err != nil {
 				t.Fatal(err)
 			}
 			if st.longest > 512 || st.calls < 10 {
@@ -409,7 +410,7 @@ func TestAttackAuditLoss(t *testing.T) {
 				t.Fatalf("head after the split write: %d, %v", head.Seq, err)
 			}
 			// A retry of the whole batch after a lost reply stores nothing twice.
-			if err := agenttrust.NewStoreSink(st).Write(ctx, recs); err != nil {
+			if err := audit.NewStoreSink(st).Write(ctx, recs); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
 			got, err := st.QueryAudit(ctx, store.AuditQuery{Chain: "c", Limit: 10000})
@@ -640,7 +641,7 @@ func TestAttackAuditLoss(t *testing.T) {
 		{"store sink retry after a lost reply mid-batch stores each record once", func(t *testing.T) {
 			st := &lossyAudit{Store: memory.New(), loseAt: 3}
 			recs := chainOf(t, 3000)
-			sink := agenttrust.NewStoreSink(st)
+			sink := audit.NewStoreSink(st)
 			if err := sink.Write(ctx, recs); err == nil {
 				t.Fatal("the lost reply was not reported")
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // heapAfterGC is the live heap once garbage is collected.
@@ -106,7 +107,7 @@ func TestAttackCacheFlood(t *testing.T) {
 		}
 	})
 	t.Run("distinct-tokens-small-cache", func(t *testing.T) {
-		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}), agenttrust.WithTokenCache(100, 64<<10))
+		f, secret, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}), agenttrust.WithTokens(agenttrust.TokenConfig{CacheEntries: 100, CacheBytes: 64 << 10}))
 		base, err := f.c.Exchange(ctx, secret)
 		if err != nil {
 			t.Fatal(err)
@@ -156,12 +157,12 @@ func TestAttackCacheFlood(t *testing.T) {
 				t.Fatal(err)
 			}
 			return agenttrust.Request{Tool: "t", Credential: k}
-		}, agenttrust.ErrUnknownKey)
+		}, errs.UnknownKey)
 	})
 	t.Run("distinct-forged-tokens", func(t *testing.T) {
 		f, _, _ := credFixture(t, openPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
 		// Same master key id, another secret: every token reaches the HMAC.
-		other := newFixture(t, openPolicy, agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: testMasterKey.ID, Secret: []byte("another-secret-another-secret-xx")}))
+		other := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: testMasterKey.ID, Secret: []byte("another-secret-another-secret-xx")}}}))
 		secret, _, err := other.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner"})
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +179,7 @@ func TestAttackCacheFlood(t *testing.T) {
 				t.Fatal(err)
 			}
 			return agenttrust.Request{Tool: "t", Credential: tok}
-		}, agenttrust.ErrBadSignature)
+		}, errs.BadSignature)
 	})
 	t.Run("distinct-tools-rate-limited", func(t *testing.T) {
 		f := newFixture(t, openPolicy+"limits:\n  - id: slow\n    tools: [\"*\"]\n    rate: 1/m\n    burst: 2\n",
@@ -243,7 +244,7 @@ func TestAttackRateLimitFlood(t *testing.T) {
 }
 
 func TestAttackOversizedCredential(t *testing.T) {
-	f, secret, _ := credFixture(t, openPolicy, agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}))
+	f, secret, _ := credFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: attackSigner.Seed()}}}))
 	ctx := context.Background()
 	base, err := f.c.Exchange(ctx, secret)
 	if err != nil {
@@ -277,11 +278,11 @@ func TestAttackOversizedCredential(t *testing.T) {
 				t.Fatalf("the credential is %d bytes, not over the cap", len(tc.cred))
 			}
 			d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Resource: "r", Credential: tc.cred})
-			if !errors.Is(err, agenttrust.ErrCredentialTooLarge) || d.Allowed() {
-				t.Fatalf("Check = %v, %v; want a deny with ErrCredentialTooLarge", d.Effect, err)
+			if !errors.Is(err, errs.CredentialTooLarge) || d.Allowed() {
+				t.Fatalf("Check = %v, %v; want a deny with errs.CredentialTooLarge", d.Effect, err)
 			}
-			if _, err := f.c.Authenticate(ctx, tc.cred, netip.Addr{}); !errors.Is(err, agenttrust.ErrCredentialTooLarge) {
-				t.Fatalf("Authenticate = %v; want ErrCredentialTooLarge", err)
+			if _, err := f.c.Authenticate(ctx, tc.cred, netip.Addr{}); !errors.Is(err, errs.CredentialTooLarge) {
+				t.Fatalf("Authenticate = %v; want errs.CredentialTooLarge", err)
 			}
 		})
 	}
@@ -326,8 +327,8 @@ func TestAttackOversizedCredential(t *testing.T) {
 	for _, tc := range makers {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.make()
-			if !errors.Is(err, agenttrust.ErrCredentialTooLarge) {
-				t.Fatalf("err = %v; want ErrCredentialTooLarge", err)
+			if !errors.Is(err, errs.CredentialTooLarge) {
+				t.Fatalf("err = %v; want errs.CredentialTooLarge", err)
 			}
 		})
 	}
@@ -336,7 +337,7 @@ func TestAttackOversizedCredential(t *testing.T) {
 // The deepest delegation chain with realistic caveats fits the cap with
 // room to spare.
 func TestCredentialSizeFitsDeepChain(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithTenant(strings.Repeat("t", 128)))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTenant(strings.Repeat("t", 128)))
 	ctx := context.Background()
 	secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{
 		AgentID:    strings.Repeat("a", 256),
@@ -363,7 +364,7 @@ func TestCredentialSizeFitsDeepChain(t *testing.T) {
 		t.Fatalf("a realistic %d-hop token is %d bytes: too close to the cap %d", agenttrust.MaxDelegationDepth, len(tok), agenttrust.MaxCredentialSize)
 	}
 	if d, err := f.c.Check(ctx, agenttrust.Request{Tool: "payments.charge", Resource: "mailbox:alice/inbox/1", SessionID: "s",
-		Attributes: map[string]any{"amount": 5}, Credential: tok}); errors.Is(err, agenttrust.ErrCredentialTooLarge) {
+		Attributes: map[string]any{"amount": 5}, Credential: tok}); errors.Is(err, errs.CredentialTooLarge) {
 		t.Fatalf("Check = %v, %v", d.Effect, err)
 	}
 }

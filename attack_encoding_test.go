@@ -122,7 +122,7 @@ func TestAttackTokenEncoding(t *testing.T) {
 // The same for the other two credential kinds: an API key's text and a
 // JWT's segments have exactly one encoding.
 func TestAttackCredentialEncoding(t *testing.T) {
-	f, secret, _ := credFixture(t, openPolicy, agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}))
+	f, secret, _ := credFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: attackSigner.Seed()}}}))
 	ctx := context.Background()
 	jwt, err := f.c.ExchangeJWT(ctx, secret, "agenttrust")
 	if err != nil {

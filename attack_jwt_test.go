@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // signJWT signs header and claims, given as raw JSON so that duplicate
@@ -21,7 +22,7 @@ func signJWT(header, claims string) string {
 }
 
 func TestAttackJWTClaims(t *testing.T) {
-	f, _, key := credFixture(t, openPolicy, agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: attackSigner}))
+	f, _, key := credFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{agenttrust.SecretKey{ID: "sk1", Secret: attackSigner.Seed()}}}))
 	ctx := context.Background()
 	now := f.clock.Now().Unix()
 	exp, late := now+300, now+86400*365
@@ -74,11 +75,11 @@ func TestAttackJWTClaims(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: tc.jwt})
-			if !errors.Is(err, agenttrust.ErrJWTClaims) || !errors.Is(err, agenttrust.ErrMalformedCredential) || d.Allowed() {
-				t.Fatalf("Check = %v, %v; want a deny with ErrJWTClaims", d.Effect, err)
+			if !errors.Is(err, errs.JWTClaims) || !errors.Is(err, agenttrust.ErrMalformedCredential) || d.Allowed() {
+				t.Fatalf("Check = %v, %v; want a deny with errs.JWTClaims", d.Effect, err)
 			}
-			if _, err := f.c.Authenticate(ctx, tc.jwt, netip.Addr{}); !errors.Is(err, agenttrust.ErrJWTClaims) {
-				t.Fatalf("Authenticate = %v; want ErrJWTClaims", err)
+			if _, err := f.c.Authenticate(ctx, tc.jwt, netip.Addr{}); !errors.Is(err, errs.JWTClaims) {
+				t.Fatalf("Authenticate = %v; want errs.JWTClaims", err)
 			}
 		})
 	}

@@ -164,7 +164,7 @@ func quoteCond(s string) string { return strconv.Quote(s) }
 // with the key, bypassing the request's own name check, so a key cannot be
 // made for a name outside the canonical form.
 func TestAttackNamesInKeys(t *testing.T) {
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
 	ctx := context.Background()
 	for name, spoof := range nameSpoofs {
 		t.Run(name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -17,7 +18,7 @@ import (
 // any id of it.
 func TestAttackNarrowJWT(t *testing.T) {
 	const aud, other = "https://mcp.example", "https://other.example"
-	f := newFixture(t, openPolicy, agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithJWTAudience(aud, "agenttrust"))
+	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{aud, "agenttrust"}}))
 	ctx := context.Background()
 	admin, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "ops", Roles: []string{store.RoleAdmin}})
 	if err != nil {
@@ -84,13 +85,13 @@ func TestAttackNarrowJWT(t *testing.T) {
 		if err := check(j, "docs.read", lo); err != nil {
 			t.Errorf("from inside the allowlist: %v", err)
 		}
-		if err := check(j, "docs.read", netip.MustParseAddr("192.0.2.1")); !errors.Is(err, agenttrust.ErrIPNotAllowed) {
+		if err := check(j, "docs.read", netip.MustParseAddr("192.0.2.1")); !errors.Is(err, errs.IPNotAllowed) {
 			t.Errorf("from outside the allowlist: %v", err)
 		}
 	})
 	t.Run("a JWT only for its own audience", func(t *testing.T) {
 		j, _ := narrow(agent, aud, 0)
-		if _, _, err := f.c.NarrowJWT(ctx, j, other, 0); !errors.Is(err, agenttrust.ErrAudience) {
+		if _, _, err := f.c.NarrowJWT(ctx, j, other, 0); !errors.Is(err, errs.Audience) {
 			t.Errorf("to another audience: %v", err)
 		}
 		if _, _, err := f.c.NarrowJWT(ctx, j, aud, 0); err != nil {

@@ -179,8 +179,8 @@ func TestAttackAuditPoisonEveryField(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					st := b.open(t)
 					t.Cleanup(func() { st.Close() })
-					c, err := New(st, WithAudit(AuditConfig{Sinks: []AuditSink{NewStoreSink(st)}, WriteTimeout: time.Second}),
-						WithClock(ClockFunc(func() time.Time { return time.Unix(1_800_000_000, 0) })))
+					c, err := New(st, WithAudit(AuditConfig{Sinks: []AuditSink{AuditSinkFunc(st.AppendAudit)}, WriteTimeout: time.Second}),
+						WithClock(func() time.Time { return time.Unix(1_800_000_000, 0) }))
 					if err != nil {
 						t.Fatal(err)
 					}

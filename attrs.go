@@ -16,7 +16,7 @@ import (
 
 // Limits on a request's attributes, checked before anything else.
 const (
-	MaxAttributes   = 64
+	maxAttributes   = 64
 	maxAttrKeyLen   = 128
 	maxFieldLen     = 1024
 	redactedValue   = `"[redacted]"`
@@ -29,7 +29,7 @@ var secretWords = [...]string{"password", "passwd", "secret", "token", "credenti
 
 // redactor decides which attribute values are replaced by "[redacted]".
 type redactor struct {
-	exact map[string]bool // names given with WithRedact, exact match
+	exact map[string]bool // names given in AuditConfig.Redact, exact match
 }
 
 func (r *redactor) redact(key string) bool {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,22 +23,28 @@ import (
 // An error makes the client retry the same batch on that sink, so a sink
 // must tolerate seeing a batch again after a failed Write.
 //
-// A sink that persists chains (StoreSink, remote.AuditSink) also has a
+// A sink that persists chains (audit.StoreSink, remote.AuditSink) also has a
 // method AuditHead(ctx, chain) (AuditRecord, error) returning the newest
 // record of chain, or an error matching store.ErrNotFound when there is
 // none: New reads it so a client continues its chain instead of starting
-// over.
+// over. A client calls Write from its flusher, but a Write that hangs past
+// AuditConfig.WriteTimeout is retried while it may still run, and a sink
+// may be shared by several clients: a sink must be safe for concurrent
+// use.
 type AuditSink interface {
 	Write(ctx context.Context, recs []AuditRecord) error
 }
 
-// AuditSinkFunc adapts a function to AuditSink.
+// AuditSinkFunc adapts a function to AuditSink. It is safe for concurrent
+// use if the function is. A nil AuditSinkFunc panics when called, as a nil
+// function does.
 type AuditSinkFunc func(ctx context.Context, recs []AuditRecord) error
 
 // Write calls f.
 func (f AuditSinkFunc) Write(ctx context.Context, recs []AuditRecord) error { return f(ctx, recs) }
 
-// ChainError reports where an audit chain breaks.
+// ChainError reports where an audit chain breaks. A plain value; the zero
+// ChainError says nothing about where a chain breaks.
 type ChainError struct {
 	Index int    // position in the slice given to VerifyChain
 	Seq   uint64 // the record's sequence number
@@ -56,8 +63,9 @@ func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
 // chain's name, so records can be checked, and made, only by whoever holds
 // the key. Keep it where the audit store's writers cannot read it (the
 // server keeps it in its secrets file). The zero AuditKey holds no key:
-// VerifyChain refuses it. An AuditKey redacts itself when printed, logged
-// or marshalled; it is safe for concurrent use.
+// VerifyChain refuses it, and a key holding one never equals
+// AuditKey{}. An AuditKey redacts itself when printed, logged or
+// marshalled; it is safe for concurrent use.
 //
 // The derivation, for other implementations (testdata/audit_vectors.json
 // has examples): root = HMAC-SHA256(secret, "agenttrust/audit/v2"); the
@@ -83,9 +91,6 @@ func NewAuditKey(secret []byte) (AuditKey, error) {
 	m.Sum(k[:0])
 	return AuditKey{root: &k}, nil
 }
-
-// IsZero reports whether k holds no key.
-func (k AuditKey) IsZero() bool { return k.root == nil }
 
 // String implements fmt.Stringer without the key material.
 func (k AuditKey) String() string {
@@ -116,6 +121,24 @@ func (k AuditKey) derive(purpose, name string) [32]byte {
 	return out
 }
 
+// MAC returns the HMAC-SHA256 of data under the subkey of k for
+// purpose, HMAC-SHA256(root, purpose 0x00) in the terms of the
+// derivation above: a MAC made for one purpose verifies for no other,
+// and never as a record's Hash. It guards what protects the audit trail
+// beside its records, such as the checkpoint file of package audit
+// (purpose "checkpoints"). The zero AuditKey, an empty purpose, one
+// holding a NUL byte and "chain", which keys the records, are refused
+// with an error matching ErrInvalidConfig.
+func (k AuditKey) MAC(purpose string, data []byte) (store.Hash, error) {
+	if k.root == nil || purpose == "" || purpose == "chain" || strings.IndexByte(purpose, 0) >= 0 {
+		return store.Hash{}, fmt.Errorf("%w: audit key MAC needs a key and a purpose other than %q, without NUL", ErrInvalidConfig, "chain")
+	}
+	sub := k.derive(purpose, "")
+	var h store.Hash
+	sumMAC(hmac.New(sha256.New, sub[:]), data, &h)
+	return h, nil
+}
+
 // chainMAC returns a fresh HMAC-SHA256 under the key of chain.
 func (k AuditKey) chainMAC(chain string) hash.Hash {
 	ck := k.derive("chain", chain)
@@ -129,14 +152,14 @@ func (k AuditKey) chainMAC(chain string) hash.Hash {
 // the key, any dropped record inside the slice and any reordering. The
 // slice may start anywhere in the chain. It cannot see records cut from
 // the end: compare the last record with a checkpoint kept out of the
-// store's reach (AuditCheckpoints) for that.
+// store's reach (audit.Checkpoints) for that.
 func VerifyChain(records []AuditRecord, key AuditKey) error {
-	if key.IsZero() {
+	if key.root == nil {
 		return fmt.Errorf("%w: VerifyChain needs the audit key the chain was made with", ErrInvalidConfig)
 	}
 	var buf []byte
 	var mac hash.Hash
-	got := new(Hash) // one for the whole run: the MAC's Sum keeps it on the heap
+	got := new(store.Hash) // one for the whole run: the MAC's Sum keeps it on the heap
 	chain := ""
 	for i := range records {
 		r := &records[i]
@@ -173,7 +196,7 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 // hashRecord sets *out to the MAC of r's canonical encoding under mac
 // (the chain's HMAC, reset here). The encoding is built in buf, which it
 // returns for reuse.
-func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *Hash) []byte {
+func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *store.Hash) []byte {
 	b := appendCanonical(buf, r)
 	sumMAC(mac, b, out)
 	return b
@@ -181,7 +204,7 @@ func hashRecord(buf []byte, mac hash.Hash, r *AuditRecord, out *Hash) []byte {
 
 // sumMAC sets *out to the HMAC of b under mac, which it resets first. It
 // writes in place: no allocation once out is on the heap.
-func sumMAC(mac hash.Hash, b []byte, out *Hash) {
+func sumMAC(mac hash.Hash, b []byte, out *store.Hash) {
 	mac.Reset()
 	mac.Write(b)
 	mac.Sum(out[:0])
@@ -206,7 +229,7 @@ func appendCanonical(b []byte, r *AuditRecord) []byte {
 // the flusher can encode a record it has not built as a struct.
 func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, unixNano int64, tenant, agent, obo,
 	session, tool, resource string, attrs []byte, cred, vouched string, hops []string, effect Effect, rule, reason,
-	approval string, latency time.Duration, prev Hash) []byte {
+	approval string, latency time.Duration, prev store.Hash) []byte {
 	b = append(b, canonicalVersion)
 	b = putS(b, chain)
 	b = binary.AppendUvarint(b, seq)
@@ -298,14 +321,11 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 	return r, err
 }
 
-// MemorySink keeps the most recent records in a ring of fixed size, for
-// tests, examples and a process's own recent history. Older records are
-// overwritten once the ring is full: pair it with a durable sink when the
-// whole trail matters. Records are kept in their compact canonical
-// encoding (no pointers for the garbage collector to scan), so writing
-// allocates nothing once the ring is warm. Safe for concurrent use. Make
-// one with NewMemorySink; the zero MemorySink is not usable.
-type MemorySink struct {
+// memorySink is the client's default sink: the most recent records in a
+// ring of fixed size, kept in their compact canonical encoding (no
+// pointers for the garbage collector to scan), so writing allocates
+// nothing once the ring is warm. Safe for concurrent use.
+type memorySink struct {
 	mu    sync.Mutex
 	slots []ringSlot
 	next  int
@@ -315,16 +335,16 @@ type MemorySink struct {
 
 type ringSlot struct {
 	enc  []byte // canonical encoding, reused
-	hash Hash
+	hash store.Hash
 }
 
-// NewMemorySink returns a ring holding up to size records (size >= 1).
-func NewMemorySink(size int) *MemorySink {
-	return &MemorySink{slots: make([]ringSlot, max(size, 1))}
+// newMemorySink returns a ring holding up to size records (size >= 1).
+func newMemorySink(size int) *memorySink {
+	return &memorySink{slots: make([]ringSlot, max(size, 1))}
 }
 
 // Write implements AuditSink.
-func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
+func (m *memorySink) Write(_ context.Context, recs []AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range recs {
@@ -341,7 +361,7 @@ func (m *MemorySink) Write(_ context.Context, recs []AuditRecord) error {
 
 // writeCanonical stores records given in canonical encoding (ends[i] is
 // where record i's encoding ends in canon): a copy, not a re-encoding.
-func (m *MemorySink) writeCanonical(hashes []Hash, canon []byte, ends []int) error {
+func (m *memorySink) writeCanonical(hashes []store.Hash, canon []byte, ends []int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := 0
@@ -358,8 +378,8 @@ func (m *MemorySink) writeCanonical(hashes []Hash, canon []byte, ends []int) err
 	return nil
 }
 
-// Records returns the records held, oldest first.
-func (m *MemorySink) Records() []AuditRecord {
+// records returns the records held, oldest first.
+func (m *memorySink) records() []AuditRecord {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var order []ringSlot
@@ -377,82 +397,4 @@ func (m *MemorySink) Records() []AuditRecord {
 		out = append(out, r)
 	}
 	return out
-}
-
-// Total returns how many records were ever written to the sink.
-func (m *MemorySink) Total() uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.total
-}
-
-// StoreSink persists records through a store's Audit role, so they can be
-// queried later and the chain continues across restarts. Safe for
-// concurrent use if the store is. Make one with NewStoreSink; the zero
-// StoreSink is not usable.
-type StoreSink struct {
-	st store.Audit
-}
-
-// NewStoreSink returns a sink writing to st.
-func NewStoreSink(st store.Audit) *StoreSink { return &StoreSink{st: st} }
-
-// Write implements AuditSink. It appends the batch in parts of at most
-// maxBatchRecords records and about maxBatchBytes bytes, so that each
-// statement stays small and a large batch makes progress part by part. A
-// part the store already holds (a retry after a Write whose reply was
-// lost) is recognised and not stored twice.
-func (s *StoreSink) Write(ctx context.Context, recs []AuditRecord) error {
-	for len(recs) > 0 {
-		n := storeBatchLen(recs)
-		if err := s.append(ctx, recs[:n]); err != nil {
-			return err
-		}
-		recs = recs[n:]
-	}
-	return nil
-}
-
-// storeBatchLen returns how many of recs make one bounded append.
-func storeBatchLen(recs []AuditRecord) int {
-	size := 0
-	for i := range recs {
-		if i == maxBatchRecords || (i > 0 && size >= maxBatchBytes) {
-			return i
-		}
-		r := &recs[i]
-		size += len(r.Attributes) + len(r.Reason) + len(r.Resource) + 256
-	}
-	return len(recs)
-}
-
-func (s *StoreSink) append(ctx context.Context, recs []AuditRecord) error {
-	err := s.st.AppendAudit(ctx, recs)
-	if !errors.Is(err, store.ErrConflict) {
-		return err
-	}
-	first, last := &recs[0], &recs[len(recs)-1]
-	head, herr := s.st.AuditHead(ctx, first.Chain)
-	switch {
-	case herr != nil || head.Seq < first.Seq:
-		return err
-	case head.Seq < last.Seq:
-		if head.Hash != recs[head.Seq-first.Seq].Hash {
-			return err
-		}
-		// Part of the batch is stored; append the rest.
-		return s.st.AppendAudit(ctx, recs[head.Seq-first.Seq+1:])
-	case head.Seq == last.Seq:
-		if head.Hash == last.Hash {
-			return nil // already stored
-		}
-		return err
-	}
-	// Stored, and more after it (an earlier try of a longer batch got
-	// further): compare the stored copy of the last record.
-	got, qerr := s.st.QueryAudit(ctx, store.AuditQuery{Chain: first.Chain, AfterSeq: last.Seq - 1, Limit: 1})
-	if qerr == nil && len(got) == 1 && got[0].Seq == last.Seq && got[0].Hash == last.Hash {
-		return nil
-	}
-	return err
 }

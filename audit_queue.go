@@ -12,26 +12,21 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/observe"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // auditHeadReader is implemented by sinks that persist chains (such as
-// StoreSink) so a new client continues its chain instead of starting over
+// audit.StoreSink) so a new client continues its chain instead of starting over
 // (see AuditSink).
 type auditHeadReader interface {
 	AuditHead(ctx context.Context, chain string) (AuditRecord, error)
-}
-
-// AuditHead returns the newest record of chain in the store, so a new
-// client continues the chain.
-func (s *StoreSink) AuditHead(ctx context.Context, chain string) (AuditRecord, error) {
-	return s.st.AuditHead(ctx, chain)
 }
 
 // AuditLossError is returned by Close when some audit records could not
 // be written before the drain time ran out (AuditConfig.DrainTimeout): it
 // names every decision whose record is missing, so nothing queued is lost
 // silently. It matches ErrAuditUnavailable and unwraps to the last sink
-// error.
+// error. A plain value, read-only once returned.
 type AuditLossError struct {
 	// IDs are the decisions whose records were not written to every
 	// sink, in chain order.
@@ -48,11 +43,14 @@ func (e *AuditLossError) Error() string {
 		len(e.IDs), e.Refused, e.Err)
 }
 
-// Is makes errors.Is(err, ErrAuditUnavailable) hold.
-func (e *AuditLossError) Is(target error) bool { return target == ErrAuditUnavailable }
-
-// Unwrap returns the sink's error.
-func (e *AuditLossError) Unwrap() error { return e.Err }
+// Unwrap returns ErrAuditUnavailable and the sink's error, so errors.Is
+// and errors.As see both.
+func (e *AuditLossError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrAuditUnavailable}
+	}
+	return []error{ErrAuditUnavailable, e.Err}
+}
 
 // auditor takes records off the hot path: Check appends to a batch under a
 // mutex (no channel, no allocation once warm), and one goroutine chains,
@@ -67,7 +65,7 @@ type auditor struct {
 	writeTimeout time.Duration
 	drainTimeout time.Duration
 	durable      bool
-	clock        Clock
+	clock        clock
 	obs          observe.Observer // nil: none
 
 	// Written by checks, under mu. Kept apart from the flusher's fields
@@ -96,7 +94,7 @@ type auditor struct {
 	ends        []int         // where each record's attributes end in arena
 	canon       []byte        // canonical encodings of the batch being written
 	canonEnds   []int
-	hashes      []Hash
+	hashes      []store.Hash
 	needStructs bool          // some sink takes records as structs
 	drained     atomic.Uint64 // accepted records written to every sink
 	written     atomic.Uint64 // records written, overflow notes included
@@ -115,7 +113,7 @@ type auditor struct {
 	redact     *redactor
 	mac        hash.Hash // the chain's HMAC
 	seq        uint64
-	head       Hash
+	head       store.Hash
 
 	// inflight counts durable checks under way (deciding or waiting for
 	// their record); target is how many records the flusher waits for
@@ -157,7 +155,7 @@ func needStructs(sinks []AuditSink) bool {
 // canonicalSink is a sink that keeps records in their canonical encoding,
 // which the auditor has already made for hashing.
 type canonicalSink interface {
-	writeCanonical(hashes []Hash, canon []byte, ends []int) error
+	writeCanonical(hashes []store.Hash, canon []byte, ends []int) error
 }
 
 // kvSpan locates a record's attributes in the batch's kvs.
@@ -194,7 +192,7 @@ type auditConfig struct {
 	obs                                    observe.Observer
 }
 
-func newAuditor(cfg auditConfig, red *redactor, clock Clock, log *slog.Logger) *auditor {
+func newAuditor(cfg auditConfig, red *redactor, clock clock, log *slog.Logger) *auditor {
 	a := &auditor{
 		chain: cfg.chain, tenant: cfg.tenant, mac: cfg.key.chainMAC(cfg.chain), redact: red, sinks: cfg.sinks, max: cfg.max,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout, durable: cfg.durable,
@@ -665,7 +663,7 @@ func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) int {
 
 // build turns the chained pending batch into audit records for sinks that
 // take structs. Call it after writePending's chaining loop.
-func (a *auditor) build(batch []pending, prev Hash) {
+func (a *auditor) build(batch []pending, prev store.Hash) {
 	seq := a.seq - uint64(len(batch))
 	if cap(a.batch) < len(batch) {
 		a.batch = make([]AuditRecord, len(batch))
@@ -701,7 +699,7 @@ func (a *auditor) writePending(batch []pending) error {
 	prevOfFirst := a.head
 	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
 	if cap(a.hashes) < len(batch) {
-		a.hashes = make([]Hash, len(batch))
+		a.hashes = make([]store.Hash, len(batch))
 	}
 	a.hashes = a.hashes[:len(batch)]
 	off := 0
@@ -758,7 +756,7 @@ func writeSink(s AuditSink, recs []AuditRecord, timeout time.Duration) (err erro
 // keep those and as recs to the others, retrying failures with backoff.
 // Once the client is closing it retries only until closeBy, then returns
 // the last error.
-func (a *auditor) deliver(recs []AuditRecord, hashes []Hash) error {
+func (a *auditor) deliver(recs []AuditRecord, hashes []store.Hash) error {
 	var pend [8]bool
 	pending := pend[:0]
 	for range a.sinks {

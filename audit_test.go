@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -214,7 +216,7 @@ func TestFlakySinkRetried(t *testing.T) {
 }
 
 func TestAuditRedactsSecrets(t *testing.T) {
-	f := newFixture(t, paymentsPolicy, agenttrust.WithRedact("ssn"))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithAudit(agenttrust.AuditConfig{Redact: []string{"ssn"}}))
 	req := charge(1)
 	req.Attributes = map[string]any{"amount": 1, "password": "hunter2", "X-Api-Key": "k", "ssn": "123", "note": "fine"}
 	f.c.Check(context.Background(), req)
@@ -235,7 +237,7 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 	p := mustPolicy(t, paymentsPolicy)
 	key := testAuditKey(t)
 	open := func() *agenttrust.Client {
-		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Key: key, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Key: key, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +252,7 @@ func TestStoreSinkContinuesChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs, err := st.QueryAudit(context.Background(), agenttrust.AuditQuery{})
+	recs, err := st.QueryAudit(context.Background(), store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,4 +356,38 @@ func testAuditKey(t testing.TB) agenttrust.AuditKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestAuditKeyMAC: a MAC is bound to its key and purpose, and the
+// purposes that could pass for a record's key are refused.
+func TestAuditKeyMAC(t *testing.T) {
+	k1, _ := agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
+	k2, _ := agenttrust.NewAuditKey(bytes.Repeat([]byte("b"), 32))
+	data := []byte("checkpoint state")
+	a, err := k1.MAC("checkpoints", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mac := range map[string]func() (store.Hash, error){
+		"another key":     func() (store.Hash, error) { return k2.MAC("checkpoints", data) },
+		"another purpose": func() (store.Hash, error) { return k1.MAC("exports", data) },
+		"other data":      func() (store.Hash, error) { return k1.MAC("checkpoints", []byte("checkpoint state!")) },
+	} {
+		if b, err := mac(); err != nil || b == a {
+			t.Errorf("%s: %x, %v: want another MAC", name, b, err)
+		}
+	}
+	if b, _ := k1.MAC("checkpoints", data); b != a {
+		t.Error("MAC is not deterministic")
+	}
+	for name, mac := range map[string]func() (store.Hash, error){
+		"zero key":       func() (store.Hash, error) { return agenttrust.AuditKey{}.MAC("checkpoints", data) },
+		"empty purpose":  func() (store.Hash, error) { return k1.MAC("", data) },
+		"chain purpose":  func() (store.Hash, error) { return k1.MAC("chain", data) },
+		"NUL in purpose": func() (store.Hash, error) { return k1.MAC("chain\x00n1", data) },
+	} {
+		if _, err := mac(); !errors.Is(err, agenttrust.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
 }

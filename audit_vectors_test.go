@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 type auditVector struct {
@@ -42,7 +43,7 @@ func goldenAudit(t *testing.T) auditVectors {
 			Effect: agenttrust.NeedsApproval, Rule: "big-charges", ApprovalID: "apr_1"},
 	}
 	out := auditVectors{AuditSecretHex: hex.EncodeToString(secret)}
-	var prev agenttrust.Hash
+	var prev store.Hash
 	for i := range recs {
 		r := &recs[i]
 		r.Seq, r.Time, r.PrevHash = uint64(i+1), t0.Add(time.Duration(i)*time.Second), prev

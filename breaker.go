@@ -17,7 +17,7 @@ const maxBreakers = 1 << 14
 // BreakerConfig configures the runaway breaker, which suspends an agent
 // that is denied too often or calls too fast: the signature of a loop gone
 // wrong or an injected instruction being retried. A zero field disables
-// that trigger.
+// that trigger. It is a plain value, safe to share.
 type BreakerConfig struct {
 	MaxDenials   int           // denials within DenialWindow that trip it
 	DenialWindow time.Duration // default one minute

@@ -104,7 +104,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	id := c.ids.next(now)
 	// Capture the attributes once, for validation, policy and the audit
 	// record: the only pass over the caller's map.
-	if len(req.Attributes) <= MaxAttributes {
+	if len(req.Attributes) <= maxAttributes {
 		st.kvs = captureAttrs(st.kvs, req.Attributes)
 	} else {
 		st.kvs = append(st.kvs[:0], attrKV{Name: "_truncated", Value: true})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -17,7 +18,7 @@ var phaseNow = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
 
 func phaseClient(t *testing.T, opts ...Option) *Client {
 	t.Helper()
-	c, err := New(memory.New(), append([]Option{WithClock(ClockFunc(func() time.Time { return phaseNow }))}, opts...)...)
+	c, err := New(memory.New(), append([]Option{WithClock(func() time.Time { return phaseNow })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,15 +182,15 @@ func TestVerifyUses(t *testing.T) {
 		err  error // nil: verifies
 	}{
 		{"key as check", secret, credentialUse{kinds: anyCredential, addr: inside}, nil},
-		{"key outside its allowlist", secret, credentialUse{kinds: anyCredential, addr: outside}, ErrIPNotAllowed},
+		{"key outside its allowlist", secret, credentialUse{kinds: anyCredential, addr: outside}, errs.IPNotAllowed},
 		{"key where any address will do", secret, credentialUse{kinds: apiKeys, anyAddr: true}, nil},
 		{"key where a token is asked for", secret, credentialUse{kinds: tokens, anyAddr: true}, ErrMalformedCredential},
 		{"token where a key is asked for", tok, credentialUse{kinds: apiKeys, anyAddr: true}, ErrMalformedCredential},
-		{"another agent claimed", tok, credentialUse{kinds: anyCredential, agent: "a2", addr: inside}, ErrAgentMismatch},
+		{"another agent claimed", tok, credentialUse{kinds: anyCredential, agent: "a2", addr: inside}, errs.AgentMismatch},
 		{"caveat holds", tok, credentialUse{kinds: anyCredential, addr: inside, env: env("t", inside), actions: true}, nil},
 		{"caveat refuses the action", tok, credentialUse{kinds: anyCredential, addr: inside, env: env("u", inside), actions: true}, ErrCaveat},
 		{"action caveats left to the caller", tok, credentialUse{kinds: anyCredential, addr: inside, env: env("", inside)}, nil},
-		{"token's allowlist caveat binds", tok, credentialUse{kinds: anyCredential, addr: inside, env: env("t", outside), actions: true}, ErrIPNotAllowed},
+		{"token's allowlist caveat binds", tok, credentialUse{kinds: anyCredential, addr: inside, env: env("t", outside), actions: true}, errs.IPNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cr credential

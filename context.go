@@ -37,7 +37,7 @@ type caller struct {
 }
 
 // Identity is who is acting, as carried in a context. The zero Identity
-// names nobody.
+// names nobody. A plain value.
 type Identity struct {
 	AgentID    string
 	SessionID  string

@@ -2,17 +2,14 @@ package agenttrust
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -88,7 +85,7 @@ func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credent
 		return nil, err
 	}
 	if u.agent != "" && u.agent != cr.agent {
-		return nil, ErrAgentMismatch
+		return nil, errs.AgentMismatch
 	}
 	if err := cr.live(now, u.addr, u.anyAddr); err != nil {
 		return nil, err
@@ -116,7 +113,7 @@ func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credent
 // tenant. For an API key it also returns the key's roles.
 func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialKinds, now time.Time, cr *credential) (roles []string, err error) {
 	if len(s) > MaxCredentialSize {
-		return nil, ErrCredentialTooLarge
+		return nil, errs.CredentialTooLarge
 	}
 	switch {
 	case kinds&apiKeys != 0 && strings.HasPrefix(s, KeyPrefix):
@@ -133,7 +130,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 		}
 		if v.tenant != c.tenant {
 			// A token of another tenant proves nothing here.
-			return nil, ErrBadSignature
+			return nil, errs.BadSignature
 		}
 		*cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
 	case kinds&jwts != 0 && looksLikeJWT(s):
@@ -143,7 +140,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 	case kinds != anyCredential:
 		return nil, ErrMalformedCredential // not of the one form this use takes
 	default:
-		return nil, ErrUnsupportedCredential
+		return nil, errs.UnsupportedCredential
 	}
 	return nil, nil
 }
@@ -164,7 +161,7 @@ func (cr *credential) live(now time.Time, addr netip.Addr, anyAddr bool) error {
 			}
 		}
 	}
-	return ErrIPNotAllowed
+	return errs.IPNotAllowed
 }
 
 // ids returns every id whose revocation or suspension kills cr: its own,
@@ -188,7 +185,7 @@ func (cr *credential) hold(env *cond.Env, actions bool) error {
 		}
 		switch cv.Field {
 		case cond.FieldIP:
-			return fmt.Errorf("%w (caveat %q)", ErrIPNotAllowed, cv.String())
+			return fmt.Errorf("%w (caveat %q)", errs.IPNotAllowed, cv.String())
 		case cond.FieldExpires:
 			return ErrExpired
 		}
@@ -224,8 +221,10 @@ type Principal struct {
 	CredentialID string   // the key or token id
 	HopIDs       []string // delegation hops, oldest first
 	// Roles are what the credential may do on the server's API: its root
-	// key's roles, except that a narrowed credential holds at most the
-	// agent role (see Narrowed).
+	// key's roles, except that a narrowed credential (one with Caveats or
+	// HopIDs) holds at most the agent role. Work on the API (making keys,
+	// revoking, deciding approvals) has no tool or resource a caveat
+	// could bound, so an admin or approver role does not pass to it.
 	Roles []string
 	// Caveats are the credential's caveats that bind actions (tool,
 	// resource, session, on_behalf_of, attributes), in canonical text.
@@ -234,72 +233,9 @@ type Principal struct {
 	Caveats []string
 }
 
-// HasRole reports whether p holds role.
-func (p Principal) HasRole(role string) bool {
-	for _, r := range p.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
-
-// Narrowed reports whether the credential is narrowed: it carries a
-// caveat that binds actions, or it was delegated. Such a credential acts
-// only as an agent, within its caveats: an admin or approver role of its
-// root key does not pass to it, because work on the API (making keys,
-// revoking, deciding approvals) has no tool or resource a caveat could
-// bound.
-func (p Principal) Narrowed() bool { return len(p.Caveats) > 0 || len(p.HopIDs) > 0 }
-
-// Permits reports whether req, an action asked for by the holder of p's
-// credential, lies within the credential's caveats: a *CaveatError naming
-// the first caveat that does not hold, or nil. A server uses it when a
-// narrowed caller asks about an action that is not checked with its own
-// credential (it checks another's, or reads an approval). Only action
-// caveats are evaluated; req.AgentID is not compared.
-func (p Principal) Permits(req Request) error {
-	if len(p.Caveats) == 0 {
-		return nil
-	}
-	act := Request{AgentID: p.AgentID, Attributes: req.Attributes}
-	var err error
-	for _, f := range [...]struct {
-		name string
-		dst  *string
-		src  string
-		max  int
-	}{
-		{"tool", &act.Tool, req.Tool, 256}, {"resource", &act.Resource, req.Resource, maxFieldLen},
-		{"session id", &act.SessionID, req.SessionID, 256}, {"on_behalf_of", &act.OnBehalfOf, req.OnBehalfOf, 256},
-	} {
-		if *f.dst, err = normText(f.name, f.src, f.max); err != nil {
-			return err
-		}
-	}
-	env := requestEnv(p.Tenant, &act, nil, p.HopIDs, time.Time{})
-	for _, s := range p.Caveats {
-		cv, err := cond.Parse(s)
-		if err != nil {
-			return &CaveatError{Caveat: s, Msg: err.Error()}
-		}
-		if !actionCaveat(cv.Field) || !cv.Eval(&env) {
-			return &CaveatError{Caveat: s, Msg: "does not hold for this request"}
-		}
-	}
-	return nil
-}
-
 // actionCaveat reports whether a caveat on field binds actions rather
-// than the caller (agent, tenant), its address or its lifetime, which
-// hold or fail whatever the caller does.
-func actionCaveat(f cond.Field) bool {
-	switch f {
-	case cond.FieldAgent, cond.FieldTenant, cond.FieldIP, cond.FieldExpires, cond.FieldHop:
-		return false
-	}
-	return true
-}
+// than the caller, its address or its lifetime (see cond.Field.BindsAction).
+func actionCaveat(f cond.Field) bool { return f.BindsAction() }
 
 // narrowRoles returns what a narrowed credential keeps of its root key's
 // roles: the agent role, if the key has it (admin includes it), no other.
@@ -313,7 +249,7 @@ func narrowRoles(roles []string) []string {
 }
 
 // checkKeyRoles refuses an admin or approver key with a caveat that binds
-// actions: it could never use those roles (see Principal.Narrowed).
+// actions: it could never use those roles (see Principal.Roles).
 func checkKeyRoles(roles, caveats []string) error {
 	wide := false
 	for _, r := range roles {
@@ -324,7 +260,7 @@ func checkKeyRoles(roles, caveats []string) error {
 	}
 	for _, s := range caveats {
 		if cv, err := cond.Parse(s); err != nil || actionCaveat(cv.Field) {
-			return fmt.Errorf("%w: caveat %q", ErrNarrowedRole, s)
+			return fmt.Errorf("%w: caveat %q", errs.NarrowedRole, s)
 		}
 	}
 	return nil
@@ -365,7 +301,7 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 			k, err := c.store.Key(ctx, c.tenant, cr.keyID)
 			if err != nil {
 				if isNotFound(err) {
-					return Principal{}, ErrUnknownKey
+					return Principal{}, errs.UnknownKey
 				}
 				return Principal{}, storeErr("key lookup", err)
 			}
@@ -375,51 +311,10 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 	}
 	// The caller's copy: the cached slices are shared.
 	p := Principal{Tenant: c.tenant, AgentID: cr.agent, KeyID: cr.keyID, CredentialID: cr.id, HopIDs: slices.Clone(cr.hops), Caveats: caveats}
-	if p.Narrowed() {
+	if len(p.Caveats) > 0 || len(p.HopIDs) > 0 { // narrowed
 		p.Roles = narrowRoles(roles)
 	} else {
 		p.Roles = slices.Clone(roles)
 	}
 	return p, nil
-}
-
-// CredentialTenantUnverified returns the tenant a credential claims,
-// without verifying anything: an API key's tenant comes from the store,
-// a token's or JWT's from its own unverified contents. A multi-tenant
-// server uses it to pick the tenant's Client, which then authenticates
-// the credential for real.
-func CredentialTenantUnverified(ctx context.Context, st store.Keys, cred string) (string, error) {
-	switch {
-	case len(cred) > MaxCredentialSize:
-		return "", ErrCredentialTooLarge
-	case strings.HasPrefix(cred, KeyPrefix):
-		k, err := apikey.Parse(cred)
-		if err != nil {
-			if errors.Is(err, apikey.ErrChecksum) {
-				return "", ErrKeyChecksum
-			}
-			return "", ErrMalformedCredential
-		}
-		stored, err := st.KeyByHash(ctx, k.Hash())
-		if isNotFound(err) {
-			return "", ErrUnknownKey
-		}
-		if err != nil {
-			return "", storeErr("key lookup", err)
-		}
-		return stored.Tenant, nil
-	case strings.HasPrefix(cred, TokenPrefix):
-		info, err := InspectTokenUnverified(cred)
-		if err != nil {
-			return "", err
-		}
-		return info.Tenant, nil
-	case looksLikeJWT(cred):
-		var claims jwtClaims
-		if _, _, err := new(jwt.Parser).ParseUnverified(cred, &claims); err != nil {
-			return "", ErrMalformedCredential
-		}
-		return claims.Tenant, nil
-	}
-	return "", ErrUnsupportedCredential
 }

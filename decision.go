@@ -10,7 +10,7 @@ import (
 // Request is one action an agent wants to take. AgentID and Tool are
 // required unless a credential names the agent. Check reads Attributes only
 // during the call and keeps nothing of them but the audit record's redacted
-// copy.
+// copy. A plain value; the zero Request is refused with ErrInvalidRequest.
 type Request struct {
 	AgentID    string
 	Tool       string
@@ -28,7 +28,8 @@ type Request struct {
 	VouchedBy string
 }
 
-// Decision is the answer to a Request. The zero Decision denies.
+// Decision is the answer to a Request. The zero Decision denies. A plain
+// value, safe to copy and share.
 type Decision struct {
 	Effect Effect
 	// Reason says why, for people and agents; it never holds a secret.

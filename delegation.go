@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/observe"
-	"github.com/agenttrust/agenttrust/store"
 )
 
 // Attenuate narrows a token offline, with no client and no key: it adds a
@@ -19,7 +19,8 @@ import (
 // "attr.amount <= 50" or "expires < 2026-11-22T05:02:00Z". Every caveat
 // must hold at every use, so the result can only do less than token: the
 // macaroon chain makes removing a caveat impossible without the master
-// key. A token may pass through at most MaxDelegationDepth hops.
+// key. A token may pass through at most 8 hops; a deeper one is
+// refused with an error matching ErrUnauthorized.
 //
 // Attenuate does not verify token (it cannot, offline); a forged token
 // stays forged.
@@ -36,7 +37,7 @@ func Attenuate(token string, caveats ...string) (string, error) {
 // the new token and the canonical caveats it added.
 func attenuate(token, hop string, expires time.Time, caveats []string) (string, []string, error) {
 	if len(token) > MaxCredentialSize {
-		return "", nil, ErrCredentialTooLarge
+		return "", nil, errs.CredentialTooLarge
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return "", nil, ErrMalformedCredential
@@ -55,8 +56,8 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 			hops++
 		}
 	}
-	if hops >= MaxDelegationDepth {
-		return "", nil, fmt.Errorf("%w: token already has %d hops", ErrDelegationDepth, hops)
+	if hops >= maxDelegationDepth {
+		return "", nil, fmt.Errorf("%w: token already has %d hops", errs.DelegationDepth, hops)
 	}
 	user, err := canonicalCaveats(caveats)
 	if err != nil {
@@ -74,12 +75,12 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 	out, err := mac.Attenuate(nil, raw, nil, bs...)
 	if err != nil {
 		if err == mac.ErrTooLarge {
-			return "", nil, ErrCredentialTooLarge
+			return "", nil, errs.CredentialTooLarge
 		}
 		return "", nil, fmt.Errorf("%w: %w", ErrMalformedCredential, err)
 	}
 	if len(TokenPrefix)+base64.RawURLEncoding.EncodedLen(len(out)) > MaxCredentialSize {
-		return "", nil, ErrCredentialTooLarge
+		return "", nil, errs.CredentialTooLarge
 	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out), added, nil
 }
@@ -122,14 +123,4 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	}
 	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: v.agent, Outcome: "delegation"})
 	return out, h, nil
-}
-
-// Delegations lists the recorded hops under a token id or key id (one of
-// them), oldest first.
-func (c *Client) Delegations(ctx context.Context, tokenID, keyID string) ([]Hop, error) {
-	hs, err := c.store.Hops(ctx, store.HopFilter{Tenant: c.tenant, TokenID: tokenID, KeyID: keyID})
-	if err != nil {
-		return nil, storeErr("list hops", err)
-	}
-	return hs, nil
 }

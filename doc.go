@@ -66,7 +66,8 @@
 // tool, resource, session, on-behalf-of, every attribute, and the rule's
 // id, reason and approvers). Approve by a principal other than the agent grants it;
 // the same request is then allowed once within the grant's lifetime.
-// WaitApproval blocks until a decision; a Notifier hears of new approvals.
+// WaitApproval blocks until a decision; the function given to WithNotifier
+// hears of new approvals.
 //
 // # Kill switch and limits
 //
@@ -100,10 +101,10 @@
 //     HMAC chain makes removing one impossible without the master secret.
 //     Attenuate works offline; Delegate also records the hop.
 //   - Identity comes from the credential: a Request.AgentID that names
-//     another agent is denied (ErrAgentMismatch).
+//     another agent is denied (ErrUnauthorized).
 //   - Revoking a key kills every token derived from it; revoking a token
 //     or hop kills it and everything below it; siblings live.
-//   - A token passes through at most MaxDelegationDepth hops.
+//   - A token passes through at most 8 delegation hops.
 //
 // The verification cache skips only signature work: caveats, expiry and
 // revocation are evaluated on every check.
@@ -118,21 +119,22 @@
 // # Audit
 //
 // Every decision yields one AuditRecord, written in bounded batches to
-// the configured sinks (memory ring, the store, or JSON lines and slog
-// through package audit). In the asynchronous mode (the default) a check returns once its record is
-// queued; in the durable mode (AuditConfig.Durable) only once the record
-// is written, so a crash loses no answered decision. Close writes
-// every queued record or names each one it could not in an
+// the configured sinks (package audit has sinks for the store, memory,
+// JSON lines and slog; without one a client keeps its recent records in
+// memory). In the asynchronous mode (the default) a check returns once
+// its record is queued; in the durable mode (AuditConfig.Durable) only
+// once the record is written, so a crash loses no answered decision.
+// Close writes every queued record or names each one it could not in an
 // *AuditLossError. Records form a chain MACed under an AuditKey
-// (AuditConfig.Key; a client without one makes its own, valid only in its
-// process): VerifyChain, given the key, detects an edited, forged,
-// dropped or reordered record, and AuditCheckpoints, kept out of the
-// store's reach, detects records cut from the end. A sink that fails or
-// panics is retried, never skipped; when writes fail or hang past a
-// bound, checks deny with ErrAuditUnavailable rather than act unrecorded.
-// Attributes whose names suggest secrets are redacted, and so is any
-// agenttrust credential found in an attribute's value; text a store could
-// refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
+// (AuditConfig.Key; a client without one makes its own, valid only in
+// its process): VerifyChain, given the key, detects an edited, forged,
+// dropped or reordered record, and the checkpoints of package audit,
+// kept out of the store's reach, detect records cut from the end. A sink
+// that fails or panics is retried, never skipped; when writes fail or
+// hang past a bound, checks deny with ErrAuditUnavailable rather than act
+// unrecorded. Attributes whose names suggest secrets are redacted, and so
+// is any agenttrust credential found in an attribute's value; text a
+// store could refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
 //
 // # Security notes
 //
@@ -146,6 +148,13 @@
 // with a dot segment ("." or "..", raw, percent-encoded at any depth or as
 // a look-alike), a backslash or an encoded '/' is refused. A '*' in a
 // request value is an ordinary character.
-// A Client is safe for concurrent use; its zero value is not usable: build
-// it with New.
+//
+// # Values and concurrency
+//
+// A *Client is safe for concurrent use; its zero value is not usable:
+// build it with New. The interfaces a client calls (Checker, PolicyEngine,
+// AuditSink) and the functions given to options must be safe for
+// concurrent use. Every other type is a plain value: safe to copy and to
+// read from many goroutines once made, not to change while shared. Each
+// type says what its zero value means.
 package agenttrust

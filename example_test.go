@@ -113,7 +113,7 @@ rules:
     agents: [planner]
     tools: ["payments.*"]
 `), "yaml")
-	c, _ := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy), agenttrust.WithJWTAudience(mcpServer))
+	c, _ := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy), agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{mcpServer}}))
 	defer c.Close()
 	ctx := context.Background()
 

@@ -1,10 +1,12 @@
 package agenttrust
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // TokenRootKey exposes the root key derivation for interoperability tests.
@@ -41,8 +43,8 @@ func AuditFlusherParked(c *Client) bool {
 // encoding and MAC.
 func AuditCanonical(r *AuditRecord) []byte { return appendCanonical(nil, r) }
 
-func AuditMAC(key AuditKey, r *AuditRecord) Hash {
-	var h Hash
+func AuditMAC(key AuditKey, r *AuditRecord) store.Hash {
+	var h store.Hash
 	hashRecord(nil, key.chainMAC(r.Chain), r, &h)
 	return h
 }
@@ -70,3 +72,35 @@ func TokenCacheUse(c *Client) (int, int64) { return c.tokens.Len(), c.tokens.Byt
 
 // ApprovalPoll is how often WaitApproval rereads the store.
 const ApprovalPoll = approvalPoll
+
+// Delegations lists the recorded hops under a token id or key id.
+func (c *Client) Delegations(ctx context.Context, tokenID, keyID string) ([]Hop, error) {
+	return c.store.Hops(ctx, store.HopFilter{Tenant: c.tenant, TokenID: tokenID, KeyID: keyID})
+}
+
+// SetPolicy makes p live, as WithPolicy does at New.
+func (c *Client) SetPolicy(p *Policy) error { return c.setPolicy(p) }
+
+// MemorySink is the client's default sink, for tests to read.
+type MemorySink = memorySink
+
+// NewMemorySink returns the client's default sink, of size records.
+func NewMemorySink(size int) *MemorySink { return newMemorySink(size) }
+
+// Records returns the records held, oldest first.
+func (m *memorySink) Records() []AuditRecord { return m.records() }
+
+// Total returns how many records were ever written to the sink.
+func (m *memorySink) Total() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.total
+}
+
+// Limits the tests probe.
+const (
+	MaxAttributes      = maxAttributes
+	MaxDelegationDepth = maxDelegationDepth
+	RevocationSkew     = revocationSkew
+	DefaultTokenTTL    = defaultTokenTTL
+)

@@ -15,8 +15,8 @@ import (
 func fuzzClient(f *testing.F) (c *agenttrust.Client, secret, tok, narrow, jwtTok string, issued map[string]bool) {
 	ctx := context.Background()
 	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(&agenttrust.Policy{Default: agenttrust.Allow}),
-		agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(16)}}),
-		agenttrust.WithClock(newTestClock()), agenttrust.WithRandom(newSeededRandom()))
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(16)}}),
+		agenttrust.WithClock(newTestClock().Now), agenttrust.WithRandom(newSeededRandom()))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -2,53 +2,22 @@ package agenttrust_test
 
 import (
 	"context"
-	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
-// testClock is a settable clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// The shared fixtures (internal/testkit) under the names these tests
+// use.
+type testClock = testkit.Clock
 
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)}
-}
+func newTestClock() *testClock { return testkit.NewClock() }
 
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// seededRandom is a deterministic io.Reader safe for concurrent use.
-type seededRandom struct {
-	mu  sync.Mutex
-	src *rand.ChaCha8
-}
-
-func newSeededRandom() *seededRandom {
-	return &seededRandom{src: rand.NewChaCha8([32]byte{1, 2, 3})}
-}
-
-func (r *seededRandom) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.src.Read(p)
-}
+func newSeededRandom() *testkit.Random { return testkit.NewRandom() }
 
 type fixture struct {
 	c     *agenttrust.Client
@@ -67,7 +36,7 @@ func newFixture(t *testing.T, policyYAML string, opts ...agenttrust.Option) *fix
 		t.Fatal(err)
 	}
 	base := []agenttrust.Option{
-		agenttrust.WithPolicy(p), agenttrust.WithClock(f.clock),
+		agenttrust.WithPolicy(p), agenttrust.WithClock(f.clock.Now),
 		agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{f.audit}}),
 	}
 	f.c, err = agenttrust.New(f.st, append(base, opts...)...)

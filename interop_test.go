@@ -28,8 +28,8 @@ type tokenVector struct {
 func goldenTokens(t *testing.T) []tokenVector {
 	t.Helper()
 	clock := newTestClock()
-	c, err := agenttrust.New(memory.New(), agenttrust.WithClock(clock), agenttrust.WithRandom(newSeededRandom()),
-		agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithPolicy(mustPolicy(t, openPolicy)))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithClock(clock.Now), agenttrust.WithRandom(newSeededRandom()),
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithPolicy(mustPolicy(t, openPolicy)))
 	if err != nil {
 		t.Fatal(err)
 	}

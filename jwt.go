@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -19,37 +18,33 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
 )
-
-// SigningKey signs the JWT form of tokens with Ed25519. ID is the JWT
-// "kid". It redacts its private half when printed, logged or marshalled.
-type SigningKey struct {
-	ID      string
-	Private ed25519.PrivateKey
-}
-
-func (k SigningKey) String() string { return "SigningKey{" + k.ID + ", [redacted]}" }
-
-// GoString implements fmt.GoStringer without the private key.
-func (k SigningKey) GoString() string { return k.String() }
-
-// LogValue implements slog.LogValuer without the private key.
-func (k SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalJSON encodes only the id.
-func (k SigningKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
 
 // jwtLeeway is the clock skew tolerated on exp, nbf and iat.
 const jwtLeeway = 5 * time.Second
 
+// signingKey is a JWT signing key: its "kid" and private key.
+type signingKey struct {
+	ID      string
+	Private ed25519.PrivateKey
+}
+
 type signingKeys struct {
-	current SigningKey
+	current signingKey
 	public  map[string]ed25519.PublicKey
 	order   []string
 }
 
-func newSigningKeys(keys []SigningKey, r io.Reader, newID func(string) (string, error)) (*signingKeys, error) {
+func newSigningKeys(seeds []SecretKey, r io.Reader, newID func(string) (string, error)) (*signingKeys, error) {
+	keys := make([]signingKey, len(seeds))
+	for i, k := range seeds {
+		if validTokenPart(k.ID) != nil || len(k.Secret) != ed25519.SeedSize {
+			return nil, fmt.Errorf("%w: signing key %d: id must be 1-64 letters, digits, '_' or '-', secret a %d-byte Ed25519 seed", ErrInvalidConfig, i, ed25519.SeedSize)
+		}
+		keys[i] = signingKey{ID: k.ID, Private: ed25519.NewKeyFromSeed(k.Secret)}
+	}
 	if len(keys) == 0 {
 		seed := make([]byte, ed25519.SeedSize)
 		if _, err := io.ReadFull(r, seed); err != nil {
@@ -59,13 +54,10 @@ func newSigningKeys(keys []SigningKey, r io.Reader, newID func(string) (string, 
 		if err != nil {
 			return nil, err
 		}
-		keys = []SigningKey{{ID: id, Private: ed25519.NewKeyFromSeed(seed)}}
+		keys = []signingKey{{ID: id, Private: ed25519.NewKeyFromSeed(seed)}}
 	}
 	sk := &signingKeys{current: keys[0], public: map[string]ed25519.PublicKey{}}
-	for i, k := range keys {
-		if validTokenPart(k.ID) != nil || len(k.Private) != ed25519.PrivateKeySize {
-			return nil, fmt.Errorf("%w: signing key %d: bad id or not an Ed25519 private key", ErrInvalidConfig, i)
-		}
+	for _, k := range keys {
 		if sk.public[k.ID] != nil {
 			return nil, fmt.Errorf("%w: duplicate signing key id %q", ErrInvalidConfig, k.ID)
 		}
@@ -125,7 +117,7 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
 	}
 	if len(s) > MaxCredentialSize {
-		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", ErrCredentialTooLarge)
+		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", errs.CredentialTooLarge)
 	}
 	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "jwt"})
 	return s, nil
@@ -143,19 +135,19 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 //     revoking the subject's id revokes the JWT;
 //   - every caveat of the subject carries over (for an API key, its
 //     caveats and its IP allowlist as an "ip in" caveat), then a fresh
-//     "hop = <id>" caveat, then caveats, so the JWT is narrowed
-//     (Principal.Narrowed): it holds at most the agent role, whatever
-//     roles the subject's key has;
+//     "hop = <id>" caveat, then caveats, so the JWT is narrowed (see
+//     Principal.Roles): it holds at most the agent role, whatever roles
+//     the subject's key has;
 //   - exp is the earliest of now plus the token TTL, the subject's own
 //     expiry and, when ttl is positive, now plus ttl;
 //   - aud is audience alone. A JWT subject can only be narrowed for an
 //     audience it already names: a resource server shown a JWT cannot
 //     trade it for one that another server accepts.
 //
-// The hop is recorded in the store like one of Delegate, so Delegations
-// lists it and revoking its id, or any id of the subject, kills the JWT.
-// A subject already MaxDelegationDepth hops deep is refused with
-// ErrDelegationDepth.
+// The hop is recorded in the store like one of Delegate, and revoking
+// its id, or any id of the subject, kills the JWT. A subject already 8
+// hops deep (the most a token may pass through) is refused with an error
+// matching ErrUnauthorized.
 func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl time.Duration, caveats ...string) (string, Hop, error) {
 	if err := validID("audience", audience); err != nil {
 		return "", Hop{}, err
@@ -173,8 +165,8 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	if _, err := c.verify(ctx, subject, now, &u, &cr); err != nil {
 		return "", Hop{}, err
 	}
-	if len(cr.hops) >= MaxDelegationDepth {
-		return "", Hop{}, fmt.Errorf("%w: credential already has %d hops", ErrDelegationDepth, len(cr.hops))
+	if len(cr.hops) >= maxDelegationDepth {
+		return "", Hop{}, fmt.Errorf("%w: credential already has %d hops", errs.DelegationDepth, len(cr.hops))
 	}
 	if looksLikeJWT(subject) {
 		// Verified above; only its audience is read here.
@@ -183,7 +175,7 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 			return "", Hop{}, ErrMalformedCredential
 		}
 		if !slices.Contains(claims.Audience, audience) {
-			return "", Hop{}, fmt.Errorf("%w: a JWT is narrowed only for an audience it names", ErrAudience)
+			return "", Hop{}, fmt.Errorf("%w: a JWT is narrowed only for an audience it names", errs.Audience)
 		}
 	}
 	var cavs []string
@@ -249,7 +241,7 @@ func (c *Client) signJWT(claims jwtClaims) (string, error) {
 		return "", fmt.Errorf("agenttrust: sign JWT: %w", err)
 	}
 	if len(s) > MaxCredentialSize {
-		return "", fmt.Errorf("%w: the caveats leave no room for a JWT", ErrCredentialTooLarge)
+		return "", fmt.Errorf("%w: the caveats leave no room for a JWT", errs.CredentialTooLarge)
 	}
 	return s, nil
 }
@@ -298,7 +290,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 	if t, _, err := hdr.ParseUnverified(s, &jwt.RegisteredClaims{}); err != nil {
 		return ErrMalformedCredential
 	} else if t.Method == nil || t.Method.Alg() != jwt.SigningMethodEdDSA.Alg() {
-		return ErrAlgorithm
+		return errs.Algorithm
 	}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
@@ -315,7 +307,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		kid, _ := t.Header["kid"].(string)
 		pub := c.signing.public[kid]
 		if pub == nil {
-			return nil, ErrBadSignature
+			return nil, errs.BadSignature
 		}
 		return pub, nil
 	})
@@ -323,7 +315,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		return jwtError(err)
 	}
 	if claims.Tenant != c.tenant {
-		return ErrBadSignature
+		return errs.BadSignature
 	}
 	if validTokenPart(claims.ID) != nil || validTokenPart(claims.KeyID) != nil || claims.Subject == "" {
 		return ErrMalformedCredential
@@ -342,8 +334,8 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		v.cred.conds = append(v.cred.conds, cv)
 		cost += caveatCost(text)
 	}
-	if len(v.cred.hops) > MaxDelegationDepth {
-		return ErrDelegationDepth
+	if len(v.cred.hops) > maxDelegationDepth {
+		return errs.DelegationDepth
 	}
 	if !c.tokenCacheOff {
 		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
@@ -354,18 +346,18 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 
 func jwtError(err error) error {
 	switch {
-	case errors.Is(err, ErrBadSignature), errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return ErrBadSignature
+	case errors.Is(err, errs.BadSignature), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return errs.BadSignature
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return ErrExpired
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return ErrAudience
+		return errs.Audience
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return ErrAlgorithm
+		return errs.Algorithm
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrTokenMalformed):
 		return ErrMalformedCredential
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return fmt.Errorf("%w: %v", errs.BadSignature, err)
 	}
 	return fmt.Errorf("%w: %v", ErrMalformedCredential, err)
 }
@@ -415,50 +407,50 @@ func strictJWTObject(seg string, known, numeric []string) error {
 		return ErrMalformedCredential
 	}
 	if !utf8.Valid(b) {
-		return fmt.Errorf("%w: not valid UTF-8", ErrJWTClaims)
+		return fmt.Errorf("%w: not valid UTF-8", errs.JWTClaims)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return fmt.Errorf("%w: not a JSON object", ErrJWTClaims)
+		return fmt.Errorf("%w: not a JSON object", errs.JWTClaims)
 	}
 	seen := make(map[string]bool, 8)
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+			return fmt.Errorf("%w: %v", errs.JWTClaims, err)
 		}
 		name := t.(string) // object keys are strings
 		folded := foldName(name)
 		if seen[folded] {
-			return fmt.Errorf("%w: %q appears twice", ErrJWTClaims, name)
+			return fmt.Errorf("%w: %q appears twice", errs.JWTClaims, name)
 		}
 		if len(seen) == maxJWTNames {
-			return fmt.Errorf("%w: more than %d names", ErrJWTClaims, maxJWTNames)
+			return fmt.Errorf("%w: more than %d names", errs.JWTClaims, maxJWTNames)
 		}
 		seen[folded] = true
 		for _, k := range known {
 			if name != k && folded == k {
-				return fmt.Errorf("%w: %q is a case variant of %q", ErrJWTClaims, name, k)
+				return fmt.Errorf("%w: %q is a case variant of %q", errs.JWTClaims, name, k)
 			}
 		}
 		if slices.Contains(numeric, name) {
 			v, err := dec.Token()
 			if _, ok := v.(json.Number); err != nil || !ok {
-				return fmt.Errorf("%w: %q must be a number", ErrJWTClaims, name)
+				return fmt.Errorf("%w: %q must be a number", errs.JWTClaims, name)
 			}
 			continue
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+			return fmt.Errorf("%w: %v", errs.JWTClaims, err)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return fmt.Errorf("%w: %v", ErrJWTClaims, err)
+		return fmt.Errorf("%w: %v", errs.JWTClaims, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrJWTClaims)
+		return fmt.Errorf("%w: data after the JSON object", errs.JWTClaims)
 	}
 	return nil
 }

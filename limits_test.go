@@ -39,7 +39,7 @@ func nodes(t *testing.T, st store.Store, n int, policyYAML string, now func() ti
 	}
 	out := make([]*agenttrust.Client, n)
 	for i := range out {
-		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(agenttrust.ClockFunc(now)),
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(now),
 			agenttrust.WithAudit(agenttrust.AuditConfig{Chain: fmt.Sprintf("node-%d", i)}))
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +247,7 @@ func TestClusterLimitREADME(t *testing.T) {
 	st := memory.New()
 	var cs [2]*agenttrust.Client
 	for i := range cs {
-		if cs[i], err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clock)); err != nil {
+		if cs[i], err = agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clock.Now)); err != nil {
 			t.Fatal(err)
 		}
 		defer cs[i].Close()
@@ -313,7 +313,7 @@ func TestClusterLimitPrunes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clock), agenttrust.WithTenant("acme"))
+	c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clock.Now), agenttrust.WithTenant("acme"))
 	if err != nil {
 		t.Fatal(err)
 	}

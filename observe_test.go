@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
 )
 
@@ -95,7 +96,7 @@ func TestObserverChecks(t *testing.T) {
 func TestObserverLatency(t *testing.T) {
 	rec := &recorder{}
 	clk := &steppingClock{t: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC), step: time.Millisecond}
-	f := newFixture(t, paymentsPolicy, agenttrust.WithObserver(rec), agenttrust.WithClock(clk))
+	f := newFixture(t, paymentsPolicy, agenttrust.WithObserver(rec), agenttrust.WithClock(clk.Now))
 	f.c.Check(context.Background(), charge(1))
 	if got := rec.lastCheck(t).Duration; got <= 0 || got > time.Second {
 		t.Errorf("duration %v", got)
@@ -292,8 +293,8 @@ func TestErrorCode(t *testing.T) {
 		{context.Canceled, "canceled"},
 		{errors.New("other"), "internal"},
 	} {
-		if got := agenttrust.ErrorCode(tc.err); got != tc.code {
-			t.Errorf("ErrorCode(%v) = %q, want %q", tc.err, got, tc.code)
+		if got := errs.Code(tc.err); got != tc.code {
+			t.Errorf("errs.Code(%v) = %q, want %q", tc.err, got, tc.code)
 		}
 	}
 }

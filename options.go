@@ -1,6 +1,8 @@
 package agenttrust
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"time"
@@ -11,7 +13,7 @@ import (
 type config struct {
 	tenant       string
 	chain        string
-	clock        Clock
+	clock        clock
 	random       io.Reader
 	log          *slog.Logger
 	policy       *Policy
@@ -24,14 +26,14 @@ type config struct {
 	drainTimeout time.Duration
 	durable      bool
 	redact       []string
-	notifier     Notifier
+	notifier     notifier
 	breaker      BreakerConfig
 	pendingTTL   time.Duration
 	grantTTL     time.Duration
 	latency      bool
 	notify       *NotifyConfig
-	masterKeys   []MasterKey
-	signingKeys  []SigningKey
+	masterKeys   []SecretKey
+	signingKeys  []SecretKey
 	tokenTTL     time.Duration
 	issuer       string
 	audiences    []string
@@ -41,15 +43,31 @@ type config struct {
 	tokenCacheBytes   int64
 }
 
-// Option configures New.
+// Option configures New. A nil Option panics when New applies it, as a nil
+// function does.
 type Option func(*config)
 
 // WithTenant sets the tenant this client decides for (DefaultTenant).
 func WithTenant(tenant string) Option { return func(c *config) { c.tenant = tenant } }
 
-// WithClock injects the clock; all decisions, approvals and audit records
-// read time from it.
-func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
+// WithClock sets where the client reads the time it stamps on what it
+// decides and records: decision and audit times, credential and approval
+// expiry, revocation dates. The default is the system clock. now must be
+// safe for concurrent use.
+//
+// Waiting is not the clock's job: polls, bounds and timeouts (an approval
+// wait, a stuck audit sink, a stale revocation view) run on the time
+// package's timers. Tests that exercise them run inside a
+// testing/synctest bubble, whose fake time drives both the default clock
+// and every timer, so no test sleeps on the real clock.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		c.clock = nil // refused by New
+		if now != nil {
+			c.clock = clockFunc(now)
+		}
+	}
+}
 
 // WithRandom injects the source of randomness for ids (crypto/rand by
 // default). It must be safe for concurrent use.
@@ -67,13 +85,27 @@ func WithPolicy(p *Policy) Option { return func(c *config) { c.policy = p } }
 // WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
 func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }
 
-// WithRedact names attributes whose values never reach the audit trail or
-// an approval, in addition to names containing (in any case) password,
-// passwd, secret, token, credential, authorization, api_key, api-key,
-// apikey, private_key, private-key, access_key, access-key or cookie.
-func WithRedact(names ...string) Option {
-	return func(c *config) { c.redact = append(c.redact, names...) }
+// WithNotifier has notify told of every new pending approval, for
+// example to page a human or post to a chat. It runs in its own
+// goroutine, detached from the check's cancellation, with a 30-second
+// timeout; its error or panic is logged, never fatal to the check.
+func WithNotifier(notify func(ctx context.Context, a Approval) error) Option {
+	return func(c *config) {
+		c.notifier = nil
+		if notify != nil {
+			c.notifier = notifierFunc(notify)
+		}
+	}
 }
+
+// notifier is what WithNotifier sets: a function, as a method.
+type notifier interface {
+	Notify(ctx context.Context, a Approval) error
+}
+
+type notifierFunc func(ctx context.Context, a Approval) error
+
+func (f notifierFunc) Notify(ctx context.Context, a Approval) error { return f(ctx, a) }
 
 // WithObserver tells o of every check and of the events an operator
 // counts: approvals opened and decided, revocations and suspensions, rate
@@ -82,9 +114,6 @@ func WithRedact(names ...string) Option {
 // OpenTelemetry module (github.com/agenttrust/agenttrust/otel) provides
 // one with spans and metrics.
 func WithObserver(o observe.Observer) Option { return func(c *config) { c.observer = o } }
-
-// WithNotifier tells n about every new pending approval.
-func WithNotifier(n Notifier) Option { return func(c *config) { c.notifier = n } }
 
 // WithBreaker enables the runaway breaker. It is off by default.
 func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
@@ -97,7 +126,9 @@ func WithApprovalTTL(pending, grant time.Duration) Option {
 }
 
 // AuditConfig configures the audit trail (WithAudit). A zero field keeps
-// its default, or what an earlier WithAudit set; Sinks accumulate.
+// its default, or what an earlier WithAudit set; Sinks and Redact
+// accumulate. It is a plain value, safe to share; the zero AuditConfig
+// changes nothing.
 type AuditConfig struct {
 	// Sinks receive every record. Without any, the client keeps the last
 	// 10,000 records in an in-memory ring.
@@ -142,6 +173,12 @@ type AuditConfig struct {
 	StuckAfter time.Duration
 	// WriteTimeout bounds one write to a sink (default 5s).
 	WriteTimeout time.Duration
+	// Redact names attributes whose values never reach the audit trail
+	// or an approval, in addition to names containing (in any case)
+	// password, passwd, secret, token, credential, authorization,
+	// api_key, api-key, apikey, private_key, private-key, access_key,
+	// access-key or cookie. Names accumulate.
+	Redact []string
 	// DrainTimeout bounds how long Close keeps writing queued records to a
 	// failing sink (default 15s); what is still unwritten then is named in
 	// the *AuditLossError Close returns.
@@ -152,10 +189,11 @@ type AuditConfig struct {
 func WithAudit(a AuditConfig) Option {
 	return func(c *config) {
 		c.sinks = append(c.sinks, a.Sinks...)
+		c.redact = append(c.redact, a.Redact...)
 		if a.Chain != "" {
 			c.chain = a.Chain
 		}
-		if !a.Key.IsZero() {
+		if a.Key.root != nil {
 			c.auditKey = &a.Key
 		}
 		c.durable = c.durable || a.Durable
@@ -175,41 +213,93 @@ func WithAudit(a AuditConfig) Option {
 	}
 }
 
-// WithMasterKeys sets the token master keys; the first mints. Without it a
-// client makes a random master key of its own, so its tokens die with it
-// and other clients cannot verify them.
-func WithMasterKeys(keys ...MasterKey) Option {
-	return func(c *config) { c.masterKeys = append(c.masterKeys, keys...) }
+// SecretKey is a named secret: a master key that macaroon tokens derive
+// from or the seed of a key that signs JWTs (see TokenConfig). Its ID
+// travels in each token the key makes, so keys can rotate. SecretKey
+// redacts its secret when printed, logged or marshalled. A plain value,
+// safe to share once made; New copies the secret. The zero SecretKey is
+// refused by New.
+type SecretKey struct {
+	ID     string // 1-64 letters, digits, '_' or '-'
+	Secret []byte
 }
 
-// WithTokenTTL sets the default and longest lifetime of tokens Exchange
-// mints (DefaultTokenTTL).
-func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
+func (k SecretKey) String() string { return "SecretKey{" + k.ID + ", [redacted]}" }
 
-// WithTokenCache bounds the cache of verified tokens and JWTs: at most
-// entries tokens holding at most bytes of memory (defaults 16384 and
-// 16 MiB). A token not cached is verified again, which costs time, never
-// safety: caveats, expiry and revocation are checked on every use.
-// WithTokenCache(0, 0) turns the cache off: every use verifies the token
-// from scratch.
-func WithTokenCache(entries int, bytes int64) Option {
-	return func(c *config) { c.tokenCacheEntries, c.tokenCacheBytes = entries, bytes }
+// GoString implements fmt.GoStringer without the secret.
+func (k SecretKey) GoString() string { return k.String() }
+
+// LogValue implements slog.LogValuer without the secret.
+func (k SecretKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// MarshalJSON encodes only the id.
+func (k SecretKey) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID string `json:"id"`
+	}{k.ID})
 }
 
-// WithSigningKeys sets the JWT signing keys; the first signs, all verify
-// and appear in JWKS. Without it a client makes a random key of its own.
-func WithSigningKeys(keys ...SigningKey) Option {
-	return func(c *config) { c.signingKeys = append(c.signingKeys, keys...) }
+// TokenConfig configures the tokens a client mints and verifies
+// (WithTokens). A zero field keeps its default, or what an earlier
+// WithTokens set; keys and audiences accumulate. It is a plain value, safe
+// to share; the zero TokenConfig changes nothing.
+type TokenConfig struct {
+	// MasterKeys derive the root key of every macaroon token,
+	// HMAC-SHA256(secret, token id), so minting stores nothing per
+	// token. Each secret is at least 32 bytes. The first mints, all
+	// verify, and a key removed from the list is retired along with
+	// every token it minted. Without any, a client makes a random master
+	// key of its own: its tokens die with it and other clients cannot
+	// verify them.
+	MasterKeys []SecretKey
+	// SigningKeys sign the JWT form of tokens with Ed25519: each secret
+	// is an Ed25519 seed (ed25519.SeedSize bytes; ed25519.PrivateKey.Seed
+	// returns it) and each ID the "kid". The first signs; all verify and
+	// are listed by PublicKeys. Without any, a client makes a random key
+	// of its own.
+	SigningKeys []SecretKey
+	// TTL is the default and longest lifetime of tokens Exchange mints
+	// (5 minutes; at most 24 hours). A token never outlives its key.
+	TTL time.Duration
+	// Issuer is the "iss" of JWTs this client mints and requires of JWTs
+	// it verifies (default "agenttrust").
+	Issuer string
+	// Audiences are accepted in a JWT's "aud" (default: the issuer). A
+	// resource server names its own URI (RFC 8707).
+	Audiences []string
+	// CacheEntries and CacheBytes bound the cache of verified tokens and
+	// JWTs (defaults 16384 entries and 16 MiB). A token not cached is
+	// verified again, which costs time, never safety: caveats, expiry
+	// and revocation are checked on every use.
+	CacheEntries int
+	CacheBytes   int64
+	// NoCache turns the cache off: every use verifies the token from
+	// scratch.
+	NoCache bool
 }
 
-// WithJWTIssuer sets the "iss" of JWTs this client mints and requires of
-// JWTs it verifies (default "agenttrust").
-func WithJWTIssuer(iss string) Option { return func(c *config) { c.issuer = iss } }
-
-// WithJWTAudience sets the audiences this client accepts in a JWT's "aud"
-// (default: the issuer). A resource server names its own URI (RFC 8707).
-func WithJWTAudience(aud ...string) Option {
-	return func(c *config) { c.audiences = append(c.audiences, aud...) }
+// WithTokens configures tokens and their keys (see TokenConfig).
+func WithTokens(t TokenConfig) Option {
+	return func(c *config) {
+		c.masterKeys = append(c.masterKeys, t.MasterKeys...)
+		c.signingKeys = append(c.signingKeys, t.SigningKeys...)
+		c.audiences = append(c.audiences, t.Audiences...)
+		if t.TTL != 0 {
+			c.tokenTTL = t.TTL
+		}
+		if t.Issuer != "" {
+			c.issuer = t.Issuer
+		}
+		if t.CacheEntries != 0 {
+			c.tokenCacheEntries = t.CacheEntries
+		}
+		if t.CacheBytes != 0 {
+			c.tokenCacheBytes = t.CacheBytes
+		}
+		if t.NoCache {
+			c.tokenCacheEntries, c.tokenCacheBytes = 0, 0
+		}
+	}
 }
 
 // WithNotify switches revocation checking from strict mode (the default:

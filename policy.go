@@ -26,12 +26,15 @@ import (
 // Cedar adapter, the remote engine) plug in with WithPolicyEngine.
 //
 // Evaluate must not retain in or anything it points to after returning. An
-// error makes the check deny with ErrPolicyEngine.
+// error makes the check deny with ErrPolicyEngine. Checks call Evaluate
+// concurrently: an engine must be safe for concurrent use.
 type PolicyEngine interface {
 	Evaluate(ctx context.Context, in *PolicyInput) (PolicyResult, error)
 }
 
-// PolicyEngineFunc adapts a function to PolicyEngine.
+// PolicyEngineFunc adapts a function to PolicyEngine. It is safe for
+// concurrent use if the function is. A nil PolicyEngineFunc panics when
+// called, as a nil function does.
 type PolicyEngineFunc func(ctx context.Context, in *PolicyInput) (PolicyResult, error)
 
 // Evaluate calls f.
@@ -41,6 +44,7 @@ func (f PolicyEngineFunc) Evaluate(ctx context.Context, in *PolicyInput) (Policy
 
 // PolicyInput is what a policy decides on: the request with its tool and
 // resource normalised to NFC, plus what the check established about it.
+// The client fills it for each check; the zero PolicyInput is no request.
 type PolicyInput struct {
 	Tenant     string
 	AgentID    string
@@ -54,7 +58,8 @@ type PolicyInput struct {
 	Time       time.Time
 }
 
-// PolicyResult is a policy's answer.
+// PolicyResult is a policy's answer. The zero PolicyResult denies, with no
+// rule and no reason.
 type PolicyResult struct {
 	Effect Effect
 	Rule   string
@@ -71,7 +76,10 @@ type PolicyResult struct {
 // Precedence: a matching deny rule beats a matching needs_approval rule,
 // which beats a matching allow rule; with no match the Default applies
 // (Deny unless set). Among rules of the same effect the first in the list
-// names the decision.
+// names the decision. The zero Policy has no rule or limit and denies
+// everything. New and NewRuleEngine compile what they need: changing a
+// Policy afterwards changes nothing they decide, and a Policy may be
+// shared once made.
 type Policy struct {
 	Default Effect  `json:"default,omitempty" yaml:"default,omitempty"`
 	Rules   []Rule  `json:"rules" yaml:"rules"`
@@ -88,6 +96,7 @@ type Policy struct {
 // of Type ("number", "string" or "boolean", as conditions read them: a
 // finite number of a Go numeric type or a json.Number; a valid NFC string
 // without invisible characters; a bool). With Required it must be present.
+// The zero AttributeSpec is refused: it names no attribute.
 type AttributeSpec struct {
 	Tools    []string `json:"tools,omitempty" yaml:"tools,omitempty"`
 	Name     string   `json:"name" yaml:"name"`
@@ -96,7 +105,8 @@ type AttributeSpec struct {
 }
 
 // Rule matches requests by agent, tool and resource globs and conditions.
-// An empty Agents, Tools or Resources list matches any value.
+// An empty Agents, Tools or Resources list matches any value. The zero
+// Rule is refused: it has no ID.
 type Rule struct {
 	ID        string   `json:"id" yaml:"id"`
 	Effect    Effect   `json:"effect" yaml:"effect"`
@@ -111,7 +121,8 @@ type Rule struct {
 
 // Limit is a token-bucket rate limit applied to each (agent, tool) pair it
 // matches, separately. Rate is "N/s", "N/m" or "N/h"; Burst defaults to
-// the per-second rate rounded up, at least 1.
+// the per-second rate rounded up, at least 1. The zero Limit is refused:
+// it has no ID and no Rate.
 //
 // Scope says where the bucket lives. "node" (or empty, the default): in
 // the client, so each process sharing a store allows the rate on its
@@ -255,13 +266,6 @@ func yamlProblemLine(data []byte, err error) error {
 
 // policySchema is what a JSON policy document must look like.
 var policySchema = strictjson.SchemaOf(reflect.TypeFor[Policy]())
-
-// Validate reports every problem in p, joined; nil means NewRuleEngine
-// will accept it.
-func (p *Policy) Validate() error {
-	_, err := compilePolicy(p, "")
-	return err
-}
 
 // ruleEngine is the built-in PolicyEngine: an immutable, indexed
 // compilation of a Policy.

@@ -143,7 +143,8 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // knows, with an expiry. Every credential under such a key dies at the
 // key's expiry (tokens never outlive their key), so the revocation's
 // ExpiresAt is that expiry plus the JWT leeway, and PruneRevocations
-// keeps it RevocationSkew longer still.
+// keeps it 48 hours longer still, so clocks that are off by less than that
+// cannot lift it early.
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
 		return err
@@ -166,19 +167,19 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// RevocationSkew is how far the clocks of the nodes sharing a store may
+// revocationSkew is how far the clocks of the nodes sharing a store may
 // be off, together, before PruneRevocations could lift a revocation that
 // still covers a live credential: a revocation is pruned only once its
 // ExpiresAt lies this far in the past on the pruning node's clock.
-const RevocationSkew = 48 * time.Hour
+const revocationSkew = 48 * time.Hour
 
 // PruneRevocations removes revocations that can no longer affect
-// anything, with RevocationSkew to spare, and reports how many it
+// anything, with 48 hours to spare for clock skew between nodes, and reports how many it
 // removed. Only revocations of expiring keys ever qualify (see Revoke);
 // those written by older versions with shorter expiries are kept
-// RevocationSkew past them, longer than any token lives.
+// 48 hours past them, longer than any token lives.
 func (c *Client) PruneRevocations(ctx context.Context) (int, error) {
-	n, err := c.store.PruneRevocations(ctx, c.clock.Now().Add(-RevocationSkew))
+	n, err := c.store.PruneRevocations(ctx, c.clock.Now().Add(-revocationSkew))
 	if err != nil {
 		return 0, storeErr("prune revocations", err)
 	}

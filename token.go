@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
@@ -32,24 +32,25 @@ const (
 	TokenPrefix = "att_"
 	// MaxCredentialSize bounds a credential, in bytes of its text; larger
 	// ones are refused before any decoding, and Exchange, Attenuate and
-	// Delegate never make one. A token at MaxDelegationDepth with five
+	// Delegate never make one. A token of 8 hops (the deepest) with five
 	// realistic caveats per hop (tool and resource lists, an amount, an
 	// expiry, a session) and long tenant and agent ids is about 3.5 KB:
 	// 6 KiB leaves room for more while an "Authorization: Bearer" line
 	// stays under the 8 KB header-line limit of common proxies, and it
 	// caps what one presented credential can make a verifier decode.
 	MaxCredentialSize = 6 << 10
-	// MaxDelegationDepth is the most hops a token may pass through.
-	MaxDelegationDepth = 8
-	// DefaultTokenTTL is the lifetime of a token unless WithTokenTTL says
+	// maxDelegationDepth is the most hops a token may pass through.
+	maxDelegationDepth = 8
+	// defaultTokenTTL is the lifetime of a token unless TokenConfig.TTL says
 	// otherwise; a token never outlives its key.
-	DefaultTokenTTL = 5 * time.Minute
+	defaultTokenTTL = 5 * time.Minute
 
 	tokenIDVersion = "at1"
 )
 
 // Key is an API key as a client shows it: its id, owner and limits,
-// never the secret or its hash.
+// never the secret or its hash. A plain value, safe to share; the zero Key
+// names no key.
 type Key struct {
 	ID      string // public id, "key_..."
 	Tenant  string
@@ -68,28 +69,6 @@ func keyOf(k store.Key) Key {
 	return Key{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Name: k.Name, Roles: k.Roles,
 		AllowedIPs: k.AllowedIPs, Caveats: k.Caveats, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
 }
-
-// MasterKey derives the root key of every token it mints:
-// HMAC-SHA256(Secret, token id), so minting stores nothing per token. The
-// ID travels in each token so keys can rotate: the first key given to
-// WithMasterKeys mints, all of them verify, and a key removed from the list
-// is retired along with every token it minted. MasterKey redacts its
-// secret when printed, logged or marshalled.
-type MasterKey struct {
-	ID     string
-	Secret []byte // at least 32 bytes
-}
-
-func (k MasterKey) String() string { return "MasterKey{" + k.ID + ", [redacted]}" }
-
-// GoString implements fmt.GoStringer without the secret.
-func (k MasterKey) GoString() string { return k.String() }
-
-// LogValue implements slog.LogValuer without the secret.
-func (k MasterKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalJSON encodes only the id.
-func (k MasterKey) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"id":%q}`, k.ID)), nil }
 
 type masterKey struct {
 	id     string
@@ -122,7 +101,7 @@ type keyring struct {
 	byID    map[string]*masterKey
 }
 
-func newKeyring(keys []MasterKey, random func(prefix string) (string, error), secret func() ([]byte, error)) (*keyring, error) {
+func newKeyring(keys []SecretKey, random func(prefix string) (string, error), secret func() ([]byte, error)) (*keyring, error) {
 	if len(keys) == 0 {
 		id, err := random("mk_")
 		if err != nil {
@@ -132,7 +111,7 @@ func newKeyring(keys []MasterKey, random func(prefix string) (string, error), se
 		if err != nil {
 			return nil, err
 		}
-		keys = []MasterKey{{ID: id, Secret: s}}
+		keys = []SecretKey{{ID: id, Secret: s}}
 	}
 	kr := &keyring{byID: map[string]*masterKey{}}
 	for i, k := range keys {
@@ -166,7 +145,7 @@ func validTokenPart(s string) error {
 }
 
 // KeySpec describes an API key to create. The zero KeySpec is refused:
-// AgentID is required.
+// AgentID is required. It is a plain value.
 type KeySpec struct {
 	AgentID string
 	Name    string
@@ -373,7 +352,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 	k, err := apikey.Parse(secret)
 	if err != nil {
 		if errors.Is(err, apikey.ErrChecksum) {
-			return nil, ErrKeyChecksum
+			return nil, errs.KeyChecksum
 		}
 		return nil, ErrMalformedCredential
 	}
@@ -382,7 +361,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 	if e == nil {
 		stored, err := c.store.KeyByHash(ctx, h)
 		if isNotFound(err) {
-			return nil, ErrUnknownKey
+			return nil, errs.UnknownKey
 		}
 		if err != nil {
 			return nil, storeErr("key lookup", err)
@@ -405,7 +384,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 		c.keys.put(h, e)
 	}
 	if !apikey.Equal(e.key.Hash, h) || e.key.Tenant != c.tenant {
-		return nil, ErrUnknownKey
+		return nil, errs.UnknownKey
 	}
 	if !e.key.ExpiresAt.IsZero() && !now.Before(e.key.ExpiresAt) {
 		return nil, ErrExpired
@@ -493,7 +472,7 @@ func (c *Client) mint(ke *keyEntry, now time.Time, extra []string) (string, stri
 		return "", "", fmt.Errorf("agenttrust: mint token: %w", err)
 	}
 	if len(TokenPrefix)+b64.EncodedLen(len(raw)) > MaxCredentialSize {
-		return "", "", fmt.Errorf("%w: the key's caveats leave no room for a token", ErrCredentialTooLarge)
+		return "", "", fmt.Errorf("%w: the key's caveats leave no room for a token", errs.CredentialTooLarge)
 	}
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(raw), tokID, nil
 }
@@ -545,7 +524,7 @@ func decodeTokenString(s string) ([]byte, error) {
 // caveats. It does not evaluate them.
 func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if len(cred) > MaxCredentialSize {
-		return nil, ErrCredentialTooLarge
+		return nil, errs.CredentialTooLarge
 	}
 	// The cache is keyed by the token's own text, so a hit is the very
 	// token verified before: it skips decoding and every HMAC.
@@ -570,7 +549,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
 		if errors.Is(err, mac.ErrTooLarge) {
-			return nil, ErrCredentialTooLarge
+			return nil, errs.CredentialTooLarge
 		}
 		return nil, ErrMalformedCredential
 	}
@@ -588,14 +567,14 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	}
 	mk := c.keyring.byID[mkID]
 	if mk == nil {
-		return nil, ErrBadSignature
+		return nil, errs.BadSignature
 	}
 	root := mk.rootKey(tokID)
 	h := c.hashers.Get().(*mac.Hasher)
 	err = mac.Verify(&m, root[:], h)
 	c.hashers.Put(h)
 	if err != nil {
-		return nil, ErrBadSignature
+		return nil, errs.BadSignature
 	}
 	v := &verifiedToken{id: tokID, keyID: keyID}
 	v.conds = v.condsBuf[:0]
@@ -619,8 +598,8 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
 		return nil, ErrMalformedCredential
 	}
-	if len(v.hops) > MaxDelegationDepth {
-		return nil, ErrDelegationDepth
+	if len(v.hops) > maxDelegationDepth {
+		return nil, errs.DelegationDepth
 	}
 	if !c.tokenCacheOff {
 		// A copy: the caller's string may share memory with a larger buffer.
@@ -630,7 +609,7 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 }
 
 // TokenInfo describes a token without its secret parts. It is a plain
-// value.
+// value. The zero TokenInfo describes no token.
 type TokenInfo struct {
 	ID        string
 	KeyID     string
@@ -645,7 +624,7 @@ type TokenInfo struct {
 // the signature: use it to display a token, never to trust one.
 func InspectTokenUnverified(token string) (TokenInfo, error) {
 	if len(token) > MaxCredentialSize {
-		return TokenInfo{}, ErrCredentialTooLarge
+		return TokenInfo{}, errs.CredentialTooLarge
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return TokenInfo{}, ErrMalformedCredential

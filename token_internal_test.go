@@ -12,7 +12,7 @@ import (
 // chain and parsing the caveats.
 func BenchmarkDecodeToken(b *testing.B) {
 	ctx := context.Background()
-	c, err := New(memory.New(), WithTokenCache(0, 0))
+	c, err := New(memory.New(), WithTokens(TokenConfig{NoCache: true}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,16 +19,21 @@ const (
 )
 
 // DecisionID identifies a decision: 16 bytes, time-ordered, formatted as a
-// UUID (version 7 layout). Making one allocates nothing.
+// UUID (version 7 layout). Making one allocates nothing. The zero
+// DecisionID names no decision.
 type DecisionID = store.DecisionID
 
-// Approval is a request held for a decision; see store.Approval.
+// Approval is a request held for a decision; see store.Approval. A plain
+// value, like every alias here: safe to copy and to share once made. The
+// zero Approval names no approval.
 type Approval = store.Approval
 
-// ApprovalFilter selects approvals; see store.ApprovalFilter.
+// ApprovalFilter selects approvals; see store.ApprovalFilter. The zero
+// ApprovalFilter selects every approval of the client's tenant.
 type ApprovalFilter = store.ApprovalFilter
 
 // ApprovalStatus is the state of an Approval; see store.ApprovalStatus.
+// The zero ApprovalStatus ("") is no state an Approval is in.
 type ApprovalStatus = store.ApprovalStatus
 
 // Approval states.
@@ -39,14 +44,10 @@ const (
 	ApprovalConsumed = store.ApprovalConsumed
 )
 
-// AuditRecord is the record of one decision; see store.AuditRecord.
+// AuditRecord is the record of one decision; see store.AuditRecord. The
+// zero AuditRecord belongs to no chain: VerifyChain refuses it.
 type AuditRecord = store.AuditRecord
 
-// AuditQuery selects audit records; see store.AuditQuery.
-type AuditQuery = store.AuditQuery
-
-// Hash is a record's MAC in the audit chain; see store.Hash.
-type Hash = store.Hash
-
-// Hop is a recorded step of server-side delegation.
+// Hop is a recorded step of server-side delegation. The zero Hop names no
+// hop.
 type Hop = store.Hop

@@ -69,8 +69,8 @@ func validateRequest(req *Request, attrs []attrKV) error {
 			return err
 		}
 	}
-	if len(req.Attributes) > MaxAttributes {
-		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, MaxAttributes)
+	if len(req.Attributes) > maxAttributes {
+		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, maxAttributes)
 	}
 	for _, kv := range attrs {
 		k := kv.Name

@@ -13,7 +13,7 @@ import (
 )
 
 // NotifyConfig configures notify mode; see WithNotify. Its zero value
-// takes the defaults.
+// takes the defaults. It is a plain value, safe to share.
 type NotifyConfig struct {
 	// MaxStaleness bounds how old the in-memory view of revocations and
 	// suspensions may be: past it, checks deny with ErrStoreUnavailable

@@ -1,8 +1,10 @@
-// Package audit holds audit sinks that write agenttrust's records to
-// places outside the store: JSON lines on any io.Writer, and a
-// *slog.Logger. The in-memory ring (agenttrust.NewMemorySink) and the
-// store (agenttrust.NewStoreSink) are in the root package; any
-// agenttrust.AuditSink can be given to agenttrust.AuditConfig.Sinks.
+// Package audit holds where agenttrust's audit records go and what
+// guards them there: sinks for the store (StoreSink), memory
+// (MemorySink), JSON lines on any io.Writer and a *slog.Logger;
+// checkpoints of each chain's head, kept out of the store's reach
+// (Checkpoints); and VerifyStoredChain, which reads a stored chain in
+// full and checks it. Any agenttrust.AuditSink can be given to
+// agenttrust.AuditConfig.Sinks.
 package audit
 
 import (

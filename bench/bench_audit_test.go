@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/sqlite"
 )
@@ -44,7 +45,7 @@ func BenchmarkAuditMode(b *testing.B) {
 					b.Fatal(err)
 				}
 				c, err := agenttrust.New(st, agenttrust.WithPolicy(p),
-					agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}, Durable: mode.durable}))
+					agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}, Durable: mode.durable}))
 				if err != nil {
 					b.Fatal(err)
 				}

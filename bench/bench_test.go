@@ -37,7 +37,7 @@ func benchClient(b *testing.B, extra int, opts ...agenttrust.Option) *agenttrust
 		b.Fatal(err)
 	}
 	p.Rules = append(p.Rules, syntheticRules(extra)...)
-	c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithMasterKeys(testMasterKey)}, opts...)...)
+	c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}})}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,8 +112,8 @@ func BenchmarkCheck(b *testing.B) {
 			if strings.HasSuffix(name, "-cluster") {
 				p.Limits = append(p.Limits, agenttrust.Limit{ID: "transfers", Tools: []string{"transfer"}, Rate: "1000000/s", Burst: 1 << 30, Scope: "cluster"})
 			}
-			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(p),
-				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(1 << 14)}})}, opts...)...)
+			// The audit goes to the client's default in-memory ring.
+			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(p)}, opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -160,7 +160,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var opts []agenttrust.Option
 			if noCache {
-				opts = append(opts, agenttrust.WithTokenCache(0, 0))
+				opts = append(opts, agenttrust.WithTokens(agenttrust.TokenConfig{NoCache: true}))
 			}
 			c := benchClient(b, 0, opts...)
 			secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1"})
@@ -371,7 +371,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			st := openBenchPostgres(b)
-			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithMasterKeys(testMasterKey)}, mode.opts...)...)
+			c, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}})}, mode.opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,15 +7,16 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 )
 
-var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+var testMasterKey = testkit.MasterKey()
 
 // tokenRootKey derives a token's macaroon root key as the README states
 // it: HMAC-SHA256(master secret, token id). TestTokenVectorsLibrary checks
 // it against the root module's vectors.
-func tokenRootKey(mk agenttrust.MasterKey, tokenID string) []byte {
+func tokenRootKey(mk agenttrust.SecretKey, tokenID string) []byte {
 	h := hmac.New(sha256.New, mk.Secret)
 	h.Write([]byte(tokenID))
 	return h.Sum(nil)

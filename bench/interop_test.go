@@ -3,7 +3,6 @@ package bench_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -57,7 +56,7 @@ func TestTokenVectorsLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := tokenRootKey(agenttrust.MasterKey{ID: v.MasterKeyID, Secret: secret}, v.TokenID); !bytes.Equal(got, root) {
+		if got := tokenRootKey(agenttrust.SecretKey{ID: v.MasterKeyID, Secret: secret}, v.TokenID); !bytes.Equal(got, root) {
 			t.Fatalf("vector %d: HMAC-SHA256(master secret, token id) = %x, the vector's root key %x", i, got, root)
 		}
 		raw, err := base64.RawURLEncoding.DecodeString(v.Token[len(agenttrust.TokenPrefix):])
@@ -92,13 +91,13 @@ func TestTokenVectorsLibrary(t *testing.T) {
 // against the JWKS the server publishes for the same signing key.
 func TestJWTVerifiesWithAnotherLibrary(t *testing.T) {
 	ctx := context.Background()
-	sk := agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
-	c, err := agenttrust.New(memory.New(), agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(sk))
+	sk := agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
+	c, err := agenttrust.New(memory.New(), agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{sk}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	srv, err := server.New(memory.New(), server.WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(sk)))
+	srv, err := server.New(memory.New(), server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{sk}})))
 	if err != nil {
 		t.Fatal(err)
 	}

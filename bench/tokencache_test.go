@@ -10,12 +10,12 @@ import (
 
 // TestTokenCacheOff proves the switch token3 relies on does what it
 // says: a cached token's check allocates nothing, and with
-// WithTokenCache(0, 0) the token is decoded again on every check, which
+// WithTokens(TokenConfig{NoCache: true}) the token is decoded again on every check, which
 // allocates its parsed caveats.
 func TestTokenCacheOff(t *testing.T) {
 	ctx := context.Background()
 	allocs := func(opts ...agenttrust.Option) float64 {
-		c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithMasterKeys(testMasterKey)}, opts...)...)
+		c, err := agenttrust.New(memory.New(), append([]agenttrust.Option{agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}})}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +31,7 @@ func TestTokenCacheOff(t *testing.T) {
 		return testing.AllocsPerRun(50, check)
 	}
 	cached := allocs()
-	uncached := allocs(agenttrust.WithTokenCache(0, 0))
+	uncached := allocs(agenttrust.WithTokens(agenttrust.TokenConfig{NoCache: true}))
 	if uncached <= cached {
 		t.Fatalf("a check allocates %v with the token cache and %v without: the switch no longer turns the cache off", cached, uncached)
 	}

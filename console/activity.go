@@ -84,7 +84,7 @@ type activityData struct {
 func (c *Console) activityRows(ctx context.Context, r *http.Request, s *session, q url.Values) ([]row, error) {
 	// The shortest window that holds maxRows matching rows; a window
 	// too busy to read whole gives way to the one before it.
-	now := c.clock.Now()
+	now := c.now()
 	var recs []store.AuditRecord
 	for i, w := range activityWindows {
 		got, truncated, err := c.recentAuditContext(ctx, r, s, q, now.Add(-w))
@@ -185,14 +185,14 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, h [
 	case "approvals":
 		frag = func(ctx context.Context) (*view, error) {
 			cards, err := c.pendingApprovals(r.WithContext(ctx), s)
-			v := &view{CSRF: s.csrf, Now: c.clock.Now(), Data: cards}
+			v := &view{CSRF: s.csrf, Now: c.now(), Data: cards}
 			return v, err
 		}
 	case "activity":
 		q := activityFilter(r.URL.Query())
 		frag = func(ctx context.Context) (*view, error) {
 			rows, err := c.activityRows(ctx, r, s, q)
-			return &view{CSRF: s.csrf, Now: c.clock.Now(), Data: &activityData{Filter: q, Rows: rows}}, err
+			return &view{CSRF: s.csrf, Now: c.now(), Data: &activityData{Filter: q, Rows: rows}}, err
 		}
 	default:
 		http.Error(w, "not found", http.StatusNotFound)

@@ -51,7 +51,7 @@ func TestActivityNewestOfABusyHour(t *testing.T) {
 	for i := range recs {
 		recs[i] = store.AuditRecord{Chain: "n1/acme", Seq: uint64(i + 1), Time: now.Add(-time.Hour + time.Duration(i+1)*time.Hour/n), AgentID: "bot", Tool: "docs.read"}
 	}
-	c, err := New(Config{API: fakeAudit(t, recs), Clock: fixedClock{now}})
+	c, err := New(Config{API: fakeAudit(t, recs), Now: fixedClock{now}.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

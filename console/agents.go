@@ -46,7 +46,7 @@ func (c *Console) agentsData(r *http.Request, s *session) ([]*agentRow, map[stri
 	if err := c.callAPI(r, s.key, http.MethodGet, "/v1/revocations", nil, &blocks); err != nil {
 		return nil, nil, err
 	}
-	now := c.clock.Now()
+	now := c.now()
 	revoked := map[string]bool{}
 	suspended := map[string]string{}
 	for _, b := range blocks.Blocks {

@@ -40,7 +40,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -64,8 +63,8 @@ type Config struct {
 	// Store, when set, gives the Agents page the delegation trees from
 	// the stored hops of the signed-in person's tenant.
 	Store store.Store
-	// Clock and Random default to the system's.
-	Clock  agenttrust.Clock
+	// Now and Random default to the system's clock and randomness.
+	Now    func() time.Time
 	Random io.Reader
 	// IdleTimeout ends a session without a request for this long
 	// (default DefaultIdleTimeout); MaxSession ends any session this long
@@ -85,7 +84,7 @@ type Config struct {
 type Console struct {
 	api      http.Handler
 	st       store.Store
-	clock    agenttrust.Clock
+	now      func() time.Time
 	random   io.Reader
 	idle     time.Duration
 	maxAge   time.Duration
@@ -103,10 +102,6 @@ type Console struct {
 	cancel context.CancelFunc
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // ErrConfig reports an invalid Config.
 var ErrConfig = errors.New("agenttrust/console: invalid config")
 
@@ -118,10 +113,10 @@ func New(cfg Config) (*Console, error) {
 	if cfg.IdleTimeout < 0 || cfg.MaxSession < 0 || cfg.Poll < 0 {
 		return nil, fmt.Errorf("%w: negative duration", ErrConfig)
 	}
-	c := &Console{api: cfg.API, st: cfg.Store, clock: cfg.Clock, random: cfg.Random,
+	c := &Console{api: cfg.API, st: cfg.Store, now: cfg.Now, random: cfg.Random,
 		idle: cfg.IdleTimeout, maxAge: cfg.MaxSession, poll: cfg.Poll, log: cfg.Logger}
-	if c.clock == nil {
-		c.clock = systemClock{}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.random == nil {
 		c.random = rand.Reader

@@ -3,7 +3,6 @@ package console_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,8 +58,8 @@ func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 var (
-	masterKey  = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
-	signingKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+	masterKey  = agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+	signingKey = agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
 )
 
 func newEnv(t *testing.T, tls bool) *env {
@@ -68,9 +67,9 @@ func newEnv(t *testing.T, tls bool) *env {
 	e := &env{t: t, st: memory.New(), clock: &testClock{}, keys: map[string]string{}, ids: map[string]string{}, logBuf: &syncBuf{}}
 	e.clock.ns.Store(time.Now().UnixNano())
 	srv, err := server.New(e.st, server.WithNodeName("n1"), server.WithSystemTenant("ops"), server.WithLogger(slog.New(slog.NewTextHandler(e.logBuf, nil))),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey), agenttrust.WithSigningKeys(signingKey)),
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey}})),
 		server.WithConsole(func(api http.Handler) (http.Handler, error) {
-			c, err := console.New(console.Config{API: api, Store: e.st, Clock: e.clock, Poll: 20 * time.Millisecond,
+			c, err := console.New(console.Config{API: api, Store: e.st, Now: e.clock.Now, Poll: 20 * time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(e.logBuf, nil))})
 			e.con = c
 			return c, err

@@ -84,7 +84,7 @@ func parsePages() (map[string]*template.Template, error) {
 // render writes a whole page.
 func (c *Console) render(w http.ResponseWriter, status int, page string, v *view) {
 	if v.Now.IsZero() {
-		v.Now = c.clock.Now()
+		v.Now = c.now()
 	}
 	var b bytes.Buffer
 	if err := c.pages[page].ExecuteTemplate(&b, "layout", v); err != nil {
@@ -99,7 +99,7 @@ func (c *Console) render(w http.ResponseWriter, status int, page string, v *view
 
 func (c *Console) newView(s *session, title, nav string) *view {
 	who := s.who
-	v := &view{Title: title, Nav: nav, Who: &who, Admin: s.isAdmin(), CSRF: s.csrf, Now: c.clock.Now()}
+	v := &view{Title: title, Nav: nav, Who: &who, Admin: s.isAdmin(), CSRF: s.csrf, Now: c.now()}
 	if f := s.takeFlash(); f != "" {
 		v.Flash, v.FlashErr = strings.TrimPrefix(f, "!"), strings.HasPrefix(f, "!")
 	}
@@ -245,7 +245,7 @@ func (c *Console) pendingApprovals(r *http.Request, s *session) ([]approvalCard,
 	if err := c.callAPI(r, s.key, http.MethodGet, "/v1/approvals?status=pending&limit=500", nil, &list); err != nil {
 		return nil, err
 	}
-	now := c.clock.Now()
+	now := c.now()
 	out := make([]approvalCard, 0, len(list.Approvals))
 	for _, a := range list.Approvals {
 		if !a.ExpiresAt.After(now) {

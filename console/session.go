@@ -82,7 +82,7 @@ func (c *Console) newSession(key string, who wire.PrincipalView) (string, *sessi
 	if err != nil {
 		return "", nil, err
 	}
-	now := c.clock.Now()
+	now := c.now()
 	s := &session{key: key, who: who, csrf: tok, created: now, seen: now}
 	c.sessions.mu.Lock()
 	defer c.sessions.mu.Unlock()
@@ -127,7 +127,7 @@ func (c *Console) lookup(r *http.Request, touch bool) (*session, [32]byte, bool)
 	if !ok {
 		return nil, h, false
 	}
-	now := c.clock.Now()
+	now := c.now()
 	s.mu.Lock()
 	seen := s.seen
 	if !c.ended(s, seen, now) && touch {
@@ -152,7 +152,7 @@ func (c *Console) alive(s *session, h [32]byte) bool {
 	s.mu.Lock()
 	seen := s.seen
 	s.mu.Unlock()
-	return !c.ended(s, seen, c.clock.Now())
+	return !c.ended(s, seen, c.now())
 }
 
 func (c *Console) endSession(h [32]byte) {

@@ -42,21 +42,21 @@ func TestCheckToolCallAnswers(t *testing.T) {
 	}{
 		{name: "allow", d: agenttrust.Decision{Effect: agenttrust.Allow, Reason: "ok"}, want: agenttrust.Allow, wantReason: "ok"},
 		{name: "deny", d: agenttrust.Decision{Reason: "no rule allows this action"}, want: agenttrust.Deny,
-			wantIs: []error{agenttrust.ErrDenied}, wantReason: "no rule allows this action"},
-		{name: "deny without a reason", want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}, wantReason: "no decision"},
+			wantIs: []error{middleware.ErrDenied}, wantReason: "no rule allows this action"},
+		{name: "deny without a reason", want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}, wantReason: "no decision"},
 		{name: "unknown effect", d: agenttrust.Decision{Effect: 9, Reason: "odd"}, want: agenttrust.Deny,
-			wantIs: []error{agenttrust.ErrDenied}, wantReason: "odd"},
+			wantIs: []error{middleware.ErrDenied}, wantReason: "odd"},
 		{name: "needs approval", d: approval, want: agenttrust.NeedsApproval,
-			wantIs: []error{agenttrust.ErrApprovalRequired}, wantReason: "big"},
+			wantIs: []error{middleware.ErrApprovalRequired}, wantReason: "big"},
 		{name: "needs approval again when resumed", d: approval, resumed: true, want: agenttrust.Deny,
-			wantIs: []error{agenttrust.ErrDenied}, wantReason: "approval apr-1 not granted"},
+			wantIs: []error{middleware.ErrDenied}, wantReason: "approval apr-1 not granted"},
 		{name: "allow when resumed", d: agenttrust.Decision{Effect: agenttrust.Allow}, resumed: true, want: agenttrust.Allow},
 		{name: "error", d: agenttrust.Decision{Reason: "store unavailable"}, err: agenttrust.ErrStoreUnavailable, want: agenttrust.Deny,
-			wantIs: []error{agenttrust.ErrDenied, agenttrust.ErrStoreUnavailable}, wantReason: "store unavailable"},
+			wantIs: []error{middleware.ErrDenied, agenttrust.ErrStoreUnavailable}, wantReason: "store unavailable"},
 		{name: "error with allow", d: agenttrust.Decision{Effect: agenttrust.Allow}, err: errors.New("boom"), want: agenttrust.Deny,
-			wantIs: []error{agenttrust.ErrDenied}, wantReason: "no decision"},
+			wantIs: []error{middleware.ErrDenied}, wantReason: "no decision"},
 		{name: "error with needs approval", d: approval, err: agenttrust.ErrAuditUnavailable, want: agenttrust.Deny,
-			wantIs: []error{agenttrust.ErrDenied, agenttrust.ErrAuditUnavailable}, wantReason: "big"},
+			wantIs: []error{middleware.ErrDenied, agenttrust.ErrAuditUnavailable}, wantReason: "big"},
 	}
 	ctx := agenttrust.WithAgent(context.Background(), "billing-bot", "s1")
 	for _, tt := range tests {
@@ -74,7 +74,7 @@ func TestCheckToolCallAnswers(t *testing.T) {
 					t.Errorf("err = %v, does not match %v", err, target)
 				}
 			}
-			var ae *agenttrust.ApprovalRequiredError
+			var ae *middleware.ApprovalRequiredError
 			if errors.As(err, &ae) != (d.Effect == agenttrust.NeedsApproval) || (ae != nil && ae.ApprovalID != "apr-1") {
 				t.Errorf("err = %#v for effect %v", err, d.Effect)
 			}
@@ -150,7 +150,7 @@ func TestCheckToolCallRequest(t *testing.T) {
 			}
 			if tt.want.Tool == "" {
 				if len(c.reqs) != 0 || d.Effect != agenttrust.Deny || d.Reason != "invalid tool arguments" ||
-					!errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+					!errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
 					t.Errorf("asked %d times; decision %v %q, err %v; want refused as invalid", len(c.reqs), d.Effect, d.Reason, err)
 				}
 				return

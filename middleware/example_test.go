@@ -34,7 +34,7 @@ rules:
 	out, err := charge(ctx, Charge{Customer: "cust-42", Amount: 40})
 	fmt.Println(out, err)
 	_, err = charge(ctx, Charge{Customer: "cust-42", Amount: 60})
-	fmt.Println(errors.Is(err, agenttrust.ErrDenied), err)
+	fmt.Println(errors.Is(err, middleware.ErrDenied), err)
 	// Output:
 	// charged cust-42 $40.00 <nil>
 	// true agenttrust: denied: no rule allows this action

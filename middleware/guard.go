@@ -31,7 +31,7 @@ func Attributes[In any](f func(In) map[string]any) GuardOption {
 
 // WaitForApproval makes a guarded call that needs approval block until the
 // approval is decided (then check again and, if allowed, run) or the
-// context ends. The checker must implement agenttrust.ApprovalWaiter.
+// context ends. The checker must implement ApprovalWaiter.
 func WaitForApproval() GuardOption { return func(c *guardConfig) { c.wait = true } }
 
 // Guard wraps a tool function so it runs only when c allows it. The agent,
@@ -40,9 +40,9 @@ func WaitForApproval() GuardOption { return func(c *guardConfig) { c.wait = true
 // fields tagged `agenttrust:"resource"` or `agenttrust:"attr"` (or
 // `agenttrust:"attr,NAME"`) supply them.
 //
-// A deny returns an error matching agenttrust.ErrDenied (an
-// *agenttrust.DeniedError carrying the Decision); needs-approval returns
-// one matching agenttrust.ErrApprovalRequired, or waits with
+// A deny returns an error matching ErrDenied (an
+// *DeniedError carrying the Decision); needs-approval returns
+// one matching ErrApprovalRequired, or waits with
 // WaitForApproval. fn never runs unless the decision is Allow.
 func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Context, In) (Out, error), opts ...GuardOption) func(context.Context, In) (Out, error) {
 	var cfg guardConfig
@@ -79,7 +79,7 @@ func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Conte
 }
 
 func waitAndRecheck(ctx context.Context, c agenttrust.Checker, req agenttrust.Request, d agenttrust.Decision) (agenttrust.Decision, error) {
-	w, ok := c.(agenttrust.ApprovalWaiter)
+	w, ok := c.(ApprovalWaiter)
 	if !ok {
 		return d, nil // cannot wait: report that approval is required
 	}

@@ -62,18 +62,18 @@ func TestGuard(t *testing.T) {
 	}
 	// Denied: wrong resource (from the struct tag).
 	_, err = charge(ctx, ChargeIn{Customer: "vendor-1", Amount: 40})
-	var de *agenttrust.DeniedError
-	if !errors.Is(err, agenttrust.ErrDenied) || !errors.As(err, &de) || de.Decision.Effect != agenttrust.Deny {
+	var de *middleware.DeniedError
+	if !errors.Is(err, middleware.ErrDenied) || !errors.As(err, &de) || de.Decision.Effect != agenttrust.Deny {
 		t.Fatalf("denied call: %v", err)
 	}
 	// No identity in the context: denied as an invalid request.
-	if _, err := charge(context.Background(), ChargeIn{Customer: "cust-1", Amount: 1}); !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+	if _, err := charge(context.Background(), ChargeIn{Customer: "cust-1", Amount: 1}); !errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
 		t.Fatalf("anonymous call: %v", err)
 	}
 	// Needs approval.
 	_, err = charge(ctx, ChargeIn{Customer: "cust-1", Amount: 90})
-	var ae *agenttrust.ApprovalRequiredError
-	if !errors.Is(err, agenttrust.ErrApprovalRequired) || !errors.As(err, &ae) || ae.ApprovalID == "" {
+	var ae *middleware.ApprovalRequiredError
+	if !errors.Is(err, middleware.ErrApprovalRequired) || !errors.As(err, &ae) || ae.ApprovalID == "" {
 		t.Fatalf("approval call: %v", err)
 	}
 	if ran.Load() != 1 {
@@ -141,7 +141,7 @@ func TestGuardWaitsForApproval(t *testing.T) {
 		if err := c.DenyApproval(ctx, id, "alice", "no"); err != nil {
 			t.Fatal(err)
 		}
-		if r := decided(done, "DenyApproval"); !errors.Is(r.err, agenttrust.ErrDenied) || ran.Load() != 1 {
+		if r := decided(done, "DenyApproval"); !errors.Is(r.err, middleware.ErrDenied) || ran.Load() != 1 {
 			t.Fatalf("refused call: %q %v ran=%d", r.out, r.err, ran.Load())
 		}
 	})
@@ -164,7 +164,7 @@ func TestGuardOptionsAndMisconfig(t *testing.T) {
 		t.Fatalf("bad tag: %v", err)
 	}
 	nilChecker := middleware.Guard[int, int](nil, "t", func(context.Context, int) (int, error) { return 1, nil })
-	if _, err := nilChecker(ctx, 1); !errors.Is(err, agenttrust.ErrDenied) {
+	if _, err := nilChecker(ctx, 1); !errors.Is(err, middleware.ErrDenied) {
 		t.Fatalf("nil checker: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // Options configures HTTP. Action is required; every other field has a
@@ -207,8 +208,8 @@ func (g *httpGuard) refuseErr(w http.ResponseWriter, d agenttrust.Decision, err 
 	case errors.As(err, &ce):
 		det.Code, det.Message = CodeInsufficientScope, ce.Error()
 		g.refuse(w, http.StatusForbidden, "insufficient_scope", det)
-	case errors.Is(err, agenttrust.ErrIPNotAllowed):
-		det.Code, det.Message = CodeDenied, agenttrust.ErrIPNotAllowed.Error()
+	case errors.Is(err, errs.IPNotAllowed):
+		det.Code, det.Message = CodeDenied, errs.IPNotAllowed.Error()
 		g.refuse(w, http.StatusForbidden, "", det)
 	case errors.Is(err, agenttrust.ErrUnauthorized):
 		det.Code, det.Message = CodeInvalidToken, unauthorizedMessage(err)
@@ -229,9 +230,9 @@ func (g *httpGuard) refuseErr(w http.ResponseWriter, d agenttrust.Decision, err 
 // first.
 var credentialErrors = [...]error{
 	agenttrust.ErrExpired, agenttrust.ErrRevoked, agenttrust.ErrSuspended,
-	agenttrust.ErrKeyChecksum, agenttrust.ErrCredentialTooLarge, agenttrust.ErrMalformedCredential,
-	agenttrust.ErrBadSignature, agenttrust.ErrUnknownKey, agenttrust.ErrUnsupportedCredential,
-	agenttrust.ErrAgentMismatch, agenttrust.ErrDelegationDepth, agenttrust.ErrAudience, agenttrust.ErrAlgorithm,
+	errs.KeyChecksum, errs.CredentialTooLarge, agenttrust.ErrMalformedCredential,
+	errs.BadSignature, errs.UnknownKey, errs.UnsupportedCredential,
+	errs.AgentMismatch, errs.DelegationDepth, errs.Audience, errs.Algorithm,
 }
 
 func unauthorizedMessage(err error) string {

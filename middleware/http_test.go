@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -42,22 +44,9 @@ rules:
     tools: [payments.read]
 `
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type httpFixture struct {
 	c     *agenttrust.Client
-	clock *testClock
+	clock *testkit.Clock
 	key   string // billing-bot's API key
 	keyID string
 	token string // a token exchanged from key
@@ -69,8 +58,9 @@ func newHTTPFixture(t testing.TB) *httpFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithClock(clk))
+	clk := testkit.NewClock()
+	clk.Set(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +278,7 @@ func TestHTTPExpiredAndRevoked(t *testing.T) {
 	if rec := call(f.token); rec.Code != 200 {
 		t.Fatalf("fresh token: %d %s", rec.Code, rec.Body)
 	}
-	f.clock.Add(agenttrust.DefaultTokenTTL + time.Second)
+	f.clock.Advance(defaultTokenTTL + time.Second)
 	rec := call(f.token)
 	if det := decodeError(t, rec); rec.Code != 401 || det.Message != agenttrust.ErrExpired.Error() {
 		t.Fatalf("expired token: %d %+v", rec.Code, det)
@@ -333,7 +323,7 @@ func TestHTTPCheckerFailures(t *testing.T) {
 		{"allow with error", agenttrust.Decision{Effect: agenttrust.Allow}, agenttrust.ErrStoreUnavailable, 503, middleware.CodeUnavailable},
 		{"policy engine", agenttrust.Decision{Reason: "policy engine failed"}, agenttrust.ErrPolicyEngine, 500, middleware.CodeInternal},
 		{"unknown error", agenttrust.Decision{}, errors.New("boom"), 500, middleware.CodeInternal},
-		{"ip not allowed", agenttrust.Decision{}, agenttrust.ErrIPNotAllowed, 403, middleware.CodeDenied},
+		{"ip not allowed", agenttrust.Decision{}, errs.IPNotAllowed, 403, middleware.CodeDenied},
 		{"deny without reason", agenttrust.Decision{}, nil, 403, middleware.CodeDenied},
 		{"unknown effect", agenttrust.Decision{Effect: 9}, nil, 403, middleware.CodeDenied},
 	}
@@ -887,3 +877,7 @@ func otherLast(s string) string {
 	}
 	return s[:len(s)-1] + string(c)
 }
+
+// defaultTokenTTL is the lifetime of a token agenttrust mints unless
+// configured otherwise.
+const defaultTokenTTL = 5 * time.Minute

@@ -22,8 +22,8 @@ func callerRequest(ctx context.Context, tool string) agenttrust.Request {
 const noDecision = "no decision"
 
 // decide turns what a Checker answered into what Guard and CheckToolCall
-// return: nil only for an Allow, an *agenttrust.ApprovalRequiredError for
-// NeedsApproval, and otherwise an *agenttrust.DeniedError carrying err.
+// return: nil only for an Allow, an *ApprovalRequiredError for
+// NeedsApproval, and otherwise an *DeniedError carrying err.
 // Whenever err is set, or the effect is unknown, the Decision becomes a
 // Deny, whatever the checker claimed, and a deny always has a reason.
 func decide(d agenttrust.Decision, err error) (agenttrust.Decision, error) {
@@ -32,11 +32,11 @@ func decide(d agenttrust.Decision, err error) (agenttrust.Decision, error) {
 	case d.Effect == agenttrust.Allow:
 		return d, nil
 	case d.Effect == agenttrust.NeedsApproval:
-		return d, &agenttrust.ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
+		return d, &ApprovalRequiredError{Decision: d, ApprovalID: d.ApprovalID}
 	}
 	d.Effect, d.ApprovalID = agenttrust.Deny, ""
 	if d.Reason == "" {
 		d.Reason = noDecision
 	}
-	return d, &agenttrust.DeniedError{Decision: d, Err: err}
+	return d, &DeniedError{Decision: d, Err: err}
 }

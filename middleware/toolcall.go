@@ -63,11 +63,11 @@ func Resumed(resumed bool) ToolCallOption {
 // as for Guard; EditRequest changes the request before the check.
 //
 // It returns the Decision and, unless it is an Allow, an error like
-// Guard's: one matching agenttrust.ErrDenied (an *agenttrust.DeniedError,
+// Guard's: one matching ErrDenied (an *DeniedError,
 // which also unwraps to the check's failure, or to
 // agenttrust.ErrInvalidRequest for arguments JSONAttributes refuses, or
 // to agenttrust.ErrInvalidConfig for a nil checker) or
-// agenttrust.ErrApprovalRequired (an *agenttrust.ApprovalRequiredError).
+// ErrApprovalRequired (an *ApprovalRequiredError).
 // Invalid arguments are refused before the checker is asked. The error
 // is set exactly when the Decision is not an Allow, and a deny always has
 // a reason. Run the tool only when the error is nil; ToolResultMessage
@@ -143,7 +143,7 @@ func ToolResultMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var ae *agenttrust.ApprovalRequiredError
+	var ae *ApprovalRequiredError
 	if errors.As(err, &ae) {
 		msg := "Not done: this action needs a person's approval (approval id " + ae.ApprovalID + ")"
 		if ae.Decision.Reason != "" {
@@ -151,7 +151,7 @@ func ToolResultMessage(err error) string {
 		}
 		return msg + ". Tell the user it is waiting for approval; do not retry it until then."
 	}
-	var de *agenttrust.DeniedError
+	var de *DeniedError
 	if !errors.As(err, &de) {
 		return "Not done: the action could not be authorized. Do not retry it."
 	}

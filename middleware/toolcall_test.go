@@ -118,25 +118,25 @@ func TestCheckToolCall(t *testing.T) {
 		{name: "allowed, fractional amount", ctx: agentCtx, tool: "payments.charge", args: `{"customer":"cust-1","amount":49.99}`,
 			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Allow},
 		{name: "numeric resource", ctx: agentCtx, tool: "payments.charge", args: `{"customer":42,"amount":5}`,
-			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}},
+			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}},
 		{name: "needs approval", ctx: agentCtx, tool: "payments.charge", args: `{"customer":"cust-1","amount":50.01}`,
-			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.NeedsApproval, wantIs: []error{agenttrust.ErrApprovalRequired}},
+			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.NeedsApproval, wantIs: []error{middleware.ErrApprovalRequired}},
 		{name: "denied: resource outside the rule", ctx: agentCtx, tool: "payments.charge", args: `{"customer":"vendor-1","amount":5}`,
-			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}, wantReason: "no rule allows"},
+			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}, wantReason: "no rule allows"},
 		{name: "denied: no resource key given", ctx: agentCtx, tool: "payments.charge", args: `{"customer":"cust-1","amount":5}`,
-			want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}},
+			want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}},
 		{name: "denied: amount as a string is not a number", ctx: agentCtx, tool: "payments.charge", args: `{"customer":"cust-1","amount":"5"}`,
-			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}},
+			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}},
 		{name: "denied: unknown tool", ctx: agentCtx, tool: "shell.exec", args: `{"cmd":"rm -rf /"}`,
-			want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}},
+			want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}},
 		{name: "invalid arguments", ctx: agentCtx, tool: "payments.charge", args: `{"amount":5,"amount":500}`,
-			want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied, agenttrust.ErrInvalidRequest}},
+			want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied, agenttrust.ErrInvalidRequest}},
 		{name: "resource key not a string", ctx: agentCtx, tool: "payments.charge", args: `{"customer":{"id":1}}`,
-			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied, agenttrust.ErrInvalidRequest}},
+			opts: []middleware.ToolCallOption{middleware.ResourceKey("customer")}, want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied, agenttrust.ErrInvalidRequest}},
 		{name: "no identity", ctx: context.Background(), tool: "payments.charge", args: `{}`,
-			want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied, agenttrust.ErrInvalidRequest}},
+			want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied, agenttrust.ErrInvalidRequest}},
 		{name: "nil arguments", ctx: agentCtx, tool: "payments.charge", args: ``,
-			want: agenttrust.Deny, wantIs: []error{agenttrust.ErrDenied}},
+			want: agenttrust.Deny, wantIs: []error{middleware.ErrDenied}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestCheckToolCall(t *testing.T) {
 				t.Errorf("reason %q, want it to contain %q", d.Reason, tt.wantReason)
 			}
 			if tt.want == agenttrust.NeedsApproval {
-				var ae *agenttrust.ApprovalRequiredError
+				var ae *middleware.ApprovalRequiredError
 				if !errors.As(err, &ae) || ae.ApprovalID == "" || ae.ApprovalID != d.ApprovalID {
 					t.Errorf("approval error %v, decision %+v", err, d)
 				}
@@ -185,14 +185,14 @@ func TestCheckToolCallCredentialAndFailures(t *testing.T) {
 		t.Fatalf("token call: %+v %v", d, err)
 	}
 	_, err = middleware.CheckToolCall(cctx, c, "payments.charge", []byte(`{"c":"cust-1","amount":11}`), middleware.ResourceKey("c"))
-	if !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrCaveat) {
+	if !errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrCaveat) {
 		t.Fatalf("caveat: %v", err)
 	}
 	if msg := middleware.ToolResultMessage(err); !strings.Contains(msg, "credential does not allow") {
 		t.Errorf("message %q", msg)
 	}
 
-	if _, err := middleware.CheckToolCall(ctx, nil, "t", nil); !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidConfig) {
+	if _, err := middleware.CheckToolCall(ctx, nil, "t", nil); !errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidConfig) {
 		t.Fatalf("nil checker: %v", err)
 	}
 	// A buggy checker that allows with an error is a deny.
@@ -200,7 +200,7 @@ func TestCheckToolCallCredentialAndFailures(t *testing.T) {
 		return agenttrust.Decision{Effect: agenttrust.Allow, Reason: "store unavailable"}, agenttrust.ErrStoreUnavailable
 	})
 	d, err := middleware.CheckToolCall(ctx, failing, "t", nil)
-	if d.Allowed() || !errors.Is(err, agenttrust.ErrStoreUnavailable) || !errors.Is(err, agenttrust.ErrDenied) {
+	if d.Allowed() || !errors.Is(err, agenttrust.ErrStoreUnavailable) || !errors.Is(err, middleware.ErrDenied) {
 		t.Fatalf("failing checker: %+v %v", d, err)
 	}
 }
@@ -212,16 +212,16 @@ func TestToolResultMessage(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, ""},
-		{"approval", &agenttrust.ApprovalRequiredError{ApprovalID: "apr_1", Decision: agenttrust.Decision{Reason: "big"}},
+		{"approval", &middleware.ApprovalRequiredError{ApprovalID: "apr_1", Decision: agenttrust.Decision{Reason: "big"}},
 			"Not done: this action needs a person's approval (approval id apr_1): big. Tell the user it is waiting for approval; do not retry it until then."},
-		{"denied", &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: "no rule allows this action"}},
+		{"denied", &middleware.DeniedError{Decision: agenttrust.Decision{Reason: "no rule allows this action"}},
 			"Not done: permission denied (no rule allows this action). Do not retry it; choose another way or ask the user."},
-		{"denied without reason", &agenttrust.DeniedError{}, "Not done: permission denied (denied). Do not retry it; choose another way or ask the user."},
-		{"store", &agenttrust.DeniedError{Err: fmt.Errorf("%w: secret-host:5432 refused", agenttrust.ErrStoreUnavailable)},
+		{"denied without reason", &middleware.DeniedError{}, "Not done: permission denied (denied). Do not retry it; choose another way or ask the user."},
+		{"store", &middleware.DeniedError{Err: fmt.Errorf("%w: secret-host:5432 refused", agenttrust.ErrStoreUnavailable)},
 			"Not done: authorization is temporarily unavailable. Try again later."},
-		{"invalid", &agenttrust.DeniedError{Err: fmt.Errorf("%w: arguments: not a JSON object", agenttrust.ErrInvalidRequest)},
+		{"invalid", &middleware.DeniedError{Err: fmt.Errorf("%w: arguments: not a JSON object", agenttrust.ErrInvalidRequest)},
 			"Not done: the tool call is invalid (agenttrust: invalid request: arguments: not a JSON object). Fix the arguments and call again."},
-		{"credential", &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: "credential revoked"}, Err: agenttrust.ErrRevoked},
+		{"credential", &middleware.DeniedError{Decision: agenttrust.Decision{Reason: "credential revoked"}, Err: agenttrust.ErrRevoked},
 			"Not done: the agent's credential does not allow this action (credential revoked). Do not retry it."},
 		{"other", errors.New("db password is hunter2"), "Not done: the action could not be authorized. Do not retry it."},
 	}

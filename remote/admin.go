@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -218,8 +219,8 @@ func (c *Client) Approvals(ctx context.Context, f agenttrust.ApprovalFilter) ([]
 // Approve grants a pending approval (POST /v1/approvals/{id}/approve) and
 // returns it as decided. The approver is the principal of the client's
 // credential, which must hold the approver or admin role and differ from
-// the agent that asked (agenttrust.ErrApproverNotAllowed otherwise). Not
-// retried.
+// the agent that asked (an error matching ErrForbidden and
+// agenttrust.ErrInvalidRequest otherwise). Not retried.
 func (c *Client) Approve(ctx context.Context, id, note string) (agenttrust.Approval, error) {
 	return c.decide(ctx, "Approve", id, "approve", note)
 }
@@ -234,7 +235,7 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 	var out wire.ApprovalView
 	err := c.do(ctx, &call{
 		op: op, method: http.MethodPost, path: "/v1/approvals/" + pathEscape(id) + "/" + verb,
-		body: &wire.DecideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
+		body: &wire.DecideRequest{Note: note}, status: http.StatusOK, out: &out, notFound: errs.ApprovalNotFound,
 	})
 	if err != nil {
 		return agenttrust.Approval{}, err
@@ -246,7 +247,7 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 // in (chain, seq) order (GET /v1/audit), and the query of the next page,
 // nil after the last one:
 //
-//	for q := (&agenttrust.AuditQuery{AgentID: "billing-bot"}); q != nil; {
+//	for q := (&store.AuditQuery{AgentID: "billing-bot"}); q != nil; {
 //		recs, next, err := c.QueryAudit(ctx, *q)
 //		...
 //		q = next
@@ -254,7 +255,7 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 //
 // q.Tenant is ignored (the credential's tenant applies); q.Limit is the
 // page size, 1-1000, default 100.
-func (c *Client) QueryAudit(ctx context.Context, q agenttrust.AuditQuery) ([]agenttrust.AuditRecord, *agenttrust.AuditQuery, error) {
+func (c *Client) QueryAudit(ctx context.Context, q store.AuditQuery) ([]agenttrust.AuditRecord, *store.AuditQuery, error) {
 	v := url.Values{}
 	set := func(k, s string) {
 		if s != "" {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -28,11 +29,11 @@ import (
 // otherwise holds the allowlist to this client's own address.
 //
 // A narrowed or delegated credential holds at most the agent role
-// (agenttrust.Principal.Narrowed); an answer that gives one more is not
+// (see agenttrust.Principal.Roles); an answer that gives one more is not
 // believed, and fails like a malformed answer, with an error matching
 // agenttrust.ErrStoreUnavailable. A credential the server refuses yields
 // an error matching agenttrust.ErrUnauthorized and the server's reason
-// (ErrRevoked, ErrExpired, ErrAudience, ...); an empty credential is
+// (ErrRevoked, ErrExpired, ErrMalformedCredential, ...); an empty credential is
 // refused without asking, so the client's own is never verified in its
 // place. It is safe to repeat, so WithRetries applies.
 func (c *Client) Authenticate(ctx context.Context, credential string, remoteAddr netip.Addr) (agenttrust.Principal, error) {
@@ -40,7 +41,7 @@ func (c *Client) Authenticate(ctx context.Context, credential string, remoteAddr
 		return agenttrust.Principal{}, &Error{Op: "Authenticate", Message: "no credential", err: []error{agenttrust.ErrMalformedCredential}}
 	}
 	if len(credential) > agenttrust.MaxCredentialSize {
-		return agenttrust.Principal{}, &Error{Op: "Authenticate", Message: "credential too large", err: []error{agenttrust.ErrCredentialTooLarge}}
+		return agenttrust.Principal{}, &Error{Op: "Authenticate", Message: "credential too large", err: []error{errs.CredentialTooLarge}}
 	}
 	for i := 0; i < len(credential); i++ {
 		if b := credential[i]; b <= ' ' || b >= 0x7f {
@@ -72,7 +73,7 @@ func checkPrincipal(p agenttrust.Principal) error {
 	if p.Tenant == "" || p.AgentID == "" || p.CredentialID == "" {
 		return fmt.Errorf("no tenant, agent or credential id")
 	}
-	if p.Narrowed() {
+	if len(p.Caveats) > 0 || len(p.HopIDs) > 0 { // narrowed
 		for _, r := range p.Roles {
 			if r != store.RoleAgent {
 				return fmt.Errorf("a narrowed credential with role %q", r)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -49,7 +50,7 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := front.Authenticate(ctx, pinned, netip.MustParseAddr("192.0.2.7")); !errors.Is(err, agenttrust.ErrIPNotAllowed) {
+	if p, err := front.Authenticate(ctx, pinned, netip.MustParseAddr("192.0.2.7")); !errors.Is(err, errs.IPNotAllowed) {
 		t.Errorf("X-Forwarded-For believed from an untrusted client: %+v, %v", p, err)
 	}
 	for _, tc := range []struct {
@@ -66,7 +67,7 @@ func TestAuthenticate(t *testing.T) {
 		{"narrowed admin token", narrowAdmin, "alice", []string{"agent"}, 1, nil},
 		{"revoked key", d.keys["carol"], "", nil, 0, agenttrust.ErrRevoked},
 		{"forged token", forged, "", nil, 0, agenttrust.ErrUnauthorized},
-		{"JWT for an audience the server does not accept", mailJWT, "", nil, 0, agenttrust.ErrAudience},
+		{"JWT for an audience the server does not accept", mailJWT, "", nil, 0, errs.Audience},
 		{"empty", "", "", nil, 0, agenttrust.ErrMalformedCredential},
 		{"header injection", d.keys["bot"] + "\r\nX-Evil: 1", "", nil, 0, agenttrust.ErrMalformedCredential},
 	} {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -130,8 +131,8 @@ const minPoll = time.Second
 // WaitApproval blocks until approval id is decided or lapses, or ctx
 // ends, and returns it: it long-polls GET /v1/approvals/{id}?wait=,
 // asking again each time the server's wait ends. A lapsed approval is
-// returned with an error matching agenttrust.ErrApprovalResolved, an
-// unknown one with agenttrust.ErrApprovalNotFound. Transport failures are
+// returned with an error matching agenttrust.ErrConflict, an
+// unknown one with agenttrust.ErrNotFound. Transport failures are
 // retried as WithRetries allows; when ctx ends the error matches ctx's
 // error.
 func (c *Client) WaitApproval(ctx context.Context, id string) (agenttrust.Approval, error) {
@@ -144,8 +145,8 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (agenttrust.Approv
 		if a.Status != agenttrust.ApprovalPending {
 			return a, nil
 		}
-		if !a.ExpiresAt.After(c.cfg.clock.Now()) {
-			return a, &Error{Op: "WaitApproval", Message: "approval " + id + " lapsed undecided", err: []error{agenttrust.ErrApprovalResolved}}
+		if !a.ExpiresAt.After(c.cfg.clock()) {
+			return a, &Error{Op: "WaitApproval", Message: "approval " + id + " lapsed undecided", err: []error{errs.ApprovalResolved}}
 		}
 		if wait := min(minPoll, c.cfg.longPoll) - time.Since(start); wait > 0 {
 			t := time.NewTimer(wait)
@@ -173,7 +174,7 @@ func (c *Client) approval(ctx context.Context, op, id string, wait time.Duration
 	var out wire.ApprovalView
 	err := c.do(ctx, &call{
 		op: op, method: http.MethodGet, path: "/v1/approvals/" + pathEscape(id), query: q,
-		idempotent: true, extra: wait, status: http.StatusOK, out: &out, notFound: agenttrust.ErrApprovalNotFound,
+		idempotent: true, extra: wait, status: http.StatusOK, out: &out, notFound: errs.ApprovalNotFound,
 	})
 	if err != nil {
 		return agenttrust.Approval{}, err

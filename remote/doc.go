@@ -8,7 +8,7 @@
 //	d, err := c.Check(ctx, agenttrust.Request{Tool: "payments.charge", Resource: "cust-42"})
 //	if !d.Allowed() { return errors.New(d.Reason) }
 //
-// *Client is an agenttrust.Checker and an agenttrust.ApprovalWaiter, so
+// *Client is an agenttrust.Checker and a middleware.ApprovalWaiter, so
 // middleware.Guard takes it as it takes a local *agenttrust.Client. Check
 // fails closed: when the server cannot be reached, is slow past
 // WithTimeout, fails or answers anything but a well-formed, consistent

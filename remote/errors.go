@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -23,13 +24,14 @@ var (
 // the HTTP status (0 when no answer arrived) and the server's error code,
 // and matches the sentinel errors of package agenttrust it maps to:
 //
-//	401                 agenttrust.ErrUnauthorized, or the finer sentinel the
-//	                    code names (ErrRevoked, ErrSuspended, ErrExpired, ...)
-//	403                 ErrForbidden (and agenttrust.ErrApproverNotAllowed
-//	                    for code approver_not_allowed)
-//	404                 agenttrust.ErrNotFound, or agenttrust.ErrApprovalNotFound
-//	                    for approvals
-//	409                 ErrConflict, or agenttrust.ErrApprovalResolved
+//	401                 agenttrust.ErrUnauthorized, and the finer sentinel
+//	                    the code names (ErrRevoked, ErrSuspended, ErrExpired,
+//	                    ErrMalformedCredential, ErrCaveat)
+//	403                 ErrForbidden (and agenttrust.ErrInvalidRequest for
+//	                    code approver_not_allowed)
+//	404                 agenttrust.ErrNotFound
+//	409                 ErrConflict, or agenttrust.ErrConflict for code
+//	                    approval_resolved
 //	400 and other 4xx   agenttrust.ErrInvalidRequest (ErrInvalidPolicy for
 //	                    code invalid_policy)
 //	5xx, no answer,     agenttrust.ErrStoreUnavailable (ErrAuditUnavailable
@@ -62,21 +64,21 @@ func (e *Error) Unwrap() []error { return e.err }
 // codeErrors maps the server's error codes to sentinels. Codes not listed
 // fall back on the status.
 var codeErrors = map[string]error{
-	"key_checksum":           agenttrust.ErrKeyChecksum,
-	"credential_too_large":   agenttrust.ErrCredentialTooLarge,
+	"key_checksum":           errs.KeyChecksum,
+	"credential_too_large":   errs.CredentialTooLarge,
 	"malformed_credential":   agenttrust.ErrMalformedCredential,
 	"revoked":                agenttrust.ErrRevoked,
 	"suspended":              agenttrust.ErrSuspended,
-	"unsupported_credential": agenttrust.ErrUnsupportedCredential,
-	"unknown_key":            agenttrust.ErrUnknownKey,
-	"bad_signature":          agenttrust.ErrBadSignature,
+	"unsupported_credential": errs.UnsupportedCredential,
+	"unknown_key":            errs.UnknownKey,
+	"bad_signature":          errs.BadSignature,
 	"expired":                agenttrust.ErrExpired,
-	"ip_not_allowed":         agenttrust.ErrIPNotAllowed,
+	"ip_not_allowed":         errs.IPNotAllowed,
 	"caveat":                 agenttrust.ErrCaveat,
-	"agent_mismatch":         agenttrust.ErrAgentMismatch,
-	"delegation_depth":       agenttrust.ErrDelegationDepth,
-	"audience":               agenttrust.ErrAudience,
-	"algorithm":              agenttrust.ErrAlgorithm,
+	"agent_mismatch":         errs.AgentMismatch,
+	"delegation_depth":       errs.DelegationDepth,
+	"audience":               errs.Audience,
+	"algorithm":              errs.Algorithm,
 	"unauthorized":           agenttrust.ErrUnauthorized,
 	"unauthenticated":        agenttrust.ErrUnauthorized,
 	"invalid_request":        agenttrust.ErrInvalidRequest,
@@ -84,7 +86,7 @@ var codeErrors = map[string]error{
 	"store_unavailable":      agenttrust.ErrStoreUnavailable,
 	"audit_unavailable":      agenttrust.ErrAuditUnavailable,
 	"policy_engine":          agenttrust.ErrPolicyEngine,
-	"approval_resolved":      agenttrust.ErrApprovalResolved,
+	"approval_resolved":      errs.ApprovalResolved,
 	"conflict":               ErrConflict,
 	"forbidden":              ErrForbidden,
 }
@@ -95,7 +97,7 @@ var codeErrors = map[string]error{
 // cannot turn a server failure into, say, a credential problem.
 func sentinels(status int, code string, notFound error) []error {
 	if code == "approver_not_allowed" {
-		return []error{agenttrust.ErrApproverNotAllowed, ErrForbidden}
+		return []error{errs.ApproverNotAllowed, ErrForbidden}
 	}
 	byStatus := func() error {
 		switch {

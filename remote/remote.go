@@ -35,7 +35,7 @@ const (
 
 // Client talks to an agenttrust server: it checks actions (it is an
 // agenttrust.Checker, failing closed), waits for approvals (an
-// agenttrust.ApprovalWaiter) and runs the admin operations, each
+// middleware.ApprovalWaiter) and runs the admin operations, each
 // authenticated with the credential given to New. Build one with New; it
 // is safe for concurrent use. The zero Client is not usable.
 type Client struct {
@@ -46,10 +46,7 @@ type Client struct {
 	closed  atomic.Bool
 }
 
-var (
-	_ agenttrust.Checker        = (*Client)(nil)
-	_ agenttrust.ApprovalWaiter = (*Client)(nil)
-)
+var _ agenttrust.Checker = (*Client)(nil)
 
 type config struct {
 	hc        *http.Client
@@ -58,7 +55,7 @@ type config struct {
 	retries   int
 	base, max time.Duration
 	userAgent string
-	clock     agenttrust.Clock
+	clock     func() time.Time
 	longPoll  time.Duration
 	insecure  bool
 }
@@ -136,12 +133,12 @@ func WithUserAgent(ua string) Option {
 
 // WithClock sets the clock WaitApproval reads to tell that an approval
 // has lapsed (default: the system clock).
-func WithClock(clk agenttrust.Clock) Option {
+func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
-		if clk == nil {
+		if now == nil {
 			return fmt.Errorf("%w: nil clock", agenttrust.ErrInvalidConfig)
 		}
-		c.clock = clk
+		c.clock = now
 		return nil
 	}
 }
@@ -166,17 +163,13 @@ func WithInsecureHTTP() Option {
 	return func(c *config) error { c.insecure = true; return nil }
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // New returns a client of the server at baseURL ("https://host:port",
 // optionally with a path prefix), authenticating every call with apiKey:
 // an API key, a token or a JWT, sent as "Authorization: Bearer". Plain
 // http is accepted only for loopback hosts unless WithInsecureHTTP is
 // given.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
-	cfg := config{timeout: DefaultTimeout, base: 100 * time.Millisecond, max: 2 * time.Second, clock: systemClock{}, longPoll: DefaultLongPoll}
+	cfg := config{timeout: DefaultTimeout, base: 100 * time.Millisecond, max: 2 * time.Second, clock: time.Now, longPoll: DefaultLongPoll}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)

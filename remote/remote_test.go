@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/memnet"
+	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 const (
@@ -530,9 +533,9 @@ func TestErrorMapping(t *testing.T) {
 		{401, "suspended", []error{agenttrust.ErrSuspended}},
 		{401, "store_unavailable", []error{agenttrust.ErrUnauthorized}}, // a code outside its status's class is not believed
 		{403, "forbidden", []error{remote.ErrForbidden}},
-		{403, "approver_not_allowed", []error{agenttrust.ErrApproverNotAllowed, remote.ErrForbidden}},
-		{404, "not_found", []error{agenttrust.ErrApprovalNotFound}},
-		{409, "approval_resolved", []error{agenttrust.ErrApprovalResolved}},
+		{403, "approver_not_allowed", []error{errs.ApproverNotAllowed, remote.ErrForbidden}},
+		{404, "not_found", []error{errs.ApprovalNotFound}},
+		{409, "approval_resolved", []error{errs.ApprovalResolved}},
 		{409, "conflict", []error{remote.ErrConflict}},
 		{400, "invalid_id", []error{agenttrust.ErrInvalidRequest}},
 		{400, "caveat", []error{agenttrust.ErrCaveat}},
@@ -561,7 +564,7 @@ func TestErrorMapping(t *testing.T) {
 	// The 404 of an operation that is not about an approval.
 	f := newFake(t)
 	f.mux.HandleFunc("/", answer(404, `{"error":{"code":"not_found","message":"not suspended"}}`))
-	if err := f.client().Resume(t.Context(), "bot"); !errors.Is(err, agenttrust.ErrNotFound) || errors.Is(err, agenttrust.ErrApprovalNotFound) {
+	if err := f.client().Resume(t.Context(), "bot"); !errors.Is(err, agenttrust.ErrNotFound) || errors.Is(err, errs.ApprovalNotFound) {
 		t.Errorf("Resume: %v, want ErrNotFound", err)
 	}
 }
@@ -569,9 +572,9 @@ func TestErrorMapping(t *testing.T) {
 func TestWaitApproval(t *testing.T) {
 	pending := `{"id":"apr_1","agent_id":"bot","session_id":"","on_behalf_of":"","tool_name":"t","resource":"","attributes":{},"rule_id":"","reason":"","approvers":[],"status":"pending","created_at":"2030-01-01T00:00:00Z","expires_at":"2030-01-01T01:00:00Z","decided_by":"","note":""}`
 	approved := strings.Replace(strings.Replace(pending, `"pending"`, `"approved"`, 1), `"decided_by":""`, `"decided_by":"carol"`, 1)
-	at := func(s string) agenttrust.Clock {
+	at := func(s string) func() time.Time {
 		tm, _ := time.Parse(time.RFC3339, s)
-		return agenttrust.ClockFunc(func() time.Time { return tm })
+		return func() time.Time { return tm }
 	}
 	t.Run("Decided", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -604,7 +607,7 @@ func TestWaitApproval(t *testing.T) {
 			f := newBubbleFake(t)
 			f.mux.HandleFunc("GET /v1/approvals/apr_1", answer(200, pending))
 			a, err := f.client(remote.WithClock(at("2030-01-01T02:00:00Z"))).WaitApproval(t.Context(), "apr_1")
-			if !errors.Is(err, agenttrust.ErrApprovalResolved) || a.ID != "apr_1" {
+			if !errors.Is(err, errs.ApprovalResolved) || a.ID != "apr_1" {
 				t.Fatalf("WaitApproval of a lapsed approval = %+v, %v", a, err)
 			}
 		})
@@ -613,7 +616,7 @@ func TestWaitApproval(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newBubbleFake(t)
 			f.mux.HandleFunc("/", answer(404, `{"error":{"code":"not_found","message":"no"}}`))
-			if _, err := f.client().WaitApproval(t.Context(), "apr_9"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+			if _, err := f.client().WaitApproval(t.Context(), "apr_9"); !errors.Is(err, errs.ApprovalNotFound) {
 				t.Fatalf("WaitApproval of an unknown approval: %v", err)
 			}
 		})
@@ -677,7 +680,7 @@ func TestAdminRequests(t *testing.T) {
 	}
 
 	allow := agenttrust.Allow
-	recs, next, err := c.QueryAudit(ctx, agenttrust.AuditQuery{AgentID: "bot", Effect: &allow, Since: exp, Limit: 100})
+	recs, next, err := c.QueryAudit(ctx, store.AuditQuery{AgentID: "bot", Effect: &allow, Since: exp, Limit: 100})
 	if err != nil || len(recs) != 0 || next == nil || next.AfterChain != "n1/acme" || next.AfterSeq != 100 || next.AgentID != "bot" {
 		t.Fatalf("QueryAudit = %v, %+v, %v", recs, next, err)
 	}
@@ -698,7 +701,7 @@ func TestAdminRequests(t *testing.T) {
 
 	f2 := newFake(t)
 	f2.mux.HandleFunc("/", answer(404, `{"error":{"code":"not_found","message":"no"}}`))
-	if _, err := f2.client().Approval(ctx, "apr/../../keys"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+	if _, err := f2.client().Approval(ctx, "apr/../../keys"); !errors.Is(err, errs.ApprovalNotFound) {
 		t.Fatalf("Approval of a path-like id: %v", err)
 	}
 	if p := f2.first().rawPath; p != "/v1/approvals/apr%2F..%2F..%2Fkeys" {
@@ -748,3 +751,6 @@ func TestCredentialNeverInErrors(t *testing.T) {
 		t.Fatalf("String() = %q", got)
 	}
 }
+
+// Guard's WaitForApproval takes a remote client as it takes a local one.
+var _ middleware.ApprovalWaiter = (*remote.Client)(nil)

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/remote"
@@ -77,8 +80,8 @@ func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
 		server.WithAuditKey(testAuditKey),
 		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine))),
 		server.WithClientOptions(
-			agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}),
-			agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}}}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}}}),
 		),
 	)
 	if err != nil {
@@ -207,7 +210,7 @@ func TestServerCheckApprovalRevocation(t *testing.T) {
 		if d := time.Since(start); d != 0 {
 			t.Errorf("WaitApproval answered %v after the approval, want at once", d)
 		}
-		if _, err := carol.Approve(ctx, dec.ApprovalID, "again"); !errors.Is(err, agenttrust.ErrApprovalResolved) && !errors.Is(err, remote.ErrConflict) {
+		if _, err := carol.Approve(ctx, dec.ApprovalID, "again"); !errors.Is(err, errs.ApprovalResolved) && !errors.Is(err, remote.ErrConflict) {
 			t.Fatalf("approving twice: %v", err)
 		}
 		dec, err = bot.Check(ctx, charge)
@@ -218,7 +221,7 @@ func TestServerCheckApprovalRevocation(t *testing.T) {
 		if err != nil || dec.Effect != agenttrust.NeedsApproval {
 			t.Fatalf("second Check after approval = %+v, %v (a grant is used once)", dec, err)
 		}
-		if _, err := bot.WaitApproval(ctx, "apr_nosuch"); !errors.Is(err, agenttrust.ErrApprovalNotFound) {
+		if _, err := bot.WaitApproval(ctx, "apr_nosuch"); !errors.Is(err, errs.ApprovalNotFound) {
 			t.Fatalf("WaitApproval of an unknown id: %v", err)
 		}
 
@@ -264,7 +267,7 @@ func TestServerAdmin(t *testing.T) {
 	alice, bot := d.client(t, "alice"), d.client(t, "bot")
 
 	p, err := alice.Whoami(ctx)
-	if err != nil || p.Tenant != "acme" || p.AgentID != "alice" || !p.HasRole(store.RoleAdmin) {
+	if err != nil || p.Tenant != "acme" || p.AgentID != "alice" || !slices.Contains(p.Roles, store.RoleAdmin) {
 		t.Fatalf("Whoami = %+v, %v", p, err)
 	}
 	if _, _, err := bot.CreateKey(ctx, agenttrust.KeySpec{AgentID: "x"}); !errors.Is(err, remote.ErrForbidden) {
@@ -340,7 +343,7 @@ func TestServerAdmin(t *testing.T) {
 	}
 
 	var all []agenttrust.AuditRecord
-	for q := (&agenttrust.AuditQuery{Limit: 2}); q != nil; {
+	for q := (&store.AuditQuery{Limit: 2}); q != nil; {
 		recs, next, err := alice.QueryAudit(ctx, *q)
 		if err != nil {
 			t.Fatal(err)
@@ -422,7 +425,7 @@ func TestServerPolicyEngineAndAuditSink(t *testing.T) {
 	if err := local.SyncAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := d.client(t, "alice").QueryAudit(ctx, agenttrust.AuditQuery{Chain: "edge-1/acme"})
+	recs, _, err := d.client(t, "alice").QueryAudit(ctx, store.AuditQuery{Chain: "edge-1/acme"})
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("records of the edge chain on the server = %d, %v", len(recs), err)
 	}
@@ -442,7 +445,7 @@ func TestServerStoreForLocalClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	local, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "edge-2/acme", Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+	local, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "edge-2/acme", Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +464,7 @@ func TestServerStoreForLocalClient(t *testing.T) {
 	if err := local.SyncAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := d.client(t, "alice").QueryAudit(ctx, agenttrust.AuditQuery{Chain: "edge-2/acme"})
+	recs, _, err := d.client(t, "alice").QueryAudit(ctx, store.AuditQuery{Chain: "edge-2/acme"})
 	if err != nil || len(recs) != 2 || recs[1].Effect != agenttrust.Deny {
 		t.Fatalf("the local client's audit on the server = %+v, %v", recs, err)
 	}

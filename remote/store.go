@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -18,7 +19,7 @@ const storeAPIPath = "/v1/store"
 // revocations, approvals, keys and audit trail live on the server:
 //
 //	st, err := remote.NewStore("https://agenttrust.internal", systemAdminKey)
-//	c, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+//	c, err := agenttrust.New(st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 //
 // Errors follow the store contract: store.ErrNotFound, ErrConflict and
 // ErrInvalid as answered; store.ErrUnavailable whenever the server does
@@ -56,10 +57,10 @@ func newStoreAPI(baseURL, apiKey string, opts []Option) (*storeapi.Client, error
 // store API (append_audit), and reads chain heads (AuditHead), so a
 // process keeps its audit chain on the server and continues it after a
 // restart. It recognises a batch the server already holds (a retry after a
-// lost answer) as agenttrust.StoreSink does. Safe for concurrent use.
+// lost answer) as audit.StoreSink does. Safe for concurrent use.
 type AuditSink struct {
 	st   *storeapi.Client
-	sink *agenttrust.StoreSink
+	sink *audit.StoreSink
 }
 
 var (
@@ -76,7 +77,7 @@ func NewAuditSink(baseURL, apiKey string, opts ...Option) (*AuditSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AuditSink{st: st, sink: agenttrust.NewStoreSink(st)}, nil
+	return &AuditSink{st: st, sink: audit.NewStoreSink(st)}, nil
 }
 
 // Write implements agenttrust.AuditSink.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -96,7 +97,7 @@ func (s *Server) getApproval(c *call) error {
 		stop()
 		cancel()
 		switch {
-		case err == nil, errors.Is(err, agenttrust.ErrApprovalResolved) && got.ID != "":
+		case err == nil, errors.Is(err, errs.ApprovalResolved) && got.ID != "":
 			a = got
 		case wctx.Err() != nil:
 			// The wait is over, run out or cut (agenttrust serve cuts long
@@ -127,7 +128,7 @@ func (c *call) covers(a *agenttrust.Approval) bool {
 			return false
 		}
 	}
-	return c.p.Permits(agenttrust.Request{
+	return permits(&c.p, agenttrust.Request{
 		AgentID: a.AgentID, Tool: a.Tool, Resource: a.Resource, SessionID: a.SessionID,
 		OnBehalfOf: a.OnBehalfOf, Attributes: attrs,
 	}) == nil

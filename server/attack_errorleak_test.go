@@ -11,6 +11,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -193,8 +194,8 @@ func (o *outageStore) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop,
 func outageEnv(t *testing.T, opts ...Option) (*env, *outageStore) {
 	t.Helper()
 	st := &outageStore{Store: memory.New()}
-	base := []Option{WithNodeName("n1"), WithSystemTenant("ops"), WithClock(newTestClock()),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey))}
+	base := []Option{WithNodeName("n1"), WithSystemTenant("ops"), WithClock(newTestClock().Now),
+		WithClientOptions(testkit.Keys())}
 	srv, err := New(st, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -86,10 +87,10 @@ func TestAttackMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		d, err := c.Check(context.Background(), agenttrust.Request{Tool: "docs.read", Credential: scrapeToken})
-		if !errors.Is(err, agenttrust.ErrUnsupportedCredential) || d.Effect != agenttrust.Deny {
+		if !errors.Is(err, errs.UnsupportedCredential) || d.Effect != agenttrust.Deny {
 			t.Errorf("library check of the scrape token: %v %v", d, err)
 		}
-		if _, err := c.Authenticate(context.Background(), scrapeToken, netip.Addr{}); !errors.Is(err, agenttrust.ErrUnsupportedCredential) {
+		if _, err := c.Authenticate(context.Background(), scrapeToken, netip.Addr{}); !errors.Is(err, errs.UnsupportedCredential) {
 			t.Errorf("library authentication of the scrape token: %v", err)
 		}
 	})

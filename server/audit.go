@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -450,7 +451,7 @@ func (s *Server) verifyAudit(c *call) error {
 	s.syncAudit(c)
 	out := wire.VerifyResponse{OK: true, Chains: []wire.ChainReport{}}
 	var cur *wire.ChainReport
-	var cp agenttrust.AuditCheckpoint
+	var cp audit.Checkpoint
 	var hasCP bool
 	var prev store.AuditRecord
 	seen := map[string]bool{}
@@ -532,9 +533,9 @@ func (s *Server) verifyAudit(c *call) error {
 }
 
 // checkpoint returns this node's checkpoint of chain, if any.
-func (s *Server) checkpoint(chain string) (agenttrust.AuditCheckpoint, bool) {
+func (s *Server) checkpoint(chain string) (audit.Checkpoint, bool) {
 	if s.checkpts == nil {
-		return agenttrust.AuditCheckpoint{}, false
+		return audit.Checkpoint{}, false
 	}
 	return s.checkpts.Latest(chain)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -135,7 +137,7 @@ func TestAuditVerify(t *testing.T) {
 	// A chain whose stored head lies past the tenant's last record (here:
 	// another tenant's writer continued it) is reported, not passed.
 	for _, tn := range []string{"acme", "globex"} {
-		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n3/acme", Key: testAuditKey, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(e.st)}}), agenttrust.WithClock(e.clock))
+		c, err := agenttrust.New(e.st, agenttrust.WithTenant(tn), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n3/acme", Key: testAuditKey, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(e.st)}}), agenttrust.WithClock(e.clock.Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,8 +283,8 @@ func TestAuditStream(t *testing.T) {
 // record stored before it returns.
 func (e *env) onNode2(t *testing.T) func(resource string) {
 	t.Helper()
-	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)))
+	srv2, err := New(e.st, WithNodeName("n2"), WithClock(e.clock.Now),
+		WithClientOptions(testkit.Keys()))
 	if err != nil {
 		t.Fatal(err)
 	}

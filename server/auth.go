@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -22,14 +23,14 @@ func (s *Server) authenticate(c *call) error {
 		return errNoCredential
 	}
 	if len(cred) > agenttrust.MaxCredentialSize {
-		return agenttrust.ErrCredentialTooLarge
+		return errs.CredentialTooLarge
 	}
 	ctx := c.r.Context()
 	h := sha256.Sum256([]byte(cred))
 	name, ok := s.creds.get(h)
 	if !ok {
 		var err error
-		name, err = agenttrust.CredentialTenantUnverified(ctx, s.st, cred)
+		name, err = credentialTenant(ctx, s.st, cred)
 		if err != nil {
 			return err
 		}
@@ -40,7 +41,7 @@ func (s *Server) authenticate(c *call) error {
 		if errors.Is(err, errNoTenant) && !strings.HasPrefix(cred, agenttrust.KeyPrefix) {
 			// As for a forged token of a tenant that exists: whether a
 			// tenant exists is not the caller's to learn.
-			return agenttrust.ErrBadSignature
+			return errs.BadSignature
 		}
 		return err
 	}
@@ -50,7 +51,7 @@ func (s *Server) authenticate(c *call) error {
 		return err
 	}
 	// p.Roles are already bounded: a narrowed or delegated credential
-	// holds at most the agent role (Principal.Narrowed).
+	// holds at most the agent role (see agenttrust.Principal.Roles).
 	c.bearer, c.p = cred, p
 	return nil
 }
@@ -116,20 +117,20 @@ func (s *Server) authorize(c *call) error {
 	if a&system != 0 && (s.system == "" || c.p.Tenant != s.system) {
 		return forbidden("this route is for the operator's system tenant")
 	}
-	if a&admin != 0 && c.p.HasRole(store.RoleAdmin) ||
-		a&approver != 0 && c.p.HasRole(store.RoleApprover) ||
-		a&agent != 0 && c.p.HasRole(store.RoleAgent) {
+	if a&admin != 0 && hasRole(c.p.Roles, store.RoleAdmin) ||
+		a&approver != 0 && hasRole(c.p.Roles, store.RoleApprover) ||
+		a&agent != 0 && hasRole(c.p.Roles, store.RoleAgent) {
 		return nil
 	}
 	return forbidden("the credential's roles do not allow " + c.rt.name())
 }
 
-func (c *call) isAdmin() bool { return c.p.HasRole(store.RoleAdmin) }
+func (c *call) isAdmin() bool { return hasRole(c.p.Roles, store.RoleAdmin) }
 
 // canSeeAll reports whether the caller sees every agent's approvals and
 // tokens in its tenant, not only its own.
 func (c *call) canSeeAll() bool {
-	return c.p.HasRole(store.RoleAdmin) || c.p.HasRole(store.RoleApprover)
+	return hasRole(c.p.Roles, store.RoleAdmin) || hasRole(c.p.Roles, store.RoleApprover)
 }
 
 // remoteAddr returns the caller's address: the connection's, or, when

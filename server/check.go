@@ -41,7 +41,7 @@ func (s *Server) check(c *call) error {
 	}
 	switch {
 	case req.Credential != "":
-		if err := c.p.Permits(ar); err != nil {
+		if err := permits(&c.p, ar); err != nil {
 			if errors.Is(err, agenttrust.ErrInvalidRequest) {
 				return badRequest("invalid_request", err.Error())
 			}

@@ -22,7 +22,7 @@ func TestCloseDrainsTenantsTogether(t *testing.T) {
 			return errors.New("audit store down")
 		})
 		srv, err := New(memory.New(), WithNodeName("n1"), WithAuditKey(testAuditKey),
-			WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{down}, DrainTimeout: drain})))
+			WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{down}, DrainTimeout: drain})))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,8 +6,7 @@
 //		server.WithNodeName("node-1"),
 //		server.WithSystemTenant("ops"),
 //		server.WithClientOptions(
-//			agenttrust.WithMasterKeys(masterKeys...),
-//			agenttrust.WithSigningKeys(signingKeys...),
+//			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: masterKeys, SigningKeys: signingKeys}),
 //		))
 //	defer srv.Close()
 //	hs := &http.Server{Addr: ":8080", Handler: srv, ReadHeaderTimeout: 10 * time.Second}

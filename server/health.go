@@ -15,7 +15,7 @@ import (
 
 // jwks answers GET /.well-known/jwks.json: the public keys that verify
 // JWTs minted here. Tenant Clients built with the same signing keys
-// (agenttrust.WithSigningKeys in WithClientOptions) share one set; without
+// (agenttrust.TokenConfig.SigningKeys in WithClientOptions) share one set; without
 // them each tenant has a key of its own, and the set lists those of the
 // tenants open on this node.
 func (s *Server) jwks(c *call) error {

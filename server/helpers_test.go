@@ -3,36 +3,28 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/memnet"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // t0 is the test clock's start.
-var t0 = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
-// testClock is a clock tests move by hand.
-type testClock struct{ ns atomic.Int64 }
+// testClock is the shared clock tests move by hand (internal/testkit).
+type testClock = testkit.Clock
 
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func newTestClock() *testClock { return testkit.NewClock() }
 
 const acmePolicy = `{"rules":[
  {"id":"read","effect":"allow","tools":["docs.read"]},
@@ -52,11 +44,11 @@ type env struct {
 	ids   map[string]string // "tenant/agent" -> key id
 }
 
-var testMasterKey = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+var testMasterKey = testkit.MasterKey()
 
 var testAuditKey, _ = agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
 
-var testSigningKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+var testSigningKey = testkit.SigningKey()
 
 func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
@@ -82,9 +74,9 @@ func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 	base := []Option{
 		WithNodeName("n1"),
 		WithSystemTenant("ops"),
-		WithClock(e.clock),
+		WithClock(e.clock.Now),
 		WithAuditKey(testAuditKey),
-		WithClientOptions(agenttrust.WithMasterKeys(testMasterKey), agenttrust.WithSigningKeys(testSigningKey)),
+		WithClientOptions(testkit.Keys()),
 	}
 	srv, err := New(e.st, append(base, opts...)...)
 	if err != nil {
@@ -279,3 +271,11 @@ func (e *env) sync() {
 }
 
 func newMemoryStore() *memory.Store { return memory.New() }
+
+// defaultTokenTTL is the lifetime of a token agenttrust mints unless
+// configured otherwise.
+const defaultTokenTTL = 5 * time.Minute
+
+// maxDelegationDepth is the most hops agenttrust lets a token pass
+// through.
+const maxDelegationDepth = 8

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -45,12 +46,12 @@ const (
 
 // WithIssuer sets the server's public URL, such as
 // "https://agenttrust.example.com": the "iss" of every JWT its tenants
-// mint and require (agenttrust.WithJWTIssuer), an audience they accept
-// (agenttrust.WithJWTAudience; add others with WithClientOptions), and
+// mint and require (agenttrust.TokenConfig.Issuer), an audience they
+// accept (TokenConfig.Audiences; add others with WithClientOptions), and
 // the issuer of its OAuth authorization server metadata, whose endpoints
 // are under it. It must be an http or https URL with a host and no path,
 // query or fragment, since the metadata is served at the root
-// (RFC 8414 section 3). Give no agenttrust.WithJWTIssuer besides it.
+// (RFC 8414 section 3). Give no other TokenConfig.Issuer besides it.
 // Without it the OAuth routes answer 404.
 func WithIssuer(issuer string) Option {
 	return func(s *Server) error {
@@ -59,7 +60,7 @@ func WithIssuer(issuer string) Option {
 			return err
 		}
 		s.issuer = iss
-		s.clientOpts = append(s.clientOpts, agenttrust.WithJWTIssuer(iss), agenttrust.WithJWTAudience(iss))
+		s.clientOpts = append(s.clientOpts, agenttrust.WithTokens(agenttrust.TokenConfig{Issuer: iss, Audiences: []string{iss}}))
 		return nil
 	}
 }
@@ -296,7 +297,7 @@ func (s *Server) clientCredentials(c *call, tr *tokenRequest) (*wire.OAuthToken,
 	if err != nil {
 		return nil, err
 	}
-	if !p.HasRole(store.RoleAgent) && !p.HasRole(store.RoleAdmin) {
+	if !hasRole(p.Roles, store.RoleAgent) && !hasRole(p.Roles, store.RoleAdmin) {
 		return nil, oauthInvalid("unauthorized_client", "the key has no agent role, which is all a token of this endpoint holds")
 	}
 	return s.narrow(c, tr.clientSecret, aud, tr.form["caveat"], "")
@@ -391,7 +392,7 @@ func (s *Server) tokenExchange(c *call, tr *tokenRequest) (*wire.OAuthToken, err
 			return nil, invalidClient("client_id is not the agent of the subject token")
 		}
 	}
-	if !p.HasRole(store.RoleAgent) && !p.HasRole(store.RoleAdmin) {
+	if !hasRole(p.Roles, store.RoleAgent) && !hasRole(p.Roles, store.RoleAdmin) {
 		return nil, oauthInvalid("invalid_grant", "the subject token's key has no agent role, which is all a token of this endpoint holds")
 	}
 	return s.narrow(c, subject, aud, f["caveat"], issued)
@@ -403,7 +404,7 @@ func (s *Server) narrow(c *call, subject, aud string, caveats []string, issued s
 	if err != nil {
 		var ce *agenttrust.CaveatError
 		switch {
-		case errors.Is(err, agenttrust.ErrAudience):
+		case errors.Is(err, errs.Audience):
 			return nil, oauthInvalid("invalid_target", "a JWT is exchanged only for an audience it already names")
 		case errors.As(err, &ce):
 			// The subject's caveats held when it was authenticated: this
@@ -429,7 +430,7 @@ func grantError(err error) error {
 		return oauthInvalid("invalid_request", err.Error())
 	case errors.As(err, &ce) && errors.Is(err, agenttrust.ErrUnauthorized) && !isStoreFailure(err):
 		return oauthInvalid("invalid_grant", "the grant is refused: caveat")
-	case errors.Is(err, agenttrust.ErrCredentialTooLarge):
+	case errors.Is(err, errs.CredentialTooLarge):
 		return oauthInvalid("invalid_request", err.Error())
 	case errors.Is(err, agenttrust.ErrUnauthorized), errors.Is(err, errNoTenant):
 		return oauthInvalid("invalid_grant", "the grant is refused: "+errorCode(err))
@@ -476,14 +477,14 @@ func checkScope(f url.Values) error {
 // authenticate does for a bearer; the tenant's Client then verifies it.
 func (s *Server) openTenantOf(c *call, cred string) error {
 	if len(cred) > agenttrust.MaxCredentialSize {
-		return agenttrust.ErrCredentialTooLarge
+		return errs.CredentialTooLarge
 	}
 	ctx := c.r.Context()
 	h := sha256.Sum256([]byte(cred))
 	name, ok := s.creds.get(h)
 	if !ok {
 		var err error
-		name, err = agenttrust.CredentialTenantUnverified(ctx, s.st, cred)
+		name, err = credentialTenant(ctx, s.st, cred)
 		if err != nil {
 			return err
 		}
@@ -492,7 +493,7 @@ func (s *Server) openTenantOf(c *call, cred string) error {
 	t, err := s.tenant(ctx, name, true)
 	if err != nil {
 		if errors.Is(err, errNoTenant) {
-			return agenttrust.ErrBadSignature // whether a tenant exists is not the caller's to learn
+			return errs.BadSignature // whether a tenant exists is not the caller's to learn
 		}
 		return err
 	}

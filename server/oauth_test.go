@@ -21,7 +21,7 @@ const testIssuer = "https://at.example"
 // newOAuthEnv is newEnv with an issuer and one more audience.
 func newOAuthEnv(t testing.TB) *env {
 	t.Helper()
-	return newEnv(t, WithIssuer(testIssuer), WithClientOptions(agenttrust.WithJWTAudience("https://mail.example")))
+	return newEnv(t, WithIssuer(testIssuer), WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{"https://mail.example"}})))
 }
 
 // token posts a form to the token endpoint, with Basic credentials when
@@ -183,7 +183,7 @@ func TestOAuthClientCredentials(t *testing.T) {
 			if aud, _ := c["aud"].([]any); len(aud) != 1 || aud[0] != tc.aud {
 				t.Errorf("aud %v, want %s", c["aud"], tc.aud)
 			}
-			if got.scope != "agent" || got.expiresIn != agenttrust.DefaultTokenTTL.Seconds() {
+			if got.scope != "agent" || got.expiresIn != defaultTokenTTL.Seconds() {
 				t.Errorf("scope %q expires_in %v", got.scope, got.expiresIn)
 			}
 			// The server's own check accepts the JWT for either audience
@@ -507,7 +507,7 @@ func TestAttackOAuthExchange(t *testing.T) {
 	t.Run("depth", func(t *testing.T) {
 		tok := e.exchange(bot)
 		var err error
-		for range agenttrust.MaxDelegationDepth {
+		for range maxDelegationDepth {
 			if tok, err = agenttrust.Attenuate(tok); err != nil {
 				t.Fatal(err)
 			}

@@ -407,7 +407,7 @@ func sameSet(t *testing.T, what string, want, got []string) {
 }
 
 // TestErrorCodes holds the spec's ErrorCode enum to the codes the server
-// can send: those of the root's errorCodes, and every code written in the
+// can send: those of errs.Code's table, and every code written in the
 // package's source, as badRequest's first argument or as the code of an
 // apiError or a wire.ErrorDetail. A code the server sends must be in the
 // enum (a generated client would refuse it), and a code in the enum must
@@ -420,9 +420,9 @@ func TestErrorCodes(t *testing.T) {
 	}
 	codes := map[string]bool{}
 	fset := token.NewFileSet()
-	// The root's table (agenttrust.ErrorCode), read from its source: each
-	// entry is {err, "code"}.
-	root, err := parser.ParseFile(fset, "../observe.go", nil, 0)
+	// The table of errs.Code, read from its source: each entry is
+	// {err, "code"}.
+	root, err := parser.ParseFile(fset, "../internal/errs/errs.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +442,7 @@ func TestErrorCodes(t *testing.T) {
 		return false
 	})
 	if len(codes) < 20 {
-		t.Fatalf("found only %d codes in the root's errorCodes table: the scan is broken", len(codes))
+		t.Fatalf("found only %d codes in the errorCodes table of internal/errs: the scan is broken", len(codes))
 	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -59,7 +60,7 @@ func quote(s string) string {
 }
 
 // errorCode returns the API code of err, or "internal".
-func errorCode(err error) string { return agenttrust.ErrorCode(err) }
+func errorCode(err error) string { return errs.Code(err) }
 
 // classify turns a handler's error into the response to send, by kind.
 // A credential error here is about a credential in the body (the bearer's

@@ -325,4 +325,9 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // now reads the server's clock.
-func (s *Server) now() time.Time { return s.clock.Now() }
+func (s *Server) now() time.Time {
+	if s.clock == nil {
+		return time.Now()
+	}
+	return s.clock()
+}

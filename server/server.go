@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
@@ -39,15 +40,15 @@ type Server struct {
 	reqIDs     requestIDs
 	system     string
 	storeAPI   http.Handler
-	clock      agenttrust.Clock
-	poll       time.Duration // audit stream: how often the store is read
-	bodyWait   time.Duration // WithBodyTimeout
-	scrapeHash *[32]byte     // SHA-256 of the WithMetricsToken token
-	idle       time.Duration // WithTenantIdle; 0 keeps every tenant open
+	clock      func() time.Time // nil: the system clock
+	poll       time.Duration    // audit stream: how often the store is read
+	bodyWait   time.Duration    // WithBodyTimeout
+	scrapeHash *[32]byte        // SHA-256 of the WithMetricsToken token
+	idle       time.Duration    // WithTenantIdle; 0 keeps every tenant open
 	auditKey   agenttrust.AuditKey
-	checkpts   *agenttrust.AuditCheckpoints // nil without WithAuditCheckpoints
-	obs        observe.Observer             // nil without WithObserver
-	metricsH   http.Handler                 // WithMetricsHandler; nil: the built-in exposition
+	checkpts   *audit.Checkpoints // nil without WithAuditCheckpoints
+	obs        observe.Observer   // nil without WithObserver
+	metricsH   http.Handler       // WithMetricsHandler; nil: the built-in exposition
 
 	console func(http.Handler) (http.Handler, error) // WithConsole
 
@@ -71,9 +72,8 @@ type Server struct {
 // Option configures New.
 type Option func(*Server) error
 
-// WithClientOptions adds options to every tenant's Client: master keys
-// (agenttrust.WithMasterKeys) and signing keys (agenttrust.WithSigningKeys)
-// shared by every node, JWT issuer and audience, notify mode, extra audit
+// WithClientOptions adds options to every tenant's Client: master and
+// signing keys (agenttrust.WithTokens) shared by every node, JWT issuer and audience, notify mode, extra audit
 // sinks, approval TTLs, a policy engine. The server sets the tenant, the
 // audit chain and the store sink itself; options given here come after
 // those, except WithTenant and WithAuditChain, which the server overrides.
@@ -193,12 +193,12 @@ func WithStoreAPI(h http.Handler) Option {
 
 // WithClock sets the clock of the server and of every tenant Client
 // (after any agenttrust.WithClock given to WithClientOptions).
-func WithClock(c agenttrust.Clock) Option {
+func WithClock(now func() time.Time) Option {
 	return func(s *Server) error {
-		if c == nil {
+		if now == nil {
 			return fmt.Errorf("%w: nil clock", agenttrust.ErrInvalidConfig)
 		}
-		s.clock = c
+		s.clock = now
 		return nil
 	}
 }
@@ -246,7 +246,7 @@ func WithBodyTimeout(d time.Duration) Option {
 // then verify only until the process ends.
 func WithAuditKey(key agenttrust.AuditKey) Option {
 	return func(s *Server) error {
-		if key.IsZero() {
+		if key == (agenttrust.AuditKey{}) {
 			return fmt.Errorf("%w: zero audit key", agenttrust.ErrInvalidConfig)
 		}
 		s.auditKey = key
@@ -285,7 +285,7 @@ func WithMetricsToken(token string) Option {
 // checkpoint, or differs from it, is not opened (its requests fail with
 // 503), and GET /v1/audit/verify reports such a chain broken. cp must be
 // made with the key of WithAuditKey; the server does not close it.
-func WithAuditCheckpoints(cp *agenttrust.AuditCheckpoints) Option {
+func WithAuditCheckpoints(cp *audit.Checkpoints) Option {
 	return func(s *Server) error {
 		if cp == nil {
 			return fmt.Errorf("%w: nil audit checkpoints", agenttrust.ErrInvalidConfig)
@@ -329,17 +329,13 @@ func WithMetricsHandler(h http.Handler) Option {
 	}
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // New returns a server over st. It opens no tenant yet: each tenant's
 // Client is built on the first request that names it.
 func New(st store.Store, opts ...Option) (*Server, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: nil store", agenttrust.ErrInvalidConfig)
 	}
-	s := &Server{st: st, clock: systemClock{}, random: rand.Reader, poll: time.Second, bodyWait: DefaultBodyTimeout}
+	s := &Server{st: st, random: rand.Reader, poll: time.Second, bodyWait: DefaultBodyTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", agenttrust.ErrInvalidConfig)
@@ -358,7 +354,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.auditKey.IsZero() {
+	if s.auditKey == (agenttrust.AuditKey{}) {
 		secret := make([]byte, 32)
 		if _, err := io.ReadFull(s.random, secret); err != nil {
 			return nil, fmt.Errorf("%w: audit key: %w", agenttrust.ErrInvalidConfig, err)

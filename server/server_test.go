@@ -250,7 +250,7 @@ func TestTokens(t *testing.T) {
 	if r["format"] != "macaroon" || !strings.HasPrefix(tok, "att_") || !strings.HasPrefix(r["token_id"].(string), "tok_") {
 		t.Fatalf("exchange: %v", r)
 	}
-	if r["expires_at"] != t0.Add(agenttrust.DefaultTokenTTL).Format(time.RFC3339) {
+	if r["expires_at"] != t0.Add(defaultTokenTTL).Format(time.RFC3339) {
 		t.Errorf("expires_at %v", r["expires_at"])
 	}
 	// Exchange needs the API key itself.
@@ -459,7 +459,7 @@ func TestClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The audit was flushed to the store.
-	recs, err := e.st.QueryAudit(context.Background(), agenttrust.AuditQuery{Tenant: "acme"})
+	recs, err := e.st.QueryAudit(context.Background(), store.AuditQuery{Tenant: "acme"})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("audit after Close: %d records, %v", len(recs), err)
 	}

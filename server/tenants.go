@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
 )
 
@@ -78,7 +80,7 @@ func (s *Server) Client(ctx context.Context, name string) (*agenttrust.Client, e
 }
 
 // errNoTenant: a credential names a tenant with no keys.
-var errNoTenant = fmt.Errorf("%w: unknown tenant", agenttrust.ErrUnknownKey)
+var errNoTenant = fmt.Errorf("%w: unknown tenant", errs.UnknownKey)
 
 // tenant returns the state of a tenant, held for the caller, who must
 // release it; it opens the tenant's Client on first use. With mustExist, a
@@ -138,7 +140,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	}
 	t := &tenant{wake: newWake()}
 	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+7)
-	var sink agenttrust.AuditSink = agenttrust.NewStoreSink(s.st)
+	var sink agenttrust.AuditSink = audit.NewStoreSink(s.st)
 	if s.checkpts != nil {
 		sink = s.checkpts.StoreSink(s.st)
 	}
@@ -148,7 +150,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 	)
 	opts = append(opts, s.clientOpts...)
 	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/" + name, Key: s.auditKey}))
-	if _, ok := s.clock.(systemClock); !ok {
+	if s.clock != nil {
 		opts = append(opts, agenttrust.WithClock(s.clock))
 	}
 	c, err := agenttrust.New(s.st, opts...)

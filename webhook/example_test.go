@@ -44,7 +44,7 @@ func ExampleVerify() {
 		log.Fatal(err)
 	}
 	defer hook.Close(context.Background())
-	// agenttrust.WithNotifier(hook) gives it to a Client; here, by hand:
+	// agenttrust.WithNotifier(hook.Notify) gives it to a Client; here, by hand:
 	hook.Notify(context.Background(), agenttrust.Approval{ID: "apr_1", Tenant: "acme", AgentID: "billing-bot",
 		Tool: "payments.charge", Rule: "pay", ExpiresAt: time.Date(2026, 12, 6, 3, 15, 0, 0, time.UTC)})
 	p := <-got

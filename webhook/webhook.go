@@ -1,8 +1,8 @@
 // Package webhook posts each new pending approval to a URL, for people
 // to hear of it where they are: a chat (the JSON carries a
-// Slack-compatible "text" field), a pager, a ticket queue. A Notifier is
-// an agenttrust.Notifier: give it to every Client with
-// agenttrust.WithNotifier (agenttrust serve --approval-webhook does).
+// Slack-compatible "text" field), a pager, a ticket queue. Give a
+// Notifier's Notify to every Client with agenttrust.WithNotifier
+// (agenttrust serve --approval-webhook does).
 //
 // A check never waits for the receiver: Notify only queues the approval,
 // and one goroutine delivers the queue in order. The queue is bounded
@@ -98,8 +98,9 @@ type Config struct {
 	// for each next one up to MaxBackoff.
 	MaxAttempts int
 	Backoff     time.Duration
-	Clock       agenttrust.Clock
-	Logger      *slog.Logger
+	// Now dates the signature of each delivery (time.Now when nil).
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Stats counts what a Notifier did.
@@ -127,12 +128,6 @@ type Notifier struct {
 	closed bool
 	stats  struct{ queued, delivered, retries, failed, dropped, repeated atomic.Uint64 }
 }
-
-var _ agenttrust.Notifier = (*Notifier)(nil)
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // New starts a notifier's delivery goroutine.
 func New(cfg Config) (*Notifier, error) {
@@ -165,8 +160,8 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: DefaultTimeout}
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -392,7 +387,7 @@ func (n *Notifier) post(id string, body []byte) (retry bool, err error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "agenttrust-webhook")
 	req.Header.Set(DeliveryHeader, id)
-	req.Header.Set(SignatureHeader, Sign(n.cfg.Secret, n.cfg.Clock.Now(), body))
+	req.Header.Set(SignatureHeader, Sign(n.cfg.Secret, n.cfg.Now(), body))
 	resp, err := n.cfg.Client.Do(req)
 	if err != nil {
 		return true, err

@@ -65,21 +65,18 @@ func (rc *receiver) payloads() ([]webhook.Payload, []bool) {
 }
 
 // client is a Client over a memory store that notifies n.
-func client(t *testing.T, n agenttrust.Notifier) (*agenttrust.Client, string) {
+func client(t *testing.T, n *webhook.Notifier) (*agenttrust.Client, string) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithNotifier(n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
 	pol, err := agenttrust.ParsePolicy([]byte(policy), "json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetPolicy(pol); err != nil {
+	c, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicy(pol), agenttrust.WithNotifier(n.Notify))
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	key, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot"})
 	if err != nil {
 		t.Fatal(err)

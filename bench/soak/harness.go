@@ -75,7 +75,7 @@ func start(ctx context.Context, cfg config) (_ *harness, err error) {
 	}
 	// A small token cache fills during the warm-up, so what the heap
 	// does afterwards is the server's, not a cache filling to its bound.
-	small := agenttrust.WithTokenCache(256, 1<<20)
+	small := agenttrust.WithTokens(agenttrust.TokenConfig{CacheEntries: 256, CacheBytes: 1 << 20})
 	if h.srv, err = server.New(h.st, server.WithNodeName("soak"), server.WithSystemTenant("ops"),
 		server.WithAuditKey(auditKey), server.WithClientOptions(small)); err != nil {
 		return nil, err
@@ -255,7 +255,7 @@ func (h *harness) audit(ctx context.Context, answered []agenttrust.DecisionID) (
 	// The trail is written off the checks' path: give it a moment.
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		ids, chains = ids[:0], map[string]bool{}
-		for q := (&agenttrust.AuditQuery{Limit: 1000}); q != nil; {
+		for q := (&store.AuditQuery{Limit: 1000}); q != nil; {
 			recs, next, err := rc.QueryAudit(ctx, *q)
 			if err != nil {
 				return auditReport{}, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -72,7 +73,7 @@ func (w *worker) check(ctx context.Context, tool, resource, cred string) (d agen
 	default:
 		w.res.effects[effDeny]++
 	}
-	if err != nil && !errors.Is(err, agenttrust.ErrApprovalRequired) && !errors.Is(err, agenttrust.ErrUnauthorized) {
+	if err != nil && !errors.Is(err, middleware.ErrApprovalRequired) && !errors.Is(err, agenttrust.ErrUnauthorized) {
 		return d, err, fmt.Errorf("check %s: %w", tool, err)
 	}
 	return d, err, nil

@@ -39,8 +39,8 @@ func auditFilterFlags(f *flags) *auditFilter {
 	return a
 }
 
-func (a *auditFilter) query() (agenttrust.AuditQuery, error) {
-	q := agenttrust.AuditQuery{AgentID: a.agent, Tool: a.tool}
+func (a *auditFilter) query() (store.AuditQuery, error) {
+	q := store.AuditQuery{AgentID: a.agent, Tool: a.tool}
 	if a.effect != "" {
 		eff, err := store.ParseEffect(a.effect)
 		if err != nil {
@@ -256,7 +256,7 @@ printed. --json prints one JSON record per line.`,
 
 // latest reads every record matching q and returns the n latest, oldest
 // first.
-func latest(ctx context.Context, rc *remote.Client, q agenttrust.AuditQuery, n int) ([]agenttrust.AuditRecord, error) {
+func latest(ctx context.Context, rc *remote.Client, q store.AuditQuery, n int) ([]agenttrust.AuditRecord, error) {
 	if n == 0 {
 		return nil, nil
 	}
@@ -299,7 +299,7 @@ const (
 // connection drops or the server goes away, it says so on stderr and
 // reconnects with growing pauses, resuming from the last event's id, so
 // that no record is missed or repeated.
-func streamAudit(ctx context.Context, e *env, c *conn, q agenttrust.AuditQuery, since time.Time, fn func(agenttrust.AuditRecord) error) error {
+func streamAudit(ctx context.Context, e *env, c *conn, q store.AuditQuery, since time.Time, fn func(agenttrust.AuditRecord) error) error {
 	cred, err := c.credential(e.getenv)
 	if err != nil {
 		return err

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 func revokeCommand() *command {
@@ -101,7 +101,7 @@ func identify(ctx context.Context, rc *remote.Client, id string) (idMatch, error
 			return idMatch{kind: p.kind, note: "shaped like a " + p.kind + " id; " + p.kind + "s are not stored, so it cannot be confirmed"}, nil
 		}
 	}
-	recs, _, err := rc.QueryAudit(ctx, agenttrust.AuditQuery{AgentID: id, Limit: 1})
+	recs, _, err := rc.QueryAudit(ctx, store.AuditQuery{AgentID: id, Limit: 1})
 	if err == nil && len(recs) > 0 {
 		return idMatch{kind: "agent", known: true, note: "agent seen in the audit trail"}, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // streamConn is a conn for a test server, with a key given by flag.
@@ -65,7 +66,7 @@ func TestStreamAuditReconnects(t *testing.T) {
 	var stderr syncBuffer
 	e := &env{stderr: &stderr, getenv: func(string) string { return "" }}
 	var seqs []uint64
-	err := streamAudit(ctx, e, streamConn(t, ts.URL), agenttrust.AuditQuery{}, time.Now(), func(r agenttrust.AuditRecord) error {
+	err := streamAudit(ctx, e, streamConn(t, ts.URL), store.AuditQuery{}, time.Now(), func(r agenttrust.AuditRecord) error {
 		seqs = append(seqs, r.Seq)
 		if len(seqs) == 3 {
 			cancel()
@@ -126,7 +127,7 @@ func TestStreamAuditStops(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			e := &env{stderr: new(syncBuffer), getenv: func(string) string { return "" }}
-			err := streamAudit(ctx, e, streamConn(t, ts.URL), agenttrust.AuditQuery{}, time.Now(), fn)
+			err := streamAudit(ctx, e, streamConn(t, ts.URL), store.AuditQuery{}, time.Now(), fn)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}

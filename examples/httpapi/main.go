@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -52,7 +53,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	trail := agenttrust.NewMemorySink(100)
+	trail := audit.NewMemorySink(100)
 	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{trail}}))
 	if err != nil {
 		return err

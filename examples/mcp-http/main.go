@@ -105,7 +105,7 @@ func run(ctx context.Context) error {
 	// The agenttrust server: its URL is the JWT issuer, and it accepts
 	// JWTs issued for the MCP server.
 	at, err := server.New(memory.New(), server.WithIssuer(issuer),
-		server.WithClientOptions(agenttrust.WithJWTAudience(resource)))
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}})))
 	if err != nil {
 		return err
 	}

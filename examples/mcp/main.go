@@ -21,6 +21,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/middleware"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -76,8 +77,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	audit := agenttrust.NewMemorySink(100)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit}}))
+	trail := audit.NewMemorySink(100)
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{trail}}))
 	if err != nil {
 		return err
 	}
@@ -208,12 +209,12 @@ func run() error {
 	after := received
 	mu.Unlock()
 	fmt.Printf("\nclient-side check, delete cust-7: denied locally=%v, reached the server %d time(s)\n  %s\n",
-		errors.Is(err, agenttrust.ErrDenied), after-before, middleware.ToolResultMessage(err))
+		errors.Is(err, middleware.ErrDenied), after-before, middleware.ToolResultMessage(err))
 
 	if err := c.Close(); err != nil {
 		return err
 	}
-	recs := audit.Records()
+	recs := trail.Records()
 	fmt.Printf("\naudit trail: %d records\n", len(recs))
 	for _, r := range recs {
 		fmt.Printf("  #%d %-17s %-8s %-14s %s\n", r.Seq, r.Tool, r.Resource, r.Effect, r.Reason)

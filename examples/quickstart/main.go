@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -53,8 +54,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	audit := agenttrust.NewMemorySink(100)
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit}}))
+	trail := audit.NewMemorySink(100)
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{trail}}))
 	if err != nil {
 		return err
 	}
@@ -73,12 +74,12 @@ func run() error {
 		switch {
 		case err == nil:
 			fmt.Printf("%-34s ALLOWED   %s\n", what, out)
-		case errors.Is(err, agenttrust.ErrApprovalRequired):
-			var ae *agenttrust.ApprovalRequiredError
+		case errors.Is(err, middleware.ErrApprovalRequired):
+			var ae *middleware.ApprovalRequiredError
 			errors.As(err, &ae)
 			fmt.Printf("%-34s HELD      %s (approval %s)\n", what, ae.Decision.Reason, ae.ApprovalID)
 		default:
-			var de *agenttrust.DeniedError
+			var de *middleware.DeniedError
 			errors.As(err, &de)
 			fmt.Printf("%-34s DENIED    %s\n", what, de.Decision.Reason)
 		}
@@ -95,7 +96,7 @@ func run() error {
 
 	// A human approves the held charge; the identical call now goes
 	// through, once.
-	var ae *agenttrust.ApprovalRequiredError
+	var ae *middleware.ApprovalRequiredError
 	if errors.As(err, &ae) {
 		if err := c.Approve(context.Background(), ae.ApprovalID, "alice@example.com", "customer confirmed by phone"); err != nil {
 			return err
@@ -116,7 +117,7 @@ func run() error {
 	if err := c.Close(); err != nil {
 		return err
 	}
-	recs := audit.Records()
+	recs := trail.Records()
 	fmt.Printf("\naudit trail: %d records\n", len(recs))
 	for _, r := range recs {
 		fmt.Printf("  #%d %-16s %-15s %-14s %s\n", r.Seq, r.Tool, r.Resource, r.Effect, r.Reason)

@@ -38,10 +38,10 @@ func TestIntro(t *testing.T) {
 	if err != nil || receipt.Text != "charged cust-42 40.00" {
 		t.Fatalf("charge 40 = %+v, %v", receipt, err)
 	}
-	if _, err := charge(ctx, Charge{Customer: "cust-42", Amount: 400}); !errors.Is(err, agenttrust.ErrApprovalRequired) {
+	if _, err := charge(ctx, Charge{Customer: "cust-42", Amount: 400}); !errors.Is(err, middleware.ErrApprovalRequired) {
 		t.Fatalf("charge 400: %v, want ErrApprovalRequired", err)
 	}
-	if _, err := charge(agenttrust.WithAgent(context.Background(), "other-bot", "s"), Charge{Customer: "c", Amount: 1}); !errors.Is(err, agenttrust.ErrDenied) {
+	if _, err := charge(agenttrust.WithAgent(context.Background(), "other-bot", "s"), Charge{Customer: "c", Amount: 1}); !errors.Is(err, middleware.ErrDenied) {
 		t.Fatalf("another agent: %v, want ErrDenied", err)
 	}
 }

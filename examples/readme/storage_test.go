@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/sqlite"
 )
 
@@ -21,10 +23,10 @@ func TestStorage(t *testing.T) {
 	auditKey, _ := agenttrust.NewAuditKey(secret) // 32+ bytes kept out of the database
 	client, err := agenttrust.New(st,
 		agenttrust.WithAudit(agenttrust.AuditConfig{
-			Chain:   "node-1",                                            // one audit chain per node
-			Key:     auditKey,                                            // records are MACed under it
-			Sinks:   []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}, // records kept in the store
-			Durable: true,                                                // answer only once recorded
+			Chain:   "node-1",                                       // one audit chain per node
+			Key:     auditKey,                                       // records are MACed under it
+			Sinks:   []agenttrust.AuditSink{audit.NewStoreSink(st)}, // records kept in the store
+			Durable: true,                                           // answer only once recorded
 		}),
 		agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: 250 * time.Millisecond}))
 	if err != nil {
@@ -37,7 +39,7 @@ func TestStorage(t *testing.T) {
 	if err := client.Close(); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := st.QueryAudit(ctx, agenttrust.AuditQuery{Chain: "node-1"})
+	recs, err := st.QueryAudit(ctx, store.AuditQuery{Chain: "node-1"})
 	if err != nil || len(recs) != 1 || agenttrust.VerifyChain(recs, auditKey) != nil {
 		t.Fatalf("stored audit: %d records, %v", len(recs), err)
 	}

@@ -37,7 +37,7 @@ rules:
 
 	// A tool function.
 	charge := middleware.Guard(client, "payments.charge", chargeFn)
-	if _, err := charge(ctx, Charge{Customer: "c", Amount: 60}); !errors.Is(err, agenttrust.ErrDenied) {
+	if _, err := charge(ctx, Charge{Customer: "c", Amount: 60}); !errors.Is(err, middleware.ErrDenied) {
 		t.Fatalf("guarded charge of 60: %v", err)
 	}
 

@@ -3,7 +3,6 @@ package apispec_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -538,8 +537,8 @@ func (r *recorder) code() int {
 // The test server's fixed keys and clock.
 var (
 	t0          = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
-	masterKey   = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
-	signingKey  = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+	masterKey   = agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+	signingKey  = agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
 	scrapeToken = strings.Repeat("scrape-token-", 4)
 )
 
@@ -566,10 +565,10 @@ func newAPI(t *testing.T, bodyWait time.Duration) *api {
 		server.WithNodeName("n1"),
 		server.WithIssuer("http://agenttrust.test"),
 		server.WithSystemTenant(systemTenant),
-		server.WithClock(agenttrust.ClockFunc(func() time.Time { return t0 })),
+		server.WithClock(func() time.Time { return t0 }),
 		server.WithAuditKey(auditKey),
 		server.WithMetricsToken(scrapeToken),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey), agenttrust.WithSigningKeys(signingKey)),
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey}, SigningKeys: []agenttrust.SecretKey{signingKey}})),
 		server.WithBodyTimeout(bodyWait),
 	)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -346,7 +347,7 @@ type auditHarness struct {
 	st     store.Store
 	raw    rawAudit
 	cpPath string
-	cps    *agenttrust.AuditCheckpoints
+	cps    *audit.Checkpoints
 	srv    *server.Server
 	ts     *httptest.Server
 	clock  *clock
@@ -361,7 +362,7 @@ func newAuditHarness(t *testing.T, be auditBackend) *auditHarness {
 	h := &auditHarness{clock: newClock()}
 	h.st, h.raw = be.open(t)
 	h.cpPath = filepath.Join(t.TempDir(), "checkpoints")
-	if err := agenttrust.CreateAuditCheckpoints(h.cpPath, testAuditKey); err != nil {
+	if err := audit.CreateCheckpoints(h.cpPath, testAuditKey); err != nil {
 		t.Fatal(err)
 	}
 	h.start(t)
@@ -403,12 +404,12 @@ func newAuditHarness(t *testing.T, be auditBackend) *auditHarness {
 // start opens the checkpoint file and a server n1 over the store.
 func (h *auditHarness) start(t *testing.T) {
 	t.Helper()
-	cps, err := agenttrust.OpenAuditCheckpoints(agenttrust.CheckpointConfig{Path: h.cpPath, Key: testAuditKey})
+	cps, err := audit.OpenCheckpoints(audit.CheckpointConfig{Path: h.cpPath, Key: testAuditKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(h.st, server.WithNodeName("n1"), server.WithClock(h.clock), server.WithAuditKey(testAuditKey), server.WithAuditCheckpoints(cps),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey())))
+	srv, err := server.New(h.st, server.WithNodeName("n1"), server.WithClock(h.clock.Now), server.WithAuditKey(testAuditKey), server.WithAuditCheckpoints(cps),
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +468,7 @@ func (h *auditHarness) records(t *testing.T, chain string) []store.AuditRecord {
 // keyed with key, writing straight to the store.
 func (h *auditHarness) writeAs(t *testing.T, chain string, key agenttrust.AuditKey, n int) {
 	t.Helper()
-	c, err := agenttrust.New(h.st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Key: key, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(h.st)}}), agenttrust.WithClock(h.clock))
+	c, err := agenttrust.New(h.st, agenttrust.WithTenant("acme"), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Key: key, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(h.st)}}), agenttrust.WithClock(h.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -640,7 +641,7 @@ func TestAttackAuditTamper(t *testing.T) {
 					ctx := context.Background()
 
 					// The library sees it.
-					err := agenttrust.VerifyStoredChain(ctx, h.st, chain, testAuditKey, h.cps)
+					err := audit.VerifyStoredChain(ctx, h.st, chain, testAuditKey, h.cps)
 					var ce *agenttrust.ChainError
 					if !errors.As(err, &ce) || !errors.Is(err, agenttrust.ErrChainBroken) {
 						t.Errorf("library verification: %v, want a *ChainError", err)

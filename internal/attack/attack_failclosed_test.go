@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/faultproxy"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/server"
@@ -156,8 +157,8 @@ func TestAttackFailClosedPolicyEngine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := backends()[0].open(t)
-			c, err := agenttrust.New(st, agenttrust.WithClock(newClock()), agenttrust.WithPolicyEngine(tc.engine),
-				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+			c, err := agenttrust.New(st, agenttrust.WithClock(newClock().Now), agenttrust.WithPolicyEngine(tc.engine),
+				agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +205,7 @@ func TestAttackFailClosedPolicyEnginePanicMiddleware(t *testing.T) {
 	panicky := agenttrust.PolicyEngineFunc(func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 		panic("engine bug")
 	})
-	c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock()), agenttrust.WithPolicyEngine(panicky))
+	c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock().Now), agenttrust.WithPolicyEngine(panicky))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestAttackFailClosedPolicyEnginePanicMiddleware(t *testing.T) {
 			return "done", nil
 		})
 		_, err := tool(agenttrust.WithAgent(ctx, "bot", ""), "x")
-		var de *agenttrust.DeniedError
+		var de *middleware.DeniedError
 		if !errors.As(err, &de) || !errors.Is(err, agenttrust.ErrPolicyEngine) || de.Decision.Allowed() || ran {
 			t.Errorf("Guard: error %v, tool ran %v; want a deny with ErrPolicyEngine and no run", err, ran)
 		}
@@ -252,8 +253,8 @@ func TestAttackFailClosedPolicyEnginePanicServer(t *testing.T) {
 	panicky := agenttrust.PolicyEngineFunc(func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 		panic("engine bug")
 	})
-	srv, err := server.New(st, server.WithNodeName("n1"), server.WithClock(newClock()),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithPolicyEngine(panicky)))
+	srv, err := server.New(st, server.WithNodeName("n1"), server.WithClock(newClock().Now),
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithPolicyEngine(panicky)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +445,7 @@ func TestAttackFailClosedClient(t *testing.T) {
 	t.Run("invalid_requests", func(t *testing.T) {
 		c := newClient(t, backends()[0].open(t), newClock(), "acme")
 		many := map[string]any{}
-		for i := range agenttrust.MaxAttributes + 1 {
+		for i := range maxAttributes + 1 {
 			many[fmt.Sprintf("a%d", i)] = i
 		}
 		for _, tc := range []struct {
@@ -475,7 +476,7 @@ func TestAttackFailClosedClient(t *testing.T) {
 		}
 	})
 	t.Run("no_rule_denies", func(t *testing.T) {
-		c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock()))
+		c, err := agenttrust.New(backends()[0].open(t), agenttrust.WithClock(newClock().Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -520,7 +521,7 @@ func TestAttackFailClosedServer(t *testing.T) {
 		})
 
 		many := map[string]any{}
-		for i := range agenttrust.MaxAttributes + 1 {
+		for i := range maxAttributes + 1 {
 			many[fmt.Sprintf("a%d", i)] = i
 		}
 		for _, tc := range []struct {
@@ -718,7 +719,7 @@ func TestAttackFailClosedAuditPoison(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				st := b.open(t)
-				opts := []agenttrust.Option{agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}, WriteTimeout: time.Second, Key: key})}
+				opts := []agenttrust.Option{agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}, WriteTimeout: time.Second, Key: key})}
 				if tc.opt != nil {
 					opts = append(opts, tc.opt) // in place of the policy
 				}
@@ -727,7 +728,7 @@ func TestAttackFailClosedAuditPoison(t *testing.T) {
 					c = newClient(t, st, newClock(), "acme", opts...)
 				} else {
 					var err error
-					if c, err = agenttrust.New(st, append(opts, agenttrust.WithClock(newClock()), agenttrust.WithTenant("acme"))...); err != nil {
+					if c, err = agenttrust.New(st, append(opts, agenttrust.WithClock(newClock().Now), agenttrust.WithTenant("acme"))...); err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { c.Close() })

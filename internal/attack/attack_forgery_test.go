@@ -13,6 +13,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -46,19 +47,19 @@ func TestAttackForgeryAPIKey(t *testing.T) {
 			cred string
 			want error
 		}{
-			{"checksum_char_changed", otherChar(key, len(key)-1), agenttrust.ErrKeyChecksum},
-			{"body_char_changed", otherChar(key, body), agenttrust.ErrKeyChecksum},
-			{"two_body_chars_swapped", swapDistinct(key, body), agenttrust.ErrKeyChecksum},
-			{"wrong_prefix", "atx_" + key[len(agenttrust.KeyPrefix):], agenttrust.ErrUnsupportedCredential},
-			{"uppercase_prefix", strings.ToUpper(agenttrust.KeyPrefix) + key[len(agenttrust.KeyPrefix):], agenttrust.ErrUnsupportedCredential},
-			{"unknown_key_valid_checksum", unknown, agenttrust.ErrUnknownKey},
+			{"checksum_char_changed", otherChar(key, len(key)-1), errs.KeyChecksum},
+			{"body_char_changed", otherChar(key, body), errs.KeyChecksum},
+			{"two_body_chars_swapped", swapDistinct(key, body), errs.KeyChecksum},
+			{"wrong_prefix", "atx_" + key[len(agenttrust.KeyPrefix):], errs.UnsupportedCredential},
+			{"uppercase_prefix", strings.ToUpper(agenttrust.KeyPrefix) + key[len(agenttrust.KeyPrefix):], errs.UnsupportedCredential},
+			{"unknown_key_valid_checksum", unknown, errs.UnknownKey},
 			{"truncated", key[:len(key)-1], agenttrust.ErrMalformedCredential},
 			{"extended", key + "A", agenttrust.ErrMalformedCredential},
 			{"prefix_only", agenttrust.KeyPrefix, agenttrust.ErrMalformedCredential},
 			{"char_outside_alphabet", key[:body] + "-" + key[body+1:], agenttrust.ErrMalformedCredential},
 			{"trailing_newline", key + "\n", agenttrust.ErrMalformedCredential},
-			{"leading_space", " " + key, agenttrust.ErrUnsupportedCredential},
-			{"oversized", key + strings.Repeat("A", agenttrust.MaxCredentialSize), agenttrust.ErrCredentialTooLarge},
+			{"leading_space", " " + key, errs.UnsupportedCredential},
+			{"oversized", key + strings.Repeat("A", agenttrust.MaxCredentialSize), errs.CredentialTooLarge},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tc.cred})
@@ -93,7 +94,7 @@ func TestAttackForgeryToken(t *testing.T) {
 
 		// A token from a node with the same master key id and another
 		// secret.
-		other := newClientWith(t, st, clk, "acme", agenttrust.MasterKey{ID: "mk1", Secret: []byte(strings.Repeat("o", 32))})
+		other := newClientWith(t, st, clk, "acme", agenttrust.SecretKey{ID: "mk1", Secret: []byte(strings.Repeat("o", 32))})
 		otherTok := exchange(t, other, key)
 
 		// A token built from scratch on a root key of the attacker's.
@@ -130,7 +131,7 @@ func TestAttackForgeryToken(t *testing.T) {
 			}
 			return (macParts{}).tokenOf(out)
 		}
-		nineHops := make([]string, agenttrust.MaxDelegationDepth+1)
+		nineHops := make([]string, maxDelegationDepth+1)
 		for i := range nineHops {
 			nineHops[i] = "hop = hop_" + string(rune('a'+i))
 		}
@@ -163,22 +164,22 @@ func TestAttackForgeryToken(t *testing.T) {
 			cred string
 			want error
 		}{
-			{"signature_last_byte_flipped", edit(func(m *macParts) { m.sig[31] ^= 1 }), agenttrust.ErrBadSignature},
-			{"signature_first_byte_flipped", edit(func(m *macParts) { m.sig[0] ^= 0x80 }), agenttrust.ErrBadSignature},
-			{"signature_zeroed", edit(func(m *macParts) { m.sig = make([]byte, 32) }), agenttrust.ErrBadSignature},
+			{"signature_last_byte_flipped", edit(func(m *macParts) { m.sig[31] ^= 1 }), errs.BadSignature},
+			{"signature_first_byte_flipped", edit(func(m *macParts) { m.sig[0] ^= 0x80 }), errs.BadSignature},
+			{"signature_zeroed", edit(func(m *macParts) { m.sig = make([]byte, 32) }), errs.BadSignature},
 			{"signature_empty", edit(func(m *macParts) { m.sig = nil }), agenttrust.ErrMalformedCredential},
 			{"signature_short", edit(func(m *macParts) { m.sig = m.sig[:31] }), agenttrust.ErrMalformedCredential},
-			{"caveat_removed_last", edit(remove("tool in")), agenttrust.ErrBadSignature},
-			{"caveat_removed_tenant", edit(remove("tenant =")), agenttrust.ErrBadSignature},
-			{"caveat_removed_expiry", edit(remove("expires <")), agenttrust.ErrBadSignature},
-			{"caveats_reordered", edit(func(m *macParts) { m.cavs[0], m.cavs[1] = m.cavs[1], m.cavs[0] }), agenttrust.ErrBadSignature},
-			{"caveat_edited_tools_widened", edit(setCaveat("tool in", "tool in docs.delete,docs.read,mail.read")), agenttrust.ErrBadSignature},
-			{"caveat_edited_expiry_later", edit(setCaveat("expires <", "expires < 2099-01-01T00:00:00Z")), agenttrust.ErrBadSignature},
-			{"caveat_edited_agent", edit(setCaveat("agent =", "agent = alice")), agenttrust.ErrBadSignature},
-			{"caveat_edited_tenant", edit(setCaveat("tenant =", "tenant = globex")), agenttrust.ErrBadSignature},
-			{"identifier_token_id_changed", edit(setID(1, "tok_forged")), agenttrust.ErrBadSignature},
-			{"identifier_rerooted_on_admin_key", edit(setID(2, admin.ID)), agenttrust.ErrBadSignature},
-			{"identifier_unknown_master_key", edit(setID(3, "mk2")), agenttrust.ErrBadSignature},
+			{"caveat_removed_last", edit(remove("tool in")), errs.BadSignature},
+			{"caveat_removed_tenant", edit(remove("tenant =")), errs.BadSignature},
+			{"caveat_removed_expiry", edit(remove("expires <")), errs.BadSignature},
+			{"caveats_reordered", edit(func(m *macParts) { m.cavs[0], m.cavs[1] = m.cavs[1], m.cavs[0] }), errs.BadSignature},
+			{"caveat_edited_tools_widened", edit(setCaveat("tool in", "tool in docs.delete,docs.read,mail.read")), errs.BadSignature},
+			{"caveat_edited_expiry_later", edit(setCaveat("expires <", "expires < 2099-01-01T00:00:00Z")), errs.BadSignature},
+			{"caveat_edited_agent", edit(setCaveat("agent =", "agent = alice")), errs.BadSignature},
+			{"caveat_edited_tenant", edit(setCaveat("tenant =", "tenant = globex")), errs.BadSignature},
+			{"identifier_token_id_changed", edit(setID(1, "tok_forged")), errs.BadSignature},
+			{"identifier_rerooted_on_admin_key", edit(setID(2, admin.ID)), errs.BadSignature},
+			{"identifier_unknown_master_key", edit(setID(3, "mk2")), errs.BadSignature},
 			{"identifier_version_changed", edit(setID(0, "at2")), agenttrust.ErrMalformedCredential},
 			{"identifier_extra_field", edit(func(m *macParts) { m.id = append(m.id, "|x"...) }), agenttrust.ErrMalformedCredential},
 			{"identifier_empty", edit(func(m *macParts) { m.id = nil }), agenttrust.ErrMalformedCredential},
@@ -187,8 +188,8 @@ func TestAttackForgeryToken(t *testing.T) {
 				m.vids = append(m.vids, []byte("vid"))
 			}), agenttrust.ErrMalformedCredential},
 			{"location_added", edit(func(m *macParts) { m.loc = []byte("https://evil.example") }), agenttrust.ErrMalformedCredential},
-			{"other_master_secret", otherTok, agenttrust.ErrBadSignature},
-			{"built_on_attacker_root_key", scratch, agenttrust.ErrBadSignature},
+			{"other_master_secret", otherTok, errs.BadSignature},
+			{"built_on_attacker_root_key", scratch, errs.BadSignature},
 			{"text_truncated", tok[:len(tok)-10], agenttrust.ErrMalformedCredential},
 			{"prefix_only", agenttrust.TokenPrefix, agenttrust.ErrMalformedCredential},
 			{"not_base64", agenttrust.TokenPrefix + "!!!!", agenttrust.ErrMalformedCredential},
@@ -199,10 +200,10 @@ func TestAttackForgeryToken(t *testing.T) {
 			{"caveat_unparseable", rawAppend("frobnicate the widget"), agenttrust.ErrCaveat},
 			{"tenant_caveat_appended", rawAppend("tenant = globex"), agenttrust.ErrCaveat},
 			{"agent_caveat_appended", rawAppend("agent = alice"), agenttrust.ErrCaveat},
-			{"too_many_hops", rawAppend(nineHops...), agenttrust.ErrDelegationDepth},
-			{"oversized", tok + strings.Repeat("A", agenttrust.MaxCredentialSize), agenttrust.ErrCredentialTooLarge},
+			{"too_many_hops", rawAppend(nineHops...), errs.DelegationDepth},
+			{"oversized", tok + strings.Repeat("A", agenttrust.MaxCredentialSize), errs.CredentialTooLarge},
 			{"jwt_lookalike_garbage", "eyJhbGciOi.e30.x", agenttrust.ErrMalformedCredential},
-			{"unknown_kind", "Bearer " + tok, agenttrust.ErrUnsupportedCredential},
+			{"unknown_kind", "Bearer " + tok, errs.UnsupportedCredential},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tc.cred})
@@ -285,9 +286,9 @@ func TestAttackForgeryWiden(t *testing.T) {
 			{"on_behalf_of_switched", [][]string{{"on_behalf_of = alice"}, {"on_behalf_of = mallory"}}, 0,
 				agenttrust.Request{Tool: "docs.read", OnBehalfOf: "mallory"}, agenttrust.ErrCaveat},
 			{"agent_caveat_names_another_agent", [][]string{{`agent = "alice"`}}, 0,
-				agenttrust.Request{Tool: "docs.read", AgentID: "alice"}, agenttrust.ErrAgentMismatch},
+				agenttrust.Request{Tool: "docs.read", AgentID: "alice"}, errs.AgentMismatch},
 			{"ip_caveat_opened_to_all", [][]string{{"ip in 10.0.0.0/8"}, {"ip in 0.0.0.0/0"}}, 0,
-				agenttrust.Request{Tool: "docs.read", RemoteAddr: netip.MustParseAddr("192.0.2.1")}, agenttrust.ErrIPNotAllowed},
+				agenttrust.Request{Tool: "docs.read", RemoteAddr: netip.MustParseAddr("192.0.2.1")}, errs.IPNotAllowed},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				tok := exchange(t, c, key)
@@ -316,17 +317,17 @@ func TestAttackForgeryWiden(t *testing.T) {
 			k, _ := createKey(t, c, agenttrust.KeySpec{AgentID: "office", AllowedIPs: []string{"10.0.0.0/8"}})
 			tok := attenuate(t, exchange(t, c, k), "ip in 0.0.0.0/0")
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok, RemoteAddr: netip.MustParseAddr("192.0.2.1")})
-			denied(t, d, err, agenttrust.ErrIPNotAllowed)
+			denied(t, d, err, errs.IPNotAllowed)
 			d, err = c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok})
-			denied(t, d, err, agenttrust.ErrIPNotAllowed)
+			denied(t, d, err, errs.IPNotAllowed)
 		})
 		t.Run("delegate_ttl_cannot_extend", func(t *testing.T) {
 			tok, _, err := c.Delegate(ctx, exchange(t, c, key), 24*time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(agenttrust.DefaultTokenTTL + time.Second)
-			defer clk.Advance(-agenttrust.DefaultTokenTTL - time.Second)
+			clk.Advance(defaultTokenTTL + time.Second)
+			defer clk.Advance(-defaultTokenTTL - time.Second)
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok})
 			denied(t, d, err, agenttrust.ErrExpired)
 		})
@@ -351,11 +352,11 @@ func TestAttackForgeryWiden(t *testing.T) {
 		}
 		t.Run("attenuate_refuses_ninth_hop", func(t *testing.T) {
 			tok := exchange(t, c, key)
-			for range agenttrust.MaxDelegationDepth {
+			for range maxDelegationDepth {
 				tok = attenuate(t, tok)
 			}
 			out, err := agenttrust.Attenuate(tok)
-			if out != "" || !errors.Is(err, agenttrust.ErrDelegationDepth) {
+			if out != "" || !errors.Is(err, errs.DelegationDepth) {
 				t.Errorf("ninth hop: %q, %v; want ErrDelegationDepth", out, err)
 			}
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: tok})
@@ -434,8 +435,8 @@ func TestAttackForgeryServer(t *testing.T) {
 			}
 		})
 		t.Run("expired_token", func(t *testing.T) {
-			n.clock.Advance(agenttrust.DefaultTokenTTL + time.Second)
-			defer n.clock.Advance(-agenttrust.DefaultTokenTTL - time.Second)
+			n.clock.Advance(defaultTokenTTL + time.Second)
+			defer n.clock.Advance(-defaultTokenTTL - time.Second)
 			wantError(t, n.do("GET", "/v1/whoami", tok, nil), 401, "expired")
 			wantError(t, n.do("GET", "/v1/whoami", jwtTok, nil), 401, "expired")
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -56,7 +57,7 @@ func TestAttackJWT(t *testing.T) {
 			return m
 		}
 		eddsa := func(edit func(jwt.MapClaims)) string {
-			return signJWT(t, jwt.SigningMethodEdDSA, sk.Private, sk.ID, claims(edit))
+			return signJWT(t, jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(sk.Secret), sk.ID, claims(edit))
 		}
 		// Control: what a node signs is accepted, so each case below is
 		// refused for what it changes.
@@ -84,9 +85,9 @@ func TestAttackJWT(t *testing.T) {
 			return strings.Split(eddsa(edit), ".")[1]
 		}
 		// A tenant with its own signing key on the same store.
-		gsk := agenttrust.SigningKey{ID: "sk-globex", Private: attackerSigningKey()}
-		globex, err := agenttrust.New(st, agenttrust.WithTenant("globex"), agenttrust.WithClock(clk),
-			agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(gsk), agenttrust.WithPolicy(&agenttrust.Policy{}))
+		gsk := agenttrust.SecretKey{ID: "sk-globex", Secret: attackerSigningKey().Seed()}
+		globex, err := agenttrust.New(st, agenttrust.WithTenant("globex"), agenttrust.WithClock(clk.Now),
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{gsk}}), agenttrust.WithPolicy(&agenttrust.Policy{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,33 +111,33 @@ func TestAttackJWT(t *testing.T) {
 			cred string
 			want error
 		}{
-			{"alg_none", signJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, sk.ID, claims(nil)), agenttrust.ErrAlgorithm},
-			{"hs256_keyed_with_public_key", signJWT(t, jwt.SigningMethodHS256, []byte(sk.Private.Public().(ed25519.PublicKey)), sk.ID, claims(nil)), agenttrust.ErrAlgorithm},
-			{"rs256", signJWT(t, jwt.SigningMethodRS256, rsaKey, sk.ID, claims(nil)), agenttrust.ErrAlgorithm},
-			{"es256", signJWT(t, jwt.SigningMethodES256, ecKey, sk.ID, claims(nil)), agenttrust.ErrAlgorithm},
-			{"unknown_kid", signJWT(t, jwt.SigningMethodEdDSA, sk.Private, "sk-unknown", claims(nil)), agenttrust.ErrBadSignature},
-			{"missing_kid", signJWT(t, jwt.SigningMethodEdDSA, sk.Private, "", claims(nil)), agenttrust.ErrBadSignature},
-			{"known_kid_attacker_key", signJWT(t, jwt.SigningMethodEdDSA, attackerSigningKey(), sk.ID, claims(nil)), agenttrust.ErrBadSignature},
-			{"kid_of_another_tenant", globexJWT, agenttrust.ErrBadSignature},
-			{"tenant_claim_of_another_tenant", eddsa(func(m jwt.MapClaims) { m["tenant"] = "globex" }), agenttrust.ErrBadSignature},
+			{"alg_none", signJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, sk.ID, claims(nil)), errs.Algorithm},
+			{"hs256_keyed_with_public_key", signJWT(t, jwt.SigningMethodHS256, []byte(ed25519.NewKeyFromSeed(sk.Secret).Public().(ed25519.PublicKey)), sk.ID, claims(nil)), errs.Algorithm},
+			{"rs256", signJWT(t, jwt.SigningMethodRS256, rsaKey, sk.ID, claims(nil)), errs.Algorithm},
+			{"es256", signJWT(t, jwt.SigningMethodES256, ecKey, sk.ID, claims(nil)), errs.Algorithm},
+			{"unknown_kid", signJWT(t, jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(sk.Secret), "sk-unknown", claims(nil)), errs.BadSignature},
+			{"missing_kid", signJWT(t, jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(sk.Secret), "", claims(nil)), errs.BadSignature},
+			{"known_kid_attacker_key", signJWT(t, jwt.SigningMethodEdDSA, attackerSigningKey(), sk.ID, claims(nil)), errs.BadSignature},
+			{"kid_of_another_tenant", globexJWT, errs.BadSignature},
+			{"tenant_claim_of_another_tenant", eddsa(func(m jwt.MapClaims) { m["tenant"] = "globex" }), errs.BadSignature},
 			{"expired", eddsa(func(m jwt.MapClaims) { m["exp"] = now.Add(-time.Minute).Unix() }), agenttrust.ErrExpired},
-			{"nbf_in_future", eddsa(func(m jwt.MapClaims) { m["nbf"] = now.Add(time.Hour).Unix() }), agenttrust.ErrBadSignature},
-			{"iat_in_future", eddsa(func(m jwt.MapClaims) { m["iat"] = now.Add(time.Hour).Unix() }), agenttrust.ErrBadSignature},
-			{"wrong_audience", eddsa(func(m jwt.MapClaims) { m["aud"] = []string{"https://other.example"} }), agenttrust.ErrAudience},
+			{"nbf_in_future", eddsa(func(m jwt.MapClaims) { m["nbf"] = now.Add(time.Hour).Unix() }), errs.BadSignature},
+			{"iat_in_future", eddsa(func(m jwt.MapClaims) { m["iat"] = now.Add(time.Hour).Unix() }), errs.BadSignature},
+			{"wrong_audience", eddsa(func(m jwt.MapClaims) { m["aud"] = []string{"https://other.example"} }), errs.Audience},
 			{"missing_audience", eddsa(func(m jwt.MapClaims) { delete(m, "aud") }), agenttrust.ErrMalformedCredential},
-			{"wrong_issuer", eddsa(func(m jwt.MapClaims) { m["iss"] = "https://evil.example" }), agenttrust.ErrBadSignature},
+			{"wrong_issuer", eddsa(func(m jwt.MapClaims) { m["iss"] = "https://evil.example" }), errs.BadSignature},
 			{"missing_issuer", eddsa(func(m jwt.MapClaims) { delete(m, "iss") }), agenttrust.ErrMalformedCredential},
 			{"missing_exp", eddsa(func(m jwt.MapClaims) { delete(m, "exp") }), agenttrust.ErrMalformedCredential},
 			{"missing_sub", eddsa(func(m jwt.MapClaims) { delete(m, "sub") }), agenttrust.ErrMalformedCredential},
 			{"missing_jti", eddsa(func(m jwt.MapClaims) { delete(m, "jti") }), agenttrust.ErrMalformedCredential},
-			{"signature_stripped", parts[0] + "." + parts[1] + ".", agenttrust.ErrBadSignature},
-			{"signature_of_another_jwt", parts[0] + "." + parts[1] + "." + other[2], agenttrust.ErrBadSignature},
-			{"payload_edited_sub", parts[0] + "." + payload(func(m jwt.MapClaims) { m["sub"] = "alice" }) + "." + parts[2], agenttrust.ErrBadSignature},
-			{"payload_edited_exp", parts[0] + "." + payload(func(m jwt.MapClaims) { m["exp"] = now.Add(24 * time.Hour).Unix() }) + "." + parts[2], agenttrust.ErrBadSignature},
-			{"header_edited", b64([]byte(`{"alg":"EdDSA","kid":"sk1","typ":"JWT","x":1}`)) + "." + parts[1] + "." + parts[2], agenttrust.ErrBadSignature},
-			{"extra_segment", genuine + ".e30", agenttrust.ErrUnsupportedCredential},
+			{"signature_stripped", parts[0] + "." + parts[1] + ".", errs.BadSignature},
+			{"signature_of_another_jwt", parts[0] + "." + parts[1] + "." + other[2], errs.BadSignature},
+			{"payload_edited_sub", parts[0] + "." + payload(func(m jwt.MapClaims) { m["sub"] = "alice" }) + "." + parts[2], errs.BadSignature},
+			{"payload_edited_exp", parts[0] + "." + payload(func(m jwt.MapClaims) { m["exp"] = now.Add(24 * time.Hour).Unix() }) + "." + parts[2], errs.BadSignature},
+			{"header_edited", b64([]byte(`{"alg":"EdDSA","kid":"sk1","typ":"JWT","x":1}`)) + "." + parts[1] + "." + parts[2], errs.BadSignature},
+			{"extra_segment", genuine + ".e30", errs.UnsupportedCredential},
 			{"base64_padded_payload", parts[0] + "." + parts[1] + "==." + parts[2], agenttrust.ErrMalformedCredential},
-			{"oversized", parts[0] + "." + parts[1] + strings.Repeat("A", agenttrust.MaxCredentialSize) + "." + parts[2], agenttrust.ErrCredentialTooLarge},
+			{"oversized", parts[0] + "." + parts[1] + strings.Repeat("A", agenttrust.MaxCredentialSize) + "." + parts[2], errs.CredentialTooLarge},
 			{"unparseable_caveat_claim", eddsa(func(m jwt.MapClaims) { m["caveats"] = []string{"frobnicate"} }), agenttrust.ErrCaveat},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -152,7 +153,7 @@ func TestAttackJWT(t *testing.T) {
 		// in this store. (Check does not look keys of tokens up: a token is
 		// as good as the secrets that signed it, until revoked.)
 		t.Run("unknown_parent_key_authenticate", func(t *testing.T) {
-			if _, err := c.Authenticate(ctx, elsewhereJWT, netip.Addr{}); !errors.Is(err, agenttrust.ErrUnknownKey) {
+			if _, err := c.Authenticate(ctx, elsewhereJWT, netip.Addr{}); !errors.Is(err, errs.UnknownKey) {
 				t.Errorf("Authenticate: %v, want ErrUnknownKey", err)
 			}
 		})
@@ -166,11 +167,11 @@ func TestAttackJWT(t *testing.T) {
 		})
 		t.Run("sub_is_not_agent_id", func(t *testing.T) {
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", AgentID: "alice", Credential: genuine})
-			denied(t, d, err, agenttrust.ErrAgentMismatch)
+			denied(t, d, err, errs.AgentMismatch)
 		})
 		t.Run("expired_by_clock", func(t *testing.T) {
-			clk.Advance(agenttrust.DefaultTokenTTL + time.Minute)
-			defer clk.Advance(-agenttrust.DefaultTokenTTL - time.Minute)
+			clk.Advance(defaultTokenTTL + time.Minute)
+			defer clk.Advance(-defaultTokenTTL - time.Minute)
 			d, err := c.Check(ctx, agenttrust.Request{Tool: "docs.read", Credential: genuine})
 			denied(t, d, err, agenttrust.ErrExpired)
 		})

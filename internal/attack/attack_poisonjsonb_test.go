@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
@@ -51,7 +52,7 @@ func TestAttackAuditPoisonJSONB(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := memory.New()
 			t.Cleanup(func() { st.Close() })
-			c := newClient(t, st, newClock(), "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}}))
+			c := newClient(t, st, newClock(), "acme", agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}}))
 			d, _ := c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "docs.read", Attributes: tc.attrs})
 			sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -44,10 +45,10 @@ func newRevocationNodes(t *testing.T, st store.Store) *revocationNodes {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(chain string, clk agenttrust.Clock, ttl time.Duration) *agenttrust.Client {
-		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk),
-			agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey()),
-			agenttrust.WithTokenTTL(ttl), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewMemorySink(100)}}))
+	open := func(chain string, clk interface{ Now() time.Time }, ttl time.Duration) *agenttrust.Client {
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithClock(clk.Now),
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{TTL: ttl}), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{audit.NewMemorySink(100)}}))
 		if err != nil {
 			t.Fatal(err)
 		}

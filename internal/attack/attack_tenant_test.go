@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // tenantAppend attenuates a token at the macaroon level with a caveat
@@ -62,11 +64,11 @@ func TestAttackTenantLibrary(t *testing.T) {
 			cred string
 			want error
 		}{
-			{"key_checked_in_other_tenant", key, agenttrust.ErrUnknownKey},
-			{"token_checked_in_other_tenant", tok, agenttrust.ErrBadSignature},
-			{"jwt_checked_in_other_tenant", jwtA, agenttrust.ErrBadSignature},
-			{"token_with_victim_tenant_caveat_appended", tenantAppend(t, tok, "tenant = globex"), agenttrust.ErrBadSignature},
-			{"token_tenant_caveat_swapped_to_victim", tenantSwapped(t, tok, "globex"), agenttrust.ErrBadSignature},
+			{"key_checked_in_other_tenant", key, errs.UnknownKey},
+			{"token_checked_in_other_tenant", tok, errs.BadSignature},
+			{"jwt_checked_in_other_tenant", jwtA, errs.BadSignature},
+			{"token_with_victim_tenant_caveat_appended", tenantAppend(t, tok, "tenant = globex"), errs.BadSignature},
+			{"token_tenant_caveat_swapped_to_victim", tenantSwapped(t, tok, "globex"), errs.BadSignature},
 		}
 		for _, tc := range checks {
 			t.Run(tc.name, func(t *testing.T) {
@@ -87,12 +89,12 @@ func TestAttackTenantLibrary(t *testing.T) {
 			run  func() error
 			want error
 		}{
-			{"exchange_key_of_other_tenant", func() error { _, err := globex.Exchange(ctx, key); return err }, agenttrust.ErrUnknownKey},
-			{"exchange_jwt_key_of_other_tenant", func() error { _, err := globex.ExchangeJWT(ctx, key, "agenttrust"); return err }, agenttrust.ErrUnknownKey},
-			{"delegate_token_of_other_tenant", func() error { _, _, err := globex.Delegate(ctx, tok, 0); return err }, agenttrust.ErrBadSignature},
-			{"read_approval_of_other_tenant", func() error { _, err := globex.Approval(ctx, apr); return err }, agenttrust.ErrApprovalNotFound},
-			{"approve_approval_of_other_tenant", func() error { return globex.Approve(ctx, apr, "gadmin", "") }, agenttrust.ErrApprovalNotFound},
-			{"deny_approval_of_other_tenant", func() error { return globex.DenyApproval(ctx, apr, "gadmin", "") }, agenttrust.ErrApprovalNotFound},
+			{"exchange_key_of_other_tenant", func() error { _, err := globex.Exchange(ctx, key); return err }, errs.UnknownKey},
+			{"exchange_jwt_key_of_other_tenant", func() error { _, err := globex.ExchangeJWT(ctx, key, "agenttrust"); return err }, errs.UnknownKey},
+			{"delegate_token_of_other_tenant", func() error { _, _, err := globex.Delegate(ctx, tok, 0); return err }, errs.BadSignature},
+			{"read_approval_of_other_tenant", func() error { _, err := globex.Approval(ctx, apr); return err }, errs.ApprovalNotFound},
+			{"approve_approval_of_other_tenant", func() error { return globex.Approve(ctx, apr, "gadmin", "") }, errs.ApprovalNotFound},
+			{"deny_approval_of_other_tenant", func() error { return globex.DenyApproval(ctx, apr, "gadmin", "") }, errs.ApprovalNotFound},
 			{"resume_agent_of_other_tenant", func() error { return globex.Resume(ctx, "sus") }, agenttrust.ErrNotFound},
 		}
 		for _, tc := range ops {
@@ -135,7 +137,7 @@ func TestAttackTenantLibrary(t *testing.T) {
 			if _, _, err := acme.Delegate(ctx, tok, 0); err != nil {
 				t.Fatal(err)
 			}
-			hs, err := globex.Delegations(ctx, "", rec.ID)
+			hs, err := st.Hops(ctx, store.HopFilter{Tenant: "globex", KeyID: rec.ID})
 			if err != nil || len(hs) != 0 {
 				t.Errorf("globex lists %d of acme's hops (%v)", len(hs), err)
 			}

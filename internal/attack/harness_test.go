@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -34,31 +35,19 @@ import (
 )
 
 // t0 is where every test clock starts.
-var t0 = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
-// clock is a clock the tests move by hand; nothing here sleeps on the
-// real one.
-type clock struct{ ns atomic.Int64 }
+// clock is the shared clock the tests move by hand (internal/testkit):
+// nothing here sleeps on the real one.
+type clock = testkit.Clock
 
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func newClock() *clock { return testkit.NewClock() }
 
 // Secrets of the system under attack, known to the tests so they can
 // mint what a legitimate node mints; the attacks never use them unless a
 // case says so.
-func masterKey() agenttrust.MasterKey {
-	return agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
-}
-
-func signingKey() agenttrust.SigningKey {
-	return agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
-}
+func masterKey() agenttrust.SecretKey  { return testkit.MasterKey() }
+func signingKey() agenttrust.SecretKey { return testkit.SigningKey() }
 
 // attackerSigningKey is an Ed25519 key the system does not know.
 func attackerSigningKey() ed25519.PrivateKey {
@@ -257,21 +246,21 @@ rules:
 
 // newClient returns a client of tenant over st with the fixed secrets,
 // the given clock and libPolicy, closed when the test ends.
-func newClient(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string, opts ...agenttrust.Option) *agenttrust.Client {
+func newClient(t *testing.T, st store.Store, clk interface{ Now() time.Time }, tenant string, opts ...agenttrust.Option) *agenttrust.Client {
 	t.Helper()
 	return newClientWith(t, st, clk, tenant, masterKey(), opts...)
 }
 
 // newClientWith is newClient with the given master key.
-func newClientWith(t *testing.T, st store.Store, clk agenttrust.Clock, tenant string, mk agenttrust.MasterKey, opts ...agenttrust.Option) *agenttrust.Client {
+func newClientWith(t *testing.T, st store.Store, clk interface{ Now() time.Time }, tenant string, mk agenttrust.SecretKey, opts ...agenttrust.Option) *agenttrust.Client {
 	t.Helper()
 	p, err := agenttrust.ParsePolicy([]byte(libPolicy), "yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := []agenttrust.Option{
-		agenttrust.WithTenant(tenant), agenttrust.WithClock(clk), agenttrust.WithPolicy(p),
-		agenttrust.WithMasterKeys(mk), agenttrust.WithSigningKeys(signingKey()),
+		agenttrust.WithTenant(tenant), agenttrust.WithClock(clk.Now), agenttrust.WithPolicy(p),
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{mk}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}}),
 	}
 	c, err := agenttrust.New(st, append(base, opts...)...)
 	if err != nil {
@@ -494,8 +483,8 @@ func newNode(t *testing.T, st store.Store, opts ...server.Option) *node {
 	base := []server.Option{
 		server.WithNodeName("n1"),
 		server.WithSystemTenant("ops"),
-		server.WithClock(n.clock),
-		server.WithClientOptions(agenttrust.WithMasterKeys(masterKey()), agenttrust.WithSigningKeys(signingKey())),
+		server.WithClock(n.clock.Now),
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey()}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey()}})),
 	}
 	srv, err := server.New(st, append(base, opts...)...)
 	if err != nil {
@@ -777,3 +766,11 @@ func (s *sink) drain() {
 		}
 	}
 }
+
+// Limits of package agenttrust the attacks probe: documented there, not
+// exported.
+const (
+	defaultTokenTTL    = 5 * time.Minute // a token's lifetime unless configured
+	maxAttributes      = 64              // attributes a request may carry
+	maxDelegationDepth = 8               // hops a token may pass through
+)

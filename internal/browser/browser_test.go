@@ -3,7 +3,6 @@ package browser
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,8 +46,8 @@ func newEnv(t *testing.T) *env {
 	var con *console.Console
 	srv, err := server.New(st, server.WithNodeName("n1"), server.WithSystemTenant("ops"),
 		server.WithClientOptions(
-			agenttrust.WithMasterKeys(agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}),
-			agenttrust.WithSigningKeys(agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))})),
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}}}),
+			agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}}})),
 		server.WithConsole(func(api http.Handler) (http.Handler, error) {
 			c, err := console.New(console.Config{API: api, Store: st, Poll: 100 * time.Millisecond})
 			con = c

@@ -77,6 +77,18 @@ const (
 	FieldAttr
 )
 
+// BindsAction reports whether a caveat on f binds what is done (tool,
+// resource, session, on_behalf_of, attributes) rather than who does it
+// (agent, tenant, hop), from where (ip) or until when (expires), which
+// hold or fail whatever the caller does.
+func (f Field) BindsAction() bool {
+	switch f {
+	case FieldAgent, FieldTenant, FieldIP, FieldExpires, FieldHop:
+		return false
+	}
+	return true
+}
+
 var fieldNames = map[string]Field{
 	"agent":        FieldAgent,
 	"tool":         FieldTool,

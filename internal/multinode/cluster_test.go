@@ -3,7 +3,6 @@ package multinode
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,8 +33,8 @@ const (
 // Secrets every node shares, as the nodes of one deployment share a
 // secrets file.
 var (
-	masterKey  = agenttrust.MasterKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
-	signingKey = agenttrust.SigningKey{ID: "sk1", Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte("s"), 32))}
+	masterKey  = agenttrust.SecretKey{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}
+	signingKey = agenttrust.SecretKey{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}
 	auditKey   = func() agenttrust.AuditKey {
 		k, err := agenttrust.NewAuditKey(bytes.Repeat([]byte("a"), 32))
 		if err != nil {
@@ -100,8 +99,8 @@ type cluster struct {
 }
 
 type clusterConfig struct {
-	clock  agenttrust.Clock // nil: the system clock
-	notify time.Duration    // MaxStaleness of notify mode; 0: strict mode
+	clock  interface{ Now() time.Time } // nil: the system clock
+	notify time.Duration                // MaxStaleness of notify mode; 0: strict mode
 }
 
 // newCluster starts three nodes on fresh shared data of backend b, with
@@ -120,7 +119,7 @@ func newCluster(t *testing.T, b backend, cfg clusterConfig) *cluster {
 		n.st = open(t)
 		t.Cleanup(func() { n.st.Close() })
 		clientOpts := []agenttrust.Option{
-			agenttrust.WithMasterKeys(masterKey), agenttrust.WithSigningKeys(signingKey),
+			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey}}),
 			agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true}), // as agenttrust serve
 		}
 		if cfg.notify > 0 {
@@ -131,7 +130,7 @@ func newCluster(t *testing.T, b backend, cfg clusterConfig) *cluster {
 			server.WithClientOptions(clientOpts...),
 		}
 		if cfg.clock != nil {
-			opts = append(opts, server.WithClock(cfg.clock))
+			opts = append(opts, server.WithClock(cfg.clock.Now))
 		}
 		if n.srv, err = server.New(n.st, opts...); err != nil {
 			t.Fatal(err)

@@ -62,7 +62,7 @@ func outcome(err error) agenttrust.Effect {
 	switch {
 	case err == nil:
 		return agenttrust.Allow
-	case errors.Is(err, agenttrust.ErrApprovalRequired):
+	case errors.Is(err, middleware.ErrApprovalRequired):
 		return agenttrust.NeedsApproval
 	}
 	return agenttrust.Deny

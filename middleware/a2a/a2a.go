@@ -44,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 var (
@@ -52,7 +53,7 @@ var (
 	ErrNoCredential = fmt.Errorf("%w: no credential in the request context to delegate", agenttrust.ErrUnauthorized)
 	// ErrAPIKey: the credential in the context is an API key, which never
 	// leaves its owner; exchange it for a token first.
-	ErrAPIKey = fmt.Errorf("%w: refusing to send an API key to another agent; exchange it for a token", agenttrust.ErrUnsupportedCredential)
+	ErrAPIKey = fmt.Errorf("%w: refusing to send an API key to another agent; exchange it for a token", errs.UnsupportedCredential)
 	// ErrInsecureTransport: the request would send a token in clear text
 	// to a host other than this machine.
 	ErrInsecureTransport = errors.New("agenttrust: refusing to send a token over plain http to a remote host")
@@ -118,7 +119,7 @@ func (t *Transport) token(r *http.Request) (string, error) {
 	case strings.HasPrefix(cred, agenttrust.KeyPrefix):
 		return "", ErrAPIKey
 	case !strings.HasPrefix(cred, agenttrust.TokenPrefix):
-		return "", fmt.Errorf("%w: only %s tokens can be narrowed for another agent", agenttrust.ErrUnsupportedCredential, agenttrust.TokenPrefix)
+		return "", fmt.Errorf("%w: only %s tokens can be narrowed for another agent", errs.UnsupportedCredential, agenttrust.TokenPrefix)
 	}
 	var caveats []string
 	if t.Caveats != nil {

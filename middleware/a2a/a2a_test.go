@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/middleware"
 	"github.com/agenttrust/agenttrust/middleware/a2a"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -81,7 +82,7 @@ func TestTransport(t *testing.T) {
 		{name: "plain http allowed", url: "http://researcher.internal/x", cred: tok, tr: a2a.Transport{InsecureAllowHTTP: true}},
 		{name: "no credential", url: "https://r/x", wantErr: a2a.ErrNoCredential},
 		{name: "api key never forwarded", url: "https://r/x", cred: key, wantErr: a2a.ErrAPIKey},
-		{name: "jwt cannot be narrowed", url: "https://r/x", cred: "eyJhbGciOiJFZERTQSJ9.e30.sig", wantErr: agenttrust.ErrUnsupportedCredential},
+		{name: "jwt cannot be narrowed", url: "https://r/x", cred: "eyJhbGciOiJFZERTQSJ9.e30.sig", wantErr: errs.UnsupportedCredential},
 		{name: "malformed token", url: "https://r/x", cred: "att_!!", wantErr: agenttrust.ErrMalformedCredential},
 		{name: "bad caveat", url: "https://r/x", cred: tok, tr: a2a.Transport{Caveats: a2a.Caveats("tool frobnicates x")}, wantErr: agenttrust.ErrCaveat},
 	}

@@ -77,6 +77,6 @@ func BeforeTool(c agenttrust.Checker, opts ...Option) llmagent.BeforeToolCallbac
 }
 
 func denied(reason string) map[string]any {
-	e := &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: reason}}
+	e := &middleware.DeniedError{Decision: agenttrust.Decision{Reason: reason}}
 	return map[string]any{"error": e.Error()}
 }

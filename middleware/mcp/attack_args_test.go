@@ -11,6 +11,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
 )
 
@@ -56,7 +57,7 @@ func TestAttackHostileArguments(t *testing.T) {
 			client.AddSendingMiddleware(atmcp.ClientMiddleware(allowAll(&checks)))
 			cs := connect(t, context.Background(), srv, client)
 			_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: json.RawMessage(args)})
-			var de *agenttrust.DeniedError
+			var de *middleware.DeniedError
 			if !errors.As(err, &de) || !errors.Is(err, agenttrust.ErrInvalidRequest) {
 				t.Errorf("err = %v, want a DeniedError for an invalid request", err)
 			}
@@ -72,7 +73,7 @@ func TestAttackHostileArguments(t *testing.T) {
 	srv, ran := newServer()
 	cs := connect(t, context.Background(), srv, client)
 	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: map[string]any{"amount": 1, "AMOUNT": 1000000}})
-	if !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) || ran.total() != 0 || checks.Load() != 0 {
+	if !errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) || ran.total() != 0 || checks.Load() != 0 {
 		t.Errorf("map with one name in two cases: err = %v, ran %d, checks %d", err, ran.total(), checks.Load())
 	}
 }

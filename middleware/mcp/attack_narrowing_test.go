@@ -19,7 +19,7 @@ import (
 // demands the admin or approver scope refuses it.
 func TestAttackNarrowing(t *testing.T) {
 	ctx := context.Background()
-	c := newClient(t, agenttrust.WithJWTAudience(resource))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}))
 	verify := atmcp.TokenVerifier(c, resource)
 	r := httptest.NewRequest(http.MethodPost, resource, nil)
 	mk := func(agent string, roles ...string) string {

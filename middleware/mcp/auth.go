@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // Keys of auth.TokenInfo.Extra as TokenVerifier fills it.
@@ -65,7 +66,7 @@ func WithRemoteAddr(f func(r *http.Request) netip.Addr) VerifierOption {
 // that accepts agenttrust tokens issued for resourceURI, the absolute URI
 // by which MCP clients know this server (RFC 8707, the "resource" they ask
 // tokens for), and authenticates them with a (an *agenttrust.Client built
-// with agenttrust.WithJWTAudience(resourceURI)).
+// with resourceURI among agenttrust.TokenConfig.Audiences).
 //
 // A JWT must verify (signature, issuer, expiry, revocation and suspension
 // of its agent, key and id, IP allowlist) and its "aud" must be exactly
@@ -76,7 +77,7 @@ func WithRemoteAddr(f func(r *http.Request) netip.Addr) VerifierOption {
 // to one agent), the token's roles as Scopes (so
 // RequireBearerTokenOptions.Scopes can demand one: its root key's roles,
 // but at most "agent" for a narrowed or delegated token, see
-// Principal.Narrowed), the token's expiry,
+// agenttrust.Principal.Roles), the token's expiry,
 // and in Extra the tenant, key id, token id, hops and address (the Extra...
 // keys). ServerMiddleware recognises such info and checks the bearer token
 // itself on every tool call.
@@ -103,10 +104,10 @@ func TokenVerifier(a Authenticator, resourceURI string, opts ...VerifierOption) 
 		var exp time.Time
 		switch {
 		case strings.HasPrefix(token, agenttrust.KeyPrefix):
-			return nil, refused("an API key is not accepted here: exchange it for a token issued for "+resourceURI, agenttrust.ErrUnsupportedCredential)
+			return nil, refused("an API key is not accepted here: exchange it for a token issued for "+resourceURI, errs.UnsupportedCredential)
 		case strings.HasPrefix(token, agenttrust.TokenPrefix):
 			if !cfg.unbound {
-				return nil, refused("a token without an audience is not accepted here: present a JWT issued for "+resourceURI, agenttrust.ErrAudience)
+				return nil, refused("a token without an audience is not accepted here: present a JWT issued for "+resourceURI, errs.Audience)
 			}
 		}
 		var addr netip.Addr
@@ -132,7 +133,7 @@ func TokenVerifier(a Authenticator, resourceURI string, opts ...VerifierOption) 
 				return nil, refused(agenttrust.ErrMalformedCredential.Error(), agenttrust.ErrMalformedCredential)
 			}
 			if !c.audienceIs(resourceURI) {
-				return nil, refused("token audience is not "+resourceURI, agenttrust.ErrAudience)
+				return nil, refused("token audience is not "+resourceURI, errs.Audience)
 			}
 			exp = c.expiry()
 		}
@@ -178,10 +179,10 @@ func refused(msg string, err error) error {
 // credentialErrors are the failures TokenVerifier names, most specific first.
 var credentialErrors = [...]error{
 	agenttrust.ErrExpired, agenttrust.ErrRevoked, agenttrust.ErrSuspended,
-	agenttrust.ErrKeyChecksum, agenttrust.ErrCredentialTooLarge, agenttrust.ErrMalformedCredential,
-	agenttrust.ErrBadSignature, agenttrust.ErrUnknownKey, agenttrust.ErrUnsupportedCredential,
-	agenttrust.ErrIPNotAllowed, agenttrust.ErrAgentMismatch, agenttrust.ErrDelegationDepth,
-	agenttrust.ErrAudience, agenttrust.ErrAlgorithm,
+	errs.KeyChecksum, errs.CredentialTooLarge, agenttrust.ErrMalformedCredential,
+	errs.BadSignature, errs.UnknownKey, errs.UnsupportedCredential,
+	errs.IPNotAllowed, errs.AgentMismatch, errs.DelegationDepth,
+	errs.Audience, errs.Algorithm,
 }
 
 // authError turns an Authenticate failure into a TokenVerifier error

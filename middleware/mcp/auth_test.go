@@ -19,6 +19,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/errs"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -98,7 +99,7 @@ func mintJWT(t *testing.T, c *agenttrust.Client, apiKey, aud string, caveats ...
 
 func TestTokenVerifierOverHTTP(t *testing.T) {
 	clk := &clock{}
-	c := newClient(t, agenttrust.WithJWTAudience(resource), agenttrust.WithClock(clk))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}), agenttrust.WithClock(clk.Now))
 	srv, ran := newServer(atmcp.ServerMiddleware(c))
 	ts := httpServer(t, c, srv)
 	apiKey, key := mintKey(t, c, "billing-bot")
@@ -164,8 +165,8 @@ func TestTokenVerifierOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cs.Close()
-		clk.advance(agenttrust.DefaultTokenTTL + time.Minute)
-		defer clk.advance(-(agenttrust.DefaultTokenTTL + time.Minute))
+		clk.advance(defaultTokenTTL + time.Minute)
+		defer clk.advance(-(defaultTokenTTL + time.Minute))
 		code, _, body := post(t, ts, good)
 		if code != http.StatusUnauthorized || !strings.Contains(body, "credential expired") {
 			t.Errorf("status %d body %q", code, body)
@@ -197,7 +198,7 @@ func TestTokenVerifierOverHTTP(t *testing.T) {
 
 func TestTokenVerifier(t *testing.T) {
 	ctx := context.Background()
-	c := newClient(t, agenttrust.WithJWTAudience(resource, "https://other.example.com/mcp"))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource, "https://other.example.com/mcp"}}))
 	apiKey, key := mintKey(t, c, "billing-bot")
 	verify := atmcp.TokenVerifier(c, resource)
 	r := httptest.NewRequest(http.MethodPost, resource, nil)
@@ -210,7 +211,7 @@ func TestTokenVerifier(t *testing.T) {
 	if ti.UserID != "billing-bot" || !slices.Equal(ti.Scopes, []string{store.RoleAgent}) {
 		t.Errorf("token info = %+v", ti)
 	}
-	if d := time.Until(ti.Expiration); d <= 0 || d > agenttrust.DefaultTokenTTL {
+	if d := time.Until(ti.Expiration); d <= 0 || d > defaultTokenTTL {
 		t.Errorf("expiration in %s", d)
 	}
 	if ti.Extra[atmcp.ExtraTenant] != agenttrust.DefaultTenant || ti.Extra[atmcp.ExtraKeyID] != key.ID ||
@@ -230,9 +231,9 @@ func TestTokenVerifier(t *testing.T) {
 	}{
 		// The client accepts both audiences; the verifier holds the token
 		// to this server.
-		{"token for another audience the client accepts", mintJWT(t, c, apiKey, "https://other.example.com/mcp"), agenttrust.ErrAudience},
-		{"macaroon token", macaroon, agenttrust.ErrAudience},
-		{"api key", apiKey, agenttrust.ErrUnsupportedCredential},
+		{"token for another audience the client accepts", mintJWT(t, c, apiKey, "https://other.example.com/mcp"), errs.Audience},
+		{"macaroon token", macaroon, errs.Audience},
+		{"api key", apiKey, errs.UnsupportedCredential},
 		{"garbage", "eyJhbGciOiJub25lIn0.e30.", agenttrust.ErrUnauthorized},
 	}
 	for _, tt := range tests {
@@ -301,7 +302,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		}
 	}
 
-	c := newClient(t, agenttrust.WithJWTAudience(resource))
+	c := newClient(t, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}))
 	srv, _ := newServer()
 	ts := httpServer(t, c, srv)
 	resp, err := http.Get(ts.URL + atmcp.WellKnownPath + "/mcp")
@@ -321,3 +322,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		t.Errorf("metadata = %+v", meta)
 	}
 }
+
+// defaultTokenTTL is the lifetime of a token agenttrust mints unless
+// configured otherwise.
+const defaultTokenTTL = 5 * time.Minute

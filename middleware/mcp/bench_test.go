@@ -8,6 +8,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkMCPToolCall(b *testing.B) {
 	plain := newBenchServer(func(ctx context.Context) error {
 		d, err := c.Check(ctx, req)
 		if err == nil && !d.Allowed() {
-			err = &agenttrust.DeniedError{Decision: d}
+			err = &middleware.DeniedError{Decision: d}
 		}
 		return err
 	})

@@ -18,9 +18,9 @@ import (
 // request on both sides.
 //
 // A call that is not allowed fails locally and never reaches the server:
-// with an error matching agenttrust.ErrDenied (an *agenttrust.DeniedError
-// carrying the Decision) or, for needs-approval, agenttrust.ErrApprovalRequired
-// (an *agenttrust.ApprovalRequiredError with the approval id).
+// with an error matching middleware.ErrDenied (an *middleware.DeniedError
+// carrying the Decision) or, for needs-approval, middleware.ErrApprovalRequired
+// (an *middleware.ApprovalRequiredError with the approval id).
 // middleware.ToolResultMessage turns either into text for the model. A nil
 // checker fails every call.
 //

@@ -9,6 +9,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/middleware"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
 )
 
@@ -38,9 +39,9 @@ func TestClientMiddleware(t *testing.T) {
 	}{
 		{"allowed", agentCtx, "payments.charge", map[string]any{"customer": "cust-1", "amount": 40}, nil},
 		{"resource allowed", agentCtx, "reports.get", map[string]any{"customer": "cust-1"}, nil},
-		{"denied", agentCtx, "customers.delete", map[string]any{"customer": "cust-1"}, agenttrust.ErrDenied},
-		{"resource denied", agentCtx, "reports.get", map[string]any{"customer": "acme"}, agenttrust.ErrDenied},
-		{"needs approval", agentCtx, "payments.charge", map[string]any{"amount": 120}, agenttrust.ErrApprovalRequired},
+		{"denied", agentCtx, "customers.delete", map[string]any{"customer": "cust-1"}, middleware.ErrDenied},
+		{"resource denied", agentCtx, "reports.get", map[string]any{"customer": "acme"}, middleware.ErrDenied},
+		{"needs approval", agentCtx, "payments.charge", map[string]any{"amount": 120}, middleware.ErrApprovalRequired},
 		{"no identity", context.Background(), "calendar.read", nil, agenttrust.ErrInvalidRequest},
 	}
 	for _, tt := range tests {
@@ -61,12 +62,12 @@ func TestClientMiddleware(t *testing.T) {
 			}
 		})
 	}
-	var de *agenttrust.DeniedError
+	var de *middleware.DeniedError
 	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "customers.delete"})
 	if !errors.As(err, &de) || de.Decision.Rule != "no-deletes" {
 		t.Errorf("err = %v, want a DeniedError naming rule no-deletes", err)
 	}
-	var ae *agenttrust.ApprovalRequiredError
+	var ae *middleware.ApprovalRequiredError
 	_, err = cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: map[string]any{"amount": 99}})
 	if !errors.As(err, &ae) || ae.ApprovalID == "" {
 		t.Errorf("err = %v, want an ApprovalRequiredError with an id", err)
@@ -86,7 +87,7 @@ func TestClientMiddlewareNilChecker(t *testing.T) {
 	client.AddSendingMiddleware(atmcp.ClientMiddleware(nil))
 	cs := connect(t, context.Background(), srv, client)
 	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "calendar.read"})
-	if !errors.Is(err, agenttrust.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidConfig) || ran.total() != 0 {
+	if !errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidConfig) || ran.total() != 0 {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -64,7 +64,7 @@
 // ClientMiddleware, for Client.AddSendingMiddleware, checks each CallTool
 // before it leaves the agent, with the identity and credential of the
 // call's context, and fails a call that is not allowed with an error
-// matching agenttrust.ErrDenied (or agenttrust.ErrApprovalRequired): the
+// matching middleware.ErrDenied (or middleware.ErrApprovalRequired): the
 // server never hears of it.
 //
 // # Bearer tokens (MCP authorization)
@@ -74,7 +74,7 @@
 // expiry, revocation and suspension, IP allowlist) and insists that a
 // token was issued for this server (RFC 8707): a JWT's "aud" must be
 // exactly the server's resource URI. Give the Client the same URI with
-// agenttrust.WithJWTAudience; the verifier checks the audience again
+// agenttrust.TokenConfig.Audiences; the verifier checks the audience again
 // itself, so a client configured with several audiences cannot let a
 // token for another service in. Macaroon tokens (att_) carry no audience,
 // so any server they are shown to could replay them elsewhere: they are

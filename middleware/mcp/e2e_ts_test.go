@@ -94,7 +94,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 
 	// The agenttrust server.
 	at, err := server.New(memory.New(), server.WithIssuer(issuer),
-		server.WithClientOptions(agenttrust.WithJWTAudience(resource)))
+		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ rules:
 func ExampleTokenVerifier() {
 	const resource = "https://mcp.example.com/mcp"
 	// The client accepts JWTs for this server only.
-	c, err := agenttrust.New(memory.New(), agenttrust.WithJWTAudience(resource))
+	c, err := agenttrust.New(memory.New(), agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}))
 	if err != nil {
 		log.Fatal(err)
 	}

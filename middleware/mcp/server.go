@@ -223,15 +223,15 @@ func bearerToken(h http.Header) string {
 
 // denial is the error of a call refused before any check.
 func denial(reason string, err error) error {
-	return &agenttrust.DeniedError{Decision: agenttrust.Decision{Reason: reason}, Err: err}
+	return &middleware.DeniedError{Decision: agenttrust.Decision{Reason: reason}, Err: err}
 }
 
 // refusal is the tool result of a call that was not allowed.
 func refusal(err error) *sdk.CallToolResult {
 	meta := sdk.Meta{MetaEffect: agenttrust.Deny.String()}
 	var d agenttrust.Decision
-	var ae *agenttrust.ApprovalRequiredError
-	var de *agenttrust.DeniedError
+	var ae *middleware.ApprovalRequiredError
+	var de *middleware.DeniedError
 	switch {
 	case errors.As(err, &ae):
 		d = ae.Decision

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/faultproxy"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/postgres"
@@ -37,7 +38,7 @@ func nodeClient(t *testing.T, st store.Store, chain string, opts ...agenttrust.O
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{agenttrust.NewStoreSink(st)}})}
+	base := []agenttrust.Option{agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: chain, Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)}})}
 	c, err := agenttrust.New(st, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/sqlite"
 )
@@ -40,7 +41,7 @@ func deployed(t *testing.T) *deployment {
 	if d.key, err = sec.AuditKey(); err != nil {
 		t.Fatal(err)
 	}
-	if err := agenttrust.CreateAuditCheckpoints(d.checkpoints, d.key); err != nil {
+	if err := audit.CreateCheckpoints(d.checkpoints, d.key); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -49,12 +50,12 @@ func deployed(t *testing.T) *deployment {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cps, err := agenttrust.OpenAuditCheckpoints(agenttrust.CheckpointConfig{Path: d.checkpoints, Key: d.key})
+	cps, err := audit.OpenCheckpoints(audit.CheckpointConfig{Path: d.checkpoints, Key: d.key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := agenttrust.New(st, agenttrust.WithTenant(DefaultSystemTenant), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: "n1/" + DefaultSystemTenant, Key: d.key, Sinks: []agenttrust.AuditSink{cps.StoreSink(st)}}),
-		agenttrust.WithMasterKeys(sec.MasterKeys...), agenttrust.WithSigningKeys(sec.SigningKeys...))
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: sec.SigningKeys}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,15 +120,15 @@ func TestAttackServeAuditStart(t *testing.T) {
 		tamper func(t *testing.T, d *deployment)
 		want   error
 	}{
-		{"checkpoint file deleted", func(t *testing.T, d *deployment) { os.Remove(d.checkpoints) }, agenttrust.ErrAuditCheckpoint},
+		{"checkpoint file deleted", func(t *testing.T, d *deployment) { os.Remove(d.checkpoints) }, audit.ErrCheckpoint},
 		{"checkpoint file of another key", func(t *testing.T, d *deployment) {
 			other, _ := agenttrust.NewAuditKey(bytes.Repeat([]byte("o"), 32))
 			os.Remove(d.checkpoints)
-			if err := agenttrust.CreateAuditCheckpoints(d.checkpoints, other); err != nil {
+			if err := audit.CreateCheckpoints(d.checkpoints, other); err != nil {
 				t.Fatal(err)
 			}
-		}, agenttrust.ErrAuditCheckpoint},
-		{"checkpoint file emptied", func(t *testing.T, d *deployment) { os.WriteFile(d.checkpoints, nil, 0o600) }, agenttrust.ErrAuditCheckpoint},
+		}, audit.ErrCheckpoint},
+		{"checkpoint file emptied", func(t *testing.T, d *deployment) { os.WriteFile(d.checkpoints, nil, 0o600) }, audit.ErrCheckpoint},
 		{"last record deleted", func(t *testing.T, d *deployment) {
 			d.exec(t, `DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)`)
 		}, agenttrust.ErrChainBroken},

@@ -30,8 +30,8 @@ const maxSecretsFile = 1 << 20
 // and signing keys mint or sign; all verify. Secrets redacts itself when
 // printed, logged or marshalled.
 type Secrets struct {
-	MasterKeys  []agenttrust.MasterKey
-	SigningKeys []agenttrust.SigningKey
+	MasterKeys  []agenttrust.SecretKey
+	SigningKeys []agenttrust.SecretKey
 	// AuditSecret keys the audit chains (agenttrust.NewAuditKey). It never
 	// rotates: records made under it verify only with it. A file written
 	// before it existed has none; then the first master key's secret
@@ -79,8 +79,8 @@ func GenerateSecrets(r io.Reader) (Secrets, error) {
 	seed := buf[40 : 40+ed25519.SeedSize]
 	skID := "sk_" + hex.EncodeToString(buf[40+ed25519.SeedSize:48+ed25519.SeedSize])
 	s := Secrets{
-		MasterKeys:  []agenttrust.MasterKey{{ID: mkID, Secret: secret}},
-		SigningKeys: []agenttrust.SigningKey{{ID: skID, Private: ed25519.NewKeyFromSeed(seed)}},
+		MasterKeys:  []agenttrust.SecretKey{{ID: mkID, Secret: secret}},
+		SigningKeys: []agenttrust.SecretKey{{ID: skID, Secret: seed}},
 		AuditSecret: bytes.Clone(buf[48+ed25519.SeedSize:]),
 	}
 	clear(buf[:])
@@ -168,7 +168,7 @@ func parseSecrets(data []byte) (Secrets, error) {
 			return Secrets{}, fmt.Errorf("master key %q: secret must be at least 32 bytes", k.ID)
 		}
 		seen["m"+k.ID] = true
-		s.MasterKeys = append(s.MasterKeys, agenttrust.MasterKey{ID: k.ID, Secret: k.Secret})
+		s.MasterKeys = append(s.MasterKeys, agenttrust.SecretKey{ID: k.ID, Secret: k.Secret})
 	}
 	for i, k := range sf.SigningKeys {
 		if !validKeyID(k.ID) || seen["s"+k.ID] {
@@ -178,7 +178,7 @@ func parseSecrets(data []byte) (Secrets, error) {
 			return Secrets{}, fmt.Errorf("signing key %q: seed must be %d bytes", k.ID, ed25519.SeedSize)
 		}
 		seen["s"+k.ID] = true
-		s.SigningKeys = append(s.SigningKeys, agenttrust.SigningKey{ID: k.ID, Private: ed25519.NewKeyFromSeed(k.Seed)})
+		s.SigningKeys = append(s.SigningKeys, agenttrust.SecretKey{ID: k.ID, Secret: k.Seed})
 	}
 	if sf.AuditKey != nil {
 		if len(sf.AuditKey) < 32 {
@@ -216,10 +216,10 @@ func WriteSecrets(path string, s Secrets) error {
 		sf.MasterKeys = append(sf.MasterKeys, masterKeyJSON{ID: k.ID, Secret: k.Secret})
 	}
 	for _, k := range s.SigningKeys {
-		if len(k.Private) != ed25519.PrivateKeySize {
-			return fmt.Errorf("agenttrust: write secrets: signing key %q is not an Ed25519 private key", k.ID)
+		if len(k.Secret) != ed25519.SeedSize {
+			return fmt.Errorf("agenttrust: write secrets: signing key %q is not an Ed25519 seed", k.ID)
 		}
-		sf.SigningKeys = append(sf.SigningKeys, signingJSON{ID: k.ID, Seed: k.Private.Seed()})
+		sf.SigningKeys = append(sf.SigningKeys, signingJSON{ID: k.ID, Seed: k.Secret})
 	}
 	data, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
@@ -139,7 +140,7 @@ type ServeConfig struct {
 	Issuer string
 	// Audiences are the JWT audiences accepted besides the issuer, such
 	// as the URIs of the resource servers (MCP servers) whose JWTs are
-	// checked here (agenttrust.WithJWTAudience).
+	// checked here (agenttrust.TokenConfig.Audiences).
 	Audiences []string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
@@ -374,7 +375,7 @@ func secretsFor(cfg *ServeConfig, first bool, log *slog.Logger) (Secrets, error)
 // openCheckpoints opens the audit checkpoint file, making it on the first
 // start or when asked to reset. A store already in use without its file
 // is refused: the file is what shows records cut from the end of a chain.
-func openCheckpoints(cfg *ServeConfig, key agenttrust.AuditKey, first bool, log *slog.Logger) (*agenttrust.AuditCheckpoints, error) {
+func openCheckpoints(cfg *ServeConfig, key agenttrust.AuditKey, first bool, log *slog.Logger) (*audit.Checkpoints, error) {
 	path := cfg.AuditCheckpoints
 	exists, err := secretsExist(path)
 	if err != nil {
@@ -391,26 +392,26 @@ func openCheckpoints(cfg *ServeConfig, key agenttrust.AuditKey, first bool, log 
 		} else {
 			log.Warn("agenttrust: audit checkpoints reset", "file", path)
 		}
-		if err := agenttrust.CreateAuditCheckpoints(path, key); err != nil {
+		if err := audit.CreateCheckpoints(path, key); err != nil {
 			return nil, err
 		}
 	case !exists && first:
-		if err := agenttrust.CreateAuditCheckpoints(path, key); err != nil {
+		if err := audit.CreateCheckpoints(path, key); err != nil {
 			return nil, err
 		}
 		log.Info("agenttrust: created the audit checkpoint file", "file", path)
 	case !exists:
 		return nil, fmt.Errorf("%w: the store is already initialised but the audit checkpoint file %s is missing: restore it, or start once with --audit-checkpoint-reset (records cut from the end of the audit trail before then go unseen)",
-			agenttrust.ErrAuditCheckpoint, path)
+			audit.ErrCheckpoint, path)
 	}
-	return agenttrust.OpenAuditCheckpoints(agenttrust.CheckpointConfig{Path: path, Key: key, Interval: cfg.CheckpointInterval})
+	return audit.OpenCheckpoints(audit.CheckpointConfig{Path: path, Key: key, Interval: cfg.CheckpointInterval})
 }
 
 // checkChains compares the tail of every checkpointed chain with the
 // store, and refuses to start when one was cut or rewritten: a store
 // written behind agenttrust's back cannot be trusted for the keys,
 // revocations and policies it also holds, so an operator must look first.
-func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheckpoints, log *slog.Logger) error {
+func checkChains(ctx context.Context, st store.Store, cps *audit.Checkpoints, log *slog.Logger) error {
 	var errs []error
 	for _, cp := range cps.Checkpoints() {
 		if err := cps.Check(ctx, st, cp.Chain); err != nil {
@@ -427,20 +428,19 @@ func checkChains(ctx context.Context, st store.Store, cps *agenttrust.AuditCheck
 	return nil
 }
 
-func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *agenttrust.AuditCheckpoints, tel *telemetry) (*server.Server, error) {
+func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *audit.Checkpoints, tel *telemetry) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
-		agenttrust.WithMasterKeys(sec.MasterKeys...),
-		agenttrust.WithSigningKeys(sec.SigningKeys...),
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys, SigningKeys: sec.SigningKeys}),
 		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout}),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
 	}
 	if cfg.notifier != nil {
-		clientOpts = append(clientOpts, agenttrust.WithNotifier(cfg.notifier))
+		clientOpts = append(clientOpts, agenttrust.WithNotifier(cfg.notifier.Notify))
 	}
 	if len(cfg.Audiences) > 0 {
-		clientOpts = append(clientOpts, agenttrust.WithJWTAudience(cfg.Audiences...))
+		clientOpts = append(clientOpts, agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: cfg.Audiences}))
 	}
 	issuer, err := cfg.issuer()
 	if err != nil {

@@ -1,11 +1,10 @@
-package agenttrust
+package audit
 
 import (
 	"bytes"
 	"cmp"
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -18,34 +17,43 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// AuditCheckpoint says that a chain had reached Seq, whose record's Hash
+// ErrCheckpoint: the audit checkpoint file is missing, unreadable, or
+// does not verify under the audit key.
+var ErrCheckpoint = errors.New("agenttrust: audit checkpoint file unusable")
+
+// checkpointPurpose is what the checkpoint file's MAC is made for (see
+// agenttrust.AuditKey.MAC).
+const checkpointPurpose = "checkpoints"
+
+// Checkpoint says that a chain had reached Seq, whose record's Hash
 // was Head, at Time.
-type AuditCheckpoint struct {
+type Checkpoint struct {
 	Chain  string
 	Tenant string
 	Seq    uint64
-	Head   Hash
+	Head   store.Hash
 	Time   time.Time
 }
 
-// CheckpointConfig configures OpenAuditCheckpoints.
+// CheckpointConfig configures OpenCheckpoints.
 type CheckpointConfig struct {
 	// Path is the checkpoint file. Keep it where the audit store's
 	// writers cannot write, beside the audit key.
 	Path string
 	// Key is the audit key of the chains; it also MACs the file.
-	Key AuditKey
+	Key agenttrust.AuditKey
 	// Interval is the most time between a batch being stored and its
 	// checkpoint reaching the file; 0 writes the file after every batch.
 	Interval time.Duration
-	// Clock dates the checkpoints (the system clock when nil).
-	Clock Clock
+	// Now dates the checkpoints (time.Now when nil).
+	Now func() time.Time
 }
 
-// AuditCheckpoints keeps, in a file out of the audit store's reach, the
+// Checkpoints keeps, in a file out of the audit store's reach, the
 // latest head of every chain this process writes, MACed with the audit
 // key. Records cut from the end of a chain, or a whole chain deleted, are
 // seen by comparing the store with it (Check); records after the last
@@ -54,16 +62,15 @@ type CheckpointConfig struct {
 // see: records written in the last Interval before the process stopped
 // and then cut from the store, and a writer who can also replace the file
 // with an older one of its own. Safe for concurrent use. Make one with
-// OpenAuditCheckpoints; the zero AuditCheckpoints is not usable.
-type AuditCheckpoints struct {
+// OpenCheckpoints; the zero Checkpoints is not usable.
+type Checkpoints struct {
 	path     string
-	key      AuditKey
-	mac      [32]byte
-	clock    Clock
+	key      agenttrust.AuditKey
+	now      func() time.Time
 	interval time.Duration
 
 	mu    sync.Mutex
-	heads map[string]AuditCheckpoint
+	heads map[string]Checkpoint
 	dirty bool
 	saved time.Time
 	err   error // the last failed save, until one succeeds
@@ -75,33 +82,33 @@ type AuditCheckpoints struct {
 type checkpointFile struct {
 	Version     int              `json:"version"`
 	Checkpoints []checkpointJSON `json:"checkpoints"`
-	MAC         Hash             `json:"mac"`
+	MAC         store.Hash       `json:"mac"`
 }
 
 type checkpointJSON struct {
-	Chain  string    `json:"chain"`
-	Tenant string    `json:"tenant"`
-	Seq    uint64    `json:"seq"`
-	Head   Hash      `json:"head"`
-	Time   time.Time `json:"time"`
+	Chain  string     `json:"chain"`
+	Tenant string     `json:"tenant"`
+	Seq    uint64     `json:"seq"`
+	Head   store.Hash `json:"head"`
+	Time   time.Time  `json:"time"`
 }
 
 // maxCheckpointFile bounds the file read at open.
 const maxCheckpointFile = 64 << 20
 
-// CreateAuditCheckpoints creates an empty checkpoint file at path, mode
+// CreateCheckpoints creates an empty checkpoint file at path, mode
 // 0600. It never replaces a file: when path exists the error wraps
 // fs.ErrExist.
-func CreateAuditCheckpoints(path string, key AuditKey) error {
-	if key.IsZero() {
-		return fmt.Errorf("%w: audit checkpoints need the audit key", ErrInvalidConfig)
+func CreateCheckpoints(path string, key agenttrust.AuditKey) error {
+	if key == (agenttrust.AuditKey{}) {
+		return fmt.Errorf("%w: audit checkpoints need the audit key", agenttrust.ErrInvalidConfig)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuditCheckpoint, err)
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	f.Close()
-	c := &AuditCheckpoints{path: path, key: key, mac: key.derive("checkpoints", ""), heads: map[string]AuditCheckpoint{}}
+	c := &Checkpoints{path: path, key: key, heads: map[string]Checkpoint{}}
 	if err := c.save(); err != nil {
 		os.Remove(path)
 		return err
@@ -109,31 +116,31 @@ func CreateAuditCheckpoints(path string, key AuditKey) error {
 	return nil
 }
 
-// OpenAuditCheckpoints reads the checkpoint file and checks its MAC. A
-// missing file is an error wrapping ErrAuditCheckpoint and fs.ErrNotExist
-// (create one with CreateAuditCheckpoints); so is a file whose MAC does
+// OpenCheckpoints reads the checkpoint file and checks its MAC. A
+// missing file is an error wrapping ErrCheckpoint and fs.ErrNotExist
+// (create one with CreateCheckpoints); so is a file whose MAC does
 // not verify under the key, or that others may write. Close it to write
 // the last checkpoints.
-func OpenAuditCheckpoints(cfg CheckpointConfig) (*AuditCheckpoints, error) {
+func OpenCheckpoints(cfg CheckpointConfig) (*Checkpoints, error) {
 	switch {
-	case cfg.Key.IsZero():
-		return nil, fmt.Errorf("%w: audit checkpoints need the audit key", ErrInvalidConfig)
+	case cfg.Key == (agenttrust.AuditKey{}):
+		return nil, fmt.Errorf("%w: audit checkpoints need the audit key", agenttrust.ErrInvalidConfig)
 	case cfg.Path == "":
-		return nil, fmt.Errorf("%w: no audit checkpoint file", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: no audit checkpoint file", agenttrust.ErrInvalidConfig)
 	case cfg.Interval < 0:
-		return nil, fmt.Errorf("%w: negative audit checkpoint interval", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: negative audit checkpoint interval", agenttrust.ErrInvalidConfig)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = newSystemClock()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	c := &AuditCheckpoints{
-		path: cfg.Path, key: cfg.Key, mac: cfg.Key.derive("checkpoints", ""), clock: cfg.Clock, interval: cfg.Interval,
-		heads: map[string]AuditCheckpoint{},
+	c := &Checkpoints{
+		path: cfg.Path, key: cfg.Key, now: cfg.Now, interval: cfg.Interval,
+		heads: map[string]Checkpoint{},
 	}
 	if err := c.load(); err != nil {
 		return nil, err
 	}
-	c.saved = c.clock.Now()
+	c.saved = c.now()
 	if c.interval > 0 {
 		c.stop, c.done = make(chan struct{}), make(chan struct{})
 		go c.run(c.stop)
@@ -141,91 +148,92 @@ func OpenAuditCheckpoints(cfg CheckpointConfig) (*AuditCheckpoints, error) {
 	return c, nil
 }
 
-func (c *AuditCheckpoints) load() error {
+func (c *Checkpoints) load() error {
 	f, err := os.Open(c.path)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuditCheckpoint, err)
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuditCheckpoint, err)
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s is not a regular file", ErrAuditCheckpoint, c.path)
+		return fmt.Errorf("%w: %s is not a regular file", ErrCheckpoint, c.path)
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%w: %s may be written by group or others (mode %04o)", ErrAuditCheckpoint, c.path, fi.Mode().Perm())
+		return fmt.Errorf("%w: %s may be written by group or others (mode %04o)", ErrCheckpoint, c.path, fi.Mode().Perm())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxCheckpointFile+1))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuditCheckpoint, err)
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	if len(data) > maxCheckpointFile {
-		return fmt.Errorf("%w: %s is too large", ErrAuditCheckpoint, c.path)
+		return fmt.Errorf("%w: %s is too large", ErrCheckpoint, c.path)
 	}
 	var cf checkpointFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cf); err != nil || dec.More() {
-		return fmt.Errorf("%w: %s is malformed", ErrAuditCheckpoint, c.path)
+		return fmt.Errorf("%w: %s is malformed", ErrCheckpoint, c.path)
 	}
 	if cf.Version != 1 {
-		return fmt.Errorf("%w: %s has unsupported version %d", ErrAuditCheckpoint, c.path, cf.Version)
+		return fmt.Errorf("%w: %s has unsupported version %d", ErrCheckpoint, c.path, cf.Version)
 	}
 	for _, e := range cf.Checkpoints {
 		if _, dup := c.heads[e.Chain]; dup || e.Chain == "" || e.Seq == 0 {
-			return fmt.Errorf("%w: %s has an empty, zero or repeated chain", ErrAuditCheckpoint, c.path)
+			return fmt.Errorf("%w: %s has an empty, zero or repeated chain", ErrCheckpoint, c.path)
 		}
-		c.heads[e.Chain] = AuditCheckpoint(e)
+		c.heads[e.Chain] = Checkpoint(e)
 	}
 	if want := c.sum(); !hmac.Equal(want[:], cf.MAC[:]) {
-		return fmt.Errorf("%w: %s does not verify under the audit key (edited, or made with another key)", ErrAuditCheckpoint, c.path)
+		return fmt.Errorf("%w: %s does not verify under the audit key (edited, or made with another key)", ErrCheckpoint, c.path)
 	}
 	return nil
 }
 
 // sorted returns the checkpoints in chain order. Call with c.mu held (or
 // before c is shared).
-func (c *AuditCheckpoints) sorted() []AuditCheckpoint {
-	out := make([]AuditCheckpoint, 0, len(c.heads))
+func (c *Checkpoints) sorted() []Checkpoint {
+	out := make([]Checkpoint, 0, len(c.heads))
 	for _, h := range c.heads {
 		out = append(out, h)
 	}
-	slices.SortFunc(out, func(a, b AuditCheckpoint) int { return cmp.Compare(a.Chain, b.Chain) })
+	slices.SortFunc(out, func(a, b Checkpoint) int { return cmp.Compare(a.Chain, b.Chain) })
 	return out
 }
 
 // sum is the MAC of the checkpoints, in chain order.
-func (c *AuditCheckpoints) sum() Hash {
+func (c *Checkpoints) sum() store.Hash {
 	b := []byte("agenttrust/checkpoints/v1")
 	for _, h := range c.sorted() {
-		b = putS(b, h.Chain)
-		b = putS(b, h.Tenant)
+		b = appendString(b, h.Chain)
+		b = appendString(b, h.Tenant)
 		b = binary.AppendUvarint(b, h.Seq)
 		b = append(b, h.Head[:]...)
 		b = binary.AppendVarint(b, h.Time.UnixNano())
 	}
-	var h Hash
-	sumMAC(hmac.New(sha256.New, c.mac[:]), b, &h)
+	// The key is not zero (checked at open) and the purpose is not
+	// reserved: MAC cannot fail.
+	h, _ := c.key.MAC(checkpointPurpose, b)
 	return h
 }
 
 // save writes the file: a new file beside it, synced, renamed over it.
 // Call with c.mu held (or before c is shared).
-func (c *AuditCheckpoints) save() error {
+func (c *Checkpoints) save() error {
 	cf := checkpointFile{Version: 1, Checkpoints: []checkpointJSON{}, MAC: c.sum()}
 	for _, h := range c.sorted() {
 		cf.Checkpoints = append(cf.Checkpoints, checkpointJSON(h))
 	}
 	data, err := json.MarshalIndent(cf, "", "  ")
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuditCheckpoint, err)
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	tmp := c.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuditCheckpoint, err)
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	_, err = f.Write(append(data, '\n'))
 	if err == nil {
@@ -239,7 +247,7 @@ func (c *AuditCheckpoints) save() error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("%w: write %s: %w", ErrAuditCheckpoint, c.path, err)
+		return fmt.Errorf("%w: write %s: %w", ErrCheckpoint, c.path, err)
 	}
 	if d, err := os.Open(filepath.Dir(c.path)); err == nil {
 		_ = d.Sync()
@@ -249,7 +257,7 @@ func (c *AuditCheckpoints) save() error {
 }
 
 // run writes pending checkpoints every interval.
-func (c *AuditCheckpoints) run(stop <-chan struct{}) {
+func (c *Checkpoints) run(stop <-chan struct{}) {
 	defer close(c.done)
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
@@ -265,7 +273,7 @@ func (c *AuditCheckpoints) run(stop <-chan struct{}) {
 	}
 }
 
-func (c *AuditCheckpoints) flushLocked() error {
+func (c *Checkpoints) flushLocked() error {
 	if !c.dirty {
 		return c.err
 	}
@@ -273,7 +281,7 @@ func (c *AuditCheckpoints) flushLocked() error {
 		c.err = err
 		return err
 	}
-	c.dirty, c.err, c.saved = false, nil, c.clock.Now()
+	c.dirty, c.err, c.saved = false, nil, c.now()
 	return nil
 }
 
@@ -281,14 +289,14 @@ func (c *AuditCheckpoints) flushLocked() error {
 // records up to it are stored. A checkpoint never moves back. The file is
 // written now when Interval has passed since it last was, or is 0; an
 // error says it could not be.
-func (c *AuditCheckpoints) Record(chain, tenant string, seq uint64, head Hash) error {
+func (c *Checkpoints) Record(chain, tenant string, seq uint64, head store.Hash) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur, ok := c.heads[chain]; ok && seq <= cur.Seq {
 		return c.err
 	}
-	now := c.clock.Now()
-	c.heads[chain] = AuditCheckpoint{Chain: chain, Tenant: tenant, Seq: seq, Head: head, Time: now.UTC()}
+	now := c.now()
+	c.heads[chain] = Checkpoint{Chain: chain, Tenant: tenant, Seq: seq, Head: head, Time: now.UTC()}
 	c.dirty = true
 	if c.interval == 0 || now.Sub(c.saved) >= c.interval {
 		return c.flushLocked()
@@ -297,7 +305,7 @@ func (c *AuditCheckpoints) Record(chain, tenant string, seq uint64, head Hash) e
 }
 
 // Latest returns the checkpoint of chain, if there is one.
-func (c *AuditCheckpoints) Latest(chain string) (AuditCheckpoint, bool) {
+func (c *Checkpoints) Latest(chain string) (Checkpoint, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h, ok := c.heads[chain]
@@ -305,14 +313,14 @@ func (c *AuditCheckpoints) Latest(chain string) (AuditCheckpoint, bool) {
 }
 
 // Checkpoints returns every checkpoint, in chain order.
-func (c *AuditCheckpoints) Checkpoints() []AuditCheckpoint {
+func (c *Checkpoints) Checkpoints() []Checkpoint {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sorted()
 }
 
 // Flush writes pending checkpoints to the file now.
-func (c *AuditCheckpoints) Flush() error {
+func (c *Checkpoints) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.flushLocked()
@@ -320,7 +328,7 @@ func (c *AuditCheckpoints) Flush() error {
 
 // Close stops the periodic writes and writes what is pending. Close the
 // clients whose sinks use c first.
-func (c *AuditCheckpoints) Close() error {
+func (c *Checkpoints) Close() error {
 	if c.stop != nil {
 		c.mu.Lock()
 		stop := c.stop
@@ -339,27 +347,27 @@ func (c *AuditCheckpoints) Close() error {
 // checkpoint must be the one checkpointed, and every record after it
 // must verify under the key and link up to the stored head. A chain with
 // no checkpoint has its head record verified. A break is a *ChainError
-// (matching ErrChainBroken); a store failure is returned as it is.
-func (c *AuditCheckpoints) Check(ctx context.Context, st store.Audit, chain string) error {
+// (matching agenttrust.ErrChainBroken); a store failure is returned as it is.
+func (c *Checkpoints) Check(ctx context.Context, st store.Audit, chain string) error {
 	cp, ok := c.Latest(chain)
 	head, err := st.AuditHead(ctx, chain)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if ok {
-			return &ChainError{Seq: cp.Seq, Msg: fmt.Sprintf("chain %q has no records, but its checkpoint is at seq %d (records deleted)", chain, cp.Seq)}
+			return &agenttrust.ChainError{Seq: cp.Seq, Msg: fmt.Sprintf("chain %q has no records, but its checkpoint is at seq %d (records deleted)", chain, cp.Seq)}
 		}
 		return nil
 	case err != nil:
 		return err
 	}
 	if ok && head.Seq < cp.Seq {
-		return &ChainError{Seq: head.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, head.Seq, cp.Seq)}
+		return &agenttrust.ChainError{Seq: head.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, head.Seq, cp.Seq)}
 	}
 	from := head.Seq
 	if ok {
 		from = cp.Seq
 	}
-	var prev *AuditRecord
+	var prev *agenttrust.AuditRecord
 	next := from
 	for next <= head.Seq {
 		recs, err := st.QueryAudit(ctx, store.AuditQuery{Chain: chain, AfterSeq: next - 1, Limit: 1000})
@@ -367,28 +375,28 @@ func (c *AuditCheckpoints) Check(ctx context.Context, st store.Audit, chain stri
 			return err
 		}
 		if len(recs) == 0 {
-			return &ChainError{Seq: next, Msg: fmt.Sprintf("chain %q: record %d is missing below the stored head at seq %d", chain, next, head.Seq)}
+			return &agenttrust.ChainError{Seq: next, Msg: fmt.Sprintf("chain %q: record %d is missing below the stored head at seq %d", chain, next, head.Seq)}
 		}
 		if next == from {
 			if recs[0].Seq != from {
-				return &ChainError{Seq: from, Msg: fmt.Sprintf("chain %q: record %d is missing", chain, from)}
+				return &agenttrust.ChainError{Seq: from, Msg: fmt.Sprintf("chain %q: record %d is missing", chain, from)}
 			}
 			if ok && recs[0].Hash != cp.Head {
-				return &ChainError{Seq: from, Msg: fmt.Sprintf("chain %q: record %d is not the one checkpointed (rewritten)", chain, from)}
+				return &agenttrust.ChainError{Seq: from, Msg: fmt.Sprintf("chain %q: record %d is not the one checkpointed (rewritten)", chain, from)}
 			}
 		}
 		check := recs
 		if prev != nil {
-			check = append([]AuditRecord{*prev}, recs...)
+			check = append([]agenttrust.AuditRecord{*prev}, recs...)
 		}
-		if err := VerifyChain(check, c.key); err != nil {
+		if err := agenttrust.VerifyChain(check, c.key); err != nil {
 			return err
 		}
 		last := recs[len(recs)-1]
 		prev, next = &last, last.Seq+1
 	}
 	if prev == nil || prev.Seq != head.Seq || prev.Hash != head.Hash {
-		return &ChainError{Seq: head.Seq, Msg: fmt.Sprintf("chain %q: the stored head is not the chain's last record", chain)}
+		return &agenttrust.ChainError{Seq: head.Seq, Msg: fmt.Sprintf("chain %q: the stored head is not the chain's last record", chain)}
 	}
 	return nil
 }
@@ -397,18 +405,18 @@ func (c *AuditCheckpoints) Check(ctx context.Context, st store.Audit, chain stri
 // batch it stores, and whose AuditHead, read by a client continuing its
 // chain, first checks the stored chain against its checkpoint: a client
 // does not continue a chain cut or rewritten in the store, and New fails
-// with an error matching ErrChainBroken.
-func (c *AuditCheckpoints) StoreSink(st store.Audit) AuditSink {
+// with an error matching agenttrust.ErrChainBroken.
+func (c *Checkpoints) StoreSink(st store.Audit) agenttrust.AuditSink {
 	return &checkpointSink{StoreSink: StoreSink{st: st}, cp: c}
 }
 
 type checkpointSink struct {
 	StoreSink
-	cp *AuditCheckpoints
+	cp *Checkpoints
 }
 
 // Write implements AuditSink.
-func (s *checkpointSink) Write(ctx context.Context, recs []AuditRecord) error {
+func (s *checkpointSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
 	if err := s.StoreSink.Write(ctx, recs); err != nil || len(recs) == 0 {
 		return err
 	}
@@ -418,9 +426,9 @@ func (s *checkpointSink) Write(ctx context.Context, recs []AuditRecord) error {
 
 // AuditHead checks chain against its checkpoint, then returns its
 // newest record.
-func (s *checkpointSink) AuditHead(ctx context.Context, chain string) (AuditRecord, error) {
+func (s *checkpointSink) AuditHead(ctx context.Context, chain string) (agenttrust.AuditRecord, error) {
 	if err := s.cp.Check(ctx, s.st, chain); err != nil {
-		return AuditRecord{}, err
+		return agenttrust.AuditRecord{}, err
 	}
 	return s.st.AuditHead(ctx, chain)
 }
@@ -430,15 +438,15 @@ func (s *checkpointSink) AuditHead(ctx context.Context, chain string) (AuditReco
 // it ends at the stored head and, when cps is not nil and holds a
 // checkpoint of chain, it reaches the checkpoint and holds the
 // checkpointed record there. A break is a *ChainError (matching
-// ErrChainBroken); a store failure is returned as it is. An empty chain
+// agenttrust.ErrChainBroken); a store failure is returned as it is. An empty chain
 // with no checkpoint verifies.
-func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key AuditKey, cps *AuditCheckpoints) error {
-	var cp AuditCheckpoint
+func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key agenttrust.AuditKey, cps *Checkpoints) error {
+	var cp Checkpoint
 	var hasCP bool
 	if cps != nil {
 		cp, hasCP = cps.Latest(chain)
 	}
-	var prev *AuditRecord
+	var prev *agenttrust.AuditRecord
 	q := store.AuditQuery{Chain: chain, Limit: 1000}
 	for {
 		recs, err := st.QueryAudit(ctx, q)
@@ -449,18 +457,18 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key Au
 			break
 		}
 		if prev == nil && recs[0].Seq != 1 {
-			return &ChainError{Seq: recs[0].Seq, Msg: fmt.Sprintf("chain %q: records before seq %d are missing", chain, recs[0].Seq)}
+			return &agenttrust.ChainError{Seq: recs[0].Seq, Msg: fmt.Sprintf("chain %q: records before seq %d are missing", chain, recs[0].Seq)}
 		}
 		check := recs
 		if prev != nil {
-			check = append([]AuditRecord{*prev}, recs...)
+			check = append([]agenttrust.AuditRecord{*prev}, recs...)
 		}
-		if err := VerifyChain(check, key); err != nil {
+		if err := agenttrust.VerifyChain(check, key); err != nil {
 			return err
 		}
 		for i := range recs {
 			if hasCP && recs[i].Seq == cp.Seq && recs[i].Hash != cp.Head {
-				return &ChainError{Index: i, Seq: cp.Seq, Msg: fmt.Sprintf("chain %q: record %d is not the one checkpointed (rewritten)", chain, cp.Seq)}
+				return &agenttrust.ChainError{Index: i, Seq: cp.Seq, Msg: fmt.Sprintf("chain %q: record %d is not the one checkpointed (rewritten)", chain, cp.Seq)}
 			}
 		}
 		last := recs[len(recs)-1]
@@ -471,16 +479,21 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key Au
 	switch {
 	case errors.Is(err, store.ErrNotFound) && prev == nil:
 		if hasCP {
-			return &ChainError{Seq: cp.Seq, Msg: fmt.Sprintf("chain %q has no records, but its checkpoint is at seq %d (records deleted)", chain, cp.Seq)}
+			return &agenttrust.ChainError{Seq: cp.Seq, Msg: fmt.Sprintf("chain %q has no records, but its checkpoint is at seq %d (records deleted)", chain, cp.Seq)}
 		}
 		return nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return err
 	case err != nil || prev == nil || head.Seq != prev.Seq || head.Hash != prev.Hash:
-		return &ChainError{Msg: fmt.Sprintf("chain %q: the stored head is not the chain's last record", chain)}
+		return &agenttrust.ChainError{Msg: fmt.Sprintf("chain %q: the stored head is not the chain's last record", chain)}
 	}
 	if hasCP && prev.Seq < cp.Seq {
-		return &ChainError{Seq: prev.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, prev.Seq, cp.Seq)}
+		return &agenttrust.ChainError{Seq: prev.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, prev.Seq, cp.Seq)}
 	}
 	return nil
+}
+
+// appendString appends s, prefixed with its length as a uvarint.
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
