@@ -114,6 +114,43 @@ func TestAttackAuditAttribution(t *testing.T) {
 			t.Fatalf("record of the next check has vouched_by %q (found %v)", v, ok)
 		}
 	})
+	t.Run("request id is recorded", func(t *testing.T) {
+		d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t", RequestID: "abc-123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The next check names no request: a reused queue slot must not
+		// carry the id over.
+		next, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := f.records(t)
+		got := map[agenttrust.DecisionID]string{}
+		for _, r := range recs {
+			got[r.ID] = r.RequestID
+		}
+		if v, ok := got[d.ID]; !ok || v != "abc-123" {
+			t.Fatalf("record of the check has request_id %q (found %v)", v, ok)
+		}
+		if v, ok := got[next.ID]; !ok || v != "" {
+			t.Fatalf("record of the next check has request_id %q (found %v)", v, ok)
+		}
+		if err := f.c.VerifyChain(recs); err != nil {
+			t.Fatalf("chain with a request id: %v", err)
+		}
+	})
+	t.Run("malformed request id", func(t *testing.T) {
+		d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t", RequestID: "a\x00b\nc"})
+		if d.Allowed() || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+			t.Fatalf("%+v %v", d, err)
+		}
+		for _, r := range f.records(t) {
+			if r.ID == d.ID && r.RequestID != "a\ufffdb\nc" {
+				t.Fatalf("record of the refused check has request_id %q, want it storable", r.RequestID)
+			}
+		}
+	})
 	t.Run("vouched by a malformed id", func(t *testing.T) {
 		d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "bot", Tool: "t", VouchedBy: "key_\n"})
 		if d.Allowed() || !errors.Is(err, agenttrust.ErrInvalidRequest) {

@@ -119,6 +119,17 @@ func TestAttackAuditChain(t *testing.T) {
 			r[2].VouchedBy = ""
 			return r
 		}},
+		{"add a request id keeping the hash", func(r []AuditRecord) []AuditRecord { r[2].RequestID = "abc-123"; return r }},
+		{"edit the request id keeping the hash", func(r []AuditRecord) []AuditRecord {
+			r = sealWith(r, 0, func(x *AuditRecord) store.Hash { x.RequestID = "abc-123"; return macUnder(key)(x) })
+			r[2].RequestID = "abc-124"
+			return r
+		}},
+		{"remove the request id keeping the hash", func(r []AuditRecord) []AuditRecord {
+			r = sealWith(r, 0, func(x *AuditRecord) store.Hash { x.RequestID = "abc-123"; return macUnder(key)(x) })
+			r[2].RequestID = ""
+			return r
+		}},
 		{"forged linked append, unkeyed SHA-256", func(r []AuditRecord) []AuditRecord {
 			f := r[len(r)-1]
 			f.Seq++

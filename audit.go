@@ -216,20 +216,30 @@ func putS(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uin
 // 1 (unkeyed SHA-256, no VouchedBy) is not accepted: anyone can make it.
 const canonicalVersion = 2
 
+// Optional fields of the canonical encoding: each follows PrevHash as its
+// tag byte and its length-prefixed value, only when the value is not
+// empty, in increasing tag order. A record without them encodes exactly
+// as before they existed, so every chain written earlier verifies as it
+// did.
+const (
+	tagRequestID = 1 // AuditRecord.RequestID
+)
+
 // appendCanonical appends r's canonical encoding: a version byte, then
-// every field but Hash, each length-prefixed, in fixed order. It is what
-// the chain MACs, and it decodes back with decodeCanonical.
+// every field but Hash, each length-prefixed, in fixed order, then the
+// optional fields that are set. It is what the chain MACs, and it decodes
+// back with decodeCanonical.
 func appendCanonical(b []byte, r *AuditRecord) []byte {
 	return appendCanonicalFields(b, r.Chain, r.Seq, r.ID, r.Time.UnixNano(), r.Tenant, r.AgentID, r.OnBehalfOf,
 		r.SessionID, r.Tool, r.Resource, r.Attributes, r.CredentialID, r.VouchedBy, r.HopIDs, r.Effect, r.Rule, r.Reason,
-		r.ApprovalID, r.Latency, r.PrevHash)
+		r.ApprovalID, r.Latency, r.PrevHash, r.RequestID)
 }
 
 // appendCanonicalFields is appendCanonical over the fields themselves, so
 // the flusher can encode a record it has not built as a struct.
 func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, unixNano int64, tenant, agent, obo,
 	session, tool, resource string, attrs []byte, cred, vouched string, hops []string, effect Effect, rule, reason,
-	approval string, latency time.Duration, prev store.Hash) []byte {
+	approval string, latency time.Duration, prev store.Hash, reqID string) []byte {
 	b = append(b, canonicalVersion)
 	b = putS(b, chain)
 	b = binary.AppendUvarint(b, seq)
@@ -254,7 +264,11 @@ func appendCanonicalFields(b []byte, chain string, seq uint64, id DecisionID, un
 	b = putS(b, reason)
 	b = putS(b, approval)
 	b = binary.AppendVarint(b, int64(latency))
-	return append(b, prev[:]...)
+	b = append(b, prev[:]...)
+	if reqID != "" {
+		b = putS(append(b, tagRequestID), reqID)
+	}
+	return b
 }
 
 // decodeCanonical is the inverse of appendCanonical.
@@ -314,6 +328,12 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 		b = b[n:]
 		r.Latency = time.Duration(l)
 		copy(r.PrevHash[:], take(32))
+		if len(b) > 0 && b[0] == tagRequestID {
+			b = b[1:]
+			if r.RequestID = str(); r.RequestID == "" {
+				panic(bad) // an empty optional field is left out
+			}
+		}
 		if len(b) != 0 {
 			panic(bad)
 		}

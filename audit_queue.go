@@ -169,7 +169,7 @@ type pending struct {
 	unixNano                                  int64
 	latency                                   time.Duration
 	agent, obo, session, tool, resource, cred string
-	vouched                                   string
+	vouched, reqID                            string
 	hops                                      []string
 	rule, reason, approval                    string
 	effect                                    Effect
@@ -675,7 +675,7 @@ func (a *auditor) build(batch []pending, prev store.Hash) {
 		p, r := &batch[i], &a.batch[i]
 		r.ID, r.Time, r.Latency = p.id, time.Unix(0, p.unixNano).UTC(), p.latency
 		r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = p.agent, p.obo, p.session, p.tool, p.resource
-		r.CredentialID, r.VouchedBy, r.HopIDs, r.Effect = p.cred, p.vouched, p.hops, p.effect
+		r.CredentialID, r.VouchedBy, r.RequestID, r.HopIDs, r.Effect = p.cred, p.vouched, p.reqID, p.hops, p.effect
 		r.Rule, r.Reason, r.ApprovalID = p.rule, p.reason, p.approval
 		r.Chain, r.Tenant = a.chain, a.tenant
 		seq++
@@ -709,7 +709,7 @@ func (a *auditor) writePending(batch []pending) error {
 		start := len(a.canon)
 		end := a.ends[i]
 		a.canon = appendCanonicalFields(a.canon, a.chain, a.seq, p.id, p.unixNano, a.tenant, p.agent, p.obo, p.session,
-			p.tool, p.resource, a.arena[off:end], p.cred, p.vouched, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head)
+			p.tool, p.resource, a.arena[off:end], p.cred, p.vouched, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head, p.reqID)
 		off = end
 		sumMAC(a.mac, a.canon[start:], &a.hashes[i])
 		a.canonEnds = append(a.canonEnds, len(a.canon))

@@ -24,7 +24,7 @@ type auditVectors struct {
 	Records        []auditVector `json:"records"`
 }
 
-// goldenAudit chains three fixed records under a fixed audit key.
+// goldenAudit chains four fixed records under a fixed audit key.
 func goldenAudit(t *testing.T) auditVectors {
 	t.Helper()
 	secret := bytes.Repeat([]byte{0x5a}, 32)
@@ -41,6 +41,10 @@ func goldenAudit(t *testing.T) auditVectors {
 			Effect: agenttrust.Deny, Reason: "no rule allows this"},
 		{Chain: "n1/acme", Tenant: "acme", AgentID: "billing-bot", Tool: "payments.charge", Attributes: json.RawMessage(`{"amount":400}`),
 			Effect: agenttrust.NeedsApproval, Rule: "big-charges", ApprovalID: "apr_1"},
+		// Added with RequestID: the three above encode as they did
+		// before it existed; this one ends with the optional field.
+		{Chain: "n1/acme", Tenant: "acme", AgentID: "billing-bot", Tool: "payments.charge", RequestID: "abc-123",
+			Effect: agenttrust.Deny, Reason: "no rule allows this"},
 	}
 	out := auditVectors{AuditSecretHex: hex.EncodeToString(secret)}
 	var prev store.Hash
@@ -55,8 +59,8 @@ func goldenAudit(t *testing.T) auditVectors {
 	return out
 }
 
-// TestAuditVectors pins the audit chain's canonical encoding (version 2)
-// and its HMAC-SHA256 under a chain key, so that another implementation
+// TestAuditVectors pins the audit chain's canonical encoding (version 2,
+// with its optional request id) and its HMAC-SHA256 under a chain key, so that another implementation
 // can check records with the key alone.
 func TestAuditVectors(t *testing.T) {
 	got := goldenAudit(t)

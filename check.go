@@ -203,6 +203,10 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		obo, session, tool, resource = clip(obo), clip(session), clip(tool), clip(resource)
 	}
 	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(d.HopIDs), storable(d.VouchedBy, noLimit)
+	reqID := req.RequestID
+	if !st.valid {
+		reqID = storable(reqID, maxRequestIDLen)
+	}
 	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
 	p, err := c.audit.begin()
 	if err != nil {
@@ -218,7 +222,7 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	p.unixNano = now.UnixMicro() * 1000 // records keep microseconds
 	p.latency = latency
 	p.agent, p.obo, p.session, p.tool, p.resource = agent, obo, session, tool, resource
-	p.cred, p.hops, p.vouched = cred, hops, vouched
+	p.cred, p.hops, p.vouched, p.reqID = cred, hops, vouched, reqID
 	p.effect = d.Effect
 	p.rule, p.reason, p.approval = rule, reason, approval
 	ticket := c.audit.end(p, st.kvs)
@@ -228,14 +232,14 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	err = c.audit.await(ctx, ticket)
 	c.audit.inflight.Add(-1)
 	if err != nil && d.Effect != Deny {
-		c.withdraw(d, now)
+		c.withdraw(d, reqID, now)
 	}
 	return err
 }
 
 // withdraw queues a note that decision d, whose record could not be made
 // durable in time, was answered with a deny instead.
-func (c *Client) withdraw(d *Decision, now time.Time) {
+func (c *Client) withdraw(d *Decision, reqID string, now time.Time) {
 	p, err := c.audit.begin()
 	if err != nil {
 		return // closed or full: the caller was denied either way
@@ -244,6 +248,7 @@ func (c *Client) withdraw(d *Decision, now time.Time) {
 		id:       c.ids.next(now),
 		unixNano: now.UnixMicro() * 1000,
 		agent:    clip(d.AgentID),
+		reqID:    reqID,
 		effect:   Deny,
 		rule:     "agenttrust.audit_withdrawn",
 		reason:   "decision " + d.ID.String() + " withdrawn: its audit record was not durable in time; the caller was denied",

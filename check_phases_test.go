@@ -1,6 +1,7 @@
 package agenttrust
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"net/netip"
@@ -66,6 +67,13 @@ func TestValidatePhase(t *testing.T) {
 		{"valid", Request{AgentID: "a1", Tool: "t"}, true},
 		{"no tool", Request{AgentID: "a1"}, false},
 		{"bad vouching key", Request{AgentID: "a1", Tool: "t", VouchedBy: "key\x00"}, false},
+		{"request id", Request{AgentID: "a1", Tool: "t", RequestID: "abc-123"}, true},
+		{"request id of 128 bytes", Request{AgentID: "a1", Tool: "t", RequestID: strings.Repeat("r", 128)}, true},
+		{"request id of 129 bytes", Request{AgentID: "a1", Tool: "t", RequestID: strings.Repeat("r", 129)}, false},
+		{"request id with a newline", Request{AgentID: "a1", Tool: "t", RequestID: "abc\nforged line"}, false},
+		{"request id with a space", Request{AgentID: "a1", Tool: "t", RequestID: "abc 123"}, false},
+		{"request id with DEL", Request{AgentID: "a1", Tool: "t", RequestID: "abc\x7f"}, false},
+		{"request id not ASCII", Request{AgentID: "a1", Tool: "t", RequestID: "abc\u00e9"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &checkState{}

@@ -26,6 +26,12 @@ type Request struct {
 	// without a credential, when a server checks on an admin's word. It
 	// is recorded with the decision; it grants nothing.
 	VouchedBy string
+	// RequestID names the request that asked for this check where the
+	// caller keeps its own ids (the server passes its X-Request-Id), so
+	// the audit record can be found from a log line and back. It is
+	// recorded with the decision, under the chain's MAC; it grants
+	// nothing. At most 128 bytes of visible ASCII; empty for none.
+	RequestID string
 }
 
 // Decision is the answer to a Request. The zero Decision denies. A plain

@@ -69,6 +69,11 @@ func validateRequest(req *Request, attrs []attrKV) error {
 			return err
 		}
 	}
+	if req.RequestID != "" {
+		if err := validRequestID(req.RequestID); err != nil {
+			return err
+		}
+	}
 	if len(req.Attributes) > maxAttributes {
 		return fmt.Errorf("%w: more than %d attributes", ErrInvalidRequest, maxAttributes)
 	}
@@ -79,6 +84,25 @@ func validateRequest(req *Request, attrs []attrKV) error {
 		}
 		if err := validText("attribute name", k, maxAttrKeyLen); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// maxRequestIDLen bounds Request.RequestID.
+const maxRequestIDLen = 128
+
+// validRequestID checks a request id: at most maxRequestIDLen bytes of
+// visible ASCII (no space, control or non-ASCII character), so that the
+// id names the same request in a log line, a header and the audit
+// record, and cannot forge a line of any of them.
+func validRequestID(s string) error {
+	if len(s) > maxRequestIDLen {
+		return fmt.Errorf("%w: request id longer than %d bytes", ErrInvalidRequest, maxRequestIDLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b >= 0x7f {
+			return fmt.Errorf("%w: request id holds byte %#02x (visible ASCII only)", ErrInvalidRequest, b)
 		}
 	}
 	return nil

@@ -242,7 +242,9 @@ func TestAuditCheckpointRecordsPastIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read"})
+	// One with a request id: the stored chain verifies with it (the MAC
+	// covers it, and the store gives it back).
+	c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read", RequestID: "abc-123"})
 	c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "docs.read"})
 	if err := c.Close(); err != nil {
 		t.Fatal(err)

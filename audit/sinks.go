@@ -77,6 +77,7 @@ func (s *SlogSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) err
 			slog.String("attributes", string(r.Attributes)),
 			slog.String("credential_id", r.CredentialID),
 			slog.String("vouched_by", r.VouchedBy),
+			slog.String("request_id", r.RequestID),
 			slog.Any("hop_ids", r.HopIDs),
 			slog.String("effect", r.Effect.String()),
 			slog.String("rule", r.Rule),

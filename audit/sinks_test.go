@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -34,7 +35,11 @@ func TestJSONAndSlogSinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "pay", Attributes: map[string]any{"amount": i * 40}})
+		req := agenttrust.Request{AgentID: "bot", Tool: "pay", Attributes: map[string]any{"amount": i * 40}}
+		if i > 0 {
+			req.RequestID = fmt.Sprintf("req-%d", i)
+		}
+		c.Check(context.Background(), req)
 	}
 	if err := c.Close(); err != nil { // writes every record
 		t.Fatal(err)
@@ -58,8 +63,14 @@ func TestJSONAndSlogSinks(t *testing.T) {
 	if recs[2].Effect != agenttrust.NeedsApproval || recs[0].Rule != "small" {
 		t.Errorf("records %+v", recs)
 	}
+	if recs[0].RequestID != "" || recs[1].RequestID != "req-1" || recs[2].RequestID != "req-2" {
+		t.Errorf("request ids %q %q %q, want \"\" req-1 req-2", recs[0].RequestID, recs[1].RequestID, recs[2].RequestID)
+	}
 	if n := strings.Count(logBuf.String(), `"msg":"agenttrust decision"`); n != 3 {
 		t.Errorf("%d slog lines", n)
+	}
+	if !strings.Contains(logBuf.String(), `"request_id":"req-2"`) {
+		t.Errorf("slog lines lack the request id: %s", logBuf.String())
 	}
 	if !strings.Contains(logBuf.String(), `"rule":"big"`) {
 		t.Errorf("slog lines lack the rule: %s", logBuf.String())

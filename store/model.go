@@ -260,6 +260,8 @@ type PolicyDoc struct {
 // reorder breaks the chain. A record never holds a credential, only its id.
 // VouchedBy is the key id of the admin credential that vouched for a check
 // made without a credential of the agent's own, and empty otherwise.
+// RequestID is the id of the request that asked for the check (a
+// server's X-Request-Id), and empty when the caller gave none.
 type AuditRecord struct {
 	// Chain names the writer's chain: each client (node) writes its own, so
 	// many nodes share a store without serialising on one sequence.
@@ -276,6 +278,7 @@ type AuditRecord struct {
 	Attributes   json.RawMessage `json:"attributes,omitempty"`
 	CredentialID string          `json:"credential_id,omitempty"`
 	VouchedBy    string          `json:"vouched_by,omitempty"`
+	RequestID    string          `json:"request_id,omitempty"`
 	HopIDs       []string        `json:"hop_ids,omitempty"`
 	Effect       Effect          `json:"effect"`
 	Rule         string          `json:"rule,omitempty"`

@@ -148,6 +148,7 @@ type wireRecord struct {
 	AttributesBase64 []byte           `json:"attributes_base64,omitempty"`
 	CredentialID     string           `json:"credential_id,omitempty"`
 	VouchedBy        string           `json:"vouched_by,omitempty"`
+	RequestID        string           `json:"request_id,omitempty"`
 	HopIDs           []string         `json:"hop_ids,omitempty"`
 	Effect           store.Effect     `json:"effect"`
 	Rule             string           `json:"rule,omitempty"`
@@ -162,7 +163,7 @@ func toWireRecord(r store.AuditRecord) wireRecord {
 	w := wireRecord{
 		Chain: r.Chain, Seq: r.Seq, ID: r.ID, Time: utc(r.Time), Tenant: r.Tenant, AgentID: r.AgentID,
 		OnBehalfOf: r.OnBehalfOf, SessionID: r.SessionID, Tool: r.Tool, Resource: r.Resource,
-		CredentialID: r.CredentialID, VouchedBy: r.VouchedBy, HopIDs: r.HopIDs, Effect: r.Effect, Rule: r.Rule, Reason: r.Reason,
+		CredentialID: r.CredentialID, VouchedBy: r.VouchedBy, RequestID: r.RequestID, HopIDs: r.HopIDs, Effect: r.Effect, Rule: r.Rule, Reason: r.Reason,
 		ApprovalID: r.ApprovalID, Latency: r.Latency, PrevHash: r.PrevHash, Hash: r.Hash,
 	}
 	w.Attributes, w.AttributesBase64 = splitRaw(r.Attributes)
@@ -177,7 +178,7 @@ func (w *wireRecord) model() (store.AuditRecord, error) {
 	return store.AuditRecord{
 		Chain: w.Chain, Seq: w.Seq, ID: w.ID, Time: w.Time, Tenant: w.Tenant, AgentID: w.AgentID,
 		OnBehalfOf: w.OnBehalfOf, SessionID: w.SessionID, Tool: w.Tool, Resource: w.Resource,
-		Attributes: attrs, CredentialID: w.CredentialID, VouchedBy: w.VouchedBy, HopIDs: w.HopIDs, Effect: w.Effect,
+		Attributes: attrs, CredentialID: w.CredentialID, VouchedBy: w.VouchedBy, RequestID: w.RequestID, HopIDs: w.HopIDs, Effect: w.Effect,
 		Rule: w.Rule, Reason: w.Reason, ApprovalID: w.ApprovalID, Latency: w.Latency,
 		PrevHash: w.PrevHash, Hash: w.Hash,
 	}, nil

@@ -43,7 +43,7 @@ func TestWireGolden(t *testing.T) {
 		{"decide_approval", &decideReq{Tenant: "acme", ID: "apr_1", Decision: toWireDecision(store.ApprovalDecision{Status: store.ApprovalApproved, By: "carol", Note: "ok", At: t0, GrantExpiresAt: t0.Add(5 * time.Minute)})}},
 		{"append_audit", &recordsMsg{Records: toWireRecords([]store.AuditRecord{
 			{Chain: "n1/acme", Seq: 1, ID: store.DecisionID{0x01, 0x90, 15: 0xff}, Time: t0, Tenant: "acme", AgentID: "bot", OnBehalfOf: "alice",
-				SessionID: "s1", Tool: "docs.read", Resource: "doc/1", Attributes: []byte(`{"a":1}`), CredentialID: "tok_1", VouchedBy: "key_admin",
+				SessionID: "s1", Tool: "docs.read", Resource: "doc/1", Attributes: []byte(`{"a":1}`), CredentialID: "tok_1", VouchedBy: "key_admin", RequestID: "abc-123",
 				HopIDs: []string{"hop_1"}, Effect: store.Allow, Rule: "read", Reason: "ok", Latency: 1500, Hash: store.Hash{1, 31: 2}},
 			{Chain: "n1/acme", Seq: 2, Time: t0, Attributes: []byte("{ \"spaced\": 1 }"), Effect: store.NeedsApproval, ApprovalID: "apr_1", PrevHash: store.Hash{1, 31: 2}},
 		})}},

@@ -91,6 +91,7 @@ func isOutcome(err error) bool {
 
 // Server error numbers the store tells apart.
 const (
+	errDupFieldName    = 1060 // ER_DUP_FIELDNAME
 	errDupEntry        = 1062 // ER_DUP_ENTRY
 	errLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT
 	errDeadlock        = 1213 // ER_LOCK_DEADLOCK

@@ -167,7 +167,7 @@ func (s *Store) applyMigrations(ctx context.Context, c *sql.Conn, ms []migration
 			continue
 		}
 		for _, stmt := range m.stmts {
-			if _, err := c.ExecContext(ctx, table(s.prefix, stmt)); err != nil {
+			if _, err := c.ExecContext(ctx, table(s.prefix, stmt)); err != nil && !isDupColumn(err) {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
@@ -176,6 +176,16 @@ func (s *Store) applyMigrations(ctx context.Context, c *sql.Conn, ms []migration
 		}
 	}
 	return nil
+}
+
+// isDupColumn reports whether err says that a column being added exists
+// already: an ALTER TABLE ... ADD COLUMN that ran before, in a migration
+// whose version was not recorded (MySQL commits DDL as it goes, and has
+// no ADD COLUMN IF NOT EXISTS). It counts as done, which makes such a
+// statement idempotent.
+func isDupColumn(err error) bool {
+	me, ok := serverError(err)
+	return ok && me.Number == errDupFieldName
 }
 
 // supported reports whether a server of the version (as SELECT VERSION()

@@ -215,9 +215,52 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 	}
 	db := rawDB(t, dsn)
+	files, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM agenttrust_schema_migrations`).Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations holds %d rows (%v), want 1", n, err)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM agenttrust_schema_migrations`).Scan(&n); err != nil || n != len(files) {
+		t.Errorf("schema_migrations holds %d rows (%v), want %d, one per migration", n, err, len(files))
+	}
+}
+
+// Tables of version 1 are brought up to date with their records intact:
+// a record written before the request_id column existed reads back as it
+// was stored, with no request id (NULL). A migration cut short after its
+// ALTER TABLE (the column exists, its version is not recorded) is
+// completed by the next Open.
+func TestMigrateAuditRequestID(t *testing.T) {
+	s, dsn := newStore(t)
+	ctx := t.Context()
+	old := store.AuditRecord{Chain: "n1/acme", Seq: 1, Time: time.Unix(1, 0).UTC(), Tenant: "acme", AgentID: "bot", Tool: "t", Effect: store.Deny}
+	if err := s.AppendAudit(ctx, []store.AuditRecord{old}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Back to version 1, as a build before the column left the tables.
+	rawExec(t, dsn, `ALTER TABLE agenttrust_audit DROP COLUMN request_id`)
+	rawExec(t, dsn, `DELETE FROM agenttrust_schema_migrations WHERE version > 1`)
+	s = open(t, dsn)
+	recs, err := s.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})
+	if err != nil || len(recs) != 1 || recs[0].RequestID != "" || recs[0].Seq != 1 {
+		t.Fatalf("record of version 1 after the migration: %+v %v", recs, err)
+	}
+	var null bool
+	if err := rawDB(t, dsn).QueryRow(`SELECT request_id IS NULL FROM agenttrust_audit`).Scan(&null); err != nil || !null {
+		t.Fatalf("request_id of the old record: NULL %v (%v), want NULL", null, err)
+	}
+	next := old
+	next.Seq, next.PrevHash, next.RequestID = 2, old.Hash, "abc-123"
+	if err := s.AppendAudit(ctx, []store.AuditRecord{next}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	rawExec(t, dsn, `DELETE FROM agenttrust_schema_migrations WHERE version > 1`)
+	s = open(t, dsn)
+	recs, err = s.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})
+	if err != nil || len(recs) != 2 || recs[1].RequestID != "abc-123" {
+		t.Fatalf("records after a migration cut short: %+v %v", recs, err)
 	}
 }
 

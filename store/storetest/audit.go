@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/agenttrust/agenttrust/store"
@@ -23,6 +24,7 @@ func auditCases() []testCase {
 		{name: "ChainPaging", run: testAuditChainPaging},
 		{name: "QueryChain", run: testAuditQueryChain},
 		{name: "VouchedBy", run: testAuditVouchedBy},
+		{name: "RequestID", run: testAuditRequestID},
 	}
 }
 
@@ -300,6 +302,32 @@ func testAuditVouchedBy(t *testing.T, e *env) {
 	one := queryAudit(t, e.s, store.AuditQuery{DecisionID: recs[0].ID})
 	if len(one) != 1 || one[0].VouchedBy != recs[0].VouchedBy {
 		t.Errorf("QueryAudit by decision: %d records, VouchedBy lost", len(one))
+	}
+}
+
+// testAuditRequestID: the request id of a check is kept byte for byte
+// (the chain's MAC covers it), a record without one reads back with none,
+// and queries neither filter on it nor lose it.
+func testAuditRequestID(t *testing.T, e *env) {
+	ctx := t.Context()
+	recs := records(1, 3)
+	recs[0].RequestID = "abc-123"
+	recs[1].RequestID = ""
+	recs[2].RequestID = strings.Repeat("0123456789abcdef", 8) // 128 bytes, the most Check records
+	ok(t, e.s.AppendAudit(ctx, recs), "AppendAudit")
+	got := queryAudit(t, e.s, store.AuditQuery{Chain: alpha})
+	if len(got) != 3 || got[0].RequestID != recs[0].RequestID || got[1].RequestID != "" || got[2].RequestID != recs[2].RequestID {
+		t.Fatalf("QueryAudit: %d records, RequestID not kept", len(got))
+	}
+	equalRecords(t, "QueryAudit", got, recs)
+	equalRecords(t, "QueryAudit of the tenant", queryAudit(t, e.s, store.AuditQuery{Tenant: acme}), recs)
+	head := auditHead(t, e.s, alpha)
+	if head.RequestID != recs[2].RequestID {
+		t.Errorf("AuditHead: RequestID %q, want %q", head.RequestID, recs[2].RequestID)
+	}
+	one := queryAudit(t, e.s, store.AuditQuery{DecisionID: recs[0].ID})
+	if len(one) != 1 || one[0].RequestID != recs[0].RequestID {
+		t.Errorf("QueryAudit by decision: %d records, RequestID lost", len(one))
 	}
 }
 
