@@ -1,10 +1,10 @@
 package agenttrust
 
 import (
-	"strings"
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
