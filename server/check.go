@@ -67,8 +67,10 @@ func (s *Server) check(c *call) error {
 	return nil
 }
 
-// decideCheck asks the tenant's Client and counts the decision.
+// decideCheck asks the tenant's Client and counts the decision. The
+// request's id goes into the decision's audit record.
 func (s *Server) decideCheck(c *call, ar *agenttrust.Request) (agenttrust.Decision, error) {
+	ar.RequestID = c.reqID
 	start := time.Now()
 	d, err := c.t.client.Check(c.r.Context(), *ar)
 	s.metrics.observeCheck(d.Effect, err, time.Since(start))

@@ -14,8 +14,9 @@ import (
 // its W3C traceparent header, else one the server makes. The same id is
 // in the access log line of the request and in every log line the
 // request causes, so an operator can follow one call from a client's
-// log to the server's, and from there to the audit record through the
-// decision id the access log line of a check also names.
+// log to the server's, and from there to the audit record: a check's
+// record keeps the id (request_id, under the chain's MAC), and its
+// access log line names the decision id too.
 
 // RequestIDHeader is the header that carries a request id, in both
 // directions.

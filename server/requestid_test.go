@@ -286,3 +286,42 @@ func FuzzRequestIDHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestIDInAudit: a check's audit record names the request that
+// made it, the caller's X-Request-Id or the id the server made, and the
+// chain verifies with it.
+func TestRequestIDInAudit(t *testing.T) {
+	e := newEnv(t)
+	admin := e.key("acme/alice")
+	check := `{"agent_id":"bot","tool_name":"docs.read"}`
+	record := func(decisionID string) map[string]any {
+		t.Helper()
+		e.sync()
+		recs := e.must(200, "GET", "/v1/audit?decision_id="+decisionID, admin, nil).json(t)["records"].([]any)
+		if len(recs) != 1 {
+			t.Fatalf("%d records of decision %s, want 1", len(recs), decisionID)
+		}
+		return recs[0].(map[string]any)
+	}
+
+	r := e.do("POST", "/v1/actions/check", admin, check, RequestIDHeader, "abc-123")
+	if r.status != 200 || r.header.Get(RequestIDHeader) != "abc-123" {
+		t.Fatalf("check: %d, X-Request-Id %q: %s", r.status, r.header.Get(RequestIDHeader), r.body)
+	}
+	if got := record(r.json(t)["decision_id"].(string))["request_id"]; got != "abc-123" {
+		t.Errorf("record of the check with X-Request-Id: request_id %v, want abc-123", got)
+	}
+
+	r = e.do("POST", "/v1/actions/check", admin, check)
+	made := r.header.Get(RequestIDHeader)
+	if r.status != 200 || len(made) != 32 {
+		t.Fatalf("check: %d, X-Request-Id %q: %s", r.status, made, r.body)
+	}
+	if got := record(r.json(t)["decision_id"].(string))["request_id"]; got != made {
+		t.Errorf("record of the check without X-Request-Id: request_id %v, want the made id %s", got, made)
+	}
+
+	if v := e.must(200, "GET", "/v1/audit/verify", admin, nil).json(t); v["ok"] != true {
+		t.Errorf("verify of a chain with request ids: %v", v)
+	}
+}

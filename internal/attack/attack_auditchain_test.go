@@ -275,7 +275,8 @@ func (s *tamperStore) moveRecord(t *testing.T, chain string, seq uint64, to stri
 func putS(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
 
 // encode is the canonical encoding of a record, in version 1 (SHA-256
-// only, no VouchedBy) or 2 (the current one).
+// only, no VouchedBy) or 2 (the current one, with the optional request
+// id).
 func encode(r *store.AuditRecord, version byte) []byte {
 	b := []byte{version}
 	b = putS(b, r.Chain)
@@ -300,7 +301,11 @@ func encode(r *store.AuditRecord, version byte) []byte {
 	b = putS(b, r.Reason)
 	b = putS(b, r.ApprovalID)
 	b = binary.AppendVarint(b, int64(r.Latency))
-	return append(b, r.PrevHash[:]...)
+	b = append(b, r.PrevHash[:]...)
+	if version >= 2 && r.RequestID != "" {
+		b = putS(append(b, 1), r.RequestID) // the optional request id, tag 1
+	}
+	return b
 }
 
 // sealer computes a record's Hash the way some scheme does.
@@ -552,6 +557,13 @@ func tamperCases() []tamperCase {
 		{name: "flip deny to allow and recompute HMACs under a guessed key", attack: flipAndSeal(guessedKey)},
 		{name: "change the reason keeping the hashes", attack: rewrite(func(t *testing.T, recs []store.AuditRecord) { recs[2].Reason = "fine" })},
 		{name: "forge who vouched keeping the hashes", attack: rewrite(func(t *testing.T, recs []store.AuditRecord) { recs[2].VouchedBy = "key_other" })},
+		{name: "change the request id keeping the hashes", attack: rewrite(func(t *testing.T, recs []store.AuditRecord) {
+			if recs[2].RequestID == "" {
+				t.Fatal("the server's records name no request id")
+			}
+			recs[2].RequestID = "req-other"
+		})},
+		{name: "drop the request id keeping the hashes", attack: rewrite(func(t *testing.T, recs []store.AuditRecord) { recs[3].RequestID = "" })},
 		{name: "forged linked append under the old SHA-256 scheme", attack: appendForged(sha256V1)},
 		{name: "forged linked append under SHA-256 of the current encoding", attack: appendForged(sha256V2)},
 		{name: "forged linked append under a guessed key", attack: appendForged(guessedKey)},
@@ -687,5 +699,21 @@ func TestAttackAuditTamper(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestAttackerEncodingIsExact: the attacker's encoding and MAC (encode,
+// hmacUnder) are agenttrust's own, request ids included, so the attacks
+// above fail for want of the key, not for a wrong encoding.
+func TestAttackerEncodingIsExact(t *testing.T) {
+	h := newAuditHarness(t, auditBackends()[0])
+	recs := h.records(t, tamperChain)
+	for _, r := range recs {
+		if r.RequestID == "" {
+			t.Fatalf("record %d names no request id", r.Seq)
+		}
+		if got := hmacUnder(testAuditSecret)(&r); got != r.Hash {
+			t.Fatalf("record %d: the attacker's MAC under the real key %s, stored %s", r.Seq, got, r.Hash)
+		}
 	}
 }
