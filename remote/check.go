@@ -41,12 +41,22 @@ const (
 // sent: the server judges IP allowlists and "ip" caveats by the address
 // the request comes from. Attributes travel as JSON; a value JSON cannot
 // carry (NaN, an infinity, a channel) denies with
-// agenttrust.ErrInvalidRequest without asking. A check is safe to repeat,
-// so WithRetries applies to it.
+// agenttrust.ErrInvalidRequest without asking. req.RequestID, when set,
+// is sent as the X-Request-Id header, which the server records with the
+// decision when it accepts it (1-128 bytes of [A-Za-z0-9-_.:/+=@]), in
+// place of an id of its own; one that is not visible ASCII or is longer
+// than 128 bytes denies with agenttrust.ErrInvalidRequest without asking,
+// as a local Check would. A check is safe to repeat, so WithRetries
+// applies to it.
 func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
+	if !sendableRequestID(req.RequestID) {
+		return agenttrust.Decision{Reason: reasonInvalid}, &Error{Op: "Check",
+			Message: "request id: at most 128 bytes of visible ASCII", err: []error{agenttrust.ErrInvalidRequest}}
+	}
 	var out wire.CheckResponse
 	err := c.do(ctx, &call{
-		op: "Check", method: http.MethodPost, path: "/v1/actions/check",
+		requestID: req.RequestID,
+		op:        "Check", method: http.MethodPost, path: "/v1/actions/check",
 		body: &wire.CheckRequest{
 			AgentID: req.AgentID, ToolName: req.Tool, Resource: req.Resource, SessionID: req.SessionID,
 			OnBehalfOf: req.OnBehalfOf, Attributes: req.Attributes, Credential: req.Credential,
@@ -188,4 +198,19 @@ func (c *Client) approvalModel(op string, v *wire.ApprovalView) (agenttrust.Appr
 		return agenttrust.Approval{}, &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + err.Error(), err: []error{agenttrust.ErrStoreUnavailable}}
 	}
 	return a, nil
+}
+
+// sendableRequestID reports whether id may go as an X-Request-Id header:
+// empty (none), or at most 128 bytes of visible ASCII, what a local
+// Check accepts in Request.RequestID.
+func sendableRequestID(id string) bool {
+	if len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if b := id[i]; b <= ' ' || b >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

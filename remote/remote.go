@@ -283,11 +283,13 @@ type call struct {
 	// forwardedFor, when valid, is sent as X-Forwarded-For: the address
 	// of the caller whose credential this request verifies.
 	forwardedFor netip.Addr
-	idempotent   bool
-	extra        time.Duration // added to the per-attempt timeout (long polls)
-	status       int           // the success status
-	out          any           // nil: no body expected
-	notFound     error         // what a 404 matches; default agenttrust.ErrNotFound
+	// requestID, when set, is sent as X-Request-Id.
+	requestID  string
+	idempotent bool
+	extra      time.Duration // added to the per-attempt timeout (long polls)
+	status     int           // the success status
+	out        any           // nil: no body expected
+	notFound   error         // what a 404 matches; default agenttrust.ErrNotFound
 	// alsoOK lists other statuses whose body decodes into out (readyz's
 	// 503); do returns errAlsoOK with them.
 	alsoOK int
@@ -362,6 +364,9 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 	req.Header.Set("Authorization", "Bearer "+cred)
 	if cl.forwardedFor.IsValid() {
 		req.Header.Set("X-Forwarded-For", cl.forwardedFor.String())
+	}
+	if cl.requestID != "" {
+		req.Header["X-Request-Id"] = []string{cl.requestID}
 	}
 
 	resp, err := c.cfg.hc.Do(req)

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store"
 )
 
 // TestErrorRequestID: an error answer's X-Request-Id, which names the
@@ -46,5 +48,36 @@ func TestErrorRequestID(t *testing.T) {
 				t.Errorf("RequestID %q, want %q", re.RequestID, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckRequestID: Request.RequestID travels as X-Request-Id and the
+// server records it with the decision; one a local Check would refuse is
+// refused without asking.
+func TestCheckRequestID(t *testing.T) {
+	d := deploy(t)
+	ctx := t.Context()
+	bot, alice := d.client(t, "bot"), d.client(t, "alice")
+	dec, err := bot.Check(ctx, agenttrust.Request{Tool: "docs.read", RequestID: "abc-123"})
+	if err != nil || !dec.Allowed() {
+		t.Fatalf("Check = %+v, %v", dec, err)
+	}
+	acme, err := d.srv.Client(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acme.SyncAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := alice.QueryAudit(ctx, store.AuditQuery{DecisionID: dec.ID})
+	if err != nil || len(recs) != 1 || recs[0].RequestID != "abc-123" {
+		t.Fatalf("audit of the check = %+v, %v; want request_id abc-123", recs, err)
+	}
+
+	for _, id := range []string{"a b", "a\nb", strings.Repeat("r", 129), "ré"} {
+		dec, err := bot.Check(ctx, agenttrust.Request{Tool: "docs.read", RequestID: id})
+		if dec.Allowed() || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+			t.Errorf("Check with request id %q = %+v, %v; want ErrInvalidRequest", id, dec, err)
+		}
 	}
 }

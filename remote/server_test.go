@@ -38,6 +38,7 @@ type deployment struct {
 	url  string
 	hc   *http.Client // the in-process network's, or nil for TCP
 	st   *memory.Store
+	srv  *server.Server
 	keys map[string]string // agent -> API key
 	ids  map[string]string // agent -> key id
 }
@@ -104,7 +105,7 @@ func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
 		_ = srv.Close()
 		_ = st.Close()
 	})
-	d := &deployment{url: ts.URL, hc: hc, st: st, keys: map[string]string{}, ids: map[string]string{}}
+	d := &deployment{url: ts.URL, hc: hc, st: st, srv: srv, keys: map[string]string{}, ids: map[string]string{}}
 	for _, k := range []struct {
 		tenant, agent string
 		roles         []string
