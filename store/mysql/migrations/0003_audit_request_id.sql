@@ -1,4 +1,4 @@
--- 0002: the request that asked for a check.
+-- 0003: the request that asked for a check.
 -- The request id (a server's X-Request-Id) of the check a record
 -- decided. NULL in the records written before this column existed, as
 -- good as empty: the store reads both as no request id. A column added
