@@ -216,8 +216,8 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	db := rawDB(t, dsn)
 	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM agenttrust_schema_migrations`).Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations holds %d rows (%v), want 1", n, err)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM agenttrust_schema_migrations`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("schema_migrations holds %d rows (%v), want 2, one per migration", n, err)
 	}
 }
 
