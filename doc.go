@@ -79,8 +79,8 @@
 // A limit is kept by each client (Scope "node", the default), so N
 // processes sharing a store allow N times its rate. Scope "cluster" keeps
 // it in the store, as one GCRA state per limit, agent and tool
-// (store.ClusterLimiter: memory, SQLite, PostgreSQL and the remote store
-// implement it), so the rate holds across every node: three servers on
+// (store.ClusterLimiter: memory, SQLite, PostgreSQL, MySQL and the remote
+// store implement it), so the rate holds across every node: three servers on
 // one PostgreSQL allow 100 of 3 x 200 concurrent calls under 100/m. Each
 // check the limit matches costs one atomic statement in the store, one
 // round trip (on a loaded 2-vCPU machine, a check on PostgreSQL in

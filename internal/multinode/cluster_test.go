@@ -25,6 +25,7 @@ import (
 
 const (
 	pgEnv     = "AGENTTRUST_TEST_POSTGRES"
+	mysqlEnv  = "AGENTTRUST_TEST_MYSQL"
 	trialsEnv = "AGENTTRUST_MULTINODE_TRIALS"
 	tenant    = "acme"
 	nNodes    = 3

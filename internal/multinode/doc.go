@@ -1,9 +1,10 @@
 // Package multinode holds the test of agenttrust as a cluster: three
 // servers (package server, as `agenttrust serve` runs them), each over a
-// store of its own opened on one PostgreSQL schema, behind a client of
-// the test that sends each request to the next node in turn. It has no
-// code of its own, and is a module of its own so that the core module
-// does not require the PostgreSQL driver.
+// store of its own opened on one shared database (a PostgreSQL schema,
+// then a MySQL or MariaDB database), behind a client of the test that
+// sends each request to the next node in turn. It has no code of its
+// own, and is a module of its own so that the core module does not
+// require the database drivers.
 //
 // What it holds the cluster to:
 //
@@ -23,8 +24,9 @@
 //
 // Each test runs once per shared database (backends_test.go; subtests
 // named after it). PostgreSQL needs AGENTTRUST_TEST_POSTGRES, the URL of
-// a database it may create schemas in, and skips without it (CI sets it
-// and fails on the skip). Another database joins with one entry in
+// a database it may create schemas in, and MySQL AGENTTRUST_TEST_MYSQL,
+// the DSN of a user that may create databases; each skips without its
+// variable (CI sets both and fails on a skip). Another database joins with one entry in
 // backends: how to make fresh shared data and open a node's store on it.
 // AGENTTRUST_MULTINODE_TRIALS sets the strict-mode trials (default 1,000,
 // as CI runs it); the bar of 10,000:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/mysql"
+	"github.com/agenttrust/agenttrust/store/storetest"
 )
 
 // seedBlocks stores n blocks, half in tenant acme and half in globex, half
@@ -98,4 +99,10 @@ func BenchmarkRevoke(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkTakeRate measures a take of a cluster-wide rate limit.
+func BenchmarkTakeRate(b *testing.B) {
+	s, _ := newStore(b)
+	storetest.BenchmarkRates(b, s)
 }

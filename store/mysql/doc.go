@@ -93,6 +93,31 @@
 // bytes (a block's id to 512), the sizes of their indexed columns; longer
 // ones are refused with store.ErrInvalid.
 //
+// # Cluster limits
+//
+// Store implements store.ClusterLimiter in the rates table, so every node
+// on the tables shares the limits. A take is one statement, INSERT ... ON
+// DUPLICATE KEY UPDATE tat = IF(allowed, new TAT, tat): MySQL has no
+// RETURNING, and the affected-row count tells the outcome (1 inserted or
+// 2 changed when the take passes, 0 when it is refused; the store counts
+// changed rows whatever the DSN's clientFoundRows says). InnoDB locks the
+// row and the update reads its latest committed version, so concurrent
+// takes of every node are serialised on it. PruneRates is one DELETE on
+// the tenant's range of the primary key. Tenant, limit and key are each
+// up to 1024 bytes (store.MaxRateKey), which makes the primary key 3072
+// bytes, InnoDB's limit with its default 16 KiB pages: the migration
+// fails on a server with smaller pages.
+//
+// A take commits durably, like every write of the store: MySQL and
+// MariaDB cannot relax the log flush for one transaction
+// (innodb_flush_log_at_trx_commit is global), and a take the server
+// acknowledged is not forgotten by its crash. It costs a round trip and
+// the server's log flush: 0.63 ms a take that passes, 0.09 ms one that is
+// refused (it writes nothing), against 0.055 ms for a bare round trip, on
+// MariaDB 10.11 on a loaded 2-vCPU machine (BenchmarkTakeRate,
+// BenchmarkRoundTrip); concurrent takes share flushes (group commit),
+// 0.34 ms a take from two goroutines on keys of their own.
+//
 // # Watch
 //
 // MySQL has no LISTEN/NOTIFY. Every block or policy write bumps a counter

@@ -139,6 +139,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	dc.MultiStatements = false
 	dc.Logger = quiet{} // the errors reach the caller; the driver's log would go to stderr
 	dc.CheckConnLiveness = true
+	// Affected rows count the rows a statement changed, never those it
+	// only found: TakeRate tells a refusal by a count of 0.
+	dc.ClientFoundRows = false
 	// A connection to a server that turned read-only (a primary demoted
 	// by a failover) is dropped on its first refused write, so that the
 	// next connection finds the new primary.

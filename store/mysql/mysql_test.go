@@ -225,12 +225,13 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
-// Tables of version 1 are brought up to date with their records intact:
-// a record written before the request_id column existed reads back as it
-// was stored, with no request id (NULL). A migration cut short after its
+// Tables from before the request_id column are brought up to date with
+// their records intact: a record written before the column existed reads
+// back as it was stored, with no request id (NULL). A migration cut short after its
 // ALTER TABLE (the column exists, its version is not recorded) is
 // completed by the next Open.
 func TestMigrateAuditRequestID(t *testing.T) {
+	const forgetMigration = `DELETE FROM agenttrust_schema_migrations WHERE name LIKE '%\_audit\_request\_id.sql'`
 	s, dsn := newStore(t)
 	ctx := t.Context()
 	old := store.AuditRecord{Chain: "n1/acme", Seq: 1, Time: time.Unix(1, 0).UTC(), Tenant: "acme", AgentID: "bot", Tool: "t", Effect: store.Deny}
@@ -238,9 +239,9 @@ func TestMigrateAuditRequestID(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	// Back to version 1, as a build before the column left the tables.
+	// Back to before the column, as an earlier build left the tables.
 	rawExec(t, dsn, `ALTER TABLE agenttrust_audit DROP COLUMN request_id`)
-	rawExec(t, dsn, `DELETE FROM agenttrust_schema_migrations WHERE version > 1`)
+	rawExec(t, dsn, forgetMigration)
 	s = open(t, dsn)
 	recs, err := s.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})
 	if err != nil || len(recs) != 1 || recs[0].RequestID != "" || recs[0].Seq != 1 {
@@ -256,7 +257,7 @@ func TestMigrateAuditRequestID(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	rawExec(t, dsn, `DELETE FROM agenttrust_schema_migrations WHERE version > 1`)
+	rawExec(t, dsn, forgetMigration)
 	s = open(t, dsn)
 	recs, err = s.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})
 	if err != nil || len(recs) != 2 || recs[1].RequestID != "abc-123" {

@@ -19,6 +19,8 @@ type queries struct {
 	createKey, keyByHash, key, keys, createHop string
 
 	bumpSeq, readSeq, logChange, trimLog, pollLog string
+
+	takeRate, pruneRates string
 }
 
 func newQueries(prefix string) queries {
@@ -41,6 +43,8 @@ func newQueries(prefix string) queries {
 
 		bumpSeq: t(sqlBumpSeq), readSeq: t(sqlReadSeq), logChange: t(sqlLogChange), trimLog: t(sqlTrimLog),
 		pollLog: t(sqlPollLog),
+
+		takeRate: t(sqlTakeRate), pruneRates: t(sqlPruneRates),
 	}
 	for i := range q.blockedIn {
 		q.blockedIn[i] = q.blocked + "(?" + strings.Repeat(", ?", 1<<i-1) + ")"

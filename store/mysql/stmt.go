@@ -26,6 +26,7 @@ func (q *queries) kept() []string {
 		q.auditHas, q.auditHead,
 		q.createKey, q.keyByHash, q.key, q.keys, q.createHop,
 		q.bumpSeq, q.readSeq, q.trimLog, q.pollLog, q.logChangeRows(1),
+		q.takeRate, q.pruneRates,
 	}
 	list = append(list, q.blockedIn[:]...)
 	for n := 1; n <= keptAuditRows; n++ {

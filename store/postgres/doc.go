@@ -93,6 +93,17 @@
 //   - Transactions are serializable: a write may fail with SQLSTATE 40001,
 //     which this package reports as store.ErrUnavailable, and should then
 //     be retried.
+//   - A cluster-wide limit's take (TakeRate) lowers synchronous_commit for
+//     its own transaction with set_config inside a MATERIALIZED CTE.
+//     CockroachDB has no synchronous_commit (its commits are replicated
+//     by consensus) and may refuse the setting: the take would drop it.
+//
+// What was tested: nothing of the above against CockroachDB, which this
+// project's CI does not run. The list comes from reading the SQL of this
+// package against CockroachDB's documented PostgreSQL differences; the
+// store's conformance suite (store/storetest) is the test a port must
+// pass, in strict mode first (no Watch), where only the points above
+// about migrations, collation and retries apply.
 //
 // # Tests
 //
