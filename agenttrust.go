@@ -3,6 +3,8 @@ package agenttrust
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -312,6 +314,9 @@ func (c *Client) setPolicy(p *Policy) error {
 // SavePolicy validates a policy document, stores it as the tenant's policy
 // if the stored version is still expectVersion (0 when there is none), and
 // makes it live. It returns the new version. On any error nothing changes.
+// It is recorded in the audit chain as "agenttrust.save_policy" (see
+// Suspend), with the SHA-256 of body, its format and expectVersion as
+// attributes.
 func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, expectVersion int64) (int64, error) {
 	p, err := ParsePolicy(body, format)
 	if err != nil {
@@ -325,12 +330,24 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	if err != nil {
 		return 0, err
 	}
-	doc, err := c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
-	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return 0, fmt.Errorf("%w: policy version %d is no longer current: %w", ErrConflict, expectVersion, err)
+	sum := sha256.Sum256(body)
+	op := operation{tool: opSavePolicy, resource: "policy", reason: "policy saved", kvs: []attrKV{
+		{Name: "expect_version", Value: expectVersion}, {Name: "format", Value: format}, {Name: "sha256", Value: hex.EncodeToString(sum[:])},
+	}}
+	var doc store.PolicyDoc
+	err = c.audited(ctx, op, func() error {
+		var err error
+		doc, err = c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
+		if err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("%w: policy version %d is no longer current: %w", ErrConflict, expectVersion, err)
+			}
+			return storeErr("save policy", err)
 		}
-		return 0, storeErr("save policy", err)
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	c.policy.Store(ps)
 	c.policyVersion.Store(doc.Version)

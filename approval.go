@@ -147,12 +147,15 @@ func (c *Client) newID(prefix string) (string, error) {
 // Approve grants a pending approval: the same request, checked again
 // within the grant TTL, is allowed once. approver must differ from the
 // agent that asked and, when the rule names approvers, match one of them.
+// It is recorded in the audit chain as "agenttrust.approve" (see
+// Suspend), with the note as the record's Reason.
 func (c *Client) Approve(ctx context.Context, id, approver, note string) error {
 	return c.decideApproval(ctx, id, approver, note, ApprovalApproved)
 }
 
 // DenyApproval refuses a pending approval; the request stays denied and a
-// new check of it opens a new approval.
+// new check of it opens a new approval. It is recorded in the audit
+// chain as "agenttrust.deny_approval" (see Suspend).
 func (c *Client) DenyApproval(ctx context.Context, id, approver, note string) error {
 	return c.decideApproval(ctx, id, approver, note, ApprovalDenied)
 }
@@ -183,18 +186,28 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 			return fmt.Errorf("%w: %q is not among the approvers of rule %q", errs.ApproverNotAllowed, approver, a.Rule)
 		}
 	}
-	now := c.clock.Now()
-	_, err = c.store.DecideApproval(ctx, c.tenant, id, store.ApprovalDecision{
-		Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL),
+	op := operation{tool: opApprove, resource: id, approval: id, reason: note, kvs: []attrKV{{Name: "approver", Value: approver}}}
+	if status == ApprovalDenied {
+		op.tool = opDenyApproval
+	}
+	err = c.audited(ctx, op, func() error {
+		now := c.clock.Now()
+		_, err := c.store.DecideApproval(ctx, c.tenant, id, store.ApprovalDecision{
+			Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL),
+		})
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("%w: %s", errs.ApprovalResolved, id)
+		case isNotFound(err):
+			return fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
+		default:
+			return storeErr("decide approval", err)
+		}
 	})
-	switch {
-	case err == nil:
-	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("%w: %s", errs.ApprovalResolved, id)
-	case isNotFound(err):
-		return fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
-	default:
-		return storeErr("decide approval", err)
+	if err != nil {
+		return err
 	}
 	c.event(ctx, observe.Event{Kind: observe.ApprovalDecided, Agent: approver, Outcome: string(status)})
 	c.approvalMu.Lock()

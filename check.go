@@ -3,6 +3,7 @@ package agenttrust
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -201,6 +202,11 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		// are: names, and a resource of valid UTF-8 without control
 		// characters (which NFC may have lengthened).
 		obo, session, tool, resource = clip(obo), clip(session), clip(tool), clip(resource)
+		if strings.HasPrefix(tool, opPrefix) {
+			// Refused by validation; recorded so that no decision can
+			// pass for an operator action (see operator.go).
+			tool = clip("refused:" + tool)
+		}
 	}
 	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(d.HopIDs), storable(d.VouchedBy, noLimit)
 	reqID := req.RequestID

@@ -136,6 +136,14 @@
 // is any agenttrust credential found in an attribute's value; text a
 // store could refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
 //
+// Every operator action (Approve, DenyApproval, Suspend, Resume, Revoke,
+// CreateKey, SavePolicy) is recorded in the same chain, before it takes
+// effect, with a Tool of "agenttrust." and the action's name, its target
+// as Resource, and as AgentID and CredentialID the caller the server
+// authenticated (empty for a library caller); when its record cannot be
+// made the action is refused with ErrAuditUnavailable, as a check denies
+// (see Suspend). Check refuses tools with that prefix.
+//
 // # Security notes
 //
 // Ids (agents, sessions, credentials) share one namespace per tenant for

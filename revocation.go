@@ -104,27 +104,44 @@ func blockedErr(b store.Block, blocked bool) error {
 // Suspend is the kill switch: every check by agent or session id starts
 // denying before Suspend returns, until Resume. Ids share one namespace
 // per tenant (see store.Block).
+//
+// Suspend, like every operator action (Resume, Revoke, Approve,
+// DenyApproval, CreateKey, SavePolicy), is recorded in the client's
+// audit chain before it takes effect, here with Tool "agenttrust.suspend",
+// Resource id and Reason reason; the actor is the caller the server
+// authenticated, or nobody. When the audit is down the action is refused
+// with an error matching ErrAuditUnavailable: see the "agenttrust."
+// operations in operator.go.
 func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 	if err := validID("id", id); err != nil {
 		return err
 	}
-	if err := c.store.Suspend(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}); err != nil {
-		return storeErr("suspend", err)
+	err := c.audited(ctx, operation{tool: opSuspend, resource: id, reason: reason}, func() error {
+		if err := c.store.Suspend(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}); err != nil {
+			return storeErr("suspend", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.event(ctx, observe.Event{Kind: observe.Suspended, Agent: id})
 	return nil
 }
 
 // Resume lifts a suspension. It returns ErrNotFound if id is not
-// suspended; a revocation of id stays in force.
+// suspended; a revocation of id stays in force. It is recorded in the
+// audit chain as "agenttrust.resume" (see Suspend).
 func (c *Client) Resume(ctx context.Context, id string) error {
-	if err := c.store.Resume(ctx, c.tenant, id); err != nil {
-		if isNotFound(err) {
-			return fmt.Errorf("%w: %q is not suspended", ErrNotFound, id)
+	return c.audited(ctx, operation{tool: opResume, resource: id, reason: "resumed"}, func() error {
+		if err := c.store.Resume(ctx, c.tenant, id); err != nil {
+			if isNotFound(err) {
+				return fmt.Errorf("%w: %q is not suspended", ErrNotFound, id)
+			}
+			return storeErr("resume", err)
 		}
-		return storeErr("resume", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // Revoke permanently blocks id: an agent, session, API key, token or
@@ -145,6 +162,8 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // ExpiresAt is that expiry plus the JWT leeway, and PruneRevocations
 // keeps it 48 hours longer still, so clocks that are off by less than that
 // cannot lift it early.
+//
+// It is recorded in the audit chain as "agenttrust.revoke" (see Suspend).
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
 		return err
@@ -160,8 +179,14 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 			b.ExpiresAt = k.ExpiresAt.Add(jwtLeeway)
 		}
 	}
-	if err := c.store.Revoke(ctx, b); err != nil {
-		return storeErr("revoke", err)
+	err := c.audited(ctx, operation{tool: opRevoke, resource: id, reason: "revoked"}, func() error {
+		if err := c.store.Revoke(ctx, b); err != nil {
+			return storeErr("revoke", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.event(ctx, observe.Event{Kind: observe.Revoked})
 	return nil

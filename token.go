@@ -162,7 +162,9 @@ type KeySpec struct {
 
 // CreateKey makes an API key for an agent of this client's tenant and
 // returns the secret, which is shown only here: the store keeps its
-// SHA-256.
+// SHA-256. It is recorded in the audit chain as "agenttrust.create_key"
+// (see Suspend), with the key's agent and roles as attributes and its name
+// as the Reason; never the secret.
 func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
 	// The agent a key names acts in every check made with it: it has the
 	// one canonical form of names, or a look-alike could dodge a rule.
@@ -212,8 +214,17 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 		Name: spec.Name, Roles: append([]string(nil), roles...), AllowedIPs: ips, Caveats: cavs,
 		CreatedAt: now, ExpiresAt: spec.ExpiresAt,
 	}
-	if err := c.store.CreateKey(ctx, k); err != nil {
-		return "", Key{}, storeErr("create key", err)
+	op := operation{tool: opCreateKey, resource: id, reason: spec.Name, kvs: []attrKV{
+		{Name: "agent_id", Value: spec.AgentID}, {Name: "roles", Value: strings.Join(roles, ",")},
+	}}
+	err = c.audited(ctx, op, func() error {
+		if err := c.store.CreateKey(ctx, k); err != nil {
+			return storeErr("create key", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", Key{}, err
 	}
 	return secret, keyOf(k), nil
 }

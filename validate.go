@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
 )
@@ -52,6 +53,9 @@ func validateRequest(req *Request, attrs []attrKV) error {
 	}
 	if err := validName("tool", req.Tool); err != nil {
 		return err
+	}
+	if strings.HasPrefix(req.Tool, opPrefix) {
+		return fmt.Errorf("%w: tool names starting with %q are reserved for the audit records of operator actions", ErrInvalidRequest, opPrefix)
 	}
 	if req.Resource, err = normText("resource", req.Resource, maxFieldLen); err != nil {
 		return err

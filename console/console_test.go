@@ -19,6 +19,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/console"
 	"github.com/agenttrust/agenttrust/server"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -107,6 +108,34 @@ func newEnv(t *testing.T, tls bool) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// wantOperatorRecord fails the test unless the tenant's audit chain,
+// which verifies, holds the record of an operator action tool on target
+// by person, naming the key the person signed in with.
+func (e *env) wantOperatorRecord(tool, target, person string) {
+	e.t.Helper()
+	ctx := context.Background()
+	c := e.client()
+	if err := c.SyncAudit(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	recs, err := e.st.QueryAudit(ctx, store.AuditQuery{Tenant: "acme"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := c.VerifyChain(recs); err != nil {
+		e.t.Fatalf("audit chain: %v", err)
+	}
+	for _, r := range recs {
+		if r.Tool == tool && r.Resource == target && r.Effect == agenttrust.Allow {
+			if r.AgentID != person || r.CredentialID != e.ids[person] {
+				e.t.Errorf("%s %s recorded as done by %s with %s, want %s with %s", tool, target, r.AgentID, r.CredentialID, person, e.ids[person])
+			}
+			return
+		}
+	}
+	e.t.Errorf("no audit record of %s %s by %s", tool, target, person)
 }
 
 func (e *env) client() *agenttrust.Client {
@@ -487,6 +516,7 @@ func TestApprovals(t *testing.T) {
 		if !strings.Contains(e.logBuf.String(), "action=approve target="+id) || !strings.Contains(e.logBuf.String(), "by_key="+e.ids["carol"]) {
 			t.Errorf("approve not logged: %s", e.logBuf.String())
 		}
+		e.wantOperatorRecord("agenttrust.approve", id, "carol")
 	})
 	for _, tc := range []struct {
 		name, asker, tool, person, flash string
@@ -738,6 +768,9 @@ func TestAgentsSuspendRevoke(t *testing.T) {
 	if !strings.Contains(e.logBuf.String(), "action=suspend target=bot2") || !strings.Contains(e.logBuf.String(), "action=revoke target="+hopA.ID) {
 		t.Errorf("actions not logged: %s", e.logBuf.String())
 	}
+	e.wantOperatorRecord("agenttrust.revoke", hopA.ID, "alice")
+	e.wantOperatorRecord("agenttrust.suspend", "bot2", "alice")
+	e.wantOperatorRecord("agenttrust.resume", "bot2", "alice")
 }
 
 func TestActivity(t *testing.T) {
@@ -752,7 +785,10 @@ func TestActivity(t *testing.T) {
 	b := e.browser()
 	b.signIn("carol")
 	p := b.do("GET", "/ui/activity", nil)
-	if strings.Count(p.body, `class="decision `) != 3 || !strings.Contains(p.body, "verified, 3 records") {
+	// The three checks, after the fixture's seven operator records (six
+	// keys, one policy), which the activity shows too.
+	if strings.Count(p.body, `class="decision `) != 10 || !strings.Contains(p.body, "verified, 10 records") ||
+		!strings.Contains(p.body, "agenttrust.create_key") || !strings.Contains(p.body, "agenttrust.save_policy") {
 		t.Fatalf("activity: %s", p.body)
 	}
 	p = b.do("GET", "/ui/activity?effect=deny", nil)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/memnet"
 	"github.com/agenttrust/agenttrust/internal/testkit"
+	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
 )
 
@@ -42,6 +45,7 @@ type env struct {
 	clock *testClock
 	keys  map[string]string // "tenant/agent" -> API key secret
 	ids   map[string]string // "tenant/agent" -> key id
+	rand  *testkit.Random   // for the fixture's keys
 }
 
 var testMasterKey = testkit.MasterKey()
@@ -70,7 +74,7 @@ func newBubbleEnv(t testing.TB, opts ...Option) *env {
 // newEnvOn serves on l, or on a loopback TCP port when l is nil.
 func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 	t.Helper()
-	e := &env{t: t, st: memory.New(), clock: newTestClock(), keys: map[string]string{}, ids: map[string]string{}}
+	e := &env{t: t, st: memory.New(), clock: newTestClock(), keys: map[string]string{}, ids: map[string]string{}, rand: testkit.NewRandom()}
 	base := []Option{
 		WithNodeName("n1"),
 		WithSystemTenant("ops"),
@@ -113,18 +117,37 @@ func newEnvOn(t testing.TB, l *memnet.Listener, opts ...Option) *env {
 		{"globex", "gadmin", []string{"admin"}},
 		{"globex", "gbot", []string{"agent"}},
 	} {
-		e.createKey(ctx, k.tenant, k.agent, agenttrust.KeySpec{AgentID: k.agent, Roles: k.roles})
+		e.seedKey(ctx, k.tenant, k.agent, k.roles)
 	}
 	for _, tn := range []string{"acme", "globex"} {
-		c, err := srv.Client(ctx, tn)
-		if err != nil {
+		if _, err := e.st.PutPolicy(ctx, store.PolicyDoc{Tenant: tn, Format: "json", Body: []byte(acmePolicy), UpdatedAt: e.clock.Now()}, 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.SavePolicy(ctx, []byte(acmePolicy), "json", 0); err != nil {
+	}
+	for _, tn := range []string{"ops", "acme", "globex"} {
+		if _, err := srv.Client(ctx, tn); err != nil { // open the tenants, as a server in use has them
 			t.Fatal(err)
 		}
 	}
 	return e
+}
+
+// seedKey writes a key of the fixture straight to the store, as an
+// operator's earlier work would have: the tenants' audit chains start
+// with what the test does, not with the fixture's operator records.
+func (e *env) seedKey(ctx context.Context, tenant, agent string, roles []string) {
+	e.t.Helper()
+	secret, err := apikey.Generate(e.rand)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h := apikey.Hash(secret)
+	id := "key_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h[:16]))
+	k := store.Key{ID: id, Tenant: tenant, AgentID: agent, Hash: h, Roles: roles, CreatedAt: e.clock.Now()}
+	if err := e.st.CreateKey(ctx, k); err != nil {
+		e.t.Fatal(err)
+	}
+	e.keys[tenant+"/"+agent], e.ids[tenant+"/"+agent] = secret, id
 }
 
 // dial opens a raw connection to the server, over whichever network it

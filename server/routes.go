@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/wire"
 )
+
+// checkPath is the route of checks, the hot path.
+const checkPath = "/v1/actions/check"
 
 // access says who may call a route.
 type access uint8
@@ -65,7 +69,7 @@ func (rt *route) name() string {
 
 func routeTable() []*route {
 	return []*route{
-		{method: "POST", path: "/v1/actions/check", access: admin | agent, handle: (*Server).check,
+		{method: "POST", path: checkPath, access: admin | agent, handle: (*Server).check,
 			req: wire.CheckRequest{}, resp: wire.CheckResponse{}, status: 200},
 		{method: "GET", path: "/v1/whoami", access: authed, handle: (*Server).whoami,
 			resp: wire.PrincipalView{}, status: 200},
@@ -258,6 +262,11 @@ func (s *Server) serve(c *call) error {
 		}
 		if err := s.authorize(c); err != nil {
 			return err
+		}
+		if c.r.Method != http.MethodGet && c.rt.path != checkPath {
+			// Who acts: the client names the caller in the audit
+			// record of every operator action (approve, revoke, ...).
+			c.r = c.r.WithContext(actor.With(c.r.Context(), actor.Actor{AgentID: c.p.AgentID, KeyID: c.p.KeyID}))
 		}
 	}
 	if !c.rt.raw && (c.rt.req != nil || c.r.Method == http.MethodPost || c.r.Method == http.MethodPut) {

@@ -5,12 +5,14 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +50,7 @@ type harness struct {
 	approver *remote.Client
 	agents   []*remote.Client // one per worker, each with its own agent key
 	keys     []string         // the agents' key secrets
+	keysMade int              // keys made through the library, each an operator record
 }
 
 func start(ctx context.Context, cfg config) (_ *harness, err error) {
@@ -100,6 +103,7 @@ func start(ctx context.Context, cfg config) (_ *harness, err error) {
 		if err != nil {
 			return nil, "", err
 		}
+		h.keysMade++
 		// No retries: a retried check is a second decision, and the
 		// soak counts decisions exactly.
 		rc, err := remote.New(h.url, secret, remote.WithInsecureHTTP(), remote.WithRetries(0), remote.WithTimeout(30*time.Second))
@@ -239,40 +243,66 @@ func (h *harness) drive(ctx context.Context, cfg config) (*result, error) {
 }
 
 // auditReport is what the audit check found.
-type auditReport struct{ records, chains int }
+type auditReport struct{ records, chains, operations int }
 
 // audit waits for the answered decisions to reach the trail, then checks
-// that it holds each exactly once and nothing else, and that every chain
-// verifies.
-func (h *harness) audit(ctx context.Context, answered []agenttrust.DecisionID) (auditReport, error) {
+// that it holds each exactly once, and apart from them exactly the
+// operator actions performed (the revocations and approvals of the
+// workers, the keys and the policy of the harness), each naming who did
+// it, and nothing else; and that every chain verifies.
+func (h *harness) audit(ctx context.Context, res *result) (auditReport, error) {
 	rc, err := h.freshAdmin()
 	if err != nil {
 		return auditReport{}, err
 	}
 	defer rc.Close()
+	want := map[string]int{
+		"agenttrust.revoke by alice":  res.revocations,
+		"agenttrust.approve by carol": res.approvals,
+		"agenttrust.create_key by ":   h.keysMade,
+		"agenttrust.save_policy by ":  1,
+	}
+	wantOps := 0
+	for _, n := range want {
+		wantOps += n
+	}
 	var ids []agenttrust.DecisionID
+	var ops map[string]int
+	var nOps int
 	chains := map[string]bool{}
 	// The trail is written off the checks' path: give it a moment.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		ids, chains = ids[:0], map[string]bool{}
+		ids, chains, ops, nOps = ids[:0], map[string]bool{}, map[string]int{}, 0
 		for q := (&store.AuditQuery{Limit: 1000}); q != nil; {
 			recs, next, err := rc.QueryAudit(ctx, *q)
 			if err != nil {
 				return auditReport{}, err
 			}
 			for _, r := range recs {
-				ids = append(ids, r.ID)
 				chains[r.Chain] = true
+				if !strings.HasPrefix(r.Tool, "agenttrust.") {
+					ids = append(ids, r.ID)
+					continue
+				}
+				nOps++
+				if r.Effect != agenttrust.Allow { // an action noted as not performed
+					ops[r.Tool+" not performed"]++
+					continue
+				}
+				ops[r.Tool+" by "+r.AgentID]++
 			}
 			q = next
 		}
-		if len(ids) >= len(answered) || time.Now().After(deadline) {
+		if len(ids) >= len(res.answered) && nOps >= wantOps || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := sameDecisions(answered, ids); err != nil {
+	if err := sameDecisions(res.answered, ids); err != nil {
 		return auditReport{}, err
+	}
+	if !maps.Equal(ops, want) {
+		return auditReport{}, fmt.Errorf("audit: operator records %v, want the actions performed %v", ops, want)
 	}
 	rep, err := rc.VerifyAudit(ctx, "")
 	if err != nil {
@@ -286,7 +316,7 @@ func (h *harness) audit(ctx context.Context, answered []agenttrust.DecisionID) (
 	if !rep.OK || len(rep.Chains) != len(chains) {
 		return auditReport{}, fmt.Errorf("audit verification: ok %v over %d chains, the trail has %d", rep.OK, len(rep.Chains), len(chains))
 	}
-	return auditReport{records: len(ids), chains: len(chains)}, nil
+	return auditReport{records: len(ids) + nOps, chains: len(chains), operations: nOps}, nil
 }
 
 // freshAdmin is an admin client for after the run, whose own clients are
@@ -300,6 +330,7 @@ func (h *harness) freshAdmin() (*remote.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.keysMade++
 	// Verifying every chain reads the whole trail: minutes of traffic.
 	return remote.New(h.url, secret, remote.WithInsecureHTTP(), remote.WithRetries(0), remote.WithTimeout(10*time.Minute))
 }

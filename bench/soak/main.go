@@ -3,8 +3,9 @@
 // runs:
 //
 //   - no credential is allowed once its revocation has returned;
-//   - every answered decision is in the audit trail exactly once, and the
-//     trail holds nothing else;
+//   - every answered decision is in the audit trail exactly once, every
+//     operator action (revocation, approval, key, policy) once with the
+//     name of who did it, and the trail holds nothing else;
 //   - every audit chain verifies;
 //   - the heap and the number of goroutines stay flat.
 //
@@ -68,11 +69,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		res.exchanges, res.delegations, res.revocations, res.approvals)
 	fmt.Fprintf(out, "soak: heap %s -> %s, goroutines %d -> %d\n",
 		mib(res.warm.heap), mib(res.end.heap), res.warm.goroutines, res.end.goroutines)
-	rep, err := h.audit(ctx, res.answered)
+	rep, err := h.audit(ctx, res)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "soak: audit %d records in %d chains, all verified\n", rep.records, rep.chains)
+	fmt.Fprintf(out, "soak: audit %d records (%d of them operator actions) in %d chains, all verified\n", rep.records, rep.operations, rep.chains)
 	if err := res.flat(); err != nil {
 		return err
 	}

@@ -41,6 +41,10 @@ type e2e struct {
 	// decisions counts the decisions the server made (each has an audit
 	// record), to compare with the audit trail.
 	decisions int
+	// ops counts the operator actions (key creation, policy, approval,
+	// revocation), each recorded in the same chain with a Tool starting
+	// "agenttrust.".
+	ops int
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -60,6 +64,7 @@ func TestEndToEnd(t *testing.T) {
 	// First start: the store, the secrets and the admin key are made.
 	x.start()
 	admin := x.adminKey()
+	x.ops++ // the bootstrap admin key
 	fi, err := os.Stat(x.db + ".secrets")
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets file beside the database: %v, %v", fi, err)
@@ -82,6 +87,7 @@ func TestEndToEnd(t *testing.T) {
 	if out := x.ok(as, "policy", "apply", polFile, "--json"); !strings.Contains(out, `"version": 1`) {
 		t.Fatalf("policy apply: %s", out)
 	}
+	x.ops++
 
 	// Exchange the agent's key for a token, and narrow it offline.
 	token := strings.TrimSpace(x.ok(agent, "token", "exchange"))
@@ -146,6 +152,7 @@ func TestEndToEnd(t *testing.T) {
 	if decided.Status != "approved" || decided.DecidedBy != "alice" {
 		t.Fatalf("approve: %+v", decided)
 	}
+	x.ops++
 	// The approved request is allowed once, then held again.
 	again := []string{"--tool", "payments.charge", "--resource", "cust-2", "--attr", "amount=500"}
 	if d := x.check(tok, exitOK, "allow", again...); d.ApprovalID != held.ApprovalID {
@@ -155,8 +162,10 @@ func TestEndToEnd(t *testing.T) {
 
 	// Revocations: a session id, then the agent's key and so its tokens.
 	x.ok(as, "revoke", "sess-evil")
+	x.ops++
 	x.check(as, exitDenied, "deny", "--agent", "billing-bot", "--session", "sess-evil", "--tool", "payments.charge", "--attr", "amount=1")
 	x.ok(as, "key", "revoke", agentKeyID)
+	x.ops++
 	d := x.check(as, exitDenied, "deny", "--credential", narrowed, "--tool", "payments.charge", "--attr", "amount=1")
 	if d.Error != "revoked" {
 		t.Errorf("check of a revoked token: error %q, want revoked", d.Error)
@@ -195,11 +204,31 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("the second start bootstrapped again:\n%s", x.stderr.String())
 	}
 
-	// The audit chain is intact and holds every decision.
-	x.verify(as, x.decisions)
+	// The audit chain is intact and holds every decision and every
+	// operator action, each of these naming the admin or approver key
+	// that made it (the bootstrap key, made by the server, names nobody).
+	x.verify(as, x.decisions+x.ops)
 	recs := lines(x.ok(as, "audit", "query", "--json", "--limit", "0"))
-	if len(recs) != x.decisions {
-		t.Errorf("audit query: %d records, want %d", len(recs), x.decisions)
+	var decisions, ops, named int
+	for _, line := range recs {
+		var r struct {
+			Tool         string `json:"tool"`
+			CredentialID string `json:"credential_id"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("audit query line %q: %v", line, err)
+		}
+		if !strings.HasPrefix(r.Tool, "agenttrust.") {
+			decisions++
+			continue
+		}
+		ops++
+		if strings.HasPrefix(r.CredentialID, "key_") {
+			named++
+		}
+	}
+	if decisions != x.decisions || ops != x.ops || named != x.ops-1 {
+		t.Errorf("audit query: %d decisions, %d operator records (%d naming a key), want %d, %d (%d)", decisions, ops, named, x.decisions, x.ops, x.ops-1)
 	}
 	// Keys, revocations and policy are intact.
 	var keys []keyView
@@ -260,9 +289,9 @@ func TestEndToEnd(t *testing.T) {
 	if code := follow.wait(t); code != exitOK {
 		t.Errorf("audit tail --follow interrupted: exit %d, %s", code, follow.stderr.String())
 	}
-	x.verify(as, x.decisions)
+	x.verify(as, x.decisions+x.ops)
 	x.stop()
-	t.Logf("%d decisions made and audited", x.decisions)
+	t.Logf("%d decisions and %d operator actions made and audited", x.decisions, x.ops)
 }
 
 // bg is a command running in the background.
@@ -479,6 +508,7 @@ func (x *e2e) createKey(vars map[string]string, args ...string) (secret, id stri
 		Key    keyView `json:"key"`
 	}
 	x.okJSON(vars, &created, append([]string{"key", "create", "--json"}, args...)...)
+	x.ops++
 	if !strings.HasPrefix(created.Secret, "atk_") || !strings.HasPrefix(created.Key.ID, "key_") {
 		x.t.Fatalf("key create: %+v", created)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -370,19 +371,29 @@ func newAuditHarness(t *testing.T, be auditBackend) *auditHarness {
 	if err := audit.CreateCheckpoints(h.cpPath, testAuditKey); err != nil {
 		t.Fatal(err)
 	}
-	h.start(t)
+	// The keys and the policy go straight to the store, so the chain
+	// under attack holds the six decisions only (the same work done
+	// through the client would add its operator records).
 	ctx := context.Background()
+	for _, k := range []struct {
+		dst         *string
+		agent, role string
+	}{{&h.admin, "alice", "admin"}, {&h.agent, "bot", "agent"}} {
+		secret, err := apikey.Generate(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.st.CreateKey(ctx, store.Key{ID: "key_" + k.agent, Tenant: "acme", AgentID: k.agent, Hash: apikey.Hash(secret), Roles: []string{k.role}, CreatedAt: h.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		*k.dst = secret
+	}
+	if _, err := h.st.PutPolicy(ctx, store.PolicyDoc{Tenant: "acme", Format: "json", Body: []byte(nodePolicy), UpdatedAt: h.clock.Now()}, 0); err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
 	c, err := h.srv.Client(ctx, "acme")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if h.admin, _, err = c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "alice", Roles: []string{"admin"}}); err != nil {
-		t.Fatal(err)
-	}
-	if h.agent, _, err = c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{"agent"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SavePolicy(ctx, []byte(nodePolicy), "json", 0); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 6 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -97,6 +98,18 @@ type cluster struct {
 
 	mu       sync.Mutex
 	answered map[string]string // decision id -> effect
+	// operated counts the operator actions performed, by "tool target
+	// actor": each must be in a chain, as a record of its own.
+	operated map[string]int
+}
+
+// operatorAction reports an operator action that succeeded: tool on
+// target by actor (the agent named by the caller's key; "" for the
+// library, called with no server in between).
+func (c *cluster) operatorAction(tool, target, actor string) {
+	c.mu.Lock()
+	c.operated[tool+" "+target+" "+actor]++
+	c.mu.Unlock()
 }
 
 type clusterConfig struct {
@@ -112,7 +125,7 @@ func newCluster(t *testing.T, b backend, cfg clusterConfig) *cluster {
 	open := b.shared(t)
 
 	c := &cluster{t: t, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
-		keys: map[string]string{}, answered: map[string]string{}}
+		keys: map[string]string{}, answered: map[string]string{}, operated: map[string]int{}}
 	t.Cleanup(c.hc.CloseIdleConnections)
 	for i := range nNodes {
 		n := &node{name: fmt.Sprintf("node-%d", i+1)}
@@ -146,15 +159,17 @@ func newCluster(t *testing.T, b backend, cfg clusterConfig) *cluster {
 		t.Fatal(err)
 	}
 	for agent, role := range map[string]string{"alice": "admin", "bot": "agent", "carol": "approver"} {
-		secret, _, err := first.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: []string{role}})
+		secret, key, err := first.CreateKey(ctx, agenttrust.KeySpec{AgentID: agent, Roles: []string{role}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.keys[agent] = secret
+		c.operatorAction("agenttrust.create_key", key.ID, "")
 	}
 	if _, err := first.SavePolicy(ctx, []byte(clusterPolicy), "yaml", 0); err != nil {
 		t.Fatal(err)
 	}
+	c.operatorAction("agenttrust.save_policy", "policy", "")
 	return c
 }
 
@@ -221,7 +236,8 @@ func (c *cluster) check(i int, tool, resource, session string) (wire.CheckRespon
 
 // verifyAudit closes every node, which writes out its audit, and checks
 // that each node's chain verifies and that together they hold exactly
-// the decisions answered, each with the effect answered.
+// the decisions answered, each with the effect answered, and apart from
+// them exactly the operator actions performed, each naming its actor.
 func (c *cluster) verifyAudit() {
 	t := c.t
 	t.Helper()
@@ -234,6 +250,7 @@ func (c *cluster) verifyAudit() {
 	ctx := context.Background()
 	recorded := map[string]string{}
 	withdrawn := map[string]bool{}
+	operated := map[string]int{}
 	total := 0
 	for _, n := range c.nodes {
 		chain := n.name + "/" + tenant
@@ -260,6 +277,13 @@ func (c *cluster) verifyAudit() {
 			t.Errorf("chain %s does not verify: %v", chain, err)
 		}
 		for _, r := range recs {
+			if strings.HasPrefix(r.Tool, "agenttrust.") {
+				if r.Effect != agenttrust.Allow {
+					t.Errorf("operator action noted as not performed: %s %s: %s", r.Tool, r.Resource, r.Reason)
+				}
+				operated[r.Tool+" "+r.Resource+" "+r.AgentID]++
+				continue
+			}
 			if r.Rule == "agenttrust.audit_withdrawn" {
 				id, _, _ := strings.Cut(strings.TrimPrefix(r.Reason, "decision "), " ")
 				withdrawn[id] = true
@@ -290,7 +314,15 @@ func (c *cluster) verifyAudit() {
 			t.Errorf("recorded decision %s (%s) was never answered", id, effect)
 		}
 	}
-	t.Logf("audit: %d decisions answered, %d recorded over %d chains (%d records, %d withdrawn)", len(c.answered), len(recorded), nNodes, total, len(withdrawn))
+	ops := 0
+	for _, n := range operated {
+		ops += n
+	}
+	if !maps.Equal(operated, c.operated) {
+		t.Errorf("operator records %v, want the actions performed %v", operated, c.operated)
+	}
+	t.Logf("audit: %d decisions answered, %d recorded over %d chains (%d records, %d withdrawn); %d operator actions recorded",
+		len(c.answered), len(recorded), nNodes, total, len(withdrawn), ops)
 }
 
 // trials is how many strict-mode revocations to try.
@@ -362,6 +394,7 @@ func testStrictRevocation(t *testing.T, b backend) {
 			t.Errorf("trial %d: revoke: %v", i, err)
 			return
 		}
+		c.operatorAction("agenttrust.revoke", session, "alice")
 		for k := 1; k <= nNodes; k++ {
 			on := (revoker + k) % nNodes
 			d, err := c.check(on, "work", "", session)
@@ -406,6 +439,7 @@ func testNotifyRevocation(t *testing.T, b backend) {
 			t.Errorf("trial %d: revoke: %v", i, err)
 			return
 		}
+		c.operatorAction("agenttrust.revoke", session, "alice")
 		returned := time.Now()
 		for k := 1; k < nNodes; k++ {
 			on := (revoker + k) % nNodes
@@ -511,6 +545,7 @@ func testApprovals(t *testing.T, b backend) {
 		if _, err := c.do((k+1)%nNodes, http.MethodPost, "/v1/approvals/"+d.ApprovalID+"/approve", "carol", wire.DecideRequest{Note: "ok"}, &view); err != nil {
 			t.Fatalf("approve %d on %s: %v", k, c.nodes[(k+1)%nNodes].name, err)
 		}
+		c.operatorAction("agenttrust.approve", d.ApprovalID, "carol")
 		var allowed atomic.Int64
 		var wg sync.WaitGroup
 		for i := range 15 {
