@@ -54,7 +54,7 @@ type Macaroon struct {
 	// take them as slices of one copy of it.
 	idOff  int
 	cavOff [MaxCaveats]int
-	sig      [SignatureSize]byte
+	sig    [SignatureSize]byte
 }
 
 // Location returns the location hint, or nil if there is none. The location
