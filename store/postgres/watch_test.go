@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/storefaults"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/postgres"
 )
 
-// next returns the next change, skipping startWatch's markers.
+// next returns the next change, skipping StartWatch's markers.
 func next(t *testing.T, changes <-chan store.Change) store.Change {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
@@ -36,7 +37,7 @@ func TestWatchAcrossNodes(t *testing.T) {
 	schema := freshSchema(t, url)
 	a, b := open(t, url, schema), open(t, url, schema)
 	ctx := t.Context()
-	changes, _ := startWatch(t, a)
+	changes, _ := storefaults.StartWatch(t, a)
 
 	if err := b.Revoke(ctx, store.Block{Tenant: "acme", ID: "tok-1"}); err != nil {
 		t.Fatal(err)
@@ -76,8 +77,8 @@ func TestWatchAcrossNodes(t *testing.T) {
 func TestWatchOwnConnection(t *testing.T) {
 	s, _ := newStore(t, postgres.WithMaxConns(1), postgres.WithQueryTimeout(time.Second))
 	ctx := t.Context()
-	changes, _ := startWatch(t, s)
-	_, done := startWatch(t, s)
+	changes, _ := storefaults.StartWatch(t, s)
+	_, done := storefaults.StartWatch(t, s)
 	if err := s.Revoke(ctx, store.Block{Tenant: "acme", ID: "tok-1"}); err != nil {
 		t.Fatalf("Revoke while two Watches run on a pool of one: %v", err)
 	}
