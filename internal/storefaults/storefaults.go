@@ -1,9 +1,11 @@
-// Package storefaults is the fault suite of the SQL stores: each runs it
-// with a store reached through a faultproxy, which the suite cuts, stalls
-// and slows. Every method must then fail with store.ErrUnavailable within
-// the store's query timeout plus a margin, and work again by itself once
-// the link is restored; a Watch must end with ErrUnavailable and work
-// again after; a caller's own context is reported as such.
+// Package storefaults holds the SQL stores' suites beyond the
+// conformance suite. Run is the fault suite: each store runs it with a
+// store reached through a faultproxy, which the suite cuts, stalls and
+// slows. Every method must then fail with store.ErrUnavailable within the
+// store's query timeout plus a margin, and work again by itself once the
+// link is restored; a Watch must end with ErrUnavailable and work again
+// after; a caller's own context is reported as such. AuditLoss holds a
+// store to appending an oversized audit batch whole or not at all.
 package storefaults
 
 import (
