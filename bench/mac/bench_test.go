@@ -16,12 +16,12 @@ func BenchmarkDecodeVerify3(b *testing.B) {
 	var h mac.Hasher
 	var m mac.Macaroon
 	b.ReportAllocs()
-	b.SetBytes(int64(len(s.encoded)))
+	b.SetBytes(int64(len(s.Encoded)))
 	for b.Loop() {
-		if err := mac.Decode(s.encoded, &m); err != nil {
+		if err := mac.Decode(s.Encoded, &m); err != nil {
 			b.Fatal(err)
 		}
-		if err := mac.Verify(&m, s.rootKey, &h); err != nil {
+		if err := mac.Verify(&m, s.RootKey, &h); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -31,13 +31,13 @@ func BenchmarkLibraryUnmarshalVerify3(b *testing.B) {
 	s := vectorByName(b, "agenttrust 3 caveats")
 	check := func(string) error { return nil }
 	b.ReportAllocs()
-	b.SetBytes(int64(len(s.encoded)))
+	b.SetBytes(int64(len(s.Encoded)))
 	for b.Loop() {
 		var m macaroon.Macaroon
-		if err := m.UnmarshalBinary(s.encoded); err != nil {
+		if err := m.UnmarshalBinary(s.Encoded); err != nil {
 			b.Fatal(err)
 		}
-		if err := m.Verify(s.rootKey, check, nil); err != nil {
+		if err := m.Verify(s.RootKey, check, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -20,8 +20,8 @@ func FuzzDecodeLibrary(f *testing.F) {
 	// out: coverage found from them sends workers into minimizations that
 	// stall fuzzing for tens of seconds. Unit tests cover those boundaries.
 	for _, s := range loadVectors(f) {
-		if len(s.encoded) <= 4096 {
-			f.Add(s.encoded)
+		if len(s.Encoded) <= 4096 {
+			f.Add(s.Encoded)
 		}
 	}
 	// Seeds that the library accepts and Decode refuses (internal/mac's

@@ -34,9 +34,9 @@ func randBytes(rng *rand.Rand, n int) []byte {
 
 // randomSpec returns a random macaroon spec within the limits.
 func randomSpec(rng *rand.Rand) spec {
-	s := spec{rootKey: randBytes(rng, mac.MinRootKeySize+rng.IntN(48)), id: randBytes(rng, rng.IntN(100))}
+	s := spec{RootKey: randBytes(rng, mac.MinRootKeySize+rng.IntN(48)), ID: randBytes(rng, rng.IntN(100))}
 	if rng.IntN(2) == 0 {
-		s.location = fmt.Sprintf("https://svc%d.example/", rng.IntN(1000))
+		s.Location = fmt.Sprintf("https://svc%d.example/", rng.IntN(1000))
 	}
 	for range rng.IntN(12) {
 		var c []byte
@@ -45,7 +45,7 @@ func randomSpec(rng *rand.Rand) spec {
 		} else {
 			c = fmt.Appendf(nil, "attr.k%d <= %d", rng.IntN(100), rng.IntN(1e6))
 		}
-		s.caveats = append(s.caveats, c)
+		s.Caveats = append(s.Caveats, c)
 	}
 	return s
 }
@@ -56,11 +56,11 @@ func TestInteropOursToLibrary(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	for i := range 300 {
 		s := randomSpec(rng)
-		b, err := mac.New(s.rootKey, s.id, s.location)
+		b, err := mac.New(s.RootKey, s.ID, s.Location)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range s.caveats {
+		for _, c := range s.Caveats {
 			if err := b.AddCaveat(c); err != nil {
 				t.Fatal(err)
 			}
@@ -74,23 +74,23 @@ func TestInteropOursToLibrary(t *testing.T) {
 			t.Fatalf("%d: library UnmarshalBinary: %v", i, err)
 		}
 		calls := 0
-		if err := lm.Verify(s.rootKey, checkerFor(s.caveats, &calls), nil); err != nil {
+		if err := lm.Verify(s.RootKey, checkerFor(s.Caveats, &calls), nil); err != nil {
 			t.Fatalf("%d: library Verify: %v", i, err)
 		}
-		if calls != len(s.caveats) {
-			t.Fatalf("%d: library checked %d caveats, want %d", i, calls, len(s.caveats))
+		if calls != len(s.Caveats) {
+			t.Fatalf("%d: library checked %d caveats, want %d", i, calls, len(s.Caveats))
 		}
-		if lm.Location() != s.location || !bytes.Equal(lm.Id(), s.id) {
+		if lm.Location() != s.Location || !bytes.Equal(lm.Id(), s.ID) {
 			t.Fatalf("%d: library reads location %q id %x", i, lm.Location(), lm.Id())
 		}
 		again, err := lm.MarshalBinary()
 		if err != nil || !bytes.Equal(again, enc) {
 			t.Fatalf("%d: library re-marshals differently: %v", i, err)
 		}
-		wrong := append([]byte{}, s.rootKey...)
+		wrong := append([]byte{}, s.RootKey...)
 		wrong[len(wrong)-1] ^= 0x80
 		calls = 0
-		if err := lm.Verify(wrong, checkerFor(s.caveats, &calls), nil); err == nil {
+		if err := lm.Verify(wrong, checkerFor(s.Caveats, &calls), nil); err == nil {
 			t.Fatalf("%d: library verified with the wrong root key", i)
 		}
 	}
@@ -109,8 +109,8 @@ func TestInteropLibraryToOurs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.sig = lm.Signature()
-		if err := decodeVerify(enc, s.rootKey, &m, &h); err != nil {
+		s.Sig = lm.Signature()
+		if err := decodeVerify(enc, s.RootKey, &m, &h); err != nil {
 			t.Fatalf("%d: %v", i, err)
 		}
 		checkFields(t, &m, s)
@@ -118,7 +118,7 @@ func TestInteropLibraryToOurs(t *testing.T) {
 		if !bytes.Equal(out, enc) {
 			t.Fatalf("%d: AppendBinary differs from library encoding", i)
 		}
-		wrong := append([]byte{}, s.rootKey...)
+		wrong := append([]byte{}, s.RootKey...)
 		wrong[0] ^= 1
 		if err := mac.Verify(&m, wrong, &h); err != mac.ErrSignature {
 			t.Fatalf("%d: Verify with wrong key = %v", i, err)
@@ -139,7 +139,7 @@ func TestInteropAttenuate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all := append([][]byte{}, s.caveats...)
+		all := append([][]byte{}, s.Caveats...)
 		for hop := range 1 + rng.IntN(3) {
 			add := [][]byte{fmt.Appendf(nil, "hop = %d-%d", i, hop)}
 			if rng.IntN(2) == 0 {
@@ -168,7 +168,7 @@ func TestInteropAttenuate(t *testing.T) {
 			tok = next
 		}
 		var m mac.Macaroon
-		if err := decodeVerify(tok, s.rootKey, &m, &h); err != nil {
+		if err := decodeVerify(tok, s.RootKey, &m, &h); err != nil {
 			t.Fatalf("%d: our Verify after attenuation: %v", i, err)
 		}
 		var lm2 macaroon.Macaroon
@@ -176,7 +176,7 @@ func TestInteropAttenuate(t *testing.T) {
 			t.Fatal(err)
 		}
 		calls := 0
-		if err := lm2.Verify(s.rootKey, checkerFor(all, &calls), nil); err != nil {
+		if err := lm2.Verify(s.RootKey, checkerFor(all, &calls), nil); err != nil {
 			t.Fatalf("%d: library Verify after attenuation: %v", i, err)
 		}
 	}
@@ -210,7 +210,7 @@ func TestLibraryLeniency(t *testing.T) {
 	var lm macaroon.Macaroon
 
 	// Trailing bytes are ignored by the library: two encodings, one token.
-	if err := lm.UnmarshalBinary(append(append([]byte{}, s.encoded...), "junk"...)); err != nil {
+	if err := lm.UnmarshalBinary(append(append([]byte{}, s.Encoded...), "junk"...)); err != nil {
 		t.Fatalf("library rejects trailing data: %v", err)
 	}
 
@@ -222,8 +222,8 @@ func TestLibraryLeniency(t *testing.T) {
 	if err := lm.UnmarshalBinary(emptyVID); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(lm.Caveats()); n != len(s.caveats)+1 {
-		t.Fatalf("library kept %d caveats after reuse, expected the old %d plus 1", n, len(s.caveats))
+	if n := len(lm.Caveats()); n != len(s.Caveats)+1 {
+		t.Fatalf("library kept %d caveats after reuse, expected the old %d plus 1", n, len(s.Caveats))
 	}
 	lm = macaroon.Macaroon{}
 	if err := lm.UnmarshalBinary(emptyVID); err != nil {

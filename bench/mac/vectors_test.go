@@ -11,17 +11,17 @@ import (
 // TestGoldenVectors pins the codec to the library without importing it.
 func TestGoldenVectorsLibrary(t *testing.T) {
 	for _, s := range loadVectors(t) {
-		t.Run(s.name, func(t *testing.T) {
+		t.Run(s.Name, func(t *testing.T) {
 			m := mintWithLibrary(t, s)
 			enc, err := m.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(enc, s.encoded) {
-				t.Fatalf("the library encodes differently:\n got %x\nwant %x", enc, s.encoded)
+			if !bytes.Equal(enc, s.Encoded) {
+				t.Fatalf("the library encodes differently:\n got %x\nwant %x", enc, s.Encoded)
 			}
-			if !bytes.Equal(m.Signature(), s.sig) {
-				t.Fatalf("the library signs %x, want %x", m.Signature(), s.sig)
+			if !bytes.Equal(m.Signature(), s.Sig) {
+				t.Fatalf("the library signs %x, want %x", m.Signature(), s.Sig)
 			}
 		})
 	}

@@ -10,18 +10,18 @@ import (
 // That is the macaroon guarantee delegation relies on.
 func TestAttenuateOnlyNarrows(t *testing.T) {
 	s := vectorByName(t, "agenttrust 3 caveats")
-	tok, err := Attenuate(nil, s.encoded, nil, []byte("hop = h1"), []byte("attr.amount <= 50"))
+	tok, err := Attenuate(nil, s.Encoded, nil, []byte("hop = h1"), []byte("attr.amount <= 50"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var m Macaroon
-	if err := decodeVerify(tok, s.rootKey, &m, nil); err != nil {
+	if err := decodeVerify(tok, s.RootKey, &m, nil); err != nil {
 		t.Fatal(err)
 	}
 	caveats := append([][]byte{}, m.Caveats()...)
 	sig := m.Signature()
 	forge := func(cs [][]byte) []byte {
-		b := appendHeader(nil, nil, s.id)
+		b := appendHeader(nil, nil, s.ID)
 		for _, c := range cs {
 			b = appendCaveat(b, c)
 		}
@@ -42,13 +42,13 @@ func TestAttenuateOnlyNarrows(t *testing.T) {
 	}
 	variants = append(variants, nil)
 	for _, v := range variants {
-		if err := decodeVerify(forge(v), s.rootKey, &m, nil); err != ErrSignature {
+		if err := decodeVerify(forge(v), s.RootKey, &m, nil); err != ErrSignature {
 			t.Errorf("forged caveats %q: %v, want ErrSignature", v, err)
 		}
 	}
 	// The original (wider) token is still valid on its own: narrowing makes
 	// a new token; revocation, not attenuation, kills the parent.
-	if err := decodeVerify(s.encoded, s.rootKey, &m, nil); err != nil {
+	if err := decodeVerify(s.Encoded, s.RootKey, &m, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -56,12 +56,12 @@ func TestAttenuateOnlyNarrows(t *testing.T) {
 func TestAttenuateErrors(t *testing.T) {
 	s := vectorByName(t, "max caveats")
 	dst := []byte("keep")
-	out, err := Attenuate(dst, s.encoded, nil, []byte("x"))
+	out, err := Attenuate(dst, s.Encoded, nil, []byte("x"))
 	if err != ErrTooManyCaveats || string(out) != "keep" {
 		t.Errorf("65th caveat: %v, dst %q", err, out)
 	}
 	big := vectorByName(t, "max size")
-	if _, err := Attenuate(nil, big.encoded, nil, nil); err != ErrTooLarge {
+	if _, err := Attenuate(nil, big.Encoded, nil, nil); err != ErrTooLarge {
 		t.Errorf("past MaxSize: %v", err)
 	}
 	if _, err := Attenuate(nil, []byte{2, 0}, nil, []byte("x")); err != ErrUnexpectedField {
@@ -69,8 +69,8 @@ func TestAttenuateErrors(t *testing.T) {
 	}
 	// No caveats: the token is copied unchanged.
 	small := vectorByName(t, "agenttrust 3 caveats")
-	out, err = Attenuate(nil, small.encoded, nil)
-	if err != nil || !bytes.Equal(out, small.encoded) {
+	out, err = Attenuate(nil, small.Encoded, nil)
+	if err != nil || !bytes.Equal(out, small.Encoded) {
 		t.Errorf("Attenuate with no caveats: %v", err)
 	}
 }

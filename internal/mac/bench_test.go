@@ -11,12 +11,12 @@ func BenchmarkDecodeVerify3(b *testing.B) {
 	var h Hasher
 	var m Macaroon
 	b.ReportAllocs()
-	b.SetBytes(int64(len(s.encoded)))
+	b.SetBytes(int64(len(s.Encoded)))
 	for b.Loop() {
-		if err := Decode(s.encoded, &m); err != nil {
+		if err := Decode(s.Encoded, &m); err != nil {
 			b.Fatal(err)
 		}
-		if err := Verify(&m, s.rootKey, &h); err != nil {
+		if err := Verify(&m, s.RootKey, &h); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -25,7 +25,7 @@ func BenchmarkDecodeVerify3(b *testing.B) {
 // BenchmarkDecodeReject is the cost of refusing a forged signature.
 func BenchmarkDecodeReject(b *testing.B) {
 	s := vectorByName(b, "agenttrust 3 caveats")
-	bad := append([]byte{}, s.encoded...)
+	bad := append([]byte{}, s.Encoded...)
 	bad[len(bad)-1] ^= 1
 	var h Hasher
 	var m Macaroon
@@ -34,7 +34,7 @@ func BenchmarkDecodeReject(b *testing.B) {
 		if err := Decode(bad, &m); err != nil {
 			b.Fatal(err)
 		}
-		if err := Verify(&m, s.rootKey, &h); err != ErrSignature {
+		if err := Verify(&m, s.RootKey, &h); err != ErrSignature {
 			b.Fatal(err)
 		}
 	}
@@ -47,7 +47,7 @@ func BenchmarkAttenuate(b *testing.B) {
 	hop := []byte("hop = 01JC4Z9H6T3V8QF0M2W5XYRBKD")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Attenuate(dst[:0], s.encoded, &h, hop); err != nil {
+		if _, err := Attenuate(dst[:0], s.Encoded, &h, hop); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -58,11 +58,11 @@ func BenchmarkMint3(b *testing.B) {
 	dst := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		bl, err := New(s.rootKey, s.id, "")
+		bl, err := New(s.RootKey, s.ID, "")
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, c := range s.caveats {
+		for _, c := range s.Caveats {
 			if err := bl.AddCaveat(c); err != nil {
 				b.Fatal(err)
 			}

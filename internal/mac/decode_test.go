@@ -10,25 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/agenttrust/agenttrust/internal/mac/mactest"
 )
 
-// raw concatenates bytes, byte slices and strings into an encoding.
-func raw(parts ...any) []byte {
-	var b []byte
-	for _, p := range parts {
-		switch p := p.(type) {
-		case int:
-			b = append(b, byte(p))
-		case []byte:
-			b = append(b, p...)
-		case string:
-			b = append(b, p...)
-		default:
-			panic(fmt.Sprintf("raw: %T", p))
-		}
-	}
-	return b
-}
+var raw = mactest.Raw
 
 var (
 	testSig = bytes.Repeat([]byte{0xaa}, SignatureSize)
@@ -157,17 +143,17 @@ func TestErrorClasses(t *testing.T) {
 // TestMaxSizeBoundary: exactly MaxSize decodes, one byte more does not.
 func TestMaxSizeBoundary(t *testing.T) {
 	s := vectorByName(t, "max size")
-	if len(s.encoded) != MaxSize {
-		t.Fatalf("max size vector is %d bytes, want %d", len(s.encoded), MaxSize)
+	if len(s.Encoded) != MaxSize {
+		t.Fatalf("max size vector is %d bytes, want %d", len(s.Encoded), MaxSize)
 	}
 	var m Macaroon
-	if err := Decode(s.encoded, &m); err != nil {
+	if err := Decode(s.Encoded, &m); err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(&m, s.rootKey, nil); err != nil {
+	if err := Verify(&m, s.RootKey, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := Decode(append(s.encoded[:len(s.encoded):len(s.encoded)], 0), &m); err != ErrTooLarge {
+	if err := Decode(append(s.Encoded[:len(s.Encoded):len(s.Encoded)], 0), &m); err != ErrTooLarge {
 		t.Fatalf("MaxSize+1: %v, want ErrTooLarge", err)
 	}
 }
@@ -183,16 +169,16 @@ func decodeVerify(b, rootKey []byte, m *Macaroon, h *Hasher) error {
 // signedEqual reports whether m carries exactly s's signed content:
 // identifier, caveats and signature (everything but the location).
 func signedEqual(m *Macaroon, s spec) bool {
-	if !bytes.Equal(m.ID(), s.id) || m.NumCaveats() != len(s.caveats) {
+	if !bytes.Equal(m.ID(), s.ID) || m.NumCaveats() != len(s.Caveats) {
 		return false
 	}
-	for i, c := range s.caveats {
+	for i, c := range s.Caveats {
 		if !bytes.Equal(m.Caveat(i), c) {
 			return false
 		}
 	}
 	sig := m.Signature()
-	return bytes.Equal(sig[:], s.sig)
+	return bytes.Equal(sig[:], s.Sig)
 }
 
 // TestBitFlips flips every bit of every golden vector (a sample of the bits
@@ -207,23 +193,23 @@ func TestBitFlips(t *testing.T) {
 	for _, s := range loadVectors(t) {
 		var byDecode, byVerify, locationOnly int
 		locStart, locEnd := -1, -1
-		if s.location != "" {
+		if s.Location != "" {
 			// version, field type, 1- or 2-byte length, payload.
-			locStart = 1 + 1 + varintSize(len(s.location))
-			locEnd = locStart + len(s.location)
+			locStart = 1 + 1 + varintSize(len(s.Location))
+			locEnd = locStart + len(s.Location)
 		}
-		b := append([]byte{}, s.encoded...)
+		b := append([]byte{}, s.Encoded...)
 		for i := range b {
 			if len(b) > 4096 && i > 512 && i < len(b)-512 && i%61 != 0 {
 				continue
 			}
 			for bit := range 8 {
 				b[i] ^= 1 << bit
-				err := decodeVerify(b, s.rootKey, &m, &h)
+				err := decodeVerify(b, s.RootKey, &m, &h)
 				switch {
 				case err == nil:
-					if i < locStart || i >= locEnd || string(m.Location()) == s.location || !signedEqual(&m, s) {
-						t.Fatalf("%s: flip of byte %d bit %d accepted", s.name, i, bit)
+					if i < locStart || i >= locEnd || string(m.Location()) == s.Location || !signedEqual(&m, s) {
+						t.Fatalf("%s: flip of byte %d bit %d accepted", s.Name, i, bit)
 					}
 					locationOnly++
 				case errors.Is(err, ErrSignature):
@@ -234,11 +220,11 @@ func TestBitFlips(t *testing.T) {
 				b[i] ^= 1 << bit
 			}
 		}
-		if want := 8 * len(s.location); locationOnly != want {
-			t.Errorf("%s: %d location-only flips, want %d", s.name, locationOnly, want)
+		if want := 8 * len(s.Location); locationOnly != want {
+			t.Errorf("%s: %d location-only flips, want %d", s.Name, locationOnly, want)
 		}
 		t.Logf("%s: %d flips rejected by Decode, %d by Verify, %d changed only the unsigned location",
-			s.name, byDecode, byVerify, locationOnly)
+			s.Name, byDecode, byVerify, locationOnly)
 	}
 }
 
@@ -257,11 +243,11 @@ func TestRandomMutations(t *testing.T) {
 	accepted := 0
 	for i := range iterations {
 		s := specs[rng.IntN(len(specs))]
-		if len(s.encoded) > 4096 && rng.IntN(8) != 0 {
+		if len(s.Encoded) > 4096 && rng.IntN(8) != 0 {
 			continue // the 16 KiB vector is slow to verify; sample it less
 		}
-		b := mutate(rng, append([]byte{}, s.encoded...), specs)
-		if bytes.Equal(b, s.encoded) {
+		b := mutate(rng, append([]byte{}, s.Encoded...), specs)
+		if bytes.Equal(b, s.Encoded) {
 			continue
 		}
 		err := Decode(b, &m)
@@ -270,12 +256,12 @@ func TestRandomMutations(t *testing.T) {
 			if !bytes.Equal(out, b) {
 				t.Fatalf("iteration %d: accepted %x does not re-encode to itself", i, b)
 			}
-			err = Verify(&m, s.rootKey, &h)
+			err = Verify(&m, s.RootKey, &h)
 		}
 		if err == nil {
 			accepted++
 			if !signedEqual(&m, s) {
-				t.Fatalf("iteration %d: mutation of %q with different signed content verified: %x", i, s.name, b)
+				t.Fatalf("iteration %d: mutation of %q with different signed content verified: %x", i, s.Name, b)
 			}
 		}
 	}
@@ -303,7 +289,7 @@ func mutate(rng *rand.Rand, b []byte, specs []spec) []byte {
 		case 5: // small increment, as to a length
 			b[i] += byte(1 + rng.IntN(3))
 		case 6: // splice in a chunk of another vector
-			o := specs[rng.IntN(len(specs))].encoded
+			o := specs[rng.IntN(len(specs))].Encoded
 			k := rng.IntN(len(o))
 			chunk := o[k : k+rng.IntN(min(40, len(o)-k)+1)]
 			b = append(b[:i], append(append([]byte{}, chunk...), b[i:]...)...)
@@ -318,12 +304,12 @@ func mutate(rng *rand.Rand, b []byte, specs []spec) []byte {
 // TestDecodeAliases checks Decode's promise not to copy: the slices alias b.
 func TestDecodeAliases(t *testing.T) {
 	s := vectorByName(t, "agenttrust 3 caveats")
-	b := append([]byte{}, s.encoded...)
+	b := append([]byte{}, s.Encoded...)
 	var m Macaroon
 	if err := Decode(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	idx := bytes.Index(b, s.caveats[0])
+	idx := bytes.Index(b, s.Caveats[0])
 	b[idx] = 'X'
 	if m.Caveat(0)[0] != 'X' {
 		t.Fatal("caveat does not alias the input buffer")
@@ -353,10 +339,10 @@ func TestRootKeyLength(t *testing.T) {
 	}
 	s := vectorByName(t, "agenttrust 3 caveats")
 	var m Macaroon
-	if err := Decode(s.encoded, &m); err != nil {
+	if err := Decode(s.Encoded, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range [][]byte{nil, {}, s.rootKey[:MinRootKeySize-1]} {
+	for _, k := range [][]byte{nil, {}, s.RootKey[:MinRootKeySize-1]} {
 		if err := Verify(&m, k, nil); err != ErrRootKey {
 			t.Errorf("Verify with %d-byte key: %v, want ErrRootKey", len(k), err)
 		}
@@ -410,10 +396,10 @@ func TestBuilderLimits(t *testing.T) {
 func TestRedaction(t *testing.T) {
 	s := vectorByName(t, "agenttrust 3 caveats")
 	var m Macaroon
-	if err := Decode(s.encoded, &m); err != nil {
+	if err := Decode(s.Encoded, &m); err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(s.rootKey, s.id, "")
+	b, err := New(s.RootKey, s.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +421,7 @@ func TestRedaction(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "m", m, "mp", &m, "b", b)
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "m", m, "mp", &m, "b", b)
 	outs = append(outs, buf.String())
-	for _, sig := range [][]byte{s.sig, bsig[:]} {
+	for _, sig := range [][]byte{s.Sig, bsig[:]} {
 		hexSig, hexUpper := fmt.Sprintf("%x", sig), fmt.Sprintf("%X", sig)
 		for _, out := range outs {
 			if strings.Contains(out, hexSig) || strings.Contains(out, hexUpper) || strings.Contains(out, string(sig[:8])) {
@@ -457,10 +443,10 @@ func TestConcurrentVerify(t *testing.T) {
 			for i := range 200 {
 				s := specs[(g+i)%len(specs)]
 				h := pool.Get().(*Hasher)
-				err := decodeVerify(s.encoded, s.rootKey, &m, h)
+				err := decodeVerify(s.Encoded, s.RootKey, &m, h)
 				pool.Put(h)
 				if err != nil {
-					t.Errorf("%s: %v", s.name, err)
+					t.Errorf("%s: %v", s.Name, err)
 					return
 				}
 			}
@@ -473,22 +459,22 @@ func TestAllocs(t *testing.T) {
 	s := vectorByName(t, "agenttrust 3 caveats")
 	var h Hasher
 	var m Macaroon
-	bad := append([]byte{}, s.encoded...)
+	bad := append([]byte{}, s.Encoded...)
 	bad[len(bad)-1] ^= 1
 	garbage := raw(header, 2, 1, "c", 5, 1, "x", 0, trailer)
 	dst := make([]byte, 0, 1024)
 	hop := []byte("hop = 01JC4Z9H6T3V8QF0M2W5XYRBKD")
 	allocs := testing.AllocsPerRun(200, func() {
-		if err := decodeVerify(s.encoded, s.rootKey, &m, &h); err != nil {
+		if err := decodeVerify(s.Encoded, s.RootKey, &m, &h); err != nil {
 			t.Fatal(err)
 		}
-		if err := decodeVerify(bad, s.rootKey, &m, &h); err != ErrSignature {
+		if err := decodeVerify(bad, s.RootKey, &m, &h); err != ErrSignature {
 			t.Fatal(err)
 		}
 		if err := Decode(garbage, &m); err != ErrUnknownField {
 			t.Fatal(err)
 		}
-		out, err := Attenuate(dst[:0], s.encoded, &h, hop)
+		out, err := Attenuate(dst[:0], s.Encoded, &h, hop)
 		if err != nil || len(out) == 0 {
 			t.Fatal(err)
 		}

@@ -17,8 +17,8 @@ func FuzzDecode(f *testing.F) {
 	// out: coverage found from them sends workers into minimizations that
 	// stall fuzzing for tens of seconds. Unit tests cover those boundaries.
 	for _, s := range loadVectors(f) {
-		if len(s.encoded) <= 4096 {
-			f.Add(s.encoded)
+		if len(s.Encoded) <= 4096 {
+			f.Add(s.Encoded)
 		}
 	}
 	for _, tc := range decodeCases {
