@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -585,43 +584,14 @@ func (n *node) send(method, path, cred string, body any, replace []string) reply
 
 func (n *node) sendWith(method, path, cred string, body any, hdr, replace []string) reply {
 	n.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			n.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, n.ts.URL+path, rd)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	if cred != "" {
-		req.Header.Set("Authorization", "Bearer "+cred)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := testkit.JSONRequest(n.t, method, n.ts.URL+path, cred, body)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	for i := 0; i+1 < len(replace); i += 2 {
 		req.Header.Set(replace[i], replace[i+1])
 	}
-	res, err := n.ts.Client().Do(req)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		n.t.Fatal(err)
-	}
+	res, b := testkit.Send(n.t, n.ts.Client(), req)
 	return reply{status: res.StatusCode, body: b}
 }
 

@@ -6,7 +6,11 @@ package testkit
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,4 +100,50 @@ func Client(tb testing.TB, opts ...agenttrust.Option) *agenttrust.Client {
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
+}
+
+// JSONRequest is a request to url with cred as the bearer (none when
+// empty) and body: nil for none, a string sent as is, anything else
+// marshalled to JSON.
+func JSONRequest(tb testing.TB, method, url, cred string, body any) *http.Request {
+	tb.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// Send does req with c and returns the response with its whole body
+// read (and closed).
+func Send(tb testing.TB, c *http.Client, req *http.Request) (*http.Response, []byte) {
+	tb.Helper()
+	res, err := c.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res, b
 }
