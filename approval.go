@@ -79,7 +79,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		Tool: req.Tool, Resource: req.Resource,
 		Attributes: appendKVs(nil, st.kvs, &c.redact),
 		Rule:       res.Rule, Reason: res.Reason, Approvers: append([]string(nil), res.Approvers...),
-		Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(c.pendingTTL),
+		Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(pendingTTL(c.pendingTTL, res.ApprovalTimeout)),
 	}
 	if err := c.store.CreateApproval(ctx, a); err != nil {
 		return down, storeErr("create approval", err)
@@ -131,6 +131,15 @@ func approvalStripe(fp string) int {
 		return 0
 	}
 	return (hexVal(fp[0])<<4 | hexVal(fp[1])) % approvalStripes
+}
+
+// pendingTTL is how long a new approval stays pending: the client's TTL,
+// or the rule's approval timeout when that is shorter.
+func pendingTTL(client, rule time.Duration) time.Duration {
+	if rule > 0 && rule < client {
+		return rule
+	}
+	return client
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

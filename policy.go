@@ -67,6 +67,10 @@ type PolicyResult struct {
 	// Approvers limits who may grant a NeedsApproval result (globs); empty
 	// means any principal other than the requesting agent.
 	Approvers []string
+	// ApprovalTimeout, when positive and shorter than the client's
+	// pending TTL, bounds how long a NeedsApproval result's approval
+	// stays pending.
+	ApprovalTimeout time.Duration
 }
 
 // Policy is a rule set: rules, rate limits and the default effect for a
@@ -89,6 +93,14 @@ type Policy struct {
 	// before any rule is consulted, and a condition comparing a declared
 	// attribute with another type does not validate.
 	Attributes []AttributeSpec `json:"attributes,omitempty" yaml:"attributes,omitempty"`
+	// ToolModes sets a tool's mode by its name or a glob, after the rules
+	// have decided: "deny" denies every request to it; "ask" makes what
+	// the rules allow need approval; "auto" allows what the rules would
+	// hold for approval, without asking. Nothing turns a deny of the rules
+	// into anything else. Of the keys that match a tool, its exact name
+	// wins, then the longest glob; at equal length the stricter mode. The
+	// decision then names the key as its rule, "tool_mode:" + key.
+	ToolModes map[string]string `json:"tool_modes,omitempty" yaml:"tool_modes,omitempty"`
 }
 
 // AttributeSpec declares one request attribute: for the tools it names
@@ -117,6 +129,12 @@ type Rule struct {
 	When      []string `json:"when,omitempty" yaml:"when,omitempty"`
 	Reason    string   `json:"reason,omitempty" yaml:"reason,omitempty"`
 	Approvers []string `json:"approvers,omitempty" yaml:"approvers,omitempty"`
+	// ApprovalTimeout, on a needs_approval rule, is how long an approval
+	// it opens stays pending ("90s", "10m"; at most 24h) when that is
+	// shorter than the client's pending TTL: past it the approval lapses
+	// and the request stays denied, so an unattended run asking for one
+	// fails closed when nobody answers.
+	ApprovalTimeout string `json:"approval_timeout,omitempty" yaml:"approval_timeout,omitempty"`
 }
 
 // Limit is a token-bucket rate limit applied to each (agent, tool) pair it
@@ -307,6 +325,8 @@ type compiled struct {
 	// every limit is node-local.
 	cluster    *compiledLimit
 	clusterIdx int
+	// modes are the tool modes, best match first; nil without any.
+	modes []toolMode
 }
 
 type compiledAttr struct {
@@ -327,6 +347,7 @@ type compiledRule struct {
 	when      []cond.Cond
 	reason    string
 	approvers []string
+	timeout   time.Duration
 }
 
 type compiledLimit struct {
@@ -481,6 +502,17 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 		if len(r.Approvers) > 0 && r.Effect != NeedsApproval {
 			fail(r.ID, i, "approvers are only meaningful on a needs_approval rule")
 		}
+		if r.ApprovalTimeout != "" {
+			d, err := time.ParseDuration(r.ApprovalTimeout)
+			switch {
+			case r.Effect != NeedsApproval:
+				fail(r.ID, i, "approval_timeout is only meaningful on a needs_approval rule")
+			case err != nil || d <= 0 || d > maxApprovalTimeout:
+				fail(r.ID, i, "approval_timeout %q: want a duration from 1s to 24h, such as 90s or 10m", r.ApprovalTimeout)
+			default:
+				cr.timeout = d
+			}
+		}
 		if cr.reason == "" {
 			cr.reason = map[Effect]string{Deny: reasonRuleDeny, Allow: reasonRuleAllow, NeedsApproval: reasonRuleApprove}[r.Effect]
 		}
@@ -519,6 +551,11 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 		}
 		c.limits.add(cl, cl.agents, cl.tools)
 	}
+	modes, err := compileModes(p.ToolModes)
+	if err != nil {
+		errs = append(errs, &PolicyError{File: file, Index: -1, Msg: err.Error()})
+	}
+	c.modes = modes
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -584,6 +621,15 @@ func (c *compiled) evaluate(in *PolicyInput) (PolicyResult, error) {
 // ErrUnevaluable. Otherwise the rule that decides outranks it, so the
 // outcome is the same whatever its conditions would have said.
 func (c *compiled) evaluateEnv(env *cond.Env) (PolicyResult, error) {
+	res, err := c.evaluateRules(env)
+	if c.modes != nil && err == nil {
+		res = applyMode(c.modes, env.Tool, res)
+	}
+	return res, err
+}
+
+// evaluateRules is the rules' decision, before any tool mode.
+func (c *compiled) evaluateRules(env *cond.Env) (PolicyResult, error) {
 	for i := range c.attrs {
 		if err := c.attrs[i].check(env); err != nil {
 			return PolicyResult{Effect: Deny, Reason: reasonAttrType}, err
@@ -628,7 +674,7 @@ func (c *compiled) evaluateEnv(env *cond.Env) (PolicyResult, error) {
 	if bestUnknown {
 		return PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}, best.unevaluable(env)
 	}
-	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers}, nil
+	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers, ApprovalTimeout: best.timeout}, nil
 }
 
 // check holds a request to the declaration when its tool is covered.
