@@ -21,6 +21,7 @@ const (
 	tableHeads     = "heads"     // the *store.AuditRecord at the head of each chain, by chain
 	tableKeys      = "keys"      // *store.Key by id; by (tenant, id); by hash
 	tableHops      = "hops"      // *store.Hop by id; by (tenant, id)
+	tableGrants    = "grants"    // *store.Grant by (tenant, id)
 
 	indexID           = "id"
 	indexIDPrefix     = "id_prefix"
@@ -76,6 +77,12 @@ func schema() *memdb.DBSchema {
 				indexHash:   {Name: indexHash, Unique: true, Indexer: hashIndex{}},
 			},
 		},
+		tableGrants: {
+			Name: tableGrants,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: keyIndex{n: 2, key: grantIndexKey}},
+			},
+		},
 		tableHops: {
 			Name: tableHops,
 			Indexes: map[string]*memdb.IndexSchema{
@@ -108,6 +115,14 @@ func approvalFingerprintKey(obj any) ([]string, bool) {
 		return nil, false
 	}
 	return []string{a.Tenant, a.Fingerprint}, true
+}
+
+func grantIndexKey(obj any) ([]string, bool) {
+	g, ok := obj.(*store.Grant)
+	if !ok {
+		return nil, false
+	}
+	return []string{g.Tenant, g.ID}, true
 }
 
 func policyIndexKey(obj any) ([]string, bool) {

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Remember asks that an approval, once granted, also allow later requests
+// like the approved one without asking again.
+type Remember struct {
+	// Uses is how many later requests the grant allows, at least 1.
+	Uses int
+	// For is how long the grant lasts from its approval.
+	For time.Duration
+	// Resources are resource globs the grant covers; empty means only the
+	// approved request's resource.
+	Resources []string
+}
+
+// Grant is a remembered approval. A request is allowed under it, without
+// a new approval, when the rule Rule holds it for approval and it comes
+// from AgentID on behalf of OnBehalfOf, calls Tool on a resource Resources
+// covers (Resource exactly, when Resources is empty), while UsesLeft is
+// positive and before ExpiresAt. Each such request takes one use.
+type Grant struct {
+	Tenant     string
+	ID         string
+	ApprovalID string // the approval the grant was made with
+	AgentID    string
+	OnBehalfOf string
+	Tool       string
+	Rule       string
+	Resource   string
+	Resources  []string
+	UsesLeft   int
+	ExpiresAt  time.Time
+	CreatedBy  string
+	CreatedAt  time.Time
+}
+
+// Grants holds remembered approvals. It is optional: a client whose store
+// lacks it refuses to remember an approval, and no request is ever allowed
+// by a grant there.
+type Grants interface {
+	// CreateGrant stores g; ErrConflict if its id exists in the tenant.
+	CreateGrant(ctx context.Context, g Grant) error
+	// Grants lists the tenant's grants with uses left and ExpiresAt after
+	// now, oldest first, for agentID and tool ("" for any).
+	Grants(ctx context.Context, tenant, agentID, tool string, now time.Time) ([]Grant, error)
+	// UseGrant takes one use of a grant with uses left and ExpiresAt after
+	// now, and returns it with UsesLeft after the use. It returns
+	// ErrNotFound otherwise; however many callers race, a grant is never
+	// used more times than it was created with.
+	UseGrant(ctx context.Context, tenant, id string, now time.Time) (Grant, error)
+	// EndGrant takes every use left of a grant; ErrNotFound for an
+	// unknown id. Ending an ended grant is not an error.
+	EndGrant(ctx context.Context, tenant, id string) error
+}

@@ -1,0 +1,203 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// The Grants cases run on stores that implement store.Grants and are
+// skipped on the others.
+
+func grantCases() []testCase {
+	return []testCase{
+		{name: "CreateAndList", run: testGrantCreateAndList},
+		{name: "Conflict", run: testGrantConflict},
+		{name: "Use", run: testGrantUse},
+		{name: "ConcurrentUse", run: testGrantConcurrentUse},
+		{name: "End", run: testGrantEnd},
+		{name: "Copies", run: testGrantCopies},
+		{name: "Reopen", reopen: true, run: testGrantReopen},
+		{name: "Closed", run: testGrantClosed},
+	}
+}
+
+// grants returns e.s as store.Grants, or skips t.
+func grants(t *testing.T, e *env) store.Grants {
+	t.Helper()
+	g, isGrants := e.s.(store.Grants)
+	if !isGrants {
+		t.Skip("storetest: the store is not a store.Grants")
+	}
+	return g
+}
+
+func grant(tenant, id, agent, tool string, uses, created int) store.Grant {
+	return store.Grant{
+		Tenant: tenant, ID: id, ApprovalID: "apr-" + id, AgentID: agent, OnBehalfOf: "alice",
+		Tool: tool, Rule: "big-charges", Resource: "cust-1", Resources: []string{"cust-*", "acct:é/*"},
+		UsesLeft: uses, ExpiresAt: at(created + 3600), CreatedBy: "carol", CreatedAt: at(created),
+	}
+}
+
+func normGrant(g store.Grant) store.Grant {
+	if len(g.Resources) == 0 {
+		g.Resources = nil
+	}
+	g.ExpiresAt, g.CreatedAt = g.ExpiresAt.UTC(), g.CreatedAt.UTC()
+	return g
+}
+
+func grantIDs(gs []store.Grant) []string {
+	ids := make([]string, len(gs))
+	for i, g := range gs {
+		ids[i] = g.ID
+	}
+	return ids
+}
+
+func testGrantCreateAndList(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	g1 := grant(acme, "g1", "bot", "pay", 3, 2)
+	g2 := grant(acme, "g2", "bot", "mail", 1, 1)
+	g3 := grant(acme, "g3", "other", "pay", 2, 3)
+	g3.Resources = nil
+	used := grant(acme, "g4", "bot", "pay", 0, 0)
+	expired := grant(acme, "g5", "bot", "pay", 5, 0)
+	expired.ExpiresAt = at(10)
+	for _, g := range []store.Grant{g1, g2, g3, used, expired, grant(globex, "g1", "bot", "pay", 1, 0)} {
+		ok(t, s.CreateGrant(ctx, g), "CreateGrant "+g.ID)
+	}
+	now := at(10)
+	all, err := s.Grants(ctx, acme, "", "", now)
+	ok(t, err, "Grants")
+	equal(t, "live grants of acme, oldest first", grantIDs(all), []string{"g2", "g1", "g3"})
+	equal(t, "g1 as stored", normGrant(all[1]), normGrant(g1))
+	equal(t, "g3 as stored", normGrant(all[2]), normGrant(g3))
+	bot, err := s.Grants(ctx, acme, "bot", "pay", now)
+	ok(t, err, "Grants bot pay")
+	equal(t, "grants of bot for pay", grantIDs(bot), []string{"g1"})
+	none, err := s.Grants(ctx, acme, "bot", "pay", at(2+3600))
+	ok(t, err, "Grants at expiry")
+	equal(t, "a grant is over at its ExpiresAt", len(none), 0)
+}
+
+func testGrantConflict(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 1, 0)), "CreateGrant")
+	isErr(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "mail", 9, 0)), store.ErrConflict, "CreateGrant of an id that exists")
+	ok(t, s.CreateGrant(ctx, grant(globex, "g1", "bot", "pay", 1, 0)), "the same id in another tenant")
+	gs, err := s.Grants(ctx, acme, "", "", at(0))
+	ok(t, err, "Grants")
+	equal(t, "the refused grant changed nothing", normGrant(gs[0]), normGrant(grant(acme, "g1", "bot", "pay", 1, 0)))
+}
+
+func testGrantUse(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 2, 0)), "CreateGrant")
+	g, err := s.UseGrant(ctx, acme, "g1", at(1))
+	ok(t, err, "first use")
+	equal(t, "uses left after the first use", g.UsesLeft, 1)
+	equal(t, "the grant used", g.ID, "g1")
+	_, err = s.UseGrant(ctx, globex, "g1", at(1))
+	isErr(t, err, store.ErrNotFound, "a use from another tenant")
+	_, err = s.UseGrant(ctx, acme, "g1", at(3600))
+	isErr(t, err, store.ErrNotFound, "a use at ExpiresAt")
+	g, err = s.UseGrant(ctx, acme, "g1", at(2))
+	ok(t, err, "second use")
+	equal(t, "uses left after the second use", g.UsesLeft, 0)
+	_, err = s.UseGrant(ctx, acme, "g1", at(3))
+	isErr(t, err, store.ErrNotFound, "a use past the last")
+	_, err = s.UseGrant(ctx, acme, "nope", at(3))
+	isErr(t, err, store.ErrNotFound, "a use of an unknown grant")
+	gs, err := s.Grants(ctx, acme, "", "", at(3))
+	ok(t, err, "Grants")
+	equal(t, "a used-up grant is not listed", len(gs), 0)
+}
+
+// Many callers racing for a grant's uses get exactly as many as it has.
+func testGrantConcurrentUse(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	const uses, callers = 10, 40
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", uses, 0)), "CreateGrant")
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			_, err := s.UseGrant(ctx, acme, "g1", at(1))
+			switch {
+			case err == nil:
+				got.Add(1)
+			case !isErrNotFound(err):
+				t.Errorf("UseGrant: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	equal(t, "uses taken by racing callers", got.Load(), int64(uses))
+}
+
+func isErrNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func testGrantEnd(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 5, 0)), "CreateGrant")
+	isErr(t, s.EndGrant(ctx, globex, "g1"), store.ErrNotFound, "EndGrant from another tenant")
+	ok(t, s.EndGrant(ctx, acme, "g1"), "EndGrant")
+	ok(t, s.EndGrant(ctx, acme, "g1"), "EndGrant again")
+	_, err := s.UseGrant(ctx, acme, "g1", at(1))
+	isErr(t, err, store.ErrNotFound, "a use of an ended grant")
+	isErr(t, s.EndGrant(ctx, acme, "nope"), store.ErrNotFound, "EndGrant of an unknown grant")
+}
+
+func testGrantCopies(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	g := grant(acme, "g1", "bot", "pay", 5, 0)
+	ok(t, s.CreateGrant(ctx, g), "CreateGrant")
+	g.Resources[0] = "changed"
+	gs, err := s.Grants(ctx, acme, "", "", at(0))
+	ok(t, err, "Grants")
+	gs[0].Resources[1] = "changed too"
+	again, err := s.Grants(ctx, acme, "", "", at(0))
+	ok(t, err, "Grants")
+	equal(t, "stored resources", again[0].Resources, []string{"cust-*", "acct:é/*"})
+}
+
+func testGrantReopen(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 3, 0)), "CreateGrant")
+	_, err := s.UseGrant(ctx, acme, "g1", at(1))
+	ok(t, err, "UseGrant")
+	e.reopen(t)
+	s = grants(t, e)
+	gs, err := s.Grants(ctx, acme, "", "", at(1))
+	ok(t, err, "Grants after reopening")
+	want := grant(acme, "g1", "bot", "pay", 2, 0)
+	if len(gs) != 1 {
+		t.Fatalf("grants after reopening: %v", grantIDs(gs))
+	}
+	equal(t, "the grant after reopening", normGrant(gs[0]), normGrant(want))
+}
+
+func testGrantClosed(t *testing.T, e *env) {
+	s := grants(t, e)
+	ok(t, e.s.Close(), "Close")
+	ctx := context.Background()
+	isErr(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 1, 0)), store.ErrClosed, "CreateGrant after Close")
+	_, err := s.Grants(ctx, acme, "", "", at(0))
+	isErr(t, err, store.ErrClosed, "Grants after Close")
+	_, err = s.UseGrant(ctx, acme, "g1", at(0))
+	isErr(t, err, store.ErrClosed, "UseGrant after Close")
+	isErr(t, s.EndGrant(ctx, acme, "g1"), store.ErrClosed, "EndGrant after Close")
+}
