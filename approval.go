@@ -52,6 +52,13 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 	case !isNotFound(err):
 		return down, storeErr("consume approval", err)
 	}
+	switch g, err := c.useGrant(ctx, req, res, now); {
+	case err == nil:
+		v.effect, v.approvalID, v.reason = Allow, g.ID, "remembered approval by "+g.CreatedBy
+		return v, nil
+	case !errors.Is(err, errs.ApprovalNotFound):
+		return down, storeErr("use grant", err)
+	}
 	// Identical checks at once must not each open an approval: between
 	// finding none pending and creating one, another would find none
 	// too. Checks of one fingerprint take turns on this client (across

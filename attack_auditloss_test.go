@@ -435,7 +435,7 @@ func TestAttackAuditLoss(t *testing.T) {
 			var panicking atomic.Bool
 			panicking.Store(true)
 			mem := agenttrust.NewMemorySink(100)
-			sink := agenttrust.AuditSinkFunc(func(ctx context.Context, recs []agenttrust.AuditRecord) error {
+			sink := sinkFunc(func(ctx context.Context, recs []agenttrust.AuditRecord) error {
 				if panicking.Load() {
 					panic("sink bug")
 				}

@@ -179,7 +179,7 @@ func TestAttackAuditPoisonEveryField(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					st := b.open(t)
 					t.Cleanup(func() { st.Close() })
-					c, err := New(st, WithAudit(AuditConfig{Sinks: []AuditSink{AuditSinkFunc(st.AppendAudit)}, WriteTimeout: time.Second}),
+					c, err := New(st, WithAudit(AuditConfig{Sinks: []AuditSink{storeSink(st.AppendAudit)}, WriteTimeout: time.Second}),
 						WithClock(func() time.Time { return time.Unix(1_800_000_000, 0) }))
 					if err != nil {
 						t.Fatal(err)
@@ -240,3 +240,8 @@ func BenchmarkStorableFields(b *testing.B) {
 	}
 	_ = n
 }
+
+// storeSink adapts a store's AppendAudit to AuditSink.
+type storeSink func(ctx context.Context, recs []AuditRecord) error
+
+func (f storeSink) Write(ctx context.Context, recs []AuditRecord) error { return f(ctx, recs) }

@@ -35,14 +35,6 @@ type AuditSink interface {
 	Write(ctx context.Context, recs []AuditRecord) error
 }
 
-// AuditSinkFunc adapts a function to AuditSink. It is safe for concurrent
-// use if the function is. A nil AuditSinkFunc panics when called, as a nil
-// function does.
-type AuditSinkFunc func(ctx context.Context, recs []AuditRecord) error
-
-// Write calls f.
-func (f AuditSinkFunc) Write(ctx context.Context, recs []AuditRecord) error { return f(ctx, recs) }
-
 // ChainError reports where an audit chain breaks. A plain value; the zero
 // ChainError says nothing about where a chain breaks.
 type ChainError struct {

@@ -82,3 +82,8 @@ rules:
     tools: ["*.delete"]
     reason: nothing is deleted by agents
 `
+
+// sinkFunc adapts a function to agenttrust.AuditSink.
+type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
+
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error { return f(ctx, recs) }

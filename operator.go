@@ -35,6 +35,7 @@ const (
 	opPrefix       = "agenttrust."
 	opApprove      = "agenttrust.approve"
 	opDenyApproval = "agenttrust.deny_approval"
+	opRemember     = "agenttrust.remember"
 	opSuspend      = "agenttrust.suspend"
 	opResume       = "agenttrust.resume"
 	opRevoke       = "agenttrust.revoke"

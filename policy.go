@@ -135,6 +135,13 @@ type Rule struct {
 	// and the request stays denied, so an unattended run asking for one
 	// fails closed when nobody answers.
 	ApprovalTimeout string `json:"approval_timeout,omitempty" yaml:"approval_timeout,omitempty"`
+	// RememberUses and RememberFor, on a needs_approval rule, let an
+	// approver remember an approval it opens (Client.ApproveAndRemember):
+	// later requests like it are allowed without asking, at most
+	// RememberUses times and for at most RememberFor ("1h"; up to 30
+	// days). A rule without them cannot be remembered.
+	RememberUses int    `json:"remember_uses,omitempty" yaml:"remember_uses,omitempty"`
+	RememberFor  string `json:"remember_for,omitempty" yaml:"remember_for,omitempty"`
 }
 
 // Limit is a token-bucket rate limit applied to each (agent, tool) pair it
@@ -327,6 +334,8 @@ type compiled struct {
 	clusterIdx int
 	// modes are the tool modes, best match first; nil without any.
 	modes []toolMode
+	// byID finds a rule by its id.
+	byID map[string]*compiledRule
 }
 
 type compiledAttr struct {
@@ -348,6 +357,10 @@ type compiledRule struct {
 	reason    string
 	approvers []string
 	timeout   time.Duration
+	// rememberUses and rememberFor bound a remembered approval; zero: it
+	// cannot be remembered.
+	rememberUses int
+	rememberFor  time.Duration
 }
 
 type compiledLimit struct {
@@ -396,7 +409,7 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 	if p.Default > NeedsApproval {
 		errs = append(errs, &PolicyError{File: file, Index: -1, Msg: "invalid default effect"})
 	}
-	c := &compiled{def: p.Default}
+	c := &compiled{def: p.Default, byID: map[string]*compiledRule{}}
 	seen := map[string]bool{}
 	// The type each attribute is compared with, by its first use: a
 	// policy comparing one attribute with two types has a rule that can
@@ -513,10 +526,12 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 				cr.timeout = d
 			}
 		}
+		compileRemember(r, cr, func(format string, args ...any) { fail(r.ID, i, format, args...) })
 		if cr.reason == "" {
 			cr.reason = map[Effect]string{Deny: reasonRuleDeny, Allow: reasonRuleAllow, NeedsApproval: reasonRuleApprove}[r.Effect]
 		}
 		c.rules.add(cr, cr.agents, cr.tools)
+		c.byID[cr.id] = cr
 	}
 	nCluster := 0
 	for i := range p.Limits {

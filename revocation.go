@@ -183,6 +183,11 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 		if err := c.store.Revoke(ctx, b); err != nil {
 			return storeErr("revoke", err)
 		}
+		if strings.HasPrefix(id, grantPrefix) {
+			if err := c.endGrant(ctx, id); err != nil {
+				return storeErr("end grant", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -142,6 +144,52 @@ func (s *Server) deny(c *call) error {
 	return s.decide(c, (*agenttrust.Client).DenyApproval)
 }
 
+// remember grants an approval and remembers it (agenttrust.Client.
+// ApproveAndRemember), in the caller's name.
+func (s *Server) remember(c *call, id, note string, r *wire.Remember) error {
+	d, err := time.ParseDuration(r.ValidFor)
+	if err != nil || d <= 0 {
+		return badRequest("invalid_request", "remember.valid_for must be a positive duration, such as 30m or 8h")
+	}
+	ctx := c.r.Context()
+	g, err := c.t.client.ApproveAndRemember(ctx, id, c.p.AgentID, note, store.Remember{Uses: r.Uses, For: d, Resources: r.Resources})
+	if err != nil {
+		return err
+	}
+	a, err := c.t.client.Approval(ctx, id)
+	if err != nil {
+		return err
+	}
+	v := viewApproval(a)
+	v.GrantID = g.ID
+	writeJSON(c, http.StatusOK, v)
+	return nil
+}
+
+// listGrants lists the tenant's live grants, of one agent with agent_id.
+func (s *Server) listGrants(c *call) error {
+	gs, ok := s.st.(store.Grants)
+	if !ok {
+		writeJSON(c, http.StatusOK, wire.GrantList{Grants: []wire.GrantView{}})
+		return nil
+	}
+	agent := c.r.URL.Query().Get("agent_id")
+	list, err := gs.Grants(c.r.Context(), c.p.Tenant, agent, "", s.now())
+	if err != nil {
+		return fmt.Errorf("%w: list grants: %w", agenttrust.ErrStoreUnavailable, err)
+	}
+	out := wire.GrantList{Grants: make([]wire.GrantView, 0, len(list))}
+	for _, g := range list {
+		out.Grants = append(out.Grants, wire.GrantView{
+			ID: g.ID, ApprovalID: g.ApprovalID, AgentID: g.AgentID, OnBehalfOf: g.OnBehalfOf, ToolName: g.Tool,
+			RuleID: g.Rule, Resource: g.Resource, Resources: append([]string{}, g.Resources...), UsesLeft: g.UsesLeft,
+			ExpiresAt: g.ExpiresAt.UTC(), CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt.UTC(),
+		})
+	}
+	writeJSON(c, http.StatusOK, out)
+	return nil
+}
+
 // decide grants or refuses an approval in the caller's name (its agent
 // id). The library refuses an approver who is the agent that asked, and
 // one the rule's approvers do not name.
@@ -156,6 +204,12 @@ func (s *Server) decide(c *call, fn func(*agenttrust.Client, context.Context, st
 	}
 	if len(req.Note) > 4096 {
 		return badRequest("invalid_request", "note is longer than 4096 bytes")
+	}
+	if req.Remember != nil {
+		if strings.HasSuffix(c.r.URL.Path, "/deny") {
+			return badRequest("invalid_request", "remember is for approve, not deny")
+		}
+		return s.remember(c, id, req.Note, req.Remember)
 	}
 	ctx := c.r.Context()
 	if err := fn(c.t.client, ctx, id, c.p.AgentID, req.Note); err != nil {

@@ -18,7 +18,7 @@ import (
 func TestCloseDrainsTenantsTogether(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const drain = time.Second
-		down := agenttrust.AuditSinkFunc(func(context.Context, []agenttrust.AuditRecord) error {
+		down := sinkFunc(func(context.Context, []agenttrust.AuditRecord) error {
 			return errors.New("audit store down")
 		})
 		srv, err := New(memory.New(), WithNodeName("n1"), WithAuditKey(testAuditKey),

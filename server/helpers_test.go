@@ -272,3 +272,10 @@ const defaultTokenTTL = 5 * time.Minute
 // maxDelegationDepth is the most hops agenttrust lets a token pass
 // through.
 const maxDelegationDepth = 8
+
+// sinkFunc adapts a function to agenttrust.AuditSink.
+type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
+
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	return f(ctx, recs)
+}

@@ -107,6 +107,8 @@ func routeTable() []*route {
 			req: wire.DecideRequest{}, emptyBody: true, resp: wire.ApprovalView{}, status: 200},
 		{method: "POST", path: "/v1/approvals/{id}/deny", access: admin | approver, handle: (*Server).deny,
 			req: wire.DecideRequest{}, emptyBody: true, resp: wire.ApprovalView{}, status: 200},
+		{method: "GET", path: "/v1/grants", access: admin | approver, handle: (*Server).listGrants,
+			resp: wire.GrantList{}, status: 200, query: []string{"agent_id"}},
 
 		{method: "GET", path: "/v1/audit", access: admin | approver, handle: (*Server).queryAudit,
 			resp: wire.AuditPage{}, status: 200, query: auditQueryParams},

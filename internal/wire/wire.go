@@ -178,6 +178,9 @@ type ApprovalView struct {
 	Note           string          `json:"note"`
 	GrantExpiresAt time.Time       `json:"grant_expires_at,omitzero"`
 	ConsumedAt     time.Time       `json:"consumed_at,omitzero"`
+	// GrantID names the grant an approval remembered with was made into;
+	// only in the answer to that approval.
+	GrantID string `json:"grant_id,omitempty"`
 }
 
 type ApprovalList struct {
@@ -185,7 +188,34 @@ type ApprovalList struct {
 }
 
 type DecideRequest struct {
-	Note string `json:"note,omitempty"`
+	Note     string    `json:"note,omitempty"`
+	Remember *Remember `json:"remember,omitempty"`
+}
+
+// Remember asks that an approval also allow later requests like it.
+type Remember struct {
+	Uses      int      `json:"uses"`
+	ValidFor  string   `json:"valid_for"`
+	Resources []string `json:"resources,omitempty"`
+}
+
+type GrantView struct {
+	ID         string    `json:"id"`
+	ApprovalID string    `json:"approval_id"`
+	AgentID    string    `json:"agent_id"`
+	OnBehalfOf string    `json:"on_behalf_of"`
+	ToolName   string    `json:"tool_name"`
+	RuleID     string    `json:"rule_id"`
+	Resource   string    `json:"resource"`
+	Resources  []string  `json:"resources"`
+	UsesLeft   int       `json:"uses_left"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+type GrantList struct {
+	Grants []GrantView `json:"grants"`
 }
 
 type AuditPage struct {

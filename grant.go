@@ -1,0 +1,186 @@
+package agenttrust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/observe"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+// Bounds of a remembered approval.
+const (
+	maxRememberUses      = 10_000
+	maxRememberFor       = 30 * 24 * time.Hour
+	maxRememberResources = 16
+	grantPrefix          = "grt_"
+)
+
+// compileRemember checks a rule's remember bounds into cr.
+func compileRemember(r *Rule, cr *compiledRule, fail func(format string, args ...any)) {
+	if r.RememberUses == 0 && r.RememberFor == "" {
+		return
+	}
+	if r.Effect != NeedsApproval {
+		fail("remember_uses and remember_for are only meaningful on a needs_approval rule")
+		return
+	}
+	if r.RememberUses < 1 || r.RememberUses > maxRememberUses {
+		fail("remember_uses %d: want 1 to %d, with remember_for", r.RememberUses, maxRememberUses)
+		return
+	}
+	d, err := time.ParseDuration(r.RememberFor)
+	if err != nil || d < time.Second || d > maxRememberFor {
+		fail("remember_for %q: want a duration from 1s to 720h, with remember_uses", r.RememberFor)
+		return
+	}
+	cr.rememberUses, cr.rememberFor = r.RememberUses, d
+}
+
+// ApproveAndRemember grants a pending approval as Approve does and also
+// remembers it: later requests of the same agent, on behalf of the same
+// principal, to the same tool, that the same rule holds for approval, on
+// a resource r.Resources covers (only the approved one when empty), are
+// allowed without asking, r.Uses times at most, until r.For has passed.
+// The rule must allow it (Rule.RememberUses and RememberFor bound r), so
+// the built-in rule engine must have decided, and the store must hold
+// grants (store.Grants). A deny rule still denies a request a grant
+// covers; Revoke of the grant's id ends it.
+//
+// Two records go into the audit chain: "agenttrust.approve" and
+// "agenttrust.remember" (naming the grant, its uses, lifetime and
+// resources). When the approval is granted but the grant cannot be stored,
+// the error says so and the approval allows its one request.
+func (c *Client) ApproveAndRemember(ctx context.Context, id, approver, note string, r store.Remember) (store.Grant, error) {
+	gs, ok := c.store.(store.Grants)
+	if !ok {
+		return store.Grant{}, fmt.Errorf("%w: the store does not hold grants (store.Grants): an approval cannot be remembered", ErrInvalidConfig)
+	}
+	a, err := c.Approval(ctx, id)
+	if err != nil {
+		return store.Grant{}, err
+	}
+	if err := c.checkRemember(a, r); err != nil {
+		return store.Grant{}, err
+	}
+	if err := c.decideApproval(ctx, id, approver, note, ApprovalApproved); err != nil {
+		return store.Grant{}, err
+	}
+	gid, err := c.newID(grantPrefix)
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("approved once, not remembered: %w", err)
+	}
+	now := c.clock.Now()
+	g := store.Grant{
+		Tenant: c.tenant, ID: gid, ApprovalID: a.ID, AgentID: a.AgentID, OnBehalfOf: a.OnBehalfOf,
+		Tool: a.Tool, Rule: a.Rule, Resource: a.Resource, Resources: append([]string(nil), r.Resources...),
+		UsesLeft: r.Uses, ExpiresAt: now.Add(r.For), CreatedBy: approver, CreatedAt: now,
+	}
+	op := operation{tool: opRemember, resource: gid, approval: id, reason: note, kvs: []attrKV{
+		{Name: "approver", Value: approver},
+		{Name: "resources", Value: strings.Join(r.Resources, ",")},
+		{Name: "uses", Value: strconv.Itoa(r.Uses)},
+		{Name: "valid_for", Value: r.For.String()},
+	}}
+	err = c.audited(ctx, op, func() error {
+		if err := gs.CreateGrant(ctx, g); err != nil {
+			return storeErr("create grant", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("approved once, not remembered: %w", err)
+	}
+	c.event(ctx, observe.Event{Kind: observe.ApprovalDecided, Agent: approver, Outcome: "remembered"})
+	return g, nil
+}
+
+// checkRemember holds r to the bounds of the rule that opened a.
+func (c *Client) checkRemember(a Approval, r store.Remember) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: remember: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+	}
+	ps := c.policy.Load()
+	if ps == nil || ps.compiled == nil {
+		return bad("only approvals of the built-in rule engine's rules can be remembered")
+	}
+	cr := ps.compiled.byID[a.Rule]
+	if cr == nil || cr.effect != NeedsApproval || cr.rememberUses == 0 {
+		return bad("rule %q does not allow remembering its approvals (remember_uses, remember_for)", a.Rule)
+	}
+	if r.Uses < 1 || r.Uses > cr.rememberUses {
+		return bad("uses %d: rule %q allows 1 to %d", r.Uses, a.Rule, cr.rememberUses)
+	}
+	if r.For <= 0 || r.For > cr.rememberFor {
+		return bad("for %v: rule %q allows up to %v", r.For, a.Rule, cr.rememberFor)
+	}
+	if len(r.Resources) > maxRememberResources {
+		return bad("more than %d resource globs", maxRememberResources)
+	}
+	for _, p := range r.Resources {
+		if _, err := cond.ParseResourcePattern(p); err != nil {
+			return bad("resources: %v", err)
+		}
+	}
+	return nil
+}
+
+// useGrant is the approval phase's second chance, for a request the rule
+// res.Rule holds for approval and no approval of its own covers: a live
+// grant covering it lets it through, using one use. It returns
+// errs.ApprovalNotFound when none does.
+func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, now time.Time) (store.Grant, error) {
+	gs, ok := c.store.(store.Grants)
+	if !ok {
+		return store.Grant{}, errs.ApprovalNotFound
+	}
+	list, err := gs.Grants(ctx, c.tenant, req.AgentID, req.Tool, now)
+	if err != nil {
+		return store.Grant{}, err
+	}
+	for _, g := range list {
+		if g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
+			continue
+		}
+		used, err := gs.UseGrant(ctx, c.tenant, g.ID, now)
+		switch {
+		case err == nil:
+			return used, nil
+		case !isNotFound(err): // used up by another check meanwhile: try the next
+			return store.Grant{}, err
+		}
+	}
+	return store.Grant{}, errs.ApprovalNotFound
+}
+
+// grantCovers reports whether g covers resource. A glob that no longer
+// parses covers nothing.
+func grantCovers(g *store.Grant, resource string) bool {
+	if len(g.Resources) == 0 {
+		return resource == g.Resource
+	}
+	for _, s := range g.Resources {
+		if p, err := cond.ParseResourcePattern(s); err == nil && p.Match(resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// endGrant ends grant id when the store holds grants, for Revoke.
+func (c *Client) endGrant(ctx context.Context, id string) error {
+	gs, ok := c.store.(store.Grants)
+	if !ok {
+		return nil
+	}
+	if err := gs.EndGrant(ctx, c.tenant, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
