@@ -80,17 +80,18 @@ def guard(
 def _arguments(
     sig: inspect.Signature, args: Any, kwargs: Any, resource: ResourceSpec, attributes: AttributesSpec
 ) -> "tuple[Optional[str], Optional[Mapping[str, Any]]]":
+    # The callables see the call's arguments with defaults filled in.
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
     res: Optional[str] = None
     if callable(resource):
-        res = resource(*args, **kwargs)
+        res = resource(*bound.args, **bound.kwargs)
     elif resource is not None:
         res = resource
     attrs: Optional[Mapping[str, Any]] = None
     if callable(attributes):
-        attrs = attributes(*args, **kwargs)
+        attrs = attributes(*bound.args, **bound.kwargs)
     elif attributes is not None:
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
         missing = [n for n in attributes if n not in bound.arguments]
         if missing:
             raise AgentTrustError("guard: no parameter named %s" % ", ".join(missing))

@@ -54,7 +54,8 @@ class Serve:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
         if not ready.wait(60) or not (self.url and self.admin_key):
             self.stop()
             raise RuntimeError("agenttrust serve did not start:\n" + "".join(self.log))
@@ -66,6 +67,11 @@ class Serve:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        # The reader ends at the pipe's end, once serve has exited.
+        self.reader.join(5)
+        if self.proc.stderr is not None and not self.reader.is_alive():
+            self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
