@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 import ssl
 import time
 import urllib.parse
@@ -49,6 +51,20 @@ def _opt_str(value: Any, what: str) -> Optional[str]:
     return value
 
 
+def _lapsed(expires_at: str, now: float) -> bool:
+    """Whether an RFC 3339 time (as the server writes it, with up to
+    nanoseconds) is past. An unreadable one is not taken as past: the
+    wait then ends at its own timeout."""
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", expires_at)
+    if not m:
+        return False
+    try:
+        t = datetime.datetime.fromisoformat(m.group(1) + ("+00:00" if m.group(3) == "Z" else m.group(3)))
+    except ValueError:
+        return False
+    return t.timestamp() + float("0." + (m.group(2) or "0")) <= now
+
+
 def _caveats(caveats: Optional[Sequence[str]]) -> Optional[List[str]]:
     if caveats is None:
         return None
@@ -87,6 +103,7 @@ class AgentTrustClient:
         user_agent: str = USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._t = Transport(
             base_url, api_key, timeout=timeout, retries=retries, max_retry_after=max_retry_after,
@@ -95,6 +112,7 @@ class AgentTrustClient:
         )
         self._sleep = sleep
         self._clock = clock
+        self._wall = wall_clock
         self.actions = Actions(self)
         self.approvals = Approvals(self)
         self.tokens = Tokens(self)
@@ -210,7 +228,8 @@ class Approvals:
     def wait(self, id: str, timeout: float) -> Approval:
         """Wait up to timeout seconds for approval id to be decided, by long
         polls, and return it decided (approved, denied or consumed). Raises
-        ApprovalTimeoutError when it is still pending at the end."""
+        ApprovalTimeoutError when it is still pending at the end, or has
+        lapsed undecided (its expires_at passed; .lapsed is then True)."""
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise InvalidRequestError("timeout must be a number of seconds >= 0")
         path = "/v1/approvals/" + _seg(id, "id")
@@ -227,6 +246,8 @@ class Approvals:
             last = self._same(parse_approval(body), id)
             if not last.pending:
                 return last
+            if _lapsed(last.expires_at, self._c._wall()):
+                raise ApprovalTimeoutError(last, id, lapsed=True)
             # An early answer (the server closing, a short cap) must not
             # turn this into a busy loop.
             spent = self._c._clock() - start

@@ -90,7 +90,8 @@ class ApprovalRequiredError(AgentTrustError, PermissionError):
 class ApprovalTimeoutError(AgentTrustError, TimeoutError):
     """approvals.wait gave up while the approval was still pending."""
 
-    def __init__(self, approval: "Optional[Approval]", approval_id: str) -> None:
-        super().__init__("approval %s still pending" % approval_id)
+    def __init__(self, approval: "Optional[Approval]", approval_id: str, lapsed: bool = False) -> None:
+        super().__init__("approval %s %s" % (approval_id, "lapsed undecided" if lapsed else "still pending"))
         self.approval = approval
         self.approval_id = approval_id
+        self.lapsed = lapsed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from ._context import current_identity
@@ -53,7 +54,9 @@ def guard(
             res, attrs = _arguments(sig, args, kwargs, resource, attributes)
             d = c.actions.check(tool_name=tool_name, resource=res, attributes=attrs)
             if d.needs_approval and approval_timeout is not None:
-                c.approvals.wait(d.approval_id, approval_timeout)
+                a = c.approvals.wait(d.approval_id, approval_timeout)
+                if a.status == "denied":
+                    raise DeniedError(replace(d, effect="deny", reason="approval %s denied by %s" % (a.id, a.decided_by)))
                 d = c.actions.check(tool_name=tool_name, resource=res, attributes=attrs)
             return d.raise_for_effect()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import threading
 import uuid
@@ -44,8 +45,9 @@ def json_answer(obj: object, status: int = 200, headers: str = "") -> Behavior:
 class Fake:
     """Listens on 127.0.0.1; each connection gets behavior(conn, request)."""
 
-    def __init__(self, behavior: Behavior) -> None:
+    def __init__(self, behavior: Behavior, tls: "Optional[ssl.SSLContext]" = None) -> None:
         self.behavior = behavior
+        self.tls = tls
         self.requests: List[bytes] = []
         self.release = threading.Event()
         self.sock = socket.socket()
@@ -66,6 +68,8 @@ class Fake:
     def _serve(self, conn: socket.socket) -> None:
         try:
             conn.settimeout(10)
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             data = b""
             while b"\r\n\r\n" not in data:
                 chunk = conn.recv(65536)
@@ -85,7 +89,7 @@ class Fake:
                 body += chunk
             self.requests.append(head + b"\r\n\r\n" + body)
             self.behavior(conn, head + b"\r\n\r\n" + body)
-        except OSError:
+        except (OSError, ValueError):
             pass
         finally:
             conn.close()

@@ -3,7 +3,8 @@
 The binary is $AGENTTRUST_BIN when set (test.sh builds it), else built here
 with go build from the repository. serve runs on a fresh SQLite file in a
 temporary directory, on an ephemeral port, with tests/policy.yaml; its
-first start prints the admin key, read from its stderr.
+first start prints the admin key, read from its stderr. The TLS one serves
+a self-signed certificate made with openssl.
 """
 
 from __future__ import annotations
@@ -23,18 +24,46 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 POLICY = os.path.join(HERE, "policy.yaml")
 
 
+def self_signed(directory: str) -> "tuple[str, str]":
+    """A self-signed certificate for 127.0.0.1 and localhost, and its key."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+_binary: Optional[str] = None
+
+
+def binary() -> str:
+    """$AGENTTRUST_BIN, else agenttrust built once from the repository."""
+    global _binary
+    if _binary is None:
+        _binary = os.environ.get("AGENTTRUST_BIN")
+        if not _binary:
+            out = tempfile.mkdtemp(prefix="agenttrust-py-bin-")
+            atexit.register(shutil.rmtree, out, True)
+            _binary = os.path.join(out, "agenttrust")
+            subprocess.run(["go", "build", "-o", _binary, "./cmd/agenttrust"], cwd=REPO, check=True)
+    return _binary
+
+
 class Serve:
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="agenttrust-py-")
-        binary = os.environ.get("AGENTTRUST_BIN")
-        if not binary:
-            binary = os.path.join(self.dir, "agenttrust")
-            subprocess.run(["go", "build", "-o", binary, "./cmd/agenttrust"], cwd=REPO, check=True)
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--data", os.path.join(self.dir, "db"), "--listen", "127.0.0.1:0",
-             "--issuer", "http://127.0.0.1", "--policy", POLICY, "--console=false"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
+        args = [binary(), "serve", "--data", os.path.join(self.dir, "db"), "--listen", "127.0.0.1:0",
+                "--policy", POLICY, "--console=false"]
+        self.cert: Optional[str] = None
+        if tls:
+            self.cert, key = self_signed(self.dir)
+            args += ["--tls-cert", self.cert, "--tls-key", key, "--issuer", "https://127.0.0.1"]
+        else:
+            args += ["--issuer", "http://127.0.0.1"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log: list = []
         self.url: Optional[str] = None
         self.admin_key: Optional[str] = None
@@ -47,7 +76,7 @@ class Serve:
                 m = re.search(r"\b(atk_[A-Za-z0-9]+)", line)
                 if m and self.admin_key is None:
                     self.admin_key = m.group(1)
-                m = re.search(r'listening.*url=(http://[0-9.:]+)', line)
+                m = re.search(r'listening.*url=(https?://[0-9.:]+)', line)
                 if m:
                     self.url = m.group(1)
                 if self.url and self.admin_key:
@@ -75,15 +104,15 @@ class Serve:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_serve: Optional[Serve] = None
+_serves: "dict[bool, Serve]" = {}
 _lock = threading.Lock()
 
 
-def serve() -> Serve:
-    """The shared server, started on first use and stopped at exit."""
-    global _serve
+def serve(tls: bool = False) -> Serve:
+    """The shared server (plain HTTP, or HTTPS with a self-signed
+    certificate), started on first use and stopped at exit."""
     with _lock:
-        if _serve is None:
-            _serve = Serve()
-            atexit.register(_serve.stop)
-        return _serve
+        if tls not in _serves:
+            _serves[tls] = Serve(tls)
+            atexit.register(_serves[tls].stop)
+        return _serves[tls]

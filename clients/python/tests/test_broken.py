@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Tuple, Type
 from agenttrust import (
     AgentTrustClient,
     AgentTrustError,
+    ApprovalTimeoutError,
     AuthError,
     ProtocolError,
     RequestTimeoutError,
@@ -230,6 +231,20 @@ class BrokenServerTest(unittest.TestCase):
         f = self.fake(with_decision(allowed=False, effect="deny", reason="store down", error="store_unavailable"))
         d = self.client(f.url).actions.check(agent_id="agent-1", tool_name="t")
         self.assertEqual((d.allowed, d.error), (False, "store_unavailable"))
+
+    def test_a_lapsed_approval_ends_the_wait(self) -> None:
+        apr = {
+            "id": "apr_x", "agent_id": "a", "session_id": "", "on_behalf_of": "", "tool_name": "t", "resource": "",
+            "attributes": {}, "rule_id": "r", "reason": "", "approvers": ["*"], "status": "pending",
+            "created_at": "2020-01-01T00:00:00Z", "expires_at": "2020-01-01T00:15:00.123456789Z",
+            "decided_by": "", "note": "",
+        }
+        f = self.fake(json_answer(apr))
+        with self.assertRaises(ApprovalTimeoutError) as cm:
+            self.client(f.url).approvals.wait("apr_x", 30)
+        self.assertTrue(cm.exception.lapsed)
+        self.assertEqual(len(f.requests), 1)
+        self.assertIn(b"wait=30000ms", f.requests[0])
 
     def test_other_calls_fail_closed_too(self) -> None:
         # An approval wait answered "approved" in garbage is no approval.

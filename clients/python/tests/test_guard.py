@@ -82,6 +82,29 @@ class GuardTest(unittest.TestCase):
         t.join()
         self.assertEqual(charged, [500])
 
+    def test_guard_refused_approval_is_a_deny(self) -> None:
+        charged: List[int] = []
+
+        @guard("payments.charge", client=self.admin, attributes=["amount"], approval_timeout=20)
+        def charge(amount: int) -> None:
+            charged.append(amount)
+
+        def refuser() -> None:
+            for _ in range(100):
+                pending = self.admin.approvals.list(status="pending", agent_id="refused-bot")
+                if pending:
+                    self.admin.approvals.deny(pending[0].id, note="no")
+                    return
+                time.sleep(0.05)
+
+        t = threading.Thread(target=refuser)
+        t.start()
+        with identity(agent_id="refused-bot"), self.assertRaises(DeniedError) as cm:
+            charge(500)
+        t.join()
+        self.assertIn("denied by admin", str(cm.exception))
+        self.assertEqual(charged, [])
+
     def test_async_guard_keeps_identity_per_task(self) -> None:
         ran: List[str] = []
 

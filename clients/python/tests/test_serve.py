@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 import threading
 import time
 import unittest
@@ -16,9 +18,11 @@ from agenttrust import (
     ForbiddenError,
     InvalidRequestError,
     NotFoundError,
+    RequestTimeoutError,
     TransportError,
     identity,
 )
+from tests.fake import Fake
 from tests.serve import serve
 
 
@@ -205,3 +209,47 @@ class ServeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TLSTest(unittest.TestCase):
+    """HTTPS to serve --tls-cert, and a TLS server that goes silent."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.srv = serve(tls=True)
+        cls.trust = ssl.create_default_context(cafile=cls.srv.cert)
+
+    def test_check_over_https(self) -> None:
+        self.assertTrue(self.srv.url.startswith("https://"))
+        port = self.srv.url.rsplit(":", 1)[1]
+        for url in (self.srv.url, "https://localhost:" + port):
+            with self.subTest(url=url), AgentTrustClient(url, self.srv.admin_key, ssl_context=self.trust) as c:
+                self.assertTrue(c.actions.check(agent_id="mailer", tool_name="email.send").allowed)
+                self.assertFalse(c.actions.check(agent_id="agent-123", tool_name="email.send").allowed)
+
+    def test_untrusted_certificate_fails_closed(self) -> None:
+        # The default context trusts the system's authorities, not this
+        # self-signed certificate.
+        c = AgentTrustClient(self.srv.url, self.srv.admin_key, retries=3, sleep=lambda s: self.fail("retried"))
+        with self.assertRaises(TransportError):
+            c.actions.check(agent_id="mailer", tool_name="email.send")
+
+    def test_silent_tls_server_times_out(self) -> None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.srv.cert, os.path.join(os.path.dirname(self.srv.cert), "key.pem"))
+        for name, behavior in (("silent", lambda conn, req: threading.Event().wait(3)), ("trickle", trickle)):
+            with self.subTest(name):
+                f = Fake(behavior, tls=ctx)
+                self.addCleanup(f.close)
+                c = AgentTrustClient("https://127.0.0.1:%d" % f.port, "atk_x", timeout=0.5, ssl_context=self.trust)
+                start = time.monotonic()
+                with self.assertRaises(RequestTimeoutError):
+                    c.actions.check(agent_id="mailer", tool_name="email.send")
+                self.assertLess(time.monotonic() - start, 2 * 3 * 1.5)
+
+
+def trickle(conn, req) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    for _ in range(40):
+        conn.sendall(b"a")
+        time.sleep(0.1)
