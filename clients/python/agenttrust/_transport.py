@@ -203,40 +203,42 @@ class Transport:
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        host = self.url.hostname or ""
-        if self.url.scheme == "https":
-            return http.client.HTTPSConnection(host, self.url.port, timeout=timeout, context=self._ssl)
-        return http.client.HTTPConnection(host, self.url.port, timeout=timeout)
-
     def _once(
         self, op: str, method: str, target: str, payload: Optional[bytes], expect: int, idempotent: bool, limit: float
     ) -> Tuple[Any, str]:
-        conn = self._connection(limit)
+        start = time.monotonic()
+        tls = self.url.scheme == "https"
+        host = self.url.hostname or ""
+        conn = http.client.HTTPConnection(host, self.url.port or (443 if tls else 80), timeout=limit)
         try:
             try:
-                conn.connect()
-            except ssl.SSLError as e:
-                raise TransportError("%s: TLS with %s failed: %s" % (op, self.url.hostname, e)) from None
+                conn.connect()  # TCP only: TLS comes below, under the watchdog
             except OSError as e:
                 # Nothing of the request has left: repeating it is safe.
                 raise _Retry(TransportError("%s: cannot connect to %s: %s" % (op, self.url.netloc, e)), -1) from None
             expired = threading.Event()
-            sock = conn.sock
+            # Every socket of the exchange, held here: the connection
+            # forgets its socket once the response owns it.
+            socks = [conn.sock]
 
             def kill() -> None:
                 expired.set()
-                try:
-                    # The plain socket's shutdown, also for TLS: it wakes
-                    # a blocked read without touching the TLS state.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                for sock in socks:
+                    try:
+                        # The plain socket's shutdown, also for TLS: it
+                        # wakes a blocked read without touching TLS state.
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
 
-            watchdog = threading.Timer(limit, kill)
+            watchdog = threading.Timer(max(0.0, limit - (time.monotonic() - start)), kill)
             watchdog.daemon = True
             watchdog.start()
             try:
+                if tls:
+                    assert self._ssl is not None
+                    conn.sock = self._ssl.wrap_socket(conn.sock, server_hostname=host)
+                    socks.append(conn.sock)
                 status, headers, data = self._exchange(conn, method, target, payload)
             except ProtocolError as e:
                 if expired.is_set():
@@ -245,6 +247,8 @@ class Transport:
             except (OSError, ValueError, http.client.HTTPException) as e:
                 if expired.is_set() or isinstance(e, socket.timeout):
                     raise RequestTimeoutError("%s: no answer within %.3gs" % (op, limit)) from None
+                if isinstance(e, ssl.SSLError):
+                    raise TransportError("%s: TLS with %s failed: %s" % (op, host, _short(e))) from None
                 raise TransportError("%s: the connection failed before a full answer: %s" % (op, _short(e))) from None
             finally:
                 watchdog.cancel()

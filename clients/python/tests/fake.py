@@ -45,9 +45,12 @@ def json_answer(obj: object, status: int = 200, headers: str = "") -> Behavior:
 class Fake:
     """Listens on 127.0.0.1; each connection gets behavior(conn, request)."""
 
-    def __init__(self, behavior: Behavior, tls: "Optional[ssl.SSLContext]" = None) -> None:
+    def __init__(self, behavior: Behavior, tls: "Optional[ssl.SSLContext]" = None, raw: bool = False) -> None:
+        """tls wraps each connection in TLS first; raw hands the
+        connection to behavior at once, before any request is read."""
         self.behavior = behavior
         self.tls = tls
+        self.raw = raw
         self.requests: List[bytes] = []
         self.release = threading.Event()
         self.sock = socket.socket()
@@ -68,6 +71,9 @@ class Fake:
     def _serve(self, conn: socket.socket) -> None:
         try:
             conn.settimeout(10)
+            if self.raw:
+                self.behavior(conn, b"")
+                return
             if self.tls is not None:
                 conn = self.tls.wrap_socket(conn, server_side=True)
             data = b""

@@ -247,6 +247,29 @@ class TLSTest(unittest.TestCase):
                     c.actions.check(agent_id="mailer", tool_name="email.send")
                 self.assertLess(time.monotonic() - start, 2 * 3 * 1.5)
 
+    def test_broken_tls_handshakes(self) -> None:
+        cases = (
+            ("silent in the handshake", None, RequestTimeoutError),
+            ("plain HTTP where TLS was asked", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", TransportError),
+        )
+        for name, answer, want in cases:
+            with self.subTest(name):
+
+                def behavior(conn, req, answer=answer) -> None:
+                    # At the first byte of the ClientHello, answer (or not).
+                    conn.recv(1)
+                    if answer:
+                        conn.sendall(answer)
+                    threading.Event().wait(2)
+
+                f = Fake(behavior, raw=True)
+                self.addCleanup(f.close)
+                c = AgentTrustClient("https://127.0.0.1:%d" % f.port, "atk_x", timeout=0.5, ssl_context=self.trust)
+                start = time.monotonic()
+                with self.assertRaises(want):
+                    c.actions.check(agent_id="mailer", tool_name="email.send")
+                self.assertLess(time.monotonic() - start, 2 * 3 * 1.5)
+
 
 def trickle(conn, req) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
