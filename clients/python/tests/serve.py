@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))

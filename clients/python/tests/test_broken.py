@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import unittest
-from typing import Any, Callable, Dict, List, Tuple, Type
+from typing import Any, Dict, List, Tuple, Type
 
 from agenttrust import (
     AgentTrustClient,
@@ -209,6 +209,12 @@ class BrokenServerTest(unittest.TestCase):
         with self.assertRaises(ServerError):
             self.client(slow.url, retries=3).actions.check(agent_id="agent-1", tool_name="t")
         self.assertEqual(len(slow.requests), 1)
+        # Retry-After as an HTTP date is read; one that is neither is not.
+        for value, attempts in (("Wed, 21 Oct 2015 07:28:00 GMT", 3), ("soon", 1), ("-1", 1), ("1e3", 1)):
+            f = self.fake(json_answer({"error": {"code": "closed", "message": "x"}}, status=503, headers="Retry-After: %s\r\n" % value))
+            with self.subTest(retry_after=value), self.assertRaises(ServerError):
+                self.client(f.url, retries=2).actions.check(agent_id="agent-1", tool_name="t")
+            self.assertEqual(len(f.requests), attempts, value)
         # A 500 or a cut connection is not retried: the server may have acted.
         for behavior in (json_answer({"error": {"code": "internal", "message": "x"}}, status=500), cut_mid_body):
             f = self.fake(behavior)
