@@ -19,10 +19,10 @@ import (
 // Entity types of the mapping (see the package documentation and
 // schema.cedarschema).
 const (
-	TypeAgent    cedar.EntityType = "Agent"
-	TypeAction   cedar.EntityType = "Action"
-	TypeResource cedar.EntityType = "Resource"
-	TypeTenant   cedar.EntityType = "Tenant"
+	typeAgent    cedar.EntityType = "Agent"
+	typeAction   cedar.EntityType = "Action"
+	typeResource cedar.EntityType = "Resource"
+	typeTenant   cedar.EntityType = "Tenant"
 )
 
 // Bounds on a request's nested attribute values.
@@ -121,14 +121,14 @@ func convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.EntityGetter, err
 	if !in.Time.IsZero() {
 		ctx["time"] = cedar.NewDatetime(in.Time)
 	}
-	principal := cedar.Entity{UID: cedar.NewEntityUID(TypeAgent, cedar.String(in.AgentID))}
+	principal := cedar.Entity{UID: cedar.NewEntityUID(typeAgent, cedar.String(in.AgentID))}
 	if in.Tenant != "" {
-		principal.Parents = cedar.NewEntityUIDSet(cedar.NewEntityUID(TypeTenant, cedar.String(in.Tenant)))
+		principal.Parents = cedar.NewEntityUIDSet(cedar.NewEntityUID(typeTenant, cedar.String(in.Tenant)))
 	}
 	req := cedar.Request{
 		Principal: principal.UID,
-		Action:    cedar.NewEntityUID(TypeAction, cedar.String(in.Tool)),
-		Resource:  cedar.NewEntityUID(TypeResource, cedar.String(in.Resource)),
+		Action:    cedar.NewEntityUID(typeAction, cedar.String(in.Tool)),
+		Resource:  cedar.NewEntityUID(typeResource, cedar.String(in.Resource)),
 		Context:   cedar.NewRecord(ctx),
 	}
 	return req, entities{principal: principal}, nil

@@ -106,8 +106,11 @@
 // # Rate limits
 //
 // A Cedar policy set holds no rate limits and declares no attribute
-// types. A client with WithPolicyEngine applies no policy limits; the
-// runaway breaker still applies. `agenttrust serve --policy file.cedar`
+// types. A client with WithPolicyEngine applies no policy limits (the
+// runaway breaker, WithBreaker, works as with any engine). `agenttrust serve --policy file.cedar`
 // decides every tenant's checks with the file and reads no stored policy,
-// so its limits do not apply either.
+// so stored limits do not apply either; it refuses to store one (PUT
+// /v1/policy answers 409), since only the node storing it would use it.
+// Rate limits are for now the rule engine's alone (WithPolicy and
+// WithPolicyEngine are exclusive): where they matter, use it.
 package cedar

@@ -44,9 +44,27 @@ const maxReasonLen = 1024
 // made and safe for concurrent use; the zero Engine has no policy and
 // denies everything.
 type Engine struct {
-	list  []*cedar.Policy
+	list  ordered
 	rules []rule
 	index map[cedar.PolicyID]int
+}
+
+// ordered is the policy set in file order, for cedar.Authorize.
+type ordered struct {
+	policies []*cedar.Policy
+	ids      []cedar.PolicyID
+}
+
+// All yields the policies in file order under their ids, so cedar-go
+// evaluates them in that order.
+func (o *ordered) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
+	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
+		for i, p := range o.policies {
+			if !yield(o.ids[i], p) {
+				return
+			}
+		}
+	}
 }
 
 var _ agenttrust.PolicyEngine = (*Engine)(nil)
@@ -97,7 +115,10 @@ func parse(file string, src []byte) (*Engine, error) {
 	if err != nil {
 		return nil, docErr("%v", err)
 	}
-	e := &Engine{list: list, rules: make([]rule, len(list)), index: make(map[cedar.PolicyID]int, len(list))}
+	e := &Engine{
+		list:  ordered{policies: list, ids: make([]cedar.PolicyID, len(list))},
+		rules: make([]rule, len(list)), index: make(map[cedar.PolicyID]int, len(list)),
+	}
 	var errs []error
 	for i, p := range list {
 		r, perrs := compileRule(file, i, p)
@@ -106,6 +127,7 @@ func parse(file string, src []byte) (*Engine, error) {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i, Msg: "duplicate id"})
 		}
 		e.rules[i] = r
+		e.list.ids[i] = r.id
 		e.index[r.id] = i
 	}
 	if len(errs) > 0 {
@@ -210,18 +232,6 @@ func policyErrors(err error) []*agenttrust.PolicyError {
 	return []*agenttrust.PolicyError{{Index: -1, Msg: err.Error()}}
 }
 
-// All yields the policies in file order, under their ids; it makes the
-// Engine a cedar.PolicyIterator, so cedar-go evaluates them in that order.
-func (e *Engine) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
-	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
-		for i, p := range e.list {
-			if !yield(e.rules[i].id, p) {
-				return
-			}
-		}
-	}
-}
-
 // Evaluate implements agenttrust.PolicyEngine (see the package
 // documentation for precedence and failures). A request that cannot be
 // converted denies with a *RequestError; a forbid or needs-approval
@@ -238,10 +248,10 @@ func (e *Engine) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 	if err != nil {
 		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Reason: reasonRequest}, err
 	}
-	if len(e.list) == 0 {
+	if len(e.rules) == 0 {
 		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Reason: reasonDefaultDeny}, nil
 	}
-	_, diag := cedar.Authorize(e, ents, req)
+	_, diag := cedar.Authorize(&e.list, ents, req)
 	best, bestErr := -1, -1
 	better := func(i int) bool {
 		if best < 0 {
