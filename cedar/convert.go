@@ -82,7 +82,7 @@ func (g entities) Get(uid cedar.EntityUID) (cedar.Entity, bool) {
 }
 
 // convert maps a PolicyInput to a Cedar request and its entities.
-func convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.EntityGetter, error) {
+func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.EntityGetter, error) {
 	for _, f := range [...]struct{ name, v string }{
 		{"agent", in.AgentID}, {"tool", in.Tool}, {"resource", in.Resource},
 		{"session", in.SessionID}, {"on_behalf_of", in.OnBehalfOf}, {"tenant", in.Tenant},
@@ -123,7 +123,7 @@ func convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.EntityGetter, err
 	}
 	principal := cedar.Entity{UID: cedar.NewEntityUID(typeAgent, cedar.String(in.AgentID))}
 	if in.Tenant != "" {
-		principal.Parents = cedar.NewEntityUIDSet(cedar.NewEntityUID(typeTenant, cedar.String(in.Tenant)))
+		principal.Parents = e.tenantSet(in.Tenant)
 	}
 	req := cedar.Request{
 		Principal: principal.UID,
@@ -320,4 +320,22 @@ func normalString(s string) bool {
 		}
 	}
 	return true
+}
+
+// tenantParents is a tenant and the parent set of its agents.
+type tenantParents struct {
+	name string
+	set  cedar.EntityUIDSet
+}
+
+// tenantSet returns {Tenant::"name"}. The set costs five allocations to
+// make and is immutable, so the last one is kept: a client checks for
+// one tenant, so it is made once.
+func (e *Engine) tenantSet(name string) cedar.EntityUIDSet {
+	if t := e.tenant.Load(); t != nil && t.name == name {
+		return t.set
+	}
+	t := &tenantParents{name: name, set: cedar.NewEntityUIDSet(cedar.NewEntityUID(typeTenant, cedar.String(name)))}
+	e.tenant.Store(t)
+	return t.set
 }

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"os"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
@@ -47,6 +48,8 @@ type Engine struct {
 	list  ordered
 	rules []rule
 	index map[cedar.PolicyID]int
+	// tenant caches the parent set of the last tenant's agents.
+	tenant atomic.Pointer[tenantParents]
 }
 
 // ordered is the policy set in file order, for cedar.Authorize.
@@ -244,7 +247,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 	if in == nil {
 		return agenttrust.PolicyResult{Effect: agenttrust.Deny}, &RequestError{Field: "request", Msg: "no request"}
 	}
-	req, ents, err := convert(in)
+	req, ents, err := e.convert(in)
 	if err != nil {
 		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Reason: reasonRequest}, err
 	}

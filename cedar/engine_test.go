@@ -223,3 +223,32 @@ func TestEmptyAndCancelled(t *testing.T) {
 		t.Errorf("default id: %+v %v", res, err)
 	}
 }
+
+// TestConcurrentTenants: the engine is shared by goroutines checking for
+// different tenants; each gets its own tenant's answer.
+func TestConcurrentTenants(t *testing.T) {
+	e, err := cedar.Parse("", []byte(`@id("acme") permit (principal in Tenant::"acme", action, resource);`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 500 {
+				tenant := []string{"acme", "globex"}[(g+i)%2]
+				in := agenttrust.PolicyInput{Tenant: tenant, AgentID: "a", Tool: "t"}
+				res, err := e.Evaluate(context.Background(), &in)
+				if err != nil || (res.Effect == agenttrust.Allow) != (tenant == "acme") {
+					done <- errors.New(tenant + ": " + res.Effect.String())
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -39,7 +39,7 @@ func TestSchema(t *testing.T) {
 	}
 	bare := &agenttrust.PolicyInput{Tool: "mail.read"}
 	for _, in := range []*agenttrust.PolicyInput{full, bare} {
-		req, _, err := convert(in)
+		req, _, err := new(Engine).convert(in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestSchema(t *testing.T) {
 	// validate: the test can fail.
 	odd := *full
 	odd.Attributes = map[string]any{"amount": "forty"}
-	if req, _, _ := convert(&odd); v.Request(req) == nil {
+	if req, _, _ := new(Engine).convert(&odd); v.Request(req) == nil {
 		t.Error("a string amount validated against amount?: Long")
 	}
 	policies, err := cedar.NewPolicyListFromBytes("p.cedar", []byte(`
