@@ -26,7 +26,10 @@
 // tools: [payments.*]. A field the request lacks (session, on_behalf_of)
 // is the empty string, as the rule engine sees it. No entity has
 // attributes; the only hierarchy is the agent's tenant, so
-// principal in Tenant::"acme" holds for acme's agents.
+// principal in Tenant::"acme" holds for acme's agents. Actions have no
+// groups: action in Action::"payments" is false for payments.charge;
+// write action in [Action::"payments.charge", Action::"payments.refund"]
+// or context.tool like "payments.*".
 //
 // Attributes convert by type: a string is a String; a bool a Boolean; an
 // integer within int64 (a Go integer, an integral float, a json.Number)

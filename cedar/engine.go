@@ -116,7 +116,8 @@ func parse(file string, src []byte) (*Engine, error) {
 	}
 	list, err := parseCedar(file, src)
 	if err != nil {
-		return nil, docErr("%v", err)
+		// cedar-go's parser names no file: "<input>:2:22".
+		return nil, docErr("%s", strings.ReplaceAll(err.Error(), "<input>:", "line "))
 	}
 	e := &Engine{
 		list:  ordered{policies: list, ids: make([]cedar.PolicyID, len(list))},

@@ -20,7 +20,7 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
 	}{
-		{"syntax", `permit (principal, action, resource`, "parse"},
+		{"syntax", "permit (principal, action, resource)\nwhen { context.x == };", "parse error at line 2:"},
 		{"not UTF-8", "permit (principal, action, resource) when { context.x == \"\xff\" };", "UTF-8"},
 		{"unknown annotation", `@efect("needs_approval") permit (principal, action, resource);`, "unknown annotation @efect"},
 		{"unknown effect", `@effect("allow") permit (principal, action, resource);`, `@effect("allow")`},
