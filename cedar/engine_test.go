@@ -252,3 +252,18 @@ func TestConcurrentTenants(t *testing.T) {
 		}
 	}
 }
+
+// TestNoActionGroups: actions have no parents, so a group names only
+// itself (the package documentation says so).
+func TestNoActionGroups(t *testing.T) {
+	e, err := cedar.Parse("", []byte(`@id("g") permit (principal, action in Action::"payments", resource);`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tool, want := range map[string]agenttrust.Effect{"payments.charge": agenttrust.Deny, "payments": agenttrust.Allow} {
+		in := req("a", tool, "r")
+		if res, err := e.Evaluate(context.Background(), &in); res.Effect != want || err != nil {
+			t.Errorf("%s: %+v %v", tool, res, err)
+		}
+	}
+}
