@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/agenttrust/agenttrust v0.0.0
+	github.com/agenttrust/agenttrust/cedar v0.0.0
 	github.com/agenttrust/agenttrust/otel v0.0.0
 	github.com/agenttrust/agenttrust/store/mysql v0.0.0
 	github.com/agenttrust/agenttrust/store/postgres v0.0.0
@@ -24,6 +25,7 @@ require (
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cedar-policy/cedar-go v1.9.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
@@ -51,6 +53,7 @@ require (
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.43.0 // indirect
 	go.opentelemetry.io/otel/metric v1.43.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/exp v0.0.0-20220921023135-46d9e7742f1e // indirect
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -66,6 +69,7 @@ require (
 
 replace (
 	github.com/agenttrust/agenttrust => ../..
+	github.com/agenttrust/agenttrust/cedar => ../../cedar
 	github.com/agenttrust/agenttrust/otel => ../../otel
 	github.com/agenttrust/agenttrust/store/mysql => ../../store/mysql
 	github.com/agenttrust/agenttrust/store/postgres => ../../store/postgres
