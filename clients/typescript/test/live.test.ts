@@ -13,7 +13,12 @@ import {
   guard,
   type Decision,
 } from "../src/index.js";
-import { startServer, type Server } from "./server.js";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+import { repoRoot, startServer, type Server } from "./server.js";
 
 let srv: Server;
 let admin: AgentTrustClient;
@@ -205,4 +210,29 @@ test("refusals are typed: a bad key, a missing agent, an agent doing admin work"
   const bot = await agentClient("small-bot");
   await assert.rejects(bot.revoke("small-bot"), (e) => e instanceof AuthError && e.status === 403);
   await assert.rejects(bot.agents.suspend("small-bot"), (e) => e instanceof AuthError && e.status === 403);
+});
+
+test("the README's TypeScript snippet runs as written against the server", async () => {
+  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+  const block = /```ts\n(import [^\n]*"@agenttrust\/client";\n[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, "no ts block importing @agenttrust/client in README.md");
+  // The snippet is plain JavaScript too; only the import is pointed at this build.
+  const index = pathToFileURL(join(repoRoot, "clients", "typescript", "dist", "src", "index.js")).href;
+  const dir = mkdtempSync(join(tmpdir(), "agenttrust-readme-"));
+  try {
+    const run = (key: string, snippet = block) => {
+      writeFileSync(join(dir, "snippet.mjs"), snippet.replace('"@agenttrust/client"', JSON.stringify(index)));
+      return spawnSync(process.execPath, [join(dir, "snippet.mjs")], {
+        encoding: "utf8", env: { ...process.env, AGENTTRUST_SERVER: srv.url, AGENTTRUST_KEY: key }, timeout: 30_000,
+      });
+    };
+    const ok = run(srv.adminKey);
+    assert.equal(ok.status, 0, ok.stderr);
+    // The same snippet on a tool the policy denies stops at the check.
+    const denied = run(srv.adminKey, block.replaceAll('"email.send"', '"email.delete"'));
+    assert.equal(denied.status, 1);
+    assert.match(denied.stderr, /Error: deletes are never allowed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
