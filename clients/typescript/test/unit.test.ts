@@ -146,3 +146,12 @@ test("the drift check passes on the checked-in types and fails once the spec cha
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the package resolves by its name through its exports map", async () => {
+  const name = "@agenttrust/client";
+  const m = (await import(name)) as Record<string, unknown>;
+  for (const k of ["AgentTrustClient", "guard", "guardTool", "authorize", "AgentTrustError", "AuthError", "TransportError", "DeniedError", "ApprovalRequiredError"]) {
+    assert.equal(typeof m[k], "function", k);
+  }
+  assert.deepEqual(Object.keys(m).sort(), ["AgentTrustClient", "AgentTrustError", "ApprovalRequiredError", "AuthError", "DeniedError", "TransportError", "authorize", "guard", "guardTool"]);
+});
