@@ -17,7 +17,6 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
-import { pathToFileURL } from "node:url";
 import { repoRoot, startServer, type Server } from "./server.js";
 
 let srv: Server;
@@ -212,24 +211,30 @@ test("refusals are typed: a bad key, a missing agent, an agent doing admin work"
   await assert.rejects(bot.agents.suspend("small-bot"), (e) => e instanceof AuthError && e.status === 403);
 });
 
-test("the README's TypeScript snippet runs as written against the server", async () => {
+test("the README's TypeScript snippet compiles under tsc --strict and runs as written against the server", async () => {
   const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
   const block = /```ts\n(import [^\n]*"@agenttrust\/client";\n[\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(block, "no ts block importing @agenttrust/client in README.md");
-  // The snippet is plain JavaScript too; only the import is pointed at this build.
-  const index = pathToFileURL(join(repoRoot, "clients", "typescript", "dist", "src", "index.js")).href;
-  const dir = mkdtempSync(join(tmpdir(), "agenttrust-readme-"));
+  // Inside the package, "@agenttrust/client" resolves to this build
+  // through the package's exports, as it would for an installed package.
+  const pkgDir = join(repoRoot, "clients", "typescript");
+  const dir = mkdtempSync(join(pkgDir, ".readme-"));
   try {
-    const run = (key: string, snippet = block) => {
-      writeFileSync(join(dir, "snippet.mjs"), snippet.replace('"@agenttrust/client"', JSON.stringify(index)));
-      return spawnSync(process.execPath, [join(dir, "snippet.mjs")], {
+    const run = (name: string, snippet: string, key: string) => {
+      writeFileSync(join(dir, `${name}.ts`), snippet);
+      const tsc = spawnSync(process.execPath, [
+        join(pkgDir, "node_modules", "typescript", "bin", "tsc"), "--strict", "--target", "ES2022", "--module", "NodeNext",
+        "--moduleResolution", "NodeNext", "--types", "node", "--skipLibCheck", "--rootDir", dir, "--outDir", dir, join(dir, `${name}.ts`),
+      ], { encoding: "utf8", cwd: pkgDir });
+      assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+      return spawnSync(process.execPath, [join(dir, `${name}.js`)], {
         encoding: "utf8", env: { ...process.env, AGENTTRUST_SERVER: srv.url, AGENTTRUST_KEY: key }, timeout: 30_000,
       });
     };
-    const ok = run(srv.adminKey);
+    const ok = run("snippet", block, srv.adminKey);
     assert.equal(ok.status, 0, ok.stderr);
     // The same snippet on a tool the policy denies stops at the check.
-    const denied = run(srv.adminKey, block.replaceAll('"email.send"', '"email.delete"'));
+    const denied = run("denied", block.replaceAll('"email.send"', '"email.delete"'), srv.adminKey);
     assert.equal(denied.status, 1);
     assert.match(denied.stderr, /Error: deletes are never allowed/);
   } finally {
