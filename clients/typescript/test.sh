@@ -19,7 +19,7 @@ trap 'rm -rf "$bin_dir"' EXIT
 export AGENTTRUST_BIN="$bin_dir/agenttrust"
 
 log="$bin_dir/test.log"
-if ! node --test dist/test/ >"$log" 2>&1; then
+if ! node --test dist/test/*.test.js >"$log" 2>&1; then
   grep -E '^\s*not ok|^# ' "$log" || true
   grep -A30 -E '^\s*not ok' "$log" | head -120
   echo "FAIL: TypeScript client tests"
