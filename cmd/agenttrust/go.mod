@@ -4,12 +4,14 @@ go 1.26.0
 
 require (
 	github.com/agenttrust/agenttrust v0.0.0
+	github.com/agenttrust/agenttrust/cedar v0.0.0
 	github.com/agenttrust/agenttrust/otel v0.0.0
 	github.com/agenttrust/agenttrust/store/mysql v0.0.0
 	github.com/agenttrust/agenttrust/store/postgres v0.0.0
 	github.com/agenttrust/agenttrust/store/sqlite v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.43.0
 	go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp v1.43.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.43.0
@@ -25,6 +27,7 @@ require (
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cedar-policy/cedar-go v1.9.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
@@ -51,6 +54,7 @@ require (
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.43.0 // indirect
 	go.opentelemetry.io/otel/metric v1.43.0 // indirect
+	golang.org/x/exp v0.0.0-20220921023135-46d9e7742f1e // indirect
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -66,6 +70,7 @@ require (
 
 replace (
 	github.com/agenttrust/agenttrust => ../..
+	github.com/agenttrust/agenttrust/cedar => ../../cedar
 	github.com/agenttrust/agenttrust/otel => ../../otel
 	github.com/agenttrust/agenttrust/store/mysql => ../../store/mysql
 	github.com/agenttrust/agenttrust/store/postgres => ../../store/postgres

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/cedar"
 	"github.com/agenttrust/agenttrust/cmd/agenttrust/internal/cli"
 	"github.com/agenttrust/agenttrust/remote"
 )
@@ -26,16 +27,16 @@ func policyCommand() *command {
 func policyFile(e *env, path, format string) (body []byte, _ string, err error) {
 	if format == "" {
 		if path == "-" {
-			return nil, "", usagef("reading the policy from stdin needs --format json or yaml")
+			return nil, "", usagef("reading the policy from stdin needs --format json, yaml or cedar")
 		}
 		if format, err = cli.PolicyFormat(path); err != nil {
 			return nil, "", usagef("%v (or give --format)", err)
 		}
 	}
 	switch format {
-	case "json", "yaml", "yml":
+	case "json", "yaml", "yml", "cedar":
 	default:
-		return nil, "", usagef("--format: want json or yaml")
+		return nil, "", usagef("--format: want json, yaml or cedar")
 	}
 	if path == "-" {
 		body, err = io.ReadAll(io.LimitReader(e.stdin, agenttrust.MaxPolicySize+1))
@@ -80,14 +81,15 @@ func policyValidateCommand() *command {
 		summary: "Check a policy document, on the server or --offline",
 		help: `Check a policy document (JSON or YAML, told by the file name or --format):
 on the server, which answers whether it would accept it, or with --offline
-locally, with no server. Every problem is printed; the exit code is 1 when
+locally, with no server. A Cedar policy set (.cedar, for serve --policy) is
+always checked locally. Every problem is printed; the exit code is 1 when
 there is one.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
 			o := outFlags(e, f)
 			var format string
 			var offline bool
-			f.StringVar(&format, "format", "", "the document's `FORMAT`, json or yaml (default: by the file name)")
+			f.StringVar(&format, "format", "", "the document's `FORMAT`, json, yaml or cedar (default: by the file name)")
 			f.BoolVar(&offline, "offline", false, "validate locally, without asking the server")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 1, "a policy file (or - for stdin)"); err != nil {
@@ -97,9 +99,12 @@ there is one.`,
 				if err != nil {
 					return err
 				}
-				if offline {
+				switch {
+				case format == "cedar":
+					_, err = cedar.Parse(args[0], body)
+				case offline:
 					_, err = agenttrust.ParsePolicy(body, format)
-				} else {
+				default:
 					rc, cerr := c.client(e)
 					if cerr != nil {
 						return cerr
@@ -147,6 +152,9 @@ nothing.`,
 				body, format, err := policyFile(e, args[0], format)
 				if err != nil {
 					return err
+				}
+				if format == "cedar" {
+					return usagef("a Cedar policy is not stored on the server: serve it with agenttrust serve --policy FILE.cedar")
 				}
 				if expect < -1 {
 					return usagef("--expect-version must not be negative")

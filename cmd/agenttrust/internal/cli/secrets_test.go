@@ -148,7 +148,7 @@ func TestServeConfigErrors(t *testing.T) {
 }
 
 func TestPolicyFormat(t *testing.T) {
-	for in, want := range map[string]string{"p.json": "json", "p.YAML": "yaml", "dir/p.yml": "yaml", "p.txt": "", "p": ""} {
+	for in, want := range map[string]string{"p.json": "json", "p.YAML": "yaml", "dir/p.yml": "yaml", "p.cedar": "cedar", "p.txt": "", "p": ""} {
 		got, err := PolicyFormat(in)
 		if got != want || (want == "") != (err != nil) {
 			t.Errorf("PolicyFormat(%q) = %q, %v", in, got, err)

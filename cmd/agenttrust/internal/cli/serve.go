@@ -103,7 +103,9 @@ type ServeConfig struct {
 	// DefaultAuditDrainTimeout); records still unwritten then are named
 	// in the log and the error Serve returns.
 	AuditDrainTimeout time.Duration
-	// PolicyFile seeds the system tenant's policy when none is stored.
+	// PolicyFile seeds the system tenant's policy when none is stored;
+	// a .cedar file instead decides every tenant's checks (package
+	// cedar), and stored policies are not used.
 	PolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
 	// finish once ctx ends (default DefaultShutdownTimeout).
@@ -131,6 +133,9 @@ type ServeConfig struct {
 	PublicURL string
 	// notifier is the approval webhook, once started.
 	notifier *webhook.Notifier
+	// engine decides every tenant's checks when PolicyFile is a .cedar
+	// file; nil: the tenants' stored policies decide.
+	engine agenttrust.PolicyEngine
 	// Issuer is the server's public URL (server.WithIssuer): the "iss"
 	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
 	// http:// (https:// with TLS) and the Listen address, "localhost" for
@@ -237,6 +242,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
 			return err
 		}
+		cfg.engine = seed.engine
 	}
 	// Bind first: a port in use must stop the start before anything is
 	// created, above all the first admin key, whose secret is shown once.
@@ -446,8 +452,10 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 	if err != nil {
 		return nil, err
 	}
-	engine, err := storeapi.NewStoredPolicies(st)
-	if err != nil {
+	var engine agenttrust.PolicyEngine = cfg.engine
+	if engine != nil {
+		clientOpts = append(clientOpts, agenttrust.WithPolicyEngine(engine))
+	} else if engine, err = storeapi.NewStoredPolicies(st); err != nil {
 		return nil, err
 	}
 	opts := []server.Option{
@@ -518,12 +526,20 @@ func readMetricsToken(path string) (string, error) {
 type policySeed struct {
 	path, format string
 	body         []byte
+	engine       agenttrust.PolicyEngine // a .cedar file's
 }
 
 func readPolicy(path string) (*policySeed, error) {
 	format, err := PolicyFormat(path)
 	if err != nil {
 		return nil, err
+	}
+	if format == "cedar" {
+		engine, err := loadCedar(path)
+		if err != nil {
+			return nil, fmt.Errorf("agenttrust: policy file %s: %w", path, err)
+		}
+		return &policySeed{path: path, format: format, engine: engine}, nil
 	}
 	body, err := os.ReadFile(path)
 	if err != nil {
@@ -536,15 +552,17 @@ func readPolicy(path string) (*policySeed, error) {
 }
 
 // PolicyFormat tells a policy document's format by its file name:
-// "json" for .json, "yaml" for .yaml and .yml.
+// "json" for .json, "yaml" for .yaml and .yml, "cedar" for .cedar.
 func PolicyFormat(path string) (string, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
 		return "json", nil
 	case ".yaml", ".yml":
 		return "yaml", nil
+	case ".cedar":
+		return "cedar", nil
 	}
-	return "", fmt.Errorf("agenttrust: cannot tell the format of policy file %q: name it .json, .yaml or .yml", path)
+	return "", fmt.Errorf("agenttrust: cannot tell the format of policy file %q: name it .json, .yaml, .yml or .cedar", path)
 }
 
 // bootstrap seeds the system tenant: its policy when none is stored, and
@@ -555,7 +573,9 @@ func bootstrap(ctx context.Context, cfg *ServeConfig, st store.Store, srv *serve
 	if err != nil {
 		return fmt.Errorf("agenttrust: open tenant %q: %w", cfg.SystemTenant, err)
 	}
-	if seed != nil {
+	if seed != nil && seed.engine != nil {
+		log.Info("agenttrust: the Cedar policy file decides every tenant's checks; stored policies and their limits are not used", "file", seed.path)
+	} else if seed != nil {
 		doc, err := st.Policy(ctx, cfg.SystemTenant)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -602,7 +622,11 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, ln net.Listener, srv *serv
 	// do not hold it up to its deadline; other requests run to the end.
 	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
 	defer endLong()
-	hs := newHTTPServer(endOnShutdown(srv, longCtx), log)
+	var h http.Handler = srv
+	if cfg.engine != nil {
+		h = refusePolicyWrites(h)
+	}
+	hs := newHTTPServer(endOnShutdown(h, longCtx), log)
 	hs.RegisterOnShutdown(endLong)
 	scheme := "http://"
 	serve := func() error { return hs.Serve(ln) }

@@ -1,0 +1,341 @@
+package cedar
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Entity types of the mapping (see the package documentation and
+// schema.cedarschema).
+const (
+	typeAgent    cedar.EntityType = "Agent"
+	typeAction   cedar.EntityType = "Action"
+	typeResource cedar.EntityType = "Resource"
+	typeTenant   cedar.EntityType = "Tenant"
+)
+
+// Bounds on a request's nested attribute values.
+const (
+	maxDepth  = 16
+	maxValues = 10_000
+)
+
+const reasonRequest = "request cannot be expressed in Cedar"
+
+// RequestError reports a request Cedar cannot be asked about: a string
+// that is not valid UTF-8 in NFC without invisible characters, a number
+// Cedar cannot hold, a value of an unsupported type, nesting too deep.
+// It matches agenttrust.ErrInvalidRequest. Field is "agent", "tool",
+// "resource", "session", "on_behalf_of", "tenant", "hops" or the
+// attribute's path ("attr.order.items"); the value itself is not named.
+type RequestError struct {
+	Field string
+	Msg   string
+}
+
+func (e *RequestError) Error() string {
+	return fmt.Sprintf("agenttrust: cedar: request %s: %s", e.Field, e.Msg)
+}
+
+// Unwrap returns agenttrust.ErrInvalidRequest.
+func (e *RequestError) Unwrap() error { return agenttrust.ErrInvalidRequest }
+
+// EvalError reports that the forbid or needs-approval policy that decides
+// a request cannot be evaluated on it (Cedar's evaluation error: a missing
+// attribute, a type mismatch, an overflow). The request is denied naming
+// Rule. It matches agenttrust.ErrUnevaluable. Detail is cedar-go's
+// message, for logs: it may quote the policy's operands, which are not
+// the agent's to see, so Error does not include it.
+type EvalError struct {
+	Rule   string
+	Detail string
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("agenttrust: rule %q: condition cannot be evaluated", e.Rule)
+}
+
+// Unwrap returns agenttrust.ErrUnevaluable.
+func (e *EvalError) Unwrap() error { return agenttrust.ErrUnevaluable }
+
+// entities holds the one entity a request brings: its principal, whose
+// parent is its tenant. Every other entity exists with no attributes and
+// no parents.
+type entities struct{ principal cedar.Entity }
+
+func (g entities) Get(uid cedar.EntityUID) (cedar.Entity, bool) {
+	if uid == g.principal.UID {
+		return g.principal, true
+	}
+	return cedar.Entity{}, false
+}
+
+// convert maps a PolicyInput to a Cedar request and its entities.
+func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.EntityGetter, error) {
+	for _, f := range [...]struct{ name, v string }{
+		{"agent", in.AgentID}, {"tool", in.Tool}, {"resource", in.Resource},
+		{"session", in.SessionID}, {"on_behalf_of", in.OnBehalfOf}, {"tenant", in.Tenant},
+	} {
+		if !normalString(f.v) {
+			return cedar.Request{}, nil, &RequestError{Field: f.name, Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
+		}
+	}
+	c := &converter{}
+	hops := make([]cedar.Value, len(in.HopIDs))
+	for i, h := range in.HopIDs {
+		if !normalString(h) {
+			return cedar.Request{}, nil, &RequestError{Field: "hops", Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
+		}
+		hops[i] = cedar.String(h)
+	}
+	attrs := make(cedar.RecordMap, len(in.Attributes))
+	for k, v := range in.Attributes {
+		if err := c.put(attrs, "attr", k, v, 1); err != nil {
+			return cedar.Request{}, nil, err
+		}
+	}
+	// Sized for every key, so that filling it never grows it.
+	ctx := make(cedar.RecordMap, 10)
+	ctx["tenant"] = cedar.String(in.Tenant)
+	ctx["agent"] = cedar.String(in.AgentID)
+	ctx["tool"] = cedar.String(in.Tool)
+	ctx["resource"] = cedar.String(in.Resource)
+	ctx["session"] = cedar.String(in.SessionID)
+	ctx["on_behalf_of"] = cedar.String(in.OnBehalfOf)
+	ctx["hops"] = cedar.NewSet(hops...)
+	ctx["attr"] = cedar.NewRecord(attrs)
+	if a := in.RemoteAddr.Unmap(); a.IsValid() {
+		ctx["ip"] = cedar.IPAddr(netip.PrefixFrom(a, a.BitLen()))
+	}
+	if !in.Time.IsZero() {
+		ctx["time"] = cedar.NewDatetime(in.Time)
+	}
+	principal := cedar.Entity{UID: cedar.NewEntityUID(typeAgent, cedar.String(in.AgentID))}
+	if in.Tenant != "" {
+		principal.Parents = e.tenantSet(in.Tenant)
+	}
+	req := cedar.Request{
+		Principal: principal.UID,
+		Action:    cedar.NewEntityUID(typeAction, cedar.String(in.Tool)),
+		Resource:  cedar.NewEntityUID(typeResource, cedar.String(in.Resource)),
+		Context:   cedar.NewRecord(ctx),
+	}
+	return req, entities{principal: principal}, nil
+}
+
+type converter struct{ n int }
+
+// put converts v and stores it under k in m; a nil value is left out, as
+// if the attribute were absent (Cedar has no null).
+func (c *converter) put(m cedar.RecordMap, path, k string, v any, depth int) error {
+	path += "." + k
+	if !normalString(k) {
+		return &RequestError{Field: path, Msg: "name is not valid UTF-8 in Unicode NFC without invisible characters"}
+	}
+	if v == nil {
+		return nil
+	}
+	cv, err := c.value(path, v, depth)
+	if err != nil {
+		return err
+	}
+	m[cedar.String(k)] = cv
+	return nil
+}
+
+func (c *converter) value(path string, v any, depth int) (cedar.Value, error) {
+	if c.n++; c.n > maxValues {
+		return nil, &RequestError{Field: "attr", Msg: fmt.Sprintf("more than %d values", maxValues)}
+	}
+	if depth > maxDepth {
+		return nil, &RequestError{Field: path, Msg: fmt.Sprintf("nested deeper than %d", maxDepth)}
+	}
+	switch x := v.(type) {
+	case string:
+		if !normalString(x) {
+			return nil, &RequestError{Field: path, Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
+		}
+		return cedar.String(x), nil
+	case bool:
+		return cedar.Boolean(x), nil
+	case map[string]any:
+		rec := make(cedar.RecordMap, len(x))
+		for k, e := range x {
+			if err := c.put(rec, path, k, e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return cedar.NewRecord(rec), nil
+	case []any:
+		set := make([]cedar.Value, 0, len(x))
+		for _, e := range x {
+			if e == nil {
+				return nil, &RequestError{Field: path, Msg: "a list holds null, which Cedar cannot hold"}
+			}
+			cv, err := c.value(path, e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			set = append(set, cv)
+		}
+		return cedar.NewSet(set...), nil
+	}
+	return number(path, v)
+}
+
+// number converts a Go or JSON number: an integer within int64 is a Long;
+// another finite number is a decimal if it has at most four fractional
+// digits, and refused otherwise (Cedar has no floating point).
+func number(path string, v any) (cedar.Value, error) {
+	switch x := v.(type) {
+	case int:
+		return cedar.Long(x), nil
+	case int8:
+		return cedar.Long(x), nil
+	case int16:
+		return cedar.Long(x), nil
+	case int32:
+		return cedar.Long(x), nil
+	case int64:
+		return cedar.Long(x), nil
+	case uint8:
+		return cedar.Long(x), nil
+	case uint16:
+		return cedar.Long(x), nil
+	case uint32:
+		return cedar.Long(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return nil, &RequestError{Field: path, Msg: "integer beyond Cedar's Long range"}
+		}
+		return cedar.Long(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return nil, &RequestError{Field: path, Msg: "integer beyond Cedar's Long range"}
+		}
+		return cedar.Long(x), nil
+	case float32:
+		return floatValue(path, float64(x), strconv.FormatFloat(float64(x), 'f', -1, 32))
+	case float64:
+		return floatValue(path, x, strconv.FormatFloat(x, 'f', -1, 64))
+	case json.Number:
+		s := string(x)
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return cedar.Long(i), nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || !validJSONNumber(s) {
+			return nil, &RequestError{Field: path, Msg: "not a finite JSON number"}
+		}
+		if strings.ContainsAny(s, "eE") {
+			s = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+		return floatValue(path, f, s)
+	}
+	return nil, &RequestError{Field: path, Msg: fmt.Sprintf("a %T, which Cedar cannot hold (want a string, number, boolean, map[string]any or []any)", v)}
+}
+
+// floatValue converts a finite number given as a float and its decimal
+// text: a Long when integral, else a decimal.
+func floatValue(path string, f float64, text string) (cedar.Value, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, &RequestError{Field: path, Msg: "not a finite number"}
+	}
+	if f == math.Trunc(f) {
+		if f < -0x1p63 || f >= 0x1p63 {
+			return nil, &RequestError{Field: path, Msg: "integer beyond Cedar's Long range"}
+		}
+		return cedar.Long(int64(f)), nil
+	}
+	d, err := types.ParseDecimal(text)
+	if err != nil {
+		return nil, &RequestError{Field: path, Msg: "fractional number with more than 4 decimal places or beyond Cedar's decimal range"}
+	}
+	return d, nil
+}
+
+// validJSONNumber reports whether s is a JSON number (RFC 8259), which
+// strconv.ParseFloat is laxer about ("Inf", "0x1p3", "1_000").
+func validJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	start := i
+	if n := digits(); n == 0 || n > 1 && s[start] == '0' {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// normalString reports whether s is valid UTF-8 in NFC without invisible
+// formatting characters: anything else could look like a policy's operand
+// without being equal to it, and slip past a forbid.
+func normalString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			if !utf8.ValidString(s) || !norm.NFC.IsNormalString(s) {
+				return false
+			}
+			for _, r := range s[i:] {
+				if r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return true
+}
+
+// tenantParents is a tenant and the parent set of its agents.
+type tenantParents struct {
+	name string
+	set  cedar.EntityUIDSet
+}
+
+// tenantSet returns {Tenant::"name"}. The set costs five allocations to
+// make and is immutable, so the last one is kept: a client checks for
+// one tenant, so it is made once.
+func (e *Engine) tenantSet(name string) cedar.EntityUIDSet {
+	if t := e.tenant.Load(); t != nil && t.name == name {
+		return t.set
+	}
+	t := &tenantParents{name: name, set: cedar.NewEntityUIDSet(cedar.NewEntityUID(typeTenant, cedar.String(name)))}
+	e.tenant.Store(t)
+	return t.set
+}

@@ -1,0 +1,119 @@
+// Package cedar is a second policy engine for agenttrust: an
+// agenttrust.PolicyEngine that decides with a Cedar policy set, evaluated
+// by github.com/cedar-policy/cedar-go.
+//
+//	engine, err := cedar.LoadFile("policy.cedar")
+//	client, err := agenttrust.New(memory.New(), agenttrust.WithPolicyEngine(engine))
+//
+// # The request in Cedar
+//
+// Each check becomes one Cedar request (schema.cedarschema in this
+// package declares it):
+//
+//	principal  Agent::"<agent id>", a member of Tenant::"<tenant>"
+//	action     Action::"<tool>"
+//	resource   Resource::"<resource>"
+//	context    {
+//	  agent, tool, resource, tenant, session, on_behalf_of: String,
+//	  hops: Set<String>,       // delegation hop ids of the credential
+//	  attr: { ... },           // the request's attributes
+//	  ip?: ipaddr,             // the caller's address, when known
+//	  time?: datetime,         // the check's time
+//	}
+//
+// The names are also strings in the context, so that a policy can match
+// them with like: context.tool like "payments.*" is the rule engine's
+// tools: [payments.*]. A field the request lacks (session, on_behalf_of)
+// is the empty string, as the rule engine sees it. No entity has
+// attributes; the only hierarchy is the agent's tenant, so
+// principal in Tenant::"acme" holds for acme's agents. Actions have no
+// groups: action in Action::"payments" is false for payments.charge;
+// write action in [Action::"payments.charge", Action::"payments.refund"]
+// or context.tool like "payments.*".
+//
+// Attributes convert by type: a string is a String; a bool a Boolean; an
+// integer within int64 (a Go integer, an integral float, a json.Number)
+// is a Long; another finite number is a decimal when it has at most four
+// fractional digits (compare it with .lessThan(decimal("50.25")), not <);
+// a map[string]any is a record; a []any a set (order and duplicates are
+// lost); a nil value is left out, as if absent. Anything else (a string
+// not valid UTF-8 in NFC or holding an invisible formatting character, a
+// number beyond those ranges, NaN, another Go type, nesting deeper than
+// 16, more than 10,000 values) makes the check deny with a
+// *RequestError: a value Cedar would compare differently from how it
+// reads must not slip past a forbid.
+//
+// # Annotations
+//
+// A policy's id, the decision's Rule, is its @id("...") annotation, else
+// cedar-go's id: "policy<n>", n counting the file's policies from 0. Ids
+// follow the rule engine's rules (1-128 letters, digits, '.', '_', ':' or
+// '-') and must be unique. @reason("...") is the decision's reason;
+// without it the reason is the rule engine's default for the effect.
+//
+// A permit policy annotated @effect("needs_approval") makes the request
+// need approval rather than allowing it; @approvers("finance-*,ops-lead")
+// on such a policy lists who may grant it (globs, comma-separated; none:
+// anyone but the requesting agent). A forbid policy cannot need approval.
+// Any other annotation is refused, so that a misspelt @effect cannot
+// quietly make a needs-approval policy a plain permit.
+//
+// # Decisions
+//
+// Precedence is the rule engine's: a satisfied forbid beats a satisfied
+// needs-approval permit, which beats a satisfied permit; with none the
+// request is denied ("no rule allows this action"). Among policies of one
+// kind the first in the file names the decision.
+//
+// A policy whose condition errs on a request (Cedar's evaluation errors:
+// an attribute the request lacks, a value of another type than the
+// policy compares, an overflow) is treated as the rule engine treats a
+// condition it cannot evaluate. A permit that errs does not match: it
+// could only allow. A forbid or needs-approval permit that errs competes
+// as if it matched; when it decides, the request is denied naming it,
+// with an *EvalError matching agenttrust.ErrUnevaluable. Cedar itself
+// skips a policy that errs, which for a forbid would allow what it was
+// written to stop. Guard optional attributes with has, as in Cedar:
+// context.attr has note && context.attr.note == "x".
+//
+// # The rule engine and Cedar
+//
+// The conformance test (conformance_test.go) runs one table of requests
+// through a YAML policy on the rule engine and an equivalent Cedar policy
+// set here, and requires the same effect, rule and reason. The rule
+// engine's name globs are Cedar's like patterns: '*' matches any run,
+// '.' and '/' included. A resource glob's '*' stays within one '/'
+// segment, which like cannot say alone: mailbox:alice/* is
+// context.resource like "mailbox:alice/*" && !(context.resource like
+// "mailbox:alice/*/*"), and mailbox:alice/** is context.resource like
+// "mailbox:alice/*". A string comparison is best written with like
+// (escape a literal '*' as \*), not ==: like errs on a value of another
+// type, as the rule engine cannot evaluate its condition on it, where ==
+// is merely false, which would let a forbid pass. An optional attribute,
+// attr.label? = secret, is context.attr has label && context.attr.label
+// like "secret".
+//
+// Where they differ (divergence_test.go pins each): Cedar has no floating
+// point, so a fractional attribute is a decimal and comparing it with <
+// errs (40.5 <= 50 is true for the rule engine; here a forbid comparing
+// it denies, a permit does not match); a null attribute is absent here
+// but a value of the wrong type there; a string that is not NFC denies
+// the whole request here but only the rules reading it there; Cedar
+// stops a condition at its first error, where the rule engine first
+// looks for a false condition, so a forbid whose first condition errs
+// and second is false denies here and does not match there; a Cedar
+// policy set has no default effect other than deny (write a permit for
+// everything instead); the rule engine's limits and attribute
+// declarations have no Cedar form.
+//
+// # Rate limits
+//
+// A Cedar policy set holds no rate limits and declares no attribute
+// types. A client with WithPolicyEngine applies no policy limits (the
+// runaway breaker, WithBreaker, works as with any engine). `agenttrust serve --policy file.cedar`
+// decides every tenant's checks with the file and reads no stored policy,
+// so stored limits do not apply either; it refuses to store one (PUT
+// /v1/policy answers 409), since only the node storing it would use it.
+// Rate limits are for now the rule engine's alone (WithPolicy and
+// WithPolicyEngine are exclusive): where they matter, use it.
+package cedar

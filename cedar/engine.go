@@ -1,0 +1,290 @@
+package cedar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/cedar-policy/cedar-go"
+)
+
+// Annotation keys the engine reads. Any other annotation is refused, so
+// that a misspelt @effect cannot turn a needs-approval policy into a plain
+// permit.
+const (
+	annID        = "id"
+	annReason    = "reason"
+	annEffect    = "effect"
+	annApprovers = "approvers"
+
+	effectNeedsApproval = "needs_approval"
+)
+
+// Reasons for policies that give none; the built-in rule engine gives the
+// same, so a decision reads alike whichever engine made it.
+const (
+	reasonDefaultDeny = "no rule allows this action"
+	reasonRuleDeny    = "denied by policy"
+	reasonRuleAllow   = "allowed by policy"
+	reasonRuleApprove = "needs approval by policy"
+	reasonUnevaluable = "condition cannot be evaluated"
+)
+
+// maxReasonLen bounds an @reason annotation.
+const maxReasonLen = 1024
+
+// Engine is an agenttrust.PolicyEngine deciding with a Cedar policy set
+// (see the package documentation for the mapping). It is immutable once
+// made and safe for concurrent use; the zero Engine has no policy and
+// denies everything.
+type Engine struct {
+	list  ordered
+	rules []rule
+	index map[cedar.PolicyID]int
+	// tenant caches the parent set of the last tenant's agents.
+	tenant atomic.Pointer[tenantParents]
+}
+
+// ordered is the policy set in file order, for cedar.Authorize.
+type ordered struct {
+	policies []*cedar.Policy
+	ids      []cedar.PolicyID
+}
+
+// All yields the policies in file order under their ids, so cedar-go
+// evaluates them in that order.
+func (o *ordered) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
+	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
+		for i, p := range o.policies {
+			if !yield(o.ids[i], p) {
+				return
+			}
+		}
+	}
+}
+
+var _ agenttrust.PolicyEngine = (*Engine)(nil)
+
+// rule is what the engine knows of one policy besides its condition.
+type rule struct {
+	id        cedar.PolicyID
+	effect    agenttrust.Effect
+	rank      int // precedence: forbid 3, needs_approval 2, permit 1
+	reason    string
+	approvers []string
+}
+
+// LoadFile reads a Cedar policy file (at most agenttrust.MaxPolicySize
+// bytes) and makes an Engine of it. Errors are *agenttrust.PolicyError
+// values naming the file, matching agenttrust.ErrInvalidPolicy.
+func LoadFile(path string) (*Engine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: load cedar policy: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, agenttrust.MaxPolicySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: load cedar policy: %w", err)
+	}
+	return parse(path, src)
+}
+
+// Parse makes an Engine of a Cedar policy document; name is used in
+// errors and Cedar positions, and may be empty. A document that does not
+// parse, a policy with an unknown, misplaced or malformed annotation, and
+// duplicate ids are errors, every one reported (joined), as
+// *agenttrust.PolicyError values; nothing is half-loaded.
+func Parse(name string, src []byte) (*Engine, error) { return parse(name, src) }
+
+func parse(file string, src []byte) (*Engine, error) {
+	docErr := func(format string, args ...any) error {
+		return &agenttrust.PolicyError{File: file, Index: -1, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(src) > agenttrust.MaxPolicySize {
+		return nil, docErr("larger than %d bytes", agenttrust.MaxPolicySize)
+	}
+	if !utf8.Valid(src) {
+		return nil, docErr("not valid UTF-8")
+	}
+	list, err := parseCedar(file, src)
+	if err != nil {
+		// cedar-go's parser names no file: "<input>:2:22".
+		return nil, docErr("%s", strings.ReplaceAll(err.Error(), "<input>:", "line "))
+	}
+	e := &Engine{
+		list:  ordered{policies: list, ids: make([]cedar.PolicyID, len(list))},
+		rules: make([]rule, len(list)), index: make(map[cedar.PolicyID]int, len(list)),
+	}
+	var errs []error
+	for i, p := range list {
+		r, perrs := compileRule(file, i, p)
+		errs = append(errs, perrs...)
+		if _, dup := e.index[r.id]; dup {
+			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i, Msg: "duplicate id"})
+		}
+		e.rules[i] = r
+		e.list.ids[i] = r.id
+		e.index[r.id] = i
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return e, nil
+}
+
+// parseCedar runs cedar-go's parser, turning a panic in it into an
+// error: a malformed file must never take the process down.
+func parseCedar(file string, src []byte) (list cedar.PolicyList, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			list, err = nil, fmt.Errorf("cedar parser failed: %v", r)
+		}
+	}()
+	return cedar.NewPolicyListFromBytes(file, src)
+}
+
+// compileRule reads a policy's annotations. The id and approvers are
+// checked by the built-in engine's own rules (through its public API), so
+// that both engines accept the same ids and approver globs.
+func compileRule(file string, i int, p *cedar.Policy) (rule, []error) {
+	var errs []error
+	fail := func(id string, format string, args ...any) {
+		errs = append(errs, &agenttrust.PolicyError{File: file, Rule: id, Index: i, Msg: fmt.Sprintf(format, args...)})
+	}
+	r := rule{id: cedar.PolicyID(fmt.Sprintf("policy%d", i))}
+	var effect string
+	var approvers []string
+	hasApprovers := false
+	for _, a := range p.AST().Annotations {
+		// cedar-go's parser refuses an annotation given twice.
+		k, v := string(a.Key), string(a.Value)
+		switch k {
+		case annID:
+			r.id = cedar.PolicyID(v)
+		case annReason:
+			if len(v) > maxReasonLen || strings.ContainsFunc(v, isControl) {
+				fail("", "@reason: at most %d bytes, without control characters", maxReasonLen)
+			}
+			r.reason = v
+		case annEffect:
+			effect = v
+		case annApprovers:
+			hasApprovers = true
+			for _, s := range strings.Split(v, ",") {
+				approvers = append(approvers, strings.TrimSpace(s))
+			}
+		default:
+			fail("", "unknown annotation @%s (want @id, @reason, @effect or @approvers)", k)
+		}
+	}
+	id := string(r.id)
+	switch {
+	case p.Effect() == cedar.Forbid && effect == "":
+		r.effect, r.rank = agenttrust.Deny, 3
+	case p.Effect() == cedar.Permit && effect == effectNeedsApproval:
+		r.effect, r.rank = agenttrust.NeedsApproval, 2
+	case p.Effect() == cedar.Permit && effect == "":
+		r.effect, r.rank = agenttrust.Allow, 1
+	case p.Effect() == cedar.Forbid:
+		fail(id, "@effect(%q) on a forbid policy: only a permit policy may need approval", effect)
+	default:
+		fail(id, "@effect(%q): the only effect annotation is @effect(%q), on a permit policy", effect, effectNeedsApproval)
+	}
+	if hasApprovers && r.effect != agenttrust.NeedsApproval {
+		fail(id, "@approvers is only meaningful on a permit policy with @effect(%q)", effectNeedsApproval)
+		hasApprovers = false
+	}
+	if hasApprovers {
+		r.approvers = approvers
+	}
+	if r.reason == "" {
+		r.reason = map[agenttrust.Effect]string{agenttrust.Deny: reasonRuleDeny, agenttrust.Allow: reasonRuleAllow, agenttrust.NeedsApproval: reasonRuleApprove}[r.effect]
+	}
+	// The built-in engine judges the id and the approver globs.
+	probe := agenttrust.Rule{ID: id, Effect: agenttrust.NeedsApproval, Approvers: r.approvers}
+	if _, err := agenttrust.NewRuleEngine(&agenttrust.Policy{Rules: []agenttrust.Rule{probe}}); err != nil {
+		for _, pe := range policyErrors(err) {
+			fail(id, "%s", pe.Msg)
+		}
+	}
+	return r, errs
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// policyErrors lists the *agenttrust.PolicyError values joined in err.
+func policyErrors(err error) []*agenttrust.PolicyError {
+	var out []*agenttrust.PolicyError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, policyErrors(e)...)
+		}
+		return out
+	}
+	var pe *agenttrust.PolicyError
+	if errors.As(err, &pe) {
+		return []*agenttrust.PolicyError{pe}
+	}
+	return []*agenttrust.PolicyError{{Index: -1, Msg: err.Error()}}
+}
+
+// Evaluate implements agenttrust.PolicyEngine (see the package
+// documentation for precedence and failures). A request that cannot be
+// converted denies with a *RequestError; a forbid or needs-approval
+// policy that cannot be evaluated and would decide denies naming it, with
+// an *EvalError.
+func (e *Engine) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
+	if err := ctx.Err(); err != nil {
+		return agenttrust.PolicyResult{Effect: agenttrust.Deny}, err
+	}
+	if in == nil {
+		return agenttrust.PolicyResult{Effect: agenttrust.Deny}, &RequestError{Field: "request", Msg: "no request"}
+	}
+	req, ents, err := e.convert(in)
+	if err != nil {
+		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Reason: reasonRequest}, err
+	}
+	if len(e.rules) == 0 {
+		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Reason: reasonDefaultDeny}, nil
+	}
+	_, diag := cedar.Authorize(&e.list, ents, req)
+	best, bestErr := -1, -1
+	better := func(i int) bool {
+		if best < 0 {
+			return true
+		}
+		a, b := &e.rules[i], &e.rules[best]
+		return a.rank > b.rank || a.rank == b.rank && i < best
+	}
+	for _, r := range diag.Reasons {
+		if i, ok := e.index[r.PolicyID]; ok && better(i) {
+			best, bestErr = i, -1
+		}
+	}
+	for k, d := range diag.Errors {
+		i, ok := e.index[d.PolicyID]
+		// A permit that cannot be evaluated does not match: it could
+		// only allow. A forbid or needs_approval competes as if it
+		// matched, and denies if it decides.
+		if ok && e.rules[i].effect != agenttrust.Allow && better(i) {
+			best, bestErr = i, k
+		}
+	}
+	if best < 0 {
+		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Reason: reasonDefaultDeny}, nil
+	}
+	r := &e.rules[best]
+	if bestErr >= 0 {
+		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Rule: string(r.id), Reason: reasonUnevaluable},
+			&EvalError{Rule: string(r.id), Detail: diag.Errors[bestErr].Message}
+	}
+	return agenttrust.PolicyResult{Effect: r.effect, Rule: string(r.id), Reason: r.reason, Approvers: r.approvers}, nil
+}

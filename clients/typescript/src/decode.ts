@@ -1,0 +1,266 @@
+// Decoding of the server's answers: each answer is checked field by
+// field against its schema before the client believes any of it, so a
+// broken server, proxy or cache cannot slip a wrong type (a "true"
+// string, a missing field) or an inconsistent decision past the caller.
+// Unknown members are ignored, so a newer server's additions do not
+// break an older client; every member the client reads must be present
+// with its type.
+
+import type { Approval, ApprovalStatus, CreatedKey, Decision, Delegation, Effect, ErrorCode, Hop, JsonValue, Key, Principal, Role, Token, TokenInfo } from "./types.js";
+
+/** An answer that does not match its schema; the client reports it as a TransportError. */
+export class Malformed extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Malformed(`${what} is not an object`);
+  return v as Obj;
+}
+
+function str(o: Obj, k: string): string {
+  const v = o[k];
+  if (typeof v !== "string") throw new Malformed(`${k} is not a string`);
+  return v;
+}
+
+function optStr(o: Obj, k: string): string | undefined {
+  return o[k] === undefined ? undefined : str(o, k);
+}
+
+function bool(o: Obj, k: string): boolean {
+  const v = o[k];
+  if (typeof v !== "boolean") throw new Malformed(`${k} is not a boolean`);
+  return v;
+}
+
+function int(o: Obj, k: string): number {
+  const v = o[k];
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) throw new Malformed(`${k} is not an integer`);
+  return v;
+}
+
+function strs(o: Obj, k: string): string[] {
+  const v = o[k];
+  if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) throw new Malformed(`${k} is not a list of strings`);
+  return v as string[];
+}
+
+function oneOf<T extends string>(o: Obj, k: string, allowed: readonly T[]): T {
+  const v = str(o, k);
+  if (!(allowed as readonly string[]).includes(v)) throw new Malformed(`${k} ${JSON.stringify(v)} is not one of ${allowed.join(", ")}`);
+  return v as T;
+}
+
+const effects = ["allow", "deny", "needs_approval"] as const satisfies readonly Effect[];
+const statuses = ["pending", "approved", "denied", "consumed"] as const satisfies readonly ApprovalStatus[];
+const roles = ["admin", "agent", "approver"] as const satisfies readonly Role[];
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * decision checks a check's answer: every member present with its type,
+ * and consistent: allowed exactly when the effect is allow, never
+ * allowed with an error, an approval id with needs_approval, a decision
+ * id that is a UUID. When the caller named an agent, an allow must be
+ * about that agent.
+ */
+export function decision(v: unknown, askedAgent: string | undefined): Decision {
+  const o = obj(v, "the decision");
+  const allowed = bool(o, "allowed");
+  const effect = oneOf(o, "effect", effects);
+  const d: Decision = {
+    allowed,
+    effect,
+    reason: str(o, "reason"),
+    ruleId: str(o, "rule_id"),
+    decisionId: str(o, "decision_id"),
+    approvalId: str(o, "approval_id"),
+    agentId: str(o, "agent_id"),
+    stalenessNs: int(o, "staleness_ns"),
+  };
+  if (o["error"] !== undefined) d.error = str(o, "error") as ErrorCode;
+  if (allowed !== (effect === "allow")) throw new Malformed(`allowed is ${allowed} with effect ${effect}`);
+  if (allowed && d.error !== undefined) throw new Malformed(`allowed with error ${JSON.stringify(d.error)}`);
+  if (!uuid.test(d.decisionId)) throw new Malformed("decision_id is not a UUID");
+  if (d.stalenessNs < 0) throw new Malformed("negative staleness_ns");
+  if (effect === "needs_approval" && !d.approvalId.startsWith("apr_")) throw new Malformed("needs_approval without an approval_id");
+  if (allowed && askedAgent && d.agentId !== askedAgent) {
+    throw new Malformed(`an allow for agent ${JSON.stringify(d.agentId)}, not the one asked about`);
+  }
+  return d;
+}
+
+function attributes(o: Obj, k: string): Record<string, JsonValue> {
+  return obj(o[k], k) as Record<string, JsonValue>;
+}
+
+export function approval(v: unknown): Approval {
+  const o = obj(v, "the approval");
+  const a: Approval = {
+    id: str(o, "id"),
+    agentId: str(o, "agent_id"),
+    sessionId: str(o, "session_id"),
+    onBehalfOf: str(o, "on_behalf_of"),
+    toolName: str(o, "tool_name"),
+    resource: str(o, "resource"),
+    attributes: attributes(o, "attributes"),
+    ruleId: str(o, "rule_id"),
+    reason: str(o, "reason"),
+    approvers: strs(o, "approvers"),
+    status: oneOf(o, "status", statuses),
+    createdAt: str(o, "created_at"),
+    expiresAt: str(o, "expires_at"),
+    decidedBy: str(o, "decided_by"),
+    note: str(o, "note"),
+  };
+  const decidedAt = optStr(o, "decided_at");
+  if (decidedAt !== undefined) a.decidedAt = decidedAt;
+  const grant = optStr(o, "grant_expires_at");
+  if (grant !== undefined) a.grantExpiresAt = grant;
+  const consumed = optStr(o, "consumed_at");
+  if (consumed !== undefined) a.consumedAt = consumed;
+  if (Number.isNaN(Date.parse(a.expiresAt))) throw new Malformed("expires_at is not a time");
+  return a;
+}
+
+export function approvals(v: unknown): Approval[] {
+  const list = obj(v, "the answer")["approvals"];
+  if (!Array.isArray(list)) throw new Malformed("approvals is not a list");
+  return list.map(approval);
+}
+
+export function token(v: unknown): Token {
+  const o = obj(v, "the token");
+  return {
+    token: str(o, "token"),
+    format: oneOf(o, "format", ["macaroon", "jwt"] as const),
+    tokenId: str(o, "token_id"),
+    expiresAt: str(o, "expires_at"),
+  };
+}
+
+function hop(v: unknown): Hop {
+  const o = obj(v, "the hop");
+  return {
+    id: str(o, "id"),
+    parent: str(o, "parent"),
+    tokenId: str(o, "token_id"),
+    keyId: str(o, "key_id"),
+    agentId: str(o, "agent_id"),
+    caveats: strs(o, "caveats"),
+    createdAt: str(o, "created_at"),
+    expiresAt: str(o, "expires_at"),
+  };
+}
+
+export function delegation(v: unknown): Delegation {
+  const o = obj(v, "the delegation");
+  return { token: str(o, "token"), hop: hop(o["hop"]) };
+}
+
+export function tokenInfo(v: unknown): TokenInfo {
+  const o = obj(v, "the token info");
+  return {
+    id: str(o, "id"),
+    keyId: str(o, "key_id"),
+    tenant: str(o, "tenant"),
+    agentId: str(o, "agent_id"),
+    expiresAt: str(o, "expires_at"),
+    hopIds: strs(o, "hop_ids"),
+    caveats: strs(o, "caveats"),
+  };
+}
+
+function key(v: unknown): Key {
+  const o = obj(v, "the key");
+  const k: Key = {
+    id: str(o, "id"),
+    tenant: str(o, "tenant"),
+    agentId: str(o, "agent_id"),
+    name: str(o, "name"),
+    roles: strs(o, "roles"),
+    allowedIps: strs(o, "allowed_ips"),
+    caveats: strs(o, "caveats"),
+    createdAt: str(o, "created_at"),
+    revoked: bool(o, "revoked"),
+  };
+  const exp = optStr(o, "expires_at");
+  if (exp !== undefined) k.expiresAt = exp;
+  return k;
+}
+
+export function createdKey(v: unknown): CreatedKey {
+  const o = obj(v, "the key");
+  return { secret: str(o, "secret"), key: key(o["key"]) };
+}
+
+export function keys(v: unknown): Key[] {
+  const list = obj(v, "the answer")["keys"];
+  if (!Array.isArray(list)) throw new Malformed("keys is not a list");
+  return list.map(key);
+}
+
+export function principal(v: unknown): Principal {
+  const o = obj(v, "the principal");
+  const rs = strs(o, "roles");
+  for (const r of rs) {
+    if (!(roles as readonly string[]).includes(r)) throw new Malformed(`role ${JSON.stringify(r)} is unknown`);
+  }
+  return {
+    tenant: str(o, "tenant"),
+    agentId: str(o, "agent_id"),
+    keyId: str(o, "key_id"),
+    credentialId: str(o, "credential_id"),
+    hopIds: strs(o, "hop_ids"),
+    roles: rs as Role[],
+    caveats: strs(o, "caveats"),
+  };
+}
+
+/** The error body of a non-2xx answer, when it is one. */
+export function errorBody(v: unknown): { code: string; message: string } | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const e = (v as Obj)["error"];
+  if (typeof e !== "object" || e === null) return undefined;
+  const { code, message } = e as Obj;
+  if (typeof code !== "string" || typeof message !== "string") return undefined;
+  return { code, message };
+}
+
+/**
+ * jsonAttributes refuses what JSON cannot carry faithfully: NaN and the
+ * infinities (JSON.stringify would send null, which a policy condition
+ * may read differently), undefined, functions, symbols, bigints, and
+ * objects other than plain ones and arrays (a Date or Map would be sent
+ * as something else than the caller holds). It returns the problem, or
+ * undefined.
+ */
+export function jsonProblem(v: unknown, path: string, depth = 0): string | undefined {
+  if (depth > 32) return `${path} is nested too deep`;
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(v) ? undefined : `${path} is ${v}, which JSON cannot carry`;
+    case "object": {
+      if (v === null) return undefined;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const p = jsonProblem(v[i], `${path}[${i}]`, depth + 1);
+          if (p) return p;
+        }
+        return undefined;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return `${path} is not a plain object`;
+      for (const [k, x] of Object.entries(v)) {
+        const p = jsonProblem(x, `${path}.${k}`, depth + 1);
+        if (p) return p;
+      }
+      return undefined;
+    }
+    default:
+      return `${path} is ${typeof v}, which JSON cannot carry`;
+  }
+}
