@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -229,6 +230,50 @@ func (c *Client) Approve(ctx context.Context, id, note string) (agenttrust.Appro
 // as Approve grants one.
 func (c *Client) DenyApproval(ctx context.Context, id, note string) (agenttrust.Approval, error) {
 	return c.decide(ctx, "DenyApproval", id, "deny", note)
+}
+
+// ApproveAndRemember grants a pending approval and remembers it, as
+// agenttrust.Client.ApproveAndRemember does (POST
+// /v1/approvals/{id}/approve with remember), and returns the approval and
+// the id of the grant made. Not retried.
+func (c *Client) ApproveAndRemember(ctx context.Context, id, note string, r store.Remember) (agenttrust.Approval, string, error) {
+	const op = "ApproveAndRemember"
+	var out wire.ApprovalView
+	err := c.do(ctx, &call{
+		op: op, method: http.MethodPost, path: "/v1/approvals/" + pathEscape(id) + "/approve",
+		body: &wire.DecideRequest{Note: note, Remember: &wire.Remember{Uses: r.Uses, ValidFor: r.For.String(), Resources: r.Resources}},
+		status: http.StatusOK, out: &out, notFound: errs.ApprovalNotFound,
+	})
+	if err != nil {
+		return agenttrust.Approval{}, "", err
+	}
+	if !strings.HasPrefix(out.GrantID, "grt_") {
+		return agenttrust.Approval{}, "", &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: no grant id", err: []error{agenttrust.ErrStoreUnavailable}}
+	}
+	a, err := c.approvalModel(op, &out)
+	return a, out.GrantID, err
+}
+
+// Grants lists the tenant's live remembered approvals (GET /v1/grants),
+// of one agent when agentID is not empty.
+func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, error) {
+	path := "/v1/grants"
+	if agentID != "" {
+		path += "?agent_id=" + url.QueryEscape(agentID)
+	}
+	var out wire.GrantList
+	if err := c.do(ctx, &call{op: "Grants", method: http.MethodGet, path: path, status: http.StatusOK, out: &out, idempotent: true}); err != nil {
+		return nil, err
+	}
+	gs := make([]store.Grant, 0, len(out.Grants))
+	for _, v := range out.Grants {
+		gs = append(gs, store.Grant{
+			ID: v.ID, ApprovalID: v.ApprovalID, AgentID: v.AgentID, OnBehalfOf: v.OnBehalfOf, Tool: v.ToolName,
+			Rule: v.RuleID, Resource: v.Resource, Resources: v.Resources, UsesLeft: v.UsesLeft,
+			ExpiresAt: v.ExpiresAt, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt,
+		})
+	}
+	return gs, nil
 }
 
 func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttrust.Approval, error) {

@@ -102,3 +102,43 @@ func TestPolicyModeCommand(t *testing.T) {
 	r = runCLI(t, admin, "", "policy", "mode", "payments.*", "sometimes")
 	assert.Equal(t, exitUsage, r.code)
 }
+
+// "approvals approve --remember" against a server: the grant lets like
+// requests through, "approvals grants" lists it, "revoke" ends it.
+func TestApproveRememberCommand(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	doc := strings.Replace(testPolicy, "    when: [\"attr.amount > 100\"]\n", "    when: [\"attr.amount > 100\"]\n    remember_uses: 3\n    remember_for: 2h\n", 1)
+	require.NotEqual(t, testPolicy, doc)
+	require.NoError(t, os.WriteFile(pol, []byte(doc), 0o600))
+	url, stderr := serveInProcess(t, "--data", filepath.Join(dir, "at.db"), "--policy", pol)
+	m := keyRe.FindStringSubmatch(stderr.String())
+	require.NotNil(t, m, "no admin key printed")
+	admin := map[string]string{"AGENTTRUST_SERVER": url, "AGENTTRUST_KEY": m[1]}
+	check := func(resource string) cliResult {
+		return runCLI(t, admin, "", "check", "--agent", "billing-bot", "--tool", "payments.charge", "--resource", resource, "--attr", "amount=400", "--json")
+	}
+	r := check("cust-1")
+	require.Equal(t, exitNeedsApproval, r.code, r.stderr)
+	var held struct {
+		ApprovalID string `json:"approval_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &held))
+
+	r = runCLI(t, admin, "", "approvals", "approve", held.ApprovalID, "--remember", "9")
+	require.Equal(t, exitFailure, r.code, "a grant beyond the rule's remember_uses: %s", r.stdout)
+	r = runCLI(t, admin, "", "approvals", "approve", held.ApprovalID, "--remember", "2", "--remember-for", "1h", "--remember-resources", "cust-*", "--json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	var approved struct {
+		GrantID string `json:"grant_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &approved))
+	require.True(t, strings.HasPrefix(approved.GrantID, "grt_"), r.stdout)
+
+	assert.Equal(t, exitOK, check("cust-1").code, "the approval's own request")
+	assert.Equal(t, exitOK, check("cust-2").code, "a request the grant covers")
+	r = runCLI(t, admin, "", "approvals", "grants")
+	assert.Contains(t, r.stdout, approved.GrantID)
+	require.Equal(t, exitOK, runCLI(t, admin, "", "revoke", approved.GrantID).code)
+	assert.Equal(t, exitNeedsApproval, check("cust-3").code, "a revoked grant let a request through")
+}

@@ -24,6 +24,8 @@ const policy = `rules:
     effect: needs_approval
     tools: [payments.charge]
     reason: payments need a human
+    remember_uses: 10
+    remember_for: 1h
   - id: no-delete
     effect: deny
     tools: [docs.delete]
@@ -247,8 +249,20 @@ func TestEveryOperation(t *testing.T) {
 	s.do(req{method: "POST", path: "/v1/approvals/" + granted + "/approve", cred: bot.Secret, want: 403, code: "forbidden"})
 	s.do(req{method: "POST", path: "/v1/approvals/" + granted + "/approve", cred: carol.Secret, body: `{"note":"ok"}`, want: 200})
 	s.do(req{method: "POST", path: "/v1/approvals/" + granted + "/approve", cred: carol.Secret, want: 409, code: "approval_resolved"})
+	s.do(req{method: "POST", path: "/v1/approvals/" + refused + "/deny", cred: alice, body: `{"remember":{"uses":1,"valid_for":"1h"}}`, want: 400, code: "invalid_request"})
 	s.do(req{method: "POST", path: "/v1/approvals/" + refused + "/deny", cred: alice, want: 200})
 	s.do(req{method: "POST", path: "/v1/approvals/" + refused + "/deny", cred: alice, body: `{"note":7}`, want: 400, code: "invalid_json", invalid: true})
+
+	// Remembered approvals.
+	s.must(req{method: "POST", path: "/v1/actions/check", cred: alice, body: `{"agent_id":"bot","tool_name":"payments.charge","resource":"r3"}`, want: 200}, &d)
+	remembered := d.ApprovalID
+	s.do(req{method: "POST", path: "/v1/approvals/" + remembered + "/approve", cred: carol.Secret, body: `{"remember":{"uses":11,"valid_for":"1h"}}`, want: 400, code: "invalid_request"})
+	s.do(req{method: "POST", path: "/v1/approvals/" + remembered + "/approve", cred: carol.Secret, body: `{"remember":{"uses":2,"valid_for":"soon"}}`, want: 400, code: "invalid_request"})
+	s.do(req{method: "POST", path: "/v1/approvals/" + remembered + "/approve", cred: carol.Secret, body: `{"remember":{"uses":2}}`, want: 400, code: "invalid_request", invalid: true})
+	s.do(req{method: "POST", path: "/v1/approvals/" + remembered + "/approve", cred: carol.Secret, body: `{"remember":{"uses":2,"valid_for":"30m","resources":["r*"]}}`, want: 200})
+	s.do(req{method: "GET", path: "/v1/grants", cred: alice, want: 200})
+	s.do(req{method: "GET", path: "/v1/grants?agent_id=bot", cred: carol.Secret, want: 200})
+	s.do(req{method: "GET", path: "/v1/grants", cred: bot.Secret, want: 403, code: "forbidden"})
 
 	// Tokens.
 	var tok struct {

@@ -289,6 +289,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the live remembered approvals (grants), oldest first (admin, approver). Revoke one through /v1/revocations. */
+        get: operations["listGrants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit": {
         parameters: {
             query?: never;
@@ -743,12 +760,41 @@ export interface components {
             grant_expires_at?: string;
             /** Format: date-time */
             consumed_at?: string;
+            /** @description The grant an approval remembered with became; only in the answer to that approve. */
+            grant_id?: string;
         };
         ApprovalList: {
             approvals: components["schemas"]["Approval"][];
         };
         DecideRequest: {
             note?: string;
+            remember?: components["schemas"]["Remember"];
+        };
+        /** @description Approve, and let later requests like this one through without asking: the same agent, on-behalf-of, tool and rule, on a resource the globs cover (only this one's when none), up to uses times within valid_for. The rule's remember_uses and remember_for bound both; approve only. */
+        Remember: {
+            uses: number;
+            /** @description A duration, such as 30m or 8h. */
+            valid_for: string;
+            resources?: string[];
+        };
+        Grant: {
+            id: string;
+            approval_id: string;
+            agent_id: string;
+            on_behalf_of: string;
+            tool_name: string;
+            rule_id: string;
+            resource: string;
+            resources: string[];
+            uses_left: number;
+            /** Format: date-time */
+            expires_at: string;
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        GrantList: {
+            grants: components["schemas"]["Grant"][];
         };
         /** @description One decision, in a keyed hash chain: hash is the HMAC-SHA256 of the record under a key derived from the server's audit key and the chain's name, so only holders of that key can check or make records (agenttrust.VerifyChain with the key checks a run of them). */
         AuditRecord: {
@@ -1514,6 +1560,33 @@ export interface operations {
             408: components["responses"]["BodyTimeout"];
             409: components["responses"]["Conflict"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listGrants: {
+        parameters: {
+            query?: {
+                agent_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The grants with uses left that have not expired. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
         };
     };
