@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/store"
@@ -47,8 +44,8 @@ func pay(resource string, amount int) agenttrust.Request {
 func held(t *testing.T, c *agenttrust.Client, req agenttrust.Request) string {
 	t.Helper()
 	d, err := c.Check(context.Background(), req)
-	require.NoError(t, err)
-	require.Equal(t, agenttrust.NeedsApproval, d.Effect, "decision %+v", d)
+	must.NoError(t, err)
+	must.Equal(t, agenttrust.NeedsApproval, d.Effect, "decision %+v", d)
 	return d.ApprovalID
 }
 
@@ -58,21 +55,21 @@ func TestApproveAndRemember(t *testing.T) {
 	id := held(t, f.c, pay("cust-1", 60))
 	g, err := f.c.ApproveAndRemember(ctx, id, "carol", "regular supplier",
 		store.Remember{Uses: 2, For: 30 * time.Minute, Resources: []string{"cust-*"}})
-	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(g.ID, "grt_"), g.ID)
-	assert.Equal(t, 2, g.UsesLeft)
+	must.NoError(t, err)
+	expect.True(t, strings.HasPrefix(g.ID, "grt_"), g.ID)
+	expect.Equal(t, 2, g.UsesLeft)
 
 	// The approved request itself uses its approval, not the grant.
 	d, err := f.c.Check(ctx, pay("cust-1", 60))
-	require.NoError(t, err)
-	require.Equal(t, id, d.ApprovalID)
+	must.NoError(t, err)
+	must.Equal(t, id, d.ApprovalID)
 	// Two like it (other amounts, other covered customers) use the grant...
 	for _, req := range []agenttrust.Request{pay("cust-2", 70), pay("cust-1", 900)} {
 		d, err := f.c.Check(ctx, req)
-		require.NoError(t, err)
-		assert.Equal(t, agenttrust.Allow, d.Effect)
-		assert.Equal(t, g.ID, d.ApprovalID)
-		assert.Equal(t, "remembered approval by carol", d.Reason)
+		must.NoError(t, err)
+		expect.Equal(t, agenttrust.Allow, d.Effect)
+		expect.Equal(t, g.ID, d.ApprovalID)
+		expect.Equal(t, "remembered approval by carol", d.Reason)
 	}
 	// ...and then it is used up.
 	held(t, f.c, pay("cust-3", 60))
@@ -82,15 +79,15 @@ func TestApproveAndRemember(t *testing.T) {
 	for _, r := range recs {
 		if r.Tool == "agenttrust.remember" && r.Resource == g.ID && r.ApprovalID == id {
 			remembered++
-			assert.Contains(t, string(r.Attributes), `"uses":"2"`)
-			assert.Contains(t, string(r.Attributes), `"resources":"cust-*"`)
+			expect.Contains(t, string(r.Attributes), `"uses":"2"`)
+			expect.Contains(t, string(r.Attributes), `"resources":"cust-*"`)
 		}
 		if r.Tool == "payments.charge" && r.ApprovalID == g.ID && r.Effect == agenttrust.Allow {
 			allowedByGrant++
 		}
 	}
-	assert.Equal(t, 1, remembered, "the grant's own audit record")
-	assert.Equal(t, 2, allowedByGrant, "decisions naming the grant")
+	expect.Equal(t, 1, remembered, "the grant's own audit record")
+	expect.Equal(t, 2, allowedByGrant, "decisions naming the grant")
 }
 
 // What a grant must never let through.
@@ -99,7 +96,7 @@ func TestGrantBounds(t *testing.T) {
 	ctx := context.Background()
 	id := held(t, f.c, pay("cust-1", 60))
 	g, err := f.c.ApproveAndRemember(ctx, id, "carol", "", store.Remember{Uses: 5, For: time.Hour, Resources: []string{"cust-*"}})
-	require.NoError(t, err)
+	must.NoError(t, err)
 	_, _ = f.c.Check(ctx, pay("cust-1", 60)) // the approval's own use
 
 	other := pay("cust-1", 60)
@@ -118,9 +115,9 @@ func TestGrantBounds(t *testing.T) {
 	}
 	t.Run("a deny rule still denies", func(t *testing.T) {
 		d, err := f.c.Check(ctx, pay("cust-1", 5000))
-		require.NoError(t, err)
-		assert.Equal(t, agenttrust.Deny, d.Effect)
-		assert.Equal(t, "huge-charges", d.Rule)
+		must.NoError(t, err)
+		expect.Equal(t, agenttrust.Deny, d.Effect)
+		expect.Equal(t, "huge-charges", d.Rule)
 	})
 	t.Run("expired", func(t *testing.T) {
 		f.clock.Advance(time.Hour)
@@ -129,9 +126,9 @@ func TestGrantBounds(t *testing.T) {
 	})
 	t.Run("revoked", func(t *testing.T) {
 		d, err := f.c.Check(ctx, pay("cust-2", 60))
-		require.NoError(t, err)
-		require.Equal(t, g.ID, d.ApprovalID, "the grant works before Revoke")
-		require.NoError(t, f.c.Revoke(ctx, g.ID))
+		must.NoError(t, err)
+		must.Equal(t, g.ID, d.ApprovalID, "the grant works before Revoke")
+		must.NoError(t, f.c.Revoke(ctx, g.ID))
 		held(t, f.c, pay("cust-2", 60))
 	})
 }
@@ -157,25 +154,25 @@ func TestRememberRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.c.ApproveAndRemember(ctx, tc.id, tc.approver, "", tc.r)
-			require.ErrorIs(t, err, tc.want)
+			must.ErrorIs(t, err, tc.want)
 			a, err := f.c.Approval(ctx, tc.id)
-			require.NoError(t, err)
-			assert.Equal(t, agenttrust.ApprovalPending, a.Status, "a refused remember decided the approval")
+			must.NoError(t, err)
+			expect.Equal(t, agenttrust.ApprovalPending, a.Status, "a refused remember decided the approval")
 		})
 	}
 
 	t.Run("a store without grants", func(t *testing.T) {
 		p, err := agenttrust.ParsePolicy([]byte(rememberPolicy), "yaml")
-		require.NoError(t, err)
+		must.NoError(t, err)
 		c, err := agenttrust.New(noGrants{memory.New()}, agenttrust.WithPolicy(p))
-		require.NoError(t, err)
+		must.NoError(t, err)
 		defer c.Close()
 		id := held(t, c, pay("cust-1", 60))
 		_, err = c.ApproveAndRemember(ctx, id, "carol", "", store.Remember{Uses: 1, For: time.Minute})
-		require.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
+		must.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
 		a, err := c.Approval(ctx, id)
-		require.NoError(t, err)
-		assert.Equal(t, agenttrust.ApprovalPending, a.Status)
+		must.NoError(t, err)
+		expect.Equal(t, agenttrust.ApprovalPending, a.Status)
 	})
 }
 
@@ -188,7 +185,7 @@ func TestGrantUsesUnderRace(t *testing.T) {
 	ctx := context.Background()
 	id := held(t, f.c, pay("cust-0", 60))
 	g, err := f.c.ApproveAndRemember(ctx, id, "carol", "", store.Remember{Uses: 5, For: time.Hour, Resources: []string{"cust-*"}})
-	require.NoError(t, err)
+	must.NoError(t, err)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -206,7 +203,7 @@ func TestGrantUsesUnderRace(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, int64(5), allowed.Load())
+	expect.Equal(t, int64(5), allowed.Load())
 }
 
 func TestRememberPolicyValidation(t *testing.T) {
@@ -218,7 +215,7 @@ func TestRememberPolicyValidation(t *testing.T) {
 		{"{id: r, effect: needs_approval, remember_uses: 1, remember_for: 721h}", "remember_for"},
 	} {
 		_, err := agenttrust.ParsePolicy([]byte("rules:\n  - "+tc.rule+"\n"), "yaml")
-		require.ErrorIs(t, err, agenttrust.ErrInvalidPolicy, tc.rule)
-		assert.ErrorContains(t, err, tc.want, tc.rule)
+		must.ErrorIs(t, err, agenttrust.ErrInvalidPolicy, tc.rule)
+		expect.ErrorContains(t, err, tc.want, tc.rule)
 	}
 }

@@ -86,4 +86,6 @@ rules:
 // sinkFunc adapts a function to agenttrust.AuditSink.
 type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
 
-func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error { return f(ctx, recs) }
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	return f(ctx, recs)
+}

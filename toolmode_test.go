@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/middleware"
 )
@@ -62,12 +59,12 @@ func TestToolModes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := f.c.Check(ctx, tc.req)
-			assert.Equal(t, tc.effect, d.Effect, "effect (reason %q)", d.Reason)
-			assert.Equal(t, tc.rule, d.Rule)
+			expect.Equal(t, tc.effect, d.Effect, "effect (reason %q)", d.Reason)
+			expect.Equal(t, tc.rule, d.Rule)
 			if tc.err != nil {
-				assert.ErrorIs(t, err, tc.err)
+				expect.ErrorIs(t, err, tc.err)
 			} else {
-				assert.NoError(t, err)
+				expect.NoError(t, err)
 			}
 		})
 	}
@@ -89,10 +86,10 @@ tool_modes:
 `)
 		ctx := context.Background()
 		d, _ := f.c.Check(ctx, agenttrust.Request{AgentID: "z", Tool: "a.bc"})
-		require.Equal(t, "tool_mode:a.b*", d.Rule) // longer than a.* and *.c
+		must.Equal(t, "tool_mode:a.b*", d.Rule) // longer than a.* and *.c
 		d, _ = f.c.Check(ctx, agenttrust.Request{AgentID: "z", Tool: "xax"})
-		require.Equal(t, "tool_mode:*x", d.Rule) // same length: deny beats ask
-		require.Equal(t, agenttrust.Deny, d.Effect)
+		must.Equal(t, "tool_mode:*x", d.Rule) // same length: deny beats ask
+		must.Equal(t, agenttrust.Deny, d.Effect)
 	}
 }
 
@@ -105,14 +102,14 @@ func TestToolModesInvalid(t *testing.T) {
 		{"rules: []\ntool_modes: {" + strings.Repeat("x", 120) + ": auto}\n", "at most 118"},
 	} {
 		_, err := agenttrust.ParsePolicy([]byte(tc.doc), "yaml")
-		require.ErrorIs(t, err, agenttrust.ErrInvalidPolicy, tc.doc)
-		require.ErrorContains(t, err, tc.want)
+		must.ErrorIs(t, err, agenttrust.ErrInvalidPolicy, tc.doc)
+		must.ErrorContains(t, err, tc.want)
 	}
 	_, err := agenttrust.ParsePolicy([]byte(`{"rules": [], "tool_modes": {"x": 1}}`), "json")
-	require.ErrorIs(t, err, agenttrust.ErrInvalidPolicy)
+	must.ErrorIs(t, err, agenttrust.ErrInvalidPolicy)
 	p, err := agenttrust.ParsePolicy([]byte(`{"rules": [], "tool_modes": {"x.*": "ask"}}`), "json")
-	require.NoError(t, err)
-	require.Equal(t, map[string]string{"x.*": "ask"}, p.ToolModes)
+	must.NoError(t, err)
+	must.Equal(t, map[string]string{"x.*": "ask"}, p.ToolModes)
 }
 
 const timeoutPolicy = `
@@ -132,16 +129,16 @@ rules:
 // never runs and a new check opens a new approval.
 func TestApprovalTimeoutFailsClosed(t *testing.T) {
 	_, err := agenttrust.ParsePolicy([]byte(timeoutPolicy), "yaml")
-	require.ErrorContains(t, err, `approval_timeout "48h"`)
+	must.ErrorContains(t, err, `approval_timeout "48h"`)
 	f := newFixture(t, strings.Split(timeoutPolicy, "  - id: ask-slow")[0])
 	ctx := context.Background()
 	req := agenttrust.Request{AgentID: "ci-bot", Tool: "deploy"}
 	d, err := f.c.Check(ctx, req)
-	require.NoError(t, err)
-	require.Equal(t, agenttrust.NeedsApproval, d.Effect)
+	must.NoError(t, err)
+	must.Equal(t, agenttrust.NeedsApproval, d.Effect)
 	a, err := f.c.Approval(ctx, d.ApprovalID)
-	require.NoError(t, err)
-	assert.Equal(t, 90*time.Second, a.ExpiresAt.Sub(a.CreatedAt), "the rule's timeout, not the client's 15 minutes")
+	must.NoError(t, err)
+	expect.Equal(t, 90*time.Second, a.ExpiresAt.Sub(a.CreatedAt), "the rule's timeout, not the client's 15 minutes")
 
 	ran := false
 	deploy := middleware.Guard(f.c, "deploy", func(context.Context, struct{}) (string, error) {
@@ -155,18 +152,18 @@ func TestApprovalTimeoutFailsClosed(t *testing.T) {
 	wctx, cancel := context.WithTimeout(agenttrust.WithAgent(ctx, "ci-bot", ""), 10*time.Second)
 	defer cancel()
 	_, err = deploy(wctx, struct{}{})
-	require.Error(t, err)
-	assert.False(t, ran, "the guarded function ran without an approval")
-	assert.False(t, errors.Is(err, context.DeadlineExceeded), "it waited for the caller's deadline, not the rule's timeout: %v", err)
+	must.Error(t, err)
+	expect.False(t, ran, "the guarded function ran without an approval")
+	expect.False(t, errors.Is(err, context.DeadlineExceeded), "it waited for the caller's deadline, not the rule's timeout: %v", err)
 	d2, err := f.c.Check(ctx, req)
-	require.NoError(t, err)
-	assert.Equal(t, agenttrust.NeedsApproval, d2.Effect)
-	assert.NotEqual(t, d.ApprovalID, d2.ApprovalID, "a lapsed approval is reused")
+	must.NoError(t, err)
+	expect.Equal(t, agenttrust.NeedsApproval, d2.Effect)
+	expect.NotEqual(t, d.ApprovalID, d2.ApprovalID, "a lapsed approval is reused")
 
 	for _, bad := range []string{"0s", "-1m", "soon", "25h"} {
 		_, err := agenttrust.ParsePolicy([]byte("rules:\n  - {id: r, effect: needs_approval, approval_timeout: "+bad+"}\n"), "yaml")
-		assert.ErrorIs(t, err, agenttrust.ErrInvalidPolicy, bad)
+		expect.ErrorIs(t, err, agenttrust.ErrInvalidPolicy, bad)
 	}
 	_, err = agenttrust.ParsePolicy([]byte("rules:\n  - {id: r, effect: allow, approval_timeout: 1m}\n"), "yaml")
-	assert.ErrorContains(t, err, "only meaningful on a needs_approval rule")
+	expect.ErrorContains(t, err, "only meaningful on a needs_approval rule")
 }

@@ -241,7 +241,7 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, note string, r stor
 	var out wire.ApprovalView
 	err := c.do(ctx, &call{
 		op: op, method: http.MethodPost, path: "/v1/approvals/" + pathEscape(id) + "/approve",
-		body: &wire.DecideRequest{Note: note, Remember: &wire.Remember{Uses: r.Uses, ValidFor: r.For.String(), Resources: r.Resources}},
+		body:   &wire.DecideRequest{Note: note, Remember: &wire.Remember{Uses: r.Uses, ValidFor: r.For.String(), Resources: r.Resources}},
 		status: http.StatusOK, out: &out, notFound: errs.ApprovalNotFound,
 	})
 	if err != nil {
