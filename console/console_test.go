@@ -30,7 +30,7 @@ func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 const policy = `{"rules":[
  {"id":"read","effect":"allow","tools":["docs.read"]},
- {"id":"pay","effect":"needs_approval","tools":["payments.charge"],"reason":"payments need a human"},
+ {"id":"pay","effect":"needs_approval","tools":["payments.charge"],"reason":"payments need a human","remember_uses":5,"remember_for":"8h"},
  {"id":"ops-only","effect":"needs_approval","tools":["prod.deploy"],"approvers":["carol"],"reason":"carol deploys"},
  {"id":"hostile","effect":"needs_approval","tools":["javascript:*"],"reason":"hostile names"}
 ]}`
@@ -517,6 +517,44 @@ func TestApprovals(t *testing.T) {
 			t.Errorf("approve not logged: %s", e.logBuf.String())
 		}
 		e.wantOperatorRecord("agenttrust.approve", id, "carol")
+	})
+	t.Run("approve and remember: like requests go through, as often as chosen", func(t *testing.T) {
+		check := func(resource string) agenttrust.Decision {
+			d, err := e.client().Check(ctx, agenttrust.Request{Credential: e.keys["bot"], Tool: "payments.charge", Resource: resource, Attributes: map[string]any{"amount": 120}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		id := e.pending("bot", "payments.charge", "acct/10", map[string]any{"amount": 120})
+		b := e.browser()
+		b.signIn("carol")
+		if p := b.do("GET", "/ui/approvals", nil); !strings.Contains(p.body, "Remember this approval") {
+			t.Fatalf("no remember control: %s", p.body)
+		}
+		// More than the rule allows: refused, and the approval still waits.
+		b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember_uses": {"50"}, "remember_for": {"1h"}})
+		if p := b.do("GET", "/ui/approvals", nil); !strings.Contains(p.body, `role="alert"`) {
+			t.Errorf("no refusal shown: %s", p.body)
+		}
+		if a, _ := e.client().Approval(ctx, id); a.Status != agenttrust.ApprovalPending {
+			t.Fatalf("a refused remember decided the approval: %s", a.Status)
+		}
+		p := b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember_uses": {"2"}, "remember_for": {"1h"}, "remember_resources": {"acct/*"}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("approve: %d", p.status)
+		}
+		if d := check("acct/10"); d.ApprovalID != id {
+			t.Fatalf("the approved request: %+v", d)
+		}
+		for _, res := range []string{"acct/11", "acct/12"} {
+			if d := check(res); !d.Allowed() || !strings.HasPrefix(d.ApprovalID, "grt_") {
+				t.Fatalf("%s under the grant: %+v", res, d)
+			}
+		}
+		if d := check("acct/13"); d.Effect != agenttrust.NeedsApproval {
+			t.Fatalf("past the grant's uses: %+v", d)
+		}
 	})
 	for _, tc := range []struct {
 		name, asker, tool, person, flash string

@@ -276,13 +276,30 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session, h [
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	note := r.PostFormValue("note")
-	err := c.callAPI(r, s.key, http.MethodPost, "/v1/approvals/"+url.PathEscape(id)+"/"+verb,
-		wire.DecideRequest{Note: note}, nil)
-	c.audit(s, verb, id, err)
+	req := wire.DecideRequest{Note: r.PostFormValue("note")}
 	done := "Approved " + id
 	if verb == "deny" {
 		done = "Denied " + id
+	}
+	// "Remember": later requests like this one are let through without
+	// asking, as far as the rule allows (the API checks the bounds).
+	if uses := r.PostFormValue("remember_uses"); verb == "approve" && uses != "" && uses != "0" {
+		n, err := strconv.Atoi(uses)
+		if err != nil || n < 0 {
+			c.back(w, r, s, h, "/ui/approvals", "", fmt.Errorf("remember: %q is not a number of uses", uses))
+			return
+		}
+		req.Remember = &wire.Remember{Uses: n, ValidFor: r.PostFormValue("remember_for")}
+		if res := strings.TrimSpace(r.PostFormValue("remember_resources")); res != "" {
+			req.Remember.Resources = strings.Split(res, ",")
+		}
+		done = fmt.Sprintf("Approved %s, and %d more like it", id, n)
+	}
+	var out wire.ApprovalView
+	err := c.callAPI(r, s.key, http.MethodPost, "/v1/approvals/"+url.PathEscape(id)+"/"+verb, req, &out)
+	c.audit(s, verb, id, err)
+	if err == nil && out.GrantID != "" {
+		c.audit(s, "remember", out.GrantID, nil)
 	}
 	c.back(w, r, s, h, "/ui/approvals", done, err)
 }
