@@ -533,14 +533,14 @@ func TestApprovals(t *testing.T) {
 			t.Fatalf("no remember control: %s", p.body)
 		}
 		// More than the rule allows: refused, and the approval still waits.
-		b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember_uses": {"50"}, "remember_for": {"1h"}})
+		b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember": {"1"}, "remember_uses": {"50"}, "remember_for": {"1h"}})
 		if p := b.do("GET", "/ui/approvals", nil); !strings.Contains(p.body, `role="alert"`) {
 			t.Errorf("no refusal shown: %s", p.body)
 		}
 		if a, _ := e.client().Approval(ctx, id); a.Status != agenttrust.ApprovalPending {
 			t.Fatalf("a refused remember decided the approval: %s", a.Status)
 		}
-		p := b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember_uses": {"2"}, "remember_for": {"1h"}, "remember_resources": {"acct/*"}})
+		p := b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember": {"1"}, "remember_uses": {"2"}, "remember_for": {"1h"}, "remember_resources": {"acct/*"}})
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("approve: %d", p.status)
 		}

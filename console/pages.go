@@ -283,7 +283,7 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session, h [
 	}
 	// "Remember": later requests like this one are let through without
 	// asking, as far as the rule allows (the API checks the bounds).
-	if uses := r.PostFormValue("remember_uses"); verb == "approve" && uses != "" && uses != "0" {
+	if uses := r.PostFormValue("remember_uses"); verb == "approve" && r.PostFormValue("remember") == "1" {
 		n, err := strconv.Atoi(uses)
 		if err != nil || n < 0 {
 			c.back(w, r, s, h, "/ui/approvals", "", fmt.Errorf("remember: %q is not a number of uses", uses))
