@@ -121,11 +121,15 @@ the store is closed.`,
 					return usagef("--log-level: want debug, info, warn or error")
 				}
 				hopts := &slog.HandlerOptions{Level: lvl}
+				// The log, a line per request at level info, reaches
+				// stderr in batches, not a write per line.
+				logs := cli.NewLogBuffer(e.stderr, 0)
+				defer logs.Close()
 				switch logFormat {
 				case "text":
-					cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, hopts))
+					cfg.Logger = slog.New(slog.NewTextHandler(logs, hopts))
 				case "json":
-					cfg.Logger = slog.New(slog.NewJSONHandler(e.stderr, hopts))
+					cfg.Logger = slog.New(slog.NewJSONHandler(logs, hopts))
 				default:
 					return usagef("--log-format: want text or json")
 				}
@@ -162,7 +166,7 @@ the store is closed.`,
 				cfg.NoConsole = !consoleOn
 				cfg.TrustedProxies = proxies
 				cfg.AccessLog = cfg.Logger
-				cfg.Notice = e.stderr
+				cfg.Notice = logs.Immediate()
 				return cli.Serve(ctx, cfg)
 			}
 		},
