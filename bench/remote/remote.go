@@ -36,7 +36,8 @@ const (
 // defaults, building the agenttrust binary from the source tree.
 type Options struct {
 	// Binary is the agenttrust executable to serve with. Empty: built
-	// from cmd/agenttrust of the source tree this package lives in.
+	// from cmd/agenttrust of the source tree this package lives in. The
+	// echo is always built from the source tree (package echo here).
 	Binary string
 	// Clients is the number of parallel keep-alive callers (default 16).
 	Clients int
@@ -63,9 +64,8 @@ type Measurement struct {
 	PerSec   float64       // Requests / Elapsed
 	P50, P99 time.Duration
 	// ServerCPU is the CPU time (user and system) the server process used
-	// during the measured period; for the in-process echo it is the
-	// process's whole CPU, load generator included. LoadCPU is the CPU of
-	// this process (the callers, and for echo the echo server too).
+	// during the measured period (Linux; 0 elsewhere); LoadCPU is this
+	// process's, the callers'.
 	ServerCPU, LoadCPU time.Duration
 }
 
@@ -136,9 +136,13 @@ func Run(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	bin := opts.Binary
 	if bin == "" {
 		var err error
-		if bin, err = build(ctx, dir); err != nil {
+		if bin, err = build(ctx, dir, filepath.Join("..", "..", "cmd", "agenttrust"), "agenttrust"); err != nil {
 			return Result{}, err
 		}
+	}
+	echoBin, err := build(ctx, dir, "echo", "echo")
+	if err != nil {
+		return Result{}, err
 	}
 	res := Result{Clients: opts.Clients, Duration: opts.Duration, CPUs: runtime.NumCPU()}
 	targets := map[string]*target{}
@@ -151,7 +155,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 		var t *target
 		var err error
 		if name == "echo" {
-			t, err = startEcho()
+			t, err = startEcho(ctx, echoBin)
 		} else {
 			t, err = startServe(ctx, bin, filepath.Join(dir, name), strings.TrimPrefix(name, "serve-"))
 		}
@@ -185,7 +189,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 
 // Print writes res as a table.
 func (r Result) Print(w io.Writer) {
-	fmt.Fprintf(w, "remote: %d keep-alive callers on loopback, %s per target, %d CPUs (callers, echo and serve share them)\n",
+	fmt.Fprintf(w, "remote: %d keep-alive callers on loopback, %s per target, %d CPUs shared by the callers' process and the server's\n",
 		r.Clients, r.Duration, r.CPUs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\terrors\tserver CPU/req\tload CPU/req\tx echo\t")
@@ -201,9 +205,6 @@ func (r Result) Print(w io.Writer) {
 			return fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/float64(m.Requests)/1e3)
 		}
 		srv := per(m.ServerCPU)
-		if m.Target == "echo" {
-			srv = "(in load)"
-		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t\n", m.Target, m.PerSec,
 			round(m.P50), round(m.P99), m.Errors, srv, per(m.LoadCPU), ratio)
 	}
@@ -217,21 +218,22 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// build compiles cmd/agenttrust of the source tree this file is in.
-func build(ctx context.Context, dir string) (string, error) {
+// build compiles the command in rel, relative to this file's directory,
+// into dir/name.
+func build(ctx context.Context, dir, rel, name string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		return "", errors.New("remote: cannot find the source tree; set Options.Binary")
+		return "", errors.New("remote: cannot find the source tree")
 	}
-	src := filepath.Join(filepath.Dir(file), "..", "..", "cmd", "agenttrust")
+	src := filepath.Join(filepath.Dir(file), rel)
 	if _, err := os.Stat(filepath.Join(src, "main.go")); err != nil {
-		return "", fmt.Errorf("remote: no cmd/agenttrust beside the bench module (%w); set Options.Binary", err)
+		return "", fmt.Errorf("remote: no source of %s (%w)", name, err)
 	}
-	bin := filepath.Join(dir, "agenttrust")
+	bin := filepath.Join(dir, name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	cmd.Dir = src
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("remote: go build cmd/agenttrust: %w\n%s", err, out)
+		return "", fmt.Errorf("remote: go build %s: %w\n%s", name, err, out)
 	}
 	return bin, nil
 }
@@ -257,51 +259,31 @@ const checkBody = `{"tool_name":"docs.read","resource":"doc-1","session_id":"s-1
 
 const policy = `{"rules":[{"id":"read","effect":"allow","tools":["docs.read"]}]}`
 
-// echoRequest and echoResponse have the check's wire shapes.
-type echoRequest struct {
-	AgentID    string         `json:"agent_id"`
-	ToolName   string         `json:"tool_name"`
-	Resource   string         `json:"resource"`
-	SessionID  string         `json:"session_id"`
-	OnBehalfOf string         `json:"on_behalf_of"`
-	Attributes map[string]any `json:"attributes"`
-	Credential string         `json:"credential"`
-}
-
-type echoResponse struct {
-	Allowed    bool   `json:"allowed"`
-	Effect     string `json:"effect"`
-	Reason     string `json:"reason"`
-	RuleID     string `json:"rule_id"`
-	DecisionID string `json:"decision_id"`
-	ApprovalID string `json:"approval_id"`
-}
-
-// echo is the bare net/http JSON handler: decode a check request, answer
-// a response of the check's shape.
-func echo(w http.ResponseWriter, r *http.Request) {
-	var req echoRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(echoResponse{Allowed: true, Effect: "allow", Reason: req.Resource, RuleID: req.ToolName,
-		DecisionID: "0190a5e0-0000-7000-8000-000000000000"})
-}
-
-func startEcho() (*target, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startEcho starts the echo command (package echo beside this one) as a
+// process of its own.
+func startEcho(ctx context.Context, bin string) (*target, error) {
+	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	return &target{
-		url:   "http://" + ln.Addr().String() + "/v1/actions/check",
-		body:  []byte(checkBody),
-		close: func() { hs.Close() },
-	}, nil
+	cmd := exec.Command(bin, "-listen", addr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t := &target{cmd: cmd, url: "http://" + addr + "/v1/actions/check", body: []byte(checkBody)}
+	t.close = func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	if err := waitReady(ctx, "http://"+addr); err != nil {
+		t.stop()
+		return nil, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return t, nil
 }
 
 var keyRE = regexp.MustCompile(`\batk_[0-9A-Za-z]{36}\b`)
@@ -536,9 +518,6 @@ func measure(ctx context.Context, t *target, opts Options) (Measurement, error) 
 	}
 	m := Measurement{Requests: len(lat), Errors: int(errs.Load()), Elapsed: elapsed,
 		ServerCPU: srv1 - srv0, LoadCPU: load1 - load0}
-	if t.cmd == nil {
-		m.ServerCPU = m.LoadCPU
-	}
 	m.PerSec = float64(m.Requests) / elapsed.Seconds()
 	if len(lat) > 0 {
 		slices.Sort(lat)
