@@ -89,7 +89,8 @@
 // enforces: another Store's Open, in any process, fails with ErrInUse
 // while it is open, and it cannot open while another is. Being the only
 // writer, it keeps revocations and suspensions in memory and answers
-// Blocked, asked on every strict check, without a query (BenchmarkBlocked:
-// about 0.2µs and no allocation, against 11-30µs), still strict: each write updates the view, in commit
-// order, before it returns. agenttrust serve opens its SQLite file so.
+// Blocked, asked on every strict check, without a query
+// (BenchmarkBlocked: about 0.2µs and no allocation, against 11-30µs),
+// still strict: each write updates the view, in commit order, before it
+// returns. agenttrust serve opens its SQLite file so.
 package sqlite
