@@ -31,6 +31,11 @@ serving beyond loopback. --audience adds a JWT audience accepted besides
 the issuer: an MCP server's URI, so that the JWTs minted for it can be
 checked and verified here.
 
+One server at a time uses a SQLite file: serve locks it (a file beside
+it, named with -lock appended) and keeps revocations and suspensions in
+memory, exactly, so a check reads nothing from the file; a second serve
+on the same file refuses to start. Nodes share --postgres or --mysql.
+
 The port is bound before anything else: when it is in use, serve exits
 before it creates or changes anything. On the first start the database is created, a master secret and a JWT
 signing key are generated into a 0600 secrets file (beside the SQLite file,
@@ -121,11 +126,15 @@ the store is closed.`,
 					return usagef("--log-level: want debug, info, warn or error")
 				}
 				hopts := &slog.HandlerOptions{Level: lvl}
+				// The log, a line per request at level info, reaches
+				// stderr in batches, not a write per line.
+				logs := cli.NewLogBuffer(e.stderr, 0)
+				defer logs.Close()
 				switch logFormat {
 				case "text":
-					cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, hopts))
+					cfg.Logger = slog.New(slog.NewTextHandler(logs, hopts))
 				case "json":
-					cfg.Logger = slog.New(slog.NewJSONHandler(e.stderr, hopts))
+					cfg.Logger = slog.New(slog.NewJSONHandler(logs, hopts))
 				default:
 					return usagef("--log-format: want text or json")
 				}
@@ -162,7 +171,7 @@ the store is closed.`,
 				cfg.NoConsole = !consoleOn
 				cfg.TrustedProxies = proxies
 				cfg.AccessLog = cfg.Logger
-				cfg.Notice = e.stderr
+				cfg.Notice = logs.Immediate()
 				return cli.Serve(ctx, cfg)
 			}
 		},

@@ -51,6 +51,10 @@ func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store
 	if len(ids) == 0 {
 		return store.Block{}, false, nil
 	}
+	if v := s.vs.view.Load(); v != nil {
+		b, ok := v.blocked(tenant, ids)
+		return b, ok, nil
+	}
 	args := make([]any, len(ids)+1)
 	args[0] = tenant
 	for i, id := range ids {
@@ -101,13 +105,15 @@ func (s *Store) putBlock(ctx context.Context, op string, kind store.BlockKind, b
 	if e.err != nil {
 		return e.err
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO blocks (tenant, id, kind, reason, created_at, expires_at)
+	return s.writeBlock(ctx, op, b.Tenant, b.ID, func(x execer) error {
+		_, err := x.ExecContext(ctx, `INSERT INTO blocks (tenant, id, kind, reason, created_at, expires_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?7) `+onConflict,
-		b.Tenant, b.ID, int64(kind), b.Reason, created, int64(zeroTime), expires)
-	if err != nil {
-		return s.fail(ctx, op, err)
-	}
-	return nil
+			b.Tenant, b.ID, int64(kind), b.Reason, created, int64(zeroTime), expires)
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		return nil
+	})
 }
 
 // Resume implements store.Agents.
@@ -119,16 +125,18 @@ func (s *Store) Resume(ctx context.Context, tenant, id string) error {
 	if id == "" {
 		return invalid(op, "empty id in tenant %q", tenant)
 	}
-	res, err := s.w.ExecContext(ctx, `DELETE FROM blocks WHERE tenant = ? AND id = ? AND kind = 2`, tenant, id)
-	if err != nil {
-		return s.fail(ctx, op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.fail(ctx, op, err)
-	} else if n == 0 {
-		return fmt.Errorf("%s: %s %q in tenant %q: not suspended: %w", prefix, op, id, tenant, store.ErrNotFound)
-	}
-	return nil
+	return s.writeBlock(ctx, op, tenant, id, func(x execer) error {
+		res, err := x.ExecContext(ctx, `DELETE FROM blocks WHERE tenant = ? AND id = ? AND kind = 2`, tenant, id)
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.fail(ctx, op, err)
+		} else if n == 0 {
+			return fmt.Errorf("%s: %s %q in tenant %q: not suspended: %w", prefix, op, id, tenant, store.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // Blocks implements store.Revocations. Blocks with the same CreatedAt and
@@ -175,6 +183,9 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 	if now.IsZero() {
 		return 0, nil // no non-zero expiry is at or before the zero time
 	}
+	if s.vs.view.Load() != nil {
+		return s.pruneView(ctx, op, now)
+	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM blocks WHERE kind = 1 AND expires_at > ? AND expires_at <= ?`,
 		int64(zeroTime), clampTime(now))
 	if err != nil {
@@ -185,4 +196,102 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 		return 0, s.fail(ctx, op, err)
 	}
 	return int(n), nil
+}
+
+// execer is what a write of the blocks table runs its statement on: the
+// write connection, or the transaction that also reads the result back
+// for the view.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// writeBlock runs fn, a write of the blocks of (tenant, id). With a view,
+// it runs in a transaction that reads those blocks back, under blockMu,
+// and the view holds them before writeBlock returns (see view.go).
+func (s *Store) writeBlock(ctx context.Context, op, tenant, id string, fn func(execer) error) error {
+	if s.vs.view.Load() == nil {
+		return fn(s.w)
+	}
+	s.vs.blockMu.Lock()
+	defer s.vs.blockMu.Unlock()
+	v := s.vs.view.Load()
+	if v == nil {
+		return fn(s.w)
+	}
+	var bs []store.Block
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		var err error
+		if bs, err = readBlocks(ctx, tx, tenant, id); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		return nil
+	})
+	if err != nil {
+		// Most likely rolled back; read what the table holds to be sure.
+		s.refreshBlock(ctx, v, tenant, id)
+		return err
+	}
+	v.replace(tenant, id, bs)
+	return nil
+}
+
+// refreshBlock sets the view's blocks of (tenant, id) to the table's,
+// after a write that failed; when they cannot be read the view is dropped
+// and Blocked reads the table from then on. blockMu is held.
+func (s *Store) refreshBlock(ctx context.Context, v *blockView, tenant, id string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	bs, err := readBlocks(rctx, s.w, tenant, id)
+	if err != nil {
+		s.vs.view.Store(nil)
+		return
+	}
+	v.replace(tenant, id, bs)
+}
+
+// pruneView is PruneRevocations with a view: the pruned ids come back
+// from the DELETE and leave the view before it returns.
+func (s *Store) pruneView(ctx context.Context, op string, now time.Time) (int, error) {
+	s.vs.blockMu.Lock()
+	defer s.vs.blockMu.Unlock()
+	v := s.vs.view.Load()
+	var keys []blockKey
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM blocks WHERE kind = 1 AND expires_at > ? AND expires_at <= ? RETURNING tenant, id`,
+			int64(zeroTime), clampTime(now))
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k blockKey
+			if err := rows.Scan(&k.tenant, &k.id); err != nil {
+				return s.fail(ctx, op, err)
+			}
+			keys = append(keys, k)
+		}
+		if err := rows.Err(); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		return nil
+	})
+	if v == nil {
+		return len(keys), err
+	}
+	if err != nil {
+		// Most likely rolled back; load the table again to be sure.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		nv, lerr := loadView(rctx, s.w)
+		if lerr != nil {
+			nv = nil
+		}
+		s.vs.view.Store(nv)
+		return 0, err
+	}
+	v.dropRevocations(keys)
+	return len(keys), nil
 }

@@ -81,4 +81,16 @@
 // that another changed the file. Nodes sharing one SQLite file must check
 // revocations in strict mode, which reads them from the store on every
 // check, not in notify mode.
+//
+// # Exclusive use
+//
+// A Store opened WithExclusive is the file's only user, which a lock
+// file (the database path with "-lock" appended, locked by every Open)
+// enforces: another Store's Open, in any process, fails with ErrInUse
+// while it is open, and it cannot open while another is. Being the only
+// writer, it keeps revocations and suspensions in memory and answers
+// Blocked, asked on every strict check, without a query
+// (BenchmarkBlocked: about 0.2µs and no allocation, against 11-30µs),
+// still strict: each write updates the view, in commit order, before it
+// returns. agenttrust serve opens its SQLite file so.
 package sqlite

@@ -65,7 +65,16 @@ type Store struct {
 	auditHead   *sql.Stmt                 // on r
 	chainHead   *sql.Stmt                 // on w, inside AppendAudit's transaction
 	insertAudit *sql.Stmt                 // on w
+
+	// lock is the open lock file (lockSuffix), held until Close.
+	lock *os.File
+	// vs is the in-memory view of the blocks table, with WithExclusive
+	// (view.go).
+	vs viewState
 }
+
+// lockSuffix names the lock file beside the database.
+const lockSuffix = "-lock"
 
 var _ store.Store = (*Store)(nil)
 
@@ -76,6 +85,7 @@ type options struct {
 	busyTimeout time.Duration
 	maxReaders  int
 	normalSync  bool
+	exclusive   bool
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock held by
@@ -98,6 +108,30 @@ func WithMaxReaders(n int) Option {
 // commits, revocations included. The default, FULL, syncs every commit.
 func WithUnsafeNormalSync() Option {
 	return func(o *options) { o.normalSync = true }
+}
+
+// WithExclusive makes the Store the only one to open the database: Open
+// takes an exclusive lock (flock(2) on the file named by the database's
+// path with "-lock" appended, which every Open locks, shared otherwise),
+// and fails with ErrInUse while another Store, in any process, has the
+// file open; another Store's Open fails likewise while this one is open.
+// The lock goes with Close or with the process.
+//
+// As the only writer, the Store keeps the blocks table (revocations and
+// suspensions) in memory and answers Blocked, asked on every check, from
+// there without a query. The view is exact: each write of the table
+// updates it, in commit order, before it returns, so a Blocked that
+// starts after Revoke, Suspend, Resume or PruneRevocations returned sees
+// the change. A write that fails with an uncertain outcome makes the Store
+// read the table back, or drop the view and read the table on every
+// Blocked. The view holds every block in memory (about 200 bytes each).
+//
+// Processes other than agenttrust's that write the file (the sqlite3
+// shell) do not take the lock; their changes to revocations are not seen
+// until the Store is opened again. On systems without flock (Windows) the
+// option keeps no view and takes no lock.
+func WithExclusive() Option {
+	return func(o *options) { o.exclusive = true }
 }
 
 // Open opens the SQLite database at path, creating the file with mode 0600
@@ -133,6 +167,34 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := createFile(path); err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w: %w", prefix, path, store.ErrUnavailable, err)
 	}
+	lock, locked, err := lockFile(path, o.exclusive)
+	if errors.Is(err, ErrInUse) {
+		return nil, fmt.Errorf("%s: open %s: %w", prefix, path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: open %s: %w: %w", prefix, path, store.ErrUnavailable, err)
+	}
+	s, err := open(ctx, path, o)
+	if err != nil {
+		if lock != nil {
+			_ = lock.Close()
+		}
+		return nil, err
+	}
+	s.lock = lock
+	if o.exclusive && locked {
+		v, err := loadView(ctx, s.w)
+		if err != nil {
+			_ = s.Close()
+			return nil, s.openErr(ctx, err)
+		}
+		s.vs.view.Store(v)
+	}
+	return s, nil
+}
+
+// open opens the database at path, after Open took the lock.
+func open(ctx context.Context, path string, o options) (*Store, error) {
 	uri, err := fileURI(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w", prefix, path, err)
@@ -248,8 +310,13 @@ func (s *Store) Close() error {
 	if !s.open.CompareAndSwap(true, false) {
 		return fmt.Errorf("%s: close: %w", prefix, store.ErrClosed)
 	}
-	// Closing the pools closes their statements.
-	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+	s.vs.view.Store(nil)
+	// Closing the pools closes their statements; the lock goes last.
+	err := errors.Join(s.r.Close(), s.w.Close())
+	if s.lock != nil {
+		_ = s.lock.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("%s: close %s: %w: %w", prefix, s.path, store.ErrUnavailable, err)
 	}
 	return nil

@@ -27,29 +27,38 @@ func open(tb testing.TB, opts ...sqlite.Option) (*sqlite.Store, string) {
 	return s, path
 }
 
+// The suite runs on a shared Store, which reads blocks from the table,
+// and on an exclusive one, which answers them from its view.
 func TestConformance(t *testing.T) {
-	var paths sync.Map // *sqlite.Store -> its file
-	newStore := func(t *testing.T) store.Store {
-		s, path := open(t)
-		paths.Store(s, path)
-		return s
+	for _, mode := range []struct {
+		name string
+		opts []sqlite.Option
+	}{{"shared", nil}, {"exclusive", []sqlite.Option{sqlite.WithExclusive()}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			var paths sync.Map // *sqlite.Store -> its file
+			newStore := func(t *testing.T) store.Store {
+				s, path := open(t, mode.opts...)
+				paths.Store(s, path)
+				return s
+			}
+			reopen := func(t *testing.T, old store.Store) store.Store {
+				path, ok := paths.Load(old)
+				if !ok {
+					t.Fatal("reopen: not a store of this test")
+				}
+				if err := old.Close(); err != nil {
+					t.Fatalf("reopen: Close: %v", err)
+				}
+				s, err := sqlite.Open(t.Context(), path.(string), mode.opts...)
+				if err != nil {
+					t.Fatalf("reopen: Open: %v", err)
+				}
+				paths.Store(s, path)
+				return s
+			}
+			storetest.Run(t, newStore, storetest.WithReopen(reopen))
+		})
 	}
-	reopen := func(t *testing.T, old store.Store) store.Store {
-		path, ok := paths.Load(old)
-		if !ok {
-			t.Fatal("reopen: not a store of this test")
-		}
-		if err := old.Close(); err != nil {
-			t.Fatalf("reopen: Close: %v", err)
-		}
-		s, err := sqlite.Open(t.Context(), path.(string))
-		if err != nil {
-			t.Fatalf("reopen: Open: %v", err)
-		}
-		paths.Store(s, path)
-		return s
-	}
-	storetest.Run(t, newStore, storetest.WithReopen(reopen))
 }
 
 // Writers in one process, on one Store and on a second Store sharing the

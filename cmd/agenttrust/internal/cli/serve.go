@@ -345,7 +345,12 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 			return nil, "", fmt.Errorf("agenttrust: database directory: %w", err)
 		}
 	}
-	s, err := sqlite.Open(ctx, cfg.SQLite)
+	// The server is the file's only user: it holds an exclusive lock, so
+	// the store answers revocation lookups from memory, exactly.
+	s, err := sqlite.Open(ctx, cfg.SQLite, sqlite.WithExclusive())
+	if errors.Is(err, sqlite.ErrInUse) {
+		return nil, "", fmt.Errorf("agenttrust: open %s: another agenttrust process has it open (one server per SQLite file; share PostgreSQL or MySQL between nodes): %w", cfg.SQLite, err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("agenttrust: open %s: %w", cfg.SQLite, err)
 	}
