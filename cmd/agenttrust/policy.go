@@ -16,8 +16,8 @@ import (
 func policyCommand() *command {
 	return &command{
 		name:    "policy",
-		summary: "Validate, apply and show the tenant's policy",
-		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand()},
+		summary: "Validate, apply, show and replay the tenant's policy",
+		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyReplayCommand()},
 	}
 }
 
