@@ -231,7 +231,9 @@ func TestConcurrentOpen(t *testing.T) {
 // ALTER TABLE (the column exists, its version is not recorded) is
 // completed by the next Open.
 func TestMigrateAuditRequestID(t *testing.T) {
-	const forgetMigration = `DELETE FROM agenttrust_schema_migrations WHERE name LIKE '%\_audit\_request\_id.sql'`
+	// The request id's migration and those after it (the shadow
+	// columns), forgotten: run again, each finds its columns there.
+	const forgetMigration = `DELETE FROM agenttrust_schema_migrations WHERE version >= 3`
 	s, dsn := newStore(t)
 	ctx := t.Context()
 	old := store.AuditRecord{Chain: "n1/acme", Seq: 1, Time: time.Unix(1, 0).UTC(), Tenant: "acme", AgentID: "bot", Tool: "t", Effect: store.Deny}
@@ -240,7 +242,7 @@ func TestMigrateAuditRequestID(t *testing.T) {
 	}
 	s.Close()
 	// Back to before the column, as an earlier build left the tables.
-	rawExec(t, dsn, `ALTER TABLE agenttrust_audit DROP COLUMN request_id`)
+	rawExec(t, dsn, `ALTER TABLE agenttrust_audit DROP COLUMN request_id, DROP COLUMN shadow_effect, DROP COLUMN shadow_rule`)
 	rawExec(t, dsn, forgetMigration)
 	s = open(t, dsn)
 	recs, err := s.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})

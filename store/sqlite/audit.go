@@ -13,15 +13,16 @@ import (
 )
 
 const auditCols = `chain, seq, id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource, attributes,
-	credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id`
+	credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id,
+	shadow_effect, shadow_rule`
 
 // auditColCount is the number of auditCols.
-const auditColCount = 22
+const auditColCount = 24
 
 // insertAudit stores one audit row. AppendAudit runs it once per record
 // in one transaction: measured, that is about twice as fast as multi-row
 // INSERTs of the same batch, which need a statement journal.
-const insertAudit = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertAudit = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // scanRecord reads one row of auditCols.
 func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
@@ -30,7 +31,8 @@ func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
 	var id, prev, hash, attrs []byte
 	var hops sql.NullString
 	if err := sc.Scan(&r.Chain, &seq, &id, &tm, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource, &attrs,
-		&r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prev, &hash, &r.VouchedBy, &r.RequestID); err != nil {
+		&r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prev, &hash, &r.VouchedBy, &r.RequestID,
+		&r.ShadowEffect, &r.ShadowRule); err != nil {
 		return store.AuditRecord{}, err
 	}
 	if len(id) != len(r.ID) || len(prev) != len(r.PrevHash) || len(hash) != len(r.Hash) {
@@ -85,7 +87,8 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		}
 		args = append(args, r.Chain, int64(r.Seq), r.ID[:], e.time("Time", r.Time), r.Tenant, r.AgentID, r.OnBehalfOf,
 			r.SessionID, r.Tool, r.Resource, blob(r.Attributes), r.CredentialID, e.list("HopIDs", r.HopIDs), int64(r.Effect),
-			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:], r.VouchedBy, r.RequestID)
+			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:], r.VouchedBy, r.RequestID,
+			r.ShadowEffect, r.ShadowRule)
 	}
 	if e.err != nil {
 		return e.err
