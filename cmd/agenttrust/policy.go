@@ -16,8 +16,8 @@ import (
 func policyCommand() *command {
 	return &command{
 		name:    "policy",
-		summary: "Validate, apply, show and replay the tenant's policy",
-		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyReplayCommand()},
+		summary: "Validate, apply, show, replay and shadow the tenant's policy",
+		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyReplayCommand(), policyShadowCommand()},
 	}
 }
 

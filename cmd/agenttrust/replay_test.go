@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,5 +80,61 @@ func TestPolicyReplay(t *testing.T) {
 	}
 	if r := runCLI(t, vars, "", "policy", "replay"); r.code != exitUsage {
 		t.Errorf("replay without --policy: exit %d", r.code)
+	}
+}
+
+// TestPolicyShadow serves with a shadow policy that lowers the charge
+// threshold: checks decide as the live policy says, and "policy shadow"
+// lists where the shadow disagreed.
+func TestPolicyShadow(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	shadow := filepath.Join(dir, "shadow.yaml")
+	if err := os.WriteFile(pol, []byte(testPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shadow, []byte(strings.ReplaceAll(testPolicy, "100", "30")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, stderr := serveInProcess(t, "--data", filepath.Join(dir, "at.db"), "--policy", pol, "--shadow-policy", shadow, "--node", "shadow")
+	m := keyRe.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no admin key printed: %s", stderr.String())
+	}
+	vars := map[string]string{"AGENTTRUST_SERVER": url, "AGENTTRUST_KEY": m[1]}
+	for _, tc := range []struct {
+		amount string
+		code   int
+	}{{"40", exitOK}, {"50", exitOK}, {"20", exitOK}, {"400", exitNeedsApproval}} {
+		// The live policy decides: 40 and 50 are allowed though the
+		// shadow would hold them for approval.
+		if r := runCLI(t, vars, "", "check", "--agent", "billing-bot", "--tool", "payments.charge", "--attr", "amount="+tc.amount); r.code != tc.code {
+			t.Errorf("check amount=%s: exit %d, want %d: %s", tc.amount, r.code, tc.code, r.stderr)
+		}
+	}
+	r := runCLI(t, vars, "", "policy", "shadow", "--since", "1h", "--json")
+	if r.code != exitOK {
+		t.Fatalf("policy shadow: exit %d: %s", r.code, r.stderr)
+	}
+	var rep shadowReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	want := []shadowChange{{Effect: "allow", Rule: "small-charges", ShadowEffect: "needs_approval", ShadowRule: "big-charges", Agents: 1, Count: 2}}
+	if rep.Disagreements != 2 || !slices.Equal(rep.Changes, want) || len(rep.Latest) != 2 || rep.Latest[1].ShadowEffect != "needs_approval" {
+		t.Fatalf("shadow report %+v", rep)
+	}
+	r = runCLI(t, vars, "", "policy", "shadow")
+	for _, s := range []string{"2 of ", "small-charges", "needs_approval", "big-charges", "latest:"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("table lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	// The shadow file must be a valid policy, or serve does not start.
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("rules: [{id: x, effect: maybe}]\n"), 0o600)
+	e := &env{stdin: strings.NewReader(""), stdout: new(syncBuffer), stderr: new(syncBuffer), getenv: func(string) string { return "" }}
+	if code := e.dispatch(context.Background(), commands(), []string{"agenttrust"}, []string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "b.db"), "--shadow-policy", bad}); code == exitOK {
+		t.Errorf("serve started with an invalid shadow policy")
 	}
 }

@@ -105,6 +105,10 @@ type ServeConfig struct {
 	AuditDrainTimeout time.Duration
 	// PolicyFile seeds the system tenant's policy when none is stored.
 	PolicyFile string
+	// ShadowPolicyFile is a candidate policy evaluated beside each
+	// tenant's live policy and never enforced; its disagreements are
+	// recorded in the audit (agenttrust.AuditConfig.Shadow).
+	ShadowPolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
 	// finish once ctx ends (default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
@@ -131,6 +135,8 @@ type ServeConfig struct {
 	PublicURL string
 	// notifier is the approval webhook, once started.
 	notifier *webhook.Notifier
+	// shadow is the compiled ShadowPolicyFile, nil without one.
+	shadow agenttrust.PolicyEngine
 	// Issuer is the server's public URL (server.WithIssuer): the "iss"
 	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
 	// http:// (https:// with TLS) and the Listen address, "localhost" for
@@ -235,6 +241,11 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	var seed *policySeed
 	if cfg.PolicyFile != "" {
 		if seed, err = readPolicy(cfg.PolicyFile); err != nil {
+			return err
+		}
+	}
+	if cfg.ShadowPolicyFile != "" {
+		if cfg.shadow, err = readShadowPolicy(cfg.ShadowPolicyFile); err != nil {
 			return err
 		}
 	}
@@ -431,7 +442,7 @@ func checkChains(ctx context.Context, st store.Store, cps *audit.Checkpoints, lo
 func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *audit.Checkpoints, tel *telemetry) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys, SigningKeys: sec.SigningKeys}),
-		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout}),
+		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout, Shadow: cfg.shadow}),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
@@ -533,6 +544,15 @@ func readPolicy(path string) (*policySeed, error) {
 		return nil, fmt.Errorf("agenttrust: policy file %s: %w", path, err)
 	}
 	return &policySeed{path: path, format: format, body: body}, nil
+}
+
+// readShadowPolicy reads and compiles the shadow policy file.
+func readShadowPolicy(path string) (agenttrust.PolicyEngine, error) {
+	p, err := agenttrust.LoadPolicyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: shadow policy file %s: %w", path, err)
+	}
+	return agenttrust.NewRuleEngine(p)
 }
 
 // PolicyFormat tells a policy document's format by its file name:
