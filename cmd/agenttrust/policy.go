@@ -16,8 +16,8 @@ import (
 func policyCommand() *command {
 	return &command{
 		name:    "policy",
-		summary: "Validate, apply, show, replay and shadow the tenant's policy",
-		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyReplayCommand(), policyShadowCommand()},
+		summary: "Validate, apply, show, replay, shadow and narrow the tenant's policy",
+		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyReplayCommand(), policyShadowCommand(), policyAdviseCommand()},
 	}
 }
 

@@ -138,3 +138,59 @@ func TestPolicyShadow(t *testing.T) {
 		t.Errorf("serve started with an invalid shadow policy")
 	}
 }
+
+// TestPolicyAdvise: on a server under testPolicy where only small
+// charges were made, advise names the unused grants and proposes the
+// policy narrowed to the agent that charged, checked by replay.
+func TestPolicyAdvise(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	wide := testPolicy + `  - id: weather
+    effect: allow
+    tools: [weather.*]
+`
+	if err := os.WriteFile(pol, []byte(wide), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, stderr := serveInProcess(t, "--data", filepath.Join(dir, "at.db"), "--policy", pol, "--node", "advise")
+	m := keyRe.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no admin key printed: %s", stderr.String())
+	}
+	vars := map[string]string{"AGENTTRUST_SERVER": url, "AGENTTRUST_KEY": m[1]}
+	runCLI(t, vars, "", "check", "--agent", "billing-bot", "--tool", "payments.charge", "--attr", "amount=40")
+	runCLI(t, vars, "", "check", "--agent", "ops-bot", "--tool", "weather.read")
+	runCLI(t, vars, "", "check", "--agent", "billing-bot", "--tool", "customers.delete")
+	r := runCLI(t, vars, "", "policy", "advise", "--json")
+	if r.code != exitOK {
+		t.Fatalf("policy advise: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		UnusedGrants []string `json:"unused_grants"`
+		NeverMatched []string `json:"never_matched"`
+		Uncalled     []struct {
+			Agent string   `json:"agent"`
+			Tools []string `json:"tools"`
+		} `json:"uncalled"`
+		Diff  string        `json:"diff"`
+		Check replay.Report `json:"check"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if !slices.Equal(out.UnusedGrants, []string{"big-charges"}) || !slices.Equal(out.NeverMatched, []string{"big-charges"}) {
+		t.Errorf("unused %v, never matched %v", out.UnusedGrants, out.NeverMatched)
+	}
+	if len(out.Uncalled) != 1 || out.Uncalled[0].Agent != "billing-bot" || !slices.Equal(out.Uncalled[0].Tools, []string{"weather.read"}) {
+		t.Errorf("uncalled %+v", out.Uncalled)
+	}
+	if !strings.Contains(out.Diff, "+        - ops-bot\n") || !strings.Contains(out.Diff, "-        - weather.*\n") || out.Check.Changed != 0 || out.Check.Replayed != 3 {
+		t.Errorf("diff %s\ncheck %+v", out.Diff, out.Check)
+	}
+	r = runCLI(t, vars, "", "policy", "advise", "--since", "1d")
+	for _, s := range []string{"grants never used: big-charges", "tools an agent may call but never did", "+        - ops-bot", "0 allowed ones no longer allowed"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("advice lacks %q:\n%s", s, r.stdout)
+		}
+	}
+}
