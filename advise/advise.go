@@ -38,6 +38,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/replay"
 )
 
 // Config tunes Run. The zero Config is ready to use.
@@ -101,20 +102,12 @@ type AgentTools struct {
 	Tools []string `json:"tools"`
 }
 
-// Not decided by the policy: see replay's phases. Advice only counts
-// what a rule decided, so only the record's rule matters here: a record
-// of a consumed approval names the needs_approval rule that asked for it.
+// decidedByPolicy reports whether a rule of the policy decided r, as far
+// as advice goes: besides what replay re-decides, a consumed approval
+// names the needs_approval rule that asked for it, which was used.
 func decidedByPolicy(r *agenttrust.AuditRecord) bool {
-	if strings.HasPrefix(r.Tool, "agenttrust.") || strings.HasPrefix(r.Rule, "agenttrust.") {
-		return false
-	}
-	switch r.Reason {
-	case "invalid request", "credential rejected", "agent revoked", "session revoked", "credential revoked",
-		"agent suspended", "session suspended", "revocation view stale", "rate limit exceeded",
-		"store unavailable", "audit unavailable", "client closed":
-		return false
-	}
-	return true
+	ph := replay.PhaseOf(r)
+	return ph == "" || ph == replay.PhaseApproval
 }
 
 type ruleStat struct {

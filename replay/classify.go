@@ -63,11 +63,11 @@ const (
 	ruleBreaker    = "agenttrust.breaker"
 )
 
-// phaseOf returns the phase that decided r, or "" when the policy did:
+// PhaseOf returns the phase that decided r, or "" when the policy did:
 // then r is replayable. A rule of the policy whose reason reads like one
 // of another phase ("rate limit exceeded") is taken for that phase: the
 // mistake leaves the record out of the replay, never in it wrongly.
-func phaseOf(r *agenttrust.AuditRecord) Phase {
+func PhaseOf(r *agenttrust.AuditRecord) Phase {
 	if strings.HasPrefix(r.Tool, internalPrefix) {
 		return PhaseOperator
 	}

@@ -314,7 +314,7 @@ func (w *worker) run(ctx context.Context, b *batch) {
 // one replays one record.
 func (w *worker) one(ctx context.Context, n int64, r *agenttrust.AuditRecord) {
 	w.records++
-	if ph := phaseOf(r); ph != "" {
+	if ph := PhaseOf(r); ph != "" {
 		w.phases[ph]++
 		return
 	}
