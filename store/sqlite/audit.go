@@ -143,6 +143,28 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	if err := s.ready(ctx, op); err != nil {
 		return nil, err
 	}
+	query, args := auditQuery(q)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []store.AuditRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// auditQuery is the SQL of QueryAudit for q, and its arguments.
+func auditQuery(q store.AuditQuery) (string, []any) {
 	var b strings.Builder
 	var args []any
 	b.WriteString(`SELECT ` + auditCols + ` FROM audit WHERE 1`)
@@ -178,8 +200,16 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	if afterChain == "" {
 		afterChain = q.Chain
 	}
-	if afterChain != "" || q.AfterSeq != 0 {
-		// No stored seq exceeds math.MaxInt64, so clamping keeps the meaning.
+	switch {
+	case q.Chain != "" && afterChain == q.Chain:
+		// Paging within one chain: a range on seq, which the primary key
+		// serves. Beside chain = ?, SQLite would not use the row value
+		// for the range, and every page would scan the chain from its
+		// start. No stored seq exceeds math.MaxInt64, so clamping keeps
+		// the meaning.
+		b.WriteString(" AND seq > ?")
+		args = append(args, int64(min(q.AfterSeq, math.MaxInt64)))
+	case afterChain != "" || q.AfterSeq != 0:
 		b.WriteString(" AND (chain, seq) > (?, ?)")
 		args = append(args, afterChain, int64(min(q.AfterSeq, math.MaxInt64)))
 	}
@@ -188,21 +218,5 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 		b.WriteString(" LIMIT ?")
 		args = append(args, q.Limit)
 	}
-	rows, err := s.r.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	var out []store.AuditRecord
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	return out, nil
+	return b.String(), args
 }
