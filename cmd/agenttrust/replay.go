@@ -87,26 +87,63 @@ page. Nothing is changed on the server.`,
 	}
 }
 
-// remoteRecords reads the records matching q from the server, page by
-// page.
+// remoteRecords reads the records matching q from the server, in
+// windows of time. A store answers a page of a long query by sorting
+// every record the query matches, so one query over a million records
+// would cost a sort of them all for each of a thousand pages. A window
+// is read only once its first page holds it whole: a full page halves
+// the window and asks again, so every window costs one sort of at most
+// a page (or is paged when even a millisecond holds more). Windows that
+// hold little are widened. Within a window records come in (chain, seq)
+// order.
 func remoteRecords(ctx context.Context, rc *remote.Client, q store.AuditQuery) iter.Seq2[agenttrust.AuditRecord, error] {
+	const (
+		pageSize   = 1000
+		firstWidth = time.Second
+		minWidth   = time.Millisecond
+	)
 	return func(yield func(agenttrust.AuditRecord, error) bool) {
-		q.Limit = 1000
-		for {
-			recs, next, err := rc.QueryAudit(ctx, q)
+		end := q.Until
+		if end.IsZero() {
+			end = time.Now().Add(time.Minute) // what is written while reading, too
+		}
+		from, width := q.Since, firstWidth
+		if from.IsZero() {
+			from = time.Unix(0, 0)
+		}
+		for from.Before(end) {
+			until := from.Add(width)
+			if !until.Before(end) {
+				until = end
+			}
+			w := q
+			w.Since, w.Until, w.Limit = from, until, pageSize
+			recs, next, err := rc.QueryAudit(ctx, w)
 			if err != nil {
 				yield(agenttrust.AuditRecord{}, err)
 				return
+			}
+			if next != nil && until.Sub(from) > minWidth {
+				width = max(until.Sub(from)/4, minWidth) // too many to read in one: a narrower window
+				continue
+			}
+			for next != nil { // a millisecond of more than a page
+				more, n, err := rc.QueryAudit(ctx, *next)
+				if err != nil {
+					yield(agenttrust.AuditRecord{}, err)
+					return
+				}
+				recs, next = append(recs, more...), n
 			}
 			for i := range recs {
 				if !yield(recs[i], nil) {
 					return
 				}
 			}
-			if next == nil {
-				return
+			from = until
+			if len(recs) < pageSize/4 {
+				width *= 2
 			}
-			q = *next
 		}
 	}
 }
