@@ -55,6 +55,7 @@ type Client struct {
 	obs      observe.Observer // nil: none
 	breaker  *breaker
 	auditKey AuditKey
+	shadow   *shadowPolicy // nil: none
 
 	pendingTTL time.Duration
 	grantTTL   time.Duration
@@ -187,6 +188,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
 		approvalTurns:    newApprovalTurns(),
+		shadow:           newShadowPolicy(cfg.shadow),
 	}
 	if len(cfg.redact) > 0 {
 		c.redact.exact = map[string]bool{}

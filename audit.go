@@ -214,17 +214,32 @@ const canonicalVersion = 2
 // as before they existed, so every chain written earlier verifies as it
 // did.
 const (
-	tagRequestID = 1 // AuditRecord.RequestID
+	tagRequestID    = 1 // AuditRecord.RequestID
+	tagShadowEffect = 2 // AuditRecord.ShadowEffect
+	tagShadowRule   = 3 // AuditRecord.ShadowRule
 )
+
+// appendShadow appends the optional shadow fields that are set, after
+// those appendCanonicalFields writes.
+func appendShadow(b []byte, effect, rule string) []byte {
+	if effect != "" {
+		b = putS(append(b, tagShadowEffect), effect)
+	}
+	if rule != "" {
+		b = putS(append(b, tagShadowRule), rule)
+	}
+	return b
+}
 
 // appendCanonical appends r's canonical encoding: a version byte, then
 // every field but Hash, each length-prefixed, in fixed order, then the
 // optional fields that are set. It is what the chain MACs, and it decodes
 // back with decodeCanonical.
 func appendCanonical(b []byte, r *AuditRecord) []byte {
-	return appendCanonicalFields(b, r.Chain, r.Seq, r.ID, r.Time.UnixNano(), r.Tenant, r.AgentID, r.OnBehalfOf,
+	b = appendCanonicalFields(b, r.Chain, r.Seq, r.ID, r.Time.UnixNano(), r.Tenant, r.AgentID, r.OnBehalfOf,
 		r.SessionID, r.Tool, r.Resource, r.Attributes, r.CredentialID, r.VouchedBy, r.HopIDs, r.Effect, r.Rule, r.Reason,
 		r.ApprovalID, r.Latency, r.PrevHash, r.RequestID)
+	return appendShadow(b, r.ShadowEffect, r.ShadowRule)
 }
 
 // appendCanonicalFields is appendCanonical over the fields themselves, so
@@ -320,10 +335,17 @@ func decodeCanonical(b []byte) (AuditRecord, error) {
 		b = b[n:]
 		r.Latency = time.Duration(l)
 		copy(r.PrevHash[:], take(32))
-		if len(b) > 0 && b[0] == tagRequestID {
-			b = b[1:]
-			if r.RequestID = str(); r.RequestID == "" {
-				panic(bad) // an empty optional field is left out
+		// The optional fields, each at most once, in increasing tag
+		// order; an empty one is left out.
+		for _, f := range [...]struct {
+			tag byte
+			dst *string
+		}{{tagRequestID, &r.RequestID}, {tagShadowEffect, &r.ShadowEffect}, {tagShadowRule, &r.ShadowRule}} {
+			if len(b) > 0 && b[0] == f.tag {
+				b = b[1:]
+				if *f.dst = str(); *f.dst == "" {
+					panic(bad)
+				}
 			}
 		}
 		if len(b) != 0 {

@@ -174,6 +174,7 @@ type pending struct {
 	rule, reason, approval                    string
 	effect                                    Effect
 	kv                                        kvSpan
+	shadow                                    *shadowNote // nil unless a shadow policy disagreed
 }
 
 type overflow struct {
@@ -677,6 +678,7 @@ func (a *auditor) build(batch []pending, prev store.Hash) {
 		r.AgentID, r.OnBehalfOf, r.SessionID, r.Tool, r.Resource = p.agent, p.obo, p.session, p.tool, p.resource
 		r.CredentialID, r.VouchedBy, r.RequestID, r.HopIDs, r.Effect = p.cred, p.vouched, p.reqID, p.hops, p.effect
 		r.Rule, r.Reason, r.ApprovalID = p.rule, p.reason, p.approval
+		r.ShadowEffect, r.ShadowRule = p.shadow.fields()
 		r.Chain, r.Tenant = a.chain, a.tenant
 		seq++
 		r.Seq, r.PrevHash, r.Hash = seq, prev, a.hashes[i]
@@ -710,6 +712,9 @@ func (a *auditor) writePending(batch []pending) error {
 		end := a.ends[i]
 		a.canon = appendCanonicalFields(a.canon, a.chain, a.seq, p.id, p.unixNano, a.tenant, p.agent, p.obo, p.session,
 			p.tool, p.resource, a.arena[off:end], p.cred, p.vouched, p.hops, p.effect, p.rule, p.reason, p.approval, p.latency, a.head, p.reqID)
+		if p.shadow != nil {
+			a.canon = appendShadow(a.canon, p.shadow.effect, p.shadow.rule)
+		}
 		off = end
 		sumMAC(a.mac, a.canon[start:], &a.hashes[i])
 		a.canonEnds = append(a.canonEnds, len(a.canon))

@@ -24,7 +24,7 @@ type auditVectors struct {
 	Records        []auditVector `json:"records"`
 }
 
-// goldenAudit chains four fixed records under a fixed audit key.
+// goldenAudit chains five fixed records under a fixed audit key.
 func goldenAudit(t *testing.T) auditVectors {
 	t.Helper()
 	secret := bytes.Repeat([]byte{0x5a}, 32)
@@ -45,6 +45,11 @@ func goldenAudit(t *testing.T) auditVectors {
 		// before it existed; this one ends with the optional field.
 		{Chain: "n1/acme", Tenant: "acme", AgentID: "billing-bot", Tool: "payments.charge", RequestID: "abc-123",
 			Effect: agenttrust.Deny, Reason: "no rule allows this"},
+		// Added with the shadow policy: a live allow the shadow would have
+		// sent for approval, its fields after the request id.
+		{Chain: "n1/acme", Tenant: "acme", AgentID: "billing-bot", Tool: "payments.charge", RequestID: "abc-124",
+			Attributes: json.RawMessage(`{"amount":90}`), Effect: agenttrust.Allow, Rule: "small-charges",
+			ShadowEffect: "needs_approval", ShadowRule: "big-charges"},
 	}
 	out := auditVectors{AuditSecretHex: hex.EncodeToString(secret)}
 	var prev store.Hash

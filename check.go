@@ -44,6 +44,7 @@ type checkState struct {
 	valid     bool
 	vouchedBy string        // Request.VouchedBy, once valid
 	staleness time.Duration // age of the revocation view read
+	shadow    *shadowNote   // the shadow policy's disagreement, if any
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -55,6 +56,7 @@ func (s *checkState) reset() {
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
 	s.valid, s.vouchedBy, s.staleness = false, "", 0
+	s.shadow = nil
 }
 
 // verdict is what a phase of Check decided. The zero verdict decides
@@ -164,6 +166,9 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	}
 	if !v.done {
 		res, err := c.evaluatePolicy(ctx, ps, req, now, st, &env)
+		if c.shadow != nil {
+			c.shadowCheck(ctx, req, now, st, &env, &res, err)
+		}
 		v = verdict{done: true, effect: res.Effect, rule: res.Rule, reason: res.Reason}
 		if err != nil {
 			return v, err
@@ -231,6 +236,7 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	p.cred, p.hops, p.vouched, p.reqID = cred, hops, vouched, reqID
 	p.effect = d.Effect
 	p.rule, p.reason, p.approval = rule, reason, approval
+	p.shadow = st.shadow
 	ticket := c.audit.end(p, st.kvs)
 	if !c.audit.durable {
 		return nil

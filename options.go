@@ -38,6 +38,7 @@ type config struct {
 	issuer       string
 	audiences    []string
 	observer     observe.Observer
+	shadow       PolicyEngine
 
 	tokenCacheEntries int
 	tokenCacheBytes   int64
@@ -183,6 +184,16 @@ type AuditConfig struct {
 	// failing sink (default 15s); what is still unwritten then is named in
 	// the *AuditLossError Close returns.
 	DrainTimeout time.Duration
+	// Shadow is a candidate policy engine (NewRuleEngine of a proposed
+	// Policy) evaluated beside the live policy on every check the policy
+	// decides, and never enforced: when it decides otherwise (another
+	// effect or rule), the check's record says what it decided in
+	// ShadowEffect and ShadowRule, under the chain's MAC, and an
+	// observe.ShadowDisagreed event is sent. Its failure or panic is
+	// recorded as ShadowEffect "error" and changes nothing else. Each
+	// check the policy decides pays for its evaluation. The last
+	// WithAudit giving one wins.
+	Shadow PolicyEngine
 }
 
 // WithAudit configures the audit trail (see AuditConfig).
@@ -209,6 +220,9 @@ func WithAudit(a AuditConfig) Option {
 		}
 		if a.DrainTimeout != 0 {
 			c.drainTimeout = a.DrainTimeout
+		}
+		if a.Shadow != nil {
+			c.shadow = a.Shadow
 		}
 	}
 }

@@ -105,6 +105,11 @@ const (
 	// ChainBreak: the server refused to open a tenant whose audit chain
 	// in the store was cut or rewritten.
 	ChainBreak
+	// ShadowDisagreed: the shadow policy (AuditConfig.Shadow) decided a
+	// check otherwise than the live policy (Agent, Tool); Outcome is the
+	// shadow's effect ("allow", "deny", "needs_approval") or "error".
+	// Nothing was enforced: the record of the check says so.
+	ShadowDisagreed
 )
 
 var kindNames = [...]string{
@@ -112,7 +117,7 @@ var kindNames = [...]string{
 	Suspended: "suspended", RateLimited: "rate_limited", BreakerTripped: "breaker_tripped",
 	TokenIssued: "token_issued", AuditWritten: "audit_written", AuditStuck: "audit_stuck",
 	HTTPRequest: "http_request", StoreError: "store_error", TenantOpened: "tenant_opened",
-	TenantClosed: "tenant_closed", ChainBreak: "chain_break",
+	TenantClosed: "tenant_closed", ChainBreak: "chain_break", ShadowDisagreed: "shadow_disagreed",
 }
 
 // String returns the kind's snake_case name.

@@ -106,7 +106,7 @@ type Observer struct {
 	checks, approvalsOpened, approvalsDecided, revocations, suspensions metric.Int64Counter
 	rateLimited, breakerTrips, tokensIssued, auditWritten               metric.Int64Counter
 	httpRequests, storeErrors, tenantsOpened, tenantsClosed             metric.Int64Counter
-	chainBreaks                                                         metric.Int64Counter
+	chainBreaks, shadowDisagreed                                        metric.Int64Counter
 	tenantsOpen                                                         metric.Int64UpDownCounter
 	checkDuration, httpDuration                                         metric.Float64Histogram
 
@@ -185,6 +185,7 @@ func New(opts ...Option) (*Observer, error) {
 	o.tenantsOpened = counter("agenttrust.tenants.opened", "Tenant Clients opened, again after an idle close included.")
 	o.tenantsClosed = counter("agenttrust.tenants.idle_closed", "Tenant Clients closed for being idle.")
 	o.chainBreaks = counter("agenttrust.audit.chain_breaks", "Tenant opens refused because the tenant's audit chain was cut or rewritten.")
+	o.shadowDisagreed = counter("agenttrust.shadow.disagreements", "Checks the shadow policy decided otherwise than the live one (not enforced), by the shadow's effect or error.")
 	var err error
 	o.tenantsOpen, err = m.Int64UpDownCounter("agenttrust.tenants.open", metric.WithDescription("Tenants with a Client open."))
 	errs = append(errs, err)
@@ -324,5 +325,7 @@ func (o *Observer) Event(ctx context.Context, e observe.Event) {
 		o.mu.Unlock()
 	case observe.ChainBreak:
 		o.chainBreaks.Add(ctx, 1)
+	case observe.ShadowDisagreed:
+		o.shadowDisagreed.Add(ctx, 1, o.set(setKey{name: "shadow_effect", a: e.Outcome}).add...)
 	}
 }

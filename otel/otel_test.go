@@ -278,6 +278,9 @@ func TestServerEvents(t *testing.T) {
 	ev(observe.Event{Kind: observe.AuditStuck, Tenant: "b", Outcome: "recovered"})
 	ev(observe.Event{Kind: observe.TenantClosed, Tenant: "b"})
 	ev(observe.Event{Kind: observe.ChainBreak, Tenant: "c"})
+	ev(observe.Event{Kind: observe.ShadowDisagreed, Tenant: "a", Agent: "bot", Tool: "t", Outcome: "deny"})
+	ev(observe.Event{Kind: observe.ShadowDisagreed, Tenant: "a", Agent: "bot", Tool: "t", Outcome: "deny"})
+	ev(observe.Event{Kind: observe.ShadowDisagreed, Tenant: "a", Agent: "bot", Tool: "t", Outcome: "error"})
 	route := attribute.Key("route").String
 	code := attribute.Key("code").String
 	for _, tc := range []struct {
@@ -295,6 +298,8 @@ func TestServerEvents(t *testing.T) {
 		{"agenttrust.audit.records.pending", nil, 5},
 		{"agenttrust.audit.stuck_tenants", nil, 1},
 		{"agenttrust.audit.chain_breaks", nil, 1},
+		{"agenttrust.shadow.disagreements", []attribute.KeyValue{attribute.String("shadow_effect", "deny")}, 2},
+		{"agenttrust.shadow.disagreements", []attribute.KeyValue{attribute.String("shadow_effect", "error")}, 1},
 	} {
 		if got := f.sum(t, tc.name, tc.attrs...); got != tc.want {
 			t.Errorf("%s %v = %d, want %d", tc.name, tc.attrs, got, tc.want)

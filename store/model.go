@@ -285,7 +285,14 @@ type AuditRecord struct {
 	Reason       string          `json:"reason,omitempty"`
 	ApprovalID   string          `json:"approval_id,omitempty"`
 	Latency      time.Duration   `json:"latency_ns"`
-	PrevHash     Hash            `json:"prev_hash"`
+	// ShadowEffect and ShadowRule are what a shadow policy (one evaluated
+	// beside the live one, never enforced) decided instead, when it
+	// disagreed with the live policy: "allow", "deny" or
+	// "needs_approval" and its rule, or "error" when it failed. Both are
+	// empty when there is no shadow policy or it agreed.
+	ShadowEffect string `json:"shadow_effect,omitempty"`
+	ShadowRule   string `json:"shadow_rule,omitempty"`
+	PrevHash     Hash   `json:"prev_hash"`
 	Hash         Hash            `json:"hash"`
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -541,8 +542,16 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		// Days, as --expires takes them: "7d".
+		n, aerr := strconv.Atoi(days)
+		d, err = time.Duration(n)*24*time.Hour, aerr
+		if n > 100*366 {
+			err = errors.New("too many days")
+		}
+	}
 	if err != nil || d < 0 {
-		return time.Time{}, usagef("%s: want an RFC 3339 time or a duration ago such as 1h, got %q", flag, s)
+		return time.Time{}, usagef("%s: want an RFC 3339 time or a duration ago such as 1h or 7d, got %q", flag, s)
 	}
 	return now.Add(-d), nil
 }

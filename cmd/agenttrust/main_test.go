@@ -279,6 +279,14 @@ func TestParseHelpers(t *testing.T) {
 	if got, _ := parseWhen("--since", "1h", now); !got.Equal(now.Add(-time.Hour)) {
 		t.Errorf("parseWhen 1h = %v", got)
 	}
+	if got, _ := parseWhen("--since", "7d", now); !got.Equal(now.Add(-7 * 24 * time.Hour)) {
+		t.Errorf("parseWhen 7d = %v", got)
+	}
+	for _, bad := range []string{"-1d", "xd", "d", "99999999d", "-1h", "yesterday"} {
+		if _, err := parseWhen("--since", bad, now); err == nil {
+			t.Errorf("parseWhen(%q) accepted", bad)
+		}
+	}
 
 	attrs, err := parseAttrs(`{"amount": 5, "currency": "usd"}`, []string{"amount=40", "vip=true", "code=\"007\"", "note=hello world", "empty=", "list=[1,2]"})
 	if err != nil {

@@ -17,8 +17,9 @@ import (
 func policyCommand() *command {
 	return &command{
 		name:    "policy",
-		summary: "Validate, apply and show the tenant's policy; set tool modes",
-		subs:    []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyModeCommand()},
+		summary: "Validate, apply and show the tenant's policy; replay, shadow and narrow it; set tool modes",
+		subs: []*command{policyValidateCommand(), policyApplyCommand(), policyShowCommand(), policyModeCommand(),
+			policyReplayCommand(), policyShadowCommand(), policyAdviseCommand()},
 	}
 }
 

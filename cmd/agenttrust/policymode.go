@@ -60,7 +60,7 @@ again with its keys sorted.`,
 						return err
 					}
 					cur := p.ToolModes[tool]
-					return o.done(fmt.Sprintf("%s: %s", tool, orNone(cur)), map[string]any{"tool": tool, "mode": cur, "version": doc.Version})
+					return o.done(fmt.Sprintf("%s: %s", tool, modeOrNone(cur)), map[string]any{"tool": tool, "mode": cur, "version": doc.Version})
 				}
 				body, err := setToolMode(doc.Body, doc.Format, tool, mode)
 				if err != nil {
@@ -77,7 +77,7 @@ again with its keys sorted.`,
 	}
 }
 
-func orNone(mode string) string {
+func modeOrNone(mode string) string {
 	if mode == "" {
 		return "none (the rules decide)"
 	}

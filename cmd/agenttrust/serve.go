@@ -102,6 +102,7 @@ the store is closed.`,
 			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")
 			f.DurationVar(&cfg.AuditDrainTimeout, "audit-drain-timeout", cli.DefaultAuditDrainTimeout, "on shutdown, how long to keep writing queued audit records to a failing store before naming the unwritten ones in the log and exiting with an error")
 			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet; a .cedar file decides every tenant's checks instead, and no policy is stored")
+			f.StringVar(&cfg.ShadowPolicyFile, "shadow-policy", "", "candidate policy `FILE` evaluated beside every live policy and never enforced: its disagreements go to the audit records (see \"agenttrust policy shadow\")")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
@@ -115,7 +116,7 @@ the store is closed.`,
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")
 			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
-				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shutdown-timeout", "log-level", "log-format",
+				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shadow-policy", "shutdown-timeout", "log-level", "log-format",
 				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {

@@ -155,6 +155,8 @@ type wireRecord struct {
 	Reason           string           `json:"reason,omitempty"`
 	ApprovalID       string           `json:"approval_id,omitempty"`
 	Latency          time.Duration    `json:"latency_ns,omitempty"`
+	ShadowEffect     string           `json:"shadow_effect,omitempty"`
+	ShadowRule       string           `json:"shadow_rule,omitempty"`
 	PrevHash         store.Hash       `json:"prev_hash"`
 	Hash             store.Hash       `json:"hash"`
 }
@@ -164,7 +166,8 @@ func toWireRecord(r store.AuditRecord) wireRecord {
 		Chain: r.Chain, Seq: r.Seq, ID: r.ID, Time: utc(r.Time), Tenant: r.Tenant, AgentID: r.AgentID,
 		OnBehalfOf: r.OnBehalfOf, SessionID: r.SessionID, Tool: r.Tool, Resource: r.Resource,
 		CredentialID: r.CredentialID, VouchedBy: r.VouchedBy, RequestID: r.RequestID, HopIDs: r.HopIDs, Effect: r.Effect, Rule: r.Rule, Reason: r.Reason,
-		ApprovalID: r.ApprovalID, Latency: r.Latency, PrevHash: r.PrevHash, Hash: r.Hash,
+		ApprovalID: r.ApprovalID, Latency: r.Latency, ShadowEffect: r.ShadowEffect, ShadowRule: r.ShadowRule,
+		PrevHash: r.PrevHash, Hash: r.Hash,
 	}
 	w.Attributes, w.AttributesBase64 = splitRaw(r.Attributes)
 	return w
@@ -180,7 +183,7 @@ func (w *wireRecord) model() (store.AuditRecord, error) {
 		OnBehalfOf: w.OnBehalfOf, SessionID: w.SessionID, Tool: w.Tool, Resource: w.Resource,
 		Attributes: attrs, CredentialID: w.CredentialID, VouchedBy: w.VouchedBy, RequestID: w.RequestID, HopIDs: w.HopIDs, Effect: w.Effect,
 		Rule: w.Rule, Reason: w.Reason, ApprovalID: w.ApprovalID, Latency: w.Latency,
-		PrevHash: w.PrevHash, Hash: w.Hash,
+		ShadowEffect: w.ShadowEffect, ShadowRule: w.ShadowRule, PrevHash: w.PrevHash, Hash: w.Hash,
 	}, nil
 }
 

@@ -15,9 +15,9 @@ import (
 const (
 	auditCols = `chain, seq, decision_id, at, tenant, agent_id, on_behalf_of, session_id, tool, resource,
 	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by,
-	request_id`
+	request_id, shadow_effect, shadow_rule`
 
-	auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	sqlAppendAudit = `INSERT INTO {p}audit (` + auditCols + `) VALUES `
 	sqlAuditHas    = `SELECT 1 FROM {p}audit WHERE chain = ? AND seq = ?`
@@ -25,7 +25,7 @@ const (
 )
 
 // auditArgs is the number of parameters of one record.
-const auditArgs = 22
+const auditArgs = 24
 
 // AppendAudit implements store.Audit: the batch is stored whole or not at
 // all. It checks that the record before the batch is stored, then inserts
@@ -64,7 +64,8 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		}
 		args = append(args, chain, int64(r.Seq), r.ID[:], t, r.Tenant, r.AgentID, r.OnBehalfOf, r.SessionID,
 			r.Tool, r.Resource, bytesOrNull(r.Attributes), r.CredentialID, encodeList(r.HopIDs), int16(r.Effect),
-			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:], r.VouchedBy, r.RequestID)
+			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:], r.VouchedBy, r.RequestID,
+			r.ShadowEffect, r.ShadowRule)
 	}
 	ends := appendChunks(recs)
 	return s.write(ctx, op, func(ctx context.Context) error {
@@ -242,17 +243,19 @@ func scanAudit(row scanner) (store.AuditRecord, error) {
 		id, prevHash, hash []byte
 		t                  sql.NullInt64
 		attrs, hops, reqID []byte
+		shEffect, shRule   []byte
 		effect             int16
 	)
 	err := row.Scan(&r.Chain, &seq, &id, &t, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource,
 		&attrs, &r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prevHash, &hash,
-		&r.VouchedBy, &reqID)
+		&r.VouchedBy, &reqID, &shEffect, &shRule)
 	if err != nil {
 		return store.AuditRecord{}, err
 	}
 	r.Seq = uint64(seq)
 	copy(r.ID[:], id)
 	r.RequestID = string(reqID) // NULL in records older than the column
+	r.ShadowEffect, r.ShadowRule = string(shEffect), string(shRule)
 	r.Time = loadTime(t)
 	if attrs != nil {
 		r.Attributes = json.RawMessage(attrs)

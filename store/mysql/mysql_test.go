@@ -231,8 +231,8 @@ func TestConcurrentOpen(t *testing.T) {
 // ALTER TABLE (the column exists, its version is not recorded) is
 // completed by the next Open.
 func TestMigrateAuditRequestID(t *testing.T) {
-	// The request_id migration and every later one, which are idempotent:
-	// an earlier build knew none of them.
+	// The request id's migration and every later one (grants, the shadow
+	// columns), forgotten: run again, each finds its table or columns there.
 	const forgetMigration = `DELETE FROM agenttrust_schema_migrations WHERE version >= 3`
 	s, dsn := newStore(t)
 	ctx := t.Context()
@@ -242,7 +242,7 @@ func TestMigrateAuditRequestID(t *testing.T) {
 	}
 	s.Close()
 	// Back to before the column, as an earlier build left the tables.
-	rawExec(t, dsn, `ALTER TABLE agenttrust_audit DROP COLUMN request_id`)
+	rawExec(t, dsn, `ALTER TABLE agenttrust_audit DROP COLUMN request_id, DROP COLUMN shadow_effect, DROP COLUMN shadow_rule`)
 	rawExec(t, dsn, forgetMigration)
 	s = open(t, dsn)
 	recs, err := s.QueryAudit(ctx, store.AuditQuery{Chain: "n1/acme"})

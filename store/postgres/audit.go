@@ -17,7 +17,8 @@ import (
 
 const (
 	auditCols = `chain, seq, decision_id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource,
-	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id`
+	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id,
+	shadow_effect, shadow_rule`
 
 	// sqlAppendAudit inserts a batch of one chain in one statement, from
 	// one array per column, and only if the record before the batch ($21,
@@ -27,12 +28,13 @@ const (
 	sqlAppendAudit = `INSERT INTO audit (` + auditCols + `)
 SELECT $1, r.seq, r.decision_id, r.time, r.tenant, r.agent_id, r.on_behalf_of, r.session_id, r.tool, r.resource,
 	r.attributes, r.credential_id, r.hop_ids::jsonb, r.effect, r.rule, r.reason, r.approval_id, r.latency, r.prev_hash, r.hash,
-	r.vouched_by, r.request_id
+	r.vouched_by, r.request_id, r.shadow_effect, r.shadow_rule
 FROM unnest($2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 	$11::bytea[], $12::text[], $13::text[], $14::smallint[], $15::text[], $16::text[], $17::text[], $18::bigint[],
-	$19::bytea[], $20::bytea[], $22::text[], $23::text[])
+	$19::bytea[], $20::bytea[], $22::text[], $23::text[], $24::text[], $25::text[])
 	AS r(seq, decision_id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource,
-	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id)
+	attributes, credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id,
+	shadow_effect, shadow_rule)
 WHERE $21::bigint = 0 OR EXISTS (SELECT 1 FROM audit WHERE chain = $1 AND seq = $21::bigint)`
 
 	sqlAuditHead = `SELECT ` + auditCols + ` FROM audit WHERE chain = $1 ORDER BY seq DESC LIMIT 1`
@@ -47,6 +49,7 @@ type auditBatch struct {
 	tenant, agent, obo, session, tool, res []string
 	attrs                                  [][]byte
 	cred, vouched, reqID                   []string
+	shadowEffect, shadowRule               []string
 	hops                                   []pgtype.Text
 	effect                                 []int16
 	rule, reason, approval                 []string
@@ -63,6 +66,7 @@ func newAuditBatch(n int) *auditBatch {
 		effect: make([]int16, 0, n), rule: make([]string, 0, n), reason: make([]string, 0, n),
 		approval: make([]string, 0, n), latency: make([]int64, 0, n),
 		prevHash: make([][]byte, 0, n), hash: make([][]byte, 0, n),
+		shadowEffect: make([]string, 0, n), shadowRule: make([]string, 0, n),
 	}
 }
 
@@ -119,6 +123,8 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		b.cred = append(b.cred, r.CredentialID)
 		b.vouched = append(b.vouched, r.VouchedBy)
 		b.reqID = append(b.reqID, r.RequestID)
+		b.shadowEffect = append(b.shadowEffect, r.ShadowEffect)
+		b.shadowRule = append(b.shadowRule, r.ShadowRule)
 		b.hops = append(b.hops, hops)
 		b.effect = append(b.effect, int16(r.Effect))
 		b.rule = append(b.rule, r.Rule)
@@ -182,7 +188,8 @@ func appendChunk(ctx context.Context, c *pgx.Conn, op, chain string, first uint6
 		b.seq[from:to], b.id[from:to], b.time[from:to], b.tenant[from:to], b.agent[from:to], b.obo[from:to],
 		b.session[from:to], b.tool[from:to], b.res[from:to], b.attrs[from:to], b.cred[from:to], b.hops[from:to],
 		b.effect[from:to], b.rule[from:to], b.reason[from:to], b.approval[from:to], b.latency[from:to],
-		b.prevHash[from:to], b.hash[from:to], int64(start-1), b.vouched[from:to], b.reqID[from:to])
+		b.prevHash[from:to], b.hash[from:to], int64(start-1), b.vouched[from:to], b.reqID[from:to],
+		b.shadowEffect[from:to], b.shadowRule[from:to])
 	switch {
 	case isUniqueViolation(err):
 		return conflict(op, "chain %q already holds seq %d to %d, or part of it", chain, start, first+uint64(to)-1)
@@ -309,7 +316,7 @@ func scanAudit(row pgx.Row) (store.AuditRecord, error) {
 	)
 	err := row.Scan(&r.Chain, &seq, &id, &t, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource,
 		&attrs, &r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prevHash, &hash,
-		&r.VouchedBy, &r.RequestID)
+		&r.VouchedBy, &r.RequestID, &r.ShadowEffect, &r.ShadowRule)
 	if err != nil {
 		return store.AuditRecord{}, err
 	}

@@ -13,15 +13,16 @@ import (
 )
 
 const auditCols = `chain, seq, id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource, attributes,
-	credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id`
+	credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id,
+	shadow_effect, shadow_rule`
 
 // auditColCount is the number of auditCols.
-const auditColCount = 22
+const auditColCount = 24
 
 // insertAudit stores one audit row. AppendAudit runs it once per record
 // in one transaction: measured, that is about twice as fast as multi-row
 // INSERTs of the same batch, which need a statement journal.
-const insertAudit = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertAudit = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // scanRecord reads one row of auditCols.
 func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
@@ -30,7 +31,8 @@ func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
 	var id, prev, hash, attrs []byte
 	var hops sql.NullString
 	if err := sc.Scan(&r.Chain, &seq, &id, &tm, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource, &attrs,
-		&r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prev, &hash, &r.VouchedBy, &r.RequestID); err != nil {
+		&r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prev, &hash, &r.VouchedBy, &r.RequestID,
+		&r.ShadowEffect, &r.ShadowRule); err != nil {
 		return store.AuditRecord{}, err
 	}
 	if len(id) != len(r.ID) || len(prev) != len(r.PrevHash) || len(hash) != len(r.Hash) {
@@ -85,7 +87,8 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		}
 		args = append(args, r.Chain, int64(r.Seq), r.ID[:], e.time("Time", r.Time), r.Tenant, r.AgentID, r.OnBehalfOf,
 			r.SessionID, r.Tool, r.Resource, blob(r.Attributes), r.CredentialID, e.list("HopIDs", r.HopIDs), int64(r.Effect),
-			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:], r.VouchedBy, r.RequestID)
+			r.Rule, r.Reason, r.ApprovalID, int64(r.Latency), r.PrevHash[:], r.Hash[:], r.VouchedBy, r.RequestID,
+			r.ShadowEffect, r.ShadowRule)
 	}
 	if e.err != nil {
 		return e.err
@@ -146,6 +149,28 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	if err := s.ready(ctx, op); err != nil {
 		return nil, err
 	}
+	query, args := auditQuery(q)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []store.AuditRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// auditQuery is the SQL of QueryAudit for q, and its arguments.
+func auditQuery(q store.AuditQuery) (string, []any) {
 	var b strings.Builder
 	var args []any
 	b.WriteString(`SELECT ` + auditCols + ` FROM audit WHERE 1`)
@@ -181,8 +206,16 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	if afterChain == "" {
 		afterChain = q.Chain
 	}
-	if afterChain != "" || q.AfterSeq != 0 {
-		// No stored seq exceeds math.MaxInt64, so clamping keeps the meaning.
+	switch {
+	case q.Chain != "" && afterChain == q.Chain:
+		// Paging within one chain: a range on seq, which the primary key
+		// serves. Beside chain = ?, SQLite would not use the row value
+		// for the range, and every page would scan the chain from its
+		// start. No stored seq exceeds math.MaxInt64, so clamping keeps
+		// the meaning.
+		b.WriteString(" AND seq > ?")
+		args = append(args, int64(min(q.AfterSeq, math.MaxInt64)))
+	case afterChain != "" || q.AfterSeq != 0:
 		b.WriteString(" AND (chain, seq) > (?, ?)")
 		args = append(args, afterChain, int64(min(q.AfterSeq, math.MaxInt64)))
 	}
@@ -191,21 +224,5 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 		b.WriteString(" LIMIT ?")
 		args = append(args, q.Limit)
 	}
-	rows, err := s.r.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	var out []store.AuditRecord
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	return out, nil
+	return b.String(), args
 }

@@ -25,6 +25,7 @@ func auditCases() []testCase {
 		{name: "QueryChain", run: testAuditQueryChain},
 		{name: "VouchedBy", run: testAuditVouchedBy},
 		{name: "RequestID", run: testAuditRequestID},
+		{name: "Shadow", run: testAuditShadow},
 	}
 }
 
@@ -347,4 +348,28 @@ func uint64s(v []uint64) []uint64 {
 		return []uint64{}
 	}
 	return v
+}
+
+// testAuditShadow: what a shadow policy decided instead is kept byte for
+// byte (the chain's MAC covers it), a record without it reads back
+// without it, from a query and from the head.
+func testAuditShadow(t *testing.T, e *env) {
+	ctx := t.Context()
+	recs := records(1, 3)
+	recs[0].ShadowEffect, recs[0].ShadowRule = "needs_approval", "big-charges"
+	recs[2].ShadowEffect = "error"
+	ok(t, e.s.AppendAudit(ctx, recs), "AppendAudit")
+	got := queryAudit(t, e.s, store.AuditQuery{Chain: alpha})
+	if len(got) != 3 {
+		t.Fatalf("QueryAudit: %d records", len(got))
+	}
+	for i := range got {
+		if got[i].ShadowEffect != recs[i].ShadowEffect || got[i].ShadowRule != recs[i].ShadowRule {
+			t.Errorf("record %d: shadow %q %q, want %q %q", i, got[i].ShadowEffect, got[i].ShadowRule, recs[i].ShadowEffect, recs[i].ShadowRule)
+		}
+	}
+	equalRecords(t, "QueryAudit", got, recs)
+	if head := auditHead(t, e.s, alpha); head.ShadowEffect != "error" || head.ShadowRule != "" {
+		t.Errorf("AuditHead: shadow %q %q", head.ShadowEffect, head.ShadowRule)
+	}
 }

@@ -107,6 +107,10 @@ type ServeConfig struct {
 	// a .cedar file instead decides every tenant's checks (package
 	// cedar), and stored policies are not used.
 	PolicyFile string
+	// ShadowPolicyFile is a candidate policy evaluated beside each
+	// tenant's live policy and never enforced; its disagreements are
+	// recorded in the audit (agenttrust.AuditConfig.Shadow).
+	ShadowPolicyFile string
 	// ShutdownTimeout bounds how long requests in flight may take to
 	// finish once ctx ends (default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
@@ -136,6 +140,8 @@ type ServeConfig struct {
 	// engine decides every tenant's checks when PolicyFile is a .cedar
 	// file; nil: the tenants' stored policies decide.
 	engine agenttrust.PolicyEngine
+	// shadow is the compiled ShadowPolicyFile, nil without one.
+	shadow agenttrust.PolicyEngine
 	// Issuer is the server's public URL (server.WithIssuer): the "iss"
 	// of the JWTs it mints and the issuer of its OAuth metadata. Default:
 	// http:// (https:// with TLS) and the Listen address, "localhost" for
@@ -243,6 +249,11 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			return err
 		}
 		cfg.engine = seed.engine
+	}
+	if cfg.ShadowPolicyFile != "" {
+		if cfg.shadow, err = readShadowPolicy(cfg.ShadowPolicyFile); err != nil {
+			return err
+		}
 	}
 	// Bind first: a port in use must stop the start before anything is
 	// created, above all the first admin key, whose secret is shown once.
@@ -442,7 +453,7 @@ func checkChains(ctx context.Context, st store.Store, cps *audit.Checkpoints, lo
 func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, auditKey agenttrust.AuditKey, cps *audit.Checkpoints, tel *telemetry) (*server.Server, error) {
 	clientOpts := []agenttrust.Option{
 		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: sec.MasterKeys, SigningKeys: sec.SigningKeys}),
-		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout}),
+		agenttrust.WithAudit(agenttrust.AuditConfig{Durable: cfg.Audit != "async", DrainTimeout: cfg.AuditDrainTimeout, Shadow: cfg.shadow}),
 	}
 	if cfg.Notify {
 		clientOpts = append(clientOpts, agenttrust.WithNotify(agenttrust.NotifyConfig{MaxStaleness: cfg.MaxStaleness}))
@@ -554,6 +565,15 @@ func readPolicy(path string) (*policySeed, error) {
 		return nil, fmt.Errorf("agenttrust: policy file %s: %w", path, err)
 	}
 	return &policySeed{path: path, format: format, body: body}, nil
+}
+
+// readShadowPolicy reads and compiles the shadow policy file.
+func readShadowPolicy(path string) (agenttrust.PolicyEngine, error) {
+	p, err := agenttrust.LoadPolicyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: shadow policy file %s: %w", path, err)
+	}
+	return agenttrust.NewRuleEngine(p)
 }
 
 // PolicyFormat tells a policy document's format by its file name:

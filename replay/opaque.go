@@ -1,0 +1,285 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cond"
+)
+
+// What a record keeps of a request is less than the policy saw: values
+// redacted (a secret attribute, a credential pasted into text), values
+// made storable (invalid UTF-8 and NUL become U+FFFD) and no remote
+// address at all. A condition on any of them is opaque: replay cannot
+// tell whether it holds. It never guesses: the new outcome of a record
+// is reported only when it is the same whatever the opaque conditions
+// say, and the record counts as unknown otherwise.
+//
+// With a Policy that is decided exactly, with two evaluations: under a
+// policy where the rules with an opaque condition never match (low), and
+// one where their opaque conditions always hold (high). Every way the
+// opaque conditions could come out makes a set of matching rules between
+// the two, and the decision is the highest ranking rule of the set; when
+// low and high give the same answer, the rule that decides under low
+// outranks everything high adds, and so every way gives that answer.
+
+// opaqueMarks are what a record holds instead of a value: a redacted
+// value, a redacted credential inside text, a value that could not be
+// encoded, and U+FFFD, which stands for bytes that were not storable.
+var opaqueMarks = [...]string{"[redacted]", "[redacted credential]", "[unencodable]", "\uFFFD"}
+
+func opaqueText(s string) bool {
+	if !strings.Contains(s, "[") && !strings.Contains(s, "\uFFFD") {
+		return false
+	}
+	for _, m := range opaqueMarks {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// errOpaqueNames marks a record whose attribute names themselves were
+// redacted: which attribute is which cannot be told.
+var errOpaqueNames = errors.New("an attribute name was redacted")
+
+// decodeAttrs decodes a record's attributes into m (cleared first) and
+// appends to opaque the names of those whose value the record does not
+// keep; those are left out of m. Numbers stay json.Number, as the
+// conditions read them exactly.
+func decodeAttrs(raw json.RawMessage, m map[string]any, opaque []string, rd *bytes.Reader) ([]string, error) {
+	clear(m)
+	if len(raw) == 0 {
+		return opaque, nil
+	}
+	rd.Reset(raw)
+	dec := json.NewDecoder(rd)
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return opaque, fmt.Errorf("attributes: %w", err)
+	}
+	for k, v := range m {
+		if opaqueText(k) {
+			return opaque, errOpaqueNames
+		}
+		if opaqueValue(v) {
+			opaque = append(opaque, k)
+			delete(m, k)
+		}
+	}
+	return opaque, nil
+}
+
+// opaqueValue reports whether v, or anything inside it, is not what the
+// request held.
+func opaqueValue(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return opaqueText(x)
+	case map[string]any:
+		for k, e := range x {
+			if opaqueText(k) || opaqueValue(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if opaqueValue(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ipName stands for the remote address among the opaque names: no record
+// keeps it. No attribute can have this name (attribute names start with
+// a letter or '_').
+const ipName = "#ip"
+
+// planner decides records against a Policy, the opaque parts included.
+// It is shared by the workers and immutable.
+type planner struct {
+	policy agenttrust.Policy
+	base   agenttrust.PolicyEngine
+	// refs are the attribute names some condition or declaration of the
+	// policy reads, and ipName when a condition reads the address: the
+	// only opaque names that can matter.
+	refs map[string]bool
+	// ruleRefs[i] are those read by the conditions of rule i.
+	ruleRefs [][]string
+}
+
+func newPlanner(p *agenttrust.Policy) (*planner, error) {
+	base, err := agenttrust.NewRuleEngine(p)
+	if err != nil {
+		return nil, err
+	}
+	pl := &planner{policy: *p, base: base, refs: map[string]bool{}}
+	pl.policy.Limits = nil // no part of the policy phase
+	pl.ruleRefs = make([][]string, len(p.Rules))
+	for i, r := range p.Rules {
+		for _, w := range r.When {
+			c, err := cond.Parse(w)
+			if err != nil {
+				return nil, err // NewRuleEngine accepted it: cannot happen
+			}
+			if n := condRef(&c); n != "" {
+				pl.refs[n] = true
+				pl.ruleRefs[i] = append(pl.ruleRefs[i], n)
+			}
+		}
+	}
+	for _, a := range p.Attributes {
+		pl.refs[a.Name] = true
+	}
+	return pl, nil
+}
+
+// condRef names what c reads that a record may not keep, or "".
+func condRef(c *cond.Cond) string {
+	switch c.Field {
+	case cond.FieldIP:
+		return ipName
+	case cond.FieldAttr:
+		return c.Attr
+	}
+	return ""
+}
+
+// bounds is the pair of policies for one set of opaque names.
+type bounds struct {
+	low, high agenttrust.PolicyEngine
+	// specs are the tool patterns of the attribute declarations left
+	// out, on opaque attributes: a value of the wrong type would have
+	// been refused, so only a deny is sure.
+	specs [][]cond.Pattern
+	err   error
+}
+
+// bounds compiles the pair for the opaque names (sorted, each read by
+// the policy).
+func (pl *planner) bounds(names []string) *bounds {
+	opaque := func(n string) bool { _, ok := slices.BinarySearch(names, n); return ok }
+	low, high := pl.policy, pl.policy
+	low.Rules, high.Rules, low.Attributes = nil, nil, nil
+	b := &bounds{}
+	for _, a := range pl.policy.Attributes {
+		if !opaque(a.Name) {
+			low.Attributes = append(low.Attributes, a)
+			continue
+		}
+		var pats []cond.Pattern
+		for _, t := range a.Tools {
+			p, err := cond.ParseNamePattern(t)
+			if err != nil {
+				b.err = err
+				return b
+			}
+			pats = append(pats, p)
+		}
+		b.specs = append(b.specs, pats)
+	}
+	high.Attributes = low.Attributes
+	for i, r := range pl.policy.Rules {
+		if !slices.ContainsFunc(pl.ruleRefs[i], opaque) {
+			low.Rules = append(low.Rules, r)
+			high.Rules = append(high.Rules, r)
+			continue
+		}
+		h := r
+		h.When = nil
+		for _, w := range r.When {
+			c, _ := cond.Parse(w)
+			if n := condRef(&c); n == "" || !opaque(n) {
+				h.When = append(h.When, w)
+			}
+		}
+		high.Rules = append(high.Rules, h)
+	}
+	if b.low, b.err = agenttrust.NewRuleEngine(&low); b.err == nil {
+		b.high, b.err = agenttrust.NewRuleEngine(&high)
+	}
+	return b
+}
+
+// declared reports whether a left-out declaration covers tool.
+func (b *bounds) declared(tool string) bool {
+	for _, pats := range b.specs {
+		if pats == nil {
+			return true
+		}
+		for i := range pats {
+			if pats[i].Match(tool) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxBounds bounds the pairs of policies a worker keeps compiled, one per
+// set of opaque names met; past it they are compiled for each record.
+const maxBounds = 256
+
+// decidePolicy decides in against the planner's policy, in.Attributes
+// holding what the record keeps and opaque the names it does not (plus
+// ipName). ok is false when the answer depends on what was not kept.
+func (w *worker) decidePolicy(ctx context.Context, in *agenttrust.PolicyInput, opaque []string) (out outcome, ok bool, why string) {
+	pl := w.plan
+	names := w.names[:0]
+	for _, n := range opaque {
+		if pl.refs[n] {
+			names = append(names, n)
+		}
+	}
+	if pl.refs[ipName] {
+		names = append(names, ipName)
+	}
+	w.names = names
+	if len(names) == 0 {
+		return w.evaluate(ctx, pl.base, in), true, ""
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	key := strings.Join(names, "\x00")
+	b, hit := w.bounds[key]
+	if !hit {
+		b = pl.bounds(slices.Clone(names))
+		if len(w.bounds) < maxBounds {
+			w.bounds[key] = b
+		}
+	}
+	if b.err != nil {
+		return outcome{}, false, "the policy could not be split on " + describeNames(names) + ": " + b.err.Error()
+	}
+	lo := w.evaluate(ctx, b.low, in)
+	hi := w.evaluate(ctx, b.high, in)
+	if lo.effect != hi.effect || lo.rule != hi.rule {
+		return outcome{}, false, "depends on " + describeNames(names)
+	}
+	if lo.effect != agenttrust.Deny && b.declared(in.Tool) {
+		return outcome{}, false, "the declared type of " + describeNames(names) + " cannot be checked"
+	}
+	return lo, true, ""
+}
+
+// describeNames says which values the record lacks.
+func describeNames(names []string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		if n == ipName {
+			parts[i] = "the remote address (not recorded)"
+		} else {
+			parts[i] = "attr." + n + " (redacted)"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
