@@ -35,7 +35,7 @@ func history(t *testing.T) []agenttrust.AuditRecord {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var recs []agenttrust.AuditRecord
-	sink := agenttrust.AuditSinkFunc(func(_ context.Context, rs []agenttrust.AuditRecord) error {
+	sink := sinkFunc(func(_ context.Context, rs []agenttrust.AuditRecord) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range rs {
@@ -178,3 +178,8 @@ func TestRunErrors(t *testing.T) {
 	assert.Len(t, rep.UnusedGrants, 5) // nothing used: every allow and needs_approval rule
 	assert.Empty(t, rep.Uncalled)
 }
+
+// sinkFunc adapts a function to agenttrust.AuditSink.
+type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
+
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error { return f(ctx, recs) }

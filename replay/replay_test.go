@@ -109,7 +109,7 @@ func generate(t *testing.T, n int, seed uint64) *history {
 	clock := testkit.NewClock()
 	var mu sync.Mutex
 	var recs []agenttrust.AuditRecord
-	sink := agenttrust.AuditSinkFunc(func(_ context.Context, rs []agenttrust.AuditRecord) error {
+	sink := sinkFunc(func(_ context.Context, rs []agenttrust.AuditRecord) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range rs {
@@ -514,7 +514,7 @@ func TestPhasesFromClient(t *testing.T) {
 	ctx := context.Background()
 	var recs []agenttrust.AuditRecord
 	var mu sync.Mutex
-	sink := agenttrust.AuditSinkFunc(func(_ context.Context, rs []agenttrust.AuditRecord) error {
+	sink := sinkFunc(func(_ context.Context, rs []agenttrust.AuditRecord) error {
 		mu.Lock()
 		defer mu.Unlock()
 		recs = append(recs, rs...)
@@ -597,3 +597,8 @@ func FuzzRecord(f *testing.F) {
 		require.Equal(t, want.Rules, got.Rules)
 	})
 }
+
+// sinkFunc adapts a function to agenttrust.AuditSink.
+type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
+
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error { return f(ctx, recs) }
