@@ -91,6 +91,7 @@ func groups() []group {
 		{"Reopen", reopenCases()},
 		{"Watch", watchCases()},
 		{"ClusterLimits", rateCases()},
+		{"Budgets", budgetCases()},
 	}
 }
 
