@@ -177,7 +177,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	if c.breaker != nil {
 		v = c.trip(ctx, req.AgentID, now, v)
 	}
-	return v, nil
+	return c.spendBudgets(ctx, req, now, st, &env, v)
 }
 
 // record is the audit phase: it queues the audit record of d. Every text

@@ -1,0 +1,453 @@
+package agenttrust_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/store"
+)
+
+const budgetPolicy = `
+rules:
+  - id: everything
+    effect: allow
+    agents: ["*"]
+    tools: ["*"]
+  - id: wire-needs-a-human
+    effect: needs_approval
+    agents: ["*"]
+    tools: [payments.wire]
+  - id: no-deletes
+    effect: deny
+    agents: ["*"]
+    tools: [files.delete]
+`
+
+// budgetKey makes a key of agent billing-bot with caveats and returns
+// its secret and id.
+func budgetKey(t *testing.T, f *fixture, caveats ...string) (string, string) {
+	t.Helper()
+	secret, k, err := f.c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "billing-bot", Caveats: caveats})
+	require.NoError(t, err)
+	return secret, k.ID
+}
+
+func check(t *testing.T, f *fixture, cred, tool string, attrs map[string]any) (agenttrust.Decision, error) {
+	t.Helper()
+	return f.c.Check(t.Context(), agenttrust.Request{Tool: tool, Credential: cred, Attributes: attrs})
+}
+
+func mustAllow(t *testing.T, f *fixture, cred, tool string, attrs map[string]any) {
+	t.Helper()
+	d, err := check(t, f, cred, tool, attrs)
+	require.NoError(t, err)
+	require.Equal(t, agenttrust.Allow, d.Effect, "decision %+v", d)
+}
+
+func mustBudgetDeny(t *testing.T, f *fixture, cred, tool string, attrs map[string]any, rule string) agenttrust.Decision {
+	t.Helper()
+	d, _ := check(t, f, cred, tool, attrs)
+	require.Equal(t, agenttrust.Deny, d.Effect, "decision %+v", d)
+	require.Equal(t, rule, d.Rule, "decision %+v", d)
+	return d
+}
+
+func remaining(t *testing.T, f *fixture, node, name string) int64 {
+	t.Helper()
+	rows, err := f.st.(store.Budgeter).Budgets(t.Context(), "default", node)
+	require.NoError(t, err)
+	for _, r := range rows {
+		if r.Name == name {
+			return r.Remaining()
+		}
+	}
+	t.Fatalf("node %s has no budget %q", node, name)
+	return 0
+}
+
+func lastHop(t *testing.T, tok string) string {
+	t.Helper()
+	info, err := agenttrust.InspectTokenUnverified(tok)
+	require.NoError(t, err)
+	require.NotEmpty(t, info.HopIDs)
+	return info.HopIDs[len(info.HopIDs)-1]
+}
+
+func TestBudgetCallsOnKeyAndItsTokens(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 3")
+	tok1, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	tok2, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	mustAllow(t, f, secret, "mail.read", nil)
+	mustAllow(t, f, tok1, "mail.read", nil)
+	mustAllow(t, f, tok2, "mail.read", nil)
+	// Every token of the key spends the key's one budget.
+	for _, cred := range []string{secret, tok1, tok2} {
+		d := mustBudgetDeny(t, f, cred, "mail.read", nil, "budget:"+keyID+"/calls")
+		assert.Contains(t, d.Reason, "budget exhausted")
+	}
+	// A budget is no reason to refuse a token that adds none: but a
+	// budget on Exchange is refused, it belongs to the key.
+	_, err = f.c.Exchange(t.Context(), secret, "budget calls <= 1")
+	require.ErrorIs(t, err, agenttrust.ErrCaveat)
+}
+
+func TestBudgetDenyAndApprovalSpendNothing(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 2")
+	d, err := check(t, f, secret, "files.delete", nil)
+	require.NoError(t, err)
+	require.Equal(t, agenttrust.Deny, d.Effect)
+	require.Equal(t, "no-deletes", d.Rule)
+	d, err = check(t, f, secret, "payments.wire", nil)
+	require.NoError(t, err)
+	require.Equal(t, agenttrust.NeedsApproval, d.Effect)
+	require.EqualValues(t, 2, remaining(t, f, keyID, "calls"), "a deny or a pending approval spent")
+	require.NoError(t, f.c.Approve(t.Context(), d.ApprovalID, "alice", "ok"))
+	mustAllow(t, f, secret, "payments.wire", nil) // the approved request spends once allowed
+	require.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
+}
+
+func TestBudgetToolScope(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 1 tools payments.*")
+	mustAllow(t, f, secret, "payments.charge", nil)
+	mustBudgetDeny(t, f, secret, "payments.refund", nil, "budget:"+keyID+"/calls tools payments.*")
+	mustAllow(t, f, secret, "mail.read", nil) // outside the scope: neither spent nor refused
+}
+
+// A delegation carves its budget out of its parent's remaining one: the
+// child spends only that, the parent keeps the rest, and a child that
+// asks for more than the parent has left is refused.
+func TestBudgetDelegateCarves(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 10")
+	tok, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	child, hop, err := f.c.Delegate(t.Context(), tok, 0, "budget calls <= 4")
+	require.NoError(t, err)
+	require.EqualValues(t, 6, remaining(t, f, keyID, "calls"), "the carve-out is reserved at delegation")
+	for range 4 {
+		mustAllow(t, f, child, "mail.read", nil)
+	}
+	mustBudgetDeny(t, f, child, "mail.read", nil, "budget:"+hop.ID+"/calls")
+	// The attack: a child carving more than the parent has.
+	_, _, err = f.c.Delegate(t.Context(), tok, 0, "budget calls <= 7")
+	require.Error(t, err)
+	require.ErrorIs(t, err, agenttrust.ErrUnauthorized)
+	require.Contains(t, err.Error(), "budget:"+keyID+"/calls")
+	_, _, err = f.c.Delegate(t.Context(), child, 0, "budget calls <= 1")
+	require.ErrorContains(t, err, "budget:"+hop.ID+"/calls", "a grandchild carves from its exhausted parent")
+	// The parent spends its own six, not the child's.
+	for range 6 {
+		mustAllow(t, f, tok, "mail.read", nil)
+	}
+	mustBudgetDeny(t, f, tok, "mail.read", nil, "budget:"+keyID+"/calls")
+}
+
+// An offline attenuation is materialised at its first use, keyed by its
+// hop id, carving as Delegate would.
+func TestBudgetAttenuateMaterialisesLazily(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 5")
+	tok, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	small, err := agenttrust.Attenuate(tok, "budget calls <= 2")
+	require.NoError(t, err)
+	require.EqualValues(t, 5, remaining(t, f, keyID, "calls"))
+	mustAllow(t, f, small, "mail.read", nil)
+	require.EqualValues(t, 3, remaining(t, f, keyID, "calls"))
+	mustAllow(t, f, small, "mail.read", nil)
+	mustBudgetDeny(t, f, small, "mail.read", nil, "budget:"+lastHop(t, small)+"/calls")
+	// More than the key has left: refused at first use, naming the parent.
+	big, err := agenttrust.Attenuate(tok, "budget calls <= 4")
+	require.NoError(t, err)
+	d := mustBudgetDeny(t, f, big, "mail.read", nil, "budget:"+keyID+"/calls")
+	assert.Contains(t, d.Reason, "carve")
+}
+
+// A budget caveat cannot widen: appending a larger one to a token (with
+// the attacker's own tools, no hop) leaves the smaller in force, and one
+// that disagrees with the materialised row is refused outright.
+func TestBudgetCaveatCannotWiden(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 2")
+	tok, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	wide := agenttrust.AttenuateUncheckedForTest(tok, "budget calls <= 1000")
+	mustAllow(t, f, wide, "mail.read", nil)
+	mustAllow(t, f, wide, "mail.read", nil)
+	mustBudgetDeny(t, f, wide, "mail.read", nil, "budget:"+keyID+"/calls")
+
+	f2 := newFixture(t, budgetPolicy)
+	secret2, keyID2 := budgetKey(t, f2, "budget calls <= 5")
+	tok2, err := f2.c.Exchange(t.Context(), secret2)
+	require.NoError(t, err)
+	narrow := agenttrust.AttenuateUncheckedForTest(tok2, "budget calls <= 1")
+	d := mustBudgetDeny(t, f2, narrow, "mail.read", nil, "budget:"+keyID2+"/calls")
+	assert.Contains(t, d.Reason, "does not match")
+	// On a hop: a wider budget appended after the hop's own.
+	hopTok, err := agenttrust.Attenuate(tok2, "budget calls <= 1")
+	require.NoError(t, err)
+	widened := agenttrust.AttenuateUncheckedForTest(hopTok, "budget calls <= 4")
+	mustAllow(t, f2, widened, "mail.read", nil)
+	mustBudgetDeny(t, f2, widened, "mail.read", nil, "budget:"+lastHop(t, hopTok)+"/calls")
+	mustBudgetDeny(t, f2, hopTok, "mail.read", nil, "budget:"+lastHop(t, hopTok)+"/calls")
+	require.EqualValues(t, 4, remaining(t, f2, keyID2, "calls"))
+}
+
+// Revoking a delegation returns its unspent carve-out to its parent;
+// replaying the revoked token spends nothing.
+func TestBudgetRevokeReturnsCarveOut(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 10")
+	tok, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	child, hop, err := f.c.Delegate(t.Context(), tok, 0, "budget calls <= 6")
+	require.NoError(t, err)
+	offline, err := agenttrust.Attenuate(child, "budget calls <= 3")
+	require.NoError(t, err)
+	mustAllow(t, f, child, "mail.read", nil)
+	mustAllow(t, f, offline, "mail.read", nil)
+	require.EqualValues(t, 4, remaining(t, f, keyID, "calls"))
+	require.NoError(t, f.c.Revoke(t.Context(), hop.ID))
+	require.EqualValues(t, 8, remaining(t, f, keyID, "calls"), "6 carved, 2 spent: 4 come back")
+	for _, cred := range []string{child, offline} {
+		d, err := check(t, f, cred, "mail.read", nil)
+		require.ErrorIs(t, err, agenttrust.ErrRevoked)
+		require.Equal(t, agenttrust.Deny, d.Effect)
+	}
+	require.EqualValues(t, 8, remaining(t, f, keyID, "calls"), "a replay after revoke spent")
+	// Revoking a token releases the hops below it too.
+	child2, _, err := f.c.Delegate(t.Context(), tok, 0, "budget calls <= 5")
+	require.NoError(t, err)
+	mustAllow(t, f, child2, "mail.read", nil)
+	require.EqualValues(t, 3, remaining(t, f, keyID, "calls"))
+	require.NoError(t, f.c.Revoke(t.Context(), lastTokenID(t, tok)))
+	require.EqualValues(t, 7, remaining(t, f, keyID, "calls"))
+}
+
+func lastTokenID(t *testing.T, tok string) string {
+	info, err := agenttrust.InspectTokenUnverified(tok)
+	require.NoError(t, err)
+	return info.ID
+}
+
+// An expired child's unspent carve-out goes back to its parent when a
+// sibling needs it.
+func TestBudgetExpiredChildReclaimed(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 10")
+	tok, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	_, _, err = f.c.Delegate(t.Context(), tok, time.Minute, "budget calls <= 8")
+	require.NoError(t, err)
+	_, _, err = f.c.Delegate(t.Context(), tok, time.Minute, "budget calls <= 3")
+	require.Error(t, err)
+	f.clock.Advance(time.Minute)
+	_, _, err = f.c.Delegate(t.Context(), tok, 0, "budget calls <= 9")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
+}
+
+func TestBudgetAmounts(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget attr.amount <= 50 USD")
+	usd := func(v any) map[string]any { return map[string]any{"amount": v, "currency": "USD"} }
+	rule := "budget:" + keyID + "/attr.amount USD"
+	mustAllow(t, f, secret, "payments.charge", usd(30))
+	mustBudgetDeny(t, f, secret, "payments.charge", usd(20.000001), rule)
+	mustAllow(t, f, secret, "payments.charge", usd(json.Number("19.5")))
+	require.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"))
+	for name, attrs := range map[string]map[string]any{
+		"missing":          {"currency": "USD"},
+		"string":           usd("0.1"),
+		"negative":         usd(-5),
+		"negative float":   usd(-0.01),
+		"NaN":              usd(math.NaN()),
+		"infinite":         usd(math.Inf(1)),
+		"huge":             usd(uint64(math.MaxUint64)),
+		"overflowing":      usd(int64(math.MaxInt64)),
+		"huge float":       usd(1e300),
+		"bool":             usd(true),
+		"no currency":      {"amount": 0.1},
+		"another currency": {"amount": 0.1, "currency": "EUR"},
+	} {
+		d, err := check(t, f, secret, "payments.charge", attrs)
+		assert.Equal(t, agenttrust.Deny, d.Effect, name)
+		assert.Equal(t, rule, d.Rule, name)
+		if name != "string" || err != nil { // every one fails closed
+			assert.Error(t, err, name)
+		}
+	}
+	require.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"), "a refused amount spent")
+	mustAllow(t, f, secret, "payments.charge", usd(0.5))
+	mustBudgetDeny(t, f, secret, "payments.charge", usd(0.000001), rule)
+}
+
+// Two currencies never mix: each request spends the budget of its own
+// currency, and a hop cannot open a currency its key did not budget.
+func TestBudgetTwoCurrencies(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget attr.amount <= 50 USD", "budget attr.amount <= 10 EUR")
+	in := func(cur string, v any) map[string]any { return map[string]any{"amount": v, "currency": cur} }
+	mustAllow(t, f, secret, "payments.charge", in("EUR", 10))
+	mustBudgetDeny(t, f, secret, "payments.charge", in("EUR", 1), "budget:"+keyID+"/attr.amount EUR")
+	mustAllow(t, f, secret, "payments.charge", in("USD", 50))
+	mustBudgetDeny(t, f, secret, "payments.charge", in("USD", 1), "budget:"+keyID+"/attr.amount USD")
+	mustBudgetDeny(t, f, secret, "payments.charge", in("GBP", 1), "budget:"+keyID+"/attr.amount EUR")
+
+	f2 := newFixture(t, budgetPolicy)
+	secret2, keyID2 := budgetKey(t, f2, "budget attr.amount <= 50 USD")
+	tok, err := f2.c.Exchange(t.Context(), secret2)
+	require.NoError(t, err)
+	euros, err := agenttrust.Attenuate(tok, "budget attr.amount <= 1000 EUR")
+	require.NoError(t, err)
+	mustBudgetDeny(t, f2, euros, "payments.charge", in("EUR", 5), "budget:"+keyID2+"/attr.amount USD")
+}
+
+// budgetless hides the store's Budgeter.
+type budgetless struct{ store.Store }
+
+// brokenBudgets fails every spend.
+type brokenBudgets struct {
+	store.Store
+	store.Budgeter
+}
+
+func (brokenBudgets) SpendBudget(context.Context, store.BudgetSpend) (store.BudgetRefusal, error) {
+	return store.BudgetRefusal{}, fmt.Errorf("spend: %w", store.ErrUnavailable)
+}
+
+// A budgeted credential over a store that holds no budgets, or one that
+// fails, is denied: never unlimited.
+func TestBudgetFailsClosed(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, _ := budgetKey(t, f, "budget calls <= 100")
+	for name, st := range map[string]store.Store{
+		"no Budgeter": budgetless{f.st},
+		"store down":  brokenBudgets{f.st, f.st.(store.Budgeter)},
+	} {
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(mustPolicy(t, budgetPolicy)), agenttrust.WithClock(f.clock.Now))
+		require.NoError(t, err)
+		d, err := c.Check(t.Context(), agenttrust.Request{Tool: "mail.read", Credential: secret})
+		require.Error(t, err, name)
+		require.Equal(t, agenttrust.Deny, d.Effect, name)
+		if name == "store down" {
+			require.ErrorIs(t, err, agenttrust.ErrStoreUnavailable)
+		}
+		_, _, err = c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "a", Caveats: []string{"budget calls <= 1"}})
+		if name == "no Budgeter" {
+			require.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
+		}
+		// An unbudgeted credential is not affected.
+		plain, _, err := c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "b"})
+		require.NoError(t, err)
+		d, err = c.Check(t.Context(), agenttrust.Request{Tool: "mail.read", Credential: plain})
+		require.NoError(t, err)
+		require.Equal(t, agenttrust.Allow, d.Effect)
+		require.NoError(t, c.Close())
+	}
+}
+
+
+// The bar, through Check: 1,000 parallel checks made with the tokens of
+// a delegation tree of depth 4 (a key; two hops under its token, two
+// under each, two under each of those) never overspend any node, and
+// exactly min(attempts, own room) pass at each.
+func TestBudgetConcurrentTree(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 500")
+	tok, err := f.c.Exchange(t.Context(), secret)
+	require.NoError(t, err)
+	type node struct {
+		id, tok string
+		own     int64
+	}
+	nodes := []node{{id: keyID, tok: tok, own: 500 - 2*200}}
+	limits := []int64{200, 90, 40}
+	var grow func(parent string, depth int)
+	grow = func(parent string, depth int) {
+		for range 2 {
+			var child string
+			var err error
+			if depth%2 == 0 { // alternate server-side and offline hops
+				child, _, err = f.c.Delegate(t.Context(), parent, 0, fmt.Sprint("budget calls <= ", limits[depth]))
+			} else {
+				child, err = agenttrust.Attenuate(parent, fmt.Sprint("budget calls <= ", limits[depth]))
+			}
+			require.NoError(t, err)
+			own := limits[depth]
+			if depth+1 < len(limits) {
+				own -= 2 * limits[depth+1]
+			}
+			nodes = append(nodes, node{id: lastHop(t, child), tok: child, own: own})
+			if depth+1 < len(limits) {
+				grow(child, depth+1)
+			}
+		}
+	}
+	grow(tok, 0)
+	require.Len(t, nodes, 15)
+	const checks = 1000
+	rng := rand.New(rand.NewPCG(3, 4))
+	pick := make([]int, checks)
+	attempts := make([]int64, len(nodes))
+	for i := range pick {
+		pick[i] = rng.IntN(len(nodes))
+		attempts[pick[i]]++
+	}
+	passed := make([]atomic.Int64, len(nodes))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range checks {
+		wg.Go(func() {
+			<-start
+			d, err := f.c.Check(context.Background(), agenttrust.Request{Tool: "mail.read", Credential: nodes[pick[i]].tok})
+			if err != nil {
+				t.Errorf("check: %v", err)
+			}
+			if d.Allowed() {
+				passed[pick[i]].Add(1)
+			} else if want := "budget:" + nodes[pick[i]].id + "/calls"; d.Rule != want {
+				t.Errorf("denied by %q, want %q", d.Rule, want)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	var total int64
+	for i, n := range nodes {
+		total += passed[i].Load()
+		assert.Equal(t, min(attempts[i], n.own), passed[i].Load(), "node %d (%s)", i, n.id)
+		rows, err := f.st.(store.Budgeter).Budgets(t.Context(), "default", n.id)
+		require.NoError(t, err)
+		require.Len(t, rows, 1)
+		r := rows[0]
+		assert.True(t, r.Spent <= r.Limit && r.Remaining() >= 0, "node %s overspent: %+v", n.id, r)
+	}
+	rows, err := f.st.(store.Budgeter).Budgets(t.Context(), "default", keyID)
+	require.NoError(t, err)
+	assert.Equal(t, total, rows[0].Spent)
+}
+
+func TestBudgetErrorsAreTyped(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, _ := budgetKey(t, f, "budget attr.amount <= 1")
+	_, err := check(t, f, secret, "payments.charge", nil)
+	require.True(t, errors.Is(err, agenttrust.ErrUnevaluable), "%v", err)
+}
