@@ -41,18 +41,39 @@ func hasBudget(conds []cond.Cond) bool {
 	return false
 }
 
+// budgetScratch is the budget phase's room in a pooled checkState, so a
+// budgeted check reuses the chain it builds.
+type budgetScratch struct {
+	path    []store.BudgetNode
+	limits  []store.BudgetLimit
+	amounts []store.BudgetAmount
+	names   []*cond.Cond
+}
+
+func (b *budgetScratch) reset() {
+	clear(b.path)
+	clear(b.limits)
+	clear(b.amounts)
+	clear(b.names)
+	b.path, b.limits, b.amounts, b.names = b.path[:0], b.limits[:0], b.amounts[:0], b.names[:0]
+}
+
 // budgetChain builds the chain of a credential: its key, its token (when
 // it is one) and its hops, each with the budgets it added (the smallest
-// limit, where one node repeats a name) and, where *byName is not nil,
-// the caveat of each name.
-func budgetChain(cr *credential, keyExpires time.Time, byName map[string]*cond.Cond) []store.BudgetNode {
-	path := make([]store.BudgetNode, 1, 2+len(cr.hops))
-	path[0] = store.BudgetNode{ID: cr.keyID, ExpiresAt: keyExpires}
+// limit, where one node repeats a name); and, when names is not nil,
+// appends to it one caveat of each name the chain holds.
+func budgetChain(cr *credential, keyExpires time.Time, sc *budgetScratch, names bool) {
+	path, limits := sc.path[:0], sc.limits[:0]
+	path = append(path, store.BudgetNode{ID: cr.keyID, ExpiresAt: keyExpires})
 	if cr.id != cr.keyID {
 		path = append(path, store.BudgetNode{ID: cr.id, ExpiresAt: cr.expires})
 	}
 	var expires time.Time
 	cur := 0 // the node whose caveats these are: the key, then each hop
+	// A node's budgets are a run of limits (only the current node gains
+	// any: the token's node, before the first hop, never does), start
+	// where the current node's begin.
+	start := 0
 	for i := range cr.conds {
 		cv := &cr.conds[i]
 		switch cv.Field {
@@ -66,25 +87,27 @@ func budgetChain(cr *credential, keyExpires time.Time, byName map[string]*cond.C
 				path[cur].ExpiresAt = expires
 			}
 		case cond.FieldHop:
+			path[cur].Budgets = limits[start:len(limits):len(limits)]
 			path = append(path, store.BudgetNode{ID: cv.Value(), ExpiresAt: expires})
-			cur = len(path) - 1
+			cur, start = len(path)-1, len(limits)
 		case cond.FieldBudget:
 			name, limit := cv.BudgetName(), cv.BudgetLimit()
-			if byName != nil {
-				byName[name] = cv
-			}
-			node, found := &path[cur], false
-			for j := range node.Budgets {
-				if b := &node.Budgets[j]; b.Name == name {
+			found := false
+			for j := start; j < len(limits); j++ {
+				if b := &limits[j]; b.Name == name {
 					b.Limit, found = min(b.Limit, limit), true
 				}
 			}
 			if !found {
-				node.Budgets = append(node.Budgets, store.BudgetLimit{Name: name, Limit: limit})
+				limits = append(limits, store.BudgetLimit{Name: name, Limit: limit})
+			}
+			if names && !slices.ContainsFunc(sc.names, func(c *cond.Cond) bool { return c.BudgetName() == name }) {
+				sc.names = append(sc.names, cv)
 			}
 		}
 	}
-	return path
+	path[cur].Budgets = limits[start:len(limits):len(limits)]
+	sc.path, sc.limits = path, limits
 }
 
 // spendBudgets is Check's budget phase: for a verdict that allows, made
@@ -105,8 +128,12 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 	if st.cred.key != nil {
 		keyExpires = st.cred.key.key.ExpiresAt
 	}
-	byName := map[string]*cond.Cond{}
-	sp := store.BudgetSpend{Tenant: c.tenant, Path: budgetChain(&st.cred, keyExpires, byName), Now: now}
+	sc := &st.budget
+	budgetChain(&st.cred, keyExpires, sc, true)
+	path, names := sc.path, sc.names
+	// The first to refuse is always the same.
+	slices.SortFunc(names, func(a, b *cond.Cond) int { return strings.Compare(a.BudgetName(), b.BudgetName()) })
+	sp := store.BudgetSpend{Tenant: c.tenant, Path: path, Now: now, Amounts: sc.amounts[:0]}
 	// The request's currency picks, among the budgets of one attribute
 	// with a currency, the one it spends: a budget in another currency is
 	// passed over only when every node holding it also holds a budget of
@@ -114,27 +141,23 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 	// no hop can open a currency its ancestors did not budget.
 	cur, _ := env.Attr(cond.CurrencyAttr)
 	curText, _ := cur.(string)
-	names := make([]string, 0, len(byName))
-	for name := range byName {
-		names = append(names, name)
-	}
-	slices.Sort(names) // the first to refuse is always the same
-	for _, name := range names {
-		cv := byName[name]
+	for _, cv := range names {
+		name := cv.BudgetName()
 		if !cv.BudgetCovers(req.Tool) {
 			continue
 		}
-		if bc := cv.BudgetCurrency(); bc != "" && curText != bc && curText != "" && inCurrency(sp.Path, byName, name, cv.Attr, curText) {
+		if bc := cv.BudgetCurrency(); bc != "" && curText != bc && curText != "" && inCurrency(path, names, name, cv.Attr, curText) {
 			continue
 		}
 		units, why := cv.BudgetAmount(env)
 		if why != "" {
 			v := denied(reasonBudgetAmount)
-			v.rule = budgetRule(holderOf(sp.Path, name), name)
+			v.rule = budgetRule(holderOf(path, name), name)
 			return v, fmt.Errorf("%w: budget %q: %s", ErrUnevaluable, name, why)
 		}
 		sp.Amounts = append(sp.Amounts, store.BudgetAmount{Name: name, Amount: units})
 	}
+	sc.amounts = sp.Amounts
 	ref, err := bs.SpendBudget(ctx, sp)
 	if err != nil {
 		return denied(reasonStoreDown), storeErr("spend budget", err)
@@ -149,12 +172,20 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 
 // inCurrency reports whether every node of path holding the budget name
 // also holds a budget of attribute attr in currency cur.
-func inCurrency(path []store.BudgetNode, byName map[string]*cond.Cond, name, attr, cur string) bool {
+func inCurrency(path []store.BudgetNode, names []*cond.Cond, name, attr, cur string) bool {
+	byName := func(n string) *cond.Cond {
+		for _, cv := range names {
+			if cv.BudgetName() == n {
+				return cv
+			}
+		}
+		return nil
+	}
 	for _, n := range path {
 		holds, other := false, false
 		for _, b := range n.Budgets {
 			holds = holds || b.Name == name
-			if cv := byName[b.Name]; cv.Attr == attr && cv.BudgetCurrency() == cur {
+			if cv := byName(b.Name); cv.Attr == attr && cv.BudgetCurrency() == cur {
 				other = true
 			}
 		}
@@ -189,7 +220,10 @@ func (c *Client) carveBudgets(ctx context.Context, cr *credential, keyExpires, n
 	if !ok {
 		return errs.NoBudgets
 	}
-	ref, err := bs.SpendBudget(ctx, store.BudgetSpend{Tenant: c.tenant, Path: budgetChain(cr, keyExpires, nil), Now: now})
+	var sc budgetScratch
+	budgetChain(cr, keyExpires, &sc, false)
+	chain := sc.path
+	ref, err := bs.SpendBudget(ctx, store.BudgetSpend{Tenant: c.tenant, Path: chain, Now: now})
 	if err != nil {
 		return storeErr("carve budget", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 const budgetPolicy = `
@@ -450,4 +451,91 @@ func TestBudgetErrorsAreTyped(t *testing.T) {
 	secret, _ := budgetKey(t, f, "budget attr.amount <= 1")
 	_, err := check(t, f, secret, "payments.charge", nil)
 	require.True(t, errors.Is(err, agenttrust.ErrUnevaluable), "%v", err)
+}
+
+// budgetBenchClient returns a client over a fresh memory store and a
+// check request made with a token through two hops: a server-side one
+// with hopCav and an offline one. keyCav are the key's caveats.
+func budgetBenchClient(b *testing.B, keyCav, hopCav []string) (*agenttrust.Client, agenttrust.Request) {
+	ctx := context.Background()
+	p, err := agenttrust.ParsePolicy([]byte(budgetPolicy), "yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	secret, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot", Caveats: keyCav})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := c.Exchange(ctx, secret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if tok, _, err = c.Delegate(ctx, tok, 0, hopCav...); err != nil {
+		b.Fatal(err)
+	}
+	if tok, err = agenttrust.Attenuate(tok, "resource in acct-*"); err != nil {
+		b.Fatal(err)
+	}
+	req := agenttrust.Request{Tool: "payments.charge", Resource: "acct-1", Credential: tok,
+		Attributes: map[string]any{"amount": 12.5, "currency": "USD"}}
+	if d, err := c.Check(ctx, req); err != nil || !d.Allowed() {
+		b.Fatalf("Check = %+v, %v", d, err)
+	}
+	return c, req
+}
+
+// BenchmarkCheckBudget compares, in one run, a check made with a token
+// through two hops on the memory store without a budget and with two (a
+// calls budget on the key, an amount budget in USD on a hop): the budget
+// phase builds the chain, plans the spend and writes it. The "ratio"
+// case alternates the two checks in one loop, so that the load of a
+// shared machine weighs on both alike, and reports budgeted/unbudgeted.
+// Bar: ratio at most 3.
+//
+//	go test -run '^$' -bench BenchmarkCheckBudget -count 5 .
+func BenchmarkCheckBudget(b *testing.B) {
+	ctx := context.Background()
+	plainKey, plainHop := []string(nil), []string{"tool in payments.*"}
+	budgetKey, budgetHop := []string{"budget calls <= 9007199254740992"}, []string{"tool in payments.*", "budget attr.amount <= 9007199254 USD"}
+	loop := func(b *testing.B, c *agenttrust.Client, req agenttrust.Request) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if d, _ := c.Check(ctx, req); !d.Allowed() {
+				b.Fatal(d.Reason)
+			}
+		}
+	}
+	b.Run("unbudgeted", func(b *testing.B) {
+		c, req := budgetBenchClient(b, plainKey, plainHop)
+		loop(b, c, req)
+	})
+	b.Run("budgeted", func(b *testing.B) {
+		c, req := budgetBenchClient(b, budgetKey, budgetHop)
+		loop(b, c, req)
+	})
+	b.Run("ratio", func(b *testing.B) {
+		plain, plainReq := budgetBenchClient(b, plainKey, plainHop)
+		budgeted, budgetReq := budgetBenchClient(b, budgetKey, budgetHop)
+		var tPlain, tBudget time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			d1, _ := plain.Check(ctx, plainReq)
+			t1 := time.Now()
+			d2, _ := budgeted.Check(ctx, budgetReq)
+			t2 := time.Now()
+			if !d1.Allowed() || !d2.Allowed() {
+				b.Fatal(d1.Reason, d2.Reason)
+			}
+			tPlain += t1.Sub(t0)
+			tBudget += t2.Sub(t1)
+		}
+		b.ReportMetric(float64(tPlain.Nanoseconds())/float64(b.N), "unbudgeted-ns/op")
+		b.ReportMetric(float64(tBudget.Nanoseconds())/float64(b.N), "budgeted-ns/op")
+		b.ReportMetric(float64(tBudget)/float64(tPlain), "ratio")
+	})
 }

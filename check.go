@@ -44,6 +44,7 @@ type checkState struct {
 	valid     bool
 	vouchedBy string        // Request.VouchedBy, once valid
 	staleness time.Duration // age of the revocation view read
+	budget    budgetScratch // the budget phase's (budget.go)
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -55,6 +56,7 @@ func (s *checkState) reset() {
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
 	s.valid, s.vouchedBy, s.staleness = false, "", 0
+	s.budget.reset()
 }
 
 // verdict is what a phase of Check decided. The zero verdict decides

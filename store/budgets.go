@@ -175,7 +175,8 @@ type BudgetRefusal struct {
 func (r BudgetRefusal) Refused() bool { return r.Reason != "" }
 
 // Validate reports whether s is a spend a Budgeter accepts; the error
-// wraps ErrInvalid.
+// wraps ErrInvalid. It allocates nothing unless s is invalid: the lists
+// are short and bounded, so repeats are found by scanning.
 func (s *BudgetSpend) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("agenttrust/store: spend budget: %s: %w", fmt.Sprintf(format, args...), ErrInvalid)
@@ -189,41 +190,88 @@ func (s *BudgetSpend) Validate() error {
 	if s.Now.Before(minRateNow) || !s.Now.Before(maxRateNow) {
 		return bad("now is outside 1970 to 2200")
 	}
-	held := map[string]bool{}
-	seen := map[string]bool{}
-	for _, n := range s.Path {
-		if !budgetID(n.ID) || seen[n.ID] {
-			return bad("node id %q is empty, repeated, too long or holds '/'", n.ID)
+	for i, n := range s.Path {
+		if !budgetID(n.ID) {
+			return bad("node id %q is empty, too long or holds '/'", n.ID)
 		}
-		seen[n.ID] = true
+		for _, m := range s.Path[:i] {
+			if m.ID == n.ID {
+				return bad("node id %q is repeated", n.ID)
+			}
+		}
 		if len(n.Budgets) > MaxBudgetNames {
 			return bad("node %q declares %d budgets (at most %d)", n.ID, len(n.Budgets), MaxBudgetNames)
 		}
-		names := map[string]bool{}
-		for _, b := range n.Budgets {
-			if b.Name == "" || !rateText(b.Name) || names[b.Name] {
-				return bad("node %q: budget name %q is empty, repeated or not valid text", n.ID, b.Name)
+		for j, b := range n.Budgets {
+			if b.Name == "" || !rateText(b.Name) {
+				return bad("node %q: budget name %q is empty or not valid text", n.ID, b.Name)
+			}
+			for _, c := range n.Budgets[:j] {
+				if c.Name == b.Name {
+					return bad("node %q: budget %q is repeated", n.ID, b.Name)
+				}
 			}
 			if b.Limit < 0 || b.Limit > MaxBudget {
 				return bad("node %q: budget %q: limit %d is outside 0 to %d", n.ID, b.Name, b.Limit, MaxBudget)
 			}
-			names[b.Name], held[b.Name] = true, true
 		}
 	}
 	if len(s.Amounts) > MaxBudgetNames {
 		return bad("%d amounts (at most %d)", len(s.Amounts), MaxBudgetNames)
 	}
-	names := map[string]bool{}
-	for _, a := range s.Amounts {
-		if !held[a.Name] || names[a.Name] {
-			return bad("amount for %q: no node holds that budget, or it is repeated", a.Name)
+	for i, a := range s.Amounts {
+		if s.holder(a.Name, len(s.Path)) < 0 {
+			return bad("amount for %q: no node holds that budget", a.Name)
+		}
+		for _, b := range s.Amounts[:i] {
+			if b.Name == a.Name {
+				return bad("amount for %q is repeated", a.Name)
+			}
 		}
 		if a.Amount < 0 || a.Amount > MaxBudget {
 			return bad("amount %d for %q is outside 0 to %d", a.Amount, a.Name, MaxBudget)
 		}
-		names[a.Name] = true
 	}
 	return nil
+}
+
+// pathTo returns the Path of a row of s.Path[i].
+func (s *BudgetSpend) pathTo(i int) string {
+	var sb strings.Builder
+	sb.WriteByte('/')
+	for _, p := range s.Path[:i+1] {
+		sb.WriteString(p.ID)
+		sb.WriteByte('/')
+	}
+	return sb.String()
+}
+
+// isPathTo reports whether path is s.pathTo(i), without making it.
+func (s *BudgetSpend) isPathTo(path string, i int) bool {
+	if len(path) == 0 || path[0] != '/' {
+		return false
+	}
+	path = path[1:]
+	for _, p := range s.Path[:i+1] {
+		if len(path) <= len(p.ID) || path[:len(p.ID)] != p.ID || path[len(p.ID)] != '/' {
+			return false
+		}
+		path = path[len(p.ID)+1:]
+	}
+	return path == ""
+}
+
+// holder returns the index of the deepest node of s.Path before end
+// that declares name, or -1.
+func (s *BudgetSpend) holder(name string, end int) int {
+	for i := end - 1; i >= 0; i-- {
+		for _, b := range s.Path[i].Budgets {
+			if b.Name == name {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func budgetID(s string) bool {
@@ -232,10 +280,14 @@ func budgetID(s string) bool {
 
 // Keys returns the keys of the rows s touches, in lock order.
 func (s *BudgetSpend) Keys() []BudgetKey {
-	var keys []BudgetKey
-	for i, n := range s.Path {
-		for _, b := range n.Budgets {
-			keys = append(keys, BudgetKey{Depth: i, Node: n.ID, Name: b.Name})
+	n := 0
+	for _, p := range s.Path {
+		n += len(p.Budgets)
+	}
+	keys := make([]BudgetKey, 0, n)
+	for i, p := range s.Path {
+		for _, b := range p.Budgets {
+			keys = append(keys, BudgetKey{Depth: i, Node: p.ID, Name: b.Name})
 		}
 	}
 	SortBudgetKeys(keys)
@@ -249,94 +301,80 @@ type BudgetWrite struct {
 	Insert bool
 }
 
-// PlanBudgetSpend decides s against rows, the stored rows of s.Keys()
-// that exist (locked by the caller), and returns the writes that apply
-// it, or the refusal. It changes neither s nor rows. Backends call it
-// through SpendBudgetTx; it is exported so they share one semantics.
-func PlanBudgetSpend(s *BudgetSpend, rows map[BudgetKey]BudgetRow) ([]BudgetWrite, BudgetRefusal) {
-	work := make(map[BudgetKey]*BudgetWrite, len(rows))
-	var order []BudgetKey
-	get := func(k BudgetKey) (*BudgetWrite, bool) {
-		if w, ok := work[k]; ok {
-			return w, true
-		}
-		r, ok := rows[k]
-		if !ok {
-			return nil, false
-		}
-		w := &BudgetWrite{Row: r}
-		work[k] = w
-		order = append(order, k)
-		return w, true
+// PlanBudgetSpend decides s against rows, the stored rows of keys
+// (s.Keys(), in that order; a zero BudgetRow where a key has none), locked
+// by the caller, and returns the writes that apply it, or the refusal. It
+// changes neither s nor rows. Backends call it through SpendBudgetTx; it
+// is exported so they share one semantics.
+func PlanBudgetSpend(s *BudgetSpend, keys []BudgetKey, rows []BudgetRow) ([]BudgetWrite, BudgetRefusal) {
+	work := make([]BudgetWrite, len(keys))
+	for i := range keys {
+		work[i] = BudgetWrite{Row: rows[i], Insert: rows[i].Node == ""}
 	}
-	path := "/"
-	// holders[name] is the chain's rows holding name so far, root first.
-	holders := map[string][]BudgetKey{}
-	for i, n := range s.Path {
-		path += n.ID + "/"
-		budgets := slices.Clone(n.Budgets)
-		slices.SortFunc(budgets, func(a, b BudgetLimit) int { return strings.Compare(a.Name, b.Name) })
-		for _, b := range budgets {
-			k := BudgetKey{Depth: i, Node: n.ID, Name: b.Name}
-			hs := holders[b.Name]
-			holder := ""
-			var hk BudgetKey
-			if len(hs) > 0 {
-				hk = hs[len(hs)-1]
-				holder = hk.Node
+	find := func(depth int, name string) *BudgetWrite {
+		for i := range keys {
+			if keys[i].Depth == depth && keys[i].Name == name {
+				return &work[i]
 			}
-			w, ok := get(k)
-			if !ok {
-				if holder != "" {
-					h := work[hk]
+		}
+		return nil
+	}
+	// Materialise and check the rows root first, so that a holder is
+	// settled before its children carve from it.
+	for i, p := range s.Path {
+		for _, b := range p.Budgets {
+			w := find(i, b.Name)
+			hi := s.holder(b.Name, i)
+			holder := ""
+			var h *BudgetWrite
+			if hi >= 0 {
+				holder, h = s.Path[hi].ID, find(hi, b.Name)
+			}
+			r := &w.Row
+			if w.Insert && r.Node == "" {
+				if h != nil {
 					if h.Row.Remaining() < b.Limit {
 						return nil, BudgetRefusal{Node: holder, Name: b.Name, Reason: BudgetCarve}
 					}
 					h.Row.Carved += b.Limit
 				}
-				w = &BudgetWrite{Insert: true, Row: BudgetRow{
-					Tenant: s.Tenant, Node: n.ID, Name: b.Name, Holder: holder, Path: path, Depth: i,
-					Limit: b.Limit, CreatedAt: s.Now, ExpiresAt: n.ExpiresAt,
-				}}
-				work[k] = w
-				order = append(order, k)
+				*r = BudgetRow{
+					Tenant: s.Tenant, Node: p.ID, Name: b.Name, Holder: holder, Path: s.pathTo(i), Depth: i,
+					Limit: b.Limit, CreatedAt: s.Now, ExpiresAt: p.ExpiresAt,
+				}
 			}
-			r := &w.Row
 			switch {
 			case r.Released || r.expired(s.Now):
-				return nil, BudgetRefusal{Node: n.ID, Name: b.Name, Reason: BudgetReleased}
-			case r.Limit != b.Limit || r.Holder != holder || r.Path != path || r.Depth != i:
-				return nil, BudgetRefusal{Node: n.ID, Name: b.Name, Reason: BudgetMismatch}
+				return nil, BudgetRefusal{Node: p.ID, Name: b.Name, Reason: BudgetReleased}
+			case r.Limit != b.Limit || r.Holder != holder || r.Depth != i || !s.isPathTo(r.Path, i):
+				return nil, BudgetRefusal{Node: p.ID, Name: b.Name, Reason: BudgetMismatch}
 			}
-			holders[b.Name] = append(hs, k)
 		}
 	}
 	for _, a := range s.Amounts {
-		hs := holders[a.Name]
-		spender := work[hs[len(hs)-1]]
+		si := s.holder(a.Name, len(s.Path))
+		spender := find(si, a.Name)
 		if spender.Row.Remaining() < a.Amount {
 			return nil, BudgetRefusal{Node: spender.Row.Node, Name: a.Name, Reason: BudgetExhausted}
 		}
-		for j, k := range hs {
-			r := &work[k].Row
+		for i := si; i >= 0; i = s.holder(a.Name, i) {
+			r := &find(i, a.Name).Row
 			if r.Spent+a.Amount > r.Limit {
 				// Unreachable while every row was written by this code;
 				// a row edited by hand still cannot be overspent.
 				return nil, BudgetRefusal{Node: r.Node, Name: a.Name, Reason: BudgetExhausted}
 			}
 			r.Spent += a.Amount
-			if j < len(hs)-1 {
+			if i != si {
 				r.CarvedSpent += a.Amount
 			}
 		}
 	}
-	out := make([]BudgetWrite, 0, len(order))
-	for _, k := range order {
-		w := work[k]
-		if orig, ok := rows[k]; ok && !w.Insert && orig == w.Row {
-			continue // unchanged
+	out := work[:0]
+	for i := range work {
+		if work[i].Insert || work[i].Row != rows[i] {
+			out = append(out, work[i])
 		}
-		out = append(out, *w)
 	}
 	return out, BudgetRefusal{}
 }
@@ -398,9 +436,10 @@ func (r *BudgetRow) Under(id string) bool { return strings.Contains(r.Path, "/"+
 // transaction. Rows are returned as stored; locks are held until the
 // transaction ends.
 type BudgetTx interface {
-	// LockRows returns the rows of keys that exist, locking them for
-	// update one by one in the order given (lock order).
-	LockRows(ctx context.Context, tenant string, keys []BudgetKey) (map[BudgetKey]BudgetRow, error)
+	// LockRows returns the rows of keys, in their order (a zero BudgetRow
+	// for a key without one), locking them for update one by one in that
+	// order, which is lock order.
+	LockRows(ctx context.Context, tenant string, keys []BudgetKey) ([]BudgetRow, error)
 	// LockExpiredChildren returns, locked, the live rows of tenant carved
 	// from (holder, name) whose ExpiresAt is non-zero and at or before now.
 	LockExpiredChildren(ctx context.Context, tenant, holder, name string, now time.Time) ([]BudgetRow, error)
@@ -414,37 +453,40 @@ type BudgetTx interface {
 // SpendBudgetTx runs s in tx: locks the rows of the chain in lock order,
 // plans, reclaims the expired children of a holder that was short and
 // plans again, and writes. The caller validates s, begins the
-// transaction and commits it unless an error is returned (a refusal
-// writes nothing worth keeping but the reclaim, which stands alone).
+// transaction and commits it unless an error is returned (on a refusal
+// only a reclaim was written, which stands on its own).
 func SpendBudgetTx(ctx context.Context, tx BudgetTx, s *BudgetSpend) (BudgetRefusal, error) {
-	rows, err := tx.LockRows(ctx, s.Tenant, s.Keys())
+	keys := s.Keys()
+	rows, err := tx.LockRows(ctx, s.Tenant, keys)
 	if err != nil {
 		return BudgetRefusal{}, err
 	}
-	writes, ref := PlanBudgetSpend(s, rows)
+	writes, ref := PlanBudgetSpend(s, keys, rows)
 	if ref.Reason == BudgetExhausted || ref.Reason == BudgetCarve {
-		var hk BudgetKey
-		for k := range rows {
-			if k.Node == ref.Node && k.Name == ref.Name {
-				hk = k
+		hi := -1
+		for i := range keys {
+			if keys[i].Node == ref.Node && keys[i].Name == ref.Name && rows[i].Node != "" {
+				hi = i
 			}
 		}
-		if h, ok := rows[hk]; ok && hk.Node != "" {
+		if hi >= 0 {
 			kids, err := tx.LockExpiredChildren(ctx, s.Tenant, ref.Node, ref.Name, s.Now)
 			if err != nil {
 				return BudgetRefusal{}, err
 			}
 			if len(kids) > 0 {
-				rel := PlanBudgetRelease(kids, map[BudgetKey]BudgetRow{hk: h})
+				rel := PlanBudgetRelease(kids, map[BudgetKey]BudgetRow{keys[hi]: rows[hi]})
 				if err := tx.Write(ctx, rel); err != nil {
 					return BudgetRefusal{}, err
 				}
 				for _, w := range rel {
-					if _, ok := rows[w.Row.Key()]; ok {
-						rows[w.Row.Key()] = w.Row
+					for i := range keys {
+						if keys[i].Node == w.Row.Node && keys[i].Name == w.Row.Name {
+							rows[i] = w.Row
+						}
 					}
 				}
-				writes, ref = PlanBudgetSpend(s, rows)
+				writes, ref = PlanBudgetSpend(s, keys, rows)
 			}
 		}
 	}
@@ -484,9 +526,9 @@ func ReleaseBudgetTx(ctx context.Context, tx BudgetTx, tenant, id string) (int, 
 	}
 	var release []BudgetRow
 	holders := map[BudgetKey]BudgetRow{}
-	for _, k := range keys {
-		r, ok := locked[k]
-		if !ok {
+	for i, k := range keys {
+		r := locked[i]
+		if r.Node == "" {
 			continue
 		}
 		if r.Under(id) {

@@ -89,6 +89,7 @@ func (c *Cond) parseBudget(rest string) error {
 			c.list = append(c.list, p)
 		}
 	}
+	c.bname = string(c.appendBudgetScope(c.appendBudgetMetric(nil)))
 	return nil
 }
 
@@ -217,10 +218,7 @@ func (c *Cond) appendBudgetScope(b []byte) []byte {
 // without "budget " and its limit, such as "calls", "attr.amount USD" or
 // "calls tools payments.*". Empty for any other condition.
 func (c *Cond) BudgetName() string {
-	if c.Field != FieldBudget {
-		return ""
-	}
-	return string(c.appendBudgetScope(c.appendBudgetMetric(nil)))
+	return c.bname
 }
 
 // BudgetLimit is a budget caveat's limit, in units.
@@ -259,7 +257,6 @@ func (c *Cond) BudgetAmount(env *Env) (units int64, why string) {
 	if !ok {
 		return 0, name + " is not a finite number"
 	}
-	var text string
 	switch n.kind {
 	case numInt:
 		if n.i < 0 {
@@ -284,8 +281,8 @@ func (c *Cond) BudgetAmount(env *Env) (units int64, why string) {
 	if n.f > float64(MaxBudget/BudgetScale) {
 		return 0, name + " is too large"
 	}
-	text = strconv.FormatFloat(n.f, 'f', -1, 64)
-	u, ok := decimalUnits(text, true)
+	var buf [64]byte
+	u, ok := decimalUnits(string(strconv.AppendFloat(buf[:0], n.f, 'f', -1, 64)), true)
 	if !ok {
 		return 0, name + " is too large"
 	}

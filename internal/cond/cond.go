@@ -149,6 +149,7 @@ type Cond struct {
 	prefixes []netip.Prefix
 	when     time.Time
 	cur      string // a budget's currency, "" for none
+	bname    string // a budget's name (see BudgetName)
 	units    int64  // a budget's limit, in units (see BudgetScale)
 }
 

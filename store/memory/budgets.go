@@ -27,12 +27,10 @@ type budgetKey struct{ tenant, node, name string }
 // budgetTx is store.BudgetTx over the map, with the mutex held.
 type budgetTx struct{ b *budgets }
 
-func (t budgetTx) LockRows(_ context.Context, tenant string, keys []store.BudgetKey) (map[store.BudgetKey]store.BudgetRow, error) {
-	out := make(map[store.BudgetKey]store.BudgetRow, len(keys))
-	for _, k := range keys {
-		if r, ok := t.b.rows[budgetKey{tenant, k.Node, k.Name}]; ok {
-			out[k] = r
-		}
+func (t budgetTx) LockRows(_ context.Context, tenant string, keys []store.BudgetKey) ([]store.BudgetRow, error) {
+	out := make([]store.BudgetRow, len(keys))
+	for i, k := range keys {
+		out[i] = t.b.rows[budgetKey{tenant, k.Node, k.Name}]
 	}
 	return out, nil
 }
