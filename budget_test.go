@@ -365,7 +365,6 @@ func TestBudgetFailsClosed(t *testing.T) {
 	}
 }
 
-
 // The bar, through Check: 1,000 parallel checks made with the tokens of
 // a delegation tree of depth 4 (a key; two hops under its token, two
 // under each, two under each of those) never overspend any node, and
