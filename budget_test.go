@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -537,4 +538,29 @@ func BenchmarkCheckBudget(b *testing.B) {
 		b.ReportMetric(float64(tBudget.Nanoseconds())/float64(b.N), "budgeted-ns/op")
 		b.ReportMetric(float64(tBudget)/float64(tPlain), "ratio")
 	})
+}
+
+// A key with ten calls; a delegation carves four of them for a helper
+// agent's token, which can then make four calls and no more.
+func ExampleClient_Delegate_budget() {
+	ctx := context.Background()
+	p, _ := agenttrust.ParsePolicy([]byte(`rules: [{id: all, effect: allow, tools: ["*"]}]`), "yaml")
+	c, _ := agenttrust.New(memory.New(), agenttrust.WithPolicy(p))
+	defer c.Close()
+	secret, key, _ := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "planner", Caveats: []string{"budget calls <= 10"}})
+	tok, _ := c.Exchange(ctx, secret)
+	child, hop, _ := c.Delegate(ctx, tok, 0, "budget calls <= 4")
+	for i := range 5 {
+		d, _ := c.Check(ctx, agenttrust.Request{Tool: "search.web", Credential: child})
+		fmt.Println(i+1, d.Effect, strings.Replace(d.Rule, hop.ID, "<hop>", 1))
+	}
+	_, _, err := c.Delegate(ctx, tok, 0, "budget calls <= 7") // only 6 left
+	fmt.Println(strings.Replace(err.Error(), key.ID, "<key>", 1))
+	// Output:
+	// 1 allow all
+	// 2 allow all
+	// 3 allow all
+	// 4 allow all
+	// 5 deny budget:<hop>/calls
+	// agenttrust: unauthorized: budget refused: budget:<key>/calls: carve exceeds the parent's remaining budget
 }
