@@ -372,3 +372,21 @@ func ExampleClient_Delegate_budget() {
 	// 5 deny budget:<hop>/calls
 	// agenttrust: unauthorized: budget refused: budget:<key>/calls: carve exceeds the parent's remaining budget
 }
+
+// A JWT spends its key's budget like a token, and a hop NarrowJWT adds
+// with a budget is carved at its first use.
+func TestBudgetJWT(t *testing.T) {
+	f := newFixture(t, budgetPolicy)
+	secret, keyID := budgetKey(t, f, "budget calls <= 3")
+	jwtTok, err := f.c.ExchangeJWT(t.Context(), secret, "agenttrust")
+	require.NoError(t, err)
+	mustAllow(t, f, jwtTok, "mail.read", nil)
+	require.EqualValues(t, 2, remaining(t, f, keyID, "calls"))
+	narrow, hop, err := f.c.NarrowJWT(t.Context(), jwtTok, "agenttrust", 0, "budget calls <= 1")
+	require.NoError(t, err)
+	mustAllow(t, f, narrow, "mail.read", nil)
+	mustBudgetDeny(t, f, narrow, "mail.read", nil, "budget:"+hop.ID+"/calls")
+	require.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
+	_, err = f.c.ExchangeJWT(t.Context(), secret, "agenttrust", "budget calls <= 1")
+	require.ErrorIs(t, err, agenttrust.ErrCaveat)
+}
