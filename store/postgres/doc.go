@@ -65,6 +65,12 @@
 //
 // # Cluster limits
 //
+// Store implements store.Budgeter in the budgets table: a spend is one
+// READ COMMITTED transaction that locks the chain's rows with SELECT ...
+// FOR UPDATE, one by one in (depth, node, name) order, so spends sharing
+// ancestors queue rather than deadlock; one that loses a race (two first
+// uses inserting one row, a deadlock) runs again, up to 8 times.
+//
 // Store implements store.ClusterLimiter in the rates table, so every node
 // on the schema shares the limits. A take is one statement, INSERT ... ON
 // CONFLICT DO UPDATE ... WHERE ... RETURNING, that returns a row exactly
