@@ -3,7 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust/store"
@@ -25,26 +25,36 @@ func scanBudget(sc rowScanner) (store.BudgetRow, error) {
 	return r, err
 }
 
-// budgetTx is store.BudgetTx in an InnoDB transaction: rows are locked
-// with SELECT ... FOR UPDATE, one statement per row in lock order; a
-// locking read sees the latest committed version whatever the isolation
-// level.
+// budgetTx is store.BudgetTx in an InnoDB transaction: the chain's rows
+// are locked with one SELECT ... FOR UPDATE; a locking read sees the
+// latest committed version whatever the isolation level.
 type budgetTx struct {
 	s  *Store
 	tx *sql.Tx
 }
 
 func (t budgetTx) LockRows(ctx context.Context, tenant string, keys []store.BudgetKey) ([]store.BudgetRow, error) {
+	// One locking read for the chain: InnoDB locks the rows in the order
+	// of the primary key it scans, one order for every spend, and a
+	// locking read sees each row's latest committed version, a row
+	// inserted while it waited included.
+	q := `SELECT ` + budgetCols + ` FROM {p}budgets WHERE tenant = ? AND (node, name) IN (` +
+		strings.TrimSuffix(strings.Repeat("(?, ?), ", len(keys)), ", ") + `) ORDER BY tenant, node, name FOR UPDATE`
+	args := make([]any, 0, 1+2*len(keys))
+	args = append(args, tenant)
+	for _, k := range keys {
+		args = append(args, k.Node, k.Name)
+	}
+	found, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]store.BudgetRow, len(keys))
-	q := table(t.s.prefix, `SELECT `+budgetCols+` FROM {p}budgets WHERE tenant = ? AND node = ? AND name = ? FOR UPDATE`)
-	for i, k := range keys {
-		r, err := scanBudget(t.tx.QueryRowContext(ctx, q, tenant, k.Node, k.Name))
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return nil, err
-		default:
-			out[i] = r
+	for _, r := range found {
+		for i, k := range keys {
+			if k.Node == r.Node && k.Name == r.Name {
+				out[i] = r
+			}
 		}
 	}
 	return out, nil

@@ -96,9 +96,9 @@
 // # Cluster limits
 //
 // Store implements store.Budgeter in the budgets table: a spend is one
-// InnoDB transaction that locks the chain's rows with SELECT ... FOR
-// UPDATE in (depth, node, name) order; a locking read sees the latest
-// committed row whatever the isolation level. A duplicate key or a
+// InnoDB transaction that locks the chain's rows with one SELECT ... FOR
+// UPDATE, in primary key order (one order for every spend); a locking
+// read sees the latest committed row whatever the isolation level. A duplicate key or a
 // deadlock (gap locks on rows not there yet) runs it again.
 //
 // Store implements store.ClusterLimiter in the rates table, so every node

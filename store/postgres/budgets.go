@@ -27,25 +27,57 @@ func scanBudget(row pgx.Row) (store.BudgetRow, error) {
 	return r, err
 }
 
-// budgetTx is store.BudgetTx in a READ COMMITTED transaction: rows are
-// locked with SELECT ... FOR UPDATE, one statement per row in lock
-// order, each reading the latest committed version once it holds the
-// lock.
+// budgetTx is store.BudgetTx in a READ COMMITTED transaction: the
+// chain's rows are locked with one SELECT ... ORDER BY depth, node, name
+// FOR UPDATE, which locks them in that order, each read in its latest
+// committed version once locked; the writes go in one batch. A spend is
+// four round trips (begin, lock, write, commit; five when it meets a row
+// not seen before), of which two hold the locks: every spend of a tree
+// queues on its root's row.
 type budgetTx struct{ tx pgx.Tx }
 
+const sqlLockBudgets = `SELECT ` + budgetCols + ` FROM budgets
+	WHERE tenant = $1 AND (node, name) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+	ORDER BY depth, node, name FOR UPDATE`
+
 func (t budgetTx) LockRows(ctx context.Context, tenant string, keys []store.BudgetKey) ([]store.BudgetRow, error) {
-	out := make([]store.BudgetRow, len(keys))
+	nodes, names := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
-		r, err := scanBudget(t.tx.QueryRow(ctx, `SELECT `+budgetCols+` FROM budgets WHERE tenant = $1 AND node = $2 AND name = $3 FOR UPDATE`, tenant, k.Node, k.Name))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return nil, err
-		default:
-			out[i] = r
+		nodes[i], names[i] = k.Node, k.Name
+	}
+	found, err := t.query(ctx, sqlLockBudgets, tenant, nodes, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.BudgetRow, len(keys))
+	place(out, keys, found)
+	// A row another spend inserted while this one waited for a lock is
+	// not in the statement's snapshot: the rows not found are read again,
+	// by a statement that sees every commit before it.
+	nodes, names = nodes[:0], names[:0]
+	for i, k := range keys {
+		if out[i].Node == "" {
+			nodes, names = append(nodes, k.Node), append(names, k.Name)
 		}
 	}
+	if len(nodes) > 0 {
+		if found, err = t.query(ctx, sqlLockBudgets, tenant, nodes, names); err != nil {
+			return nil, err
+		}
+		place(out, keys, found)
+	}
 	return out, nil
+}
+
+// place puts each row of found at the index of its key.
+func place(out []store.BudgetRow, keys []store.BudgetKey, found []store.BudgetRow) {
+	for _, r := range found {
+		for i, k := range keys {
+			if k.Node == r.Node && k.Name == r.Name {
+				out[i] = r
+			}
+		}
+	}
 }
 
 func (t budgetTx) query(ctx context.Context, q string, args ...any) ([]store.BudgetRow, error) {
@@ -75,29 +107,26 @@ func (t budgetTx) RowsUnder(ctx context.Context, tenant, id string) ([]store.Bud
 }
 
 func (t budgetTx) Write(ctx context.Context, ws []store.BudgetWrite) error {
+	var b pgx.Batch
 	for _, w := range ws {
 		r := &w.Row
-		var err error
 		if w.Insert {
 			created, err := storedTime("created_at", r.CreatedAt)
 			if err != nil {
 				return err
 			}
 			expires := pgtype.Int8{Int64: compareTime(r.ExpiresAt), Valid: !r.ExpiresAt.IsZero()}
-			_, err = t.tx.Exec(ctx, `INSERT INTO budgets (`+budgetCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			b.Queue(`INSERT INTO budgets (`+budgetCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 				r.Tenant, r.Node, r.Name, r.Holder, r.Path, int32(r.Depth), r.Limit, r.Spent, r.Carved, r.CarvedSpent, created.Int64, expires, r.Released)
-			if err != nil {
-				return err
-			}
 			continue
 		}
-		_, err = t.tx.Exec(ctx, `UPDATE budgets SET spent = $1, carved = $2, carved_spent = $3, released = $4 WHERE tenant = $5 AND node = $6 AND name = $7`,
+		b.Queue(`UPDATE budgets SET spent = $1, carved = $2, carved_spent = $3, released = $4 WHERE tenant = $5 AND node = $6 AND name = $7`,
 			r.Spent, r.Carved, r.CarvedSpent, r.Released, r.Tenant, r.Node, r.Name)
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	if b.Len() == 0 {
+		return nil
+	}
+	return t.tx.SendBatch(ctx, &b).Close()
 }
 
 // budgetAttempts bounds the retries of a budget transaction that lost a

@@ -8,7 +8,7 @@
 -- expires_at NULL for "never". Each of tenant, node and name is up to
 -- 1024 bytes, so the primary key and the holder index are InnoDB's
 -- largest, 3072 bytes. A spend locks its chain's rows with SELECT ...
--- FOR UPDATE in one order (depth, node, name).
+-- FOR UPDATE, in primary key order: one order for every spend.
 CREATE TABLE IF NOT EXISTS {p}budgets (
     tenant       VARBINARY(1024) NOT NULL,
     node         VARBINARY(1024) NOT NULL,

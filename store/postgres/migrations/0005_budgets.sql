@@ -4,7 +4,7 @@
 -- chain's ids down to the node ("/key/tok/hop/"). Amounts are integer
 -- units, at most 2^53. Times in nanoseconds since the Unix epoch;
 -- expires_at NULL for "never". A spend locks its chain's rows with
--- SELECT ... FOR UPDATE in one order (depth, node, name), so spends
+-- SELECT ... ORDER BY depth, node, name FOR UPDATE, so spends
 -- sharing ancestors queue rather than deadlock. The holder index finds
 -- the children a spend reclaims once expired.
 CREATE TABLE budgets (
