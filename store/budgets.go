@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Budgeter is implemented by stores that hold hierarchical budgets: the
@@ -140,13 +141,23 @@ type BudgetKey struct {
 }
 
 func compareKeys(a, b BudgetKey) int {
-	return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.Node, b.Node), strings.Compare(a.Name, b.Name))
+	if c := cmp.Compare(a.Depth, b.Depth); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Node, b.Node); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // SortBudgetKeys sorts keys into lock order: by depth, node, then name.
 // Every transaction that locks rows takes them in this order, which is
 // the same for every chain of a tree, so two spends never deadlock.
-func SortBudgetKeys(keys []BudgetKey) { slices.SortFunc(keys, compareKeys) }
+func SortBudgetKeys(keys []BudgetKey) {
+	if !slices.IsSortedFunc(keys, compareKeys) { // a chain's keys mostly are
+		slices.SortFunc(keys, compareKeys)
+	}
+}
 
 // BudgetReason says why a row refused.
 type BudgetReason string
@@ -181,7 +192,7 @@ func (s *BudgetSpend) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("agenttrust/store: spend budget: %s: %w", fmt.Sprintf(format, args...), ErrInvalid)
 	}
-	if !rateText(s.Tenant) {
+	if !budgetText(s.Tenant, 0) {
 		return bad("bad tenant")
 	}
 	if len(s.Path) == 0 || len(s.Path) > MaxBudgetPath {
@@ -203,7 +214,7 @@ func (s *BudgetSpend) Validate() error {
 			return bad("node %q declares %d budgets (at most %d)", n.ID, len(n.Budgets), MaxBudgetNames)
 		}
 		for j, b := range n.Budgets {
-			if b.Name == "" || !rateText(b.Name) {
+			if b.Name == "" || !budgetText(b.Name, 0) {
 				return bad("node %q: budget name %q is empty or not valid text", n.ID, b.Name)
 			}
 			for _, c := range n.Budgets[:j] {
@@ -274,17 +285,30 @@ func (s *BudgetSpend) holder(name string, end int) int {
 	return -1
 }
 
-func budgetID(s string) bool {
-	return s != "" && len(s) <= MaxBudgetText && rateText(s) && !strings.Contains(s, "/")
+func budgetID(s string) bool { return s != "" && budgetText(s, '/') }
+
+// budgetText reports what rateText does, and that s holds no byte bad
+// (0 for none), in one pass over s: Validate runs on every check.
+func budgetText(s string, bad byte) bool {
+	if len(s) > MaxBudgetText {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b == 0 || b == bad && bad != 0:
+			return false
+		case b >= utf8.RuneSelf:
+			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0 && (bad == 0 || strings.IndexByte(s[i:], bad) < 0)
+		}
+	}
+	return true
 }
 
 // Keys returns the keys of the rows s touches, in lock order.
-func (s *BudgetSpend) Keys() []BudgetKey {
-	n := 0
-	for _, p := range s.Path {
-		n += len(p.Budgets)
-	}
-	keys := make([]BudgetKey, 0, n)
+func (s *BudgetSpend) Keys() []BudgetKey { return s.appendKeys(nil) }
+
+func (s *BudgetSpend) appendKeys(keys []BudgetKey) []BudgetKey {
+	keys = keys[:0]
 	for i, p := range s.Path {
 		for _, b := range p.Budgets {
 			keys = append(keys, BudgetKey{Depth: i, Node: p.ID, Name: b.Name})
@@ -307,7 +331,13 @@ type BudgetWrite struct {
 // changes neither s nor rows. Backends call it through SpendBudgetTx; it
 // is exported so they share one semantics.
 func PlanBudgetSpend(s *BudgetSpend, keys []BudgetKey, rows []BudgetRow) ([]BudgetWrite, BudgetRefusal) {
-	work := make([]BudgetWrite, len(keys))
+	return planBudgetSpend(nil, s, keys, rows)
+}
+
+// planBudgetSpend is PlanBudgetSpend with its writes in dst's array,
+// when it is large enough.
+func planBudgetSpend(dst []BudgetWrite, s *BudgetSpend, keys []BudgetKey, rows []BudgetRow) ([]BudgetWrite, BudgetRefusal) {
+	work := slices.Grow(dst[:0], len(keys))[:len(keys)]
 	for i := range keys {
 		work[i] = BudgetWrite{Row: rows[i], Insert: rows[i].Node == ""}
 	}
@@ -456,12 +486,30 @@ type BudgetTx interface {
 // transaction and commits it unless an error is returned (on a refusal
 // only a reclaim was written, which stands on its own).
 func SpendBudgetTx(ctx context.Context, tx BudgetTx, s *BudgetSpend) (BudgetRefusal, error) {
-	keys := s.Keys()
+	return SpendBudgetScratch(ctx, tx, s, nil)
+}
+
+// BudgetScratch is room a backend that serialises its spends (under a
+// mutex) reuses from one spend to the next; the zero value is ready.
+type BudgetScratch struct {
+	keys   []BudgetKey
+	writes []BudgetWrite
+}
+
+// SpendBudgetScratch is SpendBudgetTx reusing sc, which only one spend
+// may use at a time; nil allocates.
+func SpendBudgetScratch(ctx context.Context, tx BudgetTx, s *BudgetSpend, sc *BudgetScratch) (BudgetRefusal, error) {
+	if sc == nil {
+		sc = new(BudgetScratch)
+	}
+	keys := s.appendKeys(sc.keys)
+	sc.keys = keys
 	rows, err := tx.LockRows(ctx, s.Tenant, keys)
 	if err != nil {
 		return BudgetRefusal{}, err
 	}
-	writes, ref := PlanBudgetSpend(s, keys, rows)
+	writes, ref := planBudgetSpend(sc.writes, s, keys, rows)
+	sc.writes = writes[:0]
 	if ref.Reason == BudgetExhausted || ref.Reason == BudgetCarve {
 		hi := -1
 		for i := range keys {
@@ -486,7 +534,7 @@ func SpendBudgetTx(ctx context.Context, tx BudgetTx, s *BudgetSpend) (BudgetRefu
 						}
 					}
 				}
-				writes, ref = PlanBudgetSpend(s, keys, rows)
+				writes, ref = planBudgetSpend(sc.writes, s, keys, rows)
 			}
 		}
 	}

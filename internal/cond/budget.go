@@ -2,6 +2,7 @@ package cond
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -280,6 +281,15 @@ func (c *Cond) BudgetAmount(env *Env) (units int64, why string) {
 	}
 	if n.f > float64(MaxBudget/BudgetScale) {
 		return 0, name + " is too large"
+	}
+	if n.f < 1<<32 {
+		// Below 2^32 a float64's steps are finer than a unit, so when
+		// f times the scale is a whole number of units that maps back
+		// onto f, it is the one decimal of six places that does: the
+		// value the exact path below would find, without formatting f.
+		if u := n.f * BudgetScale; u == math.Trunc(u) && u/BudgetScale == n.f {
+			return int64(u), ""
+		}
 	}
 	var buf [64]byte
 	u, ok := decimalUnits(string(strconv.AppendFloat(buf[:0], n.f, 'f', -1, 64)), true)

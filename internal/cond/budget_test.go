@@ -3,6 +3,7 @@ package cond
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -172,6 +173,32 @@ func FuzzParseBudget(f *testing.F) {
 		}
 		if c.Evaluate(&Env{}) != Unknown {
 			t.Fatalf("%q evaluates", s)
+		}
+	})
+}
+
+// FuzzBudgetAmount: a float amount's units are the ceiling, in millionths,
+// of its shortest decimal, whichever path BudgetAmount takes.
+func FuzzBudgetAmount(f *testing.F) {
+	for _, v := range []float64{0, 0.1, 12.5, 0.30000000000000004, 1e-7, 4294967295.999999, 4294967296.5, 9007199254, 123.4567891} {
+		f.Add(v)
+	}
+	c, err := Parse("budget attr.amount <= 1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		got, why := c.BudgetAmount(&Env{Attributes: map[string]any{"amount": v}})
+		want, ok := int64(0), false
+		switch {
+		case v != v || math.IsInf(v, 0) || v < 0 || v > float64(MaxBudget/BudgetScale):
+		case v == 0:
+			want, ok = 0, true
+		default:
+			want, ok = decimalUnits(strconv.FormatFloat(v, 'f', -1, 64), true)
+		}
+		if (why == "") != ok || got != want {
+			t.Fatalf("BudgetAmount(%v) = %d, %q; want %d, ok %v", v, got, why, want, ok)
 		}
 	})
 }

@@ -20,6 +20,9 @@ var _ store.Budgeter = (*Store)(nil)
 type budgets struct {
 	mu   sync.Mutex
 	rows map[budgetKey]store.BudgetRow
+	// Room reused by each spend, under mu.
+	scratch store.BudgetScratch
+	locked  []store.BudgetRow
 }
 
 type budgetKey struct{ tenant, node, name string }
@@ -28,10 +31,11 @@ type budgetKey struct{ tenant, node, name string }
 type budgetTx struct{ b *budgets }
 
 func (t budgetTx) LockRows(_ context.Context, tenant string, keys []store.BudgetKey) ([]store.BudgetRow, error) {
-	out := make([]store.BudgetRow, len(keys))
+	out := slices.Grow(t.b.locked[:0], len(keys))[:len(keys)]
 	for i, k := range keys {
 		out[i] = t.b.rows[budgetKey{tenant, k.Node, k.Name}]
 	}
+	t.b.locked = out
 	return out, nil
 }
 
@@ -75,7 +79,7 @@ func (s *Store) SpendBudget(ctx context.Context, sp store.BudgetSpend) (store.Bu
 	}
 	s.budgets.mu.Lock()
 	defer s.budgets.mu.Unlock()
-	return store.SpendBudgetTx(ctx, budgetTx{&s.budgets}, &sp)
+	return store.SpendBudgetScratch(ctx, budgetTx{&s.budgets}, &sp, &s.budgets.scratch)
 }
 
 // ReleaseBudget implements store.Budgeter.
