@@ -19,10 +19,12 @@ var _ store.Budgeter = (*Store)(nil)
 // several times the cost of a map on the path of every budgeted check.
 type budgets struct {
 	mu   sync.Mutex
-	rows map[budgetKey]store.BudgetRow
-	// Room reused by each spend, under mu.
+	rows map[budgetKey]*store.BudgetRow
+	// Room reused by each spend, under mu: the rows LockRows returned,
+	// and where each is kept, so that Write finds them without hashing.
 	scratch store.BudgetScratch
 	locked  []store.BudgetRow
+	at      []*store.BudgetRow
 }
 
 type budgetKey struct{ tenant, node, name string }
@@ -32,10 +34,16 @@ type budgetTx struct{ b *budgets }
 
 func (t budgetTx) LockRows(_ context.Context, tenant string, keys []store.BudgetKey) ([]store.BudgetRow, error) {
 	out := slices.Grow(t.b.locked[:0], len(keys))[:len(keys)]
+	at := slices.Grow(t.b.at[:0], len(keys))[:len(keys)]
 	for i, k := range keys {
-		out[i] = t.b.rows[budgetKey{tenant, k.Node, k.Name}]
+		at[i] = t.b.rows[budgetKey{tenant, k.Node, k.Name}]
+		if at[i] != nil {
+			out[i] = *at[i]
+		} else {
+			out[i] = store.BudgetRow{}
+		}
 	}
-	t.b.locked = out
+	t.b.locked, t.b.at = out, at
 	return out, nil
 }
 
@@ -43,7 +51,7 @@ func (t budgetTx) LockExpiredChildren(_ context.Context, tenant, holder, name st
 	var out []store.BudgetRow
 	for k, r := range t.b.rows {
 		if k.tenant == tenant && r.Holder == holder && k.name == name && !r.Released && !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-			out = append(out, r)
+			out = append(out, *r)
 		}
 	}
 	return out, nil
@@ -53,7 +61,7 @@ func (t budgetTx) RowsUnder(_ context.Context, tenant, id string) ([]store.Budge
 	var out []store.BudgetRow
 	for k, r := range t.b.rows {
 		if k.tenant == tenant && !r.Released && r.Under(id) {
-			out = append(out, r)
+			out = append(out, *r)
 		}
 	}
 	return out, nil
@@ -61,10 +69,20 @@ func (t budgetTx) RowsUnder(_ context.Context, tenant, id string) ([]store.Budge
 
 func (t budgetTx) Write(_ context.Context, ws []store.BudgetWrite) error {
 	if t.b.rows == nil {
-		t.b.rows = map[budgetKey]store.BudgetRow{}
+		t.b.rows = map[budgetKey]*store.BudgetRow{}
 	}
+next:
 	for _, w := range ws {
-		t.b.rows[budgetKey{w.Row.Tenant, w.Row.Node, w.Row.Name}] = w.Row
+		if !w.Insert {
+			for i, r := range t.b.locked {
+				if p := t.b.at[i]; p != nil && r.Tenant == w.Row.Tenant && r.Node == w.Row.Node && r.Name == w.Row.Name {
+					*p = w.Row
+					continue next
+				}
+			}
+		}
+		r := w.Row
+		t.b.rows[budgetKey{r.Tenant, r.Node, r.Name}] = &r
 	}
 	return nil
 }
@@ -101,7 +119,7 @@ func (s *Store) Budgets(ctx context.Context, tenant, node string) ([]store.Budge
 	out := []store.BudgetRow{}
 	for k, r := range s.budgets.rows {
 		if k.tenant == tenant && k.node == node {
-			out = append(out, r)
+			out = append(out, *r)
 		}
 	}
 	s.budgets.mu.Unlock()
