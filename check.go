@@ -45,6 +45,7 @@ type checkState struct {
 	vouchedBy string        // Request.VouchedBy, once valid
 	staleness time.Duration // age of the revocation view read
 	shadow    *shadowNote   // the shadow policy's disagreement, if any
+	budget    budgetScratch // the budget phase's (budget.go)
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -57,6 +58,7 @@ func (s *checkState) reset() {
 	s.cred = credential{}
 	s.valid, s.vouchedBy, s.staleness = false, "", 0
 	s.shadow = nil
+	s.budget.reset()
 }
 
 // verdict is what a phase of Check decided. The zero verdict decides
@@ -182,7 +184,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	if c.breaker != nil {
 		v = c.trip(ctx, req.AgentID, now, v)
 	}
-	return v, nil
+	return c.spendBudgets(ctx, req, now, st, &env, v)
 }
 
 // record is the audit phase: it queues the audit record of d. Every text

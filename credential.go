@@ -180,7 +180,8 @@ func (cr *credential) ids() []string {
 func (cr *credential) hold(env *cond.Env, actions bool) error {
 	for i := range cr.conds {
 		cv := &cr.conds[i]
-		if !actions && actionCaveat(cv.Field) || cv.Eval(env) {
+		// A budget caveat is spent by Check's budget phase, not evaluated.
+		if !actions && actionCaveat(cv.Field) || cv.Field == cond.FieldBudget || cv.Eval(env) {
 			continue
 		}
 		switch cv.Field {

@@ -111,6 +111,9 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if err != nil {
 		return "", Hop{}, err
 	}
+	if err := c.carveHopBudgets(ctx, &v, hopID, added, now); err != nil {
+		return "", Hop{}, err
+	}
 	h := Hop{
 		ID: hopID, Tenant: c.tenant, TokenID: v.id, KeyID: v.keyID, AgentID: v.agent,
 		Caveats: added, CreatedAt: now, ExpiresAt: expires,

@@ -109,6 +109,35 @@
 // The verification cache skips only signature work: caveats, expiry and
 // revocation are evaluated on every check.
 //
+// # Budgets
+//
+// A key or a delegation can carry budgets, as caveats: "budget calls <=
+// 100" (calls), "budget attr.amount <= 50 USD" (the attribute amount
+// summed, in requests whose attribute currency is "USD"), either ending in
+// "tools payments.*,refunds.*" to count only those tools. What a budget
+// counts, its currency and its tools are its name: budgets of two names
+// never mix. A key's budget is spent by every token of the key; a
+// delegation's budget (Delegate, or a budget caveat given to Attenuate)
+// is carved out of the remaining budget of the nearest ancestor holding
+// one of the same name: Delegate carves at once and fails when the parent
+// has less left, an offline hop is carved at its first use (keyed by its
+// hop id) and denied then.
+//
+// Once a check's verdict is Allow, and before it is returned, the check
+// spends what the request costs under every budget of its credential's
+// chain that covers its tool, all or nothing: the deepest budget of each
+// name must have the amount left, and the amount counts against it and
+// every ancestor's budget of that name in one store transaction. A
+// budget that refuses turns the decision into a Deny whose Rule is
+// "budget:<node>/<name>". A deny or a pending approval spends nothing; an
+// approved request spends when it is allowed. A missing, negative,
+// non-finite or too large amount, a request in a currency no budget of
+// its chain holds, a store that holds no budgets (store.Budgeter: memory,
+// SQLite, PostgreSQL, MySQL and the remote store do) or a store that
+// fails: each denies. Revoking a key, token or hop returns the unspent
+// part of every carve-out at or below it to the parent; so does a child's
+// expiry, once a sibling needs the room. store.Budgeter states the model.
+//
 // # Storage and many nodes
 //
 // In strict mode (the default) every check asks the store for revocations

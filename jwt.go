@@ -93,6 +93,9 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if err != nil {
 		return "", err
 	}
+	if err := noTokenBudget(user); err != nil {
+		return "", err
+	}
 	var cavs []string
 	if len(ke.key.AllowedIPs) > 0 {
 		cavs = append(cavs, "ip in "+strings.Join(ke.key.AllowedIPs, ","))

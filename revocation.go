@@ -193,6 +193,12 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	// Once revoked, a budget's unspent carve-out goes back to its parent.
+	// If this fails the carve-out stays reserved (less budget, never
+	// more) and a second Revoke retries it.
+	if err := c.releaseBudgets(ctx, id); err != nil {
+		return err
+	}
 	c.event(ctx, observe.Event{Kind: observe.Revoked})
 	return nil
 }

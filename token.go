@@ -209,6 +209,9 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	if err != nil {
 		return "", Key{}, err
 	}
+	if err := c.carveKeyBudgets(ctx, id, cavs, spec.ExpiresAt, now); err != nil {
+		return "", Key{}, err
+	}
 	k := store.Key{
 		ID: id, Tenant: c.tenant, AgentID: spec.AgentID, Hash: apikey.Hash(secret),
 		Name: spec.Name, Roles: append([]string(nil), roles...), AllowedIPs: ips, Caveats: cavs,
@@ -416,6 +419,9 @@ func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string)
 	}
 	cavs, err := canonicalCaveats(caveats)
 	if err != nil {
+		return "", err
+	}
+	if err := noTokenBudget(cavs); err != nil {
 		return "", err
 	}
 	tok, _, err := c.mint(ke, now, cavs)

@@ -498,3 +498,29 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 func malformed(op, msg string) error {
 	return &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + msg, err: []error{agenttrust.ErrStoreUnavailable}}
 }
+
+// BudgetInfo is one budget of a key, token or hop, as the server reports
+// it: amounts in units, Scale of them per unit of an attribute's amount
+// (one per call).
+type BudgetInfo struct {
+	Name                                   string
+	Limit, Spent, Carved, Remaining, Scale int64
+	Holder                                 string // the node it was carved from
+	ExpiresAt                              time.Time
+	Released                               bool
+}
+
+// Budgets returns the budgets the key, token or hop id holds, and what
+// remains of each (GET /v1/budgets/{id}, admin); none when it holds none.
+func (c *Client) Budgets(ctx context.Context, id string) ([]BudgetInfo, error) {
+	var out wire.BudgetList
+	if err := c.do(ctx, &call{op: "Budgets", method: http.MethodGet, path: "/v1/budgets/" + pathEscape(id), idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return nil, err
+	}
+	bs := make([]BudgetInfo, len(out.Budgets))
+	for i, v := range out.Budgets {
+		bs[i] = BudgetInfo{Name: v.Name, Limit: v.Limit, Spent: v.Spent, Carved: v.Carved, Remaining: v.Remaining, Scale: v.Scale,
+			Holder: v.Holder, ExpiresAt: v.ExpiresAt, Released: v.Released}
+	}
+	return bs, nil
+}

@@ -30,7 +30,10 @@ const storeAPIPath = "/v1/store"
 // the idempotent methods (reads, Revoke, Suspend). The store is a
 // store.ClusterLimiter, so a policy's cluster-wide limits are shared with
 // every node of the server's store; when that store holds no such limits,
-// each take fails with store.ErrUnavailable and the check denies. Close
+// each take fails with store.ErrUnavailable and the check denies. It is
+// a store.Budgeter too: a budgeted check spends in the server's store, in
+// its transaction, and denies likewise when that store holds no budgets.
+// Close
 // marks the store closed; it changes nothing on the server.
 func NewStore(baseURL, apiKey string, opts ...Option) (store.Store, error) {
 	return newStoreAPI(baseURL, apiKey, opts)

@@ -94,6 +94,8 @@ func routeTable() []*route {
 			req: wire.RevokeRequest{}, status: 204},
 		{method: "GET", path: "/v1/revocations", access: admin, handle: (*Server).listBlocks,
 			resp: wire.BlockList{}, status: 200},
+		{method: "GET", path: "/v1/budgets/{id}", access: admin, handle: (*Server).getBudgets,
+			resp: wire.BudgetList{}, status: 200},
 		{method: "POST", path: "/v1/agents/{id}/suspend", access: admin, handle: (*Server).suspend,
 			req: wire.SuspendRequest{}, emptyBody: true, status: 204},
 		{method: "POST", path: "/v1/agents/{id}/resume", access: admin, handle: (*Server).resume,

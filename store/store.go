@@ -21,8 +21,10 @@
 // effect: a second Close returns an error wrapping ErrClosed.
 //
 // Beyond Store, a backend may implement Watcher (a change feed, for nodes
-// that keep revocations in memory) and ClusterLimiter (rate limits shared
-// by every node of the store); callers find them by type assertion.
+// that keep revocations in memory), ClusterLimiter (rate limits shared
+// by every node of the store) and Budgeter (hierarchical budgets spent
+// all or nothing along a delegation chain); callers find them by type
+// assertion.
 //
 // Package storetest holds the conformance suite that every backend runs.
 package store

@@ -121,6 +121,25 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("needs approval without an approval id: %+v", held)
 	}
 
+	// Budgets: a key with 50 USD to spend, a delegation carving 30 of it,
+	// spent by checks; "budget" shows what remains.
+	budgetSecret, budgetKeyID := x.createKey(as, "--agent", "billing-bot", "--budget", "attr.amount <= 50 USD")
+	bk := map[string]string{"AGENTTRUST_KEY": budgetSecret}
+	child := strings.TrimSpace(x.ok(bk, "token", "delegate", strings.TrimSpace(x.ok(bk, "token", "exchange")), "--budget", "attr.amount <= 30 USD"))
+	ct := map[string]string{"AGENTTRUST_KEY": child}
+	x.check(ct, exitOK, "allow", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=20", "--attr", "currency=USD")
+	if d := x.check(ct, exitDenied, "deny", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=20", "--attr", "currency=USD"); !strings.HasPrefix(d.RuleID, "budget:hop_") {
+		t.Errorf("a charge past the delegation's budget: %+v", d)
+	}
+	var budgets []budgetView
+	x.okJSON(as, &budgets, "budget", budgetKeyID, "--json")
+	if len(budgets) != 1 || budgets[0].Name != "attr.amount USD" || budgets[0].Spent != 20_000_000 || budgets[0].Carved != 30_000_000 || budgets[0].Remaining != 20_000_000 {
+		t.Errorf("budget of the key: %+v", budgets)
+	}
+	if out := x.ok(as, "budget", budgetKeyID); !strings.Contains(out, "attr.amount USD") || !strings.Contains(out, "50") {
+		t.Errorf("budget table:\n%s", out)
+	}
+
 	// The same checks as raw HTTP.
 	for _, tc := range []struct {
 		body, effect string
@@ -235,9 +254,11 @@ func TestEndToEnd(t *testing.T) {
 	x.okJSON(as, &keys, "key", "list", "--json")
 	states := map[string]bool{}
 	for _, k := range keys {
-		states[k.AgentID] = k.Revoked
+		if k.ID != budgetKeyID { // the budgeted key, billing-bot's too
+			states[k.AgentID] = k.Revoked
+		}
 	}
-	if len(keys) != 3 || !states["billing-bot"] || states["alice"] || states["admin"] {
+	if len(keys) != 4 || !states["billing-bot"] || states["alice"] || states["admin"] {
 		t.Errorf("keys after restart: %+v", keys)
 	}
 	var blocks []blockView

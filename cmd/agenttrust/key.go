@@ -61,6 +61,7 @@ approvals, read audit and policy), admin (everything in the tenant).`,
 			f.StringVar(&expires, "expires", "", "end of the key's life: a `TIME` (RFC 3339) or a duration from now (90m, 720h, 30d); default never")
 			f.Var(&ips, "allow-ip", "`CIDR` or address the key may be used from; repeat for several (default anywhere)")
 			f.Var(&caveats, "caveat", "`CONDITION` every use of the key must satisfy, such as \"tool in payments.*\"; repeat for several")
+			budgets := budgetFlag(f, "the key's, which all its tokens spend")
 			f.require("agent")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
@@ -70,7 +71,7 @@ approvals, read audit and policy), admin (everything in the tenant).`,
 				if err != nil {
 					return err
 				}
-				spec.Roles, spec.AllowedIPs, spec.Caveats, spec.ExpiresAt = roles, ips, caveats, exp
+				spec.Roles, spec.AllowedIPs, spec.Caveats, spec.ExpiresAt = roles, ips, withBudgets(caveats, *budgets), exp
 				rc, err := c.client(e)
 				if err != nil {
 					return err

@@ -14,7 +14,7 @@ func tokenCommand() *command {
 	return &command{
 		name:    "token",
 		summary: "Exchange an API key for a token, attenuate and inspect tokens",
-		subs:    []*command{tokenExchangeCommand(), tokenAttenuateCommand(), tokenInspectCommand()},
+		subs:    []*command{tokenExchangeCommand(), tokenAttenuateCommand(), tokenDelegateCommand(), tokenInspectCommand()},
 	}
 }
 
@@ -110,12 +110,13 @@ reads the token from stdin.`,
 			o := outFlags(e, f)
 			var caveats stringList
 			f.Var(&caveats, "caveat", "`CONDITION` to add, such as \"tool in payments.charge\"; repeat for several")
+			budgets := budgetFlag(f, "the new hop's, carved out of its parent's at its first use")
 			return func(ctx context.Context, args []string) error {
 				token, err := tokenArg(e, args)
 				if err != nil {
 					return err
 				}
-				narrowed, err := agenttrust.Attenuate(token, caveats...)
+				narrowed, err := agenttrust.Attenuate(token, withBudgets(caveats, *budgets)...)
 				if err != nil {
 					return err
 				}

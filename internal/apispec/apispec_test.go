@@ -288,6 +288,8 @@ func TestEveryOperation(t *testing.T) {
 	s.do(req{method: "POST", path: "/v1/revocations", cred: alice, body: `{"id":""}`, want: 400, code: "missing_field"})
 	s.do(req{method: "POST", path: "/v1/actions/check", cred: tok.Token, body: `{"tool_name":"docs.read"}`, want: 401, code: "revoked"})
 	s.do(req{method: "GET", path: "/v1/revocations", cred: alice, want: 200})
+	s.do(req{method: "GET", path: "/v1/budgets/" + tok.TokenID, cred: alice, want: 200})
+	s.do(req{method: "GET", path: "/v1/budgets/" + tok.TokenID, cred: bot.Secret, want: 403, code: "forbidden"})
 	s.do(req{method: "POST", path: "/v1/agents/bot2/suspend", cred: alice, body: `{"reason":"odd behaviour"}`, want: 204})
 	s.do(req{method: "POST", path: "/v1/agents/bot3/suspend", cred: alice, want: 204})
 	s.do(req{method: "POST", path: "/v1/agents/bot2/resume", cred: alice, want: 204})

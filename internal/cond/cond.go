@@ -75,6 +75,9 @@ const (
 	FieldExpires
 	FieldHop
 	FieldAttr
+	// FieldBudget is a budget caveat (see budget.go): it is never
+	// evaluated (Evaluate answers Unknown); Check spends it.
+	FieldBudget
 )
 
 // BindsAction reports whether a caveat on f binds what is done (tool,
@@ -83,7 +86,7 @@ const (
 // hold or fail whatever the caller does.
 func (f Field) BindsAction() bool {
 	switch f {
-	case FieldAgent, FieldTenant, FieldIP, FieldExpires, FieldHop:
+	case FieldAgent, FieldTenant, FieldIP, FieldExpires, FieldHop, FieldBudget:
 		return false
 	}
 	return true
@@ -145,6 +148,9 @@ type Cond struct {
 	addr     netip.Addr
 	prefixes []netip.Prefix
 	when     time.Time
+	cur      string // a budget's currency, "" for none
+	bname    string // a budget's name (see BudgetName)
+	units    int64  // a budget's limit, in units (see BudgetScale)
 }
 
 // Env is what a condition is evaluated against.
@@ -215,6 +221,12 @@ func Parse(s string) (Cond, error) {
 		return Cond{}, errorf(in, `want "field op value"`)
 	}
 	var c Cond
+	if name == "budget" {
+		if err := c.parseBudget(rest); err != nil {
+			return Cond{}, errorf(in, "%s", err.Error())
+		}
+		return c, nil
+	}
 	if attr, isAttr := strings.CutPrefix(name, "attr."); isAttr {
 		attr, c.Optional = strings.CutSuffix(attr, "?")
 		if !validAttrName(attr) {
@@ -546,7 +558,7 @@ func parseNumber(v string) (float64, bool) {
 var fieldText = [...]string{
 	FieldAgent: "agent", FieldTool: "tool", FieldResource: "resource", FieldSession: "session",
 	FieldOnBehalfOf: "on_behalf_of", FieldTenant: "tenant", FieldIP: "ip", FieldExpires: "expires",
-	FieldHop: "hop", FieldAttr: "attr",
+	FieldHop: "hop", FieldAttr: "attr", FieldBudget: "budget",
 }
 
 func fieldName(f Field) string {
@@ -562,6 +574,9 @@ func (c Cond) String() string { return string(c.AppendCanonical(nil)) }
 
 // AppendCanonical appends the canonical text of c to b.
 func (c *Cond) AppendCanonical(b []byte) []byte {
+	if c.Field == FieldBudget {
+		return c.appendBudget(b)
+	}
 	if c.Field == FieldAttr {
 		b = append(append(b, "attr."...), c.Attr...)
 		if c.Optional {

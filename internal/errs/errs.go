@@ -39,6 +39,16 @@ var (
 	Conflict    = errors.New("agenttrust: conflict")
 )
 
+// Budgets (see budget.go in package agenttrust).
+var (
+	// NoBudgets: a credential carries a budget but the store cannot hold
+	// one (it is no store.Budgeter); the credential is refused.
+	NoBudgets = fmt.Errorf("%w: the store holds no budgets (store.Budgeter), and the credential carries one", InvalidConfig)
+	// BudgetRefused: a delegation would carve more than its parent has
+	// left, or its budget is refused otherwise.
+	BudgetRefused = fmt.Errorf("%w: budget refused", Unauthorized)
+)
+
 // The finer sentinels.
 var (
 	// UnsupportedCredential: a credential of no known kind, or one this

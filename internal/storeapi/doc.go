@@ -36,12 +36,21 @@
 //	hops               {filter}                     -> {hops}
 //	take_rate          {take}                       -> {allowed}
 //	prune_rates        {tenant, now}                -> {removed}
+//	spend_budget       {tenant, path, amounts, now} -> {node, name, reason}
+//	release_budget     {tenant, id}                 -> {released}
+//	budgets            {tenant, node}               -> {rows}
 //	evaluate           {input}                      -> {result}
 //
 // take_rate and prune_rates are store.ClusterLimiter; a take is
 // {tenant, limit, key, interval_ns, burst, now}. A served store that does
 // not implement it answers them with unavailable, so a client relying on
 // it for a cluster-wide limit denies.
+//
+// spend_budget, release_budget and budgets are store.Budgeter: a spend's
+// path is a list of {id, expires_at, budgets: [{name, limit}]}, its
+// amounts [{name, amount}]; an answer without a reason spent. A served
+// store that does not implement it answers unavailable, so a client
+// spending through it denies.
 //
 // The handler matches a route on the last element of the URL path, so it
 // serves the same with or without http.StripPrefix.

@@ -280,6 +280,7 @@ func routeTable() map[string]*route {
 		evaluateRoute(),
 	}
 	rs = append(rs, rateRoutes()...)
+	rs = append(rs, budgetRoutes()...)
 	m := make(map[string]*route, len(rs))
 	for _, r := range rs {
 		m[r.name] = r

@@ -54,6 +54,11 @@ func TestWireGolden(t *testing.T) {
 		{"put_policy", &putPolicyReq{Policy: toWirePolicy(store.PolicyDoc{Tenant: "acme", Version: 0, Format: "yaml", Body: []byte("rules: []\n"), UpdatedAt: t0}), ExpectVersion: 0}},
 		{"create_hop", &hopReq{Hop: toWireHop(store.Hop{ID: "hop_1", Tenant: "acme", Parent: "", TokenID: "tok_1", KeyID: "key_1", AgentID: "bot", Caveats: []string{"tool = docs.read"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})}},
 		{"take_rate", &takeRateReq{Take: toWireRateTake(store.RateTake{Tenant: "acme", Limit: "per-agent", Key: "bot docs.read", Interval: 600 * time.Millisecond, Burst: 100, Now: t0})}},
+		{"spend_budget", toWireSpend(&store.BudgetSpend{Tenant: "acme", Now: t0, Path: []store.BudgetNode{
+			{ID: "key_1", Budgets: []store.BudgetLimit{{Name: "calls", Limit: 100}}}, {ID: "tok_1", ExpiresAt: t0.Add(time.Minute)},
+			{ID: "hop_1", ExpiresAt: t0.Add(time.Minute), Budgets: []store.BudgetLimit{{Name: "attr.amount USD", Limit: 50_000_000}}}},
+			Amounts: []store.BudgetAmount{{Name: "calls", Amount: 1}, {Name: "attr.amount USD", Amount: 12_500_000}}})},
+		{"release_budget", &releaseBudgetReq{Tenant: "acme", ID: "hop_1"}},
 		{"evaluate", &evaluateReq{Input: toWirePolicyInput(&agenttrust.PolicyInput{Tenant: "acme", AgentID: "bot", Tool: "docs.read", Resource: "doc/1", SessionID: "s1",
 			OnBehalfOf: "alice", RemoteAddr: netip.MustParseAddr("10.1.2.3"), Attributes: map[string]any{"amount": 40, "tags": []string{"x"}}, HopIDs: []string{"hop_1"}, Time: t0})}},
 	}

@@ -155,6 +155,25 @@ type BlockList struct {
 	Blocks []BlockView `json:"blocks"`
 }
 
+// BudgetView is one budget of a node (a key, token or hop id), in units:
+// one per call, or Scale per unit of an attribute's amount.
+type BudgetView struct {
+	Name      string    `json:"name"`
+	Limit     int64     `json:"limit"`
+	Spent     int64     `json:"spent"`
+	Carved    int64     `json:"carved"`
+	Remaining int64     `json:"remaining"`
+	Scale     int64     `json:"scale"`
+	Holder    string    `json:"holder,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Released  bool      `json:"released"`
+}
+
+type BudgetList struct {
+	Node    string       `json:"node"`
+	Budgets []BudgetView `json:"budgets"`
+}
+
 type SuspendRequest struct {
 	Reason string `json:"reason,omitempty"`
 }

@@ -60,6 +60,10 @@
 //
 // # Cluster limits
 //
+// The rows of store.Budgeter are a map under a mutex of their own: a
+// spend plans on copies and writes back before the mutex is released,
+// all or nothing.
+//
 // The rate state of store.ClusterLimiter is a map under a mutex of its
 // own: a take costs about 0.4µs. Clients sharing one Store value share
 // its limits.

@@ -46,7 +46,8 @@ type Store struct {
 	// 1/256 of the keys rather than all of them.
 	keys [256]atomic.Pointer[keyShard]
 
-	rates rates // store.ClusterLimiter
+	rates   rates   // store.ClusterLimiter
+	budgets budgets // store.Budgeter
 }
 
 var (

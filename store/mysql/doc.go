@@ -95,6 +95,12 @@
 //
 // # Cluster limits
 //
+// Store implements store.Budgeter in the budgets table: a spend is one
+// InnoDB transaction that locks the chain's rows with one SELECT ... FOR
+// UPDATE, in primary key order (one order for every spend); a locking
+// read sees the latest committed row whatever the isolation level. A duplicate key or a
+// deadlock (gap locks on rows not there yet) runs it again.
+//
 // Store implements store.ClusterLimiter in the rates table, so every node
 // on the tables shares the limits. A take is one statement, INSERT ... ON
 // DUPLICATE KEY UPDATE tat = IF(allowed, new TAT, tat): MySQL has no

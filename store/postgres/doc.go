@@ -65,6 +65,14 @@
 //
 // # Cluster limits
 //
+// Store implements store.Budgeter in the budgets table: a spend is one
+// READ COMMITTED transaction that locks the chain's rows with one SELECT
+// ... ORDER BY depth, node, name FOR UPDATE, so spends sharing ancestors
+// queue rather than deadlock, and writes them in one batch: four round
+// trips, two holding the locks. Every spend of a tree queues on its
+// root's row. One that loses a race (two first uses inserting one row, a
+// deadlock) runs again, up to 8 times.
+//
 // Store implements store.ClusterLimiter in the rates table, so every node
 // on the schema shares the limits. A take is one statement, INSERT ... ON
 // CONFLICT DO UPDATE ... WHERE ... RETURNING, that returns a row exactly

@@ -66,6 +66,12 @@
 //
 // # Cluster limits
 //
+// Store implements store.Budgeter in the budgets table: a spend is one
+// IMMEDIATE transaction on the write connection, which holds the file's
+// write lock while it reads, plans and writes the chain's rows, so it is
+// all or nothing across processes sharing the file. It commits as every
+// write does (synchronous FULL unless WithUnsafeNormalSync).
+//
 // Store implements store.ClusterLimiter in the rates table: a take is one
 // INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING on the write
 // connection, so processes sharing the file share the limits. It commits

@@ -92,6 +92,7 @@ func groups() []group {
 		{"Watch", watchCases()},
 		{"ClusterLimits", rateCases()},
 		{"Grants", grantCases()},
+		{"Budgets", budgetCases()},
 	}
 }
 
