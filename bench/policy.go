@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// runPolicy times one decision by agenttrust (Client.Check), cedar-go
+// (Authorize) and OPA (a prepared query) on the cedar-10 scenario, then
+// with synthetic policies up to each size in o.sizes, the allowed and the
+// denied request each. Every engine gets its request already built in its
+// own form, so none pays for building it.
+func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
+	fmt.Fprintln(w, "policy decision: the cedar-10 scenario plus synthetic policies; x = the peer's ns/op over agenttrust's")
+	fmt.Fprintf(w, "%9s %-6s %10s %7s %10s %7s %7s %10s %7s %7s\n",
+		"policies", "case", "agenttrust", "allocs", "cedar-go", "allocs", "x", "OPA", "allocs", "x")
+	type key struct {
+		size   int
+		engine string
+		allow  bool
+	}
+	got := map[key]result{}
+	var loads []string
+	for _, n := range o.sizes {
+		start := time.Now()
+		names, es, closeAll, err := engines(n)
+		if err != nil {
+			return err
+		}
+		loads = append(loads, fmt.Sprintf("%d policies %.1fs", n, time.Since(start).Seconds()))
+		rows, err := measurePolicies(ctx, o.count, n, names, es)
+		closeAll()
+		if err != nil {
+			return err
+		}
+		for ci, row := range rows {
+			c := policyCases[ci]
+			for i, r := range row {
+				got[key{n, names[i], c.allow}] = r
+				rep.Results = append(rep.Results, r)
+			}
+			fmt.Fprintf(w, "%9d %-6s %10s %7d %10s %7d %7s %10s %7d %7s\n", n, c.name,
+				ns(row[0]), row[0].AllocsPerOp,
+				ns(row[1]), row[1].AllocsPerOp, times(ratio(row[1], row[0])),
+				ns(row[2]), row[2].AllocsPerOp, times(ratio(row[2], row[0])))
+		}
+	}
+	fmt.Fprintf(w, "setup of all three engines: %s\n\n", strings.Join(loads, ", "))
+
+	// The bars of issue 16, on what this run measured.
+	small, large := o.sizes[0], o.sizes[len(o.sizes)-1]
+	for _, allow := range []bool{true, false} {
+		c := "allow"
+		if !allow {
+			c = "deny"
+		}
+		at, ok := got[key{small, "agenttrust", allow}]
+		if !ok || small != 10 {
+			continue
+		}
+		for _, peer := range []struct {
+			name string
+			want float64
+		}{{"cedar-go", 5}, {"OPA", 25}} {
+			x := ratio(got[key{small, peer.name, allow}], at)
+			rep.Bars = append(rep.Bars, bar{
+				Name: fmt.Sprintf("Check vs %s, 10 policies, %s", peer.name, c),
+				Want: fmt.Sprintf(">= %gx faster", peer.want), Got: fmt.Sprintf("%.1fx", x), Value: x, Pass: x >= peer.want,
+			})
+		}
+		rep.Bars = append(rep.Bars, bar{
+			Name: fmt.Sprintf("Check allocations, 10 policies, %s", c),
+			Want: "0 allocs/op", Got: fmt.Sprintf("%d allocs/op", at.AllocsPerOp), Value: float64(at.AllocsPerOp),
+			Pass: at.AllocsPerOp == 0, Note: fmt.Sprintf("%d B/op amortized", at.BytesPerOp),
+		})
+		if large >= 100_000 {
+			x := got[key{large, "agenttrust", allow}].NsPerOp / at.NsPerOp
+			rep.Bars = append(rep.Bars, bar{
+				Name: fmt.Sprintf("Check flat from 10 to %d policies, %s", large, c),
+				Want: "<= 2.0x slower", Got: fmt.Sprintf("%.2fx", x), Value: x, Pass: x <= 2,
+			})
+		}
+	}
+	return nil
+}
+
+// policyCases are the requests timed at every size.
+var policyCases = []struct {
+	name  string
+	req   request
+	allow bool
+}{{"allow", allowRequest, true}, {"deny", denyRequest, false}}
+
+// measurePolicies times every engine on every case, count rounds taken in
+// turns, and returns the median of each: rows[case][engine].
+func measurePolicies(ctx context.Context, count, n int, names []string, es []engine) ([][]result, error) {
+	decide := make([][]func() (bool, error), len(policyCases))
+	for ci, c := range policyCases {
+		for _, e := range es {
+			f, err := e.prepare(c.req)
+			if err != nil {
+				return nil, err
+			}
+			decide[ci] = append(decide[ci], f)
+		}
+	}
+	runs := make([][][]result, len(policyCases))
+	for ci := range runs {
+		runs[ci] = make([][]result, len(es))
+	}
+	for range count {
+		for ci, c := range policyCases {
+			for i := range es {
+				r, err := measure(fmt.Sprintf("policy/%d/%s/%s", n, c.name, names[i]), decide[ci][i], c.allow)
+				if err != nil {
+					return nil, err
+				}
+				runs[ci][i] = append(runs[ci][i], r)
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	rows := make([][]result, len(policyCases))
+	for ci := range runs {
+		for i := range runs[ci] {
+			rows[ci] = append(rows[ci], median(runs[ci][i]))
+		}
+	}
+	return rows, nil
+}
