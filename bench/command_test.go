@@ -178,32 +178,35 @@ func TestFlags(t *testing.T) {
 //
 //	go test -run '^$' -bench Table -count 10 > new.txt
 func BenchmarkTable(b *testing.B) {
+	// Each size loads its engines only when the -bench pattern selects it.
 	for _, n := range []int{10, 1_000, 100_000} {
-		names, es, closeAll, err := engines(n)
+		b.Run(fmt.Sprintf("policy/%d", n), func(b *testing.B) {
+			names, es, closeAll, err := engines(n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer closeAll()
+			for _, c := range policyCases {
+				for i, e := range es {
+					decide, err := e.prepare(c.req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.Run(c.name+"/"+names[i], func(b *testing.B) { benchDecide(b, decide, c.allow) })
+				}
+			}
+		})
+	}
+	b.Run("credentials", func(b *testing.B) {
+		cases, closeAll, err := credentialCases(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, c := range policyCases {
-			for i, e := range es {
-				decide, err := e.prepare(c.req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Run(fmt.Sprintf("policy/%d/%s/%s", n, c.name, names[i]), func(b *testing.B) {
-					benchDecide(b, decide, c.allow)
-				})
-			}
+		defer closeAll()
+		for _, c := range cases {
+			b.Run(c.name, func(b *testing.B) { benchDecide(b, c.decide, true) })
 		}
-		closeAll()
-	}
-	cases, closeAll, err := credentialCases(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer closeAll()
-	for _, c := range cases {
-		b.Run("credentials/"+c.name, func(b *testing.B) { benchDecide(b, c.decide, true) })
-	}
+	})
 }
 
 func benchDecide(b *testing.B, decide func() (bool, error), want bool) {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -145,7 +146,12 @@ func run(ctx context.Context, o options, w io.Writer) (*report, error) {
 	defer f.Value.Set(old)
 
 	rep := newReport(o)
-	fmt.Fprintf(w, "agenttrust bench  %s  %s/%s  %s (%d CPUs)  benchtime %s  count %d\n\n", rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPU, rep.CPUs, o.benchtime, o.count)
+	fmt.Fprintf(w, "agenttrust bench  %s  %s/%s  %s (%d CPUs, load %s)  benchtime %s  count %d\n", rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPU, rep.CPUs, rep.Load, o.benchtime, o.count)
+	var peers []string
+	for _, p := range slices.Sorted(maps.Keys(rep.Peers)) {
+		peers = append(peers, p+" "+rep.Peers[p])
+	}
+	fmt.Fprintf(w, "peers: %s\n\n", strings.Join(peers, ", "))
 	for _, s := range sections {
 		if len(o.only) > 0 && !slices.Contains(o.only, s.name) {
 			continue

@@ -74,7 +74,7 @@ func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
 		rep.Bars = append(rep.Bars, bar{
 			Name: fmt.Sprintf("Check allocations, 10 policies, %s", c),
 			Want: "0 allocs/op", Got: fmt.Sprintf("%d allocs/op", at.AllocsPerOp), Value: float64(at.AllocsPerOp),
-			Pass: at.AllocsPerOp == 0, Note: fmt.Sprintf("%d B/op amortized", at.BytesPerOp),
+			Pass: at.AllocsPerOp == 0, Note: fmt.Sprintf("amortized: %.4f allocs/op, %d B/op", at.Allocs, at.BytesPerOp),
 		})
 		if large >= 100_000 {
 			x := got[key{large, "agenttrust", allow}].NsPerOp / at.NsPerOp

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,12 @@ type report struct {
 	CPUs      int    `json:"cpus"`
 	Benchtime string `json:"benchtime"`
 	Count     int    `json:"count"`
+	// Peers are the versions of the libraries measured beside agenttrust.
+	Peers map[string]string `json:"peers"`
+	// Load is the machine's load average over the minute before the run
+	// (Linux): other work on the machine slows every case, not their
+	// ratios alone.
+	Load string `json:"load,omitempty"`
 	// Results are keyed like go test benchmarks: section/case/subject.
 	Results []result `json:"results"`
 	Bars    []bar    `json:"bars"`
@@ -35,6 +42,7 @@ type result struct {
 	N           int     `json:"n"`
 	NsPerOp     float64 `json:"ns_per_op"`
 	AllocsPerOp int64   `json:"allocs_per_op"` // as go test prints it: whole allocations
+	Allocs      float64 `json:"allocs"`        // allocations over iterations, unrounded
 	BytesPerOp  int64   `json:"bytes_per_op"`
 }
 
@@ -58,7 +66,38 @@ func newReport(o options) *report {
 		CPUs:      runtime.NumCPU(),
 		Benchtime: o.benchtime,
 		Count:     o.count,
+		Peers:     peerVersions(),
+		Load:      loadAverage(),
 	}
+}
+
+// peerVersions reads the peers' module versions from the build.
+func peerVersions() map[string]string {
+	peers := map[string]string{}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return peers
+	}
+	for _, m := range bi.Deps {
+		switch m.Path {
+		case "github.com/cedar-policy/cedar-go", "github.com/open-policy-agent/opa",
+			"gopkg.in/macaroon.v2", "github.com/golang-jwt/jwt/v5":
+			peers[m.Path] = m.Version
+		}
+	}
+	return peers
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // cpuModel is the model name Linux reports, as go test prints "cpu:".
@@ -105,7 +144,7 @@ func measure(name string, decide func() (bool, error), want bool) (result, error
 		return result{}, fmt.Errorf("%s: no iterations", name)
 	}
 	return result{Name: name, N: r.N, NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
-		AllocsPerOp: r.AllocsPerOp(), BytesPerOp: r.AllocedBytesPerOp()}, nil
+		AllocsPerOp: r.AllocsPerOp(), Allocs: float64(r.MemAllocs) / float64(r.N), BytesPerOp: r.AllocedBytesPerOp()}, nil
 }
 
 // median is the run with the median ns/op of rs, which are runs of one
