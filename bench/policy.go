@@ -23,6 +23,16 @@ func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
 		allow  bool
 	}
 	got := map[key]result{}
+
+	// Load every size first, then time every case of every size in each
+	// round, so that load on the machine that comes and goes weighs on
+	// the sizes alike, not only on the engines within one size.
+	type slot struct {
+		key
+		name   string
+		decide func() (bool, error)
+	}
+	var slots []slot
 	var loads []string
 	for _, n := range o.sizes {
 		start := time.Now()
@@ -30,22 +40,43 @@ func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
 		if err != nil {
 			return err
 		}
+		defer closeAll()
 		loads = append(loads, fmt.Sprintf("%d policies %.1fs", n, time.Since(start).Seconds()))
-		rows, err := measurePolicies(ctx, o.count, n, names, es)
-		closeAll()
-		if err != nil {
-			return err
-		}
-		for ci, row := range rows {
-			c := policyCases[ci]
-			for i, r := range row {
-				got[key{n, names[i], c.allow}] = r
-				rep.Results = append(rep.Results, r)
+		for _, c := range policyCases {
+			for i, e := range es {
+				decide, err := e.prepare(c.req)
+				if err != nil {
+					return err
+				}
+				slots = append(slots, slot{key{n, names[i], c.allow}, fmt.Sprintf("policy/%d/%s/%s", n, c.name, names[i]), decide})
 			}
+		}
+	}
+	runs := make([][]result, len(slots))
+	for range o.count {
+		for i, s := range slots {
+			r, err := measure(s.name, s.decide, s.allow)
+			if err != nil {
+				return err
+			}
+			runs[i] = append(runs[i], r)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	for i, s := range slots {
+		r := median(runs[i])
+		got[s.key] = r
+		rep.Results = append(rep.Results, r)
+	}
+	for _, n := range o.sizes {
+		for _, c := range policyCases {
+			at, cg, opa := got[key{n, "agenttrust", c.allow}], got[key{n, "cedar-go", c.allow}], got[key{n, "OPA", c.allow}]
 			fmt.Fprintf(w, "%9d %-6s %10s %7d %10s %7d %7s %10s %7d %7s\n", n, c.name,
-				ns(row[0]), row[0].AllocsPerOp,
-				ns(row[1]), row[1].AllocsPerOp, times(ratio(row[1], row[0])),
-				ns(row[2]), row[2].AllocsPerOp, times(ratio(row[2], row[0])))
+				ns(at), at.AllocsPerOp,
+				ns(cg), cg.AllocsPerOp, times(ratio(cg, at)),
+				ns(opa), opa.AllocsPerOp, times(ratio(opa, at)))
 		}
 	}
 	fmt.Fprintf(w, "setup of all three engines: %s\n\n", strings.Join(loads, ", "))
@@ -93,43 +124,3 @@ var policyCases = []struct {
 	req   request
 	allow bool
 }{{"allow", allowRequest, true}, {"deny", denyRequest, false}}
-
-// measurePolicies times every engine on every case, count rounds taken in
-// turns, and returns the median of each: rows[case][engine].
-func measurePolicies(ctx context.Context, count, n int, names []string, es []engine) ([][]result, error) {
-	decide := make([][]func() (bool, error), len(policyCases))
-	for ci, c := range policyCases {
-		for _, e := range es {
-			f, err := e.prepare(c.req)
-			if err != nil {
-				return nil, err
-			}
-			decide[ci] = append(decide[ci], f)
-		}
-	}
-	runs := make([][][]result, len(policyCases))
-	for ci := range runs {
-		runs[ci] = make([][]result, len(es))
-	}
-	for range count {
-		for ci, c := range policyCases {
-			for i := range es {
-				r, err := measure(fmt.Sprintf("policy/%d/%s/%s", n, c.name, names[i]), decide[ci][i], c.allow)
-				if err != nil {
-					return nil, err
-				}
-				runs[ci][i] = append(runs[ci][i], r)
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	rows := make([][]result, len(policyCases))
-	for ci := range runs {
-		for i := range runs[ci] {
-			rows[ci] = append(rows[ci], median(runs[ci][i]))
-		}
-	}
-	return rows, nil
-}
