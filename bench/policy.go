@@ -107,7 +107,7 @@ func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
 			Want: "0 allocs/op", Got: fmt.Sprintf("%d allocs/op", at.AllocsPerOp), Value: float64(at.AllocsPerOp),
 			Pass: at.AllocsPerOp == 0, Note: fmt.Sprintf("amortized: %.4f allocs/op, %d B/op", at.Allocs, at.BytesPerOp),
 		})
-		if large >= 100_000 {
+		if large > small {
 			x := got[key{large, "agenttrust", allow}].NsPerOp / at.NsPerOp
 			rep.Bars = append(rep.Bars, bar{
 				Name: fmt.Sprintf("Check flat from 10 to %d policies, %s", large, c),

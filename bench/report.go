@@ -196,9 +196,9 @@ func printBars(w io.Writer, bars []bar) {
 		}
 		note := ""
 		if b.Note != "" {
-			note = "(" + b.Note + ")"
+			note = "\t(" + b.Note + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\twant %s\tgot %s\t%s\n", verdict, b.Name, b.Want, b.Got, note)
+		fmt.Fprintf(tw, "  %s\t%s\twant %s\tgot %s%s\n", verdict, b.Name, b.Want, b.Got, note)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d of %d bars pass\n", pass, len(bars))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -136,7 +137,8 @@ func newAgenttrust(extra int, opts ...agenttrust.Option) (*agenttrust.Client, er
 	p.Rules = append(p.Rules, syntheticRules(extra)...)
 	return agenttrust.New(memory.New(), append([]agenttrust.Option{
 		agenttrust.WithPolicy(p),
-		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{benchMasterKey}}),
+		// The longest lifetime, so that no token expires during a long run.
+		agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{benchMasterKey}, TTL: 24 * time.Hour}),
 	}, opts...)...)
 }
 
@@ -288,7 +290,7 @@ func engines(n int) (names []string, es []engine, closeAll func(), err error) {
 	return []string{"agenttrust", "cedar-go", "OPA"}, []engine{agenttrustEngine{c}, ce, oe}, func() { c.Close() }, nil
 }
 
-// describe names a request for messages.
+// String names a request in messages.
 func (r request) String() string {
 	var kv []string
 	for k, v := range r.attrs {
