@@ -72,7 +72,8 @@ func runCredentials(ctx context.Context, w io.Writer, o options, rep *report) er
 		if c.vs != "" {
 			x, vs = fmt.Sprintf("%.2fx", ratio(r, got[c.vs])), "vs "+c.vs
 		}
-		fmt.Fprintf(w, "%-52s %10s %7d %8s  %s\n", c.label, ns(r), r.AllocsPerOp, x, vs)
+		line := fmt.Sprintf("%-52s %10s %7d %8s  %s", c.label, ns(r), r.AllocsPerOp, x, vs)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	fmt.Fprintln(w)
 
