@@ -32,59 +32,72 @@ func basePolicy() *agenttrust.Policy {
 	return &agenttrust.Policy{Default: agenttrust.Deny, Rules: []agenttrust.Rule{allowRule()}}
 }
 
-// fillerRules makes n rules none of which decides the measured request,
-// in the shapes real policies have (exact names, agent and tool globs,
-// conditions, denies of other tools for a1), so that an engine that
-// scans them all pays for each.
-func fillerRules(n int) []agenttrust.Rule {
+// fillerRules makes n rules none of which decides the measured request.
+// The "mixed" shapes are those of real policies (exact names, agent and
+// tool globs, conditions, denies of other tools for a1): an engine that
+// scans every rule pays for each, an indexed one for none. The
+// "same-pair" shape gives every rule the request's agent and tool and its
+// own resource glob (per-account rules of one agent), so that an index by
+// agent and tool still leaves all of them to look at.
+func fillerRules(n int, shape string) []agenttrust.Rule {
 	rules := make([]agenttrust.Rule, 0, n)
 	for i := range n {
 		r := agenttrust.Rule{ID: fmt.Sprintf("filler-%d", i), Effect: agenttrust.Allow}
-		switch i % 5 {
-		case 0:
-			r.Agents, r.Tools = []string{fmt.Sprintf("bot-%d", i)}, []string{"transfer"}
-		case 1:
-			r.Agents, r.Tools = []string{fmt.Sprintf("team-%d-*", i)}, []string{fmt.Sprintf("tool-%d", i)}
-		case 2:
-			r.Effect, r.Agents, r.Tools = agenttrust.Deny, []string{"a1"}, []string{fmt.Sprintf("tool-%d.*", i)}
-		case 3:
-			r.Agents, r.Tools, r.When = []string{fmt.Sprintf("bot-%d", i)}, []string{fmt.Sprintf("tool-%d", i)}, []string{"attr.amount < 10"}
-		case 4:
+		switch k := i % 4; {
+		case shape == samePair:
 			r.Agents, r.Tools, r.Resources = []string{"a1"}, []string{"transfer"}, []string{fmt.Sprintf("acct-%d-*", i)}
+		case k == 0:
+			r.Agents, r.Tools = []string{fmt.Sprintf("bot-%d", i)}, []string{"transfer"}
+		case k == 1:
+			r.Agents, r.Tools = []string{fmt.Sprintf("team-%d-*", i)}, []string{fmt.Sprintf("tool-%d", i)}
+		case k == 2:
+			r.Effect, r.Agents, r.Tools = agenttrust.Deny, []string{"a1"}, []string{fmt.Sprintf("tool-%d.*", i)}
+		default:
+			r.Agents, r.Tools, r.When = []string{fmt.Sprintf("bot-%d", i)}, []string{fmt.Sprintf("tool-%d", i)}, []string{"attr.amount < 10"}
 		}
 		rules = append(rules, r)
 	}
 	return rules
 }
 
+// The shapes of fillerRules.
+const (
+	mixed    = "mixed"
+	samePair = "same-pair"
+)
+
 // policies: one client per size over the memory store; the policy is
 // held by the client whatever the store, so one store tells it all.
 func (r *run) policies(ctx context.Context) ([]Curve, error) {
-	c := Curve{Dimension: Policies, Series: Memory}
-	for _, n := range sizes(min(r.opts.Max, 100_000)) {
-		p := basePolicy()
-		// The deciding rule comes last, behind every filler.
-		p.Rules = append(fillerRules(n-1), allowRule())
-		st := memory.New()
-		t0 := time.Now()
-		cl, err := agenttrust.New(st, agenttrust.WithPolicy(p))
-		load := time.Since(t0)
-		if err != nil {
+	var out []Curve
+	for _, shape := range []string{mixed, samePair} {
+		c := Curve{Dimension: Policies, Series: Memory + "-" + shape}
+		for _, n := range sizes(min(r.opts.Max, 100_000)) {
+			p := basePolicy()
+			// The deciding rule comes last, behind every filler.
+			p.Rules = append(fillerRules(n-1, shape), allowRule())
+			st := memory.New()
+			t0 := time.Now()
+			cl, err := agenttrust.New(st, agenttrust.WithPolicy(p))
+			load := time.Since(t0)
+			if err != nil {
+				st.Close()
+				return append(out, c), err
+			}
+			ns, fast, err := measure(ctx, cl, request(), r.t)
+			cl.Close()
 			st.Close()
-			return []Curve{c}, err
+			if err != nil {
+				return append(out, c), fmt.Errorf("%d rules: %w", n, err)
+			}
+			pt := Point{N: n, NsPerOp: ns, Fastest: fast, Load: load}
+			r.row(Policies, c.Series, pt)
+			c.Points = append(c.Points, pt)
 		}
-		ns, err := measure(ctx, cl, request(), r.t)
-		cl.Close()
-		st.Close()
-		if err != nil {
-			return []Curve{c}, fmt.Errorf("%d rules: %w", n, err)
-		}
-		pt := Point{N: n, NsPerOp: ns, Load: load}
-		r.row(Policies, c.Series, pt)
-		c.Points = append(c.Points, pt)
+		c.Note = "load = agenttrust.New compiling the policy; the matching rule is the last"
+		out = append(out, c)
 	}
-	c.Note = "load = agenttrust.New compiling the policy; the matching rule is the last"
-	return []Curve{c}, nil
+	return out, nil
 }
 
 // keys: n API keys of n agents; the check presents one of them.
@@ -168,12 +181,12 @@ func (r *run) keyCurve(ctx context.Context, series string, st store.Store, req a
 		if err != nil {
 			return c, err
 		}
-		ns, err := measure(ctx, cl, req, r.t)
+		ns, fast, err := measure(ctx, cl, req, r.t)
 		cl.Close()
 		if err != nil {
 			return c, fmt.Errorf("%s, %d keys: %w", series, n, err)
 		}
-		pt := Point{N: n, NsPerOp: ns, Load: spent}
+		pt := Point{N: n, NsPerOp: ns, Fastest: fast, Load: spent}
 		r.row(Keys, series, pt)
 		c.Points = append(c.Points, pt)
 	}
@@ -194,7 +207,7 @@ func (r *run) depth(ctx context.Context) ([]Curve, error) {
 		}
 		c := Curve{Dimension: Depth, Series: series}
 		for d := 1; ; d *= 2 {
-			ns, err := r.depthPoint(ctx, d, opts)
+			ns, fast, err := r.depthPoint(ctx, d, opts)
 			if err != nil {
 				if d > 1 && isTooDeep(err) {
 					c.Note = r.note(Depth, series, "the token format stops at %d hops (%d refused: %v)", d/2, d, err)
@@ -203,7 +216,7 @@ func (r *run) depth(ctx context.Context) ([]Curve, error) {
 				out = append(out, c)
 				return out, fmt.Errorf("%d hops: %w", d, err)
 			}
-			pt := Point{N: d, NsPerOp: ns}
+			pt := Point{N: d, NsPerOp: ns, Fastest: fast}
 			r.row(Depth, series, pt)
 			c.Points = append(c.Points, pt)
 		}
@@ -219,28 +232,28 @@ func (e errTooDeep) Error() string { return e.err.Error() }
 
 func isTooDeep(err error) bool { _, ok := err.(errTooDeep); return ok }
 
-func (r *run) depthPoint(ctx context.Context, d int, opts []agenttrust.Option) (float64, error) {
+func (r *run) depthPoint(ctx context.Context, d int, opts []agenttrust.Option) (median, fastest float64, err error) {
 	st := memory.New()
 	defer st.Close()
 	cl, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(basePolicy())}, opts...)...)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer cl.Close()
 	secret, _, err := cl.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a1"})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	tok, err := cl.Exchange(ctx, secret)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for range d {
 		if tok, _, err = cl.Delegate(ctx, tok, 0); err != nil {
 			if errors.Is(err, errs.DelegationDepth) {
-				return 0, errTooDeep{err}
+				return 0, 0, errTooDeep{err}
 			}
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	req := request()

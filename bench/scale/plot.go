@@ -20,7 +20,7 @@ func plotCurves(dir, dim string, cs []Curve) (string, error) {
 	p := plot.New()
 	p.Title.Text = "agenttrust Check latency by " + dim
 	p.X.Label.Text = dim
-	p.Y.Label.Text = "ns/op"
+	p.Y.Label.Text = "ns/op (median)"
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
@@ -39,6 +39,8 @@ func plotCurves(dir, dim string, cs []Curve) (string, error) {
 	if err := plotutil.AddLinePoints(p, lines...); err != nil {
 		return "", err
 	}
+	// Room above the lines for the legend.
+	p.Y.Max *= 8
 	path := filepath.Join(dir, "scale-"+dim+".png")
 	return path, p.Save(20*vg.Centimeter, 12*vg.Centimeter, path)
 }

@@ -123,21 +123,21 @@ func (r *run) revocationCurves(ctx context.Context, series string, st store.Stor
 		have = n
 		loads = append(loads, Point{N: n, Load: spent})
 		if strictOn && n <= r.opts.Max {
-			ns, _, err := r.measureOn(ctx, st, nil)
+			ns, fast, _, err := r.measureOn(ctx, st, nil)
 			if err != nil {
 				strict.Note, strictOn = r.note(Revocations, strict.Series, "stopped at %d: %v", n, err), false
 			} else {
-				pt := Point{N: n, NsPerOp: ns, Load: spent}
+				pt := Point{N: n, NsPerOp: ns, Fastest: fast, Load: spent}
 				r.row(Revocations, strict.Series, pt)
 				strict.Points = append(strict.Points, pt)
 			}
 		}
 		if viewOn {
-			ns, read, err := r.measureOn(ctx, st, []agenttrust.Option{agenttrust.WithNotify(notify)})
+			ns, fast, read, err := r.measureOn(ctx, st, []agenttrust.Option{agenttrust.WithNotify(notify)})
 			if err != nil {
 				view.Note, viewOn = view.Note+"; "+r.note(Revocations, view.Series, "stopped at %d: %v", n, err), false
 			} else {
-				pt := Point{N: n, NsPerOp: ns, Load: read}
+				pt := Point{N: n, NsPerOp: ns, Fastest: fast, Load: read}
 				r.row(Revocations, view.Series, pt)
 				view.Points = append(view.Points, pt)
 			}
@@ -151,14 +151,14 @@ func (r *run) revocationCurves(ctx context.Context, series string, st store.Stor
 
 // measureOn makes a client over st with opts and the base policy, and
 // measures the request; made is how long New took.
-func (r *run) measureOn(ctx context.Context, st store.Store, opts []agenttrust.Option) (ns float64, made time.Duration, err error) {
+func (r *run) measureOn(ctx context.Context, st store.Store, opts []agenttrust.Option) (median, fastest float64, made time.Duration, err error) {
 	t0 := time.Now()
 	cl, err := agenttrust.New(st, append([]agenttrust.Option{agenttrust.WithPolicy(basePolicy())}, opts...)...)
 	made = time.Since(t0)
 	if err != nil {
-		return 0, made, err
+		return 0, 0, made, err
 	}
 	defer cl.Close()
-	ns, err = measure(ctx, cl, request(), r.t)
-	return ns, made, err
+	median, fastest, err = measure(ctx, cl, request(), r.t)
+	return median, fastest, made, err
 }

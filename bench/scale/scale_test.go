@@ -24,7 +24,7 @@ func TestRunQuick(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		`(?m)^keys\s+memory\s+1000\s+\d+\s`,
-		`(?m)^policies\s+memory\s+1000\s+\d+\s`,
+		`(?m)^policies\s+memory-mixed\s+1000\s+\d+\s`,
 		`(?m)^revocations\s+memory\s+1000\s+\d+\s`,
 		`(?m)^revocations\s+memory-notify\s+1000\s+\d+\s`,
 		`(?m)^depth\s+memory\s+8\s+\d+\s`,
@@ -35,7 +35,7 @@ func TestRunQuick(t *testing.T) {
 		require.Regexp(t, want, text)
 	}
 	summary := text[strings.Index(text, "summary:"):]
-	for _, series := range []string{`keys\s+memory\s+10\s+1000`, `policies\s+memory\s+10\s+1000`, `revocations\s+memory-notify\s+10\s+1000`, `depth\s+memory-nocache\s+1\s+8`} {
+	for _, series := range []string{`keys\s+memory\s+10\s+1000`, `policies\s+memory-mixed\s+10\s+1000`, `policies\s+memory-same-pair\s+10\s+1000`, `revocations\s+memory-notify\s+10\s+1000`, `depth\s+memory-nocache\s+1\s+8`} {
 		require.Regexp(t, `(?m)^`+series+`\s+\d+ -> \d+\s+\d+\.\d\dx\s+(yes|no)`, summary)
 	}
 	for _, dim := range []string{scale.Keys, scale.Policies, scale.Revocations, scale.Depth} {
