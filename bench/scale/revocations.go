@@ -81,7 +81,7 @@ func (r *run) revocations(ctx context.Context) ([]Curve, error) {
 		schema := fmt.Sprintf("agenttrust_scale_%d", time.Now().UnixNano())
 		// New reads every revocation in one query, which at 1,000,000
 		// rows outlasts the default 2s query timeout here.
-		st, err := postgres.Open(ctx, r.pgURL, postgres.WithSchema(schema), postgres.WithQueryTimeout(time.Minute))
+		st, err := postgres.Open(ctx, r.pgURL, postgres.WithSchema(schema), postgres.WithQueryTimeout(5*time.Minute))
 		if err != nil {
 			return out, err
 		}
@@ -104,7 +104,7 @@ func (r *run) revocations(ctx context.Context) ([]Curve, error) {
 		}
 		cs, err := r.revocationCurves(ctx, Postgres, st, load, fedNotify, max(r.opts.Max, r.opts.NotifyMax))
 		if len(cs) == 2 {
-			cs[1].Note += "; MaxStaleness 5s, see fedNotify; query timeout 1m (the default 2s cannot read 1,000,000 rows)"
+			cs[1].Note += "; MaxStaleness 5s, see fedNotify; query timeout 5m (the default 2s cannot read 1,000,000 rows)"
 		}
 		out = append(out, cs...)
 		if err != nil {
