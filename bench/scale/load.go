@@ -98,4 +98,3 @@ func pgRevocations(ctx context.Context, conn *pgx.Conn, schema string, from, to 
 	}
 	return err
 }
-
