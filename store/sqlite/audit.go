@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -19,10 +20,29 @@ const auditCols = `chain, seq, id, time, tenant, agent_id, on_behalf_of, session
 // auditColCount is the number of auditCols.
 const auditColCount = 24
 
-// insertAudit stores one audit row. AppendAudit runs it once per record
-// in one transaction: measured, that is about twice as fast as multi-row
-// INSERTs of the same batch, which need a statement journal.
-const insertAudit = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// insertRowsLog2 bounds the rows of one audit INSERT: AppendAudit
+// inserts a batch in statements of 1, 2, 4, ... 1<<insertRowsLog2 rows,
+// each prepared at Open, so that no batch prepares a statement. 64 rows
+// bind 1,408 variables, far under SQLite's limit of 32,766; the values
+// are bound, not in the SQL text, so no statement grows with their bytes.
+const insertRowsLog2 = 6
+
+// insertAudit returns the statement that stores n audit rows. OR ROLLBACK
+// makes a refused row end the whole transaction, as AppendAudit would
+// anyway, so SQLite keeps no statement journal to undo just the one
+// statement (measured, a few percent of a row).
+func insertAudit(n int) string {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	var b strings.Builder
+	b.WriteString(`INSERT OR ROLLBACK INTO audit (` + auditCols + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
 
 // scanRecord reads one row of auditCols.
 func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
@@ -57,7 +77,7 @@ func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
 // AppendAudit implements store.Audit. A batch of the empty chain is
 // refused with store.ErrInvalid. The batch is checked, then stored in one
 // write transaction, which reads the chain's head and inserts the records
-// with one prepared statement.
+// with multi-row INSERTs prepared at Open.
 func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error {
 	const op = "append audit"
 	if err := s.ready(ctx, op); err != nil {
@@ -102,21 +122,24 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		if first != uint64(head)+1 {
 			return fmt.Errorf("%s: %s to chain %q: batch starts at seq %d, want %d: %w", prefix, op, chain, first, head+1, store.ErrConflict)
 		}
-		insert := tx.StmtContext(ctx, s.insertAudit)
 		// The rows go in under a context that cannot end: the driver
-		// watches a context that can with a goroutine per statement,
-		// which cost a tenth of a row. ctx still bounds the transaction:
-		// database/sql rolls it back when ctx ends, and the commit
-		// waits on it.
+		// watches a context that can with a goroutine per statement.
+		// ctx still bounds the transaction: database/sql rolls it back
+		// when ctx ends, and the commit waits on it.
 		rowCtx := context.WithoutCancel(ctx)
-		for i := range recs {
-			if _, err := insert.ExecContext(rowCtx, args[i*auditColCount:(i+1)*auditColCount]...); err != nil {
+		for i := 0; i < len(recs); {
+			k := min(len(recs)-i, 1<<insertRowsLog2)
+			k = 1 << (bits.Len(uint(k)) - 1) // the largest power of two, at most what is left
+			insert := tx.StmtContext(ctx, s.insertAudit[bits.Len(uint(k))-1])
+			if _, err := insert.ExecContext(rowCtx, args[i*auditColCount:(i+k)*auditColCount]...); err != nil {
 				err = s.fail(ctx, op, err)
 				if errors.Is(err, store.ErrConflict) { // the primary key backs the check of the head
-					return fmt.Errorf("%s: %s to chain %q: seq %d taken: %w", prefix, op, chain, recs[i].Seq, store.ErrConflict)
+					return fmt.Errorf("%s: %s to chain %q: a seq from %d to %d is taken: %w",
+						prefix, op, chain, recs[i].Seq, recs[i+k-1].Seq, store.ErrConflict)
 				}
 				return err
 			}
+			i += k
 		}
 		return nil
 	})

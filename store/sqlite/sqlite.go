@@ -60,11 +60,11 @@ type Store struct {
 	r *sql.DB
 
 	// Statements prepared at Open for the per-check paths.
-	blocked     [maxPreparedIDs]*sql.Stmt // on r; blocked[n-1] takes n ids
-	keyByHash   *sql.Stmt                 // on r
-	auditHead   *sql.Stmt                 // on r
-	chainHead   *sql.Stmt                 // on w, inside AppendAudit's transaction
-	insertAudit *sql.Stmt                 // on w
+	blocked     [maxPreparedIDs]*sql.Stmt     // on r; blocked[n-1] takes n ids
+	keyByHash   *sql.Stmt                     // on r
+	auditHead   *sql.Stmt                     // on r
+	chainHead   *sql.Stmt                     // on w, inside AppendAudit's transaction
+	insertAudit [insertRowsLog2 + 1]*sql.Stmt // on w; insertAudit[i] stores 1<<i rows
 
 	// lock is the open lock file (lockSuffix), held until Close.
 	lock *os.File
@@ -299,7 +299,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	prep(s.r, &s.keyByHash, `SELECT `+keyCols+` FROM keys WHERE hash = ?`)
 	prep(s.r, &s.auditHead, `SELECT `+auditCols+` FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	prep(s.w, &s.chainHead, `SELECT seq FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
-	prep(s.w, &s.insertAudit, insertAudit)
+	for i := range s.insertAudit {
+		prep(s.w, &s.insertAudit[i], insertAudit(1<<i))
+	}
 	return err
 }
 
