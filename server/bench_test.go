@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -197,3 +198,42 @@ func benchHandler(b *testing.B, h http.Handler, cred string) {
 		}
 	})
 }
+
+// BenchmarkAccessLog writes the access log line of a check through a
+// slog text handler (WithAccessLog, as serve did) and without slog
+// (WithAccessLogText and WithAccessLogJSON), into a writer that counts
+// the bytes.
+func BenchmarkAccessLog(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opt  func(io.Writer) Option
+	}{
+		{"slog-text", func(w io.Writer) Option { return WithAccessLog(slog.New(slog.NewTextHandler(w, nil))) }},
+		{"text", WithAccessLogText},
+		{"json", WithAccessLogJSON},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var out countWriter
+			s := &Server{}
+			if err := tc.opt(&out)(s); err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest("POST", "/v1/actions/check", nil)
+			c := &call{r: r, rt: &route{method: "POST", path: "/v1/actions/check"}, status: 200, start: time.Now(),
+				reqID: "req_01JEXAMPLE0000000000000000", decision: "0190a5e0-0000-7000-8000-000000000000"}
+			c.p.Tenant = "acme"
+			b.ReportAllocs()
+			for b.Loop() {
+				s.accessLog(c)
+			}
+			if out.n == 0 {
+				b.Fatal("no line written")
+			}
+		})
+	}
+}
+
+// countWriter counts the bytes written to it.
+type countWriter struct{ n int }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -132,38 +131,6 @@ func (s *Server) tagRequest(c *call) {
 	}
 	c.reqID, c.badReqID = s.requestID(c.r)
 	c.w.Header()[RequestIDHeader] = []string{c.reqID}
-}
-
-// accessLog writes the access log line of a finished call: method,
-// route pattern (never the raw path, which may hold ids), status,
-// latency, tenant, request id and, for a check, its decision id. No
-// header, query or body is logged, so no credential is.
-func (s *Server) accessLog(c *call) {
-	if s.access == nil || !s.access.Enabled(c.r.Context(), slog.LevelInfo) {
-		return
-	}
-	status := c.status
-	if status == 0 {
-		status = http.StatusOK // a handler that wrote without a status
-	}
-	attrs := make([]slog.Attr, 0, 9)
-	attrs = append(attrs,
-		slog.String("method", c.r.Method),
-		slog.String("route", accessRoute(c)),
-		slog.Int("status", status),
-		slog.Duration("latency", time.Since(c.start)),
-		slog.String("request_id", c.reqID),
-	)
-	if c.p.Tenant != "" {
-		attrs = append(attrs, slog.String("tenant", c.p.Tenant))
-	}
-	if c.decision != "" {
-		attrs = append(attrs, slog.String("decision_id", c.decision))
-	}
-	if c.badReqID {
-		attrs = append(attrs, slog.Bool("request_id_replaced", true))
-	}
-	s.access.LogAttrs(c.r.Context(), slog.LevelInfo, "agenttrust/server: request", attrs...)
 }
 
 // accessRoute is the route of c for the access log: its pattern, or
