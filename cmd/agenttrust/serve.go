@@ -171,7 +171,11 @@ the store is closed.`,
 				}
 				cfg.NoConsole = !consoleOn
 				cfg.TrustedProxies = proxies
-				cfg.AccessLog = cfg.Logger
+				if lvl <= slog.LevelInfo {
+					// The same lines as cfg.Logger's handler would write,
+					// without its cost per request.
+					cfg.AccessLogTo, cfg.AccessLogJSON = logs, logFormat == "json"
+				}
 				cfg.Notice = logs.Immediate()
 				return cli.Serve(ctx, cfg)
 			}

@@ -158,6 +158,11 @@ type ServeConfig struct {
 	// AccessLog receives a line per request (server.WithAccessLog), at
 	// level Info; nil logs none.
 	AccessLog *slog.Logger
+	// AccessLogTo, when not nil, receives the lines of AccessLog instead,
+	// written without slog (server.WithAccessLogText, or
+	// server.WithAccessLogJSON with AccessLogJSON).
+	AccessLogTo   io.Writer
+	AccessLogJSON bool
 	// Notice receives the first admin key, once, when it is created.
 	Notice io.Writer
 }
@@ -485,7 +490,12 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		server.WithObserver(tel.observer),
 		server.WithMetricsHandler(tel.metrics),
 	}
-	if cfg.AccessLog != nil {
+	switch {
+	case cfg.AccessLogTo != nil && cfg.AccessLogJSON:
+		opts = append(opts, server.WithAccessLogJSON(cfg.AccessLogTo))
+	case cfg.AccessLogTo != nil:
+		opts = append(opts, server.WithAccessLogText(cfg.AccessLogTo))
+	case cfg.AccessLog != nil:
 		opts = append(opts, server.WithAccessLog(cfg.AccessLog))
 	}
 	if cfg.Node != "" {
