@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,10 +41,12 @@ func TestAttackAuditLoss(t *testing.T) {
 // by a trigger, after the head was read) fails the batch with a conflict,
 // stores none of it, and leaves the Store able to append.
 func TestAttackAuditSeqTakenMidBatch(t *testing.T) {
+	// The columns of the first schema: later ones have defaults.
+	const cols = `chain, seq, id, time, tenant, agent_id, on_behalf_of, session_id, tool, resource, attributes,
+		credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash`
 	s := withTrigger(t, `CREATE TRIGGER steal AFTER INSERT ON audit WHEN NEW.reason = 'steal'
-		BEGIN INSERT INTO audit SELECT chain, seq + 1, id, time, tenant, agent_id, on_behalf_of, session_id, tool,
-			resource, attributes, credential_id, hop_ids, effect, rule, 'stolen', approval_id, latency, prev_hash,
-			hash, vouched_by, request_id FROM audit WHERE chain = NEW.chain AND seq = NEW.seq; END`)
+		BEGIN INSERT INTO audit (`+cols+`) SELECT `+strings.Replace(cols, "seq", "seq + 1", 1)+`
+			FROM audit WHERE chain = NEW.chain AND seq = NEW.seq; END`)
 	ctx := t.Context()
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	batch := func(first uint64, n int) []store.AuditRecord {

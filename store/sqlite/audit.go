@@ -23,8 +23,9 @@ const auditColCount = 24
 // insertRowsLog2 bounds the rows of one audit INSERT: AppendAudit
 // inserts a batch in statements of 1, 2, 4, ... 1<<insertRowsLog2 rows,
 // each prepared at Open, so that no batch prepares a statement. 64 rows
-// bind 1,408 variables, far under SQLite's limit of 32,766; the values
-// are bound, not in the SQL text, so no statement grows with their bytes.
+// bind 64 times auditColCount variables, far under SQLite's limit of
+// 32,766; the values are bound, not in the SQL text, so no statement
+// grows with their bytes.
 const insertRowsLog2 = 6
 
 // insertAudit returns the statement that stores n audit rows. OR ROLLBACK
@@ -32,7 +33,7 @@ const insertRowsLog2 = 6
 // anyway, so SQLite keeps no statement journal to undo just the one
 // statement (measured, a few percent of a row).
 func insertAudit(n int) string {
-	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	row := "(" + strings.Repeat("?, ", auditColCount-1) + "?)"
 	var b strings.Builder
 	b.WriteString(`INSERT OR ROLLBACK INTO audit (` + auditCols + `) VALUES `)
 	for i := range n {
