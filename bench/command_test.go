@@ -17,7 +17,7 @@ import (
 // command cannot rot: each engine must decide the scenario as it says, and
 // every table and bar must come out. The figures are not judged here.
 func TestQuick(t *testing.T) {
-	o, err := parseFlags([]string{"-quick", "-json"}, io.Discard)
+	o, err := parseFlags([]string{"-quick", "-json", "-plots", t.TempDir()}, io.Discard)
 	require.NoError(t, err)
 	// 100,000 policies take OPA half a minute to compile on a busy
 	// machine; the sizes share every line of code, and a real run checks
@@ -28,7 +28,8 @@ func TestQuick(t *testing.T) {
 	require.NoError(t, err, out.String())
 
 	text := out.String()
-	for _, want := range []string{"policy decision", "credentials", "bars", "Check flat from 10 to 1000 policies", "of 9 bars pass"} {
+	for _, want := range []string{"policy decision", "credentials", "bars", "Check flat from 10 to 1000 policies",
+		"remote: 16 keep-alive callers", "serve (async audit) vs a bare net/http echo", "scale: Check latency", "summary:", "of 12 bars pass"} {
 		assert.Contains(t, text, want)
 	}
 	names := map[string]bool{}

@@ -49,7 +49,9 @@ type options struct {
 	count     int      // rounds of every case, taken in turns; the median is reported
 	only      []string // section names; all when empty
 	json      bool
-	sizes     []int // policy counts of the policy section
+	sizes     []int  // policy counts of the policy section
+	scaleMax  int    // the scale section's largest size
+	plots     string // where the scale section writes its PNG plots
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -62,6 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "short measurements (-benchtime 50ms) for CI: proves the command runs, the figures are rough")
 	fs.StringVar(&only, "only", "", "comma-separated sections to run: "+strings.Join(sectionNames(), ", "))
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the tables go to stderr)")
+	fs.IntVar(&o.scaleMax, "scale-max", 1_000_000, "the scale section's largest number of keys and revocations (a power of ten)")
+	fs.StringVar(&o.plots, "plots", "plots", "`DIR` for the scale section's PNG plots")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [flags]\n\nMeasures agenttrust beside cedar-go, OPA, gopkg.in/macaroon.v2 and golang-jwt in one process\nand prints ns/op, allocs/op and ratios from the same run, with the project's bars.\n\n")
 		fs.PrintDefaults()
@@ -103,23 +107,11 @@ type section struct {
 }
 
 // sections in the order they run.
-//
-// HOOK(remote, scale): the lead wires the two sections other packages
-// provide here, after credentials:
-//
-//	{"remote", func(ctx context.Context, w io.Writer, o options, rep *report) error {
-//		res, err := remote.Run(ctx, w, remote.Options{...from o...}) // package bench/remote
-//		rep.Remote = res
-//		return err
-//	}},
-//	{"scale", func(ctx context.Context, w io.Writer, o options, rep *report) error {
-//		return scale.Run(ctx, w, scale.Options{...from o...}) // package bench/scale
-//	}},
-//
-// and any bar of theirs goes into rep.Bars, so it prints with the others.
 var sections = []section{
 	{"policy", runPolicy},
 	{"credentials", runCredentials},
+	{"remote", runRemote},
+	{"scale", runScale},
 }
 
 func sectionNames() []string {
