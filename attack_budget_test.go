@@ -7,9 +7,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -24,21 +21,21 @@ func TestAttackBudgetCarveMoreThanParent(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 10")
 	tok, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	child, hop, err := f.c.Delegate(t.Context(), tok, 0, "budget calls <= 4")
-	require.NoError(t, err)
-	require.EqualValues(t, 6, remaining(t, f, keyID, "calls"), "the carve-out is reserved at delegation")
+	must.NoError(t, err)
+	must.EqualValues(t, 6, remaining(t, f, keyID, "calls"), "the carve-out is reserved at delegation")
 	for range 4 {
 		mustAllow(t, f, child, "mail.read", nil)
 	}
 	mustBudgetDeny(t, f, child, "mail.read", nil, "budget:"+hop.ID+"/calls")
 	// The attack: a child carving more than the parent has.
 	_, _, err = f.c.Delegate(t.Context(), tok, 0, "budget calls <= 7")
-	require.Error(t, err)
-	require.ErrorIs(t, err, agenttrust.ErrUnauthorized)
-	require.Contains(t, err.Error(), "budget:"+keyID+"/calls")
+	must.Error(t, err)
+	must.ErrorIs(t, err, agenttrust.ErrUnauthorized)
+	must.Contains(t, err.Error(), "budget:"+keyID+"/calls")
 	_, _, err = f.c.Delegate(t.Context(), child, 0, "budget calls <= 1")
-	require.ErrorContains(t, err, "budget:"+hop.ID+"/calls", "a grandchild carves from its exhausted parent")
+	must.ErrorContains(t, err, "budget:"+hop.ID+"/calls", "a grandchild carves from its exhausted parent")
 	// The parent spends its own six, not the child's.
 	for range 6 {
 		mustAllow(t, f, tok, "mail.read", nil)
@@ -53,7 +50,7 @@ func TestAttackBudgetCaveatCannotWiden(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 2")
 	tok, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	wide := agenttrust.AttenuateUncheckedForTest(tok, "budget calls <= 1000")
 	mustAllow(t, f, wide, "mail.read", nil)
 	mustAllow(t, f, wide, "mail.read", nil)
@@ -62,18 +59,18 @@ func TestAttackBudgetCaveatCannotWiden(t *testing.T) {
 	f2 := newFixture(t, budgetPolicy)
 	secret2, keyID2 := budgetKey(t, f2, "budget calls <= 5")
 	tok2, err := f2.c.Exchange(t.Context(), secret2)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	narrow := agenttrust.AttenuateUncheckedForTest(tok2, "budget calls <= 1")
 	d := mustBudgetDeny(t, f2, narrow, "mail.read", nil, "budget:"+keyID2+"/calls")
-	assert.Contains(t, d.Reason, "does not match")
+	expect.Contains(t, d.Reason, "does not match")
 	// On a hop: a wider budget appended after the hop's own.
 	hopTok, err := agenttrust.Attenuate(tok2, "budget calls <= 1")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	widened := agenttrust.AttenuateUncheckedForTest(hopTok, "budget calls <= 4")
 	mustAllow(t, f2, widened, "mail.read", nil)
 	mustBudgetDeny(t, f2, widened, "mail.read", nil, "budget:"+lastHop(t, hopTok)+"/calls")
 	mustBudgetDeny(t, f2, hopTok, "mail.read", nil, "budget:"+lastHop(t, hopTok)+"/calls")
-	require.EqualValues(t, 4, remaining(t, f2, keyID2, "calls"))
+	must.EqualValues(t, 4, remaining(t, f2, keyID2, "calls"))
 }
 
 // Revoking a delegation returns its unspent carve-out to its parent;
@@ -82,29 +79,29 @@ func TestAttackBudgetReplayAfterRevoke(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 10")
 	tok, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	child, hop, err := f.c.Delegate(t.Context(), tok, 0, "budget calls <= 6")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	offline, err := agenttrust.Attenuate(child, "budget calls <= 3")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	mustAllow(t, f, child, "mail.read", nil)
 	mustAllow(t, f, offline, "mail.read", nil)
-	require.EqualValues(t, 4, remaining(t, f, keyID, "calls"))
-	require.NoError(t, f.c.Revoke(t.Context(), hop.ID))
-	require.EqualValues(t, 8, remaining(t, f, keyID, "calls"), "6 carved, 2 spent: 4 come back")
+	must.EqualValues(t, 4, remaining(t, f, keyID, "calls"))
+	must.NoError(t, f.c.Revoke(t.Context(), hop.ID))
+	must.EqualValues(t, 8, remaining(t, f, keyID, "calls"), "6 carved, 2 spent: 4 come back")
 	for _, cred := range []string{child, offline} {
 		d, err := check(t, f, cred, "mail.read", nil)
-		require.ErrorIs(t, err, agenttrust.ErrRevoked)
-		require.Equal(t, agenttrust.Deny, d.Effect)
+		must.ErrorIs(t, err, agenttrust.ErrRevoked)
+		must.Equal(t, agenttrust.Deny, d.Effect)
 	}
-	require.EqualValues(t, 8, remaining(t, f, keyID, "calls"), "a replay after revoke spent")
+	must.EqualValues(t, 8, remaining(t, f, keyID, "calls"), "a replay after revoke spent")
 	// Revoking a token releases the hops below it too.
 	child2, _, err := f.c.Delegate(t.Context(), tok, 0, "budget calls <= 5")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	mustAllow(t, f, child2, "mail.read", nil)
-	require.EqualValues(t, 3, remaining(t, f, keyID, "calls"))
-	require.NoError(t, f.c.Revoke(t.Context(), lastTokenID(t, tok)))
-	require.EqualValues(t, 7, remaining(t, f, keyID, "calls"))
+	must.EqualValues(t, 3, remaining(t, f, keyID, "calls"))
+	must.NoError(t, f.c.Revoke(t.Context(), lastTokenID(t, tok)))
+	must.EqualValues(t, 7, remaining(t, f, keyID, "calls"))
 }
 
 func TestAttackBudgetAmounts(t *testing.T) {
@@ -115,7 +112,7 @@ func TestAttackBudgetAmounts(t *testing.T) {
 	mustAllow(t, f, secret, "payments.charge", usd(30))
 	mustBudgetDeny(t, f, secret, "payments.charge", usd(20.000001), rule)
 	mustAllow(t, f, secret, "payments.charge", usd(json.Number("19.5")))
-	require.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"))
+	must.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"))
 	for name, attrs := range map[string]map[string]any{
 		"missing":          {"currency": "USD"},
 		"string":           usd("0.1"),
@@ -131,13 +128,13 @@ func TestAttackBudgetAmounts(t *testing.T) {
 		"another currency": {"amount": 0.1, "currency": "EUR"},
 	} {
 		d, err := check(t, f, secret, "payments.charge", attrs)
-		assert.Equal(t, agenttrust.Deny, d.Effect, name)
-		assert.Equal(t, rule, d.Rule, name)
+		expect.Equal(t, agenttrust.Deny, d.Effect, name)
+		expect.Equal(t, rule, d.Rule, name)
 		if name != "string" || err != nil { // every one fails closed
-			assert.Error(t, err, name)
+			expect.Error(t, err, name)
 		}
 	}
-	require.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"), "a refused amount spent")
+	must.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"), "a refused amount spent")
 	mustAllow(t, f, secret, "payments.charge", usd(0.5))
 	mustBudgetDeny(t, f, secret, "payments.charge", usd(0.000001), rule)
 }
@@ -157,9 +154,9 @@ func TestAttackBudgetTwoCurrencies(t *testing.T) {
 	f2 := newFixture(t, budgetPolicy)
 	secret2, keyID2 := budgetKey(t, f2, "budget attr.amount <= 50 USD")
 	tok, err := f2.c.Exchange(t.Context(), secret2)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	euros, err := agenttrust.Attenuate(tok, "budget attr.amount <= 1000 EUR")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	mustBudgetDeny(t, f2, euros, "payments.charge", in("EUR", 5), "budget:"+keyID2+"/attr.amount USD")
 }
 
@@ -186,23 +183,23 @@ func TestAttackBudgetFailsClosed(t *testing.T) {
 		"store down":  brokenBudgets{f.st, f.st.(store.Budgeter)},
 	} {
 		c, err := agenttrust.New(st, agenttrust.WithPolicy(mustPolicy(t, budgetPolicy)), agenttrust.WithClock(f.clock.Now))
-		require.NoError(t, err)
+		must.NoError(t, err)
 		d, err := c.Check(t.Context(), agenttrust.Request{Tool: "mail.read", Credential: secret})
-		require.Error(t, err, name)
-		require.Equal(t, agenttrust.Deny, d.Effect, name)
+		must.Error(t, err, name)
+		must.Equal(t, agenttrust.Deny, d.Effect, name)
 		if name == "store down" {
-			require.ErrorIs(t, err, agenttrust.ErrStoreUnavailable)
+			must.ErrorIs(t, err, agenttrust.ErrStoreUnavailable)
 		}
 		_, _, err = c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "a", Caveats: []string{"budget calls <= 1"}})
 		if name == "no Budgeter" {
-			require.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
+			must.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
 		}
 		// An unbudgeted credential is not affected.
 		plain, _, err := c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "b"})
-		require.NoError(t, err)
+		must.NoError(t, err)
 		d, err = c.Check(t.Context(), agenttrust.Request{Tool: "mail.read", Credential: plain})
-		require.NoError(t, err)
-		require.Equal(t, agenttrust.Allow, d.Effect)
-		require.NoError(t, c.Close())
+		must.NoError(t, err)
+		must.Equal(t, agenttrust.Allow, d.Effect)
+		must.NoError(t, c.Close())
 	}
 }

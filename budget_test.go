@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -41,7 +38,7 @@ rules:
 func budgetKey(t *testing.T, f *fixture, caveats ...string) (string, string) {
 	t.Helper()
 	secret, k, err := f.c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "billing-bot", Caveats: caveats})
-	require.NoError(t, err)
+	must.NoError(t, err)
 	return secret, k.ID
 }
 
@@ -53,22 +50,22 @@ func check(t *testing.T, f *fixture, cred, tool string, attrs map[string]any) (a
 func mustAllow(t *testing.T, f *fixture, cred, tool string, attrs map[string]any) {
 	t.Helper()
 	d, err := check(t, f, cred, tool, attrs)
-	require.NoError(t, err)
-	require.Equal(t, agenttrust.Allow, d.Effect, "decision %+v", d)
+	must.NoError(t, err)
+	must.Equal(t, agenttrust.Allow, d.Effect, "decision %+v", d)
 }
 
 func mustBudgetDeny(t *testing.T, f *fixture, cred, tool string, attrs map[string]any, rule string) agenttrust.Decision {
 	t.Helper()
 	d, _ := check(t, f, cred, tool, attrs)
-	require.Equal(t, agenttrust.Deny, d.Effect, "decision %+v", d)
-	require.Equal(t, rule, d.Rule, "decision %+v", d)
+	must.Equal(t, agenttrust.Deny, d.Effect, "decision %+v", d)
+	must.Equal(t, rule, d.Rule, "decision %+v", d)
 	return d
 }
 
 func remaining(t *testing.T, f *fixture, node, name string) int64 {
 	t.Helper()
 	rows, err := f.st.(store.Budgeter).Budgets(t.Context(), "default", node)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	for _, r := range rows {
 		if r.Name == name {
 			return r.Remaining()
@@ -81,8 +78,8 @@ func remaining(t *testing.T, f *fixture, node, name string) int64 {
 func lastHop(t *testing.T, tok string) string {
 	t.Helper()
 	info, err := agenttrust.InspectTokenUnverified(tok)
-	require.NoError(t, err)
-	require.NotEmpty(t, info.HopIDs)
+	must.NoError(t, err)
+	must.NotEmpty(t, info.HopIDs)
 	return info.HopIDs[len(info.HopIDs)-1]
 }
 
@@ -90,37 +87,37 @@ func TestBudgetCallsOnKeyAndItsTokens(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 3")
 	tok1, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	tok2, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	mustAllow(t, f, secret, "mail.read", nil)
 	mustAllow(t, f, tok1, "mail.read", nil)
 	mustAllow(t, f, tok2, "mail.read", nil)
 	// Every token of the key spends the key's one budget.
 	for _, cred := range []string{secret, tok1, tok2} {
 		d := mustBudgetDeny(t, f, cred, "mail.read", nil, "budget:"+keyID+"/calls")
-		assert.Contains(t, d.Reason, "budget exhausted")
+		expect.Contains(t, d.Reason, "budget exhausted")
 	}
 	// A budget is no reason to refuse a token that adds none: but a
 	// budget on Exchange is refused, it belongs to the key.
 	_, err = f.c.Exchange(t.Context(), secret, "budget calls <= 1")
-	require.ErrorIs(t, err, agenttrust.ErrCaveat)
+	must.ErrorIs(t, err, agenttrust.ErrCaveat)
 }
 
 func TestBudgetDenyAndApprovalSpendNothing(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 2")
 	d, err := check(t, f, secret, "files.delete", nil)
-	require.NoError(t, err)
-	require.Equal(t, agenttrust.Deny, d.Effect)
-	require.Equal(t, "no-deletes", d.Rule)
+	must.NoError(t, err)
+	must.Equal(t, agenttrust.Deny, d.Effect)
+	must.Equal(t, "no-deletes", d.Rule)
 	d, err = check(t, f, secret, "payments.wire", nil)
-	require.NoError(t, err)
-	require.Equal(t, agenttrust.NeedsApproval, d.Effect)
-	require.EqualValues(t, 2, remaining(t, f, keyID, "calls"), "a deny or a pending approval spent")
-	require.NoError(t, f.c.Approve(t.Context(), d.ApprovalID, "alice", "ok"))
+	must.NoError(t, err)
+	must.Equal(t, agenttrust.NeedsApproval, d.Effect)
+	must.EqualValues(t, 2, remaining(t, f, keyID, "calls"), "a deny or a pending approval spent")
+	must.NoError(t, f.c.Approve(t.Context(), d.ApprovalID, "alice", "ok"))
 	mustAllow(t, f, secret, "payments.wire", nil) // the approved request spends once allowed
-	require.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
+	must.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
 }
 
 func TestBudgetToolScope(t *testing.T) {
@@ -137,24 +134,24 @@ func TestBudgetAttenuateMaterialisesLazily(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 5")
 	tok, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	small, err := agenttrust.Attenuate(tok, "budget calls <= 2")
-	require.NoError(t, err)
-	require.EqualValues(t, 5, remaining(t, f, keyID, "calls"))
+	must.NoError(t, err)
+	must.EqualValues(t, 5, remaining(t, f, keyID, "calls"))
 	mustAllow(t, f, small, "mail.read", nil)
-	require.EqualValues(t, 3, remaining(t, f, keyID, "calls"))
+	must.EqualValues(t, 3, remaining(t, f, keyID, "calls"))
 	mustAllow(t, f, small, "mail.read", nil)
 	mustBudgetDeny(t, f, small, "mail.read", nil, "budget:"+lastHop(t, small)+"/calls")
 	// More than the key has left: refused at first use, naming the parent.
 	big, err := agenttrust.Attenuate(tok, "budget calls <= 4")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	d := mustBudgetDeny(t, f, big, "mail.read", nil, "budget:"+keyID+"/calls")
-	assert.Contains(t, d.Reason, "carve")
+	expect.Contains(t, d.Reason, "carve")
 }
 
 func lastTokenID(t *testing.T, tok string) string {
 	info, err := agenttrust.InspectTokenUnverified(tok)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	return info.ID
 }
 
@@ -164,15 +161,15 @@ func TestBudgetExpiredChildReclaimed(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 10")
 	tok, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	_, _, err = f.c.Delegate(t.Context(), tok, time.Minute, "budget calls <= 8")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	_, _, err = f.c.Delegate(t.Context(), tok, time.Minute, "budget calls <= 3")
-	require.Error(t, err)
+	must.Error(t, err)
 	f.clock.Advance(time.Minute)
 	_, _, err = f.c.Delegate(t.Context(), tok, 0, "budget calls <= 9")
-	require.NoError(t, err)
-	require.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
+	must.NoError(t, err)
+	must.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
 }
 
 // The bar, through Check: 1,000 parallel checks made with the tokens of
@@ -183,7 +180,7 @@ func TestBudgetConcurrentTree(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 500")
 	tok, err := f.c.Exchange(t.Context(), secret)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	type node struct {
 		id, tok string
 		own     int64
@@ -200,7 +197,7 @@ func TestBudgetConcurrentTree(t *testing.T) {
 			} else {
 				child, err = agenttrust.Attenuate(parent, fmt.Sprint("budget calls <= ", limits[depth]))
 			}
-			require.NoError(t, err)
+			must.NoError(t, err)
 			own := limits[depth]
 			if depth+1 < len(limits) {
 				own -= 2 * limits[depth+1]
@@ -212,7 +209,7 @@ func TestBudgetConcurrentTree(t *testing.T) {
 		}
 	}
 	grow(tok, 0)
-	require.Len(t, nodes, 15)
+	must.Len(t, nodes, 15)
 	const checks = 1000
 	rng := rand.New(rand.NewPCG(3, 4))
 	pick := make([]int, checks)
@@ -243,23 +240,23 @@ func TestBudgetConcurrentTree(t *testing.T) {
 	var total int64
 	for i, n := range nodes {
 		total += passed[i].Load()
-		assert.Equal(t, min(attempts[i], n.own), passed[i].Load(), "node %d (%s)", i, n.id)
+		expect.Equal(t, min(attempts[i], n.own), passed[i].Load(), "node %d (%s)", i, n.id)
 		rows, err := f.st.(store.Budgeter).Budgets(t.Context(), "default", n.id)
-		require.NoError(t, err)
-		require.Len(t, rows, 1)
+		must.NoError(t, err)
+		must.Len(t, rows, 1)
 		r := rows[0]
-		assert.True(t, r.Spent <= r.Limit && r.Remaining() >= 0, "node %s overspent: %+v", n.id, r)
+		expect.True(t, r.Spent <= r.Limit && r.Remaining() >= 0, "node %s overspent: %+v", n.id, r)
 	}
 	rows, err := f.st.(store.Budgeter).Budgets(t.Context(), "default", keyID)
-	require.NoError(t, err)
-	assert.Equal(t, total, rows[0].Spent)
+	must.NoError(t, err)
+	expect.Equal(t, total, rows[0].Spent)
 }
 
 func TestBudgetErrorsAreTyped(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, _ := budgetKey(t, f, "budget attr.amount <= 1")
 	_, err := check(t, f, secret, "payments.charge", nil)
-	require.True(t, errors.Is(err, agenttrust.ErrUnevaluable), "%v", err)
+	must.True(t, errors.Is(err, agenttrust.ErrUnevaluable), "%v", err)
 }
 
 // budgetBenchClient returns a client over a fresh memory store and a
@@ -387,14 +384,14 @@ func TestBudgetJWT(t *testing.T) {
 	f := newFixture(t, budgetPolicy)
 	secret, keyID := budgetKey(t, f, "budget calls <= 3")
 	jwtTok, err := f.c.ExchangeJWT(t.Context(), secret, "agenttrust")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	mustAllow(t, f, jwtTok, "mail.read", nil)
-	require.EqualValues(t, 2, remaining(t, f, keyID, "calls"))
+	must.EqualValues(t, 2, remaining(t, f, keyID, "calls"))
 	narrow, hop, err := f.c.NarrowJWT(t.Context(), jwtTok, "agenttrust", 0, "budget calls <= 1")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	mustAllow(t, f, narrow, "mail.read", nil)
 	mustBudgetDeny(t, f, narrow, "mail.read", nil, "budget:"+hop.ID+"/calls")
-	require.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
+	must.EqualValues(t, 1, remaining(t, f, keyID, "calls"))
 	_, err = f.c.ExchangeJWT(t.Context(), secret, "agenttrust", "budget calls <= 1")
-	require.ErrorIs(t, err, agenttrust.ErrCaveat)
+	must.ErrorIs(t, err, agenttrust.ErrCaveat)
 }

@@ -96,3 +96,52 @@ func (c checker) Contains(t testing.TB, s, sub string, msg ...any) {
 		c.fail(t, msg, "%q does not contain %q", s, sub)
 	}
 }
+
+// EqualValues is Equal for numbers of any two types.
+func (c checker) EqualValues(t testing.TB, want, got any, msg ...any) {
+	t.Helper()
+	w, okW := number(want)
+	g, okG := number(got)
+	if okW && okG {
+		if w != g {
+			c.fail(t, msg, "got %v, want %v", got, want)
+		}
+		return
+	}
+	c.Equal(t, want, got, msg...)
+}
+
+func number(v any) (float64, bool) {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return float64(r.Int()), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return float64(r.Uint()), true
+	case reflect.Float32, reflect.Float64:
+		return r.Float(), true
+	}
+	return 0, false
+}
+
+func (c checker) Len(t testing.TB, v any, n int, msg ...any) {
+	t.Helper()
+	if got := reflect.ValueOf(v).Len(); got != n {
+		c.fail(t, msg, "length %d, want %d", got, n)
+	}
+}
+
+func (c checker) NotEmpty(t testing.TB, v any, msg ...any) {
+	t.Helper()
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Slice, reflect.Map, reflect.String, reflect.Array, reflect.Chan:
+		if r.Len() == 0 {
+			c.fail(t, msg, "empty, want something")
+		}
+	default:
+		if !r.IsValid() || r.IsZero() {
+			c.fail(t, msg, "zero, want something")
+		}
+	}
+}
