@@ -44,6 +44,10 @@ type checkState struct {
 	valid     bool
 	vouchedBy string        // Request.VouchedBy, once valid
 	staleness time.Duration // age of the revocation view read
+
+	// tok is where a token is decoded when no cache keeps it (see
+	// verifyInto).
+	tok verifiedToken
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -54,6 +58,9 @@ func (s *checkState) reset() {
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
+	if s.tok.id != "" {
+		s.tok = verifiedToken{}
+	}
 	s.valid, s.vouchedBy, s.staleness = false, "", 0
 }
 
