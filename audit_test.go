@@ -68,6 +68,77 @@ func TestAuditChain(t *testing.T) {
 	}
 }
 
+// TestAuditRecordsAreTheirChecks runs checks from several goroutines,
+// for many batches, so that every audit record's memory is reused many
+// times, and asserts that each decision's record holds that check's own
+// request and attributes, in one unbroken chain: a record handed back for
+// reuse while still queued, or attributes shared between records, would
+// show as another check's values.
+func TestAuditRecordsAreTheirChecks(t *testing.T) {
+	const workers, perWorker = 4, 2500 // 10,000 records, about 40 batches
+	sink := agenttrust.NewMemorySink(workers * perWorker)
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)),
+		agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	type sent struct{ session, attrs string }
+	want := make([]map[agenttrust.DecisionID]sent, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		want[w] = make(map[agenttrust.DecisionID]sent, perWorker)
+		wg.Go(func() {
+			for i := range perWorker {
+				req := charge(i % 100)
+				req.SessionID = fmt.Sprintf("s-%d-%d", w, i)
+				// A varying number of attributes, so records of different
+				// sizes reuse each other's memory.
+				for k := range i % 4 {
+					req.Attributes[fmt.Sprintf("k%d", k)] = req.SessionID
+				}
+				d, err := c.Check(ctx, req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				attrs, _ := json.Marshal(req.Attributes) // keys sorted, as the record's
+				want[w][d.ID] = sent{req.SessionID, string(attrs)}
+			}
+		})
+	}
+	wg.Wait()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.SyncAudit(sctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := sink.Records()
+	if len(recs) != workers*perWorker {
+		t.Fatalf("%d records, want %d", len(recs), workers*perWorker)
+	}
+	if err := c.VerifyChain(recs); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, r := range recs {
+		for w := range workers {
+			s, ok := want[w][r.ID]
+			if !ok {
+				continue
+			}
+			found++
+			if r.SessionID != s.session || string(r.Attributes) != s.attrs {
+				t.Fatalf("record %s holds session %q attributes %s; its check sent %q %s", r.ID, r.SessionID, r.Attributes, s.session, s.attrs)
+			}
+		}
+	}
+	if found != workers*perWorker {
+		t.Fatalf("%d records matched a check, want %d", found, workers*perWorker)
+	}
+}
+
 // blockingSink blocks every Write until released (or the write times
 // out). Each Write that starts sends on entered.
 type blockingSink struct {

@@ -46,6 +46,10 @@ type checkState struct {
 	staleness time.Duration // age of the revocation view read
 	shadow    *shadowNote   // the shadow policy's disagreement, if any
 	budget    budgetScratch // the budget phase's (budget.go)
+
+	// tok is where a token is decoded when no cache keeps it (see
+	// verifyInto).
+	tok verifiedToken
 }
 
 // reset drops every reference to the caller's data before the state goes
@@ -56,6 +60,9 @@ func (s *checkState) reset() {
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
 	s.cred = credential{}
+	if s.tok.id != "" {
+		s.tok = verifiedToken{}
+	}
 	s.valid, s.vouchedBy, s.staleness = false, "", 0
 	s.shadow = nil
 	s.budget.reset()

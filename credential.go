@@ -80,7 +80,16 @@ type credentialUse struct {
 // credential. For an API key it also returns the key's roles, known
 // without a store read.
 func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credentialUse, cr *credential) ([]string, error) {
-	roles, err := c.loadCredential(ctx, s, u.kinds, now, cr)
+	return c.verifyInto(ctx, s, now, u, cr, nil)
+}
+
+// verifyInto is verify that decodes a token into scratch, if set, when no
+// cache keeps it (TokenConfig.NoCache): memory of the caller's that
+// outlives the credential's use, so decoding allocates only the token's
+// text. It is a parameter of its own, not a field of u: the compiler
+// would then move the caller's u.env to the heap as well.
+func (c *Client) verifyInto(ctx context.Context, s string, now time.Time, u *credentialUse, cr *credential, scratch *verifiedToken) ([]string, error) {
+	roles, err := c.loadCredential(ctx, s, u.kinds, now, cr, scratch)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +119,9 @@ func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credent
 
 // loadCredential parses and verifies a credential of one of kinds into
 // cr: its signature (or, for an API key, its hash in the store) and its
-// tenant. For an API key it also returns the key's roles.
-func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialKinds, now time.Time, cr *credential) (roles []string, err error) {
+// tenant. For an API key it also returns the key's roles. A token is
+// decoded into scratch, if set, when no cache keeps it.
+func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialKinds, now time.Time, cr *credential, scratch *verifiedToken) (roles []string, err error) {
 	if len(s) > MaxCredentialSize {
 		return nil, errs.CredentialTooLarge
 	}
@@ -124,7 +134,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt, key: ke}
 		return ke.key.Roles, nil
 	case kinds&tokens != 0 && strings.HasPrefix(s, TokenPrefix):
-		v, err := c.decodeToken(s)
+		v, err := c.decodeToken(s, scratch)
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +215,7 @@ func (cr *credential) hold(env *cond.Env, actions bool) error {
 // a caveat refuses it, so the record names who tried.
 func (c *Client) identify(ctx context.Context, req *Request, now time.Time, st *checkState, env *cond.Env) error {
 	u := credentialUse{kinds: anyCredential, agent: req.AgentID, addr: req.RemoteAddr, env: env, actions: true}
-	_, err := c.verify(ctx, req.Credential, now, &u, &st.cred)
+	_, err := c.verifyInto(ctx, req.Credential, now, &u, &st.cred, &st.tok)
 	if req.AgentID == "" {
 		req.AgentID = st.cred.agent
 	}

@@ -538,20 +538,38 @@ func decodeTokenString(s string) ([]byte, error) {
 }
 
 // decodeToken decodes and verifies a token's signature chain and parses its
-// caveats. It does not evaluate them.
-func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
+// caveats. It does not evaluate them. When the cache is off and scratch is
+// set, the token is decoded into scratch rather than a new verifiedToken.
+func (c *Client) decodeToken(cred string, scratch *verifiedToken) (*verifiedToken, error) {
 	if len(cred) > MaxCredentialSize {
 		return nil, errs.CredentialTooLarge
 	}
+	if c.tokenCacheOff {
+		v, _, err := c.decodeTokenInto(cred, scratch)
+		return v, err
+	}
 	// The cache is keyed by the token's own text, so a hit is the very
 	// token verified before: it skips decoding and every HMAC.
-	if !c.tokenCacheOff {
-		if e, ok := c.tokens.Get(cred); ok {
-			if v, ok := e.(*verifiedToken); ok {
-				return v, nil
-			}
+	if e, ok := c.tokens.Get(cred); ok {
+		if v, ok := e.(*verifiedToken); ok {
+			return v, nil
 		}
 	}
+	v, cost, err := c.decodeTokenInto(cred, nil)
+	if err != nil {
+		return nil, err
+	}
+	// A copy: the caller's string may share memory with a larger buffer.
+	c.tokens.Put(strings.Clone(cred), v, credentialCost(cred, cost))
+	return v, nil
+}
+
+// decodeTokenInto is decodeToken without the cache: it decodes into
+// scratch, or into a new verifiedToken when scratch is nil, and returns
+// the cost of the caveats for the cache. The token the cache keeps is
+// never scratch (a separate function, so the compiler sees that too and
+// keeps the caller's memory off the heap).
+func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifiedToken, cost int64, err error) {
 	buf := c.bufs.Get().(*[]byte)
 	defer c.bufs.Put(buf)
 	// The encoded text goes into the scratch buffer first (the decoder
@@ -561,17 +579,17 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	raw, err := appendDecodeToken(enc[len(enc):], enc)
 	*buf = enc[:0]
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
 		if errors.Is(err, mac.ErrTooLarge) {
-			return nil, errs.CredentialTooLarge
+			return nil, 0, errs.CredentialTooLarge
 		}
-		return nil, ErrMalformedCredential
+		return nil, 0, ErrMalformedCredential
 	}
 	if len(m.Location()) != 0 {
-		return nil, ErrMalformedCredential
+		return nil, 0, ErrMalformedCredential
 	}
 	// One string holds the decoded token; the id and the caveats are
 	// slices of it, so the verified token costs one copy, not one a part.
@@ -580,49 +598,49 @@ func (c *Client) decodeToken(cred string) (*verifiedToken, error) {
 	tokID, rest, _ := strings.Cut(rest, "|")
 	keyID, mkID, _ := strings.Cut(rest, "|")
 	if ver != tokenIDVersion || validTokenPart(tokID) != nil || validTokenPart(keyID) != nil || validTokenPart(mkID) != nil {
-		return nil, ErrMalformedCredential
+		return nil, 0, ErrMalformedCredential
 	}
 	mk := c.keyring.byID[mkID]
 	if mk == nil {
-		return nil, errs.BadSignature
+		return nil, 0, errs.BadSignature
 	}
 	root := mk.rootKey(tokID)
 	h := c.hashers.Get().(*mac.Hasher)
 	err = mac.Verify(&m, root[:], h)
 	c.hashers.Put(h)
 	if err != nil {
-		return nil, errs.BadSignature
+		return nil, 0, errs.BadSignature
 	}
-	v := &verifiedToken{id: tokID, keyID: keyID}
+	if v = scratch; v != nil {
+		*v = verifiedToken{id: tokID, keyID: keyID} // hops are the caller's to keep: never reused
+	} else {
+		v = &verifiedToken{id: tokID, keyID: keyID}
+	}
 	v.conds = v.condsBuf[:0]
-	var cost int64
 	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		cvText := text[m.CaveatOffset(i):][:len(m.Caveat(i))]
 		cv, err := cond.Parse(cvText)
 		if err != nil {
-			return nil, &CaveatError{Caveat: cvText, Msg: err.Error()}
+			return nil, 0, &CaveatError{Caveat: cvText, Msg: err.Error()}
 		}
 		// One token, one encoding: a caveat must be in canonical form.
 		canon = cv.AppendCanonical(canon[:0])
 		if string(canon) != cvText {
-			return nil, &CaveatError{Caveat: cvText, Msg: "not in canonical form"}
+			return nil, 0, &CaveatError{Caveat: cvText, Msg: "not in canonical form"}
 		}
 		noteCaveat(&cv, &v.tenant, &v.agent, &v.hops, &v.expires)
 		v.conds = append(v.conds, cv)
 		cost += caveatCost(cvText)
 	}
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
-		return nil, ErrMalformedCredential
+		return nil, 0, ErrMalformedCredential
 	}
 	if len(v.hops) > maxDelegationDepth {
-		return nil, errs.DelegationDepth
+		return nil, 0, errs.DelegationDepth
 	}
-	if !c.tokenCacheOff {
-		// A copy: the caller's string may share memory with a larger buffer.
-		c.tokens.Put(strings.Clone(cred), v, credentialCost(cred, cost))
-	}
-	return v, nil
+
+	return v, cost, nil
 }
 
 // TokenInfo describes a token without its secret parts. It is a plain

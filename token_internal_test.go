@@ -27,7 +27,7 @@ func BenchmarkDecodeToken(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.decodeToken(tok); err != nil {
+		if _, err := c.decodeToken(tok, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

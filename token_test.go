@@ -719,3 +719,59 @@ func TestSecretKeyRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCacheDecisionsKeepTheirCredential checks tokens one after another
+// with the verification cache off, where each is decoded into the same
+// per-check memory, and asserts that a decision already returned, and
+// its audit record, keep their own credential id and hops: nothing of one
+// token's decoding may be reused for the next.
+func TestNoCacheDecisionsKeepTheirCredential(t *testing.T) {
+	f := newFixture(t, paymentsPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{NoCache: true}))
+	ctx := context.Background()
+	secret, _, err := f.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := f.c.Exchange(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		d    agenttrust.Decision
+		cred string
+		hops []string
+	}
+	var got []seen
+	for i := range 8 {
+		tok := root
+		for range i % 3 { // no hop, one, two
+			if tok, err = agenttrust.Attenuate(tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		req := charge(10)
+		req.AgentID, req.Credential = "", tok
+		d, err := f.c.Check(ctx, req)
+		if err != nil || !d.Allowed() {
+			t.Fatalf("check %d: %v %v", i, d.Effect, err)
+		}
+		if len(d.HopIDs) != i%3 {
+			t.Fatalf("check %d: %d hops, want %d", i, len(d.HopIDs), i%3)
+		}
+		got = append(got, seen{d, strings.Clone(d.CredentialID), slices.Clone(d.HopIDs)})
+	}
+	recs := f.records(t)
+	byID := map[agenttrust.DecisionID]agenttrust.AuditRecord{}
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	for i, s := range got {
+		if s.d.CredentialID != s.cred || !slices.Equal(s.d.HopIDs, s.hops) {
+			t.Errorf("decision %d changed after later checks: %q %v, was %q %v", i, s.d.CredentialID, s.d.HopIDs, s.cred, s.hops)
+		}
+		r := byID[s.d.ID]
+		if r.CredentialID != s.cred || !slices.Equal(r.HopIDs, s.hops) {
+			t.Errorf("record %d holds %q %v, its decision %q %v", i, r.CredentialID, r.HopIDs, s.cred, s.hops)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"hash"
 )
 
@@ -24,10 +25,15 @@ const keyGenerator = "macaroons-key-generator"
 // The zero Hasher is ready to use; its first use allocates. A Hasher is not
 // safe for concurrent use: keep one per goroutine or in a sync.Pool.
 type Hasher struct {
-	keyGen hash.Hash // HMAC-SHA256 keyed with keyGenerator
-	sha    hash.Hash // plain SHA-256 for the chain steps
-	pad    [sha256.BlockSize]byte
+	keyGen hash.Hash                            // HMAC-SHA256 keyed with keyGenerator
+	sha    hash.Hash                            // plain SHA-256 for the chain steps
+	in     []byte                               // k^ipad || msg
+	out    [sha256.BlockSize + sha256.Size]byte // k^opad || inner hash
 	sum    [sha256.Size]byte
+	// root holds a copy of the root key while it is hashed: written
+	// through the hash.Hash interface, the caller's key would have to be
+	// on the heap, costing every Verify an allocation.
+	root []byte
 }
 
 func (h *Hasher) init() {
@@ -39,45 +45,60 @@ func (h *Hasher) init() {
 
 // deriveKey returns HMAC-SHA256(keyGenerator, rootKey).
 func (h *Hasher) deriveKey(rootKey []byte) [sha256.Size]byte {
+	h.root = append(h.root[:0], rootKey...)
 	h.keyGen.Reset()
-	h.keyGen.Write(rootKey)
+	h.keyGen.Write(h.root)
 	h.keyGen.Sum(h.sum[:0])
 	return h.sum
 }
 
 // step returns HMAC-SHA256(key, msg). key is passed by value because h.sum
-// is overwritten before the outer pad is built.
+// is overwritten before the outer pad is built. Each hash is written in
+// one piece, the pad and what follows it side by side.
 func (h *Hasher) step(key [sha256.Size]byte, msg []byte) [sha256.Size]byte {
-	const ipad, opad = 0x36, 0x5c
-	for i, k := range key {
-		h.pad[i] = k ^ ipad
+	n := sha256.BlockSize + len(msg)
+	if cap(h.in) < n {
+		h.in = make([]byte, n)
 	}
-	for i := len(key); i < len(h.pad); i++ {
-		h.pad[i] = ipad
-	}
+	in := h.in[:n]
+	padKey(in[:sha256.BlockSize], &key, ipad)
+	copy(in[sha256.BlockSize:], msg)
 	h.sha.Reset()
-	h.sha.Write(h.pad[:])
-	h.sha.Write(msg)
-	h.sha.Sum(h.sum[:0])
+	h.sha.Write(in)
+	h.sha.Sum(h.out[sha256.BlockSize:sha256.BlockSize])
 
-	for i, k := range key {
-		h.pad[i] = k ^ opad
-	}
-	for i := len(key); i < len(h.pad); i++ {
-		h.pad[i] = opad
-	}
+	padKey(h.out[:sha256.BlockSize], &key, opad)
 	h.sha.Reset()
-	h.sha.Write(h.pad[:])
-	h.sha.Write(h.sum[:])
+	h.sha.Write(h.out[:])
 	h.sha.Sum(h.sum[:0])
 	return h.sum
+}
+
+// The HMAC pads, eight bytes at a time.
+const (
+	ipad = 0x3636363636363636
+	opad = 0x5c5c5c5c5c5c5c5c
+)
+
+// padKey sets dst (one block) to key XOR pad followed by pad, a word at a
+// time: a byte at a time it was a sixth of each step.
+func padKey(dst []byte, key *[sha256.Size]byte, pad uint64) {
+	dst = dst[:sha256.BlockSize]
+	for i := 0; i < sha256.Size; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(key[i:])^pad)
+	}
+	for i := sha256.Size; i < sha256.BlockSize; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], pad)
+	}
 }
 
 // wipe clears the scratch buffers, which hold intermediate signatures (a
 // signature before the last caveat would let its holder drop that caveat).
 func (h *Hasher) wipe() {
-	clear(h.pad[:])
+	clear(h.in[:cap(h.in)])
+	clear(h.out[:])
 	clear(h.sum[:])
+	clear(h.root)
 }
 
 // chain computes the signature of id and caveats under rootKey.
