@@ -184,6 +184,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/budgets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The budgets a key, token or hop holds, and what remains (admin).
+         * @description A budget is a caveat on a key or a delegation, such as
+         *     `budget calls <= 100` or `budget attr.amount <= 50 USD`. Each
+         *     delegation carves its budget out of its parent's remaining one;
+         *     a check spends, all or nothing, along the chain. Amounts are in
+         *     units: `scale` per unit of an attribute's amount (one per call).
+         *     A node that holds no budget, or whose budget was never used,
+         *     answers an empty list.
+         */
+        get: operations["getBudgets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agents/{id}/suspend": {
         parameters: {
             query?: never;
@@ -628,6 +654,7 @@ export interface components {
             expires_at?: string;
             /** @description CIDR prefixes or addresses. */
             allowed_ips?: string[];
+            /** @description Caveats every use of the key and of its tokens must satisfy. A budget caveat (budget calls <= 100, budget attr.amount <= 50 USD, optionally ending in tools GLOB,...) gives the key a budget that all its tokens spend; see GET /v1/budgets/{id}. */
             caveats?: string[];
         };
         TenantKeyRequest: {
@@ -667,6 +694,7 @@ export interface components {
             format?: "macaroon" | "jwt";
             /** @description Required for jwt. */
             audience?: string;
+            /** @description Caveats the token adds. Budget caveats are refused here: a budget goes on the key or on a delegation. */
             caveats?: string[];
         };
         TokenResponse: {
@@ -681,6 +709,7 @@ export interface components {
             /** @description Default the bearer token. */
             token?: string;
             ttl_seconds?: number;
+            /** @description Caveats the new hop adds. A budget caveat carves the hop's budget out of its nearest ancestor's budget of the same name, and is refused (400, unauthorized) when that has less left. */
             caveats?: string[];
         };
         DelegateResponse: {
@@ -728,6 +757,42 @@ export interface components {
         };
         BlockList: {
             blocks: components["schemas"]["Block"][];
+        };
+        Budget: {
+            /** @description The budget's identity, such as "calls" or "attr.amount USD tools payments.*". */
+            name: string;
+            /** Format: int64 */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Spent through this node, its descendants included.
+             */
+            spent: number;
+            /**
+             * Format: int64
+             * @description Reserved for live delegations.
+             */
+            carved: number;
+            /**
+             * Format: int64
+             * @description What the node may still spend or carve out.
+             */
+            remaining: number;
+            /**
+             * Format: int64
+             * @description Units per unit of amount.
+             */
+            scale: number;
+            /** @description The node this budget was carved from. */
+            holder?: string;
+            /** Format: date-time */
+            expires_at?: string;
+            /** @description Revoked or expired; its unspent carve-out went back to its holder. */
+            released: boolean;
+        };
+        BudgetList: {
+            node: string;
+            budgets: components["schemas"]["Budget"][];
         };
         SuspendRequest: {
             reason?: string;
@@ -825,6 +890,13 @@ export interface components {
             reason?: string;
             approval_id?: string;
             latency_ns: number;
+            /**
+             * @description What the shadow policy (serve --shadow-policy) decided instead, where it disagreed with the live policy; never enforced; covered by hash. Absent where it agreed or there is none.
+             * @enum {string}
+             */
+            shadow_effect?: "allow" | "deny" | "needs_approval" | "error";
+            /** @description The rule that decided for the shadow policy, where it disagreed; covered by hash. */
+            shadow_rule?: string;
             prev_hash: string;
             hash: string;
         };
@@ -1371,6 +1443,34 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             408: components["responses"]["BodyTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getBudgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A key, token or hop id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The node's budgets. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
         };
     };
