@@ -47,9 +47,9 @@ func history(t *testing.T) []agenttrust.AuditRecord {
 	clock := testkit.NewClock()
 	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(testkit.Policy(t, live, "yaml")), agenttrust.WithClock(clock.Now),
 		agenttrust.WithRandom(testkit.NewRandom()), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
-	require.NoError(t, err)
+	must.NoError(t, err)
 	defer c.Close()
-	require.NoError(t, c.Revoke(ctx, "bot-9"))
+	must.NoError(t, c.Revoke(ctx, "bot-9"))
 	check := func(agent, tool string, attrs map[string]any) {
 		clock.Advance(1e9)
 		c.Check(ctx, agenttrust.Request{AgentID: agent, Tool: tool, Resource: "r/1", Attributes: attrs})
@@ -65,7 +65,7 @@ func history(t *testing.T) []agenttrust.AuditRecord {
 	check("bot-3", "delete", map[string]any{"env": "dev"})
 	check("bot-4", "export", nil)
 	check("bot-9", "read_file", nil) // revoked: says nothing of the rules
-	require.NoError(t, c.SyncAudit(ctx))
+	must.NoError(t, c.SyncAudit(ctx))
 	mu.Lock()
 	defer mu.Unlock()
 	return recs
@@ -86,17 +86,17 @@ func TestKnownHistory(t *testing.T) {
 	recs := history(t)
 	p := testkit.Policy(t, live, "yaml")
 	rep, err := advise.Run(context.Background(), all(recs), p, advise.Config{})
-	require.NoError(t, err)
-	assert.EqualValues(t, 12, rep.Records) // the revocation, 11 checks
-	assert.EqualValues(t, 10, rep.Decided)
+	must.NoError(t, err)
+	expect.EqualValues(t, 12, rep.Records) // the revocation, 11 checks
+	expect.EqualValues(t, 10, rep.Decided)
 	decided := map[string]int64{}
 	for _, u := range rep.Rules {
 		decided[u.ID] = u.Decided
 	}
-	assert.Equal(t, map[string]int64{"no-prod-delete": 1, "no-admin": 0, "big-pay": 1, "read-all": 5, "pay-bots": 1, "write-any": 0, "delete-dev": 1}, decided)
-	assert.Equal(t, []string{"write-any"}, rep.UnusedGrants)
-	assert.Equal(t, []string{"no-admin", "write-any"}, rep.NeverMatched)
-	assert.Equal(t, []advise.AgentTools{
+	expect.Equal(t, map[string]int64{"no-prod-delete": 1, "no-admin": 0, "big-pay": 1, "read-all": 5, "pay-bots": 1, "write-any": 0, "delete-dev": 1}, decided)
+	expect.Equal(t, []string{"write-any"}, rep.UnusedGrants)
+	expect.Equal(t, []string{"no-admin", "write-any"}, rep.NeverMatched)
+	expect.Equal(t, []advise.AgentTools{
 		{Agent: "bot-1", Tools: []string{"read_db"}},
 		{Agent: "bot-2", Tools: []string{"read_file"}},
 		{Agent: "bot-3", Tools: []string{"read_db", "read_file"}},
@@ -113,9 +113,9 @@ rules:
   - {id: pay-bots, effect: allow, agents: [bot-1], tools: [pay]}
   - {id: delete-dev, effect: allow, agents: [bot-3], tools: [delete]}
 `, "yaml")
-	assert.Equal(t, want, rep.Proposal)
+	expect.Equal(t, want, rep.Proposal)
 	for _, line := range []string{"-        - write", "+        - bot-1", "+        - read_db", "-        - read_*"} {
-		assert.Contains(t, rep.Diff, line+"\n")
+		expect.Contains(t, rep.Diff, line+"\n")
 	}
 	// The diff's "+" and " " lines are the proposal.
 	var kept []string
@@ -125,8 +125,8 @@ rules:
 		}
 	}
 	back, err := agenttrust.ParsePolicy([]byte(strings.Join(kept, "\n")), "yaml")
-	require.NoError(t, err)
-	assert.Equal(t, want, back)
+	must.NoError(t, err)
+	expect.Equal(t, want, back)
 }
 
 // TestProposalNarrowsAndKeepsHistory: replayed against the proposal,
@@ -137,16 +137,16 @@ func TestProposalNarrowsAndKeepsHistory(t *testing.T) {
 	recs := history(t)
 	p := testkit.Policy(t, live, "yaml")
 	rep, err := advise.Run(context.Background(), all(recs), p, advise.Config{})
-	require.NoError(t, err)
+	must.NoError(t, err)
 	got, err := replay.Run(context.Background(), all(recs), replay.Config{Policy: rep.Proposal})
-	require.NoError(t, err)
-	assert.Zero(t, got.Changed, "%+v", got.Examples)
-	assert.Zero(t, got.Unknown)
+	must.NoError(t, err)
+	expect.Zero(t, got.Changed, "%+v", got.Examples)
+	expect.Zero(t, got.Unknown)
 
 	liveE, err := agenttrust.NewRuleEngine(p)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	propE, err := agenttrust.NewRuleEngine(rep.Proposal)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	narrower := 0
 	for _, agent := range []string{"bot-1", "bot-2", "bot-3", "bot-4", "bot-7", "alice"} {
 		for _, tool := range []string{"read_file", "read_db", "read_x", "pay", "delete", "write", "export", "admin.x"} {
@@ -155,7 +155,7 @@ func TestProposalNarrowsAndKeepsHistory(t *testing.T) {
 				l, _ := liveE.Evaluate(context.Background(), &in)
 				pr, _ := propE.Evaluate(context.Background(), &in)
 				if pr.Effect == agenttrust.Allow {
-					require.Equal(t, agenttrust.Allow, l.Effect, "%s %s %v: the proposal allows what the live policy does not", agent, tool, attrs)
+					must.Equal(t, agenttrust.Allow, l.Effect, "%s %s %v: the proposal allows what the live policy does not", agent, tool, attrs)
 				}
 				if l.Effect != pr.Effect {
 					narrower++
@@ -163,20 +163,20 @@ func TestProposalNarrowsAndKeepsHistory(t *testing.T) {
 			}
 		}
 	}
-	assert.Positive(t, narrower)
+	expect.Positive(t, narrower)
 }
 
 func TestRunErrors(t *testing.T) {
 	_, err := advise.Run(context.Background(), all(nil), nil, advise.Config{})
-	assert.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
+	expect.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
 	boom := fmt.Errorf("boom")
 	_, err = advise.Run(context.Background(), func(yield func(agenttrust.AuditRecord, error) bool) { yield(agenttrust.AuditRecord{}, boom) },
 		testkit.Policy(t, live, "yaml"), advise.Config{})
-	assert.ErrorIs(t, err, boom)
+	expect.ErrorIs(t, err, boom)
 	rep, err := advise.Run(context.Background(), all(nil), testkit.Policy(t, live, "yaml"), advise.Config{})
-	require.NoError(t, err)
-	assert.Len(t, rep.UnusedGrants, 5) // nothing used: every allow and needs_approval rule
-	assert.Empty(t, rep.Uncalled)
+	must.NoError(t, err)
+	expect.Len(t, rep.UnusedGrants, 5) // nothing used: every allow and needs_approval rule
+	expect.Empty(t, rep.Uncalled)
 }
 
 // sinkFunc adapts a function to agenttrust.AuditSink.

@@ -40,7 +40,7 @@ func synthPolicy(t testing.TB) *agenttrust.Policy {
 		}
 	}
 	p, err := agenttrust.ParsePolicy([]byte(b.String()), "yaml")
-	require.NoError(t, err)
+	must.NoError(t, err)
 	return p
 }
 
@@ -98,21 +98,21 @@ func TestMillion(t *testing.T) {
 	start := time.Now()
 	got, err := replay.Run(context.Background(), synthLog(n), replay.Config{Policy: p})
 	took := time.Since(start)
-	require.NoError(t, err)
+	must.NoError(t, err)
 	t.Logf("replayed %d records in %v (%.0f records/s): same %d, changed %d, unknown %d, not replayable %v",
 		got.Records, took.Round(time.Millisecond), float64(n)/took.Seconds(), got.Same, got.Changed, got.Unknown, got.NotReplayable)
 	want := bruteForceAt(t, n, func(i int) (agenttrust.AuditRecord, replay.Phase) {
 		return synthAt(i)
 	}, p)
-	assert.Equal(t, want.Records, got.Records)
-	assert.Equal(t, want.NotReplayable, got.NotReplayable)
-	assert.Equal(t, want.Same, got.Same)
-	assert.Equal(t, want.Changed, got.Changed)
-	assert.Equal(t, want.Unknown, got.Unknown)
-	assert.ElementsMatch(t, want.Effects, got.Effects)
-	assert.ElementsMatch(t, want.Rules, got.Rules)
-	assert.Len(t, got.Agents, 1000)
-	assert.Equal(t, synthAgents-1000, got.AgentsOmitted)
+	expect.Equal(t, want.Records, got.Records)
+	expect.Equal(t, want.NotReplayable, got.NotReplayable)
+	expect.Equal(t, want.Same, got.Same)
+	expect.Equal(t, want.Changed, got.Changed)
+	expect.Equal(t, want.Unknown, got.Unknown)
+	expect.ElementsMatch(t, want.Effects, got.Effects)
+	expect.ElementsMatch(t, want.Rules, got.Rules)
+	expect.Len(t, got.Agents, 1000)
+	expect.Equal(t, synthAgents-1000, got.AgentsOmitted)
 }
 
 // BenchmarkRun replays b.N records of the synthetic log: ns/op is the
