@@ -182,4 +182,6 @@ func TestRunErrors(t *testing.T) {
 // sinkFunc adapts a function to agenttrust.AuditSink.
 type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
 
-func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error { return f(ctx, recs) }
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	return f(ctx, recs)
+}

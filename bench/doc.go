@@ -65,6 +65,7 @@
 //     vectors, differential fuzzing, interop, the codec benchmark).
 //
 //   - bench/a2a: middleware/a2a between a2a-go's own client and server.
+//
 //   - TestQuick and TestEnginesAgree: the command's sections in -quick
 //     mode, and the three engines deciding the scenario alike; and
 //     BenchmarkTable, the command's cases for benchstat.

@@ -534,7 +534,7 @@ func TestPhasesFromClient(t *testing.T) {
 	check(agenttrust.Request{AgentID: "a", Tool: "read_x"})                                              // policy: allow
 	check(agenttrust.Request{AgentID: "a", Tool: "write"})                                               // policy: default deny
 	d := check(agenttrust.Request{AgentID: "a", Tool: "pay", Attributes: map[string]any{"amount": 500}}) // policy: needs approval
-	must.NoError(t, c.Approve(ctx, d.ApprovalID, "bob", ""))                                          // operator
+	must.NoError(t, c.Approve(ctx, d.ApprovalID, "bob", ""))                                             // operator
 	check(agenttrust.Request{AgentID: "a", Tool: "pay", Attributes: map[string]any{"amount": 500}})      // approval
 	check(agenttrust.Request{Credential: "att_garbage", Tool: "read_x"})                                 // credential
 	check(agenttrust.Request{AgentID: "a", Tool: ""})                                                    // validation
@@ -601,4 +601,6 @@ func FuzzRecord(f *testing.F) {
 // sinkFunc adapts a function to agenttrust.AuditSink.
 type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
 
-func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error { return f(ctx, recs) }
+func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	return f(ctx, recs)
+}
