@@ -293,7 +293,7 @@ type AuditRecord struct {
 	ShadowEffect string `json:"shadow_effect,omitempty"`
 	ShadowRule   string `json:"shadow_rule,omitempty"`
 	PrevHash     Hash   `json:"prev_hash"`
-	Hash         Hash            `json:"hash"`
+	Hash         Hash   `json:"hash"`
 }
 
 // Hash is an HMAC-SHA256 in the audit chain. It marshals as 64 lowercase
