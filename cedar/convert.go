@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
 	"golang.org/x/text/unicode/norm"
@@ -235,7 +236,7 @@ func number(path string, v any) (cedar.Value, error) {
 			return cedar.Long(i), nil
 		}
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || !validJSONNumber(s) {
+		if err != nil || !cond.IsJSONNumber(s) {
 			return nil, &RequestError{Field: path, Msg: "not a finite JSON number"}
 		}
 		if strings.ContainsAny(s, "eE") {
@@ -263,43 +264,6 @@ func floatValue(path string, f float64, text string) (cedar.Value, error) {
 		return nil, &RequestError{Field: path, Msg: "fractional number with more than 4 decimal places or beyond Cedar's decimal range"}
 	}
 	return d, nil
-}
-
-// validJSONNumber reports whether s is a JSON number (RFC 8259), which
-// strconv.ParseFloat is laxer about ("Inf", "0x1p3", "1_000").
-func validJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	start := i
-	if n := digits(); n == 0 || n > 1 && s[start] == '0' {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // normalString reports whether s is valid UTF-8 in NFC without invisible

@@ -941,6 +941,13 @@ func jsonNumber(s string) (number, bool) {
 	return number{kind: numFloat, f: f, inexact: sigDigits(s) > maxExactDigits}, true
 }
 
+// IsJSONNumber reports whether s is a JSON number (RFC 8259), which
+// strconv.ParseFloat is laxer about ("Inf", "0x1p3", "1_000").
+func IsJSONNumber(s string) bool {
+	_, ok := jsonNumberSyntax(s)
+	return ok
+}
+
 // jsonNumberSyntax reports whether s is a JSON number (RFC 8259) and
 // whether it has neither fraction nor exponent.
 func jsonNumberSyntax(s string) (integer, ok bool) {
