@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	crand "crypto/rand"
 	"errors"
@@ -46,6 +47,7 @@ type harness struct {
 	http     *http.Server
 	url      string
 	tmp      string // removed by close, when the harness made it
+	dir      string // the database's directory, which also holds the answered-decision logs
 	admin    *remote.Client
 	approver *remote.Client
 	agents   []*remote.Client // one per worker, each with its own agent key
@@ -67,6 +69,7 @@ func start(ctx context.Context, cfg config) (_ *harness, err error) {
 		}
 		dir = h.tmp
 	}
+	h.dir = dir
 	if h.st, err = sqlite.Open(ctx, filepath.Join(dir, "soak.db")); err != nil {
 		return nil, err
 	}
@@ -214,11 +217,28 @@ func (h *harness) drive(ctx context.Context, cfg config) (*result, error) {
 		errs  []error
 		wg    sync.WaitGroup
 	)
+	// Each worker logs the ids of its answered decisions to a file, not
+	// to memory: a million ids held in the heap would be the soak's own
+	// growth, and hide the server's.
+	var logs []string
 	for i := range cfg.workers {
 		w := &worker{h: h, n: i, agent: h.agents[i], key: h.keys[i],
 			rng: rand.New(rand.NewPCG(cfg.seed, uint64(i)))}
+		path := filepath.Join(h.dir, fmt.Sprintf("answered-%d.ids", i))
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		logs = append(logs, path)
+		w.answered = bufio.NewWriter(f)
 		wg.Go(func() {
 			err := w.run(ctx, stop)
+			if ferr := w.answered.Flush(); err == nil {
+				err = ferr
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			total.add(&w.res)
@@ -239,6 +259,20 @@ func (h *harness) drive(ctx context.Context, cfg config) (*result, error) {
 		c.Close()
 	}
 	total.end = measure()
+	for _, path := range logs {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for len(data) >= len(agenttrust.DecisionID{}) {
+			var id agenttrust.DecisionID
+			data = data[copy(id[:], data):]
+			total.answered = append(total.answered, id)
+		}
+		if len(data) != 0 {
+			return nil, fmt.Errorf("%s: a truncated id at the end", path)
+		}
+	}
 	return &total, nil
 }
 

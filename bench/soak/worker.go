@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ type worker struct {
 	uses    int // checks with token so far
 	seq     int // makes each approval's resource unique
 	res     result
+	// answered logs the id of each answered decision (see drive).
+	answered *bufio.Writer
 }
 
 // run does one operation after another until stop. It returns the first
@@ -64,7 +67,9 @@ func (w *worker) check(ctx context.Context, tool, resource, cred string) (d agen
 	if d.ID.IsZero() {
 		return d, err, fmt.Errorf("check %s: no decision: %w", tool, err)
 	}
-	w.res.answered = append(w.res.answered, d.ID)
+	if _, err := w.answered.Write(d.ID[:]); err != nil {
+		return d, err, fmt.Errorf("log the answered decision: %w", err)
+	}
 	switch d.Effect {
 	case agenttrust.Allow:
 		w.res.effects[effAllow]++
