@@ -206,7 +206,15 @@ func auditQuery(q store.AuditQuery) (string, []any) {
 		where("chain = ?", q.Chain)
 	}
 	if q.Tenant != "" {
-		where("tenant = ?", q.Tenant)
+		// A page after a cursor reads on along the key. On the tenant's
+		// (tenant, time) index every page would sort all the tenant's
+		// records again, and reading a trail page by page would grow
+		// with its square; "+" keeps the planner off that index.
+		if q.AfterChain != "" || q.AfterSeq != 0 {
+			where("+tenant = ?", q.Tenant)
+		} else {
+			where("tenant = ?", q.Tenant)
+		}
 	}
 	if q.AgentID != "" {
 		where("agent_id = ?", q.AgentID)

@@ -25,6 +25,9 @@ func TestAuditPagingUsesKey(t *testing.T) {
 		"one chain":    {store.AuditQuery{Chain: "c", AfterSeq: 4000, Limit: 1000}, "chain=? AND seq>?"},
 		"every chain":  {store.AuditQuery{AfterChain: "c", AfterSeq: 4000, Limit: 1000}, "(chain,seq)>(?,?)"},
 		"other chains": {store.AuditQuery{Chain: "d", AfterChain: "c", AfterSeq: 4000, Limit: 1000}, "chain=?"},
+		// The server's pages: every chain of one tenant. On the tenant's
+		// index each page sorted all the tenant's records again.
+		"one tenant": {store.AuditQuery{Tenant: "acme", AfterChain: "c", AfterSeq: 4000, Limit: 1000}, "(chain,seq)>(?,?)"},
 	} {
 		query, args := auditQuery(tc.q)
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
