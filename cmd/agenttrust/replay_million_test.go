@@ -42,17 +42,14 @@ func TestReplayMillionSQLite(t *testing.T) {
 	if err := os.WriteFile(proposal, []byte(strings.ReplaceAll(testPolicy, "100", "30")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url, stderr := serveInProcess(t, "--data", db, "--policy", pol, "--node", "bench")
-	m := keyRe.FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no admin key printed: %s", stderr.String())
-	}
 	ctx := context.Background()
+	// The trail is written before serve starts: serve is then the only
+	// process using the file (sqlite.WithExclusive), and the library reads
+	// the trail through its own store once serve has it.
 	st, err := sqlite.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	// The trail another node wrote: charges of every size, deletes and
 	// other tools, by 1,000 agents, in the system tenant.
 	start := time.Now()
@@ -96,6 +93,15 @@ func TestReplayMillionSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("library, from SQLite: %d records replayed in %v: same %d, changed %d", lib.Records, time.Since(start).Round(time.Millisecond), lib.Same, lib.Changed)
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	url, stderr := serveInProcess(t, "--data", db, "--policy", pol, "--node", "bench")
+	m := keyRe.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no admin key printed: %s", stderr.String())
+	}
 
 	vars := map[string]string{"AGENTTRUST_SERVER": url, "AGENTTRUST_KEY": m[1], "AGENTTRUST_TIMEOUT": "2m"}
 	start = time.Now()
