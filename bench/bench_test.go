@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	bench "github.com/agenttrust/agenttrust/bench"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -49,28 +50,9 @@ func benchClient(b *testing.B, extra int, opts ...agenttrust.Option) *agenttrust
 // agent and tool, agent globs, tool globs, and more rules about a1 on
 // other tools, so none of them can decide the benchmark's request but an
 // unindexed engine would have to look at all of them.
-// go run ./bench makes the same rules (scenario.go), and their Cedar and
-// Rego forms.
-func syntheticRules(n int) []agenttrust.Rule {
-	rules := make([]agenttrust.Rule, 0, n)
-	for i := range n {
-		r := agenttrust.Rule{ID: fmt.Sprintf("synthetic-%d", i), Effect: agenttrust.Allow}
-		switch i % 4 {
-		case 0:
-			r.Agents, r.Tools = []string{fmt.Sprintf("agent-%d", i)}, []string{"transfer"}
-		case 1:
-			r.Agents, r.Tools = []string{fmt.Sprintf("team-%d-*", i)}, []string{fmt.Sprintf("tool-%d", i)}
-		case 2:
-			r.Agents, r.Tools = []string{"a1"}, []string{fmt.Sprintf("tool-%d.*", i)}
-			r.Effect = agenttrust.Deny
-		case 3:
-			r.Agents, r.Tools = []string{fmt.Sprintf("agent-%d", i)}, []string{fmt.Sprintf("tool-%d", i)}
-			r.When = []string{"attr.amount < 10"}
-		}
-		rules = append(rules, r)
-	}
-	return rules
-}
+// They are go run ./bench's (scenario.go), which also writes their Cedar
+// and Rego forms.
+var syntheticRules = bench.SyntheticRules
 
 func transferRequest(amount int) agenttrust.Request {
 	return agenttrust.Request{AgentID: "a1", Tool: "transfer", Resource: "acct-1",
