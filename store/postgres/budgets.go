@@ -41,32 +41,37 @@ const sqlLockBudgets = `SELECT ` + budgetCols + ` FROM budgets
 	ORDER BY depth, node, name FOR UPDATE`
 
 func (t budgetTx) LockRows(ctx context.Context, tenant string, keys []store.BudgetKey) ([]store.BudgetRow, error) {
-	nodes, names := make([]string, len(keys)), make([]string, len(keys))
-	for i, k := range keys {
-		nodes[i], names[i] = k.Node, k.Name
-	}
-	found, err := t.query(ctx, sqlLockBudgets, tenant, nodes, names)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]store.BudgetRow, len(keys))
-	place(out, keys, found)
-	// A row another spend inserted while this one waited for a lock is
-	// not in the statement's snapshot: the rows not found are read again,
-	// by a statement that sees every commit before it.
-	nodes, names = nodes[:0], names[:0]
-	for i, k := range keys {
-		if out[i].Node == "" {
-			nodes, names = append(nodes, k.Node), append(names, k.Name)
+	nodes, names := make([]string, 0, len(keys)), make([]string, 0, len(keys))
+	// A row another spend committed while a statement waited for a lock
+	// is not in that statement's snapshot, yet the rows it locked already
+	// count it (a holder's Carved): taken as missing, the row would be
+	// carved a second time and refused. So the rows not found are read
+	// again, each time by a statement whose snapshot follows every lock
+	// held so far, until one finds nothing more. A row still missing then
+	// is truly absent: its inserter must lock its holder, held here, or
+	// insert a key this spend inserts too, a unique violation that
+	// retries. The first read may find nothing yet wait for nothing; it
+	// is read again once, as a row may have been committed since.
+	for pass := 0; ; pass++ {
+		nodes, names = nodes[:0], names[:0]
+		for i, k := range keys {
+			if out[i].Node == "" {
+				nodes, names = append(nodes, k.Node), append(names, k.Name)
+			}
 		}
-	}
-	if len(nodes) > 0 {
-		if found, err = t.query(ctx, sqlLockBudgets, tenant, nodes, names); err != nil {
+		if len(nodes) == 0 {
+			return out, nil
+		}
+		found, err := t.query(ctx, sqlLockBudgets, tenant, nodes, names)
+		if err != nil {
 			return nil, err
+		}
+		if len(found) == 0 && pass > 0 {
+			return out, nil
 		}
 		place(out, keys, found)
 	}
-	return out, nil
 }
 
 // place puts each row of found at the index of its key.
