@@ -19,6 +19,10 @@ import (
 // Entries filed under a segment or wildcard key re-check their patterns at
 // match time. A lookup probes at most three maps per dimension, however
 // many items there are.
+//
+// A long list of items that share their agent and tool keys (per-account
+// rules of one agent, say) is split once more by resource (see resIndex),
+// so that it too costs a lookup rather than a scan.
 type index[T any] struct {
 	byAgent    map[string]*toolIndex[T]
 	byAgentSeg map[string]*toolIndex[T]
@@ -26,9 +30,34 @@ type index[T any] struct {
 }
 
 type toolIndex[T any] struct {
-	byTool    map[string][]entry[T]
-	byToolSeg map[string][]entry[T]
-	any       []entry[T]
+	byTool    map[string]*list[T]
+	byToolSeg map[string]*list[T]
+	any       list[T]
+}
+
+// list is the items filed under one agent key and one tool key, in
+// precedence order.
+type list[T any] struct {
+	es  []entry[T]
+	res *resIndex[T] // nil: scan es
+}
+
+// minResIndex is the length from which finish splits a list by resource:
+// below it a scan costs less than the lookups.
+const minResIndex = 16
+
+// resIndex splits a list by its items' resource patterns, each sub-list
+// in the list's order: a literal pattern files its item under its text,
+// a pattern with a literal prefix before its first '*' under that prefix,
+// and an item with no resources or a pattern starting with '*' goes in
+// any. A resource is looked up by its own text and by its prefix of each
+// length in lens: one probe per distinct prefix length, whatever the
+// number of items. Entries re-check their resources at match time.
+type resIndex[T any] struct {
+	exact  map[string][]entry[T]
+	prefix map[string][]entry[T]
+	lens   []int // the distinct lengths of the keys of prefix, ascending
+	any    []entry[T]
 }
 
 type entry[T any] struct {
@@ -99,7 +128,7 @@ func (x *index[T]) add(item T, agents, tools []cond.Pattern) {
 			case keySegment:
 				putEntry(&ti.byToolSeg, t.v, e)
 			default:
-				ti.any = append(ti.any, e)
+				ti.any.es = append(ti.any.es, e)
 			}
 		}
 	}
@@ -117,25 +146,36 @@ func getTI[T any](m *map[string]*toolIndex[T], k string) *toolIndex[T] {
 	return ti
 }
 
-func putEntry[T any](m *map[string][]entry[T], k string, e entry[T]) {
+func putEntry[T any](m *map[string]*list[T], k string, e entry[T]) {
 	if *m == nil {
-		*m = map[string][]entry[T]{}
+		*m = map[string]*list[T]{}
 	}
-	(*m)[k] = append((*m)[k], e)
+	l := (*m)[k]
+	if l == nil {
+		l = &list[T]{}
+		(*m)[k] = l
+	}
+	l.es = append(l.es, e)
 }
 
-func (x *index[T]) finish(less func(a, b T) bool) {
-	sortEntries := func(es []entry[T]) {
-		sort.SliceStable(es, func(i, j int) bool { return less(es[i].item, es[j].item) })
+// finish sorts every list into precedence order (less) and splits the
+// long ones by the resource patterns of their items (resources; nil for
+// items that have none).
+func (x *index[T]) finish(less func(a, b T) bool, resources func(T) []cond.Pattern) {
+	finishList := func(l *list[T]) {
+		sort.SliceStable(l.es, func(i, j int) bool { return less(l.es[i].item, l.es[j].item) })
+		if resources != nil && len(l.es) >= minResIndex {
+			l.res = newResIndex(l.es, resources)
+		}
 	}
 	sortTool := func(ti *toolIndex[T]) {
-		for _, es := range ti.byTool {
-			sortEntries(es)
+		for _, l := range ti.byTool {
+			finishList(l)
 		}
-		for _, es := range ti.byToolSeg {
-			sortEntries(es)
+		for _, l := range ti.byToolSeg {
+			finishList(l)
 		}
-		sortEntries(ti.any)
+		finishList(&ti.any)
 	}
 	for _, ti := range x.byAgent {
 		sortTool(ti)
@@ -146,6 +186,41 @@ func (x *index[T]) finish(less func(a, b T) bool) {
 	sortTool(&x.any)
 }
 
+// newResIndex splits es by resource, or returns nil when that would not
+// set most of them aside (when most items match any resource).
+func newResIndex[T any](es []entry[T], resources func(T) []cond.Pattern) *resIndex[T] {
+	x := &resIndex[T]{exact: map[string][]entry[T]{}, prefix: map[string][]entry[T]{}}
+	for _, e := range es {
+		rs := resources(e.item)
+		if len(rs) == 0 {
+			x.any = append(x.any, e)
+			continue
+		}
+		for _, p := range rs {
+			if lit, ok := p.Literal(); ok {
+				x.exact[lit] = append(x.exact[lit], e)
+			} else if pre := p.LiteralPrefix(); pre != "" {
+				x.prefix[pre] = append(x.prefix[pre], e)
+			} else {
+				x.any = append(x.any, e)
+				break // once in any is enough: it re-checks every pattern
+			}
+		}
+	}
+	if 2*len(x.any) > len(es) {
+		return nil
+	}
+	seen := map[int]bool{}
+	for k := range x.prefix {
+		if !seen[len(k)] {
+			seen[len(k)] = true
+			x.lens = append(x.lens, len(k))
+		}
+	}
+	sort.Ints(x.lens)
+	return x
+}
+
 // maxBuckets is the most candidate lists a lookup yields: three agent keys
 // times three tool keys.
 const maxBuckets = 9
@@ -153,7 +228,7 @@ const maxBuckets = 9
 // candidates fills out with the non-empty candidate lists for (agent,
 // tool) and returns how many. Within a list, entries come in precedence
 // order. No closures, no allocation: this is on every check.
-func (x *index[T]) candidates(agent, tool string, out *[maxBuckets][]entry[T]) int {
+func (x *index[T]) candidates(agent, tool string, out *[maxBuckets]*list[T]) int {
 	toolSeg := firstSegment(tool)
 	n := 0
 	if x.byAgent != nil {
@@ -167,24 +242,24 @@ func (x *index[T]) candidates(agent, tool string, out *[maxBuckets][]entry[T]) i
 	return x.any.candidates(tool, toolSeg, out, n)
 }
 
-func (ti *toolIndex[T]) candidates(tool, toolSeg string, out *[maxBuckets][]entry[T], n int) int {
+func (ti *toolIndex[T]) candidates(tool, toolSeg string, out *[maxBuckets]*list[T], n int) int {
 	if ti == nil {
 		return n
 	}
 	if ti.byTool != nil {
-		if es := ti.byTool[tool]; len(es) > 0 {
-			out[n] = es
+		if l := ti.byTool[tool]; l != nil {
+			out[n] = l
 			n++
 		}
 	}
 	if toolSeg != "" && ti.byToolSeg != nil {
-		if es := ti.byToolSeg[toolSeg]; len(es) > 0 {
-			out[n] = es
+		if l := ti.byToolSeg[toolSeg]; l != nil {
+			out[n] = l
 			n++
 		}
 	}
-	if len(ti.any) > 0 {
-		out[n] = ti.any
+	if len(ti.any.es) > 0 {
+		out[n] = &ti.any
 		n++
 	}
 	return n

@@ -132,13 +132,13 @@ const maxClusterLimits = 8
 // token from the limits after it; tokens taken before it stay taken,
 // which can only slow an agent down, never speed it up.
 func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, now time.Time) (*compiledLimit, error) {
-	var buckets [maxBuckets][]entry[*compiledLimit]
+	var buckets [maxBuckets]*list[*compiledLimit]
 	var cluster [maxClusterLimits]*compiledLimit
 	nc := 0
 	n := c.limits.candidates(agent, tool, &buckets)
-	for _, es := range buckets[:n] {
-		for i := range es {
-			e := &es[i]
+	for _, b := range buckets[:n] {
+		for i := range b.es {
+			e := &b.es[i]
 			cl := e.item
 			if e.checkAgent && !matchAny(cl.agents, agent) || e.checkTool && !matchAny(cl.tools, tool) {
 				continue

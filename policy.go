@@ -303,7 +303,9 @@ var _ PolicyEngine = (*ruleEngine)(nil)
 // NewRuleEngine validates and compiles p into the built-in PolicyEngine,
 // the one WithPolicy uses. p is not retained. Evaluation cost does not
 // grow with the number of rules that cannot match the request's agent
-// and tool, and it allocates nothing unless it fails: when a deny or
+// and tool, nor, among the rules of one agent and tool, with the number
+// whose resource patterns have a literal start the request's resource
+// does not share (such as "acct-7/*"), and it allocates nothing unless it fails: when a deny or
 // needs_approval rule that would decide the request has a condition that
 // cannot be evaluated on it, the result is a Deny naming that rule and
 // the error matches ErrUnevaluable. The engine is safe for concurrent
@@ -579,8 +581,8 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 			return a.rank > b.rank
 		}
 		return a.order < b.order
-	})
-	c.limits.finish(func(a, b *compiledLimit) bool { return a.order < b.order })
+	}, func(r *compiledRule) []cond.Pattern { return r.resources })
+	c.limits.finish(func(a, b *compiledLimit) bool { return a.order < b.order }, nil)
 	c.nLimit = len(p.Limits)
 	return c, nil
 }
@@ -650,39 +652,26 @@ func (c *compiled) evaluateRules(env *cond.Env) (PolicyResult, error) {
 			return PolicyResult{Effect: Deny, Reason: reasonAttrType}, err
 		}
 	}
-	var best *compiledRule
-	bestUnknown := false
-	var buckets [maxBuckets][]entry[*compiledRule]
+	var m ruleMatch
+	var buckets [maxBuckets]*list[*compiledRule]
 	n := c.rules.candidates(env.Agent, env.Tool, &buckets)
-	for _, es := range buckets[:n] {
-	bucket:
-		for i := range es {
-			e := &es[i]
-			r := e.item
-			if best != nil && (r.rank < best.rank || r.rank == best.rank && r.order > best.order) {
-				break // the rest of this bucket ranks lower
-			}
-			if e.checkAgent && !matchAny(r.agents, env.Agent) ||
-				e.checkTool && !matchAny(r.tools, env.Tool) ||
-				r.resources != nil && !matchAny(r.resources, env.Resource) {
-				continue
-			}
-			unknown := false
-			for j := range r.when {
-				switch r.when[j].Evaluate(env) {
-				case cond.False:
-					continue bucket
-				case cond.Unknown:
-					unknown = true
-				}
-			}
-			if unknown && r.effect == Allow {
-				continue
-			}
-			best, bestUnknown = r, unknown
-			break
+	for _, l := range buckets[:n] {
+		x := l.res
+		if x == nil {
+			m.scan(l.es, env)
+			continue
 		}
+		// A list split by resource: the sub-lists that may match it.
+		m.scan(x.exact[env.Resource], env)
+		for _, k := range x.lens {
+			if k > len(env.Resource) {
+				break
+			}
+			m.scan(x.prefix[env.Resource[:k]], env)
+		}
+		m.scan(x.any, env)
 	}
+	best, bestUnknown := m.best, m.unknown
 	if best == nil {
 		return PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}, nil
 	}
@@ -690,6 +679,45 @@ func (c *compiled) evaluateRules(env *cond.Env) (PolicyResult, error) {
 		return PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}, best.unevaluable(env)
 	}
 	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers, ApprovalTimeout: best.timeout}, nil
+}
+
+// ruleMatch is the rule that decides so far, and whether one of its
+// conditions could not be evaluated.
+type ruleMatch struct {
+	best    *compiledRule
+	unknown bool
+}
+
+// scan looks through es, in precedence order, for a rule that matches env
+// and outranks m.best, and makes it m.best.
+func (m *ruleMatch) scan(es []entry[*compiledRule], env *cond.Env) {
+bucket:
+	for i := range es {
+		e := &es[i]
+		r := e.item
+		if m.best != nil && (r.rank < m.best.rank || r.rank == m.best.rank && r.order > m.best.order) {
+			return // the rest of es ranks lower
+		}
+		if e.checkAgent && !matchAny(r.agents, env.Agent) ||
+			e.checkTool && !matchAny(r.tools, env.Tool) ||
+			r.resources != nil && !matchAny(r.resources, env.Resource) {
+			continue
+		}
+		unknown := false
+		for j := range r.when {
+			switch r.when[j].Evaluate(env) {
+			case cond.False:
+				continue bucket
+			case cond.Unknown:
+				unknown = true
+			}
+		}
+		if unknown && r.effect == Allow {
+			continue
+		}
+		m.best, m.unknown = r, unknown
+		return
+	}
 }
 
 // check holds a request to the declaration when its tool is covered.

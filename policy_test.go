@@ -156,6 +156,44 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 	}
 }
 
+// TestResourceIndexMatchesLinearScan: rules sharing one agent and one
+// tool, enough of them that the engine splits their list by resource
+// pattern, decide as a plain reading of the precedence law does.
+func TestResourceIndexMatchesLinearScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	resources := []string{"acct-1", "acct-12", "acct-1/inbox", "acct-2/outbox", "acct-", "mailbox:alice/inbox",
+		"mailbox:bob/inbox", "folder:public/a.txt", "folder:private/b", "x"}
+	patterns := []string{"acct-1", "acct-12", "acct-1*", "acct-*", "acct-1/*", "acct-**", "acct-1/in*", "mailbox:alice/*",
+		"mailbox:*/inbox", "*/inbox", "**", "*", "folder:public/*", "folder:**", "fold*", "x", "acct-\\*"}
+	effects := []agenttrust.Effect{agenttrust.Allow, agenttrust.Deny, agenttrust.NeedsApproval}
+	for round := range 200 {
+		var p agenttrust.Policy
+		for i := range 16 + rng.IntN(40) {
+			r := agenttrust.Rule{ID: fmt.Sprint("r", i), Effect: effects[rng.IntN(3)], Agents: []string{"a1"}, Tools: []string{"pay.charge"}}
+			// Mostly one resource pattern, sometimes two or none.
+			for range []int{1, 1, 1, 2, 0}[rng.IntN(5)] {
+				r.Resources = append(r.Resources, patterns[rng.IntN(len(patterns))])
+			}
+			if rng.IntN(4) == 0 {
+				r.When = []string{fmt.Sprintf("attr.n < %d", rng.IntN(10))}
+			}
+			p.Rules = append(p.Rules, r)
+		}
+		e, err := agenttrust.NewRuleEngine(&p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range resources {
+			in := &agenttrust.PolicyInput{AgentID: "a1", Tool: "pay.charge", Resource: res, Attributes: map[string]any{"n": rng.IntN(10)}}
+			got, _ := e.Evaluate(context.Background(), in)
+			want := linearEvaluate(t, &p, in)
+			if got.Effect != want.Effect || got.Rule != want.Rule {
+				t.Fatalf("round %d: resource %q: index gives %v %q, scan gives %v %q\npolicy %+v", round, res, got.Effect, got.Rule, want.Effect, want.Rule, p.Rules)
+			}
+		}
+	}
+}
+
 // linearEvaluate applies each rule alone (a one-rule engine says whether
 // it matches) and combines them by precedence, in file order.
 func linearEvaluate(t *testing.T, p *agenttrust.Policy, in *agenttrust.PolicyInput) agenttrust.PolicyResult {

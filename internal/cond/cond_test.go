@@ -216,6 +216,9 @@ func FuzzPattern(f *testing.F) {
 		if p.Any() && !p.Match(s) {
 			t.Fatal("* must match everything")
 		}
+		if pre := p.LiteralPrefix(); p.Match(s) && !strings.HasPrefix(s, pre) {
+			t.Fatalf("%q matches %q, which does not start with its literal prefix %q", pat, s, pre)
+		}
 	})
 }
 
@@ -457,7 +460,31 @@ func FuzzResourcePattern(f *testing.F) {
 		if got, want := p.Match(s), globRegexp(p.prog).MatchString(s); got != want {
 			t.Fatalf("%q.Match(%q) = %v, regexp says %v", pat, s, got, want)
 		}
+		// The policy index files a rule under its literal prefix.
+		if pre := p.LiteralPrefix(); p.Match(s) && !strings.HasPrefix(s, pre) {
+			t.Fatalf("%q matches %q, which does not start with its literal prefix %q", pat, s, pre)
+		}
 	})
+}
+
+func TestLiteralPrefix(t *testing.T) {
+	for _, c := range []struct{ pat, want string }{
+		{"acct-7-*", "acct-7-"},
+		{"mailbox:alice/*", "mailbox:alice/"},
+		{"repo:*/**/file", "repo:"},
+		{`x\**`, "x*"},
+		{"**", ""},
+		{"*/inbox", ""},
+		{"acct-7", ""}, // a literal: Literal, not a prefix
+	} {
+		p, err := ParseResourcePattern(c.pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.LiteralPrefix(); got != c.want {
+			t.Errorf("%q.LiteralPrefix() = %q, want %q", c.pat, got, c.want)
+		}
+	}
 }
 
 func TestCheckResource(t *testing.T) {

@@ -25,6 +25,16 @@ import (
 // and '}' are reserved and refused, so a pattern never means something
 // other than it reads.
 //
+// LiteralPrefix returns the pattern's literal text before its first '*'
+// when it has a wildcard and does not start with one, such as "acct-7-"
+// for "acct-7-*"; otherwise "". Any value p matches starts with it.
+func (p Pattern) LiteralPrefix() string {
+	if !p.star || p.lead {
+		return ""
+	}
+	return p.parts[0]
+}
+
 // Matching compares bytes of NFC-normalised text; the candidate is never
 // interpreted, so a '*' in a request value is just a character.
 type Pattern struct {
