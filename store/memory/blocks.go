@@ -14,23 +14,24 @@ import (
 	"github.com/agenttrust/agenttrust/store"
 )
 
-// Blocked implements store.Revocations. It reads an immutable snapshot
-// through one atomic load, looks the tenant up once and then each id: no
-// lock, no allocation.
+// Blocked implements store.Revocations. It finds the tenant's ids through
+// one atomic load of an immutable map, then looks up each id: no lock, no
+// allocation.
 func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store.Block, bool, error) {
 	if err := s.ready(ctx, "blocked"); err != nil {
 		return store.Block{}, false, err
 	}
 	m := (*s.blocks.Load())[tenant]
-	if len(m) == 0 {
+	if m == nil || m.n.Load() == 0 {
 		return store.Block{}, false, nil
 	}
 	var suspended *store.Block
 	for _, id := range ids {
-		e, ok := m[id]
+		v, ok := m.ids.Load(id)
 		if !ok {
 			continue
 		}
+		e := v.(*blockEntry)
 		if e.revoked != nil {
 			return *e.revoked, true, nil
 		}
@@ -100,15 +101,7 @@ func (s *Store) putBlock(op string, b store.Block, merge func(store.Block) store
 	}
 	txn.Commit()
 
-	s.swapBlocks([]string{b.Tenant}, func(_ string, ids tenantBlocks) {
-		e := ids[b.ID]
-		if b.Kind == store.Revoked {
-			e.revoked = row
-		} else {
-			e.suspended = row
-		}
-		ids[b.ID] = e
-	})
+	s.setBlock(b.Tenant, b.ID, b.Kind, row)
 	s.publish(store.Change{Kind: store.ChangeBlock, Tenant: b.Tenant, ID: b.ID})
 	return nil
 }
@@ -139,9 +132,7 @@ func (s *Store) Resume(ctx context.Context, tenant, id string) error {
 	}
 	txn.Commit()
 
-	s.swapBlocks([]string{tenant}, func(_ string, ids tenantBlocks) {
-		unblock(ids, id, store.Suspended)
-	})
+	s.setBlock(tenant, id, store.Suspended, nil)
 	s.publish(store.Change{Kind: store.ChangeBlock, Tenant: tenant, ID: id})
 	return nil
 }
@@ -204,15 +195,9 @@ func (s *Store) PruneRevocations(ctx context.Context, now time.Time) (int, error
 	}
 	txn.Commit()
 
-	byTenant := map[string][]string{}
 	for _, b := range expired {
-		byTenant[b.Tenant] = append(byTenant[b.Tenant], b.ID)
+		s.setBlock(b.Tenant, b.ID, store.Revoked, nil)
 	}
-	s.swapBlocks(slices.Collect(maps.Keys(byTenant)), func(tenant string, ids tenantBlocks) {
-		for _, id := range byTenant[tenant] {
-			unblock(ids, id, store.Revoked)
-		}
-	})
 	// One change per lifted revocation, in the order of the index.
 	for _, b := range expired {
 		s.publish(store.Change{Kind: store.ChangeBlock, Tenant: b.Tenant, ID: b.ID})
@@ -229,43 +214,50 @@ func (s *Store) scanTenant(txn *memdb.Txn, table, tenant string) (memdb.ResultIt
 	return txn.Get(table, indexIDPrefix, tenant)
 }
 
-// swapBlocks publishes a copy of the hot snapshot in which the ids of each
-// of tenants are copied and changed by change. The caller holds mu. A
-// write thus costs O(tenants + the tenant's blocks), which keeps Blocked
-// free of locks; blocks change rarely and PruneRevocations keeps them few.
-func (s *Store) swapBlocks(tenants []string, change func(tenant string, ids tenantBlocks)) {
-	m := maps.Clone(*s.blocks.Load())
+// setBlock sets id's block of kind in the hot view to b, or lifts it
+// when b is nil. The caller holds s.mu, which orders the writes of the
+// view as those of the table. Each id changes alone, by replacing its
+// entry: a check sees an id either before or after a write, never half
+// of it, and a write that has returned is seen by every later check.
+func (s *Store) setBlock(tenant, id string, kind store.BlockKind, b *store.Block) {
+	all := *s.blocks.Load()
+	m := all[tenant]
 	if m == nil {
-		m = blockMap{}
-	}
-	for _, tenant := range tenants {
-		ids := maps.Clone(m[tenant])
-		if ids == nil {
-			ids = tenantBlocks{}
+		if b == nil {
+			return
 		}
-		change(tenant, ids)
-		if len(ids) == 0 {
-			delete(m, tenant)
-		} else {
-			m[tenant] = ids
+		m = &tenantBlocks{}
+		next := maps.Clone(all)
+		if next == nil {
+			next = blockMap{}
 		}
+		next[tenant] = m
+		s.blocks.Store(&next)
 	}
-	s.blocks.Store(&m)
-}
-
-// unblock removes the kind of block on id from ids.
-func unblock(ids tenantBlocks, id string, kind store.BlockKind) {
-	e := ids[id]
+	var e blockEntry
+	old, had := m.ids.Load(id)
+	if had {
+		e = *old.(*blockEntry)
+	}
 	if kind == store.Revoked {
-		e.revoked = nil
+		e.revoked = b
 	} else {
-		e.suspended = nil
+		e.suspended = b
 	}
-	if e.revoked == nil && e.suspended == nil {
-		delete(ids, id)
-		return
+	switch {
+	case e.revoked == nil && e.suspended == nil:
+		if had {
+			m.ids.Delete(id)
+			m.n.Add(-1)
+		}
+	case had:
+		m.ids.Store(id, &e)
+	default:
+		// Counted before it is stored: a check that finds the count zero
+		// and skips the lookup ran before the write returned.
+		m.n.Add(1)
+		m.ids.Store(id, &e)
 	}
-	ids[id] = e
 }
 
 // laterExpiry returns the later of two expiries, where zero (never) is the

@@ -30,14 +30,14 @@
 // # Blocked and KeyByHash
 //
 // Blocked is on the path of every authorization check. It does not touch
-// go-memdb: it reads an immutable map of the blocked ids of each tenant
-// through one atomic pointer load, then does one lookup for the tenant and
-// one per id, without a lock and without allocating (about 40ns for four
-// ids among 10,000 blocks). Writes to the block table (Revoke, Suspend,
-// Resume, PruneRevocations) copy the changed tenant's ids, change the copy
-// and publish it before they return, so a revocation is visible to the
-// next check. A write thus costs time proportional to the tenant's blocks;
-// blocks change rarely, and PruneRevocations keeps them few.
+// go-memdb: it finds the tenant's blocked ids through one atomic pointer
+// load of an immutable map, then looks up each id in a sync.Map, without a
+// lock and without allocating (about 60ns for four ids among 10,000
+// blocks; a tenant with no blocks costs no lookup). Writes to the block
+// table (Revoke, Suspend, Resume, PruneRevocations) replace the entry of
+// the one id they change before they return, so a revocation is visible
+// to the next check; a write costs the same whatever the number of blocks
+// already held (about 20µs, most of it go-memdb's).
 //
 // KeyByHash, on the path of every check made with an API key, works the
 // same way on an immutable map from hash to key, split in 256 shards by

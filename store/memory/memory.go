@@ -31,9 +31,10 @@ type Store struct {
 	done     chan struct{} // closed by Close, ending every Watch
 
 	// blocks is the hot read view of the block table, consulted by Blocked
-	// without a lock and replaced under mu. Neither the map it points to
-	// nor the tenant maps in it are ever modified: a write copies the outer
-	// map and the one tenant map it changes, and publishes the copy.
+	// without a lock and changed under mu. The map it points to is never
+	// modified: a tenant's first block copies it and publishes the copy.
+	// Each tenant's ids change in place, one id at a time (see
+	// tenantBlocks).
 	blocks atomic.Pointer[blockMap]
 
 	// keyMu serialises key writes, so that the hash snapshot is replaced
@@ -55,14 +56,22 @@ var (
 	_ store.Watcher = (*Store)(nil)
 )
 
-// blockMap holds, for each tenant with blocks, the blocked ids of that
-// tenant. Two levels rather than one map keyed by (tenant, id): a lookup
-// hashes the tenant once per call and then only ids, and a write copies
-// one tenant's ids rather than every tenant's.
-type blockMap = map[string]tenantBlocks
+// blockMap holds, for each tenant that has had blocks, the blocked ids of
+// that tenant. Two levels rather than one map keyed by (tenant, id): a
+// lookup hashes the tenant once per call and then only ids. A tenant
+// stays once added, its ids empty when it has no blocks left.
+type blockMap = map[string]*tenantBlocks
 
-// tenantBlocks maps an id to its blocks; it is never empty.
-type tenantBlocks = map[string]blockEntry
+// tenantBlocks maps each blocked id of a tenant to its *blockEntry, in a
+// sync.Map: reads take no lock and allocate nothing, and a write changes
+// one id in time that does not grow with the tenant's blocks (an
+// immutable map copied on every write made loading n revocations cost
+// n squared). Entries are never modified, only replaced. n counts the ids
+// held, so that a tenant without blocks costs a check no lookup.
+type tenantBlocks struct {
+	n   atomic.Int64
+	ids sync.Map
+}
 
 // blockEntry is the hot view of one id: its revocation and its suspension,
 // each nil when absent, not both. The Blocks they point to are never
