@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -108,6 +110,33 @@ func (s *Store) Resume(ctx context.Context, tenant, id string) error {
 	})
 }
 
+// maxBlockedParams bounds the ids Blocked passes one parameter each; a
+// longer list goes as one array (sqlBlocked).
+const maxBlockedParams = 24
+
+// blockedQueries[n] is sqlBlocked with its ids as n parameters. With the
+// array of sqlBlocked, whose length the plan cannot know, PostgreSQL
+// finds a plan made for each call's values cheaper than its cached
+// generic one and plans the query again on every check: at a million
+// revocations that planning cost more than the lookup itself (checks
+// 15 to 30 µs slower than at ten). With n parameters the generic plan
+// costs what a custom one does, so it is kept and reused.
+var blockedQueries = func() (qs [maxBlockedParams + 1]string) {
+	for n := 1; n <= maxBlockedParams; n++ {
+		var b strings.Builder
+		b.WriteString("SELECT id, kind, reason, created_at, expires_at FROM blocks\nWHERE tenant = $1 AND id IN (")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", i+2)
+		}
+		b.WriteString(")")
+		qs[n] = b.String()
+	}
+	return qs
+}()
+
 // Blocked implements store.Revocations with one query for all ids.
 func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store.Block, bool, error) {
 	const op = "blocked"
@@ -121,9 +150,17 @@ func (s *Store) Blocked(ctx context.Context, tenant string, ids []string) (store
 		found   store.Block
 		foundAt = -1 // index in ids of found
 	)
+	query, args := sqlBlocked, []any{tenant, ids}
+	if len(ids) <= maxBlockedParams {
+		query, args = blockedQueries[len(ids)], make([]any, 1+len(ids))
+		args[0] = tenant
+		for i, id := range ids {
+			args[1+i] = id
+		}
+	}
 	err := s.read(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
 		found, foundAt = store.Block{}, -1
-		rows, err := c.Query(ctx, sqlBlocked, tenant, ids)
+		rows, err := c.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}

@@ -447,3 +447,35 @@ func TestTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// Blocked passes up to maxBlockedParams ids one parameter each and a
+// longer list as one array: both find the revocation wherever it is in
+// the list, and prefer it to an earlier suspension.
+func TestBlockedShortAndLongLists(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	if err := s.Suspend(ctx, store.Block{Tenant: "acme", ID: "id-0", Reason: "paused"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, store.Block{Tenant: "acme", ID: "id-last", Reason: "stolen"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 24, 25, 40} {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprint("id-", i)
+		}
+		want := store.Block{ID: "id-0", Kind: store.Suspended, Reason: "paused"}
+		if n > 1 {
+			ids[n-1] = "id-last"
+			want = store.Block{ID: "id-last", Kind: store.Revoked, Reason: "stolen"}
+		}
+		b, blocked, err := s.Blocked(ctx, "acme", ids)
+		if err != nil || !blocked || b.ID != want.ID || b.Kind != want.Kind || b.Reason != want.Reason {
+			t.Errorf("%d ids: Blocked = %+v, %v, %v; want %+v", n, b, blocked, err, want)
+		}
+		if _, blocked, err := s.Blocked(ctx, "other", ids); err != nil || blocked {
+			t.Errorf("%d ids in another tenant: blocked %v, %v", n, blocked, err)
+		}
+	}
+}
