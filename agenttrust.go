@@ -65,11 +65,13 @@ type Client struct {
 	// policyVersion is the stored version live now, 0 when the policy was
 	// given in code (then store changes are not followed).
 	policyVersion atomic.Int64
-	view          *view // notify mode; nil in strict mode
-	bg            context.CancelFunc
-	bgDone        chan struct{}
-	pool          sync.Pool
-	closed        atomic.Bool
+	// ownEngine: WithPolicyEngine, which SavePolicy must not replace.
+	ownEngine bool
+	view      *view // notify mode; nil in strict mode
+	bg        context.CancelFunc
+	bgDone    chan struct{}
+	pool      sync.Pool
+	closed    atomic.Bool
 
 	// Credentials.
 	keyring   *keyring
@@ -225,6 +227,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	switch {
 	case cfg.engine != nil:
 		c.policy.Store(&policyState{engine: cfg.engine})
+		c.ownEngine = true
 	case cfg.policy != nil:
 		if err := c.setPolicy(cfg.policy); err != nil {
 			return nil, err
@@ -318,8 +321,12 @@ func (c *Client) setPolicy(p *Policy) error {
 // makes it live. It returns the new version. On any error nothing changes.
 // It is recorded in the audit chain as "agenttrust.save_policy" (see
 // Suspend), with the SHA-256 of body, its format and expectVersion as
-// attributes.
+// attributes. A client made WithPolicyEngine refuses with ErrConflict:
+// the document would replace its engine on this client alone.
 func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, expectVersion int64) (int64, error) {
+	if c.ownEngine {
+		return 0, fmt.Errorf("%w: checks here are decided by a policy engine of their own (WithPolicyEngine, or serve --policy FILE.cedar), and no policy is stored", ErrConflict)
+	}
 	p, err := ParsePolicy(body, format)
 	if err != nil {
 		return 0, err

@@ -258,6 +258,34 @@ func TestStoreFailureDenies(t *testing.T) {
 	}
 }
 
+// A client that decides with its own PolicyEngine refuses to save a rules
+// document: saving one would put the built-in engine in the place of the
+// caller's on this client alone, deciding with rules that no other node
+// of the deployment applies. Nothing is stored and the engine stays.
+func TestSavePolicyRefusedWithOwnEngine(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, paymentsPolicy)
+	c, err := agenttrust.New(f.st, agenttrust.WithPolicyEngine(agenttrust.PolicyEngineFunc(
+		func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
+			return agenttrust.PolicyResult{Effect: agenttrust.Deny, Rule: "own-engine"}, nil
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before, _ := f.st.Policy(ctx, agenttrust.DefaultTenant)
+	allowAll := "default: allow\n"
+	if _, err := c.SavePolicy(ctx, []byte(allowAll), "yaml", before.Version); !errors.Is(err, agenttrust.ErrConflict) {
+		t.Fatalf("SavePolicy on a client with its own engine: %v, want ErrConflict", err)
+	}
+	if after, _ := f.st.Policy(ctx, agenttrust.DefaultTenant); after.Version != before.Version {
+		t.Errorf("stored policy version %d -> %d, want it unchanged", before.Version, after.Version)
+	}
+	if d, err := c.Check(ctx, charge(1)); err != nil || d.Allowed() || d.Rule != "own-engine" {
+		t.Errorf("after the refused save: %v %q %v, want the engine's deny", d.Effect, d.Rule, err)
+	}
+}
+
 func TestPolicyEngineErrorDenies(t *testing.T) {
 	boom := errors.New("boom")
 	c, err := agenttrust.New(newFixture(t, paymentsPolicy).st, agenttrust.WithPolicyEngine(agenttrust.PolicyEngineFunc(

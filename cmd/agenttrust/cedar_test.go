@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,12 +99,23 @@ func TestServeCedar(t *testing.T) {
 	// A stored policy would rule this node's tenant until its client is
 	// reopened, and no other node: refused, and nothing is stored.
 	r := runCLI(t, vars, "", "policy", "apply", yml)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "Cedar policy file") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "policy engine of their own") || !strings.Contains(r.stderr, "HTTP 409") {
 		t.Errorf("policy apply: exit %d, %q", r.code, r.stderr)
 	}
 	r = runCLI(t, vars, "", "policy", "apply", "--expect-version", "0", yml)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "Cedar policy file") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "policy engine of their own") {
 		t.Errorf("policy apply --expect-version 0: exit %d, %q", r.code, r.stderr)
+	}
+	// Which engine decides is not told to a caller who may not save a
+	// policy: without a key the write is refused as unauthenticated.
+	req, _ := http.NewRequest(http.MethodPut, url+"/v1/policy", strings.NewReader(`{"format":"yaml","body":"default: allow\n","expect_version":0}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("PUT /v1/policy without a key: HTTP %d, want 401", resp.StatusCode)
 	}
 	r = runCLI(t, vars, "", "policy", "show")
 	if r.code != exitFailure || !strings.Contains(r.stderr, "no policy is stored") {

@@ -657,11 +657,7 @@ func serveHTTP(ctx context.Context, cfg *ServeConfig, ln net.Listener, srv *serv
 	// do not hold it up to its deadline; other requests run to the end.
 	longCtx, endLong := context.WithCancel(context.WithoutCancel(ctx))
 	defer endLong()
-	var h http.Handler = srv
-	if cfg.engine != nil {
-		h = refusePolicyWrites(h)
-	}
-	hs := newHTTPServer(endOnShutdown(h, longCtx), log)
+	hs := newHTTPServer(endOnShutdown(srv, longCtx), log)
 	hs.RegisterOnShutdown(endLong)
 	scheme := "http://"
 	serve := func() error { return hs.Serve(ln) }
