@@ -2,9 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -33,26 +30,8 @@ func (h *hookTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 // again rather than report it missing, which the spend would take as a
 // second carve, and refuse.
 func TestLockRowsSeesRowsCommittedWhileWaiting(t *testing.T) {
-	url := os.Getenv("AGENTTRUST_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set AGENTTRUST_TEST_POSTGRES to run the PostgreSQL tests")
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	schema := "agenttrust_test_" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
+	_, url, schema := openFresh(t) // migrated, so the budgets table exists
 	ctx := t.Context()
-	s, err := Open(ctx, url, WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)

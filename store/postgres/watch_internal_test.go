@@ -2,14 +2,9 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -66,26 +61,8 @@ func TestChannelName(t *testing.T) {
 // A Mark sent once Watch was called on the same Store is delivered, even
 // while the Watch is still connecting: Mark waits for it.
 func TestMarkWaitsForConnectingWatch(t *testing.T) {
-	url := os.Getenv("AGENTTRUST_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set AGENTTRUST_TEST_POSTGRES to run the PostgreSQL tests")
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	schema := "agenttrust_test_" + hex.EncodeToString(rnd[:])
+	s, _, _ := openFresh(t)
 	ctx := t.Context()
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	s, err := Open(ctx, url, WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	for range 10 {
 		wctx, cancel := context.WithCancel(ctx)
 		changes := make(chan store.Change, 16)
