@@ -139,12 +139,8 @@ order. --json prints one JSON record per line.`,
 				if err != nil {
 					return err
 				}
-				now := time.Now()
 				q.Chain = chain
-				if q.Since, err = parseWhen("--since", since, now); err != nil {
-					return err
-				}
-				if q.Until, err = parseWhen("--until", until, now); err != nil {
+				if err := setWindow(&q, since, until, time.Now()); err != nil {
 					return err
 				}
 				if decision != "" {
@@ -530,6 +526,16 @@ that node holds). Exit status 1 when a chain is broken.`,
 			}
 		},
 	}
+}
+
+// setWindow sets q's Since and Until from the --since and --until flags,
+// durations read back from now.
+func setWindow(q *store.AuditQuery, since, until string, now time.Time) (err error) {
+	if q.Since, err = parseWhen("--since", since, now); err != nil {
+		return err
+	}
+	q.Until, err = parseWhen("--until", until, now)
+	return err
 }
 
 // parseWhen reads an RFC 3339 time or a duration ago ("1h"); "" is the

@@ -58,11 +58,7 @@ page. Nothing is changed on the server.`,
 					return reportPolicyProblems(e, policy, err)
 				}
 				var q store.AuditQuery
-				now := time.Now()
-				if q.Since, err = parseWhen("--since", since, now); err != nil {
-					return err
-				}
-				if q.Until, err = parseWhen("--until", until, now); err != nil {
+				if err := setWindow(&q, since, until, time.Now()); err != nil {
 					return err
 				}
 				rc, err := c.client(e)

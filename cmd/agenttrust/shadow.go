@@ -79,11 +79,7 @@ live policy decided every check.`,
 				if err != nil {
 					return err
 				}
-				now := time.Now()
-				if q.Since, err = parseWhen("--since", since, now); err != nil {
-					return err
-				}
-				if q.Until, err = parseWhen("--until", until, now); err != nil {
+				if err := setWindow(&q, since, until, time.Now()); err != nil {
 					return err
 				}
 				rc, err := c.client(e)
