@@ -3,6 +3,8 @@ package agenttrust_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
@@ -164,6 +166,56 @@ func TestAttackGlobsInPolicies(t *testing.T) {
 			_, err := agenttrust.ParsePolicy([]byte(`{"rules":[{"id":"r","effect":"allow","when":[`+jsonString("resource = "+quoteCond(val))+`]}]}`), "json")
 			if !errors.Is(err, agenttrust.ErrInvalidPolicy) {
 				t.Fatalf("%q: got %v, want ErrInvalidPolicy", val, err)
+			}
+		})
+	}
+}
+
+// TestAttackGlobsIndexedDenies: a deny rule among hundreds of allow rules
+// of the same agent and tool, which the engine splits by resource
+// pattern, still denies every resource it names, whatever the shape of
+// its pattern (a literal, a longer or shorter literal prefix than the
+// allows', a leading '*' or "**") and however the allows are filed.
+func TestAttackGlobsIndexedDenies(t *testing.T) {
+	var p agenttrust.Policy
+	for i := range 300 {
+		p.Rules = append(p.Rules, agenttrust.Rule{ID: fmt.Sprint("allow-", i), Effect: agenttrust.Allow,
+			Agents: []string{"a1"}, Tools: []string{"mail.read"}, Resources: []string{fmt.Sprintf("mailbox:user-%d/*", i)}})
+	}
+	denies := map[string]string{
+		"literal":        "mailbox:user-7/secret",
+		"longer_prefix":  "mailbox:user-8/secret-*",
+		"shorter_prefix": "mailbox:*/vault",
+		"lead_star":      "*/keys",
+		"any_depth":      "**/tokens",
+		"same_prefix":    "mailbox:user-9/*",
+	}
+	for id, pat := range denies {
+		p.Rules = append(p.Rules, agenttrust.Rule{ID: "deny-" + id, Effect: agenttrust.Deny,
+			Agents: []string{"a1"}, Tools: []string{"mail.read"}, Resources: []string{pat}})
+	}
+	e, err := agenttrust.NewRuleEngine(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for resource, rule := range map[string]string{
+		"mailbox:user-7/secret":       "deny-literal",
+		"mailbox:user-8/secret-plans": "deny-longer_prefix",
+		"mailbox:user-8/secret-":      "deny-longer_prefix",
+		"mailbox:user-12/vault":       "deny-shorter_prefix",
+		"mailbox:user-13/keys":        "deny-lead_star",
+		"mailbox:user-14/a/b/tokens":  "deny-any_depth",
+		"mailbox:user-9/inbox":        "deny-same_prefix",
+		"mailbox:user-10/inbox":       "allow-10",
+		"mailbox:user-7/secrets":      "allow-7",
+	} {
+		t.Run(resource, func(t *testing.T) {
+			res, err := e.Evaluate(context.Background(), &agenttrust.PolicyInput{AgentID: "a1", Tool: "mail.read", Resource: resource})
+			if err != nil || res.Rule != rule {
+				t.Fatalf("%s: %v %q %v, want rule %s", resource, res.Effect, res.Rule, err, rule)
+			}
+			if strings.HasPrefix(rule, "deny-") && res.Effect != agenttrust.Deny {
+				t.Fatalf("%s: %v by %s, want a deny", resource, res.Effect, rule)
 			}
 		})
 	}
