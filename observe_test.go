@@ -260,6 +260,10 @@ func TestObserverKindNames(t *testing.T) {
 // TestCheckAllocationsWithObserver: a check allocates no more with an
 // observer that keeps nothing than without one.
 func TestCheckAllocationsWithObserver(t *testing.T) {
+	if raceEnabled {
+		// It failed about one run in 40 under -race, on either side.
+		t.Skip("allocation counts are not meaningful under -race; go test without it runs this")
+	}
 	ctx := context.Background()
 	req := agenttrust.Request{AgentID: "any", Tool: "mail.read", Resource: "mailbox:alice/inbox"}
 	allocs := func(opts ...agenttrust.Option) float64 {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package agenttrust_test
+
+const raceEnabled = false
