@@ -1,6 +1,7 @@
 package agenttrust
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -210,14 +211,11 @@ func newResIndex[T any](es []entry[T], resources func(T) []cond.Pattern) *resInd
 	if 2*len(x.any) > len(es) {
 		return nil
 	}
-	seen := map[int]bool{}
 	for k := range x.prefix {
-		if !seen[len(k)] {
-			seen[len(k)] = true
-			x.lens = append(x.lens, len(k))
-		}
+		x.lens = append(x.lens, len(k))
 	}
-	sort.Ints(x.lens)
+	slices.Sort(x.lens)
+	x.lens = slices.Compact(x.lens)
 	return x
 }
 
