@@ -10,7 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
+	"github.com/agenttrust/agenttrust/internal/prefetch"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -347,6 +349,7 @@ func (a *auditor) end(p *pending, kvs []attrKV) uint64 {
 	n := len(a.front)
 	wake := a.idle
 	a.idle = false
+	a.prefetch(n, len(kvs))
 	a.mu.Unlock()
 	switch {
 	case wake:
@@ -355,6 +358,37 @@ func (a *auditor) end(p *pending, kvs []attrKV) uint64 {
 		notify(a.full)
 	}
 	return ticket
+}
+
+// prefetchAhead is how many records ahead of its own a check prefetches.
+const prefetchAhead = 4
+
+// prefetch asks for the queue slots the checks after this one will fill,
+// n being the queue's length with this check's record: the flusher has
+// read those slots since a check last wrote them, so each is shared with
+// the flusher's core, and a check writing one would wait at end's unlock
+// for its core to take it back (about a third of a check's time when
+// measured). Fetched ahead, the transfer overlaps this check's work. The
+// first check after a swap also asks for the slots up to its own
+// distance, which no check before it did. Called with mu held: the spare
+// capacity it points into belongs to the queue.
+func (a *auditor) prefetch(n, kvsPerRecord int) {
+	lo, hi := n+prefetchAhead-1, n+prefetchAhead
+	if n == 1 {
+		lo = 1
+	}
+	hi = min(hi, cap(a.front))
+	if lo < hi {
+		spare := a.front[:hi]
+		prefetch.ForWrite(unsafe.Pointer(&spare[lo]), uintptr(hi-lo)*unsafe.Sizeof(pending{}))
+	}
+	if kvsPerRecord > 0 {
+		lo := len(a.kvs) + (prefetchAhead-1)*kvsPerRecord
+		if hi := min(lo+kvsPerRecord, cap(a.kvs)); lo < hi {
+			spare := a.kvs[:hi]
+			prefetch.ForWrite(unsafe.Pointer(&spare[lo]), uintptr(hi-lo)*unsafe.Sizeof(attrKV{}))
+		}
+	}
 }
 
 // await waits, in durable mode, until the record with the given ticket
