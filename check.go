@@ -174,7 +174,8 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		return v, err
 	}
 	if !v.done {
-		res, err := c.evaluatePolicy(ctx, ps, req, now, st, &env)
+		var res PolicyResult
+		err := c.evaluatePolicy(ctx, ps, req, now, st, &env, &res)
 		if c.shadow != nil {
 			c.shadowCheck(ctx, req, now, st, &env, &res, err)
 		}

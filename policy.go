@@ -626,7 +626,9 @@ func (c *compiled) evaluate(in *PolicyInput) (PolicyResult, error) {
 		OnBehalfOf: in.OnBehalfOf, RemoteAddr: in.RemoteAddr, Attributes: in.Attributes,
 	}
 	env := requestEnv(in.Tenant, &req, nil, in.HopIDs, in.Time)
-	return c.evaluateEnv(&env)
+	var res PolicyResult
+	err := c.evaluateEnv(&env, &res)
+	return res, err
 }
 
 // evaluateEnv decides on a prepared condition environment.
@@ -637,19 +639,23 @@ func (c *compiled) evaluate(in *PolicyInput) (PolicyResult, error) {
 // decides, the result is a Deny naming it, with an error matching
 // ErrUnevaluable. Otherwise the rule that decides outranks it, so the
 // outcome is the same whatever its conditions would have said.
-func (c *compiled) evaluateEnv(env *cond.Env) (PolicyResult, error) {
-	res, err := c.evaluateRules(env)
+//
+// The result is filled in *res, not returned: on the hot path a result
+// returned by value is copied at every level.
+func (c *compiled) evaluateEnv(env *cond.Env, res *PolicyResult) error {
+	err := c.evaluateRules(env, res)
 	if c.modes != nil && err == nil {
-		res = applyMode(c.modes, env.Tool, res)
+		*res = applyMode(c.modes, env.Tool, *res)
 	}
-	return res, err
+	return err
 }
 
 // evaluateRules is the rules' decision, before any tool mode.
-func (c *compiled) evaluateRules(env *cond.Env) (PolicyResult, error) {
+func (c *compiled) evaluateRules(env *cond.Env, res *PolicyResult) error {
 	for i := range c.attrs {
 		if err := c.attrs[i].check(env); err != nil {
-			return PolicyResult{Effect: Deny, Reason: reasonAttrType}, err
+			*res = PolicyResult{Effect: Deny, Reason: reasonAttrType}
+			return err
 		}
 	}
 	var m ruleMatch
@@ -673,12 +679,15 @@ func (c *compiled) evaluateRules(env *cond.Env) (PolicyResult, error) {
 	}
 	best, bestUnknown := m.best, m.unknown
 	if best == nil {
-		return PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}, nil
+		*res = PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}
+		return nil
 	}
 	if bestUnknown {
-		return PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}, best.unevaluable(env)
+		*res = PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}
+		return best.unevaluable(env)
 	}
-	return PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers, ApprovalTimeout: best.timeout}, nil
+	*res = PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers, ApprovalTimeout: best.timeout}
+	return nil
 }
 
 // ruleMatch is the rule that decides so far, and whether one of its
@@ -760,11 +769,13 @@ func matchAny(ps []cond.Pattern, s string) bool {
 // request's condition environment; another engine gets a PolicyInput.
 // With an error, the result is the deny: its rule, if a rule decided,
 // and the reason.
-func (c *Client) evaluatePolicy(ctx context.Context, ps *policyState, req *Request, now time.Time, st *checkState, env *cond.Env) (PolicyResult, error) {
+func (c *Client) evaluatePolicy(ctx context.Context, ps *policyState, req *Request, now time.Time, st *checkState, env *cond.Env, res *PolicyResult) error {
 	if ps.compiled != nil {
-		return ps.compiled.evaluateEnv(env) // a deny with its rule and reason on error
+		return ps.compiled.evaluateEnv(env, res) // a deny with its rule and reason on error
 	}
-	return c.evaluateEngine(ctx, ps.engine, req, now, st)
+	var err error
+	*res, err = c.evaluateEngine(ctx, ps.engine, req, now, st)
+	return err
 }
 
 // evaluateEngine asks an engine other than the built-in one.

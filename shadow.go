@@ -59,7 +59,7 @@ func (c *Client) shadowCheck(ctx context.Context, req *Request, now time.Time, s
 	var res PolicyResult
 	var err error
 	if c.shadow.compiled != nil {
-		res, err = c.shadow.compiled.evaluateEnv(env)
+		err = c.shadow.compiled.evaluateEnv(env, &res)
 	} else {
 		res, err = c.evaluateEngine(ctx, c.shadow.engine, req, now, st)
 	}
