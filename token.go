@@ -617,17 +617,12 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 		v = &verifiedToken{id: tokID, keyID: keyID}
 	}
 	v.conds = v.condsBuf[:0]
-	canon := raw[len(raw):] // scratch after the decoded token
 	for i := range m.NumCaveats() {
 		cvText := text[m.CaveatOffset(i):][:len(m.Caveat(i))]
-		cv, err := cond.Parse(cvText)
+		// One token, one encoding: a caveat must be in canonical form.
+		cv, err := cond.ParseCanonical(cvText)
 		if err != nil {
 			return nil, 0, &CaveatError{Caveat: cvText, Msg: err.Error()}
-		}
-		// One token, one encoding: a caveat must be in canonical form.
-		canon = cv.AppendCanonical(canon[:0])
-		if string(canon) != cvText {
-			return nil, 0, &CaveatError{Caveat: cvText, Msg: "not in canonical form"}
 		}
 		noteCaveat(&cv, &v.tenant, &v.agent, &v.hops, &v.expires)
 		v.conds = append(v.conds, cv)
