@@ -64,6 +64,20 @@ func TestQuick(t *testing.T) {
 	assert.Equal(t, len(rep.Bars), len(back.Bars))
 }
 
+// TestPolicyWithHeap runs the policy section with a live heap held: the
+// table comes out, says so, and no bar is judged on it.
+func TestPolicyWithHeap(t *testing.T) {
+	o, err := parseFlags([]string{"-quick", "-only", "policy", "-heap", "8"}, io.Discard)
+	require.NoError(t, err)
+	o.sizes = []int{10}
+	var out bytes.Buffer
+	rep, err := run(context.Background(), o, &out)
+	require.NoError(t, err, out.String())
+	assert.Contains(t, out.String(), "with 8 MiB of live heap")
+	assert.Len(t, rep.Results, 6)
+	assert.Empty(t, rep.Bars)
+}
+
 // TestEnginesAgree asks the three engines the same questions, at each
 // size the command measures, and requires the answers the scenario
 // gives: the benchmark compares equal work only if allow stays allow
@@ -160,6 +174,10 @@ func TestFlags(t *testing.T) {
 	assert.Equal(t, "2s", o.benchtime)
 	assert.Equal(t, []string{"credentials"}, o.only)
 	assert.Equal(t, 3, o.count)
+
+	o, err = parseFlags([]string{"-heap", "64"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 64, o.heapMiB)
 
 	var stderr strings.Builder
 	_, err = parseFlags([]string{"-only", "nope"}, &stderr)

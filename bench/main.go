@@ -50,6 +50,7 @@ type options struct {
 	only      []string // section names; all when empty
 	json      bool
 	sizes     []int  // policy counts of the policy section
+	heapMiB   int    // live heap held during the policy section (-heap)
 	scaleMax  int    // the scale section's largest size
 	plots     string // where the scale section writes its PNG plots
 }
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "short measurements (-benchtime 50ms) for CI: proves the command runs, the figures are rough")
 	fs.StringVar(&only, "only", "", "comma-separated sections to run: "+strings.Join(sectionNames(), ", "))
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the tables go to stderr)")
+	fs.IntVar(&o.heapMiB, "heap", 0, "`MiB` of live heap to hold during the policy section, as a service's own data would; its bars are then not judged")
 	fs.IntVar(&o.scaleMax, "scale-max", 1_000_000, "the scale section's largest number of keys and revocations (a power of ten)")
 	fs.StringVar(&o.plots, "plots", "plots", "`DIR` for the scale section's PNG plots")
 	fs.Usage = func() {
