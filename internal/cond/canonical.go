@@ -100,43 +100,8 @@ func plainValue(v string) bool {
 // trailing zeros if there is one, then Z. It refuses any other text,
 // including other spellings of a valid time.
 func parseCanonicalUTC(s string) (time.Time, bool) {
-	if len(s) < 20 || len(s) == 21 || len(s) > 30 || s[len(s)-1] != 'Z' ||
-		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
-		return time.Time{}, false
-	}
-	num := func(s string) (int, bool) {
-		n := 0
-		for i := 0; i < len(s); i++ {
-			if s[i] < '0' || s[i] > '9' {
-				return 0, false
-			}
-			n = n*10 + int(s[i]-'0')
-		}
-		return n, true
-	}
-	y, ok1 := num(s[0:4])
-	mo, ok2 := num(s[5:7])
-	d, ok3 := num(s[8:10])
-	h, ok4 := num(s[11:13])
-	mi, ok5 := num(s[14:16])
-	se, ok6 := num(s[17:19])
-	ns, ok7 := 0, true
-	if frac := s[19 : len(s)-1]; frac != "" {
-		digits := frac[1:]
-		if frac[0] != '.' || digits[len(digits)-1] == '0' {
-			return time.Time{}, false
-		}
-		if ns, ok7 = num(digits); ok7 {
-			for range 9 - len(digits) {
-				ns *= 10
-			}
-		}
-	}
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 {
-		return time.Time{}, false
-	}
-	t := time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC)
-	if t.Day() != d { // February 30 and the like
+	t, frac, ok := parseUTC(s)
+	if !ok || frac != "" && frac[len(frac)-1] == '0' {
 		return time.Time{}, false
 	}
 	return t, true

@@ -1155,10 +1155,23 @@ func (c *Cond) AttrType() string {
 	return ""
 }
 
-// parseTime parses RFC 3339. The form agenttrust writes itself
-// (YYYY-MM-DDTHH:MM:SS[.fraction]Z, in UTC) is read by hand, since token
-// verification parses one per token; anything else goes to time.Parse.
+// parseTime parses RFC 3339. The form agenttrust writes itself is read by
+// hand (parseUTC), since token verification parses one per token;
+// anything else goes to time.Parse.
 func parseTime(s string) (time.Time, error) {
+	if t, _, ok := parseUTC(s); ok {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// parseUTC reads YYYY-MM-DDTHH:MM:SS[.fraction]Z, a valid UTC time with
+// a fraction of 1 to 9 digits or none, and returns it with the digits of
+// its fraction. It reports false for anything else, valid RFC 3339 or not.
+func parseUTC(s string) (t time.Time, frac string, ok bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, "", false
+	}
 	num := func(s string) (int, bool) {
 		n := 0
 		for i := 0; i < len(s); i++ {
@@ -1169,31 +1182,30 @@ func parseTime(s string) (time.Time, error) {
 		}
 		return n, true
 	}
-	if len(s) >= 20 && s[len(s)-1] == 'Z' && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' {
-		y, ok1 := num(s[0:4])
-		mo, ok2 := num(s[5:7])
-		d, ok3 := num(s[8:10])
-		h, ok4 := num(s[11:13])
-		mi, ok5 := num(s[14:16])
-		se, ok6 := num(s[17:19])
-		ns, frac := 0, s[19:len(s)-1]
-		ok7 := true
-		if frac != "" {
-			digits := frac[1:]
-			if frac[0] != '.' || len(digits) == 0 || len(digits) > 9 {
-				ok7 = false
-			} else if ns, ok7 = num(digits); ok7 {
-				for range 9 - len(digits) {
-					ns *= 10
-				}
-			}
+	y, ok1 := num(s[0:4])
+	mo, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:10])
+	h, ok4 := num(s[11:13])
+	mi, ok5 := num(s[14:16])
+	se, ok6 := num(s[17:19])
+	ns, ok7 := 0, true
+	if dot := s[19 : len(s)-1]; dot != "" {
+		frac = dot[1:]
+		if dot[0] != '.' || len(frac) == 0 || len(frac) > 9 {
+			return time.Time{}, "", false
 		}
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && d >= 1 && h < 24 && mi < 60 && se < 60 {
-			t := time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC)
-			if t.Day() == d { // rejects February 30 and the like
-				return t, nil
+		if ns, ok7 = num(frac); ok7 {
+			for range 9 - len(frac) {
+				ns *= 10
 			}
 		}
 	}
-	return time.Parse(time.RFC3339Nano, s)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 {
+		return time.Time{}, "", false
+	}
+	t = time.Date(y, time.Month(mo), d, h, mi, se, ns, time.UTC)
+	if t.Day() != d { // February 30 and the like
+		return time.Time{}, "", false
+	}
+	return t, frac, true
 }
