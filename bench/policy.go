@@ -16,8 +16,6 @@ import (
 // own form, so none pays for building it.
 func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
 	fmt.Fprintln(w, "policy decision: the cedar-10 scenario plus synthetic policies; x = the peer's ns/op over agenttrust's")
-	fmt.Fprintf(w, "%9s %-6s %10s %7s %10s %7s %7s %10s %7s %7s\n",
-		"policies", "case", "agenttrust", "allocs", "cedar-go", "allocs", "x", "OPA", "allocs", "x")
 	got := map[policyKey]result{}
 
 	// Each size is loaded, timed and released before the next: the peers
@@ -42,6 +40,8 @@ func runPolicy(ctx context.Context, w io.Writer, o options, rep *report) error {
 		runtime.GC() // the engines' memory, before the next size
 	}
 	runtime.KeepAlive(ballast)
+	fmt.Fprintf(w, "%9s %-6s %10s %7s %10s %7s %7s %10s %7s %7s\n",
+		"policies", "case", "agenttrust", "allocs", "cedar-go", "allocs", "x", "OPA", "allocs", "x")
 	for _, n := range o.sizes {
 		for _, c := range policyCases {
 			at, cg, opa := got[policyKey{n, "agenttrust", c.allow}], got[policyKey{n, "cedar-go", c.allow}], got[policyKey{n, "OPA", c.allow}]
