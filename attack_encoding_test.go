@@ -174,3 +174,35 @@ func TestAttackCredentialEncoding(t *testing.T) {
 		})
 	}
 }
+
+// A holder who attenuates a token with a caveat spelled other than in its
+// canonical text (two spaces, needless quotes, a fraction with trailing
+// zeros) gets a correctly signed token that means what the canonical
+// spelling means. It is refused all the same: one caveat, one text, so
+// no two tokens differ only in how a caveat is written.
+func TestAttackTokenCaveatSpelling(t *testing.T) {
+	f, secret, _ := credFixture(t, openPolicy)
+	ctx := context.Background()
+	tok, err := f.c.Exchange(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cv := range []string{"tool = t", "tool in t,u", "expires < 2999-01-01T00:00:00.5Z"} {
+		cred := agenttrust.AttenuateUncheckedForTest(tok, cv)
+		if d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: cred}); err != nil || !d.Allowed() {
+			t.Fatalf("canonical %q: %v %v", cv, d.Effect, err)
+		}
+	}
+	for _, cv := range []string{
+		"tool  = t", "tool = t ", " tool = t", `tool = "t"`, "tool in t, u", "tool in t,u,",
+		"expires < 2999-01-01T00:00:00.50Z", "expires < 2999-01-01T00:00:00.000Z",
+		"expires < 2999-01-01T01:00:00+01:00", "expires  < 2999-01-01T00:00:00Z",
+	} {
+		cred := agenttrust.AttenuateUncheckedForTest(tok, cv)
+		d, err := f.c.Check(ctx, agenttrust.Request{Tool: "t", Credential: cred})
+		var ce *agenttrust.CaveatError
+		if d.Allowed() || !errors.As(err, &ce) || !errors.Is(err, agenttrust.ErrUnauthorized) {
+			t.Errorf("%q: %v %v, want a deny with a *CaveatError", cv, d.Effect, err)
+		}
+	}
+}
