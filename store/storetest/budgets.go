@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -370,12 +371,11 @@ type budgetTree struct {
 	chains map[string][]store.BudgetNode // node id -> its chain
 	own    map[string]int64              // node id -> what it may spend itself
 	nodes  []string
-	leaf   map[string]bool
-	leaves []string
+	leaves []string // the nodes without children
 }
 
 func newBudgetTree() *budgetTree {
-	tr := &budgetTree{chains: map[string][]store.BudgetNode{}, own: map[string]int64{}, leaf: map[string]bool{}}
+	tr := &budgetTree{chains: map[string][]store.BudgetNode{}, own: map[string]int64{}}
 	limits := []int{500, 200, 90, 40} // by depth
 	var add func(id string, depth int, chain []store.BudgetNode)
 	add = func(id string, depth int, chain []store.BudgetNode) {
@@ -384,7 +384,6 @@ func newBudgetTree() *budgetTree {
 		tr.nodes = append(tr.nodes, id)
 		tr.own[id] = int64(limits[depth])
 		if depth+1 == len(limits) {
-			tr.leaf[id] = true
 			tr.leaves = append(tr.leaves, id)
 			return
 		}
@@ -419,7 +418,7 @@ func testBudgetConcurrentTree(t *testing.T, e *env) {
 	attempts := map[string]int64{}
 	for i := range at {
 		id := tr.nodes[rng.IntN(len(tr.nodes))]
-		if !tr.leaf[id] && attempts[id] >= tr.own[id] {
+		if attempts[id] >= tr.own[id] && !slices.Contains(tr.leaves, id) {
 			id = tr.leaves[rng.IntN(len(tr.leaves))]
 		}
 		at[i] = id
