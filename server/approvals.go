@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,7 +127,10 @@ func (c *call) covers(a *agenttrust.Approval) bool {
 	}
 	var attrs map[string]any
 	if len(a.Attributes) > 0 {
-		if err := json.Unmarshal(a.Attributes, &attrs); err != nil {
+		// Numbers as their text, as a check's attributes arrive (strict).
+		dec := json.NewDecoder(bytes.NewReader(a.Attributes))
+		dec.UseNumber()
+		if err := dec.Decode(&attrs); err != nil {
 			return false
 		}
 	}
