@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -506,6 +507,29 @@ func validName(field, s string) error {
 		}
 	}
 	return fmt.Errorf("%w: %s is not a valid name", ErrInvalidRequest, field)
+}
+
+// generatedPrefixes begin the ids agenttrust makes for credentials, hops
+// and grants. Revocations share one namespace with agents and sessions,
+// and Revoke acts on such an id by its kind (the revocation of a key that
+// expires is pruned once the key is long dead; a grant's ends the grant),
+// so an agent or a session may not take a name of that form: revoking it
+// would act on the kind instead.
+var generatedPrefixes = [...]string{"key_", "tok_", "hop_", "grt_"}
+
+// validActorName is validName for an agent id or a session id.
+func validActorName(field, s string) error {
+	if err := validName(field, s); err != nil {
+		return err
+	}
+	if len(s) > 4 && s[3] == '_' {
+		for _, p := range generatedPrefixes {
+			if strings.HasPrefix(s, p) {
+				return fmt.Errorf("%w: %s %q begins with %q, which generated ids take", ErrInvalidRequest, field, s, p)
+			}
+		}
+	}
+	return nil
 }
 
 // normText checks caller-supplied text (at most maxLen bytes of valid

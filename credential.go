@@ -131,7 +131,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 		if err != nil {
 			return nil, err
 		}
-		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.key.ExpiresAt, key: ke}
+		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.expires, key: ke}
 		return ke.key.Roles, nil
 	case kinds&tokens != 0 && strings.HasPrefix(s, TokenPrefix):
 		v, err := c.decodeToken(s, scratch)

@@ -3,8 +3,11 @@ package agenttrust
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -25,45 +28,100 @@ import (
 // Attenuate does not verify token (it cannot, offline); a forged token
 // stays forged.
 func Attenuate(token string, caveats ...string) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("agenttrust: read random source: %w", err)
-	}
-	tok, _, err := attenuate(token, "hop_"+idEncoding.EncodeToString(b[:]), time.Time{}, caveats)
+	tok, _, _, err := attenuate(token, rand.Reader, time.Time{}, caveats)
 	return tok, err
 }
 
-// attenuate adds hop, an optional expiry and caveats to token and returns
-// the new token and the canonical caveats it added.
-func attenuate(token, hop string, expires time.Time, caveats []string) (string, []string, error) {
+// hopCaveatPrefix begins every hop caveat in its canonical text.
+const hopCaveatPrefix = "hop = "
+
+// hopIDDomain separates the hashes that bind hop ids from any other use
+// of a token's signature.
+const hopIDDomain = "agenttrust hop id v1\x00"
+
+// A hop id is "hop_" and 16 bytes in base32: a random nonce, so that two
+// hops added to one token differ, and a tag binding the nonce to the
+// signature of the token the hop was added to.
+const (
+	hopNonceLen = 6
+	hopTagLen   = 10
+	hopIDLen    = 4 + 26
+)
+
+// appendHopID appends the id of a hop added with nonce to a token whose
+// signature is sig. The tag is SHA-256 of sig and the nonce: only a holder
+// of the token at that point knows sig, and the hash does not give it
+// away, so a hop id names one point of one chain. Nobody can append a hop
+// caveat naming another chain's hop, a policy's, or an id of any other
+// shape: taking a given id would mean finding an 80-bit tag.
+func appendHopID(dst []byte, sig *[mac.SignatureSize]byte, nonce *[hopNonceLen]byte) []byte {
+	var in [len(hopIDDomain) + mac.SignatureSize + hopNonceLen]byte
+	n := copy(in[:], hopIDDomain)
+	n += copy(in[n:], sig[:])
+	copy(in[n:], nonce[:])
+	sum := sha256.Sum256(in[:])
+	clear(in[:])
+	var id [hopNonceLen + hopTagLen]byte
+	copy(id[:], nonce[:])
+	copy(id[hopNonceLen:], sum[:hopTagLen])
+	dst = append(dst, "hop_"...)
+	return idEncoding.AppendEncode(dst, id[:])
+}
+
+// hopBound reports whether id is the id of a hop added to a token whose
+// signature was sig.
+func hopBound(id string, sig *[mac.SignatureSize]byte) bool {
+	if len(id) != hopIDLen || !strings.HasPrefix(id, "hop_") {
+		return false
+	}
+	var raw [hopNonceLen + hopTagLen + 1]byte // room for the decoder's last group
+	n, err := idEncoding.Decode(raw[:], []byte(id[4:]))
+	if err != nil || n != hopNonceLen+hopTagLen {
+		return false
+	}
+	var want [hopIDLen]byte
+	got := appendHopID(want[:0], sig, (*[hopNonceLen]byte)(raw[:hopNonceLen]))
+	return subtle.ConstantTimeCompare(got, []byte(id)) == 1
+}
+
+// attenuate adds a hop, an optional expiry and caveats to token and
+// returns the new token, the hop's id and the canonical caveats it added.
+// The hop's nonce is read from random.
+func attenuate(token string, random io.Reader, expires time.Time, caveats []string) (tok, hop string, added []string, err error) {
 	if len(token) > MaxCredentialSize {
-		return "", nil, errs.CredentialTooLarge
+		return "", "", nil, errs.CredentialTooLarge
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
-		return "", nil, ErrMalformedCredential
+		return "", "", nil, ErrMalformedCredential
 	}
 	raw, err := decodeTokenString(token[len(TokenPrefix):])
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	var m mac.Macaroon
 	if err := mac.Decode(raw, &m); err != nil {
-		return "", nil, ErrMalformedCredential
+		return "", "", nil, ErrMalformedCredential
 	}
 	hops := 0
 	for i := range m.NumCaveats() {
-		if strings.HasPrefix(string(m.Caveat(i)), "hop = ") {
+		if strings.HasPrefix(string(m.Caveat(i)), hopCaveatPrefix) {
 			hops++
 		}
 	}
 	if hops >= maxDelegationDepth {
-		return "", nil, fmt.Errorf("%w: token already has %d hops", errs.DelegationDepth, hops)
+		return "", "", nil, fmt.Errorf("%w: token already has %d hops", errs.DelegationDepth, hops)
 	}
 	user, err := canonicalCaveats(caveats)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	added := []string{eqCaveat("hop", hop)}
+	var nonce [hopNonceLen]byte
+	if _, err := io.ReadFull(random, nonce[:]); err != nil {
+		return "", "", nil, fmt.Errorf("agenttrust: read random source: %w", err)
+	}
+	sig := m.Signature()
+	hop = string(appendHopID(nil, &sig, &nonce))
+	added = []string{eqCaveat("hop", hop)}
 	if !expires.IsZero() {
 		added = append(added, "expires < "+expires.UTC().Format(time.RFC3339Nano))
 	}
@@ -75,14 +133,14 @@ func attenuate(token, hop string, expires time.Time, caveats []string) (string, 
 	out, err := mac.Attenuate(nil, raw, nil, bs...)
 	if err != nil {
 		if err == mac.ErrTooLarge {
-			return "", nil, errs.CredentialTooLarge
+			return "", "", nil, errs.CredentialTooLarge
 		}
-		return "", nil, fmt.Errorf("%w: %w", ErrMalformedCredential, err)
+		return "", "", nil, fmt.Errorf("%w: %w", ErrMalformedCredential, err)
 	}
 	if len(TokenPrefix)+base64.RawURLEncoding.EncodedLen(len(out)) > MaxCredentialSize {
-		return "", nil, errs.CredentialTooLarge
+		return "", "", nil, errs.CredentialTooLarge
 	}
-	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out), added, nil
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(out), hop, added, nil
 }
 
 // Delegate narrows a token on the server side: like Attenuate, and it also
@@ -97,17 +155,13 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if _, err := c.verify(ctx, token, now, &u, &v); err != nil {
 		return "", Hop{}, err
 	}
-	hopID, err := c.newID("hop_")
-	if err != nil {
-		return "", Hop{}, err
-	}
 	expires := v.expires
 	var narrowTo time.Time
 	if ttl > 0 && now.Add(ttl).Before(expires) {
 		expires = now.Add(ttl)
 		narrowTo = expires
 	}
-	out, added, err := attenuate(token, hopID, narrowTo, caveats)
+	out, hopID, added, err := attenuate(token, c.random, narrowTo, caveats)
 	if err != nil {
 		return "", Hop{}, err
 	}

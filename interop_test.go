@@ -40,10 +40,22 @@ func goldenTokens(t *testing.T) []tokenVector {
 		t.Fatal(err)
 	}
 	var out []tokenVector
-	for _, cavs := range [][]string{nil, {"tool in payments.charge", "attr.amount <= 50"}, {"resource in \"mailbox:alice smith/*\"", "session = s1"}} {
-		tok, err := c.Exchange(ctx, secret, cavs...)
+	var first string
+	for i, cavs := range [][]string{nil, {"tool in payments.charge", "attr.amount <= 50"}, {"resource in \"mailbox:alice smith/*\"", "session = s1"}, {"tool in payments.charge"}} {
+		var tok string
+		var err error
+		if i < 3 {
+			tok, err = c.Exchange(ctx, secret, cavs...)
+		} else {
+			// The first token delegated: its hop id bound to the
+			// first token's signature (appendHopID).
+			tok, _, err = c.Delegate(ctx, first, 0, cavs...)
+		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			first = tok
 		}
 		info, err := agenttrust.InspectTokenUnverified(tok)
 		if err != nil {

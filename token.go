@@ -168,7 +168,7 @@ type KeySpec struct {
 func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
 	// The agent a key names acts in every check made with it: it has the
 	// one canonical form of names, or a look-alike could dodge a rule.
-	if err := validName("agent id", spec.AgentID); err != nil {
+	if err := validActorName("agent id", spec.AgentID); err != nil {
 		return "", Key{}, err
 	}
 	if err := validText("name", spec.Name, 256); err != nil {
@@ -286,6 +286,7 @@ type keyEntry struct {
 	key      store.Key
 	prefixes []netip.Prefix
 	conds    []cond.Cond
+	expires  time.Time // the earlier of key.ExpiresAt and its expires caveats
 }
 
 // boundedCache is a cache the client fills from credentials it is shown,
@@ -395,12 +396,20 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 			}
 			e.conds = append(e.conds, cv)
 		}
+		// An "expires" caveat ends the key as its ExpiresAt does: every
+		// use, and every credential minted from it, ends by then.
+		e.expires = stored.ExpiresAt
+		for i := range e.conds {
+			if t, ok := e.conds[i].Expires(); ok && (e.expires.IsZero() || t.Before(e.expires)) {
+				e.expires = t
+			}
+		}
 		c.keys.put(h, e)
 	}
 	if !apikey.Equal(e.key.Hash, h) || e.key.Tenant != c.tenant {
 		return nil, errs.UnknownKey
 	}
-	if !e.key.ExpiresAt.IsZero() && !now.Before(e.key.ExpiresAt) {
+	if !e.expires.IsZero() && !now.Before(e.expires) {
 		return nil, ErrExpired
 	}
 	return e, nil
@@ -444,8 +453,8 @@ func (c *Client) exchangeable(ctx context.Context, apiKey string, now time.Time)
 
 func (c *Client) tokenExpiry(ke *keyEntry, now time.Time) time.Time {
 	exp := now.Add(c.tokenTTL)
-	if !ke.key.ExpiresAt.IsZero() && ke.key.ExpiresAt.Before(exp) {
-		exp = ke.key.ExpiresAt
+	if !ke.expires.IsZero() && ke.expires.Before(exp) {
+		exp = ke.expires
 	}
 	return exp.UTC()
 }
@@ -604,12 +613,35 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 	if mk == nil {
 		return nil, 0, errs.BadSignature
 	}
+	// Each hop's id must be bound to the signature before it (see
+	// appendHopID), which only the chain's verification computes.
+	var hopAt [maxDelegationDepth]int
+	var hopSig [maxDelegationDepth][mac.SignatureSize]byte
+	nHops := 0
+	for i := range m.NumCaveats() {
+		if strings.HasPrefix(text[m.CaveatOffset(i):][:len(m.Caveat(i))], hopCaveatPrefix) {
+			if nHops == maxDelegationDepth {
+				return nil, 0, errs.DelegationDepth
+			}
+			hopAt[nHops] = i
+			nHops++
+		}
+	}
 	root := mk.rootKey(tokID)
 	h := c.hashers.Get().(*mac.Hasher)
-	err = mac.Verify(&m, root[:], h)
+	err = mac.VerifyBefore(&m, root[:], h, hopAt[:nHops], hopSig[:nHops])
 	c.hashers.Put(h)
 	if err != nil {
 		return nil, 0, errs.BadSignature
+	}
+	for k := range nHops {
+		id := text[m.CaveatOffset(hopAt[k]):][:len(m.Caveat(hopAt[k]))][len(hopCaveatPrefix):]
+		bound := hopBound(id, &hopSig[k])
+		clear(hopSig[k][:])
+		if !bound {
+			clear(hopSig[:nHops])
+			return nil, 0, errs.HopNotBound
+		}
 	}
 	if v = scratch; v != nil {
 		*v = verifiedToken{id: tokID, keyID: keyID} // hops are the caller's to keep: never reused
@@ -631,8 +663,9 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 	if v.tenant == "" || v.agent == "" || v.expires.IsZero() {
 		return nil, 0, ErrMalformedCredential
 	}
-	if len(v.hops) > maxDelegationDepth {
-		return nil, 0, errs.DelegationDepth
+	if len(v.hops) != nHops {
+		// A hop caveat not in its canonical text is refused above.
+		return nil, 0, ErrMalformedCredential
 	}
 
 	return v, cost, nil

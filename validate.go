@@ -47,7 +47,7 @@ func validateRequest(req *Request, attrs []attrKV) error {
 		return fmt.Errorf("%w: tool is required", ErrInvalidRequest)
 	}
 	if req.AgentID != "" {
-		if err := validName("agent id", req.AgentID); err != nil {
+		if err := validActorName("agent id", req.AgentID); err != nil {
 			return err
 		}
 	}
@@ -64,7 +64,7 @@ func validateRequest(req *Request, attrs []attrKV) error {
 		return fmt.Errorf("%w: resource %s", ErrInvalidRequest, msg)
 	}
 	if req.SessionID != "" {
-		if err := validName("session id", req.SessionID); err != nil {
+		if err := validActorName("session id", req.SessionID); err != nil {
 			return err
 		}
 	}

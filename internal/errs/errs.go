@@ -69,6 +69,10 @@ var (
 	// AgentMismatch: Request.AgentID names another agent than the
 	// credential does.
 	AgentMismatch = fmt.Errorf("%w: agent does not match credential", Unauthorized)
+	// HopNotBound: a token's hop caveat names an id its chain did not
+	// make there: a hop appended with another chain's id, or any made-up
+	// one. It is a forgery, reported as a bad signature.
+	HopNotBound = fmt.Errorf("%w: hop id not bound to its chain", BadSignature)
 	// DelegationDepth: more delegation hops than allowed.
 	DelegationDepth = fmt.Errorf("%w: delegation too deep", Unauthorized)
 	// Audience: a JWT is not meant for this service.

@@ -74,3 +74,54 @@ func TestAttenuateErrors(t *testing.T) {
 		t.Errorf("Attenuate with no caveats: %v", err)
 	}
 }
+
+// TestVerifyBefore: the signature VerifyBefore reports before caveat i is
+// the signature of the same macaroon cut after caveat i-1, that is what
+// its holder at that point held; a mismatch or bad marks report nothing.
+func TestVerifyBefore(t *testing.T) {
+	s := vectorByName(t, "agenttrust 3 caveats")
+	tok, err := Attenuate(nil, s.Encoded, nil, []byte("hop = h1"), []byte("attr.amount <= 50"), []byte("hop = h2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Macaroon
+	if err := Decode(tok, &m); err != nil {
+		t.Fatal(err)
+	}
+	at := []int{0, 3, 5}
+	before := make([][SignatureSize]byte, len(at))
+	if err := VerifyBefore(&m, s.RootKey, nil, at, before); err != nil {
+		t.Fatal(err)
+	}
+	for k, i := range at {
+		b, err := New(s.RootKey, s.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range m.Caveats()[:i] {
+			if err := b.AddCaveat(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.Signature() != before[k] {
+			t.Errorf("before caveat %d: not the signature of the macaroon cut there", i)
+		}
+	}
+	for _, bad := range [][]int{{3, 3}, {3, 0}, {-1}, {6}} {
+		if err := VerifyBefore(&m, s.RootKey, nil, bad, make([][SignatureSize]byte, 2)); err != ErrMarks {
+			t.Errorf("marks %v: %v, want ErrMarks", bad, err)
+		}
+	}
+	if err := VerifyBefore(&m, s.RootKey, nil, at, make([][SignatureSize]byte, 2)); err != ErrMarks {
+		t.Errorf("short before: %v, want ErrMarks", err)
+	}
+	wrong := bytes.Repeat([]byte{7}, len(s.RootKey))
+	if err := VerifyBefore(&m, wrong, nil, at, before); err != ErrSignature {
+		t.Fatalf("wrong root key: %v, want ErrSignature", err)
+	}
+	for k := range before {
+		if before[k] != ([SignatureSize]byte{}) {
+			t.Errorf("before[%d] kept a signature of a macaroon that did not verify", k)
+		}
+	}
+}

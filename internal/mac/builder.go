@@ -37,7 +37,7 @@ func New(rootKey, id []byte, location string) (*Builder, error) {
 	}
 	b := &Builder{buf: make([]byte, 0, size+64)}
 	b.buf = appendHeader(b.buf, []byte(location), id)
-	b.sig = b.h.chain(rootKey, id, nil)
+	b.sig = b.h.chain(rootKey, id, nil, nil, nil)
 	return b, nil
 }
 

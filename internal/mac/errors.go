@@ -48,6 +48,9 @@ var (
 	ErrRootKey = errors.New("agenttrust: macaroon root key shorter than 16 bytes")
 	// ErrZeroBuilder: a Builder used without New.
 	ErrZeroBuilder = errors.New("agenttrust: macaroon Builder not created with New")
+	// ErrMarks: VerifyBefore's caveat indices are out of range or order,
+	// or its before slice is too short for them.
+	ErrMarks = errors.New("agenttrust: macaroon caveat marks out of range or order")
 )
 
 // macError is an error with a fixed message and a parent sentinel. Values

@@ -101,11 +101,18 @@ func (h *Hasher) wipe() {
 	clear(h.root)
 }
 
-// chain computes the signature of id and caveats under rootKey.
-func (h *Hasher) chain(rootKey, id []byte, caveats [][]byte) [SignatureSize]byte {
+// chain computes the signature of id and caveats under rootKey. For each
+// at[k] (ascending caveat indices) it stores in before[k] the signature
+// the chain had just before that caveat.
+func (h *Hasher) chain(rootKey, id []byte, caveats [][]byte, at []int, before [][SignatureSize]byte) [SignatureSize]byte {
 	h.init()
 	sig := h.step(h.deriveKey(rootKey), id)
-	for _, c := range caveats {
+	k := 0
+	for i, c := range caveats {
+		if k < len(at) && at[k] == i {
+			before[k] = sig
+			k++
+		}
 		sig = h.step(sig, c)
 	}
 	h.wipe()
@@ -131,14 +138,34 @@ func (h *Hasher) extend(sig [SignatureSize]byte, caveats [][]byte) [SignatureSiz
 // Verify returns [ErrRootKey] for a root key shorter than [MinRootKeySize]
 // and [ErrSignature] on mismatch. With a warm Hasher it allocates nothing.
 func Verify(m *Macaroon, rootKey []byte, h *Hasher) error {
+	return VerifyBefore(m, rootKey, h, nil, nil)
+}
+
+// VerifyBefore is Verify that also stores in before[k] the signature the
+// chain had just before caveat at[k]: the key the macaroon's holder at
+// that point signed with, which a later holder cannot compute (at must be
+// ascending, and before at least as long). Those signatures are secrets:
+// whoever holds one can remove every caveat after it. The caller must
+// wipe them after use and expose at most a one-way function of them. On
+// any error before holds zeros.
+func VerifyBefore(m *Macaroon, rootKey []byte, h *Hasher, at []int, before [][SignatureSize]byte) error {
 	if len(rootKey) < MinRootKeySize {
 		return ErrRootKey
+	}
+	if len(before) < len(at) {
+		return ErrMarks
+	}
+	for k, i := range at {
+		if i < 0 || i >= m.n || (k > 0 && i <= at[k-1]) {
+			return ErrMarks
+		}
 	}
 	if h == nil {
 		h = new(Hasher)
 	}
-	sig := h.chain(rootKey, m.id, m.caveats[:m.n])
+	sig := h.chain(rootKey, m.id, m.caveats[:m.n], at, before)
 	if subtle.ConstantTimeCompare(sig[:], m.sig[:]) != 1 {
+		clear(before[:len(at)])
 		return ErrSignature
 	}
 	return nil
