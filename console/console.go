@@ -20,7 +20,8 @@
 // session's CSRF token and passes net/http's cross-origin protection
 // (Sec-Fetch-Site and Origin); every response carries a strict
 // Content-Security-Policy without inline script; every string an agent
-// controls is escaped by html/template and never becomes a link. See
+// controls is escaped by html/template and never becomes a link or part
+// of a URL (a form carries an id in a field, never in its action). See
 // SECURITY.md.
 package console
 
@@ -168,9 +169,11 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /ui/login", c.login)
 	m.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
 	m.HandleFunc("GET /ui/approvals", c.signedIn(c.approvalsPage))
-	m.HandleFunc("POST /ui/approvals/{id}/{verb}", c.signedIn(c.decide))
+	// Ids an agent chose never go in a path (a browser resolves "/" and
+	// ".." in it): every form carries its id in a field.
+	m.HandleFunc("POST /ui/approvals/{verb}", c.signedIn(c.decide))
 	m.HandleFunc("GET /ui/agents", c.signedIn(c.agentsPage))
-	m.HandleFunc("POST /ui/agents/{id}/{verb}", c.signedIn(c.suspendResume))
+	m.HandleFunc("POST /ui/agents/{verb}", c.signedIn(c.suspendResume))
 	m.HandleFunc("GET /ui/revoke", c.signedIn(c.revokePage))
 	m.HandleFunc("POST /ui/revoke", c.signedIn(c.revoke))
 	m.HandleFunc("GET /ui/activity", c.signedIn(c.activityPage))

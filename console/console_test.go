@@ -381,7 +381,11 @@ func TestCSRF(t *testing.T) {
 		{"same origin with token", url.Values{"csrf": {tok}}, nil, http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := b.do("POST", "/ui/agents/bot/suspend", tc.form, tc.hdr...)
+			form := url.Values{"id": {"bot"}}
+			for k, v := range tc.form {
+				form[k] = v
+			}
+			p := b.do("POST", "/ui/agents/suspend", form, tc.hdr...)
 			if p.status != tc.want {
 				t.Fatalf("status %d, want %d: %s", p.status, tc.want, p.body)
 			}
@@ -401,7 +405,7 @@ func TestCSRF(t *testing.T) {
 		}
 	})
 	t.Run("other methods", func(t *testing.T) {
-		p := b.do("PUT", "/ui/agents/bot/resume", url.Values{"csrf": {tok}})
+		p := b.do("PUT", "/ui/agents/resume", url.Values{"csrf": {tok}, "id": {"bot"}})
 		if p.status != http.StatusMethodNotAllowed {
 			t.Fatalf("status %d", p.status)
 		}
@@ -501,7 +505,7 @@ func TestApprovals(t *testing.T) {
 		if !strings.Contains(p.body, id) || !strings.Contains(p.body, "payments need a human") || !strings.Contains(p.body, "120") {
 			t.Fatalf("approvals page lacks the request: %s", p.body)
 		}
-		p = b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "note": {"ok at 3am"}})
+		p = b.do("POST", "/ui/approvals/approve", url.Values{"id": {id}, "csrf": {b.csrf()}, "note": {"ok at 3am"}})
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("approve: %d", p.status)
 		}
@@ -533,14 +537,14 @@ func TestApprovals(t *testing.T) {
 			t.Fatalf("no remember control: %s", p.body)
 		}
 		// More than the rule allows: refused, and the approval still waits.
-		b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember": {"1"}, "remember_uses": {"50"}, "remember_for": {"1h"}})
+		b.do("POST", "/ui/approvals/approve", url.Values{"id": {id}, "csrf": {b.csrf()}, "remember": {"1"}, "remember_uses": {"50"}, "remember_for": {"1h"}})
 		if p := b.do("GET", "/ui/approvals", nil); !strings.Contains(p.body, `role="alert"`) {
 			t.Errorf("no refusal shown: %s", p.body)
 		}
 		if a, _ := e.client().Approval(ctx, id); a.Status != agenttrust.ApprovalPending {
 			t.Fatalf("a refused remember decided the approval: %s", a.Status)
 		}
-		p := b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}, "remember": {"1"}, "remember_uses": {"2"}, "remember_for": {"1h"}, "remember_resources": {"acct/*"}})
+		p := b.do("POST", "/ui/approvals/approve", url.Values{"id": {id}, "csrf": {b.csrf()}, "remember": {"1"}, "remember_uses": {"2"}, "remember_for": {"1h"}, "remember_resources": {"acct/*"}})
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("approve: %d", p.status)
 		}
@@ -566,7 +570,7 @@ func TestApprovals(t *testing.T) {
 			id := e.pending(tc.asker, tc.tool, "", nil)
 			b := e.browser()
 			b.signIn(tc.person)
-			p := b.do("POST", "/ui/approvals/"+id+"/approve", url.Values{"csrf": {b.csrf()}})
+			p := b.do("POST", "/ui/approvals/approve", url.Values{"id": {id}, "csrf": {b.csrf()}})
 			if p.status != http.StatusSeeOther {
 				t.Fatalf("approve: %d", p.status)
 			}
@@ -582,7 +586,7 @@ func TestApprovals(t *testing.T) {
 		id := e.pending("bot", "payments.charge", "acct/2", nil)
 		b := e.browser()
 		b.signIn("alice")
-		b.do("POST", "/ui/approvals/"+id+"/deny", url.Values{"csrf": {b.csrf()}, "note": {"no"}})
+		b.do("POST", "/ui/approvals/deny", url.Values{"id": {id}, "csrf": {b.csrf()}, "note": {"no"}})
 		if a, _ := e.client().Approval(ctx, id); a.Status != agenttrust.ApprovalDenied || a.DecidedBy != "alice" {
 			t.Fatalf("approval: %+v", a)
 		}
@@ -628,7 +632,7 @@ func TestApprovals(t *testing.T) {
 		if p := b.do("GET", "/ui/agents", nil); p.status != http.StatusForbidden {
 			t.Fatalf("status %d", p.status)
 		}
-		if p := b.do("POST", "/ui/agents/bot/suspend", url.Values{"csrf": {b.csrf()}}); p.status != http.StatusSeeOther {
+		if p := b.do("POST", "/ui/agents/suspend", url.Values{"csrf": {b.csrf()}, "id": {"bot"}}); p.status != http.StatusSeeOther {
 			t.Fatalf("status %d", p.status)
 		}
 		if blocks, _ := e.st.Blocks(ctx, "acme"); len(blocks) != 0 {
@@ -791,7 +795,7 @@ func TestAgentsSuspendRevoke(t *testing.T) {
 		}
 	}
 	// Suspend, and the agent's next check denies; resume.
-	b.do("POST", "/ui/agents/bot2/suspend", url.Values{"csrf": {b.csrf()}, "reason": {"runaway"}})
+	b.do("POST", "/ui/agents/suspend", url.Values{"csrf": {b.csrf()}, "id": {"bot2"}, "reason": {"runaway"}})
 	d, _ := c.Check(ctx, agenttrust.Request{Credential: e.keys["bot2"], Tool: "docs.read"})
 	if d.Allowed() {
 		t.Fatal("suspended agent allowed")
@@ -799,7 +803,7 @@ func TestAgentsSuspendRevoke(t *testing.T) {
 	if p := b.do("GET", "/ui/agents", nil); !strings.Contains(p.body, "runaway") {
 		t.Error("suspension reason not shown")
 	}
-	b.do("POST", "/ui/agents/bot2/resume", url.Values{"csrf": {b.csrf()}})
+	b.do("POST", "/ui/agents/resume", url.Values{"csrf": {b.csrf()}, "id": {"bot2"}})
 	if d, _ = c.Check(ctx, agenttrust.Request{Credential: e.keys["bot2"], Tool: "docs.read"}); !d.Allowed() {
 		t.Fatalf("resumed agent denied: %v %s", d, e.logBuf.String())
 	}

@@ -268,12 +268,21 @@ func (c *Console) approvalsPage(w http.ResponseWriter, r *http.Request, s *sessi
 	c.render(w, http.StatusOK, "approvals", v)
 }
 
+var (
+	errNoApproval = errors.New("no approval named")
+	errNoAgent    = errors.New("no agent named")
+)
+
 // decide approves or denies in the person's name; the API applies the
 // rules (not the agent that asked, only approvers the rule names).
 func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session, h [32]byte) {
-	id, verb := r.PathValue("id"), r.PathValue("verb")
+	id, verb := r.PostFormValue("id"), r.PathValue("verb")
 	if verb != "approve" && verb != "deny" {
 		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if id == "" {
+		c.back(w, r, s, h, "/ui/approvals", "", errNoApproval)
 		return
 	}
 	req := wire.DecideRequest{Note: r.PostFormValue("note")}
@@ -305,7 +314,7 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session, h [
 }
 
 func (c *Console) suspendResume(w http.ResponseWriter, r *http.Request, s *session, h [32]byte) {
-	id, verb := r.PathValue("id"), r.PathValue("verb")
+	id, verb := r.PostFormValue("id"), r.PathValue("verb")
 	var body any
 	switch verb {
 	case "suspend":
@@ -317,6 +326,10 @@ func (c *Console) suspendResume(w http.ResponseWriter, r *http.Request, s *sessi
 	case "resume":
 	default:
 		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if id == "" {
+		c.back(w, r, s, h, "/ui/agents", "", errNoAgent)
 		return
 	}
 	err := c.callAPI(r, s.key, http.MethodPost, "/v1/agents/"+url.PathEscape(id)+"/"+verb, body, nil)

@@ -338,7 +338,7 @@ func TestBrowserRevokeSubtree(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#node-`+hopA1.ID)))
 	tb.screenshot(t, "tree")
 	tb.run(t, "revoke A",
-		chromedp.Click(chromedp.CSS(`#node-`+hopA.ID+` > a.revoke`)),
+		chromedp.Click(chromedp.CSS(`#node-`+hopA.ID+` > form.revoke > button.revoke`)),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm-revoke`)))
 	if s := tb.text(t, "#cuts"); !strings.Contains(s, "cuts off 1 live descendant") {
 		t.Fatalf("confirm page: %q", s)
