@@ -35,8 +35,8 @@ const policy = `{"rules":[
  {"id":"hostile","effect":"needs_approval","tools":["javascript:*"],"reason":"hostile names"}
 ]}`
 
-// env is a server over a memory store with the console mounted, and keys
-// of the "acme" tenant: alice (admin), carol and dave (approvers), bot
+// env is a server over a memory store with the console mounted, both on
+// one test clock, and keys of the "acme" tenant: alice (admin), carol and dave (approvers), bot
 // (agent), selfish (agent and approver).
 type env struct {
 	t      *testing.T
@@ -67,7 +67,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	t.Helper()
 	e := &env{t: t, st: memory.New(), clock: &testClock{}, keys: map[string]string{}, ids: map[string]string{}, logBuf: &syncBuf{}}
 	e.clock.ns.Store(time.Now().UnixNano())
-	srv, err := server.New(e.st, server.WithNodeName("n1"), server.WithSystemTenant("ops"), server.WithLogger(slog.New(slog.NewTextHandler(e.logBuf, nil))),
+	srv, err := server.New(e.st, server.WithNodeName("n1"), server.WithSystemTenant("ops"), server.WithClock(e.clock.Now), server.WithLogger(slog.New(slog.NewTextHandler(e.logBuf, nil))),
 		server.WithClientOptions(agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{masterKey}}), agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{signingKey}})),
 		server.WithConsole(func(api http.Handler) (http.Handler, error) {
 			c, err := console.New(console.Config{API: api, Store: e.st, Now: e.clock.Now, Poll: 20 * time.Millisecond,

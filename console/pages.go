@@ -110,8 +110,7 @@ func (c *Console) newView(s *session, title, nav string) *view {
 // ends the session; anything else is shown.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, h [32]byte, err error) {
 	if errors.Is(err, errSignedOut) {
-		c.endSession(h)
-		c.setCookie(w, r, "", -1)
+		c.signOut(w, r, h)
 		http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 		return
 	}

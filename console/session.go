@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -191,7 +193,9 @@ type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session, h [
 
 // signedIn wraps a handler that needs a session: without one, a page
 // redirects to sign-in and anything else answers 401. A POST also needs
-// the session's CSRF token.
+// the session's CSRF token. Then the API must still accept the session's
+// key (verify); when it no longer does, the session ends, as if it had
+// not been there.
 func (c *Console) signedIn(fn sessionHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		live := strings.HasPrefix(r.URL.Path, "/ui/events/")
@@ -218,14 +222,60 @@ func (c *Console) signedIn(fn sessionHandler) http.HandlerFunc {
 				return
 			}
 		}
+		if err := c.verify(r, s); err != nil {
+			if !live {
+				c.fail(w, r, s, h, err)
+				return
+			}
+			status := http.StatusBadGateway
+			var ae *apiError
+			switch {
+			case errors.Is(err, errSignedOut):
+				c.signOut(w, r, h)
+				status = http.StatusUnauthorized
+			case errors.As(err, &ae):
+				status = ae.status
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
 		fn(w, r, s, h)
 	}
 }
 
+// verify asks the API whether it still accepts the session's key as the
+// one the person signed in with, before anything is rendered from the
+// session: a key revoked or expired ends its sessions at their next
+// request, whether or not the page itself calls the API. It is one call
+// a request, not cached, so no request is served after the key's end.
+func (c *Console) verify(r *http.Request, s *session) error {
+	var who wire.PrincipalView
+	if err := c.callAPI(r, s.key, http.MethodGet, "/v1/whoami", nil, &who); err != nil {
+		return err
+	}
+	if who.Tenant != s.who.Tenant || who.KeyID != s.who.KeyID || who.AgentID != s.who.AgentID ||
+		!slices.Equal(who.Roles, s.who.Roles) {
+		return errSignedOut
+	}
+	return nil
+}
+
+// signOut ends the session and clears its cookie.
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, h [32]byte) {
+	c.endSession(h)
+	c.setCookie(w, r, "", -1)
+}
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := c.lookup(r, false); ok {
-		http.Redirect(w, r, "/ui/approvals", http.StatusSeeOther)
-		return
+	if s, h, ok := c.lookup(r, false); ok {
+		err := c.verify(r, s)
+		if err == nil {
+			http.Redirect(w, r, "/ui/approvals", http.StatusSeeOther)
+			return
+		}
+		if errors.Is(err, errSignedOut) {
+			c.signOut(w, r, h)
+		}
 	}
 	c.render(w, http.StatusOK, "login", &view{Title: "Sign in"})
 }
@@ -267,8 +317,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session, h [32]byte) {
-	c.endSession(h)
+	c.signOut(w, r, h)
 	c.audit(s, "sign-out", s.who.KeyID, nil)
-	c.setCookie(w, r, "", -1)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
