@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
@@ -298,29 +297,9 @@ func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) {
 
 // strict is how request bodies are decoded: member names match exactly,
 // unknown and duplicate members are refused, invalid UTF-8 is refused,
-// and the body holds one JSON value and nothing after it. A number held
-// by an interface (attributes, at any depth) stays the text it was sent
-// as, a json.Number, which the engine compares exactly or calls unknown:
-// a float64 would round 12345678901234567 onto ...568 and
-// 100.000000000000001 onto 100, past the rules that name them.
-var strict = jsonv2.JoinOptions(
-	jsonv2.RejectUnknownMembers(true),
-	jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(numberText)),
-)
-
-// numberText decodes a JSON number into an interface as its text, and
-// leaves every other kind of value to the decoder.
-func numberText(dec *jsontext.Decoder, v *any) error {
-	if dec.PeekKind() != '0' {
-		return errors.ErrUnsupported
-	}
-	val, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	*v = json.Number(val)
-	return nil
-}
+// and the body holds one JSON value and nothing after it. A check's
+// attributes keep their numbers' text (wire.Attributes).
+var strict = jsonv2.RejectUnknownMembers(true)
 
 // decode decodes the body into v, strictly. An empty body is allowed
 // only on routes that say so, and reads as the zero value.

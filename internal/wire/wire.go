@@ -16,13 +16,13 @@ import (
 )
 
 type CheckRequest struct {
-	AgentID    string         `json:"agent_id,omitempty"`
-	ToolName   string         `json:"tool_name"`
-	Resource   string         `json:"resource,omitempty"`
-	SessionID  string         `json:"session_id,omitempty"`
-	OnBehalfOf string         `json:"on_behalf_of,omitempty"`
-	Attributes map[string]any `json:"attributes,omitempty"`
-	Credential string         `json:"credential,omitempty"`
+	AgentID    string     `json:"agent_id,omitempty"`
+	ToolName   string     `json:"tool_name"`
+	Resource   string     `json:"resource,omitempty"`
+	SessionID  string     `json:"session_id,omitempty"`
+	OnBehalfOf string     `json:"on_behalf_of,omitempty"`
+	Attributes Attributes `json:"attributes,omitempty"`
+	Credential string     `json:"credential,omitempty"`
 }
 
 type CheckResponse struct {
