@@ -252,6 +252,9 @@ func (c *Cond) BudgetAmount(env *Env) (units int64, why string) {
 	}
 	v, ok := env.attr(c.Attr)
 	if !ok {
+		if env.hasCaseVariant(c.Attr) {
+			return 0, name + " is missing; the request has it only in another case"
+		}
 		return 0, name + " is missing"
 	}
 	n, ok := toNumber(v)

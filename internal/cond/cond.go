@@ -35,7 +35,11 @@
 //
 // "attr.NAME?" says that a request without the attribute is fine: the
 // condition is False then, not Unknown, as a Cedar "has" guard would make
-// it. A value of the wrong type is still Unknown.
+// it. A value of the wrong type is still Unknown, and so is an attribute
+// missing under its own name but present under one that differs only in
+// case ("AMOUNT" for amount, under the folding of unicode.ToUpper then
+// unicode.ToLower, which covers strings.EqualFold): a tool decoding JSON
+// into a struct reads it as the attribute.
 //
 // Numbers compare exactly between integers (every Go integer type, and a
 // json.Number without fraction or exponent, up to the uint64 range) and
@@ -215,6 +219,63 @@ func (env *Env) attr(name string) (any, bool) {
 	}
 	v, ok := env.Attributes[name]
 	return v, ok
+}
+
+// hasCaseVariant reports whether env has an attribute whose name is name
+// under case folding (see sameFolded). Callers ask it only once name
+// itself is missing, so it finds a name spelled otherwise: "AMOUNT" or
+// "amount" with a Kelvin sign for k, which a tool decoding its arguments
+// into a struct (encoding/json matches field names case-insensitively)
+// would still read as amount.
+func (env *Env) hasCaseVariant(name string) bool {
+	if env.List != nil {
+		for i := range env.List {
+			if sameFolded(env.List[i].Name, name) {
+				return true
+			}
+		}
+		return false
+	}
+	for k := range env.Attributes {
+		if sameFolded(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameFolded reports whether a and b are one name under the case folding
+// by which the middleware refuses a member named twice: rune by rune,
+// unicode.ToLower of unicode.ToUpper, so what strings.ToLower(
+// strings.ToUpper(s)) makes of a and b is the same. It is broader than
+// strings.EqualFold, which encoding/json matches struct fields by (it
+// also takes U+0130 and U+0131 for i), and allocates nothing.
+func sameFolded(a, b string) bool {
+	for a != "" && b != "" {
+		ra, na := rune(a[0]), 1
+		if ra >= utf8.RuneSelf {
+			ra, na = utf8.DecodeRuneInString(a)
+		}
+		rb, nb := rune(b[0]), 1
+		if rb >= utf8.RuneSelf {
+			rb, nb = utf8.DecodeRuneInString(b)
+		}
+		if ra != rb && foldRune(ra) != foldRune(rb) {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == "" && b == ""
+}
+
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	}
+	return unicode.ToLower(unicode.ToUpper(r))
 }
 
 // SyntaxError reports a condition that does not parse.
@@ -726,7 +787,10 @@ func (c *Cond) Evaluate(env *Env) Result {
 	case FieldAttr:
 		v, ok := env.attr(c.Attr)
 		if !ok {
-			if c.Optional {
+			// Missing is fine only when the attribute is missing under
+			// every spelling: one that differs only in case is the
+			// attribute to a tool, and a value the condition cannot see.
+			if c.Optional && !env.hasCaseVariant(c.Attr) {
 				return False
 			}
 			return Unknown
@@ -845,6 +909,9 @@ func (c *Cond) Why(env *Env) string {
 	name := "attr." + c.Attr
 	v, ok := env.attr(c.Attr)
 	if !ok {
+		if env.hasCaseVariant(c.Attr) {
+			return name + " is missing; the request has it only in another case (attribute names are case-sensitive)"
+		}
 		return name + " is missing"
 	}
 	want := map[kind]string{kindString: "a string", kindNumber: "a number", kindBool: "a boolean"}[c.kind]

@@ -6,9 +6,13 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 var now = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
@@ -295,6 +299,123 @@ func TestEvaluateUnknown(t *testing.T) {
 	}
 }
 
+// TestEvaluateCaseVariant: an attribute missing under its own name but
+// present under a name that differs only in case is not missing: a tool
+// decoding the arguments into a struct reads it. "attr.NAME?" is Unknown
+// then, never False, whether the request's attributes come as a map or
+// as a list.
+func TestEvaluateCaseVariant(t *testing.T) {
+	tests := []struct {
+		cond string
+		key  string // the request's one attribute, set to 9999
+		want Result
+	}{
+		{"attr.amount? > 5000", "amount", True},
+		{"attr.amount? > 5000", "other", False},
+		{"attr.amount? > 5000", "amounts", False},
+		{"attr.amount? > 5000", "AMOUNT", Unknown},
+		{"attr.amount? > 5000", "Amount", Unknown},
+		{"attr.amount? <= 5", "aMoUnT", Unknown},
+		{"attr.AMOUNT? <= 5", "amount", Unknown},
+		{"attr.risk? > 5000", "ris\u212a", Unknown},   // Kelvin sign
+		{"attr.cost? > 5000", "co\u017ft", Unknown},   // long s
+		{"attr.limit? > 5000", "l\u0131mit", Unknown}, // dotless i
+		{"attr.limit? > 5000", "L\u0130MIT", Unknown}, // capital I with dot
+		{"attr.amount > 5000", "AMOUNT", Unknown},
+		{"attr.amount? = 9999", "AMOUNT", Unknown},
+	}
+	for _, tt := range tests {
+		c, err := Parse(tt.cond)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.cond, err)
+		}
+		for name, e := range map[string]*Env{
+			"map":  {Attributes: map[string]any{tt.key: 9999}},
+			"list": {Attributes: map[string]any{tt.key: 9999}, List: []Attr{{tt.key, 9999}}},
+		} {
+			if got := c.Evaluate(e); got != tt.want {
+				t.Errorf("%q on %q (%s): %v, want %v", tt.cond, tt.key, name, got, tt.want)
+			}
+			why := c.Why(e)
+			if (why != "") != (tt.want == Unknown) || tt.key != "amount" && tt.want == Unknown && !strings.Contains(why, "another case") {
+				t.Errorf("%q on %q (%s): Why = %q", tt.cond, tt.key, name, why)
+			}
+		}
+	}
+}
+
+// TestSameFolded: sameFolded is the folding the middleware refuses
+// duplicate members by, and takes every pair strings.EqualFold (which
+// encoding/json matches struct fields by) takes, for every rune against
+// every ASCII letter, digit, '_' and '-' (what an attribute name in a
+// condition is made of) and for every pair of runes in one fold orbit.
+func TestSameFolded(t *testing.T) {
+	lu := func(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+	const nameBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+	var folded [len(nameBytes)]string
+	for i := range nameBytes {
+		folded[i] = lu(nameBytes[i : i+1])
+	}
+	var nonASCII []string
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if utf16.IsSurrogate(r) {
+			continue
+		}
+		rs := string(r)
+		for s := unicode.SimpleFold(r); s != r; s = unicode.SimpleFold(s) {
+			if !sameFolded(rs, string(s)) {
+				t.Errorf("%U and %U: EqualFold but not sameFolded", r, s)
+			}
+		}
+		fr := lu(rs)
+		for i := range nameBytes {
+			want := fr == folded[i]
+			if got := sameFolded(rs, nameBytes[i:i+1]); got != want {
+				t.Errorf("sameFolded(%U, %q) = %v, want %v", r, nameBytes[i], got, want)
+			}
+			if want && r >= utf8.RuneSelf && !slices.Contains(nonASCII, rs) {
+				nonASCII = append(nonASCII, rs)
+			}
+		}
+	}
+	// The look-alikes of ASCII letters: the Kelvin sign, the long s and
+	// the dotless and dotted I.
+	if got := strings.Join(nonASCII, ""); got != "\u0130\u0131\u017f\u212a" {
+		t.Errorf("non-ASCII runes folding onto ASCII: %+q", got)
+	}
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"amount", "AMOUNT", true},
+		{"amount", "amounts", false},
+		{"amount", "amoun", false},
+		{"", "", true},
+		{"a\xff", "A\xfe", true}, // invalid UTF-8 folds to U+FFFD, as in strings.ToUpper
+		{"a\xff", "a\ufffd", true},
+		{"stra\u00dfe", "STRASSE", false}, // simple folding only
+	} {
+		if got := sameFolded(tt.a, tt.b); got != tt.want || got != (lu(tt.a) == lu(tt.b)) {
+			t.Errorf("sameFolded(%+q, %+q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func FuzzSameFolded(f *testing.F) {
+	f.Add("amount", "AMOUNT")
+	f.Add("risk", "ris\u212a")
+	f.Add("a\xff", "A\xfe")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got := sameFolded(a, b)
+		if want := strings.ToLower(strings.ToUpper(a)) == strings.ToLower(strings.ToUpper(b)); got != want {
+			t.Fatalf("sameFolded(%+q, %+q) = %v, want %v", a, b, got, want)
+		}
+		if strings.EqualFold(a, b) && !got {
+			t.Fatalf("%+q and %+q: EqualFold but not sameFolded", a, b)
+		}
+	})
+}
+
 func TestNumbersExact(t *testing.T) {
 	tests := []struct {
 		cond string
@@ -525,7 +646,8 @@ func TestValidName(t *testing.T) {
 func TestEvaluateAllocs(t *testing.T) {
 	e := env()
 	e.Attributes["s"] = "caf\u00e9"
-	for _, s := range []string{"attr.amount > 1000", "attr.missing > 1", "attr.numstr > 1", `attr.s = "caf\u00e9"`, "attr.num < 9007199254740993", "resource in mailbox:alice/**"} {
+	e.Attributes["RISK"] = 9999
+	for _, s := range []string{"attr.amount > 1000", "attr.missing > 1", "attr.missing? > 1", "attr.risk? > 1", "attr.numstr > 1", `attr.s = "caf\u00e9"`, "attr.num < 9007199254740993", "resource in mailbox:alice/**"} {
 		c, err := Parse(s)
 		if err != nil {
 			t.Fatal(err)
