@@ -126,6 +126,9 @@ func TestAttackBudgetAmounts(t *testing.T) {
 		"bool":             usd(true),
 		"no currency":      {"amount": 0.1},
 		"another currency": {"amount": 0.1, "currency": "EUR"},
+		"underflowing":     usd(json.Number("1e-400")),
+		"underflowing neg": usd(json.Number("-1e-400")),
+		"subnormal":        usd(json.Number("5e-320")),
 	} {
 		d, err := check(t, f, secret, "payments.charge", attrs)
 		expect.Equal(t, agenttrust.Deny, d.Effect, name)
@@ -137,6 +140,15 @@ func TestAttackBudgetAmounts(t *testing.T) {
 	must.EqualValues(t, 500_000, remaining(t, f, keyID, "attr.amount USD"), "a refused amount spent")
 	mustAllow(t, f, secret, "payments.charge", usd(0.5))
 	mustBudgetDeny(t, f, secret, "payments.charge", usd(0.000001), rule)
+	// An amount too small for a float64 is not free: ParseFloat makes
+	// 1e-400 a 0, which an exhausted budget would still allow.
+	for range 3 {
+		d, err := check(t, f, secret, "payments.charge", usd(json.Number("1e-400")))
+		must.ErrorIs(t, err, agenttrust.ErrUnevaluable)
+		must.Equal(t, agenttrust.Deny, d.Effect, "decision %+v", d)
+		must.Equal(t, rule, d.Rule, "decision %+v", d)
+	}
+	must.EqualValues(t, 0, remaining(t, f, keyID, "attr.amount USD"))
 }
 
 // Two currencies never mix: each request spends the budget of its own

@@ -202,15 +202,58 @@ rules:
 			}
 		})
 	}
-	// A decimal with more digits than a float64 holds that rounds onto
-	// the limit cannot be told from it: the check denies.
-	t.Run("json_rounds_onto_limit", func(t *testing.T) {
-		f := newFixture(t, "rules:\n  - id: guard\n    effect: deny\n    when: ['attr.amount > 1000']\n  - id: open\n    effect: allow\n")
-		d, err := f.c.Check(ctx, typeConfusionRequest(json.Number("1000.0000000000000000001")))
-		if !errors.Is(err, agenttrust.ErrUnevaluable) || d.Effect != agenttrust.Deny {
-			t.Fatalf("got %+v, %v; want Deny with ErrUnevaluable", d, err)
+	// A decimal that a float64 cannot hold and that rounds onto the
+	// limit cannot be told from it: with more digits than a float64
+	// holds, or too small for one (ParseFloat makes 1e-400 a 0 without
+	// an error). A deny or needs_approval rule that would decide denies.
+	onto := map[string]struct {
+		cond string
+		v    json.Number
+	}{
+		"json_rounds_onto_limit":        {"attr.amount > 1000", "1000.0000000000000000001"},
+		"json_underflows_to_zero":       {"attr.amount > 0", "1e-400"},
+		"json_underflows_below_min":     {"attr.amount > 0", "2e-324"},
+		"json_underflows_to_minus_zero": {"attr.amount < 0", "-1e-400"},
+		"json_underflow_equals_zero":    {"attr.amount = 0", "1e-400"},
+		"json_underflow_long_text":      {"attr.amount > 0", json.Number("0." + strings.Repeat("0", 400) + "1")},
+	}
+	for _, effect := range []string{"deny", "needs_approval"} {
+		for name, tt := range onto {
+			t.Run(effect+"/"+name, func(t *testing.T) {
+				f := newFixture(t, "rules:\n  - id: guard\n    effect: "+effect+"\n    when: ['"+tt.cond+"']\n  - id: open\n    effect: allow\n")
+				d, err := f.c.Check(ctx, typeConfusionRequest(tt.v))
+				if !errors.Is(err, agenttrust.ErrUnevaluable) || d.Effect != agenttrust.Deny || d.Rule != "guard" || d.ApprovalID != "" {
+					t.Fatalf("got %+v, %v; want Deny by guard with ErrUnevaluable", d, err)
+				}
+			})
 		}
-	})
+	}
+	// Neither can a policy or a caveat hold such an operand.
+	for _, cond := range []string{"attr.amount > 1e-400", "attr.amount = 2e-324", "attr.amount >= 1e-310"} {
+		t.Run("operand/"+cond, func(t *testing.T) {
+			if _, err := agenttrust.ParsePolicy([]byte("rules:\n  - id: guard\n    effect: deny\n    when: ['"+cond+"']\n"), "yaml"); !errors.Is(err, agenttrust.ErrInvalidPolicy) {
+				t.Fatalf("policy: %v, want ErrInvalidPolicy", err)
+			}
+			if _, err := agenttrust.Attenuate(typeConfusionToken(t), cond); err == nil {
+				t.Fatal("caveat accepted")
+			}
+		})
+	}
+}
+
+// typeConfusionToken is a token of a fresh client, to attenuate.
+func typeConfusionToken(t *testing.T) string {
+	t.Helper()
+	f := newFixture(t, "rules: []\n")
+	secret, _, err := f.c.CreateKey(t.Context(), agenttrust.KeySpec{AgentID: "payer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.c.Exchange(t.Context(), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // TestAttackTypeConfusionFields: conditions on request fields the request

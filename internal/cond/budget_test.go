@@ -111,6 +111,11 @@ func TestBudgetAmount(t *testing.T) {
 		{"just past max", &usd, MaxBudget/BudgetScale + 1, "USD", 0, true},
 		{"bad json number", &usd, json.Number("1x"), "USD", 0, true},
 		{"overprecise json number", &usd, json.Number("1.00000000000000000001"), "USD", 0, true},
+		{"json number underflowing to 0", &usd, json.Number("1e-400"), "USD", 0, true},
+		{"json number underflowing to -0", &usd, json.Number("-1e-400"), "USD", 0, true},
+		{"subnormal json number", &usd, json.Number("5e-320"), "USD", 0, true},
+		{"json zero", &usd, json.Number("0e-400"), "USD", 0, false},
+		{"subnormal float", &usd, 5e-324, "USD", 1, false},
 		{"bool", &usd, true, "USD", 0, true},
 	} {
 		env := &Env{Attributes: map[string]any{}}

@@ -27,11 +27,14 @@
 // number against a string, a nested object, null); NaN or an infinity; a
 // json.Number that is not a JSON number; a string attribute that is not
 // valid UTF-8, not in NFC or holds an invisible formatting character; a
-// number with more precision than a float64 holds that rounds onto the
-// condition's operand; an "ip" condition without a remote address; an
-// "expires" condition without a time. Callers must fail closed on
-// Unknown: a caveat does not hold, an allow rule does not match, a deny
-// or needs-approval rule is not skipped. Eval is Evaluate == True.
+// number with more precision than a float64 holds (more than 15
+// significant digits, or so small that it underflows to 0 or to a
+// subnormal) that rounds onto the condition's operand; an "ip"
+// condition without a remote address; an "expires" condition without a
+// time. Operands are never that small: Parse refuses them. Callers must
+// fail closed on Unknown: a caveat does not hold, an allow rule does not
+// match, a deny or needs-approval rule is not skipped. Eval is Evaluate
+// == True.
 //
 // "attr.NAME?" says that a request without the attribute is fine: the
 // condition is False then, not Unknown, as a Cedar "has" guard would make
@@ -478,6 +481,8 @@ func (c *Cond) parseValue(v string) error {
 				c.isInt, c.inum = true, i
 			} else if sigDigits(v) > maxExactDigits {
 				return fmt.Errorf("number %s has more significant digits than a float64 holds exactly (at most %d, or an integer within int64)", v, maxExactDigits)
+			} else if tooSmall(n, v) {
+				return fmt.Errorf("number %s is too small for a float64 to hold exactly (0, or at least %g in magnitude)", v, minNormal)
 			}
 			return nil
 		}
@@ -956,7 +961,7 @@ type number struct {
 	i       int64
 	u       uint64
 	f       float64
-	inexact bool // f rounds a decimal with more digits than float64 holds
+	inexact bool // f rounds a decimal with more digits than float64 holds, or one too small for it
 }
 
 const (
@@ -1033,7 +1038,22 @@ func jsonNumber(s string) (number, bool) {
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return number{}, false
 	}
-	return number{kind: numFloat, f: f, inexact: sigDigits(s) > maxExactDigits}, true
+	return number{kind: numFloat, f: f, inexact: sigDigits(s) > maxExactDigits || tooSmall(f, s)}, true
+}
+
+// minNormal is the smallest positive normal float64. Below it a float64
+// holds fewer digits than maxExactDigits, down to none: strconv.ParseFloat
+// rounds "1e-400" to 0 without an error.
+const minNormal = 0x1p-1022
+
+// tooSmall reports whether f, parsed from the decimal text s, lost the
+// value of s to underflow: it is 0 although s has a nonzero digit, or
+// subnormal. A float64 value is exactly what it holds; only text rounds.
+func tooSmall(f float64, s string) bool {
+	if f == 0 {
+		return sigDigits(s) > 0
+	}
+	return math.Abs(f) < minNormal
 }
 
 // IsJSONNumber reports whether s is a JSON number (RFC 8259), which

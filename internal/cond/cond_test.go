@@ -124,6 +124,7 @@ func TestParseErrors(t *testing.T) {
 		`agent = "unterminated`, `agent = ""`, "agent = a,b", "tool in \"a\"b",
 		"agent = \x01", "agent = \xff",
 		"attr.amount in 42", "attr.ok in true", "attr.x > 9007199254740993.5",
+		"attr.x > 1e-400", "attr.x = 1e-400", "attr.x < -1e-400", "attr.x > 2e-324", "attr.x > 5e-324", "attr.x >= 1e-310",
 		"agent = caf\u00e9", "tool in pay\u200bments.*", "resource = a/../b", "resource in a/%2e%2e/*",
 	}
 	for _, s := range bad {
@@ -445,6 +446,21 @@ func TestNumbersExact(t *testing.T) {
 		{"attr.n > 1", json.Number(".5"), Unknown},
 		{"attr.n > 1", json.Number("1e"), Unknown},
 		{"attr.n > 1", json.Number("- 1"), Unknown},
+		// Too small for a float64: it underflows to 0, or to a subnormal
+		// that holds fewer digits than the text.
+		{"attr.n > 0", json.Number("1e-400"), Unknown},
+		{"attr.n = 0", json.Number("1e-400"), Unknown},
+		{"attr.n < 0", json.Number("-1e-400"), Unknown},
+		{"attr.n > 0", json.Number("1e-310"), True}, // subnormal, but on the right side of every operand
+		{"attr.n > 0", json.Number("2e-324"), Unknown},
+		{"attr.n > 1", json.Number("1e-400"), False},
+		{"attr.n < 1e-300", json.Number("1e-400"), True},
+		{"attr.n > 0", json.Number("5e-324"), True},
+		{"attr.n > 0", json.Number("0e-400"), False},
+		{"attr.n > 0", json.Number("0.0"), False},
+		{"attr.n = 0", json.Number("-0e5"), True},
+		{"attr.n > 0", 5e-324, True}, // a float64 is exactly what it holds
+		{"attr.n = 0", float32(1e-45), False},
 	}
 	for _, tt := range tests {
 		c, err := Parse(tt.cond)
