@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,31 @@ func macUnder(key AuditKey) func(*AuditRecord) store.Hash {
 		hashRecord(nil, key.chainMAC(r.Chain), r, &h)
 		return h
 	}
+}
+
+// shiftTime moves the time of r[i] by k * 2^64 ns.
+func shiftTime(r []AuditRecord, i, k int) []AuditRecord {
+	for range max(k, -k) * 2 {
+		if k < 0 {
+			r[i].Time = r[i].Time.Add(math.MinInt64)
+		} else {
+			r[i].Time = r[i].Time.Add(math.MaxInt64).Add(1)
+		}
+	}
+	return r
+}
+
+// exported is r as a JSON export (a sink, the API) hands it back.
+func exported(r []AuditRecord) []AuditRecord {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err)
+	}
+	var out []AuditRecord
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
 }
 
 func TestAttackAuditChain(t *testing.T) {
@@ -205,6 +231,18 @@ func TestAttackAuditChain(t *testing.T) {
 			return sealWith(r[:1], 0, macUnder(guess))
 		}},
 		{"whole chain recomputed under a guessed key", func(r []AuditRecord) []AuditRecord { return sealWith(r, 0, macUnder(guess)) }},
+		// The canonical encoding holds the time as UnixNano, which wraps
+		// outside the years 1678 to 2262: a time moved by 2^64 ns encodes
+		// as it did, so the hash alone does not see it.
+		{"move the time back 2^64 ns in an export", func(r []AuditRecord) []AuditRecord {
+			return exported(shiftTime(r, 2, -1))
+		}},
+		{"move the time on 2^64 ns in an export", func(r []AuditRecord) []AuditRecord {
+			return exported(shiftTime(r, 2, 1))
+		}},
+		{"move the time back 125 * 2^64 ns, a whole microsecond", func(r []AuditRecord) []AuditRecord { return shiftTime(r, 2, -125) }},
+		{"move the time on 125 * 2^64 ns, a whole microsecond", func(r []AuditRecord) []AuditRecord { return shiftTime(r, 2, 125) }},
+		{"nudge the time by a nanosecond", func(r []AuditRecord) []AuditRecord { r[2].Time = r[2].Time.Add(1); return r }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

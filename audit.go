@@ -140,11 +140,13 @@ func (k AuditKey) chainMAC(chain string) hash.Hash {
 // VerifyChain checks that records form an unbroken chain made under key:
 // each Hash is the MAC of the record's contents under the chain's key,
 // each PrevHash is the Hash before it and sequence numbers increase by
-// one. So it detects any edit, any record forged or recomputed without
-// the key, any dropped record inside the slice and any reordering. The
-// slice may start anywhere in the chain. It cannot see records cut from
-// the end: compare the last record with a checkpoint kept out of the
-// store's reach (audit.Checkpoints) for that.
+// one, and each Time is one the chain can encode (within the years 1678
+// to 2262) in whole microseconds, as records are made. So it detects any
+// edit, any record forged or recomputed without the key, any dropped
+// record inside the slice and any reordering. The slice may start
+// anywhere in the chain. It cannot see records cut from the end: compare
+// the last record with a checkpoint kept out of the store's reach
+// (audit.Checkpoints) for that.
 func VerifyChain(records []AuditRecord, key AuditKey) error {
 	if key.root == nil {
 		return fmt.Errorf("%w: VerifyChain needs the audit key the chain was made with", ErrInvalidConfig)
@@ -160,6 +162,9 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 				return &ChainError{Index: i, Seq: r.Seq, Msg: fmt.Sprintf("record of chain %q amid chain %q", r.Chain, chain)}
 			}
 			chain, mac = r.Chain, key.chainMAC(r.Chain)
+		}
+		if msg := chainTimeError(r.Time); msg != "" {
+			return &ChainError{Index: i, Seq: r.Seq, Msg: msg}
 		}
 		buf = hashRecord(buf[:0], mac, r, got)
 		if !hmac.Equal(got[:], r.Hash[:]) {
@@ -183,6 +188,23 @@ func VerifyChain(records []AuditRecord, key AuditKey) error {
 		}
 	}
 	return nil
+}
+
+// chainTimeError says why t cannot be the time of a record, "" when it
+// can. The canonical encoding holds a time as its UnixNano, which wraps
+// outside the years 1678 to 2262: t and t ± 2^64 ns encode alike, so a
+// time moved by that much keeps its hash and only this check sees it.
+// Every record is made with a whole microsecond (check.go, operator.go
+// and the overflow note keep UnixMicro * 1000), which a shift by 2^64 ns
+// is not either.
+func chainTimeError(t time.Time) string {
+	switch ns := t.UnixNano(); {
+	case !time.Unix(0, ns).Equal(t):
+		return "time outside the years 1678 to 2262 that the chain encodes (record edited)"
+	case ns%1000 != 0:
+		return "time not a whole microsecond, as records keep it (record edited)"
+	}
+	return ""
 }
 
 // hashRecord sets *out to the MAC of r's canonical encoding under mac
