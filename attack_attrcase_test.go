@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -147,4 +148,39 @@ func TestAttackAttributeCase(t *testing.T) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestAttackAttributeFoldDuplicates: a request may not hold two attributes
+// whose names are one name under case folding. A policy reads the exact
+// one; a tool decoding into a struct reads whichever comes last in its
+// JSON. Check refuses such a request (ErrInvalidRequest and a deny), as
+// the middleware refuses such arguments.
+func TestAttackAttributeFoldDuplicates(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "rules:\n  - id: cap\n    effect: deny\n    tools: [payments.send]\n    when: [\"attr.amount > 5000\"]\n  - id: pay\n    effect: allow\n    tools: [payments.send]\n")
+	for _, v := range attrCaseVariants {
+		for _, attrs := range []map[string]any{
+			{v.attr: 1, v.key: 9999},
+			{v.attr: 1, v.key: 9999, "amount": 1, "note": "x"},
+		} {
+			d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "payments.send", Attributes: attrs})
+			if d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+				t.Errorf("%q and %q together: %v %v; want a deny with ErrInvalidRequest", v.attr, v.key, d.Effect, err)
+			}
+		}
+	}
+	many := map[string]any{"amount": 1}
+	for i := range 40 {
+		many["a"+strings.Repeat("b", i)] = i
+	}
+	if d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "payments.send", Attributes: many}); err != nil || !d.Allowed() {
+		t.Fatalf("control, 41 distinct names: %v %v", d.Effect, err)
+	}
+	for _, v := range attrCaseVariants {
+		m := maps.Clone(many)
+		m[v.attr], m[v.key] = 1, 9999
+		if d, err := f.c.Check(ctx, agenttrust.Request{AgentID: "payer", Tool: "payments.send", Attributes: m}); d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+			t.Errorf("41 names, %q and %q: %v %v; want a deny with ErrInvalidRequest", v.attr, v.key, d.Effect, err)
+		}
+	}
 }

@@ -90,6 +90,37 @@ func validateRequest(req *Request, attrs []attrKV) error {
 			return err
 		}
 	}
+	return foldDuplicates(attrs)
+}
+
+// foldDuplicates refuses two attribute names that are one under case
+// folding (cond.SameFolded): a policy reads the exact name, a tool that
+// decodes its arguments into a struct reads whichever comes last, so the
+// two could see different values. The middleware refuses such arguments
+// too. A few names are compared pairwise, without allocating; many,
+// through a map of their folded forms.
+func foldDuplicates(attrs []attrKV) error {
+	dup := func(a, b string) error {
+		return fmt.Errorf("%w: attributes %q and %q differ only in case", ErrInvalidRequest, a, b)
+	}
+	if len(attrs) <= 16 {
+		for i := 1; i < len(attrs); i++ {
+			for j := range i {
+				if cond.SameFolded(attrs[i].Name, attrs[j].Name) {
+					return dup(attrs[j].Name, attrs[i].Name)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]string, len(attrs))
+	for _, kv := range attrs {
+		f := strings.ToLower(strings.ToUpper(kv.Name))
+		if prev, ok := seen[f]; ok {
+			return dup(prev, kv.Name)
+		}
+		seen[f] = kv.Name
+	}
 	return nil
 }
 

@@ -225,7 +225,7 @@ func (env *Env) attr(name string) (any, bool) {
 }
 
 // hasCaseVariant reports whether env has an attribute whose name is name
-// under case folding (see sameFolded). Callers ask it only once name
+// under case folding (see SameFolded). Callers ask it only once name
 // itself is missing, so it finds a name spelled otherwise: "AMOUNT" or
 // "amount" with a Kelvin sign for k, which a tool decoding its arguments
 // into a struct (encoding/json matches field names case-insensitively)
@@ -233,27 +233,27 @@ func (env *Env) attr(name string) (any, bool) {
 func (env *Env) hasCaseVariant(name string) bool {
 	if env.List != nil {
 		for i := range env.List {
-			if sameFolded(env.List[i].Name, name) {
+			if SameFolded(env.List[i].Name, name) {
 				return true
 			}
 		}
 		return false
 	}
 	for k := range env.Attributes {
-		if sameFolded(k, name) {
+		if SameFolded(k, name) {
 			return true
 		}
 	}
 	return false
 }
 
-// sameFolded reports whether a and b are one name under the case folding
+// SameFolded reports whether a and b are one name under the case folding
 // by which the middleware refuses a member named twice: rune by rune,
 // unicode.ToLower of unicode.ToUpper, so what strings.ToLower(
 // strings.ToUpper(s)) makes of a and b is the same. It is broader than
 // strings.EqualFold, which encoding/json matches struct fields by (it
 // also takes U+0130 and U+0131 for i), and allocates nothing.
-func sameFolded(a, b string) bool {
+func SameFolded(a, b string) bool {
 	for a != "" && b != "" {
 		ra, na := rune(a[0]), 1
 		if ra >= utf8.RuneSelf {

@@ -345,7 +345,7 @@ func TestEvaluateCaseVariant(t *testing.T) {
 	}
 }
 
-// TestSameFolded: sameFolded is the folding the middleware refuses
+// TestSameFolded: SameFolded is the folding the middleware refuses
 // duplicate members by, and takes every pair strings.EqualFold (which
 // encoding/json matches struct fields by) takes, for every rune against
 // every ASCII letter, digit, '_' and '-' (what an attribute name in a
@@ -364,15 +364,15 @@ func TestSameFolded(t *testing.T) {
 		}
 		rs := string(r)
 		for s := unicode.SimpleFold(r); s != r; s = unicode.SimpleFold(s) {
-			if !sameFolded(rs, string(s)) {
-				t.Errorf("%U and %U: EqualFold but not sameFolded", r, s)
+			if !SameFolded(rs, string(s)) {
+				t.Errorf("%U and %U: EqualFold but not SameFolded", r, s)
 			}
 		}
 		fr := lu(rs)
 		for i := range nameBytes {
 			want := fr == folded[i]
-			if got := sameFolded(rs, nameBytes[i:i+1]); got != want {
-				t.Errorf("sameFolded(%U, %q) = %v, want %v", r, nameBytes[i], got, want)
+			if got := SameFolded(rs, nameBytes[i:i+1]); got != want {
+				t.Errorf("SameFolded(%U, %q) = %v, want %v", r, nameBytes[i], got, want)
 			}
 			if want && r >= utf8.RuneSelf && !slices.Contains(nonASCII, rs) {
 				nonASCII = append(nonASCII, rs)
@@ -396,8 +396,8 @@ func TestSameFolded(t *testing.T) {
 		{"a\xff", "a\ufffd", true},
 		{"stra\u00dfe", "STRASSE", false}, // simple folding only
 	} {
-		if got := sameFolded(tt.a, tt.b); got != tt.want || got != (lu(tt.a) == lu(tt.b)) {
-			t.Errorf("sameFolded(%+q, %+q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		if got := SameFolded(tt.a, tt.b); got != tt.want || got != (lu(tt.a) == lu(tt.b)) {
+			t.Errorf("SameFolded(%+q, %+q) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
@@ -407,12 +407,12 @@ func FuzzSameFolded(f *testing.F) {
 	f.Add("risk", "ris\u212a")
 	f.Add("a\xff", "A\xfe")
 	f.Fuzz(func(t *testing.T, a, b string) {
-		got := sameFolded(a, b)
+		got := SameFolded(a, b)
 		if want := strings.ToLower(strings.ToUpper(a)) == strings.ToLower(strings.ToUpper(b)); got != want {
-			t.Fatalf("sameFolded(%+q, %+q) = %v, want %v", a, b, got, want)
+			t.Fatalf("SameFolded(%+q, %+q) = %v, want %v", a, b, got, want)
 		}
 		if strings.EqualFold(a, b) && !got {
-			t.Fatalf("%+q and %+q: EqualFold but not sameFolded", a, b)
+			t.Fatalf("%+q and %+q: EqualFold but not SameFolded", a, b)
 		}
 	})
 }
