@@ -235,6 +235,12 @@ func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- w.Watch(wctx, func(ch store.Change) {
+			if wctx.Err() != nil {
+				// This watch is over (a change could not be applied, or
+				// the client closes): what its feed still delivers must
+				// neither change the view nor confirm it.
+				return
+			}
 			switch ch.Kind {
 			case store.ChangeBlock:
 				if ch.Tenant != c.tenant {

@@ -232,3 +232,62 @@ func agentKeyAndToken(tb testing.TB, c *agenttrust.Client, agent string) (secret
 	}
 	return secret, token
 }
+
+// lingeringWatch is a store whose reads of blocks fail while failing is
+// set, and whose Watch goes on calling fn after its ctx ends, as a feed
+// may deliver what it already read: the view must not take a marker
+// delivered after it gave up on its feed as proof of freshness.
+type lingeringWatch struct {
+	*memory.Store
+	failing atomic.Bool
+}
+
+func (s *lingeringWatch) Blocked(ctx context.Context, tenant string, ids []string) (store.Block, bool, error) {
+	if s.failing.Load() {
+		return store.Block{}, false, store.ErrUnavailable
+	}
+	return s.Store.Blocked(ctx, tenant, ids)
+}
+
+func (s *lingeringWatch) Blocks(ctx context.Context, tenant string) ([]store.Block, error) {
+	if s.failing.Load() {
+		return nil, store.ErrUnavailable
+	}
+	return s.Store.Blocks(ctx, tenant)
+}
+
+func (s *lingeringWatch) Watch(ctx context.Context, fn func(store.Change)) error {
+	// The feed outlives ctx; Watch returns when ctx ends, as it must.
+	go s.Store.Watch(context.WithoutCancel(ctx), fn)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestAttackNotifyViewGaveUp: a node in notify mode that could not apply
+// a change to its view (its read of the revoked id failed) denies once
+// its view is older than MaxStaleness, whatever its feed still delivers.
+func TestAttackNotifyViewGaveUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lw := &lingeringWatch{Store: memory.New()}
+		t.Cleanup(func() { lw.Store.Close() }) // ends the lingering feeds
+		const maxStale = 200 * time.Millisecond
+		a, b := twoNodes(t, lw, agenttrust.NotifyConfig{MaxStaleness: maxStale, PollInterval: 20 * time.Millisecond})
+		ctx := context.Background()
+		time.Sleep(50 * time.Millisecond)
+		if d, err := b.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+			t.Fatalf("before the revocation: %v %v", d.Effect, err)
+		}
+		lw.failing.Store(true)
+		if err := a.Revoke(ctx, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		revoked := time.Now()
+		for range 20 {
+			time.Sleep(25 * time.Millisecond)
+			if d, err := b.Check(ctx, charge(1)); d.Allowed() && time.Since(revoked) > maxStale {
+				t.Fatalf("the revoked session allowed %v after its revocation with a view %v old (%v): the view took a marker for proof after it lost a change",
+					time.Since(revoked), d.Staleness, err)
+			}
+		}
+	})
+}

@@ -187,7 +187,8 @@ type Change struct {
 type Watcher interface {
 	// Watch calls fn, from one goroutine, for each change committed by any
 	// writer after Watch began listening, in commit order, until ctx ends
-	// or the feed breaks. It returns ctx's error, or one wrapping
+	// or the feed breaks; once ctx has ended it calls fn no more, even for
+	// changes it has already read. It returns ctx's error, or one wrapping
 	// ErrUnavailable (or ErrClosed when the store closes); changes during a
 	// gap are not replayed, so a caller that watches again must reread the
 	// state it keeps. PruneRevocations and Resume notify like any write.

@@ -171,9 +171,20 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 	if err != nil {
 		return s.watchFail(ctx, wctx, op, err)
 	}
+	// Nothing is delivered once wctx ends, even what was already read: a
+	// caller that cancelled gave up on the feed (store.Watcher).
+	deliver := func(c store.Change) bool {
+		if wctx.Err() != nil {
+			return false
+		}
+		fn(c)
+		return true
+	}
 	deliverMarks := func(upTo int64) {
 		for _, m := range w.due(upTo) {
-			fn(store.Change{Kind: store.ChangeMark, ID: m.token})
+			if !deliver(store.Change{Kind: store.ChangeMark, ID: m.token}) {
+				return
+			}
 		}
 	}
 	timer := time.NewTimer(s.poll)
@@ -204,8 +215,8 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 					return s.watchFail(ctx, wctx, op, fmt.Errorf("%w: the change log was trimmed past seq %d (next is %d): changes were missed", store.ErrUnavailable, last, c.seq))
 				}
 				deliverMarks(last)
-				if c.Kind != 0 {
-					fn(c.Change)
+				if c.Kind != 0 && !deliver(c.Change) {
+					return s.watchFail(ctx, wctx, op, wctx.Err())
 				}
 				last = c.seq
 			}

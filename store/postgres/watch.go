@@ -112,7 +112,8 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 		hctx, hcancel := context.WithTimeout(wctx, s.heartbeat)
 		n, err := conn.WaitForNotification(hctx)
 		hcancel()
-		if n != nil && n.Channel == s.channel {
+		// Nothing is delivered once wctx ends (store.Watcher).
+		if n != nil && n.Channel == s.channel && wctx.Err() == nil {
 			if c, ok := parsePayload(n.Payload); ok {
 				fn(c)
 			}

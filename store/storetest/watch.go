@@ -25,6 +25,7 @@ func watchCases() []testCase {
 		{name: "MarkAfterConcurrentChanges", run: testWatchMarkAfterConcurrentChanges},
 		{name: "TwoWatchers", run: testWatchTwoWatchers},
 		{name: "ContextEnds", run: testWatchContextEnds},
+		{name: "NoCallAfterCancel", run: testWatchNoCallAfterCancel},
 		{name: "CancelledContext", run: testWatchCancelledContext},
 		{name: "Close", run: testWatchClose},
 	}
@@ -469,5 +470,60 @@ func callWatch(t *testing.T, w store.Watcher, ctx context.Context) error {
 	case <-timer.C:
 		t.Fatalf("Watch did not return within %v", watchTimeout)
 		return nil
+	}
+}
+
+// Once its context ends, Watch calls fn no more, even for changes it has
+// already read: a caller that gave up on the feed (it could not apply a
+// change) must not take what follows as proof that it is current.
+func testWatchNoCallAfterCancel(t *testing.T, e *env) {
+	ctx := t.Context()
+	w := watcherOf(t, e.s)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ended atomic.Bool
+	var after atomic.Int64
+	listening := make(chan struct{}, 1)
+	fn := func(c store.Change) {
+		switch {
+		case ended.Load():
+			after.Add(1)
+		case c.Kind == store.ChangeMark && strings.HasPrefix(c.ID, syncPrefix):
+			select {
+			case listening <- struct{}{}:
+			default:
+			}
+		case c.Kind == store.ChangeBlock:
+			ended.Store(true)
+			cancel()
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Watch(wctx, fn) }()
+	deadline := time.After(watchTimeout)
+	for i := 0; ; i++ {
+		mark(t, w, fmt.Sprint(syncPrefix, "nocall-", i))
+		select {
+		case <-listening:
+		case err := <-done:
+			t.Fatalf("Watch returned %v while starting", err)
+		case <-time.After(syncEvery):
+			continue
+		case <-deadline:
+			t.Fatalf("Watch delivered no marker within %v", watchTimeout)
+		}
+		break
+	}
+	for i := range 20 {
+		ok(t, e.s.Revoke(ctx, block(acme, fmt.Sprint("tok-", i), 0)), "Revoke")
+		mark(t, w, fmt.Sprint("m", i))
+	}
+	select {
+	case <-done:
+	case <-time.After(watchTimeout):
+		t.Fatalf("Watch did not return within %v of its context ending", watchTimeout)
+	}
+	if n := after.Load(); n != 0 {
+		t.Errorf("Watch called its func %d times after its context ended", n)
 	}
 }
