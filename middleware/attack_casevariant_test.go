@@ -139,3 +139,37 @@ func effectOf(t *testing.T, s string) agenttrust.Effect {
 	t.Fatalf("effect %q", s)
 	return 0
 }
+
+// TestAttackResourceKeyCaseVariant: the argument a ResourceKey names is
+// the resource under any spelling a tool reads it by ({"Customer":...}
+// fills `json:"customer"`), so a deny rule on resources sees it.
+func TestAttackResourceKeyCaseVariant(t *testing.T) {
+	c := caseClient(t, []agenttrust.Rule{
+		{ID: "no-vip", Effect: agenttrust.Deny, Tools: []string{"crm.read"}, Resources: []string{"vip-*"}},
+		{ID: "reads", Effect: agenttrust.Allow, Tools: []string{"crm.read"}},
+	})
+	ctx := agenttrust.WithAgent(context.Background(), "bot", "")
+	for _, args := range []string{
+		`{"customer":"vip-1"}`,
+		`{"Customer":"vip-1"}`,
+		`{"CUSTOMER":"vip-1"}`,
+		`{"custome\u0052":"vip-1"}`,
+		`{"note":"x","cUsToMeR":"vip-1"}`,
+	} {
+		t.Run(args, func(t *testing.T) {
+			var in struct {
+				Customer string `json:"customer"`
+			}
+			if err := json.Unmarshal([]byte(args), &in); err != nil || in.Customer != "vip-1" {
+				t.Fatalf("the tool does not read %s as customer: %+v %v", args, in, err)
+			}
+			d, err := middleware.CheckToolCall(ctx, c, "crm.read", []byte(args), middleware.ResourceKey("customer"))
+			if !errors.Is(err, middleware.ErrDenied) || d.Effect != agenttrust.Deny || d.Rule != "no-vip" {
+				t.Fatalf("tool runs on customer %q: %+v, %v; want a Deny by no-vip", in.Customer, d, err)
+			}
+		})
+	}
+	if d, err := middleware.CheckToolCall(ctx, c, "crm.read", []byte(`{"Customer":"c-1"}`), middleware.ResourceKey("customer")); err != nil || !d.Allowed() {
+		t.Fatalf("control, another customer: %+v %v", d, err)
+	}
+}

@@ -39,6 +39,9 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 	}
 	attrs = map[string]any{}
 	folded := map[string]bool{}
+	// The resource is the member a tool reads as resourceKey: under any
+	// spelling that folds onto it, as encoding/json fills a field.
+	resourceFolded := strings.ToLower(strings.ToUpper(resourceKey))
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -65,7 +68,7 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 			return nil, "", badArguments("not valid JSON")
 		}
 		attrs[key] = v
-		if key == resourceKey && resourceKey != "" {
+		if f == resourceFolded && resourceKey != "" {
 			if resource, err = resourceText(key, raw, v); err != nil {
 				return nil, "", err
 			}

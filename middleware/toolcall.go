@@ -23,6 +23,8 @@ type toolCallConfig struct {
 // ResourceKey names the argument whose value is the request's resource,
 // such as ResourceKey("customer_id"). It must be a string or a number;
 // when absent the resource is empty. The argument stays an attribute too.
+// A member spelled in another case ("Customer_ID") is the resource all the
+// same, as encoding/json would fill a customer_id field from it.
 func ResourceKey(name string) ToolCallOption {
 	return func(c *toolCallConfig) { c.resourceKey = name }
 }
