@@ -16,9 +16,9 @@ import (
 // A holder who appends a "hop = <id>" caveat of its own choosing (with its
 // own macaroon tool: the signature stays valid) cannot take a hop id that
 // a policy names, that another branch holds, or that is shaped like any
-// other id: the token is refused as forged. (The holder of the token a hop
-// was added to, its delegator, can add the same hop again: SECURITY.md
-// says so.)
+// other id, nor the token its delegation started from take its hop
+// without the caveats that came with it: the token is refused as forged.
+// (That holder can make a copy of what it delegated, no more.)
 func TestAttackHopForgery(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, openPolicy, agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{testMasterKey}}))
@@ -34,7 +34,7 @@ func TestAttackHopForgery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	branchA, hopA, err := f.c.Delegate(ctx, tok, 0)
+	branchA, hopA, err := f.c.Delegate(ctx, tok, 0, "tool in payments.refund,docs.read")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,21 +58,28 @@ func TestAttackHopForgery(t *testing.T) {
 	refund := func(cred string) (agenttrust.Decision, error) {
 		return f.c.Check(ctx, agenttrust.Request{Tool: "payments.refund", Credential: cred})
 	}
-	for name, cred := range map[string]string{"branch A": branchA, "below branch A": belowA} {
+	copyA := agenttrust.AttenuateUncheckedForTest(tok, "hop = "+hopA.ID, "tool in payments.refund,docs.read")
+	for name, cred := range map[string]string{"branch A": branchA, "below branch A": belowA, "the delegator's copy of branch A": copyA} {
 		if d, err := refund(cred); err != nil || !d.Allowed() {
 			t.Fatalf("control, %s: %v %v", name, d.Effect, err)
 		}
 	}
-	for _, tc := range []struct{ name, token, hop string }{
-		{"branch B takes branch A's hop", branchB, hopA.ID},
-		{"an offline branch takes branch A's hop", offline, hopA.ID},
-		{"a made-up hop id", tok, "hop_reviewedbranch"},
-		{"a hop id of the generated shape", tok, "hop_" + strings.Repeat("a", 26)},
-		{"an expiring key's id as hop", tok, expiring.ID},
-		{"the token's own id as hop", tok, tokenID(t, tok)},
+	for _, tc := range []struct {
+		name, token, hop string
+		more             []string // caveats after the hop
+	}{
+		{"the parent takes branch A's hop without its caveats", tok, hopA.ID, nil},
+		{"the parent takes branch A's hop with wider caveats", tok, hopA.ID, []string{"tool in payments.refund,docs.read,mail.send"}},
+		{"the parent takes branch A's hop with another caveat", tok, hopA.ID, []string{"tool in payments.refund"}},
+		{"branch B takes branch A's hop", branchB, hopA.ID, nil},
+		{"an offline branch takes branch A's hop", offline, hopA.ID, nil},
+		{"a made-up hop id", tok, "hop_reviewedbranch", nil},
+		{"a hop id of the generated shape", tok, "hop_" + strings.Repeat("a", 26), nil},
+		{"an expiring key's id as hop", tok, expiring.ID, nil},
+		{"the token's own id as hop", tok, tokenID(t, tok), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forged := agenttrust.AttenuateUncheckedForTest(tc.token, "hop = "+tc.hop)
+			forged := agenttrust.AttenuateUncheckedForTest(tc.token, append([]string{"hop = " + tc.hop}, tc.more...)...)
 			for _, tool := range []string{"payments.refund", "docs.read"} {
 				d, err := f.c.Check(ctx, agenttrust.Request{Tool: tool, Credential: forged})
 				if d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrUnauthorized) {

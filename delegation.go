@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -39,28 +40,40 @@ const hopCaveatPrefix = "hop = "
 // of a token's signature.
 const hopIDDomain = "agenttrust hop id v1\x00"
 
-// A hop id is "hop_" and 16 bytes in base32: a random nonce, so that two
-// hops added to one token differ, and a tag binding the nonce to the
-// signature of the token the hop was added to.
+// A hop id is "hop_" and 16 bytes in base32: a nonce, whose first byte
+// counts the caveats added with the hop and the rest is random (two hops
+// added to one token differ), and a tag binding the nonce to the
+// signature of the token the hop was added to and to those caveats.
 const (
 	hopNonceLen = 6
 	hopTagLen   = 10
 	hopIDLen    = 4 + 26
+	// maxHopCaveats bounds the caveats one hop binds, which its nonce's
+	// first byte counts.
+	maxHopCaveats = 63
 )
 
-// appendHopID appends the id of a hop added with nonce to a token whose
-// signature is sig. The tag is SHA-256 of sig and the nonce: only a holder
-// of the token at that point knows sig, and the hash does not give it
-// away, so a hop id names one point of one chain. Nobody can append a hop
-// caveat naming another chain's hop, a policy's, or an id of any other
-// shape: taking a given id would mean finding an 80-bit tag.
-func appendHopID(dst []byte, sig *[mac.SignatureSize]byte, nonce *[hopNonceLen]byte) []byte {
-	var in [len(hopIDDomain) + mac.SignatureSize + hopNonceLen]byte
-	n := copy(in[:], hopIDDomain)
-	n += copy(in[n:], sig[:])
-	copy(in[n:], nonce[:])
-	sum := sha256.Sum256(in[:])
-	clear(in[:])
+// appendHopID appends the id of a hop added with nonce, and followed by
+// the caveats bound (nonce[0] of them), to a token whose signature is sig.
+// The tag is SHA-256 of sig, the nonce and those caveats: only a holder of
+// the token at that point knows sig, and the hash does not give it away,
+// so a hop id names one point of one chain with the caveats that came
+// with it. Nobody can append a hop caveat naming another chain's hop, a
+// policy's, or an id of any other shape (that would mean finding an
+// 80-bit tag), and the token's own holder cannot add a hop of a known id
+// without the caveats its delegation added.
+func appendHopID(dst []byte, sig *[mac.SignatureSize]byte, nonce *[hopNonceLen]byte, bound [][]byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(hopIDDomain))
+	h.Write(sig[:])
+	h.Write(nonce[:])
+	var n [binary.MaxVarintLen64]byte
+	for _, c := range bound {
+		h.Write(binary.AppendUvarint(n[:0], uint64(len(c))))
+		h.Write(c)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	var id [hopNonceLen + hopTagLen]byte
 	copy(id[:], nonce[:])
 	copy(id[hopNonceLen:], sum[:hopTagLen])
@@ -69,8 +82,8 @@ func appendHopID(dst []byte, sig *[mac.SignatureSize]byte, nonce *[hopNonceLen]b
 }
 
 // hopBound reports whether id is the id of a hop added to a token whose
-// signature was sig.
-func hopBound(id string, sig *[mac.SignatureSize]byte) bool {
+// signature was sig, with the caveats that follow it in after.
+func hopBound(id string, sig *[mac.SignatureSize]byte, after [][]byte) bool {
 	if len(id) != hopIDLen || !strings.HasPrefix(id, "hop_") {
 		return false
 	}
@@ -79,8 +92,13 @@ func hopBound(id string, sig *[mac.SignatureSize]byte) bool {
 	if err != nil || n != hopNonceLen+hopTagLen {
 		return false
 	}
+	nonce := (*[hopNonceLen]byte)(raw[:hopNonceLen])
+	k := int(nonce[0])
+	if k > maxHopCaveats || k > len(after) {
+		return false
+	}
 	var want [hopIDLen]byte
-	got := appendHopID(want[:0], sig, (*[hopNonceLen]byte)(raw[:hopNonceLen]))
+	got := appendHopID(want[:0], sig, nonce, after[:k])
 	return subtle.ConstantTimeCompare(got, []byte(id)) == 1
 }
 
@@ -115,21 +133,28 @@ func attenuate(token string, random io.Reader, expires time.Time, caveats []stri
 	if err != nil {
 		return "", "", nil, err
 	}
-	var nonce [hopNonceLen]byte
-	if _, err := io.ReadFull(random, nonce[:]); err != nil {
-		return "", "", nil, fmt.Errorf("agenttrust: read random source: %w", err)
-	}
-	sig := m.Signature()
-	hop = string(appendHopID(nil, &sig, &nonce))
-	added = []string{eqCaveat("hop", hop)}
+	// The hop caveat first, then what it binds: its expiry and caveats.
+	added = []string{""}
 	if !expires.IsZero() {
 		added = append(added, "expires < "+expires.UTC().Format(time.RFC3339Nano))
 	}
 	added = append(added, user...)
-	bs := make([][]byte, len(added))
-	for i, s := range added {
-		bs[i] = []byte(s)
+	if len(added)-1 > maxHopCaveats {
+		// Never so many: a token holds at most 64 caveats in all.
+		return "", "", nil, fmt.Errorf("%w: more than %d caveats in one delegation", ErrInvalidRequest, maxHopCaveats)
 	}
+	bs := make([][]byte, len(added))
+	for i, s := range added[1:] {
+		bs[i+1] = []byte(s)
+	}
+	nonce := [hopNonceLen]byte{byte(len(added) - 1)}
+	if _, err := io.ReadFull(random, nonce[1:]); err != nil {
+		return "", "", nil, fmt.Errorf("agenttrust: read random source: %w", err)
+	}
+	sig := m.Signature()
+	hop = string(appendHopID(nil, &sig, &nonce, bs[1:]))
+	added[0] = eqCaveat("hop", hop)
+	bs[0] = []byte(added[0])
 	out, err := mac.Attenuate(nil, raw, nil, bs...)
 	if err != nil {
 		if err == mac.ErrTooLarge {

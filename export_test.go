@@ -27,7 +27,7 @@ func ForceHopForTest(tok string) string {
 		panic(err)
 	}
 	sig := m.Signature()
-	hop := appendHopID([]byte(hopCaveatPrefix), &sig, &[hopNonceLen]byte{1, 2, 3})
+	hop := appendHopID([]byte(hopCaveatPrefix), &sig, &[hopNonceLen]byte{0, 2, 3}, nil)
 	out, err := mac.Attenuate(nil, raw, nil, hop)
 	if err != nil {
 		panic(err)

@@ -636,7 +636,7 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 	}
 	for k := range nHops {
 		id := text[m.CaveatOffset(hopAt[k]):][:len(m.Caveat(hopAt[k]))][len(hopCaveatPrefix):]
-		bound := hopBound(id, &hopSig[k])
+		bound := hopBound(id, &hopSig[k], m.Caveats()[hopAt[k]+1:])
 		clear(hopSig[k][:])
 		if !bound {
 			clear(hopSig[:nHops])
