@@ -36,7 +36,8 @@ const reasonRequest = "request cannot be expressed in Cedar"
 
 // RequestError reports a request Cedar cannot be asked about: a string
 // that is not valid UTF-8 in NFC without invisible characters, a number
-// Cedar cannot hold, a value of an unsupported type, nesting too deep.
+// Cedar cannot hold, a value of an unsupported type, nesting too deep,
+// an attribute name that differs only in case from one a policy reads.
 // It matches agenttrust.ErrInvalidRequest. Field is "agent", "tool",
 // "resource", "session", "on_behalf_of", "tenant", "hops" or the
 // attribute's path ("attr.order.items"); the value itself is not named.
@@ -92,7 +93,7 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 			return cedar.Request{}, nil, &RequestError{Field: f.name, Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
 		}
 	}
-	c := &converter{}
+	c := &converter{names: e.names}
 	hops := make([]cedar.Value, len(in.HopIDs))
 	for i, h := range in.HopIDs {
 		if !normalString(h) {
@@ -135,14 +136,28 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 	return req, entities{principal: principal}, nil
 }
 
-type converter struct{ n int }
+type converter struct {
+	n     int
+	names map[string]readName // the engine's: the names its policies read
+}
 
 // put converts v and stores it under k in m; a nil value is left out, as
-// if the attribute were absent (Cedar has no null).
+// if the attribute were absent (Cedar has no null). A name that differs
+// only in case from one the policies read is refused, whatever its value:
+// Cedar would find the policy's name missing (has is false, a forbid
+// guarded by it is skipped) while a tool decoding its arguments into a
+// struct (encoding/json matches field names case-insensitively) reads it
+// as that name.
 func (c *converter) put(m cedar.RecordMap, path, k string, v any, depth int) error {
 	path += "." + k
 	if !normalString(k) {
 		return &RequestError{Field: path, Msg: "name is not valid UTF-8 in Unicode NFC without invisible characters"}
+	}
+	if c.names != nil {
+		var buf [128]byte // agenttrust names are at most 128 bytes
+		if r, ok := c.names[string(foldKey(buf[:0], k))]; ok && (r.many || r.name != k) {
+			return &RequestError{Field: path, Msg: "name differs only in case from an attribute a policy reads"}
+		}
 	}
 	if v == nil {
 		return nil
@@ -264,6 +279,29 @@ func floatValue(path string, f float64, text string) (cedar.Value, error) {
 		return nil, &RequestError{Field: path, Msg: "fractional number with more than 4 decimal places or beyond Cedar's decimal range"}
 	}
 	return d, nil
+}
+
+// foldKey appends to dst the folded form of s: each rune r as
+// unicode.ToLower(unicode.ToUpper(r)), the folding of cond.SameFolded
+// (which agenttrust's own conditions and duplicate check use), so two
+// names have one key exactly when SameFolded holds between them. It
+// covers encoding/json's strings.EqualFold, and takes U+0130 and U+0131
+// for i as well.
+func foldKey(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		dst = utf8.AppendRune(dst, unicode.ToLower(unicode.ToUpper(r)))
+		i += n
+	}
+	return dst
 }
 
 // normalString reports whether s is valid UTF-8 in NFC without invisible

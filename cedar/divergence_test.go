@@ -43,6 +43,18 @@ func TestDivergence(t *testing.T) {
 			outcome{deny, "", agenttrust.ErrInvalidRequest},
 		},
 		{
+			"attribute in another case than a rule reads: the whole request is refused in Cedar",
+			req("w", "notes.write", "n", "LABEL", "secret"),
+			outcome{deny, "optional-note", agenttrust.ErrUnevaluable},
+			outcome{deny, "", agenttrust.ErrInvalidRequest},
+		},
+		{
+			"attribute in another case than a policy for another tool reads",
+			req("w", "notes.write", "n", "Amount", 9999),
+			outcome{allow, "notes-ok", nil},
+			outcome{deny, "", agenttrust.ErrInvalidRequest},
+		},
+		{
 			"string not in NFC in an attribute no rule reads",
 			req("w", "notes.write", "n", "comment", "cafe\u0301"),
 			outcome{allow, "notes-ok", nil},

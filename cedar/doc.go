@@ -43,6 +43,20 @@
 // *RequestError: a value Cedar would compare differently from how it
 // reads must not slip past a forbid.
 //
+// So does an attribute name, at any depth, that differs only in case
+// from a name the policies read (AMOUNT, Amount, or a long s for s or a
+// dotless i for i, when a policy reads context.attr.amount or has
+// amount; the folding is agenttrust's, unicode.ToLower of
+// unicode.ToUpper rune by rune), whatever its value and whether or not
+// the exact name is sent too. For Cedar the policy's name would be
+// missing, so context.attr has amount is false and a forbid guarded by
+// it skipped, while a tool that decodes its arguments into a struct
+// (encoding/json matches field names case-insensitively) reads the
+// attribute as amount. The names a policy reads are those it accesses or
+// tests with has on anything but principal, action, resource or context
+// themselves, and the keys of its record literals, collected when the
+// policies load; a name no policy reads may come in any case.
+//
 // # Annotations
 //
 // A policy's id, the decision's Rule, is its @id("...") annotation, else
@@ -98,7 +112,10 @@
 // errs (40.5 <= 50 is true for the rule engine; here a forbid comparing
 // it denies, a permit does not match); a null attribute is absent here
 // but a value of the wrong type there; a string that is not NFC denies
-// the whole request here but only the rules reading it there; Cedar
+// the whole request here but only the rules reading it there, and so
+// does an attribute sent under a name that differs only in case from one
+// a policy reads (there, only the rules reading it cannot be evaluated,
+// and only on their tools); Cedar
 // stops a condition at its first error, where the rule engine first
 // looks for a false condition, so a forbid whose first condition errs
 // and second is false denies here and does not match there; a Cedar

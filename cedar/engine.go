@@ -13,6 +13,8 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+	xast "github.com/cedar-policy/cedar-go/x/exp/ast"
 )
 
 // Annotation keys the engine reads. Any other annotation is refused, so
@@ -48,6 +50,9 @@ type Engine struct {
 	list  ordered
 	rules []rule
 	index map[cedar.PolicyID]int
+	// names holds the attribute names the policies read, by folded form
+	// (see readNames); nil when they read none.
+	names map[string]readName
 	// tenant caches the parent set of the last tenant's agents.
 	tenant atomic.Pointer[tenantParents]
 }
@@ -137,7 +142,62 @@ func parse(file string, src []byte) (*Engine, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	e.names = readNames(list)
 	return e, nil
+}
+
+// readName is an attribute name the policies read: name is their
+// spelling; many says they read it under more than one spelling, so that
+// every request name of its folded form differs from one of them.
+type readName struct {
+	name string
+	many bool
+}
+
+// readNames collects the attribute names the policies read, keyed by
+// their folded form (foldKey): each name of an access (e.name, e["name"])
+// or has test whose e is not a variable (principal, action, resource and
+// context hold no request attribute under their own names; entities have
+// no attributes), and each key of a record literal, which == compares
+// with a request's record. A request attribute is only reached so: Cedar
+// has no computed attribute names. The set may hold names that no
+// request attribute meets (a record literal's own keys); it misses none.
+func readNames(list []*cedar.Policy) map[string]readName {
+	names := map[string]readName{}
+	add := func(s types.String) {
+		k := string(foldKey(nil, string(s)))
+		if r, ok := names[k]; !ok {
+			names[k] = readName{name: string(s)}
+		} else if r.name != string(s) {
+			names[k] = readName{name: r.name, many: true}
+		}
+	}
+	visit := func(n xast.IsNode) bool {
+		switch n := n.(type) {
+		case xast.NodeTypeAccess:
+			if _, v := n.Arg.(xast.NodeTypeVariable); !v {
+				add(n.Value)
+			}
+		case xast.NodeTypeHas:
+			if _, v := n.Arg.(xast.NodeTypeVariable); !v {
+				add(n.Value)
+			}
+		case xast.NodeTypeRecord:
+			for _, el := range n.Elements {
+				add(el.Key)
+			}
+		}
+		return true
+	}
+	for _, p := range list {
+		for _, c := range (*xast.Policy)(p.AST()).Conditions {
+			xast.Inspect(xast.NewNode(c.Body), visit)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return names
 }
 
 // parseCedar runs cedar-go's parser, turning a panic in it into an

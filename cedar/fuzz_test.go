@@ -57,6 +57,7 @@ func FuzzRequest(f *testing.F) {
 	}
 	f.Add("a\xff", "cafe\u0301", "x", "", []byte(`{"x":1e400,"y":[null],"z":{"a":{"b":"\u200b"}}}`))
 	f.Add("a", "t", "r", "s", []byte(`{"amount":0.00001,"n":-0,"big":18446744073709551616}`))
+	f.Add("billing-bot", "payments.charge", "c", "", []byte(`{"AMOUNT":9999,"currency":"EUR","m":{"Label":"x"}}`))
 	f.Fuzz(func(t *testing.T, agent, tool, resource, session string, attrJSON []byte) {
 		var attrs map[string]any
 		dec := json.NewDecoder(bytes.NewReader(attrJSON))
