@@ -11,7 +11,9 @@
 // the caveats Transport.Caveats chooses for this callee) and sends the
 // result as "Authorization: Bearer". The callee can do at most what the
 // caller could, and no more than those caveats allow. An API key is never
-// forwarded, and the caller's request is never modified.
+// forwarded, and the caller's request is never modified. A redirect that
+// leads to another origin (scheme, host and port) is followed without any
+// token.
 //
 // # Receiving
 //
@@ -41,6 +43,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
@@ -65,6 +68,15 @@ var (
 // that call's branch. Use it only in clients that call agents the caller
 // means to delegate to: whoever receives the token can act within it.
 //
+// Redirects: a request http.Client makes to follow a redirect gets a token
+// (a fresh hop, with Caveats asked about it) only while every request of its
+// chain has stayed within the origin (scheme, host and port) of the first.
+// Once the chain leaves that origin, even to come back, the Transport sends
+// the request with no Authorization at all (neither a token nor one the
+// caller set) and does not call Caveats for it, so a callee or an open
+// redirect on its host cannot hand the token to another host. A redirect
+// whose chain it cannot trace (Response.Request is nil) is treated the same.
+//
 // The zero value is usable: it adds only the hop caveat and sends through
 // http.DefaultTransport. A Transport is safe for concurrent use if Base
 // and Caveats are.
@@ -87,22 +99,65 @@ type Transport struct {
 
 // RoundTrip implements http.RoundTripper. It sends a clone of r whose
 // Authorization header carries the attenuated token, replacing any the
-// caller set. On error it sends nothing and closes r's body.
+// caller set; a redirect that left the first request's origin is sent with
+// no Authorization. On error it sends nothing and closes r's body.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := t.token(r)
-	if err != nil {
-		if r.Body != nil {
-			r.Body.Close()
+	var auth string
+	if !leftOrigin(r) {
+		tok, err := t.token(r)
+		if err != nil {
+			if r.Body != nil {
+				r.Body.Close()
+			}
+			return nil, err
 		}
-		return nil, err
+		auth = "Bearer " + tok
 	}
 	out := r.Clone(r.Context())
-	out.Header.Set("Authorization", "Bearer "+tok)
+	if auth != "" {
+		out.Header.Set("Authorization", auth)
+	} else {
+		out.Header.Del("Authorization")
+	}
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return base.RoundTrip(out)
+	resp, err := base.RoundTrip(out)
+	if resp != nil && resp.Request == nil {
+		// So that the redirect http.Client builds from resp can be traced
+		// back to out (leftOrigin).
+		resp.Request = out
+	}
+	return resp, err
+}
+
+// leftOrigin reports whether r follows a redirect and some request of its
+// chain, r included, is not in the origin of the one before it, or the
+// chain cannot be traced back to its first request.
+func leftOrigin(r *http.Request) bool {
+	for cur := r; cur.Response != nil; {
+		prev := cur.Response.Request
+		if prev == nil || prev.URL == nil || cur.URL == nil || origin(prev.URL) != origin(cur.URL) {
+			return true
+		}
+		cur = prev
+	}
+	return false
+}
+
+// origin is the scheme, host and port a URL reaches, the port spelled out.
+func origin(u *url.URL) [3]string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return [3]string{scheme, strings.ToLower(u.Hostname()), port}
 }
 
 func (t *Transport) token(r *http.Request) (string, error) {
