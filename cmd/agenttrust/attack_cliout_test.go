@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,11 +57,26 @@ var hostileChars = []struct{ name, s string }{
 }
 
 // hostileServer answers GET /v1/audit with one record whose every
-// agent-chosen string holds evil, and every other request with a 503
-// whose message holds it.
+// agent-chosen string holds evil, GET /v1/approvals with such an
+// approval, an approval with a grant id holding evil, policy validation
+// with a problem and GET /v1/policy with a document holding it, and every
+// other request with a 503 whose message holds it.
 func hostileServer(t *testing.T, evil string) *httptest.Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/policy/validate":
+			fmt.Fprintf(w, `{"valid":false,"problems":[{"rule":%s,"index":0,"message":%s}]}`, rawJSONString("r1"+evil), rawJSONString("bad "+evil))
+			return
+		case "/v1/approvals/apr_1/approve":
+			a := wire.ApprovalView{ID: "apr_1", AgentID: "bot", ToolName: "mail.send", RuleID: "r1", Status: "approved",
+				CreatedAt: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC), GrantID: "grt_" + evil}
+			w.Write([]byte(rawJSONObject(t, a)))
+			return
+		case "/v1/policy":
+			fmt.Fprintf(w, `{"version":3,"format":%s,"body":%s,"updated_at":"2026-11-22T05:00:00Z"}`, rawJSONString("yaml"+evil), rawJSONString("rules: []\n# "+evil+"\n"))
+			return
+		}
 		if r.URL.Path == "/v1/approvals" {
 			a := wire.ApprovalView{
 				ID: "apr_1", AgentID: "bot" + evil, SessionID: "s" + evil, OnBehalfOf: "alice" + evil,
@@ -209,6 +227,62 @@ func TestAttackCLIOutput(t *testing.T) {
 				t.Errorf("table lacks the approval: %q", res.stdout)
 			}
 		})
+		// A server's problems with a policy, as policy validate, apply,
+		// replay and advise print them.
+		t.Run("policy problems/"+hc.name, func(t *testing.T) {
+			ts := hostileServer(t, hc.s)
+			file := filepath.Join(t.TempDir(), "p.yaml")
+			if err := os.WriteFile(file, []byte("rules: []\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res := runCLI(t, map[string]string{"AGENTTRUST_SERVER": ts.URL, "AGENTTRUST_KEY": "atk_x"}, "", "policy", "validate", file)
+			if res.code == 0 {
+				t.Fatalf("exit 0: %q", res.stdout)
+			}
+			assertNoRaw(t, res.stdout+res.stderr, hc.s)
+			if utf8.ValidString(hc.s) && !strings.Contains(res.stderr, "bad ") {
+				t.Errorf("stderr lacks the problem: %q", res.stderr)
+			}
+		})
+		// The grant id a server names for an approval remembered.
+		t.Run("grant id/"+hc.name, func(t *testing.T) {
+			ts := hostileServer(t, hc.s)
+			res := runCLI(t, map[string]string{"AGENTTRUST_SERVER": ts.URL, "AGENTTRUST_KEY": "atk_x"}, "", "approvals", "approve", "apr_1", "--remember", "3")
+			if !utf8.ValidString(hc.s) {
+				assertNoRaw(t, res.stdout+res.stderr, hc.s)
+				return
+			}
+			if res.code != 0 {
+				t.Fatalf("exit %d: %q", res.code, res.stderr)
+			}
+			assertNoRaw(t, res.stdout, hc.s)
+			if !strings.Contains(res.stdout, "remembered as grant grt_") {
+				t.Errorf("stdout lacks the grant: %q", res.stdout)
+			}
+		})
+		// A stored policy is printed as stored, so one holding such a
+		// character is refused (escaped, it would not be the document).
+		t.Run("policy show/"+hc.name, func(t *testing.T) {
+			ts := hostileServer(t, hc.s)
+			res := runCLI(t, map[string]string{"AGENTTRUST_SERVER": ts.URL, "AGENTTRUST_KEY": "atk_x"}, "", "policy", "show")
+			if !utf8.ValidString(hc.s) {
+				refused(t, res)
+				return
+			}
+			if res.code == 0 || res.stdout != "" || !strings.Contains(res.stderr, "--json") {
+				t.Errorf("exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+			}
+			assertNoRaw(t, res.stdout+res.stderr, hc.s)
+			res = runCLI(t, map[string]string{"AGENTTRUST_SERVER": ts.URL, "AGENTTRUST_KEY": "atk_x"}, "", "policy", "show", "--json")
+			if res.code != 0 {
+				t.Fatalf("--json: exit %d: %q", res.code, res.stderr)
+			}
+			assertNoRaw(t, res.stdout, hc.s)
+			var doc struct{ Body string }
+			if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil || doc.Body != "rules: []\n# "+hc.s+"\n" {
+				t.Errorf("--json body %q: %v", doc.Body, err)
+			}
+		})
 		t.Run("error message/"+hc.name, func(t *testing.T) {
 			ts := hostileServer(t, hc.s)
 			res := runCLI(t, map[string]string{"AGENTTRUST_SERVER": ts.URL, "AGENTTRUST_KEY": "atk_x"}, "", "key", "list", "--retries", "0")
@@ -247,5 +321,113 @@ func assertNoRaw(t *testing.T, out, evil string) {
 		if strings.ContainsRune(out, r) {
 			t.Errorf("output holds %U raw: %q", r, out)
 		}
+	}
+}
+
+// TestAttackCLIOutputEveryCommand runs every command of the tree against
+// a hostile server, with a hostile argument, and finds no raw control or
+// format character in anything it prints: every write to stdout and
+// stderr passes a termWriter, whatever path it takes.
+func TestAttackCLIOutputEveryCommand(t *testing.T) {
+	var evil strings.Builder
+	for _, hc := range hostileChars {
+		if utf8.ValidString(hc.s) {
+			evil.WriteString(hc.s)
+		}
+	}
+	ts := hostileServer(t, evil.String())
+	vars := map[string]string{"AGENTTRUST_SERVER": ts.URL, "AGENTTRUST_KEY": "atk_x", "AGENTTRUST_RETRIES": "0"}
+	file := filepath.Join(t.TempDir(), "p"+evil.String()+".yaml")
+	if err := os.WriteFile(file, []byte("rules: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range paths(commands(), nil) {
+		if c := lookup(commands(), p); c == nil || c.subs != nil || p[0] == "serve" {
+			continue
+		}
+		for _, arg := range []string{"apr_1", file, "x" + evil.String()} {
+			for _, extra := range [][]string{nil, {"--json"}} {
+				args := append(append(slices.Clone(p), arg), extra...)
+				res := runCLI(t, vars, "", args...)
+				n++
+				if strings.ContainsFunc(res.stdout+res.stderr, func(r rune) bool { return r != '\n' && r != '\t' && unsafeRune(r) }) || !utf8.ValidString(res.stdout+res.stderr) {
+					t.Errorf("%q printed a raw control or format character: stdout %q, stderr %q", args, res.stdout, res.stderr)
+				}
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d runs", n)
+	}
+}
+
+// lookup returns the command at path p of the tree c, or nil.
+func lookup(c *command, p []string) *command {
+	for _, name := range p {
+		var next *command
+		for _, s := range c.subs {
+			if s.name == name {
+				next = s
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		c = next
+	}
+	return c
+}
+
+func TestTermWriter(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes []string
+		want   string
+	}{
+		{name: "plain", writes: []string{"key  agent\n", "apr_1 é ü 日本\n"}, want: "key  agent\napr_1 é ü 日本\n"},
+		{name: "tab and newline pass", writes: []string{"a\tb\n"}, want: "a\tb\n"},
+		{name: "ESC", writes: []string{"x\x1b]0;pwned\x07y"}, want: `x\u001b]0;pwned\u0007y`},
+		{name: "CR, also before a newline", writes: []string{"a\rb\r\n"}, want: `a\u000db\u000d` + "\n"},
+		{name: "DEL and C1", writes: []string{"\x7f\u0085\u009b"}, want: `\u007f\u0085\u009b`},
+		{name: "bidi and format", writes: []string{"\u202e\u2066\u200b\ufeff\u00ad\u2028"}, want: `\u202e\u2066\u200b\ufeff\u00ad\u2028`},
+		{name: "beyond U+FFFF", writes: []string{"\U000e0041"}, want: `\udb40\udc41`},
+		{name: "character cut between writes", writes: []string{"a\xc3", "\xa9b"}, want: "aéb"},
+		{name: "bidi cut in three", writes: []string{"\xe2", "\x80", "\xaeb"}, want: `\u202eb`},
+		{name: "tag cut in four", writes: []string{"\xf3", "\xa0", "\x81", "\x81"}, want: `\udb40\udc41`},
+		{name: "cut, then not continued", writes: []string{"\xe2\x80", "x"}, want: `\xe2\x80x`},
+		{name: "cut at the end", writes: []string{"ok\xe2\x80"}, want: `ok\xe2\x80`},
+		{name: "invalid byte", writes: []string{"a\xffb"}, want: `a\xffb`},
+		{name: "escaped JSON stays", writes: []string{`{"a":"\u001b\u202e"}` + "\n"}, want: `{"a":"\u001b\u202e"}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			w := newTermWriter(&b)
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", s, n, err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("wrote %q, want %q", b.String(), tt.want)
+			}
+		})
+	}
+	// JSON a path forgot to escape is escaped into the same JSON.
+	var b strings.Builder
+	w := newTermWriter(&b)
+	raw := "{\"a\":\"x\u0085\u202e\U000e0041\x1b\"}\n"
+	w.Write([]byte(raw))
+	var got, want map[string]string
+	if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
+		t.Fatalf("%q: %v", b.String(), err)
+	}
+	json.Unmarshal([]byte(strings.ReplaceAll(raw, "\x1b", `\u001b`)), &want)
+	if got["a"] != want["a"] {
+		t.Errorf("JSON changed: %q, want %q", got["a"], want["a"])
 	}
 }

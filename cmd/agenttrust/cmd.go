@@ -64,6 +64,18 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// run runs the command line args with e's stdout and stderr behind a
+// termWriter each, so that nothing a command prints reaches them with a
+// raw control or format character (SECURITY.md §13), and returns the exit
+// code.
+func (e *env) run(ctx context.Context, args []string) int {
+	stdout, stderr := newTermWriter(e.stdout), newTermWriter(e.stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	e.stdout, e.stderr = stdout, stderr
+	return e.dispatch(ctx, commands(), []string{"agenttrust"}, args)
+}
+
 // dispatch walks the tree along args and runs the command it names.
 func (e *env) dispatch(ctx context.Context, c *command, path []string, args []string) int {
 	if c.subs != nil {

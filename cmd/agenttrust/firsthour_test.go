@@ -295,7 +295,7 @@ func TestVersion(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" },
 				buildInfo: func() (*debug.BuildInfo, bool) { return tc.bi, tc.bi != nil }}
-			if code := e.dispatch(context.Background(), commands(), []string{"agenttrust"}, tc.args); code != exitOK {
+			if code := e.run(context.Background(), tc.args); code != exitOK {
 				t.Fatalf("exit %d, stderr %q", code, stderr.String())
 			}
 			for _, w := range tc.want {

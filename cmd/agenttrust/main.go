@@ -20,7 +20,12 @@
 //
 // Commands print tables for people; --json prints JSON for scripts (audit
 // query and tail print one JSON record per line). Errors go to stderr and
-// never hold a secret.
+// never hold a secret. Nothing is printed with a raw control, DEL, C1,
+// bidi or other format character (tab and newline aside), whoever chose
+// the text: --json escapes them as \u escapes, so the JSON is the same,
+// tables and messages escape them visibly, and everything written to
+// stdout and stderr passes one filter that escapes whatever else would
+// hold one.
 //
 // # Exit codes
 //
@@ -59,7 +64,7 @@ func main() {
 // the server of "serve" (on SIGINT or SIGTERM in main).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, buildInfo: debug.ReadBuildInfo}
-	return e.dispatch(ctx, commands(), []string{"agenttrust"}, args)
+	return e.run(ctx, args)
 }
 
 // commands is the command tree.

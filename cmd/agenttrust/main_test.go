@@ -35,7 +35,7 @@ func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) 
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	e := &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] }}
-	code := e.dispatch(context.Background(), commands(), []string{"agenttrust"}, args)
+	code := e.run(context.Background(), args)
 	return cliResult{stdout.String(), stderr.String(), code}
 }
 
@@ -472,7 +472,7 @@ func serveInProcess(t *testing.T, args ...string) (url string, stderr *syncBuffe
 	done := make(chan int, 1)
 	e := &env{stdin: strings.NewReader(""), stdout: new(syncBuffer), stderr: stderr, getenv: func(string) string { return "" }}
 	go func() {
-		done <- e.dispatch(ctx, commands(), []string{"agenttrust"}, append([]string{"serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5s"}, args...))
+		done <- e.run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5s"}, args...))
 	}()
 	stopped := false
 	stop := func() {

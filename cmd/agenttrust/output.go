@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -91,6 +92,114 @@ func unsafeRune(r rune) bool {
 		return false
 	}
 	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// termWriter is what everything the CLI writes to stdout and stderr
+// passes through (env.run puts one in front of each): whatever path a
+// server's or an agent's text takes to the terminal, no control, DEL, C1,
+// bidi or other format character, line or paragraph separator, or byte of
+// invalid UTF-8 comes out raw. Each such character is written as a \u
+// escape (a surrogate pair beyond U+FFFF), each invalid byte as \xXX; only
+// tab and newline pass. The encoders in front of
+// it escape in the form their output needs (jsonWriter keeps JSON valid,
+// cell keeps columns aligned, plain marks a message), so their output
+// passes unchanged: termWriter catches what a path forgot.
+//
+// A Write that ends inside a character keeps its first bytes until the
+// next Write or Flush. A termWriter is safe for concurrent use.
+type termWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	pending []byte
+}
+
+func newTermWriter(w io.Writer) *termWriter { return &termWriter{w: w} }
+
+func (t *termWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := p
+	if len(t.pending) > 0 {
+		b = append(t.pending, p...)
+		t.pending = nil
+	}
+	keep := heldTail(b)
+	out := escapeTerm(b[:len(b)-keep])
+	if keep > 0 {
+		t.pending = append([]byte(nil), b[len(b)-keep:]...)
+	}
+	if len(out) == 0 {
+		return len(p), nil
+	}
+	if _, err := t.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes the bytes a Write kept back, escaped: they end the output.
+func (t *termWriter) Flush() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pending) == 0 {
+		return nil
+	}
+	out := escapeTerm(t.pending)
+	t.pending = nil
+	_, err := t.w.Write(out)
+	return err
+}
+
+// heldTail is how many bytes at the end of b a termWriter keeps for the
+// next Write: the start of a character cut short.
+func heldTail(b []byte) int {
+	for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < utf8.RuneSelf {
+			return 0
+		}
+		if utf8.RuneStart(c) {
+			if utf8.FullRune(b[len(b)-i:]) {
+				return 0
+			}
+			return i
+		}
+	}
+	return 0
+}
+
+// escapeTerm returns b escaped as termWriter writes it; b itself when it
+// needs no escape.
+func escapeTerm(b []byte) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(b); {
+		r, size := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(b[i:])
+		}
+		invalid := r == utf8.RuneError && size == 1
+		if !invalid && (r == '\t' || !unsafeRune(r)) {
+			i += size
+			continue
+		}
+		out = append(out, b[last:i]...)
+		switch {
+		case invalid:
+			out = fmt.Appendf(out, `\x%02x`, b[i])
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += size
+		last = i
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
 }
 
 // plain makes a message safe for a terminal: any character that is not

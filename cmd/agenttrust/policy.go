@@ -199,7 +199,9 @@ func policyShowCommand() *command {
 		summary: "Print the tenant's stored policy document (admin, approver)",
 		help: `Print the tenant's stored policy document as stored, so that
 "agenttrust policy show > policy.yaml" saves it; the version goes to stderr.
---json prints the version, format, body and time of the change.`,
+--json prints the version, format, body and time of the change. A document
+holding a control or format character other than tab and newline (the CR of
+Windows line ends included) is printed only with --json, which escapes it.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
 			o := outFlags(e, f)
@@ -223,6 +225,10 @@ func policyShowCommand() *command {
 						Body      string    `json:"body"`
 						UpdatedAt time.Time `json:"updated_at"`
 					}{doc.Version, doc.Format, string(doc.Body), doc.UpdatedAt.UTC()})
+				}
+				if len(escapeTerm(doc.Body)) != len(doc.Body) {
+					// Escaped, it would no longer be the stored document.
+					return errors.New("the stored policy holds control or format characters, which are not printed raw; --json shows it with them escaped")
 				}
 				fmt.Fprintf(e.stderr, "# policy version %d (%s), updated %s\n", doc.Version, doc.Format, fmtTime(doc.UpdatedAt))
 				_, err = o.w.Write(doc.Body)

@@ -134,7 +134,7 @@ func TestPolicyShadow(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("rules: [{id: x, effect: maybe}]\n"), 0o600)
 	e := &env{stdin: strings.NewReader(""), stdout: new(syncBuffer), stderr: new(syncBuffer), getenv: func(string) string { return "" }}
-	if code := e.dispatch(context.Background(), commands(), []string{"agenttrust"}, []string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "b.db"), "--shadow-policy", bad}); code == exitOK {
+	if code := e.run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "b.db"), "--shadow-policy", bad}); code == exitOK {
 		t.Errorf("serve started with an invalid shadow policy")
 	}
 }
