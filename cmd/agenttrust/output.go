@@ -52,33 +52,7 @@ func (j jsonWriter) Write(b []byte) (int, error) {
 
 // escapeUnsafe returns b with each unsafe character as a \u escape (a
 // surrogate pair beyond U+FFFF); b itself when there is none.
-func escapeUnsafe(b []byte) []byte {
-	var out []byte
-	last := 0
-	for i := 0; i < len(b); {
-		r, size := rune(b[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRune(b[i:])
-		}
-		if !unsafeRune(r) {
-			i += size
-			continue
-		}
-		out = append(out, b[last:i]...)
-		if r > 0xffff {
-			r1, r2 := utf16.EncodeRune(r)
-			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
-		} else {
-			out = fmt.Appendf(out, `\u%04x`, r)
-		}
-		i += size
-		last = i
-	}
-	if out == nil {
-		return b
-	}
-	return append(out, b[last:]...)
-}
+func escapeUnsafe(b []byte) []byte { return escapeChars(b, false) }
 
 // unsafeRune: controls (but the JSON text's own newline), DEL, C1,
 // format characters, line and paragraph separators.
@@ -170,7 +144,12 @@ func heldTail(b []byte) int {
 
 // escapeTerm returns b escaped as termWriter writes it; b itself when it
 // needs no escape.
-func escapeTerm(b []byte) []byte {
+func escapeTerm(b []byte) []byte { return escapeChars(b, true) }
+
+// escapeChars returns b with each unsafe character as a \u escape (a
+// surrogate pair beyond U+FFFF); b itself when there is none. For a
+// terminal (term) a tab passes and each byte of invalid UTF-8 becomes \xXX.
+func escapeChars(b []byte, term bool) []byte {
 	var out []byte
 	last := 0
 	for i := 0; i < len(b); {
@@ -178,8 +157,8 @@ func escapeTerm(b []byte) []byte {
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRune(b[i:])
 		}
-		invalid := r == utf8.RuneError && size == 1
-		if !invalid && (r == '\t' || !unsafeRune(r)) {
+		invalid := term && r == utf8.RuneError && size == 1
+		if !invalid && (!unsafeRune(r) || term && r == '\t') {
 			i += size
 			continue
 		}
