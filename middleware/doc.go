@@ -17,7 +17,11 @@
 // and Decision in its context (agenttrust.IdentityFrom,
 // agenttrust.CredentialFrom, DecisionFrom). The client address is the
 // connection's peer unless Options.TrustedProxies says which proxies'
-// X-Forwarded-For to believe; see the HTTP example.
+// X-Forwarded-For to believe; see the HTTP example. With a remote.Client
+// as the checker, the address travels to the agenttrust server, which
+// judges IP allowlists and "ip" caveats by it only when it trusts this
+// service as a proxy (serve --trusted-proxy): otherwise a credential with
+// an IP allowlist is refused, never judged by this service's address.
 //
 // # Tool loops
 //

@@ -22,11 +22,13 @@ import (
 // --audience), revocation of every id the credential carries and
 // suspension of its agent, all read by the server at the time of the call.
 //
-// The server judges IP allowlists and "ip" caveats by the address the
-// request comes from, which is this client's. remoteAddr, when valid, is
-// sent as X-Forwarded-For; the server believes it only when this client's
-// address is one of its trusted proxies (serve --trusted-proxy), and
-// otherwise holds the allowlist to this client's own address.
+// remoteAddr, when valid, is sent as X-Forwarded-For: the server judges
+// IP allowlists and "ip" caveats by it only when this client's address is
+// one of its trusted proxies (serve --trusted-proxy). When it is not, the
+// server judges by no address, so a credential with an IP allowlist is
+// refused (errors matching agenttrust.ErrUnauthorized) rather than held
+// to this client's own address. Without a valid remoteAddr the address is
+// this client's.
 //
 // A narrowed or delegated credential holds at most the agent role
 // (see agenttrust.Principal.Roles); an answer that gives one more is not

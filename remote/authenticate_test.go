@@ -45,7 +45,7 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An address the server does not trust this client to report: the
-	// allowlist is held to the client's own address.
+	// allowlist is judged by no address, not by the client's own.
 	pinned, _, err := front.CreateKey(ctx, agenttrust.KeySpec{AgentID: "bot", Roles: []string{"agent"}, AllowedIPs: []string{"192.0.2.0/24"}})
 	if err != nil {
 		t.Fatal(err)

@@ -37,17 +37,27 @@ const (
 //
 // The credential checked is req.Credential when set, else the client's
 // own when it is an agent's (the server then binds the action to it); an
-// admin's client checks on behalf of req.AgentID. req.RemoteAddr is not
-// sent: the server judges IP allowlists and "ip" caveats by the address
-// the request comes from. Attributes travel as JSON; a value JSON cannot
-// carry (NaN, an infinity, a channel) denies with
-// agenttrust.ErrInvalidRequest without asking. req.RequestID, when set,
-// is sent as the X-Request-Id header, which the server records with the
-// decision when it accepts it (1-128 bytes of [A-Za-z0-9-_.:/+=@]), in
-// place of an id of its own; one that is not visible ASCII or is longer
-// than 128 bytes denies with agenttrust.ErrInvalidRequest without asking,
-// as a local Check would. A check is safe to repeat, so WithRetries
-// applies to it.
+// admin's client checks on behalf of req.AgentID.
+//
+// req.RemoteAddr, when valid, is sent as X-Forwarded-For, as Authenticate
+// sends its address. The server judges IP allowlists and "ip" caveats by
+// it only when this client's address is one of its trusted proxies (serve
+// --trusted-proxy); when it is not, the server judges by no address, so a
+// credential with an IP allowlist or an "ip" caveat is refused (an error
+// matching agenttrust.ErrUnauthorized, with a Deny) rather than judged by
+// this client's own address. The server authenticates this client's own
+// credential by that same address, so an IP allowlist on the key of a
+// service that forwards its callers' addresses refuses the service
+// itself. Without a valid req.RemoteAddr the address is this client's.
+//
+// Attributes travel as JSON; a value JSON cannot carry (NaN, an
+// infinity, a channel) denies with agenttrust.ErrInvalidRequest without
+// asking. req.RequestID, when set, is sent as the X-Request-Id header,
+// which the server records with the decision when it accepts it (1-128
+// bytes of [A-Za-z0-9-_.:/+=@]), in place of an id of its own; one that
+// is not visible ASCII or is longer than 128 bytes denies with
+// agenttrust.ErrInvalidRequest without asking, as a local Check would. A
+// check is safe to repeat, so WithRetries applies to it.
 func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
 	if !sendableRequestID(req.RequestID) {
 		return agenttrust.Decision{Reason: reasonInvalid}, &Error{Op: "Check",
@@ -55,8 +65,8 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 	}
 	var out wire.CheckResponse
 	err := c.do(ctx, &call{
-		requestID: req.RequestID,
-		op:        "Check", method: http.MethodPost, path: "/v1/actions/check",
+		requestID: req.RequestID, forwardedFor: req.RemoteAddr,
+		op: "Check", method: http.MethodPost, path: "/v1/actions/check",
 		body: &wire.CheckRequest{
 			AgentID: req.AgentID, ToolName: req.Tool, Resource: req.Resource, SessionID: req.SessionID,
 			OnBehalfOf: req.OnBehalfOf, Attributes: req.Attributes, Credential: req.Credential,

@@ -68,8 +68,9 @@ func deployWith(t testing.TB, acme bool) *deployment {
 	return deployOn(t, acme, nil)
 }
 
-// deployOn serves on l, or on a loopback TCP port when l is nil.
-func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
+// deployOn serves on l, or on a loopback TCP port when l is nil, with
+// opts on top of the deployment's own server options.
+func deployOn(t testing.TB, acme bool, l *memnet.Listener, opts ...server.Option) *deployment {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New()
@@ -77,7 +78,7 @@ func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(st,
+	srv, err := server.New(st, append([]server.Option{
 		server.WithNodeName("n1"),
 		server.WithSystemTenant("ops"),
 		server.WithAuditKey(testAuditKey),
@@ -86,7 +87,7 @@ func deployOn(t testing.TB, acme bool, l *memnet.Listener) *deployment {
 			agenttrust.WithTokens(agenttrust.TokenConfig{MasterKeys: []agenttrust.SecretKey{{ID: "mk1", Secret: bytes.Repeat([]byte("m"), 32)}}}),
 			agenttrust.WithTokens(agenttrust.TokenConfig{SigningKeys: []agenttrust.SecretKey{{ID: "sk1", Secret: bytes.Repeat([]byte("s"), 32)}}}),
 		),
-	)
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,10 +133,16 @@ func (c *call) canSeeAll() bool {
 	return hasRole(c.p.Roles, store.RoleAdmin) || hasRole(c.p.Roles, store.RoleApprover)
 }
 
-// remoteAddr returns the caller's address: the connection's, or, when
-// the connection comes from a trusted proxy, the right-most address of
-// X-Forwarded-For that is not a trusted proxy. A malformed hop yields the
-// invalid Addr, which no IP allowlist or "ip" caveat accepts.
+// remoteAddr returns the caller's address, by which every credential of
+// the request (the bearer, a checked one) is judged: the connection's,
+// or, when the connection comes from a trusted proxy, the right-most
+// address of X-Forwarded-For that is not a trusted proxy. A malformed hop
+// yields the invalid Addr, which no IP allowlist or "ip" caveat accepts;
+// so does an X-Forwarded-For from a peer that is not a trusted proxy. Such
+// a peer says it speaks for someone else (a service with a remote
+// client forwards its caller's address), so its own address is not the
+// caller's either, and the credential it presents must not be judged by
+// it: a key allowlisted to the service's host would pass from anywhere.
 func (s *Server) remoteAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	var peer netip.Addr
@@ -145,10 +151,13 @@ func (s *Server) remoteAddr(r *http.Request) netip.Addr {
 	} else if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
 		peer = a.Unmap()
 	}
-	if len(s.trusted) == 0 || !peer.IsValid() || !s.isTrusted(peer) {
+	hops := r.Header.Values("X-Forwarded-For")
+	if !peer.IsValid() || !s.isTrusted(peer) {
+		if forwards(hops) {
+			return netip.Addr{}
+		}
 		return peer
 	}
-	hops := r.Header.Values("X-Forwarded-For")
 	addr := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		line := hops[i]
@@ -176,6 +185,16 @@ func (s *Server) remoteAddr(r *http.Request) netip.Addr {
 	// Every hop is a trusted proxy: the left-most is the closest we know
 	// to the client.
 	return addr
+}
+
+// forwards reports whether X-Forwarded-For values name any hop.
+func forwards(hops []string) bool {
+	for _, h := range hops {
+		if strings.Trim(h, " \t,") != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // parseHop parses one X-Forwarded-For entry: an address, possibly with a

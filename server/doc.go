@@ -111,9 +111,13 @@
 // # Caller address
 //
 // The caller's address, against which IP allowlists and "ip" caveats are
-// checked, is the connection's. X-Forwarded-For is believed only from the
-// proxies named with WithTrustedProxies: the address is then the
-// right-most hop that is not a trusted proxy.
+// checked (of the bearer and of a checked credential alike), is the
+// connection's. X-Forwarded-For is believed only from the proxies named
+// with WithTrustedProxies: the address is then the right-most hop that is
+// not a trusted proxy. From any other peer, an X-Forwarded-For makes the
+// address unknown, which no allowlist or "ip" caveat accepts: the peer
+// says it speaks for someone else (a service whose remote client forwards
+// its caller's address), so its own address is not the caller's.
 //
 // # Metrics and observability
 //

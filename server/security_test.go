@@ -248,8 +248,8 @@ func TestApprovalLongPollCut(t *testing.T) {
 	})
 }
 
-// Without trusted proxies X-Forwarded-For is ignored: a client cannot
-// claim an address that its key's allowlist accepts.
+// Without trusted proxies X-Forwarded-For is not believed: a client
+// cannot claim an address that its key's allowlist accepts.
 func TestForwardedForIgnoredWithoutTrustedProxies(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -293,8 +293,12 @@ func TestRemoteAddr(t *testing.T) {
 		trusted      bool
 		want         string
 	}{
-		{"no proxies: header ignored", "192.0.2.1:5000", []string{"1.2.3.4"}, false, "192.0.2.1"},
-		{"untrusted peer: header ignored", "192.0.2.1:5000", []string{"1.2.3.4"}, true, "192.0.2.1"},
+		// A peer not trusted to forward that forwards: neither its own
+		// address nor the one it names is the caller's.
+		{"no proxies: header makes the address unknown", "192.0.2.1:5000", []string{"1.2.3.4"}, false, "invalid IP"},
+		{"untrusted peer: header makes the address unknown", "192.0.2.1:5000", []string{"1.2.3.4"}, true, "invalid IP"},
+		{"untrusted peer: empty header", "192.0.2.1:5000", []string{" , "}, true, "192.0.2.1"},
+		{"untrusted peer: no header", "192.0.2.1:5000", nil, true, "192.0.2.1"},
 		{"one hop", "10.0.0.1:5000", []string{"1.2.3.4"}, true, "1.2.3.4"},
 		{"right-most untrusted", "10.0.0.1:5000", []string{"6.6.6.6, 1.2.3.4, 10.0.0.2"}, true, "1.2.3.4"},
 		{"several headers", "10.0.0.1:5000", []string{"6.6.6.6", "1.2.3.4", "10.0.0.9"}, true, "1.2.3.4"},

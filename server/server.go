@@ -98,9 +98,13 @@ func WithClientOptions(opts ...agenttrust.Option) Option {
 // WithTrustedProxies names the reverse proxies whose X-Forwarded-For
 // header is believed. When the connection comes from one of prefixes, the
 // caller's address is the right-most hop of X-Forwarded-For that is not
-// itself a trusted proxy. Without this option the header is ignored and
-// the caller's address is the connection's: a client cannot forge its
-// address, which IP allowlists and "ip" caveats depend on.
+// itself a trusted proxy. From any other peer the header is not believed:
+// the caller's address is the connection's when the header is absent, and
+// unknown (no IP allowlist or "ip" caveat accepts it) when it is present.
+// So a client cannot forge its address, which IP allowlists and "ip"
+// caveats depend on, and a service forwarding its callers' addresses
+// (remote.Client.Check and Authenticate) does not have them judged by its
+// own.
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	return func(s *Server) error {
 		for _, p := range prefixes {

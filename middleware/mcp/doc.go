@@ -91,7 +91,11 @@
 // an agent's API key, or RFC 8693 token exchange), as the MCP TypeScript
 // SDK's ClientCredentialsProvider does. An MCP server fronting a central
 // agenttrust server verifies bearers through it with remote.Client as the
-// Authenticator; see examples/mcp-http.
+// Authenticator; see examples/mcp-http. The address a token was presented
+// from then travels to the central server, which judges IP allowlists by
+// it only when it trusts the MCP server as a proxy (serve
+// --trusted-proxy): otherwise a credential with an IP allowlist is
+// refused, never judged by the MCP server's own address.
 //
 // # Concurrency
 //
