@@ -1,15 +1,13 @@
 package agenttrust
 
 import (
-	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/redact"
 
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"math"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -156,7 +154,7 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 			dst = appendValue(dst, kvs[i].Value, false)
 			continue
 		}
-		dst = appendJSONText(dst, redactCredentials(kvs[i].Name), true)
+		dst = appendJSONText(dst, redact.Credentials(kvs[i].Name), true)
 		dst = append(dst, ':')
 		if red.redact(kvs[i].Name) {
 			dst = append(dst, redactedValue...)
@@ -175,137 +173,17 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 func appendRedactedValue(dst []byte, v any) []byte {
 	switch x := v.(type) {
 	case string:
-		return appendJSONText(dst, redactCredentials(x), true)
+		return appendJSONText(dst, redact.Credentials(x), true)
 	case json.RawMessage:
 		// A credential needs no escaping in JSON, so its text is in the
 		// encoding as is; a \u escape may still spell one, so that too
 		// sends the value through the slow path.
-		if !mayHoldCredentialBytes(x) && !bytes.Contains(x, []byte(`\u`)) {
+		if !redact.MayHoldBytes(x) && !bytes.Contains(x, []byte(`\u`)) {
 			return appendStorableJSON(dst, x)
 		}
 		return appendStorableJSON(dst, redactJSON(x))
 	}
 	return appendValue(dst, v, true)
-}
-
-// redactedCredential replaces a credential found inside a value.
-const redactedCredential = "[redacted credential]"
-
-// credentialMarks start every agenttrust credential: API keys, tokens
-// and JWTs (base64url of a JSON header, '{"' being "eyJ").
-var credentialMarks = [...]string{apikey.Prefix, TokenPrefix, "eyJ"}
-
-// mayHoldCredential is the fast filter: text without any mark holds no
-// credential. Every mark holds a '_' or a 'J' (a test checks it), so most
-// text is let through by two vectorised byte scans.
-func mayHoldCredential(s string) bool {
-	if strings.IndexByte(s, '_') < 0 && strings.IndexByte(s, 'J') < 0 {
-		return false
-	}
-	for _, m := range credentialMarks {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
-// mayHoldCredentialBytes is mayHoldCredential for a JSON encoding,
-// without converting it to a string (which would allocate).
-func mayHoldCredentialBytes(b []byte) bool {
-	if bytes.IndexByte(b, '_') < 0 && bytes.IndexByte(b, 'J') < 0 {
-		return false
-	}
-	for _, m := range credentialMarks {
-		if bytes.Contains(b, []byte(m)) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactCredentials returns s with every credential in it replaced by
-// redactedCredential; s itself, without allocating, when it holds none.
-func redactCredentials(s string) string {
-	if !mayHoldCredential(s) {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(s); {
-		n := credentialAt(s[i:])
-		if n == 0 {
-			i++
-			continue
-		}
-		b.WriteString(s[last:i])
-		b.WriteString(redactedCredential)
-		i += n
-		last = i
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// credentialAt returns the length of the credential s starts with, or 0:
-// an API key whose checksum holds; "att_" and 32 or more base64url
-// characters that decode to a macaroon (V2, first byte 2); a JWT, three
-// base64url segments whose first decodes to a JSON object naming "alg".
-func credentialAt(s string) int {
-	switch {
-	case strings.HasPrefix(s, apikey.Prefix):
-		if len(s) >= apikey.Len {
-			if _, err := apikey.Parse(s[:apikey.Len]); err == nil {
-				return apikey.Len
-			}
-		}
-	case strings.HasPrefix(s, TokenPrefix):
-		n := base64URLRun(s[len(TokenPrefix):])
-		var first [3]byte
-		if n >= 32 {
-			if _, err := base64.RawURLEncoding.Decode(first[:], []byte(s[len(TokenPrefix):len(TokenPrefix)+4])); err == nil && first[0] == 2 {
-				return len(TokenPrefix) + n
-			}
-		}
-	case strings.HasPrefix(s, "eyJ"):
-		h := base64URLRun(s)
-		if h > 4096 || h >= len(s) || s[h] != '.' {
-			return 0
-		}
-		p := base64URLRun(s[h+1:])
-		end := h + 1 + p
-		if end >= len(s) || s[end] != '.' {
-			return 0
-		}
-		end += 1 + base64URLRun(s[end+1:])
-		hdr, err := base64.RawURLEncoding.DecodeString(s[:h])
-		if err != nil {
-			return 0
-		}
-		var head struct {
-			Alg *string `json:"alg"`
-		}
-		if json.Unmarshal(hdr, &head) != nil || head.Alg == nil {
-			return 0
-		}
-		return end
-	}
-	return 0
-}
-
-// base64URLRun returns how many bytes s starts with from the base64url
-// alphabet.
-func base64URLRun(s string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return i
-		}
-	}
-	return len(s)
 }
 
 // redactJSON returns the JSON value raw with every credential in its
@@ -328,7 +206,7 @@ func redactJSON(raw json.RawMessage) []byte {
 func redactTree(v any) any {
 	switch x := v.(type) {
 	case string:
-		return redactCredentials(x)
+		return redact.Credentials(x)
 	case []any:
 		for i := range x {
 			x[i] = redactTree(x[i])
@@ -336,7 +214,7 @@ func redactTree(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[redactCredentials(k)] = redactTree(e)
+			out[redact.Credentials(k)] = redactTree(e)
 		}
 		return out
 	}

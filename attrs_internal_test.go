@@ -2,10 +2,12 @@ package agenttrust
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 func TestSecretWordFilter(t *testing.T) {
@@ -66,17 +68,17 @@ func FuzzRedactCredentials(f *testing.F) {
 	}
 	var red redactor
 	f.Fuzz(func(t *testing.T, s string) {
-		out := redactCredentials(s)
-		if got, want := mayHoldCredential(s), containsMark(s); got != want {
-			t.Fatalf("mayHoldCredential(%q) = %v; a mark is in it: %v", s, got, want)
+		out := redact.Credentials(s)
+		if got, want := redact.MayHold(s), containsMark(s); got != want {
+			t.Fatalf("redact.MayHold(%q) = %v; a mark is in it: %v", s, got, want)
 		}
-		if got := mayHoldCredentialBytes([]byte(s)); got != containsMark(s) {
-			t.Fatalf("mayHoldCredentialBytes(%q) = %v", s, got)
+		if got := redact.MayHoldBytes([]byte(s)); got != containsMark(s) {
+			t.Fatalf("redact.MayHoldBytes(%q) = %v", s, got)
 		}
-		if !mayHoldCredential(s) && out != s {
+		if !redact.MayHold(s) && out != s {
 			t.Fatalf("changed text without a mark: %q -> %q", s, out)
 		}
-		if again := redactCredentials(out); again != out {
+		if again := redact.Credentials(out); again != out {
 			t.Fatalf("a second pass found more: %q -> %q", out, again)
 		}
 		raw, _ := json.Marshal(map[string]any{"v": s, "l": []string{s}})
@@ -89,9 +91,9 @@ func FuzzRedactCredentials(f *testing.F) {
 	})
 }
 
-// containsMark is mayHoldCredential without its pre-scan.
+// containsMark is redact.MayHold without its pre-scan.
 func containsMark(s string) bool {
-	for _, m := range credentialMarks {
+	for _, m := range redact.Marks {
 		if strings.Contains(s, m) {
 			return true
 		}
@@ -99,23 +101,27 @@ func containsMark(s string) bool {
 	return false
 }
 
-// The pre-scan of mayHoldCredential lets through text with neither '_'
+// The pre-scan of redact.MayHold lets through text with neither '_'
 // nor 'J': every mark must hold one of them. Neither filter may allocate.
+// The marks start the credentials this package makes.
 func TestCredentialMarksPrescan(t *testing.T) {
-	for _, m := range credentialMarks {
+	if !slices.Contains(redact.Marks[:], KeyPrefix) || !slices.Contains(redact.Marks[:], TokenPrefix) {
+		t.Errorf("redact.Marks %q lack %q or %q", redact.Marks, KeyPrefix, TokenPrefix)
+	}
+	for _, m := range redact.Marks {
 		if !strings.ContainsAny(m, "_J") {
 			t.Errorf("mark %q holds neither '_' nor 'J'", m)
 		}
-		if !mayHoldCredential(m) || !mayHoldCredential("some text "+m+" more") || !mayHoldCredentialBytes([]byte("x"+m)) {
-			t.Errorf("mayHoldCredential misses %q", m)
+		if !redact.MayHold(m) || !redact.MayHold("some text "+m+" more") || !redact.MayHoldBytes([]byte("x"+m)) {
+			t.Errorf("redact.MayHold misses %q", m)
 		}
 	}
 	long := []byte(strings.Repeat("plain ascii text, no marks; ", 40))
-	if n := testing.AllocsPerRun(100, func() { mayHoldCredentialBytes(long) }); n != 0 {
-		t.Errorf("mayHoldCredentialBytes allocates %v times on a long []byte", n)
+	if n := testing.AllocsPerRun(100, func() { redact.MayHoldBytes(long) }); n != 0 {
+		t.Errorf("redact.MayHoldBytes allocates %v times on a long []byte", n)
 	}
 	long = append(long, "J_"...)
-	if n := testing.AllocsPerRun(100, func() { mayHoldCredentialBytes(long) }); n != 0 {
-		t.Errorf("mayHoldCredentialBytes allocates %v times on a long []byte with '_'", n)
+	if n := testing.AllocsPerRun(100, func() { redact.MayHoldBytes(long) }); n != 0 {
+		t.Errorf("redact.MayHoldBytes allocates %v times on a long []byte with '_'", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/strictjson"
 )
 
@@ -827,7 +828,7 @@ func panicText(p any) string {
 	default:
 		return fmt.Sprintf("a value of type %T", p)
 	}
-	if mayHoldCredential(msg) {
+	if redact.MayHold(msg) {
 		return "a text withheld as it may hold a credential"
 	}
 	return strconv.Quote(storable(msg, maxPanicText))

@@ -55,7 +55,7 @@ func (c *Client) CreateKey(ctx context.Context, spec agenttrust.KeySpec) (string
 		return "", agenttrust.Key{}, err
 	}
 	if out.Secret == "" {
-		return "", agenttrust.Key{}, malformed("CreateKey", "no secret")
+		return "", agenttrust.Key{}, c.malformed("CreateKey", "no secret")
 	}
 	return out.Secret, keyInfo(&out.Key).Key, nil
 }
@@ -102,7 +102,7 @@ func (c *Client) exchange(ctx context.Context, op, apiKey string, req *wire.Exch
 		return "", err
 	}
 	if out.Token == "" {
-		return "", malformed(op, "no token")
+		return "", c.malformed(op, "no token")
 	}
 	return out.Token, nil
 }
@@ -125,7 +125,7 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 		return "", agenttrust.Hop{}, err
 	}
 	if out.Token == "" {
-		return "", agenttrust.Hop{}, malformed("Delegate", "no token")
+		return "", agenttrust.Hop{}, c.malformed("Delegate", "no token")
 	}
 	h := out.Hop
 	return out.Token, agenttrust.Hop{
@@ -166,7 +166,7 @@ func (c *Client) Blocks(ctx context.Context) ([]store.Block, error) {
 	for i, v := range out.Blocks {
 		b := store.Block{ID: v.ID, Reason: v.Reason, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
 		if err := b.Kind.UnmarshalText([]byte(v.Kind)); err != nil {
-			return nil, malformed("Blocks", err.Error())
+			return nil, c.malformed("Blocks", err.Error())
 		}
 		bs[i] = b
 	}
@@ -459,7 +459,7 @@ func (c *Client) PublicKeys(ctx context.Context) (map[string]ed25519.PublicKey, 
 	for _, k := range set.Keys {
 		x, err := base64.RawURLEncoding.DecodeString(k.X)
 		if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Kid == "" || err != nil || len(x) != ed25519.PublicKeySize || out[k.Kid] != nil {
-			return nil, malformed("PublicKeys", "not a set of distinct Ed25519 keys")
+			return nil, c.malformed("PublicKeys", "not a set of distinct Ed25519 keys")
 		}
 		out[k.Kid] = ed25519.PublicKey(x)
 	}
@@ -489,14 +489,17 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 		if out.Audit != "" && out.Audit != "ok" && (out.Store == "" || out.Store == "ok") {
 			sentinel = agenttrust.ErrAuditUnavailable
 		}
-		return h, &Error{Op: "Health", Status: http.StatusServiceUnavailable, Message: "server not ready: store " + out.Store + ", audit " + out.Audit, err: []error{sentinel}}
+		return h, &Error{Op: "Health", Status: http.StatusServiceUnavailable, Message: redactText("server not ready: store "+out.Store+", audit "+out.Audit, c.cred), err: []error{sentinel}}
 	}
 	return Health{}, err
 }
 
 // malformed reports an answer that decoded but lacks what it must hold.
-func malformed(op, msg string) error {
-	return &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + msg, err: []error{agenttrust.ErrStoreUnavailable}}
+// msg, which may quote the answer, is redacted as every text of an answer
+// is (see redactText), sent naming credentials the request carried besides
+// the client's own.
+func (c *Client) malformed(op, msg string, sent ...string) *Error {
+	return &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + redactText(msg, append(sent, c.cred)...), err: []error{agenttrust.ErrStoreUnavailable}}
 }
 
 // BudgetInfo is one budget of a key, token or hop, as the server reports

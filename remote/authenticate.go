@@ -63,8 +63,7 @@ func (c *Client) Authenticate(ctx context.Context, credential string, remoteAddr
 		HopIDs: out.HopIDs, Roles: out.Roles, Caveats: out.Caveats,
 	}
 	if err := checkPrincipal(p); err != nil {
-		return agenttrust.Principal{}, &Error{Op: "Authenticate", Status: http.StatusOK, Message: "malformed principal: " + err.Error(),
-			err: []error{agenttrust.ErrStoreUnavailable}}
+		return agenttrust.Principal{}, c.malformed("Authenticate", "principal: "+err.Error(), credential)
 	}
 	return p, nil
 }

@@ -65,7 +65,7 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 	}
 	var out wire.CheckResponse
 	err := c.do(ctx, &call{
-		requestID: req.RequestID, forwardedFor: req.RemoteAddr,
+		requestID: req.RequestID, forwardedFor: req.RemoteAddr, credential: req.Credential,
 		op: "Check", method: http.MethodPost, path: "/v1/actions/check",
 		body: &wire.CheckRequest{
 			AgentID: req.AgentID, ToolName: req.Tool, Resource: req.Resource, SessionID: req.SessionID,
@@ -78,11 +78,11 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 	}
 	d, err := decision(&out)
 	if err != nil {
-		return agenttrust.Decision{Reason: ReasonUnreachable}, &Error{
-			Op: "Check", Status: http.StatusOK, Message: "malformed decision: " + err.Error(),
-			err: []error{agenttrust.ErrStoreUnavailable},
-		}
+		e := c.malformed("Check", "decision: "+err.Error(), req.Credential)
+		return agenttrust.Decision{Reason: ReasonUnreachable}, e
 	}
+	// The reason is shown to the agent: redacted as an error would be.
+	d.Reason = redactText(d.Reason, c.cred, req.Credential)
 	if out.Error != "" {
 		// The server decided, but could not decide properly: a deny,
 		// whatever else the answer says.
@@ -94,7 +94,7 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 		if d.Reason == "" {
 			d.Reason = ReasonUnreachable
 		}
-		return d, &Error{Op: "Check", Status: http.StatusOK, Code: out.Error, Message: d.Reason, err: []error{e}}
+		return d, &Error{Op: "Check", Status: http.StatusOK, Code: redactText(out.Error, c.cred, req.Credential), Message: d.Reason, err: []error{e}}
 	}
 	return d, nil
 }
@@ -205,7 +205,7 @@ func (c *Client) approval(ctx context.Context, op, id string, wait time.Duration
 func (c *Client) approvalModel(op string, v *wire.ApprovalView) (agenttrust.Approval, error) {
 	a, err := approval(v)
 	if err != nil {
-		return agenttrust.Approval{}, &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: " + err.Error(), err: []error{agenttrust.ErrStoreUnavailable}}
+		return agenttrust.Approval{}, c.malformed(op, err.Error())
 	}
 	return a, nil
 }

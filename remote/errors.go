@@ -36,6 +36,13 @@ var (
 //	                    code invalid_policy)
 //	5xx, no answer,     agenttrust.ErrStoreUnavailable (ErrAuditUnavailable
 //	a garbled answer    for code audit_unavailable)
+//
+// Its text may quote the answer, which anything between the client and
+// the server may have written, reflecting the request: every text taken
+// from an answer (Code, Message, RequestID) is redacted of the
+// credentials the request carried (the bearer, a checked Credential) and
+// of anything shaped like an agenttrust credential (an API key, a token,
+// a JWT), as the audit trail redacts attributes.
 type Error struct {
 	Op      string // the client method, such as "CreateKey"
 	Status  int
@@ -130,11 +137,12 @@ func sentinels(status int, code string, notFound error) []error {
 }
 
 // answerRequestID returns the X-Request-Id of an answer when it looks
-// like one (what the server echoes or makes), else "": an answer may come
-// from anything between, and its text is printed.
-func answerRequestID(h http.Header) string {
+// like one (what the server echoes or makes) and red leaves it as it is,
+// else "": an answer may come from anything between, and its text is
+// printed.
+func answerRequestID(h http.Header, red func(string) string) string {
 	v := h.Get("X-Request-Id")
-	if v == "" || len(v) > 128 {
+	if v == "" || len(v) > 128 || red(v) != v {
 		return ""
 	}
 	for i := 0; i < len(v); i++ {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/internal/wire"
 )
@@ -284,7 +285,10 @@ type call struct {
 	// of the caller whose credential this request verifies.
 	forwardedFor netip.Addr
 	// requestID, when set, is sent as X-Request-Id.
-	requestID  string
+	requestID string
+	// credential is another credential the body carries (a checked
+	// one), which no text taken from the answer may hold.
+	credential string
 	idempotent bool
 	extra      time.Duration // added to the per-attempt timeout (long polls)
 	status     int           // the success status
@@ -369,12 +373,16 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 		req.Header["X-Request-Id"] = []string{cl.requestID}
 	}
 
+	// Every text of the answer put into an error goes through red: a
+	// proxy or an echo service may reflect the request, and the error
+	// may be shown to a model.
+	red := func(text string) string { return redactText(text, cred, c.cred, cl.credential) }
 	resp, err := c.cfg.hc.Do(req)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return false, c.ctxErr(cl, cerr)
 		}
-		return true, unavailable(0, "authorization server unreachable: "+sanitize(err, cred))
+		return true, unavailable(0, "authorization server unreachable: "+red(transportText(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
@@ -382,7 +390,7 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 		if cerr := ctx.Err(); cerr != nil {
 			return false, c.ctxErr(cl, cerr)
 		}
-		return true, unavailable(resp.StatusCode, "reading the answer: "+sanitize(err, cred))
+		return true, unavailable(resp.StatusCode, "reading the answer: "+red(transportText(err)))
 	}
 	if len(data) > maxAnswer {
 		return false, unavailable(resp.StatusCode, "answer too large")
@@ -395,10 +403,10 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 			return false, unavailable(resp.StatusCode, "unexpected answer body")
 		}
 		if !isJSON(resp) {
-			return false, unavailable(resp.StatusCode, "answer is not JSON: "+snippet(data))
+			return false, unavailable(resp.StatusCode, "answer is not JSON: "+snippet(data, red))
 		}
 		if err := storeapi.DecodeJSON(data, cl.out, true); err != nil {
-			return false, unavailable(resp.StatusCode, "malformed answer: "+err.Error())
+			return false, unavailable(resp.StatusCode, "malformed answer: "+red(err.Error()))
 		}
 		if resp.StatusCode != cl.status {
 			return false, errAlsoOK
@@ -412,13 +420,13 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 		// Not the server's error form: a proxy, a load balancer, a
 		// server of something else.
 		if status >= 200 && status < 400 || status >= 500 {
-			e := unavailable(status, "unexpected answer: "+snippet(data))
-			e.RequestID = answerRequestID(resp.Header)
+			e := unavailable(status, "unexpected answer: "+snippet(data, red))
+			e.RequestID = answerRequestID(resp.Header, red)
 			return retry, e
 		}
-		return retry, &Error{Op: cl.op, Status: status, Message: http.StatusText(status) + ": " + snippet(data), RequestID: answerRequestID(resp.Header), err: sentinels(status, "", c.notFound(cl))}
+		return retry, &Error{Op: cl.op, Status: status, Message: http.StatusText(status) + ": " + snippet(data, red), RequestID: answerRequestID(resp.Header, red), err: sentinels(status, "", c.notFound(cl))}
 	}
-	return retry, &Error{Op: cl.op, Status: status, Code: eb.Error.Code, Message: eb.Error.Message, RequestID: answerRequestID(resp.Header), err: sentinels(status, eb.Error.Code, c.notFound(cl))}
+	return retry, &Error{Op: cl.op, Status: status, Code: red(eb.Error.Code), Message: red(eb.Error.Message), RequestID: answerRequestID(resp.Header, red), err: sentinels(status, eb.Error.Code, c.notFound(cl))}
 }
 
 func (c *Client) notFound(cl *call) error {
@@ -433,23 +441,38 @@ func isJSON(resp *http.Response) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// sanitize returns err's text without the credential, which a transport
-// error could echo (a URL, a header dump).
-func sanitize(err error, cred string) string {
+// transportText returns the text of a transport error, which may echo
+// the request (a URL, a header dump): it goes through redactText.
+func transportText(err error) string {
 	var ne net.Error
-	msg := err.Error()
 	if errors.As(err, &ne) && ne.Timeout() {
-		msg = "timed out: " + msg
+		return "timed out: " + err.Error()
 	}
-	return strings.ReplaceAll(msg, cred, "[credential]")
+	return err.Error()
 }
 
-// snippet returns the start of an unexpected answer for an error message.
-func snippet(b []byte) string {
+// redactText returns text taken from an answer or a transport error
+// without the credentials the request carried (sent, each when set) and
+// without anything shaped like an agenttrust credential, as the audit
+// trail redacts attributes: whatever is between the client and the
+// server may reflect the request, and an error may be shown to a model.
+func redactText(text string, sent ...string) string {
+	for _, s := range sent {
+		if s != "" {
+			text = strings.ReplaceAll(text, s, redact.Mark)
+		}
+	}
+	return redact.Credentials(text)
+}
+
+// snippet returns the start of an unexpected answer for an error message,
+// redacted with red before it is cut, so that no credential's start is
+// left where the cut falls.
+func snippet(b []byte, red func(string) string) string {
 	const n = 120
-	s := strings.ToValidUTF8(string(b[:min(len(b), n)]), "\uFFFD")
-	if len(b) > n {
-		s += "..."
+	s := red(strings.ToValidUTF8(string(b[:min(len(b), n+agenttrust.MaxCredentialSize)]), "\uFFFD"))
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "..."
 	}
 	return fmt.Sprintf("%q", strings.TrimSpace(s))
 }
