@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -44,7 +45,7 @@ func validScrapeToken(t string) error {
 			return errors.New("must be printable ASCII without spaces")
 		}
 	}
-	for _, p := range [...]string{agenttrust.KeyPrefix, agenttrust.TokenPrefix, "eyJ"} {
+	for _, p := range redact.Marks {
 		if strings.HasPrefix(t, p) {
 			return errors.New("must not look like an agenttrust credential")
 		}

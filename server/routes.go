@@ -12,6 +12,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/actor"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/wire"
 )
 
@@ -234,7 +235,7 @@ func panicText(p any) string {
 	default:
 		return fmt.Sprintf("a value of type %T", p)
 	}
-	if strings.Contains(msg, agenttrust.KeyPrefix) || strings.Contains(msg, agenttrust.TokenPrefix) || strings.Contains(msg, "eyJ") {
+	if redact.MayHold(msg) {
 		return "a text withheld as it may hold a credential"
 	}
 	return strconv.Quote(msg)
