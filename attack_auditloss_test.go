@@ -530,6 +530,82 @@ func TestAttackAuditLoss(t *testing.T) {
 				t.Fatalf("Close: %v; want the lost decision %s named", cerr, r.d.ID)
 			}
 		}},
+		{"a durable allow withdrawn while Close drains is noted", func(t *testing.T) {
+			// The caller goes away while Close drains a slow write: the
+			// answer is a deny, so the drained record of the allow must be
+			// followed by its withdrawal, and Close must not report success
+			// without it.
+			sink := newOutageSink()
+			sink.setHold(true)
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, StuckAfter: time.Hour, DrainTimeout: 10 * time.Second}))
+			cctx, cancel := context.WithCancel(ctx)
+			type res struct {
+				d   agenttrust.Decision
+				err error
+			}
+			out := make(chan res, 1)
+			go func() { d, err := c.Check(cctx, charge(1)); out <- res{d, err} }()
+			<-sink.entered
+			closed := make(chan error, 1)
+			go func() { closed <- c.Close() }()
+			time.Sleep(100 * time.Millisecond) // Close has stopped intake and drains
+			cancel()
+			r := <-out
+			if r.d.Allowed() || !errors.Is(r.err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("check: %v %v", r.d.Effect, r.err)
+			}
+			sink.setHold(false)
+			cerr := <-closed
+			var kept *agenttrust.AuditRecord
+			noted := false
+			recs := sink.records()
+			for i := range recs {
+				if recs[i].ID == r.d.ID {
+					kept = &recs[i]
+				}
+				if recs[i].Rule == "agenttrust.audit_withdrawn" && strings.Contains(recs[i].Reason, r.d.ID.String()) {
+					noted = true
+				}
+			}
+			if kept == nil || kept.Effect != agenttrust.Allow || cerr != nil {
+				t.Fatalf("the drain did not write the allow's record (%v), or Close failed (%v): the case tests nothing", kept, cerr)
+			}
+			if !noted {
+				t.Fatalf("decision %s answered deny but stored as allow with no withdrawal note", r.d.ID)
+			}
+		}},
+		{"an operator action withdrawn while Close drains is noted", func(t *testing.T) {
+			sink := newOutageSink()
+			sink.setHold(true)
+			c := newLossClient(t, sink, agenttrust.WithAudit(agenttrust.AuditConfig{Durable: true, StuckAfter: time.Hour, DrainTimeout: 10 * time.Second}))
+			cctx, cancel := context.WithCancel(ctx)
+			out := make(chan error, 1)
+			go func() { out <- c.Revoke(cctx, "s-withdrawn") }()
+			<-sink.entered
+			closed := make(chan error, 1)
+			go func() { closed <- c.Close() }()
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			if err := <-out; !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+				t.Fatalf("Revoke: %v", err)
+			}
+			sink.setHold(false)
+			if err := <-closed; err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			performed, noted := false, false
+			for _, r := range sink.records() {
+				if r.Resource == "s-withdrawn" && r.Effect == agenttrust.Allow {
+					performed = true
+				}
+				if r.Resource == "s-withdrawn" && r.Effect == agenttrust.Deny && strings.HasPrefix(r.Reason, "not performed") {
+					noted = true
+				}
+			}
+			if !performed || !noted {
+				t.Fatalf("record of the revocation written: %v, its not-performed note: %v", performed, noted)
+			}
+		}},
 		{"durable timeout is noted as withdrawn", func(t *testing.T) {
 			sink := newOutageSink()
 			sink.down.Store(true)

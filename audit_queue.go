@@ -79,6 +79,11 @@ type auditor struct {
 	enqueued uint64   // records ever accepted
 	overflow overflow
 	closed   bool
+	// notesClosed is set once the flusher has drained its last records at
+	// close. Until then a note (a withdrawn decision, an action not
+	// performed) is still taken after closed: the record it corrects may
+	// yet be written.
+	notesClosed bool
 	// idle is set by the flusher when it found the queue empty and parked;
 	// the next check wakes it. Otherwise checks signal only a full batch,
 	// which a flusher under load is already polling for.
@@ -117,10 +122,12 @@ type auditor struct {
 	seq        uint64
 	head       store.Hash
 
-	// inflight counts durable checks under way (deciding or waiting for
-	// their record); target is how many records the flusher waits for
-	// before it writes: the checks that were under way when it last
-	// released a batch, who are likely to come back together.
+	// inflight counts durable checks and operator actions under way
+	// (deciding, waiting for their record, or noting its failure); the
+	// drain at close waits for them, as each may still queue a note.
+	// target is how many records the flusher waits for before it writes:
+	// the checks that were under way when it last released a batch, who
+	// are likely to come back together.
 	inflight atomic.Int64
 	target   atomic.Int64
 	// lastWrite is how long the last durable batch took to write.
@@ -289,12 +296,13 @@ func (a *auditor) observeStuck(outcome string) {
 // queue locked; the caller fills it and calls end. When the queue is full
 // begin waits for the flusher to make room, for up to stuckAfter, then
 // fails: a slow sink slows checks down, a stuck one makes them deny. A
-// refusal is itself recorded as soon as there is room.
-func (a *auditor) begin() (*pending, error) {
+// refusal is itself recorded as soon as there is room. A note (see
+// notesClosed) is taken while the client closes, until the last drain.
+func (a *auditor) begin(note bool) (*pending, error) {
 	var timer *time.Timer
 	for spins := 0; ; spins++ {
 		a.mu.Lock()
-		if a.closed {
+		if a.closed && (!note || a.notesClosed) {
 			a.mu.Unlock()
 			return nil, ErrClosed
 		}
@@ -641,7 +649,22 @@ func (a *auditor) drain() error {
 	if !a.closing {
 		a.closing, a.closeBy = true, time.Now().Add(a.drainTimeout)
 	}
-	for a.lastErr == nil && a.flush() {
+	for a.lastErr == nil {
+		if a.flush() {
+			continue
+		}
+		// Checks and actions under way may yet queue a note correcting a
+		// record written here (a durable check whose caller went away):
+		// wait for them, within the drain's bound.
+		if a.inflight.Load() == 0 || !time.Now().Before(a.closeBy) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a.mu.Lock()
+	a.notesClosed = true
+	a.mu.Unlock()
+	for a.lastErr == nil && a.flush() { // a note queued since
 	}
 	if a.lastErr == nil && a.lostOverflow == 0 {
 		return nil

@@ -229,7 +229,7 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		reqID = storable(reqID, maxRequestIDLen)
 	}
 	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
-	p, err := c.audit.begin()
+	p, err := c.audit.begin(false)
 	if err != nil {
 		if c.audit.durable {
 			c.audit.inflight.Add(-1)
@@ -252,19 +252,23 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		return nil
 	}
 	err = c.audit.await(ctx, ticket)
-	c.audit.inflight.Add(-1)
 	if err != nil && d.Effect != Deny {
 		c.withdraw(d, reqID, now)
 	}
+	c.audit.inflight.Add(-1) // after the note: a closing drain waits for it
 	return err
 }
 
 // withdraw queues a note that decision d, whose record could not be made
 // durable in time, was answered with a deny instead.
 func (c *Client) withdraw(d *Decision, reqID string, now time.Time) {
-	p, err := c.audit.begin()
+	p, err := c.audit.begin(true)
 	if err != nil {
-		return // closed or full: the caller was denied either way
+		// Full, or closed past its drain: the caller was denied either
+		// way, and the record withdrawn is written only if the drain got
+		// to it; say so where an operator looks.
+		c.log.Error("agenttrust: a withdrawn decision could not be noted in the audit trail", "decision", d.ID.String(), "err", err)
+		return
 	}
 	*p = pending{
 		id:       c.ids.next(now),

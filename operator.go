@@ -67,39 +67,38 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 	who := actor.From(ctx)
 	now := c.clock.Now()
 	id := c.ids.next(now)
-	if c.audit.durable {
-		c.audit.inflight.Add(1)
-	}
-	ticket, err := c.recordOp(id, now, who, &op, Allow, storable(op.reason, maxOpReason))
+	// Under way until its notes are queued: a closing drain waits for it.
+	c.audit.inflight.Add(1)
+	defer c.audit.inflight.Add(-1)
+	ticket, err := c.recordOp(id, now, who, &op, Allow, storable(op.reason, maxOpReason), false)
 	if err != nil {
-		if c.audit.durable {
-			c.audit.inflight.Add(-1)
-		}
 		return fmt.Errorf("%s not performed: %w", op.tool, err)
 	}
 	if c.audit.durable {
-		err = c.audit.await(ctx, ticket)
-		c.audit.inflight.Add(-1)
-		if err != nil {
-			c.recordOp(c.ids.next(now), now, who, &op, Deny, "not performed: record "+id.String()+" was not durable in time")
+		if err := c.audit.await(ctx, ticket); err != nil {
+			c.recordOp(c.ids.next(now), now, who, &op, Deny, "not performed: record "+id.String()+" was not durable in time", true)
 			return fmt.Errorf("%s not performed: %w", op.tool, err)
 		}
 	}
 	if err := act(); err != nil {
 		now := c.clock.Now()
-		c.recordOp(c.ids.next(now), now, who, &op, Deny, storable("not performed: record "+id.String()+": "+err.Error(), maxOpReason))
+		c.recordOp(c.ids.next(now), now, who, &op, Deny, storable("not performed: record "+id.String()+": "+err.Error(), maxOpReason), true)
 		return err
 	}
 	return nil
 }
 
 // recordOp queues the audit record of an operator action and returns its
-// ticket (see auditor.end).
-func (c *Client) recordOp(id DecisionID, now time.Time, who actor.Actor, op *operation, effect Effect, reason string) (uint64, error) {
+// ticket (see auditor.end). A note says an action recorded before was not
+// performed; one that cannot be queued is logged.
+func (c *Client) recordOp(id DecisionID, now time.Time, who actor.Actor, op *operation, effect Effect, reason string, note bool) (uint64, error) {
 	agent, cred := clip(who.AgentID), clip(who.KeyID)
 	resource, approval := clip(op.resource), clip(op.approval)
-	p, err := c.audit.begin()
+	p, err := c.audit.begin(note)
 	if err != nil {
+		if note {
+			c.log.Error("agenttrust: an action not performed could not be noted in the audit trail", "tool", op.tool, "reason", reason, "err", err)
+		}
 		return 0, err
 	}
 	*p = pending{
