@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"hash"
@@ -755,7 +756,23 @@ func (a *auditor) build(batch []pending, prev store.Hash) {
 // structs are built only when some sink needs them; a sink that keeps the
 // canonical encoding (the memory ring) is served without them.
 func (a *auditor) writePending(batch []pending) error {
-	prevOfFirst := a.head
+	for {
+		err := a.chainAndDeliver(batch)
+		var moved *headMoved
+		if !errors.As(err, &moved) {
+			return err
+		}
+		// Genuine records of this chain took the batch's seqs (see
+		// movedHead): continue after them.
+		a.log.Warn("agenttrust: audit chain continued after records another writer of this chain stored", "chain", a.chain,
+			"from_seq", a.seq-uint64(len(batch))+1, "head_seq", moved.seq)
+		a.seq, a.head = moved.seq, moved.hash
+	}
+}
+
+// chainAndDeliver chains batch after the current head and writes it.
+func (a *auditor) chainAndDeliver(batch []pending) error {
+	seq0, prevOfFirst := a.seq, a.head
 	a.canon, a.canonEnds = a.canon[:0], a.canonEnds[:0]
 	if cap(a.hashes) < len(batch) {
 		a.hashes = make([]store.Hash, len(batch))
@@ -781,11 +798,50 @@ func (a *auditor) writePending(batch []pending) error {
 	if a.needStructs {
 		a.build(batch, prevOfFirst)
 	}
-	if err := a.deliver(a.batch, a.hashes); err != nil {
+	if err := a.deliver(a.batch, a.hashes, seq0+1); err != nil {
 		return err
 	}
 	a.written.Add(uint64(len(batch)))
 	return nil
+}
+
+// headMoved is deliver's error when a sink's chain holds, at the batch's
+// seqs, genuine records this auditor did not write: a process of this
+// node that died with a write waiting in the database, which committed
+// after this one resumed the chain. seq and hash are that sink's head.
+type headMoved struct {
+	seq  uint64
+	hash store.Hash
+}
+
+func (h *headMoved) Error() string {
+	return fmt.Sprintf("audit chain head moved to seq %d", h.seq)
+}
+
+// movedHead reads, after a write of the batch starting at first was
+// refused as a conflict, whether sink s holds records of this chain at or
+// past first whose head verifies under the chain's key. A head that does
+// not verify is no one this node should build on: the write keeps failing,
+// and checks deny once it is stuck.
+func (a *auditor) movedHead(s AuditSink, first uint64) *headMoved {
+	hr, ok := s.(auditHeadReader)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
+	defer cancel()
+	head, err := hr.AuditHead(ctx, a.chain)
+	if err != nil || head.Seq < first || head.Chain != a.chain || head.Tenant != a.tenant {
+		return nil
+	}
+	var got store.Hash
+	hashRecord(nil, a.mac, &head, &got)
+	if !hmac.Equal(got[:], head.Hash[:]) {
+		a.log.Error("agenttrust: the audit chain's head in a sink does not verify under the chain's key; not building on it",
+			"chain", a.chain, "seq", head.Seq)
+		return nil
+	}
+	return &headMoved{seq: head.Seq, hash: head.Hash}
 }
 
 // overflowNote stands in the trail for the decisions refused while the
@@ -818,12 +874,18 @@ func writeSink(s AuditSink, recs []AuditRecord, timeout time.Duration) (err erro
 // keep those and as recs to the others, retrying failures with backoff.
 // Once the client is closing it retries only until closeBy, then returns
 // the last error.
-func (a *auditor) deliver(recs []AuditRecord, hashes []store.Hash) error {
+//
+// first is the seq of the batch's first record. When a sink refuses the
+// batch as a conflict before any sink took it, and holds genuine records
+// at those seqs (movedHead), deliver returns a *headMoved for the caller
+// to chain the batch again after them.
+func (a *auditor) deliver(recs []AuditRecord, hashes []store.Hash, first uint64) error {
 	var pend [8]bool
 	pending := pend[:0]
 	for range a.sinks {
 		pending = append(pending, true)
 	}
+	taken := false // some sink has taken this batch as chained
 	backoff := 50 * time.Millisecond
 	for {
 		var lastErr error
@@ -847,12 +909,17 @@ func (a *auditor) deliver(recs []AuditRecord, hashes []store.Hash) error {
 				err = writeSink(s, recs, timeout)
 			}
 			if err != nil {
+				if !taken && (errors.Is(err, store.ErrConflict) || errors.Is(err, ErrConflict)) {
+					if moved := a.movedHead(s, first); moved != nil {
+						return moved
+					}
+				}
 				lastErr = err
 				a.failing = true
 				a.log.Warn("agenttrust: audit sink write failed; retrying", "sink", i, "records", len(hashes), "err", err)
 				continue
 			}
-			pending[i] = false
+			pending[i], taken = false, true
 		}
 		if lastErr == nil {
 			a.failing = false

@@ -462,3 +462,73 @@ func TestAuditKeyMAC(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreSinkHeadMovedByPredecessor: a predecessor of the node (its
+// chain, its key) writes a record after the node resumed the chain, as a
+// write a dead process left waiting in the database commits late. The
+// node's next batch finds its seqs taken by genuine records: it continues
+// the chain after them instead of failing forever, and the stored chain
+// verifies. Records at those seqs that do not verify under the chain's key
+// are never built on.
+func TestStoreSinkHeadMovedByPredecessor(t *testing.T) {
+	ctx := context.Background()
+	p := mustPolicy(t, paymentsPolicy)
+	key := testAuditKey(t)
+	open := func(st store.Store, chain string) *agenttrust.Client {
+		c, err := agenttrust.New(st, agenttrust.WithPolicy(p), agenttrust.WithAudit(agenttrust.AuditConfig{
+			Chain: chain, Key: key, Durable: true, StuckAfter: 500 * time.Millisecond, DrainTimeout: 200 * time.Millisecond,
+			Sinks: []agenttrust.AuditSink{audit.NewStoreSink(st)},
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	t.Run("genuine", func(t *testing.T) {
+		st := memory.New()
+		old := open(st, "n1")
+		for range 3 {
+			old.Check(ctx, charge(1))
+		}
+		successor := open(st, "n1") // resumes at seq 3
+		if d, err := old.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+			t.Fatalf("the predecessor's late record: %v %v", d.Effect, err)
+		}
+		for i := range 3 {
+			if d, err := successor.Check(ctx, charge(1)); err != nil || !d.Allowed() {
+				t.Fatalf("check %d after the head moved: %v %v", i, d.Effect, err)
+			}
+		}
+		recs, err := st.QueryAudit(ctx, store.AuditQuery{Chain: "n1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 7 {
+			t.Fatalf("%d records, want 7", len(recs))
+		}
+		if err := agenttrust.VerifyChain(recs, key); err != nil {
+			t.Fatalf("chain: %v", err)
+		}
+	})
+	t.Run("forged", func(t *testing.T) {
+		st := memory.New()
+		old := open(st, "n1")
+		for range 3 {
+			old.Check(ctx, charge(1))
+		}
+		successor := open(st, "n1")
+		head, err := st.AuditHead(ctx, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := head
+		forged.Seq, forged.PrevHash, forged.Hash = head.Seq+1, head.Hash, store.Hash{1}
+		if err := st.AppendAudit(ctx, []store.AuditRecord{forged}); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := successor.Check(ctx, charge(1)); d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+			t.Fatalf("a check after a forged record took the head: %v %v", d.Effect, err)
+		}
+	})
+}
