@@ -13,6 +13,7 @@ deny_message(decision) to the model instead, and does not run.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
 
@@ -61,14 +62,85 @@ def _set(obj: Any, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)
 
 
+def _looks_like_tool_call(v: Any) -> bool:
+    return isinstance(v, Mapping) and v.get("type") == "tool_call"
+
+
+def _jsonable(v: Any) -> Any:
+    """A parsed argument as JSON: a pydantic model (nested in a list or
+    dict too) as its model_dump(mode="json"); anything else as it is, so
+    what JSON cannot carry is refused by check."""
+    dump = getattr(v, "model_dump", None)
+    if callable(dump) and not isinstance(v, type):
+        return dump(mode="json")
+    if isinstance(v, Mapping):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _takes_call_id(f: Callable[..., Any]) -> bool:
+    """Whether BaseTool's parser takes tool_call_id after tool_input, as
+    langchain_core does since 0.2.x (older ones take tool_input alone)."""
+    try:
+        ps = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in ps):
+        return True
+    return len([p for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
+
+
+def _langchain_parser(tool: Any, name: str) -> Optional[Callable[[Any, Any], Any]]:
+    """The tool's own parsing of run's tool_input into what _run receives
+    (BaseTool._to_args_and_kwargs, else _parse_input), as attributes; None
+    when the tool has neither."""
+    to_args = getattr(tool, "_to_args_and_kwargs", None)
+    if callable(to_args):
+        with_id = _takes_call_id(to_args)
+
+        def parse(tool_input: Any, call_id: Any) -> Any:
+            v = dict(tool_input) if isinstance(tool_input, dict) else tool_input
+            args, kwargs = to_args(v, call_id) if with_id else to_args(v)
+            if not args:
+                return _jsonable(dict(kwargs))
+            if len(args) == 1 and not kwargs:
+                return {"input": _jsonable(args[0])}
+            raise AgentTrustError("tool %r: it runs with %d positional arguments, which cannot be checked as attributes" % (name, len(args)))
+
+        return parse
+    parse_input = getattr(tool, "_parse_input", None)
+    if callable(parse_input):
+        with_id = _takes_call_id(parse_input)
+
+        def parse(tool_input: Any, call_id: Any) -> Any:
+            v = dict(tool_input) if isinstance(tool_input, dict) else tool_input
+            out = parse_input(v, call_id) if with_id else parse_input(v)
+            return out if isinstance(out, str) else _jsonable(out)
+
+        return parse
+    return None
+
+
 def guard_langchain_tool(
     tool: Any, client: "Optional[AgentTrustClient]" = None, *, tool_name: Optional[str] = None, deny_message: DenyMessage = None
 ) -> Any:
     """Check every call of a LangChain tool (anything with name and run/arun,
     or invoke/ainvoke): run(tool_input, ...) for BaseTool, which invoke,
     AgentExecutor and LangGraph's ToolNode all go through, so a call is
-    checked once. tool_input's dict is sent as attributes, a string as
-    {"input": ...}."""
+    checked once.
+
+    What is checked is what the tool will run with: for a BaseTool, the
+    tool's own parsing of tool_input (_to_args_and_kwargs: the args_schema's
+    fields, validated and coerced, extra keys dropped) as attributes, a
+    single argument as {"input": ...}. invoke has already unwrapped a
+    ToolCall by then, so nothing is unwrapped here. A tool without that
+    parsing is checked with tool_input as given (a dict as attributes, a
+    string as {"input": ...}), and a tool_input shaped as a ToolCall is
+    refused with AgentTrustError, the tool not run: what such a tool would
+    make of it cannot be known. Input the tool's schema refuses raises the
+    schema's error before any check."""
     name = tool_name or getattr(tool, "name", None)
     if not isinstance(name, str) or not name:
         raise AgentTrustError("guard_langchain_tool: the tool has no name; pass tool_name=")
@@ -77,11 +149,14 @@ def guard_langchain_tool(
     ainner = getattr(tool, async_name, None)
     if inner is None and ainner is None:
         raise AgentTrustError("guard_langchain_tool: %r has neither run nor invoke" % (tool,))
+    parse = _langchain_parser(tool, name) if sync_name == "run" else None
 
     def args_of(a: Any, kw: Any) -> Any:
         v = a[0] if a else kw.get("tool_input", kw.get("input"))
-        if isinstance(v, Mapping) and v.get("type") == "tool_call" and "args" in v:
-            v = v["args"]  # a ToolCall handed to invoke
+        if parse is not None:
+            return parse(v, kw.get("tool_call_id"))
+        if _looks_like_tool_call(v):
+            raise AgentTrustError("tool %r: its input is shaped as a ToolCall, refused: what the tool makes of it is unknown" % name)
         return v
 
     if inner is not None:
@@ -94,7 +169,8 @@ def guard_langchain_tool(
     if ainner is not None:
 
         async def arun(*a: Any, **kw: Any) -> Any:
-            refused = await asyncio.to_thread(_decide, client, name, args_of(a, kw), deny_message)
+            args = args_of(a, kw)
+            refused = await asyncio.to_thread(_decide, client, name, args, deny_message)
             return refused if refused is not None else await ainner(*a, **kw)
 
         _set(tool, async_name, arun)
