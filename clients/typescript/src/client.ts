@@ -384,7 +384,7 @@ export class AgentTrustClient {
       let parses = false;
       if (json && text !== "") {
         try {
-          parsed = JSON.parse(text);
+          parsed = decode.parse(text);
           parses = true;
         } catch {
           // Judged below.

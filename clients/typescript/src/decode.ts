@@ -1,20 +1,144 @@
-// Decoding of the server's answers: each answer is checked field by
-// field against its schema before the client believes any of it, so a
-// broken server, proxy or cache cannot slip a wrong type (a "true"
-// string, a missing field) or an inconsistent decision past the caller.
-// Unknown members are ignored, so a newer server's additions do not
-// break an older client; every member the client reads must be present
-// with its type.
+// Decoding of the server's answers: each answer is parsed without
+// losing a number (parse) and checked field by field against its schema
+// before the client believes any of it, so a broken server, proxy or
+// cache cannot slip a wrong type (a "true" string, a missing field) or
+// an inconsistent decision past the caller. Unknown members are ignored,
+// so a newer server's additions do not break an older client; every
+// member the client reads must be present with its type.
 
-import type { Approval, ApprovalStatus, CreatedKey, Decision, Delegation, Effect, ErrorCode, Hop, JsonValue, Key, Principal, Role, Token, TokenInfo } from "./types.js";
+import type { Approval, ApprovalStatus, AttributeValue, CreatedKey, Decision, Delegation, Effect, ErrorCode, Hop, Key, Principal, Role, Token, TokenInfo } from "./types.js";
 
 /** An answer that does not match its schema; the client reports it as a TransportError. */
 export class Malformed extends Error {}
 
+/**
+ * A number of an answer that neither a JS number nor a bigint holds
+ * exactly: a decimal such as 0.10000000000000001, or an integer of more
+ * than maxIntegerDigits digits. Only attributes accept it, as its text.
+ */
+class Exact {
+  constructor(readonly text: string) {}
+}
+
+const maxIntegerDigits = 1000;
+const maxDepth = 1000;
+const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const decimalText = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/** A decimal's value as a sign, digits without leading or trailing zeros, and a power of ten; undefined for "Infinity". */
+function decimal(t: string): { neg: boolean; digits: string; exp: number } | undefined {
+  const m = decimalText.exec(t);
+  if (!m) return undefined;
+  const frac = m[3] ?? "";
+  const all = (m[2]! + frac).replace(/^0+/, "");
+  if (all === "") return { neg: false, digits: "0", exp: 0 };
+  const digits = all.replace(/0+$/, "");
+  return { neg: m[1] === "-", digits, exp: Number(m[4] ?? "0") - frac.length + (all.length - digits.length) };
+}
+
+/**
+ * The number a JSON number's text denotes: a JS number when one holds
+ * that value exactly (1.0, 1e2 and 0.1 do: their shortest form is the
+ * same decimal), else a bigint for an integer, else Exact.
+ */
+function number(text: string): number | bigint | Exact {
+  const n = Number(text);
+  const want = decimal(text)!;
+  const got = decimal(String(n));
+  if (got && got.neg === want.neg && got.digits === want.digits && got.exp === want.exp) return n;
+  if (want.exp >= 0 && want.digits.length + want.exp <= maxIntegerDigits) {
+    return BigInt((want.neg ? "-" : "") + want.digits + "0".repeat(want.exp));
+  }
+  return new Exact(text);
+}
+
+/** o[k] = v as JSON.parse sets it: an own data property, "__proto__" included. */
+function put(o: object, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * parse is JSON.parse (the same grammar, members in the same order, a
+ * duplicate's last value, "__proto__" an own member) except for
+ * numbers: one a JS number cannot hold exactly becomes a bigint, or an
+ * Exact, instead of a rounded number. Only attributes accept those; any
+ * other member that must be a number refuses them. A SyntaxError for
+ * anything that is not one JSON text.
+ */
+export function parse(text: string): unknown {
+  let i = 0;
+  const fail = (): never => {
+    throw new SyntaxError(`not JSON at offset ${i}`);
+  };
+  const ws = () => {
+    for (let c = text.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++i));
+  };
+  const string = (): string => {
+    const start = i++;
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text.charCodeAt(i);
+      if (c === 0x22) break;
+      if (c < 0x20) fail();
+      i += c === 0x5c ? 2 : 1;
+    }
+    // The platform reads the escapes.
+    return JSON.parse(text.slice(start, ++i)) as string;
+  };
+  const value = (depth: number): unknown => {
+    if (depth > maxDepth) fail();
+    ws();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      const list = c === "[";
+      const close = list ? "]" : "}";
+      const out: unknown[] | Obj = list ? [] : {};
+      i++;
+      ws();
+      if (text[i] === close) {
+        i++;
+        return out;
+      }
+      for (;;) {
+        if (list) {
+          (out as unknown[]).push(value(depth + 1));
+        } else {
+          ws();
+          if (text[i] !== '"') fail();
+          const k = string();
+          ws();
+          if (text[i++] !== ":") fail();
+          put(out, k, value(depth + 1));
+        }
+        ws();
+        const sep = text[i++];
+        if (sep === close) return out;
+        if (sep !== ",") fail();
+      }
+    }
+    if (c === '"') return string();
+    for (const [lit, v] of [["true", true], ["false", false], ["null", null]] as const) {
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return v;
+      }
+    }
+    numberToken.lastIndex = i;
+    const m = numberToken.exec(text);
+    if (!m) return fail();
+    i += m[0].length;
+    return number(m[0]);
+  };
+  const v = value(0);
+  ws();
+  if (i !== text.length) fail();
+  return v;
+}
+
 type Obj = Record<string, unknown>;
 
 function obj(v: unknown, what: string): Obj {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Malformed(`${what} is not an object`);
+  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Exact) throw new Malformed(`${what} is not an object`);
   return v as Obj;
 }
 
@@ -90,8 +214,20 @@ export function decision(v: unknown, askedAgent: string | undefined): Decision {
   return d;
 }
 
-function attributes(o: Obj, k: string): Record<string, JsonValue> {
-  return obj(o[k], k) as Record<string, JsonValue>;
+/** An attribute value as the caller gets it: an Exact as its text. */
+function exact(v: unknown): AttributeValue {
+  if (v instanceof Exact) return v.text;
+  if (Array.isArray(v)) return v.map(exact);
+  if (typeof v === "object" && v !== null) {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) put(out, k, exact(x));
+    return out;
+  }
+  return v as AttributeValue;
+}
+
+function attributes(o: Obj, k: string): Record<string, AttributeValue> {
+  return exact(obj(o[k], k)) as Record<string, AttributeValue>;
 }
 
 export function approval(v: unknown): Approval {

@@ -25,6 +25,16 @@ export type Role = NonNullable<Schemas["CreateKeyRequest"]["roles"]>[number];
 /** A value JSON carries exactly: no NaN, no infinity, no undefined, no class instances. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * An attribute value as an answer carries it (an approval's attributes):
+ * JSON, each number exactly as the server sent it. A number a JS number
+ * holds exactly is a number (1.0 and 1e2 are 1 and 100); an integer past
+ * that (beyond Number.MAX_SAFE_INTEGER, such as 9007199254740993) is a
+ * bigint; a decimal whose value no JS number holds (0.10000000000000001)
+ * and an integer of more than 1000 digits are their exact text, a string.
+ */
+export type AttributeValue = null | boolean | number | bigint | string | AttributeValue[] | { [key: string]: AttributeValue };
+
 /** Who acts: the identity part of a check, also guard()'s explicit context. */
 export interface Identity {
   /** The agent; required when an admin key checks without a credential, else the caller's own or empty. */
@@ -71,8 +81,12 @@ export interface Approval {
   onBehalfOf: string;
   toolName: string;
   resource: string;
-  /** Redacted by the server. */
-  attributes: Record<string, JsonValue>;
+  /**
+   * Redacted by the server. Numbers are exact (see AttributeValue): an
+   * integer past Number.MAX_SAFE_INTEGER is a bigint, never a rounded
+   * number, so what an approver is shown is what the grant binds.
+   */
+  attributes: Record<string, AttributeValue>;
   ruleId: string;
   reason: string;
   approvers: string[];

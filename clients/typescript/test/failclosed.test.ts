@@ -269,6 +269,59 @@ test("fails closed: approvals.wait believes no malformed approval", async () => 
   }
 });
 
+// Attribute numbers past what a JS number holds exactly, as the server
+// sends them back (it keeps a number's text): each call that reads an
+// approval must show the number sent, a bigint for an integer and the
+// exact text for a decimal, never a rounded number. The last ones are
+// controls, numbers that stay numbers.
+const exactNumbers: { text: string; want: unknown }[] = [
+  { text: "9007199254740993", want: 9007199254740993n },
+  { text: "-9007199254740993", want: -9007199254740993n },
+  { text: "123456789012345678901234567890", want: 123456789012345678901234567890n },
+  { text: "9.007199254740993e15", want: 9007199254740993n },
+  { text: "1e400", want: 10n ** 400n },
+  { text: "0.10000000000000001", want: "0.10000000000000001" },
+  { text: "9007199254740993.5", want: "9007199254740993.5" },
+  { text: "1e-400", want: "1e-400" },
+  { text: "9007199254740991", want: 9007199254740991 },
+  { text: "1.0", want: 1 },
+  { text: "1e2", want: 100 },
+  { text: "0.1", want: 0.1 },
+  { text: "-0", want: -0 },
+];
+
+for (const { text, want } of exactNumbers) {
+  test(`fails closed: approvals show the attribute number ${text} as the server sent it`, async () => {
+    const body = (status: string) => JSON.stringify({
+      id: "apr_1", agent_id: "agent-1", session_id: "", on_behalf_of: "", tool_name: "payments.charge", resource: "",
+      attributes: { amount: "@", items: [{ n: "@" }] }, rule_id: "r", reason: "", approvers: ["*"], status,
+      created_at: "2026-01-01T00:00:00Z", expires_at: "2099-01-01T00:00:00Z", decided_by: "", note: "",
+    }).replaceAll('"@"', text);
+    const fake = await fakeHTTP((req, res) => {
+      const url = req.url ?? "";
+      if (url.endsWith("/approve")) json(res, 200, body("approved"));
+      else if (url.endsWith("/deny")) json(res, 200, body("denied"));
+      else if (url.startsWith("/v1/approvals?")) json(res, 200, `{"approvals":[${body("pending")}]}`);
+      else json(res, 200, body(url.includes("wait=") ? "approved" : "pending"));
+    });
+    try {
+      const c = client(fake.url);
+      const shown: [string, Record<string, unknown>][] = [
+        ["get", (await c.approvals.get("apr_1")).attributes],
+        ["list", (await c.approvals.list({ status: "pending" }))[0]!.attributes],
+        ["wait", (await c.approvals.wait("apr_1", { timeoutMs: 1_000 })).attributes],
+        ["approve", (await c.approvals.approve("apr_1")).attributes],
+        ["deny", (await c.approvals.deny("apr_1")).attributes],
+      ];
+      for (const [call, attrs] of shown) {
+        assert.deepEqual(attrs, { amount: want, items: [{ n: want }] }, `${call} showed ${String(attrs["amount"])} for ${text}`);
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+}
+
 test("retries: a check is repeated after a 503 and believed once well answered; an exchange is never repeated", async () => {
   let n = 0;
   const fake = await fakeHTTP((_q, res) => (n++ === 0 ? json(res, 503, { error: { code: "closed", message: "x" } }) : json(res, 200, allowBody)));

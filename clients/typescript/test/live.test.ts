@@ -113,6 +113,30 @@ test("approvals: list, wait while a human approves, the grant allows once; deny"
   await assert.rejects(bot.approvals.get("apr_doesnotexist"), (e) => e instanceof AgentTrustError && e.status === 404 && e.code === "not_found");
 });
 
+test("fails closed: an approver is shown the exact number the grant binds", async () => {
+  const bot = await admin.keys.create({ agentId: "exact-bot" });
+  // A check as a Python or Go agent sends it: each number's exact text.
+  const check = async (text: string) => {
+    const res = await fetch(`${srv.url}/v1/actions/check`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${bot.secret}`, "Content-Type": "application/json" },
+      body: `{"tool_name":"payments.charge","resource":"acct","attributes":{"amount":${text}}}`,
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { effect: string; approval_id: string };
+  };
+  for (const [text, want] of [["9007199254740993", 9007199254740993n], ["100.00000000000000001", "100.00000000000000001"], ["51", 51]] as const) {
+    const held = await check(text);
+    assert.equal(held.effect, "needs_approval", text);
+    const shown = (await admin.approvals.get(held.approval_id)).attributes["amount"];
+    assert.deepEqual(shown, want, `the approver was shown ${String(shown)} for ${text}`);
+    assert.deepEqual((await admin.approvals.list({ agentId: "exact-bot", status: "pending" })).map((a) => a.attributes["amount"]), [want]);
+    assert.deepEqual((await admin.approvals.approve(held.approval_id)).attributes["amount"], want);
+    // The grant allows the request with exactly that text.
+    assert.equal((await check(text)).effect, "allow", text);
+  }
+});
+
 test("guard: runs the function on allow only; typed errors otherwise; waits for approval when asked", async () => {
   const bot = await agentClient("guard-bot");
   const ran: string[] = [];

@@ -10,6 +10,7 @@ import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AgentTrustClient, AgentTrustError, type FetchLike } from "../src/index.js";
 import { allowBody } from "./fakes.js";
+import { parse } from "../src/decode.js";
 
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -154,4 +155,52 @@ test("the package resolves by its name through its exports map", async () => {
     assert.equal(typeof m[k], "function", k);
   }
   assert.deepEqual(Object.keys(m).sort(), ["AgentTrustClient", "AgentTrustError", "ApprovalRequiredError", "AuthError", "DeniedError", "TransportError", "authorize", "guard", "guardTool"]);
+});
+
+test("the answer parser reads what JSON.parse reads, numbers aside, and refuses what it refuses", () => {
+  const seeds = [
+    JSON.stringify(allowBody), '{"__proto__":{"allowed":true},"a":1}', '{"a":1,"a":2,"b":[]}', '{"2":"x","1":"y","b":{}}',
+    '[1,-0,0.5,1e2,1E-2,-12.25e+1,true,false,null,"\\u00e9\\n\\"\\\\"]', ' {\t"x" :\r\n[ ] } ', '"\\ud800"', "0", "-1.5e3",
+    "", " ", "{", "[1,]", '{"a":1,}', "01", "1.", ".5", "-", "+1", "1e", "NaN", "Infinity", "tru", "nul", '"\\x"', '"a\nb"',
+    "\ufeff{}", "{} {}", "[1 2]", '{"a" 1}', "{a:1}", "'a'", "[\"\\", '"\\u12"', "[-]", "1e+", "--1",
+  ];
+  let seed = 1;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const chars = '{}[],:"\\ 0123456789.eE+-truefalsnl\u00e9';
+  const texts = [...seeds];
+  for (let round = 0; round < 4000; round++) {
+    const t = seeds[rand(seeds.length)]!;
+    const at = rand(t.length + 1);
+    const c = chars[rand(chars.length)]!;
+    const op = rand(3);
+    texts.push(op === 0 ? t.slice(0, at) + c + t.slice(at) : op === 1 ? t.slice(0, at) + t.slice(at + 1) : t.slice(0, at) + c + t.slice(at + 1));
+  }
+  const hasBigint = (v: unknown): boolean =>
+    typeof v === "bigint" || (typeof v === "object" && v !== null && Object.values(v).some(hasBigint));
+  let compared = 0;
+  for (const t of texts) {
+    let want: unknown;
+    let wantErr = false;
+    try {
+      want = JSON.parse(t);
+    } catch {
+      wantErr = true;
+    }
+    let got: unknown;
+    let gotErr = false;
+    try {
+      got = parse(t);
+    } catch (e) {
+      assert.ok(e instanceof SyntaxError, `${JSON.stringify(t)}: ${String(e)}`);
+      gotErr = true;
+    }
+    assert.equal(gotErr, wantErr, `${JSON.stringify(t)}: JSON.parse ${wantErr ? "refuses" : "reads"} it`);
+    if (!gotErr && !hasBigint(got)) {
+      assert.deepEqual(got, want, JSON.stringify(t));
+      compared++;
+    }
+  }
+  assert.ok(compared > 500, `only ${compared} texts compared`);
+  assert.deepEqual(parse("[9007199254740993, 1e2, 0.1]"), [9007199254740993n, 100, 0.1]);
+  assert.throws(() => parse("[".repeat(2000) + "]".repeat(2000)), SyntaxError);
 });
