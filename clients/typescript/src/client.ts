@@ -128,6 +128,7 @@ export class AgentTrustClient {
 
   /** Actions held for a human's approval. */
   readonly approvals: {
+    /** The approval (GET /v1/approvals/{id}); an answer about another one is a TransportError "malformed_response". */
     get(id: string, opts?: CallOptions): Promise<Approval>;
     /**
      * Long-polls GET /v1/approvals/{id}?wait= until the approval is
@@ -137,9 +138,13 @@ export class AgentTrustClient {
      */
     wait(id: string, opts?: CallOptions & { timeoutMs?: number | undefined }): Promise<Approval>;
     list(filter?: { status?: ApprovalStatus | undefined; agentId?: string | undefined; limit?: number | undefined }, opts?: CallOptions): Promise<Approval[]>;
-    /** Grants a pending approval (admin or approver, never the agent that asked). */
+    /**
+     * Grants a pending approval (admin or approver, never the agent that
+     * asked) and resolves with it, approved; an answer about another
+     * approval or in another status is a TransportError "malformed_response".
+     */
     approve(id: string, opts?: CallOptions & { note?: string | undefined }): Promise<Approval>;
-    /** Refuses a pending approval. */
+    /** Refuses a pending approval and resolves with it, denied; checked as approve's answer is. */
     deny(id: string, opts?: CallOptions & { note?: string | undefined }): Promise<Approval>;
   };
 
@@ -204,7 +209,8 @@ export class AgentTrustClient {
 
     this.actions = { check: (req, opts) => this.#check(req, opts) };
     this.approvals = {
-      get: (id, opts) => this.#call({ op: "approvals.get", method: "GET", path: `/v1/approvals/${seg(id)}`, status: 200, idempotent: true, decode: decode.approval, signal: opts?.signal }),
+      get: (id, opts) =>
+        this.#call({ op: "approvals.get", method: "GET", path: `/v1/approvals/${seg(id)}`, status: 200, idempotent: true, decode: (v) => decode.approval(v, id), signal: opts?.signal }),
       wait: (id, opts) => this.#wait(id, opts),
       list: (filter, opts) => {
         const query: Record<string, string> = {};
@@ -287,7 +293,7 @@ export class AgentTrustClient {
   #decide(verb: "approve" | "deny", id: string, opts?: CallOptions & { note?: string | undefined }): Promise<Approval> {
     return this.#call({
       op: `approvals.${verb}`, method: "POST", path: `/v1/approvals/${seg(id)}/${verb}`, status: 200, idempotent: false,
-      decode: decode.approval, signal: opts?.signal, body: compact({ note: opts?.note }),
+      decode: (v) => decode.approval(v, id, verb === "approve" ? "approved" : "denied"), signal: opts?.signal, body: compact({ note: opts?.note }),
     });
   }
 
@@ -301,9 +307,8 @@ export class AgentTrustClient {
       const start = Date.now();
       const a = await this.#call({
         op: "approvals.wait", method: "GET", path: `/v1/approvals/${seg(id)}`, query: { wait: `${Math.ceil(waitMs)}ms` },
-        status: 200, idempotent: true, extraMs: waitMs, decode: decode.approval, signal,
+        status: 200, idempotent: true, extraMs: waitMs, decode: (v) => decode.approval(v, id), signal,
       });
-      if (a.id !== id) throw new TransportError("malformed_response", `approvals.wait: the answer is about ${JSON.stringify(a.id)}`);
       if (a.status !== "pending") return a;
       if (Date.parse(a.expiresAt) <= Date.now()) throw new AgentTrustError("approval_timeout", `approval ${id} lapsed undecided`);
       // A server that answers a poll early must not turn the wait into a busy loop.

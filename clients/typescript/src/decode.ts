@@ -230,7 +230,12 @@ function attributes(o: Obj, k: string): Record<string, AttributeValue> {
   return exact(obj(o[k], k)) as Record<string, AttributeValue>;
 }
 
-export function approval(v: unknown): Approval {
+/**
+ * approval checks an approval: every member present with its type; when
+ * the caller named one, about that approval (id); after approve or deny,
+ * in the status the verb makes.
+ */
+export function approval(v: unknown, id?: string, status?: ApprovalStatus): Approval {
   const o = obj(v, "the approval");
   const a: Approval = {
     id: str(o, "id"),
@@ -256,13 +261,15 @@ export function approval(v: unknown): Approval {
   const consumed = optStr(o, "consumed_at");
   if (consumed !== undefined) a.consumedAt = consumed;
   if (Number.isNaN(Date.parse(a.expiresAt))) throw new Malformed("expires_at is not a time");
+  if (id !== undefined && a.id !== id) throw new Malformed(`the answer is about approval ${JSON.stringify(a.id)}, not ${JSON.stringify(id)}`);
+  if (status !== undefined && a.status !== status) throw new Malformed(`approval ${JSON.stringify(a.id)} is ${a.status}, not ${status}`);
   return a;
 }
 
 export function approvals(v: unknown): Approval[] {
   const list = obj(v, "the answer")["approvals"];
   if (!Array.isArray(list)) throw new Malformed("approvals is not a list");
-  return list.map(approval);
+  return list.map((a) => approval(a));
 }
 
 export function token(v: unknown): Token {

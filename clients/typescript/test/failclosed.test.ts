@@ -269,6 +269,40 @@ test("fails closed: approvals.wait believes no malformed approval", async () => 
   }
 });
 
+// An answer about another approval (a misrouting proxy or cache), or
+// whose status contradicts the verb, is refused by every call that names
+// an approval, as approvals.wait and the Python client refuse it.
+const otherAnswers: { name: string; call: "get" | "approve" | "deny"; id: string; status: string; ok?: true }[] = [
+  { name: "get answered about another approval", call: "get", id: "apr_benign", status: "pending" },
+  { name: "approve answered about another approval", call: "approve", id: "apr_benign", status: "approved" },
+  { name: "deny answered about another approval", call: "deny", id: "apr_benign", status: "denied" },
+  { name: "approve answered denied", call: "approve", id: "apr_victim", status: "denied" },
+  { name: "approve answered pending", call: "approve", id: "apr_victim", status: "pending" },
+  { name: "approve answered consumed", call: "approve", id: "apr_victim", status: "consumed" },
+  { name: "deny answered approved", call: "deny", id: "apr_victim", status: "approved" },
+  { name: "deny answered pending", call: "deny", id: "apr_victim", status: "pending" },
+  { name: "control: get answered about it", call: "get", id: "apr_victim", status: "pending", ok: true },
+  { name: "control: approve answered approved", call: "approve", id: "apr_victim", status: "approved", ok: true },
+  { name: "control: deny answered denied", call: "deny", id: "apr_victim", status: "denied", ok: true },
+];
+
+for (const c of otherAnswers) {
+  test(`fails closed: approvals.${c.call} of apr_victim: ${c.name}`, async () => {
+    const fake = await fakeHTTP((_q, res) => json(res, 200, {
+      id: c.id, agent_id: "bot", session_id: "", on_behalf_of: "", tool_name: "payments.charge", resource: "acct",
+      attributes: { amount: 5 }, rule_id: "big-charges", reason: "", approvers: ["*"], status: c.status,
+      created_at: "2026-01-01T00:00:00Z", expires_at: "2099-01-01T00:00:00Z", decided_by: "", note: "",
+    }));
+    try {
+      const call = client(fake.url).approvals[c.call]("apr_victim");
+      if (c.ok) assert.equal((await call).status, c.status);
+      else await assert.rejects(call, (e) => e instanceof TransportError && e.code === "malformed_response");
+    } finally {
+      await fake.close();
+    }
+  });
+}
+
 // Attribute numbers past what a JS number holds exactly, as the server
 // sends them back (it keeps a number's text): each call that reads an
 // approval must show the number sent, a bigint for an integer and the
