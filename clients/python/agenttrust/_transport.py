@@ -12,12 +12,14 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import math
 import re
 import socket
 import ssl
 import threading
 import time
 import urllib.parse
+from decimal import Decimal
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from ._errors import (
@@ -63,12 +65,24 @@ def _no_constant(name: str) -> Any:
     raise ValueError("%s is not JSON" % name)
 
 
+def _exact_float(text: str) -> Any:
+    # The server hands back a request's numbers as they were sent (an
+    # approval's attributes): a float that is not that number (it rounded,
+    # or overflowed to inf) would show an approver another value than the
+    # one the grant binds, so such a number is a Decimal of its text.
+    f = float(text)
+    if math.isfinite(f) and Decimal(repr(f)) == Decimal(text):
+        return f
+    return Decimal(text)
+
+
 def decode_json(data: bytes) -> Any:
     """Strict JSON: UTF-8, no NaN or Infinity, no duplicate keys, nothing
-    after the value."""
+    after the value. A number with a fraction or an exponent is a float
+    when a float is exactly it, else a Decimal."""
     try:
         text = data.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_exact_float)
     except (UnicodeDecodeError, ValueError) as e:
         raise ProtocolError("answer is not valid JSON: %s" % (str(e)[:200],)) from None
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import threading
 import time
 import unittest
+import urllib.request
 import uuid
+from decimal import Decimal
 
 from agenttrust import (
     AgentTrustClient,
@@ -22,6 +25,7 @@ from agenttrust import (
     TransportError,
     identity,
 )
+from agenttrust._transport import decode_json
 from tests.fake import Fake
 from tests.serve import serve
 
@@ -115,6 +119,30 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(c.approvals.get(d.approval_id).status, "consumed")
         with self.assertRaises(ConflictError):
             self.admin.approvals.deny(d.approval_id)
+
+    def test_attack_approval_shows_the_numbers_sent(self) -> None:
+        # An approver must see the number the grant binds: the server keeps
+        # each attribute number as its text, and a float would show
+        # 0.10000000000000001 as 0.1 and 1e400 as inf.
+        agent_id = unique("payer")
+        key = self.admin.keys.create(agent_id).secret
+        body = (b'{"tool_name":"payments.charge","attributes":{"amount":75,'
+                b'"rate":0.10000000000000001,"small":0.25,"id":12345678901234567890}}')
+        req = urllib.request.Request(self.srv.url + "/v1/actions/check", data=body, method="POST",
+                                     headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as resp:
+            d = json.loads(resp.read())
+        self.assertEqual(d["effect"], "needs_approval")
+        for a in (self.admin.approvals.get(d["approval_id"]),
+                  self.admin.approvals.list(status="pending", agent_id=agent_id)[0]):
+            attrs = a.attributes
+            self.assertEqual(attrs["rate"], Decimal("0.10000000000000001"))
+            self.assertEqual((attrs["small"], type(attrs["small"])), (0.25, float))
+            self.assertEqual((attrs["id"], type(attrs["id"])), (12345678901234567890, int))
+        # What a float would overflow or round, from any answer.
+        got = decode_json(b'[1e400, -1e400, 0.10000000000000001, 1e-400, 0.5, 1e300]')
+        self.assertEqual(got, [Decimal("1e400"), Decimal("-1e400"), Decimal("0.10000000000000001"), Decimal("1e-400"), 0.5, 1e300])
+        self.assertEqual([type(v) for v in got[4:]], [float, float])
 
     def test_approval_deny(self) -> None:
         d = self.admin.actions.check(agent_id=unique("payer"), tool_name="payments.charge", attributes={"amount": 99})
