@@ -55,14 +55,26 @@ func MayHoldBytes(b []byte) bool {
 
 // Credentials returns s with every credential in it replaced by Mark; s
 // itself, without allocating, when it holds none.
+//
+// It takes time linear in len(s), whatever s holds: the end of each run
+// of base64url characters is measured once however many candidates start
+// inside it, and the rest (API key checksums, JWT headers decoded and
+// parsed) is held to a budget of a few times len(s). Text built to
+// exhaust it is past any reading: from there on it is replaced by Mark.
 func Credentials(s string) string {
 	if !MayHold(s) {
 		return s
 	}
+	sc := scanner{s: s, budget: 8*len(s) + 1<<16}
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); {
-		n := credentialAt(s[i:])
+		n := sc.credentialAt(i)
+		if sc.work > sc.budget {
+			b.WriteString(s[last:i])
+			b.WriteString(Mark)
+			return b.String()
+		}
 		if n == 0 {
 			i++
 			continue
@@ -79,20 +91,53 @@ func Credentials(s string) string {
 	return b.String()
 }
 
-// credentialAt returns the length of the credential s starts with, or 0:
-// an API key whose checksum holds; "att_" and 32 or more base64url
+// maxJWTHeader bounds the base64url header of a JWT taken for one: an
+// agenttrust JWT's (alg, kid, typ) is far shorter.
+const maxJWTHeader = 4096
+
+// scanner is Credentials' state: the runs of base64url characters it has
+// measured and the work it has done.
+type scanner struct {
+	s            string
+	runs         [3]struct{ from, to int } // s[from:to] is base64url, s[to] is not
+	next         int                       // the slot the next measured run takes
+	work, budget int
+}
+
+// runEnd returns where the run of base64url characters holding s[p] (or
+// starting at p) ends. A JWT candidate measures up to three runs (header,
+// payload, signature), and the candidates after it mostly the same three,
+// so three are kept.
+func (sc *scanner) runEnd(p int) int {
+	for _, r := range sc.runs {
+		if r.from <= p && p < r.to {
+			return r.to
+		}
+	}
+	e := p + base64URLRun(sc.s[p:])
+	sc.work += e - p
+	sc.runs[sc.next] = struct{ from, to int }{p, e}
+	sc.next = (sc.next + 1) % len(sc.runs)
+	return e
+}
+
+// credentialAt returns the length of the credential starting at s[i], or
+// 0: an API key whose checksum holds; "att_" and 32 or more base64url
 // characters that decode to a macaroon (V2, first byte 2); a JWT, three
 // base64url segments whose first decodes to a JSON object naming "alg".
-func credentialAt(s string) int {
+func (sc *scanner) credentialAt(i int) int {
+	s := sc.s[i:]
 	switch {
 	case strings.HasPrefix(s, apikey.Prefix):
+		// Not counted: a key is checked over its 40 bytes at most, and
+		// candidates start at least 4 bytes apart.
 		if len(s) >= apikey.Len {
 			if _, err := apikey.Parse(s[:apikey.Len]); err == nil {
 				return apikey.Len
 			}
 		}
 	case strings.HasPrefix(s, tokenPrefix):
-		n := base64URLRun(s[len(tokenPrefix):])
+		n := sc.runEnd(i+len(tokenPrefix)) - i - len(tokenPrefix)
 		var first [3]byte
 		if n >= 32 {
 			if _, err := base64.RawURLEncoding.Decode(first[:], []byte(s[len(tokenPrefix):len(tokenPrefix)+4])); err == nil && first[0] == 2 {
@@ -100,16 +145,16 @@ func credentialAt(s string) int {
 			}
 		}
 	case strings.HasPrefix(s, "eyJ"):
-		h := base64URLRun(s)
-		if h > 4096 || h >= len(s) || s[h] != '.' {
+		h := sc.runEnd(i) - i
+		if h > maxJWTHeader || h >= len(s) || s[h] != '.' {
 			return 0
 		}
-		p := base64URLRun(s[h+1:])
-		end := h + 1 + p
+		end := sc.runEnd(i+h+1) - i
 		if end >= len(s) || s[end] != '.' {
 			return 0
 		}
-		end += 1 + base64URLRun(s[end+1:])
+		end = sc.runEnd(i+end+1) - i
+		sc.work += 2 * h // the header decoded and parsed
 		hdr, err := base64.RawURLEncoding.DecodeString(s[:h])
 		if err != nil {
 			return 0
