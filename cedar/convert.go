@@ -212,7 +212,9 @@ func (c *converter) value(path string, v any, depth int) (cedar.Value, error) {
 
 // number converts a Go or JSON number: an integer within int64 is a Long;
 // another finite number is a decimal if it has at most four fractional
-// digits, and refused otherwise (Cedar has no floating point).
+// digits, and refused otherwise (Cedar has no floating point). A
+// json.Number is read exactly from its text; a float only where no other
+// Long or decimal rounds onto it (see floatValue).
 func number(path string, v any) (cedar.Value, error) {
 	switch x := v.(type) {
 	case int:
@@ -233,50 +235,148 @@ func number(path string, v any) (cedar.Value, error) {
 		return cedar.Long(x), nil
 	case uint:
 		if uint64(x) > math.MaxInt64 {
-			return nil, &RequestError{Field: path, Msg: "integer beyond Cedar's Long range"}
+			return nil, &RequestError{Field: path, Msg: msgLongRange}
 		}
 		return cedar.Long(x), nil
 	case uint64:
 		if x > math.MaxInt64 {
-			return nil, &RequestError{Field: path, Msg: "integer beyond Cedar's Long range"}
+			return nil, &RequestError{Field: path, Msg: msgLongRange}
 		}
 		return cedar.Long(x), nil
 	case float32:
-		return floatValue(path, float64(x), strconv.FormatFloat(float64(x), 'f', -1, 32))
+		return floatValue(path, float64(x), 32)
 	case float64:
-		return floatValue(path, x, strconv.FormatFloat(x, 'f', -1, 64))
+		return floatValue(path, x, 64)
 	case json.Number:
-		s := string(x)
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return cedar.Long(i), nil
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || !cond.IsJSONNumber(s) {
-			return nil, &RequestError{Field: path, Msg: "not a finite JSON number"}
-		}
-		if strings.ContainsAny(s, "eE") {
-			s = strconv.FormatFloat(f, 'f', -1, 64)
-		}
-		return floatValue(path, f, s)
+		return jsonNumber(path, string(x))
 	}
 	return nil, &RequestError{Field: path, Msg: fmt.Sprintf("a %T, which Cedar cannot hold (want a string, number, boolean, map[string]any or []any)", v)}
 }
 
-// floatValue converts a finite number given as a float and its decimal
-// text: a Long when integral, else a decimal.
-func floatValue(path string, f float64, text string) (cedar.Value, error) {
+const (
+	msgLongRange = "integer beyond Cedar's Long range"
+	msgDecimal   = "fractional number with more than 4 decimal places or beyond Cedar's decimal range"
+)
+
+// jsonNumber converts the text of a JSON number exactly, never through a
+// float64, which would round 5000.00000000000000001 onto the Long 5000
+// and 9007199254740993.0 onto 9007199254740992: an integer within int64
+// (5e3, 5000.000 and -0 too) is a Long, a value with at most four
+// fractional digits once trailing zeros are dropped and within Cedar's
+// decimal range a decimal, and anything else is refused.
+func jsonNumber(path, s string) (cedar.Value, error) {
+	if !cond.IsJSONNumber(s) {
+		return nil, &RequestError{Field: path, Msg: "not a finite JSON number"}
+	}
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var exp int64
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		// The syntax is checked, so the only error is range, where
+		// ParseInt returns the nearest int32: far enough to refuse any
+		// nonzero number, and zero stays zero.
+		exp, _ = strconv.ParseInt(s[i+1:], 10, 32)
+		s = s[:i]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	// The value is digits × 10^scale.
+	digits := strings.TrimLeft(whole+frac, "0")
+	scale := exp - int64(len(frac))
+	n := len(digits)
+	digits = strings.TrimRight(digits, "0")
+	scale += int64(n - len(digits))
+	if digits == "" {
+		return cedar.Long(0), nil
+	}
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
+	}
+	switch {
+	case scale >= 0:
+		u, ok := magnitude(digits, scale, limit)
+		if !ok {
+			return nil, &RequestError{Field: path, Msg: msgLongRange}
+		}
+		return cedar.Long(signed(u, neg)), nil
+	case scale >= -4:
+		// In ten-thousandths, the unit of Cedar's decimal, whose range
+		// is int64's.
+		u, ok := magnitude(digits, 4+scale, limit)
+		if !ok {
+			return nil, &RequestError{Field: path, Msg: msgDecimal}
+		}
+		d, err := types.NewDecimal(signed(u, neg), -4)
+		if err != nil {
+			return nil, &RequestError{Field: path, Msg: msgDecimal}
+		}
+		return d, nil
+	}
+	return nil, &RequestError{Field: path, Msg: msgDecimal}
+}
+
+// magnitude returns the integer written as the decimal digits followed
+// by zeros zeros, if it is at most limit.
+func magnitude(digits string, zeros int64, limit uint64) (uint64, bool) {
+	var u uint64
+	for i := 0; i < len(digits); i++ {
+		c := uint64(digits[i] - '0')
+		if u > (limit-c)/10 {
+			return 0, false
+		}
+		u = u*10 + c
+	}
+	for ; zeros > 0; zeros-- {
+		if u > limit/10 {
+			return 0, false
+		}
+		u *= 10
+	}
+	return u, true
+}
+
+// signed returns u, negated if neg; u is at most 2^63 when neg, and
+// 2^63 negates to math.MinInt64.
+func signed(u uint64, neg bool) int64 {
+	if neg {
+		return int64(-u)
+	}
+	return int64(u)
+}
+
+// floatValue converts a finite float32 (bits 32) or float64 (bits 64).
+// A float holds one number exactly but is what every number near it
+// rounds onto, so it converts only where it is the image of one Cedar
+// value: a Long if integral and below 2^53 in magnitude (2^24 for a
+// float32; beyond, 9007199254740993 and 9007199254740992 are one
+// float64), else the decimal of its shortest text if that has at most
+// four fractional digits and the float is below 2^39 (2^10) in magnitude,
+// where two numbers four decimal places apart always round apart.
+// Anything else is refused.
+func floatValue(path string, f float64, bits int) (cedar.Value, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, &RequestError{Field: path, Msg: "not a finite number"}
 	}
+	mant := 53 // significand bits
+	if bits == 32 {
+		mant = 24
+	}
+	a := math.Abs(f)
 	if f == math.Trunc(f) {
-		if f < -0x1p63 || f >= 0x1p63 {
-			return nil, &RequestError{Field: path, Msg: "integer beyond Cedar's Long range"}
+		if a >= math.Ldexp(1, mant) {
+			return nil, &RequestError{Field: path, Msg: fmt.Sprintf("integral float%d of magnitude 2^%d or more, onto which more than one integer rounds", bits, mant)}
 		}
 		return cedar.Long(int64(f)), nil
 	}
-	d, err := types.ParseDecimal(text)
+	// At 2^(mant-14) a float's spacing passes 2^-13, more than 0.0001.
+	if a >= math.Ldexp(1, mant-14) {
+		return nil, &RequestError{Field: path, Msg: fmt.Sprintf("fractional float%d of magnitude 2^%d or more, onto which more than one decimal rounds", bits, mant-14)}
+	}
+	d, err := types.ParseDecimal(strconv.FormatFloat(f, 'f', -1, bits))
 	if err != nil {
-		return nil, &RequestError{Field: path, Msg: "fractional number with more than 4 decimal places or beyond Cedar's decimal range"}
+		return nil, &RequestError{Field: path, Msg: msgDecimal}
 	}
 	return d, nil
 }

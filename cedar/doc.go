@@ -36,8 +36,13 @@
 // is a Long; another finite number is a decimal when it has at most four
 // fractional digits (compare it with .lessThan(decimal("50.25")), not <);
 // a map[string]any is a record; a []any a set (order and duplicates are
-// lost); a nil value is left out, as if absent. Anything else (a string
-// not valid UTF-8 in NFC or holding an invisible formatting character, a
+// lost); a nil value is left out, as if absent. A json.Number is read
+// exactly from its text, never through a float64: 9007199254740993.0 is
+// that Long, and 5000.00000000000000001 has more than four fractional
+// digits. A float converts only where no other Cedar value rounds onto
+// it: an integral float64 below 2^53 in magnitude, a fractional one
+// below 2^39 (for a float32, 2^24 and 2^10). Anything else (a string not
+// valid UTF-8 in NFC or holding an invisible formatting character, a
 // number beyond those ranges, NaN, another Go type, nesting deeper than
 // 16, more than 10,000 values) makes the check deny with a
 // *RequestError: a value Cedar would compare differently from how it

@@ -58,6 +58,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("a\xff", "cafe\u0301", "x", "", []byte(`{"x":1e400,"y":[null],"z":{"a":{"b":"\u200b"}}}`))
 	f.Add("a", "t", "r", "s", []byte(`{"amount":0.00001,"n":-0,"big":18446744073709551616}`))
 	f.Add("billing-bot", "payments.charge", "c", "", []byte(`{"AMOUNT":9999,"currency":"EUR","m":{"Label":"x"}}`))
+	f.Add("billing-bot", "payments.charge", "c", "", []byte(`{"amount":5.00000000000000000001e3,"n":9007199254740993.0,"z":1e-400,"d":5000.00010000}`))
 	f.Fuzz(func(t *testing.T, agent, tool, resource, session string, attrJSON []byte) {
 		var attrs map[string]any
 		dec := json.NewDecoder(bytes.NewReader(attrJSON))
