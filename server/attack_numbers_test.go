@@ -22,15 +22,7 @@ const numbersPolicy = `{"rules":[
 // onto the cap a deny rule names, a fee of 100.000000000000001 onto 100
 // (which the engine, given the text, cannot compare: the check denies).
 func TestAttackServerNumberPrecision(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	c, err := e.srv.Client(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SavePolicy(ctx, []byte(numbersPolicy), "json", 1); err != nil {
-		t.Fatal(err)
-	}
+	e := numbersEnv(t)
 	bot := e.key("acme/bot")
 	for _, tc := range []struct {
 		name, attrs string
@@ -58,15 +50,7 @@ func TestAttackServerNumberPrecision(t *testing.T) {
 // account number is not spent by a request for another that a float64
 // cannot tell from it.
 func TestAttackServerApprovalNumberBinding(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	c, err := e.srv.Client(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SavePolicy(ctx, []byte(numbersPolicy), "json", 1); err != nil {
-		t.Fatal(err)
-	}
+	e := numbersEnv(t)
 	bot := e.key("acme/bot")
 	first := e.check(bot, map[string]any{"tool_name": "payments.wire", "attributes": map[string]any{"account": json.Number("12345678901234568")}})
 	id, _ := first["approval_id"].(string)
@@ -96,4 +80,19 @@ func TestAttackServerApprovalNumberBinding(t *testing.T) {
 	if strings.Contains(string(list.body), heldID) {
 		t.Fatalf("the narrowed token lists the approval of account ...567: %s", list.body)
 	}
+}
+
+// numbersEnv is an env whose tenant acme has numbersPolicy.
+func numbersEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	ctx := context.Background()
+	c, err := e.srv.Client(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SavePolicy(ctx, []byte(numbersPolicy), "json", 1); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
