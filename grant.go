@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,11 @@ func (c *Client) checkRemember(a Approval, r store.Remember) error {
 	if cr == nil || cr.effect != NeedsApproval || cr.rememberUses == 0 {
 		return bad("rule %q does not allow remembering its approvals (remember_uses, remember_for)", a.Rule)
 	}
+	if !asApproved(&a, cr.reason, cr.approvers) {
+		// Its approver may no longer be one, and the grant would allow
+		// what the rule now holds for others.
+		return bad("rule %q changed since approval %s was opened (reason or approvers): approve it once, or have the request asked again", a.Rule, a.ID)
+	}
 	if r.Uses < 1 || r.Uses > cr.rememberUses {
 		return bad("uses %d: rule %q allows 1 to %d", r.Uses, a.Rule, cr.rememberUses)
 	}
@@ -140,12 +146,28 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 	if !ok {
 		return store.Grant{}, errs.ApprovalNotFound
 	}
+	// A grant holds only while its rule still allows remembering, as its
+	// approver saw it (reason and approvers, kept by its approval).
+	if ps := c.policy.Load(); ps == nil || ps.compiled == nil {
+		return store.Grant{}, errs.ApprovalNotFound
+	} else if cr := ps.compiled.byID[res.Rule]; cr == nil || cr.rememberUses == 0 {
+		return store.Grant{}, errs.ApprovalNotFound
+	}
 	list, err := gs.Grants(ctx, c.tenant, req.AgentID, req.Tool, now)
 	if err != nil {
 		return store.Grant{}, err
 	}
 	for _, g := range list {
 		if g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
+			continue
+		}
+		a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
+		switch {
+		case isNotFound(err):
+			continue
+		case err != nil:
+			return store.Grant{}, err
+		case !asApproved(&a, res.Reason, res.Approvers):
 			continue
 		}
 		used, err := gs.UseGrant(ctx, c.tenant, g.ID, now)
@@ -183,4 +205,10 @@ func (c *Client) endGrant(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// asApproved reports whether a rule whose reason and approvers are these
+// is still the rule approval a was opened under, as its approver saw it.
+func asApproved(a *Approval, reason string, approvers []string) bool {
+	return a.Reason == reason && slices.Equal(a.Approvers, approvers)
 }
