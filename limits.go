@@ -135,6 +135,11 @@ func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, no
 	var buckets [maxBuckets]*list[*compiledLimit]
 	var cluster [maxClusterLimits]*compiledLimit
 	nc := 0
+	// A limit is filed under every index key of its patterns (an exact
+	// name and a glob matching the same agent are two keys), so one check
+	// can meet it more than once: it takes one token all the same.
+	var seenBuf [16]*compiledLimit
+	seen := seenBuf[:0]
 	n := c.limits.candidates(agent, tool, &buckets)
 	for _, b := range buckets[:n] {
 		for i := range b.es {
@@ -143,8 +148,15 @@ func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, no
 			if e.checkAgent && !matchAny(cl.agents, agent) || e.checkTool && !matchAny(cl.tools, tool) {
 				continue
 			}
+			if slices.Contains(seen, cl) {
+				continue
+			}
+			seen = append(seen, cl)
 			if cl.cluster {
-				cluster[nc] = cl // compilePolicy bounds their number
+				if nc == len(cluster) { // compilePolicy bounds their number
+					return cl, fmt.Errorf("%w: more than %d cluster limits match one check", ErrPolicyEngine, maxClusterLimits)
+				}
+				cluster[nc] = cl
 				nc++
 				continue
 			}
