@@ -214,6 +214,9 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 			return nil, docErr("%v", err)
 		}
 	case "yaml", "yml":
+		if err := plainYAML(data); err != nil {
+			return nil, docErr("%v", err)
+		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&p); err != nil {
@@ -230,6 +233,36 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// plainYAML refuses the YAML that means something other than it reads: a
+// merge key (<<), under which one copy of a key silently wins; an anchor
+// or alias, a value written elsewhere; an explicit tag (!!binary turns
+// base64 into a tool name). A document that does not parse is left to
+// the decoder, which says where.
+func plainYAML(data []byte) error {
+	var root yaml.Node
+	if yaml.NewDecoder(bytes.NewReader(data)).Decode(&root) != nil {
+		return nil
+	}
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		switch {
+		case n.Kind == yaml.AliasNode || n.Anchor != "":
+			return fmt.Errorf("line %d: YAML anchors and aliases are not allowed in a policy", n.Line)
+		case n.Tag == "!!merge":
+			return fmt.Errorf("line %d: YAML merge keys (<<) are not allowed in a policy", n.Line)
+		case n.Style&yaml.TaggedStyle != 0:
+			return fmt.Errorf("line %d: YAML tags (%s) are not allowed in a policy", n.Line, n.Tag)
+		}
+		for _, c := range n.Content {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(&root)
 }
 
 // yamlProblemLine corrects the line of a YAML syntax error. The YAML
