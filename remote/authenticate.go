@@ -30,6 +30,11 @@ import (
 // to this client's own address. Without a valid remoteAddr the address is
 // this client's.
 //
+// Only a credential of the client's own tenant (its API key's, asked of
+// the server once) is accepted: the server chooses the tenant from the
+// credential it is shown, and one of another tenant of the same server
+// is refused with an error matching agenttrust.ErrUnauthorized.
+//
 // A narrowed or delegated credential holds at most the agent role
 // (see agenttrust.Principal.Roles); an answer that gives one more is not
 // believed, and fails like a malformed answer, with an error matching
@@ -50,8 +55,12 @@ func (c *Client) Authenticate(ctx context.Context, credential string, remoteAddr
 			return agenttrust.Principal{}, &Error{Op: "Authenticate", Message: "malformed credential", err: []error{agenttrust.ErrMalformedCredential}}
 		}
 	}
+	own, err := c.ownTenant(ctx)
+	if err != nil {
+		return agenttrust.Principal{}, err
+	}
 	var out wire.PrincipalView
-	err := c.do(ctx, &call{
+	err = c.do(ctx, &call{
 		op: "Authenticate", method: http.MethodGet, path: "/v1/whoami", bearer: credential,
 		forwardedFor: remoteAddr, idempotent: true, status: http.StatusOK, out: &out,
 	})
@@ -65,7 +74,29 @@ func (c *Client) Authenticate(ctx context.Context, credential string, remoteAddr
 	if err := checkPrincipal(p); err != nil {
 		return agenttrust.Principal{}, c.malformed("Authenticate", "principal: "+err.Error(), credential)
 	}
+	if p.Tenant != own {
+		// The server chose the tenant from the credential: one of
+		// another tenant proves nothing here.
+		return agenttrust.Principal{}, &Error{Op: "Authenticate", Message: "a credential of another tenant than this client's", err: []error{errs.BadSignature}}
+	}
 	return p, nil
+}
+
+// ownTenant is the tenant of the client's own key, asked of the server
+// once (GET /v1/whoami with it) and kept; a failure is not kept.
+func (c *Client) ownTenant(ctx context.Context) (string, error) {
+	if t := c.tenant.Load(); t != nil {
+		return *t, nil
+	}
+	var out wire.PrincipalView
+	if err := c.do(ctx, &call{op: "Authenticate", method: http.MethodGet, path: "/v1/whoami", idempotent: true, status: http.StatusOK, out: &out}); err != nil {
+		return "", err
+	}
+	if out.Tenant == "" {
+		return "", c.malformed("Authenticate", "whoami of the client's own key names no tenant", "")
+	}
+	c.tenant.Store(&out.Tenant)
+	return out.Tenant, nil
 }
 
 // checkPrincipal refuses an answer that names no one, or that gives a

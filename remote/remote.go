@@ -45,6 +45,7 @@ type Client struct {
 	cfg     config
 	backoff storeapi.Backoff
 	closed  atomic.Bool
+	tenant  atomic.Pointer[string] // of cred, once known (ownTenant)
 }
 
 var _ agenttrust.Checker = (*Client)(nil)
