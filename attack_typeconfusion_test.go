@@ -421,3 +421,14 @@ func attrsOf(name string, v any) map[string]any {
 	}
 	return map[string]any{name: v}
 }
+
+// TestAttackTruncationMarkRefused: a request may not send the attribute
+// an audit record uses to mark attributes too large to keep, so replay
+// can tell a lost record from a request that sent it.
+func TestAttackTruncationMarkRefused(t *testing.T) {
+	f := newFixture(t, openPolicy)
+	d, err := f.c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "t", Attributes: map[string]any{"_truncated": true}})
+	if d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+		t.Fatalf("%v %v; want a deny with ErrInvalidRequest", d.Effect, err)
+	}
+}

@@ -711,7 +711,7 @@ func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) int {
 		if sp.n > 0 {
 			a.arena = appendKVs(a.arena, kvs[sp.off:sp.off+sp.n], a.redact)
 			if len(a.arena)-off > maxAuditAttrBytes {
-				a.arena = append(a.arena[:off], `{"_truncated":true}`...)
+				a.arena = append(append(append(a.arena[:off], `{"`...), truncatedAttr...), `":true}`...)
 			}
 		}
 		a.ends = append(a.ends, len(a.arena))

@@ -26,8 +26,14 @@ const (
 	reasonPolicyPanic       = "policy engine panicked"
 )
 
-// maxAuditAttrBytes bounds the attributes kept in one audit record.
+// maxAuditAttrBytes bounds the attributes kept in one audit record; a
+// record of larger ones keeps {truncatedAttr: true} instead, a name no
+// request may use (validateRequest), so replay knows them lost.
 const maxAuditAttrBytes = 16 << 10
+
+// truncatedAttr is the one attribute of a record whose request's
+// attributes were too many or too large to keep.
+const truncatedAttr = "_truncated"
 
 // checkState is per-check scratch space, pooled so a check allocates
 // nothing once warm. Besides scratch it holds what the phases learn about
@@ -119,7 +125,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	if len(req.Attributes) <= maxAttributes {
 		st.kvs = captureAttrs(st.kvs, req.Attributes)
 	} else {
-		st.kvs = append(st.kvs[:0], attrKV{Name: "_truncated", Value: true})
+		st.kvs = append(st.kvs[:0], attrKV{Name: truncatedAttr, Value: true})
 	}
 	v, err := c.decide(ctx, req, now, st)
 	decision(d, id, req, st, &v, err)

@@ -89,6 +89,9 @@ func validateRequest(req *Request, attrs []attrKV) error {
 		if err := validText("attribute name", k, maxAttrKeyLen); err != nil {
 			return err
 		}
+		if k == truncatedAttr {
+			return fmt.Errorf("%w: attribute name %q is the audit record's mark of attributes too large to keep", ErrInvalidRequest, k)
+		}
 	}
 	return foldDuplicates(attrs)
 }
