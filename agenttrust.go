@@ -554,5 +554,11 @@ func normText(field, s string, maxLen int) (string, error) {
 	if !utf8.ValidString(s) {
 		return s, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidRequest, field)
 	}
-	return cond.NFC(s), nil
+	// NFC can lengthen text (up to three times): the bound holds for the
+	// form rules see and records keep, so a record never cuts it.
+	n := cond.NFC(s)
+	if len(n) > maxLen {
+		return s, fmt.Errorf("%w: %s longer than %d bytes in Unicode NFC", ErrInvalidRequest, field, maxLen)
+	}
+	return n, nil
 }

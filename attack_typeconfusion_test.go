@@ -432,3 +432,15 @@ func TestAttackTruncationMarkRefused(t *testing.T) {
 		t.Fatalf("%v %v; want a deny with ErrInvalidRequest", d.Effect, err)
 	}
 }
+
+// TestAttackResourceLongerInNFC: a resource within the length bound as
+// sent but past it in NFC (U+0958 is 3 bytes, 6 in NFC) is refused, so
+// no record keeps a cut resource that replay would match globs against.
+func TestAttackResourceLongerInNFC(t *testing.T) {
+	f := newFixture(t, openPolicy)
+	res := "files/" + strings.Repeat("\u0958", 200) + "/id_rsa"
+	d, err := f.c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: "read", Resource: res})
+	if d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrInvalidRequest) {
+		t.Fatalf("%d bytes, %v %v; want a deny with ErrInvalidRequest", len(res), d.Effect, err)
+	}
+}
