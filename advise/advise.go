@@ -12,10 +12,25 @@
 // (kept as they were past MaxNames distinct values). Deny and
 // needs_approval rules, resources, conditions and the default stay as
 // they are: removing or narrowing any of those could let through what the
-// live policy stops. So whatever the proposal allows, the live policy
-// allows, and every call the trail records as allowed by a rule is
-// allowed by the same rule under the proposal (the tests replay the
-// trail against it to check).
+// live policy stops. A narrowed rule lists only exact names its live
+// patterns match, so whatever the proposal allows, the live policy
+// allows, and every call the trail records as allowed by a rule that the
+// live policy still allows by that rule is allowed by the same rule under
+// the proposal (the tests replay the trail against it to check).
+//
+// # Which records count
+//
+// A trail read over weeks spans policy edits, and an edit may keep a
+// rule's id while changing what it matches, or its effect. So a record
+// counts toward a rule only when the live policy, evaluated on the
+// request the record keeps (agent, tool, resource, attributes, session,
+// hops, time), decides it by that same rule. When the record lacks what
+// the policy reads (a redacted attribute; the remote address, which no
+// record keeps) it counts when the live rule's agents, tools and
+// resources match it and its effect is the one recorded. A record
+// decided by an older version of a rule the live policy no longer
+// matches it with says nothing of the live rule: it is not counted in
+// Rules, and its names never enter the proposal.
 //
 // # Command line
 //
@@ -26,7 +41,9 @@
 package advise
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -38,6 +55,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/replay"
 )
 
@@ -66,7 +84,8 @@ type Report struct {
 	From time.Time `json:"from,omitzero"`
 	To   time.Time `json:"to,omitzero"`
 	// Rules says how much each rule of the policy decided, in the
-	// policy's order.
+	// policy's order: the records the live policy decides by it (see
+	// "Which records count").
 	Rules []RuleUse `json:"rules"`
 	// UnusedGrants are the allow and needs_approval rules that decided
 	// nothing in the trail read.
@@ -111,6 +130,12 @@ func decidedByPolicy(r *agenttrust.AuditRecord) bool {
 }
 
 type ruleStat struct {
+	rule  *agenttrust.Rule // as in the live policy
+	order int              // its place in the live policy
+	// agentPats, toolPats and resPats are the live rule's patterns; nil
+	// matches anything.
+	agentPats, toolPats, resPats []cond.Pattern
+
 	decided int64
 	last    time.Time
 	agents  map[string]bool
@@ -138,9 +163,14 @@ func Run(ctx context.Context, records iter.Seq2[agenttrust.AuditRecord, error], 
 		cfg.MaxAgents = 100_000
 	}
 	stats := map[string]*ruleStat{}
-	for _, r := range p.Rules {
-		stats[r.ID] = &ruleStat{agents: map[string]bool{}, tools: map[string]bool{}}
+	for i := range p.Rules {
+		st, err := newRuleStat(&p.Rules[i], i)
+		if err != nil {
+			return nil, err
+		}
+		stats[p.Rules[i].ID] = st
 	}
+	at := attributor{engine: engine, stats: stats, partial: readsUnrecorded(p), attrs: map[string]any{}}
 	called := map[string]map[string]bool{} // agent -> tools it called
 	resources := map[string]map[string]bool{}
 	rep := &Report{}
@@ -181,8 +211,8 @@ func Run(ctx context.Context, records iter.Seq2[agenttrust.AuditRecord, error], 
 			}
 		}
 		st := stats[r.Rule]
-		if st == nil {
-			continue // the default, or a rule the policy no longer has
+		if st == nil || !at.counts(ctx, &r, st) {
+			continue // the default, a rule the policy no longer has, or one it changed
 		}
 		st.decided++
 		if r.Time.After(st.last) {
@@ -258,8 +288,190 @@ func uncalled(ctx context.Context, e agenttrust.PolicyEngine, called, resources 
 	return nil
 }
 
+// newRuleStat compiles the live rule's patterns as the engine does.
+func newRuleStat(r *agenttrust.Rule, order int) (*ruleStat, error) {
+	st := &ruleStat{rule: r, order: order, agents: map[string]bool{}, tools: map[string]bool{}}
+	var err error
+	if st.agentPats, err = patterns(r.Agents, cond.ParseNamePattern); err != nil {
+		return nil, err
+	}
+	if st.toolPats, err = patterns(r.Tools, cond.ParseNamePattern); err != nil {
+		return nil, err
+	}
+	if st.resPats, err = patterns(r.Resources, cond.ParseResourcePattern); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func patterns(in []string, parse func(string) (cond.Pattern, error)) ([]cond.Pattern, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]cond.Pattern, 0, len(in))
+	for _, s := range in {
+		p, err := parse(s)
+		if err != nil {
+			return nil, err // NewRuleEngine accepted it: cannot happen
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// matchAny reports whether s matches one of ps; nil ps match anything.
+func matchAny(ps []cond.Pattern, s string) bool {
+	if ps == nil {
+		return true
+	}
+	for i := range ps {
+		if ps[i].Match(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether the live rule's agents, tools and resources
+// match the request.
+func (st *ruleStat) matches(agent, tool, resource string) bool {
+	return matchAny(st.agentPats, agent) && matchAny(st.toolPats, tool) && matchAny(st.resPats, resource)
+}
+
+// outranks reports whether st's rule names the decision over o's when
+// both match: deny over needs_approval over allow, then the first.
+func (st *ruleStat) outranks(o *ruleStat) bool {
+	a, b := rank(st.rule.Effect), rank(o.rule.Effect)
+	return a > b || a == b && st.order < o.order
+}
+
+func rank(e agenttrust.Effect) int {
+	switch e {
+	case agenttrust.Deny:
+		return 3
+	case agenttrust.NeedsApproval:
+		return 2
+	}
+	return 1
+}
+
+// attributor decides whether a record counts toward the live rule it
+// names.
+type attributor struct {
+	engine agenttrust.PolicyEngine
+	stats  map[string]*ruleStat
+	// partial: the live policy reads what no record keeps (the remote
+	// address), so no record is the whole request it was asked.
+	partial bool
+	attrs   map[string]any
+}
+
+// counts reports whether r counts toward st's rule, the rule r names:
+// the live policy decides r's request by it or, when r does not keep all
+// the policy reads, the rule's patterns match r, its effect is the one
+// recorded and no rule that outranks it matched r for certain.
+func (a *attributor) counts(ctx context.Context, r *agenttrust.AuditRecord, st *ruleStat) bool {
+	if !st.matches(r.AgentID, r.Tool, r.Resource) {
+		return false
+	}
+	complete := a.decode(r.Attributes) && !a.partial
+	in := agenttrust.PolicyInput{
+		Tenant: r.Tenant, AgentID: r.AgentID, Tool: r.Tool, Resource: r.Resource,
+		SessionID: r.SessionID, OnBehalfOf: r.OnBehalfOf, Attributes: a.attrs,
+		HopIDs: r.HopIDs, Time: r.Time,
+	}
+	out, err := a.engine.Evaluate(ctx, &in)
+	if out.Rule == st.rule.ID && (err == nil || errors.Is(err, agenttrust.ErrUnevaluable)) {
+		return true
+	}
+	if complete {
+		return false
+	}
+	if o := a.stats[out.Rule]; err == nil && o != nil && o.outranks(st) {
+		return false // o matched with every condition known to hold
+	}
+	switch st.rule.Effect {
+	case agenttrust.Allow:
+		return r.Effect == agenttrust.Allow && r.ApprovalID == ""
+	case agenttrust.NeedsApproval:
+		return r.Effect == agenttrust.NeedsApproval || r.Effect == agenttrust.Allow && r.ApprovalID != "" || r.Effect == agenttrust.Deny
+	default:
+		return r.Effect == agenttrust.Deny
+	}
+}
+
+// decode fills a.attrs with raw's attributes, leaving out those whose
+// value the record does not keep, and reports whether it kept them all.
+func (a *attributor) decode(raw []byte) bool {
+	clear(a.attrs)
+	if len(raw) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // conditions read numbers exactly
+	if err := dec.Decode(&a.attrs); err != nil {
+		clear(a.attrs)
+		return false
+	}
+	all := true
+	for k, v := range a.attrs {
+		if opaque(k) || opaque(v) {
+			delete(a.attrs, k)
+			all = false
+		}
+	}
+	return all
+}
+
+// opaqueMarks are what a record holds instead of a value it does not
+// keep, as package replay reads them: a redacted value or credential, a
+// value that could not be encoded, U+FFFD for bytes that were not
+// storable.
+var opaqueMarks = [...]string{"[redacted]", "[redacted credential]", "[unencodable]", "\uFFFD"}
+
+// opaque reports whether v, or anything in it, is not what the request
+// held.
+func opaque(v any) bool {
+	switch x := v.(type) {
+	case string:
+		for _, m := range opaqueMarks {
+			if strings.Contains(x, m) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if opaque(k) || opaque(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if opaque(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readsUnrecorded reports whether a rule of p has a condition on what no
+// record keeps: the remote address, or a budget.
+func readsUnrecorded(p *agenttrust.Policy) bool {
+	for _, r := range p.Rules {
+		for _, w := range r.When {
+			c, err := cond.Parse(w)
+			if err != nil || c.Field == cond.FieldIP || c.Field == cond.FieldBudget {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // narrow is the proposal: unused allow rules removed, used ones narrowed
-// to the agents and tools they decided for.
+// to the agents and tools they decided for, each an exact name the live
+// rule's patterns match.
 func narrow(p *agenttrust.Policy, stats map[string]*ruleStat, cfg Config) *agenttrust.Policy {
 	out := *p
 	out.Rules = nil
@@ -274,10 +486,17 @@ func narrow(p *agenttrust.Policy, stats map[string]*ruleStat, cfg Config) *agent
 		}
 		n := r
 		if !st.over[0] && len(st.agents) <= cfg.MaxNames {
-			n.Agents = slices.Sorted(maps.Keys(st.agents))
+			if names, ok := exactNames(st.agents, st.agentPats); ok {
+				n.Agents = names
+			}
 		}
 		if !st.over[1] && len(st.tools) <= cfg.MaxNames {
-			n.Tools = slices.Sorted(maps.Keys(st.tools))
+			if names, ok := exactNames(st.tools, st.toolPats); ok {
+				n.Tools = names
+			}
+		}
+		if len(n.Agents) == 0 && len(r.Agents) > 0 || len(n.Tools) == 0 && len(r.Tools) > 0 {
+			continue // none of the names it decided for is one it still matches
 		}
 		out.Rules = append(out.Rules, n)
 	}
@@ -285,6 +504,24 @@ func narrow(p *agenttrust.Policy, stats map[string]*ruleStat, cfg Config) *agent
 		out.Rules = []agenttrust.Rule{}
 	}
 	return &out
+}
+
+// exactNames are the names of seen that live matches, sorted, as
+// patterns that match exactly themselves; false when one is not a name a
+// pattern can spell exactly, and the live patterns should stay.
+func exactNames(seen map[string]bool, live []cond.Pattern) ([]string, bool) {
+	var out []string
+	for _, s := range slices.Sorted(maps.Keys(seen)) {
+		if !matchAny(live, s) {
+			continue // cannot happen: counts checked it; never widen
+		}
+		p, err := cond.ParseNamePattern(s)
+		if lit, ok := p.Literal(); err != nil || !ok || lit != s {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 // diff is a line diff of the two policies' YAML: lines only in a with

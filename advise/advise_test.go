@@ -85,8 +85,7 @@ func all(recs []agenttrust.AuditRecord) iter.Seq2[agenttrust.AuditRecord, error]
 func TestKnownHistory(t *testing.T) {
 	recs := history(t)
 	p := testkit.Policy(t, live, "yaml")
-	rep, err := advise.Run(context.Background(), all(recs), p, advise.Config{})
-	must.NoError(t, err)
+	rep := advised(t, recs, p, advise.Config{})
 	expect.EqualValues(t, 12, rep.Records) // the revocation, 11 checks
 	expect.EqualValues(t, 10, rep.Decided)
 	decided := map[string]int64{}
@@ -136,8 +135,7 @@ rules:
 func TestProposalNarrowsAndKeepsHistory(t *testing.T) {
 	recs := history(t)
 	p := testkit.Policy(t, live, "yaml")
-	rep, err := advise.Run(context.Background(), all(recs), p, advise.Config{})
-	must.NoError(t, err)
+	rep := advised(t, recs, p, advise.Config{})
 	got, err := replay.Run(context.Background(), all(recs), replay.Config{Policy: rep.Proposal})
 	must.NoError(t, err)
 	expect.Zero(t, got.Changed, "%+v", got.Examples)
@@ -173,8 +171,7 @@ func TestRunErrors(t *testing.T) {
 	_, err = advise.Run(context.Background(), func(yield func(agenttrust.AuditRecord, error) bool) { yield(agenttrust.AuditRecord{}, boom) },
 		testkit.Policy(t, live, "yaml"), advise.Config{})
 	expect.ErrorIs(t, err, boom)
-	rep, err := advise.Run(context.Background(), all(nil), testkit.Policy(t, live, "yaml"), advise.Config{})
-	must.NoError(t, err)
+	rep := advised(t, nil, testkit.Policy(t, live, "yaml"), advise.Config{})
 	expect.Len(t, rep.UnusedGrants, 5) // nothing used: every allow and needs_approval rule
 	expect.Empty(t, rep.Uncalled)
 }
