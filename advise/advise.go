@@ -2,8 +2,8 @@
 // where the policy grants more than the agents use: the grants no
 // decision used in the window read, the rules that decided nothing, the
 // tools each agent may call but never did, and a narrower policy, as a
-// diff, that would still have allowed every call the trail shows
-// allowed.
+// diff, that allows nothing the live policy denies and every call the
+// trail shows the live policy allowing by the same rule.
 //
 // # What the proposal changes
 //

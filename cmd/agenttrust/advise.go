@@ -29,9 +29,10 @@ func policyAdviseCommand() *command {
 (or --policy FILE) and print: how much each rule decided and when last;
 the grants (allow and needs_approval rules) that decided nothing and the
 rules that never matched; the tools each agent may call but never did;
-and a narrower policy, as a diff, that would still have allowed every
-call the trail shows allowed: unused allow rules removed, used ones
-narrowed to the agents and tools they served. The trail is then replayed
+and a narrower policy, as a diff, that allows nothing the live policy
+denies and every call the trail shows the live policy allowing by the
+same rule: unused allow rules removed, used ones narrowed to the agents
+and tools they served. The trail is then replayed
 against the proposal to check that; nothing is changed on the server.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
