@@ -16,9 +16,10 @@
 //
 // A record keeps less than the policy saw: secret attributes and
 // credentials inside values are redacted, text that was not storable is
-// altered, and the remote address is not recorded. When the new outcome
-// depends on any of these, the record counts as unknown, never as
-// allowed. With a Policy (rather than an Engine) replay knows which
+// altered, attributes too large to record are replaced by a mark, a
+// resource that normalisation lengthened past the record's bound is cut,
+// and the remote address is not recorded. When the new outcome depends
+// on any of these, the record counts as unknown, never as allowed. With a Policy (rather than an Engine) replay knows which
 // conditions read what, and counts as unknown exactly the records whose
 // outcome could differ with the values it lacks.
 //

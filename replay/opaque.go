@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -15,11 +17,13 @@ import (
 
 // What a record keeps of a request is less than the policy saw: values
 // redacted (a secret attribute, a credential pasted into text), values
-// made storable (invalid UTF-8 and NUL become U+FFFD) and no remote
-// address at all. A condition on any of them is opaque: replay cannot
-// tell whether it holds. It never guesses: the new outcome of a record
-// is reported only when it is the same whatever the opaque conditions
-// say, and the record counts as unknown otherwise.
+// made storable (invalid UTF-8 and NUL become U+FFFD), attributes too
+// large to keep (the record holds only a mark), a resource cut to the
+// record's bound and no remote address at all. A condition on any of
+// them, and a resource pattern when the resource may have been cut, is
+// opaque: replay cannot tell whether it holds. It never guesses: the new
+// outcome of a record is reported only when it is the same whatever the
+// opaque conditions say, and the record counts as unknown otherwise.
 //
 // With a Policy that is decided exactly, with two evaluations: under a
 // policy where the rules with an opaque condition never match (low), and
@@ -45,6 +49,30 @@ func opaqueText(s string) bool {
 	}
 	return false
 }
+
+// truncatedName is the one attribute of a record whose attributes were
+// too large to keep: the record holds {"_truncated":true} instead, and
+// every attribute the request had is lost, absent ones included. No
+// request can send an attribute of this name, so the mark is never a
+// request's own.
+const truncatedName = "_truncated"
+
+// truncated reports whether m, a record's decoded attributes, is the
+// mark of attributes that were not kept.
+func truncated(m map[string]any) bool {
+	v, ok := m[truncatedName]
+	return ok && len(m) == 1 && v == true
+}
+
+// clipLen is the bound of a resource in a record (maxFieldLen in package
+// agenttrust). A valid request's resource is bounded before it is
+// normalised to NFC, which can lengthen it; the record then keeps it cut
+// on a character boundary, without a mark, so a resource of clipLen -
+// utf8.UTFMax + 1 bytes or more may be the start of a longer one.
+const clipLen = 1024
+
+// clipped reports whether a record's resource may have been cut.
+func clipped(resource string) bool { return len(resource) > clipLen-utf8.UTFMax }
 
 // errOpaqueNames marks a record whose attribute names themselves were
 // redacted: which attribute is which cannot be told.
@@ -100,9 +128,14 @@ func opaqueValue(v any) bool {
 }
 
 // ipName stands for the remote address among the opaque names: no record
-// keeps it. No attribute can have this name (attribute names start with
-// a letter or '_').
-const ipName = "#ip"
+// keeps it. resourceName stands for a resource the record may have cut:
+// the rules that read it are its patterns and its conditions. No
+// attribute can have these names (attribute names start with a letter or
+// '_').
+const (
+	ipName       = "#ip"
+	resourceName = "#resource"
+)
 
 // planner decides records against a Policy, the opaque parts included.
 // It is shared by the workers and immutable.
@@ -110,10 +143,14 @@ type planner struct {
 	policy agenttrust.Policy
 	base   agenttrust.PolicyEngine
 	// refs are the attribute names some condition or declaration of the
-	// policy reads, and ipName when a condition reads the address: the
-	// only opaque names that can matter.
+	// policy reads, ipName when a condition reads the address, and
+	// resourceName when a rule reads the resource: the only opaque names
+	// that can matter.
 	refs map[string]bool
-	// ruleRefs[i] are those read by the conditions of rule i.
+	// attrs are the attribute names among refs, sorted: those a record
+	// whose attributes were truncated does not keep.
+	attrs []string
+	// ruleRefs[i] are those read by rule i.
 	ruleRefs [][]string
 }
 
@@ -126,6 +163,10 @@ func newPlanner(p *agenttrust.Policy) (*planner, error) {
 	pl.policy.Limits = nil // no part of the policy phase
 	pl.ruleRefs = make([][]string, len(p.Rules))
 	for i, r := range p.Rules {
+		if len(r.Resources) > 0 {
+			pl.refs[resourceName] = true
+			pl.ruleRefs[i] = append(pl.ruleRefs[i], resourceName)
+		}
 		for _, w := range r.When {
 			c, err := cond.Parse(w)
 			if err != nil {
@@ -140,6 +181,12 @@ func newPlanner(p *agenttrust.Policy) (*planner, error) {
 	for _, a := range p.Attributes {
 		pl.refs[a.Name] = true
 	}
+	for n := range pl.refs {
+		if n != ipName && n != resourceName {
+			pl.attrs = append(pl.attrs, n)
+		}
+	}
+	slices.Sort(pl.attrs)
 	return pl, nil
 }
 
@@ -148,6 +195,8 @@ func condRef(c *cond.Cond) string {
 	switch c.Field {
 	case cond.FieldIP:
 		return ipName
+	case cond.FieldResource:
+		return resourceName
 	case cond.FieldAttr:
 		return c.Attr
 	}
@@ -196,6 +245,9 @@ func (pl *planner) bounds(names []string) *bounds {
 		}
 		h := r
 		h.When = nil
+		if opaque(resourceName) {
+			h.Resources = nil // any resource
+		}
 		for _, w := range r.When {
 			c, _ := cond.Parse(w)
 			if n := condRef(&c); n == "" || !opaque(n) {
@@ -231,8 +283,10 @@ const maxBounds = 256
 
 // decidePolicy decides in against the planner's policy, in.Attributes
 // holding what the record keeps and opaque the names it does not (plus
-// ipName). ok is false when the answer depends on what was not kept.
-func (w *worker) decidePolicy(ctx context.Context, in *agenttrust.PolicyInput, opaque []string) (out outcome, ok bool, why string) {
+// ipName); truncated says the attributes among them were lost to the
+// bound on their size, not redacted. ok is false when the answer depends
+// on what was not kept.
+func (w *worker) decidePolicy(ctx context.Context, in *agenttrust.PolicyInput, opaque []string, truncated bool) (out outcome, ok bool, why string) {
 	pl := w.plan
 	names := w.names[:0]
 	for _, n := range opaque {
@@ -258,26 +312,32 @@ func (w *worker) decidePolicy(ctx context.Context, in *agenttrust.PolicyInput, o
 		}
 	}
 	if b.err != nil {
-		return outcome{}, false, "the policy could not be split on " + describeNames(names) + ": " + b.err.Error()
+		return outcome{}, false, "the policy could not be split on " + describeNames(names, truncated) + ": " + b.err.Error()
 	}
 	lo := w.evaluate(ctx, b.low, in)
 	hi := w.evaluate(ctx, b.high, in)
 	if lo.effect != hi.effect || lo.rule != hi.rule {
-		return outcome{}, false, "depends on " + describeNames(names)
+		return outcome{}, false, "depends on " + describeNames(names, truncated)
 	}
 	if lo.effect != agenttrust.Deny && b.declared(in.Tool) {
-		return outcome{}, false, "the declared type of " + describeNames(names) + " cannot be checked"
+		return outcome{}, false, "the declared type of " + describeNames(names, truncated) + " cannot be checked"
 	}
 	return lo, true, ""
 }
 
-// describeNames says which values the record lacks.
-func describeNames(names []string) string {
+// describeNames says which values the record lacks, its attributes
+// truncated or redacted.
+func describeNames(names []string, truncated bool) string {
 	parts := make([]string, len(names))
 	for i, n := range names {
-		if n == ipName {
+		switch {
+		case n == ipName:
 			parts[i] = "the remote address (not recorded)"
-		} else {
+		case n == resourceName:
+			parts[i] = "the resource (at the record's bound of " + strconv.Itoa(clipLen) + " bytes: it may have been cut)"
+		case truncated:
+			parts[i] = "attr." + n + " (attributes too large to record)"
+		default:
 			parts[i] = "attr." + n + " (redacted)"
 		}
 	}

@@ -26,8 +26,9 @@ type Config struct {
 	// decide.
 	Policy *agenttrust.Policy
 	// Engine is any other proposed engine. Replay cannot see what it
-	// reads, so every record with a redacted value counts as unknown, and
-	// it is given no remote address.
+	// reads, so every record with a redacted value, with attributes too
+	// large to record or with a resource the record may have cut counts
+	// as unknown, and it is given no remote address.
 	Engine agenttrust.PolicyEngine
 	// Examples bounds the examples kept for each change of effect and for
 	// the unknown records (default 5; negative for none). The earliest
@@ -51,7 +52,8 @@ type Report struct {
 	// Same, Changed and Unknown split Replayed: the new outcome (effect
 	// and rule) is the recorded one, another one, or cannot be told from
 	// the record because it depends on what the record does not keep (a
-	// redacted attribute, the remote address). An unknown record is
+	// redacted attribute, attributes too large to record, a resource cut
+	// to the record's bound, the remote address). An unknown record is
 	// never counted as allowed.
 	Same    int64 `json:"same"`
 	Changed int64 `json:"changed"`
@@ -327,6 +329,17 @@ func (w *worker) one(ctx context.Context, n int64, r *agenttrust.AuditRecord) {
 		ok  bool
 		why string
 	)
+	lost := err == nil && truncated(w.attrs)
+	if lost {
+		// Every attribute is lost, and the record holds only the mark.
+		clear(w.attrs)
+		if w.plan != nil {
+			w.opaque = append(w.opaque, w.plan.attrs...)
+		}
+	}
+	if clipped(r.Resource) {
+		w.opaque = append(w.opaque, resourceName)
+	}
 	switch {
 	case err != nil:
 		why = err.Error()
@@ -337,9 +350,11 @@ func (w *worker) one(ctx context.Context, n int64, r *agenttrust.AuditRecord) {
 			HopIDs: r.HopIDs, Time: r.Time,
 		}
 		if w.plan != nil {
-			out, ok, why = w.decidePolicy(ctx, &w.in, w.opaque)
+			out, ok, why = w.decidePolicy(ctx, &w.in, w.opaque, lost)
+		} else if lost {
+			why = "depends on what the engine reads of the attributes (too large to record)"
 		} else if len(w.opaque) > 0 {
-			why = "depends on what the engine reads of " + describeNames(w.opaque)
+			why = "depends on what the engine reads of " + describeNames(w.opaque, lost)
 		} else {
 			out, ok = w.evaluate(ctx, w.engine, &w.in), true
 		}

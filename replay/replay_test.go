@@ -211,6 +211,22 @@ func bruteForceAt(t testing.TB, n int, at func(int) (agenttrust.AuditRecord, rep
 	domain := []any{json.Number("0"), json.Number("2"), json.Number("3"), json.Number("4"), json.Number("49"),
 		json.Number("50"), json.Number("99"), json.Number("100"), "prod", "dev", "hunter2", true, false}
 	addrs := []netip.Addr{{}, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("192.0.2.1")}
+	type none struct{}
+	var absent any = none{}
+	// reads are the attributes p reads.
+	var reads []string
+	for _, r := range p.Rules {
+		for _, w := range r.When {
+			if n, ok := strings.CutPrefix(strings.Fields(w)[0], "attr."); ok && !slices.Contains(reads, strings.TrimSuffix(n, "?")) {
+				reads = append(reads, strings.TrimSuffix(n, "?"))
+			}
+		}
+	}
+	for _, a := range p.Attributes {
+		if !slices.Contains(reads, a.Name) {
+			reads = append(reads, a.Name)
+		}
+	}
 	type oc struct {
 		eff  agenttrust.Effect
 		rule string
@@ -247,6 +263,13 @@ func bruteForceAt(t testing.TB, n int, at func(int) (agenttrust.AuditRecord, rep
 				hidden = append(hidden, k)
 			}
 		}
+		values := domain
+		if len(attrs) == 1 && attrs["_truncated"] == true {
+			// Attributes too large to record: each one the policy reads
+			// may have been anything, or absent.
+			clear(attrs)
+			hidden, values = reads, append(slices.Clone(domain), absent)
+		}
 		var seen []oc
 		var try func(k int)
 		try = func(k int) {
@@ -260,8 +283,12 @@ func bruteForceAt(t testing.TB, n int, at func(int) (agenttrust.AuditRecord, rep
 				}
 				return
 			}
-			for _, v := range domain {
-				attrs[hidden[k]] = v
+			for _, v := range values {
+				if v == absent {
+					delete(attrs, hidden[k])
+				} else {
+					attrs[hidden[k]] = v
+				}
 				try(k + 1)
 			}
 		}
@@ -378,8 +405,19 @@ rules:
   - id: pay-small
     effect: allow
     tools: [pay]
+  - id: keys
+    effect: deny
+    tools: [fetch]
+    resources: ["files/**/id_rsa"]
+  - id: fetch
+    effect: allow
+    tools: [fetch]
 `
 	p := testkit.Policy(t, proposal, "yaml")
+	// A resource of 1,021 bytes or more may be the start of a longer one:
+	// the record cuts on a character boundary at most 1,024 bytes in, and
+	// a character takes at most 4. One of 1,020 bytes is whole.
+	atBound, underBound := "files/"+strings.Repeat("a", 1021-len("files/")), "files/"+strings.Repeat("a", 1020-len("files/"))
 	allow, deny, ask := agenttrust.Allow, agenttrust.Deny, agenttrust.NeedsApproval
 	for name, tc := range map[string]struct {
 		r        agenttrust.AuditRecord
@@ -400,6 +438,13 @@ rules:
 		"address cannot matter": {rec("a", "read", "", allow, "read", ""), "allow", "read"},
 		"redacted name":         {rec("a", "read", "", allow, "read", `{"[redacted credential]":1}`), replay.Unknown, ""},
 		"pending approval":      {rec("a", "pay", "", ask, "pay", `{"amount":70}`), "needs_approval", "pay"},
+		"truncated, read":       {rec("a", "pay", "", allow, "pay-small", `{"_truncated":true}`), replay.Unknown, ""},
+		"truncated, re-encoded": {rec("a", "read", "", allow, "read", `{ "_truncated": true }`), replay.Unknown, ""},
+		"truncated, unread":     {rec("a", "fetch", "files/a", allow, "fetch", `{"_truncated":true}`), "allow", "fetch"},
+		"not the mark":          {rec("a", "pay", "", allow, "pay-small", `{"_truncated":true,"amount":3}`), "allow", "pay-small"},
+		"resource at bound":     {rec("a", "fetch", atBound, allow, "fetch", ""), replay.Unknown, ""},
+		"resource under bound":  {rec("a", "fetch", underBound, allow, "fetch", ""), "allow", "fetch"},
+		"resource unread":       {rec("a", "read", atBound, allow, "read", ""), "allow", "read"},
 		"consumed approval":     {agenttrust.AuditRecord{Tool: "pay", Effect: allow, Rule: "pay", ApprovalID: "apr_1", Reason: "approved by bob"}, "", ""},
 		"rate limited":          {agenttrust.AuditRecord{Tool: "pay", Effect: deny, Rule: "lim", Reason: "rate limit exceeded"}, "", ""},
 		"revoked":               {agenttrust.AuditRecord{Tool: "read", Effect: deny, Reason: "agent revoked"}, "", ""},
@@ -432,8 +477,8 @@ rules:
 }
 
 // TestEngineRedactedIsUnknown: an engine replay cannot look into counts
-// every record with a redacted value as unknown, and its failures as
-// denies.
+// every record with a redacted value, truncated attributes or a resource
+// at the record's bound as unknown, and its failures as denies.
 func TestEngineRedactedIsUnknown(t *testing.T) {
 	allowAll := agenttrust.PolicyEngineFunc(func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 		return agenttrust.PolicyResult{Effect: agenttrust.Allow, Rule: "all"}, nil
@@ -441,16 +486,18 @@ func TestEngineRedactedIsUnknown(t *testing.T) {
 	recs := []agenttrust.AuditRecord{
 		rec("a", "read", "", agenttrust.Deny, "", `{"token":"[redacted]"}`),
 		rec("a", "read", "", agenttrust.Deny, "", `{"n":1}`),
+		rec("a", "read", "", agenttrust.Deny, "", `{"_truncated":true}`),
+		rec("a", "read", strings.Repeat("a", 1024), agenttrust.Deny, "", ""),
 	}
 	got, err := replay.Run(context.Background(), all(recs), replay.Config{Engine: allowAll})
 	must.NoError(t, err)
-	expect.EqualValues(t, 1, got.Unknown)
+	expect.EqualValues(t, 3, got.Unknown)
 	expect.EqualValues(t, 1, got.Changed)
 
 	panics := agenttrust.PolicyEngineFunc(func(context.Context, *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 		panic("boom")
 	})
-	got, err = replay.Run(context.Background(), all(recs[1:]), replay.Config{Engine: panics})
+	got, err = replay.Run(context.Background(), all(recs[1:2]), replay.Config{Engine: panics})
 	must.NoError(t, err)
 	expect.EqualValues(t, 1, got.Failed)
 	expect.EqualValues(t, 1, got.Same, "a failing engine denies")
@@ -571,6 +618,8 @@ func FuzzRecord(f *testing.F) {
 	f.Add(`{"secret_level":"[redacted]"}`, "read_x", "read-all", uint8(1), "")
 	f.Add(`{"env":"prod","x":[1,{"a":"[redacted credential]"}]}`, "delete", "", uint8(2), "rate limit exceeded")
 	f.Add(`not json`, "read_x", "", uint8(1), "")
+	f.Add(`{"_truncated":true}`, "pay", "pay-small", uint8(1), "")
+	f.Add(`{"_truncated":true}`, "export", "export", uint8(1), "")
 	p := testkit.Policy(f, newPolicy, "yaml")
 	f.Fuzz(func(t *testing.T, attrs, tool, rule string, eff uint8, reason string) {
 		r := rec("a", tool, "public/a", agenttrust.Effect(eff%3), rule, attrs)
