@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/testkit"
@@ -20,8 +21,9 @@ import (
 // in their records, and replay must not tell the operator that a
 // proposal leaves them as they were. Attributes that encode to more than
 // 16 KiB are recorded as {"_truncated":true} (a long memo is enough);
-// a resource that NFC lengthens past 1,024 bytes is recorded cut, with
-// no mark (U+0958 is 3 bytes, 6 in NFC: 613 bytes sent, 1,213 checked).
+// a resource that NFC lengthens past 1,024 bytes was recorded cut, with
+// no mark, by versions before Check refused it (U+0958 is 3 bytes, 6 in
+// NFC: 613 bytes sent, 1,213 checked), and such records are replayed.
 // Each proposal changes the live outcome of the request; replay must
 // count its record as unknown, whichever way the change goes.
 func TestAttackReplayLostRequestData(t *testing.T) {
@@ -83,28 +85,54 @@ func TestAttackReplayLostRequestData(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.req.AgentID = "bot-1"
-			rec, was := recordOne(t, tc.old, tc.req)
-			_, live := recordOne(t, tc.proposal, tc.req)
-			// The attack is real: the record lost data, and the proposal
-			// changes what the request gets.
+			var rec agenttrust.AuditRecord
+			var was, live agenttrust.Effect
 			if tc.req.Resource != "" {
-				must.True(t, len(rec.Resource) < len(norm.NFC.String(tc.req.Resource)), "the record keeps the whole resource")
+				// Check now refuses a resource past the bound in NFC; a
+				// record of an earlier version kept it cut, as here.
+				full := norm.NFC.String(tc.req.Resource)
+				cut := full[:1024]
+				for !utf8.ValidString(cut) {
+					cut = cut[:len(cut)-1]
+				}
+				short := tc.req
+				short.Resource = cut
+				rec, _ = recordOne(t, tc.old, short)
+				must.Equal(t, cut, rec.Resource)
+				in := agenttrust.PolicyInput{AgentID: tc.req.AgentID, Tool: tc.req.Tool, Resource: full}
+				was, live = decideOn(t, tc.old, &in), decideOn(t, tc.proposal, &in)
 			} else {
+				var wasD, liveD agenttrust.Decision
+				rec, wasD = recordOne(t, tc.old, tc.req)
+				_, liveD = recordOne(t, tc.proposal, tc.req)
+				was, live = wasD.Effect, liveD.Effect
 				var b bytes.Buffer
 				must.NoError(t, json.Compact(&b, rec.Attributes))
 				must.Equal(t, `{"_truncated":true}`, b.String())
 			}
-			must.NotEqual(t, was.Effect, live.Effect, "the proposal changes nothing live (%s)", live.Reason)
+			// The attack is real: the proposal changes what the request
+			// gets.
+			must.NotEqual(t, was, live, "the proposal changes nothing")
 
 			rep := replayOne(t, rec, tc.proposal)
 			must.EqualValues(t, 1, rep.Replayed)
-			expect.EqualValues(t, 1, rep.Unknown, "replay claims %v -> same=%d changed=%d %+v; live %v", was.Effect, rep.Same, rep.Changed, rep.Rules, live.Effect)
+			expect.EqualValues(t, 1, rep.Unknown, "replay claims %v -> same=%d changed=%d %+v; live %v", was, rep.Same, rep.Changed, rep.Rules, live)
 			if len(rep.Examples) == 1 {
 				expect.Equal(t, replay.Unknown, rep.Examples[0].ToEffect)
 				expect.NotEmpty(t, rep.Examples[0].Why)
 			}
 		})
 	}
+}
+
+// decideOn is the effect the policy doc gives in.
+func decideOn(t *testing.T, doc string, in *agenttrust.PolicyInput) agenttrust.Effect {
+	t.Helper()
+	e, err := agenttrust.NewRuleEngine(testkit.Policy(t, doc, "yaml"))
+	must.NoError(t, err)
+	res, err := e.Evaluate(context.Background(), in)
+	must.NoError(t, err)
+	return res.Effect
 }
 
 // recordOne checks req under the policy doc: the record made, and the
