@@ -31,6 +31,10 @@ const (
 	PhaseApproval Phase = "approval"
 	// PhaseBreaker: the runaway breaker turned the decision into a deny.
 	PhaseBreaker Phase = "breaker"
+	// PhaseBudget: a budget of the credential's chain refused what the
+	// policy allowed (exhausted, an amount it cannot count, a store
+	// without budgets); the record does not keep the budget's state.
+	PhaseBudget Phase = "budget"
 	// PhaseUnavailable: the store (revocations, a cluster limit, the
 	// approvals) or the audit was down, or the client closed.
 	PhaseUnavailable Phase = "unavailable"
@@ -56,6 +60,10 @@ const (
 	reasonSessionSuspend    = "session suspended"
 	reasonCredentialError   = "credential rejected"
 	reasonCredentialRevoked = "credential revoked"
+	reasonBudget            = "budget exhausted"
+	reasonBudgetNoStore     = "budgets unavailable"
+	reasonBudgetAmount      = "budget amount unavailable"
+	ruleBudgetPrefix        = "budget:"
 	// internalPrefix starts the tools of operator records and the rules
 	// the client itself writes (agenttrust.breaker,
 	// agenttrust.audit_withdrawn).
@@ -76,6 +84,10 @@ func PhaseOf(r *agenttrust.AuditRecord) Phase {
 	}
 	if strings.HasPrefix(r.Rule, internalPrefix) {
 		return PhaseOperator // a note the client wrote, such as a withdrawal
+	}
+	if strings.HasPrefix(r.Rule, ruleBudgetPrefix) || r.Reason == reasonBudgetNoStore || r.Reason == reasonBudgetAmount ||
+		strings.HasPrefix(r.Reason, reasonBudget+":") {
+		return PhaseBudget
 	}
 	switch r.Reason {
 	case reasonInvalid:

@@ -8,7 +8,7 @@
 //
 // Only what the policy decided. A record decided by another phase of the
 // check (a refused credential, a revocation, a rate limit, a consumed
-// approval, the runaway breaker, a store that was down) keeps its
+// approval, the runaway breaker, a budget, a store that was down) keeps its
 // outcome whatever the policy, and is counted by its Phase in
 // Report.NotReplayable; so are operator records, which are no check.
 //

@@ -591,9 +591,14 @@ func TestPhasesFromClient(t *testing.T) {
 		check(agenttrust.Request{AgentID: "b", Tool: "write"}) // policy, policy, breaker
 	}
 	check(agenttrust.Request{AgentID: "b", Tool: "read_x"}) // revocation: suspended by the breaker
+	budgeted, _, err := c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "a", Caveats: []string{"budget calls <= 1"}})
+	must.NoError(t, err)
+	check(agenttrust.Request{Credential: budgeted, Tool: "read_x"}) // policy: allow, spending the budget
+	check(agenttrust.Request{Credential: budgeted, Tool: "read_x"}) // budget: exhausted
 	must.NoError(t, c.SyncAudit(ctx))
 	want := []replay.Phase{"", "", "", replay.PhaseOperator, replay.PhaseApproval, replay.PhaseCredential,
-		replay.PhaseValidation, "", replay.PhaseLimit, "", "", replay.PhaseBreaker, replay.PhaseRevocation}
+		replay.PhaseValidation, "", replay.PhaseLimit, "", "", replay.PhaseBreaker, replay.PhaseRevocation,
+		replay.PhaseOperator, "", replay.PhaseBudget}
 	mu.Lock()
 	defer mu.Unlock()
 	must.Len(t, recs, len(want))
