@@ -423,22 +423,12 @@ func (a *attributor) decode(raw []byte) bool {
 	return all
 }
 
-// opaqueMarks are what a record holds instead of a value it does not
-// keep, as package replay reads them: a redacted value or credential, a
-// value that could not be encoded, U+FFFD for bytes that were not
-// storable.
-var opaqueMarks = [...]string{"[redacted]", "[redacted credential]", "[unencodable]", "\uFFFD"}
-
 // opaque reports whether v, or anything in it, is not what the request
 // held.
 func opaque(v any) bool {
 	switch x := v.(type) {
 	case string:
-		for _, m := range opaqueMarks {
-			if strings.Contains(x, m) {
-				return true
-			}
-		}
+		return replay.OpaqueText(x)
 	case map[string]any:
 		for k, e := range x {
 			if opaque(k) || opaque(e) {

@@ -38,7 +38,11 @@ import (
 // encoded, and U+FFFD, which stands for bytes that were not storable.
 var opaqueMarks = [...]string{"[redacted]", "[redacted credential]", "[unencodable]", "\uFFFD"}
 
-func opaqueText(s string) bool {
+// OpaqueText reports whether s, text from an audit record, holds one of
+// the marks a record keeps instead of what the request sent (a redacted
+// value or credential, an unencodable value, U+FFFD for bytes that were
+// not storable): a value replay, and advice, cannot read.
+func OpaqueText(s string) bool {
 	if !strings.Contains(s, "[") && !strings.Contains(s, "\uFFFD") {
 		return false
 	}
@@ -94,7 +98,7 @@ func decodeAttrs(raw json.RawMessage, m map[string]any, opaque []string, rd *byt
 		return opaque, fmt.Errorf("attributes: %w", err)
 	}
 	for k, v := range m {
-		if opaqueText(k) {
+		if OpaqueText(k) {
 			return opaque, errOpaqueNames
 		}
 		if opaqueValue(v) {
@@ -110,10 +114,10 @@ func decodeAttrs(raw json.RawMessage, m map[string]any, opaque []string, rd *byt
 func opaqueValue(v any) bool {
 	switch x := v.(type) {
 	case string:
-		return opaqueText(x)
+		return OpaqueText(x)
 	case map[string]any:
 		for k, e := range x {
-			if opaqueText(k) || opaqueValue(e) {
+			if OpaqueText(k) || opaqueValue(e) {
 				return true
 			}
 		}
