@@ -118,7 +118,7 @@ func foldDuplicates(attrs []attrKV) error {
 	}
 	seen := make(map[string]string, len(attrs))
 	for _, kv := range attrs {
-		f := strings.ToLower(strings.ToUpper(kv.Name))
+		f := string(cond.AppendFolded(nil, kv.Name))
 		if prev, ok := seen[f]; ok {
 			return dup(prev, kv.Name)
 		}

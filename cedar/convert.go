@@ -155,7 +155,7 @@ func (c *converter) put(m cedar.RecordMap, path, k string, v any, depth int) err
 	}
 	if c.names != nil {
 		var buf [128]byte // agenttrust names are at most 128 bytes
-		if r, ok := c.names[string(foldKey(buf[:0], k))]; ok && (r.many || r.name != k) {
+		if r, ok := c.names[string(cond.AppendFolded(buf[:0], k))]; ok && (r.many || r.name != k) {
 			return &RequestError{Field: path, Msg: "name differs only in case from an attribute a policy reads"}
 		}
 	}
@@ -379,29 +379,6 @@ func floatValue(path string, f float64, bits int) (cedar.Value, error) {
 		return nil, &RequestError{Field: path, Msg: msgDecimal}
 	}
 	return d, nil
-}
-
-// foldKey appends to dst the folded form of s: each rune r as
-// unicode.ToLower(unicode.ToUpper(r)), the folding of cond.SameFolded
-// (which agenttrust's own conditions and duplicate check use), so two
-// names have one key exactly when SameFolded holds between them. It
-// covers encoding/json's strings.EqualFold, and takes U+0130 and U+0131
-// for i as well.
-func foldKey(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		dst = utf8.AppendRune(dst, unicode.ToLower(unicode.ToUpper(r)))
-		i += n
-	}
-	return dst
 }
 
 // normalString reports whether s is valid UTF-8 in NFC without invisible

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
 	xast "github.com/cedar-policy/cedar-go/x/exp/ast"
@@ -165,7 +166,7 @@ type readName struct {
 func readNames(list []*cedar.Policy) map[string]readName {
 	names := map[string]readName{}
 	add := func(s types.String) {
-		k := string(foldKey(nil, string(s)))
+		k := string(cond.AppendFolded(nil, string(s)))
 		if r, ok := names[k]; !ok {
 			names[k] = readName{name: string(s)}
 		} else if r.name != string(s) {

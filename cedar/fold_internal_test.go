@@ -19,12 +19,12 @@ func TestFoldKey(t *testing.T) {
 			continue
 		}
 		s := string(r)
-		if got, want := string(foldKey(nil, s)), strings.ToLower(strings.ToUpper(s)); got != want {
-			t.Fatalf("foldKey(%U) = %q, want %q", r, got, want)
+		if got, want := string(cond.AppendFolded(nil, s)), strings.ToLower(strings.ToUpper(s)); got != want {
+			t.Fatalf("cond.AppendFolded(%U) = %q, want %q", r, got, want)
 		}
 	}
 	for _, tc := range foldPairs {
-		if got, want := bytes.Equal(foldKey(nil, tc[0]), foldKey(nil, tc[1])), cond.SameFolded(tc[0], tc[1]); got != want {
+		if got, want := bytes.Equal(cond.AppendFolded(nil, tc[0]), cond.AppendFolded(nil, tc[1])), cond.SameFolded(tc[0], tc[1]); got != want {
 			t.Errorf("%q, %q: one key %v, SameFolded %v", tc[0], tc[1], got, want)
 		}
 	}
@@ -32,7 +32,7 @@ func TestFoldKey(t *testing.T) {
 	k := "ris\u212a_Amount"
 	if n := testing.AllocsPerRun(100, func() {
 		var buf [128]byte
-		_ = foldKey(buf[:0], k)
+		_ = cond.AppendFolded(buf[:0], k)
 	}); n != 0 {
 		t.Errorf("foldKey allocates %v times", n)
 	}
@@ -49,7 +49,7 @@ func FuzzFoldKey(f *testing.F) {
 		f.Add(tc[0], tc[1])
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		if got, want := bytes.Equal(foldKey(nil, a), foldKey(nil, b)), cond.SameFolded(a, b); got != want {
+		if got, want := bytes.Equal(cond.AppendFolded(nil, a), cond.AppendFolded(nil, b)), cond.SameFolded(a, b); got != want {
 			t.Fatalf("%q, %q: one key %v, SameFolded %v", a, b, got, want)
 		}
 	})

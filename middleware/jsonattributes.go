@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cond"
 )
 
 // JSONAttributes turns a JSON object into request attributes: each
@@ -41,7 +41,7 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 	folded := map[string]bool{}
 	// The resource is the member a tool reads as resourceKey: under any
 	// spelling that folds onto it, as encoding/json fills a field.
-	resourceFolded := strings.ToLower(strings.ToUpper(resourceKey))
+	resourceFolded := string(cond.AppendFolded(nil, resourceKey))
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -54,7 +54,7 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 		// encoding/json matches struct fields case-insensitively and
 		// keeps the last duplicate: refuse any name a tool might read
 		// differently.
-		f := strings.ToLower(strings.ToUpper(key))
+		f := string(cond.AppendFolded(nil, key))
 		if folded[f] {
 			return nil, "", badArguments(fmt.Sprintf("member %q appears twice (names are compared case-insensitively)", key))
 		}

@@ -271,6 +271,23 @@ func SameFolded(a, b string) bool {
 	return a == "" && b == ""
 }
 
+// AppendFolded appends s in the folding of SameFolded: two names are
+// SameFolded exactly when their AppendFolded forms are equal, so the form
+// keys a map of names compared that way. s must be valid UTF-8.
+func AppendFolded(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			dst = append(dst, byte(foldRune(rune(c))))
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		dst = utf8.AppendRune(dst, foldRune(r))
+		i += n
+	}
+	return dst
+}
+
 func foldRune(r rune) rune {
 	if r < utf8.RuneSelf {
 		if 'A' <= r && r <= 'Z' {

@@ -414,6 +414,9 @@ func FuzzSameFolded(f *testing.F) {
 		if strings.EqualFold(a, b) && !got {
 			t.Fatalf("%+q and %+q: EqualFold but not SameFolded", a, b)
 		}
+		if utf8.ValidString(a) && utf8.ValidString(b) && (string(AppendFolded(nil, a)) == string(AppendFolded(nil, b))) != got {
+			t.Fatalf("%+q and %+q: AppendFolded forms equal %v, SameFolded %v", a, b, !got, got)
+		}
 	})
 }
 
