@@ -199,7 +199,23 @@ func (s *Server) streamAudit(c *call) error {
 	defer keep.Stop()
 	for polls := 1; ; polls++ {
 		wake := c.t.wake.wait()
-		n, err := tail.next(ctx, c, polls%5 == 0)
+		// The stream holds no authority of its own: its credential is
+		// judged again before every read, so one revoked, suspended or
+		// expired since the stream began ends it, and nothing recorded
+		// after that reaches its holder. While that cannot be judged
+		// (store down, notify view stale) nothing is read.
+		var n int
+		_, err := c.t.client.Authenticate(ctx, c.bearer, c.addr)
+		if err != nil && !isStoreFailure(err) {
+			if ctx.Err() == nil && s.ctx.Err() == nil {
+				fmt.Fprintf(c.w, "event: error\ndata: {\"code\":%q}\n\n", authError(err).code)
+				rc.Flush()
+			}
+			return nil
+		}
+		if err == nil {
+			n, err = tail.next(ctx, c, polls%5 == 0)
+		}
 		if ctx.Err() != nil || s.ctx.Err() != nil || errors.Is(err, errGone) {
 			return nil
 		}
