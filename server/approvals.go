@@ -112,10 +112,25 @@ func (s *Server) getApproval(c *call) error {
 		default:
 			return err
 		}
+		// The wait may outlive the credential: it is judged again before
+		// the answer, as a new request would be, so a credential revoked,
+		// suspended or expired meanwhile gets 401, not the decision. (Not
+		// on the request's context, which a shutdown or the wait's end may
+		// have cut: the answer is due all the same.)
+		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), reauthTimeout)
+		_, err = c.t.client.Authenticate(actx, c.bearer, c.addr)
+		acancel()
+		if err != nil {
+			return authError(err)
+		}
 	}
 	writeJSON(c, http.StatusOK, viewApproval(a))
 	return nil
 }
+
+// reauthTimeout bounds the authentication of a long poll's credential
+// again at its end.
+const reauthTimeout = 5 * time.Second
 
 // covers reports whether the caller's caveats cover the request an
 // approval holds: a narrowed credential sees only approvals of actions it

@@ -78,3 +78,53 @@ func TestAttackAuditStreamOutlivesStop(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackApprovalLongPollOutlivesStop: an agent waits on its approval
+// (GET /v1/approvals/{id}?wait=), its credential is stopped meanwhile, and
+// the approval is then decided. The answer must be the 401 a stopped
+// credential gets, not the decision: the long poll authenticated only
+// when it began, so it answered a revoked, suspended or expired
+// credential 200 with the approval, its approver and note.
+func TestAttackApprovalLongPollOutlivesStop(t *testing.T) {
+	cases := []struct {
+		name string
+		open func(e *env) string
+		stop func(t *testing.T, e *env)
+	}{
+		{"key revoked",
+			func(e *env) string { return e.key("acme/bot") },
+			func(t *testing.T, e *env) {
+				e.must(204, "POST", "/v1/revocations", e.key("acme/alice"), map[string]any{"id": e.ids["acme/bot"]})
+			}},
+		{"agent suspended",
+			func(e *env) string { return e.key("acme/bot") },
+			func(t *testing.T, e *env) {
+				e.must(204, "POST", "/v1/agents/bot/suspend", e.key("acme/alice"), map[string]any{"reason": "compromised"})
+			}},
+		{"token expired",
+			func(e *env) string { return e.exchange(e.key("acme/bot")) },
+			func(t *testing.T, e *env) { e.clock.Advance(defaultTokenTTL + time.Minute) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newBubbleEnv(t)
+				cred := tc.open(e)
+				d := e.check(cred, map[string]any{"tool_name": "payments.charge"})
+				id, _ := d["approval_id"].(string)
+				if d["effect"] != "needs_approval" || id == "" {
+					t.Fatalf("check: %v", d)
+				}
+				got := make(chan resp, 1)
+				go func() { got <- e.do("GET", "/v1/approvals/"+id+"?wait=30s", cred, nil) }()
+				synctest.Wait() // the poll is waiting
+				tc.stop(t, e)
+				e.must(200, "POST", "/v1/approvals/"+id+"/approve", e.key("acme/carol"), map[string]any{"note": "ok"})
+				r := <-got
+				if r.status != 401 {
+					t.Fatalf("a stopped credential's long poll got %d: %s", r.status, r.body)
+				}
+			})
+		})
+	}
+}
