@@ -161,8 +161,13 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // key's expiry (tokens never outlive their key), so the revocation's
 // ExpiresAt is that expiry plus the JWT leeway, and PruneRevocations
 // keeps it 48 hours longer still, so clocks that are off by less than that
-// cannot lift it early.
+// cannot lift it early. (A key expiring more than a century from now counts
+// as one without expiry.)
 //
+// revocationHorizon is how far out a key's expiry may lie for its
+// revocation to expire with it.
+const revocationHorizon = 100 * 365 * 24 * time.Hour
+
 // It is recorded in the audit chain as "agenttrust.revoke" (see Suspend).
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
@@ -175,7 +180,11 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 		if err != nil && !isNotFound(err) {
 			return storeErr("revoke", err)
 		}
-		if err == nil && !k.ExpiresAt.IsZero() {
+		// A key expiring more than revocationHorizon from now is as good
+		// as one without expiry, and so is its revocation: an expiry that
+		// far out could, with the leeway, pass the last time a store
+		// holds (SQLite's ends in 2262) and make the key unrevocable.
+		if err == nil && !k.ExpiresAt.IsZero() && k.ExpiresAt.Before(now.Add(revocationHorizon)) {
 			b.ExpiresAt = k.ExpiresAt.Add(jwtLeeway)
 		}
 	}
