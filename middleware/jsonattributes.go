@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -119,7 +121,11 @@ func badArguments(msg string) error {
 
 // resourceText is the resource named by the member key, whose JSON is
 // raw and attribute value v: a string's value, a number's text, or ""
-// for null. Anything else is refused, never taken as a name.
+// for null. Anything else is refused, never taken as a name. A number
+// must be an integer in its one plain spelling that a float64 holds
+// exactly: a tool reading it as a number reads 1e2, 100.0 and 0.1e3 all
+// as 100, and 2^53+1 as 2^53, which a policy would see as other
+// resources.
 func resourceText(key string, raw json.RawMessage, v any) (string, error) {
 	switch raw[0] {
 	case '"':
@@ -129,7 +135,27 @@ func resourceText(key string, raw json.RawMessage, v any) (string, error) {
 	case '{', '[', 't', 'f':
 		return "", fmt.Errorf("%w: argument %q names the resource and must be a string or a number", agenttrust.ErrInvalidRequest, key)
 	}
+	if !plainSafeInteger(string(raw)) {
+		return "", fmt.Errorf("%w: argument %q names the resource: a number must be a plain integer of at most 2^53 in magnitude (send other ids as strings)", agenttrust.ErrInvalidRequest, key)
+	}
 	return string(raw), nil
+}
+
+// plainSafeInteger reports whether s is an integer spelled without
+// fraction, exponent, leading zeros or a minus zero, of magnitude at most
+// 2^53, so that every JSON decoder reads it as the same integer.
+func plainSafeInteger(s string) bool {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || len(digits) > 16 || (digits[0] == '0' && (len(digits) > 1 || len(s) > 1)) {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	return err == nil && n <= 1<<53
 }
 
 func attrValue(raw json.RawMessage) (any, error) {

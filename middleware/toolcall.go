@@ -21,8 +21,10 @@ type toolCallConfig struct {
 }
 
 // ResourceKey names the argument whose value is the request's resource,
-// such as ResourceKey("customer_id"). It must be a string or a number;
-// when absent the resource is empty. The argument stays an attribute too.
+// such as ResourceKey("customer_id"). It must be a string or an integer
+// in its plain spelling of at most 2^53 in magnitude (not 1e2 or 100.0,
+// which a tool reads as 100); when absent the resource is empty. The
+// argument stays an attribute too.
 // A member spelled in another case ("Customer_ID") is the resource all the
 // same, as encoding/json would fill a customer_id field from it.
 func ResourceKey(name string) ToolCallOption {

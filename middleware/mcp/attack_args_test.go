@@ -13,6 +13,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/middleware"
 	atmcp "github.com/agenttrust/agenttrust/middleware/mcp"
+	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // hostileArguments are tool arguments a policy and a tool could read
@@ -75,5 +76,49 @@ func TestAttackHostileArguments(t *testing.T) {
 	_, err := cs.CallTool(agentCtx, &sdk.CallToolParams{Name: "payments.charge", Arguments: map[string]any{"amount": 1, "AMOUNT": 1000000}})
 	if !errors.Is(err, middleware.ErrDenied) || !errors.Is(err, agenttrust.ErrInvalidRequest) || ran.total() != 0 || checks.Load() != 0 {
 		t.Errorf("map with one name in two cases: err = %v, ran %d, checks %d", err, ran.total(), checks.Load())
+	}
+}
+
+// TestAttackResourceArgNumberSpelling: the SDK hands a typed tool its
+// arguments through a map of float64s, so {"customer":1e2} and
+// {"customer":100.0} reach an int field as 100, and 2^53+1 as 2^53. A
+// deny rule on those customers is not dodged by another spelling: the
+// call is refused and the handler never runs.
+func TestAttackResourceArgNumberSpelling(t *testing.T) {
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(&agenttrust.Policy{Rules: []agenttrust.Rule{
+		{ID: "not-these", Effect: agenttrust.Deny, Tools: []string{"crm.read"}, Resources: []string{"100", "9007199254740992"}},
+		{ID: "reads", Effect: agenttrust.Allow, Tools: []string{"crm.read"}},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	srv := sdk.NewServer(&sdk.Implementation{Name: "test", Version: "v1"}, nil)
+	var read []int64
+	type in struct {
+		Customer int64 `json:"customer"`
+	}
+	sdk.AddTool(srv, &sdk.Tool{Name: "crm.read"}, func(ctx context.Context, req *sdk.CallToolRequest, args in) (*sdk.CallToolResult, any, error) {
+		read = append(read, args.Customer)
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "read"}}}, nil, nil
+	})
+	srv.AddReceivingMiddleware(atmcp.ServerMiddleware(c, atmcp.ResourceArg("customer")))
+	cs := connect(t, agenttrust.WithAgent(context.Background(), "billing-bot", ""), srv, nil)
+	for _, args := range []string{`{"customer":1e2}`, `{"customer":100.0}`, `{"customer":0.1e3}`, `{"customer":9007199254740993}`} {
+		t.Run(args, func(t *testing.T) {
+			read = nil
+			res := call(t, cs, "crm.read", json.RawMessage(args))
+			if !res.IsError || len(read) != 0 {
+				t.Errorf("IsError=%v text=%q, the tool read customer %v; want a refusal", res.IsError, text(res), read)
+			}
+		})
+	}
+	read = nil
+	if res := call(t, cs, "crm.read", json.RawMessage(`{"customer":42}`)); res.IsError || len(read) != 1 || read[0] != 42 {
+		t.Errorf("control: IsError=%v text=%q read %v", res.IsError, text(res), read)
+	}
+	read = nil
+	if res := call(t, cs, "crm.read", json.RawMessage(`{"customer":100}`)); !res.IsError || len(read) != 0 {
+		t.Errorf("control, the canonical spelling: IsError=%v text=%q read %v", res.IsError, text(res), read)
 	}
 }

@@ -41,8 +41,10 @@ type config struct {
 
 // ResourceArg names the tool argument whose value is the request's
 // resource, such as ResourceArg("customer_id"). The value must be a string
-// or a number (a call with another kind is denied as invalid); when the
-// argument is absent the resource is empty. It stays an attribute too.
+// or an integer in its plain spelling of at most 2^53 in magnitude (a call
+// with another kind, or with 1e2 or 100.0, which the SDK hands a tool as
+// 100, is denied as invalid); when the argument is absent the resource is
+// empty. It stays an attribute too.
 func ResourceArg(name string) Option {
 	return func(c *config) { c.resourceArg = name }
 }
