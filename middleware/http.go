@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -457,7 +458,9 @@ func MultiExtractor(extractors ...Extractor) Extractor {
 // body, at most maxBytes of it, as a JSON object and turns it into
 // attributes with JSONAttributes. The body is put back for the handler.
 // An empty body has no attributes; a larger or malformed one refuses the
-// request.
+// request, and so does one whose Content-Type is given and is not JSON
+// (application/json or a +json type): a handler that reads the body by
+// its declared type would read a form where the policy saw JSON.
 func JSONBodyAttributes(maxBytes int64) func(*http.Request) (map[string]any, error) {
 	return func(r *http.Request) (map[string]any, error) {
 		if r.Body == nil || r.Body == http.NoBody {
@@ -471,8 +474,25 @@ func JSONBodyAttributes(maxBytes int64) func(*http.Request) (map[string]any, err
 			return nil, fmt.Errorf("%w: body larger than %d bytes", agenttrust.ErrInvalidRequest, maxBytes)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
+		if len(trimJSONSpace(b)) > 0 && !jsonContentType(r.Header["Content-Type"]) {
+			return nil, fmt.Errorf("%w: body is not declared as JSON (Content-Type application/json)", agenttrust.ErrInvalidRequest)
+		}
 		return JSONAttributes(b)
 	}
+}
+
+// jsonContentType reports whether the Content-Type values ct leave a body
+// to be read as JSON: none, or one naming application/json or a +json
+// type.
+func jsonContentType(ct []string) bool {
+	switch len(ct) {
+	case 0:
+		return true
+	case 1:
+		mt, _, err := mime.ParseMediaType(ct[0])
+		return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	}
+	return false
 }
 
 // Route maps an http.ServeMux pattern to a tool; see Routes.
