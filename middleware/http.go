@@ -513,7 +513,8 @@ type Route struct {
 // a server whose mux uses the same patterns authorizes exactly the route
 // that will serve. A request no pattern matches, or one the mux would
 // redirect, is not mapped. Behind a mux, when r.Pattern is one of the
-// patterns, that match is used as is. The route of up to 1024 recent
+// patterns, r is mapped only when it is also the pattern these routes
+// match (a mux in front may not be the one that serves r). The route of up to 1024 recent
 // requests is remembered, so that a repeated one skips matching.
 //
 // Routes reports a pattern ServeMux rejects, two that conflict, an empty
@@ -557,13 +558,19 @@ func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 }
 
 func (t *routeTable) action(r *http.Request) (string, string, bool) {
+	i, ok := t.match(r)
 	if r.Pattern != "" {
-		if i, ok := t.byPattern[r.Pattern]; ok {
+		if j, known := t.byPattern[r.Pattern]; known {
+			// A mux in front routed r by one of the patterns, but it may
+			// not be the mux that serves it (http.Handle("/", mw(api))):
+			// map r only when this table's own match agrees.
+			if !ok || routeIndex(j) != i {
+				return "", "", false
+			}
 			rt := &t.routes[i]
 			return rt.tool, rt.resource(r, r.PathValue), true
 		}
 	}
-	i, ok := t.match(r)
 	if !ok {
 		return "", "", false
 	}
