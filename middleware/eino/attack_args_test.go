@@ -13,7 +13,8 @@ import (
 // differently (a member named twice, exactly, by an escape or by case,
 // or a second JSON value after the first) are refused before the check,
 // even by a checker that allows everything, and the tool never runs.
-// encoding/json keeps the last of two members and matches struct fields
+// Eino's InferTool decodes with bytedance/sonic, which, like
+// encoding/json, keeps the last of two members and matches struct fields
 // case-insensitively: {"amount":1,"AMOUNT":1000000} would show the
 // policy an amount of 1 and charge 1000000.
 func TestAttackHostileArguments(t *testing.T) {

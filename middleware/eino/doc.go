@@ -22,10 +22,10 @@
 // json.Number, objects and lists their JSON text, and a value that is not
 // an object becomes the attribute "input". Arguments that name a member
 // twice (exactly, through an escape, or in another case) or hold more than
-// one JSON value are denied as invalid and never checked: the tool decodes
-// them with encoding/json, which keeps the last of two members and matches
-// names case-insensitively, so it could see an amount the policy never
-// did. WithResource, WithAttributes and any other
+// one JSON value are denied as invalid and never checked: a tool made by
+// Eino's utils.InferTool decodes them with bytedance/sonic, which, like
+// encoding/json, keeps the last of two members and matches names
+// case-insensitively, so it could see an amount the policy never did. WithResource, WithAttributes and any other
 // middleware.ToolCallOption (such as middleware.ResourceKey) change the
 // request. Eino has no
 // notion of who is acting: the agent, session and credential come from
