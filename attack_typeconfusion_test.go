@@ -172,7 +172,6 @@ func TestAttackTypeConfusionNumbers(t *testing.T) {
 		"json_frac":           {"attr.amount > 100", json.Number("100.5")},
 		"json_exp":            {"attr.amount > 100", json.Number("1.01e2")},
 		"int64_past_2^53":     {"attr.amount > 9007199254740992", int64(9007199254740993)},
-		"json_past_2^53":      {"attr.amount > 9007199254740992", json.Number("9007199254740993")},
 		"int64_max":           {"attr.amount > 9223372036854775806", int64(math.MaxInt64)},
 		"uint64_max":          {"attr.amount > 9223372036854775807", uint64(math.MaxUint64)},
 		"uint64_past_int64":   {"attr.amount > 1000", uint64(1) << 63},
@@ -216,6 +215,9 @@ rules:
 		"json_underflows_to_minus_zero": {"attr.amount < 0", "-1e-400"},
 		"json_underflow_equals_zero":    {"attr.amount = 0", "1e-400"},
 		"json_underflow_long_text":      {"attr.amount > 0", json.Number("0." + strings.Repeat("0", 400) + "1")},
+		// An integer past 2^53 that a float64 reader takes for the limit.
+		"json_past_2^53_onto_limit": {"attr.amount > 9007199254740992", "9007199254740993"},
+		"json_past_2^53_onto_equal": {"attr.amount = 9007199254740992", "9007199254740993"},
 	}
 	for _, effect := range []string{"deny", "needs_approval"} {
 		for name, tt := range onto {

@@ -29,7 +29,10 @@
 // valid UTF-8, not in NFC or holds an invisible formatting character; a
 // number with more precision than a float64 holds (more than 15
 // significant digits, or so small that it underflows to 0 or to a
-// subnormal) that rounds onto the condition's operand; an "ip"
+// subnormal) that rounds onto the condition's operand; an integer given
+// as text (json.Number) past 2^53 in magnitude that the condition judges
+// otherwise when it is read as the nearest float64, as JavaScript, the
+// MCP SDK or encoding/json into an any read it; an "ip"
 // condition without a remote address; an "expires" condition without a
 // time. Operands are never that small: Parse refuses them. Callers must
 // fail closed on Unknown: a caveat does not hold, an allow rule does not
@@ -874,18 +877,34 @@ func (c *Cond) evalAttr(v any) Result {
 		if cmp == 0 && n.inexact {
 			return Unknown
 		}
-		switch c.Op {
-		case OpEq:
-			return result(cmp == 0)
-		case OpLt:
-			return result(cmp < 0)
-		case OpLe:
-			return result(cmp <= 0)
-		case OpGt:
-			return result(cmp > 0)
-		case OpGe:
-			return result(cmp >= 0)
+		r := c.holds(cmp)
+		if n.wide {
+			// A tool may read the text as the nearest float64: judged
+			// only where both readings agree.
+			f := number{kind: numFloat, f: n.float()}
+			if c.holds(c.compare(&f)) != r {
+				return Unknown
+			}
 		}
+		return r
+	}
+	return Unknown
+}
+
+// holds is the result of c's comparison given cmp, the attribute's order
+// against the operand.
+func (c *Cond) holds(cmp int) Result {
+	switch c.Op {
+	case OpEq:
+		return result(cmp == 0)
+	case OpLt:
+		return result(cmp < 0)
+	case OpLe:
+		return result(cmp <= 0)
+	case OpGt:
+		return result(cmp > 0)
+	case OpGe:
+		return result(cmp >= 0)
 	}
 	return Unknown
 }
@@ -960,6 +979,9 @@ func (c *Cond) Why(env *Env) string {
 		if n.inexact {
 			return name + " has more precision than a float64 holds, and rounds onto the operand"
 		}
+		if n.wide {
+			return name + " is an integer past 2^53, which read as a float64 is judged otherwise"
+		}
 	}
 	if want == "a number" {
 		return name + " is not a finite number"
@@ -979,6 +1001,25 @@ type number struct {
 	u       uint64
 	f       float64
 	inexact bool // f rounds a decimal with more digits than float64 holds, or one too small for it
+	// wide marks an integer read from text past 2^53 in magnitude, which
+	// a reader of float64s (JavaScript, encoding/json into an any, the
+	// MCP SDK) takes for the nearest float64: another number.
+	wide bool
+}
+
+// maxSafeInteger is the largest magnitude up to which every integer is a
+// float64.
+const maxSafeInteger = 1 << 53
+
+// float returns n as the nearest float64.
+func (n *number) float() float64 {
+	switch n.kind {
+	case numInt:
+		return float64(n.i)
+	case numUint:
+		return float64(n.u)
+	}
+	return n.f
 }
 
 const (
@@ -1045,10 +1086,10 @@ func jsonNumber(s string) (number, bool) {
 	}
 	if integer {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return number{i: i}, true
+			return number{i: i, wide: i > maxSafeInteger || i < -maxSafeInteger}, true
 		}
 		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return number{kind: numUint, u: u}, true
+			return number{kind: numUint, u: u, wide: true}, true
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)

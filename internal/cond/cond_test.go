@@ -428,7 +428,18 @@ func TestNumbersExact(t *testing.T) {
 	}{
 		{"attr.n > 9007199254740992", int64(9007199254740993), True},
 		{"attr.n = 9007199254740993", int64(9007199254740992), False},
-		{"attr.n = 9007199254740993", json.Number("9007199254740993"), True},
+		// Text past 2^53 is judged only where reading it exactly and
+		// reading it as the nearest float64 (as JavaScript or an any
+		// does) agree: 9007199254740993 reads as 9007199254740992 there.
+		{"attr.n = 9007199254740993", json.Number("9007199254740993"), Unknown},
+		{"attr.n = 9007199254740992", json.Number("9007199254740993"), Unknown},
+		{"attr.n > 9007199254740992", json.Number("9007199254740993"), Unknown},
+		{"attr.n <= 9007199254740992", json.Number("9007199254740993"), Unknown},
+		{"attr.n < -9007199254740992", json.Number("-9007199254740993"), Unknown},
+		{"attr.n = 9007199254740992", json.Number("9007199254740992"), True},
+		{"attr.n > 1000", json.Number("9007199254740993"), True},
+		{"attr.n < 1e30", json.Number("18446744073709551615"), True},
+		{"attr.n = 9007199254740993", int64(9007199254740993), True}, // a Go integer is what it is
 		{"attr.n < 9223372036854775807", uint64(9223372036854775808), False},
 		{"attr.n > 1e19", uint64(18446744073709551615), True},
 		{"attr.n > 1e30", uint64(18446744073709551615), False},
