@@ -256,14 +256,20 @@ func number(path string, v any) (cedar.Value, error) {
 const (
 	msgLongRange = "integer beyond Cedar's Long range"
 	msgDecimal   = "fractional number with more than 4 decimal places or beyond Cedar's decimal range"
+	// A reader of float64s (JavaScript, encoding/json into an any, the
+	// MCP SDK) takes such text for another number than Cedar would.
+	msgFloatReads = "number a float64 cannot hold: past 2^53 or more than 15 significant digits"
 )
 
 // jsonNumber converts the text of a JSON number exactly, never through a
-// float64, which would round 5000.00000000000000001 onto the Long 5000
-// and 9007199254740993.0 onto 9007199254740992: an integer within int64
-// (5e3, 5000.000 and -0 too) is a Long, a value with at most four
-// fractional digits once trailing zeros are dropped and within Cedar's
-// decimal range a decimal, and anything else is refused.
+// float64, which would round 5000.00000000000000001 onto the Long 5000:
+// an integer within int64 (5e3, 5000.000 and -0 too) is a Long, a value
+// with at most four fractional digits once trailing zeros are dropped
+// and within Cedar's decimal range a decimal, and anything else is
+// refused. So is a number a float64 cannot hold (an integer past 2^53
+// that is not a float64, such as 9007199254740993; a fraction of more
+// than 15 significant digits): the tool that acts on the request may
+// read it as the nearest float64, another number than Cedar judged.
 func jsonNumber(path, s string) (cedar.Value, error) {
 	if !cond.IsJSONNumber(s) {
 		return nil, &RequestError{Field: path, Msg: "not a finite JSON number"}
@@ -300,7 +306,12 @@ func jsonNumber(path, s string) (cedar.Value, error) {
 		if !ok {
 			return nil, &RequestError{Field: path, Msg: msgLongRange}
 		}
+		if u > 1<<53 && uint64(float64(u)) != u {
+			return nil, &RequestError{Field: path, Msg: msgFloatReads}
+		}
 		return cedar.Long(signed(u, neg)), nil
+	case len(digits) > 15:
+		return nil, &RequestError{Field: path, Msg: msgFloatReads}
 	case scale >= -4:
 		// In ten-thousandths, the unit of Cedar's decimal, whose range
 		// is int64's.

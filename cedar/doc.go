@@ -37,9 +37,11 @@
 // fractional digits (compare it with .lessThan(decimal("50.25")), not <);
 // a map[string]any is a record; a []any a set (order and duplicates are
 // lost); a nil value is left out, as if absent. A json.Number is read
-// exactly from its text, never through a float64: 9007199254740993.0 is
-// that Long, and 5000.00000000000000001 has more than four fractional
-// digits. A float converts only where no other Cedar value rounds onto
+// exactly from its text, never through a float64: 5000.00000000000000001
+// has more than four fractional digits. One a float64 cannot hold (an
+// integer past 2^53 that is not a float64, like 9007199254740993; a
+// fraction of more than 15 significant digits) is refused, since a tool
+// reading it as a float64 would act on another number. A float converts only where no other Cedar value rounds onto
 // it: an integral float64 below 2^53 in magnitude, a fractional one
 // below 2^39 (for a float32, 2^24 and 2^10). Anything else (a string not
 // valid UTF-8 in NFC or holding an invisible formatting character, a
