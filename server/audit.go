@@ -397,8 +397,11 @@ func (t *auditTail) appendPosition(b []byte) []byte {
 
 // resume sets the tail to a position from appendPosition. The position
 // is the client's word, but it can only move the client within its own
-// tenant's records: every read is by tenant. A chain the store does not
-// have is dropped (it is found again if it appears).
+// tenant's records: every read is by tenant. A chain holding no record
+// of the tenant is dropped (it is found again if it appears), whether or
+// not it exists: another tenant's chain is answered as one that does not
+// exist, so the position a stream sends back never tells a tenant which
+// other chains the store holds.
 func (t *auditTail) resume(ctx context.Context, pos string) error {
 	since, cursors, err := parsePosition(pos)
 	if err != nil {
@@ -406,11 +409,12 @@ func (t *auditTail) resume(ctx context.Context, pos string) error {
 	}
 	t.q.Since = since
 	for ch, n := range cursors {
-		if _, err := t.s.st.AuditHead(ctx, ch); err != nil {
-			if isNotFound(err) {
-				continue
-			}
-			return storeErr("audit head", err)
+		recs, err := t.s.st.QueryAudit(ctx, store.AuditQuery{Chain: ch, Tenant: t.q.Tenant, Limit: 1})
+		if err != nil {
+			return storeErr("query audit", err)
+		}
+		if len(recs) == 0 || recs[0].Chain != ch || recs[0].Tenant != t.q.Tenant {
+			continue
 		}
 		t.cursors[ch] = n
 		t.chains = append(t.chains, ch)
