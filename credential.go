@@ -128,10 +128,13 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 	switch {
 	case kinds&apiKeys != 0 && strings.HasPrefix(s, KeyPrefix):
 		ke, err := c.lookupKey(ctx, s, now)
+		if ke != nil {
+			// Set even when expired: the key proved itself by its hash.
+			*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.expires, key: ke}
+		}
 		if err != nil {
 			return nil, err
 		}
-		*cr = credential{id: ke.key.ID, keyID: ke.key.ID, agent: ke.key.AgentID, conds: ke.conds, prefixes: ke.prefixes, expires: ke.expires, key: ke}
 		return ke.key.Roles, nil
 	case kinds&tokens != 0 && strings.HasPrefix(s, TokenPrefix):
 		v, err := c.decodeToken(s, scratch)

@@ -315,13 +315,36 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		return pub, nil
 	})
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenInvalidClaims) {
+			// The signature verified (the parser checks it first) and
+			// a claim refused it (exp, nbf, iat, aud, iss): a refused
+			// check's record names the JWT, its agent and hops, as it
+			// names a token past its expiry.
+			if v, _, verr := c.jwtCredential(&claims); verr == nil {
+				*cr = v.cred
+			}
+		}
 		return jwtError(err)
 	}
-	if claims.Tenant != c.tenant {
-		return errs.BadSignature
+	v, cost, err := c.jwtCredential(&claims)
+	if err != nil {
+		return err
 	}
-	if validTokenPart(claims.ID) != nil || validTokenPart(claims.KeyID) != nil || claims.Subject == "" {
-		return ErrMalformedCredential
+	if !c.tokenCacheOff {
+		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
+	}
+	*cr = v.cred
+	return nil
+}
+
+// jwtCredential reads the credential a JWT of verified signature
+// carries, and what caching it costs.
+func (c *Client) jwtCredential(claims *jwtClaims) (*verifiedJWT, int64, error) {
+	if claims.Tenant != c.tenant {
+		return nil, 0, errs.BadSignature
+	}
+	if validTokenPart(claims.ID) != nil || validTokenPart(claims.KeyID) != nil || claims.Subject == "" || claims.ExpiresAt == nil {
+		return nil, 0, ErrMalformedCredential
 	}
 	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time}}
 	var cost int64
@@ -329,7 +352,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 	for _, text := range claims.Caveats {
 		cv, err := cond.Parse(text)
 		if err != nil {
-			return &CaveatError{Caveat: text, Msg: err.Error()}
+			return nil, 0, &CaveatError{Caveat: text, Msg: err.Error()}
 		}
 		// Hops and the earliest "expires" caveat are the JWT's, as for a
 		// token: revoking a hop it carries kills it (see NarrowJWT).
@@ -338,13 +361,9 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		cost += caveatCost(text)
 	}
 	if len(v.cred.hops) > maxDelegationDepth {
-		return errs.DelegationDepth
+		return nil, 0, errs.DelegationDepth
 	}
-	if !c.tokenCacheOff {
-		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
-	}
-	*cr = v.cred
-	return nil
+	return v, cost, nil
 }
 
 func jwtError(err error) error {

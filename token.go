@@ -362,7 +362,8 @@ func credentialCost(text string, caveatBytes int64) int64 {
 
 // lookupKey parses an API key offline (prefix, length, alphabet,
 // checksum), then finds it by hash. It checks tenant and expiry, not
-// revocation.
+// revocation. An expired key is returned with ErrExpired: it was found
+// by its hash, so a refused check's record still names it.
 func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*keyEntry, error) {
 	k, err := apikey.Parse(secret)
 	if err != nil {
@@ -410,7 +411,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 		return nil, errs.UnknownKey
 	}
 	if !e.expires.IsZero() && !now.Before(e.expires) {
-		return nil, ErrExpired
+		return e, ErrExpired
 	}
 	return e, nil
 }
