@@ -58,14 +58,14 @@ func (s *Server) authenticate(c *call) error {
 
 // refuseCaller answers a request whose bearer failed authentication. A
 // check asked for by a credential that verified but is revoked or
-// suspended (its agent, key, token or a hop) still leaves a record: the
+// suspended (its agent, key, token or a hop), expired, or presented from
+// outside its key's IP allowlist still leaves a record naming it: the
 // tenant's Client checks the attempt, which denies, and writes it to the
 // audit. Nothing else is recorded: a credential that does not verify
 // (forged, unknown, malformed) proves no one, and a stranger must not
 // write to a tenant's audit.
 func (s *Server) refuseCaller(c *call, err error) error {
-	if c.t == nil || c.rt.method != http.MethodPost || c.rt.path != "/v1/actions/check" ||
-		!errors.Is(err, agenttrust.ErrRevoked) && !errors.Is(err, agenttrust.ErrSuspended) {
+	if c.t == nil || c.rt.method != http.MethodPost || c.rt.path != "/v1/actions/check" || !recordedRefusal(err) {
 		return authError(err)
 	}
 	cred, ok := bearer(c.r)
@@ -88,6 +88,13 @@ func (s *Server) refuseCaller(c *call, err error) error {
 		return nil
 	}
 	return authError(err)
+}
+
+// recordedRefusal reports whether err refuses a bearer that verified
+// (signature or hash), whose check attempt is therefore recorded.
+func recordedRefusal(err error) bool {
+	return errors.Is(err, agenttrust.ErrRevoked) || errors.Is(err, agenttrust.ErrSuspended) ||
+		errors.Is(err, agenttrust.ErrExpired) || errors.Is(err, errs.IPNotAllowed)
 }
 
 // errNoCredential: the request carries no bearer credential.
