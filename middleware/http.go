@@ -514,8 +514,9 @@ type Route struct {
 // that will serve. A request no pattern matches, or one the mux would
 // redirect, is not mapped. Behind a mux, when r.Pattern is one of the
 // patterns, r is mapped only when it is also the pattern these routes
-// match (a mux in front may not be the one that serves r). The route of up to 1024 recent
-// requests is remembered, so that a repeated one skips matching.
+// match (a mux in front may not be the one that serves r). The route of
+// up to 1024 recent requests is remembered, so that a repeated one skips
+// matching.
 //
 // Routes reports a pattern ServeMux rejects, two that conflict, an empty
 // tool and a resource template naming an unknown wildcard.
