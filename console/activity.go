@@ -105,7 +105,7 @@ func (c *Console) activityRows(ctx context.Context, r *http.Request, s *session,
 		if rule != "" && rec.Rule != rule {
 			continue
 		}
-		rows = append(rows, row{AuditRecord: rec, Effect: rec.Effect.String(), Attrs: attrs(rec.Attributes), JSON: recordJSON(&rec)})
+		rows = append(rows, row{AuditRecord: rec, Effect: rec.Effect.String(), Attrs: attrsShown(rec.Attributes), JSON: recordJSON(&rec)})
 		if len(rows) == maxRows {
 			break
 		}

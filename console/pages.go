@@ -142,16 +142,23 @@ func (c *Console) back(w http.ResponseWriter, r *http.Request, s *session, h [32
 // without its quotes).
 type attr struct{ Key, Value string }
 
-const maxAttrs, maxAttrLen = 32, 300
+// maxAttrs is as many attributes as a request may hold; maxAttrLen bounds
+// the text of one name or value shown.
+const maxAttrs, maxAttrLen = 64, 2048
 
-func attrs(raw json.RawMessage) []attr {
+// attrs returns the attributes of raw as a page shows them, and whether
+// that is all of them, in full: an approval binds every attribute whole,
+// so a card that cannot show one does not offer to approve.
+func attrs(raw json.RawMessage) ([]attr, bool) {
 	if len(raw) == 0 {
-		return nil
+		return nil, true
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
-		return []attr{{Key: "(attributes)", Value: clip(string(raw))}}
+		v, whole := clip(string(raw))
+		return []attr{{Key: "(attributes)", Value: v}}, whole
 	}
+	all := true
 	out := make([]attr, 0, len(m))
 	for k, v := range m {
 		val := string(v)
@@ -159,32 +166,46 @@ func attrs(raw json.RawMessage) []attr {
 		if json.Unmarshal(v, &s) == nil {
 			val = s
 		}
-		out = append(out, attr{Key: clip(k), Value: clip(val)})
+		key, kWhole := clip(k)
+		val, vWhole := clip(val)
+		all = all && kWhole && vWhole
+		out = append(out, attr{Key: key, Value: val})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	if len(out) > maxAttrs {
 		out = append(out[:maxAttrs], attr{Key: "…", Value: fmt.Sprintf("%d more", len(m)-maxAttrs)})
+		all = false
 	}
-	return out
+	return out, all
 }
 
-// clip bounds text an agent sent, and keeps it valid UTF-8.
-func clip(s string) string {
+// attrsShown is the attributes of raw as a page shows them.
+func attrsShown(raw json.RawMessage) []attr {
+	a, _ := attrs(raw)
+	return a
+}
+
+// clip bounds text an agent sent, and keeps it valid UTF-8; whole says
+// nothing was cut.
+func clip(s string) (text string, whole bool) {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= maxAttrLen {
-		return s
+		return s, true
 	}
 	cut := maxAttrLen
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…"
+	return s[:cut] + "…", false
 }
 
 // approvalCard is one pending approval as the page shows it.
 type approvalCard struct {
 	wire.ApprovalView
 	Attrs []attr
+	// Whole says Attrs are all the attributes, in full: only then does
+	// the card offer to approve.
+	Whole bool
 	Own   bool   // the signed-in person is the agent that asked
 	Chain *chain // the credential the agent asked with; nil until known
 }
@@ -250,7 +271,8 @@ func (c *Console) pendingApprovals(r *http.Request, s *session) ([]approvalCard,
 		if !a.ExpiresAt.After(now) {
 			continue
 		}
-		out = append(out, approvalCard{ApprovalView: a, Attrs: attrs(a.Attributes), Own: a.AgentID == s.who.AgentID, Chain: c.chainOf(r, s, &a)})
+		as, whole := attrs(a.Attributes)
+		out = append(out, approvalCard{ApprovalView: a, Attrs: as, Whole: whole, Own: a.AgentID == s.who.AgentID, Chain: c.chainOf(r, s, &a)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	return out, nil
