@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust/internal/wire"
@@ -66,7 +68,9 @@ func TestActivityNewestOfABusyHour(t *testing.T) {
 }
 
 // FuzzAttrs: whatever JSON an agent sends as attributes, the list shown
-// is bounded and made of valid UTF-8 no longer than the clip.
+// is bounded and made of valid UTF-8 no longer than the clip (escaped,
+// at most six times as long, quoted), holding no character a person
+// cannot see.
 func FuzzAttrs(f *testing.F) {
 	f.Add([]byte(`{"amount":120,"<script>":"javascript:alert(1)"}`))
 	f.Add([]byte(`[1,2]`))
@@ -78,8 +82,11 @@ func FuzzAttrs(f *testing.F) {
 		}
 		for _, a := range got {
 			for _, s := range []string{a.Key, a.Value} {
-				if len(s) > maxAttrLen+len("…") || !utf8.ValidString(s) {
+				if len(s) > 6*maxAttrLen+2+len("…") || !utf8.ValidString(s) {
 					t.Fatalf("%d bytes shown, valid UTF-8 %v", len(s), utf8.ValidString(s))
+				}
+				if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+					t.Fatalf("%q shown raw", s)
 				}
 			}
 		}

@@ -77,3 +77,65 @@ func TestAttackConsoleApprovalHidesNothing(t *testing.T) {
 		})
 	}
 }
+
+// Attribute names and values are agent text, and html/template escapes
+// markup, not characters that change how text reads: a bidi override
+// showed "exe.txt" for "txt.exe", a zero-width space made "amount" and
+// "amount\u200b" two rows named alike, a line separator or C1 control
+// hid what followed. A card writes each such character as a visible
+// escape, as the CLI does.
+func TestAttackConsoleInvisibleCharsShown(t *testing.T) {
+	for _, tc := range []struct{ name, s string }{
+		{"RLO U+202E", "\u202e"},
+		{"LRO U+202D", "\u202d"},
+		{"RLI U+2067", "\u2067"},
+		{"PDF U+202C", "\u202c"},
+		{"RLM U+200F", "\u200f"},
+		{"ALM U+061C", "\u061c"},
+		{"ZWSP U+200B", "\u200b"},
+		{"ZWJ U+200D", "\u200d"},
+		{"word joiner U+2060", "\u2060"},
+		{"BOM U+FEFF", "\ufeff"},
+		{"soft hyphen U+00AD", "\u00ad"},
+		{"tag character U+E0041", "\U000e0041"},
+		{"LS U+2028", "\u2028"},
+		{"PS U+2029", "\u2029"},
+		{"C1 NEL U+0085", "\u0085"},
+		{"C1 CSI U+009B", "\u009b"},
+		{"NBSP U+00A0", "\u00a0"},
+		{"interlinear annotation U+FFF9", "\ufff9"},
+		{"CR", "\r"},
+		{"newline", "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			attrs := map[string]any{"file": "invoice" + tc.s + "gpj.exe"}
+			if tc.s[0] >= 0x80 { // names hold no ASCII control
+				attrs["amount"+tc.s] = 5
+			}
+			resource := "acct/1"
+			if r := []rune(tc.s)[0]; r >= 0x80 && r <= 0x9f {
+				resource = "acct/1" + tc.s + "2" // a resource may hold a C1 control
+			}
+			id := e.pending("bot", "payments.charge", resource, attrs)
+			b := e.browser()
+			b.signIn("carol")
+			card := approvalCard(t, b.do("GET", "/ui/approvals", nil).body, id)
+			text := html.UnescapeString(card)
+			for _, raw := range []string{"invoice" + tc.s, "amount" + tc.s, "acct/1" + tc.s} {
+				if strings.Contains(text, raw) {
+					t.Errorf("the card holds %s raw: %q", tc.name, text)
+				}
+			}
+			want := map[string]string{"\r": `\r`, "\n": `\n`}[tc.s]
+			if r := []rune(tc.s)[0]; want == "" && r > 0xffff {
+				want = fmt.Sprintf(`\U%08x`, r)
+			} else if want == "" {
+				want = fmt.Sprintf(`\u%04x`, r)
+			}
+			if !strings.Contains(text, "invoice"+want+"gpj.exe") {
+				t.Errorf("the card does not show %s as an escape: %q", tc.name, text)
+			}
+		})
+	}
+}

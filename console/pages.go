@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust/internal/wire"
@@ -47,6 +48,7 @@ var funcs = template.FuncMap{
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"join":    strings.Join,
+	"shown":   shown,
 	"pct": func(n, d int) string {
 		if d == 0 {
 			return "-"
@@ -139,7 +141,7 @@ func (c *Console) back(w http.ResponseWriter, r *http.Request, s *session, h [32
 }
 
 // attr is one attribute of a request, its value as JSON text (a string
-// without its quotes).
+// without its quotes), each as shown (shown).
 type attr struct{ Key, Value string }
 
 // maxAttrs is as many attributes as a request may hold; maxAttrLen bounds
@@ -185,18 +187,54 @@ func attrsShown(raw json.RawMessage) []attr {
 	return a
 }
 
-// clip bounds text an agent sent, and keeps it valid UTF-8; whole says
-// nothing was cut.
+// clip bounds text an agent sent, keeps it valid UTF-8 and shows it
+// (shown); whole says nothing was cut.
 func clip(s string) (text string, whole bool) {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= maxAttrLen {
-		return s, true
+		return shown(s), true
 	}
 	cut := maxAttrLen
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…", false
+	return shown(s[:cut]) + "…", false
+}
+
+// shown is agent text as a page shows it: as is when every character is
+// one a person sees (graphic but for spaces other than the ASCII one);
+// otherwise quoted, Go style, each other character (control, bidi or
+// other format character, line or paragraph separator, non-ASCII space)
+// written as an escape. html/template escapes markup, not these: a bidi
+// override reversed what followed, a zero-width space made two names
+// look alike.
+func shown(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return s
+	}
+	b := strings.Builder{}
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // approvalCard is one pending approval as the page shows it.
