@@ -100,9 +100,11 @@ func approvalsListCommand() *command {
 					}
 					return o.printJSON(views)
 				}
-				t := o.table("ID", "STATUS", "AGENT", "TOOL", "RESOURCE", "ATTRIBUTES", "RULE", "CREATED", "EXPIRES")
+				// Every field a grant binds (besides the tenant and the rule's
+				// reason and approvers, which the policy names).
+				t := o.table("ID", "STATUS", "AGENT", "ON BEHALF OF", "SESSION", "TOOL", "RESOURCE", "ATTRIBUTES", "RULE", "CREATED", "EXPIRES")
 				for _, a := range as {
-					t.row(a.ID, string(a.Status), a.AgentID, a.Tool, a.Resource, string(a.Attributes), a.Rule, fmtTime(a.CreatedAt), fmtTime(a.ExpiresAt))
+					t.row(a.ID, string(a.Status), a.AgentID, a.OnBehalfOf, a.SessionID, a.Tool, a.Resource, string(a.Attributes), a.Rule, fmtTime(a.CreatedAt), fmtTime(a.ExpiresAt))
 				}
 				return t.flush()
 			}
