@@ -139,3 +139,33 @@ func TestAttackConsoleInvisibleCharsShown(t *testing.T) {
 		})
 	}
 }
+
+// attrsBlockRE is the block of a card that holds the request's
+// attributes.
+var attrsBlockRE = regexp.MustCompile(`(?s)<dl class="attrs">.*?</dl>`)
+
+// Attribute names are agent text, and the card listed attributes in the
+// same list as the request's own fields: an attribute named "On behalf
+// of" or "Session" made a row that read as the request's principal or
+// session (which the card leaves out when empty), one named "Rule" a
+// rule row above the real one. The attributes are listed in a block of
+// their own, so a name can only ever read as an attribute's.
+func TestAttackConsoleAttributeNamedLikeAField(t *testing.T) {
+	for _, label := range []string{"On behalf of", "Resource", "Session", "Approvers", "Rule", "Asked", "Time left"} {
+		t.Run(label, func(t *testing.T) {
+			e := newEnv(t, false)
+			id := e.pending("bot", "payments.charge", "", map[string]any{label: "forged-" + label})
+			b := e.browser()
+			b.signIn("carol")
+			card := approvalCard(t, b.do("GET", "/ui/approvals", nil).body, id)
+			block := attrsBlockRE.FindString(card)
+			if !strings.Contains(cardText(block), "forged-"+label) {
+				t.Errorf("the attribute %q is not in the attributes block: %s", label, card)
+			}
+			fields := strings.Replace(card, block, "", 1)
+			if strings.Contains(fields, "forged-"+label) {
+				t.Errorf("the attribute %q shows among the request's fields: %s", label, cardText(fields))
+			}
+		})
+	}
+}
