@@ -284,7 +284,9 @@ func NewPayload(a agenttrust.Approval, consoleURL string) Payload {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Approval needed: %s asks to run %s", slackEscape.Replace(a.AgentID), slackEscape.Replace(a.Tool))
 	if a.Resource != "" {
-		fmt.Fprintf(&b, " on %s", slackEscape.Replace(a.Resource))
+		// The one text here the agent chooses freely: quoted, so that it
+		// cannot pass for the summary's own words.
+		fmt.Fprintf(&b, " on %s", slackEscape.Replace(strconv.Quote(a.Resource)))
 	}
 	if a.OnBehalfOf != "" {
 		fmt.Fprintf(&b, " for %s", slackEscape.Replace(a.OnBehalfOf))
