@@ -107,7 +107,7 @@ func (c *Client) verifyInto(ctx context.Context, s string, now time.Time, u *cre
 	}
 	switch u.blocks {
 	case blocksAsCheck:
-		err = c.refuseBlockedAt(ctx, now, cr.ids()...)
+		err = c.refuseBlockedAt(ctx, cr.ids()...)
 	case blocksFromStore:
 		err = c.refuseBlocked(ctx, cr.ids()...)
 	}

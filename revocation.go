@@ -31,7 +31,7 @@ func (c *Client) revocation(ctx context.Context, req *Request, now time.Time, st
 	var blocked bool
 	if c.view != nil {
 		var fresh bool
-		b, blocked, st.staleness, fresh = c.view.lookup(now, st.ids)
+		b, blocked, st.staleness, fresh = c.view.lookup(c.clock, st.ids)
 		if !fresh {
 			return denied(reasonViewStale), c.view.staleErr(st.staleness)
 		}
@@ -80,11 +80,11 @@ func (c *Client) refuseBlocked(ctx context.Context, ids ...string) error {
 // refuseBlockedAt is refuseBlocked reading revocations as Check does: in
 // notify mode from the view, refused with ErrStoreUnavailable once that
 // is older than its bound; otherwise from the store.
-func (c *Client) refuseBlockedAt(ctx context.Context, now time.Time, ids ...string) error {
+func (c *Client) refuseBlockedAt(ctx context.Context, ids ...string) error {
 	if c.view == nil {
 		return c.refuseBlocked(ctx, ids...)
 	}
-	b, blocked, age, fresh := c.view.lookup(now, ids)
+	b, blocked, age, fresh := c.view.lookup(c.clock, ids)
 	if !fresh {
 		return c.view.staleErr(age)
 	}

@@ -64,8 +64,11 @@ func (v *view) staleErr(age time.Duration) error {
 
 // lookup answers phase 2 from memory: the first blocked id, revocations
 // first, and the age of the view. ok is false when the view is too old.
-func (v *view) lookup(now time.Time, ids []string) (b store.Block, blocked bool, age time.Duration, ok bool) {
-	age = time.Duration(now.UnixNano() - v.freshAt.Load())
+// The age is read on clk as the view is read, never at an instant taken
+// earlier: a check may have waited long (a slow key lookup) since it
+// began, and its view aged meanwhile.
+func (v *view) lookup(clk clock, ids []string) (b store.Block, blocked bool, age time.Duration, ok bool) {
+	age = time.Duration(clk.Now().UnixNano() - v.freshAt.Load())
 	if age > v.max || v.freshAt.Load() == 0 {
 		return store.Block{}, false, age, false
 	}
