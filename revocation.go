@@ -189,13 +189,18 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 		}
 	}
 	err := c.audited(ctx, operation{tool: opRevoke, resource: id, reason: "revoked"}, func() error {
-		if err := c.store.Revoke(ctx, b); err != nil {
-			return storeErr("revoke", err)
-		}
+		// A grant is ended before its revocation is written: checks use
+		// a grant without asking for revocations of its id, so a
+		// revocation stored without the end (the link cut between the
+		// two) would leave it allowing. Ended but not revoked, a failed
+		// Revoke has stopped more than it says, never less.
 		if strings.HasPrefix(id, grantPrefix) {
 			if err := c.endGrant(ctx, id); err != nil {
 				return storeErr("end grant", err)
 			}
+		}
+		if err := c.store.Revoke(ctx, b); err != nil {
+			return storeErr("revoke", err)
 		}
 		return nil
 	})
