@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
@@ -136,7 +139,31 @@ func recordJSON(rec *store.AuditRecord) string {
 	if err := enc.Encode(rec); err != nil {
 		return err.Error()
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return visibleJSON(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// visibleJSON writes each character of indented JSON text that a person
+// does not see (bidi and other format characters, C1 controls, non-ASCII
+// spaces: encoding/json leaves them raw in strings, where alone they
+// occur) as a JSON escape, so the text shows what it holds, as shown does
+// for the rest of a page, and stays the same JSON.
+func visibleJSON(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && !unicode.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // activityFilter keeps the filters the page knows, each at most 256 bytes.
