@@ -514,7 +514,8 @@ type Route struct {
 // that will serve. A request no pattern matches, or one the mux would
 // redirect, is not mapped. Behind a mux, when r.Pattern is one of the
 // patterns, r is mapped only when it is also the pattern these routes
-// match (a mux in front may not be the one that serves r). The route of
+// match (a mux in front may not be the one that serves r), and the
+// resource's wildcards are read from r's own path, not r.PathValue. The route of
 // up to 1024 recent requests is remembered, so that a repeated one skips
 // matching.
 //
@@ -568,13 +569,15 @@ func (t *routeTable) action(r *http.Request) (string, string, bool) {
 			if !ok || routeIndex(j) != i {
 				return "", "", false
 			}
-			rt := &t.routes[i]
-			return rt.tool, rt.resource(r, r.PathValue), true
 		}
 	}
 	if !ok {
 		return "", "", false
 	}
+	// The wildcards' values are read from r's path too, never from
+	// r.PathValue: those are the mux in front's, found on the path as it
+	// was then, which a handler between (http.StripPrefix) may have
+	// changed.
 	rt := &t.routes[i]
 	return rt.tool, rt.resource(r, func(name string) string { return rt.pathValue(r, name) }), true
 }
