@@ -19,8 +19,9 @@ import (
 // form. {"amount":1,"x":"&amount=1000000&"} is a JSON object with amount
 // 1 and a form with amount=1000000: the policy would allow a charge of 1
 // and the handler make one of 1000000. A body declared as anything but
-// JSON is refused (400) and the handler never runs; JSON and an
-// undeclared body are checked as before.
+// JSON is refused (400) and the handler never runs; JSON is checked as
+// before (and an undeclared body is refused too, see
+// TestAttackBodyBoundFromQuery).
 func TestAttackBodyContentType(t *testing.T) {
 	f := newHTTPFixture(t)
 	var charged atomic.Int64
@@ -75,7 +76,7 @@ func TestAttackBodyContentType(t *testing.T) {
 			}
 		})
 	}
-	for _, ct := range []string{"", "application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"} {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8"} {
 		t.Run("control "+ct, func(t *testing.T) {
 			runs.Store(0)
 			charged.Store(0)

@@ -38,6 +38,7 @@ func TestAttackRoutesOuterMuxPattern(t *testing.T) {
 
 	send := func(method, path, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Authorization", "Bearer "+f.token)
 		rec := httptest.NewRecorder()
 		outer.ServeHTTP(rec, r)
@@ -64,6 +65,7 @@ func TestAttackRoutesOuterMuxPattern(t *testing.T) {
 		charged.Store(0)
 		h := middleware.HTTP(f.c, middleware.Options{Action: action, Attributes: middleware.JSONBodyAttributes(512)})(api)
 		r := httptest.NewRequest("POST", "/v1/payments/cust-1", strings.NewReader(`{"amount":5}`))
+		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Authorization", "Bearer "+f.token)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)

@@ -57,6 +57,7 @@ rules:
 
 	call := func(peer, forwardedFor string) {
 		r := httptest.NewRequest("POST", "/v1/payments/cust-42", strings.NewReader(`{"amount": 40}`))
+		r.Header.Set("Content-Type", "application/json")
 		r.RemoteAddr = peer
 		r.Header.Set("X-Forwarded-For", forwardedFor)
 		r.Header.Set("Authorization", "Bearer "+key)

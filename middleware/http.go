@@ -458,9 +458,14 @@ func MultiExtractor(extractors ...Extractor) Extractor {
 // body, at most maxBytes of it, as a JSON object and turns it into
 // attributes with JSONAttributes. The body is put back for the handler.
 // An empty body has no attributes; a larger or malformed one refuses the
-// request, and so does one whose Content-Type is given and is not JSON
-// (application/json or a +json type): a handler that reads the body by
-// its declared type would read a form where the policy saw JSON.
+// request, and so does one not declared exactly as JSON: one
+// Content-Type whose media type is "application/json" as sent (in that
+// case, with parameters such as charset allowed). A binder that picks by
+// the declared type (gin's ShouldBind compares it exactly, echo's Bind by
+// prefix, net/http's ParseForm after lowercasing) reads anything else,
+// or nothing declared, as a form or the query string, where the policy
+// saw JSON. Query parameters are not attributes: the handler must take
+// its input from the body.
 func JSONBodyAttributes(maxBytes int64) func(*http.Request) (map[string]any, error) {
 	return func(r *http.Request) (map[string]any, error) {
 		if r.Body == nil || r.Body == http.NoBody {
@@ -475,24 +480,25 @@ func JSONBodyAttributes(maxBytes int64) func(*http.Request) (map[string]any, err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		if len(trimJSONSpace(b)) > 0 && !jsonContentType(r.Header["Content-Type"]) {
-			return nil, fmt.Errorf("%w: body is not declared as JSON (Content-Type application/json)", agenttrust.ErrInvalidRequest)
+			return nil, fmt.Errorf("%w: body is not declared as JSON (one Content-Type: application/json)", agenttrust.ErrInvalidRequest)
 		}
 		return JSONAttributes(b)
 	}
 }
 
-// jsonContentType reports whether the Content-Type values ct leave a body
-// to be read as JSON: none, or one naming application/json or a +json
-// type.
+// jsonContentType reports whether the Content-Type values ct declare a
+// body every binder reads as JSON: exactly one, whose media type is
+// "application/json" as sent, with well-formed parameters.
 func jsonContentType(ct []string) bool {
-	switch len(ct) {
-	case 0:
-		return true
-	case 1:
-		mt, _, err := mime.ParseMediaType(ct[0])
-		return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	if len(ct) != 1 {
+		return false
 	}
-	return false
+	mt, _, _ := strings.Cut(ct[0], ";")
+	if strings.TrimSpace(mt) != "application/json" {
+		return false
+	}
+	_, _, err := mime.ParseMediaType(ct[0])
+	return err == nil
 }
 
 // Route maps an http.ServeMux pattern to a tool; see Routes.

@@ -194,6 +194,9 @@ func TestHTTP(t *testing.T) {
 				body = strings.NewReader(tt.body)
 			}
 			r := httptest.NewRequest(tt.method, tt.path, body)
+			if body != nil {
+				r.Header.Set("Content-Type", "application/json")
+			}
 			for _, a := range tt.auth {
 				r.Header.Add("Authorization", a)
 			}
@@ -243,6 +246,7 @@ func TestHTTPApprovalThenAllowed(t *testing.T) {
 	h := middleware.HTTP(f.c, middleware.Options{Action: paymentRoutes(t), Attributes: middleware.JSONBodyAttributes(512)})(serveMux(s.handler()))
 	call := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/v1/payments/cust-7", strings.NewReader(`{"amount":90}`))
+		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Authorization", "Bearer "+f.token)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
@@ -561,6 +565,7 @@ func TestRoutesBehindMux(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/payments/{customer}", mw(s.handler()))
 	r := httptest.NewRequest("POST", "/v1/payments/cust-3", strings.NewReader(`{"amount":10}`))
+	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Bearer "+f.token)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, r)

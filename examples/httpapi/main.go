@@ -101,6 +101,7 @@ func run() error {
 		if err != nil {
 			return middleware.ErrorDetail{}, err
 		}
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

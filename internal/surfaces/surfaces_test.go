@@ -138,6 +138,7 @@ func TestSameDecisionOnEverySurface(t *testing.T) {
 		"HTTP": func(a action) agenttrust.Effect {
 			body, _ := json.Marshal(map[string]any{"amount": a.amount})
 			req, _ := http.NewRequest("POST", srv.URL+"/"+a.tool, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token)
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -180,6 +181,7 @@ func TestSameDecisionOnEverySurface(t *testing.T) {
 			hc := &http.Client{Transport: &a2a.Transport{}}
 			body, _ := json.Marshal(map[string]any{"amount": a.amount})
 			req, _ := http.NewRequestWithContext(agenttrust.WithCredential(ctx, token), "POST", srv.URL+"/"+a.tool, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
 			res, err := hc.Do(req)
 			if err != nil {
 				t.Fatal(err)
