@@ -144,6 +144,10 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 	})
 }
 
+// revocationHorizon is how far out a key's expiry may lie for its
+// revocation to expire with it.
+const revocationHorizon = 100 * 365 * 24 * time.Hour
+
 // Revoke permanently blocks id: an agent, session, API key, token or
 // delegation hop. It takes effect for every check that starts after it
 // returns.
@@ -164,10 +168,6 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // cannot lift it early. (A key expiring more than a century from now counts
 // as one without expiry.)
 //
-// revocationHorizon is how far out a key's expiry may lie for its
-// revocation to expire with it.
-const revocationHorizon = 100 * 365 * 24 * time.Hour
-
 // It is recorded in the audit chain as "agenttrust.revoke" (see Suspend).
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
