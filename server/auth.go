@@ -1,16 +1,20 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // authenticate establishes who is calling from the bearer credential: an
@@ -41,7 +45,7 @@ func (s *Server) authenticate(c *call) error {
 		if errors.Is(err, errNoTenant) && !strings.HasPrefix(cred, agenttrust.KeyPrefix) {
 			// As for a forged token of a tenant that exists: whether a
 			// tenant exists is not the caller's to learn.
-			return errs.BadSignature
+			return s.unknownTenant(ctx, cred, c.addr)
 		}
 		return err
 	}
@@ -54,6 +58,64 @@ func (s *Server) authenticate(c *call) error {
 	// holds at most the agent role (see agenttrust.Principal.Roles).
 	c.bearer, c.p = cred, p
 	return nil
+}
+
+// strangerTenant is the tenant of the Client that answers for tokens and
+// JWTs claiming a tenant with no keys: a name no tenant of the server can
+// have (validTenant refuses control characters).
+const strangerTenant = "\x00"
+
+// unknownTenant answers a token or JWT that claims a tenant with no keys
+// as a Client of a tenant that exists answers a forgery: a Client with
+// the tenants' options, over a store of its own that holds nothing,
+// verifies it, so whatever it refuses before the signature (encoding,
+// ambiguous claims, algorithm, location, depth) is refused alike, and
+// the rest, which no forger gets past, is a bad signature. Answering
+// every such credential with a bad signature instead would tell a
+// stranger which tenants exist: one naming a real tenant gets the finer
+// error.
+func (s *Server) unknownTenant(ctx context.Context, cred string, addr netip.Addr) error {
+	sc, err := s.strangerClient()
+	if err != nil {
+		return err
+	}
+	if _, err := sc.Authenticate(ctx, cred, addr); err != nil && errors.Is(err, agenttrust.ErrUnauthorized) {
+		return err
+	}
+	return errs.BadSignature
+}
+
+// strangerClient returns the Client of unknownTenant, made on first use.
+func (s *Server) strangerClient() (*agenttrust.Client, error) {
+	s.strangerMu.Lock()
+	defer s.strangerMu.Unlock()
+	if s.stranger != nil {
+		return s.stranger, nil
+	}
+	if s.closed.Load() {
+		return nil, agenttrust.ErrClosed
+	}
+	opts := append(slices.Clip(s.clientOpts), agenttrust.WithTenant(strangerTenant),
+		agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/unknown-tenant", Key: s.auditKey}))
+	if s.clock != nil {
+		opts = append(opts, agenttrust.WithClock(s.clock))
+	}
+	c, err := agenttrust.New(memory.New(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open the client for unknown tenants: %w", agenttrust.ErrInvalidConfig, err)
+	}
+	s.stranger = c
+	return c, nil
+}
+
+// closeStranger closes the Client of unknownTenant, if made.
+func (s *Server) closeStranger() error {
+	s.strangerMu.Lock()
+	defer s.strangerMu.Unlock()
+	if s.stranger == nil {
+		return nil
+	}
+	return s.stranger.Close()
 }
 
 // refuseCaller answers a request whose bearer failed authentication. A

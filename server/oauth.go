@@ -493,7 +493,11 @@ func (s *Server) openTenantOf(c *call, cred string) error {
 	t, err := s.tenant(ctx, name, true)
 	if err != nil {
 		if errors.Is(err, errNoTenant) {
-			return errs.BadSignature // whether a tenant exists is not the caller's to learn
+			// Whether a tenant exists is not the caller's to learn.
+			if strings.HasPrefix(cred, agenttrust.KeyPrefix) {
+				return errs.BadSignature
+			}
+			return s.unknownTenant(ctx, cred, c.addr)
 		}
 		return err
 	}

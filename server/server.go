@@ -66,6 +66,11 @@ type Server struct {
 	creds     credCache
 	metrics   metrics
 
+	// stranger answers for tokens and JWTs of tenants with no keys
+	// (unknownTenant); nil until first needed.
+	strangerMu sync.Mutex
+	stranger   *agenttrust.Client
+
 	// ctx is cancelled by Close, ending long polls and streams.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -434,6 +439,9 @@ func (s *Server) Close() error {
 		})
 	}
 	wg.Wait()
+	if err := s.closeStranger(); err != nil {
+		errs = append(errs, fmt.Errorf("client for unknown tenants: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
