@@ -196,8 +196,11 @@ class Actions:
             req["credential"] = check_credential(credential, "credential")
         body, rid = self._c._t.request("check", "POST", "/v1/actions/check", body=req, idempotent=True)
         d = parse_decision(body, rid)
-        if agent_id and credential is None and d.agent_id != agent_id:
+        if agent_id and d.agent_id != agent_id and (credential is None or d.allowed):
             # A decision about someone else is no decision about this call.
+            # With a credential checked, the server decides about its agent
+            # and denies (agent_mismatch) when that is not agent_id: that deny
+            # stays a deny, but an allow must be about the agent named.
             raise ProtocolError("check: decision for agent %r, asked for %r" % (d.agent_id, agent_id), status=200)
         return d
 

@@ -233,6 +233,33 @@ class BrokenServerTest(unittest.TestCase):
         self.assertTrue(c.actions.check(agent_id="agent-1", tool_name="t").allowed)
         self.assertEqual(waited, [1.0])
 
+    def test_attack_an_allow_for_another_agent_when_checking_a_credential(self) -> None:
+        # A resource server checks the token an agent presented, naming the
+        # agent it claims to be. The server decides about the credential's
+        # agent and denies (agent_mismatch) when it is not the one named, so
+        # an allow naming another agent (a misrouting proxy or cache handing
+        # over another agent's answer) is no allow for this call.
+        f = self.fake(with_decision(agent_id="agent-2"))
+        c = self.client(f.url)
+        with self.assertRaises(ProtocolError):
+            c.actions.check(agent_id="agent-1", tool_name="email.send", credential="att_presented")
+        ran: List[int] = []
+
+        @guard("email.send", client=c)
+        def send_email() -> None:
+            ran.append(1)
+
+        with identity(agent_id="agent-1", credential="att_presented"), self.assertRaises(ProtocolError):
+            send_email()
+        self.assertEqual(ran, [])
+        # Controls: the allow about the agent named is believed, and a deny
+        # naming the credential's own agent stays a deny, not an error.
+        ok = self.fake(with_decision(agent_id="agent-1"))
+        self.assertTrue(self.client(ok.url).actions.check(agent_id="agent-1", tool_name="t", credential="att_presented").allowed)
+        mismatch = self.fake(with_decision(allowed=False, effect="deny", agent_id="agent-2", error="agent_mismatch"))
+        d = self.client(mismatch.url).actions.check(agent_id="agent-1", tool_name="t", credential="att_presented")
+        self.assertEqual((d.allowed, d.error), (False, "agent_mismatch"))
+
     def test_a_server_error_decision_is_a_deny(self) -> None:
         f = self.fake(with_decision(allowed=False, effect="deny", reason="store down", error="store_unavailable"))
         d = self.client(f.url).actions.check(agent_id="agent-1", tool_name="t")
