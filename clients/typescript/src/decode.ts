@@ -58,12 +58,13 @@ function put(o: object, k: string, v: unknown): void {
 }
 
 /**
- * parse is JSON.parse (the same grammar, members in the same order, a
- * duplicate's last value, "__proto__" an own member) except for
- * numbers: one a JS number cannot hold exactly becomes a bigint, or an
- * Exact, instead of a rounded number. Only attributes accept those; any
- * other member that must be a number refuses them. A SyntaxError for
- * anything that is not one JSON text.
+ * parse is JSON.parse (the same grammar, members in the same order,
+ * "__proto__" an own member) except for numbers and duplicates: a number
+ * a JS number cannot hold exactly becomes a bigint, or an Exact, instead
+ * of a rounded number (only attributes accept those; any other member
+ * that must be a number refuses them), and an object that repeats a
+ * member name is refused, where JSON.parse keeps the last value. A
+ * SyntaxError for anything that is not one JSON text, or repeats a member.
  */
 export function parse(text: string): unknown {
   let i = 0;
@@ -106,6 +107,11 @@ export function parse(text: string): unknown {
           ws();
           if (text[i] !== '"') fail();
           const k = string();
+          // The server never repeats a member. A body that does says two
+          // things at once ({"allowed":false,...,"allowed":true}), and
+          // which one a reader keeps differs between parsers: neither is
+          // believed.
+          if (Object.prototype.hasOwnProperty.call(out, k)) throw new SyntaxError(`duplicate member ${JSON.stringify(k)} at offset ${i}`);
           ws();
           if (text[i++] !== ":") fail();
           put(out, k, value(depth + 1));

@@ -105,6 +105,19 @@ const cases: Case[] = [
   { name: "an allow for another agent", http: (_q, res) => json(res, 200, allowWith({ agent_id: "agent-2" })), want: malformed },
   { name: "allowed hidden under __proto__", http: (_q, res) => json(res, 200, JSON.stringify(without("allowed")).replace("{", '{"__proto__":{"allowed":true},')), want: malformed },
   { name: "duplicate members: a later allowed true over effect deny", http: (_q, res) => json(res, 200, JSON.stringify(allowWith({ allowed: false, effect: "deny" })).replace("}", ',"allowed":true}')), want: malformed },
+  {
+    // The server never repeats a member; a body that does (a proxy or
+    // cache splicing two answers) says deny and allow at once, and which
+    // one a reader keeps differs between parsers: the Python client refuses it.
+    name: "duplicate members: a deny, then allowed true and effect allow",
+    http: (_q, res) => json(res, 200, JSON.stringify(allowWith({ allowed: false, effect: "deny", reason: "over the limit" })).replace(/}$/, ',"allowed":true,"effect":"allow"}')),
+    want: malformed,
+  },
+  {
+    name: "duplicate members: another agent's allow, then this agent's id",
+    http: (_q, res) => json(res, 200, JSON.stringify(allowWith({ agent_id: "agent-2" })).replace(/}$/, ',"agent_id":"agent-1"}')),
+    want: malformed,
+  },
   { name: "200 with an error body", http: (_q, res) => json(res, 200, { error: { code: "internal", message: "boom" } }), want: malformed },
   { name: "a JSON array of an allow", http: (_q, res) => json(res, 200, [allowBody]), want: malformed },
   { name: "JSON null", http: (_q, res) => json(res, 200, "null"), want: malformed },
