@@ -352,7 +352,8 @@ for (const { text, want } of exactNumbers) {
       else json(res, 200, body(url.includes("wait=") ? "approved" : "pending"));
     });
     try {
-      const c = client(fake.url);
+      // Not a test of timeouts: room for a loaded machine.
+      const c = client(fake.url, { timeoutMs: 5_000 });
       const shown: [string, Record<string, unknown>][] = [
         ["get", (await c.approvals.get("apr_1")).attributes],
         ["list", (await c.approvals.list({ status: "pending" }))[0]!.attributes],
