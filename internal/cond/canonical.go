@@ -71,7 +71,7 @@ func parseMinted(s string) (Cond, bool) {
 			}
 		}
 		t, ok := parseCanonicalUTC(v)
-		if !ok {
+		if !ok || t.IsZero() { // refused by Parse too
 			return Cond{}, false
 		}
 		return Cond{Field: FieldExpires, Op: op, when: t}, true

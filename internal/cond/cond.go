@@ -478,6 +478,12 @@ func (c *Cond) parseValue(v string) error {
 		if err != nil {
 			return fmt.Errorf("bad RFC 3339 time %q", s)
 		}
+		if t.IsZero() {
+			// The zero time.Time means "no expiry" to every reader
+			// that keeps the earliest one: it would let a later
+			// expiry replace every earlier one.
+			return fmt.Errorf("expiry %q is the zero time", s)
+		}
 		c.when = t.UTC()
 		return nil
 	case FieldAttr:
