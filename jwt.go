@@ -192,8 +192,6 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	if err != nil {
 		return "", Hop{}, err
 	}
-	added := append([]string{eqCaveat("hop", hopID)}, user...)
-	cavs = append(cavs, added...)
 	exp := now.Add(c.tokenTTL)
 	if !cr.expires.IsZero() && cr.expires.Before(exp) {
 		exp = cr.expires
@@ -201,6 +199,12 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	if ttl > 0 && now.Add(ttl).Before(exp) {
 		exp = now.Add(ttl)
 	}
+	// exp as the claim holds it, and as a caveat of the hop: the hop's
+	// budget node (see budgetChain) ends with the JWT, as a delegated
+	// token's does, rather than reading as one that never expires.
+	exp = jwt.NewNumericDate(exp).Time.UTC()
+	added := append([]string{eqCaveat("hop", hopID), "expires < " + exp.Format(time.RFC3339Nano)}, user...)
+	cavs = append(cavs, added...)
 	// The token id is the subject's, as Attenuate keeps it: revoking the
 	// subject's id kills the JWT too. An API key roots no token, so the
 	// JWT is the first of a tree.
