@@ -42,7 +42,7 @@ rules:
 	}
 
 	// An internal HTTP API: routes map to tools, bearer tokens are checked,
-	// the JSON body gives the attributes (attr.amount).
+	// the JSON body (Content-Type: application/json) gives the attributes.
 	routes, _ := middleware.Routes(middleware.Route{Pattern: "POST /v1/payments/{id}", Tool: "payments.charge", Resource: "payment:{id}"})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/payments/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
