@@ -32,7 +32,7 @@ the issuer: an MCP server's URI, so that the JWTs minted for it can be
 checked and verified here.
 
 One server at a time uses a SQLite file: serve locks it (a file beside
-it, named with -lock appended) and keeps revocations and suspensions in
+it, named with -lock appended, after symbolic links) and keeps revocations and suspensions in
 memory, exactly, so a check reads nothing from the file; a second serve
 on the same file refuses to start. Nodes share --postgres or --mysql.
 

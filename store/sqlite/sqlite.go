@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -112,7 +111,8 @@ func WithUnsafeNormalSync() Option {
 
 // WithExclusive makes the Store the only one to open the database: Open
 // takes an exclusive lock (flock(2) on the file named by the database's
-// path with "-lock" appended, which every Open locks, shared otherwise),
+// path, symbolic links resolved, with "-lock" appended, which every Open
+// locks, shared otherwise),
 // and fails with ErrInUse while another Store, in any process, has the
 // file open; another Store's Open fails likewise while this one is open.
 // The lock goes with Close or with the process.
@@ -167,7 +167,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := createFile(path); err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w: %w", prefix, path, store.ErrUnavailable, err)
 	}
-	lock, locked, err := lockFile(path, o.exclusive)
+	// The lock belongs to the file, not to the name it was reached by:
+	// a Store opened through a symbolic link must meet the lock of one
+	// opened through the file's own path.
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open %s: %w: %w", prefix, path, store.ErrUnavailable, err)
+	}
+	lock, locked, err := lockFile(real, o.exclusive)
 	if errors.Is(err, ErrInUse) {
 		return nil, fmt.Errorf("%s: open %s: %w", prefix, path, err)
 	}
@@ -257,14 +264,12 @@ func (s *Store) openErr(ctx context.Context, err error) error {
 	return fmt.Errorf("%s: open %s: %w: %w", prefix, s.path, store.ErrUnavailable, err)
 }
 
-// createFile creates path with mode 0600 unless it exists. SQLite would
-// create it with the process umask applied to 0644; the write-ahead log
-// and shared-memory files it creates later copy the mode of the database.
+// createFile creates path with mode 0600 unless it exists, also when path
+// is a symbolic link to a file not yet made. SQLite would create it with
+// the process umask applied to 0644; the write-ahead log and
+// shared-memory files it creates later copy the mode of the database.
 func createFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
