@@ -92,7 +92,9 @@ the store is closed.`,
 			f.StringVar(&cfg.MySQL, "mysql", "", "MySQL or MariaDB `DSN` (user:password@tcp(host:3306)/database), for many nodes sharing one database (instead of --data)")
 			f.StringVar(&cfg.Secrets, "secrets", "", "secrets `FILE` (default: the --data file with .secrets appended; required with --postgres or --mysql)")
 			f.StringVar(&cfg.AuditCheckpoints, "audit-checkpoints", "", "audit checkpoint `FILE`, one per node (default: the secrets file with .checkpoints appended)")
-			f.BoolVar(&cfg.ResetAuditCheckpoints, "audit-checkpoint-reset", false, "start over with an empty audit checkpoint file (the old one is kept beside it)")
+			// No environment variable: a reset left in a service's environment
+			// would throw the checkpoints away at every start.
+			f.BoolVar(&cfg.ResetAuditCheckpoints, "audit-checkpoint-reset", false, "start over with an empty audit checkpoint file (the old one is kept beside it); only on the command line, for one start")
 			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
 			f.StringVar(&cfg.SystemTenant, "system-tenant", cli.DefaultSystemTenant, "the operator's `TENANT`, which holds the first admin key")
 			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
@@ -115,7 +117,7 @@ the store is closed.`,
 			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")
 			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
-			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "audit-checkpoint-reset", "node", "system-tenant",
+			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shadow-policy", "shutdown-timeout", "log-level", "log-format",
 				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
