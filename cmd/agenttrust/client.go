@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,7 +38,7 @@ func connFlags(f *flags) *conn {
 	c := &conn{f: f}
 	f.StringVar(&c.server, "server", defaultServer, "`URL` of the agenttrust server")
 	f.StringVar(&c.key, "key", "", "the `CREDENTIAL` (API key or token) to authenticate with; prefer the environment or --key-file, as other users can see a command line [env AGENTTRUST_KEY]")
-	f.StringVar(&c.keyFile, "key-file", "", "read the credential from `FILE` [env AGENTTRUST_KEY_FILE]")
+	f.StringVar(&c.keyFile, "key-file", "", "read the credential from `FILE`, which only its owner may read (mode 0600) [env AGENTTRUST_KEY_FILE]")
 	f.DurationVar(&c.timeout, "timeout", remote.DefaultTimeout, "bound on each HTTP attempt")
 	f.IntVar(&c.retries, "retries", 2, "retries of calls that are safe to repeat, after a transport failure or a 502, 503 or 504")
 	f.BoolVar(&c.insecure, "insecure-http", false, "allow plain http:// to a host other than loopback: the credential crosses the network unencrypted")
@@ -73,8 +75,26 @@ func (c *conn) checkCred(cred, from string) (string, error) {
 	return cred, nil
 }
 
+// readKeyFile reads the credential from path. Like serve's secrets file,
+// a file its group or others may read is refused: everyone on the host
+// could copy the key.
 func (c *conn) readKeyFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read key file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("key file %s is not a regular file", path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("key file %s has mode %04o and may be read by its group or others; make it 0600 (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("read key file: %w", err)
 	}
