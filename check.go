@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -187,6 +188,13 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		}
 		v = verdict{done: true, effect: res.Effect, rule: res.Rule, reason: res.Reason}
 		if err != nil {
+			if c.breaker != nil && errors.Is(err, ErrInvalidRequest) {
+				// A deny the request brought on itself (a condition it
+				// made unevaluable, a declared type it broke) is a
+				// denial like any other; a failing engine is not the
+				// agent's doing.
+				v = c.trip(ctx, req.AgentID, now, v)
+			}
 			return v, err
 		}
 		if res.Effect == NeedsApproval {
