@@ -50,7 +50,10 @@
 // Numbers compare exactly between integers (every Go integer type, and a
 // json.Number without fraction or exponent, up to the uint64 range) and
 // as float64 otherwise; integers and floats compare exactly with each
-// other. Evaluate allocates nothing.
+// other. A float32 is judged only where its binary value and the decimal
+// it prints as (float32(0.7) holds 0.699999988 but prints as 0.7) give
+// the same answer, and is Unknown where they do not. Evaluate allocates
+// nothing.
 package cond
 
 import (
@@ -892,6 +895,14 @@ func (c *Cond) evalAttr(v any) Result {
 				return Unknown
 			}
 		}
+		if n.f32 {
+			// A float32 is judged only where its binary value and the
+			// decimal it prints as agree.
+			f := number{kind: numFloat, f: n.dec}
+			if c.holds(c.compare(&f)) != r {
+				return Unknown
+			}
+		}
 		return r
 	}
 	return Unknown
@@ -988,6 +999,9 @@ func (c *Cond) Why(env *Env) string {
 		if n.wide {
 			return name + " is an integer past 2^53, which read as a float64 is judged otherwise"
 		}
+		if n.f32 {
+			return name + " is a float32 whose binary value and printed decimal are judged otherwise"
+		}
 	}
 	if want == "a number" {
 		return name + " is not a finite number"
@@ -1011,6 +1025,12 @@ type number struct {
 	// a reader of float64s (JavaScript, encoding/json into an any, the
 	// MCP SDK) takes for the nearest float64: another number.
 	wide bool
+	// dec, when set (f32), is the decimal a float32 prints as (its
+	// shortest text, which its reader formats, rounds and sends on),
+	// read as a float64: float32(0.7) holds 0.699999988, but is 0.7 to
+	// the tool.
+	f32 bool
+	dec float64
 }
 
 // maxSafeInteger is the largest magnitude up to which every integer is a
@@ -1060,7 +1080,13 @@ func toNumber(v any) (number, bool) {
 	case uint64:
 		return uintNumber(x), true
 	case float32:
-		return floatNumber(float64(x))
+		n, ok := floatNumber(float64(x))
+		if ok {
+			var buf [32]byte
+			d, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], n.f, 'g', -1, 32)), 64)
+			n.f32, n.dec = err == nil && d != n.f, d
+		}
+		return n, ok
 	case float64:
 		return floatNumber(x)
 	case json.Number:

@@ -447,7 +447,13 @@ func TestNumbersExact(t *testing.T) {
 		{"attr.n > 1000", json.Number("100000000000000000000000"), True},
 		{"attr.n = 0.1", 0.1, True},
 		{"attr.n = 0.1", json.Number("0.1"), True},
-		{"attr.n = 0.1", float32(0.1), False}, // float32(0.1) is another number
+		// float32(0.1) holds another number, but prints as 0.1: judged
+		// only where both readings agree.
+		{"attr.n = 0.1", float32(0.1), Unknown},
+		{"attr.n >= 0.7", float32(0.7), Unknown},
+		{"attr.n > 0.7", float32(0.7), False},
+		{"attr.n < 0.7", float32(0.6), True},
+		{"attr.n = 100.5", float32(100.5), True}, // exact in binary
 		{"attr.n > 1000", json.Number("1000.00000000000000001"), Unknown},
 		{"attr.n > 1000", json.Number("1000.5"), True},
 		{"attr.n >= 100.5", int8(100), False},
