@@ -868,7 +868,14 @@ func (c *Cond) evalAttr(v any) Result {
 		if c.list == nil {
 			return result(s == c.str)
 		}
-		return c.evalString(s)
+		// An attribute sent as "" is present, unlike an empty request
+		// field (evalString): "*" matches it.
+		for i := range c.list {
+			if c.list[i].Match(s) {
+				return True
+			}
+		}
+		return False
 	}
 	switch c.kind {
 	case kindBool:
