@@ -32,9 +32,10 @@
 // subnormal) that rounds onto the condition's operand; an integer given
 // as text (json.Number) past 2^53 in magnitude that the condition judges
 // otherwise when it is read as the nearest float64, as JavaScript, the
-// MCP SDK or encoding/json into an any read it; an "ip"
-// condition without a remote address; an "expires" condition without a
-// time. Operands are never that small: Parse refuses them. Callers must
+// MCP SDK or encoding/json into an any read it; an "ip" condition
+// without a remote address or with one holding a zone; an "expires"
+// condition without a time. Operands are never that small: Parse
+// refuses them. Callers must
 // fail closed on Unknown: a caveat does not hold, an allow rule does not
 // match, a deny or needs-approval rule is not skipped. Eval is Evaluate
 // == True.
@@ -798,7 +799,10 @@ func (c *Cond) Evaluate(env *Env) Result {
 		return False
 	case FieldIP:
 		a := env.IP.Unmap()
-		if !a.IsValid() {
+		if !a.IsValid() || a.Zone() != "" {
+			// A zoned address is in no prefix to netip, and not equal
+			// to its unzoned self: judged by nothing, as a key's IP
+			// allowlist refuses it.
 			return Unknown
 		}
 		if c.Op == OpEq {
