@@ -15,9 +15,10 @@
 // # Cardinality
 //
 // Agent, Tool and Route name what the caller asked for, before
-// validation in the case of a check that denies for being invalid: use
-// them on spans and logs, not as metric labels. Effect, Code, Kind and
-// Outcome take few values.
+// validation in the case of a check that denies for being invalid (then
+// as the audit record keeps them: at most 1 KiB of valid UTF-8 without
+// NUL): use them on spans and logs, not as metric labels. Effect, Code,
+// Kind and Outcome take few values.
 package observe
 
 import (
