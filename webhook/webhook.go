@@ -392,6 +392,12 @@ func (n *Notifier) post(id string, body []byte) (retry bool, err error) {
 	req.Header.Set(SignatureHeader, Sign(n.cfg.Secret, n.cfg.Now(), body))
 	resp, err := n.cfg.Client.Do(req)
 	if err != nil {
+		// net/http's error holds the whole URL, whose path or query a
+		// chat's incoming webhook uses as its credential: name the host.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("post to %s: %w", req.URL.Host, ue.Err)
+		}
 		return true, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
