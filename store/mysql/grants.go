@@ -17,8 +17,12 @@ const (
 
 	sqlCreateGrant = `INSERT INTO {p}grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+	// Whether the agent or tool filter is "any" is decided in Go and
+	// passed as a boolean: ? = '' would compare in the connection's
+	// collation, where under PAD SPACE (utf8mb4_general_ci) a filter of
+	// spaces equals '' and would match every agent or tool.
 	sqlGrants = `SELECT ` + grantCols + ` FROM {p}grants
-WHERE tenant = ? AND (? = '' OR agent_id = ?) AND (? = '' OR tool = ?) AND uses_left > 0 AND expires_at > ?
+WHERE tenant = ? AND (? OR agent_id = ?) AND (? OR tool = ?) AND uses_left > 0 AND expires_at > ?
 ORDER BY created_at, id`
 
 	// The UPDATE takes the row lock: of racing callers, those after the
@@ -80,7 +84,7 @@ func (s *Store) Grants(ctx context.Context, tenant, agentID, tool string, now ti
 	var out []store.Grant
 	err := s.read(ctx, op, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := s.query(ctx, nil, table(s.prefix, sqlGrants), tenant, agentID, agentID, tool, tool, compareTime(now))
+		rows, err := s.query(ctx, nil, table(s.prefix, sqlGrants), tenant, agentID == "", agentID, tool == "", tool, compareTime(now))
 		if err != nil {
 			return err
 		}

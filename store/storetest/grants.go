@@ -16,6 +16,7 @@ import (
 func grantCases() []testCase {
 	return []testCase{
 		{name: "CreateAndList", run: testGrantCreateAndList},
+		{name: "FilterSpelledExactly", run: testGrantFilterSpelledExactly},
 		{name: "Conflict", run: testGrantConflict},
 		{name: "Use", run: testGrantUse},
 		{name: "ConcurrentUse", run: testGrantConcurrentUse},
@@ -85,6 +86,30 @@ func testGrantCreateAndList(t *testing.T, e *env) {
 	none, err := s.Grants(ctx, acme, "bot", "pay", at(2+3600))
 	ok(t, err, "Grants at expiry")
 	equal(t, "a grant is over at its ExpiresAt", len(none), 0)
+}
+
+// Only the empty agent or tool matches any: every other filter matches
+// the names it spells, byte for byte. A database that compares the
+// filter with the empty string in a PAD SPACE collation (MySQL's and
+// MariaDB's utf8mb4_general_ci) read an agent or tool of spaces as
+// "any", and listed every agent's grants for it.
+func testGrantFilterSpelledExactly(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 3, 0)), "CreateGrant")
+	for _, f := range []struct{ agent, tool string }{
+		{" ", "pay"}, {"   ", "pay"}, {"bot", " "}, {"bot", "   "}, {" ", " "},
+		{"bot ", "pay"}, {"BOT", "pay"}, {"bot", "pay "}, {"bot", "PAY"}, {"\t", "pay"},
+	} {
+		gs, err := s.Grants(ctx, acme, f.agent, f.tool, at(1))
+		ok(t, err, "Grants")
+		if len(gs) != 0 {
+			t.Errorf("Grants(agent %q, tool %q) = %v, want none: only \"\" matches any", f.agent, f.tool, grantIDs(gs))
+		}
+	}
+	gs, err := s.Grants(ctx, acme, "bot", "pay", at(1))
+	ok(t, err, "Grants bot pay")
+	equal(t, "grants of bot for pay", grantIDs(gs), []string{"g1"})
 }
 
 func testGrantConflict(t *testing.T, e *env) {
