@@ -158,7 +158,10 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		return store.Grant{}, err
 	}
 	for _, g := range list {
-		if g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
+		// The agent and tool again, byte for byte: a store's filter is
+		// the store's comparison (a collation may pad or fold).
+		if g.AgentID != req.AgentID || g.Tool != req.Tool ||
+			g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
 			continue
 		}
 		a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
