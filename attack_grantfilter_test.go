@@ -21,7 +21,7 @@ func (s paddedGrants) Grants(ctx context.Context, tenant, agentID, tool string, 
 
 // TestAttackGrantStoreFilterTrusted: a check used whatever grants the
 // store listed for its agent and tool, so a store whose comparison is
-// looser than Go's (MySQL's ' ' = ” under PAD SPACE, a case-insensitive
+// looser than Go's (MySQL's " " = "" under PAD SPACE, a case-insensitive
 // collation) could let another agent's remembered approval allow. The
 // client compares a grant's agent and tool itself.
 func TestAttackGrantStoreFilterTrusted(t *testing.T) {
