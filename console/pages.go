@@ -203,38 +203,16 @@ func clip(s string) (text string, whole bool) {
 
 // shown is agent text as a page shows it: as is when every character is
 // one a person sees (graphic but for spaces other than the ASCII one);
-// otherwise quoted, Go style, each other character (control, bidi or
-// other format character, line or paragraph separator, non-ASCII space)
-// written as an escape. html/template escapes markup, not these: a bidi
-// override reversed what followed, a zero-width space made two names
-// look alike.
+// otherwise quoted Go style (strconv.Quote), each other character
+// (control, bidi or other format character, line or paragraph separator,
+// non-ASCII space) written as an escape. html/template escapes markup,
+// not these: a bidi override reversed what followed, a zero-width space
+// made two names look alike.
 func shown(s string) string {
 	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
 		return s
 	}
-	b := strings.Builder{}
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r > 0xffff:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return strconv.Quote(s)
 }
 
 // approvalCard is one pending approval as the page shows it.
