@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
@@ -95,12 +94,7 @@ func (s *Server) strangerClient() (*agenttrust.Client, error) {
 	if s.closed.Load() {
 		return nil, agenttrust.ErrClosed
 	}
-	opts := append(slices.Clip(s.clientOpts), agenttrust.WithTenant(strangerTenant),
-		agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/unknown-tenant", Key: s.auditKey}))
-	if s.clock != nil {
-		opts = append(opts, agenttrust.WithClock(s.clock))
-	}
-	c, err := agenttrust.New(memory.New(), opts...)
+	c, err := agenttrust.New(memory.New(), s.tenantOptions([]agenttrust.Option{agenttrust.WithLogger(s.log)}, strangerTenant, "unknown-tenant")...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open the client for unknown tenants: %w", agenttrust.ErrInvalidConfig, err)
 	}

@@ -120,6 +120,18 @@ func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tena
 	}
 }
 
+// tenantOptions appends to opts what every Client of the server holds:
+// the server's client options, then the tenant, its audit chain (named
+// chain after the node) and key, and the server's clock.
+func (s *Server) tenantOptions(opts []agenttrust.Option, tenant, chain string) []agenttrust.Option {
+	opts = append(opts, s.clientOpts...)
+	opts = append(opts, agenttrust.WithTenant(tenant), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/" + chain, Key: s.auditKey}))
+	if s.clock != nil {
+		opts = append(opts, agenttrust.WithClock(s.clock))
+	}
+	return opts
+}
+
 // openTenant returns the tenant, held, opening its Client if it has
 // none; or, while its previous Client is being closed, a channel closed
 // when that is done.
@@ -148,12 +160,7 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 		agenttrust.WithLogger(s.log),
 		agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink, t.wake}}),
 	)
-	opts = append(opts, s.clientOpts...)
-	opts = append(opts, agenttrust.WithTenant(name), agenttrust.WithAudit(agenttrust.AuditConfig{Chain: s.node + "/" + name, Key: s.auditKey}))
-	if s.clock != nil {
-		opts = append(opts, agenttrust.WithClock(s.clock))
-	}
-	c, err := agenttrust.New(s.st, opts...)
+	c, err := agenttrust.New(s.st, s.tenantOptions(opts, name, name)...)
 	if err != nil {
 		if errors.Is(err, agenttrust.ErrChainBroken) {
 			s.metrics.chainBreaks.Add(1)
