@@ -521,9 +521,9 @@ type Route struct {
 // redirect, is not mapped. Behind a mux, when r.Pattern is one of the
 // patterns, r is mapped only when it is also the pattern these routes
 // match (a mux in front may not be the one that serves r), and the
-// resource's wildcards are read from r's own path, not r.PathValue. The route of
-// up to 1024 recent requests is remembered, so that a repeated one skips
-// matching.
+// resource's wildcards are read from r's own path, not r.PathValue. The
+// route of up to 1024 recent requests is remembered, so that a repeated
+// one skips matching.
 //
 // Routes reports a pattern ServeMux rejects, two that conflict, an empty
 // tool and a resource template naming an unknown wildcard.

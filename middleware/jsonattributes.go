@@ -146,15 +146,10 @@ func resourceText(key string, raw json.RawMessage, v any) (string, error) {
 // 2^53, so that every JSON decoder reads it as the same integer.
 func plainSafeInteger(s string) bool {
 	digits := strings.TrimPrefix(s, "-")
-	if digits == "" || len(digits) > 16 || (digits[0] == '0' && (len(digits) > 1 || len(s) > 1)) {
-		return false
+	if digits == "" || digits[0] == '0' && s != "0" {
+		return false // a leading zero, -0
 	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
-		}
-	}
-	n, err := strconv.ParseUint(digits, 10, 64)
+	n, err := strconv.ParseUint(digits, 10, 64) // digits only
 	return err == nil && n <= 1<<53
 }
 
