@@ -898,19 +898,11 @@ func (c *Cond) evalAttr(v any) Result {
 			return Unknown
 		}
 		r := c.holds(cmp)
-		if n.wide {
-			// A tool may read the text as the nearest float64: judged
-			// only where both readings agree.
-			f := number{kind: numFloat, f: n.float()}
-			if c.holds(c.compare(&f)) != r {
-				return Unknown
-			}
-		}
-		if n.f32 {
-			// A float32 is judged only where its binary value and the
-			// decimal it prints as agree.
-			f := number{kind: numFloat, f: n.dec}
-			if c.holds(c.compare(&f)) != r {
+		if n.alt != altNone {
+			// A tool may read the value as other: judged only where
+			// both readings agree.
+			o := number{kind: numFloat, f: n.other}
+			if c.holds(c.compare(&o)) != r {
 				return Unknown
 			}
 		}
@@ -1007,10 +999,10 @@ func (c *Cond) Why(env *Env) string {
 		if n.inexact {
 			return name + " has more precision than a float64 holds, and rounds onto the operand"
 		}
-		if n.wide {
+		switch n.alt {
+		case altWide:
 			return name + " is an integer past 2^53, which read as a float64 is judged otherwise"
-		}
-		if n.f32 {
+		case altFloat32:
 			return name + " is a float32 whose binary value and printed decimal are judged otherwise"
 		}
 	}
@@ -1032,32 +1024,28 @@ type number struct {
 	u       uint64
 	f       float64
 	inexact bool // f rounds a decimal with more digits than float64 holds, or one too small for it
-	// wide marks an integer read from text past 2^53 in magnitude, which
-	// a reader of float64s (JavaScript, encoding/json into an any, the
-	// MCP SDK) takes for the nearest float64: another number.
-	wide bool
-	// dec, when set (f32), is the decimal a float32 prints as (its
-	// shortest text, which its reader formats, rounds and sends on),
-	// read as a float64: float32(0.7) holds 0.699999988, but is 0.7 to
-	// the tool.
-	f32 bool
-	dec float64
+	// alt says the tool acting on the request may read the value as
+	// other, another number: a condition is judged only where both
+	// readings agree.
+	alt   uint8
+	other float64
 }
+
+const (
+	altNone uint8 = iota
+	// altWide: an integer read from text past 2^53 in magnitude, which
+	// a reader of float64s (JavaScript, encoding/json into an any, the
+	// MCP SDK) takes for the nearest float64.
+	altWide
+	// altFloat32: a float32, whose binary value (float32(0.7) holds
+	// 0.699999988) its reader prints, rounds and sends on as its
+	// shortest decimal (0.7).
+	altFloat32
+)
 
 // maxSafeInteger is the largest magnitude up to which every integer is a
 // float64.
 const maxSafeInteger = 1 << 53
-
-// float returns n as the nearest float64.
-func (n *number) float() float64 {
-	switch n.kind {
-	case numInt:
-		return float64(n.i)
-	case numUint:
-		return float64(n.u)
-	}
-	return n.f
-}
 
 const (
 	numInt uint8 = iota
@@ -1094,8 +1082,9 @@ func toNumber(v any) (number, bool) {
 		n, ok := floatNumber(float64(x))
 		if ok {
 			var buf [32]byte
-			d, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], n.f, 'g', -1, 32)), 64)
-			n.f32, n.dec = err == nil && d != n.f, d
+			if d, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], n.f, 'g', -1, 32)), 64); err == nil && d != n.f {
+				n.alt, n.other = altFloat32, d
+			}
 		}
 		return n, ok
 	case float64:
@@ -1129,10 +1118,14 @@ func jsonNumber(s string) (number, bool) {
 	}
 	if integer {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return number{i: i, wide: i > maxSafeInteger || i < -maxSafeInteger}, true
+			n := number{i: i}
+			if i > maxSafeInteger || i < -maxSafeInteger {
+				n.alt, n.other = altWide, float64(i)
+			}
+			return n, true
 		}
 		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return number{kind: numUint, u: u, wide: true}, true
+			return number{kind: numUint, u: u, alt: altWide, other: float64(u)}, true
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
