@@ -409,11 +409,15 @@ func (t *auditTail) resume(ctx context.Context, pos string) error {
 	}
 	t.q.Since = since
 	for ch, n := range cursors {
-		recs, err := t.s.st.QueryAudit(ctx, store.AuditQuery{Chain: ch, Tenant: t.q.Tenant, Limit: 1})
-		if err != nil {
-			return storeErr("query audit", err)
+		// One probe of the chain's head, whatever the chain: a chain is
+		// one Client's, of one tenant. (A query by chain and tenant would
+		// read through another tenant's whole chain to find nothing,
+		// for each of up to maxPositionChains chains a caller names.)
+		head, err := t.s.st.AuditHead(ctx, ch)
+		if err != nil && !isNotFound(err) {
+			return storeErr("audit head", err)
 		}
-		if len(recs) == 0 || recs[0].Chain != ch || recs[0].Tenant != t.q.Tenant {
+		if err != nil || head.Tenant != t.q.Tenant {
 			continue
 		}
 		t.cursors[ch] = n
