@@ -17,7 +17,9 @@ import (
 type NotifyConfig struct {
 	// MaxStaleness bounds how old the in-memory view of revocations and
 	// suspensions may be: past it, checks deny with ErrStoreUnavailable
-	// until the view is confirmed fresh again. Default 250ms.
+	// until the view is confirmed fresh again. The age is read on the
+	// client's clock (WithClock) and on the process's monotonic clock,
+	// the greater counting. Default 250ms.
 	MaxStaleness time.Duration
 	// PollInterval is how often the whole view is reread when the store
 	// cannot push changes or its feed is broken. Default MaxStaleness/4.
@@ -28,12 +30,17 @@ type NotifyConfig struct {
 type view struct {
 	blocks  atomic.Pointer[map[string]store.Block]
 	freshAt atomic.Int64 // unix nanos: every change committed before this is applied
-	max     time.Duration
-	poll    time.Duration
+	// freshMono is freshAt on the process's monotonic clock (nanoseconds
+	// since base). The view's age is the greater of the two: a clock
+	// stepped back (or stopped) cannot make an old view pass for fresh.
+	freshMono atomic.Int64
+	base      time.Time
+	max       time.Duration
+	poll      time.Duration
 
 	mu      sync.Mutex // serialises writers of blocks
 	markMu  sync.Mutex
-	marks   map[string]time.Time // marker token -> when it was sent
+	marks   map[string]viewInstant // marker token -> when it was sent
 	stop    context.CancelFunc
 	done    chan struct{}
 	ready   chan struct{} // closed when the feed first syncs
@@ -51,10 +58,22 @@ func newView(cfg NotifyConfig) (*view, error) {
 	if cfg.MaxStaleness < 0 || cfg.PollInterval <= 0 || cfg.PollInterval >= cfg.MaxStaleness {
 		return nil, fmt.Errorf("%w: notify mode needs 0 < PollInterval < MaxStaleness", ErrInvalidConfig)
 	}
-	v := &view{max: cfg.MaxStaleness, poll: cfg.PollInterval, marks: map[string]time.Time{}, done: make(chan struct{}), ready: make(chan struct{})}
+	v := &view{base: time.Now(), max: cfg.MaxStaleness, poll: cfg.PollInterval, marks: map[string]viewInstant{}, done: make(chan struct{}), ready: make(chan struct{})}
 	empty := map[string]store.Block{}
 	v.blocks.Store(&empty)
 	return v, nil
+}
+
+// viewInstant is an instant read on the client's clock and, for the
+// view's age, on the process's monotonic clock.
+type viewInstant struct {
+	at   time.Time
+	mono int64
+}
+
+// now reads both clocks.
+func (v *view) now(clk clock) viewInstant {
+	return viewInstant{at: clk.Now(), mono: int64(time.Since(v.base))}
 }
 
 // staleErr is the error of a lookup in a view age old, past its bound.
@@ -66,10 +85,14 @@ func (v *view) staleErr(age time.Duration) error {
 // first, and the age of the view. ok is false when the view is too old.
 // The age is read on clk as the view is read, never at an instant taken
 // earlier: a check may have waited long (a slow key lookup) since it
-// began, and its view aged meanwhile.
+// began, and its view aged meanwhile. It is also read on the monotonic
+// clock, and the greater age counts: clk going back, or standing still,
+// does not keep an unconfirmed view fresh.
 func (v *view) lookup(clk clock, ids []string) (b store.Block, blocked bool, age time.Duration, ok bool) {
-	age = time.Duration(clk.Now().UnixNano() - v.freshAt.Load())
-	if age > v.max || v.freshAt.Load() == 0 {
+	fresh, freshMono := v.freshAt.Load(), v.freshMono.Load()
+	now := v.now(clk)
+	age = max(time.Duration(now.at.UnixNano()-fresh), time.Duration(now.mono-freshMono))
+	if age > v.max || fresh == 0 {
 		return store.Block{}, false, age, false
 	}
 	m := *v.blocks.Load()
@@ -118,10 +141,16 @@ func (v *view) apply(id string, b store.Block, present bool) {
 }
 
 // confirm records that every change committed before t is applied.
-func (v *view) confirm(t time.Time) {
+func (v *view) confirm(t viewInstant) {
+	advance(&v.freshMono, t.mono)
+	advance(&v.freshAt, t.at.UnixNano())
+}
+
+// advance sets a to n unless it already holds more.
+func advance(a *atomic.Int64, n int64) {
 	for {
-		old := v.freshAt.Load()
-		if t.UnixNano() <= old || v.freshAt.CompareAndSwap(old, t.UnixNano()) {
+		old := a.Load()
+		if n <= old || a.CompareAndSwap(old, n) {
 			return
 		}
 	}
@@ -131,7 +160,7 @@ func (v *view) confirm(t time.Time) {
 // with a fresh view), then keeps it current.
 func (c *Client) startView(ctx context.Context) error {
 	v := c.view
-	t0 := c.clock.Now()
+	t0 := v.now(c.clock)
 	if err := c.rereadView(ctx); err != nil {
 		return err
 	}
@@ -191,7 +220,7 @@ func (c *Client) runView(ctx context.Context) {
 }
 
 func (c *Client) pollView(ctx context.Context) error {
-	t0 := c.clock.Now()
+	t0 := c.view.now(c.clock)
 	qctx, cancel := context.WithTimeout(ctx, c.view.max)
 	defer cancel()
 	if err := c.rereadView(qctx); err != nil {
@@ -303,7 +332,7 @@ func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
 		if err != nil {
 			return err
 		}
-		sent := c.clock.Now()
+		sent := v.now(c.clock)
 		v.markMu.Lock()
 		if len(v.marks) > 1000 {
 			clear(v.marks) // markers lost with a broken feed
