@@ -147,10 +147,15 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		return store.Grant{}, errs.ApprovalNotFound
 	}
 	// A grant holds only while its rule still allows remembering, as its
-	// approver saw it (reason and approvers, kept by its approval).
-	if ps := c.policy.Load(); ps == nil || ps.compiled == nil {
+	// approver saw it (reason and approvers, kept by its approval), and
+	// within the rule's remember_for as it stands: a shortened window
+	// ends older grants.
+	ps := c.policy.Load()
+	if ps == nil || ps.compiled == nil {
 		return store.Grant{}, errs.ApprovalNotFound
-	} else if cr := ps.compiled.byID[res.Rule]; cr == nil || cr.rememberUses == 0 {
+	}
+	cr := ps.compiled.byID[res.Rule]
+	if cr == nil || cr.rememberUses == 0 {
 		return store.Grant{}, errs.ApprovalNotFound
 	}
 	list, err := gs.Grants(ctx, c.tenant, req.AgentID, req.Tool, now)
@@ -161,7 +166,8 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		// The agent and tool again, byte for byte: a store's filter is
 		// the store's comparison (a collation may pad or fold).
 		if g.AgentID != req.AgentID || g.Tool != req.Tool ||
-			g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
+			g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) ||
+			!now.Before(g.CreatedAt.Add(cr.rememberFor)) {
 			continue
 		}
 		a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)

@@ -140,7 +140,8 @@ type Rule struct {
 	// approver remember an approval it opens (Client.ApproveAndRemember):
 	// later requests like it are allowed without asking, at most
 	// RememberUses times and for at most RememberFor ("1h"; up to 30
-	// days). A rule without them cannot be remembered.
+	// days), as the rule stands at each use: shortening RememberFor ends
+	// grants older than it. A rule without them cannot be remembered.
 	RememberUses int    `json:"remember_uses,omitempty" yaml:"remember_uses,omitempty"`
 	RememberFor  string `json:"remember_for,omitempty" yaml:"remember_for,omitempty"`
 }
