@@ -55,10 +55,14 @@ func (cl *compiledLimit) scope(s string) error {
 	if cl.limit <= 0 {
 		return nil // the rate's error is reported
 	}
-	cl.interval = max(1, time.Duration(math.Round(float64(time.Second)/float64(cl.limit))))
-	if cl.interval > store.MaxRateWindow/time.Duration(cl.burst) {
-		return fmt.Errorf("scope cluster: burst %d at %s is a window longer than %v", cl.burst, cl.interval, store.MaxRateWindow)
+	// Compared as a float first: a rate slow enough that its time per
+	// request passes the largest Duration would not survive the
+	// conversion (amd64 makes it the smallest int64, clamped to 1ns).
+	per := math.Round(float64(time.Second) / float64(cl.limit))
+	if per > float64(store.MaxRateWindow/time.Duration(cl.burst)) {
+		return fmt.Errorf("scope cluster: burst %d at %.6gs a request is a window longer than %v", cl.burst, per/float64(time.Second), store.MaxRateWindow)
 	}
+	cl.interval = max(1, time.Duration(per))
 	return nil
 }
 
