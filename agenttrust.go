@@ -289,14 +289,20 @@ type Stats struct {
 	AuditQueued  int64  // records waiting to be written
 	AuditWritten uint64 // records written since New
 	AuditHealthy bool   // false while checks deny for want of audit
+	// RateState: a node-scope rate limit holds state (a bucket an agent
+	// has drawn on and that has not refilled), which closing the client
+	// would lose: a new client starts every bucket full.
+	RateState bool
 }
 
 // Stats returns the client's current figures.
 func (c *Client) Stats() Stats {
+	ps := c.policy.Load()
 	return Stats{
 		AuditQueued:  c.audit.depth(),
 		AuditWritten: c.audit.written.Load(),
 		AuditHealthy: c.audit.healthy(),
+		RateState:    ps != nil && ps.limiter != nil && ps.limiter.holdsState(c.clock.Now()),
 	}
 }
 

@@ -202,6 +202,24 @@ func (l *limiter) prune(ctx context.Context, now time.Time) {
 	_, _ = l.cluster.PruneRates(ctx, l.tenant, now.Add(-pruneLag))
 }
 
+// holdsState reports whether a node bucket is not full at now: the
+// state a new limiter, starting every bucket full, would not have.
+func (l *limiter) holdsState(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range l.buckets {
+		if b.TokensAt(now) < float64(b.Burst()) {
+			return true
+		}
+	}
+	for _, b := range l.overflow {
+		if b.TokensAt(now) < float64(b.Burst()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
 	k := bucketKey{cl, agent, tool}
 	l.mu.Lock()

@@ -50,7 +50,10 @@ func (s *Server) release(t *tenant) {
 // each open Client polls its policy, and in notify mode keeps a change
 // feed (on PostgreSQL a connection) of its own. The next request for the
 // tenant opens it again: its revocation view and token cache start cold,
-// its audit chain goes on where it stopped.
+// its audit chain goes on where it stopped. A tenant whose node-scope
+// rate limits hold state (agenttrust.Stats.RateState) stays open until
+// they have refilled, so that closing it never hands its agents a fresh
+// burst.
 //
 // Use it only with master and signing keys shared through
 // WithClientOptions: a Client with keys of its own loses them when it is
@@ -211,6 +214,11 @@ func (s *Server) evictIdleOnce() {
 	var gone map[string]*tenant
 	for name, t := range old {
 		if t.pinned.Load() || t.active.Load() != 0 || t.lastUsed.Load() > cutoff {
+			continue
+		}
+		if t.client.Stats().RateState {
+			// Its node rate limits still hold what its agents spent; a
+			// reopened client would start them full.
 			continue
 		}
 		// A request that took hold after the check above sees evicted
