@@ -31,8 +31,11 @@ const (
 	// the cluster rate state that holds nothing any more.
 	prunePeriod = time.Minute
 	// pruneLag keeps state for a while after its TAT has passed, so that
-	// a node whose clock is behind by less still finds it.
-	pruneLag = time.Minute
+	// no node whose clock is off by less prunes state that another still
+	// holds: one running ahead would otherwise hand every agent a fresh
+	// burst at each prune. The clocks of a fleet may be 48 hours apart,
+	// as for revocations (see revocationSkew).
+	pruneLag = revocationSkew
 )
 
 // Scopes of a Limit.

@@ -299,13 +299,13 @@ type pruneRecorder struct {
 
 func (p *pruneRecorder) PruneRates(ctx context.Context, tenant string, now time.Time) (int, error) {
 	p.mu.Lock()
-	p.prunes = append(p.prunes, tenant+" "+now.Format(time.TimeOnly))
+	p.prunes = append(p.prunes, tenant+" "+now.Format("01-02 15:04:05"))
 	p.mu.Unlock()
 	return p.Store.PruneRates(ctx, tenant, now)
 }
 
 // TestClusterLimitPrunes: a client asks its store to prune its tenant's
-// rate state at most once a minute, keeping a minute of past state.
+// rate state at most once a minute, keeping 48 hours of past state.
 func TestClusterLimitPrunes(t *testing.T) {
 	st := &pruneRecorder{Store: memory.New()}
 	clock := newTestClock() // 05:00:00
@@ -328,7 +328,7 @@ func TestClusterLimitPrunes(t *testing.T) {
 	if _, err := c.Check(context.Background(), agenttrust.Request{AgentID: "a1", Tool: "work"}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"acme 04:59:00", "acme 05:00:15"}
+	want := []string{"acme 11-20 05:00:00", "acme 11-20 05:01:15"}
 	if !slices.Equal(st.prunes, want) {
 		t.Fatalf("prunes %q, want %q", st.prunes, want)
 	}
