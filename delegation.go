@@ -172,8 +172,13 @@ func attenuate(token string, random io.Reader, expires time.Time, caveats []stri
 // verifies the token (signature, expiry, revocation) and records the hop
 // in the store, so the delegation tree can be listed and any branch
 // revoked by its hop id. ttl, when positive, shortens the new token's life
-// to at most ttl from now; it can never lengthen it.
+// to at most ttl from now; it can never lengthen it. Zero keeps the
+// token's life; a negative ttl (a deadline already past) is refused with
+// ErrInvalidRequest.
 func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, caveats ...string) (string, Hop, error) {
+	if ttl < 0 {
+		return "", Hop{}, fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
+	}
 	now := c.clock.Now()
 	var v credential
 	u := credentialUse{kinds: tokens, anyAddr: true, blocks: blocksFromStore}

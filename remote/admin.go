@@ -110,11 +110,15 @@ func (c *Client) exchange(ctx context.Context, op, apiKey string, req *wire.Exch
 // Delegate narrows token on the server, which records the hop (POST
 // /v1/tokens/delegate): see agenttrust.Client.Delegate. ttl, when
 // positive, shortens the new token's life; it travels in whole seconds,
-// rounded up. The client's credential must be an admin's, or the token's
-// own agent's.
+// rounded up. A negative ttl is refused with ErrInvalidRequest before
+// any request is sent. The client's credential must be an admin's, or
+// the token's own agent's.
 func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, caveats ...string) (string, agenttrust.Hop, error) {
 	if token == "" {
 		return "", agenttrust.Hop{}, &Error{Op: "Delegate", Message: "empty token", err: []error{agenttrust.ErrInvalidRequest}}
+	}
+	if ttl < 0 {
+		return "", agenttrust.Hop{}, &Error{Op: "Delegate", Message: "negative ttl", err: []error{agenttrust.ErrInvalidRequest}}
 	}
 	req := &wire.DelegateRequest{Token: token, Caveats: caveats}
 	if ttl > 0 {
