@@ -641,7 +641,7 @@ func parseRate(s string) (rate.Limit, error) {
 		return 0, fmt.Errorf("rate %q: want N/s, N/m or N/h", s)
 	}
 	v, err := strconv.ParseFloat(n, 64)
-	if err != nil || v <= 0 || v > 1e9 {
+	if err != nil || !(v > 0) || v > 1e9 { // !(v > 0): NaN too
 		return 0, fmt.Errorf("rate %q: want a positive number before the '/'", s)
 	}
 	switch unit {
