@@ -292,6 +292,15 @@ func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
 				if ch.Tenant == c.tenant {
 					if err := c.reloadStoredPolicy(wctx); err != nil {
 						c.log.Error("agenttrust: reload policy after change", "err", err)
+						if errors.Is(err, ErrStoreUnavailable) {
+							// The live policy is replaced and the feed
+							// will not say so again: end this watch, so
+							// that polling reloads the policy until it
+							// holds the stored one. (A stored document
+							// that does not parse leaves the live policy
+							// alone, as documented.)
+							cancel()
+						}
 					}
 				}
 			case store.ChangeMark:
@@ -315,6 +324,10 @@ func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
 						}
 						if err := c.reloadStoredPolicy(wctx); err != nil {
 							c.log.Error("agenttrust: reload policy", "err", err)
+							if errors.Is(err, ErrStoreUnavailable) {
+								cancel() // a change made before the feed was up is not replayed
+								return
+							}
 						}
 						v.confirm(sent)
 						close(synced)
