@@ -773,7 +773,16 @@ func (a *compiledAttr) check(env *cond.Env) error {
 	switch {
 	case !ok && a.required:
 		return fmt.Errorf("%w: attribute %q is required", ErrInvalidRequest, a.name)
-	case ok && cond.ValueType(v) != a.typ:
+	case !ok:
+		// Sent only under a name that differs in case, it is still the
+		// attribute to a tool that decodes its arguments into a struct
+		// (encoding/json matches names case-insensitively): its value
+		// is held to the declaration all the same.
+		if v, ok = env.CaseVariant(a.name); !ok {
+			return nil
+		}
+	}
+	if cond.ValueType(v) != a.typ {
 		return fmt.Errorf("%w: attribute %q must be a %s", ErrInvalidRequest, a.name, a.typ)
 	}
 	return nil

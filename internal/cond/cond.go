@@ -231,6 +231,27 @@ func (env *Env) attr(name string) (any, bool) {
 	return v, ok
 }
 
+// CaseVariant returns the value of the attribute whose name differs from
+// name only in case (see SameFolded), and whether there is one. A request
+// holds at most one: two names one under folding are refused. Callers ask
+// it once name itself is missing.
+func (env *Env) CaseVariant(name string) (any, bool) {
+	if env.List != nil {
+		for i := range env.List {
+			if SameFolded(env.List[i].Name, name) {
+				return env.List[i].Value, true
+			}
+		}
+		return nil, false
+	}
+	for k, v := range env.Attributes {
+		if SameFolded(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
 // hasCaseVariant reports whether env has an attribute whose name is name
 // under case folding (see SameFolded). Callers ask it only once name
 // itself is missing, so it finds a name spelled otherwise: "AMOUNT" or
