@@ -28,7 +28,8 @@ const (
 	kindLeaf   schemaKind = iota // string, number, bool or text: one token
 	kindObject                   // a struct: exact keys, no duplicates, required keys present
 	kindArray                    // a slice of non-bytes
-	kindRaw                      // a map, an interface or json.RawMessage: any valid JSON
+	kindMap                      // a map of typed values by string: an object, no duplicate keys
+	kindRaw                      // another map, an interface or json.RawMessage: any valid JSON
 )
 
 // Schema is what one JSON value must look like, derived once from a Go
@@ -38,7 +39,7 @@ type Schema struct {
 	nullable bool               // null is allowed (slices, byte slices, pointers, raw)
 	fields   map[string]*Schema // kindObject: by exact key
 	required []string           // kindObject: keys without omitempty or omitzero
-	elem     *Schema            // kindArray
+	elem     *Schema            // kindArray, kindMap
 }
 
 var (
@@ -67,7 +68,16 @@ func SchemaOf(t reflect.Type) *Schema {
 			return &Schema{kind: kindLeaf, nullable: true} // base64
 		}
 		return &Schema{kind: kindArray, nullable: true, elem: SchemaOf(t.Elem())}
-	case reflect.Map, reflect.Interface:
+	case reflect.Map:
+		if t.Key().Kind() == reflect.String && t.Elem().Kind() != reflect.Interface {
+			// A map of typed values (a policy's tool_modes): its keys
+			// are matched exactly, and a duplicate, which encoding/json
+			// resolves by letting the later one win, is refused as a
+			// struct's is. A map of any is data handed on whole.
+			return &Schema{kind: kindMap, nullable: true, elem: SchemaOf(t.Elem())}
+		}
+		return &Schema{kind: kindRaw, nullable: true}
+	case reflect.Interface:
 		return &Schema{kind: kindRaw, nullable: true}
 	case reflect.Struct:
 		s := &Schema{kind: kindObject, fields: map[string]*Schema{}}
@@ -194,6 +204,26 @@ func (w *walker) walk(s *Schema, path string) error {
 			}
 		}
 		return nil
+	case s.kind == kindMap && delim == '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("%w at %s: %v", ErrMalformed, path, err)
+			}
+			k := kt.(string)
+			if seen[k] {
+				return fmt.Errorf("%w: duplicate key %q in %s", ErrMalformed, k, path)
+			}
+			seen[k] = true
+			if err := w.walk(s.elem, path+"."+k); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return fmt.Errorf("%w at %s: %v", ErrMalformed, path, err)
+		}
+		return nil
 	case s.kind == kindArray && delim == '[':
 		for i := 0; dec.More(); i++ {
 			if err := w.walk(s.elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
@@ -205,7 +235,7 @@ func (w *walker) walk(s *Schema, path string) error {
 		}
 		return nil
 	}
-	if s.kind == kindObject {
+	if s.kind == kindObject || s.kind == kindMap {
 		return fmt.Errorf("%w: %s is not an object", ErrMalformed, path)
 	}
 	return fmt.Errorf("%w: %s is not an array", ErrMalformed, path)
