@@ -102,7 +102,10 @@ func (s *AuditSink) AuditHead(ctx context.Context, chain string) (agenttrust.Aud
 // route, which the server answers with the policy of the input's tenant.
 // Use it with agenttrust.WithPolicyEngine to keep one policy on the server
 // for every process. An error (the server down, slow or garbled) makes the
-// check deny with agenttrust.ErrPolicyEngine. Safe for concurrent use.
+// check deny with agenttrust.ErrPolicyEngine. So does a stored policy
+// holding rate limits, which a client with WithPolicyEngine would not
+// apply: decide with such a policy through remote.NewStore, without
+// WithPolicyEngine. Safe for concurrent use.
 type PolicyEngine struct {
 	st *storeapi.Client
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/agenttrust/agenttrust"
@@ -17,8 +18,12 @@ import (
 // tenant has none. Each Evaluate reads the stored document, so a new
 // version is used at once; a compiled version is kept per tenant, so an
 // unchanged one is not parsed again. A stored document that does not
-// parse fails Evaluate (the check denies). Rate limits are not part of
-// evaluation: the asking Client applies its own.
+// parse fails Evaluate (the check denies). So does one holding rate
+// limits: they are not part of evaluation, and the asking Client, whose
+// policy engine this is (agenttrust.WithPolicyEngine), applies no policy
+// limits, so its checks would pass every limit the tenant wrote. Such a
+// tenant's processes decide with the stored policy itself: agenttrust.New
+// over the store, without WithPolicyEngine.
 //
 // Use it when tenants' policies live in the store (SavePolicy, PUT
 // /v1/policy); a server whose Clients are given their policy in code
@@ -35,6 +40,7 @@ type StoredPolicies struct {
 type compiledPolicy struct {
 	version int64
 	engine  agenttrust.PolicyEngine
+	err     error // the version is refused (it holds limits)
 }
 
 var _ agenttrust.PolicyEngine = (*StoredPolicies)(nil)
@@ -72,20 +78,28 @@ func (e *StoredPolicies) engine(ctx context.Context, tenant string) (agenttrust.
 	c, ok := e.compiled[tenant]
 	e.mu.Unlock()
 	if ok && c.version == doc.Version {
-		return c.engine, nil
+		return c.engine, c.err
 	}
 	p, err := agenttrust.ParsePolicy(doc.Body, doc.Format)
 	if err != nil {
 		return nil, fmt.Errorf("stored policy of tenant %q, version %d: %w", tenant, doc.Version, err)
 	}
-	eng, err := agenttrust.NewRuleEngine(p)
-	if err != nil {
+	var cp compiledPolicy
+	if len(p.Limits) > 0 {
+		ids := make([]string, len(p.Limits))
+		for i, l := range p.Limits {
+			ids[i] = l.ID
+		}
+		cp.err = fmt.Errorf("%w: stored policy of tenant %q, version %d, holds rate limits (%s), which a client deciding through the evaluate route would not apply: decide with the stored policy itself, not a remote policy engine",
+			agenttrust.ErrInvalidConfig, tenant, doc.Version, strings.Join(ids, ", "))
+	} else if cp.engine, err = agenttrust.NewRuleEngine(p); err != nil {
 		return nil, err
 	}
+	cp.version = doc.Version
 	e.mu.Lock()
 	if cur, ok := e.compiled[tenant]; !ok || cur.version < doc.Version {
-		e.compiled[tenant] = compiledPolicy{version: doc.Version, engine: eng}
+		e.compiled[tenant] = cp
 	}
 	e.mu.Unlock()
-	return eng, nil
+	return cp.engine, cp.err
 }
