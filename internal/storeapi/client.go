@@ -453,5 +453,5 @@ func (c *Client) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 		return agenttrust.PolicyResult{}, err
 	}
 	r := out.Result
-	return agenttrust.PolicyResult{Effect: r.Effect, Rule: r.Rule, Reason: r.Reason, Approvers: r.Approvers}, nil
+	return agenttrust.PolicyResult{Effect: r.Effect, Rule: r.Rule, Reason: r.Reason, Approvers: r.Approvers, ApprovalTimeout: r.ApprovalTimeout}, nil
 }

@@ -302,7 +302,7 @@ func evaluateRoute() *route {
 			if err != nil {
 				return nil, err
 			}
-			return &evaluateResp{Result: wirePolicyResult{Effect: res.Effect, Rule: res.Rule, Reason: res.Reason, Approvers: res.Approvers}}, nil
+			return &evaluateResp{Result: wirePolicyResult{Effect: res.Effect, Rule: res.Rule, Reason: res.Reason, Approvers: res.Approvers, ApprovalTimeout: res.ApprovalTimeout}}, nil
 		},
 	}
 }

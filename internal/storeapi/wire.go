@@ -337,6 +337,11 @@ type wirePolicyResult struct {
 	Rule      string       `json:"rule,omitempty"`
 	Reason    string       `json:"reason,omitempty"`
 	Approvers []string     `json:"approvers,omitempty"`
+	// ApprovalTimeout is the rule's approval_timeout: without it the
+	// asking client keeps the approval pending for its own TTL, and an
+	// approval granted after the rule meant it to lapse lets the request
+	// through.
+	ApprovalTimeout time.Duration `json:"approval_timeout_ns,omitempty"`
 }
 
 // utc drops the location and monotonic reading of t, which the wire does
