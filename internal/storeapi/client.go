@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -448,10 +449,27 @@ func (c *Client) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 	if in == nil {
 		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: "nil input", err: []error{store.ErrInvalid}}
 	}
+	for k, v := range in.Attributes {
+		if f, ok := v.(float32); ok && float32Ambiguous(f) {
+			// JSON carries the decimal only; a condition judged on it
+			// could pass where the binary value, which a Go tool holds,
+			// would not (the rule engine judges such a value only where
+			// both readings agree).
+			return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q is a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", k), err: []error{store.ErrInvalid}}
+		}
+	}
 	var out evaluateResp
 	if err := c.call(ctx, "evaluate", &evaluateReq{Input: toWirePolicyInput(in)}, &out); err != nil {
 		return agenttrust.PolicyResult{}, err
 	}
 	r := out.Result
 	return agenttrust.PolicyResult{Effect: r.Effect, Rule: r.Rule, Reason: r.Reason, Approvers: r.Approvers, ApprovalTimeout: r.ApprovalTimeout}, nil
+}
+
+// float32Ambiguous reports whether f's binary value differs from the
+// shortest decimal it prints as (and JSON carries), read as a float64:
+// float32(0.7) holds 0.699999988.
+func float32Ambiguous(f float32) bool {
+	d, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return err == nil && d != float64(f)
 }

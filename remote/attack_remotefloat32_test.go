@@ -1,0 +1,78 @@
+package remote_test
+
+import (
+	"testing"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// TestAttackRemoteEngineFloat32: SECURITY §4 says a Go float32 is judged
+// only where its binary value and the decimal it prints as agree:
+// float32(0.3) holds 0.300000012, float32(0.7) holds 0.699999988, so
+// against "> 0.3" or ">= 0.7" either may be what the tool acts on, and
+// the condition is unknown. The remote policy engine sent the attribute
+// as JSON text, the decimal alone, which the server judged as exactly
+// 0.3 or 0.7: a deny rule "attr.risk > 0.3" was skipped and an allow
+// rule "attr.score >= 0.7" matched, where the same policy decided
+// locally denies. Such an attribute is now refused before it is sent
+// (the check denies with ErrPolicyEngine).
+func TestAttackRemoteEngineFloat32(t *testing.T) {
+	const policy = `{"rules":[
+ {"id":"risky","effect":"deny","tools":["trade"],"when":["attr.risk > 0.3"]},
+ {"id":"trade","effect":"allow","tools":["trade"]},
+ {"id":"confident","effect":"allow","tools":["act"],"when":["attr.score >= 0.7"]}
+]}`
+	d := deploy(t)
+	ctx := t.Context()
+	alice := d.client(t, "alice")
+	doc, err := alice.Policy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := remote.NewPolicyEngine(d.url, d.keys["root"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	viaServer, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicyEngine(engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaServer.Close()
+	p, err := agenttrust.ParsePolicy([]byte(policy), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicy(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	for _, tt := range []struct {
+		name, tool, attr string
+		v                any
+		allowed          bool
+	}{
+		{"deny skipped", "trade", "risk", float32(0.3), false},
+		{"allow matched", "act", "score", float32(0.7), false},
+		{"control: exact float32", "act", "score", float32(0.75), true},
+		{"control: float64", "trade", "risk", 0.3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := agenttrust.Request{AgentID: "bot", Tool: tt.tool, Attributes: map[string]any{tt.attr: tt.v}}
+			ld, lerr := local.Check(ctx, req)
+			if ld.Allowed() != tt.allowed {
+				t.Fatalf("decided locally: %v %q %v; want allowed %v", ld.Effect, ld.Rule, lerr, tt.allowed)
+			}
+			rd, rerr := viaServer.Check(ctx, req)
+			if rd.Allowed() != tt.allowed {
+				t.Fatalf("decided by the remote engine: %v %q %v; decided locally: %v %q %v", rd.Effect, rd.Rule, rerr, ld.Effect, ld.Rule, lerr)
+			}
+		})
+	}
+}
