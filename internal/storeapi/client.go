@@ -3,8 +3,10 @@ package storeapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -441,25 +443,47 @@ func (c *Client) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop, erro
 }
 
 // Evaluate implements agenttrust.PolicyEngine by asking the evaluate route.
-// Attribute values travel as JSON: numbers arrive as json.Number, structs
-// as objects, and a value JSON cannot carry (NaN, an infinity, a channel)
-// makes Evaluate fail, so the check denies. The route is idempotent and is
+// Attribute values travel as JSON: numbers arrive as json.Number, and a
+// value JSON cannot carry (NaN, an infinity, a channel) makes Evaluate
+// fail, so the check denies. A Go value the rule engine judges as
+// nothing (a []byte, a time.Time, a named type, a struct) travels as an
+// empty object, judged as nothing there too, never as the string or
+// number of its JSON form; a float32 whose binary value differs from its
+// printed decimal (0.7) makes Evaluate fail. The route is idempotent and is
 // retried as WithBackoff allows.
 func (c *Client) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 	if in == nil {
 		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: "nil input", err: []error{store.ErrInvalid}}
 	}
+	wi := toWirePolicyInput(in)
+	cloned := false
 	for k, v := range in.Attributes {
-		if f, ok := v.(float32); ok && float32Ambiguous(f) {
-			// JSON carries the decimal only; a condition judged on it
-			// could pass where the binary value, which a Go tool holds,
-			// would not (the rule engine judges such a value only where
-			// both readings agree).
-			return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q is a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", k), err: []error{store.ErrInvalid}}
+		switch x := v.(type) {
+		case float32:
+			if float32Ambiguous(x) {
+				// JSON carries the decimal only; a condition judged on
+				// it could pass where the binary value, which a Go tool
+				// holds, would not (the rule engine judges such a value
+				// only where both readings agree).
+				return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q is a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", k), err: []error{store.ErrInvalid}}
+			}
+		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float64, json.Number, map[string]any, []any:
+		default:
+			// A Go value the rule engine does not judge (a []byte, a
+			// time.Time, a named string or number type, a pointer): no
+			// condition can be evaluated on it in process. Its JSON form
+			// may be a string or a number the server would judge (the
+			// base64 of bytes, a time's text), so it travels as an empty
+			// object, which no condition can be evaluated on there
+			// either.
+			if !cloned {
+				wi.Attributes, cloned = maps.Clone(in.Attributes), true
+			}
+			wi.Attributes[k] = map[string]any{}
 		}
 	}
 	var out evaluateResp
-	if err := c.call(ctx, "evaluate", &evaluateReq{Input: toWirePolicyInput(in)}, &out); err != nil {
+	if err := c.call(ctx, "evaluate", &evaluateReq{Input: wi}, &out); err != nil {
 		return agenttrust.PolicyResult{}, err
 	}
 	r := out.Result

@@ -1,0 +1,94 @@
+package remote_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/remote"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+type pathName string
+
+type cents int64
+
+// TestAttackRemoteEngineGoTypes: the rule engine judges attributes of
+// the JSON types as Go holds them (string, bool, the numeric types,
+// json.Number); any other Go value (a []byte, a time.Time, a named
+// string or number type, a pointer) cannot be evaluated, so a deny rule
+// reading it denies. The remote policy engine sent such a value as its
+// JSON form, which the server judged as a plain string or number: the
+// bytes of "/etc/passwd" became base64 text that "attr.path in /etc/*"
+// does not match, a named type became the string or number it wraps,
+// and the same policy that denies in process allowed. Such a value is
+// now refused before it is sent (the check denies with
+// ErrPolicyEngine).
+func TestAttackRemoteEngineGoTypes(t *testing.T) {
+	const policy = `{"rules":[
+ {"id":"no-etc","effect":"deny","tools":["read"],"when":["attr.path in /etc/*"]},
+ {"id":"read","effect":"allow","tools":["read"]},
+ {"id":"home","effect":"allow","tools":["list"],"when":["attr.path in /home/*"]},
+ {"id":"small","effect":"allow","tools":["pay"],"when":["attr.amount <= 50"]},
+ {"id":"tag","effect":"allow","tools":["tag"]}
+]}`
+	d := deploy(t)
+	ctx := t.Context()
+	alice := d.client(t, "alice")
+	doc, err := alice.Policy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := remote.NewPolicyEngine(d.url, d.keys["root"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	viaServer, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicyEngine(engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaServer.Close()
+	p, err := agenttrust.ParsePolicy([]byte(policy), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicy(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	etc := "/etc/passwd"
+	for _, tt := range []struct {
+		name, tool, attr string
+		v                any
+		allowed          bool
+	}{
+		{"bytes", "read", "path", []byte("/etc/passwd"), false},
+		{"time", "read", "path", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"text marshaler", "read", "path", netip.MustParseAddr("10.0.0.1"), false},
+		{"pointer to string", "read", "path", &etc, false},
+		{"named string", "list", "path", pathName("/home/alice/x"), false},
+		{"named number", "pay", "amount", cents(10), false},
+		{"control: string", "list", "path", "/home/alice/x", true},
+		{"control: int64", "pay", "amount", int64(10), true},
+		{"control: slice", "tag", "tags", []string{"a"}, true},
+		{"control: time, not read", "tag", "at", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := agenttrust.Request{AgentID: "bot", Tool: tt.tool, Attributes: map[string]any{tt.attr: tt.v}}
+			ld, lerr := local.Check(ctx, req)
+			if ld.Allowed() != tt.allowed {
+				t.Fatalf("decided locally: %v %q %v; want allowed %v", ld.Effect, ld.Rule, lerr, tt.allowed)
+			}
+			rd, rerr := viaServer.Check(ctx, req)
+			if rd.Allowed() != tt.allowed {
+				t.Fatalf("decided by the remote engine: %v %q %v; decided locally: %v %q %v", rd.Effect, rd.Rule, rerr, ld.Effect, ld.Rule, lerr)
+			}
+		})
+	}
+}
