@@ -3,18 +3,16 @@ package storeapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -456,44 +454,15 @@ func (c *Client) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: "nil input", err: []error{store.ErrInvalid}}
 	}
 	wi := toWirePolicyInput(in)
-	cloned := false
-	for k, v := range in.Attributes {
-		switch x := v.(type) {
-		case float32:
-			if float32Ambiguous(x) {
-				// JSON carries the decimal only; a condition judged on
-				// it could pass where the binary value, which a Go tool
-				// holds, would not (the rule engine judges such a value
-				// only where both readings agree).
-				return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q is a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", k), err: []error{store.ErrInvalid}}
-			}
-		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float64, json.Number, map[string]any, []any:
-		default:
-			// A Go value the rule engine does not judge (a []byte, a
-			// time.Time, a named string or number type, a pointer): no
-			// condition can be evaluated on it in process. Its JSON form
-			// may be a string or a number the server would judge (the
-			// base64 of bytes, a time's text), so it travels as an empty
-			// object, which no condition can be evaluated on there
-			// either.
-			if !cloned {
-				wi.Attributes, cloned = maps.Clone(in.Attributes), true
-			}
-			wi.Attributes[k] = map[string]any{}
-		}
+	attrs, bad := wire.SendableAttributes(in.Attributes)
+	if bad != "" {
+		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q is a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", bad), err: []error{store.ErrInvalid}}
 	}
+	wi.Attributes = attrs
 	var out evaluateResp
 	if err := c.call(ctx, "evaluate", &evaluateReq{Input: wi}, &out); err != nil {
 		return agenttrust.PolicyResult{}, err
 	}
 	r := out.Result
 	return agenttrust.PolicyResult{Effect: r.Effect, Rule: r.Rule, Reason: r.Reason, Approvers: r.Approvers, ApprovalTimeout: r.ApprovalTimeout}, nil
-}
-
-// float32Ambiguous reports whether f's binary value differs from the
-// shortest decimal it prints as (and JSON carries), read as a float64:
-// float32(0.7) holds 0.699999988.
-func float32Ambiguous(f float32) bool {
-	d, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-	return err == nil && d != float64(f)
 }
