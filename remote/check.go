@@ -50,18 +50,19 @@ const (
 // service that forwards its callers' addresses refuses the service
 // itself. Without a valid req.RemoteAddr the address is this client's.
 //
-// Attributes travel as JSON; a value JSON cannot carry (NaN, an
-// infinity, a channel) denies with agenttrust.ErrInvalidRequest without
-// asking, and so does a float32 whose binary value differs from the
-// decimal it prints as (float32(0.7)), which a local Check judges only
-// where both readings agree. A Go value a local Check cannot judge (a
-// []byte, a time.Time, a named type) travels as an empty object, which
-// the server cannot judge either, never as its JSON string or number. req.RequestID, when set, is sent as the X-Request-Id header,
-// which the server records with the decision when it accepts it (1-128
-// bytes of [A-Za-z0-9-_.:/+=@]), in place of an id of its own; one that
-// is not visible ASCII or is longer than 128 bytes denies with
-// agenttrust.ErrInvalidRequest without asking, as a local Check would. A
-// check is safe to repeat, so WithRetries applies to it.
+// Attributes travel as JSON; a value JSON cannot carry (NaN, an infinity,
+// a channel) denies with agenttrust.ErrInvalidRequest without asking, and
+// so does a float32 whose binary value differs from the decimal it prints
+// as (float32(0.7)), which a local Check judges only where both readings
+// agree. A Go value a local Check cannot judge (a []byte, a time.Time, a
+// named type) travels as an empty object, which the server cannot judge
+// either, never as its JSON string or number. req.RequestID, when set, is
+// sent as the X-Request-Id header, which the server records with the
+// decision when it accepts it (1-128 bytes of [A-Za-z0-9-_.:/+=@]), in
+// place of an id of its own; one that is not visible ASCII or is longer
+// than 128 bytes denies with agenttrust.ErrInvalidRequest without asking,
+// as a local Check would. A check is safe to repeat, so WithRetries
+// applies to it.
 func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
 	if !sendableRequestID(req.RequestID) {
 		return agenttrust.Decision{Reason: reasonInvalid}, &Error{Op: "Check",
