@@ -113,7 +113,11 @@ func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdic
 	if why == "" {
 		return v
 	}
-	err := c.store.Suspend(context.WithoutCancel(ctx), store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now})
+	b := store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now}
+	err := c.store.Suspend(context.WithoutCancel(ctx), b)
+	if err == nil {
+		c.settleView(ctx, agent, b)
+	}
 	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
 	c.event(ctx, observe.Event{Kind: observe.BreakerTripped, Agent: agent})
 	if err != nil {

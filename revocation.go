@@ -117,9 +117,11 @@ func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 		return err
 	}
 	err := c.audited(ctx, operation{tool: opSuspend, resource: id, reason: reason}, func() error {
-		if err := c.store.Suspend(ctx, store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}); err != nil {
+		b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}
+		if err := c.store.Suspend(ctx, b); err != nil {
 			return storeErr("suspend", err)
 		}
+		c.settleView(ctx, id, b)
 		return nil
 	})
 	if err != nil {
@@ -140,6 +142,7 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 			}
 			return storeErr("resume", err)
 		}
+		c.settleView(ctx, id, store.Block{})
 		return nil
 	})
 }
@@ -202,6 +205,7 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 		if err := c.store.Revoke(ctx, b); err != nil {
 			return storeErr("revoke", err)
 		}
+		c.settleView(ctx, id, b)
 		return nil
 	})
 	if err != nil {

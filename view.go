@@ -38,7 +38,10 @@ type view struct {
 	max       time.Duration
 	poll      time.Duration
 
-	mu      sync.Mutex // serialises writers of blocks
+	// mu serialises the writers of blocks, each from its store read to
+	// its write: a write made from an earlier read never lands after one
+	// made from a later read (see settleView).
+	mu      sync.Mutex
 	markMu  sync.Mutex
 	marks   map[string]viewInstant // marker token -> when it was sent
 	stop    context.CancelFunc
@@ -109,7 +112,8 @@ func (v *view) lookup(clk clock, ids []string) (b store.Block, blocked bool, age
 	return store.Block{}, false, age, true
 }
 
-// replace installs a full reread of the tenant's blocks.
+// replace installs a full reread of the tenant's blocks. The caller
+// holds v.mu, taken before the read.
 func (v *view) replace(bs []store.Block) {
 	m := make(map[string]store.Block, len(bs))
 	for _, b := range bs {
@@ -118,15 +122,12 @@ func (v *view) replace(bs []store.Block) {
 		}
 		m[b.ID] = b
 	}
-	v.mu.Lock()
 	v.blocks.Store(&m)
-	v.mu.Unlock()
 }
 
-// apply updates one id from a fresh store read.
+// apply updates one id from a fresh store read. The caller holds v.mu,
+// taken before the read.
 func (v *view) apply(id string, b store.Block, present bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	old := *v.blocks.Load()
 	m := make(map[string]store.Block, len(old)+1)
 	for k, x := range old {
@@ -185,12 +186,44 @@ func (c *Client) startView(ctx context.Context) error {
 }
 
 func (c *Client) rereadView(ctx context.Context) error {
+	c.view.mu.Lock()
+	defer c.view.mu.Unlock()
 	bs, err := c.store.Blocks(ctx, c.tenant)
 	if err != nil {
 		return storeErr("read revocations", err)
 	}
 	c.view.replace(bs)
 	return nil
+}
+
+// settleView brings the view up to date with a block write this client
+// has just made on id (Revoke, Suspend, Resume, the breaker), before the
+// write's caller returns: its feed would tell it only later, and meanwhile
+// this client's own checks would still allow what it has just stopped.
+// wrote is the block written, or the zero Block for a resume. When id
+// cannot be read back, a block written is applied as written (a
+// revocation already in the view outranks it) and a resume is not, so the
+// view errs on the side of stopping.
+func (c *Client) settleView(ctx context.Context, id string, wrote store.Block) {
+	v := c.view
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.max)
+	b, found, err := c.store.Blocked(rctx, c.tenant, []string{id})
+	cancel()
+	if err != nil {
+		if wrote.ID == "" {
+			return
+		}
+		b, found = wrote, true
+		if old, ok := (*v.blocks.Load())[id]; ok && old.Kind == store.Revoked {
+			b = old
+		}
+	}
+	v.apply(id, b, found)
 }
 
 // runView alternates between watching the feed (with markers proving
@@ -278,16 +311,19 @@ func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
 				if ch.Tenant != c.tenant {
 					return
 				}
+				v.mu.Lock()
 				rctx, rcancel := context.WithTimeout(wctx, v.max)
 				b, found, err := c.store.Blocked(rctx, c.tenant, []string{ch.ID})
 				rcancel()
 				if err != nil {
+					v.mu.Unlock()
 					// Without this change the view cannot be trusted;
 					// markers stop confirming until a reread succeeds.
 					cancel()
 					return
 				}
 				v.apply(ch.ID, b, found)
+				v.mu.Unlock()
 			case store.ChangePolicy:
 				if ch.Tenant == c.tenant {
 					if err := c.reloadStoredPolicy(wctx); err != nil {
