@@ -66,6 +66,8 @@ type Client struct {
 	// policyVersion is the stored version live now, 0 when the policy was
 	// given in code (then store changes are not followed).
 	policyVersion atomic.Int64
+	// policyMu orders the installs of stored versions (installPolicy).
+	policyMu sync.Mutex
 	// ownEngine: WithPolicyEngine, which SavePolicy must not replace.
 	ownEngine bool
 	view      *view // notify mode; nil in strict mode
@@ -365,9 +367,23 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	if err != nil {
 		return 0, err
 	}
-	c.policy.Store(ps)
-	c.policyVersion.Store(doc.Version)
+	c.installPolicy(ps, doc.Version)
 	return doc.Version, nil
+}
+
+// installPolicy makes ps, compiled from stored version version, live
+// unless a later stored version already is. Saves and reloads finish in
+// any order (a slow answer, a reader that read before a save): the one
+// that finishes last must not put back an older policy than the one
+// saved, whose caller was told it was live.
+func (c *Client) installPolicy(ps *policyState, version int64) {
+	c.policyMu.Lock()
+	defer c.policyMu.Unlock()
+	if version <= c.policyVersion.Load() {
+		return
+	}
+	c.policy.Store(ps)
+	c.policyVersion.Store(version)
 }
 
 // loadStoredPolicy makes the tenant's stored policy live (deny
@@ -400,7 +416,7 @@ func (c *Client) reloadStoredPolicy(ctx context.Context) error {
 		return nil // policy given in code
 	}
 	doc, err := c.store.Policy(ctx, c.tenant)
-	if isNotFound(err) || (err == nil && doc.Version == have) {
+	if isNotFound(err) || (err == nil && doc.Version <= have) {
 		return nil
 	}
 	if err != nil {
@@ -410,10 +426,15 @@ func (c *Client) reloadStoredPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
 	}
-	if err := c.setPolicy(p); err != nil {
+	cp, err := compilePolicy(p, "")
+	if err != nil {
 		return err
 	}
-	c.policyVersion.Store(doc.Version)
+	ps, err := c.newPolicyState(cp)
+	if err != nil {
+		return err
+	}
+	c.installPolicy(ps, doc.Version)
 	return nil
 }
 
