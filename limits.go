@@ -117,6 +117,8 @@ type limiter struct {
 	buckets  map[bucketKey]*rate.Limiter
 	overflow map[*compiledLimit]*rate.Limiter
 	swept    time.Time
+	// latest is the latest time a bucket was given (see take).
+	latest time.Time
 
 	cluster store.ClusterLimiter // nil when every limit is node-local
 	tenant  string
@@ -167,7 +169,7 @@ func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, no
 				nc++
 				continue
 			}
-			if !l.bucket(cl, agent, tool, now).AllowN(now, 1) {
+			if !l.take(cl, agent, tool, now) {
 				return cl, nil
 			}
 		}
@@ -210,6 +212,9 @@ func (l *limiter) prune(ctx context.Context, now time.Time) {
 func (l *limiter) holdsState(now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now.Before(l.latest) {
+		now = l.latest // as take reads it
+	}
 	for _, b := range l.buckets {
 		if b.TokensAt(now) < float64(b.Burst()) {
 			return true
@@ -223,10 +228,28 @@ func (l *limiter) holdsState(now time.Time) bool {
 	return false
 }
 
-func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
-	k := bucketKey{cl, agent, tool}
+// take takes one token from the bucket of (cl, agent, tool) at now, or
+// at the latest time a bucket was given when that is later. A check reads
+// the clock when it begins and reaches its buckets later, so checks come
+// here out of the order of their times (one held up by a slow store or
+// credential arrives after checks that began later); a token bucket
+// given a time older than its last moves its clock back, and the next
+// check is credited that stretch of time again. Given times never go
+// back, each stretch counts once.
+func (l *limiter) take(cl *compiledLimit, agent, tool string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now.Before(l.latest) {
+		now = l.latest
+	} else {
+		l.latest = now
+	}
+	return l.bucket(cl, agent, tool, now).AllowN(now, 1)
+}
+
+// bucket returns the bucket of (cl, agent, tool); l.mu is held.
+func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
+	k := bucketKey{cl, agent, tool}
 	if b := l.buckets[k]; b != nil {
 		return b
 	}
