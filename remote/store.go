@@ -33,8 +33,7 @@ const storeAPIPath = "/v1/store"
 // each take fails with store.ErrUnavailable and the check denies. It is
 // a store.Budgeter too: a budgeted check spends in the server's store, in
 // its transaction, and denies likewise when that store holds no budgets.
-// Close
-// marks the store closed; it changes nothing on the server.
+// Close marks the store closed; it changes nothing on the server.
 func NewStore(baseURL, apiKey string, opts ...Option) (store.Store, error) {
 	return newStoreAPI(baseURL, apiKey, opts)
 }
