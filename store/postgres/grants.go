@@ -60,6 +60,13 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	if g.ID == "" {
 		return invalid(op, "empty id in tenant %q", g.Tenant)
 	}
+	// The grants table holds no NULL time: a zero time, which no
+	// other time stands for here, is refused rather than stored as
+	// another (a zero expiry as the Unix epoch, which a clock before
+	// 1970 reads as not yet passed).
+	if g.ExpiresAt.IsZero() || g.CreatedAt.IsZero() {
+		return invalid(op, "%q in tenant %q has a zero expiry or creation time", g.ID, g.Tenant)
+	}
 	expires, err := storedTime("expires at", g.ExpiresAt)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -22,6 +23,7 @@ func grantCases() []testCase {
 		{name: "ConcurrentUse", run: testGrantConcurrentUse},
 		{name: "End", run: testGrantEnd},
 		{name: "Copies", run: testGrantCopies},
+		{name: "ZeroTimes", run: testGrantZeroTimes},
 		{name: "Reopen", reopen: true, run: testGrantReopen},
 		{name: "Closed", run: testGrantClosed},
 	}
@@ -225,4 +227,45 @@ func testGrantClosed(t *testing.T, e *env) {
 	_, err = s.UseGrant(ctx, acme, "g1", at(0))
 	isErr(t, err, store.ErrClosed, "UseGrant after Close")
 	isErr(t, s.EndGrant(ctx, acme, "g1"), store.ErrClosed, "EndGrant after Close")
+}
+
+// A grant with a zero ExpiresAt never allows: a store that can hold the
+// zero time lists and uses it at no time, one that cannot refuses it with
+// ErrInvalid rather than store another time (MySQL had stored the Unix
+// epoch, which a clock before 1970 reads as not yet passed, and a zero
+// CreatedAt as 1970 too). A grant listed comes back with its times as
+// created.
+func testGrantZeroTimes(t *testing.T, e *env) {
+	g := grants(t, e)
+	ctx := t.Context()
+	zeroExp := grant(acme, "zero-exp", "agent-1", "tool-1", 1, 0)
+	zeroExp.ExpiresAt = time.Time{}
+	zeroCreated := grant(acme, "zero-created", "agent-1", "tool-1", 1, 0)
+	zeroCreated.CreatedAt = time.Time{}
+	created := map[string]store.Grant{}
+	for _, gr := range []store.Grant{zeroExp, zeroCreated} {
+		if err := g.CreateGrant(ctx, gr); err != nil {
+			isErr(t, err, store.ErrInvalid, "CreateGrant of "+gr.ID)
+			continue
+		}
+		created[gr.ID] = gr
+	}
+	for _, now := range []time.Time{time.Unix(-3600, 0), time.Unix(0, 0), at(0)} {
+		gs, err := g.Grants(ctx, acme, "agent-1", "tool-1", now)
+		ok(t, err, "Grants")
+		for _, got := range gs {
+			want, isCreated := created[got.ID]
+			switch {
+			case !isCreated:
+				t.Errorf("Grants at %v lists %s, which the store refused", now, got.ID)
+			case got.ID == zeroExp.ID:
+				t.Errorf("Grants at %v lists a grant with a zero expiry (stored as expiring %v)", now, got.ExpiresAt)
+			default:
+				equal(t, "grant listed at "+now.String(), normGrant(got), normGrant(want))
+			}
+		}
+		if _, err := g.UseGrant(ctx, acme, zeroExp.ID, now); err == nil {
+			t.Errorf("UseGrant at %v used a grant with a zero expiry", now)
+		}
+	}
 }
