@@ -93,6 +93,7 @@ func groups() []group {
 		{"ClusterLimits", rateCases()},
 		{"Grants", grantCases()},
 		{"Budgets", budgetCases()},
+		{"Spelling", spellingCases()},
 	}
 }
 
