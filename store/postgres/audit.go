@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -104,6 +105,13 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error
 		}
 		hops := pgtype.Text{}
 		if r.HopIDs != nil {
+			// JSON would hold U+FFFD for bytes that are not UTF-8, and
+			// the record would come back other than its hash covers.
+			for _, h := range r.HopIDs {
+				if !utf8.ValidString(h) {
+					return invalid(op, "record %d of chain %q: hop id %q is not UTF-8", r.Seq, chain, h)
+				}
+			}
 			j, err := json.Marshal(r.HopIDs)
 			if err != nil {
 				return invalid(op, "hop ids: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // zeroTime is how the zero time.Time is stored: the smallest INTEGER, so
@@ -34,10 +35,20 @@ func (e *encoder) time(field string, t time.Time) int64 {
 	return n
 }
 
-// list returns v as a JSON array, or NULL when v is empty.
+// list returns v as a JSON array, or NULL when v is empty. An element
+// that is not UTF-8 is refused with store.ErrInvalid: JSON would hold
+// U+FFFD in place of its bytes, another string than the one given.
 func (e *encoder) list(field string, v []string) any {
 	if len(v) == 0 {
 		return nil
+	}
+	for _, s := range v {
+		if !utf8.ValidString(s) {
+			if e.err == nil {
+				e.err = invalid(e.op, "%s holds %q, which is not UTF-8", field, s)
+			}
+			return nil
+		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil && e.err == nil {

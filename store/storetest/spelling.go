@@ -25,6 +25,7 @@ func spellingCases() []testCase {
 		{name: "Blocks", run: testSpellingBlocks},
 		{name: "BlockedAmongUnstorable", run: testSpellingBlockedAmongUnstorable},
 		{name: "Lookups", run: testSpellingLookups},
+		{name: "Lists", run: testSpellingLists},
 		{name: "Grants", run: testSpellingGrants},
 		{name: "RateKeys", run: testSpellingRateKeys},
 		{name: "BudgetNames", run: testSpellingBudgetNames},
@@ -183,6 +184,57 @@ func testSpellingLookups(t *testing.T, e *env) {
 		check("QueryAudit of tool", w, mapList(rs, func(r store.AuditRecord) string { return r.Tool }), err, recAgent)
 		rs, err = e.s.QueryAudit(ctx, store.AuditQuery{Tenant: w})
 		check("QueryAudit of tenant", w, mapList(rs, func(r store.AuditRecord) string { return r.Tenant }), err, recAgent)
+	}
+}
+
+// Lists of strings (a key's roles, IP allowlist and caveats, an
+// approval's approvers, a hop's caveats, an audit record's hop ids, a
+// grant's resources) come back element for element as written, or the
+// write is refused with ErrInvalid: a JSON encoding that turns a byte
+// that is not UTF-8 into U+FFFD stores another caveat or approver than
+// the one given.
+func testSpellingLists(t *testing.T, e *env) {
+	ctx := t.Context()
+	for i, v := range []string{"a\xff", "\xffb", "a\x00b", "\u2028", `a"b\`, "<>&"} {
+		list := []string{"x", v}
+		what := func(field string) string { return field + " holding " + showSpelling(v) }
+		k := apiKey(acme, fmt.Sprint("key-", i), 8000+i, 0)
+		k.Roles, k.AllowedIPs, k.Caveats = list, list, list
+		if stored(t, e.s.CreateKey(ctx, k), what("CreateKey with lists"), v) {
+			got, err := e.s.KeyByHash(ctx, keyHash(8000+i))
+			ok(t, err, "KeyByHash")
+			equal(t, what("key roles"), got.Roles, list)
+			equal(t, what("key allowed IPs"), got.AllowedIPs, list)
+			equal(t, what("key caveats"), got.Caveats, list)
+		}
+		a := pendingApproval(acme, fmt.Sprint("ap-", i), 8000+i, 0)
+		a.Approvers = list
+		if stored(t, e.s.CreateApproval(ctx, a), what("CreateApproval with approvers"), v) {
+			equal(t, what("approvers"), getApproval(t, e.s, acme, a.ID).Approvers, list)
+		}
+		h := hop(acme, fmt.Sprint("hop-", i), "", "tok-1", "key-1", i)
+		h.Caveats = list
+		if stored(t, e.s.CreateHop(ctx, h), what("CreateHop with caveats"), v) {
+			hs := listHops(t, e.s, store.HopFilter{Tenant: acme})
+			equal(t, what("hop caveats"), hs[len(hs)-1].Caveats, list)
+		}
+		r := chainRecord(fmt.Sprint("chain-", i), 1)
+		r.HopIDs = list
+		if stored(t, e.s.AppendAudit(ctx, []store.AuditRecord{r}), what("AppendAudit with hop ids"), v) {
+			equal(t, what("audit hop ids"), auditHead(t, e.s, r.Chain).HopIDs, list)
+		}
+		if g, isGrants := e.s.(store.Grants); isGrants {
+			gr := grant(acme, fmt.Sprint("g-", i), fmt.Sprint("agent-", i), "tool-1", 1, 0)
+			gr.Resources = list
+			if stored(t, g.CreateGrant(ctx, gr), what("CreateGrant with resources"), v) {
+				gs, err := g.Grants(ctx, acme, gr.AgentID, "", at(1))
+				ok(t, err, "Grants")
+				if len(gs) != 1 {
+					t.Fatalf("Grants lists %d grants, want 1", len(gs))
+				}
+				equal(t, what("grant resources"), gs[0].Resources, list)
+			}
+		}
 	}
 }
 
