@@ -292,8 +292,10 @@ type Stats struct {
 	AuditWritten uint64 // records written since New
 	AuditHealthy bool   // false while checks deny for want of audit
 	// RateState: a node-scope rate limit holds state (a bucket an agent
-	// has drawn on and that has not refilled), which closing the client
-	// would lose: a new client starts every bucket full.
+	// has drawn on and that has not refilled), or the runaway breaker
+	// does (an agent's calls or denials counted within their window),
+	// which closing the client would lose: a new client starts every
+	// bucket full and every count at zero.
 	RateState bool
 }
 
@@ -304,7 +306,8 @@ func (c *Client) Stats() Stats {
 		AuditQueued:  c.audit.depth(),
 		AuditWritten: c.audit.written.Load(),
 		AuditHealthy: c.audit.healthy(),
-		RateState:    ps != nil && ps.limiter != nil && ps.limiter.holdsState(c.clock.Now()),
+		RateState: ps != nil && ps.limiter != nil && ps.limiter.holdsState(c.clock.Now()) ||
+			c.breaker != nil && c.breaker.holdsState(c.clock.Now()),
 	}
 }
 

@@ -57,6 +57,21 @@ func newBreaker(cfg BreakerConfig) (*breaker, error) {
 	return &breaker{cfg: cfg, agents: map[string]*breakerCount{}}, nil
 }
 
+// holdsState reports whether a counter still counts at now, within its
+// window: the state a new breaker, starting every count at zero, would
+// not have.
+func (b *breaker) holdsState(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.agents {
+		if b.cfg.MaxDenials > 0 && c.denies > 0 && now.Sub(c.denyStart) < b.cfg.DenialWindow ||
+			b.cfg.MaxCalls > 0 && c.calls > 0 && now.Sub(c.callStart) < b.cfg.CallWindow {
+			return true
+		}
+	}
+	return false
+}
+
 // observe counts one decision for agent and returns a non-empty reason when
 // this decision trips the breaker. Counters reset after a trip.
 func (b *breaker) observe(agent string, now time.Time, denied bool) string {
