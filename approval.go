@@ -18,10 +18,12 @@ import (
 
 // fingerprint binds an approval to exactly one request and to all the
 // approver is shown of it: tenant, agent, tool, resource, session,
-// on-behalf-of, the rule that asked (its id, reason and approvers) and
-// the full canonical attributes (not redacted: a different amount is a
-// different request). Each part is length-prefixed, so no two requests
-// share an encoding.
+// on-behalf-of, the rule that asked (its id, reason and approvers, and
+// its approval timeout when it has one, so that an approval opened
+// before the timeout was set or shortened is not handed out again as
+// one the rule bounds) and the full canonical attributes (not redacted:
+// a different amount is a different request). Each part is
+// length-prefixed or marked, so no two requests share an encoding.
 func (c *Client) fingerprint(req *Request, res *PolicyResult, st *checkState) string {
 	h := sha256.New()
 	for _, s := range [...]string{"agenttrust-approval-v2", c.tenant, req.AgentID, req.Tool, req.Resource, req.SessionID, req.OnBehalfOf, res.Rule, res.Reason} {
@@ -30,6 +32,10 @@ func (c *Client) fingerprint(req *Request, res *PolicyResult, st *checkState) st
 	fmt.Fprintf(h, "%d:", len(res.Approvers))
 	for _, s := range res.Approvers {
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	if res.ApprovalTimeout > 0 {
+		// Marked by 't': the attributes that follow begin with '{'.
+		fmt.Fprintf(h, "t%d;", int64(res.ApprovalTimeout))
 	}
 	st.fp = appendKVs(st.fp[:0], st.kvs, nil)
 	h.Write(st.fp)

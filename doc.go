@@ -64,8 +64,9 @@
 // A needs_approval decision opens a pending Approval bound to a
 // fingerprint of the exact request and of all an approver is shown (agent,
 // tool, resource, session, on-behalf-of, every attribute, and the rule's
-// id, reason and approvers). Approve by a principal other than the agent grants it;
-// the same request is then allowed once within the grant's lifetime.
+// id, reason, approvers and approval timeout). Approve by a principal
+// other than the agent grants it; the same request is then allowed once
+// within the grant's lifetime.
 // WaitApproval blocks until a decision; the function given to WithNotifier
 // hears of new approvals.
 //
