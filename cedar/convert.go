@@ -37,10 +37,11 @@ const reasonRequest = "request cannot be expressed in Cedar"
 // RequestError reports a request Cedar cannot be asked about: a string
 // that is not valid UTF-8 in NFC without invisible characters, a number
 // Cedar cannot hold, a value of an unsupported type, nesting too deep,
-// an attribute name that differs only in case from one a policy reads.
-// It matches agenttrust.ErrInvalidRequest. Field is "agent", "tool",
-// "resource", "session", "on_behalf_of", "tenant", "hops" or the
-// attribute's path ("attr.order.items"); the value itself is not named.
+// an attribute name that differs only in case from one a policy reads,
+// a remote address with a zone. It matches agenttrust.ErrInvalidRequest.
+// Field is "agent", "tool", "resource", "session", "on_behalf_of",
+// "tenant", "hops", "ip" or the attribute's path ("attr.order.items");
+// the value itself is not named.
 type RequestError struct {
 	Field string
 	Msg   string
@@ -118,6 +119,13 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 	ctx["hops"] = cedar.NewSet(hops...)
 	ctx["attr"] = cedar.NewRecord(attrs)
 	if a := in.RemoteAddr.Unmap(); a.IsValid() {
+		if a.Zone() != "" {
+			// Cedar has no zones, and netip.PrefixFrom drops one:
+			// fe80::1%wlan0 would be judged as fe80::1, another host
+			// on another link. The rule engine judges it by no ip
+			// condition; here the request is refused.
+			return cedar.Request{}, nil, &RequestError{Field: "ip", Msg: "an address with a zone, which Cedar cannot hold"}
+		}
 		ctx["ip"] = cedar.IPAddr(netip.PrefixFrom(a, a.BitLen()))
 	}
 	if !in.Time.IsZero() {

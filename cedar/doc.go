@@ -17,7 +17,7 @@
 //	  agent, tool, resource, tenant, session, on_behalf_of: String,
 //	  hops: Set<String>,       // delegation hop ids of the credential
 //	  attr: { ... },           // the request's attributes
-//	  ip?: ipaddr,             // the caller's address, when known
+//	  ip?: ipaddr,             // the caller's address, when known (never one with a zone)
 //	  time?: datetime,         // the check's time
 //	}
 //
@@ -46,7 +46,8 @@
 // below 2^39 (for a float32, 2^24 and 2^10). Anything else (a string not
 // valid UTF-8 in NFC or holding an invisible formatting character, a
 // number beyond those ranges, NaN, another Go type, nesting deeper than
-// 16, more than 10,000 values) makes the check deny with a
+// 16, more than 10,000 values, a remote address with a zone such as
+// fe80::1%eth0, which Cedar would judge as fe80::1) makes the check deny with a
 // *RequestError: a value Cedar would compare differently from how it
 // reads must not slip past a forbid.
 //
