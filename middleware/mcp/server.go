@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -102,7 +103,9 @@ func tokenIdentity(ti *auth.TokenInfo) agenttrust.Identity {
 // A call that is not allowed is answered with a CallToolResult with
 // IsError set, a text for the model (middleware.ToolResultMessage) and the
 // decision in its _meta (MetaEffect, MetaDecisionID, MetaApprovalID); the
-// handler does not run. An allowed call reaches the handler with the
+// handler does not run. A call that leaves out an argument to which the
+// tool's input schema gives a default is refused as invalid: the SDK
+// would fill it in for the tool after the check. An allowed call reaches the handler with the
 // caller in its context (agenttrust.IdentityFrom, and CredentialFrom when
 // it presented a token), for Guard or onward delegation. A nil checker
 // refuses every call.
@@ -132,6 +135,9 @@ func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method str
 	if err != nil {
 		return refusal(err), nil
 	}
+	if err := omittedDefault(ctx, next, r); err != nil {
+		return refusal(err), nil
+	}
 	opts := g.call
 	if cl != nil {
 		// The verified token names the caller, not the context.
@@ -158,6 +164,91 @@ func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method str
 		}
 	}
 	return next(ctx, method, req)
+}
+
+// maxToolPages bounds the tools/list pages read to find a tool's schema.
+const maxToolPages = 1000
+
+// omittedDefault refuses a call that leaves out an argument to which the
+// tool's input schema gives a default, at the top level or inside an
+// object argument the call sends. The SDK fills such an argument in for
+// a typed tool (sdk.AddTool) after this middleware has checked the call,
+// so the tool would act on a value no policy saw: the customer a deny
+// rule names, or an amount "attr.amount?" let pass as missing. The call
+// must send it. The schema is read through tools/list below this
+// middleware; a call of a tool not listed is left to the server, which
+// refuses it, and a list that cannot be read refuses the call.
+func omittedDefault(ctx context.Context, next sdk.MethodHandler, r *sdk.CallToolRequest) error {
+	var tool *sdk.Tool
+	cursor := ""
+	for page := 0; tool == nil; page++ {
+		res, err := next(ctx, methodListTools, &sdk.ListToolsRequest{Session: r.Session, Params: &sdk.ListToolsParams{Cursor: cursor}, Extra: r.Extra})
+		lr, ok := res.(*sdk.ListToolsResult)
+		if err != nil || !ok || lr == nil || page >= maxToolPages {
+			return denial("tool schema unavailable", fmt.Errorf("%w: the input schema of tool %q cannot be read to see what the SDK fills in", agenttrust.ErrInvalidConfig, r.Params.Name))
+		}
+		for _, t := range lr.Tools {
+			if t != nil && t.Name == r.Params.Name {
+				tool = t
+				break
+			}
+		}
+		if lr.NextCursor == "" {
+			break
+		}
+		cursor = lr.NextCursor
+	}
+	if tool == nil || tool.InputSchema == nil {
+		return nil
+	}
+	b, err := json.Marshal(tool.InputSchema)
+	var schema schemaDefaults
+	if err == nil {
+		err = json.Unmarshal(b, &schema)
+	}
+	if err != nil {
+		return denial("tool schema unavailable", fmt.Errorf("%w: the input schema of tool %q: %v", agenttrust.ErrInvalidConfig, r.Params.Name, err))
+	}
+	if path := schema.omitted(r.Params.Arguments, ""); path != "" {
+		return denial("invalid tool arguments", fmt.Errorf("%w: arguments: %q is left out, and the tool's input schema gives it a default the tool would act on unchecked: send it", agenttrust.ErrInvalidRequest, path))
+	}
+	return nil
+}
+
+// schemaDefaults is what omittedDefault reads of a JSON Schema: the
+// properties, as jsonschema.Resolved.ApplyDefaults follows them, and
+// whether each has a default.
+type schemaDefaults struct {
+	Properties map[string]*schemaDefaults `json:"properties"`
+	Default    json.RawMessage            `json:"default"`
+}
+
+// omitted returns the path of the first property of s that has a default
+// and that the JSON object args leaves out ("" for none). Empty args and
+// null leave out every property; a value that is not an object is left
+// for the argument checks to refuse.
+func (s *schemaDefaults) omitted(args json.RawMessage, path string) string {
+	var members map[string]json.RawMessage
+	if trimmed := strings.TrimSpace(string(args)); trimmed != "" && trimmed != "null" {
+		if trimmed[0] != '{' || json.Unmarshal(args, &members) != nil {
+			return ""
+		}
+	}
+	for name, p := range s.Properties {
+		if p == nil {
+			continue
+		}
+		v, ok := members[name]
+		switch {
+		case !ok && p.Default != nil:
+			return path + name
+		case ok && len(p.Properties) > 0:
+			if inner := p.omitted(v, path+name+"."); inner != "" {
+				return inner
+			}
+		}
+	}
+	return ""
 }
 
 func (g *guard) listTools(ctx context.Context, next sdk.MethodHandler, method string, req sdk.Request) (sdk.Result, error) {
