@@ -56,7 +56,10 @@ const (
 // as (float32(0.7)), which a local Check judges only where both readings
 // agree. A Go value a local Check cannot judge (a []byte, a time.Time, a
 // named type) travels as an empty object, which the server cannot judge
-// either, never as its JSON string or number. req.RequestID, when set, is
+// either, never as its JSON string or number; nested in a map[string]any
+// or []any, where a Cedar engine reads it (and refuses it in process), it
+// denies with agenttrust.ErrInvalidRequest without asking. req.RequestID,
+// when set, is
 // sent as the X-Request-Id header, which the server records with the
 // decision when it accepts it (1-128 bytes of [A-Za-z0-9-_.:/+=@]), in
 // place of an id of its own; one that is not visible ASCII or is longer
@@ -68,10 +71,10 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 		return agenttrust.Decision{Reason: reasonInvalid}, &Error{Op: "Check",
 			Message: "request id: at most 128 bytes of visible ASCII", err: []error{agenttrust.ErrInvalidRequest}}
 	}
-	attrs, bad := wire.SendableAttributes(req.Attributes)
+	attrs, bad, why := wire.SendableAttributes(req.Attributes)
 	if bad != "" {
 		return agenttrust.Decision{Reason: reasonInvalid}, &Error{Op: "Check",
-			Message: fmt.Sprintf("attribute %q: a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", bad), err: []error{agenttrust.ErrInvalidRequest}}
+			Message: fmt.Sprintf("attribute %q: %s", bad, why), err: []error{agenttrust.ErrInvalidRequest}}
 	}
 	var out wire.CheckResponse
 	err := c.do(ctx, &call{

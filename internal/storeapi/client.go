@@ -447,16 +447,17 @@ func (c *Client) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop, erro
 // nothing (a []byte, a time.Time, a named type, a struct) travels as an
 // empty object, judged as nothing there too, never as the string or
 // number of its JSON form; a float32 whose binary value differs from its
-// printed decimal (0.7) makes Evaluate fail. The route is idempotent and is
+// printed decimal (0.7) makes Evaluate fail, as does such a Go value
+// nested in a map[string]any or []any. The route is idempotent and is
 // retried as WithBackoff allows.
 func (c *Client) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agenttrust.PolicyResult, error) {
 	if in == nil {
 		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: "nil input", err: []error{store.ErrInvalid}}
 	}
 	wi := toWirePolicyInput(in)
-	attrs, bad := wire.SendableAttributes(in.Attributes)
+	attrs, bad, why := wire.SendableAttributes(in.Attributes)
 	if bad != "" {
-		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q is a float32 whose binary value differs from the decimal it prints as, which JSON cannot carry both of", bad), err: []error{store.ErrInvalid}}
+		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q: %s", bad, why), err: []error{store.ErrInvalid}}
 	}
 	wi.Attributes = attrs
 	var out evaluateResp
