@@ -115,7 +115,7 @@ func TestCheckToolCallRequest(t *testing.T) {
 		{name: "not an object", args: `7`},
 		{name: "value as input", args: `7`, opts: []middleware.ToolCallOption{input}, want: attrs(map[string]any{"input": json.Number("7")})},
 		{name: "string as input", args: `"hi"`, opts: []middleware.ToolCallOption{input}, want: attrs(map[string]any{"input": "hi"})},
-		{name: "list as input", args: `[1, {"a": 2}]`, opts: []middleware.ToolCallOption{input}, want: attrs(map[string]any{"input": `[1,{"a":2}]`})},
+		{name: "list as input", args: `[1, {"a": 2}]`, opts: []middleware.ToolCallOption{input}, want: attrs(map[string]any{"input": []any{json.Number("1"), map[string]any{"a": json.Number("2")}}})},
 		{name: "input and resource", args: `"cust-1"`, opts: []middleware.ToolCallOption{input, middleware.ResourceKey("input")},
 			want: with(func(r *agenttrust.Request) { r.Resource, r.Attributes = "cust-1", map[string]any{"input": "cust-1"} })},
 		{name: "input list as resource", args: `["cust-1"]`, opts: []middleware.ToolCallOption{input, middleware.ResourceKey("input")}},
@@ -128,7 +128,7 @@ func TestCheckToolCallRequest(t *testing.T) {
 			middleware.EditRequest(func(r *agenttrust.Request) { r.Attributes, r.AgentID = nil, r.AgentID+"/2" }),
 		}, want: with(func(r *agenttrust.Request) { r.Resource, r.AgentID = "cust-1", "billing-bot/2" })},
 		{name: "value: map", args: map[string]any{"amount": 40.5, "tags": []string{"a"}},
-			want: attrs(map[string]any{"amount": json.Number("40.5"), "tags": `["a"]`})},
+			want: attrs(map[string]any{"amount": json.Number("40.5"), "tags": []any{"a"}})},
 		{name: "value: struct", args: struct {
 			Amount int `json:"amount"`
 		}{7}, want: attrs(map[string]any{"amount": json.Number("7")})},

@@ -3,6 +3,7 @@ package middleware
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,10 +17,13 @@ import (
 // top-level member becomes one attribute; strings, booleans and null keep
 // their value, numbers become json.Number (which conditions such as
 // "attr.amount <= 50" compare as numbers, without losing the digits of
-// large integers), and objects and arrays become their compact JSON text.
+// large integers), and objects and arrays become map[string]any and
+// []any of such values, as the HTTP API hands them to the engine (no
+// condition of the rule engine judges them; a Cedar policy reads inside).
 // Empty input (or only whitespace) has no attributes. Input that is not a
-// single JSON object, or that names a member twice (ignoring case, as
-// encoding/json does when it fills a struct), is an error matching
+// single JSON object, or that names a member twice in one object
+// (ignoring case, as encoding/json does when it fills a struct), is an
+// error matching
 // agenttrust.ErrInvalidRequest: a policy must see the same value the tool
 // will.
 func JSONAttributes(data []byte) (map[string]any, error) {
@@ -67,7 +71,7 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 		}
 		v, err := attrValue(raw)
 		if err != nil {
-			return nil, "", badArguments("not valid JSON")
+			return nil, "", invalidJSON(err)
 		}
 		attrs[key] = v
 		if f == resourceFolded && resourceKey != "" {
@@ -99,7 +103,7 @@ func jsonValueAttribute(data []byte, key, resourceKey string) (attrs map[string]
 	}
 	v, err := attrValue(raw)
 	if err != nil {
-		return nil, "", badArguments("not valid JSON")
+		return nil, "", invalidJSON(err)
 	}
 	if key == resourceKey {
 		if resource, err = resourceText(key, raw, v); err != nil {
@@ -113,6 +117,15 @@ func jsonValueAttribute(data []byte, key, resourceKey string) (attrs map[string]
 // bytes.TrimSpace would let "{}\f" pass for JSON.
 func trimJSONSpace(data []byte) []byte {
 	return bytes.Trim(data, " \t\r\n")
+}
+
+// invalidJSON is err when it already says what is wrong with the
+// arguments (a member named twice, too deep), else "not valid JSON".
+func invalidJSON(err error) error {
+	if errors.Is(err, agenttrust.ErrInvalidRequest) {
+		return err
+	}
+	return badArguments("not valid JSON")
 }
 
 func badArguments(msg string) error {
@@ -156,11 +169,9 @@ func plainSafeInteger(s string) bool {
 func attrValue(raw json.RawMessage) (any, error) {
 	switch raw[0] {
 	case '{', '[':
-		var b bytes.Buffer
-		if err := json.Compact(&b, raw); err != nil {
-			return nil, err
-		}
-		return b.String(), nil
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		return compoundValue(dec, 0)
 	case '"':
 		var s string
 		err := json.Unmarshal(raw, &s)
@@ -173,4 +184,68 @@ func attrValue(raw json.RawMessage) (any, error) {
 		return nil, nil
 	}
 	return json.Number(raw), nil
+}
+
+// maxArgumentDepth bounds how deep arguments nest.
+const maxArgumentDepth = 64
+
+// compoundValue decodes the object or array that starts at dec's next
+// token as the HTTP API hands one to the engine: map[string]any and
+// []any, numbers as json.Number. Never as its JSON text, a string that
+// conditions would judge: the API judges a list or an object by no
+// condition of the rule engine, and a tool reads ["/etc/passwd"] as a
+// list, not as text that a deny of "attr.path in /etc/*" misses. A
+// member named twice in one object (ignoring case, as encoding/json
+// fills a struct) is refused, as at the top level.
+func compoundValue(dec *json.Decoder, depth int) (any, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	return tokenValue(dec, t, depth)
+}
+
+// tokenValue is the value that starts with t, at depth.
+func tokenValue(dec *json.Decoder, t json.Token, depth int) (any, error) {
+	if depth > maxArgumentDepth {
+		return nil, badArguments(fmt.Sprintf("nested deeper than %d", maxArgumentDepth))
+	}
+	switch t {
+	case json.Delim('{'):
+		m := map[string]any{}
+		folded := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			k, _ := kt.(string)
+			f := string(cond.AppendFolded(nil, k))
+			if folded[f] {
+				return nil, badArguments(fmt.Sprintf("member %q appears twice in an object (names are compared case-insensitively)", k))
+			}
+			folded[f] = true
+			if m[k], err = compoundValue(dec, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		_, err := dec.Token()
+		return m, err
+	case json.Delim('['):
+		l := []any{}
+		for dec.More() {
+			v, err := compoundValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+		_, err := dec.Token()
+		return l, err
+	}
+	switch t.(type) {
+	case string, json.Number, bool, nil:
+		return t, nil
+	}
+	return nil, fmt.Errorf("not valid JSON")
 }

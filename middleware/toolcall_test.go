@@ -26,8 +26,8 @@ var jsonAttributesTests = []struct {
 	{"scalars", `{"s":"x","n":40,"f":-1.5e3,"t":true,"no":false,"z":null}`,
 		map[string]any{"s": "x", "n": json.Number("40"), "f": json.Number("-1.5e3"), "t": true, "no": false, "z": nil}, false},
 	{"big integer keeps digits", `{"id":12345678901234567890}`, map[string]any{"id": json.Number("12345678901234567890")}, false},
-	{"nested become JSON text", `{"o":{"b": 1, "a":[1, 2]},"a":[ "x" , {"y":null} ]}`,
-		map[string]any{"o": `{"b":1,"a":[1,2]}`, "a": `["x",{"y":null}]`}, false},
+	{"nested become objects and lists", `{"o":{"b": 1, "a":[1, 2]},"a":[ "x" , {"y":null} ]}`,
+		map[string]any{"o": map[string]any{"b": json.Number("1"), "a": []any{json.Number("1"), json.Number("2")}}, "a": []any{"x", map[string]any{"y": nil}}}, false},
 	{"escapes", `{"k\u0065y":"a\"b\n"}`, map[string]any{"key": "a\"b\n"}, false},
 	{"array", `[1,2]`, nil, true},
 	{"string", `"x"`, nil, true},
@@ -44,8 +44,20 @@ var jsonAttributesTests = []struct {
 	{"duplicate by escape", `{"amount":1,"amoun\u0074":1000}`, nil, true},
 	{"duplicate by case", `{"amount":1,"AMOUNT":1000}`, nil, true},
 	{"duplicate by kelvin sign", `{"k":1,"\u212a":1000}`, nil, true},
-	{"duplicate nested is opaque", `{"o":{"a":1,"a":2}}`, map[string]any{"o": `{"a":1,"a":2}`}, false},
+	{"duplicate nested", `{"o":{"a":1,"a":2}}`, nil, true},
+	{"duplicate nested by case", `{"o":[{"amount":1,"Amount":2}]}`, nil, true},
+	{"too deep", `{"a":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "}", nil, true},
+	{"deep enough", `{"a":` + strings.Repeat("[", 60) + strings.Repeat("]", 60) + "}", map[string]any{"a": nested(60)}, false},
 	{"bad nested", `{"o":{"a":}}`, nil, true},
+}
+
+// nested returns n lists, each holding the next, the innermost empty.
+func nested(n int) any {
+	v := []any{}
+	for ; n > 1; n-- {
+		v = []any{v}
+	}
+	return v
 }
 
 func TestJSONAttributes(t *testing.T) {
@@ -81,17 +93,33 @@ func FuzzJSONAttributes(f *testing.F) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
 		for k, v := range attrs {
-			switch v := v.(type) {
-			case nil, bool, string:
-			case json.Number:
-				if _, err := v.Float64(); err != nil && !strings.Contains(err.Error(), "range") {
-					t.Fatalf("%q: bad number %q", k, v)
-				}
-			default:
-				t.Fatalf("%q: unexpected type %T", k, v)
-			}
+			checkArgumentValue(t, k, v)
 		}
 	})
+}
+
+// checkArgumentValue fails unless v is a value JSONAttributes may make:
+// nil, a bool, a string, a json.Number, or a map[string]any or []any of
+// them.
+func checkArgumentValue(t *testing.T, k string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case nil, bool, string:
+	case json.Number:
+		if _, err := v.Float64(); err != nil && !strings.Contains(err.Error(), "range") {
+			t.Fatalf("%q: bad number %q", k, v)
+		}
+	case map[string]any:
+		for ek, e := range v {
+			checkArgumentValue(t, k+"."+ek, e)
+		}
+	case []any:
+		for _, e := range v {
+			checkArgumentValue(t, k+"[]", e)
+		}
+	default:
+		t.Fatalf("%q: unexpected type %T", k, v)
+	}
 }
 
 // toolCallClient builds a client with the guard tests' policy.

@@ -18,7 +18,7 @@
 // other adapters. The tool's name is Request.Tool and its arguments are
 // Request.Attributes as the tool will read them: ADK hands a tool the JSON
 // encoding/json makes of them, so numbers are json.Number and objects and
-// lists their JSON text (see middleware.JSONAttributes). Arguments that
+// lists map[string]any and []any (see middleware.JSONAttributes). Arguments that
 // name one member in two cases, which the tool would read as one, or that
 // have no JSON form are denied as invalid and never checked. WithResource,
 // WithAttributes and any other middleware.ToolCallOption (such as

@@ -19,7 +19,7 @@
 // Every call is checked by middleware.CheckToolCall, as in the other
 // adapters. The tool's name is Request.Tool and its JSON arguments are
 // Request.Attributes as middleware.JSONAttributes makes them: numbers are
-// json.Number, objects and lists their JSON text, and a value that is not
+// json.Number, objects and lists map[string]any and []any, and a value that is not
 // an object becomes the attribute "input". Arguments that name a member
 // twice (exactly, through an escape, or in another case) or hold more than
 // one JSON value are denied as invalid and never checked: a tool made by

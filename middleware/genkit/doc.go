@@ -17,7 +17,7 @@
 // other adapters. The tool's name is Request.Tool and its input is
 // Request.Attributes as the tool will read it: Genkit converts the input
 // through the JSON encoding/json makes of it, so numbers are json.Number
-// and objects and lists their JSON text (see middleware.JSONAttributes),
+// and objects and lists map[string]any and []any (see middleware.JSONAttributes),
 // and an input that is not an object becomes the attribute "input". Input
 // that names one member in two cases, which the tool would read as one, or
 // that has no JSON form is denied as invalid and never checked.

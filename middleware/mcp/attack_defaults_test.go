@@ -19,7 +19,8 @@ import (
 // default was checked without it (no resource, or a missing attribute
 // that "attr.NAME?" lets pass) and served with the default: the deny of
 // customer 100 and of charges over 100 did not hold for the customer and
-// amount the tool then acted on. A call that leaves out such an argument
+// amount the tool then acted on, and a default inside an object argument
+// reached the tool unseen. A call that leaves out such an argument
 // is now refused as invalid, and the tool never runs.
 func TestAttackSchemaDefaultUnchecked(t *testing.T) {
 	p, err := agenttrust.ParsePolicy([]byte(`
@@ -32,10 +33,6 @@ rules:
     effect: deny
     tools: [payments.charge]
     when: ["attr.amount? > 100"]
-  - id: no-big-nested
-    effect: deny
-    tools: [orders.place]
-    when: ["attr.order in *1000*"]
   - id: open
     effect: allow
     tools: [crm.read, payments.charge, orders.place]
