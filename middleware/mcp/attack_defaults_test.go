@@ -98,6 +98,8 @@ rules:
 		{"payments.charge", `{}`, false},
 		{"payments.charge", `{"memo":"lunch"}`, false},
 		{"orders.place", `{"order":{"item":"bolts"}}`, false},
+		{"orders.place", `{}`, false},
+		{"orders.place", `{"order":null}`, false},
 		// controls: every defaulted argument sent
 		{"crm.read", `{"customer":42}`, true},
 		{"crm.read", `{"customer":100}`, false},
@@ -122,7 +124,7 @@ rules:
 				return
 			}
 			if !res.IsError || len(served) != 0 {
-				t.Errorf("IsError=%v text=%q: the tool served %v, which the policy denies", res.IsError, text(res), served)
+				t.Errorf("IsError=%v text=%q: the tool served %v, with a value no check saw", res.IsError, text(res), served)
 			}
 			if !tc.allow && strings.Contains(tc.args, "{}") && !strings.Contains(text(res), "invalid") {
 				t.Errorf("text %q, want a refusal for invalid arguments", text(res))

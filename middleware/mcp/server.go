@@ -240,7 +240,9 @@ func (s *schemaDefaults) omitted(args json.RawMessage, path string) string {
 		}
 		v, ok := members[name]
 		switch {
-		case !ok && p.Default != nil:
+		case !ok && p.hasDefault(0):
+			// The SDK fills in a missing object whose properties
+			// have defaults, too.
 			return path + name
 		case ok && len(p.Properties) > 0:
 			if inner := p.omitted(v, path+name+"."); inner != "" {
@@ -249,6 +251,20 @@ func (s *schemaDefaults) omitted(args json.RawMessage, path string) string {
 		}
 	}
 	return ""
+}
+
+// hasDefault reports whether s or a property of it, at any depth, has a
+// default.
+func (s *schemaDefaults) hasDefault(depth int) bool {
+	if s.Default != nil || depth > 64 {
+		return true
+	}
+	for _, p := range s.Properties {
+		if p != nil && p.hasDefault(depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *guard) listTools(ctx context.Context, next sdk.MethodHandler, method string, req sdk.Request) (sdk.Result, error) {
