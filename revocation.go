@@ -102,8 +102,10 @@ func blockedErr(b store.Block, blocked bool) error {
 }
 
 // Suspend is the kill switch: every check by agent or session id starts
-// denying before Suspend returns, until Resume. Ids share one namespace
-// per tenant (see store.Block).
+// denying before Suspend returns, until Resume, on this client and, in
+// strict mode, on every client sharing the store; in notify mode another
+// client denies within its MaxStaleness. Ids share one namespace per
+// tenant (see store.Block).
 //
 // Suspend, like every operator action (Resume, Revoke, Approve,
 // DenyApproval, CreateKey, SavePolicy), is recorded in the client's
@@ -153,7 +155,8 @@ const revocationHorizon = 100 * 365 * 24 * time.Hour
 
 // Revoke permanently blocks id: an agent, session, API key, token or
 // delegation hop. It takes effect for every check that starts after it
-// returns.
+// returns, on this client and, in strict mode, on every client sharing the
+// store; in notify mode another client denies within its MaxStaleness.
 //
 // Revoking an API key kills every token derived from it; revoking a token
 // or a delegation hop kills it and every token below it, while siblings

@@ -154,7 +154,10 @@ func (c *Client) InspectToken(ctx context.Context, token string) (agenttrust.Tok
 
 // Revoke permanently blocks id in the client's tenant: an agent, session,
 // API key, token or delegation hop (POST /v1/revocations). It is in force
-// for every check that starts after it returns. Idempotent and retried.
+// for every check that starts after it returns on the server's node and,
+// when the server's store is read on every check, on its every node;
+// nodes in notify mode deny within their MaxStaleness. Idempotent and
+// retried.
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	return c.do(ctx, &call{op: "Revoke", method: http.MethodPost, path: "/v1/revocations", body: &wire.RevokeRequest{ID: id}, idempotent: true, status: http.StatusNoContent})
 }
@@ -178,8 +181,10 @@ func (c *Client) Blocks(ctx context.Context) ([]store.Block, error) {
 }
 
 // Suspend is the kill switch: every check by agent or session id denies
-// from when it returns until Resume (POST /v1/agents/{id}/suspend).
-// Idempotent and retried.
+// from when it returns until Resume (POST /v1/agents/{id}/suspend), on
+// the node that answered and on every node that reads the store on each
+// check; nodes in notify mode deny within their MaxStaleness. Idempotent
+// and retried.
 func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 	return c.do(ctx, &call{op: "Suspend", method: http.MethodPost, path: "/v1/agents/" + pathEscape(id) + "/suspend", body: &wire.SuspendRequest{Reason: reason}, idempotent: true, status: http.StatusNoContent})
 }
