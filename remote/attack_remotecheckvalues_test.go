@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // TestAttackRemoteCheckGoValues: remote.New is "a Checker like the local
@@ -33,24 +32,9 @@ func TestAttackRemoteCheckGoValues(t *testing.T) {
 ]}`
 	d := deploy(t)
 	ctx := t.Context()
-	alice := d.client(t, "alice")
-	doc, err := alice.Policy(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
-		t.Fatal(err)
-	}
+	d.savePolicy(t, policy)
 	bot := d.client(t, "bot")
-	p, err := agenttrust.ParsePolicy([]byte(policy), "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicy(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
+	local := localClient(t, policy)
 	for _, tt := range []struct {
 		name, tool, attr string
 		v                any

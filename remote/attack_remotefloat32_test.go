@@ -4,8 +4,6 @@ import (
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/remote"
-	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // TestAttackRemoteEngineFloat32: SECURITY §4 says a Go float32 is judged
@@ -26,33 +24,9 @@ func TestAttackRemoteEngineFloat32(t *testing.T) {
 ]}`
 	d := deploy(t)
 	ctx := t.Context()
-	alice := d.client(t, "alice")
-	doc, err := alice.Policy(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
-		t.Fatal(err)
-	}
-	engine, err := remote.NewPolicyEngine(d.url, d.keys["root"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer engine.Close()
-	viaServer, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicyEngine(engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer viaServer.Close()
-	p, err := agenttrust.ParsePolicy([]byte(policy), "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicy(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
+	d.savePolicy(t, policy)
+	viaServer := d.engineClient(t)
+	local := localClient(t, policy)
 	for _, tt := range []struct {
 		name, tool, attr string
 		v                any

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/remote"
-	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 type pathName string
@@ -35,33 +33,9 @@ func TestAttackRemoteEngineGoTypes(t *testing.T) {
 ]}`
 	d := deploy(t)
 	ctx := t.Context()
-	alice := d.client(t, "alice")
-	doc, err := alice.Policy(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
-		t.Fatal(err)
-	}
-	engine, err := remote.NewPolicyEngine(d.url, d.keys["root"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer engine.Close()
-	viaServer, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicyEngine(engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer viaServer.Close()
-	p, err := agenttrust.ParsePolicy([]byte(policy), "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicy(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
+	d.savePolicy(t, policy)
+	viaServer := d.engineClient(t)
+	local := localClient(t, policy)
 	etc := "/etc/passwd"
 	for _, tt := range []struct {
 		name, tool, attr string

@@ -7,8 +7,6 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
-	"github.com/agenttrust/agenttrust/remote"
-	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // TestAttackRemoteEngineDropsLimits: a tenant's stored policy caps a
@@ -26,26 +24,10 @@ func TestAttackRemoteEngineDropsLimits(t *testing.T) {
 		t.Run(scope, func(t *testing.T) {
 			d := deploy(t)
 			ctx := t.Context()
-			alice := d.client(t, "alice")
-			doc, err := alice.Policy(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
 			policy := `{"rules":[{"id":"read","effect":"allow","tools":["docs.read"]}],` +
 				`"limits":[{"id":"reads","tools":["docs.read"],"rate":"2/h","burst":2,"scope":"` + scope + `"}]}`
-			if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
-				t.Fatal(err)
-			}
-			engine, err := remote.NewPolicyEngine(d.url, d.keys["root"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer engine.Close()
-			local, err := agenttrust.New(memory.New(), agenttrust.WithTenant("acme"), agenttrust.WithPolicyEngine(engine))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer local.Close()
+			d.savePolicy(t, policy)
+			local := d.engineClient(t)
 			allowed := 0
 			var lastErr error
 			for range 5 {

@@ -28,15 +28,8 @@ func TestAttackRemoteEngineDropsApprovalTimeout(t *testing.T) {
 		t.Run(tt.timeout, func(t *testing.T) {
 			d := deploy(t)
 			ctx := t.Context()
-			alice := d.client(t, "alice")
-			doc, err := alice.Policy(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
 			policy := `{"rules":[{"id":"ask-deploy","effect":"needs_approval","tools":["deploy"],"approval_timeout":"` + tt.timeout + `"}]}`
-			if _, err := alice.ApplyPolicy(ctx, []byte(policy), "json", doc.Version); err != nil {
-				t.Fatal(err)
-			}
+			d.savePolicy(t, policy)
 			engine, err := remote.NewPolicyEngine(d.url, d.keys["root"])
 			if err != nil {
 				t.Fatal(err)
