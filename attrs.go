@@ -17,7 +17,8 @@ const (
 	maxAttributes   = 64
 	maxAttrKeyLen   = 128
 	maxFieldLen     = 1024
-	redactedValue   = `"[redacted]"`
+	redactedText    = "[redacted]"
+	redactedValue   = `"` + redactedText + `"`
 	attrUnencodable = `"[unencodable]"`
 )
 
@@ -31,7 +32,7 @@ type redactor struct {
 }
 
 func (r *redactor) redact(key string) bool {
-	if r.exact != nil && r.exact[key] {
+	if r.exact[key] {
 		return true
 	}
 	if !mayHoldSecretWord(key) {
@@ -45,9 +46,32 @@ func (r *redactor) redact(key string) bool {
 	return false
 }
 
+// mayNameSecret reports whether the JSON text raw may hold a member name
+// redact would redact: a name in exact, or a secret word anywhere. A \u
+// escape may spell either, so it counts too.
+func (r *redactor) mayNameSecret(raw []byte) bool {
+	if bytes.Contains(raw, []byte(`\u`)) {
+		return true
+	}
+	for name := range r.exact {
+		if bytes.Contains(raw, []byte(name)) {
+			return true
+		}
+	}
+	if !mayHoldSecretWord(raw) {
+		return false
+	}
+	for _, w := range secretWords {
+		if containsFold(raw, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // mayHoldSecretWord is a fast filter: every secret word starts with one of
 // a few letter pairs, so a name without any of them holds none.
-func mayHoldSecretWord(s string) bool {
+func mayHoldSecretWord[T string | []byte](s T) bool {
 	for i := 0; i+1 < len(s); i++ {
 		switch uint16(lower(s[i]))<<8 | uint16(lower(s[i+1])) {
 		case 'p'<<8 | 'a', 's'<<8 | 'e', 't'<<8 | 'o', 'c'<<8 | 'r', 'a'<<8 | 'u',
@@ -67,7 +91,7 @@ func lower(c byte) byte {
 
 // containsFold reports whether s contains the lower-case ASCII word w,
 // ignoring ASCII case, without allocating.
-func containsFold(s, w string) bool {
+func containsFold[T string | []byte](s T, w string) bool {
 	for i := 0; i+len(w) <= len(s); i++ {
 		j := 0
 		for ; j < len(w); j++ {
@@ -160,7 +184,7 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 			dst = append(dst, redactedValue...)
 			continue
 		}
-		dst = appendRedactedValue(dst, kvs[i].Value)
+		dst = appendRedactedValue(dst, kvs[i].Value, red)
 	}
 	return append(dst, '}')
 }
@@ -168,9 +192,11 @@ func appendKVs(dst []byte, kvs []attrKV, red *redactor) []byte {
 // appendRedactedValue is appendValue with every agenttrust credential
 // found in the value's text replaced, whatever the attribute's name: a
 // key, token or JWT pasted into a "note" or "body", alone or inside
-// larger text, at any depth of a nested value. The policy saw the value
-// as it was; only what is recorded or stored is redacted.
-func appendRedactedValue(dst []byte, v any) []byte {
+// larger text, at any depth of a nested value; and, in a nested value,
+// the value of every member whose name red redacts, as at the top level
+// ({"auth":{"password":...}}). The policy saw the value as it was; only
+// what is recorded or stored is redacted.
+func appendRedactedValue(dst []byte, v any, red *redactor) []byte {
 	switch x := v.(type) {
 	case string:
 		return appendJSONText(dst, redact.Credentials(x), true)
@@ -178,43 +204,47 @@ func appendRedactedValue(dst []byte, v any) []byte {
 		// A credential needs no escaping in JSON, so its text is in the
 		// encoding as is; a \u escape may still spell one, so that too
 		// sends the value through the slow path.
-		if !redact.MayHoldBytes(x) && !bytes.Contains(x, []byte(`\u`)) {
+		if !redact.MayHoldBytes(x) && !red.mayNameSecret(x) {
 			return appendStorableJSON(dst, x)
 		}
-		return appendStorableJSON(dst, redactJSON(x))
+		return appendStorableJSON(dst, redactJSON(x, red))
 	}
 	return appendValue(dst, v, true)
 }
 
 // redactJSON returns the JSON value raw with every credential in its
-// strings, member names included, replaced. What cannot be decoded is
-// withheld whole.
-func redactJSON(raw json.RawMessage) []byte {
+// strings, member names included, replaced, and the value of every member
+// whose name red redacts. What cannot be decoded is withheld whole.
+func redactJSON(raw json.RawMessage, red *redactor) []byte {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return []byte(redactedValue)
 	}
-	b, err := json.Marshal(redactTree(v))
+	b, err := json.Marshal(redactTree(v, red))
 	if err != nil {
 		return []byte(redactedValue)
 	}
 	return b
 }
 
-func redactTree(v any) any {
+func redactTree(v any, red *redactor) any {
 	switch x := v.(type) {
 	case string:
 		return redact.Credentials(x)
 	case []any:
 		for i := range x {
-			x[i] = redactTree(x[i])
+			x[i] = redactTree(x[i], red)
 		}
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[redact.Credentials(k)] = redactTree(e)
+			if red.redact(k) {
+				out[redact.Credentials(k)] = redactedText
+				continue
+			}
+			out[redact.Credentials(k)] = redactTree(e, red)
 		}
 		return out
 	}

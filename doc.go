@@ -162,8 +162,9 @@
 // kept out of the store's reach, detect records cut from the end. A sink
 // that fails or panics is retried, never skipped; when writes fail or
 // hang past a bound, checks deny with ErrAuditUnavailable rather than act
-// unrecorded. Attributes whose names suggest secrets are redacted, and so
-// is any agenttrust credential found in an attribute's value; text a
+// unrecorded. Attributes whose names suggest secrets are redacted, at any
+// depth, and so is any agenttrust credential found in an attribute's
+// value; text a
 // store could refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
 //
 // Every operator action (Approve, DenyApproval, Suspend, Resume, Revoke,

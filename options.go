@@ -178,7 +178,8 @@ type AuditConfig struct {
 	// or an approval, in addition to names containing (in any case)
 	// password, passwd, secret, token, credential, authorization,
 	// api_key, api-key, apikey, private_key, private-key, access_key,
-	// access-key or cookie. Names accumulate.
+	// access-key or cookie, at any depth of a nested value. Names
+	// accumulate.
 	Redact []string
 	// DrainTimeout bounds how long Close keeps writing queued records to a
 	// failing sink (default 15s); what is still unwritten then is named in
