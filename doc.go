@@ -164,8 +164,8 @@
 // hang past a bound, checks deny with ErrAuditUnavailable rather than act
 // unrecorded. Attributes whose names suggest secrets are redacted, at any
 // depth, and so is any agenttrust credential found in an attribute's
-// value; text a
-// store could refuse (NUL, invalid UTF-8) is recorded as U+FFFD.
+// value; text a store could refuse (NUL, invalid UTF-8) is recorded as
+// U+FFFD.
 //
 // Every operator action (Approve, DenyApproval, Suspend, Resume, Revoke,
 // CreateKey, SavePolicy) is recorded in the same chain, before it takes
