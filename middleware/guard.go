@@ -38,7 +38,10 @@ func WaitForApproval() GuardOption { return func(c *guardConfig) { c.wait = true
 // session and credential come from the context (agenttrust.WithAgent,
 // WithCredential). Without Resource or Attributes options, an In struct's
 // fields tagged `agenttrust:"resource"` or `agenttrust:"attr"` (or
-// `agenttrust:"attr,NAME"`) supply them.
+// `agenttrust:"attr,NAME"`) supply them. A resource not in Unicode NFC
+// is refused without asking c (a deny matching
+// agenttrust.ErrInvalidRequest): c would judge its NFC form, and fn
+// serve another.
 //
 // A deny returns an error matching ErrDenied (an
 // *DeniedError carrying the Decision); needs-approval returns
@@ -66,6 +69,10 @@ func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Conte
 		}
 		if cfg.attributes != nil {
 			req.Attributes = cfg.attributes(in)
+		}
+		if err := resourceForm(req.Resource); err != nil {
+			_, err = decide(agenttrust.Decision{Reason: reasonResourceForm}, err)
+			return zero, err
 		}
 		d, err := c.Check(ctx, req)
 		if err == nil && d.Effect == agenttrust.NeedsApproval && cfg.wait {

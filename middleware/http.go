@@ -92,7 +92,9 @@ func DecisionFrom(ctx context.Context) (agenttrust.Decision, bool) {
 //
 // A request is refused with a JSON ErrorBody: 401 with WWW-Authenticate
 // when it carries no credential or a bad one, 403 when it is denied or
-// needs approval (with the approval id), 400 when it cannot be checked, 503
+// needs approval (with the approval id), 400 when it cannot be checked
+// (among others, a resource not in Unicode NFC, which the checker would
+// judge in that form while the handler serves the one it was sent), 503
 // when the checker's store or audit trail is down. Only an Allow reaches
 // the handler, whose context then carries the verified agent
 // (agenttrust.IdentityFrom), the credential (agenttrust.CredentialFrom, for
@@ -154,6 +156,10 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tool, resource, ok := g.opts.Action(r)
 	if !ok {
 		g.refuse(w, http.StatusForbidden, "", ErrorDetail{Code: CodeDenied, Message: "no action is mapped to this route"})
+		return
+	}
+	if err := resourceForm(resource); err != nil {
+		g.refuse(w, http.StatusBadRequest, "", ErrorDetail{Code: CodeInvalidRequest, Message: err.Error()})
 		return
 	}
 	req := agenttrust.Request{

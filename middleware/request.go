@@ -2,6 +2,10 @@ package middleware
 
 import (
 	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/agenttrust/agenttrust"
 )
@@ -39,4 +43,25 @@ func decide(d agenttrust.Decision, err error) (agenttrust.Decision, error) {
 		d.Reason = noDecision
 	}
 	return d, &DeniedError{Decision: d, Err: err}
+}
+
+// reasonResourceForm is the reason of a refused resource (resourceForm).
+const reasonResourceForm = "resource not in Unicode NFC"
+
+// resourceForm refuses a resource the check would judge in another form
+// than the one the tool or handler then serves. Check judges a resource
+// in Unicode NFC; the tool gets the text it was given, and where the two
+// differ ("cafe\u0301" against "caf\u00e9") a file system that tells them
+// apart holds two files: the check would allow one and the tool open the
+// other. Text that is not UTF-8 is left to Check, which refuses it.
+func resourceForm(resource string) error {
+	for i := 0; i < len(resource); i++ {
+		if resource[i] >= utf8.RuneSelf {
+			if utf8.ValidString(resource) && !norm.NFC.IsNormalString(resource) {
+				return fmt.Errorf("%w: resource %q is not in Unicode NFC, the form the check judges; send it as %q", agenttrust.ErrInvalidRequest, resource, norm.NFC.String(resource))
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -72,7 +72,9 @@ func Resumed(resumed bool) ToolCallOption {
 // agenttrust.ErrInvalidRequest for arguments JSONAttributes refuses, or
 // to agenttrust.ErrInvalidConfig for a nil checker) or
 // ErrApprovalRequired (an *ApprovalRequiredError).
-// Invalid arguments are refused before the checker is asked. The error
+// Invalid arguments are refused before the checker is asked, as is a
+// resource not in Unicode NFC, which the checker would judge in that form
+// while the tool runs on the one it was given. The error
 // is set exactly when the Decision is not an Allow, and a deny always has
 // a reason. Run the tool only when the error is nil; ToolResultMessage
 // turns the error into a tool result the model can read.
@@ -118,6 +120,9 @@ func checkToolCall(ctx context.Context, checker agenttrust.Checker, name string,
 	req.Resource, req.Attributes = resource, attrs
 	for _, edit := range cfg.edits {
 		edit(&req)
+	}
+	if err := resourceForm(req.Resource); err != nil {
+		return decide(agenttrust.Decision{Reason: reasonResourceForm}, err)
 	}
 	d, err := checker.Check(ctx, req)
 	if err == nil && d.Effect == agenttrust.NeedsApproval && cfg.resumed {
