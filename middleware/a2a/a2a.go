@@ -13,7 +13,8 @@
 // caller could, and no more than those caveats allow. An API key is never
 // forwarded, and the caller's request is never modified. A redirect that
 // leads to another origin (scheme, host and port) is followed without any
-// token.
+// token; one within the origin gets the token of the request it follows,
+// narrowed by a fresh hop.
 //
 // # Receiving
 //
@@ -71,6 +72,10 @@ var (
 // Redirects: a request http.Client makes to follow a redirect gets a token
 // (a fresh hop, with Caveats asked about it) only while every request of its
 // chain has stayed within the origin (scheme, host and port) of the first.
+// That token is narrowed from the one the request it follows carried, not
+// from the caller's, so it holds the caveats of every request of the chain:
+// a callee that redirects to another path of its origin passes on no more
+// than it was given, whatever Caveats chooses for that path.
 // Once the chain leaves that origin, even to come back, the Transport sends
 // the request with no Authorization at all (neither a token nor one the
 // caller set) and does not call Caveats for it, so a callee or an open
@@ -103,8 +108,8 @@ type Transport struct {
 // no Authorization. On error it sends nothing and closes r's body.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	var auth string
-	if !leftOrigin(r) {
-		tok, err := t.token(r)
+	if src, ok := source(r); ok {
+		tok, err := t.token(r, src)
 		if err != nil {
 			if r.Body != nil {
 				r.Body.Close()
@@ -130,6 +135,28 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		resp.Request = out
 	}
 	return resp, err
+}
+
+// source returns the token r's token is narrowed from: the caller's,
+// from r's context, for a first request; for a redirect within the
+// origin, the token sent with the request it follows, so that the
+// redirect carries the caveats of every request of its chain and the
+// callee that redirected passes on no more than it was given. ok is false
+// when r gets no token: its chain left the origin, or the token the
+// previous request carried cannot be found.
+func source(r *http.Request) (src string, ok bool) {
+	if r.Response == nil {
+		cred, _ := agenttrust.CredentialFrom(r.Context())
+		return cred, true
+	}
+	if leftOrigin(r) {
+		return "", false
+	}
+	prev, ok := strings.CutPrefix(r.Response.Request.Header.Get("Authorization"), "Bearer ")
+	if !ok || !strings.HasPrefix(prev, agenttrust.TokenPrefix) {
+		return "", false
+	}
+	return prev, true
 }
 
 // leftOrigin reports whether r follows a redirect and some request of its
@@ -160,14 +187,13 @@ func origin(u *url.URL) [3]string {
 	return [3]string{scheme, strings.ToLower(u.Hostname()), port}
 }
 
-func (t *Transport) token(r *http.Request) (string, error) {
+func (t *Transport) token(r *http.Request, cred string) (string, error) {
 	if r.URL == nil {
 		return "", errors.New("agenttrust: request has no URL")
 	}
 	if !t.InsecureAllowHTTP && !strings.EqualFold(r.URL.Scheme, "https") && !isLoopback(r.URL.Hostname()) {
 		return "", fmt.Errorf("%w (%s)", ErrInsecureTransport, r.URL.Host)
 	}
-	cred, _ := agenttrust.CredentialFrom(r.Context())
 	switch {
 	case cred == "":
 		return "", ErrNoCredential
