@@ -181,6 +181,15 @@ func attrs(raw json.RawMessage) ([]attr, bool) {
 	return out, all
 }
 
+// redactionMark begins each mark the library writes for a value it
+// keeps out of an approval: "[redacted]" for a secret-named attribute,
+// "[redacted credential]" for a credential in text.
+const redactionMark = "[redacted"
+
+// redacted reports whether raw, an approval's attributes, holds a value
+// the library redacted (or text that reads as one: fail closed).
+func redacted(raw json.RawMessage) bool { return bytes.Contains(raw, []byte(redactionMark)) }
+
 // attrsShown is the attributes of raw as a page shows them.
 func attrsShown(raw json.RawMessage) []attr {
 	a, _ := attrs(raw)
@@ -222,8 +231,12 @@ type approvalCard struct {
 	// Whole says Attrs are all the attributes, in full: only then does
 	// the card offer to approve.
 	Whole bool
-	Own   bool   // the signed-in person is the agent that asked
-	Chain *chain // the credential the agent asked with; nil until known
+	// Hidden says an attribute's value was redacted when the approval
+	// was stored (a secret-named attribute, a credential in text): the
+	// grant binds the value no page can show, so the card is not Whole.
+	Hidden bool
+	Own    bool   // the signed-in person is the agent that asked
+	Chain  *chain // the credential the agent asked with; nil until known
 }
 
 // chain is the credential behind a request: the key or token, the
@@ -288,7 +301,9 @@ func (c *Console) pendingApprovals(r *http.Request, s *session) ([]approvalCard,
 			continue
 		}
 		as, whole := attrs(a.Attributes)
-		out = append(out, approvalCard{ApprovalView: a, Attrs: as, Whole: whole, Own: a.AgentID == s.who.AgentID, Chain: c.chainOf(r, s, &a)})
+		hidden := redacted(a.Attributes)
+		out = append(out, approvalCard{ApprovalView: a, Attrs: as, Whole: whole && !hidden, Hidden: hidden,
+			Own: a.AgentID == s.who.AgentID, Chain: c.chainOf(r, s, &a)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	return out, nil
