@@ -15,6 +15,43 @@
     }
   }
 
+  // merge applies an update of the approvals list without moving a card
+  // already shown: a person aiming at one card's Approve must not click
+  // another that moved under the pointer as the list changed. A card no
+  // longer pending stays in place, greyed, its controls disabled; new
+  // cards go below the last one. A reload shows the list afresh.
+  function merge(box, html) {
+    var tpl = document.createElement('template');
+    tpl.innerHTML = html;
+    var fresh = tpl.content.querySelectorAll('article.approval[id]');
+    var want = {};
+    for (var i = 0; i < fresh.length; i++) want[fresh[i].id] = true;
+    var shown = box.querySelectorAll('article.approval[id]');
+    var have = {};
+    for (var j = 0; j < shown.length; j++) {
+      have[shown[j].id] = true;
+      if (!want[shown[j].id]) gone(shown[j]);
+    }
+    var none = box.querySelector('#none-pending');
+    for (var k = 0; k < fresh.length; k++) {
+      if (!have[fresh[k].id]) box.appendChild(fresh[k]);
+    }
+    if (fresh.length && none) none.hidden = true;
+    if (!fresh.length && !box.querySelector('article.approval:not(.gone)')) {
+      if (none) none.hidden = false;
+      else if ((none = tpl.content.querySelector('#none-pending'))) box.appendChild(none);
+    }
+  }
+
+  function gone(card) {
+    if (card.classList.contains('gone')) return;
+    card.classList.add('gone');
+    card.setAttribute('aria-disabled', 'true');
+    card.title = 'No longer pending: decided elsewhere or expired.';
+    var els = card.querySelectorAll('button, input, select, textarea');
+    for (var i = 0; i < els.length; i++) els[i].disabled = true;
+  }
+
   function live() {
     var box = document.getElementById('live');
     if (!box || !window.EventSource) return;
@@ -33,7 +70,8 @@
       var open = [];
       var det = box.querySelectorAll('li[id] > details[open]');
       for (var i = 0; i < det.length; i++) open.push(det[i].parentNode.id);
-      box.innerHTML = e.data;
+      if (url === '/ui/events/approvals') merge(box, e.data);
+      else box.innerHTML = e.data;
       for (var j = 0; j < open.length; j++) {
         var li = document.getElementById(open[j]);
         var d = li && li.querySelector('details');
@@ -46,7 +84,7 @@
       tick();
       // One short announcement for screen readers, not the whole list.
       if (status) {
-        var n = box.querySelectorAll('article.approval').length;
+        var n = box.querySelectorAll('article.approval:not(.gone)').length;
         status.textContent = (box.querySelector('article.approval, #none-pending') ?
           n + ' pending. ' : '') + 'Updated ' + new Date().toLocaleTimeString() + '.';
       }
