@@ -78,6 +78,11 @@ type Config struct {
 	// Logger receives one record per console action, with the person's
 	// key id (default: discard).
 	Logger *slog.Logger
+	// SecureCookies makes the session cookie Secure, with the __Host-
+	// prefix, on every request, as over TLS: set it when browsers reach
+	// the console through a TLS-terminating proxy (the console then sees
+	// plain HTTP), so the cookie never goes out over plain HTTP.
+	SecureCookies bool
 }
 
 // Console is the web console: an http.Handler for the paths under /ui/.
@@ -91,6 +96,7 @@ type Console struct {
 	maxAge   time.Duration
 	poll     time.Duration
 	log      *slog.Logger
+	tls      bool // Config.SecureCookies
 	pages    map[string]*template.Template
 	assets   http.Handler
 	mux      *http.ServeMux
@@ -115,7 +121,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, fmt.Errorf("%w: negative duration", ErrConfig)
 	}
 	c := &Console{api: cfg.API, st: cfg.Store, now: cfg.Now, random: cfg.Random,
-		idle: cfg.IdleTimeout, maxAge: cfg.MaxSession, poll: cfg.Poll, log: cfg.Logger}
+		idle: cfg.IdleTimeout, maxAge: cfg.MaxSession, poll: cfg.Poll, log: cfg.Logger, tls: cfg.SecureCookies}
 	if c.now == nil {
 		c.now = time.Now
 	}

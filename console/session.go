@@ -118,7 +118,7 @@ func (c *Console) ended(s *session, seen, now time.Time) bool {
 // activity (a live stream's reads do not).
 func (c *Console) lookup(r *http.Request, touch bool) (*session, [32]byte, bool) {
 	var h [32]byte
-	ck, err := r.Cookie(cookieName(r))
+	ck, err := r.Cookie(c.cookieName(r))
 	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
 		return nil, h, false
 	}
@@ -163,11 +163,12 @@ func (c *Console) endSession(h [32]byte) {
 	c.sessions.mu.Unlock()
 }
 
-// secure reports whether the request came over TLS.
-func secure(r *http.Request) bool { return r.TLS != nil }
+// secure reports whether the browser's request came over TLS: to this
+// server, or to a TLS-terminating proxy in front (Config.SecureCookies).
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.tls }
 
-func cookieName(r *http.Request) string {
-	if secure(r) {
+func (c *Console) cookieName(r *http.Request) string {
+	if c.secure(r) {
 		return cookieTLS
 	}
 	return cookiePlain
@@ -175,8 +176,8 @@ func cookieName(r *http.Request) string {
 
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName(r), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
+		Name: c.cookieName(r), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode,
 	})
 }
 

@@ -112,7 +112,7 @@ the store is closed.`,
 			f.DurationVar(&cfg.ConsoleIdle, "console-idle", 0, "end a console session after this long without a request; 0 means 15m")
 			f.StringVar(&cfg.ApprovalWebhook, "approval-webhook", "", "`URL` to post each new pending approval to (JSON with a Slack-compatible text field, HMAC-signed)")
 			f.StringVar(&cfg.ApprovalWebhookSecretFile, "approval-webhook-secret-file", "", "`FILE` (mode 0600) holding the webhook's HMAC secret, at least 32 bytes")
-			f.StringVar(&cfg.PublicURL, "public-url", "", "the server's external base `URL`, for console links in notifications (default: from --listen)")
+			f.StringVar(&cfg.PublicURL, "public-url", "", "the server's external base `URL`, for console links in notifications; an https one (behind a TLS proxy) makes the console cookie Secure (default: from --listen)")
 			f.StringVar(&cfg.Issuer, "issuer", "", "the server's public `URL`: the iss of its JWTs and its OAuth issuer (default: from --listen, whose port must then not be 0)")
 			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")

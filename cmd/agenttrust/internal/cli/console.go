@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust/console"
@@ -27,7 +28,10 @@ func consoleOption(cfg *ServeConfig, st store.Store) []server.Option {
 		return nil
 	}
 	return []server.Option{server.WithConsole(func(api http.Handler) (http.Handler, error) {
-		c, err := console.New(console.Config{API: api, Store: st, IdleTimeout: cfg.ConsoleIdle, Logger: cfg.Logger})
+		// Behind a TLS-terminating proxy the console sees plain HTTP; an
+		// https public URL says browsers reach it over TLS.
+		secure := strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")
+		c, err := console.New(console.Config{API: api, Store: st, IdleTimeout: cfg.ConsoleIdle, Logger: cfg.Logger, SecureCookies: secure})
 		if err != nil {
 			return nil, err
 		}

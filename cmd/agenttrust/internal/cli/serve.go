@@ -133,7 +133,9 @@ type ServeConfig struct {
 	ApprovalWebhook           string
 	ApprovalWebhookSecretFile string
 	// PublicURL is the server's external base URL, for the console links
-	// of approval notifications (default: from Listen and TLS).
+	// of approval notifications (default: from Listen and TLS). An https
+	// one says browsers reach the server over TLS, through a proxy if
+	// not directly: the console's session cookie is then always Secure.
 	PublicURL string
 	// notifier is the approval webhook, once started.
 	notifier *webhook.Notifier
