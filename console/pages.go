@@ -141,7 +141,8 @@ func (c *Console) back(w http.ResponseWriter, r *http.Request, s *session, h [32
 }
 
 // attr is one attribute of a request, its value as JSON text (a string
-// without its quotes), each as shown (shown).
+// without its quotes, unless it reads as another JSON value), each as
+// shown (shown).
 type attr struct{ Key, Value string }
 
 // maxAttrs is as many attributes as a request may hold; maxAttrLen bounds
@@ -167,6 +168,11 @@ func attrs(raw json.RawMessage) ([]attr, bool) {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
 			val = s
+			// A string that reads as another JSON value (5, true, a
+			// list) is shown quoted: a grant binds the type too.
+			if json.Valid([]byte(s)) {
+				val = strconv.Quote(s)
+			}
 		}
 		key, kWhole := clip(k)
 		val, vWhole := clip(val)
