@@ -190,6 +190,20 @@ func validCSRF(s *session, r *http.Request) bool {
 // maxForm bounds a form body.
 const maxForm = 16 << 10
 
+// fromPerson reports whether a request counts as the person's activity:
+// from the console's own pages or the person's own navigation
+// (Sec-Fetch-Site same-origin or none), or from a client that does not
+// say. SameSite=Strict also sends the cookie with a same-site request,
+// an image on a page of a sibling subdomain, which must not keep an
+// unattended session alive.
+func fromPerson(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
 type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session, h [32]byte)
 
 // signedIn wraps a handler that needs a session: without one, a page
@@ -200,7 +214,7 @@ type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session, h [
 func (c *Console) signedIn(fn sessionHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		live := strings.HasPrefix(r.URL.Path, "/ui/events/")
-		s, h, ok := c.lookup(r, !live)
+		s, h, ok := c.lookup(r, !live && fromPerson(r))
 		if !ok {
 			if r.Method == http.MethodGet && !live && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 				// A link from elsewhere (a chat, a mail): the browser
