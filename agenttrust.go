@@ -98,6 +98,8 @@ type Client struct {
 	// opening of a pending approval (see resolveApproval): each holds a
 	// token while no check holds it.
 	approvalTurns [approvalStripes]chan struct{}
+	// open counts the approvals each agent holds open (openApprovalSet).
+	open openApprovalSet
 }
 
 // policyState is swapped atomically on reload, so a check sees one

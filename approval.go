@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -86,15 +87,20 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 	if err != nil {
 		return down, err
 	}
+	expires := now.Add(pendingTTL(c.pendingTTL, res.ApprovalTimeout))
+	if !c.open.take(req.AgentID, id, expires, now) {
+		return verdict{done: true, rule: res.Rule, reason: reasonTooManyApprovals}, nil
+	}
 	a = Approval{
 		ID: id, Tenant: c.tenant, Fingerprint: fp,
 		AgentID: req.AgentID, SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf,
 		Tool: req.Tool, Resource: req.Resource,
 		Attributes: appendKVs(nil, st.kvs, &c.redact),
 		Rule:       res.Rule, Reason: res.Reason, Approvers: append([]string(nil), res.Approvers...),
-		Status: ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(pendingTTL(c.pendingTTL, res.ApprovalTimeout)),
+		Status: ApprovalPending, CreatedAt: now, ExpiresAt: expires,
 	}
 	if err := c.store.CreateApproval(ctx, a); err != nil {
+		c.open.drop(req.AgentID, id)
 		return down, storeErr("create approval", err)
 	}
 	v.approvalID = a.ID
@@ -115,6 +121,95 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		}()
 	}
 	return v, nil
+}
+
+// maxOpenApprovals is how many pending approvals one agent may hold open
+// (undecided and not lapsed) in a tenant: each is a stored row, a
+// notification and a line in every approver's queue. A check that would
+// open one more is denied.
+const maxOpenApprovals = 100
+
+// reasonTooManyApprovals is the reason of a check denied because its
+// agent holds maxOpenApprovals open already.
+const reasonTooManyApprovals = "too many open approvals for this agent"
+
+// maxOpenTracked bounds the approvals an openApprovalSet holds, across
+// all agents.
+const maxOpenTracked = 1 << 16
+
+// openApprovalSet holds, per agent, the approvals this client opened that
+// are open as far as it knows: until they lapse, or it decides them. It
+// is counted here rather than in the store, where lapsed approvals stay
+// pending for ever: counting them there would read every one an agent
+// ever let lapse, each time it asked for another. Approvals decided by
+// another client sharing the store still count here until they lapse, and
+// a client started afresh counts none: the cap errs on the side of
+// refusing, and is per client.
+type openApprovalSet struct {
+	mu    sync.Mutex
+	m     map[string]map[string]time.Time // agent -> approval id -> expires
+	n     int                             // approvals held, across agents
+	swept time.Time                       // when lapsed ones were last dropped everywhere
+}
+
+// take records approval id of agent, open until expires, unless the agent
+// holds maxOpenApprovals open at now already or the set is full.
+func (o *openApprovalSet) take(agent, id string, expires, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ids := o.m[agent]
+	o.lapse(agent, ids, now)
+	if len(ids) >= maxOpenApprovals {
+		return false
+	}
+	if o.n >= maxOpenTracked && now.Sub(o.swept) >= time.Second {
+		o.swept = now
+		for a, x := range o.m {
+			o.lapse(a, x, now)
+		}
+	}
+	if o.n >= maxOpenTracked {
+		return false
+	}
+	if o.m == nil {
+		o.m = map[string]map[string]time.Time{}
+	}
+	if len(ids) == 0 {
+		ids = map[string]time.Time{}
+		o.m[agent] = ids
+	}
+	ids[id] = expires
+	o.n++
+	return true
+}
+
+// lapse drops the approvals of agent (ids) that have lapsed at now, and
+// the agent when none is left. o.mu is held.
+func (o *openApprovalSet) lapse(agent string, ids map[string]time.Time, now time.Time) {
+	for id, exp := range ids {
+		if !now.Before(exp) {
+			delete(ids, id)
+			o.n--
+		}
+	}
+	if ids != nil && len(ids) == 0 {
+		delete(o.m, agent)
+	}
+}
+
+// drop forgets approval id of agent: decided, or never stored.
+func (o *openApprovalSet) drop(agent, id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ids, ok := o.m[agent]; ok {
+		if _, ok := ids[id]; ok {
+			delete(ids, id)
+			o.n--
+		}
+		if len(ids) == 0 {
+			delete(o.m, agent)
+		}
+	}
 }
 
 // approvalStripes is how many turns the fingerprints of pending
@@ -231,6 +326,7 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	if err != nil {
 		return err
 	}
+	c.open.drop(a.AgentID, id)
 	c.event(ctx, observe.Event{Kind: observe.ApprovalDecided, Agent: approver, Outcome: string(status)})
 	c.approvalMu.Lock()
 	close(c.approvalsChanged)

@@ -111,3 +111,7 @@ const (
 	RevocationSkew     = revocationSkew
 	DefaultTokenTTL    = defaultTokenTTL
 )
+
+// MaxOpenApprovalsForTest is how many pending approvals one agent may hold
+// open.
+const MaxOpenApprovalsForTest = maxOpenApprovals
