@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -19,6 +20,10 @@ import (
 
 // MaxWait caps the long poll of GET /v1/approvals/{id}?wait=.
 const MaxWait = 60 * time.Second
+
+// maxWaitsPerKey is how many long polls the credentials of one API key
+// may hold at once; further ones are answered at once.
+const maxWaitsPerKey = 8
 
 // listApprovals answers GET /v1/approvals. Admins and approvers see every
 // approval of their tenant; an agent sees its own only.
@@ -94,6 +99,13 @@ func (s *Server) getApproval(c *call) error {
 		return forbidden("the credential's caveats do not cover this approval's request")
 	}
 	if wait > 0 && a.Status == agenttrust.ApprovalPending {
+		wk := waitKey{c.p.Tenant, c.p.KeyID}
+		if !s.waits.take(wk) {
+			// Past the key's long polls: answered as if the wait had ended.
+			writeJSON(c, http.StatusOK, viewApproval(a))
+			return nil
+		}
+		defer s.waits.done(wk)
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		stop := context.AfterFunc(s.ctx, cancel)
 		got, err := c.t.client.WaitApproval(wctx, id)
@@ -126,6 +138,40 @@ func (s *Server) getApproval(c *call) error {
 	}
 	writeJSON(c, http.StatusOK, viewApproval(a))
 	return nil
+}
+
+// waitKey names the API key at the root of a long poll's credential.
+type waitKey struct{ tenant, keyID string }
+
+// waits counts the long polls each API key holds. A key is in the map
+// only while it holds one, so the map is no larger than the polls held.
+type waits struct {
+	mu sync.Mutex
+	n  map[waitKey]int
+}
+
+// take counts one more long poll of k, or reports false when k holds
+// maxWaitsPerKey already.
+func (w *waits) take(k waitKey) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n[k] >= maxWaitsPerKey {
+		return false
+	}
+	if w.n == nil {
+		w.n = map[waitKey]int{}
+	}
+	w.n[k]++
+	return true
+}
+
+// done ends a long poll counted by take.
+func (w *waits) done(k waitKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n[k]--; w.n[k] <= 0 {
+		delete(w.n, k)
+	}
 }
 
 // reauthTimeout bounds the authentication of a long poll's credential

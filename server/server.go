@@ -64,6 +64,7 @@ type Server struct {
 	closing   map[string]<-chan struct{} // tenants being evicted, closed when done
 	evictDone chan struct{}              // closed when evictIdle returns
 	creds     credCache
+	waits     waits // long polls held by each API key
 	metrics   metrics
 
 	// stranger answers for tokens and JWTs of tenants with no keys
