@@ -83,6 +83,10 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 	} else if !isNotFound(err) {
 		return down, storeErr("find approval", err)
 	}
+	attrs := appendKVs(nil, st.kvs, &c.redact)
+	if len(attrs) > maxApprovalAttrBytes {
+		return verdict{done: true, rule: res.Rule, reason: reasonApprovalTooLarge}, nil
+	}
 	id, err := c.newID("apr_")
 	if err != nil {
 		return down, err
@@ -95,7 +99,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		ID: id, Tenant: c.tenant, Fingerprint: fp,
 		AgentID: req.AgentID, SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf,
 		Tool: req.Tool, Resource: req.Resource,
-		Attributes: appendKVs(nil, st.kvs, &c.redact),
+		Attributes: attrs,
 		Rule:       res.Rule, Reason: res.Reason, Approvers: append([]string(nil), res.Approvers...),
 		Status: ApprovalPending, CreatedAt: now, ExpiresAt: expires,
 	}
@@ -128,6 +132,16 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 // notification and a line in every approver's queue. A check that would
 // open one more is denied.
 const maxOpenApprovals = 100
+
+// maxApprovalAttrBytes bounds the attributes an approval keeps (their
+// redacted canonical JSON): an approval stores them whole, since it binds
+// them, and every list of approvals carries them. A request that would
+// open an approval with more is denied.
+const maxApprovalAttrBytes = 64 << 10
+
+// reasonApprovalTooLarge is the reason of a check denied because the
+// approval it would open holds more than maxApprovalAttrBytes.
+const reasonApprovalTooLarge = "attributes too large for an approval"
 
 // reasonTooManyApprovals is the reason of a check denied because its
 // agent holds maxOpenApprovals open already.

@@ -115,3 +115,6 @@ const (
 // MaxOpenApprovalsForTest is how many pending approvals one agent may hold
 // open.
 const MaxOpenApprovalsForTest = maxOpenApprovals
+
+// MaxApprovalAttrBytesForTest bounds the attributes an approval keeps.
+const MaxApprovalAttrBytesForTest = maxApprovalAttrBytes
