@@ -25,6 +25,10 @@ const MaxWait = 60 * time.Second
 // may hold at once; further ones are answered at once.
 const maxWaitsPerKey = 8
 
+// maxStreamsPerKey is how many audit streams the credentials of one API
+// key may hold at once; further ones are refused.
+const maxStreamsPerKey = 8
+
 // listApprovals answers GET /v1/approvals. Admins and approvers see every
 // approval of their tenant; an agent sees its own only.
 func (s *Server) listApprovals(c *call) error {
@@ -100,7 +104,7 @@ func (s *Server) getApproval(c *call) error {
 	}
 	if wait > 0 && a.Status == agenttrust.ApprovalPending {
 		wk := waitKey{c.p.Tenant, c.p.KeyID}
-		if !s.waits.take(wk) {
+		if !s.waits.take(wk, maxWaitsPerKey) {
 			// Past the key's long polls: answered as if the wait had ended.
 			writeJSON(c, http.StatusOK, viewApproval(a))
 			return nil
@@ -140,22 +144,24 @@ func (s *Server) getApproval(c *call) error {
 	return nil
 }
 
-// waitKey names the API key at the root of a long poll's credential.
+// waitKey names the API key at the root of a long-lived request's
+// credential (a long poll, an audit stream).
 type waitKey struct{ tenant, keyID string }
 
-// waits counts the long polls each API key holds. A key is in the map
-// only while it holds one, so the map is no larger than the polls held.
+// waits counts the long-lived requests of one kind each API key holds. A
+// key is in the map only while it holds one, so the map is no larger
+// than the requests held.
 type waits struct {
 	mu sync.Mutex
 	n  map[waitKey]int
 }
 
-// take counts one more long poll of k, or reports false when k holds
-// maxWaitsPerKey already.
-func (w *waits) take(k waitKey) bool {
+// take counts one more request of k, or reports false when k holds max
+// already.
+func (w *waits) take(k waitKey, max int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.n[k] >= maxWaitsPerKey {
+	if w.n[k] >= max {
 		return false
 	}
 	if w.n == nil {
@@ -165,7 +171,7 @@ func (w *waits) take(k waitKey) bool {
 	return true
 }
 
-// done ends a long poll counted by take.
+// done ends a request counted by take.
 func (w *waits) done(k waitKey) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -163,6 +163,11 @@ func (s *Server) streamAudit(c *call) error {
 	if aq.Since.IsZero() {
 		aq.Since = s.now()
 	}
+	wk := waitKey{c.p.Tenant, c.p.KeyID}
+	if !s.streams.take(wk, maxStreamsPerKey) {
+		return forbidden(fmt.Sprintf("this key holds %d audit streams already: close one first", maxStreamsPerKey))
+	}
+	defer s.streams.done(wk)
 	ctx := c.r.Context()
 	tail := &auditTail{s: s, q: aq, cursors: map[string]uint64{}}
 	if id := c.r.Header.Get("Last-Event-ID"); id != "" {

@@ -65,6 +65,7 @@ type Server struct {
 	evictDone chan struct{}              // closed when evictIdle returns
 	creds     credCache
 	waits     waits // long polls held by each API key
+	streams   waits // audit streams held by each API key
 	metrics   metrics
 
 	// stranger answers for tokens and JWTs of tenants with no keys
