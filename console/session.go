@@ -61,6 +61,10 @@ func (s *session) takeFlash() string {
 	return f
 }
 
+// maxSessionsPerKey bounds the sessions one API key holds; a sign-in
+// beyond it ends that key's session idle the longest.
+const maxSessionsPerKey = 16
+
 type sessions struct {
 	mu sync.Mutex
 	m  map[[32]byte]*session
@@ -88,9 +92,12 @@ func (c *Console) newSession(key string, who wire.PrincipalView) (string, *sessi
 	s := &session{key: key, who: who, csrf: tok, created: now, seen: now}
 	c.sessions.mu.Lock()
 	defer c.sessions.mu.Unlock()
-	// Sweep ended sessions; at the bound, end the one idle the longest.
-	var oldest [32]byte
-	var oldestSeen time.Time
+	// Sweep ended sessions. A key at its bound ends its own session idle
+	// the longest, so that no key can end other people's; at the overall
+	// bound, the session idle the longest ends.
+	var oldest, oldestMine [32]byte
+	var oldestSeen, oldestMineSeen time.Time
+	mine := 0
 	for h, x := range c.sessions.m {
 		x.mu.Lock()
 		seen := x.seen
@@ -102,8 +109,16 @@ func (c *Console) newSession(key string, who wire.PrincipalView) (string, *sessi
 		if oldestSeen.IsZero() || seen.Before(oldestSeen) {
 			oldest, oldestSeen = h, seen
 		}
+		if x.who.Tenant == who.Tenant && x.who.KeyID == who.KeyID {
+			mine++
+			if oldestMineSeen.IsZero() || seen.Before(oldestMineSeen) {
+				oldestMine, oldestMineSeen = h, seen
+			}
+		}
 	}
-	if len(c.sessions.m) >= MaxSessions {
+	if mine >= maxSessionsPerKey {
+		delete(c.sessions.m, oldestMine)
+	} else if len(c.sessions.m) >= MaxSessions {
 		delete(c.sessions.m, oldest)
 	}
 	c.sessions.m[sha256.Sum256([]byte(id))] = s
