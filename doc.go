@@ -66,9 +66,10 @@
 // tool, resource, session, on-behalf-of, every attribute, and the rule's
 // id, reason, approvers and approval timeout). Approve by a principal
 // other than the agent grants it; the same request is then allowed once
-// within the grant's lifetime.
-// WaitApproval blocks until a decision; the function given to WithNotifier
-// hears of new approvals.
+// within the grant's lifetime. An agent holds at most 100 approvals open
+// on a client, each of at most 64 KiB of attributes: a check that would
+// open one more, or a larger one, is denied. WaitApproval blocks until a
+// decision; the function given to WithNotifier hears of new approvals.
 //
 // # Kill switch and limits
 //
