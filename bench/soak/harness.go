@@ -172,6 +172,7 @@ const (
 type result struct {
 	effects                                        [3]int
 	exchanges, delegations, revocations, approvals int
+	denials                                        int // approvals denied
 	answered                                       []agenttrust.DecisionID
 	warm, end                                      sample
 }
@@ -186,6 +187,7 @@ func (r *result) add(o *result) {
 	r.delegations += o.delegations
 	r.revocations += o.revocations
 	r.approvals += o.approvals
+	r.denials += o.denials
 	r.answered = append(r.answered, o.answered...)
 }
 
@@ -291,10 +293,11 @@ func (h *harness) audit(ctx context.Context, res *result) (auditReport, error) {
 	}
 	defer rc.Close()
 	want := map[string]int{
-		"agenttrust.revoke by alice":  res.revocations,
-		"agenttrust.approve by carol": res.approvals,
-		"agenttrust.create_key by ":   h.keysMade,
-		"agenttrust.save_policy by ":  1,
+		"agenttrust.revoke by alice":        res.revocations,
+		"agenttrust.approve by carol":       res.approvals,
+		"agenttrust.deny_approval by carol": res.denials,
+		"agenttrust.create_key by ":         h.keysMade,
+		"agenttrust.save_policy by ":        1,
 	}
 	wantOps := 0
 	for _, n := range want {

@@ -64,9 +64,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "soak: %d checks (%d allow, %d deny, %d needs approval), %d exchanges, %d delegations, %d revocations, %d approvals granted\n",
+	fmt.Fprintf(out, "soak: %d checks (%d allow, %d deny, %d needs approval), %d exchanges, %d delegations, %d revocations, %d approvals granted, %d denied\n",
 		res.checks(), res.effects[effAllow], res.effects[effDeny], res.effects[effApproval],
-		res.exchanges, res.delegations, res.revocations, res.approvals)
+		res.exchanges, res.delegations, res.revocations, res.approvals, res.denials)
 	fmt.Fprintf(out, "soak: heap %s -> %s, goroutines %d -> %d\n",
 		mib(res.warm.heap), mib(res.end.heap), res.warm.goroutines, res.end.goroutines)
 	rep, err := h.audit(ctx, res)

@@ -176,7 +176,9 @@ func (w *worker) revokeToken(ctx context.Context) error {
 }
 
 // approval asks for a payment that needs a person, has the approver
-// grant it, and retries: the retry goes through once, and only once.
+// grant it, and retries: the retry goes through once, and only once. The
+// approval the second retry opens the approver denies, as a person would
+// who has paid once: an agent may hold only so many open (100).
 func (w *worker) approval(ctx context.Context) error {
 	w.seq++
 	res := fmt.Sprintf("invoice:%d-%d", w.n, w.seq)
@@ -201,5 +203,12 @@ func (w *worker) approval(ctx context.Context) error {
 	if again.Allowed() {
 		return fmt.Errorf("BROKEN PROMISE: approval %s allowed twice", d.ApprovalID)
 	}
+	if again.Effect != agenttrust.NeedsApproval {
+		return nil
+	}
+	if _, err := w.h.approver.DenyApproval(ctx, again.ApprovalID, "paid once"); err != nil {
+		return fmt.Errorf("deny: %w", err)
+	}
+	w.res.denials++
 	return nil
 }
