@@ -2,8 +2,6 @@ package remote_test
 
 import (
 	"testing"
-
-	"github.com/agenttrust/agenttrust"
 )
 
 // TestAttackRemoteEngineFloat32: SECURITY §4 says a Go float32 is judged
@@ -23,30 +21,13 @@ func TestAttackRemoteEngineFloat32(t *testing.T) {
  {"id":"confident","effect":"allow","tools":["act"],"when":["attr.score >= 0.7"]}
 ]}`
 	d := deploy(t)
-	ctx := t.Context()
 	d.savePolicy(t, policy)
 	viaServer := d.engineClient(t)
 	local := localClient(t, policy)
-	for _, tt := range []struct {
-		name, tool, attr string
-		v                any
-		allowed          bool
-	}{
+	decidesAlike(t, local, viaServer, "the remote engine", []attrCase{
 		{"deny skipped", "trade", "risk", float32(0.3), false},
 		{"allow matched", "act", "score", float32(0.7), false},
 		{"control: exact float32", "act", "score", float32(0.75), true},
 		{"control: float64", "trade", "risk", 0.3, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			req := agenttrust.Request{AgentID: "bot", Tool: tt.tool, Attributes: map[string]any{tt.attr: tt.v}}
-			ld, lerr := local.Check(ctx, req)
-			if ld.Allowed() != tt.allowed {
-				t.Fatalf("decided locally: %v %q %v; want allowed %v", ld.Effect, ld.Rule, lerr, tt.allowed)
-			}
-			rd, rerr := viaServer.Check(ctx, req)
-			if rd.Allowed() != tt.allowed {
-				t.Fatalf("decided by the remote engine: %v %q %v; decided locally: %v %q %v", rd.Effect, rd.Rule, rerr, ld.Effect, ld.Rule, lerr)
-			}
-		})
-	}
+	})
 }

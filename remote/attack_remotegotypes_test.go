@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/agenttrust/agenttrust"
 )
 
 type pathName string
@@ -32,16 +30,11 @@ func TestAttackRemoteEngineGoTypes(t *testing.T) {
  {"id":"tag","effect":"allow","tools":["tag"]}
 ]}`
 	d := deploy(t)
-	ctx := t.Context()
 	d.savePolicy(t, policy)
 	viaServer := d.engineClient(t)
 	local := localClient(t, policy)
 	etc := "/etc/passwd"
-	for _, tt := range []struct {
-		name, tool, attr string
-		v                any
-		allowed          bool
-	}{
+	decidesAlike(t, local, viaServer, "the remote engine", []attrCase{
 		{"bytes", "read", "path", []byte("/etc/passwd"), false},
 		{"time", "read", "path", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), false},
 		{"text marshaler", "read", "path", netip.MustParseAddr("10.0.0.1"), false},
@@ -52,17 +45,5 @@ func TestAttackRemoteEngineGoTypes(t *testing.T) {
 		{"control: int64", "pay", "amount", int64(10), true},
 		{"control: slice", "tag", "tags", []string{"a"}, true},
 		{"control: time, not read", "tag", "at", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			req := agenttrust.Request{AgentID: "bot", Tool: tt.tool, Attributes: map[string]any{tt.attr: tt.v}}
-			ld, lerr := local.Check(ctx, req)
-			if ld.Allowed() != tt.allowed {
-				t.Fatalf("decided locally: %v %q %v; want allowed %v", ld.Effect, ld.Rule, lerr, tt.allowed)
-			}
-			rd, rerr := viaServer.Check(ctx, req)
-			if rd.Allowed() != tt.allowed {
-				t.Fatalf("decided by the remote engine: %v %q %v; decided locally: %v %q %v", rd.Effect, rd.Rule, rerr, ld.Effect, ld.Rule, lerr)
-			}
-		})
-	}
+	})
 }

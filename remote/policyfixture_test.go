@@ -53,3 +53,31 @@ func localClient(t *testing.T, policy string) *agenttrust.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// attrCase is one request of the comparisons below: tool, one attribute,
+// and whether the policy allows it in process.
+type attrCase struct {
+	name, tool, attr string
+	v                any
+	allowed          bool
+}
+
+// decidesAlike asks local and other each case as agent bot, and fails
+// when either decides otherwise than the case says; what names other in
+// the failure.
+func decidesAlike(t *testing.T, local, other agenttrust.Checker, what string, cases []attrCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			req := agenttrust.Request{AgentID: "bot", Tool: tt.tool, Attributes: map[string]any{tt.attr: tt.v}}
+			ld, lerr := local.Check(t.Context(), req)
+			if ld.Allowed() != tt.allowed {
+				t.Fatalf("decided locally: %v %q %v; want allowed %v", ld.Effect, ld.Rule, lerr, tt.allowed)
+			}
+			od, oerr := other.Check(t.Context(), req)
+			if od.Allowed() != tt.allowed {
+				t.Fatalf("decided by %s: %v %q %v; decided locally: %v %q %v", what, od.Effect, od.Rule, oerr, ld.Effect, ld.Rule, lerr)
+			}
+		})
+	}
+}
