@@ -21,11 +21,31 @@ rules:
     remember_for: 1h
 `
 
-// TestAttackGrantOutlivesRuleChange: a remembered approval (grant) made
-// by alice under rule "money" keeps allowing requests after the rule is
-// changed so that alice may no longer approve, its reason changed, or it
-// no longer allows remembering at all. A one-shot approval stops applying
-// in each case (TestAttackApprovalBinding).
+// grantUnderChangedRule has alice approve and remember (5 uses, 1h, cust-*)
+// a request held by grantRulePolicy, replaces the policy with policy,
+// advances the clock by after, and checks a request the grant covers.
+func grantUnderChangedRule(t *testing.T, policy string, after time.Duration) (agenttrust.Decision, store.Grant) {
+	t.Helper()
+	f := newFixture(t, grantRulePolicy)
+	ctx := context.Background()
+	id := held(t, f.c, bindingBase())
+	g, err := f.c.ApproveAndRemember(ctx, id, "alice", "", store.Remember{Uses: 5, For: time.Hour, Resources: []string{"cust-*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.SetPolicy(mustPolicy(t, policy)); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(after)
+	req := bindingBase()
+	req.Resource = "cust-2"
+	d, err := f.c.Check(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, g
+}
+
 // TestAttackGrantOutlivesRuleChange: a remembered approval (a grant) is
 // bound to the rule as its approver saw it (id, reason, approvers) and to
 // the rule still allowing remembering: a policy change to any of them
@@ -66,22 +86,7 @@ rules:
 `, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, grantRulePolicy)
-			ctx := context.Background()
-			id := held(t, f.c, bindingBase())
-			g, err := f.c.ApproveAndRemember(ctx, id, "alice", "", store.Remember{Uses: 5, For: time.Hour, Resources: []string{"cust-*"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.c.SetPolicy(mustPolicy(t, tc.policy)); err != nil {
-				t.Fatal(err)
-			}
-			req := bindingBase()
-			req.Resource = "cust-2"
-			d, err := f.c.Check(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d, g := grantUnderChangedRule(t, tc.policy, 0)
 			if d.Allowed() != tc.allowed {
 				t.Fatalf("after the policy change, grant %s (by alice) allows: %v, want %v: %+v", g.ID, d.Allowed(), tc.allowed, d)
 			}
@@ -89,10 +94,6 @@ rules:
 	}
 }
 
-// TestAttackStaleApprovalRememberedUnderNewRule: an approval opened while
-// alice was an approver of rule "money" is remembered by alice after the
-// rule was changed to name only bob; the grant then allows requests the
-// changed rule holds for bob's approval.
 // TestAttackStaleApprovalRememberedUnderNewRule: an approval opened under
 // a rule since changed cannot be remembered: its approver may no longer
 // be one, and the grant would allow later requests the new rule holds.

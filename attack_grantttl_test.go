@@ -1,13 +1,11 @@
 package agenttrust_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/store"
 )
 
 // TestAttackGrantOutlivesShortenedRememberFor: a rule's remember_for
@@ -45,23 +43,7 @@ rules:
 		{"720h", 90 * time.Minute, false}, // lengthened: the grant's own hour holds
 	} {
 		t.Run(fmt.Sprintf("remember_for %s after %v", tc.rememberFor, tc.after), func(t *testing.T) {
-			f := newFixture(t, grantRulePolicy)
-			ctx := context.Background()
-			id := held(t, f.c, bindingBase())
-			g, err := f.c.ApproveAndRemember(ctx, id, "alice", "", store.Remember{Uses: 5, For: time.Hour, Resources: []string{"cust-*"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.c.SetPolicy(mustPolicy(t, rule(tc.rememberFor))); err != nil {
-				t.Fatal(err)
-			}
-			f.clock.Advance(tc.after)
-			req := bindingBase()
-			req.Resource = "cust-2"
-			d, err := f.c.Check(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d, g := grantUnderChangedRule(t, rule(tc.rememberFor), tc.after)
 			if d.Allowed() != tc.allowed {
 				t.Fatalf("grant %s (for 1h) %v old under remember_for %s allows: %v, want %v: %+v",
 					g.ID, tc.after, tc.rememberFor, d.Allowed(), tc.allowed, d)
