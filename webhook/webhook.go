@@ -89,7 +89,9 @@ type Config struct {
 	// e.g. https://agenttrust.example:8443); each notification links to
 	// the approval there. Empty: no link.
 	ConsoleURL string
-	// Client sends the requests (default: one with DefaultTimeout).
+	// Client sends the requests (default: one with DefaultTimeout). A
+	// redirect is not followed unless its CheckRedirect is set: it is an
+	// answer like any other 3xx, and the delivery fails.
 	Client *http.Client
 	// Queue bounds the approvals waiting for delivery (DefaultQueue).
 	Queue int
@@ -159,6 +161,13 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: DefaultTimeout}
+	}
+	if cfg.Client.CheckRedirect == nil {
+		// net/http would follow a redirect to any host with the signed
+		// body and headers, and count where it landed as the receiver.
+		c := *cfg.Client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		cfg.Client = &c
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
