@@ -84,6 +84,10 @@ func (s *SlogSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) err
 			slog.String("reason", r.Reason),
 			slog.String("approval_id", r.ApprovalID),
 			slog.Duration("latency", r.Latency),
+			// What a shadow policy decided instead: an operator trying one
+			// with the log as the trail must see where it disagrees.
+			slog.String("shadow_effect", r.ShadowEffect),
+			slog.String("shadow_rule", r.ShadowRule),
 			slog.String("prev_hash", r.PrevHash.String()),
 			slog.String("hash", r.Hash.String()),
 		)
