@@ -10,10 +10,12 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/agenttrust/agenttrust"
 )
@@ -49,7 +51,10 @@ func (s *JSONSink) Write(_ context.Context, recs []agenttrust.AuditRecord) error
 }
 
 // SlogSink logs each record at Info level with the message "agenttrust
-// decision" and the record's fields as attributes. Safe for concurrent
+// decision" and the record's fields as attributes. A record its logger's
+// handler does not take (it is not enabled at Info, or its Handle fails)
+// makes Write fail, so the client retries the batch; records of a batch
+// logged before the failure are logged again then. Safe for concurrent
 // use if its logger is. Make one with NewSlogSink; the zero SlogSink is
 // not usable.
 type SlogSink struct {
@@ -59,11 +64,20 @@ type SlogSink struct {
 // NewSlogSink returns a sink that logs to l.
 func NewSlogSink(l *slog.Logger) *SlogSink { return &SlogSink{log: l} }
 
-// Write implements AuditSink.
+// errSlogDisabled: the sink's logger drops records at Info.
+var errSlogDisabled = errors.New("agenttrust: audit log handler is not enabled at level Info; records would be dropped")
+
+// Write implements AuditSink. It calls the handler itself: slog.Logger
+// discards what Handle returns, and a lost record must fail the write.
 func (s *SlogSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
+	h := s.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return errSlogDisabled
+	}
 	for i := range recs {
 		r := &recs[i]
-		s.log.LogAttrs(ctx, slog.LevelInfo, "agenttrust decision",
+		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "agenttrust decision", 0)
+		rec.AddAttrs(
 			slog.String("chain", r.Chain),
 			slog.Uint64("seq", r.Seq),
 			slog.String("id", r.ID.String()),
@@ -91,6 +105,9 @@ func (s *SlogSink) Write(ctx context.Context, recs []agenttrust.AuditRecord) err
 			slog.String("prev_hash", r.PrevHash.String()),
 			slog.String("hash", r.Hash.String()),
 		)
+		if err := h.Handle(ctx, rec); err != nil {
+			return fmt.Errorf("agenttrust: log audit record: %w", err)
+		}
 	}
 	return nil
 }
