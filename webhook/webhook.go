@@ -328,8 +328,13 @@ func mac(secret []byte, ts string, body []byte) []byte {
 }
 
 // Verify checks a signature header value against body: the HMAC, and a
-// timestamp within tolerance of now (DefaultTolerance when 0).
+// timestamp within tolerance of now (DefaultTolerance when 0). A secret
+// shorter than MinSecretLen verifies nothing.
 func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	if len(secret) < MinSecretLen {
+		// A secret that did not load (empty) is one anyone can sign with.
+		return fmt.Errorf("%w: the secret is shorter than %d bytes", ErrSignature, MinSecretLen)
+	}
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}
