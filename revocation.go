@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -118,6 +119,9 @@ func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 	if err := validID("id", id); err != nil {
 		return err
 	}
+	if err := credentialAsID(id); err != nil {
+		return err
+	}
 	err := c.audited(ctx, operation{tool: opSuspend, resource: id, reason: reason}, func() error {
 		b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}
 		if err := c.store.Suspend(ctx, b); err != nil {
@@ -137,6 +141,9 @@ func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 // suspended; a revocation of id stays in force. It is recorded in the
 // audit chain as "agenttrust.resume" (see Suspend).
 func (c *Client) Resume(ctx context.Context, id string) error {
+	if err := credentialAsID(id); err != nil {
+		return err
+	}
 	return c.audited(ctx, operation{tool: opResume, resource: id, reason: "resumed"}, func() error {
 		if err := c.store.Resume(ctx, c.tenant, id); err != nil {
 			if isNotFound(err) {
@@ -147,6 +154,18 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 		c.settleView(ctx, id, store.Block{})
 		return nil
 	})
+}
+
+// credentialAsID refuses an id that holds an agenttrust credential. An
+// operator who pastes a leaked key, token or JWT where its id belongs
+// would block an id nothing carries, leaving the credential working, and
+// write the credential into the audit trail and the store. The error
+// does not quote it.
+func credentialAsID(id string) error {
+	if redact.MayHold(id) && redact.Credentials(id) != id {
+		return fmt.Errorf("%w: the id holds a credential, not an id: give the credential's key id (key_...), token id (tok_...) or agent", ErrInvalidRequest)
+	}
+	return nil
 }
 
 // revocationHorizon is how far out a key's expiry may lie for its
@@ -174,9 +193,15 @@ const revocationHorizon = 100 * 365 * 24 * time.Hour
 // cannot lift it early. (A key expiring more than a century from now counts
 // as one without expiry.)
 //
+// An id holding an API key, token or JWT itself is refused with
+// ErrInvalidRequest: revoke the credential's key or token id.
+//
 // It is recorded in the audit chain as "agenttrust.revoke" (see Suspend).
 func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := validID("id", id); err != nil {
+		return err
+	}
+	if err := credentialAsID(id); err != nil {
 		return err
 	}
 	now := c.clock.Now()
