@@ -65,6 +65,13 @@
 // themselves, and the keys of its record literals, collected when the
 // policies load; a name no policy reads may come in any case.
 //
+// Text in a policy (a string, an entity id, a like pattern, an attribute
+// name) must be valid UTF-8 in NFC without invisible formatting
+// characters, as every request string reaching Cedar is: a policy naming
+// a resource in NFD (as macOS writes file names) would never match it,
+// since Check normalises the resource to NFC first. Such a policy is
+// refused when it loads; the rule engine normalises its own to NFC.
+//
 // # Annotations
 //
 // A policy's id, the decision's Rule, is its @id("...") annotation, else

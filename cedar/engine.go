@@ -2,6 +2,7 @@ package cedar
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,6 +134,10 @@ func parse(file string, src []byte) (*Engine, error) {
 	for i, p := range list {
 		r, perrs := compileRule(file, i, p)
 		errs = append(errs, perrs...)
+		if what := unmatchableText(p); what != "" {
+			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
+				Msg: what + " is not valid UTF-8 in Unicode NFC without invisible characters: no request holds such text (a resource is normalised to NFC, anything else is refused), so it would never match; write it in NFC"})
+		}
 		if _, dup := e.index[r.id]; dup {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i, Msg: "duplicate id"})
 		}
@@ -199,6 +204,124 @@ func readNames(list []*cedar.Policy) map[string]readName {
 		return nil
 	}
 	return names
+}
+
+// unmatchableText names the first text of p that no request can equal
+// ("a string", "an entity id", "a like pattern", "an attribute name"),
+// or returns "". Every request string reaches Cedar valid UTF-8 in NFC
+// without invisible characters: Check normalises the resource to NFC
+// and the engine refuses anything else. A policy naming text in another
+// form, such as a resource in NFD as macOS writes file names, would
+// never match it: a forbid on it would let through the very request
+// Cedar, given it as sent, denies. The rule engine normalises its
+// policies to NFC; a Cedar policy is refused instead.
+func unmatchableText(p *cedar.Policy) string {
+	a := (*xast.Policy)(p.AST())
+	for _, s := range [...]xast.IsScopeNode{a.Principal, a.Action, a.Resource} {
+		var ids []types.EntityUID
+		switch s := s.(type) {
+		case xast.ScopeTypeEq:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeIn:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeIsIn:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeInSet:
+			ids = s.Entities
+		}
+		for _, id := range ids {
+			if !normalString(string(id.ID)) {
+				return "an entity id"
+			}
+		}
+	}
+	what := ""
+	visit := func(n xast.IsNode) bool {
+		if what != "" {
+			return false // Inspect goes on to the siblings
+		}
+		switch n := n.(type) {
+		case xast.NodeValue:
+			what = oddValue(n.Value)
+		case xast.NodeTypeAccess:
+			if !normalString(string(n.Value)) {
+				what = "an attribute name"
+			}
+		case xast.NodeTypeHas:
+			if !normalString(string(n.Value)) {
+				what = "an attribute name"
+			}
+		case xast.NodeTypeRecord:
+			for _, el := range n.Elements {
+				if !normalString(string(el.Key)) {
+					what = "an attribute name"
+				}
+			}
+		case xast.NodeTypeLike:
+			if !normalPattern(n.Value) {
+				what = "a like pattern"
+			}
+		}
+		return what == ""
+	}
+	for _, c := range a.Conditions {
+		if xast.Inspect(xast.NewNode(c.Body), visit); what != "" {
+			return what
+		}
+	}
+	return ""
+}
+
+// oddValue is unmatchableText for a literal value.
+func oddValue(v types.Value) string {
+	switch v := v.(type) {
+	case types.String:
+		if !normalString(string(v)) {
+			return "a string"
+		}
+	case types.EntityUID:
+		if !normalString(string(v.ID)) {
+			return "an entity id"
+		}
+	case types.Set:
+		for e := range v.All() {
+			if w := oddValue(e); w != "" {
+				return w
+			}
+		}
+	case types.Record:
+		for k, e := range v.All() {
+			if !normalString(string(k)) {
+				return "an attribute name"
+			}
+			if w := oddValue(e); w != "" {
+				return w
+			}
+		}
+	}
+	return ""
+}
+
+// normalPattern reports whether every literal part of a like pattern is
+// valid UTF-8 in NFC without invisible characters. cedar-go keeps the
+// parts to itself; its JSON form lists them.
+func normalPattern(p types.Pattern) bool {
+	b, err := p.MarshalJSON()
+	if err != nil {
+		return false
+	}
+	var parts []any
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return false
+	}
+	for _, part := range parts {
+		if m, ok := part.(map[string]any); ok {
+			if s, ok := m["Literal"].(string); !ok || !normalString(s) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseCedar runs cedar-go's parser, turning a panic in it into an
