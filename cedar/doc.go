@@ -26,7 +26,9 @@
 // tools: [payments.*]. A field the request lacks (session, on_behalf_of)
 // is the empty string, as the rule engine sees it. No entity has
 // attributes; the only hierarchy is the agent's tenant, so
-// principal in Tenant::"acme" holds for acme's agents. Actions have no
+// principal in Tenant::"acme" holds for acme's agents. A policy naming
+// another entity type (agent::"x", Team::"ops") or testing an entity
+// with has or hasTag could never hold, so it is refused when it loads. Actions have no
 // groups: action in Action::"payments" is false for payments.charge;
 // write action in [Action::"payments.charge", Action::"payments.refund"]
 // or context.tool like "payments.*".

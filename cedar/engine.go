@@ -134,6 +134,10 @@ func parse(file string, src []byte) (*Engine, error) {
 	for i, p := range list {
 		r, perrs := compileRule(file, i, p)
 		errs = append(errs, perrs...)
+		if what := deadEntityRef(p); what != "" {
+			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
+				Msg: what + ": requests hold only Agent, Action, Resource and Tenant entities, without attributes or tags, so it could never hold"})
+		}
 		if what := unmatchableText(p); what != "" {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
 				Msg: what + " is not valid UTF-8 in Unicode NFC without invisible characters: no request holds such text (a resource is normalised to NFC, anything else is refused), so it would never match; write it in NFC"})
@@ -204,6 +208,98 @@ func readNames(list []*cedar.Policy) map[string]readName {
 		return nil
 	}
 	return names
+}
+
+// deadEntityRef names the first part of p that reads what no request
+// holds, or returns "": an entity type other than the four of the
+// mapping (in the scope, an entity literal or an is test), or has or
+// hasTag on principal, action or resource, which have no attributes or
+// tags. Either is always false, so a forbid written with it (a misspelt
+// agent::"rogue", an imported principal in Team::"contractors",
+// resource has classification) would quietly never deny, as a misspelt
+// @effect would quietly allow. Reading an entity's attribute or tag is
+// an error and fails closed, so it is left to Evaluate.
+func deadEntityRef(p *cedar.Policy) string {
+	known := func(t types.EntityType) bool {
+		return t == typeAgent || t == typeAction || t == typeResource || t == typeTenant
+	}
+	a := (*xast.Policy)(p.AST())
+	for _, s := range [...]xast.IsScopeNode{a.Principal, a.Action, a.Resource} {
+		var ids []types.EntityUID
+		switch s := s.(type) {
+		case xast.ScopeTypeEq:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeIn:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeInSet:
+			ids = s.Entities
+		case xast.ScopeTypeIs:
+			if !known(s.Type) {
+				return fmt.Sprintf("entity type %s", s.Type)
+			}
+		case xast.ScopeTypeIsIn:
+			if !known(s.Type) {
+				return fmt.Sprintf("entity type %s", s.Type)
+			}
+			ids = append(ids, s.Entity)
+		}
+		for _, id := range ids {
+			if !known(id.Type) {
+				return fmt.Sprintf("entity type %s", id.Type)
+			}
+		}
+	}
+	entity := func(n xast.IsNode) bool {
+		v, ok := n.(xast.NodeTypeVariable)
+		return ok && v.Name != "context"
+	}
+	what := ""
+	var value func(v types.Value)
+	value = func(v types.Value) {
+		switch v := v.(type) {
+		case types.EntityUID:
+			if !known(v.Type) {
+				what = fmt.Sprintf("entity type %s", v.Type)
+			}
+		case types.Set:
+			for e := range v.All() {
+				value(e)
+			}
+		case types.Record:
+			for _, e := range v.All() {
+				value(e)
+			}
+		}
+	}
+	visit := func(n xast.IsNode) bool {
+		switch n := n.(type) {
+		case xast.NodeValue:
+			value(n.Value)
+		case xast.NodeTypeIs:
+			if !known(n.EntityType) {
+				what = fmt.Sprintf("entity type %s", n.EntityType)
+			}
+		case xast.NodeTypeIsIn:
+			if !known(n.EntityType) {
+				what = fmt.Sprintf("entity type %s", n.EntityType)
+			}
+		case xast.NodeTypeHas:
+			if entity(n.Arg) {
+				what = fmt.Sprintf("%s has %s", n.Arg.(xast.NodeTypeVariable).Name, n.Value)
+			}
+		case xast.NodeTypeHasTag:
+			if entity(n.Left) {
+				what = fmt.Sprintf("%s.hasTag", n.Left.(xast.NodeTypeVariable).Name)
+			}
+		}
+		return what == ""
+	}
+	for _, c := range a.Conditions {
+		if xast.Inspect(xast.NewNode(c.Body), visit); what != "" {
+			return what
+		}
+	}
+	return ""
 }
 
 // unmatchableText names the first text of p that no request can equal
