@@ -38,7 +38,8 @@ const reasonRequest = "request cannot be expressed in Cedar"
 // that is not valid UTF-8 in NFC without invisible characters, a number
 // Cedar cannot hold, a value of an unsupported type, nesting too deep,
 // an attribute name that differs only in case from one a policy reads,
-// a remote address with a zone. It matches agenttrust.ErrInvalidRequest.
+// a null under the name of one, a remote address with a zone. It
+// matches agenttrust.ErrInvalidRequest.
 // Field is "agent", "tool", "resource", "session", "on_behalf_of",
 // "tenant", "hops", "ip" or the attribute's path ("attr.order.items");
 // the value itself is not named.
@@ -150,7 +151,8 @@ type converter struct {
 }
 
 // put converts v and stores it under k in m; a nil value is left out, as
-// if the attribute were absent (Cedar has no null). A name that differs
+// if the attribute were absent (Cedar has no null), unless a policy reads
+// its name: then it is refused. A name that differs
 // only in case from one the policies read is refused, whatever its value:
 // Cedar would find the policy's name missing (has is false, a forbid
 // guarded by it is skipped) while a tool decoding its arguments into a
@@ -163,8 +165,16 @@ func (c *converter) put(m cedar.RecordMap, path, k string, v any, depth int) err
 	}
 	if c.names != nil {
 		var buf [128]byte // agenttrust names are at most 128 bytes
-		if r, ok := c.names[string(cond.AppendFolded(buf[:0], k))]; ok && (r.many || r.name != k) {
+		r, ok := c.names[string(cond.AppendFolded(buf[:0], k))]
+		if ok && (r.many || r.name != k) {
 			return &RequestError{Field: path, Msg: "name differs only in case from an attribute a policy reads"}
+		}
+		if ok && v == nil {
+			// Left out, it would make "has" false and skip a forbid
+			// guarded by it, while the tool still gets the null (a
+			// JSON merge patch deletes the field). The rule engine
+			// cannot evaluate a null either.
+			return &RequestError{Field: path, Msg: "null, which Cedar cannot hold, under the name of an attribute a policy reads"}
 		}
 	}
 	if v == nil {

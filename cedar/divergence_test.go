@@ -25,9 +25,15 @@ func TestDivergence(t *testing.T) {
 		builtin, cedar outcome
 	}{
 		{
-			"null attribute: absent in Cedar, the wrong type for the rule engine",
+			"null attribute a policy reads: the whole request is refused in Cedar, the wrong type for the rule engine",
 			req("w", "notes.write", "n", "label", nil),
 			outcome{deny, "optional-note", agenttrust.ErrUnevaluable},
+			outcome{deny, "", agenttrust.ErrInvalidRequest},
+		},
+		{
+			"null attribute no rule reads: absent in Cedar",
+			req("w", "notes.write", "n", "comment", nil),
+			outcome{allow, "notes-ok", nil},
 			outcome{allow, "notes-ok", nil},
 		},
 		{

@@ -38,7 +38,10 @@
 // is a Long; another finite number is a decimal when it has at most four
 // fractional digits (compare it with .lessThan(decimal("50.25")), not <);
 // a map[string]any is a record; a []any a set (order and duplicates are
-// lost); a nil value is left out, as if absent. A json.Number is read
+// lost); a nil value is left out, as if absent, unless its name is one
+// a policy reads (see below), when the check is refused: left out, it
+// would make "has" false and skip a forbid, while the tool still gets the
+// null (a JSON merge patch deletes the field). A json.Number is read
 // exactly from its text, never through a float64: 5000.00000000000000001
 // has more than four fractional digits. One a float64 cannot hold (an
 // integer past 2^53 that is not a float64, like 9007199254740993; a
@@ -127,8 +130,9 @@
 // Where they differ (divergence_test.go pins each): Cedar has no floating
 // point, so a fractional attribute is a decimal and comparing it with <
 // errs (40.5 <= 50 is true for the rule engine; here a forbid comparing
-// it denies, a permit does not match); a null attribute is absent here
-// but a value of the wrong type there; a string that is not NFC denies
+// it denies, a permit does not match); a null attribute a policy reads
+// denies the whole request here but only the rules reading it there,
+// and one no policy reads is absent here; a string that is not NFC denies
 // the whole request here but only the rules reading it there, and so
 // does an attribute sent under a name that differs only in case from one
 // a policy reads (there, only the rules reading it cannot be evaluated,

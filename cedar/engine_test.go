@@ -191,7 +191,10 @@ func TestTypes(t *testing.T) {
 		{"str", "x"}, {"bool", true}, {"set", []any{1, 2, 1}}, {"rec", map[string]any{"k": "x"}},
 		{"time", nil}, {"ip", nil}, {"tenant", nil},
 	} {
-		in := req("a", tc.tool, "r", "v", tc.v)
+		in := req("a", tc.tool, "r")
+		if tc.v != nil {
+			in = req("a", tc.tool, "r", "v", tc.v)
+		}
 		in.RemoteAddr = mustAddr("10.0.0.1")
 		res, err := e.Evaluate(context.Background(), &in)
 		if res.Effect != agenttrust.Allow || res.Rule != tc.tool || err != nil {
