@@ -70,6 +70,11 @@
 // themselves, and the keys of its record literals, collected when the
 // policies load; a name no policy reads may come in any case.
 //
+// The caller's address is unmapped (::ffff:10.0.0.1 is 10.0.0.1), as the
+// rule engine and the server read it, so a policy's ip literal written
+// as an IPv4-mapped IPv6 address or prefix, which would never match it,
+// is refused when it loads: write ip("10.0.0.0/8").
+//
 // Text in a policy (a string, an entity id, a like pattern, an attribute
 // name) must be valid UTF-8 in NFC without invisible formatting
 // characters, as every request string reaching Cedar is: a policy naming

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -137,6 +138,10 @@ func parse(file string, src []byte) (*Engine, error) {
 		if what := deadEntityRef(p); what != "" {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
 				Msg: what + ": requests hold only Agent, Action, Resource and Tenant entities, without attributes or tags, so it could never hold"})
+		}
+		if ip := mappedIP(p); ip != "" {
+			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
+				Msg: fmt.Sprintf("ip(%q) is an IPv4-mapped IPv6 address: a request's address reaches the policy unmapped (10.0.0.1, never ::ffff:10.0.0.1), so it would never match; write it as IPv4", ip)})
 		}
 		if what := unmatchableText(p); what != "" {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
@@ -297,6 +302,48 @@ func deadEntityRef(p *cedar.Policy) string {
 	for _, c := range a.Conditions {
 		if xast.Inspect(xast.NewNode(c.Body), visit); what != "" {
 			return what
+		}
+	}
+	return ""
+}
+
+// mappedIP returns the first ip literal of p written as an IPv4-mapped
+// IPv6 address or prefix (ip("::ffff:a00:0/104")), or "". The engine
+// unmaps the caller's address, as the rule engine and the server do, so
+// such a literal never equals or holds it: a forbid on it would let
+// through the caller Cedar, given the mapped address as sent, denies.
+// The rule engine unmaps its policies' addresses; a Cedar policy is
+// refused instead.
+func mappedIP(p *cedar.Policy) string {
+	mapped := func(v types.Value) bool {
+		a, ok := v.(types.IPAddr)
+		return ok && netip.Prefix(a).Addr().Is4In6()
+	}
+	found := ""
+	visit := func(n xast.IsNode) bool {
+		switch n := n.(type) {
+		case xast.NodeTypeExtensionCall:
+			if n.Name != "ip" || len(n.Args) != 1 {
+				break
+			}
+			if s, ok := n.Args[0].(xast.NodeValue); ok {
+				if str, ok := s.Value.(types.String); ok {
+					// A literal that does not parse errs when evaluated.
+					if a, err := types.ParseIPAddr(string(str)); err == nil && mapped(a) {
+						found = string(str)
+					}
+				}
+			}
+		case xast.NodeValue:
+			if mapped(n.Value) {
+				found = n.Value.(types.IPAddr).String()
+			}
+		}
+		return found == ""
+	}
+	for _, c := range (*xast.Policy)(p.AST()).Conditions {
+		if xast.Inspect(xast.NewNode(c.Body), visit); found != "" {
+			return found
 		}
 	}
 	return ""
