@@ -145,6 +145,16 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 	return req, entities{principal: principal}, nil
 }
 
+// contextField reports whether name is a field of a request's context
+// (convert fills them; ip and time only when known).
+func contextField(name string) bool {
+	switch name {
+	case "tenant", "agent", "tool", "resource", "session", "on_behalf_of", "hops", "attr", "ip", "time":
+		return true
+	}
+	return false
+}
+
 type converter struct {
 	n     int
 	names map[string]readName // the engine's: the names its policies read

@@ -21,6 +21,12 @@
 //	  time?: datetime,         // the check's time
 //	}
 //
+// The request's attributes are in context.attr, not in the context
+// itself: a has test on the context for another field than those above
+// is always false, so a policy holding one (context has blocked, as a
+// policy written for another Cedar deployment may) is refused when it
+// loads.
+//
 // The names are also strings in the context, so that a policy can match
 // them with like: context.tool like "payments.*" is the rule engine's
 // tools: [payments.*]. A field the request lacks (session, on_behalf_of)

@@ -139,6 +139,10 @@ func parse(file string, src []byte) (*Engine, error) {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
 				Msg: what + ": requests hold only Agent, Action, Resource and Tenant entities, without attributes or tags, so it could never hold"})
 		}
+		if name := deadContextHas(p); name != "" {
+			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
+				Msg: fmt.Sprintf("context has %q is always false: the request's attributes are in context.attr (write context.attr has %s)", name, name)})
+		}
 		if ip := mappedIP(p); ip != "" {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
 				Msg: fmt.Sprintf("ip(%q) is an IPv4-mapped IPv6 address: a request's address reaches the policy unmapped (10.0.0.1, never ::ffff:10.0.0.1), so it would never match; write it as IPv4", ip)})
@@ -302,6 +306,31 @@ func deadEntityRef(p *cedar.Policy) string {
 	for _, c := range a.Conditions {
 		if xast.Inspect(xast.NewNode(c.Body), visit); what != "" {
 			return what
+		}
+	}
+	return ""
+}
+
+// deadContextHas returns the name of the first has test on the context
+// variable itself for a field the context never holds, or "". The
+// request's attributes are in context.attr, while Cedar deployments
+// commonly put them in the context: ported as written, context has
+// blocked is always false, so a forbid guarded by it would quietly never
+// deny, and a permit unless it would always allow. Reading such a field
+// is an error and fails closed, so it is left to Evaluate.
+func deadContextHas(p *cedar.Policy) string {
+	found := ""
+	visit := func(n xast.IsNode) bool {
+		if h, ok := n.(xast.NodeTypeHas); ok {
+			if v, ok := h.Arg.(xast.NodeTypeVariable); ok && v.Name == "context" && !contextField(string(h.Value)) {
+				found = string(h.Value)
+			}
+		}
+		return found == ""
+	}
+	for _, c := range (*xast.Policy)(p.AST()).Conditions {
+		if xast.Inspect(xast.NewNode(c.Body), visit); found != "" {
+			return found
 		}
 	}
 	return ""
