@@ -163,6 +163,10 @@
 // decides every tenant's checks with the file and reads no stored policy,
 // so stored limits do not apply either; it refuses to store one (PUT
 // /v1/policy answers 409), since only the node storing it would use it.
+// Agent and resource ids do not carry the tenant: in such a server,
+// principal == Agent::"billing-bot" holds for an agent of that name in
+// every tenant, one another tenant's admin may create. Scope a policy
+// meant for one tenant with principal in Tenant::"acme".
 // Rate limits are for now the rule engine's alone (WithPolicy and
 // WithPolicyEngine are exclusive): where they matter, use it.
 package cedar
