@@ -91,7 +91,8 @@ type Config struct {
 	ConsoleURL string
 	// Client sends the requests (default: one with DefaultTimeout). A
 	// redirect is not followed unless its CheckRedirect is set: it is an
-	// answer like any other 3xx, and the delivery fails.
+	// answer like any other 3xx, and the delivery fails. A client without
+	// a Timeout gets DefaultTimeout. New uses a copy of it.
 	Client *http.Client
 	// Queue bounds the approvals waiting for delivery (DefaultQueue).
 	Queue int
@@ -162,11 +163,18 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: DefaultTimeout}
 	}
-	if cfg.Client.CheckRedirect == nil {
-		// net/http would follow a redirect to any host with the signed
-		// body and headers, and count where it landed as the receiver.
+	if cfg.Client.CheckRedirect == nil || cfg.Client.Timeout <= 0 {
 		c := *cfg.Client
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		if c.CheckRedirect == nil {
+			// net/http would follow a redirect to any host with the signed
+			// body and headers, and count where it landed as the receiver.
+			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		}
+		if c.Timeout <= 0 {
+			// One goroutine delivers: a receiver that never answers
+			// would hold it, and every later notification with it.
+			c.Timeout = DefaultTimeout
+		}
 		cfg.Client = &c
 	}
 	if cfg.Now == nil {
