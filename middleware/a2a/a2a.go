@@ -213,8 +213,12 @@ func (t *Transport) token(r *http.Request, cred string) (string, error) {
 	return tok, nil
 }
 
+// isLoopback reports whether host is this machine: "localhost" or a
+// loopback address. Not a name under .localhost: Go's own resolver reads
+// /etc/hosts and then asks the network's DNS server about it, whose
+// answer anyone on the path can forge.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	a, err := netip.ParseAddr(host)
