@@ -235,8 +235,12 @@ func parseBase(baseURL string, insecure bool) (*url.URL, error) {
 	return u, nil
 }
 
+// loopback reports whether host is "localhost" or a loopback address.
+// Only "localhost" as net/http spells it: a request to "LOCALHOST" goes
+// to the environment's HTTP_PROXY, whose bypass compares the name as
+// written, so plain http to it would cross the network.
 func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if host == "localhost" {
 		return true
 	}
 	a, err := netip.ParseAddr(host)

@@ -192,9 +192,11 @@ func checkServerURL(raw string, insecure bool) error {
 	return nil
 }
 
-// loopbackHost reports whether host is "localhost" or a loopback address.
+// loopbackHost reports whether host is "localhost" or a loopback address,
+// as remote.New judges it: only "localhost" as net/http spells it, since
+// "LOCALHOST" goes to the environment's HTTP_PROXY.
 func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if host == "localhost" {
 		return true
 	}
 	a, err := netip.ParseAddr(host)

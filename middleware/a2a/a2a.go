@@ -216,9 +216,11 @@ func (t *Transport) token(r *http.Request, cred string) (string, error) {
 // isLoopback reports whether host is this machine: "localhost" or a
 // loopback address. Not a name under .localhost: Go's own resolver reads
 // /etc/hosts and then asks the network's DNS server about it, whose
-// answer anyone on the path can forge.
+// answer anyone on the path can forge. Nor "LOCALHOST" or another
+// spelling: net/http sends those to the environment's HTTP_PROXY, whose
+// bypass of "localhost" compares the name as written.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if host == "localhost" {
 		return true
 	}
 	a, err := netip.ParseAddr(host)
