@@ -23,7 +23,7 @@ rules:
     effect: allow
     agents: [billing-bot]
     tools: [payments.charge]
-    when: ["attr.amount <= 50"]
+    when: ["attr.amount > 0", "attr.amount <= 50"]
     reason: charges up to $50 are routine
   - id: big-charges
     effect: needs_approval

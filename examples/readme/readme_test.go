@@ -41,6 +41,10 @@ func TestIntro(t *testing.T) {
 	if _, err := charge(ctx, Charge{Customer: "cust-42", Amount: 400}); !errors.Is(err, middleware.ErrApprovalRequired) {
 		t.Fatalf("charge 400: %v, want ErrApprovalRequired", err)
 	}
+	// A negative charge is a refund by another name: no rule allows it.
+	if _, err := charge(ctx, Charge{Customer: "cust-42", Amount: -40}); !errors.Is(err, middleware.ErrDenied) {
+		t.Fatalf("charge -40: %v, want ErrDenied", err)
+	}
 	if _, err := charge(agenttrust.WithAgent(context.Background(), "other-bot", "s"), Charge{Customer: "c", Amount: 1}); !errors.Is(err, middleware.ErrDenied) {
 		t.Fatalf("another agent: %v, want ErrDenied", err)
 	}
