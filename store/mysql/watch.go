@@ -23,7 +23,8 @@ import (
 // Marks are not written: Mark reads the counter (one primary-key read)
 // and hands the token to every Watch of its Store, which delivers it once
 // it has delivered the changes up to that count, and before any later
-// one. A Watch delivers the marks of its own Store only, which is what
+// one, after a poll begun since (which finds the log still holds the last
+// change it read, so a database that went back in time breaks the feed). A Watch delivers the marks of its own Store only, which is what
 // agenttrust's notify mode needs: each node proves its own view fresh.
 
 // Kinds of change, as stored in the change log.
@@ -37,7 +38,7 @@ const (
 	sqlReadSeq   = `SELECT n FROM {p}change_seq WHERE one = 1`
 	sqlLogChange = `INSERT INTO {p}changes (seq, kind, tenant, id) VALUES `
 	sqlTrimLog   = `DELETE FROM {p}changes WHERE seq <= ?`
-	sqlPollLog   = `SELECT seq, kind, tenant, id FROM {p}changes WHERE seq > ? ORDER BY seq LIMIT 1024`
+	sqlPollLog   = `SELECT seq, kind, tenant, id FROM {p}changes WHERE seq >= ? ORDER BY seq LIMIT 1024`
 )
 
 // pollLimit is the LIMIT of sqlPollLog.
@@ -89,16 +90,21 @@ type watch struct {
 
 	mu    sync.Mutex
 	marks []mark // ordered by seq, then by arrival
+	added uint64 // marks added so far
 }
 
-// mark is a Mark's token, due once the changes up to seq are delivered.
+// mark is a Mark's token, due once the changes up to seq are delivered
+// and a poll begun after it was added has found the log as read.
 type mark struct {
 	seq   int64
+	gen   uint64 // its number among the marks added
 	token string
 }
 
 func (w *watch) add(m mark) {
 	w.mu.Lock()
+	w.added++
+	m.gen = w.added
 	i := len(w.marks)
 	for i > 0 && w.marks[i-1].seq > m.seq {
 		i--
@@ -111,28 +117,28 @@ func (w *watch) add(m mark) {
 	}
 }
 
-// due removes and returns the marks due once the changes up to seq are
-// delivered.
-func (w *watch) due(seq int64) []mark {
+// due removes and returns, in order, the marks due once the changes up
+// to seq are delivered, among the first gen added.
+func (w *watch) due(seq int64, gen uint64) []mark {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
-	for n < len(w.marks) && w.marks[n].seq <= seq {
-		n++
+	var out []mark
+	for i := 0; i < len(w.marks) && w.marks[i].seq <= seq; {
+		if w.marks[i].gen > gen {
+			i++
+			continue
+		}
+		out = append(out, w.marks[i])
+		w.marks = slices.Delete(w.marks, i, i+1)
 	}
-	if n == 0 {
-		return nil
-	}
-	out := slices.Clone(w.marks[:n])
-	w.marks = slices.Delete(w.marks, 0, n)
 	return out
 }
 
-// waiting reports whether a mark waits for changes after seq.
-func (w *watch) waiting(seq int64) bool {
+// gen returns how many marks were added so far.
+func (w *watch) gen() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.marks) > 0 && w.marks[len(w.marks)-1].seq > seq
+	return w.added
 }
 
 // Watch implements store.Watcher by polling the change log: every poll
@@ -171,6 +177,17 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 	if err != nil {
 		return s.watchFail(ctx, wctx, op, err)
 	}
+	// base is the change logged at seq last. Every poll reads it again,
+	// and a mark is delivered only after a poll begun once it was added
+	// (polled, the marks added before that poll began): a database that
+	// went back to an earlier state (restored from a backup, failed over
+	// to a replica that lagged) numbers its next changes from its older
+	// counter, reusing seqs read past, which a poll past last would
+	// never return while marks proved the reader's view fresh.
+	var (
+		base   *store.Change
+		polled uint64
+	)
 	// Nothing is delivered once wctx ends, even what was already read: a
 	// caller that cancelled gave up on the feed (store.Watcher).
 	deliver := func(c store.Change) bool {
@@ -181,7 +198,7 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 		return true
 	}
 	deliverMarks := func(upTo int64) {
-		for _, m := range w.due(upTo) {
+		for _, m := range w.due(upTo, polled) {
 			if !deliver(store.Change{Kind: store.ChangeMark, ID: m.token}) {
 				return
 			}
@@ -195,11 +212,9 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 		case <-wctx.Done():
 			return s.watchFail(ctx, wctx, op, wctx.Err())
 		case <-w.wake:
-			if !w.waiting(last) {
-				continue
-			}
 		case <-timer.C:
 		}
+		gen := w.gen()
 		for {
 			var changes []seqChange
 			err := s.read(wctx, op, func(ctx context.Context) error {
@@ -210,6 +225,15 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 			if err != nil {
 				return s.watchFail(ctx, wctx, op, err)
 			}
+			full := len(changes) == pollLimit
+			if last > 0 {
+				if len(changes) == 0 || changes[0].seq != last || base != nil && changes[0].Change != *base {
+					return s.watchFail(ctx, wctx, op, fmt.Errorf("%w: the change log no longer holds seq %d as read (trimmed past it, or the database went back to an earlier state): changes were missed", store.ErrUnavailable, last))
+				}
+				base = &changes[0].Change
+				changes = changes[1:]
+			}
+			polled = gen
 			for _, c := range changes {
 				if c.seq != last+1 {
 					return s.watchFail(ctx, wctx, op, fmt.Errorf("%w: the change log was trimmed past seq %d (next is %d): changes were missed", store.ErrUnavailable, last, c.seq))
@@ -219,8 +243,9 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 					return s.watchFail(ctx, wctx, op, wctx.Err())
 				}
 				last = c.seq
+				base = &c.Change
 			}
-			if len(changes) < pollLimit {
+			if !full {
 				break
 			}
 		}
@@ -233,8 +258,9 @@ type seqChange struct {
 	store.Change
 }
 
-func (s *Store) pollLog(ctx context.Context, after int64) ([]seqChange, error) {
-	rows, err := s.query(ctx, nil, s.q.pollLog, after)
+// pollLog reads the change log from seq from on.
+func (s *Store) pollLog(ctx context.Context, from int64) ([]seqChange, error) {
+	rows, err := s.query(ctx, nil, s.q.pollLog, from)
 	if err != nil {
 		return nil, err
 	}
