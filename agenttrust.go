@@ -68,6 +68,9 @@ type Client struct {
 	policyVersion atomic.Int64
 	// policyMu orders the installs of stored versions (installPolicy).
 	policyMu sync.Mutex
+	// policyInstalls counts the installs, under policyMu: SavePolicy
+	// tells by it that none came between its save and its install.
+	policyInstalls uint64
 	// ownEngine: WithPolicyEngine, which SavePolicy must not replace.
 	ownEngine bool
 	view      *view // notify mode; nil in strict mode
@@ -357,6 +360,9 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	op := operation{tool: opSavePolicy, resource: "policy", reason: "policy saved", kvs: []attrKV{
 		{Name: "expect_version", Value: expectVersion}, {Name: "format", Value: format}, {Name: "sha256", Value: hex.EncodeToString(sum[:])},
 	}}
+	c.policyMu.Lock()
+	installs, live := c.policyInstalls, c.policyVersion.Load()
+	c.policyMu.Unlock()
 	var doc store.PolicyDoc
 	err = c.audited(ctx, op, func() error {
 		var err error
@@ -372,7 +378,17 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	if err != nil {
 		return 0, err
 	}
-	c.installPolicy(ps, doc.Version)
+	// Stored versions only grow, so a save that got one no later than
+	// the live version found the store gone back (restored from an
+	// older backup): this document is now its newest, and the live one
+	// is of a history it no longer holds. Make it live all the same,
+	// unless another install came meanwhile (a later save or reload).
+	c.policyMu.Lock()
+	defer c.policyMu.Unlock()
+	if doc.Version <= live && c.policyInstalls == installs {
+		c.policyVersion.Store(doc.Version - 1)
+	}
+	c.installPolicyLocked(ps, doc.Version)
 	return doc.Version, nil
 }
 
@@ -384,11 +400,17 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 func (c *Client) installPolicy(ps *policyState, version int64) {
 	c.policyMu.Lock()
 	defer c.policyMu.Unlock()
+	c.installPolicyLocked(ps, version)
+}
+
+// installPolicyLocked is installPolicy with c.policyMu held.
+func (c *Client) installPolicyLocked(ps *policyState, version int64) {
 	if version <= c.policyVersion.Load() {
 		return
 	}
 	c.policy.Store(ps)
 	c.policyVersion.Store(version)
+	c.policyInstalls++
 }
 
 // loadStoredPolicy makes the tenant's stored policy live (deny
