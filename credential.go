@@ -23,6 +23,9 @@ type credential struct {
 	prefixes []netip.Prefix
 	expires  time.Time // zero: none
 	key      *keyEntry // the API key itself, when the credential is one
+	// master is the master key that minted the token at the root of a
+	// token, or of a JWT made from one; empty for an API key.
+	master string
 }
 
 // credentialKinds is a set of credential forms.
@@ -145,7 +148,7 @@ func (c *Client) loadCredential(ctx context.Context, s string, kinds credentialK
 			// A token of another tenant proves nothing here.
 			return nil, errs.BadSignature
 		}
-		*cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires}
+		*cr = credential{id: v.id, keyID: v.keyID, agent: v.agent, hops: v.hops, conds: v.conds, expires: v.expires, master: v.master}
 	case kinds&jwts != 0 && looksLikeJWT(s):
 		if err := c.verifyJWT(s, now, cr); err != nil {
 			return nil, err

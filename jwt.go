@@ -73,6 +73,10 @@ type jwtClaims struct {
 	Tenant  string   `json:"tenant"`
 	KeyID   string   `json:"key"`
 	Caveats []string `json:"caveats,omitempty"`
+	// MasterKey names the master key of the token a JWT was made from
+	// (NarrowJWT), so that retiring that key retires the JWT with the
+	// token. A JWT made from an API key has none.
+	MasterKey string `json:"mk,omitempty"`
 }
 
 // ExchangeJWT is Exchange in JWT form, for resource servers that speak
@@ -135,7 +139,9 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 //
 //   - sub, key and tenant are the subject's, and so is jti, the token
 //     id, for a token or JWT subject (as Attenuate keeps it), so that
-//     revoking the subject's id revokes the JWT;
+//     revoking the subject's id revokes the JWT; so is mk, the master
+//     key that minted a token subject, so that retiring that key
+//     retires the JWT;
 //   - every caveat of the subject carries over (for an API key, its
 //     caveats and its IP allowlist as an "ip in" caveat), then a fresh
 //     "hop = <id>" caveat, then caveats, so the JWT is narrowed (see
@@ -220,7 +226,7 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 			ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now), ID: root,
 		},
-		Tenant: c.tenant, KeyID: cr.keyID, Caveats: cavs,
+		Tenant: c.tenant, KeyID: cr.keyID, Caveats: cavs, MasterKey: cr.master,
 	})
 	if err != nil {
 		return "", Hop{}, err
@@ -335,7 +341,7 @@ func (c *Client) verifyJWT(s string, now time.Time, cr *credential) error {
 		return err
 	}
 	if !c.tokenCacheOff {
-		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID))))
+		c.tokens.Put(strings.Clone(s), v, credentialCost(s, cost+int64(len(claims.Subject)+len(claims.ID)+len(claims.KeyID)+len(claims.MasterKey))))
 	}
 	*cr = v.cred
 	return nil
@@ -350,7 +356,17 @@ func (c *Client) jwtCredential(claims *jwtClaims) (*verifiedJWT, int64, error) {
 	if validTokenPart(claims.ID) != nil || validTokenPart(claims.KeyID) != nil || claims.Subject == "" || claims.ExpiresAt == nil {
 		return nil, 0, ErrMalformedCredential
 	}
-	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time}}
+	if claims.MasterKey != "" {
+		if validTokenPart(claims.MasterKey) != nil {
+			return nil, 0, ErrMalformedCredential
+		}
+		// Made from a token: it dies with the master key that minted it,
+		// as the token does.
+		if c.keyring.byID[claims.MasterKey] == nil {
+			return nil, 0, errs.BadSignature
+		}
+	}
+	v := &verifiedJWT{cred: credential{id: claims.ID, keyID: claims.KeyID, agent: claims.Subject, expires: claims.ExpiresAt.Time, master: claims.MasterKey}}
 	var cost int64
 	var tenant, agent string // noted, not used: the claims say these
 	for _, text := range claims.Caveats {
@@ -393,7 +409,7 @@ func jwtError(err error) error {
 // of these ("Exp", "EXP", "ſub") is another spelling of it and refused.
 var (
 	jwtHeaderNames = []string{"alg", "kid", "typ"}
-	jwtClaimNames  = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "tenant", "key", "caveats"}
+	jwtClaimNames  = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "tenant", "key", "caveats", "mk"}
 )
 
 // maxJWTNames bounds the names in a JWT header or claim set.

@@ -521,6 +521,7 @@ func eqCaveat(field, value string) string {
 // evaluated on every check.
 type verifiedToken struct {
 	id, keyID, tenant, agent string
+	master                   string // the master key it is rooted in
 	hops                     []string
 	conds                    []cond.Cond
 	condsBuf                 [4]cond.Cond // room for a minted token's caveats
@@ -645,9 +646,9 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 		}
 	}
 	if v = scratch; v != nil {
-		*v = verifiedToken{id: tokID, keyID: keyID} // hops are the caller's to keep: never reused
+		*v = verifiedToken{id: tokID, keyID: keyID, master: mkID} // hops are the caller's to keep: never reused
 	} else {
-		v = &verifiedToken{id: tokID, keyID: keyID}
+		v = &verifiedToken{id: tokID, keyID: keyID, master: mkID}
 	}
 	v.conds = v.condsBuf[:0]
 	for i := range m.NumCaveats() {
