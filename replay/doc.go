@@ -18,8 +18,11 @@
 // credentials inside values are redacted, text that was not storable is
 // altered, attributes too large to record are replaced by a mark, a
 // resource that normalisation lengthened past the record's bound is cut,
-// and the remote address is not recorded. When the new outcome depends
-// on any of these, the record counts as unknown, never as allowed. With a Policy (rather than an Engine) replay knows which
+// and the remote address is not recorded. Nor is how the request held
+// an integer past 2^53: as a Go integer, read exactly, or as text, judged
+// only where it and the nearest float64 agree. When the new outcome
+// depends on any of these, the record counts as unknown, never as
+// allowed or unchanged. With a Policy (rather than an Engine) replay knows which
 // conditions read what, and counts as unknown exactly the records whose
 // outcome could differ with the values it lacks.
 //

@@ -78,6 +78,45 @@ const clipLen = 1024
 // clipped reports whether a record's resource may have been cut.
 func clipped(resource string) bool { return len(resource) > clipLen-utf8.UTFMax }
 
+// A record keeps an integer as its digits, but the request may have held
+// it as a Go integer (a library caller, a Guard struct field), which a
+// condition reads exactly, or as text (a json.Number, as the HTTP API
+// passes it), which a condition judges only where the exact reading and
+// the nearest float64 agree. Past 2^53 the two can differ, so replay
+// decides such a record both ways.
+
+// goIntegers replaces each top-level attribute of m that is an integer
+// past 2^53 in magnitude, as text, with the Go integer it may have been,
+// and appends its name to names. Only the top level: conditions do not
+// read inside objects and lists.
+func goIntegers(m map[string]any, names []string) []string {
+	for k, v := range m {
+		n, ok := v.(json.Number)
+		if !ok || strings.ContainsAny(string(n), ".eE") {
+			continue
+		}
+		if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+			if i > 1<<53 || i < -1<<53 {
+				m[k] = i
+				names = append(names, k)
+			}
+		} else if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+			m[k] = u
+			names = append(names, k)
+		}
+	}
+	return names
+}
+
+// describeInts names the attributes goIntegers found.
+func describeInts(names []string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = "attr." + n
+	}
+	return strings.Join(parts, ", ")
+}
+
 // errOpaqueNames marks a record whose attribute names themselves were
 // redacted: which attribute is which cannot be told.
 var errOpaqueNames = errors.New("an attribute name was redacted")

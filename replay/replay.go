@@ -277,6 +277,7 @@ type worker struct {
 	bounds   map[string]*bounds
 	names    []string
 	opaque   []string
+	wide     []string
 	attrs    map[string]any
 	rd       bytes.Reader
 	in       agenttrust.PolicyInput
@@ -349,14 +350,14 @@ func (w *worker) one(ctx context.Context, n int64, r *agenttrust.AuditRecord) {
 			SessionID: r.SessionID, OnBehalfOf: r.OnBehalfOf, Attributes: w.attrs,
 			HopIDs: r.HopIDs, Time: r.Time,
 		}
-		if w.plan != nil {
-			out, ok, why = w.decidePolicy(ctx, &w.in, w.opaque, lost)
-		} else if lost {
-			why = "depends on what the engine reads of the attributes (too large to record)"
-		} else if len(w.opaque) > 0 {
-			why = "depends on what the engine reads of " + describeNames(w.opaque, lost)
-		} else {
-			out, ok = w.evaluate(ctx, w.engine, &w.in), true
+		out, ok, why = w.decide(ctx, lost)
+		if w.wide = goIntegers(w.attrs, w.wide[:0]); ok && len(w.wide) > 0 {
+			// The request may have held them as Go integers: decided
+			// that way too, the record is known only when both agree.
+			if alt, altOK, _ := w.decide(ctx, lost); !altOK || alt != out {
+				slices.Sort(w.wide)
+				ok, why = false, "depends on whether the request held "+describeInts(w.wide)+" as a Go integer or as text (past 2^53 conditions read them otherwise)"
+			}
 		}
 		w.in = agenttrust.PolicyInput{}
 	}
@@ -376,6 +377,20 @@ func (w *worker) one(ctx context.Context, n int64, r *agenttrust.AuditRecord) {
 	w.rules[ruleKey{old, outcome{effect: out.effect, rule: out.rule}}]++
 	t := transition{old.effect.String(), out.effect.String()}
 	w.count(n, r, old, t, out, "")
+}
+
+// decide decides w.in, the record's request, against the proposal; ok
+// is false when the answer depends on what the record does not keep.
+func (w *worker) decide(ctx context.Context, lost bool) (out outcome, ok bool, why string) {
+	switch {
+	case w.plan != nil:
+		return w.decidePolicy(ctx, &w.in, w.opaque, lost)
+	case lost:
+		return outcome{}, false, "depends on what the engine reads of the attributes (too large to record)"
+	case len(w.opaque) > 0:
+		return outcome{}, false, "depends on what the engine reads of " + describeNames(w.opaque, lost)
+	}
+	return w.evaluate(ctx, w.engine, &w.in), true, ""
 }
 
 // count notes a changed or unknown record: its effect change, its agent,
