@@ -69,7 +69,8 @@ type Config struct {
 	// reached.
 	MaxPairs int
 	// MaxAgents bounds the distinct agents and tools tracked (default
-	// 100,000 each), so a trail of one-off names cannot exhaust memory.
+	// 100,000 each); what is kept of their names for Uncalled is bounded
+	// in bytes too, so a trail of one-off names cannot exhaust memory.
 	MaxAgents int
 }
 
@@ -95,6 +96,9 @@ type Report struct {
 	// Uncalled lists, per agent seen, the tools seen in the trail that
 	// the policy lets that agent call (with no attributes and any
 	// resource seen with the tool) but that it never called.
+	// UncalledTruncated says it is incomplete: MaxPairs was reached, or
+	// the trail named more agents, tools and resources than advise keeps
+	// (about 16 MiB of them).
 	Uncalled          []AgentTools `json:"uncalled"`
 	UncalledTruncated bool         `json:"uncalled_truncated,omitempty"`
 	// Proposal is the narrower policy, and Diff the change from the live
@@ -173,6 +177,7 @@ func Run(ctx context.Context, records iter.Seq2[agenttrust.AuditRecord, error], 
 	at := attributor{engine: engine, stats: stats, partial: readsUnrecorded(p), attrs: map[string]any{}}
 	called := map[string]map[string]bool{} // agent -> tools it called
 	resources := map[string]map[string]bool{}
+	kept := budget(maxKeptBytes)
 	rep := &Report{}
 	for r, err := range records {
 		if err != nil {
@@ -192,21 +197,21 @@ func Run(ctx context.Context, records iter.Seq2[agenttrust.AuditRecord, error], 
 			continue
 		}
 		rep.Decided++
-		if t := called[r.AgentID]; t != nil || len(called) < cfg.MaxAgents {
+		if t := called[r.AgentID]; t != nil || len(called) < cfg.MaxAgents && kept.take(r.AgentID) {
 			if t == nil {
 				t = map[string]bool{}
 				called[r.AgentID] = t
 			}
-			if len(t) < cfg.MaxAgents {
+			if !t[r.Tool] && len(t) < cfg.MaxAgents && kept.take(r.Tool) {
 				t[r.Tool] = true
 			}
 		}
-		if rs := resources[r.Tool]; rs != nil || len(resources) < cfg.MaxAgents {
+		if rs := resources[r.Tool]; rs != nil || len(resources) < cfg.MaxAgents && kept.take(r.Tool) {
 			if rs == nil {
 				rs = map[string]bool{}
 				resources[r.Tool] = rs
 			}
-			if len(rs) < cfg.MaxNames {
+			if !rs[r.Resource] && len(rs) < cfg.MaxNames && kept.take(r.Resource) {
 				rs[r.Resource] = true
 			}
 		}
@@ -243,11 +248,39 @@ func Run(ctx context.Context, records iter.Seq2[agenttrust.AuditRecord, error], 
 	if err := uncalled(ctx, engine, called, resources, cfg, rep); err != nil {
 		return nil, err
 	}
+	// Names left out: a tool may be missing, or listed though called.
+	rep.UncalledTruncated = rep.UncalledTruncated || kept < 0
 	rep.Proposal = narrow(p, stats, cfg)
 	if rep.Diff, err = diff(p, rep.Proposal); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// maxKeptBytes bounds what advise keeps of a trail to tell Uncalled (the
+// tools each agent called, the resources seen with each tool), counting
+// each name with what a map spends on it. The other bounds are on counts
+// of names, and an agent picks its names: a month of checks each naming
+// a new tool or a new resource of a kilobyte would otherwise be kept
+// whole.
+const maxKeptBytes = 16 << 20
+
+// budget is what is left of maxKeptBytes; negative once a name did not
+// fit, and then stays so.
+type budget int64
+
+// take reports whether s fits in what is left, and takes it.
+func (b *budget) take(s string) bool {
+	const perEntry = 64 // a map entry and a string header
+	if *b < 0 {
+		return false
+	}
+	if n := budget(len(s) + perEntry); n <= *b {
+		*b -= n
+		return true
+	}
+	*b = -1
+	return false
 }
 
 // uncalled fills rep.Uncalled: for each agent seen and each tool seen,
