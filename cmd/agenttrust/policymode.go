@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -21,6 +22,11 @@ func policyModeCommand() *command {
 tool_modes: "deny" denies every call to it; "ask" holds for approval what the
 rules allow; "auto" allows what the rules would hold for approval. A deny of
 the rules stays a deny whatever the mode. "clear" removes the entry.
+
+For a tool name, the mode shown is the one that applies to it (its own
+entry, else the longest glob, else the stricter mode) and the entry it
+comes from. Setting on a name a mode looser than a glob's entry applies
+to it is refused: its own entry would take precedence over the glob's.
 
 The change is applied like "policy apply": a new version of the stored
 document, refused if another change lands first, and recorded in the audit
@@ -54,13 +60,25 @@ again with its keys sorted.`,
 				if err != nil {
 					return err
 				}
+				p, err := agenttrust.ParsePolicy(doc.Body, doc.Format)
+				if err != nil {
+					return err
+				}
+				key, cur, err := appliedMode(p.ToolModes, tool)
+				if err != nil {
+					return err
+				}
 				if mode == "" {
-					p, err := agenttrust.ParsePolicy(doc.Body, doc.Format)
-					if err != nil {
-						return err
+					text := fmt.Sprintf("%s: %s", tool, modeOrNone(cur))
+					if key != tool && key != "" {
+						text += fmt.Sprintf(" (by tool_modes[%q])", key)
 					}
-					cur := p.ToolModes[tool]
-					return o.done(fmt.Sprintf("%s: %s", tool, modeOrNone(cur)), map[string]any{"tool": tool, "mode": cur, "version": doc.Version})
+					return o.done(text, map[string]any{"tool": tool, "mode": cur, "key": key, "version": doc.Version})
+				}
+				if key != tool && key != "" && mode != "clear" && strictness[mode] < strictness[cur] {
+					// Its own entry would beat the glob's: the tool would
+					// get a looser mode than the one the operator sees.
+					return fmt.Errorf("%s is %s by tool_modes[%q], and an entry of its own would take precedence and make it %s: to loosen it on purpose, edit the policy and apply it", tool, cur, key, mode)
 				}
 				body, err := setToolMode(doc.Body, doc.Format, tool, mode)
 				if err != nil {
@@ -75,6 +93,36 @@ again with its keys sorted.`,
 			}
 		},
 	}
+}
+
+// strictness orders the modes: a higher one lets fewer calls through.
+var strictness = map[string]int{"auto": 1, "ask": 2, "deny": 3}
+
+// appliedMode returns the tool mode that applies to tool, a name, and
+// the key of tool_modes it comes from ("" for none), as the engine picks
+// it (its exact name, then the longest glob, then the stricter mode):
+// read off the rule a policy of only those modes names. A glob is its
+// own entry.
+func appliedMode(modes map[string]string, tool string) (key, mode string, err error) {
+	if strings.Contains(tool, "*") {
+		return tool, modes[tool], nil
+	}
+	// A mode changes only some effects: "auto" a needs_approval, "ask"
+	// an allow, "deny" any. One of the two defaults shows each.
+	for _, def := range [...]agenttrust.Effect{agenttrust.Allow, agenttrust.NeedsApproval} {
+		e, err := agenttrust.NewRuleEngine(&agenttrust.Policy{Default: def, Rules: []agenttrust.Rule{}, ToolModes: modes})
+		if err != nil {
+			return "", "", err
+		}
+		res, err := e.Evaluate(context.Background(), &agenttrust.PolicyInput{Tool: tool})
+		if err != nil {
+			return "", "", err
+		}
+		if k, ok := strings.CutPrefix(res.Rule, "tool_mode:"); ok {
+			return k, modes[k], nil
+		}
+	}
+	return "", "", nil
 }
 
 func modeOrNone(mode string) string {
