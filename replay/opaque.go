@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
@@ -195,6 +196,9 @@ type planner struct {
 	attrs []string
 	// ruleRefs[i] are those read by rule i.
 	ruleRefs [][]string
+
+	coarseOnce   sync.Once
+	coarseBounds *bounds
 }
 
 func newPlanner(p *agenttrust.Policy) (*planner, error) {
@@ -320,9 +324,31 @@ func (b *bounds) declared(tool string) bool {
 	return false
 }
 
-// maxBounds bounds the pairs of policies a worker keeps compiled, one per
-// set of opaque names met; past it they are compiled for each record.
-const maxBounds = 256
+// maxBounds and maxBoundRules bound the pairs of policies a worker keeps
+// compiled, one per set of opaque names met: in number, and in the rules
+// they hold together, since each is a copy of the policy. An agent picks
+// the set (any text it sends holding "[redacted]" is not kept), so past
+// the bounds a record is decided with the pair for every name the policy
+// reads (planner.coarse): an answer that is unknown more often, never a
+// wrong one, and no policy compiled per record.
+const (
+	maxBounds     = 256
+	maxBoundRules = 1 << 14
+)
+
+// coarse is the pair of policies for every name the policy reads,
+// compiled once.
+func (pl *planner) coarse() *bounds {
+	pl.coarseOnce.Do(func() {
+		var names []string
+		for n := range pl.refs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		pl.coarseBounds = pl.bounds(names)
+	})
+	return pl.coarseBounds
+}
 
 // decidePolicy decides in against the planner's policy, in.Attributes
 // holding what the record keeps and opaque the names it does not (plus
@@ -349,9 +375,12 @@ func (w *worker) decidePolicy(ctx context.Context, in *agenttrust.PolicyInput, o
 	key := strings.Join(names, "\x00")
 	b, hit := w.bounds[key]
 	if !hit {
-		b = pl.bounds(slices.Clone(names))
-		if len(w.bounds) < maxBounds {
+		if cost := 2 * len(pl.policy.Rules); len(w.bounds) < maxBounds && w.boundRules+cost <= maxBoundRules {
+			b = pl.bounds(slices.Clone(names))
 			w.bounds[key] = b
+			w.boundRules += cost
+		} else {
+			b = pl.coarse()
 		}
 	}
 	if b.err != nil {

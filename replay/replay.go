@@ -271,16 +271,17 @@ type ruleKey struct {
 
 // worker evaluates batches and keeps its own counts; Run merges them.
 type worker struct {
-	plan     *planner
-	engine   agenttrust.PolicyEngine
-	examples int
-	bounds   map[string]*bounds
-	names    []string
-	opaque   []string
-	wide     []string
-	attrs    map[string]any
-	rd       bytes.Reader
-	in       agenttrust.PolicyInput
+	plan       *planner
+	engine     agenttrust.PolicyEngine
+	examples   int
+	bounds     map[string]*bounds
+	boundRules int // the rules of the policies in bounds
+	names      []string
+	opaque     []string
+	wide       []string
+	attrs      map[string]any
+	rd         bytes.Reader
+	in         agenttrust.PolicyInput
 
 	records, replayed, same, changed, unknown, failed int64
 	phases                                            map[Phase]int64
