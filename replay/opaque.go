@@ -196,6 +196,9 @@ type planner struct {
 	attrs []string
 	// ruleRefs[i] are those read by rule i.
 	ruleRefs [][]string
+	// folded are the attribute names among refs by their case folding
+	// (cond.AppendFolded).
+	folded map[string][]string
 
 	coarseOnce   sync.Once
 	coarseBounds *bounds
@@ -234,6 +237,11 @@ func newPlanner(p *agenttrust.Policy) (*planner, error) {
 		}
 	}
 	slices.Sort(pl.attrs)
+	pl.folded = map[string][]string{}
+	for _, n := range pl.attrs {
+		k := string(cond.AppendFolded(nil, n))
+		pl.folded[k] = append(pl.folded[k], n)
+	}
 	return pl, nil
 }
 
@@ -361,7 +369,13 @@ func (w *worker) decidePolicy(ctx context.Context, in *agenttrust.PolicyInput, o
 	for _, n := range opaque {
 		if pl.refs[n] {
 			names = append(names, n)
+			continue
 		}
+		// A name the policy reads in another case: live, it makes the
+		// condition unknown, and with the value gone the record no
+		// longer shows the name to the condition.
+		var buf [64]byte
+		names = append(names, pl.folded[string(cond.AppendFolded(buf[:0], n))]...)
 	}
 	if pl.refs[ipName] {
 		names = append(names, ipName)
