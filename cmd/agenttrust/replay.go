@@ -91,7 +91,9 @@ page. Nothing is changed on the server.`,
 // the window and asks again, so every window costs one sort of at most
 // a page (or is paged when even a millisecond holds more). Windows that
 // hold little are widened. Within a window records come in (chain, seq)
-// order.
+// order. Without q.Until the last window has no end: a node whose clock
+// runs ahead of this one writes records dated later than now, and they
+// are read too.
 func remoteRecords(ctx context.Context, rc *remote.Client, q store.AuditQuery) iter.Seq2[agenttrust.AuditRecord, error] {
 	const (
 		pageSize   = 1000
@@ -114,6 +116,9 @@ func remoteRecords(ctx context.Context, rc *remote.Client, q store.AuditQuery) i
 			}
 			w := q
 			w.Since, w.Until, w.Limit = from, until, pageSize
+			if until.Equal(end) && q.Until.IsZero() {
+				w.Until = time.Time{}
+			}
 			recs, next, err := rc.QueryAudit(ctx, w)
 			if err != nil {
 				yield(agenttrust.AuditRecord{}, err)
