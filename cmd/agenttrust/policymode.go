@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -26,7 +28,9 @@ the rules stays a deny whatever the mode. "clear" removes the entry.
 For a tool name, the mode shown is the one that applies to it (its own
 entry, else the longest glob, else the stricter mode) and the entry it
 comes from. Setting on a name a mode looser than a glob's entry applies
-to it is refused: its own entry would take precedence over the glob's.
+to it is refused: its own entry would take precedence over the glob's;
+so is setting on a glob a mode looser than a shorter glob's that may
+match the same tools, which the longer glob would take precedence over.
 
 The change is applied like "policy apply": a new version of the stored
 document, refused if another change lands first, and recorded in the audit
@@ -80,6 +84,9 @@ again with its keys sorted.`,
 					// get a looser mode than the one the operator sees.
 					return fmt.Errorf("%s is %s by tool_modes[%q], and an entry of its own would take precedence and make it %s: to loosen it on purpose, edit the policy and apply it", tool, cur, key, mode)
 				}
+				if k := outranked(p.ToolModes, tool, mode); k != "" {
+					return fmt.Errorf("%s would take precedence over tool_modes[%q], %s, for the tools both match, and make them %s: to loosen them on purpose, edit the policy and apply it", tool, k, p.ToolModes[k], mode)
+				}
 				body, err := setToolMode(doc.Body, doc.Format, tool, mode)
 				if err != nil {
 					return err
@@ -123,6 +130,53 @@ func appliedMode(modes map[string]string, tool string) (key, mode string, err er
 		}
 	}
 	return "", "", nil
+}
+
+// outranked returns a glob of modes, stricter than mode, that the glob
+// tool set to mode would take precedence over (being longer) for some
+// tool both may match; "" when there is none, or tool is a name (see
+// appliedMode) or mode is "clear".
+func outranked(modes map[string]string, tool, mode string) string {
+	if !strings.Contains(tool, "*") || mode == "clear" {
+		return ""
+	}
+	for _, k := range slices.Sorted(maps.Keys(modes)) {
+		if k != tool && strings.Contains(k, "*") && len(k) < len(tool) &&
+			strictness[mode] < strictness[modes[k]] && mayOverlap(k, tool) {
+			return k
+		}
+	}
+	return ""
+}
+
+// mayOverlap reports whether globs a and b may match one name. Each '*'
+// is taken for any run of characters, which only widens what a glob
+// matches, so an overlap is never missed.
+func mayOverlap(a, b string) bool {
+	memo := map[[2]int]bool{}
+	var f func(i, j int) bool
+	f = func(i, j int) bool {
+		k := [2]int{i, j}
+		if v, ok := memo[k]; ok {
+			return v
+		}
+		var r bool
+		switch {
+		case i == len(a) && j == len(b):
+			r = true
+		case i < len(a) && a[i] == '*':
+			r = f(i+1, j) || j < len(b) && f(i, j+1)
+		case j < len(b) && b[j] == '*':
+			r = f(i, j+1) || i < len(a) && f(i+1, j)
+		case i == len(a) || j == len(b):
+			r = false
+		default:
+			r = a[i] == b[j] && f(i+1, j+1)
+		}
+		memo[k] = r
+		return r
+	}
+	return f(0, 0)
 }
 
 func modeOrNone(mode string) string {
