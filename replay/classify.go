@@ -63,6 +63,8 @@ const (
 	reasonBudget            = "budget exhausted"
 	reasonBudgetNoStore     = "budgets unavailable"
 	reasonBudgetAmount      = "budget amount unavailable"
+	reasonApprovalTooLarge  = "attributes too large for an approval"
+	reasonTooManyApprovals  = "too many open approvals for this agent"
 	ruleBudgetPrefix        = "budget:"
 	// internalPrefix starts the tools of operator records and the rules
 	// the client itself writes (agenttrust.breaker,
@@ -70,6 +72,15 @@ const (
 	internalPrefix = "agenttrust."
 	ruleBreaker    = "agenttrust.breaker"
 )
+
+// approvalRefused reports whether r is a deny of the approval phase for
+// a request the policy held for approval by r.Rule: the agent held too
+// many open approvals, or its attributes were too large for one. The
+// policy's own answer was needs_approval by that rule.
+func approvalRefused(r *agenttrust.AuditRecord) bool {
+	return r.Effect == agenttrust.Deny && r.Rule != "" &&
+		(r.Reason == reasonApprovalTooLarge || r.Reason == reasonTooManyApprovals)
+}
 
 // PhaseOf returns the phase that decided r, or "" when the policy did:
 // then r is replayable. A rule of the policy whose reason reads like one

@@ -10,7 +10,10 @@
 // check (a refused credential, a revocation, a rate limit, a consumed
 // approval, the runaway breaker, a budget, a store that was down) keeps its
 // outcome whatever the policy, and is counted by its Phase in
-// Report.NotReplayable; so are operator records, which are no check.
+// Report.NotReplayable; so are operator records, which are no check. A
+// deny of the approval phase (too many open approvals, attributes too
+// large for one) is replayed: unchanged while the same rule still asks
+// for an approval, a change otherwise.
 //
 // # What cannot be told
 //

@@ -370,7 +370,10 @@ func (w *worker) one(ctx context.Context, n int64, r *agenttrust.AuditRecord) {
 	if out.failed {
 		w.failed++
 	}
-	if out.effect == old.effect && out.rule == old.rule {
+	if out.effect == old.effect && out.rule == old.rule ||
+		out.effect == agenttrust.NeedsApproval && out.rule == old.rule && approvalRefused(r) {
+		// The same rule asks for an approval again: the approval phase
+		// decides it as it did.
 		w.same++
 		return
 	}
