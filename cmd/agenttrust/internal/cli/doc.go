@@ -20,10 +20,17 @@
 //	{
 //	  "version": 1,
 //	  "master_keys":  [{"id": "mk_...", "secret": "<base64, 32 bytes or more>"}],
-//	  "signing_keys": [{"id": "sk_...", "seed": "<base64, 32 bytes>"}]
+//	  "signing_keys": [{"id": "sk_...", "seed": "<base64, 32 bytes>"}],
+//	  "audit_key":    "<base64, 32 bytes or more>"
 //	}
 //
 // The first key of each list mints or signs; every key listed verifies,
 // so a key is rotated by putting a new one first and retired by removing
-// it. A file that its group or others may read is refused.
+// it. Retiring a master key ends every token it minted and every JWT made
+// from one. The audit key never rotates: records made under it verify
+// only with it. A file written before audit_key existed has none, and
+// the first master key's secret stands in: copy that secret to audit_key
+// before rotating master keys, or the node's checkpoint will not verify
+// and it will refuse to start. A file that its group or others may read
+// is refused.
 package cli
