@@ -165,7 +165,7 @@ func TestAttackAuditPoisonEveryField(t *testing.T) {
 				}, nil},
 				{"credential_id", func(_ *Request, d *Decision, _ *checkState) { d.CredentialID = bad },
 					func(r store.AuditRecord) string { return r.CredentialID }},
-				{"hop_ids", func(_ *Request, d *Decision, _ *checkState) { d.HopIDs = []string{"hop_ok", bad} },
+				{"hop_ids", func(_ *Request, _ *Decision, st *checkState) { st.cred.hops = []string{"hop_ok", bad} },
 					func(r store.AuditRecord) string { return strings.Join(r.HopIDs, ",") }},
 				{"rule", func(_ *Request, d *Decision, _ *checkState) { d.Rule = bad },
 					func(r store.AuditRecord) string { return r.Rule }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -140,9 +141,11 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 // decision makes in d the Decision of a check's verdict: the one place a
 // Decision is built. An error denies, whatever the verdict said.
 func decision(d *Decision, id DecisionID, req *Request, st *checkState, v *verdict, err error) {
+	// The hops are the caller's copy: st.cred.hops may be the cached
+	// token's, which later checks and this check's record read.
 	*d = Decision{
 		ID: id, Effect: v.effect, Reason: v.reason, Rule: v.rule, ApprovalID: v.approvalID,
-		AgentID: req.AgentID, CredentialID: st.cred.id, HopIDs: st.cred.hops,
+		AgentID: req.AgentID, CredentialID: st.cred.id, HopIDs: slices.Clone(st.cred.hops),
 		VouchedBy: st.vouchedBy, Staleness: st.staleness,
 	}
 	if err != nil || !v.done {
@@ -237,7 +240,9 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 			tool = clip("refused:" + tool)
 		}
 	}
-	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(d.HopIDs), storable(d.VouchedBy, noLimit)
+	// The hops from the credential, not d.HopIDs: the flusher reads them
+	// after Check returns d to a caller free to change it.
+	cred, hops, vouched := storable(d.CredentialID, noLimit), storableList(st.cred.hops), storable(d.VouchedBy, noLimit)
 	reqID := req.RequestID
 	if !st.valid {
 		reqID = storable(reqID, maxRequestIDLen)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -828,7 +829,9 @@ func (c *Client) evaluateEngine(ctx context.Context, e PolicyEngine, req *Reques
 	*in = PolicyInput{
 		Tenant: c.tenant, AgentID: req.AgentID, Tool: req.Tool, Resource: req.Resource,
 		SessionID: req.SessionID, OnBehalfOf: req.OnBehalfOf, RemoteAddr: req.RemoteAddr,
-		Attributes: req.Attributes, HopIDs: st.cred.hops, Time: now,
+		// A copy: the engine is the user's code, and st.cred.hops may be
+		// the cached token's, which later checks read.
+		Attributes: req.Attributes, HopIDs: slices.Clone(st.cred.hops), Time: now,
 	}
 	res, panicked, err := evaluate(ctx, e, in)
 	*in = PolicyInput{} // the engine must not keep it; neither do we
