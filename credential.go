@@ -81,8 +81,12 @@ type credentialUse struct {
 // its ids is revoked or suspended: each as u asks, in that order. It
 // fills cr as far as verification got, so a refusal can still name the
 // credential. For an API key it also returns the key's roles, known
-// without a store read.
+// without a store read. A closed client verifies nothing: what it
+// would make of the credential (a token, a hop) it no longer answers for.
 func (c *Client) verify(ctx context.Context, s string, now time.Time, u *credentialUse, cr *credential) ([]string, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
 	return c.verifyInto(ctx, s, now, u, cr, nil)
 }
 
