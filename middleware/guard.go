@@ -16,17 +16,52 @@ type guardConfig struct {
 	resource   func(any) string
 	attributes func(any) map[string]any
 	wait       bool
+	// takes lists what each Resource and Attributes option takes, which
+	// Guard holds to its own input type: GuardOption hides it from the
+	// compiler.
+	takes []optionInput
 }
 
-// Resource derives the request's resource from the tool's input.
+// optionInput is the input an option's function takes.
+type optionInput struct {
+	option  string
+	typ     reflect.Type
+	nilFunc bool
+}
+
+// fit refuses an option that could not take in, Guard's input type, on
+// every call: a nil function, or a type in is not assignable to.
+func (o optionInput) fit(tool string, in reflect.Type) error {
+	switch {
+	case o.nilFunc:
+		return fmt.Errorf("%w: Guard of %q has a %s option of a nil function", agenttrust.ErrInvalidConfig, tool, o.option)
+	case !in.AssignableTo(o.typ):
+		return fmt.Errorf("%w: Guard of %q takes %s, which its %s option (for %s) cannot", agenttrust.ErrInvalidConfig, tool, in, o.option, o.typ)
+	}
+	return nil
+}
+
+// Resource derives the request's resource from the tool's input. f must
+// take the tool's input type, or an interface it implements; otherwise
+// (or when f is nil) the guarded tool refuses every call with
+// agenttrust.ErrInvalidConfig.
 func Resource[In any](f func(In) string) GuardOption {
-	return func(c *guardConfig) { c.resource = func(v any) string { return f(v.(In)) } }
+	return func(c *guardConfig) {
+		c.takes = append(c.takes, optionInput{"Resource", reflect.TypeFor[In](), f == nil})
+		// Guard checked the type: only a nil interface fails the
+		// assertion, and its zero In is that nil.
+		c.resource = func(v any) string { in, _ := v.(In); return f(in) }
+	}
 }
 
 // Attributes derives the request's attributes from the tool's input,
-// replacing any taken from struct tags.
+// replacing any taken from struct tags. f must take what Resource's
+// does.
 func Attributes[In any](f func(In) map[string]any) GuardOption {
-	return func(c *guardConfig) { c.attributes = func(v any) map[string]any { return f(v.(In)) } }
+	return func(c *guardConfig) {
+		c.takes = append(c.takes, optionInput{"Attributes", reflect.TypeFor[In](), f == nil})
+		c.attributes = func(v any) map[string]any { in, _ := v.(In); return f(in) }
+	}
 }
 
 // WaitForApproval makes a guarded call that needs approval block until the
@@ -55,6 +90,11 @@ func Guard[In, Out any](c agenttrust.Checker, tool string, fn func(context.Conte
 	tags, tagErr := planTags(reflect.TypeFor[In]())
 	if tagErr == nil && c == nil {
 		tagErr = fmt.Errorf("%w: Guard of %q has a nil checker", agenttrust.ErrInvalidConfig, tool)
+	}
+	for _, o := range cfg.takes {
+		if tagErr == nil {
+			tagErr = o.fit(tool, reflect.TypeFor[In]())
+		}
 	}
 	return func(ctx context.Context, in In) (Out, error) {
 		var zero Out
