@@ -842,6 +842,11 @@ func (c *Client) evaluateEngine(ctx context.Context, e PolicyEngine, req *Reques
 		return PolicyResult{Reason: reasonPolicyError}, fmt.Errorf("%w: %w", ErrPolicyEngine, err)
 	case res.Effect > NeedsApproval:
 		return PolicyResult{Reason: reasonPolicyError}, fmt.Errorf("%w: invalid effect %d", ErrPolicyEngine, res.Effect)
+	case ctx.Err() != nil:
+		// An engine that kept working past the check's context answers
+		// a caller that gave up on the check: a failure, as a store's or
+		// the remote engine's would be, never a late Allow.
+		return PolicyResult{Reason: reasonPolicyError}, fmt.Errorf("%w: answered after the check's context ended: %w", ErrPolicyEngine, ctx.Err())
 	}
 	return res, nil
 }
