@@ -341,11 +341,12 @@ var _ PolicyEngine = (*ruleEngine)(nil)
 // grow with the number of rules that cannot match the request's agent
 // and tool, nor, among the rules of one agent and tool, with the number
 // whose resource patterns have a literal start the request's resource
-// does not share (such as "acct-7/*"), and it allocates nothing unless it fails: when a deny or
-// needs_approval rule that would decide the request has a condition that
-// cannot be evaluated on it, the result is a Deny naming that rule and
-// the error matches ErrUnevaluable. The engine is safe for concurrent
-// use.
+// does not share (such as "acct-7/*"), and it allocates nothing unless it
+// fails or its result names approvers (a copy of the rule's list). It
+// fails when a deny or needs_approval rule that would decide the request
+// has a condition that cannot be evaluated on it: the result is a Deny
+// naming that rule and the error matches ErrUnevaluable. The engine is
+// safe for concurrent use.
 func NewRuleEngine(p *Policy) (PolicyEngine, error) {
 	c, err := compilePolicy(p, "")
 	if err != nil {
@@ -354,9 +355,13 @@ func NewRuleEngine(p *Policy) (PolicyEngine, error) {
 	return &ruleEngine{compiled: c}, nil
 }
 
-// Evaluate implements PolicyEngine.
+// Evaluate implements PolicyEngine. The result is the caller's: its
+// Approvers are a copy, not the rule's list, which a caller (an engine
+// wrapping this one) could otherwise rewrite for every later request.
 func (e *ruleEngine) Evaluate(_ context.Context, in *PolicyInput) (PolicyResult, error) {
-	return e.compiled.evaluate(in)
+	res, err := e.compiled.evaluate(in)
+	res.Approvers = slices.Clone(res.Approvers)
+	return res, err
 }
 
 type compiled struct {
