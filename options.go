@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/agenttrust/agenttrust/observe"
@@ -232,8 +233,8 @@ func WithAudit(a AuditConfig) Option {
 // from or the seed of a key that signs JWTs (see TokenConfig). Its ID
 // travels in each token the key makes, so keys can rotate. SecretKey
 // redacts its secret when printed, logged or marshalled. A plain value,
-// safe to share once made; New copies the secret. The zero SecretKey is
-// refused by New.
+// safe to share once made; WithTokens copies the secret. The zero
+// SecretKey is refused by New.
 type SecretKey struct {
 	ID     string // 1-64 letters, digits, '_' or '-'
 	Secret []byte
@@ -293,12 +294,19 @@ type TokenConfig struct {
 	NoCache bool
 }
 
-// WithTokens configures tokens and their keys (see TokenConfig).
+// WithTokens configures tokens and their keys (see TokenConfig). It
+// copies the secrets before it returns: the caller may clear its own.
 func WithTokens(t TokenConfig) Option {
+	// Copied now, not when the Option is applied, which may be long after
+	// (a server builds each tenant's Client on its first request): a
+	// secret cleared meanwhile would be read as all zero bytes, a key
+	// anyone can mint and sign with.
+	master, signing := cloneSecretKeys(t.MasterKeys), cloneSecretKeys(t.SigningKeys)
+	audiences := slices.Clone(t.Audiences)
 	return func(c *config) {
-		c.masterKeys = append(c.masterKeys, t.MasterKeys...)
-		c.signingKeys = append(c.signingKeys, t.SigningKeys...)
-		c.audiences = append(c.audiences, t.Audiences...)
+		c.masterKeys = append(c.masterKeys, master...)
+		c.signingKeys = append(c.signingKeys, signing...)
+		c.audiences = append(c.audiences, audiences...)
 		if t.TTL != 0 {
 			c.tokenTTL = t.TTL
 		}
@@ -315,6 +323,15 @@ func WithTokens(t TokenConfig) Option {
 			c.tokenCacheEntries, c.tokenCacheBytes = 0, 0
 		}
 	}
+}
+
+// cloneSecretKeys copies keys and their secrets.
+func cloneSecretKeys(keys []SecretKey) []SecretKey {
+	out := make([]SecretKey, len(keys))
+	for i, k := range keys {
+		out[i] = SecretKey{ID: k.ID, Secret: slices.Clone(k.Secret)}
+	}
+	return out
 }
 
 // WithNotify switches revocation checking from strict mode (the default:
