@@ -157,6 +157,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: token cache bounds must be positive, or both 0 for no cache", ErrInvalidConfig)
 	case cfg.issuer == "":
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
+	case cfg.policyErr != nil:
+		return nil, cfg.policyErr
 	case cfg.policy != nil && cfg.engine != nil:
 		return nil, fmt.Errorf("%w: WithPolicy and WithPolicyEngine are exclusive", ErrInvalidConfig)
 	}
@@ -237,9 +239,11 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		c.policy.Store(&policyState{engine: cfg.engine})
 		c.ownEngine = true
 	case cfg.policy != nil:
-		if err := c.setPolicy(cfg.policy); err != nil {
+		ps, err := c.newPolicyState(cfg.policy)
+		if err != nil {
 			return nil, err
 		}
+		c.policy.Store(ps)
 	default:
 		if err := c.loadStoredPolicy(ctx); err != nil {
 			return nil, err

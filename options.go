@@ -17,7 +17,8 @@ type config struct {
 	clock        clock
 	random       io.Reader
 	log          *slog.Logger
-	policy       *Policy
+	policy       *compiled // WithPolicy's
+	policyErr    error     // why WithPolicy's policy did not compile
 	engine       PolicyEngine
 	sinks        []AuditSink
 	auditKey     *AuditKey
@@ -81,8 +82,20 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithPolicy uses the built-in rule engine with p. Without it (and without
 // WithPolicyEngine) the client loads the tenant's policy from the store, or
-// denies everything when there is none.
-func WithPolicy(p *Policy) Option { return func(c *config) { c.policy = p } }
+// denies everything when there is none. p is compiled when WithPolicy is
+// called, so changing it afterwards changes nothing the Option makes; a
+// policy that does not validate makes New fail.
+func WithPolicy(p *Policy) Option {
+	// Compiled now, not when the Option is applied, which may be long
+	// after (a server builds each tenant's Client on its first request):
+	// the caller, told a Policy may be shared once given, may change it.
+	var cp *compiled
+	var err error
+	if p != nil {
+		cp, err = compilePolicy(p, "")
+	}
+	return func(c *config) { c.policy, c.policyErr = cp, err }
+}
 
 // WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
 func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }

@@ -83,9 +83,9 @@ type PolicyResult struct {
 // which beats a matching allow rule; with no match the Default applies
 // (Deny unless set). Among rules of the same effect the first in the list
 // names the decision. The zero Policy has no rule or limit and denies
-// everything. New and NewRuleEngine compile what they need: changing a
-// Policy afterwards changes nothing they decide, and a Policy may be
-// shared once made.
+// everything. WithPolicy and NewRuleEngine compile what they need:
+// changing a Policy afterwards changes nothing they decide, and a Policy
+// may be shared once made.
 type Policy struct {
 	Default Effect  `json:"default,omitempty" yaml:"default,omitempty"`
 	Rules   []Rule  `json:"rules" yaml:"rules"`
