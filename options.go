@@ -211,11 +211,16 @@ type AuditConfig struct {
 	Shadow PolicyEngine
 }
 
-// WithAudit configures the audit trail (see AuditConfig).
+// WithAudit configures the audit trail (see AuditConfig). It copies the
+// lists of a before it returns.
 func WithAudit(a AuditConfig) Option {
+	// Copied now, not when the Option is applied, which may be long after
+	// (a server builds each tenant's Client on its first request): a
+	// caller reusing its Redact slice meanwhile would unredact a secret.
+	sinks, redact := slices.Clone(a.Sinks), slices.Clone(a.Redact)
 	return func(c *config) {
-		c.sinks = append(c.sinks, a.Sinks...)
-		c.redact = append(c.redact, a.Redact...)
+		c.sinks = append(c.sinks, sinks...)
+		c.redact = append(c.redact, redact...)
 		if a.Chain != "" {
 			c.chain = a.Chain
 		}
