@@ -104,10 +104,20 @@ const (
 func checkToolCall(ctx context.Context, checker agenttrust.Checker, name string, args []byte, argsErr error, opts []ToolCallOption) (agenttrust.Decision, error) {
 	var cfg toolCallConfig
 	for _, o := range opts {
+		if o == nil {
+			// Options are often built conditionally: a nil one refuses
+			// the call rather than panic on every call.
+			return decide(agenttrust.Decision{Reason: reasonMisconfigured}, fmt.Errorf("%w: CheckToolCall has a nil option", agenttrust.ErrInvalidConfig))
+		}
 		o(&cfg)
 	}
 	if checker == nil {
 		return decide(agenttrust.Decision{Reason: reasonMisconfigured}, fmt.Errorf("%w: CheckToolCall has a nil checker", agenttrust.ErrInvalidConfig))
+	}
+	for _, edit := range cfg.edits {
+		if edit == nil {
+			return decide(agenttrust.Decision{Reason: reasonMisconfigured}, fmt.Errorf("%w: CheckToolCall has EditRequest of a nil function", agenttrust.ErrInvalidConfig))
+		}
 	}
 	attrs, resource, err := cfg.arguments(args)
 	if argsErr != nil {
