@@ -21,12 +21,18 @@ type Option = middleware.ToolCallOption
 // WithResource derives Request.Resource from the tool call. args are the
 // request's attributes (see the package documentation).
 func WithResource(f func(tool string, args map[string]any) string) Option {
+	if f == nil {
+		return middleware.EditRequest(nil) // refuses every call, as a misconfiguration
+	}
 	return middleware.EditRequest(func(r *agenttrust.Request) { r.Resource = f(r.Tool, r.Attributes) })
 }
 
 // WithAttributes derives Request.Attributes from the tool call, replacing
 // the arguments. Options apply in the order given.
 func WithAttributes(f func(tool string, args map[string]any) map[string]any) Option {
+	if f == nil {
+		return middleware.EditRequest(nil) // refuses every call, as a misconfiguration
+	}
 	return middleware.EditRequest(func(r *agenttrust.Request) { r.Attributes = f(r.Tool, r.Attributes) })
 }
 
