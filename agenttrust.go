@@ -159,6 +159,8 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policyErr != nil:
 		return nil, cfg.policyErr
+	case cfg.nilEngine:
+		return nil, fmt.Errorf("%w: WithPolicyEngine of a nil engine", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
 		return nil, fmt.Errorf("%w: WithPolicy and WithPolicyEngine are exclusive", ErrInvalidConfig)
 	}

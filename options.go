@@ -3,6 +3,7 @@ package agenttrust
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -19,6 +20,7 @@ type config struct {
 	log          *slog.Logger
 	policy       *compiled // WithPolicy's
 	policyErr    error     // why WithPolicy's policy did not compile
+	nilEngine    bool      // WithPolicyEngine(nil)
 	engine       PolicyEngine
 	sinks        []AuditSink
 	auditKey     *AuditKey
@@ -84,13 +86,14 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // WithPolicyEngine) the client loads the tenant's policy from the store, or
 // denies everything when there is none. p is compiled when WithPolicy is
 // called, so changing it afterwards changes nothing the Option makes; a
-// policy that does not validate makes New fail.
+// policy that does not validate, or a nil one, makes New fail.
 func WithPolicy(p *Policy) Option {
 	// Compiled now, not when the Option is applied, which may be long
 	// after (a server builds each tenant's Client on its first request):
 	// the caller, told a Policy may be shared once given, may change it.
-	var cp *compiled
-	var err error
+	// A nil p (a policy that failed to load) is refused rather than read
+	// as no option, which would enforce the store's policy instead.
+	cp, err := (*compiled)(nil), fmt.Errorf("%w: WithPolicy of a nil policy", ErrInvalidConfig)
 	if p != nil {
 		cp, err = compilePolicy(p, "")
 	}
@@ -98,7 +101,10 @@ func WithPolicy(p *Policy) Option {
 }
 
 // WithPolicyEngine uses a custom PolicyEngine instead of the rule engine.
-func WithPolicyEngine(e PolicyEngine) Option { return func(c *config) { c.engine = e } }
+// A nil e makes New fail: it would otherwise enforce the store's policy.
+func WithPolicyEngine(e PolicyEngine) Option {
+	return func(c *config) { c.engine, c.nilEngine = e, e == nil }
+}
 
 // WithNotifier has notify told of every new pending approval, for
 // example to page a human or post to a chat. It runs in its own
