@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from ._context import current_identity
-from ._errors import AgentTrustError, ApprovalRequiredError, DeniedError
+from ._errors import AgentTrustError, ApprovalRequiredError, DeniedError, InvalidRequestError
 from ._models import Decision
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,11 +36,12 @@ def guard(
     identity(); the client from client=, else from identity(client=...).
     resource is a constant or a function of the call's arguments;
     attributes the names of parameters to send, or a function of the
-    call's arguments returning a mapping. A deny raises DeniedError; a
-    needs-approval raises ApprovalRequiredError, or, with approval_timeout,
-    waits that long for a person's decision and checks once more. Any
-    failure to get a decision raises its AgentTrustError: the body never
-    runs without an allow.
+    call's arguments returning a mapping. A resource not in Unicode NFC
+    (the form the server judges) raises InvalidRequestError. A deny
+    raises DeniedError; a needs-approval raises ApprovalRequiredError, or,
+    with approval_timeout, waits that long for a person's decision and
+    checks once more. Any failure to get a decision raises its
+    AgentTrustError: the body never runs without an allow.
     """
     if not isinstance(tool_name, str) or not tool_name:
         raise ValueError("guard: tool_name must be a non-empty string")
@@ -52,6 +54,7 @@ def guard(
             if c is None:
                 raise AgentTrustError("guard(%r): no client: pass client= or bind one with identity(client=...)" % tool_name)
             res, attrs = _arguments(sig, args, kwargs, resource, attributes)
+            _resource_form(tool_name, res)
             d = c.actions.check(tool_name=tool_name, resource=res, attributes=attrs)
             if d.needs_approval and approval_timeout is not None:
                 a = c.approvals.wait(d.approval_id, approval_timeout)
@@ -78,6 +81,18 @@ def guard(
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _resource_form(tool_name: str, res: Optional[str]) -> None:
+    # The server judges a resource in Unicode NFC; the function gets the
+    # text it was given. Where the two differ ("cafe\u0301" against
+    # "caf\u00e9"), a file system that tells them apart holds two files:
+    # the check would allow one and the function open the other.
+    if isinstance(res, str) and not res.isascii() and not unicodedata.is_normalized("NFC", res):
+        raise InvalidRequestError(
+            "guard(%r): resource %r is not in Unicode NFC, the form the check judges; pass it as %r"
+            % (tool_name, res, unicodedata.normalize("NFC", res))
+        )
 
 
 def _arguments(

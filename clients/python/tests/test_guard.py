@@ -13,6 +13,7 @@ from agenttrust import (
     AgentTrustError,
     ApprovalRequiredError,
     DeniedError,
+    InvalidRequestError,
     current_identity,
     guard,
     identity,
@@ -158,6 +159,45 @@ class GuardTest(unittest.TestCase):
             read()
         self.assertEqual(ran, [])
 
+
+    def test_attack_resource_checked_in_another_form(self) -> None:
+        # The server judges a resource in Unicode NFC, while the guarded
+        # function opens the text it was given. A rule allows exactly
+        # "docs/caf\u00e9.txt" (tests/policy.yaml); "docs/cafe\u0301.txt"
+        # (NFD) is judged as that file and opened as another, on a file
+        # system that tells the two apart. The guard refuses a resource not
+        # in NFC, before any check; the NFC spelling runs as before.
+        nfc, nfd = "docs/caf\u00e9.txt", "docs/cafe\u0301.txt"
+        opened: List[str] = []
+
+        @guard("files.read", client=self.admin, resource=lambda path: path)
+        def read(path: str) -> None:
+            opened.append(path)
+
+        @guard("files.read", client=self.admin, resource=nfd)
+        def read_constant() -> None:
+            opened.append(nfd)
+
+        @guard("files.read", client=self.admin, resource=lambda path: path)
+        async def aread(path: str) -> None:
+            opened.append(path)
+
+        cases = {
+            "resource of the arguments": lambda: read(nfd),
+            "constant resource": read_constant,
+            "async function": lambda: asyncio.run(aread(nfd)),
+        }
+        with identity(agent_id="reader"):
+            for name, call in cases.items():
+                with self.subTest(case=name):
+                    with self.assertRaises(InvalidRequestError) as cm:
+                        call()
+                    self.assertIn("NFC", str(cm.exception))
+                    self.assertEqual(opened, [], "the function ran on a resource the check judged in another form")
+                opened.clear()
+            read(nfc)
+            asyncio.run(aread(nfc))
+        self.assertEqual(opened, [nfc, nfc])
 
 if __name__ == "__main__":
     unittest.main()
