@@ -40,9 +40,17 @@ export interface GuardOptions<A extends unknown[]> extends Omit<AuthorizeOptions
  * throws: DeniedError on a deny, ApprovalRequiredError on a hold not
  * granted, and the check's own error (TransportError, AuthError, ...)
  * when there is no decision. It never resolves with anything but an
- * allow.
+ * allow. A resource not in Unicode NFC, the form the server judges, is
+ * refused (AgentTrustError "invalid_request") before any check.
  */
 export async function authorize(client: AgentTrustClient, req: CheckRequest, opts: AuthorizeOptions = {}): Promise<Decision> {
+  // The server judges a resource in NFC; the caller then acts on the text
+  // it was given. Where the two differ ("cafe\u0301" against "caf\u00e9"),
+  // a file system that tells them apart holds two files: the check would
+  // allow one and the caller open the other.
+  if (typeof req?.resource === "string" && req.resource.normalize("NFC") !== req.resource) {
+    throw new AgentTrustError("invalid_request", `authorize: resource ${JSON.stringify(req.resource)} is not in Unicode NFC, the form the check judges; pass it as ${JSON.stringify(req.resource.normalize("NFC"))}`);
+  }
   const signal = opts.signal;
   const d = await client.actions.check(req, { signal });
   if (d.allowed) return d;

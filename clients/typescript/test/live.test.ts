@@ -10,9 +10,11 @@ import {
   AuthError,
   DeniedError,
   TransportError,
+  authorize,
   guard,
   type Decision,
 } from "../src/index.js";
+import { guardTool } from "../src/ai.js";
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -170,6 +172,36 @@ test("guard: runs the function on allow only; typed errors otherwise; waits for 
   const read = guard(admin, "docs.read", (doc: string) => `read ${doc}`, { context: { agentId: "reader", sessionId: "s-1" }, resource: (doc) => doc });
   assert.equal(await read("doc-1"), "read doc-1");
 });
+
+// The server judges a resource in Unicode NFC, while a guarded function
+// opens the text it was given. A rule allows exactly "docs/caf\u00e9.txt";
+// "docs/cafe\u0301.txt" (NFD) is judged as that file and opened as
+// another, on a file system that tells the two apart. authorize (and so
+// guard and guardTool) refuses it before any check; the NFC spelling runs
+// as before.
+const nfcFile = "docs/caf\u00e9.txt", nfdFile = "docs/cafe\u0301.txt";
+const resourceFormCases: [string, (opened: string[]) => (path: string) => Promise<unknown>][] = [
+  ["guard", (opened) => guard(admin, "files.read", async (path: string) => { opened.push(path); }, { context: { agentId: "reader" }, resource: (path) => path })],
+  ["guardTool", (opened) => {
+    const tool = guardTool(admin, "files.read", { execute: async (input: { path: string }) => { opened.push(input.path); } },
+      { context: { agentId: "reader" }, resource: (input) => input.path });
+    return (path) => (tool.execute as (input: { path: string }, options: unknown) => Promise<unknown>)({ path }, { toolCallId: "c1" });
+  }],
+  ["authorize", (opened) => async (path) => {
+    await authorize(admin, { agentId: "reader", toolName: "files.read", resource: path });
+    opened.push(path);
+  }],
+];
+for (const [name, make] of resourceFormCases) {
+  test(`attack: ${name} refuses a resource not in NFC, never checked as one file and opened as another`, async () => {
+    const opened: string[] = [];
+    const call = make(opened);
+    await assert.rejects(call(nfdFile), (e) => e instanceof AgentTrustError && e.code === "invalid_request" && /NFC/.test(e.message));
+    assert.deepEqual(opened, [], "ran on a resource the check judged in another form");
+    await call(nfcFile);
+    assert.deepEqual(opened, [nfcFile], "the NFC spelling runs");
+  });
+}
 
 test("tokens: exchange, inspect, delegate narrower, revoke", async () => {
   const bot = await agentClient("token-bot");

@@ -29,6 +29,10 @@ export const policy = `rules:
     effect: deny
     tools: ["*.delete"]
     reason: deletes are never allowed
+  - id: one-file
+    effect: allow
+    tools: [files.read]
+    resources: ["docs/caf\u00e9.txt"]
 `;
 
 export interface Server {
