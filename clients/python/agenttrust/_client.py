@@ -194,7 +194,7 @@ class Actions:
             req["attributes"] = dict(attributes)
         if credential is not None:
             req["credential"] = check_credential(credential, "credential")
-        body, rid = self._c._t.request("check", "POST", "/v1/actions/check", body=req, idempotent=True)
+        body, rid = self._c._t.request("check", "POST", "/v1/actions/check", body=req, idempotent=True, secrets=(credential,))
         d = parse_decision(body, rid)
         if agent_id and d.agent_id != agent_id and (credential is None or d.allowed):
             # A decision about someone else is no decision about this call.
@@ -314,13 +314,14 @@ class Tokens:
             req["ttl_seconds"] = ttl_seconds
         if caveats is not None:
             req["caveats"] = _caveats(caveats)
-        body, _ = self._c._t.request("delegate", "POST", "/v1/tokens/delegate", body=req, expect=201)
+        body, _ = self._c._t.request("delegate", "POST", "/v1/tokens/delegate", body=req, expect=201, secrets=(token,))
         return parse_delegation(body)
 
     def inspect(self, token: str) -> TokenInfo:
         """What a token says about itself (unverified, for display)."""
         body, _ = self._c._t.request(
-            "inspect", "POST", "/v1/tokens/inspect", body={"token": check_credential(token, "token")}, idempotent=True
+            "inspect", "POST", "/v1/tokens/inspect", body={"token": check_credential(token, "token")}, idempotent=True,
+            secrets=(token,),
         )
         return parse_token_info(body)
 

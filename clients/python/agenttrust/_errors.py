@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._models import Approval, Decision
+
+
+REDACTED = "[redacted credential]"
+
+# An agenttrust API key, token or JWT. A token or JWT is taken only at the
+# start of a run of base64url characters, so that text full of "att_" or
+# "eyJ" costs linear time, not quadratic.
+_CREDENTIAL = re.compile(
+    r"atk_[A-Za-z0-9]{36}"
+    r"|(?<![A-Za-z0-9_-])att_[A-Za-z0-9_-]{32,}"
+    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
+)
+
+
+def redact(text: str, *sent: Optional[str]) -> str:
+    """text without the credentials a request carried (sent) and without
+    anything shaped like an agenttrust credential. A proxy or an echo
+    service between the client and the server may reflect the request in
+    its answer, and an error is shown to people, logs and models."""
+    for secret in sent:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    if "_" in text or "eyJ" in text:
+        text = _CREDENTIAL.sub(REDACTED, text)
+    return text
 
 
 class AgentTrustError(Exception):
@@ -13,9 +39,12 @@ class AgentTrustError(Exception):
 
     status is the HTTP status (0 when no answer arrived), code the server's
     error code when it sent one, request_id the X-Request-Id of its answer.
+    The message holds no agenttrust credential (see redact).
     """
 
     def __init__(self, message: str, *, status: int = 0, code: str = "", request_id: str = "") -> None:
+        # Messages quote answers: never a credential in them.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status

@@ -33,6 +33,7 @@ from ._errors import (
     RequestTimeoutError,
     ServerError,
     TransportError,
+    redact,
 )
 from ._models import error_body
 
@@ -190,10 +191,12 @@ class Transport:
         expect: int = 200,
         idempotent: bool = False,
         extra_time: float = 0.0,
+        secrets: Sequence[Optional[str]] = (),
     ) -> Tuple[Any, str]:
         """Send one call and return its decoded JSON body (None for a 204)
         and the answer's request id. Raises an AgentTrustError for anything
-        but the expected status with a well-formed body."""
+        but the expected status with a well-formed body; its message holds
+        neither the API key nor secrets (credentials the body carries)."""
         if self.closed:
             raise TransportError("%s: client closed" % op)
         payload = None
@@ -208,7 +211,7 @@ class Transport:
         backoff = 0.05
         for attempt in range(self.retries + 1):
             try:
-                return self._once(op, method, target, payload, expect, idempotent, self.timeout + extra_time)
+                return self._once(op, method, target, payload, expect, idempotent, self.timeout + extra_time, secrets)
             except _Retry as r:
                 if attempt == self.retries:
                     raise r.error from None
@@ -218,7 +221,8 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(
-        self, op: str, method: str, target: str, payload: Optional[bytes], expect: int, idempotent: bool, limit: float
+        self, op: str, method: str, target: str, payload: Optional[bytes], expect: int, idempotent: bool, limit: float,
+        secrets: Sequence[Optional[str]],
     ) -> Tuple[Any, str]:
         start = time.monotonic()
         tls = self.url.scheme == "https"
@@ -270,7 +274,7 @@ class Transport:
                 raise RequestTimeoutError("%s: no answer within %.3gs" % (op, limit))
         finally:
             conn.close()
-        return self._answer(op, status, headers, data, expect, idempotent)
+        return self._answer(op, status, headers, data, expect, idempotent, secrets)
 
     def _exchange(
         self, conn: http.client.HTTPConnection, method: str, target: str, payload: Optional[bytes]
@@ -305,7 +309,8 @@ class Transport:
         return resp.status, resp.msg, data
 
     def _answer(
-        self, op: str, status: int, headers: http.client.HTTPMessage, data: bytes, expect: int, idempotent: bool
+        self, op: str, status: int, headers: http.client.HTTPMessage, data: bytes, expect: int, idempotent: bool,
+        secrets: Sequence[Optional[str]],
     ) -> Tuple[Any, str]:
         rid = headers.get("X-Request-Id") or ""
         if not _REQUEST_ID.match(rid):
@@ -323,8 +328,10 @@ class Transport:
         if 300 <= status < 400:
             # The API never redirects: a redirect is someone else
             # answering, and following it would hand them the credential.
+            # Redacted before it is cut, so no credential's start is left.
+            where = redact(headers.get("Location") or "", self._key, *secrets)[:200]
             raise ProtocolError(
-                "%s: redirect (HTTP %d to %r) refused" % (op, status, (headers.get("Location") or "")[:200]),
+                "%s: redirect (HTTP %d to %r) refused" % (op, status, where),
                 status=status, request_id=rid,
             )
         code, message = "", ""
@@ -333,7 +340,9 @@ class Transport:
                 code, message = error_body(decode_json(data))
             except ProtocolError:
                 pass
-        message = message[:500] or "HTTP %d" % status
+        # Whatever answered may have echoed the request: its credentials go
+        # before the message is cut, so no credential's start is left.
+        message = redact(message, self._key, *secrets)[:500] or "HTTP %d" % status
         kw = dict(status=status, code=code, request_id=rid)
         text = "%s: %s" % (op, message)
         if status in (502, 503) and idempotent:

@@ -20,6 +20,8 @@ from agenttrust import (
     AgentTrustError,
     ApprovalTimeoutError,
     AuthError,
+    ForbiddenError,
+    InvalidRequestError,
     ProtocolError,
     RequestTimeoutError,
     ServerError,
@@ -289,6 +291,57 @@ class BrokenServerTest(unittest.TestCase):
         f = self.fake(json_answer({"token": "", "format": "macaroon", "token_id": "t", "expires_at": "x"}, status=201))
         with self.assertRaises(ProtocolError):
             self.client(f.url).tokens.exchange()
+
+    def test_attack_a_credential_echoed_into_an_error(self) -> None:
+        # Whatever stands between the client and the server (a proxy, a
+        # debugging endpoint, a misrouted base_url) may reflect the request
+        # in its error: the bearer API key, the credential a check
+        # presents. The error is shown to people, logs and, through an
+        # agent framework's tool error (LangGraph's ToolNode), to the
+        # model. No credential may be in it, also when the message is cut
+        # in the middle of one; the rest of the text stays.
+        key = "atk_" + "Zq3" * 12
+        presented = "att_" + "AgEEdGVzdA" * 5
+        other_jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJl"
+
+        def echo(status: int, pad: int = 0, headers: str = "") -> Behavior:
+            def b(conn: socket.socket, req: bytes) -> None:
+                msg = "x" * pad + "you sent: " + req.decode("latin-1") + " and " + other_jwt
+                conn.sendall(response(status, json.dumps({"error": {"code": "bad", "message": msg}}).encode(), headers=headers))
+
+            return b
+
+        def redirect(conn: socket.socket, req: bytes) -> None:
+            conn.sendall(response(302, b"", headers="Location: https://elsewhere.example/?k=%s\r\n" % key))
+
+        cases: Dict[str, Tuple[Behavior, Type[AgentTrustError]]] = {
+            "400 echoing the request": (echo(400), InvalidRequestError),
+            "401 echoing the request": (echo(401), AuthError),
+            "403 echoing the request": (echo(403), ForbiddenError),
+            "500 echoing the request": (echo(500), ServerError),
+            "503 echoing the request, retried": (echo(503, headers="Retry-After: 0\r\n"), ServerError),
+            "echo cut inside the key": (echo(400, pad=500 - len("you sent: POST /v1/actions/check HTTP/1.1\r\nHost: 127.0.0.1:00000\r\nAccept-Encoding: identity\r\nAuthorization: Bearer ") - 10), InvalidRequestError),
+            "redirect naming the key": (redirect, ProtocolError),
+        }
+        for name, (behavior, want) in cases.items():
+            with self.subTest(case=name):
+                f = self.fake(behavior)
+                c = AgentTrustClient(f.url, key, timeout=TIMEOUT, retries=1, sleep=lambda s: None)
+                self.addCleanup(c.close)
+                ran: List[int] = []
+
+                @guard("email.send", client=c)
+                def send_email() -> None:
+                    ran.append(1)
+
+                with identity(agent_id="agent-1", credential=presented), self.assertRaises(want) as cm:
+                    send_email()
+                self.assertEqual(ran, [])
+                text = str(cm.exception) + " " + cm.exception.message + " " + repr(cm.exception)
+                for secret in (key, presented, other_jwt):
+                    self.assertNotIn(secret[:12], text, "a credential's start is in the error")
+                if name != "redirect naming the key":
+                    self.assertIn("you sent", text)
 
 
 def case_count() -> int:
