@@ -6,7 +6,7 @@
 
 import * as decode from "./decode.js";
 import { Malformed } from "./decode.js";
-import { AgentTrustError, AuthError, TransportError } from "./errors.js";
+import { AgentTrustError, AuthError, TransportError, redact } from "./errors.js";
 import type {
   Approval,
   ApprovalStatus,
@@ -78,6 +78,8 @@ interface Call<T> {
   /** Reads the answer's JSON; absent for an answer without a body (204). */
   decode?: ((v: unknown) => T) | undefined;
   signal?: AbortSignal | undefined;
+  /** Credentials the body carries, kept out of error messages as the API key is. */
+  secrets?: (string | undefined)[] | undefined;
 }
 
 function isLoopback(host: string): boolean {
@@ -227,10 +229,10 @@ export class AgentTrustClient {
         this.#call({ op: "tokens.exchange", method: "POST", path: "/v1/tokens", status: 201, idempotent: false, decode: decode.token, signal: opts?.signal,
           body: compact({ format: req?.format, audience: req?.audience, caveats: req?.caveats }) }),
       delegate: (req, opts) =>
-        this.#call({ op: "tokens.delegate", method: "POST", path: "/v1/tokens/delegate", status: 201, idempotent: false, decode: decode.delegation, signal: opts?.signal,
+        this.#call({ op: "tokens.delegate", method: "POST", path: "/v1/tokens/delegate", status: 201, idempotent: false, decode: decode.delegation, signal: opts?.signal, secrets: [req?.token],
           body: compact({ token: req?.token, ttl_seconds: req?.ttlSeconds, caveats: req?.caveats }) }),
       inspect: (token, opts) =>
-        this.#call({ op: "tokens.inspect", method: "POST", path: "/v1/tokens/inspect", status: 200, idempotent: true, decode: decode.tokenInfo, signal: opts?.signal, body: { token } }),
+        this.#call({ op: "tokens.inspect", method: "POST", path: "/v1/tokens/inspect", status: 200, idempotent: true, decode: decode.tokenInfo, signal: opts?.signal, body: { token }, secrets: [token] }),
     };
     this.agents = {
       suspend: (id, opts) =>
@@ -286,7 +288,7 @@ export class AgentTrustClient {
     };
     return this.#call({
       op: "check", method: "POST", path: "/v1/actions/check", body, status: 200, idempotent: true,
-      maxBytes: maxDecisionBytes, decode: (v) => decode.decision(v, req.agentId || undefined), signal: opts?.signal,
+      maxBytes: maxDecisionBytes, decode: (v) => decode.decision(v, req.agentId || undefined), signal: opts?.signal, secrets: [req.credential],
     });
   }
 
@@ -353,10 +355,13 @@ export class AgentTrustClient {
     }, this.#timeoutMs + (c.extraMs ?? 0));
     const onAbort = () => ctl.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
+    // Whatever answered may have echoed the request: text taken from an
+    // answer never carries the credentials the request did.
+    const red = (text: string) => redact(text, this.#apiKey, ...(c.secrets ?? []));
     const failure = (e: unknown, what: string): AgentTrustError => {
       if (signal?.aborted) return aborted(c.op, signal);
       if (timedOut) return new TransportError("timeout", `${c.op}: no answer within ${this.#timeoutMs + (c.extraMs ?? 0)} ms`, { cause: e });
-      return new TransportError("unreachable", `${c.op}: ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      return new TransportError("unreachable", red(`${c.op}: ${what}: ${e instanceof Error ? e.message : String(e)}`), { cause: e });
     };
     try {
       let res: Response;
@@ -395,7 +400,7 @@ export class AgentTrustClient {
           // Judged below.
         }
       }
-      if (res.status !== c.status) throw statusError(c.op, res.status, parses ? decode.errorBody(parsed) : undefined, requestId);
+      if (res.status !== c.status) throw statusError(c.op, res.status, parses ? decode.errorBody(parsed) : undefined, requestId, red);
       if (!c.decode) return undefined;
       if (!json) throw new TransportError("malformed_response", `${c.op}: the answer is not application/json`, { status: res.status, requestId });
       if (!parses) throw new TransportError("malformed_response", `${c.op}: the answer is not valid JSON`, { status: res.status, requestId });
@@ -403,7 +408,7 @@ export class AgentTrustClient {
         return c.decode(parsed);
       } catch (e) {
         if (e instanceof Malformed) {
-          throw new TransportError("malformed_response", `${c.op}: malformed answer: ${e.message}`, { status: res.status, requestId });
+          throw new TransportError("malformed_response", red(`${c.op}: malformed answer: ${e.message}`), { status: res.status, requestId });
         }
         throw e;
       }
@@ -435,9 +440,11 @@ function retryable(e: unknown): boolean {
   return e.status === 0 || e.status === 502 || e.status === 503 || e.status === 504;
 }
 
-function statusError(op: string, status: number, body: { code: string; message: string } | undefined, requestId: string | undefined): AgentTrustError {
+function statusError(
+  op: string, status: number, body: { code: string; message: string } | undefined, requestId: string | undefined, red: (text: string) => string,
+): AgentTrustError {
   const detail = { status, requestId };
-  const msg = `${op}: ${body ? body.message : `status ${status}`}`;
+  const msg = red(`${op}: ${body ? body.message : `status ${status}`}`);
   if (status === 401 || status === 403) return new AuthError(body?.code ?? (status === 401 ? "unauthenticated" : "forbidden"), msg, detail);
   if (status >= 500 || status < 200) return new TransportError(body?.code ?? "unreachable", msg, detail);
   if (status >= 200 && status < 300) return new TransportError("malformed_response", `${op}: unexpected status ${status}`, detail);

@@ -15,12 +15,34 @@ export interface ErrorDetail {
   cause?: unknown;
 }
 
+/** What replaces a credential in an error's message. */
+export const redacted = "[redacted credential]";
+
+// An agenttrust API key, token or JWT. A token or JWT is taken only at
+// the start of a run of base64url characters, so that text full of "att_"
+// or "eyJ" costs linear time, not quadratic.
+const credential = /atk_[A-Za-z0-9]{36}|(?<![A-Za-z0-9_-])att_[A-Za-z0-9_-]{32,}|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
+
+/**
+ * text without the credentials a request carried (sent) and without
+ * anything shaped like an agenttrust credential. A proxy or an echo
+ * service between the client and the server may reflect the request in
+ * its answer, and an error is shown to people, logs and models.
+ */
+export function redact(text: string, ...sent: (string | undefined)[]): string {
+  for (const s of sent) {
+    if (s) text = text.split(s).join(redacted);
+  }
+  return text.includes("_") || text.includes("eyJ") ? text.replace(credential, redacted) : text;
+}
+
 /**
  * The base of every error the client throws. `code` is the API's error
  * code (api/openapi.yaml ErrorCode: "invalid_request", "not_found",
  * "conflict", ...) when the server sent one, else one of the client's:
  * "unreachable", "timeout", "aborted", "malformed_response", "redirect",
- * "denied", "approval_required", "approval_timeout".
+ * "denied", "approval_required", "approval_timeout". The message holds no
+ * agenttrust credential (see redact).
  */
 export class AgentTrustError extends Error {
   override name = "AgentTrustError";
@@ -29,7 +51,8 @@ export class AgentTrustError extends Error {
   readonly requestId: string | undefined;
 
   constructor(code: string, message: string, detail: ErrorDetail = {}) {
-    super(`agenttrust: ${message}`, detail.cause === undefined ? undefined : { cause: detail.cause });
+    // Messages quote answers: never a credential in them.
+    super(`agenttrust: ${redact(message)}`, detail.cause === undefined ? undefined : { cause: detail.cause });
     this.code = code;
     this.status = detail.status ?? 0;
     this.requestId = detail.requestId;

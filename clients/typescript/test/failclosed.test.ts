@@ -244,6 +244,56 @@ test("fails closed: a redirect to another origin is not followed, and the creden
   }
 });
 
+// Whatever stands between the client and the server (a proxy, a debugging
+// endpoint, a baseUrl pointing at the wrong service) may reflect the
+// request in its answer: the bearer API key, the credential a check
+// presents. guardTool hands the error to the model as the tool's error,
+// and errors reach logs: no credential may be in one. The rest of the
+// text stays.
+const echoKey = "atk_" + "Zq3".repeat(12);
+const echoPresented = "att_" + "AgEEdGVzdA".repeat(5);
+const echoJWT = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJl";
+const echoCases: [string, number, string | undefined][] = [
+  ["400", 400, undefined],
+  ["401", 401, undefined],
+  ["403", 403, undefined],
+  ["500", 500, undefined],
+  ["503, retried", 503, undefined],
+  ["malformed 200", 200, "effect"],
+];
+for (const [name, status, into] of echoCases) {
+  test(`attack: a ${name} echoing the request quotes no credential in the error`, async () => {
+    const fake = await fakeHTTP((req, res, f) => {
+      const echoed = `you sent: ${JSON.stringify(req.headers)} ${f.lastBody} and ${echoJWT}`;
+      if (into) json(res, status, { ...allowBody, [into]: echoed });
+      else json(res, status, { error: { code: "bad", message: echoed } });
+    });
+    try {
+      const cl = new AgentTrustClient({ baseUrl: fake.url, apiKey: echoKey, timeoutMs, retries: 1, backoffMs: { first: 1, max: 5 } });
+      let ran = 0;
+      const t = guardTool(cl, "docs.read", { execute: async (_input: unknown, _o: unknown) => ran++ }, { context: { agentId: "agent-1", credential: echoPresented } });
+      const calls: [string, () => Promise<unknown>][] = [
+        ["check", () => cl.actions.check({ ...check, credential: echoPresented })],
+        ["guardTool", () => Promise.resolve(t.execute!({}, { toolCallId: "t1", messages: [] }))],
+      ];
+      for (const [what, call] of calls) {
+        await assert.rejects(call(), (e) => {
+          assert.ok(e instanceof AgentTrustError, `${what}: ${String(e)}`);
+          const text = `${String(e)} ${e.message} ${JSON.stringify(e)} ${String(e.cause ?? "")}`;
+          for (const secret of [echoKey, echoPresented, echoJWT]) {
+            assert.ok(!text.includes(secret.slice(0, 12)), `${what}: a credential's start is in the error: ${text}`);
+          }
+          if (!into) assert.match(text, /you sent/, `${what}: the rest of the text stays`);
+          return true;
+        });
+      }
+      assert.equal(ran, 0, "the tool ran");
+    } finally {
+      await fake.close();
+    }
+  });
+}
+
 test("fails closed: approvals.wait believes no malformed approval", async () => {
   const approval = {
     id: "apr_1", agent_id: "agent-1", session_id: "", on_behalf_of: "", tool_name: "docs.read", resource: "", attributes: {},
