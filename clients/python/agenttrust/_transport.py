@@ -86,6 +86,11 @@ def decode_json(data: bytes) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_exact_float)
     except (UnicodeDecodeError, ValueError) as e:
         raise ProtocolError("answer is not valid JSON: %s" % (str(e)[:200],)) from None
+    except ArithmeticError:
+        # decimal.InvalidOperation: an exponent past what a Decimal holds.
+        raise ProtocolError("answer holds a number out of range") from None
+    except RecursionError:
+        raise ProtocolError("answer is nested too deep") from None
 
 
 def parse_base_url(base_url: str, allow_insecure_http: bool) -> urllib.parse.SplitResult:
@@ -134,8 +139,11 @@ def retry_after(value: Optional[str], now: Callable[[], float]) -> Optional[floa
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    # ASCII digits only: str.isdigit takes "\xb2", which int refuses.
+    if re.fullmatch(r"[0-9]+", value):
+        # Past 10 digits it is longer than anyone waits, and int and
+        # float refuse thousands of digits.
+        return float(value) if len(value) <= 10 else math.inf
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -205,6 +213,8 @@ class Transport:
                 payload = json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
             except (TypeError, ValueError) as e:
                 raise InvalidRequestError("%s: the request cannot be sent as JSON: %s" % (op, e)) from None
+            except RecursionError:
+                raise InvalidRequestError("%s: the request cannot be sent as JSON: nested too deep" % op) from None
         target = self.url.path + path
         if query:
             target += "?" + urllib.parse.urlencode(query)

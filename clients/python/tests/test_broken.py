@@ -343,6 +343,56 @@ class BrokenServerTest(unittest.TestCase):
                 if name != "redirect naming the key":
                     self.assertIn("you sent", text)
 
+    def test_attack_odd_answers_raise_other_exceptions(self) -> None:
+        # Every failure is an AgentTrustError (its typed subclass), which is
+        # what a caller catches to treat a call without a decision as a
+        # deny. A Retry-After of many digits or of Latin-1 digits ("\xb2"),
+        # a body nested past Python's recursion limit or holding a number
+        # past Decimal's exponents, or attributes nested that deep, raised
+        # OverflowError, ValueError, RecursionError or InvalidOperation
+        # instead, past such a handler, and a 403 lost its ForbiddenError.
+        deep = b"[" * 100000
+        cases: Dict[str, Tuple[Behavior, Type[AgentTrustError]]] = {
+            "Retry-After of 400 digits": (send(response(503, b"{}", headers="Retry-After: %s\r\n" % ("9" * 400))), ServerError),
+            "Retry-After of 5000 digits": (send(response(503, b"{}", headers="Retry-After: %s\r\n" % ("9" * 5000))), ServerError),
+            "Retry-After of a Latin-1 digit": (
+                send(b"HTTP/1.1 503 X\r\nContent-Type: application/json\r\nContent-Length: 2\r\nRetry-After: \xb2\r\n\r\n{}"),
+                ServerError,
+            ),
+            "an allow nested past the recursion limit": (send(response(200, deep)), ProtocolError),
+            "a 403 nested past the recursion limit": (send(response(403, deep)), ForbiddenError),
+            "an allow with a number past Decimal's exponents": (
+                raw_json(GOOD.decode().replace("{", '{"x": 1e999999999999999999999, ', 1)), ProtocolError,
+            ),
+        }
+        for name, (behavior, want) in cases.items():
+            with self.subTest(case=name):
+                try:
+                    self.assert_fails_closed(self.fake(behavior).url, want)
+                except AgentTrustError:
+                    raise
+                except Exception as e:  # the failure under test
+                    self.fail("raised %s, not %s" % (type(e).__name__, want.__name__))
+        with self.subTest(case="attributes nested past the recursion limit"):
+            f = self.fake(json_answer(good_decision()))
+            nested: Any = []
+            for _ in range(100000):
+                nested = [nested]
+            ran: List[int] = []
+
+            @guard("email.send", client=self.client(f.url), attributes=lambda: {"to": nested})
+            def send_email() -> None:
+                ran.append(1)
+
+            try:
+                with identity(agent_id="agent-1"), self.assertRaises(InvalidRequestError):
+                    send_email()
+            except AgentTrustError:
+                raise
+            except Exception as e:  # the failure under test
+                self.fail("raised %s, not InvalidRequestError" % type(e).__name__)
+            self.assertEqual((ran, f.requests), ([], []))
+
 
 def case_count() -> int:
     return len(CASES) + 2  # and: server down, redirect to another host
