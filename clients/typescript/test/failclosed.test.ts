@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { AgentTrustClient, AgentTrustError, AuthError, TransportError, guard, guardTool, type ClientOptions } from "../src/index.js";
+import { AgentTrustClient, AgentTrustError, AuthError, TransportError, guard, guardTool, type Approval, type ClientOptions, type Decision } from "../src/index.js";
 import { allowBody, fakeHTTP, fakeTCP, json, type Fake } from "./fakes.js";
 
 const timeoutMs = 300;
@@ -360,6 +360,44 @@ for (const c of otherAnswers) {
       const call = client(fake.url).approvals[c.call]("apr_victim");
       if (c.ok) assert.equal((await call).status, c.status);
       else await assert.rejects(call, (e) => e instanceof TransportError && e.code === "malformed_response");
+    } finally {
+      await fake.close();
+    }
+  });
+}
+
+// A number of many digits in an answer: reading its value took time
+// quadratic in its run of zeros, on the event loop, where no timeout
+// reaches. A 64 KiB check answer held the caller for seconds, and an
+// approval of a few hundred KiB (answers may be 4 MiB) for minutes; a
+// server or anything in front of it could stall the agent's process. The
+// answer is read in time linear in its size, and refused or shown as it is.
+const longNumber = (digits: number) => "1" + "0".repeat(digits) + "1";
+const slowNumbers: { name: string; body: string; call: (c: AgentTrustClient) => Promise<unknown>; ok?: (v: unknown) => void }[] = [
+  { name: "a check answer whose staleness_ns has 64 K digits", call: (c) => c.actions.check(check),
+    body: JSON.stringify(allowBody).replace('"staleness_ns":0', `"staleness_ns":${longNumber(65_000)}`) },
+  { name: "a check answer with an extra member of 64 K digits", call: (c) => c.actions.check(check), ok: (d) => assert.equal((d as Decision).allowed, true),
+    body: JSON.stringify(allowBody).replace("{", `{"x":${longNumber(65_000)},`) },
+  { name: "an approval attribute of 200 K digits", call: (c) => c.approvals.get("apr_1"),
+    ok: (a) => assert.equal((a as Approval).attributes["amount"], longNumber(200_000), "shown as its text"),
+    body: JSON.stringify({
+      id: "apr_1", agent_id: "bot", session_id: "", on_behalf_of: "", tool_name: "payments.charge", resource: "", attributes: { amount: 0 },
+      rule_id: "r", reason: "", approvers: [], status: "pending", created_at: "2026-01-01T00:00:00Z", expires_at: "2099-01-01T00:00:00Z", decided_by: "", note: "",
+    }).replace('"amount":0', `"amount":${longNumber(200_000)}`) },
+];
+for (const c of slowNumbers) {
+  test(`attack: ${c.name} is read in linear time`, async () => {
+    const fake = await fakeHTTP((_q, res) => json(res, 200, c.body));
+    try {
+      const start = Date.now();
+      const call = c.call(client(fake.url));
+      if (c.ok) {
+        c.ok(await call);
+      } else {
+        await assert.rejects(call, (e) => e instanceof TransportError && e.code === "malformed_response");
+      }
+      const took = Date.now() - start;
+      assert.ok(took < timeoutMs + 1_500, `the answer held the caller ${took} ms`);
     } finally {
       await fake.close();
     }
