@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -108,7 +109,23 @@ func (c *conn) open(e *env, args []string, n int, names string) (*remote.Client,
 	if err := wantArgs(args, n, names); err != nil {
 		return nil, err
 	}
+	for _, a := range args {
+		if err := notCredential(a); err != nil {
+			return nil, err
+		}
+	}
 	return c.client(e)
+}
+
+// notCredential refuses an id argument that holds an agenttrust API key,
+// token or JWT, as the server's revoke does, but before anything is
+// asked: sent, it would sit in a request's URL, which proxies log, and
+// revoke would print it back. The error does not quote it.
+func notCredential(id string) error {
+	if redact.MayHold(id) && redact.Credentials(id) != id {
+		return usagef("the id holds a credential, not an id: give the credential's key id (key_...), token id (tok_...) or agent")
+	}
+	return nil
 }
 
 // client returns a client of the server, authenticated with the
