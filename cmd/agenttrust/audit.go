@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -477,6 +478,13 @@ that node holds). Exit status 1 when a chain is broken.`,
 				if err != nil {
 					return err
 				}
+				if chain != "" && !slices.ContainsFunc(rep.Chains, func(ch remote.ChainReport) bool { return ch.Chain == chain }) {
+					// Nothing was verified: a chain named and not found (a
+					// typo, or every record deleted) is no proof of an
+					// intact trail.
+					rep.OK = false
+					rep.Chains = append(rep.Chains, remote.ChainReport{Chain: chain, Problem: "no records of this chain: nothing verified"})
+				}
 				if o.json {
 					type chainView struct {
 						Chain      string `json:"chain"`
@@ -504,7 +512,10 @@ that node holds). Exit status 1 when a chain is broken.`,
 					for _, ch := range rep.Chains {
 						problem := ""
 						if !ch.OK {
-							problem = fmt.Sprintf("seq %d: %s", ch.ProblemSeq, ch.Problem)
+							problem = ch.Problem
+							if ch.ProblemSeq > 0 {
+								problem = fmt.Sprintf("seq %d: %s", ch.ProblemSeq, ch.Problem)
+							}
 						}
 						checkpoint := "-"
 						if ch.CheckpointSeq > 0 {
@@ -520,7 +531,7 @@ that node holds). Exit status 1 when a chain is broken.`,
 					}
 				}
 				if !rep.OK {
-					return &exitError{code: exitFailure, msg: "audit trail verification FAILED: a chain is broken"}
+					return &exitError{code: exitFailure, msg: "audit trail verification FAILED: a chain is broken or missing"}
 				}
 				return nil
 			}
