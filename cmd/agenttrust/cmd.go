@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -108,11 +109,12 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 			if moved, ok := flagsAfterCommand(c, args); ok {
 				return e.dispatch(ctx, c, path, moved)
 			}
+			shown := redact.Credentials(args[0])
 			fmt.Fprintf(e.stderr, "agenttrust: flag %s before a command: flags go after the command, as in '%s <command> %s ...'\nRun '%s --help' for usage.\n",
-				args[0], strings.Join(path, " "), args[0], strings.Join(path, " "))
+				shown, strings.Join(path, " "), shown, strings.Join(path, " "))
 			return exitUsage
 		}
-		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", strings.Join(append(path, args[0]), " "), strings.Join(path, " "))
+		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", redact.Credentials(strings.Join(append(path, args[0]), " ")), strings.Join(path, " "))
 		return exitUsage
 	}
 
@@ -172,6 +174,9 @@ func flagsAfterCommand(c *command, args []string) (moved []string, ok bool) {
 }
 
 // exit reports err on stderr and returns the exit code it calls for.
+// Messages quote what was given (an argument, a flag's or variable's
+// value), which may be a credential put in the wrong place: each passes
+// the audit trail's redactor, as stderr is often a log.
 func (e *env) exit(err error, path []string) int {
 	var ue *usageError
 	var xe *exitError
@@ -179,15 +184,15 @@ func (e *env) exit(err error, path []string) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "agenttrust: %s\nRun '%s --help' for usage.\n", ue.msg, strings.Join(path, " "))
+		fmt.Fprintf(e.stderr, "agenttrust: %s\nRun '%s --help' for usage.\n", redact.Credentials(ue.msg), strings.Join(path, " "))
 		return exitUsage
 	case errors.As(err, &xe):
 		if xe.msg != "" {
-			fmt.Fprintf(e.stderr, "agenttrust: %s\n", plain(xe.msg))
+			fmt.Fprintf(e.stderr, "agenttrust: %s\n", plain(redact.Credentials(xe.msg)))
 		}
 		return xe.code
 	}
-	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), plain(describe(err)))
+	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), plain(redact.Credentials(describe(err))))
 	return exitFailure
 }
 
