@@ -123,7 +123,9 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 	fs.Usage = func() {}
 	f := &flags{FlagSet: fs, env: map[string]string{}}
 	run := c.setup(e, f)
+	restore := oneValueFlags(fs)
 	pos, err := parseInterleaved(fs, args)
+	restore()
 	if errors.Is(err, flag.ErrHelp) {
 		e.leafHelp(e.stdout, c, path, f)
 		return exitOK
@@ -241,6 +243,53 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// oneValueFlags makes each flag of fs that holds one value refuse a
+// second occurrence while the command line is parsed, and returns what
+// undoes it. The last would silently win, so a value pinned first
+// ("--ttl 5m", "--server https://prod"), by a wrapper or an earlier line
+// of a runbook, would be widened by one given after it. Repeatable flags
+// (stringList, prefixList) add, as their help says.
+func oneValueFlags(fs *flag.FlagSet) (restore func()) {
+	orig := map[*flag.Flag]flag.Value{}
+	fs.VisitAll(func(fl *flag.Flag) {
+		if _, list := fl.Value.(interface{ repeatable() }); list {
+			return
+		}
+		orig[fl] = fl.Value
+		o := &onceValue{Value: fl.Value, name: fl.Name}
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			fl.Value = onceBool{o}
+		} else {
+			fl.Value = o
+		}
+	})
+	return func() {
+		for fl, v := range orig {
+			fl.Value = v
+		}
+	}
+}
+
+// onceValue is a flag value that may be set once.
+type onceValue struct {
+	flag.Value
+	name string
+	set  bool
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("--%s given twice: it takes one value", o.name)
+	}
+	o.set = true
+	return o.Value.Set(s)
+}
+
+// onceBool is a onceValue of a boolean flag, which takes no value.
+type onceBool struct{ *onceValue }
+
+func (onceBool) IsBoolFlag() bool { return true }
+
 // wantArgs checks the number of positional arguments.
 func wantArgs(args []string, n int, names string) error {
 	if len(args) != n {
@@ -332,6 +381,8 @@ func (l *stringList) Set(s string) error {
 	*l = append(*l, s)
 	return nil
 }
+
+func (l *stringList) repeatable() {}
 
 // groupHelp prints the help of a command with subcommands.
 func (e *env) groupHelp(w io.Writer, c *command, path []string) {

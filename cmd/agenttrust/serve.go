@@ -197,6 +197,8 @@ func (l *prefixList) String() string {
 	return strings.Join(s, ",")
 }
 
+func (l *prefixList) repeatable() {}
+
 func (l *prefixList) Set(v string) error {
 	for _, part := range strings.Split(v, ",") {
 		part = strings.TrimSpace(part)
