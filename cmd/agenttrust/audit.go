@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -192,8 +193,9 @@ func auditTailCommand() *command {
 		help: `Print the latest audit records of the tenant, oldest first; with --follow,
 keep printing new records as they are stored, from every node, until
 interrupted. A follower that loses the server (a restart, a network
-fault) says so on stderr and reconnects, going on from the last record it
-printed. --json prints one JSON record per line.`,
+fault, or nothing from it, not even its keepalive, for 15s plus
+--timeout) says so on stderr and reconnects, going on from the last
+record it printed. --json prints one JSON record per line.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
 			o := outFlags(e, f)
@@ -291,6 +293,10 @@ const (
 	streamRetryMax   = 30 * time.Second
 )
 
+// streamKeepalive is how often the server writes to an audit stream
+// that has no record to send (server.streamKeepalive).
+const streamKeepalive = 15 * time.Second
+
 // streamAudit follows the server's audit stream (GET /v1/audit/stream,
 // server-sent events) and calls fn for each record until ctx ends (nil),
 // fn fails, or the server refuses the stream (an error). When the
@@ -320,7 +326,8 @@ func streamAudit(ctx context.Context, e *env, c *conn, q store.AuditQuery, since
 	// --insecure-http) when the first records were read. Redirects are not
 	// followed: they would resend the credential elsewhere.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	s := &auditStream{hc: hc, url: strings.TrimRight(c.server, "/") + "/v1/audit/stream?" + v.Encode(), cred: cred, e: e, fn: fn}
+	s := &auditStream{hc: hc, url: strings.TrimRight(c.server, "/") + "/v1/audit/stream?" + v.Encode(), cred: cred, e: e, fn: fn,
+		idle: streamKeepalive + c.timeout}
 	wait := streamRetryFirst
 	for {
 		delivered, err := s.once(ctx)
@@ -351,6 +358,27 @@ type auditStream struct {
 	e         *env
 	fn        func(agenttrust.AuditRecord) error
 	lastID    string // the position of the last record received
+	// idle is how long a connection may bring nothing, not even the
+	// server's keepalive, before it counts as lost: one stuck open (a
+	// server hung in a store read, a proxy, a peer gone without a reset)
+	// would otherwise hold the follower silent for good.
+	idle time.Duration
+}
+
+// idleReader reads a stream's body, putting off its timer at each read
+// that brings something.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if n > 0 {
+		i.timer.Reset(i.idle)
+	}
+	return n, err
 }
 
 // streamStop wraps an error that ends the following: no reconnection
@@ -362,6 +390,19 @@ func (s *streamStop) Error() string { return s.err.Error() }
 // once connects and reads the stream until it ends. delivered reports
 // whether it got a record through.
 func (s *auditStream) once(ctx context.Context) (delivered bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var silent atomic.Bool
+	timer := time.AfterFunc(s.idle, func() {
+		silent.Store(true)
+		cancel()
+	})
+	defer timer.Stop()
+	defer func() {
+		if silent.Load() {
+			err = fmt.Errorf("nothing from the server for %v, not even its keepalive", s.idle)
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return false, &streamStop{usagef("--server: %v", err)}
@@ -393,14 +434,19 @@ func (s *auditStream) once(ctx context.Context) (delivered bool, err error) {
 		}
 		return false, &streamStop{err}
 	}
-	err = readEvents(resp.Body, func(event, id, data string) error {
+	err = readEvents(&idleReader{r: resp.Body, timer: timer, idle: s.idle}, func(event, id, data string) error {
 		switch event {
 		case "audit":
 			var r agenttrust.AuditRecord
 			if err := json.Unmarshal([]byte(data), &r); err != nil {
 				return &streamStop{fmt.Errorf("audit stream: malformed record: %w", err)}
 			}
-			if err := s.fn(r); err != nil {
+			// Output that waits (a paused pager) is not the server's
+			// silence.
+			timer.Stop()
+			err := s.fn(r)
+			timer.Reset(s.idle)
+			if err != nil {
 				return &streamStop{err}
 			}
 			s.lastID, delivered = id, true
