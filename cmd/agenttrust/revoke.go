@@ -177,6 +177,10 @@ func agentCommand() *command {
 				name:    "suspend",
 				args:    "ID",
 				summary: "Stop an agent or session on its next check, until resumed",
+				help: `Stop an agent or session on its next check, until resumed. An id that
+matches no key, agent or credential known to the tenant is suspended all
+the same, as it may name a session, but a warning on stderr says so: a
+mistyped id stops nothing.`,
 				setup: func(e *env, f *flags) runFunc {
 					c := connFlags(f)
 					o := outFlags(e, f)
@@ -188,10 +192,21 @@ func agentCommand() *command {
 							return err
 						}
 						defer rc.Close()
-						if err := rc.Suspend(ctx, args[0], reason); err != nil {
+						id := args[0]
+						if err := rc.Suspend(ctx, id, reason); err != nil {
 							return err
 						}
-						return o.done("suspended "+args[0], map[string]any{"suspended": args[0]})
+						// As revoke does, say when the id names nothing
+						// known: a mistyped kill switch stops nothing. Asked
+						// after suspending, so that it never holds it up.
+						fields := map[string]any{"suspended": id}
+						if what, err := identify(ctx, rc, id); err == nil {
+							fields["matches"], fields["known"] = what.kind, what.known
+							if what.kind == "unknown" {
+								fmt.Fprintf(e.stderr, "agenttrust: warning: %q matches no key, agent or credential known to this tenant; suspended it anyway (it may be a session id, or a typo)\n", id)
+							}
+						}
+						return o.done("suspended "+id, fields)
 					}
 				},
 			},
