@@ -24,8 +24,8 @@ agent of one of its keys, an agent seen in the audit trail, or something
 shaped like a token or hop id (those are not stored, so they cannot be
 confirmed). An id that matches nothing known is still revoked, as it may
 name a session or an agent yet to come, but a warning on stderr says so:
-a mistyped id blocks nothing. --dry-run says what the id matches and
-revokes nothing.`,
+a mistyped id blocks nothing. So is an id the lookup failed for, with a
+warning. --dry-run says what the id matches and revokes nothing.`,
 		setup: func(e *env, f *flags) runFunc {
 			c := connFlags(f)
 			o := outFlags(e, f)
@@ -39,14 +39,18 @@ revokes nothing.`,
 				defer rc.Close()
 				id := args[0]
 				what, err := identify(ctx, rc, id)
-				if err != nil {
+				switch {
+				case err != nil && dryRun:
 					return err
-				}
-				if dryRun {
+				case err != nil:
+					// What the id names only describes it: a lookup that
+					// fails never holds the revocation up.
+					fmt.Fprintf(e.stderr, "agenttrust: warning: could not tell what %q names (%s); revoking it anyway\n", id, plain(describe(err)))
+					what = idMatch{kind: "unknown", note: "not identified"}
+				case dryRun:
 					return o.done(fmt.Sprintf("would revoke %s: %s", id, what.describe()),
 						map[string]any{"id": id, "matches": what.kind, "known": what.known, "dry_run": true})
-				}
-				if what.kind == "unknown" {
+				case what.kind == "unknown":
 					fmt.Fprintf(e.stderr, "agenttrust: warning: %q matches no key, agent or credential known to this tenant; revoking it anyway (it may be a session id, or a typo)\n", id)
 				}
 				if err := rc.Revoke(ctx, id); err != nil {
