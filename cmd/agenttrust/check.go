@@ -22,7 +22,7 @@ The decision is recorded in the audit trail.
 Whose credential is checked: --credential when given (a token or key an
 agent presented); else the credential of --key when it is an agent's (its
 caveats then bind the action); else, with an admin's key, none: the admin
-vouches for --agent.
+vouches for --agent. An empty --credential is refused, never taken as none.
 
 Exit codes: 0 allow, 3 deny (also when the checked credential is revoked,
 expired or otherwise rejected), 4 needs approval (the approval's id is
@@ -51,6 +51,12 @@ for a usage error. Only 0 means the action may proceed.`,
 				var err error
 				if req.Attributes, err = parseAttrs(attrsJSON, attrs); err != nil {
 					return err
+				}
+				if f.isSet("credential") && strings.TrimSpace(req.Credential) == "" {
+					// Taken as no --credential, it would let --key's
+					// admin vouch for --agent: an agent that presented
+					// nothing would be checked as if it needed nothing.
+					return usagef("--credential is empty: the credential to check is missing (leave the flag out to check with the one of --key)")
 				}
 				if req.Credential == "-" {
 					if req.Credential, err = tokenArg(e, []string{"-"}); err != nil {
