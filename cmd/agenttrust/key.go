@@ -67,6 +67,11 @@ approvals, read audit and policy), admin (everything in the tenant).`,
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
 				}
+				if f.isSet("expires") && strings.TrimSpace(expires) == "" {
+					// Taken as no --expires, an unset variable in a script
+					// would make a key that never expires.
+					return usagef("--expires is empty: give a time or a duration (leave the flag out for a key that never expires)")
+				}
 				exp, err := parseExpiry(expires, time.Now())
 				if err != nil {
 					return err
