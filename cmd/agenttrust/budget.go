@@ -43,6 +43,11 @@ when the parent has less left. "-" reads the token from stdin.`,
 			f.DurationVar(&ttl, "ttl", 0, "shorten the new token's life to at most this `DURATION`")
 			budgets := budgetFlag(f, "the new hop's, carved out of its parent's")
 			return func(ctx context.Context, args []string) error {
+				if f.isSet("ttl") && ttl <= 0 {
+					// Zero would be read as no --ttl: the token would keep
+					// its parent's whole life.
+					return usagef("--ttl must be positive (leave it out to keep the parent's expiry)")
+				}
 				token, err := tokenArg(e, args)
 				if err != nil {
 					return err
