@@ -233,29 +233,13 @@ func deadEntityRef(p *cedar.Policy) string {
 		return t == typeAgent || t == typeAction || t == typeResource || t == typeTenant
 	}
 	a := (*xast.Policy)(p.AST())
-	for _, s := range [...]xast.IsScopeNode{a.Principal, a.Action, a.Resource} {
-		var ids []types.EntityUID
-		switch s := s.(type) {
-		case xast.ScopeTypeEq:
-			ids = append(ids, s.Entity)
-		case xast.ScopeTypeIn:
-			ids = append(ids, s.Entity)
-		case xast.ScopeTypeInSet:
-			ids = s.Entities
-		case xast.ScopeTypeIs:
-			if !known(s.Type) {
-				return fmt.Sprintf("entity type %s", s.Type)
-			}
-		case xast.ScopeTypeIsIn:
-			if !known(s.Type) {
-				return fmt.Sprintf("entity type %s", s.Type)
-			}
-			ids = append(ids, s.Entity)
-		}
-		for _, id := range ids {
-			if !known(id.Type) {
-				return fmt.Sprintf("entity type %s", id.Type)
-			}
+	ids, typs := scopeEntities(a)
+	for _, id := range ids {
+		typs = append(typs, id.Type)
+	}
+	for _, t := range typs {
+		if !known(t) {
+			return fmt.Sprintf("entity type %s", t)
 		}
 	}
 	entity := func(n xast.IsNode) bool {
@@ -303,9 +287,36 @@ func deadEntityRef(p *cedar.Policy) string {
 		}
 		return what == ""
 	}
+	return findInConditions(a, visit, &what)
+}
+
+// scopeEntities returns the entities the scope of a names (==, in, in a
+// set, is ... in) and the entity types its is tests name.
+func scopeEntities(a *xast.Policy) (ids []types.EntityUID, typs []types.EntityType) {
+	for _, s := range [...]xast.IsScopeNode{a.Principal, a.Action, a.Resource} {
+		switch s := s.(type) {
+		case xast.ScopeTypeEq:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeIn:
+			ids = append(ids, s.Entity)
+		case xast.ScopeTypeInSet:
+			ids = append(ids, s.Entities...)
+		case xast.ScopeTypeIs:
+			typs = append(typs, s.Type)
+		case xast.ScopeTypeIsIn:
+			typs = append(typs, s.Type)
+			ids = append(ids, s.Entity)
+		}
+	}
+	return ids, typs
+}
+
+// findInConditions walks the conditions of a with visit, which sets
+// *found to what it finds, and returns *found once a condition set it.
+func findInConditions(a *xast.Policy, visit func(xast.IsNode) bool, found *string) string {
 	for _, c := range a.Conditions {
-		if xast.Inspect(xast.NewNode(c.Body), visit); what != "" {
-			return what
+		if xast.Inspect(xast.NewNode(c.Body), visit); *found != "" {
+			return *found
 		}
 	}
 	return ""
@@ -328,12 +339,7 @@ func deadContextHas(p *cedar.Policy) string {
 		}
 		return found == ""
 	}
-	for _, c := range (*xast.Policy)(p.AST()).Conditions {
-		if xast.Inspect(xast.NewNode(c.Body), visit); found != "" {
-			return found
-		}
-	}
-	return ""
+	return findInConditions((*xast.Policy)(p.AST()), visit, &found)
 }
 
 // mappedIP returns the first ip literal of p written as an IPv4-mapped
@@ -370,12 +376,7 @@ func mappedIP(p *cedar.Policy) string {
 		}
 		return found == ""
 	}
-	for _, c := range (*xast.Policy)(p.AST()).Conditions {
-		if xast.Inspect(xast.NewNode(c.Body), visit); found != "" {
-			return found
-		}
-	}
-	return ""
+	return findInConditions((*xast.Policy)(p.AST()), visit, &found)
 }
 
 // unmatchableText names the first text of p that no request can equal
@@ -389,22 +390,10 @@ func mappedIP(p *cedar.Policy) string {
 // policies to NFC; a Cedar policy is refused instead.
 func unmatchableText(p *cedar.Policy) string {
 	a := (*xast.Policy)(p.AST())
-	for _, s := range [...]xast.IsScopeNode{a.Principal, a.Action, a.Resource} {
-		var ids []types.EntityUID
-		switch s := s.(type) {
-		case xast.ScopeTypeEq:
-			ids = append(ids, s.Entity)
-		case xast.ScopeTypeIn:
-			ids = append(ids, s.Entity)
-		case xast.ScopeTypeIsIn:
-			ids = append(ids, s.Entity)
-		case xast.ScopeTypeInSet:
-			ids = s.Entities
-		}
-		for _, id := range ids {
-			if !normalString(string(id.ID)) {
-				return "an entity id"
-			}
+	ids, _ := scopeEntities(a)
+	for _, id := range ids {
+		if !normalString(string(id.ID)) {
+			return "an entity id"
 		}
 	}
 	what := ""
@@ -436,12 +425,7 @@ func unmatchableText(p *cedar.Policy) string {
 		}
 		return what == ""
 	}
-	for _, c := range a.Conditions {
-		if xast.Inspect(xast.NewNode(c.Body), visit); what != "" {
-			return what
-		}
-	}
-	return ""
+	return findInConditions(a, visit, &what)
 }
 
 // oddValue is unmatchableText for a literal value.
