@@ -3,14 +3,12 @@ package remote_test
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -33,28 +31,14 @@ func TestAttackLocalhostCaseThroughProxy(t *testing.T) {
 		remoteProxyChild(t)
 		return
 	}
-	var mu sync.Mutex
-	var seen []string
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Host+" "+r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.WriteHeader(http.StatusBadGateway)
-	}))
-	defer proxy.Close()
-
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAttackLocalhostCaseThroughProxy$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), proxyChildEnv+"=1", "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
-	out, err := cmd.CombinedOutput()
-	mu.Lock()
-	defer mu.Unlock()
+	seen, err := testkit.ChildBehindProxy(t, "TestAttackLocalhostCaseThroughProxy", proxyChildEnv, http.StatusBadGateway)
 	for _, s := range seen {
 		if strings.Contains(s, "Bearer atk_") {
 			t.Errorf("the proxy received the API key over plain http: %s", s)
 		}
 	}
 	if err != nil {
-		t.Errorf("child: %v\n%s", err, out)
+		t.Error(err)
 	}
 }
 

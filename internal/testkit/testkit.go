@@ -7,9 +7,14 @@ package testkit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,4 +151,31 @@ func Send(tb testing.TB, c *http.Client, req *http.Request) (*http.Response, []b
 		tb.Fatal(err)
 	}
 	return res, b
+}
+
+// ChildBehindProxy runs the test named test again in a child process of
+// the test binary, with childEnv set to "1" and HTTP_PROXY pointing at a
+// proxy that answers each request with status. net/http reads the proxy
+// variables once per process, hence the child. It returns the host and
+// Authorization header of each request the proxy received, and the
+// child's failure with its output.
+func ChildBehindProxy(t *testing.T, test, childEnv string, status int) (seen []string, err error) {
+	t.Helper()
+	var mu sync.Mutex
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Host+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	defer proxy.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
+	if out, cerr := cmd.CombinedOutput(); cerr != nil {
+		err = fmt.Errorf("child: %v\n%s", cerr, out)
+	}
+	proxy.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(seen), err
 }

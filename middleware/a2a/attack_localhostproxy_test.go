@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/middleware/a2a"
 )
 
@@ -32,28 +30,14 @@ func TestAttackA2ALocalhostCaseThroughProxy(t *testing.T) {
 		proxyChild(t)
 		return
 	}
-	var mu sync.Mutex
-	var seen []string
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Host+" "+r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer proxy.Close()
-
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAttackA2ALocalhostCaseThroughProxy$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
-	out, err := cmd.CombinedOutput()
-	mu.Lock()
-	defer mu.Unlock()
+	seen, err := testkit.ChildBehindProxy(t, "TestAttackA2ALocalhostCaseThroughProxy", childEnv, http.StatusOK)
 	for _, s := range seen {
 		if strings.Contains(s, "Bearer att_") {
 			t.Errorf("the proxy received a token over plain http: %s", s)
 		}
 	}
 	if err != nil {
-		t.Errorf("child: %v\n%s", err, out)
+		t.Error(err)
 	}
 }
 
