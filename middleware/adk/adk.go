@@ -3,11 +3,13 @@ package adk
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 
 	"google.golang.org/adk/v2/agent"
 	"google.golang.org/adk/v2/agent/llmagent"
 	"google.golang.org/adk/v2/plugin"
 	"google.golang.org/adk/v2/tool"
+	"google.golang.org/adk/v2/tool/agenttool"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/middleware"
@@ -45,18 +47,38 @@ type Pending struct {
 }
 
 // Plugin returns an ADK plugin named "agenttrust" that checks every
-// function tool call with c. It is safe for concurrent use.
+// function tool call with c. It refuses agent tools (agenttool.New); see
+// the package documentation. It is safe for concurrent use.
 func Plugin(c agenttrust.Checker, opts ...Option) (*plugin.Plugin, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: adk.Plugin has a nil checker", agenttrust.ErrInvalidConfig)
 	}
-	return plugin.New(plugin.Config{Name: "agenttrust", BeforeToolCallback: BeforeTool(c, opts...)})
+	return plugin.New(plugin.Config{Name: "agenttrust", BeforeToolCallback: beforeTool(c, true, opts)})
 }
 
 // BeforeTool returns the callback that checks a tool call with c; see the
 // package documentation. With a nil c it denies every call.
 func BeforeTool(c agenttrust.Checker, opts ...Option) llmagent.BeforeToolCallback {
+	return beforeTool(c, false, opts)
+}
+
+// agentToolType is the type of ADK's agent tools, whose agent runs in a
+// runner of its own: without the plugins of the runner calling it.
+var agentToolType = reflect.TypeOf(agenttool.New(nil, nil))
+
+const reasonAgentTool = "agent tool runs its agent's tools without the agenttrust plugin"
+
+func beforeTool(c agenttrust.Checker, inPlugin bool, opts []Option) llmagent.BeforeToolCallback {
 	return func(ctx agent.Context, t tool.Tool, args map[string]any) (map[string]any, error) {
+		if inPlugin && reflect.TypeOf(t) == agentToolType {
+			// The plugin would never see the sub-agent's tool calls:
+			// refuse rather than let them run unchecked.
+			e := &middleware.DeniedError{
+				Decision: agenttrust.Decision{Reason: reasonAgentTool},
+				Err:      fmt.Errorf("%w: adk.Plugin cannot check the tools of agent tool %q; give its agent adk.BeforeTool", agenttrust.ErrInvalidConfig, t.Name()),
+			}
+			return map[string]any{"error": e.Error()}, nil
+		}
 		conf := ctx.ToolConfirmation()
 		if conf != nil && !conf.Confirmed {
 			return denied("approval rejected"), nil

@@ -44,4 +44,11 @@
 // ADK calls BeforeToolCallback for function tools only: streaming tools
 // and tools the model runs itself (such as Google Search) are not checked
 // here; guard their functions with middleware.Guard.
+//
+// ADK runs the agent of an agent tool (agenttool.New) in a runner of its
+// own, without the plugins of the runner that called it, so the plugin
+// would never see that agent's tool calls: the plugin denies every call of
+// an agent tool as misconfigured. To use agent tools, give every agent
+// BeforeTool in its llmagent.Config.BeforeToolCallbacks instead of the
+// plugin.
 package adk
