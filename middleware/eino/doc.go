@@ -32,6 +32,14 @@
 // agenttrust.WithAgent and agenttrust.WithCredential on the context given to
 // Runner.Run or Invoke. Without them every call is denied.
 //
+// The check names the tool as the model called it. With Eino's
+// ToolAliases that is the alias, not the tool's own name: a deny rule
+// written for "delete_customer" does not stop a call of its alias
+// "remove_customer", which Eino then runs as delete_customer. The
+// middleware is not told the alias map. Do not give a tool aliases, or
+// name every alias in the policy as the tool is named (an allow list,
+// the default deny, fails closed on an alias it does not name).
+//
 // # Decisions
 //
 // Allow runs the tool. Deny, invalid arguments and any error of the check
