@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -15,7 +16,10 @@ import (
 // and credential come from the call's context (agenttrust.WithAgent,
 // WithCredential); the tool's name and arguments make the request as
 // ServerMiddleware makes it (ResourceArg applies), so a policy sees the same
-// request on both sides.
+// request on both sides. As ServerMiddleware does, it refuses as invalid a
+// call that leaves out an argument to which the tool's input schema gives
+// a default (the server's SDK would fill it in unchecked), reading the
+// schema with tools/list from the server before the check.
 //
 // A call that is not allowed fails locally and never reaches the server:
 // with an error matching middleware.ErrDenied (an *middleware.DeniedError
@@ -34,8 +38,22 @@ func ClientMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware
 				return next(ctx, method, req)
 			}
 			p, ok := req.GetParams().(*sdk.CallToolParams)
-			if !ok || p == nil {
+			cs, _ := req.GetSession().(*sdk.ClientSession)
+			if !ok || p == nil || cs == nil {
 				return nil, denial("tool call not understood", fmt.Errorf("%w: tools/call without parameters", agenttrust.ErrInvalidRequest))
+			}
+			// The server's SDK fills in what its schema gives a default
+			// after this check, as it does behind ServerMiddleware; a
+			// server that checks nothing itself would act on it unseen.
+			if args, err := json.Marshal(p.Arguments); err == nil {
+				// Through the session, which adds what the protocol
+				// version needs; this middleware passes tools/list on.
+				list := func(cursor string) (sdk.Result, error) {
+					return cs.ListTools(ctx, &sdk.ListToolsParams{Cursor: cursor})
+				}
+				if err := omittedDefault(list, p.Name, args); err != nil {
+					return nil, err
+				}
 			}
 			if _, err := middleware.CheckToolCallValue(ctx, g.checker, p.Name, p.Arguments, g.call...); err != nil {
 				return nil, err

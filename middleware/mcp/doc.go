@@ -65,7 +65,10 @@
 // before it leaves the agent, with the identity and credential of the
 // call's context, and fails a call that is not allowed with an error
 // matching middleware.ErrDenied (or middleware.ErrApprovalRequired): the
-// server never hears of it.
+// server never hears of it. Like ServerMiddleware it refuses a call that
+// leaves out an argument the tool's input schema gives a default, which
+// it reads with tools/list from the server, since a server that checks
+// nothing itself would fill it in unchecked.
 //
 // # Bearer tokens (MCP authorization)
 //

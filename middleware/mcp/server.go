@@ -135,7 +135,10 @@ func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method str
 	if err != nil {
 		return refusal(err), nil
 	}
-	if err := omittedDefault(ctx, next, r); err != nil {
+	list := func(cursor string) (sdk.Result, error) {
+		return next(ctx, methodListTools, &sdk.ListToolsRequest{Session: r.Session, Params: &sdk.ListToolsParams{Cursor: cursor}, Extra: r.Extra})
+	}
+	if err := omittedDefault(list, r.Params.Name, r.Params.Arguments); err != nil {
 		return refusal(err), nil
 	}
 	opts := g.call
@@ -175,20 +178,21 @@ const maxToolPages = 1000
 // a typed tool (sdk.AddTool) after this middleware has checked the call,
 // so the tool would act on a value no policy saw: the customer a deny
 // rule names, or an amount "attr.amount?" let pass as missing. The call
-// must send it. The schema is read through tools/list below this
-// middleware; a call of a tool not listed is left to the server, which
-// refuses it, and a list that cannot be read refuses the call.
-func omittedDefault(ctx context.Context, next sdk.MethodHandler, r *sdk.CallToolRequest) error {
+// must send it. The schema is read through tools/list with list, which
+// returns one page (below the server middleware; from the server, for the
+// client middleware); a call of a tool not listed is left to the server,
+// which refuses it, and a list that cannot be read refuses the call.
+func omittedDefault(list func(cursor string) (sdk.Result, error), name string, args json.RawMessage) error {
 	var tool *sdk.Tool
 	cursor := ""
 	for page := 0; tool == nil; page++ {
-		res, err := next(ctx, methodListTools, &sdk.ListToolsRequest{Session: r.Session, Params: &sdk.ListToolsParams{Cursor: cursor}, Extra: r.Extra})
+		res, err := list(cursor)
 		lr, ok := res.(*sdk.ListToolsResult)
 		if err != nil || !ok || lr == nil || page >= maxToolPages {
-			return denial("tool schema unavailable", fmt.Errorf("%w: the input schema of tool %q cannot be read to see what the SDK fills in", agenttrust.ErrInvalidConfig, r.Params.Name))
+			return denial("tool schema unavailable", fmt.Errorf("%w: the input schema of tool %q cannot be read to see what the SDK fills in", agenttrust.ErrInvalidConfig, name))
 		}
 		for _, t := range lr.Tools {
-			if t != nil && t.Name == r.Params.Name {
+			if t != nil && t.Name == name {
 				tool = t
 				break
 			}
@@ -207,9 +211,9 @@ func omittedDefault(ctx context.Context, next sdk.MethodHandler, r *sdk.CallTool
 		err = json.Unmarshal(b, &schema)
 	}
 	if err != nil {
-		return denial("tool schema unavailable", fmt.Errorf("%w: the input schema of tool %q: %v", agenttrust.ErrInvalidConfig, r.Params.Name, err))
+		return denial("tool schema unavailable", fmt.Errorf("%w: the input schema of tool %q: %v", agenttrust.ErrInvalidConfig, name, err))
 	}
-	if path := schema.omitted(r.Params.Arguments, ""); path != "" {
+	if path := schema.omitted(args, ""); path != "" {
 		return denial("invalid tool arguments", fmt.Errorf("%w: arguments: %q is left out, and the tool's input schema gives it a default the tool would act on unchecked: send it", agenttrust.ErrInvalidRequest, path))
 	}
 	return nil
