@@ -54,6 +54,9 @@ func ClientMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware
 				if err := omittedDefault(list, p.Name, args); err != nil {
 					return nil, err
 				}
+				if err := g.resourceSpelling(args); err != nil {
+					return nil, err
+				}
 			}
 			if _, err := middleware.CheckToolCallValue(ctx, g.checker, p.Name, p.Arguments, g.call...); err != nil {
 				return nil, err

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/middleware"
 )
 
@@ -45,7 +46,9 @@ type config struct {
 // or an integer in its plain spelling of at most 2^53 in magnitude (a call
 // with another kind, or with 1e2 or 100.0, which the SDK hands a tool as
 // 100, is denied as invalid); when the argument is absent the resource is
-// empty. It stays an attribute too.
+// empty. It must be spelled as name is: the SDK hands a typed tool only
+// the member of that exact name, so a call that sends it in another case
+// ("Customer") is denied as invalid. It stays an attribute too.
 func ResourceArg(name string) Option {
 	return func(c *config) { c.resourceArg = name }
 }
@@ -141,6 +144,9 @@ func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method str
 	if err := omittedDefault(list, r.Params.Name, r.Params.Arguments); err != nil {
 		return refusal(err), nil
 	}
+	if err := g.resourceSpelling(r.Params.Arguments); err != nil {
+		return refusal(err), nil
+	}
 	opts := g.call
 	if cl != nil {
 		// The verified token names the caller, not the context.
@@ -215,6 +221,31 @@ func omittedDefault(list func(cursor string) (sdk.Result, error), name string, a
 	}
 	if path := schema.omitted(args, ""); path != "" {
 		return denial("invalid tool arguments", fmt.Errorf("%w: arguments: %q is left out, and the tool's input schema gives it a default the tool would act on unchecked: send it", agenttrust.ErrInvalidRequest, path))
+	}
+	return nil
+}
+
+// resourceSpelling refuses arguments whose resource argument is spelled
+// otherwise than ResourceArg names it ("Customer" for customer). The check
+// takes such a member as the resource, as encoding/json would fill a
+// field from it, but the SDK decodes a typed tool's arguments matching
+// names exactly: the tool would act on no resource at all ("", 0) while
+// the check judged another. Arguments that are not an object are left to
+// the argument checks.
+func (g *guard) resourceSpelling(args json.RawMessage) error {
+	name := g.cfg.resourceArg
+	if name == "" {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(args, &members) != nil {
+		return nil
+	}
+	folded := string(cond.AppendFolded(nil, name))
+	for k := range members {
+		if k != name && string(cond.AppendFolded(nil, k)) == folded {
+			return denial("invalid tool arguments", fmt.Errorf("%w: arguments: %q names the resource only when spelled %q", agenttrust.ErrInvalidRequest, k, name))
+		}
 	}
 	return nil
 }
