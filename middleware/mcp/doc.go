@@ -14,7 +14,10 @@
 // # Server
 //
 // ServerMiddleware, for Server.AddReceivingMiddleware, checks every
-// tools/call before the tool's handler runs, with
+// tools/call before the tool's handler runs (the other methods, such as
+// resources/read, resources/subscribe, prompts/get and
+// completion/complete, pass unchecked: expose nothing through them that
+// needs a decision), with
 // middleware.CheckToolCall as the framework adapters do. The tool's name
 // is the request's Tool; the arguments, a JSON object, become its
 // Attributes (see middleware.JSONAttributes: numbers stay numbers, so
