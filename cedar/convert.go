@@ -109,6 +109,9 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 			return cedar.Request{}, nil, err
 		}
 	}
+	if err := e.checkCompared(attrs); err != nil {
+		return cedar.Request{}, nil, err
+	}
 	// Sized for every key, so that filling it never grows it.
 	ctx := make(cedar.RecordMap, 10)
 	ctx["tenant"] = cedar.String(in.Tenant)
@@ -153,6 +156,34 @@ func contextField(name string) bool {
 		return true
 	}
 	return false
+}
+
+// checkCompared refuses a request whose value at a path the policies
+// compare with == or != (see comparedTypes) has another type than the
+// other side: Cedar would find it unequal, and skip a forbid naming the
+// value the tool reads it as (the string "5000" for 5000, a list holding
+// the forbidden address). A path the request lacks, or that passes
+// through a value other than a record, errs in Cedar and is left to it.
+func (e *Engine) checkCompared(attrs cedar.RecordMap) error {
+	for _, c := range e.compared {
+		v, ok := attrs[cedar.String(c.path[0])]
+		for _, name := range c.path[1:] {
+			r, isRec := v.(types.Record)
+			if !ok || !isRec {
+				ok = false
+				break
+			}
+			v, ok = r.Get(cedar.String(name))
+		}
+		if !ok {
+			continue
+		}
+		if t := valueType(v); t != c.typ {
+			return &RequestError{Field: "attr." + strings.Join(c.path, "."),
+				Msg: fmt.Sprintf("a %s where a policy compares it with a %s, which Cedar finds unequal without an error", t, c.typ)}
+		}
+	}
+	return nil
 }
 
 type converter struct {

@@ -131,12 +131,16 @@
 // segment, which like cannot say alone: mailbox:alice/* is
 // context.resource like "mailbox:alice/*" && !(context.resource like
 // "mailbox:alice/*/*"), and mailbox:alice/** is context.resource like
-// "mailbox:alice/*". A string comparison is best written with like
-// (escape a literal '*' as \*), not ==: like errs on a value of another
-// type, as the rule engine cannot evaluate its condition on it, where ==
-// is merely false, which would let a forbid pass. An optional attribute,
-// attr.label? = secret, is context.attr has label && context.attr.label
-// like "secret".
+// "mailbox:alice/*". Cedar's == and != are merely false on values of two
+// types, which would let a forbid pass for the string "5000" where it
+// compares context.attr.amount == 5000, or a list holding the forbidden
+// address: so a request whose attribute, at a path a policy compares
+// with == or != (or a literal set of one type tests with contains), has
+// another type than the other side (a literal, decimal("1.5"),
+// context.agent) is refused with a *RequestError, and an attribute
+// compared with two types is refused when the policies load, as the
+// rule engine refuses it. An optional attribute, attr.label? = secret,
+// is context.attr has label && context.attr.label like "secret".
 //
 // Where they differ (divergence_test.go pins each): Cedar has no floating
 // point, so a fractional attribute is a decimal and comparing it with <

@@ -56,6 +56,10 @@ type Engine struct {
 	// names holds the attribute names the policies read, by folded form
 	// (see readNames); nil when they read none.
 	names map[string]readName
+	// compared holds the attribute paths the policies compare with ==
+	// or != (or a literal set's contains) and the type of the other
+	// side (see comparedTypes).
+	compared []comparedPath
 	// tenant caches the parent set of the last tenant's agents.
 	tenant atomic.Pointer[tenantParents]
 }
@@ -158,11 +162,197 @@ func parse(file string, src []byte) (*Engine, error) {
 		e.list.ids[i] = r.id
 		e.index[r.id] = i
 	}
-	if len(errs) > 0 {
+	compared, cerrs := comparedTypes(file, list, e.list.ids)
+	if errs = append(errs, cerrs...); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	e.names = readNames(list)
+	e.compared = compared
 	return e, nil
+}
+
+// comparedPath is an attribute path (under context.attr, nested names
+// after it) that a policy compares with a value of type typ.
+type comparedPath struct {
+	path []string
+	typ  string
+}
+
+// comparedTypes collects the attribute paths the policies compare with
+// == or != against a side of known type (a literal, an extension call
+// such as decimal("1.5"), a context field such as context.agent), and
+// those a literal set of one type tests with contains. Cedar finds
+// values of two types unequal without an error, so a forbid comparing
+// context.attr.amount == 5000 would be skipped for the string "5000",
+// and one comparing an address for a list holding it, while the tool
+// reads the forbidden value; the rule engine cannot evaluate such a
+// condition. Evaluate refuses a request holding another type there. A
+// path compared with two types is refused here, as the rule engine
+// refuses an attribute compared with two types: every value would slip
+// past one of the comparisons.
+func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]comparedPath, []error) {
+	var out []comparedPath
+	var errs []error
+	seen := map[string]int{} // path joined with NUL -> index in out
+	for i, p := range list {
+		add := func(n xast.IsNode, typ string) {
+			path := attrPath(n)
+			if path == nil || typ == "" {
+				return
+			}
+			k := strings.Join(path, "\x00")
+			if j, ok := seen[k]; ok {
+				if out[j].typ != typ {
+					errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(ids[i]), Index: i,
+						Msg: fmt.Sprintf("context.attr.%s is compared with a %s and a %s: one of the comparisons would be false for any value", strings.Join(path, "."), out[j].typ, typ)})
+				}
+				return
+			}
+			seen[k] = len(out)
+			out = append(out, comparedPath{path: path, typ: typ})
+		}
+		visit := func(n xast.IsNode) bool {
+			switch n := n.(type) {
+			case xast.NodeTypeEquals:
+				add(n.Left, staticType(n.Right))
+				add(n.Right, staticType(n.Left))
+			case xast.NodeTypeNotEquals:
+				add(n.Left, staticType(n.Right))
+				add(n.Right, staticType(n.Left))
+			case xast.NodeTypeContains:
+				add(n.Right, elementType(n.Left))
+			}
+			return true
+		}
+		for _, c := range (*xast.Policy)(p.AST()).Conditions {
+			xast.Inspect(xast.NewNode(c.Body), visit)
+		}
+	}
+	return out, errs
+}
+
+// attrPath returns the names of an access chain context.attr.a.b... as
+// [a b ...], or nil for anything else.
+func attrPath(n xast.IsNode) []string {
+	var rev []string
+	for {
+		switch x := n.(type) {
+		case xast.NodeTypeAccess:
+			rev = append(rev, string(x.Value))
+			n = x.Arg
+			continue
+		case xast.NodeTypeVariable:
+			if x.Name != "context" || len(rev) < 2 || rev[len(rev)-1] != "attr" {
+				return nil
+			}
+			path := make([]string, 0, len(rev)-1)
+			for i := len(rev) - 2; i >= 0; i-- {
+				path = append(path, rev[i])
+			}
+			return path
+		}
+		return nil
+	}
+}
+
+// staticType returns the Cedar type of what n always evaluates to, when
+// the policy says it (a literal, an extension constructor, arithmetic, a
+// context field of fixed type), or "".
+func staticType(n xast.IsNode) string {
+	switch x := n.(type) {
+	case xast.NodeValue:
+		return valueType(x.Value)
+	case xast.NodeTypeSet:
+		return "Set"
+	case xast.NodeTypeRecord:
+		return "Record"
+	case xast.NodeTypeNegate, xast.NodeTypeAdd, xast.NodeTypeSub, xast.NodeTypeMult:
+		return "Long"
+	case xast.NodeTypeExtensionCall:
+		switch x.Name {
+		case "ip":
+			return "ipaddr"
+		case "decimal":
+			return "decimal"
+		case "datetime":
+			return "datetime"
+		case "duration":
+			return "duration"
+		}
+	case xast.NodeTypeAccess:
+		if v, ok := x.Arg.(xast.NodeTypeVariable); ok && v.Name == "context" {
+			switch x.Value {
+			case "tenant", "agent", "tool", "resource", "session", "on_behalf_of":
+				return "String"
+			case "hops":
+				return "Set"
+			case "ip":
+				return "ipaddr"
+			case "time":
+				return "datetime"
+			}
+		}
+	}
+	return ""
+}
+
+// elementType returns the one type of the elements of a literal set, or
+// "" when n is not one or its elements differ in type.
+func elementType(n xast.IsNode) string {
+	typ := ""
+	one := func(t string) bool {
+		if t == "" || typ != "" && t != typ {
+			return false
+		}
+		typ = t
+		return true
+	}
+	switch x := n.(type) {
+	case xast.NodeTypeSet:
+		for _, e := range x.Elements {
+			if !one(staticType(e)) {
+				return ""
+			}
+		}
+	case xast.NodeValue:
+		s, ok := x.Value.(types.Set)
+		if !ok {
+			return ""
+		}
+		for e := range s.All() {
+			if !one(valueType(e)) {
+				return ""
+			}
+		}
+	}
+	return typ
+}
+
+// valueType names the Cedar type of v.
+func valueType(v types.Value) string {
+	switch v.(type) {
+	case types.String:
+		return "String"
+	case types.Long:
+		return "Long"
+	case types.Boolean:
+		return "Boolean"
+	case types.Decimal:
+		return "decimal"
+	case types.IPAddr:
+		return "ipaddr"
+	case types.Datetime:
+		return "datetime"
+	case types.Duration:
+		return "duration"
+	case types.Set:
+		return "Set"
+	case types.Record:
+		return "Record"
+	case types.EntityUID:
+		return "Entity"
+	}
+	return ""
 }
 
 // readName is an attribute name the policies read: name is their

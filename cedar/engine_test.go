@@ -167,15 +167,17 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
-// TestTypes: each Go value reaches Cedar as the documented type.
+// TestTypes: each Go value reaches Cedar as the documented type. Each
+// type has an attribute of its own: one compared with two types is
+// refused (TestAttackEqualityOtherType).
 func TestTypes(t *testing.T) {
 	e, err := cedar.Parse("", []byte(`
-@id("long") permit (principal, action == Action::"long", resource) when { context.attr.v == 3 };
-@id("dec") permit (principal, action == Action::"dec", resource) when { context.attr.v == decimal("2.5") };
-@id("str") permit (principal, action == Action::"str", resource) when { context.attr.v == "x" };
-@id("bool") permit (principal, action == Action::"bool", resource) when { context.attr.v == true };
-@id("set") permit (principal, action == Action::"set", resource) when { context.attr.v == [2, 1] };
-@id("rec") permit (principal, action == Action::"rec", resource) when { context.attr.v.k == "x" };
+@id("long") permit (principal, action == Action::"long", resource) when { context.attr.long == 3 };
+@id("dec") permit (principal, action == Action::"dec", resource) when { context.attr.dec == decimal("2.5") };
+@id("str") permit (principal, action == Action::"str", resource) when { context.attr.str == "x" };
+@id("bool") permit (principal, action == Action::"bool", resource) when { context.attr.bool == true };
+@id("set") permit (principal, action == Action::"set", resource) when { context.attr.set == [2, 1] };
+@id("rec") permit (principal, action == Action::"rec", resource) when { context.attr.rec.k == "x" };
 @id("time") permit (principal, action == Action::"time", resource) when { context.time < datetime("2027-01-01") };
 @id("ip") permit (principal, action == Action::"ip", resource) when { context.ip.isIpv4() };
 @id("tenant") permit (principal in Tenant::"acme", action == Action::"tenant", resource);`))
@@ -193,7 +195,7 @@ func TestTypes(t *testing.T) {
 	} {
 		in := req("a", tc.tool, "r")
 		if tc.v != nil {
-			in = req("a", tc.tool, "r", "v", tc.v)
+			in = req("a", tc.tool, "r", tc.tool, tc.v)
 		}
 		in.RemoteAddr = mustAddr("10.0.0.1")
 		res, err := e.Evaluate(context.Background(), &in)
