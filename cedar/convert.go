@@ -38,7 +38,9 @@ const reasonRequest = "request cannot be expressed in Cedar"
 // that is not valid UTF-8 in NFC without invisible characters, a number
 // Cedar cannot hold, a value of an unsupported type, nesting too deep,
 // an attribute name that differs only in case from one a policy reads,
-// a null under the name of one, a remote address with a zone. It
+// a null under the name of one, a remote address with a zone, a value
+// of another type than a policy compares it with, text a policy's ip()
+// would read as an IPv4-mapped address. It
 // matches agenttrust.ErrInvalidRequest.
 // Field is "agent", "tool", "resource", "session", "on_behalf_of",
 // "tenant", "hops", "ip" or the attribute's path ("attr.order.items");
@@ -94,12 +96,18 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 		if !normalString(f.v) {
 			return cedar.Request{}, nil, &RequestError{Field: f.name, Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
 		}
+		if e.ipText && mappedText(f.v) {
+			return cedar.Request{}, nil, &RequestError{Field: f.name, Msg: msgMappedText}
+		}
 	}
-	c := &converter{names: e.names}
+	c := &converter{names: e.names, ipText: e.ipText}
 	hops := make([]cedar.Value, len(in.HopIDs))
 	for i, h := range in.HopIDs {
 		if !normalString(h) {
 			return cedar.Request{}, nil, &RequestError{Field: "hops", Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
+		}
+		if e.ipText && mappedText(h) {
+			return cedar.Request{}, nil, &RequestError{Field: "hops", Msg: msgMappedText}
 		}
 		hops[i] = cedar.String(h)
 	}
@@ -187,8 +195,25 @@ func (e *Engine) checkCompared(attrs cedar.RecordMap) error {
 }
 
 type converter struct {
-	n     int
-	names map[string]readName // the engine's: the names its policies read
+	n      int
+	names  map[string]readName // the engine's: the names its policies read
+	ipText bool                // the engine's: a policy calls ip() on a request value
+}
+
+const msgMappedText = "an IPv4-mapped IPv6 address, which a policy's ip() would judge as IPv6 while a tool dialing it reaches the IPv4 address"
+
+// mappedText reports whether Cedar's ip() reads s as an IPv4-mapped IPv6
+// address or prefix (::ffff:7f00:1; cedar-go refuses the dotted form
+// ::ffff:127.0.0.1). Cedar judges it as IPv6: not loopback, in no IPv4
+// range, unequal to the IPv4 address. Go's net and the kernel's
+// dual-stack sockets reach the IPv4 address, so a forbid on it would be
+// skipped for the very host it names.
+func mappedText(s string) bool {
+	if !strings.Contains(s, ":") {
+		return false
+	}
+	a, err := types.ParseIPAddr(s)
+	return err == nil && netip.Prefix(a).Addr().Is4In6()
 }
 
 // put converts v and stores it under k in m; a nil value is left out, as
@@ -240,6 +265,9 @@ func (c *converter) value(path string, v any, depth int) (cedar.Value, error) {
 	case string:
 		if !normalString(x) {
 			return nil, &RequestError{Field: path, Msg: "not valid UTF-8 in Unicode NFC without invisible characters"}
+		}
+		if c.ipText && mappedText(x) {
+			return nil, &RequestError{Field: path, Msg: msgMappedText}
 		}
 		return cedar.String(x), nil
 	case bool:

@@ -79,7 +79,11 @@
 // The caller's address is unmapped (::ffff:10.0.0.1 is 10.0.0.1), as the
 // rule engine and the server read it, so a policy's ip literal written
 // as an IPv4-mapped IPv6 address or prefix, which would never match it,
-// is refused when it loads: write ip("10.0.0.0/8").
+// is refused when it loads: write ip("10.0.0.0/8"). Where a policy
+// calls ip() on request text (ip(context.attr.host)), a request holding
+// text that ip() reads as an IPv4-mapped address (::ffff:7f00:1) is
+// refused with a *RequestError: Cedar judges it as IPv6, not loopback
+// and in no IPv4 range, while a tool dialing it reaches 127.0.0.1.
 //
 // Text in a policy (a string, an entity id, a like pattern, an attribute
 // name) must be valid UTF-8 in NFC without invisible formatting

@@ -60,6 +60,9 @@ type Engine struct {
 	// or != (or a literal set's contains) and the type of the other
 	// side (see comparedTypes).
 	compared []comparedPath
+	// ipText says a policy calls ip() on a request value (see
+	// ipOfRequest).
+	ipText bool
 	// tenant caches the parent set of the last tenant's agents.
 	tenant atomic.Pointer[tenantParents]
 }
@@ -168,7 +171,38 @@ func parse(file string, src []byte) (*Engine, error) {
 	}
 	e.names = readNames(list)
 	e.compared = compared
+	e.ipText = ipOfRequest(list)
 	return e, nil
+}
+
+// ipOfRequest reports whether a policy calls ip() on anything but a
+// string literal: on text of the request, ip(context.attr.host). Cedar
+// reads ::ffff:7f00:1 as an IPv6 address, not loopback and in no IPv4
+// range, while a tool dialing it reaches 127.0.0.1; so the engine then
+// refuses requests holding such text (see mappedText).
+func ipOfRequest(list []*cedar.Policy) bool {
+	found := ""
+	visit := func(n xast.IsNode) bool {
+		if c, ok := n.(xast.NodeTypeExtensionCall); ok && c.Name == "ip" {
+			for _, a := range c.Args {
+				if v, ok := a.(xast.NodeValue); !ok || !isString(v.Value) {
+					found = "ip"
+				}
+			}
+		}
+		return found == ""
+	}
+	for _, p := range list {
+		if findInConditions((*xast.Policy)(p.AST()), visit, &found) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func isString(v types.Value) bool {
+	_, ok := v.(types.String)
+	return ok
 }
 
 // comparedPath is an attribute path (under context.attr, nested names
