@@ -726,7 +726,7 @@ func compileRule(file string, i int, p *cedar.Policy) (rule, []error) {
 	r := rule{id: cedar.PolicyID(fmt.Sprintf("policy%d", i))}
 	var effect string
 	var approvers []string
-	hasApprovers := false
+	hasEffect, hasApprovers := false, false
 	for _, a := range p.AST().Annotations {
 		// cedar-go's parser refuses an annotation given twice.
 		k, v := string(a.Key), string(a.Value)
@@ -739,7 +739,9 @@ func compileRule(file string, i int, p *cedar.Policy) (rule, []error) {
 			}
 			r.reason = v
 		case annEffect:
-			effect = v
+			// A bare @effect reads as "": refused below, never taken
+			// for no annotation, which would make a plain permit.
+			effect, hasEffect = v, true
 		case annApprovers:
 			hasApprovers = true
 			for _, s := range strings.Split(v, ",") {
@@ -751,11 +753,11 @@ func compileRule(file string, i int, p *cedar.Policy) (rule, []error) {
 	}
 	id := string(r.id)
 	switch {
-	case p.Effect() == cedar.Forbid && effect == "":
+	case p.Effect() == cedar.Forbid && !hasEffect:
 		r.effect, r.rank = agenttrust.Deny, 3
-	case p.Effect() == cedar.Permit && effect == effectNeedsApproval:
+	case p.Effect() == cedar.Permit && hasEffect && effect == effectNeedsApproval:
 		r.effect, r.rank = agenttrust.NeedsApproval, 2
-	case p.Effect() == cedar.Permit && effect == "":
+	case p.Effect() == cedar.Permit && !hasEffect:
 		r.effect, r.rank = agenttrust.Allow, 1
 	case p.Effect() == cedar.Forbid:
 		fail(id, "@effect(%q) on a forbid policy: only a permit policy may need approval", effect)
