@@ -168,7 +168,8 @@ func contextField(name string) bool {
 
 // checkCompared refuses a request whose value at a path the policies
 // compare with == or != (see comparedTypes) has another type than the
-// other side: Cedar would find it unequal, and skip a forbid naming the
+// other side, or whose set there holds an element of another type than
+// the policy compares its elements with: Cedar would find it unequal, and skip a forbid naming the
 // value the tool reads it as (the string "5000" for 5000, a list holding
 // the forbidden address). A path the request lacks, or that passes
 // through a value other than a record, errs in Cedar and is left to it.
@@ -186,9 +187,22 @@ func (e *Engine) checkCompared(attrs cedar.RecordMap) error {
 		if !ok {
 			continue
 		}
-		if t := valueType(v); t != c.typ {
-			return &RequestError{Field: "attr." + strings.Join(c.path, "."),
-				Msg: fmt.Sprintf("a %s where a policy compares it with a %s, which Cedar finds unequal without an error", t, c.typ)}
+		if !c.elems {
+			if t := valueType(v); t != c.typ {
+				return &RequestError{Field: "attr." + strings.Join(c.path, "."),
+					Msg: fmt.Sprintf("a %s where a policy compares it with a %s, which Cedar finds unequal without an error", t, c.typ)}
+			}
+			continue
+		}
+		set, isSet := v.(types.Set)
+		if !isSet {
+			continue // contains and the like err on it
+		}
+		for el := range set.All() {
+			if t := valueType(el); t != c.typ {
+				return &RequestError{Field: "attr." + strings.Join(c.path, "."),
+					Msg: fmt.Sprintf("a set holding a %s where a policy compares its elements with a %s, which Cedar finds unequal without an error", t, c.typ)}
+			}
 		}
 	}
 	return nil

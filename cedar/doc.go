@@ -141,7 +141,10 @@
 // address: so a request whose attribute, at a path a policy compares
 // with == or != (or a literal set of one type tests with contains), has
 // another type than the other side (a literal, decimal("1.5"),
-// context.agent) is refused with a *RequestError, and an attribute
+// context.agent) is refused with a *RequestError, as is a set whose
+// elements contains, containsAny, containsAll or == compares with
+// elements of one type ([1, 2].containsAny(context.attr.ids) for the
+// list ["1"]) holding an element of another type; an attribute
 // compared with two types is refused when the policies load, as the
 // rule engine refuses it. An optional attribute, attr.label? = secret,
 // is context.attr has label && context.attr.label like "secret".

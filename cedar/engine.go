@@ -206,16 +206,20 @@ func isString(v types.Value) bool {
 }
 
 // comparedPath is an attribute path (under context.attr, nested names
-// after it) that a policy compares with a value of type typ.
+// after it) that a policy compares with a value of type typ, or, when
+// elems is set, whose set's elements it compares with values of type typ.
 type comparedPath struct {
-	path []string
-	typ  string
+	path  []string
+	typ   string
+	elems bool
 }
 
 // comparedTypes collects the attribute paths the policies compare with
 // == or != against a side of known type (a literal, an extension call
 // such as decimal("1.5"), a context field such as context.agent), and
-// those a literal set of one type tests with contains. Cedar finds
+// those a literal set of one type tests with contains; and the sets
+// whose elements contains, containsAny, containsAll or == compares with
+// elements of one type. Cedar finds
 // values of two types unequal without an error, so a forbid comparing
 // context.attr.amount == 5000 would be skipped for the string "5000",
 // and one comparing an address for a list holding it, while the tool
@@ -229,32 +233,49 @@ func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]c
 	var errs []error
 	seen := map[string]int{} // path joined with NUL -> index in out
 	for i, p := range list {
-		add := func(n xast.IsNode, typ string) {
+		add := func(n xast.IsNode, typ string, elems bool) {
 			path := attrPath(n)
 			if path == nil || typ == "" {
 				return
 			}
 			k := strings.Join(path, "\x00")
+			what := "context.attr." + strings.Join(path, ".")
+			if elems {
+				k += "\x00[]"
+				what = "the elements of " + what
+			}
 			if j, ok := seen[k]; ok {
 				if out[j].typ != typ {
 					errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(ids[i]), Index: i,
-						Msg: fmt.Sprintf("context.attr.%s is compared with a %s and a %s: one of the comparisons would be false for any value", strings.Join(path, "."), out[j].typ, typ)})
+						Msg: fmt.Sprintf("%s compared with a %s and a %s: one of the comparisons would be false for any value", what, out[j].typ, typ)})
 				}
 				return
 			}
 			seen[k] = len(out)
-			out = append(out, comparedPath{path: path, typ: typ})
+			out = append(out, comparedPath{path: path, typ: typ, elems: elems})
+		}
+		// both records a comparison of two sides by ==, either way.
+		both := func(l, r xast.IsNode) {
+			add(l, staticType(r), false)
+			add(r, staticType(l), false)
+			add(l, elementType(r), true)
+			add(r, elementType(l), true)
 		}
 		visit := func(n xast.IsNode) bool {
 			switch n := n.(type) {
 			case xast.NodeTypeEquals:
-				add(n.Left, staticType(n.Right))
-				add(n.Right, staticType(n.Left))
+				both(n.Left, n.Right)
 			case xast.NodeTypeNotEquals:
-				add(n.Left, staticType(n.Right))
-				add(n.Right, staticType(n.Left))
+				both(n.Left, n.Right)
 			case xast.NodeTypeContains:
-				add(n.Right, elementType(n.Left))
+				add(n.Right, elementType(n.Left), false)
+				add(n.Left, staticType(n.Right), true)
+			case xast.NodeTypeContainsAny:
+				add(n.Left, elementType(n.Right), true)
+				add(n.Right, elementType(n.Left), true)
+			case xast.NodeTypeContainsAll:
+				add(n.Left, elementType(n.Right), true)
+				add(n.Right, elementType(n.Left), true)
 			}
 			return true
 		}
