@@ -144,7 +144,9 @@
 // context.agent) is refused with a *RequestError, as is a set whose
 // elements contains, containsAny, containsAll or == compares with
 // elements of one type ([1, 2].containsAny(context.attr.ids) for the
-// list ["1"]) holding an element of another type; an attribute
+// list ["1"]) holding an element of another type, and a record compared
+// with a record literal whose field has another type than the
+// literal's ({"account": "123"} for {"account": 123}); an attribute
 // compared with two types is refused when the policies load, as the
 // rule engine refuses it. An optional attribute, attr.label? = secret,
 // is context.attr has label && context.attr.label like "secret".

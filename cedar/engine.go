@@ -217,9 +217,10 @@ type comparedPath struct {
 // comparedTypes collects the attribute paths the policies compare with
 // == or != against a side of known type (a literal, an extension call
 // such as decimal("1.5"), a context field such as context.agent), and
-// those a literal set of one type tests with contains; and the sets
-// whose elements contains, containsAny, containsAll or == compares with
-// elements of one type. Cedar finds
+// those a literal set of one type tests with contains; the sets whose
+// elements contains, containsAny, containsAll or == compares with
+// elements of one type; and the fields of a record compared with a
+// record literal, field by field. Cedar finds
 // values of two types unequal without an error, so a forbid comparing
 // context.attr.amount == 5000 would be skipped for the string "5000",
 // and one comparing an address for a list holding it, while the tool
@@ -233,8 +234,7 @@ func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]c
 	var errs []error
 	seen := map[string]int{} // path joined with NUL -> index in out
 	for i, p := range list {
-		add := func(n xast.IsNode, typ string, elems bool) {
-			path := attrPath(n)
+		addPath := func(path []string, typ string, elems bool) {
 			if path == nil || typ == "" {
 				return
 			}
@@ -254,12 +254,35 @@ func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]c
 			seen[k] = len(out)
 			out = append(out, comparedPath{path: path, typ: typ, elems: elems})
 		}
-		// both records a comparison of two sides by ==, either way.
+		add := func(n xast.IsNode, typ string, elems bool) { addPath(attrPath(n), typ, elems) }
+		// compare records path == other: its type, its elements' type,
+		// and, for a record literal, each field's, compared in turn.
+		var compare func(path []string, other xast.IsNode)
+		compare = func(path []string, other xast.IsNode) {
+			if path == nil {
+				return
+			}
+			addPath(path, staticType(other), false)
+			addPath(path, elementType(other), true)
+			field := func(k string, n xast.IsNode) {
+				compare(append(path[:len(path):len(path)], k), n)
+			}
+			switch x := other.(type) {
+			case xast.NodeTypeRecord:
+				for _, el := range x.Elements {
+					field(string(el.Key), el.Value)
+				}
+			case xast.NodeValue:
+				if r, ok := x.Value.(types.Record); ok {
+					for k, v := range r.All() {
+						field(string(k), xast.NodeValue{Value: v})
+					}
+				}
+			}
+		}
 		both := func(l, r xast.IsNode) {
-			add(l, staticType(r), false)
-			add(r, staticType(l), false)
-			add(l, elementType(r), true)
-			add(r, elementType(l), true)
+			compare(attrPath(l), r)
+			compare(attrPath(r), l)
 		}
 		visit := func(n xast.IsNode) bool {
 			switch n := n.(type) {
