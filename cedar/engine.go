@@ -220,7 +220,8 @@ type comparedPath struct {
 // those a literal set of one type tests with contains; the sets whose
 // elements contains, containsAny, containsAll or == compares with
 // elements of one type; and the fields of a record compared with a
-// record literal, field by field. Cedar finds
+// record literal, field by field. A comparison with an entity (principal,
+// an entity literal) is refused: attributes are never entities. Cedar finds
 // values of two types unequal without an error, so a forbid comparing
 // context.attr.amount == 5000 would be skipped for the string "5000",
 // and one comparing an address for a list holding it, while the tool
@@ -243,6 +244,12 @@ func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]c
 			if elems {
 				k += "\x00[]"
 				what = "the elements of " + what
+			}
+			if typ == "Entity" {
+				// convert makes no entity of an attribute: never equal.
+				errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(ids[i]), Index: i,
+					Msg: what + " compared with an entity: a request's attributes are never entities, so it could never be equal (compare with context.agent, context.tool or context.resource, which are strings)"})
+				return
 			}
 			if j, ok := seen[k]; ok {
 				if out[j].typ != typ {
@@ -338,6 +345,10 @@ func attrPath(n xast.IsNode) []string {
 // context field of fixed type), or "".
 func staticType(n xast.IsNode) string {
 	switch x := n.(type) {
+	case xast.NodeTypeVariable:
+		if x.Name != "context" {
+			return "Entity" // principal, action, resource
+		}
 	case xast.NodeValue:
 		return valueType(x.Value)
 	case xast.NodeTypeSet:
