@@ -111,3 +111,35 @@ func TestEqualityTwoTypesRefused(t *testing.T) {
 		t.Errorf("Parse: %v; want a *agenttrust.PolicyError naming b", err)
 	}
 }
+
+// TestEqualityOtherTypeOtherTool: a type comparison binds only the
+// tools its policy's action scope names, so another tool may send an
+// attribute of that name with another type, as the rule engine judges
+// only the rules of the tool checked.
+func TestEqualityOtherTypeOtherTool(t *testing.T) {
+	e, err := cedar.Parse("p.cedar", []byte(`
+@id("stop") forbid (principal, action in [Action::"pay", Action::"refund"], resource) when { context.attr.id == 5 };
+@id("all") permit (principal, action, resource);`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tool    string
+		id      any
+		want    agenttrust.Effect
+		refused bool
+	}{
+		{"notes.write", "note-7", allow, false},
+		{"pay", "5", deny, true},
+		{"refund", []any{5}, deny, true},
+		{"pay", 5, deny, false},
+		{"pay", 6, allow, false},
+	} {
+		in := req("bot", tc.tool, "r", "id", tc.id)
+		res, err := e.Evaluate(context.Background(), &in)
+		var re *cedar.RequestError
+		if res.Effect != tc.want || errors.As(err, &re) != tc.refused {
+			t.Errorf("%s %#v: %v by %q (%v); want %v, refused %v", tc.tool, tc.id, res.Effect, res.Rule, err, tc.want, tc.refused)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -117,7 +118,7 @@ func (e *Engine) convert(in *agenttrust.PolicyInput) (cedar.Request, cedar.Entit
 			return cedar.Request{}, nil, err
 		}
 	}
-	if err := e.checkCompared(attrs); err != nil {
+	if err := e.checkCompared(attrs, in.Tool); err != nil {
 		return cedar.Request{}, nil, err
 	}
 	// Sized for every key, so that filling it never grows it.
@@ -173,8 +174,11 @@ func contextField(name string) bool {
 // value the tool reads it as (the string "5000" for 5000, a list holding
 // the forbidden address). A path the request lacks, or that passes
 // through a value other than a record, errs in Cedar and is left to it.
-func (e *Engine) checkCompared(attrs cedar.RecordMap) error {
+func (e *Engine) checkCompared(attrs cedar.RecordMap, tool string) error {
 	for _, c := range e.compared {
+		if c.tools != nil && !slices.Contains(c.tools, tool) {
+			continue // the policy never applies to this tool
+		}
 		v, ok := attrs[cedar.String(c.path[0])]
 		for _, name := range c.path[1:] {
 			r, isRec := v.(types.Record)

@@ -138,20 +138,21 @@
 // "mailbox:alice/*". Cedar's == and != are merely false on values of two
 // types, which would let a forbid pass for the string "5000" where it
 // compares context.attr.amount == 5000, or a list holding the forbidden
-// address. So a request is refused with a *RequestError when its
-// attribute, at a path a policy compares with == or != (or a literal set
-// of one type tests with contains), has another type than the other side
-// (a literal, decimal("1.5"), context.agent); when its set, whose
-// elements contains, containsAny, containsAll or == compares with
-// elements of one type ([1, 2].containsAny(context.attr.ids)), holds an
-// element of another type (["1"]); and when its record, compared with a
-// record literal, has a field of another type than the literal's
-// ({"account": "123"} for {"account": 123}). An attribute compared with
-// two types, or with an entity (context.attr.target == principal), which
-// it can never be, is refused when the policies load, as the rule engine
-// refuses an attribute compared with two types. An optional attribute,
-// attr.label? = secret, is context.attr has label && context.attr.label
-// like "secret".
+// address. So a request for a tool the policy's action scope names
+// (every tool, when it names none) is refused with a *RequestError when
+// its attribute, at a path the policy compares with == or != (or a
+// literal set of one type tests with contains), has another type than
+// the other side (a literal, decimal("1.5"), context.agent); when its
+// set, whose elements contains, containsAny, containsAll or == compares
+// with elements of one type ([1, 2].containsAny(context.attr.ids)),
+// holds an element of another type (["1"]); and when its record,
+// compared with a record literal, has a field of another type than the
+// literal's ({"account": "123"} for {"account": 123}). An attribute
+// compared with two types, or with an entity (context.attr.target ==
+// principal), which it can never be, is refused when the policies load,
+// as the rule engine refuses an attribute compared with two types. An
+// optional attribute, attr.label? = secret, is context.attr has label &&
+// context.attr.label like "secret".
 //
 // Where they differ (divergence_test.go pins each): Cedar has no floating
 // point, so a fractional attribute is a decimal and comparing it with <

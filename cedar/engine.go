@@ -212,6 +212,9 @@ type comparedPath struct {
 	path  []string
 	typ   string
 	elems bool
+	// tools are the tools the policy's action scope names; nil: every
+	// tool. Another tool may send the name with another type.
+	tools []string
 }
 
 // comparedTypes collects the attribute paths the policies compare with
@@ -226,15 +229,19 @@ type comparedPath struct {
 // context.attr.amount == 5000 would be skipped for the string "5000",
 // and one comparing an address for a list holding it, while the tool
 // reads the forbidden value; the rule engine cannot evaluate such a
-// condition. Evaluate refuses a request holding another type there. A
+// condition. Evaluate refuses a request for a tool the policy's action
+// scope names (any tool, when it names none) holding another type
+// there. A
 // path compared with two types is refused here, as the rule engine
 // refuses an attribute compared with two types: every value would slip
 // past one of the comparisons.
 func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]comparedPath, []error) {
 	var out []comparedPath
 	var errs []error
-	seen := map[string]int{} // path joined with NUL -> index in out
+	typeOf := map[string]string{} // path joined with NUL -> its type
+	seen := map[string]bool{}     // the same, with the tools
 	for i, p := range list {
+		tools := actionTools((*xast.Policy)(p.AST()))
 		addPath := func(path []string, typ string, elems bool) {
 			if path == nil || typ == "" {
 				return
@@ -251,15 +258,19 @@ func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]c
 					Msg: what + " compared with an entity: a request's attributes are never entities, so it could never be equal (compare with context.agent, context.tool or context.resource, which are strings)"})
 				return
 			}
-			if j, ok := seen[k]; ok {
-				if out[j].typ != typ {
-					errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(ids[i]), Index: i,
-						Msg: fmt.Sprintf("%s compared with a %s and a %s: one of the comparisons would be false for any value", what, out[j].typ, typ)})
-				}
+			if t, ok := typeOf[k]; ok && t != typ {
+				errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(ids[i]), Index: i,
+					Msg: fmt.Sprintf("%s compared with a %s and a %s: one of the comparisons would be false for any value", what, t, typ)})
 				return
 			}
-			seen[k] = len(out)
-			out = append(out, comparedPath{path: path, typ: typ, elems: elems})
+			typeOf[k] = typ
+			if k += "\x00\x00" + strings.Join(tools, "\x00"); tools == nil {
+				k += "*"
+			}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, comparedPath{path: path, typ: typ, elems: elems, tools: tools})
+			}
 		}
 		add := func(n xast.IsNode, typ string, elems bool) { addPath(attrPath(n), typ, elems) }
 		// compare records path == other: its type, its elements' type,
@@ -314,6 +325,25 @@ func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]c
 		}
 	}
 	return out, errs
+}
+
+// actionTools returns the tools a policy's action scope names (actions
+// have no groups, so action in Action::"x" names x), or nil for a scope
+// that names none, which every tool meets.
+func actionTools(a *xast.Policy) []string {
+	switch s := a.Action.(type) {
+	case xast.ScopeTypeEq:
+		return []string{string(s.Entity.ID)}
+	case xast.ScopeTypeIn:
+		return []string{string(s.Entity.ID)}
+	case xast.ScopeTypeInSet:
+		tools := make([]string, 0, len(s.Entities))
+		for _, e := range s.Entities {
+			tools = append(tools, string(e.ID))
+		}
+		return tools
+	}
+	return nil
 }
 
 // attrPath returns the names of an access chain context.attr.a.b... as
