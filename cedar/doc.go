@@ -33,8 +33,11 @@
 // is the empty string, as the rule engine sees it. No entity has
 // attributes; the only hierarchy is the agent's tenant, so
 // principal in Tenant::"acme" holds for acme's agents. A policy naming
-// another entity type (agent::"x", Team::"ops") or testing an entity
-// with has or hasTag could never hold, so it is refused when it loads. Actions have no
+// another entity type (agent::"x", Team::"ops"), testing an entity with
+// has or hasTag, or testing principal, action or resource against a type
+// it never is or is in (principal == Tenant::"acme", resource in
+// Tenant::"acme", principal is Tenant) could never hold, so it is
+// refused when it loads. Actions have no
 // groups: action in Action::"payments" is false for payments.charge;
 // write action in [Action::"payments.charge", Action::"payments.refund"]
 // or context.tool like "payments.*".

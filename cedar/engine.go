@@ -145,6 +145,9 @@ func parse(file string, src []byte) (*Engine, error) {
 		if what := deadEntityRef(p); what != "" {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
 				Msg: what + ": requests hold only Agent, Action, Resource and Tenant entities, without attributes or tags, so it could never hold"})
+		} else if what := wrongSlot(p); what != "" {
+			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
+				Msg: what + ": the principal is an Agent whose only parent is its Tenant, the action an Action and the resource a Resource, neither with parents, so it could never hold"})
 		}
 		if name := deadContextHas(p); name != "" {
 			errs = append(errs, &agenttrust.PolicyError{File: file, Rule: string(r.id), Index: i,
@@ -592,6 +595,119 @@ func deadEntityRef(p *cedar.Policy) string {
 		case xast.NodeTypeHasTag:
 			if entity(n.Left) {
 				what = fmt.Sprintf("%s.hasTag", n.Left.(xast.NodeTypeVariable).Name)
+			}
+		}
+		return what == ""
+	}
+	return findInConditions(a, visit, &what)
+}
+
+// wrongSlot names the first part of p that tests principal, action or
+// resource against an entity of a type it never is or is never in
+// (principal == Tenant::"globex", resource in Tenant::"acme", principal
+// is Tenant), or returns "". Each is always false (!= always true), so a
+// forbid written with it would quietly never deny, and a permit with !=
+// or unless always allow. deadEntityRef refuses the unknown types.
+func wrongSlot(p *cedar.Policy) string {
+	// The type each variable is, and the types it is in (itself and,
+	// for the principal, its tenant).
+	is := map[types.String]types.EntityType{"principal": typeAgent, "action": typeAction, "resource": typeResource}
+	in := func(v types.String, t types.EntityType) bool {
+		return t == is[v] || v == "principal" && t == typeTenant
+	}
+	what := ""
+	check := func(v types.String, op string, t types.EntityType) {
+		if what != "" {
+			return
+		}
+		if op == "in" && !in(v, t) || op != "in" && t != is[v] {
+			what = fmt.Sprintf("%s %s %s", v, op, t)
+		}
+	}
+	a := (*xast.Policy)(p.AST())
+	for _, sc := range [...]struct {
+		v types.String
+		s xast.IsScopeNode
+	}{{"principal", a.Principal}, {"action", a.Action}, {"resource", a.Resource}} {
+		switch s := sc.s.(type) {
+		case xast.ScopeTypeEq:
+			check(sc.v, "==", s.Entity.Type)
+		case xast.ScopeTypeIn:
+			check(sc.v, "in", s.Entity.Type)
+		case xast.ScopeTypeInSet:
+			for _, e := range s.Entities {
+				check(sc.v, "in", e.Type)
+			}
+		case xast.ScopeTypeIs:
+			check(sc.v, "is", s.Type)
+		case xast.ScopeTypeIsIn:
+			check(sc.v, "is", s.Type)
+			check(sc.v, "in", s.Entity.Type)
+		}
+	}
+	if what != "" {
+		return what
+	}
+	// variable returns the name of principal, action or resource, or "".
+	variable := func(n xast.IsNode) types.String {
+		if v, ok := n.(xast.NodeTypeVariable); ok && v.Name != "context" {
+			return v.Name
+		}
+		return ""
+	}
+	// entities calls f with each entity literal n is or holds (a set).
+	entities := func(n xast.IsNode, f func(types.EntityUID)) {
+		switch x := n.(type) {
+		case xast.NodeValue:
+			switch v := x.Value.(type) {
+			case types.EntityUID:
+				f(v)
+			case types.Set:
+				for e := range v.All() {
+					if u, ok := e.(types.EntityUID); ok {
+						f(u)
+					}
+				}
+			}
+		case xast.NodeTypeSet:
+			for _, e := range x.Elements {
+				if v, ok := e.(xast.NodeValue); ok {
+					if u, ok := v.Value.(types.EntityUID); ok {
+						f(u)
+					}
+				}
+			}
+		}
+	}
+	eq := func(l, r xast.IsNode, op string) {
+		if v := variable(l); v != "" {
+			if x, ok := r.(xast.NodeValue); ok {
+				if u, ok := x.Value.(types.EntityUID); ok {
+					check(v, op, u.Type)
+				}
+			}
+		}
+	}
+	visit := func(n xast.IsNode) bool {
+		switch n := n.(type) {
+		case xast.NodeTypeEquals:
+			eq(n.Left, n.Right, "==")
+			eq(n.Right, n.Left, "==")
+		case xast.NodeTypeNotEquals:
+			eq(n.Left, n.Right, "!=")
+			eq(n.Right, n.Left, "!=")
+		case xast.NodeTypeIn:
+			if v := variable(n.Left); v != "" {
+				entities(n.Right, func(u types.EntityUID) { check(v, "in", u.Type) })
+			}
+		case xast.NodeTypeIs:
+			if v := variable(n.Left); v != "" {
+				check(v, "is", n.EntityType)
+			}
+		case xast.NodeTypeIsIn:
+			if v := variable(n.Left); v != "" {
+				check(v, "is", n.EntityType)
+				entities(n.Entity, func(u types.EntityUID) { check(v, "in", u.Type) })
 			}
 		}
 		return what == ""
