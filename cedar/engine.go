@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -1053,5 +1054,8 @@ func (e *Engine) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 		return agenttrust.PolicyResult{Effect: agenttrust.Deny, Rule: string(r.id), Reason: reasonUnevaluable},
 			&EvalError{Rule: string(r.id), Detail: diag.Errors[bestErr].Message}
 	}
-	return agenttrust.PolicyResult{Effect: r.effect, Rule: string(r.id), Reason: r.reason, Approvers: r.approvers}, nil
+	// The result is the caller's: a copy of the approvers, which a
+	// wrapping engine editing one result would otherwise rewrite for
+	// every later request.
+	return agenttrust.PolicyResult{Effect: r.effect, Rule: string(r.id), Reason: r.reason, Approvers: slices.Clone(r.approvers)}, nil
 }
