@@ -115,3 +115,33 @@ func TestDivergenceFirstError(t *testing.T) {
 		t.Errorf("cedar: %v %v", c, cerr)
 	}
 }
+
+// TestDivergenceComparedType: an attribute of another type than a policy
+// compares it with (==, contains) denies the whole request here, on the
+// tools that policy's scope names; the rule engine cannot evaluate only
+// the rule comparing it, so another allow rule may still match there.
+func TestDivergenceComparedType(t *testing.T) {
+	p := &agenttrust.Policy{Rules: []agenttrust.Rule{
+		{ID: "kind", Effect: agenttrust.Allow, Tools: []string{"t"}, When: []string{"attr.kind = a"}},
+		{ID: "pos", Effect: agenttrust.Allow, Tools: []string{"t"}, When: []string{"attr.x > 0"}},
+	}}
+	builtin, err := agenttrust.NewRuleEngine(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce, err := cedar.Parse("", []byte(`
+@id("kind") permit (principal, action == Action::"t", resource) when { context.attr.kind == "a" };
+@id("pos") permit (principal, action == Action::"t", resource) when { context.attr.x > 0 };`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := req("a", "t", "r", "kind", 5, "x", 1)
+	b, berr := builtin.Evaluate(context.Background(), &in)
+	c, cerr := ce.Evaluate(context.Background(), &in)
+	if b.Effect != allow || b.Rule != "pos" || berr != nil {
+		t.Errorf("builtin: %v %v", b, berr)
+	}
+	if c.Effect != deny || !errors.Is(cerr, agenttrust.ErrInvalidRequest) {
+		t.Errorf("cedar: %v %v", c, cerr)
+	}
+}

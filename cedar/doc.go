@@ -166,7 +166,8 @@
 // the whole request here but only the rules reading it there, and so
 // does an attribute sent under a name that differs only in case from one
 // a policy reads (there, only the rules reading it cannot be evaluated,
-// and only on their tools); Cedar
+// and only on their tools), and an attribute of another type than a
+// policy compares it with, on that policy's tools; Cedar
 // stops a condition at its first error, where the rule engine first
 // looks for a false condition, so a forbid whose first condition errs
 // and second is false denies here and does not match there; a Cedar
