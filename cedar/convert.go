@@ -167,13 +167,14 @@ func contextField(name string) bool {
 	return false
 }
 
-// checkCompared refuses a request whose value at a path the policies
-// compare with == or != (see comparedTypes) has another type than the
-// other side, or whose set there holds an element of another type than
-// the policy compares its elements with: Cedar would find it unequal, and skip a forbid naming the
-// value the tool reads it as (the string "5000" for 5000, a list holding
-// the forbidden address). A path the request lacks, or that passes
-// through a value other than a record, errs in Cedar and is left to it.
+// checkCompared refuses a request for tool whose value at a path the
+// policies compare with == or != (see comparedTypes) has another type
+// than the other side, or whose set there holds an element of another
+// type than the policy compares its elements with: Cedar would find it
+// unequal, and skip a forbid naming the value the tool reads it as (the
+// string "5000" for 5000, a list holding the forbidden address). A path
+// the request lacks, or that passes through a value other than a
+// record, errs in Cedar and is left to it.
 func (e *Engine) checkCompared(attrs cedar.RecordMap, tool string) error {
 	for _, c := range e.compared {
 		if c.tools != nil && !slices.Contains(c.tools, tool) {

@@ -57,9 +57,8 @@ type Engine struct {
 	// names holds the attribute names the policies read, by folded form
 	// (see readNames); nil when they read none.
 	names map[string]readName
-	// compared holds the attribute paths the policies compare with ==
-	// or != (or a literal set's contains) and the type of the other
-	// side (see comparedTypes).
+	// compared holds the attribute paths the policies compare with a
+	// value of known type, and that type (see comparedTypes).
 	compared []comparedPath
 	// ipText says a policy calls ip() on a request value (see
 	// ipOfRequest).
@@ -227,18 +226,17 @@ type comparedPath struct {
 // those a literal set of one type tests with contains; the sets whose
 // elements contains, containsAny, containsAll or == compares with
 // elements of one type; and the fields of a record compared with a
-// record literal, field by field. A comparison with an entity (principal,
-// an entity literal) is refused: attributes are never entities. Cedar finds
-// values of two types unequal without an error, so a forbid comparing
-// context.attr.amount == 5000 would be skipped for the string "5000",
-// and one comparing an address for a list holding it, while the tool
-// reads the forbidden value; the rule engine cannot evaluate such a
-// condition. Evaluate refuses a request for a tool the policy's action
-// scope names (any tool, when it names none) holding another type
-// there. A
-// path compared with two types is refused here, as the rule engine
-// refuses an attribute compared with two types: every value would slip
-// past one of the comparisons.
+// record literal, field by field. Cedar finds values of two types
+// unequal without an error, so a forbid comparing context.attr.amount
+// == 5000 would be skipped for the string "5000", and one comparing an
+// address for a list holding it, while the tool reads the forbidden
+// value; the rule engine cannot evaluate such a condition. Evaluate
+// refuses a request for a tool the policy's action scope names (any
+// tool, when it names none) holding another type there. Refused here:
+// a path compared with two types, as the rule engine refuses an
+// attribute compared with two types (every value would slip past one
+// of the comparisons), and a comparison with an entity (principal, an
+// entity literal), since attributes are never entities.
 func comparedTypes(file string, list []*cedar.Policy, ids []cedar.PolicyID) ([]comparedPath, []error) {
 	var out []comparedPath
 	var errs []error
