@@ -222,11 +222,12 @@ func (cr *credential) hold(env *cond.Env, actions bool) error {
 // acting, and every caveat must hold for the request (env). The
 // revocation of its ids is the next phase's. Once the credential's
 // signature verified, the request's agent is the credential's, even when
-// a caveat refuses it, so the record names who tried.
+// a caveat refuses it or the request claimed another agent, so the record
+// names who tried, never the agent it claimed to be.
 func (c *Client) identify(ctx context.Context, req *Request, now time.Time, st *checkState, env *cond.Env) error {
 	u := credentialUse{kinds: anyCredential, agent: req.AgentID, addr: req.RemoteAddr, env: env, actions: true}
 	_, err := c.verifyInto(ctx, req.Credential, now, &u, &st.cred, &st.tok)
-	if req.AgentID == "" {
+	if st.cred.agent != "" {
 		req.AgentID = st.cred.agent
 	}
 	return err

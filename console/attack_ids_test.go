@@ -91,19 +91,19 @@ func wantFixedURLs(t *testing.T, where, body string) {
 	}
 }
 
-// An agent id is agent-chosen text: "bot/../bot2" is a valid one, and any
-// agent can make it appear on the Agents page (a check naming it with the
-// agent's own credential is a recorded agent_mismatch). Built into a form
-// action, the browser resolved the dot segments, and the card's Suspend
-// suspended bot2; an id with a slash got a form no route matched, so it
-// could not be suspended at all. Ids go in form fields, never in a URL.
+// An agent id is chosen text: "bot/../bot2" is a valid one, and a check
+// naming it (here one an admin vouches for) makes it appear on the Agents
+// page. Built into a form action, the browser resolved the dot segments,
+// and the card's Suspend suspended bot2; an id with a slash got a form no
+// route matched, so it could not be suspended at all. Ids go in form
+// fields, never in a URL.
 func TestAttackConsoleIDsNeverInURLs(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
 	const hostile = "bot/../bot2"
-	body := `{"tool_name":"docs.read","agent_id":"` + hostile + `","credential":"` + e.keys["bot"] + `"}`
+	body := `{"tool_name":"docs.read","agent_id":"` + hostile + `"}`
 	req, _ := http.NewRequest("POST", e.ts.URL+"/v1/actions/check", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+e.keys["bot"])
+	req.Header.Set("Authorization", "Bearer "+e.keys["alice"])
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.ts.Client().Do(req)
 	if err != nil {
