@@ -137,8 +137,9 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 	// The request's currency picks, among the budgets of one attribute
 	// with a currency, the one it spends: a budget in another currency is
 	// passed over only when every node holding it also holds a budget of
-	// that attribute in the request's currency. Otherwise it refuses, so
-	// no hop can open a currency its ancestors did not budget.
+	// that attribute in the request's currency covering its tool.
+	// Otherwise it refuses, so no hop can open a currency its ancestors
+	// did not budget, nor a budget of one tool open that currency to all.
 	cur, _ := env.Attr(cond.CurrencyAttr)
 	curText, _ := cur.(string)
 	for _, cv := range names {
@@ -146,7 +147,7 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 		if !cv.BudgetCovers(req.Tool) {
 			continue
 		}
-		if bc := cv.BudgetCurrency(); bc != "" && curText != bc && curText != "" && inCurrency(path, names, name, cv.Attr, curText) {
+		if bc := cv.BudgetCurrency(); bc != "" && curText != bc && curText != "" && inCurrency(path, names, name, cv.Attr, curText, req.Tool) {
 			continue
 		}
 		units, why := cv.BudgetAmount(env)
@@ -171,8 +172,9 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 }
 
 // inCurrency reports whether every node of path holding the budget name
-// also holds a budget of attribute attr in currency cur.
-func inCurrency(path []store.BudgetNode, names []*cond.Cond, name, attr, cur string) bool {
+// also holds a budget of attribute attr in currency cur that covers tool:
+// one that does not would let the request pass over both.
+func inCurrency(path []store.BudgetNode, names []*cond.Cond, name, attr, cur, tool string) bool {
 	byName := func(n string) *cond.Cond {
 		for _, cv := range names {
 			if cv.BudgetName() == n {
@@ -185,7 +187,7 @@ func inCurrency(path []store.BudgetNode, names []*cond.Cond, name, attr, cur str
 		holds, other := false, false
 		for _, b := range n.Budgets {
 			holds = holds || b.Name == name
-			if cv := byName(b.Name); cv.Attr == attr && cv.BudgetCurrency() == cur {
+			if cv := byName(b.Name); cv.Attr == attr && cv.BudgetCurrency() == cur && cv.BudgetCovers(tool) {
 				other = true
 			}
 		}
