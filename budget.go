@@ -131,6 +131,7 @@ func (c *Client) spendBudgets(ctx context.Context, req *Request, now time.Time, 
 	sc := &st.budget
 	budgetChain(&st.cred, keyExpires, sc, true)
 	path, names := sc.path, sc.names
+	path[0].Sealed = true // the key's budgets were made with it
 	// The first to refuse is always the same.
 	slices.SortFunc(names, func(a, b *cond.Cond) int { return strings.Compare(a.BudgetName(), b.BudgetName()) })
 	sp := store.BudgetSpend{Tenant: c.tenant, Path: path, Now: now, Amounts: sc.amounts[:0]}
@@ -214,7 +215,8 @@ func holderOf(path []store.BudgetNode, name string) string {
 // carving each new one out of its parent's remaining budget, and spends
 // nothing: for CreateKey and Delegate, so that a budget that does not fit
 // is refused when it is made rather than at its first use.
-func (c *Client) carveBudgets(ctx context.Context, cr *credential, keyExpires, now time.Time) error {
+// sealKey says the key's budgets were made already: all but CreateKey's.
+func (c *Client) carveBudgets(ctx context.Context, cr *credential, keyExpires, now time.Time, sealKey bool) error {
 	if !hasBudget(cr.conds) {
 		return nil
 	}
@@ -225,6 +227,7 @@ func (c *Client) carveBudgets(ctx context.Context, cr *credential, keyExpires, n
 	var sc budgetScratch
 	budgetChain(cr, keyExpires, &sc, false)
 	chain := sc.path
+	chain[0].Sealed = sealKey
 	ref, err := bs.SpendBudget(ctx, store.BudgetSpend{Tenant: c.tenant, Path: chain, Now: now})
 	if err != nil {
 		return storeErr("carve budget", err)
@@ -267,7 +270,7 @@ func (c *Client) carveKeyBudgets(ctx context.Context, id string, caveats []strin
 			cr.conds = append(cr.conds, cv)
 		}
 	}
-	return c.carveBudgets(ctx, &cr, expires, now)
+	return c.carveBudgets(ctx, &cr, expires, now, false)
 }
 
 // carveHopBudgets materialises the budgets of a new hop, added under hop
@@ -288,5 +291,5 @@ func (c *Client) carveHopBudgets(ctx context.Context, v *credential, hop string,
 	if !budget {
 		return nil // nothing to carve: the hop spends its ancestors' budgets
 	}
-	return c.carveBudgets(ctx, &cr, time.Time{}, now)
+	return c.carveBudgets(ctx, &cr, time.Time{}, now, true)
 }

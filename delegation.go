@@ -102,6 +102,14 @@ func hopBound(id string, sig *[mac.SignatureSize]byte, after [][]byte) bool {
 	return subtle.ConstantTimeCompare(got, []byte(id)) == 1
 }
 
+// hopBinds returns how many caveats after it the hop id binds; id must
+// have passed hopBound.
+func hopBinds(id string) int {
+	var raw [hopNonceLen + hopTagLen + 1]byte
+	idEncoding.Decode(raw[:], []byte(id[4:]))
+	return int(raw[0])
+}
+
 // attenuate adds a hop, an optional expiry and caveats to token and
 // returns the new token, the hop's id and the canonical caveats it added.
 // The hop's nonce is read from random.

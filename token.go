@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -636,6 +637,9 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 	if err != nil {
 		return nil, 0, errs.BadSignature
 	}
+	// boundEnd[k] is the index past the caveats hop k binds: any caveat
+	// from there to the next hop was appended by a holder, bound to no hop.
+	var boundEnd [maxDelegationDepth]int
 	for k := range nHops {
 		id := text[m.CaveatOffset(hopAt[k]):][:len(m.Caveat(hopAt[k]))][len(hopCaveatPrefix):]
 		bound := hopBound(id, &hopSig[k], m.Caveats()[hopAt[k]+1:])
@@ -644,6 +648,7 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 			clear(hopSig[:nHops])
 			return nil, 0, errs.HopNotBound
 		}
+		boundEnd[k] = hopAt[k] + 1 + hopBinds(id)
 	}
 	if v = scratch; v != nil {
 		*v = verifiedToken{id: tokID, keyID: keyID, master: mkID} // hops are the caller's to keep: never reused
@@ -651,12 +656,26 @@ func (c *Client) decodeTokenInto(cred string, scratch *verifiedToken) (v *verifi
 		v = &verifiedToken{id: tokID, keyID: keyID, master: mkID}
 	}
 	v.conds = v.condsBuf[:0]
+	var hopBudgets []string // the budgets the current hop binds
 	for i := range m.NumCaveats() {
 		cvText := text[m.CaveatOffset(i):][:len(m.Caveat(i))]
 		// One token, one encoding: a caveat must be in canonical form.
 		cv, err := cond.ParseCanonical(cvText)
 		if err != nil {
 			return nil, 0, &CaveatError{Caveat: cvText, Msg: err.Error()}
+		}
+		switch {
+		case cv.Field == cond.FieldHop:
+			hopBudgets = hopBudgets[:0]
+		case cv.Field != cond.FieldBudget || len(v.hops) == 0:
+		case i < boundEnd[len(v.hops)-1]:
+			hopBudgets = append(hopBudgets, cv.BudgetName())
+		case !slices.Contains(hopBudgets, cv.BudgetName()):
+			// A budget belongs to the hop that added it (budget.go): one
+			// appended past the caveats its hop binds may repeat one of
+			// them (the smallest limit holds), but not give the hop a
+			// budget its delegator never carved, such as a currency.
+			return nil, 0, &CaveatError{Caveat: cvText, Msg: "a budget is added with its hop (Attenuate, Delegate); appended after it, only one the hop holds may be repeated"}
 		}
 		noteCaveat(&cv, &v.tenant, &v.agent, &v.hops, &v.expires)
 		v.conds = append(v.conds, cv)

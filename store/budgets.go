@@ -97,6 +97,11 @@ type BudgetNode struct {
 	ID        string
 	ExpiresAt time.Time // zero: never
 	Budgets   []BudgetLimit
+	// Sealed: the node's rows were all made with it (an API key's, when
+	// it was created), so a row of it that is not found is not made: the
+	// spend refuses (BudgetMismatch). Else a token's holder could give
+	// its key a budget the key never declared.
+	Sealed bool
 }
 
 // BudgetLimit is one budget a node declares.
@@ -362,6 +367,9 @@ func planBudgetSpend(dst []BudgetWrite, s *BudgetSpend, keys []BudgetKey, rows [
 			}
 			r := &w.Row
 			if w.Insert && r.Node == "" {
+				if p.Sealed {
+					return nil, BudgetRefusal{Node: p.ID, Name: b.Name, Reason: BudgetMismatch}
+				}
 				if h != nil {
 					if h.Row.Remaining() < b.Limit {
 						return nil, BudgetRefusal{Node: holder, Name: b.Name, Reason: BudgetCarve}

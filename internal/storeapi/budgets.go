@@ -20,6 +20,7 @@ type (
 		ID        string            `json:"id"`
 		ExpiresAt time.Time         `json:"expires_at,omitzero"`
 		Budgets   []wireBudgetLimit `json:"budgets,omitempty"`
+		Sealed    bool              `json:"sealed,omitempty"`
 	}
 	wireBudgetAmount struct {
 		Name   string `json:"name"`
@@ -70,7 +71,7 @@ type (
 func toWireSpend(s *store.BudgetSpend) *spendBudgetReq {
 	w := &spendBudgetReq{Tenant: s.Tenant, Now: utc(s.Now)}
 	for _, n := range s.Path {
-		wn := wireBudgetNode{ID: n.ID, ExpiresAt: utc(n.ExpiresAt)}
+		wn := wireBudgetNode{ID: n.ID, ExpiresAt: utc(n.ExpiresAt), Sealed: n.Sealed}
 		for _, b := range n.Budgets {
 			wn.Budgets = append(wn.Budgets, wireBudgetLimit(b))
 		}
@@ -85,7 +86,7 @@ func toWireSpend(s *store.BudgetSpend) *spendBudgetReq {
 func (w *spendBudgetReq) model() store.BudgetSpend {
 	s := store.BudgetSpend{Tenant: w.Tenant, Now: w.Now}
 	for _, n := range w.Path {
-		bn := store.BudgetNode{ID: n.ID, ExpiresAt: n.ExpiresAt}
+		bn := store.BudgetNode{ID: n.ID, ExpiresAt: n.ExpiresAt, Sealed: n.Sealed}
 		for _, b := range n.Budgets {
 			bn.Budgets = append(bn.Budgets, store.BudgetLimit(b))
 		}

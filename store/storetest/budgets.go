@@ -24,6 +24,7 @@ func budgetCases() []testCase {
 		{name: "CarveRefused", run: testBudgetCarveRefused},
 		{name: "AllOrNothing", run: testBudgetAllOrNothing},
 		{name: "Mismatch", run: testBudgetMismatch},
+		{name: "SealedMakesNoRow", run: testBudgetSealed},
 		{name: "ReleaseReturnsCarveOut", run: testBudgetRelease},
 		{name: "ReleaseSubtree", run: testBudgetReleaseSubtree},
 		{name: "ExpiredReclaimed", run: testBudgetExpired},
@@ -515,4 +516,25 @@ func testBudgetClosed(t *testing.T, e *env) {
 	isErrOneOf(t, err, "ReleaseBudget after Close", store.ErrClosed)
 	_, err = b.Budgets(t.Context(), acme, "key_1")
 	isErrOneOf(t, err, "Budgets after Close", store.ErrClosed)
+}
+
+// A sealed node's rows were made with it: a spend that finds one missing
+// refuses (BudgetMismatch) and makes nothing, a found one spends.
+func testBudgetSealed(t *testing.T, e *env) {
+	b := budgeter(t, e)
+	mustSpend(t, b, spend([]store.BudgetNode{node("key_1", "calls", 10)}))
+	sealed := func(budgets ...any) store.BudgetNode {
+		n := node("key_1", budgets...)
+		n.Sealed = true
+		return n
+	}
+	mustSpend(t, b, spend([]store.BudgetNode{sealed("calls", 10)}, "calls", 1))
+	wantRefusal(t, b, spend([]store.BudgetNode{sealed("calls", 10, "usd", 1000)}, "usd", 5), "key_1", "usd", store.BudgetMismatch)
+	wantRefusal(t, b, spend([]store.BudgetNode{sealed("calls", 10, "usd", 1000), node("hop_1", "usd", 10)}), "key_1", "usd", store.BudgetMismatch)
+	rows, err := b.Budgets(t.Context(), acme, "key_1")
+	ok(t, err, "Budgets")
+	if len(rows) != 1 {
+		t.Fatalf("a sealed node gained rows: %+v", rows)
+	}
+	wantRemaining(t, b, "key_1", "calls", 9)
 }
