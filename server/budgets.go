@@ -26,14 +26,22 @@ func (s *Server) getBudgets(c *call) error {
 	if err != nil {
 		return storeErr("budgets", err)
 	}
+	now := s.now()
 	out := wire.BudgetList{Node: id, Budgets: make([]wire.BudgetView, 0, len(rows))}
 	for _, r := range rows {
 		scale := int64(1)
 		if strings.HasPrefix(r.Name, "attr.") {
 			scale = cond.BudgetScale
 		}
+		// A released or expired budget refuses every spend: nothing
+		// remains of it, whatever its row still counts (returned to its
+		// holder, or to be when the holder reclaims it).
+		remaining := r.Remaining()
+		if r.Released || !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+			remaining = 0
+		}
 		out.Budgets = append(out.Budgets, wire.BudgetView{Name: r.Name, Limit: r.Limit, Spent: r.Spent, Carved: r.Carved,
-			Remaining: r.Remaining(), Scale: scale, Holder: r.Holder, ExpiresAt: r.ExpiresAt, Released: r.Released})
+			Remaining: remaining, Scale: scale, Holder: r.Holder, ExpiresAt: r.ExpiresAt, Released: r.Released})
 	}
 	writeJSON(c, http.StatusOK, out)
 	return nil
