@@ -53,7 +53,7 @@ const (
 	DefaultMaxSession  = 12 * time.Hour
 	DefaultPoll        = time.Second
 	// MaxSessions bounds the sessions held at once; a sign-in beyond it
-	// ends the session idle the longest.
+	// ends the session idle the longest of the tenant holding the most.
 	MaxSessions = 10000
 )
 

@@ -93,10 +93,18 @@ func (c *Console) newSession(key string, who wire.PrincipalView) (string, *sessi
 	c.sessions.mu.Lock()
 	defer c.sessions.mu.Unlock()
 	// Sweep ended sessions. A key at its bound ends its own session idle
-	// the longest, so that no key can end other people's; at the overall
-	// bound, the session idle the longest ends.
-	var oldest, oldestMine [32]byte
-	var oldestSeen, oldestMineSeen time.Time
+	// the longest, so that no key can end other people's. At the overall
+	// bound, the tenant holding the most sessions (the signer's counting
+	// this one) ends its session idle the longest: a tenant's admin makes
+	// as many keys as it likes, and with them must end only its own.
+	type held struct {
+		n      int
+		oldest [32]byte
+		seen   time.Time
+	}
+	tenants := map[string]*held{}
+	var oldestMine [32]byte
+	var oldestMineSeen time.Time
 	mine := 0
 	for h, x := range c.sessions.m {
 		x.mu.Lock()
@@ -106,8 +114,14 @@ func (c *Console) newSession(key string, who wire.PrincipalView) (string, *sessi
 			delete(c.sessions.m, h)
 			continue
 		}
-		if oldestSeen.IsZero() || seen.Before(oldestSeen) {
-			oldest, oldestSeen = h, seen
+		t := tenants[x.who.Tenant]
+		if t == nil {
+			t = &held{}
+			tenants[x.who.Tenant] = t
+		}
+		t.n++
+		if t.seen.IsZero() || seen.Before(t.seen) {
+			t.oldest, t.seen = h, seen
 		}
 		if x.who.Tenant == who.Tenant && x.who.KeyID == who.KeyID {
 			mine++
@@ -119,7 +133,17 @@ func (c *Console) newSession(key string, who wire.PrincipalView) (string, *sessi
 	if mine >= maxSessionsPerKey {
 		delete(c.sessions.m, oldestMine)
 	} else if len(c.sessions.m) >= MaxSessions {
-		delete(c.sessions.m, oldest)
+		var most *held
+		if t := tenants[who.Tenant]; t != nil {
+			t.n++ // ties end the signer's own
+			most = t
+		}
+		for _, t := range tenants {
+			if most == nil || t.n > most.n {
+				most = t
+			}
+		}
+		delete(c.sessions.m, most.oldest)
 	}
 	c.sessions.m[sha256.Sum256([]byte(id))] = s
 	return id, s, nil
