@@ -304,9 +304,10 @@ type Stats struct {
 	AuditHealthy bool   // false while checks deny for want of audit
 	// RateState: a node-scope rate limit holds state (a bucket an agent
 	// has drawn on and that has not refilled), or the runaway breaker
-	// does (an agent's calls or denials counted within their window),
-	// which closing the client would lose: a new client starts every
-	// bucket full and every count at zero.
+	// does (an agent's calls or denials counted within their window), or
+	// the cap on open approvals does (an approval this client opened,
+	// not lapsed), which closing the client would lose: a new client
+	// starts every bucket full and every count at zero.
 	RateState bool
 }
 
@@ -318,7 +319,8 @@ func (c *Client) Stats() Stats {
 		AuditWritten: c.audit.written.Load(),
 		AuditHealthy: c.audit.healthy(),
 		RateState: ps != nil && ps.limiter != nil && ps.limiter.holdsState(c.clock.Now()) ||
-			c.breaker != nil && c.breaker.holdsState(c.clock.Now()),
+			c.breaker != nil && c.breaker.holdsState(c.clock.Now()) ||
+			c.open.holdsState(c.clock.Now()),
 	}
 }
 

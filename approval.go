@@ -211,6 +211,21 @@ func (o *openApprovalSet) lapse(agent string, ids map[string]time.Time, now time
 	}
 }
 
+// holdsState reports whether an approval counted here has not lapsed
+// at now: a new set, counting none, would let its agent open more.
+func (o *openApprovalSet) holdsState(now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, ids := range o.m {
+		for _, exp := range ids {
+			if now.Before(exp) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // drop forgets approval id of agent: decided, or never stored.
 func (o *openApprovalSet) drop(agent, id string) {
 	o.mu.Lock()

@@ -51,9 +51,10 @@ func (s *Server) release(t *tenant) {
 // feed (on PostgreSQL a connection) of its own. The next request for the
 // tenant opens it again: its revocation view and token cache start cold,
 // its audit chain goes on where it stopped. A tenant whose node-scope
-// rate limits or runaway breaker hold state (agenttrust.Stats.RateState)
-// stays open until they have refilled or their windows have passed, so
-// that closing it never hands its agents a fresh burst or count.
+// rate limits, runaway breaker or cap on open approvals hold state
+// (agenttrust.Stats.RateState) stays open until they have refilled,
+// their windows have passed or its approvals have lapsed, so that closing
+// it never hands its agents a fresh burst or count.
 //
 // Use it only with master and signing keys shared through
 // WithClientOptions: a Client with keys of its own loses them when it is
@@ -217,8 +218,9 @@ func (s *Server) evictIdleOnce() {
 			continue
 		}
 		if t.client.Stats().RateState {
-			// Its node rate limits or breaker still hold what its
-			// agents spent; a reopened client would start them afresh.
+			// Its node rate limits, breaker or open approvals still
+			// hold what its agents spent; a reopened client would start
+			// them afresh.
 			continue
 		}
 		// A request that took hold after the check above sees evicted
