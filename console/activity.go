@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -225,6 +226,12 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, h [
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	lk := liveKey{s.who.Tenant, s.who.KeyID}
+	if !c.live.take(lk) {
+		http.Error(w, fmt.Sprintf("this key has %d live pages open already: close one", maxLivePerKey), http.StatusTooManyRequests)
+		return
+	}
+	defer c.live.done(lk)
 	rc := http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
@@ -275,6 +282,45 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, h [
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// maxLivePerKey is how many live streams the sessions of one API key may
+// hold at once, as many as the API's audit streams: each reads the API
+// at every poll for as long as it stays open.
+const maxLivePerKey = 8
+
+// liveKey names the API key of a session (tenant and key id).
+type liveKey struct{ tenant, keyID string }
+
+// liveStreams counts the live streams each key holds; a key is in the map
+// only while it holds one.
+type liveStreams struct {
+	mu sync.Mutex
+	n  map[liveKey]int
+}
+
+// take counts one more stream of k, or reports false when k holds
+// maxLivePerKey already.
+func (l *liveStreams) take(k liveKey) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[k] >= maxLivePerKey {
+		return false
+	}
+	if l.n == nil {
+		l.n = map[liveKey]int{}
+	}
+	l.n[k]++
+	return true
+}
+
+// done ends a stream counted by take.
+func (l *liveStreams) done(k liveKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[k]--; l.n[k] <= 0 {
+		delete(l.n, k)
 	}
 }
 

@@ -101,6 +101,7 @@ type Console struct {
 	assets   http.Handler
 	mux      *http.ServeMux
 	sessions sessions
+	live     liveStreams
 	cop      *http.CrossOriginProtection
 	chainsMu sync.Mutex
 	chains   map[string]*chain // tenant + approval id: see chainOf
