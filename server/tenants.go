@@ -54,7 +54,9 @@ func (s *Server) release(t *tenant) {
 // rate limits, runaway breaker or cap on open approvals hold state
 // (agenttrust.Stats.RateState) stays open until they have refilled,
 // their windows have passed or its approvals have lapsed, so that closing
-// it never hands its agents a fresh burst or count.
+// it never hands its agents a fresh burst or count; and one whose audit
+// queue holds records not yet written (a sink down) stays open until they
+// are, so that an outage longer than d loses none.
 //
 // Use it only with master and signing keys shared through
 // WithClientOptions: a Client with keys of its own loses them when it is
@@ -217,10 +219,13 @@ func (s *Server) evictIdleOnce() {
 		if t.pinned.Load() || t.active.Load() != 0 || t.lastUsed.Load() > cutoff {
 			continue
 		}
-		if t.client.Stats().RateState {
+		if st := t.client.Stats(); st.RateState || st.AuditQueued > 0 {
 			// Its node rate limits, breaker or open approvals still
 			// hold what its agents spent; a reopened client would start
-			// them afresh.
+			// them afresh. Or its audit queue holds records a sink has
+			// not taken yet: Close would give them up after its drain
+			// bound, where the open client writes them once the sink
+			// is back.
 			continue
 		}
 		// A request that took hold after the check above sees evicted
