@@ -6,7 +6,9 @@
 //
 // A check never waits for the receiver: Notify only queues the approval,
 // and one goroutine delivers the queue in order. The queue is bounded
-// (Config.Queue); when it is full the new approval is dropped, counted in
+// (Config.Queue), and one tenant may hold at most half of it, so that a
+// tenant flooding it leaves room for the others; when it is full, or the
+// approval's tenant holds its half, the new approval is dropped, counted in
 // Stats.Dropped, and Notify returns ErrQueueFull (the Client logs it): a
 // slow or failing receiver costs notifications, never checks. A delivery
 // that fails for a reason that may pass (a network error, 408, 425, 429,
@@ -94,7 +96,8 @@ type Config struct {
 	// answer like any other 3xx, and the delivery fails. A client without
 	// a Timeout gets DefaultTimeout. New uses a copy of it.
 	Client *http.Client
-	// Queue bounds the approvals waiting for delivery (DefaultQueue).
+	// Queue bounds the approvals waiting for delivery (DefaultQueue);
+	// those of one tenant may take at most half of it.
 	Queue int
 	// MaxAttempts bounds the tries of one delivery (DefaultMaxAttempts);
 	// Backoff is the wait before the first retry (DefaultBackoff), doubled
@@ -128,6 +131,8 @@ type Notifier struct {
 	mu     sync.Mutex
 	seen   map[string]struct{}
 	order  []string
+	held   map[string]int // approvals queued, by tenant
+	share  int            // the most one tenant may hold queued
 	closed bool
 	stats  struct{ queued, delivered, retries, failed, dropped, repeated atomic.Uint64 }
 }
@@ -184,7 +189,8 @@ func New(cfg Config) (*Notifier, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Secret = bytes.Clone(cfg.Secret)
-	n := &Notifier{cfg: cfg, queue: make(chan agenttrust.Approval, cfg.Queue), done: make(chan struct{}), seen: map[string]struct{}{}}
+	n := &Notifier{cfg: cfg, queue: make(chan agenttrust.Approval, cfg.Queue), done: make(chan struct{}), seen: map[string]struct{}{},
+		held: map[string]int{}, share: max(1, cfg.Queue/2)}
 	n.ctx, n.stop = context.WithCancel(context.Background())
 	go n.run()
 	return n, nil
@@ -202,12 +208,20 @@ func (n *Notifier) Notify(_ context.Context, a agenttrust.Approval) error {
 		n.stats.repeated.Add(1)
 		return nil
 	}
+	// One Notifier serves every tenant of a server: a tenant holding half
+	// the queue already is refused, so that its flood of approvals leaves
+	// room for the others'.
+	if n.held[a.Tenant] >= n.share {
+		n.stats.dropped.Add(1)
+		return ErrQueueFull
+	}
 	select {
 	case n.queue <- a:
 	default:
 		n.stats.dropped.Add(1)
 		return ErrQueueFull
 	}
+	n.held[a.Tenant]++
 	n.stats.queued.Add(1)
 	key := a.Tenant + "\x00" + a.ID
 	n.seen[key] = struct{}{}
@@ -247,6 +261,11 @@ func (n *Notifier) Stats() Stats {
 func (n *Notifier) run() {
 	defer close(n.done)
 	for a := range n.queue {
+		n.mu.Lock()
+		if n.held[a.Tenant]--; n.held[a.Tenant] <= 0 {
+			delete(n.held, a.Tenant)
+		}
+		n.mu.Unlock()
 		if n.ctx.Err() != nil {
 			n.stats.dropped.Add(1)
 			continue
