@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,7 +118,7 @@ type policyState struct {
 // engine (the tenant's stored policy, or deny everything), keeps the last
 // 10,000 audit records in memory and reads the system clock.
 func New(st store.Store, opts ...Option) (*Client, error) {
-	if st == nil {
+	if isNil(st) {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalidConfig)
 	}
 	cfg := config{
@@ -145,7 +146,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: tenant must be 1-128 bytes", ErrInvalidConfig)
 	case cfg.chain == "" || len(cfg.chain) > 128:
 		return nil, fmt.Errorf("%w: audit chain name must be 1-128 bytes", ErrInvalidConfig)
-	case cfg.clock == nil || cfg.random == nil:
+	case cfg.clock == nil || isNil(cfg.random):
 		return nil, fmt.Errorf("%w: nil clock or random source", ErrInvalidConfig)
 	case cfg.queueSize < 1 || cfg.stuckAfter <= 0 || cfg.writeTimeout <= 0 || cfg.drainTimeout <= 0:
 		return nil, fmt.Errorf("%w: audit queue size and timeouts must be positive", ErrInvalidConfig)
@@ -159,15 +160,18 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: empty JWT issuer", ErrInvalidConfig)
 	case cfg.policyErr != nil:
 		return nil, cfg.policyErr
-	case cfg.nilEngine:
+	case cfg.nilEngine || cfg.engine != nil && isNil(cfg.engine):
 		return nil, fmt.Errorf("%w: WithPolicyEngine of a nil engine", ErrInvalidConfig)
 	case cfg.policy != nil && cfg.engine != nil:
 		return nil, fmt.Errorf("%w: WithPolicy and WithPolicyEngine are exclusive", ErrInvalidConfig)
 	}
 	for _, s := range cfg.sinks {
-		if s == nil {
+		if isNil(s) {
 			return nil, fmt.Errorf("%w: nil audit sink", ErrInvalidConfig)
 		}
+	}
+	if cfg.observer != nil && isNil(cfg.observer) {
+		return nil, fmt.Errorf("%w: nil observer", ErrInvalidConfig)
 	}
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
@@ -623,4 +627,18 @@ func normText(field, s string, maxLen int) (string, error) {
 		return s, fmt.Errorf("%w: %s longer than %d bytes in Unicode NFC", ErrInvalidRequest, field, maxLen)
 	}
 	return n, nil
+}
+
+// isNil reports whether v is nil or a nil pointer, func, map, slice or
+// channel behind a non-nil interface: a value New is given that would
+// panic at its first use, in a goroutine of the client's or mid-check.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
