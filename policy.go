@@ -119,8 +119,9 @@ type AttributeSpec struct {
 }
 
 // Rule matches requests by agent, tool and resource globs and conditions.
-// An empty Agents, Tools or Resources list matches any value. The zero
-// Rule is refused: it has no ID.
+// A nil Agents, Tools or Resources list (the field left out) matches any
+// value; a list that is present but empty is refused, since it reads as
+// "none". The zero Rule is refused: it has no ID.
 type Rule struct {
 	ID        string   `json:"id" yaml:"id"`
 	Effect    Effect   `json:"effect" yaml:"effect"`
@@ -159,6 +160,8 @@ type Rule struct {
 // check the limit matches; Burst times the time per request must then be
 // at most store.MaxRateWindow. A policy with a cluster limit is refused
 // (a *PolicyError) by a client whose store does not hold such limits.
+// As in a Rule, a nil Agents or Tools list matches any value and an empty
+// one is refused.
 type Limit struct {
 	ID     string   `json:"id" yaml:"id"`
 	Agents []string `json:"agents,omitempty" yaml:"agents,omitempty"`
@@ -488,6 +491,12 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 		c.attrs = append(c.attrs, ca)
 	}
 	patterns := func(id string, i int, field string, in []string) []cond.Pattern {
+		if in != nil && len(in) == 0 {
+			// Written as a placeholder or generated from nothing, it reads
+			// as "none" but would match every value.
+			fail(id, i, "%s: an empty list would match every value; omit %s to mean any", field, field)
+			return nil
+		}
 		if len(in) == 0 {
 			return nil
 		}
