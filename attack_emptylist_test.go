@@ -20,6 +20,7 @@ func TestAttackEmptyListAllowsEverything(t *testing.T) {
 		"yaml tools":     {"rules:\n- id: reader\n  effect: allow\n  agents: [reader]\n  tools: []\n", "yaml"},
 		"yaml agents":    {"rules:\n- id: reader\n  effect: allow\n  agents: []\n  tools: [db.read]\n", "yaml"},
 		"yaml resources": {"rules:\n- id: reader\n  effect: allow\n  agents: [reader]\n  tools: [db.read]\n  resources: []\n", "yaml"},
+		"yaml approvers": {"rules:\n- id: wire\n  effect: needs_approval\n  tools: [payments.wire]\n  approvers: []\n", "yaml"},
 		"json tools":     {`{"rules":[{"id":"reader","effect":"allow","agents":["reader"],"tools":[]}]}`, "json"},
 	}
 	for name, tc := range cases {

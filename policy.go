@@ -121,7 +121,8 @@ type AttributeSpec struct {
 // Rule matches requests by agent, tool and resource globs and conditions.
 // A nil Agents, Tools or Resources list (the field left out) matches any
 // value; a list that is present but empty is refused, since it reads as
-// "none". The zero Rule is refused: it has no ID.
+// "none" (so is an empty Approvers list, which would mean any approver).
+// The zero Rule is refused: it has no ID.
 type Rule struct {
 	ID        string   `json:"id" yaml:"id"`
 	Effect    Effect   `json:"effect" yaml:"effect"`
@@ -558,6 +559,9 @@ func compilePolicy(p *Policy, file string) (*compiled, error) {
 				}
 			}
 			cr.when = append(cr.when, cd)
+		}
+		if r.Approvers != nil && len(r.Approvers) == 0 {
+			fail(r.ID, i, "approvers: an empty list would let any approver grant it; omit approvers to mean that")
 		}
 		for _, a := range r.Approvers {
 			if _, err := cond.ParsePattern(a); err != nil {
