@@ -186,7 +186,8 @@
 // with ErrInvalidRequest, and policies and caveats cannot name it either.
 // Resources are compared byte-exact after Unicode NFC normalisation; one
 // with a dot segment ("." or "..", raw, percent-encoded at any depth or as
-// a look-alike), a backslash or an encoded '/' is refused. A '*' in a
+// a look-alike), an empty segment ("//", but after a leading URL scheme),
+// a backslash or an encoded '/' is refused. A '*' in a
 // request value is an ordinary character.
 //
 // # Values and concurrency

@@ -35,7 +35,7 @@ func validateVouch(req *Request, st *checkState) error {
 // validateRequest checks every text field of req. Names (agent, tool,
 // session, on-behalf-of) must be in their one canonical form (validName);
 // the resource is normalised to NFC in place and refused when it holds a
-// dot segment, a backslash, an encoded separator or an invisible
+// dot or empty segment, a backslash, an encoded separator or an invisible
 // character (cond.CheckResource), which could name to whatever reads it
 // next another resource than the one the policy's globs saw.
 func validateRequest(req *Request, attrs []attrKV) error {

@@ -645,7 +645,7 @@ func TestLiteralPrefix(t *testing.T) {
 }
 
 func TestCheckResource(t *testing.T) {
-	ok := []string{"", "mailbox:alice/inbox", "doc/1", "a..b/c.d", "50%25off", "caf\u00e9/menu", "/v1/payments/cust-1", "x%zz", "%", "a//b"}
+	ok := []string{"", "mailbox:alice/inbox", "doc/1", "a..b/c.d", "50%25off", "caf\u00e9/menu", "/v1/payments/cust-1", "x%zz", "%", "https://a/b", "file:///a", "*://a/**", "a/"}
 	for _, s := range ok {
 		if msg := CheckResource(s); msg != "" {
 			t.Errorf("CheckResource(%q) = %q, want ok", s, msg)
@@ -655,6 +655,7 @@ func TestCheckResource(t *testing.T) {
 		"..", ".", "a/..", "a/./b", "a:..", "a/%2e%2e", "a/%2E%2e/b", "a/%252e%252e/b", "a/%25252E./b",
 		"a/%u002e%u002E", "a%2fb", "a%2Fb", "a%252fb", "a\\b", "a%5cb", "a/%c0%ae%c0%ae", "a/\uff0e\uff0e",
 		"a/\u2024\u2024", "a\uff0fb", "a\u200bb", "a\u00a0b", "a/%ef%bc%8e%ef%bc%8e", "a/%25252525252e",
+		"a//b", "//a", "https://a//b", "file:////a",
 	}
 	for _, s := range bad {
 		if CheckResource(s) == "" {

@@ -43,7 +43,8 @@ func ValidName(s string) bool {
 
 // CheckResource reports what makes s unusable as a resource, or "" when
 // nothing does. A resource is refused when it holds a dot segment ("."
-// or ".." between '/' or ':' separators), raw or behind any depth of
+// or ".." between '/' or ':' separators) or an empty one ("//", but for
+// the one after a leading URL scheme), raw or behind any depth of
 // percent-encoding or Unicode compatibility look-alikes (fullwidth dots,
 // one-dot leaders); a backslash or an encoded '/' or '\'; percent-encoding
 // that decodes to invalid UTF-8; or an invisible formatting character.
@@ -62,6 +63,9 @@ func CheckResource(s string) string {
 	}
 	if hasDotSegment(s) {
 		return "holds a dot segment (\".\" or \"..\")"
+	}
+	if hasEmptySegment(s) {
+		return "holds an empty segment (\"//\")"
 	}
 	if !slow {
 		return ""
@@ -171,6 +175,23 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
+}
+
+// hasEmptySegment reports whether s holds "//" other than the one that
+// opens a URL's authority, right after a leading scheme ("https://host",
+// "file:///path", "*://host" in a pattern). Like a dot segment, an empty
+// one names the same path to what serves it: POSIX file systems read
+// "/data//secret" and "//data/secret" as "/data/secret", and nginx merges
+// slashes by default, while a glob sees other text.
+func hasEmptySegment(s string) bool {
+	i := strings.Index(s, "//")
+	if i < 0 {
+		return false
+	}
+	if i > 0 && s[i-1] == ':' && !strings.Contains(s[:i], "/") {
+		return strings.Contains(s[i+2:], "//")
+	}
+	return true
 }
 
 // hasDotSegment reports whether s, split at '/', '\' and ':', has a
