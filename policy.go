@@ -244,8 +244,10 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 // plainYAML refuses the YAML that means something other than it reads: a
 // merge key (<<), under which one copy of a key silently wins; an anchor
 // or alias, a value written elsewhere; an explicit tag (!!binary turns
-// base64 into a tool name). A document that does not parse is left to
-// the decoder, which says where.
+// base64 into a tool name); a null list entry or map key, which the
+// decoder drops without a word (tools: [~] would allow every tool, when:
+// [~] lose its condition), where JSON's [null] is refused. A document
+// that does not parse is left to the decoder, which says where.
 func plainYAML(data []byte) error {
 	var root yaml.Node
 	if yaml.NewDecoder(bytes.NewReader(data)).Decode(&root) != nil {
@@ -261,7 +263,11 @@ func plainYAML(data []byte) error {
 		case n.Style&yaml.TaggedStyle != 0:
 			return fmt.Errorf("line %d: YAML tags (%s) are not allowed in a policy", n.Line, n.Tag)
 		}
-		for _, c := range n.Content {
+		for i, c := range n.Content {
+			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" &&
+				(n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode && i%2 == 0) {
+				return fmt.Errorf("line %d: a null list entry or map key is not allowed in a policy (quote it to mean the text %q)", c.Line, c.Value)
+			}
 			if err := walk(c); err != nil {
 				return err
 			}
