@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -21,8 +23,10 @@ import (
 // []any of such values, as the HTTP API hands them to the engine (no
 // condition of the rule engine judges them; a Cedar policy reads inside).
 // Empty input (or only whitespace) has no attributes. Input that is not a
-// single JSON object, or that names a member twice in one object
-// (ignoring case, as encoding/json does when it fills a struct), is an
+// single JSON object, that names a member twice in one object (ignoring
+// case, as encoding/json does when it fills a struct), or that holds bytes
+// that are not UTF-8 or a lone surrogate escape ("\ud800", which
+// encoding/json reads as U+FFFD and other readers keep), is an
 // error matching
 // agenttrust.ErrInvalidRequest: a policy must see the same value the tool
 // will.
@@ -37,6 +41,9 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 	data = trimJSONSpace(data)
 	if len(data) == 0 {
 		return nil, "", nil
+	}
+	if err := jsonText(data); err != nil {
+		return nil, "", err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -93,6 +100,9 @@ func jsonAttributes(data []byte, resourceKey string) (attrs map[string]any, reso
 // object (a string, a number, a list): it becomes the attribute key, and
 // the resource when key is resourceKey.
 func jsonValueAttribute(data []byte, key, resourceKey string) (attrs map[string]any, resource string, err error) {
+	if err := jsonText(data); err != nil {
+		return nil, "", err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
@@ -111,6 +121,71 @@ func jsonValueAttribute(data []byte, key, resourceKey string) (attrs map[string]
 		}
 	}
 	return map[string]any{key: v}, resource, nil
+}
+
+// jsonText refuses what JSON text cannot hold and encoding/json reads as
+// U+FFFD without an error: bytes that are not UTF-8, and a \u escape of
+// a surrogate that is not the first half of a pair followed by its second
+// half. The API refuses both; a tool in Python or JavaScript keeps a lone
+// surrogate (and Python's file system calls turn "\udcff" into the byte
+// 0xff), so the check would judge other text than the tool reads. Only
+// escapes inside strings are looked at; the decoder judges the syntax.
+func jsonText(data []byte) error {
+	if !utf8.Valid(data) {
+		return badArguments("not valid UTF-8")
+	}
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(data):
+			i++
+			if data[i] != 'u' {
+				continue
+			}
+			r, ok := hex4(data[i+1:])
+			if !ok {
+				continue // the decoder refuses it
+			}
+			i += 4
+			if !utf16.IsSurrogate(r) {
+				continue
+			}
+			if r < 0xdc00 && i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+				if lo, ok := hex4(data[i+3:]); ok && lo >= 0xdc00 && lo <= 0xdfff {
+					i += 6
+					continue
+				}
+			}
+			return badArguments("a \\u escape of a lone surrogate, which names no character")
+		}
+	}
+	return nil
+}
+
+// hex4 reads the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // trimJSONSpace trims what JSON counts as white space, and no more:
