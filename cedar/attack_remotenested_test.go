@@ -3,6 +3,7 @@ package cedar_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -25,8 +26,9 @@ type cents int64
 // Check replaced such a value with an empty object only at the top level:
 // nested in a map or a list it went out as its JSON form, which the
 // server judged as a plain string or number. The bytes of "/etc/passwd"
-// became base64 text past a forbid on that path, and a named type the
-// string or number it wraps. The same request and the same Cedar policy
+// became base64 text past a forbid on that path, a named type the
+// string or number it wraps, and an empty json.Number (no number in
+// process) the 0 encoding/json writes for it. The same request and the same Cedar policy
 // must not be an allow through the server and a deny in process.
 func TestAttackRemoteNestedGoValues(t *testing.T) {
 	ce, err := cedar.Parse("nested.cedar", []byte(`
@@ -91,6 +93,7 @@ when { context.attr.order.amount <= 50 };
 		{"time in a map", "read", map[string]any{"order": map[string]any{"path": time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}}, false},
 		{"named string in a map", "list", map[string]any{"order": map[string]any{"path": pathName("/home/alice/x")}}, false},
 		{"named number in a map", "pay", map[string]any{"order": map[string]any{"amount": cents(10)}}, false},
+		{"empty number in a map", "pay", map[string]any{"order": map[string]any{"amount": json.Number("")}}, false},
 		{"deeper", "read", map[string]any{"order": map[string]any{"path": "/tmp/x", "meta": []any{map[string]any{"raw": []byte("x")}}}}, false},
 		// controls
 		{"control: plain path", "read", map[string]any{"order": map[string]any{"path": "/tmp/x"}}, true},

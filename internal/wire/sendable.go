@@ -20,7 +20,9 @@ import (
 // 0.699999988) cannot travel: the engine judges it only where both
 // readings agree, and JSON carries the decimal alone; its name is returned
 // as bad, with why it cannot travel, and the caller must not send the
-// request. So is a value of such another Go type nested in a
+// request. So is an empty json.Number, which encoding/json writes as 0
+// where the engine sees no number. So is a value of such another Go type
+// (or an empty json.Number) nested in a
 // map[string]any or []any, at any depth: an engine that reads inside
 // objects and lists (Cedar) refuses it in process, and would judge its
 // JSON form on the server (the base64 of bytes past a forbid on the
@@ -38,7 +40,11 @@ func SendableAttributes(attrs map[string]any) (out map[string]any, bad, why stri
 			if path := unsendableInside(x, k, 0); path != "" {
 				return nil, path, "a Go value that is not a string, number, boolean, map[string]any or []any, nested in an object or a list: an engine reading it there judges it as nothing JSON can carry"
 			}
-		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float64, json.Number:
+		case json.Number:
+			if x == "" {
+				return nil, k, "an empty json.Number, which JSON carries as 0 and the engine judges as no number"
+			}
+		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float64:
 		default:
 			if _, err := json.Marshal(x); err != nil {
 				continue // JSON cannot carry it at all: sending fails, and the check denies
@@ -67,7 +73,12 @@ func unsendableInside(v any, path string, depth int) string {
 		switch x := e.(type) {
 		case map[string]any, []any:
 			return unsendableInside(x, p, depth+1)
-		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		case json.Number:
+			if x == "" {
+				return p // encoding/json writes it as 0
+			}
+			return ""
+		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
 			return ""
 		}
 		return p
