@@ -351,6 +351,7 @@ func (c *Checkpoints) Close() error {
 func (c *Checkpoints) Check(ctx context.Context, st store.Audit, chain string) error {
 	cp, ok := c.Latest(chain)
 	head, err := st.AuditHead(ctx, chain)
+	err = edited(chain, err)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if ok {
@@ -372,7 +373,7 @@ func (c *Checkpoints) Check(ctx context.Context, st store.Audit, chain string) e
 	for next <= head.Seq {
 		recs, err := st.QueryAudit(ctx, store.AuditQuery{Chain: chain, AfterSeq: next - 1, Limit: 1000})
 		if err != nil {
-			return err
+			return edited(chain, err)
 		}
 		if len(recs) == 0 {
 			return &agenttrust.ChainError{Seq: next, Msg: fmt.Sprintf("chain %q: record %d is missing below the stored head at seq %d", chain, next, head.Seq)}
@@ -451,7 +452,7 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key ag
 	for {
 		recs, err := st.QueryAudit(ctx, q)
 		if err != nil {
-			return err
+			return edited(chain, err)
 		}
 		if len(recs) == 0 {
 			break
@@ -476,6 +477,7 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key ag
 		q.AfterSeq = last.Seq
 	}
 	head, err := st.AuditHead(ctx, chain)
+	err = edited(chain, err)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && prev == nil:
 		if hasCP {
@@ -491,6 +493,17 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key ag
 		return &agenttrust.ChainError{Seq: prev.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, prev.Seq, cp.Seq)}
 	}
 	return nil
+}
+
+// edited turns a store's store.ErrCorrupt, a record of chain edited in
+// the database in a way its MAC cannot show (a column of another type
+// that filtered queries pass over), into the break of the chain it is;
+// other errors are returned as they are.
+func edited(chain string, err error) error {
+	if errors.Is(err, store.ErrCorrupt) {
+		return &agenttrust.ChainError{Msg: fmt.Sprintf("chain %q: %v", chain, err)}
+	}
+	return err
 }
 
 // appendString appends s, prefixed with its length as a uvarint.

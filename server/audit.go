@@ -104,7 +104,7 @@ func (s *Server) queryAudit(c *call) error {
 	s.syncAudit(c)
 	recs, err := s.st.QueryAudit(c.r.Context(), aq)
 	if err != nil {
-		return storeErr("query audit", err)
+		return auditReadErr("query audit", err)
 	}
 	page := wire.AuditPage{Records: make([]store.AuditRecord, 0, len(recs))}
 	for _, r := range recs {
@@ -505,7 +505,7 @@ func (s *Server) verifyAudit(c *call) error {
 	for {
 		recs, err := s.st.QueryAudit(ctx, q)
 		if err != nil {
-			return storeErr("query audit", err)
+			return auditReadErr("query audit", err)
 		}
 		for _, r := range recs {
 			if r.Tenant != c.p.Tenant {
@@ -587,12 +587,12 @@ func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainRe
 			cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: last.Seq, Message: "the store has no head for this chain"}
 			return nil
 		}
-		return storeErr("audit head", err)
+		return auditReadErr("audit head", err)
 	}
 	for head.Seq > last.Seq {
 		recs, err := s.st.QueryAudit(ctx, store.AuditQuery{Chain: cur.Chain, Tenant: tenant, AfterSeq: last.Seq, Limit: 1000})
 		if err != nil {
-			return storeErr("query audit", err)
+			return auditReadErr("query audit", err)
 		}
 		if len(recs) == 0 {
 			break
@@ -615,6 +615,16 @@ func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainRe
 		cur.OK, cur.Problem = false, &wire.ChainBreak{Seq: last.Seq, Message: "the chain's stored head is not its last record (records missing at the end)"}
 	}
 	return nil
+}
+
+// auditReadErr is storeErr for a read of the audit trail, but a record
+// the store found edited behind its back (store.ErrCorrupt) is a broken
+// chain, not an outage to retry: 503 audit_chain_broken.
+func auditReadErr(op string, err error) error {
+	if errors.Is(err, store.ErrCorrupt) {
+		return &apiError{status: http.StatusServiceUnavailable, code: "audit_chain_broken", msg: unavailableMessage("audit_chain_broken"), cause: err}
+	}
+	return storeErr(op, err)
 }
 
 func chainMessage(err error) string {

@@ -413,4 +413,9 @@ var (
 	// ErrInvalid: an argument breaks the contract (an empty id, a decision
 	// status other than approved or denied).
 	ErrInvalid = errors.New("agenttrust/store: invalid argument")
+	// ErrCorrupt: a stored row is in a form the store never writes (an
+	// audit record's effect out of range, a column of another type), so
+	// it was written behind the store's back. Verification reports such
+	// a record as a break of its chain.
+	ErrCorrupt = errors.New("agenttrust/store: stored data edited behind the store's back")
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -327,6 +328,13 @@ func scanAudit(row pgx.Row) (store.AuditRecord, error) {
 		&r.VouchedBy, &r.RequestID, &r.ShadowEffect, &r.ShadowRule)
 	if err != nil {
 		return store.AuditRecord{}, err
+	}
+	if effect < 0 || effect > math.MaxUint8 {
+		// Effect is a byte, and the chain's MAC covers that byte: 257
+		// would read back as 1 (allow) and verify, while effect = 1
+		// no longer finds it. Only a writer behind the store's back
+		// stores such a value.
+		return store.AuditRecord{}, fmt.Errorf("%s record %d of chain %q: effect %d: %w", prefix, seq, r.Chain, effect, errEditedRecord)
 	}
 	r.Seq = uint64(seq)
 	r.ID = id

@@ -59,9 +59,11 @@ func (s *Store) run(ctx context.Context, op string, idempotent bool, fn func(ctx
 }
 
 // isOutcome reports whether err is an answer of the store (not found, a
-// conflict, an invalid argument) rather than a failure to give one.
+// conflict, an invalid argument, a row edited behind its back) rather
+// than a failure to give one.
 func isOutcome(err error) bool {
-	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid)
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid) ||
+		errors.Is(err, store.ErrCorrupt)
 }
 
 // fail wraps an error of the database or the driver: after Close it is
@@ -127,3 +129,8 @@ func conflict(op, format string, args ...any) error {
 func invalid(op, format string, args ...any) error {
 	return fmt.Errorf("%s %s: %s: %w", prefix, op, fmt.Sprintf(format, args...), store.ErrInvalid)
 }
+
+// errEditedRecord reports an audit row stored otherwise than AppendAudit
+// stores it (an effect out of range): it was written behind the store's
+// back, and a query filtering on that column would pass over it.
+var errEditedRecord = fmt.Errorf("%w: an audit record stored in a form agenttrust never writes (a filtered query would miss it)", store.ErrCorrupt)

@@ -17,6 +17,19 @@ const auditCols = `chain, seq, id, time, tenant, agent_id, on_behalf_of, session
 	credential_id, hop_ids, effect, rule, reason, approval_id, latency, prev_hash, hash, vouched_by, request_id,
 	shadow_effect, shadow_rule`
 
+// auditSelect is what a read of the audit table selects: auditCols, then
+// whether the columns a query filters or orders on hold the storage class
+// AppendAudit writes. SQLite keeps any class in any column and compares a
+// BLOB unequal to every TEXT: a writer of the file who stores agent_id as
+// a BLOB, or effect as 257, leaves a record that reads back as it was
+// hashed (the chain verifies) but that agent_id = ? or effect = ? no
+// longer finds. scanRecord refuses such a row, so verification, which
+// reads every row, reports it.
+const auditSelect = auditCols + `,
+	typeof(chain) = 'text' AND typeof(seq) = 'integer' AND typeof(id) = 'blob' AND typeof(time) = 'integer'
+	AND typeof(tenant) = 'text' AND typeof(agent_id) = 'text' AND typeof(tool) = 'text'
+	AND typeof(effect) = 'integer' AND effect BETWEEN 0 AND 255`
+
 // auditColCount is the number of auditCols.
 const auditColCount = 24
 
@@ -45,16 +58,20 @@ func insertAudit(n int) string {
 	return b.String()
 }
 
-// scanRecord reads one row of auditCols.
+// scanRecord reads one row of auditSelect.
 func scanRecord(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
 	var r store.AuditRecord
 	var seq, tm, effect, latency int64
 	var id, prev, hash, attrs []byte
 	var hops sql.NullString
+	var stored bool
 	if err := sc.Scan(&r.Chain, &seq, &id, &tm, &r.Tenant, &r.AgentID, &r.OnBehalfOf, &r.SessionID, &r.Tool, &r.Resource, &attrs,
 		&r.CredentialID, &hops, &effect, &r.Rule, &r.Reason, &r.ApprovalID, &latency, &prev, &hash, &r.VouchedBy, &r.RequestID,
-		&r.ShadowEffect, &r.ShadowRule); err != nil {
+		&r.ShadowEffect, &r.ShadowRule, &stored); err != nil {
 		return store.AuditRecord{}, err
+	}
+	if !stored {
+		return store.AuditRecord{}, fmt.Errorf("record %d of chain %q: %w", seq, r.Chain, errEditedRecord)
 	}
 	if len(id) != len(r.ID) || len(prev) != len(r.PrevHash) || len(hash) != len(r.Hash) {
 		return store.AuditRecord{}, fmt.Errorf("record %d of chain %q: malformed id or hash", seq, r.Chain)
@@ -197,7 +214,7 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 func auditQuery(q store.AuditQuery) (string, []any) {
 	var b strings.Builder
 	var args []any
-	b.WriteString(`SELECT ` + auditCols + ` FROM audit WHERE 1`)
+	b.WriteString(`SELECT ` + auditSelect + ` FROM audit WHERE 1`)
 	where := func(cond string, arg any) {
 		b.WriteString(" AND " + cond)
 		args = append(args, arg)

@@ -1,6 +1,11 @@
 package sqlite
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/agenttrust/agenttrust/store"
+)
 
 // ErrNewerSchema is returned by Open for a database whose schema version is
 // newer than the migrations this code knows: it was written by a later
@@ -15,3 +20,9 @@ var errBadMigration = errors.New("agenttrust/store/sqlite: malformed migrations"
 // WithExclusive, or when WithExclusive is asked for a database another
 // Store holds, in this process or another.
 var ErrInUse = errors.New("agenttrust/store/sqlite: database is in use by another process (or another Store of this one)")
+
+// errEditedRecord reports an audit row stored otherwise than AppendAudit
+// stores it (another storage class, an effect out of range): it was
+// written behind the store's back, and a query filtering on that column
+// would pass over it.
+var errEditedRecord = fmt.Errorf("%w: an audit record stored in a form agenttrust never writes (a filtered query would miss it)", store.ErrCorrupt)

@@ -302,7 +302,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 	}
 	prep(s.r, &s.keyByHash, `SELECT `+keyCols+` FROM keys WHERE hash = ?`)
-	prep(s.r, &s.auditHead, `SELECT `+auditCols+` FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
+	prep(s.r, &s.auditHead, `SELECT `+auditSelect+` FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	prep(s.w, &s.chainHead, `SELECT seq FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1`)
 	for i := range s.insertAudit {
 		prep(s.w, &s.insertAudit[i], insertAudit(1<<i))
