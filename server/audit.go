@@ -468,7 +468,8 @@ func parsePosition(pos string) (since time.Time, cursors map[string]uint64, err 
 // chain's stored head. With checkpoints (WithAuditCheckpoints), a chain
 // of this node must also reach its checkpoint and hold the checkpointed
 // record there, and a checkpointed chain with no records left is
-// reported too.
+// reported too. A chain named by ?chain= that holds no record of the
+// tenant is reported broken: nothing was verified.
 func (s *Server) verifyAudit(c *call) error {
 	ctx := c.r.Context()
 	q := store.AuditQuery{Tenant: c.p.Tenant, Chain: c.r.URL.Query().Get("chain"), Limit: 1000}
@@ -556,6 +557,15 @@ func (s *Server) verifyAudit(c *call) error {
 				Seq: cp.Seq, Message: fmt.Sprintf("the store has no records of this chain, but its checkpoint is at seq %d (records deleted)", cp.Seq)}})
 		}
 		slices.SortFunc(out.Chains, func(a, b wire.ChainReport) int { return strings.Compare(a.Chain, b.Chain) })
+	}
+	if q.Chain != "" && len(out.Chains) == 0 {
+		// A chain asked for and not found verified nothing: its records
+		// may all have been deleted where no checkpoint of this node
+		// sees it. The same answer for a chain of another tenant, so
+		// it tells nothing of one.
+		out.OK = false
+		out.Chains = append(out.Chains, wire.ChainReport{Chain: q.Chain, Problem: &wire.ChainBreak{
+			Message: "no records of this chain in the tenant: nothing verified"}})
 	}
 	writeJSON(c, http.StatusOK, out)
 	return nil
