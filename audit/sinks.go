@@ -8,6 +8,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,14 +37,18 @@ func NewJSONSink(w io.Writer) *JSONSink { return &JSONSink{w: w} }
 func (s *JSONSink) Write(_ context.Context, recs []agenttrust.AuditRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf = s.buf[:0]
+	buf := bytes.NewBuffer(s.buf[:0])
+	// No HTML escaping: json.Marshal would write "<" in a record's raw
+	// attributes as "\u003c", and the line would no longer verify under
+	// the audit key, whose MAC covers the attributes byte for byte.
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
 	for i := range recs {
-		b, err := json.Marshal(&recs[i])
-		if err != nil {
+		if err := enc.Encode(&recs[i]); err != nil { // one line each
 			return fmt.Errorf("agenttrust: encode audit record: %w", err)
 		}
-		s.buf = append(append(s.buf, b...), '\n')
 	}
+	s.buf = buf.Bytes()
 	if _, err := s.w.Write(s.buf); err != nil {
 		return fmt.Errorf("agenttrust: write audit records: %w", err)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -116,7 +115,7 @@ func (s *Server) queryAudit(c *call) error {
 		last := recs[len(recs)-1]
 		page.Next = &wire.AuditCursor{AfterChain: last.Chain, AfterSeq: last.Seq}
 	}
-	writeJSON(c, http.StatusOK, page)
+	writeRecords(c, http.StatusOK, page)
 	return nil
 }
 
@@ -367,7 +366,7 @@ func (t *auditTail) match(r *store.AuditRecord) bool {
 }
 
 func (t *auditTail) write(c *call, r *store.AuditRecord) error {
-	b, err := json.Marshal(r)
+	b, err := marshalRecords(r)
 	if err != nil {
 		return err
 	}

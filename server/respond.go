@@ -199,6 +199,31 @@ func writeJSON(c *call, status int, v any) {
 	writeRaw(c, status, append(b, '\n'))
 }
 
+// writeRecords sends v, which holds audit records, with status and
+// without HTML escaping: json.Marshal would rewrite "<" in a record's
+// raw attributes as "\u003c", and the record would then fail
+// VerifyChain on the client, its MAC covering the bytes as stored.
+func writeRecords(c *call, status int, v any) {
+	b, err := marshalRecords(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	writeRaw(c, status, append(b, '\n'))
+}
+
+// marshalRecords is json.Marshal without HTML escaping, so that audit
+// attributes go out byte for byte (see writeRecords).
+func marshalRecords(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 func writeRaw(c *call, status int, b []byte) {
 	h := c.w.Header()
 	h["Content-Type"] = jsonContentType
