@@ -598,6 +598,7 @@ func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainRe
 		}
 		return auditReadErr("audit head", err)
 	}
+read:
 	for head.Seq > last.Seq {
 		recs, err := s.st.QueryAudit(ctx, store.AuditQuery{Chain: cur.Chain, Tenant: tenant, AfterSeq: last.Seq, Limit: 1000})
 		if err != nil {
@@ -609,7 +610,10 @@ func (s *Server) checkHead(ctx context.Context, tenant string, cur *wire.ChainRe
 		for i := range recs {
 			r := recs[i]
 			if r.Seq > head.Seq {
-				break
+				// Appended since the head was read: the tenant's
+				// records end before the head, and reading again
+				// would find the same ones forever.
+				break read
 			}
 			s.verifyLink(cur, last, &r)
 			if !cur.OK {
