@@ -2,9 +2,8 @@ package agenttrust_test
 
 import (
 	"context"
+	"errors"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -29,13 +28,17 @@ func TestAttackEmptyListAllowsEverything(t *testing.T) {
 			if err == nil {
 				// Were it accepted, this is what it would do.
 				c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p))
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatalf("%v", err)
+				}
 				defer c.Close()
 				d, _ := c.Check(context.Background(), agenttrust.Request{AgentID: "mallory", Tool: "payments.charge", Resource: "acct:1"})
-				require.Failf(t, "empty list accepted", "policy loaded; a check of another agent's payment was %v", d.Effect)
+				t.Fatalf("policy loaded; a check of another agent's payment was %v", d.Effect)
 			}
 			var pe *agenttrust.PolicyError
-			require.ErrorAs(t, err, &pe)
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want a %T", err, &pe)
+			}
 		})
 	}
 	// The same through the Go API: a non-nil empty list is refused, a nil
@@ -43,10 +46,14 @@ func TestAttackEmptyListAllowsEverything(t *testing.T) {
 	_, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(&agenttrust.Policy{Rules: []agenttrust.Rule{
 		{ID: "r", Effect: agenttrust.Allow, Agents: []string{"reader"}, Tools: []string{}},
 	}}))
-	require.ErrorIs(t, err, agenttrust.ErrInvalidPolicy)
+	if !errors.Is(err, agenttrust.ErrInvalidPolicy) {
+		t.Fatalf("err = %v, want %v", err, agenttrust.ErrInvalidPolicy)
+	}
 	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(&agenttrust.Policy{Rules: []agenttrust.Rule{
 		{ID: "r", Effect: agenttrust.Allow, Agents: []string{"reader"}},
 	}}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
 	c.Close()
 }

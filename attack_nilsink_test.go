@@ -3,9 +3,8 @@ package agenttrust_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/observe"
@@ -46,7 +45,9 @@ func TestAttackNilAuditSink(t *testing.T) {
 			if c != nil {
 				c.Close()
 			}
-			require.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
+			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want %v", err, agenttrust.ErrInvalidConfig)
+			}
 		})
 	}
 }
@@ -72,7 +73,9 @@ func TestAttackTypedNilOptions(t *testing.T) {
 			if c != nil {
 				c.Close()
 			}
-			require.ErrorIs(t, err, agenttrust.ErrInvalidConfig)
+			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want %v", err, agenttrust.ErrInvalidConfig)
+			}
 		})
 	}
 }

@@ -2,12 +2,11 @@ package middleware_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/middleware"
@@ -51,15 +50,29 @@ func TestAttackArgumentsNotUTF8(t *testing.T) {
 			d, err := middleware.CheckToolCall(ctx, checker, "files.read", []byte(tc.args), middleware.ResourceKey("path"))
 			_, jerr := middleware.JSONAttributes([]byte(tc.args))
 			if !tc.refused {
-				require.NoError(t, err)
-				require.NoError(t, jerr)
-				require.Equal(t, agenttrust.Allow, d.Effect)
+				if err != nil {
+					t.Fatalf("%v", err)
+				}
+				if jerr != nil {
+					t.Fatalf("%v", jerr)
+				}
+				if d.Effect != agenttrust.Allow {
+					t.Fatalf("got %v, want %v", d.Effect, agenttrust.Allow)
+				}
 				return
 			}
-			require.ErrorIs(t, err, agenttrust.ErrInvalidRequest, "checked as %+v", d)
-			require.Equal(t, agenttrust.Deny, d.Effect)
-			require.Zero(t, asked, "the checker was asked")
-			require.ErrorIs(t, jerr, agenttrust.ErrInvalidRequest)
+			if !errors.Is(err, agenttrust.ErrInvalidRequest) {
+				t.Fatalf("err = %v, want %v; checked as %+v", err, agenttrust.ErrInvalidRequest, d)
+			}
+			if d.Effect != agenttrust.Deny {
+				t.Fatalf("got %v, want %v", d.Effect, agenttrust.Deny)
+			}
+			if asked != 0 {
+				t.Fatalf("the checker was asked")
+			}
+			if !errors.Is(jerr, agenttrust.ErrInvalidRequest) {
+				t.Fatalf("err = %v, want %v", jerr, agenttrust.ErrInvalidRequest)
+			}
 
 			// The same body through the HTTP middleware.
 			h := middleware.HTTP(checker, middleware.Options{
@@ -71,7 +84,9 @@ func TestAttackArgumentsNotUTF8(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer atk_anything")
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r.WithContext(ctx))
-			require.Equal(t, http.StatusBadRequest, w.Code)
+			if w.Code != http.StatusBadRequest {
+				t.Fatalf("got %v, want %v", w.Code, http.StatusBadRequest)
+			}
 		})
 	}
 }
