@@ -8,8 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -125,67 +125,17 @@ func jsonValueAttribute(data []byte, key, resourceKey string) (attrs map[string]
 
 // jsonText refuses what JSON text cannot hold and encoding/json reads as
 // U+FFFD without an error: bytes that are not UTF-8, and a \u escape of
-// a surrogate that is not the first half of a pair followed by its second
-// half. The API refuses both; a tool in Python or JavaScript keeps a lone
-// surrogate (and Python's file system calls turn "\udcff" into the byte
-// 0xff), so the check would judge other text than the tool reads. Only
-// escapes inside strings are looked at; the decoder judges the syntax.
+// a lone surrogate. The API refuses both (its decoder, json/v2's, is the
+// one asked here); a tool in Python or JavaScript keeps a lone surrogate
+// (and Python's file system calls turn "\udcff" into the byte 0xff), so
+// the check would judge other text than the tool reads. Any other fault
+// is left to the decoder, which says what it is.
 func jsonText(data []byte) error {
-	if !utf8.Valid(data) {
-		return badArguments("not valid UTF-8")
-	}
-	inString := false
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; {
-		case !inString:
-			inString = c == '"'
-		case c == '"':
-			inString = false
-		case c == '\\' && i+1 < len(data):
-			i++
-			if data[i] != 'u' {
-				continue
-			}
-			r, ok := hex4(data[i+1:])
-			if !ok {
-				continue // the decoder refuses it
-			}
-			i += 4
-			if !utf16.IsSurrogate(r) {
-				continue
-			}
-			if r < 0xdc00 && i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
-				if lo, ok := hex4(data[i+3:]); ok && lo >= 0xdc00 && lo <= 0xdfff {
-					i += 6
-					continue
-				}
-			}
-			return badArguments("a \\u escape of a lone surrogate, which names no character")
-		}
+	v := jsontext.Value(data)
+	if !v.IsValid() && v.IsValid(jsontext.AllowInvalidUTF8(true)) {
+		return badArguments("not valid UTF-8, or a \\u escape of a lone surrogate, which names no character")
 	}
 	return nil
-}
-
-// hex4 reads the four hex digits at the start of b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // trimJSONSpace trims what JSON counts as white space, and no more:
