@@ -73,8 +73,10 @@ func (b *breaker) holdsState(now time.Time) bool {
 }
 
 // observe counts one decision for agent and returns a non-empty reason when
-// this decision trips the breaker. Counters reset after a trip.
-func (b *breaker) observe(agent string, now time.Time, denied bool) string {
+// this decision trips the breaker. Counters reset after a trip. With call
+// false it counts a denial of a check already counted as a call (one the
+// budget phase refused after the breaker saw it allowed).
+func (b *breaker) observe(agent string, now time.Time, call, denied bool) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := b.agents[agent]
@@ -96,7 +98,7 @@ func (b *breaker) observe(agent string, now time.Time, denied bool) string {
 		c = &breakerCount{denyStart: now, callStart: now}
 		b.agents[strings.Clone(agent)] = c
 	}
-	if b.cfg.MaxCalls > 0 {
+	if b.cfg.MaxCalls > 0 && call {
 		if now.Sub(c.callStart) >= b.cfg.CallWindow {
 			c.callStart, c.calls = now, 0
 		}
@@ -124,7 +126,13 @@ func (b *breaker) observe(agent string, now time.Time, denied bool) string {
 // when that trips the breaker, suspends the agent and returns a deny that
 // says so in v's stead.
 func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdict) verdict {
-	why := c.breaker.observe(agent, now, v.effect == Deny)
+	return c.tripOn(ctx, agent, now, v, true)
+}
+
+// tripOn is trip; with call false, v is a deny of a check trip already
+// counted (see breaker.observe).
+func (c *Client) tripOn(ctx context.Context, agent string, now time.Time, v verdict, call bool) verdict {
+	why := c.breaker.observe(agent, now, call, v.effect == Deny)
 	if why == "" {
 		return v
 	}

@@ -209,7 +209,16 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	if c.breaker != nil {
 		v = c.trip(ctx, req.AgentID, now, v)
 	}
-	return c.spendBudgets(ctx, req, now, st, &env, v)
+	allowed := v.done && v.effect == Allow
+	v, err = c.spendBudgets(ctx, req, now, st, &env, v)
+	if c.breaker != nil && allowed && (err == nil && v.effect != Allow || errors.Is(err, ErrInvalidRequest)) {
+		// A budget that refuses (spent, or an amount the request made
+		// unreadable) is a denial like a rule's: an agent looping on it
+		// must trip the breaker. A store without budgets or down is not
+		// the agent's doing.
+		v = c.tripOn(ctx, req.AgentID, now, v, false)
+	}
+	return v, err
 }
 
 // record is the audit phase: it queues the audit record of d. Every text
