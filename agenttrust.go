@@ -64,6 +64,8 @@ type Client struct {
 	latency    bool
 
 	policy atomic.Pointer[policyState]
+	// nodes are the node-scope rate-limit buckets, kept across policies.
+	nodes nodeBuckets
 	// policyVersion is the stored version live now, 0 when the policy was
 	// given in code (then store changes are not followed).
 	policyVersion atomic.Int64
@@ -317,12 +319,11 @@ type Stats struct {
 
 // Stats returns the client's current figures.
 func (c *Client) Stats() Stats {
-	ps := c.policy.Load()
 	return Stats{
 		AuditQueued:  c.audit.depth(),
 		AuditWritten: c.audit.written.Load(),
 		AuditHealthy: c.audit.healthy(),
-		RateState: ps != nil && ps.limiter != nil && ps.limiter.holdsState(c.clock.Now()) ||
+		RateState: c.nodes.holdsState(c.clock.Now()) ||
 			c.breaker != nil && c.breaker.holdsState(c.clock.Now()) ||
 			c.open.holdsState(c.clock.Now()),
 	}
@@ -330,8 +331,8 @@ func (c *Client) Stats() Stats {
 
 // setPolicy validates p, compiles it with the built-in rule engine and
 // makes it live for every check that starts after setPolicy returns. Rate
-// limit state starts afresh, except that of cluster limits, which the
-// store keeps. On error the previous policy stays.
+// limit state carries over: node buckets are the client's (nodeBuckets),
+// cluster state the store's. On error the previous policy stays.
 func (c *Client) setPolicy(p *Policy) error {
 	cp, err := compilePolicy(p, "")
 	if err != nil {

@@ -73,7 +73,7 @@ func (cl *compiledLimit) scope(s string) error {
 // with a cluster limit needs a store that holds them: over any other it
 // is refused, rather than let each node allow the whole rate.
 func (c *Client) newPolicyState(cp *compiled) (*policyState, error) {
-	l := &limiter{}
+	l := &limiter{nodes: &c.nodes}
 	if cp.cluster != nil {
 		cl, ok := c.store.(store.ClusterLimiter)
 		if !ok {
@@ -102,32 +102,40 @@ func limit(ctx context.Context, ps *policyState, agent, tool string, now time.Ti
 	return verdict{}, nil
 }
 
-// limiter holds one token bucket per (limit, agent, tool) of node scope,
-// and asks the store for those of cluster scope. It is replaced with the
-// policy, so a reload starts node buckets afresh; cluster state stays in
-// the store, where a reload does not reset it.
-//
-// The table is bounded: when it is full and no bucket is full again (a
-// full bucket carries no state and is dropped), a new (agent, tool) pair
-// shares one overflow bucket per limit. A flood of new names thus slows
-// the newcomers together; it never resets a bucket in use, so no caller
-// can earn tokens by crowding out its own bucket.
+// limiter asks the node buckets for the limits of node scope, and the
+// store for those of cluster scope. It is replaced with the policy; the
+// state of both outlives it: cluster state stays in the store, node
+// buckets in the client (nodeBuckets), so a reload resets neither.
 type limiter struct {
-	mu       sync.Mutex
-	buckets  map[bucketKey]*rate.Limiter
-	overflow map[*compiledLimit]*rate.Limiter
-	swept    time.Time
-	// latest is the latest time a bucket was given (see take).
-	latest time.Time
+	nodes *nodeBuckets
 
 	cluster store.ClusterLimiter // nil when every limit is node-local
 	tenant  string
 	pruned  atomic.Int64 // Unix nanoseconds of the last prune
 }
 
+// nodeBuckets holds one token bucket per (limit id, agent, tool) of node
+// scope, for every policy the client has had. A bucket is found by its
+// limit's id, and takes the rate and burst of the policy a check reads:
+// a policy save or reload, whatever it changes, never refills a bucket an
+// agent has drawn on (a limit it tightens applies to what is left).
+//
+// The table is bounded: when it is full and no bucket is full again (a
+// full bucket carries no state and is dropped), a new (agent, tool) pair
+// shares one overflow bucket per limit. A flood of new names thus slows
+// the newcomers together; it never resets a bucket in use, so no caller
+// can earn tokens by crowding out its own bucket.
+type nodeBuckets struct {
+	mu       sync.Mutex
+	buckets  map[bucketKey]*rate.Limiter
+	overflow map[string]*rate.Limiter
+	swept    time.Time
+	// latest is the latest time a bucket was given (see take).
+	latest time.Time
+}
+
 type bucketKey struct {
-	limit       *compiledLimit
-	agent, tool string
+	limit, agent, tool string
 }
 
 // maxClusterLimits bounds the cluster limits of a policy, so that one
@@ -169,7 +177,7 @@ func (l *limiter) allow(ctx context.Context, c *compiled, agent, tool string, no
 				nc++
 				continue
 			}
-			if !l.take(cl, agent, tool, now) {
+			if !l.nodes.take(cl, agent, tool, now) {
 				return cl, nil
 			}
 		}
@@ -208,8 +216,8 @@ func (l *limiter) prune(ctx context.Context, now time.Time) {
 }
 
 // holdsState reports whether a node bucket is not full at now: the
-// state a new limiter, starting every bucket full, would not have.
-func (l *limiter) holdsState(now time.Time) bool {
+// state a new client, starting every bucket full, would not have.
+func (l *nodeBuckets) holdsState(now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Before(l.latest) {
@@ -236,7 +244,7 @@ func (l *limiter) holdsState(now time.Time) bool {
 // given a time older than its last moves its clock back, and the next
 // check is credited that stretch of time again. Given times never go
 // back, each stretch counts once.
-func (l *limiter) take(cl *compiledLimit, agent, tool string, now time.Time) bool {
+func (l *nodeBuckets) take(cl *compiledLimit, agent, tool string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Before(l.latest) {
@@ -244,12 +252,21 @@ func (l *limiter) take(cl *compiledLimit, agent, tool string, now time.Time) boo
 	} else {
 		l.latest = now
 	}
-	return l.bucket(cl, agent, tool, now).AllowN(now, 1)
+	b := l.bucket(cl, agent, tool, now)
+	// A bucket made under an earlier policy, whose limit of this id had
+	// another rate or burst: what it holds now, under this one's.
+	if b.Limit() != cl.limit {
+		b.SetLimitAt(now, cl.limit)
+	}
+	if b.Burst() != cl.burst {
+		b.SetBurstAt(now, cl.burst)
+	}
+	return b.AllowN(now, 1)
 }
 
 // bucket returns the bucket of (cl, agent, tool); l.mu is held.
-func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
-	k := bucketKey{cl, agent, tool}
+func (l *nodeBuckets) bucket(cl *compiledLimit, agent, tool string, now time.Time) *rate.Limiter {
+	k := bucketKey{cl.id, agent, tool}
 	if b := l.buckets[k]; b != nil {
 		return b
 	}
@@ -265,18 +282,18 @@ func (l *limiter) bucket(cl *compiledLimit, agent, tool string, now time.Time) *
 		}
 	}
 	if len(l.buckets) >= maxLimiters {
-		b := l.overflow[cl]
+		b := l.overflow[cl.id]
 		if b == nil {
 			if l.overflow == nil {
-				l.overflow = map[*compiledLimit]*rate.Limiter{}
+				l.overflow = map[string]*rate.Limiter{}
 			}
 			b = rate.NewLimiter(cl.limit, cl.burst)
-			l.overflow[cl] = b
+			l.overflow[cl.id] = b
 		}
 		return b
 	}
 	b := rate.NewLimiter(cl.limit, cl.burst)
 	// Copies: the caller's strings may share memory with a larger buffer.
-	l.buckets[bucketKey{cl, strings.Clone(agent), strings.Clone(tool)}] = b
+	l.buckets[bucketKey{cl.id, strings.Clone(agent), strings.Clone(tool)}] = b
 	return b
 }
