@@ -148,8 +148,10 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 	}
 	// A grant holds only while its rule still allows remembering, as its
 	// approver saw it (reason and approvers, kept by its approval), and
-	// within the rule's remember_for as it stands: a shortened window
-	// ends older grants.
+	// within the rule's remember_for and remember_uses as they stand: a
+	// shortened window ends older grants, and a lowered number of uses
+	// ends those holding more (a grant keeps only what it has left, so
+	// that is the bound it can be held to).
 	ps := c.policy.Load()
 	if ps == nil || ps.compiled == nil {
 		return store.Grant{}, errs.ApprovalNotFound
@@ -167,7 +169,7 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		// the store's comparison (a collation may pad or fold).
 		if g.AgentID != req.AgentID || g.Tool != req.Tool ||
 			g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) ||
-			!now.Before(g.CreatedAt.Add(cr.rememberFor)) {
+			!now.Before(g.CreatedAt.Add(cr.rememberFor)) || g.UsesLeft > cr.rememberUses {
 			continue
 		}
 		a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
