@@ -149,3 +149,24 @@ func (c *Client) tripOn(ctx context.Context, agent string, now time.Time, v verd
 	}
 	return v
 }
+
+// invalidBy returns the agent that made req, a request refused as
+// invalid, for the breaker to count: the agent its credential proves
+// (verified as Authenticate does, so a forged, revoked or suspended one
+// counts for no one), or, without a credential, the agent the request
+// names when that is a valid name; "" when there is none.
+func (c *Client) invalidBy(ctx context.Context, req *Request, now time.Time) string {
+	if req.Credential == "" {
+		if validActorName("agent id", req.AgentID) != nil {
+			return ""
+		}
+		return req.AgentID
+	}
+	var cr credential
+	env := requestEnv(c.tenant, &Request{RemoteAddr: req.RemoteAddr}, nil, nil, now)
+	u := credentialUse{kinds: anyCredential, addr: req.RemoteAddr, env: &env, blocks: blocksAsCheck}
+	if _, err := c.verify(ctx, req.Credential, now, &u, &cr); err != nil {
+		return ""
+	}
+	return cr.agent
+}

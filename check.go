@@ -165,7 +165,18 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 		return denied(reasonAuditDown), fmt.Errorf("%w: audit writes failing for more than %s", ErrAuditUnavailable, c.audit.stuckAfter)
 	}
 	if err := c.validate(req, st); err != nil {
-		return denied(reasonInvalid), err
+		v := denied(reasonInvalid)
+		if c.breaker != nil && errors.Is(err, ErrInvalidRequest) {
+			// A request refused as invalid (a resource climbing out with
+			// "..", an invisible character in a name) is a denial its
+			// agent caused, as an unevaluable condition is: probing with
+			// them must trip the breaker too.
+			if agent := c.invalidBy(ctx, req, now); agent != "" {
+				req.AgentID = agent // the record names whom the breaker counted
+				v = c.trip(ctx, agent, now, v)
+			}
+		}
+		return v, err
 	}
 	// The request as caveats and policy conditions see it, built once;
 	// the credential phase sets its agent and hops.
