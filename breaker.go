@@ -150,12 +150,14 @@ func (c *Client) tripOn(ctx context.Context, agent string, now time.Time, v verd
 	return v
 }
 
-// invalidBy returns the agent that made req, a request refused as
-// invalid, for the breaker to count: the agent its credential proves
-// (verified as Authenticate does, so a forged, revoked or suspended one
-// counts for no one), or, without a credential, the agent the request
-// names when that is a valid name; "" when there is none.
-func (c *Client) invalidBy(ctx context.Context, req *Request, now time.Time) string {
+// deniedBy returns the agent that made req, a request refused before
+// the rules (as invalid, or by its credential's own caveats), for the
+// breaker to count: the agent its credential proves, verified as
+// Authenticate does (live, of this tenant, every caveat on who and when
+// holding, nothing revoked or suspended: no forged, dead or foreign
+// credential counts for anyone), or, without a credential, the agent the
+// request names when that is a valid name; "" when there is none.
+func (c *Client) deniedBy(ctx context.Context, req *Request, now time.Time) string {
 	if req.Credential == "" {
 		if validActorName("agent id", req.AgentID) != nil {
 			return ""

@@ -171,7 +171,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 			// "..", an invisible character in a name) is a denial its
 			// agent caused, as an unevaluable condition is: probing with
 			// them must trip the breaker too.
-			if agent := c.invalidBy(ctx, req, now); agent != "" {
+			if agent := c.deniedBy(ctx, req, now); agent != "" {
 				req.AgentID = agent // the record names whom the breaker counted
 				v = c.trip(ctx, agent, now, v)
 			}
@@ -183,7 +183,18 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	env := requestEnv(c.tenant, req, st.kvs, nil, now)
 	if req.Credential != "" {
 		if err := c.identify(ctx, req, now, st, &env); err != nil {
-			return denied(reasonCredentialError), err
+			v := denied(reasonCredentialError)
+			var ce *CaveatError
+			if c.breaker != nil && errors.As(err, &ce) {
+				// A request past its credential's own caveats (a
+				// sub-agent narrowed to one tool asking for another) is a
+				// denial its agent caused, counted when the credential is
+				// otherwise good (see deniedBy).
+				if agent := c.deniedBy(ctx, req, now); agent != "" {
+					v = c.trip(ctx, agent, now, v)
+				}
+			}
+			return v, err
 		}
 	}
 	if v, err := c.revocation(ctx, req, now, st); err != nil || v.done {
