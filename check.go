@@ -166,15 +166,23 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 	}
 	if err := c.validate(req, st); err != nil {
 		v := denied(reasonInvalid)
-		if c.breaker != nil && errors.Is(err, ErrInvalidRequest) {
+		if req.Credential == "" && c.breaker == nil {
+			return v, err
+		}
+		agent := c.deniedBy(ctx, req, now)
+		if req.Credential != "" {
+			// The decision and its record name who tried: the agent
+			// the credential proves, or no one when it does not verify,
+			// never the agent the request claims (as for an agent
+			// mismatch).
+			req.AgentID = agent
+		}
+		if c.breaker != nil && agent != "" && errors.Is(err, ErrInvalidRequest) {
 			// A request refused as invalid (a resource climbing out with
 			// "..", an invisible character in a name) is a denial its
 			// agent caused, as an unevaluable condition is: probing with
 			// them must trip the breaker too.
-			if agent := c.deniedBy(ctx, req, now); agent != "" {
-				req.AgentID = agent // the record names whom the breaker counted
-				v = c.trip(ctx, agent, now, v)
-			}
+			v = c.trip(ctx, agent, now, v)
 		}
 		return v, err
 	}
