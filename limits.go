@@ -293,6 +293,19 @@ func (l *nodeBuckets) bucket(cl *compiledLimit, agent, tool string, now time.Tim
 		return b
 	}
 	b := rate.NewLimiter(cl.limit, cl.burst)
+	// A pair that drew on the overflow bucket while the table was full
+	// must not come back to a full bucket of its own once there is room:
+	// that would be a second burst, and an agent could earn one at will
+	// by crowding its own pair out with names of its own. Which pairs drew
+	// on it is not kept (that would be unbounded), so every new bucket of
+	// the limit starts no fuller than the overflow, which refills at the
+	// limit's rate: newcomers just after a flood are slowed together, as
+	// during it.
+	if o := l.overflow[cl.id]; o != nil {
+		if spent := float64(cl.burst) - o.TokensAt(now); spent > 0 {
+			b.AllowN(now, min(cl.burst, int(math.Ceil(spent))))
+		}
+	}
 	// Copies: the caller's strings may share memory with a larger buffer.
 	l.buckets[bucketKey{cl.id, strings.Clone(agent), strings.Clone(tool)}] = b
 	return b
