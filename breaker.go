@@ -39,7 +39,20 @@ type breaker struct {
 type breakerCount struct {
 	denyStart, callStart time.Time
 	denies, calls        int
+	// held is set when the breaker trips on the agent: the time its
+	// suspension was in force (heldOpen until then). A check that began
+	// at or before it may have passed the revocation phase before the
+	// suspension, and is denied here rather than counted afresh, which
+	// would let a burst in flight through m calls at a time.
+	held time.Time
 }
+
+// heldOpen marks a trip whose suspension is not yet written.
+var heldOpen = time.Unix(1<<62, 0)
+
+// reasonBreakerHeld is the deny of a check in flight when the breaker
+// tripped on its agent.
+const reasonBreakerHeld = "runaway breaker tripped; agent suspended"
 
 func newBreaker(cfg BreakerConfig) (*breaker, error) {
 	if cfg.MaxDenials < 0 || cfg.MaxCalls < 0 || cfg.DenialWindow < 0 || cfg.CallWindow < 0 {
@@ -72,14 +85,20 @@ func (b *breaker) holdsState(now time.Time) bool {
 	return false
 }
 
-// observe counts one decision for agent and returns a non-empty reason when
-// this decision trips the breaker. Counters reset after a trip. With call
-// false it counts a denial of a check already counted as a call (one the
-// budget phase refused after the breaker saw it allowed).
-func (b *breaker) observe(agent string, now time.Time, call, denied bool) string {
+// observe counts one decision for agent, made by a check that began at
+// now, and returns a non-empty reason when this decision trips the
+// breaker (tripped) or the check began before a trip's suspension was in
+// force (not tripped: it is denied, and counts for nothing). Counters
+// reset after a trip. With call false it counts a denial of a check
+// already counted as a call (one the budget phase refused after the
+// breaker saw it allowed).
+func (b *breaker) observe(agent string, now time.Time, call, denied bool) (why string, tripped bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := b.agents[agent]
+	if c != nil && !c.held.IsZero() && !now.After(c.held) {
+		return reasonBreakerHeld, false
+	}
 	if c == nil {
 		if len(b.agents) >= maxBreakers && now.Sub(b.swept) >= sweepEvery {
 			b.swept = now
@@ -104,8 +123,8 @@ func (b *breaker) observe(agent string, now time.Time, call, denied bool) string
 		}
 		c.calls++
 		if c.calls > b.cfg.MaxCalls {
-			delete(b.agents, agent)
-			return fmt.Sprintf("runaway breaker: more than %d calls within %s", b.cfg.MaxCalls, b.cfg.CallWindow)
+			*c = breakerCount{denyStart: now, callStart: now, held: heldOpen}
+			return fmt.Sprintf("runaway breaker: more than %d calls within %s", b.cfg.MaxCalls, b.cfg.CallWindow), true
 		}
 	}
 	if b.cfg.MaxDenials > 0 && denied {
@@ -113,12 +132,32 @@ func (b *breaker) observe(agent string, now time.Time, call, denied bool) string
 			c.denyStart, c.denies = now, 0
 		}
 		c.denies++
-		if c.denies >= b.cfg.MaxDenials {
-			delete(b.agents, agent)
-			return fmt.Sprintf("runaway breaker: %d denials within %s", c.denies, b.cfg.DenialWindow)
+		if n := c.denies; n >= b.cfg.MaxDenials {
+			*c = breakerCount{denyStart: now, callStart: now, held: heldOpen}
+			return fmt.Sprintf("runaway breaker: %d denials within %s", n, b.cfg.DenialWindow), true
 		}
 	}
-	return ""
+	return "", false
+}
+
+// settle records that the suspension of a trip on agent is in force (or
+// failed) at t: checks that begin after t are the revocation phase's, or,
+// when it failed, counted afresh.
+func (b *breaker) settle(agent string, t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.agents[agent]; c != nil && c.held == heldOpen {
+		c.held = t
+	}
+}
+
+// release forgets a trip on agent, which an operator resumed.
+func (b *breaker) release(agent string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.agents[agent]; c != nil {
+		c.held = time.Time{}
+	}
 }
 
 // trip is the breaker phase, the one place the breaker is fed (when
@@ -132,15 +171,19 @@ func (c *Client) trip(ctx context.Context, agent string, now time.Time, v verdic
 // tripOn is trip; with call false, v is a deny of a check trip already
 // counted (see breaker.observe).
 func (c *Client) tripOn(ctx context.Context, agent string, now time.Time, v verdict, call bool) verdict {
-	why := c.breaker.observe(agent, now, call, v.effect == Deny)
-	if why == "" {
+	why, tripped := c.breaker.observe(agent, now, call, v.effect == Deny)
+	switch {
+	case why == "":
 		return v
+	case !tripped:
+		return verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why}
 	}
 	b := store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now}
 	err := c.store.Suspend(context.WithoutCancel(ctx), b)
 	if err == nil {
 		c.settleView(ctx, agent, b)
 	}
+	c.breaker.settle(agent, c.clock.Now())
 	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
 	c.event(ctx, observe.Event{Kind: observe.BreakerTripped, Agent: agent})
 	if err != nil {

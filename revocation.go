@@ -152,6 +152,9 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 			return storeErr("resume", err)
 		}
 		c.settleView(ctx, id, store.Block{})
+		if c.breaker != nil {
+			c.breaker.release(id)
+		}
 		return nil
 	})
 }
