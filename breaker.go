@@ -25,7 +25,7 @@ type BreakerConfig struct {
 	CallWindow   time.Duration // default one second
 }
 
-// breaker counts per agent in fixed windows. It counts at most
+// breaker counts per agent in sliding windows (see window). It counts at most
 // maxBreakers agents: when the table is full, agents idle past both
 // windows are dropped (at most once per sweepEvery), and if none is, one
 // counter picked at random makes room.
@@ -37,14 +37,71 @@ type breaker struct {
 }
 
 type breakerCount struct {
-	denyStart, callStart time.Time
-	denies, calls        int
+	denies, calls window
 	// held is set when the breaker trips on the agent: the time its
 	// suspension was in force (heldOpen until then). A check that began
 	// at or before it may have passed the revocation phase before the
 	// suspension, and is denied here rather than counted afresh, which
 	// would let a burst in flight through m calls at a time.
 	held time.Time
+}
+
+// breakerSlots is how many slots a breaker window is counted in.
+const breakerSlots = 16
+
+// window counts an agent's events of one trigger in slots of a
+// sixteenth of the window (rounded up), keeping the latest
+// breakerSlots+1 slots and the time of the latest event of each. Their
+// sum, less the slots whose latest event is already past the window,
+// holds every event within the window however it falls across slot
+// edges, so a run of events within any window trips the breaker (fixed
+// windows let one through twice over, at the end of a window and the
+// start of the next). It may count too many only in the one slot that
+// straddles the window's start. Memory is fixed whatever the thresholds.
+type window struct {
+	last int64 // the slot of the latest event
+	n    [breakerSlots + 1]int32
+	at   [breakerSlots + 1]int64 // Unix nanoseconds of each slot's latest event
+}
+
+// slot returns the slot of now in windows of w.
+func slot(now time.Time, w time.Duration) int64 {
+	return now.UnixNano() / int64((w+breakerSlots-1)/breakerSlots)
+}
+
+// add counts one event at now in windows of w and returns the events
+// within the window. A time before the latest event's slot (the clock
+// went back) counts in that slot: never fewer.
+func (c *window) add(now time.Time, w time.Duration) int {
+	if s := slot(now, w); s > c.last {
+		if s-c.last > breakerSlots {
+			clear(c.n[:])
+		} else {
+			for i := c.last + 1; i <= s; i++ {
+				c.n[uint64(i)%uint64(len(c.n))] = 0
+			}
+		}
+		c.last = s
+	}
+	i := uint64(c.last) % uint64(len(c.n))
+	c.n[i]++
+	c.at[i] = max(c.at[i], now.UnixNano())
+	return c.count(now, w)
+}
+
+// count returns the events that may be within the window of w at now.
+func (c *window) count(now time.Time, w time.Duration) int {
+	if c.last < slot(now, w)-breakerSlots {
+		return 0
+	}
+	past := now.UnixNano() - int64(w) // an event at or before it is out
+	total := 0
+	for i, n := range c.n {
+		if n > 0 && c.at[i] > past {
+			total += int(n)
+		}
+	}
+	return total
 }
 
 // heldOpen marks a trip whose suspension is not yet written.
@@ -77,8 +134,8 @@ func (b *breaker) holdsState(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range b.agents {
-		if b.cfg.MaxDenials > 0 && c.denies > 0 && now.Sub(c.denyStart) < b.cfg.DenialWindow ||
-			b.cfg.MaxCalls > 0 && c.calls > 0 && now.Sub(c.callStart) < b.cfg.CallWindow {
+		if b.cfg.MaxDenials > 0 && c.denies.count(now, b.cfg.DenialWindow) > 0 ||
+			b.cfg.MaxCalls > 0 && c.calls.count(now, b.cfg.CallWindow) > 0 {
 			return true
 		}
 	}
@@ -103,7 +160,10 @@ func (b *breaker) observe(agent string, now time.Time, call, denied bool) (why s
 		if len(b.agents) >= maxBreakers && now.Sub(b.swept) >= sweepEvery {
 			b.swept = now
 			for a, old := range b.agents {
-				if now.Sub(old.callStart) > b.cfg.CallWindow && now.Sub(old.denyStart) > b.cfg.DenialWindow {
+				// A trip's hold matters to checks in flight when it
+				// tripped, long over a minute on.
+				if old.calls.count(now, b.cfg.CallWindow) == 0 && old.denies.count(now, b.cfg.DenialWindow) == 0 &&
+					old.held.Before(now.Add(-time.Minute)) {
 					delete(b.agents, a)
 				}
 			}
@@ -114,26 +174,18 @@ func (b *breaker) observe(agent string, now time.Time, call, denied bool) (why s
 				break
 			}
 		}
-		c = &breakerCount{denyStart: now, callStart: now}
+		c = &breakerCount{}
 		b.agents[strings.Clone(agent)] = c
 	}
 	if b.cfg.MaxCalls > 0 && call {
-		if now.Sub(c.callStart) >= b.cfg.CallWindow {
-			c.callStart, c.calls = now, 0
-		}
-		c.calls++
-		if c.calls > b.cfg.MaxCalls {
-			*c = breakerCount{denyStart: now, callStart: now, held: heldOpen}
+		if c.calls.add(now, b.cfg.CallWindow) > b.cfg.MaxCalls {
+			*c = breakerCount{held: heldOpen}
 			return fmt.Sprintf("runaway breaker: more than %d calls within %s", b.cfg.MaxCalls, b.cfg.CallWindow), true
 		}
 	}
 	if b.cfg.MaxDenials > 0 && denied {
-		if now.Sub(c.denyStart) >= b.cfg.DenialWindow {
-			c.denyStart, c.denies = now, 0
-		}
-		c.denies++
-		if n := c.denies; n >= b.cfg.MaxDenials {
-			*c = breakerCount{denyStart: now, callStart: now, held: heldOpen}
+		if n := c.denies.add(now, b.cfg.DenialWindow); n >= b.cfg.MaxDenials {
+			*c = breakerCount{held: heldOpen}
 			return fmt.Sprintf("runaway breaker: %d denials within %s", n, b.cfg.DenialWindow), true
 		}
 	}
