@@ -181,6 +181,15 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		case !asApproved(&a, res.Reason, res.Approvers):
 			continue
 		}
+		// A grant is its approver's standing word: while the approver is
+		// suspended or revoked (a rogue or compromised approver an
+		// operator stopped), the grants it made allow nothing.
+		switch err := c.refuseBlockedAt(ctx, g.CreatedBy); {
+		case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
+			continue
+		case err != nil:
+			return store.Grant{}, err
+		}
 		used, err := gs.UseGrant(ctx, c.tenant, g.ID, now)
 		switch {
 		case err == nil:
