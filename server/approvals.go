@@ -36,8 +36,12 @@ func (s *Server) listApprovals(c *call) error {
 	f := agenttrust.ApprovalFilter{AgentID: q.Get("agent_id"), Limit: 100}
 	switch st := q.Get("status"); st {
 	case "":
-	case string(agenttrust.ApprovalPending), string(agenttrust.ApprovalApproved),
-		string(agenttrust.ApprovalDenied), string(agenttrust.ApprovalConsumed):
+	case string(agenttrust.ApprovalPending):
+		// Those still awaiting a decision: the store keeps a lapsed
+		// approval as pending, and lapsed ones, oldest first, would fill
+		// the page before any that can still be decided.
+		f.Status, f.PendingAt = agenttrust.ApprovalPending, s.now()
+	case string(agenttrust.ApprovalApproved), string(agenttrust.ApprovalDenied), string(agenttrust.ApprovalConsumed):
 		f.Status = store.ApprovalStatus(st)
 	default:
 		return badRequest("invalid_parameter", "status must be pending, approved, denied or consumed")

@@ -241,7 +241,13 @@ type ApprovalFilter struct {
 	Tenant  string
 	AgentID string
 	Status  ApprovalStatus
-	Limit   int // 0 means no limit
+	// PendingAt, when not zero, keeps only the approvals still awaiting
+	// a decision at that time: pending, with ExpiresAt after it. Lapsed
+	// approvals stay pending in the store for ever, and a list that
+	// counted them towards Limit would, once an agent had let enough
+	// lapse, hold no approval a person could still decide.
+	PendingAt time.Time
+	Limit     int // 0 means no limit
 }
 
 // PolicyDoc is a stored policy document, versioned so that a replacement

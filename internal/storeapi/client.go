@@ -295,7 +295,7 @@ func (c *Client) Approval(ctx context.Context, tenant, id string) (store.Approva
 // Approvals implements store.Approvals.
 func (c *Client) Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error) {
 	var out approvalsResp
-	in := &approvalsReq{Filter: wireApprovalFilter{Tenant: f.Tenant, AgentID: f.AgentID, Status: string(f.Status), Limit: f.Limit}}
+	in := &approvalsReq{Filter: wireApprovalFilter{Tenant: f.Tenant, AgentID: f.AgentID, Status: string(f.Status), PendingAt: utc(f.PendingAt), Limit: f.Limit}}
 	if err := c.call(ctx, "approvals", in, &out); err != nil {
 		return nil, err
 	}

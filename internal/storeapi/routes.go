@@ -204,7 +204,7 @@ func routeTable() map[string]*route {
 			return &approvalMsg{Approval: toWireApproval(a)}, err
 		}),
 		op("approvals", true, func(ctx context.Context, st store.Store, in *approvalsReq) (*approvalsResp, error) {
-			f := store.ApprovalFilter{Tenant: in.Filter.Tenant, AgentID: in.Filter.AgentID, Status: store.ApprovalStatus(in.Filter.Status), Limit: in.Filter.Limit}
+			f := store.ApprovalFilter{Tenant: in.Filter.Tenant, AgentID: in.Filter.AgentID, Status: store.ApprovalStatus(in.Filter.Status), PendingAt: in.Filter.PendingAt, Limit: in.Filter.Limit}
 			as, err := st.Approvals(ctx, f)
 			out := &approvalsResp{Approvals: make([]wireApproval, len(as))}
 			for i, a := range as {

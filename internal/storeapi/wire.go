@@ -111,10 +111,11 @@ func (w *wireDecision) model() store.ApprovalDecision {
 }
 
 type wireApprovalFilter struct {
-	Tenant  string `json:"tenant,omitempty"`
-	AgentID string `json:"agent_id,omitempty"`
-	Status  string `json:"status,omitempty"`
-	Limit   int    `json:"limit,omitempty"`
+	Tenant    string    `json:"tenant,omitempty"`
+	AgentID   string    `json:"agent_id,omitempty"`
+	Status    string    `json:"status,omitempty"`
+	PendingAt time.Time `json:"pending_at,omitzero"`
+	Limit     int       `json:"limit,omitempty"`
 }
 
 type wirePolicy struct {

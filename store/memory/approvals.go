@@ -76,7 +76,8 @@ func (s *Store) Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.
 	var rows []*store.Approval
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		a := raw.(*store.Approval)
-		if (f.AgentID == "" || a.AgentID == f.AgentID) && (f.Status == "" || a.Status == f.Status) {
+		if (f.AgentID == "" || a.AgentID == f.AgentID) && (f.Status == "" || a.Status == f.Status) &&
+			(f.PendingAt.IsZero() || a.Status == store.ApprovalPending && a.ExpiresAt.After(f.PendingAt)) {
 			rows = append(rows, a)
 		}
 	}

@@ -140,6 +140,9 @@ func (s *Store) Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.
 	if f.Status != "" {
 		add("status =", string(f.Status))
 	}
+	if !f.PendingAt.IsZero() {
+		add("status = 'pending' AND expires_at >", compareTime(f.PendingAt))
+	}
 	query := `SELECT ` + approvalCols + ` FROM approvals`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")

@@ -111,6 +111,10 @@ func (s *Store) Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.
 		q.WriteString(` AND status = ?`)
 		args = append(args, string(f.Status))
 	}
+	if !f.PendingAt.IsZero() {
+		q.WriteString(` AND status = 'pending' AND expires_at > ?`)
+		args = append(args, clampTime(f.PendingAt))
+	}
 	q.WriteString(` ORDER BY created_at, id, tenant`)
 	if f.Limit > 0 {
 		q.WriteString(` LIMIT ?`)

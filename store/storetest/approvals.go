@@ -110,6 +110,12 @@ func testApprovalList(t *testing.T, e *env) {
 		{"all fields", store.ApprovalFilter{AgentID: "agent-1", Status: store.ApprovalPending, Limit: 1}, []string{"globex/g1"}},
 		{"no tenant match", store.ApprovalFilter{Tenant: "initech"}, nil},
 		{"no status match", store.ApprovalFilter{Status: store.ApprovalConsumed}, nil},
+		// Still awaiting a decision: g1 lapsed at 3605, a2 lapses at 3610,
+		// a3 is decided. A lapsed approval takes no place under Limit.
+		{"pending at", store.ApprovalFilter{PendingAt: at(3607)}, []string{"acme/a2", "acme/a1"}},
+		{"pending at the instant one lapses", store.ApprovalFilter{PendingAt: at(3610)}, []string{"acme/a1"}},
+		{"pending at with limit", store.ApprovalFilter{Tenant: acme, PendingAt: at(3611), Limit: 1}, []string{"acme/a1"}},
+		{"pending at, approved", store.ApprovalFilter{Status: store.ApprovalApproved, PendingAt: at(22)}, nil},
 	}
 	for _, tt := range tests {
 		got, err := e.s.Approvals(ctx, tt.f)
