@@ -338,9 +338,8 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	}
 	err = c.audited(ctx, op, func() error {
 		now := c.clock.Now()
-		_, err := c.store.DecideApproval(ctx, c.tenant, id, store.ApprovalDecision{
-			Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL),
-		})
+		d := store.ApprovalDecision{Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL)}
+		_, err := c.store.DecideApproval(ctx, c.tenant, id, d)
 		switch {
 		case err == nil:
 			return nil
@@ -348,9 +347,18 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 			return fmt.Errorf("%w: %s", errs.ApprovalResolved, id)
 		case isNotFound(err):
 			return fmt.Errorf("%w: %s", errs.ApprovalNotFound, id)
-		default:
-			return storeErr("decide approval", err)
 		}
+		// No answer is not a refusal: the store may have committed the
+		// decision before its reply was lost (a link cut, ctx ended on
+		// the way back). Reported and noted as not performed, an
+		// approval would then let the request through all the same.
+		switch stands, rerr := c.decisionStands(ctx, id, &d); {
+		case stands:
+			return nil
+		case rerr != nil:
+			return fmt.Errorf("%w (whether approval %s was decided is unknown: %v)", storeErr("decide approval", err), id, rerr)
+		}
+		return storeErr("decide approval", err)
 	})
 	if err != nil {
 		return err
@@ -363,6 +371,24 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	c.approvalMu.Unlock()
 	return nil
 }
+
+// decisionStands reads approval id back after a DecideApproval that got
+// no answer, and reports whether it holds decision d: this one, not
+// another decider's. The read outlives ctx (which may be what ended the
+// call), for a few seconds.
+func (c *Client) decisionStands(ctx context.Context, id string, d *store.ApprovalDecision) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decisionReadBack)
+	defer cancel()
+	a, err := c.store.Approval(rctx, c.tenant, id)
+	if err != nil {
+		return false, err
+	}
+	return a.Status == d.Status && a.DecidedBy == d.By && a.Note == d.Note && a.DecidedAt.Equal(d.At), nil
+}
+
+// decisionReadBack bounds the read of an approval whose decision got no
+// answer from the store.
+const decisionReadBack = 5 * time.Second
 
 // Approval returns one approval of this client's tenant.
 func (c *Client) Approval(ctx context.Context, id string) (Approval, error) {
