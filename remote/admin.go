@@ -259,8 +259,11 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, note string, r stor
 	if !strings.HasPrefix(out.GrantID, "grt_") {
 		return agenttrust.Approval{}, "", &Error{Op: op, Status: http.StatusOK, Message: "malformed answer: no grant id", err: []error{agenttrust.ErrStoreUnavailable}}
 	}
-	a, err := c.approvalModel(op, &out)
-	return a, out.GrantID, err
+	a, err := c.approvalAnswer(op, &out, id, agenttrust.ApprovalApproved)
+	if err != nil {
+		return agenttrust.Approval{}, "", err
+	}
+	return a, out.GrantID, nil
 }
 
 // Grants lists the tenant's live remembered approvals (GET /v1/grants),
@@ -294,7 +297,11 @@ func (c *Client) decide(ctx context.Context, op, id, verb, note string) (agenttr
 	if err != nil {
 		return agenttrust.Approval{}, err
 	}
-	return c.approvalModel(op, &out)
+	want := agenttrust.ApprovalApproved
+	if verb == "deny" {
+		want = agenttrust.ApprovalDenied
+	}
+	return c.approvalAnswer(op, &out, id, want)
 }
 
 // QueryAudit returns one page of the tenant's audit records matching q,

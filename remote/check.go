@@ -212,7 +212,26 @@ func (c *Client) approval(ctx context.Context, op, id string, wait time.Duration
 	if err != nil {
 		return agenttrust.Approval{}, err
 	}
-	return c.approvalModel(op, &out)
+	return c.approvalAnswer(op, &out, id, "")
+}
+
+// approvalAnswer is approvalModel for an answer about approval id, which
+// must name it and, when want is set, hold that status: an answer about
+// another approval, or a decision other than the one asked for, is no
+// answer (a waiter would take another's approval for its own, an
+// approver be told of a decision it did not make).
+func (c *Client) approvalAnswer(op string, v *wire.ApprovalView, id string, want store.ApprovalStatus) (agenttrust.Approval, error) {
+	a, err := c.approvalModel(op, v)
+	if err != nil {
+		return agenttrust.Approval{}, err
+	}
+	if a.ID != id {
+		return agenttrust.Approval{}, c.malformed(op, fmt.Sprintf("answer is approval %q, asked for %q", a.ID, id))
+	}
+	if want != "" && a.Status != want {
+		return agenttrust.Approval{}, c.malformed(op, fmt.Sprintf("approval %s is %s, not %s", id, a.Status, want))
+	}
+	return a, nil
 }
 
 func (c *Client) approvalModel(op string, v *wire.ApprovalView) (agenttrust.Approval, error) {
