@@ -235,7 +235,7 @@ func (s *Server) remember(c *call, id, note string, r *wire.Remember) error {
 	if err != nil {
 		return err
 	}
-	v := viewApproval(a)
+	v := viewApproval(asDecided(a))
 	v.GrantID = g.ID
 	writeJSON(c, http.StatusOK, v)
 	return nil
@@ -294,6 +294,18 @@ func (s *Server) decide(c *call, fn func(*agenttrust.Client, context.Context, st
 	if err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusOK, viewApproval(a))
+	writeJSON(c, http.StatusOK, viewApproval(asDecided(a)))
 	return nil
+}
+
+// asDecided is an approval read back after this call decided it, as the
+// decision left it. Its request may have consumed it in between (a
+// guarded call waiting on it checks again at once); answered "consumed",
+// an approve reads as failed to the clients, which hold its answer to
+// "approved", while the request it allowed went ahead.
+func asDecided(a agenttrust.Approval) agenttrust.Approval {
+	if a.Status == agenttrust.ApprovalConsumed {
+		a.Status, a.ConsumedAt = agenttrust.ApprovalApproved, time.Time{}
+	}
+	return a
 }
