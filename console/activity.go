@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf16"
 
 	"github.com/agenttrust/agenttrust/internal/wire"
@@ -149,13 +148,13 @@ func recordJSON(rec *store.AuditRecord) string {
 // occur) as a JSON escape, so the text shows what it holds, as shown does
 // for the rest of a page, and stays the same JSON.
 func visibleJSON(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && !unicode.IsPrint(r) }) {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && invisible(r) }) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == '\n' || unicode.IsPrint(r):
+		case r == '\n' || !invisible(r):
 			b.WriteRune(r)
 		case r > 0xffff:
 			r1, r2 := utf16.EncodeRune(r)

@@ -224,10 +224,40 @@ func clip(s string) (text string, whole bool) {
 // not these: a bidi override reversed what followed, a zero-width space
 // made two names look alike.
 func shown(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+	if !strings.ContainsFunc(s, invisible) {
 		return s
 	}
-	return strconv.Quote(s)
+	q := strconv.Quote(s)
+	if !strings.ContainsFunc(q, invisible) {
+		return q
+	}
+	// strconv.Quote leaves what unicode.IsPrint accepts raw, the
+	// ignorable characters among them.
+	var b strings.Builder
+	for _, r := range q {
+		switch {
+		case !invisible(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// invisible reports whether a person does not see r: what unicode.IsPrint
+// refuses (controls, format characters, separators, spaces other than
+// the ASCII one), and the default-ignorable characters it accepts, which
+// no font draws: the combining grapheme joiner, the Hangul fillers,
+// variation selectors. Each made two texts read alike.
+func invisible(r rune) bool {
+	if r < utf8.RuneSelf {
+		return !unicode.IsPrint(r)
+	}
+	return !unicode.IsPrint(r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+		unicode.Is(unicode.Variation_Selector, r)
 }
 
 // approvalCard is one pending approval as the page shows it.
