@@ -166,7 +166,9 @@ func attrs(raw json.RawMessage) ([]attr, bool) {
 	for k, v := range m {
 		val := string(v)
 		var s string
-		if json.Unmarshal(v, &s) == nil {
+		// Only a JSON string: json.Unmarshal takes null into a string
+		// as "" without an error, and null is not "".
+		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 			val = s
 			// A string that reads as another JSON value (5, true, a
 			// list) is shown quoted: a grant binds the type too.
