@@ -219,25 +219,30 @@ func clip(s string) (text string, whole bool) {
 }
 
 // shown is agent text as a page shows it: as is when every character is
-// one a person sees (graphic but for spaces other than the ASCII one);
-// otherwise quoted Go style (strconv.Quote), each other character
+// one a person sees (graphic but for spaces other than the ASCII one) and
+// no space is at an end or next to another; otherwise quoted Go style
+// (strconv.Quote), a space after a space written \x20, each other character
 // (control, bidi or other format character, line or paragraph separator,
 // non-ASCII space) written as an escape. html/template escapes markup,
 // not these: a bidi override reversed what followed, a zero-width space
 // made two names look alike.
 func shown(s string) string {
-	if !strings.ContainsFunc(s, invisible) {
+	if !strings.ContainsFunc(s, invisible) && !collapses(s) {
 		return s
 	}
 	q := strconv.Quote(s)
-	if !strings.ContainsFunc(q, invisible) {
+	if !strings.ContainsFunc(q, invisible) && !strings.Contains(q, "  ") {
 		return q
 	}
 	// strconv.Quote leaves what unicode.IsPrint accepts raw, the
-	// ignorable characters among them.
+	// ignorable characters among them, and spaces, of which a page
+	// shows a run as one.
 	var b strings.Builder
+	prev := rune(0)
 	for _, r := range q {
 		switch {
+		case r == ' ' && prev == ' ':
+			b.WriteString(`\x20`)
 		case !invisible(r):
 			b.WriteRune(r)
 		case r > 0xffff:
@@ -245,8 +250,16 @@ func shown(s string) string {
 		default:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		}
+		prev = r
 	}
 	return b.String()
+}
+
+// collapses reports whether a page would not show the spaces of s as
+// they are: HTML drops them at the start and end of a cell and shows a
+// run of them as one. Quoted, none is at an end.
+func collapses(s string) bool {
+	return strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") || strings.Contains(s, "  ")
 }
 
 // invisible reports whether a person does not see r: what unicode.IsPrint
