@@ -19,7 +19,8 @@
 // timeout or at sign-out; every state-changing request needs the
 // session's CSRF token and passes net/http's cross-origin protection
 // (Sec-Fetch-Site and Origin); every response carries a strict
-// Content-Security-Policy without inline script; every string an agent
+// Content-Security-Policy without inline script, and over TLS
+// Strict-Transport-Security; every string an agent
 // controls is escaped by html/template and never becomes a link or part
 // of a URL (a form carries an id in a field, never in its action). See
 // SECURITY.md.
@@ -207,6 +208,13 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if c.secure(r) {
+		// The browser reached the console over TLS: it is never to ask
+		// over plain HTTP again, where a look-alike sign-in page would
+		// take the key typed in. Sibling hosts are not the console's to
+		// bind (no includeSubDomains).
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	if !strings.HasPrefix(r.URL.Path, "/ui/assets/") {
 		h.Set("Cache-Control", "no-store")
 	}
