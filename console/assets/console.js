@@ -98,6 +98,28 @@
     };
   }
 
+  // A click on Approve counts only once the page has been in front, with
+  // the focus, for settleMs. frame-ancestors keeps the console out of
+  // other sites' frames, not out of their windows: a page that brings the
+  // console up under the pointer as a double-click begins (navigating its
+  // opener here, a pop-up closing on top) must not have the second click
+  // approve a card nobody read.
+  var settleMs = 500, front = Date.now();
+  function toFront() { front = Date.now(); }
+  window.addEventListener('focus', toFront);
+  window.addEventListener('pageshow', toFront);
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) toFront();
+  });
+  document.addEventListener('click', function (e) {
+    var b = e.target && e.target.closest ? e.target.closest('button.approve') : null;
+    if (!b || (!document.hidden && document.hasFocus() && Date.now() - front >= settleMs)) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    var status = document.getElementById('live-status');
+    if (status) status.textContent = 'Not approved: the page had only just come up. Read the card, then click again.';
+  }, true);
+
   document.addEventListener('DOMContentLoaded', function () {
     tick();
     window.setInterval(tick, 1000);

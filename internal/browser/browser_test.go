@@ -19,6 +19,7 @@ import (
 	"github.com/agenttrust/agenttrust/console"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store/memory"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -154,6 +155,12 @@ func newTab(t *testing.T) *tab {
 	if err := chromedp.Do(ctx); err != nil { // start the browser
 		t.Fatalf("start Chromium %s: %v", exe, err)
 	}
+	// The tab is the window a person has in front of them: focused, as a
+	// headless one is not until clicked (Approve counts only in a page
+	// with the focus).
+	if _, err := chromedp.Call(ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatalf("focus emulation: %v", err)
+	}
 	// Count every dialog, and dismiss it so the page goes on.
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -168,10 +175,12 @@ func newTab(t *testing.T) *tab {
 	return tb
 }
 
-// browserLife bounds a test's browser; stepTimeout one run of actions.
+// browserLife bounds a test's browser; stepTimeout one run of actions;
+// readTime is how long a person reads a card before approving it.
 const (
 	browserLife = 90 * time.Second
 	stepTimeout = 20 * time.Second
+	readTime    = 700 * time.Millisecond
 )
 
 func (tb *tab) run(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -267,6 +276,9 @@ func TestBrowserSignInAndApproveLive(t *testing.T) {
 	tb.screenshot(t, "pending")
 	tb.run(t, "approve",
 		chromedp.SendKeys(chromedp.CSS(`#note-`+first.ApprovalID), "checked the invoice"),
+		// A person reads the card first: Approve counts only once the
+		// page has been in front for a moment (TestAttackBrowserApproveClickedAsPageAppears).
+		chromedp.Sleep(readTime),
 		chromedp.Click(chromedp.CSS(card+` button.approve`)),
 		chromedp.WaitVisible(chromedp.CSS(`#flash`)))
 	if s := tb.text(t, "#flash"); !strings.Contains(s, "Approved "+first.ApprovalID) {
@@ -488,6 +500,7 @@ func TestBrowserPhoneAndKeyboard(t *testing.T) {
 	tb.screenshot(t, "approvals-360px")
 	tb.run(t, "approve by keyboard",
 		chromedp.Focus(chromedp.CSS(`#note-`+a.ApprovalID)),
+		chromedp.Sleep(readTime), // a person reads the card first
 		chromedp.KeyEvent("by keyboard\t\r"),
 		chromedp.WaitVisible(chromedp.CSS(`#flash`)))
 	if s := tb.text(t, "#flash"); !strings.Contains(s, "Approved "+a.ApprovalID) {
