@@ -98,12 +98,14 @@
     };
   }
 
-  // A click on Approve counts only once the page has been in front, with
-  // the focus, for settleMs. frame-ancestors keeps the console out of
-  // other sites' frames, not out of their windows: a page that brings the
-  // console up under the pointer as a double-click begins (navigating its
-  // opener here, a pop-up closing on top) must not have the second click
-  // approve a card nobody read.
+  // A click on a button that changes state (approve, deny, suspend,
+  // resume, the confirmed revoke) counts only once the page has been in
+  // front, with the focus, for settleMs. frame-ancestors keeps the
+  // console out of other sites' frames, not out of their windows: a page
+  // that brings the console up under the pointer as a double-click begins
+  // (navigating its opener here, a pop-up closing on top) must not have
+  // the second click approve a card nobody read, or revoke a key.
+  var acts = 'button.approve, button.deny, button.suspend, button.resume';
   var settleMs = 500, front = Date.now();
   function toFront() { front = Date.now(); }
   window.addEventListener('focus', toFront);
@@ -112,12 +114,12 @@
     if (!document.hidden) toFront();
   });
   document.addEventListener('click', function (e) {
-    var b = e.target && e.target.closest ? e.target.closest('button.approve') : null;
+    var b = e.target && e.target.closest ? e.target.closest(acts) : null;
     if (!b || (!document.hidden && document.hasFocus() && Date.now() - front >= settleMs)) return;
     e.preventDefault();
     e.stopImmediatePropagation();
     var status = document.getElementById('live-status');
-    if (status) status.textContent = 'Not approved: the page had only just come up. Read the card, then click again.';
+    if (status) status.textContent = 'Nothing done: the page had only just come up. Read it, then click again.';
   }, true);
 
   document.addEventListener('DOMContentLoaded', function () {

@@ -176,7 +176,9 @@ func newTab(t *testing.T) *tab {
 }
 
 // browserLife bounds a test's browser; stepTimeout one run of actions;
-// readTime is how long a person reads a card before approving it.
+// readTime is how long a person reads a page before acting on it (a click
+// that changes state counts only once the page has been in front a
+// moment).
 const (
 	browserLife = 90 * time.Second
 	stepTimeout = 20 * time.Second
@@ -276,9 +278,7 @@ func TestBrowserSignInAndApproveLive(t *testing.T) {
 	tb.screenshot(t, "pending")
 	tb.run(t, "approve",
 		chromedp.SendKeys(chromedp.CSS(`#note-`+first.ApprovalID), "checked the invoice"),
-		// A person reads the card first: Approve counts only once the
-		// page has been in front for a moment (TestAttackBrowserApproveClickedAsPageAppears).
-		chromedp.Sleep(readTime),
+		chromedp.Sleep(readTime), // a person reads the card first
 		chromedp.Click(chromedp.CSS(card+` button.approve`)),
 		chromedp.WaitVisible(chromedp.CSS(`#flash`)))
 	if s := tb.text(t, "#flash"); !strings.Contains(s, "Approved "+first.ApprovalID) {
@@ -309,6 +309,7 @@ func TestBrowserSuspend(t *testing.T) {
 		chromedp.Navigate(e.ts.URL+"/ui/agents"),
 		chromedp.WaitVisible(chromedp.CSS(`#agent-bot2`)),
 		chromedp.SendKeys(chromedp.CSS(`#reason-bot2`), "runaway loop"),
+		chromedp.Sleep(readTime),
 		chromedp.Click(chromedp.CSS(`#agent-bot2 button.suspend`)),
 		chromedp.WaitVisible(chromedp.CSS(`#agent-bot2 button.resume`)))
 	if s := tb.text(t, "#agent-bot2"); !strings.Contains(s, "suspended") || !strings.Contains(s, "runaway loop") {
@@ -357,6 +358,7 @@ func TestBrowserRevokeSubtree(t *testing.T) {
 	}
 	tb.screenshot(t, "confirm")
 	tb.run(t, "confirm",
+		chromedp.Sleep(readTime),
 		chromedp.Click(chromedp.CSS(`#confirm-revoke`)),
 		chromedp.WaitVisible(chromedp.CSS(`#flash`)))
 	status := func(id string) string {
