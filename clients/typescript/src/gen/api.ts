@@ -1536,6 +1536,7 @@ export interface operations {
     listApprovals: {
         parameters: {
             query?: {
+                /** @description Only approvals of this status; pending means still awaiting a decision (lapsed ones are left out). */
                 status?: "pending" | "approved" | "denied" | "consumed";
                 agent_id?: string;
                 /** @description At most this many (100 when absent). */
