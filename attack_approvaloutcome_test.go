@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -59,13 +56,19 @@ func TestAttackApprovalDecidedDespiteError(t *testing.T) {
 			f := &fixture{st: st, clock: newTestClock(), audit: agenttrust.NewMemorySink(1000)}
 			c, err := agenttrust.New(st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)), agenttrust.WithClock(f.clock.Now),
 				agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{f.audit}}))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
 			t.Cleanup(func() { c.Close() })
 			f.c = c
 
 			d, err := c.Check(context.Background(), charge(60))
-			require.NoError(t, err)
-			require.Equal(t, agenttrust.NeedsApproval, d.Effect)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if d.Effect != agenttrust.NeedsApproval {
+				t.Fatalf("got %v, want %v", d.Effect, agenttrust.NeedsApproval)
+			}
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -79,20 +82,30 @@ func TestAttackApprovalDecidedDespiteError(t *testing.T) {
 			derr := decide(ctx, d.ApprovalID, "carol", "ok")
 
 			a, err := c.Approval(context.Background(), d.ApprovalID)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
 			if derr != nil {
-				assert.Equal(t, agenttrust.ApprovalPending, a.Status, "the decision failed (%v), but the approval is %s", derr, a.Status)
+				if a.Status != agenttrust.ApprovalPending {
+					t.Errorf("got %v, want %v; the decision failed (%v), but the approval is %s", a.Status, agenttrust.ApprovalPending, derr, a.Status)
+				}
 				again, err := c.Check(context.Background(), charge(60))
-				assert.False(t, again.Allowed(), "the approval failed (%v), yet the request is allowed (%v)", derr, err)
+				if again.Allowed() {
+					t.Errorf("the approval failed (%v), yet the request is allowed (%v)", derr, err)
+				}
 				return
 			}
 			want := agenttrust.ApprovalApproved
 			if tc.deny {
 				want = agenttrust.ApprovalDenied
 			}
-			assert.Equal(t, want, a.Status)
+			if a.Status != want {
+				t.Errorf("got %v, want %v", a.Status, want)
+			}
 			for _, r := range operatorRecords(f.records(t)) {
-				assert.Equal(t, agenttrust.Allow, r.Effect, "a decision that took effect is noted as failed: %s %q", r.Tool, r.Reason)
+				if r.Effect != agenttrust.Allow {
+					t.Errorf("got %v, want %v; a decision that took effect is noted as failed: %s %q", r.Effect, agenttrust.Allow, r.Tool, r.Reason)
+				}
 			}
 		})
 	}

@@ -3,13 +3,11 @@ package remote_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/wire"
@@ -94,17 +92,25 @@ func TestAttackApprovalAnswerTrusted(t *testing.T) {
 			}))
 			defer ts.Close()
 			c, err := remote.New(ts.URL, agentKey, remote.WithRetries(0))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
 			defer c.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err = tc.call(ctx, c)
 			if !tc.bad {
-				assert.NoError(t, err)
+				if err != nil {
+					t.Errorf("%v", err)
+				}
 				return
 			}
-			require.Error(t, err, "the answer about %s (%s) was taken as the answer about %s", tc.answer.ID, tc.answer.Status, mine)
-			assert.ErrorIs(t, err, agenttrust.ErrStoreUnavailable)
+			if err == nil {
+				t.Fatalf("the answer about %s (%s) was taken as the answer about %s", tc.answer.ID, tc.answer.Status, mine)
+			}
+			if !errors.Is(err, agenttrust.ErrStoreUnavailable) {
+				t.Errorf("err = %v, want %v", err, agenttrust.ErrStoreUnavailable)
+			}
 		})
 	}
 }

@@ -5,9 +5,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -52,7 +49,9 @@ func TestAttackApproveAnsweredConsumed(t *testing.T) {
 			}
 			e := &env{t: t, st: mem, clock: newTestClock(), keys: map[string]string{}, ids: map[string]string{}, rand: testkit.NewRandom()}
 			srv, err := New(st, WithNodeName("n1"), WithSystemTenant("ops"), WithClock(e.clock.Now), WithAuditKey(testAuditKey), WithClientOptions(testkit.Keys()))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
 			e.srv, e.ts = srv, httptest.NewServer(srv)
 			t.Cleanup(func() { e.ts.Close(); _ = srv.Close() })
 			ctx := context.Background()
@@ -60,18 +59,26 @@ func TestAttackApproveAnsweredConsumed(t *testing.T) {
 			e.seedKey(ctx, "acme", "carol", []string{"approver"})
 			policy := `{"rules":[{"id":"pay","effect":"needs_approval","tools":["payments.charge"],"reason":"payments need a human","remember_uses":5,"remember_for":"1h"}]}`
 			_, err = mem.PutPolicy(ctx, store.PolicyDoc{Tenant: "acme", Format: "json", Body: []byte(policy), UpdatedAt: e.clock.Now()}, 0)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
 
 			d := e.check(e.keys["acme/bot"], map[string]any{"tool_name": "payments.charge", "resource": "acct/1"})
-			require.Equal(t, "needs_approval", d["effect"])
+			if d["effect"] != "needs_approval" {
+				t.Fatalf("got %v, want %v", d["effect"], "needs_approval")
+			}
 			id := d["approval_id"].(string)
 			var body any
 			if tc.remember {
 				body = map[string]any{"remember": map[string]any{"uses": 2, "valid_for": "30m"}}
 			}
 			a := e.must(200, "POST", "/v1/approvals/"+id+"/approve", e.keys["acme/carol"], body).json(t)
-			assert.Equal(t, id, a["id"])
-			assert.Equal(t, tc.wantStatus, a["status"], "the approve route's answer: %v", a)
+			if a["id"] != id {
+				t.Errorf("got %v, want %v", a["id"], id)
+			}
+			if a["status"] != tc.wantStatus {
+				t.Errorf("got %v, want %v; the approve route's answer: %v", a["status"], tc.wantStatus, a)
+			}
 		})
 	}
 }
