@@ -230,12 +230,20 @@ func (c *Checkpoints) save() error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
-	tmp := c.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A new file of a name nobody can guess, never one that exists: a
+	// fixed name would write through a symbolic link, or into a file of
+	// someone else's, planted there by whoever can create files in the
+	// directory. CreateTemp makes it with mode 0600; set it again in
+	// case an inherited ACL widened it.
+	f, err := os.CreateTemp(filepath.Dir(c.path), filepath.Base(c.path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
-	_, err = f.Write(append(data, '\n'))
+	tmp := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(append(data, '\n'))
+	}
 	if err == nil {
 		err = f.Sync()
 	}
