@@ -76,6 +76,7 @@ type Checkpoints struct {
 	err   error // the last failed save, until one succeeds
 	stop  chan struct{}
 	done  chan struct{}
+	lock  *os.File // held from open to Close; nil where it cannot be taken
 }
 
 // checkpointFile is the file's JSON form.
@@ -119,8 +120,9 @@ func CreateCheckpoints(path string, key agenttrust.AuditKey) error {
 // OpenCheckpoints reads the checkpoint file and checks its MAC. A
 // missing file is an error wrapping ErrCheckpoint and fs.ErrNotExist
 // (create one with CreateCheckpoints); so is a file whose MAC does
-// not verify under the key, or that others may write. Close it to write
-// the last checkpoints.
+// not verify under the key or that others may write, and so is one that
+// another process holds open. Close it to write the last checkpoints and
+// let another process open the file.
 func OpenCheckpoints(cfg CheckpointConfig) (*Checkpoints, error) {
 	switch {
 	case cfg.Key == (agenttrust.AuditKey{}):
@@ -137,7 +139,18 @@ func OpenCheckpoints(cfg CheckpointConfig) (*Checkpoints, error) {
 		path: cfg.Path, key: cfg.Key, now: cfg.Now, interval: cfg.Interval,
 		heads: map[string]Checkpoint{},
 	}
+	// One process per file: two would each rewrite it from their own
+	// memory, dropping the other's newest checkpoints. The lock is named
+	// after the file's own path, so another name for it meets it too.
+	real, err := filepath.EvalSymlinks(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	if c.lock, err = lockCheckpoints(real); err != nil {
+		return nil, err
+	}
 	if err := c.load(); err != nil {
+		c.unlock()
 		return nil, err
 	}
 	c.saved = c.now()
@@ -347,7 +360,19 @@ func (c *Checkpoints) Close() error {
 			<-c.done
 		}
 	}
-	return c.Flush()
+	err := c.Flush()
+	c.unlock()
+	return err
+}
+
+// unlock lets another process open the file.
+func (c *Checkpoints) unlock() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
 }
 
 // Check compares the stored chain with its checkpoint: the store must
