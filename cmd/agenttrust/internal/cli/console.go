@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -93,11 +92,8 @@ func readPrivateFile(path, what string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agenttrust: %s file: %w", what, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("agenttrust: %s file %s is not a regular file", what, path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
+	if err := checkPrivate(path, what, fi); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {

@@ -106,8 +106,8 @@ type signingJSON struct {
 }
 
 // LoadSecrets reads the secrets file at path. It refuses a file that is
-// not a regular file or that its group or others may read (the error
-// wraps ErrSecretsExposed), and one whose keys are missing or malformed.
+// not a regular file, that its group or others may read or that another
+// user owns (the error wraps ErrSecretsExposed), and one whose keys are missing or malformed.
 // A missing file yields an error wrapping fs.ErrNotExist.
 func LoadSecrets(path string) (Secrets, error) {
 	f, err := os.Open(path)
@@ -119,11 +119,8 @@ func LoadSecrets(path string) (Secrets, error) {
 	if err != nil {
 		return Secrets{}, fmt.Errorf("agenttrust: secrets file: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return Secrets{}, fmt.Errorf("agenttrust: secrets file %s is not a regular file", path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return Secrets{}, fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
+	if err := checkPrivate(path, "secrets", fi); err != nil {
+		return Secrets{}, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretsFile+1))
 	if err != nil {
@@ -138,6 +135,25 @@ func LoadSecrets(path string) (Secrets, error) {
 		return Secrets{}, fmt.Errorf("agenttrust: secrets file %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// checkPrivate refuses a file of secrets (what names it in errors) that
+// is not a regular file, that its group or others may read, or that
+// another user owns: that user could read it, or put keys of its own in
+// it, whatever its mode (a file planted in a shared directory, or
+// restored from another host with its owner's uid). fi is the open
+// file's, so the file checked is the file read.
+func checkPrivate(path, what string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("agenttrust: %s file %s is not a regular file", what, path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
+	}
+	if uid, other := ownedByAnother(fi); other {
+		return fmt.Errorf("%w: %s is owned by another user (uid %d); make this server's user its owner", ErrSecretsExposed, path, uid)
+	}
+	return nil
 }
 
 func parseSecrets(data []byte) (Secrets, error) {

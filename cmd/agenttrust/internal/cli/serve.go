@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -532,11 +531,8 @@ func readMetricsToken(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("agenttrust: metrics token file: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("agenttrust: metrics token file %s is not a regular file", path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
+	if err := checkPrivate(path, "metrics token", fi); err != nil {
+		return "", err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
