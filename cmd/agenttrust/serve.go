@@ -42,7 +42,9 @@ signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
 policy, and an admin key is created in the system tenant and printed once
 to stderr. Later starts load the secrets file; a file its group or others
-may read, or that another user owns, is refused.
+may read, or that another user owns, is refused, and so is a SQLite file
+(or its -wal) that its group or others may write or another user owns:
+whoever writes the database can make itself an admin.
 
 Audit records are chained under a MAC keyed by the secrets file's audit
 key, and the head of each of this node's chains is checkpointed in a file

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -24,6 +26,12 @@ import (
 	"github.com/agenttrust/agenttrust/store/sqlite"
 	"github.com/agenttrust/agenttrust/webhook"
 )
+
+// ErrDatabaseExposed: the SQLite file (or its write-ahead log) may be
+// written by its group, by others or, as its owner, by another user.
+// Whoever writes the database can give itself an admin key: it is refused
+// rather than served.
+var ErrDatabaseExposed = errors.New("agenttrust: database file may be written by another user")
 
 // Defaults of ServeConfig.
 const (
@@ -362,6 +370,10 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 			return nil, "", fmt.Errorf("agenttrust: database directory: %w", err)
 		}
 	}
+	// Before the open, which replays a write-ahead log it finds.
+	if err := checkDatabaseFiles(cfg.SQLite); err != nil {
+		return nil, "", err
+	}
 	// The server is the file's only user: it holds an exclusive lock, so
 	// the store answers revocation lookups from memory, exactly.
 	s, err := sqlite.Open(ctx, cfg.SQLite, sqlite.WithExclusive())
@@ -371,7 +383,39 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 	if err != nil {
 		return nil, "", fmt.Errorf("agenttrust: open %s: %w", cfg.SQLite, err)
 	}
+	// Again once open: a file planted between the check and the open,
+	// where none was, is used by now but still refused.
+	if err := checkDatabaseFiles(cfg.SQLite); err != nil {
+		s.Close()
+		return nil, "", err
+	}
 	return s, "sqlite:" + cfg.SQLite, nil
+}
+
+// checkDatabaseFiles refuses a SQLite database whose file, or a journal
+// file beside it, exists and may be written by its group, by others or
+// by another user who owns it (ErrDatabaseExposed). Files that do not
+// exist yet pass: the store makes them 0600.
+func checkDatabaseFiles(path string) error {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // SQLite names the journals after the file itself
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("agenttrust: database file: %w", err)
+		}
+		if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
+			return fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrDatabaseExposed, p, fi.Mode().Perm(), p)
+		}
+		if uid, other := ownedByAnother(fi); other {
+			return fmt.Errorf("%w: %s is owned by another user (uid %d); make this server's user its owner", ErrDatabaseExposed, p, uid)
+		}
+	}
+	return nil
 }
 
 // secretsFor loads the secrets file, or on the first start creates it. A
