@@ -87,7 +87,7 @@ the store is closed.`,
 			consoleOn := true
 			f.StringVar(&cfg.Listen, "listen", cli.DefaultListen, "TCP `ADDRESS` to listen on")
 			f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM `FILE` of the server's certificate chain, to serve HTTPS (with --tls-key)")
-			f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM `FILE` of the certificate's private key")
+			f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM `FILE` of the certificate's private key, mode 0600 (or 0640), owned by the server's user or root")
 			f.StringVar(&cfg.SQLite, "data", cli.DefaultSQLite, "SQLite database `FILE`, created on first start")
 			f.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL `URL`, for many nodes sharing one database (instead of --data)")
 			f.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL `SCHEMA` (default agenttrust)")

@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -56,7 +58,16 @@ func (c *certFiles) stamps() ([2]fileStamp, error) {
 }
 
 func (c *certFiles) load() (*tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(c.certPath, c.keyPath)
+	certPEM, err := os.ReadFile(c.certPath)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: TLS certificate: %w", err)
+	}
+	keyPEM, err := readTLSKey(c.keyPath)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keyPEM)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("agenttrust: TLS key pair %s, %s: %w", c.certPath, c.keyPath, err)
 	}
@@ -64,6 +75,43 @@ func (c *certFiles) load() (*tls.Certificate, error) {
 		return nil, errors.New("agenttrust: TLS: the certificate file holds no certificate")
 	}
 	return &cert, nil
+}
+
+// maxTLSKeyFile bounds the private key file read.
+const maxTLSKeyFile = 1 << 20
+
+// readTLSKey reads the PEM private key at path, refusing (with
+// ErrSecretsExposed) a file that others may read, that its group may
+// write, or that another user owns: whoever reads the key can pose as the
+// server to its clients and take the credentials they send. Its group may
+// read it, as the ssl-cert group of some systems does.
+func readTLSKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: TLS key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: TLS key: %w", err)
+	}
+	switch uid, other := ownedByAnother(fi); {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("agenttrust: TLS key file %s is not a regular file", path)
+	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o027 != 0:
+		return nil, fmt.Errorf("%w: TLS key %s has mode %04o; make it 0600 or 0640 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
+	case other:
+		return nil, fmt.Errorf("%w: TLS key %s is owned by another user (uid %d); make this server's user or root its owner", ErrSecretsExposed, path, uid)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxTLSKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: TLS key: %w", err)
+	}
+	if len(data) > maxTLSKeyFile {
+		clear(data)
+		return nil, fmt.Errorf("agenttrust: TLS key file %s is too large", path)
+	}
+	return data, nil
 }
 
 // getCertificate is tls.Config.GetCertificate. It costs two stats per
