@@ -49,8 +49,11 @@ func connFlags(f *flags) *conn {
 }
 
 // credential returns the credential to use: --key, else --key-file, else
-// AGENTTRUST_KEY, else AGENTTRUST_KEY_FILE; a flag on the command line
-// wins over the environment.
+// AGENTTRUST_KEY or AGENTTRUST_KEY_FILE; a flag on the command line wins
+// over the environment. Both flags, or (without a flag) both variables,
+// are refused: a script that sets AGENTTRUST_KEY_FILE to act as an agent
+// from a shell that exports an admin's AGENTTRUST_KEY must not run as the
+// admin.
 func (c *conn) credential(getenv func(string) string) (string, error) {
 	keySet, fileSet := c.f.isSet("key"), c.f.isSet("key-file")
 	switch {
@@ -60,6 +63,8 @@ func (c *conn) credential(getenv func(string) string) (string, error) {
 		return c.checkCred(c.key, "--key")
 	case fileSet:
 		return c.readKeyFile(c.keyFile)
+	case getenv("AGENTTRUST_KEY") != "" && getenv("AGENTTRUST_KEY_FILE") != "":
+		return "", usagef("both AGENTTRUST_KEY and AGENTTRUST_KEY_FILE are set: unset one, or give --key-file")
 	case getenv("AGENTTRUST_KEY") != "":
 		return c.checkCred(getenv("AGENTTRUST_KEY"), "AGENTTRUST_KEY")
 	case getenv("AGENTTRUST_KEY_FILE") != "":

@@ -242,7 +242,8 @@ func TestCredentialSources(t *testing.T) {
 	}{
 		{"flag", []string{"--key", "atk_flag"}, map[string]string{"AGENTTRUST_KEY": "atk_env"}, "atk_flag"},
 		{"file flag", []string{"--key-file", file}, map[string]string{"AGENTTRUST_KEY": "atk_env"}, "atk_fromfile"},
-		{"env", nil, map[string]string{"AGENTTRUST_KEY": "atk_env", "AGENTTRUST_KEY_FILE": file}, "atk_env"},
+		{"env", nil, map[string]string{"AGENTTRUST_KEY": "atk_env"}, "atk_env"},
+		{"file flag over both variables", []string{"--key-file", file}, map[string]string{"AGENTTRUST_KEY": "atk_env", "AGENTTRUST_KEY_FILE": file}, "atk_fromfile"},
 		{"env file", nil, map[string]string{"AGENTTRUST_KEY_FILE": file}, "atk_fromfile"},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
