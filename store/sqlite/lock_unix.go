@@ -16,7 +16,9 @@ import (
 // file (or with the process, when it dies). flock is separate from the
 // POSIX locks SQLite takes on the database itself.
 func lockFile(path string, exclusive bool) (*os.File, bool, error) {
-	f, err := os.OpenFile(path+lockSuffix, os.O_RDWR|os.O_CREATE, 0o600)
+	// O_NOFOLLOW: a symbolic link planted at the lock's name is refused
+	// (ELOOP) rather than followed to make a file wherever it points.
+	f, err := os.OpenFile(path+lockSuffix, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, true, err
 	}
