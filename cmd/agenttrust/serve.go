@@ -105,7 +105,7 @@ the store is closed.`,
 			f.DurationVar(&cfg.TenantIdle, "tenant-idle", cli.DefaultTenantIdle, "close a tenant's client after this long without a request, freeing its policy poll and change feed; 0 keeps every tenant open")
 			f.StringVar(&cfg.Audit, "audit", "durable", "audit `MODE`: durable (answer once the record is committed) or async (answer once it is queued)")
 			f.DurationVar(&cfg.AuditDrainTimeout, "audit-drain-timeout", cli.DefaultAuditDrainTimeout, "on shutdown, how long to keep writing queued audit records to a failing store before naming the unwritten ones in the log and exiting with an error")
-			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet; a .cedar file decides every tenant's checks instead, and no policy is stored")
+			f.StringVar(&cfg.PolicyFile, "policy", "", "policy `FILE` (.json, .yaml) stored as the system tenant's policy when none is stored yet; a .cedar file decides every tenant's checks instead, and no policy is stored; a file others may write is refused")
 			f.StringVar(&cfg.ShadowPolicyFile, "shadow-policy", "", "candidate policy `FILE` evaluated beside every live policy and never enforced: its disagreements go to the audit records (see \"agenttrust policy shadow\")")
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")

@@ -14,7 +14,7 @@ import (
 // one): it would be decided with by the node that stored it until that
 // tenant's Client is reopened, and by no other.
 
-// loadCedar reads and validates a Cedar policy file.
-func loadCedar(path string) (agenttrust.PolicyEngine, error) {
-	return cedar.LoadFile(path)
+// loadCedar validates the Cedar policy file at path, read as src.
+func loadCedar(path string, src []byte) (agenttrust.PolicyEngine, error) {
+	return cedar.Parse(path, src)
 }

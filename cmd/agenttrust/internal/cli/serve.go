@@ -33,6 +33,10 @@ import (
 // rather than served.
 var ErrDatabaseExposed = errors.New("agenttrust: database file may be written by another user")
 
+// ErrPolicyExposed: the policy file may be written by others, who would
+// decide the checks it is read for.
+var ErrPolicyExposed = errors.New("agenttrust: policy file may be written by others")
+
 // Defaults of ServeConfig.
 const (
 	DefaultListen          = "127.0.0.1:8480"
@@ -602,21 +606,51 @@ func readPolicy(path string) (*policySeed, error) {
 	if err != nil {
 		return nil, err
 	}
+	body, err := readPolicyFile(path)
+	if err != nil {
+		return nil, err
+	}
 	if format == "cedar" {
-		engine, err := loadCedar(path)
+		engine, err := loadCedar(path, body)
 		if err != nil {
 			return nil, fmt.Errorf("agenttrust: policy file %s: %w", path, err)
 		}
 		return &policySeed{path: path, format: format, engine: engine}, nil
 	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("agenttrust: policy file: %w", err)
-	}
 	if _, err := agenttrust.ParsePolicy(body, format); err != nil {
 		return nil, fmt.Errorf("agenttrust: policy file %s: %w", path, err)
 	}
 	return &policySeed{path: path, format: format, body: body}, nil
+}
+
+// readPolicyFile reads the policy file at path, refusing one that others
+// may write (ErrPolicyExposed): whatever it says decides checks (every
+// tenant's for a .cedar file, read at every start). Its group may write
+// it, as under the user private groups of umask 002.
+func readPolicyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: policy file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: policy file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("agenttrust: policy file %s is not a regular file", path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o002 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o; make it writable by its owner only (chmod o-w %s)", ErrPolicyExposed, path, fi.Mode().Perm(), path)
+	}
+	body, err := io.ReadAll(io.LimitReader(f, agenttrust.MaxPolicySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("agenttrust: policy file: %w", err)
+	}
+	if len(body) > agenttrust.MaxPolicySize {
+		return nil, fmt.Errorf("agenttrust: policy file %s is larger than %d bytes", path, agenttrust.MaxPolicySize)
+	}
+	return body, nil
 }
 
 // readShadowPolicy reads and compiles the shadow policy file.
