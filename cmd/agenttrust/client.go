@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/cmd/agenttrust/internal/cli"
 	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/remote"
 )
@@ -39,7 +40,7 @@ func connFlags(f *flags) *conn {
 	c := &conn{f: f}
 	f.StringVar(&c.server, "server", defaultServer, "`URL` of the agenttrust server")
 	f.StringVar(&c.key, "key", "", "the `CREDENTIAL` (API key or token) to authenticate with; prefer the environment or --key-file, as other users can see a command line [env AGENTTRUST_KEY]")
-	f.StringVar(&c.keyFile, "key-file", "", "read the credential from `FILE`, which only its owner may read (mode 0600) [env AGENTTRUST_KEY_FILE]")
+	f.StringVar(&c.keyFile, "key-file", "", "read the credential from `FILE`, your own and only yours to read (mode 0600) [env AGENTTRUST_KEY_FILE]")
 	f.DurationVar(&c.timeout, "timeout", remote.DefaultTimeout, "bound on each HTTP attempt")
 	f.IntVar(&c.retries, "retries", 2, "retries of calls that are safe to repeat, after a transport failure or a 502, 503 or 504")
 	f.BoolVar(&c.insecure, "insecure-http", false, "allow plain http:// to a host other than loopback: the credential crosses the network unencrypted")
@@ -99,6 +100,11 @@ func (c *conn) readKeyFile(path string) (string, error) {
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("key file %s has mode %04o and may be read by its group or others; make it 0600 (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	// Its owner reads it whatever its mode: a key written into a file
+	// another user made first is that user's too.
+	if uid, other := cli.OwnedByAnother(fi); other {
+		return "", fmt.Errorf("key file %s is owned by another user (uid %d), who may read it; write the key to a new file of your own", path, uid)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {

@@ -4,6 +4,6 @@ package cli
 
 import "io/fs"
 
-// ownedByAnother cannot tell on this system: file ownership is not a
+// OwnedByAnother cannot tell on this system: file ownership is not a
 // Unix uid.
-func ownedByAnother(fs.FileInfo) (uint32, bool) { return 0, false }
+func OwnedByAnother(fs.FileInfo) (uint32, bool) { return 0, false }

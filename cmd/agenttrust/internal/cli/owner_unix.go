@@ -8,11 +8,11 @@ import (
 	"syscall"
 )
 
-// ownedByAnother reports whether a user other than this process's (or
+// OwnedByAnother reports whether a user other than this process's (or
 // root) owns the file fi describes, and its uid: that user may read and
 // rewrite it whatever its mode. A FileInfo that does not say counts as
 // another's.
-func ownedByAnother(fi fs.FileInfo) (uint32, bool) {
+func OwnedByAnother(fi fs.FileInfo) (uint32, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, true

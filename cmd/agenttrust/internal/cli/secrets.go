@@ -150,7 +150,7 @@ func checkPrivate(path, what string, fi fs.FileInfo) error {
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
 	}
-	if uid, other := ownedByAnother(fi); other {
+	if uid, other := OwnedByAnother(fi); other {
 		return fmt.Errorf("%w: %s is owned by another user (uid %d); make this server's user its owner", ErrSecretsExposed, path, uid)
 	}
 	return nil

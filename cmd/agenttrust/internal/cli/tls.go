@@ -95,7 +95,7 @@ func readTLSKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agenttrust: TLS key: %w", err)
 	}
-	switch uid, other := ownedByAnother(fi); {
+	switch uid, other := OwnedByAnother(fi); {
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("agenttrust: TLS key file %s is not a regular file", path)
 	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o027 != 0:
