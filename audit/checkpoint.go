@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -115,6 +116,49 @@ func CreateCheckpoints(path string, key agenttrust.AuditKey) error {
 		return err
 	}
 	return nil
+}
+
+// ResetCheckpoints starts over with an empty checkpoint file at path,
+// keeping the old one, if any, beside it as path.replaced-<unix seconds
+// of now>, whose name it returns ("" when there was none). A file another
+// process holds open (OpenCheckpoints) is refused with ErrCheckpoint and
+// left as it is: moving it aside would leave the running process's chains
+// without checkpoints until it next writes the file.
+func ResetCheckpoints(path string, key agenttrust.AuditKey, now time.Time) (string, error) {
+	if key == (agenttrust.AuditKey{}) {
+		return "", fmt.Errorf("%w: audit checkpoints need the audit key", agenttrust.ErrInvalidConfig)
+	}
+	lock, err := lockCheckpoints(lockName(path))
+	if err != nil {
+		return "", err
+	}
+	if lock != nil {
+		defer lock.Close()
+	}
+	old := ""
+	switch _, err := os.Lstat(path); {
+	case err == nil:
+		old = fmt.Sprintf("%s.replaced-%d", path, now.Unix())
+		if err := os.Rename(path, old); err != nil {
+			return "", fmt.Errorf("%w: reset: %w", ErrCheckpoint, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%w: reset: %w", ErrCheckpoint, err)
+	}
+	return old, CreateCheckpoints(path, key)
+}
+
+// lockName is the path the lock of the checkpoint file at path is named
+// after: the file's own path with symbolic links resolved, or, while it
+// does not exist, its directory's.
+func lockName(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
 }
 
 // OpenCheckpoints reads the checkpoint file and checks its MAC. A

@@ -459,17 +459,15 @@ func openCheckpoints(cfg *ServeConfig, key agenttrust.AuditKey, first bool, log 
 	}
 	switch {
 	case cfg.ResetAuditCheckpoints:
-		if exists {
-			old := fmt.Sprintf("%s.replaced-%d", path, time.Now().Unix())
-			if err := os.Rename(path, old); err != nil {
-				return nil, fmt.Errorf("agenttrust: reset audit checkpoints: %w", err)
-			}
+		// Refused, changing nothing, while another process holds the file.
+		old, err := audit.ResetCheckpoints(path, key, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("agenttrust: reset audit checkpoints: %w", err)
+		}
+		if old != "" {
 			log.Warn("agenttrust: audit checkpoints reset; the old file is kept", "file", path, "old", old)
 		} else {
 			log.Warn("agenttrust: audit checkpoints reset", "file", path)
-		}
-		if err := audit.CreateCheckpoints(path, key); err != nil {
-			return nil, err
 		}
 	case !exists && first:
 		if err := audit.CreateCheckpoints(path, key); err != nil {
