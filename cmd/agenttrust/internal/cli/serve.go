@@ -33,6 +33,11 @@ import (
 // rather than served.
 var ErrDatabaseExposed = errors.New("agenttrust: database file may be written by another user")
 
+// ErrDirectoryExposed: a directory holding the database, secrets or
+// checkpoint file may be written by others and lacks the sticky bit, so
+// any local user may rename, remove or replace the files in it.
+var ErrDirectoryExposed = errors.New("agenttrust: a data directory may be written by others")
+
 // ErrPolicyExposed: the policy file may be written by others, who would
 // decide the checks it is read for.
 var ErrPolicyExposed = errors.New("agenttrust: policy file may be written by others")
@@ -242,6 +247,9 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	if err := checkDirectories(&cfg); err != nil {
+		return err
+	}
 	log := cfg.Logger
 	var certs *certFiles
 	if cfg.TLSCert != "" {
@@ -394,6 +402,34 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 		return nil, "", err
 	}
 	return s, "sqlite:" + cfg.SQLite, nil
+}
+
+// checkDirectories refuses to serve from a directory that others may
+// write without the sticky bit (ErrDirectoryExposed): any local user could
+// move the checkpoint file aside and back over a newer one (an older
+// checkpoint hides records cut from a chain since), or remove the secrets
+// file. A directory that does not exist is left to the steps that need it.
+func checkDirectories(cfg *ServeConfig) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	for _, p := range []string{cfg.SQLite, cfg.Secrets, cfg.AuditCheckpoints} {
+		if p == "" {
+			continue
+		}
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(dir)
+		if err != nil {
+			continue
+		}
+		if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+			return fmt.Errorf("%w: %s (for %s) has mode %04o; make it writable by its owner only (chmod o-w %s)", ErrDirectoryExposed, dir, p, fi.Mode().Perm(), dir)
+		}
+	}
+	return nil
 }
 
 // checkDatabaseFiles refuses a SQLite database whose file, or a journal
