@@ -120,7 +120,8 @@ func CreateCheckpoints(path string, key agenttrust.AuditKey) error {
 
 // ResetCheckpoints starts over with an empty checkpoint file at path,
 // keeping the old one, if any, beside it as path.replaced-<unix seconds
-// of now>, whose name it returns ("" when there was none). A file another
+// of now> (with -2, -3... added when an earlier reset kept one of that
+// name), whose name it returns ("" when there was none). A file another
 // process holds open (OpenCheckpoints) is refused with ErrCheckpoint and
 // left as it is: moving it aside would leave the running process's chains
 // without checkpoints until it next writes the file.
@@ -138,7 +139,17 @@ func ResetCheckpoints(path string, key agenttrust.AuditKey, now time.Time) (stri
 	old := ""
 	switch _, err := os.Lstat(path); {
 	case err == nil:
+		// Never over a file an earlier reset kept: it may be the only
+		// record of what the chains held (two resets within a second).
 		old = fmt.Sprintf("%s.replaced-%d", path, now.Unix())
+		for n := 2; ; n++ {
+			if _, err := os.Lstat(old); errors.Is(err, fs.ErrNotExist) {
+				break
+			} else if err != nil || n > 1000 {
+				return "", fmt.Errorf("%w: reset: no free name beside %s", ErrCheckpoint, path)
+			}
+			old = fmt.Sprintf("%s.replaced-%d-%d", path, now.Unix(), n)
+		}
 		if err := os.Rename(path, old); err != nil {
 			return "", fmt.Errorf("%w: reset: %w", ErrCheckpoint, err)
 		}
