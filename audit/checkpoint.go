@@ -175,8 +175,8 @@ func lockName(path string) string {
 // OpenCheckpoints reads the checkpoint file and checks its MAC. A
 // missing file is an error wrapping ErrCheckpoint and fs.ErrNotExist
 // (create one with CreateCheckpoints); so is a file whose MAC does
-// not verify under the key or that others may write, and so is one that
-// another process holds open. Close it to write the last checkpoints and
+// not verify under the key, that others may write or another user owns,
+// and so is one that another process holds open. Close it to write the last checkpoints and
 // let another process open the file.
 func OpenCheckpoints(cfg CheckpointConfig) (*Checkpoints, error) {
 	switch {
@@ -231,6 +231,11 @@ func (c *Checkpoints) load() error {
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%w: %s may be written by group or others (mode %04o)", ErrCheckpoint, c.path, fi.Mode().Perm())
+	}
+	// Its owner writes it whatever its mode, and could put back an older
+	// copy of its own.
+	if uid, other := ownedByAnother(fi); other {
+		return fmt.Errorf("%w: %s is owned by another user (uid %d)", ErrCheckpoint, c.path, uid)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxCheckpointFile+1))
 	if err != nil {
