@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -158,17 +159,25 @@ func (c *Client) once(ctx context.Context, rt *route, body []byte, out any) (ret
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	var sent string
 	if c.auth != nil {
-		if a := c.auth(); a != "" {
-			req.Header.Set("Authorization", a)
+		if sent = c.auth(); sent != "" {
+			req.Header.Set("Authorization", sent)
 		}
 	}
+	// Whatever stands between this client and the store API (a proxy, an
+	// echo service, a misrouted server) may reflect the request: every
+	// text taken from an answer or a transport error loses the
+	// Authorization header sent, a system tenant's admin credential, and
+	// anything shaped like an agenttrust credential before it goes into
+	// an error, which callers log.
+	red := func(text string) string { return redactSent(text, sent) }
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return false, fmt.Errorf("%s %s: %w", prefix, rt.name, cerr)
 		}
-		return true, unavailable(0, "", "server unreachable: "+err.Error())
+		return true, unavailable(0, "", "server unreachable: "+red(err.Error()))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
@@ -176,40 +185,57 @@ func (c *Client) once(ctx context.Context, rt *route, body []byte, out any) (ret
 		if cerr := ctx.Err(); cerr != nil {
 			return false, fmt.Errorf("%s %s: %w", prefix, rt.name, cerr)
 		}
-		return true, unavailable(resp.StatusCode, "", "reading the answer: "+err.Error())
+		return true, unavailable(resp.StatusCode, "", "reading the answer: "+red(err.Error()))
 	}
 	if len(data) > MaxBodySize {
 		return false, unavailable(resp.StatusCode, "", "answer too large")
 	}
 	if resp.Header.Get(APIHeader) != APIVersion {
-		return retryable(resp.StatusCode), unavailable(resp.StatusCode, "", "not an answer of the store API: "+snippet(data))
+		return retryable(resp.StatusCode), unavailable(resp.StatusCode, "", "not an answer of the store API: "+snippet(data, red))
 	}
 	if resp.StatusCode == http.StatusOK {
 		if err := decodeStrict(data, rt.out, out); err != nil {
-			return false, unavailable(resp.StatusCode, "", "malformed answer: "+err.Error())
+			return false, unavailable(resp.StatusCode, "", "malformed answer: "+red(err.Error()))
 		}
 		return false, nil
 	}
 	var eb errorBody
 	if err := decodeStrict(data, errorSchema, &eb); err != nil || eb.Error.Code == "" {
-		return retryable(resp.StatusCode), unavailable(resp.StatusCode, "", "malformed error answer: "+snippet(data))
+		return retryable(resp.StatusCode), unavailable(resp.StatusCode, "", "malformed error answer: "+snippet(data, red))
 	}
 	return retryable(resp.StatusCode), &Error{
-		Op: rt.name, Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message,
+		Op: rt.name, Status: resp.StatusCode, Code: red(eb.Error.Code), Message: red(eb.Error.Message),
 		err: sentinelsOf(eb.Error.Code),
 	}
+}
+
+// redactSent returns text without sent (the Authorization header value),
+// the credential it carries, or anything shaped like an agenttrust
+// credential (internal/redact, as the audit trail redacts attributes).
+func redactSent(text, sent string) string {
+	if sent != "" {
+		text = strings.ReplaceAll(text, sent, redact.Mark)
+		if _, cred, ok := strings.Cut(sent, " "); ok && strings.TrimSpace(cred) != "" {
+			text = strings.ReplaceAll(text, strings.TrimSpace(cred), redact.Mark)
+		}
+	}
+	return redact.Credentials(text)
 }
 
 // errorSchema is the schema of error answers. It is derived from a type of
 // this package and never changes.
 var errorSchema = schemaOf(reflect.TypeFor[errorBody]())
 
-// snippet returns the start of an unexpected answer for an error message.
-func snippet(b []byte) string {
+// snippet returns the start of an unexpected answer for an error message,
+// redacted with red before it is cut, so that no credential's start is
+// left where the cut falls.
+func snippet(b []byte, red func(string) string) string {
 	const n = 120
-	s := strings.ToValidUTF8(string(b[:min(len(b), n)]), "\uFFFD")
-	if len(b) > n {
-		s += "..."
+	// A credential starting before the cut ends within its size bound
+	// (and "Bearer "), so redacting that much is enough.
+	s := red(strings.ToValidUTF8(string(b[:min(len(b), n+agenttrust.MaxCredentialSize+16)]), "\uFFFD"))
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "..."
 	}
 	return fmt.Sprintf("%q", strings.TrimSpace(s))
 }
@@ -217,7 +243,7 @@ func snippet(b []byte) string {
 // malformed reports an answer that decoded but does not convert to the
 // model: the server sent something no store holds.
 func malformed(name string, err error) error {
-	return &Error{Op: name, Status: http.StatusOK, Message: "malformed answer: " + err.Error(), err: []error{store.ErrUnavailable}}
+	return &Error{Op: name, Status: http.StatusOK, Message: "malformed answer: " + redact.Credentials(err.Error()), err: []error{store.ErrUnavailable}}
 }
 
 // Suspend implements store.Agents.
