@@ -23,12 +23,12 @@ import (
 // default) can. Build it with NewClient; it is safe for concurrent use.
 //
 // Errors: a store sentinel answered by the server is returned as such
-// (store.ErrNotFound, ErrConflict, ErrInvalid). Everything that keeps the
-// server from answering (transport failures, timeouts of the http.Client,
-// 5xx answers, the server's own store being closed, answers that are
-// malformed or do not come from the store API, 401 and 403 from what
-// guards it) is store.ErrUnavailable, in an *Error carrying the status and
-// code. When ctx ends, the error wraps ctx's error. After Close every
+// (store.ErrNotFound, ErrConflict, ErrInvalid, ErrCorrupt). Everything
+// that keeps the server from answering (transport failures, timeouts of
+// the http.Client, 5xx answers, the server's own store being closed,
+// answers that are malformed or do not come from the store API, 401 and
+// 403 from what guards it) is store.ErrUnavailable, in an *Error carrying
+// the status and code. When ctx ends, the error wraps ctx's error. After Close every
 // method returns store.ErrClosed.
 type Client struct {
 	base    string

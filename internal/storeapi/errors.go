@@ -18,6 +18,7 @@ const (
 	CodeNotFound         = "not_found"          // 404, store.ErrNotFound
 	CodeConflict         = "conflict"           // 409, store.ErrConflict
 	CodeInvalid          = "invalid"            // 400, store.ErrInvalid (and a malformed request)
+	CodeCorrupt          = "corrupt"            // 500, store.ErrCorrupt (message withheld)
 	CodeClosed           = "closed"             // 503, store.ErrClosed of the server's store
 	CodeUnavailable      = "unavailable"        // 503, store.ErrUnavailable
 	CodeCanceled         = "canceled"           // 499, context.Canceled
@@ -68,6 +69,10 @@ func codeOf(err error) (code string, status int) {
 		return CodeConflict, http.StatusConflict
 	case errors.Is(err, store.ErrInvalid):
 		return CodeInvalid, http.StatusBadRequest
+	case errors.Is(err, store.ErrCorrupt):
+		// A row edited behind the store's back is a broken audit chain
+		// to the caller's verification, not an outage to retry.
+		return CodeCorrupt, http.StatusInternalServerError
 	case errors.Is(err, store.ErrClosed):
 		return CodeClosed, http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
@@ -93,6 +98,8 @@ func sentinelsOf(code string) []error {
 		return []error{store.ErrConflict}
 	case CodeInvalid, CodeTooLarge:
 		return []error{store.ErrInvalid}
+	case CodeCorrupt:
+		return []error{store.ErrCorrupt}
 	case CodeDeadlineExceeded:
 		return []error{store.ErrUnavailable, context.DeadlineExceeded}
 	}

@@ -135,6 +135,9 @@ func (h *handler) failErr(ctx context.Context, w http.ResponseWriter, rt *route,
 	case CodeInternal:
 		h.log.ErrorContext(ctx, "agenttrust store API: internal error", "route", rt.name, "err", err)
 		msg = "internal error"
+	case CodeCorrupt:
+		h.log.ErrorContext(ctx, "agenttrust store API: stored data edited behind the store's back", "route", rt.name, "err", err)
+		msg = "stored data edited behind the store's back"
 	case CodeUnavailable, CodeClosed, CodeDeadlineExceeded:
 		h.log.WarnContext(ctx, "agenttrust store API: store unavailable", "route", rt.name, "err", err)
 		msg = "store unavailable"
