@@ -128,13 +128,18 @@ func (c *Client) call(ctx context.Context, name string, in, out any) error {
 	if err != nil {
 		return &Error{Op: name, Message: "cannot encode the request: " + err.Error(), err: []error{store.ErrInvalid}}
 	}
+	return c.callEncoded(ctx, rt, body, out)
+}
+
+// callEncoded is call with the request already encoded.
+func (c *Client) callEncoded(ctx context.Context, rt *route, body []byte, out any) error {
 	for attempt := 0; ; attempt++ {
 		retry, err := c.once(ctx, rt, body, out)
 		if err == nil || !retry || !rt.idempotent || attempt >= c.backoff.Retries {
 			return err
 		}
 		if werr := c.backoff.Wait(ctx, attempt); werr != nil {
-			return fmt.Errorf("%s %s: %w (after %w)", prefix, name, werr, err)
+			return fmt.Errorf("%s %s: %w (after %w)", prefix, rt.name, werr, err)
 		}
 	}
 }
@@ -469,7 +474,11 @@ func (c *Client) Hops(ctx context.Context, f store.HopFilter) ([]store.Hop, erro
 // Evaluate implements agenttrust.PolicyEngine by asking the evaluate route.
 // Attribute values travel as JSON: numbers arrive as json.Number, and a
 // value JSON cannot carry (NaN, an infinity, a channel) makes Evaluate
-// fail, so the check denies. A Go value the rule engine judges as
+// fail with agenttrust.ErrInvalidRequest, so the check denies, as a deny
+// the request caused (so does every attribute refused below). A deny the server's engine answers with
+// ErrUnevaluable or ErrInvalidRequest comes back as that error, never as
+// the engine failing, so the asking client's breaker counts it as it
+// would in process. A Go value the rule engine judges as
 // nothing (a []byte, a time.Time, a named type, a struct) travels as an
 // empty object, judged as nothing there too, never as the string or
 // number of its JSON form; a float32 whose binary value differs from its
@@ -483,11 +492,26 @@ func (c *Client) Evaluate(ctx context.Context, in *agenttrust.PolicyInput) (agen
 	wi := toWirePolicyInput(in)
 	attrs, bad, why := wire.SendableAttributes(in.Attributes)
 	if bad != "" {
-		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q: %s", bad, why), err: []error{store.ErrInvalid}}
+		// The request's own value: a deny it caused, as encoding fails below.
+		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: fmt.Sprintf("attribute %q: %s", bad, why), err: []error{store.ErrInvalid, agenttrust.ErrInvalidRequest}}
 	}
 	wi.Attributes = attrs
+	if c.closed.Load() {
+		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: "client closed", err: []error{store.ErrClosed}}
+	}
+	if err := ctx.Err(); err != nil {
+		return agenttrust.PolicyResult{}, fmt.Errorf("%s evaluate: %w", prefix, err)
+	}
+	body, err := encode(&evaluateReq{Input: wi})
+	if err != nil {
+		// Only the request's own values fail to encode (an attribute
+		// that is NaN, an infinity, text that is not UTF-8): in process
+		// such a value makes a condition unevaluable, a deny the request
+		// caused, which the asking client's breaker counts.
+		return agenttrust.PolicyResult{}, &Error{Op: "evaluate", Message: "cannot encode the request: " + err.Error(), err: []error{store.ErrInvalid, agenttrust.ErrInvalidRequest}}
+	}
 	var out evaluateResp
-	if err := c.call(ctx, "evaluate", &evaluateReq{Input: wi}, &out); err != nil {
+	if err := c.callEncoded(ctx, c.routes["evaluate"], body, &out); err != nil {
 		return agenttrust.PolicyResult{}, err
 	}
 	r := out.Result

@@ -78,6 +78,8 @@
 //	conflict           409  store.ErrConflict
 //	invalid            400  store.ErrInvalid, or a malformed request
 //	corrupt            500  store.ErrCorrupt (a row edited behind the store's back)
+//	unevaluable        400  agenttrust.ErrUnevaluable (evaluate)
+//	invalid_request    400  agenttrust.ErrInvalidRequest (evaluate)
 //	closed             503  store.ErrClosed (of the server's store)
 //	unavailable        503  store.ErrUnavailable
 //	deadline_exceeded  504  context.DeadlineExceeded
@@ -87,9 +89,11 @@
 //	method_not_allowed 405, unsupported_media 415, too_large 413
 //
 // Every answer of the handler carries the header Agenttrust-Store-Api: 1.
-// The client maps not_found, conflict, invalid (and too_large) and corrupt
-// back to their sentinels (so a verification through it reports an edited
-// audit row as a broken chain, as it would on the store itself) and
+// The client maps not_found, conflict, invalid (and too_large), corrupt,
+// unevaluable and invalid_request back to their sentinels (so a
+// verification through it reports an edited audit row as a broken chain,
+// and a deny the request caused is one to the asking client's breaker, as
+// in process) and
 // everything else, including closed, 5xx, answers without that header and
 // transport failures, to store.ErrUnavailable (deadline_exceeded wraps
 // context.DeadlineExceeded as well): to the process using the client, a

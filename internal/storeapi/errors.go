@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -19,6 +20,8 @@ const (
 	CodeConflict         = "conflict"           // 409, store.ErrConflict
 	CodeInvalid          = "invalid"            // 400, store.ErrInvalid (and a malformed request)
 	CodeCorrupt          = "corrupt"            // 500, store.ErrCorrupt (message withheld)
+	CodeUnevaluable      = "unevaluable"        // 400, agenttrust.ErrUnevaluable (evaluate)
+	CodeInvalidRequest   = "invalid_request"    // 400, agenttrust.ErrInvalidRequest (evaluate)
 	CodeClosed           = "closed"             // 503, store.ErrClosed of the server's store
 	CodeUnavailable      = "unavailable"        // 503, store.ErrUnavailable
 	CodeCanceled         = "canceled"           // 499, context.Canceled
@@ -73,6 +76,13 @@ func codeOf(err error) (code string, status int) {
 		// A row edited behind the store's back is a broken audit chain
 		// to the caller's verification, not an outage to retry.
 		return CodeCorrupt, http.StatusInternalServerError
+	case errors.Is(err, agenttrust.ErrUnevaluable):
+		// The evaluate route: a deny the request brought on itself (a
+		// condition it made unevaluable, a declared type it broke), which
+		// the asking client's breaker counts, not the engine failing.
+		return CodeUnevaluable, http.StatusBadRequest
+	case errors.Is(err, agenttrust.ErrInvalidRequest):
+		return CodeInvalidRequest, http.StatusBadRequest
 	case errors.Is(err, store.ErrClosed):
 		return CodeClosed, http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
@@ -100,6 +110,10 @@ func sentinelsOf(code string) []error {
 		return []error{store.ErrInvalid}
 	case CodeCorrupt:
 		return []error{store.ErrCorrupt}
+	case CodeUnevaluable:
+		return []error{agenttrust.ErrUnevaluable}
+	case CodeInvalidRequest:
+		return []error{agenttrust.ErrInvalidRequest}
 	case CodeDeadlineExceeded:
 		return []error{store.ErrUnavailable, context.DeadlineExceeded}
 	}
