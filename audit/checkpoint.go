@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/fileowner"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -234,7 +235,7 @@ func (c *Checkpoints) load() error {
 	}
 	// Its owner writes it whatever its mode, and could put back an older
 	// copy of its own.
-	if uid, other := ownedByAnother(fi); other {
+	if uid, other := fileowner.Another(fi); other {
 		return fmt.Errorf("%w: %s is owned by another user (uid %d)", ErrCheckpoint, c.path, uid)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxCheckpointFile+1))

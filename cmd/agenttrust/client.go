@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agenttrust/agenttrust/cmd/agenttrust/internal/cli"
+	"github.com/agenttrust/agenttrust/internal/fileowner"
 	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/remote"
 )
@@ -103,7 +103,7 @@ func (c *conn) readKeyFile(path string) (string, error) {
 	}
 	// Its owner reads it whatever its mode: a key written into a file
 	// another user made first is that user's too.
-	if uid, other := cli.OwnedByAnother(fi); other {
+	if uid, other := fileowner.Another(fi); other {
 		return "", fmt.Errorf("key file %s is owned by another user (uid %d), who may read it; write the key to a new file of your own", path, uid)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 64<<10))

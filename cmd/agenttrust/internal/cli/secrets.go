@@ -16,6 +16,7 @@ import (
 	"runtime"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/fileowner"
 )
 
 // ErrSecretsExposed: the secrets file may be read by its group or by
@@ -150,7 +151,7 @@ func checkPrivate(path, what string, fi fs.FileInfo) error {
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrSecretsExposed, path, fi.Mode().Perm(), path)
 	}
-	if uid, other := OwnedByAnother(fi); other {
+	if uid, other := fileowner.Another(fi); other {
 		return fmt.Errorf("%w: %s is owned by another user (uid %d); make this server's user its owner", ErrSecretsExposed, path, uid)
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
+	"github.com/agenttrust/agenttrust/internal/fileowner"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/server"
 	"github.com/agenttrust/agenttrust/store"
@@ -451,7 +452,7 @@ func checkDatabaseFiles(path string) error {
 		if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
 			return fmt.Errorf("%w: %s has mode %04o; make it 0600 (chmod 600 %s)", ErrDatabaseExposed, p, fi.Mode().Perm(), p)
 		}
-		if uid, other := OwnedByAnother(fi); other {
+		if uid, other := fileowner.Another(fi); other {
 			return fmt.Errorf("%w: %s is owned by another user (uid %d); make this server's user its owner", ErrDatabaseExposed, p, uid)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/agenttrust/agenttrust/internal/fileowner"
 	"io"
 	"log/slog"
 	"os"
@@ -95,7 +96,7 @@ func readTLSKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agenttrust: TLS key: %w", err)
 	}
-	switch uid, other := OwnedByAnother(fi); {
+	switch uid, other := fileowner.Another(fi); {
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("agenttrust: TLS key file %s is not a regular file", path)
 	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o027 != 0:
