@@ -584,7 +584,7 @@ func TestPhasesFromClient(t *testing.T) {
 	must.NoError(t, c.Approve(ctx, d.ApprovalID, "bob", ""))                                             // operator
 	check(agenttrust.Request{AgentID: "a", Tool: "pay", Attributes: map[string]any{"amount": 500}})      // approval
 	check(agenttrust.Request{Credential: "att_garbage", Tool: "read_x"})                                 // credential
-	check(agenttrust.Request{AgentID: "a", Tool: ""})                                                    // validation
+	check(agenttrust.Request{AgentID: "v", Tool: ""})                                                    // validation (counted for v: the breaker counts a's denials)
 	check(agenttrust.Request{AgentID: "c", Tool: "export"})                                              // policy: default deny
 	check(agenttrust.Request{AgentID: "c", Tool: "export"})                                              // limit
 	for range 3 {

@@ -222,6 +222,7 @@ func TestRootAndMiddlewareImportNoFramework(t *testing.T) {
 			"github.com/agenttrust/agenttrust/store", "github.com/agenttrust/agenttrust/internal/",
 			"github.com/agenttrust/agenttrust", "github.com/golang-jwt/jwt/v5",
 			"go.yaml.in/yaml/v3", "golang.org/x/time/rate", "golang.org/x/text/unicode/norm",
+			"github.com/go-json-experiment/json/jsontext",
 		} {
 			if path == ok || strings.HasPrefix(path, ok+"/") || strings.HasPrefix(path, ok) && strings.HasSuffix(ok, "/") {
 				return true
