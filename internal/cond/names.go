@@ -52,19 +52,21 @@ func ValidName(s string) bool {
 // than the one a glob saw. ASCII text without '%' is checked without
 // allocating.
 func CheckResource(s string) string {
-	slow := false
+	slow, doubled := false, false
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\':
 			return `holds a backslash ('\' is not a separator; use '/')`
 		case c == '%' || c >= utf8.RuneSelf:
 			slow = true
+		case c == '/' && i > 0 && s[i-1] == '/':
+			doubled = true // judged below: a URL's "//" is allowed
 		}
 	}
 	if hasDotSegment(s) {
 		return "holds a dot segment (\".\" or \"..\")"
 	}
-	if hasEmptySegment(s) {
+	if doubled && hasEmptySegment(s) {
 		return "holds an empty segment (\"//\")"
 	}
 	if !slow {
