@@ -469,6 +469,7 @@ func (c *Checkpoints) Check(ctx context.Context, st store.Audit, chain string) e
 		if err != nil {
 			return edited(chain, err)
 		}
+		recs = upTo(recs, head.Seq)
 		if len(recs) == 0 {
 			return &agenttrust.ChainError{Seq: next, Msg: fmt.Sprintf("chain %q: record %d is missing below the stored head at seq %d", chain, next, head.Seq)}
 		}
@@ -541,14 +542,23 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key ag
 	if cps != nil {
 		cp, hasCP = cps.Latest(chain)
 	}
+	// The head first: records appended while the chain is read (a node
+	// writing it) lie past it, and are left for the next verify rather
+	// than taken for a head that does not match.
+	head, err := st.AuditHead(ctx, chain)
+	err = edited(chain, err)
+	empty := errors.Is(err, store.ErrNotFound)
+	if err != nil && !empty {
+		return err
+	}
 	var prev *agenttrust.AuditRecord
 	q := store.AuditQuery{Chain: chain, Limit: 1000}
-	for {
+	for !empty {
 		recs, err := st.QueryAudit(ctx, q)
 		if err != nil {
 			return edited(chain, err)
 		}
-		if len(recs) == 0 {
+		if recs = upTo(recs, head.Seq); len(recs) == 0 {
 			break
 		}
 		if prev == nil && recs[0].Seq != 1 {
@@ -570,23 +580,30 @@ func VerifyStoredChain(ctx context.Context, st store.Audit, chain string, key ag
 		prev = &last
 		q.AfterSeq = last.Seq
 	}
-	head, err := st.AuditHead(ctx, chain)
-	err = edited(chain, err)
 	switch {
-	case errors.Is(err, store.ErrNotFound) && prev == nil:
+	case empty:
 		if hasCP {
 			return &agenttrust.ChainError{Seq: cp.Seq, Msg: fmt.Sprintf("chain %q has no records, but its checkpoint is at seq %d (records deleted)", chain, cp.Seq)}
 		}
 		return nil
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return err
-	case err != nil || prev == nil || head.Seq != prev.Seq || head.Hash != prev.Hash:
+	case prev == nil || head.Seq != prev.Seq || head.Hash != prev.Hash:
 		return &agenttrust.ChainError{Msg: fmt.Sprintf("chain %q: the stored head is not the chain's last record", chain)}
 	}
 	if hasCP && prev.Seq < cp.Seq {
 		return &agenttrust.ChainError{Seq: prev.Seq, Msg: fmt.Sprintf("chain %q ends at seq %d, before its checkpoint at seq %d (records cut from the end)", chain, prev.Seq, cp.Seq)}
 	}
 	return nil
+}
+
+// upTo returns the records of recs (in sequence order) up to seq: those
+// past it were appended after the head at seq was read.
+func upTo(recs []agenttrust.AuditRecord, seq uint64) []agenttrust.AuditRecord {
+	for i := range recs {
+		if recs[i].Seq > seq {
+			return recs[:i]
+		}
+	}
+	return recs
 }
 
 // edited turns a store's store.ErrCorrupt, a record of chain edited in
