@@ -13,8 +13,7 @@ import (
 // writes None as null) allows every tool, agent or resource, a condition
 // written as null vanishes, and a null approver leaves the rule to any
 // approver. The same document in JSON ([null]) is refused. A null entry,
-// and a null map key, are refused in YAML too; a whole field left null is
-// absent, as JSON's null is.
+// and a null map key, are refused in YAML too.
 func TestAttackPolicyYAMLNullEntry(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string
@@ -30,8 +29,9 @@ func TestAttackPolicyYAMLNullEntry(t *testing.T) {
 		{"null approver", "rules:\n - id: r\n   effect: needs_approval\n   tools: [payments.wire]\n   approvers: [~]\n", true},
 		{"null rule", "rules:\n - id: r\n   effect: deny\n - ~\n", true},
 		{"null tool mode key", "tool_modes:\n  ~: deny\nrules:\n - id: r\n   effect: allow\n", true},
-		// Controls: these mean what they say.
-		{"field left null", "rules:\n - id: r\n   effect: allow\n   agents: ~\n   tools: [mail.read]\n", false},
+		// Controls: these mean what they say. (A whole field left null
+		// is refused too: TestAttackPolicyNullField.)
+		{"field left out", "rules:\n - id: r\n   effect: allow\n   tools: [mail.read]\n", false},
 		{"tool named null", "rules:\n - id: r\n   effect: allow\n   tools: [\"null\"]\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

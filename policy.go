@@ -246,7 +246,10 @@ func parsePolicy(data []byte, format, file string) (*Policy, error) {
 // or alias, a value written elsewhere; an explicit tag (!!binary turns
 // base64 into a tool name); a null list entry or map key, which the
 // decoder drops without a word (tools: [~] would allow every tool, when:
-// [~] lose its condition), where JSON's [null] is refused. A document
+// [~] lose its condition), where JSON's [null] is refused; a null field
+// (tools: ~, or a template's blank "tools:"), which the decoder reads as
+// a field left out: on a rule that means any tool, agent or resource,
+// the widest reading of what was likely meant as none. A document
 // that does not parse is left to the decoder, which says where.
 func plainYAML(data []byte) error {
 	var root yaml.Node
@@ -264,9 +267,13 @@ func plainYAML(data []byte) error {
 			return fmt.Errorf("line %d: YAML tags (%s) are not allowed in a policy", n.Line, n.Tag)
 		}
 		for i, c := range n.Content {
-			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" &&
-				(n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode && i%2 == 0) {
-				return fmt.Errorf("line %d: a null list entry or map key is not allowed in a policy (quote it to mean the text %q)", c.Line, c.Value)
+			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" {
+				switch {
+				case n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode && i%2 == 0:
+					return fmt.Errorf("line %d: a null list entry or map key is not allowed in a policy (quote it to mean the text %q)", c.Line, c.Value)
+				case n.Kind == yaml.MappingNode:
+					return fmt.Errorf("line %d: %s has a null value, which is not allowed in a policy: leave the field out to mean any, or quote the value to mean the text %q", c.Line, n.Content[i-1].Value, c.Value)
+				}
 			}
 			if err := walk(c); err != nil {
 				return err
@@ -336,7 +343,7 @@ func yamlProblemLine(data []byte, err error) error {
 }
 
 // policySchema is what a JSON policy document must look like.
-var policySchema = strictjson.SchemaOf(reflect.TypeFor[Policy]())
+var policySchema = strictjson.SchemaOf(reflect.TypeFor[Policy]()).RefuseOmittedNulls()
 
 // ruleEngine is the built-in PolicyEngine: an immutable, indexed
 // compilation of a Policy.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -100,6 +101,30 @@ func SchemaOf(t reflect.Type) *Schema {
 		return s
 	}
 	return &Schema{kind: kindLeaf}
+}
+
+// RefuseOmittedNulls returns a copy of s that refuses null for every
+// field tagged omitempty or omitzero, at any depth. encoding/json leaves
+// such a field out when it is nil, so a null there was written by hand or
+// by a generator, and for a list that narrows something (a rule's tools)
+// reading it as absent would widen what was written. A field without
+// those options keeps its null, which encoding/json writes for nil.
+func (s *Schema) RefuseOmittedNulls() *Schema {
+	c := *s
+	if s.elem != nil {
+		c.elem = s.elem.RefuseOmittedNulls()
+	}
+	if s.fields != nil {
+		c.fields = make(map[string]*Schema, len(s.fields))
+		for name, f := range s.fields {
+			f = f.RefuseOmittedNulls()
+			if !slices.Contains(s.required, name) && f.kind != kindRaw {
+				f.nullable = false
+			}
+			c.fields[name] = f
+		}
+	}
+	return &c
 }
 
 func hasOpt(opts, want string) bool {
