@@ -726,6 +726,33 @@ func (c *compiled) evaluateRules(env *cond.Env, res *PolicyResult) error {
 		}
 	}
 	var m ruleMatch
+	c.match(&m, env)
+	if r, ok := withoutTrailingSlash(env.Resource); ok {
+		// "/data/secret/" is the directory "/data/secret" to a file
+		// system, and "/admin/" the route "/admin" to many routers: the
+		// deny and needs_approval rules of the resource without its
+		// trailing slash hold it too. Allow rules match only as written,
+		// so the slash never widens what is allowed.
+		bare := *env
+		bare.Resource = r
+		m.strictOnly = true
+		c.match(&m, &bare)
+	}
+	best, bestUnknown := m.best, m.unknown
+	if best == nil {
+		*res = PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}
+		return nil
+	}
+	if bestUnknown {
+		*res = PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}
+		return best.unevaluable(env)
+	}
+	*res = PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers, ApprovalTimeout: best.timeout}
+	return nil
+}
+
+// match scans the rules that may match env into m.
+func (c *compiled) match(m *ruleMatch, env *cond.Env) {
 	var buckets [maxBuckets]*list[*compiledRule]
 	n := c.rules.candidates(env.Agent, env.Tool, &buckets)
 	for _, l := range buckets[:n] {
@@ -744,24 +771,25 @@ func (c *compiled) evaluateRules(env *cond.Env, res *PolicyResult) error {
 		}
 		m.scan(x.any, env)
 	}
-	best, bestUnknown := m.best, m.unknown
-	if best == nil {
-		*res = PolicyResult{Effect: c.def, Reason: reasonDefaultDeny}
-		return nil
+}
+
+// withoutTrailingSlash returns resource without its trailing slash, if it
+// has one and is more than the slash. (Validation refuses empty segments,
+// so there is at most one.)
+func withoutTrailingSlash(resource string) (string, bool) {
+	if len(resource) > 1 && resource[len(resource)-1] == '/' {
+		return resource[:len(resource)-1], true
 	}
-	if bestUnknown {
-		*res = PolicyResult{Effect: Deny, Rule: best.id, Reason: reasonUnevaluable}
-		return best.unevaluable(env)
-	}
-	*res = PolicyResult{Effect: best.effect, Rule: best.id, Reason: best.reason, Approvers: best.approvers, ApprovalTimeout: best.timeout}
-	return nil
+	return "", false
 }
 
 // ruleMatch is the rule that decides so far, and whether one of its
-// conditions could not be evaluated.
+// conditions could not be evaluated. With strictOnly, allow rules are
+// passed over.
 type ruleMatch struct {
-	best    *compiledRule
-	unknown bool
+	best       *compiledRule
+	unknown    bool
+	strictOnly bool
 }
 
 // scan looks through es, in precedence order, for a rule that matches env
@@ -774,7 +802,8 @@ bucket:
 		if m.best != nil && (r.rank < m.best.rank || r.rank == m.best.rank && r.order > m.best.order) {
 			return // the rest of es ranks lower
 		}
-		if e.checkAgent && !matchAny(r.agents, env.Agent) ||
+		if m.strictOnly && r.effect == Allow ||
+			e.checkAgent && !matchAny(r.agents, env.Agent) ||
 			e.checkTool && !matchAny(r.tools, env.Tool) ||
 			r.resources != nil && !matchAny(r.resources, env.Resource) {
 			continue
