@@ -727,12 +727,12 @@ func (c *compiled) evaluateRules(env *cond.Env, res *PolicyResult) error {
 	}
 	var m ruleMatch
 	c.match(&m, env)
-	if r, ok := withoutTrailingSlash(env.Resource); ok {
+	if r, ok := bareResource(env.Resource); ok {
 		// "/data/secret/" is the directory "/data/secret" to a file
-		// system, and "/admin/" the route "/admin" to many routers: the
-		// deny and needs_approval rules of the resource without its
-		// trailing slash hold it too. Allow rules match only as written,
-		// so the slash never widens what is allowed.
+		// system, and routers serve "/admin/", "/admin?x" and
+		// "/admin;x" as "/admin": the deny and needs_approval rules of
+		// the bare resource hold it too. Allow rules match only as
+		// written, so none of these ever widens what is allowed.
 		bare := *env
 		bare.Resource = r
 		m.strictOnly = true
@@ -773,14 +773,37 @@ func (c *compiled) match(m *ruleMatch, env *cond.Env) {
 	}
 }
 
-// withoutTrailingSlash returns resource without its trailing slash, if it
-// has one and is more than the slash. (Validation refuses empty segments,
-// so there is at most one.)
-func withoutTrailingSlash(resource string) (string, bool) {
-	if len(resource) > 1 && resource[len(resource)-1] == '/' {
-		return resource[:len(resource)-1], true
+// bareResource returns resource as a router or file system may read it,
+// when that differs: without a query or fragment (from the first "?" or
+// "#"), without path parameters (";" to the end of each segment) and
+// without trailing slashes (unless one is all that is left). A resource
+// with none of these is returned as it is, at the cost of one pass.
+func bareResource(resource string) (string, bool) {
+	r := resource
+	if strings.ContainsAny(r, "?#;") {
+		if j := strings.IndexAny(r, "?#"); j >= 0 {
+			r = r[:j]
+		}
+		if strings.IndexByte(r, ';') >= 0 {
+			var b strings.Builder
+			b.Grow(len(r))
+			for i, seg := range strings.Split(r, "/") {
+				if i > 0 {
+					b.WriteByte('/')
+				}
+				seg, _, _ = strings.Cut(seg, ";")
+				b.WriteString(seg)
+			}
+			r = b.String()
+		}
 	}
-	return "", false
+	for len(r) > 1 && r[len(r)-1] == '/' {
+		r = r[:len(r)-1]
+	}
+	if r == resource || r == "" {
+		return "", false
+	}
+	return r, true
 }
 
 // ruleMatch is the rule that decides so far, and whether one of its
