@@ -43,7 +43,11 @@
 // "payments.charge.refund"). In resource globs '*' stays within one
 // '/'-separated segment and "**" crosses segments: "mailbox:alice/*"
 // matches "mailbox:alice/inbox" but not "mailbox:alice/inbox/2024", which
-// "mailbox:alice/**" matches.
+// "mailbox:alice/**" matches. Deny and needs_approval rules also hold a
+// resource as routers and file systems read it bare, without trailing
+// slashes, a query or fragment, or ";" path parameters: a deny on
+// "/admin" denies "/admin/", "/admin?x" and "/admin;x" too. Allow rules
+// match only the resource as written.
 //
 // A condition that cannot be evaluated on a request (a missing attribute,
 // a string where a number is due, NaN or an infinity, no remote address
