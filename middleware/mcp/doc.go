@@ -1,7 +1,8 @@
 // Package mcp guards servers and clients of the official MCP Go SDK
 // (github.com/modelcontextprotocol/go-sdk) with an agenttrust.Checker: a
 // local *agenttrust.Client or the remote client. It is thin: every tool
-// call becomes one Check, and the decision is the checker's.
+// call, resource read and prompt becomes one Check, and the decision is
+// the checker's.
 //
 // The package shares its name with the SDK's; import one of them under
 // another name:
@@ -14,11 +15,10 @@
 // # Server
 //
 // ServerMiddleware, for Server.AddReceivingMiddleware, checks every
-// tools/call before the tool's handler runs (the other methods, such as
-// resources/read, resources/subscribe, prompts/get and
-// completion/complete, pass unchecked: expose nothing through them that
-// needs a decision), with
-// middleware.CheckToolCall as the framework adapters do. The tool's name
+// tools/call before the tool's handler runs, with
+// middleware.CheckToolCall as the framework adapters do, and every other
+// method that reads or acts too (see Resources, prompts and other
+// methods). The tool's name
 // is the request's Tool; the arguments, a JSON object, become its
 // Attributes (see middleware.JSONAttributes: numbers stay numbers, so
 // "attr.amount <= 50" works, and arguments naming a member twice are
@@ -41,6 +41,57 @@
 //   - otherwise the context: agenttrust.IdentityFrom and CredentialFrom. A
 //     request's context derives from the one given to Server.Connect, so a
 //     stdio or in-memory server is given its agent there.
+//
+// # Resources, prompts and other methods
+//
+// ServerMiddleware fails closed: every method but the few below is
+// checked before its handler runs, as one Request whose Tool is "mcp."
+// followed by the method (a tool's name never holds a '/', and a
+// tools/call of a name that does is refused as invalid):
+//
+//   - resources/read: Tool "mcp.resources/read", Resource the URI;
+//   - resources/subscribe, and each URI of subscriptions/listen's
+//     resourceSubscriptions: Tool "mcp.resources/subscribe", Resource the
+//     URI; a listen is allowed only when every one of them is;
+//   - prompts/get: Tool "mcp.prompts/get", Resource the prompt's name, its
+//     arguments the Attributes (a prompt named like a tool is not that
+//     tool);
+//   - completion/complete: Tool "mcp.completion/complete", Resource the
+//     prompt's name or the resource template's URI template, Attributes
+//     "ref_type" ("ref/prompt" or "ref/resource"), "argument" and "value"
+//     (the argument completed and what was typed of it) and "arguments"
+//     (those already given, when sent);
+//   - any other method, such as a custom one (Server.AddReceivingCustomMethod)
+//     or one a later SDK adds: Tool "mcp." and the method, no Resource, no
+//     Attributes.
+//
+// A policy allows reads of some files with a rule such as
+//
+//	rules:
+//	  - effect: allow
+//	    agents: [support-bot]
+//	    tools: ["mcp.resources/read", "mcp.resources/subscribe"]
+//	    resources: ["file:///srv/docs/**"]
+//
+// A request that is not allowed is answered with a *jsonrpc.Error and
+// its handler does not run: code CodeDenied, or jsonrpc.CodeInvalidParams
+// when the request could not be checked as sent, a message for the model
+// as a refused tool call has, and as data a JSON object with MetaEffect,
+// MetaDecisionID and MetaApprovalID.
+//
+// Unchecked by default, since they hand a caller nothing a policy
+// decides: initialize, ping, server/discover, logging/setLevel,
+// resources/unsubscribe, the client's notifications, and the lists
+// resources/list, resources/templates/list and prompts/list, which name
+// what there is (unfiltered: WithListFilter filters only tools/list) but
+// hand none of it over; reading any of it is checked.
+// UnsafeUncheckedMethods lets more methods through unchecked; tools/call
+// is always checked.
+//
+// A subscription is checked when it is made. The notifications that
+// follow (notifications/resources/updated) name the URI and carry none
+// of its content, which a read fetches, checked again: once the agent's
+// credential is revoked or its access narrowed, the reads are refused.
 //
 // # Listing tools
 //

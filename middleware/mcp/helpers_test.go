@@ -172,3 +172,43 @@ type clock struct{ offset atomic.Int64 }
 
 func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// methodServer is an MCP server that exposes data through every method
+// but tools/call: resources (file:///data/secret.txt, and the template
+// file:///data/{name}), prompts (summarize, and payments.charge, named
+// like a tool), completions and subscriptions. Each handler counts its
+// runs in ran under the method's name.
+func newMethodServer(mw ...sdk.Middleware) (*sdk.Server, *calls) {
+	ran := &calls{n: map[string]int{}}
+	count := func(ctx context.Context, method string) {
+		ran.mu.Lock()
+		defer ran.mu.Unlock()
+		ran.n[method]++
+		ran.id, _ = agenttrust.IdentityFrom(ctx)
+	}
+	srv := sdk.NewServer(&sdk.Implementation{Name: "files", Version: "v1"}, &sdk.ServerOptions{
+		SubscribeHandler: func(ctx context.Context, _ *sdk.SubscribeRequest) error {
+			count(ctx, "resources/subscribe")
+			return nil
+		},
+		UnsubscribeHandler: func(context.Context, *sdk.UnsubscribeRequest) error { return nil },
+		CompletionHandler: func(ctx context.Context, _ *sdk.CompleteRequest) (*sdk.CompleteResult, error) {
+			count(ctx, "completion/complete")
+			return &sdk.CompleteResult{Completion: sdk.CompletionResultDetails{Values: []string{"secret.txt", "salaries.csv"}}}, nil
+		},
+	})
+	read := func(ctx context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
+		count(ctx, "resources/read")
+		return &sdk.ReadResourceResult{Contents: []*sdk.ResourceContents{{URI: req.Params.URI, Text: "the secret"}}}, nil
+	}
+	srv.AddResource(&sdk.Resource{URI: "file:///data/secret.txt", Name: "secret"}, read)
+	srv.AddResourceTemplate(&sdk.ResourceTemplate{URITemplate: "file:///data/{name}", Name: "data"}, read)
+	prompt := func(ctx context.Context, req *sdk.GetPromptRequest) (*sdk.GetPromptResult, error) {
+		count(ctx, "prompts/get")
+		return &sdk.GetPromptResult{Messages: []*sdk.PromptMessage{{Role: "user", Content: &sdk.TextContent{Text: "the secret prompt"}}}}, nil
+	}
+	srv.AddPrompt(&sdk.Prompt{Name: "summarize", Arguments: []*sdk.PromptArgument{{Name: "topic"}}}, prompt)
+	srv.AddPrompt(&sdk.Prompt{Name: "payments.charge", Arguments: []*sdk.PromptArgument{{Name: "amount"}}}, prompt)
+	srv.AddReceivingMiddleware(mw...)
+	return srv, ran
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/text/unicode/norm"
 
@@ -20,9 +21,34 @@ import (
 
 // The MCP methods this package looks at.
 const (
-	methodCallTool  = "tools/call"
-	methodListTools = "tools/list"
+	methodCallTool     = "tools/call"
+	methodListTools    = "tools/list"
+	methodReadResource = "resources/read"
+	methodSubscribe    = "resources/subscribe"
+	methodListen       = "subscriptions/listen"
+	methodGetPrompt    = "prompts/get"
+	methodComplete     = "completion/complete"
 )
+
+// methodTool is the prefix of the Tool of a request that is not a tool
+// call: "mcp." and the method, such as "mcp.resources/read". A tool's
+// name never holds a '/', so the two cannot meet.
+const methodTool = "mcp."
+
+// passes reports whether method goes through ServerMiddleware unchecked
+// by default: the handshake, pings and notifications, the lists (which
+// name what a caller may ask for, never hand it over), logging levels and
+// unsubscribing, which gives nothing.
+func passes(method string) bool {
+	switch method {
+	case "initialize", "ping", "server/discover", "logging/setLevel",
+		"resources/unsubscribe", "resources/list", "resources/templates/list", "prompts/list",
+		"notifications/initialized", "notifications/cancelled", "notifications/progress",
+		"notifications/roots/list_changed":
+		return true
+	}
+	return false
+}
 
 // Keys of the _meta of a refused tool call's result, for clients that
 // want the decision without parsing the text.
@@ -39,6 +65,7 @@ type config struct {
 	resourceArg string
 	listFilter  ListFilter
 	identity    func(*auth.TokenInfo) agenttrust.Identity
+	unchecked   map[string]bool // methods UnsafeUncheckedMethods lets through
 }
 
 // ResourceArg names the tool argument whose value is the request's
@@ -66,6 +93,24 @@ func WithListFilter(f ListFilter) Option {
 // not verify.
 func WithTokenIdentity(f func(ti *auth.TokenInfo) agenttrust.Identity) Option {
 	return func(c *config) { c.identity = f }
+}
+
+// UnsafeUncheckedMethods lets ServerMiddleware pass the named methods,
+// such as "completion/complete", to the server without a check. Every
+// method that reads or acts is checked by default (see the package doc);
+// name here only those that hand a caller nothing a policy should decide.
+// tools/call is always checked. ClientMiddleware ignores it.
+func UnsafeUncheckedMethods(methods ...string) Option {
+	return func(c *config) {
+		if c.unchecked == nil {
+			c.unchecked = map[string]bool{}
+		}
+		for _, m := range methods {
+			if m != methodCallTool {
+				c.unchecked[m] = true
+			}
+		}
+	}
 }
 
 // ListFilter reports whether tools/list shows tool to caller. caller is
@@ -100,8 +145,14 @@ func tokenIdentity(ti *auth.TokenInfo) agenttrust.Identity {
 
 // ServerMiddleware returns middleware for Server.AddReceivingMiddleware
 // that checks every tools/call with checker before the tool's handler
-// runs, and filters tools/list when WithListFilter is given. See the
-// package doc for where the caller and the request come from.
+// runs, and filters tools/list when WithListFilter is given. Every other
+// method that reads or acts (resources/read, resources/subscribe,
+// subscriptions/listen, prompts/get, completion/complete, and any custom
+// method) is checked too, as the package doc maps it to a Request, and is
+// answered with a *jsonrpc.Error when not allowed (CodeDenied, or
+// jsonrpc.CodeInvalidParams for a request that cannot be checked);
+// UnsafeUncheckedMethods opts methods out. See the package doc for where
+// the caller and the request come from.
 //
 // A call that is not allowed is answered with a CallToolResult with
 // IsError set, a text for the model (middleware.ToolResultMessage) and the
@@ -123,8 +174,12 @@ func ServerMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware
 				if g.cfg.listFilter != nil {
 					return g.listTools(ctx, next, method, req)
 				}
+				return next(ctx, method, req)
 			}
-			return next(ctx, method, req)
+			if passes(method) || g.cfg.unchecked[method] {
+				return next(ctx, method, req)
+			}
+			return g.checkMethod(ctx, next, method, req)
 		}
 	}
 }
@@ -133,6 +188,10 @@ func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method str
 	r, ok := req.(*sdk.CallToolRequest)
 	if !ok || r.Params == nil {
 		return refusal(denial("tool call not understood", fmt.Errorf("%w: tools/call without parameters", agenttrust.ErrInvalidRequest))), nil
+	}
+	if strings.Contains(r.Params.Name, "/") {
+		// Not a tool name (the SDK's rules), and the form of a method's Tool.
+		return refusal(denial("tool call not understood", fmt.Errorf("%w: tool name %q holds a '/', which only the Tool of another MCP method does", agenttrust.ErrInvalidRequest, r.Params.Name))), nil
 	}
 	cl, err := g.tokenCaller(req)
 	if err != nil {
@@ -159,20 +218,129 @@ func (g *guard) callTool(ctx context.Context, next sdk.MethodHandler, method str
 	if err != nil {
 		return refusal(err), nil
 	}
-	if cl != nil {
-		agent := d.AgentID
-		if agent == "" {
-			agent = cl.id.AgentID
-		}
-		ctx = agenttrust.WithAgent(ctx, agent, cl.id.SessionID)
-		if cl.id.OnBehalfOf != "" {
-			ctx = agenttrust.WithOnBehalfOf(ctx, cl.id.OnBehalfOf)
-		}
-		if cl.cred != "" {
-			ctx = agenttrust.WithCredential(ctx, cl.cred)
+	return next(cl.context(ctx, d), method, req)
+}
+
+// context returns ctx with the caller the token named, for the handler.
+func (cl *caller) context(ctx context.Context, d agenttrust.Decision) context.Context {
+	if cl == nil {
+		return ctx
+	}
+	agent := d.AgentID
+	if agent == "" {
+		agent = cl.id.AgentID
+	}
+	ctx = agenttrust.WithAgent(ctx, agent, cl.id.SessionID)
+	if cl.id.OnBehalfOf != "" {
+		ctx = agenttrust.WithOnBehalfOf(ctx, cl.id.OnBehalfOf)
+	}
+	if cl.cred != "" {
+		ctx = agenttrust.WithCredential(ctx, cl.cred)
+	}
+	return ctx
+}
+
+// act is one Check a request other than a tool call makes: its Tool,
+// Resource and Attributes.
+type act struct {
+	tool     string
+	resource string
+	attrs    any // checked as its JSON, as a tool call's arguments are
+}
+
+// checkMethod checks a request other than tools/call and tools/list
+// before its handler runs: each act it asks for (one, or a subscription
+// per resource of subscriptions/listen) must be allowed. Anything else is
+// answered with a JSON-RPC error and the handler does not run.
+func (g *guard) checkMethod(ctx context.Context, next sdk.MethodHandler, method string, req sdk.Request) (sdk.Result, error) {
+	acts, err := requestActs(method, req)
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	cl, err := g.tokenCaller(req)
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	var d agenttrust.Decision
+	for _, a := range acts {
+		opts := []middleware.ToolCallOption{middleware.EditRequest(func(r *agenttrust.Request) {
+			r.Resource = a.resource
+			if cl != nil {
+				r.AgentID, r.SessionID, r.OnBehalfOf = cl.id.AgentID, cl.id.SessionID, cl.id.OnBehalfOf
+				r.Credential, r.RemoteAddr = cl.cred, cl.addr
+			}
+		})}
+		if d, err = middleware.CheckToolCallValue(ctx, g.checker, a.tool, a.attrs, opts...); err != nil {
+			return nil, rpcError(err)
 		}
 	}
-	return next(ctx, method, req)
+	return next(cl.context(ctx, d), method, req)
+}
+
+// requestActs maps a request to the acts it asks for (see the package
+// doc). A request whose parameters are missing is refused.
+func requestActs(method string, req sdk.Request) ([]act, error) {
+	invalid := func(what string) error {
+		return denial("request not understood", fmt.Errorf("%w: %s %s", agenttrust.ErrInvalidRequest, method, what))
+	}
+	tool := methodTool + method
+	switch r := req.(type) {
+	case *sdk.ReadResourceRequest:
+		if r.Params == nil {
+			return nil, invalid("without parameters")
+		}
+		return []act{{tool: tool, resource: r.Params.URI}}, nil
+	case *sdk.SubscribeRequest:
+		if r.Params == nil {
+			return nil, invalid("without parameters")
+		}
+		return []act{{tool: tool, resource: r.Params.URI}}, nil
+	case *sdk.SubscriptionsListenRequest:
+		if r.Params == nil || r.Params.Notifications == nil {
+			return nil, invalid("without parameters")
+		}
+		// Each resource it listens to is a subscription, as
+		// resources/subscribe makes one; list changes give nothing.
+		acts := make([]act, 0, len(r.Params.Notifications.ResourceSubscriptions))
+		for _, uri := range r.Params.Notifications.ResourceSubscriptions {
+			acts = append(acts, act{tool: methodTool + methodSubscribe, resource: uri})
+		}
+		return acts, nil
+	case *sdk.GetPromptRequest:
+		if r.Params == nil {
+			return nil, invalid("without parameters")
+		}
+		a := act{tool: tool, resource: r.Params.Name}
+		if r.Params.Arguments != nil {
+			a.attrs = r.Params.Arguments
+		}
+		return []act{a}, nil
+	case *sdk.CompleteRequest:
+		if r.Params == nil || r.Params.Ref == nil {
+			return nil, invalid("without a reference")
+		}
+		// The resource is what is completed: the prompt's name, or
+		// the resource template's URI template; the argument and its
+		// partial value, and the arguments already given, are the
+		// attributes.
+		a := act{tool: tool, resource: r.Params.Ref.Name}
+		if r.Params.Ref.Type == "ref/resource" {
+			a.resource = r.Params.Ref.URI
+		}
+		attrs := map[string]any{"ref_type": r.Params.Ref.Type, "argument": r.Params.Argument.Name, "value": r.Params.Argument.Value}
+		if r.Params.Context != nil && r.Params.Context.Arguments != nil {
+			attrs["arguments"] = r.Params.Context.Arguments
+		}
+		a.attrs = attrs
+		return []act{a}, nil
+	}
+	switch method {
+	case methodReadResource, methodSubscribe, methodListen, methodGetPrompt, methodComplete:
+		return nil, invalid("of an unexpected type")
+	}
+	// Any other method (custom ones, those a newer SDK adds) is one act
+	// named after it, with no resource.
+	return []act{{tool: tool}}, nil
 }
 
 // maxToolPages bounds the tools/list pages read to find a tool's schema.
@@ -368,6 +536,25 @@ func bearerToken(h http.Header) string {
 // denial is the error of a call refused before any check.
 func denial(reason string, err error) error {
 	return &middleware.DeniedError{Decision: agenttrust.Decision{Reason: reason}, Err: err}
+}
+
+// CodeDenied is the JSON-RPC error code with which ServerMiddleware
+// answers a request other than tools/call that was not allowed. The
+// error's data is a JSON object with the decision under MetaEffect,
+// MetaDecisionID and MetaApprovalID.
+const CodeDenied = -32050
+
+// rpcError is the JSON-RPC error of a request that was not allowed: one
+// that could not be checked as sent is invalid params; any other is
+// CodeDenied. The message is the one a refused tool call's result has.
+func rpcError(err error) error {
+	meta := refusal(err).Meta
+	data, _ := json.Marshal(meta)
+	code := int64(CodeDenied)
+	if errors.Is(err, agenttrust.ErrInvalidRequest) {
+		code = jsonrpc.CodeInvalidParams
+	}
+	return &jsonrpc.Error{Code: code, Message: middleware.ToolResultMessage(err), Data: data}
 }
 
 // refusal is the tool result of a call that was not allowed.

@@ -280,3 +280,67 @@ func TestServerMiddlewareOurTokenInfoNeedsToken(t *testing.T) {
 		t.Fatalf("IsError=%v text=%q", res.IsError, text(res))
 	}
 }
+
+// TestServerMiddlewareMethods: requests other than tool calls are checked
+// as the package doc maps them: a resource read as "mcp.resources/read"
+// on its URI, a prompt as "mcp.prompts/get" on its name with its
+// arguments as attributes; UnsafeUncheckedMethods lets a method through.
+func TestServerMiddlewareMethods(t *testing.T) {
+	p, err := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: data
+    effect: allow
+    agents: [billing-bot]
+    tools: ["mcp.resources/read"]
+    resources: ["file:///data/*"]
+  - id: no-secrets
+    effect: deny
+    tools: ["mcp.*"]
+    resources: ["file:///data/secret.txt"]
+  - id: weather-summaries
+    effect: allow
+    agents: [billing-bot]
+    tools: ["mcp.prompts/get"]
+    resources: [summarize]
+    when: ["attr.topic = weather"]
+`), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, agenttrust.WithPolicy(p))
+	srv, ran := newMethodServer(atmcp.ServerMiddleware(c, atmcp.UnsafeUncheckedMethods("completion/complete")))
+	cs := connect(t, agentCtx, srv, nil)
+	ctx := context.Background()
+
+	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///data/report.txt"}); err != nil {
+		t.Errorf("allowed read: %v", err)
+	}
+	if ran.id.AgentID != "billing-bot" {
+		t.Errorf("handler context identity = %+v", ran.id)
+	}
+	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///data/secret.txt"}); err == nil {
+		t.Error("denied read succeeded")
+	}
+	if _, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "summarize", Arguments: map[string]string{"topic": "weather"}}); err != nil {
+		t.Errorf("allowed prompt: %v", err)
+	}
+	if _, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "summarize", Arguments: map[string]string{"topic": "layoffs"}}); err == nil {
+		t.Error("prompt with other arguments succeeded")
+	}
+	if _, err := cs.Complete(ctx, &sdk.CompleteParams{Ref: &sdk.CompleteReference{Type: "ref/prompt", Name: "summarize"}, Argument: sdk.CompleteParamsArgument{Name: "topic", Value: "w"}}); err != nil {
+		t.Errorf("unchecked completion: %v", err)
+	}
+	for _, list := range []func() error{
+		func() error { _, err := cs.ListResources(ctx, nil); return err },
+		func() error { _, err := cs.ListResourceTemplates(ctx, nil); return err },
+		func() error { _, err := cs.ListPrompts(ctx, nil); return err },
+		func() error { return cs.Ping(ctx, nil) },
+	} {
+		if err := list(); err != nil {
+			t.Errorf("list: %v", err)
+		}
+	}
+	if n := ran.get("resources/read") + ran.get("prompts/get") + ran.get("completion/complete"); n != 3 {
+		t.Errorf("handlers ran %d times, want 3", n)
+	}
+}
