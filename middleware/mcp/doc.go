@@ -49,10 +49,13 @@
 // followed by the method (a tool's name never holds a '/', and a
 // tools/call of a name that does is refused as invalid):
 //
-//   - resources/read: Tool "mcp.resources/read", Resource the URI;
+//   - resources/read: Tool "mcp.resources/read", Resource the URI up to
+//     its query, and the query (the text after '?'), when there is one,
+//     the attribute "query";
 //   - resources/subscribe, and each URI of subscriptions/listen's
-//     resourceSubscriptions: Tool "mcp.resources/subscribe", Resource the
-//     URI; a listen is allowed only when every one of them is;
+//     resourceSubscriptions: Tool "mcp.resources/subscribe", Resource and
+//     "query" as for a read; a listen is allowed only when every one of
+//     them is;
 //   - prompts/get: Tool "mcp.prompts/get", Resource the prompt's name, its
 //     arguments the Attributes (a prompt named like a tool is not that
 //     tool);
@@ -64,6 +67,24 @@
 //   - any other method, such as a custom one (Server.AddReceivingCustomMethod)
 //     or one a later SDK adds: Tool "mcp." and the method, no Resource, no
 //     Attributes.
+//
+// A URI has many spellings of one resource, and a server reads the
+// resource: so that a rule on file:///data/secret.txt holds for all of
+// them, a URI not in its canonical form (RFC 3986 section 6.2.2; RFC
+// 8089 for file:) is refused as invalid, never judged as sent. It must
+// be absolute, its scheme and host in lower case, without a user name or
+// a fragment, a file URI file:///path (not file:/path, nor
+// file://localhost/path), percent-encoding only what needs it, in
+// upper-case hex (not %73 for 's'), and hold no character a URI may not
+// ('{' and '}' only in a completion's URI template); dot segments ("..",
+// "%2e"), empty ones and encoded separators are refused by the checker.
+// A query is left out of the Resource because a server may serve the
+// same resource whatever query follows: a rule naming the resource holds
+// for every query, and a condition on attr.query narrows further. What a
+// server makes of other spellings is its own: a trailing '/', which
+// path.Clean drops, or a path in another case, on a file system that
+// ignores case (deny file:///data/secret.txt/** too, or serve nothing
+// that way).
 //
 // A policy allows reads of some files with a rule such as
 //

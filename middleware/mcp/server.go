@@ -277,6 +277,20 @@ func (g *guard) checkMethod(ctx context.Context, next sdk.MethodHandler, method 
 	return next(cl.context(ctx, d), method, req)
 }
 
+// uriAct is the act tool on the resource uri names: its canonical form
+// (see resourceURI), with its query, if any, as the attribute "query".
+func uriAct(tool, uri string) (act, error) {
+	resource, query, hasQuery, err := resourceURI(uri, false)
+	if err != nil {
+		return act{}, err
+	}
+	a := act{tool: tool, resource: resource}
+	if hasQuery {
+		a.attrs = map[string]string{"query": query}
+	}
+	return a, nil
+}
+
 // requestActs maps a request to the acts it asks for (see the package
 // doc). A request whose parameters are missing is refused.
 func requestActs(method string, req sdk.Request) ([]act, error) {
@@ -289,12 +303,14 @@ func requestActs(method string, req sdk.Request) ([]act, error) {
 		if r.Params == nil {
 			return nil, invalid("without parameters")
 		}
-		return []act{{tool: tool, resource: r.Params.URI}}, nil
+		a, err := uriAct(tool, r.Params.URI)
+		return []act{a}, err
 	case *sdk.SubscribeRequest:
 		if r.Params == nil {
 			return nil, invalid("without parameters")
 		}
-		return []act{{tool: tool, resource: r.Params.URI}}, nil
+		a, err := uriAct(tool, r.Params.URI)
+		return []act{a}, err
 	case *sdk.SubscriptionsListenRequest:
 		if r.Params == nil || r.Params.Notifications == nil {
 			return nil, invalid("without parameters")
@@ -303,7 +319,11 @@ func requestActs(method string, req sdk.Request) ([]act, error) {
 		// resources/subscribe makes one; list changes give nothing.
 		acts := make([]act, 0, len(r.Params.Notifications.ResourceSubscriptions))
 		for _, uri := range r.Params.Notifications.ResourceSubscriptions {
-			acts = append(acts, act{tool: methodTool + methodSubscribe, resource: uri})
+			a, err := uriAct(methodTool+methodSubscribe, uri)
+			if err != nil {
+				return nil, err
+			}
+			acts = append(acts, a)
 		}
 		return acts, nil
 	case *sdk.GetPromptRequest:
@@ -325,7 +345,10 @@ func requestActs(method string, req sdk.Request) ([]act, error) {
 		// attributes.
 		a := act{tool: tool, resource: r.Params.Ref.Name}
 		if r.Params.Ref.Type == "ref/resource" {
-			a.resource = r.Params.Ref.URI
+			var err error
+			if a.resource, _, _, err = resourceURI(r.Params.Ref.URI, true); err != nil {
+				return nil, err
+			}
 		}
 		attrs := map[string]any{"ref_type": r.Params.Ref.Type, "argument": r.Params.Argument.Name, "value": r.Params.Argument.Value}
 		if r.Params.Context != nil && r.Params.Context.Arguments != nil {
