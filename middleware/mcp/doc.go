@@ -107,7 +107,9 @@
 // what there is (unfiltered: WithListFilter filters only tools/list) but
 // hand none of it over; reading any of it is checked.
 // UnsafeUncheckedMethods lets more methods through unchecked; tools/call
-// is always checked.
+// is always checked. The server's log messages (Session.Log) reach a
+// client that asks for them, with logging/setLevel or per request:
+// log nothing to a session that its caller may not see.
 //
 // A subscription is checked when it is made. The notifications that
 // follow (notifications/resources/updated) name the URI and carry none

@@ -2,11 +2,13 @@ package mcp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
@@ -87,6 +89,65 @@ rules:
 	// listed: payments.charge
 	// payments.charge: error=false charged cust-42 $40
 	// customers.delete: error=true Not done: permission denied (agents never delete customer data). Do not retry it; choose another way or ask the user.
+}
+
+// Resources, prompts and completions are checked as tool calls are,
+// as the Tool "mcp." and the method; a resource's Resource is its URI.
+func ExampleServerMiddleware_resources() {
+	policy, err := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: handbook
+    effect: allow
+    agents: [support-bot]
+    tools: ["mcp.resources/read"]
+    resources: ["file:///docs/**"]
+`), "yaml")
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(policy))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	server := mcp.NewServer(&mcp.Implementation{Name: "files", Version: "v1"}, nil)
+	read := func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "contents of " + req.Params.URI}}}, nil
+	}
+	server.AddResource(&mcp.Resource{URI: "file:///docs/handbook.md", Name: "handbook"}, read)
+	server.AddResource(&mcp.Resource{URI: "file:///hr/salaries.csv", Name: "salaries"}, read)
+	server.AddReceivingMiddleware(atmcp.ServerMiddleware(c))
+
+	ctx := context.Background()
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := server.Connect(agenttrust.WithAgent(ctx, "support-bot", ""), st, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ss.Wait()
+	session, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "v1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer session.Close()
+
+	for _, uri := range []string{"file:///docs/handbook.md", "file:///hr/salaries.csv", "FILE:///hr/salaries.csv"} {
+		res, err := session.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
+		var rpcErr *jsonrpc.Error
+		switch {
+		case errors.As(err, &rpcErr):
+			fmt.Printf("%s: refused (%d)\n", uri, rpcErr.Code)
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Printf("%s: %s\n", uri, res.Contents[0].Text)
+		}
+	}
+	// Output:
+	// file:///docs/handbook.md: contents of file:///docs/handbook.md
+	// file:///hr/salaries.csv: refused (-32050)
+	// FILE:///hr/salaries.csv: refused (-32602)
 }
 
 func ExampleTokenVerifier() {
