@@ -28,13 +28,36 @@ import (
 // middleware.ToolResultMessage turns either into text for the model. A nil
 // checker fails every call.
 //
+// Every other request that reads or acts (resources/read,
+// resources/subscribe, subscriptions/listen, prompts/get,
+// completion/complete, custom methods) is checked before it is sent too,
+// mapped to a Request as ServerMiddleware maps it (see the package doc),
+// and fails the same way; UnsafeUncheckedMethods opts methods out. The
+// SDK's ClientSession.Subscribe sends subscriptions/listen, under the
+// protocol versions that have it, with a context of its own that names
+// no agent, so the check refuses it: opt subscriptions/listen out to
+// subscribe.
+//
 // When the server checks calls too, each call is checked, and audited,
 // once on each side.
 func ClientMiddleware(checker agenttrust.Checker, opts ...Option) sdk.Middleware {
 	g := newGuard(checker, opts)
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-			if method != methodCallTool {
+			switch {
+			case method == methodCallTool:
+			case method == methodListTools || passes(method) || g.cfg.unchecked[method]:
+				return next(ctx, method, req)
+			default:
+				acts, err := requestActs(method, req)
+				if err != nil {
+					return nil, err
+				}
+				for _, a := range acts {
+					if _, err := middleware.CheckToolCallValue(ctx, g.checker, a.tool, a.attrs, middleware.EditRequest(func(r *agenttrust.Request) { r.Resource = a.resource })); err != nil {
+						return nil, err
+					}
+				}
 				return next(ctx, method, req)
 			}
 			p, ok := req.GetParams().(*sdk.CallToolParams)

@@ -91,3 +91,43 @@ func TestClientMiddlewareNilChecker(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestClientMiddlewareMethods: a read the agent's policy allows is sent;
+// one it does not allow, for its resource or its query, never reaches
+// the server.
+func TestClientMiddlewareMethods(t *testing.T) {
+	p, err := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: reports
+    effect: allow
+    agents: [billing-bot]
+    tools: ["mcp.resources/read"]
+    resources: ["file:///data/*"]
+  - id: no-old-versions
+    effect: deny
+    tools: ["mcp.resources/read"]
+    when: ["attr.query? = v1"]
+`), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, agenttrust.WithPolicy(p))
+	srv, ran := newMethodServer()
+	client := sdk.NewClient(&sdk.Implementation{Name: "agent", Version: "v1"}, nil)
+	client.AddSendingMiddleware(atmcp.ClientMiddleware(c))
+	cs := connect(t, context.Background(), srv, client)
+
+	for _, uri := range []string{"file:///data/report.txt"} {
+		if _, err := cs.ReadResource(agentCtx, &sdk.ReadResourceParams{URI: uri}); err != nil {
+			t.Errorf("allowed read %s: %v", uri, err)
+		}
+	}
+	for _, uri := range []string{"file:///data/report.txt?v1", "file:///other/report.txt"} {
+		if _, err := cs.ReadResource(agentCtx, &sdk.ReadResourceParams{URI: uri}); !errors.Is(err, middleware.ErrDenied) {
+			t.Errorf("read %s: err = %v, want ErrDenied", uri, err)
+		}
+	}
+	if n := ran.get("resources/read"); n != 1 {
+		t.Errorf("the server read %d times, want 1", n)
+	}
+}

@@ -145,7 +145,12 @@
 // server never hears of it. Like ServerMiddleware it refuses a call that
 // leaves out an argument the tool's input schema gives a default, which
 // it reads with tools/list from the server, since a server that checks
-// nothing itself would fill it in unchecked.
+// nothing itself would fill it in unchecked. Every other request that
+// reads or acts is checked before it is sent too, mapped as
+// ServerMiddleware maps it (see Resources, prompts and other methods);
+// the SDK's Subscribe, under the protocol versions with
+// subscriptions/listen, sends it with a context naming no agent, so it is
+// refused unless UnsafeUncheckedMethods opts it out.
 //
 // # Bearer tokens (MCP authorization)
 //

@@ -99,7 +99,8 @@ func WithTokenIdentity(f func(ti *auth.TokenInfo) agenttrust.Identity) Option {
 // such as "completion/complete", to the server without a check. Every
 // method that reads or acts is checked by default (see the package doc);
 // name here only those that hand a caller nothing a policy should decide.
-// tools/call is always checked. ClientMiddleware ignores it.
+// tools/call is always checked. ClientMiddleware likewise sends the
+// named methods unchecked.
 func UnsafeUncheckedMethods(methods ...string) Option {
 	return func(c *config) {
 		if c.unchecked == nil {
@@ -297,28 +298,33 @@ func requestActs(method string, req sdk.Request) ([]act, error) {
 	invalid := func(what string) error {
 		return denial("request not understood", fmt.Errorf("%w: %s %s", agenttrust.ErrInvalidRequest, method, what))
 	}
+	if req == nil {
+		return nil, invalid("without a request")
+	}
 	tool := methodTool + method
-	switch r := req.(type) {
-	case *sdk.ReadResourceRequest:
-		if r.Params == nil {
+	// By the parameters, so that a server's and a client's requests map
+	// alike.
+	switch p := req.GetParams().(type) {
+	case *sdk.ReadResourceParams:
+		if p == nil {
 			return nil, invalid("without parameters")
 		}
-		a, err := uriAct(tool, r.Params.URI)
+		a, err := uriAct(tool, p.URI)
 		return []act{a}, err
-	case *sdk.SubscribeRequest:
-		if r.Params == nil {
+	case *sdk.SubscribeParams:
+		if p == nil {
 			return nil, invalid("without parameters")
 		}
-		a, err := uriAct(tool, r.Params.URI)
+		a, err := uriAct(tool, p.URI)
 		return []act{a}, err
-	case *sdk.SubscriptionsListenRequest:
-		if r.Params == nil || r.Params.Notifications == nil {
+	case *sdk.SubscriptionsListenParams:
+		if p == nil || p.Notifications == nil {
 			return nil, invalid("without parameters")
 		}
 		// Each resource it listens to is a subscription, as
 		// resources/subscribe makes one; list changes give nothing.
-		acts := make([]act, 0, len(r.Params.Notifications.ResourceSubscriptions))
-		for _, uri := range r.Params.Notifications.ResourceSubscriptions {
+		acts := make([]act, 0, len(p.Notifications.ResourceSubscriptions))
+		for _, uri := range p.Notifications.ResourceSubscriptions {
 			a, err := uriAct(methodTool+methodSubscribe, uri)
 			if err != nil {
 				return nil, err
@@ -326,33 +332,33 @@ func requestActs(method string, req sdk.Request) ([]act, error) {
 			acts = append(acts, a)
 		}
 		return acts, nil
-	case *sdk.GetPromptRequest:
-		if r.Params == nil {
+	case *sdk.GetPromptParams:
+		if p == nil {
 			return nil, invalid("without parameters")
 		}
-		a := act{tool: tool, resource: r.Params.Name}
-		if r.Params.Arguments != nil {
-			a.attrs = r.Params.Arguments
+		a := act{tool: tool, resource: p.Name}
+		if p.Arguments != nil {
+			a.attrs = p.Arguments
 		}
 		return []act{a}, nil
-	case *sdk.CompleteRequest:
-		if r.Params == nil || r.Params.Ref == nil {
+	case *sdk.CompleteParams:
+		if p == nil || p.Ref == nil {
 			return nil, invalid("without a reference")
 		}
 		// The resource is what is completed: the prompt's name, or
 		// the resource template's URI template; the argument and its
 		// partial value, and the arguments already given, are the
 		// attributes.
-		a := act{tool: tool, resource: r.Params.Ref.Name}
-		if r.Params.Ref.Type == "ref/resource" {
+		a := act{tool: tool, resource: p.Ref.Name}
+		if p.Ref.Type == "ref/resource" {
 			var err error
-			if a.resource, _, _, err = resourceURI(r.Params.Ref.URI, true); err != nil {
+			if a.resource, _, _, err = resourceURI(p.Ref.URI, true); err != nil {
 				return nil, err
 			}
 		}
-		attrs := map[string]any{"ref_type": r.Params.Ref.Type, "argument": r.Params.Argument.Name, "value": r.Params.Argument.Value}
-		if r.Params.Context != nil && r.Params.Context.Arguments != nil {
-			attrs["arguments"] = r.Params.Context.Arguments
+		attrs := map[string]any{"ref_type": p.Ref.Type, "argument": p.Argument.Name, "value": p.Argument.Value}
+		if p.Context != nil && p.Context.Arguments != nil {
+			attrs["arguments"] = p.Context.Arguments
 		}
 		a.attrs = attrs
 		return []act{a}, nil
