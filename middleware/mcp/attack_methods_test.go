@@ -193,3 +193,50 @@ rules:
 		t.Errorf("read after revocation ran %d times", n)
 	}
 }
+
+// TestAttackTokenCaveatsOnResources: over HTTP the bearer token is
+// checked on every request, resource reads included: a token narrowed to
+// one file reads no other, though the policy allows it, and once the key
+// it came from is revoked the open session reads nothing more.
+func TestAttackTokenCaveatsOnResources(t *testing.T) {
+	p, err := agenttrust.ParsePolicy([]byte(`
+rules:
+  - id: data
+    effect: allow
+    agents: [billing-bot]
+    tools: ["mcp.resources/read"]
+    resources: ["file:///data/*"]
+`), "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, agenttrust.WithPolicy(p), agenttrust.WithTokens(agenttrust.TokenConfig{Audiences: []string{resource}}))
+	srv, ran := newMethodServer(atmcp.ServerMiddleware(c))
+	ts := httpServer(t, c, srv)
+	apiKey, key := mintKey(t, c, "billing-bot")
+	cs, err := connectHTTP(ts, mintJWT(t, c, apiKey, resource, "resource in file:///data/report.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	ctx := context.Background()
+
+	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///data/report.txt"}); err != nil {
+		t.Fatalf("read the token allows: %v", err)
+	}
+	if ran.id.AgentID != "billing-bot" {
+		t.Errorf("handler context identity = %+v", ran.id)
+	}
+	_, err = cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///data/secret.txt"})
+	assertDenied(t, err)
+	if err := c.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///data/report.txt"})
+	if err == nil {
+		t.Error("read after revocation succeeded")
+	}
+	if n := ran.get("resources/read"); n != 1 {
+		t.Errorf("the server read %d times, want 1", n)
+	}
+}
