@@ -74,7 +74,9 @@
 // 8089 for file:) is refused as invalid, never judged as sent. It must
 // be absolute, its scheme and host in lower case, without a user name or
 // a fragment, a file URI file:///path (not file:/path, nor
-// file://localhost/path), percent-encoding only what needs it, in
+// file://localhost/path), an http(s) or ws(s) URI with a path and
+// without its default port (not https://host, nor https://host:443/),
+// a host without a trailing '.', percent-encoding only what needs it, in
 // upper-case hex (not %73 for 's'), and hold no character a URI may not
 // ('{' and '}' only in a completion's URI template); dot segments ("..",
 // "%2e"), empty ones and encoded separators are refused by the checker.

@@ -16,8 +16,10 @@ import (
 // refused rather than judged in a form the server may not read it in:
 //
 //   - absolute, with a scheme, in lower case, and an authority (host), if
-//     any, in lower case and without a user name; a file URI is
-//     file:///path (not file:/path, nor file://localhost/path);
+//     any, in lower case, without a user name, a trailing '.' or an empty
+//     port; a file URI is file:///path (not file:/path, nor
+//     file://localhost/path); an http, https, ws or wss URI has a path
+//     ("/", not empty) and does not write its scheme's default port;
 //   - only the characters a URI may hold (non-ASCII text is left to
 //     agenttrust's checks of a resource), no fragment, and percent-
 //     encoding only of characters that need it, in upper-case hex (not
@@ -69,23 +71,57 @@ func resourceURI(uri string, template bool) (resource, query string, hasQuery bo
 			resource, query, hasQuery = uri[:q], uri[q+1:], true
 		}
 	}
-	rest := resource[scheme+1:]
-	if auth, ok := strings.CutPrefix(rest, "//"); ok {
-		if i := strings.IndexByte(auth, '/'); i >= 0 {
-			auth = auth[:i]
+	name, rest := resource[:scheme], resource[scheme+1:]
+	auth, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		if name == "file" {
+			return "", "", false, bad("is not file:///path")
 		}
+		return resource, query, hasQuery, nil
+	}
+	path := ""
+	if i := strings.IndexByte(auth, '/'); i >= 0 {
+		auth, path = auth[:i], auth[i:]
+	}
+	host, port := auth, ""
+	if i := strings.LastIndexByte(auth, ':'); i > strings.LastIndexByte(auth, ']') {
+		host, port = auth[:i], auth[i+1:]
+		if port == "" {
+			return "", "", false, bad("has an empty port: leave the ':' out")
+		}
+	}
+	switch {
+	case strings.IndexByte(auth, '@') >= 0:
+		return "", "", false, bad("names a user: leave it out")
+	case strings.ToLower(auth) != auth:
+		return "", "", false, bad("has its host in upper case: spell it in lower case")
+	case strings.HasSuffix(host, "."):
+		return "", "", false, bad("has a host ending in '.': leave it out")
+	case name == "file" && auth != "":
+		return "", "", false, bad("names a host: a file URI is file:///path")
+	}
+	if def := defaultPort(name); def != "" {
 		switch {
-		case strings.IndexByte(auth, '@') >= 0:
-			return "", "", false, bad("names a user: leave it out")
-		case strings.ToLower(auth) != auth:
-			return "", "", false, bad("has its host in upper case: spell it in lower case")
-		case resource[:scheme] == "file" && auth != "":
-			return "", "", false, bad("names a host: a file URI is file:///path")
+		case port == def:
+			return "", "", false, bad("names the default port %s: leave it out", def)
+		case path == "":
+			return "", "", false, bad("has an empty path: write it as \"/\"")
 		}
-	} else if resource[:scheme] == "file" {
-		return "", "", false, bad("is not file:///path")
 	}
 	return resource, query, hasQuery, nil
+}
+
+// defaultPort is the port of a scheme whose URIs leave their default
+// port out and write an empty path as "/" (RFC 3986 section 6.2.3), or
+// "" for another scheme.
+func defaultPort(scheme string) string {
+	switch scheme {
+	case "http", "ws":
+		return "80"
+	case "https", "wss":
+		return "443"
+	}
+	return ""
 }
 
 // unreserved reports whether c is a character a URI never needs to

@@ -42,6 +42,18 @@ func TestResourceURI(t *testing.T) {
 		{uri: "file:///a\\b"},
 		{uri: "file:///a\x00"},
 		{uri: "file:///a<b>"},
+		{uri: "https://example.com:8443/a", resource: "https://example.com:8443/a", ok: true},
+		{uri: "https://[::1]:8443/a", resource: "https://[::1]:8443/a", ok: true},
+		{uri: "https://[::1]/a", resource: "https://[::1]/a", ok: true},
+		{uri: "db://x:443", resource: "db://x:443", ok: true},
+		{uri: "https://example.com:443/a"},
+		{uri: "http://example.com:80/a"},
+		{uri: "wss://example.com:443/a"},
+		{uri: "https://example.com:/a"},
+		{uri: "https://example.com./a"},
+		{uri: "https://example.com"},
+		{uri: "https://example.com?x"},
+		{uri: "https://[::1]:/a"},
 	}
 	for _, tt := range tests {
 		res, q, _, err := resourceURI(tt.uri, tt.template)
