@@ -3,12 +3,14 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agenttrust/agenttrust"
@@ -303,6 +305,11 @@ rules:
     tools: ["mcp.prompts/get"]
     resources: [summarize]
     when: ["attr.topic = weather"]
+  - id: hr-files
+    effect: needs_approval
+    agents: [billing-bot]
+    tools: ["mcp.resources/read"]
+    resources: ["file:///hr/*"]
 `), "yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -320,6 +327,13 @@ rules:
 	}
 	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///data/secret.txt"}); err == nil {
 		t.Error("denied read succeeded")
+	}
+	_, err = cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file:///hr/salaries.csv"})
+	var we *jsonrpc.Error
+	var data map[string]any
+	if !errors.As(err, &we) || we.Code != atmcp.CodeDenied || json.Unmarshal(we.Data, &data) != nil ||
+		data[atmcp.MetaEffect] != agenttrust.NeedsApproval.String() || data[atmcp.MetaApprovalID] == nil || data[atmcp.MetaApprovalID] == "" {
+		t.Errorf("read needing approval: err = %v", err)
 	}
 	if _, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "summarize", Arguments: map[string]string{"topic": "weather"}}); err != nil {
 		t.Errorf("allowed prompt: %v", err)
