@@ -18,13 +18,11 @@
 // tools/call before the tool's handler runs, with
 // middleware.CheckToolCall as the framework adapters do, and every other
 // method that reads or acts too (see Resources, prompts and other
-// methods). The tool's name
-// is the request's Tool; the arguments, a JSON object, become its
-// Attributes (see middleware.JSONAttributes: numbers stay numbers, so
-// "attr.amount <= 50" works, and arguments naming a member twice are
-// refused as invalid); ResourceArg names the argument that holds the
-// Resource. Anything
-// but an Allow is answered with a CallToolResult whose IsError is set and
+// methods). The tool's name is the request's Tool; the arguments, a JSON
+// object, become its Attributes (see middleware.JSONAttributes: numbers
+// stay numbers, so "attr.amount <= 50" works, and arguments naming a
+// member twice are refused as invalid); ResourceArg names the argument
+// that holds the Resource. Anything but an Allow is answered with a CallToolResult whose IsError is set and
 // whose text tells the model what happened (the reason, and for
 // needs-approval the approval id), and the handler never runs. A check
 // that fails (store or audit unavailable, a bad credential) denies too.
@@ -113,10 +111,12 @@
 // client that asks for them, with logging/setLevel or per request:
 // log nothing to a session that its caller may not see.
 //
-// A subscription is checked when it is made. The notifications that
-// follow (notifications/resources/updated) name the URI and carry none
-// of its content, which a read fetches, checked again: once the agent's
-// credential is revoked or its access narrowed, the reads are refused.
+// A subscription is checked when it is made, and is not undone when the
+// agent's access ends. The notifications that follow
+// (notifications/resources/updated) name a URI (the one subscribed to,
+// or one under it) and carry none of its content, which a read fetches,
+// checked again: once the agent's credential is revoked or its access
+// narrowed, the reads are refused.
 //
 // # Listing tools
 //
