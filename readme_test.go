@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// TestREADMESnippetsAreCompiled keeps README.md true: every Go snippet
-// is preceded by a marker naming the files that compile and run it
+// TestREADMESnippetsAreCompiled keeps README.md, and every README.md
+// below it, true: every Go snippet is preceded by a marker naming the
+// files (from the repository's root) that compile and run it
 //
 //	<!-- snippet: examples/readme/readme_test.go -->
 //
@@ -16,7 +17,30 @@ import (
 // one of those files; a YAML snippet with a marker must appear verbatim.
 // Change the API and the README with it, or this fails.
 func TestREADMESnippetsAreCompiled(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	if n := checkREADME(t, "README.md"); n == 0 {
+		t.Fatal("README.md has no marked snippets")
+	}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && path != "." && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")):
+			return filepath.SkipDir
+		case !d.IsDir() && d.Name() == "README.md" && path != "README.md":
+			checkREADME(t, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkREADME checks the snippets of one README and returns how many
+// carry a marker.
+func checkREADME(t *testing.T, name string) int {
+	t.Helper()
+	readme, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,16 +67,14 @@ func TestREADMESnippetsAreCompiled(t *testing.T) {
 		files, hasMarker := parseSnippetMarker(marker)
 		switch {
 		case lang == "go" && !hasMarker:
-			t.Errorf("README.md:%d: Go snippet without a <!-- snippet: FILE... --> marker", i+1)
+			t.Errorf("%s:%d: Go snippet without a <!-- snippet: FILE... --> marker", name, i+1)
 		case hasMarker:
 			blocks++
-			checkSnippet(t, i+1, lang, body, files)
+			checkSnippet(t, name, i+1, lang, body, files)
 		}
 		i = end
 	}
-	if blocks == 0 {
-		t.Fatal("README.md has no marked snippets")
-	}
+	return blocks
 }
 
 func parseSnippetMarker(s string) ([]string, bool) {
@@ -64,13 +86,13 @@ func parseSnippetMarker(s string) ([]string, bool) {
 	return strings.Fields(s), ok && len(strings.Fields(s)) > 0
 }
 
-func checkSnippet(t *testing.T, line int, lang string, body, files []string) {
+func checkSnippet(t *testing.T, name string, line int, lang string, body, files []string) {
 	t.Helper()
 	var texts []string
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.FromSlash(f))
 		if err != nil {
-			t.Errorf("README.md:%d: %v", line, err)
+			t.Errorf("%s:%d: %v", name, line, err)
 			return
 		}
 		texts = append(texts, string(b))
@@ -82,7 +104,7 @@ func checkSnippet(t *testing.T, line int, lang string, body, files []string) {
 				return
 			}
 		}
-		t.Errorf("README.md:%d: %s snippet is not verbatim in %v", line, lang, files)
+		t.Errorf("%s:%d: %s snippet is not verbatim in %v", name, line, lang, files)
 		return
 	}
 	var code []string
@@ -106,7 +128,7 @@ func checkSnippet(t *testing.T, line int, lang string, body, files []string) {
 			}
 		}
 		if !found {
-			t.Errorf("README.md:%d: %q is in none of %v", line+1+k, strings.TrimSpace(l), files)
+			t.Errorf("%s:%d: %q is in none of %v", name, line+1+k, strings.TrimSpace(l), files)
 		}
 	}
 }
