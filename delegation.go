@@ -9,9 +9,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/observe"
@@ -27,7 +29,8 @@ import (
 // refused with an error matching ErrUnauthorized.
 //
 // Attenuate does not verify token (it cannot, offline); a forged token
-// stays forged.
+// stays forged. Nor is it recorded in any audit trail: no client sees
+// it. Use Delegate for a narrowing the trail must show.
 func Attenuate(token string, caveats ...string) (string, error) {
 	tok, _, _, err := attenuate(token, rand.Reader, time.Time{}, caveats)
 	return tok, err
@@ -182,7 +185,10 @@ func attenuate(token string, random io.Reader, expires time.Time, caveats []stri
 // revoked by its hop id. ttl, when positive, shortens the new token's life
 // to at most ttl from now; it can never lengthen it. Zero keeps the
 // token's life; a negative ttl (a deadline already past) is refused with
-// ErrInvalidRequest.
+// ErrInvalidRequest. The delegation is recorded in the audit chain as
+// "agenttrust.delegate" (see mintRecord) before the hop is stored or the
+// token returned; while the audit is down nothing is delegated and the
+// error matches ErrAuditUnavailable.
 func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, caveats ...string) (string, Hop, error) {
 	if ttl < 0 {
 		return "", Hop{}, fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
@@ -203,9 +209,6 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if err != nil {
 		return "", Hop{}, err
 	}
-	if err := c.carveHopBudgets(ctx, &v, hopID, added, now); err != nil {
-		return "", Hop{}, err
-	}
 	h := Hop{
 		ID: hopID, Tenant: c.tenant, TokenID: v.id, KeyID: v.keyID, AgentID: v.agent,
 		Caveats: added, CreatedAt: now, ExpiresAt: expires,
@@ -213,8 +216,28 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if n := len(v.hops); n > 0 {
 		h.Parent = v.hops[n-1]
 	}
-	if err := c.store.CreateHop(ctx, h); err != nil {
-		return "", Hop{}, storeErr("record hop", err)
+	info, err := InspectTokenUnverified(out)
+	if err != nil {
+		return "", Hop{}, err
+	}
+	// The hop is carved and stored, and the token handed out, only once
+	// the record is accepted (see mintRecord).
+	rec := mintRecord{
+		tool: opDelegate, id: hopID, agent: v.agent, from: v.id,
+		by:   actor.Actor{AgentID: v.agent, KeyID: v.keyID},
+		hops: append(slices.Clone(v.hops), hopID), caveats: info.Caveats, expires: expires,
+	}
+	err = c.audited(ctx, rec.operation(), func() error {
+		if err := c.carveHopBudgets(ctx, &v, hopID, added, now); err != nil {
+			return err
+		}
+		if err := c.store.CreateHop(ctx, h); err != nil {
+			return storeErr("record hop", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", Hop{}, err
 	}
 	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: v.agent, Outcome: "delegation"})
 	return out, h, nil

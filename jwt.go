@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
@@ -83,7 +84,8 @@ type jwtClaims struct {
 // OAuth bearer tokens: an EdDSA JWT with kid, iss, aud, sub (the agent),
 // exp, iat, jti (the token id) and the tenant, parent key id and caveats
 // as claims. It is checked, and revoked, like any token; it cannot be
-// attenuated.
+// attenuated. It is recorded in the audit chain as
+// "agenttrust.exchange_jwt" before it is returned, as Exchange is.
 func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, caveats ...string) (string, error) {
 	if err := validID("audience", audience); err != nil {
 		return "", err
@@ -126,6 +128,15 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if len(s) > MaxCredentialSize {
 		return "", fmt.Errorf("%w: the key's caveats leave no room for a JWT", errs.CredentialTooLarge)
 	}
+	// The JWT is handed out only once its record is accepted.
+	rec := mintRecord{
+		tool: opExchangeJWT, id: tokID, agent: ke.key.AgentID, from: ke.key.ID,
+		by:      actor.Actor{AgentID: ke.key.AgentID, KeyID: ke.key.ID},
+		caveats: cavs, expires: claims.ExpiresAt.Time, audience: audience,
+	}
+	if err := c.audited(ctx, rec.operation(), func() error { return nil }); err != nil {
+		return "", err
+	}
 	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "jwt"})
 	return s, nil
 }
@@ -153,7 +164,9 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 //     audience it already names: a resource server shown a JWT cannot
 //     trade it for one that another server accepts.
 //
-// The hop is recorded in the store like one of Delegate, and revoking
+// The JWT is recorded in the audit chain as "agenttrust.narrow_jwt"
+// before its hop is stored or it is returned, as Delegate is. The hop is
+// recorded in the store like one of Delegate, and revoking
 // its id, or any id of the subject, kills the JWT. A subject already 8
 // hops deep (the most a token may pass through) is refused with an error
 // matching ErrUnauthorized.
@@ -238,8 +251,21 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	if n := len(cr.hops); n > 0 {
 		h.Parent = cr.hops[n-1]
 	}
-	if err := c.store.CreateHop(ctx, h); err != nil {
-		return "", Hop{}, storeErr("record hop", err)
+	// The hop is stored, and the JWT handed out, only once the record is
+	// accepted (see mintRecord).
+	rec := mintRecord{
+		tool: opNarrowJWT, id: hopID, agent: cr.agent, from: cr.id,
+		by:   actor.Actor{AgentID: cr.agent, KeyID: cr.keyID},
+		hops: append(slices.Clone(cr.hops), hopID), caveats: cavs, expires: exp, audience: audience,
+	}
+	err = c.audited(ctx, rec.operation(), func() error {
+		if err := c.store.CreateHop(ctx, h); err != nil {
+			return storeErr("record hop", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", Hop{}, err
 	}
 	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: cr.agent, Outcome: "jwt"})
 	return s, h, nil

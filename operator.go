@@ -1,7 +1,12 @@
 package agenttrust
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -47,11 +52,112 @@ const (
 // note may be this long.
 const maxOpReason = 4096
 
+// Credential mints in the audit trail. Every credential this client
+// makes from another (Exchange and ExchangeJWT from an API key; Delegate
+// and NarrowJWT, and so the server's token endpoint, from a key, token
+// or JWT) is recorded as an operator action is, through audited: the
+// record is made first and the credential is handed out only once the
+// record is accepted (durable, in durable mode), so no credential acts
+// before its record exists and none is minted while the audit is down.
+// The record's Tool names the mint, its Resource the new credential's
+// id (its token id, or for a delegation the id of its new hop, which
+// HopIDs ends with), AgentID and CredentialID who minted it (the caller
+// the server authenticated, else the agent and API key at the root of
+// the credential shown), and its attributes the agent it acts as
+// (agent_id), the id of the credential it was made from (from), its
+// expiry, its audience for a JWT, and every caveat in force on it
+// (caveats), as the credential itself carries them, with their SHA-256
+// (caveats_sha256) so that a reader can match a credential to its
+// record. The list is bounded (maxMintCaveatBytes): caveats past the
+// bound are counted in caveats_omitted, never silently cut. The secret
+// (the token's signature, the JWT's) is never recorded, and a credential
+// written inside a caveat is redacted like any attribute. Attenuate, the
+// holder's offline narrowing, involves no client and is not recorded.
+const (
+	opExchange    = "agenttrust.exchange"
+	opExchangeJWT = "agenttrust.exchange_jwt"
+	opDelegate    = "agenttrust.delegate"
+	opNarrowJWT   = "agenttrust.narrow_jwt"
+)
+
+// maxMintCaveatBytes bounds the caveat list of one mint record, as JSON:
+// a credential holds at most MaxCredentialSize bytes, so this is reached
+// only by what no credential carries, and the record stays well inside
+// maxAuditAttrBytes (past which all its attributes would be replaced).
+const maxMintCaveatBytes = 8 << 10
+
+// mintRecord is what the audit record of a credential mint says.
+type mintRecord struct {
+	tool     string
+	id       string // the new credential's id: its token id, or its new hop's
+	agent    string // the agent it acts as
+	from     string // the id of the credential it was made from
+	by       actor.Actor
+	hops     []string // its hops, the new one last
+	caveats  []string // every caveat it carries, in its order
+	expires  time.Time
+	audience string // a JWT's
+}
+
+// operation returns the operator action that records m.
+func (m *mintRecord) operation() operation {
+	shown, omitted := m.caveats, 0
+	n := 0
+	var buf []byte
+	for i, cv := range m.caveats {
+		// Measured as encoded: escapes lengthen a caveat.
+		buf = appendJSONText(buf[:0], cv, true)
+		if n += len(buf) + 1; n > maxMintCaveatBytes {
+			shown, omitted = m.caveats[:i], len(m.caveats)-i
+			break
+		}
+	}
+	if shown == nil {
+		shown = []string{}
+	}
+	var list bytes.Buffer
+	enc := json.NewEncoder(&list)
+	enc.SetEscapeHTML(false) // "<" as it is in the caveat, not \u003c
+	enc.Encode(shown)        // a []string always encodes
+	kvs := []attrKV{
+		{Name: "agent_id", Value: m.agent},
+		{Name: "from", Value: m.from},
+		{Name: "caveats", Value: json.RawMessage(bytes.TrimSuffix(list.Bytes(), []byte("\n")))},
+		{Name: "caveats_sha256", Value: caveatsDigest(m.caveats)},
+	}
+	if !m.expires.IsZero() {
+		kvs = append(kvs, attrKV{Name: "expires", Value: m.expires.UTC().Format(time.RFC3339Nano)})
+	}
+	if omitted > 0 {
+		kvs = append(kvs, attrKV{Name: "caveats_omitted", Value: omitted})
+	}
+	if m.audience != "" {
+		kvs = append(kvs, attrKV{Name: "audience", Value: m.audience})
+	}
+	return operation{tool: m.tool, resource: m.id, reason: "minted for agent " + m.agent, by: m.by, hops: m.hops, kvs: kvs}
+}
+
+// caveatsDigest returns the hex SHA-256 of a credential's caveats, each
+// preceded by its length, so that no two lists share a digest.
+func caveatsDigest(caveats []string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, cv := range caveats {
+		h.Write(binary.AppendUvarint(n[:0], uint64(len(cv))))
+		h.Write([]byte(cv))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // operation is one operator action as its audit record holds it.
 type operation struct {
 	tool, resource, reason string
 	approval               string // the approval decided, if any
-	kvs                    []attrKV
+	// by is who acted when the context names no one: for a mint, the
+	// holder of the credential shown.
+	by   actor.Actor
+	hops []string
+	kvs  []attrKV
 }
 
 // audited runs act, an operator action, under its audit record (see the
@@ -65,6 +171,9 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 		return fmt.Errorf("%w: audit writes failing for more than %s: %s not performed", ErrAuditUnavailable, c.audit.stuckAfter, op.tool)
 	}
 	who := actor.From(ctx)
+	if who == (actor.Actor{}) {
+		who = op.by
+	}
 	now := c.clock.Now()
 	id := c.ids.next(now)
 	// Under way until its notes are queued: a closing drain waits for it.
@@ -109,6 +218,7 @@ func (c *Client) recordOp(id DecisionID, now time.Time, who actor.Actor, op *ope
 		tool:     op.tool,
 		resource: resource,
 		approval: approval,
+		hops:     storableList(op.hops),
 		effect:   effect,
 		reason:   reason,
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
@@ -422,6 +423,11 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 // token TTL, never past the key's own expiry), the key's caveats and IP
 // allowlist, and the caveats given here. Anyone holding the token can
 // narrow it further with Attenuate; no one can widen it.
+//
+// The mint is recorded in the audit chain as "agenttrust.exchange" (see
+// mintRecord) before the token is returned: while the audit is down, or
+// the client closed, no token is minted and the error matches
+// ErrAuditUnavailable or ErrClosed.
 func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string) (string, error) {
 	now := c.clock.Now()
 	ke, err := c.exchangeable(ctx, apiKey, now)
@@ -435,11 +441,25 @@ func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string)
 	if err := noTokenBudget(cavs); err != nil {
 		return "", err
 	}
-	tok, _, err := c.mint(ke, now, cavs)
-	if err == nil {
-		c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "token"})
+	tok, tokID, err := c.mint(ke, now, cavs)
+	if err != nil {
+		return "", err
 	}
-	return tok, err
+	// The token is handed out only once its record is accepted.
+	info, err := InspectTokenUnverified(tok)
+	if err != nil {
+		return "", err
+	}
+	rec := mintRecord{
+		tool: opExchange, id: tokID, agent: ke.key.AgentID, from: ke.key.ID,
+		by:      actor.Actor{AgentID: ke.key.AgentID, KeyID: ke.key.ID},
+		caveats: info.Caveats, expires: info.ExpiresAt,
+	}
+	if err := c.audited(ctx, rec.operation(), func() error { return nil }); err != nil {
+		return "", err
+	}
+	c.event(ctx, observe.Event{Kind: observe.TokenIssued, Agent: ke.key.AgentID, Outcome: "token"})
+	return tok, nil
 }
 
 // exchangeable checks that a key may mint: valid, live, not revoked, its

@@ -249,7 +249,7 @@ func TestEventMetrics(t *testing.T) {
 		{"agenttrust.breaker.trips", nil, 1},
 		{"agenttrust.tokens.issued", []attribute.KeyValue{attribute.String("kind", "token")}, 1},
 		{"agenttrust.tokens.issued", []attribute.KeyValue{attribute.String("kind", "jwt")}, 1},
-		{"agenttrust.audit.records.written", nil, 10}, // 6 checks, 4 operator actions (approve, revoke, suspend, key)
+		{"agenttrust.audit.records.written", nil, 12}, // 6 checks, 4 operator actions (approve, revoke, suspend, key), 2 mints
 		{"agenttrust.audit.records.pending", nil, 0},
 		{"agenttrust.audit.stuck_tenants", nil, 0},
 	} {

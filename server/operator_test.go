@@ -26,7 +26,9 @@ func TestOperatorActionsAudited(t *testing.T) {
 	e.sync()
 
 	type op struct{ tool, resource, agent, key string }
+	aliceTokID := e.must(200, "POST", "/v1/tokens/inspect", alice, map[string]any{"token": aliceTok}).json(t)["id"].(string)
 	want := []op{
+		{"agenttrust.exchange", aliceTokID, "alice", e.ids["acme/alice"]},
 		{"agenttrust.approve", apr1, "carol", e.ids["acme/carol"]},
 		{"agenttrust.deny_approval", apr2, "alice", e.ids["acme/alice"]},
 		{"agenttrust.suspend", "bot2", "alice", e.ids["acme/alice"]},

@@ -91,6 +91,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Exchange the agent's key for a token, and narrow it offline.
 	token := strings.TrimSpace(x.ok(agent, "token", "exchange"))
+	x.ops++ // a mint is recorded as an operator action is (the offline attenuation is not)
 	narrowed := strings.TrimSpace(x.ok(nil, "token", "attenuate", token, "--caveat", "tool in payments.*"))
 	var info tokenView
 	x.okJSON(nil, &info, "token", "inspect", narrowed, "--json")
@@ -102,6 +103,7 @@ func TestEndToEnd(t *testing.T) {
 	// A JWT minted for another audience the server was told of (--audience)
 	// is checked here; the OAuth metadata names the --issuer.
 	mailJWT := strings.TrimSpace(x.ok(agent, "token", "exchange", "--jwt", "--audience", "https://mail.example", "--caveat", "tool in payments.*"))
+	x.ops++
 	x.check(map[string]string{"AGENTTRUST_KEY": mailJWT}, exitOK, "allow", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=1")
 	var meta struct {
 		Issuer        string `json:"issuer"`
@@ -126,6 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	budgetSecret, budgetKeyID := x.createKey(as, "--agent", "billing-bot", "--budget", "attr.amount <= 50 USD")
 	bk := map[string]string{"AGENTTRUST_KEY": budgetSecret}
 	child := strings.TrimSpace(x.ok(bk, "token", "delegate", strings.TrimSpace(x.ok(bk, "token", "exchange")), "--budget", "attr.amount <= 30 USD"))
+	x.ops += 2 // the exchange and the delegation
 	ct := map[string]string{"AGENTTRUST_KEY": child}
 	x.check(ct, exitOK, "allow", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=20", "--attr", "currency=USD")
 	if d := x.check(ct, exitDenied, "deny", "--tool", "payments.charge", "--resource", "cust-1", "--attr", "amount=20", "--attr", "currency=USD"); !strings.HasPrefix(d.RuleID, "budget:hop_") {
