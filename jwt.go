@@ -87,7 +87,7 @@ type jwtClaims struct {
 // attenuated. It is recorded in the audit chain as
 // "agenttrust.exchange_jwt" before it is returned, as Exchange is.
 func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, caveats ...string) (string, error) {
-	if err := validID("audience", audience); err != nil {
+	if err := validAudience(audience); err != nil {
 		return "", err
 	}
 	now := c.clock.Now()
@@ -171,7 +171,7 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 // hops deep (the most a token may pass through) is refused with an error
 // matching ErrUnauthorized.
 func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl time.Duration, caveats ...string) (string, Hop, error) {
-	if err := validID("audience", audience); err != nil {
+	if err := validAudience(audience); err != nil {
 		return "", Hop{}, err
 	}
 	if ttl < 0 {

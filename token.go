@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/agenttrust/agenttrust/internal/actor"
@@ -262,6 +264,27 @@ func canonicalPrefixes(in []string) ([]string, error) {
 		out = append(out, p.Masked().String())
 	}
 	return out, nil
+}
+
+// validAudience checks the audience a JWT is minted for, which its mint
+// record shows and which decides what resource server takes it: 1-256
+// bytes of valid UTF-8 in NFC, no control, space or invisible formatting
+// character. Anything else could look like another audience (a
+// trailing zero-width space, a bidi override, a decomposed letter)
+// while binding the JWT to a different one.
+func validAudience(s string) error {
+	if err := validID("audience", s); err != nil {
+		return err
+	}
+	for _, r := range s {
+		if r == ' ' || r >= utf8.RuneSelf && (unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) || unicode.Is(unicode.Zs, r)) {
+			return fmt.Errorf("%w: audience holds %U, a space or invisible character", ErrInvalidRequest, r)
+		}
+	}
+	if cond.NFC(s) != s {
+		return fmt.Errorf("%w: audience is not in Unicode NFC", ErrInvalidRequest)
+	}
+	return nil
 }
 
 // canonicalCaveats parses caveats strictly and returns their canonical

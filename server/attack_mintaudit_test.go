@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -139,4 +140,41 @@ func streamed(t *testing.T, e *env, cred string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestAttackMintAudienceSpoofHTTP: a JWT asked for an audience that
+// looks like another (an invisible character, a decomposed letter) is
+// refused on every route that mints one, with the error its route
+// answers, and nothing is recorded.
+func TestAttackMintAudienceSpoofHTTP(t *testing.T) {
+	e := newOAuthEnv(t)
+	alice, bot := e.key("acme/alice"), e.key("acme/bot")
+	botTok := e.exchange(bot)
+	for _, aud := range []string{"https://mail.example\u200b", "https://cafe\u0301.example", "https://mail.example\u00a0"} {
+		t.Run(url.QueryEscape(aud), func(t *testing.T) {
+			e.sync()
+			before := len(e.must(200, "GET", "/v1/audit", alice, nil).json(t)["records"].([]any))
+			r := e.do("POST", "/v1/tokens", bot, map[string]any{"format": "jwt", "audience": aud})
+			if r.status != http.StatusBadRequest || r.code(t) != "invalid_request" {
+				t.Errorf("POST /v1/tokens: %d %s, want 400 invalid_request", r.status, r.body)
+			}
+			for _, f := range []url.Values{
+				form("grant_type", grantClientCredentials, "audience", aud),
+				form("grant_type", grantTokenExchange, "subject_token", botTok, "subject_token_type", tokenTypeAccess, "audience", aud),
+			} {
+				r := e.token("bot:"+bot, f)
+				var body struct {
+					Error string `json:"error"`
+				}
+				json.Unmarshal(r.body, &body)
+				if r.status != http.StatusBadRequest || body.Error != "invalid_request" {
+					t.Errorf("%s: %d %s, want 400 invalid_request", f.Get("grant_type"), r.status, r.body)
+				}
+			}
+			e.sync()
+			if after := len(e.must(200, "GET", "/v1/audit", alice, nil).json(t)["records"].([]any)); after != before {
+				t.Errorf("%d records of refused mints", after-before)
+			}
+		})
+	}
 }
