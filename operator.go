@@ -101,14 +101,33 @@ type mintRecord struct {
 
 // operation returns the operator action that records m.
 func (m *mintRecord) operation() operation {
-	shown, omitted := m.caveats, 0
+	kvs := []attrKV{
+		{Name: "agent_id", Value: m.agent},
+		{Name: "from", Value: m.from},
+	}
+	kvs = appendCaveatKVs(kvs, m.caveats)
+	if !m.expires.IsZero() {
+		kvs = append(kvs, attrKV{Name: "expires", Value: m.expires.UTC().Format(time.RFC3339Nano)})
+	}
+	if m.audience != "" {
+		kvs = append(kvs, attrKV{Name: "audience", Value: m.audience})
+	}
+	return operation{tool: m.tool, resource: m.id, reason: "minted for agent " + m.agent, by: m.by, hops: m.hops, kvs: kvs}
+}
+
+// appendCaveatKVs appends the attributes that show a credential's
+// caveats in its record: the list (caveats), bounded by
+// maxMintCaveatBytes with the number left out (caveats_omitted), and
+// the SHA-256 of them all (caveats_sha256).
+func appendCaveatKVs(kvs []attrKV, caveats []string) []attrKV {
+	shown, omitted := caveats, 0
 	n := 0
 	var buf []byte
-	for i, cv := range m.caveats {
+	for i, cv := range caveats {
 		// Measured as encoded: escapes lengthen a caveat.
 		buf = appendJSONText(buf[:0], cv, true)
 		if n += len(buf) + 1; n > maxMintCaveatBytes {
-			shown, omitted = m.caveats[:i], len(m.caveats)-i
+			shown, omitted = caveats[:i], len(caveats)-i
 			break
 		}
 	}
@@ -119,22 +138,13 @@ func (m *mintRecord) operation() operation {
 	enc := json.NewEncoder(&list)
 	enc.SetEscapeHTML(false) // "<" as it is in the caveat, not \u003c
 	enc.Encode(shown)        // a []string always encodes
-	kvs := []attrKV{
-		{Name: "agent_id", Value: m.agent},
-		{Name: "from", Value: m.from},
-		{Name: "caveats", Value: json.RawMessage(bytes.TrimSuffix(list.Bytes(), []byte("\n")))},
-		{Name: "caveats_sha256", Value: caveatsDigest(m.caveats)},
-	}
-	if !m.expires.IsZero() {
-		kvs = append(kvs, attrKV{Name: "expires", Value: m.expires.UTC().Format(time.RFC3339Nano)})
-	}
+	kvs = append(kvs,
+		attrKV{Name: "caveats", Value: json.RawMessage(bytes.TrimSuffix(list.Bytes(), []byte("\n")))},
+		attrKV{Name: "caveats_sha256", Value: caveatsDigest(caveats)})
 	if omitted > 0 {
 		kvs = append(kvs, attrKV{Name: "caveats_omitted", Value: omitted})
 	}
-	if m.audience != "" {
-		kvs = append(kvs, attrKV{Name: "audience", Value: m.audience})
-	}
-	return operation{tool: m.tool, resource: m.id, reason: "minted for agent " + m.agent, by: m.by, hops: m.hops, kvs: kvs}
+	return kvs
 }
 
 // caveatsDigest returns the hex SHA-256 of a credential's caveats, each

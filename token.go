@@ -167,8 +167,8 @@ type KeySpec struct {
 // CreateKey makes an API key for an agent of this client's tenant and
 // returns the secret, which is shown only here: the store keeps its
 // SHA-256. It is recorded in the audit chain as "agenttrust.create_key"
-// (see Suspend), with the key's agent and roles as attributes and its name
-// as the Reason; never the secret.
+// (see Suspend), with the key's agent, roles, caveats, IP allowlist and
+// expiry as attributes and its name as the Reason; never the secret.
 func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
 	// The agent a key names acts in every check made with it: it has the
 	// one canonical form of names, or a look-alike could dodge a rule.
@@ -221,9 +221,18 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 		Name: spec.Name, Roles: append([]string(nil), roles...), AllowedIPs: ips, Caveats: cavs,
 		CreatedAt: now, ExpiresAt: spec.ExpiresAt,
 	}
-	op := operation{tool: opCreateKey, resource: id, reason: spec.Name, kvs: []attrKV{
+	// The record says what the key may do: its caveats, allowlist and
+	// expiry, as a mint's record does (see mintRecord).
+	kvs := appendCaveatKVs([]attrKV{
 		{Name: "agent_id", Value: spec.AgentID}, {Name: "roles", Value: strings.Join(roles, ",")},
-	}}
+	}, cavs)
+	if len(ips) > 0 {
+		kvs = append(kvs, attrKV{Name: "allowed_ips", Value: strings.Join(ips, ",")})
+	}
+	if !spec.ExpiresAt.IsZero() {
+		kvs = append(kvs, attrKV{Name: "expires", Value: spec.ExpiresAt.UTC().Format(time.RFC3339Nano)})
+	}
+	op := operation{tool: opCreateKey, resource: id, reason: spec.Name, kvs: kvs}
 	err = c.audited(ctx, op, func() error {
 		if err := c.store.CreateKey(ctx, k); err != nil {
 			return storeErr("create key", err)
