@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -325,56 +326,71 @@ func TestAttackMintBeforeDurable(t *testing.T) {
 }
 
 // A record cannot be cut to hide caveats: the largest credential the
-// client mints, its caveat all backslashes (which JSON doubles), is
-// recorded with every caveat, and the attributes are not replaced by
-// the truncation marker.
+// client mints, filled with caveats of backslashes (which JSON doubles),
+// is recorded with every caveat, none omitted, and the attributes are
+// not replaced by the truncation marker.
 func TestAttackMintRecordOversized(t *testing.T) {
 	for _, tc := range mintCases {
 		t.Run(tc.name, func(t *testing.T) {
 			f, key, tok, _ := mintFixture(t)
 			ctx := context.Background()
-			before := len(mintRecords(f.records(t), tc.tool))
-			var cred string
-			// The largest caveat that still fits this kind of mint.
-			for n := 4000; n > 0; n -= 100 {
-				big := "attr.note = " + `"` + strings.Repeat(`\\`, n) + `"`
-				var err error
+			mint := func(cavs []string) (cred string, err error) {
 				switch tc.tool {
 				case "agenttrust.exchange":
-					cred, err = f.c.Exchange(ctx, key, big)
+					return f.c.Exchange(ctx, key, cavs...)
 				case "agenttrust.exchange_jwt":
-					cred, err = f.c.ExchangeJWT(ctx, key, "https://mcp.example", big)
+					return f.c.ExchangeJWT(ctx, key, "https://mcp.example", cavs...)
 				case "agenttrust.delegate":
-					cred, _, err = f.c.Delegate(ctx, tok, 0, big)
-				default:
-					src := tok
-					if strings.HasSuffix(tc.name, "key") {
-						src = key
-					}
-					cred, _, err = f.c.NarrowJWT(ctx, src, "https://mcp.example", 0, big)
+					cred, _, err = f.c.Delegate(ctx, tok, 0, cavs...)
+					return cred, err
 				}
-				if err == nil {
-					break
+				src := tok
+				if strings.HasSuffix(tc.name, "key") {
+					src = key
 				}
+				cred, _, err = f.c.NarrowJWT(ctx, src, "https://mcp.example", 0, cavs...)
+				return cred, err
+			}
+			tooBig := func(err error) {
+				t.Helper()
 				if !errors.Is(err, agenttrust.ErrUnauthorized) && !errors.Is(err, agenttrust.ErrInvalidRequest) {
 					t.Fatal(err)
 				}
-				cred = ""
+			}
+			// As many caveats as fit, then the longest last one that does.
+			var cavs []string
+			var cred string
+			for i := 0; ; i++ {
+				c := "attr.n" + strconv.Itoa(i) + ` = "` + strings.Repeat(`\\`, 300) + `"`
+				got, err := mint(append(cavs, c))
+				if err != nil {
+					tooBig(err)
+					break
+				}
+				cavs, cred = append(cavs, c), got
+			}
+			for n := 290; n > 0; n -= 10 {
+				got, err := mint(append(cavs, `attr.last = "`+strings.Repeat(`\\`, n)+`"`))
+				if err == nil {
+					cred = got
+					break
+				}
+				tooBig(err)
 			}
 			if cred == "" {
 				t.Fatal("no large credential minted")
 			}
-			got := mintRecords(f.records(t), tc.tool)[before:]
-			if len(got) != 1 {
-				t.Fatalf("%d records, want 1", len(got))
-			}
+			recs := mintRecords(f.records(t), tc.tool)
+			last := recs[len(recs)-1]
 			var attrs struct {
 				Caveats   []string `json:"caveats"`
+				Omitted   int      `json:"caveats_omitted"`
 				Truncated bool     `json:"_truncated"`
 			}
-			json.Unmarshal(got[0].Attributes, &attrs)
-			if want := caveatsOf(t, cred); attrs.Truncated || !slices.Equal(attrs.Caveats, want) {
-				t.Errorf("record of a %d-byte credential lists %d caveats (truncated %v), want %d", len(cred), len(attrs.Caveats), attrs.Truncated, len(want))
+			json.Unmarshal(last.Attributes, &attrs)
+			if want := caveatsOf(t, cred); attrs.Truncated || attrs.Omitted != 0 || !slices.Equal(attrs.Caveats, want) {
+				t.Errorf("record of a %d-byte credential lists %d caveats (%d omitted, truncated %v), want %d",
+					len(cred), len(attrs.Caveats), attrs.Omitted, attrs.Truncated, len(want))
 			}
 		})
 	}

@@ -80,11 +80,15 @@ const (
 	opNarrowJWT   = "agenttrust.narrow_jwt"
 )
 
-// maxMintCaveatBytes bounds the caveat list of one mint record, as JSON:
-// a credential holds at most MaxCredentialSize bytes, so this is reached
-// only by what no credential carries, and the record stays well inside
-// maxAuditAttrBytes (past which all its attributes would be replaced).
-const maxMintCaveatBytes = 8 << 10
+// maxMintCaveatBytes bounds the caveat list of one mint record, as JSON.
+// A credential holds at most MaxCredentialSize bytes of base64, so at
+// most 4.5 KiB of caveat text, which JSON at most doubles (canonical
+// caveats escape everything else in ASCII, and only '\' and '"' are
+// escaped again): the list of any credential fits whole, with room for
+// its punctuation, and the record, with its other few short
+// attributes, stays inside maxAuditAttrBytes (past which all its
+// attributes would be replaced).
+const maxMintCaveatBytes = 12 << 10
 
 // mintRecord is what the audit record of a credential mint says.
 type mintRecord struct {

@@ -10,7 +10,7 @@ import (
 // cutting one; its digest covers them all.
 func TestMintRecordBound(t *testing.T) {
 	// Backslashes, which JSON doubles: the bound holds as encoded.
-	big := "attr.note = " + strings.Repeat(`\\`, 1200)
+	big := "attr.note = " + strings.Repeat(`\\`, 1800)
 	all := []string{"agent = bot", big, big, "tool in a"}
 	op := (&mintRecord{tool: opExchange, id: "tok_x", agent: "bot", caveats: all}).operation()
 	got := map[string]any{}
