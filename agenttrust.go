@@ -18,6 +18,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
@@ -181,6 +182,10 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	if len(cfg.sinks) == 0 {
 		cfg.sinks = []AuditSink{newMemorySink(10_000)}
 	}
+	// Keys, ids and secrets are drawn from it: a source that breaks
+	// without an error (zeros, one byte repeated, no bytes) fails what
+	// draws on it rather than make them guessable.
+	cfg.random = entropy.NewReader(cfg.random)
 	ids, err := newIDSource(cfg.random)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read random source: %w", ErrInvalidConfig, err)

@@ -74,8 +74,13 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithRandom injects the source of randomness for ids (crypto/rand by
-// default). It must be safe for concurrent use.
+// WithRandom injects the source of randomness (crypto/rand by default):
+// ids, API key secrets, and the master and signing keys a client makes
+// when it is given none. It must be safe for concurrent use. A source
+// that breaks without an error, returning one byte repeated over 10
+// bytes or more (all zeros, say) or no bytes at all, fails New or the
+// call that draws on it (an error matching the cause), never making a
+// guessable key or id.
 func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
 
 // WithLogger sets where the client logs operational trouble (a failing

@@ -42,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -130,6 +131,9 @@ func New(cfg Config) (*Console, error) {
 	if c.random == nil {
 		c.random = rand.Reader
 	}
+	// Session ids and CSRF tokens are drawn from it: one that breaks
+	// without an error fails the sign-in rather than make them guessable.
+	c.random = entropy.NewReader(c.random)
 	if c.idle == 0 {
 		c.idle = DefaultIdleTimeout
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/cache"
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -369,6 +370,9 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// The audit key may be drawn from it: a source that breaks without
+	// an error fails New rather than make the key guessable.
+	s.random = entropy.NewReader(s.random)
 	if s.auditKey == (agenttrust.AuditKey{}) {
 		secret := make([]byte, 32)
 		if _, err := io.ReadFull(s.random, secret); err != nil {

@@ -16,6 +16,7 @@ import (
 	"runtime"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/internal/fileowner"
 )
 
@@ -72,7 +73,9 @@ func GenerateSecrets(r io.Reader) (Secrets, error) {
 		r = rand.Reader
 	}
 	var buf [32 + 8 + ed25519.SeedSize + 8 + 32]byte
-	if _, err := io.ReadFull(r, buf[:]); err != nil {
+	// A source that breaks without an error (zeros, one byte repeated)
+	// fails here rather than write guessable keys to the file.
+	if err := entropy.Read(r, buf[:]); err != nil {
 		return Secrets{}, fmt.Errorf("agenttrust: generate secrets: %w", err)
 	}
 	secret := bytes.Clone(buf[:32])
