@@ -271,8 +271,15 @@ type SecretKey struct {
 
 func (k SecretKey) String() string { return "SecretKey{" + k.ID + ", [redacted]}" }
 
-// GoString implements fmt.GoStringer without the secret.
-func (k SecretKey) GoString() string { return k.String() }
+// Format implements fmt.Formatter so that no verb prints the secret:
+// every verb, %#v and %d among them, prints String. (Without it, the
+// verbs a string does not take print the fields, the secret byte by
+// byte.)
+func (k SecretKey) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+
+// MarshalText implements encoding.TextMarshaler with String, so that
+// encoders that look for it (encoding/xml, YAML) write no secret.
+func (k SecretKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // LogValue implements slog.LogValuer without the secret.
 func (k SecretKey) LogValue() slog.Value { return slog.StringValue(k.String()) }

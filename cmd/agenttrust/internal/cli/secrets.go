@@ -59,6 +59,14 @@ func (s Secrets) String() string {
 // GoString implements fmt.GoStringer without the key material.
 func (s Secrets) GoString() string { return s.String() }
 
+// Format implements fmt.Formatter so that no verb prints the key
+// material: every verb, %d among them, prints String.
+func (s Secrets) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+// MarshalText implements encoding.TextMarshaler with String, for the
+// encoders that look for it (encoding/xml, YAML).
+func (s Secrets) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // LogValue implements slog.LogValuer without the key material.
 func (s Secrets) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
