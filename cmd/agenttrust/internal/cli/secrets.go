@@ -24,6 +24,12 @@ import (
 // others. It is refused rather than used, as ssh refuses such a key.
 var ErrSecretsExposed = errors.New("agenttrust: secrets file is readable by group or others")
 
+// ErrZeroSecret: the secrets file holds a key of zero bytes, which is
+// no secret. GenerateSecrets wrote such a signing seed until it was
+// fixed: put a new signing key (32 random bytes under a new id) first
+// in the file and remove the zero one; JWTs it signed die with it.
+var ErrZeroSecret = errors.New("agenttrust: secrets file holds a key of zero bytes, which anyone can sign with")
+
 // maxSecretsFile bounds the secrets file read at start.
 const maxSecretsFile = 1 << 20
 
@@ -86,9 +92,10 @@ func GenerateSecrets(r io.Reader) (Secrets, error) {
 	if err := entropy.Read(r, buf[:]); err != nil {
 		return Secrets{}, fmt.Errorf("agenttrust: generate secrets: %w", err)
 	}
+	// Copies: buf is cleared below.
 	secret := bytes.Clone(buf[:32])
 	mkID := "mk_" + hex.EncodeToString(buf[32:40])
-	seed := buf[40 : 40+ed25519.SeedSize]
+	seed := bytes.Clone(buf[40 : 40+ed25519.SeedSize])
 	skID := "sk_" + hex.EncodeToString(buf[40+ed25519.SeedSize:48+ed25519.SeedSize])
 	s := Secrets{
 		MasterKeys:  []agenttrust.SecretKey{{ID: mkID, Secret: secret}},
@@ -195,6 +202,9 @@ func parseSecrets(data []byte) (Secrets, error) {
 		if len(k.Secret) < 32 {
 			return Secrets{}, fmt.Errorf("master key %q: secret must be at least 32 bytes", k.ID)
 		}
+		if allZero(k.Secret) {
+			return Secrets{}, fmt.Errorf("%w: master key %q", ErrZeroSecret, k.ID)
+		}
 		seen["m"+k.ID] = true
 		s.MasterKeys = append(s.MasterKeys, agenttrust.SecretKey{ID: k.ID, Secret: k.Secret})
 	}
@@ -205,6 +215,9 @@ func parseSecrets(data []byte) (Secrets, error) {
 		if len(k.Seed) != ed25519.SeedSize {
 			return Secrets{}, fmt.Errorf("signing key %q: seed must be %d bytes", k.ID, ed25519.SeedSize)
 		}
+		if allZero(k.Seed) {
+			return Secrets{}, fmt.Errorf("%w: signing key %q (anyone can sign its JWTs: give a new random seed under a new id, and remove this key)", ErrZeroSecret, k.ID)
+		}
 		seen["s"+k.ID] = true
 		s.SigningKeys = append(s.SigningKeys, agenttrust.SecretKey{ID: k.ID, Secret: k.Seed})
 	}
@@ -212,9 +225,21 @@ func parseSecrets(data []byte) (Secrets, error) {
 		if len(sf.AuditKey) < 32 {
 			return Secrets{}, errors.New("audit key must be at least 32 bytes")
 		}
+		if allZero(sf.AuditKey) {
+			return Secrets{}, fmt.Errorf("%w: the audit key", ErrZeroSecret)
+		}
 		s.AuditSecret = sf.AuditKey
 	}
 	return s, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	var acc byte
+	for _, v := range b {
+		acc |= v
+	}
+	return acc == 0
 }
 
 // validKeyID: 1-64 letters, digits, '_' or '-', as agenttrust requires of

@@ -103,7 +103,8 @@ func TestLoadSecretsRefuses(t *testing.T) {
 		t.Errorf("a directory was accepted")
 	}
 
-	secret32 := `"` + strings.Repeat("A", 43) + `="`
+	// 32 bytes, not all zero: a zero key is refused (ErrZeroSecret).
+	secret32 := `"` + strings.Repeat("Q", 43) + `="`
 	for name, body := range map[string]string{
 		"not json":       `nope`,
 		"unknown field":  `{"version":1,"master_keys":[],"signing_keys":[],"extra":1}`,
