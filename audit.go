@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/store"
 )
 
@@ -71,11 +72,13 @@ type AuditKey struct {
 const minAuditSecret = 32
 
 // NewAuditKey derives an audit key from secret, at least 32 bytes of high
-// entropy that never enter the store. The same secret always gives the
+// entropy that never enter the store; all zero bytes are refused. The same secret always gives the
 // same key, so every process holding it verifies every chain made with it.
 func NewAuditKey(secret []byte) (AuditKey, error) {
-	if len(secret) < minAuditSecret {
-		return AuditKey{}, fmt.Errorf("%w: audit key secret must be at least %d bytes", ErrInvalidConfig, minAuditSecret)
+	if len(secret) < minAuditSecret || entropy.Zero(secret) {
+		// Zero bytes are no secret: a buffer cleared before use or
+		// never filled, under which anyone recomputes the chain.
+		return AuditKey{}, fmt.Errorf("%w: audit key secret must be at least %d bytes, not all zero", ErrInvalidConfig, minAuditSecret)
 	}
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("agenttrust/audit/v2"))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
 )
@@ -41,8 +42,10 @@ type signingKeys struct {
 func newSigningKeys(seeds []SecretKey, r io.Reader, newID func(string) (string, error)) (*signingKeys, error) {
 	keys := make([]signingKey, len(seeds))
 	for i, k := range seeds {
-		if validTokenPart(k.ID) != nil || len(k.Secret) != ed25519.SeedSize {
-			return nil, fmt.Errorf("%w: signing key %d: id must be 1-64 letters, digits, '_' or '-', secret a %d-byte Ed25519 seed", ErrInvalidConfig, i, ed25519.SeedSize)
+		// A seed of zero bytes (a buffer cleared before use or never
+		// filled) is one anyone signs with.
+		if validTokenPart(k.ID) != nil || len(k.Secret) != ed25519.SeedSize || entropy.Zero(k.Secret) {
+			return nil, fmt.Errorf("%w: signing key %d: id must be 1-64 letters, digits, '_' or '-', secret a %d-byte Ed25519 seed, not all zero", ErrInvalidConfig, i, ed25519.SeedSize)
 		}
 		keys[i] = signingKey{ID: k.ID, Private: ed25519.NewKeyFromSeed(k.Secret)}
 	}

@@ -298,15 +298,15 @@ func (k SecretKey) MarshalJSON() ([]byte, error) {
 type TokenConfig struct {
 	// MasterKeys derive the root key of every macaroon token,
 	// HMAC-SHA256(secret, token id), so minting stores nothing per
-	// token. Each secret is at least 32 bytes. The first mints, all
+	// token. Each secret is at least 32 bytes, not all zero. The first mints, all
 	// verify, and a key removed from the list is retired along with
 	// every token it minted. Without any, a client makes a random master
 	// key of its own: its tokens die with it and other clients cannot
 	// verify them.
 	MasterKeys []SecretKey
 	// SigningKeys sign the JWT form of tokens with Ed25519: each secret
-	// is an Ed25519 seed (ed25519.SeedSize bytes; ed25519.PrivateKey.Seed
-	// returns it) and each ID the "kid". The first signs; all verify and
+	// is an Ed25519 seed (ed25519.SeedSize bytes, not all zero;
+	// ed25519.PrivateKey.Seed returns it) and each ID the "kid". The first signs; all verify and
 	// are listed by PublicKeys. Without any, a client makes a random key
 	// of its own.
 	SigningKeys []SecretKey

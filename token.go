@@ -22,6 +22,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/observe"
@@ -119,8 +120,10 @@ func newKeyring(keys []SecretKey, random func(prefix string) (string, error), se
 	}
 	kr := &keyring{byID: map[string]*masterKey{}}
 	for i, k := range keys {
-		if err := validTokenPart(k.ID); err != nil || len(k.Secret) < 32 {
-			return nil, fmt.Errorf("%w: master key %d: id must be 1-64 letters, digits, '_' or '-', secret at least 32 bytes", ErrInvalidConfig, i)
+		// A secret of zero bytes is no secret: a buffer cleared before
+		// use or never filled, with which anyone mints tokens.
+		if err := validTokenPart(k.ID); err != nil || len(k.Secret) < 32 || entropy.Zero(k.Secret) {
+			return nil, fmt.Errorf("%w: master key %d: id must be 1-64 letters, digits, '_' or '-', secret at least 32 bytes, not all zero", ErrInvalidConfig, i)
 		}
 		if kr.byID[k.ID] != nil {
 			return nil, fmt.Errorf("%w: duplicate master key id %q", ErrInvalidConfig, k.ID)

@@ -3,12 +3,20 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/netip"
 	"testing"
+	"time"
+
+	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/apikey"
+	"github.com/agenttrust/agenttrust/internal/mac"
 	"github.com/agenttrust/agenttrust/internal/testkit"
 	"github.com/agenttrust/agenttrust/store"
 	"github.com/agenttrust/agenttrust/store/memory"
@@ -52,34 +60,40 @@ func TestAttackClientOptionSecretsCleared(t *testing.T) {
 		Roles: []string{store.RoleAdmin}, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	// The attacker's own client, on its own store, under the zero keys,
-	// with a key row of its own making under the admin's id.
-	own := memory.New()
-	mySecret, err := apikey.Generate(testkit.NewRandom())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := own.CreateKey(ctx, store.Key{ID: adminID, Tenant: "acme", AgentID: "alice", Hash: apikey.Hash(mySecret),
-		Roles: []string{store.RoleAdmin}, CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	forger, err := agenttrust.New(own, agenttrust.WithTenant("acme"), agenttrust.WithClock(newTestClock().Now),
-		agenttrust.WithTokens(agenttrust.TokenConfig{
-			MasterKeys:  []agenttrust.SecretKey{{ID: "mk1", Secret: make([]byte, 32)}},
-			SigningKeys: []agenttrust.SecretKey{{ID: "sk1", Secret: make([]byte, 32)}},
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { forger.Close() })
-	tok, err := forger.Exchange(ctx, mySecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwt, err := forger.ExchangeJWT(ctx, mySecret, "agenttrust")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The attacker's token and JWT under the zero keys, naming the
+	// admin's key id, made by hand: a client refuses zero keys.
+	now := newTestClock().Now()
+	tok := func() string {
+		const tokID = "tok_forged"
+		m := hmac.New(sha256.New, make([]byte, 32))
+		m.Write([]byte(tokID))
+		bld, err := mac.New(m.Sum(nil), []byte("at1|"+tokID+"|"+adminID+"|mk1"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cv := range []string{"tenant = acme", "agent = alice", "expires < " + now.Add(time.Minute).UTC().Format(time.RFC3339)} {
+			if err := bld.AddCaveat([]byte(cv)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw, err := bld.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return agenttrust.TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	}()
+	jwt := func() string {
+		j := gojwt.NewWithClaims(gojwt.SigningMethodEdDSA, gojwt.MapClaims{
+			"iss": "agenttrust", "sub": "alice", "aud": []string{"agenttrust"}, "exp": now.Add(time.Minute).Unix(),
+			"iat": now.Unix(), "nbf": now.Unix(), "jti": "tok_forgedjwt", "tenant": "acme", "key": adminID,
+		})
+		j.Header["kid"] = "sk1"
+		s, err := j.SignedString(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}()
 
 	// The tenant opens now, after the clear.
 	c, err := srv.Client(ctx, "acme")

@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/entropy"
 )
 
 // Header names.
@@ -143,8 +144,8 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: webhook URL must be an absolute http or https URL", ErrConfig)
 	}
-	if len(cfg.Secret) < MinSecretLen {
-		return nil, fmt.Errorf("%w: secret must be at least %d bytes", ErrConfig, MinSecretLen)
+	if len(cfg.Secret) < MinSecretLen || entropy.Zero(cfg.Secret) {
+		return nil, fmt.Errorf("%w: secret must be at least %d bytes, not all zero", ErrConfig, MinSecretLen)
 	}
 	if cfg.ConsoleURL != "" {
 		cu, err := url.Parse(cfg.ConsoleURL)
@@ -356,11 +357,12 @@ func mac(secret []byte, ts string, body []byte) []byte {
 
 // Verify checks a signature header value against body: the HMAC, and a
 // timestamp within tolerance of now (DefaultTolerance when 0). A secret
-// shorter than MinSecretLen verifies nothing.
+// shorter than MinSecretLen, or all zero bytes, verifies nothing.
 func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	if len(secret) < MinSecretLen {
-		// A secret that did not load (empty) is one anyone can sign with.
-		return fmt.Errorf("%w: the secret is shorter than %d bytes", ErrSignature, MinSecretLen)
+	if len(secret) < MinSecretLen || entropy.Zero(secret) {
+		// A secret that did not load (empty, or a buffer never filled)
+		// is one anyone can sign with.
+		return fmt.Errorf("%w: the secret is shorter than %d bytes or all zero", ErrSignature, MinSecretLen)
 	}
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance

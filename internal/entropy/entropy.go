@@ -104,3 +104,15 @@ func (r Reader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Zero reports whether b holds only zero bytes (or none): key material
+// that is no secret, what a buffer holds when it was cleared before use
+// or never filled. It reads every byte whatever it finds, so its time
+// says nothing of where a secret's first non-zero byte is.
+func Zero(b []byte) bool {
+	var acc byte
+	for _, v := range b {
+		acc |= v
+	}
+	return acc == 0
+}

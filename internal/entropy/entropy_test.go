@@ -90,3 +90,17 @@ func TestReadAllocs(t *testing.T) {
 		t.Errorf("Read allocates %v times", n)
 	}
 }
+
+func TestZero(t *testing.T) {
+	for _, tc := range []struct {
+		b    []byte
+		want bool
+	}{
+		{nil, true}, {[]byte{}, true}, {make([]byte, 32), true},
+		{[]byte{1}, false}, {append(make([]byte, 31), 1), false}, {append([]byte{0x80}, make([]byte, 31)...), false},
+	} {
+		if got := Zero(tc.b); got != tc.want {
+			t.Errorf("Zero(%x) = %v, want %v", tc.b, got, tc.want)
+		}
+	}
+}

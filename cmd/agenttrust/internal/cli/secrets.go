@@ -202,7 +202,7 @@ func parseSecrets(data []byte) (Secrets, error) {
 		if len(k.Secret) < 32 {
 			return Secrets{}, fmt.Errorf("master key %q: secret must be at least 32 bytes", k.ID)
 		}
-		if allZero(k.Secret) {
+		if entropy.Zero(k.Secret) {
 			return Secrets{}, fmt.Errorf("%w: master key %q", ErrZeroSecret, k.ID)
 		}
 		seen["m"+k.ID] = true
@@ -215,7 +215,7 @@ func parseSecrets(data []byte) (Secrets, error) {
 		if len(k.Seed) != ed25519.SeedSize {
 			return Secrets{}, fmt.Errorf("signing key %q: seed must be %d bytes", k.ID, ed25519.SeedSize)
 		}
-		if allZero(k.Seed) {
+		if entropy.Zero(k.Seed) {
 			return Secrets{}, fmt.Errorf("%w: signing key %q (anyone can sign its JWTs: give a new random seed under a new id, and remove this key)", ErrZeroSecret, k.ID)
 		}
 		seen["s"+k.ID] = true
@@ -225,21 +225,12 @@ func parseSecrets(data []byte) (Secrets, error) {
 		if len(sf.AuditKey) < 32 {
 			return Secrets{}, errors.New("audit key must be at least 32 bytes")
 		}
-		if allZero(sf.AuditKey) {
+		if entropy.Zero(sf.AuditKey) {
 			return Secrets{}, fmt.Errorf("%w: the audit key", ErrZeroSecret)
 		}
 		s.AuditSecret = sf.AuditKey
 	}
 	return s, nil
-}
-
-// allZero reports whether b holds only zero bytes.
-func allZero(b []byte) bool {
-	var acc byte
-	for _, v := range b {
-		acc |= v
-	}
-	return acc == 0
 }
 
 // validKeyID: 1-64 letters, digits, '_' or '-', as agenttrust requires of
