@@ -17,9 +17,11 @@
 // The server keeps one agenttrust.Client per tenant, opened on the first
 // request whose credential names the tenant (a tenant exists once it has
 // a key) with the options given to WithClientOptions, an audit sink to
-// the store and the audit chain "<node>/<tenant>". With WithTenantIdle a
-// Client no request has used for a while is closed, and opened again by
-// the next one. Every route works
+// the store and the audit chain "<node>/<tenant>". Each tenant's Client
+// is opened once, apart from every other tenant's: a store slow for one
+// tenant holds up only that tenant's requests, each until it ends (503).
+// With WithTenantIdle a Client no request has used for a while is
+// closed, and opened again by the next one. Every route works
 // within the caller's tenant: no route reads or changes another tenant's
 // data. An admin of the system tenant (WithSystemTenant) creates a
 // tenant's first admin key with POST /v1/tenants/{tenant}/keys; the very

@@ -63,6 +63,8 @@ type Server struct {
 	mu        sync.Mutex // serialises opening, evicting and closing tenants
 	tenants   atomic.Pointer[map[string]*tenant]
 	closing   map[string]<-chan struct{} // tenants being evicted, closed when done
+	opening   map[string]*opening        // tenants whose Client is being built
+	opens     sync.WaitGroup             // goroutines building a tenant's Client
 	evictDone chan struct{}              // closed when evictIdle returns
 	creds     credCache
 	waits     waits // long polls held by each API key
@@ -390,6 +392,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	empty := map[string]*tenant{}
 	s.tenants.Store(&empty)
 	s.closing = map[string]<-chan struct{}{}
+	s.opening = map[string]*opening{}
 	s.creds.init()
 	s.routes = routeTable()
 	s.metrics.init(len(s.routes))
@@ -424,10 +427,21 @@ func (s *Server) Close() error {
 		<-s.evictDone // an eviction under way has closed its tenants
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed.Swap(true) {
+		s.mu.Unlock()
 		return nil
 	}
+	err := s.closeTenants()
+	s.mu.Unlock()
+	// A Client still being built is closed by its builder, which sees
+	// the server closed: wait for that, so none outlives Close.
+	s.opens.Wait()
+	return err
+}
+
+// closeTenants closes every open tenant's Client and the one for unknown
+// tenants; s.mu is held.
+func (s *Server) closeTenants() error {
 	// Tenants close at once, not one after another: each may spend its
 	// whole audit drain bound on a store that is down, and a shutdown must
 	// not take that bound times the number of tenants.

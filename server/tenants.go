@@ -112,16 +112,21 @@ func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tena
 		}
 	}
 	for {
-		t, closing, err := s.openTenant(ctx, name)
-		if closing == nil {
+		t, wait, op, err := s.openTenant(name)
+		if t != nil || err != nil {
 			return t, err
 		}
-		// The tenant's previous Client is still writing out its audit
-		// queue: a second writer on its chain would fork it.
+		// Another request is opening the tenant, or its previous Client
+		// is still writing out its audit queue (a second writer on its
+		// chain would fork it): wait for that, or for the end of this
+		// request, whichever comes first.
 		select {
-		case <-closing:
+		case <-wait:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: tenant %q is closing: %w", agenttrust.ErrStoreUnavailable, name, ctx.Err())
+			return nil, fmt.Errorf("%w: tenant %q is not open yet: %w", agenttrust.ErrStoreUnavailable, name, ctx.Err())
+		}
+		if op != nil && op.err != nil {
+			return nil, op.err
 		}
 	}
 }
@@ -138,24 +143,51 @@ func (s *Server) tenantOptions(opts []agenttrust.Option, tenant, chain string) [
 	return opts
 }
 
-// openTenant returns the tenant, held, opening its Client if it has
-// none; or, while its previous Client is being closed, a channel closed
-// when that is done.
-func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan struct{}, error) {
+// opening is a tenant's Client being built: done is closed once it is in
+// the map (err nil) or could not be made.
+type opening struct {
+	done chan struct{}
+	err  error
+}
+
+// openTenant returns the tenant, held; or, when it is not open, a
+// channel to wait on before asking again: the one of the tenant's
+// opening, started here if none is under way (op, whose err then says
+// whether it failed), or, while its previous Client is being closed, one
+// closed when that is done.
+//
+// The Client is built outside s.mu, by one goroutine per tenant, so a
+// store slow or hung for one tenant (its policy, its audit head) holds
+// up only the requests for that tenant, and each of those only until it
+// ends; every other tenant opens and answers meanwhile.
+func (s *Server) openTenant(name string) (*tenant, <-chan struct{}, *opening, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return nil, nil, agenttrust.ErrClosed
+		return nil, nil, nil, agenttrust.ErrClosed
 	}
 	if ch := s.closing[name]; ch != nil {
-		return nil, ch, nil
+		return nil, ch, nil, nil
 	}
-	old := *s.tenants.Load()
-	if t := old[name]; t != nil && t.acquire() {
+	if t := (*s.tenants.Load())[name]; t != nil && t.acquire() {
 		// Under s.mu no eviction is under way, so acquire fails only on
 		// a tenant already out of the map.
-		return t, nil, nil
+		return t, nil, nil, nil
 	}
+	op := s.opening[name]
+	if op == nil {
+		op = &opening{done: make(chan struct{})}
+		s.opening[name] = op
+		s.opens.Add(1)
+		go s.open(name, op)
+	}
+	return nil, op.done, op, nil
+}
+
+// open builds the Client of tenant name, puts it in the map and closes
+// op.done. It runs without s.mu while the Client is built.
+func (s *Server) open(name string, op *opening) {
+	defer s.opens.Done()
 	t := &tenant{wake: newWake()}
 	opts := make([]agenttrust.Option, 0, len(s.clientOpts)+7)
 	var sink agenttrust.AuditSink = audit.NewStoreSink(s.st)
@@ -173,20 +205,38 @@ func (s *Server) openTenant(ctx context.Context, name string) (*tenant, <-chan s
 			s.event(context.Background(), observe.Event{Kind: observe.ChainBreak, Tenant: name})
 			s.log.Error("agenttrust/server: AUDIT CHAIN BROKEN: the tenant's chain in the store differs from its checkpoint; the tenant is not opened", "tenant", name, "err", err)
 		}
-		return nil, nil, fmt.Errorf("open tenant %q: %w", name, err)
+		err = fmt.Errorf("open tenant %q: %w", name, err)
 	}
-	t.client = c
-	t.lastUsed.Store(s.now().UnixNano())
-	t.active.Store(1)
-	m := make(map[string]*tenant, len(old)+1)
-	for k, v := range old {
-		m[k] = v
+	s.mu.Lock()
+	delete(s.opening, name)
+	closed := s.closed.Load()
+	if err == nil && !closed {
+		t.client = c
+		t.lastUsed.Store(s.now().UnixNano())
+		old := *s.tenants.Load()
+		m := make(map[string]*tenant, len(old)+1)
+		for k, v := range old {
+			m[k] = v
+		}
+		m[name] = t
+		s.tenants.Store(&m)
 	}
-	m[name] = t
-	s.tenants.Store(&m)
-	s.metrics.tenantsOpened.Add(1)
-	s.event(context.Background(), observe.Event{Kind: observe.TenantOpened, Tenant: name})
-	return t, nil, nil
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		op.err = err
+	case closed:
+		// The server closed while the Client was built: nobody holds
+		// it, and it has written nothing.
+		if cerr := c.Close(); cerr != nil {
+			s.log.Warn("agenttrust/server: closing a tenant opened during Close failed", "tenant", name, "err", cerr)
+		}
+		op.err = agenttrust.ErrClosed
+	default:
+		s.metrics.tenantsOpened.Add(1)
+		s.event(context.Background(), observe.Event{Kind: observe.TenantOpened, Tenant: name})
+	}
+	close(op.done)
 }
 
 // evictIdle runs until the server closes, closing every tenant idle for
