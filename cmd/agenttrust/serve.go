@@ -41,7 +41,10 @@ before it creates or changes anything. On the first start the database is create
 signing key are generated into a 0600 secrets file (beside the SQLite file,
 or --secrets), the --policy file, if any, becomes the system tenant's
 policy, and an admin key is created in the system tenant and printed once
-to stderr. Later starts load the secrets file; a file its group or others
+to stderr; with --admin-key-file (recommended wherever stderr goes to a log,
+as under systemd or a container) its secret goes instead to that new 0600
+file, which must not exist yet, and stderr says only where it is. Later
+starts load the secrets file; a file its group or others
 may read, or that another user owns, is refused, and so is a SQLite file
 (or its -wal) that its group or others may write or another user owns:
 whoever writes the database can make itself an admin.
@@ -98,6 +101,7 @@ the store is closed.`,
 			// would throw the checkpoints away at every start.
 			f.BoolVar(&cfg.ResetAuditCheckpoints, "audit-checkpoint-reset", false, "start over with an empty audit checkpoint file (the old one is kept beside it); only on the command line, for one start")
 			f.StringVar(&cfg.Node, "node", "", "`NAME` of this node in the audit chains, unique among nodes sharing a store (default: the host name)")
+			f.StringVar(&cfg.AdminKeyFile, "admin-key-file", "", "on the first start, write the first admin key's secret to this new `FILE` (mode 0600; an existing file or link is refused) instead of stderr")
 			f.StringVar(&cfg.SystemTenant, "system-tenant", cli.DefaultSystemTenant, "the operator's `TENANT`, which holds the first admin key")
 			f.Var(&proxies, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For is believed; repeat or separate with commas")
 			f.BoolVar(&cfg.Notify, "notify", false, "keep revocations in memory, fed by the store's change feed (PostgreSQL, MySQL) or by polling, instead of reading them on every check")
@@ -119,7 +123,7 @@ the store is closed.`,
 			f.Var((*stringList)(&cfg.Audiences), "audience", "a JWT audience `URI` accepted besides the issuer, such as an MCP server's; repeat for more")
 			f.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error; info logs a line per request")
 			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
-			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "node", "system-tenant",
+			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "admin-key-file", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shadow-policy", "shutdown-timeout", "log-level", "log-format",
 				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {

@@ -182,7 +182,15 @@ type ServeConfig struct {
 	// server.WithAccessLogJSON with AccessLogJSON).
 	AccessLogTo   io.Writer
 	AccessLogJSON bool
-	// Notice receives the first admin key, once, when it is created.
+	// AdminKeyFile, when set, receives the secret of the first admin key
+	// instead of Notice: on the first start it is created, mode 0600,
+	// where no file, directory or link is (one there stops the start
+	// before anything is made), and Notice is told only its path. Later
+	// starts leave it alone. Give it wherever stderr goes to a log that
+	// keeps it (a service manager, a container runtime).
+	AdminKeyFile string
+	// Notice receives the first admin key, once, when it is created; with
+	// AdminKeyFile, only where it is.
 	Notice io.Writer
 }
 
@@ -243,7 +251,7 @@ func (cfg *ServeConfig) validate() error {
 // it before anything is made. On the first start (the system tenant has no key) it generates the
 // secrets file, stores the policy of PolicyFile if any, and creates an
 // admin key for agent BootstrapAgent in the system tenant, whose secret it
-// writes to Notice: it is never shown again.
+// writes to AdminKeyFile if given, else to Notice: it is never shown again.
 func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -307,6 +315,17 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 		return fmt.Errorf("agenttrust: read keys of tenant %q: %w", cfg.SystemTenant, err)
 	}
 	first := len(keys) == 0
+	var keyOut *adminKeyFile
+	switch {
+	case first && cfg.AdminKeyFile != "":
+		// Before anything is made: a path already taken stops the start.
+		if keyOut, err = createAdminKeyFile(cfg.AdminKeyFile); err != nil {
+			return err
+		}
+		defer keyOut.abandon()
+	case cfg.AdminKeyFile != "":
+		log.Info("agenttrust: not the first start: no admin key is made and the admin key file is not used", "file", cfg.AdminKeyFile)
+	}
 	sec, err := secretsFor(&cfg, first, log)
 	if err != nil {
 		return err
@@ -350,7 +369,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 			err = errors.Join(err, fmt.Errorf("agenttrust: flush audit: %w", cerr))
 		}
 	}()
-	if err := bootstrap(ctx, &cfg, st, srv, seed, first); err != nil {
+	if err := bootstrap(ctx, &cfg, st, srv, seed, first, keyOut); err != nil {
 		return err
 	}
 	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify, "audit", cfg.Audit)
@@ -414,7 +433,7 @@ func checkDirectories(cfg *ServeConfig) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	for _, p := range []string{cfg.SQLite, cfg.Secrets, cfg.AuditCheckpoints} {
+	for _, p := range []string{cfg.SQLite, cfg.Secrets, cfg.AuditCheckpoints, cfg.AdminKeyFile} {
 		if p == "" {
 			continue
 		}
@@ -712,8 +731,9 @@ func PolicyFormat(path string) (string, error) {
 }
 
 // bootstrap seeds the system tenant: its policy when none is stored, and
-// on the first start its first admin key, printed once to cfg.Notice.
-func bootstrap(ctx context.Context, cfg *ServeConfig, st store.Store, srv *server.Server, seed *policySeed, first bool) error {
+// on the first start its first admin key, written to keyOut when not nil
+// (cfg.Notice is then told where), else printed once to cfg.Notice.
+func bootstrap(ctx context.Context, cfg *ServeConfig, st store.Store, srv *server.Server, seed *policySeed, first bool, keyOut *adminKeyFile) error {
 	log := cfg.Logger
 	sys, err := srv.Client(ctx, cfg.SystemTenant)
 	if err != nil {
@@ -746,6 +766,22 @@ func bootstrap(ctx context.Context, cfg *ServeConfig, st store.Store, srv *serve
 	if err != nil {
 		return fmt.Errorf("agenttrust: create the first admin key: %w", err)
 	}
+	if keyOut != nil {
+		if err := keyOut.write(secret); err != nil {
+			return fmt.Errorf("agenttrust: the first admin key %s was made but its secret could not be written, and is lost: %w", key.ID, err)
+		}
+		_, err = fmt.Fprintf(cfg.Notice, `
+================================================================================
+agenttrust: first start. Created admin key %s (agent %q, tenant %q).
+Its secret is in %s (mode 0600), and nowhere else: move it
+where you keep secrets, then delete the file.
+
+Use it with: export AGENTTRUST_KEY_FILE=<a file holding the secret>
+================================================================================
+
+`, key.ID, key.AgentID, cfg.SystemTenant, keyOut.path)
+		return err
+	}
 	_, err = fmt.Fprintf(cfg.Notice, `
 ================================================================================
 agenttrust: first start. Created admin key %s (agent %q, tenant %q).
@@ -758,6 +794,65 @@ Use it with: export AGENTTRUST_KEY=<the secret above>
 
 `, key.ID, key.AgentID, cfg.SystemTenant, secret)
 	return err
+}
+
+// adminKeyFile is the file the first admin key's secret goes to
+// (ServeConfig.AdminKeyFile), created empty before anything else is made.
+type adminKeyFile struct {
+	path string
+	f    *os.File
+	done bool // written, or removed after a failed write
+}
+
+// createAdminKeyFile creates path, mode 0600, refusing anything already
+// there: a file, a directory or a symbolic link, even a dangling one
+// (errors wrap fs.ErrExist). A file planted there, or a link to one,
+// would hand the secret to whoever planted it.
+func createAdminKeyFile(path string) (*adminKeyFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	if err != nil {
+		if _, lerr := os.Lstat(path); lerr == nil && !errors.Is(err, fs.ErrExist) {
+			err = fmt.Errorf("%w: %w", fs.ErrExist, err)
+		}
+		return nil, fmt.Errorf("agenttrust: admin key file %s: give the path of a file that does not exist yet: %w", path, err)
+	}
+	// The umask cannot widen 0600, but an inherited ACL or a file system
+	// that ignores modes might: set it explicitly.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("agenttrust: admin key file %s: %w", path, err)
+	}
+	return &adminKeyFile{path: path, f: f}, nil
+}
+
+// write writes secret to the file, syncs and closes it.
+func (k *adminKeyFile) write(secret string) error {
+	_, err := k.f.WriteString(secret + "\n")
+	if err == nil {
+		err = k.f.Sync()
+	}
+	if cerr := k.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(k.path)
+		k.done = true
+		return fmt.Errorf("admin key file %s: %w", k.path, err)
+	}
+	k.done = true
+	syncDir(filepath.Dir(k.path))
+	return nil
+}
+
+// abandon removes the file if the start ended before the key was
+// written to it, so that the next start can make it again.
+func (k *adminKeyFile) abandon() {
+	if k.done {
+		return
+	}
+	k.f.Close()
+	os.Remove(k.path)
 }
 
 // serveHTTP serves srv on ln until ctx ends, then drains requests in flight. It
