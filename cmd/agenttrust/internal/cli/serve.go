@@ -39,6 +39,12 @@ var ErrDatabaseExposed = errors.New("agenttrust: database file may be written by
 // any local user may rename, remove or replace the files in it.
 var ErrDirectoryExposed = errors.New("agenttrust: a data directory may be written by others")
 
+// ErrSystemKeysGone: the system tenant has no keys, but its audit trail
+// shows the store was started before: its keys were deleted behind
+// agenttrust's back. No admin key is made in their place: "no keys" is
+// not a first start when a database writer can bring it about.
+var ErrSystemKeysGone = errors.New("agenttrust: the system tenant's keys were deleted from the store")
+
 // ErrPolicyExposed: the policy file may be written by others, who would
 // decide the checks it is read for.
 var ErrPolicyExposed = errors.New("agenttrust: policy file may be written by others")
@@ -248,10 +254,12 @@ func (cfg *ServeConfig) validate() error {
 // returns nil after a clean shutdown.
 //
 // It binds Listen before it opens the store, so that a port in use stops
-// it before anything is made. On the first start (the system tenant has no key) it generates the
-// secrets file, stores the policy of PolicyFile if any, and creates an
-// admin key for agent BootstrapAgent in the system tenant, whose secret it
-// writes to AdminKeyFile if given, else to Notice: it is never shown again.
+// it before anything is made. On the first start (the system tenant has
+// no key and no audit record; no key but records is ErrSystemKeysGone)
+// it generates the secrets file, stores the policy of PolicyFile if any,
+// and creates an admin key for agent BootstrapAgent in the system tenant,
+// whose secret it writes to AdminKeyFile if given, else to Notice: it is
+// never shown again.
 func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -314,7 +322,10 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("agenttrust: read keys of tenant %q: %w", cfg.SystemTenant, err)
 	}
-	first := len(keys) == 0
+	first, err := firstStart(ctx, st, cfg.SystemTenant, keys)
+	if err != nil {
+		return err
+	}
 	var keyOut *adminKeyFile
 	switch {
 	case first && cfg.AdminKeyFile != "":
@@ -374,6 +385,31 @@ func Serve(ctx context.Context, cfg ServeConfig) (err error) {
 	}
 	log.Info("agenttrust: store open", "store", what, "system_tenant", cfg.SystemTenant, "notify", cfg.Notify, "audit", cfg.Audit)
 	return serveHTTP(ctx, &cfg, ln, srv, certs)
+}
+
+// firstStart reports whether this is the store's first start, on which
+// the secrets and checkpoint files may be made and the first admin key
+// is: the system tenant has no key and no audit record. Every start that
+// got as far as making a key left a record of it in the system tenant's
+// trail, whose tail this node's checkpoint holds; so a system tenant
+// without keys but with records had them deleted (ErrSystemKeysGone),
+// and one whose trail was deleted too is refused by the chain check.
+func firstStart(ctx context.Context, st store.Store, system string, keys []store.Key) (bool, error) {
+	if len(keys) > 0 {
+		return false, nil
+	}
+	recs, err := st.QueryAudit(ctx, store.AuditQuery{Tenant: system, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("agenttrust: read the audit trail of tenant %q: %w", system, err)
+	}
+	if len(recs) > 0 {
+		return false, fmt.Errorf("%w: tenant %q has no keys, but its audit trail shows this store was started before (record %s of chain %q): "+
+			"its keys were deleted from the database; no new admin key is made in their place. Restore the keys from a backup, "+
+			"and look for what else was written behind agenttrust's back (agenttrust audit verify). If instead the first start "+
+			"failed while making the admin key, start afresh: remove the database (or its schema), the secrets file and the checkpoint file",
+			ErrSystemKeysGone, system, recs[0].ID, recs[0].Chain)
+	}
+	return true, nil
 }
 
 // openStore opens the configured store; what describes it for the log,
