@@ -53,7 +53,7 @@
 //
 // A process that decides locally can still keep its state and its policy
 // on the server, through the server's store API (mounted at /v1/store/
-// for admins of the system tenant):
+// for admins of the system tenant by "agenttrust serve --store-api"):
 //
 //	st, err := remote.NewStore(url, systemAdminKey)         // a store.Store
 //	eng, err := remote.NewPolicyEngine(url, systemAdminKey) // an agenttrust.PolicyEngine

@@ -80,6 +80,13 @@ approval is posted to a URL as JSON, signed with the secret of
 t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">); a slow receiver never
 delays a check.
 
+With --store-api, admins of the system tenant may also use the store API
+(/v1/store/), through which nodes that decide in process keep their state
+and policy on this server (package remote). What is written through it
+leaves no operator record: a key that may use it is as powerful as a
+database writer, so give such keys only to those nodes. It is off by
+default.
+
 SIGINT or SIGTERM shuts down gracefully: no new connections, requests in
 flight finish (up to --shutdown-timeout), queued audit records are written,
 the store is closed.`,
@@ -114,6 +121,7 @@ the store is closed.`,
 			f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cli.DefaultShutdownTimeout, "how long requests in flight may run on after SIGINT or SIGTERM")
 			f.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a request body may take to arrive; a slower one is answered 408")
 			f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "`FILE` (mode 0600) holding the token a scraper presents to GET /metrics, which then works while the store is down")
+			f.BoolVar(&cfg.StoreAPI, "store-api", false, "serve the store API at /v1/store/ to admins of the system tenant, for nodes that decide in process (package remote); what is written through it leaves no operator record")
 			f.BoolVar(&consoleOn, "console", true, "serve the web console at /ui/ (sign-in with an approver or admin API key)")
 			f.DurationVar(&cfg.ConsoleIdle, "console-idle", 0, "end a console session after this long without a request; 0 means 15m")
 			f.StringVar(&cfg.ApprovalWebhook, "approval-webhook", "", "`URL` to post each new pending approval to (JSON with a Slack-compatible text field, HMAC-signed)")
@@ -125,7 +133,7 @@ the store is closed.`,
 			f.StringVar(&logFormat, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
 			f.envVar("listen", "tls-cert", "tls-key", "data", "postgres", "postgres-schema", "mysql", "secrets", "audit-checkpoints", "admin-key-file", "node", "system-tenant",
 				"trusted-proxy", "notify", "max-staleness", "tenant-idle", "audit", "audit-drain-timeout", "policy", "shadow-policy", "shutdown-timeout", "log-level", "log-format",
-				"body-timeout", "metrics-token-file", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
+				"body-timeout", "metrics-token-file", "store-api", "console", "console-idle", "approval-webhook", "approval-webhook-secret-file", "public-url", "issuer", "audience")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err

@@ -145,6 +145,14 @@ type ServeConfig struct {
 	// which works while the store is down. Empty: no token; /metrics then
 	// wants a system tenant admin or approver key.
 	MetricsTokenFile string
+	// StoreAPI mounts the store API at /v1/store/ (server.WithStoreAPI),
+	// for admins of the system tenant: the raw store.Store that nodes
+	// deciding in process share through this server (package remote's
+	// NewStore, NewPolicyEngine, NewAuditSink). What is written through
+	// it leaves no operator record, so a key that may use it is as
+	// powerful as a database writer: give it only to such nodes. Off by
+	// default.
+	StoreAPI bool
 	// NoConsole turns off the web console at /ui/ (package console).
 	NoConsole bool
 	// ConsoleIdle ends a console session without a request for this long
@@ -625,9 +633,11 @@ func newServer(cfg *ServeConfig, st store.Store, sec Secrets, scrape string, aud
 		server.WithAuditKey(auditKey),
 		server.WithAuditCheckpoints(cps),
 		server.WithLogger(cfg.Logger),
-		server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))),
 		server.WithObserver(tel.observer),
 		server.WithMetricsHandler(tel.metrics),
+	}
+	if cfg.StoreAPI {
+		opts = append(opts, server.WithStoreAPI(storeapi.NewHandler(st, storeapi.WithPolicyEngine(engine), storeapi.WithLogger(cfg.Logger))))
 	}
 	switch {
 	case cfg.AccessLogTo != nil && cfg.AccessLogJSON:
