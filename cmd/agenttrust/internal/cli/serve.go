@@ -469,7 +469,8 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 }
 
 // checkDirectories refuses to serve from a directory that others may
-// write without the sticky bit (ErrDirectoryExposed): any local user could
+// write without the sticky bit (ErrDirectoryExposed), whether it is named
+// or the file is reached through a symbolic link into it: any local user could
 // move the checkpoint file aside and back over a newer one (an older
 // checkpoint hides records cut from a chain since), or remove the secrets
 // file. A directory that does not exist is left to the steps that need it.
@@ -481,17 +482,36 @@ func checkDirectories(cfg *ServeConfig) error {
 		if p == "" {
 			continue
 		}
-		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
-		if err != nil {
-			continue
+		// The directory named, and, when p is a symbolic link, the one
+		// the file it leads to is in: either lets its writers replace
+		// the file.
+		dirs := []string{filepath.Dir(p)}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
 		}
-		fi, err := os.Stat(dir)
-		if err != nil {
-			continue
+		for _, d := range dirs {
+			if err := checkDirectory(d, p); err != nil {
+				return err
+			}
 		}
-		if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-			return fmt.Errorf("%w: %s (for %s) has mode %04o; make it writable by its owner only (chmod o-w %s)", ErrDirectoryExposed, dir, p, fi.Mode().Perm(), dir)
-		}
+	}
+	return nil
+}
+
+// checkDirectory refuses dir, holding the file at p, when others may
+// write it and it lacks the sticky bit (ErrDirectoryExposed). One that
+// cannot be read is left to the steps that need it.
+func checkDirectory(dir, p string) error {
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+		return fmt.Errorf("%w: %s (for %s) has mode %04o; make it writable by its owner only (chmod o-w %s)", ErrDirectoryExposed, dir, p, fi.Mode().Perm(), dir)
 	}
 	return nil
 }
