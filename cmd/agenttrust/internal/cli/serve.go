@@ -856,6 +856,9 @@ Its secret is shown this once and is not stored anywhere: save it now.
     %s
 
 Use it with: export AGENTTRUST_KEY=<the secret above>
+Where stderr goes to a log that keeps it (systemd, a container), create your
+own admin key and revoke this one, and make the next first start with
+--admin-key-file PATH, which writes the secret to a new 0600 file instead.
 ================================================================================
 
 `, key.ID, key.AgentID, cfg.SystemTenant, secret)
