@@ -34,9 +34,11 @@ import (
 // rather than served.
 var ErrDatabaseExposed = errors.New("agenttrust: database file may be written by another user")
 
-// ErrDirectoryExposed: a directory holding the database, secrets or
-// checkpoint file may be written by others and lacks the sticky bit, so
-// any local user may rename, remove or replace the files in it.
+// ErrDirectoryExposed: a directory holding a file serve trusts (the
+// database, the secrets, checkpoint or admin key file, a policy, the
+// metrics token or webhook secret, the TLS certificate or key) may be
+// written by others and lacks the sticky bit, so any local user may
+// rename, remove or replace the files in it.
 var ErrDirectoryExposed = errors.New("agenttrust: a data directory may be written by others")
 
 // ErrSystemKeysGone: the system tenant has no keys, but its audit trail
@@ -470,15 +472,18 @@ func openStore(ctx context.Context, cfg *ServeConfig) (st store.Store, what stri
 
 // checkDirectories refuses to serve from a directory that others may
 // write without the sticky bit (ErrDirectoryExposed), whether it is named
-// or the file is reached through a symbolic link into it: any local user could
-// move the checkpoint file aside and back over a newer one (an older
-// checkpoint hides records cut from a chain since), or remove the secrets
-// file. A directory that does not exist is left to the steps that need it.
+// or the file is reached through a symbolic link into it: any local user
+// could move the checkpoint file aside and back over a newer one (an
+// older checkpoint hides records cut from a chain since), remove the
+// secrets file, or rename a policy file of their own over the one given
+// (a policy file's mode is checked, not its owner). A directory that does
+// not exist is left to the steps that need it.
 func checkDirectories(cfg *ServeConfig) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	for _, p := range []string{cfg.SQLite, cfg.Secrets, cfg.AuditCheckpoints, cfg.AdminKeyFile} {
+	for _, p := range []string{cfg.SQLite, cfg.Secrets, cfg.AuditCheckpoints, cfg.AdminKeyFile,
+		cfg.PolicyFile, cfg.ShadowPolicyFile, cfg.MetricsTokenFile, cfg.ApprovalWebhookSecretFile, cfg.TLSCert, cfg.TLSKey} {
 		if p == "" {
 			continue
 		}
