@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
@@ -82,6 +83,9 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, approver, note stri
 		Tenant: c.tenant, ID: gid, ApprovalID: a.ID, AgentID: a.AgentID, OnBehalfOf: a.OnBehalfOf,
 		Tool: a.Tool, Rule: a.Rule, Resource: a.Resource, Resources: append([]string(nil), r.Resources...),
 		UsesLeft: r.Uses, ExpiresAt: now.Add(r.For), CreatedBy: approver, CreatedAt: now,
+		// The key the server authenticated the approver by: the grant is
+		// that credential's standing word, and ends with it.
+		CreatedByKey: actor.From(ctx).KeyID,
 	}
 	op := operation{tool: opRemember, resource: gid, approval: id, reason: note, kvs: []attrKV{
 		{Name: "approver", Value: approver},
@@ -181,14 +185,11 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		case !asApproved(&a, res.Reason, res.Approvers):
 			continue
 		}
-		// A grant is its approver's standing word: while the approver is
-		// suspended or revoked (a rogue or compromised approver an
-		// operator stopped), the grants it made allow nothing.
-		switch err := c.refuseBlockedAt(ctx, g.CreatedBy); {
-		case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
-			continue
+		switch stands, err := c.approverStands(ctx, &g, now); {
 		case err != nil:
 			return store.Grant{}, err
+		case !stands:
+			continue
 		}
 		used, err := gs.UseGrant(ctx, c.tenant, g.ID, now)
 		switch {
@@ -199,6 +200,37 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		}
 	}
 	return store.Grant{}, errs.ApprovalNotFound
+}
+
+// approverStands reports whether the approver of g still stands behind
+// it at now. A grant is its approver's standing word: while the approver
+// is suspended or revoked (a rogue or compromised approver an operator
+// stopped), or the API key it approved with is revoked, suspended,
+// expired or gone (a leaked key, a key at the end of its life), the
+// grants it made allow nothing.
+func (c *Client) approverStands(ctx context.Context, g *store.Grant, now time.Time) (bool, error) {
+	var err error
+	if g.CreatedByKey == "" {
+		err = c.refuseBlockedAt(ctx, g.CreatedBy)
+	} else {
+		err = c.refuseBlockedAt(ctx, g.CreatedBy, g.CreatedByKey)
+	}
+	switch {
+	case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
+		return false, nil
+	case err != nil:
+		return false, err
+	case g.CreatedByKey == "":
+		return true, nil
+	}
+	k, err := c.store.Key(ctx, c.tenant, g.CreatedByKey)
+	switch {
+	case isNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return k.AgentID == g.CreatedBy && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt)), nil
 }
 
 // grantCovers reports whether g covers resource. A glob that no longer

@@ -35,7 +35,12 @@ type Grant struct {
 	UsesLeft   int
 	ExpiresAt  time.Time
 	CreatedBy  string
-	CreatedAt  time.Time
+	// CreatedByKey is the API key at the root of the credential its
+	// approver decided with, "" when none is known (a library caller's
+	// approval). The grant allows nothing once that key is revoked,
+	// suspended or expired, or is no longer in the store.
+	CreatedByKey string
+	CreatedAt    time.Time
 }
 
 // Grants holds remembered approvals. It is optional: a client whose store

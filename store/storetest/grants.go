@@ -20,6 +20,7 @@ func grantCases() []testCase {
 		{name: "FilterSpelledExactly", run: testGrantFilterSpelledExactly},
 		{name: "Conflict", run: testGrantConflict},
 		{name: "Use", run: testGrantUse},
+		{name: "ApproverKey", run: testGrantApproverKey},
 		{name: "ConcurrentUse", run: testGrantConcurrentUse},
 		{name: "End", run: testGrantEnd},
 		{name: "Copies", run: testGrantCopies},
@@ -43,7 +44,7 @@ func grant(tenant, id, agent, tool string, uses, created int) store.Grant {
 	return store.Grant{
 		Tenant: tenant, ID: id, ApprovalID: "apr-" + id, AgentID: agent, OnBehalfOf: "alice",
 		Tool: tool, Rule: "big-charges", Resource: "cust-1", Resources: []string{"cust-*", "acct:é/*"},
-		UsesLeft: uses, ExpiresAt: at(created + 3600), CreatedBy: "carol", CreatedAt: at(created),
+		UsesLeft: uses, ExpiresAt: at(created + 3600), CreatedBy: "carol", CreatedByKey: "key_carol", CreatedAt: at(created),
 	}
 }
 
@@ -70,6 +71,7 @@ func testGrantCreateAndList(t *testing.T, e *env) {
 	g2 := grant(acme, "g2", "bot", "mail", 1, 1)
 	g3 := grant(acme, "g3", "other", "pay", 2, 3)
 	g3.Resources = nil
+	g3.CreatedByKey = "" // an approval of a library caller
 	used := grant(acme, "g4", "bot", "pay", 0, 0)
 	expired := grant(acme, "g5", "bot", "pay", 5, 0)
 	expired.ExpiresAt = at(10)
@@ -147,6 +149,34 @@ func testGrantUse(t *testing.T, e *env) {
 	gs, err := s.Grants(ctx, acme, "", "", at(3))
 	ok(t, err, "Grants")
 	equal(t, "a used-up grant is not listed", len(gs), 0)
+}
+
+// A grant keeps the API key its approver decided with, which the client
+// holds it to (revoked, suspended or expired, the grant allows nothing),
+// and "" for none: listed and used, it comes back as created.
+func testGrantApproverKey(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	keyed := grant(acme, "g1", "bot", "pay", 2, 0)
+	keyed.CreatedByKey = "key_7fbq2xlm"
+	bare := grant(acme, "g2", "bot", "pay", 2, 1)
+	bare.CreatedByKey = ""
+	for _, g := range []store.Grant{keyed, bare} {
+		ok(t, s.CreateGrant(ctx, g), "CreateGrant "+g.ID)
+	}
+	gs, err := s.Grants(ctx, acme, "bot", "pay", at(2))
+	ok(t, err, "Grants")
+	if len(gs) != 2 {
+		t.Fatalf("Grants lists %v, want g1 and g2", grantIDs(gs))
+	}
+	equal(t, "approver key listed", gs[0].CreatedByKey, keyed.CreatedByKey)
+	equal(t, "no approver key listed", gs[1].CreatedByKey, "")
+	used, err := s.UseGrant(ctx, acme, "g1", at(2))
+	ok(t, err, "UseGrant")
+	equal(t, "approver key of the grant used", used.CreatedByKey, keyed.CreatedByKey)
+	used, err = s.UseGrant(ctx, acme, "g2", at(2))
+	ok(t, err, "UseGrant")
+	equal(t, "no approver key of the grant used", used.CreatedByKey, "")
 }
 
 // Many callers racing for a grant's uses get exactly as many as it has.
