@@ -82,7 +82,7 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, approver, note stri
 	g := store.Grant{
 		Tenant: c.tenant, ID: gid, ApprovalID: a.ID, AgentID: a.AgentID, OnBehalfOf: a.OnBehalfOf,
 		Tool: a.Tool, Rule: a.Rule, Resource: a.Resource, Resources: append([]string(nil), r.Resources...),
-		UsesLeft: r.Uses, ExpiresAt: now.Add(r.For), CreatedBy: approver, CreatedAt: now,
+		Uses: r.Uses, UsesLeft: r.Uses, ExpiresAt: now.Add(r.For), CreatedBy: approver, CreatedAt: now,
 		// The key the server authenticated the approver by: the grant is
 		// that credential's standing word, and ends with it.
 		CreatedByKey: actor.From(ctx).KeyID,
@@ -150,18 +150,13 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 	if !ok {
 		return store.Grant{}, errs.ApprovalNotFound
 	}
-	// A grant holds only while its rule still allows remembering, as its
-	// approver saw it (reason and approvers, kept by its approval), and
-	// within the rule's remember_for and remember_uses as they stand: a
-	// shortened window ends older grants, and a lowered number of uses
-	// ends those holding more (a grant keeps only what it has left, so
-	// that is the bound it can be held to).
 	ps := c.policy.Load()
 	if ps == nil || ps.compiled == nil {
 		return store.Grant{}, errs.ApprovalNotFound
 	}
 	cr := ps.compiled.byID[res.Rule]
-	if cr == nil || cr.rememberUses == 0 {
+	if cr == nil || cr.rememberUses == 0 || cr.reason != res.Reason || !slices.Equal(cr.approvers, res.Approvers) {
+		// Not the rule that decided: the policy changed meanwhile.
 		return store.Grant{}, errs.ApprovalNotFound
 	}
 	list, err := gs.Grants(ctx, c.tenant, req.AgentID, req.Tool, now)
@@ -172,23 +167,13 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		// The agent and tool again, byte for byte: a store's filter is
 		// the store's comparison (a collation may pad or fold).
 		if g.AgentID != req.AgentID || g.Tool != req.Tool ||
-			g.Rule != res.Rule || g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) ||
-			!now.Before(g.CreatedAt.Add(cr.rememberFor)) || g.UsesLeft > cr.rememberUses {
+			g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
 			continue
 		}
-		a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
-		switch {
-		case isNotFound(err):
-			continue
+		switch left, err := c.grantLeft(ctx, &g, cr, now); {
 		case err != nil:
 			return store.Grant{}, err
-		case !asApproved(&a, res.Reason, res.Approvers):
-			continue
-		}
-		switch stands, err := c.approverStands(ctx, &g, now); {
-		case err != nil:
-			return store.Grant{}, err
-		case !stands:
+		case left == 0:
 			continue
 		}
 		used, err := gs.UseGrant(ctx, c.tenant, g.ID, now)
@@ -200,6 +185,88 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		}
 	}
 	return store.Grant{}, errs.ApprovalNotFound
+}
+
+// grantLeft is how many more requests grant g allows at now, as a check
+// holds it: 0 unless the rule cr (g's, as the policy stands) still holds
+// its requests for approval and allows remembering, as g's approver saw
+// it (reason and approvers, kept by its approval), and within the rule's
+// remember_for and remember_uses as they stand: a shortened window ends
+// older grants, and a lowered number of uses ends those made with more
+// (however many they have used; a grant stored before its uses were
+// kept is held to those it has left, the most it is known to have been
+// made with). Its approver must stand behind it still (approverStands).
+func (c *Client) grantLeft(ctx context.Context, g *store.Grant, cr *compiledRule, now time.Time) (int, error) {
+	made := max(g.Uses, g.UsesLeft)
+	if cr == nil || cr.id != g.Rule || cr.effect != NeedsApproval || cr.rememberUses == 0 ||
+		g.UsesLeft <= 0 || made > cr.rememberUses ||
+		!now.Before(g.ExpiresAt) || !now.Before(g.CreatedAt.Add(cr.rememberFor)) {
+		return 0, nil
+	}
+	a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
+	switch {
+	case isNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case a.Rule != g.Rule || !asApproved(&a, cr.reason, cr.approvers):
+		return 0, nil
+	}
+	switch stands, err := c.approverStands(ctx, g, now); {
+	case err != nil:
+		return 0, err
+	case !stands:
+		return 0, nil
+	}
+	return g.UsesLeft, nil
+}
+
+// Grants lists the remembered approvals (see ApproveAndRemember) of this
+// client's tenant that a check would use now, of agentID ("" for every
+// agent), oldest first: those that still allow a request as the policy,
+// the revocations and the approver's key stand, each with ExpiresAt
+// brought forward to the end its rule's remember_for sets, when that
+// comes first. Grants that allow nothing more are left out. A store
+// without grants (store.Grants) lists none.
+func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, error) {
+	if agentID != "" {
+		if err := validID("agent id", agentID); err != nil {
+			return nil, err
+		}
+	}
+	gs, ok := c.store.(store.Grants)
+	if !ok {
+		return nil, nil
+	}
+	now := c.clock.Now()
+	list, err := gs.Grants(ctx, c.tenant, agentID, "", now)
+	if err != nil {
+		return nil, storeErr("list grants", err)
+	}
+	ps := c.policy.Load()
+	if ps == nil || ps.compiled == nil {
+		return nil, nil
+	}
+	out := list[:0]
+	for _, g := range list {
+		if g.Tenant != c.tenant || agentID != "" && g.AgentID != agentID {
+			continue
+		}
+		cr := ps.compiled.byID[g.Rule]
+		left, err := c.grantLeft(ctx, &g, cr, now)
+		if err != nil {
+			return nil, storeErr("list grants", err)
+		}
+		if left == 0 {
+			continue
+		}
+		g.UsesLeft = left
+		if end := g.CreatedAt.Add(cr.rememberFor); end.Before(g.ExpiresAt) {
+			g.ExpiresAt = end
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 // approverStands reports whether the approver of g still stands behind

@@ -219,3 +219,47 @@ func TestRememberPolicyValidation(t *testing.T) {
 		expect.ErrorContains(t, err, tc.want, tc.rule)
 	}
 }
+
+// TestGrantsListsWhatChecksUse: Client.Grants lists the grants a check
+// would use now, with the uses it would still allow and the end its rule
+// sets, and leaves out those that allow nothing more.
+func TestGrantsListsWhatChecksUse(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, rememberPolicy)
+	g, err := f.c.ApproveAndRemember(ctx, held(t, f.c, pay("cust-1", 60)), "carol", "", store.Remember{Uses: 3, For: 2 * time.Hour, Resources: []string{"cust-*"}})
+	if err == nil || !strings.Contains(err.Error(), "allows up to 1h") {
+		t.Fatalf("remember for 2h under remember_for 1h: %v", err)
+	}
+	g, err = f.c.ApproveAndRemember(ctx, held(t, f.c, pay("cust-2", 60)), "carol", "", store.Remember{Uses: 3, For: time.Hour, Resources: []string{"cust-*"}})
+	must.NoError(t, err)
+	expect.Equal(t, 3, g.Uses)
+	d, err := f.c.Check(ctx, pay("cust-3", 70))
+	must.NoError(t, err)
+	must.Equal(t, g.ID, d.ApprovalID)
+
+	list, err := f.c.Grants(ctx, "")
+	must.NoError(t, err)
+	must.Equal(t, 1, len(list))
+	expect.Equal(t, g.ID, list[0].ID)
+	expect.Equal(t, 2, list[0].UsesLeft)
+	expect.Equal(t, 3, list[0].Uses)
+	for _, agent := range []string{"billing-bot", "other-bot"} {
+		list, err := f.c.Grants(ctx, agent)
+		must.NoError(t, err)
+		expect.Equal(t, agent == "billing-bot", len(list) == 1, "grants of %s: %v", agent, list)
+	}
+	_, err = f.c.Grants(ctx, "bad\x00agent")
+	must.True(t, errors.Is(err, agenttrust.ErrInvalidRequest), "a bad agent id: %v", err)
+
+	// A shorter remember_for brings the listed end forward.
+	must.NoError(t, f.c.SetPolicy(mustPolicy(t, strings.Replace(rememberPolicy, "remember_for: 1h", "remember_for: 10m", 1))))
+	list, err = f.c.Grants(ctx, "")
+	must.NoError(t, err)
+	must.Equal(t, 1, len(list))
+	expect.True(t, list[0].ExpiresAt.Equal(g.CreatedAt.Add(10*time.Minute)), "listed end %v", list[0].ExpiresAt)
+	// A lower remember_uses than the grant was made with ends it.
+	must.NoError(t, f.c.SetPolicy(mustPolicy(t, strings.Replace(rememberPolicy, "remember_uses: 5", "remember_uses: 2", 1))))
+	list, err = f.c.Grants(ctx, "")
+	must.NoError(t, err)
+	expect.Equal(t, 0, len(list), "grants made with 3 uses under remember_uses 2: %v", list)
+}

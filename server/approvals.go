@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -241,17 +240,20 @@ func (s *Server) remember(c *call, id, note string, r *wire.Remember) error {
 	return nil
 }
 
-// listGrants lists the tenant's live grants, of one agent with agent_id.
+// listGrants lists the tenant's grants that a check would use now, of
+// one agent with agent_id, each with the uses a check would still allow
+// (agenttrust.Client.Grants): a grant its rule, its approver or its
+// approver's key no longer stands behind is not listed as live.
 func (s *Server) listGrants(c *call) error {
-	gs, ok := s.st.(store.Grants)
-	if !ok {
-		writeJSON(c, http.StatusOK, wire.GrantList{Grants: []wire.GrantView{}})
-		return nil
-	}
 	agent := c.r.URL.Query().Get("agent_id")
-	list, err := gs.Grants(c.r.Context(), c.p.Tenant, agent, "", s.now())
+	if agent != "" {
+		if err := validID("agent_id", agent, ""); err != nil {
+			return err
+		}
+	}
+	list, err := c.t.client.Grants(c.r.Context(), agent)
 	if err != nil {
-		return fmt.Errorf("%w: list grants: %w", agenttrust.ErrStoreUnavailable, err)
+		return err
 	}
 	out := wire.GrantList{Grants: make([]wire.GrantView, 0, len(list))}
 	for _, g := range list {

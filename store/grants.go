@@ -32,9 +32,12 @@ type Grant struct {
 	Rule       string
 	Resource   string
 	Resources  []string
-	UsesLeft   int
-	ExpiresAt  time.Time
-	CreatedBy  string
+	// Uses is how many requests the grant was made to allow, and UsesLeft
+	// how many it has left. Uses is 0 in grants stored before it was kept.
+	Uses      int
+	UsesLeft  int
+	ExpiresAt time.Time
+	CreatedBy string
 	// CreatedByKey is the API key at the root of the credential its
 	// approver decided with, "" when none is known (a library caller's
 	// approval). The grant allows nothing once that key is revoked,

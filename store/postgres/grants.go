@@ -15,10 +15,10 @@ var _ store.Grants = (*Store)(nil)
 
 const (
 	grantCols = `tenant, id, approval_id, agent_id, on_behalf_of, tool, rule, resource, resources,
-	uses_left, expires_at, created_by, created_at, created_by_key`
+	uses_left, expires_at, created_by, created_at, created_by_key, uses`
 
 	sqlCreateGrant = `INSERT INTO grants (` + grantCols + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (tenant, id) DO NOTHING`
 
 	sqlGrants = `SELECT ` + grantCols + ` FROM grants
@@ -37,16 +37,16 @@ RETURNING ` + grantCols
 func scanGrant(row pgx.Row) (store.Grant, error) {
 	var g store.Grant
 	var expires, created pgtype.Int8
-	var uses int64
+	var uses, made int64
 	err := row.Scan(&g.Tenant, &g.ID, &g.ApprovalID, &g.AgentID, &g.OnBehalfOf, &g.Tool, &g.Rule, &g.Resource, &g.Resources,
-		&uses, &expires, &g.CreatedBy, &created, &g.CreatedByKey)
+		&uses, &expires, &g.CreatedBy, &created, &g.CreatedByKey, &made)
 	if err != nil {
 		return store.Grant{}, err
 	}
 	if len(g.Resources) == 0 {
 		g.Resources = nil
 	}
-	g.UsesLeft = int(uses)
+	g.UsesLeft, g.Uses = int(uses), int(made)
 	g.ExpiresAt, g.CreatedAt = loadTime(expires), loadTime(created)
 	return g, nil
 }
@@ -77,7 +77,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	}
 	return s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
 		tag, err := c.Exec(ctx, sqlCreateGrant, g.Tenant, g.ID, g.ApprovalID, g.AgentID, g.OnBehalfOf, g.Tool, g.Rule,
-			g.Resource, g.Resources, int64(g.UsesLeft), expires, g.CreatedBy, created, g.CreatedByKey)
+			g.Resource, g.Resources, int64(g.UsesLeft), expires, g.CreatedBy, created, g.CreatedByKey, int64(g.Uses))
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func grantCases() []testCase {
 		{name: "Conflict", run: testGrantConflict},
 		{name: "Use", run: testGrantUse},
 		{name: "ApproverKey", run: testGrantApproverKey},
+		{name: "MadeUses", run: testGrantMadeUses},
 		{name: "ConcurrentUse", run: testGrantConcurrentUse},
 		{name: "End", run: testGrantEnd},
 		{name: "Copies", run: testGrantCopies},
@@ -44,7 +45,7 @@ func grant(tenant, id, agent, tool string, uses, created int) store.Grant {
 	return store.Grant{
 		Tenant: tenant, ID: id, ApprovalID: "apr-" + id, AgentID: agent, OnBehalfOf: "alice",
 		Tool: tool, Rule: "big-charges", Resource: "cust-1", Resources: []string{"cust-*", "acct:é/*"},
-		UsesLeft: uses, ExpiresAt: at(created + 3600), CreatedBy: "carol", CreatedByKey: "key_carol", CreatedAt: at(created),
+		Uses: uses, UsesLeft: uses, ExpiresAt: at(created + 3600), CreatedBy: "carol", CreatedByKey: "key_carol", CreatedAt: at(created),
 	}
 }
 
@@ -179,6 +180,33 @@ func testGrantApproverKey(t *testing.T, e *env) {
 	equal(t, "no approver key of the grant used", used.CreatedByKey, "")
 }
 
+// A grant keeps the uses it was made with beside those it has left, which
+// the client holds to the rule's remember_uses as it stands; a use or an
+// end changes only the uses left.
+func testGrantMadeUses(t *testing.T, e *env) {
+	s := grants(t, e)
+	ctx := t.Context()
+	ok(t, s.CreateGrant(ctx, grant(acme, "g1", "bot", "pay", 3, 0)), "CreateGrant")
+	used, err := s.UseGrant(ctx, acme, "g1", at(1))
+	ok(t, err, "UseGrant")
+	equal(t, "uses made with, after a use", used.Uses, 3)
+	equal(t, "uses left, after a use", used.UsesLeft, 2)
+	gs, err := s.Grants(ctx, acme, "bot", "pay", at(1))
+	ok(t, err, "Grants")
+	if len(gs) != 1 {
+		t.Fatalf("Grants lists %v, want g1", grantIDs(gs))
+	}
+	equal(t, "uses made with, listed", gs[0].Uses, 3)
+	equal(t, "uses left, listed", gs[0].UsesLeft, 2)
+	old := grant(acme, "g2", "bot", "pay", 4, 1)
+	old.Uses = 0 // as stored before grants kept it
+	ok(t, s.CreateGrant(ctx, old), "CreateGrant without uses")
+	gs, err = s.Grants(ctx, acme, "bot", "pay", at(2))
+	ok(t, err, "Grants")
+	equal(t, "grants listed", grantIDs(gs), []string{"g1", "g2"})
+	equal(t, "no uses made with, listed", gs[1].Uses, 0)
+}
+
 // Many callers racing for a grant's uses get exactly as many as it has.
 func testGrantConcurrentUse(t *testing.T, e *env) {
 	s := grants(t, e)
@@ -240,7 +268,8 @@ func testGrantReopen(t *testing.T, e *env) {
 	s = grants(t, e)
 	gs, err := s.Grants(ctx, acme, "", "", at(1))
 	ok(t, err, "Grants after reopening")
-	want := grant(acme, "g1", "bot", "pay", 2, 0)
+	want := grant(acme, "g1", "bot", "pay", 3, 0)
+	want.UsesLeft = 2
 	if len(gs) != 1 {
 		t.Fatalf("grants after reopening: %v", grantIDs(gs))
 	}
