@@ -302,6 +302,17 @@ func (c *Client) Approve(ctx context.Context, id, approver, note string) error {
 // DenyApproval refuses a pending approval; the request stays denied and a
 // new check of it opens a new approval. It is recorded in the audit
 // chain as "agenttrust.deny_approval" (see Suspend).
+//
+// An approval already approved but not yet used is withdrawn: denied, so
+// that its request is asked again, and a grant made with it (see
+// ApproveAndRemember) allows nothing more. Of a withdrawal and the check
+// that would use the approval exactly one wins: a withdrawal that comes
+// second fails with an error matching ErrConflict, and is noted in the
+// audit chain as not performed, beside the check's allow. A withdrawal
+// is recorded as "agenttrust.withdraw_approval". Whoever may decide the
+// approval may withdraw it. The store must implement store.Withdrawer;
+// on one that does not, an approved approval stays usable, and the error
+// matches ErrConflict.
 func (c *Client) DenyApproval(ctx context.Context, id, approver, note string) error {
 	return c.decideApproval(ctx, id, approver, note, ApprovalDenied)
 }
@@ -333,13 +344,27 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 		}
 	}
 	op := operation{tool: opApprove, resource: id, approval: id, reason: note, kvs: []attrKV{{Name: "approver", Value: approver}}}
-	if status == ApprovalDenied {
+	withdraw := status == ApprovalDenied && a.Status == ApprovalApproved
+	switch {
+	case withdraw:
+		op.tool = opWithdrawApproval
+	case status == ApprovalDenied:
 		op.tool = opDenyApproval
+	}
+	ws, canWithdraw := c.store.(store.Withdrawer)
+	if withdraw && !canWithdraw {
+		return fmt.Errorf("%w: %s is approved, and the store cannot withdraw an approval (store.Withdrawer)", errs.ApprovalResolved, id)
 	}
 	err = c.audited(ctx, op, func() error {
 		now := c.clock.Now()
 		d := store.ApprovalDecision{Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL)}
-		_, err := c.store.DecideApproval(ctx, c.tenant, id, d)
+		var err error
+		if withdraw {
+			d.GrantExpiresAt = time.Time{}
+			_, err = ws.WithdrawApproval(ctx, c.tenant, id, d)
+		} else {
+			_, err = c.store.DecideApproval(ctx, c.tenant, id, d)
+		}
 		switch {
 		case err == nil:
 			return nil

@@ -211,6 +211,10 @@ func (c *Client) grantLeft(ctx context.Context, g *store.Grant, cr *compiledRule
 		return 0, err
 	case a.Rule != g.Rule || !asApproved(&a, cr.reason, cr.approvers):
 		return 0, nil
+	case a.Status != ApprovalApproved && a.Status != ApprovalConsumed:
+		// Withdrawn (DenyApproval of the approval after it was
+		// approved): the grant goes with it.
+		return 0, nil
 	}
 	switch stands, err := c.approverStands(ctx, g, now); {
 	case err != nil:

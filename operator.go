@@ -40,12 +40,14 @@ const (
 	opPrefix       = "agenttrust."
 	opApprove      = "agenttrust.approve"
 	opDenyApproval = "agenttrust.deny_approval"
-	opRemember     = "agenttrust.remember"
-	opSuspend      = "agenttrust.suspend"
-	opResume       = "agenttrust.resume"
-	opRevoke       = "agenttrust.revoke"
-	opCreateKey    = "agenttrust.create_key"
-	opSavePolicy   = "agenttrust.save_policy"
+	// opWithdrawApproval: DenyApproval of an approval already approved.
+	opWithdrawApproval = "agenttrust.withdraw_approval"
+	opRemember         = "agenttrust.remember"
+	opSuspend          = "agenttrust.suspend"
+	opResume           = "agenttrust.resume"
+	opRevoke           = "agenttrust.revoke"
+	opCreateKey        = "agenttrust.create_key"
+	opSavePolicy       = "agenttrust.save_policy"
 )
 
 // maxOpReason bounds the reason of an operator record: an approval's

@@ -167,7 +167,8 @@ func TestApprovalRoles(t *testing.T) {
 	if a["status"] != "approved" || a["decided_by"] != "carol" || a["note"] != "ok" {
 		t.Errorf("approved: %v", a)
 	}
-	if r := e.do("POST", "/v1/approvals/"+apr+"/deny", alice, nil); r.status != 409 || r.code(t) != "approval_resolved" {
+	// (Denying it now would withdraw it: TestAttackApprovalWithdrawHTTP.)
+	if r := e.do("POST", "/v1/approvals/"+apr+"/approve", alice, nil); r.status != 409 || r.code(t) != "approval_resolved" {
 		t.Errorf("deciding twice: %d %s", r.status, r.body)
 	}
 	d := e.check(bot, map[string]any{"tool_name": "payments.charge", "resource": "cust-1", "attributes": map[string]any{"amount": 90}})

@@ -92,6 +92,20 @@ type Approvals interface {
 	PendingApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (Approval, error)
 }
 
+// Withdrawer takes back approvals granted but not yet used. It is
+// optional: on a store without it an approved approval cannot be
+// withdrawn, and stays usable until consumed or its GrantExpiresAt.
+type Withdrawer interface {
+	// WithdrawApproval moves an approved approval that has not been
+	// consumed to denied, with d's By, Note and At as its decision
+	// (d.Status must be ApprovalDenied; ErrInvalid otherwise), whether or
+	// not its GrantExpiresAt has passed. It returns ErrNotFound for an
+	// unknown id and ErrConflict when the approval is not approved
+	// (pending, denied or consumed). Of a withdrawal and a
+	// ConsumeApproval racing for one approval exactly one succeeds.
+	WithdrawApproval(ctx context.Context, tenant, id string, d ApprovalDecision) (Approval, error)
+}
+
 // Policies holds one versioned policy document per tenant.
 type Policies interface {
 	// Policy returns the current document of tenant, or ErrNotFound.

@@ -346,6 +346,15 @@ func (c *Client) DecideApproval(ctx context.Context, tenant, id string, d store.
 	return c.approval(ctx, "decide_approval", &decideReq{Tenant: tenant, ID: id, Decision: toWireDecision(d)})
 }
 
+var _ store.Withdrawer = (*Client)(nil)
+
+// WithdrawApproval implements store.Withdrawer through the served store,
+// which must implement it too: otherwise every withdrawal fails with
+// store.ErrConflict, and the approval stays as it is.
+func (c *Client) WithdrawApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
+	return c.approval(ctx, "withdraw_approval", &decideReq{Tenant: tenant, ID: id, Decision: toWireDecision(d)})
+}
+
 // ConsumeApproval implements store.Approvals.
 func (c *Client) ConsumeApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (store.Approval, error) {
 	return c.approval(ctx, "consume_approval", &fingerprintReq{Tenant: tenant, Fingerprint: fingerprint, Now: utc(now)})

@@ -21,6 +21,7 @@
 //	approval           {tenant, id}                 -> {approval}
 //	approvals          {filter}                     -> {approvals}
 //	decide_approval    {tenant, id, decision}       -> {approval}
+//	withdraw_approval  {tenant, id, decision}       -> {approval}
 //	consume_approval   {tenant, fingerprint, now}   -> {approval}
 //	pending_approval   {tenant, fingerprint, now}   -> {approval}
 //	policy             {tenant}                     -> {policy}

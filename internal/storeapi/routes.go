@@ -216,6 +216,17 @@ func routeTable() map[string]*route {
 			a, err := st.DecideApproval(ctx, in.Tenant, in.ID, in.Decision.model())
 			return &approvalMsg{Approval: toWireApproval(a)}, err
 		}),
+		// Not idempotent: repeated after a lost answer, a withdrawal
+		// finds the approval denied (ErrConflict), and the caller reads
+		// it back (agenttrust's decisionStands).
+		op("withdraw_approval", false, func(ctx context.Context, st store.Store, in *decideReq) (*approvalMsg, error) {
+			w, ok := st.(store.Withdrawer)
+			if !ok {
+				return nil, fmt.Errorf("%s the served store cannot withdraw an approval: %w", prefix, store.ErrConflict)
+			}
+			a, err := w.WithdrawApproval(ctx, in.Tenant, in.ID, in.Decision.model())
+			return &approvalMsg{Approval: toWireApproval(a)}, err
+		}),
 		op("consume_approval", false, func(ctx context.Context, st store.Store, in *fingerprintReq) (*approvalMsg, error) {
 			a, err := st.ConsumeApproval(ctx, in.Tenant, in.Fingerprint, in.Now)
 			return &approvalMsg{Approval: toWireApproval(a)}, err

@@ -141,6 +141,43 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	return a, nil
 }
 
+var _ store.Withdrawer = (*Store)(nil)
+
+// WithdrawApproval implements store.Withdrawer. Withdrawals and
+// consumers race on memdb's single writer lock, so one of them wins.
+func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
+	const op = "withdraw approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	switch {
+	case id == "":
+		return store.Approval{}, invalid(op, tenant, "empty id")
+	case d.Status != store.ApprovalDenied:
+		return store.Approval{}, invalid(op, tenant, fmt.Sprintf("withdrawal status %q of %q is not %q", d.Status, id, store.ApprovalDenied))
+	}
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	raw, err := txn.First(tableApprovals, indexID, tenant, id)
+	if err != nil {
+		return store.Approval{}, internal(op, err)
+	}
+	if raw == nil {
+		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %w", op, id, tenant, store.ErrNotFound)
+	}
+	a := cloneApproval(*raw.(*store.Approval))
+	if a.Status != store.ApprovalApproved {
+		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not approved: %w", op, id, tenant, a.Status, store.ErrConflict)
+	}
+	a.Status, a.DecidedAt, a.DecidedBy, a.Note = store.ApprovalDenied, d.At, d.By, d.Note
+	row := cloneApproval(a)
+	if err := txn.Insert(tableApprovals, &row); err != nil {
+		return store.Approval{}, internal(op, err)
+	}
+	txn.Commit()
+	return a, nil
+}
+
 // ConsumeApproval implements store.Approvals. When several approvals
 // match, the oldest is consumed. Callers race on memdb's single writer
 // lock, so each approval is consumed once.

@@ -32,6 +32,12 @@ WHERE tenant = ? AND id = ? AND status = 'pending' AND expires_at > ?`
 
 	sqlApprovalState = `SELECT status, expires_at FROM {p}approvals WHERE tenant = ? AND id = ?`
 
+	// The UPDATE takes the row lock: a consumer that locked the row first
+	// has made it consumed by the time this reads it, and one that comes
+	// second reads it denied.
+	sqlWithdrawApproval = `UPDATE {p}approvals SET status = 'denied', decided_at = ?, decided_by = ?, note = ?
+WHERE tenant = ? AND id = ? AND status = 'approved'`
+
 	// The oldest live approved approval is locked and consumed in one
 	// transaction. A concurrent consumer waits for the lock, then reads
 	// the row as committed (consumed, so no longer a candidate) and takes
@@ -220,6 +226,60 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 				return conflict(op, "%q in tenant %q is already %s", id, tenant, status)
 			}
 			return conflict(op, "%q in tenant %q lapsed at %s", id, tenant, loadTime(expires).Format(time.RFC3339Nano))
+		})
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	return a, nil
+}
+
+var _ store.Withdrawer = (*Store)(nil)
+
+// WithdrawApproval implements store.Withdrawer.
+func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
+	const op = "withdraw approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	switch {
+	case id == "":
+		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
+	case d.Status != store.ApprovalDenied:
+		return store.Approval{}, invalid(op, "%q in tenant %q: withdrawal status %q is not %q", id, tenant, d.Status, store.ApprovalDenied)
+	}
+	decided, err := storedTime("decided at", d.At)
+	if err != nil {
+		return store.Approval{}, err
+	}
+	var a store.Approval
+	err = s.write(ctx, op, func(ctx context.Context) error {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := s.exec(ctx, tx, table(s.prefix, sqlWithdrawApproval), decided, d.By, d.Note, tenant, id)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				// The row is locked by the update: this reads it as withdrawn.
+				a, err = scanApproval(s.queryRow(ctx, tx, s.q.approval, tenant, id))
+				return err
+			}
+			var (
+				status  string
+				expires sql.NullInt64
+			)
+			err = s.queryRow(ctx, tx, s.q.approvalState, tenant, id).Scan(&status, &expires)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return notFound(op, "%q in tenant %q", id, tenant)
+			case err != nil:
+				return err
+			}
+			return conflict(op, "%q in tenant %q is %s, not approved", id, tenant, status)
 		})
 	})
 	if err != nil {

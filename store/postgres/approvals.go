@@ -38,6 +38,13 @@ RETURNING ` + approvalCols
 
 	sqlApprovalState = `SELECT status, expires_at FROM approvals WHERE tenant = $1 AND id = $2`
 
+	// One UPDATE withdraws: a consumer that locked the row first has made
+	// it consumed by the time this re-reads it; one that comes second
+	// skips the row this locked, and then finds it denied.
+	sqlWithdrawApproval = `UPDATE approvals SET status = 'denied', decided_at = $3, decided_by = $4, note = $5
+WHERE tenant = $1 AND id = $2 AND status = 'approved'
+RETURNING ` + approvalCols
+
 	// The oldest live approved approval is locked and consumed in one
 	// statement; concurrent consumers skip the row locked by the first
 	// and take the next candidate, or find none.
@@ -221,6 +228,50 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 			return conflict(op, "%q in tenant %q is already %s", id, tenant, status)
 		}
 		return conflict(op, "%q in tenant %q lapsed at %s", id, tenant, loadTime(expires).Format(time.RFC3339Nano))
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	return a, nil
+}
+
+var _ store.Withdrawer = (*Store)(nil)
+
+// WithdrawApproval implements store.Withdrawer.
+func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
+	const op = "withdraw approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	switch {
+	case id == "":
+		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
+	case d.Status != store.ApprovalDenied:
+		return store.Approval{}, invalid(op, "%q in tenant %q: withdrawal status %q is not %q", id, tenant, d.Status, store.ApprovalDenied)
+	}
+	decided, err := storedTime("decided at", d.At)
+	if err != nil {
+		return store.Approval{}, err
+	}
+	var a store.Approval
+	err = s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
+		var err error
+		a, err = scanApproval(c.QueryRow(ctx, sqlWithdrawApproval, tenant, id, decided, d.By, d.Note))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var (
+			status  string
+			expires pgtype.Int8
+		)
+		err = c.QueryRow(ctx, sqlApprovalState, tenant, id).Scan(&status, &expires)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return notFound(op, "%q in tenant %q", id, tenant)
+		case err != nil:
+			return err
+		}
+		return conflict(op, "%q in tenant %q is %s, not approved", id, tenant, status)
 	})
 	if err != nil {
 		return store.Approval{}, err

@@ -194,6 +194,56 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	return out, nil
 }
 
+var _ store.Withdrawer = (*Store)(nil)
+
+// WithdrawApproval implements store.Withdrawer: one UPDATE of an approved
+// row, in the single writer's transaction, so of a withdrawal and a
+// consumer one finds it approved and the other does not.
+func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
+	const op = "withdraw approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	switch {
+	case id == "":
+		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
+	case d.Status != store.ApprovalDenied:
+		return store.Approval{}, invalid(op, "%q in tenant %q: withdrawal status %q is not %q", id, tenant, d.Status, store.ApprovalDenied)
+	}
+	e := encoder{op: op}
+	decidedAt := e.time("At", d.At)
+	if e.err != nil {
+		return store.Approval{}, e.err
+	}
+	var out store.Approval
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals
+			SET status = 'denied', decided_at = ?, decided_by = ?, note = ?
+			WHERE tenant = ? AND id = ? AND status = 'approved'
+			RETURNING `+approvalCols, decidedAt, d.By, d.Note, tenant, id))
+		if !errors.Is(err, sql.ErrNoRows) {
+			if err != nil {
+				return s.fail(ctx, op, err)
+			}
+			return nil
+		}
+		var status string
+		err = tx.QueryRowContext(ctx, `SELECT status FROM approvals WHERE tenant = ? AND id = ?`, tenant, id).Scan(&status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%s: %s %q in tenant %q: %w", prefix, op, id, tenant, store.ErrNotFound)
+		case err != nil:
+			return s.fail(ctx, op, err)
+		}
+		return fmt.Errorf("%s: %s %q in tenant %q: %s, not approved: %w", prefix, op, id, tenant, status, store.ErrConflict)
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	return out, nil
+}
+
 // ConsumeApproval implements store.Approvals. It finds and consumes the
 // oldest live approved approval in one statement, which SQLite runs alone
 // on the file, so each approval is consumed once.

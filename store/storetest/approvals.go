@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -34,6 +35,9 @@ func approvalCases() []testCase {
 		{name: "PendingOldest", run: testApprovalPendingOldest},
 		{name: "ZeroExpiryHasLapsed", run: testApprovalZeroExpiryHasLapsed},
 		{name: "LapsedListedAsPending", run: testApprovalLapsedListedAsPending},
+		{name: "Withdraw", run: testApprovalWithdraw},
+		{name: "WithdrawRacesConsume", run: testApprovalWithdrawRacesConsume},
+		{name: "WithdrawClosed", run: testApprovalWithdrawClosed},
 	}
 }
 
@@ -478,4 +482,112 @@ func testApprovalLapsedListedAsPending(t *testing.T, e *env) {
 	if len(as) != 1 || as[0].Status != store.ApprovalPending {
 		t.Fatalf("Approvals = %s, want ap-1 listed as pending", show(as))
 	}
+}
+
+// withdrawer returns e.s as a store.Withdrawer, or skips t.
+func withdrawer(t *testing.T, e *env) store.Withdrawer {
+	t.Helper()
+	w, isWithdrawer := e.s.(store.Withdrawer)
+	if !isWithdrawer {
+		t.Skip("storetest: the store is not a store.Withdrawer")
+	}
+	return w
+}
+
+// An approved approval not yet consumed is withdrawn (denied, with the
+// withdrawal's decision), even once its grant has lapsed, and is then
+// consumed by no one; a pending, denied or consumed one is not
+// (ErrConflict), nor one of another tenant (ErrNotFound).
+func testApprovalWithdraw(t *testing.T, e *env) {
+	w := withdrawer(t, e)
+	ctx := t.Context()
+	for i, id := range []string{"ap-1", "ap-2", "ap-3", "ap-4", "ap-5"} {
+		ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, id, i+1, i)), "CreateApproval "+id)
+	}
+	for _, id := range []string{"ap-1", "ap-2", "ap-3", "ap-5"} {
+		_, err := e.s.DecideApproval(ctx, acme, id, approve(at(10), at(600)))
+		ok(t, err, "DecideApproval "+id)
+	}
+	_, err := e.s.ConsumeApproval(ctx, acme, fingerprint(3), at(11))
+	ok(t, err, "ConsumeApproval ap-3")
+
+	_, err = w.WithdrawApproval(ctx, acme, "ap-1", store.ApprovalDecision{Status: store.ApprovalApproved, By: "bob", At: at(12)})
+	isErr(t, err, store.ErrInvalid, "WithdrawApproval with status approved")
+	_, err = w.WithdrawApproval(ctx, globex, "ap-1", deny(at(12)))
+	isErr(t, err, store.ErrNotFound, "WithdrawApproval from another tenant")
+	_, err = w.WithdrawApproval(ctx, acme, "nope", deny(at(12)))
+	isErr(t, err, store.ErrNotFound, "WithdrawApproval of an unknown id")
+
+	got, err := w.WithdrawApproval(ctx, acme, "ap-1", deny(at(12)))
+	ok(t, err, "WithdrawApproval")
+	if got.Status != store.ApprovalDenied || got.DecidedBy != "bob" || got.Note != "no" || !got.DecidedAt.Equal(at(12)) {
+		t.Errorf("WithdrawApproval = %s, want denied at %v by bob with note", show(got), at(12))
+	}
+	equalApproval(t, "Approval after the withdrawal", getApproval(t, e.s, acme, "ap-1"), got)
+	_, err = e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(13))
+	isErr(t, err, store.ErrNotFound, "ConsumeApproval of a withdrawn approval")
+	_, err = w.WithdrawApproval(ctx, acme, "ap-1", deny(at(14)))
+	isErr(t, err, store.ErrConflict, "WithdrawApproval of a withdrawn approval")
+
+	_, err = w.WithdrawApproval(ctx, acme, "ap-2", deny(at(700)))
+	ok(t, err, "WithdrawApproval after its grant lapsed")
+	_, err = w.WithdrawApproval(ctx, acme, "ap-3", deny(at(14)))
+	isErr(t, err, store.ErrConflict, "WithdrawApproval of a consumed approval")
+	equal(t, "status of the consumed approval", getApproval(t, e.s, acme, "ap-3").Status, store.ApprovalConsumed)
+	_, err = w.WithdrawApproval(ctx, acme, "ap-4", deny(at(14)))
+	isErr(t, err, store.ErrConflict, "WithdrawApproval of a pending approval")
+	equal(t, "status of the pending approval", getApproval(t, e.s, acme, "ap-4").Status, store.ApprovalPending)
+	_, err = e.s.ConsumeApproval(ctx, acme, fingerprint(5), at(15))
+	ok(t, err, "ConsumeApproval of an approval beside the withdrawn ones")
+}
+
+// A withdrawal racing consumers for one approval: exactly one of them
+// wins, and the approval ends as the winner left it.
+func testApprovalWithdrawRacesConsume(t *testing.T, e *env) {
+	w := withdrawer(t, e)
+	ctx := t.Context()
+	for round := range 8 {
+		id := "ap-" + string(rune('a'+round))
+		a := pendingApproval(acme, id, 100+round, round)
+		ok(t, e.s.CreateApproval(ctx, a), "CreateApproval")
+		_, err := e.s.DecideApproval(ctx, acme, id, approve(at(10), at(600)))
+		ok(t, err, "DecideApproval")
+		const consumers = 4
+		var wg sync.WaitGroup
+		errs := make([]error, consumers+1)
+		for i := range consumers {
+			wg.Go(func() { _, errs[i] = e.s.ConsumeApproval(ctx, acme, a.Fingerprint, at(11)) })
+		}
+		wg.Go(func() { _, errs[consumers] = w.WithdrawApproval(ctx, acme, id, deny(at(11))) })
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case i < consumers && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("round %d: consumer %d: %v, want success or ErrNotFound", round, i, err)
+			case i == consumers && !errors.Is(err, store.ErrConflict):
+				t.Errorf("round %d: withdrawal: %v, want success or ErrConflict", round, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("round %d: %d of the withdrawal and %d consumers succeeded, want exactly one: %v", round, wins, consumers, errs)
+		}
+		want := store.ApprovalConsumed
+		if errs[consumers] == nil {
+			want = store.ApprovalDenied
+		}
+		equal(t, "status after the race", getApproval(t, e.s, acme, id).Status, want)
+	}
+}
+
+func testApprovalWithdrawClosed(t *testing.T, e *env) {
+	w := withdrawer(t, e)
+	ok(t, e.s.CreateApproval(t.Context(), pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	_, err := e.s.DecideApproval(t.Context(), acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+	ok(t, e.s.Close(), "Close")
+	_, err = w.WithdrawApproval(context.Background(), acme, "ap-1", deny(at(11)))
+	isErr(t, err, store.ErrClosed, "WithdrawApproval after Close")
 }
