@@ -54,8 +54,18 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 	a, err := c.store.ConsumeApproval(ctx, c.tenant, fp, now)
 	switch {
 	case err == nil:
-		v.effect, v.approvalID, v.reason = Allow, a.ID, "approved by "+a.DecidedBy
-		return v, nil
+		// An approval is its approver's word, as a grant is: one whose
+		// approver was suspended or revoked since (a rogue approver an
+		// operator stopped) is used up allowing nothing, and the request
+		// is asked again.
+		switch err := c.refuseBlockedAt(ctx, a.DecidedBy); {
+		case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
+		case err != nil:
+			return down, err
+		default:
+			v.effect, v.approvalID, v.reason = Allow, a.ID, "approved by "+a.DecidedBy
+			return v, nil
+		}
 	case !isNotFound(err):
 		return down, storeErr("consume approval", err)
 	}
