@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/observe"
@@ -55,14 +56,13 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 	switch {
 	case err == nil:
 		// An approval is its approver's word, as a grant is: one whose
-		// approver was suspended or revoked since (a rogue approver an
-		// operator stopped) is used up allowing nothing, and the request
+		// approver, or the API key it approved with, was stopped since
+		// (approverStands) is used up allowing nothing, and the request
 		// is asked again.
-		switch err := c.refuseBlockedAt(ctx, a.DecidedBy); {
-		case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
+		switch stands, err := c.approverStands(ctx, a.DecidedBy, a.DecidedByKey, now); {
 		case err != nil:
 			return down, err
-		default:
+		case stands:
 			v.effect, v.approvalID, v.reason = Allow, a.ID, "approved by "+a.DecidedBy
 			return v, nil
 		}
@@ -367,7 +367,9 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	}
 	err = c.audited(ctx, op, func() error {
 		now := c.clock.Now()
-		d := store.ApprovalDecision{Status: status, By: approver, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL)}
+		// ByKey: the key the server authenticated the decider by, which
+		// an approval allows no longer than (approverStands).
+		d := store.ApprovalDecision{Status: status, By: approver, ByKey: actor.From(ctx).KeyID, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL)}
 		var err error
 		if withdraw {
 			d.GrantExpiresAt = time.Time{}

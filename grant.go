@@ -216,7 +216,7 @@ func (c *Client) grantLeft(ctx context.Context, g *store.Grant, cr *compiledRule
 		// approved): the grant goes with it.
 		return 0, nil
 	}
-	switch stands, err := c.approverStands(ctx, g, now); {
+	switch stands, err := c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, now); {
 	case err != nil:
 		return 0, err
 	case !stands:
@@ -273,35 +273,36 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 	return out, nil
 }
 
-// approverStands reports whether the approver of g still stands behind
-// it at now. A grant is its approver's standing word: while the approver
+// approverStands reports whether approver by, who decided with the API
+// key key ("" for none known), still stands behind what it decided, at
+// now. An approval or a grant is its approver's word: while the approver
 // is suspended or revoked (a rogue or compromised approver an operator
-// stopped), or the API key it approved with is revoked, suspended,
-// expired or gone (a leaked key, a key at the end of its life), the
-// grants it made allow nothing.
-func (c *Client) approverStands(ctx context.Context, g *store.Grant, now time.Time) (bool, error) {
+// stopped), or the API key it decided with is revoked, suspended,
+// expired or gone (a leaked key, a key at the end of its life), what it
+// approved allows nothing.
+func (c *Client) approverStands(ctx context.Context, by, key string, now time.Time) (bool, error) {
 	var err error
-	if g.CreatedByKey == "" {
-		err = c.refuseBlockedAt(ctx, g.CreatedBy)
+	if key == "" {
+		err = c.refuseBlockedAt(ctx, by)
 	} else {
-		err = c.refuseBlockedAt(ctx, g.CreatedBy, g.CreatedByKey)
+		err = c.refuseBlockedAt(ctx, by, key)
 	}
 	switch {
 	case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
 		return false, nil
 	case err != nil:
 		return false, err
-	case g.CreatedByKey == "":
+	case key == "":
 		return true, nil
 	}
-	k, err := c.store.Key(ctx, c.tenant, g.CreatedByKey)
+	k, err := c.store.Key(ctx, c.tenant, key)
 	switch {
 	case isNotFound(err):
 		return false, nil
 	case err != nil:
-		return false, err
+		return false, storeErr("key lookup", err)
 	}
-	return k.AgentID == g.CreatedBy && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt)), nil
+	return k.AgentID == by && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt)), nil
 }
 
 // grantCovers reports whether g covers resource. A glob that no longer

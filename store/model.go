@@ -221,7 +221,12 @@ type Approval struct {
 	ExpiresAt time.Time
 	DecidedAt time.Time
 	DecidedBy string
-	Note      string
+	// DecidedByKey is the API key at the root of the credential the
+	// approval was decided with, "" when none is known (a library
+	// caller's decision). An approved approval allows nothing once that
+	// key is revoked, suspended or expired.
+	DecidedByKey string
+	Note         string
 	// GrantExpiresAt bounds the use of an approved approval.
 	GrantExpiresAt time.Time
 	ConsumedAt     time.Time
@@ -231,6 +236,7 @@ type Approval struct {
 type ApprovalDecision struct {
 	Status         ApprovalStatus // ApprovalApproved or ApprovalDenied
 	By             string
+	ByKey          string // becomes Approval.DecidedByKey
 	Note           string
 	At             time.Time
 	GrantExpiresAt time.Time // for ApprovalApproved

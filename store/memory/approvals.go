@@ -129,6 +129,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	a.Status = d.Status
 	a.DecidedAt = d.At
 	a.DecidedBy = d.By
+	a.DecidedByKey = d.ByKey
 	a.Note = d.Note
 	if d.Status == store.ApprovalApproved {
 		a.GrantExpiresAt = d.GrantExpiresAt
@@ -169,7 +170,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	if a.Status != store.ApprovalApproved {
 		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not approved: %w", op, id, tenant, a.Status, store.ErrConflict)
 	}
-	a.Status, a.DecidedAt, a.DecidedBy, a.Note = store.ApprovalDenied, d.At, d.By, d.Note
+	a.Status, a.DecidedAt, a.DecidedBy, a.DecidedByKey, a.Note = store.ApprovalDenied, d.At, d.By, d.ByKey, d.Note
 	row := cloneApproval(a)
 	if err := txn.Insert(tableApprovals, &row); err != nil {
 		return store.Approval{}, internal(op, err)

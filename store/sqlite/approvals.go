@@ -12,7 +12,7 @@ import (
 )
 
 const approvalCols = `tenant, id, fingerprint, agent_id, session_id, on_behalf_of, tool, resource, attributes,
-	rule, reason, approvers, status, created_at, expires_at, decided_at, decided_by, note, grant_expires_at, consumed_at`
+	rule, reason, approvers, status, created_at, expires_at, decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key`
 
 // scanApproval reads one row of approvalCols.
 func scanApproval(sc interface{ Scan(...any) error }) (store.Approval, error) {
@@ -22,7 +22,7 @@ func scanApproval(sc interface{ Scan(...any) error }) (store.Approval, error) {
 	var status string
 	var created, expires, decided, grant, consumed int64
 	if err := sc.Scan(&a.Tenant, &a.ID, &a.Fingerprint, &a.AgentID, &a.SessionID, &a.OnBehalfOf, &a.Tool, &a.Resource, &attrs,
-		&a.Rule, &a.Reason, &approvers, &status, &created, &expires, &decided, &a.DecidedBy, &a.Note, &grant, &consumed); err != nil {
+		&a.Rule, &a.Reason, &approvers, &status, &created, &expires, &decided, &a.DecidedBy, &a.Note, &grant, &consumed, &a.DecidedByKey); err != nil {
 		return store.Approval{}, err
 	}
 	list, err := decList(approvers)
@@ -58,7 +58,7 @@ func (s *Store) CreateApproval(ctx context.Context, a store.Approval) error {
 		return e.err
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO approvals (`+approvalCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`, args...)
 	if err != nil {
 		err = s.fail(ctx, op, err)
 		if errors.Is(err, store.ErrConflict) {
@@ -179,10 +179,11 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 		}
 		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals
 			SET status = ?1, decided_at = ?2, decided_by = ?3, note = ?4,
-				grant_expires_at = CASE WHEN ?1 = 'approved' THEN ?5 ELSE grant_expires_at END
+				grant_expires_at = CASE WHEN ?1 = 'approved' THEN ?5 ELSE grant_expires_at END,
+				decided_by_key = ?8
 			WHERE tenant = ?6 AND id = ?7
 			RETURNING `+approvalCols,
-			string(d.Status), decidedAt, d.By, d.Note, grant, tenant, id))
+			string(d.Status), decidedAt, d.By, d.Note, grant, tenant, id, d.ByKey))
 		if err != nil {
 			return s.fail(ctx, op, err)
 		}
@@ -219,9 +220,9 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals
-			SET status = 'denied', decided_at = ?, decided_by = ?, note = ?
+			SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?
 			WHERE tenant = ? AND id = ? AND status = 'approved'
-			RETURNING `+approvalCols, decidedAt, d.By, d.Note, tenant, id))
+			RETURNING `+approvalCols, decidedAt, d.By, d.Note, d.ByKey, tenant, id))
 		if !errors.Is(err, sql.ErrNoRows) {
 			if err != nil {
 				return s.fail(ctx, op, err)

@@ -138,10 +138,25 @@ func testApprovalApprove(t *testing.T, e *env) {
 	want.Status = store.ApprovalApproved
 	want.DecidedAt = at(10)
 	want.DecidedBy = "alice"
+	want.DecidedByKey = "key_alice" // the key it was decided with, which bounds it
 	want.Note = "fine"
 	want.GrantExpiresAt = at(600)
 	equalApproval(t, "DecideApproval", got, want)
 	equalApproval(t, "Approval", getApproval(t, e.s, acme, "ap-1"), want)
+	consumed, err := e.s.ConsumeApproval(ctx, acme, want.Fingerprint, at(11))
+	ok(t, err, "ConsumeApproval")
+	equal(t, "key of the approval consumed", consumed.DecidedByKey, "key_alice")
+	listed, err := e.s.Approvals(ctx, store.ApprovalFilter{Tenant: acme})
+	ok(t, err, "Approvals")
+	if len(listed) != 1 || listed[0].DecidedByKey != "key_alice" {
+		t.Errorf("Approvals lists %v, want ap-1 decided with key_alice", approvalKeys(listed))
+	}
+	bare := approve(at(10), at(600))
+	bare.ByKey = "" // a library caller's decision
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-2", 2, 1)), "CreateApproval")
+	got, err = e.s.DecideApproval(ctx, acme, "ap-2", bare)
+	ok(t, err, "DecideApproval without a key")
+	equal(t, "key of an approval decided without one", getApproval(t, e.s, acme, "ap-2").DecidedByKey, "")
 }
 
 func testApprovalDeny(t *testing.T, e *env) {
@@ -520,8 +535,8 @@ func testApprovalWithdraw(t *testing.T, e *env) {
 
 	got, err := w.WithdrawApproval(ctx, acme, "ap-1", deny(at(12)))
 	ok(t, err, "WithdrawApproval")
-	if got.Status != store.ApprovalDenied || got.DecidedBy != "bob" || got.Note != "no" || !got.DecidedAt.Equal(at(12)) {
-		t.Errorf("WithdrawApproval = %s, want denied at %v by bob with note", show(got), at(12))
+	if got.Status != store.ApprovalDenied || got.DecidedBy != "bob" || got.DecidedByKey != "key_bob" || got.Note != "no" || !got.DecidedAt.Equal(at(12)) {
+		t.Errorf("WithdrawApproval = %s, want denied at %v by bob (key_bob) with note", show(got), at(12))
 	}
 	equalApproval(t, "Approval after the withdrawal", getApproval(t, e.s, acme, "ap-1"), got)
 	_, err = e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(13))

@@ -81,11 +81,11 @@ func pendingApproval(tenant, id string, fp, created int) store.Approval {
 }
 
 func approve(at time.Time, grantUntil time.Time) store.ApprovalDecision {
-	return store.ApprovalDecision{Status: store.ApprovalApproved, By: "alice", Note: "fine", At: at, GrantExpiresAt: grantUntil}
+	return store.ApprovalDecision{Status: store.ApprovalApproved, By: "alice", ByKey: "key_alice", Note: "fine", At: at, GrantExpiresAt: grantUntil}
 }
 
 func deny(at time.Time) store.ApprovalDecision {
-	return store.ApprovalDecision{Status: store.ApprovalDenied, By: "bob", Note: "no", At: at}
+	return store.ApprovalDecision{Status: store.ApprovalDenied, By: "bob", ByKey: "key_bob", Note: "no", At: at}
 }
 
 func policy(tenant, body string) store.PolicyDoc {
