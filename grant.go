@@ -178,10 +178,20 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		}
 		used, err := gs.UseGrant(ctx, c.tenant, g.ID, now)
 		switch {
-		case err == nil:
-			return used, nil
-		case !isNotFound(err): // used up by another check meanwhile: try the next
+		case isNotFound(err): // used up by another check meanwhile: try the next
+			continue
+		case err != nil:
 			return store.Grant{}, err
+		}
+		// Its standing again, now that the use is taken: an end that
+		// returned between the reads above and the use (the approval
+		// withdrawn, the approver or its key stopped) is not outlived.
+		// The use is lost, never more than that.
+		switch stands, err := c.grantStands(ctx, &used, cr, now); {
+		case err != nil:
+			return store.Grant{}, err
+		case stands:
+			return used, nil
 		}
 	}
 	return store.Grant{}, errs.ApprovalNotFound
@@ -203,26 +213,33 @@ func (c *Client) grantLeft(ctx context.Context, g *store.Grant, cr *compiledRule
 		!now.Before(g.ExpiresAt) || !now.Before(g.CreatedAt.Add(cr.rememberFor)) {
 		return 0, nil
 	}
-	a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
-	switch {
-	case isNotFound(err):
-		return 0, nil
-	case err != nil:
-		return 0, err
-	case a.Rule != g.Rule || !asApproved(&a, cr.reason, cr.approvers):
-		return 0, nil
-	case a.Status != ApprovalApproved && a.Status != ApprovalConsumed:
-		// Withdrawn (DenyApproval of the approval after it was
-		// approved): the grant goes with it.
-		return 0, nil
-	}
-	switch stands, err := c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, now); {
+	switch stands, err := c.grantStands(ctx, g, cr, now); {
 	case err != nil:
 		return 0, err
 	case !stands:
 		return 0, nil
 	}
 	return g.UsesLeft, nil
+}
+
+// grantStands reports whether what g rests on stands at now: its
+// approval, approved (or used) under the rule cr as it stands, and its
+// approver and the approver's key (approverStands).
+func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRule, now time.Time) (bool, error) {
+	a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
+	switch {
+	case isNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	case a.Rule != g.Rule || !asApproved(&a, cr.reason, cr.approvers):
+		return false, nil
+	case a.Status != ApprovalApproved && a.Status != ApprovalConsumed:
+		// Withdrawn (DenyApproval of the approval after it was
+		// approved): the grant goes with it.
+		return false, nil
+	}
+	return c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, now)
 }
 
 // Grants lists the remembered approvals (see ApproveAndRemember) of this
