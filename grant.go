@@ -243,12 +243,15 @@ func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRu
 }
 
 // Grants lists the remembered approvals (see ApproveAndRemember) of this
-// client's tenant that a check would use now, of agentID ("" for every
-// agent), oldest first: those that still allow a request as the policy,
-// the revocations and the approver's key stand, each with ExpiresAt
-// brought forward to the end its rule's remember_for sets, when that
-// comes first. Grants that allow nothing more are left out. A store
-// without grants (store.Grants) lists none.
+// client's tenant that the store still counts uses for, of agentID (""
+// for every agent), oldest first, each as a check would hold it now:
+// UsesLeft is how many more requests it would allow, 0 for a grant that
+// allows nothing now (its rule changed, its approver or the approver's
+// key stopped, its approval withdrawn), and ExpiresAt is brought forward
+// to the end its rule's remember_for sets, when that comes first. A
+// grant at 0 may allow again after a later change (an approver resumed,
+// a rule restored): Revoke its id to end it for good. A store without
+// grants (store.Grants) lists none.
 func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, error) {
 	if agentID != "" {
 		if err := validID("agent id", agentID); err != nil {
@@ -264,26 +267,25 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 	if err != nil {
 		return nil, storeErr("list grants", err)
 	}
-	ps := c.policy.Load()
-	if ps == nil || ps.compiled == nil {
-		return nil, nil
+	var rules map[string]*compiledRule // none: a custom engine's grants allow nothing
+	if ps := c.policy.Load(); ps != nil && ps.compiled != nil {
+		rules = ps.compiled.byID
 	}
 	out := list[:0]
 	for _, g := range list {
 		if g.Tenant != c.tenant || agentID != "" && g.AgentID != agentID {
 			continue
 		}
-		cr := ps.compiled.byID[g.Rule]
+		cr := rules[g.Rule]
 		left, err := c.grantLeft(ctx, &g, cr, now)
 		if err != nil {
 			return nil, storeErr("list grants", err)
 		}
-		if left == 0 {
-			continue
-		}
 		g.UsesLeft = left
-		if end := g.CreatedAt.Add(cr.rememberFor); end.Before(g.ExpiresAt) {
-			g.ExpiresAt = end
+		if left > 0 {
+			if end := g.CreatedAt.Add(cr.rememberFor); end.Before(g.ExpiresAt) {
+				g.ExpiresAt = end
+			}
 		}
 		out = append(out, g)
 	}

@@ -257,9 +257,19 @@ func TestGrantsListsWhatChecksUse(t *testing.T) {
 	must.NoError(t, err)
 	must.Equal(t, 1, len(list))
 	expect.True(t, list[0].ExpiresAt.Equal(g.CreatedAt.Add(10*time.Minute)), "listed end %v", list[0].ExpiresAt)
-	// A lower remember_uses than the grant was made with ends it.
+	// A lower remember_uses than the grant was made with ends it: listed
+	// with no use left, and revivable by raising the bound again.
 	must.NoError(t, f.c.SetPolicy(mustPolicy(t, strings.Replace(rememberPolicy, "remember_uses: 5", "remember_uses: 2", 1))))
 	list, err = f.c.Grants(ctx, "")
 	must.NoError(t, err)
-	expect.Equal(t, 0, len(list), "grants made with 3 uses under remember_uses 2: %v", list)
+	must.Equal(t, 1, len(list))
+	expect.Equal(t, 0, list[0].UsesLeft, "a grant made with 3 uses under remember_uses 2")
+	d, err = f.c.Check(ctx, pay("cust-4", 70))
+	must.NoError(t, err)
+	expect.Equal(t, agenttrust.NeedsApproval, d.Effect)
+	// Revoked, it is gone for good.
+	must.NoError(t, f.c.Revoke(ctx, g.ID))
+	list, err = f.c.Grants(ctx, "")
+	must.NoError(t, err)
+	expect.Equal(t, 0, len(list), "a revoked grant listed: %v", list)
 }

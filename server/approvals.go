@@ -240,10 +240,10 @@ func (s *Server) remember(c *call, id, note string, r *wire.Remember) error {
 	return nil
 }
 
-// listGrants lists the tenant's grants that a check would use now, of
-// one agent with agent_id, each with the uses a check would still allow
-// (agenttrust.Client.Grants): a grant its rule, its approver or its
-// approver's key no longer stands behind is not listed as live.
+// listGrants lists the tenant's grants, of one agent with agent_id, each
+// with the uses a check would allow now (agenttrust.Client.Grants): a
+// grant its rule, its approver or its approver's key no longer stands
+// behind is listed with none, not as live, and can still be revoked.
 func (s *Server) listGrants(c *call) error {
 	agent := c.r.URL.Query().Get("agent_id")
 	if agent != "" {

@@ -7,7 +7,7 @@ import "testing"
 // request, and a remembered one its grant: an approver could not take
 // back a mistaken approval. Before the request uses it, deny withdraws
 // it (200, denied): the request is asked again and the grant made with
-// it is neither used nor listed. Once used it is 409 approval_resolved
+// it is not used, and is listed with no use left. Once used it is 409 approval_resolved
 // (control).
 func TestAttackApprovalWithdrawHTTP(t *testing.T) {
 	for _, tc := range []struct {
@@ -55,8 +55,10 @@ func TestAttackApprovalWithdrawHTTP(t *testing.T) {
 					t.Errorf("%s after the withdrawal: %v", res, d)
 				}
 			}
-			if list := e.must(200, "GET", "/v1/grants", e.key("acme/root"), nil).json(t)["grants"].([]any); len(list) != 0 {
-				t.Errorf("grants after the withdrawal: %v", list)
+			for _, g := range e.must(200, "GET", "/v1/grants", e.key("acme/root"), nil).json(t)["grants"].([]any) {
+				if left := g.(map[string]any)["uses_left"]; left != float64(0) {
+					t.Errorf("a grant of the withdrawn approval listed with uses_left %v: %v", left, g)
+				}
 			}
 		})
 	}

@@ -12,9 +12,10 @@ import (
 // whatever a check would make of it now: grants of a rule removed,
 // changed or lowered, grants older than the rule's remember_for, grants
 // of a suspended approver or a revoked approver key all read as live,
-// and with the uses the store counted rather than those a check would
-// allow. Each case wants the listing to agree with the check that
-// follows: a grant is listed exactly when a request it covers is allowed.
+// with the uses the store counted rather than those a check would allow.
+// Each case wants the listing to agree with the check that follows: the
+// grant is listed with the uses a check would allow now, none when a
+// request it covers is asked again.
 func TestAttackGrantListingShowsDeadGrants(t *testing.T) {
 	const rule = `{"rules":[{"id":"pay","effect":"needs_approval","tools":["payments.charge"],"reason":"%s","remember_uses":%d,"remember_for":"%s"}]}`
 	policy := func(reason string, uses int, forDur string) string {
@@ -69,13 +70,14 @@ func TestAttackGrantListingShowsDeadGrants(t *testing.T) {
 			if allowed != tc.live {
 				t.Errorf("check under the grant: %v, want allowed %v", d, tc.live)
 			}
-			if listed := len(list) > 0; listed != tc.live {
-				t.Fatalf("GET /v1/grants lists %v, want listed %v (a check now allowed: %v)", list, tc.live, allowed)
+			// Listed still (it can be revoked, and may allow again after a
+			// later change), with the uses a check would allow now.
+			if len(list) != 1 {
+				t.Fatalf("GET /v1/grants lists %v, want the one grant", list)
 			}
-			if tc.live {
-				if got := list[0].(map[string]any)["uses_left"]; got != float64(3) {
-					t.Errorf("uses_left %v, want 3", got)
-				}
+			want := map[bool]float64{true: 3, false: 0}[tc.live]
+			if got := list[0].(map[string]any)["uses_left"]; got != want {
+				t.Errorf("GET /v1/grants: uses_left %v, want %v (a check now allowed: %v): %v", got, want, allowed, list[0])
 			}
 		})
 	}
