@@ -301,8 +301,11 @@ func (c *Client) newID(prefix string) (string, error) {
 }
 
 // Approve grants a pending approval: the same request, checked again
-// within the grant TTL, is allowed once. approver must differ from the
-// agent that asked and, when the rule names approvers, match one of them.
+// within the grant TTL, is allowed once, while approver, and the API key
+// it approved with when the server authenticated it by one, are neither
+// suspended nor revoked (nor the key expired), and until DenyApproval
+// withdraws it. approver must differ from the agent that asked and, when
+// the rule names approvers, match one of them.
 // It is recorded in the audit chain as "agenttrust.approve" (see
 // Suspend), with the note as the record's Reason.
 func (c *Client) Approve(ctx context.Context, id, approver, note string) error {
