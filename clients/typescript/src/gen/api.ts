@@ -322,7 +322,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the live remembered approvals (grants), oldest first (admin, approver). Revoke one through /v1/revocations. */
+        /** List the remembered approvals (grants), oldest first, as a check would hold them now (admin, approver). Revoke one through /v1/revocations. */
         get: operations["listGrants"];
         put?: never;
         post?: never;
@@ -1675,7 +1675,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The grants with uses left that have not expired. */
+            /** @description The grants the store still counts uses for, each with uses_left the requests a check would allow now (0 for a grant its rule, its approver, the approver's key or a withdrawal has stopped, which a later change may bring back) and expires_at no later than its rule's remember_for allows. */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
