@@ -2,8 +2,10 @@ package agenttrust_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
@@ -39,6 +41,21 @@ func TestAttackSecretKeyPrinted(t *testing.T) {
 	}
 	cases["key xml"] = func(fill byte) string { return xmlOf(key(fill)) }
 	cases["config xml"] = func(fill byte) string { return xmlOf(config(fill)) }
+	cases["key json"] = func(fill byte) string { b, _ := json.Marshal(key(fill)); return string(b) }
+	cases["config json"] = func(fill byte) string { b, _ := json.Marshal(config(fill)); return string(b) }
+	logged := func(json bool, v any) string {
+		var out bytes.Buffer
+		var h slog.Handler = slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: dropTime})
+		if json {
+			h = slog.NewJSONHandler(&out, &slog.HandlerOptions{ReplaceAttr: dropTime})
+		}
+		slog.New(h).Info("loaded", "v", v)
+		return out.String()
+	}
+	for _, j := range []bool{false, true} {
+		cases[fmt.Sprintf("key slog json=%v", j)] = func(fill byte) string { return logged(j, key(fill)) }
+		cases[fmt.Sprintf("config slog json=%v", j)] = func(fill byte) string { return logged(j, config(fill)) }
+	}
 	for name, render := range cases {
 		t.Run(name, func(t *testing.T) {
 			a, b := render('A'), render('B')
@@ -47,4 +64,11 @@ func TestAttackSecretKeyPrinted(t *testing.T) {
 			}
 		})
 	}
+}
+
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
 }

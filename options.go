@@ -278,11 +278,9 @@ func (k SecretKey) String() string { return "SecretKey{" + k.ID + ", [redacted]}
 func (k SecretKey) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
 
 // MarshalText implements encoding.TextMarshaler with String, so that
-// encoders that look for it (encoding/xml, YAML) write no secret.
+// encoders that look for it (encoding/xml, YAML, slog's text handler)
+// write no secret.
 func (k SecretKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
-// LogValue implements slog.LogValuer without the secret.
-func (k SecretKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // MarshalJSON encodes only the id.
 func (k SecretKey) MarshalJSON() ([]byte, error) {
