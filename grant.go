@@ -297,8 +297,8 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 // now. An approval or a grant is its approver's word: while the approver
 // is suspended or revoked (a rogue or compromised approver an operator
 // stopped), or the API key it decided with is revoked, suspended,
-// expired or gone (a leaked key, a key at the end of its life), what it
-// approved allows nothing.
+// expired (by its ExpiresAt or an "expires" caveat) or gone (a leaked
+// key, a key at the end of its life), what it approved allows nothing.
 func (c *Client) approverStands(ctx context.Context, by, key string, now time.Time) (bool, error) {
 	var err error
 	if key == "" {
@@ -321,7 +321,22 @@ func (c *Client) approverStands(ctx context.Context, by, key string, now time.Ti
 	case err != nil:
 		return false, storeErr("key lookup", err)
 	}
-	return k.AgentID == by && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt)), nil
+	if k.AgentID != by {
+		return false, nil
+	}
+	// The key's end as its use holds it (keyEnd): an "expires" caveat
+	// ends it as its ExpiresAt does. A caveat that no longer parses
+	// leaves the key authenticating nothing, and standing behind nothing.
+	conds := make([]cond.Cond, 0, len(k.Caveats))
+	for _, s := range k.Caveats {
+		cv, err := cond.Parse(s)
+		if err != nil {
+			return false, nil
+		}
+		conds = append(conds, cv)
+	}
+	end := keyEnd(k.ExpiresAt, conds)
+	return end.IsZero() || now.Before(end), nil
 }
 
 // grantCovers reports whether g covers resource. A glob that no longer

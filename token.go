@@ -326,6 +326,20 @@ type keyEntry struct {
 	expires  time.Time // the earlier of key.ExpiresAt and its expires caveats
 }
 
+// keyEnd is when a key whose ExpiresAt is expiresAt and whose caveats
+// are conds ends (zero for never): an "expires" caveat ends the key as
+// its ExpiresAt does, so every use, every credential minted from it and
+// everything decided with it ends by the earlier of them.
+func keyEnd(expiresAt time.Time, conds []cond.Cond) time.Time {
+	end := expiresAt
+	for i := range conds {
+		if t, ok := conds[i].Expires(); ok && (end.IsZero() || t.Before(end)) {
+			end = t
+		}
+	}
+	return end
+}
+
 // boundedCache is a cache the client fills from credentials it is shown,
 // bounded in entries and bytes (see internal/cache): cost estimates the
 // memory one entry holds.
@@ -434,14 +448,7 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 			}
 			e.conds = append(e.conds, cv)
 		}
-		// An "expires" caveat ends the key as its ExpiresAt does: every
-		// use, and every credential minted from it, ends by then.
-		e.expires = stored.ExpiresAt
-		for i := range e.conds {
-			if t, ok := e.conds[i].Expires(); ok && (e.expires.IsZero() || t.Before(e.expires)) {
-				e.expires = t
-			}
-		}
+		e.expires = keyEnd(stored.ExpiresAt, e.conds)
 		c.keys.put(h, e)
 	}
 	if !apikey.Equal(e.key.Hash, h) || e.key.Tenant != c.tenant {
