@@ -191,7 +191,7 @@ func TestAttackAuditPoisonEveryField(t *testing.T) {
 					tc.set(&req, &d, &cs)
 					now := c.clock.Now()
 					d.ID = c.ids.next(now)
-					if err := c.record(context.Background(), &req, &d, now, &cs); err != nil {
+					if err := c.record(context.Background(), &req, &d, now, 0, &cs); err != nil {
 						t.Fatal(err)
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // Reasons on the hot path are constants, so a decision costs no
@@ -26,6 +28,7 @@ const (
 	reasonCredentialError   = "credential rejected"
 	reasonCredentialRevoked = "credential revoked"
 	reasonPolicyPanic       = "policy engine panicked"
+	reasonPanicked          = "store, clock or random source failed"
 )
 
 // maxAuditAttrBytes bounds the attributes kept in one audit record; a
@@ -99,13 +102,17 @@ func denied(reason string) verdict { return verdict{done: true, reason: reason} 
 // The phases, in order: request validation, credential (when present),
 // revocation and suspension, rate limits, policy, approval, runaway
 // breaker, audit. A PolicyEngine that panics is a failure like any
-// other: the check denies with ErrPolicyEngine and is recorded. The
+// other: the check denies with ErrPolicyEngine and is recorded. So is a
+// store, clock (WithClock) or random source (WithRandom) that panics
+// during the check, or a clock that tells a time no record can hold
+// (the zero time): the check denies with an error matching
+// ErrInvalidConfig, is recorded, and the client goes on deciding. The
 // record keeps every text as any store can hold it: each NUL byte and
 // each byte that is not UTF-8 becomes U+FFFD.
 func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error) {
-	now := c.clock.Now()
+	now, err := c.now()
 	st := c.pool.Get().(*checkState)
-	err = c.check(ctx, &req, now, st, &d)
+	err = c.check(ctx, &req, now, err, st, &d)
 	if c.obs != nil {
 		c.observeCheck(ctx, &req, now, &d, err)
 	}
@@ -116,8 +123,9 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 
 // check runs the phases, makes the Decision of their verdict in *d (the
 // caller's result, so it is not copied) and records it: the audit phase,
-// whose failure turns any answer into a deny.
-func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *checkState, d *Decision) error {
+// whose failure turns any answer into a deny. clockErr is the failure of
+// the clock read that gave now, which denies.
+func (c *Client) check(ctx context.Context, req *Request, now time.Time, clockErr error, st *checkState, d *Decision) error {
 	if c.audit.durable {
 		c.audit.inflight.Add(1) // until record has waited for its record
 	}
@@ -129,9 +137,20 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, st *che
 	} else {
 		st.kvs = append(st.kvs[:0], attrKV{Name: truncatedAttr, Value: true})
 	}
-	v, err := c.decide(ctx, req, now, st)
+	v, err := denied(reasonPanicked), clockErr
+	if err == nil {
+		v, err = c.decideRecovered(ctx, req, now, st)
+	}
+	var latency time.Duration
+	if c.latency {
+		t, lerr := c.now()
+		latency = t.Sub(now)
+		if lerr != nil && err == nil {
+			v, err = denied(reasonPanicked), lerr
+		}
+	}
 	decision(d, id, req, st, &v, err)
-	if aerr := c.record(ctx, req, d, now, st); aerr != nil && err == nil {
+	if aerr := c.record(ctx, req, d, now, latency, st); aerr != nil && err == nil {
 		*d = Decision{ID: d.ID, Reason: reasonAuditDown}
 		err = aerr
 	}
@@ -151,6 +170,20 @@ func decision(d *Decision, id DecisionID, req *Request, st *checkState, v *verdi
 	if err != nil || !v.done {
 		d.Effect, d.ApprovalID = Deny, ""
 	}
+}
+
+// decideRecovered is decide, turning a panic of a part the client was
+// given (the store, the clock, the random source) into a deny with an
+// error: the check is still recorded, its counters brought down and its
+// state returned, and later checks go on. A deferred recover costs a
+// check no allocation.
+func (c *Client) decideRecovered(ctx context.Context, req *Request, now time.Time, st *checkState) (v verdict, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = denied(reasonPanicked), fmt.Errorf("%w: a check panicked with %s", errs.Panicked, panicText(p))
+		}
+	}()
+	return c.decide(ctx, req, now, st)
 }
 
 // decide runs the phases before the audit, in order. Each returns its
@@ -260,11 +293,7 @@ func (c *Client) decide(ctx context.Context, req *Request, now time.Time, st *ch
 // In durable mode it then waits until the record is written. If that
 // fails, the check denies, and since the record may still be written
 // later with the decision it held, a note records the withdrawal.
-func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time.Time, st *checkState) error {
-	var latency time.Duration
-	if c.latency {
-		latency = c.clock.Now().Sub(now)
-	}
+func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time.Time, latency time.Duration, st *checkState) error {
 	// Every text is made storable before the queue's lock is taken, which
 	// begin holds until end: the flusher waits on that lock.
 	agent, obo, session, tool, resource := clip(req.AgentID), req.OnBehalfOf, req.SessionID, req.Tool, req.Resource

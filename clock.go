@@ -1,8 +1,12 @@
 package agenttrust
 
 import (
+	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/agenttrust/agenttrust/internal/errs"
 )
 
 // clock tells the time a client stamps on what it decides and records
@@ -43,4 +47,28 @@ func (c *systemClock) Now() time.Time {
 	now := time.Now()
 	c.anchor.Store(&now)
 	return now
+}
+
+// maxClockUnix bounds, in Unix seconds either side of 1970, the times a
+// record can hold: its time is kept in Unix nanoseconds, an int64
+// (1677-2262).
+const maxClockUnix = math.MaxInt64/int64(time.Second) - 1
+
+// now reads the client's clock for a call that stamps what it decides.
+// A clock that panics, or tells a time no record can hold (the zero
+// time of a clock never set, which would also make every expired
+// credential current again), fails the call with an error matching
+// ErrInvalidConfig (errs.Panicked); t is then the time package's, for
+// the record of the refusal.
+func (c *Client) now() (t time.Time, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = time.Now(), fmt.Errorf("%w: the clock panicked with %s", errs.Panicked, panicText(p))
+		}
+	}()
+	t = c.clock.Now()
+	if u := t.Unix(); u < -maxClockUnix || u > maxClockUnix {
+		return time.Now(), fmt.Errorf("%w: the clock told %s, a time no record can hold", errs.Panicked, t.Format(time.RFC3339))
+	}
+	return t, nil
 }

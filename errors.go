@@ -46,7 +46,11 @@ var (
 	ErrInvalidRequest = errs.InvalidRequest
 	// ErrInvalidPolicy matches every *PolicyError.
 	ErrInvalidPolicy = errs.InvalidPolicy
-	// ErrInvalidConfig: an Option or argument to New is unusable.
+	// ErrInvalidConfig: an Option or argument to New is unusable; also
+	// a part given to New (its store, WithClock's clock, WithRandom's
+	// source) that panicked during a call, or a clock that told a time no
+	// record can hold (the zero time): the call denies or is refused,
+	// and the client goes on.
 	ErrInvalidConfig = errs.InvalidConfig
 	// ErrUnevaluable: a deny or needs_approval rule that would decide the
 	// request has a condition that cannot be evaluated on it: a missing

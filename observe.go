@@ -15,10 +15,11 @@ import (
 // audit record keeps them: clipped, valid UTF-8, without NUL. A valid
 // name passes as it is, without allocating.
 func (c *Client) observeCheck(ctx context.Context, req *Request, start time.Time, d *Decision, err error) {
+	end, _ := c.now() // a clock that fails has failed the check already
 	c.obs.Check(ctx, observe.Check{
 		Tenant: c.tenant, Agent: clip(d.AgentID), Tool: clip(req.Tool),
 		Effect: d.Effect.String(), Rule: d.Rule, Reason: d.Reason, Code: errs.Code(err),
-		DecisionID: d.ID, Start: start, Duration: c.clock.Now().Sub(start),
+		DecisionID: d.ID, Start: start, Duration: end.Sub(start),
 	})
 	if err == nil && d.Reason == reasonRateLimited {
 		c.obs.Event(ctx, observe.Event{Kind: observe.RateLimited, Tenant: c.tenant, Agent: d.AgentID, Tool: req.Tool})

@@ -93,6 +93,12 @@ var (
 	ApprovalResolved = refine("agenttrust: approval already resolved or lapsed", Conflict)
 	// ApproverNotAllowed: the principal may not decide this approval.
 	ApproverNotAllowed = refine("agenttrust: approver not allowed", InvalidRequest)
+
+	// Panicked: a part the client was given (its store, clock or random
+	// source) panicked, or its clock told a time no record can hold,
+	// during a call: the call denies or is refused. It is a defect of that
+	// part, not an outage, so it matches InvalidConfig.
+	Panicked = refine("agenttrust: a part the client was given failed", InvalidConfig)
 )
 
 // refine returns a sentinel with its own text that matches parent.

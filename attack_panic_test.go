@@ -1,0 +1,263 @@
+package agenttrust_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/testkit"
+	"github.com/agenttrust/agenttrust/observe"
+	"github.com/agenttrust/agenttrust/store"
+	"github.com/agenttrust/agenttrust/store/memory"
+)
+
+// panicStore is a memory store one of whose methods, named by at,
+// panics: a driver with a bug, a nil map in a custom store.
+type panicStore struct {
+	*memory.Store
+	at atomic.Value // string
+}
+
+func (s *panicStore) arm(m string) { s.at.Store(m) }
+
+func (s *panicStore) hit(m string) {
+	if v, _ := s.at.Load().(string); v == m {
+		panic("store " + m + " exploded")
+	}
+}
+
+func (s *panicStore) Blocked(ctx context.Context, tenant string, ids []string) (store.Block, bool, error) {
+	s.hit("Blocked")
+	return s.Store.Blocked(ctx, tenant, ids)
+}
+
+func (s *panicStore) KeyByHash(ctx context.Context, h [32]byte) (store.Key, error) {
+	s.hit("KeyByHash")
+	return s.Store.KeyByHash(ctx, h)
+}
+
+func (s *panicStore) ConsumeApproval(ctx context.Context, tenant, fp string, now time.Time) (store.Approval, error) {
+	s.hit("ConsumeApproval")
+	return s.Store.ConsumeApproval(ctx, tenant, fp, now)
+}
+
+func (s *panicStore) PendingApproval(ctx context.Context, tenant, fp string, now time.Time) (store.Approval, error) {
+	s.hit("PendingApproval")
+	return s.Store.PendingApproval(ctx, tenant, fp, now)
+}
+
+func (s *panicStore) CreateApproval(ctx context.Context, a store.Approval) error {
+	s.hit("CreateApproval")
+	return s.Store.CreateApproval(ctx, a)
+}
+
+// panicClock is a test clock that panics, or tells the zero time, when
+// told to.
+type panicClock struct {
+	base  *testClock
+	mode  atomic.Int32 // 0 works, 1 panics, 2 tells the zero time, 3 panics after one read
+	reads atomic.Int32 // since armed
+}
+
+func (c *panicClock) set(mode int32) { c.reads.Store(0); c.mode.Store(mode) }
+
+func (c *panicClock) Now() time.Time {
+	n := c.reads.Add(1)
+	switch c.mode.Load() {
+	case 1:
+		panic("clock exploded")
+	case 2:
+		return time.Time{}
+	case 3:
+		if n > 1 {
+			panic("clock exploded")
+		}
+	}
+	return c.base.Now()
+}
+
+// panicRandom is a seeded random source that panics when armed.
+type panicRandom struct {
+	r  *testkit.Random
+	on atomic.Bool
+}
+
+func (r *panicRandom) Read(p []byte) (int, error) {
+	if r.on.Load() {
+		panic("random source exploded")
+	}
+	return r.r.Read(p)
+}
+
+// panicObserver panics on every Check, and on every Event of the kind
+// it is given (0: none).
+type panicObserver struct {
+	check bool
+	kind  observe.Kind
+}
+
+func (o *panicObserver) Check(context.Context, observe.Check) {
+	if o.check {
+		panic("observer exploded")
+	}
+}
+
+func (o *panicObserver) Event(_ context.Context, e observe.Event) {
+	if e.Kind == o.kind {
+		panic("observer exploded on " + e.Kind.String())
+	}
+}
+
+// panicRig is a client over injected parts that can each be made to
+// panic, with its audit sink.
+type panicRig struct {
+	c     *agenttrust.Client
+	st    *panicStore
+	clock *panicClock
+	rand  *panicRandom
+	sink  *outageSink
+}
+
+func newPanicRig(t *testing.T, durable bool) *panicRig {
+	t.Helper()
+	r := &panicRig{
+		st: &panicStore{Store: memory.New()}, clock: &panicClock{base: newTestClock()},
+		rand: &panicRandom{r: newSeededRandom()}, sink: newOutageSink(),
+	}
+	var err error
+	r.c, err = agenttrust.New(r.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)),
+		agenttrust.WithClock(r.clock.Now), agenttrust.WithRandom(r.rand),
+		// An observer that works: the clock times what it is told.
+		agenttrust.WithObserver(&panicObserver{}),
+		agenttrust.WithAudit(agenttrust.AuditConfig{
+			Sinks: []agenttrust.AuditSink{r.sink}, Durable: durable, Latency: true,
+			// A counter left up by a panic would hold Close this long.
+			DrainTimeout: time.Hour,
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Not waited for past 5s: a counter a panic left up holds Close
+		// for the drain's hour, which the case has reported already.
+		done := make(chan struct{})
+		go func() { r.c.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	return r
+}
+
+// within runs f, failing the test when f panics or takes longer than 5
+// seconds (a lock left held, a counter never brought down).
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		f()
+	}()
+	select {
+	case p := <-done:
+		if p != nil {
+			t.Fatalf("%s: panicked: %v", what, p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still blocked after 5s", what)
+	}
+}
+
+// TestAttackCheckInjectedPanics: every part a Client is given (its
+// store, clock and random source) may panic where Check calls it, and a
+// clock may tell garbage (the zero time of one never set). The
+// panic must not escape Check: the check denies with a typed error and
+// is recorded, and the client stays usable: later checks allow, nothing
+// is left locked, and Close (whose drain waits for checks under way)
+// returns at once. Each case runs with the async and the durable audit.
+func TestAttackCheckInjectedPanics(t *testing.T) {
+	cases := []struct {
+		name    string
+		req     agenttrust.Request
+		key     bool // check with an API key of billing-bot
+		expired bool // which expired a minute ago
+		arm     func(r *panicRig)
+	}{
+		{name: "store Blocked panics", req: charge(1),
+			arm: func(r *panicRig) { r.st.arm("Blocked") }},
+		{name: "store KeyByHash panics", req: charge(1), key: true,
+			arm: func(r *panicRig) { r.st.arm("KeyByHash") }},
+		{name: "store ConsumeApproval panics", req: charge(100),
+			arm: func(r *panicRig) { r.st.arm("ConsumeApproval") }},
+		{name: "store PendingApproval panics", req: charge(100),
+			arm: func(r *panicRig) { r.st.arm("PendingApproval") }},
+		{name: "store CreateApproval panics", req: charge(100),
+			arm: func(r *panicRig) { r.st.arm("CreateApproval") }},
+		{name: "random source panics opening an approval", req: charge(100),
+			arm: func(r *panicRig) { r.rand.on.Store(true) }},
+		{name: "clock panics", req: charge(1),
+			arm: func(r *panicRig) { r.clock.set(1) }},
+		{name: "clock panics timing the decision", req: charge(1),
+			arm: func(r *panicRig) { r.clock.set(3) }},
+		// A clock never set tells the zero time, before every expiry.
+		{name: "clock tells the zero time to an expired key", req: charge(1), key: true, expired: true,
+			arm: func(r *panicRig) { r.clock.set(2) }},
+	}
+	for _, durable := range []bool{false, true} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/durable=%v", tc.name, durable), func(t *testing.T) {
+				r := newPanicRig(t, durable)
+				ctx := context.Background()
+				req := tc.req
+				if tc.key {
+					spec := agenttrust.KeySpec{AgentID: "billing-bot"}
+					if tc.expired {
+						spec.ExpiresAt = r.clock.Now().Add(time.Minute)
+					}
+					secret, _, err := r.c.CreateKey(ctx, spec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Credential = secret
+					if tc.expired {
+						r.clock.base.Advance(2 * time.Minute)
+						if d, err := r.c.Check(ctx, req); d.Allowed() || !errors.Is(err, agenttrust.ErrExpired) {
+							t.Fatalf("expired key: %v, %v", d.Effect, err)
+						}
+					}
+				}
+				tc.arm(r)
+				var d agenttrust.Decision
+				var err error
+				within(t, "Check", func() { d, err = r.c.Check(ctx, req) })
+				if d.Effect != agenttrust.Deny || !errors.Is(err, agenttrust.ErrInvalidConfig) {
+					t.Fatalf("Check = %v, %v; want a Deny matching ErrInvalidConfig", d.Effect, err)
+				}
+				d0 := d
+				r.st.arm("")
+				r.clock.set(0)
+				r.rand.on.Store(false)
+				within(t, "a later Check", func() { d, err = r.c.Check(ctx, charge(1)) })
+				if err != nil || !d.Allowed() {
+					t.Fatalf("a later Check = %v, %v; want an Allow: the client is unusable after the panic", d.Effect, err)
+				}
+				within(t, "Close", func() { err = r.c.Close() })
+				if err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				recorded := false
+				for _, rec := range r.sink.records() {
+					recorded = recorded || rec.ID == d0.ID && rec.Effect == agenttrust.Deny
+				}
+				if !recorded {
+					t.Fatalf("the trail lacks the deny of the failed check %v", d0.ID)
+				}
+			})
+		}
+	}
+}
