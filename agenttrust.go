@@ -207,9 +207,13 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var obs observe.Observer // nil: none
+	if cfg.observer != nil {
+		obs = &recoveringObserver{o: cfg.observer, log: cfg.log}
+	}
 	c := &Client{
 		store: st, tenant: cfg.tenant, clock: cfg.clock, random: cfg.random, log: cfg.log,
-		ids: ids, notifier: cfg.notifier, obs: cfg.observer, breaker: brk, auditKey: auditKey,
+		ids: ids, notifier: cfg.notifier, obs: obs, breaker: brk, auditKey: auditKey,
 		pendingTTL: cfg.pendingTTL, grantTTL: cfg.grantTTL, latency: cfg.latency,
 		approvalsChanged: make(chan struct{}),
 		approvalTurns:    newApprovalTurns(),
@@ -276,7 +280,7 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	c.audit = newAuditor(auditConfig{
 		chain: cfg.chain, tenant: cfg.tenant, key: auditKey, sinks: cfg.sinks, max: cfg.queueSize,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout,
-		durable: cfg.durable, obs: cfg.observer,
+		durable: cfg.durable, obs: obs,
 	}, &c.redact, cfg.clock, cfg.log)
 	if err := c.audit.resume(ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/errs"
@@ -31,5 +32,33 @@ func (c *Client) event(ctx context.Context, e observe.Event) {
 	if c.obs != nil {
 		e.Tenant = c.tenant
 		c.obs.Event(ctx, e)
+	}
+}
+
+// recoveringObserver is the Observer a client calls: the one given to
+// WithObserver, whose panics it logs rather than lets through. An
+// observer tells what the client did, it decides nothing: its panic must
+// neither fail a call whose decision is recorded or whose action is
+// applied, nor end the process from the audit flusher or a timer, which
+// no caller could recover, losing every record still queued.
+type recoveringObserver struct {
+	o   observe.Observer
+	log *slog.Logger
+}
+
+func (r *recoveringObserver) Check(ctx context.Context, c observe.Check) {
+	defer r.recover()
+	r.o.Check(ctx, c)
+}
+
+func (r *recoveringObserver) Event(ctx context.Context, e observe.Event) {
+	defer r.recover()
+	r.o.Event(ctx, e)
+}
+
+// recover, deferred, logs a panic of the observer.
+func (r *recoveringObserver) recover() {
+	if p := recover(); p != nil {
+		r.log.Error("agenttrust: observer panicked", "panic", panicText(p))
 	}
 }

@@ -29,7 +29,8 @@ import (
 // Observer is told what a client (and a server) does. Its methods are
 // called synchronously, on the path they describe (Check at the end of
 // every check), so they must be fast and must not block; they must be
-// safe for concurrent use. A panic in an Observer is not recovered.
+// safe for concurrent use. A client (agenttrust.New) recovers a panic in
+// its Observer and logs it: the call it told of goes on as if told.
 type Observer interface {
 	// Check is called once a check has decided and its audit record is
 	// queued (or, in durable mode, written).
