@@ -521,7 +521,7 @@ func (c *Client) followPolicy(ctx context.Context) {
 			continue // the feed delivers policy changes
 		}
 		qctx, cancel := context.WithTimeout(ctx, policyPoll)
-		err := c.reloadStoredPolicy(qctx)
+		err := recovered("policy refresh", func() error { return c.reloadStoredPolicy(qctx) })
 		cancel()
 		switch {
 		case err != nil && ctx.Err() != nil:

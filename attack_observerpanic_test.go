@@ -72,7 +72,11 @@ func TestAttackObserverPanicKillsProcess(t *testing.T) {
 	}
 	for name := range cases {
 		t.Run(name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestAttackObserverPanicKillsProcess$", "-test.count=1")
+			// A child left blocked (a lock a panic left held) is killed
+			// after a minute.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAttackObserverPanicKillsProcess$", "-test.count=1")
 			cmd.Env = append(os.Environ(), observerChildEnv+"="+name)
 			out, err := cmd.CombinedOutput()
 			if err != nil {

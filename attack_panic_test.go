@@ -55,6 +55,51 @@ func (s *panicStore) CreateApproval(ctx context.Context, a store.Approval) error
 	return s.Store.CreateApproval(ctx, a)
 }
 
+func (s *panicStore) Blocks(ctx context.Context, tenant string) ([]store.Block, error) {
+	s.hit("Blocks")
+	return s.Store.Blocks(ctx, tenant)
+}
+
+func (s *panicStore) Policy(ctx context.Context, tenant string) (store.PolicyDoc, error) {
+	s.hit("Policy")
+	return s.Store.Policy(ctx, tenant)
+}
+
+func (s *panicStore) Mark(ctx context.Context, token string) error {
+	s.hit("Mark")
+	return s.Store.Mark(ctx, token)
+}
+
+func (s *panicStore) Revoke(ctx context.Context, b store.Block) error {
+	s.hit("Revoke")
+	return s.Store.Revoke(ctx, b)
+}
+
+func (s *panicStore) Suspend(ctx context.Context, b store.Block) error {
+	s.hit("Suspend")
+	return s.Store.Suspend(ctx, b)
+}
+
+func (s *panicStore) Resume(ctx context.Context, tenant, id string) error {
+	s.hit("Resume")
+	return s.Store.Resume(ctx, tenant, id)
+}
+
+func (s *panicStore) DecideApproval(ctx context.Context, tenant, id string, d store.ApprovalDecision) (store.Approval, error) {
+	s.hit("DecideApproval")
+	return s.Store.DecideApproval(ctx, tenant, id, d)
+}
+
+func (s *panicStore) PutPolicy(ctx context.Context, doc store.PolicyDoc, expect int64) (store.PolicyDoc, error) {
+	s.hit("PutPolicy")
+	return s.Store.PutPolicy(ctx, doc, expect)
+}
+
+func (s *panicStore) CreateKey(ctx context.Context, k store.Key) error {
+	s.hit("CreateKey")
+	return s.Store.CreateKey(ctx, k)
+}
+
 // panicClock is a test clock that panics, or tells the zero time, when
 // told to.
 type panicClock struct {

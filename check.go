@@ -186,6 +186,20 @@ func (c *Client) decideRecovered(ctx context.Context, req *Request, now time.Tim
 	return c.decide(ctx, req, now, st)
 }
 
+// recovered calls f, which calls a part the client was given (its store,
+// clock, random source), turning a panic into an error matching
+// ErrInvalidConfig (errs.Panicked) that names what: a panic in a
+// goroutine of the client's would end the process, and one under an
+// operator action would leave its record unanswered.
+func recovered(what string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s panicked with %s", errs.Panicked, what, panicText(p))
+		}
+	}()
+	return f()
+}
+
 // decide runs the phases before the audit, in order. Each returns its
 // verdict and error; the first to fail or to decide ends the check,
 // except that every decision of the rules (rate limits, policy,

@@ -267,7 +267,7 @@ func (c *Client) runView(ctx context.Context) {
 	var polls pollLog
 	for ctx.Err() == nil {
 		if canWatch {
-			err := c.watchView(ctx, w)
+			err := recovered("change feed", func() error { return c.watchView(ctx, w) })
 			if ctx.Err() != nil {
 				return
 			}
@@ -277,7 +277,7 @@ func (c *Client) runView(ctx context.Context) {
 		// Poll until it is time to try the feed again.
 		deadline := time.Now().Add(backoff)
 		for ctx.Err() == nil && (!canWatch || time.Now().Before(deadline)) {
-			polls.outcome(c.log, c.pollView(ctx))
+			polls.outcome(c.log, recovered("revocation poll", func() error { return c.pollView(ctx) }))
 			sleep(ctx, c.view.poll)
 		}
 		backoff = min(backoff*2, 5*time.Second)
@@ -330,80 +330,90 @@ func (c *Client) watchView(ctx context.Context, w store.Watcher) error {
 	synced := make(chan struct{})
 	var syncedOnce sync.Once
 	errc := make(chan error, 1)
-	go func() {
-		errc <- w.Watch(wctx, func(ch store.Change) {
-			if wctx.Err() != nil {
-				// This watch is over (a change could not be applied, or
-				// the client closes): what its feed still delivers must
-				// neither change the view nor confirm it.
+	// A panic of the store under the feed (its Watch, or a read this
+	// callback makes) ends this watch like an error.
+	feed := func(ch store.Change) {
+		if wctx.Err() != nil {
+			// This watch is over (a change could not be applied, or
+			// the client closes): what its feed still delivers must
+			// neither change the view nor confirm it.
+			return
+		}
+		switch ch.Kind {
+		case store.ChangeBlock:
+			if ch.Tenant != c.tenant {
 				return
 			}
-			switch ch.Kind {
-			case store.ChangeBlock:
-				if ch.Tenant != c.tenant {
-					return
-				}
-				v.mu.Lock()
-				rctx, rcancel := context.WithTimeout(wctx, v.max)
-				b, found, err := c.store.Blocked(rctx, c.tenant, []string{ch.ID})
-				rcancel()
-				if err != nil {
-					v.mu.Unlock()
-					// Without this change the view cannot be trusted;
-					// markers stop confirming until a reread succeeds.
-					cancel()
-					return
-				}
-				v.apply(ch.ID, b, found)
+			v.mu.Lock()
+			rctx, rcancel := context.WithTimeout(wctx, v.max)
+			var b store.Block
+			var found bool
+			// Recovered here, not only around the feed: a panic must not
+			// leave v.mu held, which would stop every later reread.
+			err := recovered("revocation lookup", func() (err error) {
+				b, found, err = c.store.Blocked(rctx, c.tenant, []string{ch.ID})
+				return err
+			})
+			rcancel()
+			if err != nil {
 				v.mu.Unlock()
-			case store.ChangePolicy:
-				if ch.Tenant == c.tenant {
-					if err := c.reloadStoredPolicy(wctx); err != nil {
-						c.log.Error("agenttrust: reload policy after change", "err", err)
-						if errors.Is(err, ErrStoreUnavailable) {
-							// The live policy is replaced and the feed
-							// will not say so again: end this watch, so
-							// that polling reloads the policy until it
-							// holds the stored one. (A stored document
-							// that does not parse leaves the live policy
-							// alone, as documented.)
-							cancel()
-						}
+				// Without this change the view cannot be trusted;
+				// markers stop confirming until a reread succeeds.
+				cancel()
+				return
+			}
+			v.apply(ch.ID, b, found)
+			v.mu.Unlock()
+		case store.ChangePolicy:
+			if ch.Tenant == c.tenant {
+				if err := c.reloadStoredPolicy(wctx); err != nil {
+					c.log.Error("agenttrust: reload policy after change", "err", err)
+					if errors.Is(err, ErrStoreUnavailable) {
+						// The live policy is replaced and the feed
+						// will not say so again: end this watch, so
+						// that polling reloads the policy until it
+						// holds the stored one. (A stored document
+						// that does not parse leaves the live policy
+						// alone, as documented.)
+						cancel()
 					}
 				}
-			case store.ChangeMark:
-				v.markMu.Lock()
-				sent, ok := v.marks[ch.ID]
-				delete(v.marks, ch.ID)
-				v.markMu.Unlock()
-				if !ok {
-					return
-				}
-				select {
-				case <-synced:
-					v.confirm(sent)
-				default:
-					syncedOnce.Do(func() {
-						// The listener is up: reread what may have changed
-						// before it was, then trust the feed.
-						if err := c.rereadView(wctx); err != nil {
-							cancel()
+			}
+		case store.ChangeMark:
+			v.markMu.Lock()
+			sent, ok := v.marks[ch.ID]
+			delete(v.marks, ch.ID)
+			v.markMu.Unlock()
+			if !ok {
+				return
+			}
+			select {
+			case <-synced:
+				v.confirm(sent)
+			default:
+				syncedOnce.Do(func() {
+					// The listener is up: reread what may have changed
+					// before it was, then trust the feed.
+					if err := c.rereadView(wctx); err != nil {
+						cancel()
+						return
+					}
+					if err := c.reloadStoredPolicy(wctx); err != nil {
+						c.log.Error("agenttrust: reload policy", "err", err)
+						if errors.Is(err, ErrStoreUnavailable) {
+							cancel() // a change made before the feed was up is not replayed
 							return
 						}
-						if err := c.reloadStoredPolicy(wctx); err != nil {
-							c.log.Error("agenttrust: reload policy", "err", err)
-							if errors.Is(err, ErrStoreUnavailable) {
-								cancel() // a change made before the feed was up is not replayed
-								return
-							}
-						}
-						v.confirm(sent)
-						close(synced)
-						v.readyMu.Do(func() { close(v.ready) })
-					})
-				}
+					}
+					v.confirm(sent)
+					close(synced)
+					v.readyMu.Do(func() { close(v.ready) })
+				})
 			}
-		})
+		}
+	}
+	go func() {
+		errc <- recovered("change feed", func() error { return w.Watch(wctx, feed) })
 	}()
 	tick := time.NewTicker(v.poll)
 	defer tick.Stop()
