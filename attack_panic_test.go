@@ -306,3 +306,93 @@ func TestAttackCheckInjectedPanics(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackOperatorActionPanics: an operator action is recorded before
+// it runs, and noted as not performed when it fails. When the store
+// panicked under it instead, the panic escaped the action with its
+// record standing alone: the trail said the revocation, suspension,
+// approval, key or policy took effect when it did not. The action must
+// fail with a typed error, its record must be answered by a note, and
+// the client must go on. Each case runs with the async and the durable
+// audit.
+func TestAttackOperatorActionPanics(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name, method, tool string
+		prepare            func(t *testing.T, r *panicRig) string
+		act                func(r *panicRig, arg string) error
+	}{
+		{name: "Revoke", method: "Revoke", tool: "agenttrust.revoke",
+			act: func(r *panicRig, _ string) error { return r.c.Revoke(ctx, "s1") }},
+		{name: "Suspend", method: "Suspend", tool: "agenttrust.suspend",
+			act: func(r *panicRig, _ string) error { return r.c.Suspend(ctx, "s1", "looping") }},
+		{name: "Resume", method: "Resume", tool: "agenttrust.resume",
+			prepare: func(t *testing.T, r *panicRig) string {
+				if err := r.c.Suspend(ctx, "s1", "looping"); err != nil {
+					t.Fatal(err)
+				}
+				return ""
+			},
+			act: func(r *panicRig, _ string) error { return r.c.Resume(ctx, "s1") }},
+		{name: "Approve", method: "DecideApproval", tool: "agenttrust.approve",
+			prepare: func(t *testing.T, r *panicRig) string {
+				d, err := r.c.Check(ctx, charge(100))
+				if err != nil || d.ApprovalID == "" {
+					t.Fatalf("Check = %v, %v", d.Effect, err)
+				}
+				return d.ApprovalID
+			},
+			act: func(r *panicRig, id string) error { return r.c.Approve(ctx, id, "alice", "ok") }},
+		{name: "CreateKey", method: "CreateKey", tool: "agenttrust.create_key",
+			act: func(r *panicRig, _ string) error {
+				_, _, err := r.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+				return err
+			}},
+		{name: "SavePolicy", method: "PutPolicy", tool: "agenttrust.save_policy",
+			act: func(r *panicRig, _ string) error {
+				_, err := r.c.SavePolicy(ctx, []byte(paymentsPolicy), "yaml", 0)
+				return err
+			}},
+	}
+	for _, durable := range []bool{false, true} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/durable=%v", tc.name, durable), func(t *testing.T) {
+				r := newPanicRig(t, durable)
+				var arg string
+				if tc.prepare != nil {
+					arg = tc.prepare(t, r)
+				}
+				r.st.arm(tc.method)
+				var err error
+				within(t, tc.name, func() { err = tc.act(r, arg) })
+				if !errors.Is(err, agenttrust.ErrInvalidConfig) {
+					t.Fatalf("%s = %v; want an error matching ErrInvalidConfig", tc.name, err)
+				}
+				r.st.arm("")
+				within(t, tc.name+" again", func() { err = tc.act(r, arg) })
+				if err != nil {
+					t.Fatalf("%s again: %v", tc.name, err)
+				}
+				within(t, "Close", func() { err = r.c.Close() })
+				if err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				var allows, notes int
+				for _, rec := range r.sink.records() {
+					if rec.Tool != tc.tool {
+						continue
+					}
+					if rec.Effect == agenttrust.Deny {
+						notes++
+					} else {
+						allows++
+					}
+				}
+				if allows != 2 || notes != 1 {
+					t.Fatalf("the trail holds %d records of %s taking effect and %d notes of one not performed; want 2 and 1",
+						allows, tc.tool, notes)
+				}
+			})
+		}
+	}
+}

@@ -190,7 +190,10 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 	if who == (actor.Actor{}) {
 		who = op.by
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return fmt.Errorf("%s not performed: %w", op.tool, err)
+	}
 	id := c.ids.next(now)
 	// Under way until its notes are queued: a closing drain waits for it.
 	c.audit.inflight.Add(1)
@@ -205,8 +208,10 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 			return fmt.Errorf("%s not performed: %w", op.tool, err)
 		}
 	}
-	if err := act(); err != nil {
-		now := c.clock.Now()
+	// A panic of the store (or clock) under the action is its failure:
+	// noted, never a record of an action that did not take effect.
+	if err := recovered(op.tool, act); err != nil {
+		now, _ := c.now()
 		c.recordOp(c.ids.next(now), now, who, &op, Deny, storable("not performed: record "+id.String()+": "+err.Error(), maxOpReason), true)
 		return err
 	}
