@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/prefetch"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
@@ -228,13 +229,14 @@ func (a *auditor) resume(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		head, err := hr.AuditHead(ctx, a.chain)
+		head, err := auditHead(ctx, hr, a.chain)
 		if err != nil {
 			if isNotFound(err) {
 				continue
 			}
-			if errors.Is(err, ErrChainBroken) {
+			if errors.Is(err, ErrChainBroken) || errors.Is(err, errs.Panicked) {
 				// The store answered; what it holds fails verification.
+				// Or the sink panicked: not an outage, a defect.
 				return fmt.Errorf("resume audit chain: %w", err)
 			}
 			return fmt.Errorf("%w: read audit head: %w", ErrStoreUnavailable, err)
@@ -830,7 +832,7 @@ func (a *auditor) movedHead(s AuditSink, first uint64) *headMoved {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.writeTimeout)
 	defer cancel()
-	head, err := hr.AuditHead(ctx, a.chain)
+	head, err := auditHead(ctx, hr, a.chain)
 	if err != nil || head.Seq < first || head.Chain != a.chain || head.Tenant != a.tenant {
 		return nil
 	}
@@ -853,6 +855,18 @@ func (a *auditor) overflowNote(ov overflow) pending {
 		rule:     "agenttrust.audit_overflow",
 		reason:   fmt.Sprintf("audit queue full: %d checks denied unrecorded between %s and %s", ov.n, ov.first.Format(time.RFC3339Nano), ov.last.Format(time.RFC3339Nano)),
 	}
+}
+
+// auditHead reads a sink's head of chain. A sink that panics has failed
+// the read, with an error matching ErrInvalidConfig (errs.Panicked):
+// the flusher, which reads it after a conflict, must not end the
+// process, nor New panic on what it is given.
+func auditHead(ctx context.Context, hr auditHeadReader, chain string) (head AuditRecord, err error) {
+	err = recovered("audit sink's AuditHead", func() (err error) {
+		head, err = hr.AuditHead(ctx, chain)
+		return err
+	})
+	return head, err
 }
 
 // writeSink writes recs to a user's sink within timeout. A sink that
