@@ -113,7 +113,8 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		Rule:       res.Rule, Reason: res.Reason, Approvers: append([]string(nil), res.Approvers...),
 		Status: ApprovalPending, CreatedAt: now, ExpiresAt: expires,
 	}
-	if err := c.store.CreateApproval(ctx, a); err != nil {
+	// A panic of the store is its failure: the approval is not counted.
+	if err := recovered("create approval", func() error { return c.store.CreateApproval(ctx, a) }); err != nil {
 		c.open.drop(req.AgentID, id)
 		return down, storeErr("create approval", err)
 	}

@@ -167,14 +167,14 @@ type panicRig struct {
 	sink  *outageSink
 }
 
-func newPanicRig(t *testing.T, durable bool) *panicRig {
+func newPanicRig(t *testing.T, durable bool, opts ...agenttrust.Option) *panicRig {
 	t.Helper()
 	r := &panicRig{
 		st: &panicStore{Store: memory.New()}, clock: &panicClock{base: newTestClock()},
 		rand: &panicRandom{r: newSeededRandom()}, sink: newOutageSink(),
 	}
 	var err error
-	r.c, err = agenttrust.New(r.st, agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)),
+	r.c, err = agenttrust.New(r.st, append([]agenttrust.Option{agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)),
 		agenttrust.WithClock(r.clock.Now), agenttrust.WithRandom(r.rand),
 		// An observer that works: the clock times what it is told.
 		agenttrust.WithObserver(&panicObserver{}),
@@ -182,7 +182,7 @@ func newPanicRig(t *testing.T, durable bool) *panicRig {
 			Sinks: []agenttrust.AuditSink{r.sink}, Durable: durable, Latency: true,
 			// A counter left up by a panic would hold Close this long.
 			DrainTimeout: time.Hour,
-		}))
+		})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,5 +394,59 @@ func TestAttackOperatorActionPanics(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAttackHalfAppliedAfterPanic: a store panic in the middle of a
+// check's phase left the phase's own state half applied, denying the
+// agent long after the store recovered. The runaway breaker holds an
+// agent whose trip it is suspending until the suspension is written,
+// then settles; a Suspend that panicked never settled it, so every
+// later check of the agent denied ("suspension not yet in force") until
+// the process restarted (Resume finds nothing suspended to lift). The
+// cap on open approvals counts an approval before it is stored, and
+// forgets it when the store fails; a CreateApproval that panicked left
+// it counted, so an agent was refused approvals for their whole TTL.
+func TestAttackHalfAppliedAfterPanic(t *testing.T) {
+	ctx := context.Background()
+	del := agenttrust.Request{AgentID: "billing-bot", Tool: "files.delete", Resource: "f"}
+	cases := []struct {
+		name   string
+		opts   []agenttrust.Option
+		method string
+		fail   func(r *panicRig) // the checks that hit the panic
+		want   agenttrust.Request
+		effect agenttrust.Effect
+	}{
+		{name: "breaker suspends the agent", method: "Suspend",
+			opts: []agenttrust.Option{agenttrust.WithBreaker(agenttrust.BreakerConfig{MaxDenials: 3})},
+			fail: func(r *panicRig) {
+				for range 3 {
+					r.c.Check(ctx, del)
+				}
+			},
+			want: charge(1), effect: agenttrust.Allow},
+		{name: "approval is created", method: "CreateApproval",
+			fail: func(r *panicRig) {
+				for i := range 100 {
+					r.c.Check(ctx, charge(100+i))
+				}
+			},
+			want: charge(1000), effect: agenttrust.NeedsApproval},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPanicRig(t, false, tc.opts...)
+			r.st.arm(tc.method)
+			within(t, "the failing checks", func() { tc.fail(r) })
+			r.st.arm("")
+			r.clock.base.Advance(time.Second)
+			var d agenttrust.Decision
+			var err error
+			within(t, "Check", func() { d, err = r.c.Check(ctx, tc.want) })
+			if err != nil || d.Effect != tc.effect {
+				t.Fatalf("Check once the store works = %v (%s), %v; want %v", d.Effect, d.Reason, err, tc.effect)
+			}
+		})
 	}
 }

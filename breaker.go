@@ -231,11 +231,17 @@ func (c *Client) tripOn(ctx context.Context, agent string, now time.Time, v verd
 		return verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why}
 	}
 	b := store.Block{Tenant: c.tenant, ID: agent, Kind: store.Suspended, Reason: why, CreatedAt: now}
-	err := c.store.Suspend(context.WithoutCancel(ctx), b)
-	if err == nil {
+	// Settled whatever happens: a panic of the store (or clock) must not
+	// leave the agent held for ever, a trip whose suspension never comes.
+	err := recovered("suspend", func() error {
+		if err := c.store.Suspend(context.WithoutCancel(ctx), b); err != nil {
+			return err
+		}
 		c.settleView(ctx, agent, b)
-	}
-	c.breaker.settle(agent, c.clock.Now())
+		return nil
+	})
+	settled, _ := c.now()
+	c.breaker.settle(agent, settled)
 	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
 	c.event(ctx, observe.Event{Kind: observe.BreakerTripped, Agent: agent})
 	if err != nil {
