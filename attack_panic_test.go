@@ -100,6 +100,21 @@ func (s *panicStore) CreateKey(ctx context.Context, k store.Key) error {
 	return s.Store.CreateKey(ctx, k)
 }
 
+func (s *panicStore) Key(ctx context.Context, tenant, id string) (store.Key, error) {
+	s.hit("Key")
+	return s.Store.Key(ctx, tenant, id)
+}
+
+func (s *panicStore) PruneRevocations(ctx context.Context, now time.Time) (int, error) {
+	s.hit("PruneRevocations")
+	return s.Store.PruneRevocations(ctx, now)
+}
+
+func (s *panicStore) ReleaseBudget(ctx context.Context, tenant, id string) (int, error) {
+	s.hit("ReleaseBudget")
+	return s.Store.ReleaseBudget(ctx, tenant, id)
+}
+
 // panicClock is a test clock that panics, or tells the zero time, when
 // told to.
 type panicClock struct {
@@ -446,6 +461,51 @@ func TestAttackHalfAppliedAfterPanic(t *testing.T) {
 			within(t, "Check", func() { d, err = r.c.Check(ctx, tc.want) })
 			if err != nil || d.Effect != tc.effect {
 				t.Fatalf("Check once the store works = %v (%s), %v; want %v", d.Effect, d.Reason, err, tc.effect)
+			}
+		})
+	}
+}
+
+// TestAttackRevocationCallPanics: Revoke and PruneRevocations call the
+// store and the clock outside the audited action too: Revoke reads a
+// key's expiry before it acts and gives back a revoked budget's
+// carve-out after; PruneRevocations reads the clock and prunes. A panic
+// there escaped the call instead of failing it with a typed error.
+func TestAttackRevocationCallPanics(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		arm  func(r *panicRig)
+		call func(r *panicRig, key string) error
+	}{
+		{name: "Revoke reads the key", arm: func(r *panicRig) { r.st.arm("Key") },
+			call: func(r *panicRig, key string) error { return r.c.Revoke(ctx, key) }},
+		{name: "Revoke reads the clock", arm: func(r *panicRig) { r.clock.set(1) },
+			call: func(r *panicRig, _ string) error { return r.c.Revoke(ctx, "s1") }},
+		{name: "Revoke releases budgets", arm: func(r *panicRig) { r.st.arm("ReleaseBudget") },
+			call: func(r *panicRig, key string) error { return r.c.Revoke(ctx, key) }},
+		{name: "PruneRevocations prunes", arm: func(r *panicRig) { r.st.arm("PruneRevocations") },
+			call: func(r *panicRig, _ string) error { _, err := r.c.PruneRevocations(ctx); return err }},
+		{name: "PruneRevocations reads the clock", arm: func(r *panicRig) { r.clock.set(1) },
+			call: func(r *panicRig, _ string) error { _, err := r.c.PruneRevocations(ctx); return err }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPanicRig(t, false)
+			_, k, err := r.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.arm(r)
+			within(t, tc.name, func() { err = tc.call(r, k.ID) })
+			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
+				t.Fatalf("%s = %v; want an error matching ErrInvalidConfig", tc.name, err)
+			}
+			r.st.arm("")
+			r.clock.set(0)
+			within(t, tc.name+" again", func() { err = tc.call(r, k.ID) })
+			if err != nil {
+				t.Fatalf("%s again: %v", tc.name, err)
 			}
 		})
 	}

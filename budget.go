@@ -245,7 +245,7 @@ func (c *Client) releaseBudgets(ctx context.Context, id string) error {
 	if !ok {
 		return nil
 	}
-	if _, err := bs.ReleaseBudget(ctx, c.tenant, id); err != nil {
+	if err := recovered("release budget", func() error { _, err := bs.ReleaseBudget(ctx, c.tenant, id); return err }); err != nil {
 		return storeErr("release budget", err)
 	}
 	return nil

@@ -207,10 +207,17 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 	if err := credentialAsID(id); err != nil {
 		return err
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return err
+	}
 	b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Revoked, Reason: "revoked", CreatedAt: now}
 	if strings.HasPrefix(id, "key_") {
-		k, err := c.store.Key(ctx, c.tenant, id)
+		var k store.Key
+		err := recovered("key lookup", func() (err error) {
+			k, err = c.store.Key(ctx, c.tenant, id)
+			return err
+		})
 		if err != nil && !isNotFound(err) {
 			return storeErr("revoke", err)
 		}
@@ -222,7 +229,7 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 			b.ExpiresAt = k.ExpiresAt.Add(jwtLeeway)
 		}
 	}
-	err := c.audited(ctx, operation{tool: opRevoke, resource: id, reason: "revoked"}, func() error {
+	err = c.audited(ctx, operation{tool: opRevoke, resource: id, reason: "revoked"}, func() error {
 		// A grant is ended before its revocation is written: checks use
 		// a grant without asking for revocations of its id, so a
 		// revocation stored without the end (the link cut between the
@@ -264,7 +271,16 @@ const revocationSkew = 48 * time.Hour
 // those written by older versions with shorter expiries are kept
 // 48 hours past them, longer than any token lives.
 func (c *Client) PruneRevocations(ctx context.Context) (int, error) {
-	n, err := c.store.PruneRevocations(ctx, c.clock.Now().Add(-revocationSkew))
+	// A clock that fails prunes nothing.
+	now, err := c.now()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = recovered("prune revocations", func() (err error) {
+		n, err = c.store.PruneRevocations(ctx, now.Add(-revocationSkew))
+		return err
+	})
 	if err != nil {
 		return 0, storeErr("prune revocations", err)
 	}
