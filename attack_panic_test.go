@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -507,6 +508,60 @@ func TestAttackRevocationCallPanics(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s again: %v", tc.name, err)
 			}
+		})
+	}
+}
+
+// TestAttackClockPanicsWithQueueFull: when the audit queue stays full
+// for StuckAfter, a check is refused and its refusal counted, stamped
+// with the client's clock. A clock that panicked there (the one read
+// of a check outside its phases) escaped Check, and in durable mode
+// left the check counted as under way, so Close waited out its whole
+// drain. The check must deny with ErrAuditUnavailable, the queue being
+// full, and Close must return once the sink does.
+func TestAttackClockPanicsWithQueueFull(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sink := newOutageSink()
+				clk := &panicClock{base: newTestClock()}
+				c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(mustPolicy(t, paymentsPolicy)),
+					agenttrust.WithClock(clk.Now),
+					agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}, Durable: durable,
+						Queue: 1, StuckAfter: time.Second, DrainTimeout: time.Hour}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { clk.set(0); sink.setHold(false); c.Close() }()
+				ctx := context.Background()
+				sink.setHold(true)
+				// One record held in the write, one queued: the queue is full.
+				for range 2 {
+					go c.Check(ctx, charge(1))
+					time.Sleep(10 * time.Millisecond) // the flusher takes what is queued
+					synctest.Wait()
+				}
+				clk.set(3) // the check reads it once, then it panics
+				var d agenttrust.Decision
+				var p any
+				func() {
+					defer func() { p = recover() }()
+					d, err = c.Check(ctx, charge(1))
+				}()
+				if p != nil {
+					t.Fatalf("Check panicked: %v", p)
+				}
+				if d.Allowed() || !errors.Is(err, agenttrust.ErrAuditUnavailable) {
+					t.Fatalf("Check with the queue full = %v, %v; want a Deny matching ErrAuditUnavailable", d.Effect, err)
+				}
+				clk.set(0)
+				sink.setHold(false)
+				start := time.Now()
+				c.Close()
+				if waited := time.Since(start); waited > time.Minute {
+					t.Fatalf("Close waited %v for a check no longer under way", waited)
+				}
+			})
 		})
 	}
 }

@@ -54,19 +54,22 @@ func (c *systemClock) Now() time.Time {
 // (1677-2262).
 const maxClockUnix = math.MaxInt64/int64(time.Second) - 1
 
-// now reads the client's clock for a call that stamps what it decides.
-// A clock that panics, or tells a time no record can hold (the zero
-// time of a clock never set, which would also make every expired
-// credential current again), fails the call with an error matching
-// ErrInvalidConfig (errs.Panicked); t is then the time package's, for
-// the record of the refusal.
-func (c *Client) now() (t time.Time, err error) {
+// now reads the client's clock for a call that stamps what it decides
+// (see readClock).
+func (c *Client) now() (time.Time, error) { return readClock(c.clock) }
+
+// readClock reads clk. A clock that panics, or tells a time no record
+// can hold (the zero time of a clock never set, which would also make
+// every expired credential current again), fails the read with an error
+// matching ErrInvalidConfig (errs.Panicked); t is then the time
+// package's, for the record of the refusal.
+func readClock(clk clock) (t time.Time, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			t, err = time.Now(), fmt.Errorf("%w: the clock panicked with %s", errs.Panicked, panicText(p))
 		}
 	}()
-	t = c.clock.Now()
+	t = clk.Now()
 	if u := t.Unix(); u < -maxClockUnix || u > maxClockUnix {
 		return time.Now(), fmt.Errorf("%w: the clock told %s, a time no record can hold", errs.Panicked, t.Format(time.RFC3339))
 	}
