@@ -184,8 +184,9 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	}
 	// Keys, ids and secrets are drawn from it: a source that breaks
 	// without an error (zeros, one byte repeated, no bytes) fails what
-	// draws on it rather than make them guessable.
-	cfg.random = entropy.NewReader(cfg.random)
+	// draws on it rather than make them guessable, and one that panics
+	// fails the read rather than the caller.
+	cfg.random = entropy.NewReader(recoveringReader{cfg.random})
 	ids, err := newIDSource(cfg.random)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read random source: %w", ErrInvalidConfig, err)

@@ -565,3 +565,52 @@ func TestAttackClockPanicsWithQueueFull(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackRandomSourcePanics: the random source (WithRandom) is read
+// for every id, key secret, token and hop a client makes. A source that
+// panicked made CreateKey, Exchange and Delegate panic instead of
+// failing with an error; a source that fails with an error already
+// fails them. Each must fail with a typed error, and the client go on.
+func TestAttackRandomSourcePanics(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		call func(r *panicRig, key, token string) error
+	}{
+		{name: "CreateKey", call: func(r *panicRig, _, _ string) error {
+			_, _, err := r.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+			return err
+		}},
+		{name: "Exchange", call: func(r *panicRig, key, _ string) error {
+			_, err := r.c.Exchange(ctx, key)
+			return err
+		}},
+		{name: "Delegate", call: func(r *panicRig, _, token string) error {
+			_, _, err := r.c.Delegate(ctx, token, time.Minute, "tool = payments.charge")
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPanicRig(t, false)
+			key, _, err := r.c.CreateKey(ctx, agenttrust.KeySpec{AgentID: "billing-bot"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, err := r.c.Exchange(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.rand.on.Store(true)
+			within(t, tc.name, func() { err = tc.call(r, key, token) })
+			if !errors.Is(err, agenttrust.ErrInvalidConfig) {
+				t.Fatalf("%s = %v; want an error matching ErrInvalidConfig", tc.name, err)
+			}
+			r.rand.on.Store(false)
+			within(t, tc.name+" again", func() { err = tc.call(r, key, token) })
+			if err != nil {
+				t.Fatalf("%s again: %v", tc.name, err)
+			}
+		})
+	}
+}

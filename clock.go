@@ -2,6 +2,7 @@ package agenttrust
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"sync/atomic"
 	"time"
@@ -74,4 +75,20 @@ func readClock(clk clock) (t time.Time, err error) {
 		return time.Now(), fmt.Errorf("%w: the clock told %s, a time no record can hold", errs.Panicked, t.Format(time.RFC3339))
 	}
 	return t, nil
+}
+
+// recoveringReader is the random source a client reads (WithRandom's,
+// or crypto/rand's): a panic of the source is a failed read, with an
+// error matching ErrInvalidConfig (errs.Panicked), so whatever needed
+// the bytes (an id, a key secret, a token, a hop) fails as it does
+// when the source returns an error, rather than panic in the caller.
+type recoveringReader struct{ r io.Reader }
+
+func (r recoveringReader) Read(p []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("%w: the random source panicked with %s", errs.Panicked, panicText(v))
+		}
+	}()
+	return r.r.Read(p)
 }
