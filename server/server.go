@@ -65,6 +65,7 @@ type Server struct {
 	closing   map[string]<-chan struct{} // tenants being evicted, closed when done
 	opening   map[string]*opening        // tenants whose Client is being built
 	opens     sync.WaitGroup             // goroutines building a tenant's Client
+	openWait  time.Duration              // how long Close waits for them (openWait)
 	evictDone chan struct{}              // closed when evictIdle returns
 	creds     credCache
 	waits     waits // long polls held by each API key
@@ -393,6 +394,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	s.tenants.Store(&empty)
 	s.closing = map[string]<-chan struct{}{}
 	s.opening = map[string]*opening{}
+	s.openWait = openWait
 	s.creds.init()
 	s.routes = routeTable()
 	s.metrics.init(len(s.routes))
@@ -434,10 +436,27 @@ func (s *Server) Close() error {
 	err := s.closeTenants()
 	s.mu.Unlock()
 	// A Client still being built is closed by its builder, which sees
-	// the server closed: wait for that, so none outlives Close.
-	s.opens.Wait()
+	// the server closed: wait for that, so none outlives Close; but only
+	// so long, since a builder waits on the store without a deadline
+	// (agenttrust.New), and a store that never answers must not hold a
+	// shutdown for ever.
+	built := make(chan struct{})
+	go func() {
+		s.opens.Wait()
+		close(built)
+	}()
+	timer := time.NewTimer(s.openWait)
+	defer timer.Stop()
+	select {
+	case <-built:
+	case <-timer.C:
+		s.log.Warn("agenttrust/server: Close left a tenant still being opened: the store has not answered; its Client is closed once it does")
+	}
 	return err
 }
+
+// openWait bounds how long Close waits for tenants being opened.
+const openWait = 10 * time.Second
 
 // closeTenants closes every open tenant's Client and the one for unknown
 // tenants; s.mu is held.
