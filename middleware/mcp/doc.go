@@ -74,10 +74,15 @@
 // a fragment, a file URI file:///path (not file:/path, nor
 // file://localhost/path), an http(s) or ws(s) URI with a path and
 // without its default port (not https://host, nor https://host:443/),
-// a host without a trailing '.', percent-encoding only what needs it, in
-// upper-case hex (not %73 for 's'), and hold no character a URI may not
+// a host without a trailing '.', a port without a leading zero,
+// percent-encoding only what needs it, in upper-case hex (not %73 for
+// 's'), and hold no character a URI may not
 // ('{' and '}' only in a completion's URI template); dot segments ("..",
 // "%2e"), empty ones and encoded separators are refused by the checker.
+// In the path, the encoding of non-ASCII text and of what a path may
+// hold as itself ('/' and '?' aside) is decoded into the Resource, as a
+// server decodes it: file:///data/caf%C3%A9.txt and a%28b%29 are checked
+// as file:///data/café.txt and a(b), the form a policy names them in.
 // A query is left out of the Resource because a server may serve the
 // same resource whatever query follows: a rule naming the resource holds
 // for every query, and a condition on attr.query narrows further. What a

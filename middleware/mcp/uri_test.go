@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -54,6 +55,19 @@ func TestResourceURI(t *testing.T) {
 		{uri: "https://example.com"},
 		{uri: "https://example.com?x"},
 		{uri: "https://[::1]:/a"},
+		{uri: "file:///a%28b%29", resource: "file:///a(b)", ok: true},
+		{uri: "file:///caf%C3%A9", resource: "file:///caf\u00e9", ok: true},
+		{uri: "https://h/a%3A%40%2B%2C?x=%3A", resource: "https://h/a:@+,", query: "x=%3A", ok: true},
+		{uri: "urn:x:a%28", resource: "urn:x:a(", ok: true},
+		{uri: "file:///a%2F%3F%23%25", resource: "file:///a%2F%3F%23%25", ok: true},
+		{uri: "file:///%FF"},
+		{uri: "file:///%C3"},
+		{uri: "https://ex%28ample.com/"},
+		{uri: "https://ex%C3%A9.com/"},
+		{uri: "https://example.com:0443/a"},
+		{uri: "https://example.com:08443/a"},
+		{uri: "file:///a%3F%25%20?b=%3D%C3%A9", resource: "file:///a%3F%25%20", query: "b=%3D%C3%A9", ok: true},
+		{uri: "https://example.com:0/a", resource: "https://example.com:0/a", ok: true},
 	}
 	for _, tt := range tests {
 		res, q, _, err := resourceURI(tt.uri, tt.template)
@@ -87,8 +101,16 @@ func FuzzResourceURI(f *testing.F) {
 		if strings.ToLower(scheme) != scheme || strings.ContainsAny(res, "#?") {
 			t.Fatalf("resourceURI(%q) = %q", uri, res)
 		}
-		if hasQuery && res+"?"+q != uri || !hasQuery && res != uri {
+		// The resource is uri's up to the query, its path decoded
+		// where a server decodes it.
+		sent, _, _ := strings.Cut(uri, "?")
+		if hasQuery && sent+"?"+q != uri || len(res) > len(sent) || !hasQuery && strings.Contains(uri, "?") {
 			t.Fatalf("resourceURI(%q) = %q, %q", uri, res, q)
+		}
+		if u, err := url.Parse(sent); err == nil {
+			if v, err := url.Parse(res); err != nil || v.Path != u.Path {
+				t.Fatalf("resourceURI(%q) = %q: a server reads another path", uri, res)
+			}
 		}
 	})
 }
