@@ -23,9 +23,27 @@ func TestBareResource(t *testing.T) {
 		{"/a/;x/", "/a"},
 		{"0//", "0"},
 	} {
-		got, ok := bareResource(tc.in)
+		_, got, ok := bareResource(tc.in)
 		if ok != (tc.want != "") || got != tc.want {
 			t.Errorf("bareResource(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
+// The cut form keeps the trailing slash a rule on a directory or a
+// site's root holds.
+func TestBareResourceCut(t *testing.T) {
+	for _, tc := range []struct{ in, cut, bare string }{
+		{"/a/", "", "/a"},
+		{"/a?x", "/a", "/a"},
+		{"/a/?x", "/a/", "/a"},
+		{"/a/;x", "/a/", "/a"},
+		{"https://h/#x", "https://h/", "https://h"},
+		{"file:///?x", "file:///", "file:"},
+	} {
+		cut, bare, ok := bareResource(tc.in)
+		if !ok || cut != tc.cut || bare != tc.bare {
+			t.Errorf("bareResource(%q) = %q, %q, %v; want %q, %q", tc.in, cut, bare, ok, tc.cut, tc.bare)
 		}
 	}
 }
@@ -37,9 +55,9 @@ func FuzzBareResource(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, r string) {
-		b, ok := bareResource(r)
+		cut, b, ok := bareResource(r)
 		if !ok {
-			if b != "" {
+			if b != "" || cut != "" {
 				t.Fatalf("%q: not ok but %q", r, b)
 			}
 			return
@@ -49,6 +67,11 @@ func FuzzBareResource(f *testing.F) {
 		}
 		if len(b) > 1 && strings.HasSuffix(b, "/") {
 			t.Fatalf("bareResource(%q) = %q ends in a slash", r, b)
+		}
+		// cut, when there is one, is what bare is without its trailing
+		// slashes, and holds no query, fragment or parameter either.
+		if cut != "" && (cut == r || strings.ContainsAny(cut, "?#;") || !strings.HasPrefix(cut, b) || strings.Trim(cut[len(b):], "/") != "") {
+			t.Fatalf("bareResource(%q) = %q, %q", r, cut, b)
 		}
 	})
 }

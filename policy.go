@@ -727,15 +727,22 @@ func (c *compiled) evaluateRules(env *cond.Env, res *PolicyResult) error {
 	}
 	var m ruleMatch
 	c.match(&m, env)
-	if r, ok := bareResource(env.Resource); ok {
+	if cut, r, ok := bareResource(env.Resource); ok {
 		// "/data/secret/" is the directory "/data/secret" to a file
 		// system, and routers serve "/admin/", "/admin?x" and
 		// "/admin;x" as "/admin": the deny and needs_approval rules of
-		// the bare resource hold it too. Allow rules match only as
-		// written, so none of these ever widens what is allowed.
+		// the bare resource hold it too, and, when the cut left a
+		// trailing slash ("/data/secret/?x", "https://h/?x"), those of
+		// the resource with it, as a rule on a directory or a site's
+		// root is written. Allow rules match only as written, so none
+		// of these ever widens what is allowed.
 		bare := *env
-		bare.Resource = r
 		m.strictOnly = true
+		if cut != "" && cut != r {
+			bare.Resource = cut
+			c.match(&m, &bare)
+		}
+		bare.Resource = r
 		c.match(&m, &bare)
 	}
 	best, bestUnknown := m.best, m.unknown
@@ -774,11 +781,12 @@ func (c *compiled) match(m *ruleMatch, env *cond.Env) {
 }
 
 // bareResource returns resource as a router or file system may read it,
-// when that differs: without a query or fragment (from the first "?" or
-// "#"), without path parameters (";" to the end of each segment) and
-// without trailing slashes (unless one is all that is left). A resource
-// with none of these is returned as it is, at the cost of one pass.
-func bareResource(resource string) (string, bool) {
+// when that differs (ok): bare, without a query or fragment (from the
+// first "?" or "#"), without path parameters (";" to the end of each
+// segment) and without trailing slashes (unless one is all that is
+// left); and cut, the resource with only the first two removed, or ""
+// when there were none. A resource with none of these costs one pass.
+func bareResource(resource string) (cut, bare string, ok bool) {
 	r := resource
 	if strings.ContainsAny(r, "?#;") {
 		if j := strings.IndexAny(r, "?#"); j >= 0 {
@@ -796,14 +804,17 @@ func bareResource(resource string) (string, bool) {
 			}
 			r = b.String()
 		}
+		if r != resource {
+			cut = r
+		}
 	}
 	for len(r) > 1 && r[len(r)-1] == '/' {
 		r = r[:len(r)-1]
 	}
 	if r == resource || r == "" {
-		return "", false
+		return "", "", false
 	}
-	return r, true
+	return cut, r, true
 }
 
 // ruleMatch is the rule that decides so far, and whether one of its
