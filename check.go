@@ -110,9 +110,8 @@ func denied(reason string) verdict { return verdict{done: true, reason: reason} 
 // record keeps every text as any store can hold it: each NUL byte and
 // each byte that is not UTF-8 becomes U+FFFD.
 func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error) {
-	now, err := c.now()
 	st := c.pool.Get().(*checkState)
-	err = c.check(ctx, &req, now, err, st, &d)
+	now, err := c.check(ctx, &req, st, &d)
 	if c.obs != nil {
 		c.observeCheck(ctx, &req, now, &d, err)
 	}
@@ -121,15 +120,14 @@ func (c *Client) Check(ctx context.Context, req Request) (d Decision, err error)
 	return d, err
 }
 
-// check runs the phases, makes the Decision of their verdict in *d (the
-// caller's result, so it is not copied) and records it: the audit phase,
-// whose failure turns any answer into a deny. clockErr is the failure of
-// the clock read that gave now, which denies.
-func (c *Client) check(ctx context.Context, req *Request, now time.Time, clockErr error, st *checkState, d *Decision) error {
+// check reads the clock, runs the phases, makes the Decision of their
+// verdict in *d (the caller's result, so it is not copied) and records
+// it: the audit phase, whose failure turns any answer into a deny. It
+// returns the time the check is stamped with.
+func (c *Client) check(ctx context.Context, req *Request, st *checkState, d *Decision) (time.Time, error) {
 	if c.audit.durable {
 		c.audit.inflight.Add(1) // until record has waited for its record
 	}
-	id := c.ids.next(now)
 	// Capture the attributes once, for validation, policy and the audit
 	// record: the only pass over the caller's map.
 	if len(req.Attributes) <= maxAttributes {
@@ -137,10 +135,8 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, clockEr
 	} else {
 		st.kvs = append(st.kvs[:0], attrKV{Name: truncatedAttr, Value: true})
 	}
-	v, err := denied(reasonPanicked), clockErr
-	if err == nil {
-		v, err = c.decideRecovered(ctx, req, now, st)
-	}
+	now, v, err := c.decideNow(ctx, req, st)
+	id := c.ids.next(now)
 	var latency time.Duration
 	if c.latency {
 		t, lerr := c.now()
@@ -154,7 +150,7 @@ func (c *Client) check(ctx context.Context, req *Request, now time.Time, clockEr
 		*d = Decision{ID: d.ID, Reason: reasonAuditDown}
 		err = aerr
 	}
-	return err
+	return now, err
 }
 
 // decision makes in d the Decision of a check's verdict: the one place a
@@ -172,18 +168,30 @@ func decision(d *Decision, id DecisionID, req *Request, st *checkState, v *verdi
 	}
 }
 
-// decideRecovered is decide, turning a panic of a part the client was
-// given (the store, the clock, the random source) into a deny with an
-// error: the check is still recorded, its counters brought down and its
-// state returned, and later checks go on. A deferred recover costs a
-// check no allocation.
-func (c *Client) decideRecovered(ctx context.Context, req *Request, now time.Time, st *checkState) (v verdict, err error) {
+// decideNow reads the clock and runs the phases (decide) under one
+// recover, turning a panic of a part the client was given (the store,
+// the clock, the random source) into a deny with an error: the check is
+// still recorded, its counters brought down and its state returned, and
+// later checks go on. So is a clock that tells a time no record can hold
+// (see readClock); now is then the time package's, for the record. One
+// deferred recover for both, which costs a check no allocation.
+func (c *Client) decideNow(ctx context.Context, req *Request, st *checkState) (now time.Time, v verdict, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			if now.IsZero() {
+				now = time.Now()
+			}
 			v, err = denied(reasonPanicked), fmt.Errorf("%w: a check panicked with %s", errs.Panicked, panicText(p))
 		}
 	}()
-	return c.decide(ctx, req, now, st)
+	now = c.clock.Now()
+	if !clockInRange(now) {
+		told := now
+		now = time.Now()
+		return now, denied(reasonPanicked), fmt.Errorf("%w: the clock told %s, a time no record can hold", errs.Panicked, told.Format(time.RFC3339))
+	}
+	v, err = c.decide(ctx, req, now, st)
+	return now, v, err
 }
 
 // recovered calls f, which calls a part the client was given (its store,

@@ -71,10 +71,16 @@ func readClock(clk clock) (t time.Time, err error) {
 		}
 	}()
 	t = clk.Now()
-	if u := t.Unix(); u < -maxClockUnix || u > maxClockUnix {
+	if !clockInRange(t) {
 		return time.Now(), fmt.Errorf("%w: the clock told %s, a time no record can hold", errs.Panicked, t.Format(time.RFC3339))
 	}
 	return t, nil
+}
+
+// clockInRange reports whether t is a time a record can hold.
+func clockInRange(t time.Time) bool {
+	u := t.Unix()
+	return -maxClockUnix <= u && u <= maxClockUnix
 }
 
 // recoveringReader is the random source a client reads (WithRandom's,

@@ -788,7 +788,7 @@ func (c *compiled) match(m *ruleMatch, env *cond.Env) {
 // when there were none. A resource with none of these costs one pass.
 func bareResource(resource string) (cut, bare string, ok bool) {
 	r := resource
-	if strings.ContainsAny(r, "?#;") {
+	if hasCutChars(r) {
 		if j := strings.IndexAny(r, "?#"); j >= 0 {
 			r = r[:j]
 		}
@@ -815,6 +815,19 @@ func bareResource(resource string) (cut, bare string, ok bool) {
 		return "", "", false
 	}
 	return cut, r, true
+}
+
+// hasCutChars reports whether resource holds a "?", "#" or ";", which
+// bareResource cuts at. A loop, not strings.ContainsAny: that calls
+// IndexRune once a byte on short text, a cost every check would pay.
+func hasCutChars(resource string) bool {
+	for i := 0; i < len(resource); i++ {
+		switch resource[i] {
+		case '?', '#', ';':
+			return true
+		}
+	}
+	return false
 }
 
 // ruleMatch is the rule that decides so far, and whether one of its
