@@ -46,8 +46,9 @@
 // "mailbox:alice/**" matches. Deny and needs_approval rules also hold a
 // resource as routers and file systems read it bare, without trailing
 // slashes, a query or fragment, or ";" path parameters: a deny on
-// "/admin" denies "/admin/", "/admin?x" and "/admin;x" too. Allow rules
-// match only the resource as written.
+// "/admin" denies "/admin/", "/admin?x" and "/admin;x" too, and one on
+// "/admin/" denies "/admin/?x". Allow rules match only the resource as
+// written.
 //
 // A condition that cannot be evaluated on a request (a missing attribute,
 // a string where a number is due, NaN or an infinity, no remote address
