@@ -3,8 +3,6 @@ package agenttrust_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -66,24 +64,7 @@ func TestAttackObserverPanicKillsProcess(t *testing.T) {
 			})
 		},
 	}
-	if name := os.Getenv(observerChildEnv); name != "" {
-		cases[name](t)
-		return
-	}
-	for name := range cases {
-		t.Run(name, func(t *testing.T) {
-			// A child left blocked (a lock a panic left held) is killed
-			// after a minute.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAttackObserverPanicKillsProcess$", "-test.count=1")
-			cmd.Env = append(os.Environ(), observerChildEnv+"="+name)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("the process ended: %v\n%.2000s", err, out)
-			}
-		})
-	}
+	inChildren(t, "TestAttackObserverPanicKillsProcess", observerChildEnv, cases)
 }
 
 // TestAttackObserverPanicInCall: an observer that panics where a call

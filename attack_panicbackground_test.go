@@ -3,8 +3,6 @@ package agenttrust_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -72,22 +70,5 @@ func TestAttackStorePanicInBackground(t *testing.T) {
 		"change feed sends a marker":       func(t *testing.T) { run(t, "Mark", asIs, policy, notify) },
 		"change feed reads a changed id":   func(t *testing.T) { run(t, "Blocked", asIs, policy, notify) },
 	}
-	if name := os.Getenv(backgroundChildEnv); name != "" {
-		cases[name](t)
-		return
-	}
-	for name := range cases {
-		t.Run(name, func(t *testing.T) {
-			// A child left blocked (a lock a panic left held) is killed
-			// after a minute.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAttackStorePanicInBackground$", "-test.count=1")
-			cmd.Env = append(os.Environ(), backgroundChildEnv+"="+name)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("the process ended: %v\n%.2000s", err, out)
-			}
-		})
-	}
+	inChildren(t, "TestAttackStorePanicInBackground", backgroundChildEnv, cases)
 }

@@ -3,8 +3,6 @@ package agenttrust_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,20 +80,5 @@ func TestAttackSinkHeadPanic(t *testing.T) {
 			c.Close()
 		},
 	}
-	if name := os.Getenv(sinkChildEnv); name != "" {
-		cases[name](t)
-		return
-	}
-	for name := range cases {
-		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAttackSinkHeadPanic$", "-test.count=1")
-			cmd.Env = append(os.Environ(), sinkChildEnv+"="+name)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("the child failed: %v\n%.2000s", err, out)
-			}
-		})
-	}
+	inChildren(t, "TestAttackSinkHeadPanic", sinkChildEnv, cases)
 }

@@ -2,6 +2,8 @@ package agenttrust_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -88,4 +90,29 @@ type sinkFunc func(ctx context.Context, recs []agenttrust.AuditRecord) error
 
 func (f sinkFunc) Write(ctx context.Context, recs []agenttrust.AuditRecord) error {
 	return f(ctx, recs)
+}
+
+// inChildren runs each case of test in a test process of its own, so a
+// case that crashes the process or leaves it blocked (a lock a panic
+// left held) fails its subtest instead of the run: the parent starts
+// os.Args[0] with -test.run naming test and env set to the case, and the
+// child, seeing env, runs that case alone. A child still running after a
+// minute is killed.
+func inChildren(t *testing.T, test, env string, cases map[string]func(*testing.T)) {
+	t.Helper()
+	if name := os.Getenv(env); name != "" {
+		cases[name](t)
+		return
+	}
+	for name := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+			cmd.Env = append(os.Environ(), env+"="+name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("the child process failed: %v\n%.2000s", err, out)
+			}
+		})
+	}
 }
