@@ -49,6 +49,10 @@ type Store struct {
 
 	watchMu sync.Mutex
 	watches map[*watch]struct{}
+
+	// beforePoll, when set (by tests only), runs in Watch before each
+	// poll of the change log.
+	beforePoll func()
 }
 
 var (

@@ -117,6 +117,14 @@ func (w *watch) add(m mark) {
 	}
 }
 
+// held reports whether a mark due once the changes up to seq are
+// delivered is still waiting.
+func (w *watch) held(seq int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.marks) > 0 && w.marks[0].seq <= seq
+}
+
 // due removes and returns, in order, the marks due once the changes up
 // to seq are delivered, among the first gen added.
 func (w *watch) due(seq int64, gen uint64) []mark {
@@ -214,8 +222,11 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 		case <-w.wake:
 		case <-timer.C:
 		}
-		gen := w.gen()
 		for {
+			gen := w.gen()
+			if s.beforePoll != nil {
+				s.beforePoll()
+			}
 			var changes []seqChange
 			err := s.read(wctx, op, func(ctx context.Context) error {
 				var err error
@@ -234,18 +245,26 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 				changes = changes[1:]
 			}
 			polled = gen
+			overtaken := false
 			for _, c := range changes {
 				if c.seq != last+1 {
 					return s.watchFail(ctx, wctx, op, fmt.Errorf("%w: the change log was trimmed past seq %d (next is %d): changes were missed", store.ErrUnavailable, last, c.seq))
 				}
 				deliverMarks(last)
+				if w.held(last) {
+					// A mark due before c was added after this poll
+					// began, so it is not yet delivered: c must not
+					// overtake it. Poll again, from c.
+					overtaken = true
+					break
+				}
 				if c.Kind != 0 && !deliver(c.Change) {
 					return s.watchFail(ctx, wctx, op, wctx.Err())
 				}
 				last = c.seq
 				base = &c.Change
 			}
-			if !full {
+			if !full && !overtaken {
 				break
 			}
 		}
