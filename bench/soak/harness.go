@@ -283,9 +283,9 @@ type auditReport struct{ records, chains, operations int }
 
 // audit waits for the answered decisions to reach the trail, then checks
 // that it holds each exactly once, and apart from them exactly the
-// operator actions performed (the revocations and approvals of the
-// workers, the keys and the policy of the harness), each naming who did
-// it, and nothing else; and that every chain verifies.
+// operator actions performed (the revocations, approvals, exchanges and
+// delegations of the workers, the keys and the policy of the harness),
+// each naming who did it, and nothing else; and that every chain verifies.
 func (h *harness) audit(ctx context.Context, res *result) (auditReport, error) {
 	rc, err := h.freshAdmin()
 	if err != nil {
@@ -298,6 +298,11 @@ func (h *harness) audit(ctx context.Context, res *result) (auditReport, error) {
 		"agenttrust.deny_approval by carol": res.denials,
 		"agenttrust.create_key by ":         h.keysMade,
 		"agenttrust.save_policy by ":        1,
+		// The workers' mints, each by the worker agent whose key or
+		// token it was made from (counted by tool: workers are not
+		// told apart in res).
+		"agenttrust.exchange by a worker": res.exchanges,
+		"agenttrust.delegate by a worker": res.delegations,
 	}
 	wantOps := 0
 	for _, n := range want {
@@ -326,7 +331,11 @@ func (h *harness) audit(ctx context.Context, res *result) (auditReport, error) {
 					ops[r.Tool+" not performed"]++
 					continue
 				}
-				ops[r.Tool+" by "+r.AgentID]++
+				by := r.AgentID
+				if (r.Tool == "agenttrust.exchange" || r.Tool == "agenttrust.delegate") && strings.HasPrefix(by, "bot-") {
+					by = "a worker"
+				}
+				ops[r.Tool+" by "+by]++
 			}
 			q = next
 		}
