@@ -437,7 +437,9 @@ func (c *Client) installPolicyLocked(ps *policyState, version int64) {
 }
 
 // loadStoredPolicy makes the tenant's stored policy live (deny
-// everything when there is none) and follows its changes from then on.
+// everything when there is none, and deny every check with an error
+// naming it when it no longer parses or compiles) and follows its
+// changes from then on.
 func (c *Client) loadStoredPolicy(ctx context.Context) error {
 	doc, err := c.store.Policy(ctx, c.tenant)
 	if isNotFound(err) {
@@ -448,14 +450,40 @@ func (c *Client) loadStoredPolicy(ctx context.Context) error {
 		return storeErr("load policy", err)
 	}
 	p, err := ParsePolicy(doc.Body, doc.Format)
-	if err != nil {
-		return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
+	var cp *compiled
+	if err == nil {
+		cp, err = compilePolicy(p, "")
 	}
-	if err := c.setPolicy(p); err != nil {
+	if err != nil {
+		if !errors.Is(err, ErrInvalidPolicy) {
+			return fmt.Errorf("stored policy version %d: %w", doc.Version, err)
+		}
+		// A document this version refuses (one an older version stored,
+		// before its parser grew stricter): every check denies, naming
+		// it, and the tenant stays open, so that a corrected policy can
+		// be saved over it (SavePolicy, and so PUT /v1/policy, needs this
+		// client). Refusing the tenant would leave no way to do so.
+		err = fmt.Errorf("stored policy version %d is refused, and every check denied, until you save a corrected policy over it (agenttrust policy apply FILE, or PUT /v1/policy with expect_version %d): %w", doc.Version, doc.Version, err)
+		c.log.Error("agenttrust: "+err.Error(), "tenant", c.tenant)
+		c.policy.Store(&policyState{engine: refusedPolicy{err: err}})
+		c.policyVersion.Store(doc.Version)
+		return nil
+	}
+	ps, err := c.newPolicyState(cp)
+	if err != nil {
 		return err
 	}
+	c.policy.Store(ps)
 	c.policyVersion.Store(doc.Version)
 	return nil
+}
+
+// refusedPolicy is the engine of a client whose stored policy does not
+// parse or compile: it denies every check with err.
+type refusedPolicy struct{ err error }
+
+func (r refusedPolicy) Evaluate(context.Context, *PolicyInput) (PolicyResult, error) {
+	return PolicyResult{Effect: Deny}, r.err
 }
 
 // reloadStoredPolicy picks up a newer stored policy, if the client
