@@ -216,7 +216,9 @@ func parseSecrets(data []byte) (Secrets, error) {
 			return Secrets{}, fmt.Errorf("signing key %q: seed must be %d bytes", k.ID, ed25519.SeedSize)
 		}
 		if entropy.Zero(k.Seed) {
-			return Secrets{}, fmt.Errorf("%w: signing key %q (anyone can sign its JWTs: give a new random seed under a new id, and remove this key)", ErrZeroSecret, k.ID)
+			// Every file an older serve generated holds one: say how to
+			// replace it, since the server does not start until it is.
+			return Secrets{}, fmt.Errorf("%w: signing key %q: anyone can sign its JWTs. In signing_keys, give this entry a new id, \"sk_\" and the output of openssl rand -hex 8, and a new seed, 32 random bytes in base64 (openssl rand -base64 32); do the same in the secrets file of every node. JWTs it signed stop verifying (their holders exchange their API keys again); API keys and tokens of the master keys are unaffected", ErrZeroSecret, k.ID)
 		}
 		seen["s"+k.ID] = true
 		s.SigningKeys = append(s.SigningKeys, agenttrust.SecretKey{ID: k.ID, Secret: k.Seed})
