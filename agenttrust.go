@@ -328,14 +328,18 @@ type Stats struct {
 }
 
 // Stats returns the client's current figures.
+//
+// A clock that fails (see WithClock) leaves RateState true: what cannot
+// be told to be lost is kept.
 func (c *Client) Stats() Stats {
+	now, err := c.now()
 	return Stats{
 		AuditQueued:  c.audit.depth(),
 		AuditWritten: c.audit.written.Load(),
 		AuditHealthy: c.audit.healthy(),
-		RateState: c.nodes.holdsState(c.clock.Now()) ||
-			c.breaker != nil && c.breaker.holdsState(c.clock.Now()) ||
-			c.open.holdsState(c.clock.Now()),
+		RateState: err != nil || c.nodes.holdsState(now) ||
+			c.breaker != nil && c.breaker.holdsState(now) ||
+			c.open.holdsState(now),
 	}
 }
 

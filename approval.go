@@ -477,7 +477,11 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (Approval, error) 
 		if a.Status != ApprovalPending {
 			return a, nil
 		}
-		if !c.clock.Now().Before(a.ExpiresAt) {
+		now, err := c.now()
+		if err != nil {
+			return a, err
+		}
+		if !now.Before(a.ExpiresAt) {
 			return a, fmt.Errorf("%w: approval %s lapsed undecided", errs.ApprovalResolved, id)
 		}
 		t := time.NewTimer(approvalPoll)

@@ -300,7 +300,10 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 	if c.closed.Load() {
 		return Principal{}, ErrClosed
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return Principal{}, err
+	}
 	var cr credential
 	env := requestEnv(c.tenant, &Request{RemoteAddr: remoteAddr}, nil, nil, now)
 	u := credentialUse{kinds: anyCredential, addr: remoteAddr, env: &env, blocks: blocksAsCheck}

@@ -193,7 +193,10 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	if ttl < 0 {
 		return "", Hop{}, fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return "", Hop{}, err
+	}
 	var v credential
 	u := credentialUse{kinds: tokens, anyAddr: true, blocks: blocksFromStore}
 	if _, err := c.verify(ctx, token, now, &u, &v); err != nil {

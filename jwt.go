@@ -93,7 +93,10 @@ func (c *Client) ExchangeJWT(ctx context.Context, apiKey, audience string, cavea
 	if err := validAudience(audience); err != nil {
 		return "", err
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return "", err
+	}
 	ke, err := c.exchangeable(ctx, apiKey, now)
 	if err != nil {
 		return "", err
@@ -184,7 +187,10 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	if err != nil {
 		return "", Hop{}, err
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return "", Hop{}, err
+	}
 	var cr credential
 	u := credentialUse{kinds: anyCredential, anyAddr: true, blocks: blocksFromStore}
 	if _, err := c.verify(ctx, subject, now, &u, &cr); err != nil {

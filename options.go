@@ -60,6 +60,11 @@ func WithTenant(tenant string) Option { return func(c *config) { c.tenant = tena
 // expiry, revocation dates. The default is the system clock. now must be
 // safe for concurrent use.
 //
+// A now that panics, or tells a time no record can hold (the zero time),
+// fails whatever read it with an error matching ErrInvalidConfig: a check
+// denies, and a mint, delegation, authentication, key or approval wait
+// fails with nothing done.
+//
 // Waiting is not the clock's job: polls, bounds and timeouts (an approval
 // wait, a stuck audit sink, a stale revocation view) run on the time
 // package's timers. Tests that exercise them run inside a

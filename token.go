@@ -181,7 +181,10 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	if err := validText("name", spec.Name, 256); err != nil {
 		return "", Key{}, err
 	}
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return "", Key{}, err
+	}
 	if !spec.ExpiresAt.IsZero() && !spec.ExpiresAt.After(now) {
 		return "", Key{}, fmt.Errorf("%w: key expiry is in the past", ErrInvalidRequest)
 	}
@@ -471,7 +474,10 @@ func (c *Client) lookupKey(ctx context.Context, secret string, now time.Time) (*
 // the client closed, no token is minted and the error matches
 // ErrAuditUnavailable or ErrClosed.
 func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string) (string, error) {
-	now := c.clock.Now()
+	now, err := c.now()
+	if err != nil {
+		return "", err
+	}
 	ke, err := c.exchangeable(ctx, apiKey, now)
 	if err != nil {
 		return "", err
