@@ -20,6 +20,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/internal/safelog"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -178,6 +179,10 @@ func New(st store.Store, opts ...Option) (*Client, error) {
 	}
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
+	} else {
+		// Logged to from the client's own goroutines: a handler that
+		// panics loses its line, never the process.
+		cfg.log = safelog.Logger(cfg.log)
 	}
 	if len(cfg.sinks) == 0 {
 		cfg.sinks = []AuditSink{newMemorySink(10_000)}

@@ -89,7 +89,8 @@ func WithClock(now func() time.Time) Option {
 func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
 
 // WithLogger sets where the client logs operational trouble (a failing
-// audit sink, a notifier error). The default discards.
+// audit sink, a notifier error). The default discards. A handler that
+// panics loses the line it was given, never the call or the process.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithPolicy uses the built-in rule engine with p. Without it (and without
