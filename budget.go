@@ -274,8 +274,10 @@ func (c *Client) carveKeyBudgets(ctx context.Context, id string, caveats []strin
 }
 
 // carveHopBudgets materialises the budgets of a new hop, added under hop
-// to the verified token v, carving them out of its ancestors'.
-func (c *Client) carveHopBudgets(ctx context.Context, v *credential, hop string, added []string, now time.Time) error {
+// to the verified token v, carving them out of its ancestors'. carved
+// says it took a carve-out, which a delegation that then fails gives
+// back (releaseCarve).
+func (c *Client) carveHopBudgets(ctx context.Context, v *credential, hop string, added []string, now time.Time) (carved bool, err error) {
 	cr := *v
 	cr.hops = append(slices.Clone(v.hops), hop)
 	cr.conds = slices.Clone(v.conds)
@@ -283,13 +285,36 @@ func (c *Client) carveHopBudgets(ctx context.Context, v *credential, hop string,
 	for _, s := range added {
 		cv, err := cond.Parse(s)
 		if err != nil {
-			return &CaveatError{Caveat: s, Msg: err.Error()}
+			return false, &CaveatError{Caveat: s, Msg: err.Error()}
 		}
 		budget = budget || cv.Field == cond.FieldBudget
 		cr.conds = append(cr.conds, cv)
 	}
 	if !budget {
-		return nil // nothing to carve: the hop spends its ancestors' budgets
+		return false, nil // nothing to carve: the hop spends its ancestors' budgets
 	}
-	return c.carveBudgets(ctx, &cr, time.Time{}, now, true)
+	if err := c.carveBudgets(ctx, &cr, time.Time{}, now, true); err != nil {
+		return false, err // SpendBudget is all or nothing: nothing taken
+	}
+	return true, nil
+}
+
+// releaseCarveAfter bounds the give-back of a failed delegation's
+// carve-out, which outlives the caller's context (see releaseCarve).
+const releaseCarveAfter = 10 * time.Second
+
+// releaseCarve gives the carve-out of hop, a delegation that failed
+// after carving (its hop not stored), back to its parents, and returns
+// cause, the failure, saying so when the carve-out could not be given
+// back: the error is then the note of the delegation not performed
+// (audited), so the trail tells of the budget held. The give-back runs
+// even when the caller's context has ended, which may be what failed
+// the delegation.
+func (c *Client) releaseCarve(ctx context.Context, hop string, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseCarveAfter)
+	defer cancel()
+	if err := c.releaseBudgets(rctx, hop); err != nil {
+		return fmt.Errorf("%w; and its budget carve-out was not given back: %w", cause, err)
+	}
+	return cause
 }

@@ -231,11 +231,18 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 		hops: append(slices.Clone(v.hops), hopID), caveats: info.Caveats, expires: expires,
 	}
 	err = c.audited(ctx, rec.operation(), func() error {
-		if err := c.carveHopBudgets(ctx, &v, hopID, added, now); err != nil {
+		carved, err := c.carveHopBudgets(ctx, &v, hopID, added, now)
+		if err != nil {
 			return err
 		}
-		if err := c.store.CreateHop(ctx, h); err != nil {
-			return storeErr("record hop", err)
+		// A hop not stored (an error, or a panic of the store) takes
+		// nothing: its carve-out goes back to its parents.
+		if err := recovered("record hop", func() error { return c.store.CreateHop(ctx, h) }); err != nil {
+			err = storeErr("record hop", err)
+			if carved {
+				err = c.releaseCarve(ctx, hopID, err)
+			}
+			return err
 		}
 		return nil
 	})
