@@ -21,6 +21,7 @@ import (
 	"github.com/agenttrust/agenttrust/audit"
 	"github.com/agenttrust/agenttrust/internal/cache"
 	"github.com/agenttrust/agenttrust/internal/entropy"
+	"github.com/agenttrust/agenttrust/internal/safelog"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -143,13 +144,18 @@ func WithNodeName(name string) Option {
 }
 
 // WithLogger sets where the server and its tenant Clients log trouble
-// (server errors, failing audit sinks). The default discards.
+// (server errors, failing audit sinks). The default discards. A handler
+// that panics loses the line it was given, never the request or the
+// process.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Server) error {
 		if l == nil {
 			return fmt.Errorf("%w: nil logger", agenttrust.ErrInvalidConfig)
 		}
-		s.log = l
+		// Logged to from the server's own goroutines (the idle-tenant
+		// sweeper): a handler that panics loses its line, never the
+		// process.
+		s.log = safelog.Logger(l)
 		return nil
 	}
 }
