@@ -307,7 +307,7 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 	var cr credential
 	env := requestEnv(c.tenant, &Request{RemoteAddr: remoteAddr}, nil, nil, now)
 	u := credentialUse{kinds: anyCredential, addr: remoteAddr, env: &env, blocks: blocksAsCheck}
-	roles, err := c.verify(ctx, cred, now, &u, &cr)
+	roles, err := c.verifyCall(ctx, cred, now, &u, &cr)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -323,7 +323,8 @@ func (c *Client) Authenticate(ctx context.Context, cred string, remoteAddr netip
 		// cached by id.
 		var ok bool
 		if roles, ok = c.rootKeys.get(cr.keyID); !ok {
-			k, err := c.store.Key(ctx, c.tenant, cr.keyID)
+			var k store.Key
+			err := recovered("key lookup", func() (err error) { k, err = c.store.Key(ctx, c.tenant, cr.keyID); return err })
 			if err != nil {
 				if isNotFound(err) {
 					return Principal{}, errs.UnknownKey

@@ -199,7 +199,7 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 	}
 	var v credential
 	u := credentialUse{kinds: tokens, anyAddr: true, blocks: blocksFromStore}
-	if _, err := c.verify(ctx, token, now, &u, &v); err != nil {
+	if _, err := c.verifyCall(ctx, token, now, &u, &v); err != nil {
 		return "", Hop{}, err
 	}
 	expires := v.expires

@@ -193,7 +193,7 @@ func (c *Client) NarrowJWT(ctx context.Context, subject, audience string, ttl ti
 	}
 	var cr credential
 	u := credentialUse{kinds: anyCredential, anyAddr: true, blocks: blocksFromStore}
-	if _, err := c.verify(ctx, subject, now, &u, &cr); err != nil {
+	if _, err := c.verifyCall(ctx, subject, now, &u, &cr); err != nil {
 		return "", Hop{}, err
 	}
 	if len(cr.hops) >= maxDelegationDepth {

@@ -515,10 +515,23 @@ func (c *Client) Exchange(ctx context.Context, apiKey string, caveats ...string)
 func (c *Client) exchangeable(ctx context.Context, apiKey string, now time.Time) (*keyEntry, error) {
 	var cr credential
 	u := credentialUse{kinds: apiKeys, anyAddr: true, blocks: blocksFromStore}
-	if _, err := c.verify(ctx, apiKey, now, &u, &cr); err != nil {
+	if _, err := c.verifyCall(ctx, apiKey, now, &u, &cr); err != nil {
 		return nil, err
 	}
 	return cr.key, nil
+}
+
+// verifyCall is verify for the calls that verify a credential outside
+// Check (Exchange, ExchangeJWT, Delegate, NarrowJWT, Authenticate): a
+// panic of the store under it (a key or revocation lookup) fails the call
+// with an error matching ErrInvalidConfig (errs.Panicked), as it denies a
+// check (decideNow), rather than panic in the caller.
+func (c *Client) verifyCall(ctx context.Context, cred string, now time.Time, u *credentialUse, cr *credential) (roles []string, err error) {
+	err = recovered("credential verification", func() (err error) {
+		roles, err = c.verify(ctx, cred, now, u, cr)
+		return err
+	})
+	return roles, err
 }
 
 func (c *Client) tokenExpiry(ke *keyEntry, now time.Time) time.Time {
