@@ -228,7 +228,14 @@ func (c *Client) carveBudgets(ctx context.Context, cr *credential, keyExpires, n
 	budgetChain(cr, keyExpires, &sc, false)
 	chain := sc.path
 	chain[0].Sealed = sealKey
-	ref, err := bs.SpendBudget(ctx, store.BudgetSpend{Tenant: c.tenant, Path: chain, Now: now})
+	// A panic of the store is its failure (an error matching
+	// ErrInvalidConfig), as under Check: CreateKey carves before its
+	// record, where nothing else would recover it.
+	var ref store.BudgetRefusal
+	err := recovered("carve budget", func() (err error) {
+		ref, err = bs.SpendBudget(ctx, store.BudgetSpend{Tenant: c.tenant, Path: chain, Now: now})
+		return err
+	})
 	if err != nil {
 		return storeErr("carve budget", err)
 	}
