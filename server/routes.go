@@ -335,7 +335,13 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		s.writeError(c, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: r.Method + " is not allowed here"})
 		return
 	}
-	s.writeError(c, &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such route"})
+	msg := "no such route"
+	if s.storeAPI == nil && strings.HasPrefix(r.URL.Path, "/v1/store/") {
+		// A node pointed here with remote.NewStore: say why, so the
+		// operator of a server started without it knows what to change.
+		msg = "the store API is not served here (agenttrust serve --store-api serves it)"
+	}
+	s.writeError(c, &apiError{status: http.StatusNotFound, code: "not_found", msg: msg})
 }
 
 // now reads the server's clock.

@@ -162,6 +162,10 @@ func TestAttackStoreAPIByDefault(t *testing.T) {
 			if status != http.StatusNotFound || e.Error.Code != "not_found" {
 				t.Errorf("status %d, code %q, want 404 not_found: %s", status, e.Error.Code, body)
 			}
+			// A node pointed here is told what to change.
+			if !strings.Contains(body, "--store-api") {
+				t.Errorf("the 404 does not name --store-api: %s", body)
+			}
 		})
 	}
 	r.stop()
