@@ -1,11 +1,9 @@
 package agenttrust_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // TestAttackBareSlash: a deny or needs_approval rule written with a
@@ -17,47 +15,24 @@ import (
 // "/data/secret/", and a file system reads that directory. The strict
 // rules of the bare form with its slash hold it too.
 func TestAttackBareSlash(t *testing.T) {
-	p, err := agenttrust.ParsePolicy([]byte("rules:\n"+
+	checkResources(t, "rules:\n"+
 		" - id: secret\n   effect: deny\n   tools: [files.read]\n   resources: [/data/secret/]\n"+
 		" - id: root\n   effect: deny\n   tools: [http.get]\n   resources: [\"https://internal.example.com/\"]\n"+
 		" - id: files\n   effect: deny\n   tools: [files.read]\n   resources: [\"file:///\"]\n"+
 		" - id: wire\n   effect: needs_approval\n   tools: [http.post]\n   resources: [/payments/wire/]\n"+
-		" - id: all\n   effect: allow\n   tools: [files.read, http.get, http.post]\n"), "yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, tc := range []struct {
-		tool, resource string
-		want           agenttrust.Effect
-		rule           string
-	}{
-		{"files.read", "/data/secret/?x", agenttrust.Deny, "secret"},
-		{"files.read", "/data/secret/#x", agenttrust.Deny, "secret"},
-		{"files.read", "/data/secret/;x", agenttrust.Deny, "secret"},
-		{"files.read", "/data/secret;x/", agenttrust.Deny, "secret"},
-		{"http.get", "https://internal.example.com/?debug=1", agenttrust.Deny, "root"},
-		{"http.get", "https://internal.example.com/;x", agenttrust.Deny, "root"},
-		{"files.read", "file:///?x", agenttrust.Deny, "files"},
-		{"http.post", "/payments/wire/?amount=1", agenttrust.NeedsApproval, "wire"},
+		" - id: all\n   effect: allow\n   tools: [files.read, http.get, http.post]\n", []resourceCase{
+		{"files.read", "/data/secret/?x", agenttrust.Deny, "secret", nil},
+		{"files.read", "/data/secret/#x", agenttrust.Deny, "secret", nil},
+		{"files.read", "/data/secret/;x", agenttrust.Deny, "secret", nil},
+		{"files.read", "/data/secret;x/", agenttrust.Deny, "secret", nil},
+		{"http.get", "https://internal.example.com/?debug=1", agenttrust.Deny, "root", nil},
+		{"http.get", "https://internal.example.com/;x", agenttrust.Deny, "root", nil},
+		{"files.read", "file:///?x", agenttrust.Deny, "files", nil},
+		{"http.post", "/payments/wire/?amount=1", agenttrust.NeedsApproval, "wire", nil},
 		// Controls: as written, and never wider.
-		{"files.read", "/data/secret/", agenttrust.Deny, "secret"},
-		{"files.read", "/data/secrets/?x", agenttrust.Allow, "all"},
-		{"http.get", "https://internal.example.com/a?x", agenttrust.Allow, "all"},
-		{"http.post", "/payments/wire2/?x", agenttrust.Allow, "all"},
-	} {
-		t.Run(tc.tool+" "+tc.resource, func(t *testing.T) {
-			d, err := c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: tc.tool, Resource: tc.resource})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Effect != tc.want || d.Rule != tc.rule {
-				t.Fatalf("%v by %q, want %v by %q", d.Effect, d.Rule, tc.want, tc.rule)
-			}
-		})
-	}
+		{"files.read", "/data/secret/", agenttrust.Deny, "secret", nil},
+		{"files.read", "/data/secrets/?x", agenttrust.Allow, "all", nil},
+		{"http.get", "https://internal.example.com/a?x", agenttrust.Allow, "all", nil},
+		{"http.post", "/payments/wire2/?x", agenttrust.Allow, "all", nil},
+	})
 }

@@ -1,13 +1,11 @@
 package agenttrust_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
-	"github.com/agenttrust/agenttrust/store/memory"
 )
 
 // TestAttackTrailingSlash: a deny or needs_approval rule on a resource
@@ -33,42 +31,18 @@ func TestAttackTrailingSlash(t *testing.T) {
 		many.String() +
 		" - id: public\n   effect: allow\n   tools: [pages.read]\n   resources: [/public]\n" +
 		" - id: all\n   effect: allow\n   tools: [files.read, mail.read, http.get]\n"
-	p, err := agenttrust.ParsePolicy([]byte(doc), "yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := agenttrust.New(memory.New(), agenttrust.WithPolicy(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, tc := range []struct {
-		tool, resource string
-		attrs          map[string]any
-		want           agenttrust.Effect
-		rule           string
-	}{
-		{"files.read", "/data/secret/", nil, agenttrust.Deny, "secret"},
-		{"mail.read", "mailbox:bob/inbox/", nil, agenttrust.Deny, "bob"},
-		{"http.get", "https://api.example.com/admin/", nil, agenttrust.NeedsApproval, "admin"},
-		{"files.read", "/data/big/", map[string]any{"size": 500}, agenttrust.Deny, "big"},
-		{"files.read", "/other/7/", nil, agenttrust.Deny, "other-7"},
+	checkResources(t, doc, []resourceCase{
+		{"files.read", "/data/secret/", agenttrust.Deny, "secret", nil},
+		{"mail.read", "mailbox:bob/inbox/", agenttrust.Deny, "bob", nil},
+		{"http.get", "https://api.example.com/admin/", agenttrust.NeedsApproval, "admin", nil},
+		{"files.read", "/data/big/", agenttrust.Deny, "big", map[string]any{"size": 500}},
+		{"files.read", "/other/7/", agenttrust.Deny, "other-7", nil},
 		// Controls: as written, and never wider.
-		{"files.read", "/data/secret", nil, agenttrust.Deny, "secret"},
-		{"files.read", "/data/big/", map[string]any{"size": 5}, agenttrust.Allow, "all"},
-		{"files.read", "/data/secretive/", nil, agenttrust.Allow, "all"},
-		{"files.read", "/", nil, agenttrust.Allow, "all"},
-		{"pages.read", "/public", nil, agenttrust.Allow, "public"},
-		{"pages.read", "/public/", nil, agenttrust.Deny, ""},
-	} {
-		t.Run(tc.tool+" "+tc.resource, func(t *testing.T) {
-			d, err := c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: tc.tool, Resource: tc.resource, Attributes: tc.attrs})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Effect != tc.want || d.Rule != tc.rule {
-				t.Fatalf("%v by %q, want %v by %q", d.Effect, d.Rule, tc.want, tc.rule)
-			}
-		})
-	}
+		{"files.read", "/data/secret", agenttrust.Deny, "secret", nil},
+		{"files.read", "/data/big/", agenttrust.Allow, "all", map[string]any{"size": 5}},
+		{"files.read", "/data/secretive/", agenttrust.Allow, "all", nil},
+		{"files.read", "/", agenttrust.Allow, "all", nil},
+		{"pages.read", "/public", agenttrust.Allow, "public", nil},
+		{"pages.read", "/public/", agenttrust.Deny, "", nil},
+	})
 }

@@ -116,3 +116,29 @@ func inChildren(t *testing.T, test, env string, cases map[string]func(*testing.T
 		})
 	}
 }
+
+// resourceCase is one check of a tool on a resource (with attributes) and
+// the effect and rule it must get.
+type resourceCase struct {
+	tool, resource string
+	want           agenttrust.Effect
+	rule           string
+	attrs          map[string]any
+}
+
+// checkResources checks each case on a client of policyYAML (newFixture).
+func checkResources(t *testing.T, policyYAML string, cases []resourceCase) {
+	t.Helper()
+	f := newFixture(t, policyYAML)
+	for _, tc := range cases {
+		t.Run(tc.tool+" "+tc.resource, func(t *testing.T) {
+			d, err := f.c.Check(context.Background(), agenttrust.Request{AgentID: "bot", Tool: tc.tool, Resource: tc.resource, Attributes: tc.attrs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Effect != tc.want || d.Rule != tc.rule {
+				t.Fatalf("%v by %q, want %v by %q", d.Effect, d.Rule, tc.want, tc.rule)
+			}
+		})
+	}
+}
