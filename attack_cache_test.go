@@ -199,7 +199,12 @@ func TestAttackCacheFlood(t *testing.T) {
 			agenttrust.WithBreaker(agenttrust.BreakerConfig{MaxCalls: 1000, MaxDenials: 1000}))
 		name := strings.Repeat("a", 200)
 		n := floodCount(t, 100_000)
-		flood(t, f, n, 16<<20, func(i int) agenttrust.Request {
+		// The breaker keeps at most maxBreakers (16,384) agents, about
+		// 13 MiB with these 200-byte names; the audit queue's slices keep
+		// what capacity a busy machine made them grow to (16 MiB was
+		// crossed once in CI). An unbounded table would hold all 100,000,
+		// near 80 MiB.
+		flood(t, f, n, 24<<20, func(i int) agenttrust.Request {
 			return agenttrust.Request{AgentID: fmt.Sprintf("%s-%d", name, i), Tool: "t"}
 		}, nil)
 	})
