@@ -235,6 +235,18 @@ func (c *Client) Delegate(ctx context.Context, token string, ttl time.Duration, 
 		if err != nil {
 			return err
 		}
+		if carved {
+			// A Revoke of the token or of a hop above it that landed
+			// since the token was verified gave back the carve-outs under
+			// it before this one was taken: read the revocations again,
+			// now that it is. Either this read sees the revocation, and
+			// the carve-out goes back here, or the revocation was written
+			// after it, and its release finds the new row. A panic of
+			// the store is its failure: the carve-out goes back too.
+			if err := recovered("revocation lookup", func() error { return c.refuseBlocked(ctx, v.ids()...) }); err != nil {
+				return c.releaseCarve(ctx, hopID, err)
+			}
+		}
 		// A hop not stored (an error, or a panic of the store) takes
 		// nothing: its carve-out goes back to its parents.
 		if err := recovered("record hop", func() error { return c.store.CreateHop(ctx, h) }); err != nil {
