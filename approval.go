@@ -59,7 +59,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		// approver, or the API key it approved with, was stopped since
 		// (approverStands) is used up allowing nothing, and the request
 		// is asked again.
-		switch stands, err := c.approverStands(ctx, a.DecidedBy, a.DecidedByKey, now); {
+		switch stands, err := c.approverStands(ctx, a.DecidedBy, a.DecidedByKey, now, ""); {
 		case err != nil:
 			return down, err
 		case stands:

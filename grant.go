@@ -239,7 +239,11 @@ func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRu
 		// approved): the grant goes with it.
 		return false, nil
 	}
-	return c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, now)
+	// A revocation of the grant's id ends it too, read in the same
+	// lookup: Revoke ends the grant it finds, but one stored after
+	// Revoke looked for it (ApproveAndRemember names the grant in the
+	// trail before it stores it) would otherwise outlive its revocation.
+	return c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, now, g.ID)
 }
 
 // Grants lists the remembered approvals (see ApproveAndRemember) of this
@@ -299,13 +303,17 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 // stopped), or the API key it decided with is revoked, suspended,
 // expired (by its ExpiresAt or an "expires" caveat) or gone (a leaked
 // key, a key at the end of its life), what it approved allows nothing.
-func (c *Client) approverStands(ctx context.Context, by, key string, now time.Time) (bool, error) {
-	var err error
-	if key == "" {
-		err = c.refuseBlockedAt(ctx, by)
-	} else {
-		err = c.refuseBlockedAt(ctx, by, key)
+// Nor does it while also, when set (a grant's id), is revoked or
+// suspended.
+func (c *Client) approverStands(ctx context.Context, by, key string, now time.Time, also string) (bool, error) {
+	ids := make([]string, 1, 3)
+	ids[0] = by
+	for _, id := range [...]string{key, also} {
+		if id != "" {
+			ids = append(ids, id)
+		}
 	}
+	err := c.refuseBlockedAt(ctx, ids...)
 	switch {
 	case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
 		return false, nil
