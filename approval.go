@@ -415,8 +415,10 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 
 // decisionStands reads approval id back after a DecideApproval that got
 // no answer, and reports whether it holds decision d: this one, not
-// another decider's. The read outlives ctx (which may be what ended the
-// call), for a few seconds.
+// another decider's. An approval consumed since holds it too: the
+// request it was waiting for used it, so the approval took effect. The
+// read outlives ctx (which may be what ended the call), for a few
+// seconds.
 func (c *Client) decisionStands(ctx context.Context, id string, d *store.ApprovalDecision) (bool, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decisionReadBack)
 	defer cancel()
@@ -424,7 +426,8 @@ func (c *Client) decisionStands(ctx context.Context, id string, d *store.Approva
 	if err != nil {
 		return false, err
 	}
-	return a.Status == d.Status && a.DecidedBy == d.By && a.Note == d.Note && a.DecidedAt.Equal(d.At), nil
+	status := a.Status == d.Status || a.Status == ApprovalConsumed && d.Status == ApprovalApproved
+	return status && a.DecidedBy == d.By && a.Note == d.Note && a.DecidedAt.Equal(d.At), nil
 }
 
 // decisionReadBack bounds the read of an approval whose decision got no
