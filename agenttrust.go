@@ -1,6 +1,7 @@
 package agenttrust
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -397,15 +398,25 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	c.policyMu.Unlock()
 	var doc store.PolicyDoc
 	err = c.audited(ctx, op, func() error {
+		want := store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}
 		var err error
-		doc, err = c.store.PutPolicy(ctx, store.PolicyDoc{Tenant: c.tenant, Format: format, Body: body, UpdatedAt: c.clock.Now()}, expectVersion)
-		if err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("%w: policy version %d is no longer current: %w", ErrConflict, expectVersion, err)
-			}
-			return storeErr("save policy", err)
+		doc, err = c.store.PutPolicy(ctx, want, expectVersion)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("%w: policy version %d is no longer current: %w", ErrConflict, expectVersion, err)
 		}
-		return nil
+		// No answer is not a refusal: the store may have committed the
+		// document before its reply was lost, and then every client's
+		// policy follower makes it live. Reported and noted as not
+		// performed, a policy would be in force that the caller and the
+		// trail were told was not.
+		if saved, ok := c.policySaved(ctx, &want, expectVersion); ok {
+			doc = saved
+			return nil
+		}
+		return storeErr("save policy", err)
 	})
 	if err != nil {
 		return 0, err
@@ -422,6 +433,23 @@ func (c *Client) SavePolicy(ctx context.Context, body []byte, format string, exp
 	}
 	c.installPolicyLocked(ps, doc.Version)
 	return doc.Version, nil
+}
+
+// policySaved reads the tenant's policy back after a PutPolicy of want
+// over expectVersion that got no answer, and returns it when it is want,
+// stored by that call: the version after expectVersion, with want's
+// format, body and time. The read outlives ctx (which may be what ended
+// the call), for a few seconds.
+func (c *Client) policySaved(ctx context.Context, want *store.PolicyDoc, expectVersion int64) (store.PolicyDoc, bool) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decisionReadBack)
+	defer cancel()
+	var doc store.PolicyDoc
+	err := recovered("policy read back", func() (err error) { doc, err = c.store.Policy(rctx, c.tenant); return err })
+	if err != nil || doc.Version != expectVersion+1 || doc.Format != want.Format ||
+		!bytes.Equal(doc.Body, want.Body) || !doc.UpdatedAt.Equal(want.UpdatedAt) {
+		return store.PolicyDoc{}, false
+	}
+	return doc, true
 }
 
 // installPolicy makes ps, compiled from stored version version, live
