@@ -94,16 +94,50 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, approver, note stri
 		{Name: "valid_for", Value: r.For.String()},
 	}}
 	err = c.audited(ctx, op, func() error {
-		if err := gs.CreateGrant(ctx, g); err != nil {
-			return storeErr("create grant", err)
+		err := gs.CreateGrant(ctx, g)
+		if err == nil {
+			return nil
 		}
-		return nil
+		// No answer is not a refusal: the store may have committed the
+		// grant before its reply was lost. Reported and noted as not
+		// made, it would allow its uses all the same, a standing
+		// permission its approver has no reason to revoke.
+		switch stored, rerr := c.grantStored(ctx, gs, &g); {
+		case stored:
+			return nil
+		case rerr != nil:
+			return fmt.Errorf("%w (whether grant %s was stored is unknown: %v)", storeErr("create grant", err), gid, rerr)
+		}
+		return storeErr("create grant", err)
 	})
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("approved once, not remembered: %w", err)
 	}
 	c.event(ctx, observe.Event{Kind: observe.ApprovalDecided, Agent: approver, Outcome: "remembered"})
 	return g, nil
+}
+
+// grantStored reads grant g back after a CreateGrant that got no answer,
+// and reports whether the store holds it: its id, made with its
+// approval by its approver. The read outlives ctx (which may be what
+// ended the call), for a few seconds.
+func (c *Client) grantStored(ctx context.Context, gs store.Grants, g *store.Grant) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decisionReadBack)
+	defer cancel()
+	var list []store.Grant
+	err := recovered("grant read back", func() (err error) {
+		list, err = gs.Grants(rctx, c.tenant, g.AgentID, g.Tool, g.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	for i := range list {
+		if h := &list[i]; h.ID == g.ID && h.ApprovalID == g.ApprovalID && h.CreatedBy == g.CreatedBy {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // checkRemember holds r to the bounds of the rule that opened a.
