@@ -149,7 +149,14 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 			if isNotFound(err) {
 				return fmt.Errorf("%w: %q is not suspended", ErrNotFound, id)
 			}
-			return storeErr("resume", err)
+			// No answer is not a refusal: the store may have lifted the
+			// suspension before its reply was lost. Reported and noted as
+			// not performed, the agent would run again all the same. An
+			// id no longer blocked is read back as resumed; one still
+			// blocked, or unread, leaves the error.
+			if !c.resumed(ctx, id) {
+				return storeErr("resume", err)
+			}
 		}
 		c.settleView(ctx, id, store.Block{})
 		if c.breaker != nil {
@@ -157,6 +164,20 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+}
+
+// resumed reads id's blocks back after a Resume that got no answer, and
+// reports whether nothing blocks it any more. The read outlives ctx
+// (which may be what ended the call), for a few seconds.
+func (c *Client) resumed(ctx context.Context, id string) bool {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decisionReadBack)
+	defer cancel()
+	var blocked bool
+	err := recovered("resume read back", func() (err error) {
+		_, blocked, err = c.store.Blocked(rctx, c.tenant, []string{id})
+		return err
+	})
+	return err == nil && !blocked
 }
 
 // credentialAsID refuses an id that holds an agenttrust credential. An
