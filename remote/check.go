@@ -37,7 +37,8 @@ const (
 //
 // The credential checked is req.Credential when set, else the client's
 // own when it is an agent's (the server then binds the action to it); an
-// admin's client checks on behalf of req.AgentID.
+// admin's client checks on behalf of req.AgentID. When req.AgentID is set,
+// an allow the server says is about another agent is a malformed answer.
 //
 // req.RemoteAddr, when valid, is sent as X-Forwarded-For, as Authenticate
 // sends its address. The server judges IP allowlists and "ip" caveats by
@@ -92,6 +93,12 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 	d, err := decision(&out)
 	if err != nil {
 		e := c.malformed("Check", "decision: "+err.Error(), req.Credential)
+		return agenttrust.Decision{Reason: ReasonUnreachable}, e
+	}
+	if d.Effect == agenttrust.Allow && req.AgentID != "" && d.AgentID != req.AgentID {
+		// An allow about another agent (replayed, or the checked
+		// credential's) is no allow of this action. A deny stays one.
+		e := c.malformed("Check", fmt.Sprintf("an allow for agent %q, asked about %q", d.AgentID, req.AgentID), req.Credential)
 		return agenttrust.Decision{Reason: ReasonUnreachable}, e
 	}
 	// The reason is shown to the agent: redacted as an error would be.
