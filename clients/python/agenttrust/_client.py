@@ -8,6 +8,7 @@ import re
 import ssl
 import time
 import urllib.parse
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ._context import current_identity
@@ -196,6 +197,10 @@ class Actions:
             req["credential"] = check_credential(credential, "credential")
         body, rid = self._c._t.request("check", "POST", "/v1/actions/check", body=req, idempotent=True, secrets=(credential,))
         d = parse_decision(body, rid)
+        # The reason and error are shown (DeniedError, a tool's error to the
+        # model): whatever answered may have echoed the request into them.
+        red = (credential,)
+        d = replace(d, reason=self._c._t.redact(d.reason, red), error=self._c._t.redact(d.error, red) if d.error else d.error)
         if agent_id and d.agent_id != agent_id and (credential is None or d.allowed):
             # A decision about someone else is no decision about this call.
             # With a credential checked, the server decides about its agent

@@ -48,7 +48,8 @@ class AgentTrustError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.code = code
+        # The code is an answer's text too, and str() prints it.
+        self.code = redact(code)
         self.request_id = request_id
 
     def __str__(self) -> str:

@@ -188,6 +188,11 @@ class Transport:
         self._sleep = sleep
         self.closed = False
 
+    def redact(self, text: str, secrets: Sequence[Optional[str]] = ()) -> str:
+        """text taken from an answer without the API key, secrets or
+        anything shaped like a credential."""
+        return redact(text, self._key, *secrets)
+
     def request(
         self,
         op: str,
@@ -353,6 +358,7 @@ class Transport:
         # Whatever answered may have echoed the request: its credentials go
         # before the message is cut, so no credential's start is left.
         message = redact(message, self._key, *secrets)[:500] or "HTTP %d" % status
+        code = redact(code, self._key, *secrets)[:100]
         kw = dict(status=status, code=code, request_id=rid)
         text = "%s: %s" % (op, message)
         if status in (502, 503) and idempotent:
