@@ -15,6 +15,7 @@ import type {
   CreatedKey,
   Decision,
   Delegation,
+  ErrorCode,
   Key,
   Principal,
   Role,
@@ -288,7 +289,15 @@ export class AgentTrustClient {
     };
     return this.#call({
       op: "check", method: "POST", path: "/v1/actions/check", body, status: 200, idempotent: true,
-      maxBytes: maxDecisionBytes, decode: (v) => decode.decision(v, req.agentId || undefined), signal: opts?.signal, secrets: [req.credential],
+      maxBytes: maxDecisionBytes, signal: opts?.signal, secrets: [req.credential],
+      decode: (v) => {
+        const d = decode.decision(v, req.agentId || undefined);
+        // The reason and error are shown (DeniedError, logs, the model):
+        // whatever answered may have echoed the request into them.
+        d.reason = redact(d.reason, this.#apiKey, req.credential);
+        if (d.error !== undefined) d.error = redact(d.error, this.#apiKey, req.credential) as ErrorCode;
+        return d;
+      },
     });
   }
 
@@ -445,6 +454,8 @@ function statusError(
 ): AgentTrustError {
   const detail = { status, requestId };
   const msg = red(`${op}: ${body ? body.message : `status ${status}`}`);
+  // The code is the answer's text as much as the message is.
+  if (body) body = { code: red(body.code), message: body.message };
   if (status === 401 || status === 403) return new AuthError(body?.code ?? (status === 401 ? "unauthenticated" : "forbidden"), msg, detail);
   if (status >= 500 || status < 200) return new TransportError(body?.code ?? "unreachable", msg, detail);
   if (status >= 200 && status < 300) return new TransportError("malformed_response", `${op}: unexpected status ${status}`, detail);

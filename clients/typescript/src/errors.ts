@@ -53,7 +53,8 @@ export class AgentTrustError extends Error {
   constructor(code: string, message: string, detail: ErrorDetail = {}) {
     // Messages quote answers: never a credential in them.
     super(`agenttrust: ${redact(message)}`, detail.cause === undefined ? undefined : { cause: detail.cause });
-    this.code = code;
+    // The code may be an answer's text too, and is printed with the error.
+    this.code = redact(code);
     this.status = detail.status ?? 0;
     this.requestId = detail.requestId;
   }
