@@ -65,7 +65,9 @@ const (
 // decision when it accepts it (1-128 bytes of [A-Za-z0-9-_.:/+=@]), in
 // place of an id of its own; one that is not visible ASCII or is longer
 // than 128 bytes denies with agenttrust.ErrInvalidRequest without asking,
-// as a local Check would. A check is safe to repeat, so WithRetries
+// as a local Check would. An answer to a request id the server accepts
+// must carry it back as its one X-Request-Id: one naming another request
+// (or none) is a malformed answer, a Deny. A check is safe to repeat, so WithRetries
 // applies to it.
 func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.Decision, error) {
 	if !sendableRequestID(req.RequestID) {
@@ -79,7 +81,7 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 	}
 	var out wire.CheckResponse
 	err := c.do(ctx, &call{
-		requestID: req.RequestID, forwardedFor: req.RemoteAddr, credential: req.Credential,
+		requestID: req.RequestID, echoID: echoedRequestID(req.RequestID), forwardedFor: req.RemoteAddr, credential: req.Credential,
 		op: "Check", method: http.MethodPost, path: "/v1/actions/check",
 		body: &wire.CheckRequest{
 			AgentID: req.AgentID, ToolName: req.Tool, Resource: req.Resource, SessionID: req.SessionID,

@@ -142,15 +142,24 @@ func sentinels(status int, code string, notFound error) []error {
 // printed.
 func answerRequestID(h http.Header, red func(string) string) string {
 	v := h.Get("X-Request-Id")
-	if v == "" || len(v) > 128 || red(v) != v {
+	if !echoedRequestID(v) || red(v) != v {
 		return ""
 	}
-	for i := 0; i < len(v); i++ {
-		b := v[i]
+	return v
+}
+
+// echoedRequestID reports whether the server takes id as a request's own
+// and echoes it: 1-128 bytes of ASCII letters, digits and "-_.:/+=@".
+func echoedRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
 		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
 			b == '-' || b == '_' || b == '.' || b == ':' || b == '/' || b == '+' || b == '=' || b == '@') {
-			return ""
+			return false
 		}
 	}
-	return v
+	return true
 }

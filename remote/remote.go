@@ -291,6 +291,10 @@ type call struct {
 	forwardedFor netip.Addr
 	// requestID, when set, is sent as X-Request-Id.
 	requestID string
+	// echoID: a successful answer must carry requestID as its one
+	// X-Request-Id, as the server echoes an id it accepts; any other is
+	// the answer to another request.
+	echoID bool
 	// credential is another credential the body carries (a checked
 	// one), which no text taken from the answer may hold.
 	credential string
@@ -412,6 +416,9 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) (retry bool, e
 		}
 		if err := storeapi.DecodeJSON(data, cl.out, true); err != nil {
 			return false, unavailable(resp.StatusCode, "malformed answer: "+red(err.Error()))
+		}
+		if ids := resp.Header.Values("X-Request-Id"); cl.echoID && (len(ids) != 1 || ids[0] != cl.requestID) {
+			return false, unavailable(resp.StatusCode, fmt.Sprintf("malformed answer: the answer to request %q, not %q", answerRequestID(resp.Header, red), cl.requestID))
 		}
 		if resp.StatusCode != cl.status {
 			return false, errAlsoOK
