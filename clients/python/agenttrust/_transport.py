@@ -328,7 +328,9 @@ class Transport:
         secrets: Sequence[Optional[str]],
     ) -> Tuple[Any, str]:
         rid = headers.get("X-Request-Id") or ""
-        if not _REQUEST_ID.match(rid):
+        # An id is printed with errors and decisions: one that is, or holds,
+        # a credential (whatever answered chose it) is no id.
+        if not _REQUEST_ID.match(rid) or redact(rid, self._key, *secrets) != rid:
             rid = ""
         if status == expect:
             if status == 204:

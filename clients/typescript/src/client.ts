@@ -381,7 +381,7 @@ export class AgentTrustClient {
       } catch (e) {
         throw failure(e, "the server cannot be reached");
       }
-      const requestId = res.headers.get("x-request-id") ?? undefined;
+      const requestId = answerRequestId(res.headers.get("x-request-id"), red);
       // The API never redirects: a redirect is someone else answering,
       // and following it would hand them the credential.
       if (res.type === "opaqueredirect" || res.redirected || (res.status >= 300 && res.status < 400)) {
@@ -426,6 +426,15 @@ export class AgentTrustClient {
       signal?.removeEventListener("abort", onAbort);
     }
   }
+}
+
+/**
+ * An answer's X-Request-Id when it looks like one (1-128 of the
+ * characters the server uses) and red leaves it as it is: it is printed
+ * with the error, and whatever answered chose it.
+ */
+function answerRequestId(v: string | null, red: (text: string) => string): string | undefined {
+  return v !== null && /^[A-Za-z0-9._:/+=@-]{1,128}$/.test(v) && red(v) === v ? v : undefined;
 }
 
 /** One path segment, escaped. */
