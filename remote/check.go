@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust"
@@ -103,6 +104,12 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 		e := c.malformed("Check", fmt.Sprintf("an allow for agent %q, asked about %q", d.AgentID, req.AgentID), req.Credential)
 		return agenttrust.Decision{Reason: ReasonUnreachable}, e
 	}
+	if d.ApprovalID != "" && redactText(d.ApprovalID, c.cred, req.Credential) != d.ApprovalID {
+		// The approval id is shown to the agent (the model) as it is:
+		// one holding a credential is no approval id.
+		e := c.malformed("Check", "decision: approval id holds a credential", req.Credential)
+		return agenttrust.Decision{Reason: ReasonUnreachable}, e
+	}
 	// The reason is shown to the agent: redacted as an error would be.
 	d.Reason = redactText(d.Reason, c.cred, req.Credential)
 	if out.Error != "" {
@@ -157,8 +164,8 @@ func decision(r *wire.CheckResponse) (agenttrust.Decision, error) {
 	if r.StalenessNS < 0 {
 		return agenttrust.Decision{}, fmt.Errorf("negative staleness %d", r.StalenessNS)
 	}
-	if e == agenttrust.NeedsApproval && r.ApprovalID == "" {
-		return agenttrust.Decision{}, errors.New("needs_approval without approval_id")
+	if e == agenttrust.NeedsApproval && !strings.HasPrefix(r.ApprovalID, "apr_") {
+		return agenttrust.Decision{}, errors.New("needs_approval without an approval id (apr_...)")
 	}
 	return agenttrust.Decision{
 		Effect: e, Reason: r.Reason, Rule: r.RuleID, ID: id, ApprovalID: r.ApprovalID,
