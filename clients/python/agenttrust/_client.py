@@ -201,6 +201,10 @@ class Actions:
         # model): whatever answered may have echoed the request into them.
         red = (credential,)
         d = replace(d, reason=self._c._t.redact(d.reason, red), error=self._c._t.redact(d.error, red) if d.error else d.error)
+        if d.approval_id and self._c._t.redact(d.approval_id, red) != d.approval_id:
+            # ApprovalRequiredError quotes the id as it is: one holding a
+            # credential is no approval id.
+            raise ProtocolError("check: the approval id holds a credential", status=200)
         if agent_id and d.agent_id != agent_id and (credential is None or d.allowed):
             # A decision about someone else is no decision about this call.
             # With a credential checked, the server decides about its agent

@@ -124,8 +124,8 @@ def parse_decision(body: Any, request_id: str = "") -> Decision:
     except ValueError:
         raise ProtocolError("malformed decision: decision_id %r is not a UUID" % (decision_id,)) from None
     approval_id = f.str("approval_id")
-    if effect == "needs_approval" and not approval_id:
-        raise ProtocolError("malformed decision: needs_approval without approval_id")
+    if effect == "needs_approval" and not (approval_id or "").startswith("apr_"):
+        raise ProtocolError("malformed decision: needs_approval without an approval id (apr_...)")
     staleness = f.int("staleness_ns")
     assert staleness is not None
     if staleness < 0:

@@ -296,6 +296,9 @@ export class AgentTrustClient {
         // whatever answered may have echoed the request into them.
         d.reason = redact(d.reason, this.#apiKey, req.credential);
         if (d.error !== undefined) d.error = redact(d.error, this.#apiKey, req.credential) as ErrorCode;
+        // ApprovalRequiredError quotes the approval id as it is: one
+        // holding a credential is no approval id.
+        if (redact(d.approvalId, this.#apiKey, req.credential) !== d.approvalId) throw new Malformed("the approval id holds a credential");
         return d;
       },
     });
