@@ -7,7 +7,8 @@ Each checks the tool's call with the tool's name and its arguments as
 attributes before the tool runs, and changes the tool in place (returning
 it), so it stays the framework's own object. A deny raises DeniedError (a
 PermissionError) unless deny_message is given: then the tool returns
-deny_message(decision) to the model instead, and does not run.
+deny_message(decision) to the model instead, and does not run (a
+deny_message returning None raises the deny).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from ._context import current_identity
 from ._errors import AgentTrustError, ApprovalRequiredError, DeniedError
@@ -44,16 +45,21 @@ def _attributes(args: Any) -> Optional[Dict[str, Any]]:
     raise AgentTrustError("tool arguments are a %s, not an object or a string" % type(args).__name__)
 
 
-def _decide(client: "Optional[AgentTrustClient]", name: str, args: Any, deny_message: DenyMessage) -> Optional[str]:
-    """None when the tool may run, else the text to return instead."""
+def _decide(client: "Optional[AgentTrustClient]", name: str, args: Any, deny_message: DenyMessage) -> Tuple[bool, Any]:
+    """(True, None) when the tool may run, else (False, the text to return
+    instead). Whether it runs is the decision's alone: a deny_message that
+    gives no text (None) raises the deny, never runs the tool."""
     d = _client(client, name).actions.check(tool_name=name, attributes=_attributes(args))
     try:
         d.raise_for_effect()
     except (DeniedError, ApprovalRequiredError):
         if deny_message is None:
             raise
-        return deny_message(d)
-    return None
+        text = deny_message(d)
+        if text is None:
+            raise
+        return False, text
+    return True, None
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -162,16 +168,16 @@ def guard_langchain_tool(
     if inner is not None:
 
         def run(*a: Any, **kw: Any) -> Any:
-            refused = _decide(client, name, args_of(a, kw), deny_message)
-            return refused if refused is not None else inner(*a, **kw)
+            allowed, refused = _decide(client, name, args_of(a, kw), deny_message)
+            return inner(*a, **kw) if allowed else refused
 
         _set(tool, sync_name, run)
     if ainner is not None:
 
         async def arun(*a: Any, **kw: Any) -> Any:
             args = args_of(a, kw)
-            refused = await asyncio.to_thread(_decide, client, name, args, deny_message)
-            return refused if refused is not None else await ainner(*a, **kw)
+            allowed, refused = await asyncio.to_thread(_decide, client, name, args, deny_message)
+            return await ainner(*a, **kw) if allowed else refused
 
         _set(tool, async_name, arun)
     return tool
@@ -198,8 +204,8 @@ def guard_openai_agents_tool(
             raise AgentTrustError("tool %r: arguments are not JSON" % name) from None
         if not isinstance(args, dict):
             raise AgentTrustError("tool %r: arguments are not a JSON object" % name)
-        refused = await asyncio.to_thread(_decide, client, name, args, deny_message)
-        if refused is not None:
+        allowed, refused = await asyncio.to_thread(_decide, client, name, args, deny_message)
+        if not allowed:
             return refused
         return await inner(ctx, input_json)
 
