@@ -53,7 +53,8 @@
 //   - resources/subscribe, and each URI of subscriptions/listen's
 //     resourceSubscriptions: Tool "mcp.resources/subscribe", Resource and
 //     "query" as for a read; a listen is allowed only when every one of
-//     them is;
+//     them is, and one naming more than MaxListenSubscriptions (64) is
+//     refused as invalid before any check;
 //   - prompts/get: Tool "mcp.prompts/get", Resource the prompt's name, its
 //     arguments the Attributes (a prompt named like a tool is not that
 //     tool);

@@ -35,6 +35,11 @@ const (
 // name never holds a '/', so the two cannot meet.
 const methodTool = "mcp."
 
+// MaxListenSubscriptions bounds the resource URIs of one
+// subscriptions/listen request, each of which is one check: a listen
+// naming more is refused as invalid before any check.
+const MaxListenSubscriptions = 64
+
 // passes reports whether method goes through ServerMiddleware unchecked
 // by default: the handshake, pings and notifications, the lists (which
 // name what a caller may ask for, never hand it over), logging levels and
@@ -323,6 +328,11 @@ func requestActs(method string, req sdk.Request) ([]act, error) {
 		}
 		// Each resource it listens to is a subscription, as
 		// resources/subscribe makes one; list changes give nothing.
+		// Each is a check: their number is bounded, so that the work
+		// one request buys does not grow with its size.
+		if n := len(p.Notifications.ResourceSubscriptions); n > MaxListenSubscriptions {
+			return nil, invalid(fmt.Sprintf("names %d resources; at most %d are allowed in one listen", n, MaxListenSubscriptions))
+		}
 		acts := make([]act, 0, len(p.Notifications.ResourceSubscriptions))
 		for _, uri := range p.Notifications.ResourceSubscriptions {
 			a, err := uriAct(methodTool+methodSubscribe, uri)
