@@ -118,18 +118,52 @@ type attrKV = cond.Attr
 
 // captureAttrs copies attrs into kvs (reusing its capacity): the only
 // pass over the caller's map on the hot path. Encoding, sorting and
-// redaction happen later, off the hot path, in appendKVs.
-func captureAttrs(kvs []attrKV, attrs map[string]any) []attrKV {
+// redaction happen later, off the hot path, in appendKVs. It also
+// returns the bytes of text kvs holds (names, strings, encoded values),
+// which the audit queue bounds (see queuedAttrs).
+func captureAttrs(kvs []attrKV, attrs map[string]any) ([]attrKV, int) {
 	kvs = kvs[:0]
+	size := 0
 	for k, v := range attrs {
-		switch v.(type) {
-		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		switch x := v.(type) {
+		case string:
+			size += len(x)
+		case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		case json.Number:
+			size += len(x)
 		default:
-			v = json.RawMessage(marshalAttr(v))
+			raw := json.RawMessage(marshalAttr(v))
+			size += len(raw)
+			v = raw
 		}
+		size += len(k)
 		kvs = append(kvs, attrKV{Name: k, Value: v})
 	}
-	return kvs
+	return kvs, size
+}
+
+// encodedAttrs is the attributes of a record encoded when queued (see
+// queuedAttrs): the flusher takes them as they are. No caller can pass a
+// value of this type.
+type encodedAttrs []byte
+
+// queuedAttrs returns the attributes to queue for a record of kvs, which
+// hold size bytes of text: kvs themselves, or, when they hold more than a
+// record keeps (maxAuditAttrBytes), what the flusher would make of them,
+// encoded now (redacted, and cut to {truncatedAttr: true} when still too
+// large), in kvs' room. The queue then holds no more of a request than
+// its record does, while it waits for a slow sink and after, in its spare
+// capacity; the record is the same.
+func queuedAttrs(kvs []attrKV, size int, red *redactor) []attrKV {
+	if size <= maxAuditAttrBytes {
+		return kvs
+	}
+	enc := appendKVs(nil, kvs, red)
+	clear(kvs)
+	if len(enc) > maxAuditAttrBytes {
+		return append(kvs[:0], attrKV{Name: truncatedAttr, Value: true})
+	}
+	return append(kvs[:0], attrKV{Value: encodedAttrs(enc)})
 }
 
 // marshalAttr encodes a value of no basic type. Its MarshalJSON is the

@@ -713,9 +713,13 @@ func (a *auditor) encodeAttrs(batch []pending, kvs []attrKV) int {
 		sp := batch[i].kv
 		off := len(a.arena)
 		if sp.n > 0 {
-			a.arena = appendKVs(a.arena, kvs[sp.off:sp.off+sp.n], a.redact)
-			if len(a.arena)-off > maxAuditAttrBytes {
-				a.arena = append(append(append(a.arena[:off], `{"`...), truncatedAttr...), `":true}`...)
+			if enc, ok := kvs[sp.off].Value.(encodedAttrs); ok && sp.n == 1 {
+				a.arena = append(a.arena, enc...) // encoded when queued (queuedAttrs)
+			} else {
+				a.arena = appendKVs(a.arena, kvs[sp.off:sp.off+sp.n], a.redact)
+				if len(a.arena)-off > maxAuditAttrBytes {
+					a.arena = append(append(append(a.arena[:off], `{"`...), truncatedAttr...), `":true}`...)
+				}
 			}
 		}
 		a.ends = append(a.ends, len(a.arena))

@@ -49,7 +49,9 @@ type checkState struct {
 	in   PolicyInput
 	cred credential
 	kvs  []attrKV // the request's attributes, captured for the audit
-	fp   []byte   // scratch for approval fingerprints and attributes
+	// attrBytes is the text kvs holds (captureAttrs).
+	attrBytes int
+	fp        []byte // scratch for approval fingerprints and attributes
 	// valid is set once the request's fields passed validation, which
 	// leaves them storable as they are (names, NFC resource).
 	valid     bool
@@ -70,6 +72,7 @@ func (s *checkState) reset() {
 	s.ids = s.ids[:0]
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
+	s.attrBytes = 0
 	s.cred = credential{}
 	if s.tok.id != "" {
 		s.tok = verifiedToken{}
@@ -131,7 +134,7 @@ func (c *Client) check(ctx context.Context, req *Request, st *checkState, d *Dec
 	// Capture the attributes once, for validation, policy and the audit
 	// record: the only pass over the caller's map.
 	if len(req.Attributes) <= maxAttributes {
-		st.kvs = captureAttrs(st.kvs, req.Attributes)
+		st.kvs, st.attrBytes = captureAttrs(st.kvs, req.Attributes)
 	} else {
 		st.kvs = append(st.kvs[:0], attrKV{Name: truncatedAttr, Value: true})
 	}
@@ -338,6 +341,9 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		reqID = storable(reqID, maxRequestIDLen)
 	}
 	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
+	if st.attrBytes > maxAuditAttrBytes {
+		st.kvs = queuedAttrs(st.kvs, st.attrBytes, c.audit.redact)
+	}
 	p, err := c.audit.begin(false)
 	if err != nil {
 		if c.audit.durable {

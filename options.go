@@ -198,7 +198,9 @@ type AuditConfig struct {
 	// a second clock read per check (about 45 ns here).
 	Latency bool
 	// Queue bounds how many records may wait to be written (default
-	// 65536). When it is full, checks wait for room, then deny.
+	// 65536). When it is full, checks wait for room, then deny. A queued
+	// record holds no more of its request's attributes than the record
+	// keeps (16 KiB; larger ones are encoded and cut when queued).
 	Queue int
 	// StuckAfter is how long a write may fail or hang before checks deny
 	// with ErrAuditUnavailable (default 5s).
