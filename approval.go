@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 		// approver, or the API key it approved with, was stopped since
 		// (approverStands) is used up allowing nothing, and the request
 		// is asked again.
-		switch stands, err := c.approverStands(ctx, a.DecidedBy, a.DecidedByKey, now, ""); {
+		switch stands, err := c.approverStands(ctx, a.DecidedBy, a.DecidedByKey, a.DecidedByCredentials, now, ""); {
 		case err != nil:
 			return down, err
 		case stands:
@@ -371,9 +372,12 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	}
 	err = c.audited(ctx, op, func() error {
 		now := c.clock.Now()
-		// ByKey: the key the server authenticated the decider by, which
-		// an approval allows no longer than (approverStands).
-		d := store.ApprovalDecision{Status: status, By: approver, ByKey: actor.From(ctx).KeyID, Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL)}
+		// ByKey: the key the server authenticated the decider by, and
+		// ByCredentials the token or JWT (and hops) derived from it
+		// that the decider presented, which an approval allows no
+		// longer than (approverStands).
+		who := actor.From(ctx)
+		d := store.ApprovalDecision{Status: status, By: approver, ByKey: who.KeyID, ByCredentials: slices.Clone(who.Credentials), Note: note, At: now, GrantExpiresAt: now.Add(c.grantTTL)}
 		var err error
 		if withdraw {
 			d.GrantExpiresAt = time.Time{}

@@ -79,13 +79,15 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, approver, note stri
 		return store.Grant{}, fmt.Errorf("approved once, not remembered: %w", err)
 	}
 	now := c.clock.Now()
+	who := actor.From(ctx)
 	g := store.Grant{
 		Tenant: c.tenant, ID: gid, ApprovalID: a.ID, AgentID: a.AgentID, OnBehalfOf: a.OnBehalfOf,
 		Tool: a.Tool, Rule: a.Rule, Resource: a.Resource, Resources: append([]string(nil), r.Resources...),
 		Uses: r.Uses, UsesLeft: r.Uses, ExpiresAt: now.Add(r.For), CreatedBy: approver, CreatedAt: now,
-		// The key the server authenticated the approver by: the grant is
-		// that credential's standing word, and ends with it.
-		CreatedByKey: actor.From(ctx).KeyID,
+		// The key the server authenticated the approver by, and the token
+		// or JWT (and hops) derived from it that it presented: the grant
+		// is that credential's standing word, and ends with it.
+		CreatedByKey: who.KeyID, CreatedByCredentials: slices.Clone(who.Credentials),
 	}
 	op := operation{tool: opRemember, resource: gid, approval: id, reason: note, kvs: []attrKV{
 		{Name: "approver", Value: approver},
@@ -277,7 +279,7 @@ func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRu
 	// lookup: Revoke ends the grant it finds, but one stored after
 	// Revoke looked for it (ApproveAndRemember names the grant in the
 	// trail before it stores it) would otherwise outlive its revocation.
-	return c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, now, g.ID)
+	return c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, g.CreatedByCredentials, now, g.ID)
 }
 
 // Grants lists the remembered approvals (see ApproveAndRemember) of this
@@ -331,21 +333,25 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 }
 
 // approverStands reports whether approver by, who decided with the API
-// key key ("" for none known), still stands behind what it decided, at
-// now. An approval or a grant is its approver's word: while the approver
-// is suspended or revoked (a rogue or compromised approver an operator
-// stopped), or the API key it decided with is revoked, suspended,
-// expired (by its ExpiresAt or an "expires" caveat) or gone (a leaked
-// key, a key at the end of its life), what it approved allows nothing.
-// Nor does it while also, when set (a grant's id), is revoked or
-// suspended.
-func (c *Client) approverStands(ctx context.Context, by, key string, now time.Time, also string) (bool, error) {
-	ids := make([]string, 1, 3)
-	ids[0] = by
-	for _, id := range [...]string{key, also} {
-		if id != "" {
-			ids = append(ids, id)
-		}
+// key key ("" for none known) through the credential derived from it
+// whose ids are creds (a token or JWT and its hops; none for the key
+// itself), still stands behind what it decided, at now. An approval or a
+// grant is its approver's word: while the approver is suspended or
+// revoked (a rogue or compromised approver an operator stopped), or the
+// API key it decided with is revoked, suspended, expired (by its
+// ExpiresAt or an "expires" caveat) or gone (a leaked key, a key at the
+// end of its life), or the token it decided with is revoked, what it
+// approved allows nothing. Nor does it while also, when set (a grant's
+// id), is revoked or suspended. Revocations are read as Check reads them.
+func (c *Client) approverStands(ctx context.Context, by, key string, creds []string, now time.Time, also string) (bool, error) {
+	ids := make([]string, 0, 3+len(creds))
+	ids = append(ids, by)
+	if key != "" {
+		ids = append(ids, key)
+	}
+	ids = append(ids, creds...)
+	if also != "" {
+		ids = append(ids, also)
 	}
 	err := c.refuseBlockedAt(ctx, ids...)
 	switch {

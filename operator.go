@@ -187,7 +187,7 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 		return fmt.Errorf("%w: audit writes failing for more than %s: %s not performed", ErrAuditUnavailable, c.audit.stuckAfter, op.tool)
 	}
 	who := actor.From(ctx)
-	if who == (actor.Actor{}) {
+	if who.IsZero() {
 		who = op.by
 	}
 	now, err := c.now()

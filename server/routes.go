@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,7 +272,10 @@ func (s *Server) serve(c *call) error {
 		if c.r.Method != http.MethodGet && c.rt.path != checkPath {
 			// Who acts: the client names the caller in the audit
 			// record of every operator action (approve, revoke, ...).
-			c.r = c.r.WithContext(actor.With(c.r.Context(), actor.Actor{AgentID: c.p.AgentID, KeyID: c.p.KeyID}))
+			// What it decides ends with any id of its credential
+			// (approverStands): the key, and the token or JWT
+			// exchanged from it with its hops.
+			c.r = c.r.WithContext(actor.With(c.r.Context(), actor.Actor{AgentID: c.p.AgentID, KeyID: c.p.KeyID, Credentials: derivedIDs(&c.p)}))
 		}
 	}
 	if !c.rt.raw && (c.rt.req != nil || c.r.Method == http.MethodPost || c.r.Method == http.MethodPut) {
@@ -280,6 +284,21 @@ func (s *Server) serve(c *call) error {
 		}
 	}
 	return c.rt.handle(s, c)
+}
+
+// derivedIDs are the ids of p's credential beyond its root key: the token
+// or JWT id, then its delegation hops. None for the key itself.
+func derivedIDs(p *agenttrust.Principal) []string {
+	var ids []string
+	if p.CredentialID != "" && p.CredentialID != p.KeyID {
+		ids = append(ids, p.CredentialID)
+	}
+	for _, h := range p.HopIDs {
+		if !slices.Contains(ids, h) {
+			ids = append(ids, h)
+		}
+	}
+	return ids
 }
 
 // checkQuery refuses query parameters the route does not take, and

@@ -43,7 +43,12 @@ type Grant struct {
 	// approval). The grant allows nothing once that key is revoked,
 	// suspended or expired, or is no longer in the store.
 	CreatedByKey string
-	CreatedAt    time.Time
+	// CreatedByCredentials are the ids of the credential derived from
+	// CreatedByKey that the approver decided with, oldest first: the
+	// token or JWT id, then its delegation hops; none when it used the
+	// key itself. The grant allows nothing once any of them is revoked.
+	CreatedByCredentials []string
+	CreatedAt            time.Time
 }
 
 // Grants holds remembered approvals. It is optional: a client whose store

@@ -226,7 +226,13 @@ type Approval struct {
 	// caller's decision). An approved approval allows nothing once that
 	// key is revoked, suspended or expired.
 	DecidedByKey string
-	Note         string
+	// DecidedByCredentials are the ids of the credential derived from
+	// DecidedByKey that the approval was decided with, oldest first: the
+	// token or JWT id, then its delegation hops; none when the key itself
+	// decided. An approved approval allows nothing once any of them is
+	// revoked.
+	DecidedByCredentials []string
+	Note                 string
 	// GrantExpiresAt bounds the use of an approved approval.
 	GrantExpiresAt time.Time
 	ConsumedAt     time.Time
@@ -236,7 +242,8 @@ type Approval struct {
 type ApprovalDecision struct {
 	Status         ApprovalStatus // ApprovalApproved or ApprovalDenied
 	By             string
-	ByKey          string // becomes Approval.DecidedByKey
+	ByKey          string   // becomes Approval.DecidedByKey
+	ByCredentials  []string // becomes Approval.DecidedByCredentials
 	Note           string
 	At             time.Time
 	GrantExpiresAt time.Time // for ApprovalApproved

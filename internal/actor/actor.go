@@ -10,11 +10,19 @@ package actor
 import "context"
 
 // Actor is who performs an operator action. The zero Actor names nobody.
-// A plain value.
+// A plain value; Credentials is not copied by With or From.
 type Actor struct {
 	AgentID string // the agent the credential names
 	KeyID   string // the API key at the root of the credential
+	// Credentials are the ids of the credential derived from KeyID that
+	// the actor presented, oldest first: the token or JWT id, then its
+	// delegation hops. None when it presented the key itself. What it
+	// decides (an approval, a grant) ends when any of them is revoked.
+	Credentials []string
 }
+
+// IsZero reports whether a names nobody.
+func (a Actor) IsZero() bool { return a.AgentID == "" && a.KeyID == "" && len(a.Credentials) == 0 }
 
 type key struct{}
 

@@ -63,6 +63,7 @@ type wireApproval struct {
 	DecidedAt        time.Time       `json:"decided_at,omitzero"`
 	DecidedBy        string          `json:"decided_by,omitempty"`
 	DecidedByKey     string          `json:"decided_by_key,omitempty"`
+	DecidedByCreds   []string        `json:"decided_by_credentials,omitempty"`
 	Note             string          `json:"note,omitempty"`
 	GrantExpiresAt   time.Time       `json:"grant_expires_at,omitzero"`
 	ConsumedAt       time.Time       `json:"consumed_at,omitzero"`
@@ -74,7 +75,7 @@ func toWireApproval(a store.Approval) wireApproval {
 		SessionID: a.SessionID, OnBehalfOf: a.OnBehalfOf, Tool: a.Tool, Resource: a.Resource,
 		Rule: a.Rule, Reason: a.Reason, Approvers: a.Approvers, Status: string(a.Status),
 		CreatedAt: utc(a.CreatedAt), ExpiresAt: utc(a.ExpiresAt), DecidedAt: utc(a.DecidedAt),
-		DecidedBy: a.DecidedBy, DecidedByKey: a.DecidedByKey, Note: a.Note, GrantExpiresAt: utc(a.GrantExpiresAt), ConsumedAt: utc(a.ConsumedAt),
+		DecidedBy: a.DecidedBy, DecidedByKey: a.DecidedByKey, DecidedByCreds: a.DecidedByCredentials, Note: a.Note, GrantExpiresAt: utc(a.GrantExpiresAt), ConsumedAt: utc(a.ConsumedAt),
 	}
 	w.Attributes, w.AttributesBase64 = splitRaw(a.Attributes)
 	return w
@@ -90,7 +91,7 @@ func (w *wireApproval) model() (store.Approval, error) {
 		SessionID: w.SessionID, OnBehalfOf: w.OnBehalfOf, Tool: w.Tool, Resource: w.Resource,
 		Attributes: attrs, Rule: w.Rule, Reason: w.Reason, Approvers: w.Approvers,
 		Status: store.ApprovalStatus(w.Status), CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt,
-		DecidedAt: w.DecidedAt, DecidedBy: w.DecidedBy, DecidedByKey: w.DecidedByKey, Note: w.Note,
+		DecidedAt: w.DecidedAt, DecidedBy: w.DecidedBy, DecidedByKey: w.DecidedByKey, DecidedByCredentials: w.DecidedByCreds, Note: w.Note,
 		GrantExpiresAt: w.GrantExpiresAt, ConsumedAt: w.ConsumedAt,
 	}, nil
 }
@@ -99,17 +100,18 @@ type wireDecision struct {
 	Status         string    `json:"status"`
 	By             string    `json:"by,omitempty"`
 	ByKey          string    `json:"by_key,omitempty"`
+	ByCredentials  []string  `json:"by_credentials,omitempty"`
 	Note           string    `json:"note,omitempty"`
 	At             time.Time `json:"at,omitzero"`
 	GrantExpiresAt time.Time `json:"grant_expires_at,omitzero"`
 }
 
 func toWireDecision(d store.ApprovalDecision) wireDecision {
-	return wireDecision{Status: string(d.Status), By: d.By, ByKey: d.ByKey, Note: d.Note, At: utc(d.At), GrantExpiresAt: utc(d.GrantExpiresAt)}
+	return wireDecision{Status: string(d.Status), By: d.By, ByKey: d.ByKey, ByCredentials: d.ByCredentials, Note: d.Note, At: utc(d.At), GrantExpiresAt: utc(d.GrantExpiresAt)}
 }
 
 func (w *wireDecision) model() store.ApprovalDecision {
-	return store.ApprovalDecision{Status: store.ApprovalStatus(w.Status), By: w.By, ByKey: w.ByKey, Note: w.Note, At: w.At, GrantExpiresAt: w.GrantExpiresAt}
+	return store.ApprovalDecision{Status: store.ApprovalStatus(w.Status), By: w.By, ByKey: w.ByKey, ByCredentials: w.ByCredentials, Note: w.Note, At: w.At, GrantExpiresAt: w.GrantExpiresAt}
 }
 
 type wireApprovalFilter struct {

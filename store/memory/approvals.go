@@ -130,6 +130,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	a.DecidedAt = d.At
 	a.DecidedBy = d.By
 	a.DecidedByKey = d.ByKey
+	a.DecidedByCredentials = slices.Clone(d.ByCredentials)
 	a.Note = d.Note
 	if d.Status == store.ApprovalApproved {
 		a.GrantExpiresAt = d.GrantExpiresAt
@@ -171,6 +172,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not approved: %w", op, id, tenant, a.Status, store.ErrConflict)
 	}
 	a.Status, a.DecidedAt, a.DecidedBy, a.DecidedByKey, a.Note = store.ApprovalDenied, d.At, d.By, d.ByKey, d.Note
+	a.DecidedByCredentials = slices.Clone(d.ByCredentials)
 	row := cloneApproval(a)
 	if err := txn.Insert(tableApprovals, &row); err != nil {
 		return store.Approval{}, internal(op, err)

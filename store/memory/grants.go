@@ -14,6 +14,7 @@ var _ store.Grants = (*Store)(nil)
 
 func cloneGrant(g store.Grant) store.Grant {
 	g.Resources = slices.Clone(g.Resources)
+	g.CreatedByCredentials = slices.Clone(g.CreatedByCredentials)
 	return g
 }
 

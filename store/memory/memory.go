@@ -140,6 +140,7 @@ func internal(op string, err error) error {
 func cloneApproval(a store.Approval) store.Approval {
 	a.Attributes = bytes.Clone(a.Attributes)
 	a.Approvers = slices.Clone(a.Approvers)
+	a.DecidedByCredentials = slices.Clone(a.DecidedByCredentials)
 	return a
 }
 

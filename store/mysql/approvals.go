@@ -14,12 +14,12 @@ import (
 const (
 	approvalCols = `tenant, id, fingerprint, agent_id, session_id, on_behalf_of, tool, resource,
 	attributes, rule, reason, approvers, status, created_at, expires_at,
-	decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key`
+	decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key, decided_by_credentials`
 
 	approvalOrder = ` ORDER BY created_at, id, tenant`
 
 	sqlCreateApproval = `INSERT INTO {p}approvals (` + approvalCols + `)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, '', '', NULL, NULL, NULL)`
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, '', '', NULL, NULL, NULL, NULL)`
 
 	sqlApproval = `SELECT ` + approvalCols + ` FROM {p}approvals WHERE tenant = ? AND id = ?`
 
@@ -27,7 +27,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, '', '', NULL,
 	// lock and the others, reading the row again once it commits, no
 	// longer find it pending.
 	sqlDecideApproval = `UPDATE {p}approvals
-SET status = ?, decided_at = ?, decided_by = ?, note = ?, grant_expires_at = ?, decided_by_key = ?
+SET status = ?, decided_at = ?, decided_by = ?, note = ?, grant_expires_at = ?, decided_by_key = ?,
+	decided_by_credentials = ?
 WHERE tenant = ? AND id = ? AND status = 'pending' AND expires_at > ?`
 
 	sqlApprovalState = `SELECT status, expires_at FROM {p}approvals WHERE tenant = ? AND id = ?`
@@ -35,7 +36,7 @@ WHERE tenant = ? AND id = ? AND status = 'pending' AND expires_at > ?`
 	// The UPDATE takes the row lock: a consumer that locked the row first
 	// has made it consumed by the time this reads it, and one that comes
 	// second reads it denied.
-	sqlWithdrawApproval = `UPDATE {p}approvals SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?
+	sqlWithdrawApproval = `UPDATE {p}approvals SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?, decided_by_credentials = ?
 WHERE tenant = ? AND id = ? AND status = 'approved'`
 
 	// The oldest live approved approval is locked and consumed in one
@@ -198,7 +199,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	err = s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			res, err := s.exec(ctx, tx, s.q.decideApproval,
-				string(d.Status), decided, d.By, d.Note, grant, d.ByKey, tenant, id, compareTime(d.At))
+				string(d.Status), decided, d.By, d.Note, grant, d.ByKey, encodeList(d.ByCredentials), tenant, id, compareTime(d.At))
 			if err != nil {
 				return err
 			}
@@ -255,7 +256,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	var a store.Approval
 	err = s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			res, err := s.exec(ctx, tx, table(s.prefix, sqlWithdrawApproval), decided, d.By, d.Note, d.ByKey, tenant, id)
+			res, err := s.exec(ctx, tx, table(s.prefix, sqlWithdrawApproval), decided, d.By, d.Note, d.ByKey, encodeList(d.ByCredentials), tenant, id)
 			if err != nil {
 				return err
 			}
@@ -355,10 +356,11 @@ func scanApproval(row scanner) (store.Approval, error) {
 		status                                     string
 		created, expires, decided, grant, consumed sql.NullInt64
 		byKey                                      []byte // NULL in approvals older than the column
+		creds                                      []byte // NULL when none, and in approvals older than the column
 	)
 	err := row.Scan(&a.Tenant, &a.ID, &a.Fingerprint, &a.AgentID, &a.SessionID, &a.OnBehalfOf, &a.Tool, &a.Resource,
 		&attrs, &a.Rule, &a.Reason, &approvers, &status, &created, &expires,
-		&decided, &a.DecidedBy, &a.Note, &grant, &consumed, &byKey)
+		&decided, &a.DecidedBy, &a.Note, &grant, &consumed, &byKey, &creds)
 	if err != nil {
 		return store.Approval{}, err
 	}
@@ -372,6 +374,12 @@ func scanApproval(row scanner) (store.Approval, error) {
 	a.CreatedAt, a.ExpiresAt, a.DecidedAt = loadTime(created), loadTime(expires), loadTime(decided)
 	a.GrantExpiresAt, a.ConsumedAt = loadTime(grant), loadTime(consumed)
 	a.DecidedByKey = string(byKey)
+	if a.DecidedByCredentials, err = decodeList(creds); err != nil {
+		return store.Approval{}, err
+	}
+	if len(a.DecidedByCredentials) == 0 {
+		a.DecidedByCredentials = nil
+	}
 	return a, nil
 }
 

@@ -13,9 +13,9 @@ var _ store.Grants = (*Store)(nil)
 
 const (
 	grantCols = `tenant, id, approval_id, agent_id, on_behalf_of, tool, rule, resource, resources,
-	uses_left, expires_at, created_by, created_at, created_by_key, uses`
+	uses_left, expires_at, created_by, created_at, created_by_key, uses, created_by_credentials`
 
-	sqlCreateGrant = `INSERT INTO {p}grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlCreateGrant = `INSERT INTO {p}grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// Whether the agent or tool filter is "any" is decided in Go and
 	// passed as a boolean: ? = '' would compare in the connection's
@@ -35,16 +35,22 @@ ORDER BY created_at, id`
 
 func scanGrant(row scanner) (store.Grant, error) {
 	var g store.Grant
-	var resources, key []byte
+	var resources, key, creds []byte
 	var uses, expires, created int64
 	var made sql.NullInt64 // NULL in grants older than the column
 	err := row.Scan(&g.Tenant, &g.ID, &g.ApprovalID, &g.AgentID, &g.OnBehalfOf, &g.Tool, &g.Rule, &g.Resource, &resources,
-		&uses, &expires, &g.CreatedBy, &created, &key, &made)
+		&uses, &expires, &g.CreatedBy, &created, &key, &made, &creds)
 	if err != nil {
 		return store.Grant{}, err
 	}
 	if g.Resources, err = decodeList(resources); err != nil {
 		return store.Grant{}, err
+	}
+	if g.CreatedByCredentials, err = decodeList(creds); err != nil {
+		return store.Grant{}, err
+	}
+	if len(g.CreatedByCredentials) == 0 {
+		g.CreatedByCredentials = nil
 	}
 	g.UsesLeft, g.CreatedByKey, g.Uses = int(uses), string(key), int(made.Int64)
 	g.ExpiresAt = loadTime(sql.NullInt64{Int64: expires, Valid: true})
@@ -78,7 +84,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	}
 	return s.write(ctx, op, func(ctx context.Context) error {
 		_, err := s.exec(ctx, nil, table(s.prefix, sqlCreateGrant), g.Tenant, g.ID, g.ApprovalID, g.AgentID, g.OnBehalfOf,
-			g.Tool, g.Rule, g.Resource, encodeList(g.Resources), int64(g.UsesLeft), expires.Int64, g.CreatedBy, created.Int64, g.CreatedByKey, int64(g.Uses))
+			g.Tool, g.Rule, g.Resource, encodeList(g.Resources), int64(g.UsesLeft), expires.Int64, g.CreatedBy, created.Int64, g.CreatedByKey, int64(g.Uses), encodeList(g.CreatedByCredentials))
 		if isDuplicate(err) {
 			return conflict(op, "%q exists in tenant %q", g.ID, g.Tenant)
 		}

@@ -17,12 +17,12 @@ import (
 const (
 	approvalCols = `tenant, id, fingerprint, agent_id, session_id, on_behalf_of, tool, resource,
 	attributes, rule, reason, approvers, status, created_at, expires_at,
-	decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key`
+	decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key, decided_by_credentials`
 
 	approvalOrder = ` ORDER BY created_at NULLS FIRST, id, tenant`
 
 	sqlCreateApproval = `INSERT INTO approvals (` + approvalCols + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14, NULL, '', '', NULL, NULL, '')
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14, NULL, '', '', NULL, NULL, '', NULL)
 ON CONFLICT (tenant, id) DO NOTHING`
 
 	sqlApproval = `SELECT ` + approvalCols + ` FROM approvals WHERE tenant = $1 AND id = $2`
@@ -32,7 +32,8 @@ ON CONFLICT (tenant, id) DO NOTHING`
 	// find it pending.
 	sqlDecideApproval = `UPDATE approvals
 SET status = $3, decided_at = $4, decided_by = $5, note = $6,
-	grant_expires_at = CASE WHEN $3 = 'approved' THEN $7 ELSE grant_expires_at END, decided_by_key = $9
+	grant_expires_at = CASE WHEN $3 = 'approved' THEN $7 ELSE grant_expires_at END, decided_by_key = $9,
+	decided_by_credentials = $10
 WHERE tenant = $1 AND id = $2 AND status = 'pending' AND expires_at > $8
 RETURNING ` + approvalCols
 
@@ -41,7 +42,7 @@ RETURNING ` + approvalCols
 	// One UPDATE withdraws: a consumer that locked the row first has made
 	// it consumed by the time this re-reads it; one that comes second
 	// skips the row this locked, and then finds it denied.
-	sqlWithdrawApproval = `UPDATE approvals SET status = 'denied', decided_at = $3, decided_by = $4, note = $5, decided_by_key = $6
+	sqlWithdrawApproval = `UPDATE approvals SET status = 'denied', decided_at = $3, decided_by = $4, note = $5, decided_by_key = $6, decided_by_credentials = $7
 WHERE tenant = $1 AND id = $2 AND status = 'approved'
 RETURNING ` + approvalCols
 
@@ -69,7 +70,7 @@ LIMIT 1`
 // FROM of sqlConsumeApproval where the bare names would be ambiguous.
 const prefixed = `a.tenant, a.id, a.fingerprint, a.agent_id, a.session_id, a.on_behalf_of, a.tool, a.resource,
 	a.attributes, a.rule, a.reason, a.approvers, a.status, a.created_at, a.expires_at,
-	a.decided_at, a.decided_by, a.note, a.grant_expires_at, a.consumed_at, a.decided_by_key`
+	a.decided_at, a.decided_by, a.note, a.grant_expires_at, a.consumed_at, a.decided_by_key, a.decided_by_credentials`
 
 // CreateApproval implements store.Approvals. Ids are unique per tenant. The
 // approval is stored pending, without a decision, whatever a says about
@@ -209,7 +210,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	err = s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
 		var err error
 		a, err = scanApproval(c.QueryRow(ctx, sqlDecideApproval,
-			tenant, id, string(d.Status), decided, d.By, d.Note, grant, compareTime(d.At), d.ByKey))
+			tenant, id, string(d.Status), decided, d.By, d.Note, grant, compareTime(d.At), d.ByKey, d.ByCredentials))
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -256,7 +257,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	var a store.Approval
 	err = s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
 		var err error
-		a, err = scanApproval(c.QueryRow(ctx, sqlWithdrawApproval, tenant, id, decided, d.By, d.Note, d.ByKey))
+		a, err = scanApproval(c.QueryRow(ctx, sqlWithdrawApproval, tenant, id, decided, d.By, d.Note, d.ByKey, d.ByCredentials))
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -334,9 +335,12 @@ func scanApproval(row pgx.Row) (store.Approval, error) {
 	)
 	err := row.Scan(&a.Tenant, &a.ID, &a.Fingerprint, &a.AgentID, &a.SessionID, &a.OnBehalfOf, &a.Tool, &a.Resource,
 		&attrs, &a.Rule, &a.Reason, &a.Approvers, &status, &created, &expires,
-		&decided, &a.DecidedBy, &a.Note, &grant, &consumed, &a.DecidedByKey)
+		&decided, &a.DecidedBy, &a.Note, &grant, &consumed, &a.DecidedByKey, &a.DecidedByCredentials)
 	if err != nil {
 		return store.Approval{}, err
+	}
+	if len(a.DecidedByCredentials) == 0 {
+		a.DecidedByCredentials = nil
 	}
 	if attrs != nil {
 		a.Attributes = json.RawMessage(attrs)

@@ -15,10 +15,10 @@ var _ store.Grants = (*Store)(nil)
 
 const (
 	grantCols = `tenant, id, approval_id, agent_id, on_behalf_of, tool, rule, resource, resources,
-	uses_left, expires_at, created_by, created_at, created_by_key, uses`
+	uses_left, expires_at, created_by, created_at, created_by_key, uses, created_by_credentials`
 
 	sqlCreateGrant = `INSERT INTO grants (` + grantCols + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (tenant, id) DO NOTHING`
 
 	sqlGrants = `SELECT ` + grantCols + ` FROM grants
@@ -39,9 +39,12 @@ func scanGrant(row pgx.Row) (store.Grant, error) {
 	var expires, created pgtype.Int8
 	var uses, made int64
 	err := row.Scan(&g.Tenant, &g.ID, &g.ApprovalID, &g.AgentID, &g.OnBehalfOf, &g.Tool, &g.Rule, &g.Resource, &g.Resources,
-		&uses, &expires, &g.CreatedBy, &created, &g.CreatedByKey, &made)
+		&uses, &expires, &g.CreatedBy, &created, &g.CreatedByKey, &made, &g.CreatedByCredentials)
 	if err != nil {
 		return store.Grant{}, err
+	}
+	if len(g.CreatedByCredentials) == 0 {
+		g.CreatedByCredentials = nil
 	}
 	if len(g.Resources) == 0 {
 		g.Resources = nil
@@ -77,7 +80,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	}
 	return s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
 		tag, err := c.Exec(ctx, sqlCreateGrant, g.Tenant, g.ID, g.ApprovalID, g.AgentID, g.OnBehalfOf, g.Tool, g.Rule,
-			g.Resource, g.Resources, int64(g.UsesLeft), expires, g.CreatedBy, created, g.CreatedByKey, int64(g.Uses))
+			g.Resource, g.Resources, int64(g.UsesLeft), expires, g.CreatedBy, created, g.CreatedByKey, int64(g.Uses), g.CreatedByCredentials)
 		if err != nil {
 			return err
 		}

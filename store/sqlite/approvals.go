@@ -12,22 +12,26 @@ import (
 )
 
 const approvalCols = `tenant, id, fingerprint, agent_id, session_id, on_behalf_of, tool, resource, attributes,
-	rule, reason, approvers, status, created_at, expires_at, decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key`
+	rule, reason, approvers, status, created_at, expires_at, decided_at, decided_by, note, grant_expires_at, consumed_at, decided_by_key,
+	decided_by_credentials`
 
 // scanApproval reads one row of approvalCols.
 func scanApproval(sc interface{ Scan(...any) error }) (store.Approval, error) {
 	var a store.Approval
 	var attrs []byte
-	var approvers sql.NullString
+	var approvers, creds sql.NullString
 	var status string
 	var created, expires, decided, grant, consumed int64
 	if err := sc.Scan(&a.Tenant, &a.ID, &a.Fingerprint, &a.AgentID, &a.SessionID, &a.OnBehalfOf, &a.Tool, &a.Resource, &attrs,
-		&a.Rule, &a.Reason, &approvers, &status, &created, &expires, &decided, &a.DecidedBy, &a.Note, &grant, &consumed, &a.DecidedByKey); err != nil {
+		&a.Rule, &a.Reason, &approvers, &status, &created, &expires, &decided, &a.DecidedBy, &a.Note, &grant, &consumed, &a.DecidedByKey, &creds); err != nil {
 		return store.Approval{}, err
 	}
 	list, err := decList(approvers)
 	if err != nil {
 		return store.Approval{}, fmt.Errorf("approvers of %q: %w", a.ID, err)
+	}
+	if a.DecidedByCredentials, err = decList(creds); err != nil {
+		return store.Approval{}, fmt.Errorf("decided_by_credentials of %q: %w", a.ID, err)
 	}
 	a.Attributes = nullBytes(attrs)
 	a.Approvers = list
@@ -58,7 +62,7 @@ func (s *Store) CreateApproval(ctx context.Context, a store.Approval) error {
 		return e.err
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO approvals (`+approvalCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL)`, args...)
 	if err != nil {
 		err = s.fail(ctx, op, err)
 		if errors.Is(err, store.ErrConflict) {
@@ -158,6 +162,7 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 	}
 	e := encoder{op: op}
 	decidedAt, grant := e.time("At", d.At), e.time("GrantExpiresAt", d.GrantExpiresAt)
+	creds := e.list("ByCredentials", d.ByCredentials)
 	if e.err != nil {
 		return store.Approval{}, e.err
 	}
@@ -180,10 +185,10 @@ func (s *Store) DecideApproval(ctx context.Context, tenant, id string, d store.A
 		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals
 			SET status = ?1, decided_at = ?2, decided_by = ?3, note = ?4,
 				grant_expires_at = CASE WHEN ?1 = 'approved' THEN ?5 ELSE grant_expires_at END,
-				decided_by_key = ?8
+				decided_by_key = ?8, decided_by_credentials = ?9
 			WHERE tenant = ?6 AND id = ?7
 			RETURNING `+approvalCols,
-			string(d.Status), decidedAt, d.By, d.Note, grant, tenant, id, d.ByKey))
+			string(d.Status), decidedAt, d.By, d.Note, grant, tenant, id, d.ByKey, creds))
 		if err != nil {
 			return s.fail(ctx, op, err)
 		}
@@ -213,6 +218,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	}
 	e := encoder{op: op}
 	decidedAt := e.time("At", d.At)
+	creds := e.list("ByCredentials", d.ByCredentials)
 	if e.err != nil {
 		return store.Approval{}, e.err
 	}
@@ -220,9 +226,9 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals
-			SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?
+			SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?, decided_by_credentials = ?
 			WHERE tenant = ? AND id = ? AND status = 'approved'
-			RETURNING `+approvalCols, decidedAt, d.By, d.Note, d.ByKey, tenant, id))
+			RETURNING `+approvalCols, decidedAt, d.By, d.Note, d.ByKey, creds, tenant, id))
 		if !errors.Is(err, sql.ErrNoRows) {
 			if err != nil {
 				return s.fail(ctx, op, err)

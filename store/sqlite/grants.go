@@ -13,14 +13,14 @@ import (
 var _ store.Grants = (*Store)(nil)
 
 const grantCols = `tenant, id, approval_id, agent_id, on_behalf_of, tool, rule, resource, resources,
-	uses_left, expires_at, created_by, created_at, created_by_key, uses`
+	uses_left, expires_at, created_by, created_at, created_by_key, uses, created_by_credentials`
 
 func scanGrant(sc interface{ Scan(...any) error }) (store.Grant, error) {
 	var g store.Grant
-	var resources sql.NullString
+	var resources, creds sql.NullString
 	var expires, created int64
 	if err := sc.Scan(&g.Tenant, &g.ID, &g.ApprovalID, &g.AgentID, &g.OnBehalfOf, &g.Tool, &g.Rule, &g.Resource, &resources,
-		&g.UsesLeft, &expires, &g.CreatedBy, &created, &g.CreatedByKey, &g.Uses); err != nil {
+		&g.UsesLeft, &expires, &g.CreatedBy, &created, &g.CreatedByKey, &g.Uses, &creds); err != nil {
 		return store.Grant{}, err
 	}
 	list, err := decList(resources)
@@ -28,6 +28,9 @@ func scanGrant(sc interface{ Scan(...any) error }) (store.Grant, error) {
 		return store.Grant{}, fmt.Errorf("resources of grant %q: %w", g.ID, err)
 	}
 	g.Resources = list
+	if g.CreatedByCredentials, err = decList(creds); err != nil {
+		return store.Grant{}, fmt.Errorf("created_by_credentials of grant %q: %w", g.ID, err)
+	}
 	g.ExpiresAt, g.CreatedAt = decTime(expires), decTime(created)
 	return g, nil
 }
@@ -45,11 +48,12 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	args := []any{
 		g.Tenant, g.ID, g.ApprovalID, g.AgentID, g.OnBehalfOf, g.Tool, g.Rule, g.Resource, e.list("Resources", g.Resources),
 		g.UsesLeft, e.time("ExpiresAt", g.ExpiresAt), g.CreatedBy, e.time("CreatedAt", g.CreatedAt), g.CreatedByKey, g.Uses,
+		e.list("CreatedByCredentials", g.CreatedByCredentials),
 	}
 	if e.err != nil {
 		return e.err
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		err = s.fail(ctx, op, err)
 		if errors.Is(err, store.ErrConflict) {

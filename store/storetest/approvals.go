@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -131,7 +132,9 @@ func testApprovalList(t *testing.T, e *env) {
 func testApprovalApprove(t *testing.T, e *env) {
 	ctx := t.Context()
 	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
-	got, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	byToken := approve(at(10), at(600))
+	byToken.ByCredentials = []string{"tok_alice", "hop_é1"} // decided with a token of key_alice
+	got, err := e.s.DecideApproval(ctx, acme, "ap-1", byToken)
 	ok(t, err, "DecideApproval")
 
 	want := pendingApproval(acme, "ap-1", 1, 0)
@@ -139,6 +142,7 @@ func testApprovalApprove(t *testing.T, e *env) {
 	want.DecidedAt = at(10)
 	want.DecidedBy = "alice"
 	want.DecidedByKey = "key_alice" // the key it was decided with, which bounds it
+	want.DecidedByCredentials = []string{"tok_alice", "hop_é1"}
 	want.Note = "fine"
 	want.GrantExpiresAt = at(600)
 	equalApproval(t, "DecideApproval", got, want)
@@ -146,10 +150,11 @@ func testApprovalApprove(t *testing.T, e *env) {
 	consumed, err := e.s.ConsumeApproval(ctx, acme, want.Fingerprint, at(11))
 	ok(t, err, "ConsumeApproval")
 	equal(t, "key of the approval consumed", consumed.DecidedByKey, "key_alice")
+	equal(t, "credentials of the approval consumed", consumed.DecidedByCredentials, want.DecidedByCredentials)
 	listed, err := e.s.Approvals(ctx, store.ApprovalFilter{Tenant: acme})
 	ok(t, err, "Approvals")
-	if len(listed) != 1 || listed[0].DecidedByKey != "key_alice" {
-		t.Errorf("Approvals lists %v, want ap-1 decided with key_alice", approvalKeys(listed))
+	if len(listed) != 1 || listed[0].DecidedByKey != "key_alice" || !slices.Equal(listed[0].DecidedByCredentials, want.DecidedByCredentials) {
+		t.Errorf("Approvals lists %v, want ap-1 decided with key_alice through %v", show(listed), want.DecidedByCredentials)
 	}
 	bare := approve(at(10), at(600))
 	bare.ByKey = "" // a library caller's decision
@@ -157,6 +162,9 @@ func testApprovalApprove(t *testing.T, e *env) {
 	got, err = e.s.DecideApproval(ctx, acme, "ap-2", bare)
 	ok(t, err, "DecideApproval without a key")
 	equal(t, "key of an approval decided without one", getApproval(t, e.s, acme, "ap-2").DecidedByKey, "")
+	if creds := getApproval(t, e.s, acme, "ap-2").DecidedByCredentials; len(creds) != 0 {
+		t.Errorf("credentials of an approval decided without any: %v", creds)
+	}
 }
 
 func testApprovalDeny(t *testing.T, e *env) {
@@ -533,10 +541,13 @@ func testApprovalWithdraw(t *testing.T, e *env) {
 	_, err = w.WithdrawApproval(ctx, acme, "nope", deny(at(12)))
 	isErr(t, err, store.ErrNotFound, "WithdrawApproval of an unknown id")
 
-	got, err := w.WithdrawApproval(ctx, acme, "ap-1", deny(at(12)))
+	withdrawal := deny(at(12))
+	withdrawal.ByCredentials = []string{"tok_bob"}
+	got, err := w.WithdrawApproval(ctx, acme, "ap-1", withdrawal)
 	ok(t, err, "WithdrawApproval")
-	if got.Status != store.ApprovalDenied || got.DecidedBy != "bob" || got.DecidedByKey != "key_bob" || got.Note != "no" || !got.DecidedAt.Equal(at(12)) {
-		t.Errorf("WithdrawApproval = %s, want denied at %v by bob (key_bob) with note", show(got), at(12))
+	if got.Status != store.ApprovalDenied || got.DecidedBy != "bob" || got.DecidedByKey != "key_bob" || !slices.Equal(got.DecidedByCredentials, []string{"tok_bob"}) ||
+		got.Note != "no" || !got.DecidedAt.Equal(at(12)) {
+		t.Errorf("WithdrawApproval = %s, want denied at %v by bob (key_bob, tok_bob) with note", show(got), at(12))
 	}
 	equalApproval(t, "Approval after the withdrawal", getApproval(t, e.s, acme, "ap-1"), got)
 	_, err = e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(13))

@@ -53,6 +53,9 @@ func normGrant(g store.Grant) store.Grant {
 	if len(g.Resources) == 0 {
 		g.Resources = nil
 	}
+	if len(g.CreatedByCredentials) == 0 {
+		g.CreatedByCredentials = nil
+	}
 	g.ExpiresAt, g.CreatedAt = g.ExpiresAt.UTC(), g.CreatedAt.UTC()
 	return g
 }
@@ -152,14 +155,16 @@ func testGrantUse(t *testing.T, e *env) {
 	equal(t, "a used-up grant is not listed", len(gs), 0)
 }
 
-// A grant keeps the API key its approver decided with, which the client
-// holds it to (revoked, suspended or expired, the grant allows nothing),
-// and "" for none: listed and used, it comes back as created.
+// A grant keeps the API key its approver decided with, and the token (and
+// hops) derived from it that it presented, which the client holds it to
+// (revoked, suspended or expired, the grant allows nothing), and "" and
+// none for none: listed and used, they come back as created.
 func testGrantApproverKey(t *testing.T, e *env) {
 	s := grants(t, e)
 	ctx := t.Context()
 	keyed := grant(acme, "g1", "bot", "pay", 2, 0)
 	keyed.CreatedByKey = "key_7fbq2xlm"
+	keyed.CreatedByCredentials = []string{"tok_7fbq2xlm", "hop_é1"} // a token of that key, and a hop
 	bare := grant(acme, "g2", "bot", "pay", 2, 1)
 	bare.CreatedByKey = ""
 	for _, g := range []store.Grant{keyed, bare} {
@@ -172,9 +177,12 @@ func testGrantApproverKey(t *testing.T, e *env) {
 	}
 	equal(t, "approver key listed", gs[0].CreatedByKey, keyed.CreatedByKey)
 	equal(t, "no approver key listed", gs[1].CreatedByKey, "")
+	equal(t, "approver credentials listed", gs[0].CreatedByCredentials, keyed.CreatedByCredentials)
+	equal(t, "no approver credentials listed", len(gs[1].CreatedByCredentials), 0)
 	used, err := s.UseGrant(ctx, acme, "g1", at(2))
 	ok(t, err, "UseGrant")
 	equal(t, "approver key of the grant used", used.CreatedByKey, keyed.CreatedByKey)
+	equal(t, "approver credentials of the grant used", used.CreatedByCredentials, keyed.CreatedByCredentials)
 	used, err = s.UseGrant(ctx, acme, "g2", at(2))
 	ok(t, err, "UseGrant")
 	equal(t, "no approver key of the grant used", used.CreatedByKey, "")

@@ -219,6 +219,9 @@ func normApproval(a store.Approval) store.Approval {
 	if len(a.Approvers) == 0 {
 		a.Approvers = nil
 	}
+	if len(a.DecidedByCredentials) == 0 {
+		a.DecidedByCredentials = nil
+	}
 	for _, p := range []*time.Time{&a.CreatedAt, &a.ExpiresAt, &a.DecidedAt, &a.GrantExpiresAt, &a.ConsumedAt} {
 		*p = p.UTC()
 	}
