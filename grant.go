@@ -206,7 +206,7 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 			g.OnBehalfOf != req.OnBehalfOf || !grantCovers(&g, req.Resource) {
 			continue
 		}
-		switch left, err := c.grantLeft(ctx, &g, cr, now); {
+		switch left, _, err := c.grantLeft(ctx, &g, cr, now); {
 		case err != nil:
 			return store.Grant{}, err
 		case left == 0:
@@ -223,7 +223,7 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 		// returned between the reads above and the use (the approval
 		// withdrawn, the approver or its key stopped) is not outlived.
 		// The use is lost, never more than that.
-		switch stands, err := c.grantStands(ctx, &used, cr, now); {
+		switch stands, _, err := c.grantStands(ctx, &used, cr, now); {
 		case err != nil:
 			return store.Grant{}, err
 		case stands:
@@ -242,44 +242,55 @@ func (c *Client) useGrant(ctx context.Context, req *Request, res *PolicyResult, 
 // (however many they have used; a grant stored before its uses were
 // kept is held to those it has left, the most it is known to have been
 // made with). Its approver must stand behind it still (approverStands).
-func (c *Client) grantLeft(ctx context.Context, g *store.Grant, cr *compiledRule, now time.Time) (int, error) {
+// end is when it stops allowing, whatever its uses: the first of its own
+// expiry, the end its rule's remember_for sets and the end of its
+// approver's key (zero when it allows nothing now).
+func (c *Client) grantLeft(ctx context.Context, g *store.Grant, cr *compiledRule, now time.Time) (left int, end time.Time, err error) {
 	made := max(g.Uses, g.UsesLeft)
 	if cr == nil || cr.id != g.Rule || cr.effect != NeedsApproval || cr.rememberUses == 0 ||
 		g.UsesLeft <= 0 || made > cr.rememberUses ||
 		!now.Before(g.ExpiresAt) || !now.Before(g.CreatedAt.Add(cr.rememberFor)) {
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
-	switch stands, err := c.grantStands(ctx, g, cr, now); {
+	stands, keyEnd, err := c.grantStands(ctx, g, cr, now)
+	switch {
 	case err != nil:
-		return 0, err
+		return 0, time.Time{}, err
 	case !stands:
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
-	return g.UsesLeft, nil
+	end = g.ExpiresAt
+	for _, t := range [...]time.Time{g.CreatedAt.Add(cr.rememberFor), keyEnd} {
+		if !t.IsZero() && t.Before(end) {
+			end = t
+		}
+	}
+	return g.UsesLeft, end, nil
 }
 
 // grantStands reports whether what g rests on stands at now: its
 // approval, approved (or used) under the rule cr as it stands, and its
-// approver and the approver's key (approverStands).
-func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRule, now time.Time) (bool, error) {
+// approver and the approver's key (approverUntil), and when that key
+// ends (zero for no end).
+func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRule, now time.Time) (bool, time.Time, error) {
 	a, err := c.store.Approval(ctx, c.tenant, g.ApprovalID)
 	switch {
 	case isNotFound(err):
-		return false, nil
+		return false, time.Time{}, nil
 	case err != nil:
-		return false, err
+		return false, time.Time{}, err
 	case a.Rule != g.Rule || !asApproved(&a, cr.reason, cr.approvers):
-		return false, nil
+		return false, time.Time{}, nil
 	case a.Status != ApprovalApproved && a.Status != ApprovalConsumed:
 		// Withdrawn (DenyApproval of the approval after it was
 		// approved): the grant goes with it.
-		return false, nil
+		return false, time.Time{}, nil
 	}
 	// A revocation of the grant's id ends it too, read in the same
 	// lookup: Revoke ends the grant it finds, but one stored after
 	// Revoke looked for it (ApproveAndRemember names the grant in the
 	// trail before it stores it) would otherwise outlive its revocation.
-	return c.approverStands(ctx, g.CreatedBy, g.CreatedByKey, g.CreatedByCredentials, now, g.ID)
+	return c.approverUntil(ctx, g.CreatedBy, g.CreatedByKey, g.CreatedByCredentials, now, g.ID)
 }
 
 // Grants lists the remembered approvals (see ApproveAndRemember) of this
@@ -288,7 +299,9 @@ func (c *Client) grantStands(ctx context.Context, g *store.Grant, cr *compiledRu
 // UsesLeft is how many more requests it would allow, 0 for a grant that
 // allows nothing now (its rule changed, its approver or the approver's
 // key stopped, its approval withdrawn), and ExpiresAt is brought forward
-// to the end its rule's remember_for sets, when that comes first. A
+// to the end its rule's remember_for sets, or to the end of the API key
+// its approver decided with (its ExpiresAt or an "expires" caveat),
+// whichever comes first: past it, a check uses the grant no more. A
 // grant at 0 may allow again after a later change (an approver resumed,
 // a rule restored): Revoke its id to end it for good. A store without
 // grants (store.Grants) lists none.
@@ -316,16 +329,13 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 		if g.Tenant != c.tenant || agentID != "" && g.AgentID != agentID {
 			continue
 		}
-		cr := rules[g.Rule]
-		left, err := c.grantLeft(ctx, &g, cr, now)
+		left, end, err := c.grantLeft(ctx, &g, rules[g.Rule], now)
 		if err != nil {
 			return nil, storeErr("list grants", err)
 		}
 		g.UsesLeft = left
 		if left > 0 {
-			if end := g.CreatedAt.Add(cr.rememberFor); end.Before(g.ExpiresAt) {
-				g.ExpiresAt = end
-			}
+			g.ExpiresAt = end
 		}
 		out = append(out, g)
 	}
@@ -344,6 +354,14 @@ func (c *Client) Grants(ctx context.Context, agentID string) ([]store.Grant, err
 // approved allows nothing. Nor does it while also, when set (a grant's
 // id), is revoked or suspended. Revocations are read as Check reads them.
 func (c *Client) approverStands(ctx context.Context, by, key string, creds []string, now time.Time, also string) (bool, error) {
+	stands, _, err := c.approverUntil(ctx, by, key, creds, now, also)
+	return stands, err
+}
+
+// approverUntil is approverStands, and when the key's end (its
+// ExpiresAt or an "expires" caveat) comes, zero for none: what the
+// approver decided stands no longer than that.
+func (c *Client) approverUntil(ctx context.Context, by, key string, creds []string, now time.Time, also string) (bool, time.Time, error) {
 	ids := make([]string, 0, 3+len(creds))
 	ids = append(ids, by)
 	if key != "" {
@@ -356,21 +374,21 @@ func (c *Client) approverStands(ctx context.Context, by, key string, creds []str
 	err := c.refuseBlockedAt(ctx, ids...)
 	switch {
 	case errors.Is(err, ErrRevoked) || errors.Is(err, ErrSuspended):
-		return false, nil
+		return false, time.Time{}, nil
 	case err != nil:
-		return false, err
+		return false, time.Time{}, err
 	case key == "":
-		return true, nil
+		return true, time.Time{}, nil
 	}
 	k, err := c.store.Key(ctx, c.tenant, key)
 	switch {
 	case isNotFound(err):
-		return false, nil
+		return false, time.Time{}, nil
 	case err != nil:
-		return false, storeErr("key lookup", err)
+		return false, time.Time{}, storeErr("key lookup", err)
 	}
 	if k.AgentID != by {
-		return false, nil
+		return false, time.Time{}, nil
 	}
 	// The key's end as its use holds it (keyEnd): an "expires" caveat
 	// ends it as its ExpiresAt does. A caveat that no longer parses
@@ -379,12 +397,12 @@ func (c *Client) approverStands(ctx context.Context, by, key string, creds []str
 	for _, s := range k.Caveats {
 		cv, err := cond.Parse(s)
 		if err != nil {
-			return false, nil
+			return false, time.Time{}, nil
 		}
 		conds = append(conds, cv)
 	}
 	end := keyEnd(k.ExpiresAt, conds)
-	return end.IsZero() || now.Before(end), nil
+	return end.IsZero() || now.Before(end), end, nil
 }
 
 // grantCovers reports whether g covers resource. A glob that no longer
