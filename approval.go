@@ -67,6 +67,7 @@ func (c *Client) resolveApproval(ctx context.Context, req *Request, res *PolicyR
 			v.effect, v.approvalID, v.reason = Allow, a.ID, "approved by "+a.DecidedBy
 			return v, nil
 		}
+		c.voidApproval(ctx, &a)
 	case !isNotFound(err):
 		return down, storeErr("consume approval", err)
 	}
@@ -415,6 +416,27 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	c.approvalsChanged = make(chan struct{})
 	c.approvalMu.Unlock()
 	return nil
+}
+
+// voidApproval records that approval a, just consumed, allowed nothing
+// (its approver stopped): denied, its note saying why, not consumed as
+// if it had let its request through. The request is asked again either
+// way; a store without store.Voider, or one failing, leaves it consumed.
+func (c *Client) voidApproval(ctx context.Context, a *Approval) {
+	vs, ok := c.store.(store.Voider)
+	if !ok {
+		return
+	}
+	note := "allowed nothing: approver " + a.DecidedBy + ", or the credential it approved with, was stopped before the request came back"
+	if a.Note != "" {
+		note += "; approved with the note: " + a.Note
+	}
+	if err := recovered("void approval", func() error {
+		_, err := vs.VoidApproval(ctx, c.tenant, a.ID, note)
+		return err
+	}); err != nil {
+		c.log.Warn("agenttrust: approval of a stopped approver left consumed", "approval", a.ID, "err", err)
+	}
 }
 
 // decisionStands reads approval id back after a DecideApproval that got

@@ -106,6 +106,18 @@ type Withdrawer interface {
 	WithdrawApproval(ctx context.Context, tenant, id string, d ApprovalDecision) (Approval, error)
 }
 
+// Voider records that an approval was used up allowing nothing. It is
+// optional: on a store without it such an approval reads consumed.
+type Voider interface {
+	// VoidApproval moves a consumed approval to denied, with note as its
+	// Note, and keeps the rest (who decided, with which key and
+	// credentials, when, when it was consumed): the check that consumed
+	// it found its approver stopped, and allowed nothing. It returns
+	// ErrNotFound for an unknown id and ErrConflict when the approval is
+	// not consumed.
+	VoidApproval(ctx context.Context, tenant, id, note string) (Approval, error)
+}
+
 // Policies holds one versioned policy document per tenant.
 type Policies interface {
 	// Policy returns the current document of tenant, or ErrNotFound.

@@ -355,6 +355,15 @@ func (c *Client) WithdrawApproval(ctx context.Context, tenant, id string, d stor
 	return c.approval(ctx, "withdraw_approval", &decideReq{Tenant: tenant, ID: id, Decision: toWireDecision(d)})
 }
 
+var _ store.Voider = (*Client)(nil)
+
+// VoidApproval implements store.Voider through the served store, which
+// must implement it too: otherwise it fails with store.ErrConflict, and
+// the approval stays consumed.
+func (c *Client) VoidApproval(ctx context.Context, tenant, id, note string) (store.Approval, error) {
+	return c.approval(ctx, "void_approval", &voidReq{Tenant: tenant, ID: id, Note: note})
+}
+
 // ConsumeApproval implements store.Approvals.
 func (c *Client) ConsumeApproval(ctx context.Context, tenant, fingerprint string, now time.Time) (store.Approval, error) {
 	return c.approval(ctx, "consume_approval", &fingerprintReq{Tenant: tenant, Fingerprint: fingerprint, Now: utc(now)})

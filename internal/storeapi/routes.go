@@ -56,6 +56,11 @@ type (
 		ID       string       `json:"id"`
 		Decision wireDecision `json:"decision"`
 	}
+	voidReq struct {
+		Tenant string `json:"tenant"`
+		ID     string `json:"id"`
+		Note   string `json:"note,omitempty"`
+	}
 	fingerprintReq struct {
 		Tenant      string    `json:"tenant"`
 		Fingerprint string    `json:"fingerprint"`
@@ -225,6 +230,16 @@ func routeTable() map[string]*route {
 				return nil, fmt.Errorf("%s the served store cannot withdraw an approval: %w", prefix, store.ErrConflict)
 			}
 			a, err := w.WithdrawApproval(ctx, in.Tenant, in.ID, in.Decision.model())
+			return &approvalMsg{Approval: toWireApproval(a)}, err
+		}),
+		// Not idempotent: repeated after a lost answer, it finds the
+		// approval denied (ErrConflict), which the client only logs.
+		op("void_approval", false, func(ctx context.Context, st store.Store, in *voidReq) (*approvalMsg, error) {
+			v, ok := st.(store.Voider)
+			if !ok {
+				return nil, fmt.Errorf("%s the served store cannot void an approval: %w", prefix, store.ErrConflict)
+			}
+			a, err := v.VoidApproval(ctx, in.Tenant, in.ID, in.Note)
 			return &approvalMsg{Approval: toWireApproval(a)}, err
 		}),
 		op("consume_approval", false, func(ctx context.Context, st store.Store, in *fingerprintReq) (*approvalMsg, error) {

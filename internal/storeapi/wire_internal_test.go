@@ -42,6 +42,7 @@ func TestWireGolden(t *testing.T) {
 		})}},
 		{"decide_approval", &decideReq{Tenant: "acme", ID: "apr_1", Decision: toWireDecision(store.ApprovalDecision{Status: store.ApprovalApproved, By: "carol", Note: "ok", At: t0, GrantExpiresAt: t0.Add(5 * time.Minute)})}},
 		{"withdraw_approval", &decideReq{Tenant: "acme", ID: "apr_1", Decision: toWireDecision(store.ApprovalDecision{Status: store.ApprovalDenied, By: "dave", Note: "wrong card", At: t0})}},
+		{"void_approval", &voidReq{Tenant: "acme", ID: "apr_1", Note: "allowed nothing: approver carol was stopped"}},
 		{"append_audit", &recordsMsg{Records: toWireRecords([]store.AuditRecord{
 			{Chain: "n1/acme", Seq: 1, ID: store.DecisionID{0x01, 0x90, 15: 0xff}, Time: t0, Tenant: "acme", AgentID: "bot", OnBehalfOf: "alice",
 				SessionID: "s1", Tool: "docs.read", Resource: "doc/1", Attributes: []byte(`{"a":1}`), CredentialID: "tok_1", VouchedBy: "key_admin", RequestID: "abc-123",

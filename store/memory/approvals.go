@@ -262,3 +262,36 @@ func oldestFirst(a, b *store.Approval) int {
 		strings.Compare(a.Tenant, b.Tenant),
 	)
 }
+
+var _ store.Voider = (*Store)(nil)
+
+// VoidApproval implements store.Voider.
+func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (store.Approval, error) {
+	const op = "void approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	if id == "" {
+		return store.Approval{}, invalid(op, tenant, "empty id")
+	}
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	raw, err := txn.First(tableApprovals, indexID, tenant, id)
+	if err != nil {
+		return store.Approval{}, internal(op, err)
+	}
+	if raw == nil {
+		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %w", op, id, tenant, store.ErrNotFound)
+	}
+	a := cloneApproval(*raw.(*store.Approval))
+	if a.Status != store.ApprovalConsumed {
+		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not consumed: %w", op, id, tenant, a.Status, store.ErrConflict)
+	}
+	a.Status, a.Note = store.ApprovalDenied, note
+	row := cloneApproval(a)
+	if err := txn.Insert(tableApprovals, &row); err != nil {
+		return store.Approval{}, internal(op, err)
+	}
+	txn.Commit()
+	return a, nil
+}

@@ -390,3 +390,55 @@ func bytesOrNull(b []byte) any {
 	}
 	return b
 }
+
+var _ store.Voider = (*Store)(nil)
+
+// sqlVoidApproval: the UPDATE takes the row lock; only a consumed row
+// changes.
+const sqlVoidApproval = `UPDATE {p}approvals SET status = 'denied', note = ?
+WHERE tenant = ? AND id = ? AND status = 'consumed'`
+
+// VoidApproval implements store.Voider.
+func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (store.Approval, error) {
+	const op = "void approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	if id == "" {
+		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
+	}
+	var a store.Approval
+	err := s.write(ctx, op, func(ctx context.Context) error {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := s.exec(ctx, tx, table(s.prefix, sqlVoidApproval), note, tenant, id)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				// The row is locked by the update: this reads it as voided.
+				a, err = scanApproval(s.queryRow(ctx, tx, s.q.approval, tenant, id))
+				return err
+			}
+			var (
+				status  string
+				expires sql.NullInt64
+			)
+			err = s.queryRow(ctx, tx, s.q.approvalState, tenant, id).Scan(&status, &expires)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return notFound(op, "%q in tenant %q", id, tenant)
+			case err != nil:
+				return err
+			}
+			return conflict(op, "%q in tenant %q is %s, not consumed", id, tenant, status)
+		})
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	return a, nil
+}

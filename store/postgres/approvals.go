@@ -350,3 +350,46 @@ func scanApproval(row pgx.Row) (store.Approval, error) {
 	a.GrantExpiresAt, a.ConsumedAt = loadTime(grant), loadTime(consumed)
 	return a, nil
 }
+
+var _ store.Voider = (*Store)(nil)
+
+// sqlVoidApproval: the UPDATE takes the row lock; only a consumed row
+// changes.
+const sqlVoidApproval = `UPDATE approvals SET status = 'denied', note = $3
+WHERE tenant = $1 AND id = $2 AND status = 'consumed'
+RETURNING ` + approvalCols
+
+// VoidApproval implements store.Voider.
+func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (store.Approval, error) {
+	const op = "void approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	if id == "" {
+		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
+	}
+	var a store.Approval
+	err := s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
+		var err error
+		a, err = scanApproval(c.QueryRow(ctx, sqlVoidApproval, tenant, id, note))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var (
+			status  string
+			expires pgtype.Int8
+		)
+		err = c.QueryRow(ctx, sqlApprovalState, tenant, id).Scan(&status, &expires)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return notFound(op, "%q in tenant %q", id, tenant)
+		case err != nil:
+			return err
+		}
+		return conflict(op, "%q in tenant %q is %s, not consumed", id, tenant, status)
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	return a, nil
+}

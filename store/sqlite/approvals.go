@@ -298,3 +298,43 @@ func (s *Store) PendingApproval(ctx context.Context, tenant, fingerprint string,
 	}
 	return a, nil
 }
+
+var _ store.Voider = (*Store)(nil)
+
+// VoidApproval implements store.Voider: one UPDATE of a consumed row, in
+// the single writer's transaction.
+func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (store.Approval, error) {
+	const op = "void approval"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Approval{}, err
+	}
+	if id == "" {
+		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
+	}
+	var out store.Approval
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals SET status = 'denied', note = ?
+			WHERE tenant = ? AND id = ? AND status = 'consumed'
+			RETURNING `+approvalCols, note, tenant, id))
+		if !errors.Is(err, sql.ErrNoRows) {
+			if err != nil {
+				return s.fail(ctx, op, err)
+			}
+			return nil
+		}
+		var status string
+		err = tx.QueryRowContext(ctx, `SELECT status FROM approvals WHERE tenant = ? AND id = ?`, tenant, id).Scan(&status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%s: %s %q in tenant %q: %w", prefix, op, id, tenant, store.ErrNotFound)
+		case err != nil:
+			return s.fail(ctx, op, err)
+		}
+		return fmt.Errorf("%s: %s %q in tenant %q: %s, not consumed: %w", prefix, op, id, tenant, status, store.ErrConflict)
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	return out, nil
+}

@@ -39,6 +39,7 @@ func approvalCases() []testCase {
 		{name: "Withdraw", run: testApprovalWithdraw},
 		{name: "WithdrawRacesConsume", run: testApprovalWithdrawRacesConsume},
 		{name: "WithdrawClosed", run: testApprovalWithdrawClosed},
+		{name: "Void", run: testApprovalVoid},
 	}
 }
 
@@ -616,4 +617,40 @@ func testApprovalWithdrawClosed(t *testing.T, e *env) {
 	ok(t, e.s.Close(), "Close")
 	_, err = w.WithdrawApproval(context.Background(), acme, "ap-1", deny(at(11)))
 	isErr(t, err, store.ErrClosed, "WithdrawApproval after Close")
+}
+
+// A consumed approval that allowed nothing (its approver stopped) is
+// voided: denied, with the note saying why, the rest kept. Only a
+// consumed approval is; an unknown id is not found.
+func testApprovalVoid(t *testing.T, e *env) {
+	v, isVoider := e.s.(store.Voider)
+	if !isVoider {
+		t.Skip("storetest: the store is not a store.Voider")
+	}
+	ctx := t.Context()
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-1", 1, 0)), "CreateApproval")
+	ok(t, e.s.CreateApproval(ctx, pendingApproval(acme, "ap-2", 2, 1)), "CreateApproval")
+	_, err := e.s.DecideApproval(ctx, acme, "ap-1", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+	_, err = e.s.DecideApproval(ctx, acme, "ap-2", approve(at(10), at(600)))
+	ok(t, err, "DecideApproval")
+	_, err = v.VoidApproval(ctx, acme, "ap-2", "x")
+	isErr(t, err, store.ErrConflict, "VoidApproval of an approval not consumed")
+	consumed, err := e.s.ConsumeApproval(ctx, acme, fingerprint(1), at(11))
+	ok(t, err, "ConsumeApproval")
+	_, err = v.VoidApproval(ctx, globex, "ap-1", "x")
+	isErr(t, err, store.ErrNotFound, "VoidApproval from another tenant")
+	_, err = v.VoidApproval(ctx, acme, "nope", "x")
+	isErr(t, err, store.ErrNotFound, "VoidApproval of an unknown id")
+
+	const note = "allowed nothing: approver alice was stopped; é"
+	got, err := v.VoidApproval(ctx, acme, "ap-1", note)
+	ok(t, err, "VoidApproval")
+	want := consumed
+	want.Status, want.Note = store.ApprovalDenied, note
+	equalApproval(t, "VoidApproval", got, want)
+	equalApproval(t, "Approval after VoidApproval", getApproval(t, e.s, acme, "ap-1"), want)
+	_, err = v.VoidApproval(ctx, acme, "ap-1", note)
+	isErr(t, err, store.ErrConflict, "VoidApproval again")
+	equal(t, "ap-2 untouched", getApproval(t, e.s, acme, "ap-2").Status, store.ApprovalApproved)
 }
