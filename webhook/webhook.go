@@ -110,6 +110,38 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// String names the receiver by its scheme and host only: a Config holds
+// the secret that signs every notification, and a URL whose path, query
+// or user a chat's incoming webhook uses as its credential.
+func (c Config) String() string { return "webhook.Config(" + receiver(c.URL) + ")" }
+
+// GoString implements fmt.GoStringer as String does.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints String under every verb: fmt's verbs that a string does
+// not take (%d, %o, %b, ...) would otherwise print the fields.
+func (c Config) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }
+
+// LogValue implements slog.LogValuer as String does.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON marshals String.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// MarshalText implements encoding.TextMarshaler with String, for XML,
+// YAML and the other text encoders.
+func (c Config) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// receiver is the scheme and host of a webhook URL, nothing of its user,
+// path or query.
+func receiver(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "invalid URL"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // Stats counts what a Notifier did.
 type Stats struct {
 	Queued    uint64 // approvals accepted by Notify
@@ -137,6 +169,19 @@ type Notifier struct {
 	closed bool
 	stats  struct{ queued, delivered, retries, failed, dropped, repeated atomic.Uint64 }
 }
+
+// String names the receiver by its scheme and host only, as Config's
+// String does.
+func (n *Notifier) String() string { return "webhook.Notifier(" + receiver(n.cfg.URL) + ")" }
+
+// GoString implements fmt.GoStringer as String does.
+func (n *Notifier) GoString() string { return n.String() }
+
+// Format prints String under every verb.
+func (n *Notifier) Format(f fmt.State, _ rune) { io.WriteString(f, n.String()) }
+
+// LogValue implements slog.LogValuer as String does.
+func (n *Notifier) LogValue() slog.Value { return slog.StringValue(n.String()) }
 
 // New starts a notifier's delivery goroutine.
 func New(cfg Config) (*Notifier, error) {
