@@ -268,6 +268,11 @@ func (c *Client) GoString() string { return c.String() }
 // LogValue implements slog.LogValuer without the credential.
 func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
+// Format prints String under every verb: fmt's verbs that a string does
+// not take (%d, %o, %b, ...) would otherwise print the fields, the
+// credential among them.
+func (c *Client) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }
+
 // Close releases idle connections of a client-owned HTTP client; later
 // calls fail with agenttrust.ErrClosed (and Check denies). It is safe to
 // call more than once.
