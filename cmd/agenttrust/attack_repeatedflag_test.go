@@ -66,7 +66,7 @@ func TestAttackRepeatedFlagReplaces(t *testing.T) {
 	var proxies prefixList
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Var(&proxies, "trusted-proxy", "")
-	restore := oneValueFlags(fs)
+	restore, _ := oneValueFlags(fs)
 	err := fs.Parse([]string{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.168.0.1"})
 	restore()
 	if err != nil || len(proxies) != 2 {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/remote"
 )
 
@@ -109,12 +108,12 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 			if moved, ok := flagsAfterCommand(c, args); ok {
 				return e.dispatch(ctx, c, path, moved)
 			}
-			shown := redact.Credentials(args[0])
+			given := shown(args[0])
 			fmt.Fprintf(e.stderr, "agenttrust: flag %s before a command: flags go after the command, as in '%s <command> %s ...'\nRun '%s --help' for usage.\n",
-				shown, strings.Join(path, " "), shown, strings.Join(path, " "))
+				given, strings.Join(path, " "), given, strings.Join(path, " "))
 			return exitUsage
 		}
-		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", redact.Credentials(strings.Join(append(path, args[0]), " ")), strings.Join(path, " "))
+		fmt.Fprintf(e.stderr, "agenttrust: unknown command %q\nRun '%s --help' for usage.\n", shown(strings.Join(append(path, args[0]), " ")), strings.Join(path, " "))
 		return exitUsage
 	}
 
@@ -123,9 +122,14 @@ func (e *env) dispatch(ctx context.Context, c *command, path []string, args []st
 	fs.Usage = func() {}
 	f := &flags{FlagSet: fs, env: map[string]string{}}
 	run := c.setup(e, f)
-	restore := oneValueFlags(fs)
+	restore, repeated := oneValueFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	restore()
+	if name := repeated(); name != "" {
+		// Not the flag package's error, which quotes the value: a
+		// database URL or a webhook URL holds a secret.
+		err = fmt.Errorf("--%s given twice: it takes one value", name)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		e.leafHelp(e.stdout, c, path, f)
 		return exitOK
@@ -177,8 +181,8 @@ func flagsAfterCommand(c *command, args []string) (moved []string, ok bool) {
 
 // exit reports err on stderr and returns the exit code it calls for.
 // Messages quote what was given (an argument, a flag's or variable's
-// value), which may be a credential put in the wrong place: each passes
-// the audit trail's redactor, as stderr is often a log.
+// value), which may be a credential or a database password put in the
+// wrong place: each passes shown, as stderr is often a log.
 func (e *env) exit(err error, path []string) int {
 	var ue *usageError
 	var xe *exitError
@@ -186,15 +190,15 @@ func (e *env) exit(err error, path []string) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "agenttrust: %s\nRun '%s --help' for usage.\n", redact.Credentials(ue.msg), strings.Join(path, " "))
+		fmt.Fprintf(e.stderr, "agenttrust: %s\nRun '%s --help' for usage.\n", shown(ue.msg), strings.Join(path, " "))
 		return exitUsage
 	case errors.As(err, &xe):
 		if xe.msg != "" {
-			fmt.Fprintf(e.stderr, "agenttrust: %s\n", plain(redact.Credentials(xe.msg)))
+			fmt.Fprintf(e.stderr, "agenttrust: %s\n", plain(shown(xe.msg)))
 		}
 		return xe.code
 	}
-	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), plain(redact.Credentials(describe(err))))
+	fmt.Fprintf(e.stderr, "agenttrust: %s: %s\n", strings.Join(path[1:], " "), plain(shown(describe(err))))
 	return exitFailure
 }
 
@@ -248,37 +252,46 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // undoes it. The last would silently win, so a value pinned first
 // ("--ttl 5m", "--server https://prod"), by a wrapper or an earlier line
 // of a runbook, would be widened by one given after it. Repeatable flags
-// (stringList, prefixList) add, as their help says.
-func oneValueFlags(fs *flag.FlagSet) (restore func()) {
+// (stringList, prefixList) add, as their help says. repeated names the
+// flag given twice, if any.
+func oneValueFlags(fs *flag.FlagSet) (restore func(), repeated func() string) {
 	orig := map[*flag.Flag]flag.Value{}
+	twice := new(string)
 	fs.VisitAll(func(fl *flag.Flag) {
 		if _, list := fl.Value.(interface{ repeatable() }); list {
 			return
 		}
 		orig[fl] = fl.Value
-		o := &onceValue{Value: fl.Value, name: fl.Name}
+		o := &onceValue{Value: fl.Value, name: fl.Name, twice: twice}
 		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 			fl.Value = onceBool{o}
 		} else {
 			fl.Value = o
 		}
 	})
-	return func() {
+	restore = func() {
 		for fl, v := range orig {
 			fl.Value = v
 		}
 	}
+	repeated = func() string { return *twice }
+	return restore, repeated
 }
 
-// onceValue is a flag value that may be set once.
+// onceValue is a flag value that may be set once. A second value is
+// refused, and the flag's name kept in twice.
 type onceValue struct {
 	flag.Value
-	name string
-	set  bool
+	name  string
+	set   bool
+	twice *string
 }
 
 func (o *onceValue) Set(s string) error {
 	if o.set {
+		if *o.twice == "" {
+			*o.twice = o.name
+		}
 		return fmt.Errorf("--%s given twice: it takes one value", o.name)
 	}
 	o.set = true
