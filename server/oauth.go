@@ -16,6 +16,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -129,7 +130,7 @@ func writeOAuthError(c *call, e *oauthError) {
 	if e.status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm="agenttrust", charset="UTF-8"`)
 	}
-	writeJSON(c, e.status, wire.OAuthError{Error: e.code, ErrorDescription: e.desc})
+	writeJSON(c, e.status, wire.OAuthError{Error: e.code, ErrorDescription: redact.Credentials(e.desc)})
 }
 
 // tokenParams are the parameters the token endpoint reads.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/wire"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -179,7 +180,7 @@ func (s *Server) writeError(c *call, err error) {
 			h.Set("WWW-Authenticate", `Bearer realm="agenttrust", error="insufficient_scope"`)
 		}
 	}
-	writeJSON(c, ae.status, wire.ErrorBody{Error: wire.ErrorDetail{Code: ae.code, Message: ae.msg}})
+	writeJSON(c, ae.status, wire.ErrorBody{Error: wire.ErrorDetail{Code: ae.code, Message: redact.Credentials(ae.msg)}})
 }
 
 func routeName(c *call) string {

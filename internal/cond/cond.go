@@ -69,6 +69,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 // MaxLen bounds the text of one condition.
@@ -337,6 +339,9 @@ func (e *SyntaxError) Error() string {
 }
 
 func errorf(in, format string, args ...any) error {
+	// Redacted before it is cut: a credential the cut splits is no
+	// longer found, and its start is the secret of an API key.
+	in = redact.Credentials(in)
 	if len(in) > 80 {
 		in = in[:77] + "..."
 	}
