@@ -245,8 +245,11 @@ func (c *Client) tripOn(ctx context.Context, agent string, now time.Time, v verd
 	v = verdict{done: true, effect: Deny, rule: "agenttrust.breaker", reason: why + "; agent suspended"}
 	c.event(ctx, observe.Event{Kind: observe.BreakerTripped, Agent: agent})
 	if err != nil {
+		// The error to the operator's log only: a store's names its
+		// database's user, host and port, and the reason goes to the
+		// agent, the audit record and the Observer.
 		c.log.Error("agenttrust: runaway breaker could not suspend agent", "agent", agent, "err", err)
-		v.reason = why + "; suspending the agent failed: " + err.Error()
+		v.reason = why + "; suspending the agent failed (" + reasonStoreDown + ")"
 	}
 	return v
 }
