@@ -127,5 +127,19 @@ func (e *CaveatError) Is(target error) bool { return target == ErrCaveat || targ
 // storeErr wraps a store failure so it matches ErrStoreUnavailable and the
 // store's own sentinel.
 func storeErr(op string, err error) error {
-	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
+	return &storeError{op: op, err: err}
 }
+
+// storeError is a store failure (storeErr). It keeps the store's error
+// apart, whose text (a database's user, host and port) the caller's log
+// may hold but the audit trail must not (opFailure).
+type storeError struct {
+	op  string
+	err error
+}
+
+func (e *storeError) Error() string {
+	return ErrStoreUnavailable.Error() + ": " + e.op + ": " + e.err.Error()
+}
+
+func (e *storeError) Unwrap() []error { return []error{ErrStoreUnavailable, e.err} }

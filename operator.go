@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/actor"
@@ -212,10 +213,43 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 	// noted, never a record of an action that did not take effect.
 	if err := recovered(op.tool, act); err != nil {
 		now, _ := c.now()
-		c.recordOp(c.ids.next(now), now, who, &op, Deny, storable("not performed: record "+id.String()+": "+err.Error(), maxOpReason), true)
+		c.recordOp(c.ids.next(now), now, who, &op, Deny, storable("not performed: record "+id.String()+": "+opFailure(err), maxOpReason), true)
 		return err
 	}
 	return nil
+}
+
+// opFailure is what the trail says of an action's error: its text, but
+// without the text of any store error in it, which names the database's
+// user, host and port and goes to the caller (the server's log) only.
+func opFailure(err error) string {
+	msg := err.Error()
+	eachStoreError(err, func(se *storeError) {
+		if t := se.err.Error(); t != "" {
+			msg = strings.ReplaceAll(msg, t, storeErrorWithheld)
+		}
+	})
+	return msg
+}
+
+// storeErrorWithheld stands for a store's error text in the audit trail.
+const storeErrorWithheld = "[the store's error is in the log]"
+
+// eachStoreError calls f with every storeError in err's tree.
+func eachStoreError(err error, f func(*storeError)) {
+	if se, ok := err.(*storeError); ok {
+		f(se)
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		if w := u.Unwrap(); w != nil {
+			eachStoreError(w, f)
+		}
+	case interface{ Unwrap() []error }:
+		for _, w := range u.Unwrap() {
+			eachStoreError(w, f)
+		}
+	}
 }
 
 // recordOp queues the audit record of an operator action and returns its
