@@ -216,7 +216,13 @@ func newTransport() http.RoundTripper {
 func parseBase(baseURL string, insecure bool) (*url.URL, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: base URL: %v", agenttrust.ErrInvalidConfig, err)
+		// url.Parse's error quotes the whole URL, the password of its
+		// user information too: say only what is wrong with it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%w: base URL does not parse: %v", agenttrust.ErrInvalidConfig, err)
 	}
 	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("%w: base URL must be scheme://host[:port][/path], without user, query or fragment", agenttrust.ErrInvalidConfig)
