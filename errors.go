@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 // Sentinel errors, one for each thing a caller can do about a failure.
@@ -116,8 +117,11 @@ type CaveatError struct {
 	Msg    string
 }
 
+// Error quotes the caveat with any agenttrust credential in it redacted:
+// a caveat may bind one ("attr.api_key = atk_..."), and the message
+// reaches callers, logs and the bodies of refusals.
 func (e *CaveatError) Error() string {
-	return fmt.Sprintf("agenttrust: caveat %q: %s", e.Caveat, e.Msg)
+	return redact.Credentials(fmt.Sprintf("agenttrust: caveat %q: %s", e.Caveat, e.Msg))
 }
 
 // Is makes errors.Is(err, ErrCaveat) and errors.Is(err, ErrUnauthorized)
