@@ -13,6 +13,7 @@ import (
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 // JSONAttributes turns a JSON object into request attributes: each
@@ -153,8 +154,12 @@ func invalidJSON(err error) error {
 	return badArguments("not valid JSON")
 }
 
+// badArguments is the error of arguments that cannot be checked. msg may
+// quote them (a member's name): any agenttrust credential in it is
+// redacted, as the audit trail redacts one, since it reaches refusals,
+// logs and the model.
 func badArguments(msg string) error {
-	return fmt.Errorf("%w: arguments: %s", agenttrust.ErrInvalidRequest, msg)
+	return fmt.Errorf("%w: arguments: %s", agenttrust.ErrInvalidRequest, redact.Credentials(msg))
 }
 
 // resourceText is the resource named by the member key, whose JSON is
