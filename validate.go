@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/agenttrust/agenttrust/internal/apikey"
 	"github.com/agenttrust/agenttrust/internal/cond"
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 // validate is the first phase of Check: the request's fields, and the
@@ -32,6 +34,46 @@ func validateVouch(req *Request, st *checkState) error {
 	return nil
 }
 
+// refuseCredentialNames refuses a request with an agenttrust credential
+// in a name (agent id, tool, session id, on_behalf_of): a key passed as
+// the agent, a token as the session. Such a name is replaced with the
+// redaction mark, so that the refusal's Decision, audit record and
+// Observer keep no credential, as an attribute holding one keeps none.
+// A name shorter than any credential costs one comparison.
+func refuseCredentialNames(req *Request) error {
+	held := ""
+	if redactName(&req.AgentID) {
+		held = "agent id"
+	}
+	if redactName(&req.Tool) {
+		held = "tool"
+	}
+	if redactName(&req.SessionID) {
+		held = "session id"
+	}
+	if redactName(&req.OnBehalfOf) {
+		held = "on_behalf_of"
+	}
+	if held == "" {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds an agenttrust credential, which goes in Credential, never in a name", ErrInvalidRequest, held)
+}
+
+// redactName replaces every credential in *s with the redaction mark and
+// reports whether there was one.
+func redactName(s *string) bool {
+	if len(*s) < apikey.Len || !redact.MayHold(*s) {
+		return false
+	}
+	r := redact.Credentials(*s)
+	if r == *s {
+		return false
+	}
+	*s = r
+	return true
+}
+
 // validateRequest checks every text field of req. Names (agent, tool,
 // session, on-behalf-of) must be in their one canonical form (validName);
 // the resource is normalised to NFC in place and refused when it holds a
@@ -40,6 +82,9 @@ func validateVouch(req *Request, st *checkState) error {
 // next another resource than the one the policy's globs saw.
 func validateRequest(req *Request, attrs []attrKV) error {
 	var err error
+	if err := refuseCredentialNames(req); err != nil {
+		return err
+	}
 	if req.Credential == "" && req.AgentID == "" {
 		return fmt.Errorf("%w: agent id is required", ErrInvalidRequest)
 	}
