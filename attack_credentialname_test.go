@@ -42,9 +42,13 @@ func TestAttackCredentialAsName(t *testing.T) {
 		"tool":         func(r *agenttrust.Request, v string) { r.Tool = v },
 		"session":      func(r *agenttrust.Request, v string) { r.SessionID = v },
 		"on_behalf_of": func(r *agenttrust.Request, v string) { r.OnBehalfOf = v },
+		"request id":   func(r *agenttrust.Request, v string) { r.RequestID = v },
 	}
 	for cname, cred := range creds {
 		for fname, set := range fields {
+			if fname == "request id" && cname != "key" {
+				continue // longer than a request id may be: refused, and clipped in the record before its secret part
+			}
 			t.Run(cname+" as "+fname, func(t *testing.T) {
 				req := agenttrust.Request{AgentID: "bot", Tool: "docs.read"}
 				set(&req, cred)

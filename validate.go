@@ -35,8 +35,8 @@ func validateVouch(req *Request, st *checkState) error {
 }
 
 // refuseCredentialNames refuses a request with an agenttrust credential
-// in a name (agent id, tool, session id, on_behalf_of): a key passed as
-// the agent, a token as the session. Such a name is replaced with the
+// in a name (agent id, tool, session id, on_behalf_of) or its request id:
+// a key passed as the agent, a token as the session. Such a name is replaced with the
 // redaction mark, so that the refusal's Decision, audit record and
 // Observer keep no credential, as an attribute holding one keeps none.
 // A name shorter than any credential costs one comparison.
@@ -53,6 +53,9 @@ func refuseCredentialNames(req *Request) error {
 	}
 	if redactName(&req.OnBehalfOf) {
 		held = "on_behalf_of"
+	}
+	if redactName(&req.RequestID) {
+		held = "request id"
 	}
 	if held == "" {
 		return nil

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 // Request ids. Every response carries an X-Request-Id header: the
@@ -25,10 +27,11 @@ const RequestIDHeader = "X-Request-Id"
 const maxRequestIDLen = 128
 
 // validRequestID reports whether a caller's X-Request-Id may be used as
-// is: 1-128 bytes of ASCII letters, digits and "-_.:/+=@". Anything else
-// (control characters, spaces, quotes, non-ASCII, a huge value) could
-// forge log lines or headers downstream, so it is replaced, never
-// echoed.
+// is: 1-128 bytes of ASCII letters, digits and "-_.:/+=@", holding no
+// agenttrust credential. Anything else (control characters, spaces,
+// quotes, non-ASCII, a huge value) could forge log lines or headers
+// downstream, and an API key fits those bytes but must not be echoed,
+// logged or recorded, so it is replaced, never echoed.
 func validRequestID(s string) bool {
 	if s == "" || len(s) > maxRequestIDLen {
 		return false
@@ -40,7 +43,7 @@ func validRequestID(s string) bool {
 			return false
 		}
 	}
-	return true
+	return !redact.MayHold(s) || redact.Credentials(s) == s
 }
 
 // traceID returns the trace id of a W3C traceparent header
