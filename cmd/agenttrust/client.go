@@ -212,7 +212,10 @@ func checkServerURL(raw string, insecure bool) error {
 		return usagef("--server %q is not a valid URL: %s", shown, want)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return usagef("--server %q: give scheme://host[:port][/path], without user, query or fragment", u.Redacted())
+		// Shown without them: a user, a query or a fragment may hold a
+		// token (?access_token=...), and stderr is often a log.
+		bare := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+		return usagef("--server %q (shown without its user, query and fragment): give scheme://host[:port][/path], without user, query or fragment", bare.String())
 	}
 	if scheme == "http" && !insecure && !loopbackHost(u.Hostname()) {
 		return usagef("--server %s: plain http to %s would send the credential unencrypted: use https, or give --insecure-http", u.Redacted(), u.Hostname())
