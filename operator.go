@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/actor"
+	"github.com/agenttrust/agenttrust/internal/redact"
 )
 
 // Operator actions in the audit trail. Every action of this client that
@@ -199,7 +200,7 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 	// Under way until its notes are queued: a closing drain waits for it.
 	c.audit.inflight.Add(1)
 	defer c.audit.inflight.Add(-1)
-	ticket, err := c.recordOp(id, now, who, &op, Allow, storable(op.reason, maxOpReason), false)
+	ticket, err := c.recordOp(id, now, who, &op, Allow, op.reason, false)
 	if err != nil {
 		return fmt.Errorf("%s not performed: %w", op.tool, err)
 	}
@@ -213,7 +214,7 @@ func (c *Client) audited(ctx context.Context, op operation, act func() error) er
 	// noted, never a record of an action that did not take effect.
 	if err := recovered(op.tool, act); err != nil {
 		now, _ := c.now()
-		c.recordOp(c.ids.next(now), now, who, &op, Deny, storable("not performed: record "+id.String()+": "+opFailure(err), maxOpReason), true)
+		c.recordOp(c.ids.next(now), now, who, &op, Deny, "not performed: record "+id.String()+": "+opFailure(err), true)
 		return err
 	}
 	return nil
@@ -256,6 +257,10 @@ func eachStoreError(err error, f func(*storeError)) {
 // ticket (see auditor.end). A note says an action recorded before was not
 // performed; one that cannot be queued is logged.
 func (c *Client) recordOp(id DecisionID, now time.Time, who actor.Actor, op *operation, effect Effect, reason string, note bool) (uint64, error) {
+	// The reason is free text a person typed (a note, a key's name) or
+	// an error: any credential in it is redacted, as in a check's
+	// attributes, before it is cut to size, which could split one.
+	reason = storable(redact.Credentials(reason), maxOpReason)
 	agent, cred := clip(who.AgentID), clip(who.KeyID)
 	resource, approval := clip(op.resource), clip(op.approval)
 	p, err := c.audit.begin(note)
