@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/agenttrust/agenttrust"
@@ -13,13 +14,31 @@ import (
 )
 
 // opsDownStore fails every suspension, resumption and revocation as a
-// database driver words a lost link (errSuspendDown).
-type opsDownStore struct{ *memory.Store }
+// database driver words a lost link (errSuspendDown), once down.
+type opsDownStore struct {
+	*memory.Store
+	down *atomic.Bool
+}
 
-func (opsDownStore) Suspend(context.Context, store.Block) error { return errSuspendDown }
-func (opsDownStore) Revoke(context.Context, store.Block) error  { return errSuspendDown }
-func (opsDownStore) Resume(context.Context, string, string) error {
-	return errSuspendDown
+func (s opsDownStore) Suspend(ctx context.Context, b store.Block) error {
+	if s.down.Load() {
+		return errSuspendDown
+	}
+	return s.Store.Suspend(ctx, b)
+}
+
+func (s opsDownStore) Revoke(ctx context.Context, b store.Block) error {
+	if s.down.Load() {
+		return errSuspendDown
+	}
+	return s.Store.Revoke(ctx, b)
+}
+
+func (s opsDownStore) Resume(ctx context.Context, tenant, id string) error {
+	if s.down.Load() {
+		return errSuspendDown
+	}
+	return s.Store.Resume(ctx, tenant, id)
 }
 
 // TestAttackOperatorRecordStoreError: an operator action that fails
@@ -39,12 +58,22 @@ func TestAttackOperatorRecordStoreError(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			sink := agenttrust.NewMemorySink(100)
-			c, err := agenttrust.New(opsDownStore{memory.New()}, agenttrust.WithClock(newTestClock().Now),
+			var down atomic.Bool
+			c, err := agenttrust.New(opsDownStore{memory.New(), &down}, agenttrust.WithClock(newTestClock().Now),
 				agenttrust.WithRandom(newSeededRandom()), agenttrust.WithAudit(agenttrust.AuditConfig{Sinks: []agenttrust.AuditSink{sink}}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			if name == "resume" {
+				// Something to resume: a Resume that fails on a store
+				// still holding the suspension is reported failed (one
+				// whose answer alone was lost is read back as done).
+				if err := c.Suspend(ctx, "bot", "runaway"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			down.Store(true)
 			if err := act(c); !errors.Is(err, agenttrust.ErrStoreUnavailable) {
 				t.Fatalf("the action: %v, want ErrStoreUnavailable", err)
 			}
