@@ -39,21 +39,7 @@ func (s *Server) mountConsole() error {
 	if h == nil {
 		return fmt.Errorf("%w: console mount returned no handler", agenttrust.ErrInvalidConfig)
 	}
-	s.mux.Handle(ConsolePath, s.bodyBound(h))
-	s.mux.Handle("GET /ui", s.bodyBound(http.RedirectHandler(ConsolePath, http.StatusMovedPermanently)))
+	s.mux.Handle(ConsolePath, h)
+	s.mux.Handle("GET /ui", http.RedirectHandler(ConsolePath, http.StatusMovedPermanently))
 	return nil
-}
-
-// bodyBound gives a request to h that has a body until the body timeout
-// for it, as serve does for the API's routes: a form sent slowly, or
-// never ended, must not hold the connection for ever (net/http also
-// reads what a handler left of a body). A page or a live stream takes no
-// body and is not cut.
-func (s *Server) bodyBound(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hasBody(r) {
-			s.boundBody(w, r)
-		}
-		h.ServeHTTP(w, r)
-	})
 }

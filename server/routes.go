@@ -243,14 +243,10 @@ func panicText(p any) string {
 }
 
 func (s *Server) serve(c *call) error {
-	if hasBody(c.r) {
-		// First of all: whatever the answer, net/http reads what is left
-		// of a body after it, and that read must be bounded too.
-		s.boundBody(c.w, c.r)
-		if c.rt.takesNoBody() {
-			if err := emptyBody(c.r); err != nil {
-				return err
-			}
+	// The body is bounded by the body timeout (ServeHTTP).
+	if hasBody(c.r) && c.rt.takesNoBody() {
+		if err := emptyBody(c.r); err != nil {
+			return err
 		}
 	}
 	if s.closed.Load() {
@@ -334,9 +330,6 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
 		defer func() { s.observeRequest(r, "", "", sw.status, start) }()
-	}
-	if hasBody(r) {
-		s.boundBody(w, r)
 	}
 	var allow []string
 	for _, m := range [...]string{"GET", "POST", "PUT", "DELETE", "PATCH"} {

@@ -423,8 +423,18 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A request with a body has until the
+// body timeout for it, whoever answers it: a route, the console, the
+// unknown-path handler, or the mux itself, which redirects a path that is
+// not clean (and "/ui" asked with another method than GET) without
+// calling any of them. net/http reads what a handler left of a body
+// before it writes the answer, and that read must be bounded too.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if hasBody(r) {
+		s.boundBody(w, r)
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Close ends every long poll and audit stream, then closes every tenant
 // Client, writing out its queued audit records. It does not close the
