@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/wire"
@@ -38,8 +40,10 @@ const (
 //
 // The credential checked is req.Credential when set, else the client's
 // own when it is an agent's (the server then binds the action to it); an
-// admin's client checks on behalf of req.AgentID. When req.AgentID is set,
-// an allow the server says is about another agent is a malformed answer.
+// admin's client checks on behalf of req.AgentID. An allow the server
+// says is about another agent than the one asked about is a malformed
+// answer: req.AgentID when set, else the agent the token or JWT checked
+// names (an API key names none the client can read).
 //
 // req.RemoteAddr, when valid, is sent as X-Forwarded-For, as Authenticate
 // sends its address. The server judges IP allowlists and "ip" caveats by
@@ -98,10 +102,10 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 		e := c.malformed("Check", "decision: "+err.Error(), req.Credential)
 		return agenttrust.Decision{Reason: ReasonUnreachable}, e
 	}
-	if d.Effect == agenttrust.Allow && req.AgentID != "" && d.AgentID != req.AgentID {
+	if asked := c.askedAgent(&req); d.Effect == agenttrust.Allow && asked != "" && d.AgentID != asked {
 		// An allow about another agent (replayed, or the checked
 		// credential's) is no allow of this action. A deny stays one.
-		e := c.malformed("Check", fmt.Sprintf("an allow for agent %q, asked about %q", d.AgentID, req.AgentID), req.Credential)
+		e := c.malformed("Check", fmt.Sprintf("an allow for agent %q, asked about %q", d.AgentID, asked), req.Credential)
 		return agenttrust.Decision{Reason: ReasonUnreachable}, e
 	}
 	if d.ApprovalID != "" && redactText(d.ApprovalID, c.cred, req.Credential) != d.ApprovalID {
@@ -126,6 +130,38 @@ func (c *Client) Check(ctx context.Context, req agenttrust.Request) (agenttrust.
 		return d, &Error{Op: "Check", Status: http.StatusOK, Code: redactText(out.Error, c.cred, req.Credential), Message: d.Reason, err: []error{e}}
 	}
 	return d, nil
+}
+
+// askedAgent is the agent a check of req is about, as far as the client
+// can tell: req.AgentID when set, else the agent named by the token or
+// JWT checked (req.Credential, else the client's own credential), which
+// the server decides for. An API key does not name its agent, nor does a
+// credential that does not parse: "" then, and the server's word stands.
+// The credential is read unverified: the server verifies it, and one it
+// refuses is no allow.
+func (c *Client) askedAgent(req *agenttrust.Request) string {
+	if req.AgentID != "" {
+		return req.AgentID
+	}
+	cred := req.Credential
+	if cred == "" {
+		cred = c.cred
+	}
+	switch {
+	case strings.HasPrefix(cred, agenttrust.TokenPrefix):
+		info, err := agenttrust.InspectTokenUnverified(cred)
+		if err != nil {
+			return ""
+		}
+		return info.AgentID
+	case strings.Count(cred, ".") == 2 && len(cred) <= agenttrust.MaxCredentialSize:
+		var claims jwt.RegisteredClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(cred, &claims); err != nil {
+			return ""
+		}
+		return claims.Subject
+	}
+	return ""
 }
 
 // denyReason says why Check denies when it got no decision.
