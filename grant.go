@@ -121,13 +121,27 @@ func (c *Client) ApproveAndRemember(ctx context.Context, id, approver, note stri
 
 // grantStored reads grant g back after a CreateGrant that got no answer,
 // and reports whether the store holds it: its id, made with its
-// approval by its approver. The read outlives ctx (which may be what
-// ended the call), for a few seconds.
+// approval by its approver. By its id when the store reads one
+// (store.GrantReader), whatever uses it has left: a check may have taken
+// them all before the answer was lost, and a grant that allowed requests
+// was made. Otherwise among the grants listed, which holds no used-up
+// one. The read outlives ctx (which may be what ended the call), for a
+// few seconds.
 func (c *Client) grantStored(ctx context.Context, gs store.Grants, g *store.Grant) (bool, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decisionReadBack)
 	defer cancel()
 	var list []store.Grant
 	err := recovered("grant read back", func() (err error) {
+		if gr, ok := gs.(store.GrantReader); ok {
+			var h store.Grant
+			switch h, err = gr.Grant(rctx, c.tenant, g.ID); {
+			case err == nil:
+				list = []store.Grant{h}
+			case isNotFound(err):
+				err = nil
+			}
+			return err
+		}
 		list, err = gs.Grants(rctx, c.tenant, g.AgentID, g.Tool, g.CreatedAt)
 		return err
 	})

@@ -69,3 +69,12 @@ type Grants interface {
 	// unknown id. Ending an ended grant is not an error.
 	EndGrant(ctx context.Context, tenant, id string) error
 }
+
+// GrantReader reads one grant by its id. It is optional: a client reads
+// back with it a grant whose CreateGrant got no answer, which Grants
+// does not list once its uses are taken.
+type GrantReader interface {
+	// Grant returns grant id of tenant, whatever uses it has left and
+	// whenever it expires, or ErrNotFound.
+	Grant(ctx context.Context, tenant, id string) (Grant, error)
+}

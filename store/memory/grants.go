@@ -120,3 +120,21 @@ func (s *Store) EndGrant(ctx context.Context, tenant, id string) error {
 	txn.Commit()
 	return nil
 }
+
+var _ store.GrantReader = (*Store)(nil)
+
+// Grant implements store.GrantReader.
+func (s *Store) Grant(ctx context.Context, tenant, id string) (store.Grant, error) {
+	const op = "grant"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Grant{}, err
+	}
+	raw, err := s.db.Txn(false).First(tableGrants, indexID, tenant, id)
+	if err != nil {
+		return store.Grant{}, internal(op, err)
+	}
+	if raw == nil {
+		return store.Grant{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %w", op, id, tenant, store.ErrNotFound)
+	}
+	return cloneGrant(*raw.(*store.Grant)), nil
+}

@@ -160,3 +160,23 @@ func (s *Store) EndGrant(ctx context.Context, tenant, id string) error {
 		return err
 	})
 }
+
+var _ store.GrantReader = (*Store)(nil)
+
+// Grant implements store.GrantReader.
+func (s *Store) Grant(ctx context.Context, tenant, id string) (store.Grant, error) {
+	const op = "grant"
+	var g store.Grant
+	err := s.read(ctx, op, func(ctx context.Context) error {
+		var err error
+		g, err = scanGrant(s.queryRow(ctx, nil, table(s.prefix, sqlGrantByID), tenant, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(op, "%q in tenant %q", id, tenant)
+		}
+		return err
+	})
+	if err != nil {
+		return store.Grant{}, err
+	}
+	return g, nil
+}

@@ -149,3 +149,23 @@ func (s *Store) EndGrant(ctx context.Context, tenant, id string) error {
 		return nil
 	})
 }
+
+var _ store.GrantReader = (*Store)(nil)
+
+// Grant implements store.GrantReader.
+func (s *Store) Grant(ctx context.Context, tenant, id string) (store.Grant, error) {
+	const op = "grant"
+	var g store.Grant
+	err := s.read(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
+		var err error
+		g, err = scanGrant(c.QueryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE tenant = $1 AND id = $2`, tenant, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(op, "%q in tenant %q", id, tenant)
+		}
+		return err
+	})
+	if err != nil {
+		return store.Grant{}, err
+	}
+	return g, nil
+}

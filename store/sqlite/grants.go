@@ -129,3 +129,21 @@ func (s *Store) EndGrant(ctx context.Context, tenant, id string) error {
 	}
 	return nil
 }
+
+var _ store.GrantReader = (*Store)(nil)
+
+// Grant implements store.GrantReader.
+func (s *Store) Grant(ctx context.Context, tenant, id string) (store.Grant, error) {
+	const op = "grant"
+	if err := s.ready(ctx, op); err != nil {
+		return store.Grant{}, err
+	}
+	g, err := scanGrant(s.r.QueryRowContext(ctx, `SELECT `+grantCols+` FROM grants WHERE tenant = ? AND id = ?`, tenant, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Grant{}, fmt.Errorf("%s: %s %q in tenant %q: %w", prefix, op, id, tenant, store.ErrNotFound)
+	case err != nil:
+		return store.Grant{}, s.fail(ctx, op, err)
+	}
+	return g, nil
+}

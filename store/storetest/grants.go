@@ -24,6 +24,7 @@ func grantCases() []testCase {
 		{name: "MadeUses", run: testGrantMadeUses},
 		{name: "ConcurrentUse", run: testGrantConcurrentUse},
 		{name: "End", run: testGrantEnd},
+		{name: "Read", run: testGrantRead},
 		{name: "Copies", run: testGrantCopies},
 		{name: "ZeroTimes", run: testGrantZeroTimes},
 		{name: "Reopen", reopen: true, run: testGrantReopen},
@@ -335,4 +336,32 @@ func testGrantZeroTimes(t *testing.T, e *env) {
 			t.Errorf("UseGrant at %v used a grant with a zero expiry", now)
 		}
 	}
+}
+
+// A store.GrantReader reads a grant by id whatever uses it has left and
+// whenever it expires, in its own tenant only; an unknown id is
+// ErrNotFound.
+func testGrantRead(t *testing.T, e *env) {
+	s := grants(t, e)
+	r, isReader := e.s.(store.GrantReader)
+	if !isReader {
+		t.Skip("storetest: the store is not a store.GrantReader")
+	}
+	ctx := t.Context()
+	g := grant(acme, "g1", "bot", "pay", 1, 2)
+	g.CreatedByCredentials = []string{"tok_carol"}
+	ok(t, s.CreateGrant(ctx, g), "CreateGrant")
+	got, err := r.Grant(ctx, acme, "g1")
+	ok(t, err, "Grant")
+	equal(t, "Grant", normGrant(got), normGrant(g))
+	_, err = s.UseGrant(ctx, acme, "g1", at(3))
+	ok(t, err, "UseGrant")
+	got, err = r.Grant(ctx, acme, "g1")
+	ok(t, err, "Grant of a used-up grant")
+	equal(t, "uses left of a used-up grant", got.UsesLeft, 0)
+	equal(t, "id of a used-up grant", got.ID, "g1")
+	_, err = r.Grant(ctx, acme, "nope")
+	isErr(t, err, store.ErrNotFound, "Grant of an unknown id")
+	_, err = r.Grant(ctx, globex, "g1")
+	isErr(t, err, store.ErrNotFound, "Grant of another tenant's id")
 }
