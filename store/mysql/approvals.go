@@ -253,40 +253,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	if err != nil {
 		return store.Approval{}, err
 	}
-	var a store.Approval
-	err = s.write(ctx, op, func(ctx context.Context) error {
-		return s.inTx(ctx, func(tx *sql.Tx) error {
-			res, err := s.exec(ctx, tx, table(s.prefix, sqlWithdrawApproval), decided, d.By, d.Note, d.ByKey, encodeList(d.ByCredentials), tenant, id)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n == 1 {
-				// The row is locked by the update: this reads it as withdrawn.
-				a, err = scanApproval(s.queryRow(ctx, tx, s.q.approval, tenant, id))
-				return err
-			}
-			var (
-				status  string
-				expires sql.NullInt64
-			)
-			err = s.queryRow(ctx, tx, s.q.approvalState, tenant, id).Scan(&status, &expires)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				return notFound(op, "%q in tenant %q", id, tenant)
-			case err != nil:
-				return err
-			}
-			return conflict(op, "%q in tenant %q is %s, not approved", id, tenant, status)
-		})
-	})
-	if err != nil {
-		return store.Approval{}, err
-	}
-	return a, nil
+	return s.setApprovalFrom(ctx, op, tenant, id, store.ApprovalApproved, sqlWithdrawApproval, decided, d.By, d.Note, d.ByKey, encodeList(d.ByCredentials), tenant, id)
 }
 
 // ConsumeApproval implements store.Approvals. Of several matching
@@ -407,10 +374,19 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 	if id == "" {
 		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
 	}
+	return s.setApprovalFrom(ctx, op, tenant, id, store.ApprovalConsumed, sqlVoidApproval, note, tenant, id)
+}
+
+// setApprovalFrom runs stmt, an UPDATE of approval id that changes it
+// only while its status is from, and returns the approval it changed,
+// read under the row lock the update took: one in another status is
+// ErrConflict, none ErrNotFound. Withdrawing and voiding are both such a
+// move.
+func (s *Store) setApprovalFrom(ctx context.Context, op, tenant, id string, from store.ApprovalStatus, stmt string, args ...any) (store.Approval, error) {
 	var a store.Approval
 	err := s.write(ctx, op, func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			res, err := s.exec(ctx, tx, table(s.prefix, sqlVoidApproval), note, tenant, id)
+			res, err := s.exec(ctx, tx, table(s.prefix, stmt), args...)
 			if err != nil {
 				return err
 			}
@@ -419,7 +395,6 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 				return err
 			}
 			if n == 1 {
-				// The row is locked by the update: this reads it as voided.
 				a, err = scanApproval(s.queryRow(ctx, tx, s.q.approval, tenant, id))
 				return err
 			}
@@ -434,7 +409,7 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 			case err != nil:
 				return err
 			}
-			return conflict(op, "%q in tenant %q is %s, not consumed", id, tenant, status)
+			return conflict(op, "%q in tenant %q is %s, not %s", id, tenant, status, from)
 		})
 	})
 	if err != nil {

@@ -254,30 +254,7 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	if err != nil {
 		return store.Approval{}, err
 	}
-	var a store.Approval
-	err = s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
-		var err error
-		a, err = scanApproval(c.QueryRow(ctx, sqlWithdrawApproval, tenant, id, decided, d.By, d.Note, d.ByKey, d.ByCredentials))
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		var (
-			status  string
-			expires pgtype.Int8
-		)
-		err = c.QueryRow(ctx, sqlApprovalState, tenant, id).Scan(&status, &expires)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return notFound(op, "%q in tenant %q", id, tenant)
-		case err != nil:
-			return err
-		}
-		return conflict(op, "%q in tenant %q is %s, not approved", id, tenant, status)
-	})
-	if err != nil {
-		return store.Approval{}, err
-	}
-	return a, nil
+	return s.setApprovalFrom(ctx, op, tenant, id, store.ApprovalApproved, sqlWithdrawApproval, tenant, id, decided, d.By, d.Note, d.ByKey, d.ByCredentials)
 }
 
 // ConsumeApproval implements store.Approvals. Of several matching
@@ -368,10 +345,18 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 	if id == "" {
 		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
 	}
+	return s.setApprovalFrom(ctx, op, tenant, id, store.ApprovalConsumed, sqlVoidApproval, tenant, id, note)
+}
+
+// setApprovalFrom runs stmt, an UPDATE of approval id that changes it
+// only while its status is from, RETURNING its columns, and returns the
+// approval it changed: one in another status is ErrConflict, none
+// ErrNotFound. Withdrawing and voiding are both such a move.
+func (s *Store) setApprovalFrom(ctx context.Context, op, tenant, id string, from store.ApprovalStatus, stmt string, args ...any) (store.Approval, error) {
 	var a store.Approval
 	err := s.write(ctx, op, func(ctx context.Context, c *pgx.Conn) error {
 		var err error
-		a, err = scanApproval(c.QueryRow(ctx, sqlVoidApproval, tenant, id, note))
+		a, err = scanApproval(c.QueryRow(ctx, stmt, args...))
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -386,7 +371,7 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 		case err != nil:
 			return err
 		}
-		return conflict(op, "%q in tenant %q is %s, not consumed", id, tenant, status)
+		return conflict(op, "%q in tenant %q is %s, not %s", id, tenant, status, from)
 	})
 	if err != nil {
 		return store.Approval{}, err

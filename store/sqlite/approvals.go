@@ -222,33 +222,9 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	if e.err != nil {
 		return store.Approval{}, e.err
 	}
-	var out store.Approval
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		var err error
-		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals
-			SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?, decided_by_credentials = ?
-			WHERE tenant = ? AND id = ? AND status = 'approved'
-			RETURNING `+approvalCols, decidedAt, d.By, d.Note, d.ByKey, creds, tenant, id))
-		if !errors.Is(err, sql.ErrNoRows) {
-			if err != nil {
-				return s.fail(ctx, op, err)
-			}
-			return nil
-		}
-		var status string
-		err = tx.QueryRowContext(ctx, `SELECT status FROM approvals WHERE tenant = ? AND id = ?`, tenant, id).Scan(&status)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("%s: %s %q in tenant %q: %w", prefix, op, id, tenant, store.ErrNotFound)
-		case err != nil:
-			return s.fail(ctx, op, err)
-		}
-		return fmt.Errorf("%s: %s %q in tenant %q: %s, not approved: %w", prefix, op, id, tenant, status, store.ErrConflict)
-	})
-	if err != nil {
-		return store.Approval{}, err
-	}
-	return out, nil
+	return s.setApprovalFrom(ctx, op, tenant, id, store.ApprovalApproved, `UPDATE approvals
+		SET status = 'denied', decided_at = ?, decided_by = ?, note = ?, decided_by_key = ?, decided_by_credentials = ?
+		WHERE tenant = ? AND id = ? AND status = 'approved'`, decidedAt, d.By, d.Note, d.ByKey, creds, tenant, id)
 }
 
 // ConsumeApproval implements store.Approvals. It finds and consumes the
@@ -311,12 +287,19 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 	if id == "" {
 		return store.Approval{}, invalid(op, "empty id in tenant %q", tenant)
 	}
+	return s.setApprovalFrom(ctx, op, tenant, id, store.ApprovalConsumed, `UPDATE approvals SET status = 'denied', note = ?
+		WHERE tenant = ? AND id = ? AND status = 'consumed'`, note, tenant, id)
+}
+
+// setApprovalFrom runs update, an UPDATE of approval id that changes it
+// only while its status is from, and returns the approval it changed:
+// one in another status is ErrConflict, none ErrNotFound. Withdrawing
+// and voiding are both such a move.
+func (s *Store) setApprovalFrom(ctx context.Context, op, tenant, id string, from store.ApprovalStatus, update string, args ...any) (store.Approval, error) {
 	var out store.Approval
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
 		var err error
-		out, err = scanApproval(tx.QueryRowContext(ctx, `UPDATE approvals SET status = 'denied', note = ?
-			WHERE tenant = ? AND id = ? AND status = 'consumed'
-			RETURNING `+approvalCols, note, tenant, id))
+		out, err = scanApproval(tx.QueryRowContext(ctx, update+"\n\t\tRETURNING "+approvalCols, args...))
 		if !errors.Is(err, sql.ErrNoRows) {
 			if err != nil {
 				return s.fail(ctx, op, err)
@@ -331,7 +314,7 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 		case err != nil:
 			return s.fail(ctx, op, err)
 		}
-		return fmt.Errorf("%s: %s %q in tenant %q: %s, not consumed: %w", prefix, op, id, tenant, status, store.ErrConflict)
+		return fmt.Errorf("%s: %s %q in tenant %q: %s, not %s: %w", prefix, op, id, tenant, status, from, store.ErrConflict)
 	})
 	if err != nil {
 		return store.Approval{}, err
