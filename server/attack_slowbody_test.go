@@ -45,6 +45,16 @@ func slowClient(t *testing.T, e *env, head string, send func(net.Conn, <-chan st
 }
 
 // oneByte sends one byte of the body and nothing more.
+// slowHead is the head of a request whose body is yet to come: announced
+// by Content-Length (100,000 bytes), or chunked.
+func slowHead(method, path, contentType string, chunked bool) string {
+	h := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n", method, path, contentType)
+	if chunked {
+		return h + "Transfer-Encoding: chunked\r\n\r\n"
+	}
+	return h + "Content-Length: 100000\r\n\r\n"
+}
+
 func oneByte(conn net.Conn, _ <-chan struct{}) { conn.Write([]byte("{")) }
 
 // oneChunk sends one chunk of a chunked body and nothing more.

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -43,14 +41,7 @@ func TestAttackSlowBodyMuxRedirect(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newBubbleEnv(t, mount, WithBodyTimeout(100*time.Millisecond))
-				var h strings.Builder
-				fmt.Fprintf(&h, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", tc.method, tc.path)
-				if tc.chunked {
-					h.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-				} else {
-					h.WriteString("Content-Length: 100000\r\n\r\n")
-				}
-				res, body := slowClient(t, e, h.String(), tc.send)
+				res, body := slowClient(t, e, slowHead(tc.method, tc.path, "application/json", tc.chunked), tc.send)
 				if res.StatusCode == http.StatusOK {
 					t.Errorf("status 200 for a body that never arrived: %s", body)
 				}
