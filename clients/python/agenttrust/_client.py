@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
+import json
 import math
 import re
 import ssl
@@ -74,6 +77,86 @@ def _caveats(caveats: Optional[Sequence[str]]) -> Optional[List[str]]:
     return list(caveats)
 
 
+_NAME = re.compile(r"[A-Za-z0-9._:/@+-]{1,256}")
+
+
+def _macaroon_caveats(raw: bytes) -> List[str]:
+    """The first-party caveats of a version 2 binary macaroon, unverified.
+    Raises ValueError when raw is not one."""
+    if not raw or raw[0] != 2:
+        raise ValueError("not a version 2 macaroon")
+    p = 1
+
+    def uvarint() -> int:
+        nonlocal p
+        x, shift = 0, 0
+        for _ in range(3):
+            if p >= len(raw):
+                raise ValueError("truncated")
+            c = raw[p]
+            p += 1
+            x |= (c & 0x7F) << shift
+            if c < 0x80:
+                return x
+            shift += 7
+        raise ValueError("varint too long")
+
+    def section() -> List[bytes]:
+        # The identifiers (field 2) of one section, up to its end (field 0).
+        nonlocal p
+        ids = []
+        while True:
+            ft = uvarint()
+            if ft == 0:
+                return ids
+            n = uvarint()
+            if p + n > len(raw):
+                raise ValueError("truncated")
+            if ft == 2:
+                ids.append(raw[p : p + n])
+            p += n
+
+    section()  # the header: location and identifier
+    caveats = []
+    while True:
+        ids = section()
+        if not ids:
+            return caveats
+        caveats.append(ids[0].decode("utf-8"))
+
+
+def credential_agent(cred: Optional[str]) -> str:
+    """The agent a token (att_...) or JWT names, read unverified: the
+    server verifies it, and decides about that agent. "" for an API key,
+    which names none the client can read, or a credential that does not
+    parse."""
+    if not cred:
+        return ""
+    try:
+        if cred.startswith("att_"):
+            s = cred[4:]
+            raw = base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+            for text in _macaroon_caveats(raw):
+                name, _, rest = text.strip().partition(" ")
+                op, _, value = rest.lstrip(" ").partition(" ")
+                value = value.strip()
+                if name != "agent" or op != "=" or not value:
+                    continue
+                if value[0] == '"':
+                    value = json.loads(value)
+                # The first "agent =" caveat names the token's agent.
+                return value if isinstance(value, str) and _NAME.fullmatch(value) else ""
+            return ""
+        if cred.count(".") == 2:
+            payload = cred.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            sub = claims.get("sub") if isinstance(claims, dict) else None
+            return sub if isinstance(sub, str) else ""
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return ""
+    return ""
+
+
 class AgentTrustClient:
     """A client of one agenttrust server, authenticating every call with
     api_key (an API key atk_..., a token att_... or a JWT).
@@ -113,6 +196,7 @@ class AgentTrustClient:
         )
         self._sleep = sleep
         self._clock = clock
+        self._own_agent = credential_agent(api_key)
         self._wall = wall_clock
         self.actions = Actions(self)
         self.approvals = Approvals(self)
@@ -211,6 +295,13 @@ class Actions:
             # and denies (agent_mismatch) when that is not agent_id: that deny
             # stays a deny, but an allow must be about the agent named.
             raise ProtocolError("check: decision for agent %r, asked for %r" % (d.agent_id, agent_id), status=200)
+        if not agent_id and d.allowed:
+            # With no agent named, the check is about the agent the token
+            # or JWT checked names (the presented one, else the client's
+            # own): an allow about another is a replayed one.
+            asked = credential_agent(credential) if credential is not None else self._c._own_agent
+            if asked and d.agent_id != asked:
+                raise ProtocolError("check: an allow for agent %r, asked about %r" % (d.agent_id, asked), status=200)
         return d
 
 

@@ -106,6 +106,8 @@ function positive(name: string, v: number | undefined, dflt: number): number {
 export class AgentTrustClient {
   readonly baseUrl: string;
   readonly #apiKey: string;
+  /** The agent the client's own token or JWT names, "" for an API key. */
+  readonly #ownAgent: string;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #backoff: { first: number; max: number };
@@ -197,6 +199,7 @@ export class AgentTrustClient {
       throw new AgentTrustError("invalid_config", "apiKey must be 1-8192 visible ASCII characters");
     }
     this.#apiKey = options.apiKey;
+    this.#ownAgent = decode.credentialAgent(options.apiKey);
     this.#timeoutMs = positive("timeoutMs", options.timeoutMs, defaultTimeoutMs);
     const retries = options.retries ?? 0;
     if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new AgentTrustError("invalid_config", "retries must be 0-10");
@@ -291,7 +294,10 @@ export class AgentTrustClient {
       op: "check", method: "POST", path: "/v1/actions/check", body, status: 200, idempotent: true,
       maxBytes: maxDecisionBytes, signal: opts?.signal, secrets: [req.credential],
       decode: (v) => {
-        const d = decode.decision(v, req.agentId || undefined);
+        // The agent asked about: agentId, else the one the token or JWT
+        // checked names (the presented one, else the client's own).
+        const asked = req.agentId || (req.credential ? decode.credentialAgent(req.credential) : this.#ownAgent);
+        const d = decode.decision(v, asked || undefined);
         // The reason and error are shown (DeniedError, logs, the model):
         // whatever answered may have echoed the request into them.
         d.reason = redact(d.reason, this.#apiKey, req.credential);

@@ -418,3 +418,80 @@ export function jsonProblem(v: unknown, path: string, depth = 0): string | undef
       return `${path} is ${typeof v}, which JSON cannot carry`;
   }
 }
+
+const agentName = /^[A-Za-z0-9._:/@+-]{1,256}$/;
+
+function b64urlBytes(s: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Malformed("not base64url");
+  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/** The first-party caveats of a version 2 binary macaroon, unverified. */
+function macaroonCaveats(raw: Uint8Array): string[] {
+  if (raw[0] !== 2) throw new Malformed("not a version 2 macaroon");
+  let p = 1;
+  const uvarint = (): number => {
+    let x = 0;
+    for (let i = 0, shift = 0; i < 3; i++, shift += 7) {
+      if (p >= raw.length) throw new Malformed("truncated");
+      const c = raw[p++]!;
+      x |= (c & 0x7f) << shift;
+      if (c < 0x80) return x;
+    }
+    throw new Malformed("varint too long");
+  };
+  // The identifiers (field 2) of one section, up to its end (field 0).
+  const section = (): Uint8Array[] => {
+    const ids: Uint8Array[] = [];
+    for (;;) {
+      const ft = uvarint();
+      if (ft === 0) return ids;
+      const n = uvarint();
+      if (p + n > raw.length) throw new Malformed("truncated");
+      if (ft === 2) ids.push(raw.subarray(p, p + n));
+      p += n;
+    }
+  };
+  section(); // the header: location and identifier
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  const caveats: string[] = [];
+  for (let ids = section(); ids.length > 0; ids = section()) caveats.push(utf8.decode(ids[0]));
+  return caveats;
+}
+
+/**
+ * The agent a token (att_...) or JWT names, read unverified: the server
+ * verifies it, and decides about that agent. "" for an API key, which
+ * names none the client can read, or a credential that does not parse.
+ */
+export function credentialAgent(cred: string | undefined): string {
+  if (!cred) return "";
+  try {
+    if (cred.startsWith("att_")) {
+      for (const text of macaroonCaveats(b64urlBytes(cred.slice(4)))) {
+        const t = text.trim();
+        const sp = t.indexOf(" ");
+        if (sp < 0 || t.slice(0, sp) !== "agent") continue;
+        const rest = t.slice(sp + 1).replace(/^ +/, "");
+        const sp2 = rest.indexOf(" ");
+        if (sp2 < 0 || rest.slice(0, sp2) !== "=") continue;
+        let value: unknown = rest.slice(sp2 + 1).trim();
+        if (value === "") continue;
+        if ((value as string).startsWith('"')) value = JSON.parse(value as string);
+        // The first "agent =" caveat names the token's agent.
+        return typeof value === "string" && agentName.test(value) ? value : "";
+      }
+      return "";
+    }
+    const parts = cred.split(".");
+    if (parts.length === 3) {
+      const claims: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b64urlBytes(parts[1]!)));
+      const sub = typeof claims === "object" && claims !== null ? (claims as { sub?: unknown }).sub : undefined;
+      return typeof sub === "string" ? sub : "";
+    }
+  } catch {
+    return "";
+  }
+  return "";
+}
