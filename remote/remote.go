@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust"
+	"github.com/agenttrust/agenttrust/internal/plainhttp"
 	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/internal/storeapi"
 	"github.com/agenttrust/agenttrust/internal/wire"
@@ -168,8 +169,9 @@ func WithInsecureHTTP() Option {
 // New returns a client of the server at baseURL ("https://host:port",
 // optionally with a path prefix), authenticating every call with apiKey:
 // an API key, a token or a JWT, sent as "Authorization: Bearer". Plain
-// http is accepted only for loopback hosts unless WithInsecureHTTP is
-// given.
+// http is accepted only for loopback hosts, and not when the HTTP
+// client's *http.Transport sends them to a proxy off this machine, unless
+// WithInsecureHTTP is given.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	cfg := config{timeout: DefaultTimeout, base: 100 * time.Millisecond, max: 2 * time.Second, clock: time.Now, longPoll: DefaultLongPoll}
 	for _, o := range opts {
@@ -193,6 +195,9 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	// The API never redirects: a redirect is someone else answering, and
 	// following it would resend the credential and turn a POST into a GET.
 	hc := *cfg.hc
+	if u.Scheme == "http" && !cfg.insecure && !plainhttp.Local(u, hc.Transport) {
+		return nil, fmt.Errorf("%w: plain http to %s goes through a proxy off this machine, which would see credentials unencrypted (use https, or WithInsecureHTTP)", agenttrust.ErrInvalidConfig, u.Hostname())
+	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg.hc = &hc
 	return &Client{
@@ -230,7 +235,7 @@ func parseBase(baseURL string, insecure bool) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !insecure && !loopback(u.Hostname()) {
+		if !insecure && !plainhttp.Host(u.Hostname()) {
 			return nil, fmt.Errorf("%w: plain http to %s would send credentials unencrypted (use https, or WithInsecureHTTP)", agenttrust.ErrInvalidConfig, u.Hostname())
 		}
 	default:
@@ -239,18 +244,6 @@ func parseBase(baseURL string, insecure bool) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
-}
-
-// loopback reports whether host is "localhost" or a loopback address.
-// Only "localhost" as net/http spells it: a request to "LOCALHOST" goes
-// to the environment's HTTP_PROXY, whose bypass compares the name as
-// written, so plain http to it would cross the network.
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }
 
 func validCredential(cred string) error {

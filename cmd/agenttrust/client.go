@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agenttrust/agenttrust/internal/fileowner"
+	"github.com/agenttrust/agenttrust/internal/plainhttp"
 	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/remote"
 )
@@ -217,21 +217,10 @@ func checkServerURL(raw string, insecure bool) error {
 		bare := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
 		return usagef("--server %q (shown without its user, query and fragment): give scheme://host[:port][/path], without user, query or fragment", bare.String())
 	}
-	if scheme == "http" && !insecure && !loopbackHost(u.Hostname()) {
+	if scheme == "http" && !insecure && !plainhttp.Host(u.Hostname()) {
 		return usagef("--server %s: plain http to %s would send the credential unencrypted: use https, or give --insecure-http", u.Redacted(), u.Hostname())
 	}
 	return nil
-}
-
-// loopbackHost reports whether host is "localhost" or a loopback address,
-// as remote.New judges it: only "localhost" as net/http spells it, since
-// "LOCALHOST" goes to the environment's HTTP_PROXY.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }
 
 // httpClient returns a new HTTP client for the server: with --ca-file,

@@ -43,12 +43,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/agenttrust/agenttrust"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/plainhttp"
 )
 
 var (
@@ -98,7 +98,8 @@ type Transport struct {
 	// InsecureAllowHTTP lets tokens travel over plain http to hosts other
 	// than loopback ones, for networks that encrypt by other means (a
 	// service mesh). Loopback addresses and "localhost" are always
-	// allowed.
+	// allowed, unless Base is an *http.Transport whose Proxy sends the
+	// request to a proxy off this machine.
 	InsecureAllowHTTP bool
 }
 
@@ -191,7 +192,7 @@ func (t *Transport) token(r *http.Request, cred string) (string, error) {
 	if r.URL == nil {
 		return "", errors.New("agenttrust: request has no URL")
 	}
-	if !t.InsecureAllowHTTP && !strings.EqualFold(r.URL.Scheme, "https") && !isLoopback(r.URL.Hostname()) {
+	if !t.InsecureAllowHTTP && !strings.EqualFold(r.URL.Scheme, "https") && !plainhttp.Local(r.URL, t.Base) {
 		return "", fmt.Errorf("%w (%s)", ErrInsecureTransport, r.URL.Host)
 	}
 	switch {
@@ -211,20 +212,6 @@ func (t *Transport) token(r *http.Request, cred string) (string, error) {
 		return "", fmt.Errorf("agenttrust: narrowing the token for %s: %w", r.URL.Host, err)
 	}
 	return tok, nil
-}
-
-// isLoopback reports whether host is this machine: "localhost" or a
-// loopback address. Not a name under .localhost: Go's own resolver reads
-// /etc/hosts and then asks the network's DNS server about it, whose
-// answer anyone on the path can forge. Nor "LOCALHOST" or another
-// spelling: net/http sends those to the environment's HTTP_PROXY, whose
-// bypass of "localhost" compares the name as written.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // Caveats returns a Transport.Caveats that adds the same caveats to every
