@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -230,7 +231,11 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (agenttrust.Approv
 		if a.Status != agenttrust.ApprovalPending {
 			return a, nil
 		}
-		if !a.ExpiresAt.After(c.cfg.clock()) {
+		now, err := c.now("WaitApproval")
+		if err != nil {
+			return a, err
+		}
+		if !a.ExpiresAt.After(now) {
 			return a, &Error{Op: "WaitApproval", Message: "approval " + id + " lapsed undecided", err: []error{errs.ApprovalResolved}}
 		}
 		if wait := min(minPoll, c.cfg.longPoll) - time.Since(start); wait > 0 {
@@ -244,6 +249,28 @@ func (c *Client) WaitApproval(ctx context.Context, id string) (agenttrust.Approv
 		}
 	}
 }
+
+// now reads the clock given with WithClock. A clock that panics, or
+// tells a time no record can hold (the zero time of a clock never set,
+// before which no approval ever lapses), fails the read with an error
+// matching agenttrust.ErrInvalidConfig, as a local Client judges its
+// clock, rather than panic in the caller or wait until ctx ends.
+func (c *Client) now(op string) (t time.Time, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = time.Time{}, &Error{Op: op, Message: "the clock panicked", err: []error{errs.Panicked}}
+		}
+	}()
+	t = c.cfg.clock()
+	if u := t.Unix(); u < -maxClockUnix || u > maxClockUnix {
+		return time.Time{}, &Error{Op: op, Message: "the clock told " + t.UTC().Format(time.RFC3339) + ", a time no record can hold", err: []error{errs.Panicked}}
+	}
+	return t, nil
+}
+
+// maxClockUnix bounds the Unix seconds of a clock reading, as the root
+// package's clock check does: past it, a time does not fit in a record.
+const maxClockUnix = math.MaxInt64/int64(time.Second) - 1
 
 // Approval returns one approval of the client's tenant; its Tenant is
 // left empty (the server does not send it).

@@ -135,7 +135,9 @@ func WithUserAgent(ua string) Option {
 }
 
 // WithClock sets the clock WaitApproval reads to tell that an approval
-// has lapsed (default: the system clock).
+// has lapsed (default: the system clock). A clock that panics, or tells
+// a time no record can hold (the zero time), fails WaitApproval with an
+// error matching agenttrust.ErrInvalidConfig.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
