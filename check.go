@@ -139,6 +139,13 @@ func (c *Client) check(ctx context.Context, req *Request, st *checkState, d *Dec
 		st.kvs = append(st.kvs[:0], attrKV{Name: truncatedAttr, Value: true})
 	}
 	now, v, err := c.decideNow(ctx, req, st)
+	if !st.valid {
+		// Refused before validation (closed, audit stuck, a clock or
+		// store that failed): the Decision, record and Observer keep no
+		// credential passed as a name either. A valid request, the
+		// common path, has been through it.
+		_ = refuseCredentialNames(req)
+	}
 	id := c.ids.next(now)
 	var latency time.Duration
 	if c.latency {
