@@ -15,6 +15,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -310,7 +311,8 @@ func (c *Client) newID(prefix string) (string, error) {
 // withdraws it. approver must differ from the agent that asked and, when
 // the rule names approvers, match one of them.
 // It is recorded in the audit chain as "agenttrust.approve" (see
-// Suspend), with the note as the record's Reason.
+// Suspend), with the note as the record's Reason. A credential in the
+// note is redacted, in the record and in the approval stored.
 func (c *Client) Approve(ctx context.Context, id, approver, note string) error {
 	return c.decideApproval(ctx, id, approver, note, ApprovalApproved)
 }
@@ -340,6 +342,10 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	if err := validText("note", note, 4096); err != nil {
 		return err
 	}
+	// The note is kept as its audit record keeps it: a credential
+	// pasted into it is redacted before the store holds it, so that
+	// whoever may read the approval (its agent too) never reads one.
+	note = redact.Credentials(note)
 	a, err := c.Approval(ctx, id)
 	if err != nil {
 		return err

@@ -111,7 +111,8 @@ func blockedErr(b store.Block, blocked bool) error {
 // Suspend, like every operator action (Resume, Revoke, Approve,
 // DenyApproval, CreateKey, SavePolicy), is recorded in the client's
 // audit chain before it takes effect, here with Tool "agenttrust.suspend",
-// Resource id and Reason reason; the actor is the caller the server
+// Resource id and Reason reason (a credential in it redacted, in the
+// record and in the suspension stored); the actor is the caller the server
 // authenticated, or nobody. When the audit is down the action is refused
 // with an error matching ErrAuditUnavailable: see the "agenttrust."
 // operations in operator.go.
@@ -122,6 +123,9 @@ func (c *Client) Suspend(ctx context.Context, id, reason string) error {
 	if err := credentialAsID(id); err != nil {
 		return err
 	}
+	// The reason is stored as its audit record keeps it: with any
+	// credential pasted into it redacted.
+	reason = redact.Credentials(reason)
 	err := c.audited(ctx, operation{tool: opSuspend, resource: id, reason: reason}, func() error {
 		b := store.Block{Tenant: c.tenant, ID: id, Kind: store.Suspended, Reason: reason, CreatedAt: c.clock.Now()}
 		if err := c.store.Suspend(ctx, b); err != nil {
