@@ -72,9 +72,35 @@ func parseIssuer(issuer string) (string, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(issuer, "#") {
-		return "", fmt.Errorf("%w: issuer %q must be an http or https URL with a host and no path, query or fragment", agenttrust.ErrInvalidConfig, issuer)
+		shown, note := shownIssuer(issuer), ""
+		if shown != issuer {
+			note = " (shown without its user, query and fragment)"
+		}
+		return "", fmt.Errorf("%w: issuer %q%s must be an http or https URL with a host and no user, path, query or fragment", agenttrust.ErrInvalidConfig, shown, note)
 	}
 	return u.Scheme + "://" + u.Host, nil
+}
+
+// shownIssuer is issuer as an error may quote it: without a user (and
+// password), a query or a fragment, any of which may hold a secret
+// (https://ops:pw@host, ?access_token=...), since the error of a flag
+// goes to stderr, often a log. It reads issuer as text, not as a URL,
+// so that one too malformed to parse loses them as well: everything
+// from the first '?' or '#', and everything after the scheme up to the
+// last '@'.
+func shownIssuer(issuer string) string {
+	s := issuer
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	scheme := ""
+	if sc, rest, ok := strings.Cut(s, "://"); ok {
+		scheme, s = sc+"://", rest
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		s = s[i+1:]
+	}
+	return scheme + s
 }
 
 // oauthMetadata answers GET /.well-known/oauth-authorization-server.
