@@ -25,6 +25,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/entropy"
 	"github.com/agenttrust/agenttrust/internal/errs"
 	"github.com/agenttrust/agenttrust/internal/mac"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -171,7 +172,8 @@ type KeySpec struct {
 // returns the secret, which is shown only here: the store keeps its
 // SHA-256. It is recorded in the audit chain as "agenttrust.create_key"
 // (see Suspend), with the key's agent, roles, caveats, IP allowlist and
-// expiry as attributes and its name as the Reason; never the secret.
+// expiry as attributes and its name as the Reason; never the secret. A
+// credential in the name is redacted, in the record and in the key.
 func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
 	// The agent a key names acts in every check made with it: it has the
 	// one canonical form of names, or a look-alike could dodge a rule.
@@ -181,6 +183,10 @@ func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, erro
 	if err := validText("name", spec.Name, 256); err != nil {
 		return "", Key{}, err
 	}
+	// The name is stored as its audit record keeps it: a credential
+	// pasted into it ("replaces atk_...") is redacted, so that no
+	// listing of keys shows one.
+	spec.Name = redact.Credentials(spec.Name)
 	now, err := c.now()
 	if err != nil {
 		return "", Key{}, err
