@@ -339,6 +339,9 @@ func (c *Client) decideApproval(ctx context.Context, id, approver, note string, 
 	if err := validID("approver", approver); err != nil {
 		return err
 	}
+	if err := refuseCredential("approver", approver); err != nil {
+		return err
+	}
 	if err := validText("note", note, 4096); err != nil {
 		return err
 	}

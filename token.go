@@ -177,6 +177,9 @@ type KeySpec struct {
 func (c *Client) CreateKey(ctx context.Context, spec KeySpec) (string, Key, error) {
 	// The agent a key names acts in every check made with it: it has the
 	// one canonical form of names, or a look-alike could dodge a rule.
+	if err := refuseCredential("agent id", spec.AgentID); err != nil {
+		return "", Key{}, err
+	}
 	if err := validActorName("agent id", spec.AgentID); err != nil {
 		return "", Key{}, err
 	}

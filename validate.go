@@ -63,6 +63,19 @@ func refuseCredentialNames(req *Request) error {
 	return fmt.Errorf("%w: %s holds an agenttrust credential, which goes in Credential, never in a name", ErrInvalidRequest, held)
 }
 
+// refuseCredential refuses a name given outside Check (the agent of a
+// new key, the approver deciding an approval) that holds an agenttrust
+// credential, as refuseCredentialNames refuses one in a check: taken as
+// a name, the credential would be stored with the key or the approval
+// and listed to whoever reads them, though their audit record redacts
+// it. The error does not quote it.
+func refuseCredential(field, s string) error {
+	if len(s) >= apikey.Len && redact.MayHold(s) && redact.Credentials(s) != s {
+		return fmt.Errorf("%w: %s holds an agenttrust credential, which is never a name", ErrInvalidRequest, field)
+	}
+	return nil
+}
+
 // redactName replaces every credential in *s with the redaction mark and
 // reports whether there was one.
 func redactName(s *string) bool {
