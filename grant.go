@@ -12,6 +12,7 @@ import (
 	"github.com/agenttrust/agenttrust/internal/actor"
 	"github.com/agenttrust/agenttrust/internal/cond"
 	"github.com/agenttrust/agenttrust/internal/errs"
+	"github.com/agenttrust/agenttrust/internal/redact"
 	"github.com/agenttrust/agenttrust/observe"
 	"github.com/agenttrust/agenttrust/store"
 )
@@ -186,6 +187,12 @@ func (c *Client) checkRemember(a Approval, r store.Remember) error {
 	for _, p := range r.Resources {
 		if _, err := cond.ParseResourcePattern(p); err != nil {
 			return bad("resources: %v", err)
+		}
+		if redact.MayHold(p) && redact.Credentials(p) != p {
+			// Stored with the grant and listed to its readers, while
+			// its record redacts it; redacted, the glob would match
+			// other resources. Refused, quoting nothing.
+			return bad("resources: a glob holds an agenttrust credential")
 		}
 	}
 	return nil
