@@ -1,6 +1,7 @@
 package cond
 
 import (
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 
@@ -243,12 +244,30 @@ func (p *Pattern) Match(s string) bool {
 // swallow a '/') and one for the last "**". Trying again from the last
 // "**" when the '*' after it is stuck at a '/' is complete: every earlier
 // choice only ends its match earlier, which leaves a later "**" more to
-// take. Time is O(len(prog) * len(s)); nothing is allocated.
+// take. Time is O(len(prog) * len(s)) (see matchProgSteps); nothing is
+// allocated for a pattern of up to 4,095 bytes.
 func matchProg(p, s string) bool {
+	ok, _ := matchProgSteps(p, s)
+	return ok
+}
+
+// matchProgSteps is matchProg, also returning the steps it took. The
+// walk is linear unless a '*' after a "**" keeps getting stuck at a '/'
+// (as "**x*z" does on "xxx…x/"): each resume from the "**" then walks
+// the '*' to the same '/' again, O(len(p) * len(s)^2) in all. Past a
+// linear budget of steps it hands over to matchStates, which is
+// O(len(p) * len(s)) whatever the input.
+func matchProgSteps(p, s string) (bool, int) {
 	pi, si := 0, 0
 	starP, starS := -1, 0
 	dstarP, dstarS := -1, 0
+	steps, budget := 0, 4*(len(p)+len(s))+64
 	for si < len(s) {
+		steps++
+		if steps > budget {
+			ok, n := matchStates(p, s)
+			return ok, steps + n
+		}
 		if pi < len(p) {
 			switch c := p[pi]; c {
 			case progStars:
@@ -275,13 +294,75 @@ func matchProg(p, s string) bool {
 			dstarS++
 			pi, si, starP = dstarP, dstarS, -1
 		default:
-			return false
+			return false, steps
 		}
 	}
 	for pi < len(p) && (p[pi] == progStar || p[pi] == progStars) {
 		pi++
 	}
-	return pi == len(p)
+	return pi == len(p), steps
+}
+
+// matchStates matches a compiled resource pattern by walking the set of
+// pattern positions reachable after each byte of s: O(len(p) * len(s))
+// steps, counted in its second result. Position i is "about to match
+// p[i]"; a wildcard may also be skipped, and loops on what it matches.
+// It allocates only for a pattern longer than 4,095 bytes.
+func matchStates(p, s string) (bool, int) {
+	var curA, nextA [64]uint64
+	cur, next := curA[:], nextA[:]
+	if w := len(p)/64 + 1; w > len(curA) {
+		cur, next = make([]uint64, w), make([]uint64, w)
+	} else {
+		cur, next = cur[:w], next[:w]
+	}
+	// closure adds the positions reachable by skipping wildcards; they
+	// only lead forward, so one ascending pass is enough.
+	closure := func(set []uint64) {
+		for i := 0; i < len(p); i++ {
+			if set[i/64]&(1<<(i%64)) != 0 && (p[i] == progStar || p[i] == progStars) {
+				set[(i+1)/64] |= 1 << ((i + 1) % 64)
+			}
+		}
+	}
+	cur[0] = 1
+	closure(cur)
+	steps := 0
+	for si := 0; si < len(s); si++ {
+		c := s[si]
+		clear(next)
+		live := false
+		for w, set := range cur {
+			for set != 0 {
+				i := w*64 + bits.TrailingZeros64(set)
+				set &= set - 1
+				steps++
+				if i == len(p) {
+					continue
+				}
+				switch p[i] {
+				case progStars:
+					next[i/64] |= 1 << (i % 64)
+				case progStar:
+					if c != '/' {
+						next[i/64] |= 1 << (i % 64)
+					}
+				case c:
+					next[(i+1)/64] |= 1 << ((i + 1) % 64)
+				default:
+					continue
+				}
+				live = true
+			}
+		}
+		if !live {
+			return false, steps
+		}
+		closure(next)
+		steps += len(p)
+		cur, next = next, cur
+	}
+	return cur[len(p)/64]&(1<<(len(p)%64)) != 0, steps
 }
 
 // NFC returns s in Unicode normal form C. It allocates only when s is not
