@@ -73,6 +73,11 @@ type Server struct {
 	streams   waits // audit streams held by each API key
 	metrics   metrics
 
+	// known holds tenants seen to have keys, which they keep (keys are
+	// never deleted): a request naming one is not made to list its keys
+	// again to learn that it exists (tenantExists).
+	known *cache.Cache[string, struct{}]
+
 	// stranger answers for tokens and JWTs of tenants with no keys
 	// (unknownTenant); nil until first needed.
 	strangerMu sync.Mutex
@@ -402,6 +407,7 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	s.opening = map[string]*opening{}
 	s.openWait = openWait
 	s.creds.init()
+	s.known = cache.New[string, struct{}](maxKnownTenants, maxKnownTenantBytes)
 	s.routes = routeTable()
 	s.metrics.init(len(s.routes))
 	s.mux = http.NewServeMux()
@@ -571,6 +577,10 @@ type credCache struct {
 const (
 	maxCachedCreds     = 1 << 14
 	maxCachedCredBytes = 4 << 20
+	// Tenants remembered to exist (Server.known); past that, the least
+	// recently named is listed again when next named.
+	maxKnownTenants     = 1 << 14
+	maxKnownTenantBytes = 2 << 20
 )
 
 func (c *credCache) init() { c.c = cache.New[[32]byte, string](maxCachedCreds, maxCachedCredBytes) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -103,12 +104,8 @@ func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tena
 		return nil, fmt.Errorf("%w: %v", agenttrust.ErrInvalidRequest, err)
 	}
 	if mustExist {
-		ks, err := s.st.Keys(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("%w: list keys: %w", agenttrust.ErrStoreUnavailable, err)
-		}
-		if len(ks) == 0 {
-			return nil, errNoTenant
+		if err := s.tenantExists(ctx, name); err != nil {
+			return nil, err
 		}
 	}
 	for {
@@ -129,6 +126,27 @@ func (s *Server) tenant(ctx context.Context, name string, mustExist bool) (*tena
 			return nil, op.err
 		}
 	}
+}
+
+// tenantExists returns errNoTenant unless tenant has a key in the
+// store. Listing its keys costs as many as it has, so a tenant found to
+// have some is remembered (keys are never deleted): requests naming a
+// tenant that is not open, such as forged credentials while its opening
+// fails, do not each list every key of it.
+func (s *Server) tenantExists(ctx context.Context, name string) error {
+	if _, ok := s.known.Get(name); ok {
+		return nil
+	}
+	ks, err := s.st.Keys(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%w: list keys: %w", agenttrust.ErrStoreUnavailable, err)
+	}
+	if len(ks) == 0 {
+		return errNoTenant
+	}
+	// A copy: the name may share memory with the whole credential.
+	s.known.Put(strings.Clone(name), struct{}{}, int64(len(name))+64)
+	return nil
 }
 
 // tenantOptions appends to opts what every Client of the server holds:
