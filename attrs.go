@@ -142,6 +142,26 @@ func captureAttrs(kvs []attrKV, attrs map[string]any) ([]attrKV, int) {
 	return kvs, size
 }
 
+// kvsText returns the bytes of text kvs hold, as captureAttrs counts
+// them, for attributes made by the library itself (an operator action's).
+func kvsText(kvs []attrKV) int {
+	size := 0
+	for _, kv := range kvs {
+		size += len(kv.Name)
+		switch x := kv.Value.(type) {
+		case string:
+			size += len(x)
+		case json.RawMessage:
+			size += len(x)
+		case json.Number:
+			size += len(x)
+		case encodedAttrs:
+			size += len(x)
+		}
+	}
+	return size
+}
+
 // encodedAttrs is the attributes of a record encoded when queued (see
 // queuedAttrs): the flusher takes them as they are. No caller can pass a
 // value of this type.

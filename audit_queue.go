@@ -78,6 +78,8 @@ type auditor struct {
 	mu       sync.Mutex
 	front    []pending
 	kvs      []attrKV // attributes of front's records
+	bytes    int      // text of kvs (names, strings, encoded values)
+	maxBytes int      // bound on bytes: queued records wait past it
 	enqueued uint64   // records ever accepted
 	overflow overflow
 	closed   bool
@@ -96,8 +98,12 @@ type auditor struct {
 	_     [64]byte
 
 	// Written by the flusher.
-	back        []pending
-	backKVs     []attrKV
+	back    []pending
+	backKVs []attrKV
+	// kvBytes is the text the attributes written since backKVs' whole
+	// capacity was last cleared may still hold in either queue's spare
+	// capacity (see flush).
+	kvBytes     int
 	batch       []AuditRecord // the batch being written, built from back
 	arena       []byte        // encoded attributes of the batch being written
 	ends        []int         // where each record's attributes end in arena
@@ -207,6 +213,7 @@ type auditConfig struct {
 func newAuditor(cfg auditConfig, red *redactor, clock clock, log *slog.Logger) *auditor {
 	a := &auditor{
 		chain: cfg.chain, tenant: cfg.tenant, mac: cfg.key.chainMAC(cfg.chain), redact: red, sinks: cfg.sinks, max: cfg.max,
+		maxBytes:   cfg.max * queuedBytesPerRecord,
 		stuckAfter: cfg.stuckAfter, writeTimeout: cfg.writeTimeout, drainTimeout: cfg.drainTimeout, durable: cfg.durable,
 		clock: clock, log: log, obs: cfg.obs,
 		needStructs: needStructs(cfg.sinks),
@@ -309,7 +316,7 @@ func (a *auditor) begin(note bool) (*pending, error) {
 			a.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if len(a.front) < a.max {
+		if len(a.front) < a.max && (len(a.front) == 0 || a.bytes < a.maxBytes) {
 			break
 		}
 		space := a.space
@@ -350,13 +357,15 @@ func (a *auditor) begin(note bool) (*pending, error) {
 	return &a.front[len(a.front)-1], nil
 }
 
-// end copies the record's attributes into the batch, unlocks the queue
-// and wakes the flusher when a batch starts or fills. The flusher encodes
-// the attributes, off the hot path. It returns the record's ticket: the
-// record is written once drained reaches it.
-func (a *auditor) end(p *pending, kvs []attrKV) uint64 {
+// end copies the record's attributes, which hold size bytes of text,
+// into the batch, unlocks the queue and wakes the flusher when a batch
+// starts or fills. The flusher encodes the attributes, off the hot path.
+// It returns the record's ticket: the record is written once drained
+// reaches it.
+func (a *auditor) end(p *pending, kvs []attrKV, size int) uint64 {
 	p.kv = kvSpan{int32(len(a.kvs)), int32(len(kvs))}
 	a.kvs = append(a.kvs, kvs...)
+	a.bytes += size
 	a.enqueued++
 	ticket := a.enqueued
 	n := len(a.front)
@@ -602,13 +611,21 @@ func (a *auditor) flush() bool {
 	// core writing the lines checks write next. Their values stay alive
 	// until overwritten, bounded by the slice's capacity.
 	a.kvs, a.backKVs = a.backKVs[:0], a.kvs
+	full := len(a.back) >= a.max || a.bytes >= a.maxBytes
+	a.kvBytes += a.bytes
+	a.bytes = 0
 	ov := a.overflow
 	a.overflow = overflow{}
-	if len(a.back) >= a.max {
+	if full {
 		close(a.space)
 		a.space = make(chan struct{})
 	}
 	a.mu.Unlock()
+	// Once the batch is written, its attributes are cleared when the
+	// queue's spare capacity may hold more than queuedBytesKept of
+	// them: rarely, at ordinary sizes, but a burst of large attributes
+	// is not kept after it is written.
+	defer a.release()
 	a.taken = a.back
 	if ov.n > 0 {
 		note := [1]pending{a.overflowNote(ov)}
@@ -645,6 +662,27 @@ func (a *auditor) flush() bool {
 		}
 	}
 	return true
+}
+
+// queuedBytesPerRecord is how much attribute text the queue holds per
+// record it may hold (AuditConfig.Queue), on average: 64 MiB by default.
+// A record holds up to maxAuditAttrBytes; past the bound, checks wait for
+// room as when the queue is full, then deny.
+const queuedBytesPerRecord = 1 << 10
+
+// queuedBytesKept bounds the attribute text written records may leave in
+// the queue's spare capacity (release).
+const queuedBytesKept = 1 << 20
+
+// release clears backKVs' whole capacity once what was written through
+// the queue since it was last cleared may hold more than queuedBytesKept:
+// the front's spare capacity then holds at most that much besides.
+func (a *auditor) release() {
+	if a.kvBytes <= queuedBytesKept || len(a.taken) > 0 {
+		return
+	}
+	clear(a.backKVs[:cap(a.backKVs)])
+	a.kvBytes = 0
 }
 
 // drain writes everything still queued once the client is closing, until

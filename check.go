@@ -348,8 +348,10 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 		reqID = storable(reqID, maxRequestIDLen)
 	}
 	rule, reason, approval := storable(d.Rule, noLimit), storable(d.Reason, noLimit), storable(d.ApprovalID, noLimit)
-	if st.attrBytes > maxAuditAttrBytes {
+	queued := st.attrBytes // the text of the attributes the queue holds
+	if queued > maxAuditAttrBytes {
 		st.kvs = queuedAttrs(st.kvs, st.attrBytes, c.audit.redact)
+		queued = maxAuditAttrBytes
 	}
 	p, err := c.audit.begin(false)
 	if err != nil {
@@ -369,7 +371,7 @@ func (c *Client) record(ctx context.Context, req *Request, d *Decision, now time
 	p.effect = d.Effect
 	p.rule, p.reason, p.approval = rule, reason, approval
 	p.shadow = st.shadow
-	ticket := c.audit.end(p, st.kvs)
+	ticket := c.audit.end(p, st.kvs, queued)
 	if !c.audit.durable {
 		return nil
 	}
@@ -401,5 +403,5 @@ func (c *Client) withdraw(d *Decision, reqID string, now time.Time) {
 		rule:     "agenttrust.audit_withdrawn",
 		reason:   "decision " + d.ID.String() + " withdrawn: its audit record was not durable in time; the caller was denied",
 	}
-	c.audit.end(p, nil)
+	c.audit.end(p, nil, 0)
 }

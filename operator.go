@@ -282,5 +282,5 @@ func (c *Client) recordOp(id DecisionID, now time.Time, who actor.Actor, op *ope
 		effect:   effect,
 		reason:   reason,
 	}
-	return c.audit.end(p, op.kvs), nil
+	return c.audit.end(p, op.kvs, kvsText(op.kvs)), nil
 }

@@ -200,7 +200,9 @@ type AuditConfig struct {
 	// Queue bounds how many records may wait to be written (default
 	// 65536). When it is full, checks wait for room, then deny. A queued
 	// record holds no more of its request's attributes than the record
-	// keeps (16 KiB; larger ones are encoded and cut when queued).
+	// keeps (16 KiB; larger ones are encoded and cut when queued), and
+	// the queue no more than 1 KiB of attributes per record it may hold
+	// (64 MiB by default): past that it is full too.
 	Queue int
 	// StuckAfter is how long a write may fail or hang before checks deny
 	// with ErrAuditUnavailable (default 5s).
