@@ -127,10 +127,11 @@ func hideKeywordPasswords(s string) string {
 				}
 			}
 			k = min(k, len(s))
-		} else {
-			for k < len(s) && !wordEnd(s, k) {
-				k++
-			}
+		}
+		// Text glued to a quoted value goes with it too: a reader could
+		// take it for part of the password.
+		for k < len(s) && !wordEnd(s, k) {
+			k++
 		}
 		if k > v {
 			s = s[:v] + masked + s[k:]

@@ -16,6 +16,7 @@ func TestHidePasswords(t *testing.T) {
 		{"host=db password=s3cret dbname=x", "host=db password=xxxxx dbname=x"},
 		{"host=db PassWord = 's3 cret' dbname=x", "host=db PassWord = xxxxx dbname=x"},
 		{`flag "--mysql" repeated: "app:s3cret@tcp(db)/x"`, `flag "--mysql" repeated: "app:xxxxx@tcp(db)/x"`},
+		{"password='se'cret x", "password=xxxxx x"},
 		{"no secret here", "no secret here"},
 		{"mail me@example.com", "mail me@example.com"},
 	} {
