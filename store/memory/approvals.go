@@ -158,27 +158,10 @@ func (s *Store) WithdrawApproval(ctx context.Context, tenant, id string, d store
 	case d.Status != store.ApprovalDenied:
 		return store.Approval{}, invalid(op, tenant, fmt.Sprintf("withdrawal status %q of %q is not %q", d.Status, id, store.ApprovalDenied))
 	}
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	raw, err := txn.First(tableApprovals, indexID, tenant, id)
-	if err != nil {
-		return store.Approval{}, internal(op, err)
-	}
-	if raw == nil {
-		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %w", op, id, tenant, store.ErrNotFound)
-	}
-	a := cloneApproval(*raw.(*store.Approval))
-	if a.Status != store.ApprovalApproved {
-		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not approved: %w", op, id, tenant, a.Status, store.ErrConflict)
-	}
-	a.Status, a.DecidedAt, a.DecidedBy, a.DecidedByKey, a.Note = store.ApprovalDenied, d.At, d.By, d.ByKey, d.Note
-	a.DecidedByCredentials = slices.Clone(d.ByCredentials)
-	row := cloneApproval(a)
-	if err := txn.Insert(tableApprovals, &row); err != nil {
-		return store.Approval{}, internal(op, err)
-	}
-	txn.Commit()
-	return a, nil
+	return s.moveApproval(op, tenant, id, store.ApprovalApproved, func(a *store.Approval) {
+		a.Status, a.DecidedAt, a.DecidedBy, a.DecidedByKey, a.Note = store.ApprovalDenied, d.At, d.By, d.ByKey, d.Note
+		a.DecidedByCredentials = slices.Clone(d.ByCredentials)
+	})
 }
 
 // ConsumeApproval implements store.Approvals. When several approvals
@@ -274,6 +257,16 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 	if id == "" {
 		return store.Approval{}, invalid(op, tenant, "empty id")
 	}
+	return s.moveApproval(op, tenant, id, store.ApprovalConsumed, func(a *store.Approval) {
+		a.Status, a.Note = store.ApprovalDenied, note
+	})
+}
+
+// moveApproval applies change to approval id while its status is from,
+// in one transaction, and returns it changed: one in another status is
+// ErrConflict, none ErrNotFound. Withdrawing and voiding are both such a
+// move.
+func (s *Store) moveApproval(op, tenant, id string, from store.ApprovalStatus, change func(*store.Approval)) (store.Approval, error) {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	raw, err := txn.First(tableApprovals, indexID, tenant, id)
@@ -284,10 +277,10 @@ func (s *Store) VoidApproval(ctx context.Context, tenant, id, note string) (stor
 		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %w", op, id, tenant, store.ErrNotFound)
 	}
 	a := cloneApproval(*raw.(*store.Approval))
-	if a.Status != store.ApprovalConsumed {
-		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not consumed: %w", op, id, tenant, a.Status, store.ErrConflict)
+	if a.Status != from {
+		return store.Approval{}, fmt.Errorf("agenttrust/store/memory: %s %q in tenant %q: %s, not %s: %w", op, id, tenant, a.Status, from, store.ErrConflict)
 	}
-	a.Status, a.Note = store.ApprovalDenied, note
+	change(&a)
 	row := cloneApproval(a)
 	if err := txn.Insert(tableApprovals, &row); err != nil {
 		return store.Approval{}, internal(op, err)
